@@ -1,0 +1,122 @@
+"""The application factory: settings, database lifespan, middleware, routes, OpenAPI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market import __version__
+from market.accounts.api import AccountsApi
+from market.accounts.web import AccountPages
+from market.config import ConfigError, Settings
+from market.db import ROOT, Database
+from market.observability import access_log_middleware, configure_logging
+from market.problems import handle
+from market.security.auth import auth_middleware_factory
+from market.security.csrf import csrf_middleware_factory
+from market.security.ratelimit import SlidingWindowLimiter
+from market.site.web import HealthApi, SitePages
+
+
+async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler returns, rolled back when
+    it raises (Litestar throws the handler's exception in here), before the response is sent."""
+    session = state.db.sessionmaker()
+    try:
+        yield session
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+    finally:
+        await session.close()
+
+
+def _lifespan(database: Database | None):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        settings: Settings = app.state.settings
+        if database is not None:
+            app.state.db = database
+        else:
+            if not settings.database_url:
+                raise ConfigError("DATABASE_URL is unset: start with `market serve`, which runs the embedded database")
+            # Made here, inside the running event loop, never at import time.
+            app.state.db = Database.from_url(settings.database_url)
+        try:
+            yield
+        finally:
+            if database is None:
+                await app.state.db.dispose()
+
+    return lifespan
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Litestar:
+    """Build the app. ``database`` lets tests hand in sessions bound to a rolled-back
+    transaction; otherwise the engine is created from ``settings`` in the lifespan."""
+    settings = (settings or Settings.from_env()).with_secret()
+    configure_logging()
+    openapi = OpenAPIConfig(
+        title="market: intermediary-services supermarket (中介超市)",
+        version=__version__,
+        path="/schema",
+        description="The public interface of api-v1.md. Authenticate with `Authorization: Bearer <token>` "
+        "from POST /api/v1/auth/token. Errors are RFC 9457 problem details.",
+        render_plugins=[
+            SwaggerRenderPlugin(
+                path="/",
+                js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+                css_url="/static/vendor/swagger-ui/swagger-ui.css",
+                standalone_preset_js_url="/static/vendor/swagger-ui/swagger-ui-standalone-preset.js",
+            )
+        ],
+        components=Components(
+            security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+        ),
+        security=[{"BearerToken": []}],
+    )
+    state = State(
+        {
+            # Handed in (tests): usable at once, with or without the lifespan.
+            **({"db": database} if database is not None else {}),
+            "settings": settings,
+            "auth_limiter": SlidingWindowLimiter(limit=settings.auth_rate_limit, window=settings.auth_rate_window),
+        }
+    )
+    return Litestar(
+        route_handlers=[
+            SitePages,
+            HealthApi,
+            AccountPages,
+            AccountsApi,
+            create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
+        ],
+        dependencies={"session": Provide(provide_session)},
+        middleware=[
+            access_log_middleware,
+            auth_middleware_factory,
+            csrf_middleware_factory(settings.secret_key, secure=settings.cookie_secure),
+        ],
+        exception_handlers={Exception: handle},
+        lifespan=[_lifespan(database)],
+        openapi_config=openapi,
+        state=state,
+        debug=False,
+        logging_config=None,
+    )
+
+
+def app_from_env() -> Any:
+    """For ``uvicorn --factory market.app:app_from_env`` with DATABASE_URL set."""
+    return create_app()

@@ -1,0 +1,118 @@
+"""Settings from the environment (api-v1.md, "Process settings").
+
+Secrets are never defaulted in code: the signing secret is generated into the data
+directory on first start, or taken from MARKET_SECRET_KEY, and a well-known value is
+refused outside development.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KNOWN_DEFAULT_SECRETS = frozenset(
+    {"", "secret", "changeme", "change-me", "change_me", "dev", "development", "test", "password", "market", "insecure"}
+)
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(Exception):
+    """A setting is missing or unsafe; the message says which and what to do."""
+
+
+def _int(name: str, default: int, environ: dict[str, str]) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    min_bid_window: int = 86400
+    log_origin: str = "market.localhost/log"
+    env: str = "dev"
+    secret_key: str = field(default="", repr=False)
+    token_ttl: int = 8 * 3600
+    auth_rate_limit: int = 10
+    auth_rate_window: int = 60
+    cookie_secure: bool = False
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env in {"dev", "test"}
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        data_dir = Path(env.get("MARKET_DATA_DIR") or "./var").resolve()
+        mode = env.get("MARKET_ENV", "dev")
+        if mode not in {"dev", "test", "production"}:
+            raise ConfigError(f"MARKET_ENV must be dev, test or production, got {mode!r}")
+        origin = env.get("MARKET_LOG_ORIGIN") or "market.localhost/log"
+        if "+" in origin or any(c.isspace() for c in origin):
+            raise ConfigError("MARKET_LOG_ORIGIN must hold no '+' and no white space")
+        settings = cls(
+            data_dir=data_dir,
+            database_url=env.get("DATABASE_URL") or None,
+            host=env.get("MARKET_HOST") or "127.0.0.1",
+            port=_int("MARKET_PORT", 8000, env),
+            min_bid_window=_int("MARKET_MIN_BID_WINDOW", 86400, env),
+            log_origin=origin,
+            env=mode,
+            secret_key=env.get("MARKET_SECRET_KEY", ""),
+            token_ttl=_int("MARKET_TOKEN_TTL", 8 * 3600, env),
+            auth_rate_limit=_int("MARKET_AUTH_RATE_LIMIT", 10, env),
+            auth_rate_window=_int("MARKET_AUTH_RATE_WINDOW", 60, env),
+            cookie_secure=env.get("MARKET_COOKIE_SECURE", "") in {"1", "true", "yes"},
+        )
+        if settings.database_url and not settings.database_url.startswith("postgresql+asyncpg://"):
+            raise ConfigError("DATABASE_URL must start with postgresql+asyncpg://")
+        return settings
+
+    def with_secret(self) -> Settings:
+        """Return settings whose secret key is set: from the environment or the data dir."""
+        from dataclasses import replace
+
+        key = self.secret_key or load_or_create_secret(self.data_dir / "secret_key")
+        check_secret(key, is_dev=self.is_dev)
+        return replace(self, secret_key=key)
+
+
+def check_secret(key: str, *, is_dev: bool) -> None:
+    if is_dev:
+        return
+    if key.strip().lower() in KNOWN_DEFAULT_SECRETS or len(key) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            "MARKET_SECRET_KEY is a known default or shorter than "
+            f"{MIN_SECRET_LENGTH} characters; unset it to have one generated"
+        )
+
+
+def load_or_create_secret(path: Path) -> str:
+    """Read the secret at ``path``, creating it (mode 0600) the first time."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it between our read and open
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key + "\n")
+    return key

@@ -1,0 +1,98 @@
+"""Engine and sessions (made in the app lifespan), naming convention, time and migrations."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlmodel import SQLModel
+
+# Alembic diffs and PostgreSQL errors are readable only when constraints have stable names.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def timestamp_column(**kwargs: Any) -> sa.Column[datetime]:
+    """A timezone-aware timestamp; naive datetimes are a bug in this code base."""
+    return sa.Column(sa.DateTime(timezone=True), **kwargs)
+
+
+@dataclass
+class Database:
+    """What the app holds for its lifetime: an engine (or, in tests, one outer
+    connection whose transaction is rolled back) and a session factory."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    engine: AsyncEngine | None = None
+
+    @classmethod
+    def from_url(cls, url: str, **engine_kwargs: Any) -> Database:
+        engine = create_async_engine(url, pool_pre_ping=True, **engine_kwargs)
+        return cls(sessionmaker=async_sessionmaker(engine, expire_on_commit=False), engine=engine)
+
+    @classmethod
+    def bound_to(cls, connection: AsyncConnection) -> Database:
+        """Sessions that join ``connection``'s transaction through savepoints (tests)."""
+        maker = async_sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
+        return cls(sessionmaker=maker)
+
+    async def dispose(self) -> None:
+        if self.engine is not None:
+            await self.engine.dispose()
+
+    async def ping(self) -> bool:
+        async with self.sessionmaker() as session:
+            return (await session.execute(sa.text("SELECT 1"))).scalar_one() == 1
+
+
+def to_asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def ensure_database(admin_url: str, name: str) -> None:
+    """Create database ``name`` through ``admin_url`` unless it exists (blocking)."""
+    import asyncpg
+
+    async def run() -> None:
+        conn = await asyncpg.connect(to_asyncpg_dsn(admin_url))
+        try:
+            exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+            if not exists:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Run the migrations up to ``revision`` (blocking; call outside a running loop)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)

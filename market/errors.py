@@ -1,0 +1,138 @@
+"""Domain exceptions, raised by services and mapped once to RFC 9457 problem details (API)
+or to a friendly page (browser)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from market.i18n import N_
+
+
+@dataclass
+class FieldError:
+    """``message`` is a catalog id; ``params`` fill its ``{named}`` places."""
+
+    field: str
+    message: str
+    params: dict[str, object] = field(default_factory=dict)
+
+    def text(self, gettext: object = None) -> str:
+        return Message(self.message, self.params).text(gettext)
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.text()}
+
+
+@dataclass
+class DomainError(Exception):
+    detail: str
+    status: int = 400
+    title: str = "Bad request"
+    errors: list[FieldError] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    params: dict[str, object] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def text(self, gettext: object = None) -> str:
+        """The detail in the reader's language (``detail`` is a catalog id)."""
+        return Message(self.detail, self.params).text(gettext)
+
+
+class InvalidInput(DomainError):
+    def __init__(self, detail: str, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail=detail, status=422, title="Invalid input", errors=errors or [])
+
+
+class Conflict(DomainError):
+    def __init__(self, detail: str, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail=detail, status=409, title="Conflict", errors=errors or [])
+
+
+class NotFound(DomainError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail=detail, status=404, title="Not found")
+
+
+class Forbidden(DomainError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail=detail, status=403, title="Forbidden")
+
+
+class Unauthorized(DomainError):
+    def __init__(self, detail: str = N_("Log in first")) -> None:
+        super().__init__(detail=detail, status=401, title="Unauthorized", headers={"WWW-Authenticate": "Bearer"})
+
+
+class TooManyRequests(DomainError):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            detail=N_("Too many attempts from this address; try again in {retry_after} s"),
+            status=429,
+            title="Too many requests",
+            headers={"Retry-After": str(retry_after)},
+            params={"retry_after": retry_after},
+        )
+        self.retry_after = retry_after
+
+
+# -- validation messages ---------------------------------------------------------------
+# Pydantic's own wording is neither translated nor always plain; these are the messages a
+# person sees, as catalog ids with named parameters.
+_PYDANTIC_MESSAGES = {
+    "missing": N_("This field is required."),
+    "string_too_short": N_("Too short: at least {min_length} characters."),
+    "string_too_long": N_("Too long: at most {max_length} characters."),
+    "string_type": N_("Enter text here."),
+    "int_parsing": N_("Enter a whole number."),
+    "int_type": N_("Enter a whole number."),
+    "int_from_float": N_("Enter a whole number."),
+    "greater_than": N_("Must be greater than {gt}."),
+    "greater_than_equal": N_("Must be at least {ge}."),
+    "less_than_equal": N_("Must be at most {le}."),
+    "enum": N_("Choose one of: {expected}."),
+    "literal_error": N_("Choose one of: {expected}."),
+    "datetime_parsing": N_("Enter a date and time such as 2026-12-04T09:00:00+08:00."),
+    "datetime_from_date_parsing": N_("Enter a date and time such as 2026-12-04T09:00:00+08:00."),
+    "date_from_datetime_parsing": N_("Enter a date such as 2026-12-31."),
+    "extra_forbidden": N_("This field is not allowed."),
+}
+
+
+@dataclass
+class Message:
+    """A catalog id and its parameters, translated at the edge."""
+
+    template: str
+    params: dict[str, object] = field(default_factory=dict)
+
+    def text(self, gettext: object = None) -> str:
+        template = gettext(self.template) if callable(gettext) else self.template
+        try:
+            return template.format(**self.params)
+        except (KeyError, IndexError, ValueError):
+            return template
+
+
+def _plain(value: object) -> object:
+    return value if isinstance(value, int | str) else str(value)
+
+
+def validation_errors(exc: object) -> list[FieldError]:
+    """Field errors from a pydantic ValidationError, in plain words."""
+    out: list[FieldError] = []
+    for err in exc.errors():  # type: ignore[attr-defined]
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        kind = err.get("type", "")
+        ctx = dict(err.get("ctx") or {})
+        if kind == "value_error":
+            raw = str(ctx.get("error", err.get("msg", "")))
+            out.append(FieldError(loc, raw))
+            continue
+        template = _PYDANTIC_MESSAGES.get(kind)
+        if template is None:
+            out.append(FieldError(loc, str(err.get("msg", "Invalid value."))))
+            continue
+        out.append(FieldError(loc, template, {k: _plain(v) for k, v in ctx.items()}))
+    return out

@@ -1,0 +1,44 @@
+"""Reading HTML forms: the raw values back into the page, errors beside each field."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from market.errors import DomainError, FieldError, validation_errors
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class FormErrors(dict[str, FieldError]):
+    """field -> error; ``form`` holds an error that belongs to no single field.
+    Templates show ``errors[name].text(raw_gettext)``, translated at render time."""
+
+    def __init__(self, **messages: str) -> None:
+        super().__init__({name: FieldError(name, message) for name, message in messages.items()})
+
+    @classmethod
+    def of(cls, errors: list[FieldError], fallback: str = "") -> FormErrors:
+        out = cls()
+        for err in errors:
+            out.setdefault(err.field, err)
+        if not out and fallback:
+            out["form"] = FieldError("form", fallback)
+        return out
+
+    @classmethod
+    def from_domain(cls, exc: DomainError) -> FormErrors:
+        return cls.of(exc.errors, fallback=exc.detail)
+
+
+def clean(raw: dict[str, Any]) -> dict[str, str]:
+    """Form values as strings, without the CSRF token."""
+    return {k: (v if isinstance(v, str) else str(v)) for k, v in raw.items() if k != "_csrf_token"}
+
+
+def parse(model: type[M], values: dict[str, Any]) -> tuple[M | None, FormErrors]:
+    try:
+        return model.model_validate(values), FormErrors()
+    except ValidationError as exc:
+        return None, FormErrors.of(validation_errors(exc))

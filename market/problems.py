@@ -1,0 +1,97 @@
+"""One mapping from exceptions to answers: RFC 9457 problem details for the API, a
+friendly page for people. Anything unexpected is logged and shown as a 500, which is a bug."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.response import Redirect
+
+from market.errors import DomainError, FieldError
+from market.i18n import N_
+from market.templating import render
+
+logger = logging.getLogger("market.errors")
+PROBLEM_JSON = "application/problem+json"
+
+TITLES = {
+    400: N_("Bad request"),
+    401: N_("Unauthorized"),
+    403: N_("Forbidden"),
+    404: N_("Not found"),
+    405: N_("Method not allowed"),
+    409: N_("Conflict"),
+    413: N_("Payload too large"),
+    415: N_("Unsupported media type"),
+    422: N_("Invalid input"),
+    429: N_("Too many requests"),
+    500: N_("Internal server error"),
+    503: N_("Service unavailable"),
+}
+
+
+def wants_json(request: Request[Any, Any, Any]) -> bool:
+    path = request.url.path
+    if path.startswith(("/api/", "/healthz", "/schema")):
+        return True
+    accept = request.headers.get("accept", "")
+    return "text/html" not in accept and "*/*" not in accept and bool(accept)
+
+
+def _from_litestar(exc: HTTPException) -> DomainError:
+    status = exc.status_code
+    detail = exc.detail or TITLES.get(status, "Error")
+    errors: list[FieldError] = []
+    if isinstance(exc, ValidationException):
+        # Litestar reports body and parameter validation as 400; a well-formed request
+        # whose fields break the rules is 422 (api-v1.md), while undecodable bodies stay 400.
+        for item in exc.extra or []:
+            if isinstance(item, dict):
+                message = str(item.get("message", "invalid"))
+                message = message.removeprefix("Value error, ")
+                errors.append(FieldError(str(item.get("key") or item.get("source") or "body"), message))
+        if errors:
+            status, detail = 422, "Some fields are invalid"
+    if status == 403 and "CSRF" in str(exc.detail):
+        detail = N_("The form has expired or was not sent by this site (CSRF token missing or wrong); reload the page and try again")
+    headers = dict(exc.headers or {})
+    return DomainError(detail=str(detail), status=status, title=TITLES.get(status, "Error"), errors=errors, headers=headers)
+
+
+def problem_response(request: Request[Any, Any, Any], err: DomainError) -> Response[Any]:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": err.title or TITLES.get(err.status, "Error"),
+        "status": err.status,
+        "detail": err.text(),
+        "instance": request.url.path,
+    }
+    if err.errors:
+        body["errors"] = [e.as_dict() for e in err.errors]
+    return Response(body, status_code=err.status, media_type=PROBLEM_JSON, headers=err.headers)
+
+
+def page_response(request: Request[Any, Any, Any], err: DomainError) -> Response[Any]:
+    if err.status == 401 and request.method in ("GET", "HEAD"):
+        target = request.url.path + (("?" + request.url.query) if request.url.query else "")
+        return Redirect(path="/login?next=" + quote(target, safe=""), status_code=303)
+    try:
+        return render(request, "errors/error.html", status_code=err.status, headers=err.headers, error=err)
+    except Exception:  # a broken template must not hide the original error
+        logger.exception("error page failed to render")
+        return Response(err.detail, status_code=err.status, media_type=MediaType.TEXT)
+
+
+def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, DomainError):
+        err = exc
+    elif isinstance(exc, HTTPException):
+        err = _from_litestar(exc)
+    else:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        err = DomainError(detail=N_("Something went wrong on our side; it has been logged"), status=500, title=TITLES[500])
+    return problem_response(request, err) if wants_json(request) else page_response(request, err)

@@ -1,0 +1,1 @@
+"""Passwords, tokens, guards, CSRF and rate limits."""

@@ -1,0 +1,53 @@
+"""CSRF protection for every cookie-authenticated unsafe request.
+
+Litestar's double-submit middleware does the checking; this wrapper only decides when it
+applies. An API call that carries a Bearer token, or no session cookie at all, cannot be
+forged by another site (the browser adds neither by itself), so it is let through;
+everything else, htmx included, must send the token (form field or X-CSRFToken header).
+"""
+
+from __future__ import annotations
+
+from litestar.config.csrf import CSRFConfig
+from litestar.middleware.csrf import CSRFMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from market.security.auth import SESSION_COOKIE, bearer_token
+
+CSRF_COOKIE = "market_csrf"
+CSRF_HEADER = "x-csrftoken"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
+
+
+def csrf_middleware_factory(secret: str, *, secure: bool) -> type:
+    config = CSRFConfig(
+        secret=secret,
+        cookie_name=CSRF_COOKIE,
+        header_name=CSRF_HEADER,
+        cookie_samesite="lax",
+        cookie_secure=secure,
+        cookie_httponly=False,
+    )
+
+    class ConditionalCSRF:
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+            self.checked = CSRFMiddleware(app=app, config=config)
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http" and _exempt(scope):
+                await self.app(scope, receive, send)
+                return
+            await self.checked(scope, receive, send)
+
+    return ConditionalCSRF
+
+
+def _exempt(scope: Scope) -> bool:
+    if scope["method"] in SAFE_METHODS or not scope["path"].startswith("/api/"):
+        return False
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    if bearer_token(headers):
+        return True
+    cookies = headers.get("cookie", "")
+    return f"{SESSION_COOKIE}=" not in cookies

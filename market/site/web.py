@@ -1,0 +1,47 @@
+"""Home page, language switch and health check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from litestar import Controller, Request, Response, get
+from litestar.datastructures import Cookie
+from litestar.response import Redirect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.accounts import service as accounts
+from market.errors import DomainError
+from market.i18n import LANG_COOKIE, LOCALES
+from market.templating import render, safe_next
+
+
+class SitePages(Controller):
+    include_in_schema = False
+
+    @get("/")
+    async def home(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[str]:
+        counts = await accounts.count_by_role(session)
+        return render(request, "site/home.html", counts=counts)
+
+    @get("/lang/{code:str}")
+    async def switch_language(self, code: FromPath[str], next: FromQuery[str] = "/") -> Redirect:
+        if code not in LOCALES:
+            raise DomainError(detail=f"Unknown language {code!r}", status=404, title="Not found")
+        cookie = Cookie(key=LANG_COOKIE, value=code, max_age=365 * 86400, path="/", samesite="lax")
+        return Redirect(path=safe_next(next), status_code=303, cookies=[cookie])
+
+
+class HealthApi(Controller):
+    tags = ["health"]
+
+    @get("/healthz", summary="Liveness: ok once the database answers", cache=False)
+    async def healthz(self, request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
+        try:
+            ok = await request.app.state.db.ping()
+        except Exception:  # any database failure means "not ready", which is an answer, not a bug
+            ok = False
+        if ok:
+            return Response({"status": "ok"})
+        return Response({"status": "unavailable"}, status_code=503)

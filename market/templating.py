@@ -1,0 +1,124 @@
+"""Rendering pages: one Jinja environment, per-request language, CSRF token, flash notes.
+
+Handlers return ``render(request, "domain/page.html", ...)``; for htmx requests they may
+render a partial from ``templates/<domain>/partials/`` instead of the full page.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.ext import _make_new_gettext, _make_new_ngettext  # the i18n extension's own wrappers
+from litestar import Request, Response
+from litestar.datastructures import Cookie
+from litestar.enums import MediaType
+from litestar.response import Redirect
+from litestar.utils.scope.state import ScopeState
+
+from market.accounts.models import ROLE_LABELS
+from market.db import ROOT
+from market.i18n import N_, HTML_LANG, LABEL, LANG_COOKIE, LOCALES, gettext_for, negotiate
+from market.security.auth import current_principal
+
+FLASH_COOKIE = "market_flash"
+# Flash notes are codes, never free text, so a forged cookie can only show one of these.
+FLASH_MESSAGES = {
+    "registered": N_("Your account is ready. Welcome!"),
+    "logged_in": N_("You are logged in."),
+    "logged_out": N_("You are logged out."),
+    "password_changed": N_("Your password has been changed."),
+}
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(ROOT / "templates")),
+        autoescape=select_autoescape(["html", "xml"]),
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.policies["ext.i18n.trimmed"] = True
+    env.filters["fen"] = format_fen
+    env.globals["LOCALES"] = LOCALES
+    env.globals["LOCALE_LABEL"] = LABEL
+    env.globals["ROLE_LABELS"] = ROLE_LABELS
+    return env
+
+
+def format_fen(value: int | None) -> str:
+    """Money is kept in fen; pages show yuan with two decimals and thousands separators."""
+    if value is None:
+        return "—"
+    sign = "-" if value < 0 else ""
+    yuan, fen = divmod(abs(int(value)), 100)
+    return f"{sign}¥{yuan:,}.{fen:02d}"
+
+
+def request_locale(request: Request[Any, Any, Any]) -> str:
+    return negotiate(cookie=request.cookies.get(LANG_COOKIE), accept_language=request.headers.get("accept-language"))
+
+
+def is_htmx(request: Request[Any, Any, Any]) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only same-site paths; anything else (``//evil``, ``https://...``) goes home."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def render(
+    request: Request[Any, Any, Any],
+    template: str,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> Response[str]:
+    locale = request_locale(request)
+    gettext, ngettext = gettext_for(locale)
+    flash_code = request.cookies.get(FLASH_COOKIE)
+    flash = FLASH_MESSAGES.get(flash_code or "")
+    here = request.url.path + (("?" + request.url.query) if request.url.query else "")
+    values = {
+        "request": request,
+        "viewer": current_principal(request),
+        "csrf_token": ScopeState.from_scope(request.scope).csrf_token or "",
+        "locale": locale,
+        "html_lang": HTML_LANG[locale],
+        "here": here,
+        "here_quoted": quote(here, safe=""),
+        "flash": gettext(flash) if flash else None,
+        "gettext": _make_new_gettext(gettext),
+        "ngettext": _make_new_ngettext(ngettext),
+        "_": _make_new_gettext(gettext),
+        "raw_gettext": gettext,
+        **context,
+    }
+    html = environment().get_template(template).render(values)
+    cookies = [Cookie(key=FLASH_COOKIE, value="", max_age=0, path="/")] if flash_code else []
+    return Response(
+        content=html,
+        media_type=MediaType.HTML,
+        status_code=status_code,
+        headers={"Vary": "Cookie, Accept-Language", "Cache-Control": "no-store", **(headers or {})},
+        cookies=cookies,
+    )
+
+
+def redirect(path: str, *, flash: str | None = None, cookies: list[Cookie] | None = None) -> Redirect:
+    jar = list(cookies or [])
+    if flash:
+        jar.append(Cookie(key=FLASH_COOKIE, value=flash, path="/", httponly=True, samesite="lax", max_age=60))
+    return Redirect(path=path, status_code=303, cookies=jar)

@@ -1,0 +1,166 @@
+"""Test databases on real PostgreSQL.
+
+- DATABASE_URL set: that server is used (the suite creates its own databases on it).
+- Unset: a private cluster is started under var/test-postgres and stopped at the end.
+
+Each xdist worker gets database ``market_test_<worker>`` migrated from scratch. Ordinary
+tests run inside a transaction that is rolled back (sessions join it through savepoints);
+tests that need real commits (concurrency, a live server for the browser) get a fresh
+copy of the migrated database through ``committed_database_url``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from litestar import Litestar
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from market.app import create_app
+from market.config import Settings
+from market.db import Database, to_asyncpg_dsn, upgrade
+from market.pgembed import EmbeddedPostgres
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_URL_VAR = "MARKET_TEST_SERVER_URL"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):  # xdist worker: the controller prepared the server
+        return
+    if os.environ.get("DATABASE_URL"):
+        url = os.environ["DATABASE_URL"]
+        if url.startswith("postgresql://"):
+            url = "postgresql+asyncpg://" + url.removeprefix("postgresql://")
+        os.environ[SERVER_URL_VAR] = url
+        return
+    cluster = EmbeddedPostgres(ROOT / "var" / "test-postgres")
+    os.environ[SERVER_URL_VAR] = cluster.start()
+    config._market_cluster = cluster  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    cluster = getattr(config, "_market_cluster", None)
+    if cluster is not None and cluster.started_here:
+        cluster.stop()
+
+
+def _admin(url: str) -> str:
+    return to_asyncpg_dsn(make_url(url).set(database="postgres").render_as_string(hide_password=False))
+
+
+async def _recreate(url: str, name: str, template: str | None = None) -> None:
+    conn = await asyncpg.connect(_admin(url))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        clause = f' TEMPLATE "{template}"' if template else ""
+        await conn.execute(f'CREATE DATABASE "{name}"{clause}')
+    finally:
+        await conn.close()
+
+
+async def _drop(url: str, name: str) -> None:
+    conn = await asyncpg.connect(_admin(url))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def url_for(server_url: str, name: str) -> str:
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    return os.environ[SERVER_URL_VAR]
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str, worker_id: str) -> Iterator[str]:
+    """This worker's migrated database."""
+    name = f"market_test_{worker_id}"
+    asyncio.run(_recreate(server_url, name))
+    url = url_for(server_url, name)
+    upgrade(url)
+    yield url
+    asyncio.run(_drop(server_url, name))
+
+
+@pytest.fixture
+def committed_database_url(server_url: str, database_url: str) -> Iterator[str]:
+    """A fresh, migrated database of its own where commits are real."""
+    template = make_url(database_url).database
+    name = f"{template}_c{secrets.token_hex(4)}"
+    asyncio.run(_recreate(server_url, name, template=template))
+    yield url_for(server_url, name)
+    asyncio.run(_drop(server_url, name))
+
+
+def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "database_url": database_url,
+        "env": "test",
+        "secret_key": "test-secret-" + "x" * 40,
+        "min_bid_window": 0,
+        "auth_rate_limit": 1000,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+@pytest.fixture
+async def connection(database_url: str) -> AsyncIterator[AsyncConnection]:
+    """One connection whose transaction every session of the test joins, rolled back at the end."""
+    engine = create_async_engine(database_url, poolclass=NullPool)
+    conn = await engine.connect()
+    trans = await conn.begin()
+    try:
+        yield conn
+    finally:
+        await trans.rollback()
+        await conn.close()
+        await engine.dispose()
+
+
+@pytest.fixture
+def db(connection: AsyncConnection) -> Database:
+    return Database.bound_to(connection)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, tmp_path)
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database) -> Litestar:
+    return create_app(settings, database=db)
+
+
+@asynccontextmanager
+async def serve_in_process(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client calling ``app`` in this test's event loop. Litestar's own test client
+    runs the app on another thread's loop, which the shared connection cannot cross; and the
+    lifespan is not entered, since an app given its database has nothing to start."""
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
+        yield c
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve_in_process(app) as c:
+        yield c
