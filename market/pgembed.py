@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import os
 import pwd
 import secrets
@@ -71,10 +72,9 @@ class EmbeddedPostgres:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
-        self.data = self.root / "data"
         self.password_file = self.root / "password"
         self.port_file = self.root / "port"
-        self.log_file = self.root / "server.log"
+        self.location_file = self.root / "data-location"
         self.started_here = False
         self._bindir: Path | None = None
         self._run_as: pwd.struct_passwd | None = None
@@ -86,6 +86,17 @@ class EmbeddedPostgres:
                     "running as root needs the 'postgres' system user to own the private cluster "
                     "(it comes with Debian's postgresql package)"
                 ) from None
+
+    @property
+    def data(self) -> Path:
+        """The cluster's directory: ``<root>/data``, or where ``data-location`` points."""
+        if self.location_file.exists():
+            return Path(self.location_file.read_text(encoding="utf-8").strip())
+        return self.root / "data"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data.parent / "server.log" if self.location_file.exists() else self.root / "server.log"
 
     @property
     def bindir(self) -> Path:
@@ -120,16 +131,24 @@ class EmbeddedPostgres:
         if self._run_as is not None:
             os.chown(path, self._run_as.pw_uid, self._run_as.pw_gid)
 
-    def _check_reachable(self) -> None:
-        """As root, the postgres user must be able to reach the data directory."""
-        if self._run_as is None:
+    def _reachable(self, path: Path) -> bool:
+        return self._run_as is None or self._run(["test", "-w", str(path)], timeout=10).returncode == 0
+
+    def _choose_data_dir(self) -> None:
+        """As root, the postgres user must reach the cluster. When a parent of the data dir
+        is closed to it (a checkout under /root, a mktemp -d folder), the cluster lives in
+        /var/tmp instead, and ``data-location`` in the data dir says where."""
+        if self._reachable(self.root):
             return
-        probe = self._run(["test", "-w", str(self.root)], timeout=10)
-        if probe.returncode != 0:
+        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
+        home = Path("/var/tmp") / f"market-postgres-{digest}"
+        home.mkdir(mode=0o700, exist_ok=True)
+        self._chown(home)
+        if not self._reachable(home):
             raise EmbeddedPostgresError(
-                f"the 'postgres' system user cannot write to {self.root}; put MARKET_DATA_DIR "
-                "somewhere every parent directory is searchable (chmod o+x), or set DATABASE_URL"
+                f"the 'postgres' system user can reach neither {self.root} nor {home}; set DATABASE_URL"
             )
+        self.location_file.write_text(str(home / "data") + "\n", encoding="utf-8")
 
     def password(self) -> str:
         return self.password_file.read_text(encoding="ascii").strip()
@@ -149,7 +168,8 @@ class EmbeddedPostgres:
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
         self._chown(self.root)
-        self._check_reachable()
+        if not self.location_file.exists():
+            self._choose_data_dir()
         if not self.password_file.exists():
             fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="ascii") as fh:
@@ -157,18 +177,19 @@ class EmbeddedPostgres:
             self._chown(self.password_file)
         if self.data.exists():  # a half-made cluster from an interrupted initdb
             shutil.rmtree(self.data)
-        result = self._run(
-            [
-                str(self.bindir / "initdb"),
-                "-D", str(self.data),
-                "-U", DB_USER,
-                "--pwfile", str(self.password_file),
-                "--auth", "scram-sha-256",
-                "--encoding", "UTF8",
-                "--locale", "C.UTF-8",
-            ],
-            timeout=300,
-        )
+        # initdb runs as the cluster's owner, who may not reach the data dir: hand it a
+        # copy of the password beside the cluster, removed straight after.
+        pwfile = self.data.parent / ".initdb-password"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(self.password() + "\n")
+        self._chown(pwfile)
+        try:
+            initdb = [str(self.bindir / "initdb"), "-D", str(self.data), "-U", DB_USER, "--pwfile", str(pwfile)]
+            initdb += ["--auth", "scram-sha-256", "--encoding", "UTF8", "--locale", "C.UTF-8"]
+            result = self._run(initdb, timeout=300)
+        finally:
+            pwfile.unlink(missing_ok=True)
         if result.returncode != 0:
             tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
             raise EmbeddedPostgresError(f"initdb failed: {tail[0]}")

@@ -15,6 +15,7 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,17 @@ async def _drop(url: str, name: str) -> None:
         await conn.close()
 
 
+def in_thread(fn: Any, *args: Any) -> Any:
+    """Call blocking ``fn`` that runs its own event loop, even while some loop runs in
+    this thread (Playwright's sync API keeps one), by giving it a thread of its own."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def run_blocking(coro: Any) -> Any:
+    return in_thread(asyncio.run, coro)
+
+
 def url_for(server_url: str, name: str) -> str:
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
@@ -91,11 +103,11 @@ def server_url() -> str:
 def database_url(server_url: str, worker_id: str) -> Iterator[str]:
     """This worker's migrated database."""
     name = f"market_test_{worker_id}"
-    asyncio.run(_recreate(server_url, name))
+    run_blocking(_recreate(server_url, name))
     url = url_for(server_url, name)
-    upgrade(url)
+    in_thread(upgrade, url)
     yield url
-    asyncio.run(_drop(server_url, name))
+    run_blocking(_drop(server_url, name))
 
 
 @pytest.fixture
@@ -103,9 +115,9 @@ def committed_database_url(server_url: str, database_url: str) -> Iterator[str]:
     """A fresh, migrated database of its own where commits are real."""
     template = make_url(database_url).database
     name = f"{template}_c{secrets.token_hex(4)}"
-    asyncio.run(_recreate(server_url, name, template=template))
+    run_blocking(_recreate(server_url, name, template=template))
     yield url_for(server_url, name)
-    asyncio.run(_drop(server_url, name))
+    run_blocking(_drop(server_url, name))
 
 
 def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from market.config import ConfigError, Settings, check_secret, load_or_create_secret
+from market.pgembed import EmbeddedPostgresError, find_bindir
+
+
+def test_defaults_follow_api_v1(tmp_path: Path) -> None:
+    settings = Settings.from_env({"MARKET_DATA_DIR": str(tmp_path)})
+    assert settings.database_url is None
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.min_bid_window == 86400
+    assert settings.log_origin == "market.localhost/log"
+    assert settings.data_dir == tmp_path.resolve()
+
+
+def test_values_from_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "MARKET_DATA_DIR": str(tmp_path),
+            "DATABASE_URL": "postgresql+asyncpg://u:p@db:5432/m",
+            "MARKET_HOST": "0.0.0.0",
+            "MARKET_PORT": "9000",
+            "MARKET_MIN_BID_WINDOW": "0",
+            "MARKET_LOG_ORIGIN": "market.yn.gov.cn/log",
+        }
+    )
+    assert settings.database_url == "postgresql+asyncpg://u:p@db:5432/m"
+    assert (settings.host, settings.port, settings.min_bid_window) == ("0.0.0.0", 9000, 0)
+    assert settings.log_origin == "market.yn.gov.cn/log"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"MARKET_PORT": "eighty"},
+        {"MARKET_MIN_BID_WINDOW": "-1"},
+        {"MARKET_LOG_ORIGIN": "has+plus"},
+        {"MARKET_LOG_ORIGIN": "has space"},
+        {"DATABASE_URL": "mysql://x"},
+        {"MARKET_ENV": "staging"},
+    ],
+)
+def test_bad_settings_are_refused_with_a_message(env: dict[str, str], tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        Settings.from_env({"MARKET_DATA_DIR": str(tmp_path), **env})
+
+
+def test_secret_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
+    first = load_or_create_secret(tmp_path / "secret_key")
+    assert len(first) >= 32
+    assert load_or_create_secret(tmp_path / "secret_key") == first
+    assert stat.S_IMODE(os.stat(tmp_path / "secret_key").st_mode) == 0o600
+
+
+def test_known_default_secret_is_refused_outside_dev(tmp_path: Path) -> None:
+    check_secret("changeme", is_dev=True)
+    for weak in ("changeme", "secret", "short-but-unique"):
+        with pytest.raises(ConfigError):
+            check_secret(weak, is_dev=False)
+    with pytest.raises(ConfigError):
+        Settings.from_env({"MARKET_DATA_DIR": str(tmp_path), "MARKET_ENV": "production", "MARKET_SECRET_KEY": "secret"}).with_secret()
+    generated = Settings.from_env({"MARKET_DATA_DIR": str(tmp_path), "MARKET_ENV": "production"}).with_secret()
+    assert len(generated.secret_key) >= 32
+
+
+def test_missing_postgres_binaries_give_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MARKET_PG_BINDIR", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr("glob.glob", lambda pattern: [])
+    with pytest.raises(EmbeddedPostgresError) as err:
+        find_bindir()
+    assert "apt-get install postgresql" in str(err.value) and "\n" not in str(err.value)
