@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,6 +22,10 @@ from market.accounts.api import AccountsApi
 from market.accounts.web import AccountPages
 from market.config import ConfigError, Settings
 from market.db import ROOT, Database
+from market.log.api import LogApi
+from market.log.signer import LogSigner
+from market.log.store import Checkpointer
+from market.log.web import LogPages
 from market.observability import access_log_middleware, configure_logging
 from market.problems import handle
 from market.security.auth import auth_middleware_factory
@@ -40,6 +46,8 @@ async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
         raise
     finally:
         await session.close()
+    if session.info.get("log_appended") and state.get("checkpointer") is not None:
+        state.checkpointer.nudge()
 
 
 def _lifespan(database: Database | None):  # type: ignore[no-untyped-def]
@@ -53,9 +61,15 @@ def _lifespan(database: Database | None):  # type: ignore[no-untyped-def]
                 raise ConfigError("DATABASE_URL is unset: start with `market serve`, which runs the embedded database")
             # Made here, inside the running event loop, never at import time.
             app.state.db = Database.from_url(settings.database_url)
+        checkpointer = Checkpointer(app.state.db.sessionmaker, app.state.log_signer)
+        app.state.checkpointer = checkpointer
+        task = asyncio.create_task(checkpointer.run(), name="log-checkpointer")
         try:
             yield
         finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
             if database is None:
                 await app.state.db.dispose()
 
@@ -91,6 +105,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             # Handed in (tests): usable at once, with or without the lifespan.
             **({"db": database} if database is not None else {}),
             "settings": settings,
+            "log_signer": LogSigner.from_data_dir(settings.log_origin, settings.data_dir),
             "auth_limiter": SlidingWindowLimiter(limit=settings.auth_rate_limit, window=settings.auth_rate_window),
         }
     )
@@ -100,6 +115,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             HealthApi,
             AccountPages,
             AccountsApi,
+            LogApi,
+            LogPages,
             create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
         ],
         dependencies={"session": Provide(provide_session)},

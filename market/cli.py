@@ -122,6 +122,29 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_log_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from market.log import verifier
+
+    since = verifier.read_since(args.since)
+    progress = None if args.json else verifier.progress_bar()
+    if args.url:
+        report = verifier.verify(verifier.HttpSource(args.url), since=since, progress=progress, canonical=args.canonical)
+        return verifier.emit(report, as_json=args.json)
+
+    from market.db import upgrade
+    from market.log.signer import LogSigner
+    from market.log.verify_db import DatabaseSource
+
+    with database_url_for(settings.database_url, settings.data_dir) as url:
+        upgrade(url)
+        source = DatabaseSource(url, LogSigner.from_data_dir(settings.log_origin, settings.data_dir))
+        try:
+            report = verifier.verify(source, since=since, progress=progress, canonical=args.canonical)
+        finally:
+            source.close()
+    return verifier.emit(report, as_json=args.json)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="market", description="The intermediary-services supermarket (中介超市).")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -146,6 +169,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=["admin", "supervisor"])
     create.add_argument("--name", default=None)
     create.set_defaults(func=cmd_users_create)
+
+    log = sub.add_parser("log", help="the transparency log")
+    log_sub = log.add_subparsers(dest="log_command", required=True)
+    verify = log_sub.add_parser("verify", help="verify the whole log (exit 1 and the first bad entry on failure)")
+    verify.add_argument("--url", default=None, help="verify a running server through its API instead of the database")
+    from market.log.verifier import add_arguments
+
+    add_arguments(verify)
+    verify.set_defaults(func=cmd_log_verify)
 
     demo = sub.add_parser("demo", help="load the demo data (idempotent)")
     demo.set_defaults(func=cmd_demo)

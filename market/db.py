@@ -44,7 +44,9 @@ class Database:
 
     @classmethod
     def from_url(cls, url: str, **engine_kwargs: Any) -> Database:
-        engine = create_async_engine(url, pool_pre_ping=True, **engine_kwargs)
+        # No pre-ping: it costs a round trip per checkout; a dropped connection fails one
+        # request, and SQLAlchemy then invalidates the pool.
+        engine = create_async_engine(url, **engine_kwargs)
         return cls(sessionmaker=async_sessionmaker(engine, expire_on_commit=False), engine=engine)
 
     @classmethod

@@ -49,13 +49,19 @@ def _from_litestar(exc: HTTPException) -> DomainError:
     if isinstance(exc, ValidationException):
         # Litestar reports body and parameter validation as 400; a well-formed request
         # whose fields break the rules is 422 (api-v1.md), while undecodable bodies stay 400.
+        sources = set()
         for item in exc.extra or []:
             if isinstance(item, dict):
                 message = str(item.get("message", "invalid"))
                 message = message.removeprefix("Value error, ")
+                sources.add(item.get("source") or "body")
                 errors.append(FieldError(str(item.get("key") or item.get("source") or "body"), message))
-        if errors:
-            status, detail = 422, "Some fields are invalid"
+        # A malformed query or path parameter is a bad request (400); a body whose fields
+        # break the rules is invalid input (422).
+        if errors and sources <= {"body"}:
+            status, detail = 422, N_("Some fields are invalid")
+        elif errors:
+            detail = N_("Some parameters are invalid")
     if status == 403 and "CSRF" in str(exc.detail):
         detail = N_("The form has expired or was not sent by this site (CSRF token missing or wrong); reload the page and try again")
     headers = dict(exc.headers or {})

@@ -13,6 +13,7 @@ from market.accounts.models import STAFF_ROLES, AppUser, Role, UserCreate
 from market.errors import Conflict, FieldError, InvalidInput
 from market.i18n import N_
 from market.ids import next_public_id
+from market.log import store as log
 from market.pagination import decode_cursor, encode_cursor
 from market.security.passwords import dummy_hash, hash_password, verify_password
 
@@ -46,6 +47,8 @@ async def _insert(session: AsyncSession, *, email: str, password: str, name: str
             session.add(user)
     except IntegrityError:
         raise Conflict(N_("This e-mail address is already registered."), [FieldError("email", N_("This e-mail address is already registered."))]) from None
+    # Public id and role only: the log never holds names or e-mail addresses.
+    await log.append(session, type="account.created", fields={"user_id": user.public_id, "role": str(role)})
     return user
 
 

@@ -721,6 +721,17 @@ class Frontier:
         }
 
     @classmethod
+    def from_nodes(cls, size: int, hashes: Sequence[bytes]) -> Frontier:
+        """A frontier from its hashes, largest subtree first (as a store keeps them)."""
+        levels = [bit for bit in range(size.bit_length() - 1, -1, -1) if size >> bit & 1]
+        if size < 0 or len(hashes) != len(levels) or any(len(h) != 32 for h in hashes):
+            raise ValueError(f"{len(hashes)} hashes do not make the right edge of a tree of {size} leaves")
+        frontier = cls()
+        frontier._size = size
+        frontier._nodes = [(level, bytes(h)) for level, h in zip(levels, hashes, strict=True)]
+        return frontier
+
+    @classmethod
     def from_json(cls, data: dict[str, Any]) -> Frontier:
         """Rebuild a frontier, refusing one whose levels do not spell out its size (a
         corrupt frontier would silently give every later root wrong)."""

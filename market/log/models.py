@@ -1,0 +1,45 @@
+"""The log's tables. Every one of them is insert-only (triggers refuse UPDATE, DELETE and
+TRUNCATE): the entries, the hashes of the tree's perfect subtrees, and every checkpoint."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from market.db import timestamp_column, utcnow
+
+
+class LogEntry(SQLModel, table=True):
+    __tablename__ = "log_entry"
+    __table_args__ = (
+        sa.Index("ix_log_entry_type_seq", "type", "seq"),
+        sa.Index("ix_log_entry_notice_seq", "notice_id", "seq", postgresql_where=sa.text("notice_id IS NOT NULL")),
+    )
+
+    seq: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    type: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    notice_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
+    entry: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))  # the exact canonical bytes
+    leaf_hash: bytes = Field(sa_column=sa.Column(sa.LargeBinary(32), nullable=False))
+
+
+class LogSubtree(SQLModel, table=True):
+    """The hash of the aligned perfect subtree covering leaves [idx·2^level, (idx+1)·2^level).
+    Every proof and every historical root is a fold of O(log n) of these."""
+
+    __tablename__ = "log_subtree"
+
+    level: int = Field(sa_column=sa.Column(sa.SmallInteger, primary_key=True, autoincrement=False))
+    idx: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    hash: bytes = Field(sa_column=sa.Column(sa.LargeBinary(32), nullable=False))
+
+
+class LogCheckpoint(SQLModel, table=True):
+    __tablename__ = "log_checkpoint"
+
+    size: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    root: bytes = Field(sa_column=sa.Column(sa.LargeBinary(32), nullable=False))
+    note: str = Field(sa_column=sa.Column(sa.Text, nullable=False))  # the signed note, exactly as served
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))

@@ -1,0 +1,71 @@
+"""Read-only queries behind the public log pages: list, filter and look up entries.
+
+The log's own reads and proofs (``store.py``) stay the single path for anything a
+verifier depends on; these only find rows to show.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.log.models import LogEntry
+
+# seq is a PostgreSQL bigint: a larger number from a URL or cursor matches no row, and
+# must not reach the driver (which refuses it with an overflow error).
+MAX_SEQ = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    seq: int
+    type: str
+    ts: str
+    notice_id: str | None
+
+
+def _ts_of(entry: bytes) -> str:
+    try:
+        value = json.loads(entry).get("ts")
+    except (ValueError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""
+
+
+async def entry_types(session: AsyncSession) -> list[str]:
+    """Every entry type present in the log, alphabetically (for the filter)."""
+    stmt = sa.select(LogEntry.type).distinct().order_by(LogEntry.type)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def list_entries(
+    session: AsyncSession, *, type: str | None, notice_id: str | None, before: int | None, limit: int
+) -> tuple[list[EntryRow], int | None]:
+    """Entries newest first, optionally of one type and one notice, with seq below
+    ``before``; and the seq to continue below when more remain (else None)."""
+    stmt = sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry)
+    if type:
+        stmt = stmt.where(LogEntry.type == type)
+    if notice_id:
+        stmt = stmt.where(LogEntry.notice_id == notice_id)
+    if before is not None:
+        stmt = stmt.where(LogEntry.seq < max(0, min(before, MAX_SEQ)))
+    stmt = stmt.order_by(LogEntry.seq.desc()).limit(limit + 1)
+    found = (await session.execute(stmt)).all()
+    rows = [EntryRow(seq=seq, type=kind, ts=_ts_of(bytes(entry)), notice_id=nid) for seq, kind, nid, entry in found[:limit]]
+    more = rows[-1].seq if len(found) > limit and rows else None
+    return rows, more
+
+
+async def get_entry(session: AsyncSession, seq: int) -> sa.Row[Any] | None:
+    """One entry's row (seq, type, notice_id, entry, leaf_hash), or None."""
+    if not 0 <= seq <= MAX_SEQ:
+        return None
+    stmt = sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry, LogEntry.leaf_hash).where(
+        LogEntry.seq == seq
+    )
+    return (await session.execute(stmt)).one_or_none()

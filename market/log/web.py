@@ -1,0 +1,174 @@
+"""The public log pages: the audit log with its latest checkpoint, one entry with its
+inclusion proof, and how to verify it all without trusting this server."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.errors import DomainError, FieldError, NotFound
+from market.i18n import N_
+from market.log import protocol, queries, store
+from market.log.models import LogCheckpoint
+from market.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from market.templating import is_htmx, render
+
+DEFAULT_LIMIT = 50
+# The examples on /log/verify are meant to be pasted into a shell: a Host header holding
+# anything but a plain host and port is not echoed into them.
+PLAIN_BASE = re.compile(r"https?://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[A-Za-z0-9._~/\-]*)?")
+
+
+def _invalid(detail: str, field: str, **params: object) -> DomainError:
+    return DomainError(
+        detail=detail, status=422, title=N_("Invalid input"), errors=[FieldError(field, detail, params)], params=params
+    )
+
+
+def _check_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise _invalid(N_("Show between 1 and {max} entries at a time."), "limit", max=MAX_LIMIT)
+    return limit
+
+
+def _before(cursor: str | None) -> int | None:
+    """The seq a page continues below; a cursor this server did not issue is bad input."""
+    bad = _invalid(N_("This “Show more” link is not valid; start again from the newest entries."), "cursor")
+    try:
+        before = decode_cursor(cursor)
+    except DomainError:
+        raise bad from None
+    if before is not None and before < 0:
+        raise bad
+    return before
+
+
+def _list_url(**params: Any) -> str:
+    kept = {k: v for k, v in params.items() if v not in (None, "")}
+    return "/log" + ("?" + urlencode(kept) if kept else "")
+
+
+def _wants_partial(request: Request[Any, Any, Any]) -> bool:
+    # htmx asks for the whole page when it restores history it has no snapshot of.
+    return is_htmx(request) and request.headers.get("hx-history-restore-request") != "true"
+
+
+def _checkpoint_view(row: LogCheckpoint) -> dict[str, Any]:
+    return {
+        "size": row.size,
+        "root_hex": bytes(row.root).hex(),
+        "root_b64": base64.b64encode(bytes(row.root)).decode("ascii"),
+        "note": row.note,
+        "origin": row.note.split("\n", 1)[0],
+        "created_at": row.created_at,
+    }
+
+
+class LogPages(Controller):
+    path = "/log"
+    include_in_schema = False
+
+    @get("/")
+    async def index(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        entry_type: Annotated[str | None, QueryParameter(name="type")] = None,
+        notice_id: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = DEFAULT_LIMIT,
+    ) -> Response[str]:
+        limit = _check_limit(limit)
+        before = _before(cursor)
+        entry_type = (entry_type or "").strip() or None
+        notice_id = (notice_id or "").strip() or None
+        rows, last = await queries.list_entries(
+            session, type=entry_type, notice_id=notice_id, before=before, limit=limit
+        )
+        filters = {"type": entry_type, "notice_id": notice_id, "limit": limit if limit != DEFAULT_LIMIT else None}
+        more_url = _list_url(**filters, cursor=encode_cursor(last)) if last is not None else None
+        context: dict[str, Any] = {
+            "rows": rows,
+            "more_url": more_url,
+            "entry_type": entry_type,
+            "notice_id": notice_id,
+            "limit": limit,
+            "default_limit": DEFAULT_LIMIT,
+            "filtered": bool(entry_type or notice_id),
+            "continued": before is not None,
+            "newest_url": _list_url(**filters),
+        }
+        headers = {"Vary": "Cookie, Accept-Language, HX-Request"}
+        if _wants_partial(request):
+            template = "log/partials/entry_rows.html" if cursor else "log/partials/results.html"
+            return render(request, template, headers=headers, **context)
+        types = await queries.entry_types(session)
+        if entry_type and entry_type not in types:
+            types.append(entry_type)  # keep the select showing what the URL asks for
+        checkpoint = await store.ensure_checkpoint(session, request.app.state.log_signer)
+        return render(
+            request,
+            "log/index.html",
+            headers=headers,
+            types=types,
+            checkpoint=_checkpoint_view(checkpoint),
+            verifier_key=request.app.state.log_signer.verifier_key,
+            **context,
+        )
+
+    @get("/entries/{seq:int}")
+    async def entry(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], seq: FromPath[int]
+    ) -> Response[str]:
+        row = await queries.get_entry(session, seq)
+        if row is None:
+            missing = NotFound(N_("The log has no entry {seq}."))
+            missing.params = {"seq": seq}
+            raise missing
+        checkpoint = await store.ensure_checkpoint(session, request.app.state.log_signer)
+        entry = bytes(row.entry)
+        leaf = protocol.leaf_hash(entry)
+        fields = json.loads(entry)
+        proof: list[bytes] | None = None
+        verified = False
+        if seq < checkpoint.size:
+            stored_leaf, proof = await store.inclusion_proof(session, seq, checkpoint.size)
+            verified = stored_leaf == leaf and protocol.verify_inclusion(
+                leaf, seq, checkpoint.size, proof, bytes(checkpoint.root)
+            )
+        return render(
+            request,
+            "log/entry.html",
+            seq=seq,
+            entry_type=row.type,
+            notice_id=row.notice_id,
+            ts=fields.get("ts", ""),
+            exact=entry.decode("utf-8"),
+            pretty=json.dumps(fields, indent=2, sort_keys=True, ensure_ascii=False),
+            length=len(entry),
+            leaf_hex=leaf.hex(),
+            proof=[h.hex() for h in proof] if proof is not None else None,
+            verified=verified,
+            checkpoint=_checkpoint_view(checkpoint),
+            scheme_none=fields.get("scheme") == "none",
+            proof_api=f"/api/v1/log/proof/inclusion?index={seq}&size={checkpoint.size}",
+            entries_api=f"/api/v1/log/entries?start={seq}&end={seq + 1}",
+        )
+
+    @get("/verify")
+    async def verify(self, request: Request[Any, Any, Any]) -> Response[str]:
+        base = str(request.base_url).rstrip("/")
+        return render(
+            request,
+            "log/verify.html",
+            base=base if PLAIN_BASE.fullmatch(base) else "http://HOST",
+            verifier_key=request.app.state.log_signer.verifier_key,
+        )
