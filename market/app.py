@@ -37,15 +37,8 @@ from market.site.web import HealthApi, SitePages
 async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler returns, rolled back when
     it raises (Litestar throws the handler's exception in here), before the response is sent."""
-    session = state.db.sessionmaker()
-    try:
+    async with state.db.transaction() as session:
         yield session
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
-    finally:
-        await session.close()
     if session.info.get("log_appended") and state.get("checkpointer") is not None:
         state.checkpointer.nudge()
 
@@ -61,7 +54,7 @@ def _lifespan(database: Database | None):  # type: ignore[no-untyped-def]
                 raise ConfigError("DATABASE_URL is unset: start with `market serve`, which runs the embedded database")
             # Made here, inside the running event loop, never at import time.
             app.state.db = Database.from_url(settings.database_url)
-        checkpointer = Checkpointer(app.state.db.sessionmaker, app.state.log_signer)
+        checkpointer = Checkpointer(app.state.db, app.state.log_signer)
         app.state.checkpointer = checkpointer
         task = asyncio.create_task(checkpointer.run(), name="log-checkpointer")
         try:

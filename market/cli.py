@@ -26,7 +26,7 @@ def _run_with_session(url: str, work: Callable[[Any], Awaitable[Any]]) -> Any:
     async def main() -> Any:
         db = Database.from_url(url)
         try:
-            async with db.sessionmaker() as session, session.begin():
+            async with db.transaction() as session:
                 return await work(session)
         finally:
             await db.dispose()

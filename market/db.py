@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +56,25 @@ class Database:
         """Sessions that join ``connection``'s transaction through savepoints (tests)."""
         maker = async_sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
         return cls(sessionmaker=maker)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One transaction: committed when the block ends, rolled back when it raises.
+
+        The connection owns the transaction and the session only joins it: the ORM's own
+        begin/commit bookkeeping cost a fifth of the log's append throughput (ops/bench)."""
+        if self.engine is None:  # tests: savepoints inside the outer, rolled-back transaction
+            async with self.sessionmaker() as session, session.begin():
+                yield session
+            return
+        async with self.engine.connect() as connection:
+            session = AsyncSession(bind=connection, expire_on_commit=False)
+            try:
+                async with connection.begin():
+                    yield session
+                    await session.flush()  # what was added but not yet sent goes in before the commit
+            finally:
+                await session.close()  # after the commit: nothing more runs while locks are held
 
     async def dispose(self) -> None:
         if self.engine is not None:

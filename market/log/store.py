@@ -216,8 +216,8 @@ class Checkpointer:
     """Signs a checkpoint after each batch of committed appends. Requests that appended
     wake it at once; it also looks every few seconds, for appends by other processes."""
 
-    def __init__(self, sessionmaker: Any, signer: LogSigner, *, interval: float = 2.0) -> None:
-        self.sessionmaker = sessionmaker
+    def __init__(self, db: Any, signer: LogSigner, *, interval: float = 2.0) -> None:
+        self.db = db
         self.signer = signer
         self.interval = interval
         self.wake = asyncio.Event()
@@ -226,7 +226,7 @@ class Checkpointer:
         self.wake.set()
 
     async def run_once(self) -> None:
-        async with self.sessionmaker() as session, session.begin():
+        async with self.db.transaction() as session:
             await ensure_checkpoint(session, self.signer)
 
     async def run(self) -> None:

@@ -35,7 +35,7 @@ class DatabaseSource:
         return self.loop.run_until_complete(work)
 
     async def _with_session(self, fn: Any) -> Any:
-        async with self.db.sessionmaker() as session, session.begin():
+        async with self.db.transaction() as session:
             return await fn(session)
 
     def key(self) -> str:
@@ -45,7 +45,7 @@ class DatabaseSource:
         row = self._run(self._with_session(lambda s: store.ensure_checkpoint(s, self.signer)))
         return str(row.note)
 
-    def entries(self, start: int, end: int) -> Iterator[bytes]:
+    def entries(self, start: int, end: int) -> Iterator[list[bytes]]:
         async def open_cursor() -> tuple[Any, Any, Any]:
             conn = await asyncpg.connect(to_asyncpg_dsn(self.url))
             tx = conn.transaction(readonly=True)
@@ -59,8 +59,7 @@ class DatabaseSource:
                 rows = self._run(cursor.fetch(FETCH))
                 if not rows:
                     return
-                for row in rows:
-                    yield bytes(row[0])
+                yield [row[0] for row in rows]
         finally:
             self._run(tx.rollback())
             self._run(conn.close())

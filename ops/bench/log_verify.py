@@ -60,7 +60,7 @@ async def fill(url: str, n: int, signer: LogSigner) -> float:
     finally:
         await conn.close()
     db = Database.from_url(url)
-    async with db.sessionmaker() as session, session.begin():
+    async with db.transaction() as session:
         checkpoint = await store.ensure_checkpoint(session, signer)
     await db.dispose()
     assert checkpoint.root == frontier.root()
