@@ -66,7 +66,7 @@ class Settings:
             raise ConfigError("MARKET_LOG_ORIGIN must hold no '+' and no white space")
         settings = cls(
             data_dir=data_dir,
-            database_url=env.get("DATABASE_URL") or None,
+            database_url=normalize_database_url(env.get("DATABASE_URL") or None),
             host=env.get("MARKET_HOST") or "127.0.0.1",
             port=_int("MARKET_PORT", 8000, env),
             min_bid_window=_int("MARKET_MIN_BID_WINDOW", 86400, env),
@@ -78,8 +78,6 @@ class Settings:
             auth_rate_window=_int("MARKET_AUTH_RATE_WINDOW", 60, env),
             cookie_secure=env.get("MARKET_COOKIE_SECURE", "") in {"1", "true", "yes"},
         )
-        if settings.database_url and not settings.database_url.startswith("postgresql+asyncpg://"):
-            raise ConfigError("DATABASE_URL must start with postgresql+asyncpg://")
         return settings
 
     def with_secret(self) -> Settings:
@@ -89,6 +87,17 @@ class Settings:
         key = self.secret_key or load_or_create_secret(self.data_dir / "secret_key")
         check_secret(key, is_dev=self.is_dev)
         return replace(self, secret_key=key)
+
+
+def normalize_database_url(url: str | None) -> str | None:
+    """``postgresql+asyncpg://...``; the plain ``postgresql://`` and ``postgres://`` forms
+    that other tools use are taken too and given the driver this application uses."""
+    if url is None:
+        return None
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url.removeprefix(prefix)
+    raise ConfigError("DATABASE_URL must be a PostgreSQL URL: postgresql+asyncpg://user:password@host:port/database")
 
 
 def check_secret(key: str, *, is_dev: bool) -> None:

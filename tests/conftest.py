@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from market.app import create_app
-from market.config import Settings
+from market.config import Settings, normalize_database_url
 from market.db import Database, to_asyncpg_dsn, upgrade
 from market.pgembed import EmbeddedPostgres
 
@@ -41,9 +41,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):  # xdist worker: the controller prepared the server
         return
     if os.environ.get("DATABASE_URL"):
-        url = os.environ["DATABASE_URL"]
-        if url.startswith("postgresql://"):
-            url = "postgresql+asyncpg://" + url.removeprefix("postgresql://")
+        url = normalize_database_url(os.environ["DATABASE_URL"])
+        assert url is not None
         os.environ[SERVER_URL_VAR] = url
         return
     cluster = EmbeddedPostgres(ROOT / "var" / "test-postgres")

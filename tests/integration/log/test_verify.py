@@ -150,6 +150,24 @@ def test_since_accepts_an_earlier_checkpoint_and_catches_a_fork(logged: tuple[st
     assert "not consistent" in json.loads(bad.stdout)["problems"][0]["message"]
 
 
+def test_the_server_signs_a_checkpoint_after_commits_without_being_asked(logged: tuple[str, str, Path]) -> None:
+    import time
+
+    base, database_url, _ = logged
+
+    async def latest_size() -> int:
+        conn = await asyncpg.connect(to_asyncpg_dsn(database_url))
+        try:
+            return int(await conn.fetchval("SELECT coalesce(max(size), -1) FROM log_checkpoint"))
+        finally:
+            await conn.close()
+
+    deadline = time.monotonic() + 10
+    while run_blocking(latest_size()) < 7:
+        assert time.monotonic() < deadline, "no checkpoint covering the 7 entries within 10 s"
+        time.sleep(0.2)
+
+
 def test_unreachable_server_is_a_clear_failure() -> None:
     result = standalone("--url", "http://127.0.0.1:9", "--json")
     assert result.returncode == 1

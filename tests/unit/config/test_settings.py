@@ -51,6 +51,12 @@ def test_bad_settings_are_refused_with_a_message(env: dict[str, str], tmp_path: 
         Settings.from_env({"MARKET_DATA_DIR": str(tmp_path), **env})
 
 
+def test_plain_postgresql_urls_get_the_asyncpg_driver(tmp_path: Path) -> None:
+    for given in ("postgresql://postgres@127.0.0.1:5432/postgres", "postgres://postgres@127.0.0.1:5432/postgres"):
+        settings = Settings.from_env({"MARKET_DATA_DIR": str(tmp_path), "DATABASE_URL": given})
+        assert settings.database_url == "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+
 def test_secret_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
     first = load_or_create_secret(tmp_path / "secret_key")
     assert len(first) >= 32
