@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market import __version__
 from market.accounts.api import AccountsApi
 from market.accounts.web import AccountPages
+from market.agencies.web import AgencyPages
+from market.agencies.api import AgencyApi, ReferenceApi
 from market.config import ConfigError, Settings
 from market.db import ROOT, Database
 from market.log.api import LogApi
@@ -109,7 +111,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             AccountPages,
             AccountsApi,
             LogApi,
+            ReferenceApi,
+            AgencyApi,
             LogPages,
+            AgencyPages,
             create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
         ],
         dependencies={"session": Provide(provide_session)},
@@ -123,6 +128,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         openapi_config=openapi,
         state=state,
         debug=False,
+        # Uploads may be 10 MB; a little more lets the service say so in its own words.
+        request_max_body_size=12 * 1024 * 1024,
         logging_config=None,
     )
 

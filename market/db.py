@@ -6,7 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def today_in_china() -> date:
+    """Certificates, suspensions and deadlines are dated in China's time zone: a
+    certificate valid until the 27th is valid all of the 27th in Kunming."""
+    return datetime.now(CHINA).date()
 
 
 def timestamp_column(**kwargs: Any) -> sa.Column[datetime]:

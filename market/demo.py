@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts import service as accounts
 from market.accounts.models import Role, UserCreate
+from market.agencies.demo import load_demo_agencies
 
 DEMO_PASSWORD = "demo-password-2026"
 DEMO_USERS = [
@@ -30,3 +31,6 @@ async def load_demo(session: AsyncSession, *, out: TextIO) -> None:
                 data = UserCreate(email=email, password=DEMO_PASSWORD, name=name, role=role)
                 user = await accounts.register(session, data=data)
         print(f"  {role.value:<10} {email:<28} {user.public_id}", file=out)
+    admin = await accounts.find_by_email(session, DEMO_USERS[0][0])
+    assert admin is not None
+    await load_demo_agencies(session, admin=admin, out=out)

@@ -15,9 +15,10 @@ class FieldError:
     field: str
     message: str
     params: dict[str, object] = field(default_factory=dict)
+    zh: str | None = None  # a ready Chinese text, for messages built from data (not catalog ids)
 
     def text(self, gettext: object = None) -> str:
-        return Message(self.message, self.params).text(gettext)
+        return Message(self.message, self.params, self.zh).text(gettext)
 
     def as_dict(self) -> dict[str, str]:
         return {"field": self.field, "message": self.text()}
@@ -106,8 +107,11 @@ class Message:
 
     template: str
     params: dict[str, object] = field(default_factory=dict)
+    zh: str | None = None
 
     def text(self, gettext: object = None) -> str:
+        if self.zh and getattr(gettext, "locale", None) == "zh_Hans":
+            return self.zh
         template = gettext(self.template) if callable(gettext) else self.template
         try:
             return template.format(**self.params)

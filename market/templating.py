@@ -60,6 +60,18 @@ def format_fen(value: int | None) -> str:
     return f"{sign}¥{yuan:,}.{fen:02d}"
 
 
+class LocaleGettext:
+    """gettext that also says which language it speaks, for messages that carry their
+    own Chinese text (market.errors.Message.zh)."""
+
+    def __init__(self, locale: str, gettext: Any) -> None:
+        self.locale = locale
+        self._gettext = gettext
+
+    def __call__(self, message: str) -> str:
+        return str(self._gettext(message))
+
+
 def request_locale(request: Request[Any, Any, Any]) -> str:
     return negotiate(cookie=request.cookies.get(LANG_COOKIE), accept_language=request.headers.get("accept-language"))
 
@@ -103,7 +115,7 @@ def render(
         "gettext": _make_new_gettext(gettext),
         "ngettext": _make_new_ngettext(ngettext),
         "_": _make_new_gettext(gettext),
-        "raw_gettext": gettext,
+        "raw_gettext": LocaleGettext(locale, gettext),
         **context,
     }
     html = environment().get_template(template).render(values)

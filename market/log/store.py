@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.errors import InvalidInput
 from market.log import protocol
 from market.log.models import LogCheckpoint, LogEntry, LogSubtree
 from market.log.signer import LogSigner
@@ -45,8 +46,12 @@ EMAIL_LIKE = re.compile(r"[^@\s\"]+@[^@\s\"]+\.[A-Za-z]{2,}")
 TYPE_PATTERN = re.compile(r"^[a-z]+(\.[a-z_]+)+$")
 
 
-class LogError(ValueError):
-    """A caller tried to log something the log does not take."""
+class LogError(InvalidInput):
+    """A caller tried to log something the log does not take (422: it is the input that
+    is wrong, e.g. an e-mail address typed into a reason that will be published)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts import service as accounts
+from market.agencies import service as agencies
 from market.errors import DomainError
 from market.i18n import LANG_COOKIE, LOCALES
 from market.templating import render, safe_next
@@ -23,7 +24,8 @@ class SitePages(Controller):
     @get("/")
     async def home(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[str]:
         counts = await accounts.count_by_role(session)
-        return render(request, "site/home.html", counts=counts)
+        agency_counts = await agencies.counts(session)
+        return render(request, "site/home.html", counts=counts, agency_counts=agency_counts)
 
     @get("/lang/{code:str}")
     async def switch_language(self, code: FromPath[str], next: FromQuery[str] = "/") -> Redirect:

@@ -23,7 +23,7 @@ async def test_home_is_chinese_by_default_and_counts_accounts(client: AsyncClien
     await register(client, role="owner")
     response = await client.get("/")
     assert "还没有人注册" not in response.text
-    assert "<dd>1</dd>" in response.text
+    assert "<dd>1</dd>" in response.text  # one project owner
 
 
 async def test_accept_language_english_then_cookie_wins(client: AsyncClient) -> None:
@@ -63,3 +63,17 @@ async def test_openapi_schema_documents_the_api(client: AsyncClient) -> None:
 async def test_vendored_htmx_is_2x(client: AsyncClient) -> None:
     response = await client.get("/static/vendor/htmx/htmx.min.js")
     assert response.status_code == 200 and 'version:"2.0.' in response.text
+
+
+async def test_unexpected_error_is_a_friendly_500_page_and_a_problem(client: AsyncClient, monkeypatch: Any) -> None:
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("simulated fault")
+
+    monkeypatch.setattr("market.accounts.service.count_by_role", broken)
+    page = await client.get("/", headers={"Accept": "text/html"})
+    assert page.status_code == 500 and "text/html" in page.headers["content-type"]
+    assert "simulated fault" not in page.text and "返回首页" in page.text
+    monkeypatch.setattr("market.agencies.service.directory", broken)
+    api = await client.get("/api/v1/agencies")
+    assert api.status_code == 500 and api.headers["content-type"].startswith("application/problem+json")
+    assert "simulated" not in api.text

@@ -1,0 +1,1 @@
+"""Agencies: registration, credit codes, qualifications and who may bid for what."""

@@ -1,0 +1,178 @@
+"""Agencies over JSON (api-v1.md) plus what the pages need: categories, regions, the
+directory, onboarding, the review workflow, qualifications and documents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
+from litestar.response import File
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.accounts.models import AppUser, Role
+from market.accounts.session import load_viewer
+from market.agencies import service
+from market.agencies.models import AgencyCreate, QualificationInput, ReviewInput, StatusChangeInput
+from market.agencies.present import agency_public, category_public, region_public
+from market.db import today_in_china
+from market.errors import FieldError, InvalidInput
+from market.i18n import N_
+from market.pagination import check_limit
+from market.reference import catalogue, regions
+from market.security.auth import current_principal, requires_login, requires_role
+
+
+async def optional_viewer(request: Request[Any, Any, Any], session: AsyncSession) -> AppUser | None:
+    return await load_viewer(request, session) if current_principal(request) else None
+
+
+@dataclass
+class DocumentUpload:
+    file: UploadFile
+    kind: str = "licence"
+
+
+class ReferenceApi(Controller):
+    path = "/api/v1"
+    tags = ["reference"]
+
+    @get("/categories", summary="The service catalogue; levels highest first")
+    async def categories(self) -> Response[list[dict[str, Any]]]:
+        return Response([category_public(c) for c in catalogue.CATEGORIES], headers={"Cache-Control": "public, max-age=3600"})
+
+    @get("/regions", summary="GB/T 2260 regions under `parent` (no parent: the provinces)")
+    async def regions(self, parent: FromQuery[str | None] = None) -> Response[list[dict[str, Any]]]:
+        if parent is not None:
+            service.check_region(parent, "parent")
+        return Response([region_public(r) for r in regions.children(parent)], headers={"Cache-Control": "public, max-age=3600"})
+
+
+class AgencyApi(Controller):
+    path = "/api/v1/agencies"
+    tags = ["agencies"]
+
+    @post("/", status_code=201, guards=[requires_role(Role.agency)], summary="Register the caller's agency (it waits for review)")
+    async def create(
+        self, request: Request[Any, Any, Any], data: JSONBody[AgencyCreate], session: NamedDependency[AsyncSession]
+    ) -> dict[str, Any]:
+        owner = await load_viewer(request, session)
+        agency = await service.submit(session, owner=owner, data=data, today=today_in_china())
+        return agency_public(await service.load_profile(session, agency, private=True), private=True)
+
+    @get("/", summary="The public directory: approved agencies (or ?status=suspended|blacklisted)")
+    async def list(
+        self,
+        session: NamedDependency[AsyncSession],
+        q: FromQuery[str | None] = None,
+        category: FromQuery[str | None] = None,
+        level: FromQuery[str | None] = None,
+        region: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 20,
+    ) -> dict[str, Any]:
+        profiles, next_cursor = await service.directory(
+            session, q=q, category=category, level=level, region=region, status=status, cursor=cursor, limit=check_limit(limit)
+        )
+        return {"items": [agency_public(p) for p in profiles], "next_cursor": next_cursor}
+
+    @get("/mine", guards=[requires_role(Role.agency)], summary="The caller's own agency, with private details")
+    async def mine(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+        from market.errors import NotFound
+
+        agency = await service.agency_of(session, await load_viewer(request, session))
+        if agency is None:
+            raise NotFound(N_("This account has not registered an agency yet."))
+        return agency_public(await service.load_profile(session, agency, private=True), private=True)
+
+    @get("/{agency_id:str}", summary="One agency; contact details only for itself, admins and supervisors")
+    async def detail(
+        self, request: Request[Any, Any, Any], agency_id: FromPath[str], session: NamedDependency[AsyncSession]
+    ) -> dict[str, Any]:
+        agency = await service.get_agency(session, agency_id)
+        viewer = await optional_viewer(request, session)
+        private = service.may_see_private(viewer, agency)
+        if agency.status not in [s.value for s in service.PUBLIC_STATUSES] and not private:
+            from market.errors import NotFound
+
+            raise NotFound(N_("No such agency."))
+        return agency_public(await service.load_profile(session, agency, private=private), private=private)
+
+    @post("/{agency_id:str}/review", status_code=200, guards=[requires_role(Role.admin)], summary="Approve or reject a pending agency")
+    async def review(
+        self, request: Request[Any, Any, Any], agency_id: FromPath[str], data: JSONBody[ReviewInput], session: NamedDependency[AsyncSession]
+    ) -> dict[str, Any]:
+        if data.decision not in ("approve", "reject"):
+            raise InvalidInput(N_("Unknown decision."), [FieldError("decision", N_("Choose approve or reject."))])
+        actor = await load_viewer(request, session)
+        agency = await service.transition(
+            session, agency_id=agency_id, actor=actor, action=data.decision, reason=data.reason, today=today_in_china()
+        )
+        return {"id": agency.public_id, "status": agency.status}
+
+    async def _change(self, request: Request[Any, Any, Any], session: AsyncSession, agency_id: str, action: str, data: StatusChangeInput) -> dict[str, Any]:
+        actor = await load_viewer(request, session)
+        agency = await service.transition(
+            session, agency_id=agency_id, actor=actor, action=action, reason=data.reason, until=data.until, today=today_in_china()
+        )
+        return {"id": agency.public_id, "status": agency.status, "until": agency.status_until.isoformat() if agency.status_until else None}
+
+    @post("/{agency_id:str}/suspend", status_code=200, guards=[requires_role(Role.admin)], summary="Suspend an approved agency (until a date, or open-ended)")
+    async def suspend(self, request: Request[Any, Any, Any], agency_id: FromPath[str], data: JSONBody[StatusChangeInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+        return await self._change(request, session, agency_id, "suspend", data)
+
+    @post("/{agency_id:str}/reinstate", status_code=200, guards=[requires_role(Role.admin)], summary="Reinstate a suspended agency")
+    async def reinstate(self, request: Request[Any, Any, Any], agency_id: FromPath[str], data: JSONBody[StatusChangeInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+        return await self._change(request, session, agency_id, "reinstate", data)
+
+    @post("/{agency_id:str}/blacklist", status_code=200, guards=[requires_role(Role.admin)], summary="Blacklist an agency (until a date, or open-ended)")
+    async def blacklist(self, request: Request[Any, Any, Any], agency_id: FromPath[str], data: JSONBody[StatusChangeInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+        return await self._change(request, session, agency_id, "blacklist", data)
+
+    @post("/{agency_id:str}/lift-blacklist", status_code=200, guards=[requires_role(Role.admin)], summary="Take an agency off the blacklist")
+    async def lift_blacklist(self, request: Request[Any, Any, Any], agency_id: FromPath[str], data: JSONBody[StatusChangeInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+        return await self._change(request, session, agency_id, "lift_blacklist", data)
+
+    @post("/mine/qualifications", status_code=201, guards=[requires_role(Role.agency)], summary="Add a qualification, or change one (`replaces`); it counts once approved")
+    async def add_qualification(
+        self, request: Request[Any, Any, Any], data: JSONBody[QualificationInput], session: NamedDependency[AsyncSession], replaces: FromQuery[int | None] = None
+    ) -> dict[str, Any]:
+        owner = await load_viewer(request, session)
+        q = await service.add_qualification(session, owner=owner, data=data, replaces=replaces, today=today_in_china())
+        return {"id": q.id, "category": q.category, "level": q.level, "certificate_no": q.certificate_no, "valid_until": q.valid_until.isoformat(), "status": q.status}
+
+    @post("/{agency_id:str}/qualifications/{qualification_id:int}/review", status_code=200, guards=[requires_role(Role.admin)], summary="Approve or reject a new or changed qualification")
+    async def review_qualification(
+        self, request: Request[Any, Any, Any], agency_id: FromPath[str], qualification_id: FromPath[int], data: JSONBody[ReviewInput], session: NamedDependency[AsyncSession]
+    ) -> dict[str, Any]:
+        actor = await load_viewer(request, session)
+        q = await service.review_qualification(
+            session, agency_id=agency_id, qualification_id=qualification_id, actor=actor, decision=data.decision, reason=data.reason
+        )
+        return {"id": q.id, "status": q.status}
+
+    @post("/mine/documents", status_code=201, guards=[requires_role(Role.agency)], summary="Upload a PDF, PNG or JPEG document (10 MB at most)")
+    async def upload(
+        self, request: Request[Any, Any, Any], data: MultipartBody[DocumentUpload], session: NamedDependency[AsyncSession]
+    ) -> dict[str, Any]:
+        owner = await load_viewer(request, session)
+        content = await data.file.read(service.MAX_DOCUMENT_BYTES + 1)
+        document = await service.add_document(
+            session, owner=owner, kind=data.kind, filename=data.file.filename or "", content=content, data_dir=request.app.state.settings.data_dir
+        )
+        return {"id": document.id, "kind": document.kind, "filename": document.filename, "content_type": document.content_type, "size": document.size, "sha256": document.sha256}
+
+    @get("/{agency_id:str}/documents/{document_id:int}", guards=[requires_login], summary="A document (the agency, admins and supervisors only)")
+    async def document(
+        self, request: Request[Any, Any, Any], agency_id: FromPath[str], document_id: FromPath[int], session: NamedDependency[AsyncSession]
+    ) -> File:
+        viewer = await load_viewer(request, session)
+        document, path = await service.read_document(
+            session, agency_id=agency_id, document_id=document_id, viewer=viewer, data_dir=request.app.state.settings.data_dir
+        )
+        return File(path=path, filename=document.filename, media_type=document.content_type, content_disposition_type="inline",
+                    headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})

@@ -1,0 +1,66 @@
+"""The public (and, for those allowed, private) shape of agencies and reference data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from market.agencies.models import ReviewStatus
+from market.agencies.service import Profile
+from market.reference import catalogue, regions
+
+
+def category_public(category: catalogue.Category) -> dict[str, Any]:
+    return {
+        "code": category.code,
+        "name_zh": category.name_zh,
+        "name_en": category.name_en,
+        "levels": [level.code for level in category.levels],
+        "level_names": [{"code": level.code, "name_zh": level.name_zh, "name_en": level.name_en} for level in category.levels],
+    }
+
+
+def region_public(region: regions.Region) -> dict[str, Any]:
+    return {"code": region.code, "name_zh": region.name_zh, "name_en": region.name_en, "level": region.level}
+
+
+def agency_public(profile: Profile, *, private: bool = False) -> dict[str, Any]:
+    agency = profile.agency
+    region = regions.region(agency.region)
+    shown = profile.qualifications if private else profile.approved_qualifications
+    body: dict[str, Any] = {
+        "id": agency.public_id,
+        "name": agency.name,
+        "credit_code": agency.credit_code,
+        "region": agency.region,
+        "region_name_zh": region.name_zh,
+        "region_name_en": region.name_en,
+        "status": agency.status,
+        "status_reason": agency.status_reason or None,
+        "status_until": agency.status_until.isoformat() if agency.status_until else None,
+        "categories": profile.categories,
+        "qualifications": [
+            {
+                "id": q.id,
+                "category": q.category,
+                "level": q.level,
+                "certificate_no": q.certificate_no,
+                "valid_until": q.valid_until.isoformat(),
+                "status": q.status,
+            }
+            for q in shown
+            if q.status != ReviewStatus.superseded or private
+        ],
+        # Ratings and credit scores arrive with contracts; until then an honest zero state.
+        "rating": {"count": 0, "average": None},
+        "credit": {"score": None, "contracts_completed": 0},
+        "registered_at": agency.created_at.isoformat(),
+    }
+    if private:
+        body["legal_representative"] = agency.legal_representative
+        body["contact_phone"] = agency.contact_phone
+        body["address"] = agency.address
+        body["documents"] = [
+            {"id": d.id, "kind": d.kind, "filename": d.filename, "content_type": d.content_type, "size": d.size, "sha256": d.sha256}
+            for d in profile.documents
+        ]
+    return body

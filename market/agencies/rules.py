@@ -1,0 +1,284 @@
+"""Who may bid for what: eligibility as a pure function of plain facts.
+
+The selection service and the pages ask the same question through :func:`eligibility`,
+so an agency is never shown as eligible on one screen and refused on the other. Every
+reason that applies is reported, not just the first, so an agency learns in one go
+everything it has to put right.
+
+Dates are whole days in China time, chosen by the caller: a date that something is valid
+or suspended "until" includes that day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Final
+
+from market.reference import catalogue, regions
+
+STATUSES: Final = ("pending", "approved", "rejected", "suspended", "blacklisted")
+
+# In the order reasons are reported: the agency's standing first, then what the notice asks.
+REASON_CODES: Final = (
+    "not_approved",
+    "suspended",
+    "blacklisted",
+    "category",
+    "no_qualification",
+    "qualification_under_review",
+    "qualification_expired",
+    "level_too_low",
+    "region",
+    "avoided",
+)
+
+
+@dataclass(frozen=True)
+class Qualification:
+    category: str
+    level: str | None
+    certificate_no: str
+    valid_until: date
+    approved: bool  # False: new or changed, still under review, so it does not count yet
+
+
+@dataclass(frozen=True)
+class AgencyFacts:
+    agency_id: str
+    status: str  # one of STATUSES
+    region: str
+    categories: frozenset[str]
+    qualifications: tuple[Qualification, ...]
+    suspended_until: date | None = None  # None with status "suspended": until lifted
+    blacklisted_until: date | None = None  # None with status "blacklisted": for good
+
+
+@dataclass(frozen=True)
+class Requirements:
+    category: str
+    min_level: str | None = None
+    region_scope: str | None = None  # None: open to agencies from anywhere
+    avoid: Mapping[str, str] = field(default_factory=dict)  # agency id → reason (回避)
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str  # one of REASON_CODES
+    message_en: str
+    message_zh: str
+
+
+@dataclass(frozen=True)
+class Eligible:
+    def __bool__(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class NotEligible:
+    reasons: tuple[Reason, ...]
+
+    def __post_init__(self) -> None:
+        if not self.reasons:
+            raise ValueError("NotEligible needs at least one reason")
+
+    def __bool__(self) -> bool:
+        return False
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(reason.code for reason in self.reasons)
+
+
+def _date_zh(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def _standing(agency: AgencyFacts, today: date) -> list[Reason]:
+    """The agency's own status. Only the status decides: the until-dates say when a
+    suspension or blacklisting lapses, they never impose one on an approved agency."""
+    status = agency.status
+    if status not in STATUSES:
+        raise ValueError(f"unknown agency status {status!r}")
+    if status == "pending":
+        return [
+            Reason(
+                "not_approved",
+                "the agency's registration is still under review",
+                "机构入驻申请尚在审核中",
+            )
+        ]
+    if status == "rejected":
+        return [
+            Reason(
+                "not_approved",
+                "the agency's registration was not approved",
+                "机构入驻申请未通过审核",
+            )
+        ]
+    if status == "suspended":
+        until = agency.suspended_until
+        if until is None:
+            return [Reason("suspended", "the agency is suspended", "机构已被暂停")]
+        if until >= today:
+            return [
+                Reason(
+                    "suspended",
+                    f"the agency is suspended until {until.isoformat()}",
+                    f"机构已被暂停，至 {_date_zh(until)} 止",
+                )
+            ]
+    if status == "blacklisted":
+        until = agency.blacklisted_until
+        if until is None:
+            return [Reason("blacklisted", "the agency is blacklisted", "机构已被列入黑名单")]
+        if until >= today:
+            return [
+                Reason(
+                    "blacklisted",
+                    f"the agency is blacklisted until {until.isoformat()}",
+                    f"机构已被列入黑名单，至 {_date_zh(until)} 止",
+                )
+            ]
+    return []  # approved, or a suspension or blacklisting that has lapsed
+
+
+def _level_names(category_code: str, level_code: str | None) -> tuple[str, str]:
+    """(English, Chinese) names of a level, falling back to the raw code for a level
+    that is no longer on the ladder."""
+    if level_code is None:
+        return "no stated level", "未注明等级"
+    try:
+        level = catalogue.level(category_code, level_code)
+    except catalogue.UnknownLevel:
+        return level_code, level_code
+    return level.name_en, level.name_zh
+
+
+def _qualification(
+    agency: AgencyFacts, requirements: Requirements, category: catalogue.Category, today: date
+) -> list[Reason]:
+    """Certificates for the category, when it has levels; under-review ones are ignored."""
+    mine = [q for q in agency.qualifications if q.category == category.code]
+    approved = [q for q in mine if q.approved]
+    if not approved:
+        reviewing = [q for q in mine if not q.approved]
+        if reviewing:
+            numbers = "、".join(q.certificate_no for q in reviewing)
+            return [
+                Reason(
+                    "qualification_under_review",
+                    f"the {category.name_en} qualification (certificate {numbers}) is "
+                    "still under review",
+                    f"“{category.name_zh}”资质（证书编号 {numbers}）尚在审核中",
+                )
+            ]
+        return [
+            Reason(
+                "no_qualification",
+                f"the agency has no approved {category.name_en} qualification",
+                f"机构没有经审核的“{category.name_zh}”资质",
+            )
+        ]
+    current = [q for q in approved if q.valid_until >= today]
+    if not current:
+        latest = max(approved, key=lambda q: q.valid_until)
+        return [
+            Reason(
+                "qualification_expired",
+                f"the {category.name_en} qualification (certificate "
+                f"{latest.certificate_no}) expired on {latest.valid_until.isoformat()}",
+                f"“{category.name_zh}”资质（证书编号 {latest.certificate_no}）已于 "
+                f"{_date_zh(latest.valid_until)} 过期",
+            )
+        ]
+    required = requirements.min_level
+    if required is None or any(
+        catalogue.meets_level(category.code, q.level, required) for q in current
+    ):
+        return []
+    # The best current certificate, for the message; levels off the ladder sort last.
+    codes = catalogue.level_codes(category.code)
+    best = min(current, key=lambda q: codes.index(q.level) if q.level in codes else len(codes))
+    held_en, held_zh = _level_names(category.code, best.level)
+    required_en, required_zh = _level_names(category.code, required)
+    return [
+        Reason(
+            "level_too_low",
+            f"the agency's {category.name_en} qualification is {held_en}; this notice "
+            f"requires {required_en} or higher",
+            f"机构的“{category.name_zh}”资质为{held_zh}，本项目要求{required_zh}及以上",
+        )
+    ]
+
+
+def _region_label(code: str) -> tuple[str, str]:
+    try:
+        known = regions.region(code)
+    except regions.UnknownRegion:
+        return code, code
+    return known.name_en, known.name_zh
+
+
+def eligibility(
+    agency: AgencyFacts, requirements: Requirements, today: date
+) -> Eligible | NotEligible:
+    """Whether ``agency`` may bid under ``requirements`` on ``today``, with every reason
+    why not. Raises ValueError for requirements that cannot be right (an unknown
+    category, or a level the category does not have) and for an unknown status."""
+    category = catalogue.category(requirements.category)
+    if requirements.min_level is not None and category.levels:
+        catalogue.level_rank(category.code, requirements.min_level)  # raises if unknown
+
+    reasons = _standing(agency, today)
+    if category.code not in agency.categories:
+        reasons.append(
+            Reason(
+                "category",
+                f"the agency is not registered for {category.name_en}",
+                f"机构未登记“{category.name_zh}”服务类别",
+            )
+        )
+    # A category without levels needs no certificate, whatever the notice says.
+    if category.levels:
+        reasons.extend(_qualification(agency, requirements, category, today))
+    scope = requirements.region_scope
+    if scope is not None and not regions.contains(scope, agency.region):
+        where_en, where_zh = _region_label(agency.region)
+        scope_en, scope_zh = _region_label(scope)
+        reasons.append(
+            Reason(
+                "region",
+                f"the agency is based in {where_en}, outside {scope_en}, the area this "
+                "notice is open to",
+                f"机构所在地（{where_zh}）不在本项目限定的区域（{scope_zh}）内",
+            )
+        )
+    if agency.agency_id in requirements.avoid:
+        why = requirements.avoid[agency.agency_id]
+        reasons.append(
+            Reason(
+                "avoided",
+                f"the notice requires this agency to stand aside: {why}",
+                f"本项目要求该机构回避：{why}",
+            )
+        )
+    return NotEligible(tuple(reasons)) if reasons else Eligible()
+
+
+def expiring_soon(
+    qualifications: Iterable[Qualification], today: date, days: int = 30
+) -> list[Qualification]:
+    """Approved qualifications still valid today that lapse within ``days`` days (the
+    last day included), soonest first, for the dashboard's warning. Expired ones are
+    left out: they are past warning. Ones under review are left out: they do not count
+    until approved."""
+    if days < 0:
+        raise ValueError("days must not be negative")
+    horizon = today + timedelta(days=days)
+    return sorted(
+        (q for q in qualifications if q.approved and today <= q.valid_until <= horizon),
+        key=lambda q: (q.valid_until, q.category, q.certificate_no),
+    )
