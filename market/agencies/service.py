@@ -298,12 +298,9 @@ async def counts(session: AsyncSession) -> dict[str, int]:
 # -- onboarding -------------------------------------------------------------------------------
 
 
-async def submit(session: AsyncSession, *, owner: AppUser, data: AgencyCreate, today: date) -> Agency:
-    """An agency user registers its agency; it waits for review."""
-    if owner.role != Role.agency:
-        raise Forbidden(N_("Only agency accounts can register an agency."))
-    if await agency_of(session, owner) is not None:
-        raise Conflict(N_("This account has already registered an agency."))
+def check_profile(data: AgencyCreate, *, today: date) -> tuple[str, str, list[str]]:
+    """Everything about a submitted profile that needs no database: the normalised credit
+    code, the region and the categories, or InvalidInput naming the first bad field."""
     credit_code = check_credit_code(data.credit_code)
     check_publishable(data.name, "name")
     region = check_region(data.region)
@@ -311,6 +308,16 @@ async def submit(session: AsyncSession, *, owner: AppUser, data: AgencyCreate, t
     for i, q in enumerate(data.qualifications):
         check_qualification(q, categories=categories, today=today, where=f"qualifications[{i}]")
         check_publishable(q.certificate_no, f"qualifications[{i}].certificate_no")
+    return credit_code, region, categories
+
+
+async def submit(session: AsyncSession, *, owner: AppUser, data: AgencyCreate, today: date) -> Agency:
+    """An agency user registers its agency; it waits for review."""
+    if owner.role != Role.agency:
+        raise Forbidden(N_("Only agency accounts can register an agency."))
+    if await agency_of(session, owner) is not None:
+        raise Conflict(N_("This account has already registered an agency."))
+    credit_code, region, categories = check_profile(data, today=today)
     if (await session.execute(sa.select(Agency.id).where(Agency.credit_code == credit_code))).first():
         raise Conflict(N_("An agency with this credit code is already registered."), [FieldError("credit_code", N_("An agency with this credit code is already registered."))])
     agency = Agency(
@@ -431,13 +438,7 @@ async def resubmit(session: AsyncSession, *, owner: AppUser, data: AgencyCreate,
     agency = await get_agency(session, agency.public_id, lock=True)
     if agency.status != AgencyStatus.rejected:
         raise Conflict(N_("Only a rejected agency can be submitted again; change qualifications one by one instead."))
-    credit_code = check_credit_code(data.credit_code)
-    check_publishable(data.name, "name")
-    region = check_region(data.region)
-    categories = check_categories(data.categories)
-    for i, q in enumerate(data.qualifications):
-        check_qualification(q, categories=categories, today=today, where=f"qualifications[{i}]")
-        check_publishable(q.certificate_no, f"qualifications[{i}].certificate_no")
+    credit_code, region, categories = check_profile(data, today=today)
     clash = (await session.execute(sa.select(Agency.id).where(Agency.credit_code == credit_code, Agency.id != agency.id))).first()
     if clash:
         raise Conflict(N_("An agency with this credit code is already registered."), [FieldError("credit_code", N_("An agency with this credit code is already registered."))])
