@@ -25,9 +25,12 @@ from market.agencies.api import AgencyApi, ReferenceApi
 from market.config import ConfigError, Settings
 from market.db import ROOT, Database
 from market.log.api import LogApi
+from market.log.receipts import ReceiptSigner
 from market.log.signer import LogSigner
 from market.log.store import Checkpointer
 from market.log.web import LogPages
+from market.notices.api import NoticeApi, OwnerApi, ReceiptKeyApi
+from market.notices.secrets import SecretSealer
 from market.observability import access_log_middleware, configure_logging
 from market.problems import handle
 from market.security.auth import auth_middleware_factory
@@ -101,6 +104,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             **({"db": database} if database is not None else {}),
             "settings": settings,
             "log_signer": LogSigner.from_data_dir(settings.log_origin, settings.data_dir),
+            "receipts": ReceiptSigner.from_data_dir(settings.data_dir),
+            "sealer": SecretSealer.from_data_dir(settings.data_dir),
             "auth_limiter": SlidingWindowLimiter(limit=settings.auth_rate_limit, window=settings.auth_rate_window),
         }
     )
@@ -113,6 +118,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             LogApi,
             ReferenceApi,
             AgencyApi,
+            OwnerApi,
+            NoticeApi,
+            ReceiptKeyApi,
             LogPages,
             AgencyPages,
             create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),

@@ -49,6 +49,7 @@ class Settings:
     auth_rate_limit: int = 10
     auth_rate_window: int = 60
     cookie_secure: bool = False
+    beacon: str = "none"  # MSP/1 scheme source: "none" or "drand" (quicknet)
 
     @property
     def is_dev(self) -> bool:
@@ -77,7 +78,10 @@ class Settings:
             auth_rate_limit=_int("MARKET_AUTH_RATE_LIMIT", 10, env),
             auth_rate_window=_int("MARKET_AUTH_RATE_WINDOW", 60, env),
             cookie_secure=env.get("MARKET_COOKIE_SECURE", "") in {"1", "true", "yes"},
+            beacon=env.get("MARKET_BEACON") or "none",
         )
+        if settings.beacon not in {"none", "drand"}:
+            raise ConfigError(f"MARKET_BEACON must be none or drand, got {settings.beacon!r}")
         return settings
 
     def with_secret(self) -> Settings:

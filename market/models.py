@@ -3,6 +3,7 @@
 from market.accounts.models import AppUser
 from market.agencies.models import Agency, AgencyCategory, AgencyDocument, AgencyReview, Qualification
 from market.log.models import LogCheckpoint, LogEntry, LogSubtree
+from market.notices.models import Bid, Notice, NoticeAvoid, NoticeSecret, OwnerOrg, Project
 from market.reference.models import CategoryLevel, Region, ServiceCategory
 
 __all__ = [
@@ -11,10 +12,16 @@ __all__ = [
     "AgencyDocument",
     "AgencyReview",
     "AppUser",
+    "Bid",
     "CategoryLevel",
     "LogCheckpoint",
     "LogEntry",
     "LogSubtree",
+    "Notice",
+    "NoticeAvoid",
+    "NoticeSecret",
+    "OwnerOrg",
+    "Project",
     "Qualification",
     "Region",
     "ServiceCategory",

@@ -1,0 +1,210 @@
+"""Owner organisations, projects, notices, their secrets and bids.
+
+A notice's ``secret`` (MSP/1 step 1) lives in its own table, encrypted with a key kept in
+the data directory, and is read only by closing; until then only its commitment is public.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from pydantic import field_validator
+from sqlmodel import Field, SQLModel
+
+from market.db import timestamp_column, utcnow
+from market.i18n import N_
+
+
+class Method(enum.StrEnum):
+    lottery = "lottery"
+    lowest_price = "lowest_price"
+    direct = "direct"
+
+
+METHOD_LABELS = {
+    Method.lottery.value: N_("Lottery (random draw)"),
+    Method.lowest_price.value: N_("Lowest price"),
+    Method.direct.value: N_("Direct selection"),
+}
+
+
+class NoticeStatus(enum.StrEnum):
+    draft = "draft"
+    open = "open"
+    closed = "closed"
+    cancelled = "cancelled"
+
+
+class BidStatus(enum.StrEnum):
+    standing = "standing"
+    withdrawn = "withdrawn"
+
+
+class OwnerOrg(SQLModel, table=True):
+    """业主单位: the organisation an owner user acts for."""
+
+    __tablename__ = "owner_org"
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, unique=True))
+    name: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    credit_code: str = Field(sa_column=sa.Column(sa.String(18), nullable=False, unique=True))
+    region: str = Field(sa_column=sa.Column(sa.String(6), sa.ForeignKey("region.code"), nullable=False))
+    created_by: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False, unique=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
+
+
+class Project(SQLModel, table=True):
+    __tablename__ = "project"
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, unique=True))
+    org_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("owner_org.id"), nullable=False, index=True))
+    name: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    code: str = Field(sa_column=sa.Column(sa.String(24), nullable=False, unique=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
+
+
+class Notice(SQLModel, table=True):
+    __tablename__ = "notice"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('draft', 'open', 'closed', 'cancelled')", name="status_known"),
+        sa.CheckConstraint("method IN ('lottery', 'lowest_price', 'direct')", name="method_known"),
+        sa.CheckConstraint("budget_fen > 0", name="budget_positive"),
+        sa.CheckConstraint("winners >= 1 AND min_candidates >= 1", name="counts_positive"),
+        sa.Index("ix_notice_status_id", "status", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, unique=True))
+    owner_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False, index=True))
+    org_id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("owner_org.id"), nullable=True))
+    project_id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("project.id"), nullable=True))
+    title: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    description: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    category: str = Field(sa_column=sa.Column(sa.String(32), sa.ForeignKey("service_category.code"), nullable=False))
+    required_level: str | None = Field(default=None, sa_column=sa.Column(sa.String(32), nullable=True))
+    region: str = Field(sa_column=sa.Column(sa.String(6), sa.ForeignKey("region.code"), nullable=False))
+    budget_fen: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    method: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    winners: int = Field(sa_column=sa.Column(sa.SmallInteger, nullable=False))
+    min_candidates: int = Field(sa_column=sa.Column(sa.SmallInteger, nullable=False))
+    bid_deadline: datetime = Field(sa_column=timestamp_column(nullable=False))
+    service_days: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, nullable=True))
+    status: str = Field(default=NoticeStatus.draft.value, sa_column=sa.Column(sa.String(16), nullable=False))
+    commit: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
+    scheme: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
+    terms: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary, nullable=True))
+    terms_sha256: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
+    published_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+    cancel_reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
+
+
+class NoticeAvoid(SQLModel, table=True):
+    """回避: agencies the owner excludes from a notice, each with a published reason."""
+
+    __tablename__ = "notice_avoid"
+
+    notice_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("notice.id"), primary_key=True))
+    agency_id: str = Field(sa_column=sa.Column(sa.String(16), primary_key=True))
+    reason: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+
+
+class NoticeSecret(SQLModel, table=True):
+    __tablename__ = "notice_secret"
+
+    notice_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("notice.id"), primary_key=True))
+    sealed: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))  # AES-GCM nonce || ciphertext
+
+
+class Bid(SQLModel, table=True):
+    __tablename__ = "bid"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('standing', 'withdrawn')", name="status_known"),
+        # MSP/1 step 2: at most one standing bid per agency and notice.
+        sa.Index("uq_bid_standing", "notice_id", "agency_id", unique=True, postgresql_where=sa.text("status = 'standing'")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, unique=True))
+    notice_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("notice.id"), nullable=False, index=True))
+    agency_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("agency.id"), nullable=False, index=True))
+    price_fen: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    nonce: str = Field(sa_column=sa.Column(sa.String(32), nullable=False))
+    document: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    bid_sha256: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    seq: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    leaf_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    receipt: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    status: str = Field(default=BidStatus.standing.value, sa_column=sa.Column(sa.String(16), nullable=False))
+    created_at: datetime = Field(sa_column=timestamp_column(nullable=False))
+    withdrawn_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+
+
+# -- input -------------------------------------------------------------------------------------
+
+
+class OrgCreate(SQLModel):
+    name: str = Field(min_length=2, max_length=200)
+    credit_code: str = Field(min_length=1, max_length=40)
+    region: str = Field(min_length=1, max_length=6)
+
+
+class ProjectCreate(SQLModel):
+    name: str = Field(min_length=2, max_length=200)
+    code: str = Field(min_length=1, max_length=40)
+
+
+class AvoidInput(SQLModel):
+    agency_id: str = Field(min_length=1, max_length=16)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class NoticeCreate(SQLModel):
+    title: str = Field(min_length=2, max_length=200)
+    description: str = Field(default="", max_length=20_000)
+    category: str = Field(min_length=1, max_length=32)
+    region: str = Field(default="530000", min_length=1, max_length=6)
+    budget_fen: int
+    method: Method
+    winners: int = 1
+    min_candidates: int | None = None
+    bid_deadline: datetime
+    required_level: str | None = Field(default=None, max_length=32)
+    service_days: int | None = Field(default=None, ge=1, le=3650)
+    project_id: str | None = Field(default=None, max_length=16)
+    avoid: list[AvoidInput] = Field(default_factory=list, max_length=50)
+
+    @field_validator("title", "description")
+    @classmethod
+    def strip(cls, value: str) -> str:
+        return value.strip()
+
+    @field_validator("required_level")
+    @classmethod
+    def empty_level_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if isinstance(value, str) else value
+
+
+class NoticeAmend(SQLModel):
+    """What an owner may change in an open notice; omitted fields keep their values."""
+
+    title: str | None = Field(default=None, min_length=2, max_length=200)
+    description: str | None = Field(default=None, max_length=20_000)
+    budget_fen: int | None = None
+    bid_deadline: datetime | None = None
+    required_level: str | None = Field(default=None, max_length=32)
+    service_days: int | None = Field(default=None, ge=1, le=3650)
+    reason: str = Field(default="", max_length=2000)
+
+
+class CancelInput(SQLModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class BidInput(SQLModel):
+    price_fen: int | None = None

@@ -1,0 +1,67 @@
+"""The shapes of notices and bids in answers. A notice's shape carries no bid data at all:
+sealing is kept by construction, not by remembering to leave fields out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from market.notices.models import Bid, NoticeStatus
+from market.notices.service import NoticeView
+
+FAIRNESS_NONE = (
+    "No randomness beacon was committed (scheme none): this draw is only as fair as the operator, "
+    "who knows the secret and could have added a sham bidder before the deadline (MSP/1 section 7)."
+)
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def notice_public(v: NoticeView, *, now: datetime) -> dict[str, Any]:
+    n = v.notice
+    return {
+        "id": n.public_id,
+        "status": n.status,
+        "bidding_open": n.status == NoticeStatus.open and now < n.bid_deadline,
+        "title": n.title,
+        "description": n.description,
+        "category": n.category,
+        "required_level": n.required_level,
+        "region": n.region,
+        "budget_fen": n.budget_fen,
+        "method": n.method,
+        "winners": n.winners,
+        "min_candidates": n.min_candidates,
+        "bid_deadline": iso(n.bid_deadline),
+        "service_days": n.service_days,
+        "owner": {"id": v.org.public_id, "name": v.org.name} if v.org else None,
+        "project": {"id": v.project.public_id, "name": v.project.name, "code": v.project.code} if v.project else None,
+        "avoid": [{"agency_id": a.agency_id, "reason": a.reason} for a in v.avoid],
+        "commit": n.commit,
+        "scheme": n.scheme,
+        "terms_sha256": n.terms_sha256,
+        "fairness_note": FAIRNESS_NONE if n.scheme == "none" else None,
+        "published_at": iso(n.published_at),
+        "cancel_reason": n.cancel_reason,
+        "created_at": iso(n.created_at),
+    }
+
+
+def bid_own(bid: Bid, notice_id: str) -> dict[str, Any]:
+    """A bid as its own bidder sees it: everything, receipt included."""
+    return {
+        "bid_id": bid.public_id,
+        "notice_id": notice_id,
+        "status": bid.status,
+        "price_fen": bid.price_fen,
+        "nonce": bid.nonce,
+        "bid_document": bid.document.decode("utf-8"),
+        "bid_sha256": bid.bid_sha256,
+        "seq": bid.seq,
+        "leaf_hash": bid.leaf_hash,
+        "receipt": bid.receipt,
+        "created_at": iso(bid.created_at),
+        "withdrawn_at": iso(bid.withdrawn_at),
+    }

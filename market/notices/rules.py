@@ -1,0 +1,123 @@
+"""Rules for notices and bids that need no database (pure)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from market.errors import FieldError, InvalidInput
+from market.i18n import N_
+from market.log import protocol
+from market.notices.models import Method, NoticeCreate
+
+# 投资项目统一代码 (国家发展改革委, 2016): year-region(6)-industry(2)-type(2)-serial(6).
+PROJECT_CODE = re.compile(r"^(\d{4})-(\d{6})-(\d{2})-(\d{2})-(\d{6})$")
+FIRST_PROJECT_CODE_YEAR = 2014
+DEFAULT_MIN_CANDIDATES = {Method.lottery: 3, Method.lowest_price: 3, Method.direct: 1}
+
+
+def invalid(field: str, message: str, **params: object) -> InvalidInput:
+    return InvalidInput(message, [FieldError(field, message, dict(params))])
+
+
+def check_project_code(code: str, *, today: date) -> str:
+    code = code.strip()
+    match = PROJECT_CODE.match(code)
+    if not match:
+        raise invalid("code", N_("A project code looks like 2026-530102-48-01-012345 (year, region, industry, type, serial)."))
+    year = int(match.group(1))
+    if not FIRST_PROJECT_CODE_YEAR <= year <= today.year + 1:
+        raise invalid("code", N_("The project code's year must be between {first} and {last}."), first=FIRST_PROJECT_CODE_YEAR, last=today.year + 1)
+    return code
+
+
+def min_candidates_for(data: NoticeCreate) -> int:
+    return data.min_candidates if data.min_candidates is not None else DEFAULT_MIN_CANDIDATES[data.method]
+
+
+def check_counts(method: str, winners: int, min_candidates: int) -> None:
+    if winners < 1:
+        raise invalid("winners", N_("At least one winner."))
+    if min_candidates < 1:
+        raise invalid("min_candidates", N_("At least one candidate."))
+    if method == Method.direct and (winners != 1 or min_candidates != 1):
+        raise invalid("winners", N_("Direct selection chooses exactly one agency."))
+    if method == Method.lottery and winners >= min_candidates:
+        raise invalid("winners", N_("A lottery needs more candidates than winners: winners must be below the minimum number of candidates."))
+    if method == Method.lowest_price and winners > min_candidates:
+        raise invalid("winners", N_("Winners cannot exceed the minimum number of candidates."))
+
+
+def check_budget(budget_fen: int) -> None:
+    if budget_fen <= 0:
+        raise invalid("budget_fen", N_("The budget must be a positive amount in fen."))
+
+
+def check_deadline(deadline: datetime, *, now: datetime, min_window: int) -> datetime:
+    """The deadline, in UTC, at least ``min_window`` seconds after ``now``."""
+    if deadline.tzinfo is None:
+        raise invalid("bid_deadline", N_("Give the deadline with its time zone, e.g. 2026-12-04T17:00:00+08:00."))
+    deadline = deadline.astimezone(UTC)
+    if deadline <= now:
+        raise invalid("bid_deadline", N_("The deadline is in the past."))
+    if deadline < now + timedelta(seconds=min_window):
+        raise invalid("bid_deadline", N_("The deadline must be at least {hours} hours after publishing."), hours=round(min_window / 3600, 2))
+    return deadline
+
+
+def check_price(method: str, price_fen: Any, budget_fen: int) -> int | None:
+    """A lowest-price bid carries a positive integer price within the budget; the others none."""
+    if method != Method.lowest_price:
+        if price_fen is not None:
+            raise invalid("price_fen", N_("This notice is not decided by price: send no price."))
+        return None
+    if price_fen is None:
+        raise invalid("price_fen", N_("Give your price in fen."))
+    if isinstance(price_fen, bool) or not isinstance(price_fen, int):
+        raise invalid("price_fen", N_("The price must be a whole number of fen."))
+    if price_fen <= 0:
+        raise invalid("price_fen", N_("The price must be positive."))
+    if price_fen > budget_fen:
+        raise invalid("price_fen", N_("The price is above the budget of {budget} fen."), budget=budget_fen)
+    return int(price_fen)
+
+
+def terms_document(
+    *,
+    notice_id: str,
+    title: str,
+    description: str,
+    category: str,
+    required_level: str | None,
+    region: str,
+    budget_fen: int,
+    method: str,
+    winners: int,
+    min_candidates: int,
+    bid_deadline: datetime,
+    service_days: int | None,
+    owner: dict[str, str] | None,
+    project: dict[str, str] | None,
+    avoid: list[dict[str, str]],
+) -> bytes:
+    """The canonical JSON of a notice's terms; its SHA-256 is ``terms_sha256`` (MSP/1 step 1)."""
+    return protocol.canonical_json(
+        {
+            "notice_id": notice_id,
+            "title": title,
+            "description": description,
+            "category": category,
+            "required_level": required_level,
+            "region": region,
+            "budget_fen": budget_fen,
+            "method": method,
+            "winners": winners,
+            "min_candidates": min_candidates,
+            "bid_deadline": protocol.format_ts(bid_deadline),
+            "service_days": service_days,
+            "owner": owner,
+            "project": project,
+            "avoid": sorted(avoid, key=lambda a: a["agency_id"]),
+        }
+    )

@@ -1,0 +1,51 @@
+"""Sealing a notice's MSP/1 secret at rest: AES-256-GCM under a key in the data directory
+(or MARKET_SECRET_SEAL_KEY), bound to the notice id, so that a database dump or a read of
+the table before closing reveals nothing that would let anyone predict the draw."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from market.config import ConfigError
+
+KEY_FILE = "secret_seal_key"
+KEY_ENV = "MARKET_SECRET_SEAL_KEY"
+
+
+class SecretSealer:
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise ConfigError("the secret-sealing key must be 32 bytes (base64 in the file or environment)")
+        self._aead = AESGCM(key)
+
+    def seal(self, notice_id: str, secret: bytes) -> bytes:
+        nonce = secrets.token_bytes(12)
+        return nonce + self._aead.encrypt(nonce, secret, notice_id.encode())
+
+    def open(self, notice_id: str, sealed: bytes) -> bytes:
+        try:
+            return self._aead.decrypt(sealed[:12], sealed[12:], notice_id.encode())
+        except InvalidTag:
+            raise ConfigError(f"the sealed secret of {notice_id} does not open under this key") from None
+
+    @classmethod
+    def from_data_dir(cls, data_dir: Path) -> SecretSealer:
+        if value := os.environ.get(KEY_ENV):
+            return cls(base64.b64decode(value))
+        path = data_dir / KEY_FILE
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w", encoding="ascii") as fh:
+                    fh.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+        return cls(base64.b64decode(path.read_text(encoding="ascii").strip()))

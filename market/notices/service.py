@@ -1,0 +1,513 @@
+"""Owner organisations, projects, notices and sealed bids (MSP/1 steps 1 and 2).
+
+Sealing: before the deadline nothing here tells anyone but the bidder itself whether,
+who or how many have bid; list and detail shapes carry no bid data at all, and errors
+about a bid speak only of the caller's own.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.accounts.models import AppUser, Role
+from market.agencies import rules as agency_rules
+from market.agencies import service as agencies
+from market.agencies.models import Agency
+from market.config import Settings
+from market.db import today_in_china, utcnow
+from market.errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound
+from market.i18n import N_
+from market.ids import PUBLIC_ID, next_public_id
+from market.log import protocol
+from market.log import store as log
+from market.log.receipts import ReceiptSigner
+from market.notices import rules
+from market.notices.models import (
+    Bid,
+    BidStatus,
+    Method,
+    Notice,
+    NoticeAmend,
+    NoticeAvoid,
+    NoticeCreate,
+    NoticeSecret,
+    NoticeStatus,
+    OrgCreate,
+    OwnerOrg,
+    Project,
+    ProjectCreate,
+)
+from market.notices.secrets import SecretSealer
+from market.pagination import decode_cursor, encode_cursor
+from market.reference import catalogue, regions
+
+ORG_SEQUENCE = "owner_org_public_seq"
+PROJECT_SEQUENCE = "project_public_seq"
+NOTICE_SEQUENCE = "notice_public_seq"
+BID_SEQUENCE = "bid_public_seq"
+
+
+async def db_now(session: AsyncSession) -> datetime:
+    """The database's clock: one clock for every deadline, whichever server asks."""
+    return (await session.execute(sa.select(sa.func.clock_timestamp()))).scalar_one()  # type: ignore[no-any-return]
+
+
+def _require_owner(user: AppUser) -> None:
+    if user.role != Role.owner:
+        raise Forbidden(N_("Only project owner accounts can do this."))
+
+
+# -- organisations and projects ---------------------------------------------------------------
+
+
+async def org_of(session: AsyncSession, user: AppUser) -> OwnerOrg | None:
+    return (await session.execute(sa.select(OwnerOrg).where(OwnerOrg.created_by == user.id))).scalar_one_or_none()
+
+
+async def create_org(session: AsyncSession, *, user: AppUser, data: OrgCreate) -> OwnerOrg:
+    _require_owner(user)
+    if await org_of(session, user) is not None:
+        raise Conflict(N_("This account already acts for an organisation."))
+    credit_code = agencies.check_credit_code(data.credit_code)
+    region = agencies.check_region(data.region)
+    agencies.check_publishable(data.name, "name")
+    if (await session.execute(sa.select(OwnerOrg.id).where(OwnerOrg.credit_code == credit_code))).first():
+        raise Conflict(N_("An organisation with this credit code is already registered."), [FieldError("credit_code", N_("An organisation with this credit code is already registered."))])
+    org = OwnerOrg(
+        public_id=await next_public_id(session, prefix="OW", sequence=ORG_SEQUENCE),
+        name=data.name.strip(), credit_code=credit_code, region=region, created_by=user.id,  # type: ignore[arg-type]
+    )
+    session.add(org)
+    await session.flush()
+    await log.append(session, type="owner.registered", fields={"owner_id": org.public_id, "name": org.name, "credit_code": credit_code, "region": region})
+    return org
+
+
+async def create_project(session: AsyncSession, *, user: AppUser, data: ProjectCreate) -> Project:
+    org = await org_of(session, user)
+    if org is None:
+        raise Conflict(N_("Register your organisation first."))
+    code = rules.check_project_code(data.code, today=today_in_china())
+    if (await session.execute(sa.select(Project.id).where(Project.code == code))).first():
+        raise Conflict(N_("A project with this code is already registered."), [FieldError("code", N_("A project with this code is already registered."))])
+    project = Project(public_id=await next_public_id(session, prefix="PJ", sequence=PROJECT_SEQUENCE), org_id=org.id, name=data.name.strip(), code=code)  # type: ignore[arg-type]
+    session.add(project)
+    await session.flush()
+    return project
+
+
+async def projects_of(session: AsyncSession, user: AppUser) -> list[Project]:
+    org = await org_of(session, user)
+    if org is None:
+        return []
+    return list((await session.execute(sa.select(Project).where(Project.org_id == org.id).order_by(Project.id))).scalars().all())
+
+
+# -- notices ----------------------------------------------------------------------------------
+
+
+@dataclass
+class NoticeView:
+    notice: Notice
+    org: OwnerOrg | None
+    project: Project | None
+    avoid: list[NoticeAvoid]
+
+
+async def get_notice(session: AsyncSession, public_id: str, *, lock: str | None = None) -> Notice:
+    stmt = sa.select(Notice).where(Notice.public_id == public_id)
+    if lock == "update":
+        stmt = stmt.with_for_update()
+    elif lock == "share":
+        stmt = stmt.with_for_update(read=True)
+    notice = (await session.execute(stmt)).scalar_one_or_none()
+    if notice is None:
+        raise NotFound(N_("No such notice."))
+    return notice
+
+
+async def view(session: AsyncSession, notice: Notice) -> NoticeView:
+    org = await session.get(OwnerOrg, notice.org_id) if notice.org_id else None
+    project = await session.get(Project, notice.project_id) if notice.project_id else None
+    avoid = list((await session.execute(sa.select(NoticeAvoid).where(NoticeAvoid.notice_id == notice.id).order_by(NoticeAvoid.agency_id))).scalars().all())
+    return NoticeView(notice=notice, org=org, project=project, avoid=avoid)
+
+
+async def visible_notice(session: AsyncSession, public_id: str, viewer: AppUser | None) -> Notice:
+    """Drafts are private to their owner (and staff); everything else is public."""
+    notice = await get_notice(session, public_id)
+    if notice.status == NoticeStatus.draft and not (viewer and (viewer.id == notice.owner_id or viewer.role in (Role.admin, Role.supervisor))):
+        raise NotFound(N_("No such notice."))
+    return notice
+
+
+def _check_notice_fields(data: NoticeCreate) -> int:
+    try:
+        levels = catalogue.level_codes(data.category)
+    except catalogue.UnknownCategory:
+        raise rules.invalid("category", N_("Unknown service category: {code}."), code=data.category) from None
+    if data.required_level is not None and data.required_level not in levels:
+        raise rules.invalid("required_level", N_("Choose one of this category's levels: {levels}."), levels=", ".join(levels) or "—")
+    agencies.check_region(data.region)
+    rules.check_budget(data.budget_fen)
+    min_candidates = rules.min_candidates_for(data)
+    rules.check_counts(data.method, data.winners, min_candidates)
+    agencies.check_publishable(data.title, "title")
+    agencies.check_publishable(data.description, "description")
+    for i, a in enumerate(data.avoid):
+        if not PUBLIC_ID.match(a.agency_id):
+            raise rules.invalid(f"avoid[{i}].agency_id", N_("Not an agency id."))
+        agencies.check_publishable(a.reason, f"avoid[{i}].reason")
+    return min_candidates
+
+
+async def _project_for(session: AsyncSession, user: AppUser, project_id: str | None) -> tuple[OwnerOrg | None, Project | None]:
+    org = await org_of(session, user)
+    if project_id is None:
+        return org, None
+    project = (await session.execute(sa.select(Project).where(Project.public_id == project_id))).scalar_one_or_none()
+    if project is None or org is None or project.org_id != org.id:
+        raise rules.invalid("project_id", N_("Choose one of your organisation's projects."))
+    return org, project
+
+
+async def create_notice(session: AsyncSession, *, user: AppUser, data: NoticeCreate) -> Notice:
+    """A draft: private and editable until published."""
+    _require_owner(user)
+    min_candidates = _check_notice_fields(data)
+    now = await db_now(session)
+    deadline = rules.check_deadline(data.bid_deadline, now=now, min_window=0)
+    org, project = await _project_for(session, user, data.project_id)
+    notice = Notice(
+        public_id=await next_public_id(session, prefix="N", sequence=NOTICE_SEQUENCE),
+        owner_id=user.id, org_id=org.id if org else None, project_id=project.id if project else None,  # type: ignore[arg-type]
+        title=data.title, description=data.description, category=data.category, required_level=data.required_level,
+        region=data.region, budget_fen=data.budget_fen, method=data.method.value, winners=data.winners,
+        min_candidates=min_candidates, bid_deadline=deadline, service_days=data.service_days,
+    )
+    session.add(notice)
+    await session.flush()
+    session.add_all(NoticeAvoid(notice_id=notice.id, agency_id=a.agency_id, reason=a.reason.strip()) for a in data.avoid)  # type: ignore[arg-type]
+    await session.flush()
+    return notice
+
+
+def _own(notice: Notice, user: AppUser) -> None:
+    if notice.owner_id != user.id:
+        raise Forbidden(N_("This is another owner's notice."))
+
+
+async def update_draft(session: AsyncSession, *, user: AppUser, notice_id: str, data: NoticeCreate) -> Notice:
+    notice = await get_notice(session, notice_id, lock="update")
+    _own(notice, user)
+    if notice.status != NoticeStatus.draft:
+        raise Conflict(N_("A published notice cannot be edited; amend it instead."))
+    min_candidates = _check_notice_fields(data)
+    deadline = rules.check_deadline(data.bid_deadline, now=await db_now(session), min_window=0)
+    org, project = await _project_for(session, user, data.project_id)
+    for key, value in {
+        "title": data.title, "description": data.description, "category": data.category, "required_level": data.required_level,
+        "region": data.region, "budget_fen": data.budget_fen, "method": data.method.value, "winners": data.winners,
+        "min_candidates": min_candidates, "bid_deadline": deadline, "service_days": data.service_days,
+        "org_id": org.id if org else None, "project_id": project.id if project else None, "updated_at": utcnow(),
+    }.items():
+        setattr(notice, key, value)
+    await session.execute(sa.delete(NoticeAvoid).where(NoticeAvoid.notice_id == notice.id))
+    session.add_all(NoticeAvoid(notice_id=notice.id, agency_id=a.agency_id, reason=a.reason.strip()) for a in data.avoid)  # type: ignore[arg-type]
+    await session.flush()
+    return notice
+
+
+async def delete_draft(session: AsyncSession, *, user: AppUser, notice_id: str) -> None:
+    notice = await get_notice(session, notice_id, lock="update")
+    _own(notice, user)
+    if notice.status != NoticeStatus.draft:
+        raise Conflict(N_("Only a draft can be deleted; cancel a published notice instead."))
+    await session.execute(sa.delete(NoticeAvoid).where(NoticeAvoid.notice_id == notice.id))
+    await session.delete(notice)
+
+
+def _terms(v: NoticeView) -> bytes:
+    n = v.notice
+    return rules.terms_document(
+        notice_id=n.public_id, title=n.title, description=n.description, category=n.category, required_level=n.required_level,
+        region=n.region, budget_fen=n.budget_fen, method=n.method, winners=n.winners, min_candidates=n.min_candidates,
+        bid_deadline=n.bid_deadline, service_days=n.service_days,
+        owner={"id": v.org.public_id, "name": v.org.name} if v.org else None,
+        project={"id": v.project.public_id, "name": v.project.name, "code": v.project.code} if v.project else None,
+        avoid=[{"agency_id": a.agency_id, "reason": a.reason} for a in v.avoid],
+    )
+
+
+def _scheme(settings: Settings, deadline: datetime) -> str:
+    beacon = "drand/quicknet" if settings.beacon == "drand" else "none"
+    return protocol.scheme_for(beacon, protocol.deadline_unix(deadline))
+
+
+async def publish(session: AsyncSession, *, user: AppUser, notice_id: str, settings: Settings, sealer: SecretSealer) -> Notice:
+    """MSP/1 step 1: draw the secret, commit to it, freeze the terms, log ``notice.published``."""
+    notice = await get_notice(session, notice_id, lock="update")
+    _own(notice, user)
+    if notice.status != NoticeStatus.draft:
+        raise Conflict(N_("This notice has already been published."))
+    notice.bid_deadline = rules.check_deadline(notice.bid_deadline, now=await db_now(session), min_window=settings.min_bid_window)
+    secret = secrets.token_bytes(32)
+    notice.commit = protocol.commitment(notice.public_id, secret).hex()
+    notice.scheme = _scheme(settings, notice.bid_deadline)
+    notice.terms = _terms(await view(session, notice))
+    notice.terms_sha256 = protocol.sha256_hex(notice.terms)
+    notice.status = NoticeStatus.open.value
+    notice.published_at = notice.updated_at = utcnow()
+    session.add(NoticeSecret(notice_id=notice.id, sealed=sealer.seal(notice.public_id, secret)))  # type: ignore[arg-type]
+    await session.flush()
+    await log.append(
+        session,
+        type="notice.published",
+        fields={
+            "notice_id": notice.public_id, "method": notice.method, "winners": notice.winners,
+            "min_candidates": notice.min_candidates, "bid_deadline": protocol.format_ts(notice.bid_deadline),
+            "terms_sha256": notice.terms_sha256, "commit": notice.commit, "scheme": notice.scheme,
+        },
+    )
+    return notice
+
+
+async def amend(session: AsyncSession, *, user: AppUser, notice_id: str, data: NoticeAmend, settings: Settings) -> tuple[Notice, dict[str, list[Any]]]:
+    """New terms for an open notice before its deadline; the deadline only ever moves later.
+    Returns the notice and what changed ({field: [old, new]})."""
+    notice = await get_notice(session, notice_id, lock="update")
+    _own(notice, user)
+    if notice.status != NoticeStatus.open:
+        raise Conflict(N_("Only an open notice can be amended."))
+    now = await db_now(session)
+    if now >= notice.bid_deadline:
+        raise Conflict(N_("The bid deadline has passed; the notice can no longer be amended."))
+    changes: dict[str, list[Any]] = {}
+    if data.title is not None and data.title.strip() != notice.title:
+        agencies.check_publishable(data.title, "title")
+        changes["title"] = [notice.title, data.title.strip()]
+    if data.description is not None and data.description.strip() != notice.description:
+        agencies.check_publishable(data.description, "description")
+        changes["description"] = [notice.description, data.description.strip()]
+    if data.budget_fen is not None and data.budget_fen != notice.budget_fen:
+        rules.check_budget(data.budget_fen)
+        changes["budget_fen"] = [notice.budget_fen, data.budget_fen]
+    if data.required_level is not None and data.required_level != notice.required_level:
+        if data.required_level not in catalogue.level_codes(notice.category):
+            raise rules.invalid("required_level", N_("Choose one of this category's levels: {levels}."), levels=", ".join(catalogue.level_codes(notice.category)) or "—")
+        changes["required_level"] = [notice.required_level, data.required_level]
+    if data.service_days is not None and data.service_days != notice.service_days:
+        changes["service_days"] = [notice.service_days, data.service_days]
+    if data.bid_deadline is not None:
+        deadline = rules.check_deadline(data.bid_deadline, now=now, min_window=0)
+        if deadline < notice.bid_deadline:
+            raise rules.invalid("bid_deadline", N_("The deadline may only move later."))
+        if deadline != notice.bid_deadline:
+            changes["bid_deadline"] = [protocol.format_ts(notice.bid_deadline), protocol.format_ts(deadline)]
+    if not changes:
+        raise rules.invalid("body", N_("Nothing would change."))
+    reason = agencies.check_publishable((data.reason or "").strip(), "reason")
+    for key, (_, new) in changes.items():
+        setattr(notice, key, protocol.parse_ts(new) if key == "bid_deadline" else new)
+    if "bid_deadline" in changes:
+        notice.scheme = _scheme(settings, notice.bid_deadline)
+    notice.terms = _terms(await view(session, notice))
+    notice.terms_sha256 = protocol.sha256_hex(notice.terms)
+    notice.updated_at = utcnow()
+    await session.flush()
+    await log.append(
+        session,
+        type="notice.amended",
+        fields={
+            "notice_id": notice.public_id, "terms_sha256": notice.terms_sha256,
+            "bid_deadline": protocol.format_ts(notice.bid_deadline), "scheme": notice.scheme,
+            "changed": sorted(changes), "reason": reason,
+        },
+    )
+    return notice, changes
+
+
+async def cancel(session: AsyncSession, *, user: AppUser, notice_id: str, reason: str) -> Notice:
+    notice = await get_notice(session, notice_id, lock="update")
+    _own(notice, user)
+    if notice.status != NoticeStatus.open:
+        raise Conflict(N_("Only an open notice can be cancelled; delete a draft instead."))
+    reason = agencies.check_publishable(reason.strip(), "reason")
+    if not reason:
+        raise rules.invalid("reason", N_("Give a reason; it is published."))
+    notice.status = NoticeStatus.cancelled.value
+    notice.cancel_reason = reason
+    notice.updated_at = utcnow()
+    # Standing bids are released with the notice; the cancellation entry speaks for them.
+    await session.execute(
+        sa.update(Bid).where(Bid.notice_id == notice.id, Bid.status == BidStatus.standing.value).values(status=BidStatus.withdrawn.value, withdrawn_at=utcnow())
+    )
+    await session.flush()
+    await log.append(session, type="notice.cancelled", fields={"notice_id": notice.public_id, "reason": reason})
+    return notice
+
+
+async def list_notices(
+    session: AsyncSession,
+    *,
+    q: str | None = None,
+    category: str | None = None,
+    region: str | None = None,
+    method: str | None = None,
+    status: str | None = None,
+    budget_min: int | None = None,
+    budget_max: int | None = None,
+    owner: AppUser | None = None,
+    cursor: str | None = None,
+    limit: int = 20,
+) -> tuple[list[Notice], str | None]:
+    """Published notices, newest first (an owner's own list includes its drafts)."""
+    after = decode_cursor(cursor)
+    stmt = sa.select(Notice).order_by(Notice.id.desc()).limit(limit + 1)
+    if owner is not None:
+        stmt = stmt.where(Notice.owner_id == owner.id)
+    else:
+        stmt = stmt.where(Notice.status != NoticeStatus.draft.value)
+    if after is not None:
+        stmt = stmt.where(Notice.id < after)
+    if status:
+        if status not in [s.value for s in NoticeStatus] or (status == NoticeStatus.draft and owner is None):
+            raise rules.invalid("status", N_("Unknown status filter."))
+        stmt = stmt.where(Notice.status == status)
+    if method:
+        if method not in [m.value for m in Method]:
+            raise rules.invalid("method", N_("Choose lottery, lowest_price or direct."))
+        stmt = stmt.where(Notice.method == method)
+    if category:
+        agencies.check_categories([category])
+        stmt = stmt.where(Notice.category == category)
+    if region:
+        agencies.check_region(region)
+        stmt = stmt.where(Notice.region.startswith(regions.scope_prefix(region)))
+    if budget_min is not None:
+        stmt = stmt.where(Notice.budget_fen >= budget_min)
+    if budget_max is not None:
+        stmt = stmt.where(Notice.budget_fen <= budget_max)
+    if q and q.strip():
+        like = "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(sa.or_(Notice.title.ilike(like, escape="\\"), Notice.public_id == q.strip()))
+    rows = list((await session.execute(stmt)).scalars().all())
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit and rows[limit - 1].id is not None else None
+    return rows[:limit], next_cursor
+
+
+def requirements(v: NoticeView) -> agency_rules.Requirements:
+    n = v.notice
+    return agency_rules.Requirements(
+        category=n.category, min_level=n.required_level,
+        region_scope=None if n.region == "530000" else n.region,
+        avoid={a.agency_id: a.reason for a in v.avoid},
+    )
+
+
+async def eligibility(session: AsyncSession, agency: Agency, v: NoticeView) -> agency_rules.Eligible | agency_rules.NotEligible:
+    profile = await agencies.load_profile(session, agency)
+    return agency_rules.eligibility(profile.facts(), requirements(v), today_in_china())
+
+
+async def open_notices_for(session: AsyncSession, agency: Agency, *, limit: int = 100) -> list[tuple[Notice, Any]]:
+    """Open notices before their deadline, each with whether this agency may bid and why not."""
+    now = await db_now(session)
+    stmt = sa.select(Notice).where(Notice.status == NoticeStatus.open.value, Notice.bid_deadline > now).order_by(Notice.bid_deadline).limit(limit)
+    notices = list((await session.execute(stmt)).scalars().all())
+    profile = await agencies.load_profile(session, agency)
+    facts, today = profile.facts(), today_in_china()
+    return [(n, agency_rules.eligibility(facts, requirements(await view(session, n)), today)) for n in notices]
+
+
+# -- bids --------------------------------------------------------------------------------------
+
+
+def not_eligible(result: agency_rules.NotEligible) -> DomainError:
+    return DomainError(
+        detail=N_("Your agency may not bid on this notice."), status=403, title=N_("Forbidden"),
+        errors=[FieldError(r.code, r.message_en, zh=r.message_zh) for r in result.reasons],
+    )
+
+
+async def place_bid(
+    session: AsyncSession, *, user: AppUser, notice_id: str, price_fen: Any, receipts: ReceiptSigner
+) -> Bid:
+    """MSP/1 step 2: a sealed bid, its ``bid.accepted`` entry and a signed receipt, or nothing."""
+    if user.role != Role.agency:
+        raise Forbidden(N_("Only agency accounts can bid."))
+    agency = await agencies.agency_of(session, user)
+    if agency is None:
+        raise Forbidden(N_("Register your agency before bidding."))
+    # Shared lock: bids may arrive together, but not while the notice is amended or closed.
+    notice = await get_notice(session, notice_id, lock="share")
+    if notice.status != NoticeStatus.open:
+        raise Conflict(N_("This notice is not open for bids."))
+    if await db_now(session) >= notice.bid_deadline:
+        raise Conflict(N_("The bid deadline has passed."))
+    result = await eligibility(session, agency, await view(session, notice))
+    if not result:
+        raise not_eligible(result)  # type: ignore[arg-type]
+    price = rules.check_price(notice.method, price_fen, notice.budget_fen)
+    standing = (await session.execute(sa.select(Bid.id).where(Bid.notice_id == notice.id, Bid.agency_id == agency.id, Bid.status == BidStatus.standing.value))).first()
+    if standing:
+        raise Conflict(N_("Your agency already has a standing bid on this notice; withdraw it to bid again."))
+    bid_id = await next_public_id(session, prefix="B", sequence=BID_SEQUENCE)
+    nonce = secrets.token_hex(16)
+    document = protocol.bid_document(notice.public_id, bid_id, agency.public_id, price, nonce)
+    digest = protocol.bid_sha256(document)
+    # The entry goes in last (it takes the log's lock) and its time decides: a bid whose
+    # entry is stamped at or after the deadline is refused and the whole transaction,
+    # entry included, rolls back. So the log never shows a late bid, and a bid is either
+    # fully accepted (entry, row, receipt) or not at all.
+    appended = await log.append(
+        session, type="bid.accepted", fields={"notice_id": notice.public_id, "bid_id": bid_id, "agency_id": agency.public_id, "bid_sha256": digest}
+    )
+    stamped = protocol.parse_ts(appended.ts)
+    if stamped >= notice.bid_deadline:
+        raise Conflict(N_("The bid deadline has passed."))
+    receipt = receipts.sign({"notice_id": notice.public_id, "bid_id": bid_id, "agency_id": agency.public_id, "bid_sha256": digest, "seq": appended.seq, "leaf_hash": appended.leaf_hash.hex()})
+    bid = Bid(
+        public_id=bid_id, notice_id=notice.id, agency_id=agency.id, price_fen=price, nonce=nonce, document=document,  # type: ignore[arg-type]
+        bid_sha256=digest, seq=appended.seq, leaf_hash=appended.leaf_hash.hex(), receipt=receipt, created_at=stamped,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(bid)
+    except IntegrityError:
+        raise Conflict(N_("Your agency already has a standing bid on this notice; withdraw it to bid again.")) from None
+    return bid
+
+
+async def withdraw_bid(session: AsyncSession, *, user: AppUser, notice_id: str, bid_id: str) -> Bid:
+    agency = await agencies.agency_of(session, user) if user.role == Role.agency else None
+    notice = await get_notice(session, notice_id, lock="share")
+    bid = (await session.execute(sa.select(Bid).where(Bid.public_id == bid_id, Bid.notice_id == notice.id).with_for_update())).scalar_one_or_none()
+    # Someone else's bid is "not found", not "forbidden": its existence is sealed too.
+    if bid is None or agency is None or bid.agency_id != agency.id:
+        raise NotFound(N_("You have no such bid."))
+    if bid.status != BidStatus.standing:
+        raise Conflict(N_("This bid has already been withdrawn."))
+    if notice.status != NoticeStatus.open or await db_now(session) >= notice.bid_deadline:
+        raise Conflict(N_("The bid deadline has passed."))
+    bid.status = BidStatus.withdrawn.value
+    bid.withdrawn_at = utcnow()
+    await session.flush()
+    appended = await log.append(session, type="bid.withdrawn", fields={"notice_id": notice.public_id, "bid_id": bid.public_id, "agency_id": agency.public_id})
+    if protocol.parse_ts(appended.ts) >= notice.bid_deadline:
+        raise Conflict(N_("The bid deadline has passed."))
+    return bid
+
+
+async def bids_of(session: AsyncSession, agency: Agency, *, notice: Notice | None = None) -> list[tuple[Bid, Notice]]:
+    stmt = sa.select(Bid, Notice).join(Notice, Notice.id == Bid.notice_id).where(Bid.agency_id == agency.id).order_by(Bid.id.desc())
+    if notice is not None:
+        stmt = stmt.where(Bid.notice_id == notice.id)
+    return [(b, n) for b, n in (await session.execute(stmt)).all()]
