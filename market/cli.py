@@ -58,7 +58,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         if args.demo:
             from market.demo import load_demo
 
-            _run_with_session(url, lambda s: load_demo(s, out=sys.stdout))
+            _run_with_session(url, lambda s: load_demo(s, settings=settings, out=sys.stdout))
         host = args.host or settings.host
         port = args.port or settings.port
         print(f"market: serving on http://{host}:{port}", file=sys.stderr)
@@ -118,7 +118,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     with database_url_for(settings.database_url, settings.data_dir) as url:
         upgrade(url)
-        _run_with_session(url, lambda s: load_demo(s, out=sys.stdout))
+        _run_with_session(url, lambda s: load_demo(s, settings=settings, out=sys.stdout))
     return 0
 
 

@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.accounts import service as accounts
 from market.accounts.models import Role, UserCreate
 from market.agencies.demo import load_demo_agencies
+from market.config import Settings
+from market.notices.demo import load_demo_notices
 
 DEMO_PASSWORD = "demo-password-2026"
 DEMO_USERS = [
@@ -20,7 +22,7 @@ DEMO_USERS = [
 ]
 
 
-async def load_demo(session: AsyncSession, *, out: TextIO) -> None:
+async def load_demo(session: AsyncSession, *, settings: Settings, out: TextIO) -> None:
     print("Demo accounts (password for all: %s):" % DEMO_PASSWORD, file=out)
     for email, name, role in DEMO_USERS:
         user = await accounts.find_by_email(session, email)
@@ -34,3 +36,6 @@ async def load_demo(session: AsyncSession, *, out: TextIO) -> None:
     admin = await accounts.find_by_email(session, DEMO_USERS[0][0])
     assert admin is not None
     await load_demo_agencies(session, admin=admin, out=out)
+    owner = await accounts.find_by_email(session, DEMO_USERS[2][0])
+    assert owner is not None
+    await load_demo_notices(session, owner=owner, settings=settings, out=out)
