@@ -3,7 +3,7 @@
 from market.accounts.models import AppUser
 from market.agencies.models import Agency, AgencyCategory, AgencyDocument, AgencyReview, Qualification
 from market.log.models import LogCheckpoint, LogEntry, LogSubtree
-from market.notices.models import Bid, Notice, NoticeAvoid, NoticeSecret, OwnerOrg, Project
+from market.notices.models import Bid, Notice, NoticeAvoid, NoticeRevision, NoticeSecret, OwnerOrg, Project
 from market.reference.models import CategoryLevel, Region, ServiceCategory
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "LogSubtree",
     "Notice",
     "NoticeAvoid",
+    "NoticeRevision",
     "NoticeSecret",
     "OwnerOrg",
     "Project",

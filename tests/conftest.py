@@ -101,7 +101,9 @@ def server_url() -> str:
 @pytest.fixture(scope="session")
 def database_url(server_url: str, worker_id: str) -> Iterator[str]:
     """This worker's migrated database."""
-    name = f"market_test_{worker_id}"
+    # The process id keeps two suites on one server (two developers, or a developer and CI)
+    # from dropping each other's database.
+    name = f"market_test_{worker_id}_{os.getpid()}"
     run_blocking(_recreate(server_url, name))
     url = url_for(server_url, name)
     in_thread(upgrade, url)

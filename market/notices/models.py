@@ -114,6 +114,21 @@ class NoticeAvoid(SQLModel, table=True):
     reason: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
 
 
+class NoticeRevision(SQLModel, table=True):
+    """Each amendment: what changed (old and new values), why, and the terms it produced,
+    so that bidders can see exactly what moved. The log holds the same terms' hash."""
+
+    __tablename__ = "notice_revision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    notice_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("notice.id"), nullable=False, index=True))
+    changes: dict = Field(sa_column=sa.Column(sa.JSON, nullable=False))  # type: ignore[type-arg]
+    reason: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
+    terms_sha256: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    log_seq: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
+
+
 class NoticeSecret(SQLModel, table=True):
     __tablename__ = "notice_secret"
 

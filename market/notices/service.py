@@ -37,6 +37,7 @@ from market.notices.models import (
     NoticeAmend,
     NoticeAvoid,
     NoticeCreate,
+    NoticeRevision,
     NoticeSecret,
     NoticeStatus,
     OrgCreate,
@@ -322,16 +323,24 @@ async def amend(session: AsyncSession, *, user: AppUser, notice_id: str, data: N
     notice.terms_sha256 = protocol.sha256_hex(notice.terms)
     notice.updated_at = utcnow()
     await session.flush()
-    await log.append(
+    # Exactly the fields MSP/1 lists: what changed and why is kept beside it, in the
+    # revision, and proven by the terms hash the entry carries.
+    appended = await log.append(
         session,
         type="notice.amended",
         fields={
             "notice_id": notice.public_id, "terms_sha256": notice.terms_sha256,
             "bid_deadline": protocol.format_ts(notice.bid_deadline), "scheme": notice.scheme,
-            "changed": sorted(changes), "reason": reason,
         },
     )
+    session.add(NoticeRevision(notice_id=notice.id, changes=changes, reason=reason, terms_sha256=notice.terms_sha256, log_seq=appended.seq))  # type: ignore[arg-type]
     return notice, changes
+
+
+async def revisions(session: AsyncSession, notice: Notice) -> list[NoticeRevision]:
+    """The notice's amendments, oldest first: what changed, old and new, and why."""
+    stmt = sa.select(NoticeRevision).where(NoticeRevision.notice_id == notice.id).order_by(NoticeRevision.id)
+    return list((await session.execute(stmt)).scalars().all())
 
 
 async def cancel(session: AsyncSession, *, user: AppUser, notice_id: str, reason: str) -> Notice:

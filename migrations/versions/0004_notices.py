@@ -101,6 +101,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("notice_id", "agency_id", name="pk_notice_avoid"),
     )
     op.create_table(
+        "notice_revision",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("notice_id", sa.Integer(), nullable=False),
+        sa.Column("changes", sa.JSON(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("terms_sha256", sa.String(64), nullable=False),
+        sa.Column("log_seq", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["notice_id"], ["notice.id"], name="fk_notice_revision_notice_id_notice"),
+        sa.PrimaryKeyConstraint("id", name="pk_notice_revision"),
+    )
+    op.create_index("ix_notice_revision_notice_id", "notice_revision", ["notice_id"])
+    op.create_table(
         "notice_secret",
         sa.Column("notice_id", sa.Integer(), nullable=False),
         sa.Column("sealed", sa.LargeBinary(), nullable=False),
@@ -135,7 +148,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("bid", "notice_secret", "notice_avoid", "notice", "project", "owner_org"):
+    for table in ("bid", "notice_secret", "notice_revision", "notice_avoid", "notice", "project", "owner_org"):
         op.drop_table(table)
     for name in SEQUENCES:
         op.execute(f"DROP SEQUENCE {name}")
