@@ -31,6 +31,7 @@ from market.log.store import Checkpointer
 from market.log.web import LogPages
 from market.notices.api import NoticeApi, OwnerApi, ReceiptKeyApi
 from market.notices.secrets import SecretSealer
+from market.notices.web import NoticePages
 from market.observability import access_log_middleware, configure_logging
 from market.problems import handle
 from market.security.auth import auth_middleware_factory
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             ReceiptKeyApi,
             LogPages,
             AgencyPages,
+            NoticePages,
             create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
         ],
         dependencies={"session": Provide(provide_session)},

@@ -99,7 +99,7 @@ class NoticeApi(Controller):
     async def terms(self, notice_id: FromPath[str], session: NamedDependency[AsyncSession]) -> Response[bytes]:
         notice = await service.get_notice(session, notice_id)
         if notice.status == NoticeStatus.draft or notice.terms is None:
-            raise NotFound(N_("This notice has not been published."))
+            raise NotFound(N_("No such notice."))  # a draft is indistinguishable from no notice
         return Response(notice.terms, media_type="application/json", headers={"Cache-Control": "public, max-age=60"})
 
     @put("/{notice_id:str}", guards=[requires_role(Role.owner)], summary="Edit a draft")
@@ -136,7 +136,7 @@ class NoticeApi(Controller):
     async def my_bids(self, request: Request[Any, Any, Any], notice_id: FromPath[str], session: NamedDependency[AsyncSession]) -> list[dict[str, Any]]:
         user = await load_viewer(request, session)
         agency = await agencies.agency_of(session, user)
-        notice = await service.get_notice(session, notice_id)
+        notice = await service.visible_notice(session, notice_id, user)
         if agency is None:
             return []
         return [bid_own(b, n.public_id) for b, n in await service.bids_of(session, agency, notice=notice)]

@@ -163,6 +163,14 @@ class Bid(SQLModel, table=True):
 # -- input -------------------------------------------------------------------------------------
 
 
+def exact_int(value: object) -> object:
+    """Money and counts are JSON integers: "300", 300.0 and true are refused, not coerced.
+    (Field-level strictness is not enough: Litestar validates bodies with strict=False.)"""
+    if value is not None and type(value) is not int:
+        raise ValueError(N_("Enter a whole number."))
+    return value
+
+
 class OrgCreate(SQLModel):
     name: str = Field(min_length=2, max_length=200)
     credit_code: str = Field(min_length=1, max_length=40)
@@ -194,6 +202,8 @@ class NoticeCreate(SQLModel):
     project_id: str | None = Field(default=None, max_length=16)
     avoid: list[AvoidInput] = Field(default_factory=list, max_length=50)
 
+    _exact = field_validator("budget_fen", "winners", "min_candidates", mode="before")(exact_int)
+
     @field_validator("title", "description")
     @classmethod
     def strip(cls, value: str) -> str:
@@ -216,6 +226,8 @@ class NoticeAmend(SQLModel):
     service_days: int | None = Field(default=None, ge=1, le=3650)
     reason: str = Field(default="", max_length=2000)
 
+    _exact = field_validator("budget_fen", mode="before")(exact_int)
+
 
 class CancelInput(SQLModel):
     reason: str = Field(min_length=1, max_length=2000)
@@ -223,3 +235,5 @@ class CancelInput(SQLModel):
 
 class BidInput(SQLModel):
     price_fen: int | None = None
+
+    _exact = field_validator("price_fen", mode="before")(exact_int)

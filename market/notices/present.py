@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from market.i18n import N_
 from market.notices.models import Bid, NoticeStatus
 from market.notices.service import NoticeView
 
-FAIRNESS_NONE = (
+FAIRNESS_NONE = N_(
     "No randomness beacon was committed (scheme none): this draw is only as fair as the operator, "
     "who knows the secret and could have added a sham bidder before the deadline (MSP/1 section 7)."
 )

@@ -12,7 +12,7 @@ from market.log import protocol
 from market.notices.models import Method, NoticeCreate
 
 # 投资项目统一代码 (国家发展改革委, 2016): year-region(6)-industry(2)-type(2)-serial(6).
-PROJECT_CODE = re.compile(r"^(\d{4})-(\d{6})-(\d{2})-(\d{2})-(\d{6})$")
+PROJECT_CODE = re.compile(r"^([0-9]{4})-([0-9]{6})-([0-9]{2})-([0-9]{2})-([0-9]{6})$")  # ASCII digits only
 FIRST_PROJECT_CODE_YEAR = 2014
 DEFAULT_MIN_CANDIDATES = {Method.lottery: 3, Method.lowest_price: 3, Method.direct: 1}
 
@@ -79,7 +79,8 @@ def check_price(method: str, price_fen: Any, budget_fen: int) -> int | None:
     if price_fen <= 0:
         raise invalid("price_fen", N_("The price must be positive."))
     if price_fen > budget_fen:
-        raise invalid("price_fen", N_("The price is above the budget of {budget} fen."), budget=budget_fen)
+        # Shown in yuan: people read ¥260,000.00, not 26000000 fen.
+        raise invalid("price_fen", N_("The price is above the budget of {budget}."), budget=f"¥{budget_fen // 100:,}.{budget_fen % 100:02d}")
     return int(price_fen)
 
 

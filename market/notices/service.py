@@ -348,6 +348,10 @@ async def cancel(session: AsyncSession, *, user: AppUser, notice_id: str, reason
     _own(notice, user)
     if notice.status != NoticeStatus.open:
         raise Conflict(N_("Only an open notice can be cancelled; delete a draft instead."))
+    # After the deadline the bids are in and the draw is owed: cancelling then would let an
+    # owner undo a selection it expects to dislike.
+    if await db_now(session) >= notice.bid_deadline:
+        raise Conflict(N_("The bid deadline has passed; the notice can no longer be cancelled."))
     reason = agencies.check_publishable(reason.strip(), "reason")
     if not reason:
         raise rules.invalid("reason", N_("Give a reason; it is published."))
@@ -457,6 +461,8 @@ async def place_bid(
         raise Forbidden(N_("Register your agency before bidding."))
     # Shared lock: bids may arrive together, but not while the notice is amended or closed.
     notice = await get_notice(session, notice_id, lock="share")
+    if notice.status == NoticeStatus.draft:
+        raise NotFound(N_("No such notice."))  # drafts are private: not even "not open"
     if notice.status != NoticeStatus.open:
         raise Conflict(N_("This notice is not open for bids."))
     if await db_now(session) >= notice.bid_deadline:
