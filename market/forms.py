@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -42,3 +44,20 @@ def parse(model: type[M], values: dict[str, Any]) -> tuple[M | None, FormErrors]
         return model.model_validate(values), FormErrors()
     except ValidationError as exc:
         return None, FormErrors.of(validation_errors(exc))
+
+
+def place_errors(errors: FormErrors, items: Iterable[FieldError], to_field: Callable[[str], str | None]) -> None:
+    """Put each error beside the form field ``to_field`` maps it to (the first one wins)."""
+    for err in items:
+        name = to_field(err.field)
+        if name is not None:
+            errors.setdefault(name, replace(err, field=name))
+
+
+def errors_beside_fields(exc: DomainError, to_field: Callable[[str], str | None]) -> FormErrors:
+    """A service's refusal as form errors; its own detail on top when no field takes it."""
+    errors = FormErrors()
+    place_errors(errors, exc.errors, to_field)
+    if not errors:
+        errors["form"] = FieldError("form", exc.detail, dict(exc.params))
+    return errors

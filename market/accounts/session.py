@@ -48,3 +48,14 @@ async def load_viewer(request: Request[Any, Any, Any], session: AsyncSession) ->
     if user is None or not user.is_active or user.role != principal.role:
         raise Unauthorized(N_("This account no longer exists or has changed; log in again"))
     return user
+
+
+async def optional_viewer(request: Request[Any, Any, Any], session: AsyncSession) -> AppUser | None:
+    """The logged-in user, or None: a stale cookie on a public page is just a visitor."""
+    principal = current_principal(request)
+    if principal is None:
+        return None
+    user = await service.get_by_public_id(session, principal.public_id)
+    if user is None or not user.is_active or user.role != principal.role:
+        return None
+    return user

@@ -13,8 +13,8 @@ from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 from litestar.response import File
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.accounts.models import AppUser, Role
-from market.accounts.session import load_viewer
+from market.accounts.models import Role
+from market.accounts.session import load_viewer, optional_viewer
 from market.agencies import service
 from market.agencies.models import AgencyCreate, QualificationInput, ReviewInput, StatusChangeInput
 from market.agencies.present import agency_public, category_public, region_public
@@ -23,11 +23,7 @@ from market.errors import FieldError, InvalidInput
 from market.i18n import N_
 from market.pagination import check_limit
 from market.reference import catalogue, regions
-from market.security.auth import current_principal, requires_login, requires_role
-
-
-async def optional_viewer(request: Request[Any, Any, Any], session: AsyncSession) -> AppUser | None:
-    return await load_viewer(request, session) if current_principal(request) else None
+from market.security.auth import requires_login, requires_role
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -23,9 +23,8 @@ from litestar.params import FromPath, FromQuery
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.accounts import service as accounts
 from market.accounts.models import AppUser, Role
-from market.accounts.session import load_viewer
+from market.accounts.session import load_viewer, optional_viewer
 from market.agencies import queries, rules, service
 from market.agencies.models import (
     STATUS_LABELS,
@@ -38,7 +37,7 @@ from market.agencies.models import (
 )
 from market.db import today_in_china
 from market.errors import DomainError, FieldError, InvalidInput, NotFound, validation_errors
-from market.forms import FormErrors
+from market.forms import FormErrors, errors_beside_fields, place_errors
 from market.i18n import N_
 from market.pagination import check_limit
 from market.reference import catalogue, regions
@@ -211,22 +210,6 @@ def _render(request: Request[Any, Any, Any], template: str, *, status_code: int 
 # -- errors from the service, beside the fields they belong to --------------------------------
 
 
-def _place(errors: FormErrors, items: Iterable[FieldError], to_field: Callable[[str], str | None]) -> None:
-    for err in items:
-        name = to_field(err.field)
-        if name is not None:
-            errors.setdefault(name, replace(err, field=name))
-
-
-def _domain_errors(exc: DomainError, to_field: Callable[[str], str | None]) -> FormErrors:
-    """Field errors beside their fields; the problem's own detail when none has a place."""
-    errors = FormErrors()
-    _place(errors, exc.errors, to_field)
-    if not errors:
-        errors["form"] = FieldError("form", exc.detail, dict(exc.params))
-    return errors
-
-
 def _known(names: Iterable[str]) -> Callable[[str], str | None]:
     allowed = set(names)
     return lambda name: name if name in allowed else None
@@ -298,7 +281,7 @@ async def read_profile_form(request: Request[Any, Any, Any]) -> ProfileForm:
             qualifications.append(QualificationInput.model_validate({k: v for k, v in row.items() if v}))
             result.row_of.append(i)
         except ValidationError as exc:
-            _place(errors, validation_errors(exc), lambda name, i=i: f"q{i}_{name}" if name in ROW_FIELDS else None)
+            place_errors(errors, validation_errors(exc), lambda name, i=i: f"q{i}_{name}" if name in ROW_FIELDS else None)
 
     if not values["categories"]:
         errors.setdefault("categories", FieldError("categories", N_("Choose at least one service category.")))
@@ -308,12 +291,12 @@ async def read_profile_form(request: Request[Any, Any, Any]) -> ProfileForm:
             try:
                 check(values[name])
             except InvalidInput as exc:
-                _place(errors, exc.errors, result.field_for)
+                place_errors(errors, exc.errors, result.field_for)
     if values["categories"]:
         try:
             service.check_categories(values["categories"])
         except InvalidInput as exc:
-            _place(errors, exc.errors, result.field_for)
+            place_errors(errors, exc.errors, result.field_for)
     try:
         result.data = AgencyCreate.model_validate(
             {
@@ -323,7 +306,7 @@ async def read_profile_form(request: Request[Any, Any, Any]) -> ProfileForm:
             }
         )
     except ValidationError as exc:
-        _place(errors, validation_errors(exc), result.field_for)
+        place_errors(errors, validation_errors(exc), result.field_for)
         if not errors:  # an error no field of this form shows must still stop the form
             errors["form"] = FieldError("form", N_("Some fields are invalid"))
 
@@ -333,7 +316,7 @@ async def read_profile_form(request: Request[Any, Any, Any]) -> ProfileForm:
         try:
             service.sniff(upload.filename, content)
         except InvalidInput as exc:
-            _place(errors, exc.errors, result.field_for)
+            place_errors(errors, exc.errors, result.field_for)
         else:
             result.upload = (upload.filename, content)
     return result
@@ -355,7 +338,7 @@ async def _save_profile(
                     session, owner=owner, kind="licence", filename=filename, content=content, data_dir=request.app.state.settings.data_dir
                 )
     except DomainError as exc:
-        form.errors, form.status = _domain_errors(exc, form.field_for), exc.status
+        form.errors, form.status = errors_beside_fields(exc, form.field_for), exc.status
         return None
     return agency
 
@@ -496,14 +479,14 @@ class AgencyPages(Controller):
         try:
             data = QualificationInput.model_validate({k: v for k, v in values.items() if v and k != "replaces"})
         except ValidationError as exc:
-            _place(form.errors, validation_errors(exc), _qualification_field)
+            place_errors(form.errors, validation_errors(exc), _qualification_field)
         status = 422
         if data is not None and not form.errors:
             try:
                 async with session.begin_nested():
                     await service.add_qualification(session, owner=owner, data=data, replaces=replaces, today=today_in_china())
             except DomainError as exc:
-                form.errors, status = _domain_errors(exc, _qualification_field), exc.status
+                form.errors, status = errors_beside_fields(exc, _qualification_field), exc.status
             else:
                 return redirect("/agency?done=qualification")
         return await self._dashboard(request, session, owner, status_code=status, qualification_form=form)
@@ -526,7 +509,7 @@ class AgencyPages(Controller):
                         session, owner=owner, kind=kind, filename=upload.filename, content=content, data_dir=request.app.state.settings.data_dir
                     )
             except DomainError as exc:
-                form.errors, status = _domain_errors(exc, _known(("kind", "file"))), exc.status
+                form.errors, status = errors_beside_fields(exc, _known(("kind", "file"))), exc.status
             else:
                 return redirect("/agency?done=document")
         return await self._dashboard(request, session, owner, status_code=status, document_form=form)
@@ -596,7 +579,7 @@ class AgencyPages(Controller):
                 await call(actor, values)
         except DomainError as exc:
             errors = FormErrors()
-            _place(errors, exc.errors, _known(fields))
+            place_errors(errors, exc.errors, _known(fields))
             failed = {"key": key, "values": values, "errors": errors}
             return await self._review_page(request, session, q=q, status_code=exc.status, problem=exc, failed=failed)
         target = {"done": done, **({"q": q} if q else {})}
@@ -695,7 +678,7 @@ class AgencyPages(Controller):
     @get("/agencies/{agency_id:str}")
     async def profile(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], agency_id: FromPath[str]) -> Response[str]:
         agency = await service.get_agency(session, agency_id)
-        viewer = await _optional_viewer(request, session)
+        viewer = await optional_viewer(request, session)
         private = service.may_see_private(viewer, agency)
         if agency.status not in [s.value for s in service.PUBLIC_STATUSES] and not private:
             raise NotFound(N_("No such agency."))
@@ -712,12 +695,3 @@ class AgencyPages(Controller):
         )
 
 
-async def _optional_viewer(request: Request[Any, Any, Any], session: AsyncSession) -> AppUser | None:
-    """The logged-in user, or None; a stale cookie on a public page is just a visitor."""
-    principal = current_principal(request)
-    if principal is None:
-        return None
-    user = await accounts.get_by_public_id(session, principal.public_id)
-    if user is None or not user.is_active or user.role != principal.role:
-        return None
-    return user

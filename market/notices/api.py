@@ -10,9 +10,8 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.models import Role
-from market.accounts.session import load_viewer
+from market.accounts.session import load_viewer, optional_viewer
 from market.agencies import service as agencies
-from market.agencies.api import optional_viewer
 from market.errors import NotFound
 from market.i18n import N_
 from market.notices import service

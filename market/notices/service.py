@@ -22,7 +22,7 @@ from market.agencies import service as agencies
 from market.agencies.models import Agency
 from market.config import Settings
 from market.db import today_in_china, utcnow
-from market.errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound
+from market.errors import Conflict, DomainError, FieldError, Forbidden, NotFound
 from market.i18n import N_
 from market.ids import PUBLIC_ID, next_public_id
 from market.log import protocol

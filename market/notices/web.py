@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -26,15 +26,14 @@ from litestar.params import FromPath, FromQuery
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.accounts import service as accounts
 from market.accounts.models import AppUser, Role
-from market.accounts.session import load_viewer
+from market.accounts.session import load_viewer, optional_viewer
 from market.agencies import service as agencies
 from market.agencies.models import STATUS_LABELS, Agency
 from market.agencies.web import Names, find_category, region_groups
 from market.db import CHINA
 from market.errors import DomainError, FieldError, Forbidden, InvalidInput, validation_errors
-from market.forms import FormErrors
+from market.forms import FormErrors, errors_beside_fields, place_errors
 from market.i18n import N_
 from market.ids import PUBLIC_ID
 from market.log import protocol
@@ -53,7 +52,7 @@ from market.notices.models import (
 from market.notices.present import FAIRNESS_NONE
 from market.pagination import check_limit
 from market.reference import catalogue, regions
-from market.security.auth import current_principal, requires_role
+from market.security.auth import requires_role
 from market.templating import format_fen, is_htmx, redirect, render, request_locale
 
 PROVINCE = "530000"  # 云南省: the default scope of a notice
@@ -192,21 +191,6 @@ def reason_text(reason: Any, locale: str) -> str:
 # -- errors beside their fields ---------------------------------------------------------------
 
 
-def _place(errors: FormErrors, items: Iterable[FieldError], to_field: Callable[[str], str | None]) -> None:
-    for err in items:
-        name = to_field(err.field)
-        if name is not None:
-            errors.setdefault(name, replace(err, field=name))
-
-
-def _domain_errors(exc: DomainError, to_field: Callable[[str], str | None]) -> FormErrors:
-    errors = FormErrors()
-    _place(errors, exc.errors, to_field)
-    if not errors:
-        errors["form"] = FieldError("form", exc.detail, dict(exc.params))
-    return errors
-
-
 def _known(names: Iterable[str]) -> Callable[[str], str | None]:
     allowed = set(names)
 
@@ -281,7 +265,7 @@ async def read_notice_form(request: Request[Any, Any, Any], now: datetime) -> No
         try:
             return check()
         except InvalidInput as exc:
-            _place(errors, exc.errors, form.field_for)
+            place_errors(errors, exc.errors, form.field_for)
             return None
 
     payload: dict[str, Any] = {k: values[k] for k in ("title", "description", "category", "region", "method") if values[k]}
@@ -324,7 +308,7 @@ async def read_notice_form(request: Request[Any, Any, Any], now: datetime) -> No
     try:
         form.data = NoticeCreate.model_validate(payload)
     except ValidationError as exc:
-        _place(errors, validation_errors(exc), form.field_for)
+        place_errors(errors, validation_errors(exc), form.field_for)
         if not errors:
             errors["form"] = FieldError("form", N_("Some fields are invalid"))
     return form
@@ -352,18 +336,18 @@ def read_amend(raw: Any, n: Notice) -> tuple[dict[str, str], FormErrors, NoticeA
         try:
             payload["budget_fen"] = parse_yuan(values["budget"], "budget")
         except InvalidInput as exc:
-            _place(errors, exc.errors, _known(AMEND_FIELDS))
+            place_errors(errors, exc.errors, _known(AMEND_FIELDS))
     # The field shows minutes only: left as it was, the deadline (seconds and all) stays.
     if values["bid_deadline"] != before["bid_deadline"]:
         try:
             payload["bid_deadline"] = parse_china_time(values["bid_deadline"], "bid_deadline")
         except InvalidInput as exc:
-            _place(errors, exc.errors, _known(AMEND_FIELDS))
+            place_errors(errors, exc.errors, _known(AMEND_FIELDS))
     data: NoticeAmend | None = None
     try:
         data = NoticeAmend.model_validate(payload)
     except ValidationError as exc:
-        _place(errors, validation_errors(exc), _known(AMEND_FIELDS))
+        place_errors(errors, validation_errors(exc), _known(AMEND_FIELDS))
     if data is not None and not errors and len(payload) == 1:
         errors["form"] = FieldError("form", N_("Nothing would change: edit at least one field."))
     return values, errors, data
@@ -398,17 +382,6 @@ def scope_options(names: Names) -> list[tuple[str, str]]:
     """云南省 as a whole first, then its prefectures."""
     province = regions.region(PROVINCE)
     return [(province.code, names.region_label(province))] + [(p.code, names.region_label(p)) for p in regions.children(PROVINCE)]
-
-
-async def _optional_viewer(request: Request[Any, Any, Any], session: AsyncSession) -> AppUser | None:
-    """The logged-in user, or None; a stale cookie on a public page is just a visitor."""
-    principal = current_principal(request)
-    if principal is None:
-        return None
-    user = await accounts.get_by_public_id(session, principal.public_id)
-    if user is None or not user.is_active or user.role != principal.role:
-        return None
-    return user
 
 
 def _wants_partial(request: Request[Any, Any, Any]) -> bool:
@@ -465,9 +438,9 @@ class NoticePages(Controller):
             async with session.begin_nested():
                 await service.create_org(session, user=user, data=data)
         except ValidationError as exc:
-            _place(errors, validation_errors(exc), _known(values))
+            place_errors(errors, validation_errors(exc), _known(values))
         except DomainError as exc:
-            errors, status = _domain_errors(exc, _known(values)), exc.status
+            errors, status = errors_beside_fields(exc, _known(values)), exc.status
         else:
             return redirect("/owner?done=org")
         return await self._owner_page(request, session, user, status_code=status, org_form={"values": values, "errors": errors})
@@ -483,9 +456,9 @@ class NoticePages(Controller):
             async with session.begin_nested():
                 await service.create_project(session, user=user, data=data)
         except ValidationError as exc:
-            _place(errors, validation_errors(exc), _known(values))
+            place_errors(errors, validation_errors(exc), _known(values))
         except DomainError as exc:
-            errors, status = _domain_errors(exc, _known(values)), exc.status
+            errors, status = errors_beside_fields(exc, _known(values)), exc.status
         else:
             return redirect("/owner?done=project")
         return await self._owner_page(request, session, user, status_code=status, project_form={"values": values, "errors": errors})
@@ -520,7 +493,7 @@ class NoticePages(Controller):
                 async with session.begin_nested():
                     notice = await service.create_notice(session, user=user, data=form.data)
             except DomainError as exc:
-                form.errors, form.status = _domain_errors(exc, form.field_for), exc.status
+                form.errors, form.status = errors_beside_fields(exc, form.field_for), exc.status
             else:
                 return redirect(f"/notices/{notice.public_id}?done=created")
         return await self._notice_form_page(request, session, user, form, status_code=form.status)
@@ -560,7 +533,7 @@ class NoticePages(Controller):
                 async with session.begin_nested():
                     await service.update_draft(session, user=user, notice_id=notice.public_id, data=form.data)
             except DomainError as exc:
-                form.errors, form.status = _domain_errors(exc, form.field_for), exc.status
+                form.errors, form.status = errors_beside_fields(exc, form.field_for), exc.status
             else:
                 return redirect(f"/notices/{notice.public_id}?done=updated")
         return await self._notice_form_page(request, session, user, form, notice=notice, status_code=form.status)
@@ -617,7 +590,7 @@ class NoticePages(Controller):
                 async with session.begin_nested():
                     _, changes = await service.amend(session, user=user, notice_id=notice.public_id, data=data, settings=request.app.state.settings)
             except DomainError as exc:
-                errors, status = _domain_errors(exc, _known(AMEND_FIELDS)), exc.status
+                errors, status = errors_beside_fields(exc, _known(AMEND_FIELDS)), exc.status
                 await session.refresh(notice)
             else:
                 return redirect(f"/notices/{notice.public_id}?" + urlencode({"done": "amended", "changed": ",".join(sorted(changes))}))
@@ -640,7 +613,7 @@ class NoticePages(Controller):
                 async with session.begin_nested():
                     await service.cancel(session, user=user, notice_id=notice.public_id, reason=values["reason"])
             except DomainError as exc:
-                errors, status = _domain_errors(exc, _known(("reason",))), exc.status
+                errors, status = errors_beside_fields(exc, _known(("reason",))), exc.status
                 await session.refresh(notice)
             else:
                 return redirect(f"/notices/{notice.public_id}?done=cancelled")
@@ -676,7 +649,7 @@ class NoticePages(Controller):
             try:
                 agencies.check_region(filters["region"])
             except InvalidInput as exc:
-                _place(errors, exc.errors, _known(("region",)))
+                place_errors(errors, exc.errors, _known(("region",)))
         if filters["method"] and filters["method"] not in METHOD_LABELS:
             errors["method"] = FieldError("method", N_("Choose lottery, lowest_price or direct."))
         if filters["status"] and filters["status"] not in PUBLIC_STATUSES:
@@ -687,7 +660,7 @@ class NoticePages(Controller):
                 try:
                     amounts[key] = parse_yuan(filters[key], key)
                 except InvalidInput as exc:
-                    _place(errors, exc.errors, _known((key,)))
+                    place_errors(errors, exc.errors, _known((key,)))
         applied = {k: (None if k in errors or not v else v) for k, v in filters.items()}
         notices, next_cursor = await service.list_notices(
             session, q=applied["q"], category=applied["category"], region=applied["region"], method=applied["method"],
@@ -774,7 +747,7 @@ class NoticePages(Controller):
         done: FromQuery[str | None] = None,
         changed: FromQuery[str | None] = None,
     ) -> Response[str]:
-        viewer = await _optional_viewer(request, session)
+        viewer = await optional_viewer(request, session)
         notice = await service.visible_notice(session, notice_id, viewer)
         return await self._notice_page(request, session, notice, viewer, done=done, changed=changed)
 
@@ -791,7 +764,7 @@ class NoticePages(Controller):
             try:
                 price = parse_yuan(values["price"], "price")
             except InvalidInput as exc:
-                _place(errors, exc.errors, _known(("price",)))
+                place_errors(errors, exc.errors, _known(("price",)))
         if errors:
             return await self._notice_page(request, session, notice, user, status_code=422, bid_errors=errors, bid_values=values)
         try:
@@ -800,7 +773,7 @@ class NoticePages(Controller):
         except DomainError as exc:
             await session.refresh(notice)
             errors = FormErrors()
-            _place(errors, exc.errors, _known(("price",)))
+            place_errors(errors, exc.errors, _known(("price",)))
             # Eligibility reasons come as errors named by their code; the page lists them itself.
             return await self._notice_page(request, session, notice, user, status_code=exc.status, problem=exc, bid_errors=errors, bid_values=values)
         return redirect(f"/notices/{notice.public_id}?done=bid#my-bid")

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import hashlib
 import time
-from pathlib import Path
 
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
