@@ -53,7 +53,11 @@ class NoticeApi(Controller):
     tags = ["notices"]
 
     async def _shape(self, session: AsyncSession, notice: Any) -> dict[str, Any]:
-        return notice_public(await service.view(session, notice), now=await service.db_now(session))
+        return (await self._shapes(session, [notice]))[0]
+
+    async def _shapes(self, session: AsyncSession, notices: list[Any]) -> list[dict[str, Any]]:
+        now = await service.db_now(session)
+        return [notice_public(v, now=now) for v in await service.views(session, notices)]
 
     @post("/", status_code=201, guards=[requires_role(Role.owner)], summary="Create a draft notice")
     async def create(self, request: Request[Any, Any, Any], data: JSONBody[NoticeCreate], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
@@ -78,7 +82,7 @@ class NoticeApi(Controller):
             session, q=q, category=category, region=region, method=method, status=status,
             budget_min=budget_min, budget_max=budget_max, cursor=cursor, limit=check_limit(limit),
         )
-        return {"items": [await self._shape(session, n) for n in notices], "next_cursor": next_cursor}
+        return {"items": await self._shapes(session, notices), "next_cursor": next_cursor}
 
     @get("/mine", guards=[requires_role(Role.owner)], summary="The caller's notices, drafts included")
     async def mine(
@@ -87,7 +91,7 @@ class NoticeApi(Controller):
     ) -> dict[str, Any]:
         owner = await load_viewer(request, session)
         notices, next_cursor = await service.list_notices(session, owner=owner, status=status, cursor=cursor, limit=check_limit(limit))
-        return {"items": [await self._shape(session, n) for n in notices], "next_cursor": next_cursor}
+        return {"items": await self._shapes(session, notices), "next_cursor": next_cursor}
 
     @get("/{notice_id:str}", summary="One notice (a draft only for its owner); never any bid")
     async def detail(self, request: Request[Any, Any, Any], notice_id: FromPath[str], session: NamedDependency[AsyncSession]) -> dict[str, Any]:

@@ -135,10 +135,24 @@ async def get_notice(session: AsyncSession, public_id: str, *, lock: str | None 
 
 
 async def view(session: AsyncSession, notice: Notice) -> NoticeView:
-    org = await session.get(OwnerOrg, notice.org_id) if notice.org_id else None
-    project = await session.get(Project, notice.project_id) if notice.project_id else None
-    avoid = list((await session.execute(sa.select(NoticeAvoid).where(NoticeAvoid.notice_id == notice.id).order_by(NoticeAvoid.agency_id))).scalars().all())
-    return NoticeView(notice=notice, org=org, project=project, avoid=avoid)
+    return (await views(session, [notice]))[0]
+
+
+async def views(session: AsyncSession, notices: list[Notice]) -> list[NoticeView]:
+    """Notices with their organisation, project and avoidance list; one query for the
+    lists of all of them (organisations and projects repeat and come from the identity map)."""
+    ids = [n.id for n in notices]
+    avoid: dict[int, list[NoticeAvoid]] = {i: [] for i in ids if i is not None}
+    if ids:
+        stmt = sa.select(NoticeAvoid).where(NoticeAvoid.notice_id.in_(ids)).order_by(NoticeAvoid.agency_id)
+        for row in (await session.execute(stmt)).scalars().all():
+            avoid[row.notice_id].append(row)
+    out = []
+    for n in notices:
+        org = await session.get(OwnerOrg, n.org_id) if n.org_id else None
+        project = await session.get(Project, n.project_id) if n.project_id else None
+        out.append(NoticeView(notice=n, org=org, project=project, avoid=avoid.get(n.id or 0, [])))
+    return out
 
 
 async def visible_notice(session: AsyncSession, public_id: str, viewer: AppUser | None) -> Notice:
@@ -437,7 +451,7 @@ async def open_notices_for(session: AsyncSession, agency: Agency, *, limit: int 
     notices = list((await session.execute(stmt)).scalars().all())
     profile = await agencies.load_profile(session, agency)
     facts, today = profile.facts(), today_in_china()
-    return [(n, agency_rules.eligibility(facts, requirements(await view(session, n)), today)) for n in notices]
+    return [(v.notice, agency_rules.eligibility(facts, requirements(v), today)) for v in await views(session, notices)]
 
 
 # -- bids --------------------------------------------------------------------------------------
