@@ -314,11 +314,14 @@ async def amend(session: AsyncSession, *, user: AppUser, notice_id: str, data: N
     if data.budget_fen is not None and data.budget_fen != notice.budget_fen:
         rules.check_budget(data.budget_fen)
         changes["budget_fen"] = [notice.budget_fen, data.budget_fen]
-    if data.required_level is not None and data.required_level != notice.required_level:
-        if data.required_level not in catalogue.level_codes(notice.category):
+    # The two optional terms can also be cleared: an explicit null removes them, an
+    # omitted field keeps them.
+    given = data.model_fields_set
+    if "required_level" in given and data.required_level != notice.required_level:
+        if data.required_level is not None and data.required_level not in catalogue.level_codes(notice.category):
             raise rules.invalid("required_level", N_("Choose one of this category's levels: {levels}."), levels=", ".join(catalogue.level_codes(notice.category)) or "—")
         changes["required_level"] = [notice.required_level, data.required_level]
-    if data.service_days is not None and data.service_days != notice.service_days:
+    if "service_days" in given and data.service_days != notice.service_days:
         changes["service_days"] = [notice.service_days, data.service_days]
     if data.bid_deadline is not None:
         deadline = rules.check_deadline(data.bid_deadline, now=now, min_window=0)

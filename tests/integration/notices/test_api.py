@@ -22,7 +22,14 @@ from market.log import protocol
 from market.log.receipts import verify_receipt
 from tests.conftest import make_settings, serve_in_process
 from tests.helpers import bearer, register, token_for
-from tests.integration.agencies.test_api import FUTURE, admin, agency_user, create, credit_code, log_entries
+from tests.integration.agencies.test_api import (
+    FUTURE,
+    admin,
+    agency_user,
+    create,
+    credit_code,
+    log_entries,
+)
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -354,6 +361,20 @@ async def test_amend_logs_new_terms_and_moves_the_deadline_later(client: AsyncCl
     assert not {"method", "winners", "min_candidates", "commit"} & set(entry)  # these never change
     assert entry["terms_sha256"] == body["terms_sha256"] and entry["scheme"] == "none"
     assert entry["bid_deadline"] == protocol.format_ts(datetime.fromisoformat(later)) and TS.match(entry["bid_deadline"])
+
+
+async def test_amend_can_clear_an_optional_term_with_null_and_keeps_it_when_omitted(client: AsyncClient) -> None:
+    owner = await owner_user(client)
+    notice = await published(client, owner)
+    set_days = await client.post(f"/api/v1/notices/{notice['id']}/amend", json={"service_days": 45}, headers=owner)
+    assert set_days.status_code == 200 and set_days.json()["service_days"] == 45
+    kept = await client.post(f"/api/v1/notices/{notice['id']}/amend", json={"title": "只改标题"}, headers=owner)
+    assert kept.json()["service_days"] == 45
+    cleared = await client.post(f"/api/v1/notices/{notice['id']}/amend", json={"service_days": None}, headers=owner)
+    assert cleared.status_code == 200 and cleared.json()["service_days"] is None
+    assert cleared.json()["changes"] == {"service_days": [45, None]}
+    terms = json.loads((await client.get(f"/api/v1/notices/{notice['id']}/terms")).content)
+    assert terms["service_days"] is None
 
 
 async def test_amending_the_deadline_earlier_is_422(client: AsyncClient) -> None:
