@@ -80,6 +80,12 @@ def is_htmx(request: Request[Any, Any, Any]) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
+def wants_partial(request: Request[Any, Any, Any]) -> bool:
+    """An htmx request that will swap a part of the page. When htmx restores history it
+    asks for the whole page, so that gets the full page too."""
+    return is_htmx(request) and request.headers.get("hx-history-restore-request") != "true"
+
+
 def safe_next(target: str | None, default: str = "/") -> str:
     """Only same-site paths; anything else (``//evil``, ``https://...``) goes home."""
     if not target:

@@ -42,7 +42,7 @@ from market.i18n import N_
 from market.pagination import check_limit
 from market.reference import catalogue, regions
 from market.security.auth import current_principal, requires_role
-from market.templating import is_htmx, redirect, render, request_locale
+from market.templating import redirect, render, request_locale, wants_partial
 
 BLANK_ROWS = 3
 MAX_ROWS = 50
@@ -668,7 +668,7 @@ class AgencyPages(Controller):
             "public_statuses": [s.value for s in service.PUBLIC_STATUSES],
         }
         headers = {"Vary": "Cookie, Accept-Language, HX-Request"}
-        if is_htmx(request) and request.headers.get("hx-history-restore-request") != "true":
+        if wants_partial(request):
             template = "agencies/partials/directory_rows.html" if cursor else "agencies/partials/directory_update.html"
             return _render(request, template, headers=headers, **context)
         return _render(

@@ -19,7 +19,7 @@ from market.i18n import N_
 from market.log import protocol, queries, store
 from market.log.models import LogCheckpoint
 from market.pagination import MAX_LIMIT, decode_cursor, encode_cursor
-from market.templating import is_htmx, render
+from market.templating import render, wants_partial
 
 DEFAULT_LIMIT = 50
 # The examples on /log/verify are meant to be pasted into a shell: a Host header holding
@@ -54,11 +54,6 @@ def _before(cursor: str | None) -> int | None:
 def _list_url(**params: Any) -> str:
     kept = {k: v for k, v in params.items() if v not in (None, "")}
     return "/log" + ("?" + urlencode(kept) if kept else "")
-
-
-def _wants_partial(request: Request[Any, Any, Any]) -> bool:
-    # htmx asks for the whole page when it restores history it has no snapshot of.
-    return is_htmx(request) and request.headers.get("hx-history-restore-request") != "true"
 
 
 def _checkpoint_view(row: LogCheckpoint) -> dict[str, Any]:
@@ -107,7 +102,7 @@ class LogPages(Controller):
             "newest_url": _list_url(**filters),
         }
         headers = {"Vary": "Cookie, Accept-Language, HX-Request"}
-        if _wants_partial(request):
+        if wants_partial(request):
             template = "log/partials/entry_rows.html" if cursor else "log/partials/results.html"
             return render(request, template, headers=headers, **context)
         types = await queries.entry_types(session)

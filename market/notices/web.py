@@ -53,7 +53,7 @@ from market.notices.present import FAIRNESS_NONE
 from market.pagination import check_limit
 from market.reference import catalogue, regions
 from market.security.auth import requires_role
-from market.templating import format_fen, is_htmx, redirect, render, request_locale
+from market.templating import format_fen, redirect, render, request_locale, wants_partial
 
 PROVINCE = "530000"  # 云南省: the default scope of a notice
 LIST_LIMIT = 20
@@ -384,10 +384,6 @@ def scope_options(names: Names) -> list[tuple[str, str]]:
     return [(province.code, names.region_label(province))] + [(p.code, names.region_label(p)) for p in regions.children(PROVINCE)]
 
 
-def _wants_partial(request: Request[Any, Any, Any]) -> bool:
-    return is_htmx(request) and request.headers.get("hx-history-restore-request") != "true"
-
-
 class NoticePages(Controller):
     include_in_schema = False
 
@@ -679,7 +675,7 @@ class NoticePages(Controller):
         }
         headers = {"Vary": "Cookie, Accept-Language, HX-Request"}
         context["region_groups"] = region_groups(Names(request_locale(request)), counties=False)
-        if _wants_partial(request):
+        if wants_partial(request):
             template = "notices/partials/list_rows.html" if cursor else "notices/partials/list_update.html"
             return _render(request, template, headers=headers, **context)
         return _render(request, "notices/list.html", headers=headers, **context)
