@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.asyncpg import AsyncPgChannelsBackend
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -23,7 +25,7 @@ from market.accounts.web import AccountPages
 from market.agencies.web import AgencyPages
 from market.agencies.api import AgencyApi, ReferenceApi
 from market.config import ConfigError, Settings
-from market.db import ROOT, Database
+from market.db import ROOT, Database, to_asyncpg_dsn
 from market.log.api import LogApi
 from market.log.receipts import ReceiptSigner
 from market.log.signer import LogSigner
@@ -35,6 +37,12 @@ from market.notices.web import NoticePages
 from market.observability import access_log_middleware, configure_logging
 from market.problems import handle
 from market.security.auth import auth_middleware_factory
+from market.selection.api import MessageApi, SelectionApi
+from market.selection.api import context as selection_context
+from market.selection.beacon import DrandRelays
+from market.selection.scheduler import Scheduler
+from market.selection.service import CHANNEL
+from market.selection.web import SelectionPages
 from market.security.csrf import csrf_middleware_factory
 from market.security.ratelimit import SlidingWindowLimiter
 from market.site.web import HealthApi, SitePages
@@ -62,17 +70,31 @@ def _lifespan(database: Database | None):  # type: ignore[no-untyped-def]
             app.state.db = Database.from_url(settings.database_url)
         checkpointer = Checkpointer(app.state.db, app.state.log_signer)
         app.state.checkpointer = checkpointer
-        task = asyncio.create_task(checkpointer.run(), name="log-checkpointer")
+        tasks = [asyncio.create_task(checkpointer.run(), name="log-checkpointer")]
+        if settings.scheduler_interval > 0:
+            scheduler = Scheduler(app.state.db, selection_context(app.state), interval=settings.scheduler_interval, on_step=checkpointer.nudge)
+            tasks.append(asyncio.create_task(scheduler.run(), name="selection-scheduler"))
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if database is None:
                 await app.state.db.dispose()
 
     return lifespan
+
+
+def _channels(settings: Settings) -> list[ChannelsPlugin]:
+    """Live draw pages listen for NOTIFY on the selection channel, so an update made by any
+    server process (or the scheduler of another) reaches every page that watches."""
+    if not settings.database_url:
+        return []
+    backend = AsyncPgChannelsBackend(dsn=to_asyncpg_dsn(settings.database_url))
+    return [ChannelsPlugin(backend=backend, channels=[CHANNEL], subscriber_max_backlog=100, subscriber_backlog_strategy="dropleft")]
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Litestar:
@@ -108,6 +130,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             "receipts": ReceiptSigner.from_data_dir(settings.data_dir),
             "sealer": SecretSealer.from_data_dir(settings.data_dir),
             "auth_limiter": SlidingWindowLimiter(limit=settings.auth_rate_limit, window=settings.auth_rate_window),
+            "beacon": DrandRelays(settings.drand_relays),
         }
     )
     return Litestar(
@@ -125,6 +148,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             LogPages,
             AgencyPages,
             NoticePages,
+            SelectionApi,
+            MessageApi,
+            SelectionPages,
             create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
         ],
         dependencies={"session": Provide(provide_session)},
@@ -136,6 +162,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         exception_handlers={Exception: handle},
         lifespan=[_lifespan(database)],
         openapi_config=openapi,
+        plugins=_channels(settings),
         state=state,
         debug=False,
         # Uploads may be 10 MB; a little more lets the service say so in its own words.

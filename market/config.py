@@ -16,6 +16,9 @@ KNOWN_DEFAULT_SECRETS = frozenset(
     {"", "secret", "changeme", "change-me", "change_me", "dev", "development", "test", "password", "market", "insecure"}
 )
 MIN_SECRET_LENGTH = 32
+# drand's public HTTP relays (League of Entropy); any one that answers with a round whose
+# signature verifies will do, so several are tried in turn.
+DEFAULT_DRAND_RELAYS = ("https://api.drand.sh", "https://drand.cloudflare.com", "https://api2.drand.sh", "https://api3.drand.sh")
 
 
 class ConfigError(Exception):
@@ -35,6 +38,31 @@ def _int(name: str, default: int, environ: dict[str, str]) -> int:
     return value
 
 
+def _float(name: str, default: float, environ: dict[str, str]) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not 0 <= value < 3600:
+        raise ConfigError(f"{name} must be between 0 and 3600 seconds, got {raw}")
+    return value
+
+
+def _relays(raw: str | None) -> tuple[str, ...]:
+    if not raw:
+        return DEFAULT_DRAND_RELAYS
+    relays = tuple(r.strip().rstrip("/") for r in raw.split(",") if r.strip())
+    for relay in relays:
+        if not relay.startswith(("https://", "http://")):
+            raise ConfigError(f"MARKET_DRAND_RELAYS: {relay!r} is not an http(s) URL")
+    if not relays:
+        raise ConfigError("MARKET_DRAND_RELAYS names no relay")
+    return relays
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -50,6 +78,9 @@ class Settings:
     auth_rate_window: int = 60
     cookie_secure: bool = False
     beacon: str = "none"  # MSP/1 scheme source: "none" or "drand" (quicknet)
+    drand_relays: tuple[str, ...] = DEFAULT_DRAND_RELAYS
+    publicity_days: int = 3  # 公示: how long a result is open to objections
+    scheduler_interval: float = 1.0  # seconds between looks for due notices; 0 turns it off
 
     @property
     def is_dev(self) -> bool:
@@ -79,6 +110,9 @@ class Settings:
             auth_rate_window=_int("MARKET_AUTH_RATE_WINDOW", 60, env),
             cookie_secure=env.get("MARKET_COOKIE_SECURE", "") in {"1", "true", "yes"},
             beacon=env.get("MARKET_BEACON") or "none",
+            drand_relays=_relays(env.get("MARKET_DRAND_RELAYS")),
+            publicity_days=_int("MARKET_PUBLICITY_DAYS", 3, env),
+            scheduler_interval=_float("MARKET_SCHEDULER_INTERVAL", 1.0, env),
         )
         if settings.beacon not in {"none", "drand"}:
             raise ConfigError(f"MARKET_BEACON must be none or drand, got {settings.beacon!r}")

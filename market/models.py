@@ -5,9 +5,14 @@ from market.agencies.models import Agency, AgencyCategory, AgencyDocument, Agenc
 from market.log.models import LogCheckpoint, LogEntry, LogSubtree
 from market.notices.models import Bid, Notice, NoticeAvoid, NoticeRevision, NoticeSecret, OwnerOrg, Project
 from market.reference.models import CategoryLevel, Region, ServiceCategory
+from market.selection.models import Award, Message, Objection, Selection
 
 __all__ = [
     "Agency",
+    "Award",
+    "Message",
+    "Objection",
+    "Selection",
     "AgencyCategory",
     "AgencyDocument",
     "AgencyReview",

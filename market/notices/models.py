@@ -33,7 +33,10 @@ METHOD_LABELS = {
 class NoticeStatus(enum.StrEnum):
     draft = "draft"
     open = "open"
-    closed = "closed"
+    closed = "closed"  # bidding closed; the draw waits for the committed beacon round
+    selected = "selected"  # drawn or chosen directly; in publicity (公示)
+    awarded = "awarded"  # publicity over with nothing pending: final
+    failed = "failed"
     cancelled = "cancelled"
 
 
@@ -70,7 +73,8 @@ class Project(SQLModel, table=True):
 class Notice(SQLModel, table=True):
     __tablename__ = "notice"
     __table_args__ = (
-        sa.CheckConstraint("status IN ('draft', 'open', 'closed', 'cancelled')", name="status_known"),
+        sa.CheckConstraint("status IN ('draft', 'open', 'closed', 'selected', 'awarded', 'failed', 'cancelled')", name="status_known"),
+        sa.CheckConstraint("(method = 'direct') = (direct_agency_id IS NOT NULL)", name="direct_names_agency"),
         sa.CheckConstraint("method IN ('lottery', 'lowest_price', 'direct')", name="method_known"),
         sa.CheckConstraint("budget_fen > 0", name="budget_positive"),
         sa.CheckConstraint("winners >= 1 AND min_candidates >= 1", name="counts_positive"),
@@ -93,6 +97,9 @@ class Notice(SQLModel, table=True):
     min_candidates: int = Field(sa_column=sa.Column(sa.SmallInteger, nullable=False))
     bid_deadline: datetime = Field(sa_column=timestamp_column(nullable=False))
     service_days: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, nullable=True))
+    # Direct selection names its agency and says why up front, in the published terms.
+    direct_agency_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(16), nullable=True))
+    direct_justification: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     status: str = Field(default=NoticeStatus.draft.value, sa_column=sa.Column(sa.String(16), nullable=False))
     commit: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
     scheme: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
@@ -201,6 +208,8 @@ class NoticeCreate(SQLModel):
     service_days: int | None = Field(default=None, ge=1, le=3650)
     project_id: str | None = Field(default=None, max_length=16)
     avoid: list[AvoidInput] = Field(default_factory=list, max_length=50)
+    direct_agency_id: str | None = Field(default=None, max_length=16)
+    direct_justification: str | None = Field(default=None, max_length=5000)
 
     _exact = field_validator("budget_fen", "winners", "min_candidates", mode="before")(exact_int)
 
@@ -208,6 +217,11 @@ class NoticeCreate(SQLModel):
     @classmethod
     def strip(cls, value: str) -> str:
         return value.strip()
+
+    @field_validator("direct_agency_id", "direct_justification")
+    @classmethod
+    def empty_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if isinstance(value, str) else value
 
     @field_validator("required_level")
     @classmethod

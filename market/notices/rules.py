@@ -8,6 +8,7 @@ from typing import Any
 
 from market.errors import FieldError, InvalidInput
 from market.i18n import N_
+from market.ids import PUBLIC_ID
 from market.log import protocol
 from market.notices.models import Method, NoticeCreate
 
@@ -47,6 +48,20 @@ def check_counts(method: str, winners: int, min_candidates: int) -> None:
         raise invalid("winners", N_("A lottery needs more candidates than winners: winners must be below the minimum number of candidates."))
     if method == Method.lowest_price and winners > min_candidates:
         raise invalid("winners", N_("Winners cannot exceed the minimum number of candidates."))
+
+
+def check_direct(method: str, agency_id: str | None, justification: str | None) -> None:
+    """A direct notice names its agency and justifies the choice; the others name none."""
+    if method != Method.direct:
+        if agency_id is not None or justification is not None:
+            raise invalid("direct_agency_id", N_("Only a direct selection names an agency."))
+        return
+    if agency_id is None:
+        raise invalid("direct_agency_id", N_("Direct selection names the agency it chooses."))
+    if not PUBLIC_ID.match(agency_id):
+        raise invalid("direct_agency_id", N_("Not an agency id."))
+    if justification is None or len(justification) < 10:
+        raise invalid("direct_justification", N_("Explain in at least 10 characters why this agency is chosen without a draw; it is published."))
 
 
 def check_budget(budget_fen: int) -> None:
@@ -101,6 +116,7 @@ def terms_document(
     owner: dict[str, str] | None,
     project: dict[str, str] | None,
     avoid: list[dict[str, str]],
+    direct: dict[str, str] | None = None,
 ) -> bytes:
     """The canonical JSON of a notice's terms; its SHA-256 is ``terms_sha256`` (MSP/1 step 1)."""
     return protocol.canonical_json(
@@ -120,5 +136,6 @@ def terms_document(
             "owner": owner,
             "project": project,
             "avoid": sorted(avoid, key=lambda a: a["agency_id"]),
+            "direct": direct,
         }
     )

@@ -174,6 +174,9 @@ def _check_notice_fields(data: NoticeCreate) -> int:
     rules.check_budget(data.budget_fen)
     min_candidates = rules.min_candidates_for(data)
     rules.check_counts(data.method, data.winners, min_candidates)
+    rules.check_direct(data.method, data.direct_agency_id, data.direct_justification)
+    if data.direct_justification:
+        agencies.check_publishable(data.direct_justification, "direct_justification")
     agencies.check_publishable(data.title, "title")
     agencies.check_publishable(data.description, "description")
     for i, a in enumerate(data.avoid):
@@ -181,6 +184,14 @@ def _check_notice_fields(data: NoticeCreate) -> int:
             raise rules.invalid(f"avoid[{i}].agency_id", N_("Not an agency id."))
         agencies.check_publishable(a.reason, f"avoid[{i}].reason")
     return min_candidates
+
+
+async def _check_direct_agency(session: AsyncSession, data: NoticeCreate) -> None:
+    if data.direct_agency_id is None:
+        return
+    stmt = sa.select(Agency.id).where(Agency.public_id == data.direct_agency_id, Agency.status == "approved")
+    if (await session.execute(stmt)).first() is None:
+        raise rules.invalid("direct_agency_id", N_("No approved agency has this id."))
 
 
 async def _project_for(session: AsyncSession, user: AppUser, project_id: str | None) -> tuple[OwnerOrg | None, Project | None]:
@@ -197,6 +208,7 @@ async def create_notice(session: AsyncSession, *, user: AppUser, data: NoticeCre
     """A draft: private and editable until published."""
     _require_owner(user)
     min_candidates = _check_notice_fields(data)
+    await _check_direct_agency(session, data)
     now = await db_now(session)
     deadline = rules.check_deadline(data.bid_deadline, now=now, min_window=0)
     org, project = await _project_for(session, user, data.project_id)
@@ -206,6 +218,7 @@ async def create_notice(session: AsyncSession, *, user: AppUser, data: NoticeCre
         title=data.title, description=data.description, category=data.category, required_level=data.required_level,
         region=data.region, budget_fen=data.budget_fen, method=data.method.value, winners=data.winners,
         min_candidates=min_candidates, bid_deadline=deadline, service_days=data.service_days,
+        direct_agency_id=data.direct_agency_id, direct_justification=data.direct_justification,
     )
     session.add(notice)
     await session.flush()
@@ -225,12 +238,14 @@ async def update_draft(session: AsyncSession, *, user: AppUser, notice_id: str, 
     if notice.status != NoticeStatus.draft:
         raise Conflict(N_("A published notice cannot be edited; amend it instead."))
     min_candidates = _check_notice_fields(data)
+    await _check_direct_agency(session, data)
     deadline = rules.check_deadline(data.bid_deadline, now=await db_now(session), min_window=0)
     org, project = await _project_for(session, user, data.project_id)
     for key, value in {
         "title": data.title, "description": data.description, "category": data.category, "required_level": data.required_level,
         "region": data.region, "budget_fen": data.budget_fen, "method": data.method.value, "winners": data.winners,
         "min_candidates": min_candidates, "bid_deadline": deadline, "service_days": data.service_days,
+        "direct_agency_id": data.direct_agency_id, "direct_justification": data.direct_justification,
         "org_id": org.id if org else None, "project_id": project.id if project else None, "updated_at": utcnow(),
     }.items():
         setattr(notice, key, value)
@@ -258,6 +273,7 @@ def _terms(v: NoticeView) -> bytes:
         owner={"id": v.org.public_id, "name": v.org.name} if v.org else None,
         project={"id": v.project.public_id, "name": v.project.name, "code": v.project.code} if v.project else None,
         avoid=[{"agency_id": a.agency_id, "reason": a.reason} for a in v.avoid],
+        direct={"agency_id": n.direct_agency_id, "justification": n.direct_justification or ""} if n.direct_agency_id else None,
     )
 
 
@@ -484,6 +500,8 @@ async def place_bid(
         raise Conflict(N_("This notice is not open for bids."))
     if await db_now(session) >= notice.bid_deadline:
         raise Conflict(N_("The bid deadline has passed."))
+    if notice.direct_agency_id is not None and notice.direct_agency_id != agency.public_id:
+        raise Forbidden(N_("This notice is a direct selection of another agency."))
     result = await eligibility(session, agency, await view(session, notice))
     if not result:
         raise not_eligible(result)  # type: ignore[arg-type]

@@ -1,0 +1,100 @@
+"""Closing, the selection record, declines and objections over JSON (api-v1.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.accounts.models import Role
+from market.accounts.session import load_viewer, optional_viewer
+from market.notices import service as notices
+from market.selection import service
+from market.selection.models import AnswerInput, DecisionInput, DeclineInput, Objection, ObjectionInput
+from market.selection.service import Context
+from market.security.auth import requires_login, requires_role
+
+
+def context(state: State) -> Context:
+    return Context(settings=state.settings, sealer=state.sealer, beacon=state.beacon)
+
+
+def base_url(request: Request[Any, Any, Any]) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def objection_public(o: Objection) -> dict[str, Any]:
+    """An objection as everyone sees it; who filed it is not published."""
+    return {
+        "id": o.public_id,
+        "agency_id": o.agency_public_id,
+        "reasons": o.reasons,
+        "status": o.status,
+        "filed_at": o.filed_at.isoformat(),
+        "answer": o.answer,
+        "answered_at": o.answered_at.isoformat() if o.answered_at else None,
+        "decision_reason": o.decision_reason,
+        "decided_at": o.decided_at.isoformat() if o.decided_at else None,
+        "seqs": {"filed": o.filed_seq, "answered": o.answered_seq, "decided": o.decided_seq},
+    }
+
+
+class SelectionApi(Controller):
+    path = "/api/v1/notices"
+    tags = ["selection"]
+
+    @post("/{notice_id:str}/close", status_code=200, guards=[requires_login], summary="Close after the deadline and draw (owner or admin); idempotent, returns the selection record")
+    async def close(self, request: Request[Any, Any, Any], notice_id: FromPath[str], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+        notice = await service.close(session, user=await load_viewer(request, session), notice_id=notice_id, ctx=context(request.app.state))
+        return await service.record(session, notice, base_url=base_url(request))
+
+    @get("/{notice_id:str}/selection", summary="The selection record: every log seq the verifier uses and the values they produce")
+    async def selection(self, request: Request[Any, Any, Any], notice_id: FromPath[str], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+        notice = await notices.visible_notice(session, notice_id, await optional_viewer(request, session))
+        return await service.record(session, notice, base_url=base_url(request))
+
+    @post("/{notice_id:str}/decline", status_code=200, guards=[requires_role(Role.agency)], summary="A winner declines before signing; the first remaining alternate takes its place")
+    async def decline(self, request: Request[Any, Any, Any], notice_id: FromPath[str], data: JSONBody[DeclineInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+        notice = await service.decline(session, user=await load_viewer(request, session), notice_id=notice_id, reason=data.reason, settings=request.app.state.settings)
+        return await service.record(session, notice, base_url=base_url(request))
+
+    @get("/{notice_id:str}/objections", summary="Objections (异议) to the result, with answers and decisions")
+    async def objections(self, request: Request[Any, Any, Any], notice_id: FromPath[str], session: NamedDependency[AsyncSession]) -> list[dict[str, Any]]:
+        notice = await notices.visible_notice(session, notice_id, await optional_viewer(request, session))
+        return [objection_public(o) for o in await service.objections(session, notice)]
+
+    @post("/{notice_id:str}/objections", status_code=201, guards=[requires_login], summary="File an objection during publicity (any logged-in user)")
+    async def object(self, request: Request[Any, Any, Any], notice_id: FromPath[str], data: JSONBody[ObjectionInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+        objection = await service.file_objection(session, user=await load_viewer(request, session), notice_id=notice_id, reasons=data.reasons, agency_id=data.agency_id)
+        return objection_public(objection)
+
+    @post("/{notice_id:str}/objections/{objection_id:str}/answer", status_code=200, guards=[requires_role(Role.owner)], summary="The owner answers an objection")
+    async def answer(self, request: Request[Any, Any, Any], notice_id: FromPath[str], objection_id: FromPath[str], data: JSONBody[AnswerInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+        objection = await service.answer_objection(session, user=await load_viewer(request, session), notice_id=notice_id, objection_id=objection_id, answer=data.answer)
+        return objection_public(objection)
+
+    @post("/{notice_id:str}/objections/{objection_id:str}/decision", status_code=200, guards=[requires_role(Role.supervisor)], summary="A supervisor decides an objection: upheld disqualifies the winner objected to")
+    async def decide(self, request: Request[Any, Any, Any], notice_id: FromPath[str], objection_id: FromPath[str], data: JSONBody[DecisionInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+        objection = await service.decide_objection(
+            session, user=await load_viewer(request, session), notice_id=notice_id, objection_id=objection_id,
+            decision=data.decision.value, reason=data.reason, settings=request.app.state.settings,
+        )
+        return objection_public(objection)
+
+
+class MessageApi(Controller):
+    path = "/api/v1/me/messages"
+    tags = ["accounts"]
+    guards = [requires_login]
+
+    @get("/", summary="The caller's messages (won, replaced, objections...), newest first")
+    async def messages(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> list[dict[str, Any]]:
+        user = await load_viewer(request, session)
+        return [
+            {"id": m.id, "kind": m.kind, "notice_id": n.public_id if n else None, "params": m.params, "created_at": m.created_at.isoformat(), "read": m.read_at is not None}
+            for m, n in await service.messages_for(session, user)
+        ]

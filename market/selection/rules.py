@@ -1,0 +1,194 @@
+"""Pure rules of public selection: who is a candidate at closing, the draw, who replaces
+whom, and the shape of the selection record. No database, no clock, no randomness."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Final
+
+from market.agencies import rules as agency_rules
+from market.log import protocol
+
+ATTEMPT: Final = 1  # MSP/1: there is no second draw
+WEIGHT: Final = 1  # MSP/1 version 1: every candidate weighs the same
+TOO_FEW_CANDIDATES: Final = "too_few_candidates"
+NO_ALTERNATES: Final = "no_alternates"
+NOT_NAMED: Final = "not_named"  # a bidder on a direct notice other than the agency it names
+
+
+@dataclass(frozen=True)
+class StandingBid:
+    document: dict[str, Any]  # the MSP/1 bid document, as logged in bidding.closed
+    facts: agency_rules.AgencyFacts  # the bidder as it stands at closing
+
+
+@dataclass(frozen=True)
+class Decided:
+    candidates: list[tuple[str, int]]  # canonical order
+    excluded: list[dict[str, str]]  # sorted by agency_id
+
+
+def candidates_at_close(
+    bids: Iterable[StandingBid],
+    requirements: agency_rules.Requirements,
+    today: date,
+    *,
+    direct_agency_id: str | None = None,
+) -> Decided:
+    """Re-check every bidder on the day of closing: an agency suspended, blacklisted or
+    whose qualification lapsed since it bid is excluded, with the first reason's code."""
+    candidates: list[tuple[str, int]] = []
+    excluded: list[dict[str, str]] = []
+    for bid in bids:
+        agency_id = bid.document["agency_id"]
+        if direct_agency_id is not None and agency_id != direct_agency_id:
+            excluded.append({"agency_id": agency_id, "reason": NOT_NAMED})
+            continue
+        result = agency_rules.eligibility(bid.facts, requirements, today)
+        if isinstance(result, agency_rules.NotEligible):
+            excluded.append({"agency_id": agency_id, "reason": result.codes[0]})
+        else:
+            candidates.append((agency_id, WEIGHT))
+    excluded.sort(key=lambda e: e["agency_id"].encode("utf-8"))
+    return Decided(candidates=protocol.canonical_candidates(candidates), excluded=excluded)
+
+
+@dataclass(frozen=True)
+class DrawResult:
+    eligible: bytes
+    seed: bytes
+    order: list[str]
+    ranking: list[str]
+    winners: list[str]
+    alternates: list[str]
+
+
+def draw(
+    *,
+    notice_id: str,
+    method: str,
+    k: int,
+    secret: bytes,
+    candidates: Sequence[tuple[str, int]],
+    bids: Sequence[Mapping[str, Any]],
+    scheme: str,
+    beacon: bytes,
+) -> DrawResult:
+    """MSP/1 steps 4 to 6 over the values ``bidding.closed`` published."""
+    eligible = protocol.eligible_digest(candidates)
+    seed = protocol.seed(notice_id, ATTEMPT, secret, eligible, scheme, beacon)
+    order = protocol.draw_order(seed, candidates)
+    prices = {b["agency_id"]: b["price_fen"] for b in bids} if method == "lowest_price" else None
+    ranking = protocol.rank(method, order, prices)
+    winners, alternates = protocol.split_winners(ranking, k)
+    return DrawResult(eligible=eligible, seed=seed, order=order, ranking=ranking, winners=winners, alternates=alternates)
+
+
+def next_alternate(alternates: Sequence[str], used: Iterable[str]) -> str | None:
+    """MSP/1 step 7: the first alternate, in ranking order, that has not held the award."""
+    taken = set(used)
+    for agency_id in alternates:
+        if agency_id not in taken:
+            return agency_id
+    return None
+
+
+def waiting_for_round(round_number: int, at: datetime) -> str:
+    return f"waiting for drand quicknet round {round_number}, emitted at {at.isoformat().replace('+00:00', 'Z')}"
+
+
+def fairness(scheme: str | None) -> str:
+    """MSP/1 section 7: with no beacon the result is only as fair as the operator."""
+    return "operator" if (scheme or protocol.SCHEME_NONE) == protocol.SCHEME_NONE else "beacon"
+
+
+def _rfc3339(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def selection_record(*, notice: Any, selection: Any, seqs: Mapping[str, list[int]], holders: list[str], base_url: str) -> dict[str, Any]:
+    """The public selection record. ``notice`` and ``selection`` are the stored rows (the
+    selection None before closing); ``seqs`` maps entry types to this notice's seqs."""
+    closed = selection is not None
+
+    def one(kind: str) -> int | None:
+        found = seqs.get(kind) or []
+        return found[0] if found else None
+
+    outcome = None
+    for kind in ("selection.drawn", "selection.direct", "selection.failed"):
+        if seqs.get(kind):
+            outcome = seqs[kind][0]
+    verify = f"python3 verify_log.py --url {base_url or 'URL'} --notice {notice.public_id}"
+    record: dict[str, Any] = {
+        "notice_id": notice.public_id,
+        "status": notice.status,
+        "method": notice.method,
+        "k": notice.winners,
+        "min_candidates": notice.min_candidates,
+        "bid_deadline": _rfc3339(notice.bid_deadline),
+        "commit": notice.commit,
+        "scheme": notice.scheme,
+        "terms_sha256": notice.terms_sha256,
+        "fairness": fairness(notice.scheme),
+        "waiting_reason": selection.waiting_reason if closed else None,
+        "seqs": {
+            "published": one("notice.published"),
+            "amended": list(seqs.get("notice.amended", [])),
+            "cancelled": one("notice.cancelled"),
+            # Before closing, who bid stays out of the record (the log has the entries).
+            "bids_accepted": list(seqs.get("bid.accepted", [])) if closed else None,
+            "bids_withdrawn": list(seqs.get("bid.withdrawn", [])) if closed else None,
+            "closed": one("bidding.closed"),
+            "outcome": outcome,
+            "awards": sorted(seqs.get("award.declined", []) + seqs.get("award.disqualified", [])),
+            "objections": sorted(seqs.get("objection.filed", []) + seqs.get("objection.answered", []) + seqs.get("objection.decided", [])),
+            "final": (seqs.get("award.final") or [None])[-1],
+        },
+        "secret": None,
+        "bids": None,
+        "candidates": None,
+        "excluded": None,
+        "eligible": None,
+        "attempt": None,
+        "beacon": None,
+        "seed": None,
+        "order": None,
+        "ranking": None,
+        "winners": None,
+        "alternates": None,
+        "holders": holders,
+        "direct": (
+            {"agency_id": notice.direct_agency_id, "justification": notice.direct_justification}
+            if notice.direct_agency_id
+            else None
+        ),
+        "publicity_ends": None,
+        "failed_reason": None,
+        "verify_command": verify,
+    }
+    if closed:
+        record.update(
+            secret=selection.secret,
+            bids=selection.bids,
+            candidates=selection.candidates,
+            excluded=selection.excluded,
+            eligible=selection.eligible,
+            publicity_ends=_rfc3339(selection.publicity_ends),
+            failed_reason=selection.failed_reason,
+        )
+        if selection.outcome == "drawn":
+            record.update(
+                attempt=ATTEMPT,
+                beacon=selection.beacon,
+                seed=selection.seed,
+                order=selection.order,
+                ranking=selection.ranking,
+                winners=selection.winners,
+                alternates=selection.alternates,
+            )
+        elif selection.outcome == "direct":
+            record.update(winners=selection.winners, alternates=[])
+    return record

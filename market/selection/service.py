@@ -1,0 +1,579 @@
+"""Closing, drawing and awarding (MSP/1 steps 3 to 7), and what follows the draw: publicity,
+objections, declines and the final award.
+
+Every step writes its log entry in the same transaction as the rows that mirror it, and
+every step is idempotent on the notice's status, so a crash leaves either the step done
+entirely or not at all, and whoever looks next (the scheduler, a second server process,
+an owner pressing "close") finishes it exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.accounts.models import AppUser, Role
+from market.agencies import service as agencies
+from market.agencies.models import Agency
+from market.config import Settings
+from market.db import today_in_china, utcnow
+from market.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from market.i18n import N_
+from market.ids import next_public_id
+from market.log import protocol
+from market.log import store as log
+from market.notices import service as notices
+from market.notices.models import Bid, BidStatus, Method, Notice, NoticeStatus
+from market.notices.secrets import SecretSealer
+from market.selection import rules
+from market.selection.beacon import Beacon, BeaconUnavailable, emitted_at
+from market.selection.models import (
+    PENDING_OBJECTIONS,
+    Award,
+    AwardStatus,
+    Message,
+    Objection,
+    ObjectionStatus,
+    Outcome,
+    Selection,
+)
+
+CHANNEL = "market_selection"  # NOTIFY channel: every server process's live pages listen
+OBJECTION_SEQUENCE = "objection_public_seq"
+BEACON_RETRY = timedelta(seconds=10)
+log_ = logging.getLogger("market.selection")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What closing needs besides the database: settings, the secret sealer, the beacon."""
+
+    settings: Settings
+    sealer: SecretSealer
+    beacon: Beacon
+
+
+async def _notify(session: AsyncSession, notice: Notice) -> None:
+    # Delivered at commit, to every process listening, and never for a rolled-back step.
+    await session.execute(sa.text("SELECT pg_notify(:channel, :notice)"), {"channel": CHANNEL, "notice": notice.public_id})
+
+
+async def _message(session: AsyncSession, *, user_id: int, notice: Notice, kind: str, **params: Any) -> None:
+    session.add(Message(user_id=user_id, notice_id=notice.id, kind=kind, params={"notice_id": notice.public_id, "title": notice.title, **params}))
+
+
+async def _agencies_by_public_id(session: AsyncSession, ids: list[str]) -> dict[str, Agency]:
+    if not ids:
+        return {}
+    rows = (await session.execute(sa.select(Agency).where(Agency.public_id.in_(ids)))).scalars().all()
+    return {a.public_id: a for a in rows}
+
+
+# -- closing and drawing ---------------------------------------------------------------------
+
+
+async def close(session: AsyncSession, *, user: AppUser, notice_id: str, ctx: Context) -> Notice:
+    """``POST /close``: the owner or an administrator closes a notice after its deadline.
+    Idempotent: a notice already closed (by anyone) is returned as it is."""
+    notice = await notices.get_notice(session, notice_id, lock="update")
+    if notice.status == NoticeStatus.draft:
+        raise NotFound(N_("No such notice."))
+    if not (user.role == Role.admin or notice.owner_id == user.id):
+        raise Forbidden(N_("Only the notice's owner or an administrator can close it."))
+    if notice.status == NoticeStatus.cancelled:
+        raise Conflict(N_("This notice was cancelled; there is nothing to close."))
+    if notice.status == NoticeStatus.open and await notices.db_now(session) < notice.bid_deadline:
+        raise Conflict(N_("The bid deadline has not passed yet."))
+    await advance(session, notice, ctx)
+    return notice
+
+
+async def advance(session: AsyncSession, notice: Notice, ctx: Context) -> None:
+    """Take a locked notice as far as it can go now: close bidding once the deadline has
+    passed, then draw once the beacon is there. Does nothing to a notice with nothing due."""
+    now = await notices.db_now(session)
+    if notice.status == NoticeStatus.open and now >= notice.bid_deadline:
+        await _close_bidding(session, notice, ctx)
+    elif notice.status == NoticeStatus.closed:
+        selection = await session.get(Selection, notice.id)
+        if selection is not None and selection.outcome == Outcome.waiting:
+            await _draw(session, notice, selection, ctx)
+
+
+async def _close_bidding(session: AsyncSession, notice: Notice, ctx: Context) -> None:
+    """MSP/1 step 3: reveal the secret, publish the standing bids, decide who is a candidate."""
+    stmt = (
+        sa.select(Bid, Agency)
+        .join(Agency, Agency.id == Bid.agency_id)
+        .where(Bid.notice_id == notice.id, Bid.status == BidStatus.standing.value)
+    )
+    rows = list((await session.execute(stmt)).all())
+    view = await notices.view(session, notice)
+    requirements = notices.requirements(view)
+    today = today_in_china()
+    standing: list[rules.StandingBid] = []
+    for bid, agency in rows:
+        profile = await agencies.load_profile(session, agency)
+        standing.append(
+            rules.StandingBid(
+                document=json.loads(bid.document),
+                facts=profile.facts(),
+            )
+        )
+    decided = rules.candidates_at_close(standing, requirements, today, direct_agency_id=notice.direct_agency_id)
+    secret = ctx.sealer.open(notice.public_id, (await _sealed(session, notice)))
+    eligible = protocol.eligible_digest(decided.candidates)
+    bids = sorted((s.document for s in standing), key=lambda d: d["bid_id"].encode("utf-8"))
+    closed = await log.append(
+        session,
+        type="bidding.closed",
+        fields={
+            "notice_id": notice.public_id,
+            "secret": secret.hex(),
+            "bids": bids,
+            "candidates": [[a, w] for a, w in decided.candidates],
+            "excluded": decided.excluded,
+            "eligible": eligible.hex(),
+        },
+    )
+    selection = Selection(
+        notice_id=notice.id,  # type: ignore[arg-type]
+        closed_seq=closed.seq,
+        closed_at=protocol.parse_ts(closed.ts),
+        secret=secret.hex(),
+        bids=bids,
+        candidates=[[a, w] for a, w in decided.candidates],
+        excluded=decided.excluded,
+        eligible=eligible.hex(),
+    )
+    session.add(selection)
+    notice.status = NoticeStatus.closed.value
+    notice.updated_at = utcnow()
+    await session.flush()
+    if len(decided.candidates) < notice.min_candidates:
+        await _fail(session, notice, selection, rules.TOO_FEW_CANDIDATES)
+    elif notice.method == Method.direct:
+        await _select_directly(session, notice, selection, ctx)
+    else:
+        await _draw(session, notice, selection, ctx)
+    await _notify(session, notice)
+    if notice.status == NoticeStatus.failed:
+        await _tell_owner(session, notice, "failed", reason=selection.failed_reason)
+    elif notice.status == NoticeStatus.closed:
+        await _tell_owner(session, notice, "waiting_for_beacon")
+
+
+async def _sealed(session: AsyncSession, notice: Notice) -> bytes:
+    from market.notices.models import NoticeSecret
+
+    row = await session.get(NoticeSecret, notice.id)
+    if row is None:
+        raise RuntimeError(f"notice {notice.public_id} has no sealed secret")
+    return row.sealed
+
+
+async def _tell_owner(session: AsyncSession, notice: Notice, kind: str, **params: Any) -> None:
+    await _message(session, user_id=notice.owner_id, notice=notice, kind=kind, **params)
+
+
+async def _fail(session: AsyncSession, notice: Notice, selection: Selection, reason: str) -> None:
+    failed = await log.append(session, type="selection.failed", fields={"notice_id": notice.public_id, "reason": reason})
+    selection.outcome = Outcome.failed.value
+    selection.outcome_seq = failed.seq
+    selection.outcome_at = protocol.parse_ts(failed.ts)
+    selection.failed_reason = reason
+    notice.status = NoticeStatus.failed.value
+    await session.flush()
+
+
+async def _select_directly(session: AsyncSession, notice: Notice, selection: Selection, ctx: Context) -> None:
+    agency_id = selection.candidates[0][0]
+    entry = await log.append(
+        session,
+        type="selection.direct",
+        fields={"notice_id": notice.public_id, "agency_id": agency_id, "justification": notice.direct_justification or ""},
+    )
+    selection.outcome = Outcome.direct.value
+    selection.outcome_seq = entry.seq
+    selection.outcome_at = protocol.parse_ts(entry.ts)
+    selection.winners, selection.alternates = [agency_id], []
+    await _award(session, notice, selection, [agency_id], entry.seq, ctx.settings)
+
+
+async def _draw(session: AsyncSession, notice: Notice, selection: Selection, ctx: Context) -> None:
+    """MSP/1 steps 4 to 6, exactly once: with scheme ``none`` at once, with drand once the
+    committed round is out and verified; until then the notice waits, with the reason."""
+    scheme = notice.scheme or protocol.SCHEME_NONE
+    round_number = protocol.scheme_round(scheme)
+    beacon_entry: dict[str, Any] | None = None
+    beacon_bytes = b""
+    if round_number is not None:
+        now = utcnow()
+        selection.beacon_checked_at = now
+        if now < emitted_at(round_number):
+            selection.waiting_reason = rules.waiting_for_round(round_number, emitted_at(round_number))
+            await session.flush()
+            return
+        try:
+            got = await ctx.beacon.fetch(round_number)
+        except BeaconUnavailable as exc:
+            if exc.fault:
+                log_.warning("notice %s: beacon round %s refused: %s", notice.public_id, round_number, exc.reason)
+            selection.waiting_reason = exc.reason
+            await session.flush()
+            return
+        beacon_entry, beacon_bytes = got.as_entry(), got.randomness
+    result = rules.draw(
+        notice_id=notice.public_id,
+        method=notice.method,
+        k=notice.winners,
+        secret=bytes.fromhex(selection.secret),
+        candidates=[(a, w) for a, w in selection.candidates],
+        bids=selection.bids,
+        scheme=scheme,
+        beacon=beacon_bytes,
+    )
+    drawn = await log.append(
+        session,
+        type="selection.drawn",
+        fields={
+            "notice_id": notice.public_id,
+            "attempt": rules.ATTEMPT,
+            "scheme": scheme,
+            "beacon": beacon_entry,
+            "seed": result.seed.hex(),
+            "order": result.order,
+            "ranking": result.ranking,
+            "winners": result.winners,
+            "alternates": result.alternates,
+        },
+    )
+    selection.outcome = Outcome.drawn.value
+    selection.outcome_seq = drawn.seq
+    selection.outcome_at = protocol.parse_ts(drawn.ts)
+    selection.beacon = beacon_entry
+    selection.seed = result.seed.hex()
+    selection.order, selection.ranking = result.order, result.ranking
+    selection.winners, selection.alternates = result.winners, result.alternates
+    selection.waiting_reason = None
+    await _award(session, notice, selection, result.winners, drawn.seq, ctx.settings)
+    if notice.status == NoticeStatus.selected:
+        await _notify(session, notice)
+
+
+async def _award(session: AsyncSession, notice: Notice, selection: Selection, winners: list[str], seq: int, settings: Settings) -> None:
+    by_id = await _agencies_by_public_id(session, winners)
+    for slot, agency_id in enumerate(winners):
+        agency = by_id[agency_id]
+        session.add(Award(notice_id=notice.id, slot=slot, agency_id=agency.id, agency_public_id=agency_id, since_seq=seq))  # type: ignore[arg-type]
+        await _message(session, user_id=agency.owner_id, notice=notice, kind="won")
+    selection.publicity_ends = utcnow() + timedelta(days=settings.publicity_days)
+    notice.status = NoticeStatus.selected.value
+    notice.updated_at = utcnow()
+    await session.flush()
+    await _tell_owner(session, notice, "selected")
+
+
+# -- the scheduler ------------------------------------------------------------------------------
+
+
+async def claim_due(session: AsyncSession) -> Notice | None:
+    """One notice with something due, locked for this transaction; notices another worker
+    holds are skipped, so several workers and processes never do the same step twice."""
+    now = await notices.db_now(session)
+    waiting = sa.select(Selection.notice_id).where(
+        Selection.outcome == Outcome.waiting.value,
+        sa.or_(Selection.beacon_checked_at.is_(None), Selection.beacon_checked_at < now - BEACON_RETRY),
+    )
+    publicity_over = sa.select(Selection.notice_id).where(
+        Selection.publicity_ends <= now,
+        ~sa.exists().where(Objection.notice_id == Selection.notice_id, Objection.status.in_(PENDING_OBJECTIONS)),
+    )
+    stmt = (
+        sa.select(Notice)
+        .where(
+            sa.or_(
+                sa.and_(Notice.status == NoticeStatus.open.value, Notice.bid_deadline <= now),
+                sa.and_(Notice.status == NoticeStatus.closed.value, Notice.id.in_(waiting)),
+                sa.and_(Notice.status == NoticeStatus.selected.value, Notice.id.in_(publicity_over)),
+            )
+        )
+        .order_by(Notice.bid_deadline)
+        .limit(1)
+        .with_for_update(skip_locked=True, of=Notice)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def run_due(session: AsyncSession, ctx: Context) -> str | None:
+    """Do the next due step, if any; returns the notice id it worked on."""
+    notice = await claim_due(session)
+    if notice is None:
+        return None
+    if notice.status == NoticeStatus.selected:
+        await finalize(session, notice)
+    else:
+        await advance(session, notice, ctx)
+    return notice.public_id
+
+
+# -- after the draw ------------------------------------------------------------------------------
+
+
+async def _selection_of(session: AsyncSession, notice: Notice) -> Selection:
+    selection = await session.get(Selection, notice.id)
+    if selection is None:
+        raise Conflict(N_("This notice has no result yet."))
+    return selection
+
+
+async def holders(session: AsyncSession, notice: Notice) -> list[Award]:
+    stmt = sa.select(Award).where(Award.notice_id == notice.id, Award.status == AwardStatus.holding.value).order_by(Award.slot)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def awards(session: AsyncSession, notice: Notice) -> list[Award]:
+    return list((await session.execute(sa.select(Award).where(Award.notice_id == notice.id).order_by(Award.id))).scalars().all())
+
+
+async def _replace(session: AsyncSession, notice: Notice, award: Award, *, status: AwardStatus, reason: str, settings: Settings, log_type: str, extra: dict[str, Any]) -> str | None:
+    """Take the award from ``award``'s agency; the first alternate not yet used (MSP/1 step 7)
+    takes its place. Returns the replacement's id, or None when no alternate is left."""
+    selection = await _selection_of(session, notice)
+    used = [a.agency_public_id for a in await awards(session, notice)]
+    replacement = rules.next_alternate(selection.alternates or [], used)
+    entry = await log.append(
+        session,
+        type=log_type,
+        fields={"notice_id": notice.public_id, "agency_id": award.agency_public_id, **extra, "replacement": replacement},
+    )
+    award.status = status.value
+    award.ended_seq = entry.seq
+    award.ended_at = utcnow()
+    award.end_reason = reason
+    award.replaced_by = replacement
+    await session.flush()
+    if replacement is not None:
+        agency = (await _agencies_by_public_id(session, [replacement]))[replacement]
+        session.add(Award(notice_id=notice.id, slot=award.slot, agency_id=agency.id, agency_public_id=replacement, since_seq=entry.seq))  # type: ignore[arg-type]
+        await _message(session, user_id=agency.owner_id, notice=notice, kind="won_as_replacement", replaced=award.agency_public_id)
+        # The new holder's name is published afresh, so the public gets its own objection window.
+        selection.publicity_ends = utcnow() + timedelta(days=settings.publicity_days)
+        notice.status = NoticeStatus.selected.value
+    await session.flush()
+    if not await holders(session, notice):
+        notice.status = NoticeStatus.failed.value
+        selection.failed_reason = rules.NO_ALTERNATES
+    notice.updated_at = utcnow()
+    await session.flush()
+    await _tell_owner(session, notice, status.value, agency_id=award.agency_public_id, replacement=replacement)
+    await _notify(session, notice)
+    return replacement
+
+
+async def decline(session: AsyncSession, *, user: AppUser, notice_id: str, reason: str, settings: Settings) -> Notice:
+    """A winner declines before signing; the first remaining alternate takes its place."""
+    notice = await notices.get_notice(session, notice_id, lock="update")
+    agency = await agencies.agency_of(session, user) if user.role == Role.agency else None
+    held = [a for a in await holders(session, notice) if agency is not None and a.agency_id == agency.id]
+    if not held:
+        raise Forbidden(N_("Only a winning agency can decline this award."))
+    if notice.status not in (NoticeStatus.selected, NoticeStatus.awarded):
+        raise Conflict(N_("This award can no longer be declined."))
+    reason = agencies.check_publishable(reason.strip(), "reason")
+    if not reason:
+        raise InvalidInput(N_("Give a reason; it is published."), [FieldError("reason", N_("Give a reason; it is published."))])
+    await _replace(session, notice, held[0], status=AwardStatus.declined, reason=reason, settings=settings, log_type="award.declined", extra={"reason": reason})
+    return notice
+
+
+async def finalize(session: AsyncSession, notice: Notice) -> None:
+    """Publicity over with no objection pending: the award is final (``award.final``)."""
+    selection = await _selection_of(session, notice)
+    holding = [a.agency_public_id for a in await holders(session, notice)]
+    entry = await log.append(session, type="award.final", fields={"notice_id": notice.public_id, "winners": holding})
+    selection.final_seq = entry.seq
+    notice.status = NoticeStatus.awarded.value
+    notice.updated_at = utcnow()
+    await session.flush()
+    for award in await holders(session, notice):
+        agency = await session.get(Agency, award.agency_id)
+        if agency is not None:
+            await _message(session, user_id=agency.owner_id, notice=notice, kind="final")
+    await _tell_owner(session, notice, "final")
+    await _notify(session, notice)
+
+
+# -- objections (异议) ------------------------------------------------------------------------------
+
+
+def _digest(text: str) -> str:
+    return protocol.sha256_hex(text.encode("utf-8"))
+
+
+async def objections(session: AsyncSession, notice: Notice) -> list[Objection]:
+    return list((await session.execute(sa.select(Objection).where(Objection.notice_id == notice.id).order_by(Objection.id))).scalars().all())
+
+
+async def get_objection(session: AsyncSession, notice: Notice, objection_id: str) -> Objection:
+    stmt = sa.select(Objection).where(Objection.notice_id == notice.id, Objection.public_id == objection_id).with_for_update()
+    objection = (await session.execute(stmt)).scalar_one_or_none()
+    if objection is None:
+        raise NotFound(N_("No such objection."))
+    return objection
+
+
+async def file_objection(session: AsyncSession, *, user: AppUser, notice_id: str, reasons: str, agency_id: str | None) -> Objection:
+    notice = await notices.get_notice(session, notice_id, lock="update")
+    if notice.status == NoticeStatus.draft:
+        raise NotFound(N_("No such notice."))
+    selection = await session.get(Selection, notice.id)
+    now = await notices.db_now(session)
+    if notice.status != NoticeStatus.selected or selection is None or selection.publicity_ends is None or now >= selection.publicity_ends:
+        raise Conflict(N_("Objections can be filed only while the result is in publicity."))
+    reasons = agencies.check_publishable(reasons.strip(), "reasons")
+    if len(reasons) < 10:
+        raise InvalidInput(N_("Explain the objection in at least 10 characters."), [FieldError("reasons", N_("Explain the objection in at least 10 characters."))])
+    if agency_id is not None and agency_id not in [a.agency_public_id for a in await holders(session, notice)]:
+        raise InvalidInput(N_("Name one of the current winners, or none to object to the whole result."), [FieldError("agency_id", N_("Name one of the current winners, or none to object to the whole result."))])
+    public_id = await next_public_id(session, prefix="OB", sequence=OBJECTION_SEQUENCE)
+    entry = await log.append(
+        session,
+        type="objection.filed",
+        fields={"notice_id": notice.public_id, "objection_id": public_id, "agency_id": agency_id, "reasons_sha256": _digest(reasons)},
+    )
+    objection = Objection(public_id=public_id, notice_id=notice.id, filed_by=user.id, agency_public_id=agency_id, reasons=reasons, filed_seq=entry.seq)  # type: ignore[arg-type]
+    session.add(objection)
+    await session.flush()
+    await _tell_owner(session, notice, "objection_filed", objection_id=public_id)
+    await _notify(session, notice)
+    return objection
+
+
+async def answer_objection(session: AsyncSession, *, user: AppUser, notice_id: str, objection_id: str, answer: str) -> Objection:
+    notice = await notices.get_notice(session, notice_id, lock="update")
+    if notice.owner_id != user.id:
+        raise Forbidden(N_("Only the notice's owner answers objections."))
+    objection = await get_objection(session, notice, objection_id)
+    if objection.status != ObjectionStatus.filed:
+        raise Conflict(N_("This objection has already been answered or decided."))
+    answer = agencies.check_publishable(answer.strip(), "answer")
+    if not answer:
+        raise InvalidInput(N_("Write an answer."), [FieldError("answer", N_("Write an answer."))])
+    entry = await log.append(
+        session, type="objection.answered", fields={"notice_id": notice.public_id, "objection_id": objection.public_id, "answer_sha256": _digest(answer)}
+    )
+    objection.status = ObjectionStatus.answered.value
+    objection.answer, objection.answered_seq, objection.answered_at = answer, entry.seq, utcnow()
+    await session.flush()
+    await _message(session, user_id=objection.filed_by, notice=notice, kind="objection_answered", objection_id=objection.public_id)
+    await _notify(session, notice)
+    return objection
+
+
+async def decide_objection(session: AsyncSession, *, user: AppUser, notice_id: str, objection_id: str, decision: str, reason: str, settings: Settings) -> Objection:
+    """A supervisor's decision. Upheld takes the award from the winner objected to (from
+    every current winner when the objection was against the whole result)."""
+    if user.role != Role.supervisor:
+        raise Forbidden(N_("Only a supervisor decides objections."))
+    notice = await notices.get_notice(session, notice_id, lock="update")
+    objection = await get_objection(session, notice, objection_id)
+    if objection.status not in PENDING_OBJECTIONS:
+        raise Conflict(N_("This objection has already been decided."))
+    if decision not in (ObjectionStatus.upheld, ObjectionStatus.rejected):
+        raise InvalidInput(N_("Decide upheld or rejected."), [FieldError("decision", N_("Decide upheld or rejected."))])
+    reason = agencies.check_publishable(reason.strip(), "reason")
+    if not reason:
+        raise InvalidInput(N_("Give a reason; it is published."), [FieldError("reason", N_("Give a reason; it is published."))])
+    entry = await log.append(
+        session,
+        type="objection.decided",
+        fields={"notice_id": notice.public_id, "objection_id": objection.public_id, "decision": decision, "reason_sha256": _digest(reason)},
+    )
+    objection.status = decision
+    objection.decision_reason, objection.decided_by, objection.decided_seq, objection.decided_at = reason, user.id, entry.seq, utcnow()
+    await session.flush()
+    if decision == ObjectionStatus.upheld:
+        targets = [a for a in await holders(session, notice) if objection.agency_public_id in (None, a.agency_public_id)]
+        for award in targets:
+            await _replace(
+                session, notice, award, status=AwardStatus.disqualified, reason=reason, settings=settings,
+                log_type="award.disqualified", extra={"objection_id": objection.public_id},
+            )
+    await _message(session, user_id=objection.filed_by, notice=notice, kind="objection_decided", objection_id=objection.public_id, decision=decision)
+    await _tell_owner(session, notice, "objection_decided", objection_id=objection.public_id, decision=decision)
+    await _notify(session, notice)
+    return objection
+
+
+# -- messages ------------------------------------------------------------------------------------------
+
+
+async def messages_for(session: AsyncSession, user: AppUser, *, limit: int = 50) -> list[tuple[Message, Notice | None]]:
+    stmt = (
+        sa.select(Message, Notice)
+        .outerjoin(Notice, Notice.id == Message.notice_id)
+        .where(Message.user_id == user.id)
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
+    return [(m, n) for m, n in (await session.execute(stmt)).all()]
+
+
+async def unread_count(session: AsyncSession, user: AppUser) -> int:
+    stmt = sa.select(sa.func.count()).select_from(Message).where(Message.user_id == user.id, Message.read_at.is_(None))
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def mark_read(session: AsyncSession, user: AppUser) -> None:
+    await session.execute(sa.update(Message).where(Message.user_id == user.id, Message.read_at.is_(None)).values(read_at=utcnow()))
+
+
+async def pending_objections(session: AsyncSession, *, limit: int = 100) -> list[tuple[Objection, Notice]]:
+    """For supervisors: objections waiting for a decision, oldest first."""
+    stmt = (
+        sa.select(Objection, Notice)
+        .join(Notice, Notice.id == Objection.notice_id)
+        .where(Objection.status.in_(PENDING_OBJECTIONS))
+        .order_by(Objection.id)
+        .limit(limit)
+    )
+    return [(o, n) for o, n in (await session.execute(stmt)).all()]
+
+
+async def awards_of(session: AsyncSession, agency: Agency) -> list[tuple[Award, Notice]]:
+    """An agency's awards, held or ended, newest first (its dashboard)."""
+    stmt = sa.select(Award, Notice).join(Notice, Notice.id == Award.notice_id).where(Award.agency_id == agency.id).order_by(Award.id.desc())
+    return [(a, n) for a, n in (await session.execute(stmt)).all()]
+
+
+# -- the selection record ------------------------------------------------------------------------------
+
+
+async def entry_seqs(session: AsyncSession, notice: Notice) -> dict[str, list[int]]:
+    rows = await session.execute(sa.text("SELECT type, seq FROM log_entry WHERE notice_id = :n ORDER BY seq"), {"n": notice.public_id})
+    seqs: dict[str, list[int]] = {}
+    for type_, seq in rows.all():
+        seqs.setdefault(type_, []).append(int(seq))
+    return seqs
+
+
+async def record(session: AsyncSession, notice: Notice, *, base_url: str = "") -> dict[str, Any]:
+    """The selection record (docs/selection.md): every seq the verifier's checks use and
+    the values they produce. Before closing, only what publication made public."""
+    selection = await session.get(Selection, notice.id)
+    seqs = await entry_seqs(session, notice)
+    holding = [a.agency_public_id for a in await holders(session, notice)] if selection else []
+    return rules.selection_record(
+        notice=notice,
+        selection=selection,
+        seqs=seqs,
+        holders=holding,
+        base_url=base_url,
+    )
