@@ -12,6 +12,7 @@ from market.accounts.models import Role, UserCreate
 from market.agencies.demo import load_demo_agencies
 from market.config import Settings
 from market.notices.demo import load_demo_notices
+from market.selection.demo import load_demo_selections
 
 DEMO_PASSWORD = "demo-password-2026"
 DEMO_USERS = [
@@ -39,3 +40,4 @@ async def load_demo(session: AsyncSession, *, settings: Settings, out: TextIO) -
     owner = await accounts.find_by_email(session, DEMO_USERS[2][0])
     assert owner is not None
     await load_demo_notices(session, owner=owner, settings=settings, out=out)
+    await load_demo_selections(session, owner=owner, settings=settings, out=out)

@@ -46,6 +46,7 @@ class Agency(SQLModel, table=True):
         sa.CheckConstraint(
             "status IN ('pending', 'approved', 'rejected', 'suspended', 'blacklisted')", name="status_known"
         ),
+        sa.Index("ix_agency_status_id", "status", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

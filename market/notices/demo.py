@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.models import AppUser
+from market.agencies import service as agencies
 from market.agencies.models import Agency, AgencyStatus
 from market.config import Settings
 from market.log.receipts import ReceiptSigner
@@ -37,6 +38,15 @@ def _fix_credit_code(code: str) -> str:
     return complete_credit_code(code[0], code[1], code[2:8], code[8:16])
 
 
+async def _direct_choice(session: AsyncSession, approved: list[Agency], category: str) -> Agency | None:
+    """The first approved demo agency registered for the category: a direct notice names one."""
+    for agency in approved:
+        profile = await agencies.load_profile(session, agency)
+        if category in profile.facts().categories:
+            return agency
+    return None
+
+
 async def load_demo_notices(session: AsyncSession, *, owner: AppUser, settings: Settings, out: TextIO) -> None:
     if (await session.execute(sa.select(Notice.id).where(Notice.owner_id == owner.id).limit(1))).first():
         print(f"Demo notices: {len(NOTICES)}", file=out)
@@ -56,6 +66,13 @@ async def load_demo_notices(session: AsyncSession, *, owner: AppUser, settings: 
             bid_deadline=(now + timedelta(days=days)).replace(hour=9, minute=0, second=0, microsecond=0),
             service_days=60 + 30 * (i % 4), project_id=project.public_id if i < 3 else None,
         )
+        if method == Method.direct:
+            named = await _direct_choice(session, approved, category)
+            if named is None:
+                continue
+            data.min_candidates = 1
+            data.direct_agency_id = named.public_id
+            data.direct_justification = "涉密项目，经主管部门批准，直接选取具备相应资质的机构承担。"
         notice = await service.create_notice(session, user=owner, data=data)
         if fate == "draft":
             continue

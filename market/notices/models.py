@@ -79,6 +79,8 @@ class Notice(SQLModel, table=True):
         sa.CheckConstraint("budget_fen > 0", name="budget_positive"),
         sa.CheckConstraint("winners >= 1 AND min_candidates >= 1", name="counts_positive"),
         sa.Index("ix_notice_status_id", "status", "id"),
+        # The scheduler looks for due notices every second.
+        sa.Index("ix_notice_open_deadline", "bid_deadline", postgresql_where=sa.text("status IN ('open', 'closed', 'selected')")),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -9,11 +9,8 @@ from typing import Any
 from market.i18n import N_
 from market.notices.models import Bid, NoticeStatus
 from market.notices.service import NoticeView
+from market.selection.rules import FAIRNESS_NONE
 
-FAIRNESS_NONE = N_(
-    "No randomness beacon was committed (scheme none): this draw is only as fair as the operator, "
-    "who knows the secret and could have added a sham bidder before the deadline (MSP/1 section 7)."
-)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -40,6 +37,8 @@ def notice_public(v: NoticeView, *, now: datetime) -> dict[str, Any]:
         "owner": {"id": v.org.public_id, "name": v.org.name} if v.org else None,
         "project": {"id": v.project.public_id, "name": v.project.name, "code": v.project.code} if v.project else None,
         "avoid": [{"agency_id": a.agency_id, "reason": a.reason} for a in v.avoid],
+        "direct": {"agency_id": n.direct_agency_id, "justification": n.direct_justification} if n.direct_agency_id else None,
+        "selection_url": f"/api/v1/notices/{n.public_id}/selection",
         "commit": n.commit,
         "scheme": n.scheme,
         "terms_sha256": n.terms_sha256,

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any, Final
 
 from market.agencies import rules as agency_rules
+from market.i18n import N_
 from market.log import protocol
 
 ATTEMPT: Final = 1  # MSP/1: there is no second draw
@@ -16,6 +17,10 @@ WEIGHT: Final = 1  # MSP/1 version 1: every candidate weighs the same
 TOO_FEW_CANDIDATES: Final = "too_few_candidates"
 NO_ALTERNATES: Final = "no_alternates"
 NOT_NAMED: Final = "not_named"  # a bidder on a direct notice other than the agency it names
+FAIRNESS_NONE: Final = N_(
+    "No randomness beacon was committed (scheme none): this draw is only as fair as the operator, "
+    "who knows the secret and could have added a sham bidder before the deadline (MSP/1 section 7)."
+)
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,7 @@ def selection_record(*, notice: Any, selection: Any, seqs: Mapping[str, list[int
         "scheme": notice.scheme,
         "terms_sha256": notice.terms_sha256,
         "fairness": fairness(notice.scheme),
+        "fairness_note": FAIRNESS_NONE if fairness(notice.scheme) == "operator" else None,
         "waiting_reason": selection.waiting_reason if closed else None,
         "seqs": {
             "published": one("notice.published"),
