@@ -29,7 +29,7 @@ from market.ids import next_public_id
 from market.log import protocol
 from market.log import store as log
 from market.notices import service as notices
-from market.notices.models import Bid, BidStatus, Method, Notice, NoticeStatus
+from market.notices.models import Bid, BidStatus, Method, Notice, NoticeSecret, NoticeStatus
 from market.notices.secrets import SecretSealer
 from market.selection import rules
 from market.selection.beacon import Beacon, BeaconUnavailable, emitted_at
@@ -47,7 +47,7 @@ from market.selection.models import (
 CHANNEL = "market_selection"  # NOTIFY channel: every server process's live pages listen
 OBJECTION_SEQUENCE = "objection_public_seq"
 BEACON_RETRY = timedelta(seconds=10)
-log_ = logging.getLogger("market.selection")
+logger = logging.getLogger("market.selection")
 
 
 @dataclass(frozen=True)
@@ -117,15 +117,12 @@ async def _close_bidding(session: AsyncSession, notice: Notice, ctx: Context) ->
     view = await notices.view(session, notice)
     requirements = notices.requirements(view)
     today = today_in_china()
-    standing: list[rules.StandingBid] = []
-    for bid, agency in rows:
-        profile = await agencies.load_profile(session, agency)
-        standing.append(
-            rules.StandingBid(
-                document=json.loads(bid.document),
-                facts=profile.facts(),
-            )
-        )
+    # Every bidder as it stands now, in two queries however many bid.
+    profiles = await agencies.load_profiles(session, [agency for _, agency in rows])
+    standing = [
+        rules.StandingBid(document=json.loads(bid.document), facts=profile.facts())
+        for (bid, _), profile in zip(rows, profiles, strict=True)
+    ]
     decided = rules.candidates_at_close(standing, requirements, today, direct_agency_id=notice.direct_agency_id)
     secret = ctx.sealer.open(notice.public_id, (await _sealed(session, notice)))
     eligible = protocol.eligible_digest(decided.candidates)
@@ -170,8 +167,6 @@ async def _close_bidding(session: AsyncSession, notice: Notice, ctx: Context) ->
 
 
 async def _sealed(session: AsyncSession, notice: Notice) -> bytes:
-    from market.notices.models import NoticeSecret
-
     row = await session.get(NoticeSecret, notice.id)
     if row is None:
         raise RuntimeError(f"notice {notice.public_id} has no sealed secret")
@@ -224,7 +219,7 @@ async def _draw(session: AsyncSession, notice: Notice, selection: Selection, ctx
             got = await ctx.beacon.fetch(round_number)
         except BeaconUnavailable as exc:
             if exc.fault:
-                log_.warning("notice %s: beacon round %s refused: %s", notice.public_id, round_number, exc.reason)
+                logger.warning("notice %s: beacon round %s refused: %s", notice.public_id, round_number, exc.reason)
             selection.waiting_reason = exc.reason
             await session.flush()
             return
