@@ -9,6 +9,7 @@ anything else. There is no fall-back to scheme ``none``.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import logging
 import urllib.error
@@ -102,7 +103,7 @@ class DrandRelays:
             url = f"{relay}/{QUICKNET_CHAIN_HASH}/public/{round_number}"
             try:
                 status, body = await asyncio.to_thread(self._get, url)
-            except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError) as exc:
                 reasons.append(f"{relay}: unreachable ({getattr(exc, 'reason', exc)})")
                 continue
             if status != 200:

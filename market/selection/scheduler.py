@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,8 @@ from market.selection import service
 from market.selection.service import Context
 
 BATCH = 50  # steps per wake-up, so a backlog is worked off without starving the loop
-log = logging.getLogger("market.scheduler")
+BACKOFF = 30.0  # seconds a notice whose step failed is set aside before it is tried again
+logger = logging.getLogger("market.scheduler")
 
 
 class Scheduler:
@@ -27,16 +29,37 @@ class Scheduler:
         self.ctx = ctx
         self.interval = interval
         self.on_step = on_step
+        self.backing_off: dict[str, float] = {}  # notice id -> monotonic time it may be tried again
+
+    def _set_aside(self) -> list[str]:
+        now = time.monotonic()
+        self.backing_off = {n: until for n, until in self.backing_off.items() if until > now}
+        return list(self.backing_off)
 
     async def run_once(self) -> list[str]:
-        """Do every step that is due now (up to BATCH); returns the notices worked on."""
+        """Do every step that is due now (up to BATCH); returns the notices worked on.
+        A step that fails rolls back, and its notice is set aside for BACKOFF seconds, so
+        one notice that keeps failing (a bug, a relay answering garbage) cannot keep every
+        other notice from closing."""
         done: list[str] = []
         while len(done) < BATCH:
-            async with self.db.transaction() as session:
-                worked = await service.run_due(session, self.ctx)
-            if worked is None:
-                break
-            done.append(worked)
+            claimed: str | None = None
+            try:
+                async with self.db.transaction() as session:
+                    notice = await service.claim_due(session, exclude=self._set_aside())
+                    if notice is None:
+                        break
+                    claimed = notice.public_id
+                    await service.step(session, notice, self.ctx)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if claimed is None:
+                    raise
+                logger.exception("scheduler step for notice %s failed; trying it again in %.0f s", claimed, BACKOFF)
+                self.backing_off[claimed] = time.monotonic() + BACKOFF
+                continue
+            done.append(claimed)
             if self.on_step is not None:
                 self.on_step()
         return done
@@ -48,7 +71,6 @@ class Scheduler:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                # The failed step rolled back and stays due; say so and try again later
-                # rather than stop closing every other notice.
-                log.exception("scheduler step failed")
+                # The database is unreachable or the claim itself failed: say so and look again.
+                logger.exception("scheduler could not look for due notices")
             await asyncio.sleep(self.interval)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -278,9 +279,10 @@ async def _award(session: AsyncSession, notice: Notice, selection: Selection, wi
 # -- the scheduler ------------------------------------------------------------------------------
 
 
-async def claim_due(session: AsyncSession) -> Notice | None:
+async def claim_due(session: AsyncSession, *, exclude: Sequence[str] = ()) -> Notice | None:
     """One notice with something due, locked for this transaction; notices another worker
-    holds are skipped, so several workers and processes never do the same step twice."""
+    holds are skipped, so several workers and processes never do the same step twice.
+    ``exclude``: notices whose last step failed here, set aside so they cannot starve the rest."""
     now = await notices.db_now(session)
     waiting = sa.select(Selection.notice_id).where(
         Selection.outcome == Outcome.waiting.value,
@@ -303,7 +305,17 @@ async def claim_due(session: AsyncSession) -> Notice | None:
         .limit(1)
         .with_for_update(skip_locked=True, of=Notice)
     )
+    if exclude:
+        stmt = stmt.where(Notice.public_id.not_in(list(exclude)))
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def step(session: AsyncSession, notice: Notice, ctx: Context) -> None:
+    """The step due for a claimed notice: close or draw, or make the award final."""
+    if notice.status == NoticeStatus.selected:
+        await finalize(session, notice)
+    else:
+        await advance(session, notice, ctx)
 
 
 async def run_due(session: AsyncSession, ctx: Context) -> str | None:
@@ -311,10 +323,7 @@ async def run_due(session: AsyncSession, ctx: Context) -> str | None:
     notice = await claim_due(session)
     if notice is None:
         return None
-    if notice.status == NoticeStatus.selected:
-        await finalize(session, notice)
-    else:
-        await advance(session, notice, ctx)
+    await step(session, notice, ctx)
     return notice.public_id
 
 
