@@ -42,6 +42,8 @@ from market.i18n import N_
 from market.pagination import check_limit
 from market.reference import catalogue, regions
 from market.security.auth import current_principal, requires_role
+from market.selection import service as selection
+from market.selection.rules import FAIRNESS_NONE
 from market.templating import redirect, render, request_locale, wants_partial
 
 BLANK_ROWS = 3
@@ -400,6 +402,7 @@ class AgencyPages(Controller):
         profile = await service.load_profile(session, agency, private=True)
         today = today_in_china()
         rejected = agency.status == AgencyStatus.rejected
+        awards = await selection.awards_of(session, agency)
         return _render(
             request,
             "agencies/dashboard.html",
@@ -416,6 +419,11 @@ class AgencyPages(Controller):
             qualification_form=qualification_form or SmallForm(),
             document_form=document_form or SmallForm(values={"kind": "certificate"}),
             may_add_qualification=agency.status not in (AgencyStatus.blacklisted, AgencyStatus.rejected),
+            awards=awards,
+            # MSP/1 section 7: a result drawn without a beacon says whose fairness it rests on.
+            operator_draws=any(n.scheme == "none" and n.method != "direct" for _, n in awards),
+            fairness_none=FAIRNESS_NONE,
+            unread=await selection.unread_count(session, owner),
             **_views_of(profile, today),
         )
 

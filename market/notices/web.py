@@ -53,6 +53,8 @@ from market.notices.present import FAIRNESS_NONE
 from market.pagination import check_limit
 from market.reference import catalogue, regions
 from market.security.auth import requires_role
+from market.selection import service as selection
+from market.selection.models import ObjectionStatus
 from market.templating import format_fen, redirect, render, request_locale, wants_partial
 
 PROVINCE = "530000"  # 云南省: the default scope of a notice
@@ -62,6 +64,7 @@ MAX_AVOID_ROWS = 50
 NOTICE_FIELDS = (
     "title", "description", "category", "required_level", "region", "budget", "method",
     "winners", "min_candidates", "bid_deadline", "service_days", "project_id",
+    "direct_agency_id", "direct_justification",
 )
 AMEND_FIELDS = ("title", "description", "budget", "bid_deadline", "required_level", "service_days", "reason")
 AVOID_KEY = re.compile(r"avoid(\d{1,2})_(agency_id|reason)")
@@ -75,6 +78,9 @@ NOTICE_STATUS_LABELS = {
     NoticeStatus.draft.value: N_("Draft"),
     NoticeStatus.open.value: N_("Open for bids"),
     NoticeStatus.closed.value: N_("Closed"),
+    NoticeStatus.selected.value: N_("Selected, in publicity"),
+    NoticeStatus.awarded.value: N_("Awarded"),
+    NoticeStatus.failed.value: N_("Selection failed"),
     NoticeStatus.cancelled.value: N_("Cancelled"),
 }
 BID_STATUS_LABELS = {
@@ -236,6 +242,7 @@ def notice_form_from(v: service.NoticeView) -> NoticeForm:
         "region": n.region, "budget": yuan_text(n.budget_fen), "method": n.method, "winners": str(n.winners),
         "min_candidates": str(n.min_candidates), "bid_deadline": local_input(n.bid_deadline),
         "service_days": str(n.service_days or ""), "project_id": v.project.public_id if v.project else "",
+        "direct_agency_id": n.direct_agency_id or "", "direct_justification": n.direct_justification or "",
     }
     for i, a in enumerate(v.avoid):
         values[f"avoid{i}_agency_id"], values[f"avoid{i}_reason"] = a.agency_id, a.reason
@@ -268,7 +275,9 @@ async def read_notice_form(request: Request[Any, Any, Any], now: datetime) -> No
             place_errors(errors, exc.errors, form.field_for)
             return None
 
-    payload: dict[str, Any] = {k: values[k] for k in ("title", "description", "category", "region", "method") if values[k]}
+    payload: dict[str, Any] = {
+        k: values[k] for k in ("title", "description", "category", "region", "method", "direct_agency_id", "direct_justification") if values[k]
+    }
     for key in ("required_level", "winners", "min_candidates", "service_days", "project_id"):
         if values[key]:
             # Form fields are text; whole numbers become ints here, anything else stays text
@@ -301,7 +310,8 @@ async def read_notice_form(request: Request[Any, Any, Any], now: datetime) -> No
             pass  # pydantic says so below
         else:
             attempt(lambda: rules.check_counts(values["method"], winners, minimum))
-    for name in ("title", "description"):
+        attempt(lambda: rules.check_direct(values["method"], values["direct_agency_id"] or None, values["direct_justification"] or None))
+    for name in ("title", "description", "direct_justification"):
         attempt(lambda name=name: agencies.check_publishable(values[name], name))
     for k, row in enumerate(avoid):
         attempt(lambda k=k, row=row: agencies.check_publishable(row["reason"], f"avoid[{k}].reason"))
@@ -405,6 +415,13 @@ class NoticePages(Controller):
         for status in NoticeStatus:
             notices, _ = await service.list_notices(session, owner=user, status=status.value, limit=100)
             by_status[status.value] = notices
+        now = await service.db_now(session)
+        # After the deadline: notices to close now (the scheduler does it within seconds
+        # anyway), and objections to results in publicity that wait for this owner's answer.
+        to_close = [n for n in by_status[NoticeStatus.open.value] if now >= n.bid_deadline] + by_status[NoticeStatus.closed.value]
+        to_answer = [
+            (o, n) for n in by_status[NoticeStatus.selected.value] for o in await selection.objections(session, n) if o.status == ObjectionStatus.filed
+        ]
         return _render(
             request,
             "notices/owner.html",
@@ -412,6 +429,9 @@ class NoticePages(Controller):
             org=org,
             projects=await service.projects_of(session, user),
             by_status=by_status,
+            to_close=to_close,
+            to_answer=to_answer,
+            unread=await selection.unread_count(session, user),
             message=OWNER_DONE.get(done or ""),
             org_form=org_form or {"values": {"region": PROVINCE}, "errors": FormErrors()},
             project_form=project_form or {"values": {}, "errors": FormErrors()},
@@ -709,6 +729,11 @@ class NoticePages(Controller):
                     eligibility = await service.eligibility(session, agency, v)
         bidding_open = notice.status == NoticeStatus.open and now < notice.bid_deadline
         standing = next((b for b in own_bids if b.status == BidStatus.standing), None)
+        holders: list[Agency] = []
+        if notice.status in (NoticeStatus.selected, NoticeStatus.awarded, NoticeStatus.failed):
+            for award in await selection.holders(session, notice):
+                if (held := await session.get(Agency, award.agency_id)) is not None:
+                    holders.append(held)
         changed_fields = [c for c in (changed or "").split(",") if c in FIELD_LABELS] if done == "amended" else []
         return _render(
             request,
@@ -727,6 +752,7 @@ class NoticePages(Controller):
             standing=standing,
             amendments=[(r, shape_changes(r.changes)) for r in await service.revisions(session, notice)],
             fairness_none=FAIRNESS_NONE,
+            holders=holders,
             message=NOTICE_DONE.get(done or ""),
             changed_fields=changed_fields,
             problem=problem,
@@ -803,4 +829,4 @@ class NoticePages(Controller):
         return _render(request, "notices/my_bids.html", agency=agency, rows=rows, now=await service.db_now(session))
 
 
-PUBLIC_STATUSES = (NoticeStatus.open.value, NoticeStatus.closed.value, NoticeStatus.cancelled.value)
+PUBLIC_STATUSES = tuple(s.value for s in NoticeStatus if s != NoticeStatus.draft)

@@ -126,7 +126,7 @@ def selection_record(*, notice: Any, selection: Any, seqs: Mapping[str, list[int
     for kind in ("selection.drawn", "selection.direct", "selection.failed"):
         if seqs.get(kind):
             outcome = seqs[kind][0]
-    verify = f"python3 verify_log.py --url {base_url or 'URL'} --notice {notice.public_id}"
+    verify = f"python3 ops/verify_log.py --url {base_url or 'URL'} --notice {notice.public_id}"
     record: dict[str, Any] = {
         "notice_id": notice.public_id,
         "status": notice.status,

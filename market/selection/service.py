@@ -103,7 +103,9 @@ async def advance(session: AsyncSession, notice: Notice, ctx: Context) -> None:
         await _close_bidding(session, notice, ctx)
     elif notice.status == NoticeStatus.closed:
         selection = await session.get(Selection, notice.id)
-        if selection is not None and selection.outcome == Outcome.waiting:
+        # The relays are asked at most once per BEACON_RETRY, however often "close" is pressed.
+        recently = selection is not None and selection.beacon_checked_at is not None and now - selection.beacon_checked_at < BEACON_RETRY
+        if selection is not None and selection.outcome == Outcome.waiting and not recently:
             await _draw(session, notice, selection, ctx)
 
 
@@ -213,16 +215,14 @@ async def _draw(session: AsyncSession, notice: Notice, selection: Selection, ctx
         now = utcnow()
         selection.beacon_checked_at = now
         if now < emitted_at(round_number):
-            selection.waiting_reason = rules.waiting_for_round(round_number, emitted_at(round_number))
-            await session.flush()
+            await _wait(session, notice, selection, rules.waiting_for_round(round_number, emitted_at(round_number)))
             return
         try:
             got = await ctx.beacon.fetch(round_number)
         except BeaconUnavailable as exc:
             if exc.fault:
                 logger.warning("notice %s: beacon round %s refused: %s", notice.public_id, round_number, exc.reason)
-            selection.waiting_reason = exc.reason
-            await session.flush()
+            await _wait(session, notice, selection, exc.reason)
             return
         beacon_entry, beacon_bytes = got.as_entry(), got.randomness
     result = rules.draw(
@@ -260,6 +260,15 @@ async def _draw(session: AsyncSession, notice: Notice, selection: Selection, ctx
     selection.waiting_reason = None
     await _award(session, notice, selection, result.winners, drawn.seq, ctx.settings)
     if notice.status == NoticeStatus.selected:
+        await _notify(session, notice)
+
+
+async def _wait(session: AsyncSession, notice: Notice, selection: Selection, reason: str) -> None:
+    """Keep waiting for the beacon; watchers of the draw page learn when the reason changes."""
+    changed = reason != selection.waiting_reason
+    selection.waiting_reason = reason
+    await session.flush()
+    if changed:
         await _notify(session, notice)
 
 
@@ -535,8 +544,12 @@ async def unread_count(session: AsyncSession, user: AppUser) -> int:
     return int((await session.execute(stmt)).scalar_one())
 
 
-async def mark_read(session: AsyncSession, user: AppUser) -> None:
-    await session.execute(sa.update(Message).where(Message.user_id == user.id, Message.read_at.is_(None)).values(read_at=utcnow()))
+async def mark_read(session: AsyncSession, user: AppUser, message_ids: Sequence[int]) -> None:
+    """Mark the messages the user has been shown as read (not those beyond the page)."""
+    if not message_ids:
+        return
+    stmt = sa.update(Message).where(Message.user_id == user.id, Message.id.in_(list(message_ids)), Message.read_at.is_(None)).values(read_at=utcnow())
+    await session.execute(stmt)
 
 
 async def pending_objections(session: AsyncSession, *, limit: int = 100) -> list[tuple[Objection, Notice]]:

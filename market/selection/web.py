@@ -1,10 +1,528 @@
-"""Pages of public selection (being written)."""
+"""Pages of public selection: the draw page (live over Server-Sent Events), the winner's and
+the owner's actions, objections (异议), the supervisors' queue and every user's messages.
+
+The draw page is two parts. The *panel* is public and the same for every reader: the
+state of the draw, everything it was computed from and how to check it. It is rendered
+for the page and again, in a fresh transaction, each time the notice changes (the
+service NOTIFYs ``market_selection`` with the notice id when it commits a step); the
+events stream sends it to ``static/js/draw.js``, which swaps it in. The *actions* (close,
+decline, object, answer, decide) are ordinary forms outside the panel, rendered for the
+viewer with the page, so a live update never wipes what someone is typing.
+
+Writes run in a savepoint, so a refused request leaves nothing behind while the page that
+says why is an ordinary response. Refusals of the person (401, 403, 404) are error pages.
+"""
 
 from __future__ import annotations
 
-from litestar import Controller
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import anyio
+import sqlalchemy as sa
+from litestar import Controller, Request, Response, get, post
+from litestar.channels import ChannelsPlugin
+from litestar.channels.subscriber import Subscriber
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.accounts.models import AppUser, Role
+from market.accounts.session import load_viewer, optional_viewer
+from market.agencies import service as agencies
+from market.agencies.models import Agency
+from market.agencies.web import Names
+from market.errors import DomainError, NotFound
+from market.forms import FormErrors, errors_beside_fields
+from market.i18n import N_
+from market.log import protocol
+from market.notices import service as notices
+from market.notices.models import METHOD_LABELS, Notice, NoticeStatus
+from market.notices.web import NOTICE_STATUS_LABELS, china_time, remaining, utc_attr
+from market.security.auth import requires_login, requires_role
+from market.selection import service
+from market.selection.api import context as selection_context
+from market.selection.models import AwardStatus, Message, ObjectionStatus, Outcome, Selection
+from market.selection.rules import FAIRNESS_NONE
+from market.selection.service import CHANNEL
+from market.templating import redirect, render, request_locale
+
+log = logging.getLogger("market.selection.web")
+
+KEEPALIVE = 15.0  # seconds between comments on an idle events stream (proxies drop silent ones)
+POLL = 2.0  # seconds between looks at the database when there is no LISTEN/NOTIFY
+ANIMATE_FOR = timedelta(minutes=2)  # a draw this recent shows its order one by one
+
+# ?done=<code> after a redirect: only these codes show a message.
+DONE = {
+    "closed": N_("Bidding is closed; the state of the selection is below."),
+    "declined": N_("You have declined the award. The first remaining alternate, if any, takes your place."),
+    "objected": N_("Your objection is filed and published. The owner answers it and a supervisor decides."),
+    "answered": N_("Your answer is published. A supervisor will decide the objection."),
+    "decided": N_("The decision is published."),
+}
+EXCLUSION_REASONS = {
+    "not_approved": N_("not an approved agency"),
+    "suspended": N_("suspended"),
+    "blacklisted": N_("blacklisted"),
+    "category": N_("not registered for this service category"),
+    "no_qualification": N_("no qualification for this service category"),
+    "qualification_under_review": N_("qualification still under review"),
+    "qualification_expired": N_("qualification expired"),
+    "level_too_low": N_("qualification level too low"),
+    "region": N_("outside the notice's region"),
+    "avoided": N_("on the notice's avoidance list (回避)"),
+    "not_named": N_("not the agency this direct selection names"),
+}
+FAILED_REASONS = {
+    "too_few_candidates": N_("fewer eligible candidates than the notice's minimum"),
+    "no_alternates": N_("every winner declined or was disqualified and no alternate was left"),
+}
+OBJECTION_STATUS_LABELS = {
+    ObjectionStatus.filed.value: N_("Waiting for the owner's answer"),
+    ObjectionStatus.answered.value: N_("Waiting for a supervisor's decision"),
+    ObjectionStatus.upheld.value: N_("Upheld"),
+    ObjectionStatus.rejected.value: N_("Rejected"),
+}
+AWARD_STATUS_LABELS = {
+    AwardStatus.holding.value: N_("Holds the award"),
+    AwardStatus.declined.value: N_("Declined"),
+    AwardStatus.disqualified.value: N_("Disqualified"),
+}
+DECISION_LABELS = {
+    ObjectionStatus.upheld.value: N_("upheld"),
+    ObjectionStatus.rejected.value: N_("rejected"),
+}
+
+
+# -- small read-only queries ------------------------------------------------------------------
+
+
+async def agency_names(session: AsyncSession, ids: Iterable[str]) -> dict[str, str]:
+    """Public id -> name, for the agencies a page mentions (one query)."""
+    wanted = sorted({i for i in ids if i})
+    if not wanted:
+        return {}
+    rows = await session.execute(sa.select(Agency.public_id, Agency.name).where(Agency.public_id.in_(wanted)))
+    return {public_id: name for public_id, name in rows.all()}
+
+
+async def last_seq(session: AsyncSession, notice: Notice) -> int | None:
+    """The newest log entry about this notice: it changes with every step the service takes."""
+    row = await session.execute(sa.text("SELECT max(seq) FROM log_entry WHERE notice_id = :n"), {"n": notice.public_id})
+    value = row.scalar_one_or_none()
+    return int(value) if value is not None else None
+
+
+# -- what the pages show ---------------------------------------------------------------------------
+
+
+def base_url(request: Request[Any, Any, Any]) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+async def panel_context(session: AsyncSession, notice: Notice, *, url: str) -> dict[str, Any]:
+    """Everything the public panel shows, read in one transaction."""
+    now = await notices.db_now(session)
+    record = await service.record(session, notice, base_url=url)
+    selection = await session.get(Selection, notice.id)
+    awards = await service.awards(session, notice) if selection is not None else []
+    objections = await service.objections(session, notice) if selection is not None else []
+    bids = record["bids"] or []
+    mentioned: list[str] = [notice.direct_agency_id or ""]
+    mentioned += [b["agency_id"] for b in bids]
+    mentioned += [e["agency_id"] for e in record["excluded"] or []]
+    mentioned += [a.agency_public_id for a in awards] + [a.replaced_by or "" for a in awards]
+    mentioned += [o.agency_public_id or "" for o in objections]
+    prices = {b["agency_id"]: b["price_fen"] for b in bids}
+    secret = record["secret"]
+    commit_ok = None
+    if secret and notice.commit:
+        commit_ok = protocol.commitment(notice.public_id, bytes.fromhex(secret)).hex() == notice.commit
+    outcome_at = selection.outcome_at if selection is not None else None
+    beacon = record["beacon"] or None
+    return {
+        "n": notice,
+        "record": record,
+        "sel": selection,
+        "now": now,
+        "left": remaining(notice.bid_deadline, now) if notice.status == NoticeStatus.open else None,
+        "names_of": await agency_names(session, mentioned),
+        "prices": prices,
+        "awards": awards,
+        "objections": objections,
+        "commit_ok": commit_ok,
+        "animate": outcome_at is not None and now - outcome_at < ANIMATE_FOR,
+        "operator_draw": record["fairness"] == "operator",
+        "beacon": beacon,
+        "candidates_json": _compact(record["candidates"]) if record["candidates"] is not None else "",
+        "verify_commands": [
+            f"python3 ops/verify_log.py --url {url or 'URL'} --notice {notice.public_id}",
+            f"market log verify --notice {notice.public_id}",
+        ],
+    }
+
+
+@dataclass
+class ActionForm:
+    """One of the page's forms, sent back with what was typed and the errors beside it."""
+
+    name: str  # close, decline, objection, answer, decision
+    target: str | None = None  # the objection id, for answer and decision
+    values: dict[str, str] = field(default_factory=dict)
+    errors: FormErrors = field(default_factory=FormErrors)
+
+
+def _render(request: Request[Any, Any, Any], template: str, *, status_code: int = 200, headers: dict[str, str] | None = None, **context: Any) -> Response[str]:
+    return render(
+        request,
+        template,
+        status_code=status_code,
+        headers=headers,
+        names=Names(request_locale(request)),
+        METHOD_LABELS=METHOD_LABELS,
+        NOTICE_STATUS_LABELS=NOTICE_STATUS_LABELS,
+        EXCLUSION_REASONS=EXCLUSION_REASONS,
+        FAILED_REASONS=FAILED_REASONS,
+        OBJECTION_STATUS_LABELS=OBJECTION_STATUS_LABELS,
+        AWARD_STATUS_LABELS=AWARD_STATUS_LABELS,
+        DECISION_LABELS=DECISION_LABELS,
+        fairness_none=FAIRNESS_NONE,
+        china_time=china_time,
+        utc_attr=utc_attr,
+        **context,
+    )
+
+
+def _known(names: Iterable[str]) -> Any:
+    allowed = set(names)
+    return lambda name: name if name in allowed else None
+
+
+# -- the live panel --------------------------------------------------------------------------------
+
+
+async def render_panel(request: Request[Any, Any, Any], notice_id: str) -> tuple[str, datetime | None]:
+    """The panel as HTML, read in a transaction of its own, and the deadline still to come
+    (None once it has passed or the notice is not open)."""
+    async with request.app.state.db.transaction() as session:
+        notice = await notices.get_notice(session, notice_id)
+        ctx = await panel_context(session, notice, url=base_url(request))
+    html = _render(request, "selection/partials/panel.html", **ctx).content
+    upcoming = notice.bid_deadline if notice.status == NoticeStatus.open and ctx["now"] < notice.bid_deadline else None
+    return str(html), upcoming
+
+
+async def _fingerprint(request: Request[Any, Any, Any], notice_id: str) -> tuple[Any, ...]:
+    async with request.app.state.db.transaction() as session:
+        notice = await notices.get_notice(session, notice_id)
+        selection = await session.get(Selection, notice.id)
+        now = await notices.db_now(session)
+        return (
+            notice.status,
+            await last_seq(session, notice),
+            selection.waiting_reason if selection is not None else None,
+            now >= notice.bid_deadline,
+        )
+
+
+def live_channels(request: Request[Any, Any, Any]) -> ChannelsPlugin | None:
+    """The LISTEN/NOTIFY plugin, when the app has one and its lifespan started it."""
+    try:
+        plugin = request.app.plugins.get(ChannelsPlugin)
+    except KeyError:
+        return None
+    # Started by the app's lifespan; an app served without it (tests) has no listener.
+    return plugin if getattr(plugin, "_sub_task", "started") is not None else None
+
+
+@asynccontextmanager
+async def listening(channels: ChannelsPlugin) -> AsyncIterator[Subscriber]:
+    """``start_subscription``, with its exit shielded: a stream ends by being cancelled (the
+    browser went away), and an UNLISTEN cut half-way would leave the shared listener
+    believing it still listens, so that no page in this process heard anything again."""
+    subscription = channels.start_subscription([CHANNEL])
+    subscriber = await subscription.__aenter__()
+    try:
+        yield subscriber
+    finally:
+        with anyio.CancelScope(shield=True):
+            await subscription.__aexit__(None, None, None)
+
+
+def _update(html: str) -> ServerSentEventMessage:
+    # Litestar writes each line of ``data`` as its own ``data:`` line; EventSource joins them.
+    return ServerSentEventMessage(event="update", data=html)
+
+
+KEEP_ALIVE = ServerSentEventMessage(comment="keep-alive", data=None)
+
+
+def _until(moment: datetime | None) -> float | None:
+    if moment is None:
+        return None
+    return max(0.0, (moment - datetime.now(moment.tzinfo)).total_seconds()) + 0.25
+
+
+async def notified_stream(request: Request[Any, Any, Any], notice_id: str, channels: ChannelsPlugin) -> AsyncIterator[ServerSentEventMessage]:
+    async with listening(channels) as subscriber:
+        # Subscribed first, rendered second: a step committed in between is not missed.
+        html, deadline = await render_panel(request, notice_id)
+        yield _update(html)
+        events = subscriber.iter_events()
+
+        async def next_event() -> bytes:
+            return await events.__anext__()
+
+        pending: asyncio.Task[bytes] = asyncio.ensure_future(next_event())
+        try:
+            while True:
+                wait = _until(deadline)
+                timeout = KEEPALIVE if wait is None else min(KEEPALIVE, wait)
+                done, _ = await asyncio.wait({pending}, timeout=timeout)
+                if pending in done:
+                    try:
+                        payload = pending.result()
+                    except StopAsyncIteration:
+                        return  # the plugin is shutting down
+                    pending = asyncio.ensure_future(next_event())
+                    if payload.decode("utf-8", "replace") != notice_id:
+                        continue
+                    html, deadline = await render_panel(request, notice_id)
+                    yield _update(html)
+                elif deadline is not None and datetime.now(deadline.tzinfo) >= deadline:
+                    # The deadline passed while the page watched: say "closing"; the
+                    # scheduler's NOTIFY brings the result within seconds.
+                    html, deadline = await render_panel(request, notice_id)
+                    yield _update(html)
+                else:
+                    yield KEEP_ALIVE
+        finally:
+            pending.cancel()
+
+
+async def polled_stream(request: Request[Any, Any, Any], notice_id: str) -> AsyncIterator[ServerSentEventMessage]:
+    """Without LISTEN/NOTIFY: look every POLL seconds and send the panel when it changed."""
+    seen: tuple[Any, ...] | None = None
+    quiet = 0.0
+    while True:
+        now_seen = await _fingerprint(request, notice_id)
+        if now_seen != seen:
+            seen = now_seen
+            html, _ = await render_panel(request, notice_id)
+            yield _update(html)
+            quiet = 0.0
+        elif quiet >= KEEPALIVE:
+            yield KEEP_ALIVE
+            quiet = 0.0
+        await asyncio.sleep(POLL)
+        quiet += POLL
+
+
+async def draw_events(request: Request[Any, Any, Any], notice_id: str) -> AsyncIterator[ServerSentEventMessage]:
+    channels = live_channels(request)
+    stream = notified_stream(request, notice_id, channels) if channels is not None else polled_stream(request, notice_id)
+    async for message in stream:
+        yield message
+
+
+# -- the pages ---------------------------------------------------------------------------------------
+
+
+def _holding(awards: list[Any], agency: Agency | None) -> bool:
+    return agency is not None and any(a.agency_id == agency.id and a.status == AwardStatus.holding for a in awards)
 
 
 class SelectionPages(Controller):
-    path = "/notices"
     include_in_schema = False
+
+    async def _draw_page(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        notice: Notice,
+        viewer: AppUser | None,
+        *,
+        status_code: int = 200,
+        done: str | None = None,
+        form: ActionForm | None = None,
+    ) -> Response[str]:
+        ctx = await panel_context(session, notice, url=base_url(request))
+        now, selection = ctx["now"], ctx["sel"]
+        agency = await agencies.agency_of(session, viewer) if viewer is not None and viewer.role == Role.agency else None
+        holders = ctx["record"]["holders"]
+        is_owner = viewer is not None and viewer.id == notice.owner_id
+        in_publicity = (
+            notice.status == NoticeStatus.selected and selection is not None and selection.publicity_ends is not None and now < selection.publicity_ends
+        )
+        return _render(
+            request,
+            "selection/draw.html",
+            status_code=status_code,
+            v=await notices.view(session, notice),
+            viewer_user=viewer,
+            message=DONE.get(done or ""),
+            form=form,
+            may_close=(is_owner or (viewer is not None and viewer.role == Role.admin))
+            and (
+                (notice.status == NoticeStatus.open and now >= notice.bid_deadline)
+                or (notice.status == NoticeStatus.closed and selection is not None and selection.outcome == Outcome.waiting)
+            ),
+            may_decline=_holding(ctx["awards"], agency) and notice.status in (NoticeStatus.selected, NoticeStatus.awarded),
+            may_object=viewer is not None and in_publicity,
+            objection_targets=[(h, ctx["names_of"].get(h, h)) for h in holders],
+            to_answer=[o for o in ctx["objections"] if o.status == ObjectionStatus.filed] if is_owner else [],
+            to_decide=[o for o in ctx["objections"] if o.status in (ObjectionStatus.filed, ObjectionStatus.answered)]
+            if viewer is not None and viewer.role == Role.supervisor
+            else [],
+            **ctx,
+        )
+
+    async def _notice(self, session: AsyncSession, notice_id: str, viewer: AppUser | None) -> Notice:
+        notice = await notices.visible_notice(session, notice_id, viewer)
+        if notice.status == NoticeStatus.draft:
+            raise NotFound(N_("This notice is a draft: it has no draw yet."))
+        return notice
+
+    @get("/notices/{notice_id:str}/draw")
+    async def draw(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str], done: FromQuery[str | None] = None
+    ) -> Response[str]:
+        viewer = await optional_viewer(request, session)
+        notice = await self._notice(session, notice_id, viewer)
+        return await self._draw_page(request, session, notice, viewer, done=done)
+
+    @get("/notices/{notice_id:str}/draw/events")
+    async def events(self, request: Request[Any, Any, Any], notice_id: FromPath[str]) -> ServerSentEvent:
+        """The panel as Server-Sent Events: once at connect, then each time the notice changes."""
+        async with request.app.state.db.transaction() as session:
+            notice = await self._notice(session, notice_id, await optional_viewer(request, session))
+            public_id = notice.public_id
+        return ServerSentEvent(draw_events(request, public_id), headers={"Cache-Control": "no-store"})
+
+    async def _act(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        notice_id: str,
+        form: ActionForm,
+        call: Any,
+        done: str,
+    ) -> Response[Any]:
+        """Run one service call in a savepoint: redirect on success; the page again with the
+        errors beside the form on a refusal about the input or the state; an error page when
+        the person may not do this at all."""
+        user = await load_viewer(request, session)
+        notice = await self._notice(session, notice_id, user)
+        try:
+            async with session.begin_nested():
+                await call(user, notice)
+        except DomainError as exc:
+            if exc.status in (401, 403, 404):
+                raise
+            form.errors = errors_beside_fields(exc, _known(form.values))
+            await session.refresh(notice)
+            return await self._draw_page(request, session, notice, user, status_code=exc.status, form=form)
+        return redirect(f"/notices/{notice.public_id}/draw?done={done}")
+
+    @staticmethod
+    async def _values(request: Request[Any, Any, Any], *names: str) -> dict[str, str]:
+        raw = await request.form()
+        return {name: str(raw.get(name) or "").strip() for name in names}
+
+    @post("/notices/{notice_id:str}/close", guards=[requires_login])
+    async def close(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str]) -> Response[Any]:
+        async def call(user: AppUser, notice: Notice) -> None:
+            await service.close(session, user=user, notice_id=notice.public_id, ctx=selection_context(request.app.state))
+
+        return await self._act(request, session, notice_id, ActionForm("close"), call, "closed")
+
+    @post("/notices/{notice_id:str}/decline", guards=[requires_login])
+    async def decline(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str]) -> Response[Any]:
+        form = ActionForm("decline", values=await self._values(request, "reason"))
+
+        async def call(user: AppUser, notice: Notice) -> None:
+            await service.decline(session, user=user, notice_id=notice.public_id, reason=form.values["reason"], settings=request.app.state.settings)
+
+        return await self._act(request, session, notice_id, form, call, "declined")
+
+    @post("/notices/{notice_id:str}/objections", guards=[requires_login])
+    async def object(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str]) -> Response[Any]:
+        form = ActionForm("objection", values=await self._values(request, "reasons", "agency_id"))
+
+        async def call(user: AppUser, notice: Notice) -> None:
+            await service.file_objection(
+                session, user=user, notice_id=notice.public_id, reasons=form.values["reasons"], agency_id=form.values["agency_id"] or None
+            )
+
+        return await self._act(request, session, notice_id, form, call, "objected")
+
+    @post("/notices/{notice_id:str}/objections/{objection_id:str}/answer", guards=[requires_role(Role.owner)])
+    async def answer(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str], objection_id: FromPath[str]
+    ) -> Response[Any]:
+        form = ActionForm("answer", target=objection_id, values=await self._values(request, "answer"))
+
+        async def call(user: AppUser, notice: Notice) -> None:
+            await service.answer_objection(session, user=user, notice_id=notice.public_id, objection_id=objection_id, answer=form.values["answer"])
+
+        return await self._act(request, session, notice_id, form, call, "answered")
+
+    @post("/notices/{notice_id:str}/objections/{objection_id:str}/decision", guards=[requires_role(Role.supervisor)])
+    async def decide(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str], objection_id: FromPath[str]
+    ) -> Response[Any]:
+        form = ActionForm("decision", target=objection_id, values=await self._values(request, "decision", "reason"))
+
+        async def call(user: AppUser, notice: Notice) -> None:
+            await service.decide_objection(
+                session, user=user, notice_id=notice.public_id, objection_id=objection_id,
+                decision=form.values["decision"], reason=form.values["reason"], settings=request.app.state.settings,
+            )
+
+        return await self._act(request, session, notice_id, form, call, "decided")
+
+    # -- supervisors and messages ------------------------------------------------------------------
+
+    @get("/supervision/objections", guards=[requires_role(Role.supervisor)])
+    async def pending(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[str]:
+        await load_viewer(request, session)
+        rows = await service.pending_objections(session)
+        names = await agency_names(session, [o.agency_public_id or "" for o, _ in rows])
+        return _render(request, "selection/objections.html", rows=rows, names_of=names)
+
+    @get("/messages", guards=[requires_login])
+    async def messages(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[str]:
+        user = await load_viewer(request, session)
+        rows = await service.messages_for(session, user)
+        unread = {m.id for m, _ in rows if m.read_at is None}
+        mentioned = [str(m.params.get(k) or "") for m, _ in rows for k in ("agency_id", "replacement", "replaced")]
+        schemes = {n.id: n.scheme for _, n in rows if n is not None}
+        await service.mark_read(session, user, [m.id for m, _ in rows if m.id is not None])
+        return _render(
+            request,
+            "selection/messages.html",
+            rows=rows,
+            unread=unread,
+            names_of=await agency_names(session, mentioned),
+            operator_draws=any(_is_draw_message(m) and schemes.get(m.notice_id) == protocol.SCHEME_NONE for m, _ in rows),
+        )
+
+
+DRAW_KINDS = {"won", "won_as_replacement", "final", "selected", "declined", "disqualified"}
+
+
+def _is_draw_message(m: Message) -> bool:
+    return m.kind in DRAW_KINDS
+

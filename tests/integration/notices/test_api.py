@@ -131,13 +131,14 @@ async def test_create_draft_is_201_private_and_uncommitted(client: AsyncClient) 
     assert (await client.get(f"/api/v1/notices/{body['id']}/terms")).status_code == 404
 
 
-async def test_min_candidates_defaults_by_method(client: AsyncClient) -> None:
+async def test_min_candidates_defaults_by_method(client: AsyncClient, db: Database) -> None:
     owner = await owner_user(client)
     body = notice_body(method="lowest_price")
     del body["min_candidates"], body["winners"]
     lowest = (await client.post("/api/v1/notices", json=body, headers=owner)).json()
     assert (lowest["winners"], lowest["min_candidates"]) == (1, 3)
-    body = notice_body(method="direct")
+    _, named = await approved_agency(client, await admin(client, db))
+    body = notice_body(method="direct", direct_agency_id=named["id"], direct_justification="涉密项目，经主管部门批准直接选取。")
     del body["min_candidates"]
     direct = await client.post("/api/v1/notices", json=body, headers=owner)
     assert direct.status_code == 201, direct.text

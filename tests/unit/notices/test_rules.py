@@ -200,8 +200,9 @@ def test_terms_document_is_canonical_json() -> None:
     assert value["bid_deadline"] == "2026-12-04T09:00:00.000000Z"
     assert set(value) == {
         "notice_id", "title", "description", "category", "required_level", "region", "budget_fen", "method",
-        "winners", "min_candidates", "bid_deadline", "service_days", "owner", "project", "avoid",
+        "winners", "min_candidates", "bid_deadline", "service_days", "owner", "project", "avoid", "direct",
     }
+    assert value["direct"] is None  # only a direct selection names its agency in the terms
 
 
 def test_terms_document_sorts_the_avoid_list_by_agency_id() -> None:

@@ -133,7 +133,7 @@ def test_the_record_before_closing_withholds_everything_sealed() -> None:
     assert record["seqs"]["bids_accepted"] is None
     assert record["seqs"]["published"] == 0
     assert record["fairness"] == "operator" and record["fairness_note"]
-    assert record["verify_command"] == "python3 verify_log.py --url http://x --notice N-000001"
+    assert record["verify_command"] == "python3 ops/verify_log.py --url http://x --notice N-000001"
 
 
 def test_a_beacon_scheme_is_not_called_operator_fair() -> None:
