@@ -9,6 +9,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from market.pgembed import free_port
@@ -27,9 +28,34 @@ CHROMIUM_FLAGS = [
 ]
 
 
-@contextmanager
-def live_server(database_url: str, data_dir: Path, **env: str) -> Iterator[str]:
-    port = free_port()
+@dataclass
+class Server:
+    """A ``market serve`` process; ``kill`` is kill -9, with no chance to clean up."""
+
+    url: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=20)
+
+    def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=20)
+
+
+def start_server(database_url: str, data_dir: Path, *, port: int | None = None, **env: str) -> Server:
+    """Start ``market serve`` and wait until /healthz answers; its output is appended to
+    ``data_dir/server.log`` (a restart on the same data dir keeps the earlier output)."""
+    port = port or free_port()
     environ = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -39,31 +65,43 @@ def live_server(database_url: str, data_dir: Path, **env: str) -> Iterator[str]:
         "MARKET_MIN_BID_WINDOW": "0",
         **env,
     }
-    log = (data_dir / "server.log").open("wb") if data_dir.mkdir(parents=True, exist_ok=True) is None else None
-    process = subprocess.Popen(
-        [sys.executable, "-m", "market.cli", "serve"], cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "server.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "market.cli", "serve"], cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT
+        )
+    server = Server(url=f"http://127.0.0.1:{port}", port=port, process=process, log_path=log_path)
     try:
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"server exited early: {(data_dir / 'server.log').read_text()[-2000:]}")
+                raise RuntimeError(f"server exited early: {log_path.read_text(errors='replace')[-2000:]}")
             try:
-                with urllib.request.urlopen(base + "/healthz", timeout=1) as response:
+                with urllib.request.urlopen(server.url + "/healthz", timeout=1) as response:
                     if response.status == 200:
                         break
             except OSError:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not become healthy within 60 s")
-            time.sleep(0.2)
-        yield base
+            time.sleep(0.1)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+@contextmanager
+def running_server(database_url: str, data_dir: Path, **env: str) -> Iterator[Server]:
+    server = start_server(database_url, data_dir, **env)
+    try:
+        yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        if log:
-            log.close()
+        server.stop()
+
+
+@contextmanager
+def live_server(database_url: str, data_dir: Path, **env: str) -> Iterator[str]:
+    with running_server(database_url, data_dir, **env) as server:
+        yield server.url

@@ -406,7 +406,8 @@ class U64Stream:
     _TAG: Final = b"msp/1/u64"  # bare: the specification puts no length prefix here
 
     def __init__(self, seed: bytes) -> None:
-        self._key = _check_digest(seed, "seed")
+        # Keyed once and copied per value: the same MAC, without re-deriving the key pads.
+        self._keyed = hmac.new(_check_digest(seed, "seed"), self._TAG, hashlib.sha256)
         self._j = 0
 
     @property
@@ -415,9 +416,10 @@ class U64Stream:
         return self._j
 
     def next(self) -> int:
-        mac = hmac.new(self._key, self._TAG + U64(self._j), hashlib.sha256).digest()
+        mac = self._keyed.copy()
+        mac.update(U64(self._j))
         self._j += 1
-        return int.from_bytes(mac[:8], "big")
+        return int.from_bytes(mac.digest()[:8], "big")
 
     def below(self, n: int) -> int:
         """Uniform in [0, n): values at or above the largest multiple of n are rejected,

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from httpx import AsyncClient
 
+from market.db import Database
 from tests.integration.notices.test_api import approved_agency, draft, owner_user
 
 DUE_IN = 1.5  # seconds from publishing to the deadline: enough to place a few bids
@@ -64,3 +70,138 @@ async def close(client: AsyncClient, r: Round, headers: dict[str, str] | None = 
     response = await client.post(f"/api/v1/notices/{r.notice_id}/close", headers=headers or r.owner)
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+# -- reading what closing left behind -------------------------------------------------------------
+
+# Exactly the fields MSP/1 section 3 lists for each entry type, besides v, seq, type and ts.
+HEAD = {"v", "seq", "type", "ts"}
+ENTRY_FIELDS = {
+    "notice.published": {"notice_id", "method", "winners", "min_candidates", "bid_deadline", "terms_sha256", "commit", "scheme"},
+    "bid.accepted": {"notice_id", "bid_id", "agency_id", "bid_sha256"},
+    "bidding.closed": {"notice_id", "secret", "bids", "candidates", "excluded", "eligible"},
+    "selection.failed": {"notice_id", "reason"},
+    "selection.drawn": {"notice_id", "attempt", "scheme", "beacon", "seed", "order", "ranking", "winners", "alternates"},
+    "selection.direct": {"notice_id", "agency_id", "justification"},
+    "award.declined": {"notice_id", "agency_id", "reason", "replacement"},
+    "award.disqualified": {"notice_id", "agency_id", "objection_id", "replacement"},
+    "award.final": {"notice_id", "winners"},
+}
+OUTCOMES = ("selection.drawn", "selection.direct", "selection.failed")
+
+
+async def entries_of(client: AsyncClient, notice_id: str, type: str | None = None) -> list[dict[str, Any]]:
+    from tests.integration.agencies.test_api import log_entries
+
+    return [e for e in await log_entries(client) if e.get("notice_id") == notice_id and (type is None or e["type"] == type)]
+
+
+async def selection_of(client: AsyncClient, notice_id: str) -> dict[str, Any]:
+    response = await client.get(f"/api/v1/notices/{notice_id}/selection")
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def messages_of(client: AsyncClient, headers: dict[str, str]) -> list[dict[str, Any]]:
+    response = await client.get("/api/v1/me/messages", headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def recompute(record: dict[str, Any], *, beacon: bytes = b"") -> dict[str, Any]:
+    """MSP/1 steps 3 to 6 redone from what the record publishes, with the protocol's own
+    functions: what eligible, seed, order, ranking, winners and alternates must be."""
+    from market.log import protocol
+
+    secret = bytes.fromhex(record["secret"])
+    candidates = [(a, w) for a, w in record["candidates"]]
+    eligible = protocol.eligible_digest(candidates)
+    seed = protocol.seed(record["notice_id"], 1, secret, eligible, record["scheme"], beacon)
+    order = protocol.draw_order(seed, candidates)
+    prices = {b["agency_id"]: b["price_fen"] for b in record["bids"]} if record["method"] == "lowest_price" else None
+    ranking = protocol.rank(record["method"], order, prices)
+    winners, alternates = protocol.split_winners(ranking, record["k"])
+    return {
+        "commit": protocol.commitment(record["notice_id"], secret).hex(),
+        "eligible": eligible.hex(),
+        "seed": seed.hex(),
+        "order": order,
+        "ranking": ranking,
+        "winners": winners,
+        "alternates": alternates,
+    }
+
+
+# -- live servers and the verifiers ----------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[3]
+# A live server for these tests: many accounts log in within a minute, and due notices are
+# looked for often.
+LIVE_ENV = {"MARKET_AUTH_RATE_LIMIT": "100000", "MARKET_MIN_BID_WINDOW": "0"}
+
+
+def verify_log(url: str, *args: str) -> tuple[int, dict[str, Any], str]:
+    """ops/verify_log.py against ``url``, isolated from the market package: (exit code,
+    its JSON report, what it wrote to stderr)."""
+    done = subprocess.run(
+        [sys.executable, "-I", str(ROOT / "ops/verify_log.py"), "--url", url, "--json", *args],
+        capture_output=True, text=True, timeout=120, cwd="/",
+    )
+    try:
+        report = json.loads(done.stdout)
+    except ValueError:
+        report = {}
+    return done.returncode, report, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def market_cli(*args: str, database_url: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url, "MARKET_DATA_DIR": str(data_dir)}
+    return subprocess.run([sys.executable, "-m", "market.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def assert_notices_ok(report: dict[str, Any], notice_ids: list[str]) -> None:
+    """Every notice asked for is in the verifier's per-notice section, and passes."""
+    notices = report.get("notices")
+    assert isinstance(notices, dict), f"the verifier's report has no per-notice section: {sorted(report)}"
+    for notice_id in notice_ids:
+        assert notice_id in notices, f"{notice_id} is not in the report ({sorted(notices)[:10]}...)"
+        assert notices[notice_id]["ok"] is True, (notice_id, notices[notice_id])
+    assert all(n["ok"] for n in notices.values()), {k: v for k, v in notices.items() if not v["ok"]}
+
+
+async def admin_on(client: AsyncClient, database_url: str) -> dict[str, str]:
+    """An administrator made straight in the database (staff are not self-registered)."""
+    from market.accounts.models import Role
+    from tests.helpers import bearer, create_staff, token_for
+
+    db = Database.from_url(database_url)
+    try:
+        email = await create_staff(db, role=Role.admin)
+    finally:
+        await db.dispose()
+    return bearer(await token_for(client, email))
+
+
+async def wait_decided(client: AsyncClient, notice_ids: list[str], *, timeout: float = 20.0, done: tuple[str, ...] = ("selected", "failed", "awarded")) -> dict[str, dict[str, Any]]:
+    """Poll each notice's selection record until its status is one of ``done``."""
+    records: dict[str, dict[str, Any]] = {}
+    give_up = asyncio.get_running_loop().time() + timeout
+    while True:
+        for notice_id in notice_ids:
+            if notice_id not in records or records[notice_id]["status"] not in done:
+                records[notice_id] = await selection_of(client, notice_id)
+        pending = [n for n, r in records.items() if r["status"] not in done]
+        if not pending:
+            return records
+        assert asyncio.get_running_loop().time() < give_up, f"not decided within {timeout} s: {[(n, records[n]['status']) for n in pending]}"
+        await asyncio.sleep(0.2)
+
+
+async def assert_story_verifies(client: AsyncClient, notice_id: str, status: str) -> None:
+    """The notice's entries pass the verifier's per-notice checks (MSP/1 section 5 and the
+    award steps), which also read its status from the log alone."""
+    from market.log.verifier import notice_report
+
+    report = notice_report(notice_id, [(e["seq"], e) for e in await entries_of(client, notice_id)])
+    assert report.problems == [], [(p.seq, p.message) for p in report.problems]
+    assert report.status == status, report.summary

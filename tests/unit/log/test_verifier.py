@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from market.log import protocol
@@ -101,3 +103,130 @@ def test_entry_parts_splice_to_the_canonical_entry() -> None:
             {**fields, "v": 1, "seq": 42, "type": "notice.published", "ts": "2026-11-27T09:00:00.123456Z"}
         )
         assert spliced == expected == build_entry(seq=42, type="notice.published", ts=ts, fields=fields)
+
+
+# -- per-notice checks through verify() ------------------------------------------------------
+
+
+def notices_log(count: int = 3, *, tamper: bool = False) -> list[bytes]:
+    """``count`` lottery notices interleaved in one log with other entries, the first one
+    tampered with (its secret) if asked."""
+    from tests.unit.log.test_notice_checks import Story
+
+    stories = [Story(f"N-{n:06d}", secret=bytes([n]) * 32) for n in range(1, count + 1)]
+    # Interleave: publish all, bid round-robin, close and draw all.
+    steps: list[tuple[Story, str, Any]] = []
+    for story in stories:
+        steps.append((story, "publish", None))
+    for agency in ("AG-1", "AG-2", "AG-3", "AG-4"):
+        for story in stories:
+            steps.append((story, "bid", agency))
+    for story in stories:
+        steps.append((story, "close", None))
+        steps.append((story, "draw", None))
+    log: list[bytes] = []
+    for story, step, arg in steps:
+        story.seq = len(log)
+        before = len(story.entries)
+        if step == "bid":
+            story.bid(arg)
+        else:
+            getattr(story, step)()
+        for _, e in story.entries[before:]:
+            if tamper and story is stories[0] and e["type"] == "bidding.closed":
+                e["secret"] = "11" * 32
+            log.append(protocol.canonical_json(e))
+        log.append(entry(len(log), agency_id="AG-1"))  # something else happens in between
+    return log
+
+
+def test_notices_are_checked_and_reported() -> None:
+    report = verify(MemorySource(notices_log(3), signer()))
+    assert report.ok, report.human()
+    assert list(report.notices) == ["N-000001", "N-000002", "N-000003"]
+    assert all(n.status == "selected" for n in report.notices.values())
+    human = report.human()
+    assert "  ok    notice N-000002: lottery, 4 candidates, winners AG-" in human
+    assert "all 3 notices: MSP/1 section 5 per-notice checks and the award steps pass" in human
+    data = report.as_dict()
+    assert data["ok"] and data["notices"]["N-000001"]["status"] == "selected"
+
+
+def test_a_notice_problem_fails_the_report() -> None:
+    report = verify(MemorySource(notices_log(3, tamper=True), signer()))
+    assert not report.ok
+    assert report.problems == []  # the log itself is fine: signed as it is
+    bad = report.notices["N-000001"]
+    assert [p.message for p in bad.problems][0].startswith("secret does not match commit")
+    human = report.human()
+    assert "  FAIL  notice N-000001: " in human and "secret does not match commit" in human
+    assert human.endswith("FAILED (2 problem(s))")  # the secret, and the seed made with it
+    assert report.as_dict()["notices"]["N-000001"]["ok"] is False
+    assert report.first_bad_seq == bad.problems[0].seq
+
+
+def test_one_notice_alone() -> None:
+    log = notices_log(3, tamper=True)
+    report = verify(MemorySource(log, signer()), notice="N-000002")
+    assert report.ok and list(report.notices) == ["N-000002"]
+    assert "notice N-000002: MSP/1 section 5" in report.human()
+    report = verify(MemorySource(log, signer()), notice="N-000404")
+    assert not report.ok and report.notices == {}
+    assert report.problems[0].message == "no entries for notice N-000404"
+
+
+def test_many_notices_print_the_failing_ones_and_a_count() -> None:
+    report = verify(MemorySource(notices_log(52, tamper=True), signer()))
+    lines = report.human().splitlines()
+    notice_lines = [line for line in lines if " notice N-" in line]
+    assert notice_lines == [next(line for line in lines if line.startswith("  FAIL  notice N-000001"))]
+    assert "  ok    51 other notices pass every check" in lines
+    # One notice asked for is always shown, and the JSON always has every notice.
+    assert len(report.as_dict()["notices"]) == 52
+
+
+def test_an_entry_of_a_notice_type_without_notice_id_is_a_problem() -> None:
+    log = notices_log(1)
+    log.append(protocol.canonical_json({"v": 1, "seq": len(log), "type": "bid.accepted", "ts": "2026-11-28T09:00:00.000000Z"}))
+    report = verify(MemorySource(log, signer()))
+    assert not report.ok and report.problems[0].message == "bid.accepted has no notice_id"
+
+
+@pytest.mark.parametrize("shards", [1, 3])
+def test_worker_processes_give_the_same_report(monkeypatch: pytest.MonkeyPatch, shards: int) -> None:
+    import os
+
+    from market.log import verifier
+
+    log = notices_log(7, tamper=True)
+    # An entry whose notice the shards cannot read from its bytes (spaces, an escape) must
+    # still reach its notice's checks: here, a bid after the deadline.
+    late = protocol.canonical_json(
+        {"v": 1, "seq": len(log), "type": "bid.accepted", "ts": "2026-12-05T09:00:00.000000Z", "notice_id": "N-000005",
+         "bid_id": "B-LATE", "agency_id": "AG-9", "bid_sha256": "0" * 64}
+    ).replace(b'"notice_id":"N-000005"', b'"notice\\u005fid": "N-000005"')
+    log.append(late)
+    s = signer()
+    inline = verify(MemorySource(log, s))
+    monkeypatch.setattr(verifier.EntryChecker, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(verifier.EntryChecker, "BATCH", 7)
+    monkeypatch.setattr(verifier.EntryChecker, "MAX_WORKERS", shards)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    parallel = verify(MemorySource(log, s))
+    assert parallel.as_dict() == inline.as_dict()
+    assert "bid B-LATE accepted after bidding.closed" in inline.notices["N-000005"].problems[-1].message
+    assert not inline.notices["N-000001"].ok and inline.notices["N-000002"].ok
+
+
+def test_notice_key_reads_the_notice_from_the_bytes() -> None:
+    from market.log.verifier import AMBIGUOUS, notice_key
+
+    assert notice_key(b'{"notice_id":"N-1","seq":0}') == "N-1"
+    assert notice_key(b'{"bids":[{"notice_id":"N-1"}],"notice_id":"N-1"}') == "N-1"
+    assert notice_key(b'{"seq":0,"type":"x"}') is None
+    assert notice_key(b'{"bids":[{"notice_id":"N-2"}],"notice_id":"N-1"}') == AMBIGUOUS
+    assert notice_key(b'{"notice_id": "N-1"}') == AMBIGUOUS
+    assert notice_key(b'{"notice_id":7}') == AMBIGUOUS
+    assert notice_key(b'{"notice\\u005fid":"N-1"}') == AMBIGUOUS
+    assert notice_key(b'{"x":"notice_id"}') == AMBIGUOUS
+    assert notice_key(b'{"notice_id":"N-1","x":"notice_id"}') == AMBIGUOUS
