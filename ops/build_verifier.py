@@ -1,5 +1,5 @@
-"""Write ops/verify_log.py: market/log/protocol.py and market/log/verifier.py joined into
-one file that needs only Python and the `cryptography` package.
+"""Write ops/verify_log.py: market/log/protocol.py, notice_checks.py and verifier.py joined
+into one file that needs only Python and the `cryptography` package.
 
     .venv/bin/python ops/build_verifier.py          # rewrite ops/verify_log.py
     .venv/bin/python ops/build_verifier.py --check  # exit 1 if it is out of date
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = [ROOT / "market/log/protocol.py", ROOT / "market/log/verifier.py"]
+SOURCES = [ROOT / "market/log/protocol.py", ROOT / "market/log/notice_checks.py", ROOT / "market/log/verifier.py"]
 TARGET = ROOT / "ops/verify_log.py"
 
 HEADER = '''#!/usr/bin/env python3
@@ -56,13 +56,12 @@ def body(path: Path) -> str:
 
 
 def build() -> str:
-    protocol_part = body(SOURCES[0])
-    verifier_part = body(SOURCES[1])
+    protocol_part, checks_part, verifier_part = (body(path) for path in SOURCES)
     glue = (
-        "\n\n# The verifier below calls the protocol as `protocol.<name>`, as it does in the package.\n"
+        "\n\n# The code below calls the protocol as `protocol.<name>`, as it does in the package.\n"
         "protocol = sys.modules[__name__]\n\n"
     )
-    return HEADER + "import sys\n\n" + protocol_part + glue + verifier_part
+    return HEADER + "import sys\n\n" + protocol_part + glue + checks_part + "\n\n" + verifier_part
 
 
 def main() -> int:

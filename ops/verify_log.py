@@ -922,45 +922,16 @@ def open_checkpoint(note: str, verifier_key_line: str) -> tuple[str, int, bytes]
     return origin, size, root
 
 
-# The verifier below calls the protocol as `protocol.<name>`, as it does in the package.
+# The code below calls the protocol as `protocol.<name>`, as it does in the package.
 protocol = sys.modules[__name__]
 
-import argparse
-import hashlib
-import json
-import pickle
 import re
-import sys
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
-import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 
-BATCH = 1000  # entries per request; the API's maximum
-
-
-class SourceError(Exception):
-    """The source of the log could not be read (network, HTTP status, database)."""
-
-
-class Source(Protocol):
-    """Where a verifier reads a log from: a server's API, or the database directly."""
-
-    name: str
-
-    def key(self) -> str: ...
-    def checkpoint(self) -> str: ...
-    def entries(self, start: int, end: int) -> Iterator[list[bytes]]:
-        """Entries [start, end) in order, in batches of whatever size suits the source."""
-        ...
-
-    def inclusion(self, index: int, size: int) -> tuple[bytes, list[bytes]]: ...
-    def consistency(self, first: int, second: int) -> list[bytes]: ...
+TS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 
 
 @dataclass
@@ -970,109 +941,6 @@ class Problem:
 
     def as_dict(self) -> dict[str, Any]:
         return {"seq": self.seq, "message": self.message}
-
-
-@dataclass
-class Report:
-    source: str
-    origin: str | None = None
-    size: int | None = None
-    root: str | None = None
-    entries_checked: int = 0
-    checks: list[str] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # limits of what was checked, not faults
-    notices: dict[str, NoticeReport] = field(default_factory=dict)
-    notice: str | None = None  # the one notice asked for, if any
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems and all(n.ok for n in self.notices.values())
-
-    @property
-    def all_problems(self) -> list[Problem]:
-        return self.problems + [p for n in self.notices.values() for p in n.problems]
-
-    @property
-    def first_bad_seq(self) -> int | None:
-        seqs = [p.seq for p in self.all_problems if p.seq is not None]
-        return min(seqs) if seqs else None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "source": self.source,
-            "origin": self.origin,
-            "size": self.size,
-            "root": self.root,
-            "entries_checked": self.entries_checked,
-            "first_bad_seq": self.first_bad_seq,
-            "checks": self.checks,
-            "notes": self.notes,
-            "problems": [p.as_dict() for p in self.problems],
-            "notices": {notice_id: n.as_dict() for notice_id, n in self.notices.items()},
-        }
-
-    def human(self) -> str:
-        lines = [f"log {self.origin or '?'} from {self.source}"]
-        if self.size is not None:
-            lines.append(f"  checkpoint: {self.size} entries, root {self.root}")
-        lines += [f"  ok    {c}" for c in self.checks]
-        for p in self.problems:
-            where = f"entry {p.seq}: " if p.seq is not None else ""
-            lines.append(f"  FAIL  {where}{p.message}")
-        lines += [f"  note  {n}" for n in self.notes]
-        # Every notice when there are few or one was asked for; else the failing ones and a
-        # count, so a large log's report stays readable.
-        brief = self.notice is None and len(self.notices) > MANY_NOTICES
-        passed = 0
-        for report in self.notices.values():
-            if brief and report.ok:
-                passed += 1
-            else:
-                lines += report.lines()
-        if passed:
-            lines.append(f"  ok    {passed} other notices pass every check")
-        problems = len(self.all_problems)
-        lines.append("VERIFIED" if self.ok else f"FAILED ({problems} problem(s))")
-        return "\n".join(lines)
-
-
-def check_entry(raw: bytes, index: int, *, canonical: bool = False) -> str | None:
-    """What is wrong with entry ``index`` on its own, or None: a JSON object whose top-level
-    ``seq`` equals its index, with ``v`` 1, a ``type`` and a well-formed ``ts`` (section 3).
-    ``canonical`` also requires the exact canonical spelling, at about three times the cost."""
-    return parse_entry(raw, index, canonical=canonical)[1]
-
-
-def parse_entry(raw: bytes, index: int, *, canonical: bool = False) -> tuple[dict[str, Any] | None, str | None]:
-    """The entry as a dict (None if it is not a JSON object) and what is wrong with it."""
-    try:
-        if canonical:
-            entry = protocol.parse_canonical(raw)
-        else:
-            # raw_decode skips json.loads' type sniffing and whitespace handling: half the time.
-            text = raw.decode("utf-8")
-            entry, end = _DECODER.raw_decode(text)
-            if end != len(text):
-                return None, "trailing data after the JSON object"
-            if not isinstance(entry, dict):
-                return None, "not a JSON object"
-    except (protocol.CanonicalJSONError, ValueError, RecursionError) as exc:
-        return None, f"not canonical JSON ({exc})" if canonical else f"not JSON ({exc})"
-    if entry.get("seq") != index or isinstance(entry.get("seq"), bool):
-        return entry, f"seq is {entry.get('seq')!r}, not its index {index}"
-    if entry.get("v") != protocol.VERSION:
-        return entry, f"v is {entry.get('v')!r}, not {protocol.VERSION}"
-    if not isinstance(entry.get("type"), str) or not entry["type"]:
-        return entry, "has no type"
-    if not isinstance(entry.get("ts"), str) or not TS.fullmatch(entry["ts"]):
-        return entry, f"ts {entry.get('ts')!r} is not YYYY-MM-DDTHH:MM:SS.ffffffZ"
-    return entry, None
-
-
-_DECODER = json.JSONDecoder()
-TS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 
 
 # -- per-notice checks (MSP/1 section 5, and the award steps of docs/selection.md) ---------
@@ -1090,7 +958,6 @@ NOTICE_TYPES: frozenset[str] = frozenset(
 BID_DOCUMENT_KEYS = frozenset({"notice_id", "bid_id", "agency_id", "price_fen", "nonce"})
 HEX64 = re.compile(r"[0-9a-f]{64}")
 NONCE = re.compile(r"[0-9a-f]{32}")
-MANY_NOTICES = 50  # beyond this, human() lists only the failing notices
 
 try:  # optional: without it a beacon's randomness is still checked, its BLS signature not
     import drand_verify
@@ -1141,7 +1008,7 @@ class NoticeReport:
         return lines
 
 
-def _is_id(value: Any) -> bool:
+def is_id(value: Any) -> bool:
     return isinstance(value, str) and protocol.ID_PATTERN.fullmatch(value) is not None
 
 
@@ -1226,7 +1093,7 @@ class NoticeCheck:
 
     def __init__(self, notice_id: str) -> None:
         self.notice_id = notice_id
-        self.id_ok = _is_id(notice_id)
+        self.id_ok = is_id(notice_id)
         self.problems: list[Problem] = []
         self.notes: list[str] = []
         self.count = 0
@@ -1379,7 +1246,7 @@ class NoticeCheck:
 
     def _bid_accepted(self, seq: int, e: dict[str, Any], ts: str) -> None:
         bid_id, agency_id, sha = e.get("bid_id"), e.get("agency_id"), e.get("bid_sha256")
-        if not (_is_id(bid_id) and _is_id(agency_id) and _is_hex64(sha)):
+        if not (is_id(bid_id) and is_id(agency_id) and _is_hex64(sha)):
             self.problem(seq, "bid.accepted needs an id bid_id, an id agency_id and a hex bid_sha256")
             return
         if self.closed_seq is not None:
@@ -1500,7 +1367,7 @@ class NoticeCheck:
         chosen: list[tuple[str, int]] = []
         well_formed = isinstance(candidates, list)
         for item in candidates if isinstance(candidates, list) else []:
-            if not (isinstance(item, list) and len(item) == 2 and _is_id(item[0]) and _is_int(item[1], 1)):
+            if not (isinstance(item, list) and len(item) == 2 and is_id(item[0]) and _is_int(item[1], 1)):
                 self.problem(seq, f"candidate {item!r} is not [agency_id, weight >= 1]")
                 well_formed = False
                 continue
@@ -1519,7 +1386,7 @@ class NoticeCheck:
                 unsorted, well_formed = True, False
         left_out: list[str] = []
         for item in excluded if isinstance(excluded, list) else []:
-            if not (isinstance(item, dict) and _is_id(item.get("agency_id")) and isinstance(item.get("reason"), str) and item["reason"]):
+            if not (isinstance(item, dict) and is_id(item.get("agency_id")) and isinstance(item.get("reason"), str) and item["reason"]):
                 self.problem(seq, f"excluded {item!r} is not {{agency_id, reason}}")
                 continue
             if item["agency_id"] in left_out:
@@ -1734,7 +1601,7 @@ class NoticeCheck:
 
     def _objection_filed(self, seq: int, e: dict[str, Any], ts: str) -> None:
         objection_id, agency_id = e.get("objection_id"), e.get("agency_id")
-        if not _is_id(objection_id):
+        if not is_id(objection_id):
             self.problem(seq, f"objection_id {objection_id!r} is not an id")
             return
         if objection_id in self.objections:
@@ -1880,6 +1747,147 @@ def notice_report(notice_id: str, entries: Iterable[tuple[int, dict[str, Any]]])
     return check.finish()
 
 
+import argparse
+import hashlib
+import json
+import pickle
+import re
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+BATCH = 1000  # entries per request; the API's maximum
+
+
+class SourceError(Exception):
+    """The source of the log could not be read (network, HTTP status, database)."""
+
+
+class Source(Protocol):
+    """Where a verifier reads a log from: a server's API, or the database directly."""
+
+    name: str
+
+    def key(self) -> str: ...
+    def checkpoint(self) -> str: ...
+    def entries(self, start: int, end: int) -> Iterator[list[bytes]]:
+        """Entries [start, end) in order, in batches of whatever size suits the source."""
+        ...
+
+    def inclusion(self, index: int, size: int) -> tuple[bytes, list[bytes]]: ...
+    def consistency(self, first: int, second: int) -> list[bytes]: ...
+
+
+@dataclass
+class Report:
+    source: str
+    origin: str | None = None
+    size: int | None = None
+    root: str | None = None
+    entries_checked: int = 0
+    checks: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # limits of what was checked, not faults
+    notices: dict[str, NoticeReport] = field(default_factory=dict)
+    notice: str | None = None  # the one notice asked for, if any
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(n.ok for n in self.notices.values())
+
+    @property
+    def all_problems(self) -> list[Problem]:
+        return self.problems + [p for n in self.notices.values() for p in n.problems]
+
+    @property
+    def first_bad_seq(self) -> int | None:
+        seqs = [p.seq for p in self.all_problems if p.seq is not None]
+        return min(seqs) if seqs else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "source": self.source,
+            "origin": self.origin,
+            "size": self.size,
+            "root": self.root,
+            "entries_checked": self.entries_checked,
+            "first_bad_seq": self.first_bad_seq,
+            "checks": self.checks,
+            "notes": self.notes,
+            "problems": [p.as_dict() for p in self.problems],
+            "notices": {notice_id: n.as_dict() for notice_id, n in self.notices.items()},
+        }
+
+    def human(self) -> str:
+        lines = [f"log {self.origin or '?'} from {self.source}"]
+        if self.size is not None:
+            lines.append(f"  checkpoint: {self.size} entries, root {self.root}")
+        lines += [f"  ok    {c}" for c in self.checks]
+        for p in self.problems:
+            where = f"entry {p.seq}: " if p.seq is not None else ""
+            lines.append(f"  FAIL  {where}{p.message}")
+        lines += [f"  note  {n}" for n in self.notes]
+        # Every notice when there are few or one was asked for; else the failing ones and a
+        # count, so a large log's report stays readable.
+        brief = self.notice is None and len(self.notices) > MANY_NOTICES
+        passed = 0
+        for report in self.notices.values():
+            if brief and report.ok:
+                passed += 1
+            else:
+                lines += report.lines()
+        if passed:
+            lines.append(f"  ok    {passed} other notices pass every check")
+        problems = len(self.all_problems)
+        lines.append("VERIFIED" if self.ok else f"FAILED ({problems} problem(s))")
+        return "\n".join(lines)
+
+
+def check_entry(raw: bytes, index: int, *, canonical: bool = False) -> str | None:
+    """What is wrong with entry ``index`` on its own, or None: a JSON object whose top-level
+    ``seq`` equals its index, with ``v`` 1, a ``type`` and a well-formed ``ts`` (section 3).
+    ``canonical`` also requires the exact canonical spelling, at about three times the cost."""
+    return parse_entry(raw, index, canonical=canonical)[1]
+
+
+def parse_entry(raw: bytes, index: int, *, canonical: bool = False) -> tuple[dict[str, Any] | None, str | None]:
+    """The entry as a dict (None if it is not a JSON object) and what is wrong with it."""
+    try:
+        if canonical:
+            entry = protocol.parse_canonical(raw)
+        else:
+            # raw_decode skips json.loads' type sniffing and whitespace handling: half the time.
+            text = raw.decode("utf-8")
+            entry, end = _DECODER.raw_decode(text)
+            if end != len(text):
+                return None, "trailing data after the JSON object"
+            if not isinstance(entry, dict):
+                return None, "not a JSON object"
+    except (protocol.CanonicalJSONError, ValueError, RecursionError) as exc:
+        return None, f"not canonical JSON ({exc})" if canonical else f"not JSON ({exc})"
+    if entry.get("seq") != index or isinstance(entry.get("seq"), bool):
+        return entry, f"seq is {entry.get('seq')!r}, not its index {index}"
+    if entry.get("v") != protocol.VERSION:
+        return entry, f"v is {entry.get('v')!r}, not {protocol.VERSION}"
+    if not isinstance(entry.get("type"), str) or not entry["type"]:
+        return entry, "has no type"
+    if not isinstance(entry.get("ts"), str) or not TS.fullmatch(entry["ts"]):
+        return entry, f"ts {entry.get('ts')!r} is not YYYY-MM-DDTHH:MM:SS.ffffffZ"
+    return entry, None
+
+
+_DECODER = json.JSONDecoder()
+MANY_NOTICES = 50  # beyond this, human() lists only the failing notices
+
+
 # -- checking entries and notices, in worker processes for a large log -----------------------
 
 # Shards route an entry by the notice it names, read from its bytes without parsing them:
@@ -1955,7 +1963,7 @@ class Shard:
                     notice_id = entry.get("notice_id")
                     check = self.checks.get(notice_id) if isinstance(notice_id, str) else None
                     if check is None:
-                        if not _is_id(notice_id):
+                        if not is_id(notice_id):
                             problem = problem or f"{kind} has no notice_id"
                         elif (self.notice is None or notice_id == self.notice) and shard_of(notice_id, self.shards) == self.index:
                             check = self.checks[notice_id] = NoticeCheck(notice_id)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from market.i18n import N_
 from market.notices.models import Bid, NoticeStatus
 from market.notices.service import NoticeView
 from market.selection.rules import FAIRNESS_NONE

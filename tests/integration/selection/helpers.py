@@ -200,7 +200,7 @@ async def wait_decided(client: AsyncClient, notice_ids: list[str], *, timeout: f
 async def assert_story_verifies(client: AsyncClient, notice_id: str, status: str) -> None:
     """The notice's entries pass the verifier's per-notice checks (MSP/1 section 5 and the
     award steps), which also read its status from the log alone."""
-    from market.log.verifier import notice_report
+    from market.log.notice_checks import notice_report
 
     report = notice_report(notice_id, [(e["seq"], e) for e in await entries_of(client, notice_id)])
     assert report.problems == [], [(p.seq, p.message) for p in report.problems]

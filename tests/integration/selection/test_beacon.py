@@ -4,7 +4,6 @@ when the beacon cannot be had, never drawn with scheme none)."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 import threading
@@ -20,7 +19,7 @@ from litestar import Litestar
 
 from market.db import Database
 from market.log import protocol
-from market.log.verifier import notice_report
+from market.log.notice_checks import notice_report
 from market.notices import service as notices_service
 from market.selection import service
 from market.selection.api import context

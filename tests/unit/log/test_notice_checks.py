@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from market.log import protocol, verifier
-from market.log.verifier import Problem, check_notice, notice_report
+from market.log import notice_checks, protocol
+from market.log.notice_checks import Problem, check_notice, notice_report
 
 DEADLINE = "2026-12-04T09:00:00.000000Z"
 
@@ -359,10 +359,10 @@ def test_bls_signature_is_checked_when_drand_verify_is_there(monkeypatch: pytest
 
 
 def test_without_drand_verify_the_report_notes_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(verifier, "drand_verify", None)
+    monkeypatch.setattr(notice_checks, "drand_verify", None)
     story = v3_lowest_price()
     report = notice_report(story.notice_id, story.entries)
-    assert report.problems == [] and report.notes == [verifier.BLS_NOT_CHECKED]
+    assert report.problems == [] and report.notes == [notice_checks.BLS_NOT_CHECKED]
 
 
 # -- tampering ----------------------------------------------------------------------------------
