@@ -40,6 +40,7 @@ from market.security.auth import auth_middleware_factory
 from market.selection.api import MessageApi, SelectionApi
 from market.selection.api import context as selection_context
 from market.selection.beacon import DrandRelays
+from market.selection.beacon import available as beacon_available
 from market.selection.scheduler import Scheduler
 from market.selection.service import CHANNEL
 from market.selection.web import SelectionPages
@@ -101,6 +102,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     """Build the app. ``database`` lets tests hand in sessions bound to a rolled-back
     transaction; otherwise the engine is created from ``settings`` in the lifespan."""
     settings = (settings or Settings.from_env()).with_secret()
+    if settings.beacon == "drand" and not beacon_available():
+        raise ConfigError("MARKET_BEACON=drand needs the package drand-verify (CPython 3.11 or 3.12) to verify beacon rounds")
     configure_logging()
     openapi = OpenAPIConfig(
         title="market: intermediary-services supermarket (中介超市)",

@@ -18,9 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-import drand_verify
-
 from market.log import protocol
+
+try:  # wheels exist for CPython 3.11 and 3.12; without it MARKET_BEACON=drand is refused
+    import drand_verify
+except ImportError:  # pragma: no cover - depends on the environment
+    drand_verify = None
 
 QUICKNET_CHAIN_HASH = "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971"
 TIMEOUT = 5.0
@@ -59,10 +62,17 @@ def emitted_at(round_number: int) -> datetime:
     return datetime.fromtimestamp(protocol.QUICKNET_GENESIS + (round_number - 1) * protocol.QUICKNET_PERIOD, tz=UTC)
 
 
+def available() -> bool:
+    """Whether drand rounds can be verified here (the package drand-verify is installed)."""
+    return drand_verify is not None
+
+
 def verify_round(round_number: int, signature_hex: str, randomness_hex: str | None = None) -> BeaconRound:
     """A relay's answer as a BeaconRound, or ValueError when the BLS signature does not
     verify for this round under the quicknet key (or the stated randomness is not the
     hash of the signature)."""
+    if drand_verify is None:
+        raise ValueError("the package drand-verify is not installed, so no round can be verified")
     try:
         signature = bytes.fromhex(signature_hex)
     except (TypeError, ValueError):
