@@ -16,6 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from market.config import normalize_database_url  # noqa: E402
 from market.db import to_asyncpg_dsn, upgrade  # noqa: E402
 from market.pgembed import EmbeddedPostgres  # noqa: E402
 
@@ -33,7 +34,8 @@ async def _admin(url: str, sql: str) -> None:
 @contextmanager
 def scratch_database() -> Iterator[str]:
     cluster = None
-    server = os.environ.get("DATABASE_URL")
+    # The plain postgresql:// form other tools use is accepted, as by the application.
+    server = normalize_database_url(os.environ.get("DATABASE_URL") or None)
     if not server:
         cluster = EmbeddedPostgres(ROOT / "var" / "bench-postgres")
         server = cluster.start()
