@@ -81,6 +81,10 @@ class Settings:
     drand_relays: tuple[str, ...] = DEFAULT_DRAND_RELAYS
     publicity_days: int = 3  # 公示: how long a result is open to objections
     scheduler_interval: float = 1.0  # seconds between looks for due notices; 0 turns it off
+    contract_days: int = 30  # a contract not signed this many days after the award is overdue
+    declines_to_suspend: int = 2  # this many declines within decline_window_days suspend an agency
+    decline_window_days: int = 365
+    suspension_days: int = 182  # how long that automatic suspension lasts (about 6 months)
 
     @property
     def is_dev(self) -> bool:
@@ -113,6 +117,10 @@ class Settings:
             drand_relays=_relays(env.get("MARKET_DRAND_RELAYS")),
             publicity_days=_int("MARKET_PUBLICITY_DAYS", 3, env),
             scheduler_interval=_float("MARKET_SCHEDULER_INTERVAL", 1.0, env),
+            contract_days=_int("MARKET_CONTRACT_DAYS", 30, env),
+            declines_to_suspend=_int("MARKET_DECLINES_TO_SUSPEND", 2, env),
+            decline_window_days=_int("MARKET_DECLINE_WINDOW_DAYS", 365, env),
+            suspension_days=_int("MARKET_SUSPENSION_DAYS", 182, env),
         )
         if settings.beacon not in {"none", "drand"}:
             raise ConfigError(f"MARKET_BEACON must be none or drand, got {settings.beacon!r}")

@@ -2,8 +2,10 @@
 
 from market.accounts.models import AppUser
 from market.agencies.models import Agency, AgencyCategory, AgencyDocument, AgencyReview, Qualification
+from market.contracts.models import Contract, Deliverable, Milestone
 from market.log.models import LogCheckpoint, LogEntry, LogSubtree
 from market.notices.models import Bid, Notice, NoticeAvoid, NoticeRevision, NoticeSecret, OwnerOrg, Project
+from market.ratings.models import Rating
 from market.reference.models import CategoryLevel, Region, ServiceCategory
 from market.selection.models import Award, Message, Objection, Selection
 
@@ -19,6 +21,10 @@ __all__ = [
     "AppUser",
     "Bid",
     "CategoryLevel",
+    "Contract",
+    "Deliverable",
+    "Milestone",
+    "Rating",
     "LogCheckpoint",
     "LogEntry",
     "LogSubtree",
