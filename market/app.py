@@ -25,6 +25,9 @@ from market.accounts.web import AccountPages
 from market.agencies.web import AgencyPages
 from market.agencies.api import AgencyApi, ReferenceApi
 from market.config import ConfigError, Settings
+from market.contracts.api import ContractApi
+from market.contracts.scheduler import OverdueTask
+from market.contracts.web import ContractPages
 from market.db import ROOT, Database, to_asyncpg_dsn
 from market.log.api import LogApi
 from market.log.receipts import ReceiptSigner
@@ -36,6 +39,8 @@ from market.notices.secrets import SecretSealer
 from market.notices.web import NoticePages
 from market.observability import access_log_middleware, configure_logging
 from market.problems import handle
+from market.ratings.api import RatingApi
+from market.ratings.web import RatingPages
 from market.security.auth import auth_middleware_factory
 from market.selection.api import MessageApi, SelectionApi
 from market.selection.api import context as selection_context
@@ -47,6 +52,8 @@ from market.selection.web import SelectionPages
 from market.security.csrf import csrf_middleware_factory
 from market.security.ratelimit import SlidingWindowLimiter
 from market.site.web import HealthApi, SitePages
+from market.stats.api import StatsApi
+from market.stats.web import StatsPages
 
 
 async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
@@ -75,6 +82,8 @@ def _lifespan(database: Database | None):  # type: ignore[no-untyped-def]
         if settings.scheduler_interval > 0:
             scheduler = Scheduler(app.state.db, selection_context(app.state), interval=settings.scheduler_interval, on_step=checkpointer.nudge)
             tasks.append(asyncio.create_task(scheduler.run(), name="selection-scheduler"))
+            overdue = OverdueTask(app.state.db, interval=max(settings.scheduler_interval, 60.0), on_step=checkpointer.nudge)
+            tasks.append(asyncio.create_task(overdue.run(), name="contracts-overdue"))
         try:
             yield
         finally:
@@ -154,6 +163,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             SelectionApi,
             MessageApi,
             SelectionPages,
+            RatingApi,
+            RatingPages,
+            ContractApi,
+            ContractPages,
+            StatsApi,
+            StatsPages,
             create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
         ],
         dependencies={"session": Provide(provide_session)},

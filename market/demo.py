@@ -11,7 +11,9 @@ from market.accounts import service as accounts
 from market.accounts.models import Role, UserCreate
 from market.agencies.demo import load_demo_agencies
 from market.config import Settings
+from market.contracts.demo import load_demo_contracts
 from market.notices.demo import load_demo_notices
+from market.ratings.demo import load_demo_ratings
 from market.selection.demo import load_demo_selections
 
 DEMO_PASSWORD = "demo-password-2026"
@@ -41,3 +43,5 @@ async def load_demo(session: AsyncSession, *, settings: Settings, out: TextIO) -
     assert owner is not None
     await load_demo_notices(session, owner=owner, settings=settings, out=out)
     await load_demo_selections(session, owner=owner, settings=settings, out=out)
+    await load_demo_contracts(session, settings=settings, out=out)
+    await load_demo_ratings(session, out=out)

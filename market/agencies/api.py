@@ -22,6 +22,7 @@ from market.db import today_in_china
 from market.errors import FieldError, InvalidInput
 from market.i18n import N_
 from market.pagination import check_limit
+from market.ratings import service as ratings
 from market.reference import catalogue, regions
 from market.security.auth import requires_login, requires_role
 
@@ -62,6 +63,7 @@ class AgencyApi(Controller):
     @get("/", summary="The public directory: approved agencies (or ?status=suspended|blacklisted)")
     async def list(
         self,
+        request: Request[Any, Any, Any],
         session: NamedDependency[AsyncSession],
         q: FromQuery[str | None] = None,
         category: FromQuery[str | None] = None,
@@ -74,7 +76,11 @@ class AgencyApi(Controller):
         profiles, next_cursor = await service.directory(
             session, q=q, category=category, level=level, region=region, status=status, cursor=cursor, limit=check_limit(limit)
         )
-        return {"items": [agency_public(p) for p in profiles], "next_cursor": next_cursor}
+        today = today_in_china()
+        standings = await ratings.standings(
+            session, [p.agency for p in profiles], today=today, contract_days=request.app.state.settings.contract_days
+        )
+        return {"items": [agency_public(p, standing=standings.get(p.agency.id or 0), today=today) for p in profiles], "next_cursor": next_cursor}
 
     @get("/mine", guards=[requires_role(Role.agency)], summary="The caller's own agency, with private details")
     async def mine(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
@@ -96,7 +102,9 @@ class AgencyApi(Controller):
             from market.errors import NotFound
 
             raise NotFound(N_("No such agency."))
-        return agency_public(await service.load_profile(session, agency, private=private), private=private)
+        today = today_in_china()
+        standing = await ratings.standing_of(session, agency, today=today, contract_days=request.app.state.settings.contract_days)
+        return agency_public(await service.load_profile(session, agency, private=private), private=private, standing=standing, today=today)
 
     @post("/{agency_id:str}/review", status_code=200, guards=[requires_role(Role.admin)], summary="Approve or reject a pending agency")
     async def review(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from market.agencies.models import ReviewStatus
 from market.agencies.service import Profile
+from market.db import today_in_china
+from market.ratings.service import Standing
 from market.reference import catalogue, regions
 
 
@@ -23,7 +26,17 @@ def region_public(region: regions.Region) -> dict[str, Any]:
     return {"code": region.code, "name_zh": region.name_zh, "name_en": region.name_en, "level": region.level}
 
 
-def agency_public(profile: Profile, *, private: bool = False) -> dict[str, Any]:
+def standing_public(standing: Standing | None, today: date) -> dict[str, Any]:
+    """The rating summary and the credit score (market/ratings/credit.py) of one agency."""
+    standing = standing or Standing()
+    scored = standing.credit(today)
+    return {
+        "rating": standing.summary(),
+        "credit": {"score": float(scored.score), "version": scored.version, "contracts_completed": standing.contracts_completed},
+    }
+
+
+def agency_public(profile: Profile, *, private: bool = False, standing: Standing | None = None, today: date | None = None) -> dict[str, Any]:
     agency = profile.agency
     region = regions.region(agency.region)
     shown = profile.qualifications if private else profile.approved_qualifications
@@ -50,9 +63,8 @@ def agency_public(profile: Profile, *, private: bool = False) -> dict[str, Any]:
             for q in shown
             if q.status != ReviewStatus.superseded or private
         ],
-        # Ratings and credit scores arrive with contracts; until then an honest zero state.
-        "rating": {"count": 0, "average": None},
-        "credit": {"score": None, "contracts_completed": 0},
+        # Without a standing (onboarding answers), the zero state: no ratings, the base score.
+        **standing_public(standing, today or today_in_china()),
         "registered_at": agency.created_at.isoformat(),
     }
     if private:

@@ -35,11 +35,14 @@ from market.agencies.models import (
     QualificationInput,
     ReviewStatus,
 )
+from market.contracts import service as contracts
+from market.contracts.models import CONTRACT_STATUS_LABELS
 from market.db import today_in_china
 from market.errors import DomainError, FieldError, InvalidInput, NotFound, validation_errors
 from market.forms import FormErrors, errors_beside_fields, place_errors
 from market.i18n import N_
 from market.pagination import check_limit
+from market.ratings import web as rating_pages
 from market.reference import catalogue, regions
 from market.security.auth import current_principal, requires_role
 from market.selection import service as selection
@@ -424,6 +427,11 @@ class AgencyPages(Controller):
             operator_draws=any(n.scheme == "none" and n.method != "direct" for _, n in awards),
             fairness_none=FAIRNESS_NONE,
             unread=await selection.unread_count(session, owner),
+            # Contracts: the agency's, awards still to sign (overdue flagged), late milestones.
+            contracts=await contracts.contracts_of_agency(session, agency),
+            unsigned=await contracts.unsigned_awards(session, request.app.state.settings, today, agency=agency),
+            late_milestones=await contracts.overdue_milestones(session, agency=agency),
+            CONTRACT_STATUS_LABELS=CONTRACT_STATUS_LABELS,
             **_views_of(profile, today),
         )
 
@@ -700,6 +708,7 @@ class AgencyPages(Controller):
             shown=shown,
             private=private,
             **_views_of(profile, today_in_china()),
+            **await rating_pages.profile_context(session, agency, today=today_in_china(), contract_days=request.app.state.settings.contract_days),
         )
 
 

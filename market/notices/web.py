@@ -31,7 +31,9 @@ from market.accounts.session import load_viewer, optional_viewer
 from market.agencies import service as agencies
 from market.agencies.models import STATUS_LABELS, Agency
 from market.agencies.web import Names, find_category, region_groups
-from market.db import CHINA
+from market.contracts import service as contracts
+from market.contracts.models import CONTRACT_STATUS_LABELS
+from market.db import CHINA, today_in_china
 from market.errors import DomainError, FieldError, Forbidden, InvalidInput, validation_errors
 from market.forms import FormErrors, errors_beside_fields, place_errors
 from market.i18n import N_
@@ -432,6 +434,11 @@ class NoticePages(Controller):
             to_close=to_close,
             to_answer=to_answer,
             unread=await selection.unread_count(session, user),
+            # Contracts: the owner's, awards still to sign (overdue flagged), late milestones.
+            contracts=await contracts.contracts_of_owner(session, user),
+            unsigned=await contracts.unsigned_awards(session, request.app.state.settings, today_in_china(), owner=user),
+            late_milestones=await contracts.overdue_milestones(session, owner=user),
+            CONTRACT_STATUS_LABELS=CONTRACT_STATUS_LABELS,
             message=OWNER_DONE.get(done or ""),
             org_form=org_form or {"values": {"region": PROVINCE}, "errors": FormErrors()},
             project_form=project_form or {"values": {}, "errors": FormErrors()},

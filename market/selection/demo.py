@@ -31,7 +31,14 @@ ROUNDS = [
     ("盘龙区城中村改造项目环境影响评价", "EIA", 360_000, Method.lottery, 5, 3),
     ("昆明市轨道交通沿线地块工程造价咨询", "COST_CONSULTING", 420_000, Method.lowest_price, 4, 3),
     ("东川区尾矿库闭库工程安全评价", "SAFETY_ASSESSMENT", 180_000, Method.lottery, 1, 3),
+    # Drawn here and made final by market/contracts/demo.py, which records their contracts.
+    ("五华区老旧小区改造项目可行性研究", "FEASIBILITY", 260_000, Method.lottery, 3, 3),
+    ("呈贡区市政道路工程地质勘察", "ENG_INVESTIGATION", 480_000, Method.lottery, 3, 3),
+    ("安宁市化工园区安全现状评价", "SAFETY_ASSESSMENT", 220_000, Method.lottery, 3, 3),
+    ("晋宁区高标准农田建设工程造价咨询", "COST_CONSULTING", 150_000, Method.lottery, 3, 3),
+    ("嵩明县城区地质灾害危险性评估", "GEOHAZARD", 300_000, Method.lottery, 3, 3),
 ]
+CONTRACT_TITLES = [r[0] for r in ROUNDS[3:]]
 OBJECTION = "中选机构近一年内曾因报告质量问题被通报，请核实其执业情况。"
 
 

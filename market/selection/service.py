@@ -23,6 +23,7 @@ from market.accounts.models import AppUser, Role
 from market.agencies import service as agencies
 from market.agencies.models import Agency
 from market.config import Settings
+from market.contracts.models import Contract, ContractStatus
 from market.db import today_in_china, utcnow
 from market.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from market.i18n import N_
@@ -32,6 +33,7 @@ from market.log import store as log
 from market.notices import service as notices
 from market.notices.models import Bid, BidStatus, Method, Notice, NoticeSecret, NoticeStatus
 from market.notices.secrets import SecretSealer
+from market.ratings import service as ratings
 from market.selection import rules
 from market.selection.beacon import Beacon, BeaconUnavailable, emitted_at
 from market.selection.models import (
@@ -399,10 +401,18 @@ async def decline(session: AsyncSession, *, user: AppUser, notice_id: str, reaso
         raise Forbidden(N_("Only a winning agency can decline this award."))
     if notice.status not in (NoticeStatus.selected, NoticeStatus.awarded):
         raise Conflict(N_("This award can no longer be declined."))
+    # MSP/1 step 7: a winner may decline before signing, not after; a contract still waiting
+    # for its confirmation goes with the award.
+    contracts = (await session.execute(sa.select(Contract).where(Contract.award_id == held[0].id, Contract.status != ContractStatus.declined.value))).scalars().all()
+    if any(c.status != ContractStatus.proposed for c in contracts):
+        raise Conflict(N_("The contract is signed: the award can no longer be declined."))
     reason = agencies.check_publishable(reason.strip(), "reason")
     if not reason:
         raise InvalidInput(N_("Give a reason; it is published."), [FieldError("reason", N_("Give a reason; it is published."))])
+    for contract in contracts:
+        contract.status, contract.declined_at = ContractStatus.declined.value, utcnow()
     await _replace(session, notice, held[0], status=AwardStatus.declined, reason=reason, settings=settings, log_type="award.declined", extra={"reason": reason})
+    await ratings.apply_automatic_rules(session, agency, settings, today_in_china())  # type: ignore[arg-type]
     return notice
 
 

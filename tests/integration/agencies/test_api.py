@@ -99,7 +99,8 @@ async def test_approve_makes_it_public_without_private_details(client: AsyncClie
     public = (await client.get(f"/api/v1/agencies/{body['id']}")).json()
     assert public["status"] == "approved" and public["qualifications"][0]["status"] == "approved"
     assert "contact_phone" not in public and "legal_representative" not in public
-    assert public["rating"] == {"count": 0, "average": None}
+    assert public["rating"]["count"] == 0 and public["rating"]["average"] is None
+    assert public["credit"]["score"] == 100  # the formula's base: no events yet
     as_admin = (await client.get(f"/api/v1/agencies/{body['id']}", headers=staff)).json()
     assert as_admin["contact_phone"] == "0871-12345678"
     listed = (await client.get("/api/v1/agencies?category=EIA")).json()

@@ -1,0 +1,584 @@
+"""Contracts after an award (docs/contracts.md): the owner records, the agency confirms or
+declines, milestones are handed in and accepted or returned, the contract completes or is
+stopped; and the daily look for milestones past their due date.
+
+Each step writes its log entry in the same transaction as the rows that mirror it, after
+taking its row locks (the notice before the contract, whenever both are locked). Free texts
+written by people are bound to the log by SHA-256, except a stop's reason, which the log
+carries in clear (docs/contracts.md), and so must be publishable.
+
+When the signing window starts: the China date of the notice's latest ``award.final``
+entry (``Selection.final_seq``). A replacement's own final award restarts it, and the
+award rows' ``created_at`` (the draw) would start it before the publicity even ended.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.accounts.models import AppUser, Role
+from market.agencies import service as agencies
+from market.agencies.models import Agency
+from market.config import Settings
+from market.contracts import rules
+from market.contracts.models import (
+    LIVE_CONTRACTS,
+    Contract,
+    ContractCreate,
+    ContractStatus,
+    Deliverable,
+    Milestone,
+    MilestoneStatus,
+)
+from market.db import CHINA, utcnow
+from market.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from market.i18n import N_
+from market.ids import next_public_id
+from market.log import protocol
+from market.log import store as log
+from market.log.models import LogEntry
+from market.notices import service as notices
+from market.notices.models import Notice, NoticeStatus
+from market.pagination import decode_cursor, encode_cursor
+from market.selection import service as selection
+from market.selection.models import Award, AwardStatus, Message, Selection
+
+CONTRACT_SEQUENCE = "contract_public_seq"
+MAX_NOTE = 2000
+SIGNED = (ContractStatus.in_service.value, ContractStatus.completed.value, ContractStatus.stopped.value)
+STAFF = (Role.admin, Role.supervisor)
+
+
+def _digest(text: str) -> str:
+    return protocol.sha256_hex(text.encode("utf-8"))
+
+
+def _invalid(field_name: str, message: str) -> InvalidInput:
+    return InvalidInput(message, [FieldError(field_name, message)])
+
+
+async def _message(session: AsyncSession, *, user_id: int, notice: Notice, contract: Contract, kind: str, **params: Any) -> None:
+    """A dashboard message about a contract (rendered from ``kind`` like selection's)."""
+    session.add(
+        Message(
+            user_id=user_id, notice_id=notice.id, kind=kind,
+            params={"notice_id": notice.public_id, "title": notice.title, "contract_id": contract.public_id, **params},
+        )
+    )
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+
+async def get_contract(session: AsyncSession, public_id: str, *, lock: bool = False) -> Contract:
+    stmt = sa.select(Contract).where(Contract.public_id == public_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    contract = (await session.execute(stmt)).scalar_one_or_none()
+    if contract is None:
+        raise NotFound(N_("No such contract."))
+    return contract
+
+
+async def milestones_of(session: AsyncSession, contract: Contract, *, lock: bool = False) -> list[Milestone]:
+    stmt = sa.select(Milestone).where(Milestone.contract_id == contract.id).order_by(Milestone.position)
+    if lock:
+        stmt = stmt.with_for_update()
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def contracts_of_agency(session: AsyncSession, agency: Agency) -> list[tuple[Contract, Notice]]:
+    """An agency's contracts, declined ones included, newest first."""
+    stmt = sa.select(Contract, Notice).join(Notice, Notice.id == Contract.notice_id).where(Contract.agency_id == agency.id).order_by(Contract.id.desc())
+    return [(c, n) for c, n in (await session.execute(stmt)).all()]
+
+
+async def contracts_of_owner(session: AsyncSession, user: AppUser) -> list[tuple[Contract, Notice]]:
+    """The contracts an owner recorded, newest first."""
+    stmt = sa.select(Contract, Notice).join(Notice, Notice.id == Contract.notice_id).where(Contract.owner_id == user.id).order_by(Contract.id.desc())
+    return [(c, n) for c, n in (await session.execute(stmt)).all()]
+
+
+async def contracts_of_notice(session: AsyncSession, notice: Notice) -> list[Contract]:
+    stmt = sa.select(Contract).where(Contract.notice_id == notice.id).order_by(Contract.id)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+@dataclass
+class ContractView:
+    """A contract with what its pages and API answers show."""
+
+    contract: Contract
+    notice: Notice
+    agency: Agency
+    milestones: list[Milestone] = field(default_factory=list)
+    deliverables: dict[int, Deliverable] = field(default_factory=dict)  # milestone id -> latest
+
+    def is_owner(self, user: AppUser | None) -> bool:
+        return user is not None and user.id == self.contract.owner_id
+
+    def is_agency(self, user: AppUser | None) -> bool:
+        return user is not None and user.id == self.agency.owner_id
+
+    def may_see_deliverables(self, user: AppUser | None) -> bool:
+        return user is not None and (self.is_owner(user) or self.is_agency(user) or user.role in STAFF)
+
+
+async def views(session: AsyncSession, contracts: Sequence[Contract]) -> list[ContractView]:
+    """Views of many contracts in four queries."""
+    if not contracts:
+        return []
+    ids = [c.id for c in contracts]
+    notice_rows = await session.execute(sa.select(Notice).where(Notice.id.in_({c.notice_id for c in contracts})))
+    by_notice = {n.id: n for n in notice_rows.scalars().all()}
+    agency_rows = await session.execute(sa.select(Agency).where(Agency.id.in_({c.agency_id for c in contracts})))
+    by_agency = {a.id: a for a in agency_rows.scalars().all()}
+    milestones: dict[int, list[Milestone]] = {}
+    for m in (await session.execute(sa.select(Milestone).where(Milestone.contract_id.in_(ids)).order_by(Milestone.position))).scalars().all():
+        milestones.setdefault(m.contract_id, []).append(m)
+    milestone_ids = [m.id for ms in milestones.values() for m in ms]
+    latest: dict[int, Deliverable] = {}
+    if milestone_ids:
+        stmt = sa.select(Deliverable).where(Deliverable.milestone_id.in_(milestone_ids)).order_by(Deliverable.id)
+        for d in (await session.execute(stmt)).scalars().all():
+            latest[d.milestone_id] = d
+    return [
+        ContractView(
+            contract=c, notice=by_notice[c.notice_id], agency=by_agency[c.agency_id], milestones=milestones.get(c.id or 0, []),
+            deliverables={m.id: latest[m.id] for m in milestones.get(c.id or 0, []) if m.id in latest},  # type: ignore[misc]
+        )
+        for c in contracts
+    ]
+
+
+async def view(session: AsyncSession, contract: Contract) -> ContractView:
+    return (await views(session, [contract]))[0]
+
+
+async def list_contracts(
+    session: AsyncSession, *, agency_id: str | None = None, status: str | None = None, cursor: str | None = None, limit: int = 20
+) -> tuple[list[Contract], str | None]:
+    """Contracts are public (deliverables are not): newest first, with cursor pagination."""
+    after = decode_cursor(cursor)
+    stmt = sa.select(Contract).order_by(Contract.id.desc()).limit(limit + 1)
+    if after is not None:
+        stmt = stmt.where(Contract.id < after)
+    if status:
+        if status not in [s.value for s in ContractStatus]:
+            raise _invalid("status", N_("Unknown contract status."))
+        stmt = stmt.where(Contract.status == status)
+    if agency_id:
+        agency = await agencies.get_agency(session, agency_id)
+        stmt = stmt.where(Contract.agency_id == agency.id)
+    rows = list((await session.execute(stmt)).scalars().all())
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None  # type: ignore[arg-type]
+    return rows[:limit], next_cursor
+
+
+# -- recording, confirming, declining -------------------------------------------------------------------
+
+
+async def _holding_award(session: AsyncSession, notice: Notice, agency_id: str) -> Award:
+    agency = (await session.execute(sa.select(Agency).where(Agency.public_id == agency_id))).scalar_one_or_none()
+    if agency is None:
+        raise NotFound(N_("No such agency."))
+    held = [a for a in await selection.holders(session, notice) if a.agency_id == agency.id]
+    if not held:
+        raise _invalid("agency_id", N_("This agency does not hold the award of this notice."))
+    return held[0]
+
+
+async def _live_contract(session: AsyncSession, award: Award) -> Contract | None:
+    stmt = sa.select(Contract).where(Contract.award_id == award.id, Contract.status.in_(LIVE_CONTRACTS))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def check_contract(data: ContractCreate) -> None:
+    errors = rules.contract_errors(
+        amount_fen=data.amount_fen, signed_on=data.signed_on, start_on=data.start_on, due_on=data.due_on,
+        milestones=[rules.MilestoneDates(title=m.title, due_on=m.due_on) for m in data.milestones],
+    )
+    if errors:
+        raise InvalidInput(errors[0].message, errors)
+    for i, m in enumerate(data.milestones):
+        agencies.check_publishable(m.title.strip(), f"milestones[{i}].title")
+
+
+async def record_contract(session: AsyncSession, *, owner: AppUser, notice_id: str, agency_id: str, data: ContractCreate, settings: Settings) -> Contract:
+    """The owner records the contract with one agency holding the award (``proposed``)."""
+    notice = await notices.get_notice(session, notice_id, lock="update")
+    if notice.status == NoticeStatus.draft:
+        raise NotFound(N_("No such notice."))
+    if notice.owner_id != owner.id:
+        raise Forbidden(N_("Only the notice's owner records its contracts."))
+    if notice.status == NoticeStatus.selected:
+        raise Conflict(N_("The publicity period has not ended: a contract is recorded once the award is final."))
+    if notice.status != NoticeStatus.awarded:
+        raise Conflict(N_("Contracts are recorded only for a notice whose award is final."))
+    award = await _holding_award(session, notice, agency_id)
+    if await _live_contract(session, award) is not None:
+        raise Conflict(N_("A contract with this agency is already recorded for this award."))
+    check_contract(data)
+    agency = await session.get(Agency, award.agency_id)
+    assert agency is not None
+    public_id = await next_public_id(session, prefix="C", sequence=CONTRACT_SEQUENCE)
+    milestones = [(i + 1, m.title.strip(), m.due_on) for i, m in enumerate(data.milestones)]
+    entry = await log.append(
+        session,
+        type="contract.recorded",
+        fields={
+            "notice_id": notice.public_id,
+            "contract_id": public_id,
+            "agency_id": agency.public_id,
+            "amount_fen": data.amount_fen,
+            "signed_on": data.signed_on.isoformat(),
+            "start_on": data.start_on.isoformat(),
+            "due_on": data.due_on.isoformat(),
+            "milestones": [{"position": p, "title": t, "due_on": d.isoformat()} for p, t, d in milestones],
+        },
+    )
+    contract = Contract(
+        public_id=public_id, notice_id=notice.id, award_id=award.id, agency_id=agency.id, owner_id=owner.id,  # type: ignore[arg-type]
+        amount_fen=data.amount_fen, signed_on=data.signed_on, start_on=data.start_on, due_on=data.due_on, recorded_seq=entry.seq,
+    )
+    session.add(contract)
+    await session.flush()
+    for position, title, due in milestones:
+        session.add(Milestone(contract_id=contract.id, position=position, title=title, due_on=due))  # type: ignore[arg-type]
+    await session.flush()
+    await _message(session, user_id=agency.owner_id, notice=notice, contract=contract, kind="contract_recorded")
+    return contract
+
+
+async def _contract_for_agency(session: AsyncSession, user: AppUser, contract_id: str) -> tuple[Contract, Agency]:
+    contract = await get_contract(session, contract_id, lock=True)
+    agency = await session.get(Agency, contract.agency_id)
+    if agency is None or agency.owner_id != user.id:
+        raise Forbidden(N_("Only the contract's agency can do this."))
+    return contract, agency
+
+
+async def _contract_for_owner(session: AsyncSession, user: AppUser, contract_id: str) -> tuple[Contract, Notice]:
+    contract = await get_contract(session, contract_id, lock=True)
+    if contract.owner_id != user.id:
+        raise Forbidden(N_("Only the owner who recorded the contract can do this."))
+    notice = await session.get(Notice, contract.notice_id)
+    assert notice is not None
+    return contract, notice
+
+
+async def confirm(session: AsyncSession, *, user: AppUser, contract_id: str) -> Contract:
+    """The agency confirms: the contract is signed and in service (服务中)."""
+    contract, agency = await _contract_for_agency(session, user, contract_id)
+    if contract.status != ContractStatus.proposed:
+        raise Conflict(N_("Only a contract waiting for the agency's confirmation can be confirmed."))
+    award = await session.get(Award, contract.award_id)
+    if award is None or award.status != AwardStatus.holding:
+        raise Conflict(N_("Your agency no longer holds this award."))
+    notice = await session.get(Notice, contract.notice_id)
+    assert notice is not None
+    entry = await log.append(
+        session,
+        type="contract.signed",
+        fields={
+            "notice_id": notice.public_id, "contract_id": contract.public_id, "agency_id": agency.public_id,
+            "amount_fen": contract.amount_fen, "signed_on": contract.signed_on.isoformat(),
+            "start_on": contract.start_on.isoformat(), "due_on": contract.due_on.isoformat(),
+        },
+    )
+    contract.status = ContractStatus.in_service.value
+    contract.signed_seq, contract.confirmed_at = entry.seq, utcnow()
+    await session.flush()
+    await _message(session, user_id=contract.owner_id, notice=notice, contract=contract, kind="contract_signed", agency_id=agency.public_id)
+    return contract
+
+
+async def decline_contract(session: AsyncSession, *, user: AppUser, contract_id: str, reason: str, settings: Settings) -> Contract:
+    """The agency declines to sign: the award passes to the next alternate exactly as a
+    decline after the draw (``award.declined``), and the contract stays as ``declined``."""
+    found = await get_contract(session, contract_id)
+    base = await session.get(Notice, found.notice_id)
+    assert base is not None
+    notice = await notices.get_notice(session, base.public_id, lock="update")  # the notice first, as selection locks it
+    contract, agency = await _contract_for_agency(session, user, contract_id)
+    if contract.status != ContractStatus.proposed:
+        raise Conflict(N_("Only a contract waiting for the agency's confirmation can be declined."))
+    award = await session.get(Award, contract.award_id)
+    if award is None or award.status != AwardStatus.holding:
+        raise Conflict(N_("Your agency no longer holds this award."))
+    await selection.decline(session, user=user, notice_id=notice.public_id, reason=reason, settings=settings)
+    contract.status = ContractStatus.declined.value
+    contract.declined_at = utcnow()
+    await session.flush()  # selection's decline has told the owner (message "declined")
+    return contract
+
+
+# -- milestones -----------------------------------------------------------------------------------------
+
+
+def deliverable_path(data_dir: Path, contract: Contract, sha256: str, content_type: str) -> Path:
+    suffix = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}[content_type]
+    return data_dir / "uploads" / "contracts" / contract.public_id / f"{sha256}{suffix}"
+
+
+def _milestone(milestones: list[Milestone], position: int) -> Milestone:
+    for m in milestones:
+        if m.position == position:
+            return m
+    raise NotFound(N_("No such milestone."))
+
+
+async def submit_milestone(
+    session: AsyncSession, *, user: AppUser, contract_id: str, position: int, filename: str, content: bytes, note: str, data_dir: Path
+) -> Milestone:
+    """The agency hands in a deliverable (PDF, PNG or JPEG by content, 10 MB) with a note."""
+    contract, agency = await _contract_for_agency(session, user, contract_id)
+    milestone = _milestone(await milestones_of(session, contract, lock=True), position)
+    if contract.status != ContractStatus.in_service:
+        raise Conflict(N_("Deliverables are handed in only while the contract is in service."))
+    if milestone.status not in (MilestoneStatus.pending, MilestoneStatus.returned):
+        raise Conflict(N_("This milestone is not waiting for a deliverable."))
+    note = note.strip()
+    if not note:
+        raise _invalid("note", N_("Write a note for the owner about this deliverable."))
+    if len(note) > MAX_NOTE:
+        raise _invalid("note", N_("The note is longer than 2000 characters."))
+    content_type = agencies.sniff(filename, content)
+    digest = hashlib.sha256(content).hexdigest()
+    path = deliverable_path(data_dir, contract, digest, content_type)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Content-addressed: a rolled-back upload leaves at most an unreferenced copy behind.
+    if not path.exists():
+        tmp = path.with_suffix(path.suffix + ".part")
+        tmp.write_bytes(content)
+        tmp.replace(path)
+    notice = await session.get(Notice, contract.notice_id)
+    assert notice is not None
+    session.add(
+        Deliverable(
+            milestone_id=milestone.id, filename=Path(filename).name[:200] or f"deliverable{path.suffix}",  # type: ignore[arg-type]
+            content_type=content_type, size=len(content), sha256=digest,
+        )
+    )
+    milestone.status = MilestoneStatus.submitted.value
+    milestone.note, milestone.submitted_at = note, utcnow()
+    await session.flush()
+    await log.append(
+        session,
+        type="milestone.submitted",
+        fields={"notice_id": notice.public_id, "contract_id": contract.public_id, "position": position, "sha256": digest, "note_sha256": _digest(note)},
+    )
+    await _message(session, user_id=contract.owner_id, notice=notice, contract=contract, kind="milestone_submitted", position=position)
+    return milestone
+
+
+async def _submitted(session: AsyncSession, contract: Contract, position: int) -> Milestone:
+    milestone = _milestone(await milestones_of(session, contract, lock=True), position)
+    if contract.status != ContractStatus.in_service:
+        raise Conflict(N_("This contract is not in service."))
+    if milestone.status != MilestoneStatus.submitted:
+        raise Conflict(N_("This milestone has no deliverable waiting for your decision."))
+    return milestone
+
+
+async def accept_milestone(session: AsyncSession, *, user: AppUser, contract_id: str, position: int) -> Milestone:
+    """The owner accepts a deliverable; the last acceptance completes the contract (服务完成)."""
+    contract, notice = await _contract_for_owner(session, user, contract_id)
+    milestone = await _submitted(session, contract, position)
+    agency = await session.get(Agency, contract.agency_id)
+    assert agency is not None
+    await log.append(session, type="milestone.accepted", fields={"notice_id": notice.public_id, "contract_id": contract.public_id, "position": position})
+    milestone.status = MilestoneStatus.accepted.value
+    milestone.accepted_at = utcnow()
+    await session.flush()
+    await _message(session, user_id=agency.owner_id, notice=notice, contract=contract, kind="milestone_accepted", position=position)
+    if rules.all_accepted(m.status for m in await milestones_of(session, contract)):
+        await log.append(session, type="contract.completed", fields={"notice_id": notice.public_id, "contract_id": contract.public_id})
+        contract.status = ContractStatus.completed.value
+        contract.completed_at = utcnow()
+        await session.flush()
+        await _message(session, user_id=agency.owner_id, notice=notice, contract=contract, kind="contract_completed")
+    return milestone
+
+
+async def return_milestone(session: AsyncSession, *, user: AppUser, contract_id: str, position: int, reason: str) -> Milestone:
+    """The owner returns a deliverable with reasons; the agency hands in again."""
+    contract, notice = await _contract_for_owner(session, user, contract_id)
+    milestone = await _submitted(session, contract, position)
+    reason = reason.strip()
+    if len(reason) < 5:
+        raise _invalid("reason", N_("Explain in at least 5 characters what must change."))
+    agency = await session.get(Agency, contract.agency_id)
+    assert agency is not None
+    await log.append(
+        session,
+        type="milestone.returned",
+        fields={"notice_id": notice.public_id, "contract_id": contract.public_id, "position": position, "reason_sha256": _digest(reason)},
+    )
+    milestone.status = MilestoneStatus.returned.value
+    milestone.return_reason = reason
+    await session.flush()
+    await _message(session, user_id=agency.owner_id, notice=notice, contract=contract, kind="milestone_returned", position=position)
+    return milestone
+
+
+async def stop_contract(session: AsyncSession, *, user: AppUser, contract_id: str, reason: str) -> Contract:
+    """The owner stops a contract in service (服务中止); the reason is published in the log."""
+    contract, notice = await _contract_for_owner(session, user, contract_id)
+    if contract.status != ContractStatus.in_service:
+        raise Conflict(N_("Only a contract in service can be stopped."))
+    reason = agencies.check_publishable(reason.strip(), "reason")
+    if len(reason) < 5:
+        raise _invalid("reason", N_("Give the reason in at least 5 characters; it is published."))
+    agency = await session.get(Agency, contract.agency_id)
+    assert agency is not None
+    await log.append(session, type="contract.stopped", fields={"notice_id": notice.public_id, "contract_id": contract.public_id, "reason": reason})
+    contract.status = ContractStatus.stopped.value
+    contract.stop_reason, contract.stopped_at = reason, utcnow()
+    await session.flush()
+    await _message(session, user_id=agency.owner_id, notice=notice, contract=contract, kind="contract_stopped")
+    return contract
+
+
+async def read_deliverable(session: AsyncSession, *, viewer: AppUser | None, contract_id: str, position: int, data_dir: Path) -> tuple[Deliverable, Path]:
+    """The latest deliverable of a milestone: its owner, its agency, admins and supervisors only."""
+    contract = await get_contract(session, contract_id)
+    v = await view(session, contract)
+    if not v.may_see_deliverables(viewer):
+        raise Forbidden(N_("Only the contract's owner and agency, administrators and supervisors may open its deliverables."))
+    milestone = _milestone(v.milestones, position)
+    deliverable = v.deliverables.get(milestone.id)  # type: ignore[arg-type]
+    if deliverable is None:
+        raise NotFound(N_("Nothing has been handed in for this milestone."))
+    path = deliverable_path(data_dir, contract, deliverable.sha256, deliverable.content_type)
+    if not path.exists():
+        raise NotFound(N_("The stored file is missing."))
+    return deliverable, path
+
+
+# -- what is overdue -------------------------------------------------------------------------------------
+
+
+async def flag_overdue_milestones(session: AsyncSession, today: date) -> int:
+    """Flag, once, each milestone of a contract in service still waiting for the agency
+    past its due date (``milestone.overdue``). Returns how many were flagged."""
+    stmt = (
+        sa.select(Milestone, Contract, Notice)
+        .join(Contract, Contract.id == Milestone.contract_id)
+        .join(Notice, Notice.id == Contract.notice_id)
+        .where(
+            Contract.status == ContractStatus.in_service.value,
+            Milestone.status.in_(rules.WAITING_FOR_AGENCY),
+            Milestone.due_on < today,
+            Milestone.overdue_on.is_(None),
+        )
+        .order_by(Milestone.id)
+        .with_for_update(of=Milestone, skip_locked=True)
+    )
+    flagged = 0
+    for milestone, contract, notice in (await session.execute(stmt)).all():
+        if not rules.milestone_overdue(status=milestone.status, due_on=milestone.due_on, overdue_on=milestone.overdue_on, today=today):
+            continue
+        await log.append(
+            session,
+            type="milestone.overdue",
+            fields={"notice_id": notice.public_id, "contract_id": contract.public_id, "position": milestone.position, "due_on": milestone.due_on.isoformat()},
+        )
+        milestone.overdue_on = today
+        flagged += 1
+    await session.flush()
+    return flagged
+
+
+async def overdue_milestones(session: AsyncSession, *, owner: AppUser | None = None, agency: Agency | None = None) -> list[tuple[Milestone, Contract, Notice]]:
+    """Flagged milestones not yet handed in, of contracts in service (supervisors and dashboards)."""
+    stmt = (
+        sa.select(Milestone, Contract, Notice)
+        .join(Contract, Contract.id == Milestone.contract_id)
+        .join(Notice, Notice.id == Contract.notice_id)
+        .where(Contract.status == ContractStatus.in_service.value, Milestone.overdue_on.is_not(None), Milestone.status.in_(rules.WAITING_FOR_AGENCY))
+        .order_by(Milestone.due_on, Milestone.id)
+    )
+    if owner is not None:
+        stmt = stmt.where(Contract.owner_id == owner.id)
+    if agency is not None:
+        stmt = stmt.where(Contract.agency_id == agency.id)
+    return [(m, c, n) for m, c, n in (await session.execute(stmt)).all()]
+
+
+async def final_dates(session: AsyncSession, notice_ids: Sequence[int]) -> dict[int, date]:
+    """Notice id -> the China date of its latest ``award.final`` entry."""
+    if not notice_ids:
+        return {}
+    rows = (await session.execute(sa.select(Selection.notice_id, Selection.final_seq).where(Selection.notice_id.in_(list(notice_ids)), Selection.final_seq.is_not(None)))).all()
+    seqs = {int(seq): notice_id for notice_id, seq in rows}
+    if not seqs:
+        return {}
+    out: dict[int, date] = {}
+    for seq, raw in (await session.execute(sa.select(LogEntry.seq, LogEntry.entry).where(LogEntry.seq.in_(list(seqs))))).all():
+        out[seqs[int(seq)]] = protocol.parse_ts(json.loads(raw)["ts"]).astimezone(CHINA).date()
+    return out
+
+
+@dataclass
+class Unsigned:
+    """An award holder without a signed contract, and by when it must sign."""
+
+    notice: Notice
+    award: Award
+    agency_name: str
+    final_on: date
+    sign_by: date
+    overdue: bool
+    proposed: Contract | None  # recorded by the owner, not yet confirmed
+
+
+async def unsigned_awards(
+    session: AsyncSession, settings: Settings, today: date, *, owner: AppUser | None = None, agency: Agency | None = None
+) -> list[Unsigned]:
+    """Holders of final awards with no signed contract, overdue or not."""
+    signed = sa.exists().where(Contract.award_id == Award.id, Contract.status.in_(SIGNED))
+    stmt = (
+        sa.select(Award, Notice, Agency.name)
+        .join(Notice, Notice.id == Award.notice_id)
+        .join(Agency, Agency.id == Award.agency_id)
+        .where(Award.status == AwardStatus.holding.value, Notice.status == NoticeStatus.awarded.value, ~signed)
+        .order_by(Notice.id, Award.slot)
+    )
+    if owner is not None:
+        stmt = stmt.where(Notice.owner_id == owner.id)
+    if agency is not None:
+        stmt = stmt.where(Award.agency_id == agency.id)
+    rows = (await session.execute(stmt)).all()
+    finals = await final_dates(session, [n.id for _, n, _ in rows])  # type: ignore[misc]
+    proposed: dict[int, Contract] = {}
+    if rows:
+        stmt2 = sa.select(Contract).where(Contract.award_id.in_([a.id for a, _, _ in rows]), Contract.status == ContractStatus.proposed.value)
+        proposed = {c.award_id: c for c in (await session.execute(stmt2)).scalars().all()}
+    out = []
+    for award, notice, name in rows:
+        final_on = finals.get(notice.id)  # type: ignore[arg-type]
+        if final_on is None:
+            continue
+        out.append(
+            Unsigned(
+                notice=notice, award=award, agency_name=name, final_on=final_on, sign_by=rules.sign_by(final_on, settings.contract_days),
+                overdue=rules.unsigned_overdue(final_on=final_on, signed=False, today=today, contract_days=settings.contract_days),
+                proposed=proposed.get(award.id),  # type: ignore[arg-type]
+            )
+        )
+    return out
+
+
+async def overdue_unsigned(session: AsyncSession, settings: Settings, today: date, *, owner: AppUser | None = None, agency: Agency | None = None) -> list[Unsigned]:
+    """Awards not signed within ``settings.contract_days`` of becoming final."""
+    return [u for u in await unsigned_awards(session, settings, today, owner=owner, agency=agency) if u.overdue]

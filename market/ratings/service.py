@@ -1,0 +1,342 @@
+"""Ratings (评价), the agency's reply, a supervisor's voiding, the credit score's inputs and
+the automatic suspension after repeated declines.
+
+Every change writes its log entry (docs/contracts.md) in the same transaction. Free texts
+(comment, reply) are on the pages; the log binds them by SHA-256. The credit formula itself
+is pure (credit.py); this module only gathers its events from the tables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.accounts.models import AppUser, Role
+from market.agencies import service as agencies
+from market.agencies.models import Agency, AgencyStatus
+from market.config import Settings
+from market.contracts import rules as contract_rules
+from market.contracts.models import Contract, ContractStatus, Milestone
+from market.db import CHINA, utcnow
+from market.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from market.i18n import N_
+from market.ids import next_public_id
+from market.log import protocol
+from market.log import store as log
+from market.log.models import LogEntry
+from market.notices.models import Notice
+from market.ratings import credit
+from market.ratings.models import DIMENSIONS, Rating, RatingInput
+from market.selection.models import Award, AwardStatus
+
+RATING_SEQUENCE = "rating_public_seq"
+RATEABLE = (ContractStatus.completed.value, ContractStatus.stopped.value)
+
+
+def china_date(moment: datetime) -> date:
+    return moment.astimezone(CHINA).date()
+
+
+def _digest(text: str) -> str:
+    return protocol.sha256_hex(text.encode("utf-8"))
+
+
+def scores_of(rating: Rating) -> dict[str, int]:
+    return {d: int(getattr(rating, d)) for d in DIMENSIONS}
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+async def get_contract(session: AsyncSession, contract_id: str, *, lock: bool = False) -> Contract:
+    stmt = sa.select(Contract).where(Contract.public_id == contract_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    contract = (await session.execute(stmt)).scalar_one_or_none()
+    if contract is None:
+        raise NotFound(N_("No such contract."))
+    return contract
+
+
+async def get_rating(session: AsyncSession, rating_id: str, *, lock: bool = False) -> Rating:
+    stmt = sa.select(Rating).where(Rating.public_id == rating_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    rating = (await session.execute(stmt)).scalar_one_or_none()
+    if rating is None:
+        raise NotFound(N_("No such rating."))
+    return rating
+
+
+async def rating_of_contract(session: AsyncSession, contract: Contract) -> Rating | None:
+    return (await session.execute(sa.select(Rating).where(Rating.contract_id == contract.id))).scalar_one_or_none()
+
+
+@dataclass
+class RatingView:
+    """A rating as pages and the API show it, with the ids people know it by."""
+
+    rating: Rating
+    contract_id: str
+    notice_id: str
+    notice_title: str
+
+
+async def ratings_of(session: AsyncSession, agency: Agency) -> list[RatingView]:
+    """The agency's ratings, newest first, voided ones included (they stay visible)."""
+    stmt = (
+        sa.select(Rating, Contract.public_id, Notice.public_id, Notice.title)
+        .join(Contract, Contract.id == Rating.contract_id)
+        .join(Notice, Notice.id == Contract.notice_id)
+        .where(Rating.agency_id == agency.id)
+        .order_by(Rating.id.desc())
+    )
+    return [RatingView(rating=r, contract_id=c, notice_id=n, notice_title=t) for r, c, n, t in (await session.execute(stmt)).all()]
+
+
+# -- rating, replying, voiding ----------------------------------------------------------------
+
+
+def check_scores(data: RatingInput) -> dict[str, int]:
+    """Each dimension a whole number from 1 to 5; the first one that is not is named."""
+    scores: dict[str, int] = {}
+    for dimension in DIMENSIONS:
+        value = getattr(data, dimension)
+        if type(value) is not int or not 1 <= value <= 5:
+            raise InvalidInput(
+                N_("Each score is a whole number from 1 to 5."),
+                [FieldError(dimension, N_("Give a whole number from 1 to 5."))],
+            )
+        scores[dimension] = value
+    return scores
+
+
+async def rate(session: AsyncSession, *, user: AppUser, contract_id: str, data: RatingInput) -> Rating:
+    """The contract's owner rates the agency once, after completion or stop (``rating.given``)."""
+    contract = await get_contract(session, contract_id, lock=True)
+    if contract.owner_id != user.id:
+        raise Forbidden(N_("Only the contract's owner can rate the agency."))
+    if contract.status not in RATEABLE:
+        raise Conflict(N_("A contract can be rated once it is completed or stopped."))
+    if await rating_of_contract(session, contract) is not None:
+        raise Conflict(N_("This contract has already been rated."))
+    scores = check_scores(data)
+    comment = agencies.check_publishable(data.comment.strip(), "comment")
+    agency = await session.get(Agency, contract.agency_id)
+    notice = await session.get(Notice, contract.notice_id)
+    assert agency is not None and notice is not None
+    public_id = await next_public_id(session, prefix="RT", sequence=RATING_SEQUENCE)
+    entry = await log.append(
+        session,
+        type="rating.given",
+        fields={
+            "notice_id": notice.public_id,
+            "contract_id": contract.public_id,
+            "rating_id": public_id,
+            "agency_id": agency.public_id,
+            "scores": scores,
+            "comment_sha256": _digest(comment),
+        },
+    )
+    rating = Rating(
+        public_id=public_id, contract_id=contract.id, agency_id=agency.id, comment=comment, seq=entry.seq, **scores  # type: ignore[arg-type]
+    )
+    session.add(rating)
+    await session.flush()
+    return rating
+
+
+async def reply(session: AsyncSession, *, user: AppUser, rating_id: str, text: str) -> Rating:
+    """The rated agency answers once (``rating.replied``)."""
+    rating = await get_rating(session, rating_id, lock=True)
+    agency = await session.get(Agency, rating.agency_id)
+    assert agency is not None
+    if user.role != Role.agency or agency.owner_id != user.id:
+        raise Forbidden(N_("Only the rated agency can reply."))
+    if rating.reply is not None:
+        raise Conflict(N_("This rating has already been answered."))
+    text = agencies.check_publishable(text.strip(), "reply")
+    if len(text) < 2:
+        raise InvalidInput(N_("Write a reply."), [FieldError("reply", N_("Write a reply."))])
+    await log.append(session, type="rating.replied", fields={"rating_id": rating.public_id, "agency_id": agency.public_id, "reply_sha256": _digest(text)})
+    rating.reply, rating.replied_at = text, utcnow()
+    await session.flush()
+    return rating
+
+
+async def void(session: AsyncSession, *, user: AppUser, rating_id: str, reason: str) -> Rating:
+    """A supervisor voids a rating with a published reason (``rating.voided``): it stays
+    visible, marked, and no longer counts."""
+    if user.role != Role.supervisor:
+        raise Forbidden(N_("Only a supervisor can void a rating."))
+    rating = await get_rating(session, rating_id, lock=True)
+    if rating.voided_at is not None:
+        raise Conflict(N_("This rating has already been voided."))
+    reason = agencies.check_publishable(reason.strip(), "reason")
+    if len(reason) < 5:
+        raise InvalidInput(N_("Give a reason of at least 5 characters; it is published."), [FieldError("reason", N_("Give a reason of at least 5 characters; it is published."))])
+    agency = await session.get(Agency, rating.agency_id)
+    assert agency is not None
+    await log.append(session, type="rating.voided", fields={"rating_id": rating.public_id, "agency_id": agency.public_id, "reason": reason})
+    rating.void_reason, rating.voided_at, rating.voided_by = reason, utcnow(), user.id
+    await session.flush()
+    return rating
+
+
+# -- the credit score's events ----------------------------------------------------------------
+
+
+@dataclass
+class Standing:
+    """What the directory and the profile show about an agency's record."""
+
+    events: list[credit.CreditEvent] = field(default_factory=list)
+    ratings: list[Rating] = field(default_factory=list)
+    contracts_completed: int = 0
+
+    def credit(self, today: date) -> credit.CreditScore:
+        return credit.score(self.events, today)
+
+    def summary(self) -> dict[str, Any]:
+        """Count and averages per dimension of the ratings that count (not voided)."""
+        counted = [r for r in self.ratings if r.voided_at is None]
+        averages: dict[str, float | None] = {}
+        for d in DIMENSIONS:
+            averages[d] = round(sum(getattr(r, d) for r in counted) / len(counted), 2) if counted else None
+        overall = round(sum(float(credit.average(list(scores_of(r).values()))) for r in counted) / len(counted), 2) if counted else None
+        return {"count": len(counted), "voided": len(self.ratings) - len(counted), "average": overall, "averages": averages}
+
+
+async def _final_dates(session: AsyncSession, notice_ids: Sequence[str]) -> dict[str, date]:
+    """Each notice's latest ``award.final`` day (China time), read from the log itself."""
+    if not notice_ids:
+        return {}
+    stmt = sa.select(LogEntry.notice_id, LogEntry.entry).where(LogEntry.type == "award.final", LogEntry.notice_id.in_(list(notice_ids))).order_by(LogEntry.seq)
+    out: dict[str, date] = {}
+    for notice_id, entry in (await session.execute(stmt)).all():
+        out[str(notice_id)] = china_date(protocol.parse_ts(json.loads(bytes(entry))["ts"]))
+    return out
+
+
+async def standings(session: AsyncSession, agencies_: Sequence[Agency], *, today: date, contract_days: int) -> dict[int, Standing]:
+    """Credit events and ratings of many agencies at once (a directory page): five queries
+    however many agencies.
+
+    Events: ratings (voided ones marked), awards declined and awards disqualified (on their
+    end day), milestones the scheduler flagged overdue (on ``overdue_on``), and awards still
+    held with no contract signed within ``contract_days`` of the award becoming final
+    (market.contracts.rules.unsigned_overdue; dated the day after the last day to sign).
+    """
+    ids = [a.id for a in agencies_ if a.id is not None]
+    out: dict[int, Standing] = {i: Standing() for i in ids}
+    if not ids:
+        return out
+    for r in (await session.execute(sa.select(Rating).where(Rating.agency_id.in_(ids)).order_by(Rating.id))).scalars().all():
+        out[r.agency_id].ratings.append(r)
+        out[r.agency_id].events.append(
+            credit.CreditEvent("rating", china_date(r.rated_at), r.public_id, scores=tuple(scores_of(r).values()), voided=r.voided_at is not None)
+        )
+    awards = (
+        await session.execute(
+            sa.select(Award, Notice.public_id).join(Notice, Notice.id == Award.notice_id).where(Award.agency_id.in_(ids)).order_by(Award.id)
+        )
+    ).all()
+    held: list[tuple[Award, str]] = []
+    for award, notice_id in awards:
+        if award.status == AwardStatus.declined and award.ended_at is not None:
+            out[award.agency_id].events.append(credit.CreditEvent("decline", china_date(award.ended_at), notice_id))
+        elif award.status == AwardStatus.disqualified and award.ended_at is not None:
+            out[award.agency_id].events.append(credit.CreditEvent("disqualified", china_date(award.ended_at), notice_id))
+        elif award.status == AwardStatus.holding:
+            held.append((award, notice_id))
+    contracts = (await session.execute(sa.select(Contract).where(Contract.agency_id.in_(ids)))).scalars().all()
+    signed_on_award: dict[int, date] = {}
+    for c in contracts:
+        if c.status == ContractStatus.completed:
+            out[c.agency_id].contracts_completed += 1
+        if c.confirmed_at is not None:
+            signed_on_award[c.award_id] = china_date(c.confirmed_at)
+    finals = await _final_dates(session, sorted({n for _, n in held}))
+    for award, notice_id in held:
+        final_on = finals.get(notice_id)
+        if final_on is None:
+            continue
+        last_day = contract_rules.sign_by(final_on, contract_days)
+        signed = signed_on_award.get(award.id or 0)
+        # Overdue if nothing was signed by the last day (signed late counts too: it was flagged).
+        late_on = signed if signed is not None else today
+        if contract_rules.unsigned_overdue(final_on=final_on, signed=False, today=late_on, contract_days=contract_days):
+            out[award.agency_id].events.append(credit.CreditEvent("overdue", last_day + timedelta(days=1), f"{notice_id}/{award.slot}"))
+    overdue = (
+        await session.execute(
+            sa.select(Milestone, Contract.public_id, Contract.agency_id)
+            .join(Contract, Contract.id == Milestone.contract_id)
+            .where(Contract.agency_id.in_(ids), Milestone.overdue_on.is_not(None))
+        )
+    ).all()
+    for m, contract_id, agency_id in overdue:
+        out[agency_id].events.append(credit.CreditEvent("overdue", m.overdue_on, f"{contract_id}#{m.position}"))
+    return out
+
+
+async def standing_of(session: AsyncSession, agency: Agency, *, today: date, contract_days: int) -> Standing:
+    return (await standings(session, [agency], today=today, contract_days=contract_days))[agency.id]  # type: ignore[index]
+
+
+async def credit_events(session: AsyncSession, agency: Agency, today: date, *, contract_days: int = 30) -> list[credit.CreditEvent]:
+    return (await standing_of(session, agency, today=today, contract_days=contract_days)).events
+
+
+async def credit_of(session: AsyncSession, agency: Agency, today: date, *, contract_days: int = 30) -> credit.CreditScore:
+    return credit.score(await credit_events(session, agency, today, contract_days=contract_days), today)
+
+
+# -- the automatic rule ------------------------------------------------------------------------
+
+
+async def decline_dates(session: AsyncSession, agency: Agency) -> list[date]:
+    stmt = sa.select(Award.ended_at).where(Award.agency_id == agency.id, Award.status == AwardStatus.declined.value, Award.ended_at.is_not(None))
+    return [china_date(t) for t in (await session.execute(stmt)).scalars().all()]
+
+
+def automatic_reason(count: int, window_days: int) -> str:
+    months = round(window_days * 12 / 365)
+    return f"automatic: {count} declines within {months} months"
+
+
+async def apply_automatic_rules(session: AsyncSession, agency: Agency, settings: Settings, today: date) -> bool:
+    """Suspend an approved agency that has declined ``declines_to_suspend`` awards within
+    ``decline_window_days``, for ``suspension_days``. Returns whether it did.
+
+    Not through agencies.service.transition, which is an administrator's decision (it
+    refuses anyone else and records the administrator in ``agency_review``, whose actor
+    may not be empty): this is the platform's rule, so no person is named. The log entry
+    is exactly the one a manual suspension writes (``agency.suspended`` with ``reason``
+    and ``until``), so eligibility and verifiers treat both alike.
+    """
+    agency = await agencies.get_agency(session, agency.public_id, lock=True)
+    if agency.status != AgencyStatus.approved:
+        return False
+    dates = await decline_dates(session, agency)
+    if not credit.should_suspend(dates, today, declines_to_suspend=settings.declines_to_suspend, window_days=settings.decline_window_days):
+        return False
+    count = sum(1 for d in dates if 0 <= (today - d).days < settings.decline_window_days)
+    reason = automatic_reason(count, settings.decline_window_days)
+    until = today + timedelta(days=settings.suspension_days)
+    agency.status = AgencyStatus.suspended.value
+    agency.status_reason = reason
+    agency.status_until = until
+    agency.updated_at = utcnow()
+    await session.flush()
+    await log.append(
+        session,
+        type="agency.suspended",
+        fields={"agency_id": agency.public_id, "name": agency.name, "credit_code": agency.credit_code, "reason": reason, "until": until.isoformat()},
+    )
+    return True

@@ -1,0 +1,188 @@
+"""The dashboard's figures, read live with two GROUP BY GROUPING SETS queries: one over
+published notices (with their selection and contracts), one over approved agencies. Each
+gives the whole market and the rows by category, by prefecture and by month at once.
+
+Months and dates are China time. Money stays integer fen; ratios are left to rules.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.agencies.models import Agency, AgencyCategory, AgencyStatus
+from market.contracts.models import Contract, ContractStatus
+from market.db import CHINA
+from market.notices.models import Notice
+from market.reference import catalogue, regions
+from market.selection.models import Outcome, Selection
+from market.stats.rules import Figures, last_months
+
+SIGNED = (ContractStatus.in_service.value, ContractStatus.completed.value, ContractStatus.stopped.value)
+SELECTED = (Outcome.drawn.value, Outcome.direct.value)
+YUNNAN = "530000"
+MONTHS = 12
+TZ = "Asia/Shanghai"
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    name_zh: str
+    name_en: str
+    figures: Figures
+
+
+@dataclass
+class Stats:
+    total: Figures
+    by_category: list[Row] = field(default_factory=list)
+    by_region: list[Row] = field(default_factory=list)
+    by_month: list[Row] = field(default_factory=list)
+    generated_at: datetime | None = None
+
+    def table(self, name: str) -> list[Row]:
+        return {"category": self.by_category, "region": self.by_region, "month": self.by_month}[name]
+
+
+def _local(column: sa.ColumnElement[datetime]) -> sa.ColumnElement[datetime]:
+    return sa.func.timezone(TZ, column)
+
+
+def _month(column: sa.ColumnElement[datetime]) -> sa.ColumnElement[str]:
+    return sa.func.to_char(_local(column), "YYYY-MM")
+
+
+def _prefecture(column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+    return sa.func.substr(column, 1, 4).concat("00")
+
+
+def _grouping_sets(*columns: sa.ColumnElement[object]) -> sa.ColumnElement[object]:
+    """``GROUPING SETS ((), (a), (b), ...)``: the total and one grouping per column."""
+    return sa.func.grouping_sets(sa.text("()"), *[sa.tuple_(c) for c in columns])
+
+
+async def _notice_figures(session: AsyncSession) -> dict[tuple[str, str], Figures]:
+    on_time = sa.and_(
+        Contract.status == ContractStatus.completed.value,
+        Contract.completed_at.is_not(None),
+        sa.cast(_local(Contract.completed_at), sa.Date) <= Contract.due_on,
+    )
+    per_notice = (
+        sa.select(
+            Contract.notice_id.label("notice_id"),
+            sa.func.count().label("signed"),
+            sa.func.count().filter(Contract.status == ContractStatus.completed.value).label("completed"),
+            sa.func.count().filter(on_time).label("on_time"),
+            sa.func.sum(Contract.amount_fen).label("amount"),
+        )
+        .where(Contract.status.in_(SIGNED))
+        .group_by(Contract.notice_id)
+        .subquery("c")
+    )
+    category = Notice.category
+    prefecture = _prefecture(Notice.region)
+    month = _month(Notice.published_at)
+    stmt = (
+        sa.select(
+            sa.func.grouping(category).label("g_category"),
+            sa.func.grouping(prefecture).label("g_region"),
+            sa.func.grouping(month).label("g_month"),
+            category.label("category"),
+            prefecture.label("region"),
+            month.label("month"),
+            sa.func.count(Notice.id).label("notices"),
+            sa.func.count(Selection.notice_id).label("selections"),
+            sa.func.coalesce(sa.func.sum(per_notice.c.signed), 0).label("signed"),
+            sa.func.coalesce(sa.func.sum(per_notice.c.completed), 0).label("completed"),
+            sa.func.coalesce(sa.func.sum(per_notice.c.on_time), 0).label("on_time"),
+            sa.func.coalesce(sa.func.sum(per_notice.c.amount), 0).label("amount"),
+            sa.func.coalesce(sa.func.sum(Notice.budget_fen).filter(per_notice.c.notice_id.is_not(None)), 0).label("budget"),
+        )
+        .select_from(Notice)
+        .outerjoin(per_notice, per_notice.c.notice_id == Notice.id)
+        .outerjoin(Selection, sa.and_(Selection.notice_id == Notice.id, Selection.outcome.in_(SELECTED)))
+        .where(Notice.published_at.is_not(None))
+        .group_by(_grouping_sets(category, prefecture, month))
+    )
+    out: dict[tuple[str, str], Figures] = {}
+    for r in (await session.execute(stmt)).mappings():
+        figures = Figures(
+            notices=int(r["notices"]),
+            selections=int(r["selections"]),
+            signed=int(r["signed"]),
+            completed=int(r["completed"]),
+            on_time=int(r["on_time"]),
+            amount_fen=int(r["amount"]),
+            budget_fen=int(r["budget"]),
+        )
+        out[_key(r)] = figures
+    return out
+
+
+async def _agency_counts(session: AsyncSession) -> dict[tuple[str, str], int]:
+    category = AgencyCategory.category
+    prefecture = _prefecture(Agency.region)
+    month = _month(Agency.created_at)
+    stmt = (
+        sa.select(
+            sa.func.grouping(category).label("g_category"),
+            sa.func.grouping(prefecture).label("g_region"),
+            sa.func.grouping(month).label("g_month"),
+            category.label("category"),
+            prefecture.label("region"),
+            month.label("month"),
+            sa.func.count(sa.distinct(Agency.id)).label("agencies"),
+        )
+        .select_from(Agency)
+        .outerjoin(AgencyCategory, AgencyCategory.agency_id == Agency.id)
+        .where(Agency.status == AgencyStatus.approved.value)
+        .group_by(_grouping_sets(category, prefecture, month))
+    )
+    return {_key(r): int(r["agencies"]) for r in (await session.execute(stmt)).mappings()}
+
+
+def _key(r: sa.RowMapping) -> tuple[str, str]:
+    if not r["g_category"]:
+        return ("category", r["category"] or "")
+    if not r["g_region"]:
+        return ("region", r["region"] or "")
+    if not r["g_month"]:
+        return ("month", r["month"] or "")
+    return ("total", "")
+
+
+def _region_names(code: str) -> tuple[str, str]:
+    if code == YUNNAN:
+        return "云南省（省级）", "Yunnan (province level)"
+    try:
+        r = regions.region(code)
+    except regions.UnknownRegion:
+        return code, code
+    return r.name_zh, r.name_en
+
+
+async def load(session: AsyncSession, *, now: datetime) -> Stats:
+    """Everything the page, the CSV files and the API show, in two queries."""
+    notices = await _notice_figures(session)
+    agencies = await _agency_counts(session)
+
+    def figures(kind: str, key: str) -> Figures:
+        return replace(notices.get((kind, key), Figures()), agencies=agencies.get((kind, key), 0))
+
+    by_category = [Row(c.code, c.name_zh, c.name_en, figures("category", c.code)) for c in catalogue.CATEGORIES]
+
+    # Every prefecture of Yunnan, then the province-level notices, then anything elsewhere.
+    region_codes = [YUNNAN] + [r.code for r in regions.children(YUNNAN)]
+    seen = {k for kind, k in (*notices, *agencies) if kind == "region"}
+    region_codes += sorted(seen - set(region_codes))
+    by_region = [Row(code, *_region_names(code), figures("region", code)) for code in region_codes]
+    by_region.sort(key=lambda row: row.key != YUNNAN)  # keep the province-level row first
+
+    local = now.astimezone(CHINA)
+    by_month = [Row(m, m, m, figures("month", m)) for m in last_months(local.year, local.month, MONTHS)]
+    return Stats(total=figures("total", ""), by_category=by_category, by_region=by_region, by_month=by_month, generated_at=now)
+

@@ -1,0 +1,58 @@
+"""The public statistics page ``/stats`` and its tables as CSV (``/stats/{table}.csv``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.db import utcnow
+from market.errors import DomainError
+from market.i18n import N_, gettext_for
+from market.stats import present, queries, rules
+from market.templating import render, request_locale
+
+
+class StatsPages(Controller):
+    path = "/stats"
+    include_in_schema = False
+
+    @get("/")
+    async def page(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[str]:
+        stats = await queries.load(session, now=utcnow())
+        locale = request_locale(request)
+        return render(
+            request,
+            "stats/page.html",
+            stats=stats,
+            columns=present.COLUMNS,
+            titles=present.TABLE_TITLES,
+            key_headers=present.KEY_HEADERS,
+            name_of=lambda row: present.name_of(row, locale),
+            percent=rules.percent,
+            month_chart=present.month_chart(stats),
+            savings_rows=present.savings_rows(stats),
+            savings_chart=present.savings_chart(stats, locale),
+        )
+
+    @get("/{filename:str}")
+    async def csv(self, request: Request[Any, Any, Any], filename: FromPath[str], session: NamedDependency[AsyncSession]) -> Response[bytes]:
+        table, dot, ext = filename.partition(".")
+        if ext != "csv" or not dot or table not in present.TABLES:
+            raise DomainError(detail=N_("There is no statistics table {name}."), params={"name": filename}, status=404, title="Not found")
+        stats = await queries.load(session, now=utcnow())
+        locale = request_locale(request)
+        gettext, _ = gettext_for(locale)
+        body = present.csv_bytes(stats, table, locale=locale, gettext=gettext)
+        return Response(
+            content=body,
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="market-stats-{table}.csv"',
+                "Cache-Control": "no-store",
+                "Vary": "Cookie, Accept-Language",
+            },
+        )
