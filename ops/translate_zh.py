@@ -1019,6 +1019,7 @@ ZH.update({
     "The agency confirmed contract %(contract)s for “%(title)s” (%(notice)s): the service has started.": "中介机构已确认“%(title)s”（%(notice)s）的合同 %(contract)s，服务已开始。",
     "The contract is signed: the award can no longer be declined.": "合同已签订，不能再放弃中选。",
     "The owner recorded contract %(contract)s for “%(title)s” (%(notice)s). Confirm or decline it.": "业主已登记“%(title)s”（%(notice)s）的合同 %(contract)s，请确认或放弃。",
+    "Your agency is suspended until %(until)s by the platform's rule: %(reason)s. It cannot bid until then.": "根据平台规则，本机构被暂停至 %(until)s：%(reason)s。在此之前不能报名。",
 })
 
 

@@ -123,7 +123,8 @@ class AgencyReview(SQLModel, table=True):
     to_status: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
     reason: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, server_default=""))
     until: date | None = Field(default=None, sa_column=sa.Column(sa.Date, nullable=True))
-    actor_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False))
+    # None: the platform's own rule decided (automatic suspension after repeated declines).
+    actor_id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=True))
     log_seq: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.models import AppUser, Role
 from market.agencies import service as agencies
-from market.agencies.models import Agency, AgencyStatus
+from market.agencies.models import Agency, AgencyReview, AgencyStatus
 from market.config import Settings
 from market.contracts import rules as contract_rules
 from market.contracts.models import Contract, ContractStatus, Milestone
@@ -33,7 +33,7 @@ from market.log.models import LogEntry
 from market.notices.models import Notice
 from market.ratings import credit
 from market.ratings.models import DIMENSIONS, Rating, RatingInput
-from market.selection.models import Award, AwardStatus
+from market.selection.models import Award, AwardStatus, Message
 
 RATING_SEQUENCE = "rating_public_seq"
 RATEABLE = (ContractStatus.completed.value, ContractStatus.stopped.value)
@@ -323,7 +323,14 @@ async def apply_automatic_rules(session: AsyncSession, agency: Agency, settings:
     agency = await agencies.get_agency(session, agency.public_id, lock=True)
     if agency.status != AgencyStatus.approved:
         return False
-    dates = await decline_dates(session, agency)
+    # Declines that already led to a suspension are spent: after it ends (or is lifted) the
+    # count starts again, instead of one new decline suspending the agency at once.
+    last = (
+        await session.execute(
+            sa.select(sa.func.max(AgencyReview.created_at)).where(AgencyReview.agency_id == agency.id, AgencyReview.to_status == AgencyStatus.suspended.value)
+        )
+    ).scalar_one_or_none()
+    dates = [d for d in await decline_dates(session, agency) if last is None or d > last.astimezone(CHINA).date()]
     if not credit.should_suspend(dates, today, declines_to_suspend=settings.declines_to_suspend, window_days=settings.decline_window_days):
         return False
     count = sum(1 for d in dates if 0 <= (today - d).days < settings.decline_window_days)
@@ -334,9 +341,17 @@ async def apply_automatic_rules(session: AsyncSession, agency: Agency, settings:
     agency.status_until = until
     agency.updated_at = utcnow()
     await session.flush()
-    await log.append(
+    entry = await log.append(
         session,
         type="agency.suspended",
         fields={"agency_id": agency.public_id, "name": agency.name, "credit_code": agency.credit_code, "reason": reason, "until": until.isoformat()},
     )
+    session.add(
+        AgencyReview(
+            agency_id=agency.id, action="suspend", from_status=AgencyStatus.approved.value, to_status=AgencyStatus.suspended.value,  # type: ignore[arg-type]
+            reason=reason, until=until, actor_id=None, log_seq=entry.seq,
+        )
+    )
+    session.add(Message(user_id=agency.owner_id, kind="suspended_automatically", params={"reason": reason, "until": until.isoformat()}))
+    await session.flush()
     return True

@@ -22,6 +22,8 @@ SEQUENCES = ("contract_public_seq", "rating_public_seq")
 def upgrade() -> None:
     for name in SEQUENCES:
         op.execute(f"CREATE SEQUENCE {name}")
+    # An automatic suspension (repeated declines) is the platform's decision: no actor.
+    op.alter_column("agency_review", "actor_id", existing_type=sa.Integer(), nullable=True)
     op.create_table('contract',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('public_id', sa.String(length=16), nullable=False),
@@ -133,3 +135,5 @@ def downgrade() -> None:
     op.drop_table('contract')
     for name in SEQUENCES:
         op.execute(f"DROP SEQUENCE {name}")
+    op.execute("DELETE FROM agency_review WHERE actor_id IS NULL")
+    op.alter_column("agency_review", "actor_id", existing_type=sa.Integer(), nullable=False)

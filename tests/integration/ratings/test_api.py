@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from httpx import AsyncClient
 
+from market.agencies.models import Agency, AgencyReview
 from market.db import Database
 from tests.integration.agencies.test_api import admin, log_entries
 from tests.integration.notices.test_api import approved_agency, fields_of, owner_user, published
@@ -142,7 +144,22 @@ async def test_two_declines_within_a_year_suspend_the_agency(client: AsyncClient
     scored = await credit_of(client, agency["id"])
     assert [c["kind"] for c in scored["contributions"]] == ["decline", "decline"]
 
-    # Suspended: its bids are refused now.
+    # Suspended: its bids are refused now, it is told why, and the history shows the rule.
     notice = await published(client, await owner_user(client))
     refused = await client.post(f"/api/v1/notices/{notice['id']}/bids", json={}, headers=headers)
     assert refused.status_code == 403 and "suspended" in fields_of(refused), refused.text
+    messages = (await client.get("/api/v1/me/messages", headers=headers)).json()
+    assert messages[0]["kind"] == "suspended_automatically" and messages[0]["params"]["until"] == body["status_until"]
+    async with db.transaction() as session:
+        history = (await session.execute(sa.select(AgencyReview).join(Agency, Agency.id == AgencyReview.agency_id).where(Agency.public_id == agency["id"]))).scalars().all()
+    assert [(h.action, h.actor_id) for h in history if h.to_status == "suspended"] == [("suspend", None)]
+
+    # Reinstated by an administrator, the spent declines no longer count: one more decline
+    # within the same year does not suspend it again.
+    reinstated = await client.post(f"/api/v1/agencies/{agency['id']}/reinstate", json={"reason": "已整改"}, headers=staff)
+    assert reinstated.status_code == 200, reinstated.text
+    third = await won(client, staff, bidder)
+    await close(client, third)
+    response = await client.post(f"/api/v1/notices/{third.notice_id}/decline", json={"reason": "人手不足"}, headers=headers)
+    assert response.status_code == 200, response.text
+    assert (await client.get(f"/api/v1/agencies/{agency['id']}")).json()["status"] == "approved"
