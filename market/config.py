@@ -85,6 +85,17 @@ class Settings:
     declines_to_suspend: int = 2  # this many declines within decline_window_days suspend an agency
     decline_window_days: int = 365
     suspension_days: int = 182  # how long that automatic suspension lasts (about 6 months)
+    ocds_prefix: str = "ocds-mkt000-"  # OCDS ocid prefix; a registered one replaces it in production
+    # Red-flag thresholds (market/supervision/flags.py explains each).
+    flag_win_share_percent: int = 50  # one agency's share of a category's or region's awards
+    flag_min_awards: int = 4  # ...among at least this many awards
+    flag_pair_repeats: int = 3  # the same owner–agency pair this many times within a year
+    flag_direct_share_percent: int = 30  # an owner's direct selections among its notices
+    flag_min_notices: int = 3  # ...among at least this many notices
+    flag_price_gap_permille: int = 5  # lowest-price bids this close (‰ of the lower) look alike
+    flag_amend_hours: int = 48  # a notice amended this close to its deadline
+    flag_withdrawn_percent: int = 30  # withdrawn bids among a notice's bids
+    flag_min_bids: int = 5  # ...among at least this many bids
 
     @property
     def is_dev(self) -> bool:
@@ -121,6 +132,16 @@ class Settings:
             declines_to_suspend=_int("MARKET_DECLINES_TO_SUSPEND", 2, env),
             decline_window_days=_int("MARKET_DECLINE_WINDOW_DAYS", 365, env),
             suspension_days=_int("MARKET_SUSPENSION_DAYS", 182, env),
+            ocds_prefix=env.get("MARKET_OCDS_PREFIX") or "ocds-mkt000-",
+            flag_win_share_percent=_int("MARKET_FLAG_WIN_SHARE_PERCENT", 50, env),
+            flag_min_awards=_int("MARKET_FLAG_MIN_AWARDS", 4, env),
+            flag_pair_repeats=_int("MARKET_FLAG_PAIR_REPEATS", 3, env),
+            flag_direct_share_percent=_int("MARKET_FLAG_DIRECT_SHARE_PERCENT", 30, env),
+            flag_min_notices=_int("MARKET_FLAG_MIN_NOTICES", 3, env),
+            flag_price_gap_permille=_int("MARKET_FLAG_PRICE_GAP_PERMILLE", 5, env),
+            flag_amend_hours=_int("MARKET_FLAG_AMEND_HOURS", 48, env),
+            flag_withdrawn_percent=_int("MARKET_FLAG_WITHDRAWN_PERCENT", 30, env),
+            flag_min_bids=_int("MARKET_FLAG_MIN_BIDS", 5, env),
         )
         if settings.beacon not in {"none", "drand"}:
             raise ConfigError(f"MARKET_BEACON must be none or drand, got {settings.beacon!r}")
