@@ -38,6 +38,8 @@ from market.notices.api import NoticeApi, OwnerApi, ReceiptKeyApi
 from market.notices.secrets import SecretSealer
 from market.notices.web import NoticePages
 from market.observability import access_log_middleware, configure_logging
+from market.ocds.api import OcdsApi
+from market.ocds.web import OpenDataPages
 from market.problems import handle
 from market.ratings.api import RatingApi
 from market.ratings.web import RatingPages
@@ -54,6 +56,8 @@ from market.security.ratelimit import SlidingWindowLimiter
 from market.site.web import HealthApi, SitePages
 from market.stats.api import StatsApi
 from market.stats.web import StatsPages
+from market.supervision.flags_web import FlagApi, FlagPages
+from market.supervision.web import SupervisionPages
 
 
 async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
@@ -169,6 +173,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             ContractPages,
             StatsApi,
             StatsPages,
+            OcdsApi,
+            OpenDataPages,
+            FlagApi,
+            FlagPages,
+            SupervisionPages,
             create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
         ],
         dependencies={"session": Provide(provide_session)},

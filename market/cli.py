@@ -145,6 +145,50 @@ def cmd_log_verify(args: argparse.Namespace, settings: Settings) -> int:
     return verifier.emit(report, as_json=args.json)
 
 
+def cmd_log_witness(args: argparse.Namespace, settings: Settings) -> int:
+    from market.log import witness
+
+    return witness.run(args.url, args.state, key=args.key)
+
+
+def cmd_log_cosign(args: argparse.Namespace, settings: Settings) -> int:
+    from market.log import cosign
+
+    return cosign.run_cosign(
+        args.url,
+        args.key,
+        args.name,
+        state_dir=args.state,
+        token=args.token or os.environ.get("MARKET_TOKEN"),
+        register=args.register,
+        print_public_key=args.print_public_key,
+    )
+
+
+def cmd_ocds_export(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+    from pathlib import Path
+
+    from market.db import upgrade, utcnow
+    from market.ocds import mapping, service
+    from market.ocds.api import PUBLISHER, parse_since
+    from market.errors import DomainError
+
+    try:
+        since = parse_since(args.since)
+    except DomainError as exc:
+        return _fail(f"--since: {exc.detail}")
+    base = (args.base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    with database_url_for(settings.database_url, settings.data_dir) as url:
+        upgrade(url)
+        releases = _run_with_session(url, lambda s: service.all_releases(s, prefix=settings.ocds_prefix, base_url=base, since=since))
+    out = Path(args.out)
+    body = mapping.package(releases, uri=f"{base}/api/v1/ocds/releases", published=utcnow(), publisher=PUBLISHER, base_url=base)
+    out.write_text(json.dumps(body, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"market: wrote {len(releases)} releases to {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="market", description="The intermediary-services supermarket (中介超市).")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -178,6 +222,47 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(verify)
     verify.set_defaults(func=cmd_log_verify)
+
+    from market.log.witness import EXIT_CODES_HELP
+
+    witness = log_sub.add_parser(
+        "witness",
+        help="check that the log's latest checkpoint extends the one seen last time (docs/witness.md)",
+        description="Fetch the log's key and latest checkpoint, verify the signature and, if the state directory "
+        "holds an earlier checkpoint, that the log is consistent with it (RFC 9162 consistency proof); then store "
+        "the new checkpoint there. The first run trusts the key it sees (or --key) and stores it.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    witness.add_argument("--url", required=True, help="the server's base URL, such as https://market.example.cn")
+    witness.add_argument("--state", required=True, metavar="DIR", help="the directory keeping the key and the last checkpoint")
+    witness.add_argument("--key", default=None, metavar="LINE|FILE", help="on the first run, the verifier key to trust instead of the served one")
+    witness.set_defaults(func=cmd_log_witness)
+
+    cosign = log_sub.add_parser(
+        "cosign",
+        help="co-sign the log's latest checkpoint with your witness key (C2SP tlog-cosignature v1)",
+        description="Fetch the latest checkpoint, verify it (and with --state its consistency with the last one "
+        "seen), sign it with your Ed25519 key as a cosignature/v1 and submit it to the server.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cosign.add_argument("--url", default=None, help="the server's base URL")
+    cosign.add_argument("--key", required=True, metavar="FILE", help="your Ed25519 private key: PEM (openssl genpkey -algorithm ed25519) or base64 seed")
+    cosign.add_argument("--name", required=True, help="your cosigner name, such as supervisor.example.cn/alice")
+    cosign.add_argument("--state", default=None, metavar="DIR", help="also witness: check consistency with the checkpoint kept in DIR")
+    cosign.add_argument("--token", default=None, help="a bearer token (default: MARKET_TOKEN)")
+    cosign.add_argument("--register", action="store_true", help="first register the public key (a supervisor's token needed; idempotent)")
+    cosign.add_argument("--print-public-key", action="store_true", help="print the public key and key id to register, and stop")
+    cosign.set_defaults(func=cmd_log_cosign)
+
+    ocds = sub.add_parser("ocds", help="Open Contracting Data Standard")
+    ocds_sub = ocds.add_subparsers(dest="ocds_command", required=True)
+    export = ocds_sub.add_parser("export", help="write one OCDS release package with every release")
+    export.add_argument("--out", required=True, help="the JSON file to write")
+    export.add_argument("--since", default=None, help="only releases dated at or after this RFC 3339 time")
+    export.add_argument("--base-url", default=None, help="the public address the links use (default http://HOST:PORT)")
+    export.set_defaults(func=cmd_ocds_export)
 
     demo = sub.add_parser("demo", help="load the demo data (idempotent)")
     demo.set_defaults(func=cmd_demo)

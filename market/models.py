@@ -3,7 +3,7 @@
 from market.accounts.models import AppUser
 from market.agencies.models import Agency, AgencyCategory, AgencyDocument, AgencyReview, Qualification
 from market.contracts.models import Contract, Deliverable, Milestone
-from market.log.models import LogCheckpoint, LogEntry, LogSubtree
+from market.log.models import LogCheckpoint, LogCosignature, LogCosigner, LogEntry, LogSubtree
 from market.notices.models import Bid, Notice, NoticeAvoid, NoticeRevision, NoticeSecret, OwnerOrg, Project
 from market.ratings.models import Rating
 from market.reference.models import CategoryLevel, Region, ServiceCategory
@@ -26,6 +26,8 @@ __all__ = [
     "Milestone",
     "Rating",
     "LogCheckpoint",
+    "LogCosignature",
+    "LogCosigner",
     "LogEntry",
     "LogSubtree",
     "Notice",

@@ -43,3 +43,35 @@ class LogCheckpoint(SQLModel, table=True):
     root: bytes = Field(sa_column=sa.Column(sa.LargeBinary(32), nullable=False))
     note: str = Field(sa_column=sa.Column(sa.Text, nullable=False))  # the signed note, exactly as served
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
+
+
+class LogCosigner(SQLModel, table=True):
+    """A supervisor's witness key (C2SP tlog-cosignature v1, Ed25519): co-signatures by it
+    are accepted and served after the operator's signature."""
+
+    __tablename__ = "log_cosigner"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False, index=True))
+    name: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    public_key: bytes = Field(sa_column=sa.Column(sa.LargeBinary(32), nullable=False))
+    key_id: bytes = Field(sa_column=sa.Column(sa.LargeBinary(4), nullable=False, unique=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
+
+
+class LogCosignature(SQLModel, table=True):
+    """One cosigner's signature over the stored checkpoint of ``size`` entries."""
+
+    __tablename__ = "log_cosignature"
+    __table_args__ = (sa.UniqueConstraint("size", "cosigner_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The checkpoint's size. Not a foreign key: log_checkpoint is insert-only (its triggers
+    # refuse UPDATE, DELETE and TRUNCATE), so its rows never go away, and a foreign key
+    # would make PostgreSQL refuse a TRUNCATE before the append-only trigger can say why.
+    # Only sizes of stored checkpoints are inserted (market.log.api.add_cosignature).
+    size: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    cosigner_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("log_cosigner.id"), nullable=False, index=True))
+    timestamp: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    signature: bytes = Field(sa_column=sa.Column(sa.LargeBinary(64), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))

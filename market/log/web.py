@@ -1,5 +1,6 @@
-"""The public log pages: the audit log with its latest checkpoint, one entry with its
-inclusion proof, and how to verify it all without trusting this server."""
+"""The public log pages: the audit log with its latest checkpoint and who co-signed it,
+one entry with its inclusion proof, how to verify it all without trusting this server, and
+how to witness and co-sign it (with the supervisors' key registration)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,25 @@ import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from litestar import Controller, Request, Response, get
+import sqlalchemy as sa
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.accounts.models import Role
+from market.accounts.session import load_viewer
 from market.errors import DomainError, FieldError, NotFound
+from market.forms import FormErrors, clean, errors_beside_fields
 from market.i18n import N_
-from market.log import protocol, queries, store
+from market.log import api, protocol, queries, store
 from market.log.models import LogCheckpoint
 from market.pagination import MAX_LIMIT, decode_cursor, encode_cursor
-from market.templating import render, wants_partial
+from market.security.auth import current_principal, requires_role
+from market.templating import redirect, render, wants_partial
 
 DEFAULT_LIMIT = 50
+RECENT_CHECKPOINTS = 10
 # The examples on /log/verify are meant to be pasted into a shell: a Host header holding
 # anything but a plain host and port is not echoed into them.
 PLAIN_BASE = re.compile(r"https?://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[A-Za-z0-9._~/\-]*)?")
@@ -109,12 +116,15 @@ class LogPages(Controller):
         if entry_type and entry_type not in types:
             types.append(entry_type)  # keep the select showing what the URL asks for
         checkpoint = await store.ensure_checkpoint(session, request.app.state.log_signer)
+        recent = await _recent_checkpoints(session)
         return render(
             request,
             "log/index.html",
             headers=headers,
             types=types,
             checkpoint=_checkpoint_view(checkpoint),
+            cosigners=(await _cosigners_by_size(session, [checkpoint.size])).get(checkpoint.size, []),
+            recent=recent,
             verifier_key=request.app.state.log_signer.verifier_key,
             **context,
         )
@@ -160,10 +170,92 @@ class LogPages(Controller):
 
     @get("/verify")
     async def verify(self, request: Request[Any, Any, Any]) -> Response[str]:
-        base = str(request.base_url).rstrip("/")
         return render(
             request,
             "log/verify.html",
-            base=base if PLAIN_BASE.fullmatch(base) else "http://HOST",
+            base=_base(request),
             verifier_key=request.app.state.log_signer.verifier_key,
         )
+
+    @get("/witness")
+    async def witness(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], registered: FromQuery[str | None] = None
+    ) -> Response[str]:
+        return await _witness_page(request, session, registered=registered)
+
+    @post("/witness", guards=[requires_role(Role.supervisor)])
+    async def register(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[Any]:
+        user = await load_viewer(request, session)
+        values = clean(dict(await request.form()))
+        values = {"name": values.get("name", "").strip(), "public_key": values.get("public_key", "").strip()}
+        try:
+            async with session.begin_nested():
+                if not values["name"] or not values["public_key"]:
+                    raise DomainError(
+                        detail=N_("This field is required."),
+                        status=422,
+                        title=N_("Invalid input"),
+                        errors=[FieldError(f, N_("This field is required.")) for f in ("name", "public_key") if not values[f]],
+                    )
+                row, _ = await api.register_cosigner(
+                    session, user=user, name=values["name"], public_key=values["public_key"], origin=request.app.state.log_signer.origin
+                )
+        except DomainError as exc:
+            if exc.status in (401, 403):
+                raise
+            errors = errors_beside_fields(exc, lambda f: f if f in values else None)
+            return await _witness_page(request, session, values=values, errors=errors, status_code=exc.status)
+        return redirect(f"/log/witness?registered={bytes(row.key_id).hex()}#cosigners")
+
+
+def _base(request: Request[Any, Any, Any]) -> str:
+    base = str(request.base_url).rstrip("/")
+    return base if PLAIN_BASE.fullmatch(base) else "http://HOST"
+
+
+async def _recent_checkpoints(session: AsyncSession) -> list[dict[str, Any]]:
+    rows = list(
+        (
+            await session.execute(sa.select(LogCheckpoint).order_by(LogCheckpoint.size.desc()).limit(RECENT_CHECKPOINTS))  # type: ignore[attr-defined]
+        ).scalars()
+    )
+    signers = await _cosigners_by_size(session, [row.size for row in rows])
+    return [{**_checkpoint_view(row), "cosigners": signers.get(row.size, [])} for row in rows]
+
+
+async def _cosigners_by_size(session: AsyncSession, sizes: list[int]) -> dict[int, list[dict[str, Any]]]:
+    found = await api.cosignatures_for(session, sizes)
+    return {
+        size: [
+            {"name": signer.name, "key_id": bytes(signer.key_id).hex(), "timestamp": sig.timestamp, "line": api.signature_line(sig, signer)}
+            for sig, signer in pairs
+        ]
+        for size, pairs in found.items()
+    }
+
+
+async def _witness_page(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    *,
+    registered: str | None = None,
+    values: dict[str, str] | None = None,
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> Response[str]:
+    cosigners = [api.cosigner_public(row) for row in await api.list_cosigners(session)]
+    principal = current_principal(request)
+    just_registered = next((c for c in cosigners if registered and c["key_id"] == registered), None)
+    return render(
+        request,
+        "log/witness.html",
+        status_code=status_code,
+        base=_base(request),
+        origin=request.app.state.log_signer.origin,
+        verifier_key=request.app.state.log_signer.verifier_key,
+        cosigners=cosigners,
+        just_registered=just_registered,
+        may_register=principal is not None and principal.role == Role.supervisor,
+        values=values or {},
+        errors=errors or FormErrors(),
+    )

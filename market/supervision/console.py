@@ -1,0 +1,511 @@
+"""The supervisor console (一规运行、全程监督): what the log says happened, in words, and the
+read-only queries behind /supervision.
+
+``describe`` is pure: one log entry (its parsed JSON) in, a ``Description`` out, with every
+text a catalog message and its values, translated where it is shown. The queries only
+find rows to show; every change a supervisor or administrator makes from the console goes
+through the domain's own service (selection, ratings, agencies).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.agencies.models import Agency
+from market.contracts.models import Contract
+from market.db import CHINA
+from market.i18n import N_
+from market.log import protocol
+from market.log.models import LogEntry
+from market.log.queries import MAX_SEQ
+from market.notices.models import METHOD_LABELS, Notice, NoticeRevision, OwnerOrg
+from market.selection.models import Selection
+
+HISTORY_LIMIT = 50
+SEARCH_LIMIT = 20
+
+# -- descriptions (pure) -----------------------------------------------------------------------
+
+Value = Union[str, int, "Phrase"]
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A catalog message with %(name)s placeholders and its values; a value may itself be
+    a phrase (a label), translated before it is put in."""
+
+    msgid: str
+    params: Mapping[str, Value] = field(default_factory=dict)
+
+    def text(self, gettext: Callable[[str], str]) -> str:
+        values = {k: (v.text(gettext) if isinstance(v, Phrase) else v) for k, v in self.params.items()}
+        translated = gettext(self.msgid)
+        return translated % values if values else translated
+
+
+@dataclass(frozen=True)
+class Description:
+    """What one entry changed: its type's label, a one-line summary, details beneath, and
+    the agencies it names (for links)."""
+
+    type: str
+    label: str  # catalog message
+    summary: Phrase
+    details: tuple[Phrase, ...] = ()
+    agencies: tuple[str, ...] = ()
+
+
+TYPE_LABELS: dict[str, str] = {
+    "account.created": N_("Account created"),
+    "owner.registered": N_("Owner organisation registered"),
+    "agency.submitted": N_("Agency submitted for review"),
+    "agency.approved": N_("Agency approved"),
+    "agency.rejected": N_("Agency rejected"),
+    "agency.suspended": N_("Agency suspended"),
+    "agency.reinstated": N_("Agency reinstated"),
+    "agency.blacklisted": N_("Agency blacklisted"),
+    "agency.blacklist_lifted": N_("Blacklisting lifted"),
+    "agency.qualification_submitted": N_("Qualification submitted"),
+    "agency.qualification_approved": N_("Qualification approved"),
+    "agency.qualification_rejected": N_("Qualification rejected"),
+    "agency.document_added": N_("Document added"),
+    "notice.published": N_("Notice published"),
+    "notice.amended": N_("Notice amended"),
+    "notice.cancelled": N_("Notice cancelled"),
+    "bid.accepted": N_("Bid accepted"),
+    "bid.withdrawn": N_("Bid withdrawn"),
+    "bidding.closed": N_("Bidding closed"),
+    "selection.drawn": N_("Selection drawn"),
+    "selection.direct": N_("Direct selection"),
+    "selection.failed": N_("Selection failed"),
+    "award.declined": N_("Award declined"),
+    "award.disqualified": N_("Winner disqualified"),
+    "award.final": N_("Award final"),
+    "objection.filed": N_("Objection filed"),
+    "objection.answered": N_("Objection answered"),
+    "objection.decided": N_("Objection decided"),
+    "contract.recorded": N_("Contract recorded"),
+    "contract.signed": N_("Contract signed"),
+    "contract.completed": N_("Contract completed"),
+    "contract.stopped": N_("Contract stopped"),
+    "milestone.submitted": N_("Deliverable handed in"),
+    "milestone.accepted": N_("Deliverable accepted"),
+    "milestone.returned": N_("Deliverable returned"),
+    "milestone.overdue": N_("Milestone overdue"),
+    "rating.given": N_("Rating given"),
+    "rating.replied": N_("Rating answered"),
+    "rating.voided": N_("Rating voided"),
+}
+EXCLUSION_REASONS = {
+    "not_approved": N_("not an approved agency"),
+    "suspended": N_("suspended"),
+    "blacklisted": N_("blacklisted"),
+    "category": N_("not registered for this service category"),
+    "no_qualification": N_("no qualification for this service category"),
+    "qualification_under_review": N_("qualification still under review"),
+    "qualification_expired": N_("qualification expired"),
+    "level_too_low": N_("qualification level too low"),
+    "region": N_("outside the notice's region"),
+    "avoided": N_("on the notice's avoidance list (回避)"),
+    "not_named": N_("not the agency this direct selection names"),
+}
+FAILED_REASONS = {
+    "too_few_candidates": N_("fewer eligible candidates than the notice's minimum"),
+    "no_alternates": N_("every winner declined or was disqualified and no alternate was left"),
+}
+DECISIONS = {"upheld": N_("upheld"), "rejected": N_("rejected")}
+AMENDED_FIELDS = {
+    "title": N_("Title"),
+    "description": N_("Description"),
+    "budget_fen": N_("Budget cap"),
+    "bid_deadline": N_("Bid deadline"),
+    "required_level": N_("Minimum qualification level"),
+    "service_days": N_("Service period (days)"),
+}
+SCORE_LABELS = {
+    "quality": N_("Service quality"),
+    "timeliness": N_("Timeliness"),
+    "attitude": N_("Attitude"),
+    "fees": N_("Reasonable fees"),
+    "compliance": N_("Compliance"),
+}
+NONE = Phrase(N_("none"))
+
+
+def china_ts(ts: Any) -> str:
+    """A log time (``YYYY-MM-DDTHH:MM:SS.ffffffZ``) as China time, to the minute."""
+    try:
+        return protocol.parse_ts(str(ts)).astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return str(ts or "—")
+
+
+def yuan(fen: Any) -> str:
+    if not isinstance(fen, int):
+        return "—"
+    sign = "-" if fen < 0 else ""
+    whole, rest = divmod(abs(fen), 100)
+    return f"{sign}¥{whole:,}.{rest:02d}"
+
+
+def _ids(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _list(ids: Sequence[str]) -> Value:
+    return "、".join(ids) if ids else NONE
+
+
+def _label(table: Mapping[str, str], key: Any) -> Value:
+    return Phrase(table[key]) if isinstance(key, str) and key in table else str(key)
+
+
+def _change_text(key: str, value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if key == "budget_fen":
+        return yuan(value)
+    if key == "bid_deadline":
+        return china_ts(value)
+    text = str(value)
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+def _amended(e: Mapping[str, Any], changes: Mapping[str, Any] | None) -> tuple[Phrase, list[Phrase]]:
+    if not changes:
+        return Phrase(N_("Terms amended; the deadline in force is %(deadline)s."), {"deadline": china_ts(e.get("bid_deadline"))}), []
+    names = [Phrase(AMENDED_FIELDS.get(k, k)) if k in AMENDED_FIELDS else k for k in sorted(changes)]
+    details = []
+    for key in sorted(changes):
+        pair = changes[key]
+        old, new = (pair[0], pair[1]) if isinstance(pair, list | tuple) and len(pair) == 2 else (None, pair)
+        details.append(
+            Phrase(N_("%(field)s: %(old)s → %(new)s"), {"field": _label(AMENDED_FIELDS, key), "old": _change_text(key, old), "new": _change_text(key, new)})
+        )
+    summary = Phrase(N_("Terms amended: %(count)s field(s) changed."), {"count": len(names)})
+    return summary, details
+
+
+def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = None) -> Description:
+    """What ``entry`` (a log entry's JSON) changed, in words. ``changes`` is the notice
+    revision of a ``notice.amended`` entry ({field: [old, new]}), when the caller has it:
+    the entry itself carries only the new terms' hash."""
+    e = entry
+    kind = str(e.get("type", ""))
+    agency = str(e.get("agency_id") or "")
+    named: list[str] = [agency] if agency else []
+    details: list[Phrase] = []
+    p = Phrase
+    if kind == "account.created":
+        summary = p(N_("Account %(user)s created with role %(role)s."), {"user": str(e.get("user_id")), "role": str(e.get("role"))})
+    elif kind == "owner.registered":
+        summary = p(N_("Owner organisation %(name)s (%(owner)s) registered; credit code %(code)s."), {"name": str(e.get("name")), "owner": str(e.get("owner_id")), "code": str(e.get("credit_code"))})
+    elif kind == "agency.submitted":
+        summary = p(N_("Agency %(name)s (%(agency)s) submitted its details for review; credit code %(code)s."), {"name": str(e.get("name")), "agency": agency, "code": str(e.get("credit_code"))})
+    elif kind in ("agency.approved", "agency.rejected", "agency.reinstated", "agency.blacklist_lifted"):
+        messages = {
+            "agency.approved": N_("Agency %(name)s (%(agency)s) approved by an administrator."),
+            "agency.rejected": N_("Agency %(name)s (%(agency)s) rejected by an administrator."),
+            "agency.reinstated": N_("Agency %(name)s (%(agency)s) reinstated: it may bid again."),
+            "agency.blacklist_lifted": N_("Blacklisting of agency %(name)s (%(agency)s) lifted."),
+        }
+        summary = p(messages[kind], {"name": str(e.get("name")), "agency": agency})
+        if e.get("reason"):
+            details.append(p(N_("Reason: %(reason)s"), {"reason": str(e["reason"])}))
+    elif kind in ("agency.suspended", "agency.blacklisted"):
+        params: dict[str, Value] = {"name": str(e.get("name")), "agency": agency, "until": str(e.get("until") or "—")}
+        if kind == "agency.suspended":
+            summary = p(N_("Agency %(name)s (%(agency)s) suspended until %(until)s: it may not bid."), params)
+        else:
+            summary = p(N_("Agency %(name)s (%(agency)s) blacklisted until %(until)s."), params)
+        details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
+    elif kind in ("agency.qualification_submitted", "agency.qualification_approved", "agency.qualification_rejected"):
+        q = e.get("qualification") if isinstance(e.get("qualification"), dict) else {}
+        messages = {
+            "agency.qualification_submitted": N_("Agency %(agency)s submitted qualification %(cert)s (%(category)s), valid until %(until)s."),
+            "agency.qualification_approved": N_("Qualification %(cert)s (%(category)s) of agency %(agency)s approved."),
+            "agency.qualification_rejected": N_("Qualification %(cert)s (%(category)s) of agency %(agency)s rejected."),
+        }
+        summary = p(messages[kind], {"agency": agency, "cert": str(q.get("certificate_no")), "category": str(q.get("category")), "until": str(q.get("valid_until"))})
+        if e.get("reason"):
+            details.append(p(N_("Reason: %(reason)s"), {"reason": str(e["reason"])}))
+    elif kind == "agency.document_added":
+        summary = p(N_("Agency %(agency)s added a document (%(kind)s, %(size)s bytes)."), {"agency": agency, "kind": str(e.get("kind")), "size": int(e.get("size") or 0)})
+    elif kind == "notice.published":
+        summary = p(
+            N_("Published: %(method)s, %(winners)s winner(s), at least %(min)s candidate(s); bids until %(deadline)s."),
+            {"method": _label(METHOD_LABELS, e.get("method")), "winners": int(e.get("winners") or 0), "min": int(e.get("min_candidates") or 0), "deadline": china_ts(e.get("bid_deadline"))},
+        )
+        details.append(p(N_("Draw scheme: %(scheme)s"), {"scheme": str(e.get("scheme"))}))
+    elif kind == "notice.amended":
+        summary, details = _amended(e, changes)
+    elif kind == "notice.cancelled":
+        summary = p(N_("Cancelled before the deadline; standing bids released."))
+        details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
+    elif kind == "bid.accepted":
+        summary = p(N_("Agency %(agency)s bid (sealed until closing); bid %(bid)s."), {"agency": agency, "bid": str(e.get("bid_id"))})
+    elif kind == "bid.withdrawn":
+        summary = p(N_("Agency %(agency)s withdrew bid %(bid)s."), {"agency": agency, "bid": str(e.get("bid_id"))})
+    elif kind == "bidding.closed":
+        candidates = [str(c[0]) for c in e.get("candidates") or [] if isinstance(c, list) and c]
+        excluded = [x for x in e.get("excluded") or [] if isinstance(x, dict)]
+        bids = [b for b in e.get("bids") or [] if isinstance(b, dict)]
+        summary = p(
+            N_("Bidding closed: %(bids)s bid(s), %(candidates)s candidate(s), %(excluded)s excluded."),
+            {"bids": len(bids), "candidates": len(candidates), "excluded": len(excluded)},
+        )
+        if candidates:
+            details.append(p(N_("Candidates: %(ids)s"), {"ids": _list(candidates)}))
+        for x in excluded:
+            details.append(p(N_("Excluded %(agency)s: %(reason)s"), {"agency": str(x.get("agency_id")), "reason": _label(EXCLUSION_REASONS, x.get("reason"))}))
+        named += candidates + [str(x.get("agency_id")) for x in excluded]
+    elif kind == "selection.drawn":
+        winners, alternates = _ids(e.get("winners")), _ids(e.get("alternates"))
+        summary = p(N_("Drawn: winner(s) %(winners)s; alternate(s) in order %(alternates)s."), {"winners": _list(winners), "alternates": _list(alternates)})
+        details.append(p(N_("Draw scheme: %(scheme)s"), {"scheme": str(e.get("scheme"))}))
+        named += winners + alternates
+    elif kind == "selection.direct":
+        summary = p(N_("Direct selection (no draw): agency %(agency)s."), {"agency": agency})
+        if e.get("justification"):
+            details.append(p(N_("Justification: %(text)s"), {"text": str(e["justification"])}))
+    elif kind == "selection.failed":
+        summary = p(N_("Selection failed: %(reason)s."), {"reason": _label(FAILED_REASONS, e.get("reason"))})
+    elif kind in ("award.declined", "award.disqualified"):
+        replacement = str(e.get("replacement") or "")
+        if kind == "award.declined":
+            summary = p(N_("Agency %(agency)s declined the award; replacement: %(replacement)s."), {"agency": agency, "replacement": replacement or NONE})
+            details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
+        else:
+            summary = p(
+                N_("Agency %(agency)s disqualified by objection %(objection)s; replacement: %(replacement)s."),
+                {"agency": agency, "objection": str(e.get("objection_id")), "replacement": replacement or NONE},
+            )
+        if replacement:
+            named.append(replacement)
+    elif kind == "award.final":
+        winners = _ids(e.get("winners"))
+        summary = p(N_("Publicity over with nothing pending: the award to %(winners)s is final."), {"winners": _list(winners)})
+        named += winners
+    elif kind == "objection.filed":
+        against: Value = agency or Phrase(N_("the whole result"))
+        summary = p(N_("Objection %(objection)s filed against %(against)s."), {"objection": str(e.get("objection_id")), "against": against})
+    elif kind == "objection.answered":
+        summary = p(N_("The owner answered objection %(objection)s."), {"objection": str(e.get("objection_id"))})
+    elif kind == "objection.decided":
+        summary = p(N_("A supervisor decided objection %(objection)s: %(decision)s."), {"objection": str(e.get("objection_id")), "decision": _label(DECISIONS, e.get("decision"))})
+    elif kind in ("contract.recorded", "contract.signed"):
+        message = N_("Contract %(contract)s recorded with agency %(agency)s: %(amount)s.") if kind == "contract.recorded" else N_("Agency %(agency)s signed contract %(contract)s: %(amount)s.")
+        summary = p(message, {"contract": str(e.get("contract_id")), "agency": agency, "amount": yuan(e.get("amount_fen"))})
+        details.append(p(N_("Signed %(signed)s; service %(start)s to %(due)s."), {"signed": str(e.get("signed_on")), "start": str(e.get("start_on")), "due": str(e.get("due_on"))}))
+        for m in e.get("milestones") or []:
+            if isinstance(m, dict):
+                details.append(p(N_("Milestone %(position)s: %(title)s, due %(due)s"), {"position": int(m.get("position") or 0), "title": str(m.get("title")), "due": str(m.get("due_on"))}))
+    elif kind == "contract.completed":
+        summary = p(N_("Contract %(contract)s completed (服务完成): every milestone accepted."), {"contract": str(e.get("contract_id"))})
+    elif kind == "contract.stopped":
+        summary = p(N_("Contract %(contract)s stopped by the owner (服务中止)."), {"contract": str(e.get("contract_id"))})
+        details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
+    elif kind.startswith("milestone.") and kind in TYPE_LABELS:
+        messages = {
+            "milestone.submitted": N_("Deliverable for milestone %(position)s of contract %(contract)s handed in."),
+            "milestone.accepted": N_("Milestone %(position)s of contract %(contract)s accepted."),
+            "milestone.returned": N_("Milestone %(position)s of contract %(contract)s returned for changes."),
+            "milestone.overdue": N_("Milestone %(position)s of contract %(contract)s is overdue (due %(due)s)."),
+        }
+        summary = p(messages[kind], {"position": int(e.get("position") or 0), "contract": str(e.get("contract_id")), "due": str(e.get("due_on"))})
+    elif kind == "rating.given":
+        scores = e.get("scores") if isinstance(e.get("scores"), dict) else {}
+        summary = p(N_("The owner rated agency %(agency)s (rating %(rating)s, contract %(contract)s)."), {"agency": agency, "rating": str(e.get("rating_id")), "contract": str(e.get("contract_id"))})
+        for key in SCORE_LABELS:
+            if key in scores:
+                details.append(p(N_("%(dimension)s: %(score)s of 5"), {"dimension": Phrase(SCORE_LABELS[key]), "score": int(scores[key])}))
+    elif kind == "rating.replied":
+        summary = p(N_("Agency %(agency)s replied to rating %(rating)s."), {"agency": agency, "rating": str(e.get("rating_id"))})
+    elif kind == "rating.voided":
+        summary = p(N_("A supervisor voided rating %(rating)s of agency %(agency)s: it no longer counts."), {"rating": str(e.get("rating_id")), "agency": agency})
+        details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
+    else:
+        shown = sorted(k for k in e if k not in ("v", "seq", "type", "ts"))
+        summary = p(N_("Entry of type %(type)s with fields %(fields)s."), {"type": kind or "?", "fields": ", ".join(shown) or "—"})
+    return Description(
+        type=kind,
+        label=TYPE_LABELS.get(kind, kind),
+        summary=summary,
+        details=tuple(details),
+        agencies=tuple(dict.fromkeys(a for a in named if a)),
+    )
+
+
+# -- queries ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    seq: int
+    type: str
+    ts: str
+    notice_id: str | None
+    description: Description
+
+    @property
+    def china_time(self) -> str:
+        return china_ts(self.ts)
+
+
+def _row(seq: int, kind: str, notice_id: str | None, entry: bytes, changes: Mapping[str, Any] | None = None) -> TimelineRow:
+    fields = json.loads(bytes(entry))
+    return TimelineRow(seq=int(seq), type=kind, ts=str(fields.get("ts", "")), notice_id=notice_id, description=describe(fields, changes=changes))
+
+
+async def notice_timeline(session: AsyncSession, notice: Notice) -> list[TimelineRow]:
+    """Every log entry of the notice in seq order, amendments with their recorded changes."""
+    stmt = sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry).where(LogEntry.notice_id == notice.public_id).order_by(LogEntry.seq)
+    rows = (await session.execute(stmt)).all()
+    revisions = {
+        r.log_seq: r.changes
+        for r in (await session.execute(sa.select(NoticeRevision).where(NoticeRevision.notice_id == notice.id))).scalars().all()
+    }
+    return [_row(seq, kind, nid, entry, revisions.get(seq)) for seq, kind, nid, entry in rows]
+
+
+# The entry names the agency in one of the fields MSP/1 and docs/contracts.md give it.
+AGENCY_PATH = (
+    "$ ? (@.agency_id == $a || @.replacement == $a || @.winners[*] == $a || @.alternates[*] == $a"
+    " || @.candidates[*][0] == $a || @.excluded[*].agency_id == $a || @.bids[*].agency_id == $a)"
+)
+
+
+async def agency_history(session: AsyncSession, agency_id: str, *, before: int | None = None, limit: int = HISTORY_LIMIT) -> tuple[list[TimelineRow], int | None]:
+    """Entries naming the agency, newest first, and the seq to continue below (or None).
+    A byte search for the quoted id narrows the scan; the JSON path confirms the field."""
+    needle = json.dumps(agency_id).encode("utf-8")
+    doc = sa.cast(sa.func.convert_from(LogEntry.entry, "UTF8"), postgresql.JSONB)
+    stmt = (
+        sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry)
+        .where(
+            sa.text("position(:needle IN log_entry.entry) > 0").bindparams(sa.bindparam("needle", needle, type_=sa.LargeBinary)),
+            sa.func.jsonb_path_exists(doc, sa.cast(AGENCY_PATH, postgresql.JSONPATH), sa.func.jsonb_build_object("a", agency_id)),
+        )
+        .order_by(LogEntry.seq.desc())
+        .limit(limit + 1)
+    )
+    if before is not None:
+        stmt = stmt.where(LogEntry.seq < max(0, min(before, MAX_SEQ)))
+    found = (await session.execute(stmt)).all()
+    rows = [_row(seq, kind, nid, entry) for seq, kind, nid, entry in found[:limit]]
+    return rows, (rows[-1].seq if len(found) > limit and rows else None)
+
+
+async def org_notices(session: AsyncSession, org: OwnerOrg) -> list[tuple[Notice, Selection | None]]:
+    """The organisation's notices, newest first, each with its selection (if closed)."""
+    stmt = (
+        sa.select(Notice, Selection)
+        .outerjoin(Selection, Selection.notice_id == Notice.id)
+        .where(sa.or_(Notice.org_id == org.id, Notice.owner_id == org.created_by))
+        .order_by(Notice.id.desc())
+    )
+    return [(n, s) for n, s in (await session.execute(stmt)).all()]
+
+
+async def org_history(session: AsyncSession, org: OwnerOrg, notice_ids: Sequence[str], *, before: int | None = None, limit: int = HISTORY_LIMIT) -> tuple[list[TimelineRow], int | None]:
+    """Entries of the organisation's notices and its own registration, newest first."""
+    doc = sa.cast(sa.func.convert_from(LogEntry.entry, "UTF8"), postgresql.JSONB)
+    mine = sa.and_(LogEntry.type == "owner.registered", doc["owner_id"].astext == org.public_id)
+    where = sa.or_(LogEntry.notice_id.in_(list(notice_ids)), mine) if notice_ids else mine
+    stmt = sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry).where(where).order_by(LogEntry.seq.desc()).limit(limit + 1)
+    if before is not None:
+        stmt = stmt.where(LogEntry.seq < max(0, min(before, MAX_SEQ)))
+    found = (await session.execute(stmt)).all()
+    rows = [_row(seq, kind, nid, entry) for seq, kind, nid, entry in found[:limit]]
+    return rows, (rows[-1].seq if len(found) > limit and rows else None)
+
+
+async def contracts_of_notices(session: AsyncSession, notice_db_ids: Iterable[int]) -> list[tuple[Contract, Notice, Agency]]:
+    ids = [i for i in notice_db_ids if i is not None]
+    if not ids:
+        return []
+    stmt = (
+        sa.select(Contract, Notice, Agency)
+        .join(Notice, Notice.id == Contract.notice_id)
+        .join(Agency, Agency.id == Contract.agency_id)
+        .where(Contract.notice_id.in_(ids))
+        .order_by(Contract.id.desc())
+    )
+    return [(c, n, a) for c, n, a in (await session.execute(stmt)).all()]
+
+
+async def contracts_of_agency(session: AsyncSession, agency: Agency) -> list[tuple[Contract, Notice]]:
+    stmt = sa.select(Contract, Notice).join(Notice, Notice.id == Contract.notice_id).where(Contract.agency_id == agency.id).order_by(Contract.id.desc())
+    return [(c, n) for c, n in (await session.execute(stmt)).all()]
+
+
+async def get_org(session: AsyncSession, public_id: str) -> OwnerOrg | None:
+    return (await session.execute(sa.select(OwnerOrg).where(OwnerOrg.public_id == public_id))).scalar_one_or_none()
+
+
+# -- search ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class SearchResults:
+    query: str
+    notices: list[Notice] = field(default_factory=list)
+    agencies: list[Agency] = field(default_factory=list)
+    owners: list[OwnerOrg] = field(default_factory=list)
+    entries: list[TimelineRow] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.notices or self.agencies or self.owners or self.entries)
+
+
+SEQ_QUERY = re.compile(r"^#?(\d{1,18})$")
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+async def search(session: AsyncSession, query: str, *, limit: int = SEARCH_LIMIT) -> SearchResults:
+    """Notices by id or title words, agencies by id, name or credit code, owner
+    organisations likewise, and a log entry by seq (``123`` or ``#123``)."""
+    q = query.strip()[:200]
+    out = SearchResults(query=q)
+    if not q:
+        return out
+    upper = q.upper()
+    words = [w for w in q.split() if w]
+    title_match = sa.and_(*[Notice.title.ilike(_like(w), escape="\\") for w in words])
+    notices = sa.select(Notice).where(sa.or_(Notice.public_id == upper, title_match), Notice.status != "draft").order_by(Notice.id.desc()).limit(limit)
+    out.notices = list((await session.execute(notices)).scalars().all())
+    agencies = (
+        sa.select(Agency)
+        .where(sa.or_(Agency.public_id == upper, Agency.credit_code == upper, Agency.name.ilike(_like(q), escape="\\")))
+        .order_by(Agency.id.desc())
+        .limit(limit)
+    )
+    out.agencies = list((await session.execute(agencies)).scalars().all())
+    owners = (
+        sa.select(OwnerOrg)
+        .where(sa.or_(OwnerOrg.public_id == upper, OwnerOrg.credit_code == upper, OwnerOrg.name.ilike(_like(q), escape="\\")))
+        .order_by(OwnerOrg.id.desc())
+        .limit(limit)
+    )
+    out.owners = list((await session.execute(owners)).scalars().all())
+    if match := SEQ_QUERY.match(q):
+        seq = int(match.group(1))
+        if seq <= MAX_SEQ:
+            row = (
+                await session.execute(sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry).where(LogEntry.seq == seq))
+            ).one_or_none()
+            if row is not None:
+                out.entries = [_row(*row)]
+    return out
