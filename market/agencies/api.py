@@ -125,7 +125,7 @@ class AgencyApi(Controller):
         )
         return {"id": agency.public_id, "status": agency.status, "until": agency.status_until.isoformat() if agency.status_until else None}
 
-    @post("/{agency_id:str}/suspend", status_code=200, guards=[requires_role(Role.admin)], summary="Suspend an approved agency (until a date, or open-ended)")
+    @post("/{agency_id:str}/suspend", status_code=200, guards=[requires_role(Role.admin, Role.supervisor)], summary="Suspend an approved agency (until a date, or open-ended); administrators and supervisors")
     async def suspend(self, request: Request[Any, Any, Any], agency_id: FromPath[str], data: JSONBody[StatusChangeInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
         return await self._change(request, session, agency_id, "suspend", data)
 

@@ -381,8 +381,13 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
 NEEDS_REASON = {"reject", "suspend", "reinstate", "blacklist", "lift_blacklist"}
 
 
-def _check_staff(actor: AppUser, agency: Agency) -> None:
-    if actor.role != Role.admin:
+# Supervisors (监管) may suspend an agency they find at fault; every other decision on an
+# agency's standing (approval, reinstatement, blacklisting) stays with administrators.
+SUPERVISOR_ACTIONS = frozenset({"suspend"})
+
+
+def _check_staff(actor: AppUser, agency: Agency, action: str | None = None) -> None:
+    if actor.role != Role.admin and not (actor.role == Role.supervisor and action in SUPERVISOR_ACTIONS):
         raise Forbidden(N_("Only administrators review agencies."))
     if actor.id == agency.owner_id:
         raise Forbidden(N_("Nobody may review their own agency."))
@@ -402,7 +407,7 @@ async def transition(
     if action not in TRANSITIONS:
         raise InvalidInput(N_("Unknown decision."), [FieldError("decision", N_("Choose approve or reject."))])
     agency = await get_agency(session, agency_id, lock=True)
-    _check_staff(actor, agency)
+    _check_staff(actor, agency, action)
     allowed_from, to_status, log_type = TRANSITIONS[action]
     if agency.status not in allowed_from:
         raise Conflict(

@@ -4,7 +4,7 @@ owner organisation's history, and the few decisions staff take from there.
 Pages are for supervisors and administrators. Each action calls its domain's service,
 which keeps its own rule about who may do it: deciding an objection and voiding a rating
 are a supervisor's (market.selection.service.decide_objection, market.ratings.service.void),
-suspending an agency is an administrator's (market.agencies.service.transition). The
+suspending an agency is an administrator's or a supervisor's (market.agencies.service.transition). The
 console shows each form only to the role the service admits, and says so to the other.
 
 Writes run in a savepoint, so a refused request leaves nothing behind while the page that
@@ -237,7 +237,6 @@ class SupervisionPages(Controller):
             summary=standing.summary(),
             names_of=await agency_names(session, mentioned),
             may_void=viewer.role == Role.supervisor,
-            may_suspend=viewer.role == Role.admin,
             suspendable=agency.status == AgencyStatus.approved,
             today=today.isoformat(),
             form=form,
@@ -269,7 +268,7 @@ class SupervisionPages(Controller):
             return await self._agency_page(request, session, agency, viewer, status_code=form.status, form=form)
         return redirect(f"/supervision/agencies/{agency.public_id}?done=voided#ratings")
 
-    @post("/agencies/{agency_id:str}/suspend", guards=[requires_role(Role.admin)])
+    @post("/agencies/{agency_id:str}/suspend", guards=[requires_role(Role.admin, Role.supervisor)])
     async def suspend(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], agency_id: FromPath[str]) -> Response[Any]:
         viewer = await load_viewer(request, session)
         agency = await self._agency(session, agency_id)

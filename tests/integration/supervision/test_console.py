@@ -21,6 +21,7 @@ from tests.integration.agencies.test_pages import login
 from tests.integration.notices.test_api import approved_agency, owner_user
 from tests.integration.ratings.helpers import deal
 from tests.integration.selection.helpers import Round, close, entries_of, open_round
+from tests.integration.selection.test_api import supervisor
 
 EN = {"Accept-Language": "en"}
 ZH = {"Accept-Language": "zh-CN"}
@@ -216,17 +217,24 @@ async def test_supervisor_voids_a_rating_from_the_console_and_it_is_logged(clien
     assert (await chief.get(f"/supervision/agencies/{agency_id}", headers=ZH)).status_code == 200
 
 
-async def test_only_an_administrator_suspends_from_the_console(client: AsyncClient, db: Database, browsers: Any) -> None:
+async def test_supervisors_and_administrators_suspend_from_the_console(client: AsyncClient, db: Database, browsers: Any) -> None:
     staff = await admin(client, db)
     _, agency = await approved_agency(client, staff)
+    _, other = await approved_agency(client, staff)
+
+    # A supervisor suspends one agency; an owner may not.
+    chief = await staff_browser(browsers, db, Role.supervisor, **EN)
+    other_page = f"/supervision/agencies/{other['id']}"
+    assert 'id="suspend"' in (await chief.get(other_page)).text
+    by_supervisor = await post_form(chief, other_page, f"{other_page}/suspend", {"reason": "报告抄袭，暂停承接业务", "until": "2099-01-01"})
+    assert by_supervisor.status_code == 303, by_supervisor.text
+    assert (await client.get(f"/api/v1/agencies/{other['id']}")).json()["status"] == "suspended"
+    # ...but reinstating stays an administrator's decision.
+    reinstate = await client.post(f"/api/v1/agencies/{other['id']}/reinstate", json={"reason": "已整改"}, headers=await supervisor(client, db))
+    assert reinstate.status_code == 403
+
     page = f"/supervision/agencies/{agency['id']}"
     action = f"{page}/suspend"
-
-    chief = await staff_browser(browsers, db, Role.supervisor, **EN)
-    shown = (await chief.get(page)).text
-    assert 'id="suspend"' not in shown and "Only an administrator may suspend an agency" in shown
-    assert (await post_form(chief, page, action, {"reason": "多次放弃中选", "until": "2099-01-01"})).status_code == 403
-
     administrator = await staff_browser(browsers, db, Role.admin, **EN)
     assert 'id="suspend"' in (await administrator.get(page)).text
     undated = await post_form(administrator, page, action, {"reason": "多次放弃中选", "until": ""})
