@@ -17,6 +17,24 @@ WEIGHT: Final = 1  # MSP/1 version 1: every candidate weighs the same
 TOO_FEW_CANDIDATES: Final = "too_few_candidates"
 NO_ALTERNATES: Final = "no_alternates"
 NOT_NAMED: Final = "not_named"  # a bidder on a direct notice other than the agency it names
+# How the codes in bidding.closed (excluded) and selection.failed read, in every front end.
+EXCLUSION_REASONS = {
+    "not_approved": N_("not an approved agency"),
+    "suspended": N_("suspended"),
+    "blacklisted": N_("blacklisted"),
+    "category": N_("not registered for this service category"),
+    "no_qualification": N_("no qualification for this service category"),
+    "qualification_under_review": N_("qualification still under review"),
+    "qualification_expired": N_("qualification expired"),
+    "level_too_low": N_("qualification level too low"),
+    "region": N_("outside the notice's region"),
+    "avoided": N_("on the notice's avoidance list (回避)"),
+    "not_named": N_("not the agency this direct selection names"),
+}
+FAILED_REASONS = {
+    "too_few_candidates": N_("fewer eligible candidates than the notice's minimum"),
+    "no_alternates": N_("every winner declined or was disqualified and no alternate was left"),
+}
 FAIRNESS_NONE: Final = N_(
     "No randomness beacon was committed (scheme none): this draw is only as fair as the operator, "
     "who knows the secret and could have added a sham bidder before the deadline (MSP/1 section 7)."

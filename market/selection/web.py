@@ -50,7 +50,7 @@ from market.security.auth import requires_login, requires_role
 from market.selection import service
 from market.selection.api import context as selection_context
 from market.selection.models import AwardStatus, Message, ObjectionStatus, Outcome, Selection
-from market.selection.rules import FAIRNESS_NONE
+from market.selection.rules import EXCLUSION_REASONS, FAILED_REASONS, FAIRNESS_NONE
 from market.selection.service import CHANNEL
 from market.templating import redirect, render, request_locale
 
@@ -67,23 +67,6 @@ DONE = {
     "objected": N_("Your objection is filed and published. The owner answers it and a supervisor decides."),
     "answered": N_("Your answer is published. A supervisor will decide the objection."),
     "decided": N_("The decision is published."),
-}
-EXCLUSION_REASONS = {
-    "not_approved": N_("not an approved agency"),
-    "suspended": N_("suspended"),
-    "blacklisted": N_("blacklisted"),
-    "category": N_("not registered for this service category"),
-    "no_qualification": N_("no qualification for this service category"),
-    "qualification_under_review": N_("qualification still under review"),
-    "qualification_expired": N_("qualification expired"),
-    "level_too_low": N_("qualification level too low"),
-    "region": N_("outside the notice's region"),
-    "avoided": N_("on the notice's avoidance list (回避)"),
-    "not_named": N_("not the agency this direct selection names"),
-}
-FAILED_REASONS = {
-    "too_few_candidates": N_("fewer eligible candidates than the notice's minimum"),
-    "no_alternates": N_("every winner declined or was disqualified and no alternate was left"),
 }
 OBJECTION_STATUS_LABELS = {
     ObjectionStatus.filed.value: N_("Waiting for the owner's answer"),

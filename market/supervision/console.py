@@ -28,6 +28,7 @@ from market.log.models import LogEntry
 from market.log.queries import MAX_SEQ
 from market.notices.models import METHOD_LABELS, Notice, NoticeRevision, OwnerOrg
 from market.selection.models import Selection
+from market.selection.rules import EXCLUSION_REASONS, FAILED_REASONS
 
 HISTORY_LIMIT = 50
 SEARCH_LIMIT = 20
@@ -103,23 +104,6 @@ TYPE_LABELS: dict[str, str] = {
     "rating.given": N_("Rating given"),
     "rating.replied": N_("Rating answered"),
     "rating.voided": N_("Rating voided"),
-}
-EXCLUSION_REASONS = {
-    "not_approved": N_("not an approved agency"),
-    "suspended": N_("suspended"),
-    "blacklisted": N_("blacklisted"),
-    "category": N_("not registered for this service category"),
-    "no_qualification": N_("no qualification for this service category"),
-    "qualification_under_review": N_("qualification still under review"),
-    "qualification_expired": N_("qualification expired"),
-    "level_too_low": N_("qualification level too low"),
-    "region": N_("outside the notice's region"),
-    "avoided": N_("on the notice's avoidance list (回避)"),
-    "not_named": N_("not the agency this direct selection names"),
-}
-FAILED_REASONS = {
-    "too_few_candidates": N_("fewer eligible candidates than the notice's minimum"),
-    "no_alternates": N_("every winner declined or was disqualified and no alternate was left"),
 }
 DECISIONS = {"upheld": N_("upheld"), "rejected": N_("rejected")}
 AMENDED_FIELDS = {
