@@ -46,13 +46,35 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[SERVER_URL_VAR] = url
         return
     cluster = EmbeddedPostgres(ROOT / "var" / "test-postgres")
+    _users(cluster).mkdir(parents=True, exist_ok=True)
+    (_users(cluster) / str(os.getpid())).touch()
     os.environ[SERVER_URL_VAR] = cluster.start()
     config._market_cluster = cluster  # type: ignore[attr-defined]
 
 
+def _users(cluster: EmbeddedPostgres) -> Path:
+    """One file per test run using the private cluster, named by its process id: two runs
+    on one machine share the cluster, and the last one to finish stops it."""
+    return cluster.root / "users"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     cluster = getattr(config, "_market_cluster", None)
-    if cluster is not None and cluster.started_here:
+    if cluster is None:
+        return
+    (_users(cluster) / str(os.getpid())).unlink(missing_ok=True)
+    others = [f for f in _users(cluster).iterdir() if f.name.isdigit() and _alive(int(f.name))]
+    if not others:
         cluster.stop()
 
 
