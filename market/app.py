@@ -14,7 +14,6 @@ from litestar.channels.backends.asyncpg import AsyncPgChannelsBackend
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,8 +50,10 @@ from market.selection.beacon import available as beacon_available
 from market.selection.scheduler import Scheduler
 from market.selection.service import CHANNEL
 from market.selection.web import SelectionPages
-from market.security.csrf import csrf_middleware_factory
+from market.security.csrf import CSRF_COOKIE, CSRF_HEADER, csrf_middleware_factory
+from market.security.headers import add_security_headers
 from market.security.ratelimit import SlidingWindowLimiter
+from market.security.swagger import StaticSwaggerRenderPlugin
 from market.site.web import HealthApi, SitePages
 from market.stats.api import StatsApi
 from market.stats.web import StatsPages
@@ -125,8 +126,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         description="The public interface of api-v1.md. Authenticate with `Authorization: Bearer <token>` "
         "from POST /api/v1/auth/token. Errors are RFC 9457 problem details.",
         render_plugins=[
-            SwaggerRenderPlugin(
+            StaticSwaggerRenderPlugin(
                 path="/",
+                spec_url="/schema/openapi.json",
+                csrf_cookie=CSRF_COOKIE,
+                csrf_header=CSRF_HEADER,
                 js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
                 css_url="/static/vendor/swagger-ui/swagger-ui.css",
                 standalone_preset_js_url="/static/vendor/swagger-ui/swagger-ui-standalone-preset.js",
@@ -187,6 +191,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             csrf_middleware_factory(settings.secret_key, secure=settings.cookie_secure),
         ],
         exception_handlers={Exception: handle},
+        # A hook, not a middleware: it also reaches the router's own 404 and 405 answers.
+        before_send=[add_security_headers],
         lifespan=[_lifespan(database)],
         openapi_config=openapi,
         plugins=_channels(settings),
