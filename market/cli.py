@@ -189,6 +189,22 @@ def cmd_ocds_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from market.backup import run_backup
+
+    return run_backup(settings, Path(args.out))
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from market.backup import run_restore
+
+    return run_restore(settings, Path(args.source), force=args.force)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="market", description="The intermediary-services supermarket (中介超市).")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -266,6 +282,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="load the demo data (idempotent)")
     demo.set_defaults(func=cmd_demo)
+
+    from market.backup import EXIT_CODES_HELP as BACKUP_EXIT_CODES
+
+    backup = sub.add_parser(
+        "backup",
+        help="write the database and the data dir's keys and uploads to one archive (docs/reliability.md)",
+        description="Dump the database (pg_dump, one snapshot) and archive it with the data dir's secret, keys and "
+        "uploads and a manifest of their SHA-256 hashes and the log's latest checkpoint. Starts the private "
+        "PostgreSQL when DATABASE_URL is unset. The archive is written with mode 0600: it holds the keys.",
+        epilog=BACKUP_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    backup.add_argument("--out", required=True, metavar="FILE", help="the archive to write: .tar, .tar.gz (.tgz), .tar.xz or .tar.bz2")
+    backup.set_defaults(func=cmd_backup)
+
+    restore = sub.add_parser(
+        "restore",
+        help="restore a backup into the configured database and data dir, then verify the log",
+        description="Check every file of the archive against its manifest, then restore the dump into the database "
+        "(DATABASE_URL, created if missing, or the private PostgreSQL) in one transaction, put the keys and uploads "
+        "into MARKET_DATA_DIR and verify the restored log against the backup's checkpoint. Stop the server first.",
+        epilog=BACKUP_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    restore.add_argument("--from", dest="source", required=True, metavar="FILE", help="the archive made by market backup")
+    restore.add_argument("--force", action="store_true", help="replace a database that holds data and data-dir files that differ")
+    restore.set_defaults(func=cmd_restore)
     return parser
 
 

@@ -28,8 +28,9 @@ class EmbeddedPostgresError(Exception):
     """The private cluster cannot be set up or started; the message says why in one line."""
 
 
-def find_bindir() -> Path:
-    """Where initdb, pg_ctl and postgres live."""
+def candidate_bindirs() -> list[Path]:
+    """Where PostgreSQL's programs may live, most wanted first: MARKET_PG_BINDIR,
+    pg_config's answer, Debian's per-version directories (newest first), then PATH."""
     candidates: list[Path] = []
     if explicit := os.environ.get("MARKET_PG_BINDIR"):
         candidates.append(Path(explicit))
@@ -43,7 +44,12 @@ def find_bindir() -> Path:
     for initdb in (shutil.which("initdb"),):
         if initdb:
             candidates.append(Path(initdb).parent)
-    for path in candidates:
+    return candidates
+
+
+def find_bindir() -> Path:
+    """Where initdb, pg_ctl and postgres live."""
+    for path in candidate_bindirs():
         if all((path / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
             return path
     raise EmbeddedPostgresError(
