@@ -77,6 +77,9 @@ class Settings:
     auth_rate_limit: int = 10
     auth_rate_window: int = 60
     cookie_secure: bool = False
+    # How many reverse proxies in front may be believed about the client's address
+    # (X-Forwarded-For, counted from the right); 0: the header is ignored.
+    trusted_proxies: int = 0
     beacon: str = "none"  # MSP/1 scheme source: "none" or "drand" (quicknet)
     drand_relays: tuple[str, ...] = DEFAULT_DRAND_RELAYS
     publicity_days: int = 3  # 公示: how long a result is open to objections
@@ -123,7 +126,9 @@ class Settings:
             token_ttl=_int("MARKET_TOKEN_TTL", 8 * 3600, env),
             auth_rate_limit=_int("MARKET_AUTH_RATE_LIMIT", 10, env),
             auth_rate_window=_int("MARKET_AUTH_RATE_WINDOW", 60, env),
-            cookie_secure=env.get("MARKET_COOKIE_SECURE", "") in {"1", "true", "yes"},
+            # Production is served over HTTPS, so its cookies are Secure unless told otherwise.
+            cookie_secure=(env.get("MARKET_COOKIE_SECURE") or ("1" if mode == "production" else "")) in {"1", "true", "yes"},
+            trusted_proxies=_int("MARKET_TRUSTED_PROXIES", 0, env),
             beacon=env.get("MARKET_BEACON") or "none",
             drand_relays=_relays(env.get("MARKET_DRAND_RELAYS")),
             publicity_days=_int("MARKET_PUBLICITY_DAYS", 3, env),

@@ -125,7 +125,7 @@ def render(
         **context,
     }
     html = environment().get_template(template).render(values)
-    cookies = [Cookie(key=FLASH_COOKIE, value="", max_age=0, path="/")] if flash_code else []
+    cookies = [Cookie(key=FLASH_COOKIE, value="", max_age=0, path="/", httponly=True, samesite="lax")] if flash_code else []
     return Response(
         content=html,
         media_type=MediaType.HTML,

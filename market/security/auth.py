@@ -1,7 +1,10 @@
 """Who is asking: a Bearer token (API clients) or the HttpOnly session cookie (pages).
 
-The middleware only decodes; it never refuses. Guards refuse, so that public pages still
-work for visitors with a stale cookie.
+The middleware never refuses; guards do, so that public pages still work for visitors with
+a stale cookie. It decodes the token and then asks the database whether its user still
+exists, is active and has the role the token names: a token outlives a deactivation or a
+role change by up to MARKET_TOKEN_TTL, and many handlers trust the token's role without
+loading the user. A refused token reads as logged out (pages) or invalid (Bearer: 401).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Receive, Scope, Send
+from sqlalchemy import select
 
 from market.errors import Forbidden, Unauthorized
 from market.i18n import N_
@@ -46,18 +50,30 @@ def auth_middleware_factory(app: ASGIApp) -> ASGIApp:
             bad_bearer = False
             if token := bearer_token(conn.headers):
                 claims = decode_token(token, secret=secret)
-                if claims is None:
+                if claims is None or not await _user_is_current(scope, claims):
                     bad_bearer = True
                 else:
                     principal = _principal(claims, "bearer")
             elif cookie := conn.cookies.get(SESSION_COOKIE):
                 claims = decode_token(cookie, secret=secret)
-                principal = _principal(claims, "cookie") if claims else None
+                if claims is not None and await _user_is_current(scope, claims):
+                    principal = _principal(claims, "cookie")
             scope["user"] = principal
             scope["auth"] = "invalid-bearer" if bad_bearer else (principal.via if principal else None)
         await app(scope, receive, send)
 
     return middleware
+
+
+async def _user_is_current(scope: Scope, claims: Claims) -> bool:
+    """One indexed look-up (app_user.public_id is unique) per authenticated request."""
+    from market.accounts.models import AppUser  # the accounts package imports this module
+
+    database = scope["litestar_app"].state.db
+    async with database.sessionmaker() as session:
+        stmt = select(AppUser.is_active, AppUser.role).where(AppUser.public_id == claims.sub)
+        row = (await session.execute(stmt)).one_or_none()
+    return row is not None and bool(row.is_active) and str(row.role) == claims.role
 
 
 def _principal(claims: Claims, via: str) -> Principal:

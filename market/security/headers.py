@@ -73,6 +73,18 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
         if name not in headers:
             headers[name] = value
     app = scope.get("litestar_app")
-    behind_https = app is not None and app.state.settings.cookie_secure
-    if (scope.get("scheme") == "https" or behind_https) and "strict-transport-security" not in headers:
-        headers["strict-transport-security"] = HSTS
+    https = scope.get("scheme") == "https" or (app is not None and app.state.settings.cookie_secure)
+    if https:
+        if "strict-transport-security" not in headers:
+            headers["strict-transport-security"] = HSTS
+        message["headers"] = [
+            (name, secure_cookie(value) if name.lower() == b"set-cookie" else value) for name, value in message["headers"]
+        ]
+
+
+def secure_cookie(set_cookie: bytes) -> bytes:
+    """Mark a Set-Cookie Secure. Done here, for every cookie the app sets (session, CSRF,
+    language, flash notes), so none can be forgotten: a request that came over https, or
+    any request when MARKET_COOKIE_SECURE=1 says a TLS proxy stands in front."""
+    attributes = {part.strip().split(b"=", 1)[0].lower() for part in set_cookie.split(b";")[1:]}
+    return set_cookie if b"secure" in attributes else set_cookie + b"; Secure"

@@ -6,6 +6,7 @@ bounds guessing to a small multiple; a shared limiter would need a store we do n
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from collections import deque
@@ -33,10 +34,34 @@ class SlidingWindowLimiter:
         return None
 
 
+def client_address(peer: str | None, forwarded_for: list[str], trusted_proxies: int) -> str:
+    """The address to count attempts against (pure).
+
+    By default the TCP peer: X-Forwarded-For is whatever the client wrote, so believing it
+    would let anyone pick a fresh address per attempt. With ``trusted_proxies`` = N
+    (MARKET_TRUSTED_PROXIES) the N proxies in front each appended the address they saw, so
+    the N-th entry from the right is the client as the outermost proxy saw it; entries
+    further left are the client's own claims and are ignored. A request with fewer entries
+    did not pass all the proxies, and is counted against its peer."""
+    host = peer or "unknown"
+    if trusted_proxies <= 0:
+        return host
+    hops = [hop.strip() for value in forwarded_for for hop in value.split(",") if hop.strip()]
+    if len(hops) < trusted_proxies:
+        return host
+    candidate = hops[-trusted_proxies]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return host
+
+
 def client_key(request: object, action: str) -> str:
     client = getattr(request, "client", None)
-    host = getattr(client, "host", None) or "unknown"
-    return f"{action}:{host}"
+    headers = getattr(request, "headers", None)
+    forwarded = headers.getall("x-forwarded-for", []) if headers is not None else []
+    settings = request.app.state.settings  # type: ignore[attr-defined]
+    return f"{action}:{client_address(getattr(client, 'host', None), forwarded, settings.trusted_proxies)}"
 
 
 def rate_limited(action: str):  # type: ignore[no-untyped-def]

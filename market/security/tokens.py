@@ -38,6 +38,7 @@ def decode_token(token: str, *, secret: str) -> Claims | None:
     except JWTError:
         return None
     sub, role, iat, exp = (payload.get(k) for k in ("sub", "role", "iat", "exp"))
-    if not isinstance(sub, str) or not isinstance(role, str) or not isinstance(iat, int) or not isinstance(exp, int):
+    # type() rather than isinstance(): JSON true is a Python bool, which isinstance counts as int.
+    if type(sub) is not str or type(role) is not str or type(iat) is not int or type(exp) is not int:
         return None
     return Claims(sub=sub, role=role, iat=iat, exp=exp)

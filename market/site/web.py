@@ -31,7 +31,7 @@ class SitePages(Controller):
     async def switch_language(self, code: FromPath[str], next: FromQuery[str] = "/") -> Redirect:
         if code not in LOCALES:
             raise DomainError(detail=f"Unknown language {code!r}", status=404, title="Not found")
-        cookie = Cookie(key=LANG_COOKIE, value=code, max_age=365 * 86400, path="/", samesite="lax")
+        cookie = Cookie(key=LANG_COOKIE, value=code, max_age=365 * 86400, path="/", samesite="lax", httponly=True)
         return Redirect(path=safe_next(next), status_code=303, cookies=[cookie])
 
 

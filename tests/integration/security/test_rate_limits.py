@@ -1,0 +1,80 @@
+"""Log-in and registration limits, through the API and the pages: 429 with Retry-After
+and a message that says how long to wait. X-Forwarded-For is believed only as far as
+MARKET_TRUSTED_PROXIES says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from httpx import AsyncClient
+
+from market.app import create_app
+from market.db import Database
+from tests.conftest import make_settings, serve_in_process
+from tests.helpers import csrf_from
+
+LIMIT = 3
+
+
+async def page_form(client: AsyncClient, path: str) -> dict[str, str]:
+    return {"_csrf_token": csrf_from((await client.get(path)).text)}
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("/api/v1/auth/token", {"email": "x@example.cn", "password": "whatever123"}), ("/api/v1/auth/register", {})],
+)
+async def test_the_api_answers_429_with_retry_after_and_a_problem(database_url: str, tmp_path: Path, db: Database, path: str, body: dict[str, str]) -> None:
+    app = create_app(make_settings(database_url, tmp_path, auth_rate_limit=LIMIT, auth_rate_window=60), database=db)
+    async with serve_in_process(app) as client:
+        for _ in range(LIMIT):
+            assert (await client.post(path, json=body)).status_code in (401, 422)
+        response = await client.post(path, json=body)
+    assert response.status_code == 429
+    wait = int(response.headers["retry-after"])
+    assert 1 <= wait <= 60
+    problem = response.json()
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert problem["status"] == 429 and f"try again in {wait} s" in problem["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "fields"),
+    [("/login", {"email": "x@example.cn", "password": "whatever123"}), ("/register", {"email": "bad"})],
+)
+async def test_the_pages_answer_429_with_retry_after_and_say_how_long(database_url: str, tmp_path: Path, db: Database, path: str, fields: dict[str, str]) -> None:
+    app = create_app(make_settings(database_url, tmp_path, auth_rate_limit=LIMIT, auth_rate_window=60), database=db)
+    async with serve_in_process(app) as client:
+        form = {**await page_form(client, path), **fields}
+        for _ in range(LIMIT):
+            assert (await client.post(path, data=form)).status_code in (401, 422)
+        response = await client.post(path, data=form, headers={"Accept": "text/html", "Accept-Language": "zh-CN"})
+        english = await client.post(path, data=form, headers={"Accept": "text/html", "Accept-Language": "en"})
+    assert response.status_code == 429 and response.headers["content-type"].startswith("text/html")
+    wait = int(response.headers["retry-after"])
+    assert f"请 {wait} 秒后再试" in response.text
+    assert english.status_code == 429 and "Too many attempts from this address" in english.text
+
+
+async def test_forwarded_for_is_ignored_by_default(database_url: str, tmp_path: Path, db: Database) -> None:
+    """Without trusted proxies a client cannot dodge the limit by inventing addresses."""
+    app = create_app(make_settings(database_url, tmp_path, auth_rate_limit=LIMIT), database=db)
+    async with serve_in_process(app) as client:
+        statuses = [
+            (await client.post("/api/v1/auth/token", json={}, headers={"X-Forwarded-For": f"203.0.113.{i}"})).status_code
+            for i in range(LIMIT + 1)
+        ]
+    assert statuses[-1] == 429
+
+
+async def test_behind_one_trusted_proxy_clients_are_counted_by_the_address_it_saw(database_url: str, tmp_path: Path, db: Database) -> None:
+    app = create_app(make_settings(database_url, tmp_path, auth_rate_limit=LIMIT, trusted_proxies=1), database=db)
+    async with serve_in_process(app) as client:
+        async def attempt(forwarded: str) -> int:
+            return (await client.post("/api/v1/auth/token", json={}, headers={"X-Forwarded-For": forwarded})).status_code
+
+        # The client writes its own entries on the left; the proxy appends what it saw.
+        assert [await attempt(f"10.9.9.{i}, 198.51.100.7") for i in range(LIMIT + 1)][-1] == 429
+        # Another client behind the same proxy has its own budget.
+        assert await attempt("198.51.100.8") == 422
