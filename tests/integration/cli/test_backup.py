@@ -29,13 +29,13 @@ from market.agencies import service as agencies
 from market.app import create_app
 from market.cli import main
 from market.config import Settings, load_or_create_secret
-from market.db import Database, to_asyncpg_dsn
+from market.db import Database, to_asyncpg_dsn, upgrade
 from market.demo import DEMO_PASSWORD, load_demo
 from market.log import protocol
 from market.log.signer import LogSigner
 from market.pgembed import EmbeddedPostgres, free_port
 from market.security import passwords
-from tests.conftest import _drop, make_settings, run_blocking, serve_in_process, url_for
+from tests.conftest import _drop, _recreate, make_settings, run_blocking, serve_in_process, url_for
 
 ROOT = Path(__file__).resolve().parents[3]
 KEYS = ("secret_key", "log_signing_key.pem", "receipt_signing_key.pem", "secret_seal_key")
@@ -296,6 +296,14 @@ def test_a_damaged_archive_or_a_database_in_use_is_refused_and_nothing_changes(
     refused = cli("restore", "--from", str(archive), env=env)
     assert refused.returncode == 4 and "secret_seal_key" in refused.stderr, refused.stderr
     assert not database_exists(server_url, new_name) and (restored_dir / "secret_seal_key").read_text() == "another key\n"
+
+    # A migrated database without users or log entries holds nothing to lose: replaced.
+    run_blocking(_recreate(server_url, new_name))
+    upgrade(new_database)
+    fresh_dir = tmp_path / "fresh"
+    restored = cli("restore", "--from", str(archive), env={"DATABASE_URL": new_database, "MARKET_DATA_DIR": str(fresh_dir)})
+    assert restored.returncode == 0 and "market: restored database" in restored.stdout, restored.stderr
+    assert snapshot(new_database) == before
 
     # --force replaces the database in one transaction; its own data dir is already right.
     forced = cli("restore", "--from", str(archive), "--force", env={"DATABASE_URL": committed_database_url, "MARKET_DATA_DIR": str(source_dir)})
