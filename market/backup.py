@@ -25,6 +25,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -705,8 +706,13 @@ def _stage(archive: Archive, staging: Path, skip: set[str]) -> None:
 
 
 def _pg_restore(tools: PgTools, url: str, dump: Path, *, replace: bool, server_major: int) -> None:
-    """pg_restore writes the dump as SQL and psql runs it as one transaction, after, when
-    the database holds tables, dropping the public schema, so a failure changes nothing."""
+    """pg_restore writes the dump as SQL and psql runs it as one transaction (after, when
+    the database holds tables, dropping the public schema), so a failure changes nothing.
+
+    The SQL is pumped through this process rather than piped straight from one to the
+    other: psql commits when its input ends, and input that ends because pg_restore failed
+    half-way (a damaged dump) must not be committed. So psql's input is closed only once
+    pg_restore has succeeded; otherwise psql is killed and its transaction rolls back."""
     command = [tools("psql"), "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", "--single-transaction"]
     if replace:
         owner = " AUTHORIZATION pg_database_owner" if server_major >= 14 else ""
@@ -714,24 +720,43 @@ def _pg_restore(tools: PgTools, url: str, dump: Path, *, replace: bool, server_m
         command += ["-c", f"DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public{owner}; {grant};"]
     command += ["-f", "-"]
     env = libpq_env(url)
-    # pg_restore's messages go to a file: a pipe nobody reads while psql runs could fill up.
-    with (dump.parent / "pg_restore.err").open("w+b") as errors:
+    # Their messages go to files: a pipe that nobody reads could fill up and stall them.
+    with (dump.parent / "pg_restore.err").open("w+b") as restore_err, (dump.parent / "psql.err").open("w+b") as psql_err:
         writer = subprocess.Popen(
             [tools("pg_restore"), "--no-owner", "--no-privileges", "--file", "-", str(dump)],
-            stdout=subprocess.PIPE, stderr=errors, env=env,
+            stdout=subprocess.PIPE, stderr=restore_err, env=env,
         )
-        assert writer.stdout is not None
+        runner = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=psql_err, env=env)
+        assert writer.stdout is not None and runner.stdin is not None
+        psql_stopped = False
         try:
-            runner = subprocess.run(command, stdin=writer.stdout, capture_output=True, text=True, env=env, timeout=3600, check=False)
+            while chunk := writer.stdout.read(CHUNK):
+                runner.stdin.write(chunk)
+        except BrokenPipeError:  # psql stopped at an error (ON_ERROR_STOP)
+            psql_stopped = True
         finally:
-            writer.stdout.close()
-            writer.wait(timeout=60)
-        errors.seek(0)
-        writer_err = errors.read().decode(errors="replace")
+            writer.stdout.close()  # if psql stopped, pg_restore gets EPIPE and ends too
+            writer.wait(timeout=600)
+        if psql_stopped or writer.returncode != 0:
+            if runner.poll() is None:
+                runner.kill()  # before its input ends: nothing is committed
+            runner.wait(timeout=60)
+            with contextlib.suppress(BrokenPipeError):
+                runner.stdin.close()
+        else:
+            try:
+                runner.stdin.close()  # the whole script is in: psql commits
+            except BrokenPipeError:
+                pass
+            runner.wait(timeout=3600)
+        restore_err.seek(0)
+        psql_err.seek(0)
+        restore_text = restore_err.read().decode(errors="replace")
+        psql_text = psql_err.read().decode(errors="replace")
+    if runner.returncode not in (0, -signal.SIGKILL) or psql_stopped:
+        raise BackupError(f"psql could not restore the dump: {_tail(psql_text)}; the database is unchanged", EXIT_DATABASE)
     if writer.returncode != 0:
-        raise BackupError(f"pg_restore failed: {_tail(writer_err)}; the database is unchanged", EXIT_DATABASE)
-    if runner.returncode != 0:
-        raise BackupError(f"psql could not restore the dump: {_tail(runner.stderr)}; the database is unchanged", EXIT_DATABASE)
+        raise BackupError(f"pg_restore failed: {_tail(restore_text)}; the database is unchanged", EXIT_DATABASE)
 
 
 def _ensure_target(url: str) -> bool:
@@ -758,6 +783,21 @@ def _ensure_target(url: str) -> bool:
         return True
 
     return asyncio.run(run())
+
+
+def _drop_target(url: str) -> None:
+    """Drop the database this restore created, when restoring into it failed."""
+    from sqlalchemy.engine import make_url
+
+    async def run() -> None:
+        admin = await _connect(make_url(url).set(database="postgres").render_as_string(hide_password=False))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{_db_name(url)}"')
+        finally:
+            await admin.close()
+
+    with contextlib.suppress(Exception):  # a failed clean-up must not hide why the restore failed
+        asyncio.run(run())
 
 
 def _inspect_target(url: str) -> tuple[DatabaseState, int, PgTools]:
@@ -826,12 +866,23 @@ def restore(settings: Settings, source: Path, *, force: bool = False, out: TextI
                 "or pass --force to replace it; nothing was changed",
                 EXIT_IN_USE,
             )
+        made_dir = not data_dir.exists()
         data_dir.mkdir(parents=True, exist_ok=True)
         staging = data_dir / f".restore-{secrets.token_hex(4)}"
         staging.mkdir(mode=0o700)
         try:
             _stage(archive, staging, skip=same)
             _pg_restore(tools, url, staging / DUMP, replace=not state.empty, server_major=major)
+        except BaseException:
+            # Nothing was restored: take back what this run made, so nothing has changed.
+            shutil.rmtree(staging, ignore_errors=True)
+            if made_dir:
+                with contextlib.suppress(OSError):
+                    data_dir.rmdir()
+            if created:
+                _drop_target(url)
+            raise
+        try:
             names = sorted(n for n in archive.files if n != DUMP and n not in same)
             _install(staging, data_dir, names)
         finally:

@@ -3,6 +3,7 @@ a new database and data dir, damaged archives, databases in use, and the private
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -258,6 +259,22 @@ def _rewrite(archive: Path, out: Path, name: str, change: Any) -> None:
             dst.addfile(member, io.BytesIO(data))
 
 
+def _with_a_cut_dump(archive: Path, out: Path) -> None:
+    """A copy whose dump lacks its last fifth, with the manifest's hash made to match: it
+    passes the archive check, and pg_restore fails half-way through the data."""
+    with tarfile.open(archive) as src:
+        members = [(m, src.extractfile(m).read()) for m in src]  # type: ignore[union-attr]
+    data = {m.name: body for m, body in members}
+    data["database.dump"] = data["database.dump"][: len(data["database.dump"]) * 4 // 5]
+    manifest = json.loads(data["manifest.json"])
+    manifest["files"]["database.dump"].update(sha256=hashlib.sha256(data["database.dump"]).hexdigest(), size=len(data["database.dump"]))
+    data["manifest.json"] = json.dumps(manifest).encode()
+    with tarfile.open(out, "w") as dst:
+        for member, _ in members:
+            member.size = len(data[member.name])
+            dst.addfile(member, io.BytesIO(data[member.name]))
+
+
 def test_a_damaged_archive_or_a_database_in_use_is_refused_and_nothing_changes(
     committed_database_url: str, server_url: str, new_database: str, tmp_path: Path, fast_passwords: None, cli: Any
 ) -> None:
@@ -304,6 +321,13 @@ def test_a_damaged_archive_or_a_database_in_use_is_refused_and_nothing_changes(
     restored = cli("restore", "--from", str(archive), env={"DATABASE_URL": new_database, "MARKET_DATA_DIR": str(fresh_dir)})
     assert restored.returncode == 0 and "market: restored database" in restored.stdout, restored.stderr
     assert snapshot(new_database) == before
+
+    # A dump that fails half-way through the restore, even with --force: nothing committed.
+    cut = tmp_path / "cut.tar"
+    _with_a_cut_dump(archive, cut)
+    failed = cli("restore", "--from", str(cut), "--force", env={"DATABASE_URL": committed_database_url, "MARKET_DATA_DIR": str(source_dir)})
+    assert failed.returncode == 5 and "pg_restore failed" in failed.stderr and "unchanged" in failed.stderr, failed.stderr
+    assert snapshot(committed_database_url) == before
 
     # --force replaces the database in one transaction; its own data dir is already right.
     forced = cli("restore", "--from", str(archive), "--force", env={"DATABASE_URL": committed_database_url, "MARKET_DATA_DIR": str(source_dir)})
