@@ -229,6 +229,9 @@ async def create_notice(session: AsyncSession, *, user: AppUser, data: NoticeCre
 
 def _own(notice: Notice, user: AppUser) -> None:
     if notice.owner_id != user.id:
+        if notice.status == NoticeStatus.draft:
+            # A draft is private: another owner cannot tell it from no notice at all.
+            raise NotFound(N_("No such notice."))
         raise Forbidden(N_("This is another owner's notice."))
 
 

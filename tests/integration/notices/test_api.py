@@ -179,7 +179,7 @@ async def test_owner_edits_a_draft(client: AsyncClient) -> None:
     assert datetime.fromisoformat(body["bid_deadline"]) == datetime.fromisoformat(deadline)
     assert (await client.get(f"/api/v1/notices/{notice['id']}", headers=owner)).json()["title"] == "修改后的标题"
     other = await owner_user(client)
-    assert (await client.put(f"/api/v1/notices/{notice['id']}", json=notice_body(), headers=other)).status_code == 403
+    assert (await client.put(f"/api/v1/notices/{notice['id']}", json=notice_body(), headers=other)).status_code == 404  # drafts are private
 
 
 async def test_editing_after_publishing_is_409(client: AsyncClient) -> None:
@@ -195,7 +195,7 @@ async def test_owner_deletes_a_draft(client: AsyncClient) -> None:
     owner = await owner_user(client)
     notice = await draft(client, owner, avoid=[{"agency_id": "AG-000001", "reason": "与业主存在关联关系"}])
     other = await owner_user(client)
-    assert (await client.delete(f"/api/v1/notices/{notice['id']}", headers=other)).status_code == 403
+    assert (await client.delete(f"/api/v1/notices/{notice['id']}", headers=other)).status_code == 404
     response = await client.delete(f"/api/v1/notices/{notice['id']}", headers=owner)
     assert response.status_code == 204, response.text
     assert (await client.get(f"/api/v1/notices/{notice['id']}", headers=owner)).status_code == 404
@@ -244,7 +244,7 @@ async def test_someone_elses_notice_is_403(client: AsyncClient) -> None:
     owner = await owner_user(client)
     other = await owner_user(client)
     notice = await draft(client, owner)
-    assert (await client.post(f"/api/v1/notices/{notice['id']}/publish", headers=other)).status_code == 403
+    assert (await client.post(f"/api/v1/notices/{notice['id']}/publish", headers=other)).status_code == 404  # a draft: not even there
     notice = await published(client, owner)
     base = f"/api/v1/notices/{notice['id']}"
     assert (await client.post(f"{base}/amend", json={"title": "别人的公告"}, headers=other)).status_code == 403
