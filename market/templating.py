@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.ext import _make_new_gettext, _make_new_ngettext  # the i18n extension's own wrappers
@@ -22,6 +22,7 @@ from market.accounts.models import ROLE_LABELS
 from market.db import ROOT
 from market.i18n import N_, HTML_LANG, LABEL, LANG_COOKIE, LOCALES, gettext_for, negotiate
 from market.security.auth import current_principal
+from market.security.redirects import local_path
 
 FLASH_COOKIE = "market_flash"
 # Flash notes are codes, never free text, so a forged cookie can only show one of these.
@@ -87,13 +88,9 @@ def wants_partial(request: Request[Any, Any, Any]) -> bool:
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
-    """Only same-site paths; anything else (``//evil``, ``https://...``) goes home."""
-    if not target:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return default
-    return target
+    """Only same-site paths; anything else (``//evil``, ``https://...``) goes home
+    (market/security/redirects.py)."""
+    return local_path(target, default)
 
 
 def render(
