@@ -53,9 +53,11 @@ async def load_demo_selections(session: AsyncSession, *, owner: AppUser, setting
     sealer = SecretSealer.from_data_dir(settings.data_dir)
     receipts = ReceiptSigner.from_data_dir(settings.data_dir)
     approved = list((await session.execute(sa.select(Agency).where(Agency.status == AgencyStatus.approved.value).order_by(Agency.id))).scalars().all())
-    deadline = datetime.now(UTC) + DEADLINE_IN
     published: list[Notice] = []
     for title, category, yuan, method, bidders, minimum in ROUNDS:
+        # Each round's own deadline, set just before its bids: one deadline for all eight
+        # rounds passed before the last bids on a busy machine, and loading failed.
+        deadline = datetime.now(UTC) + DEADLINE_IN
         data = NoticeCreate(
             title=title, description=f"{title}。服务期限以合同约定为准。", category=category, region="530000",
             budget_fen=yuan * 100, method=method, winners=1, min_candidates=minimum, bid_deadline=deadline, service_days=90,
