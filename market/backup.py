@@ -693,14 +693,17 @@ def _stage(archive: Archive, staging: Path, skip: set[str]) -> None:
                 continue
             entry = archive.files[member.name]
             dest = staging / member.name
-            dest.parent.mkdir(parents=True, exist_ok=True)
             mode = 0o600 if member.name.startswith(KEYS + "/") or member.name == DUMP else int(entry["mode"], 8) & 0o777
-            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                digest, _ = _copy_hashing(stream, fh.write)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(dest, mode)
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as fh:
+                    digest, _ = _copy_hashing(stream, fh.write)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.chmod(dest, mode)
+            except OSError as exc:  # the data dir's fault (full, read-only), not the archive's
+                raise BackupError(f"cannot write {dest}: {exc.strerror or exc}; nothing was changed") from None
             if digest != entry["sha256"]:
                 raise BackupError(f"{member.name} changed in {archive.path} while it was being restored; nothing was changed", EXIT_ARCHIVE)
 
@@ -940,6 +943,9 @@ def _guarded(work: Callable[[], int]) -> int:
     except (asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError, TimeoutError) as exc:
         print(f"market: the database failed: {exc}", file=sys.stderr)
         return EXIT_DATABASE
+    except OSError as exc:  # a file that cannot be read or written: say which and why
+        print(f"market: {exc.filename or 'a file'}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def run_backup(settings: Settings, out: Path) -> int:

@@ -182,7 +182,7 @@ def test_the_demo_restored_into_a_new_database_and_data_dir_verifies_and_serves_
     shown = run_blocking(_load_demo_and_serve_once(settings))
     archive = tmp_path / "backup.tar.gz"
 
-    done = market("backup", "--out", str(archive), env={"DATABASE_URL": committed_database_url, "MARKET_DATA_DIR": str(source_dir)})
+    done = cli("backup", "--out", str(archive), env={"DATABASE_URL": committed_database_url, "MARKET_DATA_DIR": str(source_dir)})
     assert done.returncode == 0, done.stderr
     assert stat.S_IMODE(archive.stat().st_mode) == 0o600
     with tarfile.open(archive) as tar:
@@ -195,7 +195,7 @@ def test_the_demo_restored_into_a_new_database_and_data_dir_verifies_and_serves_
     assert set(manifest["files"]) == set(names) - {"manifest.json"}
 
     env = {"DATABASE_URL": new_database, "MARKET_DATA_DIR": str(restored_dir)}
-    restored = market("restore", "--from", str(archive), env=env)
+    restored = market("restore", "--from", str(archive), env=env)  # the installed command, as an operator runs it
     assert restored.returncode == 0, restored.stderr
     assert "created and restored" in restored.stdout and f"{size} entries, root {root.hex()}" in restored.stdout
 
