@@ -531,9 +531,13 @@ async def place_bid(
         public_id=bid_id, notice_id=notice.id, agency_id=agency.id, price_fen=price, nonce=nonce, document=document,  # type: ignore[arg-type]
         bid_sha256=digest, seq=appended.seq, leaf_hash=appended.leaf_hash.hex(), receipt=receipt, created_at=stamped,
     )
+    # One INSERT, no savepoint: every round trip from here to the commit is made while the
+    # log's lock is held, and all bids queue on it (ops/load/bids.py; SAVEPOINT and RELEASE
+    # were two of the four). A lost race on the unique index rolls the whole transaction
+    # back, entry included, so there is no outer transaction to keep usable.
+    session.add(bid)
     try:
-        async with session.begin_nested():
-            session.add(bid)
+        await session.flush()
     except IntegrityError:
         raise Conflict(N_("Your agency already has a standing bid on this notice; withdraw it to bid again.")) from None
     return bid
