@@ -43,6 +43,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from market.app import create_app
     from market.db import upgrade
 
+    if args.workers < 1:
+        return _fail("--workers must be at least 1")
     cluster: EmbeddedPostgres | None = None
     url = settings.database_url
     if not url:
@@ -61,8 +63,20 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             _run_with_session(url, lambda s: load_demo(s, settings=settings, out=sys.stdout))
         host = args.host or settings.host
         port = args.port or settings.port
-        print(f"market: serving on http://{host}:{port}", file=sys.stderr)
-        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False, lifespan="on")
+        app = create_app(settings)  # also creates the keys and the secret once, before any worker
+        if args.workers > 1:
+            # Each worker is a fresh process that builds its own app from the environment
+            # (uvicorn needs an import string for that), on the database started above;
+            # the data dir's keys and secret are shared through the files made just now.
+            os.environ["DATABASE_URL"] = url
+            print(f"market: serving on http://{host}:{port} with {args.workers} workers", file=sys.stderr)
+            uvicorn.run(
+                "market.app:app_from_env", factory=True, workers=args.workers,
+                host=host, port=port, log_config=None, access_log=False, lifespan="on",
+            )
+        else:
+            print(f"market: serving on http://{host}:{port}", file=sys.stderr)
+            uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
     except KeyboardInterrupt:
         pass
     finally:
@@ -213,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--demo", action="store_true", help="load the demo data before serving")
+    serve.add_argument("--workers", type=int, default=1, help="server processes sharing the port (default 1)")
     serve.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="database maintenance")
