@@ -39,6 +39,7 @@ from market.notices.web import NoticePages
 from market.observability import access_log_middleware, configure_logging
 from market.ocds.api import OcdsApi
 from market.ocds.web import OpenDataPages
+from market.openapi import document_problems, link_operations
 from market.problems import handle
 from market.ratings.api import RatingApi
 from market.ratings.web import RatingPages
@@ -153,7 +154,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             "beacon": DrandRelays(settings.drand_relays),
         }
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             SitePages,
             HealthApi,
@@ -202,6 +203,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         request_max_body_size=12 * 1024 * 1024,
         logging_config=None,
     )
+    document_problems(app)
+    link_operations(app)
+    return app
 
 
 def app_from_env() -> Any:

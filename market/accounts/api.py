@@ -14,6 +14,7 @@ from market.accounts.models import LoginInput, TokenPublic, UserCreate, UserPubl
 from market.accounts.session import issue_for, load_viewer
 from market.errors import Unauthorized
 from market.i18n import N_
+from market.openapi import problems
 from market.security.auth import requires_login
 from market.security.ratelimit import rate_limited
 
@@ -27,7 +28,8 @@ class AccountsApi(Controller):
         user = await service.register(session, data=data)
         return UserPublic.of(user)
 
-    @post("/auth/token", status_code=200, guards=[rate_limited("login")], summary="Exchange e-mail and password for a bearer token")
+    # 401: wrong e-mail address or password.
+    @post("/auth/token", status_code=200, guards=[rate_limited("login")], responses=problems(401), summary="Exchange e-mail and password for a bearer token")
     async def token(self, request: Request[Any, Any, Any], data: JSONBody[LoginInput], session: NamedDependency[AsyncSession]) -> TokenPublic:
         user = await service.authenticate(session, email=data.email, password=data.password)
         if user is None:
