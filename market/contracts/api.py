@@ -20,6 +20,7 @@ from market.agencies.service import MAX_DOCUMENT_BYTES
 from market.contracts import service
 from market.contracts.models import ContractCreate, ReturnInput, StopInput
 from market.contracts.service import ContractView
+from market.openapi import problems
 from market.pagination import check_limit
 from market.security.auth import requires_login, requires_role
 from market.selection.models import DeclineInput
@@ -94,7 +95,8 @@ class ContractApi(Controller):
         contract = await service.record_contract(session, owner=user, notice_id=notice_id, agency_id=data.agency_id, data=data, settings=request.app.state.settings)
         return await _shape(session, contract, user)
 
-    @get("/contracts", summary="Contracts, newest first; filter by agency and status; cursor pagination")
+    # 404: agency_id names no agency.
+    @get("/contracts", responses=problems(404), summary="Contracts, newest first; filter by agency and status; cursor pagination")
     async def list(
         self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession],
         agency_id: FromQuery[str | None] = None, status: FromQuery[str | None] = None, cursor: FromQuery[str | None] = None, limit: FromQuery[int] = 20,

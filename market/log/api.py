@@ -20,6 +20,7 @@ from market.errors import Conflict, DomainError, FieldError, InvalidInput, NotFo
 from market.i18n import N_
 from market.log import cosign, store
 from market.log.models import LogCheckpoint, LogCosignature, LogCosigner
+from market.openapi import problems
 from market.security.auth import requires_role
 
 JSONL = "application/jsonl"
@@ -55,7 +56,7 @@ class LogApi(Controller):
             headers={"Cache-Control": "public, max-age=3600"},
         )
 
-    @get("/entries", summary="Entries [start, end) as JSON lines, each exactly the stored bytes; at most 1000")
+    @get("/entries", media_type=JSONL, summary="Entries [start, end) as JSON lines, each exactly the stored bytes; at most 1000")
     async def entries(
         self, session: NamedDependency[AsyncSession], start: FromQuery[int], end: FromQuery[int]
     ) -> Response[bytes]:
@@ -141,6 +142,7 @@ class LogApi(Controller):
     @get(
         "/cosignatures",
         media_type=MediaType.TEXT,
+        responses=problems(404),  # no checkpoint of that size
         summary="The checkpoint of `size` entries (default: the latest) with every co-signature line appended",
     )
     async def cosigned(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -38,8 +37,9 @@ def parse_since(since: str | None) -> datetime | None:
     return value
 
 
-def _json(body: dict[str, Any]) -> Response[bytes]:
-    return Response(content=json.dumps(body, ensure_ascii=False).encode(), media_type="application/json")
+def _json(body: dict[str, Any]) -> Response[dict[str, Any]]:
+    """The package as JSON; typed as the object it is, so the OpenAPI schema says so."""
+    return Response(content=body, media_type="application/json")
 
 
 class OcdsApi(Controller):
@@ -53,7 +53,7 @@ class OcdsApi(Controller):
         since: FromQuery[str | None] = None,
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = 20,
-    ) -> Response[bytes]:
+    ) -> Response[dict[str, Any]]:
         after = decode_cursor(cursor)
         limit = check_limit(limit)
         moment = parse_since(since)
