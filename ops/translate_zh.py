@@ -1339,6 +1339,12 @@ ZH.update({
     "until %(day)s": "至 %(day)s",
 })
 
+# Web security (issue 9): uploads checked beyond their first bytes.
+ZH.update({
+    "The file holds web-page markup or scripts, which a document may not.": "文件中含有网页标记或脚本，文档中不允许包含这些内容。",
+    "The file is damaged or incomplete: it is not a whole PDF, PNG or JPEG.": "文件已损坏或不完整：不是完整的 PDF、PNG 或 JPEG 文件。",
+})
+
 def main() -> int:
     path = Path(__file__).resolve().parent.parent / "market/translations/zh_Hans/LC_MESSAGES/messages.po"
     with path.open("rb") as fh:

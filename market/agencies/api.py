@@ -25,6 +25,7 @@ from market.pagination import check_limit
 from market.ratings import service as ratings
 from market.reference import catalogue, regions
 from market.security.auth import requires_login, requires_role
+from market.security.uploads import served_upload
 
 
 @dataclass
@@ -178,5 +179,4 @@ class AgencyApi(Controller):
         document, path = await service.read_document(
             session, agency_id=agency_id, document_id=document_id, viewer=viewer, data_dir=request.app.state.settings.data_dir
         )
-        return File(path=path, filename=document.filename, media_type=document.content_type, content_disposition_type="inline",
-                    headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+        return served_upload(path, filename=document.filename, content_type=document.content_type)

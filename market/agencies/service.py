@@ -38,6 +38,7 @@ from market.i18n import N_
 from market.ids import next_public_id
 from market.log import store as log
 from market.pagination import decode_cursor, encode_cursor
+from market.security import uploads
 from market.reference import catalogue, regions
 
 AGENCY_ID_SEQUENCE = "agency_public_seq"
@@ -577,6 +578,10 @@ def sniff(filename: str, content: bytes) -> str:
                     N_("The file's name does not match its content."),
                     [FieldError("file", N_("The file is a {kind} but its name ends in {extension}."), {"kind": content_type, "extension": extension or "(none)"})],
                 )
+            # The first bytes are not enough: polyglots start like a PDF or PNG too.
+            reason = uploads.problem(content_type, content)
+            if reason is not None:
+                raise InvalidInput(reason, [FieldError("file", reason)])
             return content_type
     raise InvalidInput(N_("Only PDF, PNG and JPEG files are accepted."), [FieldError("file", N_("Only PDF, PNG and JPEG files are accepted."))])
 

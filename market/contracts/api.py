@@ -23,6 +23,7 @@ from market.contracts.service import ContractView
 from market.openapi import problems
 from market.pagination import check_limit
 from market.security.auth import requires_login, requires_role
+from market.security.uploads import served_upload
 from market.selection.models import DeclineInput
 
 
@@ -159,5 +160,4 @@ class ContractApi(Controller):
 
 
 def deliverable_file(d: Any, path: Any) -> File:
-    return File(path=path, filename=d.filename, media_type=d.content_type, content_disposition_type="inline",
-                headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+    return served_upload(path, filename=d.filename, content_type=d.content_type)

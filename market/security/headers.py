@@ -35,7 +35,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 # What a served upload gets instead: it is shown on its own (a PDF or an image), never runs
 # anything, and cannot be framed or reach out.
-UPLOAD_CONTENT_SECURITY_POLICY = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; object-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# (The inline style is the browser's own image viewer page; sandbox: no script, no forms,
+# an origin of its own.)
+UPLOAD_CONTENT_SECURITY_POLICY = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox"
 
 SECURITY_HEADERS: dict[str, str] = {
     "content-security-policy": CONTENT_SECURITY_POLICY,

@@ -19,6 +19,7 @@ from market.agencies.creditcode import complete_credit_code
 from market.db import Database, today_in_china
 from market.errors import InvalidInput
 from tests.conftest import serve_in_process
+from tests.uploads import PNG
 from tests.helpers import PASSWORD, create_staff, csrf_from, register
 
 HTMX = {"HX-Request": "true"}
@@ -280,7 +281,7 @@ async def test_admin_rejects_with_a_reason_and_the_agency_corrects_and_resubmits
     assert 'action="/agency/resubmit"' in dashboard and 'value="0871-66668888"' in dashboard  # prefilled
     data = form(name="昆明春城地质工程有限公司（更正）")
     data["credit_code"] = re.search(r'id="f-credit_code" name="credit_code" type="text" value="([^"]+)"', dashboard).group(1)
-    response = await submit(client, data, ("licence.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 32, "image/png"), path="/agency/resubmit")
+    response = await submit(client, data, ("licence.png", PNG, "image/png"), path="/agency/resubmit")
     assert response.status_code == 303 and response.headers["location"] == "/agency?done=resubmitted"
     dashboard = (await client.get("/agency")).text
     assert "待审核" in dashboard and "（更正）" in dashboard and "licence.png" in dashboard
