@@ -168,9 +168,10 @@ class Report:
 
     def lines(self) -> list[str]:
         o = self.options
+        shape = "a running server" if o.get("url") else f"{o['processes']} process(es) x {o['workers']} worker(s)"
         return [
             f"load: {o['agencies']} agencies, one {o['method']} notice {self.notice_id}, over {o['seconds']:g} s, "
-            f"{o['processes']} process(es) x {o['workers']} worker(s): {', '.join(self.servers)}",
+            f"{shape}: {', '.join(self.servers)}",
             f"prepared in {self.prepare_s:.1f} s; sent {self.sent} bids in {self.duration_s:.2f} s = {self.rps:.1f} requests/s",
             f"latency p50 {self.p50_ms:.1f} ms, p95 {self.p95_ms:.1f} ms, p99 {self.p99_ms:.1f} ms, max {self.max_ms:.1f} ms "
             f"(client send lag at most {self.max_lag_ms:.1f} ms)",
