@@ -92,11 +92,28 @@ def page_response(request: Request[Any, Any, Any], err: DomainError) -> Response
         return Response(err.detail, status_code=err.status, media_type=MediaType.TEXT)
 
 
+# character_not_in_repertoire (a NUL in text) and untranslatable_character (\u0000 in jsonb).
+BAD_TEXT = {"22021", "22P05"}
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error (SQLAlchemy wraps asyncpg's; both carry it)."""
+    for candidate in (exc, getattr(exc, "orig", None), exc.__cause__):
+        code = getattr(candidate, "sqlstate", None)
+        if isinstance(code, str):
+            return code
+    return None
+
+
 def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if isinstance(exc, DomainError):
         err = exc
     elif isinstance(exc, HTTPException):
         err = _from_litestar(exc)
+    elif _sqlstate(exc) in BAD_TEXT:
+        # PostgreSQL refuses text holding U+0000 wherever it was typed (a search, a name, a
+        # JSON string): the client's input, not our bug. The transaction rolled back.
+        err = DomainError(detail=N_("Text may not contain the NUL character (U+0000)."), status=422, title=TITLES[422])
     else:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         err = DomainError(detail=N_("Something went wrong on our side; it has been logged"), status=500, title=TITLES[500])

@@ -1343,6 +1343,7 @@ ZH.update({
 ZH.update({
     "The file holds web-page markup or scripts, which a document may not.": "文件中含有网页标记或脚本，文档中不允许包含这些内容。",
     "The file is damaged or incomplete: it is not a whole PDF, PNG or JPEG.": "文件已损坏或不完整：不是完整的 PDF、PNG 或 JPEG 文件。",
+    "Text may not contain the NUL character (U+0000).": "文本中不能包含空字符（U+0000）。",
 })
 
 def main() -> int:
