@@ -267,6 +267,15 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path, tim
         time.sleep(0.1)
 
 
+def wait_started(log_path: Path, workers: int, timeout: float = 60.0) -> None:
+    """Until each of a server's ``workers`` has logged the end of its start-up."""
+    give_up = time.monotonic() + timeout
+    while log_path.read_text(errors="replace").count("Application startup complete") < workers:
+        if time.monotonic() > give_up:
+            raise RuntimeError(f"not all {workers} workers started within {timeout:g} s (see {log_path})")
+        time.sleep(0.1)
+
+
 @contextmanager
 def servers(database_url: str, data_dir: Path, *, secret: str, workers: int, processes: int) -> Iterator[list[tuple[str, int]]]:
     """``processes`` × ``market serve --workers workers`` on one database and one data dir
@@ -289,7 +298,10 @@ def servers(database_url: str, data_dir: Path, *, secret: str, workers: int, pro
         for entry in started[1:]:
             wait_healthy(*entry)
         if workers > 1:
-            time.sleep(1.0)  # /healthz answered from one worker; give the others their start-up
+            # /healthz answered from one worker; wait for the others, or they would join
+            # half-way through the window (on a busy machine they start seconds apart).
+            for _, _, log_path in started:
+                wait_started(log_path, workers)
         yield [(url, process.pid) for url, process, _ in started]
     finally:
         for _, process, _ in started:
