@@ -10,7 +10,6 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.channels import ChannelsPlugin
-from litestar.channels.backends.asyncpg import AsyncPgChannelsBackend
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -23,6 +22,7 @@ from market.accounts.api import AccountsApi
 from market.accounts.web import AccountPages
 from market.agencies.web import AgencyPages
 from market.agencies.api import AgencyApi, ReferenceApi
+from market.channels import ReconnectingAsyncPgChannelsBackend
 from market.config import ConfigError, Settings
 from market.contracts.api import ContractApi
 from market.contracts.scheduler import OverdueTask
@@ -106,10 +106,11 @@ def _lifespan(database: Database | None):  # type: ignore[no-untyped-def]
 
 def _channels(settings: Settings) -> list[ChannelsPlugin]:
     """Live draw pages listen for NOTIFY on the selection channel, so an update made by any
-    server process (or the scheduler of another) reaches every page that watches."""
+    server process (or the scheduler of another) reaches every page that watches. The
+    listener reconnects after PostgreSQL restarts (market/channels.py)."""
     if not settings.database_url:
         return []
-    backend = AsyncPgChannelsBackend(dsn=to_asyncpg_dsn(settings.database_url))
+    backend = ReconnectingAsyncPgChannelsBackend(to_asyncpg_dsn(settings.database_url))
     return [ChannelsPlugin(backend=backend, channels=[CHANNEL], subscriber_max_backlog=100, subscriber_backlog_strategy="dropleft")]
 
 

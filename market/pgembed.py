@@ -66,6 +66,9 @@ def free_port() -> int:
 
 def port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As PostgreSQL binds: connections of a cluster just stopped linger in TIME_WAIT
+        # for a minute and must not make its own port look taken (a restart would move).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -231,10 +234,12 @@ class EmbeddedPostgres:
         self._ensure_database(DB_NAME)
         return self.url()
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast") -> None:
+        """``pg_ctl stop -m mode``: "fast" rolls back and disconnects every session;
+        "immediate" drops everything at once, like a crash (the next start recovers)."""
         if not (self.data / "postmaster.pid").exists():
             return
-        self._run([str(self.bindir / "pg_ctl"), "stop", "-D", str(self.data), "-m", "fast", "-w", "-t", "60"], timeout=90)
+        self._run([str(self.bindir / "pg_ctl"), "stop", "-D", str(self.data), "-m", mode, "-w", "-t", "60"], timeout=90)
         self.started_here = False
 
     def _wait_ready(self, timeout: float = 30.0) -> None:

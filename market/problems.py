@@ -11,6 +11,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect
 
+from market.db import RETRY_AFTER, is_unavailable
 from market.errors import DomainError, FieldError
 from market.i18n import N_
 from market.templating import render
@@ -110,6 +111,14 @@ def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         err = exc
     elif isinstance(exc, HTTPException):
         err = _from_litestar(exc)
+    elif is_unavailable(exc):
+        # PostgreSQL is restarting, refusing or out of connections: not a bug, and the
+        # client may simply try again (the request's transaction, if any, rolled back).
+        logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        err = DomainError(
+            detail=N_("The database is not answering just now; please try again in a few seconds."),
+            status=503, title=TITLES[503], headers={"Retry-After": str(RETRY_AFTER)},
+        )
     elif _sqlstate(exc) in BAD_TEXT:
         # PostgreSQL refuses text holding U+0000 wherever it was typed (a search, a name, a
         # JSON string): the client's input, not our bug. The transaction rolled back.

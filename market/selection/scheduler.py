@@ -15,11 +15,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from market.db import is_unavailable
 from market.selection import service
 from market.selection.service import Context
 
 BATCH = 50  # steps per wake-up, so a backlog is worked off without starving the loop
 BACKOFF = 30.0  # seconds a notice whose step failed is set aside before it is tried again
+MAX_WAIT = 2.0  # seconds between looks at most while the database keeps failing
 logger = logging.getLogger("market.scheduler")
 
 
@@ -53,8 +55,10 @@ class Scheduler:
                     await service.step(session, notice, self.ctx)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                if claimed is None:
+            except Exception as exc:
+                # The database going away is no fault of the notice: not set aside, it is
+                # simply due again (its transaction rolled back) once the database is back.
+                if claimed is None or is_unavailable(exc):
                     raise
                 logger.exception("scheduler step for notice %s failed; trying it again in %.0f s", claimed, BACKOFF)
                 self.backing_off[claimed] = time.monotonic() + BACKOFF
@@ -65,12 +69,21 @@ class Scheduler:
         return done
 
     async def run(self) -> None:
+        failures = 0
         while True:
             try:
                 await self.run_once()
+                if failures:
+                    logger.warning("scheduler is back after %d failed look(s)", failures)
+                failures = 0
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                # The database is unreachable or the claim itself failed: say so and look again.
-                logger.exception("scheduler could not look for due notices")
-            await asyncio.sleep(self.interval)
+            except Exception as exc:
+                # The database is unreachable or the claim itself failed: say so, wait a
+                # little longer each time (up to MAX_WAIT), and look again; never die.
+                failures += 1
+                if is_unavailable(exc):
+                    logger.warning("scheduler: the database is unavailable (%s); look %d failed", type(exc).__name__, failures)
+                else:
+                    logger.exception("scheduler could not look for due notices")
+            await asyncio.sleep(min(self.interval * 2**failures, max(self.interval, MAX_WAIT)) if failures else self.interval)

@@ -39,6 +39,7 @@ from market.accounts.session import load_viewer, optional_viewer
 from market.agencies import service as agencies
 from market.agencies.models import Agency
 from market.agencies.web import Names
+from market.db import is_unavailable
 from market.errors import DomainError, NotFound
 from market.forms import FormErrors, errors_beside_fields
 from market.i18n import N_
@@ -280,7 +281,9 @@ async def notified_stream(request: Request[Any, Any, Any], notice_id: str, chann
                     except StopAsyncIteration:
                         return  # the plugin is shutting down
                     pending = asyncio.ensure_future(next_event())
-                    if payload.decode("utf-8", "replace") != notice_id:
+                    # An empty payload: the listener reconnected and may have missed this
+                    # notice's NOTIFY (market/channels.py), so look again.
+                    if payload and payload.decode("utf-8", "replace") != notice_id:
                         continue
                     html, deadline = await render_panel(request, notice_id)
                     yield _update(html)
@@ -316,8 +319,15 @@ async def polled_stream(request: Request[Any, Any, Any], notice_id: str) -> Asyn
 async def draw_events(request: Request[Any, Any, Any], notice_id: str) -> AsyncIterator[ServerSentEventMessage]:
     channels = live_channels(request)
     stream = notified_stream(request, notice_id, channels) if channels is not None else polled_stream(request, notice_id)
-    async for message in stream:
-        yield message
+    try:
+        async for message in stream:
+            yield message
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        # The database went away mid-stream: end it; the browser's EventSource reconnects
+        # by itself and gets the panel afresh (a 503 until the database is back).
+        log.warning("draw events for %s ended: the database is unavailable", notice_id)
 
 
 # -- the pages ---------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts import service as accounts
 from market.agencies import service as agencies
+from market.db import RETRY_AFTER
 from market.errors import DomainError
 from market.i18n import LANG_COOKIE, LOCALES
 from market.templating import render, safe_next
@@ -46,4 +47,4 @@ class HealthApi(Controller):
             ok = False
         if ok:
             return Response({"status": "ok"})
-        return Response({"status": "unavailable"}, status_code=503)
+        return Response({"status": "unavailable"}, status_code=503, headers={"Retry-After": str(RETRY_AFTER)})
