@@ -56,9 +56,9 @@ def assert_whole_or_nothing(statuses: dict[str, str], counts: dict[str, Counter[
 
 
 async def publish_batch(
-    client: httpx.AsyncClient, owner: dict[str, str], bidders: list[tuple[dict[str, str], dict[str, Any]]], seconds: float
+    client: httpx.AsyncClient, owner: dict[str, str], bidders: list[tuple[dict[str, str], dict[str, Any]]], seconds: float, count: int = NOTICES
 ) -> tuple[list[str], datetime, bool]:
-    """NOTICES notices due together ``seconds`` from now, each with BIDS bids. Returns their
+    """``count`` notices due together ``seconds`` from now, each with BIDS bids. Returns their
     ids, the deadline, and whether every bid got in before it (a loaded machine may be slower
     than the window: the caller then tries again with a longer one)."""
     deadline = datetime.now(UTC) + timedelta(seconds=seconds)
@@ -92,7 +92,7 @@ async def publish_batch(
             assert placed.status_code == 201, placed.text
         return notice_id
 
-    ids = [i for i in await asyncio.gather(*(one(i) for i in range(NOTICES))) if i is not None]
+    ids = [i for i in await asyncio.gather(*(one(i) for i in range(count))) if i is not None]
     return ids, deadline, not late and datetime.now(UTC) < deadline
 
 
