@@ -95,6 +95,10 @@ def page_response(request: Request[Any, Any, Any], err: DomainError) -> Response
 
 # character_not_in_repertoire (a NUL in text) and untranslatable_character (\u0000 in jsonb).
 BAD_TEXT = {"22021", "22P05"}
+# A number its column cannot hold: asyncpg refuses to encode it (22000, "value out of int64
+# range") or PostgreSQL refuses it (22003). Found by the API fuzz test in bodies such as a
+# notice's budget_fen or min_candidates; query and path integers are bounded (market/params.py).
+OUT_OF_RANGE = {"22000", "22003"}
 
 
 def _sqlstate(exc: BaseException) -> str | None:
@@ -123,6 +127,8 @@ def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         # PostgreSQL refuses text holding U+0000 wherever it was typed (a search, a name, a
         # JSON string): the client's input, not our bug. The transaction rolled back.
         err = DomainError(detail=N_("Text may not contain the NUL character (U+0000)."), status=422, title=TITLES[422])
+    elif _sqlstate(exc) in OUT_OF_RANGE:
+        err = DomainError(detail=N_("Some fields are invalid"), status=422, title=TITLES[422])
     else:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         err = DomainError(detail=N_("Something went wrong on our side; it has been logged"), status=500, title=TITLES[500])

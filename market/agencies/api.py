@@ -22,6 +22,7 @@ from market.db import today_in_china
 from market.errors import FieldError, InvalidInput
 from market.i18n import N_
 from market.pagination import check_limit
+from market.params import RowId
 from market.ratings import service as ratings
 from market.reference import catalogue, regions
 from market.security.auth import requires_login, requires_role
@@ -152,7 +153,7 @@ class AgencyApi(Controller):
 
     @post("/{agency_id:str}/qualifications/{qualification_id:int}/review", status_code=200, guards=[requires_role(Role.admin)], summary="Approve or reject a new or changed qualification")
     async def review_qualification(
-        self, request: Request[Any, Any, Any], agency_id: FromPath[str], qualification_id: FromPath[int], data: JSONBody[ReviewInput], session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], agency_id: FromPath[str], qualification_id: FromPath[RowId], data: JSONBody[ReviewInput], session: NamedDependency[AsyncSession]
     ) -> dict[str, Any]:
         actor = await load_viewer(request, session)
         q = await service.review_qualification(
@@ -173,7 +174,7 @@ class AgencyApi(Controller):
 
     @get("/{agency_id:str}/documents/{document_id:int}", guards=[requires_login], summary="A document (the agency, admins and supervisors only)")
     async def document(
-        self, request: Request[Any, Any, Any], agency_id: FromPath[str], document_id: FromPath[int], session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], agency_id: FromPath[str], document_id: FromPath[RowId], session: NamedDependency[AsyncSession]
     ) -> File:
         viewer = await load_viewer(request, session)
         document, path = await service.read_document(

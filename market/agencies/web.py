@@ -42,6 +42,7 @@ from market.errors import DomainError, FieldError, InvalidInput, NotFound, valid
 from market.forms import FormErrors, errors_beside_fields, place_errors
 from market.i18n import N_
 from market.pagination import check_limit
+from market.params import RowId
 from market.ratings import web as rating_pages
 from market.reference import catalogue, regions
 from market.security.auth import current_principal, requires_role
@@ -635,7 +636,7 @@ class AgencyPages(Controller):
 
     @post("/admin/agencies/{agency_id:str}/qualifications/{qualification_id:int}/review", guards=[requires_role(Role.admin)])
     async def review_qualification(
-        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], agency_id: FromPath[str], qualification_id: FromPath[int]
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], agency_id: FromPath[str], qualification_id: FromPath[RowId]
     ) -> Response[Any]:
         decision = str((await request.form()).get("decision") or "")
 

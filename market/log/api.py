@@ -21,6 +21,7 @@ from market.i18n import N_
 from market.log import cosign, store
 from market.log.models import LogCheckpoint, LogCosignature, LogCosigner
 from market.openapi import problems
+from market.params import OptionalBigInt
 from market.security.auth import requires_role
 
 JSONL = "application/jsonl"
@@ -146,7 +147,7 @@ class LogApi(Controller):
         summary="The checkpoint of `size` entries (default: the latest) with every co-signature line appended",
     )
     async def cosigned(
-        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], size: FromQuery[int | None] = None
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], size: FromQuery[OptionalBigInt] = None
     ) -> Response[str]:
         if size is None:
             row = await store.ensure_checkpoint(session, request.app.state.log_signer)

@@ -18,6 +18,7 @@ from market.notices import service
 from market.notices.models import BidInput, CancelInput, NoticeAmend, NoticeCreate, NoticeStatus, OrgCreate, ProjectCreate
 from market.notices.present import bid_own, notice_public
 from market.pagination import check_limit
+from market.params import OptionalBigInt
 from market.security.auth import requires_role
 
 
@@ -73,8 +74,8 @@ class NoticeApi(Controller):
         region: FromQuery[str | None] = None,
         method: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
-        budget_min: FromQuery[int | None] = None,
-        budget_max: FromQuery[int | None] = None,
+        budget_min: FromQuery[OptionalBigInt] = None,
+        budget_max: FromQuery[OptionalBigInt] = None,
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = 20,
     ) -> dict[str, Any]:

@@ -24,3 +24,9 @@ async def test_cosigned_checkpoint_of_an_unknown_size_is_a_documented_404(client
     assert response.json()["status"] == 404
     responses = app.openapi_schema.to_schema()["paths"]["/api/v1/log/cosignatures"]["get"]["responses"]
     assert list(responses["404"]["content"]) == ["application/problem+json"]
+
+
+async def test_a_cosigned_checkpoint_size_beyond_bigint_is_a_bad_parameter_not_a_500(client: AsyncClient) -> None:
+    response = await client.get(f"/api/v1/log/cosignatures?size={2**70}")
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")

@@ -52,3 +52,25 @@ async def test_every_refusal_of_the_notices_api_is_a_documented_problem(client: 
     malformed = await client.get("/api/v1/notices?limit=many")
     assert malformed.status_code == 400
     _documented_problem(schema, "get", "/api/v1/notices", malformed)
+
+
+async def test_a_budget_filter_beyond_bigint_is_a_bad_parameter_not_a_500(client: AsyncClient) -> None:
+    # Found by the stateful fuzz run: budget_min=32589158477190044730 reached PostgreSQL.
+    for name in ("budget_min", "budget_max"):
+        response = await client.get(f"/api/v1/notices?{name}={2**70}")
+        assert response.status_code == 400, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert name in [e["field"] for e in response.json()["errors"]]
+    assert (await client.get(f"/api/v1/notices?budget_min={10**12}")).status_code == 200
+
+
+async def test_numbers_beyond_their_columns_in_a_notice_body_are_invalid_input_not_a_500(client: AsyncClient) -> None:
+    owner = await owner_user(client)
+    for field in ("budget_fen", "min_candidates", "winners", "service_days"):
+        response = await client.post("/api/v1/notices", json=notice_body(**{field: 2**70}), headers=owner)
+        assert response.status_code == 422, (field, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    notice = await draft(client, owner)
+    assert (await client.post(f"/api/v1/notices/{notice['id']}/publish", headers=owner)).status_code == 200
+    amend = await client.post(f"/api/v1/notices/{notice['id']}/amend", json={"budget_fen": 2**70}, headers=owner)
+    assert amend.status_code == 422, amend.text
