@@ -227,10 +227,14 @@ class Checkpointer:
     """Signs a checkpoint after each batch of committed appends. Requests that appended
     wake it at once; it also looks every few seconds, for appends by other processes."""
 
-    def __init__(self, db: Any, signer: LogSigner, *, interval: float = 2.0) -> None:
+    def __init__(self, db: Any, signer: LogSigner, *, interval: float = 2.0, min_gap: float = 0.25) -> None:
         self.db = db
         self.signer = signer
         self.interval = interval
+        # Under a burst every appending request nudges; one round per min_gap covers them
+        # all (a round signs whatever has committed by then) and keeps the signing and its
+        # statements off the requests' CPU (ops/load: 0.6 rounds per bid without it).
+        self.min_gap = min_gap
         self.wake = asyncio.Event()
 
     def nudge(self) -> None:
@@ -244,12 +248,17 @@ class Checkpointer:
         import logging
 
         log = logging.getLogger("market.log")
+        loop = asyncio.get_running_loop()
+        last = float("-inf")
         while True:
             try:
                 await asyncio.wait_for(self.wake.wait(), timeout=self.interval)
             except TimeoutError:
                 pass
+            if (wait := last + self.min_gap - loop.time()) > 0:
+                await asyncio.sleep(wait)
             self.wake.clear()
+            last = loop.time()
             try:
                 await self.run_once()
             except asyncio.CancelledError:

@@ -69,7 +69,7 @@ def rate_limited(action: str):  # type: ignore[no-untyped-def]
     A guard runs before the body is read, so malformed attempts count too."""
     from market.errors import TooManyRequests
 
-    def guard(connection: object, _: object) -> None:
+    async def guard(connection: object, _: object) -> None:  # a coroutine: no worker-thread hop (auth.py)
         limiter: SlidingWindowLimiter = connection.app.state.auth_limiter  # type: ignore[attr-defined]
         wait = limiter.hit(client_key(connection, action))
         if wait is not None:

@@ -12,7 +12,9 @@ from tests.forge import forge, new_ec_key, new_rsa_key, public_pem, tamper
 
 SECRET = "s" * 48
 NOW = int(time.time())
-GOOD = {"sub": "U-000001", "role": "owner", "iat": NOW, "exp": NOW + 600}
+# A day, not minutes: the tokens are made at collection, and a long run reaches this
+# module many minutes later.
+GOOD = {"sub": "U-000001", "role": "owner", "iat": NOW, "exp": NOW + 86400}
 EC_KEY = new_ec_key()
 
 
