@@ -130,7 +130,7 @@ def start_servers(database_url: str, data_dir: Path, ports: list[int | None], **
 
 
 class Phases:
-    """How long each step of a test took, for the figures it prints (docs/reliability-faults.md)."""
+    """How long each step of a test took, for the figures it prints (docs/reliability.md, "Faults")."""
 
     def __init__(self) -> None:
         self.started = self.last = time.monotonic()

@@ -11,7 +11,7 @@ item 1): no 5xx, and every answer documented (status code, content type, headers
   (market/openapi.py), each step as a role the step's guard admits.
 
 Bounded and reproducible for CI: ``MARKET_FUZZ_EXAMPLES`` examples per operation (default
-5), derandomized, no example database. Raise it for a longer run (docs/reliability-fuzz.md).
+5), derandomized, no example database. Raise it for a longer run (docs/reliability.md, "Fuzzing the API").
 
 The app is called in-process through schemathesis' ASGI transport, which runs it on one
 event loop of its own with its lifespan, so the app makes its own engine on a database of

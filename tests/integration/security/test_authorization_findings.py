@@ -1,4 +1,4 @@
-"""Regression tests for what the authorization matrix found (docs/reliability-authz.md).
+"""Regression tests for what the authorization matrix found (docs/reliability.md, "Authorization matrix").
 
 1. Another owner acting on a draft through the API (edit, delete, publish, amend, cancel)
    was told 403 "This is another owner's notice.", so it learnt that the draft exists,
