@@ -174,7 +174,10 @@ class ReconnectingAsyncPgChannelsBackend(ChannelsBackend):
                 yield channel, message
 
     async def get_history(self, channel: str, limit: int | None = None) -> list[bytes]:
-        raise NotImplementedError
+        """NOTIFY keeps no history, so there is none to give (as in Litestar's own asyncpg
+        backend); the live pages never ask for it: a page redraws itself from the database
+        when it (re)connects."""
+        raise NotImplementedError("PostgreSQL LISTEN/NOTIFY keeps no message history")
 
     def _listener(self, connection: asyncpg.Connection, pid: int, channel: str, payload: object) -> None:
         if isinstance(payload, str) and self._queue is not None:

@@ -152,8 +152,28 @@ def is_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def log_failure(logger: Any, what: str, exc: BaseException) -> None:
+    """How a background loop reports a failed round: one line while the database is away
+    (expected, and no traceback to read), the traceback for anything else (a bug)."""
+    if is_unavailable(exc):
+        logger.warning("%s: the database is unavailable (%s)", what, type(exc).__name__)
+    else:
+        logger.exception(what)
+
+
 def to_asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def run_on_server(url: str, sql: str) -> None:
+    """Run ``sql`` (CREATE or DROP DATABASE) on the maintenance database of ``url``'s server."""
+    import asyncpg
+
+    conn = await asyncpg.connect(to_asyncpg_dsn(make_url(url).set(database="postgres").render_as_string(hide_password=False)))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
 
 
 def ensure_database(admin_url: str, name: str) -> None:

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from market.contracts import service
-from market.db import is_unavailable, today_in_china
+from market.db import log_failure, today_in_china
 
 logger = logging.getLogger("market.contracts.scheduler")
 MAX_INTERVAL = 3600.0
@@ -45,9 +45,6 @@ class OverdueTask:
                         logger.info("flagged %d overdue milestone(s)", flagged)
                 except asyncio.CancelledError:
                     raise
-                except Exception as exc:
-                    if is_unavailable(exc):  # PostgreSQL restarting: tried again after ``interval``
-                        logger.warning("could not flag overdue milestones: the database is unavailable (%s)", type(exc).__name__)
-                    else:
-                        logger.exception("could not flag overdue milestones; trying again later")
+                except Exception as exc:  # tried again after ``interval``
+                    log_failure(logger, "could not flag overdue milestones; trying again later", exc)
             await asyncio.sleep(self.interval)

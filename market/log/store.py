@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.db import is_unavailable
+from market.db import log_failure
 from market.errors import InvalidInput
 from market.log import protocol
 from market.log.models import LogCheckpoint, LogEntry, LogSubtree
@@ -264,7 +264,4 @@ class Checkpointer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a failed round is retried on the next; the request path never depends on it
-                if is_unavailable(exc):  # PostgreSQL restarting: expected, and no traceback to read
-                    log.warning("checkpoint round failed: the database is unavailable (%s)", type(exc).__name__)
-                else:
-                    log.exception("checkpoint round failed")
+                log_failure(log, "checkpoint round failed", exc)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from market.db import is_unavailable
+from market.db import is_unavailable, log_failure
 from market.selection import service
 from market.selection.service import Context
 
@@ -82,8 +82,5 @@ class Scheduler:
                 # The database is unreachable or the claim itself failed: say so, wait a
                 # little longer each time (up to MAX_WAIT), and look again; never die.
                 failures += 1
-                if is_unavailable(exc):
-                    logger.warning("scheduler: the database is unavailable (%s); look %d failed", type(exc).__name__, failures)
-                else:
-                    logger.exception("scheduler could not look for due notices")
+                log_failure(logger, f"scheduler could not look for due notices (look {failures})", exc)
             await asyncio.sleep(min(self.interval * 2**failures, max(self.interval, MAX_WAIT)) if failures else self.interval)

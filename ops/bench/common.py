@@ -17,18 +17,8 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from market.config import normalize_database_url  # noqa: E402
-from market.db import to_asyncpg_dsn, upgrade  # noqa: E402
+from market.db import run_on_server, upgrade  # noqa: E402
 from market.pgembed import EmbeddedPostgres  # noqa: E402
-
-
-async def _admin(url: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(to_asyncpg_dsn(make_url(url).set(database="postgres").render_as_string(hide_password=False)))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 @contextmanager
@@ -40,12 +30,12 @@ def scratch_database() -> Iterator[str]:
         cluster = EmbeddedPostgres(ROOT / "var" / "bench-postgres")
         server = cluster.start()
     name = f"market_bench_{secrets.token_hex(4)}"
-    asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
+    asyncio.run(run_on_server(server, f'CREATE DATABASE "{name}"'))
     url = make_url(server).set(database=name).render_as_string(hide_password=False)
     try:
         upgrade(url)
         yield url
     finally:
-        asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(run_on_server(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         if cluster is not None and cluster.started_here:
             cluster.stop()

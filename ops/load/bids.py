@@ -63,7 +63,7 @@ import httpx  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from market.config import normalize_database_url  # noqa: E402
-from market.db import to_asyncpg_dsn, upgrade  # noqa: E402
+from market.db import run_on_server, to_asyncpg_dsn, upgrade  # noqa: E402
 from market.pgembed import EmbeddedPostgres, free_port  # noqa: E402
 
 GOAL_P99_MS = 250.0
@@ -200,16 +200,6 @@ def percentile(values: list[float], q: float) -> float:
 # -- a database ------------------------------------------------------------------------------
 
 
-async def _admin(server_url: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(to_asyncpg_dsn(make_url(server_url).set(database="postgres").render_as_string(hide_password=False)))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @contextmanager
 def scratch_database(server_url: str | None, workdir: Path, *, keep: bool = False) -> Iterator[str]:
     """A fresh, migrated database: on ``server_url``'s server when given, else on a
@@ -220,14 +210,14 @@ def scratch_database(server_url: str | None, workdir: Path, *, keep: bool = Fals
         cluster = EmbeddedPostgres(workdir / "postgres")
         server_url = cluster.start()
     name = f"market_load_{secrets.token_hex(4)}"
-    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(run_on_server(server_url, f'CREATE DATABASE "{name}"'))
     url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     try:
         upgrade(url)
         yield url
     finally:
         if not keep:
-            asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(run_on_server(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         if cluster is not None and cluster.started_here:
             cluster.stop()
             if not keep:
