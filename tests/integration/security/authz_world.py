@@ -29,6 +29,7 @@ from market.selection import service as selection
 from market.selection.models import Selection
 from tests.helpers import PASSWORD, create_staff, register, token_for
 from tests.integration.agencies.test_api import PDF, agency_body, credit_code
+from tests.integration.notices.test_api import notice_body
 
 ROLES = ("anonymous", "owner", "other_owner", "agency", "other_agency", "supervisor", "admin")
 DUE_IN = 5.0  # seconds from drafting a due notice to its deadline: ample to publish it and bid, even on a loaded machine; the rest of the world is made meanwhile
@@ -46,22 +47,6 @@ class World:
 
 def _day(offset: int) -> str:
     return (today_in_china() + timedelta(days=offset)).isoformat()
-
-
-def notice_body(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "title": "昆明市某道路工程环境影响评价",
-        "description": "编制环境影响报告书",
-        "category": "EIA",
-        "region": "530000",
-        "budget_fen": 30_000_000,
-        "method": "lottery",
-        "winners": 1,
-        "min_candidates": 3,
-        "bid_deadline": (datetime.now(UTC) + timedelta(hours=2)).isoformat(),
-        "required_level": None,
-    }
-    return {**body, **overrides}
 
 
 def contract_body(agency_id: str, milestones: int = 1) -> dict[str, Any]:
