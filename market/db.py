@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -12,9 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
+
+logger = logging.getLogger("market.db")
 
 # Alembic diffs and PostgreSQL errors are readable only when constraints have stable names.
 SQLModel.metadata.naming_convention = {
@@ -56,17 +61,16 @@ class Database:
 
     @classmethod
     def from_url(cls, url: str, **engine_kwargs: Any) -> Database:
-        # Pre-ping: after PostgreSQL restarts, every pooled connection is dead; the ping
-        # (about 0.3 ms per checkout on loopback) replaces each at checkout, so no request
-        # fails once the database is back. Bounded waits: a request asking for a connection
-        # while PostgreSQL is unreachable gets a 503 (market/problems.py) at once when the
-        # connection is refused, within CONNECT_TIMEOUT when nothing answers (asyncpg's own
-        # is 60 s), and within POOL_TIMEOUT when the pool stays exhausted.
-        engine_kwargs.setdefault("pool_pre_ping", True)
+        # Bounded waits: a request asking for a connection while PostgreSQL is unreachable
+        # gets a 503 (market/problems.py) at once when the connection is refused, within
+        # CONNECT_TIMEOUT when nothing answers (asyncpg's own is 60 s), and within
+        # POOL_TIMEOUT when the pool stays exhausted.
         if "poolclass" not in engine_kwargs:  # NullPool and friends take no pool timeout
             engine_kwargs.setdefault("pool_timeout", POOL_TIMEOUT)
         engine_kwargs["connect_args"] = {"timeout": CONNECT_TIMEOUT, **engine_kwargs.get("connect_args", {})}
         engine = create_async_engine(url, **engine_kwargs)
+        if not engine_kwargs.get("pool_pre_ping"):
+            sa.event.listen(engine.sync_engine, "checkout", _replace_closed)
         return cls(sessionmaker=async_sessionmaker(engine, expire_on_commit=False), engine=engine)
 
     @classmethod
@@ -94,6 +98,19 @@ class Database:
             finally:
                 await session.close()  # after the commit: nothing more runs while locks are held
 
+    async def fill_pool(self, size: int) -> None:
+        """Open ``size`` pooled connections now rather than during the first burst. When
+        the database cannot be reached, the pool fills on demand later, as it always can."""
+        if self.engine is None or size <= 0:
+            return
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                await asyncio.gather(*(stack.enter_async_context(self.engine.connect()) for _ in range(size)))
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
+                log_failure(logger, "filling the connection pool", exc)
+
     async def dispose(self) -> None:
         if self.engine is not None:
             await self.engine.dispose()
@@ -101,6 +118,18 @@ class Database:
     async def ping(self) -> bool:
         async with self.sessionmaker() as session:
             return (await session.execute(sa.text("SELECT 1"))).scalar_one() == 1
+
+
+def _replace_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """At checkout, a pooled connection whose server has gone is replaced by a new one.
+
+    After PostgreSQL restarts every pooled connection is dead, and asyncpg knows it: the
+    server said goodbye, or the socket closed, while the connection sat in the pool. So
+    asking the driver costs nothing, where SQLAlchemy's pre-ping costs two round trips
+    (BEGIN and ROLLBACK) on every checkout, a sixth of the bid path's (ops/load/bids.py).
+    DisconnectionError makes the pool discard this one and connect afresh."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise sa_exc.DisconnectionError("the pooled connection was closed by the server")
 
 
 # -- when the database is away -------------------------------------------------------------
@@ -118,8 +147,6 @@ def is_unavailable(exc: BaseException) -> bool:
     asyncpg errors and lets others (those raised while connecting) through, so the whole
     chain of causes is looked at."""
     import asyncpg
-
-    from sqlalchemy import exc as sa_exc
 
     seen: set[int] = set()
     current: BaseException | None = exc

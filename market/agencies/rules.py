@@ -63,6 +63,28 @@ class Requirements:
     avoid: Mapping[str, str] = field(default_factory=dict)  # agency id → reason (回避)
 
 
+PROVINCE: Final = "530000"  # 云南省: a notice for the whole province is open to agencies from anywhere
+
+
+def agency_facts(
+    *, agency_id: str, status: str, region: str, status_until: date | None,
+    categories: Iterable[str], qualifications: Iterable[Qualification],
+) -> AgencyFacts:
+    """An agency's facts from its stored fields: ``status_until`` means suspended or
+    blacklisted until that day, by which of the two the status is."""
+    return AgencyFacts(
+        agency_id=agency_id, status=status, region=region, categories=frozenset(categories),
+        qualifications=tuple(qualifications),
+        suspended_until=status_until if status == "suspended" else None,
+        blacklisted_until=status_until if status == "blacklisted" else None,
+    )
+
+
+def notice_requirements(*, category: str, min_level: str | None, region: str, avoid: Mapping[str, str]) -> Requirements:
+    """What a notice asks of bidders, from its stored fields."""
+    return Requirements(category=category, min_level=min_level, region_scope=None if region == PROVINCE else region, avoid=dict(avoid))
+
+
 @dataclass(frozen=True)
 class Reason:
     code: str  # one of REASON_CODES

@@ -71,12 +71,10 @@ class Profile:
     def facts(self) -> rules.AgencyFacts:
         """What eligibility needs to know, as plain data."""
         agency = self.agency
-        return rules.AgencyFacts(
-            agency_id=agency.public_id,
-            status=agency.status,
-            region=agency.region,
-            categories=frozenset(self.categories),
-            qualifications=tuple(
+        return rules.agency_facts(
+            agency_id=agency.public_id, status=agency.status, region=agency.region, status_until=agency.status_until,
+            categories=self.categories,
+            qualifications=(
                 rules.Qualification(
                     category=q.category,
                     level=q.level,
@@ -87,8 +85,6 @@ class Profile:
                 for q in self.qualifications
                 if q.status in (ReviewStatus.approved, ReviewStatus.pending)
             ),
-            suspended_until=agency.status_until if agency.status == AgencyStatus.suspended else None,
-            blacklisted_until=agency.status_until if agency.status == AgencyStatus.blacklisted else None,
         )
 
 

@@ -19,7 +19,7 @@ from market.notices.models import BidInput, CancelInput, NoticeAmend, NoticeCrea
 from market.notices.present import bid_own, notice_public
 from market.pagination import check_limit
 from market.params import OptionalBigInt
-from market.security.auth import requires_role
+from market.security.auth import Principal, current_principal, requires_role
 
 
 class OwnerApi(Controller):
@@ -133,7 +133,7 @@ class NoticeApi(Controller):
 
     @post("/{notice_id:str}/bids", status_code=201, guards=[requires_role(Role.agency)], summary="Bid: `{price_fen}` for lowest price, `{}` otherwise (MSP/1 step 2)")
     async def bid(self, request: Request[Any, Any, Any], notice_id: FromPath[str], data: JSONBody[BidInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
-        bid = await service.place_bid(session, user=await load_viewer(request, session), notice_id=notice_id, price_fen=data.price_fen, receipts=request.app.state.receipts)
+        bid = await service.place_bid(session, bidder=_principal(request).public_id, notice_id=notice_id, price_fen=data.price_fen, receipts=request.app.state.receipts)
         return bid_own(bid, notice_id)
 
     @get("/{notice_id:str}/bids/mine", guards=[requires_role(Role.agency)], summary="The caller's own bids on this notice, with receipts")
@@ -158,3 +158,11 @@ class ReceiptKeyApi(Controller):
     @get("/receipt-key", summary="The public JWK (ES256) that bid receipts verify under")
     async def receipt_key(self, request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
         return Response(request.app.state.receipts.public_jwk(), headers={"Cache-Control": "public, max-age=3600"})
+
+
+def _principal(request: Request[Any, Any, Any]) -> Principal:
+    """The caller as the auth middleware checked them against the database a moment ago
+    (the role guard has made sure there is one)."""
+    principal = current_principal(request)
+    assert principal is not None
+    return principal

@@ -95,7 +95,7 @@ async def load_demo_notices(session: AsyncSession, *, owner: AppUser, settings: 
                 user = await session.get(AppUser, agency.owner_id)
                 assert user is not None
                 price = (yuan * 100) * (80 + 5 * bidders) // 100 if method == Method.lowest_price else None
-                await service.place_bid(session, user=user, notice_id=notice.public_id, price_fen=price, receipts=receipts)
+                await service.place_bid(session, bidder=user.public_id, notice_id=notice.public_id, price_fen=price, receipts=receipts)
                 bidders += 1
     print(f"Demo notices: {len(NOTICES)}", file=out)
 

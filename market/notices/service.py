@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.models import AppUser, Role
@@ -22,13 +22,13 @@ from market.agencies import service as agencies
 from market.agencies.models import Agency
 from market.config import Settings
 from market.db import today_in_china, utcnow
-from market.errors import Conflict, DomainError, FieldError, Forbidden, NotFound
+from market.errors import Conflict, DomainError, FieldError, Forbidden, NotFound, Unauthorized
 from market.i18n import N_
 from market.ids import PUBLIC_ID, next_public_id
 from market.log import protocol
 from market.log import store as log
 from market.log.receipts import ReceiptSigner
-from market.notices import rules
+from market.notices import queries, rules
 from market.notices.models import (
     Bid,
     BidStatus,
@@ -52,7 +52,6 @@ from market.reference import catalogue, regions
 ORG_SEQUENCE = "owner_org_public_seq"
 PROJECT_SEQUENCE = "project_public_seq"
 NOTICE_SEQUENCE = "notice_public_seq"
-BID_SEQUENCE = "bid_public_seq"
 
 
 async def db_now(session: AsyncSession) -> datetime:
@@ -454,10 +453,8 @@ async def list_notices(
 
 def requirements(v: NoticeView) -> agency_rules.Requirements:
     n = v.notice
-    return agency_rules.Requirements(
-        category=n.category, min_level=n.required_level,
-        region_scope=None if n.region == "530000" else n.region,
-        avoid={a.agency_id: a.reason for a in v.avoid},
+    return agency_rules.notice_requirements(
+        category=n.category, min_level=n.required_level, region=n.region, avoid={a.agency_id: a.reason for a in v.avoid}
     )
 
 
@@ -487,58 +484,69 @@ def not_eligible(result: agency_rules.NotEligible) -> DomainError:
 
 
 async def place_bid(
-    session: AsyncSession, *, user: AppUser, notice_id: str, price_fen: Any, receipts: ReceiptSigner
+    session: AsyncSession, *, bidder: str, notice_id: str, price_fen: Any, receipts: ReceiptSigner
 ) -> Bid:
-    """MSP/1 step 2: a sealed bid, its ``bid.accepted`` entry and a signed receipt, or nothing."""
-    if user.role != Role.agency:
+    """MSP/1 step 2: a sealed bid, its ``bid.accepted`` entry and a signed receipt, or nothing.
+
+    ``bidder`` is the public id of the agency's account. This is the path 1,000 agencies
+    take within seconds of a deadline, so it is written as three statements on the
+    session's connection (what the bid needs to know, the log append, the insert) instead
+    of a dozen through the ORM; the rules are the same pure functions the pages use."""
+    connection = await session.connection()
+    # Through SQLAlchemy's connection, which begins the transaction if it has not begun.
+    row = (await connection.exec_driver_sql(queries.BID_CONTEXT, (bidder, notice_id))).mappings().one_or_none()
+    if row is None or not row["is_active"]:
+        raise Unauthorized(N_("This account no longer exists or has changed; log in again"))
+    context = queries.bid_context(row)
+    if context.role != Role.agency:
         raise Forbidden(N_("Only agency accounts can bid."))
-    agency = await agencies.agency_of(session, user)
-    if agency is None:
+    if context.facts is None:
         raise Forbidden(N_("Register your agency before bidding."))
-    # Shared lock: bids may arrive together, but not while the notice is amended or closed.
-    notice = await get_notice(session, notice_id, lock="share")
-    if notice.status == NoticeStatus.draft:
+    if context.requirements is None or context.notice_status == NoticeStatus.draft:
         raise NotFound(N_("No such notice."))  # drafts are private: not even "not open"
-    if notice.status != NoticeStatus.open:
+    assert context.bid_deadline is not None and context.method is not None and context.budget_fen is not None
+    if context.notice_status != NoticeStatus.open:
         raise Conflict(N_("This notice is not open for bids."))
-    if await db_now(session) >= notice.bid_deadline:
+    if context.now >= context.bid_deadline:
         raise Conflict(N_("The bid deadline has passed."))
-    if notice.direct_agency_id is not None and notice.direct_agency_id != agency.public_id:
+    if context.direct_agency_id is not None and context.direct_agency_id != context.facts.agency_id:
         raise Forbidden(N_("This notice is a direct selection of another agency."))
-    result = await eligibility(session, agency, await view(session, notice))
+    result = agency_rules.eligibility(context.facts, context.requirements, today_in_china())
     if not result:
         raise not_eligible(result)  # type: ignore[arg-type]
-    price = rules.check_price(notice.method, price_fen, notice.budget_fen)
-    standing = (await session.execute(sa.select(Bid.id).where(Bid.notice_id == notice.id, Bid.agency_id == agency.id, Bid.status == BidStatus.standing.value))).first()
-    if standing:
+    price = rules.check_price(context.method, price_fen, context.budget_fen)
+    if context.standing:
         raise Conflict(N_("Your agency already has a standing bid on this notice; withdraw it to bid again."))
-    bid_id = await next_public_id(session, prefix="B", sequence=BID_SEQUENCE)
+    bid_id, agency_id, notice_public_id = context.bid_id, context.facts.agency_id, context.notice_public_id
+    assert bid_id is not None and notice_public_id is not None
     nonce = secrets.token_hex(16)
-    document = protocol.bid_document(notice.public_id, bid_id, agency.public_id, price, nonce)
+    document = protocol.bid_document(notice_public_id, bid_id, agency_id, price, nonce)
     digest = protocol.bid_sha256(document)
     # The entry goes in last (it takes the log's lock) and its time decides: a bid whose
     # entry is stamped at or after the deadline is refused and the whole transaction,
     # entry included, rolls back. So the log never shows a late bid, and a bid is either
     # fully accepted (entry, row, receipt) or not at all.
     appended = await log.append(
-        session, type="bid.accepted", fields={"notice_id": notice.public_id, "bid_id": bid_id, "agency_id": agency.public_id, "bid_sha256": digest}
+        session, type="bid.accepted", fields={"notice_id": notice_public_id, "bid_id": bid_id, "agency_id": agency_id, "bid_sha256": digest}
     )
     stamped = protocol.parse_ts(appended.ts)
-    if stamped >= notice.bid_deadline:
+    if stamped >= context.bid_deadline:
         raise Conflict(N_("The bid deadline has passed."))
-    receipt = receipts.sign({"notice_id": notice.public_id, "bid_id": bid_id, "agency_id": agency.public_id, "bid_sha256": digest, "seq": appended.seq, "leaf_hash": appended.leaf_hash.hex()})
+    receipt = receipts.sign({"notice_id": notice_public_id, "bid_id": bid_id, "agency_id": agency_id, "bid_sha256": digest, "seq": appended.seq, "leaf_hash": appended.leaf_hash.hex()})
     bid = Bid(
-        public_id=bid_id, notice_id=notice.id, agency_id=agency.id, price_fen=price, nonce=nonce, document=document,  # type: ignore[arg-type]
+        public_id=bid_id, notice_id=context.notice_id, agency_id=context.agency_id, price_fen=price, nonce=nonce, document=document,  # type: ignore[arg-type]
         bid_sha256=digest, seq=appended.seq, leaf_hash=appended.leaf_hash.hex(), receipt=receipt, created_at=stamped,
     )
-    # One INSERT, no savepoint: every round trip from here to the commit is made while the
-    # log's lock is held, and all bids queue on it (ops/load/bids.py; SAVEPOINT and RELEASE
-    # were two of the four). A lost race on the unique index rolls the whole transaction
-    # back, entry included, so there is no outer transaction to keep usable.
-    session.add(bid)
+    # One INSERT straight through asyncpg and no savepoint: every round trip from the
+    # append to the commit is made while the log's lock is held, and all bids queue on it.
+    # A lost race on the unique index rolls the whole transaction back, entry included.
+    driver = (await connection.get_raw_connection()).driver_connection
     try:
-        await session.flush()
-    except IntegrityError:
+        bid.id = await driver.fetchval(
+            queries.INSERT_BID, bid.public_id, bid.notice_id, bid.agency_id, bid.price_fen, bid.nonce, bid.document,
+            bid.bid_sha256, bid.seq, bid.leaf_hash, bid.receipt, bid.created_at,
+        )
+    except asyncpg.UniqueViolationError:
         raise Conflict(N_("Your agency already has a standing bid on this notice; withdraw it to bid again.")) from None
     return bid
 

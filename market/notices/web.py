@@ -798,7 +798,7 @@ class NoticePages(Controller):
             return await self._notice_page(request, session, notice, user, status_code=422, bid_errors=errors, bid_values=values)
         try:
             async with session.begin_nested():
-                await service.place_bid(session, user=user, notice_id=notice.public_id, price_fen=price, receipts=request.app.state.receipts)
+                await service.place_bid(session, bidder=user.public_id, notice_id=notice.public_id, price_fen=price, receipts=request.app.state.receipts)
         except DomainError as exc:
             await session.refresh(notice)
             errors = FormErrors()

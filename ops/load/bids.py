@@ -83,6 +83,10 @@ class Options:
     secret: str | None = None  # that server's MARKET_SECRET_KEY
     deadline_in: float | None = None  # seconds from now to the notice's bid deadline
     timeout: float = 30.0  # per request
+    # Bids on another notice first, at half the rate, not measured: a marketplace that has
+    # been up for a while has its pooled connections' statements prepared and PostgreSQL's
+    # backends warm; a server started seconds before the window has not.
+    warmup: int = 100
     keep: bool = False  # keep the scratch database and data dir (for a look afterwards)
 
 
@@ -128,6 +132,8 @@ class Report:
     server_errors_logged: int = 0
     served: list[int] = field(default_factory=list)  # bid requests each server process answered
     cpu_ms_per_bid: dict[str, float] = field(default_factory=dict)  # CPU time spent per bid: servers, postgres, client
+    warmup_ok: int = 0  # warm-up bids accepted (on their own notice)
+    p99_by_second: list[float] = field(default_factory=list)  # p99 of the bids planned in each second of the window
     machine_busy_cores: float = 0.0  # busy CPUs over the load window, ours and everyone else's
 
     @property
@@ -152,6 +158,9 @@ class Report:
             out.append(f"{sum(self.errors.values())} requests without an answer: {self.errors}")
         if self.accepted != self.sent:
             out.append(f"only {self.accepted} of {self.sent} bids were accepted: {self.statuses}")
+        warmup = min(int(self.options.get("warmup") or 0), int(self.options.get("agencies") or 0))
+        if self.warmup_ok != warmup:
+            out.append(f"only {self.warmup_ok} of {warmup} warm-up bids were accepted")
         if self.bids_in_database != self.accepted + self.accepted_unanswered or self.entries_for_notice != self.bids_in_database:
             out.append(
                 f"{self.accepted} bids answered 201 (+{self.accepted_unanswered} accepted after the client gave up), "
@@ -172,7 +181,7 @@ class Report:
         return [
             f"load: {o['agencies']} agencies, one {o['method']} notice {self.notice_id}, over {o['seconds']:g} s, "
             f"{shape}: {', '.join(self.servers)}",
-            f"prepared in {self.prepare_s:.1f} s; sent {self.sent} bids in {self.duration_s:.2f} s = {self.rps:.1f} requests/s",
+            f"prepared in {self.prepare_s:.1f} s (with {self.warmup_ok} warm-up bids on another notice); sent {self.sent} bids in {self.duration_s:.2f} s = {self.rps:.1f} requests/s",
             f"latency p50 {self.p50_ms:.1f} ms, p95 {self.p95_ms:.1f} ms, p99 {self.p99_ms:.1f} ms, max {self.max_ms:.1f} ms "
             f"(client send lag at most {self.max_lag_ms:.1f} ms)",
             f"statuses {dict(sorted(self.statuses.items()))}, errors {self.errors or 0}, 5xx {self.five_xx}",
@@ -181,6 +190,7 @@ class Report:
             f"log: {self.log_size} entries, dense {'yes' if self.log_dense else 'NO'}, market log verify "
             f"{'passed' if self.log_verified else 'FAILED'}; server errors logged {self.server_errors_logged}; "
             f"bids answered by each server process {self.served or 'unknown'}",
+            "p99 by second of the window: " + " ".join(f"{ms:.0f}" for ms in self.p99_by_second) + " ms",
             f"CPU per bid {self.cpu_ms_per_bid or 'unknown'} ms; the machine's {os.cpu_count()} cores were "
             f"{self.machine_busy_cores:.2f} busy over the window (all processes, not only ours)",
             f"p99 goal < {o['goal_ms']:g} ms: {'met' if self.goal_met else 'NOT met'} ({self.p99_ms:.1f} ms)",
@@ -305,13 +315,15 @@ def servers(database_url: str, data_dir: Path, *, secret: str, workers: int, pro
                 process.wait(timeout=10)
 
 
-def bids_served(data_dir: Path, count: int) -> list[int]:
-    """How many bid requests each server process answered, from its access log."""
+def bids_served(data_dir: Path, count: int, notice_id: str) -> list[int]:
+    """How many bid requests on ``notice_id`` (not the warm-up's) each server process
+    answered, from its access log."""
     served = []
+    path_of_bids = f'/api/v1/notices/{notice_id}/bids"'
     for i in range(count):
         path = data_dir / f"server-{i}.log"
         lines = path.read_text(errors="replace").splitlines() if path.exists() else []
-        served.append(sum(1 for line in lines if '"method": "POST"' in line and '/bids"' in line))
+        served.append(sum(1 for line in lines if '"method": "POST"' in line and path_of_bids in line))
     return served
 
 
@@ -663,6 +675,13 @@ async def load_and_check(
     prepared = await prepare(database_url, agencies=options.agencies, secret=secret)
     deadline = datetime.now(UTC) + timedelta(seconds=deadline_in)
     report.notice_id = await publish_notice(urls[0], prepared.owner_token, method=options.method, deadline=deadline)
+    if options.warmup:
+        warm_notice = await publish_notice(urls[0], prepared.owner_token, method=options.method, deadline=deadline)
+        count = min(options.warmup, len(prepared.bidder_tokens))
+        rate = count / options.seconds * len(prepared.bidder_tokens) / 2  # half the window's rate
+        warm, _ = await fire(urls, warm_notice, prepared.bidder_tokens[:count], seconds=count / rate, method=options.method, timeout=options.timeout)
+        report.warmup_ok = sum(1 for s in warm if s.status == 201)
+        await asyncio.sleep(0.5)
     report.prepare_s = time.monotonic() - began
     before = await cpu_snapshot(database_url, server_pids)
     shots, elapsed = await fire(urls, report.notice_id, prepared.bidder_tokens, seconds=options.seconds, method=options.method, timeout=options.timeout)
@@ -675,6 +694,12 @@ async def load_and_check(
     report.rps = len(shots) / elapsed if elapsed else 0.0
     report.p50_ms, report.p95_ms, report.p99_ms = (percentile(latencies, q) for q in (50, 95, 99))
     report.max_ms = max(latencies, default=0.0)
+    # Where in the window the slow ones were: a start-up cost shows in the first second.
+    by_second: dict[int, list[float]] = {}
+    for shot in shots:
+        if shot.status is not None:
+            by_second.setdefault(int(shot.planned), []).append(shot.latency_ms)
+    report.p99_by_second = [percentile(by_second[k], 99) for k in sorted(by_second)]
     report.max_lag_ms = max((s.lag_ms for s in shots), default=0.0)
     report.statuses = dict(Counter(str(s.status) for s in shots if s.status is not None))
     report.errors = dict(Counter(s.error for s in shots if s.error))
@@ -710,7 +735,7 @@ def run(options: Options, *, database_url: str | None = None) -> Report:
         report.log_verified, report.log_verify_output = log_verify(url, data_dir, urls[0])
         if data_dir is not None:
             report.server_errors_logged = server_errors(data_dir)
-            report.served = bids_served(data_dir, len(urls))
+            report.served = bids_served(data_dir, len(urls), report.notice_id)
         if options.keep:
             print(f"kept: {workdir} and database {make_url(url).database}", file=sys.stderr)
     return report
@@ -729,13 +754,14 @@ def parse(argv: list[str] | None = None) -> tuple[Options, argparse.Namespace]:
     parser.add_argument("--secret", default=None, help="with --url: the server's MARKET_SECRET_KEY, to mint the agencies' tokens")
     parser.add_argument("--deadline-in", type=float, default=None, help="seconds from now to the notice's deadline")
     parser.add_argument("--json", default=None, metavar="FILE", help="also write the report as JSON to FILE ('-' for stdout)")
+    parser.add_argument("--warmup", type=int, default=100, help="bids on another notice before the window, not measured (default 100; 0: none)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database and data dir")
     args = parser.parse_args(argv)
-    if args.agencies < 1 or args.seconds <= 0 or args.workers < 1 or args.processes < 1:
+    if args.agencies < 1 or args.seconds <= 0 or args.workers < 1 or args.processes < 1 or args.warmup < 0:
         parser.error("--agencies, --workers and --processes must be at least 1, --seconds positive")
     options = Options(
         agencies=args.agencies, seconds=args.seconds, workers=args.workers, processes=args.processes, method=args.method,
-        goal_ms=args.goal_ms, url=args.url, secret=args.secret, deadline_in=args.deadline_in, keep=args.keep,
+        goal_ms=args.goal_ms, url=args.url, secret=args.secret, deadline_in=args.deadline_in, keep=args.keep, warmup=args.warmup,
     )
     return options, args
 

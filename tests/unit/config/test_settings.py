@@ -17,6 +17,7 @@ def test_defaults_follow_api_v1(tmp_path: Path) -> None:
     assert settings.min_bid_window == 86400
     assert settings.log_origin == "market.localhost/log"
     assert settings.data_dir == tmp_path.resolve()
+    assert (settings.db_pool_size, settings.db_pool_overflow) == (10, 10)
 
 
 def test_values_from_the_environment(tmp_path: Path) -> None:
@@ -28,8 +29,11 @@ def test_values_from_the_environment(tmp_path: Path) -> None:
             "MARKET_PORT": "9000",
             "MARKET_MIN_BID_WINDOW": "0",
             "MARKET_LOG_ORIGIN": "market.yn.gov.cn/log",
+            "MARKET_DB_POOL_SIZE": "4",
+            "MARKET_DB_POOL_OVERFLOW": "0",
         }
     )
+    assert (settings.db_pool_size, settings.db_pool_overflow) == (4, 0)
     assert settings.database_url == "postgresql+asyncpg://u:p@db:5432/m"
     assert (settings.host, settings.port, settings.min_bid_window) == ("0.0.0.0", 9000, 0)
     assert settings.log_origin == "market.yn.gov.cn/log"
@@ -44,6 +48,8 @@ def test_values_from_the_environment(tmp_path: Path) -> None:
         {"MARKET_LOG_ORIGIN": "has space"},
         {"DATABASE_URL": "mysql://x"},
         {"MARKET_ENV": "staging"},
+        {"MARKET_DB_POOL_SIZE": "many"},
+        {"MARKET_DB_POOL_OVERFLOW": "-1"},
     ],
 )
 def test_bad_settings_are_refused_with_a_message(env: dict[str, str], tmp_path: Path) -> None:
