@@ -72,6 +72,12 @@ async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
         state.checkpointer.nudge()
 
 
+async def provide_reader(state: State) -> AsyncIterator[Any]:
+    """A pooled connection without a transaction, for the hot read paths (db.reading)."""
+    async with state.db.reading() as reader:
+        yield reader
+
+
 def _lifespan(database: Database | None):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -190,7 +196,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             SupervisionPages,
             create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
         ],
-        dependencies={"session": Provide(provide_session)},
+        dependencies={"session": Provide(provide_session), "reader": Provide(provide_reader)},
         middleware=[
             access_log_middleware,
             auth_middleware_factory,

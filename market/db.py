@@ -98,6 +98,19 @@ class Database:
             finally:
                 await session.close()  # after the commit: nothing more runs while locks are held
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[Any]:
+        """A pooled asyncpg connection for a hot read: no transaction (one SELECT is
+        consistent by itself), no ORM. In tests, the session's connection inside the outer
+        rolled-back transaction, so reads see what the test wrote."""
+        if self.engine is None:
+            async with self.sessionmaker() as session:
+                connection = await session.connection()
+                yield (await connection.get_raw_connection()).driver_connection
+            return
+        async with self.engine.connect() as connection:
+            yield (await connection.get_raw_connection()).driver_connection
+
     async def fill_pool(self, size: int) -> None:
         """Open ``size`` pooled connections now rather than during the first burst. When
         the database cannot be reached, the pool fills on demand later, as it always can."""

@@ -16,7 +16,7 @@ from market.errors import NotFound
 from market.i18n import N_
 from market.notices import service
 from market.notices.models import BidInput, CancelInput, NoticeAmend, NoticeCreate, NoticeStatus, OrgCreate, ProjectCreate
-from market.notices.present import bid_own, notice_public
+from market.notices.present import bid_own, notice_public, notice_public_row
 from market.pagination import check_limit
 from market.params import OptionalBigInt
 from market.security.auth import Principal, current_principal, requires_role
@@ -68,7 +68,7 @@ class NoticeApi(Controller):
     @get("/", summary="Published notices, newest first; filters and cursor pagination")
     async def list(
         self,
-        session: NamedDependency[AsyncSession],
+        reader: NamedDependency[Any],
         q: FromQuery[str | None] = None,
         category: FromQuery[str | None] = None,
         region: FromQuery[str | None] = None,
@@ -79,11 +79,9 @@ class NoticeApi(Controller):
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = 20,
     ) -> dict[str, Any]:
-        notices, next_cursor = await service.list_notices(
-            session, q=q, category=category, region=region, method=method, status=status,
-            budget_min=budget_min, budget_max=budget_max, cursor=cursor, limit=check_limit(limit),
-        )
-        return {"items": await self._shapes(session, notices), "next_cursor": next_cursor}
+        filters = service.check_filters(q=q, category=category, region=region, method=method, status=status, budget_min=budget_min, budget_max=budget_max)
+        rows, next_cursor = await service.public_notices(reader, filters, cursor=cursor, limit=check_limit(limit))
+        return {"items": [notice_public_row(r) for r in rows], "next_cursor": next_cursor}
 
     @get("/mine", guards=[requires_role(Role.owner)], summary="The caller's notices, drafts included")
     async def mine(

@@ -3,6 +3,8 @@ sealing is kept by construction, not by remembering to leave fields out."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +16,40 @@ from market.selection.rules import FAIRNESS_NONE
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def notice_public_row(r: Mapping[str, Any]) -> dict[str, Any]:
+    """The same shape as :func:`notice_public`, from a row of queries.NOTICE_LIST_COLUMNS
+    (the public list's path; tests/integration/notices/test_list_rows.py holds the two equal)."""
+    avoid = r["avoid"]
+    return {
+        "id": r["public_id"],
+        "status": r["status"],
+        "bidding_open": r["status"] == NoticeStatus.open and r["now"] < r["bid_deadline"],
+        "title": r["title"],
+        "description": r["description"],
+        "category": r["category"],
+        "required_level": r["required_level"],
+        "region": r["region"],
+        "budget_fen": r["budget_fen"],
+        "method": r["method"],
+        "winners": r["winners"],
+        "min_candidates": r["min_candidates"],
+        "bid_deadline": iso(r["bid_deadline"]),
+        "service_days": r["service_days"],
+        "owner": {"id": r["org_public_id"], "name": r["org_name"]} if r["org_public_id"] else None,
+        "project": {"id": r["project_public_id"], "name": r["project_name"], "code": r["project_code"]} if r["project_public_id"] else None,
+        "avoid": [{"agency_id": a, "reason": reason} for a, reason in (json.loads(avoid) if isinstance(avoid, str) else avoid)],
+        "direct": {"agency_id": r["direct_agency_id"], "justification": r["direct_justification"]} if r["direct_agency_id"] else None,
+        "selection_url": f"/api/v1/notices/{r['public_id']}/selection",
+        "commit": r["commit"],
+        "scheme": r["scheme"],
+        "terms_sha256": r["terms_sha256"],
+        "fairness_note": FAIRNESS_NONE if r["scheme"] == "none" else None,
+        "published_at": iso(r["published_at"]),
+        "cancel_reason": r["cancel_reason"],
+        "created_at": iso(r["created_at"]),
+    }
 
 
 def notice_public(v: NoticeView, *, now: datetime) -> dict[str, Any]:

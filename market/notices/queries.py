@@ -111,3 +111,73 @@ def bid_context(row: Mapping[str, Any]) -> BidContext:
 def _json(value: Any) -> Any:
     # asyncpg hands json over as text; a codec set on the connection would hand it parsed.
     return json.loads(value) if isinstance(value, str) else value
+
+
+# -- the public notice list ------------------------------------------------------------------
+#
+# The list is the marketplace's busiest read: every visitor's first page, and what other
+# programs poll. Through the ORM a page of 20 cost a query for the notices, one for their
+# avoidance lists, the clock, and one per distinct organisation and project (up to 43
+# statements); here it is one, sent outside any transaction (a single SELECT is consistent
+# by itself), and its rows are shaped by present.notice_public_row.
+
+NOTICE_LIST_COLUMNS = """
+    n.id, n.public_id, n.status, n.title, n.description, n.category, n.required_level, n.region,
+    n.budget_fen, n.method, n.winners, n.min_candidates, n.bid_deadline, n.service_days,
+    n.direct_agency_id, n.direct_justification, n.commit, n.scheme, n.terms_sha256,
+    n.published_at, n.cancel_reason, n.created_at,
+    o.public_id AS org_public_id, o.name AS org_name,
+    p.public_id AS project_public_id, p.name AS project_name, p.code AS project_code,
+    (SELECT coalesce(json_agg(json_build_array(v.agency_id, v.reason) ORDER BY v.agency_id), '[]')
+     FROM notice_avoid v WHERE v.notice_id = n.id) AS avoid,
+    clock_timestamp() AS now
+"""
+
+
+@dataclass(frozen=True)
+class NoticeFilters:
+    """A public list's filters, already checked (service.check_filters)."""
+
+    status: str | None = None
+    method: str | None = None
+    category: str | None = None
+    region_prefix: str | None = None  # the region's digits: its whole area matches
+    budget_min: int | None = None
+    budget_max: int | None = None
+    title_like: str | None = None  # an ILIKE pattern, escaped
+    public_id: str | None = None  # ...or exactly this notice id
+
+
+def notice_list(filters: NoticeFilters, *, after: int | None, limit: int) -> tuple[str, list[Any]]:
+    """The SQL and arguments of one page of the public list, newest first, keyset-paged
+    by id (pure). It asks for ``limit + 1`` rows: the extra one says whether a next page exists."""
+    args: list[Any] = []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    where = ["n.status <> 'draft'"]
+    if after is not None:
+        where.append(f"n.id < {arg(after)}")
+    if filters.status:
+        where.append(f"n.status = {arg(filters.status)}")
+    if filters.method:
+        where.append(f"n.method = {arg(filters.method)}")
+    if filters.category:
+        where.append(f"n.category = {arg(filters.category)}")
+    if filters.region_prefix:
+        # LIKE on a prefix of digits, which never hold a wildcard
+        where.append(f"n.region LIKE {arg(filters.region_prefix + '%')}")
+    if filters.budget_min is not None:
+        where.append(f"n.budget_fen >= {arg(filters.budget_min)}")
+    if filters.budget_max is not None:
+        where.append(f"n.budget_fen <= {arg(filters.budget_max)}")
+    if filters.title_like is not None:
+        where.append(f"(n.title ILIKE {arg(filters.title_like)} ESCAPE '\\' OR n.public_id = {arg(filters.public_id)})")
+    sql = (
+        f"SELECT {NOTICE_LIST_COLUMNS} FROM notice n"
+        " LEFT JOIN owner_org o ON o.id = n.org_id LEFT JOIN project p ON p.id = n.project_id"
+        f" WHERE {' AND '.join(where)} ORDER BY n.id DESC LIMIT {arg(limit + 1)}"
+    )
+    return sql, args

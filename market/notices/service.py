@@ -402,50 +402,57 @@ async def cancel(session: AsyncSession, *, user: AppUser, notice_id: str, reason
     return notice
 
 
+def check_filters(
+    *, q: str | None = None, category: str | None = None, region: str | None = None, method: str | None = None,
+    status: str | None = None, budget_min: int | None = None, budget_max: int | None = None, drafts: bool = False,
+) -> queries.NoticeFilters:
+    """A list's filters checked (422 on one that cannot apply) and made plain (pure)."""
+    if status and (status not in [s.value for s in NoticeStatus] or (status == NoticeStatus.draft and not drafts)):
+        raise rules.invalid("status", N_("Unknown status filter."))
+    if method and method not in [m.value for m in Method]:
+        raise rules.invalid("method", N_("Choose lottery, lowest_price or direct."))
+    if category:
+        agencies.check_categories([category])
+    if region:
+        agencies.check_region(region)
+    title_like = public_id = None
+    if q and q.strip():
+        public_id = q.strip()
+        title_like = "%" + public_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return queries.NoticeFilters(
+        status=status or None, method=method or None, category=category or None,
+        region_prefix=regions.scope_prefix(region) if region else None,
+        budget_min=budget_min, budget_max=budget_max, title_like=title_like, public_id=public_id,
+    )
+
+
+async def public_notices(
+    reader: asyncpg.Connection, filters: queries.NoticeFilters, *, cursor: str | None = None, limit: int = 20
+) -> tuple[list[asyncpg.Record], str | None]:
+    """One page of published notices, newest first, as rows of queries.NOTICE_LIST_COLUMNS
+    (present.notice_public_row shapes them), and the next page's cursor."""
+    sql, args = queries.notice_list(filters, after=decode_cursor(cursor), limit=limit)
+    rows = await reader.fetch(sql, *args)
+    next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
 async def list_notices(
     session: AsyncSession,
     *,
-    q: str | None = None,
-    category: str | None = None,
-    region: str | None = None,
-    method: str | None = None,
+    owner: AppUser,
     status: str | None = None,
-    budget_min: int | None = None,
-    budget_max: int | None = None,
-    owner: AppUser | None = None,
     cursor: str | None = None,
     limit: int = 20,
 ) -> tuple[list[Notice], str | None]:
-    """Published notices, newest first (an owner's own list includes its drafts)."""
+    """An owner's own notices, drafts included, newest first."""
+    filters = check_filters(status=status, drafts=True)
     after = decode_cursor(cursor)
-    stmt = sa.select(Notice).order_by(Notice.id.desc()).limit(limit + 1)
-    if owner is not None:
-        stmt = stmt.where(Notice.owner_id == owner.id)
-    else:
-        stmt = stmt.where(Notice.status != NoticeStatus.draft.value)
+    stmt = sa.select(Notice).where(Notice.owner_id == owner.id).order_by(Notice.id.desc()).limit(limit + 1)
     if after is not None:
         stmt = stmt.where(Notice.id < after)
-    if status:
-        if status not in [s.value for s in NoticeStatus] or (status == NoticeStatus.draft and owner is None):
-            raise rules.invalid("status", N_("Unknown status filter."))
-        stmt = stmt.where(Notice.status == status)
-    if method:
-        if method not in [m.value for m in Method]:
-            raise rules.invalid("method", N_("Choose lottery, lowest_price or direct."))
-        stmt = stmt.where(Notice.method == method)
-    if category:
-        agencies.check_categories([category])
-        stmt = stmt.where(Notice.category == category)
-    if region:
-        agencies.check_region(region)
-        stmt = stmt.where(Notice.region.startswith(regions.scope_prefix(region)))
-    if budget_min is not None:
-        stmt = stmt.where(Notice.budget_fen >= budget_min)
-    if budget_max is not None:
-        stmt = stmt.where(Notice.budget_fen <= budget_max)
-    if q and q.strip():
-        like = "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(sa.or_(Notice.title.ilike(like, escape="\\"), Notice.public_id == q.strip()))
+    if filters.status:
+        stmt = stmt.where(Notice.status == filters.status)
     rows = list((await session.execute(stmt)).scalars().all())
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit and rows[limit - 1].id is not None else None
     return rows[:limit], next_cursor

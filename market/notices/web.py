@@ -648,7 +648,7 @@ class NoticePages(Controller):
     async def list_page(
         self,
         request: Request[Any, Any, Any],
-        session: NamedDependency[AsyncSession],
+        reader: NamedDependency[Any],
         q: FromQuery[str | None] = None,
         category: FromQuery[str | None] = None,
         region: FromQuery[str | None] = None,
@@ -685,10 +685,11 @@ class NoticePages(Controller):
                 except InvalidInput as exc:
                     place_errors(errors, exc.errors, _known((key,)))
         applied = {k: (None if k in errors or not v else v) for k, v in filters.items()}
-        notices, next_cursor = await service.list_notices(
-            session, q=applied["q"], category=applied["category"], region=applied["region"], method=applied["method"],
-            status=applied["status"], budget_min=amounts["budget_min"], budget_max=amounts["budget_max"], cursor=cursor, limit=limit,
+        checked = service.check_filters(
+            q=applied["q"], category=applied["category"], region=applied["region"], method=applied["method"],
+            status=applied["status"], budget_min=amounts["budget_min"], budget_max=amounts["budget_max"],
         )
+        notices, next_cursor = await service.public_notices(reader, checked, cursor=cursor, limit=limit)
         kept = {k: v for k, v in {**filters, "limit": limit if limit != LIST_LIMIT else None}.items() if v not in (None, "")}
         context: dict[str, Any] = {
             "notices": notices,

@@ -100,6 +100,8 @@ def draw(
     beacon: bytes,
 ) -> DrawResult:
     """MSP/1 steps 4 to 6 over the values ``bidding.closed`` published."""
+    # Sorted once here; the digest and the order check it again, cheaply on sorted input.
+    candidates = protocol.canonical_candidates(candidates)
     eligible = protocol.eligible_digest(candidates)
     seed = protocol.seed(notice_id, ATTEMPT, secret, eligible, scheme, beacon)
     order = protocol.draw_order(seed, candidates)
