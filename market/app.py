@@ -222,9 +222,14 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 def app_from_env() -> Any:
     """For ``uvicorn --factory market.app:app_from_env`` with DATABASE_URL set."""
     app = create_app()
-    # What start-up made (modules, routes, models, templates) lives as long as the
-    # process; frozen, the collector stops walking it. Otherwise every full collection
-    # walks it all: 30-135 ms pauses, every few seconds under a burst of bids (ops/load).
+    freeze_startup_objects()
+    return app
+
+
+def freeze_startup_objects() -> None:
+    """For a served process, once the app is built. What start-up made (modules, routes,
+    models, templates) lives as long as the process; frozen, the collector stops walking
+    it, where every full collection walked all of it: 30-135 ms pauses every few seconds
+    under a burst of bids (ops/load/bids.py)."""
     gc.collect()
     gc.freeze()
-    return app

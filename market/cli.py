@@ -13,6 +13,11 @@ from typing import Any
 from market.config import ConfigError, Settings
 from market.pgembed import EmbeddedPostgres, EmbeddedPostgresError, database_url_for
 
+# The production setting: uvloop's event loop and httptools' HTTP parser (both in
+# uvicorn[standard]) named, so a missing one fails at start rather than silently falling
+# back to the slower pure-Python pair.
+SERVER_OPTIONS: dict[str, Any] = {"loop": "uvloop", "http": "httptools"}
+
 
 def _fail(message: str) -> int:
     print(f"market: {message}", file=sys.stderr)
@@ -40,7 +45,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     import uvicorn
 
-    from market.app import create_app
+    from market.app import create_app, freeze_startup_objects
     from market.db import upgrade
 
     if args.workers < 1:
@@ -72,11 +77,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             print(f"market: serving on http://{host}:{port} with {args.workers} workers", file=sys.stderr)
             uvicorn.run(
                 "market.app:app_from_env", factory=True, workers=args.workers,
-                host=host, port=port, log_config=None, access_log=False, lifespan="on",
+                host=host, port=port, log_config=None, access_log=False, lifespan="on", **SERVER_OPTIONS,
             )
         else:
             print(f"market: serving on http://{host}:{port}", file=sys.stderr)
-            uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+            freeze_startup_objects()
+            uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on", **SERVER_OPTIONS)
     except KeyboardInterrupt:
         pass
     finally:
