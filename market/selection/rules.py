@@ -100,11 +100,7 @@ def draw(
     beacon: bytes,
 ) -> DrawResult:
     """MSP/1 steps 4 to 6 over the values ``bidding.closed`` published."""
-    # Sorted once here; the digest and the order check it again, cheaply on sorted input.
-    candidates = protocol.canonical_candidates(candidates)
-    eligible = protocol.eligible_digest(candidates)
-    seed = protocol.seed(notice_id, ATTEMPT, secret, eligible, scheme, beacon)
-    order = protocol.draw_order(seed, candidates)
+    eligible, seed, order = protocol.draw_steps(notice_id, ATTEMPT, secret, candidates, scheme, beacon)
     prices = {b["agency_id"]: b["price_fen"] for b in bids} if method == "lowest_price" else None
     ranking = protocol.rank(method, order, prices)
     winners, alternates = protocol.split_winners(ranking, k)

@@ -1,7 +1,7 @@
 """The draw (MSP/1 steps 3 to 6) among 10,000 candidates, against the least any draw
 must compute.
 
-    .venv/bin/python ops/bench/draw.py [--candidates 10000] [--repeat 7] [--json FILE]
+    .venv/bin/python ops/bench/draw.py [--candidates 10000] [--repeat 15] [--json FILE]
 
 Measured: ``market.selection.rules.draw`` (the eligibility digest, the seed, the order,
 the ranking and the winners), as the closing service and the verifier call it, for a
@@ -80,7 +80,7 @@ def run(n: int, repeat: int) -> list[dict[str, object]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--candidates", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--json", default=None, metavar="FILE")
     args = parser.parse_args(argv)
     if args.candidates < 1 or args.repeat < 1:
