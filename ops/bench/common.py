@@ -1,5 +1,5 @@
 """A scratch database for a benchmark: on DATABASE_URL's server when set, else on a private
-cluster under var/bench-postgres; dropped at the end."""
+cluster under var/bench-postgres; dropped at the end unless kept."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ from market.pgembed import EmbeddedPostgres  # noqa: E402
 
 
 @contextmanager
-def scratch_database() -> Iterator[str]:
+def scratch_database(*, keep: bool = False) -> Iterator[str]:
+    """A fresh, migrated database's URL. ``keep``: leave it in place at the end (a private
+    cluster is still stopped; its next start serves the database again)."""
     cluster = None
     # The plain postgresql:// form other tools use is accepted, as by the application.
     server = normalize_database_url(os.environ.get("DATABASE_URL") or None)
@@ -36,6 +38,7 @@ def scratch_database() -> Iterator[str]:
         upgrade(url)
         yield url
     finally:
-        asyncio.run(run_on_server(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not keep:
+            asyncio.run(run_on_server(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         if cluster is not None and cluster.started_here:
             cluster.stop()
