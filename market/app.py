@@ -92,6 +92,7 @@ def _lifespan(database: Database | None):  # type: ignore[no-untyped-def]
             # A burst (a deadline's last seconds) would otherwise pay for the connections
             # while it queues: a new connection costs the worker and PostgreSQL several ms.
             await app.state.db.fill_pool(settings.db_pool_size)
+            await app.state.db.open_reader_pool(settings.database_url, settings.db_read_pool_size)
         checkpointer = Checkpointer(app.state.db, app.state.log_signer)
         app.state.checkpointer = checkpointer
         tasks = [asyncio.create_task(checkpointer.run(), name="log-checkpointer")]

@@ -84,10 +84,12 @@ class Settings:
     drand_relays: tuple[str, ...] = DEFAULT_DRAND_RELAYS
     publicity_days: int = 3  # 公示: how long a result is open to objections
     scheduler_interval: float = 1.0  # seconds between looks for due notices; 0 turns it off
-    # Database connections each server worker keeps open (opened at start-up) and how many
-    # more it may open for a burst; with W workers PostgreSQL needs W x (both) connections.
+    # Database connections each server worker keeps open (opened at start-up), how many
+    # more it may open for a burst, and the readers' pool: with W workers PostgreSQL needs
+    # W x (all three) connections, 80 for four workers (its default max_connections is 100).
     db_pool_size: int = 10
-    db_pool_overflow: int = 10
+    db_pool_overflow: int = 5
+    db_read_pool_size: int = 5  # bare connections for the hot read paths (the public list)
     contract_days: int = 30  # a contract not signed this many days after the award is overdue
     declines_to_suspend: int = 2  # this many declines within decline_window_days suspend an agency
     decline_window_days: int = 365
@@ -138,7 +140,8 @@ class Settings:
             publicity_days=_int("MARKET_PUBLICITY_DAYS", 3, env),
             scheduler_interval=_float("MARKET_SCHEDULER_INTERVAL", 1.0, env),
             db_pool_size=_int("MARKET_DB_POOL_SIZE", 10, env),
-            db_pool_overflow=_int("MARKET_DB_POOL_OVERFLOW", 10, env),
+            db_pool_overflow=_int("MARKET_DB_POOL_OVERFLOW", 5, env),
+            db_read_pool_size=_int("MARKET_DB_READ_POOL_SIZE", 5, env),
             contract_days=_int("MARKET_CONTRACT_DAYS", 30, env),
             declines_to_suspend=_int("MARKET_DECLINES_TO_SUSPEND", 2, env),
             decline_window_days=_int("MARKET_DECLINE_WINDOW_DAYS", 365, env),

@@ -58,6 +58,9 @@ class Database:
 
     sessionmaker: async_sessionmaker[AsyncSession]
     engine: AsyncEngine | None = None
+    # The hot read paths' own pool of bare asyncpg connections (open_reader_pool): no ORM
+    # pool bookkeeping per request, and connections kept rather than opened per burst.
+    reader_pool: Any = None
 
     @classmethod
     def from_url(cls, url: str, **engine_kwargs: Any) -> Database:
@@ -98,11 +101,38 @@ class Database:
             finally:
                 await session.close()  # after the commit: nothing more runs while locks are held
 
+    async def open_reader_pool(self, url: str, size: int) -> None:
+        """The readers' pool: ``size`` connections at most, two opened now."""
+        import asyncpg
+
+        if self.engine is None or size <= 0:
+            return
+        self.reader_pool = asyncpg.create_pool(
+            to_asyncpg_dsn(url), min_size=min(2, size), max_size=size, timeout=CONNECT_TIMEOUT
+        )
+        try:
+            await self.reader_pool
+        except Exception as exc:
+            self.reader_pool = None  # the readers share the engine's pool instead
+            if not is_unavailable(exc):
+                raise
+            log_failure(logger, "opening the readers' pool", exc)
+
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Any]:
         """A pooled asyncpg connection for a hot read: no transaction (one SELECT is
         consistent by itself), no ORM. In tests, the session's connection inside the outer
         rolled-back transaction, so reads see what the test wrote."""
+        if self.reader_pool is not None:
+            try:
+                connection = await self.reader_pool.acquire(timeout=POOL_TIMEOUT)
+            except TimeoutError as exc:  # as SQLAlchemy's pool says it: a 503, not a 500
+                raise sa_exc.TimeoutError("no readers' connection came free") from exc
+            try:
+                yield connection
+            finally:
+                await self.reader_pool.release(connection)
+            return
         if self.engine is None:
             async with self.sessionmaker() as session:
                 connection = await session.connection()
@@ -125,6 +155,9 @@ class Database:
                 log_failure(logger, "filling the connection pool", exc)
 
     async def dispose(self) -> None:
+        if self.reader_pool is not None:
+            await self.reader_pool.close()
+            self.reader_pool = None
         if self.engine is not None:
             await self.engine.dispose()
 

@@ -50,8 +50,12 @@ def _exempt(scope: Scope) -> bool:
     """Headers and cookies are read exactly as the auth middleware reads them (Litestar's
     parsers), so the two cannot disagree: a request split over several Cookie headers, or
     with odd spacing, is never "cookie-less" here and logged in there."""
-    if scope["method"] in SAFE_METHODS or not scope["path"].startswith("/api/"):
+    if not scope["path"].startswith("/api/"):
         return False
+    if scope["method"] in SAFE_METHODS:
+        # Nothing to check, and no form to carry a token: an API answer needs no CSRF
+        # cookie (pages hand it out), and setting one cost every public read its signing.
+        return True
     connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
     if bearer_token(connection.headers):
         # The session cookie is then ignored altogether (auth.py), so nothing rides on it.

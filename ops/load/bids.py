@@ -678,7 +678,7 @@ async def load_and_check(
     if options.warmup:
         warm_notice = await publish_notice(urls[0], prepared.owner_token, method=options.method, deadline=deadline)
         count = min(options.warmup, len(prepared.bidder_tokens))
-        rate = count / options.seconds * len(prepared.bidder_tokens) / 2  # half the window's rate
+        rate = len(prepared.bidder_tokens) / options.seconds / 2  # bids per second: half the window's rate
         warm, _ = await fire(urls, warm_notice, prepared.bidder_tokens[:count], seconds=count / rate, method=options.method, timeout=options.timeout)
         report.warmup_ok = sum(1 for s in warm if s.status == 201)
         await asyncio.sleep(0.5)

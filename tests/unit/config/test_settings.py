@@ -17,7 +17,7 @@ def test_defaults_follow_api_v1(tmp_path: Path) -> None:
     assert settings.min_bid_window == 86400
     assert settings.log_origin == "market.localhost/log"
     assert settings.data_dir == tmp_path.resolve()
-    assert (settings.db_pool_size, settings.db_pool_overflow) == (10, 10)
+    assert (settings.db_pool_size, settings.db_pool_overflow, settings.db_read_pool_size) == (10, 5, 5)
 
 
 def test_values_from_the_environment(tmp_path: Path) -> None:
