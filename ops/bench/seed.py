@@ -86,8 +86,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-# Run as a script, Python puts this directory first on the path, where a module of it could
-# shadow the standard library (http.py does: `http`); the project root takes its place.
+# Run as a script, Python puts this directory first on the path; the project root takes its
+# place, so that the modules here are imported as ops.bench.* like everywhere else.
 if sys.path and Path(sys.path[0] or ".").resolve() == HERE:
     sys.path[0] = str(ROOT)
 elif str(ROOT) not in sys.path:
