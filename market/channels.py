@@ -174,10 +174,11 @@ class ReconnectingAsyncPgChannelsBackend(ChannelsBackend):
                 yield channel, message
 
     async def get_history(self, channel: str, limit: int | None = None) -> list[bytes]:
-        """NOTIFY keeps no history, so there is none to give (as in Litestar's own asyncpg
-        backend); the live pages never ask for it: a page redraws itself from the database
-        when it (re)connects."""
-        raise NotImplementedError("PostgreSQL LISTEN/NOTIFY keeps no message history")
+        """Always empty: NOTIFY delivers to whoever listens at that moment and keeps
+        nothing, so no earlier message exists to replay. (Litestar's own asyncpg backend
+        raises instead; a subscriber asking for history here simply gets none.) The live
+        pages need none: a page redraws itself from the database when it (re)connects."""
+        return []
 
     def _listener(self, connection: asyncpg.Connection, pid: int, channel: str, payload: object) -> None:
         if isinstance(payload, str) and self._queue is not None:
