@@ -21,7 +21,6 @@ import sys
 import base64
 import binascii
 import hashlib
-import hmac
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence

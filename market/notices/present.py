@@ -19,8 +19,8 @@ def iso(value: datetime | None) -> str | None:
 
 
 def notice_public_row(r: Mapping[str, Any]) -> dict[str, Any]:
-    """The same shape as :func:`notice_public`, from a row of queries.NOTICE_LIST_COLUMNS
-    (the public list's path; tests/integration/notices/test_list_rows.py holds the two equal)."""
+    """A notice as every answer shows it, from a row of queries.NOTICE_LIST_COLUMNS (the
+    public list's path) or the same keys built from the ORM (:func:`notice_public`)."""
     avoid = r["avoid"]
     return {
         "id": r["public_id"],
@@ -52,36 +52,25 @@ def notice_public_row(r: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+# The notice's own columns in a row of queries.NOTICE_LIST_COLUMNS, by the same names.
+NOTICE_FIELDS = (
+    "public_id", "status", "title", "description", "category", "required_level", "region", "budget_fen", "method",
+    "winners", "min_candidates", "bid_deadline", "service_days", "direct_agency_id", "direct_justification",
+    "commit", "scheme", "terms_sha256", "published_at", "cancel_reason", "created_at",
+)
+
+
 def notice_public(v: NoticeView, *, now: datetime) -> dict[str, Any]:
+    """A notice loaded through the ORM, in the one shape :func:`notice_public_row` makes."""
     n = v.notice
-    return {
-        "id": n.public_id,
-        "status": n.status,
-        "bidding_open": n.status == NoticeStatus.open and now < n.bid_deadline,
-        "title": n.title,
-        "description": n.description,
-        "category": n.category,
-        "required_level": n.required_level,
-        "region": n.region,
-        "budget_fen": n.budget_fen,
-        "method": n.method,
-        "winners": n.winners,
-        "min_candidates": n.min_candidates,
-        "bid_deadline": iso(n.bid_deadline),
-        "service_days": n.service_days,
-        "owner": {"id": v.org.public_id, "name": v.org.name} if v.org else None,
-        "project": {"id": v.project.public_id, "name": v.project.name, "code": v.project.code} if v.project else None,
-        "avoid": [{"agency_id": a.agency_id, "reason": a.reason} for a in v.avoid],
-        "direct": {"agency_id": n.direct_agency_id, "justification": n.direct_justification} if n.direct_agency_id else None,
-        "selection_url": f"/api/v1/notices/{n.public_id}/selection",
-        "commit": n.commit,
-        "scheme": n.scheme,
-        "terms_sha256": n.terms_sha256,
-        "fairness_note": FAIRNESS_NONE if n.scheme == "none" else None,
-        "published_at": iso(n.published_at),
-        "cancel_reason": n.cancel_reason,
-        "created_at": iso(n.created_at),
-    }
+    row: dict[str, Any] = {name: getattr(n, name) for name in NOTICE_FIELDS}
+    row.update(
+        org_public_id=v.org.public_id if v.org else None, org_name=v.org.name if v.org else None,
+        project_public_id=v.project.public_id if v.project else None,
+        project_name=v.project.name if v.project else None, project_code=v.project.code if v.project else None,
+        avoid=[(a.agency_id, a.reason) for a in v.avoid], now=now,
+    )
+    return notice_public_row(row)
 
 
 def bid_own(bid: Bid, notice_id: str) -> dict[str, Any]:

@@ -76,7 +76,7 @@ from market.pagination import encode_cursor  # noqa: E402
 from market.pgembed import free_port  # noqa: E402
 from market.reference.regions import scope_prefix  # noqa: E402
 from ops.bench.common import scratch_database  # noqa: E402
-from ops.load.bids import _process_cpu, _tree, server_errors, servers, wait_healthy, wait_started  # noqa: E402
+from ops.load.bids import _process_cpu, _tree, emit, server_errors, servers, wait_healthy, wait_started  # noqa: E402
 
 MEMORY_GOAL_MB = 200.0
 PAGE = 20  # the list's and the directory's default page
@@ -650,14 +650,7 @@ def parse(argv: list[str] | None = None) -> tuple[Options, argparse.Namespace]:
 def main(argv: list[str] | None = None) -> int:
     options, args = parse(argv)
     report = run(options)
-    for line in report.lines():
-        print(line)
-    if args.json:
-        text = json.dumps(report.as_dict(), indent=2, default=str)
-        if args.json == "-":
-            print(text)
-        else:
-            Path(args.json).write_text(text + "\n", encoding="utf-8")
+    emit(report, args.json)
     return 1 if report.failures else 0
 
 

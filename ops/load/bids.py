@@ -766,17 +766,23 @@ def parse(argv: list[str] | None = None) -> tuple[Options, argparse.Namespace]:
     return options, args
 
 
+def emit(report: Any, json_target: str | None) -> None:
+    """A report's lines on stdout, and its JSON to ``json_target`` ('-': stdout too);
+    shared with ops/bench/endpoints.py."""
+    for line in report.lines():
+        print(line)
+    if json_target:
+        text = json.dumps(report.as_dict(), indent=2, default=str)
+        if json_target == "-":
+            print(text)
+        else:
+            Path(json_target).write_text(text + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     options, args = parse(argv)
     report = run(options)
-    for line in report.lines():
-        print(line)
-    if args.json:
-        text = json.dumps(report.as_dict(), indent=2, default=str)
-        if args.json == "-":
-            print(text)
-        else:
-            Path(args.json).write_text(text + "\n", encoding="utf-8")
+    emit(report, args.json)
     if report.failures:
         return 1
     return 1 if args.enforce_goal and not report.goal_met else 0
