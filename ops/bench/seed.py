@@ -1068,9 +1068,11 @@ def _times(n: NoticePlan, bid: BidPlan, rng: random.Random, anchor: datetime) ->
 
 def _window(n: NoticePlan, agency: AgencyPlan, anchor: datetime) -> tuple[datetime, datetime]:
     assert n.published_at is not None
-    start = n.published_at + (n.deadline - n.published_at) * 0.02
     ends = [n.deadline, anchor, n.cancelled_at, agency.ended_at]
     end = min(e for e in ends if e is not None) - timedelta(minutes=1)
+    # Bids begin a little after publication, measured within the window that is really
+    # open: a notice cancelled early must not get bids placed after its cancellation.
+    start = n.published_at + max(end - n.published_at, timedelta(0)) * 0.02
     return start, max(start, end)
 
 
