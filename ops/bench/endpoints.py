@@ -75,8 +75,8 @@ from market.db import to_asyncpg_dsn  # noqa: E402
 from market.pagination import encode_cursor  # noqa: E402
 from market.pgembed import free_port  # noqa: E402
 from market.reference.regions import scope_prefix  # noqa: E402
-from ops.bench.common import scratch_database  # noqa: E402
 from ops.load.bids import _process_cpu, _tree, emit, server_errors, servers, wait_healthy, wait_started  # noqa: E402
+from ops.scratch import scratch_database  # noqa: E402
 
 MEMORY_GOAL_MB = 200.0
 PAGE = 20  # the list's and the directory's default page

@@ -8,6 +8,9 @@ process mostly takes CPU from PostgreSQL). The baseline runs the bare
 statements of an append (take the lock, read the size, insert the entry and two subtree
 rows) with precomputed values; the real run goes through market.log.store.append, which
 adds canonical JSON, hashing and the frontier. Goal: at least 1,000 entries/s.
+
+The database is a scratch one (ops/scratch.py): on DATABASE_URL's server, else on the
+private cluster under var/bench-postgres; dropped at the end.
 """
 
 from __future__ import annotations
@@ -16,14 +19,25 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
-import asyncpg
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+# Run as a script, Python puts this directory first on the path; the project root takes its
+# place, so that the modules here are imported as ops.bench.* like everywhere else.
+if sys.path and Path(sys.path[0] or ".").resolve() == HERE:
+    sys.path[0] = str(ROOT)
+elif str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-from common import scratch_database  # type: ignore[import-not-found]
-from market.db import Database, to_asyncpg_dsn
-from market.log import store
+import asyncpg  # noqa: E402
+
+from market.db import Database, to_asyncpg_dsn  # noqa: E402
+from market.log import store  # noqa: E402
+from ops.scratch import scratch_database  # noqa: E402
 
 GOAL_PER_SECOND = 1000
 

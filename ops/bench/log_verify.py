@@ -10,6 +10,9 @@ Then times in the same run: (a) the baseline, a bare loop that reads the same ro
 same database and computes only the leaf and node SHA-256 hashes, and (b) `market log
 verify`'s code path (market.log.verifier over market.log.verify_db.DatabaseSource: the
 whole log, then every notice's MSP/1 section 5 checks). Goal: (b) <= 2 x (a).
+
+The scratch database comes from ops/scratch.py: on DATABASE_URL's server, else on the
+private cluster under var/bench-postgres; dropped at the end.
 """
 
 from __future__ import annotations
@@ -19,18 +22,29 @@ import asyncio
 import hashlib
 import os
 import resource
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 
-import asyncpg
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+# Run as a script, Python puts this directory first on the path; the project root takes its
+# place, so that the modules here are imported as ops.bench.* like everywhere else.
+if sys.path and Path(sys.path[0] or ".").resolve() == HERE:
+    sys.path[0] = str(ROOT)
+elif str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-from common import scratch_database  # type: ignore[import-not-found]
-from synthetic_log import synthetic_log  # type: ignore[import-not-found]
-from market.db import Database, to_asyncpg_dsn
-from market.log import protocol, store, verifier
-from market.log.signer import LogSigner
-from market.log.verify_db import FETCH, DatabaseSource
+import asyncpg  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+
+from market.db import Database, to_asyncpg_dsn  # noqa: E402
+from market.log import protocol, store, verifier  # noqa: E402
+from market.log.signer import LogSigner  # noqa: E402
+from market.log.verify_db import FETCH, DatabaseSource  # noqa: E402
+from ops.bench.synthetic_log import synthetic_log  # noqa: E402
+from ops.scratch import scratch_database  # noqa: E402
 
 GOAL_RATIO = 2.0
 

@@ -2153,7 +2153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rng-seed", type=int, default=1)
     parser.add_argument("--now", type=datetime.fromisoformat, help="ISO time the data set ends at (default: now, rounded down to the hour)")
     parser.add_argument("--database-url", help="the database to seed (default: DATABASE_URL)")
-    parser.add_argument("--scratch", action="store_true", help="seed a fresh database made by ops/bench/common.py instead")
+    parser.add_argument("--scratch", action="store_true", help="seed a fresh database made by ops/scratch.py instead")
     parser.add_argument("--keep", action="store_true", help="with --scratch: keep the database at the end and print its URL")
     args = parser.parse_args(argv)
     sizes = sizes_from(args)
@@ -2164,7 +2164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.scratch:
-            from ops.bench.common import scratch_database
+            from ops.scratch import scratch_database
 
             with scratch_database(keep=args.keep) as url:
                 report = run(url)

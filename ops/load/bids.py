@@ -3,8 +3,9 @@
 
 What it does, in order:
 
-1. A database: a fresh one on DATABASE_URL's server (dropped at the end), or, without
-   DATABASE_URL, a private PostgreSQL in a temporary directory (stopped and removed).
+1. A database: a fresh one made by ops/scratch.py, on DATABASE_URL's server, or, without
+   DATABASE_URL, on the private PostgreSQL under var/bench-postgres that the benchmarks use
+   (started if need be and stopped again); dropped at the end unless ``--keep``.
    With ``--url`` it uses the running server at that address and the database DATABASE_URL
    names (the one that server uses) as it is, and ``--secret`` must be its MARKET_SECRET_KEY.
 2. Servers: ``market serve --workers W`` on one port, ``--processes P`` times on P ports
@@ -60,11 +61,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from market.config import normalize_database_url  # noqa: E402
-from market.db import run_on_server, to_asyncpg_dsn, upgrade  # noqa: E402
-from market.pgembed import EmbeddedPostgres, free_port  # noqa: E402
+from market.db import to_asyncpg_dsn  # noqa: E402
+from market.pgembed import free_port  # noqa: E402
+from ops.scratch import scratch_database  # noqa: E402
 
 GOAL_P99_MS = 250.0
 BUDGET_FEN = 30_000_000
@@ -205,34 +206,6 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     rank = max(1, -(-len(ordered) * q // 100))  # ceil(n * q / 100)
     return ordered[int(rank) - 1]
-
-
-# -- a database ------------------------------------------------------------------------------
-
-
-@contextmanager
-def scratch_database(server_url: str | None, workdir: Path, *, keep: bool = False) -> Iterator[str]:
-    """A fresh, migrated database: on ``server_url``'s server when given, else on a
-    private cluster under ``workdir``; dropped (or the cluster stopped) at the end."""
-    cluster = None
-    server_url = normalize_database_url(server_url)
-    if not server_url:
-        cluster = EmbeddedPostgres(workdir / "postgres")
-        server_url = cluster.start()
-    name = f"market_load_{secrets.token_hex(4)}"
-    asyncio.run(run_on_server(server_url, f'CREATE DATABASE "{name}"'))
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        if not keep:
-            asyncio.run(run_on_server(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        if cluster is not None and cluster.started_here:
-            cluster.stop()
-            if not keep:
-                # The cluster may live outside workdir (/var/tmp) when postgres cannot reach it.
-                shutil.rmtree(cluster.data.parent if cluster.location_file.exists() else cluster.root, ignore_errors=True)
 
 
 # -- servers ---------------------------------------------------------------------------------
@@ -710,7 +683,7 @@ async def load_and_check(
 
 def run(options: Options, *, database_url: str | None = None) -> Report:
     """The whole run. ``database_url``: a migrated database to use as it is (tests hand in
-    their own); otherwise one is made from DATABASE_URL or a private cluster."""
+    their own); otherwise a scratch one (ops/scratch.py)."""
     report = Report(options=asdict(options), servers=[])
     with ExitStack() as stack:
         workdir = Path(tempfile.mkdtemp(prefix="market-load-"))
@@ -723,7 +696,7 @@ def run(options: Options, *, database_url: str | None = None) -> Report:
             urls, secret, data_dir, server_pids = [options.url.rstrip("/")], options.secret, None, []
             deadline_in = options.deadline_in or 25 * 3600.0  # past the default minimum bid window of a day
         else:
-            url = normalize_database_url(database_url) or stack.enter_context(scratch_database(os.environ.get("DATABASE_URL") or None, workdir, keep=options.keep))
+            url = normalize_database_url(database_url) or stack.enter_context(scratch_database(keep=options.keep, prefix="market_load"))
             secret = secrets.token_urlsafe(48)
             data_dir = workdir / "data"
             started = stack.enter_context(servers(url, data_dir, secret=secret, workers=options.workers, processes=options.processes))
@@ -737,7 +710,9 @@ def run(options: Options, *, database_url: str | None = None) -> Report:
             report.server_errors_logged = server_errors(data_dir)
             report.served = bids_served(data_dir, len(urls), report.notice_id)
         if options.keep:
-            print(f"kept: {workdir} and database {make_url(url).database}", file=sys.stderr)
+            # The whole URL: without DATABASE_URL the database is on the private cluster,
+            # whose port and password a name alone would not tell.
+            print(f"kept: {workdir} and {url}", file=sys.stderr)
     return report
 
 
