@@ -233,6 +233,51 @@ def may_see_private(viewer: AppUser | None, agency: Agency) -> bool:
 PUBLIC_STATUSES = (AgencyStatus.approved, AgencyStatus.suspended, AgencyStatus.blacklisted)
 
 
+@dataclass(frozen=True)
+class DirectoryFilters:
+    """The public directory's filters, checked (check_directory): the ORM path (the API)
+    and the page's hand-written statement (queries.directory_page) read the same."""
+
+    status: str
+    name_like: str | None = None  # an ILIKE pattern, escaped...
+    credit_code: str | None = None  # ...or exactly this credit code
+    region_prefix: str | None = None  # the region's digits: its whole area matches
+    category: str | None = None
+    levels: tuple[str, ...] | None = None  # an approved qualification at one of these
+
+
+def like_pattern(term: str) -> str:
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def check_directory(
+    *, q: str | None = None, category: str | None = None, level: str | None = None, region: str | None = None, status: str | None = None
+) -> DirectoryFilters:
+    """The directory's filters, or InvalidInput naming the one that cannot apply."""
+    wanted = AgencyStatus.approved.value if not status else status
+    if wanted not in [s.value for s in PUBLIC_STATUSES]:
+        raise InvalidInput(N_("Unknown status filter."), [FieldError("status", N_("Choose approved, suspended or blacklisted."))])
+    term = q.strip() if q else ""
+    prefix = None
+    if region:
+        check_region(region)
+        prefix = regions.scope_prefix(region)
+    levels = None
+    if category:
+        check_categories([category])
+        if level:
+            codes = catalogue.level_codes(category)
+            if level not in codes:
+                raise InvalidInput(N_("This category has no such qualification level."), [FieldError("level", N_("Choose one of this category's levels: {levels}."), {"levels": ", ".join(codes)})])
+            levels = tuple(codes[: codes.index(level) + 1])  # highest first
+    elif level:
+        raise InvalidInput(N_("Choose a category to filter by level."), [FieldError("level", N_("Choose a category to filter by level."))])
+    return DirectoryFilters(
+        status=wanted, name_like=like_pattern(term) if term else None, credit_code=term.upper() if term else None,
+        region_prefix=prefix, category=category or None, levels=levels,
+    )
+
+
 async def directory(
     session: AsyncSession,
     *,
@@ -247,40 +292,27 @@ async def directory(
     """The public directory: approved agencies (or suspended/blacklisted ones when asked),
     newest first, filtered; each with categories and approved qualifications."""
     after = decode_cursor(cursor)
-    wanted = AgencyStatus.approved.value if not status else status
-    if wanted not in [s.value for s in PUBLIC_STATUSES]:
-        raise InvalidInput(N_("Unknown status filter."), [FieldError("status", N_("Choose approved, suspended or blacklisted."))])
-    stmt = sa.select(Agency).where(Agency.status == wanted).order_by(Agency.id.desc()).limit(limit + 1)
+    filters = check_directory(q=q, category=category, level=level, region=region, status=status)
+    stmt = sa.select(Agency).where(Agency.status == filters.status).order_by(Agency.id.desc()).limit(limit + 1)
     if after is not None:
         stmt = stmt.where(Agency.id < after)
-    if q and q.strip():
-        term = q.strip()
-        like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(sa.or_(Agency.name.ilike(like, escape="\\"), Agency.credit_code == term.upper()))
-    if region:
-        check_region(region)
-        prefix = regions.scope_prefix(region)
-        stmt = stmt.where(Agency.region.startswith(prefix))
-    if category:
-        check_categories([category])
+    if filters.name_like:
+        stmt = stmt.where(sa.or_(Agency.name.ilike(filters.name_like, escape="\\"), Agency.credit_code == filters.credit_code))
+    if filters.region_prefix:
+        stmt = stmt.where(Agency.region.startswith(filters.region_prefix))
+    if filters.category:
         stmt = stmt.where(
-            sa.exists().where(AgencyCategory.agency_id == Agency.id, AgencyCategory.category == category)
+            sa.exists().where(AgencyCategory.agency_id == Agency.id, AgencyCategory.category == filters.category)
         )
-        if level:
-            levels = catalogue.level_codes(category)
-            if level not in levels:
-                raise InvalidInput(N_("This category has no such qualification level."), [FieldError("level", N_("Choose one of this category's levels: {levels}."), {"levels": ", ".join(levels)})])
-            good_enough = levels[: levels.index(level) + 1]  # highest first
-            stmt = stmt.where(
-                sa.exists().where(
-                    Qualification.agency_id == Agency.id,
-                    Qualification.category == category,
-                    Qualification.status == ReviewStatus.approved.value,
-                    Qualification.level.in_(good_enough),
-                )
+    if filters.levels:
+        stmt = stmt.where(
+            sa.exists().where(
+                Qualification.agency_id == Agency.id,
+                Qualification.category == filters.category,
+                Qualification.status == ReviewStatus.approved.value,
+                Qualification.level.in_(filters.levels),
             )
-    elif level:
-        raise InvalidInput(N_("Choose a category to filter by level."), [FieldError("level", N_("Choose a category to filter by level."))])
+        )
     agencies = list((await session.execute(stmt)).scalars().all())
     next_cursor = encode_cursor(agencies[limit - 1].id) if len(agencies) > limit and agencies[limit - 1].id is not None else None
     return await load_profiles(session, agencies[:limit]), next_cursor

@@ -13,13 +13,15 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
+from markupsafe import Markup, escape
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,7 +42,7 @@ from market.contracts.models import CONTRACT_STATUS_LABELS
 from market.db import today_in_china
 from market.errors import DomainError, FieldError, InvalidInput, NotFound, validation_errors
 from market.forms import FormErrors, errors_beside_fields, place_errors
-from market.i18n import N_
+from market.i18n import N_, gettext_for
 from market.pagination import check_limit
 from market.params import RowId
 from market.ratings import web as rating_pages
@@ -48,7 +50,7 @@ from market.reference import catalogue, regions
 from market.security.auth import current_principal, requires_role
 from market.selection import service as selection
 from market.selection.rules import FAIRNESS_NONE
-from market.templating import redirect, render, request_locale, wants_partial
+from market.templating import Choices, redirect, render, request_locale, wants_partial
 
 BLANK_ROWS = 3
 MAX_ROWS = 50
@@ -192,6 +194,71 @@ def region_groups(names: Names, *, counties: bool) -> list[tuple[str, list[tuple
     if others:
         groups.append((N_("Other provinces"), others))
     return groups
+
+
+class Labels:
+    """Reference data's names and the public lists' common selects in one language, made
+    once per locale (they change only with a release): the pages that show many rows look
+    labels up in dicts instead of walking the catalogues and calling gettext per cell."""
+
+    def __init__(self, locale: str) -> None:
+        gettext = gettext_for(locale)[0]
+        self.names = names = Names(locale)
+        # Kept escaped: notices/web.py joins them into rows without a template.
+        self.categories = {c.code: escape(names.category_label(c)) for c in catalogue.CATEGORIES}
+        self.category_choices = Choices([("", gettext(N_("All categories"))), *self.categories.items()])
+        self.region_choices = Choices(
+            [("", gettext(N_("All regions"))), *((gettext(label), options) for label, options in region_groups(names, counties=False))]
+        )
+        self.statuses = {code: escape(gettext(label)) for code, label in STATUS_LABELS.items()}
+        # Region codes and qualifications are closed sets (the reference data): these stay small.
+        self._regions: dict[str, Markup] = {}
+        self._qualifications: dict[tuple[str, str], Markup] = {}
+
+    def category(self, code: str) -> Markup:
+        return self.categories.get(code) or escape(code)
+
+    def region(self, code: str) -> Markup:
+        if (text := self._regions.get(code)) is None:
+            text = self._regions[code] = escape(self.names.region(code))
+        return text
+
+    def qualification(self, category: str, level: str) -> Markup:
+        if (text := self._qualifications.get((category, level))) is None:
+            text = self._qualifications[(category, level)] = escape(self.names.qualification(category, level))
+        return text
+
+
+@lru_cache(maxsize=None)
+def labels(locale: str) -> Labels:
+    return Labels(locale)
+
+
+class DirectoryRow(NamedTuple):
+    """A row of the directory as the page shows it, every cell's text ready."""
+
+    public_id: str
+    name: str
+    status: str
+    status_label: Markup | None  # only for an agency that is not approved
+    credit_code: str
+    region: Markup
+    categories: list[Markup]
+    qualifications: list[Markup]
+
+
+def directory_row(row: Any, labels: Labels) -> DirectoryRow:
+    """A row of queries.DIRECTORY_COLUMNS."""
+    return DirectoryRow(
+        public_id=row["public_id"],
+        name=row["name"],
+        status=row["status"],
+        status_label=None if row["status"] == AgencyStatus.approved else labels.statuses.get(row["status"], row["status"]),
+        credit_code=row["credit_code"],
+        region=labels.region(row["region"]),
+        categories=[labels.category(c) for c in row["categories"]],
+        qualifications=[labels.qualification(c, lv) for c, lv in queries.graded(row)],
+    )
 
 
 def _render(request: Request[Any, Any, Any], template: str, *, status_code: int = 200, headers: dict[str, str] | None = None, **context: Any) -> Response[str]:
@@ -655,7 +722,7 @@ class AgencyPages(Controller):
     async def directory(
         self,
         request: Request[Any, Any, Any],
-        session: NamedDependency[AsyncSession],
+        reader: NamedDependency[Any],
         q: FromQuery[str | None] = None,
         category: FromQuery[str | None] = None,
         level: FromQuery[str | None] = None,
@@ -670,27 +737,26 @@ class AgencyPages(Controller):
         chosen = find_category(category)
         if level and (chosen is None or level not in catalogue.level_codes(chosen.code)):
             level = None  # the level select offers the chosen category's levels only; a stale one is dropped
-        profiles, next_cursor = await service.directory(
-            session, q=q, category=category, level=level, region=region, status=status, cursor=cursor, limit=limit
-        )
+        checked = service.check_directory(q=q, category=category, level=level, region=region, status=status)
+        rows, next_cursor = await queries.directory_rows(reader, checked, cursor=cursor, limit=limit)
+        shown = labels(request_locale(request))
         filters = {"q": q, "category": category, "level": level, "region": region, "status": status, "limit": limit if limit != DIRECTORY_LIMIT else None}
         kept = {k: v for k, v in filters.items() if v not in (None, "")}
         context: dict[str, Any] = {
-            "profiles": profiles,
+            "rows": [directory_row(r, shown) for r in rows],
             "filters": filters,
             "filtered": any(filters[k] for k in ("q", "category", "level", "region")),
             "more_url": "/agencies?" + urlencode({**kept, "cursor": next_cursor}) if next_cursor else None,
             "continued": cursor is not None,
             "first_url": "/agencies" + ("?" + urlencode(kept) if kept else ""),
             "public_statuses": [s.value for s in service.PUBLIC_STATUSES],
+            "labels": shown,
         }
         headers = {"Vary": "Cookie, Accept-Language, HX-Request"}
         if wants_partial(request):
             template = "agencies/partials/directory_rows.html" if cursor else "agencies/partials/directory_update.html"
             return _render(request, template, headers=headers, **context)
-        return _render(
-            request, "agencies/directory.html", headers=headers, region_groups=region_groups(Names(request_locale(request)), counties=False), **context
-        )
+        return _render(request, "agencies/directory.html", headers=headers, **context)
 
     @get("/agencies/{agency_id:str}")
     async def profile(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], agency_id: FromPath[str]) -> Response[str]:

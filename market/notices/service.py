@@ -157,7 +157,7 @@ async def views(session: AsyncSession, notices: list[Notice]) -> list[NoticeView
 async def visible_notice(session: AsyncSession, public_id: str, viewer: AppUser | None) -> Notice:
     """Drafts are private to their owner (and staff); everything else is public."""
     notice = await get_notice(session, public_id)
-    if notice.status == NoticeStatus.draft and not (viewer and (viewer.id == notice.owner_id or viewer.role in (Role.admin, Role.supervisor))):
+    if not may_see(notice.status, notice.owner_id, viewer):
         raise NotFound(N_("No such notice."))
     return notice
 
@@ -435,6 +435,20 @@ async def public_notices(
     rows = await reader.fetch(sql, *args)
     next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
     return rows[:limit], next_cursor
+
+
+async def notice_page(conn: asyncpg.Connection, public_id: str) -> queries.NoticePage:
+    """What every viewer of a notice's page sees, in one statement; drafts included (the
+    caller decides who may see one, as visible_notice does)."""
+    row = await conn.fetchrow(queries.NOTICE_PAGE, public_id)
+    if row is None:
+        raise NotFound(N_("No such notice."))
+    return queries.notice_page(row)
+
+
+def may_see(status: str, owner_id: int, viewer: AppUser | None) -> bool:
+    """Drafts are private to their owner (and staff); everything else is public."""
+    return status != NoticeStatus.draft or (viewer is not None and (viewer.id == owner_id or viewer.role in (Role.admin, Role.supervisor)))
 
 
 async def list_notices(

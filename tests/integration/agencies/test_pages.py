@@ -461,3 +461,46 @@ async def test_each_role_reaches_only_its_own_pages(client: AsyncClient, db: Dat
     token = csrf_from(queue.text)
     response = await client.post(f"/admin/agencies/{pending}/review", data={"_csrf_token": token, "decision": "approve"})
     assert response.status_code == 403
+
+
+async def test_the_directory_page_lists_what_the_api_lists(client: AsyncClient, admin: AsyncClient, visitor: AsyncClient) -> None:
+    """The page reads the directory in one hand-written statement (queries.directory_page),
+    the API through the ORM (service.directory): the same filters give the same agencies in
+    the same order, page by page."""
+    made = [
+        await approved(client, admin, name="昆明甲级地质有限公司"),
+        await approved(client, admin, name="大理乙级地质有限公司", credit_code=credit_code("532901"), region="532901", q0_level="B"),
+        await approved(client, admin, name="玉溪测绘有限公司", region="530400", categories=["SURVEYING"], q0_category="SURVEYING", q0_level="A"),
+        await approved(client, admin, name="100%_地质公司", region="530102"),
+    ]
+    suspended = await approved(client, admin, name="暂停中的地质公司")
+    until = (TODAY + timedelta(days=30)).isoformat()
+    assert (await decide(admin, f"/admin/agencies/{suspended}/status", action="suspend", reason="报告质量问题", until=until)).status_code == 303
+    filters: list[dict[str, str]] = [
+        {}, {"q": "地质"}, {"q": "100%_"}, {"q": "%"}, {"category": "GEOHAZARD"}, {"category": "GEOHAZARD", "level": "A"},
+        {"category": "GEOHAZARD", "level": "B"}, {"region": "530100"}, {"region": "532900"}, {"region": "530000", "category": "SURVEYING"},
+        {"status": "suspended"}, {"status": "blacklisted"},
+    ]
+    for params in filters:
+        api_ids: list[str] = []
+        cursor: str | None = None
+        while True:
+            page = (await visitor.get("/api/v1/agencies", params={**params, "limit": 2, **({"cursor": cursor} if cursor else {})})).json()
+            api_ids += [item["id"] for item in page["items"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        page_ids: list[str] = []
+        url: str | None = "/agencies"
+        query: dict[str, Any] | None = {**params, "limit": 2}
+        while url:
+            text = (await visitor.get(url, params=query)).text
+            page_ids += _ids(text)
+            more = re.search(r'<a href="([^"]+)" hx-get="[^"]+" hx-target="#more-row"', text)
+            url, query = (html.unescape(more.group(1)), None) if more else (None, None)
+        assert page_ids == api_ids, params
+        assert set(api_ids) <= {*made, suspended}
+    shown = (await visitor.get("/agencies", params={"status": "suspended"})).text
+    assert _ids(shown) == [suspended] and 'class="status status-suspended"' in shown
+    assert _ids((await visitor.get("/agencies", params={"q": "100%_"})).text) == [made[3]]  # wildcards are literal
+    assert "&lt;" not in shown and "100%_地质公司" in (await visitor.get("/agencies")).text
