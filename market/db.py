@@ -51,6 +51,13 @@ def timestamp_column(**kwargs: Any) -> sa.Column[datetime]:
     return sa.Column(sa.DateTime(timezone=True), **kwargs)
 
 
+async def _readers_keep_no_state(connection: Any) -> None:
+    """A readers' connection runs single SELECTs: no SET, LISTEN, advisory lock or cursor
+    outlives one, and asyncpg still rolls back a transaction left open before calling this.
+    Its default reset (RESET ALL, UNLISTEN *, CLOSE ALL... in a round trip of its own) was
+    a twentieth of a public list request."""
+
+
 @dataclass
 class Database:
     """What the app holds for its lifetime: an engine (or, in tests, one outer
@@ -108,7 +115,7 @@ class Database:
         if self.engine is None or size <= 0:
             return
         self.reader_pool = asyncpg.create_pool(
-            to_asyncpg_dsn(url), min_size=min(2, size), max_size=size, timeout=CONNECT_TIMEOUT
+            to_asyncpg_dsn(url), min_size=min(2, size), max_size=size, timeout=CONNECT_TIMEOUT, reset=_readers_keep_no_state
         )
         try:
             await self.reader_pool
