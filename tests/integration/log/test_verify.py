@@ -85,6 +85,13 @@ def test_all_three_verifiers_agree_on_a_good_log(logged: tuple[str, str, Path]) 
     assert reports[1]["checks"] == reports[2]["checks"]
     human = market_verify(database_url, data_dir)
     assert human.returncode == 0 and "VERIFIED" in human.stdout
+    # --log-only, through every front end: the same log checks, no notice re-derived.
+    for result in (market_verify(database_url, data_dir, "--log-only", "--json"), standalone("--url", base, "--log-only", "--json")):
+        quick = json.loads(result.stdout)
+        assert result.returncode == 0 and quick["ok"] and quick["notices"] == {} and quick["root"] == reports[0]["root"]
+        assert any("not re-derived" in note for note in quick["notes"])
+    both = standalone("--url", base, "--log-only", "--notice", "N-000001")
+    assert both.returncode == 2 and "not allowed with" in both.stderr
 
 
 def test_one_changed_byte_fails_and_names_the_entry(logged: tuple[str, str, Path]) -> None:

@@ -175,6 +175,18 @@ def test_one_notice_alone() -> None:
     assert report.problems[0].message == "no entries for notice N-000404"
 
 
+def test_log_only_checks_the_log_and_says_the_notices_were_not_re_derived() -> None:
+    tampered = notices_log(3, tamper=True)  # signed as it is: only a notice's story is wrong
+    report = verify(MemorySource(tampered, signer()), notices=False)
+    assert report.ok and report.notices == {}, report.human()
+    assert any("not re-derived" in note for note in report.notes)
+    assert "  note  the notices' stories" in report.human()
+    # The log's own checks still run: an entry without its notice_id is still found.
+    log = notices_log(1)
+    log.append(protocol.canonical_json({"v": 1, "seq": len(log), "type": "bid.accepted", "ts": "2026-11-28T09:00:00.000000Z"}))
+    assert verify(MemorySource(log, signer()), notices=False).problems[0].message == "bid.accepted has no notice_id"
+
+
 def test_many_notices_print_the_failing_ones_and_a_count() -> None:
     report = verify(MemorySource(notices_log(52, tamper=True), signer()))
     lines = report.human().splitlines()

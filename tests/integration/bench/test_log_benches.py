@@ -1,0 +1,35 @@
+"""The log's benchmarks (ops/bench/log_append.py, ops/bench/log_verify.py), CI-sized: they
+must run end to end on a scratch database of the test server and print their figures and
+ratios. How fast is for the full-size runs of docs/performance.md, not for CI."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def run_bench(script: str, server_url: str, *args: str) -> str:
+    env = {**os.environ, "DATABASE_URL": server_url}
+    result = subprocess.run([sys.executable, f"ops/bench/{script}", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    print(result.stdout)
+    return result.stdout
+
+
+def test_the_append_benchmark_runs_and_prints_its_ratio(server_url: str) -> None:
+    out = run_bench("log_append.py", server_url, "--writers", "4", "--entries", "200")
+    assert re.search(r"baseline \(bare append SQL\): [\d,]+ entries/s", out)
+    assert re.search(r"ratio append/baseline: +\d+\.\d\d", out)
+
+
+def test_the_verify_benchmark_runs_every_mode_and_prints_both_ratios(server_url: str) -> None:
+    out = run_bench("log_verify.py", server_url, "--entries", "20000")
+    assert "filled 20,000 entries" in out
+    assert re.search(r"checked [\d,]+ notices", out)
+    assert re.search(r"ratio the log alone/baseline: \d+\.\d\d", out)
+    assert re.search(r"ratio with every notice re-derived/baseline: \d+\.\d\d", out)
