@@ -2090,6 +2090,7 @@ class EntryChecker:
         self.number = 0
         self.ended = False
         self.shard: Shard | None = None
+        self.dealt = False
         self.workers: list[tuple[Any, Any]] = []
         self.outbox: Any = None
         if size < self.PARALLEL_FROM:
@@ -2101,11 +2102,16 @@ class EntryChecker:
         # As many as there are CPUs: this process (reading, hashing) needs less than one, and
         # is idle once the log is read while the notices' checks still have work.
         shards = max(1, min(self.MAX_WORKERS, os.cpu_count() or 1))
+        # Without the notices' checks an entry needs nothing but itself: each batch goes to
+        # one worker in turn, which parses all of it, instead of to every worker for its
+        # notices' share (each worker unpickling the whole log).
+        self.dealt = not notices
         context = multiprocessing.get_context()
         self.outbox = context.Queue()
         for index in range(shards):
             inbox = context.Queue(maxsize=self.QUEUED)
-            process = context.Process(target=_shard_process, args=(index, shards, canonical, notice, notices, inbox, self.outbox), daemon=True)
+            shard_args = (0, 1) if self.dealt else (index, shards)
+            process = context.Process(target=_shard_process, args=(*shard_args, canonical, notice, notices, inbox, self.outbox), daemon=True)
             process.start()
             self.workers.append((process, inbox))
 
@@ -2121,8 +2127,11 @@ class EntryChecker:
             self.shard.take(self.number, self.start, self.batch)
         else:
             payload = pickle.dumps((self.number, self.start, self.batch), protocol=pickle.HIGHEST_PROTOCOL)
-            for process, inbox in self.workers:
-                self._put(process, inbox, payload)
+            if self.dealt:
+                self._put(*self.workers[self.number % len(self.workers)], payload)
+            else:
+                for process, inbox in self.workers:
+                    self._put(process, inbox, payload)
         self.start += len(self.batch)
         self.number += 1
         self.batch = []

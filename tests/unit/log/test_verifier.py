@@ -230,6 +230,27 @@ def test_worker_processes_give_the_same_report(monkeypatch: pytest.MonkeyPatch, 
     assert not inline.notices["N-000001"].ok and inline.notices["N-000002"].ok
 
 
+@pytest.mark.parametrize("shards", [1, 3])
+def test_log_only_workers_find_what_one_process_finds(monkeypatch: pytest.MonkeyPatch, shards: int) -> None:
+    """--log-only deals each batch to one worker: the first bad entry is still the first."""
+    import os
+
+    from market.log import verifier
+
+    log = notices_log(7)
+    log[20] = log[20].replace(b'"v":1', b'"v":2')
+    log[33] = b"not json"
+    s = signer()
+    inline = verify(MemorySource(log, s), notices=False)
+    monkeypatch.setattr(verifier.EntryChecker, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(verifier.EntryChecker, "BATCH", 7)
+    monkeypatch.setattr(verifier.EntryChecker, "MAX_WORKERS", shards)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    parallel = verify(MemorySource(log, s), notices=False)
+    assert parallel.as_dict() == inline.as_dict()
+    assert inline.first_bad_seq == 20 and not inline.ok
+
+
 def test_notice_key_reads_the_notice_from_the_bytes() -> None:
     from market.log.verifier import AMBIGUOUS, notice_key
 
