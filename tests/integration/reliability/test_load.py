@@ -15,8 +15,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
-import pytest
-
 from market.app import create_app
 from market.db import Database
 from tests.conftest import in_thread, make_settings, serve_in_process
