@@ -144,6 +144,26 @@ async def test_a_forged_round_is_a_fault_and_the_next_relay_is_asked(closed_port
     assert closed_port in raised.value.reason  # the next relay was tried too
 
 
+async def test_the_relays_load_the_system_certificates_once(monkeypatch: pytest.MonkeyPatch, closed_port: str) -> None:
+    """Each fetch used to build a TLS context (tens of ms of CPU loading certificates); the
+    scheduler fetches for every notice waiting on the beacon."""
+    import ssl
+
+    made: list[ssl.SSLContext] = []
+    real = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    relays = DrandRelays((closed_port.replace("http://", "https://"),), timeout=2)
+    for _ in range(3):
+        with pytest.raises(BeaconUnavailable):
+            await relays.fetch(ROUND)
+    assert len(made) == 1 and made[0].verify_mode == ssl.CERT_REQUIRED
+
+
 async def test_a_relay_answering_another_round_is_refused() -> None:
     with FakeRelay({"round": ROUND + 1, "signature": SIGNATURE}) as relay:
         with pytest.raises(BeaconUnavailable) as raised:
