@@ -49,3 +49,31 @@ async def test_fill_pool_without_a_database_leaves_the_pool_to_fill_later() -> N
         assert db.engine is not None and db.engine.pool.checkedin() == 0  # type: ignore[attr-defined]
     finally:
         await db.dispose()
+
+
+async def test_a_readers_connection_that_failed_is_not_reused_and_one_that_said_404_is(database_url: str) -> None:
+    """The readers' pool skips asyncpg's reset round trip, which had also caught connections
+    left broken mid-query (PostgreSQL shutting down under one): those are terminated instead."""
+    import pytest
+
+    from market.errors import NotFound
+
+    db = Database.from_url(database_url, pool_size=1, max_overflow=0)
+    try:
+        await db.open_reader_pool(database_url, 1)
+        async with db.reading() as reader:
+            first = await reader.fetchval("SELECT pg_backend_pid()")
+        with pytest.raises(NotFound):
+            async with db.reading() as reader:
+                assert await reader.fetchval("SELECT pg_backend_pid()") == first  # reused, no reset
+                raise NotFound("No such notice.")
+        with pytest.raises(asyncpg.PostgresError):
+            async with db.reading() as reader:
+                assert await reader.fetchval("SELECT pg_backend_pid()") == first  # a 404 left it alone
+                await reader.fetchval("SELECT 1/0")
+        async with db.reading() as reader:
+            assert await reader.fetchval("SELECT pg_backend_pid()") != first  # a failure did not
+    finally:
+        if db.reader_pool is not None:
+            await db.reader_pool.close()
+        await db.dispose()
