@@ -3,7 +3,6 @@ agencies in any status, and the public directory's page in one statement."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import asyncpg
@@ -12,13 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.agencies.models import Agency
 from market.agencies.service import DirectoryFilters, Profile, load_profile
-from market.pagination import decode_cursor, encode_cursor
+from market.pagination import decode_cursor
+from market.sql import Params, json_column, keyset_page, like_pattern
 
 SEARCH_LIMIT = 50
-
-
-def _like(term: str) -> str:
-    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 async def find_agencies(session: AsyncSession, *, q: str, limit: int = SEARCH_LIMIT) -> list[Profile]:
@@ -31,7 +27,7 @@ async def find_agencies(session: AsyncSession, *, q: str, limit: int = SEARCH_LI
         sa.select(Agency)
         .where(
             sa.or_(
-                Agency.name.ilike(_like(term), escape="\\"),
+                Agency.name.ilike(like_pattern(term), escape="\\"),
                 Agency.credit_code == term.upper(),
                 Agency.public_id == term.upper(),
             )
@@ -62,30 +58,25 @@ DIRECTORY_COLUMNS = """
 def directory_page(filters: DirectoryFilters, *, after: int | None, limit: int) -> tuple[str, list[Any]]:
     """The SQL and arguments of one directory page, newest first, keyset-paged by id
     (pure); ``limit + 1`` rows, the extra one saying whether a next page exists."""
-    args: list[Any] = []
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    where = [f"a.status = {arg(filters.status)}"]
+    params = Params()
+    where = [f"a.status = {params(filters.status)}"]
     if after is not None:
-        where.append(f"a.id < {arg(after)}")
+        where.append(f"a.id < {params(after)}")
     if filters.name_like:
-        where.append(f"(a.name ILIKE {arg(filters.name_like)} ESCAPE '\\' OR a.credit_code = {arg(filters.credit_code)})")
+        where.append(f"(a.name ILIKE {params(filters.name_like)} ESCAPE '\\' OR a.credit_code = {params(filters.credit_code)})")
     if filters.region_prefix:
         # LIKE on a prefix of digits, which never hold a wildcard
-        where.append(f"a.region LIKE {arg(filters.region_prefix + '%')}")
+        where.append(f"a.region LIKE {params(filters.region_prefix + '%')}")
     if filters.category:
-        category = arg(filters.category)
+        category = params(filters.category)
         where.append(f"EXISTS (SELECT 1 FROM agency_category c WHERE c.agency_id = a.id AND c.category = {category})")
         if filters.levels:
             where.append(
                 "EXISTS (SELECT 1 FROM qualification q WHERE q.agency_id = a.id"
-                f" AND q.category = {category} AND q.status = 'approved' AND q.level = ANY({arg(list(filters.levels))}))"
+                f" AND q.category = {category} AND q.status = 'approved' AND q.level = ANY({params(list(filters.levels))}))"
             )
-    sql = f"SELECT {DIRECTORY_COLUMNS} FROM agency a WHERE {' AND '.join(where)} ORDER BY a.id DESC LIMIT {arg(limit + 1)}"
-    return sql, args
+    sql = f"SELECT {DIRECTORY_COLUMNS} FROM agency a WHERE {' AND '.join(where)} ORDER BY a.id DESC LIMIT {params(limit + 1)}"
+    return sql, params
 
 
 async def directory_rows(
@@ -93,12 +84,9 @@ async def directory_rows(
 ) -> tuple[list[asyncpg.Record], str | None]:
     """One page of the directory as rows of ``DIRECTORY_COLUMNS`` and the next page's cursor."""
     sql, args = directory_page(filters, after=decode_cursor(cursor), limit=limit)
-    rows = await reader.fetch(sql, *args)
-    next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return await keyset_page(reader, sql, args, limit)
 
 
 def graded(row: Any) -> list[tuple[str, str]]:
     """The row's approved qualifications that have a level, as (category, level)."""
-    value = row["graded"]
-    return [(c, lv) for c, lv in (json.loads(value) if isinstance(value, str) else value)]
+    return [(c, lv) for c, lv in json_column(row["graded"])]

@@ -39,6 +39,7 @@ from market.ids import next_public_id
 from market.log import store as log
 from market.pagination import decode_cursor, encode_cursor
 from market.security import uploads
+from market.sql import like_pattern
 from market.reference import catalogue, regions
 
 AGENCY_ID_SEQUENCE = "agency_public_seq"
@@ -244,10 +245,6 @@ class DirectoryFilters:
     region_prefix: str | None = None  # the region's digits: its whole area matches
     category: str | None = None
     levels: tuple[str, ...] | None = None  # an approved qualification at one of these
-
-
-def like_pattern(term: str) -> str:
-    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def check_directory(

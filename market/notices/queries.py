@@ -9,7 +9,6 @@ functions below turn its row into the plain facts the eligibility rule already t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,6 +17,7 @@ from typing import Any
 from market.agencies import rules as agency_rules
 from market.agencies.models import ReviewStatus
 from market.ids import format_public_id
+from market.sql import Params, json_column
 
 # The notice is locked FOR SHARE (bids may arrive together, but not while the notice is
 # amended or closed) inside the CTE, so the row exists whether or not the notice does and
@@ -88,13 +88,13 @@ def bid_context(row: Mapping[str, Any]) -> BidContext:
                     category=category, level=level, certificate_no=certificate_no,
                     valid_until=date.fromisoformat(valid_until), approved=status == ReviewStatus.approved,
                 )
-                for category, level, certificate_no, valid_until, status in _json(row["qualifications"])
+                for category, level, certificate_no, valid_until, status in json_column(row["qualifications"])
             ),
         )
     requirements = None
     if row["notice_id"] is not None:
         requirements = agency_rules.notice_requirements(
-            category=row["category"], min_level=row["required_level"], region=row["region"], avoid=_json(row["avoid"])
+            category=row["category"], min_level=row["required_level"], region=row["region"], avoid=json_column(row["avoid"])
         )
     number = row["bid_number"]
     return BidContext(
@@ -106,11 +106,6 @@ def bid_context(row: Mapping[str, Any]) -> BidContext:
         bid_id=None if number is None else format_public_id("B", int(number)),
         facts=facts, requirements=requirements,
     )
-
-
-def _json(value: Any) -> Any:
-    # asyncpg hands json over as text; a codec set on the connection would hand it parsed.
-    return json.loads(value) if isinstance(value, str) else value
 
 
 # -- the public notice list ------------------------------------------------------------------
@@ -151,36 +146,31 @@ class NoticeFilters:
 def notice_list(filters: NoticeFilters, *, after: int | None, limit: int) -> tuple[str, list[Any]]:
     """The SQL and arguments of one page of the public list, newest first, keyset-paged
     by id (pure). It asks for ``limit + 1`` rows: the extra one says whether a next page exists."""
-    args: list[Any] = []
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
+    params = Params()
     where = ["n.status <> 'draft'"]
     if after is not None:
-        where.append(f"n.id < {arg(after)}")
+        where.append(f"n.id < {params(after)}")
     if filters.status:
-        where.append(f"n.status = {arg(filters.status)}")
+        where.append(f"n.status = {params(filters.status)}")
     if filters.method:
-        where.append(f"n.method = {arg(filters.method)}")
+        where.append(f"n.method = {params(filters.method)}")
     if filters.category:
-        where.append(f"n.category = {arg(filters.category)}")
+        where.append(f"n.category = {params(filters.category)}")
     if filters.region_prefix:
         # LIKE on a prefix of digits, which never hold a wildcard
-        where.append(f"n.region LIKE {arg(filters.region_prefix + '%')}")
+        where.append(f"n.region LIKE {params(filters.region_prefix + '%')}")
     if filters.budget_min is not None:
-        where.append(f"n.budget_fen >= {arg(filters.budget_min)}")
+        where.append(f"n.budget_fen >= {params(filters.budget_min)}")
     if filters.budget_max is not None:
-        where.append(f"n.budget_fen <= {arg(filters.budget_max)}")
+        where.append(f"n.budget_fen <= {params(filters.budget_max)}")
     if filters.title_like is not None:
-        where.append(f"(n.title ILIKE {arg(filters.title_like)} ESCAPE '\\' OR n.public_id = {arg(filters.public_id)})")
+        where.append(f"(n.title ILIKE {params(filters.title_like)} ESCAPE '\\' OR n.public_id = {params(filters.public_id)})")
     sql = (
         f"SELECT {NOTICE_LIST_COLUMNS} FROM notice n"
         " LEFT JOIN owner_org o ON o.id = n.org_id LEFT JOIN project p ON p.id = n.project_id"
-        f" WHERE {' AND '.join(where)} ORDER BY n.id DESC LIMIT {arg(limit + 1)}"
+        f" WHERE {' AND '.join(where)} ORDER BY n.id DESC LIMIT {params(limit + 1)}"
     )
-    return sql, args
+    return sql, params
 
 
 # -- a notice's page ---------------------------------------------------------------------------
@@ -272,9 +262,9 @@ def notice_page(row: Mapping[str, Any]) -> NoticePage:
         notice=RowView(row),
         org=PageOrg(row["org_public_id"], row["org_name"]) if row["org_public_id"] else None,
         project=PageProject(row["project_public_id"], row["project_name"], row["project_code"]) if row["project_public_id"] else None,
-        avoid=[PageAvoid(agency_id, reason) for agency_id, reason in _json(row["avoid"])],
+        avoid=[PageAvoid(agency_id, reason) for agency_id, reason in json_column(row["avoid"])],
         # json_build_array spells a timestamptz as PostgreSQL's ISO text, with its offset.
-        revisions=[PageRevision(datetime.fromisoformat(at), seq, reason, changes) for at, seq, reason, changes in _json(row["revisions"])],
-        holders=[PageHolder(public_id, name) for public_id, name in _json(row["holders"])],
+        revisions=[PageRevision(datetime.fromisoformat(at), seq, reason, changes) for at, seq, reason, changes in json_column(row["revisions"])],
+        holders=[PageHolder(public_id, name) for public_id, name in json_column(row["holders"])],
         now=row["now"],
     )

@@ -47,6 +47,7 @@ from market.notices.models import (
 )
 from market.notices.secrets import SecretSealer
 from market.pagination import decode_cursor, encode_cursor
+from market.sql import keyset_page, like_pattern
 from market.reference import catalogue, regions
 
 ORG_SEQUENCE = "owner_org_public_seq"
@@ -418,7 +419,7 @@ def check_filters(
     title_like = public_id = None
     if q and q.strip():
         public_id = q.strip()
-        title_like = "%" + public_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        title_like = like_pattern(public_id)
     return queries.NoticeFilters(
         status=status or None, method=method or None, category=category or None,
         region_prefix=regions.scope_prefix(region) if region else None,
@@ -432,9 +433,7 @@ async def public_notices(
     """One page of published notices, newest first, as rows of queries.NOTICE_LIST_COLUMNS
     (present.notice_public_row shapes them), and the next page's cursor."""
     sql, args = queries.notice_list(filters, after=decode_cursor(cursor), limit=limit)
-    rows = await reader.fetch(sql, *args)
-    next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return await keyset_page(reader, sql, args, limit)
 
 
 async def notice_page(conn: asyncpg.Connection, public_id: str) -> queries.NoticePage:

@@ -29,6 +29,7 @@ from market.log.queries import MAX_SEQ
 from market.notices.models import METHOD_LABELS, Notice, NoticeRevision, OwnerOrg
 from market.selection.models import Selection
 from market.selection.rules import EXCLUSION_REASONS, FAILED_REASONS
+from market.sql import like_pattern
 
 HISTORY_LIMIT = 50
 SEARCH_LIMIT = 20
@@ -454,10 +455,6 @@ class SearchResults:
 SEQ_QUERY = re.compile(r"^#?(\d{1,18})$")
 
 
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 async def search(session: AsyncSession, query: str, *, limit: int = SEARCH_LIMIT) -> SearchResults:
     """Notices by id or title words, agencies by id, name or credit code, owner
     organisations likewise, and a log entry by seq (``123`` or ``#123``)."""
@@ -467,19 +464,19 @@ async def search(session: AsyncSession, query: str, *, limit: int = SEARCH_LIMIT
         return out
     upper = q.upper()
     words = [w for w in q.split() if w]
-    title_match = sa.and_(*[Notice.title.ilike(_like(w), escape="\\") for w in words])
+    title_match = sa.and_(*[Notice.title.ilike(like_pattern(w), escape="\\") for w in words])
     notices = sa.select(Notice).where(sa.or_(Notice.public_id == upper, title_match), Notice.status != "draft").order_by(Notice.id.desc()).limit(limit)
     out.notices = list((await session.execute(notices)).scalars().all())
     agencies = (
         sa.select(Agency)
-        .where(sa.or_(Agency.public_id == upper, Agency.credit_code == upper, Agency.name.ilike(_like(q), escape="\\")))
+        .where(sa.or_(Agency.public_id == upper, Agency.credit_code == upper, Agency.name.ilike(like_pattern(q), escape="\\")))
         .order_by(Agency.id.desc())
         .limit(limit)
     )
     out.agencies = list((await session.execute(agencies)).scalars().all())
     owners = (
         sa.select(OwnerOrg)
-        .where(sa.or_(OwnerOrg.public_id == upper, OwnerOrg.credit_code == upper, OwnerOrg.name.ilike(_like(q), escape="\\")))
+        .where(sa.or_(OwnerOrg.public_id == upper, OwnerOrg.credit_code == upper, OwnerOrg.name.ilike(like_pattern(q), escape="\\")))
         .order_by(OwnerOrg.id.desc())
         .limit(limit)
     )
