@@ -777,17 +777,12 @@ class NoticePages(Controller):
         session: AsyncSession,
         notice: Notice,
         viewer: AppUser | None,
-        *,
-        status_code: int = 200,
-        done: str | None = None,
-        changed: str | None = None,
-        problem: DomainError | None = None,
-        bid_errors: FormErrors | None = None,
-        bid_values: dict[str, str] | None = None,
+        **shown: Any,
     ) -> Response[str]:
         """The page for a logged-in viewer: the public part read on the request's own
         connection (so it sees what this transaction sees), the viewer's own part (an
-        agency's bids and eligibility) through the ORM."""
+        agency's bids and eligibility) through the ORM. ``shown``: the rest of what
+        _render_notice takes (status code, messages, the bid form's errors and values)."""
         connection = await session.connection()
         page = await service.notice_page((await connection.get_raw_connection()).driver_connection, notice.public_id)
         agency: Agency | None = None
@@ -800,10 +795,7 @@ class NoticePages(Controller):
                 own_bids = [b for b, _ in await service.bids_of(session, agency, notice=notice)]
                 if notice.status == NoticeStatus.open and page.now < notice.bid_deadline:
                     eligibility = await service.eligibility(session, agency, await service.view(session, notice))
-        return self._render_notice(
-            request, page, viewer, agency=agency, eligibility=eligibility, own_bids=own_bids, status_code=status_code,
-            done=done, changed=changed, problem=problem, bid_errors=bid_errors, bid_values=bid_values,
-        )
+        return self._render_notice(request, page, viewer, agency=agency, eligibility=eligibility, own_bids=own_bids, **shown)
 
     def _render_notice(
         self,
