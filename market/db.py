@@ -19,8 +19,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
 
-from market.errors import DomainError
-
 logger = logging.getLogger("market.db")
 
 # Alembic diffs and PostgreSQL errors are readable only when constraints have stable names.
@@ -51,14 +49,6 @@ def today_in_china() -> date:
 def timestamp_column(**kwargs: Any) -> sa.Column[datetime]:
     """A timezone-aware timestamp; naive datetimes are a bug in this code base."""
     return sa.Column(sa.DateTime(timezone=True), **kwargs)
-
-
-async def _readers_keep_no_state(connection: Any) -> None:
-    """A readers' connection runs single SELECTs: no SET, LISTEN, advisory lock or cursor
-    outlives one, and asyncpg still rolls back a transaction left open before calling this.
-    Its default reset (RESET ALL, UNLISTEN *, CLOSE ALL... in a round trip of its own) was
-    a twentieth of a public list request. That round trip also caught a connection left
-    broken by a failed query; Database.reading terminates those instead."""
 
 
 @dataclass
@@ -118,7 +108,7 @@ class Database:
         if self.engine is None or size <= 0:
             return
         self.reader_pool = asyncpg.create_pool(
-            to_asyncpg_dsn(url), min_size=min(2, size), max_size=size, timeout=CONNECT_TIMEOUT, reset=_readers_keep_no_state
+            to_asyncpg_dsn(url), min_size=min(2, size), max_size=size, timeout=CONNECT_TIMEOUT
         )
         try:
             await self.reader_pool
@@ -140,14 +130,6 @@ class Database:
                 raise sa_exc.TimeoutError("no readers' connection came free") from exc
             try:
                 yield connection
-            except Exception as exc:
-                # The pool resets nothing on release (_readers_keep_no_state), so nothing
-                # would notice a connection left mid-operation by a failure (PostgreSQL
-                # shutting down under a query): the next request would get it and a 500.
-                # An error of the request's own (a 404, a 422) says nothing of the connection.
-                if not isinstance(exc, DomainError):
-                    connection.terminate()
-                raise
             finally:
                 await self.reader_pool.release(connection)
             return
