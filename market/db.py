@@ -214,6 +214,12 @@ def is_unavailable(exc: BaseException) -> bool:
         # asyncpg's interface errors are mostly misuse (a bug), except a closed connection.
         if isinstance(current, asyncpg.InterfaceError | sa_exc.InterfaceError) and "closed" in str(current):
             return True
+        # PostgreSQL's goodbye when it shuts down (57P01) can reach a pooled connection that
+        # sits idle, before its socket closes: its protocol is then stuck consuming that
+        # error (state 2, PROTOCOL_ERROR_CONSUME) and refuses the next query with this.
+        # Two queries at once on one connection (a bug) raise InterfaceError instead.
+        if isinstance(current, asyncpg.InternalClientError) and "another operation (2) is in progress" in str(current):
+            return True
         # Raised by the socket while connecting; TimeoutError is asyncpg's connect timeout.
         if isinstance(current, ConnectionError | TimeoutError):
             return True

@@ -79,7 +79,14 @@ async def _user_is_current(scope: Scope, claims: Claims) -> bool:
     else:
         async with database.engine.connect() as connection:
             driver = (await connection.get_raw_connection()).driver_connection
-            row = await driver.fetchrow("SELECT is_active, role FROM app_user WHERE public_id = $1", claims.sub)
+            try:
+                row = await driver.fetchrow("SELECT is_active, role FROM app_user WHERE public_id = $1", claims.sub)
+            except BaseException:
+                # SQLAlchemy never sees the driver's own errors, so it would pool the
+                # connection again even when the error left it mid-operation (PostgreSQL
+                # shutting down under the query): the next request then got a 500.
+                await connection.invalidate()
+                raise
     return row is not None and bool(row[0]) and str(row[1]) == claims.role
 
 

@@ -42,6 +42,8 @@ def wrapped(cause: BaseException) -> Exception:
         asyncpg.AdminShutdownError("terminating connection due to administrator command"),
         asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
         asyncpg.InterfaceError("connection is closed"),
+        # a pooled connection that PostgreSQL's shutdown notice reached while it sat idle
+        asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress"),
         sa_exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30.00"),
         sa_exc.DBAPIError("SELECT 1", {}, Exception("gone"), connection_invalidated=True),
         sa_exc.OperationalError("SELECT 1", {}, Exception("server closed the connection")),
@@ -62,6 +64,7 @@ def test_connection_level_errors_are_unavailable(exc: BaseException) -> None:
         Conflict("This notice is not open for bids."),
         asyncpg.UniqueViolationError("duplicate key value"),
         asyncpg.InterfaceError("cannot perform operation: another operation is in progress"),
+        asyncpg.InternalClientError("cannot switch to state 12; another operation (11) is in progress"),
         sa_exc.IntegrityError("INSERT", {}, Exception("duplicate key")),
         sa_exc.DBAPIError("SELECT 1", {}, Exception("syntax error"), connection_invalidated=False),
     ],
