@@ -380,7 +380,8 @@ class NoticeCheck:
             self.problem(seq, "eligible is not 64 lowercase hex digits")
         else:
             self.eligible = bytes.fromhex(eligible)
-            if self.candidates is not None and protocol.eligible_digest(self.candidates).hex() != eligible:
+            # (self.candidates are set only when _check_candidates found them canonical)
+            if self.candidates is not None and protocol.eligible_digest_of_ordered(self.candidates).hex() != eligible:
                 self.problem(seq, "eligible does not recompute from the candidates")
         # A large log holds every notice until its end: keep only what later entries need.
         self.bid_count = len(self.standing)
@@ -572,7 +573,7 @@ class NoticeCheck:
             # Everything after the seed would differ too: one problem says it.
             self.problem(seq, "seed does not recompute from the secret, eligible, scheme and beacon")
             return
-        order = protocol.draw_order(seed, self.candidates)
+        order = protocol.draw_order_of_ordered(seed, self.candidates)
         try:
             ranking = protocol.rank(self.method, order, self.prices)
         except ValueError as exc:

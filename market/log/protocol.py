@@ -314,10 +314,13 @@ def _first(pair: tuple[str, int]) -> str:
 
 def eligible_digest(candidates: Iterable[tuple[str, int]]) -> bytes:
     """``eligible`` of step 3: the count is in the hash so no list is a prefix of another."""
-    return _eligible_digest(canonical_candidates(candidates))
+    return eligible_digest_of_ordered(canonical_candidates(candidates))
 
 
-def _eligible_digest(ordered: list[tuple[str, int]]) -> bytes:
+def eligible_digest_of_ordered(ordered: list[tuple[str, int]]) -> bytes:
+    """``eligible_digest`` of candidates already checked and sorted as
+    ``canonical_candidates`` does (the verifier has checked them itself, with its own
+    messages, and would otherwise check them twice more)."""
     parts = [LP("msp/1/eligible"), u32be(len(ordered))]
     for agency_id, weight in ordered:
         raw = agency_id.encode("utf-8")  # LP(agency_id) written out; ids are at most 64 bytes
@@ -409,6 +412,11 @@ def seed(
     )
 
 
+# HMAC's pads as byte translations: key XOR 0x36 (0x5C) in one call, not a loop per byte.
+_XOR_36: Final = bytes(b ^ 0x36 for b in range(256))
+_XOR_5C: Final = bytes(b ^ 0x5C for b in range(256))
+
+
 class U64Stream:
     """The deterministic generator of step 5: x_j = first 8 bytes of
     HMAC-SHA256(seed, "msp/1/u64" || U64(j)), j counting every value taken."""
@@ -419,8 +427,8 @@ class U64Stream:
         # HMAC (RFC 2104) with both padded keys hashed once and copied per value: the same
         # MAC as hmac.new(seed, tag + U64(j), sha256), at a third of its cost per value.
         key = _check_digest(seed, "seed").ljust(64, b"\0")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key) + self._TAG)
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+        self._inner = hashlib.sha256(key.translate(_XOR_36) + self._TAG)
+        self._outer = hashlib.sha256(key.translate(_XOR_5C))
         self._j = 0
 
     @property
@@ -467,10 +475,12 @@ def draw_order(seed: bytes, candidates: Iterable[tuple[str, int]]) -> list[str]:
     ones weighing 0. With every weight 1 (this version of the protocol) that position is
     simply the ``t``-th remaining one. ``draw_order_by_walking`` is the specification's
     wording, kept for the tests to compare against."""
-    return _draw_order(seed, canonical_candidates(candidates))
+    return draw_order_of_ordered(seed, canonical_candidates(candidates))
 
 
-def _draw_order(seed: bytes, remaining: list[tuple[str, int]]) -> list[str]:
+def draw_order_of_ordered(seed: bytes, remaining: list[tuple[str, int]]) -> list[str]:
+    """``draw_order`` of candidates already checked and sorted as ``canonical_candidates``
+    does (see ``eligible_digest_of_ordered``)."""
     stream = U64Stream(seed)
     if all(weight == 1 for _, weight in remaining):
         ids = [agency_id for agency_id, _ in remaining]
@@ -509,9 +519,9 @@ def draw_steps(
     """Steps 3 to 5 at once, ``(eligible, seed, order)``, the candidates checked and sorted
     once rather than by each step (a third of a 10,000-candidate draw's time)."""
     ordered = canonical_candidates(candidates)
-    eligible = _eligible_digest(ordered)
+    eligible = eligible_digest_of_ordered(ordered)
     drawn_seed = seed(notice_id, attempt, secret, eligible, scheme, beacon)
-    return eligible, drawn_seed, _draw_order(drawn_seed, ordered)
+    return eligible, drawn_seed, draw_order_of_ordered(drawn_seed, ordered)
 
 
 def draw_order_by_walking(seed: bytes, candidates: Iterable[tuple[str, int]]) -> list[str]:
