@@ -148,7 +148,7 @@ def cmd_log_verify(args: argparse.Namespace, settings: Settings) -> int:
     since = verifier.read_since(args.since)
     progress = None if args.json else verifier.progress_bar()
     if args.url:
-        report = verifier.verify(verifier.HttpSource(args.url), since=since, progress=progress, canonical=args.canonical, notice=args.notice, notices=not args.log_only)
+        report = verifier.verify(verifier.HttpSource(args.url), since=since, progress=progress, canonical=args.canonical, notice=args.notice, notices=not args.log_only, state=args.state)
         return verifier.emit(report, as_json=args.json)
 
     from market.db import upgrade
@@ -159,7 +159,7 @@ def cmd_log_verify(args: argparse.Namespace, settings: Settings) -> int:
         upgrade(url)
         source = DatabaseSource(url, LogSigner.from_data_dir(settings.log_origin, settings.data_dir))
         try:
-            report = verifier.verify(source, since=since, progress=progress, canonical=args.canonical, notice=args.notice, notices=not args.log_only)
+            report = verifier.verify(source, since=since, progress=progress, canonical=args.canonical, notice=args.notice, notices=not args.log_only, state=args.state)
         finally:
             source.close()
     return verifier.emit(report, as_json=args.json)

@@ -12,6 +12,8 @@ runs the same code, against the database or a server.
 from __future__ import annotations
 
 import argparse
+import array
+import bisect
 import hashlib
 import json
 import pickle
@@ -22,12 +24,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zlib
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from market.log import protocol
-from market.log.notice_checks import BLS_NOT_CHECKED, TS, NoticeCheck, NoticeReport, Problem, is_id, concerns_notice
+from market.log.notice_checks import BLS_NOT_CHECKED, TS, NoticeCheck, NoticeReport, Problem, concerns_notice, drand_verify, is_id
 
 BATCH = 1000  # entries per request; the API's maximum
 
@@ -158,8 +160,9 @@ try:  # optional: four times faster than the json module, with the same answers 
     import msgspec
 
     _FAST_DECODE: Callable[[bytes], Any] | None = msgspec.json.Decoder().decode
+    _FAST_ENCODE: Callable[[Any], bytes] | None = msgspec.json.Encoder().encode
 except ImportError:  # pragma: no cover - depends on the environment
-    _FAST_DECODE = None
+    _FAST_DECODE = _FAST_ENCODE = None
 
 
 def _fast_decode(raw: bytes) -> Any:
@@ -220,13 +223,17 @@ class Shard:
     a notice are given to that notice's shard, the others to the shard whose turn the batch
     is (``EntryChecker._route``)."""
 
-    def __init__(self, index: int, shards: int, canonical: bool, notice: str | None, notices: bool = True) -> None:
+    def __init__(
+        self, index: int, shards: int, canonical: bool, notice: str | None, notices: bool = True, record: bool = False
+    ) -> None:
         self.index, self.shards = index, shards
         self.canonical = canonical
         self.notice = notice
         self.notices = notices  # False: the log alone, no notice's story re-derived
         self.first: tuple[int, str] | None = None
         self.checks: dict[str, NoticeCheck] = {}
+        # record: which entries each notice's story holds, for a state file (see State)
+        self.seqs: dict[str, array.array[int]] | None = {} if record else None
 
     def take(self, seqs: Iterable[int], raws: list[bytes], quiet: Collection[int] = ()) -> None:
         """The entries ``raws``, whose indexes are ``seqs``. ``quiet``: indexes of entries
@@ -245,17 +252,36 @@ class Shard:
                             problem = problem or f"{kind} has no notice_id"
                         elif self.notices and (self.notice is None or notice_id == self.notice) and shard_of(notice_id, self.shards) == self.index:
                             check = self.checks[notice_id] = NoticeCheck(notice_id)
+                            if self.seqs is not None:
+                                self.seqs[notice_id] = array.array("q")
                     if check is not None:
                         check.feed(seq, entry, ts_checked=problem is None)
+                        if self.seqs is not None:
+                            self.seqs[check.notice_id].append(seq)
             if problem and self.first is None and not (quiet and seq in quiet):
                 self.first = seq, problem
 
-    def result(self) -> tuple[tuple[int, str] | None, list[tuple[int, NoticeReport]]]:
-        """The first problem found, and each notice's report with the seq it starts at."""
-        return self.first, [(check.first_seq or 0, check.finish()) for check in self.checks.values()]
+    def result(self) -> tuple[tuple[int, str] | None, list[Told]]:
+        """The first problem found, and each notice's report."""
+        seqs = self.seqs or {}
+        return self.first, [
+            Told(check.first_seq or 0, check.finish(), seqs.get(check.notice_id)) for check in self.checks.values()
+        ]
 
 
-def _shard_process(index: int, shards: int, canonical: bool, notice: str | None, notices: bool, inbox: Any, outbox: Any) -> None:
+@dataclass
+class Told:
+    """One notice's story as a verification found it: the seq it starts at, the report and,
+    when recorded, the indexes of its entries."""
+
+    first_seq: int
+    report: NoticeReport
+    seqs: Sequence[int] | None = None
+
+
+def _shard_process(
+    index: int, shards: int, canonical: bool, notice: str | None, notices: bool, record: bool, inbox: Any, outbox: Any
+) -> None:
     """A worker process: batches from ``inbox`` (pickled once by the reader, for every
     shard) until None, then its result into ``outbox``."""
     import gc
@@ -263,7 +289,7 @@ def _shard_process(index: int, shards: int, canonical: bool, notice: str | None,
     # What a shard builds (parsed entries, notice states) holds no reference cycles, so the
     # cycle collector would only rescan an ever larger heap: a sixth of the time, saved.
     gc.disable()
-    shard = Shard(index, shards, canonical, notice, notices)
+    shard = Shard(index, shards, canonical, notice, notices, record)
     while (payload := inbox.get()) is not None:
         shard.take(*pickle.loads(payload))
     outbox.put((index, shard.result()))
@@ -280,9 +306,13 @@ class EntryChecker:
     MAX_WORKERS = 4
     QUEUED = 2  # batches waiting per worker: enough to keep it busy, not to pile the log up
 
-    def __init__(self, size: int, *, canonical: bool, notice: str | None = None, notices: bool = True) -> None:
+    def __init__(
+        self, size: int, *, canonical: bool, notice: str | None = None, notices: bool = True, record: bool = False
+    ) -> None:
+        """``size``: how many entries will be added; ``record``: note which entries each
+        notice's story holds (``Told.seqs``)."""
         self.batch: list[bytes] = []
-        self.start = 0
+        self.seqs: list[int] = []
         self.number = 0
         self.ended = False
         self.shard: Shard | None = None
@@ -291,7 +321,7 @@ class EntryChecker:
         self.owners: dict[str, int] = {}  # notice key -> its worker, computed once per notice
         self.outbox: Any = None
         if size < self.PARALLEL_FROM:
-            self.shard = Shard(0, 1, canonical, notice, notices)
+            self.shard = Shard(0, 1, canonical, notice, notices, record)
             return
         import multiprocessing
         import os
@@ -307,19 +337,21 @@ class EntryChecker:
         for index in range(shards):
             inbox = context.Queue(maxsize=self.QUEUED)
             shard_args = (0, 1) if self.dealt else (index, shards)
-            process = context.Process(target=_shard_process, args=(*shard_args, canonical, notice, notices, inbox, self.outbox), daemon=True)
+            process = context.Process(target=_shard_process, args=(*shard_args, canonical, notice, notices, record, inbox, self.outbox), daemon=True)
             process.start()
             self.workers.append((process, inbox))
 
-    def add(self, entries: list[bytes]) -> None:
+    def add(self, entries: list[bytes], seqs: Iterable[int]) -> None:
+        """``entries``, whose indexes are ``seqs``, in log order."""
         self.batch.extend(entries)
+        self.seqs.extend(seqs)
         if len(self.batch) >= self.BATCH:
             self._flush()
 
     def _flush(self) -> None:
         if not self.batch:
             return
-        seqs = range(self.start, self.start + len(self.batch))
+        seqs = self.seqs
         if self.shard is not None:
             self.shard.take(seqs, self.batch)
         elif self.dealt:
@@ -328,11 +360,10 @@ class EntryChecker:
         else:
             for (process, inbox), share in zip(self.workers, self._route(seqs)):
                 self._put(process, inbox, pickle.dumps(share, protocol=pickle.HIGHEST_PROTOCOL))
-        self.start += len(self.batch)
         self.number += 1
-        self.batch = []
+        self.batch, self.seqs = [], []
 
-    def _route(self, seqs: range) -> list[tuple[list[int], list[bytes], list[int]]]:
+    def _route(self, seqs: list[int]) -> list[tuple[list[int], list[bytes], list[int]]]:
         """Each worker's share of the batch, as ``Shard.take``'s arguments: the entries of
         the notices it owns, the entries naming no notice when it is the batch's turn, and
         every entry whose notice cannot be read from its bytes (reported by the turn's
@@ -382,17 +413,16 @@ class EntryChecker:
         for process, inbox in self.workers:
             self._put(process, inbox, None)
 
-    def results(self) -> tuple[tuple[int, str] | None, list[NoticeReport]]:
-        """The first entry with a problem of its own, and every notice's report, in the
+    def results(self) -> tuple[tuple[int, str] | None, list[Told]]:
+        """The first entry with a problem of its own, and every notice's story, in the
         order the notices first appear in the log."""
         self.end_of_log()
         if self.shard is not None:
-            found, reports = self.shard.result()
-            return found, [report for _, report in reports]
+            return self.shard.result()
         import queue
 
         firsts: list[tuple[int, str]] = []
-        started: list[tuple[int, NoticeReport]] = []
+        started: list[Told] = []
         for _ in self.workers:
             while True:
                 try:
@@ -405,8 +435,8 @@ class EntryChecker:
                 firsts.append(found)
             started.extend(reports)
         self.close()
-        started.sort(key=lambda item: item[0])
-        return (min(firsts) if firsts else None), [report for _, report in started]
+        started.sort(key=lambda told: told.first_seq)
+        return (min(firsts) if firsts else None), started
 
     def close(self) -> None:
         """Stop the workers: they have reported (``results``), or the verification stopped
@@ -451,13 +481,18 @@ def verify(
     canonical: bool = False,
     notice: str | None = None,
     notices: bool = True,
+    state: str | None = None,
 ) -> Report:
     """Check the whole log behind ``source``, then every notice in it (only ``notice``, if
     given; none when not ``notices``); ``since`` is an older signed checkpoint;
-    ``canonical`` also checks that every entry is spelled in canonical JSON."""
+    ``canonical`` also checks that every entry is spelled in canonical JSON; ``state`` is
+    a file that keeps what this verification found, so that the next one re-derives only
+    the notices with new entries (see ``State``)."""
+    if state is not None and (notice is not None or not notices):
+        raise ValueError("a state file keeps every notice's verdict: it cannot go with one notice or the log alone")
     report = Report(source=source.name, notice=notice)
     try:
-        return _verify(source, report, since, progress, canonical, notice, notices)
+        return _verify(source, report, since, progress, canonical, notice, notices, state)
     except SourceError as exc:
         report.problems.append(Problem(f"could not read the log: {exc}"))
         return report
@@ -471,6 +506,8 @@ def _verify(
     canonical: bool,
     notice: str | None,
     notices: bool = True,
+    state_path: str | None = None,
+    use_state: bool = True,
 ) -> Report:
     key = source.key().strip()
     try:
@@ -487,13 +524,34 @@ def _verify(
     report.size, report.root = size, root.hex()
     report.checks.append("checkpoint signature verifies under the published key")
 
+    state: State | None = None
+    if state_path is not None and use_state:
+        state, why_not = State.load(state_path, key=key, canonical=canonical)
+        if why_not:
+            report.notes.append(why_not)
+        if state is not None and state.size > size:
+            report.problems.append(
+                Problem(f"the log has {size} entries, fewer than the {state.size} verified on {state.made} (state {state_path}): it was cut")
+            )
+            state = None
+    # With a state, entries before state.size are checked only where they belong to a
+    # notice that has new entries: the others are the ones verified then (checked below).
+    known = state.size if state is not None else 0
+    replay = sorted(state.entries_of(_notices_named(source, known, size, canonical))) if state is not None else []
+
     leaves: list[bytes] = []
-    checker = EntryChecker(size, canonical=canonical, notice=notice, notices=notices)
+    checker = EntryChecker(size - known + len(replay), canonical=canonical, notice=notice, notices=notices, record=state_path is not None)
     try:
         sha256 = hashlib.sha256
         for batch in source.entries(0, size):
             batch = batch[: size - len(leaves)]
-            checker.add(batch)
+            at, end = len(leaves), len(leaves) + len(batch)
+            if at >= known:
+                checker.add(batch, range(at, end))
+            else:  # the known entries of the notices to re-derive, then any new ones
+                picked = replay[bisect.bisect_left(replay, at) : bisect.bisect_left(replay, end)] + list(range(max(at, known), end))
+                if picked:
+                    checker.add([batch[seq - at] for seq in picked], picked)
             leaves.extend([sha256(b"\x00" + raw).digest() for raw in batch])  # protocol.leaf_hash, inlined
             if progress:
                 progress(len(leaves), size)
@@ -506,19 +564,63 @@ def _verify(
             report.problems.append(Problem(f"the checkpoint covers {size} entries but only {len(leaves)} were served", seq=len(leaves)))
         else:
             _check_tree(source, report, since, key, leaves, size, root)
-        first, notice_reports = checker.results()
+        first, told = checker.results()
     finally:
         checker.close()
+    if state is not None and len(leaves) == size:
+        proof = source.consistency(state.size, size)
+        if not protocol.verify_consistency(state.size, size, state.root, root, proof):
+            # The verdicts kept are about other entries: start again without them.
+            again = _verify(source, Report(source=report.source, notice=notice), since, progress, canonical, notice, notices, state_path, use_state=False)
+            again.problems.append(
+                Problem(f"the log is not consistent with the {state.size} entries verified on {state.made} (state {state_path}): history was rewritten")
+            )
+            again.problems.sort(key=lambda p: (p.seq is None, p.seq or 0))
+            return again
+        report.checks.append(
+            f"the first {state.size} entries are the ones verified on {state.made}: the log is consistent with the checkpoint kept then"
+        )
     if first is not None:
         report.problems.append(Problem(first[1], seq=first[0]))
     elif len(leaves) == size:
         what = "canonical JSON" if canonical else "JSON objects"
-        report.checks.insert(1, f"all {size} entries are {what} with seq equal to their index, v 1, a type and a ts")
-    _add_notice_reports(report, notice_reports, notice)
+        which = f"all {size} entries" if state is None else f"entries {known} to {size - 1} (and the earlier ones of their notices)"
+        if state is None or size > known:
+            report.checks.insert(1, f"{which} are {what} with seq equal to their index, v 1, a type and a ts")
+    if state is not None:
+        kept = state.told_except({t.report.notice_id for t in told})
+        report.notes.append(
+            f"{len(kept)} notice(s) with no new entry keep the verdict of {state.made} (state {state_path}); "
+            f"{len(told)} re-derived"
+        )
+        told = sorted(told + kept, key=lambda t: t.first_seq)
+    _add_notice_reports(report, [t.report for t in told], notice)
     if not notices:
         report.notes.append("the notices' stories (MSP/1 section 5: commitments, bids, the draws) were not re-derived (--log-only)")
     report.problems.sort(key=lambda p: (p.seq is None, p.seq or 0))
+    if state_path is not None:
+        if report.ok:
+            State.save(state_path, key=key, canonical=canonical, size=size, root=root, told=told, kept=state)
+        else:
+            report.notes.append(f"the state {state_path} was left as it was: only a verification that passes is kept")
     return report
+
+
+def _notices_named(source: Source, start: int, end: int, canonical: bool) -> set[str]:
+    """The notices that entries ``start`` to ``end - 1`` name (each is read in full later)."""
+    named: set[str] = set()
+    if start >= end:
+        return named
+    seq = start
+    for batch in source.entries(start, end):
+        for raw in batch[: end - seq]:
+            entry, _ = parse_entry(raw, seq, canonical=canonical)
+            if entry is not None and concerns_notice(entry.get("type")) and isinstance(entry.get("notice_id"), str):
+                named.add(entry["notice_id"])
+            seq += 1
+        if seq >= end:
+            break
+    return named
 
 
 def _check_tree(
@@ -572,6 +674,145 @@ def _check_since(
         report.problems.append(Problem(f"the first {old_size} entries served do not hash to the older checkpoint's root"))
         return
     report.checks.append(f"the older checkpoint ({old_size} entries) is consistent with the latest")
+
+
+# -- remembering a verification ------------------------------------------------------------
+
+STATE_FORMAT = "market-log-verify-state/1"
+
+
+def rules_fingerprint() -> str | None:
+    """SHA-256 of the source of the rules this verifier checks with (this module, the
+    protocol and the notice checks: one file in ops/verify_log.py), None if it cannot be
+    read. A state made under other rules is not used: they might judge an entry otherwise."""
+    digest = hashlib.sha256()
+    names = {__name__, protocol.__name__, NoticeCheck.__module__}
+    for path in sorted(str(getattr(sys.modules.get(name), "__file__", None)) for name in names):
+        try:
+            with open(path, "rb") as fh:
+                digest.update(fh.read())
+        except OSError:
+            return None
+    return digest.hexdigest()
+
+
+@dataclass
+class State:
+    """What a verification that passed found, kept in a file for the next one.
+
+    Each notice's verdict depends on its entries alone, and the next verification proves
+    the first ``size`` entries unchanged (the log it reads is consistent with ``root``). So
+    a notice with no new entry keeps its verdict, and only the notices that new entries
+    name are re-derived, from all their entries (``seqs`` says which). Every entry is still
+    read and hashed, and the tree and checkpoint checked, as without a state.
+
+    The file is trusted as the verifier itself is: keep it where nobody else writes.
+    It is used only under the same key, the same rules (``rules_fingerprint``), the same
+    ``--canonical`` and the same BLS checking as when it was made."""
+
+    size: int
+    root: bytes
+    made: str  # when the verification that made it ran (MSP/1 time)
+    notices: dict[str, Told]
+    rows: dict[str, list[Any]] = field(default_factory=dict)  # each notice as the file has it
+
+    def entries_of(self, notice_ids: Iterable[str]) -> set[int]:
+        """The indexes of the known entries of these notices."""
+        seqs: set[int] = set()
+        for notice_id in notice_ids:
+            told = self.notices.get(notice_id)
+            if told is not None and told.seqs is not None:
+                seqs.update(told.seqs)
+        return seqs
+
+    def told_except(self, notice_ids: Collection[str]) -> list[Told]:
+        return [told for notice_id, told in self.notices.items() if notice_id not in notice_ids]
+
+    @staticmethod
+    def _settings(key: str, canonical: bool) -> dict[str, Any]:
+        return {"format": STATE_FORMAT, "rules": rules_fingerprint(), "key": key, "canonical": canonical, "bls": drand_verify is not None}
+
+    @classmethod
+    def load(cls, path: str, *, key: str, canonical: bool) -> tuple[State | None, str | None]:
+        """The state in ``path`` if it may be used here, else None and why not."""
+        unused = "every notice re-derived, and the state written afresh if the log verifies"
+        try:
+            with open(path, "rb") as fh:
+                raw = fh.read()
+        except FileNotFoundError:
+            return None, f"no state in {path} yet: {unused}"
+        except OSError as exc:
+            return None, f"the state {path} cannot be read ({exc}): {unused}"
+        try:
+            # A state of 1,000,000 entries is some 17 MB of JSON: msgspec reads it in a
+            # fraction of json's time, and anything it refuses is json's to judge.
+            data = (_fast_decode(raw) if _FAST_DECODE is not None else None) or json.loads(raw)
+            settings = cls._settings(key, canonical)
+            if settings["rules"] is None:
+                return None, f"this verifier cannot read its own source, so it cannot tell whether {path} was made under its rules: {unused}"
+            for name, wanted in settings.items():
+                if data.get(name) != wanted:
+                    what = {"key": "another log's key", "rules": "other rules (another version of the verifier)",
+                            "canonical": "a different --canonical", "bls": "different BLS checking (drand-verify)"}.get(name, "another format")
+                    return None, f"the state {path} was made with {what}: {unused}"
+            size, made = data["size"], data["made"]
+            if not (_is_count(size) and isinstance(made, str)):
+                raise ValueError("size or made")
+            root = bytes.fromhex(data["root"])
+            notices: dict[str, Told] = {}
+            rows: dict[str, list[Any]] = {}
+            for row in data["notices"]:
+                notice_id, seqs, told = row
+                # (the types of a million seqs checked at C speed: set(map(type)), then the range)
+                if not (is_id(notice_id) and type(seqs) is list and set(map(type, seqs)) == {int} and min(seqs) >= 0 and max(seqs) < size):
+                    raise ValueError(f"notice {notice_id!r}")
+                report = NoticeReport(
+                    notice_id=notice_id, status=str(told["status"]), method=told["method"], summary=str(told["summary"]),
+                    entries=int(told["entries"]), problems=[], notes=[str(n) for n in told["notes"]],
+                )
+                notices[notice_id] = Told(seqs[0], report, seqs)
+                rows[notice_id] = row
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            return None, f"the state {path} is not a verifier state ({type(exc).__name__}: {exc}): {unused}"
+        return cls(size=size, root=root, made=made, notices=notices, rows=rows), None
+
+    @classmethod
+    def save(
+        cls, path: str, *, key: str, canonical: bool, size: int, root: bytes, told: list[Told], kept: State | None = None
+    ) -> None:
+        """Write the state of a verification that passed (atomically: a verifier stopped
+        half-way leaves the old state, never half of a new one). ``kept``: the state it
+        started from, whose notices not re-derived are written as they were read."""
+        kept_notices, rows = (kept.notices, kept.rows) if kept is not None else ({}, {})
+        import os
+        import tempfile
+        from datetime import UTC, datetime
+
+        data = {
+            **cls._settings(key, canonical),
+            "made": protocol.format_ts(datetime.now(UTC)),
+            "size": size,
+            "root": root.hex(),
+            "notices": [
+                rows[t.report.notice_id] if kept_notices.get(t.report.notice_id) is t
+                else [t.report.notice_id, list(t.seqs or ()), {k: v for k, v in t.report.as_dict().items() if k != "problems"}]
+                for t in told
+            ],
+        }
+        folder = os.path.dirname(os.path.abspath(path))
+        handle, temporary = tempfile.mkstemp(prefix=".verify-state-", dir=folder)
+        try:
+            with os.fdopen(handle, "wb") as fh:
+                # dumps, not dump: dump encodes in Python; msgspec writes the same JSON faster
+                fh.write(_FAST_ENCODE(data) if _FAST_ENCODE is not None else json.dumps(data, separators=(",", ":")).encode("utf-8"))
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+
+
+def _is_count(value: Any) -> bool:
+    return type(value) is int and value >= 0
 
 
 # -- reading from a server ----------------------------------------------------------------
@@ -654,6 +895,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--log-only", action="store_true",
         help="check the log alone (every entry, the tree, the checkpoint) without re-deriving each notice's draw: a few times faster",
     )
+    scope.add_argument(
+        "--state", metavar="FILE",
+        help="keep what a passing verification found in FILE, and next time re-derive only the notices with new entries "
+        "(every entry is still read and hashed, and the tree checked); created if missing",
+    )
 
 
 def emit(report: Report, *, as_json: bool) -> int:
@@ -676,7 +922,7 @@ def main(argv: list[str] | None = None) -> int:
     progress = None if args.json else progress_bar()
     report = verify(
         HttpSource(args.url), since=read_since(args.since), progress=progress, canonical=args.canonical, notice=args.notice,
-        notices=not args.log_only,
+        notices=not args.log_only, state=args.state,
     )
     return emit(report, as_json=args.json)
 

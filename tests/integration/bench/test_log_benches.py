@@ -27,9 +27,11 @@ def test_the_append_benchmark_runs_and_prints_its_ratio(server_url: str) -> None
     assert re.search(r"ratio append/baseline: +\d+\.\d\d", out)
 
 
-def test_the_verify_benchmark_runs_every_mode_and_prints_both_ratios(server_url: str) -> None:
-    out = run_bench("log_verify.py", server_url, "--entries", "20000")
-    assert "filled 20,000 entries" in out
+def test_the_verify_benchmark_runs_every_mode_and_prints_every_ratio(server_url: str) -> None:
+    out = run_bench("log_verify.py", server_url, "--entries", "20000", "--new", "500")
+    assert "filled 20,000 entries" in out and "(a state kept at 19,500)" in out
     assert re.search(r"checked [\d,]+ notices", out)
     assert re.search(r"ratio the log alone/baseline: \d+\.\d\d", out)
     assert re.search(r"ratio with every notice re-derived/baseline: \d+\.\d\d", out)
+    assert re.search(r"ratio with --state/baseline: \d+\.\d\d", out)
+    assert re.search(r"500 new entries: .*: [\d,]+ notice\(s\) with no new entry keep the verdict of .*; [1-9][\d,]* re-derived", out)
