@@ -507,7 +507,6 @@ def _verify(
     notice: str | None,
     notices: bool = True,
     state_path: str | None = None,
-    use_state: bool = True,
 ) -> Report:
     key = source.key().strip()
     try:
@@ -525,7 +524,7 @@ def _verify(
     report.checks.append("checkpoint signature verifies under the published key")
 
     state: State | None = None
-    if state_path is not None and use_state:
+    if state_path is not None:
         state, why_not = State.load(state_path, key=key, canonical=canonical)
         if why_not:
             report.notes.append(why_not)
@@ -570,12 +569,14 @@ def _verify(
     if state is not None and len(leaves) == size:
         proof = source.consistency(state.size, size)
         if not protocol.verify_consistency(state.size, size, state.root, root, proof):
-            # The verdicts kept are about other entries: start again without them.
-            again = _verify(source, Report(source=report.source, notice=notice), since, progress, canonical, notice, notices, state_path, use_state=False)
+            # The verdicts kept are about other entries: start again without them, and
+            # keep the state as it is, the evidence of what was verified before.
+            again = _verify(source, Report(source=report.source, notice=notice), since, progress, canonical, notice, notices)
             again.problems.append(
                 Problem(f"the log is not consistent with the {state.size} entries verified on {state.made} (state {state_path}): history was rewritten")
             )
             again.problems.sort(key=lambda p: (p.seq is None, p.seq or 0))
+            again.notes.append(f"the state {state_path} was left as it was: only a verification that passes is kept")
             return again
         report.checks.append(
             f"the first {state.size} entries are the ones verified on {state.made}: the log is consistent with the checkpoint kept then"

@@ -103,7 +103,9 @@ def test_rewritten_history_is_found_and_every_notice_re_derived(tmp_path: Path) 
     # The operator rewrites an old entry that belongs to no notice and signs the new tree.
     rewritten = list(log)
     rewritten[1] = entry(1, agency_id="AG-2")
+    before = Path(state).read_bytes()
     report = verify(MemorySource(rewritten, s), state=state)
+    assert Path(state).read_bytes() == before  # kept, the evidence of what was verified
     assert not report.ok
     assert report.problems[-1].message.startswith(f"the log is not consistent with the {len(old)} entries verified on ")
     assert "history was rewritten" in report.problems[-1].message
