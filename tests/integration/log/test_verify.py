@@ -179,3 +179,25 @@ def test_unreachable_server_is_a_clear_failure() -> None:
     result = standalone("--url", "http://127.0.0.1:9", "--json")
     assert result.returncode == 1
     assert "could not read the log" in json.loads(result.stdout)["problems"][0]["message"]
+
+
+def test_a_state_carries_over_through_every_front_end(logged: tuple[str, str, Path], tmp_path: Path) -> None:
+    base, database_url, data_dir = logged
+    by_db, alone = tmp_path / "db-state.json", tmp_path / "alone-state.json"
+    runs = (
+        lambda: market_verify(database_url, data_dir, "--state", str(by_db), "--json"),
+        lambda: standalone("--url", base, "--state", str(alone), "--json"),
+    )
+    for run in runs:
+        first = run()
+        assert first.returncode == 0 and any("no state in" in note for note in json.loads(first.stdout)["notes"]), first.stderr
+    post_json(base + "/api/v1/auth/register", {"email": "v8@example.cn", "password": "a long password", "name": "n", "role": "owner"})
+    get_text(base + "/api/v1/log/checkpoint")  # signed: the log has grown since the states were kept
+    for run, state in zip(runs, (by_db, alone)):
+        again = run()
+        report = json.loads(again.stdout)
+        assert again.returncode == 0 and report["size"] == 8, again.stderr
+        assert any(check.startswith("the first 7 entries are the ones verified on ") for check in report["checks"])
+        assert json.loads(state.read_text())["size"] == 8
+    both = market_verify(database_url, data_dir, "--state", str(by_db), "--notice", "N-000001")
+    assert both.returncode == 2 and "not allowed with" in both.stderr
