@@ -71,7 +71,7 @@ def test_a_second_verification_re_derives_only_the_notices_with_new_entries(tmp_
     assert second.ok, second.human()
     assert without_state_notes(second) == without_state_notes(scratch)
     assert second.notices["N-000002"].status == "awarded" and second.notices["N-000005"].status == "open"
-    assert f"2 re-derived" in " ".join(second.notes) and "3 notice(s) with no new entry keep the verdict" in " ".join(second.notes)
+    assert "2 re-derived" in " ".join(second.notes) and "3 notice(s) with no new entry keep the verdict" in " ".join(second.notes)
     assert any(c.startswith(f"the first {len(old)} entries are the ones verified on ") for c in second.checks)
     assert json.loads(Path(state).read_text())["size"] == len(log)
 
