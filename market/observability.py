@@ -10,6 +10,8 @@ from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from market.problems import problem_for
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -49,15 +51,23 @@ def access_log_middleware(app: ASGIApp) -> ASGIApp:
             return
         started = time.perf_counter()
         status = 500
+        responded = False
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responded = message["status"], True
             await send(message)
 
         try:
             await app(scope, receive, send_wrapper)
+        except Exception as exc:
+            # The application's exception handler answers after this middleware is done
+            # (an error in a dependency's cleanup, say): record the status it will send, a
+            # 503 while the database is away, not a 500 nobody got.
+            if not responded:
+                status = problem_for(exc).status
+            raise
         finally:
             client = scope.get("client")
             access_log.info(

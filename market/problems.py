@@ -110,26 +110,34 @@ def _sqlstate(exc: BaseException) -> str | None:
     return None
 
 
-def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+def problem_for(exc: Exception) -> DomainError:
+    """The problem that the answer to ``exc`` reports. Pure: ``handle`` logs and renders
+    it, and the access log records its status (``observability``)."""
     if isinstance(exc, DomainError):
-        err = exc
-    elif isinstance(exc, HTTPException):
-        err = _from_litestar(exc)
-    elif is_unavailable(exc):
+        return exc
+    if isinstance(exc, HTTPException):
+        return _from_litestar(exc)
+    if is_unavailable(exc):
         # PostgreSQL is restarting, refusing or out of connections: not a bug, and the
         # client may simply try again (the request's transaction, if any, rolled back).
-        logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
-        err = DomainError(
+        return DomainError(
             detail=N_("The database is not answering just now; please try again in a few seconds."),
             status=503, title=TITLES[503], headers={"Retry-After": str(RETRY_AFTER)},
         )
-    elif _sqlstate(exc) in BAD_TEXT:
+    if _sqlstate(exc) in BAD_TEXT:
         # PostgreSQL refuses text holding U+0000 wherever it was typed (a search, a name, a
         # JSON string): the client's input, not our bug. The transaction rolled back.
-        err = DomainError(detail=N_("Text may not contain the NUL character (U+0000)."), status=422, title=TITLES[422])
-    elif _sqlstate(exc) in OUT_OF_RANGE:
-        err = DomainError(detail=N_("Some fields are invalid"), status=422, title=TITLES[422])
-    else:
-        logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        err = DomainError(detail=N_("Something went wrong on our side; it has been logged"), status=500, title=TITLES[500])
+        return DomainError(detail=N_("Text may not contain the NUL character (U+0000)."), status=422, title=TITLES[422])
+    if _sqlstate(exc) in OUT_OF_RANGE:
+        return DomainError(detail=N_("Some fields are invalid"), status=422, title=TITLES[422])
+    return DomainError(detail=N_("Something went wrong on our side; it has been logged"), status=500, title=TITLES[500])
+
+
+def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    err = problem_for(exc)
+    if not isinstance(exc, DomainError | HTTPException):  # the driver's or a bug, not an answer
+        if err.status == 503:
+            logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        elif err.status == 500:
+            logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(request, err) if wants_json(request) else page_response(request, err)
