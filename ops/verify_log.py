@@ -2361,6 +2361,13 @@ def _verify(
                 Problem(f"the log has {size} entries, fewer than the {state.size} verified on {state.made} (state {state_path}): it was cut")
             )
             state = None
+        # Checked first, so that a rewritten log is verified once, in full. (The proof is
+        # the server's: the entries served are held to the signed root below, as always.)
+        if state is not None and not protocol.verify_consistency(state.size, size, state.root, root, source.consistency(state.size, size)):
+            report.problems.append(
+                Problem(f"the log is not consistent with the {state.size} entries verified on {state.made} (state {state_path}): history was rewritten")
+            )
+            state = None
     # With a state, entries before state.size are checked only where they belong to a
     # notice that has new entries: the others are the ones verified then (checked below).
     known = state.size if state is not None else 0
@@ -2395,17 +2402,6 @@ def _verify(
     finally:
         checker.close()
     if state is not None and len(leaves) == size:
-        proof = source.consistency(state.size, size)
-        if not protocol.verify_consistency(state.size, size, state.root, root, proof):
-            # The verdicts kept are about other entries: start again without them, and
-            # keep the state as it is, the evidence of what was verified before.
-            again = _verify(source, Report(source=report.source, notice=notice), since, progress, canonical, notice, notices)
-            again.problems.append(
-                Problem(f"the log is not consistent with the {state.size} entries verified on {state.made} (state {state_path}): history was rewritten")
-            )
-            again.problems.sort(key=lambda p: (p.seq is None, p.seq or 0))
-            again.notes.append(f"the state {state_path} was left as it was: only a verification that passes is kept")
-            return again
         report.checks.append(
             f"the first {state.size} entries are the ones verified on {state.made}: the log is consistent with the checkpoint kept then"
         )
@@ -2430,7 +2426,7 @@ def _verify(
     if state_path is not None:
         if report.ok:
             State.save(state_path, key=key, canonical=canonical, size=size, root=root, told=told, kept=state)
-        else:
+        else:  # a cut or rewritten log among them: the state stays, the evidence of what was verified
             report.notes.append(f"the state {state_path} was left as it was: only a verification that passes is kept")
     return report
 
@@ -2612,11 +2608,11 @@ class State:
         """Write the state of a verification that passed (atomically: a verifier stopped
         half-way leaves the old state, never half of a new one). ``kept``: the state it
         started from, whose notices not re-derived are written as they were read."""
-        kept_notices, rows = (kept.notices, kept.rows) if kept is not None else ({}, {})
         import os
         import tempfile
         from datetime import UTC, datetime
 
+        kept_notices, rows = (kept.notices, kept.rows) if kept is not None else ({}, {})
         data = {
             **cls._settings(key, canonical),
             "made": protocol.format_ts(datetime.now(UTC)),
