@@ -56,9 +56,8 @@ GOAL_RATIO = 2.0
 
 
 class Log:
-    """The synthetic log's rows and subtree hashes, written in two parts: the entries
-    before ``known`` and their subtrees, then the rest, each part under its own signed
-    checkpoint, as a log grows between two verifications."""
+    """The synthetic log's rows and subtree hashes, written in parts (``write``), each
+    under its own signed checkpoint, as a log grows between two verifications."""
 
     def __init__(self, n: int) -> None:
         self.frontier = protocol.Frontier()
