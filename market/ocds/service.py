@@ -22,6 +22,7 @@ from market.reference.models import Region, ServiceCategory
 from market.selection.models import Award, Selection
 
 PUBLISHED = ("open", "closed", "selected", "awarded", "failed", "cancelled")
+BID_ENTRY_TYPES = ("bid.accepted", "bid.withdrawn", "bid.sealed")
 
 
 async def first_seq_since(session: AsyncSession, since: datetime) -> int | None:
@@ -46,8 +47,8 @@ async def first_seq_since(session: AsyncSession, since: datetime) -> int | None:
 
 
 async def notice_page(session: AsyncSession, *, since: datetime | None, after: int | None, limit: int) -> tuple[list[Notice], bool]:
-    """Published notices in id order after ``after``, each with a log entry at or after
-    ``since``; and whether more remain."""
+    """Published notices in id order after ``after``, each with a log entry other than a
+    bid's at or after ``since``; and whether more remain."""
     stmt = select(Notice).where(Notice.status.in_(PUBLISHED), Notice.published_at.is_not(None)).order_by(Notice.id).limit(limit + 1)  # type: ignore[attr-defined,union-attr]
     if after is not None:
         stmt = stmt.where(Notice.id > after)
@@ -55,8 +56,10 @@ async def notice_page(session: AsyncSession, *, since: datetime | None, after: i
         start = await first_seq_since(session, since)
         if start is None:
             return [], False
+        # A bid's entry is no news of the process (it makes no release), and counting it
+        # here would tell who asks with ``since`` that someone bid on an open notice.
         stmt = stmt.where(
-            sa.exists().where(LogEntry.notice_id == Notice.public_id, LogEntry.seq >= start)  # type: ignore[arg-type]
+            sa.exists().where(LogEntry.notice_id == Notice.public_id, LogEntry.seq >= start, LogEntry.type.not_in(BID_ENTRY_TYPES))  # type: ignore[arg-type]
         )
     rows = list((await session.execute(stmt)).scalars().all())
     return rows[:limit], len(rows) > limit

@@ -99,8 +99,13 @@ async def agency_names(session: AsyncSession, ids: Iterable[str]) -> dict[str, s
 
 
 async def last_seq(session: AsyncSession, notice: Notice) -> int | None:
-    """The newest log entry about this notice: it changes with every step the service takes."""
-    row = await session.execute(sa.text("SELECT max(seq) FROM log_entry WHERE notice_id = :n"), {"n": notice.public_id})
+    """The newest log entry about this notice: it changes with every step the service takes.
+    Bids do not count: a polled stream that sent the panel again on each bid would tell its
+    watchers when someone bid, and how often (issue 18)."""
+    row = await session.execute(
+        sa.text("SELECT max(seq) FROM log_entry WHERE notice_id = :n AND type NOT IN ('bid.accepted', 'bid.withdrawn', 'bid.sealed')"),
+        {"n": notice.public_id},
+    )
     value = row.scalar_one_or_none()
     return int(value) if value is not None else None
 

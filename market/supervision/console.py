@@ -26,7 +26,7 @@ from market.i18n import N_
 from market.log import protocol
 from market.log.models import LogEntry
 from market.log.queries import MAX_SEQ
-from market.notices.models import METHOD_LABELS, Notice, NoticeRevision, OwnerOrg
+from market.notices.models import METHOD_LABELS, Notice, NoticeRevision, NoticeStatus, OwnerOrg
 from market.selection.models import Selection
 from market.selection.rules import EXCLUSION_REASONS, FAILED_REASONS
 from market.sql import like_pattern
@@ -243,6 +243,8 @@ def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = No
         candidates = [str(c[0]) for c in e.get("candidates") or [] if isinstance(c, list) and c]
         excluded = [x for x in e.get("excluded") or [] if isinstance(x, dict)]
         bids = [b for b in e.get("bids") or [] if isinstance(b, dict)]
+        if "openings" in e:  # MSP/2: every bid ever placed is opened; the standing ones count
+            bids = [o for o in e.get("openings") or [] if isinstance(o, dict) and not o.get("withdrawn")]
         summary = p(
             N_("Bidding closed: %(bids)s bid(s), %(candidates)s candidate(s), %(excluded)s excluded."),
             {"bids": len(bids), "candidates": len(candidates), "excluded": len(excluded)},
@@ -350,9 +352,27 @@ def _row(seq: int, kind: str, notice_id: str | None, entry: bytes, changes: Mapp
     return TimelineRow(seq=int(seq), type=kind, ts=str(fields.get("ts", "")), notice_id=notice_id, description=describe(fields, changes=changes))
 
 
+# The entries placing or withdrawing a bid writes. MSP/1's name the notice and the agency;
+# MSP/2's ``bid.sealed`` names neither (its row has no notice id). Until a notice's bidding
+# ends, the console shows none of them beside the notice or an agency: staff learn who bid
+# on it, and how many, when everyone does (issue 18).
+BID_ENTRY_TYPES = ("bid.accepted", "bid.withdrawn", "bid.sealed")
+
+
+def not_sealed_bid() -> sa.ColumnElement[bool]:
+    """A condition on ``log_entry``: not a bid entry of a notice still open for bids."""
+    still_open = sa.select(Notice.public_id).where(Notice.status == NoticeStatus.open.value)
+    return sa.or_(LogEntry.type.not_in(BID_ENTRY_TYPES), LogEntry.notice_id.is_(None), LogEntry.notice_id.not_in(still_open))
+
+
 async def notice_timeline(session: AsyncSession, notice: Notice) -> list[TimelineRow]:
-    """Every log entry of the notice in seq order, amendments with their recorded changes."""
-    stmt = sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry).where(LogEntry.notice_id == notice.public_id).order_by(LogEntry.seq)
+    """Every log entry of the notice in seq order, amendments with their recorded changes;
+    while it is open, without its bids' entries."""
+    stmt = (
+        sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry)
+        .where(LogEntry.notice_id == notice.public_id, not_sealed_bid())
+        .order_by(LogEntry.seq)
+    )
     rows = (await session.execute(stmt)).all()
     revisions = {
         r.log_seq: r.changes
@@ -364,13 +384,15 @@ async def notice_timeline(session: AsyncSession, notice: Notice) -> list[Timelin
 # The entry names the agency in one of the fields MSP/1 and docs/contracts.md give it.
 AGENCY_PATH = (
     "$ ? (@.agency_id == $a || @.replacement == $a || @.winners[*] == $a || @.alternates[*] == $a"
-    " || @.candidates[*][0] == $a || @.excluded[*].agency_id == $a || @.bids[*].agency_id == $a)"
+    " || @.candidates[*][0] == $a || @.excluded[*].agency_id == $a || @.bids[*].agency_id == $a"
+    " || @.openings[*].bid.agency_id == $a)"
 )
 
 
 async def agency_history(session: AsyncSession, agency_id: str, *, before: int | None = None, limit: int = HISTORY_LIMIT) -> tuple[list[TimelineRow], int | None]:
     """Entries naming the agency, newest first, and the seq to continue below (or None).
-    A byte search for the quoted id narrows the scan; the JSON path confirms the field."""
+    A byte search for the quoted id narrows the scan; the JSON path confirms the field.
+    Its bids on notices still open are left out (``not_sealed_bid``)."""
     needle = json.dumps(agency_id).encode("utf-8")
     doc = sa.cast(sa.func.convert_from(LogEntry.entry, "UTF8"), postgresql.JSONB)
     stmt = (
@@ -378,6 +400,7 @@ async def agency_history(session: AsyncSession, agency_id: str, *, before: int |
         .where(
             sa.text("position(:needle IN log_entry.entry) > 0").bindparams(sa.bindparam("needle", needle, type_=sa.LargeBinary)),
             sa.func.jsonb_path_exists(doc, sa.cast(AGENCY_PATH, postgresql.JSONPATH), sa.func.jsonb_build_object("a", agency_id)),
+            not_sealed_bid(),
         )
         .order_by(LogEntry.seq.desc())
         .limit(limit + 1)
@@ -401,10 +424,11 @@ async def org_notices(session: AsyncSession, org: OwnerOrg) -> list[tuple[Notice
 
 
 async def org_history(session: AsyncSession, org: OwnerOrg, notice_ids: Sequence[str], *, before: int | None = None, limit: int = HISTORY_LIMIT) -> tuple[list[TimelineRow], int | None]:
-    """Entries of the organisation's notices and its own registration, newest first."""
+    """Entries of the organisation's notices (without the bids on those still open) and
+    its own registration, newest first."""
     doc = sa.cast(sa.func.convert_from(LogEntry.entry, "UTF8"), postgresql.JSONB)
     mine = sa.and_(LogEntry.type == "owner.registered", doc["owner_id"].astext == org.public_id)
-    where = sa.or_(LogEntry.notice_id.in_(list(notice_ids)), mine) if notice_ids else mine
+    where = sa.or_(sa.and_(LogEntry.notice_id.in_(list(notice_ids)), not_sealed_bid()), mine) if notice_ids else mine
     stmt = sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry).where(where).order_by(LogEntry.seq.desc()).limit(limit + 1)
     if before is not None:
         stmt = stmt.where(LogEntry.seq < max(0, min(before, MAX_SEQ)))
@@ -457,7 +481,8 @@ SEQ_QUERY = re.compile(r"^#?(\d{1,18})$")
 
 async def search(session: AsyncSession, query: str, *, limit: int = SEARCH_LIMIT) -> SearchResults:
     """Notices by id or title words, agencies by id, name or credit code, owner
-    organisations likewise, and a log entry by seq (``123`` or ``#123``)."""
+    organisations likewise, and a log entry by seq (``123`` or ``#123``; not a bid on a notice
+    still open)."""
     q = query.strip()[:200]
     out = SearchResults(query=q)
     if not q:
@@ -485,7 +510,7 @@ async def search(session: AsyncSession, query: str, *, limit: int = SEARCH_LIMIT
         seq = int(match.group(1))
         if seq <= MAX_SEQ:
             row = (
-                await session.execute(sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry).where(LogEntry.seq == seq))
+                await session.execute(sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry).where(LogEntry.seq == seq, not_sealed_bid()))
             ).one_or_none()
             if row is not None:
                 out.entries = [_row(*row)]

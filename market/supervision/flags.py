@@ -132,7 +132,7 @@ KINDS: dict[str, KindInfo] = {
             "Bidders withdrawing in numbers may have been pressed or paid to step aside, "
             "or may be rotating who wins."
         ),
-        threshold=N_("Flagged when at least %(percent)s%% of a notice's bids are withdrawn, counted once it has at least %(min)s bids."),
+        threshold=N_("Flagged when at least %(percent)s%% of a notice's bids are withdrawn, counted once its bidding has ended and it has at least %(min)s bids."),
         summary=N_("%(withdrawn)s of the %(total)s bids on %(notice)s were withdrawn (%(share)s%%)."),
     ),
 }
