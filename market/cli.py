@@ -301,6 +301,18 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--base-url", default=None, help="the public address the links use (default http://HOST:PORT)")
     export.set_defaults(func=cmd_ocds_export)
 
+    receipt = sub.add_parser("receipt", help="bid receipts (MSP/2)")
+    receipt_sub = receipt.add_subparsers(dest="receipt_command", required=True)
+    check = receipt_sub.add_parser(
+        "check",
+        help="check a bid's receipt file against a server: signature, sealed entry, commitment, inclusion, and the opening once bidding ended",
+        description="Exit 0 when every check passes, 1 when one fails (a bid left out of its notice's opening among them).",
+    )
+    check.add_argument("file", metavar="FILE", help="the receipt file (the bid page's 'Download the receipt file')")
+    check.add_argument("--url", required=True, help="the server, e.g. https://market.example.cn")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.set_defaults(func=cmd_receipt_check)
+
     demo = sub.add_parser("demo", help="load the demo data (idempotent)")
     demo.set_defaults(func=cmd_demo)
 
@@ -331,6 +343,15 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--force", action="store_true", help="replace a database that holds data and data-dir files that differ")
     restore.set_defaults(func=cmd_restore)
     return parser
+
+
+def cmd_receipt_check(args: argparse.Namespace, settings: Settings) -> int:
+    from market.log import receipt_check
+
+    try:
+        return receipt_check.main(args.file, args.url, as_json=args.json)
+    except (OSError, ValueError) as exc:
+        return _fail(f"cannot read {args.file}: {exc}")
 
 
 def main(argv: list[str] | None = None) -> int:

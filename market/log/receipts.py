@@ -22,6 +22,13 @@ KEY_FILE = "receipt_signing_key.pem"
 KEY_ENV = "MARKET_RECEIPT_SIGNING_KEY"
 ALGORITHM = "ES256"
 CLAIMS = ("notice_id", "bid_id", "agency_id", "bid_sha256", "seq", "leaf_hash")
+# MSP/2: what an agency needs to prove its sealed bid later (docs/protocol/msp.md section 6):
+# the salt opens its commitment, seq and leaf_hash find the entry and prove it in the tree.
+CLAIMS_V2 = ("v", "notice_id", "bid_id", "agency_id", "commitment", "salt", "seq", "leaf_hash")
+
+
+def claims_of(version: Any) -> tuple[str, ...]:
+    return CLAIMS_V2 if version == 2 else CLAIMS
 
 
 def _b64url(n: int) -> str:
@@ -45,13 +52,14 @@ class ReceiptSigner:
         return {**self.jwk, "kid": self.kid}
 
     def sign(self, claims: dict[str, Any]) -> str:
-        missing = [c for c in CLAIMS if c not in claims]
+        names = claims_of(claims.get("v"))
+        missing = [c for c in names if c not in claims]
         if missing:
             raise ValueError(f"a receipt needs {missing}")
         pem = self.private_key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        payload = json.dumps({c: claims[c] for c in CLAIMS}, sort_keys=True, separators=(",", ":"))
+        payload = json.dumps({c: claims[c] for c in names}, sort_keys=True, separators=(",", ":"))
         return str(jws.sign(payload.encode(), pem, algorithm=ALGORITHM, headers={"kid": self.kid}))
 
     @classmethod
@@ -74,4 +82,4 @@ def verify_receipt(token: str, jwk: dict[str, str]) -> dict[str, Any] | None:
         claims = json.loads(payload)
     except (JOSEError, ValueError):
         return None
-    return claims if isinstance(claims, dict) and all(c in claims for c in CLAIMS) else None
+    return claims if isinstance(claims, dict) and all(c in claims for c in claims_of(claims.get("v"))) else None

@@ -81,9 +81,9 @@ def _check_value(value: Any, path: str) -> None:
         raise LogError(f"{path}: looks like an e-mail address; the public log refers to people by public id")
 
 
-def build_entry(*, seq: int, type: str, ts: datetime, fields: dict[str, Any]) -> bytes:
+def build_entry(*, seq: int, type: str, ts: datetime, fields: dict[str, Any], version: int = protocol.VERSION) -> bytes:
     """The canonical bytes of one entry (pure): what ``market_log_append`` assembles."""
-    head, middle, tail = entry_parts(type=type, fields=fields)
+    head, middle, tail = entry_parts(type=type, fields=fields, version=version)
     return head + str(seq).encode() + middle + protocol.format_ts(ts).encode() + tail
 
 
@@ -108,17 +108,21 @@ async def _perfect_hashes(session: AsyncSession, ranges: Sequence[tuple[int, int
     return {wanted[k]: found[k] for k in keys}
 
 
-def entry_parts(*, type: str, fields: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
+def entry_parts(*, type: str, fields: dict[str, Any], version: int = protocol.VERSION) -> tuple[bytes, bytes, bytes]:
     """The entry's canonical bytes around its two values known only under the lock:
     ``head + seq + middle + ts + tail`` equals ``build_entry(...)`` (pure). Keys are ASCII
-    and sorted, and "seq" sorts before "ts", so the two slots always come in that order."""
+    and sorted, and "seq" sorts before "ts", so the two slots always come in that order.
+    ``version``: the protocol whose rules the entry follows (a notice's entries carry the
+    version the notice was published under)."""
+    if version not in protocol.VERSIONS:
+        raise LogError(f"protocol version {version!r} is not one of {protocol.VERSIONS}")
     if not TYPE_PATTERN.match(type):
         raise LogError(f"entry type {type!r} is not of the form domain.event")
     clash = RESERVED_FIELDS & fields.keys()
     if clash:
         raise LogError(f"fields {sorted(clash)} are set by the log itself")
     check_public(fields)
-    body = {**fields, "v": protocol.VERSION, "type": type}
+    body = {**fields, "v": version, "type": type}
     protocol.canonical_json(body)  # refuses floats, non-ASCII keys, huge integers...
     parts: list[str] = []
     current = "{"
@@ -140,7 +144,7 @@ def entry_parts(*, type: str, fields: dict[str, Any]) -> tuple[bytes, bytes, byt
 APPEND_SQL = "SELECT seq, ts, entry, leaf_hash FROM market_log_append($1, $2, $3, $4, $5)"
 
 
-async def append(session: AsyncSession, *, type: str, fields: dict[str, Any]) -> Appended:
+async def append(session: AsyncSession, *, type: str, fields: dict[str, Any], version: int = protocol.VERSION) -> Appended:
     """Append one entry inside the caller's transaction; it commits or rolls back with it.
 
     The whole append is one call of the database function ``market_log_append`` (migration
@@ -148,7 +152,7 @@ async def append(session: AsyncSession, *, type: str, fields: dict[str, Any]) ->
     caller's commit: the round trips and Python work of a client-side append, paid while
     every other appender waits, held throughput to about 700 entries/s (see
     docs/performance.md for each step and its figure)."""
-    head, middle, tail = entry_parts(type=type, fields=fields)
+    head, middle, tail = entry_parts(type=type, fields=fields, version=version)
     notice_id = fields.get("notice_id") if isinstance(fields.get("notice_id"), str) else None
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection

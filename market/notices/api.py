@@ -126,13 +126,16 @@ class NoticeApi(Controller):
 
     @post("/{notice_id:str}/cancel", status_code=200, guards=[requires_role(Role.owner)], summary="Cancel an open notice with a published reason")
     async def cancel(self, request: Request[Any, Any, Any], notice_id: FromPath[str], data: JSONBody[CancelInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
-        notice = await service.cancel(session, user=await load_viewer(request, session), notice_id=notice_id, reason=data.reason)
+        notice = await service.cancel(session, user=await load_viewer(request, session), notice_id=notice_id, reason=data.reason, sealer=request.app.state.sealer)
         return await self._shape(session, notice)
 
     @post("/{notice_id:str}/bids", status_code=201, guards=[requires_role(Role.agency)], summary="Bid: `{price_fen}` for lowest price, `{}` otherwise (MSP/1 step 2)")
     async def bid(self, request: Request[Any, Any, Any], notice_id: FromPath[str], data: JSONBody[BidInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
-        bid = await service.place_bid(session, bidder=_principal(request).public_id, notice_id=notice_id, price_fen=data.price_fen, receipts=request.app.state.receipts)
-        return bid_own(bid, notice_id)
+        placed = await service.place_bid(
+            session, bidder=_principal(request).public_id, notice_id=notice_id, price_fen=data.price_fen,
+            receipts=request.app.state.receipts, sealer=request.app.state.sealer,
+        )
+        return bid_own(placed.bid, notice_id, placed.opened)
 
     @get("/{notice_id:str}/bids/mine", guards=[requires_role(Role.agency)], summary="The caller's own bids on this notice, with receipts")
     async def my_bids(self, request: Request[Any, Any, Any], notice_id: FromPath[str], session: NamedDependency[AsyncSession]) -> list[dict[str, Any]]:
@@ -141,11 +144,17 @@ class NoticeApi(Controller):
         notice = await service.visible_notice(session, notice_id, user)
         if agency is None:
             return []
-        return [bid_own(b, n.public_id) for b, n in await service.bids_of(session, agency, notice=notice)]
+        own = await service.bids_of(session, agency, notice=notice, sealer=request.app.state.sealer)
+        return [bid_own(b.bid, b.notice.public_id, b.opened, b.opened_in) for b in own]
+
+    @get("/{notice_id:str}/bids/{bid_id:str}/receipt", guards=[requires_role(Role.agency)], summary="The caller's receipt file for one of its MSP/2 bids (salt, document, inclusion proof), for `market receipt check`")
+    async def receipt(self, request: Request[Any, Any, Any], notice_id: FromPath[str], bid_id: FromPath[str], session: NamedDependency[AsyncSession]) -> Response[dict[str, Any]]:
+        own = await service.own_bid(session, user=await load_viewer(request, session), notice_id=notice_id, bid_id=bid_id, sealer=request.app.state.sealer)
+        return Response(await service.receipt_file(session, own), headers={"Cache-Control": "no-store"})
 
     @delete("/{notice_id:str}/bids/{bid_id:str}", status_code=200, guards=[requires_role(Role.agency)], summary="Withdraw one's own bid before the deadline")
     async def withdraw(self, request: Request[Any, Any, Any], notice_id: FromPath[str], bid_id: FromPath[str], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
-        bid = await service.withdraw_bid(session, user=await load_viewer(request, session), notice_id=notice_id, bid_id=bid_id)
+        bid = await service.withdraw_bid(session, user=await load_viewer(request, session), notice_id=notice_id, bid_id=bid_id, sealer=request.app.state.sealer)
         return {"bid_id": bid.public_id, "status": bid.status}
 
 

@@ -83,7 +83,7 @@ async def load_demo_notices(session: AsyncSession, *, owner: AppUser, settings: 
                 data=NoticeAmend(bid_deadline=data.bid_deadline + timedelta(days=3), reason="补充地勘资料，延长报名时间"),
             )
         if fate == "cancelled":
-            await service.cancel(session, user=owner, notice_id=notice.public_id, reason="项目调整，暂停采购")
+            await service.cancel(session, user=owner, notice_id=notice.public_id, reason="项目调整，暂停采购", sealer=sealer)
         if fate == "bids":
             view = await service.view(session, notice)
             bidders = 0
@@ -95,7 +95,7 @@ async def load_demo_notices(session: AsyncSession, *, owner: AppUser, settings: 
                 user = await session.get(AppUser, agency.owner_id)
                 assert user is not None
                 price = (yuan * 100) * (80 + 5 * bidders) // 100 if method == Method.lowest_price else None
-                await service.place_bid(session, bidder=user.public_id, notice_id=notice.public_id, price_fen=price, receipts=receipts)
+                await service.place_bid(session, bidder=user.public_id, notice_id=notice.public_id, price_fen=price, receipts=receipts, sealer=sealer)
                 bidders += 1
     print(f"Demo notices: {len(NOTICES)}", file=out)
 

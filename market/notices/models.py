@@ -76,6 +76,8 @@ class Notice(SQLModel, table=True):
         sa.CheckConstraint("status IN ('draft', 'open', 'closed', 'selected', 'awarded', 'failed', 'cancelled')", name="status_known"),
         sa.CheckConstraint("(method = 'direct') = (direct_agency_id IS NOT NULL)", name="direct_names_agency"),
         sa.CheckConstraint("method IN ('lottery', 'lowest_price', 'direct')", name="method_known"),
+        sa.CheckConstraint("protocol IN (1, 2)", name="protocol_known"),
+        sa.CheckConstraint("sealing IS NULL OR sealing IN ('server', 'tlock')", name="sealing_known"),
         sa.CheckConstraint("budget_fen > 0", name="budget_positive"),
         sa.CheckConstraint("winners >= 1 AND min_candidates >= 1", name="counts_positive"),
         sa.Index("ix_notice_status_id", "status", "id"),
@@ -105,6 +107,15 @@ class Notice(SQLModel, table=True):
     status: str = Field(default=NoticeStatus.draft.value, sa_column=sa.Column(sa.String(16), nullable=False))
     commit: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
     scheme: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
+    # The selection protocol the notice follows for life (docs/protocol/msp.md): notices
+    # published before MSP/2 finish under MSP/1; set at publication.
+    protocol: int = Field(default=2, sa_column=sa.Column(sa.SmallInteger, nullable=False, server_default="2"))
+    # MSP/2: how its bids are sealed until the deadline, "server" or "tlock" (None: MSP/1 or a draft).
+    sealing: str | None = Field(default=None, sa_column=sa.Column(sa.String(8), nullable=True))
+    # MSP/2: the entry that opened its bids (bidding.closed, notice.cancelled or bids.opened)
+    opened_seq: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    # tlock: when the deadline round was last asked for (the close waits for it)
+    tlock_checked_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     terms: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary, nullable=True))
     terms_sha256: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
     published_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
@@ -146,9 +157,22 @@ class NoticeSecret(SQLModel, table=True):
 
 
 class Bid(SQLModel, table=True):
+    """A bid. MSP/1 bids (of notices published before MSP/2) keep their document in the
+    clear, as MSP/1 logged its hash beside the bidder's id. MSP/2 bids keep no price and no
+    document readable here: ``sealed`` holds them (with the salts and the receipt) under
+    the server's seal key, and only the close or a cancellation opens it; with tlock
+    sealing, not even that: the public entry's timelock ciphertext is the only copy."""
+
     __tablename__ = "bid"
     __table_args__ = (
         sa.CheckConstraint("status IN ('standing', 'withdrawn')", name="status_known"),
+        # The database itself refuses an MSP/2 bid with a readable price or document.
+        sa.CheckConstraint(
+            "(protocol = 1 AND document IS NOT NULL AND bid_sha256 IS NOT NULL AND receipt IS NOT NULL AND nonce IS NOT NULL) OR "
+            "(protocol = 2 AND price_fen IS NULL AND document IS NULL AND nonce IS NULL AND bid_sha256 IS NULL "
+            "AND receipt IS NULL AND commitment IS NOT NULL)",
+            name="protocol_columns",
+        ),
         # MSP/1 step 2: at most one standing bid per agency and notice.
         sa.Index("uq_bid_standing", "notice_id", "agency_id", unique=True, postgresql_where=sa.text("status = 'standing'")),
     )
@@ -157,13 +181,22 @@ class Bid(SQLModel, table=True):
     public_id: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, unique=True))
     notice_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("notice.id"), nullable=False, index=True))
     agency_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("agency.id"), nullable=False, index=True))
+    protocol: int = Field(default=2, sa_column=sa.Column(sa.SmallInteger, nullable=False, server_default="2"))
+    # MSP/1 only (None for MSP/2 bids)
     price_fen: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
-    nonce: str = Field(sa_column=sa.Column(sa.String(32), nullable=False))
-    document: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
-    bid_sha256: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    nonce: str | None = Field(default=None, sa_column=sa.Column(sa.String(32), nullable=True))
+    document: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary, nullable=True))
+    bid_sha256: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
+    receipt: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    # MSP/2 only: the commitment its bid.sealed entry holds, the sealed opening material, and
+    # the withdrawal's sealed entry
+    commitment: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
+    sealed: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary, nullable=True))
+    withdrawal_seq: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    withdrawal_sealed: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary, nullable=True))
+    # the entry that accepted (MSP/1) or sealed (MSP/2) it
     seq: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
     leaf_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
-    receipt: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     status: str = Field(default=BidStatus.standing.value, sa_column=sa.Column(sa.String(16), nullable=False))
     created_at: datetime = Field(sa_column=timestamp_column(nullable=False))
     withdrawn_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from market.notices.models import Bid, NoticeStatus
-from market.notices.service import NoticeView
+from market.notices.service import NoticeView, SealedBid
 from market.selection.rules import FAIRNESS_NONE
 
 
@@ -45,6 +45,10 @@ def notice_public_row(r: Mapping[str, Any]) -> dict[str, Any]:
         "commit": r["commit"],
         "scheme": r["scheme"],
         "terms_sha256": r["terms_sha256"],
+        # the selection protocol it follows (1 or 2) and how its bids are sealed until the
+        # deadline (MSP/2: "server" or "tlock"; docs/protocol/msp.md)
+        "protocol": r["protocol"] if r["status"] != NoticeStatus.draft else None,
+        "sealing": r["sealing"],
         "fairness_note": FAIRNESS_NONE if r["scheme"] == "none" else None,
         "published_at": iso(r["published_at"]),
         "cancel_reason": r["cancel_reason"],
@@ -56,7 +60,7 @@ def notice_public_row(r: Mapping[str, Any]) -> dict[str, Any]:
 NOTICE_FIELDS = (
     "public_id", "status", "title", "description", "category", "required_level", "region", "budget_fen", "method",
     "winners", "min_candidates", "bid_deadline", "service_days", "direct_agency_id", "direct_justification",
-    "commit", "scheme", "terms_sha256", "published_at", "cancel_reason", "created_at",
+    "commit", "scheme", "terms_sha256", "protocol", "sealing", "published_at", "cancel_reason", "created_at",
 )
 
 
@@ -73,19 +77,39 @@ def notice_public(v: NoticeView, *, now: datetime) -> dict[str, Any]:
     return notice_public_row(row)
 
 
-def bid_own(bid: Bid, notice_id: str) -> dict[str, Any]:
-    """A bid as its own bidder sees it: everything, receipt included."""
-    return {
+def bid_own(bid: Bid, notice_id: str, opened: SealedBid | None = None, opened_in: int | None = None) -> dict[str, Any]:
+    """A bid as its own bidder sees it: everything, receipt included. MSP/2 (``protocol``
+    2): the document, price and salt come from the sealed material opened for it alone
+    (``opened``), and ``opened_in`` is the entry that opened it once bidding ended."""
+    common = {
         "bid_id": bid.public_id,
         "notice_id": notice_id,
+        "protocol": bid.protocol,
         "status": bid.status,
-        "price_fen": bid.price_fen,
-        "nonce": bid.nonce,
-        "bid_document": bid.document.decode("utf-8"),
-        "bid_sha256": bid.bid_sha256,
         "seq": bid.seq,
         "leaf_hash": bid.leaf_hash,
-        "receipt": bid.receipt,
         "created_at": iso(bid.created_at),
         "withdrawn_at": iso(bid.withdrawn_at),
+    }
+    if bid.protocol == 1:
+        assert bid.document is not None
+        return {
+            **common,
+            "price_fen": bid.price_fen,
+            "nonce": bid.nonce,
+            "bid_document": bid.document.decode("utf-8"),
+            "bid_sha256": bid.bid_sha256,
+            "receipt": bid.receipt,
+        }
+    document = opened.document.decode("utf-8") if opened is not None else None
+    price = json.loads(document).get("price_fen") if document is not None else None
+    return {
+        **common,
+        "price_fen": price,
+        "bid_document": document,
+        "salt": opened.salt.hex() if opened is not None else None,
+        "commitment": bid.commitment,
+        "receipt": opened.receipt if opened is not None else None,
+        "withdrawal_seq": bid.withdrawal_seq,
+        "opened_in": opened_in,
     }

@@ -26,7 +26,7 @@ from market.sql import Params, json_column
 BID_CONTEXT = """
 WITH n AS (
     SELECT id, public_id, status, bid_deadline, method, budget_fen, direct_agency_id,
-           category, required_level, region
+           category, required_level, region, protocol, sealing
     FROM notice WHERE public_id = $2 FOR SHARE
 )
 SELECT u.role, u.is_active,
@@ -37,6 +37,7 @@ SELECT u.role, u.is_active,
         FROM qualification q WHERE q.agency_id = a.id AND q.status IN ('approved', 'pending')) AS qualifications,
        n.id AS notice_id, n.public_id AS notice_public_id, n.status AS notice_status, n.bid_deadline,
        n.method, n.budget_fen, n.direct_agency_id, n.category, n.required_level, n.region,
+       n.protocol, n.sealing,
        (SELECT coalesce(json_object_agg(v.agency_id, v.reason), '{}') FROM notice_avoid v WHERE v.notice_id = n.id) AS avoid,
        EXISTS (SELECT 1 FROM bid b WHERE b.notice_id = n.id AND b.agency_id = a.id AND b.status = 'standing') AS standing,
        clock_timestamp() AS now,
@@ -48,8 +49,16 @@ WHERE u.public_id = $1
 """
 
 INSERT_BID = """
-INSERT INTO bid (public_id, notice_id, agency_id, price_fen, nonce, document, bid_sha256, seq, leaf_hash, receipt, status, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'standing', $11)
+INSERT INTO bid (public_id, notice_id, agency_id, protocol, price_fen, nonce, document, bid_sha256, seq, leaf_hash, receipt, status, created_at)
+VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, 'standing', $11)
+RETURNING id
+"""
+
+# MSP/2: no price, no document, no receipt in the clear; the commitment its entry holds and
+# the sealed opening material (None with tlock sealing: the entry's ciphertext is the copy).
+INSERT_SEALED_BID = """
+INSERT INTO bid (public_id, notice_id, agency_id, protocol, commitment, sealed, seq, leaf_hash, status, created_at)
+VALUES ($1, $2, $3, 2, $4, $5, $6, $7, 'standing', $8)
 RETURNING id
 """
 
@@ -69,6 +78,8 @@ class BidContext:
     method: str | None
     budget_fen: int | None
     direct_agency_id: str | None
+    protocol: int | None
+    sealing: str | None
     standing: bool
     now: datetime
     bid_id: str | None
@@ -102,7 +113,8 @@ def bid_context(row: Mapping[str, Any]) -> BidContext:
         agency_id=row["agency_id"], agency_public_id=row["agency_public_id"],
         notice_id=row["notice_id"], notice_public_id=row["notice_public_id"], notice_status=row["notice_status"],
         bid_deadline=row["bid_deadline"], method=row["method"], budget_fen=row["budget_fen"],
-        direct_agency_id=row["direct_agency_id"], standing=bool(row["standing"]), now=row["now"],
+        direct_agency_id=row["direct_agency_id"], protocol=row["protocol"], sealing=row["sealing"],
+        standing=bool(row["standing"]), now=row["now"],
         bid_id=None if number is None else format_public_id("B", int(number)),
         facts=facts, requirements=requirements,
     )
@@ -119,7 +131,7 @@ def bid_context(row: Mapping[str, Any]) -> BidContext:
 NOTICE_LIST_COLUMNS = """
     n.id, n.public_id, n.status, n.title, n.description, n.category, n.required_level, n.region,
     n.budget_fen, n.method, n.winners, n.min_candidates, n.bid_deadline, n.service_days,
-    n.direct_agency_id, n.direct_justification, n.commit, n.scheme, n.terms_sha256,
+    n.direct_agency_id, n.direct_justification, n.commit, n.scheme, n.terms_sha256, n.protocol, n.sealing,
     n.published_at, n.cancel_reason, n.created_at,
     o.public_id AS org_public_id, o.name AS org_name,
     p.public_id AS project_public_id, p.name AS project_name, p.code AS project_code,

@@ -69,8 +69,9 @@ def check_budget(budget_fen: int) -> None:
         raise invalid("budget_fen", N_("The budget must be a positive amount in fen."))
 
 
-def check_deadline(deadline: datetime, *, now: datetime, min_window: int) -> datetime:
-    """The deadline, in UTC, at least ``min_window`` seconds after ``now``."""
+def check_deadline(deadline: datetime, *, now: datetime, min_window: int, latest: datetime | None = None) -> datetime:
+    """The deadline, in UTC, at least ``min_window`` seconds after ``now`` and, when
+    ``latest`` is given, not after it (MSP/2's longest bid window)."""
     if deadline.tzinfo is None:
         raise invalid("bid_deadline", N_("Give the deadline with its time zone, e.g. 2026-12-04T17:00:00+08:00."))
     deadline = deadline.astimezone(UTC)
@@ -78,7 +79,14 @@ def check_deadline(deadline: datetime, *, now: datetime, min_window: int) -> dat
         raise invalid("bid_deadline", N_("The deadline is in the past."))
     if deadline < now + timedelta(seconds=min_window):
         raise invalid("bid_deadline", N_("The deadline must be at least {hours} hours after publishing."), hours=round(min_window / 3600, 2))
+    if latest is not None and deadline > latest:
+        # A sealed bid names no notice: a verifier knows it must be opened within the
+        # longest window the protocol allows, so no notice may stay open longer.
+        raise invalid("bid_deadline", N_("The deadline may be at most {days} days after publishing."), days=MAX_BID_WINDOW_DAYS)
     return deadline
+
+
+MAX_BID_WINDOW_DAYS = protocol.MAX_BID_WINDOW_SECONDS // 86400
 
 
 def check_price(method: str, price_fen: Any, budget_fen: int) -> int | None:

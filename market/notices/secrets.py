@@ -1,4 +1,4 @@
-"""Sealing a notice's MSP/1 secret at rest: AES-256-GCM under a key in the data directory
+"""Sealing a notice's secret and MSP/2 bids' opening material at rest: AES-256-GCM under a key in the data directory
 (or MARKET_SECRET_SEAL_KEY), bound to the notice id, so that a database dump or a read of
 the table before closing reveals nothing that would let anyone predict the draw."""
 
@@ -24,15 +24,18 @@ class SecretSealer:
             raise ConfigError("the secret-sealing key must be 32 bytes (base64 in the file or environment)")
         self._aead = AESGCM(key)
 
-    def seal(self, notice_id: str, secret: bytes) -> bytes:
+    def seal(self, label: str, secret: bytes) -> bytes:
+        """``secret`` sealed and bound to ``label`` (a notice id for its MSP/1 secret,
+        ``bid/<bid id>`` for an MSP/2 bid's opening material): a sealed value moved to
+        another row does not open."""
         nonce = secrets.token_bytes(12)
-        return nonce + self._aead.encrypt(nonce, secret, notice_id.encode())
+        return nonce + self._aead.encrypt(nonce, secret, label.encode())
 
-    def open(self, notice_id: str, sealed: bytes) -> bytes:
+    def open(self, label: str, sealed: bytes) -> bytes:
         try:
-            return self._aead.decrypt(sealed[:12], sealed[12:], notice_id.encode())
+            return self._aead.decrypt(sealed[:12], sealed[12:], label.encode())
         except InvalidTag:
-            raise ConfigError(f"the sealed secret of {notice_id} does not open under this key") from None
+            raise ConfigError(f"the sealed value of {label} does not open under this key") from None
 
     @classmethod
     def from_data_dir(cls, data_dir: Path) -> SecretSealer:

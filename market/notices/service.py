@@ -1,4 +1,4 @@
-"""Owner organisations, projects, notices and sealed bids (MSP/1 steps 1 and 2).
+"""Owner organisations, projects, notices and sealed bids (docs/protocol/msp.md steps 1 and 2).
 
 Sealing: before the deadline nothing here tells anyone but the bidder itself whether,
 who or how many have bid; list and detail shapes carry no bid data at all, and errors
@@ -8,8 +8,9 @@ about a bid speak only of the caller's own.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -27,6 +28,8 @@ from market.i18n import N_
 from market.ids import PUBLIC_ID, next_public_id
 from market.log import protocol
 from market.log import store as log
+from market.log import tlock
+from market.log.receipt_check import RECEIPT_FORMAT
 from market.log.receipts import ReceiptSigner
 from market.notices import queries, rules
 from market.notices.models import (
@@ -291,7 +294,12 @@ async def publish(session: AsyncSession, *, user: AppUser, notice_id: str, setti
     _own(notice, user)
     if notice.status != NoticeStatus.draft:
         raise Conflict(N_("This notice has already been published."))
-    notice.bid_deadline = rules.check_deadline(notice.bid_deadline, now=await db_now(session), min_window=settings.min_bid_window)
+    now = await db_now(session)
+    notice.bid_deadline = rules.check_deadline(
+        notice.bid_deadline, now=now, min_window=settings.min_bid_window, latest=now + timedelta(seconds=protocol.MAX_BID_WINDOW_SECONDS)
+    )
+    notice.protocol = protocol.VERSION
+    notice.sealing = sealing_mode(settings) if notice.protocol >= 2 else None
     secret = secrets.token_bytes(32)
     notice.commit = protocol.commitment(notice.public_id, secret).hex()
     notice.scheme = _scheme(settings, notice.bid_deadline)
@@ -301,16 +309,32 @@ async def publish(session: AsyncSession, *, user: AppUser, notice_id: str, setti
     notice.published_at = notice.updated_at = utcnow()
     session.add(NoticeSecret(notice_id=notice.id, sealed=sealer.seal(notice.public_id, secret)))  # type: ignore[arg-type]
     await session.flush()
-    await log.append(
-        session,
-        type="notice.published",
-        fields={
-            "notice_id": notice.public_id, "method": notice.method, "winners": notice.winners,
-            "min_candidates": notice.min_candidates, "bid_deadline": protocol.format_ts(notice.bid_deadline),
-            "terms_sha256": notice.terms_sha256, "commit": notice.commit, "scheme": notice.scheme,
-        },
-    )
+    fields: dict[str, Any] = {
+        "notice_id": notice.public_id, "method": notice.method, "winners": notice.winners,
+        "min_candidates": notice.min_candidates, "bid_deadline": protocol.format_ts(notice.bid_deadline),
+        "terms_sha256": notice.terms_sha256, "commit": notice.commit, "scheme": notice.scheme,
+    }
+    if notice.protocol >= 2:
+        fields["sealing"] = notice.sealing
+    published = await log.append(session, version=notice.protocol, type="notice.published", fields=fields)
+    # The entry's own time: amendments are held to the longest window from it, as the verifier holds them.
+    notice.published_at = protocol.parse_ts(published.ts)
     return notice
+
+
+def sealing_mode(settings: Settings) -> str:
+    """How MSP/2 bids are sealed until the deadline (docs/protocol/msp.md): with the
+    server's seal key, unless the drand beacon is configured and timelock encryption is
+    available, in which case the public entry's ciphertext is the only copy."""
+    if settings.beacon == "drand" and tlock.available():
+        return "tlock"
+    return "server"
+
+
+def tlock_round_of(deadline: datetime) -> int:
+    """The drand round a tlock notice's sealed entries are locked to: the first one
+    emitted at or after its deadline (docs/protocol/msp.md)."""
+    return protocol.tlock_round(protocol.deadline_unix(deadline))
 
 
 async def amend(session: AsyncSession, *, user: AppUser, notice_id: str, data: NoticeAmend, settings: Settings) -> tuple[Notice, dict[str, list[Any]]]:
@@ -343,10 +367,17 @@ async def amend(session: AsyncSession, *, user: AppUser, notice_id: str, data: N
     if "service_days" in given and data.service_days != notice.service_days:
         changes["service_days"] = [notice.service_days, data.service_days]
     if data.bid_deadline is not None:
-        deadline = rules.check_deadline(data.bid_deadline, now=now, min_window=0)
+        latest = None
+        if notice.protocol >= 2 and notice.published_at is not None:
+            latest = notice.published_at + timedelta(seconds=protocol.MAX_BID_WINDOW_SECONDS)
+        deadline = rules.check_deadline(data.bid_deadline, now=now, min_window=0, latest=latest)
         if deadline < notice.bid_deadline:
             raise rules.invalid("bid_deadline", N_("The deadline may only move later."))
         if deadline != notice.bid_deadline:
+            if notice.sealing == "tlock" and await _has_bids(session, notice):
+                # Its sealed entries are locked to the round of the deadline in force: they
+                # would open at that round, while bidding went on.
+                raise Conflict(N_("Bids are timelocked to the current deadline; it can no longer move. Cancel and publish again to change it."))
             changes["bid_deadline"] = [protocol.format_ts(notice.bid_deadline), protocol.format_ts(deadline)]
     if not changes:
         raise rules.invalid("body", N_("Nothing would change."))
@@ -363,6 +394,7 @@ async def amend(session: AsyncSession, *, user: AppUser, notice_id: str, data: N
     # revision, and proven by the terms hash the entry carries.
     appended = await log.append(
         session,
+        version=notice.protocol,
         type="notice.amended",
         fields={
             "notice_id": notice.public_id, "terms_sha256": notice.terms_sha256,
@@ -379,7 +411,7 @@ async def revisions(session: AsyncSession, notice: Notice) -> list[NoticeRevisio
     return list((await session.execute(stmt)).scalars().all())
 
 
-async def cancel(session: AsyncSession, *, user: AppUser, notice_id: str, reason: str) -> Notice:
+async def cancel(session: AsyncSession, *, user: AppUser, notice_id: str, reason: str, sealer: SecretSealer) -> Notice:
     notice = await get_notice(session, notice_id, lock="update")
     _own(notice, user)
     if notice.status != NoticeStatus.open:
@@ -391,6 +423,12 @@ async def cancel(session: AsyncSession, *, user: AppUser, notice_id: str, reason
     reason = agencies.check_publishable(reason.strip(), "reason")
     if not reason:
         raise rules.invalid("reason", N_("Give a reason; it is published."))
+    fields: dict[str, Any] = {"notice_id": notice.public_id, "reason": reason}
+    if notice.protocol >= 2:
+        # Ending the bidding opens every bid placed, as the close does: a sealed entry that
+        # no notice opens is a problem the verifier names (docs/protocol/msp.md). Timelocked
+        # bids cannot be opened before their round: bids.opened does it then.
+        fields["openings"] = None if notice.sealing == "tlock" else (await open_bids(session, notice, sealer)).openings
     notice.status = NoticeStatus.cancelled.value
     notice.cancel_reason = reason
     notice.updated_at = utcnow()
@@ -399,8 +437,14 @@ async def cancel(session: AsyncSession, *, user: AppUser, notice_id: str, reason
         sa.update(Bid).where(Bid.notice_id == notice.id, Bid.status == BidStatus.standing.value).values(status=BidStatus.withdrawn.value, withdrawn_at=utcnow())
     )
     await session.flush()
-    await log.append(session, type="notice.cancelled", fields={"notice_id": notice.public_id, "reason": reason})
+    cancelled = await log.append(session, version=notice.protocol, type="notice.cancelled", fields=fields)
+    if fields.get("openings") is not None:
+        notice.opened_seq = cancelled.seq
     return notice
+
+
+async def _has_bids(session: AsyncSession, notice: Notice) -> bool:
+    return (await session.execute(sa.select(sa.exists().where(Bid.notice_id == notice.id)))).scalar_one()
 
 
 def check_filters(
@@ -504,9 +548,11 @@ def not_eligible(result: agency_rules.NotEligible) -> DomainError:
 
 
 async def place_bid(
-    session: AsyncSession, *, bidder: str, notice_id: str, price_fen: Any, receipts: ReceiptSigner
-) -> Bid:
-    """MSP/1 step 2: a sealed bid, its ``bid.accepted`` entry and a signed receipt, or nothing.
+    session: AsyncSession, *, bidder: str, notice_id: str, price_fen: Any, receipts: ReceiptSigner, sealer: SecretSealer
+) -> PlacedBid:
+    """Step 2: a sealed bid, its log entry and a signed receipt, or nothing. An MSP/2
+    notice's bid logs ``bid.sealed`` with a commitment alone (docs/protocol/msp.md); an
+    MSP/1 notice's (published before MSP/2) ``bid.accepted`` as MSP/1 defines it.
 
     ``bidder`` is the public id of the agency's account. This is the path 1,000 agencies
     take within seconds of a deadline, so it is written as three statements on the
@@ -539,27 +585,73 @@ async def place_bid(
         raise Conflict(N_("Your agency already has a standing bid on this notice; withdraw it to bid again."))
     bid_id, agency_id, notice_public_id = context.bid_id, context.facts.agency_id, context.notice_public_id
     assert bid_id is not None and notice_public_id is not None
-    nonce = secrets.token_hex(16)
-    document = protocol.bid_document(notice_public_id, bid_id, agency_id, price, nonce)
-    digest = protocol.bid_sha256(document)
+    if context.protocol == 1:
+        return await _place_msp1_bid(session, context, price, receipts)
+    salt = secrets.token_bytes(protocol.SALT_BYTES)
+    document = protocol.bid_document_v2(notice_public_id, bid_id, agency_id, price)
+    commitment = protocol.bid_commitment(salt, document)
     # The entry goes in last (it takes the log's lock) and its time decides: a bid whose
     # entry is stamped at or after the deadline is refused and the whole transaction,
     # entry included, rolls back. So the log never shows a late bid, and a bid is either
-    # fully accepted (entry, row, receipt) or not at all.
-    appended = await log.append(
-        session, type="bid.accepted", fields={"notice_id": notice_public_id, "bid_id": bid_id, "agency_id": agency_id, "bid_sha256": digest}
-    )
+    # fully accepted (entry, row, receipt) or not at all. The entry names nothing but the
+    # commitment: not the notice, not the agency (MSP/2).
+    fields = {"commitment": commitment.hex()}
+    if context.sealing == "tlock":
+        # The only copy: anyone can open it once the deadline's round exists, nobody before.
+        fields["tlock"] = tlock.seal(protocol.tlock_plaintext(salt, document=document), tlock_round_of(context.bid_deadline))
+    appended = await log.append(session, type=protocol.SEALED_TYPE, fields=fields)
     stamped = protocol.parse_ts(appended.ts)
     if stamped >= context.bid_deadline:
         raise Conflict(N_("The bid deadline has passed."))
-    receipt = receipts.sign({"notice_id": notice_public_id, "bid_id": bid_id, "agency_id": agency_id, "bid_sha256": digest, "seq": appended.seq, "leaf_hash": appended.leaf_hash.hex()})
+    receipt = receipts.sign(
+        {
+            "v": 2, "notice_id": notice_public_id, "bid_id": bid_id, "agency_id": agency_id, "commitment": commitment.hex(),
+            "salt": salt.hex(), "seq": appended.seq, "leaf_hash": appended.leaf_hash.hex(),
+        }
+    )
+    opened = SealedBid(document=document, salt=salt, receipt=receipt)
     bid = Bid(
-        public_id=bid_id, notice_id=context.notice_id, agency_id=context.agency_id, price_fen=price, nonce=nonce, document=document,  # type: ignore[arg-type]
-        bid_sha256=digest, seq=appended.seq, leaf_hash=appended.leaf_hash.hex(), receipt=receipt, created_at=stamped,
+        public_id=bid_id, notice_id=context.notice_id, agency_id=context.agency_id, protocol=2,  # type: ignore[arg-type]
+        # With tlock nothing is kept: the salt would let the operator try every price.
+        commitment=commitment.hex(), sealed=None if context.sealing == "tlock" else sealer.seal(bid_label(bid_id), opened.to_bytes()),
+        seq=appended.seq, leaf_hash=appended.leaf_hash.hex(), created_at=stamped,
     )
     # One INSERT straight through asyncpg and no savepoint: every round trip from the
     # append to the commit is made while the log's lock is held, and all bids queue on it.
     # A lost race on the unique index rolls the whole transaction back, entry included.
+    driver = (await connection.get_raw_connection()).driver_connection
+    try:
+        bid.id = await driver.fetchval(
+            queries.INSERT_SEALED_BID, bid.public_id, bid.notice_id, bid.agency_id, bid.commitment, bid.sealed,
+            bid.seq, bid.leaf_hash, bid.created_at,
+        )
+    except asyncpg.UniqueViolationError:
+        raise Conflict(N_("Your agency already has a standing bid on this notice; withdraw it to bid again.")) from None
+    return PlacedBid(bid=bid, opened=opened)
+
+
+async def _place_msp1_bid(session: AsyncSession, context: queries.BidContext, price: int | None, receipts: ReceiptSigner) -> PlacedBid:
+    """MSP/1 step 2, for a notice published before MSP/2: it finishes under the rules it
+    was published with (its bidders were told them), so its bids are logged as MSP/1 says."""
+    bid_id, notice_public_id = context.bid_id, context.notice_public_id
+    assert bid_id is not None and notice_public_id is not None and context.facts is not None
+    agency_id = context.facts.agency_id
+    nonce = secrets.token_hex(16)
+    document = protocol.bid_document(notice_public_id, bid_id, agency_id, price, nonce)
+    digest = protocol.bid_sha256(document)
+    appended = await log.append(
+        session, version=1, type="bid.accepted", fields={"notice_id": notice_public_id, "bid_id": bid_id, "agency_id": agency_id, "bid_sha256": digest}
+    )
+    stamped = protocol.parse_ts(appended.ts)
+    assert context.bid_deadline is not None
+    if stamped >= context.bid_deadline:
+        raise Conflict(N_("The bid deadline has passed."))
+    receipt = receipts.sign({"notice_id": notice_public_id, "bid_id": bid_id, "agency_id": agency_id, "bid_sha256": digest, "seq": appended.seq, "leaf_hash": appended.leaf_hash.hex()})
+    bid = Bid(
+        public_id=bid_id, notice_id=context.notice_id, agency_id=context.agency_id, protocol=1, price_fen=price, nonce=nonce, document=document,  # type: ignore[arg-type]
+        bid_sha256=digest, seq=appended.seq, leaf_hash=appended.leaf_hash.hex(), receipt=receipt, created_at=stamped,
+    )
+    connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection
     try:
         bid.id = await driver.fetchval(
@@ -568,10 +660,10 @@ async def place_bid(
         )
     except asyncpg.UniqueViolationError:
         raise Conflict(N_("Your agency already has a standing bid on this notice; withdraw it to bid again.")) from None
-    return bid
+    return PlacedBid(bid=bid, opened=None)
 
 
-async def withdraw_bid(session: AsyncSession, *, user: AppUser, notice_id: str, bid_id: str) -> Bid:
+async def withdraw_bid(session: AsyncSession, *, user: AppUser, notice_id: str, bid_id: str, sealer: SecretSealer) -> Bid:
     agency = await agencies.agency_of(session, user) if user.role == Role.agency else None
     notice = await get_notice(session, notice_id, lock="share")
     bid = (await session.execute(sa.select(Bid).where(Bid.public_id == bid_id, Bid.notice_id == notice.id).with_for_update())).scalar_one_or_none()
@@ -584,15 +676,232 @@ async def withdraw_bid(session: AsyncSession, *, user: AppUser, notice_id: str, 
         raise Conflict(N_("The bid deadline has passed."))
     bid.status = BidStatus.withdrawn.value
     bid.withdrawn_at = utcnow()
-    await session.flush()
-    appended = await log.append(session, type="bid.withdrawn", fields={"notice_id": notice.public_id, "bid_id": bid.public_id, "agency_id": agency.public_id})
+    if bid.protocol == 1:
+        await session.flush()
+        appended = await log.append(session, version=1, type="bid.withdrawn", fields={"notice_id": notice.public_id, "bid_id": bid.public_id, "agency_id": agency.public_id})
+    else:
+        # A withdrawal is a sealed entry too, indistinguishable from a bid until the
+        # opening: its commitment binds it to the one bid it withdraws.
+        assert bid.commitment is not None
+        salt = secrets.token_bytes(protocol.SALT_BYTES)
+        commitment = protocol.withdrawal_commitment(salt, bytes.fromhex(bid.commitment))
+        fields = {"commitment": commitment.hex()}
+        if notice.sealing == "tlock":
+            fields["tlock"] = tlock.seal(protocol.tlock_plaintext(salt, withdraws=bytes.fromhex(bid.commitment)), tlock_round_of(notice.bid_deadline))
+        else:
+            bid.withdrawal_sealed = sealer.seal(withdrawal_label(bid.public_id), salt)
+        await session.flush()
+        appended = await log.append(session, type=protocol.SEALED_TYPE, fields=fields)
+        bid.withdrawal_seq = appended.seq
+        await session.flush()
     if protocol.parse_ts(appended.ts) >= notice.bid_deadline:
         raise Conflict(N_("The bid deadline has passed."))
     return bid
 
 
-async def bids_of(session: AsyncSession, agency: Agency, *, notice: Notice | None = None) -> list[tuple[Bid, Notice]]:
+# -- MSP/2: the sealed material of a bid, and opening a notice's bids -------------------------
+
+
+async def _open_timelocked(session: AsyncSession, notice: Notice, rows: Sequence[Bid], signature: bytes) -> dict[int, dict[str, Any]]:
+    """The timelock plaintexts of a notice's sealed entries (bids and withdrawals), by
+    seq, opened from the public log with the deadline round's signature."""
+    seqs = [b.seq for b in rows] + [b.withdrawal_seq for b in rows if b.withdrawal_seq is not None]
+    if not seqs:
+        return {}
+    round_number = tlock_round_of(notice.bid_deadline)
+    found = await session.execute(sa.text("SELECT seq, entry FROM log_entry WHERE seq = ANY(:seqs)"), {"seqs": seqs})
+    opened: dict[int, dict[str, Any]] = {}
+    for seq, raw in found.all():
+        entry = protocol.parse_canonical(bytes(raw))
+        plaintext = tlock.open_sealed(str(entry["tlock"]), round_number, signature)
+        opened[int(seq)] = protocol.parse_canonical(plaintext)
+    return opened
+
+
+def bid_label(bid_id: str) -> str:
+    return f"bid/{bid_id}"
+
+
+def withdrawal_label(bid_id: str) -> str:
+    return f"bid/{bid_id}/withdrawal"
+
+
+@dataclass(frozen=True)
+class SealedBid:
+    """What the server seals of an MSP/2 bid (server sealing): the document and the salt
+    that open its commitment, and the receipt its bidder was given."""
+
+    document: bytes
+    salt: bytes
+    receipt: str
+
+    def to_bytes(self) -> bytes:
+        return protocol.canonical_json({"document": self.document.decode("utf-8"), "salt": self.salt.hex(), "receipt": self.receipt})
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SealedBid:
+        value = protocol.parse_canonical(data)
+        return cls(document=str(value["document"]).encode("utf-8"), salt=bytes.fromhex(value["salt"]), receipt=str(value["receipt"]))
+
+
+@dataclass(frozen=True)
+class PlacedBid:
+    """A bid just placed, with what its bidder alone may be shown (None for MSP/1, whose
+    row holds it all)."""
+
+    bid: Bid
+    opened: SealedBid | None
+
+
+def unseal(bid: Bid, sealer: SecretSealer) -> SealedBid | None:
+    """An MSP/2 bid's sealed material (for its own bidder, and for the opening), or None
+    for an MSP/1 bid."""
+    if bid.protocol == 1 or bid.sealed is None:
+        return None
+    return SealedBid.from_bytes(sealer.open(bid_label(bid.public_id), bid.sealed))
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A notice's bids opened (MSP/2): the ``openings`` its closing or cancellation logs,
+    and the standing bid documents among them, which play MSP/1's ``bids``."""
+
+    openings: list[dict[str, Any]]
+    standing: list[dict[str, Any]]
+
+
+async def open_bids(session: AsyncSession, notice: Notice, sealer: SecretSealer, *, signature: bytes | None = None) -> Opened:
+    """Every bid ever placed on an MSP/2 notice, standing and withdrawn, opened as the
+    protocol publishes them (sorted by bid id). Call only once bidding has ended; a tlock
+    notice's bids need ``signature``, its deadline round's, and are opened from the log."""
+    rows = (await session.execute(sa.select(Bid).where(Bid.notice_id == notice.id))).scalars().all()
+    timelocked: dict[int, dict[str, Any]] = {}
+    if notice.sealing == "tlock":
+        if signature is None:
+            raise RuntimeError(f"the bids of {notice.public_id} are timelocked: opening them needs the round's signature")
+        timelocked = await _open_timelocked(session, notice, rows, signature)
+    openings: list[dict[str, Any]] = []
+    standing: list[dict[str, Any]] = []
+    for bid in rows:
+        withdrawn = None
+        if notice.sealing == "tlock":
+            opened = timelocked[bid.seq]
+            sealed = SealedBid(document=protocol.canonical_json(opened["bid"]), salt=bytes.fromhex(opened["salt"]), receipt="")
+            if bid.withdrawal_seq is not None:
+                withdrawn = (bytes.fromhex(timelocked[bid.withdrawal_seq]["salt"]), bid.withdrawal_seq)
+        else:
+            found = unseal(bid, sealer)
+            if found is None:
+                raise RuntimeError(f"bid {bid.public_id} of MSP/2 notice {notice.public_id} has no sealed material")
+            sealed = found
+            if bid.withdrawal_seq is not None and bid.withdrawal_sealed is not None:
+                withdrawn = (sealer.open(withdrawal_label(bid.public_id), bid.withdrawal_sealed), bid.withdrawal_seq)
+        if protocol.bid_commitment(sealed.salt, sealed.document).hex() != bid.commitment:
+            raise RuntimeError(f"bid {bid.public_id} does not open its own commitment")
+        item = protocol.opening(sealed.document, sealed.salt, bid.seq, withdrawn)
+        openings.append(item)
+        if withdrawn is None:
+            standing.append(item["bid"])
+    openings.sort(key=lambda o: o["bid"]["bid_id"].encode("utf-8"))
+    # (A cancellation's openings list its released bids as standing: it speaks for them.)
+    standing.sort(key=lambda d: d["bid_id"].encode("utf-8"))
+    return Opened(openings=openings, standing=standing)
+
+
+@dataclass(frozen=True)
+class OwnBid:
+    """One of an agency's own bids as its pages and API show it to that agency alone: for
+    MSP/2, the sealed material opened for it (price, document, salt, receipt), and the
+    entry that opened it once bidding has ended."""
+
+    bid: Bid
+    notice: Notice
+    opened: SealedBid | None
+    opened_in: int | None
+
+    @property
+    def public_id(self) -> str:
+        return self.bid.public_id
+
+    @property
+    def status(self) -> str:
+        return self.bid.status
+
+    @property
+    def protocol(self) -> int:
+        return self.bid.protocol
+
+    @property
+    def document(self) -> bytes | None:
+        return self.opened.document if self.opened is not None else self.bid.document
+
+    @property
+    def price_fen(self) -> int | None:
+        if self.opened is None:
+            return self.bid.price_fen
+        price = protocol.parse_canonical(self.opened.document).get("price_fen")
+        return price if isinstance(price, int) else None
+
+    @property
+    def receipt(self) -> str | None:
+        return self.opened.receipt if self.opened is not None else self.bid.receipt
+
+    @property
+    def salt(self) -> str | None:
+        return self.opened.salt.hex() if self.opened is not None else None
+
+    def __getattr__(self, name: str) -> Any:
+        # seq, leaf_hash, commitment, bid_sha256, created_at, withdrawn_at, withdrawal_seq...
+        return getattr(self.bid, name)
+
+
+async def bids_of(session: AsyncSession, agency: Agency, *, sealer: SecretSealer, notice: Notice | None = None) -> list[OwnBid]:
+    """The agency's own bids (newest first), opened for it alone."""
     stmt = sa.select(Bid, Notice).join(Notice, Notice.id == Bid.notice_id).where(Bid.agency_id == agency.id).order_by(Bid.id.desc())
     if notice is not None:
         stmt = stmt.where(Bid.notice_id == notice.id)
-    return [(b, n) for b, n in (await session.execute(stmt)).all()]
+    rows = [(b, n) for b, n in (await session.execute(stmt)).all()]
+    ended = sorted({n.public_id for b, n in rows if b.protocol >= 2 and n.status not in (NoticeStatus.open, NoticeStatus.draft)})
+    opened_in: dict[str, int] = {}
+    if ended:
+        found = await session.execute(
+            sa.text("SELECT notice_id, seq FROM log_entry WHERE notice_id = ANY(:ids) AND type IN ('bidding.closed', 'notice.cancelled')"),
+            {"ids": ended},
+        )
+        opened_in = {notice_id: int(seq) for notice_id, seq in found.all()}
+    return [OwnBid(bid=b, notice=n, opened=unseal(b, sealer), opened_in=opened_in.get(n.public_id)) for b, n in rows]
+
+
+
+
+async def own_bid(session: AsyncSession, *, user: AppUser, notice_id: str, bid_id: str, sealer: SecretSealer) -> OwnBid:
+    """One of the caller's own bids; anyone else's is "not found" (its existence is sealed)."""
+    agency = await agencies.agency_of(session, user) if user.role == Role.agency else None
+    notice = await get_notice(session, notice_id)
+    if agency is None or notice.status == NoticeStatus.draft:
+        raise NotFound(N_("You have no such bid."))
+    for own in await bids_of(session, agency, notice=notice, sealer=sealer):
+        if own.public_id == bid_id:
+            return own
+    raise NotFound(N_("You have no such bid."))
+
+
+async def receipt_file(session: AsyncSession, own: OwnBid) -> dict[str, Any]:
+    """What an MSP/2 bidder keeps to prove its bid later, without the marketplace
+    (``market receipt check FILE --url URL``): the signed receipt and its claims, the bid
+    document that the salt opens, and the entry's inclusion proof in the latest signed
+    checkpoint (docs/protocol/msp.md section 6)."""
+    if own.protocol == 1 or own.opened is None:
+        raise Conflict(N_("This bid was placed under MSP/1; its receipt is shown on the notice page."))
+    checkpoint = await log.latest_checkpoint(session)
+    inclusion: dict[str, Any] | None = None
+    if checkpoint is not None and checkpoint.size > own.bid.seq:
+        leaf, proof = await log.inclusion_proof(session, own.bid.seq, checkpoint.size)
+        inclusion = {"index": own.bid.seq, "size": checkpoint.size, "leaf_hash": leaf.hex(), "hashes": [h.hex() for h in proof]}
+    return {
+        "format": RECEIPT_FORMAT,
+        "receipt": own.opened.receipt,
+        "document": own.opened.document.decode("utf-8"),
+        "checkpoint": checkpoint.note if checkpoint is not None and inclusion is not None else None,
+        "inclusion": inclusion,
+    }

@@ -696,7 +696,7 @@ class NoticePages(Controller):
         else:
             try:
                 async with session.begin_nested():
-                    await service.cancel(session, user=user, notice_id=notice.public_id, reason=values["reason"])
+                    await service.cancel(session, user=user, notice_id=notice.public_id, reason=values["reason"], sealer=request.app.state.sealer)
             except DomainError as exc:
                 errors, status = errors_beside_fields(exc, _known(("reason",))), exc.status
                 await session.refresh(notice)
@@ -792,7 +792,7 @@ class NoticePages(Controller):
             agency = await agencies.agency_of(session, viewer)
             if agency is not None:
                 # Only this agency's own bids: nothing here reads anyone else's.
-                own_bids = [b for b, _ in await service.bids_of(session, agency, notice=notice)]
+                own_bids = await service.bids_of(session, agency, notice=notice, sealer=request.app.state.sealer)
                 if notice.status == NoticeStatus.open and page.now < notice.bid_deadline:
                     eligibility = await service.eligibility(session, agency, await service.view(session, notice))
         return self._render_notice(request, page, viewer, agency=agency, eligibility=eligibility, own_bids=own_bids, **shown)
@@ -882,7 +882,10 @@ class NoticePages(Controller):
             return await self._notice_page(request, session, notice, user, status_code=422, bid_errors=errors, bid_values=values)
         try:
             async with session.begin_nested():
-                await service.place_bid(session, bidder=user.public_id, notice_id=notice.public_id, price_fen=price, receipts=request.app.state.receipts)
+                await service.place_bid(
+                    session, bidder=user.public_id, notice_id=notice.public_id, price_fen=price,
+                    receipts=request.app.state.receipts, sealer=request.app.state.sealer,
+                )
         except DomainError as exc:
             await session.refresh(notice)
             errors = FormErrors()
@@ -897,11 +900,22 @@ class NoticePages(Controller):
         notice = await service.visible_notice(session, notice_id, user)
         try:
             async with session.begin_nested():
-                await service.withdraw_bid(session, user=user, notice_id=notice.public_id, bid_id=bid_id)
+                await service.withdraw_bid(session, user=user, notice_id=notice.public_id, bid_id=bid_id, sealer=request.app.state.sealer)
         except DomainError as exc:
             await session.refresh(notice)
             return await self._notice_page(request, session, notice, user, status_code=exc.status, problem=exc)
         return redirect(f"/notices/{notice.public_id}?done=withdrawn")
+
+    @get("/notices/{notice_id:str}/bids/{bid_id:str}/receipt.json", guards=[requires_role(Role.agency)])
+    async def receipt(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str], bid_id: FromPath[str]) -> Response[Any]:
+        """The bidder's receipt file (MSP/2), for ``market receipt check``."""
+        user = await load_viewer(request, session)
+        own = await service.own_bid(session, user=user, notice_id=notice_id, bid_id=bid_id, sealer=request.app.state.sealer)
+        body = await service.receipt_file(session, own)
+        return Response(
+            body, media_type="application/json",
+            headers={"Content-Disposition": f'attachment; filename="receipt-{own.public_id}.json"', "Cache-Control": "no-store"},
+        )
 
     # -- the agency's pages ---------------------------------------------------------------------
 
@@ -916,6 +930,6 @@ class NoticePages(Controller):
     async def my_bids(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[str]:
         user = await load_viewer(request, session)
         agency = await agencies.agency_of(session, user)
-        rows = await service.bids_of(session, agency) if agency is not None else []
+        rows = await service.bids_of(session, agency, sealer=request.app.state.sealer) if agency is not None else []
         return _render(request, "notices/my_bids.html", agency=agency, rows=rows, now=await service.db_now(session))
 

@@ -75,7 +75,7 @@ async def load_demo_selections(session: AsyncSession, *, owner: AppUser, setting
             assert user is not None
             # Two equal prices, so the page shows a tie broken by the draw.
             price = (yuan * 100) * (78 + 4 * min(placed, 2)) // 100 if method == Method.lowest_price else None
-            await notices.place_bid(session, bidder=user.public_id, notice_id=notice.public_id, price_fen=price, receipts=receipts)
+            await notices.place_bid(session, bidder=user.public_id, notice_id=notice.public_id, price_fen=price, receipts=receipts, sealer=sealer)
             placed += 1
         published.append(notice)
     await asyncio.sleep(max(0.0, (deadline - datetime.now(UTC)).total_seconds()) + 0.1)

@@ -35,6 +35,8 @@ class Selection(SQLModel, table=True):
     closed_at: datetime = Field(sa_column=timestamp_column(nullable=False))
     secret: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     bids: list[Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    # MSP/2: every bid opened at the close, as logged (None for MSP/1 notices)
+    openings: list[Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
     candidates: list[Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
     excluded: list[Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
     eligible: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))

@@ -129,6 +129,15 @@ def _rfc3339(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
+def sealed_seqs(openings: Sequence[Mapping[str, Any]] | None) -> list[int] | None:
+    """The seqs of every sealed entry an MSP/2 opening claims (bids and withdrawals), sorted."""
+    if openings is None:
+        return None
+    seqs = [int(o["seq"]) for o in openings]
+    seqs += [int(o["withdrawn"]["seq"]) for o in openings if o.get("withdrawn")]
+    return sorted(seqs)
+
+
 def selection_record(*, notice: Any, selection: Any, seqs: Mapping[str, list[int]], holders: list[str], base_url: str) -> dict[str, Any]:
     """The public selection record. ``notice`` and ``selection`` are the stored rows (the
     selection None before closing); ``seqs`` maps entry types to this notice's seqs."""
@@ -145,6 +154,8 @@ def selection_record(*, notice: Any, selection: Any, seqs: Mapping[str, list[int
     verify = f"python3 ops/verify_log.py --url {base_url or 'URL'} --notice {notice.public_id}"
     record: dict[str, Any] = {
         "notice_id": notice.public_id,
+        "protocol": notice.protocol,
+        "sealing": notice.sealing,
         "status": notice.status,
         "method": notice.method,
         "k": notice.winners,
@@ -160,9 +171,11 @@ def selection_record(*, notice: Any, selection: Any, seqs: Mapping[str, list[int
             "published": one("notice.published"),
             "amended": list(seqs.get("notice.amended", [])),
             "cancelled": one("notice.cancelled"),
-            # Before closing, who bid stays out of the record (the log has the entries).
-            "bids_accepted": list(seqs.get("bid.accepted", [])) if closed else None,
-            "bids_withdrawn": list(seqs.get("bid.withdrawn", [])) if closed else None,
+            # Before closing, who bid stays out of the record. MSP/1 logged bids under the
+            # notice; an MSP/2 sealed entry names nothing, and its notice is known only from
+            # the opening (``sealed``, below).
+            "bids_accepted": list(seqs.get("bid.accepted", [])) if closed and notice.protocol == 1 else None,
+            "bids_withdrawn": list(seqs.get("bid.withdrawn", [])) if closed and notice.protocol == 1 else None,
             "closed": one("bidding.closed"),
             "outcome": outcome,
             "awards": sorted(seqs.get("award.declined", []) + seqs.get("award.disqualified", [])),
@@ -171,6 +184,8 @@ def selection_record(*, notice: Any, selection: Any, seqs: Mapping[str, list[int
         },
         "secret": None,
         "bids": None,
+        "openings": None,
+        "sealed": None,
         "candidates": None,
         "excluded": None,
         "eligible": None,
@@ -195,6 +210,8 @@ def selection_record(*, notice: Any, selection: Any, seqs: Mapping[str, list[int
         record.update(
             secret=selection.secret,
             bids=selection.bids,
+            openings=selection.openings,
+            sealed=sealed_seqs(selection.openings),
             candidates=selection.candidates,
             excluded=selection.excluded,
             eligible=selection.eligible,

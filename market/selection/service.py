@@ -35,7 +35,7 @@ from market.notices.models import Bid, BidStatus, Method, Notice, NoticeSecret, 
 from market.notices.secrets import SecretSealer
 from market.ratings import service as ratings
 from market.selection import rules
-from market.selection.beacon import Beacon, BeaconUnavailable, emitted_at
+from market.selection.beacon import Beacon, BeaconRound, BeaconUnavailable, emitted_at
 from market.selection.models import (
     PENDING_OBJECTIONS,
     Award,
@@ -112,7 +112,8 @@ async def advance(session: AsyncSession, notice: Notice, ctx: Context) -> None:
 
 
 async def _close_bidding(session: AsyncSession, notice: Notice, ctx: Context) -> None:
-    """MSP/1 step 3: reveal the secret, publish the standing bids, decide who is a candidate."""
+    """Step 3: reveal the secret, open the bids (MSP/2; MSP/1 published the standing
+    documents), decide who is a candidate."""
     stmt = (
         sa.select(Bid, Agency)
         .join(Agency, Agency.id == Bid.agency_id)
@@ -122,34 +123,49 @@ async def _close_bidding(session: AsyncSession, notice: Notice, ctx: Context) ->
     view = await notices.view(session, notice)
     requirements = notices.requirements(view)
     today = today_in_china()
+    # MSP/2: the bids are opened now, every one ever placed (withdrawn ones too); MSP/1
+    # kept the standing documents in the clear. Timelocked bids wait for their round.
+    tlock_round: BeaconRound | None = None
+    if notice.sealing == "tlock":
+        tlock_round = await _tlock_round(session, notice, ctx)
+        if tlock_round is None:
+            return
+    opened = (
+        await notices.open_bids(session, notice, ctx.sealer, signature=tlock_round.signature if tlock_round else None)
+        if notice.protocol >= 2 else None
+    )
+    documents = (
+        {d["bid_id"]: d for d in opened.standing} if opened is not None
+        else {bid.public_id: json.loads(bid.document) for bid, _ in rows if bid.document is not None}
+    )
     # Every bidder as it stands now, in two queries however many bid.
     profiles = await agencies.load_profiles(session, [agency for _, agency in rows])
     standing = [
-        rules.StandingBid(document=json.loads(bid.document), facts=profile.facts())
+        rules.StandingBid(document=documents[bid.public_id], facts=profile.facts())
         for (bid, _), profile in zip(rows, profiles, strict=True)
     ]
     decided = rules.candidates_at_close(standing, requirements, today, direct_agency_id=notice.direct_agency_id)
     secret = ctx.sealer.open(notice.public_id, (await _sealed(session, notice)))
     eligible = protocol.eligible_digest(decided.candidates)
     bids = sorted((s.document for s in standing), key=lambda d: d["bid_id"].encode("utf-8"))
-    closed = await log.append(
-        session,
-        type="bidding.closed",
-        fields={
-            "notice_id": notice.public_id,
-            "secret": secret.hex(),
-            "bids": bids,
-            "candidates": [[a, w] for a, w in decided.candidates],
-            "excluded": decided.excluded,
-            "eligible": eligible.hex(),
-        },
-    )
+    fields: dict[str, Any] = {"notice_id": notice.public_id, "secret": secret.hex()}
+    if opened is not None:
+        fields["openings"] = opened.openings
+    else:
+        fields["bids"] = bids
+    fields.update(candidates=[[a, w] for a, w in decided.candidates], excluded=decided.excluded, eligible=eligible.hex())
+    if tlock_round is not None:
+        fields["tlock"] = {"round": tlock_round.round, "signature": tlock_round.signature.hex()}
+    closed = await log.append(session, version=notice.protocol, type="bidding.closed", fields=fields)
+    if opened is not None:
+        notice.opened_seq = closed.seq
     selection = Selection(
         notice_id=notice.id,  # type: ignore[arg-type]
         closed_seq=closed.seq,
         closed_at=protocol.parse_ts(closed.ts),
         secret=secret.hex(),
         bids=bids,
+        openings=opened.openings if opened is not None else None,
         candidates=[[a, w] for a, w in decided.candidates],
         excluded=decided.excluded,
         eligible=eligible.hex(),
@@ -171,6 +187,44 @@ async def _close_bidding(session: AsyncSession, notice: Notice, ctx: Context) ->
         await _tell_owner(session, notice, "waiting_for_beacon")
 
 
+async def _tlock_round(session: AsyncSession, notice: Notice, ctx: Context) -> BeaconRound | None:
+    """The verified signature of a tlock notice's deadline round, or None (the notice
+    stays as it is, asked again after BEACON_RETRY) while it is not out or not reachable."""
+    round_number = notices.tlock_round_of(notice.bid_deadline)
+    notice.tlock_checked_at = utcnow()
+    if notice.tlock_checked_at < emitted_at(round_number):
+        await session.flush()
+        return None
+    try:
+        return await ctx.beacon.fetch(round_number)
+    except BeaconUnavailable as exc:
+        if exc.fault:
+            logger.warning("notice %s: timelock round %s refused: %s", notice.public_id, round_number, exc.reason)
+        await session.flush()
+        return None
+
+
+async def open_cancelled(session: AsyncSession, notice: Notice, ctx: Context) -> None:
+    """A tlock notice cancelled before its round: once the round is out, open its bids
+    (``bids.opened``), so that every sealed entry is opened by exactly one notice."""
+    tlock_round = await _tlock_round(session, notice, ctx)
+    if tlock_round is None:
+        return
+    opened = await notices.open_bids(session, notice, ctx.sealer, signature=tlock_round.signature)
+    entry = await log.append(
+        session,
+        version=notice.protocol,
+        type="bids.opened",
+        fields={
+            "notice_id": notice.public_id,
+            "openings": opened.openings,
+            "tlock": {"round": tlock_round.round, "signature": tlock_round.signature.hex()},
+        },
+    )
+    notice.opened_seq = entry.seq
+    await session.flush()
+
+
 async def _sealed(session: AsyncSession, notice: Notice) -> bytes:
     row = await session.get(NoticeSecret, notice.id)
     if row is None:
@@ -183,7 +237,7 @@ async def _tell_owner(session: AsyncSession, notice: Notice, kind: str, **params
 
 
 async def _fail(session: AsyncSession, notice: Notice, selection: Selection, reason: str) -> None:
-    failed = await log.append(session, type="selection.failed", fields={"notice_id": notice.public_id, "reason": reason})
+    failed = await log.append(session, version=notice.protocol, type="selection.failed", fields={"notice_id": notice.public_id, "reason": reason})
     selection.outcome = Outcome.failed.value
     selection.outcome_seq = failed.seq
     selection.outcome_at = protocol.parse_ts(failed.ts)
@@ -196,6 +250,7 @@ async def _select_directly(session: AsyncSession, notice: Notice, selection: Sel
     agency_id = selection.candidates[0][0]
     entry = await log.append(
         session,
+        version=notice.protocol,
         type="selection.direct",
         fields={"notice_id": notice.public_id, "agency_id": agency_id, "justification": notice.direct_justification or ""},
     )
@@ -239,6 +294,7 @@ async def _draw(session: AsyncSession, notice: Notice, selection: Selection, ctx
     )
     drawn = await log.append(
         session,
+        version=notice.protocol,
         type="selection.drawn",
         fields={
             "notice_id": notice.public_id,
@@ -303,11 +359,18 @@ async def claim_due(session: AsyncSession, *, exclude: Sequence[str] = ()) -> No
         Selection.publicity_ends <= now,
         ~sa.exists().where(Objection.notice_id == Selection.notice_id, Objection.status.in_(PENDING_OBJECTIONS)),
     )
+    # A tlock notice's close (or a cancelled one's opening) waits for its deadline round,
+    # asked for once per BEACON_RETRY.
+    round_retry = sa.or_(Notice.tlock_checked_at.is_(None), Notice.tlock_checked_at < now - BEACON_RETRY)
     stmt = (
         sa.select(Notice)
         .where(
             sa.or_(
-                sa.and_(Notice.status == NoticeStatus.open.value, Notice.bid_deadline <= now),
+                sa.and_(Notice.status == NoticeStatus.open.value, Notice.bid_deadline <= now, round_retry),
+                sa.and_(
+                    Notice.status == NoticeStatus.cancelled.value, Notice.sealing == "tlock", Notice.opened_seq.is_(None),
+                    Notice.bid_deadline <= now, round_retry, sa.exists().where(Bid.notice_id == Notice.id),
+                ),
                 sa.and_(Notice.status == NoticeStatus.closed.value, Notice.id.in_(waiting)),
                 sa.and_(Notice.status == NoticeStatus.selected.value, Notice.id.in_(publicity_over)),
             )
@@ -325,6 +388,8 @@ async def step(session: AsyncSession, notice: Notice, ctx: Context) -> None:
     """The step due for a claimed notice: close or draw, or make the award final."""
     if notice.status == NoticeStatus.selected:
         await finalize(session, notice)
+    elif notice.status == NoticeStatus.cancelled:
+        await open_cancelled(session, notice, ctx)
     else:
         await advance(session, notice, ctx)
 
@@ -365,6 +430,7 @@ async def _replace(session: AsyncSession, notice: Notice, award: Award, *, statu
     replacement = rules.next_alternate(selection.alternates or [], used)
     entry = await log.append(
         session,
+        version=notice.protocol,
         type=log_type,
         fields={"notice_id": notice.public_id, "agency_id": award.agency_public_id, **extra, "replacement": replacement},
     )
@@ -420,7 +486,7 @@ async def finalize(session: AsyncSession, notice: Notice) -> None:
     """Publicity over with no objection pending: the award is final (``award.final``)."""
     selection = await _selection_of(session, notice)
     holding = [a.agency_public_id for a in await holders(session, notice)]
-    entry = await log.append(session, type="award.final", fields={"notice_id": notice.public_id, "winners": holding})
+    entry = await log.append(session, version=notice.protocol, type="award.final", fields={"notice_id": notice.public_id, "winners": holding})
     selection.final_seq = entry.seq
     notice.status = NoticeStatus.awarded.value
     notice.updated_at = utcnow()
@@ -468,6 +534,7 @@ async def file_objection(session: AsyncSession, *, user: AppUser, notice_id: str
     public_id = await next_public_id(session, prefix="OB", sequence=OBJECTION_SEQUENCE)
     entry = await log.append(
         session,
+        version=notice.protocol,
         type="objection.filed",
         fields={"notice_id": notice.public_id, "objection_id": public_id, "agency_id": agency_id, "reasons_sha256": _digest(reasons)},
     )
@@ -490,7 +557,7 @@ async def answer_objection(session: AsyncSession, *, user: AppUser, notice_id: s
     if not answer:
         raise InvalidInput(N_("Write an answer."), [FieldError("answer", N_("Write an answer."))])
     entry = await log.append(
-        session, type="objection.answered", fields={"notice_id": notice.public_id, "objection_id": objection.public_id, "answer_sha256": _digest(answer)}
+        session, version=notice.protocol, type="objection.answered", fields={"notice_id": notice.public_id, "objection_id": objection.public_id, "answer_sha256": _digest(answer)}
     )
     objection.status = ObjectionStatus.answered.value
     objection.answer, objection.answered_seq, objection.answered_at = answer, entry.seq, utcnow()
@@ -516,6 +583,7 @@ async def decide_objection(session: AsyncSession, *, user: AppUser, notice_id: s
         raise InvalidInput(N_("Give a reason; it is published."), [FieldError("reason", N_("Give a reason; it is published."))])
     entry = await log.append(
         session,
+        version=notice.protocol,
         type="objection.decided",
         fields={"notice_id": notice.public_id, "objection_id": objection.public_id, "decision": decision, "reason_sha256": _digest(reason)},
     )

@@ -111,6 +111,12 @@ async def entries_of(client: AsyncClient, notice_id: str, type: str | None = Non
     return [e for e in await log_entries(client) if e.get("notice_id") == notice_id and (type is None or e["type"] == type)]
 
 
+async def sealed_entries(client: AsyncClient) -> list[dict[str, Any]]:
+    """Every MSP/2 sealed entry of the log (each test has its own log): they name no
+    notice, so "nothing was logged for this bid" is "no sealed entry at all"."""
+    return [e for e in await log_entries(client) if e["type"] == "bid.sealed"]
+
+
 def project_code(year: int | None = None) -> str:
     return f"{year or today_in_china().year}-530102-48-01-{next(_project_serials):06d}"
 
@@ -207,7 +213,9 @@ async def test_owner_deletes_a_draft(client: AsyncClient) -> None:
 
 async def test_publish_commits_freezes_terms_and_logs_exactly_the_spec_fields(client: AsyncClient) -> None:
     owner = await owner_user(client)
-    notice = await draft(client, owner, method="lowest_price", winners=1, min_candidates=3, bid_deadline="2099-12-04T17:00:00+08:00")
+    deadline = (datetime.now(UTC) + timedelta(days=30)).replace(hour=9, minute=0, second=0, microsecond=0)
+    notice = await draft(client, owner, method="lowest_price", winners=1, min_candidates=3, bid_deadline=deadline.isoformat())
+    spelled = protocol.format_ts(deadline)
     response = await client.post(f"/api/v1/notices/{notice['id']}/publish", headers=owner)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -217,13 +225,13 @@ async def test_publish_commits_freezes_terms_and_logs_exactly_the_spec_fields(cl
     assert terms.status_code == 200 and terms.headers["content-type"].startswith("application/json")
     assert hashlib.sha256(terms.content).hexdigest() == body["terms_sha256"]
     assert protocol.canonical_json(json.loads(terms.content)) == terms.content
-    assert json.loads(terms.content)["bid_deadline"] == "2099-12-04T09:00:00.000000Z"
+    assert json.loads(terms.content)["bid_deadline"] == spelled
 
     [entry] = await entries_of(client, notice["id"], "notice.published")
-    assert set(entry) == ENTRY_HEAD | {"notice_id", "method", "winners", "min_candidates", "bid_deadline", "terms_sha256", "commit", "scheme"}
-    assert entry["v"] == 1 and TS.match(entry["ts"])
+    assert set(entry) == ENTRY_HEAD | {"notice_id", "method", "winners", "min_candidates", "bid_deadline", "terms_sha256", "commit", "scheme", "sealing"}
+    assert entry["v"] == 2 and TS.match(entry["ts"]) and entry["sealing"] == "server"
     assert entry["method"] == "lowest_price" and entry["winners"] == 1 and entry["min_candidates"] == 3
-    assert entry["bid_deadline"] == "2099-12-04T09:00:00.000000Z" and TS.match(entry["bid_deadline"])
+    assert entry["bid_deadline"] == spelled and TS.match(entry["bid_deadline"])
     assert (entry["terms_sha256"], entry["commit"], entry["scheme"]) == (body["terms_sha256"], body["commit"], "none")
     raw = await entry_at(client, entry["seq"])
     assert protocol.canonical_json(json.loads(raw)) == raw
@@ -435,7 +443,11 @@ async def test_cancel_is_logged_and_releases_standing_bids(client: AsyncClient, 
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "cancelled" and response.json()["cancel_reason"] == "项目资金未落实"
     [entry] = await entries_of(client, notice["id"], "notice.cancelled")
-    assert set(entry) == ENTRY_HEAD | {"notice_id", "reason"} and entry["reason"] == "项目资金未落实"
+    assert set(entry) == ENTRY_HEAD | {"notice_id", "reason", "openings"} and entry["reason"] == "项目资金未落实"
+    # Ending the bidding opens every bid (MSP/2): the released bid, with what opens its commitment.
+    [opening] = entry["openings"]
+    assert opening["bid"]["bid_id"] == bid["bid_id"] and opening["seq"] == bid["seq"] and opening["withdrawn"] is None
+    assert protocol.bid_commitment(bytes.fromhex(opening["salt"]), protocol.canonical_json(opening["bid"])).hex() == bid["commitment"]
     mine = (await client.get(f"/api/v1/notices/{notice['id']}/bids/mine", headers=agency_h)).json()
     assert [(b["bid_id"], b["status"]) for b in mine] == [(bid["bid_id"], "withdrawn")]
     again = await client.post(f"/api/v1/notices/{notice['id']}/bids", json={}, headers=agency_h)
@@ -570,31 +582,34 @@ async def test_lottery_bid_gets_a_receipt_and_exactly_the_spec_entry(client: Asy
     response = await client.post(f"/api/v1/notices/{notice['id']}/bids", json={}, headers=agency_h)
     assert response.status_code == 201, response.text
     bid = response.json()
-    assert bid["bid_id"].startswith("B-") and bid["price_fen"] is None
+    assert bid["bid_id"].startswith("B-") and bid["price_fen"] is None and bid["protocol"] == 2
     document = bid["bid_document"].encode("utf-8")
-    assert hashlib.sha256(document).hexdigest() == bid["bid_sha256"]
-    assert document == protocol.bid_document(notice["id"], bid["bid_id"], agency["id"], None, bid["nonce"])
-    assert re.fullmatch(r"[0-9a-f]{32}", bid["nonce"])
+    assert document == protocol.bid_document_v2(notice["id"], bid["bid_id"], agency["id"], None)
+    salt = bytes.fromhex(bid["salt"])
+    assert len(salt) == 32 and protocol.bid_commitment(salt, document).hex() == bid["commitment"]
 
     jwk = (await client.get("/api/v1/log/receipt-key")).json()
     assert jwk["kty"] == "EC" and jwk["crv"] == "P-256" and "d" not in jwk
     claims = verify_receipt(bid["receipt"], jwk)
     assert claims is not None
     assert claims == {
-        "notice_id": notice["id"], "bid_id": bid["bid_id"], "agency_id": agency["id"],
-        "bid_sha256": bid["bid_sha256"], "seq": bid["seq"], "leaf_hash": bid["leaf_hash"],
+        "v": 2, "notice_id": notice["id"], "bid_id": bid["bid_id"], "agency_id": agency["id"],
+        "commitment": bid["commitment"], "salt": bid["salt"], "seq": bid["seq"], "leaf_hash": bid["leaf_hash"],
     }
     header, payload, signature = bid["receipt"].split(".")
     assert verify_receipt(f"{header}.{payload}.{signature[::-1]}", jwk) is None
     forged = jws.sign(json.dumps(claims).encode(), json.dumps(jwk), algorithm="HS256")  # alg confusion
     assert verify_receipt(forged, jwk) is None
 
+    # The entry names nothing but the commitment: not the notice, the agency or the bid.
     raw = await entry_at(client, claims["seq"])
     entry = json.loads(raw)
-    assert set(entry) == ENTRY_HEAD | {"notice_id", "bid_id", "agency_id", "bid_sha256"}
-    assert entry["type"] == "bid.accepted" and entry["seq"] == claims["seq"]
-    assert (entry["notice_id"], entry["bid_id"], entry["agency_id"], entry["bid_sha256"]) == (notice["id"], bid["bid_id"], agency["id"], bid["bid_sha256"])
+    assert set(entry) == ENTRY_HEAD | {"commitment"} and entry["v"] == 2
+    assert entry["type"] == "bid.sealed" and entry["seq"] == claims["seq"] and entry["commitment"] == bid["commitment"]
+    for word in (notice["id"], bid["bid_id"], agency["id"]):
+        assert word.encode() not in raw
     assert protocol.leaf_hash(raw).hex() == claims["leaf_hash"]
+    assert await entries_of(client, notice["id"], "bid.accepted") == []
 
 
 async def test_lowest_price_bid_seals_its_price_in_the_document(client: AsyncClient, db: Database) -> None:
@@ -605,10 +620,13 @@ async def test_lowest_price_bid_seals_its_price_in_the_document(client: AsyncCli
     response = await client.post(f"/api/v1/notices/{notice['id']}/bids", json={"price_fen": 1_000_000}, headers=agency_h)
     assert response.status_code == 201, response.text
     bid = response.json()
-    assert json.loads(bid["bid_document"]) == {"agency_id": agency["id"], "bid_id": bid["bid_id"], "nonce": bid["nonce"], "notice_id": notice["id"], "price_fen": 1_000_000}
-    assert hashlib.sha256(bid["bid_document"].encode()).hexdigest() == bid["bid_sha256"]
-    [entry] = await entries_of(client, notice["id"], "bid.accepted")
-    assert "price_fen" not in entry and "nonce" not in entry and "1000000" not in json.dumps(entry)
+    assert json.loads(bid["bid_document"]) == {"agency_id": agency["id"], "bid_id": bid["bid_id"], "notice_id": notice["id"], "price_fen": 1_000_000}
+    assert protocol.bid_commitment(bytes.fromhex(bid["salt"]), bid["bid_document"].encode()).hex() == bid["commitment"]
+    [entry] = await sealed_entries(client)
+    assert set(entry) == ENTRY_HEAD | {"commitment"} and "1000000" not in json.dumps(entry)
+    # The bidder alone reads it back, price included.
+    [mine] = (await client.get(f"/api/v1/notices/{notice['id']}/bids/mine", headers=agency_h)).json()
+    assert (mine["price_fen"], mine["salt"], mine["receipt"], mine["opened_in"]) == (1_000_000, bid["salt"], bid["receipt"], None)
 
 
 @pytest.mark.parametrize(
@@ -634,7 +652,7 @@ async def test_bad_price_is_refused_and_nothing_is_logged(client: AsyncClient, d
     response = await client.post(f"/api/v1/notices/{notice['id']}/bids", json=body, headers=agency_h)
     assert response.status_code in statuses, response.text
     assert is_problem(response)
-    assert await entries_of(client, notice["id"], "bid.accepted") == []
+    assert await sealed_entries(client) == []
     assert (await client.get(f"/api/v1/notices/{notice['id']}/bids/mine", headers=agency_h)).json() == []
 
 
@@ -644,12 +662,13 @@ async def test_price_on_a_lottery_is_422(client: AsyncClient, db: Database) -> N
     agency_h, _ = await approved_agency(client, staff)
     response = await client.post(f"/api/v1/notices/{notice['id']}/bids", json={"price_fen": 100}, headers=agency_h)
     assert response.status_code == 422 and "price_fen" in fields_of(response)
-    assert await entries_of(client, notice["id"], "bid.accepted") == []
+    assert await sealed_entries(client) == []
 
 
 async def test_second_standing_bid_is_409_and_withdraw_then_bid_again(client: AsyncClient, db: Database) -> None:
     staff = await admin(client, db)
-    notice = await published(client, await owner_user(client), method="lowest_price", budget_fen=1_000_000)
+    owner = await owner_user(client)
+    notice = await published(client, owner, method="lowest_price", budget_fen=1_000_000)
     agency_h, agency = await approved_agency(client, staff)
     path = f"/api/v1/notices/{notice['id']}/bids"
     first = (await client.post(path, json={"price_fen": 900_000}, headers=agency_h)).json()
@@ -661,12 +680,21 @@ async def test_second_standing_bid_is_409_and_withdraw_then_bid_again(client: As
     again = await client.post(path, json={"price_fen": 800_000}, headers=agency_h)
     assert again.status_code == 201, again.text
     assert again.json()["bid_id"] != first["bid_id"] and json.loads(again.json()["bid_document"])["price_fen"] == 800_000
-    types = [(e["type"], e["bid_id"]) for e in await entries_of(client, notice["id"]) if e["type"].startswith("bid.")]
-    assert types == [("bid.accepted", first["bid_id"]), ("bid.withdrawn", first["bid_id"]), ("bid.accepted", again.json()["bid_id"])]
-    [entry] = await entries_of(client, notice["id"], "bid.withdrawn")
-    assert set(entry) == ENTRY_HEAD | {"notice_id", "bid_id", "agency_id"} and entry["agency_id"] == agency["id"]
+    # Three sealed entries, a bid, a withdrawal and a bid, alike to anyone reading the log.
+    sealed = await sealed_entries(client)
+    assert [e["seq"] for e in sealed] == [first["seq"], sealed[1]["seq"], again.json()["seq"]]
+    assert all(set(e) == ENTRY_HEAD | {"commitment"} for e in sealed)
     mine = (await client.get(f"{path}/mine", headers=agency_h)).json()
     assert sorted((b["bid_id"], b["status"]) for b in mine) == sorted([(first["bid_id"], "withdrawn"), (again.json()["bid_id"], "standing")])
+    assert [b["withdrawal_seq"] for b in mine if b["bid_id"] == first["bid_id"]] == [sealed[1]["seq"]]
+    # Ending the bidding opens both, the first as withdrawn by the middle entry.
+    assert (await client.post(f"/api/v1/notices/{notice['id']}/cancel", json={"reason": "项目调整"}, headers=owner)).status_code == 200
+    [cancelled] = await entries_of(client, notice["id"], "notice.cancelled")
+    by_id = {o["bid"]["bid_id"]: o for o in cancelled["openings"]}
+    withdrawn = by_id[first["bid_id"]]["withdrawn"]
+    assert withdrawn["seq"] == sealed[1]["seq"] and by_id[again.json()["bid_id"]]["withdrawn"] is None
+    assert protocol.withdrawal_commitment(bytes.fromhex(withdrawn["salt"]), bytes.fromhex(first["commitment"])).hex() == sealed[1]["commitment"]
+    assert agency["id"] in json.dumps(cancelled)
 
 
 async def test_withdrawing_someone_elses_bid_is_404_like_a_missing_one(client: AsyncClient, db: Database) -> None:
@@ -681,7 +709,7 @@ async def test_withdrawing_someone_elses_bid_is_404_like_a_missing_one(client: A
     # the answer does not tell that the bid exists (only the echoed path differs)
     assert {**theirs.json(), "instance": None} == {**missing.json(), "instance": None}
     assert [b["status"] for b in (await client.get(f"/api/v1/notices/{notice['id']}/bids/mine", headers=bidder_h)).json()] == ["standing"]
-    assert await entries_of(client, notice["id"], "bid.withdrawn") == []
+    assert [e["seq"] for e in await sealed_entries(client)] == [bid["seq"]]
 
 
 async def test_ineligible_agencies_are_403_with_every_reason(client: AsyncClient, db: Database) -> None:
@@ -716,7 +744,7 @@ async def test_ineligible_agencies_are_403_with_every_reason(client: AsyncClient
         assert is_problem(response) and fields_of(response) == codes, case
         assert all(e["message"] for e in response.json()["errors"]), case
     assert (await client.post(path, json={}, headers=eligible_h)).status_code == 201
-    assert len(await entries_of(client, notice["id"], "bid.accepted")) == 1
+    assert len(await sealed_entries(client)) == 1
 
 
 async def test_only_agencies_bid(client: AsyncClient, db: Database) -> None:
@@ -729,7 +757,7 @@ async def test_only_agencies_bid(client: AsyncClient, db: Database) -> None:
     # an agency account without a registered agency
     assert (await client.post(path, json={}, headers=await agency_user(client))).status_code == 403
     assert (await client.get(f"{path}/mine")).status_code == 401
-    assert await entries_of(client, notice["id"], "bid.accepted") == []
+    assert await sealed_entries(client) == []
 
 
 async def test_bidding_on_an_unknown_notice_is_404(client: AsyncClient, db: Database) -> None:

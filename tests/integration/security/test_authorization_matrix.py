@@ -215,6 +215,7 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     ("POST", "/api/v1/notices/{notice_id:str}/bids"): (R(AGENCIES, json={}), R("401 403 403 404 404 403 403", "draft", json={})),
     ("GET", "/api/v1/notices/{notice_id:str}/bids/mine"): R("401 403 403 A P 403 403", private=("id:bid:open",)),
     ("DELETE", "/api/v1/notices/{notice_id:str}/bids/{bid_id:str}"): R("401 403 403 A 404 403 403", "withdraw"),
+    ("GET", "/api/v1/notices/{notice_id:str}/bids/{bid_id:str}/receipt"): R("401 403 403 A 404 403 403"),
     # -- selection (API)
     ("POST", "/api/v1/notices/{notice_id:str}/close"): R("401 A 403 403 403 403 A", "close"),
     ("GET", "/api/v1/notices/{notice_id:str}/selection"): (R(PUBLIC, "selected"), R(DRAFT, "draft")),
@@ -244,6 +245,7 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     ("GET", "/notices/{notice_id:str}"): (R(DRAFT, "draft"), R("P P P A P P P", private=("id:bid:open",))),  # the bidder sees its receipt
     ("POST", "/notices/{notice_id:str}/bids"): R(AGENCIES, form={}),
     ("POST", "/notices/{notice_id:str}/bids/{bid_id:str}/withdraw"): R("401 403 403 A 404 403 403", "withdraw_page", form={}),
+    ("GET", "/notices/{notice_id:str}/bids/{bid_id:str}/receipt.json"): R("L 403 403 A 404 403 403"),
     ("GET", "/agency/bids"): R("L 403 403 A P 403 403", private=("id:bid:open",)),
     ("GET", "/agency/notices"): R(AGENCIES_PAGE),
     # -- selection (pages)

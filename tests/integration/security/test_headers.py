@@ -4,6 +4,8 @@ and every script from this origin."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -130,7 +132,7 @@ async def test_pages_need_nothing_the_policy_refuses(client: AsyncClient) -> Non
     notice = await client.post(
         "/api/v1/notices",
         json={"title": "CSP", "description": "d", "category": "EIA", "region": "530000", "budget_fen": 100_000,
-              "method": "lottery", "winners": 1, "min_candidates": 3, "bid_deadline": "2030-01-01T09:00:00+08:00"},
+              "method": "lottery", "winners": 1, "min_candidates": 3, "bid_deadline": (datetime.now(UTC) + timedelta(days=60)).isoformat()},
         headers=bearer(token),
     )
     assert notice.status_code == 201, notice.text

@@ -28,7 +28,7 @@ def notice(**overrides: Any) -> SimpleNamespace:
         id=1, public_id="N-000001", title="环境影响评价报告编制", description="某项目环评", category="EIA", region="530100",
         budget_fen=12_345_67, method="lottery", winners=1, min_candidates=3, bid_deadline=T0 + timedelta(days=3),
         service_days=60, direct_agency_id=None, direct_justification=None, status="open", commit="cd" * 32, scheme="none",
-        terms_sha256="ef" * 32, published_at=T0, required_level=None, org_id=1,
+        terms_sha256="ef" * 32, published_at=T0, required_level=None, org_id=1, protocol=2, sealing="server",
     )
     values.update(overrides)
     return SimpleNamespace(**values)
@@ -36,7 +36,7 @@ def notice(**overrides: Any) -> SimpleNamespace:
 
 def selection(bids: list[dict[str, Any]], **overrides: Any) -> SimpleNamespace:
     values: dict[str, Any] = dict(
-        notice_id=1, closed_seq=10, closed_at=T0 + timedelta(days=3), secret=SECRET, bids=bids,
+        notice_id=1, closed_seq=10, closed_at=T0 + timedelta(days=3), secret=SECRET, bids=bids, openings=None,
         candidates=[[b["agency_id"], 1] for b in bids], excluded=[], eligible="01" * 32, outcome="drawn", outcome_seq=11,
         outcome_at=T0 + timedelta(days=3), failed_reason=None, beacon=None, seed="02" * 32,
         order=[b["agency_id"] for b in bids], ranking=[b["agency_id"] for b in bids], winners=[bids[0]["agency_id"]],
