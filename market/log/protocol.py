@@ -44,7 +44,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-VERSION: Final = 1
+# The protocol version new entries carry (``v``). MSP/1 entries stay valid for ever and are
+# checked by MSP/1's rules; a notice's entries all carry its notice.published's version.
+VERSION: Final = 2
+VERSIONS: Final = (1, 2)
 
 # ---------------------------------------------------------------------------------------
 # Canonical JSON
@@ -285,6 +288,116 @@ def bid_document(
 
 def bid_sha256(doc: bytes) -> str:
     return sha256_hex(doc)
+
+
+# ---------------------------------------------------------------------------------------
+# Sealed bids (MSP/2, docs/protocol/msp.md section 2 step 2): entries that link to nothing
+# ---------------------------------------------------------------------------------------
+
+# The longest bid window publishing allows (deadline - publication time, also after an
+# amendment). A sealed entry names no notice, so a verifier knows only this about when it
+# must have been opened: within the window and the grace below of being logged.
+MAX_BID_WINDOW_SECONDS: Final = 90 * 86400
+# How long after the longest window a sealed entry may wait for its opening (a close that
+# the server owes but has not yet written, e.g. after an outage).
+OPENING_GRACE_SECONDS: Final = 7 * 86400
+SALT_BYTES: Final = 32
+SEALED_TYPE: Final = "bid.sealed"
+SEALINGS: Final = ("server", "tlock")
+# A tlock plaintext is padded to exactly this many bytes, so that its ciphertext's length
+# says nothing about the price or the ids.
+TLOCK_PLAINTEXT_BYTES: Final = 512
+
+
+def bid_document_v2(notice_id: str, bid_id: str, agency_id: str, price_fen: int | None) -> bytes:
+    """The canonical JSON of an MSP/2 bid: MSP/1's without the nonce, whose work (hiding a
+    guessable price) the commitment's salt does."""
+    check_id(notice_id, "notice_id")
+    check_id(bid_id, "bid_id")
+    check_id(agency_id, "agency_id")
+    if price_fen is not None and (
+        isinstance(price_fen, bool) or not isinstance(price_fen, int) or not 1 <= price_fen <= MAX_SAFE_INTEGER
+    ):
+        raise ValueError(f"price_fen must be a positive integer or None, got {price_fen!r}")
+    return canonical_json({"notice_id": notice_id, "bid_id": bid_id, "agency_id": agency_id, "price_fen": price_fen})
+
+
+def _check_salt(salt: bytes) -> bytes:
+    if not isinstance(salt, bytes) or len(salt) != SALT_BYTES:
+        raise ValueError(f"a salt is {SALT_BYTES} raw bytes")
+    return salt
+
+
+def bid_commitment(salt: bytes, document: bytes) -> bytes:
+    """What a ``bid.sealed`` entry of a bid holds: hides the document (the salt is secret
+    until the opening) and binds it (the document cannot change after)."""
+    _check_salt(salt)
+    if not isinstance(document, bytes) or not document:
+        raise ValueError("the bid document is its canonical JSON bytes")
+    return H(LP("msp/2/bid") + LP(salt) + LP(document))
+
+
+def withdrawal_commitment(salt: bytes, bid_commitment_value: bytes) -> bytes:
+    """What a ``bid.sealed`` entry of a withdrawal holds: binds the withdrawal to the one
+    bid it withdraws, and looks like any other sealed entry until the opening."""
+    _check_salt(salt)
+    _check_digest(bid_commitment_value, "bid commitment")
+    return H(LP("msp/2/withdrawal") + LP(salt) + LP(bid_commitment_value))
+
+
+def opening(document: bytes, salt: bytes, seq: int, withdrawn: tuple[bytes, int] | None) -> dict[str, Any]:
+    """One element of ``openings`` (``bidding.closed`` and ``notice.cancelled`` of MSP/2):
+    the bid document, its salt and the seq of its sealed entry, and the withdrawal's salt
+    and seq if it was withdrawn. ``document`` is the bid document's canonical bytes."""
+    _check_salt(salt)
+    _check_seq(seq)
+    doc = parse_canonical(document)
+    result: dict[str, Any] = {"bid": doc, "salt": salt.hex(), "seq": seq, "withdrawn": None}
+    if withdrawn is not None:
+        w_salt, w_seq = withdrawn
+        _check_salt(w_salt)
+        _check_seq(w_seq)
+        if w_seq <= seq:
+            raise ValueError("a withdrawal is logged after the bid it withdraws")
+        result["withdrawn"] = {"salt": w_salt.hex(), "seq": w_seq}
+    return result
+
+
+def _check_seq(seq: int) -> int:
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_SAFE_INTEGER:
+        raise ValueError(f"seq {seq!r} is not a log index")
+    return seq
+
+
+def tlock_plaintext(salt: bytes, *, document: bytes | None = None, withdraws: bytes | None = None) -> bytes:
+    """What a sealed entry's ``tlock`` ciphertext encrypts: the canonical JSON of
+    ``{"bid": document, "pad", "salt"}`` for a bid, or ``{"pad", "salt", "withdraws":
+    commitment}`` for a withdrawal, with ``pad`` a string of spaces that makes it exactly
+    TLOCK_PLAINTEXT_BYTES long."""
+    _check_salt(salt)
+    if (document is None) == (withdraws is None):
+        raise ValueError("a tlock plaintext holds a bid document or a withdrawn commitment")
+    body: dict[str, Any] = {"pad": "", "salt": salt.hex()}
+    if document is not None:
+        body["bid"] = parse_canonical(document)
+    else:
+        body["withdraws"] = _check_digest(withdraws, "withdrawn commitment").hex()  # type: ignore[arg-type]
+    short = TLOCK_PLAINTEXT_BYTES - len(canonical_json(body))
+    if short < 0:
+        raise ValueError(f"a tlock plaintext is at most {TLOCK_PLAINTEXT_BYTES} bytes")
+    body["pad"] = " " * short
+    return canonical_json(body)
+
+
+def tlock_round(deadline_unix: int) -> int:
+    """The drand quicknet round a notice's sealed entries are timelocked to: the first one
+    emitted at or after the deadline, ceil((D - genesis) / 3) + 1."""
+    if isinstance(deadline_unix, bool) or not isinstance(deadline_unix, int):
+        raise ValueError("deadline_unix must be an integer number of seconds")
+    offset = deadline_unix - QUICKNET_GENESIS
+    if offset < 0:
+        raise ValueError("deadline is before drand quicknet existed")
+    return -(-offset // QUICKNET_PERIOD) + 1
 
 
 def canonical_candidates(candidates: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
