@@ -886,6 +886,17 @@ async def own_bid(session: AsyncSession, *, user: AppUser, notice_id: str, bid_i
     raise NotFound(N_("You have no such bid."))
 
 
+def receipt_body(opened: SealedBid, *, checkpoint: str | None = None, inclusion: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The receipt file's shape (``market receipt check``)."""
+    return {
+        "format": RECEIPT_FORMAT,
+        "receipt": opened.receipt,
+        "document": opened.document.decode("utf-8"),
+        "checkpoint": checkpoint,
+        "inclusion": inclusion,
+    }
+
+
 async def receipt_file(session: AsyncSession, own: OwnBid) -> dict[str, Any]:
     """What an MSP/2 bidder keeps to prove its bid later, without the marketplace
     (``market receipt check FILE --url URL``): the signed receipt and its claims, the bid
@@ -898,10 +909,4 @@ async def receipt_file(session: AsyncSession, own: OwnBid) -> dict[str, Any]:
     if checkpoint is not None and checkpoint.size > own.bid.seq:
         leaf, proof = await log.inclusion_proof(session, own.bid.seq, checkpoint.size)
         inclusion = {"index": own.bid.seq, "size": checkpoint.size, "leaf_hash": leaf.hex(), "hashes": [h.hex() for h in proof]}
-    return {
-        "format": RECEIPT_FORMAT,
-        "receipt": own.opened.receipt,
-        "document": own.opened.document.decode("utf-8"),
-        "checkpoint": checkpoint.note if checkpoint is not None and inclusion is not None else None,
-        "inclusion": inclusion,
-    }
+    return receipt_body(own.opened, checkpoint=checkpoint.note if checkpoint is not None and inclusion is not None else None, inclusion=inclusion)

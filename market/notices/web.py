@@ -13,6 +13,8 @@ logged-in agency's own (``service.bids_of(session, agency, ...)``).
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -882,7 +884,7 @@ class NoticePages(Controller):
             return await self._notice_page(request, session, notice, user, status_code=422, bid_errors=errors, bid_values=values)
         try:
             async with session.begin_nested():
-                await service.place_bid(
+                placed = await service.place_bid(
                     session, bidder=user.public_id, notice_id=notice.public_id, price_fen=price,
                     receipts=request.app.state.receipts, sealer=request.app.state.sealer,
                 )
@@ -892,6 +894,16 @@ class NoticePages(Controller):
             place_errors(errors, exc.errors, _known(("price",)))
             # Eligibility reasons come as errors named by their code; the page lists them itself.
             return await self._notice_page(request, session, notice, user, status_code=exc.status, problem=exc, bid_errors=errors, bid_values=values)
+        if placed.opened is not None and placed.bid.sealed is None:
+            # Timelocked: the server keeps nothing that opens the bid, so this answer is the
+            # one time the bidder can take its receipt (salt, document) with it.
+            body = service.receipt_body(placed.opened)
+            text = json.dumps(body, ensure_ascii=False, indent=2)
+            return _render(
+                request, "notices/receipt_once.html", status_code=201, notice=notice, bid=placed.bid, receipt=text,
+                download="data:application/json;base64," + base64.b64encode(text.encode("utf-8")).decode("ascii"),
+                headers={"Cache-Control": "no-store"},
+            )
         return redirect(f"/notices/{notice.public_id}?done=bid#my-bid")
 
     @post("/notices/{notice_id:str}/bids/{bid_id:str}/withdraw", guards=[requires_role(Role.agency)])

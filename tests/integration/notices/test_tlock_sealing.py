@@ -107,3 +107,26 @@ async def test_the_close_waits_for_the_round_and_a_cancellation_is_opened_after_
     async with db.transaction() as session:
         assert await service.run_due(session, context(app.state)) is None  # opened once
     await wait_until(r.deadline)
+
+
+
+async def test_the_bid_page_hands_a_timelocked_receipt_over_once(app: Litestar, client: AsyncClient, db: Database, timelocked: FakeBeacon) -> None:
+    """The server keeps no copy: the answer to the bid form is the bidder's only chance to
+    take its receipt, so it is shown (and offered for download) right there."""
+    from tests.integration.notices.test_pages import approved_agency as page_agency  # noqa: PLC0415
+    from tests.integration.notices.test_pages import browser_for, open_notice, post_form  # noqa: PLC0415
+
+    notice, _ = await open_notice(client, title="时间锁：报名回执")
+    me = await page_agency(client, db)
+    cm, agency = await browser_for(app, me["email"])
+    try:
+        response = await post_form(agency, f"/notices/{notice['id']}", f"/notices/{notice['id']}/bids", {})
+        assert response.status_code == 201, response.text
+        assert "market-bid-receipt/2" in response.text and 'download="receipt-B-' in response.text
+        assert 'href="data:application/json;base64,' in response.text
+        assert response.headers["cache-control"] == "no-store"
+        # Later pages cannot show it again: the salt is nowhere on the server.
+        page = (await agency.get(f"/notices/{notice['id']}")).text
+        assert "market-bid-receipt/2" not in page and 'class="verbatim receipt"' not in page
+    finally:
+        await cm.__aexit__(None, None, None)
