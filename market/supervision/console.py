@@ -84,6 +84,8 @@ TYPE_LABELS: dict[str, str] = {
     "notice.cancelled": N_("Notice cancelled"),
     "bid.accepted": N_("Bid accepted"),
     "bid.withdrawn": N_("Bid withdrawn"),
+    "bid.sealed": N_("Sealed bid or withdrawal"),
+    "bids.opened": N_("Bids opened"),
     "bidding.closed": N_("Bidding closed"),
     "selection.drawn": N_("Selection drawn"),
     "selection.direct": N_("Direct selection"),
@@ -235,6 +237,14 @@ def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = No
     elif kind == "notice.cancelled":
         summary = p(N_("Cancelled before the deadline; standing bids released."))
         details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
+        if isinstance(e.get("openings"), list):
+            details.append(p(N_("Bids opened: %(count)s"), {"count": len(e["openings"])}))
+    elif kind == "bid.sealed":
+        summary = p(N_("A sealed bid or withdrawal: it names no notice and no agency until bidding ends and it is opened."))
+    elif kind == "bids.opened":
+        opened = [o for o in e.get("openings") or [] if isinstance(o, dict)]
+        summary = p(N_("The bids of the cancelled notice opened with the deadline's drand round: %(count)s."), {"count": len(opened)})
+        named += [str(o["bid"].get("agency_id")) for o in opened if isinstance(o.get("bid"), dict)]
     elif kind == "bid.accepted":
         summary = p(N_("Agency %(agency)s bid (sealed until closing); bid %(bid)s."), {"agency": agency, "bid": str(e.get("bid_id"))})
     elif kind == "bid.withdrawn":
