@@ -22,8 +22,10 @@ What it does, in order:
    earlier ones, each on a new connection, and its latency is counted from that planned
    moment (so a slow server or a late client cannot hide queueing: no coordinated omission).
 5. Checks: every 201 carries a receipt that verifies under the server's receipt key, the
-   bid row, and its ``bid.accepted`` entry at the receipt's seq with the same leaf hash; the
-   notice's bids and bid.accepted entries number exactly the 201s; the log is dense; and
+   bid row, and its ``bid.sealed`` entry at the receipt's seq with the receipt's commitment
+   and leaf hash (MSP/2: the entry names no notice; every sealed entry that is not another
+   notice's bid must be one of these); bids and sealed entries number exactly the 201s; the
+   log is dense; and
    ``market log verify`` passes. p99 is compared with the goal (250 ms) and reported.
 
 Exit status: 0 when nothing was lost, no 5xx, no transport error and every bid got its 201;
@@ -165,7 +167,7 @@ class Report:
         if self.bids_in_database != self.accepted + self.accepted_unanswered or self.entries_for_notice != self.bids_in_database:
             out.append(
                 f"{self.accepted} bids answered 201 (+{self.accepted_unanswered} accepted after the client gave up), "
-                f"{self.bids_in_database} in the database, {self.entries_for_notice} bid.accepted entries"
+                f"{self.bids_in_database} in the database, {self.entries_for_notice} sealed bid entries"
             )
         if not self.log_dense:
             out.append("the log has a gap or a duplicate seq")
@@ -187,7 +189,7 @@ class Report:
             f"(client send lag at most {self.max_lag_ms:.1f} ms)",
             f"statuses {dict(sorted(self.statuses.items()))}, errors {self.errors or 0}, 5xx {self.five_xx}",
             f"accepted {self.accepted} (+{self.accepted_unanswered} after the client gave up); in the database "
-            f"{self.bids_in_database} bids, {self.entries_for_notice} bid.accepted entries; lost {len(self.lost)}",
+            f"{self.bids_in_database} bids, {self.entries_for_notice} sealed bid entries; lost {len(self.lost)}",
             f"log: {self.log_size} entries, dense {'yes' if self.log_dense else 'NO'}, market log verify "
             f"{'passed' if self.log_verified else 'FAILED'}; server errors logged {self.server_errors_logged}; "
             f"bids answered by each server process {self.served or 'unknown'}",
@@ -572,10 +574,16 @@ async def check(report: Report, database_url: str, base_url: str, notice_id: str
     try:
         await _settled(conn, notice_id)
         rows = await conn.fetch(
-            "SELECT b.public_id, b.seq, a.public_id AS agency_id FROM bid b JOIN notice n ON n.id = b.notice_id "
+            "SELECT b.public_id, b.seq, b.commitment, a.public_id AS agency_id FROM bid b JOIN notice n ON n.id = b.notice_id "
             "JOIN agency a ON a.id = b.agency_id WHERE n.public_id = $1", notice_id
         )
-        entries = await conn.fetch("SELECT seq, entry, leaf_hash FROM log_entry WHERE notice_id = $1 AND type = 'bid.accepted'", notice_id)
+        # MSP/2: a bid's entry names no notice. Its sealed entries are those of no other
+        # notice's bid (the warm-up's): every one must be one of this notice's bids.
+        entries = await conn.fetch(
+            "SELECT seq, entry, leaf_hash FROM log_entry WHERE type = 'bid.sealed' AND seq NOT IN "
+            "(SELECT b.seq FROM bid b JOIN notice n ON n.id = b.notice_id WHERE n.public_id <> $1)",
+            notice_id,
+        )
         size, count, low = await conn.fetchrow("SELECT coalesce(max(seq) + 1, 0), count(*), coalesce(min(seq), 0) FROM log_entry")
     finally:
         await conn.close()
@@ -593,19 +601,20 @@ async def check(report: Report, database_url: str, base_url: str, notice_id: str
         if (
             claims is None or claims.get("bid_id") != bid_id or claims.get("seq") != shot.body.get("seq")
             or row is None or row["seq"] != shot.body.get("seq") or row["agency_id"] != agency_ids[shot.index]
-            or entry is None or fields.get("bid_id") != bid_id or bytes(entry["leaf_hash"]).hex() != claims.get("leaf_hash")
+            or entry is None or fields.get("commitment") != claims.get("commitment") or row["commitment"] != claims.get("commitment")
+            or bytes(entry["leaf_hash"]).hex() != claims.get("leaf_hash")
         ):
             report.lost.append(bid_id)
     row_of_seq = {int(r["seq"]): r for r in rows}
     for seq, entry in sorted(by_seq.items()):
         fields = json.loads(entry["entry"])
         row = row_of_seq.get(seq)
-        shot = shot_of.get(str(fields.get("agency_id")))
-        if row is None or row["public_id"] != fields.get("bid_id"):
+        shot = shot_of.get(str(row["agency_id"])) if row is not None else None
+        if row is None or row["commitment"] != fields.get("commitment"):
             report.unexpected.append(f"entry {seq} without its bid row")
         elif shot is None or (shot.status is not None and shot.status != 201):
             # Answered with a refusal, yet in the log: what the issue forbids.
-            report.unexpected.append(f"{fields.get('bid_id')} answered {shot.status if shot else 'never sent'}")
+            report.unexpected.append(f"{row['public_id']} answered {shot.status if shot else 'never sent'}")
         elif shot.status is None:
             report.accepted_unanswered += 1  # the client gave up first; the bid stands, with its receipt in the row
     report.bids_in_database = len(bids)

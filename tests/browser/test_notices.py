@@ -108,9 +108,20 @@ def test_owner_publishes_two_agencies_bid_and_each_sees_only_its_own(
     # The first agency sees its own bid and receipt, and nothing of the second's.
     log_in(page, server, first["email"])
     page.goto(notice_url)
-    expect(page.locator("#my-bid")).to_contain_text(first_bid)
+    mine = page.locator("#my-bid")
+    expect(mine).to_contain_text(first_bid)
     expect(main).not_to_contain_text(second_bid)
     expect(main).not_to_contain_text(second["id"])
+    # MSP/2: its commitment, not yet opened, and which mode seals the prices.
+    expect(mine).to_contain_text("日志中的承诺值")
+    expect(mine).to_contain_text("尚未开启")
+    expect(main).to_contain_text("以平台密钥密封")
+    # Its receipt file, and the inclusion proof of its entry, verified by the page.
+    mine.locator("summary", has_text="回执").click()
+    expect(mine.get_by_role("link", name="下载回执文件")).to_have_attribute("href", re.compile(rf"/bids/{first_bid}/receipt\.json$"))
+    mine.get_by_role("link", name="包含证明").first.click()
+    expect(page.locator("#proof")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("已验证")
     page.get_by_role("button", name="退出").click()
 
     # The public sees neither.
