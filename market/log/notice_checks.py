@@ -1,18 +1,21 @@
 """The checks of one notice's story in the log: MSP/1 section 5 per notice, and the award
 steps of docs/selection.md (declines, objections, disqualifications, final awards).
 
-Pure: entries in, problems out. Like ``verifier``, it needs only the standard library and
-``protocol``, and ``ops/build_verifier.py`` joins it into the standalone ``ops/verify_log.py``.
+Pure: entries in, problems out. Like ``verifier``, it needs only the standard library,
+``protocol`` and ``tlock`` (whose pairing library is optional), and ``ops/build_verifier.py``
+joins it into the standalone ``ops/verify_log.py``.
 """
 
 from __future__ import annotations
 
+import array
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from market.log import protocol
+from market.log import protocol, tlock
 
 TS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 
@@ -32,13 +35,21 @@ class Problem:
 NOTICE_TYPES: frozenset[str] = frozenset(
     {
         "notice.published", "notice.amended", "notice.cancelled",
-        "bid.accepted", "bid.withdrawn", "bidding.closed",
+        "bid.accepted", "bid.withdrawn", "bidding.closed", "bids.opened",
         "selection.failed", "selection.drawn", "selection.direct",
         "award.declined", "award.disqualified", "award.final",
         "objection.filed", "objection.answered", "objection.decided",
     }
 )
 BID_DOCUMENT_KEYS = frozenset({"notice_id", "bid_id", "agency_id", "price_fen", "nonce"})
+# MSP/2 (docs/protocol/msp.md): a bid document without the nonce, an opening of it, and the
+# types that exist under one version only.
+BID_DOCUMENT_V2_KEYS = frozenset({"notice_id", "bid_id", "agency_id", "price_fen"})
+OPENING_KEYS = frozenset({"bid", "salt", "seq", "withdrawn"})
+WITHDRAWN_KEYS = frozenset({"salt", "seq"})
+V1_ONLY_TYPES = frozenset({"bid.accepted", "bid.withdrawn"})
+V2_ONLY_TYPES = frozenset({"bids.opened"})  # (and bid.sealed, checked on its own)
+RULES = {1: "MSP/1", 2: "MSP/2"}
 HEX64 = re.compile(r"[0-9a-f]{64}")
 NONCE = re.compile(r"[0-9a-f]{32}")
 
@@ -51,6 +62,7 @@ BLS_NOT_CHECKED = (
     "drand beacons: randomness recomputed from the signature, but BLS signatures were not "
     "checked (install the optional package drand-verify to check them)"
 )
+TLOCK_NOT_DECRYPTED = "tlock ciphertexts not opened: install py-arkworks-bls12381"
 
 
 def concerns_notice(entry_type: Any) -> bool:
@@ -67,14 +79,21 @@ class NoticeReport:
     entries: int
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    version: int | None = None  # the protocol version whose rules the notice follows (its notice.published's v)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def rules(self) -> str | None:
+        """"MSP/1" or "MSP/2": the rules its story was checked by (None without notice.published)."""
+        return RULES.get(self.version) if self.version is not None else None
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
+            "rules": self.rules,
             "status": self.status,
             "method": self.method,
             "summary": self.summary,
@@ -84,7 +103,9 @@ class NoticeReport:
         }
 
     def lines(self) -> list[str]:
-        lines = [f"  {'ok  ' if self.ok else 'FAIL'}  notice {self.notice_id}: {self.summary}"]
+        # MSP/1 notices read as they always have; the others say whose rules checked them.
+        rules = f" ({self.rules} rules)" if self.version not in (None, 1) else ""
+        lines = [f"  {'ok  ' if self.ok else 'FAIL'}  notice {self.notice_id}: {self.summary}{rules}"]
         for p in self.problems:
             where = f"entry {p.seq}: " if p.seq is not None else ""
             lines.append(f"          {where}{p.message}")
@@ -119,6 +140,34 @@ def _names(ids: Any, limit: int = 8) -> str:
     shown = ", ".join(str(i) for i in ids[:limit])
     more = f", ... ({len(ids)} in all)" if len(ids) > limit else ""
     return f"[{shown}{more}]"
+
+
+@dataclass(slots=True)
+class Claims:
+    """What one MSP/2 opening (``bidding.closed``, ``notice.cancelled`` v2 or ``bids.opened``)
+    says of sealed entries that name no notice: entry ``seqs[i]`` is a ``bid.sealed`` entry
+    that holds ``commitments[32*i:32*i+32]``, logged before ``deadline``. Only the whole log
+    can tell whether that is so and whether every sealed entry is claimed once: the verifier
+    joins these with the sealed entries it read (``verifier.join_sealed``). Kept compact: a
+    large log has hundreds of thousands of claims.
+
+    A tlock notice's opening also gives the round and its signature (None when they are
+    unusable: reported at the opening) and, per claim, the timelock plaintext its sealed
+    entry's ``tlock`` field must open to (None where it cannot be formed)."""
+
+    notice_id: str
+    opening_seq: int
+    deadline: str
+    tlock: bool  # whether the claimed entries must carry a tlock ciphertext
+    seqs: array.array  # type: ignore[type-arg]  # 'q'
+    commitments: bytes
+    labels: str  # one per claim, "\n"-joined: "bid B-1", "the withdrawal of bid B-1"
+    round: int | None = None
+    signature: str | None = None
+    plaintexts: list[bytes | None] | None = None
+
+    def label(self, index: int) -> str:
+        return self.labels.split("\n")[index]
 
 
 @dataclass(slots=True)
@@ -160,6 +209,30 @@ def _bid_document_bytes(doc: dict[str, Any], bid: _Bid, notice_id: str | None) -
     return protocol.canonical_json(doc)
 
 
+def _bid_document_v2_bytes(doc: dict[str, Any], notice_id: str | None) -> bytes:
+    """``protocol.canonical_json`` of an MSP/2 bid document whose ids are checked ids (so
+    need no escaping) and whose price is null or a safe positive integer, spelled out;
+    anything else goes the long way (see ``_bid_document_bytes``)."""
+    agency_id, bid_id, price = doc["agency_id"], doc["bid_id"], doc["price_fen"]
+    if doc["notice_id"] == notice_id and (price is None or (type(price) is int and 0 < price <= protocol.MAX_SAFE_INTEGER)):
+        spelled = "null" if price is None else str(price)
+        return f'{{"agency_id":"{agency_id}","bid_id":"{bid_id}","notice_id":"{notice_id}","price_fen":{spelled}}}'.encode("ascii")
+    return protocol.canonical_json(doc)
+
+
+def _salt(value: Any) -> bytes | None:
+    return bytes.fromhex(value) if _is_hex64(value) else None
+
+
+def _tlock_plaintext(salt: bytes, **what: bytes) -> bytes | None:
+    """``protocol.tlock_plaintext``, None when the opening cannot form one (a document too
+    long for the 512 bytes: the ciphertext cannot hold it, which the join reports)."""
+    try:
+        return protocol.tlock_plaintext(salt, **what)
+    except ValueError:
+        return None
+
+
 class NoticeCheck:
     """One notice's entries, fed in log order, checked as they come: the state a reader of
     the log builds (deadline in force, standing bids, holders of the award) is what each
@@ -172,6 +245,7 @@ class NoticeCheck:
         "bids", "standing", "bid_count", "closed_seq", "closed_ts", "secret", "candidates", "candidate_count",
         "eligible", "prices",
         "outcome", "selections", "slots", "alternates", "used", "objections", "final_seq", "changed_seq",
+        "version", "sealing", "published_ts", "moved_seq", "claims", "cancelled_openings", "opened_seq",
     )
 
     def __init__(self, notice_id: str) -> None:
@@ -212,6 +286,14 @@ class NoticeCheck:
         self.objections: dict[str, _Objection] = {}
         self.final_seq: int | None = None
         self.changed_seq: int | None = None  # the last decline or disqualification
+        # MSP/2: the version of notice.published, its sealing, and what its opening claims
+        self.version: int | None = None
+        self.sealing: str | None = None
+        self.published_ts = ""
+        self.moved_seq = -1  # the last amendment that moved the deadline
+        self.claims: Claims | None = None
+        self.cancelled_openings = False  # whether notice.cancelled opened the bids (else bids.opened does, tlock)
+        self.opened_seq: int | None = None  # bids.opened
 
     def problem(self, seq: int | None, message: str) -> None:
         self.problems.append(Problem(message, seq=seq))
@@ -234,10 +316,16 @@ class NoticeCheck:
         if self.published_seq is None and kind != "notice.published":
             self.early.append((seq, str(kind)))
             return
-        if self.cancelled_seq is not None:
+        if self.cancelled_seq is not None and kind != "bids.opened":
+            # (bids.opened: a tlock notice's bids, opened once the deadline's round is out)
             self.problem(seq, f"{kind} after notice.cancelled (entry {self.cancelled_seq})")
             return
-        handler = self._HANDLERS.get(kind)  # type: ignore[arg-type]
+        if self.version is not None and entry.get("v") != self.version and kind != "notice.published":
+            self.problem(
+                seq, f"{kind} has v {entry.get('v')!r}, but notice {self.notice_id} follows {RULES[self.version]} "
+                f"(its notice.published, entry {self.published_seq}, has v {self.version}): a notice's entries all carry its version",
+            )
+        handler = (self._HANDLERS_V2 if self.version == 2 else self._HANDLERS).get(kind)  # type: ignore[arg-type]
         if handler is not None:
             try:
                 handler(self, seq, entry, ts)
@@ -249,6 +337,8 @@ class NoticeCheck:
             self.problem(seq, f"a second notice.published (the first is entry {self.published_seq})")
             return
         self.published_seq = seq
+        v = e.get("v")
+        self.version = v if type(v) is int and v in protocol.VERSIONS else 1
         method, k, minimum = e.get("method"), e.get("winners"), e.get("min_candidates")
         if method in protocol.METHODS:
             self.method = method
@@ -270,6 +360,26 @@ class NoticeCheck:
             self.problem(seq, "terms_sha256 is not 64 lowercase hex digits")
         self.deadline = self._deadline(seq, e.get("bid_deadline"))
         self.scheme = self._scheme(seq, e.get("scheme"), self.deadline)
+        if self.version == 2:
+            sealing = e.get("sealing")
+            if sealing in protocol.SEALINGS:
+                self.sealing = sealing
+            else:
+                self.problem(seq, f"sealing {sealing!r} is not server or tlock (MSP/2)")
+            self.published_ts = ts
+            self._check_window(seq, self.deadline)
+
+    def _check_window(self, seq: int, deadline: str | None) -> None:
+        """MSP/2: no deadline more than the longest bid window after publication, or a
+        sealed entry could wait longer for its opening than a verifier allows it."""
+        if deadline is None or not self.published_ts:
+            return
+        window = timedelta(seconds=protocol.MAX_BID_WINDOW_SECONDS)
+        if protocol.parse_ts(deadline) - protocol.parse_ts(self.published_ts) > window:
+            self.problem(
+                seq, f"bid_deadline {deadline} is more than {window.days} days (MAX_BID_WINDOW_SECONDS) after "
+                f"the notice was published at {self.published_ts} (MSP/2)",
+            )
 
     def _deadline(self, seq: int, value: Any) -> str | None:
         try:
@@ -315,6 +425,10 @@ class NoticeCheck:
         scheme = self._scheme(seq, e.get("scheme"), deadline)
         if deadline == self.deadline and scheme is not None and self.scheme is not None and scheme != self.scheme:
             self.problem(seq, f"scheme changed from {self.scheme} to {scheme} although the deadline did not move")
+        if self.version == 2:
+            self._check_window(seq, deadline)
+            if deadline is not None and deadline != self.deadline:
+                self.moved_seq = seq
         if deadline is not None:
             self.deadline = deadline
         if scheme is not None:
@@ -325,7 +439,45 @@ class NoticeCheck:
             self.problem(seq, f"notice.cancelled after bidding.closed (entry {self.closed_seq})")
         elif self.deadline is not None and ts >= self.deadline:
             self.problem(seq, f"notice.cancelled at {ts}, at or after the deadline {self.deadline}")
+        if self.version == 2 and self.closed_seq is None:
+            if "tlock" in e:
+                self.problem(seq, "notice.cancelled has tlock: a tlock notice's cancellation comes before its round, and bids.opened gives it")
+            openings = e.get("openings")
+            if self.sealing == "tlock":
+                # Cancelled before the deadline, so before the round that opens the bids:
+                # nobody can open them yet; bids.opened does once the round is out.
+                if openings is not None:
+                    self.problem(seq, "notice.cancelled of a tlock notice has openings: its bids cannot be opened before the deadline's round (openings is null, and bids.opened opens them)")
+            else:
+                # Every bid placed, standing or withdrawn, is opened: else nobody could tell a
+                # cancellation that drops bids from one that had none (the join tells).
+                self._check_openings(seq, openings, "notice.cancelled")
+                self.cancelled_openings = True
+                self.bid_count = len(self.standing)
         self.cancelled_seq = seq
+
+    def _bids_opened(self, seq: int, e: dict[str, Any], ts: str) -> None:
+        """MSP/2: the bids of a tlock notice cancelled before its deadline, opened once the
+        deadline's round is out, checked as a close's openings are (against the deadline
+        in force at the cancellation, the sealed entries before the cancellation)."""
+        if self.cancelled_seq is None:
+            self.problem(seq, "bids.opened of a notice that was not cancelled (only a cancelled tlock notice's bids are opened so)")
+            return
+        if self.sealing != "tlock":
+            self.problem(seq, f"bids.opened of a {self.sealing} notice, whose cancellation (entry {self.cancelled_seq}) opens the bids itself")
+            return
+        if self.opened_seq is not None:
+            self.problem(seq, f"a second bids.opened (the first is entry {self.opened_seq})")
+            return
+        self.opened_seq = seq
+        if self.deadline is not None and ts < self.deadline:
+            self.problem(seq, f"bids.opened at {ts}, before the deadline {self.deadline}: its drand round cannot have been out")
+        self._check_openings(seq, e.get("openings"), "bids.opened", before=self.cancelled_seq)
+        self._check_tlock(seq, e.get("tlock"), "bids.opened")
+        self.bid_count = len(self.standing)
+
+    def _v2_only(self, seq: int, e: dict[str, Any], ts: str) -> None:
+        self.problem(seq, f"{e['type']} in an MSP/1 notice: it exists only in MSP/2")
 
     def _bid_accepted(self, seq: int, e: dict[str, Any], ts: str) -> None:
         bid_id, agency_id, sha = e.get("bid_id"), e.get("agency_id"), e.get("bid_sha256")
@@ -373,7 +525,13 @@ class NoticeCheck:
             return
         self.closed_seq, self.closed_ts = seq, ts
         self._check_secret(seq, e.get("secret"))
-        self._check_bid_documents(seq, e.get("bids"))
+        if self.version == 2:
+            if "bids" in e:
+                self.problem(seq, "bidding.closed of an MSP/2 notice has bids: its bids are in openings")
+            self._check_openings(seq, e.get("openings"), "bidding.closed")
+            self._check_tlock(seq, e.get("tlock"), "bidding.closed")
+        else:
+            self._check_bid_documents(seq, e.get("bids"))
         self._check_candidates(seq, e.get("candidates"), e.get("excluded"))
         eligible = e.get("eligible")
         if not _is_hex64(eligible):
@@ -445,6 +603,169 @@ class NoticeCheck:
         for agency_id, bid_id in self.standing.items():
             if bid_id not in seen:
                 self.problem(seq, f"bid {bid_id} of {agency_id} (entry {self.bids[bid_id].seq}) is missing from bidding.closed")
+
+    def _check_openings(self, seq: int, openings: Any, where: str, before: int | None = None) -> None:
+        """MSP/2: every bid placed on the notice, standing or withdrawn, opened: its document,
+        its salt and its sealed entry's seq (and the withdrawal's). What can be checked here
+        is; whether each seq is a sealed entry holding that commitment, logged before the
+        deadline and claimed by nobody else, is the whole log's to say (``Claims``).
+        ``before``: the entry the sealed entries come before (default: this one)."""
+        if not isinstance(openings, list):
+            self.problem(seq, f"{where} of an MSP/2 notice has no openings list")
+            return
+        before = seq if before is None else before
+        seqs: list[int] = []
+        commitments: list[bytes] = []
+        labels: list[str] = []
+        # tlock: what each claimed entry's ciphertext must open to
+        plaintexts: list[bytes | None] | None = [] if self.sealing == "tlock" else None
+        # agency -> [(sealed seq, end of standing, bid_id)] of its bids (more than one: checked)
+        spans: dict[str, list[tuple[int, int, str]]] = {}
+        seen: set[str] = set()
+        previous, unsorted = "", False
+        notice_id = self.notice_id if self.id_ok else None
+        for item in openings:
+            if not isinstance(item, dict) or item.keys() != OPENING_KEYS:
+                keys = sorted(item) if isinstance(item, dict) else type(item).__name__
+                self.problem(seq, f"openings holds something that is not an opening {{bid, salt, seq, withdrawn}}: {keys}")
+                continue
+            doc = item["bid"]
+            if not (isinstance(doc, dict) and doc.keys() == BID_DOCUMENT_V2_KEYS and is_id(doc["bid_id"]) and is_id(doc["agency_id"])):
+                keys = sorted(doc) if isinstance(doc, dict) else type(doc).__name__
+                self.problem(seq, f"an opening's bid is not an MSP/2 bid document {{agency_id, bid_id, notice_id, price_fen}} with ids: {keys}")
+                continue
+            bid_id, agency_id, price = doc["bid_id"], doc["agency_id"], doc["price_fen"]
+            if bid_id in seen:
+                self.problem(seq, f"bid {bid_id} is opened twice")
+                continue
+            seen.add(bid_id)
+            if bid_id < previous and not unsorted:  # ids are ASCII: as their UTF-8 bytes
+                self.problem(seq, f"openings are not sorted by bid_id: {bid_id} comes after {previous}")
+                unsorted = True
+            previous = max(previous, bid_id)
+            if doc["notice_id"] != self.notice_id:
+                self.problem(seq, f"bid document {bid_id} names notice {doc['notice_id']!r}")
+            if self.method == "lowest_price":
+                if not _is_int(price, 1):
+                    self.problem(seq, f"bid {bid_id} has price_fen {price!r}; a lowest_price bid has a positive integer")
+            elif self.method is not None and price is not None:
+                self.problem(seq, f"bid {bid_id} has price_fen {price!r}; a {self.method} bid has none (null)")
+            salt, bid_seq, withdrawn = _salt(item["salt"]), item["seq"], item["withdrawn"]
+            if salt is None or not _is_int(bid_seq, 0):
+                self.problem(seq, f"the opening of bid {bid_id} needs a salt of 64 lowercase hex digits and a seq")
+                continue
+            try:
+                document = _bid_document_v2_bytes(doc, notice_id)
+            except protocol.CanonicalJSONError as exc:
+                self.problem(seq, f"bid document {bid_id} cannot be canonical JSON: {exc}")
+                continue
+            bid_commitment = protocol.bid_commitment(salt, document)
+            self._claim(seq, before, bid_seq, f"bid {bid_id}", bid_commitment, seqs, commitments, labels)
+            if plaintexts is not None:
+                plaintexts.append(_tlock_plaintext(salt, document=document))
+            if withdrawn is None:
+                spans.setdefault(agency_id, []).append((bid_seq, before, bid_id))
+                if agency_id in self.standing:
+                    self.problem(seq, f"agency {agency_id} has two standing bids, {self.standing[agency_id]} and {bid_id}")
+                else:
+                    self.standing[agency_id] = bid_id
+                    self.prices[agency_id] = price
+                continue
+            w_salt = _salt(withdrawn.get("salt")) if isinstance(withdrawn, dict) and withdrawn.keys() == WITHDRAWN_KEYS else None
+            w_seq = withdrawn["seq"] if w_salt is not None else None
+            if w_salt is None or not _is_int(w_seq, 0):
+                self.problem(seq, f"the withdrawal of bid {bid_id} is not null or {{salt, seq}} with a salt of 64 lowercase hex digits")
+                continue
+            if w_seq <= bid_seq:
+                self.problem(seq, f"the withdrawal of bid {bid_id} (entry {w_seq}) is not after the bid's sealed entry {bid_seq}")
+            spans.setdefault(agency_id, []).append((bid_seq, w_seq, bid_id))
+            self._claim(seq, before, w_seq, f"the withdrawal of bid {bid_id}", protocol.withdrawal_commitment(w_salt, bid_commitment), seqs, commitments, labels)
+            if plaintexts is not None:
+                plaintexts.append(_tlock_plaintext(w_salt, withdraws=bid_commitment))
+        if len(spans) < len(seen):  # some agency bid more than once: one bid standing at a time
+            self._check_spans(seq, before, spans)
+        if self.deadline is not None:
+            self.claims = Claims(
+                self.notice_id, seq, self.deadline, self.sealing == "tlock",
+                array.array("q", seqs), b"".join(commitments), "\n".join(labels), plaintexts=plaintexts,
+            )
+
+    def _check_spans(self, seq: int, before: int, spans: dict[str, list[tuple[int, int, str]]]) -> None:
+        """At most one standing bid per agency at any time, not only at the opening: a bid
+        stands from its sealed entry until its withdrawal's (or the opening, ``before``),
+        and the spans of one agency's bids do not overlap. (Two bids still standing at the
+        opening are said already.)"""
+        for agency_id, bids in spans.items():
+            if len(bids) < 2:
+                continue
+            bids.sort()
+            held = bids[0]
+            for bid in bids[1:]:
+                if bid[0] < held[1] and not (bid[1] == held[1] == before):
+                    until = "the opening" if held[1] == before else f"its withdrawal, entry {held[1]}"
+                    self.problem(
+                        seq, f"agency {agency_id} had two bids standing at once: {held[2]} (sealed entry {held[0]}, standing until "
+                        f"{until}) and {bid[2]} (sealed entry {bid[0]})",
+                    )
+                if bid[1] > held[1]:
+                    held = bid
+
+    def _claim(
+        self, seq: int, before: int, claimed: int, label: str, commitment: bytes, seqs: list[int], commitments: list[bytes], labels: list[str]
+    ) -> None:
+        """One sealed entry an opening claims; what the notice alone can tell of it checked."""
+        if self.published_seq is not None and not self.published_seq < claimed < before:
+            where = "this opening" if before == seq else f"notice.cancelled (entry {before})"
+            self.problem(seq, f"{label}: its sealed entry {claimed} is not between notice.published (entry {self.published_seq}) and {where}")
+        if self.sealing == "tlock" and claimed < self.moved_seq:
+            self.problem(
+                seq, f"{label}: its sealed entry {claimed} was timelocked before the amendment (entry {self.moved_seq}) "
+                "moved the deadline, so it could be opened before the deadline in force",
+            )
+        seqs.append(claimed)
+        commitments.append(commitment)
+        labels.append(label)
+
+    def _check_tlock(self, seq: int, value: Any, where: str) -> None:
+        """MSP/2 tlock notices: the opening gives the round the sealed entries were locked
+        to (the deadline's) and its signature, so that anyone can decrypt them offline; the
+        claims keep both for the join, which opens each claimed ciphertext with them."""
+        if self.sealing != "tlock":
+            if value is not None:
+                self.problem(seq, f"{where} has tlock, but the notice's sealing is {self.sealing}")
+            return
+        if not isinstance(value, dict):
+            self.problem(seq, f"{where} of a tlock notice has no tlock {{round, signature}}")
+            return
+        due = None
+        if self.deadline is not None:
+            try:
+                due = protocol.tlock_round(protocol.deadline_unix(protocol.parse_ts(self.deadline)))
+            except ValueError:
+                pass
+        round_number, signature = value.get("round"), value.get("signature")
+        usable = True
+        if round_number != due or isinstance(round_number, bool):
+            self.problem(seq, f"tlock round {round_number!r} is not {due}, the first drand quicknet round at or after the deadline {self.deadline}")
+            usable = False
+        if not (isinstance(signature, str) and signature and len(signature) % 2 == 0 and re.fullmatch(r"[0-9a-f]+", signature)):
+            self.problem(seq, "tlock signature is not lowercase hex")
+            usable = False
+        elif drand_verify is None:
+            self.notes.append(BLS_NOT_CHECKED)
+        elif isinstance(round_number, int):
+            try:
+                drand_verify.verify_quicknet(round_number, signature)
+            except Exception:  # ValueError, or whatever else a malformed signature brings
+                self.problem(seq, f"tlock signature does not verify (BLS) for drand quicknet round {round_number}")
+                usable = False
+        if not tlock.available():
+            self.notes.append(TLOCK_NOT_DECRYPTED)
+        elif usable and self.claims is not None and self.claims.opening_seq == seq:
+            self.claims.round, self.claims.signature = round_number, signature
+
+    def _v1_only(self, seq: int, e: dict[str, Any], ts: str) -> None:
+        self.problem(seq, f"{e['type']} in an MSP/2 notice, whose bids and withdrawals are bid.sealed entries opened at the close")
 
     def _check_candidates(self, seq: int, candidates: Any, excluded: Any) -> None:
         """``candidates`` and ``excluded`` split the standing bidders between them."""
@@ -743,6 +1064,7 @@ class NoticeCheck:
         "bid.accepted": _bid_accepted,
         "bid.withdrawn": _bid_withdrawn,
         "bidding.closed": _closed,
+        "bids.opened": _v2_only,
         "selection.failed": _outcome,
         "selection.drawn": _outcome,
         "selection.direct": _outcome,
@@ -753,6 +1075,8 @@ class NoticeCheck:
         "objection.answered": _objection_answered,
         "objection.decided": _objection_decided,
     }
+
+    _HANDLERS_V2 = {**_HANDLERS, "bid.accepted": _v1_only, "bid.withdrawn": _v1_only, "bids.opened": _bids_opened}
 
     # -- the verdict ---------------------------------------------------------------------
 
@@ -780,6 +1104,7 @@ class NoticeCheck:
             entries=self.count,
             problems=self.problems,
             notes=sorted(set(self.notes)),
+            version=self.version,
         )
 
     def _status(self) -> str:
@@ -800,6 +1125,10 @@ class NoticeCheck:
         method = self.method or "?"
         if status == "unknown":
             return f"{self.count} entries but no notice.published"
+        if status == "open" and self.version == 2:
+            return f"{method}, open, bids sealed until the deadline"
+        if status == "cancelled" and self.version == 2 and self.sealing == "tlock" and self.opened_seq is None:
+            return f"{method}, cancelled, bids sealed until the deadline's drand round (not opened yet)"
         if status in ("open", "cancelled"):
             standing = len(self.standing) if self.closed_seq is None else self.bid_count
             return f"{method}, {status}, {standing} standing bid(s)"

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import argparse
 import array
+import base64
+import binascii
 import bisect
 import hashlib
+import itertools
 import json
+import operator
 import pickle
 import re
 import sys
@@ -26,10 +30,14 @@ import urllib.request
 import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol
 
-from market.log import protocol
-from market.log.notice_checks import BLS_NOT_CHECKED, TS, NoticeCheck, NoticeReport, Problem, concerns_notice, drand_verify, is_id
+from market.log import protocol, tlock
+from market.log.notice_checks import (
+    BLS_NOT_CHECKED, HEX64, TLOCK_NOT_DECRYPTED, TS, V1_ONLY_TYPES, V2_ONLY_TYPES, Claims, NoticeCheck, NoticeReport, Problem,
+    concerns_notice, drand_verify, is_id,
+)
 
 BATCH = 1000  # entries per request; the API's maximum
 
@@ -121,7 +129,9 @@ class Report:
 
 def check_entry(raw: bytes, index: int, *, canonical: bool = False) -> str | None:
     """What is wrong with entry ``index`` on its own, or None: a JSON object whose top-level
-    ``seq`` equals its index, with ``v`` 1, a ``type`` and a well-formed ``ts`` (section 3).
+    ``seq`` equals its index, with ``v`` 1 or 2, a ``type`` and a well-formed ``ts`` (section
+    3); a ``bid.sealed`` entry is v 2 with a commitment (and a tlock ciphertext) and nothing
+    else, ``bid.accepted`` and ``bid.withdrawn`` are v 1 (MSP/2, docs/protocol/msp.md).
     ``canonical`` also requires the exact canonical spelling, at about three times the cost."""
     return parse_entry(raw, index, canonical=canonical)[1]
 
@@ -145,13 +155,68 @@ def parse_entry(raw: bytes, index: int, *, canonical: bool = False) -> tuple[dic
         return None, f"not canonical JSON ({exc})" if canonical else f"not JSON ({exc})"
     if entry.get("seq") != index or isinstance(entry.get("seq"), bool):
         return entry, f"seq is {entry.get('seq')!r}, not its index {index}"
-    if entry.get("v") != protocol.VERSION:
-        return entry, f"v is {entry.get('v')!r}, not {protocol.VERSION}"
-    if not isinstance(entry.get("type"), str) or not entry["type"]:
+    v = entry.get("v")
+    if type(v) is not int or v not in protocol.VERSIONS:  # (not a bool: true == 1)
+        return entry, f"v is {v!r}, not 1 or 2"
+    kind = entry.get("type")
+    if not isinstance(kind, str) or not kind:
         return entry, "has no type"
     if not isinstance(entry.get("ts"), str) or not TS.fullmatch(entry["ts"]):
         return entry, f"ts {entry.get('ts')!r} is not YYYY-MM-DDTHH:MM:SS.ffffffZ"
+    if kind == SEALED:
+        commitment = entry.get("commitment")
+        if v == 2 and len(entry) == 5 and type(commitment) is str and HEX64.fullmatch(commitment):
+            return entry, None  # most of an MSP/2 log: its checks in one line
+        return entry, _sealed_problem(entry)
+    if v != 1 and kind in V1_ONLY_TYPES:
+        return entry, f"{kind} exists only in MSP/1 (v 1); MSP/2 bids are bid.sealed entries"
+    if v != 2 and kind in V2_ONLY_TYPES:
+        return entry, f"{kind} exists only in MSP/2: v must be 2"
     return entry, None
+
+
+SEALED = protocol.SEALED_TYPE
+SEALED_FIELDS = frozenset({"v", "seq", "type", "ts", "commitment", "tlock"})
+
+
+def _sealed_problem(entry: dict[str, Any]) -> str | None:
+    """What is wrong with a ``bid.sealed`` entry: it exists in MSP/2 only, and holds a
+    commitment (and, for a tlock notice, a ciphertext) and nothing else, nothing that could
+    tie it to a notice or an agency before its opening."""
+    if entry["v"] != 2:
+        return "bid.sealed exists only in MSP/2: v must be 2"
+    extra = entry.keys() - SEALED_FIELDS
+    if extra:
+        return f"bid.sealed holds {', '.join(sorted(extra))}: a sealed entry holds its commitment (and tlock) and nothing else"
+    commitment = entry.get("commitment")
+    if not (isinstance(commitment, str) and HEX64.fullmatch(commitment)):
+        return "bid.sealed commitment is not 64 lowercase hex digits"
+    if "tlock" in entry:
+        return _tlock_field_problem(entry["tlock"])
+    return None
+
+
+# Every tlock field of MSP/2 is 704 bytes (a 512-byte plaintext: docs/protocol/msp.md 3.2),
+# 940 characters of standard base64 with one padding character.
+TLOCK_FIELD_BYTES = 704
+_TLOCK_FIELD = re.compile(r"[A-Za-z0-9+/]{938}[AEIMQUYcgkosw048]=")
+
+
+def _tlock_field_problem(value: Any) -> str | None:
+    """What is wrong with the form of a sealed entry's ``tlock`` field (without opening it):
+    canonical standard base64 with padding of exactly TLOCK_FIELD_BYTES bytes."""
+    if not isinstance(value, str) or not value:
+        return "bid.sealed tlock is not a non-empty string"
+    # (the last character before the padding carries 4 bits: its 2 low ones zero, canonical)
+    if _TLOCK_FIELD.fullmatch(value) is None:
+        try:
+            size = len(base64.b64decode(value, validate=True))
+        except (binascii.Error, ValueError):
+            return "bid.sealed tlock is not canonical standard base64 with padding"
+        if size != TLOCK_FIELD_BYTES:
+            return f"bid.sealed tlock holds {size} bytes, not {TLOCK_FIELD_BYTES} (a timelocked 512-byte plaintext)"
+        return "bid.sealed tlock is not canonical standard base64 with padding"
+    return None
 
 
 _DECODER = json.JSONDecoder()
@@ -234,17 +299,34 @@ class Shard:
         self.checks: dict[str, NoticeCheck] = {}
         # record: which entries each notice's story holds, for a state file (see State)
         self.seqs: dict[str, array.array[int]] | None = {} if record else None
+        # MSP/2: the sealed entries among those given, for the join with the openings
+        # (none with the log alone: there are no openings to join them with)
+        self.sealed: Sealed | None = Sealed() if notices else None
+        self.latest = ""  # the greatest well-formed ts among the entries given
 
     def take(self, seqs: Iterable[int], raws: list[bytes], quiet: Collection[int] = ()) -> None:
         """The entries ``raws``, whose indexes are ``seqs``. ``quiet``: indexes of entries
         another shard reports on their own (one whose notice could not be read from its
         bytes goes to every shard, which feeds it to its notice if it owns that)."""
         quiet = set(quiet)
+        sealed, latest = self.sealed, self.latest
         for seq, raw in zip(seqs, raws):
             entry, problem = parse_entry(raw, seq, canonical=self.canonical)
             if entry is not None:
                 kind = entry.get("type")
-                if concerns_notice(kind):
+                ts = entry.get("ts")
+                if type(ts) is str and ts > latest and (problem is None or TS.fullmatch(ts)):
+                    latest = ts
+                if kind == SEALED:
+                    # (an entry sent to every shard is collected by the one that reports it)
+                    if sealed is not None and not (quiet and seq in quiet):
+                        commitment = entry.get("commitment")
+                        if problem is None:  # (parse_entry checked the commitment and the ts)
+                            sealed.add(seq, commitment, ts, entry.get("tlock"))
+                        elif type(commitment) is str and HEX64.fullmatch(commitment) and type(ts) is str and TS.fullmatch(ts):
+                            field = entry.get("tlock")
+                            sealed.add(seq, commitment, ts, field if type(field) is str else "" if "tlock" in entry else None)
+                elif concerns_notice(kind):
                     notice_id = entry.get("notice_id")
                     check = self.checks.get(notice_id) if isinstance(notice_id, str) else None
                     if check is None:
@@ -260,23 +342,115 @@ class Shard:
                             self.seqs[check.notice_id].append(seq)
             if problem and self.first is None and not (quiet and seq in quiet):
                 self.first = seq, problem
+        self.latest = latest
 
-    def result(self) -> tuple[tuple[int, str] | None, list[Told]]:
-        """The first problem found, and each notice's report."""
+    def result(self, *, keep_sealed: bool = False) -> Found:
+        """The first problem found, each notice's report, and the sealed entries (or, when
+        ``keep_sealed``, only how many: the shard joins them itself, ``join_part``)."""
         seqs = self.seqs or {}
-        return self.first, [
-            Told(check.first_seq or 0, check.finish(), seqs.get(check.notice_id)) for check in self.checks.values()
+        told = [
+            Told(check.first_seq or 0, check.finish(), seqs.get(check.notice_id), check.claims) for check in self.checks.values()
         ]
+        sealed = self.sealed or Sealed()
+        return Found(self.first, told, Sealed() if keep_sealed else sealed, self.latest, len(sealed))
 
 
 @dataclass
 class Told:
     """One notice's story as a verification found it: the seq it starts at, the report and,
-    when recorded, the indexes of its entries."""
+    when recorded, the indexes of its entries; and what its MSP/2 opening claims (from a
+    state file: only the opening's seq and the claimed seqs, already joined)."""
 
     first_seq: int
     report: NoticeReport
     seqs: Sequence[int] | None = None
+    claims: Claims | None = None
+
+
+class Sealed:
+    """``bid.sealed`` entries, compact: a million-entry MSP/2 log holds some 600,000 of them,
+    so per entry 8 bytes of seq, 32 of commitment, 27 of ts and one saying whether it has
+    a tlock ciphertext, in four flat arrays rather than as objects; and the tlock fields
+    themselves (only tlock notices' entries have one) by seq."""
+
+    __slots__ = ("seqs", "commitments", "ts", "tlock", "fields")
+    TS_BYTES = 27
+
+    def __init__(self) -> None:
+        self.seqs = array.array("q")
+        self.commitments = bytearray()
+        self.ts = bytearray()
+        self.tlock = bytearray()
+        self.fields: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return len(self.seqs)
+
+    def add(self, seq: int, commitment_hex: str, ts: str, field: str | None) -> None:
+        """``field``: the entry's tlock ciphertext, None if it has none."""
+        self.seqs.append(seq)
+        self.commitments += bytes.fromhex(commitment_hex)
+        self.ts += ts.encode("ascii")
+        if field is None:
+            self.tlock.append(0)
+        else:
+            self.tlock.append(1)
+            self.fields[seq] = field
+
+    def extend(self, other: Sealed) -> None:
+        self.seqs.extend(other.seqs)
+        self.commitments += other.commitments
+        self.ts += other.ts
+        self.tlock += other.tlock
+        self.fields.update(other.fields)
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.seqs, self.commitments, self.ts, self.tlock, self.fields)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.seqs, self.commitments, self.ts, self.tlock, self.fields = state
+
+    def rows(self) -> list[list[Any]]:
+        """As a state file keeps them, in seq order: [seq, commitment hex, ts, tlock 0 or
+        1], and the tlock field after them when there is one."""
+        n, width = len(self), self.TS_BYTES
+        rows = [
+            [self.seqs[i], self.commitments[32 * i : 32 * i + 32].hex(), self.ts[width * i : width * i + width].decode("ascii"), self.tlock[i]]
+            for i in range(n)
+        ]
+        for row in rows:
+            if row[0] in self.fields:
+                row.append(self.fields[row[0]])
+        rows.sort(key=lambda row: row[0])
+        return rows
+
+    @classmethod
+    def from_rows(cls, rows: Any) -> Sealed:
+        sealed = cls()
+        for row in rows:
+            seq, commitment, ts, flag = row[:4]
+            field = row[4] if len(row) == 5 else None
+            if not (
+                _is_count(seq) and isinstance(commitment, str) and HEX64.fullmatch(commitment) and isinstance(ts, str) and TS.fullmatch(ts)
+                and flag in (0, 1) and len(row) in (4, 5) and (field is None or (flag == 1 and isinstance(field, str)))
+            ):
+                raise ValueError(f"pending sealed entry {seq!r}")
+            sealed.add(seq, commitment, ts, field if field is not None else "" if flag else None)
+            if flag and field is None:
+                del sealed.fields[seq]
+        return sealed
+
+
+@dataclass
+class Found:
+    """What the shards found: the first entry with a problem of its own, every notice's
+    story, the sealed entries, and the log's time (the greatest ts read)."""
+
+    first: tuple[int, str] | None
+    told: list[Told]
+    sealed: Sealed  # (empty when the workers keep them for their part of the join)
+    latest: str
+    sealed_count: int = 0
 
 
 def _shard_process(
@@ -292,7 +466,14 @@ def _shard_process(
     shard = Shard(index, shards, canonical, notice, notices, record)
     while (payload := inbox.get()) is not None:
         shard.take(*pickle.loads(payload))
-    outbox.put((index, shard.result()))
+    outbox.put((index, pickle.dumps(shard.result(keep_sealed=True), protocol=pickle.HIGHEST_PROTOCOL)))
+    # Then its part of the join of every opening's claims with the sealed entries it read
+    # (MSP/2), unless the verification needs none (None).
+    job = inbox.get()
+    if job is not None:
+        claims, log_time, complete = pickle.loads(job)
+        part = join_part(shard.sealed or Sealed(), claims, log_time=log_time, complete=complete)
+        outbox.put((index, pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)))
 
 
 class EntryChecker:
@@ -413,30 +594,48 @@ class EntryChecker:
         for process, inbox in self.workers:
             self._put(process, inbox, None)
 
-    def results(self) -> tuple[tuple[int, str] | None, list[Told]]:
-        """The first entry with a problem of its own, and every notice's story, in the
-        order the notices first appear in the log."""
+    def results(self) -> Found:
+        """The first entry with a problem of its own, every notice's story (in the order
+        the notices first appear in the log), the sealed entries and the log's time."""
         self.end_of_log()
         if self.shard is not None:
             return self.shard.result()
-        import queue
-
         firsts: list[tuple[int, str]] = []
         started: list[Told] = []
+        sealed, latest, count = Sealed(), "", 0
+        for found in self._collect():
+            if found.first:
+                firsts.append(found.first)
+            started.extend(found.told)
+            sealed.extend(found.sealed)
+            latest = max(latest, found.latest)
+            count += found.sealed_count
+        started.sort(key=lambda told: told.first_seq)
+        return Found(min(firsts) if firsts else None, started, sealed, latest, count)
+
+    def join(self, claims: ClaimSet, *, log_time: str, complete: bool) -> list[JoinPart]:
+        """Each shard's part of the join (after ``results``): the workers join the claims
+        with the sealed entries they read, in parallel, and open the tlock ciphertexts."""
+        if self.shard is not None:
+            return [join_part(self.shard.sealed or Sealed(), claims, log_time=log_time, complete=complete)]
+        payload = pickle.dumps((claims, log_time, complete), protocol=pickle.HIGHEST_PROTOCOL)
+        for process, inbox in self.workers:
+            self._put(process, inbox, payload)
+        return list(self._collect())
+
+    def _collect(self) -> Iterator[Any]:
+        """One answer from each worker, unpickled."""
+        import queue
+
         for _ in self.workers:
             while True:
                 try:
-                    _, (found, reports) = self.outbox.get(timeout=1.0)
+                    _, payload = self.outbox.get(timeout=1.0)
                     break
                 except queue.Empty:
                     if not all(process.is_alive() or process.exitcode == 0 for process, _ in self.workers):
                         raise RuntimeError("a verifier worker stopped before reporting") from None
-            if found:
-                firsts.append(found)
-            started.extend(reports)
-        self.close()
-        started.sort(key=lambda told: told.first_seq)
-        return (min(firsts) if firsts else None), started
+            yield pickle.loads(payload)
 
     def close(self) -> None:
         """Stop the workers: they have reported (``results``), or the verification stopped
@@ -445,6 +644,242 @@ class EntryChecker:
             process.terminate()
             process.join()
         self.workers = []
+
+
+# -- MSP/2: every sealed entry opened exactly once ----------------------------------------------
+
+OPENING_WINDOW = timedelta(seconds=protocol.MAX_BID_WINDOW_SECONDS + protocol.OPENING_GRACE_SECONDS)
+
+
+@dataclass
+class Joined:
+    """What the join of the openings' claims with the sealed entries found: problems of
+    the claiming notices (by notice), problems of the log (unopened or doubly claimed
+    sealed entries), and the sealed entries still waiting for their opening."""
+
+    notice_problems: dict[str, list[Problem]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    pending: Sealed = field(default_factory=Sealed)
+    sealed: int = 0
+    claimed: int = 0
+    opened: int = 0  # tlock ciphertexts opened and found to hold their opening
+
+
+@dataclass
+class ClaimSet:
+    """Every claim of the openings joined, concatenated (claim ``k`` is entry ``seqs[k]``,
+    of opening ``owners[k]``), as sent once to every worker for its part of the join; per
+    opening its deadline, whether its sealing is tlock, its round and signature (None: not
+    usable, or nothing to decrypt with here); and, for the claims of tlock openings whose
+    ciphertexts are to be opened, the plaintext each must open to."""
+
+    seqs: array.array  # type: ignore[type-arg]  # 'q'
+    commitments: bytes
+    owners: array.array  # type: ignore[type-arg]  # 'l'
+    deadlines: list[bytes]
+    tlocks: bytes
+    rounds: list[tuple[int, str] | None]
+    plaintexts: dict[int, bytes | None]
+
+    @classmethod
+    def of(cls, claims: Sequence[Claims]) -> ClaimSet:
+        seqs, owners = array.array("q"), array.array("l")
+        plaintexts: dict[int, bytes | None] = {}
+        decrypt = tlock.available()
+        for number, claim in enumerate(claims):
+            if decrypt and claim.round is not None and claim.signature is not None and claim.plaintexts is not None:
+                plaintexts.update(zip(range(len(seqs), len(seqs) + len(claim.seqs)), claim.plaintexts))
+            seqs.extend(claim.seqs)
+            owners.extend(itertools.repeat(number, len(claim.seqs)))
+        return cls(
+            seqs, b"".join(claim.commitments for claim in claims), owners, [claim.deadline.encode("ascii") for claim in claims],
+            bytes(claim.tlock for claim in claims),
+            [(claim.round, claim.signature) if claim.round is not None and claim.signature is not None else None for claim in claims],
+            plaintexts,
+        )
+
+
+@dataclass
+class JoinPart:
+    """One shard's part of the join: the claims on the sealed entries it read (``matched``,
+    claim indexes), those that fail (claim index, message), the log's problems among its
+    sealed entries (doubly claimed, never opened) and those still pending."""
+
+    matched: array.array  # type: ignore[type-arg]  # 'l'
+    failures: list[tuple[int, str]]
+    problems: list[Problem]
+    pending: Sealed
+    sealed: int
+    claimed: int
+    opened: int = 0
+    doubles: list[tuple[int, list[int]]] = field(default_factory=list)  # (sealed seq, the claims on it)
+
+
+def join_part(sealed: Sealed, claims: ClaimSet, *, log_time: str, complete: bool) -> JoinPart:
+    """MSP/2 section 7.6, for the sealed entries of one shard: each claim on one of them
+    names an entry holding the commitment its opening recomputes, logged before the
+    opening's deadline, with a tlock ciphertext exactly when the notice's sealing is tlock
+    (which, where the pairing library is installed, opens with the round's signature to
+    exactly the claim's timelock plaintext); none of them is claimed twice; and, when
+    ``complete``, each is claimed, or was logged less than the longest bid window and the
+    opening grace before the log's time (then it is ``pending``).
+
+    The honest case, every claim matching, is checked with whole-list operations (a large
+    log has hundreds of thousands of claims); claim by claim only when one does not."""
+    n, width = len(sealed), Sealed.TS_BYTES
+    position = dict(zip(sealed.seqs, range(n)))
+    found = list(map(position.get, claims.seqs))
+    own = list(itertools.compress(range(len(found)), map(operator.is_not, found, itertools.repeat(None))))
+    at = list(map(found.__getitem__, own))  # the sealed entry of each claim of ours
+    blob, ts_blob, wanted = bytes(sealed.commitments), bytes(sealed.ts), claims.commitments
+    groups = list(map(claims.owners.__getitem__, own))
+    times = [ts_blob[width * i : width * i + width] for i in at]
+    fine = (
+        b"".join([blob[32 * i : 32 * i + 32] for i in at]) == b"".join([wanted[32 * k : 32 * k + 32] for k in own])
+        and all(map(bytes.__lt__, times, map(claims.deadlines.__getitem__, groups)))
+        and bytes(map(sealed.tlock.__getitem__, at)) == bytes(map(claims.tlocks.__getitem__, groups))
+    )
+    claimed = set(at)
+    part = JoinPart(array.array("l", own), [], [], Sealed(), n, len(claimed))
+    if not fine or len(claimed) != len(at):
+        _join_claim_by_claim(part, claims, own, at, times, sealed)
+    if claims.plaintexts:
+        _open_ciphertexts(part, claims, found, sealed)
+    if complete and len(claimed) < n:
+        limit = protocol.format_ts(protocol.parse_ts(log_time) - OPENING_WINDOW).encode("ascii")
+        days = OPENING_WINDOW.days
+        pending = part.pending
+        for i in itertools.filterfalse(claimed.__contains__, range(n)):
+            seq, ts = sealed.seqs[i], ts_blob[width * i : width * i + width]
+            if ts > limit:
+                pending.seqs.append(seq)
+                pending.commitments += blob[32 * i : 32 * i + 32]
+                pending.ts += ts
+                pending.tlock.append(sealed.tlock[i])
+                if seq in sealed.fields:
+                    pending.fields[seq] = sealed.fields[seq]
+            else:
+                part.problems.append(Problem(
+                    f"sealed entry {seq} (logged at {ts.decode('ascii')}) was never opened by any notice within {days} days "
+                    f"(the longest bid window and the opening grace); the log's time is {log_time}",
+                    seq=seq,
+                ))
+    return part
+
+
+def _join_claim_by_claim(part: JoinPart, claims: ClaimSet, own: list[int], at: list[int], times: list[bytes], sealed: Sealed) -> None:
+    """The checks of ``join_part`` claim by claim, naming each claim that fails."""
+    claimants: dict[int, list[int]] = {}  # sealed seq -> the claims on it
+    wanted, blob = claims.commitments, sealed.commitments
+    for k, i, ts_bytes in zip(own, at, times):
+        seq = sealed.seqs[i]
+        claimants.setdefault(seq, []).append(k)
+        group = claims.owners[k]
+        if blob[32 * i : 32 * i + 32] != wanted[32 * k : 32 * k + 32]:
+            part.failures.append((k, f"sealed entry {seq} does not hold the commitment its opening recomputes from the salt and the document"))
+        deadline = claims.deadlines[group].decode("ascii")
+        ts = ts_bytes.decode("ascii")
+        if ts >= deadline:
+            part.failures.append((k, f"sealed entry {seq} was logged at {ts}, at or after the deadline {deadline}"))
+        if sealed.tlock[i] and not claims.tlocks[group]:
+            part.failures.append((k, f"sealed entry {seq} has a tlock ciphertext, but the notice's sealing is server"))
+        elif claims.tlocks[group] and not sealed.tlock[i]:
+            part.failures.append((k, f"sealed entry {seq} has no tlock ciphertext, but the notice's sealing is tlock"))
+    part.doubles.extend((seq, ks) for seq, ks in claimants.items() if len(ks) > 1)
+
+
+def _open_ciphertexts(part: JoinPart, claims: ClaimSet, found: list[int | None], sealed: Sealed) -> None:
+    """Open the tlock ciphertext of each claimed entry of ours (of a tlock opening whose
+    round and signature are usable) and hold it to the claim's timelock plaintext."""
+    for k, plaintext in claims.plaintexts.items():
+        i = found[k]
+        if i is None:
+            continue
+        seq = sealed.seqs[i]
+        field = sealed.fields.get(seq)
+        if field is None:  # (no ciphertext, or a malformed one: said above, or by the entry's own check)
+            continue
+        round_signature = claims.rounds[claims.owners[k]]
+        assert round_signature is not None
+        round_number, signature = round_signature
+        if plaintext is None:
+            part.failures.append((k, f"its timelock plaintext cannot be formed (longer than {protocol.TLOCK_PLAINTEXT_BYTES} bytes), so sealed entry {seq}'s tlock ciphertext cannot hold it"))
+            continue
+        try:
+            opened = tlock.open_sealed(field, round_number, signature)
+        except tlock.TlockError as exc:
+            part.failures.append((k, f"sealed entry {seq}'s tlock ciphertext does not open with the signature of round {round_number} ({exc})"))
+            continue
+        if opened != plaintext:
+            part.failures.append((k, f"sealed entry {seq}'s tlock ciphertext opens to something other than this opening's timelock plaintext"))
+        else:
+            part.opened += 1
+
+
+def merge_parts(
+    claims: Sequence[Claims], claim_set: ClaimSet, parts: Sequence[JoinPart], *, kept: Sequence[tuple[str, int, Sequence[int]]] = ()
+) -> Joined:
+    """The shards' parts of the join, together: each failing claim in its notice's report
+    (in claim order, so that the report is the same however the log was split), the log's
+    problems, the sealed entries pending; and the claims on no sealed entry read (a state
+    file's pending ones are a part too): claimed by a notice that a state file keeps
+    (``kept``: (notice_id, opening seq, claimed seqs), joined before), or no sealed entry."""
+    joined = Joined(sealed=sum(p.sealed for p in parts), claimed=sum(p.claimed for p in parts), opened=sum(p.opened for p in parts))
+    starts = list(itertools.accumulate((len(c.seqs) for c in claims), initial=0))
+    failures: list[tuple[int, str]] = []
+    doubles: dict[int, list[int]] = {}
+    for part in parts:
+        failures.extend(part.failures)
+        doubles.update(part.doubles)
+        joined.problems.extend(part.problems)
+        joined.pending.extend(part.pending)
+    total = len(claim_set.seqs)
+    if sum(len(p.matched) for p in parts) < total:
+        matched: set[int] = set()
+        for part in parts:
+            matched.update(part.matched)
+        unknown: dict[int, list[int]] = {}
+        for k in itertools.filterfalse(matched.__contains__, range(total)):
+            unknown.setdefault(claim_set.seqs[k], []).append(k)
+        earlier = {}
+        for notice_id, opening_seq, claimed in kept:
+            for seq in unknown.keys() & set(claimed):
+                earlier.setdefault(seq, []).append((opening_seq, notice_id))
+        for seq, ks in unknown.items():
+            who = earlier.get(seq, []) + [(claims[claim_set.owners[k]].opening_seq, claims[claim_set.owners[k]].notice_id) for k in ks]
+            if len(who) > 1:
+                _double(joined, seq, who)
+            if seq not in earlier:  # (else a sealed entry an earlier verification saw opened: opened again)
+                failures.extend((k, f"entry {seq} is not a bid.sealed entry") for k in ks)
+    for seq, ks in doubles.items():
+        _double(joined, seq, [(claims[claim_set.owners[k]].opening_seq, claims[claim_set.owners[k]].notice_id) for k in ks])
+    failures.sort(key=lambda failure: failure[0])
+    for k, message in failures:
+        claim = claims[claim_set.owners[k]]
+        label = claim.label(k - starts[claim_set.owners[k]])
+        joined.notice_problems.setdefault(claim.notice_id, []).append(Problem(f"{label}: {message}", seq=claim.opening_seq))
+    joined.problems.sort(key=lambda p: (p.seq is None, p.seq or 0))
+    return joined
+
+
+def _double(joined: Joined, seq: int, who: list[tuple[int, str]]) -> None:
+    named = ", ".join(f"notice {notice_id} (entry {opening_seq})" for opening_seq, notice_id in sorted(who))
+    joined.problems.append(Problem(f"sealed entry {seq} is claimed by more than one opening: {named}", seq=seq))
+
+
+def join_sealed(
+    sealed: Sealed,
+    claims: Sequence[Claims],
+    *,
+    log_time: str,
+    complete: bool = True,
+    kept: Sequence[tuple[str, int, Sequence[int]]] = (),
+) -> Joined:
+    """The whole join in one call (``join_part`` over ``sealed``, then ``merge_parts``):
+    MSP/2 section 7.6, every claim against the sealed entries, each sealed entry opened
+    once or pending."""
+    claim_set = ClaimSet.of(claims)
+    return merge_parts(claims, claim_set, [join_part(sealed, claim_set, log_time=log_time, complete=complete)], kept=kept)
 
 
 def locate_difference(leaves: list[bytes], size: int, source: Source) -> int | None:
@@ -570,7 +1005,9 @@ def _verify(
             report.problems.append(Problem(f"the checkpoint covers {size} entries but only {len(leaves)} were served", seq=len(leaves)))
         else:
             _check_tree(source, report, since, key, leaves, size, root)
-        first, told = checker.results()
+        found = checker.results()
+        first, told = found.first, found.told
+        joining = _join_parts(checker, found, state, notice) if notices else None
     finally:
         checker.close()
     if state is not None and len(leaves) == size:
@@ -583,24 +1020,97 @@ def _verify(
         what = "canonical JSON" if canonical else "JSON objects"
         which = f"all {size} entries" if state is None else f"entries {known} to {size - 1} (and the earlier ones of their notices)"
         if state is None or size > known:
-            report.checks.insert(1, f"{which} are {what} with seq equal to their index, v 1, a type and a ts")
+            report.checks.insert(1, f"{which} are {what} with seq equal to their index, v 1 or 2, a type and a ts")
+    kept: list[Told] = []
     if state is not None:
         kept = state.told_except({t.report.notice_id for t in told})
         report.notes.append(
             f"{len(kept)} notice(s) with no new entry keep the verdict of {state.made} (state {state_path}); "
             f"{len(told)} re-derived"
         )
+    joined = _join(report, joining, told, kept, notice) if notices else None
+    if state is not None:
         told = sorted(told + kept, key=lambda t: t.first_seq)
     _add_notice_reports(report, [t.report for t in told], notice)
     if not notices:
         report.notes.append("the notices' stories (MSP/1 section 5: commitments, bids, the draws) were not re-derived (--log-only)")
+        report.notes.append(
+            "MSP/2 sealed bid entries were not joined with their openings (--log-only: no notice re-derived, so no "
+            "opening claims them), so whether each was opened exactly once was not checked"
+        )
     report.problems.sort(key=lambda p: (p.seq is None, p.seq or 0))
     if state_path is not None:
         if report.ok:
-            State.save(state_path, key=key, canonical=canonical, size=size, root=root, told=told, kept=state)
+            State.save(
+                state_path, key=key, canonical=canonical, size=size, root=root, told=told, kept=state,
+                pending=joined.pending if joined is not None else Sealed(), log_time=joined_time(found, state),
+            )
         else:  # a cut or rewritten log among them: the state stays, the evidence of what was verified
             report.notes.append(f"the state {state_path} was left as it was: only a verification that passes is kept")
     return report
+
+
+def joined_time(found: Found, state: State | None) -> str:
+    """The log's time: the greatest ts among the entries read (and those a state read)."""
+    return max(found.latest, state.log_time if state is not None else "")
+
+
+@dataclass
+class Joining:
+    """The join under way: the openings' claims (of the notices re-derived) and each
+    shard's part of it (and the part of the sealed entries a state kept pending)."""
+
+    claims: list[Claims]
+    claim_set: ClaimSet
+    parts: list[JoinPart]
+    log_time: str
+
+
+def _join_parts(checker: EntryChecker, found: Found, state: State | None, notice: str | None) -> Joining | None:
+    """Have the shards join the claims of every opening with the sealed entries they read
+    (MSP/2 section 7.6): in the workers, while they still hold them. None for a log with
+    no sealed entry and no opening (MSP/1)."""
+    pending = state.pending if state is not None else Sealed()
+    claims = [t.claims for t in found.told if t.claims is not None]
+    if not claims and not found.sealed_count and not len(pending):
+        return None  # an MSP/1 log: nothing sealed, nothing to say
+    log_time = joined_time(found, state) or "0001-01-01T00:00:00.000000Z"
+    claim_set = ClaimSet.of(claims)
+    parts = checker.join(claim_set, log_time=log_time, complete=notice is None)
+    if len(pending):
+        parts.append(join_part(pending, claim_set, log_time=log_time, complete=notice is None))
+    return Joining(claims, claim_set, parts, log_time)
+
+
+def _join(report: Report, joining: Joining | None, told: list[Told], kept: list[Told], notice: str | None) -> Joined:
+    """The shards' parts of the join together, each claim's problem in its notice's report
+    and the log's own (unopened, doubly claimed) in ``report``."""
+    if joining is None:
+        return Joined()
+    kept_claims = [(t.report.notice_id, t.claims.opening_seq, t.claims.seqs) for t in kept if t.claims is not None]
+    joined = merge_parts(joining.claims, joining.claim_set, joining.parts, kept=kept_claims)
+    reports = {t.report.notice_id: t.report for t in told}
+    for notice_id, problems in joined.notice_problems.items():
+        reports[notice_id].problems.extend(problems)
+        reports[notice_id].problems.sort(key=lambda p: (p.seq is None, p.seq or 0))
+    report.problems.extend(joined.problems)
+    log_time = joining.log_time
+    if joined.opened:
+        report.checks.append(
+            f"{joined.opened} tlock ciphertext(s) of opened sealed entries decrypt, with their round's signature, to exactly "
+            "the timelock plaintexts of their openings"
+        )
+    if notice is not None:
+        report.notes.append(
+            f"--notice: only notice {notice}'s openings were joined with the sealed entries; whether every other sealed "
+            "entry was opened, and opened once, was not checked (verify the whole log for that)"
+        )
+    elif not joined.problems:
+        report.checks.append(
+            f"every sealed bid entry (MSP/2) is opened exactly once or still within the bid window "
+            f"({len(joined.pending)} still within it at the log's time {log_time})"
+        )
+    return joined
 
 
 def _notices_named(source: Source, start: int, end: int, canonical: bool) -> set[str]:
@@ -646,10 +1156,19 @@ def _add_notice_reports(report: Report, reports: list[NoticeReport], notice: str
         return
     if reports and all(r.ok for r in reports):
         which = f"notice {notice}" if notice is not None else f"all {len(reports)} notices"
-        report.checks.append(f"{which}: MSP/1 section 5 per-notice checks and the award steps pass")
-    bls = sum(BLS_NOT_CHECKED in r.notes for r in reports)
-    if bls:
-        report.notes.append(f"{BLS_NOT_CHECKED} ({bls} notice(s))")
+        v2 = sum(r.version == 2 for r in reports)
+        if not v2:  # as it always read
+            report.checks.append(f"{which}: MSP/1 section 5 per-notice checks and the award steps pass")
+        else:
+            rules = f"{len(reports) - v2} under MSP/1 section 5, {v2} under MSP/2" if v2 < len(reports) else "MSP/2"
+            report.checks.append(
+                f"{which}: per-notice checks under each notice's own rules ({rules}: openings recomputed to their sealed "
+                "commitments, standing bids, bid window, sealing) and the award steps pass"
+            )
+    for note in (BLS_NOT_CHECKED, TLOCK_NOT_DECRYPTED):
+        count = sum(note in r.notes for r in reports)
+        if count:
+            report.notes.append(f"{note} ({count} notice(s))")
 
 
 def _check_since(
@@ -675,7 +1194,7 @@ def _check_since(
 
 # -- remembering a verification ------------------------------------------------------------
 
-STATE_FORMAT = "market-log-verify-state/1"
+STATE_FORMAT = "market-log-verify-state/2"
 
 
 def rules_fingerprint() -> str | None:
@@ -712,14 +1231,22 @@ class State:
     made: str  # when the verification that made it ran (MSP/1 time)
     notices: dict[str, Told]
     rows: dict[str, list[Any]] = field(default_factory=dict)  # each notice as the file has it
+    # MSP/2: the sealed entries no opening had claimed yet (within the bid window then),
+    # and the log's time then. With each notice's claimed seqs (Told.claims) that is what
+    # the next verification needs to join new openings with old sealed entries.
+    pending: Sealed = field(default_factory=Sealed)
+    log_time: str = ""
 
     def entries_of(self, notice_ids: Iterable[str]) -> set[int]:
-        """The indexes of the known entries of these notices."""
+        """The indexes of the known entries of these notices, and of the sealed entries
+        their openings claimed (re-read to join them again)."""
         seqs: set[int] = set()
         for notice_id in notice_ids:
             told = self.notices.get(notice_id)
             if told is not None and told.seqs is not None:
                 seqs.update(told.seqs)
+            if told is not None and told.claims is not None:
+                seqs.update(told.claims.seqs)
         return seqs
 
     def told_except(self, notice_ids: Collection[str]) -> list[Told]:
@@ -752,34 +1279,48 @@ class State:
                     what = {"key": "another log's key", "rules": "other rules (another version of the verifier)",
                             "canonical": "a different --canonical", "bls": "different BLS checking (drand-verify)"}.get(name, "another format")
                     return None, f"the state {path} was made with {what}: {unused}"
-            size, made = data["size"], data["made"]
-            if not (_is_count(size) and isinstance(made, str)):
-                raise ValueError("size or made")
+            size, made, log_time = data["size"], data["made"], data["log_time"]
+            if not (_is_count(size) and isinstance(made, str) and isinstance(log_time, str) and (not log_time or TS.fullmatch(log_time))):
+                raise ValueError("size, made or log_time")
+            pending = Sealed.from_rows(data["pending"])
+            if len(pending) and max(pending.seqs) >= size:
+                raise ValueError("a pending sealed entry beyond the log")
             root = bytes.fromhex(data["root"])
             notices: dict[str, Told] = {}
             rows: dict[str, list[Any]] = {}
             for row in data["notices"]:
-                notice_id, seqs, told = row
+                notice_id, seqs, told, claimed = row
                 # (the types of a million seqs checked at C speed: set(map(type)), then the range)
                 if not (is_id(notice_id) and type(seqs) is list and set(map(type, seqs)) == {int} and min(seqs) >= 0 and max(seqs) < size):
                     raise ValueError(f"notice {notice_id!r}")
+                claims = None
+                if claimed is not None:  # [opening seq, [claimed seqs]]
+                    opening_seq, claimed_seqs = claimed
+                    if not (_is_count(opening_seq) and opening_seq < size and type(claimed_seqs) is list
+                            and set(map(type, claimed_seqs)) <= {int} and (not claimed_seqs or (min(claimed_seqs) >= 0 and max(claimed_seqs) < size))):
+                        raise ValueError(f"claims of notice {notice_id!r}")
+                    # (only the opening and the seqs: they were joined when the state was made)
+                    claims = Claims(notice_id, opening_seq, "", False, array.array("q", claimed_seqs), b"", "")
                 report = NoticeReport(
                     notice_id=notice_id, status=str(told["status"]), method=told["method"], summary=str(told["summary"]),
                     entries=int(told["entries"]), problems=[], notes=[str(n) for n in told["notes"]],
+                    version={"MSP/1": 1, "MSP/2": 2}.get(told.get("rules")),  # type: ignore[arg-type]
                 )
-                notices[notice_id] = Told(seqs[0], report, seqs)
+                notices[notice_id] = Told(seqs[0], report, seqs, claims)
                 rows[notice_id] = row
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             return None, f"the state {path} is not a verifier state ({type(exc).__name__}: {exc}): {unused}"
-        return cls(size=size, root=root, made=made, notices=notices, rows=rows), None
+        return cls(size=size, root=root, made=made, notices=notices, rows=rows, pending=pending, log_time=log_time), None
 
     @classmethod
     def save(
-        cls, path: str, *, key: str, canonical: bool, size: int, root: bytes, told: list[Told], kept: State | None = None
+        cls, path: str, *, key: str, canonical: bool, size: int, root: bytes, told: list[Told], kept: State | None = None,
+        pending: Sealed | None = None, log_time: str = "",
     ) -> None:
         """Write the state of a verification that passed (atomically: a verifier stopped
         half-way leaves the old state, never half of a new one). ``kept``: the state it
-        started from, whose notices not re-derived are written as they were read."""
+        started from, whose notices not re-derived are written as they were read;
+        ``pending``: the sealed entries no opening claims yet; ``log_time``: the log's time."""
         import os
         import tempfile
         from datetime import UTC, datetime
@@ -790,9 +1331,14 @@ class State:
             "made": protocol.format_ts(datetime.now(UTC)),
             "size": size,
             "root": root.hex(),
+            "log_time": log_time,
+            "pending": (pending or Sealed()).rows(),
             "notices": [
                 rows[t.report.notice_id] if kept_notices.get(t.report.notice_id) is t
-                else [t.report.notice_id, list(t.seqs or ()), {k: v for k, v in t.report.as_dict().items() if k != "problems"}]
+                else [
+                    t.report.notice_id, list(t.seqs or ()), {k: v for k, v in t.report.as_dict().items() if k != "problems"},
+                    [t.claims.opening_seq, t.claims.seqs.tolist()] if t.claims is not None else None,
+                ]
                 for t in told
             ],
         }
@@ -912,7 +1458,7 @@ def read_since(path: str | None) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Verify a market transparency log (MSP/1) through its public API.")
+    parser = argparse.ArgumentParser(description="Verify a market transparency log (MSP/1 and MSP/2) through its public API.")
     parser.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8000")
     add_arguments(parser)
     args = parser.parse_args(argv)

@@ -7,6 +7,12 @@ and their entries interleave; each gets 2 to 12 bids (some withdrawn and placed 
 closes at its deadline (drawn, failed or direct), and its award goes final three days
 later, a few after a decline. Other marketplace entries (agencies, accounts) come between
 them. Every notice's story verifies (MSP/1 section 5). Deterministic for a given seed.
+
+MSP/2 (docs/protocol/msp.md): notices published from entry ``upgrade`` on (all of them by
+default) seal their bids: each bid and each withdrawal is a ``bid.sealed`` entry holding a
+commitment and naming nothing, and the close opens them all (``openings``). Notices
+published before it finish under MSP/1, as at a real upgrade; entries of no notice carry
+v 2 from the upgrade on.
 """
 
 from __future__ import annotations
@@ -47,7 +53,10 @@ def notice_secret(notice_id: str) -> bytes:
 class SyntheticNotice:
     """One notice's story, told entry by entry as the heap of timed events asks."""
 
-    def __init__(self, number: int, published: float, rng: random.Random, start: datetime = START, ids: tuple[str, str] = ("N", "B")) -> None:
+    def __init__(
+        self, number: int, published: float, rng: random.Random, start: datetime = START, ids: tuple[str, str] = ("N", "B"), version: int = 1
+    ) -> None:
+        self.version = version
         self.id = f"{ids[0]}-{number:06d}"
         self.bid_prefix = f"{ids[1]}-{number:06d}"
         self.rng = rng
@@ -58,30 +67,50 @@ class SyntheticNotice:
         self.deadline = published + OPEN_DAYS * 86400
         self.deadline_ts = protocol.format_ts(start + timedelta(seconds=self.deadline))
         self.docs: dict[str, dict[str, Any]] = {}  # standing bids, by agency
+        # MSP/2: every bid placed, by bid_id, as its opening will show it (seqs filled in
+        # when the entries get theirs: see ``synthetic_log``'s "_seq")
+        self.openings: dict[str, dict[str, Any]] = {}
+        self.commitments: dict[str, bytes] = {}
         self.bids = 0
         self.winners: list[str] = []
         self.alternates: list[str] = []
 
     def published(self) -> dict[str, Any]:
-        return {
+        entry = {
             "type": "notice.published", "notice_id": self.id, "method": self.method, "winners": self.k,
             "min_candidates": self.min_candidates, "bid_deadline": self.deadline_ts,
             "terms_sha256": protocol.sha256_hex(self.id.encode()), "commit": protocol.commitment(self.id, notice_secret(self.id)).hex(),
-            "scheme": "none",
+            "scheme": "none", "v": self.version,
         }
+        if self.version == 2:
+            entry["sealing"] = "server"
+        return entry
 
     def bid(self, agency_id: str) -> dict[str, Any]:
         self.bids += 1
         bid_id = f"{self.bid_prefix}{self.bids:03d}"
         price = None if self.method != "lowest_price" else self.rng.randrange(50, 100) * 10_000
+        if self.version == 2:
+            doc = {"notice_id": self.id, "bid_id": bid_id, "agency_id": agency_id, "price_fen": price}
+            salt = self.rng.getrandbits(256).to_bytes(32, "big")
+            commitment = protocol.bid_commitment(salt, canonical(doc))  # canonical: protocol.bid_document_v2's bytes
+            self.docs[agency_id] = doc
+            opening = self.openings[bid_id] = {"bid": doc, "salt": salt.hex(), "seq": None, "withdrawn": None}
+            self.commitments[bid_id] = commitment
+            return {"type": protocol.SEALED_TYPE, "commitment": commitment.hex(), "v": 2, "_seq": (opening, "seq")}
         doc = {"notice_id": self.id, "bid_id": bid_id, "agency_id": agency_id, "price_fen": price, "nonce": f"{self.rng.getrandbits(128):032x}"}
         document = canonical(doc)  # protocol.bid_document's bytes
         self.docs[agency_id] = doc
-        return {"type": "bid.accepted", "notice_id": self.id, "bid_id": bid_id, "agency_id": agency_id, "bid_sha256": protocol.bid_sha256(document)}
+        return {"type": "bid.accepted", "notice_id": self.id, "bid_id": bid_id, "agency_id": agency_id, "bid_sha256": protocol.bid_sha256(document), "v": 1}
 
     def withdrawn(self, agency_id: str) -> dict[str, Any]:
         doc = self.docs.pop(agency_id)
-        return {"type": "bid.withdrawn", "notice_id": self.id, "bid_id": doc["bid_id"], "agency_id": agency_id}
+        if self.version == 2:
+            salt = self.rng.getrandbits(256).to_bytes(32, "big")
+            withdrawal = self.openings[doc["bid_id"]]["withdrawn"] = {"salt": salt.hex(), "seq": None}
+            commitment = protocol.withdrawal_commitment(salt, self.commitments[doc["bid_id"]])
+            return {"type": protocol.SEALED_TYPE, "commitment": commitment.hex(), "v": 2, "_seq": (withdrawal, "seq")}
+        return {"type": "bid.withdrawn", "notice_id": self.id, "bid_id": doc["bid_id"], "agency_id": agency_id, "v": 1}
 
     def closed_and_outcome(self) -> list[dict[str, Any]]:
         """bidding.closed and the outcome: one transaction, so adjacent in the log."""
@@ -94,16 +123,19 @@ class SyntheticNotice:
         secret = notice_secret(self.id)
         closed = {
             "type": "bidding.closed", "notice_id": self.id, "secret": secret.hex(),
-            "bids": sorted(self.docs.values(), key=lambda d: d["bid_id"]),
             "candidates": [[a, w] for a, w in candidates],
             "excluded": [{"agency_id": a, "reason": "not_named" if self.method == "direct" else "qualification_expired"} for a in excluded],
-            "eligible": eligible.hex(),
+            "eligible": eligible.hex(), "v": self.version,
         }
+        if self.version == 2:
+            closed["openings"] = [self.openings[bid_id] for bid_id in sorted(self.openings)]
+        else:
+            closed["bids"] = sorted(self.docs.values(), key=lambda d: d["bid_id"])
         if len(candidates) < self.min_candidates:
-            return [closed, {"type": "selection.failed", "notice_id": self.id, "reason": "too_few_candidates"}]
+            return [closed, {"type": "selection.failed", "notice_id": self.id, "reason": "too_few_candidates", "v": self.version}]
         if self.method == "direct":
             self.winners = [candidates[0][0]]
-            return [closed, {"type": "selection.direct", "notice_id": self.id, "agency_id": self.winners[0], "justification": "the only licensed provider"}]
+            return [closed, {"type": "selection.direct", "notice_id": self.id, "agency_id": self.winners[0], "justification": "the only licensed provider", "v": self.version}]
         seed = protocol.seed(self.id, 1, secret, eligible, "none", b"")
         order = protocol.draw_order(seed, candidates)
         prices = {a: d["price_fen"] for a, d in self.docs.items()} if self.method == "lowest_price" else None
@@ -112,16 +144,17 @@ class SyntheticNotice:
         return [closed, {
             "type": "selection.drawn", "notice_id": self.id, "attempt": 1, "scheme": "none", "beacon": None,
             "seed": seed.hex(), "order": order, "ranking": ranking, "winners": self.winners, "alternates": self.alternates,
+            "v": self.version,
         }]
 
     def declined(self) -> dict[str, Any]:
         agency_id, replacement = self.winners[0], (self.alternates[0] if self.alternates else None)
         self.winners[0:1] = [replacement] if replacement else []
         self.alternates = self.alternates[1:]  # (a decline happens at most once here)
-        return {"type": "award.declined", "notice_id": self.id, "agency_id": agency_id, "reason": "cannot staff it", "replacement": replacement}
+        return {"type": "award.declined", "notice_id": self.id, "agency_id": agency_id, "reason": "cannot staff it", "replacement": replacement, "v": self.version}
 
     def final(self) -> dict[str, Any]:
-        return {"type": "award.final", "notice_id": self.id, "winners": self.winners}
+        return {"type": "award.final", "notice_id": self.id, "winners": self.winners, "v": self.version}
 
 
 def synthetic_log(
@@ -132,10 +165,14 @@ def synthetic_log(
     start: datetime = START,
     every: float = EVERY,
     ids: tuple[str, str] = ("N", "B"),
+    upgrade: int = 0,
 ) -> Iterator[tuple[str, str | None, bytes]]:
     """(type, notice_id, entry) for N entries in log order, the first stamped at ``start``,
     about ``every`` seconds apart. Bidders are AG-000001 to AG-<agencies>; notices are
-    <ids[0]>-000001, -000002... and their bids <ids[1]>-<notice number><bid number>."""
+    <ids[0]>-000001, -000002... and their bids <ids[1]>-<notice number><bid number>.
+    Notices published at entry ``upgrade`` or later follow MSP/2 (sealed bids), earlier ones
+    MSP/1 (``upgrade=n``: an MSP/1 log as before MSP/2). A sealed entry names no notice: its
+    notice_id is None, as in the store."""
     rng = random.Random(seed)
     events: list[tuple[float, int, Any]] = []
     counter = itertools.count()
@@ -145,7 +182,7 @@ def synthetic_log(
         heapq.heappush(events, (when, next(counter), action))
 
     def publish(now: float) -> list[dict[str, Any]]:
-        notice = SyntheticNotice(next(numbers), now, rng, start, ids)
+        notice = SyntheticNotice(next(numbers), now, rng, start, ids, version=2 if seq >= upgrade else 1)
         bidders = rng.sample(range(1, agencies + 1), min(agencies, rng.randint(2, 12)))
         for agency in bidders:
             agency_id = f"AG-{agency:06d}"
@@ -164,7 +201,10 @@ def synthetic_log(
     def other(now: float) -> list[dict[str, Any]]:
         at(now + rng.expovariate(1 / (every * 6)), other)
         agency = rng.randrange(1, agencies + 1)
-        return [{"type": rng.choice(OTHER_TYPES), "agency_id": f"AG-{agency:06d}", "document_sha256": f"{rng.getrandbits(256):064x}", "note": "x" * 40}]
+        return [{
+            "type": rng.choice(OTHER_TYPES), "agency_id": f"AG-{agency:06d}", "document_sha256": f"{rng.getrandbits(256):064x}", "note": "x" * 40,
+            "v": 2 if seq >= upgrade else 1,
+        }]
 
     at(0.0, publish)
     at(0.0, other)
@@ -174,7 +214,10 @@ def synthetic_log(
         produced = action(when) if action in (publish, other) else action()
         for fields in produced:
             ts = protocol.format_ts(start + timedelta(seconds=when))
-            entry = canonical({**fields, "v": 1, "seq": seq, "ts": ts})
+            slot = fields.pop("_seq", None)
+            if slot is not None:  # a sealed entry: its opening names its seq
+                slot[0][slot[1]] = seq
+            entry = canonical({**fields, "seq": seq, "ts": ts})
             yield fields["type"], fields.get("notice_id"), entry
             seq += 1
             if seq >= n:

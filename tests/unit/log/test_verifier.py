@@ -100,7 +100,7 @@ def test_entry_parts_splice_to_the_canonical_entry() -> None:
         head, middle, tail = entry_parts(type="notice.published", fields=fields)
         spliced = head + b"42" + middle + b"2026-11-27T09:00:00.123456Z" + tail
         expected = protocol.canonical_json(
-            {**fields, "v": 1, "seq": 42, "type": "notice.published", "ts": "2026-11-27T09:00:00.123456Z"}
+            {**fields, "v": protocol.VERSION, "seq": 42, "type": "notice.published", "ts": "2026-11-27T09:00:00.123456Z"}
         )
         assert spliced == expected == build_entry(seq=42, type="notice.published", ts=ts, fields=fields)
 
