@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 from market.agencies import rules as agency_rules
@@ -129,6 +129,16 @@ def _rfc3339(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
+def timelock_wait(notice: Any) -> str | None:
+    """Why a tlock notice past its deadline is not closed yet: its bids open only with the
+    deadline's drand round (None once asked for nothing yet, or for other notices)."""
+    if notice.sealing != "tlock" or notice.status != "open" or getattr(notice, "tlock_checked_at", None) is None:
+        return None
+    round_number = protocol.tlock_round(protocol.deadline_unix(notice.bid_deadline))
+    at = datetime.fromtimestamp(protocol.QUICKNET_GENESIS + (round_number - 1) * protocol.QUICKNET_PERIOD, UTC)
+    return f"waiting for drand quicknet round {round_number}, emitted at {at.isoformat().replace('+00:00', 'Z')}, to open the timelocked bids"
+
+
 def sealed_seqs(openings: Sequence[Mapping[str, Any]] | None) -> list[int] | None:
     """The seqs of every sealed entry an MSP/2 opening claims (bids and withdrawals), sorted."""
     if openings is None:
@@ -166,7 +176,7 @@ def selection_record(*, notice: Any, selection: Any, seqs: Mapping[str, list[int
         "terms_sha256": notice.terms_sha256,
         "fairness": fairness(notice.scheme),
         "fairness_note": FAIRNESS_NONE if fairness(notice.scheme) == "operator" else None,
-        "waiting_reason": selection.waiting_reason if closed else None,
+        "waiting_reason": selection.waiting_reason if closed else timelock_wait(notice),
         "seqs": {
             "published": one("notice.published"),
             "amended": list(seqs.get("notice.amended", [])),

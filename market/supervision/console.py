@@ -377,10 +377,13 @@ def not_sealed_bid() -> sa.ColumnElement[bool]:
 
 async def notice_timeline(session: AsyncSession, notice: Notice) -> list[TimelineRow]:
     """Every log entry of the notice in seq order, amendments with their recorded changes;
-    while it is open, without its bids' entries."""
+    while it is open, without its bids' entries. An MSP/2 notice's sealed entries name no
+    notice: once its bids are opened, the ones its opening claims join its timeline."""
+    own = sa.and_(LogEntry.notice_id == notice.public_id, not_sealed_bid())
+    claimed = await opened_seqs(session, notice)
     stmt = (
         sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry)
-        .where(LogEntry.notice_id == notice.public_id, not_sealed_bid())
+        .where(sa.or_(own, LogEntry.seq.in_(claimed)) if claimed else own)
         .order_by(LogEntry.seq)
     )
     rows = (await session.execute(stmt)).all()
@@ -389,6 +392,21 @@ async def notice_timeline(session: AsyncSession, notice: Notice) -> list[Timelin
         for r in (await session.execute(sa.select(NoticeRevision).where(NoticeRevision.notice_id == notice.id))).scalars().all()
     }
     return [_row(seq, kind, nid, entry, revisions.get(seq)) for seq, kind, nid, entry in rows]
+
+
+async def opened_seqs(session: AsyncSession, notice: Notice) -> list[int]:
+    """The seqs of the sealed entries (bids and withdrawals) that an MSP/2 notice's opening
+    claims; none before its bids are opened."""
+    if notice.opened_seq is None:
+        return []
+    entry = await session.get(LogEntry, notice.opened_seq)
+    openings = json.loads(bytes(entry.entry)).get("openings") if entry is not None else None
+    seqs: list[int] = []
+    for o in openings if isinstance(openings, list) else []:
+        seqs.append(int(o["seq"]))
+        if isinstance(o.get("withdrawn"), dict):
+            seqs.append(int(o["withdrawn"]["seq"]))
+    return sorted(seqs)
 
 
 # The entry names the agency in one of the fields MSP/1 and docs/contracts.md give it.

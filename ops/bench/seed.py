@@ -13,7 +13,8 @@ every status with their categories, qualifications (pending, approved, rejected 
 superseded ones), documents and review history; notices in every status across the
 catalogue and Yunnan's 16 prefectures, some amended, some with an avoidance list, direct
 selections naming their agency; bids standing and withdrawn; for every closed notice its
-selection (candidates, exclusions, the draw re-derived with market.selection.rules), awards
+selection (the openings, candidates, exclusions, the draw re-derived with
+market.selection.rules), awards
 (held, declined, disqualified), objections in every status, messages, and for final awards
 contracts in every status with milestones, deliverables and ratings. The database must be
 migrated and empty. Rows go in with asyncpg's COPY on one connection in one transaction,
@@ -24,31 +25,51 @@ dropped and rebuilt (each rebuild of a unique one checks it). Public-id and seri
 sequences are then set past the seeded ids so the application carries on numbering, and
 the database is vacuumed and analysed. Timings per table are printed.
 
+MSP/2 throughout (docs/protocol/msp.md): every published notice is protocol 2 with
+``sealing`` "server", and every entry is v 2. A bid row keeps no price, document, nonce or
+receipt in the clear (the ck_bid_protocol_columns constraint holds): its ``commitment``,
+and in ``sealed`` the canonical JSON {"document", "receipt", "salt"} sealed with the data
+dir's seal key (SecretSealer: AES-256-GCM, label "bid/<bid id>"), and for a withdrawal its
+``withdrawal_seq`` and the withdrawal's salt in ``withdrawal_sealed`` ("bid/<bid id>/
+withdrawal"): what place_bid and withdraw_bid store, so the server opens them when it
+closes or cancels a seeded notice. A bid released by its notice's cancellation has no
+withdrawal entry (the cancellation opens it standing). Salts are 32 random bytes each,
+from os.urandom. Every ended notice has ``opened_seq``, and every closed one its
+selection's ``openings`` (every bid placed, sorted by bid id).
+
 The log, and what in it agrees with the tables. The log has exactly ``log_entries``
 entries, in two parts:
 
 1. The logged part, at the end: the true story of every live notice (open, waiting for the
-   beacon, in publicity, or failed among them), built with market.log.store.build_entry
-   from the very rows seeded: notice.published (and notice.amended) with the notices'
-   commitments and terms hashes, bid.accepted and bid.withdrawn for their bids,
-   bidding.closed and the outcome with the selection's values, objection.filed and
-   objection.answered. Those bids' seq and leaf_hash name their entries, and their
-   receipts are ES256 signatures under the data dir's receipt key. So the application can
-   carry on from the seed (bids on open notices, closing, drawing, final awards) and
-   ``market log verify`` still passes.
+   beacon, in publicity, or failed among them) and of the notices cancelled in the last
+   weeks, built with market.log.store.build_entry from the very rows seeded:
+   notice.published (with ``sealing``; and notice.amended) with the notices' commitments
+   and terms hashes, a bid.sealed entry for each bid and each withdrawal (its commitment
+   alone; log_entry.notice_id NULL), bidding.closed with the ``openings`` of every bid and
+   the outcome with the selection's values, or notice.cancelled with the openings,
+   objection.filed and objection.answered. Those bids' seq and leaf_hash name their
+   sealed entries, and their receipts (v2 claims, inside the sealed material) are ES256
+   signatures under the data dir's receipt key. So the application can carry on from the
+   seed (bids on open notices, closing, cancelling, drawing, final awards) and ``market
+   log verify`` still passes, every sealed entry opened once or still open.
 2. The history before it, from the platform's first day: ops/bench/synthetic_log.py's
-   marketplace (the one ops/bench/log_verify.py times), with the seeded agencies as bidders,
-   its clock stretched over the seeded rows' time (its rate is estimated with a margin, so
-   it ends some weeks before the logged part begins). It does NOT tell the finished seeded
+   marketplace (the one ops/bench/log_verify.py times; MSP/2, its bids sealed entries too),
+   with the seeded agencies as bidders, its clock stretched over the seeded rows' time and
+   placed by a dry run of the generator (made in another process while the plan is, for a
+   long one) so that it ends a day before the logged part begins. Its notices still open
+   where it ends never close: the verifier accepts their sealed entries while they are
+   within 97 days (the longest bid window and the opening grace) of the log's time, that is
+   for about two months after the anchor. It does NOT tell the finished seeded
    notices' story (a million bids cannot each have an entry in a million-entry log that also
    holds everything else): its notices are HN-000001... with bids HB-..., which no table
    holds, and the finished seeded notices have no entries of their own. What the tables say
    of them points into the history by time: the seqs of their bids, selections, awards,
    revisions, contracts and ratings, and of the agencies' reviews, are of the entry logged
    at about the row's time (so dates read back from the log, such as a final award's,
-   are about right), and their bids' leaf hashes are those of the bid.accepted entry the
-   bid would have had at that seq. Their receipts are unsigned JWS (alg "none") over the
-   same claims, since no entry exists for a signature to vouch for. Pages that read a
+   are about right), and their bids' leaf hashes are those of the bid.sealed entry the
+   bid would have had at that seq (a withdrawal's seq likewise, after its bid's). Their
+   receipts are unsigned JWS (alg "none") over the same claims, since no entry exists for a
+   signature to vouch for; their selections' openings name those seqs. Pages that read a
    notice's own entries (its draw record's seqs, the audit log filtered by notice, OCDS
    releases, which are made from them) show nothing of the log for finished notices.
 
@@ -57,8 +78,10 @@ and the rest are treated like finished ones (a later bid on one of those would f
 verification).
 
 Deterministic: the same sizes, ``rng_seed`` and ``now`` (default: the current time rounded
-down to the hour; it anchors every date) give the same rows, except the random nonces of
-the sealed secrets (AES-GCM) and of the ES256 receipt and checkpoint signatures.
+down to the hour; it anchors every date) give the same rows, except the random salts of
+the bids and withdrawals (and so their commitments, leaf hashes and receipts, and the
+openings), the random nonces of the sealed secrets and bids (AES-GCM) and of the ES256
+receipt and checkpoint signatures.
 Uploaded files (agency documents, deliverables) are rows only: opening one answers 404
 ("the stored file is missing"). Witness tables are left empty.
 """
@@ -69,13 +92,17 @@ import argparse
 import asyncio
 import base64
 import bisect
+import concurrent.futures
 import gc
 import hashlib
 import json
 import math
+import multiprocessing
+import os
 import random
 import sys
 import time
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -97,6 +124,7 @@ import asyncpg  # noqa: E402
 from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature  # noqa: E402
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 
 from market.agencies import rules as agency_rules  # noqa: E402
 from market.agencies.creditcode import complete_credit_code  # noqa: E402
@@ -106,16 +134,17 @@ from market.config import Settings, normalize_database_url  # noqa: E402
 from market.db import CHINA, to_asyncpg_dsn  # noqa: E402
 from market.ids import format_public_id  # noqa: E402
 from market.log import protocol, store  # noqa: E402
-from market.log.receipts import CLAIMS, ReceiptSigner  # noqa: E402
+from market.log.receipts import ReceiptSigner, claims_of  # noqa: E402
 from market.log.signer import LogSigner  # noqa: E402
 from market.notices import rules as notice_rules  # noqa: E402
 from market.notices.secrets import SecretSealer  # noqa: E402
+from market.notices.service import SealedBid, bid_label, withdrawal_label  # noqa: E402
 from market.ratings.service import automatic_reason  # noqa: E402
 from market.reference import catalogue, regions  # noqa: E402
 from market.security.passwords import hash_password  # noqa: E402
 from market.selection import rules as selection_rules  # noqa: E402
 from market.selection.beacon import emitted_at  # noqa: E402
-from ops.bench.synthetic_log import every_for, synthetic_log  # noqa: E402
+from ops.bench.synthetic_log import START, every_for, synthetic_log  # noqa: E402
 
 PASSWORD = "seed-password-2026"
 DEFAULTS = {"agencies": 10_000, "notices": 100_000, "bids": 1_000_000, "log_entries": 1_000_000}
@@ -128,6 +157,7 @@ HISTORIC_SPAN = (timedelta(days=400), timedelta(days=60))
 AGENCY_STATUSES = {"approved": 0.86, "pending": 0.05, "rejected": 0.02, "suspended": 0.04, "blacklisted": 0.03}
 NOTICE_STATUSES = {"draft": 0.04, "open": 0.12, "closed": 0.002, "selected": 0.05, "failed": 0.07, "cancelled": 0.08, "awarded": 0.638}
 LIVE = ("open", "closed", "selected")
+RECENTLY_CANCELLED = 0.2  # of the cancelled notices: told in the log (published in the last weeks)
 METHODS = (("lottery", 0.68), ("lowest_price", 0.27), ("direct", 0.05))
 # Where agencies and owners are: Kunming first, as on the provincial platform.
 PREFECTURE_WEIGHTS = {
@@ -211,7 +241,7 @@ class SeedReport:
     tables: dict[str, tuple[int, float]] = field(default_factory=dict)  # rows, seconds
     phases: dict[str, float] = field(default_factory=dict)
     notices_by_status: dict[str, int] = field(default_factory=dict)
-    logged_notices: int = 0  # live notices whose whole story is in the log
+    logged_notices: int = 0  # live (and recently cancelled) notices whose whole story is in the log
     history_entries: int = 0  # the synthetic part
     total_seconds: float = 0.0
 
@@ -222,7 +252,7 @@ class SeedReport:
         out.append(f"{'total':<30}{self.total_seconds:>10.1f}")
         out.append("notices: " + ", ".join(f"{n:,} {s}" for s, n in sorted(self.notices_by_status.items())))
         out.append(
-            f"log: {self.history_entries:,} history entries, then the whole story of {self.logged_notices:,} live notices; "
+            f"log: {self.history_entries:,} history entries, then the whole story of {self.logged_notices:,} live or recently cancelled notices; "
             f"dates anchored at {self.anchor.isoformat()}; every account's password: {self.password}"
         )
         return out
@@ -642,9 +672,10 @@ class BidPlan:
     price_fen: int | None
     number: int = 0
     public_id: str = ""  # with the number
-    seq: int = -1  # set when logged
+    seq: int = -1  # of its sealed entry, set when logged
     leaf_hash: bytes = b""
     signed: bool = False
+    withdrawal_seq: int = -1  # of its withdrawal's sealed entry, set when logged
 
 
 @dataclass(slots=True)
@@ -772,6 +803,7 @@ class NoticePlan:
     objections: list[ObjectionPlan] = field(default_factory=list)
     contracts: list[ContractPlan] = field(default_factory=list)
     logged: bool = False
+    recent: bool = False  # cancelled within the last weeks: its story is told in the log, as live ones' are
     seqs: dict[str, int] = field(default_factory=dict)  # closed, outcome, published... when logged
     terms_by_deadline: dict[datetime, bytes] = field(default_factory=dict)
     public_id: str = ""  # with the number
@@ -906,7 +938,13 @@ def _notice_times(n: NoticePlan, rng: random.Random, anchor: datetime) -> None:
         n.created_at = between(rng, early, late)
         n.deadline = _deadline_on(china_day(n.created_at + drafting + window), rng)
         return
-    if historic:
+    if n.planned == "cancelled" and rng.random() < RECENTLY_CANCELLED:
+        # Published within the last weeks and cancelled since, before the anchor: its story
+        # (the cancellation opening its bids) is in the logged part.
+        n.recent = True
+        published = between(rng, anchor - timedelta(days=20), anchor - timedelta(days=1))
+        n.deadline = _deadline_on(china_day(published + window), rng)
+    elif historic:
         published = between(rng, anchor - HISTORIC_SPAN[0], anchor - HISTORIC_SPAN[1])
         n.deadline = _deadline_on(china_day(published + window), rng)
     elif n.planned == "open":
@@ -920,7 +958,7 @@ def _notice_times(n: NoticePlan, rng: random.Random, anchor: datetime) -> None:
         published = n.deadline - window
     n.published_at, n.created_at = published, published - drafting
     if n.planned == "cancelled":
-        n.cancelled_at = between(rng, published + timedelta(hours=2), n.deadline - timedelta(hours=2))
+        n.cancelled_at = between(rng, published + timedelta(hours=2), min(n.deadline, anchor) - timedelta(hours=2))
         n.cancel_reason = rng.choice(TEXTS["cancel"])
     elif n.planned != "closed" and rng.random() < 0.05:
         # Amended once, before the first deadline: it moved later, as amendments may only move it.
@@ -1299,65 +1337,101 @@ def _rating(c: ContractPlan, rng: random.Random, anchor: datetime) -> RatingPlan
 
 # -- the log --------------------------------------------------------------------------------------------------
 
+PROTOCOL = 2  # MSP/2 (docs/protocol/msp.md): every seeded notice, its entries and its bids
+SEALING = "server"  # the bids' sealing: the server's seal key (section 3.1)
+
 
 @dataclass(slots=True)
 class Event:
-    """One entry of the logged part, and where its seq and time go in the rows."""
+    """One entry of the logged part, and where its seq and time go in the rows. ``fill``
+    completes the fields just before the entry is built, once the entries before it have
+    their seqs (a close's openings name its bids' sealed entries)."""
 
     ts: datetime
     type: str
     fields: dict[str, Any]
     done: Callable[[int, datetime, bytes], None] | None = None
+    fill: Callable[[dict[str, Any]], None] | None = None
 
 
-def bid_document(notice_id: str, bid: BidPlan, nonce: str) -> bytes:
-    """protocol.bid_document, spelled out (as notice_checks does for honest bids): a tenth
-    of the cost, for a million of them; Rows.bid checks it against the original."""
+def bid_document(notice_id: str, bid: BidPlan) -> bytes:
+    """protocol.bid_document_v2, spelled out (as notice_checks does for honest bids): a
+    fraction of the cost, for a million of them; Rows.bid checks it against the original."""
     price = "null" if bid.price_fen is None else str(bid.price_fen)
-    return f'{{"agency_id":"{bid.agency.public_id}","bid_id":"{bid.public_id}","nonce":"{nonce}","notice_id":"{notice_id}","price_fen":{price}}}'.encode()
+    return f'{{"agency_id":"{bid.agency.public_id}","bid_id":"{bid.public_id}","notice_id":"{notice_id}","price_fen":{price}}}'.encode()
 
 
-def accepted_entry(notice_id: str, bid: BidPlan, sha: str, seq: int) -> bytes:
-    """The bid.accepted entry store.build_entry makes for this bid at ``seq``, spelled out."""
-    return _accepted(bid.agency.public_id, bid.public_id, sha, notice_id, seq, bid.created_at)
+_BID_TAG = hashlib.sha256(protocol.LP(b"msp/2/bid") + (protocol.SALT_BYTES).to_bytes(4, "big"))
+_WITHDRAWAL_TAG = hashlib.sha256(protocol.LP(b"msp/2/withdrawal") + (protocol.SALT_BYTES).to_bytes(4, "big"))
 
 
-def _accepted(agency_id: str, bid_id: str, sha: str, notice_id: str, seq: int, ts: datetime) -> bytes:
-    return (
-        f'{{"agency_id":"{agency_id}","bid_id":"{bid_id}","bid_sha256":"{sha}","notice_id":"{notice_id}",'
-        f'"seq":{seq},"ts":"{protocol.format_ts(ts)}","type":"bid.accepted","v":1}}'
-    ).encode()
+def bid_commitment(salt: bytes, document: bytes) -> bytes:
+    """protocol.bid_commitment without its checks (the salt is 32 bytes, the document the
+    one above): H(LP("msp/2/bid") || LP(salt) || LP(document)); Rows.bid checks it."""
+    h = _BID_TAG.copy()
+    h.update(salt + len(document).to_bytes(4, "big") + document)
+    return h.digest()
 
 
-class Nonces:
-    """A bid's nonce from the seed and its number: the same whichever pass asks first."""
-
-    def __init__(self, rng_seed: int) -> None:
-        self.keyed = hashlib.sha256(b"market seed nonces %d:" % rng_seed)
-
-    def __call__(self, number: int) -> str:
-        h = self.keyed.copy()
-        h.update(number.to_bytes(8, "big"))
-        return h.hexdigest()[:32]
+def withdrawal_commitment(salt: bytes, c_bid: bytes) -> bytes:
+    """protocol.withdrawal_commitment likewise: H(LP("msp/2/withdrawal") || LP(salt_w) || LP(c_bid))."""
+    h = _WITHDRAWAL_TAG.copy()
+    h.update(salt + b"\x00\x00\x00\x20" + c_bid)
+    return h.digest()
 
 
-def document_of(n: NoticePlan, bid: BidPlan, nonces: Nonces) -> tuple[bytes, str]:
-    doc = bid_document(n.public_id, bid, nonces(bid.number))
-    return doc, protocol.bid_sha256(doc)
+def sealed_entry(commitment: bytes, seq: int, ts: datetime) -> bytes:
+    """The bid.sealed entry store.build_entry makes for ``commitment`` at ``seq``, spelled out."""
+    return f'{{"commitment":"{commitment.hex()}","seq":{seq},"ts":"{protocol.format_ts(ts)}","type":"bid.sealed","v":2}}'.encode()
+
+
+def opening_json(document: bytes, salt: bytes, seq: int, withdrawn: tuple[bytes, int] | None) -> str:
+    """protocol.opening(...) as canonical JSON text, spelled out (the document is canonical
+    JSON already, and sub-objects of canonical JSON are canonical): what a selection row
+    stores of each bid, and what the close's entry holds."""
+    tail = "null" if withdrawn is None else f'{{"salt":"{withdrawn[0].hex()}","seq":{withdrawn[1]}}}'
+    return f'{{"bid":{document.decode()},"salt":"{salt.hex()}","seq":{seq},"withdrawn":{tail}}}'
+
+
+class Salts:
+    """Every bid's salt and withdrawal salt (MSP/2: 32 bytes from a CSPRNG, fresh for each),
+    drawn from the operating system in bulk: one read for all of them, as bids are numbered
+    1 to ``count``. The plan of the log and the bid rows ask for the same bid's salt, so
+    they are kept for the run (64 bytes a bid). ``random_bytes``: os.urandom, or a
+    deterministic source in tests."""
+
+    def __init__(self, count: int, random_bytes: Callable[[int], bytes] = os.urandom) -> None:
+        self.count = count
+        self.pool = random_bytes(2 * protocol.SALT_BYTES * count)
+
+    def bid(self, number: int) -> bytes:
+        at = (number - 1) * protocol.SALT_BYTES
+        return self.pool[at : at + protocol.SALT_BYTES]
+
+    def withdrawal(self, number: int) -> bytes:
+        at = (self.count + number - 1) * protocol.SALT_BYTES
+        return self.pool[at : at + protocol.SALT_BYTES]
+
+
+def withdrawal_logged(n: NoticePlan, bid: BidPlan) -> bool:
+    """Whether the bid's withdrawal is a sealed entry of its own: a bid released by its
+    notice's cancellation is not withdrawn by anyone (the cancellation opens it standing)."""
+    return bid.withdrawn_at is not None and bid.withdrawn_at != n.cancelled_at
 
 
 def _digest(text: str) -> str:
     return protocol.sha256_hex(text.encode("utf-8"))
 
 
-def notice_events(n: NoticePlan, nonces: Nonces) -> list[Event]:
-    """Every entry the services would have appended for ``n``, with its fields."""
+def notice_events(n: NoticePlan, salts: Salts) -> list[Event]:
+    """Every entry the services would have appended for ``n``, with its fields (MSP/2:
+    sealed entries for its bids and withdrawals, which name nothing)."""
     assert n.published_at is not None
     first_deadline = n.first_deadline or n.deadline
     events = [Event(n.published_at, "notice.published", {
         "notice_id": n.public_id, "method": n.method, "winners": n.winners, "min_candidates": n.min_candidates,
         "bid_deadline": protocol.format_ts(first_deadline), "terms_sha256": protocol.sha256_hex(n.terms(first_deadline)),
-        "commit": protocol.commitment(n.public_id, n.secret).hex(), "scheme": n.scheme_for(first_deadline),
+        "commit": protocol.commitment(n.public_id, n.secret).hex(), "scheme": n.scheme_for(first_deadline), "sealing": SEALING,
     }, _notice_at(n, "published_at", "published"))]
     if n.amended_at is not None:
         events.append(Event(n.amended_at, "notice.amended", {
@@ -1365,12 +1439,16 @@ def notice_events(n: NoticePlan, nonces: Nonces) -> list[Event]:
             "bid_deadline": protocol.format_ts(n.deadline), "scheme": n.scheme,
         }, _notice_at(n, "amended_at", "amended")))
     for bid in n.bids:
-        _, sha = document_of(n, bid, nonces)
-        events.append(Event(bid.created_at, "bid.accepted", {"notice_id": n.public_id, "bid_id": bid.public_id, "agency_id": bid.agency.public_id, "bid_sha256": sha}, _bid_logged(bid)))
-        if bid.withdrawn_at is not None and bid.withdrawn_at != n.cancelled_at:  # a release is the cancellation's
-            events.append(Event(bid.withdrawn_at, "bid.withdrawn", {"notice_id": n.public_id, "bid_id": bid.public_id, "agency_id": bid.agency.public_id}, _at(bid, "withdrawn_at")))
+        commitment = bid_commitment(salts.bid(bid.number), bid_document(n.public_id, bid))
+        events.append(Event(bid.created_at, protocol.SEALED_TYPE, {"commitment": commitment.hex()}, _bid_logged(bid)))
+        if withdrawal_logged(n, bid):
+            assert bid.withdrawn_at is not None
+            withdrawal = withdrawal_commitment(salts.withdrawal(bid.number), commitment)
+            events.append(Event(bid.withdrawn_at, protocol.SEALED_TYPE, {"commitment": withdrawal.hex()}, _withdrawal_logged(bid)))
+    if n.cancelled_at is not None:
+        events.append(Event(n.cancelled_at, "notice.cancelled", {"notice_id": n.public_id, "reason": n.cancel_reason}, _cancelled_at(n), _openings(n, salts)))
     if n.closed_at is not None:
-        events += _closing_events(n, nonces)
+        events += _closing_events(n, salts)
     for o in n.objections:
         events.append(Event(o.filed_at, "objection.filed", {
             "notice_id": n.public_id, "objection_id": o.public_id, "agency_id": o.agency.public_id if o.agency else None, "reasons_sha256": _digest(o.reasons),
@@ -1384,6 +1462,35 @@ def _bid_logged(bid: BidPlan) -> Callable[[int, datetime, bytes], None]:
     def done(seq: int, ts: datetime, leaf: bytes) -> None:
         bid.seq, bid.created_at, bid.leaf_hash, bid.signed = seq, ts, leaf, True
     return done
+
+
+def _withdrawal_logged(bid: BidPlan) -> Callable[[int, datetime, bytes], None]:
+    def done(seq: int, ts: datetime, leaf: bytes) -> None:
+        bid.withdrawal_seq, bid.withdrawn_at = seq, ts
+    return done
+
+
+def _cancelled_at(n: NoticePlan) -> Callable[[int, datetime, bytes], None]:
+    """The cancellation's hook: the bids it released are withdrawn at its time."""
+    def done(seq: int, ts: datetime, leaf: bytes) -> None:
+        for bid in n.bids:
+            if bid.withdrawn_at is not None and bid.withdrawn_at == n.cancelled_at:
+                bid.withdrawn_at = ts
+        n.cancelled_at, n.seqs["cancelled"] = ts, seq
+    return done
+
+
+def _openings(n: NoticePlan, salts: Salts) -> Callable[[dict[str, Any]], None]:
+    """Sets ``openings`` (every bid ever placed on ``n``, sorted by bid id) once the bids'
+    sealed entries have their seqs: for the close, or a cancellation."""
+    def fill(fields: dict[str, Any]) -> None:
+        ordered = sorted(n.bids, key=lambda b: b.public_id.encode("utf-8"))
+        fields["openings"] = [json.loads(opening_json(bid_document(n.public_id, b), salts.bid(b.number), b.seq, _withdrawn(n, b, salts))) for b in ordered]
+    return fill
+
+
+def _withdrawn(n: NoticePlan, bid: BidPlan, salts: Salts) -> tuple[bytes, int] | None:
+    return (salts.withdrawal(bid.number), bid.withdrawal_seq) if withdrawal_logged(n, bid) else None
 
 
 def _at(target: Any, time_name: str, seq_name: str | None = None) -> Callable[[int, datetime, bytes], None]:
@@ -1413,13 +1520,12 @@ def _notice_at(n: NoticePlan, time_name: str | None, key: str) -> Callable[[int,
     return done
 
 
-def _closing_events(n: NoticePlan, nonces: Nonces) -> list[Event]:
+def _closing_events(n: NoticePlan, salts: Salts) -> list[Event]:
     assert n.closed_at is not None
-    docs = sorted((json.loads(document_of(n, b, nonces)[0]) for b in standing_bids(n)), key=lambda d: d["bid_id"].encode("utf-8"))
     events = [Event(n.closed_at, "bidding.closed", {
-        "notice_id": n.public_id, "secret": n.secret.hex(), "bids": docs,
+        "notice_id": n.public_id, "secret": n.secret.hex(),
         "candidates": [[a, w] for a, w in n.candidates], "excluded": n.excluded, "eligible": n.eligible.hex(),
-    }, _notice_at(n, "closed_at", "closed"))]
+    }, _notice_at(n, "closed_at", "closed"), _openings(n, salts))]
     outcome = _outcome_at(n)
     if n.outcome == "failed" and n.outcome_at is not None:
         events.append(Event(n.outcome_at, "selection.failed", {"notice_id": n.public_id, "reason": n.failed_reason}, outcome))
@@ -1442,7 +1548,7 @@ class LogPlan:
     history: int  # entries of the synthetic part, seq 0 to history - 1
     entries: list[tuple[int, str, str | None, bytes, bytes]]  # the logged part's rows
     live_start: datetime
-    first: datetime  # the earliest moment any row mentions: the history starts there
+    first: datetime  # the earliest moment any row mentions: the history starts there (a short one is shifted: History)
     times: list[datetime]  # of the logged part's entries, in seq order
     logged: int
     history_ts: list[datetime] = field(default_factory=list)  # of seq 0, 16, 32... once written
@@ -1460,17 +1566,18 @@ class LogPlan:
         return min(self.history - 1, index * HISTORY_SAMPLE)
 
 
-def plan_log(notices: list[NoticePlan], total: int, nonces: Nonces, first: datetime) -> LogPlan:
-    """The logged part: the stories of the live notices (those that fit, earliest first)."""
-    live = sorted((n for n in notices if n.planned in LIVE), key=lambda n: n.published_at or n.created_at)
+def plan_log(notices: list[NoticePlan], total: int, salts: Salts, first: datetime) -> LogPlan:
+    """The logged part: the stories of the live notices and the recently cancelled ones
+    (those that fit, earliest first)."""
+    live = sorted((n for n in notices if n.planned in LIVE or n.recent), key=lambda n: n.published_at or n.created_at)
     events: list[Event] = []
     for n in live:
-        told = notice_events(n, nonces)
+        told = notice_events(n, salts)
         if len(events) + len(told) > total:
             continue
         n.logged = True
         events += told
-    events.sort(key=lambda e: e.ts)
+    events.sort(key=lambda e: e.ts)  # (stable: a withdrawal at its bid's very time stays after it)
     for before, after in zip(events, events[1:]):
         if after.ts <= before.ts:  # one clock: every entry strictly later than the one before
             after.ts = before.ts + timedelta(microseconds=1)
@@ -1484,17 +1591,19 @@ def _finish_log(rows: list[tuple[int, Event]], history: int, live_start: datetim
     entries = []
     spelled = 0
     for seq, event in rows:
+        if event.fill is not None:
+            event.fill(event.fields)
         notice_id = event.fields.get("notice_id")
-        if event.type == "bid.accepted":
+        if event.type == protocol.SEALED_TYPE:
             # Most of the part: spelled out, and the first few checked against the services' own.
-            f = event.fields
-            body = _accepted(f["agency_id"], f["bid_id"], f["bid_sha256"], f["notice_id"], seq, event.ts)
+            body = sealed_entry(bytes.fromhex(event.fields["commitment"]), seq, event.ts)
             if spelled < 20:
-                assert body == store.build_entry(seq=seq, type=event.type, ts=event.ts, fields=event.fields)
+                assert body == store.build_entry(seq=seq, type=event.type, ts=event.ts, fields=event.fields, version=PROTOCOL)
                 spelled += 1
         else:
-            body = store.build_entry(seq=seq, type=event.type, ts=event.ts, fields=event.fields)
+            body = store.build_entry(seq=seq, type=event.type, ts=event.ts, fields=event.fields, version=PROTOCOL)
         leaf = protocol.leaf_hash(body)
+        # A sealed entry names no notice, in the store's index too (log_entry.notice_id NULL).
         entries.append((seq, event.type, notice_id if isinstance(notice_id, str) else None, body, leaf))
         if event.done is not None:
             event.done(seq, event.ts, leaf)
@@ -1520,6 +1629,44 @@ class Keys:
         return cls(LogSigner.from_data_dir(settings.log_origin, where), SecretSealer.from_data_dir(where), ReceiptSigner.from_data_dir(where))
 
 
+class Sealer:
+    """SecretSealer.seal for a million bids: the same AES-256-GCM under the data dir's seal
+    key (12-byte nonce || ciphertext, the label as associated data), with the nonces read
+    from the operating system in bulk instead of one call each (a third of the cost).
+    Falls back to SecretSealer.seal itself if it no longer keeps its AESGCM object; Rows.bid
+    opens the first values with SecretSealer.open either way."""
+
+    NONCES = 4096  # read at a time
+
+    def __init__(self, sealer: SecretSealer) -> None:
+        self.sealer = sealer
+        self.aead: AESGCM | None = getattr(sealer, "_aead", None)
+        if not isinstance(self.aead, AESGCM):
+            self.aead = None
+        self.pool, self.at = b"", 0
+
+    def seal(self, label: str, value: bytes) -> bytes:
+        if self.aead is None:
+            return self.sealer.seal(label, value)
+        if self.at == len(self.pool):
+            self.pool, self.at = os.urandom(12 * self.NONCES), 0
+        nonce = self.pool[self.at : self.at + 12]
+        self.at += 12
+        return nonce + self.aead.encrypt(nonce, value, label.encode())
+
+
+def unseal_bid(sealer: SecretSealer, bid_id: str, sealed: bytes) -> SealedBid:
+    """What the server reads back of a bid's sealed material (service.unseal, for a row)."""
+    return SealedBid.from_bytes(sealer.open(bid_label(bid_id), sealed))
+
+
+def sealed_material(document: bytes, receipt: str, salt: bytes) -> bytes:
+    """SealedBid(document, salt, receipt).to_bytes(), spelled out: the canonical JSON of
+    {"document", "receipt", "salt"} (the document's quotes are its only characters JSON
+    escapes in a string; a receipt is base64url and dots)."""
+    return b'{"document":"' + document.replace(b'"', b'\\"') + f'","receipt":"{receipt}","salt":"{salt.hex()}"}}'.encode()
+
+
 class Receipts:
     """Bid receipts as market.log.receipts.ReceiptSigner makes them (the same header,
     claims and ES256 signature), without python-jose's per-call key serialisation; and
@@ -1531,17 +1678,21 @@ class Receipts:
         self.none = b64url(b'{"alg":"none","typ":"JWT"}')
 
     @staticmethod
-    def claims(notice_id: str, bid: BidPlan, sha: str) -> bytes:
-        """ReceiptSigner.sign's payload (its json.dumps, sorted and compact), spelled out."""
+    def claims(notice_id: str, bid: BidPlan, commitment: bytes, salt: bytes) -> bytes:
+        """ReceiptSigner.sign's payload for an MSP/2 bid (CLAIMS_V2 in its json.dumps, sorted
+        and compact), spelled out."""
         return (
-            f'{{"agency_id":"{bid.agency.public_id}","bid_id":"{bid.public_id}","bid_sha256":"{sha}",'
-            f'"leaf_hash":"{bid.leaf_hash.hex()}","notice_id":"{notice_id}","seq":{bid.seq}}}'
+            f'{{"agency_id":"{bid.agency.public_id}","bid_id":"{bid.public_id}","commitment":"{commitment.hex()}",'
+            f'"leaf_hash":"{bid.leaf_hash.hex()}","notice_id":"{notice_id}","salt":"{salt.hex()}","seq":{bid.seq},"v":2}}'
         ).encode()
 
     @staticmethod
-    def claims_as_signer_writes_them(notice_id: str, bid: BidPlan, sha: str) -> bytes:
-        claims = {"notice_id": notice_id, "bid_id": bid.public_id, "agency_id": bid.agency.public_id, "bid_sha256": sha, "seq": bid.seq, "leaf_hash": bid.leaf_hash.hex()}
-        return json.dumps({c: claims[c] for c in CLAIMS}, sort_keys=True, separators=(",", ":")).encode()
+    def claims_as_signer_writes_them(notice_id: str, bid: BidPlan, commitment: bytes, salt: bytes) -> bytes:
+        claims = {
+            "v": 2, "notice_id": notice_id, "bid_id": bid.public_id, "agency_id": bid.agency.public_id, "commitment": commitment.hex(),
+            "salt": salt.hex(), "seq": bid.seq, "leaf_hash": bid.leaf_hash.hex(),
+        }
+        return json.dumps({c: claims[c] for c in claims_of(2)}, sort_keys=True, separators=(",", ":")).encode()
 
     def signed(self, claims: bytes) -> str:
         signing_input = f"{self.header}.{b64url(claims)}"
@@ -1599,14 +1750,14 @@ COLUMNS: dict[str, list[str]] = {
     "agency_review": ["id", "agency_id", "action", "from_status", "to_status", "reason", "until", "actor_id", "log_seq", "created_at"],
     "notice": ["id", "public_id", "owner_id", "org_id", "project_id", "title", "description", "category", "required_level", "region",
                "budget_fen", "method", "winners", "min_candidates", "bid_deadline", "service_days", "direct_agency_id",
-               "direct_justification", "status", "commit", "scheme", "terms", "terms_sha256", "published_at", "cancel_reason",
-               "created_at", "updated_at"],
+               "direct_justification", "status", "commit", "scheme", "protocol", "sealing", "opened_seq", "terms", "terms_sha256",
+               "published_at", "cancel_reason", "created_at", "updated_at"],
     "notice_avoid": ["notice_id", "agency_id", "reason"],
     "notice_revision": ["id", "notice_id", "changes", "reason", "terms_sha256", "log_seq", "created_at"],
     "notice_secret": ["notice_id", "sealed"],
-    "bid": ["id", "public_id", "notice_id", "agency_id", "price_fen", "nonce", "document", "bid_sha256", "seq", "leaf_hash", "receipt",
-            "status", "created_at", "withdrawn_at"],
-    "selection": ["notice_id", "closed_seq", "closed_at", "secret", "bids", "candidates", "excluded", "eligible", "outcome",
+    "bid": ["id", "public_id", "notice_id", "agency_id", "protocol", "commitment", "sealed", "seq", "leaf_hash", "withdrawal_seq",
+            "withdrawal_sealed", "status", "created_at", "withdrawn_at"],
+    "selection": ["notice_id", "closed_seq", "closed_at", "secret", "bids", "openings", "candidates", "excluded", "eligible", "outcome",
                   "outcome_seq", "outcome_at", "failed_reason", "beacon", "seed", "order", "ranking", "winners", "alternates",
                   "waiting_reason", "beacon_checked_at", "publicity_ends", "final_seq"],
     "award": ["id", "notice_id", "slot", "agency_id", "agency_public_id", "status", "since_seq", "ended_seq", "end_reason",
@@ -1638,9 +1789,10 @@ def as_json(value: Any) -> str:
 class Rows:
     """Every table's rows, generated from the plan in the order they are written."""
 
-    def __init__(self, world: World, log: LogPlan, keys: Keys, rng: random.Random, nonces: Nonces, password_hash: str) -> None:
-        self.world, self.log, self.keys, self.rng, self.nonces, self.password_hash = world, log, keys, rng, nonces, password_hash
+    def __init__(self, world: World, log: LogPlan, keys: Keys, rng: random.Random, salts: Salts, password_hash: str) -> None:
+        self.world, self.log, self.keys, self.rng, self.salts, self.password_hash = world, log, keys, rng, salts, password_hash
         self.receipts = Receipts(keys.receipts)
+        self.sealer = Sealer(keys.sealer)
         self.selections: list[tuple[Any, ...]] = []  # filled while the bids stream past
 
     # accounts, organisations, agencies
@@ -1696,9 +1848,19 @@ class Rows:
                 n.number, n.public_id, n.org.owner.id, n.org.id, n.project.id if n.project else None, n.title, n.description, n.category,
                 n.required_level, n.region, n.budget_fen, n.method, n.winners, n.min_candidates, n.deadline, n.service_days,
                 n.direct.public_id if n.direct else None, n.direct_justification, n.status,
-                protocol.commitment(n.public_id, n.secret).hex() if terms else None, n.scheme if terms else None, terms,
+                protocol.commitment(n.public_id, n.secret).hex() if terms else None, n.scheme if terms else None,
+                PROTOCOL, SEALING if terms else None, self.opened_seq(n), terms,
                 protocol.sha256_hex(terms) if terms else None, n.published_at, n.cancel_reason, n.created_at, n.updated_at,
             )
+
+    def opened_seq(self, n: NoticePlan) -> int | None:
+        """The entry that opened the notice's bids: its close, or its cancellation (for
+        notices the log does not tell, the entry logged at about that time)."""
+        if n.closed_at is not None:
+            return n.seqs.get("closed", self.log.seq_at(n.closed_at))
+        if n.cancelled_at is not None:
+            return n.seqs.get("cancelled", self.log.seq_at(n.cancelled_at))
+        return None
 
     def notice_avoid(self) -> Iterator[tuple[Any, ...]]:
         for n in self.world.notices:
@@ -1720,46 +1882,74 @@ class Rows:
                 yield (n.number, self.keys.sealer.seal(n.public_id, n.secret))
 
     def bid(self) -> Iterator[tuple[Any, ...]]:
-        """The bids, and on the way each closed notice's selection row (it holds their documents)."""
+        """The bids (MSP/2: commitment and sealed material only), and on the way each closed
+        notice's selection row (it holds their openings)."""
         checked = 0
+        seal, salts, receipts, seq_at = self.sealer.seal, self.salts, self.receipts, self.log.seq_at
         for n in self.world.notices:
             docs: dict[int, bytes] = {}
+            openings: dict[int, str] = {}
             for b in n.bids:
-                nonce = self.nonces(b.number)
-                doc = bid_document(n.public_id, b, nonce)
-                sha = protocol.bid_sha256(doc)
-                if checked < 50:  # the spelled-out document is protocol's, byte for byte
-                    assert doc == protocol.bid_document(n.public_id, b.public_id, b.agency.public_id, b.price_fen, nonce)
+                salt = salts.bid(b.number)
+                doc = bid_document(n.public_id, b)
+                commitment = bid_commitment(salt, doc)
+                if checked < 50:  # the spelled-out document and commitment are protocol's, byte for byte
+                    assert doc == protocol.bid_document_v2(n.public_id, b.public_id, b.agency.public_id, b.price_fen)
+                    assert commitment == protocol.bid_commitment(salt, doc)
                 docs[b.number] = doc
                 if not b.signed:
-                    b.seq = self.log.seq_at(b.created_at)
-                    b.leaf_hash = protocol.leaf_hash(accepted_entry(n.public_id, b, sha, b.seq))
+                    # No entry of its own: the seq of the entry logged at about its time, and the
+                    # leaf hash of the bid.sealed entry it would have had there.
+                    b.seq = seq_at(b.created_at)
+                    b.leaf_hash = protocol.leaf_hash(sealed_entry(commitment, b.seq, b.created_at))
                     if checked < 50:
-                        fields = {"notice_id": n.public_id, "bid_id": b.public_id, "agency_id": b.agency.public_id, "bid_sha256": sha}
-                        assert accepted_entry(n.public_id, b, sha, b.seq) == store.build_entry(seq=b.seq, type="bid.accepted", ts=b.created_at, fields=fields)
-                claims = self.receipts.claims(n.public_id, b, sha)
+                        assert sealed_entry(commitment, b.seq, b.created_at) == store.build_entry(
+                            seq=b.seq, type=protocol.SEALED_TYPE, ts=b.created_at, fields={"commitment": commitment.hex()}, version=PROTOCOL
+                        )
+                claims = receipts.claims(n.public_id, b, commitment, salt)
+                receipt = receipts.signed(claims) if b.signed else receipts.unsigned(claims)
+                material = sealed_material(doc, receipt, salt)
+                sealed = seal(bid_label(b.public_id), material)
+                withdrawn: tuple[bytes, int] | None = None
+                withdrawal_sealed = None
+                if withdrawal_logged(n, b):
+                    assert b.withdrawn_at is not None
+                    if b.withdrawal_seq < 0:  # after its bid's, as a withdrawal's entry is
+                        b.withdrawal_seq = max(seq_at(b.withdrawn_at), b.seq + 1)
+                    withdrawn = (salts.withdrawal(b.number), b.withdrawal_seq)
+                    withdrawal_sealed = seal(withdrawal_label(b.public_id), withdrawn[0])
                 if checked < 50:
-                    assert claims == self.receipts.claims_as_signer_writes_them(n.public_id, b, sha)
+                    assert claims == receipts.claims_as_signer_writes_them(n.public_id, b, commitment, salt)
+                    assert material == SealedBid(document=doc, salt=salt, receipt=receipt).to_bytes()
+                    opened = unseal_bid(self.keys.sealer, b.public_id, sealed)
+                    assert (opened.document, opened.salt, opened.receipt) == (doc, salt, receipt)
+                    if withdrawn is not None:
+                        assert self.keys.sealer.open(withdrawal_label(b.public_id), withdrawal_sealed) == withdrawn[0]  # type: ignore[arg-type]
+                    assert json.loads(opening_json(doc, salt, b.seq, withdrawn)) == protocol.opening(doc, salt, b.seq, withdrawn)
                 checked += 1
-                receipt = self.receipts.signed(claims) if b.signed else self.receipts.unsigned(claims)
+                if n.closed_at is not None:
+                    openings[b.number] = opening_json(doc, salt, b.seq, withdrawn)
                 yield (
-                    b.number, b.public_id, n.number, b.agency.id, b.price_fen, nonce, doc, sha, b.seq, b.leaf_hash.hex(),
-                    receipt, "standing" if b.withdrawn_at is None else "withdrawn", b.created_at, b.withdrawn_at,
+                    b.number, b.public_id, n.number, b.agency.id, PROTOCOL, commitment.hex(), sealed, b.seq, b.leaf_hash.hex(),
+                    b.withdrawal_seq if withdrawn is not None else None, withdrawal_sealed,
+                    "standing" if b.withdrawn_at is None else "withdrawn", b.created_at, b.withdrawn_at,
                 )
             if n.closed_at is not None:
-                self.selections.append(self._selection(n, docs))
+                self.selections.append(self._selection(n, docs, openings))
 
-    def _selection(self, n: NoticePlan, docs: dict[int, bytes]) -> tuple[Any, ...]:
+    def _selection(self, n: NoticePlan, docs: dict[int, bytes], openings: dict[int, str]) -> tuple[Any, ...]:
         assert n.closed_at is not None
-        # The documents as JSON text, in bid id order: what as_json(list of them) would store.
-        ordered = sorted(standing_bids(n), key=lambda b: b.public_id.encode("utf-8"))
-        standing = "[" + ",".join(docs[b.number].decode() for b in ordered) + "]"
+        # JSON text in bid id order: the standing documents (what selection.bids holds, the
+        # role MSP/1's bids played) and every bid's opening, as the close logged them.
+        ordered = sorted(n.bids, key=lambda b: b.public_id.encode("utf-8"))
+        standing = "[" + ",".join(docs[b.number].decode() for b in ordered if b.withdrawn_at is None) + "]"
+        opened = "[" + ",".join(openings[b.number] for b in ordered) + "]"
         d = n.draw
         winners = d.winners if d else ([n.candidates[0][0]] if n.outcome == "direct" else None)
         alternates = d.alternates if d else ([] if n.outcome == "direct" else None)
         final = n.final_at if n.status == "awarded" else None
         return (
-            n.number, n.seqs.get("closed", self.log.seq_at(n.closed_at)), n.closed_at, n.secret.hex(), standing,
+            n.number, n.seqs.get("closed", self.log.seq_at(n.closed_at)), n.closed_at, n.secret.hex(), standing, opened,
             as_json([[a, w] for a, w in n.candidates]), as_json(n.excluded), n.eligible.hex(), n.outcome,
             n.seqs.get("outcome", self.log.seq_at(n.outcome_at)) if n.outcome_at else None, n.outcome_at, n.failed_reason, None,
             d.seed.hex() if d else None, as_json(d.order) if d else None, as_json(d.ranking) if d else None,
@@ -1888,17 +2078,43 @@ class History:
     """The synthetic part of log_entry (ops/bench/synthetic_log.py), streamed to COPY and
     followed by the logged part. Its notices are HN-000001... and their bids HB-...: not the
     seeded notices, whose stories it does not tell. Its clock is stretched over the seeded
-    rows' time before the logged part, so a seq found by time is about that time."""
+    rows' time before the logged part, so a seq found by time is about that time.
 
-    def __init__(self, world: World, log: LogPlan, rng_seed: int) -> None:
-        self.world, self.log, self.rng_seed = world, log, rng_seed
+    MSP/2: its notices still open where it ends never close, and their sealed entries stay
+    unopened; a verifier accepts them while they are within the longest bid window and the
+    opening grace (97 days) of the log's time. every_for's estimate of its pace misses by
+    weeks or months (by 7 % of four years at full scale), so the history is placed by a dry
+    run of the generator instead: it starts where it then ends a day before the logged part
+    (about when the seeded rows start, with PACE_BIAS; rows older than its first entry
+    point at entry 0).
+    For a long history the dry run is made in another process while the plan is made
+    (``timing``, a Timing started with a guessed pace); a short one's here, in a moment."""
+
+    def __init__(self, world: World, log: LogPlan, rng_seed: int, timing: Timing | None = None) -> None:
+        self.world, self.log, self.rng_seed, self.timing = world, log, rng_seed, timing
         self.last_ts = ""
+        self.agencies = max(1, len(self.world.people.agencies))
+        self.note = ""
+
+    def placed(self) -> tuple[float, datetime]:
+        """(every, start): the pace and the first entry's time that end the history at
+        ``live_start - 1 day``."""
+        n, log = self.log.history, self.log
+        last = log.live_start - timedelta(days=1)
+        every = every_for(n, last - log.first) * PACE_BIAS
+        if n <= 0:
+            return every, log.first
+        if self.timing is not None:
+            offset = self.timing.offset(n - 1, every)
+            if offset is not None:
+                return self.timing.every, last - offset
+            self.note = "the history's dry run in another process did not serve (a guessed pace too far off, or no process): made here"
+        return every, last - history_offsets(n, self.rng_seed, self.agencies, every)[n - 1]
 
     def rows(self) -> Iterator[tuple[Any, ...]]:
         n, log = self.log.history, self.log
-        every = every_for(n, log.live_start - log.first - timedelta(days=1))
-        agencies = max(1, len(self.world.people.agencies))
-        entries = synthetic_log(n, self.rng_seed, agencies=agencies, start=log.first, every=every, ids=("HN", "HB"))
+        every, start = self.placed()
+        entries = synthetic_log(n, self.rng_seed, agencies=self.agencies, start=start, every=every, ids=("HN", "HB"))
         for seq, (type_, notice_id, entry) in enumerate(entries):
             if seq % HISTORY_SAMPLE == 0 or seq == n - 1:
                 at = entry.index(b'"ts":"') + 6
@@ -1907,6 +2123,66 @@ class History:
                     log.history_ts.append(protocol.parse_ts(self.last_ts))
             yield (seq, type_, notice_id, entry, protocol.leaf_hash(entry))
         yield from log.entries
+
+
+def history_offsets(n: int, rng_seed: int, agencies: int, every: float) -> list[timedelta]:
+    """How long after its first entry each of synthetic_log's first ``n`` entries comes
+    (with the history's arguments; the times are the same from any start, shifted)."""
+    epoch = START
+    out = []
+    for _, _, entry in synthetic_log(n, rng_seed, agencies=agencies, start=epoch, every=every, ids=("HN", "HB")):
+        at = entry.index(b'"ts":"') + 6
+        out.append(protocol.parse_ts(entry[at : at + 27].decode()) - epoch)
+    return out
+
+
+def _offsets_in_microseconds(n: int, rng_seed: int, agencies: int, every: float) -> bytes:
+    """history_offsets for another process: whole microseconds, packed (8 bytes each)."""
+    return array("q", (t // timedelta(microseconds=1) for t in history_offsets(n, rng_seed, agencies, every))).tobytes()
+
+
+TIMING_FROM = 100_000  # log entries: below, the dry run is made in place (a second per 25,000 entries)
+HISTORY_SHARE = 0.83  # of the log at the default sizes: the logged part is the rest
+LIVE_AGO = timedelta(days=23)  # the logged part begins about this long before the anchor
+PLATFORM_AGE = timedelta(days=4 * 365)  # plan_people: the first accounts
+PACE_TOLERANCE = 0.05  # how far the guessed pace may be from every_for's for the history as planned
+# every_for's pace makes a history some 8 % shorter than the span it is given (measured at
+# 0.1 and full scale): so that it starts about when the seeded rows do, the pace is raised.
+PACE_BIAS = 1.08
+
+
+class Timing:
+    """The history's dry run (History.placed), started in another process before the plan
+    is made, with a pace guessed from the sizes; it takes about as long as the planning, and
+    costs nothing on a machine with a second core. Its offsets serve if the pace is within
+    PACE_TOLERANCE of the one every_for then gives for the history as planned (at the
+    default sizes it is)."""
+
+    def __init__(self, total: int, rng_seed: int, agencies: int) -> None:
+        self.every = every_for(round(total * HISTORY_SHARE), PLATFORM_AGE - LIVE_AGO - timedelta(days=1)) * PACE_BIAS
+        self.pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self.future: concurrent.futures.Future[bytes] | None = None
+        try:
+            self.pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            self.future = self.pool.submit(_offsets_in_microseconds, total, rng_seed, max(1, agencies), self.every)
+        except (OSError, RuntimeError, NotImplementedError):  # no processes here: made in place later
+            self.close()
+
+    def offset(self, index: int, every: float) -> timedelta | None:
+        if self.future is None or abs(self.every / every - 1) > PACE_TOLERANCE:
+            return None
+        try:
+            offsets = array("q", self.future.result())
+        except Exception:  # noqa: BLE001 - a broken worker: made in place instead
+            return None
+        finally:
+            self.close()
+        return timedelta(microseconds=offsets[index]) if index < len(offsets) else None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool = None
 
 
 async def copy(conn: asyncpg.Connection, report: SeedReport, table: str, records: Iterable[tuple[Any, ...]]) -> None:
@@ -2031,15 +2307,16 @@ async def check_empty(conn: asyncpg.Connection) -> None:
         raise ValueError("the database already holds data: seed a fresh, migrated database (--scratch makes one)")
 
 
-async def write(conn: asyncpg.Connection, world: World, log: LogPlan, keys: Keys, rows: Rows, report: SeedReport, rng_seed: int, say: Callable[[str], None]) -> None:
+async def write(conn: asyncpg.Connection, world: World, log: LogPlan, keys: Keys, rows: Rows, report: SeedReport, history: History, say: Callable[[str], None]) -> None:
     # The log's own lock: a server appending meanwhile waits for the whole log to be in.
     await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
     unchecked = await without_checks(conn)
     indexes = await drop_secondary_indexes(conn)
     # The log first: the rows that point into its history find their seqs by its times.
-    history = History(world, log, rng_seed)
     await copy(conn, report, "log_entry", history.rows())
     say(f"log_entry: {report.tables['log_entry'][0]:,} rows in {report.tables['log_entry'][1]:.1f} s")
+    if history.note:
+        say(f"note: {history.note}")
     if history.last_ts and log.entries and history.last_ts >= protocol.format_ts(log.live_start):
         say(f"note: the history's last entry ({history.last_ts}) is not before the logged part ({log.live_start.isoformat()})")
     tables = [
@@ -2106,26 +2383,37 @@ async def _seed(url: str, sizes: Sizes, rng_seed: int, data_dir: Path | None, no
     report = SeedReport(sizes=sizes, rng_seed=rng_seed, anchor=anchor)
     keys = Keys.from_data_dir(data_dir)
     rng = random.Random(rng_seed)
+    timing = Timing(sizes.log_entries, rng_seed, sizes.agencies) if sizes.log_entries >= TIMING_FROM else None
+    try:
+        return await _plan_and_write(url, sizes, rng_seed, rng, keys, anchor, report, timing, began, say)
+    finally:
+        if timing is not None:
+            timing.close()
 
+
+async def _plan_and_write(
+    url: str, sizes: Sizes, rng_seed: int, rng: random.Random, keys: Keys, anchor: datetime, report: SeedReport,
+    timing: Timing | None, began: float, say: Callable[[str], None],
+) -> SeedReport:
     started = time.perf_counter()
     world = plan_world(sizes, rng, anchor)
     report.phases["planning"] = time.perf_counter() - started
     say(f"planned {len(world.notices):,} notices and their bids in {report.phases['planning']:.1f} s")
     started = time.perf_counter()
     first = min([*(u.created_at for u in world.people.users()), anchor])
-    nonces = Nonces(rng_seed)
-    log = plan_log(world.notices, sizes.log_entries, nonces, first)
+    salts = Salts(sizes.bids)
+    log = plan_log(world.notices, sizes.log_entries, salts, first)
     report.phases["logged part"] = time.perf_counter() - started
     report.logged_notices, report.history_entries = log.logged, log.history
     report.notices_by_status = dict(Counter(n.status for n in world.notices))
-    rows = Rows(world, log, keys, rng, nonces, hash_password(PASSWORD))
+    rows = Rows(world, log, keys, rng, salts, hash_password(PASSWORD))
 
     normalized = normalize_database_url(url) or url
     conn = await asyncpg.connect(to_asyncpg_dsn(normalized))
     try:
         await check_empty(conn)
         async with conn.transaction():
-            await write(conn, world, log, keys, rows, report, rng_seed, say)
+            await write(conn, world, log, keys, rows, report, History(world, log, rng_seed, timing), say)
         started = time.perf_counter()
         # VACUUM as well: a loaded table has no visibility map yet, and index-only scans
         # would visit the heap on every row until autovacuum came round.

@@ -1,6 +1,7 @@
 """A supervisor in Chromium: the red-flag list shows identical lowest prices on a real
 round, the flag's evidence leads to the log entry that opened the bids, and the console's
-timeline of that notice lists every step from publication to the draw."""
+timeline of that notice lists every step from publication to the draw (the bids, sealed
+entries that name no notice under MSP/2, through the close that opened them)."""
 
 from __future__ import annotations
 
@@ -76,10 +77,16 @@ def test_a_flag_leads_to_its_evidence_and_the_console_shows_the_timeline(page: P
         expect(page).to_have_url(f"{server}/log/entries/{record['seqs']['closed']}")
         expect(page.locator("#exact-bytes")).to_contain_text('"price_fen":15000000')
 
-        # The console's timeline of the notice: published, three bids, closed, drawn — in order.
+        # The console's timeline of the notice: published, closed, drawn — in order. The three
+        # bids (MSP/2) are bid.sealed entries naming no notice; the close opened them, so its
+        # entry counts them and names the three bidders as candidates.
+        assert len(record["openings"]) == 3 and record["sealed"] and record["candidates"]
         page.goto(f"{server}/supervision/notices/{notice_id}")
         entries = page.locator("#timeline li.entry")
-        expect(entries).to_have_count(6)
+        expect(entries).to_have_count(3)
         types = [t.strip() for t in entries.locator("code").all_inner_texts() if "." in t]
-        assert types == ["notice.published", "bid.accepted", "bid.accepted", "bid.accepted", "bidding.closed", "selection.drawn"], types
+        assert types == ["notice.published", "bidding.closed", "selection.drawn"], types
+        closed = entries.nth(1)
+        for opening in record["openings"]:
+            expect(closed).to_contain_text(opening["bid"]["agency_id"])
         expect(page.locator("#timeline")).to_contain_text(record["winners"][0])

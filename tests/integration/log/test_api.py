@@ -54,7 +54,7 @@ async def test_entries_are_canonical_dense_and_match_the_signed_root(client: Asy
     leaves = []
     for seq, raw in enumerate(lines[:-1]):
         entry = protocol.parse_canonical(raw)
-        assert entry["seq"] == seq and entry["v"] == 1 and entry["type"] == "account.created"
+        assert entry["seq"] == seq and entry["v"] == protocol.VERSION == 2 and entry["type"] == "account.created"
         protocol.parse_ts(entry["ts"])
         assert set(entry) == {"v", "seq", "type", "ts", "user_id", "role"}  # no name, no e-mail
         leaves.append(protocol.leaf_hash(raw))

@@ -276,7 +276,7 @@ async def test_agency_sees_open_notices_with_reasons_bids_with_receipt_and_withd
         bid_id = re.search(r"<code>(B-[^<]+)</code>", page).group(1)  # type: ignore[union-attr]
         seq = int(re.search(r'href="/log/entries/(\d+)"', page).group(1))  # type: ignore[union-attr]
         assert re.search(r'<pre class="verbatim receipt">[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+</pre>', page)
-        assert re.search(r"<code>[0-9a-f]{64}</code>", page)  # bid_sha256 and the leaf hash
+        assert len(re.findall(r"<code>[0-9a-f]{64}</code>", page)) >= 3  # the commitment, the leaf hash and the salt
         assert (await agency.get(f"/log/entries/{seq}")).status_code == 200
 
         second = await post_form(agency, f"/notices/{eia['id']}", f"/notices/{eia['id']}/bids", {})
@@ -366,7 +366,7 @@ async def test_no_page_reveals_bids_before_the_deadline(app: Litestar, client: A
     price_texts = ["123,456.78", "123456.78", "234,567.89", "234567.89", "12345678", "23456789"]
 
     def secrets_of(i: int) -> list[str]:
-        return [bids[i]["bid_id"], bidders[i]["id"], bids[i]["bid_sha256"], bids[i]["receipt"][-40:], *price_texts[2 * i : 2 * i + 2]]
+        return [bids[i]["bid_id"], bidders[i]["id"], bids[i]["commitment"], bids[i]["receipt"][-40:], bids[i]["salt"], *price_texts[2 * i : 2 * i + 2]]
 
     viewers: dict[str, str | None] = {
         "public": None,

@@ -1,5 +1,6 @@
-"""Sealed bids: before the deadline nobody but the bidder learns a price, a nonce, a bid's
-hash or id, or how many have bid, through any answer of the API, whoever asks."""
+"""Sealed bids: before the deadline nobody but the bidder learns a price, a salt, a bid's
+commitment or id, or how many have bid, through any answer of the API, whoever asks; and
+the public log holds only commitments that name nobody (MSP/2, docs/protocol/msp.md)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from httpx import AsyncClient
 
 from market.accounts.models import Role
 from market.db import Database
+from market.log import protocol
 from tests.helpers import bearer, create_staff, token_for
 from tests.integration.agencies.test_api import admin, credit_code, log_entries
 from tests.integration.notices.test_api import approved_agency, owner_user, published
@@ -72,7 +74,7 @@ async def test_nothing_about_the_bids_is_visible_before_the_deadline_to_any_role
 
     def secrets_of(name: str) -> list[str]:
         b = bids[name]
-        return [str(PRICES[name]), b["nonce"], b["bid_sha256"], b["bid_id"], b["receipt"], b["leaf_hash"]]
+        return [str(PRICES[name]), b["salt"], b["commitment"], b["bid_id"], b["receipt"], b["leaf_hash"]]
 
     for role, texts in after.items():
         hidden = [s for name in ("A", "B") if name != role for s in secrets_of(name)]
@@ -80,7 +82,8 @@ async def test_nothing_about_the_bids_is_visible_before_the_deadline_to_any_role
             for secret in hidden:
                 assert secret not in text, (role, path, secret)
             if not (role in ("A", "B") and path.endswith("/mine")):
-                assert '"price_fen"' not in text and '"nonce"' not in text and '"bid_sha256"' not in text, (role, path)
+                assert '"price_fen"' not in text and '"salt"' not in text and '"commitment"' not in text, (role, path)
+                assert '"bid_document"' not in text and '"receipt"' not in text, (role, path)
         # Nothing that anyone but the bidder sees changes when bids arrive: not even how many.
         for path, text in texts.items():
             if role in ("A", "B") and path.endswith("/mine"):
@@ -91,7 +94,8 @@ async def test_nothing_about_the_bids_is_visible_before_the_deadline_to_any_role
     for name in ("A", "B"):
         mine = json.loads(after[name][f"/api/v1/notices/{nid}/bids/mine"])
         assert [b["bid_id"] for b in mine] == [bids[name]["bid_id"]]
-        assert mine[0]["price_fen"] == PRICES[name] and mine[0]["nonce"] == bids[name]["nonce"]
+        assert mine[0]["price_fen"] == PRICES[name] and mine[0]["salt"] == bids[name]["salt"]
+        assert mine[0]["commitment"] == bids[name]["commitment"] and mine[0]["bid_document"] == bids[name]["bid_document"]
         assert mine[0]["receipt"] == bids[name]["receipt"]
         assert json.loads(before[name][f"/api/v1/notices/{nid}/bids/mine"]) == []
 
@@ -112,25 +116,34 @@ async def test_nothing_about_the_bids_is_visible_before_the_deadline_to_any_role
         assert secret not in second.text
 
 
-async def test_the_public_log_carries_bid_hashes_but_no_price_or_nonce(client: AsyncClient, db: Database) -> None:
-    # MSP/1 section 3: a `bid.accepted` entry is public and carries notice_id, bid_id,
-    # agency_id and bid_sha256. So the log does say who bid before the deadline: that is
-    # the protocol's choice (it binds every bid before the draw), not a leak the service
-    # could avoid. What it must never carry is the price or the nonce that would let anyone
-    # recompute or guess the sealed document.
+async def test_the_public_log_carries_only_commitments_naming_no_bidder(client: AsyncClient, db: Database) -> None:
+    # MSP/2 section 2 step 2: a bid's `bid.sealed` entry is public and carries its
+    # commitment alone: no notice id, agency id, bid id, price or salt. So the log says
+    # neither who bid nor on which notice before the deadline; and without the salt nobody
+    # can test guessed prices against the commitment.
     staff = await admin(client, db)
     owner = await owner_user(client)
     notice = await published(client, owner, method="lowest_price", budget_fen=10_000_000)
     bids = []
     for name in ("A", "B"):
-        headers, _ = await approved_agency(client, staff)
+        headers, agency = await approved_agency(client, staff)
         response = await client.post(f"/api/v1/notices/{notice['id']}/bids", json={"price_fen": PRICES[name]}, headers=headers)
         assert response.status_code == 201, response.text
-        bids.append((name, response.json()))
+        bids.append((name, agency, response.json()))
     raw = (await client.get("/api/v1/log/entries?start=0&end=1000")).text
-    for name, bid in bids:
-        assert str(PRICES[name]) not in raw and bid["nonce"] not in raw and bid["bid_document"] not in raw
-    accepted = [e for e in await log_entries(client) if e["type"] == "bid.accepted" and e["notice_id"] == notice["id"]]
-    assert len(accepted) == 2
-    for entry in accepted:
-        assert set(entry) == {"v", "seq", "type", "ts", "notice_id", "bid_id", "agency_id", "bid_sha256"}
+    for name, _, bid in bids:
+        assert str(PRICES[name]) not in raw and bid["salt"] not in raw and bid["bid_document"] not in raw and bid["bid_id"] not in raw
+    entries = await log_entries(client)
+    assert [e["type"] for e in entries if e.get("notice_id") == notice["id"]] == ["notice.published"]
+    sealed = [e for e in entries if e["type"] == "bid.sealed"]  # this test's log: only these two bids'
+    assert [(e["seq"], e["commitment"]) for e in sealed] == [(b["seq"], b["commitment"]) for _, _, b in bids]
+    for entry in sealed:
+        assert set(entry) == {"v", "seq", "type", "ts", "commitment"} and entry["v"] == 2
+        line = next(line for line in raw.splitlines() if json.loads(line)["seq"] == entry["seq"])
+        for _, agency, bid in bids:
+            assert agency["id"] not in line and notice["id"] not in line and bid["bid_id"] not in line
+    # What the bidder alone holds opens its commitment.
+    for name, agency, bid in bids:
+        document = protocol.bid_document_v2(notice["id"], bid["bid_id"], agency["id"], PRICES[name])
+        assert bid["bid_document"].encode() == document
+        assert protocol.bid_commitment(bytes.fromhex(bid["salt"]), document).hex() == bid["commitment"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -239,50 +240,83 @@ async def bid_burst(
 
 @dataclass
 class Stored:
-    entries: dict[str, dict[str, Any]]  # bid id -> the bid.accepted entry (with its stored leaf hash)
+    """A notice's bids as the database holds them (MSP/2, docs/protocol/msp.md): each bid
+    row, its ``bid.sealed`` entry at the row's seq (which names no notice, agency or bid),
+    and what the row's sealed material says of it, opened with the servers' seal key."""
+
+    entries: dict[str, dict[str, Any]]  # bid id -> its bid.sealed entry (with its stored leaf hash), plus the ids, salt and document that open its commitment
     bids: dict[str, dict[str, Any]]  # bid id -> the bid row
     seqs: list[int]
+    orphans: list[int]  # sealed entries of the whole log that no bid row or withdrawal holds
 
 
-async def stored(database_url: str, notice_id: str) -> Stored:
+async def stored(database_url: str, notice_id: str, data_dir: Path) -> Stored:
+    """``data_dir``: the servers' (its seal key opens the rows' sealed material)."""
+    sealer = SecretSealer.from_data_dir(data_dir)
     conn = await asyncpg.connect(to_asyncpg_dsn(database_url))
     try:
-        rows = await conn.fetch("SELECT seq, entry, leaf_hash FROM log_entry WHERE notice_id = $1 AND type = 'bid.accepted'", notice_id)
         bids = await conn.fetch(
-            "SELECT b.public_id, a.public_id AS agency_id, b.seq, b.leaf_hash, b.receipt, b.status FROM bid b "
+            "SELECT b.public_id, a.public_id AS agency_id, b.seq, b.leaf_hash, b.commitment, b.sealed, b.protocol, b.status FROM bid b "
             "JOIN notice n ON n.id = b.notice_id JOIN agency a ON a.id = b.agency_id WHERE n.public_id = $1",
             notice_id,
         )
+        rows = await conn.fetch("SELECT seq, entry, leaf_hash, notice_id FROM log_entry WHERE seq = ANY($1::bigint[])", [b["seq"] for b in bids])
+        sealed = {r["seq"] for r in await conn.fetch("SELECT seq FROM log_entry WHERE type = 'bid.sealed'")}
+        held = {r["seq"] for r in await conn.fetch("SELECT seq FROM bid WHERE protocol = 2 UNION ALL SELECT withdrawal_seq FROM bid WHERE withdrawal_seq IS NOT NULL")}
         seqs = [r["seq"] for r in await conn.fetch("SELECT seq FROM log_entry ORDER BY seq")]
     finally:
         await conn.close()
+    at = {r["seq"]: r for r in rows}
     entries = {}
-    for r in rows:
-        entry = protocol.parse_canonical(bytes(r["entry"]))
-        assert protocol.leaf_hash(bytes(r["entry"])) == bytes(r["leaf_hash"]), r["seq"]
-        entries[entry["bid_id"]] = {**entry, "leaf_hash": bytes(r["leaf_hash"]).hex()}
-    return Stored(entries=entries, bids={b["public_id"]: dict(b) for b in bids}, seqs=seqs)
+    for b in bids:
+        r = at.get(b["seq"])
+        if r is None:
+            continue
+        raw = bytes(r["entry"])
+        entry = protocol.parse_canonical(raw)
+        assert protocol.leaf_hash(raw) == bytes(r["leaf_hash"]), r["seq"]
+        assert entry["type"] == "bid.sealed" and set(entry) == {"v", "seq", "type", "ts", "commitment"} and r["notice_id"] is None, entry
+        # The row's sealed material (server sealing): the document and salt that open the
+        # commitment, which alone ties the entry to its notice, bid and agency.
+        material = json.loads(sealer.open(f"bid/{b['public_id']}", bytes(b["sealed"])))
+        document = json.loads(material["document"])
+        opens = protocol.bid_commitment(bytes.fromhex(material["salt"]), material["document"].encode()).hex() == entry["commitment"]
+        entries[b["public_id"]] = {
+            **entry, "leaf_hash": bytes(r["leaf_hash"]).hex(), "opens": opens, "salt": material["salt"], "document": material["document"],
+            "bid_id": document["bid_id"], "agency_id": document["agency_id"], "notice_id": document["notice_id"],
+        }
+    return Stored(entries=entries, bids={b["public_id"]: dict(b) for b in bids}, seqs=seqs, orphans=sorted(sealed - held))
 
 
 def assert_all_or_nothing(s: Stored) -> None:
-    """Every bid row has its bid.accepted entry (same seq and leaf) and every entry its row."""
+    """Every bid row has its bid.sealed entry (same seq, leaf and commitment, opened by the
+    row's sealed document, which names the row's bid and agency), and every sealed entry of
+    the log its bid row (or withdrawal): none was left by a bid that did not commit whole."""
     assert set(s.bids) == set(s.entries), (sorted(set(s.bids) ^ set(s.entries)))
+    assert s.orphans == [], f"sealed entries without their bid row: {s.orphans[:10]}"
     for bid_id, row in s.bids.items():
         entry = s.entries[bid_id]
-        assert (row["seq"], row["leaf_hash"], row["agency_id"]) == (entry["seq"], entry["leaf_hash"], entry["agency_id"]), bid_id
+        assert row["protocol"] == 2 and entry["opens"], bid_id
+        assert (row["seq"], row["leaf_hash"], row["commitment"]) == (entry["seq"], entry["leaf_hash"], entry["commitment"]), bid_id
+        assert (entry["bid_id"], entry["agency_id"]) == (bid_id, row["agency_id"]), bid_id
+    assert len({e["notice_id"] for e in s.entries.values()}) <= 1
     assert s.seqs == list(range(len(s.seqs))), "the log has a gap"
 
 
 def assert_receipt_in_log(body: dict[str, Any], jwk: dict[str, str], s: Stored, agency_id: str) -> None:
     """The receipt verifies (ES256, the published key), says what the answer says, and
-    points at the log entry that holds this bid."""
+    points at the log entry that holds this bid: its commitment, which the receipt's salt
+    and the answer's document open."""
     claims = verify_receipt(body["receipt"], jwk)
     assert claims is not None, "the receipt does not verify under the published key"
-    assert claims["bid_id"] == body["bid_id"] and claims["agency_id"] == agency_id
+    assert claims["v"] == 2 and claims["bid_id"] == body["bid_id"] and claims["agency_id"] == agency_id
     entry = s.entries.get(claims["bid_id"])
     assert entry is not None, f"acknowledged bid {claims['bid_id']} is not in the log"
-    assert (entry["seq"], entry["leaf_hash"], entry["bid_sha256"]) == (claims["seq"], claims["leaf_hash"], claims["bid_sha256"])
-    assert (body["seq"], body["leaf_hash"]) == (claims["seq"], claims["leaf_hash"])
+    assert (entry["seq"], entry["leaf_hash"], entry["commitment"]) == (claims["seq"], claims["leaf_hash"], claims["commitment"])
+    document = protocol.bid_document_v2(claims["notice_id"], claims["bid_id"], agency_id, None)
+    assert body["bid_document"].encode() == document and entry["document"].encode() == document
+    assert protocol.bid_commitment(bytes.fromhex(claims["salt"]), document).hex() == claims["commitment"]
+    assert (body["seq"], body["leaf_hash"], body["salt"], body["commitment"]) == (claims["seq"], claims["leaf_hash"], claims["salt"], claims["commitment"])
 
 
 # -- the live draw page -----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ data dir. Afterwards:
 
 - every bid answered 201 with a receipt is in the log: the receipt verifies under the
   published ES256 key, and its seq and leaf hash are those of the bid's log entry;
-- every bid is all or nothing: a bid row exactly when a bid.accepted entry, never one
+- every bid is all or nothing: a bid row exactly when a bid.sealed entry, never one
   without the other, and no bid refused or never delivered is in either;
 - a bid cut off by the kill can be sent again: it is accepted, or (if it had committed
   before the kill) refused as a duplicate while the agency's own list shows its receipt;
@@ -47,11 +47,11 @@ KILL_AFTER = 12  # acknowledgements before the kill: the rest of the burst is in
 QUIET = {**ENV, "MARKET_SCHEDULER_INTERVAL": "600"}
 
 
-async def check_after_restart(database_url: str, url: str, notice_id: str, burst: Burst, cast: Cast) -> dict[str, int]:
+async def check_after_restart(database_url: str, data_dir: Path, url: str, notice_id: str, burst: Burst, cast: Cast) -> dict[str, int]:
     """The checks of the module docstring, against a running server ``url``; returns figures."""
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         jwk = (await client.get("/api/v1/log/receipt-key")).json()
-        s = await stored(database_url, notice_id)
+        s = await stored(database_url, notice_id, data_dir)
         assert_all_or_nothing(s)
         by_agency = {e["agency_id"]: e for e in s.entries.values()}
 
@@ -80,7 +80,7 @@ async def check_after_restart(database_url: str, url: str, notice_id: str, burst
                 assert_receipt_in_log(own, jwk, s, o.agency_id)
             else:
                 assert answer.status_code == 201, answer.text
-        after = await stored(database_url, notice_id)
+        after = await stored(database_url, notice_id, data_dir)
         assert_all_or_nothing(after)
         for o, answer in zip(retried, answers, strict=True):
             if answer.status_code == 201:
@@ -129,7 +129,7 @@ async def test_servers_killed_during_bursts_of_bids_lose_no_acknowledged_bid(com
         phases.mark("burst 1")
         [a] = start_servers(committed_database_url, data_dir, [a.port], **QUIET)
         phases.mark("restart A")
-        one = await check_after_restart(committed_database_url, a.url, first, burst, cast)
+        one = await check_after_restart(committed_database_url, data_dir, a.url, first, burst, cast)
         phases.mark("checks 1")
 
         # -- bids alternate between A and B; A is killed mid-burst, B carries on --------------
@@ -140,7 +140,7 @@ async def test_servers_killed_during_bursts_of_bids_lose_no_acknowledged_bid(com
         assert len(served_by_b) == len(cast.agencies) // 2, "B, never killed, failed some of its bids"
         phases.mark("burst 2")
         # While A is still down, B takes the bids that A dropped.
-        two = await check_after_restart(committed_database_url, b.url, second, burst, cast)
+        two = await check_after_restart(committed_database_url, data_dir, b.url, second, burst, cast)
         phases.mark("checks 2")
         [a] = start_servers(committed_database_url, data_dir, [a.port], **QUIET)
         phases.mark("restart A")

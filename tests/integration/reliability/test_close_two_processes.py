@@ -19,7 +19,7 @@ import pytest
 from market.db import to_asyncpg_dsn
 from tests.integration.reliability.helpers import Phases, make_cast, start_servers
 from tests.integration.selection.helpers import assert_notices_ok, verify_log, wait_decided
-from tests.integration.selection.test_crash import assert_whole_or_nothing, publish_batch, sleep_until, state_of
+from tests.integration.selection.test_crash import assert_whole_or_nothing, opened_at_close, publish_batch, sleep_until, state_of
 
 ENV = {"MARKET_SCHEDULER_INTERVAL": "0.05"}
 NOTICES = 10  # the one-process test closes twenty
@@ -58,8 +58,8 @@ async def test_two_processes_killed_while_closing_close_each_notice_exactly_once
         a.kill()
         await sleep_until(deadline + timedelta(seconds=KILL_B))
         b.kill()
-        statuses, counts = await state_of(committed_database_url, ids)
-        assert_whole_or_nothing(statuses, counts)
+        statuses, counts, bids = await state_of(committed_database_url, ids)
+        assert_whole_or_nothing(statuses, counts, bids)
         left_open = sum(1 for s in statuses.values() if s == "open")
         seqs = await log_seqs(committed_database_url)
         assert seqs == list(range(len(seqs))), "the log has a gap"
@@ -72,8 +72,11 @@ async def test_two_processes_killed_while_closing_close_each_notice_exactly_once
         assert {r["status"] for r in records.values()} == {"selected"}, {n: r["status"] for n, r in records.items()}
         # Both schedulers keep looking; give them a moment to do anything twice, if they would.
         await asyncio.sleep(0.5)
-        statuses, counts = await state_of(committed_database_url, ids)
-        assert_whole_or_nothing(statuses, counts)
+        statuses, counts, bids = await state_of(committed_database_url, ids)
+        assert_whole_or_nothing(statuses, counts, bids)
+        async with httpx.AsyncClient(base_url=b.url, timeout=30) as client:
+            for notice_id in ids:
+                await opened_at_close(client, notice_id, bids[notice_id])
         seqs = await log_seqs(committed_database_url)
         assert seqs == list(range(len(seqs))), "the log has a gap"
         code, report, output = verify_log(a.url)

@@ -240,7 +240,7 @@ async def test_postgres_restarted_under_load_gives_clean_503s_and_the_same_proce
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             jwk = (await client.get("/api/v1/log/receipt-key")).json()
         for notice_id in far:
-            s = await stored(database_url, notice_id)
+            s = await stored(database_url, notice_id, tmp_path / "data")
             assert_all_or_nothing(s)
             for (bid_notice, agency_id), body in load.accepted.items():
                 if bid_notice == notice_id:

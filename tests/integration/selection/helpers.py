@@ -74,12 +74,15 @@ async def close(client: AsyncClient, r: Round, headers: dict[str, str] | None = 
 
 # -- reading what closing left behind -------------------------------------------------------------
 
-# Exactly the fields MSP/1 section 3 lists for each entry type, besides v, seq, type and ts.
+# Exactly the fields docs/protocol/msp.md section 4.3 lists for each entry type of an MSP/2
+# notice's story, besides v, seq, type and ts; and section 4.2's for MSP/1 notices
+# (published before the upgrade), whose entries keep MSP/1's shape.
 HEAD = {"v", "seq", "type", "ts"}
 ENTRY_FIELDS = {
-    "notice.published": {"notice_id", "method", "winners", "min_candidates", "bid_deadline", "terms_sha256", "commit", "scheme"},
-    "bid.accepted": {"notice_id", "bid_id", "agency_id", "bid_sha256"},
-    "bidding.closed": {"notice_id", "secret", "bids", "candidates", "excluded", "eligible"},
+    "notice.published": {"notice_id", "method", "winners", "min_candidates", "bid_deadline", "terms_sha256", "commit", "scheme", "sealing"},
+    "notice.cancelled": {"notice_id", "reason", "openings"},
+    "bid.sealed": {"commitment"},
+    "bidding.closed": {"notice_id", "secret", "openings", "candidates", "excluded", "eligible"},
     "selection.failed": {"notice_id", "reason"},
     "selection.drawn": {"notice_id", "attempt", "scheme", "beacon", "seed", "order", "ranking", "winners", "alternates"},
     "selection.direct": {"notice_id", "agency_id", "justification"},
@@ -87,13 +90,71 @@ ENTRY_FIELDS = {
     "award.disqualified": {"notice_id", "agency_id", "objection_id", "replacement"},
     "award.final": {"notice_id", "winners"},
 }
+ENTRY_FIELDS_V1 = {
+    **{k: v for k, v in ENTRY_FIELDS.items() if k not in ("bid.sealed", "notice.published", "notice.cancelled", "bidding.closed")},
+    "notice.published": {"notice_id", "method", "winners", "min_candidates", "bid_deadline", "terms_sha256", "commit", "scheme"},
+    "notice.cancelled": {"notice_id", "reason"},
+    "bid.accepted": {"notice_id", "bid_id", "agency_id", "bid_sha256"},
+    "bid.withdrawn": {"notice_id", "bid_id", "agency_id"},
+    "bidding.closed": {"notice_id", "secret", "bids", "candidates", "excluded", "eligible"},
+}
 OUTCOMES = ("selection.drawn", "selection.direct", "selection.failed")
 
 
 async def entries_of(client: AsyncClient, notice_id: str, type: str | None = None) -> list[dict[str, Any]]:
+    """The entries of the notice's story (those naming it). An MSP/2 bid or withdrawal is a
+    ``bid.sealed`` entry naming no notice: see ``sealed_entries`` and ``assert_opened``."""
     from tests.integration.agencies.test_api import log_entries
 
     return [e for e in await log_entries(client) if e.get("notice_id") == notice_id and (type is None or e["type"] == type)]
+
+
+async def sealed_entries(client: AsyncClient) -> list[dict[str, Any]]:
+    """Every ``bid.sealed`` entry of the log (each test has a log of its own)."""
+    from tests.integration.agencies.test_api import log_entries
+
+    return [e for e in await log_entries(client) if e["type"] == "bid.sealed"]
+
+
+def standing_of(openings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The standing bids of an MSP/2 opening: what MSP/1 logged as ``bids``."""
+    return [o["bid"] for o in openings if o["withdrawn"] is None]
+
+
+def assert_opened(log: list[dict[str, Any]], opening_entry: dict[str, Any]) -> list[int]:
+    """What a verifier joins for one MSP/2 opening (``bidding.closed`` or ``notice.cancelled``
+    v2; docs/protocol/msp.md section 7.5), redone from the log with the protocol's functions:
+    each opening's ``seq`` is a ``bid.sealed`` entry whose commitment the salt and the bid
+    document open, logged after the notice's publication and before the deadline in force,
+    and likewise its withdrawal. Returns the seqs claimed, sorted."""
+    from market.log import protocol
+
+    notice_id = opening_entry["notice_id"]
+    by_seq = {e["seq"]: e for e in log}
+    story = [e for e in log if e.get("notice_id") == notice_id]
+    published = next(e for e in story if e["type"] == "notice.published")
+    deadline = [e["bid_deadline"] for e in story if e["type"] in ("notice.published", "notice.amended") and e["seq"] < opening_entry["seq"]][-1]
+    openings = opening_entry["openings"]
+    assert [o["bid"]["bid_id"].encode() for o in openings] == sorted(o["bid"]["bid_id"].encode() for o in openings)
+    claimed: list[int] = []
+    for o in openings:
+        assert set(o) == {"bid", "salt", "seq", "withdrawn"}, o
+        assert set(o["bid"]) == {"agency_id", "bid_id", "notice_id", "price_fen"} and o["bid"]["notice_id"] == notice_id, o
+        document = protocol.canonical_json(o["bid"])
+        commitment = protocol.bid_commitment(bytes.fromhex(o["salt"]), document)
+        entry = by_seq[o["seq"]]
+        assert entry["type"] == "bid.sealed" and entry["commitment"] == commitment.hex(), (o, entry)
+        assert published["seq"] < o["seq"] < opening_entry["seq"] and entry["ts"] < deadline, (o, entry)
+        claimed.append(o["seq"])
+        if o["withdrawn"] is not None:
+            w = o["withdrawn"]
+            withdrawal = by_seq[w["seq"]]
+            expected = protocol.withdrawal_commitment(bytes.fromhex(w["salt"]), commitment)
+            assert withdrawal["type"] == "bid.sealed" and withdrawal["commitment"] == expected.hex(), (o, withdrawal)
+            assert o["seq"] < w["seq"] < opening_entry["seq"] and withdrawal["ts"] < deadline, (o, withdrawal)
+            claimed.append(w["seq"])
+    assert len(set(claimed)) == len(claimed), "a sealed entry claimed twice"
+    return sorted(claimed)
 
 
 async def selection_of(client: AsyncClient, notice_id: str) -> dict[str, Any]:
@@ -118,6 +179,8 @@ def recompute(record: dict[str, Any], *, beacon: bytes = b"") -> dict[str, Any]:
     eligible = protocol.eligible_digest(candidates)
     seed = protocol.seed(record["notice_id"], 1, secret, eligible, record["scheme"], beacon)
     order = protocol.draw_order(seed, candidates)
+    if record.get("openings") is not None:  # MSP/2: the standing bids are the openings not withdrawn
+        assert record["bids"] == standing_of(record["openings"]), "the record's bids are not its openings' standing bids"
     prices = {b["agency_id"]: b["price_fen"] for b in record["bids"]} if record["method"] == "lowest_price" else None
     ranking = protocol.rank(record["method"], order, prices)
     winners, alternates = protocol.split_winners(ranking, record["k"])
@@ -198,10 +261,28 @@ async def wait_decided(client: AsyncClient, notice_ids: list[str], *, timeout: f
 
 
 async def assert_story_verifies(client: AsyncClient, notice_id: str, status: str) -> None:
-    """The notice's entries pass the verifier's per-notice checks (MSP/1 section 5 and the
-    award steps), which also read its status from the log alone."""
+    """The notice's entries pass the verifier's per-notice checks (docs/protocol/msp.md
+    section 7.3 and the award steps), which also read its status from the log alone; and,
+    for an MSP/2 notice, the sealed entries its opening claims are joined with the log
+    (section 7.5): each opens with what the opening publishes, and none is claimed by two
+    notices' openings."""
     from market.log.notice_checks import notice_report
+    from tests.integration.agencies.test_api import log_entries
 
-    report = notice_report(notice_id, [(e["seq"], e) for e in await entries_of(client, notice_id)])
+    log = await log_entries(client)
+    story = [e for e in log if e.get("notice_id") == notice_id]
+    report = notice_report(notice_id, [(e["seq"], e) for e in story])
     assert report.problems == [], [(p.seq, p.message) for p in report.problems]
     assert report.status == status, report.summary
+    published = next(e for e in story if e["type"] == "notice.published")
+    openings = [e for e in story if e["type"] in ("bidding.closed", "notice.cancelled") and e.get("openings") is not None]
+    if published["v"] == 2 and status != "open":
+        [opening] = openings
+        mine = set(assert_opened(log, opening))
+        record = await selection_of(client, notice_id)
+        if record["seqs"]["closed"] is not None:
+            assert record["sealed"] == sorted(mine) and record["openings"] == opening["openings"]
+        others = [e for e in log if e["type"] in ("bidding.closed", "notice.cancelled", "bids.opened") and e.get("notice_id") != notice_id and e.get("openings")]
+        for other in others:
+            theirs = {o["seq"] for o in other["openings"]} | {o["withdrawn"]["seq"] for o in other["openings"] if o["withdrawn"]}
+            assert not mine & theirs, f"sealed entries {sorted(mine & theirs)} are claimed by {notice_id} and by {other['notice_id']}"

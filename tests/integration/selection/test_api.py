@@ -26,19 +26,22 @@ from market.selection import service
 from market.selection.api import context
 from tests.conftest import make_settings, serve_in_process
 from tests.helpers import bearer, create_staff, token_for
-from tests.integration.agencies.test_api import admin, agency_user
+from tests.integration.agencies.test_api import admin, agency_user, log_entries
 from tests.integration.notices.test_api import approved_agency, draft, fields_of, notice_body, owner_user, published
 from tests.integration.selection.helpers import (
     ENTRY_FIELDS,
     HEAD,
     Round,
+    assert_opened,
     assert_story_verifies,
     close,
     entries_of,
     messages_of,
     open_round,
     recompute,
+    sealed_entries,
     selection_of,
+    standing_of,
     wait_until,
 )
 
@@ -55,6 +58,8 @@ def headers_of(r: Round, agency_id: str) -> dict[str, str]:
 
 
 def assert_fields(entry: dict[str, Any]) -> None:
+    """Exactly the fields of an MSP/2 notice's entry of this type (every notice here is MSP/2)."""
+    assert entry["v"] == 2, entry
     assert set(entry) == HEAD | ENTRY_FIELDS[entry["type"]], (entry["type"], sorted(entry))
 
 
@@ -76,9 +81,10 @@ async def test_lottery_with_five_candidates_publishes_a_record_anyone_can_recomp
 
     before = await selection_of(client, r.notice_id)
     assert before["status"] == "open"
-    for key in ("secret", "bids", "candidates", "excluded", "eligible", "seed", "order", "ranking", "winners", "alternates", "publicity_ends"):
+    for key in ("secret", "bids", "openings", "sealed", "candidates", "excluded", "eligible", "seed", "order", "ranking", "winners", "alternates", "publicity_ends"):
         assert before[key] is None, key
     assert before["seqs"]["bids_accepted"] is None and before["seqs"]["bids_withdrawn"] is None
+    assert (before["protocol"], before["sealing"]) == (2, "server")
     assert before["seqs"]["closed"] is None and before["seqs"]["outcome"] is None
     assert before["holders"] == []
     published_entry = (await entries_of(client, r.notice_id, "notice.published"))[0]
@@ -102,31 +108,39 @@ async def test_lottery_with_five_candidates_publishes_a_record_anyone_can_recomp
     assert record["winners"] + record["alternates"] == record["ranking"]
     assert len(record["winners"]) == 1 and len(record["alternates"]) == 4
     assert record["holders"] == record["winners"]
-    # The bid documents are exactly those whose hashes were logged when the bids came in.
-    assert [b["bid_id"] for b in record["bids"]] == sorted((b["bid_id"] for b in r.bids), key=lambda i: i.encode())
+    # The openings are exactly the bids whose commitments were logged when they came in,
+    # each opened with the salt and document its bidder holds, and tied to its bidder.
+    assert (record["protocol"], record["sealing"]) == (2, "server")
+    assert [o["bid"]["bid_id"] for o in record["openings"]] == sorted((b["bid_id"] for b in r.bids), key=lambda i: i.encode())
     by_id = {b["bid_id"]: b for b in r.bids}
-    for document in record["bids"]:
-        assert document["price_fen"] is None and document["notice_id"] == r.notice_id
-        assert protocol.bid_sha256(protocol.canonical_json(document)) == by_id[document["bid_id"]]["bid_sha256"]
+    agency_of = {b["bid_id"]: a["id"] for b, (_, a) in zip(r.bids, r.bidders, strict=True)}
+    for opening in record["openings"]:
+        document, bid = opening["bid"], by_id[opening["bid"]["bid_id"]]
+        assert document["price_fen"] is None and document["notice_id"] == r.notice_id and document["agency_id"] == agency_of[document["bid_id"]]
+        assert protocol.canonical_json(document) == bid["bid_document"].encode()
+        assert (opening["salt"], opening["seq"], opening["withdrawn"]) == (bid["salt"], bid["seq"], None)
+        assert protocol.bid_commitment(bytes.fromhex(opening["salt"]), protocol.canonical_json(document)).hex() == bid["commitment"]
+    assert record["bids"] == standing_of(record["openings"]) == [o["bid"] for o in record["openings"]]
 
-    accepted = await entries_of(client, r.notice_id, "bid.accepted")
+    sealed = await sealed_entries(client)  # this test's log: the five bids' and nothing else
     closed = await entries_of(client, r.notice_id, "bidding.closed")
     drawn = await entries_of(client, r.notice_id, "selection.drawn")
     assert len(closed) == 1 and len(drawn) == 1
     closed_entry, drawn_entry = closed[0], drawn[0]
     assert_fields(closed_entry)
     assert_fields(drawn_entry)
-    assert record["seqs"]["bids_accepted"] == [e["seq"] for e in accepted]
+    assert record["seqs"]["bids_accepted"] is None and record["seqs"]["bids_withdrawn"] is None
+    assert record["sealed"] == [e["seq"] for e in sealed] == sorted(b["seq"] for b in r.bids)
     assert record["seqs"]["closed"] == closed_entry["seq"] and record["seqs"]["outcome"] == drawn_entry["seq"]
     assert closed_entry["seq"] < drawn_entry["seq"]
     assert protocol.parse_ts(closed_entry["ts"]) >= r.deadline
-    for key in ("secret", "bids", "candidates", "excluded", "eligible"):
+    assert closed_entry["v"] == drawn_entry["v"] == 2
+    for key in ("secret", "openings", "candidates", "excluded", "eligible"):
         assert closed_entry[key] == record[key], key
     for key in ("attempt", "scheme", "beacon", "seed", "order", "ranking", "winners", "alternates"):
         assert drawn_entry[key] == record[key], key
-    assert [e["bid_sha256"] for e in sorted(accepted, key=lambda e: e["bid_id"])] == [
-        protocol.bid_sha256(protocol.canonical_json(d)) for d in closed_entry["bids"]
-    ]
+    assert assert_opened(await log_entries(client), closed_entry) == record["sealed"]
+    assert {e["commitment"] for e in sealed} == {b["commitment"] for b in r.bids}
 
     winner_headers = headers_of(r, record["winners"][0])
     assert "won" in [m["kind"] for m in await messages_of(client, winner_headers) if m["notice_id"] == r.notice_id]
@@ -152,12 +166,16 @@ async def test_lowest_price_tie_is_broken_by_the_draw_and_prices_stay_sealed_unt
         await client.get(f"/api/v1/notices/{r.notice_id}/terms"),
         await client.get(f"/api/v1/notices/{r.notice_id}/objections"),
     ]
-    log_before = json.dumps(await entries_of(client, r.notice_id))
+    log_before = json.dumps(await log_entries(client))  # the whole log: the sealed entries name no notice
     assert all(s.status_code == 200 for s in seen), [(s.status_code, s.text) for s in seen]
     for response in seen:
         for price in set(prices):
             assert str(price) not in response.text, response.request.url
-        assert "price_fen" not in response.text and "nonce" not in response.text, response.request.url
+        assert "price_fen" not in response.text and '"salt"' not in response.text and '"commitment"' not in response.text, response.request.url
+        for bid in r.bids:
+            assert bid["salt"] not in response.text and bid["commitment"] not in response.text, response.request.url
+    for bid in r.bids:
+        assert bid["salt"] not in log_before and bid["bid_id"] not in log_before
     assert all(str(p) not in log_before for p in prices)
     listed = [n for n in (await client.get("/api/v1/notices")).json()["items"] if n["id"] == r.notice_id]
     assert listed and listed[0]["status"] == "open"
@@ -171,6 +189,7 @@ async def test_lowest_price_tie_is_broken_by_the_draw_and_prices_stay_sealed_unt
     assert record["status"] == "selected"
     price_of = {r.bidders[i][1]["id"]: p for i, p in enumerate(prices)}
     assert {b["agency_id"]: b["price_fen"] for b in record["bids"]} == price_of
+    assert {o["bid"]["bid_id"]: o["bid"]["price_fen"] for o in record["openings"]} == {b["bid_id"]: p for b, p in zip(r.bids, prices, strict=True)}
     expected = recompute(record)
     for key in ("eligible", "seed", "order", "ranking", "winners", "alternates"):
         assert record[key] == expected[key], key
@@ -221,7 +240,13 @@ async def test_direct_selection_names_its_agency_which_alone_may_respond(client:
     assert record["candidates"] == [[named["id"], 1]] and record["excluded"] == []
     assert record["seed"] is None and record["order"] is None
     entries = await entries_of(client, body["id"])
-    assert [e["type"] for e in entries] == ["notice.published", "bid.accepted", "bidding.closed", "selection.direct"]
+    assert [e["type"] for e in entries] == ["notice.published", "bidding.closed", "selection.direct"]
+    # One sealed entry in the log, the named agency's bid, and the close opens it (the refused
+    # bid logged nothing).
+    assert [e["seq"] for e in await sealed_entries(client)] == [accepted.json()["seq"]]
+    [opening] = entries[1]["openings"]
+    assert opening["bid"]["agency_id"] == named["id"] and opening["bid"]["bid_id"] == accepted.json()["bid_id"] and opening["withdrawn"] is None
+    assert record["sealed"] == [accepted.json()["seq"]]
     direct = entries[-1]
     assert_fields(direct)
     assert direct["agency_id"] == named["id"] and direct["justification"] == JUSTIFICATION
@@ -266,6 +291,7 @@ async def test_an_agency_suspended_after_bidding_is_excluded_at_closing(client: 
     left = sorted(a["id"] for _, a in r.bidders if a["id"] not in (suspended, blacklisted))
     assert [a for a, _ in record["candidates"]] == left
     assert {suspended, blacklisted} <= {b["agency_id"] for b in record["bids"]}  # their bids are published all the same
+    assert {o["bid"]["agency_id"] for o in record["openings"] if o["withdrawn"] is None} == {a["id"] for _, a in r.bidders}
     assert sorted(record["order"]) == left and suspended not in record["ranking"]
     expected = recompute(record)
     assert record["eligible"] == expected["eligible"] and record["order"] == expected["order"]
@@ -307,6 +333,9 @@ async def test_closing_is_refused_to_the_wrong_people_at_the_wrong_time(client: 
     assert refused.status_code == 409, refused.text
     gone = await selection_of(client, cancelled["id"])
     assert gone["status"] == "cancelled" and gone["seqs"]["cancelled"] is not None and gone["secret"] is None
+    [cancel_entry] = await entries_of(client, cancelled["id"], "notice.cancelled")
+    assert_fields(cancel_entry)
+    assert cancel_entry["openings"] == []  # no bid to open: the cancellation says so
     drafted = await draft(client, r.owner)
     assert (await client.post(f"/api/v1/notices/{drafted['id']}/close", headers=r.owner)).status_code == 404
 
@@ -546,6 +575,12 @@ async def test_withdrawn_bids_are_left_out_and_a_changed_price_counts_as_the_new
     assert rebid.status_code == 201, rebid.text
     assert datetime.now(UTC) < r.deadline, "setup took longer than the bid window"
 
+    withdrawal_seqs = {}
+    for h, bid in ((gone_h, r.bids[0]), (changed_h, r.bids[1])):
+        [mine] = [b for b in (await client.get(f"{path}/mine", headers=h)).json() if b["bid_id"] == bid["bid_id"]]
+        assert mine["status"] == "withdrawn" and mine["withdrawal_seq"] is not None
+        withdrawal_seqs[bid["bid_id"]] = mine["withdrawal_seq"]
+
     record = await close(client, r)
     assert [b["bid_id"] for b in record["bids"]] == sorted([rebid.json()["bid_id"], r.bids[2]["bid_id"], r.bids[3]["bid_id"]])
     assert gone["id"] not in [b["agency_id"] for b in record["bids"]]
@@ -553,7 +588,12 @@ async def test_withdrawn_bids_are_left_out_and_a_changed_price_counts_as_the_new
     assert [a for a, _ in record["candidates"]] == sorted(a["id"] for _, a in r.bidders[1:])
     assert record["excluded"] == []
     assert record["winners"] == [changed["id"]] and record["ranking"][0] == changed["id"]
-    withdrawn = await entries_of(client, r.notice_id, "bid.withdrawn")
-    assert record["seqs"]["bids_withdrawn"] == [e["seq"] for e in withdrawn] and len(withdrawn) == 2
-    assert len(record["seqs"]["bids_accepted"]) == 5
+    # Every bid ever placed is opened, the two withdrawn ones with their withdrawals; the
+    # seven sealed entries of this log (five bids, two withdrawals) are all claimed.
+    by_id = {o["bid"]["bid_id"]: o for o in record["openings"]}
+    assert sorted(by_id) == sorted([*(b["bid_id"] for b in r.bids), rebid.json()["bid_id"]])
+    assert {bid_id: o["withdrawn"]["seq"] for bid_id, o in by_id.items() if o["withdrawn"]} == withdrawal_seqs
+    assert by_id[r.bids[0]["bid_id"]]["bid"]["agency_id"] == gone["id"] and by_id[r.bids[1]["bid_id"]]["bid"]["price_fen"] == 800_000
+    assert record["seqs"]["bids_withdrawn"] is None and record["seqs"]["bids_accepted"] is None
+    assert record["sealed"] == [e["seq"] for e in await sealed_entries(client)] and len(record["sealed"]) == 7
     await assert_story_verifies(client, r.notice_id, "selected")

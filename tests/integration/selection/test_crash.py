@@ -6,6 +6,7 @@ the restart every notice is closed exactly once and the log verifies, notice by 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,21 +30,36 @@ ENV = {**LIVE_ENV, "MARKET_SCHEDULER_INTERVAL": "0.05"}
 OUTCOMES = ("selection.drawn", "selection.direct", "selection.failed")
 
 
-async def state_of(database_url: str, notice_ids: list[str]) -> tuple[dict[str, str], dict[str, Counter[str]]]:
-    """Each notice's status and its log entries by type, read straight from the database."""
+async def state_of(database_url: str, notice_ids: list[str]) -> tuple[dict[str, str], dict[str, Counter[str]], dict[str, list[tuple[int, str, str, bytes]]]]:
+    """Each notice's status, its log entries by type, and its bids as (seq, commitment, the
+    type of entry seq, that entry), read straight from the database. Also checks the whole
+    log: every MSP/2 sealed entry is a bid's or a withdrawal's that the database kept (none
+    left behind by a transaction that did not commit whole)."""
     conn = await asyncpg.connect(to_asyncpg_dsn(database_url))
     try:
         statuses = {r["public_id"]: r["status"] for r in await conn.fetch("SELECT public_id, status FROM notice WHERE public_id = ANY($1)", notice_ids)}
         rows = await conn.fetch("SELECT notice_id, type, count(*) AS n FROM log_entry WHERE notice_id = ANY($1) GROUP BY notice_id, type", notice_ids)
+        bid_rows = await conn.fetch(
+            "SELECT n.public_id, b.seq, b.commitment, l.type, l.entry, l.notice_id AS entry_notice FROM bid b JOIN notice n ON n.id = b.notice_id "
+            "LEFT JOIN log_entry l ON l.seq = b.seq WHERE n.public_id = ANY($1) ORDER BY b.seq",
+            notice_ids,
+        )
+        sealed = {r["seq"] for r in await conn.fetch("SELECT seq FROM log_entry WHERE type = 'bid.sealed'")}
+        kept = {r["seq"] for r in await conn.fetch("SELECT seq FROM bid WHERE protocol = 2 UNION ALL SELECT withdrawal_seq FROM bid WHERE withdrawal_seq IS NOT NULL")}
     finally:
         await conn.close()
+    assert sealed == kept, f"sealed entries without their bid or withdrawal: {sorted(sealed - kept)[:10]}; bids without their entry: {sorted(kept - sealed)[:10]}"
     counts: dict[str, Counter[str]] = {n: Counter() for n in notice_ids}
     for r in rows:
         counts[r["notice_id"]][r["type"]] = r["n"]
-    return statuses, counts
+    bids: dict[str, list[tuple[int, str, str, bytes]]] = {n: [] for n in notice_ids}
+    for r in bid_rows:
+        assert r["entry_notice"] is None, r  # a sealed entry names no notice, in the log's index too
+        bids[r["public_id"]].append((r["seq"], r["commitment"], r["type"], bytes(r["entry"])))
+    return statuses, counts, bids
 
 
-def assert_whole_or_nothing(statuses: dict[str, str], counts: dict[str, Counter[str]]) -> None:
+def assert_whole_or_nothing(statuses: dict[str, str], counts: dict[str, Counter[str]], bids: dict[str, list[tuple[int, str, str, bytes]]]) -> None:
     for notice_id, status in statuses.items():
         c = counts[notice_id]
         outcomes = sum(c[t] for t in OUTCOMES)
@@ -52,7 +68,26 @@ def assert_whole_or_nothing(statuses: dict[str, str], counts: dict[str, Counter[
         else:
             assert status in ("selected", "failed"), (notice_id, status)
             assert c["bidding.closed"] == 1 and outcomes == 1, (notice_id, status, dict(c))
-        assert c["bid.accepted"] == BIDS and c["notice.published"] == 1, (notice_id, dict(c))
+        assert c["notice.published"] == 1 and set(c) <= {"notice.published", "bidding.closed", *OUTCOMES}, (notice_id, dict(c))
+        # MSP/2: the notice's BIDS bids are sealed entries naming no notice, each holding its bid's commitment.
+        assert len(bids[notice_id]) == BIDS, (notice_id, bids[notice_id])
+        for seq, commitment, kind, raw in bids[notice_id]:
+            entry = json.loads(raw)
+            assert kind == "bid.sealed" and entry["seq"] == seq and entry["commitment"] == commitment, (notice_id, entry)
+
+
+async def opened_at_close(client: httpx.AsyncClient, notice_id: str, bids: list[tuple[int, str, str, bytes]]) -> None:
+    """The close of the notice opened exactly its BIDS bids: their sealed entries, each
+    opened by its salt and document."""
+    from market.log import protocol
+
+    record = (await client.get(f"/api/v1/notices/{notice_id}/selection")).json()
+    openings = record["openings"]
+    assert record["sealed"] == sorted(seq for seq, *_ in bids) == sorted(o["seq"] for o in openings), (notice_id, record["sealed"])
+    by_seq = {seq: commitment for seq, commitment, *_ in bids}
+    for o in openings:
+        assert o["withdrawn"] is None and o["bid"]["notice_id"] == notice_id
+        assert protocol.bid_commitment(bytes.fromhex(o["salt"]), protocol.canonical_json(o["bid"])).hex() == by_seq[o["seq"]]
 
 
 async def publish_batch(
@@ -128,17 +163,19 @@ async def test_a_server_killed_while_closing_finishes_each_notice_exactly_once_a
             await sleep_until(deadline + timedelta(seconds=offset))
             server.kill()
 
-            statuses, counts = await state_of(committed_database_url, ids)
-            assert_whole_or_nothing(statuses, counts)
+            statuses, counts, bids = await state_of(committed_database_url, ids)
+            assert_whole_or_nothing(statuses, counts, bids)
             left_open_at_kill.append(sum(1 for s in statuses.values() if s == "open"))
 
             server = start_server(committed_database_url, data_dir, **ENV)
             async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
                 records = await wait_decided(client, ids, timeout=20)
-            assert {r["status"] for r in records.values()} == {"selected"}, {n: r["status"] for n, r in records.items()}
-            statuses, counts = await state_of(committed_database_url, ids)
-            assert_whole_or_nothing(statuses, counts)
-            assert set(statuses.values()) == {"selected"}
+                assert {r["status"] for r in records.values()} == {"selected"}, {n: r["status"] for n, r in records.items()}
+                statuses, counts, bids = await state_of(committed_database_url, ids)
+                assert_whole_or_nothing(statuses, counts, bids)
+                assert set(statuses.values()) == {"selected"}
+                for notice_id in ids:
+                    await opened_at_close(client, notice_id, bids[notice_id])
 
             # Until one kill has landed in the middle of the batch (some notices closed, some
             # not), try again a little later or earlier; a loaded machine closes more slowly.

@@ -25,6 +25,7 @@ from tests.integration.selection.helpers import (
     entries_of,
     market_cli,
     recompute,
+    sealed_entries,
     verify_log,
     wait_decided,
 )
@@ -118,6 +119,18 @@ async def test_four_kinds_of_selection_closed_by_the_server_and_verified_from_ou
 
             failed = records[too_few["id"]]
             assert failed["status"] == "failed" and failed["failed_reason"] == "too_few_candidates" and failed["winners"] is None
+
+            # MSP/2: each close opened exactly the bids placed on its notice (5, 4, 1 and 2),
+            # twelve sealed entries in all, each claimed once.
+            placed = {lottery["id"]: 5, lowest["id"]: 4, direct["id"]: 1, too_few["id"]: 2}
+            claimed: list[int] = []
+            for notice_id, count in placed.items():
+                record = records[notice_id]
+                assert (record["protocol"], record["sealing"]) == (2, "server"), notice_id
+                assert len(record["openings"]) == count and all(o["withdrawn"] is None for o in record["openings"]), notice_id
+                assert record["bids"] == [o["bid"] for o in record["openings"]]
+                claimed += record["sealed"]
+            assert sorted(claimed) == [e["seq"] for e in await sealed_entries(client)] and len(claimed) == 12
 
             for notice_id in notices:
                 types = [e["type"] for e in await entries_of(client, notice_id)]

@@ -176,11 +176,30 @@ async def test_too_few_candidates_fails_and_the_page_says_why(client: AsyncClien
     assert "The selection failed" in page and "fewer eligible candidates than the notice" in page
 
 
-async def test_a_drand_notice_closed_before_its_round_says_it_waits_and_why(database_url: str, tmp_path: Path, db: Database) -> None:
-    async with serve_in_process(create_app(make_settings(database_url, tmp_path, beacon="drand"), database=db)) as client:
+async def test_a_drand_notice_closed_before_its_round_says_it_waits_and_why(database_url: str, tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With MARKET_BEACON=drand the bids are timelocked to the deadline's round and the draw
+    waits for the round an hour later: here the first is served (recorded round 657413, for
+    the timelock) and the second is not emitted yet (nor could it be reached, offline)."""
+    from market.log import protocol  # noqa: PLC0415
+    from tests.integration.selection.test_beacon import ROUND, FakeBeacon  # noqa: PLC0415
+
+    monkeypatch.setattr(protocol, "tlock_round", lambda deadline_unix: ROUND)
+
+    class TimelockRoundOnly(FakeBeacon):
+        async def fetch(self, round_number: int) -> Any:
+            if round_number != ROUND:
+                self.failures = None  # the draw's round: unreachable
+            return await super().fetch(round_number)
+
+    app = create_app(make_settings(database_url, tmp_path, beacon="drand"), database=db)
+    beacon = TimelockRoundOnly()
+    app.state.beacon = beacon
+    async with serve_in_process(app) as client:
         staff = await admin(client, db)
         r = await open_round(client, staff, bidders=3, method="lottery")
         record = await close(client, r)
+        # the timelock round opened the bids; the draw's, an hour after the deadline, is not out yet
+        assert record["sealing"] == "tlock" and beacon.asked == [ROUND]
         assert record["status"] == "closed" and record["scheme"].startswith("drand/quicknet/"), record
         page = (await client.get(f"/notices/{r.notice_id}/draw", headers=EN)).text
         assert "Waiting for the randomness beacon." in page and html.escape(record["waiting_reason"]) in page

@@ -28,7 +28,7 @@ NOTICE = Requirements(category="EIA")
 
 
 def bid(agency_id: str, **facts: Any) -> rules.StandingBid:
-    doc = {"notice_id": "N-000001", "bid_id": f"B-{agency_id[-3:]}", "agency_id": agency_id, "price_fen": None, "nonce": "00" * 16}
+    doc = {"notice_id": "N-000001", "bid_id": f"B-{agency_id[-3:]}", "agency_id": agency_id, "price_fen": None}  # an MSP/2 bid document
     return rules.StandingBid(document=doc, facts=replace(BASE, agency_id=agency_id, **facts))
 
 
@@ -123,15 +123,29 @@ def notice(**overrides: Any) -> SimpleNamespace:
         "public_id": "N-000001", "status": "open", "method": "lottery", "winners": 1, "min_candidates": 3,
         "bid_deadline": datetime(2026, 12, 4, 9, 0, tzinfo=UTC), "commit": "ab" * 32, "scheme": "none",
         "terms_sha256": "cd" * 32, "direct_agency_id": None, "direct_justification": None,
+        "protocol": 2, "sealing": "server",
+    }
+    return SimpleNamespace(**(values | overrides))
+
+
+def closed_selection(**overrides: Any) -> SimpleNamespace:
+    """A stored selection row after closing (a draw), as ``selection_record`` reads it."""
+    values = {
+        "waiting_reason": None, "secret": "ef" * 32, "bids": [], "openings": None, "candidates": [["AG-000001", 1]],
+        "excluded": [], "eligible": "01" * 32, "publicity_ends": datetime(2026, 12, 7, 9, 0, tzinfo=UTC), "failed_reason": None,
+        "outcome": "drawn", "beacon": None, "seed": "02" * 32, "order": ["AG-000001"], "ranking": ["AG-000001"],
+        "winners": ["AG-000001"], "alternates": [],
     }
     return SimpleNamespace(**(values | overrides))
 
 
 def test_the_record_before_closing_withholds_everything_sealed() -> None:
-    record = rules.selection_record(notice=notice(), selection=None, seqs={"notice.published": [0], "bid.accepted": [1, 2]}, holders=[], base_url="http://x")
+    record = rules.selection_record(notice=notice(), selection=None, seqs={"notice.published": [0]}, holders=[], base_url="http://x")
     assert record["secret"] is None and record["bids"] is None and record["candidates"] is None
-    assert record["seqs"]["bids_accepted"] is None
+    assert record["openings"] is None and record["sealed"] is None
+    assert record["seqs"]["bids_accepted"] is None and record["seqs"]["bids_withdrawn"] is None
     assert record["seqs"]["published"] == 0
+    assert (record["protocol"], record["sealing"]) == (2, "server")
     assert record["fairness"] == "operator" and record["fairness_note"]
     assert record["verify_command"] == "python3 ops/verify_log.py --url http://x --notice N-000001"
 
@@ -139,3 +153,43 @@ def test_the_record_before_closing_withholds_everything_sealed() -> None:
 def test_a_beacon_scheme_is_not_called_operator_fair() -> None:
     record = rules.selection_record(notice=notice(scheme="drand/quicknet/34525012"), selection=None, seqs={}, holders=[], base_url="")
     assert record["fairness"] == "beacon" and record["fairness_note"] is None
+
+
+def test_an_msp1_record_before_closing_withholds_its_bid_entries_too() -> None:
+    # A notice published before MSP/2 logged bid.accepted entries under its id; the record
+    # still lists none of them before the close.
+    msp1 = notice(protocol=1, sealing=None)
+    record = rules.selection_record(notice=msp1, selection=None, seqs={"notice.published": [0], "bid.accepted": [1, 2], "bid.withdrawn": [3]}, holders=[], base_url="")
+    assert record["seqs"]["bids_accepted"] is None and record["seqs"]["bids_withdrawn"] is None
+    assert record["bids"] is None and record["openings"] is None and record["sealed"] is None
+    assert (record["protocol"], record["sealing"]) == (1, None)
+
+
+def test_an_msp2_record_after_closing_shows_the_openings_and_every_sealed_entry_they_claim() -> None:
+    openings = [
+        {"bid": {"agency_id": "AG-000002", "bid_id": "B-000001", "notice_id": "N-000001", "price_fen": None}, "salt": "aa" * 32, "seq": 7, "withdrawn": {"salt": "bb" * 32, "seq": 12}},
+        {"bid": {"agency_id": "AG-000001", "bid_id": "B-000002", "notice_id": "N-000001", "price_fen": None}, "salt": "cc" * 32, "seq": 9, "withdrawn": None},
+        {"bid": {"agency_id": "AG-000002", "bid_id": "B-000003", "notice_id": "N-000001", "price_fen": None}, "salt": "dd" * 32, "seq": 13, "withdrawn": None},
+    ]
+    standing = [openings[1]["bid"], openings[2]["bid"]]
+    record = rules.selection_record(
+        notice=notice(status="selected"), selection=closed_selection(bids=standing, openings=openings),
+        seqs={"notice.published": [0], "bidding.closed": [20], "selection.drawn": [21]}, holders=["AG-000001"], base_url="",
+    )
+    assert record["openings"] == openings and record["bids"] == standing
+    assert record["sealed"] == [7, 9, 12, 13]  # bids and the withdrawal, sorted
+    # An MSP/2 sealed entry names no notice: there are no per-notice bid entries to list.
+    assert record["seqs"]["bids_accepted"] is None and record["seqs"]["bids_withdrawn"] is None
+    assert record["seqs"]["closed"] == 20 and record["seqs"]["outcome"] == 21
+
+
+def test_an_msp1_record_after_closing_lists_its_bid_entries_and_no_openings() -> None:
+    bids = [{"agency_id": "AG-000001", "bid_id": "B-000002", "nonce": "00" * 16, "notice_id": "N-000001", "price_fen": None}]
+    record = rules.selection_record(
+        notice=notice(status="selected", protocol=1, sealing=None), selection=closed_selection(bids=bids, openings=None),
+        seqs={"notice.published": [0], "bid.accepted": [1, 2], "bid.withdrawn": [3], "bidding.closed": [5], "selection.drawn": [6]},
+        holders=["AG-000001"], base_url="",
+    )
+    assert record["seqs"]["bids_accepted"] == [1, 2] and record["seqs"]["bids_withdrawn"] == [3]
+    assert record["bids"] == bids and record["openings"] is None and record["sealed"] is None
+    assert (record["protocol"], record["sealing"]) == (1, None)

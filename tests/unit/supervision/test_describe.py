@@ -16,6 +16,14 @@ def entry(type_: str, /, **fields: Any) -> dict[str, Any]:
     return {"v": 1, "seq": 7, "ts": TS, "type": type_, **fields}
 
 
+def OPENING(agency_id: str, bid_id: str, *, withdrawn: bool = False) -> dict[str, Any]:  # noqa: N802 - reads as a constant in the table
+    """One MSP/2 opening: a bid document, its salt and sealed entry, and its withdrawal."""
+    return {
+        "bid": {"agency_id": agency_id, "bid_id": bid_id, "notice_id": "N-1", "price_fen": None},
+        "salt": "11" * 32, "seq": 3, "withdrawn": {"salt": "22" * 32, "seq": 4} if withdrawn else None,
+    }
+
+
 def english(d: Description) -> tuple[str, list[str]]:
     same = lambda s: s  # noqa: E731 - the catalog ids are the English
     return d.summary.text(same), [line.text(same) for line in d.details]
@@ -42,13 +50,44 @@ CASES: list[tuple[dict[str, Any], list[str], list[str], list[str]]] = [
         ["none"],
         [],
     ),
+    (
+        entry("notice.published", v=2, notice_id="N-1", method="lowest_price", winners=1, min_candidates=3, bid_deadline=TS, terms_sha256="ab", commit="cd", scheme="none", sealing="server"),
+        ["1 winner", "at least 3", "2026-03-01 09:30"],
+        ["none"],
+        [],
+    ),
     (entry("notice.cancelled", notice_id="N-1", reason="项目取消"), ["Cancelled"], ["项目取消"], []),
     (entry("bid.accepted", notice_id="N-1", bid_id="B-1", agency_id="AG-2", bid_sha256="ab"), ["AG-2", "sealed", "B-1"], [], ["AG-2"]),
+    # MSP/2 (docs/protocol/msp.md): a sealed entry names no notice and no agency, and is described as such.
+    (entry("bid.sealed", v=2, commitment="ab" * 32), ["sealed bid or withdrawal", "names no notice and no agency"], [], []),
+    (
+        entry("notice.cancelled", v=2, notice_id="N-1", reason="项目取消", openings=[OPENING("AG-2", "B-1"), OPENING("AG-3", "B-2", withdrawn=True)]),
+        ["Cancelled"],
+        ["项目取消", "Bids opened: 2"],
+        [],
+    ),
+    (
+        entry("bids.opened", v=2, notice_id="N-1", openings=[OPENING("AG-2", "B-1"), OPENING("AG-3", "B-2")], tlock={"round": 1, "signature": "00"}),
+        ["opened with the deadline's drand round: 2"],
+        [],
+        ["AG-2", "AG-3"],
+    ),
     (entry("bid.withdrawn", notice_id="N-1", bid_id="B-1", agency_id="AG-2"), ["AG-2 withdrew bid B-1"], [], ["AG-2"]),
     (
         entry(
             "bidding.closed", notice_id="N-1", secret="00", eligible="00",
             bids=[{"agency_id": "AG-1"}, {"agency_id": "AG-2"}, {"agency_id": "AG-3"}],
+            candidates=[["AG-1", 1], ["AG-2", 1]], excluded=[{"agency_id": "AG-3", "reason": "suspended"}],
+        ),
+        ["3 bid(s), 2 candidate(s), 1 excluded"],
+        ["Candidates: AG-1、AG-2", "Excluded AG-3: suspended"],
+        ["AG-1", "AG-2", "AG-3"],
+    ),
+    (
+        # MSP/2: the standing bids are the openings not withdrawn (a withdrawn bid does not count).
+        entry(
+            "bidding.closed", v=2, notice_id="N-1", secret="00", eligible="00",
+            openings=[OPENING("AG-1", "B-1"), OPENING("AG-2", "B-2"), OPENING("AG-2", "B-3", withdrawn=True), OPENING("AG-3", "B-4")],
             candidates=[["AG-1", 1], ["AG-2", 1]], excluded=[{"agency_id": "AG-3", "reason": "suspended"}],
         ),
         ["3 bid(s), 2 candidate(s), 1 excluded"],
