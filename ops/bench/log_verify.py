@@ -59,11 +59,13 @@ class Log:
     """The synthetic log's rows and subtree hashes, written in parts (``write``), each
     under its own signed checkpoint, as a log grows between two verifications."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, version: int = protocol.VERSION) -> None:
+        """``version``: the protocol of every notice (1: the log as MSP/1 wrote it, to
+        compare the two versions' cost on the same machine)."""
         self.frontier = protocol.Frontier()
         self.entries: list[tuple[int, str, str | None, bytes, bytes]] = []
         self.subtrees: list[tuple[int, int, int, bytes]] = []  # (end, level, idx, hash)
-        for seq, (type_, notice_id, entry) in enumerate(synthetic_log(n)):
+        for seq, (type_, notice_id, entry) in enumerate(synthetic_log(n, upgrade=n if version == 1 else 0)):
             leaf = protocol.leaf_hash(entry)
             self.entries.append((seq, type_, notice_id, entry, leaf))
             for start, end, h in self.frontier.append(leaf):
@@ -112,6 +114,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--new", type=int, default=10_000, help="entries added since the verification that kept the state")
+    parser.add_argument("--protocol", type=int, choices=protocol.VERSIONS, default=protocol.VERSION, help="the notices' protocol: 2 (sealed bids, the default) or 1")
     args = parser.parse_args()
     if not 0 < args.new < args.entries:
         parser.error("--new must be between 0 and --entries")
@@ -119,14 +122,14 @@ def main() -> int:
     known = args.entries - args.new
     with scratch_database() as url, tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
-        log = Log(args.entries)
+        log = Log(args.entries, args.protocol)
         asyncio.run(log.write(url, signer, 0, known))
         kept, state = Path(folder) / "kept.json", Path(folder) / "state.json"
         source = DatabaseSource(url, signer)
         assert verifier.verify(source, state=str(kept)).ok  # the verification of the day before
         source.close()
         asyncio.run(log.write(url, signer, known, args.entries))
-        print(f"filled {args.entries:,} entries in {time.perf_counter() - started:.1f} s (a state kept at {known:,})")
+        print(f"filled {args.entries:,} entries (MSP/{args.protocol}) in {time.perf_counter() - started:.1f} s (a state kept at {known:,})")
         timings: dict[str, float] = {}
         cpu: dict[str, float] = {}
         for label in ("baseline", "verify", "log_only", "with_state") * 2:  # interleaved, best of two

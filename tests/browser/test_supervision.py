@@ -77,16 +77,16 @@ def test_a_flag_leads_to_its_evidence_and_the_console_shows_the_timeline(page: P
         expect(page).to_have_url(f"{server}/log/entries/{record['seqs']['closed']}")
         expect(page.locator("#exact-bytes")).to_contain_text('"price_fen":15000000')
 
-        # The console's timeline of the notice: published, closed, drawn — in order. The three
-        # bids (MSP/2) are bid.sealed entries naming no notice; the close opened them, so its
-        # entry counts them and names the three bidders as candidates.
-        assert len(record["openings"]) == 3 and record["sealed"] and record["candidates"]
+        # The console's timeline of the notice, in order: published, the three bids, closed,
+        # drawn. The bids (MSP/2) are bid.sealed entries naming no notice; the close opened
+        # them, so from then on they join the timeline, and its entry names the bidders.
+        assert len(record["openings"]) == 3 and len(record["sealed"]) == 3 and record["candidates"]
         page.goto(f"{server}/supervision/notices/{notice_id}")
         entries = page.locator("#timeline li.entry")
-        expect(entries).to_have_count(3)
+        expect(entries).to_have_count(6)
         types = [t.strip() for t in entries.locator("code").all_inner_texts() if "." in t]
-        assert types == ["notice.published", "bidding.closed", "selection.drawn"], types
-        closed = entries.nth(1)
+        assert types == ["notice.published", "bid.sealed", "bid.sealed", "bid.sealed", "bidding.closed", "selection.drawn"], types
+        closed = entries.nth(4)
         for opening in record["openings"]:
             expect(closed).to_contain_text(opening["bid"]["agency_id"])
         expect(page.locator("#timeline")).to_contain_text(record["winners"][0])
