@@ -518,3 +518,12 @@ def test_standalone_verifier_checks_msp2_with_only_cryptography() -> None:
         assert code == 1 and "was never opened by any notice" in report["problems"][0]["message"]
     finally:
         server.close()
+
+
+@given(salt=st.binary(min_size=32, max_size=32), document=st.binary(min_size=1, max_size=400), bid_salt=st.binary(min_size=32, max_size=32))
+def test_the_verifiers_fast_commitments_are_the_protocols(salt: bytes, document: bytes, bid_salt: bytes) -> None:
+    from market.log import notice_checks
+
+    commitment = protocol.bid_commitment(bid_salt, document)
+    assert notice_checks._bid_commitment(bid_salt, document) == commitment
+    assert notice_checks._withdrawal_commitment(salt, commitment) == protocol.withdrawal_commitment(salt, commitment)
