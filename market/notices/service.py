@@ -850,9 +850,14 @@ class OwnBid:
     def salt(self) -> str | None:
         return self.opened.salt.hex() if self.opened is not None else None
 
-    def __getattr__(self, name: str) -> Any:
-        # seq, leaf_hash, commitment, bid_sha256, created_at, withdrawn_at, withdrawal_seq...
-        return getattr(self.bid, name)
+    # The row's own facts, by the names the pages use.
+    seq = property(lambda self: self.bid.seq)
+    leaf_hash = property(lambda self: self.bid.leaf_hash)
+    commitment = property(lambda self: self.bid.commitment)
+    bid_sha256 = property(lambda self: self.bid.bid_sha256)
+    created_at = property(lambda self: self.bid.created_at)
+    withdrawn_at = property(lambda self: self.bid.withdrawn_at)
+    withdrawal_seq = property(lambda self: self.bid.withdrawal_seq)
 
 
 async def bids_of(session: AsyncSession, agency: Agency, *, sealer: SecretSealer, notice: Notice | None = None) -> list[OwnBid]:
