@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -20,6 +18,7 @@ from market.notices.models import Notice, NoticeRevision, OwnerOrg
 from market.ocds import mapping
 from market.reference.models import Region, ServiceCategory
 from market.selection.models import Award, Selection
+from market.spreadsheet import to_csv
 
 PUBLISHED = ("open", "closed", "selected", "awarded", "failed", "cancelled")
 BID_ENTRY_TYPES = ("bid.accepted", "bid.withdrawn", "bid.sealed")
@@ -168,15 +167,6 @@ def yuan_text(fen: int | None) -> str:
     sign = "-" if fen < 0 else ""
     whole, cents = divmod(abs(fen), 100)
     return f"{sign}{whole}.{cents:02d}"
-
-
-def to_csv(header: list[str], rows: list[list[Any]]) -> bytes:
-    """UTF-8 with a BOM, so that spreadsheet programs read the Chinese right."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
 
 
 def _day(value: Any) -> str:

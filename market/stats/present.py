@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from market.i18n import N_
+from market.spreadsheet import to_csv
 from market.stats import rules
 from market.stats.queries import Row, Stats
 from market.stats.rules import Figures
@@ -91,7 +92,7 @@ def csv_bytes(stats: Stats, table: str, *, locale: str, gettext: Callable[[str],
     if table == "summary":
         header = [gettext("Figure"), gettext("Value")]
         body = [[gettext(c.csv_label or c.label), c.csv(stats.total)] for c in COLUMNS]
-        return rules.to_csv(header, body)
+        return to_csv(header, body)
     rows = stats.table(table)
     lead = [gettext("Code"), gettext(KEY_HEADERS[table])] if table != "month" else [gettext("Month")]
     header = lead + [gettext(c.csv_label or c.label) for c in COLUMNS]
@@ -99,7 +100,7 @@ def csv_bytes(stats: Stats, table: str, *, locale: str, gettext: Callable[[str],
     for row in rows:
         cells: list[object] = [row.key, name_of(row, locale)] if table != "month" else [row.key]
         body.append(cells + [c.csv(row.figures) for c in COLUMNS])
-    return rules.to_csv(header, body)
+    return to_csv(header, body)
 
 
 # -- charts ---------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Pure rules of the statistics dashboard: the ratios, their display, the geometry of the
-server-drawn SVG charts and the CSV the tables download as.
+server-drawn SVG charts (the tables download through market.spreadsheet).
 
 Counts and money arrive as integers (fen) from the database; every ratio is computed here
 from those integers, as an exact :class:`~fractions.Fraction`, and only turned into a
@@ -8,15 +8,12 @@ float or a percentage string at the edge.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 DASH = "—"
-BOM = "\ufeff"
 
 
 # -- figures and ratios ---------------------------------------------------------------------------
@@ -233,41 +230,3 @@ def rows(
     return Chart(width=width, height=height, bars=bars, ticks=[], labels=text, top=peak, baseline=label_width)
 
 
-# -- CSV ------------------------------------------------------------------------------------------
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: object) -> str:
-    """A cell as text. Text that a spreadsheet would read as a formula is prefixed with an
-    apostrophe (OWASP's CSV-injection advice); numbers, negative ones included, are not."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int | float):
-        return str(value)
-    text = str(value)
-    if text.startswith(_FORMULA_START) and not _numeric(text):
-        return "'" + text
-    return text
-
-
-def _numeric(text: str) -> bool:
-    candidate = text.rstrip("%")
-    try:
-        float(candidate)
-    except ValueError:
-        return False
-    return True
-
-
-def to_csv(header: Sequence[object], body: Iterable[Sequence[object]]) -> bytes:
-    """UTF-8 with a byte-order mark (so Excel reads Chinese correctly), CRLF line ends, and
-    quotes, commas and line breaks escaped the RFC 4180 way."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow([_cell(h) for h in header])
-    for row in body:
-        writer.writerow([_cell(c) for c in row])
-    return (BOM + buffer.getvalue()).encode("utf-8")

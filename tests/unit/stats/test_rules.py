@@ -9,6 +9,7 @@ from fractions import Fraction
 
 import pytest
 
+from market import spreadsheet
 from market.stats import rules
 from market.stats.rules import Figures
 
@@ -144,7 +145,7 @@ def test_rows_scale_to_the_maximum_and_zero_is_safe() -> None:
 
 
 def test_csv_has_a_bom_crlf_and_escapes() -> None:
-    data = rules.to_csv(
+    data = spreadsheet.to_csv(
         ["名称", "Value"],
         [
             ["环境影响评价", 3],
