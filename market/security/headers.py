@@ -10,7 +10,8 @@ evaluated attributes (``hx-on``, ``js:`` values, trigger filters), and htmx is t
 embeds; nothing else is loaded from elsewhere.
 
 A response that sets its own policy keeps it (served uploads set a stricter one), and any
-header a handler set is left alone; the rest are added here.
+header a handler set is left alone; the rest are added here. Answers to an authenticated
+caller get ``Cache-Control: no-store`` unless the handler chose a caching policy itself.
 """
 
 from __future__ import annotations
@@ -74,6 +75,11 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
     for name, value in SECURITY_HEADERS.items():
         if name not in headers:
             headers[name] = value
+    # An answer to a logged-in caller may hold what only it may read (its bids with their
+    # prices and salts, its messages, its account): no browser or proxy keeps a copy, unless
+    # the handler said the answer is public (the receipt key, static files).
+    if scope.get("user") is not None and "cache-control" not in headers:
+        headers["cache-control"] = "no-store"
     app = scope.get("litestar_app")
     https = scope.get("scheme") == "https" or (app is not None and app.state.settings.cookie_secure)
     if https:
