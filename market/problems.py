@@ -130,7 +130,20 @@ def problem_for(exc: Exception) -> DomainError:
         return DomainError(detail=N_("Text may not contain the NUL character (U+0000)."), status=422, title=TITLES[422])
     if _sqlstate(exc) in OUT_OF_RANGE:
         return DomainError(detail=N_("Some fields are invalid"), status=422, title=TITLES[422])
+    if isinstance(exc, RecursionError) and _raised_by_body_decoding(exc):
+        # msgspec gives up on a body nested deeper than it recurses and raises RecursionError,
+        # which Litestar's body decoding does not turn into its 400 as it does other bad JSON.
+        return DomainError(detail=N_("The JSON body is nested too deeply."), status=400, title=TITLES[400])
     return DomainError(detail=N_("Something went wrong on our side; it has been logged"), status=500, title=TITLES[500])
+
+
+def _raised_by_body_decoding(exc: BaseException) -> bool:
+    """Whether ``exc`` came out of decoding a request body (Litestar's JSON decoder), not out
+    of our own code, where a RecursionError is a bug."""
+    frame = exc.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    return frame is not None and frame.tb_frame.f_code.co_name == "decode_json" and "litestar" in frame.tb_frame.f_code.co_filename
 
 
 def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po, write_po
 
 ZH = {
+    "The JSON body is nested too deeply.": "JSON 请求体嵌套层数过多。",
     "A bidder checks its own bid with the receipt file from its bid page: the entry is its bid, it is in the signed tree, and after the deadline it was opened:": "投标机构可用报名页面上的回执文件核对自己的报名：该条目就是它的报名，已收入签名的默克尔树，截止后已被开启：",
     "A sealed bid or withdrawal: it names no notice and no agency until bidding ends and it is opened.": "一条密封的报名或撤回：在报名结束并被开启之前，它不指明任何公告或机构。",
     "Bid document (with the salt it opens the commitment; it is revealed when bidding ends):": "报名文件（与盐值一起可打开承诺值；报名结束时公开）：",
