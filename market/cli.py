@@ -16,7 +16,11 @@ from market.pgembed import EmbeddedPostgres, EmbeddedPostgresError, database_url
 # The production setting: uvloop's event loop and httptools' HTTP parser (both in
 # uvicorn[standard]) named, so a missing one fails at start rather than silently falling
 # back to the slower pure-Python pair.
-SERVER_OPTIONS: dict[str, Any] = {"loop": "uvloop", "http": "httptools"}
+# proxy_headers off: uvicorn's default believes X-Forwarded-For from 127.0.0.1 and rewrites
+# the client's address with it, so a client on the same machine (or behind a proxy on it)
+# could name a fresh address per log-in attempt and never meet the rate limit. The address
+# is decided in one place, security.ratelimit.client_address, by MARKET_TRUSTED_PROXIES.
+SERVER_OPTIONS: dict[str, Any] = {"loop": "uvloop", "http": "httptools", "proxy_headers": False}
 
 
 def _fail(message: str) -> int:

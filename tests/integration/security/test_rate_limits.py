@@ -78,3 +78,21 @@ async def test_behind_one_trusted_proxy_clients_are_counted_by_the_address_it_sa
         assert [await attempt(f"10.9.9.{i}, 198.51.100.7") for i in range(LIMIT + 1)][-1] == 429
         # Another client behind the same proxy has its own budget.
         assert await attempt("198.51.100.8") == 422
+
+
+def test_the_real_server_does_not_let_forwarded_for_from_loopback_rename_the_client(committed_database_url: str, tmp_path: Path) -> None:
+    """Issue 19, item 7: under `market serve` itself (uvicorn), a client on loopback naming a
+    fresh X-Forwarded-For address per attempt is still one client: uvicorn's own proxy-header
+    handling, which trusts 127.0.0.1 by default and rewrites the client, is off, and only
+    MARKET_TRUSTED_PROXIES (0 here) decides."""
+    import httpx
+
+    from tests.live import running_server
+
+    with running_server(committed_database_url, tmp_path / "data", MARKET_AUTH_RATE_LIMIT=str(LIMIT)) as server:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            statuses = [
+                client.post("/api/v1/auth/token", json={"email": "nobody@example.cn", "password": "x" * 12}, headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code
+                for i in range(LIMIT + 2)
+            ]
+    assert statuses[-1] == 429 and statuses.count(429) >= 2, statuses
