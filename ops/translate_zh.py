@@ -13,6 +13,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po, write_po
 
 ZH = {
+    "price above the budget cap in force at closing": "报价高于截标时有效的最高限价",
     "The JSON body is nested too deeply.": "JSON 请求体嵌套层数过多。",
     "A bidder checks its own bid with the receipt file from its bid page: the entry is its bid, it is in the signed tree, and after the deadline it was opened:": "投标机构可用报名页面上的回执文件核对自己的报名：该条目就是它的报名，已收入签名的默克尔树，截止后已被开启：",
     "A sealed bid or withdrawal: it names no notice and no agency until bidding ends and it is opened.": "一条密封的报名或撤回：在报名结束并被开启之前，它不指明任何公告或机构。",

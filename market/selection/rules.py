@@ -18,6 +18,7 @@ TOO_FEW_CANDIDATES: Final = "too_few_candidates"
 NO_ALTERNATES: Final = "no_alternates"
 NOT_NAMED: Final = "not_named"  # a bidder on a direct notice other than the agency it names
 # How the codes in bidding.closed (excluded) and selection.failed read, in every front end.
+OVER_BUDGET = "over_budget"
 EXCLUSION_REASONS = {
     "not_approved": N_("not an approved agency"),
     "suspended": N_("suspended"),
@@ -30,6 +31,7 @@ EXCLUSION_REASONS = {
     "region": N_("outside the notice's region"),
     "avoided": N_("on the notice's avoidance list (回避)"),
     "not_named": N_("not the agency this direct selection names"),
+    "over_budget": N_("price above the budget cap in force at closing"),
 }
 FAILED_REASONS = {
     "too_few_candidates": N_("fewer eligible candidates than the notice's minimum"),
@@ -59,9 +61,13 @@ def candidates_at_close(
     today: date,
     *,
     direct_agency_id: str | None = None,
+    budget_fen: int | None = None,
 ) -> Decided:
     """Re-check every bidder on the day of closing: an agency suspended, blacklisted or
-    whose qualification lapsed since it bid is excluded, with the first reason's code."""
+    whose qualification lapsed since it bid is excluded, with the first reason's code; and
+    a price above the budget cap in force at closing (``budget_fen``: an amendment may
+    have lowered it after the bid) is excluded as ``over_budget``, so that no bid above
+    the published cap can win."""
     candidates: list[tuple[str, int]] = []
     excluded: list[dict[str, str]] = []
     for bid in bids:
@@ -70,8 +76,11 @@ def candidates_at_close(
             excluded.append({"agency_id": agency_id, "reason": NOT_NAMED})
             continue
         result = agency_rules.eligibility(bid.facts, requirements, today)
+        price = bid.document.get("price_fen")
         if isinstance(result, agency_rules.NotEligible):
             excluded.append({"agency_id": agency_id, "reason": result.codes[0]})
+        elif budget_fen is not None and isinstance(price, int) and price > budget_fen:
+            excluded.append({"agency_id": agency_id, "reason": OVER_BUDGET})
         else:
             candidates.append((agency_id, WEIGHT))
     excluded.sort(key=lambda e: e["agency_id"].encode("utf-8"))

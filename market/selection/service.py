@@ -144,7 +144,7 @@ async def _close_bidding(session: AsyncSession, notice: Notice, ctx: Context) ->
         rules.StandingBid(document=documents[bid.public_id], facts=profile.facts())
         for (bid, _), profile in zip(rows, profiles, strict=True)
     ]
-    decided = rules.candidates_at_close(standing, requirements, today, direct_agency_id=notice.direct_agency_id)
+    decided = rules.candidates_at_close(standing, requirements, today, direct_agency_id=notice.direct_agency_id, budget_fen=notice.budget_fen)
     secret = ctx.sealer.open(notice.public_id, (await _sealed(session, notice)))
     eligible = protocol.eligible_digest(decided.candidates)
     bids = sorted((s.document for s in standing), key=lambda d: d["bid_id"].encode("utf-8"))

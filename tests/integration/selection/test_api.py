@@ -597,3 +597,21 @@ async def test_withdrawn_bids_are_left_out_and_a_changed_price_counts_as_the_new
     assert record["seqs"]["bids_withdrawn"] is None and record["seqs"]["bids_accepted"] is None
     assert record["sealed"] == [e["seq"] for e in await sealed_entries(client)] and len(record["sealed"]) == 7
     await assert_story_verifies(client, r.notice_id, "selected")
+
+
+async def test_a_budget_cut_after_the_bids_cannot_let_a_bid_above_the_cap_win(client: AsyncClient, db: Database) -> None:
+    """Issue 19, item 3, as reported: four bids at 26-29 M fen under a 30 M budget, the
+    budget amended to 25 M; at the close every bid is above the cap in force, so each is
+    excluded as over_budget (the selection fails) instead of the award going at 26 M."""
+    staff = await admin(client, db)
+    r = await open_round(
+        client, staff, bidders=4, method="lowest_price", prices=[26_000_000, 27_000_000, 28_000_000, 29_000_000],
+        budget_fen=30_000_000, min_candidates=1, due_in=8.0,
+    )
+    cut = await client.post(f"/api/v1/notices/{r.notice_id}/amend", json={"budget_fen": 25_000_000, "reason": "预算调整"}, headers=r.owner)
+    assert cut.status_code == 200, cut.text
+    record = await close(client, r)
+    assert record["status"] == "failed" and record["candidates"] == [] and record["winners"] is None
+    assert sorted(e["reason"] for e in record["excluded"]) == ["over_budget"] * 4
+    page = (await client.get(f"/notices/{r.notice_id}/draw", headers={"Accept-Language": "en"})).text
+    assert "price above the budget cap in force at closing" in page

@@ -58,6 +58,26 @@ def test_an_avoided_agency_is_excluded_at_closing() -> None:
     assert decided.excluded == [{"agency_id": "AG-000001", "reason": "avoided"}]
 
 
+def test_a_price_above_the_budget_in_force_at_closing_is_excluded() -> None:
+    """Issue 19, item 3: an owner who cuts the budget after the bids are in cannot have a
+    bid above the new cap win: at closing every price is judged against the cap in force."""
+    def priced(agency_id: str, price: int) -> rules.StandingBid:
+        standing = bid(agency_id)
+        return rules.StandingBid(document={**standing.document, "price_fen": price}, facts=standing.facts)
+
+    bids = [priced("AG-000001", 26_000_000), priced("AG-000002", 25_000_000), priced("AG-000003", 29_000_000)]
+    decided = rules.candidates_at_close(bids, NOTICE, TODAY, budget_fen=25_000_000)
+    assert decided.candidates == [("AG-000002", 1)]  # at the cap is within it
+    assert decided.excluded == [
+        {"agency_id": "AG-000001", "reason": rules.OVER_BUDGET}, {"agency_id": "AG-000003", "reason": rules.OVER_BUDGET},
+    ]
+    assert rules.OVER_BUDGET in rules.EXCLUSION_REASONS
+    # lottery bids carry no price, and an ineligible bidder keeps its own first reason
+    assert rules.candidates_at_close([bid("AG-000004")], NOTICE, TODAY, budget_fen=1).candidates == [("AG-000004", 1)]
+    suspended = rules.StandingBid(document={**bid("AG-000005").document, "price_fen": 99}, facts=replace(BASE, agency_id="AG-000005", status="suspended"))
+    assert rules.candidates_at_close([suspended], NOTICE, TODAY, budget_fen=1).excluded == [{"agency_id": "AG-000005", "reason": "suspended"}]
+
+
 def test_on_a_direct_notice_only_the_named_agency_can_be_a_candidate() -> None:
     decided = rules.candidates_at_close([bid("AG-000001"), bid("AG-000002")], NOTICE, TODAY, direct_agency_id="AG-000002")
     assert decided.candidates == [("AG-000002", 1)]
