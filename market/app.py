@@ -54,7 +54,7 @@ from market.selection.service import CHANNEL
 from market.selection.web import SelectionPages
 from market.security.csrf import CSRF_COOKIE, CSRF_HEADER, csrf_middleware_factory
 from market.security.headers import add_security_headers
-from market.security.ratelimit import SlidingWindowLimiter
+from market.security.ratelimit import FailureBackoff, SlidingWindowLimiter
 from market.security.swagger import StaticSwaggerRenderPlugin
 from market.site.web import HealthApi, SitePages
 from market.stats.api import StatsApi
@@ -163,6 +163,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             "receipts": ReceiptSigner.from_data_dir(settings.data_dir),
             "sealer": SecretSealer.from_data_dir(settings.data_dir),
             "auth_limiter": SlidingWindowLimiter(limit=settings.auth_rate_limit, window=settings.auth_rate_window),
+            "login_backoff": FailureBackoff(),
             "beacon": DrandRelays(settings.drand_relays),
         }
     )

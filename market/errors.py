@@ -67,9 +67,9 @@ class Unauthorized(DomainError):
 
 
 class TooManyRequests(DomainError):
-    def __init__(self, retry_after: int) -> None:
+    def __init__(self, retry_after: int, detail: str = N_("Too many attempts from this address; try again in {retry_after} s")) -> None:
         super().__init__(
-            detail=N_("Too many attempts from this address; try again in {retry_after} s"),
+            detail=detail,
             status=429,
             title="Too many requests",
             headers={"Retry-After": str(retry_after)},

@@ -13,6 +13,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po, write_po
 
 ZH = {
+    "Too many failed log-ins for this account; try again in {retry_after} s": "此账户登录失败次数过多，请在 {retry_after} 秒后再试",
     "price above the budget cap in force at closing": "报价高于截标时有效的最高限价",
     "The JSON body is nested too deeply.": "JSON 请求体嵌套层数过多。",
     "A bidder checks its own bid with the receipt file from its bid page: the entry is its bid, it is in the signed tree, and after the deadline it was opened:": "投标机构可用报名页面上的回执文件核对自己的报名：该条目就是它的报名，已收入签名的默克尔树，截止后已被开启：",

@@ -31,7 +31,7 @@ class AccountsApi(Controller):
     # 401: wrong e-mail address or password.
     @post("/auth/token", status_code=200, guards=[rate_limited("login")], responses=problems(401), summary="Exchange e-mail and password for a bearer token")
     async def token(self, request: Request[Any, Any, Any], data: JSONBody[LoginInput], session: NamedDependency[AsyncSession]) -> TokenPublic:
-        user = await service.authenticate(session, email=data.email, password=data.password)
+        user = await service.authenticate(session, email=data.email, password=data.password, backoff=request.app.state.login_backoff)
         if user is None:
             raise Unauthorized(N_("Wrong e-mail address or password."))
         token, ttl = issue_for(request, user)

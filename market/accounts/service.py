@@ -10,12 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from market.accounts.models import STAFF_ROLES, AppUser, Role, UserCreate
-from market.errors import Conflict, FieldError, InvalidInput
+from market.errors import Conflict, FieldError, InvalidInput, TooManyRequests
 from market.i18n import N_
 from market.ids import next_public_id
 from market.log import store as log
 from market.pagination import decode_cursor, encode_cursor
 from market.security.passwords import dummy_hash, hash_password, verify_password
+from market.security.ratelimit import FailureBackoff
 
 USER_ID_SEQUENCE = "app_user_public_seq"
 
@@ -65,14 +66,22 @@ async def create_staff(session: AsyncSession, *, email: str, password: str, name
     return await _insert(session, email=checked.email, password=checked.password, name=checked.name, role=role)
 
 
-async def authenticate(session: AsyncSession, *, email: str, password: str) -> AppUser | None:
+async def authenticate(session: AsyncSession, *, email: str, password: str, backoff: FailureBackoff | None = None) -> AppUser | None:
+    """The account these credentials open, or None. With ``backoff``, an account that has
+    failed too often must wait (429) before any attempt is even checked."""
+    if backoff is not None and (wait := backoff.wait(email)) is not None:
+        raise TooManyRequests(wait, N_("Too many failed log-ins for this account; try again in {retry_after} s"))
     user = await find_by_email(session, email)
     if user is None:
         verify_password(password, dummy_hash())
-        return None
-    if not verify_password(password, user.password_hash) or not user.is_active:
-        return None
-    return user
+    elif verify_password(password, user.password_hash) and user.is_active:
+        if backoff is not None:
+            backoff.succeeded(email)
+        return user
+    if backoff is not None:
+        backoff.failed(email)
+    return None
+
 
 
 async def count_by_role(session: AsyncSession) -> dict[str, int]:

@@ -52,7 +52,7 @@ class AccountPages(Controller):
     @post("/login", guards=[rate_limited("login")])
     async def login(self, request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, Any]], session: NamedDependency[AsyncSession]) -> Response[Any]:
         values = clean(data)
-        user = await service.authenticate(session, email=values.get("email", ""), password=values.get("password", ""))
+        user = await service.authenticate(session, email=values.get("email", ""), password=values.get("password", ""), backoff=request.app.state.login_backoff)
         if user is None:
             values.pop("password", None)
             errors = FormErrors(form=N_("Wrong e-mail address or password."))

@@ -1,7 +1,9 @@
-"""A sliding-window limiter for log-in and registration, per client address.
+"""A sliding-window limiter for log-in and registration, per client address, and a
+backoff per account for failed log-ins.
 
-It lives in the process: with several server processes each allows the limit, which still
-bounds guessing to a small multiple; a shared limiter would need a store we do not run.
+Both live in the process: with several server processes each allows the limit, which
+still bounds guessing to a small multiple; a shared limiter would need a store we do not
+run.
 """
 
 from __future__ import annotations
@@ -54,6 +56,51 @@ def client_address(peer: str | None, forwarded_for: list[str], trusted_proxies: 
         return str(ipaddress.ip_address(candidate))
     except ValueError:
         return host
+
+
+class FailureBackoff:
+    """Per account (the e-mail address as typed, lower-cased, known or not, so the answer
+    tells nothing about which exist): after ``free`` failed log-ins each further attempt
+    waits twice as long as the one before (1 s, 2 s, 4 s ... up to ``longest``), however
+    many addresses the attempts come from; a success, or ``forget`` seconds without a
+    failure, starts the account afresh. Address limits alone let a botnet try one
+    password per address against one account for ever."""
+
+    def __init__(self, *, free: int = 5, longest: float = 900.0, forget: float = 3600.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.free, self.longest, self.forget, self.clock = free, longest, forget, clock
+        self._failures: dict[str, tuple[int, float]] = {}  # account -> (failures, time of the last)
+
+    @staticmethod
+    def key(email: str) -> str:
+        return email.strip().lower()
+
+    def wait(self, email: str) -> int | None:
+        """Seconds the account must wait before its next attempt, or None."""
+        found = self._failures.get(self.key(email))
+        if found is None:
+            return None
+        failures, last = found
+        now = self.clock()
+        if now - last >= self.forget:
+            del self._failures[self.key(email)]
+            return None
+        if failures < self.free:
+            return None
+        delay = min(self.longest, 2.0 ** (failures - self.free))
+        left = last + delay - now
+        return max(1, math.ceil(left)) if left > 0 else None
+
+    def failed(self, email: str) -> None:
+        key, now = self.key(email), self.clock()
+        failures, last = self._failures.get(key, (0, now))
+        if now - last >= self.forget:
+            failures = 0
+        self._failures[key] = (failures + 1, now)
+        if len(self._failures) > 100_000:  # forget quiet accounts so memory stays bounded
+            self._failures = {k: v for k, v in self._failures.items() if now - v[1] < self.forget}
+
+    def succeeded(self, email: str) -> None:
+        self._failures.pop(self.key(email), None)
 
 
 def client_key(request: object, action: str) -> str:

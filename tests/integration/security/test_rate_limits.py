@@ -96,3 +96,32 @@ def test_the_real_server_does_not_let_forwarded_for_from_loopback_rename_the_cli
                 for i in range(LIMIT + 2)
             ]
     assert statuses[-1] == 429 and statuses.count(429) >= 2, statuses
+
+
+async def test_an_account_that_fails_too_often_waits_whatever_address_it_comes_from(database_url: str, tmp_path: Path, db: Database) -> None:
+    """Issue 19, item 7: per-account backoff. A botnet trying one password per address
+    against one account meets no address limit; the account's own failures make every
+    further attempt wait (429 with Retry-After), its right password included, until the
+    wait is over; another account is not affected, and a success starts afresh."""
+    from market.security.ratelimit import FailureBackoff
+    from tests.helpers import PASSWORD, register
+
+    app = create_app(make_settings(database_url, tmp_path, auth_rate_limit=1000, trusted_proxies=1), database=db)
+    now = [1000.0]
+    app.state.login_backoff = FailureBackoff(free=3, clock=lambda: now[0])
+    async with serve_in_process(app) as client:
+        victim, other = await register(client, role="owner"), await register(client, role="owner")
+
+        async def attempt(email: str, password: str, address: str) -> int:
+            response = await client.post("/api/v1/auth/token", json={"email": email, "password": password}, headers={"X-Forwarded-For": address})
+            return response.status_code
+
+        statuses = [await attempt(victim["email"], f"guess-{i}-long-enough", f"203.0.113.{i}") for i in range(5)]
+        assert statuses == [401, 401, 401, 429, 429], statuses
+        refused = await client.post("/api/v1/auth/token", json={"email": victim["email"].upper(), "password": PASSWORD})
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1  # the right password waits too
+        assert "for this account" in refused.json()["detail"]
+        assert await attempt(other["email"], PASSWORD, "203.0.113.99") == 200  # nobody else waits
+        now[0] += 2  # the wait (2 s after the fourth failure) is over
+        assert await attempt(victim["email"], PASSWORD, "203.0.113.50") == 200
+        assert await attempt(victim["email"], "wrong-but-long-enough", "203.0.113.51") == 401  # afresh
