@@ -13,6 +13,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po, write_po
 
 ZH = {
+    "Remove the invisible or direction-changing characters (such as U+202E or a zero-width space) from this text.": "请删除文本中不可见或改变文字方向的字符（如 U+202E 或零宽空格）。",
     "Too many failed log-ins for this account; try again in {retry_after} s": "此账户登录失败次数过多，请在 {retry_after} 秒后再试",
     "price above the budget cap in force at closing": "报价高于截标时有效的最高限价",
     "The JSON body is nested too deeply.": "JSON 请求体嵌套层数过多。",

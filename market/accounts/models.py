@@ -13,6 +13,7 @@ from sqlmodel import Field, SQLModel
 
 from market.db import timestamp_column, utcnow
 from market.i18n import N_
+from market import text
 
 MIN_PASSWORD_LENGTH = 10
 # Deliberately plain: the address is confirmed by use, not by a regular expression.
@@ -96,6 +97,8 @@ class UserCreate(SQLModel):
         if value not in SELF_REGISTERED_ROLES:
             raise ValueError(N_("Only project owners and agencies can register; staff accounts are created by an administrator."))
         return value
+
+    _names = field_validator("name")(text.validate_name)
 
 
 class LoginInput(SQLModel):

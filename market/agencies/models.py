@@ -14,6 +14,7 @@ from sqlmodel import Field, SQLModel
 
 from market.db import timestamp_column, utcnow
 from market.i18n import N_
+from market import text
 
 
 class AgencyStatus(enum.StrEnum):
@@ -166,6 +167,8 @@ class AgencyCreate(SQLModel):
     @classmethod
     def strip(cls, value: str) -> str:
         return value.strip()
+
+    _names = field_validator("name")(text.validate_name)
 
 
 class ReviewInput(SQLModel):

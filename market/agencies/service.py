@@ -41,6 +41,7 @@ from market.pagination import decode_cursor, encode_cursor
 from market.security import uploads
 from market.sql import like_pattern
 from market.reference import catalogue, regions
+from market import text
 
 AGENCY_ID_SEQUENCE = "agency_public_seq"
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
@@ -625,6 +626,7 @@ async def add_document(
     if kind not in DOCUMENT_KINDS:
         raise InvalidInput(N_("Unknown kind of document."), [FieldError("kind", N_("Choose licence, certificate or other."))])
     content_type = sniff(filename, content)
+    name = text.upload_name(filename, "document")  # refused before anything is written
     digest = hashlib.sha256(content).hexdigest()
     path = document_path(data_dir, agency, digest, content_type)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -633,7 +635,7 @@ async def add_document(
         tmp = path.with_suffix(path.suffix + ".part")
         tmp.write_bytes(content)
         tmp.replace(path)
-    name = Path(filename).name[:200] or f"document{path.suffix}"
+    name = name if name != "document" else f"document{path.suffix}"
     document = AgencyDocument(
         agency_id=agency.id, kind=kind, filename=name, content_type=content_type, size=len(content), sha256=digest  # type: ignore[arg-type]
     )

@@ -51,6 +51,7 @@ from market.notices.models import Notice, NoticeStatus
 from market.pagination import decode_cursor, encode_cursor
 from market.selection import service as selection
 from market.selection.models import Award, AwardStatus, Message, Selection
+from market import text
 
 CONTRACT_SEQUENCE = "contract_public_seq"
 MAX_NOTE = 2000
@@ -353,6 +354,7 @@ async def submit_milestone(
     if len(note) > MAX_NOTE:
         raise _invalid("note", N_("The note is longer than 2000 characters."))
     content_type = agencies.sniff(filename, content)
+    name = text.upload_name(filename, "deliverable")  # refused before anything is written
     digest = hashlib.sha256(content).hexdigest()
     path = deliverable_path(data_dir, contract, digest, content_type)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -365,7 +367,7 @@ async def submit_milestone(
     assert notice is not None
     session.add(
         Deliverable(
-            milestone_id=milestone.id, filename=Path(filename).name[:200] or f"deliverable{path.suffix}",  # type: ignore[arg-type]
+            milestone_id=milestone.id, filename=name if name != "deliverable" else f"deliverable{path.suffix}",  # type: ignore[arg-type]
             content_type=content_type, size=len(content), sha256=digest,
         )
     )

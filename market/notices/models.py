@@ -15,6 +15,7 @@ from sqlmodel import Field, SQLModel
 
 from market.db import timestamp_column, utcnow
 from market.i18n import N_
+from market import text
 
 
 class Method(enum.StrEnum):
@@ -218,10 +219,14 @@ class OrgCreate(SQLModel):
     credit_code: str = Field(min_length=1, max_length=40)
     region: str = Field(min_length=1, max_length=6)
 
+    _names = field_validator("name")(text.validate_name)
+
 
 class ProjectCreate(SQLModel):
     name: str = Field(min_length=2, max_length=200)
     code: str = Field(min_length=1, max_length=40)
+
+    _names = field_validator("name")(text.validate_name)
 
 
 class AvoidInput(SQLModel):
@@ -263,6 +268,8 @@ class NoticeCreate(SQLModel):
     def empty_level_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if isinstance(value, str) else value
 
+    _names = field_validator("title")(text.validate_name)
+
 
 class NoticeAmend(SQLModel):
     """What an owner may change in an open notice; omitted fields keep their values."""
@@ -276,6 +283,8 @@ class NoticeAmend(SQLModel):
     reason: str = Field(default="", max_length=2000)
 
     _exact = field_validator("budget_fen", mode="before")(exact_int)
+
+    _names = field_validator("title")(text.validate_name)
 
 
 class CancelInput(SQLModel):
