@@ -463,6 +463,11 @@ def drand_quicknet_round(deadline_unix: int) -> int:
     return -(-offset // QUICKNET_PERIOD) + 1
 
 
+def round_emitted_unix(round_number: int) -> int:
+    """When quicknet emits ``round_number``, in Unix seconds: genesis + (round - 1) * period."""
+    return QUICKNET_GENESIS + (round_number - 1) * QUICKNET_PERIOD
+
+
 def scheme_for(beacon: str, deadline_unix: int) -> str:
     """The ``scheme`` to commit to for a notice: ``beacon`` is the configured source,
     ``none`` or ``drand/quicknet``."""

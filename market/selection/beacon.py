@@ -60,7 +60,7 @@ class Beacon(Protocol):
 
 def emitted_at(round_number: int) -> datetime:
     """When quicknet emits ``round_number``: genesis + (round - 1) * period."""
-    return datetime.fromtimestamp(protocol.QUICKNET_GENESIS + (round_number - 1) * protocol.QUICKNET_PERIOD, tz=UTC)
+    return datetime.fromtimestamp(protocol.round_emitted_unix(round_number), tz=UTC)
 
 
 def available() -> bool:

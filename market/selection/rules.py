@@ -144,8 +144,8 @@ def timelock_wait(notice: Any) -> str | None:
     if notice.sealing != "tlock" or notice.status != "open" or getattr(notice, "tlock_checked_at", None) is None:
         return None
     round_number = protocol.tlock_round(protocol.deadline_unix(notice.bid_deadline))
-    at = datetime.fromtimestamp(protocol.QUICKNET_GENESIS + (round_number - 1) * protocol.QUICKNET_PERIOD, UTC)
-    return f"waiting for drand quicknet round {round_number}, emitted at {at.isoformat().replace('+00:00', 'Z')}, to open the timelocked bids"
+    at = datetime.fromtimestamp(protocol.round_emitted_unix(round_number), UTC)
+    return waiting_for_round(round_number, at) + ", to open the timelocked bids"
 
 
 def sealed_seqs(openings: Sequence[Mapping[str, Any]] | None) -> list[int] | None:
