@@ -52,8 +52,9 @@ from market.selection.beacon import available as beacon_available
 from market.selection.scheduler import Scheduler
 from market.selection.service import CHANNEL
 from market.selection.web import SelectionPages
-from market.security.csrf import CSRF_COOKIE, CSRF_HEADER, csrf_middleware_factory
+from market.security.csrf import CSRF_HEADER, csrf_middleware_factory
 from market.security.headers import add_security_headers
+from market.security.hosts import allowed_hosts_middleware_factory
 from market.security.ratelimit import FailureBackoff, SlidingWindowLimiter
 from market.security.swagger import StaticSwaggerRenderPlugin
 from market.site.web import HealthApi, SitePages
@@ -142,7 +143,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             StaticSwaggerRenderPlugin(
                 path="/",
                 spec_url="/schema/openapi.json",
-                csrf_cookie=CSRF_COOKIE,
                 csrf_header=CSRF_HEADER,
                 js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
                 css_url="/static/vendor/swagger-ui/swagger-ui.css",
@@ -218,6 +218,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     document_problems(app)
     link_operations(app)
+    # Around everything, the router's own 404s and the static files included: middleware
+    # given to Litestar (and its own allowed_hosts) runs only once a route has matched.
+    app.asgi_handler = allowed_hosts_middleware_factory(settings.hosts_allowed)(app.asgi_handler)
     return app
 
 

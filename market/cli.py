@@ -72,12 +72,15 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             _run_with_session(url, lambda s: load_demo(s, settings=settings, out=sys.stdout))
         host = args.host or settings.host
         port = args.port or settings.port
+        # Without MARKET_PUBLIC_URL (development) the absolute URLs and allowed hosts follow
+        # the address actually bound.
+        settings = replace(settings, host=host, port=port)
         app = create_app(settings)  # also creates the keys and the secret once, before any worker
         if args.workers > 1:
             # Each worker is a fresh process that builds its own app from the environment
             # (uvicorn needs an import string for that), on the database started above;
             # the data dir's keys and secret are shared through the files made just now.
-            os.environ["DATABASE_URL"] = url
+            os.environ.update(DATABASE_URL=url, MARKET_HOST=host, MARKET_PORT=str(port))
             print(f"market: serving on http://{host}:{port} with {args.workers} workers", file=sys.stderr)
             uvicorn.run(
                 "market.app:app_from_env", factory=True, workers=args.workers,
@@ -202,7 +205,7 @@ def cmd_ocds_export(args: argparse.Namespace, settings: Settings) -> int:
         since = parse_since(args.since)
     except DomainError as exc:
         return _fail(f"--since: {exc.detail}")
-    base = (args.base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    base = (args.base_url or settings.base_url).rstrip("/")
     with database_url_for(settings.database_url, settings.data_dir) as url:
         upgrade(url)
         releases = _run_with_session(url, lambda s: service.all_releases(s, prefix=settings.ocds_prefix, base_url=base, since=since))
@@ -302,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     export = ocds_sub.add_parser("export", help="write one OCDS release package with every release")
     export.add_argument("--out", required=True, help="the JSON file to write")
     export.add_argument("--since", default=None, help="only releases dated at or after this RFC 3339 time")
-    export.add_argument("--base-url", default=None, help="the public address the links use (default http://HOST:PORT)")
+    export.add_argument("--base-url", default=None, help="the public address the links use (default MARKET_PUBLIC_URL, or http://HOST:PORT in development)")
     export.set_defaults(func=cmd_ocds_export)
 
     receipt = sub.add_parser("receipt", help="bid receipts (MSP/2)")

@@ -7,10 +7,13 @@ refused outside development.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 KNOWN_DEFAULT_SECRETS = frozenset(
     {"", "secret", "changeme", "change-me", "change_me", "dev", "development", "test", "password", "market", "insecure"}
@@ -19,6 +22,13 @@ MIN_SECRET_LENGTH = 32
 # drand's public HTTP relays (League of Entropy); any one that answers with a round whose
 # signature verifies will do, so several are tried in turn.
 DEFAULT_DRAND_RELAYS = ("https://api.drand.sh", "https://drand.cloudflare.com", "https://api2.drand.sh", "https://api3.drand.sh")
+# The names a development or test server also answers to, whatever its public URL.
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::"})
+# A host name as it may appear in the public URL and the allowed hosts: letters, digits,
+# dots and hyphens (IDNs in their xn-- form), or an IP address. Nothing a shell command
+# or an HTML attribute copied from a page could trip over.
+HOST_NAME = re.compile(r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?")
 
 
 class ConfigError(Exception):
@@ -51,6 +61,50 @@ def _float(name: str, default: float, environ: dict[str, str]) -> float:
     return value
 
 
+def _host(raw: str, setting: str) -> str:
+    """A host name or IP address in the one spelling the allowed-hosts check compares:
+    lower case, IPv6 without brackets."""
+    name = raw.strip().lower()
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        pass
+    if not HOST_NAME.fullmatch(name) or ".." in name:
+        raise ConfigError(f"{setting}: {raw!r} is not a host name or IP address")
+    return name
+
+
+def _public_url(raw: str) -> str:
+    """``scheme://host[:port]`` with no path, query, fragment or user: the public URL is a
+    site's root, and everything after it is the app's own paths."""
+    url = raw.strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises on a port that is not a number up to 65535
+    except ValueError:
+        raise ConfigError(f"MARKET_PUBLIC_URL: {raw!r} is not a URL") from None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"MARKET_PUBLIC_URL must be an http(s) URL such as https://zjcs.example.gov.cn, got {raw!r}")
+    if parts.username is not None or parts.path or parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise ConfigError(f"MARKET_PUBLIC_URL must be the site's root (https://host[:port]), with no path, query or user, got {raw!r}")
+    return _url(parts.scheme, _host(parts.hostname, "MARKET_PUBLIC_URL"), port)
+
+
+def _url(scheme: str, host: str, port: int | None) -> str:
+    netloc = f"[{host}]" if ":" in host else host
+    default = {"http": 80, "https": 443}[scheme]
+    return f"{scheme}://{netloc}" + (f":{port}" if port is not None and port != default else "")
+
+
+def _allowed_hosts(raw: str | None) -> tuple[str, ...]:
+    if not raw or not raw.strip():
+        return ()
+    hosts = tuple(_host(h, "MARKET_ALLOWED_HOSTS") for h in raw.split(",") if h.strip())
+    return tuple(dict.fromkeys(hosts))
+
+
 def _relays(raw: str | None) -> tuple[str, ...]:
     if not raw:
         return DEFAULT_DRAND_RELAYS
@@ -80,6 +134,11 @@ class Settings:
     # How many reverse proxies in front may be believed about the client's address
     # (X-Forwarded-For, counted from the right); 0: the header is ignored.
     trusted_proxies: int = 0
+    # The address people reach the site at (MARKET_PUBLIC_URL); every absolute URL the app
+    # writes starts with it, never with a request's Host header. Empty: see base_url.
+    public_url: str = ""
+    # The Host header values answered (MARKET_ALLOWED_HOSTS); empty: see hosts_allowed.
+    allowed_hosts: tuple[str, ...] = ()
     beacon: str = "none"  # MSP/1 scheme source: "none" or "drand" (quicknet)
     drand_relays: tuple[str, ...] = DEFAULT_DRAND_RELAYS
     publicity_days: int = 3  # 公示: how long a result is open to objections
@@ -110,6 +169,30 @@ class Settings:
     def is_dev(self) -> bool:
         return self.env in {"dev", "test"}
 
+    @property
+    def base_url(self) -> str:
+        """The site's root for absolute URLs, without a trailing slash: the public URL, or
+        in development the address the server is bound to (production requires the former)."""
+        if self.public_url:
+            return self.public_url
+        host = "127.0.0.1" if self.host in WILDCARD_BINDS else self.host.strip("[]").lower()
+        return _url("http", host, self.port)
+
+    @property
+    def hosts_allowed(self) -> frozenset[str]:
+        """Host names (lower case, IPv6 without brackets) a request's Host header may name:
+        MARKET_ALLOWED_HOSTS, or the public URL's host, and in development and tests also
+        the loopback names and the bound address. The public URL's own host always."""
+        own = urlsplit(self.base_url).hostname or ""
+        names: set[str] = set()
+        if self.allowed_hosts:
+            names.update(self.allowed_hosts)
+        elif self.is_dev:
+            names.update(LOCAL_HOSTS)
+            if self.host not in WILDCARD_BINDS:
+                names.add(self.host.strip("[]").lower())
+        return frozenset({*names, own})
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)
@@ -117,6 +200,12 @@ class Settings:
         mode = env.get("MARKET_ENV", "dev")
         if mode not in {"dev", "test", "production"}:
             raise ConfigError(f"MARKET_ENV must be dev, test or production, got {mode!r}")
+        public_url = _public_url(env["MARKET_PUBLIC_URL"]) if (env.get("MARKET_PUBLIC_URL") or "").strip() else ""
+        if not public_url and mode == "production":
+            raise ConfigError(
+                "MARKET_PUBLIC_URL is required in production: the address people reach the site at, "
+                "e.g. https://zjcs.example.gov.cn (absolute links are built from it, never from a request's Host header)"
+            )
         origin = env.get("MARKET_LOG_ORIGIN") or "market.localhost/log"
         if "+" in origin or any(c.isspace() for c in origin):
             raise ConfigError("MARKET_LOG_ORIGIN must hold no '+' and no white space")
@@ -135,6 +224,8 @@ class Settings:
             # Production is served over HTTPS, so its cookies are Secure unless told otherwise.
             cookie_secure=(env.get("MARKET_COOKIE_SECURE") or ("1" if mode == "production" else "")) in {"1", "true", "yes"},
             trusted_proxies=_int("MARKET_TRUSTED_PROXIES", 0, env),
+            public_url=public_url,
+            allowed_hosts=_allowed_hosts(env.get("MARKET_ALLOWED_HOSTS")),
             beacon=env.get("MARKET_BEACON") or "none",
             drand_relays=_relays(env.get("MARKET_DRAND_RELAYS")),
             publicity_days=_int("MARKET_PUBLICITY_DAYS", 3, env),

@@ -1,6 +1,6 @@
 """Every table model, imported once so that SQLModel.metadata (and Alembic) knows them all."""
 
-from market.accounts.models import AppUser
+from market.accounts.models import AppUser, PasswordReset
 from market.agencies.models import Agency, AgencyCategory, AgencyDocument, AgencyReview, Qualification
 from market.contracts.models import Contract, Deliverable, Milestone
 from market.log.models import LogCheckpoint, LogCosignature, LogCosigner, LogEntry, LogSubtree
@@ -19,6 +19,7 @@ __all__ = [
     "AgencyDocument",
     "AgencyReview",
     "AppUser",
+    "PasswordReset",
     "Bid",
     "CategoryLevel",
     "Contract",

@@ -52,10 +52,27 @@ def environment() -> Environment:
     )
     env.policies["ext.i18n.trimmed"] = True
     env.filters["fen"] = format_fen
+    env.filters["bdi"] = bdi
     env.globals["LOCALES"] = LOCALES
     env.globals["LOCALE_LABEL"] = LABEL
     env.globals["ROLE_LABELS"] = ROLE_LABELS
     return env
+
+
+def bdi(value: object) -> Markup:
+    """Text a user typed (a name, a title, a reason, a file name), escaped and isolated in
+    ``<bdi>`` for a page's text: ``{{ agency.name | bdi }}``.
+
+    Right-to-left letters (Arabic, Hebrew) in a name otherwise take the digits and
+    punctuation beside them into their own direction, so that "שלום 123 · AG-000001" can
+    read as if the id belonged elsewhere or a price stood before the name; ``<bdi>`` keeps
+    the name's direction to itself (the Unicode bidi algorithm's isolation). Nothing for
+    None or empty text, so that ``{{ x | bdi or "—" }}`` works. Not for attributes,
+    ``<option>``, ``<title>`` or ``<textarea>``, which hold no markup; a block that holds
+    only the text (a description) takes ``dir="auto"`` instead."""
+    if value is None or value == "":
+        return Markup("")
+    return Markup(f"<bdi>{escape(value)}</bdi>")
 
 
 @lru_cache(maxsize=8192)  # pure, and called per row of the lists; amounts recur

@@ -2466,6 +2466,9 @@ class NoticeCheck:
             self.problem(seq, f"objection {objection_id} is against {agency_id!r}, which does not hold the award")
         if not _is_hex64(e.get("reasons_sha256")):
             self.problem(seq, "reasons_sha256 is not 64 lowercase hex digits")
+        if "objector_sha256" in e and not _is_hex64(e["objector_sha256"]):
+            # a salted commitment to who objected (issue 19); absent from older entries
+            self.problem(seq, "objector_sha256 is not 64 lowercase hex digits")
         self.objections[objection_id] = _Objection(seq, agency_id if isinstance(agency_id, str) else None)
 
     def _objection(self, seq: int, e: dict[str, Any], kind: str) -> _Objection | None:

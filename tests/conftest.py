@@ -151,6 +151,7 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settin
         "secret_key": "test-secret-" + "x" * 40,
         "min_bid_window": 0,
         "auth_rate_limit": 1000,
+        "public_url": "http://testserver.local",  # the test client's address (serve_in_process)
         **overrides,
     }
     return Settings(**values)

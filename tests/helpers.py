@@ -49,6 +49,14 @@ async def create_staff(db: Database, *, role: Role, email: str | None = None, pa
     return email
 
 
+async def cancel_notice(client: AsyncClient, db: Database, notice_id: str, owner: dict[str, str], reason: str = "项目调整") -> Any:
+    """A cancellation as it goes since issue 19: the owner's request, a supervisor's consent."""
+    asked = await client.post(f"/api/v1/notices/{notice_id}/cancel", json={"reason": reason}, headers=owner)
+    assert asked.status_code == 202, asked.text
+    chief = bearer(await token_for(client, await create_staff(db, role=Role.supervisor)))
+    return await client.post(f"/api/v1/notices/{notice_id}/cancellation", json={"consent": True}, headers=chief)
+
+
 def csrf_from(html: str) -> str:
     match = re.search(r'name="_csrf_token" value="([^"]+)"', html)
     assert match, "no CSRF field on the page"

@@ -1,21 +1,33 @@
-"""Accounts over JSON: /api/v1/auth/register, /api/v1/auth/token, /api/v1/me."""
+"""Accounts over JSON: registration, tokens, log-out, /me and its password, reset links,
+and the administrators' deactivate and reactivate."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
-from litestar import Controller, Request, get, post
+from litestar.params import FromPath, JSONBody
+from litestar import Controller, Request, Response, get, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts import service
-from market.accounts.models import LoginInput, TokenPublic, UserCreate, UserPublic
-from market.accounts.session import issue_for, load_viewer
+from market.accounts.models import (
+    AccountDecision,
+    LoginInput,
+    PasswordChange,
+    PasswordResetInput,
+    ResetLinkPublic,
+    Role,
+    TokenPublic,
+    UserAdminView,
+    UserCreate,
+    UserPublic,
+)
+from market.accounts.session import issue_for, load_viewer, session_cookie
 from market.errors import Unauthorized
 from market.i18n import N_
 from market.openapi import problems
-from market.security.auth import requires_login
+from market.security.auth import current_principal, requires_login, requires_role
 from market.security.ratelimit import rate_limited
 
 
@@ -28,8 +40,9 @@ class AccountsApi(Controller):
         user = await service.register(session, data=data)
         return UserPublic.of(user)
 
-    # 401: wrong e-mail address or password.
-    @post("/auth/token", status_code=200, guards=[rate_limited("login")], responses=problems(401), summary="Exchange e-mail and password for a bearer token")
+    # 401: wrong e-mail address or password; 403: the account is deactivated (said only
+    # to someone who gave its right password).
+    @post("/auth/token", status_code=200, guards=[rate_limited("login")], responses=problems(401, 403), summary="Exchange e-mail and password for a bearer token")
     async def token(self, request: Request[Any, Any, Any], data: JSONBody[LoginInput], session: NamedDependency[AsyncSession]) -> TokenPublic:
         user = await service.authenticate(session, email=data.email, password=data.password, backoff=request.app.state.login_backoff)
         if user is None:
@@ -37,6 +50,56 @@ class AccountsApi(Controller):
         token, ttl = issue_for(request, user)
         return TokenPublic(access_token=token, expires_in=ttl)
 
+    @post("/auth/logout", status_code=204, guards=[requires_login], summary="End every session of this account (all its tokens)")
+    async def logout(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> None:
+        user = await load_viewer(request, session)
+        await service.log_out(session, public_id=user.public_id)
+
+    @post("/auth/password-reset", status_code=204, guards=[rate_limited("reset")], summary="Set a new password with a one-time reset link's token")
+    async def reset_password(self, data: JSONBody[PasswordResetInput], session: NamedDependency[AsyncSession]) -> None:
+        await service.reset_password(session, token=data.token, new_password=data.new_password)
+
     @get("/me", guards=[requires_login], summary="The logged-in user")
     async def me(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> UserPublic:
         return UserPublic.of(await load_viewer(request, session))
+
+    # 429: too many wrong current passwords (they count as failed log-ins of the account).
+    @post("/me/password", status_code=200, guards=[requires_login], responses=problems(429), summary="Change the password; every other session ends, this caller gets a new token")
+    async def change_password(
+        self, request: Request[Any, Any, Any], data: JSONBody[PasswordChange], session: NamedDependency[AsyncSession]
+    ) -> Response[TokenPublic]:
+        user = await service.change_password(
+            session,
+            user=await load_viewer(request, session),
+            current_password=data.current_password,
+            new_password=data.new_password,
+            backoff=request.app.state.login_backoff,
+        )
+        token, ttl = issue_for(request, user)
+        principal = current_principal(request)
+        # A browser session (Swagger UI) keeps working with a fresh cookie; an API client
+        # takes the token from the answer.
+        cookies = [session_cookie(request, user)] if principal is not None and principal.via == "cookie" else []
+        return Response(TokenPublic(access_token=token, expires_in=ttl), cookies=cookies)
+
+    @post("/users/{user_id:str}/deactivate", status_code=200, guards=[requires_role(Role.admin)], summary="Deactivate an account (logged with who and why)")
+    async def deactivate(
+        self, request: Request[Any, Any, Any], user_id: FromPath[str], data: JSONBody[AccountDecision], session: NamedDependency[AsyncSession]
+    ) -> UserAdminView:
+        user = await service.set_active(session, user_id=user_id, actor=await load_viewer(request, session), active=False, reason=data.reason)
+        return UserAdminView.of(user)
+
+    @post("/users/{user_id:str}/reactivate", status_code=200, guards=[requires_role(Role.admin)], summary="Reactivate an account (logged with who and why)")
+    async def reactivate(
+        self, request: Request[Any, Any, Any], user_id: FromPath[str], data: JSONBody[AccountDecision], session: NamedDependency[AsyncSession]
+    ) -> UserAdminView:
+        user = await service.set_active(session, user_id=user_id, actor=await load_viewer(request, session), active=True, reason=data.reason)
+        return UserAdminView.of(user)
+
+    @post("/users/{user_id:str}/reset-link", status_code=201, guards=[requires_role(Role.admin)], summary="Issue a one-time password reset link for an account")
+    async def reset_link(
+        self, request: Request[Any, Any, Any], user_id: FromPath[str], data: JSONBody[AccountDecision], session: NamedDependency[AsyncSession]
+    ) -> ResetLinkPublic:
+        issued = await service.issue_reset_link(session, user_id=user_id, actor=await load_viewer(request, session), reason=data.reason)
+        url = request.app.state.settings.base_url + issued.path
+        return ResetLinkPublic(user_id=issued.user.public_id, token=issued.token, path=issued.path, url=url, expires_at=issued.expires_at)

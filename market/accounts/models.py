@@ -38,6 +38,14 @@ SELF_REGISTERED_ROLES = (Role.owner, Role.agency)
 STAFF_ROLES = (Role.supervisor, Role.admin)
 
 
+def check_password(value: str) -> str:
+    """The password rules, one place for registration, change and reset (the upper bound
+    is the input models' max_length, which keeps argon2 from hashing megabytes)."""
+    if len(value) < MIN_PASSWORD_LENGTH:
+        raise ValueError(N_("The password must be at least 10 characters long."))
+    return value
+
+
 class UserBase(SQLModel):
     email: str = Field(max_length=254)
     name: str = Field(max_length=100)
@@ -58,6 +66,27 @@ class AppUser(UserBase, table=True):
     password_hash: str = Field(max_length=255)
     is_active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
+    # Carried in every token as "ver" and compared on every authenticated request: raising
+    # it (log-out, a password change or reset, deactivation) ends every session at once.
+    session_version: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0"))
+
+
+class PasswordReset(SQLModel, table=True):
+    """A one-time link to set a new password: only the token's SHA-256 is kept, so a copy
+    of the database opens no account. A link is good once, until it expires, and only
+    while it is the account's newest (issuing another supersedes it)."""
+
+    __tablename__ = "password_reset"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False, index=True))
+    token_sha256: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
+    # The administrator who issued it; None for a link the person asked for (by e-mail, later).
+    issued_by: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
+    expires_at: datetime = Field(sa_column=timestamp_column(nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+    superseded_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
 
 
 class UserCreate(SQLModel):
@@ -87,9 +116,7 @@ class UserCreate(SQLModel):
     @field_validator("password")
     @classmethod
     def password_long_enough(cls, value: str) -> str:
-        if len(value) < MIN_PASSWORD_LENGTH:
-            raise ValueError(N_("The password must be at least 10 characters long."))
-        return value
+        return check_password(value)
 
     @field_validator("role")
     @classmethod
@@ -121,3 +148,51 @@ class TokenPublic(SQLModel):
     access_token: str
     token_type: str = "bearer"
     expires_in: int
+
+
+class UserAdminView(UserPublic):
+    """An account as administrators see it: with whether it may log in."""
+
+    active: bool
+
+    @classmethod
+    def of(cls, user: AppUser) -> UserAdminView:
+        return cls(id=user.public_id, email=user.email, name=user.name, role=user.role, active=user.is_active)
+
+
+class PasswordChange(SQLModel):
+    current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    new_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+
+    _rules = field_validator("new_password")(check_password)
+
+
+class PasswordResetInput(SQLModel):
+    token: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+
+    _rules = field_validator("new_password")(check_password)
+
+
+class AccountDecision(SQLModel):
+    """Why an administrator deactivates, reactivates or issues a reset link: published."""
+
+    reason: str = Field(max_length=500)
+
+    @field_validator("reason")
+    @classmethod
+    def reason_given(cls, value: str) -> str:
+        value = text.clean_name(value)
+        if not value:
+            raise ValueError(N_("Give a reason; it is published in the log."))
+        return value
+
+
+class ResetLinkPublic(SQLModel):
+    """Shown once to the administrator who issued it; the server keeps only its hash."""
+
+    user_id: str
+    token: str
+    path: str
+    url: str  # the path on the configured public address (MARKET_PUBLIC_URL)
+    expires_at: datetime

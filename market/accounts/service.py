@@ -1,16 +1,26 @@
-"""Accounts: registration, authentication, staff creation, listing. No HTTP here."""
+"""Accounts: registration, authentication, staff creation, listing, and the account's
+sessions: log-out, password change, reset links, deactivation. No HTTP here.
+
+Every session of an account is ended at once by raising its ``session_version`` (tokens
+carry the version they were issued at; market/security/auth.py compares it)."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import select
 
-from market.accounts.models import STAFF_ROLES, AppUser, Role, UserCreate
-from market.errors import Conflict, FieldError, InvalidInput, TooManyRequests
+from market.accounts.models import STAFF_ROLES, AppUser, PasswordReset, Role, UserCreate
+from market.db import utcnow
+from market.errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound, TooManyRequests
 from market.i18n import N_
 from market.ids import next_public_id
 from market.log import store as log
@@ -19,6 +29,20 @@ from market.security.passwords import dummy_hash, hash_password, verify_password
 from market.security.ratelimit import FailureBackoff
 
 USER_ID_SEQUENCE = "app_user_public_seq"
+RESET_LINK_TTL = timedelta(hours=24)
+# The one page a reset link opens, whoever sent it (an administrator now, a mailer later).
+RESET_PATH = "/password-reset"
+DEACTIVATED = N_("This account has been deactivated. Ask an administrator if you think this is a mistake.")
+RESET_LINK_UNUSABLE = N_("This link is not valid: it has expired, has been used, or a newer one was issued. Ask an administrator for a new link.")
+
+
+class AccountDeactivated(DomainError):
+    """The right password for a deactivated account. Only someone who knows the password
+    learns that the account exists and is deactivated; everyone else gets the answer of a
+    wrong password, as before."""
+
+    def __init__(self) -> None:
+        super().__init__(detail=DEACTIVATED, status=403, title="Forbidden")
 
 
 async def find_by_email(session: AsyncSession, email: str) -> AppUser | None:
@@ -67,20 +91,224 @@ async def create_staff(session: AsyncSession, *, email: str, password: str, name
 
 
 async def authenticate(session: AsyncSession, *, email: str, password: str, backoff: FailureBackoff | None = None) -> AppUser | None:
-    """The account these credentials open, or None. With ``backoff``, an account that has
-    failed too often must wait (429) before any attempt is even checked."""
+    """The account these credentials open, or None; AccountDeactivated (403) when the
+    password is right but the account is deactivated. With ``backoff``, an account that
+    has failed too often must wait (429) before any attempt is even checked."""
     if backoff is not None and (wait := backoff.wait(email)) is not None:
         raise TooManyRequests(wait, N_("Too many failed log-ins for this account; try again in {retry_after} s"))
     user = await find_by_email(session, email)
     if user is None:
         verify_password(password, dummy_hash())
-    elif verify_password(password, user.password_hash) and user.is_active:
+    elif verify_password(password, user.password_hash):
         if backoff is not None:
             backoff.succeeded(email)
+        if not user.is_active:
+            raise AccountDeactivated()
         return user
     if backoff is not None:
         backoff.failed(email)
     return None
+
+
+# -- sessions and passwords ------------------------------------------------------------------
+
+
+async def _end_sessions(session: AsyncSession, user: AppUser) -> None:
+    """Every token issued to ``user`` so far stops working (one UPDATE, which also locks
+    the row: two changes to one account do not interleave)."""
+    stmt = (
+        sa.update(AppUser)
+        .where(AppUser.id == user.id)
+        .values(session_version=AppUser.session_version + 1)
+        .returning(AppUser.session_version)
+    )
+    version = int((await session.execute(stmt, execution_options={"synchronize_session": False})).scalar_one())
+    # As loaded, not as changed: the row already holds it, so no second UPDATE at the flush.
+    set_committed_value(user, "session_version", version)
+
+
+async def _close_reset_links(session: AsyncSession, user: AppUser, *, now: datetime) -> None:
+    """Open reset links of ``user`` can no longer be used (a newer one, a new password,
+    or a deactivation supersedes them)."""
+    await session.execute(
+        sa.update(PasswordReset)
+        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None), PasswordReset.superseded_at.is_(None))  # type: ignore[union-attr]
+        .values(superseded_at=now)
+    )
+
+
+async def log_out(session: AsyncSession, *, public_id: str) -> None:
+    """Log-out ends every session of the account, on every device and API client: a
+    session cannot be told from a stolen copy of it. Not logged: a session ending changes
+    nothing anyone else relies on, and the public log would show when people stop work."""
+    user = await get_by_public_id(session, public_id)
+    if user is not None:
+        await _end_sessions(session, user)
+
+
+async def change_password(
+    session: AsyncSession, *, user: AppUser, current_password: str, new_password: str, backoff: FailureBackoff | None = None
+) -> AppUser:
+    """A new password for the logged-in person, who must give the current one (a session
+    left open on a shared computer is not enough). Every session ends; the caller gives
+    the current browser or client a fresh one (``user.session_version`` is the new one).
+    A wrong current password counts as a failed log-in, so the form is no way around the
+    log-in backoff."""
+    if backoff is not None and (wait := backoff.wait(user.email)) is not None:
+        raise TooManyRequests(wait, N_("Too many failed log-ins for this account; try again in {retry_after} s"))
+    if not verify_password(current_password, user.password_hash):
+        if backoff is not None:
+            backoff.failed(user.email)
+        wrong = N_("The current password is not right.")
+        raise InvalidInput(wrong, [FieldError("current_password", wrong)])
+    if backoff is not None:
+        backoff.succeeded(user.email)
+    if verify_password(new_password, user.password_hash):
+        same = N_("Choose a password different from the current one.")
+        raise InvalidInput(same, [FieldError("new_password", same)])
+    await _set_password(session, user, new_password)
+    await log.append(session, type="account.password_changed", fields={"user_id": user.public_id})
+    return user
+
+
+async def _set_password(session: AsyncSession, user: AppUser, password: str) -> None:
+    user.password_hash = hash_password(password)
+    session.add(user)
+    await session.flush()
+    await _close_reset_links(session, user, now=utcnow())
+    await _end_sessions(session, user)
+
+
+def _reset_digest(token: str) -> str:
+    # The token is 256 random bits: a plain hash is enough, no slow KDF needed.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    user: AppUser
+    token: str  # shown once; only its hash is kept
+    path: str
+    expires_at: datetime
+
+
+async def issue_reset_link(session: AsyncSession, *, user_id: str, actor: AppUser | None, reason: str) -> IssuedLink:
+    """A one-time link to set a new password, good for RESET_LINK_TTL; any earlier open
+    link of the account is superseded. ``actor`` is the administrator who hands it over
+    (a mailer would pass None and send ``path`` to the account's address: the page that
+    opens it is the same). Logged with who and why, never the token."""
+    if actor is not None:
+        _check_admin(actor)
+    user = await _target(session, user_id)
+    if not user.is_active:
+        raise Conflict(N_("This account is deactivated; reactivate it first."))
+    reason = _publishable(reason)
+    now = utcnow()
+    await _close_reset_links(session, user, now=now)
+    token = secrets.token_urlsafe(32)
+    link = PasswordReset(
+        user_id=user.id,  # type: ignore[arg-type]
+        token_sha256=_reset_digest(token),
+        issued_by=actor.id if actor is not None else None,
+        created_at=now,
+        expires_at=now + RESET_LINK_TTL,
+    )
+    session.add(link)
+    await session.flush()
+    await log.append(
+        session,
+        type="account.password_reset_issued",
+        fields={"user_id": user.public_id, "by": actor.public_id if actor is not None else None, "reason": reason, "expires_at": link.expires_at.isoformat()},
+    )
+    return IssuedLink(user=user, token=token, path=f"{RESET_PATH}?token={token}", expires_at=link.expires_at)
+
+
+async def _usable_link(session: AsyncSession, token: str, *, lock: bool = False) -> tuple[PasswordReset, AppUser] | None:
+    if not token or len(token) > 200:
+        return None
+    stmt = sa.select(PasswordReset).where(PasswordReset.token_sha256 == _reset_digest(token))
+    if lock:
+        stmt = stmt.with_for_update()
+    link = (await session.execute(stmt)).scalar_one_or_none()
+    if link is None or link.used_at is not None or link.superseded_at is not None or link.expires_at <= utcnow():
+        return None
+    user = await session.get(AppUser, link.user_id)
+    if user is None or not user.is_active:
+        return None
+    return link, user
+
+
+async def reset_link_is_usable(session: AsyncSession, *, token: str) -> bool:
+    """Whether the page should offer the form (it says so before anyone types a password)."""
+    return await _usable_link(session, token) is not None
+
+
+async def reset_password(session: AsyncSession, *, token: str, new_password: str) -> AppUser:
+    """Set the password a reset link was issued for: once, before it expires, while it is
+    the newest and the account is active. Every session of the account ends."""
+    found = await _usable_link(session, token, lock=True)
+    if found is None:
+        raise InvalidInput(RESET_LINK_UNUSABLE, [FieldError("token", RESET_LINK_UNUSABLE)])
+    link, user = found
+    link.used_at = utcnow()
+    session.add(link)
+    await _set_password(session, user, new_password)
+    await log.append(session, type="account.password_reset", fields={"user_id": user.public_id})
+    return user
+
+
+# -- administrators: deactivate, reactivate ------------------------------------------------
+
+
+def _check_admin(actor: AppUser) -> None:
+    if actor.role != Role.admin:
+        raise Forbidden(N_("Only an administrator may do this."))
+
+
+async def _target(session: AsyncSession, user_id: str) -> AppUser:
+    stmt = select(AppUser).where(AppUser.public_id == user_id).with_for_update()
+    user = (await session.execute(stmt)).scalar_one_or_none()
+    if user is None:
+        raise NotFound(N_("No such account."))
+    return user
+
+
+def _publishable(reason: str) -> str:
+    """The reason is published: no e-mail address in it, said beside the field."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput(N_("Give a reason; it is published in the log."), [FieldError("reason", N_("Give a reason; it is published in the log."))])
+    if log.EMAIL_LIKE.search(reason):
+        message = N_("This text is published in the public log; remove the e-mail address.")
+        raise InvalidInput(message, [FieldError("reason", message)])
+    return reason
+
+
+async def set_active(session: AsyncSession, *, user_id: str, actor: AppUser, active: bool, reason: str) -> AppUser:
+    """An administrator deactivates or reactivates an account, saying why (published with
+    who did it). A deactivated account cannot log in, and its sessions end at once; its
+    records (an agency, notices, bids) stay as they are. Nobody deactivates themselves,
+    so the last administrator cannot lock everyone out."""
+    _check_admin(actor)
+    reason = _publishable(reason)
+    user = await _target(session, user_id)
+    if user.id == actor.id and not active:
+        message = N_("You cannot deactivate your own account.")
+        raise Conflict(message, [FieldError("user_id", message)])
+    if user.is_active == active:
+        raise Conflict(N_("The account is already active.") if active else N_("The account is already deactivated."))
+    user.is_active = active
+    session.add(user)
+    await session.flush()
+    if not active:
+        await _end_sessions(session, user)
+        await _close_reset_links(session, user, now=utcnow())
+    await log.append(
+        session,
+        type="account.reactivated" if active else "account.deactivated",
+        fields={"user_id": user.public_id, "by": actor.public_id, "reason": reason},
+    )
+    return user
 
 
 

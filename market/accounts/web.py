@@ -1,4 +1,6 @@
-"""Account pages: register, log in, log out, my account, and the admin's user list."""
+"""Account pages: register, log in, log out, my account and its password, the reset link's
+page, and the administrators' user list and account page (deactivate, reactivate, reset
+link)."""
 
 from __future__ import annotations
 
@@ -6,20 +8,32 @@ from typing import Any
 
 from litestar.di import NamedDependency
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromQuery, URLEncodedBody
+from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts import service
-from market.accounts.models import SELF_REGISTERED_ROLES, Role, UserCreate
+from market.accounts.models import SELF_REGISTERED_ROLES, AccountDecision, PasswordChange, PasswordResetInput, Role, UserCreate
 from market.accounts.session import cleared_session_cookie, load_viewer, session_cookie
-from market.errors import DomainError
+from market.errors import DomainError, NotFound
 from market.i18n import N_
-from market.forms import FormErrors, clean, parse
+from market.forms import FormErrors, clean, errors_beside_fields, parse
 from market.pagination import check_limit
-from market.security.auth import requires_login, requires_role
+from market.security.auth import current_principal, requires_login, requires_role
 from market.security.ratelimit import rate_limited
 from market.templating import is_htmx, redirect, render, safe_next
+
+# ?done=<code> on the administrator's account page: only these codes show a message.
+USER_DONE = {
+    "deactivated": N_("The account is deactivated; its sessions have ended."),
+    "reactivated": N_("The account is active again; its owner can log in."),
+}
+PASSWORD_FIELDS = ("current_password", "new_password")
+
+
+def _known(fields: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    return lambda name: name if name in fields else None
+
 
 class AccountPages(Controller):
     include_in_schema = False
@@ -52,7 +66,11 @@ class AccountPages(Controller):
     @post("/login", guards=[rate_limited("login")])
     async def login(self, request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, Any]], session: NamedDependency[AsyncSession]) -> Response[Any]:
         values = clean(data)
-        user = await service.authenticate(session, email=values.get("email", ""), password=values.get("password", ""), backoff=request.app.state.login_backoff)
+        try:
+            user = await service.authenticate(session, email=values.get("email", ""), password=values.get("password", ""), backoff=request.app.state.login_backoff)
+        except service.AccountDeactivated as exc:
+            values.pop("password", None)
+            return render(request, "accounts/login.html", status_code=exc.status, values=values, errors=FormErrors(form=exc.detail))
         if user is None:
             values.pop("password", None)
             errors = FormErrors(form=N_("Wrong e-mail address or password."))
@@ -60,13 +78,68 @@ class AccountPages(Controller):
         return redirect(safe_next(values.get("next")), flash="logged_in", cookies=[session_cookie(request, user)])
 
     @post("/logout")
-    async def logout(self) -> Redirect:
-        return redirect("/", flash="logged_out", cookies=[cleared_session_cookie()])
+    async def logout(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Redirect:
+        # Ends every session of the account, not only this cookie: a copy of the cookie
+        # taken elsewhere stops working too.
+        if (principal := current_principal(request)) is not None:
+            await service.log_out(session, public_id=principal.public_id)
+        return redirect("/", flash="logged_out", cookies=[cleared_session_cookie(request)])
 
     @get("/account", guards=[requires_login])
     async def account(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[str]:
         user = await load_viewer(request, session)
         return render(request, "accounts/account.html", user=user)
+
+    # -- the password ---------------------------------------------------------------------------
+
+    @get("/account/password", guards=[requires_login])
+    async def password_form(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[str]:
+        await load_viewer(request, session)
+        return render(request, "accounts/password.html", errors=FormErrors())
+
+    @post("/account/password", guards=[requires_login])
+    async def change_password(self, request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, Any]], session: NamedDependency[AsyncSession]) -> Response[Any]:
+        user = await load_viewer(request, session)
+        checked, errors = parse(PasswordChange, clean(data))
+        if checked is not None:
+            try:
+                async with session.begin_nested():
+                    await service.change_password(
+                        session, user=user, current_password=checked.current_password, new_password=checked.new_password,
+                        backoff=request.app.state.login_backoff,
+                    )
+            except DomainError as exc:
+                errors = errors_beside_fields(exc, _known(PASSWORD_FIELDS))
+                return render(request, "accounts/password.html", status_code=exc.status, errors=errors)
+            # Every other session has ended; this browser carries on with a new one.
+            return redirect("/account", flash="password_changed", cookies=[session_cookie(request, user)])
+        return render(request, "accounts/password.html", status_code=422, errors=errors)
+
+    @get("/password-reset")
+    async def reset_form(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], token: FromQuery[str] = "") -> Response[str]:
+        usable = await service.reset_link_is_usable(session, token=token)
+        return render(
+            request, "accounts/reset.html", status_code=200 if usable else 404, token=token, usable=usable, done=False, errors=FormErrors()
+        )
+
+    @post("/password-reset", guards=[rate_limited("reset")])
+    async def reset(self, request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, Any]], session: NamedDependency[AsyncSession]) -> Response[str]:
+        values = clean(data)
+        token = values.get("token", "")
+        checked, errors = parse(PasswordResetInput, values)
+        if checked is not None:
+            try:
+                async with session.begin_nested():
+                    await service.reset_password(session, token=checked.token, new_password=checked.new_password)
+            except DomainError as exc:
+                errors = errors_beside_fields(exc, _known(("new_password", "token")))
+                usable = "token" not in errors
+                return render(request, "accounts/reset.html", status_code=exc.status, token=token, usable=usable, done=False, errors=errors)
+            return render(request, "accounts/reset.html", token="", usable=False, done=True, errors=FormErrors())
+        usable = await service.reset_link_is_usable(session, token=token)
+        return render(request, "accounts/reset.html", status_code=422, token=token, usable=usable, done=False, errors=errors)
+
+    # -- administrators ------------------------------------------------------------------------
 
     @get("/admin/users", guards=[requires_role(Role.admin, Role.supervisor)])
     async def users(
@@ -84,3 +157,72 @@ class AccountPages(Controller):
         return render(
             request, template, users=users, next_cursor=next_cursor, counts=counts, role=role_filter, roles=list(Role)
         )
+
+    async def _user_page(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        user_id: str,
+        *,
+        status_code: int = 200,
+        done: str | None = None,
+        form: str | None = None,
+        errors: FormErrors | None = None,
+        values: dict[str, str] | None = None,
+        link: service.IssuedLink | None = None,
+    ) -> Response[str]:
+        viewer = await load_viewer(request, session)
+        user = await service.get_by_public_id(session, user_id)
+        if user is None:
+            raise NotFound(N_("No such account."))
+        return render(
+            request, "accounts/user.html", status_code=status_code, user=user, is_self=user.id == viewer.id,
+            message=USER_DONE.get(done or ""), form=form, errors=errors or FormErrors(), values=values or {}, link=link,
+            link_url=request.app.state.settings.base_url + link.path if link else "",  # MARKET_PUBLIC_URL, never the Host header
+        )
+
+    @get("/admin/users/{user_id:str}", guards=[requires_role(Role.admin)])
+    async def user(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], user_id: FromPath[str], done: FromQuery[str | None] = None) -> Response[str]:
+        return await self._user_page(request, session, user_id, done=done)
+
+    async def _set_active(self, request: Request[Any, Any, Any], session: AsyncSession, user_id: str, data: dict[str, Any], *, active: bool) -> Response[Any]:
+        values = clean(data)
+        form = "reactivate" if active else "deactivate"
+        checked, errors = parse(AccountDecision, values)
+        if checked is not None:
+            try:
+                async with session.begin_nested():
+                    await service.set_active(session, user_id=user_id, actor=await load_viewer(request, session), active=active, reason=checked.reason)
+            except DomainError as exc:
+                if exc.status == 404:
+                    raise
+                errors = errors_beside_fields(exc, _known(("reason",)))
+                return await self._user_page(request, session, user_id, status_code=exc.status, form=form, errors=errors, values=values)
+            return redirect(f"/admin/users/{user_id}?done={'reactivated' if active else 'deactivated'}")
+        return await self._user_page(request, session, user_id, status_code=422, form=form, errors=errors, values=values)
+
+    @post("/admin/users/{user_id:str}/deactivate", guards=[requires_role(Role.admin)])
+    async def deactivate(self, request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, Any]], session: NamedDependency[AsyncSession], user_id: FromPath[str]) -> Response[Any]:
+        return await self._set_active(request, session, user_id, data, active=False)
+
+    @post("/admin/users/{user_id:str}/reactivate", guards=[requires_role(Role.admin)])
+    async def reactivate(self, request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, Any]], session: NamedDependency[AsyncSession], user_id: FromPath[str]) -> Response[Any]:
+        return await self._set_active(request, session, user_id, data, active=True)
+
+    @post("/admin/users/{user_id:str}/reset-link", guards=[requires_role(Role.admin)])
+    async def reset_link(self, request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, Any]], session: NamedDependency[AsyncSession], user_id: FromPath[str]) -> Response[Any]:
+        """The link is shown on this answer only (no redirect: it must not travel in a URL
+        or a cookie), for the administrator to hand to the person."""
+        values = clean(data)
+        checked, errors = parse(AccountDecision, values)
+        if checked is not None:
+            try:
+                async with session.begin_nested():
+                    link = await service.issue_reset_link(session, user_id=user_id, actor=await load_viewer(request, session), reason=checked.reason)
+            except DomainError as exc:
+                if exc.status == 404:
+                    raise
+                errors = errors_beside_fields(exc, _known(("reason",)))
+                return await self._user_page(request, session, user_id, status_code=exc.status, form="reset", errors=errors, values=values)
+            return await self._user_page(request, session, user_id, link=link)
+        return await self._user_page(request, session, user_id, status_code=422, form="reset", errors=errors, values=values)

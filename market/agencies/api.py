@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.accounts.models import Role
 from market.accounts.session import load_viewer, optional_viewer
 from market.agencies import service
-from market.agencies.models import AgencyCreate, QualificationInput, ReviewInput, StatusChangeInput
+from market.agencies.models import AgencyCreate, LinkInput, QualificationInput, ReviewInput, StatusChangeInput
 from market.agencies.present import agency_public, category_public, region_public
 from market.db import today_in_china
 from market.errors import FieldError, InvalidInput
@@ -126,6 +126,14 @@ class AgencyApi(Controller):
             session, agency_id=agency_id, actor=actor, action=action, reason=data.reason, until=data.until, today=today_in_china()
         )
         return {"id": agency.public_id, "status": agency.status, "until": agency.status_until.isoformat() if agency.status_until else None}
+
+    @post(
+        "/{agency_id:str}/links", status_code=201, guards=[requires_role(Role.admin)],
+        summary="Link an agency to an owner organisation it is one party with: it can never bid on, or be named by, that organisation's notices",
+    )
+    async def link(self, request: Request[Any, Any, Any], agency_id: FromPath[str], data: JSONBody[LinkInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+        link = await service.link_to_org(session, actor=await load_viewer(request, session), agency_id=agency_id, org_id=data.org_id, reason=data.reason)
+        return {"agency_id": agency_id, "org_id": data.org_id, "reason": link.reason, "log_seq": link.log_seq}
 
     @post("/{agency_id:str}/suspend", status_code=200, guards=[requires_role(Role.admin, Role.supervisor)], summary="Suspend an approved agency (until a date, or open-ended); administrators and supervisors")
     async def suspend(self, request: Request[Any, Any, Any], agency_id: FromPath[str], data: JSONBody[StatusChangeInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:

@@ -66,6 +66,23 @@ class Agency(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
 
 
+class AgencyOrgLink(SQLModel, table=True):
+    """An admin's finding that an agency and an owner organisation are one party (the same
+    group, owner or people), beyond a shared credit code: the agency can never bid on, or be
+    named directly by, that organisation's notices. Logged as agency.linked."""
+
+    __tablename__ = "agency_org_link"
+    __table_args__ = (sa.UniqueConstraint("agency_id", "org_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agency_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("agency.id"), nullable=False))
+    org_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("owner_org.id"), nullable=False, index=True))
+    reason: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    linked_by: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False))
+    log_seq: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
+
+
 class AgencyCategory(SQLModel, table=True):
     __tablename__ = "agency_category"
 
@@ -174,6 +191,11 @@ class AgencyCreate(SQLModel):
 class ReviewInput(SQLModel):
     decision: str
     reason: str = Field(default="", max_length=2000)
+
+
+class LinkInput(SQLModel):
+    org_id: str = Field(min_length=1, max_length=16)
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 class StatusChangeInput(SQLModel):

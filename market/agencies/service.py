@@ -7,6 +7,7 @@ names). Rules that can be pure live in rules.py, creditcode.py and market/refere
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from market.accounts.models import AppUser, Role
 from market.agencies import rules
 from market.agencies.creditcode import CreditCodeError, validate_credit_code
 from market.agencies.models import (
+    AgencyOrgLink,
     Agency,
     AgencyCategory,
     AgencyCreate,
@@ -314,6 +316,60 @@ async def directory(
     agencies = list((await session.execute(stmt)).scalars().all())
     next_cursor = encode_cursor(agencies[limit - 1].id) if len(agencies) > limit and agencies[limit - 1].id is not None else None
     return await load_profiles(session, agencies[:limit]), next_cursor
+
+
+async def related_to_org(session: AsyncSession, org_id: int | None, agency_ids: Sequence[str] | None = None) -> set[str]:
+    """The agencies (public ids; among ``agency_ids`` when given) that are one party with the
+    owner organisation: the same unified social credit code, or linked by an admin. They can
+    never bid on, or be named directly by, its notices (no dealing with yourself)."""
+    if org_id is None:
+        return set()
+    from market.notices.models import OwnerOrg  # notices build on agencies, not the reverse
+
+    same_code = sa.select(OwnerOrg.credit_code).where(OwnerOrg.id == org_id).scalar_subquery()
+    linked = sa.select(AgencyOrgLink.agency_id).where(AgencyOrgLink.org_id == org_id)
+    stmt = sa.select(Agency.public_id).where(sa.or_(Agency.credit_code == same_code, Agency.id.in_(linked)))  # type: ignore[union-attr]
+    if agency_ids is not None:
+        stmt = stmt.where(Agency.public_id.in_(list(agency_ids)))  # type: ignore[attr-defined]
+    return set((await session.execute(stmt)).scalars().all())
+
+
+async def link_to_org(session: AsyncSession, *, actor: AppUser, agency_id: str, org_id: str, reason: str) -> AgencyOrgLink:
+    """An admin records that an agency and an owner organisation are one party (logged)."""
+    from market.notices.models import OwnerOrg
+
+    if actor.role != Role.admin:
+        raise Forbidden(N_("Only an administrator can link an agency to an owner organisation."))
+    agency = await get_agency(session, agency_id, lock=True)
+    org = (await session.execute(sa.select(OwnerOrg).where(OwnerOrg.public_id == org_id))).scalar_one_or_none()
+    if org is None:
+        raise InvalidInput(N_("No owner organisation has this id."), [FieldError("org_id", N_("No owner organisation has this id."))])
+    reason = check_publishable(reason.strip(), "reason")
+    if not reason:
+        raise InvalidInput(N_("Give a reason; it is published."), [FieldError("reason", N_("Give a reason; it is published."))])
+    exists = sa.select(AgencyOrgLink.id).where(AgencyOrgLink.agency_id == agency.id, AgencyOrgLink.org_id == org.id)
+    if (await session.execute(exists)).first() is not None:
+        raise Conflict(N_("This agency is already linked to this owner organisation."))
+    entry = await log.append(
+        session, type="agency.linked",
+        fields={"agency_id": agency.public_id, "org_id": org.public_id, "reason": reason, "by": actor.public_id},
+    )
+    link = AgencyOrgLink(agency_id=agency.id, org_id=org.id, reason=reason, linked_by=actor.id, log_seq=entry.seq)  # type: ignore[arg-type]
+    session.add(link)
+    await session.flush()
+    return link
+
+
+async def orgs_sharing_credit_code(session: AsyncSession, agencies: Sequence[Agency]) -> dict[int, tuple[str, str]]:
+    """For the reviewer: agencies registered with the credit code of an owner organisation
+    ({agency row id: (org public id, org name)})."""
+    from market.notices.models import OwnerOrg
+
+    codes = {a.credit_code: a.id for a in agencies}
+    if not codes:
+        return {}
+    stmt = sa.select(OwnerOrg.credit_code, OwnerOrg.public_id, OwnerOrg.name).where(OwnerOrg.credit_code.in_(list(codes)))  # type: ignore[attr-defined]
+    return {codes[code]: (public_id, name) for code, public_id, name in (await session.execute(stmt)).all()}
 
 
 async def review_queue(session: AsyncSession) -> tuple[list[Profile], list[tuple[Agency, Qualification]]]:
@@ -625,7 +681,7 @@ async def add_document(
         raise NotFound(N_("This account has not registered an agency yet."))
     if kind not in DOCUMENT_KINDS:
         raise InvalidInput(N_("Unknown kind of document."), [FieldError("kind", N_("Choose licence, certificate or other."))])
-    content_type = sniff(filename, content)
+    content_type = await asyncio.to_thread(sniff, filename, content)  # a PDF is parsed (seconds for a big one): off the event loop
     name = text.upload_name(filename, "document")  # refused before anything is written
     digest = hashlib.sha256(content).hexdigest()
     path = document_path(data_dir, agency, digest, content_type)

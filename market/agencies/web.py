@@ -9,6 +9,7 @@ behind even though the page that says why is an ordinary (committed) response.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -108,6 +109,7 @@ ADMIN_DONE = {
     "lift_blacklist": N_("The agency has been taken off the blacklist."),
     "qualification_approve": N_("The qualification is approved."),
     "qualification_reject": N_("The qualification is rejected."),
+    "linked": N_("The agency is linked to the owner organisation: it can no longer bid on, or be named by, that organisation's notices."),
 }
 
 
@@ -387,7 +389,7 @@ async def read_profile_form(request: Request[Any, Any, Any]) -> ProfileForm:
     if isinstance(upload, UploadFile) and upload.filename:
         content = await upload.read()
         try:
-            service.sniff(upload.filename, content)
+            await asyncio.to_thread(service.sniff, upload.filename, content)  # a PDF is parsed (seconds for a big one): off the event loop
         except InvalidInput as exc:
             place_errors(errors, exc.errors, result.field_for)
         else:
@@ -629,6 +631,7 @@ class AgencyPages(Controller):
             counts=await service.counts(session),
             q=q.strip(),
             found=found,
+            same_code=await service.orgs_sharing_credit_code(session, [p.agency for p in pending]),
             actions_for=lambda status: [a for a in STATUS_ACTIONS if status in service.TRANSITIONS[a][0]],
             ACTIONS_WITH_UNTIL=ACTIONS_WITH_UNTIL,
             message=ADMIN_DONE.get(done or ""),
@@ -700,6 +703,13 @@ class AgencyPages(Controller):
         return await self._decide(
             request, session, key=f"{action}-{agency_id}", fields=("reason", "until"), done=action if action in STATUS_ACTIONS else "", call=call
         )
+
+    @post("/admin/agencies/{agency_id:str}/link", guards=[requires_role(Role.admin)])
+    async def link(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], agency_id: FromPath[str]) -> Response[Any]:
+        async def call(actor: AppUser, values: dict[str, str]) -> None:
+            await service.link_to_org(session, actor=actor, agency_id=agency_id, org_id=values["org_id"].strip(), reason=values["reason"])
+
+        return await self._decide(request, session, key=f"link-{agency_id}", fields=("org_id", "reason"), done="linked", call=call)
 
     @post("/admin/agencies/{agency_id:str}/qualifications/{qualification_id:int}/review", guards=[requires_role(Role.admin)])
     async def review_qualification(

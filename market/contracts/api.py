@@ -18,13 +18,12 @@ from market.accounts.models import AppUser, Role
 from market.accounts.session import load_viewer, optional_viewer
 from market.agencies.service import MAX_DOCUMENT_BYTES
 from market.contracts import service
-from market.contracts.models import ContractCreate, ReturnInput, StopInput
+from market.contracts.models import ContractCreate, ContractDeclineInput, DisputeDecisionInput, ReturnInput, StopInput
 from market.contracts.service import ContractView
 from market.openapi import problems
 from market.pagination import check_limit
 from market.security.auth import requires_login, requires_role
 from market.security.uploads import served_upload
-from market.selection.models import DeclineInput
 
 
 class ContractRecord(ContractCreate):
@@ -77,7 +76,16 @@ def contract_public(v: ContractView, viewer: AppUser | None = None) -> dict[str,
         "completed_at": c.completed_at.isoformat() if c.completed_at else None,
         "stopped_at": c.stopped_at.isoformat() if c.stopped_at else None,
         "declined_at": c.declined_at.isoformat() if c.declined_at else None,
-        "seqs": {"recorded": c.recorded_seq, "signed": c.signed_seq},
+        # A decline because the terms do not follow the award, and a supervisor's decision:
+        # public like an objection and its decision.
+        "dispute": None if c.disputed_at is None else {
+            "reason": c.dispute_reason,
+            "disputed_at": c.disputed_at.isoformat(),
+            "decision": c.dispute_decision,
+            "decision_reason": c.dispute_decision_reason,
+            "decided_at": c.dispute_decided_at.isoformat() if c.dispute_decided_at else None,
+        },
+        "seqs": {"recorded": c.recorded_seq, "signed": c.signed_seq, "disputed": c.disputed_seq, "dispute_decided": c.dispute_decided_seq},
         "milestones": milestones,
     }
 
@@ -115,10 +123,28 @@ class ContractApi(Controller):
         user = await load_viewer(request, session)
         return await _shape(session, await service.confirm(session, user=user, contract_id=contract_id), user)
 
-    @post("/contracts/{contract_id:str}/decline", status_code=200, guards=[requires_role(Role.agency)], summary="The agency declines to sign; the next alternate takes the award")
-    async def decline(self, request: Request[Any, Any, Any], contract_id: FromPath[str], data: JSONBody[DeclineInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+    @post(
+        "/contracts/{contract_id:str}/decline", status_code=200, guards=[requires_role(Role.agency)],
+        summary="The agency declines to sign; the next alternate takes the award. With terms_mismatch: the terms do not follow the award, a supervisor decides",
+    )
+    async def decline(self, request: Request[Any, Any, Any], contract_id: FromPath[str], data: JSONBody[ContractDeclineInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
         user = await load_viewer(request, session)
-        contract = await service.decline_contract(session, user=user, contract_id=contract_id, reason=data.reason, settings=request.app.state.settings)
+        contract = await service.decline_contract(
+            session, user=user, contract_id=contract_id, reason=data.reason, settings=request.app.state.settings, terms_mismatch=data.terms_mismatch
+        )
+        return await _shape(session, contract, user)
+
+    @post(
+        "/contracts/{contract_id:str}/dispute/decision", status_code=200, guards=[requires_role(Role.supervisor)],
+        summary="A supervisor decides a contract declined because its terms do not follow the award",
+    )
+    async def decide_dispute(
+        self, request: Request[Any, Any, Any], contract_id: FromPath[str], data: JSONBody[DisputeDecisionInput], session: NamedDependency[AsyncSession]
+    ) -> dict[str, Any]:
+        user = await load_viewer(request, session)
+        contract = await service.decide_dispute(
+            session, user=user, contract_id=contract_id, decision=data.decision.value, reason=data.reason, settings=request.app.state.settings
+        )
         return await _shape(session, contract, user)
 
     @post("/contracts/{contract_id:str}/milestones/{position:int}/submit", status_code=200, guards=[requires_role(Role.agency)], summary="Hand in a deliverable (PDF, PNG or JPEG, 10 MB) with a note")

@@ -28,7 +28,9 @@ STATES = ("proposed", "in_service", "completed", "stopped", "declined")
 # A one-page PDF, enough for the deliverable links to open something.
 DEMO_PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
+    b"xref\n0 4\n0000000000 65535 f \n0000000009 00000 n \n0000000052 00000 n \n0000000101 00000 n \n"
+    b"trailer<</Size 4/Root 1 0 R>>\nstartxref\n164\n%%EOF\n"
 )
 
 
@@ -56,13 +58,18 @@ async def load_demo_contracts(session: AsyncSession, *, settings: Settings, out:
         assert agency is not None and owner is not None
         agency_user = await session.get(AppUser, agency.owner_id)
         assert agency_user is not None
-        start = today - timedelta(days=40) if state in ("completed", "stopped") else today + timedelta(days=1)
+        # Terms that follow the award (docs/contracts.md): the winning price on a lowest-price
+        # notice, else within the budget; signed once the award is final (today), starting
+        # tomorrow, and due no earlier than the service period the notice published.
+        terms = await service.award_terms(session, notice, holder)
+        start = today + timedelta(days=1)
+        days = max(60, terms.service_days or 0)
         data = ContractCreate(
-            amount_fen=(notice.budget_fen or 10_000_000) * 88 // 100,
-            signed_on=start - timedelta(days=1), start_on=start, due_on=start + timedelta(days=60),
+            amount_fen=terms.price_fen if terms.price_fen is not None else notice.budget_fen * 88 // 100,
+            signed_on=today, start_on=start, due_on=start + timedelta(days=days),
             milestones=[
-                MilestoneInput(title="工作方案及初步成果", due_on=start + timedelta(days=20)),
-                MilestoneInput(title="最终成果报告", due_on=start + timedelta(days=60)),
+                MilestoneInput(title="工作方案及初步成果", due_on=start + timedelta(days=days // 3)),
+                MilestoneInput(title="最终成果报告", due_on=start + timedelta(days=days)),
             ],
         )
         contract = await service.record_contract(session, owner=owner, notice_id=notice.public_id, agency_id=agency.public_id, data=data, settings=settings)

@@ -4,6 +4,11 @@ Statuses follow the provincial platforms (Augurit's 中介超市): 服务中 in 
 completed, 服务中止 stopped with a reason. Before that, the owner's record of a contract
 waits for the agency's confirmation (``proposed``); an agency that declines hands the award
 to the next alternate (MSP/1 step 7), and the contract stays behind as ``declined``.
+
+Terms follow the award (docs/contracts.md, "Contracts follow the award"): an agency that
+declines because they do not leaves the contract ``disputed`` and keeps the award until a
+supervisor decides; terms found wrong set the contract aside (``set_aside``) and the owner
+records matching ones, terms found fine make it an ordinary decline.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ class ContractStatus(enum.StrEnum):
     completed = "completed"  # 服务完成
     stopped = "stopped"  # 服务中止
     declined = "declined"  # the agency declined to sign; the next alternate took the award
+    disputed = "disputed"  # declined because the terms do not follow the award; a supervisor decides
+    set_aside = "set_aside"  # a supervisor found the terms did not follow the award; the award stands
 
 
 CONTRACT_STATUS_LABELS = {
@@ -34,8 +41,26 @@ CONTRACT_STATUS_LABELS = {
     ContractStatus.completed.value: N_("Completed (服务完成)"),
     ContractStatus.stopped.value: N_("Stopped (服务中止)"),
     ContractStatus.declined.value: N_("Declined by the agency"),
+    ContractStatus.disputed.value: N_("Disputed: the terms do not follow the award (a supervisor decides)"),
+    ContractStatus.set_aside.value: N_("Set aside: the terms did not follow the award"),
 }
-LIVE_CONTRACTS = (ContractStatus.proposed.value, ContractStatus.in_service.value, ContractStatus.completed.value, ContractStatus.stopped.value)
+LIVE_CONTRACTS = (
+    ContractStatus.proposed.value, ContractStatus.in_service.value, ContractStatus.completed.value, ContractStatus.stopped.value,
+    ContractStatus.disputed.value,
+)
+# Contracts that are over without a service: another may follow on the same award.
+ENDED_UNSIGNED = (ContractStatus.declined.value, ContractStatus.set_aside.value)
+
+
+class DisputeDecision(enum.StrEnum):
+    terms_fine = "terms_fine"  # the terms follow the award: the decline counts as any other
+    terms_wrong = "terms_wrong"  # they do not: the contract is set aside, the award stands
+
+
+DISPUTE_DECISION_LABELS = {
+    DisputeDecision.terms_fine.value: N_("The terms follow the award: the decline counts"),
+    DisputeDecision.terms_wrong.value: N_("The terms do not follow the award: the owner offers matching terms"),
+}
 
 
 class MilestoneStatus(enum.StrEnum):
@@ -48,11 +73,14 @@ class MilestoneStatus(enum.StrEnum):
 class Contract(SQLModel, table=True):
     __tablename__ = "contract"
     __table_args__ = (
-        sa.CheckConstraint("status IN ('proposed', 'in_service', 'completed', 'stopped', 'declined')", name="status_known"),
+        sa.CheckConstraint(
+            "status IN ('proposed', 'in_service', 'completed', 'stopped', 'declined', 'disputed', 'set_aside')", name="status_known"
+        ),
         sa.CheckConstraint("amount_fen > 0", name="amount_positive"),
         sa.CheckConstraint("start_on <= due_on", name="dates_in_order"),
-        # One live contract per award: a declined one may be followed by the next holder's.
-        sa.Index("uq_contract_live_award", "award_id", unique=True, postgresql_where=sa.text("status <> 'declined'")),
+        sa.CheckConstraint("dispute_decision IS NULL OR dispute_decision IN ('terms_fine', 'terms_wrong')", name="dispute_decision_known"),
+        # One live contract per award: a declined or set-aside one may be followed by another.
+        sa.Index("uq_contract_live_award", "award_id", unique=True, postgresql_where=sa.text("status NOT IN ('declined', 'set_aside')")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -74,6 +102,15 @@ class Contract(SQLModel, table=True):
     completed_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     stopped_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     declined_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+    # A decline because the terms do not follow the award, and the supervisor's decision on it
+    dispute_reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    disputed_seq: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    disputed_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+    dispute_decision: str | None = Field(default=None, sa_column=sa.Column(sa.String(16), nullable=True))
+    dispute_decision_reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    dispute_decided_by: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=True))
+    dispute_decided_seq: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    dispute_decided_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
 
 
 class Milestone(SQLModel, table=True):
@@ -127,6 +164,18 @@ class ContractCreate(SQLModel):
     milestones: list[MilestoneInput] = Field(min_length=1, max_length=20)
 
     _exact = field_validator("amount_fen", mode="before")(exact_int)
+
+
+class ContractDeclineInput(SQLModel):
+    reason: str = Field(min_length=1, max_length=2000)
+    # "because the terms do not follow the award": goes to a supervisor, the award is kept
+    # meanwhile, and the decline does not count toward the automatic suspension.
+    terms_mismatch: bool = False
+
+
+class DisputeDecisionInput(SQLModel):
+    decision: DisputeDecision
+    reason: str = Field(min_length=1, max_length=5000)
 
 
 class StopInput(SQLModel):

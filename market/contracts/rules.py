@@ -1,5 +1,6 @@
-"""Pure rules of contracts: the dates and the amount the owner records, when an unsigned
-award is overdue, which milestones are overdue, and what "every milestone accepted" means.
+"""Pure rules of contracts: the dates and the amount the owner records, how they follow the
+award (docs/contracts.md, "Contracts follow the award"), when an unsigned award is overdue,
+which milestones are overdue, and what "every milestone accepted" means.
 Unit-tested without a database (tests/unit/contracts/test_rules.py)."""
 
 from __future__ import annotations
@@ -46,6 +47,65 @@ def contract_errors(
         elif previous is not None and m.due_on < previous:
             errors.append(FieldError(f"milestones[{i}].due_on", N_("Milestones are listed in the order they are due.")))
         previous = m.due_on if previous is None or m.due_on >= previous else previous
+    return errors
+
+
+@dataclass(frozen=True)
+class AwardTerms:
+    """What the award and the notice published, which a contract must follow.
+
+    ``price_fen``: the awarded bid's price when bids carry one (lowest-price notices); None
+    when they do not (lottery and direct notices, whose bids carry no price: the budget is
+    then the only published figure, and the amount may not exceed it). ``final_on``: the
+    China date the award became final; ``service_days``: the service period the notice
+    published, if it published one."""
+
+    budget_fen: int
+    price_fen: int | None
+    service_days: int | None
+    final_on: date
+
+
+def fen_text(value: int) -> str:
+    return f"¥{value // 100:,}.{value % 100:02d}"
+
+
+def earliest_due(start_on: date, service_days: int | None) -> date:
+    """The earliest due date the published service period allows: ``service_days`` days
+    after the service starts (a 90-day service starting on 1 March is due no earlier than
+    30 May). Without a published period, the start itself."""
+    return start_on + timedelta(days=service_days) if service_days else start_on
+
+
+def award_errors(terms: AwardTerms, *, amount_fen: int, signed_on: date, start_on: date, due_on: date, today: date) -> list[FieldError]:
+    """Everything in a contract that does not follow the award, each error naming its field.
+
+    - the amount is the awarded bid's price when bids carry one, and never above the budget;
+    - it is signed no earlier than the day the award became final, and the service starts
+      no earlier than the day the contract is recorded: a start in the past would eat into
+      the period the notice published, and could make the contract overdue at once;
+    - the due date leaves at least the published service period after the start (the
+      milestones lie between start and due, by ``contract_errors``).
+    """
+    errors: list[FieldError] = []
+    if terms.price_fen is not None and amount_fen != terms.price_fen:
+        errors.append(FieldError("amount_fen", N_("The amount is the winning price of the award, {price}."), {"price": fen_text(terms.price_fen)}))
+    elif amount_fen > terms.budget_fen:
+        errors.append(FieldError("amount_fen", N_("The amount may not exceed the notice's budget of {budget}."), {"budget": fen_text(terms.budget_fen)}))
+    if signed_on < terms.final_on:
+        errors.append(
+            FieldError("signed_on", N_("The contract is signed on or after {day}, the day the award became final."), {"day": terms.final_on.isoformat()})
+        )
+    if start_on < today:
+        errors.append(FieldError("start_on", N_("The service starts today or later, not in the past.")))
+    earliest = earliest_due(start_on, terms.service_days)
+    if terms.service_days and due_on < earliest:
+        errors.append(
+            FieldError(
+                "due_on", N_("The notice published a service period of {days} days: the service is due on {day} or later."),
+                {"days": terms.service_days, "day": earliest.isoformat()},
+            )
+        )
     return errors
 
 

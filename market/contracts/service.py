@@ -14,6 +14,7 @@ award rows' ``created_at`` (the draw) would start it before the publicity even e
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Sequence
@@ -36,10 +37,11 @@ from market.contracts.models import (
     ContractCreate,
     ContractStatus,
     Deliverable,
+    DisputeDecision,
     Milestone,
     MilestoneStatus,
 )
-from market.db import CHINA, utcnow
+from market.db import CHINA, today_in_china, utcnow
 from market.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from market.i18n import N_
 from market.ids import next_public_id
@@ -47,7 +49,7 @@ from market.log import protocol
 from market.log import store as log
 from market.log.models import LogEntry
 from market.notices import service as notices
-from market.notices.models import Notice, NoticeStatus
+from market.notices.models import Method, Notice, NoticeStatus
 from market.pagination import decode_cursor, encode_cursor
 from market.selection import service as selection
 from market.selection.models import Award, AwardStatus, Message, Selection
@@ -203,11 +205,38 @@ async def _live_contract(session: AsyncSession, award: Award) -> Contract | None
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-def check_contract(data: ContractCreate) -> None:
+async def award_terms(session: AsyncSession, notice: Notice, award: Award) -> rules.AwardTerms:
+    """What a contract on ``award`` must follow (docs/contracts.md, "Contracts follow the
+    award"): the notice's budget and service period, the day the award became final, and
+    the awarded bid's price on a lowest-price notice, read from the bids the close opened
+    (``Selection.bids``, the standing bid documents ``bidding.closed`` published)."""
+    selection_row = await session.get(Selection, notice.id)
+    price: int | None = None
+    if notice.method == Method.lowest_price and selection_row is not None:
+        for document in selection_row.bids:
+            if document.get("agency_id") == award.agency_public_id and isinstance(document.get("price_fen"), int):
+                price = int(document["price_fen"])
+        if price is None:  # the draw ranked by these prices: a holder without one is a broken record
+            raise RuntimeError(f"notice {notice.public_id}: no opened price for {award.agency_public_id}")
+    final_on = (await final_dates(session, [notice.id])).get(notice.id)  # type: ignore[list-item]
+    if final_on is None:
+        raise Conflict(N_("Contracts are recorded only for a notice whose award is final."))
+    return rules.AwardTerms(budget_fen=notice.budget_fen, price_fen=price, service_days=notice.service_days, final_on=final_on)
+
+
+def check_contract(data: ContractCreate, terms: rules.AwardTerms | None = None, today: date | None = None) -> None:
+    """The contract's own consistency and, given ``terms``, that it follows the award; every
+    error at once, each beside its field."""
     errors = rules.contract_errors(
         amount_fen=data.amount_fen, signed_on=data.signed_on, start_on=data.start_on, due_on=data.due_on,
         milestones=[rules.MilestoneDates(title=m.title, due_on=m.due_on) for m in data.milestones],
     )
+    if terms is not None:
+        taken = {e.field for e in errors}
+        follows = rules.award_errors(
+            terms, amount_fen=data.amount_fen, signed_on=data.signed_on, start_on=data.start_on, due_on=data.due_on, today=today or today_in_china()
+        )
+        errors += [e for e in follows if e.field not in taken]
     if errors:
         raise InvalidInput(errors[0].message, errors)
     for i, m in enumerate(data.milestones):
@@ -215,7 +244,8 @@ def check_contract(data: ContractCreate) -> None:
 
 
 async def record_contract(session: AsyncSession, *, owner: AppUser, notice_id: str, agency_id: str, data: ContractCreate, settings: Settings) -> Contract:
-    """The owner records the contract with one agency holding the award (``proposed``)."""
+    """The owner records the contract with one agency holding the award (``proposed``), on
+    terms that follow the award (``award_terms``; refused with the fields named otherwise)."""
     notice = await notices.get_notice(session, notice_id, lock="update")
     if notice.status == NoticeStatus.draft:
         raise NotFound(N_("No such notice."))
@@ -226,9 +256,12 @@ async def record_contract(session: AsyncSession, *, owner: AppUser, notice_id: s
     if notice.status != NoticeStatus.awarded:
         raise Conflict(N_("Contracts are recorded only for a notice whose award is final."))
     award = await _holding_award(session, notice, agency_id)
-    if await _live_contract(session, award) is not None:
+    live = await _live_contract(session, award)
+    if live is not None and live.status == ContractStatus.disputed:
+        raise Conflict(N_("The agency disputes the contract recorded for this award: a supervisor decides before another is recorded."))
+    if live is not None:
         raise Conflict(N_("A contract with this agency is already recorded for this award."))
-    check_contract(data)
+    check_contract(data, await award_terms(session, notice, award))
     agency = await session.get(Agency, award.agency_id)
     assert agency is not None
     public_id = await next_public_id(session, prefix="C", sequence=CONTRACT_SEQUENCE)
@@ -303,24 +336,118 @@ async def confirm(session: AsyncSession, *, user: AppUser, contract_id: str) -> 
     return contract
 
 
-async def decline_contract(session: AsyncSession, *, user: AppUser, contract_id: str, reason: str, settings: Settings) -> Contract:
-    """The agency declines to sign: the award passes to the next alternate exactly as a
-    decline after the draw (``award.declined``), and the contract stays as ``declined``."""
+async def _notice_locked_first(session: AsyncSession, contract_id: str) -> Notice:
     found = await get_contract(session, contract_id)
     base = await session.get(Notice, found.notice_id)
     assert base is not None
-    notice = await notices.get_notice(session, base.public_id, lock="update")  # the notice first, as selection locks it
+    return await notices.get_notice(session, base.public_id, lock="update")  # the notice first, as selection locks it
+
+
+async def decline_contract(
+    session: AsyncSession, *, user: AppUser, contract_id: str, reason: str, settings: Settings, terms_mismatch: bool = False
+) -> Contract:
+    """The agency declines to sign: the award passes to the next alternate exactly as a
+    decline after the draw (``award.declined``), and the contract stays as ``declined``.
+
+    With ``terms_mismatch`` the agency declines *because the terms do not follow the award*:
+    no ``award.declined`` (so nothing counts toward the automatic suspension), the award is
+    kept, the contract waits as ``disputed`` for a supervisor (``contract.disputed``), and
+    supervisors and the owner are told."""
+    notice = await _notice_locked_first(session, contract_id)
     contract, agency = await _contract_for_agency(session, user, contract_id)
     if contract.status != ContractStatus.proposed:
         raise Conflict(N_("Only a contract waiting for the agency's confirmation can be declined."))
     award = await session.get(Award, contract.award_id)
     if award is None or award.status != AwardStatus.holding:
         raise Conflict(N_("Your agency no longer holds this award."))
+    if terms_mismatch:
+        return await _dispute(session, notice=notice, contract=contract, agency=agency, reason=reason)
     await selection.decline(session, user=user, notice_id=notice.public_id, reason=reason, settings=settings)
     contract.status = ContractStatus.declined.value
     contract.declined_at = utcnow()
     await session.flush()  # selection's decline has told the owner (message "declined")
     return contract
+
+
+async def _supervisors(session: AsyncSession) -> list[AppUser]:
+    stmt = sa.select(AppUser).where(AppUser.role == Role.supervisor.value, AppUser.is_active.is_(True)).order_by(AppUser.id)  # type: ignore[attr-defined]
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def _dispute(session: AsyncSession, *, notice: Notice, contract: Contract, agency: Agency, reason: str) -> Contract:
+    reason = agencies.check_publishable(reason.strip(), "reason")
+    if len(reason) < 5:
+        raise _invalid("reason", N_("Say in at least 5 characters which terms do not follow the award; a supervisor reads it."))
+    entry = await log.append(
+        session,
+        type="contract.disputed",
+        fields={"notice_id": notice.public_id, "contract_id": contract.public_id, "agency_id": agency.public_id, "reason_sha256": _digest(reason)},
+    )
+    contract.status = ContractStatus.disputed.value
+    contract.dispute_reason, contract.disputed_seq, contract.disputed_at = reason, entry.seq, utcnow()
+    await session.flush()
+    for supervisor in await _supervisors(session):
+        await _message(session, user_id=supervisor.id, notice=notice, contract=contract, kind="contract_disputed", agency_id=agency.public_id)  # type: ignore[arg-type]
+    await _message(session, user_id=contract.owner_id, notice=notice, contract=contract, kind="contract_disputed", agency_id=agency.public_id)
+    return contract
+
+
+async def decide_dispute(session: AsyncSession, *, user: AppUser, contract_id: str, decision: str, reason: str, settings: Settings) -> Contract:
+    """A supervisor decides a decline for terms that do not follow the award
+    (``contract.dispute_decided``), as objections are decided: a decision and a published
+    reason. ``terms_wrong``: the contract is set aside, the award stands and the owner
+    records matching terms. ``terms_fine``: the decline counts as any other, with the
+    agency's reason (``award.declined``, the next alternate, the automatic rule)."""
+    if user.role != Role.supervisor:
+        raise Forbidden(N_("Only a supervisor decides a disputed contract."))
+    notice = await _notice_locked_first(session, contract_id)
+    contract = await get_contract(session, contract_id, lock=True)
+    if contract.status != ContractStatus.disputed:
+        raise Conflict(N_("This contract is not waiting for a supervisor's decision."))
+    if decision not in (DisputeDecision.terms_fine, DisputeDecision.terms_wrong):
+        raise _invalid("decision", N_("Decide whether the terms follow the award or not."))
+    reason = agencies.check_publishable(reason.strip(), "reason")
+    if not reason:
+        raise _invalid("reason", N_("Give a reason; it is published."))
+    agency = await session.get(Agency, contract.agency_id)
+    award = await session.get(Award, contract.award_id)
+    assert agency is not None and award is not None
+    if award.status != AwardStatus.holding:  # the agency gave the award up meanwhile
+        raise Conflict(N_("This contract is not waiting for a supervisor's decision."))
+    entry = await log.append(
+        session,
+        type="contract.dispute_decided",
+        fields={
+            "notice_id": notice.public_id, "contract_id": contract.public_id, "agency_id": agency.public_id,
+            "decision": decision, "reason_sha256": _digest(reason),
+        },
+    )
+    contract.dispute_decision, contract.dispute_decision_reason = decision, reason
+    contract.dispute_decided_by, contract.dispute_decided_seq, contract.dispute_decided_at = user.id, entry.seq, utcnow()
+    if decision == DisputeDecision.terms_wrong:
+        contract.status = ContractStatus.set_aside.value
+    await session.flush()
+    if decision == DisputeDecision.terms_fine:
+        # The decline the agency asked for, now counted: selection's own path declines the
+        # disputed contract with the award and applies the automatic rule.
+        await selection.pass_on_decline(session, notice=notice, award=award, agency=agency, reason=contract.dispute_reason or reason, settings=settings)
+        await session.refresh(contract)
+    for user_id in (contract.owner_id, agency.owner_id):
+        await _message(session, user_id=user_id, notice=notice, contract=contract, kind="contract_dispute_decided", decision=decision)
+    await session.flush()
+    return contract
+
+
+async def pending_disputes(session: AsyncSession) -> list[tuple[Contract, Notice, Agency]]:
+    """For supervisors: contracts declined because their terms do not follow the award, oldest first."""
+    stmt = (
+        sa.select(Contract, Notice, Agency)
+        .join(Notice, Notice.id == Contract.notice_id)
+        .join(Agency, Agency.id == Contract.agency_id)
+        .where(Contract.status == ContractStatus.disputed.value)
+        .order_by(Contract.disputed_at, Contract.id)
+    )
+    return [(c, n, a) for c, n, a in (await session.execute(stmt)).all()]
 
 
 # -- milestones -----------------------------------------------------------------------------------------
@@ -353,7 +480,7 @@ async def submit_milestone(
         raise _invalid("note", N_("Write a note for the owner about this deliverable."))
     if len(note) > MAX_NOTE:
         raise _invalid("note", N_("The note is longer than 2000 characters."))
-    content_type = agencies.sniff(filename, content)
+    content_type = await asyncio.to_thread(agencies.sniff, filename, content)  # a PDF is parsed (seconds for a big one): off the event loop
     name = text.upload_name(filename, "deliverable")  # refused before anything is written
     digest = hashlib.sha256(content).hexdigest()
     path = deliverable_path(data_dir, contract, digest, content_type)

@@ -27,7 +27,7 @@ from market.accounts.session import load_viewer, optional_viewer
 from market.agencies.models import Agency
 from market.contracts import rules, service
 from market.contracts.api import deliverable_file
-from market.contracts.models import CONTRACT_STATUS_LABELS, Contract, ContractCreate, MilestoneStatus
+from market.contracts.models import CONTRACT_STATUS_LABELS, DISPUTE_DECISION_LABELS, ENDED_UNSIGNED, Contract, ContractCreate, MilestoneStatus
 from market.db import today_in_china
 from market.ratings.models import Rating
 from market.errors import DomainError, FieldError, NotFound
@@ -56,10 +56,15 @@ DONE = {
     "recorded": N_("The contract is recorded. The agency is asked to confirm it."),
     "confirmed": N_("The contract is signed: it is in service (服务中)."),
     "declined": N_("You declined the contract. The award passes to the first remaining alternate, if any."),
+    "disputed": N_("You declined the contract because its terms do not follow the award. Your agency keeps the award until a supervisor decides; this decline does not count toward suspension."),
     "submitted": N_("The deliverable is handed in. The owner accepts it or returns it."),
     "accepted": N_("The deliverable is accepted."),
     "returned": N_("The deliverable is returned to the agency with your reasons."),
     "stopped": N_("The contract is stopped (服务中止). The reason is published."),
+}
+
+SUPERVISION_DONE = {
+    "decided": N_("The decision is published. The owner and the agency are told."),
 }
 
 
@@ -80,6 +85,7 @@ def _render(request: Request[Any, Any, Any], template: str, *, status_code: int 
         status_code=status_code,
         CONTRACT_STATUS_LABELS=CONTRACT_STATUS_LABELS,
         MILESTONE_STATUS_LABELS=MILESTONE_STATUS_LABELS,
+        DISPUTE_DECISION_LABELS=DISPUTE_DECISION_LABELS,
         china_time=china_time,
         utc_attr=utc_attr,
         **context,
@@ -230,12 +236,15 @@ class ContractPages(Controller):
 
     @post("/contracts/{contract_id:str}/decline", guards=[requires_role(Role.agency)])
     async def decline(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], contract_id: FromPath[str]) -> Response[Any]:
-        form = ActionForm("decline", values=await self._values(request, "reason"))
+        form = ActionForm("decline", values=await self._values(request, "reason", "terms_mismatch"))
+        mismatch = form.values["terms_mismatch"] == "yes"
 
         async def call(user: AppUser) -> None:
-            await service.decline_contract(session, user=user, contract_id=contract_id, reason=form.values["reason"], settings=request.app.state.settings)
+            await service.decline_contract(
+                session, user=user, contract_id=contract_id, reason=form.values["reason"], settings=request.app.state.settings, terms_mismatch=mismatch
+            )
 
-        return await self._act(request, session, contract_id, form, call, "declined", ("reason",))
+        return await self._act(request, session, contract_id, form, call, "disputed" if mismatch else "declined", ("reason",))
 
     @post("/contracts/{contract_id:str}/stop", guards=[requires_role(Role.owner)])
     async def stop(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], contract_id: FromPath[str]) -> Response[Any]:
@@ -295,9 +304,11 @@ class ContractPages(Controller):
             raise NotFound(N_("No such notice."))
         holders = await selection.holders(session, notice)
         contracts = await service.contracts_of_notice(session, notice)
-        live = {c.award_id for c in contracts if c.status != "declined"}
+        live = {c.award_id for c in contracts if c.status not in ENDED_UNSIGNED}
         names = {a.id: a.name for a in await _agencies(session, [h.agency_id for h in holders])}
         open_awards = [(h.agency_public_id, names.get(h.agency_id, h.agency_public_id)) for h in holders if h.id not in live]
+        # What each open award requires of its contract, shown beside the form.
+        terms = {h.agency_public_id: await service.award_terms(session, notice, h) for h in holders if h.id not in live} if notice.status == NoticeStatus.awarded else {}
         values = values or {}
         if not values.get("agency_id") and open_awards:
             values = {**values, "agency_id": open_awards[0][0]}
@@ -308,6 +319,9 @@ class ContractPages(Controller):
             n=notice,
             awarded=notice.status == NoticeStatus.awarded,
             open_awards=open_awards,
+            terms=terms,
+            fen_text=rules.fen_text,
+            today=today_in_china(),
             contracts=contracts,
             values=values,
             errors=errors or FormErrors(),
@@ -344,19 +358,46 @@ class ContractPages(Controller):
 
     # -- supervisors ---------------------------------------------------------------------------------
 
-    @get("/supervision/contracts", guards=[requires_role(Role.supervisor, Role.admin)])
-    async def supervision(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[str]:
-        await load_viewer(request, session)
+    async def _supervision_page(
+        self, request: Request[Any, Any, Any], session: AsyncSession, viewer: AppUser, *, status_code: int = 200, form: ActionForm | None = None, done: str | None = None
+    ) -> Response[str]:
         today = today_in_china()
         milestones = await service.overdue_milestones(session)
         return _render(
             request,
             "contracts/supervision.html",
+            status_code=status_code,
+            disputes=await service.pending_disputes(session),
+            may_decide=viewer.role == Role.supervisor,
+            form=form,
+            message=SUPERVISION_DONE.get(done or ""),
             unsigned=await service.overdue_unsigned(session, request.app.state.settings, today),
             milestones=milestones,
             agencies_by_id={a.id: a for a in await _agencies(session, [c.agency_id for _, c, _ in milestones])},
             contract_days=request.app.state.settings.contract_days,
         )
+
+    @get("/supervision/contracts", guards=[requires_role(Role.supervisor, Role.admin)])
+    async def supervision(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], done: FromQuery[str | None] = None) -> Response[str]:
+        return await self._supervision_page(request, session, await load_viewer(request, session), done=done)
+
+    @post("/supervision/contracts/{contract_id:str}/dispute", guards=[requires_role(Role.supervisor)])
+    async def decide_dispute(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], contract_id: FromPath[str]) -> Response[Any]:
+        """A supervisor decides a contract declined because its terms do not follow the award."""
+        user = await load_viewer(request, session)
+        form = ActionForm("dispute", values=await self._values(request, "decision", "reason"))
+        try:
+            async with session.begin_nested():
+                await service.decide_dispute(
+                    session, user=user, contract_id=contract_id, decision=form.values["decision"], reason=form.values["reason"], settings=request.app.state.settings
+                )
+        except DomainError as exc:
+            if exc.status in (401, 403, 404):
+                raise
+            form.errors = errors_beside_fields(exc, _known("decision", "reason"))
+            form.values["contract_id"] = contract_id
+            return await self._supervision_page(request, session, user, status_code=exc.status, form=form)
+        return redirect("/supervision/contracts?done=decided#disputes-h")
 
 
 async def _agencies(session: AsyncSession, ids: list[int]) -> list[Agency]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -29,9 +28,6 @@ from market.templating import redirect, render, wants_partial
 
 DEFAULT_LIMIT = 50
 RECENT_CHECKPOINTS = 10
-# The examples on /log/verify are meant to be pasted into a shell: a Host header holding
-# anything but a plain host and port is not echoed into them.
-PLAIN_BASE = re.compile(r"https?://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[A-Za-z0-9._~/\-]*)?")
 
 
 def _invalid(detail: str, field: str, **params: object) -> DomainError:
@@ -209,8 +205,9 @@ class LogPages(Controller):
 
 
 def _base(request: Request[Any, Any, Any]) -> str:
-    base = str(request.base_url).rstrip("/")
-    return base if PLAIN_BASE.fullmatch(base) else "http://HOST"
+    # MARKET_PUBLIC_URL (checked at start-up to be a plain URL), never the Host header, so
+    # the commands shown are safe to paste into a shell.
+    return request.app.state.settings.base_url  # type: ignore[no-any-return]
 
 
 async def _recent_checkpoints(session: AsyncSession) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from market.agencies import service as agencies
 from market.errors import NotFound
 from market.i18n import N_
 from market.notices import service
-from market.notices.models import BidInput, CancelInput, NoticeAmend, NoticeCreate, NoticeStatus, OrgCreate, ProjectCreate
+from market.notices.models import BidInput, CancelDecision, CancelInput, NoticeAmend, NoticeCreate, NoticeStatus, OrgCreate, ProjectCreate
 from market.notices.present import bid_own, notice_public, notice_public_row
 from market.pagination import check_limit
 from market.params import OptionalBigInt
@@ -30,14 +30,14 @@ class OwnerApi(Controller):
     @post("/org", status_code=201, summary="Register the organisation (业主单位) this owner account acts for")
     async def create_org(self, request: Request[Any, Any, Any], data: JSONBody[OrgCreate], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
         org = await service.create_org(session, user=await load_viewer(request, session), data=data)
-        return {"id": org.public_id, "name": org.name, "credit_code": org.credit_code, "region": org.region}
+        return {"id": org.public_id, "name": org.name, "credit_code": org.credit_code, "region": org.region, "contact_phone": org.contact_phone}
 
     @get("/org", summary="The caller's organisation")
     async def org(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
         org = await service.org_of(session, await load_viewer(request, session))
         if org is None:
             raise NotFound(N_("Register your organisation first."))
-        return {"id": org.public_id, "name": org.name, "credit_code": org.credit_code, "region": org.region}
+        return {"id": org.public_id, "name": org.name, "credit_code": org.credit_code, "region": org.region, "contact_phone": org.contact_phone}
 
     @post("/projects", status_code=201, summary="Register a project (投资项目统一代码 required)")
     async def create_project(self, request: Request[Any, Any, Any], data: JSONBody[ProjectCreate], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
@@ -124,9 +124,23 @@ class NoticeApi(Controller):
         notice, changes = await service.amend(session, user=await load_viewer(request, session), notice_id=notice_id, data=data, settings=request.app.state.settings)
         return {**await self._shape(session, notice), "changes": changes}
 
-    @post("/{notice_id:str}/cancel", status_code=200, guards=[requires_role(Role.owner)], summary="Cancel an open notice with a published reason")
+    @post(
+        "/{notice_id:str}/cancel", status_code=202, guards=[requires_role(Role.owner)],
+        summary="Ask to cancel an open notice, with a published reason; a supervisor consents or refuses (docs/fair-play.md)",
+    )
     async def cancel(self, request: Request[Any, Any, Any], notice_id: FromPath[str], data: JSONBody[CancelInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
-        notice = await service.cancel(session, user=await load_viewer(request, session), notice_id=notice_id, reason=data.reason, sealer=request.app.state.sealer)
+        notice = await service.request_cancellation(session, user=await load_viewer(request, session), notice_id=notice_id, reason=data.reason)
+        return await self._shape(session, notice)
+
+    @post(
+        "/{notice_id:str}/cancellation", status_code=200, guards=[requires_role(Role.supervisor)],
+        summary="A supervisor's decision on an owner's pending cancellation: `{consent, reason}`",
+    )
+    async def decide_cancellation(self, request: Request[Any, Any, Any], notice_id: FromPath[str], data: JSONBody[CancelDecision], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+        notice = await service.decide_cancellation(
+            session, user=await load_viewer(request, session), notice_id=notice_id, consent=data.consent, reason=data.reason,
+            sealer=request.app.state.sealer,
+        )
         return await self._shape(session, notice)
 
     @post("/{notice_id:str}/bids", status_code=201, guards=[requires_role(Role.agency)], summary="Bid: `{price_fen}` for lowest price, `{}` otherwise (MSP/1 step 2)")

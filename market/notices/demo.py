@@ -9,7 +9,7 @@ from typing import TextIO
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.accounts.models import AppUser
+from market.accounts.models import AppUser, Role
 from market.agencies import service as agencies
 from market.agencies.models import Agency, AgencyStatus
 from market.config import Settings
@@ -83,7 +83,12 @@ async def load_demo_notices(session: AsyncSession, *, owner: AppUser, settings: 
                 data=NoticeAmend(bid_deadline=data.bid_deadline + timedelta(days=3), reason="补充地勘资料，延长报名时间"),
             )
         if fate == "cancelled":
-            await service.cancel(session, user=owner, notice_id=notice.public_id, reason="项目调整，暂停采购", sealer=sealer)
+            await service.request_cancellation(session, user=owner, notice_id=notice.public_id, reason="项目调整，暂停采购")
+            supervisor = (await session.execute(sa.select(AppUser).where(AppUser.role == Role.supervisor.value).order_by(AppUser.id).limit(1))).scalar_one_or_none()
+            if supervisor is not None:  # without one the demo shows a request waiting for consent
+                await service.decide_cancellation(
+                    session, user=supervisor, notice_id=notice.public_id, consent=True, reason="项目资金调整属实，同意终止", sealer=sealer,
+                )
         if fate == "bids":
             view = await service.view(session, notice)
             bidders = 0

@@ -56,6 +56,8 @@ class OwnerOrg(SQLModel, table=True):
     name: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
     credit_code: str = Field(sa_column=sa.Column(sa.String(18), nullable=False, unique=True))
     region: str = Field(sa_column=sa.Column(sa.String(6), sa.ForeignKey("region.code"), nullable=False))
+    # Published nowhere; compared with the agencies it deals with (the related_contact flag).
+    contact_phone: str = Field(default="", sa_column=sa.Column(sa.String(40), nullable=False, server_default=""))
     created_by: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False, unique=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
 
@@ -121,6 +123,11 @@ class Notice(SQLModel, table=True):
     terms_sha256: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
     published_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     cancel_reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    # A cancellation the owner asked for and a supervisor has not yet decided (consent or
+    # refusal): its published reason and the seq of its notice.cancel_requested entry.
+    cancel_request_reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    cancel_requested_seq: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    cancel_requested_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
 
@@ -218,6 +225,7 @@ class OrgCreate(SQLModel):
     name: str = Field(min_length=2, max_length=200)
     credit_code: str = Field(min_length=1, max_length=40)
     region: str = Field(min_length=1, max_length=6)
+    contact_phone: str = Field(default="", max_length=40)
 
     _names = field_validator("name")(text.validate_name)
 
@@ -289,6 +297,13 @@ class NoticeAmend(SQLModel):
 
 class CancelInput(SQLModel):
     reason: str = Field(min_length=1, max_length=2000)
+
+
+class CancelDecision(SQLModel):
+    """A supervisor's answer to a pending cancellation; a refusal says why."""
+
+    consent: bool
+    reason: str = Field(default="", max_length=2000)
 
 
 class BidInput(SQLModel):

@@ -52,6 +52,11 @@ def notice_public_row(r: Mapping[str, Any]) -> dict[str, Any]:
         "fairness_note": FAIRNESS_NONE if r["scheme"] == "none" else None,
         "published_at": iso(r["published_at"]),
         "cancel_reason": r["cancel_reason"],
+        # an owner's cancellation waiting for a supervisor's consent (published with its reason)
+        "cancellation_requested": (
+            {"reason": r["cancel_request_reason"], "requested_at": iso(r["cancel_requested_at"])}
+            if r["cancel_requested_at"] is not None and r["status"] == NoticeStatus.open else None
+        ),
         "created_at": iso(r["created_at"]),
     }
 
@@ -60,7 +65,7 @@ def notice_public_row(r: Mapping[str, Any]) -> dict[str, Any]:
 NOTICE_FIELDS = (
     "public_id", "status", "title", "description", "category", "required_level", "region", "budget_fen", "method",
     "winners", "min_candidates", "bid_deadline", "service_days", "direct_agency_id", "direct_justification",
-    "commit", "scheme", "terms_sha256", "protocol", "sealing", "published_at", "cancel_reason", "created_at",
+    "commit", "scheme", "terms_sha256", "protocol", "sealing", "published_at", "cancel_reason", "cancel_request_reason", "cancel_requested_at", "created_at",
 )
 
 

@@ -26,7 +26,7 @@ from market.sql import Params, json_column
 BID_CONTEXT = """
 WITH n AS (
     SELECT id, public_id, status, bid_deadline, method, budget_fen, direct_agency_id,
-           category, required_level, region, protocol, sealing
+           category, required_level, region, protocol, sealing, org_id
     FROM notice WHERE public_id = $2 FOR SHARE
 )
 SELECT u.role, u.is_active,
@@ -40,6 +40,9 @@ SELECT u.role, u.is_active,
        n.protocol, n.sealing,
        (SELECT coalesce(json_object_agg(v.agency_id, v.reason), '{}') FROM notice_avoid v WHERE v.notice_id = n.id) AS avoid,
        EXISTS (SELECT 1 FROM bid b WHERE b.notice_id = n.id AND b.agency_id = a.id AND b.status = 'standing') AS standing,
+       EXISTS (SELECT 1 FROM owner_org o WHERE o.id = n.org_id
+               AND (o.credit_code = a.credit_code
+                    OR EXISTS (SELECT 1 FROM agency_org_link l WHERE l.agency_id = a.id AND l.org_id = o.id))) AS related,
        clock_timestamp() AS now,
        CASE WHEN n.id IS NOT NULL AND a.id IS NOT NULL THEN nextval('bid_public_seq') END AS bid_number
 FROM app_user u
@@ -81,6 +84,7 @@ class BidContext:
     protocol: int | None
     sealing: str | None
     standing: bool
+    related: bool  # the agency and the notice's owner organisation are one party
     now: datetime
     bid_id: str | None
     facts: agency_rules.AgencyFacts | None
@@ -114,7 +118,7 @@ def bid_context(row: Mapping[str, Any]) -> BidContext:
         notice_id=row["notice_id"], notice_public_id=row["notice_public_id"], notice_status=row["notice_status"],
         bid_deadline=row["bid_deadline"], method=row["method"], budget_fen=row["budget_fen"],
         direct_agency_id=row["direct_agency_id"], protocol=row["protocol"], sealing=row["sealing"],
-        standing=bool(row["standing"]), now=row["now"],
+        standing=bool(row["standing"]), related=bool(row["related"]), now=row["now"],
         bid_id=None if number is None else format_public_id("B", int(number)),
         facts=facts, requirements=requirements,
     )
@@ -132,7 +136,7 @@ NOTICE_LIST_COLUMNS = """
     n.id, n.public_id, n.status, n.title, n.description, n.category, n.required_level, n.region,
     n.budget_fen, n.method, n.winners, n.min_candidates, n.bid_deadline, n.service_days,
     n.direct_agency_id, n.direct_justification, n.commit, n.scheme, n.terms_sha256, n.protocol, n.sealing,
-    n.published_at, n.cancel_reason, n.created_at,
+    n.published_at, n.cancel_reason, n.cancel_request_reason, n.cancel_requested_at, n.created_at,
     o.public_id AS org_public_id, o.name AS org_name,
     p.public_id AS project_public_id, p.name AS project_name, p.code AS project_code,
     (SELECT coalesce(json_agg(json_build_array(v.agency_id, v.reason) ORDER BY v.agency_id), '[]')

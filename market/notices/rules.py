@@ -88,6 +88,43 @@ def check_deadline(deadline: datetime, *, now: datetime, min_window: int, latest
 
 MAX_BID_WINDOW_DAYS = protocol.MAX_BID_WINDOW_SECONDS // 86400
 
+# Why each term may not tighten after publication, beside its field.
+TIGHTENING = {
+    "required_level": N_("Once published, the required level can only be lowered or removed: a higher one would exclude agencies that may already have bid."),
+    "budget_fen": N_("Once published, the budget can only be raised: a lower cap would exclude or reprice bids that may already have been sealed."),
+    "service_days": N_("Once published, the service period can only be lengthened or removed: a shorter one would change the work already priced."),
+}
+
+
+def tightened(levels: tuple[str, ...], changes: dict[str, list[Any]]) -> list[str]:
+    """The changed terms that could exclude a bidder or reprice the field ({field: [old,
+    new]} as amend builds it; ``levels`` the category's levels, highest first).
+
+    Whether anyone has bid is sealed until the deadline, so this holds from publication
+    on, not from the first bid: a rule that applied only once a bid stood would tell the
+    owner, by refusing, that someone had bid (docs/protocol/msp.md, section 2 step 8)."""
+    out = []
+    if "required_level" in changes:
+        old, new = changes["required_level"]
+        if new is not None and (old is None or old not in levels or new not in levels or levels.index(new) < levels.index(old)):
+            out.append("required_level")
+    if "budget_fen" in changes:
+        old, new = changes["budget_fen"]
+        if new < old:
+            out.append("budget_fen")
+    if "service_days" in changes:
+        old, new = changes["service_days"]
+        if new is not None and (old is None or new < old):
+            out.append("service_days")
+    return out
+
+
+def refuse_tightening(levels: tuple[str, ...], changes: dict[str, list[Any]]) -> None:
+    fields = tightened(levels, changes)
+    if fields:
+        errors = [FieldError(f, TIGHTENING[f], {}) for f in fields]
+        raise InvalidInput(TIGHTENING[fields[0]], errors)
+
 
 def check_price(method: str, price_fen: Any, budget_fen: int) -> int | None:
     """A lowest-price bid carries a positive integer price within the budget; the others none."""

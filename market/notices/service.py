@@ -49,6 +49,7 @@ from market.notices.models import (
     ProjectCreate,
 )
 from market.notices.secrets import SecretSealer
+from market.selection.models import Message
 from market.pagination import decode_cursor, encode_cursor
 from market.sql import keyset_page, like_pattern
 from market.reference import catalogue, regions
@@ -87,6 +88,7 @@ async def create_org(session: AsyncSession, *, user: AppUser, data: OrgCreate) -
     org = OwnerOrg(
         public_id=await next_public_id(session, prefix="OW", sequence=ORG_SEQUENCE),
         name=data.name.strip(), credit_code=credit_code, region=region, created_by=user.id,  # type: ignore[arg-type]
+        contact_phone=data.contact_phone.strip(),
     )
     session.add(org)
     await session.flush()
@@ -189,12 +191,20 @@ def _check_notice_fields(data: NoticeCreate) -> int:
     return min_candidates
 
 
-async def _check_direct_agency(session: AsyncSession, data: NoticeCreate) -> None:
-    if data.direct_agency_id is None:
+SELF_DEALING = N_(
+    "This agency and the notice's owner organisation are one party (the same credit code, or linked by an administrator): "
+    "it can never bid on, or be named directly by, that organisation's notices."
+)
+
+
+async def _check_direct_agency(session: AsyncSession, direct_agency_id: str | None, org_id: int | None) -> None:
+    if direct_agency_id is None:
         return
-    stmt = sa.select(Agency.id).where(Agency.public_id == data.direct_agency_id, Agency.status == "approved")
+    stmt = sa.select(Agency.id).where(Agency.public_id == direct_agency_id, Agency.status == "approved")
     if (await session.execute(stmt)).first() is None:
         raise rules.invalid("direct_agency_id", N_("No approved agency has this id."))
+    if await agencies.related_to_org(session, org_id, [direct_agency_id]):
+        raise rules.invalid("direct_agency_id", SELF_DEALING)
 
 
 async def _project_for(session: AsyncSession, user: AppUser, project_id: str | None) -> tuple[OwnerOrg | None, Project | None]:
@@ -211,10 +221,10 @@ async def create_notice(session: AsyncSession, *, user: AppUser, data: NoticeCre
     """A draft: private and editable until published."""
     _require_owner(user)
     min_candidates = _check_notice_fields(data)
-    await _check_direct_agency(session, data)
     now = await db_now(session)
     deadline = rules.check_deadline(data.bid_deadline, now=now, min_window=0)
     org, project = await _project_for(session, user, data.project_id)
+    await _check_direct_agency(session, data.direct_agency_id, org.id if org else None)
     notice = Notice(
         public_id=await next_public_id(session, prefix="N", sequence=NOTICE_SEQUENCE),
         owner_id=user.id, org_id=org.id if org else None, project_id=project.id if project else None,  # type: ignore[arg-type]
@@ -244,9 +254,9 @@ async def update_draft(session: AsyncSession, *, user: AppUser, notice_id: str, 
     if notice.status != NoticeStatus.draft:
         raise Conflict(N_("A published notice cannot be edited; amend it instead."))
     min_candidates = _check_notice_fields(data)
-    await _check_direct_agency(session, data)
     deadline = rules.check_deadline(data.bid_deadline, now=await db_now(session), min_window=0)
     org, project = await _project_for(session, user, data.project_id)
+    await _check_direct_agency(session, data.direct_agency_id, org.id if org else None)
     for key, value in {
         "title": data.title, "description": data.description, "category": data.category, "required_level": data.required_level,
         "region": data.region, "budget_fen": data.budget_fen, "method": data.method.value, "winners": data.winners,
@@ -294,6 +304,8 @@ async def publish(session: AsyncSession, *, user: AppUser, notice_id: str, setti
     _own(notice, user)
     if notice.status != NoticeStatus.draft:
         raise Conflict(N_("This notice has already been published."))
+    # Checked again: the agency may have been approved, or linked, since the draft.
+    await _check_direct_agency(session, notice.direct_agency_id, notice.org_id)
     now = await db_now(session)
     notice.bid_deadline = rules.check_deadline(
         notice.bid_deadline, now=now, min_window=settings.min_bid_window, latest=now + timedelta(seconds=protocol.MAX_BID_WINDOW_SECONDS)
@@ -381,6 +393,7 @@ async def amend(session: AsyncSession, *, user: AppUser, notice_id: str, data: N
             changes["bid_deadline"] = [protocol.format_ts(notice.bid_deadline), protocol.format_ts(deadline)]
     if not changes:
         raise rules.invalid("body", N_("Nothing would change."))
+    rules.refuse_tightening(catalogue.level_codes(notice.category), changes)
     reason = agencies.check_publishable((data.reason or "").strip(), "reason")
     for key, (_, new) in changes.items():
         setattr(notice, key, protocol.parse_ts(new) if key == "bid_deadline" else new)
@@ -411,18 +424,75 @@ async def revisions(session: AsyncSession, notice: Notice) -> list[NoticeRevisio
     return list((await session.execute(stmt)).scalars().all())
 
 
-async def cancel(session: AsyncSession, *, user: AppUser, notice_id: str, reason: str, sealer: SecretSealer) -> Notice:
+async def request_cancellation(session: AsyncSession, *, user: AppUser, notice_id: str, reason: str) -> Notice:
+    """The owner asks to cancel an open notice; a supervisor consents or refuses.
+
+    Always a request, with or without bids: whether anyone has bid is sealed until the
+    deadline, and a cancellation that went through at once when nobody had bid would tell
+    the owner, by going through, that nobody had (docs/protocol/msp.md, section 2 step 9).
+    The notice stays open meanwhile; at the deadline the close goes ahead and the request
+    lapses."""
     notice = await get_notice(session, notice_id, lock="update")
     _own(notice, user)
     if notice.status != NoticeStatus.open:
         raise Conflict(N_("Only an open notice can be cancelled; delete a draft instead."))
     # After the deadline the bids are in and the draw is owed: cancelling then would let an
     # owner undo a selection it expects to dislike.
-    if await db_now(session) >= notice.bid_deadline:
+    now = await db_now(session)
+    if now >= notice.bid_deadline:
         raise Conflict(N_("The bid deadline has passed; the notice can no longer be cancelled."))
+    if notice.cancel_requested_seq is not None:
+        raise Conflict(N_("A cancellation of this notice is already waiting for a supervisor's decision."))
     reason = agencies.check_publishable(reason.strip(), "reason")
     if not reason:
         raise rules.invalid("reason", N_("Give a reason; it is published."))
+    entry = await log.append(session, version=protocol.VERSION, type="notice.cancel_requested", fields={"notice_id": notice.public_id, "reason": reason})
+    notice.cancel_request_reason = reason
+    notice.cancel_requested_seq = entry.seq
+    notice.cancel_requested_at = now
+    notice.updated_at = utcnow()
+    supervisors = await session.execute(sa.select(AppUser.id).where(AppUser.role == Role.supervisor.value, AppUser.is_active.is_(True)))  # type: ignore[attr-defined]
+    for (user_id,) in supervisors:
+        session.add(Message(user_id=user_id, notice_id=notice.id, kind="cancel_requested", params={"notice_id": notice.public_id, "title": notice.title, "reason": reason}))
+    await session.flush()
+    return notice
+
+
+async def decide_cancellation(
+    session: AsyncSession, *, user: AppUser, notice_id: str, consent: bool, reason: str, sealer: SecretSealer
+) -> Notice:
+    """A supervisor's consent to, or refusal of, the owner's pending cancellation. Both are
+    logged with the supervisor and the request they answer; a consent cancels the notice
+    with the owner's published reason (notice.cancelled, as MSP/2 section 2 step 9 says)."""
+    if user.role != Role.supervisor:
+        raise Forbidden(N_("Only a supervisor decides a cancellation."))
+    notice = await get_notice(session, notice_id, lock="update")
+    if notice.status != NoticeStatus.open or notice.cancel_requested_seq is None:
+        raise Conflict(N_("No cancellation of this notice is waiting for a decision."))
+    if await db_now(session) >= notice.bid_deadline:
+        raise Conflict(N_("The bid deadline has passed: the request lapsed and the draw goes ahead."))
+    reason = agencies.check_publishable(reason.strip(), "reason")
+    if not consent and not reason:
+        raise rules.invalid("reason", N_("Say why the cancellation is refused; it is published."))
+    request_seq = notice.cancel_requested_seq
+    owner_reason = notice.cancel_request_reason or ""
+    fields: dict[str, Any] = {"notice_id": notice.public_id, "request_seq": request_seq, "supervisor_id": user.public_id, "reason": reason}
+    notice.cancel_request_reason = None
+    notice.cancel_requested_seq = None
+    notice.cancel_requested_at = None
+    if not consent:
+        notice.updated_at = utcnow()
+        await session.flush()
+        await log.append(session, version=protocol.VERSION, type="notice.cancel_refused", fields=fields)
+        session.add(Message(user_id=notice.owner_id, notice_id=notice.id, kind="cancel_refused", params={"notice_id": notice.public_id, "title": notice.title, "reason": reason}))
+        return notice
+    await log.append(session, version=protocol.VERSION, type="notice.cancel_consented", fields=fields)
+    await _cancel(session, notice, owner_reason, sealer)
+    session.add(Message(user_id=notice.owner_id, notice_id=notice.id, kind="cancel_consented", params={"notice_id": notice.public_id, "title": notice.title}))
+    return notice
+
+
+async def _cancel(session: AsyncSession, notice: Notice, reason: str, sealer: SecretSealer) -> None:
     fields: dict[str, Any] = {"notice_id": notice.public_id, "reason": reason}
     if notice.protocol >= 2:
         # Ending the bidding opens every bid placed, as the close does: a sealed entry that
@@ -440,7 +510,12 @@ async def cancel(session: AsyncSession, *, user: AppUser, notice_id: str, reason
     cancelled = await log.append(session, version=notice.protocol, type="notice.cancelled", fields=fields)
     if fields.get("openings") is not None:
         notice.opened_seq = cancelled.seq
-    return notice
+
+
+async def pending_cancellations(session: AsyncSession) -> list[Notice]:
+    """Open notices whose cancellation waits for a supervisor, oldest request first."""
+    stmt = sa.select(Notice).where(Notice.status == NoticeStatus.open.value, Notice.cancel_requested_seq.is_not(None)).order_by(Notice.cancel_requested_seq)  # type: ignore[union-attr]
+    return list((await session.execute(stmt)).scalars().all())
 
 
 async def _has_bids(session: AsyncSession, notice: Notice) -> bool:
@@ -577,6 +652,8 @@ async def place_bid(
         raise Conflict(N_("The bid deadline has passed."))
     if context.direct_agency_id is not None and context.direct_agency_id != context.facts.agency_id:
         raise Forbidden(N_("This notice is a direct selection of another agency."))
+    if context.related:
+        raise Forbidden(SELF_DEALING)
     result = agency_rules.eligibility(context.facts, context.requirements, today_in_china())
     if not result:
         raise not_eligible(result)  # type: ignore[arg-type]

@@ -63,7 +63,7 @@ from market.reference import catalogue, regions
 from market.security.auth import current_principal, requires_role
 from market.selection import service as selection
 from market.selection.models import ObjectionStatus
-from market.templating import Choices, format_fen, redirect, render, request_locale, wants_partial
+from market.templating import Choices, bdi, format_fen, redirect, render, request_locale, wants_partial
 
 PROVINCE = "530000"  # 云南省: the default scope of a notice
 LIST_LIMIT = 20
@@ -115,6 +115,8 @@ NOTICE_DONE = {
     "published": N_("The notice is published: its terms are frozen and its commitment is in the public log."),
     "amended": N_("The notice has been amended; the new terms are in the public log."),
     "cancelled": N_("The notice has been cancelled; any standing bids are released."),
+    "cancel_requested": N_("Your request to cancel is published; a supervisor will consent or refuse. Until then the notice stays open."),
+    "cancel_refused": N_("The cancellation is refused; the notice stays open."),
     "bid": N_("Your bid has been accepted. Keep the receipt below: it proves that the log holds your bid."),
     "withdrawn": N_("Your bid has been withdrawn."),
 }
@@ -433,7 +435,8 @@ class ListLabels:
 
         Made here rather than in a template loop: twenty rows of seven cells were a fifth of
         the page's time in Jinja (a call, a lookup and an escape per cell). Only the title
-        and id come from users and are escaped here; every label was escaped once, above.
+        and id come from users and are escaped here (the title in <bdi>, templating.bdi);
+        every label was escaped once, above.
         templates/notices/partials/list_rows.html places them."""
         china = self.china_time
         out = []
@@ -443,7 +446,7 @@ class ListLabels:
             deadline = r["bid_deadline"]
             when = f'<time datetime="{utc_attr(deadline)}">{china_time(deadline)}</time> <span class="tz">{china}</span>' if deadline else "—"
             out.append(
-                f'<tr>\n  <td><a href="/notices/{public_id}">{escape(r["title"])}</a><br><code>{public_id}</code></td>\n'
+                f'<tr>\n  <td><a href="/notices/{public_id}">{bdi(r["title"])}</a><br><code>{public_id}</code></td>\n'
                 f"  <td>{self.categories.get(r['category']) or escape(r['category'])}</td>\n"
                 f"  <td>{self.region(r['region'])}</td>\n"
                 # digits, separators and the yuan sign only: nothing to escape
@@ -517,7 +520,7 @@ class NoticePages(Controller):
     async def create_org(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[Any]:
         user = await load_viewer(request, session)
         raw = await request.form()
-        values = {name: str(raw.get(name) or "").strip() for name in ("name", "credit_code", "region")}
+        values = {name: str(raw.get(name) or "").strip() for name in ("name", "credit_code", "region", "contact_phone")}
         values["credit_code"] = values["credit_code"].upper()
         errors, status = FormErrors(), 422
         try:
@@ -698,13 +701,42 @@ class NoticePages(Controller):
         else:
             try:
                 async with session.begin_nested():
-                    await service.cancel(session, user=user, notice_id=notice.public_id, reason=values["reason"], sealer=request.app.state.sealer)
+                    await service.request_cancellation(session, user=user, notice_id=notice.public_id, reason=values["reason"])
             except DomainError as exc:
                 errors, status = errors_beside_fields(exc, _known(("reason",))), exc.status
                 await session.refresh(notice)
             else:
-                return redirect(f"/notices/{notice.public_id}?done=cancelled")
+                return redirect(f"/notices/{notice.public_id}?done=cancel_requested")
         return await self._action_page(request, session, notice, "notices/cancel.html", status_code=status, values=values, errors=errors)
+
+    @get("/supervision/notices/{notice_id:str}/cancellation", guards=[requires_role(Role.supervisor)])
+    async def cancellation_form(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str]) -> Response[Any]:
+        notice = await service.visible_notice(session, notice_id, await load_viewer(request, session))
+        return await self._action_page(request, session, notice, "notices/cancellation.html", values={"reason": ""}, errors=FormErrors())
+
+    @post("/supervision/notices/{notice_id:str}/cancellation", guards=[requires_role(Role.supervisor)])
+    async def decide_cancellation(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str]) -> Response[Any]:
+        user = await load_viewer(request, session)
+        notice = await service.visible_notice(session, notice_id, user)
+        form = await request.form()
+        decision = str(form.get("decision") or "")
+        values = {"reason": str(form.get("reason") or "").strip()}
+        errors, status = FormErrors(), 422
+        if decision not in ("consent", "refuse"):
+            errors["form"] = FieldError("form", N_("Choose to consent or to refuse."))
+        else:
+            try:
+                async with session.begin_nested():
+                    await service.decide_cancellation(
+                        session, user=user, notice_id=notice.public_id, consent=decision == "consent", reason=values["reason"],
+                        sealer=request.app.state.sealer,
+                    )
+            except DomainError as exc:
+                errors, status = errors_beside_fields(exc, _known(("reason",))), exc.status
+                await session.refresh(notice)
+            else:
+                return redirect(f"/notices/{notice.public_id}?done=" + ("cancelled" if decision == "consent" else "cancel_refused"))
+        return await self._action_page(request, session, notice, "notices/cancellation.html", status_code=status, values=values, errors=errors)
 
     # -- the public list and the notice page -------------------------------------------------------
 

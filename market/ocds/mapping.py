@@ -56,6 +56,8 @@ CONTRACT_STATUS = {
     "completed": "terminated",
     "stopped": "terminated",
     "declined": "cancelled",  # never signed: the agency declined and the award passed on
+    "disputed": "pending",  # declined because its terms do not follow the award: a supervisor decides
+    "set_aside": "cancelled",  # never signed: its terms did not follow the award, the award stands
 }
 TENDER_EVENTS = ("notice.published", "notice.amended", "notice.cancelled", "bidding.closed", "selection.drawn", "selection.direct", "selection.failed")
 AWARD_EVENTS = ("selection.drawn", "selection.direct", "award.declined", "award.disqualified", "award.final")
@@ -365,6 +367,10 @@ def _contract(p: Process, rows: ContractRows) -> dict[str, Any]:
         out["statusDetails"] = "服务完成 (completed)"
     elif c.status == "declined":
         out["statusDetails"] = "中介机构未确认，中选资格顺延 (declined by the agency; the award passed on)"
+    elif c.status == "disputed":
+        out["statusDetails"] = "合同条款与中选结果不符，待监管人员决定 (declined as not following the award; a supervisor decides)"
+    elif c.status == "set_aside":
+        out["statusDetails"] = "合同条款与中选结果不符，已撤销，中选结果维持 (set aside: its terms did not follow the award)"
     return out
 
 

@@ -301,6 +301,10 @@ async def credit_of(session: AsyncSession, agency: Agency, today: date, *, contr
 
 
 async def decline_dates(session: AsyncSession, agency: Agency) -> list[date]:
+    """The days the agency's awards ended as declined. A decline because the contract's
+    terms do not follow the award is not among them: it leaves the award held and the
+    contract ``disputed`` until a supervisor decides, and only a finding that the terms
+    were fine turns it into a declined award (docs/contracts.md)."""
     stmt = sa.select(Award.ended_at).where(Award.agency_id == agency.id, Award.status == AwardStatus.declined.value, Award.ended_at.is_not(None))
     return [china_date(t) for t in (await session.execute(stmt)).scalars().all()]
 

@@ -14,19 +14,21 @@ from typing import Any
 
 from litestar import Request
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.utils.scope.state import ScopeState
 
 INIT_JS_URL = "/static/js/swagger-init.js"
 
 
 class StaticSwaggerRenderPlugin(SwaggerRenderPlugin):
-    def __init__(self, *, spec_url: str, csrf_cookie: str, csrf_header: str, **kwargs: Any) -> None:
+    def __init__(self, *, spec_url: str, csrf_header: str, **kwargs: Any) -> None:
         super().__init__(favicon="", style="", **kwargs)
         self.spec_url = spec_url
-        self.csrf_cookie = csrf_cookie
         self.csrf_header = csrf_header
 
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
         title = escape(str(openapi_schema.get("info", {}).get("title", "API")))
+        # The token bound to this browser's session, as every page carries it.
+        csrf_token = ScopeState.from_scope(request.scope).csrf_token or ""
         return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -39,7 +41,7 @@ class StaticSwaggerRenderPlugin(SwaggerRenderPlugin):
 <script src="{INIT_JS_URL}" defer></script>
 </head>
 <body>
-<div id="swagger-container" data-spec-url="{escape(self.spec_url)}" data-csrf-cookie="{escape(self.csrf_cookie)}" data-csrf-header="{escape(self.csrf_header)}"></div>
+<div id="swagger-container" data-spec-url="{escape(self.spec_url)}" data-csrf-token="{escape(csrf_token)}" data-csrf-header="{escape(self.csrf_header)}"></div>
 </body>
 </html>
 """.encode()

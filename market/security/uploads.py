@@ -10,20 +10,27 @@ careless download tool may run. So each document is also checked here:
   bytes is practically impossible by chance (below 10⁻⁵ for a 10 MB file);
 - a PNG is a well-formed chunk sequence, IHDR first, with nothing after IEND;
 - a JPEG ends with its end-of-image marker (a few padding bytes allowed);
-- a PDF has a version in its header and a ``%%EOF`` near its end, and names no active
-  content (``/JavaScript``, ``/JS``, ``/Launch``, ``/EmbeddedFile``, ``/RichMedia``,
-  including ``#xx``-escaped spellings) outside its streams. Names inside compressed object
-  streams are not seen; the file is still served as application/pdf with nosniff and a CSP sandbox
-  (market/security/headers.py), so a browser never runs it as a page.
+- a PDF has a version in its header and a ``%%EOF`` near its end, and is then parsed with
+  pypdf (a maintained parser: a regular expression over PDF syntax was fooled by a string
+  holding the word ``stream``, and could not see into compressed object streams at all).
+  Every object the cross-reference names, those inside object streams included, is looked
+  at, and a file holding JavaScript, a launch action, embedded or attached files, an XFA
+  form or Flash/multimedia is refused, as is one the parser cannot read or that asks for
+  more work than a document needs (MAX_PDF_OBJECTS, MAX_PDF_DEPTH, MAX_PDF_VISITS,
+  MAX_PDF_SECONDS). It is still served as application/pdf with nosniff and a CSP sandbox
+  (market/security/headers.py), and downloaded rather than opened in the browser.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import struct
+import time
 import zlib
 from pathlib import Path
 
+import pypdf
 from litestar.response import File
 
 from market.i18n import N_
@@ -36,15 +43,32 @@ from market.security.headers import upload_headers
 MARKUP_WORDS = (b"<script", b"<iframe", b"<object", b"<embed", b"<frameset", b"<!doctype html", b"<?php", b"javascript:", b"vbscript:")
 MARKUP_PATTERNS = (re.compile(rb"<html[\s>]"), re.compile(rb"\bon(?:load|error|click|mouseover|focus)\s*="))
 PDF_HEADER = re.compile(rb"%PDF-[12]\.\d")
-# Stream bodies (content, images, fonts: mostly compressed) are skipped: names there are
-# data, and short ones like /JS would match binary noise.
-PDF_STREAM = re.compile(rb"stream\r?\n.*?endstream", re.DOTALL)
-PDF_NAME = re.compile(rb"/([A-Za-z0-9#]{1,127})(?=[\s/<>\[\]()%])")  # a name ends at a delimiter
-PDF_ACTIVE = {b"JavaScript", b"JS", b"Launch", b"EmbeddedFile", b"EmbeddedFiles", b"RichMedia"}
+# Bounds on the work one upload may ask of the PDF check. Real documents of up to 10 MB
+# have a few thousand objects nested a dozen deep; a hostile one gets a refusal, not a
+# worker busy for minutes or a gigabyte of decompressed object streams.
+MAX_PDF_OBJECTS = 10_000  # 2-4 s of parsing on this 2-core machine; a 200-page report has a few thousand
+MAX_PDF_DEPTH = 64
+MAX_PDF_VISITS = 1_000_000  # dictionary entries and array items looked at, all objects together
+MAX_PDF_SECONDS = 5.0  # and whatever the shape, no more time than this
+PDF_LIMITS = {
+    "zlib_maximum_output_length": 20_000_000,
+    "lzw_maximum_output_length": 20_000_000,
+    "run_length_maximum_output_length": 20_000_000,
+    "array_based_stream_maximum_output_length": 20_000_000,
+    "brotli_maximum_output_length": 20_000_000,
+}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 ACTIVE_CONTENT = N_("The file holds web-page markup or scripts, which a document may not.")
 DAMAGED = N_("The file is damaged or incomplete: it is not a whole PDF, PNG or JPEG.")
+PDF_UNREADABLE = N_("The PDF could not be read: it is damaged or not a valid PDF.")
+PDF_TOO_COMPLEX = N_("The PDF has too many objects or too deep a structure to be checked.")
+PDF_ENCRYPTED = N_("The PDF is protected by a password; upload it without one.")
+PDF_SCRIPT = N_("The PDF holds JavaScript, which a document may not.")
+PDF_LAUNCH = N_("The PDF holds an action that starts a program, which a document may not.")
+PDF_EMBEDDED = N_("The PDF carries embedded or attached files, which a document may not.")
+PDF_XFA = N_("The PDF holds an XFA form, which a document may not; save or print it as a plain PDF first.")
+PDF_MEDIA = N_("The PDF holds Flash or other rich media, which a document may not.")
 
 
 def problem(content_type: str, content: bytes) -> str | None:
@@ -81,13 +105,90 @@ def _png(content: bytes) -> str | None:
 def _pdf(content: bytes) -> str | None:
     if not PDF_HEADER.match(content) or b"%%EOF" not in content[-2048:]:
         return DAMAGED
-    for match in PDF_NAME.finditer(PDF_STREAM.sub(b"", content)):
-        name = match.group(1)
-        if b"#" in name:
-            name = re.sub(rb"#([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), name)
-        if name in PDF_ACTIVE:  # PDF names are case-sensitive
-            return ACTIVE_CONTENT
+    try:
+        # pypdf's own limits on decompressed sizes and element counts apply throughout;
+        # the decompression caps are lowered to what a 10 MB upload can honestly need.
+        with pypdf.apply_configuration(**PDF_LIMITS):
+            return _pdf_objects(pypdf.PdfReader(io.BytesIO(content), strict=False))
+    except (_TooComplex, pypdf.errors.LimitReachedError):
+        return PDF_TOO_COMPLEX
+    except Exception:  # noqa: BLE001 (a hostile file can make a parser raise anything, RecursionError and MemoryError included)
+        return PDF_UNREADABLE
+
+
+class _TooComplex(Exception):
+    """The file asks for more work than MAX_PDF_OBJECTS, MAX_PDF_DEPTH, MAX_PDF_VISITS or MAX_PDF_SECONDS."""
+
+
+def _pdf_objects(reader: pypdf.PdfReader) -> str | None:
+    """What active content the parsed document holds. Every object the cross-reference
+    names is looked at, those inside compressed object streams included, so nothing a
+    viewer can reach is skipped, whether or not it hangs from the catalogue."""
+    if reader.is_encrypted and reader.decrypt("") == pypdf.PasswordType.NOT_DECRYPTED:
+        return PDF_ENCRYPTED  # its strings and object streams cannot be read, so not checked
+    if not isinstance(reader.root_object, pypdf.generic.DictionaryObject):  # it raises when there is none at all
+        return PDF_UNREADABLE
+    references = [(number, generation) for generation, table in reader.xref.items() for number in table]
+    references += [(number, 0) for number in reader.xref_objStm]
+    if len(references) > MAX_PDF_OBJECTS:
+        raise _TooComplex
+    visits = [0]
+    found = _active(reader.trailer, visits)
+    deadline = time.monotonic() + MAX_PDF_SECONDS
+    for number, generation in references:
+        if found is not None:
+            break
+        if time.monotonic() > deadline:
+            raise _TooComplex
+        value = reader.get_object(pypdf.generic.IndirectObject(number, generation, reader))
+        if number in reader.xref_objStm and generation == 0 and (value is None or isinstance(value, pypdf.generic.NullObject)):
+            # pypdf reads a damaged object stream as empty and goes on; what it could not
+            # read it could not check, and another reader may recover more of it.
+            return PDF_UNREADABLE
+        found = _active(value, visits)
+    return found
+
+
+def _active(root: object, visits: list[int]) -> str | None:
+    """The first active content in ``root`` and the objects written inside it. References
+    are not followed: each indirect object is looked at once, from the list of them."""
+    stack: list[tuple[object, int]] = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        visits[0] += 1
+        if depth > MAX_PDF_DEPTH or visits[0] > MAX_PDF_VISITS:
+            raise _TooComplex
+        if isinstance(node, pypdf.generic.DictionaryObject):  # stream dictionaries too; their data is not read
+            found = _active_dictionary(node)
+            if found is not None:
+                return found
+            stack.extend((node.raw_get(key), depth + 1) for key in node)
+        elif isinstance(node, pypdf.generic.ArrayObject):
+            stack.extend((item, depth + 1) for item in node)
     return None
+
+
+def _active_dictionary(node: pypdf.generic.DictionaryObject) -> str | None:
+    # pypdf has already decoded #xx escapes in names, so /J#61vaScript is /JavaScript here.
+    keys = set(node.keys())
+    action, subtype, kind = (_resolved(node, key) for key in ("/S", "/Subtype", "/Type"))
+    if action == "/JavaScript" or keys & {"/JS", "/JavaScript"}:
+        return PDF_SCRIPT
+    if action == "/Launch":
+        return PDF_LAUNCH
+    if keys & {"/EmbeddedFiles", "/EF"} or kind == "/EmbeddedFile" or subtype == "/FileAttachment" or action == "/GoToE":
+        return PDF_EMBEDDED
+    if "/XFA" in keys:
+        return PDF_XFA
+    if subtype == "/RichMedia":
+        return PDF_MEDIA
+    return None
+
+
+def _resolved(node: pypdf.generic.DictionaryObject, key: str) -> object:
+    """``node[key]`` with a reference followed: ``/S 9 0 R`` may name the action too."""
+    value = node.raw_get(key) if key in node else None
+    return value.get_object() if isinstance(value, pypdf.generic.IndirectObject) else value
 
 
 def served_upload(path: Path, *, filename: str, content_type: str) -> File:

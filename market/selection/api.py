@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.accounts.models import Role
 from market.accounts.session import load_viewer, optional_viewer
 from market.notices import service as notices
+from market.openapi import problems
 from market.selection import service
 from market.selection.models import AnswerInput, DecisionInput, DeclineInput, Objection, ObjectionInput
 from market.selection.service import Context
@@ -24,7 +25,7 @@ def context(state: State) -> Context:
 
 
 def base_url(request: Request[Any, Any, Any]) -> str:
-    return str(request.base_url).rstrip("/")
+    return request.app.state.settings.base_url  # type: ignore[no-any-return]  # MARKET_PUBLIC_URL, never the Host header
 
 
 def objection_public(o: Objection) -> dict[str, Any]:
@@ -41,6 +42,15 @@ def objection_public(o: Objection) -> dict[str, Any]:
         "decided_at": o.decided_at.isoformat() if o.decided_at else None,
         "seqs": {"filed": o.filed_seq, "answered": o.answered_seq, "decided": o.decided_seq},
     }
+
+
+STAFF_ROLES = (Role.supervisor, Role.admin)
+
+
+def objection_for_staff(o: Objection) -> dict[str, Any]:
+    """An objection as supervisors see it (and its filer, in the answer to filing): with the
+    party that filed it and the salt that opens the log's ``objector_sha256``."""
+    return {**objection_public(o), "objector": {"party": o.party, "salt": o.party_salt}}
 
 
 class SelectionApi(Controller):
@@ -64,13 +74,18 @@ class SelectionApi(Controller):
 
     @get("/{notice_id:str}/objections", summary="Objections (异议) to the result, with answers and decisions")
     async def objections(self, request: Request[Any, Any, Any], notice_id: FromPath[str], session: NamedDependency[AsyncSession]) -> list[dict[str, Any]]:
-        notice = await notices.visible_notice(session, notice_id, await optional_viewer(request, session))
-        return [objection_public(o) for o in await service.objections(session, notice)]
+        viewer = await optional_viewer(request, session)
+        notice = await notices.visible_notice(session, notice_id, viewer)
+        shape = objection_for_staff if viewer is not None and viewer.role in STAFF_ROLES else objection_public
+        return [shape(o) for o in await service.objections(session, notice)]
 
-    @post("/{notice_id:str}/objections", status_code=201, guards=[requires_login], summary="File an objection during publicity (any logged-in user)")
+    @post(
+        "/{notice_id:str}/objections", status_code=201, guards=[requires_login], responses=problems(403),  # no standing
+        summary="File an objection during publicity: the notice's owner, or an agency whose bid stood at the close; one pending per party",
+    )
     async def object(self, request: Request[Any, Any, Any], notice_id: FromPath[str], data: JSONBody[ObjectionInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
         objection = await service.file_objection(session, user=await load_viewer(request, session), notice_id=notice_id, reasons=data.reasons, agency_id=data.agency_id)
-        return objection_public(objection)
+        return objection_for_staff(objection)  # the filer's receipt: its own party and salt
 
     @post("/{notice_id:str}/objections/{objection_id:str}/answer", status_code=200, guards=[requires_role(Role.owner)], summary="The owner answers an objection")
     async def answer(self, request: Request[Any, Any, Any], notice_id: FromPath[str], objection_id: FromPath[str], data: JSONBody[AnswerInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:

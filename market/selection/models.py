@@ -95,18 +95,36 @@ class ObjectionStatus(enum.StrEnum):
 PENDING_OBJECTIONS = (ObjectionStatus.filed.value, ObjectionStatus.answered.value)
 
 
+# The party of an objection filed by the notice's owner (a bidder's party is its agency id).
+OWNER_PARTY = "owner"
+
+
 class Objection(SQLModel, table=True):
-    """异议: filed during publicity by any logged-in user, answered by the owner, decided by
-    a supervisor. Texts are public on the notice's page; the log holds their hashes."""
+    """异议: filed during publicity by a party with standing (the notice's owner, or an
+    agency whose bid stood at the close), answered by the owner, decided by a supervisor.
+    Texts are public on the notice's page; the log holds their hashes, and a salted
+    commitment to the party, who is shown to supervisors only (docs/selection.md)."""
 
     __tablename__ = "objection"
-    __table_args__ = (sa.CheckConstraint("status IN ('filed', 'answered', 'upheld', 'rejected')", name="status_known"),)
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('filed', 'answered', 'upheld', 'rejected')", name="status_known"),
+        # One pending objection per party and notice, even when two requests race.
+        sa.Index(
+            "uq_objection_pending_party", "notice_id", "party", unique=True,
+            postgresql_where=sa.text("status IN ('filed', 'answered')"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, unique=True))
     notice_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("notice.id"), nullable=False, index=True))
     filed_by: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False))
     agency_public_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(16), nullable=True))
+    # Who objects: OWNER_PARTY or the bidding agency's public id; None only for objections
+    # filed before standing was required (migration 0009).
+    party: str | None = Field(default=None, sa_column=sa.Column(sa.String(16), nullable=True))
+    # Opens the log's objector_sha256 with the party; never published.
+    party_salt: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
     reasons: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     status: str = Field(default=ObjectionStatus.filed.value, sa_column=sa.Column(sa.String(16), nullable=False))
     filed_seq: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))

@@ -19,6 +19,7 @@ NO_ALTERNATES: Final = "no_alternates"
 NOT_NAMED: Final = "not_named"  # a bidder on a direct notice other than the agency it names
 # How the codes in bidding.closed (excluded) and selection.failed read, in every front end.
 OVER_BUDGET = "over_budget"
+RELATED_TO_OWNER = "related_to_owner"
 EXCLUSION_REASONS = {
     "not_approved": N_("not an approved agency"),
     "suspended": N_("suspended"),
@@ -32,6 +33,7 @@ EXCLUSION_REASONS = {
     "avoided": N_("on the notice's avoidance list (回避)"),
     "not_named": N_("not the agency this direct selection names"),
     "over_budget": N_("price above the budget cap in force at closing"),
+    "related_to_owner": N_("one party with the notice's owner (the same credit code, or linked by an administrator)"),
 }
 FAILED_REASONS = {
     "too_few_candidates": N_("fewer eligible candidates than the notice's minimum"),
@@ -62,12 +64,15 @@ def candidates_at_close(
     *,
     direct_agency_id: str | None = None,
     budget_fen: int | None = None,
+    related: frozenset[str] = frozenset(),
 ) -> Decided:
     """Re-check every bidder on the day of closing: an agency suspended, blacklisted or
     whose qualification lapsed since it bid is excluded, with the first reason's code; and
     a price above the budget cap in force at closing (``budget_fen``: an amendment may
     have lowered it after the bid) is excluded as ``over_budget``, so that no bid above
-    the published cap can win."""
+    the published cap can win; an agency that is one party with the notice's owner
+    (``related``: the same credit code, or linked by an admin, perhaps since it bid) is
+    excluded as ``related_to_owner``."""
     candidates: list[tuple[str, int]] = []
     excluded: list[dict[str, str]] = []
     for bid in bids:
@@ -77,7 +82,9 @@ def candidates_at_close(
             continue
         result = agency_rules.eligibility(bid.facts, requirements, today)
         price = bid.document.get("price_fen")
-        if isinstance(result, agency_rules.NotEligible):
+        if agency_id in related:
+            excluded.append({"agency_id": agency_id, "reason": RELATED_TO_OWNER})
+        elif isinstance(result, agency_rules.NotEligible):
             excluded.append({"agency_id": agency_id, "reason": result.codes[0]})
         elif budget_fen is not None and isinstance(price, int) and price > budget_fen:
             excluded.append({"agency_id": agency_id, "reason": OVER_BUDGET})

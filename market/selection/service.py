@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,7 +26,7 @@ from market.agencies.models import Agency
 from market.config import Settings
 from market.contracts.models import Contract, ContractStatus
 from market.db import today_in_china, utcnow
-from market.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from market.errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound
 from market.i18n import N_
 from market.ids import next_public_id
 from market.log import protocol
@@ -37,6 +38,7 @@ from market.ratings import service as ratings
 from market.selection import rules
 from market.selection.beacon import Beacon, BeaconRound, BeaconUnavailable, emitted_at
 from market.selection.models import (
+    OWNER_PARTY,
     PENDING_OBJECTIONS,
     Award,
     AwardStatus,
@@ -144,7 +146,10 @@ async def _close_bidding(session: AsyncSession, notice: Notice, ctx: Context) ->
         rules.StandingBid(document=documents[bid.public_id], facts=profile.facts())
         for (bid, _), profile in zip(rows, profiles, strict=True)
     ]
-    decided = rules.candidates_at_close(standing, requirements, today, direct_agency_id=notice.direct_agency_id, budget_fen=notice.budget_fen)
+    related = await agencies.related_to_org(session, notice.org_id, [agency.public_id for _, agency in rows]) if rows else set()
+    decided = rules.candidates_at_close(
+        standing, requirements, today, direct_agency_id=notice.direct_agency_id, budget_fen=notice.budget_fen, related=frozenset(related),
+    )
     secret = ctx.sealer.open(notice.public_id, (await _sealed(session, notice)))
     eligible = protocol.eligible_digest(decided.candidates)
     bids = sorted((s.document for s in standing), key=lambda d: d["bid_id"].encode("utf-8"))
@@ -467,19 +472,34 @@ async def decline(session: AsyncSession, *, user: AppUser, notice_id: str, reaso
         raise Forbidden(N_("Only a winning agency can decline this award."))
     if notice.status not in (NoticeStatus.selected, NoticeStatus.awarded):
         raise Conflict(N_("This award can no longer be declined."))
+    await pass_on_decline(session, notice=notice, award=held[0], agency=agency, reason=reason, settings=settings)  # type: ignore[arg-type]
+    return notice
+
+
+# Contracts on an award that go with it when it is declined: those not yet signed and not
+# already over (declined, or set aside by a supervisor because their terms did not follow
+# the award). A disputed one goes too: the agency gave up waiting for the decision.
+UNSIGNED_CONTRACTS = (ContractStatus.proposed.value, ContractStatus.disputed.value)
+
+
+async def pass_on_decline(session: AsyncSession, *, notice: Notice, award: Award, agency: Agency, reason: str, settings: Settings) -> None:
+    """The holder of a locked notice's ``award`` gives it up (``award.declined``); the first
+    remaining alternate takes its place, and the decline counts toward the automatic
+    suspension. Called for the agency's own decline, and for a disputed contract once a
+    supervisor found its terms followed the award (docs/contracts.md)."""
     # MSP/1 step 7: a winner may decline before signing, not after; a contract still waiting
     # for its confirmation goes with the award.
-    contracts = (await session.execute(sa.select(Contract).where(Contract.award_id == held[0].id, Contract.status != ContractStatus.declined.value))).scalars().all()
-    if any(c.status != ContractStatus.proposed for c in contracts):
+    stmt = sa.select(Contract).where(Contract.award_id == award.id, Contract.status.not_in((ContractStatus.declined.value, ContractStatus.set_aside.value)))
+    contracts = (await session.execute(stmt)).scalars().all()
+    if any(c.status not in UNSIGNED_CONTRACTS for c in contracts):
         raise Conflict(N_("The contract is signed: the award can no longer be declined."))
     reason = agencies.check_publishable(reason.strip(), "reason")
     if not reason:
         raise InvalidInput(N_("Give a reason; it is published."), [FieldError("reason", N_("Give a reason; it is published."))])
     for contract in contracts:
         contract.status, contract.declined_at = ContractStatus.declined.value, utcnow()
-    await _replace(session, notice, held[0], status=AwardStatus.declined, reason=reason, settings=settings, log_type="award.declined", extra={"reason": reason})
-    await ratings.apply_automatic_rules(session, agency, settings, today_in_china())  # type: ignore[arg-type]
-    return notice
+    await _replace(session, notice, award, status=AwardStatus.declined, reason=reason, settings=settings, log_type="award.declined", extra={"reason": reason})
+    await ratings.apply_automatic_rules(session, agency, settings, today_in_china())
 
 
 async def finalize(session: AsyncSession, notice: Notice) -> None:
@@ -518,29 +538,106 @@ async def get_objection(session: AsyncSession, notice: Notice, objection_id: str
     return objection
 
 
+def objector_commitment(*, notice_id: str, objection_id: str, party: str, salt: str) -> str:
+    """``objector_sha256`` of ``objection.filed``: binds the objection to its party without
+    publishing it. Whoever is given the party and the salt (a supervisor, the filer) can
+    open it and check the party's standing from the log (docs/selection.md)."""
+    opened = {"notice_id": notice_id, "objection_id": objection_id, "party": party, "salt": salt}
+    return protocol.sha256_hex(protocol.canonical_json(opened))
+
+
+NO_STANDING = N_("Only the agencies that bid on this notice and its owner may object to its result.")
+
+
+async def objection_party(session: AsyncSession, *, notice: Notice, user: AppUser) -> str:
+    """The party ``user`` objects as on a notice in publicity (issue 19): ``OWNER_PARTY`` for
+    the notice's owner, the agency's id for an agency whose bid stood at the close (a
+    candidate or one excluded there: the result is about it). A bid withdrawn before the
+    deadline gives no standing: the agency chose to stay out, and a bid placed and withdrawn
+    unseen would otherwise buy anyone a right to hold the award back. Raises Forbidden for
+    everyone else, and Conflict while the party already has an objection pending here."""
+    selection = await _selection_of(session, notice)
+    party: str | None = None
+    if user.id == notice.owner_id:
+        party = OWNER_PARTY
+    elif user.role == Role.agency:
+        agency = await agencies.agency_of(session, user)
+        # ``bids`` are the bids standing at the close, as logged (MSP/1 and MSP/2 alike).
+        if agency is not None and agency.public_id in {b["agency_id"] for b in selection.bids}:
+            party = agency.public_id
+    if party is None:
+        raise Forbidden(NO_STANDING)
+    pending = (
+        await session.execute(
+            sa.select(Objection.public_id).where(Objection.notice_id == notice.id, Objection.party == party, Objection.status.in_(PENDING_OBJECTIONS))
+        )
+    ).scalar_one_or_none()
+    if pending is not None:
+        refusal = Conflict(N_("You already have an objection pending on this notice ({objection}); you may file another once it is decided."))
+        refusal.params = {"objection": pending}
+        raise refusal
+    return party
+
+
+def _in_publicity(notice: Notice, selection: Selection | None, now: Any) -> bool:
+    return notice.status == NoticeStatus.selected and selection is not None and selection.publicity_ends is not None and now < selection.publicity_ends
+
+
+async def objection_refusal(session: AsyncSession, *, notice: Notice, user: AppUser) -> DomainError | None:
+    """Why ``user`` may not object to this notice now (for the draw page, which offers the
+    form only when this is None): the same checks ``file_objection`` makes before reading
+    what was typed."""
+    try:
+        selection = await session.get(Selection, notice.id)
+        if not _in_publicity(notice, selection, await notices.db_now(session)):
+            raise Conflict(N_("Objections can be filed only while the result is in publicity."))
+        await objection_party(session, notice=notice, user=user)
+    except DomainError as exc:
+        return exc
+    return None
+
+
 async def file_objection(session: AsyncSession, *, user: AppUser, notice_id: str, reasons: str, agency_id: str | None) -> Objection:
     notice = await notices.get_notice(session, notice_id, lock="update")
     if notice.status == NoticeStatus.draft:
         raise NotFound(N_("No such notice."))
     selection = await session.get(Selection, notice.id)
-    now = await notices.db_now(session)
-    if notice.status != NoticeStatus.selected or selection is None or selection.publicity_ends is None or now >= selection.publicity_ends:
+    if not _in_publicity(notice, selection, await notices.db_now(session)):
         raise Conflict(N_("Objections can be filed only while the result is in publicity."))
+    # The notice is locked: two requests of one party are taken one after the other, and
+    # the second finds the first pending (the unique index is the backstop).
+    party = await objection_party(session, notice=notice, user=user)
     reasons = agencies.check_publishable(reasons.strip(), "reasons")
     if len(reasons) < 10:
         raise InvalidInput(N_("Explain the objection in at least 10 characters."), [FieldError("reasons", N_("Explain the objection in at least 10 characters."))])
-    if agency_id is not None and agency_id not in [a.agency_public_id for a in await holders(session, notice)]:
+    holding = [a.agency_public_id for a in await holders(session, notice)]
+    if agency_id is not None and agency_id not in holding:
         raise InvalidInput(N_("Name one of the current winners, or none to object to the whole result."), [FieldError("agency_id", N_("Name one of the current winners, or none to object to the whole result."))])
+    if party in holding and agency_id in (None, party):
+        # Upheld, it would take the award from the filer without counting as a decline.
+        message = N_("Your agency holds this award: name another winner, or decline the award instead of objecting to it.")
+        raise InvalidInput(message, [FieldError("agency_id", message)])
     public_id = await next_public_id(session, prefix="OB", sequence=OBJECTION_SEQUENCE)
+    salt = secrets.token_hex(32)
     entry = await log.append(
         session,
         version=notice.protocol,
         type="objection.filed",
-        fields={"notice_id": notice.public_id, "objection_id": public_id, "agency_id": agency_id, "reasons_sha256": _digest(reasons)},
+        fields={
+            "notice_id": notice.public_id, "objection_id": public_id, "agency_id": agency_id, "reasons_sha256": _digest(reasons),
+            "objector_sha256": objector_commitment(notice_id=notice.public_id, objection_id=public_id, party=party, salt=salt),
+        },
     )
-    objection = Objection(public_id=public_id, notice_id=notice.id, filed_by=user.id, agency_public_id=agency_id, reasons=reasons, filed_seq=entry.seq)  # type: ignore[arg-type]
+    objection = Objection(
+        public_id=public_id, notice_id=notice.id, filed_by=user.id, agency_public_id=agency_id, party=party, party_salt=salt, reasons=reasons, filed_seq=entry.seq,  # type: ignore[arg-type]
+    )
     session.add(objection)
-    await session.flush()
+    try:
+        await session.flush()
+    except sa.exc.IntegrityError as exc:
+        if "uq_objection_pending_party" not in str(exc):
+            raise
+        raise Conflict(N_("You already have an objection pending on this notice; you may file another once it is decided.")) from None
     await _tell_owner(session, notice, "objection_filed", objection_id=public_id)
     await _notify(session, notice)
     return objection

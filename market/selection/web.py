@@ -114,7 +114,7 @@ async def last_seq(session: AsyncSession, notice: Notice) -> int | None:
 
 
 def base_url(request: Request[Any, Any, Any]) -> str:
-    return str(request.base_url).rstrip("/")
+    return request.app.state.settings.base_url  # type: ignore[no-any-return]  # MARKET_PUBLIC_URL, never the Host header
 
 
 def _compact(value: Any) -> str:
@@ -364,6 +364,9 @@ class SelectionPages(Controller):
         in_publicity = (
             notice.status == NoticeStatus.selected and selection is not None and selection.publicity_ends is not None and now < selection.publicity_ends
         )
+        # In publicity, a logged-in viewer is offered the objection form only with standing,
+        # and told why not otherwise (issue 19): the service says which.
+        objection_refusal = await service.objection_refusal(session, notice=notice, user=viewer) if viewer is not None and in_publicity else None
         return _render(
             request,
             "selection/draw.html",
@@ -378,7 +381,8 @@ class SelectionPages(Controller):
                 or (notice.status == NoticeStatus.closed and selection is not None and selection.outcome == Outcome.waiting)
             ),
             may_decline=_holding(ctx["awards"], agency) and notice.status in (NoticeStatus.selected, NoticeStatus.awarded),
-            may_object=viewer is not None and in_publicity,
+            may_object=viewer is not None and in_publicity and objection_refusal is None,
+            objection_refusal=objection_refusal,
             objection_targets=[(h, ctx["names_of"].get(h, h)) for h in holders],
             to_answer=[o for o in ctx["objections"] if o.status == ObjectionStatus.filed] if is_owner else [],
             to_decide=[o for o in ctx["objections"] if o.status in (ObjectionStatus.filed, ObjectionStatus.answered)]
@@ -417,17 +421,19 @@ class SelectionPages(Controller):
         form: ActionForm,
         call: Any,
         done: str,
+        on_page: tuple[int, ...] = (),
     ) -> Response[Any]:
         """Run one service call in a savepoint: redirect on success; the page again with the
         errors beside the form on a refusal about the input or the state; an error page when
-        the person may not do this at all."""
+        the person may not do this at all, unless its status is in ``on_page`` (a refusal
+        the page itself explains)."""
         user = await load_viewer(request, session)
         notice = await self._notice(session, notice_id, user)
         try:
             async with session.begin_nested():
                 await call(user, notice)
         except DomainError as exc:
-            if exc.status in (401, 403, 404):
+            if exc.status in (401, 403, 404) and exc.status not in on_page:
                 raise
             form.errors = errors_beside_fields(exc, _known(form.values))
             await session.refresh(notice)
@@ -464,7 +470,8 @@ class SelectionPages(Controller):
                 session, user=user, notice_id=notice.public_id, reasons=form.values["reasons"], agency_id=form.values["agency_id"] or None
             )
 
-        return await self._act(request, session, notice_id, form, call, "objected")
+        # No standing (403) is said on the draw page, where the form would have been.
+        return await self._act(request, session, notice_id, form, call, "objected", on_page=(403,))
 
     @post("/notices/{notice_id:str}/objections/{objection_id:str}/answer", guards=[requires_role(Role.owner)])
     async def answer(
@@ -497,7 +504,7 @@ class SelectionPages(Controller):
     async def pending(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[str]:
         await load_viewer(request, session)
         rows = await service.pending_objections(session)
-        names = await agency_names(session, [o.agency_public_id or "" for o, _ in rows])
+        names = await agency_names(session, [o.agency_public_id or "" for o, _ in rows] + [o.party or "" for o, _ in rows])
         return _render(request, "selection/objections.html", rows=rows, names_of=names)
 
     @get("/messages", guards=[requires_login])

@@ -82,6 +82,10 @@ TYPE_LABELS: dict[str, str] = {
     "notice.published": N_("Notice published"),
     "notice.amended": N_("Notice amended"),
     "notice.cancelled": N_("Notice cancelled"),
+    "notice.cancel_requested": N_("Cancellation requested"),
+    "notice.cancel_consented": N_("Cancellation consented"),
+    "notice.cancel_refused": N_("Cancellation refused"),
+    "agency.linked": N_("Agency linked to an owner"),
     "bid.accepted": N_("Bid accepted"),
     "bid.withdrawn": N_("Bid withdrawn"),
     "bid.sealed": N_("Sealed bid or withdrawal"),
@@ -100,6 +104,8 @@ TYPE_LABELS: dict[str, str] = {
     "contract.signed": N_("Contract signed"),
     "contract.completed": N_("Contract completed"),
     "contract.stopped": N_("Contract stopped"),
+    "contract.disputed": N_("Contract declined: terms do not follow the award"),
+    "contract.dispute_decided": N_("Disputed contract decided"),
     "milestone.submitted": N_("Deliverable handed in"),
     "milestone.accepted": N_("Deliverable accepted"),
     "milestone.returned": N_("Deliverable returned"),
@@ -109,6 +115,10 @@ TYPE_LABELS: dict[str, str] = {
     "rating.voided": N_("Rating voided"),
 }
 DECISIONS = {"upheld": N_("upheld"), "rejected": N_("rejected")}
+DISPUTE_DECISIONS = {
+    "terms_fine": N_("the terms follow the award; the decline counts"),
+    "terms_wrong": N_("the terms do not follow the award; the contract is set aside and the award stands"),
+}
 AMENDED_FIELDS = {
     "title": N_("Title"),
     "description": N_("Description"),
@@ -234,6 +244,20 @@ def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = No
         details.append(p(N_("Draw scheme: %(scheme)s"), {"scheme": str(e.get("scheme"))}))
     elif kind == "notice.amended":
         summary, details = _amended(e, changes)
+    elif kind == "notice.cancel_requested":
+        summary = p(N_("The owner asked to cancel; a supervisor must consent."))
+        details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
+    elif kind in ("notice.cancel_consented", "notice.cancel_refused"):
+        messages = {
+            "notice.cancel_consented": N_("Supervisor %(user)s consented to the cancellation requested in entry %(request)s."),
+            "notice.cancel_refused": N_("Supervisor %(user)s refused the cancellation requested in entry %(request)s."),
+        }
+        summary = p(messages[kind], {"user": str(e.get("supervisor_id")), "request": int(e.get("request_seq") or 0)})
+        if e.get("reason"):
+            details.append(p(N_("Reason: %(reason)s"), {"reason": str(e["reason"])}))
+    elif kind == "agency.linked":
+        summary = p(N_("Agency %(agency)s linked to owner organisation %(owner)s: it may not bid on, or be named by, its notices."), {"agency": agency, "owner": str(e.get("org_id"))})
+        details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
     elif kind == "notice.cancelled":
         summary = p(N_("Cancelled before the deadline; standing bids released."))
         details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
@@ -310,6 +334,10 @@ def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = No
     elif kind == "contract.stopped":
         summary = p(N_("Contract %(contract)s stopped by the owner (服务中止)."), {"contract": str(e.get("contract_id"))})
         details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
+    elif kind == "contract.disputed":
+        summary = p(N_("Agency %(agency)s declined contract %(contract)s because its terms do not follow the award; a supervisor decides."), {"agency": agency, "contract": str(e.get("contract_id"))})
+    elif kind == "contract.dispute_decided":
+        summary = p(N_("A supervisor decided disputed contract %(contract)s: %(decision)s."), {"contract": str(e.get("contract_id")), "decision": _label(DISPUTE_DECISIONS, e.get("decision"))})
     elif kind.startswith("milestone.") and kind in TYPE_LABELS:
         messages = {
             "milestone.submitted": N_("Deliverable for milestone %(position)s of contract %(contract)s handed in."),
@@ -477,6 +505,13 @@ async def contracts_of_notices(session: AsyncSession, notice_db_ids: Iterable[in
         .order_by(Contract.id.desc())
     )
     return [(c, n, a) for c, n, a in (await session.execute(stmt)).all()]
+
+
+async def disputed_contract_count(session: AsyncSession) -> int:
+    """Contracts declined because their terms do not follow the award, waiting for a
+    supervisor (decided on /supervision/contracts, through the contracts service)."""
+    stmt = sa.select(sa.func.count()).select_from(Contract).where(Contract.status == "disputed")
+    return int((await session.execute(stmt)).scalar_one())
 
 
 async def contracts_of_agency(session: AsyncSession, agency: Agency) -> list[tuple[Contract, Notice]]:

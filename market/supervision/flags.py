@@ -34,6 +34,7 @@ class Kind(enum.StrEnum):
     signed_late = "signed_late"
     amended_late = "amended_late"
     withdrawals = "withdrawals"
+    related_parties = "related_parties"
 
 
 class Severity(enum.StrEnum):
@@ -99,6 +100,15 @@ KINDS: dict[str, KindInfo] = {
         threshold=N_("Flagged on a lowest-price notice when two or more bids have the same price, or prices within %(permille)s‰ of the lower one."),
         summary=N_("%(count)s bids on %(notice)s have identical or near-identical prices (closest gap %(gap)s‰)."),
     ),
+    Kind.related_parties.value: KindInfo(
+        title=N_("Winner and owner look like one party"),
+        why=N_(
+            "An agency may never win work from its own organisation. A winner that shares the owner's credit code "
+            "or contact telephone may be the owner itself, or a firm run by the same people, behind a draw that looked fair."
+        ),
+        threshold=N_("Flagged when an agency holding an award has the owner organisation's credit code, is linked to it by an administrator, or gives the same contact telephone number."),
+        summary=N_("%(agency)s, holding an award of %(notice)s, shares %(what)s with the owner %(owner)s."),
+    ),
     Kind.over_budget.value: KindInfo(
         title=N_("Contract above the budget cap"),
         why=N_(
@@ -149,6 +159,7 @@ def threshold_params(kind: str, settings: Settings) -> dict[str, Any]:
         Kind.direct_share.value: {"percent": settings.flag_direct_share_percent, "min": settings.flag_min_notices},
         Kind.similar_prices.value: {"permille": settings.flag_price_gap_permille},
         Kind.over_budget.value: {},
+        Kind.related_parties.value: {},
         Kind.signed_late.value: {"days": settings.contract_days},
         Kind.amended_late.value: {"hours": settings.flag_amend_hours},
         Kind.withdrawals.value: {"percent": settings.flag_withdrawn_percent, "min": settings.flag_min_bids},
@@ -442,6 +453,61 @@ def over_budget(contracts: Sequence[ContractAmount]) -> list[Flag]:
     return out
 
 
+# -- related_parties -----------------------------------------------------------------------------
+
+# How each shared detail reads in the summary (catalog ids).
+SHARED = {
+    "credit_code": N_("its unified social credit code"),
+    "link": N_("an administrator's link"),
+    "phone": N_("its contact telephone number"),
+}
+
+
+def phone_digits(phone: str) -> str:
+    """A telephone number as its digits, so 0871-6123 4567 and 087161234567 compare equal;
+    fewer than 7 digits (an extension, a typo) never match anything."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return digits if len(digits) >= 7 else ""
+
+
+@dataclass(frozen=True)
+class HolderAndOwner:
+    notice_id: str
+    agency_id: str
+    agency_name: str
+    owner_id: str
+    owner_name: str
+    same_credit_code: bool
+    linked: bool
+    agency_phone: str
+    owner_phone: str
+
+
+def related_parties(awards: Sequence[HolderAndOwner]) -> list[Flag]:
+    out = []
+    for a in awards:
+        shared = [
+            what for what, yes in (
+                ("credit_code", a.same_credit_code), ("link", a.linked),
+                ("phone", bool(phone_digits(a.agency_phone)) and phone_digits(a.agency_phone) == phone_digits(a.owner_phone)),
+            ) if yes
+        ]
+        if not shared:
+            continue
+        out.append(
+            Flag(
+                kind=Kind.related_parties.value,
+                subject=f"{a.notice_id}/{a.agency_id}",
+                subject_name=a.agency_name,
+                severity=Severity.high.value,
+                numbers={"shared": len(shared)},
+                evidence=(Evidence("notice", a.notice_id), Evidence("draw", a.notice_id), Evidence("agency", a.agency_id)),
+                params={"agency": a.agency_id, "notice": a.notice_id, "owner": a.owner_name, "what": shared[0]},
+            )
+        )
+    return out
+
+
 # -- signed_late ---------------------------------------------------------------------------------
 
 
@@ -596,6 +662,7 @@ class Inputs:
     signings: list[Signing] = field(default_factory=list)
     amended: list[AmendedNotice] = field(default_factory=list)
     bid_counts: list[BidCounts] = field(default_factory=list)
+    holders: list[HolderAndOwner] = field(default_factory=list)
 
 
 def evaluate(inputs: Inputs, settings: Settings, today: date) -> list[Flag]:
@@ -610,6 +677,7 @@ def evaluate(inputs: Inputs, settings: Settings, today: date) -> list[Flag]:
         *signed_late(inputs.signings, contract_days=s.contract_days, today=today),
         *amended_late(inputs.amended, hours=s.flag_amend_hours),
         *withdrawals(inputs.bid_counts, percent=s.flag_withdrawn_percent, min_bids=s.flag_min_bids),
+        *related_parties(inputs.holders),
     ]
     return sort_flags(flags)
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.models import AppUser
-from market.agencies.models import Agency
+from market.agencies.models import Agency, AgencyOrgLink
 from market.config import Settings
 from market.contracts.models import Contract, ContractStatus
 from market.contracts.service import final_dates
@@ -168,7 +168,7 @@ async def contract_amounts(session: AsyncSession) -> list[F.ContractAmount]:
 
 async def signings(session: AsyncSession) -> list[F.Signing]:
     """Every holder of a final award, with its live contract if there is one."""
-    live = sa.and_(Contract.award_id == Award.id, Contract.status != ContractStatus.declined.value)
+    live = sa.and_(Contract.award_id == Award.id, Contract.status.not_in((ContractStatus.declined.value, ContractStatus.set_aside.value)))
     stmt = (
         sa.select(Notice.id, Notice.public_id, Award.agency_public_id, Agency.name, Selection.final_seq, Contract.public_id, Contract.confirmed_at, Contract.signed_seq)
         .select_from(Award)
@@ -229,6 +229,41 @@ async def bid_counts(session: AsyncSession, *, min_bids: int) -> list[F.BidCount
     return [F.BidCounts(notice_id=n, title=t, total=int(total), withdrawn=int(w)) for n, t, total, w in (await session.execute(stmt)).all()]
 
 
+def _digits(column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+    """The number's digits when there are at least 7 (flags.phone_digits), else NULL, which
+    equals nothing."""
+    digits = sa.func.regexp_replace(column, "[^0-9]", "", "g")
+    return sa.case((sa.func.length(digits) >= 7, digits), else_=sa.null())
+
+
+async def holders_and_owners(session: AsyncSession) -> list[F.HolderAndOwner]:
+    """Every agency holding an award beside the organisation whose notice it is, with what
+    they might share (compared in flags.related_parties)."""
+    linked = sa.exists().where(AgencyOrgLink.agency_id == Agency.id, AgencyOrgLink.org_id == OwnerOrg.id)
+    stmt = (
+        sa.select(
+            Notice.public_id, Agency.public_id, Agency.name, OwnerOrg.public_id, OwnerOrg.name,
+            Agency.credit_code == OwnerOrg.credit_code, linked, Agency.contact_phone, OwnerOrg.contact_phone,
+        )
+        .select_from(Award)
+        .join(Notice, Notice.id == Award.notice_id)
+        .join(Agency, Agency.id == Award.agency_id)
+        .join(OwnerOrg, OwnerOrg.id == Notice.org_id)
+        .where(
+            Award.status == AwardStatus.holding.value, Notice.status.in_(AWARDED),
+            sa.or_(Agency.credit_code == OwnerOrg.credit_code, linked, _digits(Agency.contact_phone) == _digits(OwnerOrg.contact_phone)),
+        )
+        .order_by(Notice.id, Agency.public_id)
+    )
+    return [
+        F.HolderAndOwner(
+            notice_id=n, agency_id=a, agency_name=name, owner_id=o, owner_name=oname, same_credit_code=bool(same),
+            linked=bool(link), agency_phone=aphone, owner_phone=ophone,
+        )
+        for n, a, name, o, oname, same, link, aphone, ophone in (await session.execute(stmt)).all()
+    ]
+
+
 async def load_inputs(session: AsyncSession, settings: Settings) -> F.Inputs:
     return F.Inputs(
         wins=await win_counts(session, min_awards=settings.flag_min_awards),
@@ -239,6 +274,7 @@ async def load_inputs(session: AsyncSession, settings: Settings) -> F.Inputs:
         signings=await signings(session),
         amended=await amended_notices(session),
         bid_counts=await bid_counts(session, min_bids=settings.flag_min_bids),
+        holders=await holders_and_owners(session),
     )
 
 

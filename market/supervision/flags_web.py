@@ -10,6 +10,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
+from markupsafe import Markup, escape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.models import Role
@@ -21,7 +22,7 @@ from market.i18n import LOCALES, N_, gettext_for
 from market.security.auth import requires_role
 from market.supervision import flags as F
 from market.supervision import flags_service
-from market.templating import format_fen, render, request_locale, wants_partial
+from market.templating import bdi, format_fen, render, request_locale, wants_partial
 
 STAFF = requires_role(Role.supervisor, Role.admin)
 EVIDENCE_LABELS = {
@@ -96,17 +97,28 @@ def _localised(value: Any, locale: str) -> Any:
     return value
 
 
-def summary(flag: F.Flag, locale: str) -> str:
-    """The flag's one-line account in ``locale``."""
+def summary(flag: F.Flag, locale: str, *, html: bool = False) -> str:
+    """The flag's one-line account in ``locale``. For a page (``html``) it is markup: the
+    words escaped and each text value in <bdi>, since a name comes from its owner and may
+    be written right to left (templating.bdi)."""
     gettext, _ = gettext_for(locale)
     params = {k: _localised(v, locale) for k, v in flag.params.items()}
     for key in MONEY:
         if key in params:
             params[key.removesuffix("_fen")] = format_fen(params[key])
+    signed = params.get("state") == "signed"
+    if flag.kind == F.Kind.related_parties.value:
+        params["what"] = str(gettext(F.SHARED[params["what"]]))
+    if html:
+        params = {k: bdi(v) if isinstance(v, str) else v for k, v in params.items()}
+
+    def message(msgid: str) -> str:
+        return escape(gettext(msgid)) if html else gettext(msgid)
+
     if flag.kind == F.Kind.signed_late.value:
-        state = F.STATE_SIGNED_LATE if params.get("state") == "signed" else F.STATE_UNSIGNED
-        params["state"] = gettext(state) % params
-    return str(gettext(F.KINDS[flag.kind].summary) % params)
+        params["state"] = message(F.STATE_SIGNED_LATE if signed else F.STATE_UNSIGNED) % params
+    text = message(F.KINDS[flag.kind].summary) % params
+    return text if isinstance(text, Markup) else str(text)
 
 
 def title(kind: str, locale: str) -> str:
@@ -162,7 +174,7 @@ class FlagPages(Controller):
             "severities": F.SEVERITY_LABELS,
             "evidence_labels": EVIDENCE_LABELS,
             "number_labels": NUMBER_LABELS,
-            "summary": lambda f: summary(f, locale),
+            "summary": lambda f: summary(f, locale, html=True),
         }
         if wants_partial(request):
             return render(request, "supervision/flags/partials/list.html", **context)

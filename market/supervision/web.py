@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
+from markupsafe import Markup, escape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.models import AppUser, Role
@@ -44,7 +46,7 @@ from market.selection import service as selection
 from market.selection.models import PENDING_OBJECTIONS, Selection
 from market.selection.web import AWARD_STATUS_LABELS, DECISION_LABELS, OBJECTION_STATUS_LABELS, agency_names
 from market.supervision import console
-from market.templating import redirect, render, request_locale
+from market.templating import bdi, redirect, render, request_locale
 
 STAFF = requires_role(Role.supervisor, Role.admin)
 
@@ -66,6 +68,21 @@ class ActionForm:
     status: int = 200
 
 
+# The values of console.describe's phrases that people typed (names, reasons, justifications,
+# milestone titles, certificate numbers, amended terms); the rest are ids, dates and amounts
+# the platform made.
+TYPED = frozenset({"name", "reason", "text", "title", "cert", "old", "new"})
+
+
+def say(phrase: console.Phrase, gettext: Callable[[str], str]) -> Markup:
+    """A console phrase for a page: our own words escaped, each value people typed in
+    <bdi>, so that one in a right-to-left script cannot reorder the ids and amounts beside
+    it (templating.bdi)."""
+    values = {k: say(v, gettext) if isinstance(v, console.Phrase) else bdi(v) if k in TYPED else v for k, v in phrase.params.items()}
+    translated = escape(gettext(phrase.msgid))
+    return translated % values if values else translated
+
+
 def _render(request: Request[Any, Any, Any], template: str, *, status_code: int = 200, **context: Any) -> Response[str]:
     gettext, _ = gettext_for(request_locale(request))
     return render(
@@ -73,7 +90,7 @@ def _render(request: Request[Any, Any, Any], template: str, *, status_code: int 
         template,
         status_code=status_code,
         names=Names(request_locale(request)),
-        say=lambda phrase: phrase.text(gettext),
+        say=lambda phrase: say(phrase, gettext),
         METHOD_LABELS=METHOD_LABELS,
         NOTICE_STATUS_LABELS=NOTICE_STATUS_LABELS,
         AGENCY_STATUS_LABELS=AGENCY_STATUS_LABELS,
@@ -133,7 +150,10 @@ class SupervisionPages(Controller):
         query = (q or "").strip()
         results = await console.search(session, query) if query else None
         pending = await selection.pending_objections(session, limit=1000)
-        return _render(request, "supervision/console/home.html", viewer_user=viewer, q=query, results=results, pending_count=len(pending))
+        return _render(
+            request, "supervision/console/home.html", viewer_user=viewer, q=query, results=results, pending_count=len(pending),
+            dispute_count=await console.disputed_contract_count(session),
+        )
 
     # -- a notice ---------------------------------------------------------------------------------
 

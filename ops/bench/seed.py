@@ -79,7 +79,7 @@ verification).
 
 Deterministic: the same sizes, ``rng_seed`` and ``now`` (default: the current time rounded
 down to the hour; it anchors every date) give the same rows, except the random salts of
-the bids and withdrawals (and so their commitments, leaf hashes and receipts, and the
+the bids and withdrawals and of the objectors' commitments (and so their commitments, leaf hashes and receipts, and the
 openings), the random nonces of the sealed secrets and bids (AES-GCM) and of the ES256
 receipt and checkpoint signatures.
 Uploaded files (agency documents, deliverables) are rows only: opening one answers 404
@@ -144,6 +144,7 @@ from market.reference import catalogue, regions  # noqa: E402
 from market.security.passwords import hash_password  # noqa: E402
 from market.selection import rules as selection_rules  # noqa: E402
 from market.selection.beacon import emitted_at  # noqa: E402
+from market.selection.service import objector_commitment  # noqa: E402
 from ops.bench.synthetic_log import START, every_for, synthetic_log  # noqa: E402
 
 PASSWORD = "seed-password-2026"
@@ -703,6 +704,10 @@ class ObjectionPlan:
     decided_by: User | None = None
     decided_at: datetime | None = None
     filed_seq: int = -1
+    # The party with standing (issue 19): "owner", or the losing bidder's agency id; the
+    # salt of the log's commitment to it, random as the service's.
+    party: str = "owner"
+    party_salt: str = field(default_factory=lambda: os.urandom(32).hex())
     answered_seq: int = -1
     number: int = 0
 
@@ -1240,13 +1245,14 @@ def _after_draw(n: NoticePlan, rng: random.Random, anchor: datetime, people: Peo
 
 
 def _objection(n: NoticePlan, rng: random.Random, at: datetime, *, against: AgencyPlan | None = None) -> ObjectionPlan:
-    """Filed by a losing bidder (or, if none, by the notice's owner side: a member of the public)."""
+    """Filed by a party with standing: a losing bidder (or, if none, the notice's owner)."""
     holders = {a.agency.id for a in n.awards if a.status == "holding"}
     losers = [b.agency for b in standing_bids(n) if b.agency.id not in holders]
-    filed_by = rng.choice(losers).user if losers else n.org.owner
+    loser = rng.choice(losers) if losers else None
+    filed_by = loser.user if loser is not None else n.org.owner
     if against is None and rng.random() < 0.5 and n.awards:
         against = n.awards[0].agency
-    objection = ObjectionPlan(filed_by, against, rng.choice(TEXTS["objection"]), at)
+    objection = ObjectionPlan(filed_by, against, rng.choice(TEXTS["objection"]), at, party=loser.public_id if loser is not None else "owner")
     n.objections.append(objection)
     return objection
 
@@ -1265,8 +1271,11 @@ def _contract(n: NoticePlan, award: AwardPlan, rng: random.Random, anchor: datet
     recorded = min(n.final_at + days(rng, 1, 20), anchor - timedelta(hours=2))
     winning = next((b.price_fen for b in n.bids if b.agency is award.agency and b.withdrawn_at is None), None)
     amount = winning or round(n.budget_fen * rng.uniform(0.8, 1.0), -2)
-    signed_on = china_day(recorded) - timedelta(days=rng.randint(0, 5))
-    start_on = signed_on + timedelta(days=rng.randint(0, 10))
+    # Terms that follow the award (docs/contracts.md): signed once the award is final, the
+    # service starting no earlier than the day it is recorded, due after the published period.
+    # (max() consumes no randomness: the rest of the world stays as it was.)
+    signed_on = max(china_day(n.final_at), china_day(recorded) - timedelta(days=rng.randint(0, 5)))
+    start_on = max(china_day(recorded), signed_on + timedelta(days=rng.randint(0, 10)))
     due_on = start_on + timedelta(days=n.service_days or 60)
     c = ContractPlan(award, int(amount), signed_on, start_on, due_on, recorded)
     n.contracts.append(c)
@@ -1452,6 +1461,7 @@ def notice_events(n: NoticePlan, salts: Salts) -> list[Event]:
     for o in n.objections:
         events.append(Event(o.filed_at, "objection.filed", {
             "notice_id": n.public_id, "objection_id": o.public_id, "agency_id": o.agency.public_id if o.agency else None, "reasons_sha256": _digest(o.reasons),
+            "objector_sha256": objector_commitment(notice_id=n.public_id, objection_id=o.public_id, party=o.party, salt=o.party_salt),
         }, _at(o, "filed_at", "filed_seq")))
         if o.answered_at is not None and o.answer is not None:
             events.append(Event(o.answered_at, "objection.answered", {"notice_id": n.public_id, "objection_id": o.public_id, "answer_sha256": _digest(o.answer)}, _at(o, "answered_at", "answered_seq")))
@@ -1763,7 +1773,7 @@ COLUMNS: dict[str, list[str]] = {
     "award": ["id", "notice_id", "slot", "agency_id", "agency_public_id", "status", "since_seq", "ended_seq", "end_reason",
               "replaced_by", "created_at", "ended_at"],
     "objection": ["id", "public_id", "notice_id", "filed_by", "agency_public_id", "reasons", "status", "filed_seq", "filed_at",
-                  "answer", "answered_seq", "answered_at", "decision_reason", "decided_by", "decided_seq", "decided_at"],
+                  "answer", "answered_seq", "answered_at", "decision_reason", "decided_by", "decided_seq", "decided_at", "party", "party_salt"],
     "inbox_message": ["id", "user_id", "notice_id", "kind", "params", "created_at", "read_at"],
     "contract": ["id", "public_id", "notice_id", "award_id", "agency_id", "owner_id", "amount_fen", "signed_on", "start_on", "due_on",
                  "status", "stop_reason", "recorded_seq", "signed_seq", "created_at", "confirmed_at", "completed_at", "stopped_at",
@@ -1977,6 +1987,7 @@ class Rows:
                     o.filed_seq if o.filed_seq >= 0 else seq(o.filed_at), o.filed_at, o.answer,
                     (o.answered_seq if o.answered_seq >= 0 else seq(o.answered_at)) if o.answered_at else None, o.answered_at,
                     o.decision_reason, o.decided_by.id if o.decided_by else None, seq(o.decided_at) if o.decided_at else None, o.decided_at,
+                    o.party, o.party_salt,
                 ))
         yield from sorted(rows)
 

@@ -8,19 +8,10 @@
     return;
   }
   document.body.style.margin = "0";
-  var csrfCookie = container.getAttribute("data-csrf-cookie");
+  // The page's own CSRF token (bound to this browser's session, market/security/csrf.py);
+  // the cookie no longer holds it and scripts cannot read the cookie.
+  var csrfToken = container.getAttribute("data-csrf-token");
   var csrfHeader = container.getAttribute("data-csrf-header");
-
-  function cookie(name) {
-    var pairs = document.cookie ? document.cookie.split("; ") : [];
-    for (var i = 0; i < pairs.length; i++) {
-      var eq = pairs[i].indexOf("=");
-      if (pairs[i].slice(0, eq) === name) {
-        return decodeURIComponent(pairs[i].slice(eq + 1));
-      }
-    }
-    return undefined;
-  }
 
   window.ui = window.SwaggerUIBundle({
     url: container.getAttribute("data-spec-url"),
@@ -34,9 +25,8 @@
     // "Try it out" with a cookie session needs the CSRF token, as a form would send it;
     // with a Bearer token the server does not ask for it.
     requestInterceptor: function (request) {
-      var token = csrfCookie ? cookie(csrfCookie) : undefined;
-      if (token !== undefined) {
-        request.headers[csrfHeader] = token;
+      if (csrfToken) {
+        request.headers[csrfHeader] = csrfToken;
       }
       return request;
     }

@@ -15,8 +15,7 @@ from playwright.sync_api import Page, expect
 from market.db import today_in_china
 from tests.helpers import PASSWORD, unique_email
 from tests.live import ROOT
-
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+from tests.uploads import PDF
 
 
 def create_admin(database_url: str, data_dir: Path) -> str:

@@ -13,13 +13,14 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, expect
 
+from market.db import today_in_china
 from tests.browser.test_agencies import create_admin, log_in
 from tests.browser.test_notices import approved_agency, token
 from tests.helpers import PASSWORD, unique_email
 from tests.live import live_server
+from tests.uploads import PDF
 
 DUE_IN = 4  # seconds from publishing to the deadline
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def awarded_lottery(api: httpx.Client, bidders: list[dict[str, Any]]) -> tuple[str, str, dict[str, str]]:
@@ -65,7 +66,7 @@ def test_contract_delivered_accepted_rated_and_the_score_and_dashboard_move(page
         # The owner records the contract on its page.
         log_in(page, server, owner["email"])
         page.goto(f"{server}/notices/{notice_id}/contract")
-        today = datetime.now(UTC).date()
+        today = today_in_china()  # the award became final on this China date: signed on or after it
         page.locator("#f-amount").fill("176000")
         page.locator("#f-signed_on").fill(today.isoformat())
         page.locator("#f-start_on").fill(today.isoformat())

@@ -77,8 +77,9 @@ async def test_login_and_logout(client: AsyncClient) -> None:
 
 async def test_login_never_redirects_off_site(client: AsyncClient) -> None:
     user = await register(client)
-    token = await _form(client, "/login")
     for target in ("https://evil.example/", "//evil.example/x", "/\\evil"):
+        # A fresh form each time: once logged in, the token is the session's, not the visitor's.
+        token = await _form(client, "/login")
         response = await client.post(
             "/login",
             data={"_csrf_token": token, "email": user["email"], "password": PASSWORD, "next": target},

@@ -15,6 +15,7 @@ from market.accounts.models import Role
 from market.agencies.creditcode import complete_credit_code
 from market.db import Database, today_in_china
 from tests.helpers import bearer, create_staff, register, token_for
+from tests.uploads import PDF
 
 _codes = itertools.count(1)
 FUTURE = (today_in_china() + timedelta(days=400)).isoformat()
@@ -224,9 +225,6 @@ async def test_changed_qualification_counts_only_after_review(client: AsyncClien
     assert [q["certificate_no"] for q in public["qualifications"]] == ["HP-2027-009"]
     again = await client.post(f"/api/v1/agencies/{body['id']}/qualifications/{qid}/review", json={"decision": "approve"}, headers=staff)
     assert again.status_code == 409
-
-
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 async def test_documents_are_sniffed_and_private(client: AsyncClient, db: Database) -> None:

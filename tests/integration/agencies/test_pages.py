@@ -19,12 +19,11 @@ from market.agencies.creditcode import complete_credit_code
 from market.db import Database, today_in_china
 from market.errors import InvalidInput
 from tests.conftest import serve_in_process
-from tests.uploads import PNG
+from tests.uploads import PDF, PNG
 from tests.helpers import PASSWORD, create_staff, csrf_from, register
 
 HTMX = {"HX-Request": "true"}
 EN = {"Accept-Language": "en"}
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 TODAY = today_in_china()
 FUTURE = (TODAY + timedelta(days=400)).isoformat()
 _codes = itertools.count(1)
@@ -136,7 +135,7 @@ async def test_onboarding_form_submits_and_the_dashboard_shows_pending(client: A
     assert "DZ-2026-0001" in dashboard and "地质灾害危险性评估" in dashboard and "甲级" in dashboard
     assert "0871-66668888" in dashboard  # the agency sees its own contact details
     agency = public_id(dashboard)
-    link = re.search(rf'href="(/api/v1/agencies/{agency}/documents/\d+)">营业执照.pdf</a>', dashboard)
+    link = re.search(rf'href="(/api/v1/agencies/{agency}/documents/\d+)"><bdi>营业执照.pdf</bdi></a>', dashboard)
     assert link, "the licence is listed"
     document = await client.get(link.group(1))
     assert document.status_code == 200 and document.content == PDF

@@ -187,7 +187,16 @@ async def states_are_all_there(url: str) -> None:
     assert await values("SELECT DISTINCT method FROM notice") == {"lottery", "lowest_price", "direct"}
     assert {"approved", "pending"} <= await values("SELECT DISTINCT status FROM qualification")
     assert {"holding", "declined"} <= await values("SELECT DISTINCT status FROM award")
-    assert {s.value for s in ContractStatus} - {"stopped", "declined"} <= await values("SELECT DISTINCT status FROM contract")
+    # Disputes over terms that do not follow the award are not seeded: the seed's terms follow it.
+    assert {s.value for s in ContractStatus} - {"stopped", "declined", "disputed", "set_aside"} <= await values("SELECT DISTINCT status FROM contract")
+    # Contracts follow the award (docs/contracts.md): never above the budget, signed on or before
+    # the start, starting no earlier than recorded, due after the service period published.
+    astray = await fetch_all(url, """
+        SELECT count(*) FROM contract c JOIN notice n ON n.id = c.notice_id
+        WHERE c.amount_fen > n.budget_fen OR c.signed_on > c.start_on
+           OR c.start_on < (c.created_at AT TIME ZONE 'Asia/Shanghai')::date
+           OR c.due_on < c.start_on + coalesce(n.service_days, 0)""")
+    assert astray[0][0] == 0
     assert await values("SELECT DISTINCT status FROM objection") & {s.value for s in ObjectionStatus}
     assert await values("SELECT DISTINCT substr(region, 1, 2) FROM notice") == {"53"}
     # Bids as the bid path takes them: on published notices, inside their window, withdrawn after placed.
@@ -312,7 +321,9 @@ async def a_seeded_open_notice_with_bids_is_cancelled(client: httpx.AsyncClient,
         ORDER BY bool_or(b.withdrawal_seq IS NOT NULL) DESC, count(b.id) DESC, n.id LIMIT 1""")
     assert rows, "no seeded open notice has bids"
     notice_id, email, bids = rows[0]
-    response = await client.post(f"/api/v1/notices/{notice_id}/cancel", json={"reason": "采购需求变更"}, headers=await login(client, email))
+    asked = await client.post(f"/api/v1/notices/{notice_id}/cancel", json={"reason": "采购需求变更"}, headers=await login(client, email))
+    assert asked.status_code == 202, asked.text
+    response = await client.post(f"/api/v1/notices/{notice_id}/cancellation", json={"consent": True}, headers=await login(client, "supervisor1@seed.market.cn"))
     assert response.status_code == 200, response.text
     entry = await fetch_all(url, "SELECT convert_from(entry, 'UTF8') FROM log_entry WHERE notice_id = $1 AND type = 'notice.cancelled'", notice_id)
     assert len(json.loads(entry[0][0])["openings"]) == bids

@@ -37,11 +37,12 @@ from market.log.signer import LogSigner
 from market.pgembed import EmbeddedPostgres, free_port
 from market.security import passwords
 from tests.conftest import _drop, _recreate, make_settings, run_blocking, serve_in_process, url_for
+from tests.uploads import PDF
 
 ROOT = Path(__file__).resolve().parents[3]
 KEYS = ("secret_key", "log_signing_key.pem", "receipt_signing_key.pem", "secret_seal_key")
 # A licence that differs from the demo's deliverables, so a byte-for-byte check means something.
-LICENCE = b"%PDF-1.4\n% licence of agency01 " + secrets.token_hex(16).encode() + b"\n%%EOF\n"
+LICENCE = PDF + b"% licence of agency01 " + secrets.token_hex(16).encode() + b"\n"
 # The demo hashes 64 passwords; argon2 at its real cost would take most of this test's time.
 # These hashes are still argon2, which the restored server verifies with their own parameters.
 FAST_HASHER = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))

@@ -21,7 +21,7 @@ from market.db import Database, today_in_china
 from market.log import protocol
 from market.log.receipts import verify_receipt
 from tests.conftest import make_settings, serve_in_process
-from tests.helpers import bearer, register, token_for
+from tests.helpers import bearer, cancel_notice, register, token_for
 from tests.integration.agencies.test_api import (
     FUTURE,
     admin,
@@ -374,7 +374,8 @@ async def test_amend_logs_new_terms_and_moves_the_deadline_later(client: AsyncCl
 
 async def test_amend_can_clear_an_optional_term_with_null_and_keeps_it_when_omitted(client: AsyncClient) -> None:
     owner = await owner_user(client)
-    notice = await published(client, owner)
+    notice = await published(client, owner, service_days=30)
+    # (a longer period is a loosening; a shorter one would be refused: tests/integration/notices/test_fair_play.py)
     set_days = await client.post(f"/api/v1/notices/{notice['id']}/amend", json={"service_days": 45}, headers=owner)
     assert set_days.status_code == 200 and set_days.json()["service_days"] == 45
     kept = await client.post(f"/api/v1/notices/{notice['id']}/amend", json={"title": "只改标题"}, headers=owner)
@@ -412,12 +413,12 @@ async def test_amend_with_bad_budget_is_422(client: AsyncClient) -> None:
     assert response.status_code == 422 and "budget_fen" in fields_of(response)
 
 
-async def test_amending_a_draft_or_cancelled_notice_is_409(client: AsyncClient) -> None:
+async def test_amending_a_draft_or_cancelled_notice_is_409(client: AsyncClient, db: Database) -> None:
     owner = await owner_user(client)
     notice = await draft(client, owner)
     assert (await client.post(f"/api/v1/notices/{notice['id']}/amend", json={"title": "草稿不能修正"}, headers=owner)).status_code == 409
     notice = await published(client, owner)
-    assert (await client.post(f"/api/v1/notices/{notice['id']}/cancel", json={"reason": "项目取消"}, headers=owner)).status_code == 200
+    assert (await cancel_notice(client, db, notice["id"], owner, "项目取消")).status_code == 200
     response = await client.post(f"/api/v1/notices/{notice['id']}/amend", json={"title": "取消后修正"}, headers=owner)
     assert response.status_code == 409 and is_problem(response)
 
@@ -439,7 +440,7 @@ async def test_cancel_is_logged_and_releases_standing_bids(client: AsyncClient, 
     notice = await published(client, owner)
     agency_h, _ = await approved_agency(client, staff)
     bid = (await client.post(f"/api/v1/notices/{notice['id']}/bids", json={}, headers=agency_h)).json()
-    response = await client.post(f"/api/v1/notices/{notice['id']}/cancel", json={"reason": "项目资金未落实"}, headers=owner)
+    response = await cancel_notice(client, db, notice["id"], owner, "项目资金未落实")
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "cancelled" and response.json()["cancel_reason"] == "项目资金未落实"
     [entry] = await entries_of(client, notice["id"], "notice.cancelled")
@@ -520,12 +521,12 @@ async def test_project_code_format_and_duplicates(client: AsyncClient) -> None:
 # -- the public list ----------------------------------------------------------------------------
 
 
-async def test_list_filters(client: AsyncClient) -> None:
+async def test_list_filters(client: AsyncClient, db: Database) -> None:
     owner = await owner_user(client)
     eia = await published(client, owner, title="滇池片区环评甲", budget_fen=1_000_000)
     soil = await published(client, owner, title="水保方案乙", category="SOIL_WATER", method="lowest_price", budget_fen=5_000_000)
     cancelled = await published(client, owner, title="取消的丙", budget_fen=9_000_000)
-    await client.post(f"/api/v1/notices/{cancelled['id']}/cancel", json={"reason": "项目调整"}, headers=owner)
+    await cancel_notice(client, db, cancelled["id"], owner)
     await draft(client, owner, title="草稿丁", budget_fen=5_000_000)
 
     async def ids(query: str) -> list[str]:
@@ -688,7 +689,7 @@ async def test_second_standing_bid_is_409_and_withdraw_then_bid_again(client: As
     assert sorted((b["bid_id"], b["status"]) for b in mine) == sorted([(first["bid_id"], "withdrawn"), (again.json()["bid_id"], "standing")])
     assert [b["withdrawal_seq"] for b in mine if b["bid_id"] == first["bid_id"]] == [sealed[1]["seq"]]
     # Ending the bidding opens both, the first as withdrawn by the middle entry.
-    assert (await client.post(f"/api/v1/notices/{notice['id']}/cancel", json={"reason": "项目调整"}, headers=owner)).status_code == 200
+    assert (await cancel_notice(client, db, notice["id"], owner)).status_code == 200
     [cancelled] = await entries_of(client, notice["id"], "notice.cancelled")
     by_id = {o["bid"]["bid_id"]: o for o in cancelled["openings"]}
     withdrawn = by_id[first["bid_id"]]["withdrawn"]

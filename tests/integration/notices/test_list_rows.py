@@ -10,6 +10,7 @@ from typing import Any
 from httpx import AsyncClient
 
 from market.db import Database
+from tests.helpers import cancel_notice
 from tests.integration.agencies.test_api import admin, credit_code
 from tests.integration.notices.test_api import approved_agency, draft, owner_user, project_code, published
 
@@ -37,7 +38,7 @@ async def test_every_list_item_equals_the_notice_s_own_answer(client: AsyncClien
         await published(client, await owner_user(client), title="没有业主单位的公告"),
     ]
     cancelled = await published(client, owner)
-    assert (await client.post(f"/api/v1/notices/{cancelled['id']}/cancel", json={"reason": "项目取消"}, headers=owner)).status_code == 200
+    assert (await cancel_notice(client, db, cancelled["id"], owner, "项目取消")).status_code == 200
     hidden = await draft(client, owner)
 
     listed = {item["id"]: item for item in await all_pages(client, "limit=2")}

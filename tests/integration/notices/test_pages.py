@@ -208,9 +208,9 @@ async def test_owner_registers_org_and_project_then_drafts_edits_publishes_amend
     response = await post_form(owner, f"/owner/notices/{notice_id}/cancel", f"/owner/notices/{notice_id}/cancel", {"reason": "项目取消"})
     assert response.status_code == 303, response.text
     page = (await owner.get(response.headers["location"])).text
-    assert "项目取消" in page
-    mine = (await owner.get("/owner")).text
-    assert notice_id in mine.split('id="status-cancelled"')[1]
+    # a request, published with its reason; the notice stays open until a supervisor consents
+    assert "项目取消" in page and "done=cancel_requested" in response.headers["location"]
+    assert (await owner.get(f"/api/v1/notices/{notice_id}")).json()["status"] == "open"
 
 
 async def test_owner_can_delete_a_draft(owner: AsyncClient) -> None:

@@ -24,6 +24,7 @@ from market.log.notice_checks import notice_report
 from market.notices import service as notices_service
 from market.selection import service
 from market.selection.api import context
+from tests.helpers import cancel_notice
 from tests.integration.agencies.test_api import admin, log_entries
 from tests.integration.notices.test_api import approved_agency, published
 from tests.integration.selection.helpers import close, entries_of, open_round, selection_of, wait_until
@@ -92,7 +93,7 @@ async def test_the_close_waits_for_the_round_and_a_cancellation_is_opened_after_
     bid = (await client.post(f"/api/v1/notices/{owner_notice['id']}/bids", json={}, headers=agency_h)).json()
     moved = await client.post(f"/api/v1/notices/{owner_notice['id']}/amend", json={"bid_deadline": (datetime.now(UTC) + timedelta(days=10)).isoformat(), "reason": "延期"}, headers=r.owner)
     assert moved.status_code == 409 and "timelocked" in moved.text  # its bids would open at the old round
-    assert (await client.post(f"/api/v1/notices/{owner_notice['id']}/cancel", json={"reason": "项目调整"}, headers=r.owner)).status_code == 200
+    assert (await cancel_notice(client, db, owner_notice["id"], r.owner)).status_code == 200
     [cancelled] = await entries_of(client, owner_notice["id"], "notice.cancelled")
     assert cancelled["openings"] is None
     # ...so once the deadline (and its round) has passed, the scheduler opens them.

@@ -156,7 +156,7 @@ async def test_servers_killed_during_bursts_of_bids_lose_no_acknowledged_bid(com
                 assert closed.status_code == 200, closed.text
                 await next_update(updates, containing="In publicity", timeout=10)
                 objection = await client.post(
-                    f"/api/v1/notices/{small}/objections", json={"reasons": "对抽取结果有异议，请核实。"}, headers=cast.agencies[10][0]
+                    f"/api/v1/notices/{small}/objections", json={"reasons": "对抽取结果有异议，请核实。"}, headers=cast.owner  # a party: the owner
                 )
                 assert objection.status_code == 201, objection.text
                 await next_update(updates, containing=f'id="objection-{objection.json()["id"]}"', timeout=10)

@@ -203,7 +203,7 @@ async def test_postgres_restarted_under_load_gives_clean_503s_and_the_same_proce
             # NOTIFY reaches the page again: an objection filed now shows up on it.
             async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
                 objection = await client.post(
-                    f"/api/v1/notices/{watched}/objections", json={"reasons": "数据库重启之后提出的异议。"}, headers=cast.agencies[-1][0]
+                    f"/api/v1/notices/{watched}/objections", json={"reasons": "数据库重启之后提出的异议。"}, headers=cast.owner  # a party: the owner
                 )
                 assert objection.status_code == 201, objection.text
             await next_update(updates, containing=f'id="objection-{objection.json()["id"]}"', timeout=10)

@@ -43,6 +43,7 @@ _serials = itertools.count(1)
 class World:
     tokens: dict[str, str | None]  # role -> JWT (None for the anonymous caller)
     ids: dict[str, Any] = field(default_factory=dict)  # name -> public id (or number)
+    emails: dict[str, str] = field(default_factory=dict)  # role -> e-mail, to log in again after a log-out row
 
 
 def _day(offset: int) -> str:
@@ -65,6 +66,7 @@ class _Builder:
         self.c = client
         self.db = db
         self.emails: list[str] = []
+        self.email_of: dict[str, str] = {}  # token -> e-mail
 
     @staticmethod
     def auth(token: str) -> dict[str, str]:
@@ -78,10 +80,15 @@ class _Builder:
     async def user(self, role: str) -> str:
         account = await register(self.c, role=role)
         self.emails.append(account["email"])
-        return await token_for(self.c, account["email"])
+        token = await token_for(self.c, account["email"])
+        self.email_of[token] = account["email"]
+        return token
 
     async def staff(self, role: Role) -> str:
-        return await token_for(self.c, await create_staff(self.db, role=role))
+        email = await create_staff(self.db, role=role)
+        token = await token_for(self.c, email)
+        self.email_of[token] = email
+        return token
 
     async def agency(self, admin: str, *, approve: bool = True, name: str = "云南绿源环境科技有限公司") -> tuple[str, str]:
         token = await self.user("agency")
@@ -114,12 +121,14 @@ class _Builder:
 # after the deadline is listed by name. "selected": closed, in publicity; "awarded": final,
 # no contract; a contract name: final, with a contract taken to that state.
 SELECTED = ("selected", "decline", "decline_page")
+# In publicity, each with one objection of the owner's pending (a party has one at a time).
+OBJECTED = ("objection", "answer", "answer_page", "decision", "decision_page", "decision_supervision")
 AWARDED = ("record", "record_page")
 CONTRACTS = {
     "confirm": "proposed", "confirm_page": "proposed", "contract_decline": "proposed", "contract_decline_page": "proposed",
     "service": "in_service", "accept": "submitted", "accept_page": "submitted", "return": "submitted", "return_page": "submitted",
     "stop": "in_service", "stop_page": "in_service", "rate": "completed", "rate_page": "completed",
-    "rated_reply": "rated", "rated_void": "rated",
+    "rated_reply": "rated", "rated_void": "rated", "dispute": "disputed", "dispute_page": "disputed",
 }
 UNCLOSED = ("close", "close_page")
 
@@ -134,14 +143,23 @@ async def build_world(client: AsyncClient, db: Database) -> World:
     agency, agency_id = await b.agency(admin)
     other_agency, other_agency_id = await b.agency(admin, name="昆明博远工程咨询有限公司")
     world = World(tokens={"anonymous": None, "owner": owner, "other_owner": other_owner, "agency": agency, "other_agency": other_agency, "supervisor": supervisor, "admin": admin})
+    world.emails = {role: b.email_of[token] for role, token in world.tokens.items() if token}
     ids = world.ids
     ids.update(agency=agency_id, other_agency=other_agency_id, login=login)
+    # Accounts an administrator acts on (deactivate, reactivate, a reset link), and a reset
+    # link's token for its page.
+    for name in ("user", "deactivate", "deactivate_page", "reactivate", "reactivate_page", "reset_link", "reset_link_page"):
+        ids["user" if name == "user" else f"user:{name}"] = (await register(client))["id"]
+    for name in ("reactivate", "reactivate_page"):
+        await b.call("POST", f"/api/v1/users/{ids[f'user:{name}']}/deactivate", admin, json={"reason": "本人申请停用账户"})
+    reset = await b.call("POST", f"/api/v1/users/{ids['user']}/reset-link", admin, 201, json={"reason": "本人来电，忘记密码"})
+    ids["reset_token"] = reset["token"]
 
     # The due notices first, each drafted, published and bid on within its own short
     # window; the rest of the world is made while the last windows run out.
     due: dict[str, str] = {}
     deadline = datetime.now(UTC)
-    for name in (*SELECTED, *AWARDED, *CONTRACTS, *UNCLOSED):
+    for name in (*SELECTED, *OBJECTED, *AWARDED, *CONTRACTS, *UNCLOSED):
         window = (datetime.now(UTC) + timedelta(seconds=DUE_IN)).isoformat()
         due[name] = await b.draft(owner, method="direct", winners=1, min_candidates=1, direct_agency_id=agency_id, direct_justification=JUSTIFICATION, bid_deadline=window)
         deadline = await b.publish(owner, due[name])
@@ -161,11 +179,14 @@ async def build_world(client: AsyncClient, db: Database) -> World:
         ids[f"notice:{name}"] = await b.draft(owner)
     # Open notices (deadline in hours): one to read, amend and bid on (the first agency has
     # bid), and one for each route that ends a notice or withdraws a bid.
-    for name in ("open", "cancel", "cancel_page", "withdraw", "withdraw_page"):
+    for name in ("open", "cancel", "cancel_page", "withdraw", "withdraw_page", "cancellation", "cancellation_page"):
         notice_id = await b.draft(owner)
         await b.publish(owner, notice_id)
         ids[f"notice:{name}"] = notice_id
         ids[f"bid:{name}"] = await b.bid(agency, notice_id)
+    # Cancellations the owner has asked for, for a supervisor to decide (issue 19).
+    for name in ("cancellation", "cancellation_page"):
+        await b.call("POST", f"/api/v1/notices/{ids[f'notice:{name}']}/cancel", owner, 202, json={"reason": "项目资金未落实"})
 
     # The first agency's private papers: a document and a qualification waiting for review.
     doc = await b.call("POST", "/api/v1/agencies/mine/documents", agency, 201, files={"file": ("licence.pdf", PDF, "application/pdf")}, data={"kind": "licence"})
@@ -176,27 +197,29 @@ async def build_world(client: AsyncClient, db: Database) -> World:
     # Agencies that administrators and supervisors act on (never the first two).
     for name in ("review", "review_page", "pending"):
         _, ids[f"agency:{name}"] = await b.agency(admin, approve=False)
-    for name in ("suspend", "suspend_page", "status_page", "blacklist"):
+    for name in ("suspend", "suspend_page", "status_page", "blacklist", "link", "link_page"):
         _, ids[f"agency:{name}"] = await b.agency(admin)
     for name, action in (("reinstate", "suspend"), ("lift_blacklist", "blacklist")):
         _, ids[f"agency:{name}"] = await b.agency(admin)
         await b.call("POST", f"/api/v1/agencies/{ids[f'agency:{name}']}/{action}", admin, json={"reason": "资质证书过期未及时更新"})
 
     await asyncio.sleep(max(0.0, (deadline - datetime.now(UTC)).total_seconds()) + 0.05)
-    for name in (*SELECTED, *AWARDED, *CONTRACTS):
+    for name in (*SELECTED, *OBJECTED, *AWARDED, *CONTRACTS):
         await b.call("POST", f"/api/v1/notices/{due[name]}/close", owner)
-    # Objections to the result in publicity, filed by the other agency: one per route that
-    # answers or decides one.
-    for name in ("objection", "answer", "answer_page", "decision", "decision_page", "decision_supervision"):
-        filed = await b.call("POST", f"/api/v1/notices/{due['selected']}/objections", other_agency, 201, json={"reasons": "中选机构的资质证书已过期，不符合公告要求"})
+    # Objections to the result in publicity, filed by the owner (a party with standing, one
+    # pending per notice): one per route that answers or decides one.
+    for name in OBJECTED:
+        filed = await b.call("POST", f"/api/v1/notices/{due[name]}/objections", owner, 201, json={"reasons": "中选机构的资质证书已过期，不符合公告要求"})
         ids[f"objection:{name}"] = filed["id"]
-        ids[f"notice:{name}"] = due["selected"]
     for name in (*AWARDED, *CONTRACTS):
         await b.finalize(due[name])
     for name, state in CONTRACTS.items():
         contract = await b.call("POST", f"/api/v1/notices/{due[name]}/contracts", owner, 201, json=contract_body(agency_id, milestones=2 if name == "service" else 1))
         contract_id = ids[f"contract:{name}"] = contract["id"]
         if state == "proposed":
+            continue
+        if state == "disputed":  # declined because the terms do not follow the award
+            await b.call("POST", f"/api/v1/contracts/{contract_id}/decline", agency, json={"reason": "合同条款与中选结果不符", "terms_mismatch": True})
             continue
         await b.call("POST", f"/api/v1/contracts/{contract_id}/confirm", agency)
         if state == "in_service":

@@ -85,7 +85,8 @@ FUZZ_SETTINGS = settings(
 DB_NAME = f"market_fuzz_{os.getpid()}_{secrets.token_hex(3)}"
 DATA_DIR = Path(tempfile.mkdtemp(prefix="market-fuzz-"))
 atexit.register(shutil.rmtree, DATA_DIR, ignore_errors=True)
-APP = create_app(make_settings(url_for(os.environ[SERVER_URL_VAR], DB_NAME), DATA_DIR, scheduler_interval=0))
+# schemathesis's ASGI client asks for http://testserver.
+APP = create_app(make_settings(url_for(os.environ[SERVER_URL_VAR], DB_NAME), DATA_DIR, scheduler_interval=0, allowed_hosts=("testserver",)))
 RAW_SCHEMA = APP.openapi_schema.to_schema()
 
 

@@ -32,8 +32,9 @@ Outcomes
 
 Denied callers are asked before allowed ones, so that a successful request cannot turn a
 later 403 into a 409. API calls carry Bearer tokens (CSRF-exempt); pages carry the session
-cookie and, for unsafe methods, the CSRF cookie and header, so what is tested is
-authorization, never CSRF.
+cookie and, for unsafe methods, the CSRF cookie and the token a page gives that caller
+(it is bound to the session), so what is tested is authorization, never CSRF. A row that
+``renews`` ends the caller's sessions (log-out); the caller logs in again after it.
 
 Adding a route: add its row to MATRIX (the test names the route that has none); if it takes
 an object that changes, add one for it in ``authz_world`` under the name the row ``use``s.
@@ -62,6 +63,7 @@ from market.security.auth import SESSION_COOKIE
 from market.security.csrf import CSRF_COOKIE, CSRF_HEADER
 from tests.conftest import make_settings, serve_in_process
 from tests.integration.agencies.test_api import PDF, agency_body
+from tests.helpers import token_for
 from tests.integration.security.authz_world import PRIVATE_FILE, PRIVATE_NOTE, ROLES, World, build_world, contract_body, notice_body
 
 # -- the table ---------------------------------------------------------------------------------------
@@ -90,6 +92,7 @@ SUPERVISOR = "401 403 403 403 403 A 403"
 SUPERVISOR_PAGE = "L 403 403 403 403 A 403"
 ADMIN = "401 403 403 403 403 403 A"
 PARTIES = "401 A 403 A 403 A A"  # the contract's owner and agency, and staff
+PARTIES_TO_THE_NOTICE = "401 A 403 A 403 403 403"  # the notice's owner and its bidders
 PARTIES_PAGE = "L A 403 A 403 A A"
 DRAFT = "404 A 404 404 404 A A"  # a draft: its owner and staff see it, for the rest it does not exist
 OWN_DRAFT = "401 A 404 403 403 403 403"  # acting on a draft: another owner cannot tell it from no notice
@@ -111,11 +114,14 @@ class Row:
     json: Any = None  # a body, or a function of the World giving one
     form: Any = None
     files: dict[str, Any] | None = None
-    query: dict[str, Any] = field(default_factory=dict)
+    query: Any = field(default_factory=dict)  # a dict, or a function of the World giving one
     params: dict[str, Any] = field(default_factory=dict)
     # What only some callers may see: literal text, or "id:<world name>". Each "A" cell's
     # answer must contain all of it (so the check can fail), each "P" cell's none of it.
     private: tuple[str, ...] = ()
+    # The request ends every session of the caller's account (a log-out): the caller logs
+    # in again before the next row.
+    renews: bool = False
 
 
 def R(expect: str, use: str = "", **kw: Any) -> Row:
@@ -132,7 +138,23 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     ("GET", "/account"): R(LOGGED_IN_PAGE),
     ("GET", "/login"): R(PUBLIC),
     ("POST", "/login"): R(PUBLIC, form=lambda w: w.ids["login"]),  # the owner's e-mail and password: 303 for anyone
-    ("POST", "/logout"): R(PUBLIC, form={}),
+    ("POST", "/logout"): R(PUBLIC, form={}, renews=True),
+    ("POST", "/api/v1/auth/logout"): R(LOGGED_IN, renews=True),
+    # A wrong current password: past the guard, refused for its input (nothing changes).
+    ("GET", "/account/password"): R(LOGGED_IN_PAGE),
+    ("POST", "/account/password"): R(LOGGED_IN, form={"current_password": "not the password", "new_password": "irrelevant passphrase"}),
+    ("POST", "/api/v1/me/password"): R(LOGGED_IN, json={"current_password": "not the password", "new_password": "irrelevant passphrase"}),
+    # A reset link's page is for whoever holds the link; an unknown token is refused (422).
+    ("GET", "/password-reset"): R(PUBLIC, query=lambda w: {"token": w.ids["reset_token"]}),
+    ("POST", "/password-reset"): R(PUBLIC, form={"token": "not-a-token", "new_password": "irrelevant passphrase"}),
+    ("POST", "/api/v1/auth/password-reset"): R(PUBLIC, json={"token": "not-a-token", "new_password": "irrelevant passphrase"}),
+    ("GET", "/admin/users/{user_id:str}"): R("L 403 403 403 403 403 A"),
+    ("POST", "/admin/users/{user_id:str}/deactivate"): R(ADMIN, "deactivate_page", form={"reason": "本人申请停用账户"}),
+    ("POST", "/admin/users/{user_id:str}/reactivate"): R(ADMIN, "reactivate_page", form={"reason": "核实后恢复账户"}),
+    ("POST", "/admin/users/{user_id:str}/reset-link"): R(ADMIN, "reset_link_page", form={"reason": "本人来电，忘记密码"}),
+    ("POST", "/api/v1/users/{user_id:str}/deactivate"): R(ADMIN, "deactivate", json={"reason": "本人申请停用账户"}),
+    ("POST", "/api/v1/users/{user_id:str}/reactivate"): R(ADMIN, "reactivate", json={"reason": "核实后恢复账户"}),
+    ("POST", "/api/v1/users/{user_id:str}/reset-link"): R(ADMIN, "reset_link", json={"reason": "本人来电，忘记密码"}),
     ("GET", "/register"): R(PUBLIC),
     ("POST", "/register"): R(PUBLIC, form={"email": "not-an-email"}),
     ("GET", "/admin/users"): R(STAFF_PAGE),
@@ -176,6 +198,7 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     ("POST", "/api/v1/agencies/{agency_id:str}/review"): R(ADMIN, "review", json={"decision": "approve"}),
     ("POST", "/api/v1/agencies/{agency_id:str}/qualifications/{qualification_id:int}/review"): R(ADMIN, "qualification", json={"decision": "approve"}),
     ("POST", "/api/v1/agencies/{agency_id:str}/suspend"): R(STAFF, "suspend", json=REASON),
+    ("POST", "/api/v1/agencies/{agency_id:str}/links"): R(ADMIN, "link", json=lambda w: {"org_id": w.ids["other_org"], **REASON}),
     ("POST", "/api/v1/agencies/{agency_id:str}/reinstate"): R(ADMIN, "reinstate", json=REASON),
     ("POST", "/api/v1/agencies/{agency_id:str}/blacklist"): R(ADMIN, "blacklist", json=REASON),
     ("POST", "/api/v1/agencies/{agency_id:str}/lift-blacklist"): R(ADMIN, "lift_blacklist", json=REASON),
@@ -197,6 +220,7 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     ("POST", "/admin/agencies/{agency_id:str}/review"): R(ADMIN, "review_page", form={"decision": "approve"}),
     ("POST", "/admin/agencies/{agency_id:str}/qualifications/{qualification_id:int}/review"): R(ADMIN, "qualification_page", form={"decision": "approve"}),
     ("POST", "/admin/agencies/{agency_id:str}/status"): R(ADMIN, "status_page", form={"action": "suspend", **REASON}),
+    ("POST", "/admin/agencies/{agency_id:str}/link"): R(ADMIN, "link_page", form=lambda w: {"org_id": w.ids["other_org"], **REASON}),
     # -- owners and notices (API)
     ("GET", "/api/v1/owners/org"): R("401 A P 403 403 403 403", private=("id:org",)),
     ("POST", "/api/v1/owners/org"): R(OWNERS, json={"name": "某某单位", "credit_code": "x", "region": "530100"}),
@@ -212,6 +236,7 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     ("GET", "/api/v1/notices/{notice_id:str}/terms"): (R(PUBLIC), R("404 404 404 404 404 404 404", "draft")),  # a draft has no terms yet
     ("POST", "/api/v1/notices/{notice_id:str}/amend"): R(THE_OWNER, json={"description": "补充说明：须提交电子版成果", "reason": "补充成果形式要求"}),
     ("POST", "/api/v1/notices/{notice_id:str}/cancel"): R(THE_OWNER, "cancel", json=REASON),
+    ("POST", "/api/v1/notices/{notice_id:str}/cancellation"): R(SUPERVISOR, "cancellation", json={"consent": False, **REASON}),
     ("POST", "/api/v1/notices/{notice_id:str}/bids"): (R(AGENCIES, json={}), R("401 403 403 404 404 403 403", "draft", json={})),
     ("GET", "/api/v1/notices/{notice_id:str}/bids/mine"): R("401 403 403 A P 403 403", private=("id:bid:open",)),
     ("DELETE", "/api/v1/notices/{notice_id:str}/bids/{bid_id:str}"): R("401 403 403 A 404 403 403", "withdraw"),
@@ -221,7 +246,9 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     ("GET", "/api/v1/notices/{notice_id:str}/selection"): (R(PUBLIC, "selected"), R(DRAFT, "draft")),
     ("POST", "/api/v1/notices/{notice_id:str}/decline"): R(THE_AGENCY, "decline", json=REASON),
     ("GET", "/api/v1/notices/{notice_id:str}/objections"): (R(PUBLIC, "selected"), R(DRAFT, "draft")),
-    ("POST", "/api/v1/notices/{notice_id:str}/objections"): R(LOGGED_IN, "selected", json={"reasons": "中选机构的业绩材料存在疑点，请予核查"}),
+    # Only the notice's owner and its bidders (here the agency, which holds the award and
+    # so may object to no one: 422) have standing (issue 19).
+    ("POST", "/api/v1/notices/{notice_id:str}/objections"): R(PARTIES_TO_THE_NOTICE, "selected", json={"reasons": "中选机构的业绩材料存在疑点，请予核查"}),
     ("POST", "/api/v1/notices/{notice_id:str}/objections/{objection_id:str}/answer"): R(THE_OWNER, "answer", json={"answer": "经核查，资质证书在有效期内"}),
     ("POST", "/api/v1/notices/{notice_id:str}/objections/{objection_id:str}/decision"): R(SUPERVISOR, "decision", json={"decision": "rejected", **REASON}),
     # -- owners and notices (pages)
@@ -241,6 +268,8 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     ("POST", "/owner/notices/{notice_id:str}/amend"): R(THE_OWNER, form={"description": "补充说明：须提交纸质版成果", "reason": "补充成果形式要求"}),
     ("GET", "/owner/notices/{notice_id:str}/cancel"): R(THE_OWNER_PAGE, "cancel_page"),
     ("POST", "/owner/notices/{notice_id:str}/cancel"): R(THE_OWNER, "cancel_page", form=REASON),
+    ("GET", "/supervision/notices/{notice_id:str}/cancellation"): R(SUPERVISOR_PAGE, "cancellation_page"),
+    ("POST", "/supervision/notices/{notice_id:str}/cancellation"): R(SUPERVISOR, "cancellation_page", form={"decision": "refuse", **REASON}),
     ("GET", "/notices"): R("P P P P P P P", private=("id:notice:draft",)),
     ("GET", "/notices/{notice_id:str}"): (R(DRAFT, "draft"), R("P P P A P P P", private=("id:bid:open",))),  # the bidder sees its receipt
     ("POST", "/notices/{notice_id:str}/bids"): R(AGENCIES, form={}),
@@ -253,7 +282,7 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     ("GET", "/notices/{notice_id:str}/draw/events"): (R(PUBLIC, "selected"), R("404 404 404 404 404 404 404", "draft")),
     ("POST", "/notices/{notice_id:str}/close"): R("401 A 403 403 403 403 A", "close_page", form={}),
     ("POST", "/notices/{notice_id:str}/decline"): R(THE_AGENCY, "decline_page", form=REASON),
-    ("POST", "/notices/{notice_id:str}/objections"): R(LOGGED_IN, "selected", form={"reasons": "中选机构的业绩材料存在疑点，请予核查"}),
+    ("POST", "/notices/{notice_id:str}/objections"): R(PARTIES_TO_THE_NOTICE, "selected", form={"reasons": "中选机构的业绩材料存在疑点，请予核查"}),
     ("POST", "/notices/{notice_id:str}/objections/{objection_id:str}/answer"): R(THE_OWNER, "answer_page", form={"answer": "经核查，资质证书在有效期内"}),
     ("POST", "/notices/{notice_id:str}/objections/{objection_id:str}/decision"): R(SUPERVISOR, "decision_page", form={"decision": "rejected", **REASON}),
     ("GET", "/supervision/objections"): R(SUPERVISOR_PAGE),
@@ -263,6 +292,7 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     ("POST", "/api/v1/notices/{notice_id:str}/contracts"): R(THE_OWNER, "record", json=lambda w: contract_body(w.ids["agency"])),
     ("POST", "/api/v1/contracts/{contract_id:str}/confirm"): R(THE_AGENCY, "confirm"),
     ("POST", "/api/v1/contracts/{contract_id:str}/decline"): R(THE_AGENCY, "contract_decline", json=REASON),
+    ("POST", "/api/v1/contracts/{contract_id:str}/dispute/decision"): R(SUPERVISOR, "dispute", json={"decision": "terms_wrong", **REASON}),
     ("POST", "/api/v1/contracts/{contract_id:str}/milestones/{position:int}/submit"): R(THE_AGENCY, "service", files=UPLOAD, form={"note": "终稿已完成"}, params={"position": 2}),
     ("GET", "/api/v1/contracts/{contract_id:str}/milestones/{position:int}/deliverable"): R(PARTIES, "service"),
     ("POST", "/api/v1/contracts/{contract_id:str}/milestones/{position:int}/accept"): R(THE_OWNER, "accept"),
@@ -279,6 +309,7 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     ("POST", "/contracts/{contract_id:str}/milestones/{position:int}/return"): R(THE_OWNER, "return_page", form=REASON),
     ("POST", "/contracts/{contract_id:str}/stop"): R(THE_OWNER, "stop_page", form=REASON),
     ("GET", "/supervision/contracts"): R(STAFF_PAGE),
+    ("POST", "/supervision/contracts/{contract_id:str}/dispute"): R(SUPERVISOR, "dispute_page", form={"decision": "terms_wrong", **REASON}),
     # -- ratings and credit
     ("POST", "/api/v1/contracts/{contract_id:str}/rating"): R(THE_OWNER, "rate", json=RATING),
     ("POST", "/api/v1/ratings/{rating_id:str}/reply"): R(THE_AGENCY, "rated_reply", json={"reply": "感谢评价"}),
@@ -321,7 +352,7 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
 DEFAULTS = {
     "notice_id": "notice:open", "bid_id": "bid:open", "contract_id": "contract:service", "rating_id": "rating:rated_reply",
     "objection_id": "objection:objection", "agency_id": "agency", "qualification_id": "qualification:qualification",
-    "document_id": "document", "org_id": "org",
+    "document_id": "document", "org_id": "org", "user_id": "user",
 }
 FIXED = {"position": 1, "seq": 1, "code": "en"}
 
@@ -406,6 +437,21 @@ def concrete(path: str, row: Row, world: World) -> str:
     return re.sub(r"\{(\w+):\w+\}", value, path)
 
 
+_page_tokens: dict[tuple[str, str | None], str] = {}
+
+
+async def page_token(client: AsyncClient, csrf: str, session: str | None) -> str:
+    """The CSRF token a page gives this caller: it is bound to the caller's session (or,
+    logged out, to the CSRF cookie), so each caller needs its own."""
+    if (csrf, session) not in _page_tokens:
+        cookies = f"{CSRF_COOKIE}={csrf}" + (f"; {SESSION_COOKIE}={session}" if session else "")
+        client.cookies.clear()
+        page = await client.get("/login", headers={"Cookie": cookies})
+        client.cookies.clear()
+        _page_tokens[(csrf, session)] = re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    return _page_tokens[(csrf, session)]
+
+
 async def ask(client: AsyncClient, app: Litestar, world: World, csrf: str, method: str, template: str, row: Row, role: str) -> Response | int:
     path = concrete(template, row, world)
     token = world.tokens[role]
@@ -419,9 +465,9 @@ async def ask(client: AsyncClient, app: Litestar, world: World, csrf: str, metho
         if token:
             cookies.append(f"{SESSION_COOKIE}={token}")
     if method not in ("GET", "HEAD"):
-        headers[CSRF_HEADER] = csrf
+        headers[CSRF_HEADER] = await page_token(client, csrf, token)
     headers["Cookie"] = "; ".join(cookies)
-    kwargs: dict[str, Any] = {"params": row.query}
+    kwargs: dict[str, Any] = {"params": row.query(world) if callable(row.query) else row.query}
     json, form = (b(world) if callable(b) else b for b in (row.json, row.form))
     if json is not None:
         kwargs["json"] = json
@@ -518,4 +564,8 @@ async def test_authorization_matrix(matrix_app: tuple[Litestar, AsyncClient], db
                 if problem := verdict(outcomes[i], answer, private):
                     detail = "" if isinstance(answer, int) else " " + answer.text[:160].replace("\n", " ")
                     wrong.append(f"{method} {template} as {ROLES[i]} ({concrete(template, row, world)}): {problem}{detail}")
+                if row.renews and world.tokens[ROLES[i]]:
+                    client.cookies.clear()
+                    world.tokens[ROLES[i]] = await token_for(client, world.emails[ROLES[i]])
+                    client.cookies.clear()
     assert not wrong, f"{len(wrong)} cells differ from MATRIX:\n" + "\n".join(wrong)

@@ -1,5 +1,6 @@
-"""Every cookie the app sets: HttpOnly (except the CSRF cookie, see below), SameSite=Lax,
-Path=/, and Secure whenever the request came over https or MARKET_COOKIE_SECURE=1."""
+"""Every cookie the app sets: HttpOnly, SameSite=Lax, Path=/, and Secure whenever the
+request came over https or MARKET_COOKIE_SECURE=1 (then the session and CSRF cookies also
+carry the ``__Host-`` prefix)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from market.db import Database
 from tests.conftest import make_settings
 from tests.helpers import PASSWORD, csrf_from, register
 
-# The CSRF cookie stays readable by scripts: the Swagger UI copies it into the X-CSRFToken
-# header (static/js/swagger-init.js). A script able to read it could post the form anyway.
-SCRIPT_READABLE = {"market_csrf"}
+# None: the CSRF cookie is no longer the token (the page carries a token bound to the
+# session, which the Swagger UI reads from its page), so no script needs to read it.
+SCRIPT_READABLE: set[str] = set()
 
 
 def attributes(set_cookie: str) -> tuple[str, dict[str, str]]:
@@ -63,7 +64,8 @@ async def every_set_cookie(base_url: str, database_url: str, tmp_path: Path, db:
                 token = csrf_from(response.text)
             seen += response.headers.get_list("set-cookie")
     names = {attributes(c)[0] for c in seen}
-    assert {"market_session", "market_csrf", "market_flash", "market_lang"} <= names, names
+    prefix = "__Host-" if settings.get("cookie_secure") else ""
+    assert {f"{prefix}market_session", f"{prefix}market_csrf", "market_flash", "market_lang"} <= names, names
     return seen
 
 

@@ -169,6 +169,7 @@ def variants(template: str, world: World) -> list[str]:
         "contract_id": ["C-000001"],
         "rating_id": ["R-000001"],
         "objection_id": ["O-000001"],
+        "user_id": ["U-000001"],
         "qualification_id": ["1"],
         "position": ["1"],
         "seq": ["0"],

@@ -23,7 +23,7 @@ Forger = Callable[[Litestar, dict[str, Any]], str]
 
 def claims_of(user: dict[str, Any], **changes: Any) -> dict[str, Any]:
     now = int(time.time())
-    return {"sub": user["id"], "role": user["role"], "iat": now, "exp": now + 600, **changes}
+    return {"sub": user["id"], "role": user["role"], "iat": now, "exp": now + 600, "ver": 0, "sid": "forged-session-id", **changes}
 
 
 def secret(app: Litestar) -> str:
@@ -92,8 +92,9 @@ async def test_forged_and_stale_tokens_are_refused(app: Litestar, client: AsyncC
         "UPDATE app_user SET is_active = false WHERE public_id = :id",
         "UPDATE app_user SET role = 'agency' WHERE public_id = :id",
         "DELETE FROM app_user WHERE public_id = :id",
+        "UPDATE app_user SET session_version = session_version + 1 WHERE public_id = :id",
     ],
-    ids=["disabled", "role changed", "deleted"],
+    ids=["disabled", "role changed", "deleted", "sessions ended"],
 )
 async def test_a_valid_token_of_a_user_who_changed_is_refused(client: AsyncClient, connection: AsyncConnection, change: str) -> None:
     user = await register(client)

@@ -285,8 +285,9 @@ async def test_the_winner_declines_through_the_form_and_a_non_winner_gets_a_403_
 
 async def test_an_objection_outside_publicity_shows_why_on_the_page(client: AsyncClient, db: Database, browsers: Any) -> None:
     staff = await admin(client, db)
-    r = await open_round(client, staff, bidders=2, due_in=HOUR, method="lottery")
-    someone = await browsers((await register(client, role="owner"))["email"])
+    owner_headers, owner_email = await owner_account(client)
+    r = await open_round(client, staff, bidders=2, due_in=HOUR, method="lottery", owner=owner_headers)
+    someone = await browsers(owner_email)  # the owner: a party, but the result is not out yet
     draw = f"/notices/{r.notice_id}/draw"
     assert f'action="/notices/{r.notice_id}/objections"' not in (await someone.get(draw)).text
     response = await post_form(someone, draw, f"/notices/{r.notice_id}/objections", {"reasons": "报名条件设置不合理，排斥潜在投标人", "agency_id": ""})
@@ -300,7 +301,8 @@ async def test_objection_is_filed_answered_and_upheld_by_a_supervisor(client: As
     winner_id, first_alternate = record["winners"][0], record["alternates"][0]
     draw = f"/notices/{r.notice_id}/draw"
 
-    filer_email = (await register(client, role="agency"))["email"]
+    filer_id = record["alternates"][-1]  # a bidder that was not drawn: it has standing
+    filer_email = email_of(r, filer_id)
     filer = await browsers(filer_email, **EN)
     page = (await filer.get(draw)).text
     assert f'action="/notices/{r.notice_id}/objections"' in page and f'<option value="{winner_id}"' in page
@@ -323,6 +325,7 @@ async def test_objection_is_filed_answered_and_upheld_by_a_supervisor(client: As
     assert objection_id in queue and f"{draw}#decide-{objection_id}" in queue
     page = (await supervisor.get(draw)).text
     assert "已向发证机关核实，正在调查" in page and f'id="decide-{objection_id}"' in page
+    assert re.search(rf"Filed by: .*{filer_id}", page)  # the party, to supervisors
     vague = await post_form(supervisor, draw, f"/notices/{r.notice_id}/objections/{objection_id}/decision", {"decision": "", "reason": "证据充分"})
     assert vague.status_code == 422 and error_beside(vague.text, f"decision-{objection_id}-decision")
     decided = await post_form(supervisor, draw, f"/notices/{r.notice_id}/objections/{objection_id}/decision", {"decision": "upheld", "reason": "经核实，资质证书已吊销"})
@@ -332,8 +335,9 @@ async def test_objection_is_filed_answered_and_upheld_by_a_supervisor(client: As
     holders = re.search(r'<ul class="holders">(.*?)</ul>', page, re.S).group(1)  # type: ignore[union-attr]
     assert first_alternate in holders and winner_id not in holders
     assert objection_id not in (await supervisor.get("/supervision/objections")).text
-    # Who filed it is not published.
-    assert filer_email not in (await client.get(draw)).text and filer_email not in page
+    # Who filed it is not published; supervisors see the party (never the account's email).
+    public = (await client.get(draw)).text
+    assert filer_email not in public and filer_email not in page and "Filed by" not in public
 
     # Only a supervisor decides; only the owner answers.
     assert (await owner.get("/supervision/objections")).status_code == 403

@@ -76,8 +76,8 @@ def test_known_default_secret_is_refused_outside_dev(tmp_path: Path) -> None:
         with pytest.raises(ConfigError):
             check_secret(weak, is_dev=False)
     with pytest.raises(ConfigError):
-        Settings.from_env({"MARKET_DATA_DIR": str(tmp_path), "MARKET_ENV": "production", "MARKET_SECRET_KEY": "secret"}).with_secret()
-    generated = Settings.from_env({"MARKET_DATA_DIR": str(tmp_path), "MARKET_ENV": "production"}).with_secret()
+        Settings.from_env({"MARKET_DATA_DIR": str(tmp_path), "MARKET_ENV": "production", "MARKET_SECRET_KEY": "secret", "MARKET_PUBLIC_URL": "https://zjcs.example.gov.cn"}).with_secret()
+    generated = Settings.from_env({"MARKET_DATA_DIR": str(tmp_path), "MARKET_ENV": "production", "MARKET_PUBLIC_URL": "https://zjcs.example.gov.cn"}).with_secret()
     assert len(generated.secret_key) >= 32
 
 

@@ -22,7 +22,7 @@ def row(**overrides: Any) -> dict[str, Any]:
         "notice_id": 3, "notice_public_id": "N-000003", "notice_status": "open", "bid_deadline": NOW,
         "method": "lottery", "budget_fen": 30_000_000, "direct_agency_id": None,
         "category": "EIA", "required_level": None, "region": "530000",
-        "avoid": json.dumps({"AG-000009": "关联企业"}), "standing": False, "now": NOW, "bid_number": 42, "protocol": 2, "sealing": "server",
+        "avoid": json.dumps({"AG-000009": "关联企业"}), "standing": False, "related": False, "now": NOW, "bid_number": 42, "protocol": 2, "sealing": "server",
     }
     base.update(overrides)
     return base

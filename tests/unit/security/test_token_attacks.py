@@ -14,7 +14,7 @@ SECRET = "s" * 48
 NOW = int(time.time())
 # A day, not minutes: the tokens are made at collection, and a long run reaches this
 # module many minutes later.
-GOOD = {"sub": "U-000001", "role": "owner", "iat": NOW, "exp": NOW + 86400}
+GOOD = {"sub": "U-000001", "role": "owner", "iat": NOW, "exp": NOW + 86400, "ver": 0, "sid": "k3JpQ0m2vW8yX1aB"}
 EC_KEY = new_ec_key()
 
 
@@ -57,6 +57,14 @@ WRONG_TYPES: dict[str, Any] = {
     "iat is true": {**GOOD, "iat": True},
     "no sub": {k: v for k, v in GOOD.items() if k != "sub"},
     "no iat": {k: v for k, v in GOOD.items() if k != "iat"},
+    # Without a session version a token could not be revoked (issued before versions existed).
+    "no ver": {k: v for k, v in GOOD.items() if k != "ver"},
+    "ver is a string": {**GOOD, "ver": "0"},
+    "ver is true": {**GOOD, "ver": True},
+    "ver is null": {**GOOD, "ver": None},
+    "no sid": {k: v for k, v in GOOD.items() if k != "sid"},
+    "sid is empty": {**GOOD, "sid": ""},
+    "sid is a number": {**GOOD, "sid": 7},
     "payload is a list": ["not", "an", "object"],
     "payload is a string": "a string",
 }

@@ -213,3 +213,10 @@ def test_an_msp1_record_after_closing_lists_its_bid_entries_and_no_openings() ->
     assert record["seqs"]["bids_accepted"] == [1, 2] and record["seqs"]["bids_withdrawn"] == [3]
     assert record["bids"] == bids and record["openings"] is None and record["sealed"] is None
     assert (record["protocol"], record["sealing"]) == (1, None)
+
+
+def test_an_agency_that_is_one_party_with_the_owner_is_excluded_at_closing() -> None:
+    """Issue 19, item 4: linked (or sharing the credit code) since it bid, it still cannot win."""
+    decided = rules.candidates_at_close([bid("AG-000001"), bid("AG-000002", status="suspended")], NOTICE, TODAY, related=frozenset({"AG-000001", "AG-000002"}))
+    assert decided.candidates == []
+    assert decided.excluded == [{"agency_id": "AG-000001", "reason": "related_to_owner"}, {"agency_id": "AG-000002", "reason": "related_to_owner"}]

@@ -57,6 +57,10 @@ CASES: list[tuple[dict[str, Any], list[str], list[str], list[str]]] = [
         [],
     ),
     (entry("notice.cancelled", notice_id="N-1", reason="项目取消"), ["Cancelled"], ["项目取消"], []),
+    (entry("notice.cancel_requested", notice_id="N-1", reason="项目取消"), ["asked to cancel", "consent"], ["项目取消"], []),
+    (entry("notice.cancel_consented", notice_id="N-1", request_seq=7, supervisor_id="U-9", reason=""), ["U-9 consented", "entry 7"], [], []),
+    (entry("notice.cancel_refused", notice_id="N-1", request_seq=7, supervisor_id="U-9", reason="理由不足"), ["U-9 refused", "entry 7"], ["理由不足"], []),
+    (entry("agency.linked", agency_id="AG-1", org_id="OW-2", reason="同一法定代表人", by="U-3"), ["AG-1 linked", "OW-2"], ["同一法定代表人"], ["AG-1"]),
     (entry("bid.accepted", notice_id="N-1", bid_id="B-1", agency_id="AG-2", bid_sha256="ab"), ["AG-2", "sealed", "B-1"], [], ["AG-2"]),
     # MSP/2 (docs/protocol/msp.md): a sealed entry names no notice and no agency, and is described as such.
     (entry("bid.sealed", v=2, commitment="ab" * 32), ["sealed bid or withdrawal", "names no notice and no agency"], [], []),
@@ -127,6 +131,11 @@ CASES: list[tuple[dict[str, Any], list[str], list[str], list[str]]] = [
     ),
     (entry("contract.completed", notice_id="N-1", contract_id="CT-1"), ["CT-1 completed"], [], []),
     (entry("contract.stopped", notice_id="N-1", contract_id="CT-1", reason="业主撤项"), ["CT-1 stopped"], ["业主撤项"], []),
+    (entry("contract.disputed", notice_id="N-1", contract_id="CT-1", agency_id="AG-2", reason_sha256="ab"), ["AG-2", "CT-1", "do not follow the award"], [], ["AG-2"]),
+    (
+        entry("contract.dispute_decided", notice_id="N-1", contract_id="CT-1", agency_id="AG-2", decision="terms_wrong", reason_sha256="ab"),
+        ["CT-1", "set aside"], [], ["AG-2"],
+    ),
     (entry("milestone.submitted", notice_id="N-1", contract_id="CT-1", position=2, sha256="ab", note_sha256="cd"), ["milestone 2 of contract CT-1 handed in"], [], []),
     (entry("milestone.accepted", notice_id="N-1", contract_id="CT-1", position=2), ["Milestone 2", "accepted"], [], []),
     (entry("milestone.returned", notice_id="N-1", contract_id="CT-1", position=2, reason_sha256="ab"), ["returned"], [], []),
