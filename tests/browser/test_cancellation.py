@@ -3,9 +3,6 @@ refuses without a reason (the error stands beside the field), then consents."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,20 +11,9 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.test_agencies import log_in
 from tests.browser.test_notices import token
+from tests.browser.test_supervision import create_supervisor
 from tests.helpers import PASSWORD, unique_email
-from tests.live import ROOT
 from tests.integration.notices.test_api import notice_body
-
-
-def create_supervisor(database_url: str, data_dir: Path) -> str:
-    email = unique_email("browser-supervisor")
-    env = {**os.environ, "DATABASE_URL": database_url, "MARKET_DATA_DIR": str(data_dir), "MARKET_ENV": "test"}
-    result = subprocess.run(
-        [sys.executable, "-m", "market.cli", "users", "create", "--email", email, "--password", PASSWORD, "--role", "supervisor"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return email
 
 
 def test_owner_asks_to_cancel_and_a_supervisor_consents(page: Page, server: str, committed_database_url: str, tmp_path: Path) -> None:
