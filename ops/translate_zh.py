@@ -13,6 +13,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po, write_po
 
 ZH = {
+    "{points} points for each contract the owner recorded and the agency left unconfirmed past the signing window ({days} days after the award became final, and at least 7 days after the contract was recorded), and for each milestone flagged overdue. An owner who records no contract cannot make the winner overdue.": "每份业主已录入、但机构超过签约期限（中选结果确定后 {days} 天，且不少于合同录入后 7 天）仍未确认的合同、每个被标记逾期的里程碑：{points} 分。业主未录入合同的，不会使中选机构被记为逾期。",
     "A deactivated account cannot log in, and its sessions end at once. Its agency, notices and bids stay as they are.": "账户停用后无法登录，其所有会话立即结束。其机构、公告和投标保持不变。",
     "Account": "账户",
     "Active": "正常",

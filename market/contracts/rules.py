@@ -123,6 +123,27 @@ def unsigned_overdue(*, final_on: date | None, signed: bool, today: date, contra
     return today > sign_by(final_on, contract_days)
 
 
+# However late the owner records the contract, the agency gets at least this long to confirm.
+AGENCY_DAYS_TO_CONFIRM = 7
+
+
+def unsigned_counts_against_agency(
+    *, final_on: date | None, recorded_on: date | None, signed_on: date | None, disputed: bool, today: date, contract_days: int
+) -> bool:
+    """Whether an award signed late, or not at all, counts against the agency's credit.
+
+    Only when the delay was the agency's: the owner's contract (recorded on
+    ``recorded_on``) waited for its confirmation past the later of the window's last day
+    and ``AGENCY_DAYS_TO_CONFIRM`` days after it was recorded. An owner who records no
+    contract, or records one at the last moment, cannot dent the winner's score by it
+    (issue 19: an owner must not be able to punish a fair winner); nor does a contract whose
+    terms the agency disputed. The owner's delay is still the signed_late red flag."""
+    if final_on is None or recorded_on is None or disputed:
+        return False
+    last_day = max(sign_by(final_on, contract_days), recorded_on + timedelta(days=AGENCY_DAYS_TO_CONFIRM))
+    return (signed_on if signed_on is not None else today) > last_day
+
+
 def milestone_overdue(*, status: str, due_on: date, overdue_on: date | None, today: date) -> bool:
     """Whether the daily task should flag this milestone now: still waiting for the agency,
     past its due date, and not flagged before (a milestone is flagged once)."""

@@ -9,8 +9,9 @@ Formula ``credit/1``, evaluated on a day ``today`` (China time):
   line to **0** at 730 days (24 months); older ratings count for nothing.
 - **Penalties**, each counted in full while the event is less than 730 days (24 months) old:
   **−5** for each award the agency declined (``award.declined``), **−10** for each contract
-  or milestone flagged overdue (``milestone.overdue``; an unsigned contract past
-  MARKET_CONTRACT_DAYS), **−15** for each award taken away on an upheld objection
+  or milestone flagged overdue (``milestone.overdue``; a contract the owner recorded
+  and the agency left unconfirmed past MARKET_CONTRACT_DAYS, and at least 7 days after it
+  was recorded: contracts.rules.unsigned_counts_against_agency), **−15** for each award taken away on an upheld objection
   (``award.disqualified``).
 - The sum is kept between **0** and **200** and rounded half up to one decimal.
 

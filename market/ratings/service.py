@@ -230,8 +230,9 @@ async def standings(session: AsyncSession, agencies_: Sequence[Agency], *, today
 
     Events: ratings (voided ones marked), awards declined and awards disqualified (on their
     end day), milestones the scheduler flagged overdue (on ``overdue_on``), and awards still
-    held with no contract signed within ``contract_days`` of the award becoming final
-    (market.contracts.rules.unsigned_overdue; dated the day after the last day to sign).
+    held with the owner's contract left unconfirmed by the agency past the signing window
+    (market.contracts.rules.unsigned_counts_against_agency; dated the day after the
+    agency's last day to sign).
     """
     ids = [a.id for a in agencies_ if a.id is not None]
     out: dict[int, Standing] = {i: Standing() for i in ids}
@@ -257,21 +258,31 @@ async def standings(session: AsyncSession, agencies_: Sequence[Agency], *, today
             held.append((award, notice_id))
     contracts = (await session.execute(sa.select(Contract).where(Contract.agency_id.in_(ids)))).scalars().all()
     signed_on_award: dict[int, date] = {}
+    recorded_on_award: dict[int, date] = {}
+    disputed_awards: set[int] = set()
     for c in contracts:
         if c.status == ContractStatus.completed:
             out[c.agency_id].contracts_completed += 1
         if c.confirmed_at is not None:
             signed_on_award[c.award_id] = china_date(c.confirmed_at)
+        if c.status not in (ContractStatus.declined, ContractStatus.set_aside):
+            recorded_on_award[c.award_id] = china_date(c.created_at)
+        if c.disputed_at is not None:
+            disputed_awards.add(c.award_id)
     finals = await _final_dates(session, sorted({n for _, n in held}))
     for award, notice_id in held:
         final_on = finals.get(notice_id)
         if final_on is None:
             continue
-        last_day = contract_rules.sign_by(final_on, contract_days)
-        signed = signed_on_award.get(award.id or 0)
-        # Overdue if nothing was signed by the last day (signed late counts too: it was flagged).
-        late_on = signed if signed is not None else today
-        if contract_rules.unsigned_overdue(final_on=final_on, signed=False, today=late_on, contract_days=contract_days):
+        key = award.id or 0
+        if contract_rules.unsigned_counts_against_agency(
+            final_on=final_on, recorded_on=recorded_on_award.get(key), signed_on=signed_on_award.get(key),
+            disputed=key in disputed_awards, today=today, contract_days=contract_days,
+        ):
+            last_day = max(
+                contract_rules.sign_by(final_on, contract_days),
+                recorded_on_award[key] + timedelta(days=contract_rules.AGENCY_DAYS_TO_CONFIRM),
+            )
             out[award.agency_id].events.append(credit.CreditEvent("overdue", last_day + timedelta(days=1), f"{notice_id}/{award.slot}"))
     overdue = (
         await session.execute(

@@ -379,6 +379,34 @@ async def test_awards_not_signed_in_time_are_overdue(quick: tuple[Litestar, Asyn
         assert await contracts.overdue_unsigned(session, settings, TODAY + timedelta(days=365)) == []
 
 
+async def test_an_owner_who_records_no_contract_cannot_dent_the_winners_credit(quick: tuple[Litestar, AsyncClient], db: Database) -> None:
+    """Issue 19: an award left unsigned counts against the agency only when the owner's
+    contract waited for the agency past the window (and at least 7 days after it was
+    recorded); an owner who records nothing, or records on the last day, cannot make a fair
+    winner look overdue."""
+    from sqlalchemy import select
+
+    from market.agencies.models import Agency
+    from market.ratings import service as ratings
+
+    app, c = quick
+    staff = await admin(c, db)
+    r, rec = await awarded(app, c, db, staff)
+    winner = rec["winners"][0]
+    days = app.state.settings.contract_days
+
+    async def overdue_on(day: int) -> list[str]:
+        async with db.transaction() as session:
+            agency = (await session.execute(select(Agency).where(Agency.public_id == winner))).scalar_one()
+            events = await ratings.credit_events(session, agency, TODAY + timedelta(days=day), contract_days=days)
+            return [e.ref for e in events if e.kind == "overdue"]
+
+    assert await overdue_on(days + 60) == []  # nothing recorded: the delay is the owner's
+    await record(c, r, winner)  # recorded today, well inside the window
+    assert await overdue_on(days) == []
+    assert await overdue_on(days + 1) == [f"{r.notice_id}/0"]  # the agency let it wait (slot 0)
+
+
 async def test_contract_list_is_public_and_paginated(quick: tuple[Litestar, AsyncClient], db: Database) -> None:
     app, c = quick
     staff = await admin(c, db)

@@ -108,3 +108,28 @@ def test_yuan_to_fen(text: str, fen: int | None) -> None:
     assert rules.yuan_to_fen(text) == fen
     if fen is not None:
         assert rules.yuan_to_fen(rules.fen_to_yuan(fen)) == fen
+
+
+FINAL = date(2026, 1, 1)  # the window (30 days) ends on 2026-01-31
+
+
+@pytest.mark.parametrize(
+    ("recorded_on", "signed_on", "disputed", "today", "counts"),
+    [
+        (None, None, False, date(2026, 6, 1), False),  # the owner never recorded: the owner's delay
+        (date(2026, 1, 5), None, False, date(2026, 1, 31), False),  # the last day is still in time
+        (date(2026, 1, 5), None, False, date(2026, 2, 1), True),  # the agency let it wait
+        (date(2026, 1, 5), date(2026, 2, 3), False, date(2026, 6, 1), True),  # signed late
+        (date(2026, 1, 5), date(2026, 1, 20), False, date(2026, 6, 1), False),
+        (date(2026, 1, 31), None, False, date(2026, 2, 7), False),  # recorded on the last day: 7 days to confirm
+        (date(2026, 1, 31), None, False, date(2026, 2, 8), True),
+        (date(2026, 1, 5), None, True, date(2026, 6, 1), False),  # the agency disputed the terms
+    ],
+)
+def test_an_unsigned_award_counts_against_the_agency_only_when_it_kept_the_owner_waiting(
+    recorded_on: date | None, signed_on: date | None, disputed: bool, today: date, counts: bool
+) -> None:
+    assert rules.unsigned_counts_against_agency(
+        final_on=FINAL, recorded_on=recorded_on, signed_on=signed_on, disputed=disputed, today=today, contract_days=30
+    ) is counts
+    assert not rules.unsigned_counts_against_agency(final_on=None, recorded_on=recorded_on, signed_on=signed_on, disputed=disputed, today=today, contract_days=30)
