@@ -463,13 +463,6 @@ SHARED = {
 }
 
 
-def phone_digits(phone: str) -> str:
-    """A telephone number as its digits, so 0871-6123 4567 and 087161234567 compare equal;
-    fewer than 7 digits (an extension, a typo) never match anything."""
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    return digits if len(digits) >= 7 else ""
-
-
 @dataclass(frozen=True)
 class HolderAndOwner:
     notice_id: str
@@ -479,18 +472,15 @@ class HolderAndOwner:
     owner_name: str
     same_credit_code: bool
     linked: bool
-    agency_phone: str
-    owner_phone: str
+    # the same contact telephone, compared by its digits (at least 7) in flags_service
+    same_phone: bool
 
 
 def related_parties(awards: Sequence[HolderAndOwner]) -> list[Flag]:
     out = []
     for a in awards:
         shared = [
-            what for what, yes in (
-                ("credit_code", a.same_credit_code), ("link", a.linked),
-                ("phone", bool(phone_digits(a.agency_phone)) and phone_digits(a.agency_phone) == phone_digits(a.owner_phone)),
-            ) if yes
+            what for what, yes in (("credit_code", a.same_credit_code), ("link", a.linked), ("phone", a.same_phone)) if yes
         ]
         if not shared:
             continue

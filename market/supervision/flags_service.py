@@ -230,8 +230,8 @@ async def bid_counts(session: AsyncSession, *, min_bids: int) -> list[F.BidCount
 
 
 def _digits(column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
-    """The number's digits when there are at least 7 (flags.phone_digits), else NULL, which
-    equals nothing."""
+    """A telephone number's digits, so 0871-6123 4567 and 087161234567 compare equal, when
+    there are at least 7 (fewer: an extension, a typo), else NULL, which equals nothing."""
     digits = sa.func.regexp_replace(column, "[^0-9]", "", "g")
     return sa.case((sa.func.length(digits) >= 7, digits), else_=sa.null())
 
@@ -240,10 +240,11 @@ async def holders_and_owners(session: AsyncSession) -> list[F.HolderAndOwner]:
     """Every agency holding an award beside the organisation whose notice it is, with what
     they might share (compared in flags.related_parties)."""
     linked = sa.exists().where(AgencyOrgLink.agency_id == Agency.id, AgencyOrgLink.org_id == OwnerOrg.id)
+    same_phone = sa.func.coalesce(_digits(Agency.contact_phone) == _digits(OwnerOrg.contact_phone), False)
     stmt = (
         sa.select(
             Notice.public_id, Agency.public_id, Agency.name, OwnerOrg.public_id, OwnerOrg.name,
-            Agency.credit_code == OwnerOrg.credit_code, linked, Agency.contact_phone, OwnerOrg.contact_phone,
+            Agency.credit_code == OwnerOrg.credit_code, linked, same_phone,
         )
         .select_from(Award)
         .join(Notice, Notice.id == Award.notice_id)
@@ -251,16 +252,16 @@ async def holders_and_owners(session: AsyncSession) -> list[F.HolderAndOwner]:
         .join(OwnerOrg, OwnerOrg.id == Notice.org_id)
         .where(
             Award.status == AwardStatus.holding.value, Notice.status.in_(AWARDED),
-            sa.or_(Agency.credit_code == OwnerOrg.credit_code, linked, _digits(Agency.contact_phone) == _digits(OwnerOrg.contact_phone)),
+            sa.or_(Agency.credit_code == OwnerOrg.credit_code, linked, same_phone),
         )
         .order_by(Notice.id, Agency.public_id)
     )
     return [
         F.HolderAndOwner(
             notice_id=n, agency_id=a, agency_name=name, owner_id=o, owner_name=oname, same_credit_code=bool(same),
-            linked=bool(link), agency_phone=aphone, owner_phone=ophone,
+            linked=bool(link), same_phone=bool(phone),
         )
-        for n, a, name, o, oname, same, link, aphone, ophone in (await session.execute(stmt)).all()
+        for n, a, name, o, oname, same, link, phone in (await session.execute(stmt)).all()
     ]
 
 

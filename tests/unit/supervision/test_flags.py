@@ -295,3 +295,20 @@ def test_every_kind_has_texts_whose_places_are_filled(tmp_path) -> None:  # type
     for kind, info in F.KINDS.items():
         assert info.title and info.why
         info.threshold % F.threshold_params(kind, settings)  # every place has a value
+
+
+# -- related_parties ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("same_code", "linked", "same_phone", "what"),
+    [(False, False, False, None), (True, False, False, "credit_code"), (False, True, True, "link"), (False, False, True, "phone")],
+)
+def test_related_parties(same_code: bool, linked: bool, same_phone: bool, what: str | None) -> None:
+    holder = F.HolderAndOwner(
+        notice_id="N-1", agency_id="AG-1", agency_name="云测", owner_id="OW-1", owner_name="某局",
+        same_credit_code=same_code, linked=linked, same_phone=same_phone,
+    )
+    flags = F.related_parties([holder])
+    assert [f.params["what"] for f in flags] == ([what] if what else [])
+    assert all(f.severity == "high" and f.subject == "N-1/AG-1" for f in flags)
