@@ -23,11 +23,13 @@ careless download tool may run. So each document is also checked here:
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import struct
 import time
 import zlib
+from collections import OrderedDict
 from pathlib import Path
 
 import pypdf
@@ -102,7 +104,31 @@ def _png(content: bytes) -> str | None:
     return DAMAGED
 
 
+# The pages check an upload while reading the form (to show its error beside the other
+# fields) and the service checks it again when it stores it; parsing a large PDF takes
+# seconds, so the verdicts of the last few files are kept by their SHA-256.
+# (Checks run in worker threads: each step is one dict operation, safe under the GIL.)
+_RECENT_PDFS: OrderedDict[bytes, str | None] = OrderedDict()
+RECENT_PDFS = 16
+_UNSEEN = object()
+
+
 def _pdf(content: bytes) -> str | None:
+    digest = hashlib.sha256(content).digest()
+    known = _RECENT_PDFS.get(digest, _UNSEEN)
+    if known is not _UNSEEN:
+        return known  # type: ignore[return-value]
+    verdict = _parsed_pdf(content)
+    _RECENT_PDFS[digest] = verdict
+    while len(_RECENT_PDFS) > RECENT_PDFS:
+        try:
+            _RECENT_PDFS.popitem(last=False)
+        except KeyError:  # emptied by another thread meanwhile
+            break
+    return verdict
+
+
+def _parsed_pdf(content: bytes) -> str | None:
     if not PDF_HEADER.match(content) or b"%%EOF" not in content[-2048:]:
         return DAMAGED
     try:
