@@ -4,8 +4,8 @@ agency that is the owner itself. Each reproduces the finding through the API."""
 
 from __future__ import annotations
 
-import asyncio
 import html
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -263,3 +263,9 @@ async def test_a_winner_sharing_the_owners_telephone_is_a_red_flag(client: Async
     assert len(mine) == 1 and mine[0]["severity"] == "high"
     page = html.unescape((await client.get("/supervision/flags?kind=related_parties", headers={**staff, **EN})).text)
     assert "its contact telephone number" in page and org["name"] in page
+    # The organisation's telephone is never published: not in the log, not in public answers.
+    from tests.integration.agencies.test_api import log_entries
+
+    public = [*(json.dumps(e, ensure_ascii=False) for e in await log_entries(client)),
+              (await client.get(f"/api/v1/notices/{r.notice_id}")).text, (await client.get(f"/notices/{r.notice_id}")).text]
+    assert not [text for text in public if "6555" in text.replace(" ", "").replace("-", "")]
