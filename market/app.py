@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market import __version__
 from market.accounts.api import AccountsApi
 from market.accounts.web import AccountPages
-from market.agencies.web import AgencyPages
 from market.agencies.api import AgencyApi, ReferenceApi
+from market.agencies.web import AgencyPages
 from market.channels import ReconnectingAsyncPgChannelsBackend
 from market.config import ConfigError, Settings
 from market.contracts.api import ContractApi
@@ -45,6 +45,11 @@ from market.problems import handle
 from market.ratings.api import RatingApi
 from market.ratings.web import RatingPages
 from market.security.auth import auth_middleware_factory
+from market.security.csrf import CSRF_HEADER, csrf_middleware_factory
+from market.security.headers import add_security_headers
+from market.security.hosts import allowed_hosts_middleware_factory
+from market.security.ratelimit import FailureBackoff, SlidingWindowLimiter
+from market.security.swagger import StaticSwaggerRenderPlugin
 from market.selection.api import MessageApi, SelectionApi
 from market.selection.api import context as selection_context
 from market.selection.beacon import DrandRelays
@@ -52,11 +57,6 @@ from market.selection.beacon import available as beacon_available
 from market.selection.scheduler import Scheduler
 from market.selection.service import CHANNEL
 from market.selection.web import SelectionPages
-from market.security.csrf import CSRF_HEADER, csrf_middleware_factory
-from market.security.headers import add_security_headers
-from market.security.hosts import allowed_hosts_middleware_factory
-from market.security.ratelimit import FailureBackoff, SlidingWindowLimiter
-from market.security.swagger import StaticSwaggerRenderPlugin
 from market.site.web import HealthApi, SitePages
 from market.stats.api import StatsApi
 from market.stats.web import StatsPages
@@ -87,9 +87,13 @@ def _lifespan(database: Database | None):  # type: ignore[no-untyped-def]
             app.state.db = database
         else:
             if not settings.database_url:
-                raise ConfigError("DATABASE_URL is unset: start with `market serve`, which runs the embedded database")
+                raise ConfigError(
+                    "DATABASE_URL is unset: start with `market serve`, which runs the embedded database"
+                )
             # Made here, inside the running event loop, never at import time.
-            app.state.db = Database.from_url(settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_overflow)
+            app.state.db = Database.from_url(
+                settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_overflow
+            )
             # A burst (a deadline's last seconds) would otherwise pay for the connections
             # while it queues: a new connection costs the worker and PostgreSQL several ms.
             await app.state.db.fill_pool(settings.db_pool_size)
@@ -98,9 +102,16 @@ def _lifespan(database: Database | None):  # type: ignore[no-untyped-def]
         app.state.checkpointer = checkpointer
         tasks = [asyncio.create_task(checkpointer.run(), name="log-checkpointer")]
         if settings.scheduler_interval > 0:
-            scheduler = Scheduler(app.state.db, selection_context(app.state), interval=settings.scheduler_interval, on_step=checkpointer.nudge)
+            scheduler = Scheduler(
+                app.state.db,
+                selection_context(app.state),
+                interval=settings.scheduler_interval,
+                on_step=checkpointer.nudge,
+            )
             tasks.append(asyncio.create_task(scheduler.run(), name="selection-scheduler"))
-            overdue = OverdueTask(app.state.db, interval=max(settings.scheduler_interval, 60.0), on_step=checkpointer.nudge)
+            overdue = OverdueTask(
+                app.state.db, interval=max(settings.scheduler_interval, 60.0), on_step=checkpointer.nudge
+            )
             tasks.append(asyncio.create_task(overdue.run(), name="contracts-overdue"))
         try:
             yield
@@ -123,7 +134,14 @@ def _channels(settings: Settings) -> list[ChannelsPlugin]:
     if not settings.database_url:
         return []
     backend = ReconnectingAsyncPgChannelsBackend(to_asyncpg_dsn(settings.database_url))
-    return [ChannelsPlugin(backend=backend, channels=[CHANNEL], subscriber_max_backlog=100, subscriber_backlog_strategy="dropleft")]
+    return [
+        ChannelsPlugin(
+            backend=backend,
+            channels=[CHANNEL],
+            subscriber_max_backlog=100,
+            subscriber_backlog_strategy="dropleft",
+        )
+    ]
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Litestar:
@@ -131,7 +149,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     transaction; otherwise the engine is created from ``settings`` in the lifespan."""
     settings = (settings or Settings.from_env()).with_secret()
     if settings.beacon == "drand" and not beacon_available():
-        raise ConfigError("MARKET_BEACON=drand needs the package drand-verify (CPython 3.11 or 3.12) to verify beacon rounds")
+        raise ConfigError(
+            "MARKET_BEACON=drand needs the package drand-verify (CPython 3.11 or 3.12) to verify beacon rounds"
+        )
     configure_logging()
     openapi = OpenAPIConfig(
         title="market: intermediary-services supermarket (中介超市)",
@@ -150,7 +170,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             )
         ],
         components=Components(
-            security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+            security_schemes={
+                "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+            }
         ),
         security=[{"BearerToken": []}],
     )
@@ -162,7 +184,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             "log_signer": LogSigner.from_data_dir(settings.log_origin, settings.data_dir),
             "receipts": ReceiptSigner.from_data_dir(settings.data_dir),
             "sealer": SecretSealer.from_data_dir(settings.data_dir),
-            "auth_limiter": SlidingWindowLimiter(limit=settings.auth_rate_limit, window=settings.auth_rate_window),
+            "auth_limiter": SlidingWindowLimiter(
+                limit=settings.auth_rate_limit, window=settings.auth_rate_window
+            ),
             "login_backoff": FailureBackoff(),
             "beacon": DrandRelays(settings.drand_relays),
         }
@@ -196,7 +220,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             FlagApi,
             FlagPages,
             SupervisionPages,
-            create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
+            create_static_files_router(
+                path="/static", directories=[ROOT / "static"], include_in_schema=False
+            ),
         ],
         dependencies={"session": Provide(provide_session), "reader": Provide(provide_reader)},
         middleware=[

@@ -125,7 +125,9 @@ def _tool_version(bindir: Path) -> tuple[int, str] | None:
     if not all((bindir / tool).is_file() for tool in ("pg_dump", "pg_restore", "psql")):
         return None
     try:
-        out = subprocess.run([str(bindir / "pg_dump"), "--version"], capture_output=True, text=True, timeout=10, check=True)
+        out = subprocess.run(
+            [str(bindir / "pg_dump"), "--version"], capture_output=True, text=True, timeout=10, check=True
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     found = re.search(r"\)\s*(\d+)", out.stdout)
@@ -313,7 +315,11 @@ def _compression(out: Path) -> str:
 def _log_signer(settings: Settings, *, create: bool) -> signer.LogSigner | None:
     """The data dir's (or the environment's) log signing key; None when there is none and
     ``create`` is false, so that a backup never makes up a key for a log that has one."""
-    if not create and not os.environ.get(signer.KEY_ENV) and not (settings.data_dir / signer.KEY_FILE).is_file():
+    if (
+        not create
+        and not os.environ.get(signer.KEY_ENV)
+        and not (settings.data_dir / signer.KEY_FILE).is_file()
+    ):
         return None
     return signer.LogSigner.from_data_dir(settings.log_origin, settings.data_dir)
 
@@ -366,9 +372,22 @@ async def _dump_database(url: str, settings: Settings, dump: Path) -> dict[str, 
             server_version = await conn.fetchval("SHOW server_version")
             uploads = await referenced_uploads(conn)
             # The exported snapshot lives as long as this transaction: pg_dump runs inside it.
-            command = [tools("pg_dump"), "--format=custom", f"--snapshot={snapshot}", "--no-password", "--file", str(dump)]
+            command = [
+                tools("pg_dump"),
+                "--format=custom",
+                f"--snapshot={snapshot}",
+                "--no-password",
+                "--file",
+                str(dump),
+            ]
             done = await asyncio.to_thread(
-                subprocess.run, command, env=libpq_env(url), capture_output=True, text=True, timeout=3600, check=False
+                subprocess.run,
+                command,
+                env=libpq_env(url),
+                capture_output=True,
+                text=True,
+                timeout=3600,
+                check=False,
             )
         if done.returncode != 0:
             raise BackupError(f"pg_dump failed: {_tail(done.stderr)}", EXIT_DATABASE)
@@ -381,7 +400,12 @@ async def _dump_database(url: str, settings: Settings, dump: Path) -> dict[str, 
             "alembic_revision": str(revision),
             "dumped_with": tools.version,
         },
-        "log": {"origin": settings.log_origin, "verifier_key": log_signer.verifier_key, "entries": entries, "checkpoint": checkpoint},
+        "log": {
+            "origin": settings.log_origin,
+            "verifier_key": log_signer.verifier_key,
+            "entries": entries,
+            "checkpoint": checkpoint,
+        },
         "referenced_uploads": uploads,
     }
 
@@ -453,9 +477,13 @@ def backup(settings: Settings, out: Path) -> Backup:
                         files[f"{KEYS}/{key}"] = _add_file(tar, f"{KEYS}/{key}", path, 0o600)
                     elif os.environ.get(env_name):
                         from_env.append(env_name)
-                        warnings.append(f"{key} is not in the data dir but in {env_name}: keep that value safe apart from this backup")
+                        warnings.append(
+                            f"{key} is not in the data dir but in {env_name}: keep that value safe apart from this backup"
+                        )
                     else:
-                        warnings.append(f"{settings.data_dir / key} does not exist (the server makes it on first start)")
+                        warnings.append(
+                            f"{settings.data_dir / key} does not exist (the server makes it on first start)"
+                        )
                 for name, path in _upload_files(settings.data_dir):
                     try:
                         _check_name(name)
@@ -477,7 +505,11 @@ def backup(settings: Settings, out: Path) -> Backup:
                     "market_version": __version__,
                     **facts,
                     "keys_from_environment": from_env,
-                    "uploads": {"files": sum(1 for n in files if n.startswith(UPLOADS + "/")), "referenced": len(referenced), "missing": missing},
+                    "uploads": {
+                        "files": sum(1 for n in files if n.startswith(UPLOADS + "/")),
+                        "referenced": len(referenced),
+                        "missing": missing,
+                    },
                     "files": files,
                 }
                 body = json.dumps(manifest, ensure_ascii=False, indent=1).encode() + b"\n"
@@ -512,7 +544,12 @@ def _check_name(name: str) -> None:
     parts = PurePosixPath(name).parts
     if len(parts) == 2 and parts[0] == KEYS and parts[1] in KEY_FILES:
         return
-    if len(parts) >= 2 and parts[0] == UPLOADS and all(_SAFE_PART.fullmatch(p) for p in parts[1:]) and "/".join(parts) == name:
+    if (
+        len(parts) >= 2
+        and parts[0] == UPLOADS
+        and all(_SAFE_PART.fullmatch(p) for p in parts[1:])
+        and "/".join(parts) == name
+    ):
         return
     raise BackupError(f"the archive holds {name!r}, which no market backup holds: refused", EXIT_ARCHIVE)
 
@@ -550,7 +587,9 @@ def _reading(path: Path) -> Iterator[tarfile.TarFile]:
             EXIT_ARCHIVE,
         ) from None
     except ARCHIVE_ERRORS as exc:
-        raise BackupError(f"{path} is truncated or corrupted ({exc}); nothing was changed", EXIT_ARCHIVE) from None
+        raise BackupError(
+            f"{path} is truncated or corrupted ({exc}); nothing was changed", EXIT_ARCHIVE
+        ) from None
 
 
 def _members(tar: tarfile.TarFile) -> Iterator[tuple[tarfile.TarInfo, IO[bytes]]]:
@@ -585,12 +624,17 @@ def _listed_files(manifest: dict[str, Any]) -> dict[str, tuple[str, int, int]]:
         raise TypeError("log.origin and created_at must be strings")
     checkpoint = manifest["log"]["checkpoint"]
     if checkpoint is not None and not (
-        isinstance(checkpoint["size"], int) and isinstance(checkpoint["root"], str) and isinstance(checkpoint["note"], str)
+        isinstance(checkpoint["size"], int)
+        and isinstance(checkpoint["root"], str)
+        and isinstance(checkpoint["note"], str)
     ):
         raise TypeError("log.checkpoint must have a size, a root and a note")
     if not isinstance(manifest.get("keys_from_environment", []), list):
         raise TypeError("keys_from_environment must be a list")
-    return {name: (str(e["sha256"]), int(e["size"]), int(str(e["mode"]), 8)) for name, e in manifest["files"].items()}
+    return {
+        name: (str(e["sha256"]), int(e["size"]), int(str(e["mode"]), 8))
+        for name, e in manifest["files"].items()
+    }
 
 
 def read_archive(path: Path) -> Archive:
@@ -602,14 +646,20 @@ def read_archive(path: Path) -> Archive:
         for member, stream in _members(tar):
             if member.name == MANIFEST:
                 if member.size > MAX_MANIFEST:
-                    raise BackupError(f"the archive's manifest is {member.size} bytes, too large to be one", EXIT_ARCHIVE)
+                    raise BackupError(
+                        f"the archive's manifest is {member.size} bytes, too large to be one", EXIT_ARCHIVE
+                    )
                 manifest_bytes = stream.read()
                 if len(manifest_bytes) != member.size:
-                    raise BackupError(f"{path} is truncated (in the manifest); nothing was changed", EXIT_ARCHIVE)
+                    raise BackupError(
+                        f"{path} is truncated (in the manifest); nothing was changed", EXIT_ARCHIVE
+                    )
             else:
                 digest, size = _copy_hashing(stream)
                 if size != member.size:
-                    raise BackupError(f"{path} is truncated (in {member.name}); nothing was changed", EXIT_ARCHIVE)
+                    raise BackupError(
+                        f"{path} is truncated (in {member.name}); nothing was changed", EXIT_ARCHIVE
+                    )
                 found[member.name] = (digest, size)
     if manifest_bytes is None:
         raise BackupError(f"{path} holds no {MANIFEST}: not a market backup, or truncated", EXIT_ARCHIVE)
@@ -618,7 +668,9 @@ def read_archive(path: Path) -> Archive:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BackupError(f"the archive's {MANIFEST} is not JSON ({exc})", EXIT_ARCHIVE) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BackupError(f"{path} is not a market backup (its manifest's format is not {FORMAT!r})", EXIT_ARCHIVE)
+        raise BackupError(
+            f"{path} is not a market backup (its manifest's format is not {FORMAT!r})", EXIT_ARCHIVE
+        )
     if manifest.get("version") != VERSION:
         raise BackupError(
             f"{path} is a market backup of format version {manifest.get('version')!r}; this market reads version {VERSION}",
@@ -627,14 +679,19 @@ def read_archive(path: Path) -> Archive:
     try:
         listed = _listed_files(manifest)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise BackupError(f"the archive's manifest lacks or misspells a field ({exc!r})", EXIT_ARCHIVE) from None
+        raise BackupError(
+            f"the archive's manifest lacks or misspells a field ({exc!r})", EXIT_ARCHIVE
+        ) from None
     for name in listed:
         _check_name(name)
     if DUMP not in listed:
         raise BackupError(f"the archive's manifest lists no {DUMP}", EXIT_ARCHIVE)
     for name, (sha256, size, _) in sorted(listed.items()):
         if name not in found:
-            raise BackupError(f"{path} lacks {name}, which its manifest lists: truncated or incomplete; nothing was changed", EXIT_ARCHIVE)
+            raise BackupError(
+                f"{path} lacks {name}, which its manifest lists: truncated or incomplete; nothing was changed",
+                EXIT_ARCHIVE,
+            )
         if found[name] != (sha256, size):
             raise BackupError(
                 f"{name} in {path} does not match its SHA-256 in the manifest: the archive is corrupted or was altered; "
@@ -693,7 +750,11 @@ def _stage(archive: Archive, staging: Path, skip: set[str]) -> None:
                 continue
             entry = archive.files[member.name]
             dest = staging / member.name
-            mode = 0o600 if member.name.startswith(KEYS + "/") or member.name == DUMP else int(entry["mode"], 8) & 0o777
+            mode = (
+                0o600
+                if member.name.startswith(KEYS + "/") or member.name == DUMP
+                else int(entry["mode"], 8) & 0o777
+            )
             try:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -703,9 +764,14 @@ def _stage(archive: Archive, staging: Path, skip: set[str]) -> None:
                     os.fsync(fh.fileno())
                 os.chmod(dest, mode)
             except OSError as exc:  # the data dir's fault (full, read-only), not the archive's
-                raise BackupError(f"cannot write {dest}: {exc.strerror or exc}; nothing was changed") from None
+                raise BackupError(
+                    f"cannot write {dest}: {exc.strerror or exc}; nothing was changed"
+                ) from None
             if digest != entry["sha256"]:
-                raise BackupError(f"{member.name} changed in {archive.path} while it was being restored; nothing was changed", EXIT_ARCHIVE)
+                raise BackupError(
+                    f"{member.name} changed in {archive.path} while it was being restored; nothing was changed",
+                    EXIT_ARCHIVE,
+                )
 
 
 def _pg_restore(tools: PgTools, url: str, dump: Path, *, replace: bool, server_major: int) -> None:
@@ -719,17 +785,28 @@ def _pg_restore(tools: PgTools, url: str, dump: Path, *, replace: bool, server_m
     command = [tools("psql"), "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", "--single-transaction"]
     if replace:
         owner = " AUTHORIZATION pg_database_owner" if server_major >= 14 else ""
-        grant = "GRANT USAGE ON SCHEMA public TO PUBLIC" if server_major >= 15 else "GRANT ALL ON SCHEMA public TO PUBLIC"
+        grant = (
+            "GRANT USAGE ON SCHEMA public TO PUBLIC"
+            if server_major >= 15
+            else "GRANT ALL ON SCHEMA public TO PUBLIC"
+        )
         command += ["-c", f"DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public{owner}; {grant};"]
     command += ["-f", "-"]
     env = libpq_env(url)
     # Their messages go to files: a pipe that nobody reads could fill up and stall them.
-    with (dump.parent / "pg_restore.err").open("w+b") as restore_err, (dump.parent / "psql.err").open("w+b") as psql_err:
+    with (
+        (dump.parent / "pg_restore.err").open("w+b") as restore_err,
+        (dump.parent / "psql.err").open("w+b") as psql_err,
+    ):
         writer = subprocess.Popen(
             [tools("pg_restore"), "--no-owner", "--no-privileges", "--file", "-", str(dump)],
-            stdout=subprocess.PIPE, stderr=restore_err, env=env,
+            stdout=subprocess.PIPE,
+            stderr=restore_err,
+            env=env,
         )
-        runner = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=psql_err, env=env)
+        runner = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=psql_err, env=env
+        )
         assert writer.stdout is not None and runner.stdin is not None
         psql_stopped = False
         try:
@@ -757,9 +834,13 @@ def _pg_restore(tools: PgTools, url: str, dump: Path, *, replace: bool, server_m
         restore_text = restore_err.read().decode(errors="replace")
         psql_text = psql_err.read().decode(errors="replace")
     if runner.returncode not in (0, -signal.SIGKILL) or psql_stopped:
-        raise BackupError(f"psql could not restore the dump: {_tail(psql_text)}; the database is unchanged", EXIT_DATABASE)
+        raise BackupError(
+            f"psql could not restore the dump: {_tail(psql_text)}; the database is unchanged", EXIT_DATABASE
+        )
     if writer.returncode != 0:
-        raise BackupError(f"pg_restore failed: {_tail(restore_text)}; the database is unchanged", EXIT_DATABASE)
+        raise BackupError(
+            f"pg_restore failed: {_tail(restore_text)}; the database is unchanged", EXIT_DATABASE
+        )
 
 
 def _ensure_target(url: str) -> bool:
@@ -780,7 +861,10 @@ def _ensure_target(url: str) -> bool:
         try:
             await admin.execute(f'CREATE DATABASE "{name}"')
         except asyncpg.PostgresError as exc:
-            raise BackupError(f"the database {name} does not exist and cannot be created ({exc}): create it first", EXIT_DATABASE) from None
+            raise BackupError(
+                f"the database {name} does not exist and cannot be created ({exc}): create it first",
+                EXIT_DATABASE,
+            ) from None
         finally:
             await admin.close()
         return True
@@ -840,15 +924,23 @@ def restore(settings: Settings, source: Path, *, force: bool = False, out: TextI
     started = time.monotonic()
     archive = read_archive(source)
     manifest = archive.manifest
-    print(f"market: {source} checks out: {len(archive.files)} files, made {manifest['created_at']}", file=out or sys.stdout)
+    print(
+        f"market: {source} checks out: {len(archive.files)} files, made {manifest['created_at']}",
+        file=out or sys.stdout,
+    )
     origin = manifest["log"]["origin"]
     if origin != settings.log_origin:
-        raise BackupError(f"the backup's log origin is {origin!r} but this market's is {settings.log_origin!r}: set MARKET_LOG_ORIGIN={origin}")
+        raise BackupError(
+            f"the backup's log origin is {origin!r} but this market's is {settings.log_origin!r}: set MARKET_LOG_ORIGIN={origin}"
+        )
     key_name = f"{KEYS}/{signer.KEY_FILE}"
     if key_name not in archive.files and not os.environ.get(signer.KEY_ENV):
-        raise BackupError(f"the backup holds no {signer.KEY_FILE} (the server had it from {signer.KEY_ENV}): set {signer.KEY_ENV}")
+        raise BackupError(
+            f"the backup holds no {signer.KEY_FILE} (the server had it from {signer.KEY_ENV}): set {signer.KEY_ENV}"
+        )
     warnings = [
-        f"the backup's server took {name} from the environment: set it here too" for name in manifest.get("keys_from_environment", [])
+        f"the backup's server took {name} from the environment: set it here too"
+        for name in manifest.get("keys_from_environment", [])
         if not os.environ.get(name)
     ]
     data_dir = settings.data_dir
@@ -897,8 +989,15 @@ def restore(settings: Settings, source: Path, *, force: bool = False, out: TextI
     keys = sorted(_dest_name(n) for n in archive.files if n.startswith(KEYS + "/"))
     uploads = sum(1 for n in archive.files if n.startswith(UPLOADS + "/"))
     return Restored(
-        database=name, created_database=created, replaced_data=state.holds_data, keys=keys, uploads=uploads,
-        report=report, checkpoint=archive.checkpoint, seconds=time.monotonic() - started, warnings=warnings,
+        database=name,
+        created_database=created,
+        replaced_data=state.holds_data,
+        keys=keys,
+        uploads=uploads,
+        report=report,
+        checkpoint=archive.checkpoint,
+        seconds=time.monotonic() - started,
+        warnings=warnings,
     )
 
 
@@ -925,7 +1024,9 @@ def verify_restored(settings: Settings, url: str, archive: Archive) -> Report:
     if not report.ok:
         raise BackupError("the restored log does not verify:\n" + report.human(), EXIT_VERIFY)
     if expected is not None and report.size == expected["size"] and report.root != expected["root"]:
-        raise BackupError(f"the restored log's root {report.root} is not the backup's {expected['root']}", EXIT_VERIFY)
+        raise BackupError(
+            f"the restored log's root {report.root} is not the backup's {expected['root']}", EXIT_VERIFY
+        )
     return report
 
 
@@ -956,7 +1057,9 @@ def run_backup(settings: Settings, out: Path) -> int:
         for warning in done.warnings:
             print(f"market: warning: {warning}", file=sys.stderr)
         size = done.out.stat().st_size
-        print(f"market: backed up database {m['database']['name']} to {done.out} ({size:,} bytes, {done.seconds:.1f} s)")
+        print(
+            f"market: backed up database {m['database']['name']} to {done.out} ({size:,} bytes, {done.seconds:.1f} s)"
+        )
         print(f"  log: {m['log']['entries']} entries; checkpoint {cp['size']} entries, root {cp['root']}")
         keys = [n.removeprefix(KEYS + "/") for n in m["files"] if n.startswith(KEYS + "/")]
         print(f"  keys: {', '.join(keys) or 'none'}; uploads: {m['uploads']['files']} files")
@@ -970,12 +1073,22 @@ def run_restore(settings: Settings, source: Path, *, force: bool) -> int:
         done = restore(settings, source, force=force)
         for warning in done.warnings:
             print(f"market: warning: {warning}", file=sys.stderr)
-        how = "created and restored" if done.created_database else ("replaced" if done.replaced_data else "restored")
-        print(f"market: {how} database {done.database} and {settings.data_dir} from {source} ({done.seconds:.1f} s)")
+        how = (
+            "created and restored"
+            if done.created_database
+            else ("replaced" if done.replaced_data else "restored")
+        )
+        print(
+            f"market: {how} database {done.database} and {settings.data_dir} from {source} ({done.seconds:.1f} s)"
+        )
         print(f"  keys: {', '.join(done.keys) or 'none'} (mode 0600); uploads: {done.uploads} files")
         r = done.report
         cp = done.checkpoint
-        since = f"; consistent with the backup's checkpoint of {cp['size']} entries" if cp and cp["size"] != r.size else ""
+        since = (
+            f"; consistent with the backup's checkpoint of {cp['size']} entries"
+            if cp and cp["size"] != r.size
+            else ""
+        )
         same = ", the backup's checkpoint" if cp and cp["size"] == r.size else ""
         print(f"  log verified: {r.size} entries, root {r.root}{same}{since}")
         return 0

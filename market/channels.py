@@ -126,7 +126,9 @@ class ReconnectingAsyncPgChannelsBackend(ChannelsBackend):
                     break
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._max_backoff)
-        logger.warning("the LISTEN connection is back, listening on %s", ", ".join(sorted(channels)) or "nothing")
+        logger.warning(
+            "the LISTEN connection is back, listening on %s", ", ".join(sorted(channels)) or "nothing"
+        )
         if self._queue is not None:
             for channel in channels:
                 self._queue.put_nowait((channel, RECONNECTED))

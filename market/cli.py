@@ -83,13 +83,22 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             os.environ.update(DATABASE_URL=url, MARKET_HOST=host, MARKET_PORT=str(port))
             print(f"market: serving on http://{host}:{port} with {args.workers} workers", file=sys.stderr)
             uvicorn.run(
-                "market.app:app_from_env", factory=True, workers=args.workers,
-                host=host, port=port, log_config=None, access_log=False, lifespan="on", **SERVER_OPTIONS,
+                "market.app:app_from_env",
+                factory=True,
+                workers=args.workers,
+                host=host,
+                port=port,
+                log_config=None,
+                access_log=False,
+                lifespan="on",
+                **SERVER_OPTIONS,
             )
         else:
             print(f"market: serving on http://{host}:{port}", file=sys.stderr)
             freeze_startup_objects()
-            uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on", **SERVER_OPTIONS)
+            uvicorn.run(
+                app, host=host, port=port, log_config=None, access_log=False, lifespan="on", **SERVER_OPTIONS
+            )
     except KeyboardInterrupt:
         pass
     finally:
@@ -121,7 +130,11 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
             user = _run_with_session(
                 url,
                 lambda s: service.create_staff(
-                    s, email=args.email, password=password, name=args.name or args.email.split("@")[0], role=Role(args.role)
+                    s,
+                    email=args.email,
+                    password=password,
+                    name=args.name or args.email.split("@")[0],
+                    role=Role(args.role),
                 ),
             )
         except DomainError as exc:
@@ -155,7 +168,15 @@ def cmd_log_verify(args: argparse.Namespace, settings: Settings) -> int:
     since = verifier.read_since(args.since)
     progress = None if args.json else verifier.progress_bar()
     if args.url:
-        report = verifier.verify(verifier.HttpSource(args.url), since=since, progress=progress, canonical=args.canonical, notice=args.notice, notices=not args.log_only, state=args.state)
+        report = verifier.verify(
+            verifier.HttpSource(args.url),
+            since=since,
+            progress=progress,
+            canonical=args.canonical,
+            notice=args.notice,
+            notices=not args.log_only,
+            state=args.state,
+        )
         return verifier.emit(report, as_json=args.json)
 
     from market.db import upgrade
@@ -166,7 +187,15 @@ def cmd_log_verify(args: argparse.Namespace, settings: Settings) -> int:
         upgrade(url)
         source = DatabaseSource(url, LogSigner.from_data_dir(settings.log_origin, settings.data_dir))
         try:
-            report = verifier.verify(source, since=since, progress=progress, canonical=args.canonical, notice=args.notice, notices=not args.log_only, state=args.state)
+            report = verifier.verify(
+                source,
+                since=since,
+                progress=progress,
+                canonical=args.canonical,
+                notice=args.notice,
+                notices=not args.log_only,
+                state=args.state,
+            )
         finally:
             source.close()
     return verifier.emit(report, as_json=args.json)
@@ -197,9 +226,9 @@ def cmd_ocds_export(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from market.db import upgrade, utcnow
+    from market.errors import DomainError
     from market.ocds import mapping, service
     from market.ocds.api import PUBLISHER, parse_since
-    from market.errors import DomainError
 
     try:
         since = parse_since(args.since)
@@ -208,9 +237,13 @@ def cmd_ocds_export(args: argparse.Namespace, settings: Settings) -> int:
     base = (args.base_url or settings.base_url).rstrip("/")
     with database_url_for(settings.database_url, settings.data_dir) as url:
         upgrade(url)
-        releases = _run_with_session(url, lambda s: service.all_releases(s, prefix=settings.ocds_prefix, base_url=base, since=since))
+        releases = _run_with_session(
+            url, lambda s: service.all_releases(s, prefix=settings.ocds_prefix, base_url=base, since=since)
+        )
     out = Path(args.out)
-    body = mapping.package(releases, uri=f"{base}/api/v1/ocds/releases", published=utcnow(), publisher=PUBLISHER, base_url=base)
+    body = mapping.package(
+        releases, uri=f"{base}/api/v1/ocds/releases", published=utcnow(), publisher=PUBLISHER, base_url=base
+    )
     out.write_text(json.dumps(body, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(f"market: wrote {len(releases)} releases to {out}")
     return 0
@@ -233,10 +266,14 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="market", description="The intermediary-services supermarket (中介超市).")
+    parser = argparse.ArgumentParser(
+        prog="market", description="The intermediary-services supermarket (中介超市)."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the web server (starts the private PostgreSQL when DATABASE_URL is unset)")
+    serve = sub.add_parser(
+        "serve", help="run the web server (starts the private PostgreSQL when DATABASE_URL is unset)"
+    )
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--demo", action="store_true", help="load the demo data before serving")
@@ -260,8 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     log = sub.add_parser("log", help="the transparency log")
     log_sub = log.add_subparsers(dest="log_command", required=True)
-    verify = log_sub.add_parser("verify", help="verify the whole log (exit 1 and the first bad entry on failure)")
-    verify.add_argument("--url", default=None, help="verify a running server through its API instead of the database")
+    verify = log_sub.add_parser(
+        "verify", help="verify the whole log (exit 1 and the first bad entry on failure)"
+    )
+    verify.add_argument(
+        "--url", default=None, help="verify a running server through its API instead of the database"
+    )
     from market.log.verifier import add_arguments
 
     add_arguments(verify)
@@ -278,9 +319,18 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    witness.add_argument("--url", required=True, help="the server's base URL, such as https://market.example.cn")
-    witness.add_argument("--state", required=True, metavar="DIR", help="the directory keeping the key and the last checkpoint")
-    witness.add_argument("--key", default=None, metavar="LINE|FILE", help="on the first run, the verifier key to trust instead of the served one")
+    witness.add_argument(
+        "--url", required=True, help="the server's base URL, such as https://market.example.cn"
+    )
+    witness.add_argument(
+        "--state", required=True, metavar="DIR", help="the directory keeping the key and the last checkpoint"
+    )
+    witness.add_argument(
+        "--key",
+        default=None,
+        metavar="LINE|FILE",
+        help="on the first run, the verifier key to trust instead of the served one",
+    )
     witness.set_defaults(func=cmd_log_witness)
 
     cosign = log_sub.add_parser(
@@ -292,12 +342,32 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     cosign.add_argument("--url", default=None, help="the server's base URL")
-    cosign.add_argument("--key", required=True, metavar="FILE", help="your Ed25519 private key: PEM (openssl genpkey -algorithm ed25519) or base64 seed")
-    cosign.add_argument("--name", required=True, help="your cosigner name, such as supervisor.example.cn/alice")
-    cosign.add_argument("--state", default=None, metavar="DIR", help="also witness: check consistency with the checkpoint kept in DIR")
+    cosign.add_argument(
+        "--key",
+        required=True,
+        metavar="FILE",
+        help="your Ed25519 private key: PEM (openssl genpkey -algorithm ed25519) or base64 seed",
+    )
+    cosign.add_argument(
+        "--name", required=True, help="your cosigner name, such as supervisor.example.cn/alice"
+    )
+    cosign.add_argument(
+        "--state",
+        default=None,
+        metavar="DIR",
+        help="also witness: check consistency with the checkpoint kept in DIR",
+    )
     cosign.add_argument("--token", default=None, help="a bearer token (default: MARKET_TOKEN)")
-    cosign.add_argument("--register", action="store_true", help="first register the public key (a supervisor's token needed; idempotent)")
-    cosign.add_argument("--print-public-key", action="store_true", help="print the public key and key id to register, and stop")
+    cosign.add_argument(
+        "--register",
+        action="store_true",
+        help="first register the public key (a supervisor's token needed; idempotent)",
+    )
+    cosign.add_argument(
+        "--print-public-key",
+        action="store_true",
+        help="print the public key and key id to register, and stop",
+    )
     cosign.set_defaults(func=cmd_log_cosign)
 
     ocds = sub.add_parser("ocds", help="Open Contracting Data Standard")
@@ -305,7 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
     export = ocds_sub.add_parser("export", help="write one OCDS release package with every release")
     export.add_argument("--out", required=True, help="the JSON file to write")
     export.add_argument("--since", default=None, help="only releases dated at or after this RFC 3339 time")
-    export.add_argument("--base-url", default=None, help="the public address the links use (default MARKET_PUBLIC_URL, or http://HOST:PORT in development)")
+    export.add_argument(
+        "--base-url",
+        default=None,
+        help="the public address the links use (default MARKET_PUBLIC_URL, or http://HOST:PORT in development)",
+    )
     export.set_defaults(func=cmd_ocds_export)
 
     receipt = sub.add_parser("receipt", help="bid receipts (MSP/2)")
@@ -315,7 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="check a bid's receipt file against a server: signature, sealed entry, commitment, inclusion, and the opening once bidding ended",
         description="Exit 0 when every check passes, 1 when one fails (a bid left out of its notice's opening among them).",
     )
-    check.add_argument("file", metavar="FILE", help="the receipt file (the bid page's 'Download the receipt file')")
+    check.add_argument(
+        "file", metavar="FILE", help="the receipt file (the bid page's 'Download the receipt file')"
+    )
     check.add_argument("--url", required=True, help="the server, e.g. https://market.example.cn")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.set_defaults(func=cmd_receipt_check)
@@ -334,7 +410,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=BACKUP_EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    backup.add_argument("--out", required=True, metavar="FILE", help="the archive to write: .tar, .tar.gz (.tgz), .tar.xz or .tar.bz2")
+    backup.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="the archive to write: .tar, .tar.gz (.tgz), .tar.xz or .tar.bz2",
+    )
     backup.set_defaults(func=cmd_backup)
 
     restore = sub.add_parser(
@@ -346,8 +427,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=BACKUP_EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    restore.add_argument("--from", dest="source", required=True, metavar="FILE", help="the archive made by market backup")
-    restore.add_argument("--force", action="store_true", help="replace a database that holds data and data-dir files that differ")
+    restore.add_argument(
+        "--from", dest="source", required=True, metavar="FILE", help="the archive made by market backup"
+    )
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a database that holds data and data-dir files that differ",
+    )
     restore.set_defaults(func=cmd_restore)
     return parser
 

@@ -16,12 +16,29 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 KNOWN_DEFAULT_SECRETS = frozenset(
-    {"", "secret", "changeme", "change-me", "change_me", "dev", "development", "test", "password", "market", "insecure"}
+    {
+        "",
+        "secret",
+        "changeme",
+        "change-me",
+        "change_me",
+        "dev",
+        "development",
+        "test",
+        "password",
+        "market",
+        "insecure",
+    }
 )
 MIN_SECRET_LENGTH = 32
 # drand's public HTTP relays (League of Entropy); any one that answers with a round whose
 # signature verifies will do, so several are tried in turn.
-DEFAULT_DRAND_RELAYS = ("https://api.drand.sh", "https://drand.cloudflare.com", "https://api2.drand.sh", "https://api3.drand.sh")
+DEFAULT_DRAND_RELAYS = (
+    "https://api.drand.sh",
+    "https://drand.cloudflare.com",
+    "https://api2.drand.sh",
+    "https://api3.drand.sh",
+)
 # The names a development or test server also answers to, whatever its public URL.
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::"})
@@ -86,9 +103,13 @@ def _public_url(raw: str) -> str:
     except ValueError:
         raise ConfigError(f"MARKET_PUBLIC_URL: {raw!r} is not a URL") from None
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ConfigError(f"MARKET_PUBLIC_URL must be an http(s) URL such as https://zjcs.example.gov.cn, got {raw!r}")
+        raise ConfigError(
+            f"MARKET_PUBLIC_URL must be an http(s) URL such as https://zjcs.example.gov.cn, got {raw!r}"
+        )
     if parts.username is not None or parts.path or parts.query or parts.fragment or url.endswith(("?", "#")):
-        raise ConfigError(f"MARKET_PUBLIC_URL must be the site's root (https://host[:port]), with no path, query or user, got {raw!r}")
+        raise ConfigError(
+            f"MARKET_PUBLIC_URL must be the site's root (https://host[:port]), with no path, query or user, got {raw!r}"
+        )
     return _url(parts.scheme, _host(parts.hostname, "MARKET_PUBLIC_URL"), port)
 
 
@@ -200,7 +221,9 @@ class Settings:
         mode = env.get("MARKET_ENV", "dev")
         if mode not in {"dev", "test", "production"}:
             raise ConfigError(f"MARKET_ENV must be dev, test or production, got {mode!r}")
-        public_url = _public_url(env["MARKET_PUBLIC_URL"]) if (env.get("MARKET_PUBLIC_URL") or "").strip() else ""
+        public_url = (
+            _public_url(env["MARKET_PUBLIC_URL"]) if (env.get("MARKET_PUBLIC_URL") or "").strip() else ""
+        )
         if not public_url and mode == "production":
             raise ConfigError(
                 "MARKET_PUBLIC_URL is required in production: the address people reach the site at, "
@@ -222,7 +245,8 @@ class Settings:
             auth_rate_limit=_int("MARKET_AUTH_RATE_LIMIT", 10, env),
             auth_rate_window=_int("MARKET_AUTH_RATE_WINDOW", 60, env),
             # Production is served over HTTPS, so its cookies are Secure unless told otherwise.
-            cookie_secure=(env.get("MARKET_COOKIE_SECURE") or ("1" if mode == "production" else "")) in {"1", "true", "yes"},
+            cookie_secure=(env.get("MARKET_COOKIE_SECURE") or ("1" if mode == "production" else ""))
+            in {"1", "true", "yes"},
             trusted_proxies=_int("MARKET_TRUSTED_PROXIES", 0, env),
             public_url=public_url,
             allowed_hosts=_allowed_hosts(env.get("MARKET_ALLOWED_HOSTS")),
@@ -269,7 +293,9 @@ def normalize_database_url(url: str | None) -> str | None:
     for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url.removeprefix(prefix)
-    raise ConfigError("DATABASE_URL must be a PostgreSQL URL: postgresql+asyncpg://user:password@host:port/database")
+    raise ConfigError(
+        "DATABASE_URL must be a PostgreSQL URL: postgresql+asyncpg://user:password@host:port/database"
+    )
 
 
 def check_secret(key: str, *, is_dev: bool) -> None:

@@ -9,14 +9,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlmodel import SQLModel
 
 logger = logging.getLogger("market.db")
@@ -79,7 +85,9 @@ class Database:
     @classmethod
     def bound_to(cls, connection: AsyncConnection) -> Database:
         """Sessions that join ``connection``'s transaction through savepoints (tests)."""
-        maker = async_sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
+        maker = async_sessionmaker(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
         return cls(sessionmaker=maker)
 
     @asynccontextmanager
@@ -218,7 +226,9 @@ def is_unavailable(exc: BaseException) -> bool:
         # sits idle, before its socket closes: its protocol is then stuck consuming that
         # error (state 2, PROTOCOL_ERROR_CONSUME) and refuses the next query with this.
         # Two queries at once on one connection (a bug) raise InterfaceError instead.
-        if isinstance(current, asyncpg.InternalClientError) and "another operation (2) is in progress" in str(current):
+        if isinstance(current, asyncpg.InternalClientError) and "another operation (2) is in progress" in str(
+            current
+        ):
             return True
         # Raised by the socket while connecting; TimeoutError is asyncpg's connect timeout.
         if isinstance(current, ConnectionError | TimeoutError):
@@ -248,7 +258,9 @@ async def run_on_server(url: str, sql: str) -> None:
     """Run ``sql`` (CREATE or DROP DATABASE) on the maintenance database of ``url``'s server."""
     import asyncpg
 
-    conn = await asyncpg.connect(to_asyncpg_dsn(make_url(url).set(database="postgres").render_as_string(hide_password=False)))
+    conn = await asyncpg.connect(
+        to_asyncpg_dsn(make_url(url).set(database="postgres").render_as_string(hide_password=False))
+    )
     try:
         await conn.execute(sql)
     finally:

@@ -31,7 +31,9 @@ async def load_demo(session: AsyncSession, *, settings: Settings, out: TextIO) -
         user = await accounts.find_by_email(session, email)
         if user is None:
             if role in (Role.admin, Role.supervisor):
-                user = await accounts.create_staff(session, email=email, password=DEMO_PASSWORD, name=name, role=role)
+                user = await accounts.create_staff(
+                    session, email=email, password=DEMO_PASSWORD, name=name, role=role
+                )
             else:
                 data = UserCreate(email=email, password=DEMO_PASSWORD, name=name, role=role)
                 user = await accounts.register(session, data=data)

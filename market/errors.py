@@ -63,11 +63,17 @@ class Forbidden(DomainError):
 
 class Unauthorized(DomainError):
     def __init__(self, detail: str = N_("Log in first")) -> None:
-        super().__init__(detail=detail, status=401, title="Unauthorized", headers={"WWW-Authenticate": "Bearer"})
+        super().__init__(
+            detail=detail, status=401, title="Unauthorized", headers={"WWW-Authenticate": "Bearer"}
+        )
 
 
 class TooManyRequests(DomainError):
-    def __init__(self, retry_after: int, detail: str = N_("Too many attempts from this address; try again in {retry_after} s")) -> None:
+    def __init__(
+        self,
+        retry_after: int,
+        detail: str = N_("Too many attempts from this address; try again in {retry_after} s"),
+    ) -> None:
         super().__init__(
             detail=detail,
             status=429,

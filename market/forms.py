@@ -46,7 +46,9 @@ def parse(model: type[M], values: dict[str, Any]) -> tuple[M | None, FormErrors]
         return None, FormErrors.of(validation_errors(exc))
 
 
-def place_errors(errors: FormErrors, items: Iterable[FieldError], to_field: Callable[[str], str | None]) -> None:
+def place_errors(
+    errors: FormErrors, items: Iterable[FieldError], to_field: Callable[[str], str | None]
+) -> None:
     """Put each error beside the form field ``to_field`` maps it to (the first one wins)."""
     for err in items:
         name = to_field(err.field)

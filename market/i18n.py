@@ -8,7 +8,7 @@ the English catalog is therefore the identity.
 from __future__ import annotations
 
 import io
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ HTML_LANG = {"zh_Hans": "zh-Hans", "en": "en"}
 LABEL = {"zh_Hans": "中文", "en": "English"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(locale: str) -> NullTranslations:
     po_path = TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po"
     if not po_path.exists():

@@ -53,7 +53,9 @@ class Problem:
 def problems(*codes: int) -> dict[int, ResponseSpec]:
     """OpenAPI ``responses`` for these problem statuses, for a route decorator."""
     return {
-        code: ResponseSpec(data_container=Problem, media_type=PROBLEM_JSON, description=TITLES[code], generate_examples=False)
+        code: ResponseSpec(
+            data_container=Problem, media_type=PROBLEM_JSON, description=TITLES[code], generate_examples=False
+        )
         for code in codes
     }
 

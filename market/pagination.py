@@ -32,5 +32,7 @@ def decode_cursor(cursor: str | None) -> int | None:
 
 def check_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}", [FieldError("limit", f"between 1 and {MAX_LIMIT}")])
+        raise InvalidInput(
+            f"limit must be between 1 and {MAX_LIMIT}", [FieldError("limit", f"between 1 and {MAX_LIMIT}")]
+        )
     return limit

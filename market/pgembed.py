@@ -36,10 +36,14 @@ def candidate_bindirs() -> list[Path]:
         candidates.append(Path(explicit))
     if pg_config := shutil.which("pg_config"):
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True, timeout=10)
+            out = subprocess.run(
+                [pg_config, "--bindir"], capture_output=True, text=True, check=True, timeout=10
+            )
             candidates.append(Path(out.stdout.strip()))
     # Debian keeps each major version apart; prefer the newest.
-    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name), reverse=True)
+    versions = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name), reverse=True
+    )
     candidates.extend(Path(p) for p in versions)
     for initdb in (shutil.which("initdb"),):
         if initdb:
@@ -115,7 +119,9 @@ class EmbeddedPostgres:
 
     # -- commands ------------------------------------------------------------------
 
-    def _run(self, args: list[str], *, timeout: float = 120, new_session: bool = False) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, args: list[str], *, timeout: float = 120, new_session: bool = False
+    ) -> subprocess.CompletedProcess[str]:
         kwargs: dict[str, object] = {}
         if self._run_as is not None:
             uid, gid = self._run_as.pw_uid, self._run_as.pw_gid
@@ -194,7 +200,15 @@ class EmbeddedPostgres:
             fh.write(self.password() + "\n")
         self._chown(pwfile)
         try:
-            initdb = [str(self.bindir / "initdb"), "-D", str(self.data), "-U", DB_USER, "--pwfile", str(pwfile)]
+            initdb = [
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                DB_USER,
+                "--pwfile",
+                str(pwfile),
+            ]
             initdb += ["--auth", "scram-sha-256", "--encoding", "UTF8", "--locale", "C.UTF-8"]
             result = self._run(initdb, timeout=300)
         finally:
@@ -206,7 +220,10 @@ class EmbeddedPostgres:
     def is_running(self) -> bool:
         if not (self.data / "postmaster.pid").exists():
             return False
-        return self._run([str(self.bindir / "pg_ctl"), "status", "-D", str(self.data)], timeout=30).returncode == 0
+        return (
+            self._run([str(self.bindir / "pg_ctl"), "status", "-D", str(self.data)], timeout=30).returncode
+            == 0
+        )
 
     def start(self) -> str:
         """Start (or reuse) the cluster, make sure the database exists, return its URL."""
@@ -219,8 +236,17 @@ class EmbeddedPostgres:
             options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
             result = self._run(
                 [
-                    str(self.bindir / "pg_ctl"), "start", "-w", "-t", "90",
-                    "-D", str(self.data), "-l", str(self.log_file), "-o", options,
+                    str(self.bindir / "pg_ctl"),
+                    "start",
+                    "-w",
+                    "-t",
+                    "90",
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.log_file),
+                    "-o",
+                    options,
                 ],
                 timeout=120,
                 new_session=True,
@@ -239,7 +265,10 @@ class EmbeddedPostgres:
         "immediate" drops everything at once, like a crash (the next start recovers)."""
         if not (self.data / "postmaster.pid").exists():
             return
-        self._run([str(self.bindir / "pg_ctl"), "stop", "-D", str(self.data), "-m", mode, "-w", "-t", "60"], timeout=90)
+        self._run(
+            [str(self.bindir / "pg_ctl"), "stop", "-D", str(self.data), "-m", mode, "-w", "-t", "60"],
+            timeout=90,
+        )
         self.started_here = False
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
@@ -250,7 +279,9 @@ class EmbeddedPostgres:
                     return
             except OSError:
                 if time.monotonic() > deadline:
-                    raise EmbeddedPostgresError(f"PostgreSQL is not answering on port {self.port()}") from None
+                    raise EmbeddedPostgresError(
+                        f"PostgreSQL is not answering on port {self.port()}"
+                    ) from None
                 time.sleep(0.1)
 
     def _ensure_database(self, name: str) -> None:

@@ -64,9 +64,13 @@ def _from_litestar(exc: HTTPException) -> DomainError:
         elif errors:
             detail = N_("Some parameters are invalid")
     if status == 403 and "CSRF" in str(exc.detail):
-        detail = N_("The form has expired or was not sent by this site (CSRF token missing or wrong); reload the page and try again")
+        detail = N_(
+            "The form has expired or was not sent by this site (CSRF token missing or wrong); reload the page and try again"
+        )
     headers = dict(exc.headers or {})
-    return DomainError(detail=str(detail), status=status, title=TITLES.get(status, "Error"), errors=errors, headers=headers)
+    return DomainError(
+        detail=str(detail), status=status, title=TITLES.get(status, "Error"), errors=errors, headers=headers
+    )
 
 
 def problem_response(request: Request[Any, Any, Any], err: DomainError) -> Response[Any]:
@@ -122,19 +126,25 @@ def problem_for(exc: Exception) -> DomainError:
         # client may simply try again (the request's transaction, if any, rolled back).
         return DomainError(
             detail=N_("The database is not answering just now; please try again in a few seconds."),
-            status=503, title=TITLES[503], headers={"Retry-After": str(RETRY_AFTER)},
+            status=503,
+            title=TITLES[503],
+            headers={"Retry-After": str(RETRY_AFTER)},
         )
     if _sqlstate(exc) in BAD_TEXT:
         # PostgreSQL refuses text holding U+0000 wherever it was typed (a search, a name, a
         # JSON string): the client's input, not our bug. The transaction rolled back.
-        return DomainError(detail=N_("Text may not contain the NUL character (U+0000)."), status=422, title=TITLES[422])
+        return DomainError(
+            detail=N_("Text may not contain the NUL character (U+0000)."), status=422, title=TITLES[422]
+        )
     if _sqlstate(exc) in OUT_OF_RANGE:
         return DomainError(detail=N_("Some fields are invalid"), status=422, title=TITLES[422])
     if isinstance(exc, RecursionError) and _raised_by_body_decoding(exc):
         # msgspec gives up on a body nested deeper than it recurses and raises RecursionError,
         # which Litestar's body decoding does not turn into its 400 as it does other bad JSON.
         return DomainError(detail=N_("The JSON body is nested too deeply."), status=400, title=TITLES[400])
-    return DomainError(detail=N_("Something went wrong on our side; it has been logged"), status=500, title=TITLES[500])
+    return DomainError(
+        detail=N_("Something went wrong on our side; it has been logged"), status=500, title=TITLES[500]
+    )
 
 
 def _raised_by_body_decoding(exc: BaseException) -> bool:
@@ -143,14 +153,20 @@ def _raised_by_body_decoding(exc: BaseException) -> bool:
     frame = exc.__traceback__
     while frame is not None and frame.tb_next is not None:
         frame = frame.tb_next
-    return frame is not None and frame.tb_frame.f_code.co_name == "decode_json" and "litestar" in frame.tb_frame.f_code.co_filename
+    return (
+        frame is not None
+        and frame.tb_frame.f_code.co_name == "decode_json"
+        and "litestar" in frame.tb_frame.f_code.co_filename
+    )
 
 
 def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     err = problem_for(exc)
     if not isinstance(exc, DomainError | HTTPException):  # the driver's or a bug, not an answer
         if err.status == 503:
-            logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+            logger.warning(
+                "database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__
+            )
         elif err.status == 500:
             logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(request, err) if wants_json(request) else page_response(request, err)

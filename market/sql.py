@@ -31,7 +31,9 @@ def json_column(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-async def keyset_page(reader: asyncpg.Connection, sql: str, args: list[Any], limit: int) -> tuple[list[asyncpg.Record], str | None]:
+async def keyset_page(
+    reader: asyncpg.Connection, sql: str, args: list[Any], limit: int
+) -> tuple[list[asyncpg.Record], str | None]:
     """The rows of a statement that asked for ``limit + 1`` rows keyset-paged by ``id``, and
     the next page's cursor when the extra row says there is one."""
     rows = await reader.fetch(sql, *args)

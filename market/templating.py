@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -23,7 +23,7 @@ from markupsafe import Markup, escape
 
 from market.accounts.models import ROLE_LABELS
 from market.db import ROOT
-from market.i18n import N_, HTML_LANG, LABEL, LANG_COOKIE, LOCALES, gettext_for, negotiate
+from market.i18n import HTML_LANG, LABEL, LANG_COOKIE, LOCALES, N_, gettext_for, negotiate
 from market.security.auth import current_principal
 from market.security.redirects import local_path
 
@@ -95,7 +95,9 @@ class Choices:
         self._pieces: list[tuple[str | None, str, str]] = []
         for value, text in items:
             if isinstance(text, list):
-                self._pieces.append((None, f'<optgroup label="{escape(value)}">', f'<optgroup label="{escape(value)}">'))
+                self._pieces.append(
+                    (None, f'<optgroup label="{escape(value)}">', f'<optgroup label="{escape(value)}">')
+                )
                 self._pieces.extend(self._option(v, t) for v, t in text)
                 self._pieces.append((None, "</optgroup>", "</optgroup>"))
             else:
@@ -113,10 +115,12 @@ class Choices:
         which the browser then shows as the first option)."""
         if not selected or selected not in self.values:
             return self._unmarked
-        return Markup("".join(marked if value == selected else plain for value, plain, marked in self._pieces))
+        return Markup(
+            "".join(marked if value == selected else plain for value, plain, marked in self._pieces)
+        )
 
 
-@lru_cache(maxsize=None)
+@cache
 def template_gettext(locale: str) -> Callable[..., Markup]:
     """The templates' ``_``: what the i18n extension's newstyle gettext does (the
     translation escaped, then %-formatted with escaped variables), remembering the answers
@@ -153,7 +157,9 @@ class LocaleGettext:
 
 
 def request_locale(request: Request[Any, Any, Any]) -> str:
-    return negotiate(cookie=request.cookies.get(LANG_COOKIE), accept_language=request.headers.get("accept-language"))
+    return negotiate(
+        cookie=request.cookies.get(LANG_COOKIE), accept_language=request.headers.get("accept-language")
+    )
 
 
 def is_htmx(request: Request[Any, Any, Any]) -> bool:
@@ -201,7 +207,11 @@ def render(
         **context,
     }
     html = environment().get_template(template).render(values)
-    cookies = [Cookie(key=FLASH_COOKIE, value="", max_age=0, path="/", httponly=True, samesite="lax")] if flash_code else []
+    cookies = (
+        [Cookie(key=FLASH_COOKIE, value="", max_age=0, path="/", httponly=True, samesite="lax")]
+        if flash_code
+        else []
+    )
     return Response(
         content=html,
         media_type=MediaType.HTML,

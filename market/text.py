@@ -23,7 +23,9 @@ from market.i18n import N_
 # the bidi embeddings, overrides and isolates, zero-width space and joiners, the BOM...),
 # Co and Cn (private use and unassigned: no reader can tell what they show).
 REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cn"})
-REFUSED = N_("Remove the invisible or direction-changing characters (such as U+202E or a zero-width space) from this text.")
+REFUSED = N_(
+    "Remove the invisible or direction-changing characters (such as U+202E or a zero-width space) from this text."
+)
 
 
 def first_refused(text: str) -> str | None:

@@ -39,9 +39,19 @@ def run_pip_audit(lock: Path) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "audit.json"
         command = [
-            sys.executable, "-m", "pip_audit",
-            "-r", str(lock), "--no-deps", "--disable-pip",
-            "--progress-spinner", "off", "-f", "json", "-o", str(out),
+            sys.executable,
+            "-m",
+            "pip_audit",
+            "-r",
+            str(lock),
+            "--no-deps",
+            "--disable-pip",
+            "--progress-spinner",
+            "off",
+            "-f",
+            "json",
+            "-o",
+            str(out),
         ]
         for advisory in NOT_REACHABLE:
             command += ["--ignore-vuln", advisory]
@@ -74,8 +84,10 @@ def summarize(report: dict, *, required: bool) -> tuple[int, list[str]]:
         )
         return (1 if required else 0), lines
     lines += [f"audit: skipped {d['name']}: {d['skip_reason']}" for d in skipped]
-    lines.append(f"audit: {len(audited)} locked packages audited, no known vulnerabilities "
-                 f"(not reachable here: {', '.join(sorted(NOT_REACHABLE))})")
+    lines.append(
+        f"audit: {len(audited)} locked packages audited, no known vulnerabilities "
+        f"(not reachable here: {', '.join(sorted(NOT_REACHABLE))})"
+    )
     return 0, lines
 
 

@@ -16,7 +16,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [
-    ROOT / "market/log/protocol.py", ROOT / "market/log/tlock.py", ROOT / "market/log/notice_checks.py", ROOT / "market/log/verifier.py",
+    ROOT / "market/log/protocol.py",
+    ROOT / "market/log/tlock.py",
+    ROOT / "market/log/notice_checks.py",
+    ROOT / "market/log/verifier.py",
 ]
 TARGET = ROOT / "ops/verify_log.py"
 
@@ -56,7 +59,11 @@ def body(path: Path) -> str:
     drop: set[int] = set()
     for node in tree.body:
         first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
-        is_docstring = isinstance(node, ast.Expr) and isinstance(getattr(node, "value", None), ast.Constant) and node is tree.body[0]
+        is_docstring = (
+            isinstance(node, ast.Expr)
+            and isinstance(getattr(node, "value", None), ast.Constant)
+            and node is tree.body[0]
+        )
         is_future = isinstance(node, ast.ImportFrom) and node.module == "__future__"
         is_package = isinstance(node, ast.ImportFrom) and (node.module or "").startswith("market")
         if is_docstring or is_future or is_package:
@@ -72,14 +79,27 @@ def build() -> str:
         "# as it does in the package.\n"
         "protocol = tlock = sys.modules[__name__]\n\n"
     )
-    return HEADER + "import sys\n\n" + protocol_part + "\n\n" + tlock_part + glue + checks_part + "\n\n" + verifier_part
+    return (
+        HEADER
+        + "import sys\n\n"
+        + protocol_part
+        + "\n\n"
+        + tlock_part
+        + glue
+        + checks_part
+        + "\n\n"
+        + verifier_part
+    )
 
 
 def main() -> int:
     text = build()
     if "--check" in sys.argv[1:]:
         if not TARGET.exists() or TARGET.read_text(encoding="utf-8") != text:
-            print("ops/verify_log.py is out of date: run .venv/bin/python ops/build_verifier.py", file=sys.stderr)
+            print(
+                "ops/verify_log.py is out of date: run .venv/bin/python ops/build_verifier.py",
+                file=sys.stderr,
+            )
             return 1
         return 0
     TARGET.write_text(text, encoding="utf-8")

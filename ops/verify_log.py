@@ -117,9 +117,7 @@ def canonical_json(value: JSONValue) -> bytes:
     """The canonical JSON bytes of ``value`` (section 1): RFC 8785 on the restricted data
     model, which for it is exactly sorted keys, no spaces, UTF-8 without escapes."""
     _check_canonical(value, "$")
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def _refuse_float(text: str) -> Any:
@@ -158,7 +156,7 @@ _U32_LIMIT: Final = 2**32
 ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
-def H(x: bytes) -> bytes:  # noqa: N802 - the specification's name
+def H(x: bytes) -> bytes:
     """SHA-256."""
     return hashlib.sha256(x).digest()
 
@@ -173,13 +171,13 @@ def u32be(n: int) -> bytes:
     return n.to_bytes(4, "big")
 
 
-def U64(n: int) -> bytes:  # noqa: N802 - the specification's name
+def U64(n: int) -> bytes:
     if not 0 <= n < _U64_LIMIT:
         raise ValueError(f"{n} does not fit in an unsigned 64-bit integer")
     return n.to_bytes(8, "big")
 
 
-def LP(x: bytes | str) -> bytes:  # noqa: N802 - the specification's name
+def LP(x: bytes | str) -> bytes:
     """Length-prefixed bytes: without the prefix, ("ab", "c") and ("a", "bc") would hash
     alike."""
     data = x.encode("utf-8") if isinstance(x, str) else x
@@ -258,9 +256,7 @@ def commitment(notice_id: str, secret: bytes) -> bytes:
     return H(LP("msp/1/commit") + LP(notice_id) + LP(secret))
 
 
-def bid_document(
-    notice_id: str, bid_id: str, agency_id: str, price_fen: int | None, nonce_hex: str
-) -> bytes:
+def bid_document(notice_id: str, bid_id: str, agency_id: str, price_fen: int | None, nonce_hex: str) -> bytes:
     """The canonical JSON of a bid (step 2). The nonce keeps a low-entropy price from being
     guessed back out of the published hash before the deadline."""
     check_id(notice_id, "notice_id")
@@ -313,10 +309,14 @@ def bid_document_v2(notice_id: str, bid_id: str, agency_id: str, price_fen: int 
     check_id(bid_id, "bid_id")
     check_id(agency_id, "agency_id")
     if price_fen is not None and (
-        isinstance(price_fen, bool) or not isinstance(price_fen, int) or not 1 <= price_fen <= MAX_SAFE_INTEGER
+        isinstance(price_fen, bool)
+        or not isinstance(price_fen, int)
+        or not 1 <= price_fen <= MAX_SAFE_INTEGER
     ):
         raise ValueError(f"price_fen must be a positive integer or None, got {price_fen!r}")
-    return canonical_json({"notice_id": notice_id, "bid_id": bid_id, "agency_id": agency_id, "price_fen": price_fen})
+    return canonical_json(
+        {"notice_id": notice_id, "bid_id": bid_id, "agency_id": agency_id, "price_fen": price_fen}
+    )
 
 
 def _check_salt(salt: bytes) -> bytes:
@@ -500,9 +500,7 @@ def beacon_value(signature: bytes) -> bytes:
 # ---------------------------------------------------------------------------------------
 
 
-def seed(
-    notice_id: str, attempt: int, secret: bytes, eligible: bytes, scheme: str, beacon: bytes
-) -> bytes:
+def seed(notice_id: str, attempt: int, secret: bytes, eligible: bytes, scheme: str, beacon: bytes) -> bytes:
     """The draw's seed: depends on every input that must not change after the fact."""
     check_id(notice_id, "notice_id")
     _check_digest(secret, "secret")
@@ -517,13 +515,7 @@ def seed(
     else:
         _check_digest(beacon, "beacon")
     return H(
-        LP("msp/1/seed")
-        + LP(notice_id)
-        + U64(attempt)
-        + LP(secret)
-        + LP(eligible)
-        + LP(scheme)
-        + LP(beacon)
+        LP("msp/1/seed") + LP(notice_id) + U64(attempt) + LP(secret) + LP(eligible) + LP(scheme) + LP(beacon)
     )
 
 
@@ -629,7 +621,12 @@ def draw_order_of_ordered(seed: bytes, remaining: list[tuple[str, int]]) -> list
 
 
 def draw_steps(
-    notice_id: str, attempt: int, secret: bytes, candidates: Iterable[tuple[str, int]], scheme: str, beacon: bytes
+    notice_id: str,
+    attempt: int,
+    secret: bytes,
+    candidates: Iterable[tuple[str, int]],
+    scheme: str,
+    beacon: bytes,
 ) -> tuple[bytes, bytes, list[str]]:
     """Steps 3 to 5 at once, ``(eligible, seed, order)``, the candidates checked and sorted
     once rather than by each step (a third of a 10,000-candidate draw's time)."""
@@ -823,9 +820,7 @@ def consistency_proof(leaf_hashes: Sequence[bytes], first: int, second: int) -> 
     return [hasher(s, e) for s, e in subtree_ranges_for_consistency(first, second)]
 
 
-def verify_inclusion(
-    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
-) -> bool:
+def verify_inclusion(leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> bool:
     """RFC 9162 2.1.3.2, step by step."""
     if not 0 <= index < size:
         return False
@@ -1198,7 +1193,11 @@ def available() -> bool:
 
 
 def _check_round(round_number: int) -> int:
-    if isinstance(round_number, bool) or not isinstance(round_number, int) or not 1 <= round_number <= MAX_ROUND:
+    if (
+        isinstance(round_number, bool)
+        or not isinstance(round_number, int)
+        or not 1 <= round_number <= MAX_ROUND
+    ):
         raise TlockError(f"a drand round is an integer in [1, 2^64 - 1], got {round_number!r}")
     return round_number
 
@@ -1464,11 +1463,22 @@ class Problem:
 # The entries that tell one notice's story; every other type is checked only as a log entry.
 NOTICE_TYPES: frozenset[str] = frozenset(
     {
-        "notice.published", "notice.amended", "notice.cancelled",
-        "bid.accepted", "bid.withdrawn", "bidding.closed", "bids.opened",
-        "selection.failed", "selection.drawn", "selection.direct",
-        "award.declined", "award.disqualified", "award.final",
-        "objection.filed", "objection.answered", "objection.decided",
+        "notice.published",
+        "notice.amended",
+        "notice.cancelled",
+        "bid.accepted",
+        "bid.withdrawn",
+        "bidding.closed",
+        "bids.opened",
+        "selection.failed",
+        "selection.drawn",
+        "selection.direct",
+        "award.declined",
+        "award.disqualified",
+        "award.final",
+        "objection.filed",
+        "objection.answered",
+        "objection.decided",
     }
 )
 BID_DOCUMENT_KEYS = frozenset({"notice_id", "bid_id", "agency_id", "price_fen", "nonce"})
@@ -1509,7 +1519,9 @@ class NoticeReport:
     entries: int
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    version: int | None = None  # the protocol version whose rules the notice follows (its notice.published's v)
+    version: int | None = (
+        None  # the protocol version whose rules the notice follows (its notice.published's v)
+    )
 
     @property
     def ok(self) -> bool:
@@ -1517,7 +1529,7 @@ class NoticeReport:
 
     @property
     def rules(self) -> str | None:
-        """"MSP/1" or "MSP/2": the rules its story was checked by (None without notice.published)."""
+        """ "MSP/1" or "MSP/2": the rules its story was checked by (None without notice.published)."""
         return RULES.get(self.version) if self.version is not None else None
 
     def as_dict(self) -> dict[str, Any]:
@@ -1660,9 +1672,13 @@ def _bid_document_v2_bytes(doc: dict[str, Any], notice_id: str | None) -> bytes:
     need no escaping) and whose price is null or a safe positive integer, spelled out;
     anything else goes the long way (see ``_bid_document_bytes``)."""
     agency_id, bid_id, price = doc["agency_id"], doc["bid_id"], doc["price_fen"]
-    if doc["notice_id"] == notice_id and (price is None or (type(price) is int and 0 < price <= protocol.MAX_SAFE_INTEGER)):
+    if doc["notice_id"] == notice_id and (
+        price is None or (type(price) is int and 0 < price <= protocol.MAX_SAFE_INTEGER)
+    ):
         spelled = "null" if price is None else str(price)
-        return f'{{"agency_id":"{agency_id}","bid_id":"{bid_id}","notice_id":"{notice_id}","price_fen":{spelled}}}'.encode("ascii")
+        return f'{{"agency_id":"{agency_id}","bid_id":"{bid_id}","notice_id":"{notice_id}","price_fen":{spelled}}}'.encode(
+            "ascii"
+        )
     return protocol.canonical_json(doc)
 
 
@@ -1686,12 +1702,46 @@ class NoticeCheck:
 
     # A large log holds one of these per notice, and feeds it most of the log's entries.
     __slots__ = (
-        "notice_id", "id_ok", "problems", "notes", "count", "first_seq", "early",
-        "published_seq", "method", "k", "min_candidates", "commit", "scheme", "deadline", "cancelled_seq",
-        "bids", "standing", "bid_count", "closed_seq", "closed_ts", "secret", "candidates", "candidate_count",
-        "eligible", "prices",
-        "outcome", "selections", "slots", "alternates", "used", "objections", "final_seq", "changed_seq",
-        "version", "sealing", "published_ts", "moved_seq", "claims", "cancelled_openings", "opened_seq",
+        "alternates",
+        "bid_count",
+        "bids",
+        "cancelled_openings",
+        "cancelled_seq",
+        "candidate_count",
+        "candidates",
+        "changed_seq",
+        "claims",
+        "closed_seq",
+        "closed_ts",
+        "commit",
+        "count",
+        "deadline",
+        "early",
+        "eligible",
+        "final_seq",
+        "first_seq",
+        "id_ok",
+        "k",
+        "method",
+        "min_candidates",
+        "moved_seq",
+        "notes",
+        "notice_id",
+        "objections",
+        "opened_seq",
+        "outcome",
+        "prices",
+        "problems",
+        "published_seq",
+        "published_ts",
+        "scheme",
+        "sealing",
+        "secret",
+        "selections",
+        "slots",
+        "standing",
+        "used",
+        "version",
     )
 
     def __init__(self, notice_id: str) -> None:
@@ -1738,7 +1788,9 @@ class NoticeCheck:
         self.published_ts = ""
         self.moved_seq = -1  # the last amendment that moved the deadline
         self.claims: Claims | None = None
-        self.cancelled_openings = False  # whether notice.cancelled opened the bids (else bids.opened does, tlock)
+        self.cancelled_openings = (
+            False  # whether notice.cancelled opened the bids (else bids.opened does, tlock)
+        )
         self.opened_seq: int | None = None  # bids.opened
 
     def problem(self, seq: int | None, message: str) -> None:
@@ -1768,14 +1820,15 @@ class NoticeCheck:
             return
         if self.version is not None and entry.get("v") != self.version and kind != "notice.published":
             self.problem(
-                seq, f"{kind} has v {entry.get('v')!r}, but notice {self.notice_id} follows {RULES[self.version]} "
+                seq,
+                f"{kind} has v {entry.get('v')!r}, but notice {self.notice_id} follows {RULES[self.version]} "
                 f"(its notice.published, entry {self.published_seq}, has v {self.version}): a notice's entries all carry its version",
             )
         handler = (self._HANDLERS_V2 if self.version == 2 else self._HANDLERS).get(kind)  # type: ignore[arg-type]
         if handler is not None:
             try:
                 handler(self, seq, entry, ts)
-            except Exception as exc:  # noqa: BLE001 - input nobody foresaw is a problem to report, not a crash
+            except Exception as exc:
                 self.problem(seq, f"{kind} could not be checked: {type(exc).__name__}: {exc}")
 
     def _published(self, seq: int, e: dict[str, Any], ts: str) -> None:
@@ -1825,7 +1878,8 @@ class NoticeCheck:
         # ts): fromisoformat reads them at a tenth of parse_ts's cost.
         if datetime.fromisoformat(deadline[:-1]) - datetime.fromisoformat(self.published_ts[:-1]) > window:
             self.problem(
-                seq, f"bid_deadline {deadline} is more than {window.days} days (MAX_BID_WINDOW_SECONDS) after "
+                seq,
+                f"bid_deadline {deadline} is more than {window.days} days (MAX_BID_WINDOW_SECONDS) after "
                 f"the notice was published at {self.published_ts} (MSP/2)",
             )
 
@@ -1852,7 +1906,10 @@ class NoticeCheck:
             except ValueError:  # a deadline before quicknet existed
                 due = None
             if round_number != due:
-                self.problem(seq, f"scheme commits to drand round {round_number}, but the deadline {deadline} calls for round {due}")
+                self.problem(
+                    seq,
+                    f"scheme commits to drand round {round_number}, but the deadline {deadline} calls for round {due}",
+                )
         return str(scheme)
 
     def _amended(self, seq: int, e: dict[str, Any], ts: str) -> None:
@@ -1862,17 +1919,31 @@ class NoticeCheck:
             return
         if self.deadline is not None and ts >= self.deadline:
             self.problem(seq, f"notice.amended at {ts}, at or after the deadline in force {self.deadline}")
-        for name, committed in (("method", self.method), ("winners", self.k), ("min_candidates", self.min_candidates), ("commit", self.commit)):
+        for name, committed in (
+            ("method", self.method),
+            ("winners", self.k),
+            ("min_candidates", self.min_candidates),
+            ("commit", self.commit),
+        ):
             if name in e and e[name] != committed:
                 self.problem(seq, f"notice.amended changes {name}, which never changes")
         if not _is_hex64(e.get("terms_sha256")):
             self.problem(seq, "terms_sha256 is not 64 lowercase hex digits")
         deadline = self._deadline(seq, e.get("bid_deadline"))
         if deadline is not None and self.deadline is not None and deadline < self.deadline:
-            self.problem(seq, f"the amended deadline {deadline} is earlier than the one before, {self.deadline}")
+            self.problem(
+                seq, f"the amended deadline {deadline} is earlier than the one before, {self.deadline}"
+            )
         scheme = self._scheme(seq, e.get("scheme"), deadline)
-        if deadline == self.deadline and scheme is not None and self.scheme is not None and scheme != self.scheme:
-            self.problem(seq, f"scheme changed from {self.scheme} to {scheme} although the deadline did not move")
+        if (
+            deadline == self.deadline
+            and scheme is not None
+            and self.scheme is not None
+            and scheme != self.scheme
+        ):
+            self.problem(
+                seq, f"scheme changed from {self.scheme} to {scheme} although the deadline did not move"
+            )
         if self.version == 2:
             self._check_window(seq, deadline)
             if deadline is not None and deadline != self.deadline:
@@ -1889,13 +1960,19 @@ class NoticeCheck:
             self.problem(seq, f"notice.cancelled at {ts}, at or after the deadline {self.deadline}")
         if self.version == 2 and self.closed_seq is None:
             if "tlock" in e:
-                self.problem(seq, "notice.cancelled has tlock: a tlock notice's cancellation comes before its round, and bids.opened gives it")
+                self.problem(
+                    seq,
+                    "notice.cancelled has tlock: a tlock notice's cancellation comes before its round, and bids.opened gives it",
+                )
             openings = e.get("openings")
             if self.sealing == "tlock":
                 # Cancelled before the deadline, so before the round that opens the bids:
                 # nobody can open them yet; bids.opened does once the round is out.
                 if openings is not None:
-                    self.problem(seq, "notice.cancelled of a tlock notice has openings: its bids cannot be opened before the deadline's round (openings is null, and bids.opened opens them)")
+                    self.problem(
+                        seq,
+                        "notice.cancelled of a tlock notice has openings: its bids cannot be opened before the deadline's round (openings is null, and bids.opened opens them)",
+                    )
             else:
                 # Every bid placed, standing or withdrawn, is opened: else nobody could tell a
                 # cancellation that drops bids from one that had none (the join tells).
@@ -1909,17 +1986,26 @@ class NoticeCheck:
         deadline's round is out, checked as a close's openings are (against the deadline
         in force at the cancellation, the sealed entries before the cancellation)."""
         if self.cancelled_seq is None:
-            self.problem(seq, "bids.opened of a notice that was not cancelled (only a cancelled tlock notice's bids are opened so)")
+            self.problem(
+                seq,
+                "bids.opened of a notice that was not cancelled (only a cancelled tlock notice's bids are opened so)",
+            )
             return
         if self.sealing != "tlock":
-            self.problem(seq, f"bids.opened of a {self.sealing} notice, whose cancellation (entry {self.cancelled_seq}) opens the bids itself")
+            self.problem(
+                seq,
+                f"bids.opened of a {self.sealing} notice, whose cancellation (entry {self.cancelled_seq}) opens the bids itself",
+            )
             return
         if self.opened_seq is not None:
             self.problem(seq, f"a second bids.opened (the first is entry {self.opened_seq})")
             return
         self.opened_seq = seq
         if self.deadline is not None and ts < self.deadline:
-            self.problem(seq, f"bids.opened at {ts}, before the deadline {self.deadline}: its drand round cannot have been out")
+            self.problem(
+                seq,
+                f"bids.opened at {ts}, before the deadline {self.deadline}: its drand round cannot have been out",
+            )
         self._check_openings(seq, e.get("openings"), "bids.opened", before=self.cancelled_seq)
         self._check_tlock(seq, e.get("tlock"), "bids.opened")
         self.bid_count = len(self.standing)
@@ -1937,13 +2023,18 @@ class NoticeCheck:
             self.problem(seq, f"bid {bid_id} accepted after bidding.closed (entry {self.closed_seq})")
             return
         if self.deadline is not None and ts >= self.deadline:
-            self.problem(seq, f"bid {bid_id} accepted at {ts}, at or after the deadline in force {self.deadline}")
+            self.problem(
+                seq, f"bid {bid_id} accepted at {ts}, at or after the deadline in force {self.deadline}"
+            )
         if bid_id in self.bids:
             self.problem(seq, f"bid {bid_id} accepted a second time (first at entry {self.bids[bid_id].seq})")
             return
         if agency_id in self.standing:
             held = self.bids[self.standing[agency_id]]
-            self.problem(seq, f"agency {agency_id} already has a standing bid, {self.standing[agency_id]} (entry {held.seq})")
+            self.problem(
+                seq,
+                f"agency {agency_id} already has a standing bid, {self.standing[agency_id]} (entry {held.seq})",
+            )
         self.bids[bid_id] = _Bid(seq, agency_id, sha)
         self.standing[agency_id] = bid_id
 
@@ -1962,7 +2053,9 @@ class NoticeCheck:
         if agency_id != bid.agency_id:
             self.problem(seq, f"bid {bid_id} belongs to {bid.agency_id}, not {agency_id!r}")
         if self.deadline is not None and ts >= self.deadline:
-            self.problem(seq, f"bid {bid_id} withdrawn at {ts}, at or after the deadline in force {self.deadline}")
+            self.problem(
+                seq, f"bid {bid_id} withdrawn at {ts}, at or after the deadline in force {self.deadline}"
+            )
         bid.withdrawn_seq = seq
         if self.standing.get(bid.agency_id) == bid_id:
             del self.standing[bid.agency_id]
@@ -1987,7 +2080,10 @@ class NoticeCheck:
         else:
             self.eligible = bytes.fromhex(eligible)
             # (self.candidates are set only when _check_candidates found them canonical)
-            if self.candidates is not None and protocol.eligible_digest_of_ordered(self.candidates).hex() != eligible:
+            if (
+                self.candidates is not None
+                and protocol.eligible_digest_of_ordered(self.candidates).hex() != eligible
+            ):
                 self.problem(seq, "eligible does not recompute from the candidates")
         # A large log holds every notice until its end: keep only what later entries need.
         self.bid_count = len(self.standing)
@@ -2009,7 +2105,11 @@ class NoticeCheck:
         seen: set[str] = set()
         previous, unsorted = "", False
         for doc in docs:
-            if not isinstance(doc, dict) or doc.keys() != BID_DOCUMENT_KEYS or not isinstance(doc["bid_id"], str):
+            if (
+                not isinstance(doc, dict)
+                or doc.keys() != BID_DOCUMENT_KEYS
+                or not isinstance(doc["bid_id"], str)
+            ):
                 keys = sorted(doc) if isinstance(doc, dict) else type(doc).__name__
                 self.problem(seq, f"bids holds something that is not a bid document: {keys}")
                 continue
@@ -2031,26 +2131,44 @@ class NoticeCheck:
                 self.problem(seq, f"bid {bid_id} is in bidding.closed but was never accepted")
                 continue
             if bid.withdrawn_seq is not None:
-                self.problem(seq, f"bid {bid_id} was withdrawn (entry {bid.withdrawn_seq}) but is in bidding.closed")
+                self.problem(
+                    seq, f"bid {bid_id} was withdrawn (entry {bid.withdrawn_seq}) but is in bidding.closed"
+                )
             if agency_id != bid.agency_id:
-                self.problem(seq, f"bid document {bid_id} names agency {agency_id!r}, its bid.accepted entry (entry {bid.seq}) {bid.agency_id}")
+                self.problem(
+                    seq,
+                    f"bid document {bid_id} names agency {agency_id!r}, its bid.accepted entry (entry {bid.seq}) {bid.agency_id}",
+                )
             try:
-                digest = protocol.bid_sha256(_bid_document_bytes(doc, bid, self.notice_id if self.id_ok else None))
+                digest = protocol.bid_sha256(
+                    _bid_document_bytes(doc, bid, self.notice_id if self.id_ok else None)
+                )
             except protocol.CanonicalJSONError as exc:
                 self.problem(seq, f"bid document {bid_id} cannot be canonical JSON: {exc}")
                 continue
             if digest != bid.sha:
-                self.problem(seq, f"bid document {bid_id} does not hash to the bid_sha256 of its bid.accepted entry (entry {bid.seq})")
+                self.problem(
+                    seq,
+                    f"bid document {bid_id} does not hash to the bid_sha256 of its bid.accepted entry (entry {bid.seq})",
+                )
             if self.method == "lowest_price":
                 if not _is_int(price, 1):
-                    self.problem(seq, f"bid {bid_id} has price_fen {price!r}; a lowest_price bid has a positive integer")
+                    self.problem(
+                        seq,
+                        f"bid {bid_id} has price_fen {price!r}; a lowest_price bid has a positive integer",
+                    )
             elif self.method is not None and price is not None:
-                self.problem(seq, f"bid {bid_id} has price_fen {price!r}; a {self.method} bid has none (null)")
+                self.problem(
+                    seq, f"bid {bid_id} has price_fen {price!r}; a {self.method} bid has none (null)"
+                )
             if bid.withdrawn_seq is None:
                 self.prices[bid.agency_id] = price
         for agency_id, bid_id in self.standing.items():
             if bid_id not in seen:
-                self.problem(seq, f"bid {bid_id} of {agency_id} (entry {self.bids[bid_id].seq}) is missing from bidding.closed")
+                self.problem(
+                    seq,
+                    f"bid {bid_id} of {agency_id} (entry {self.bids[bid_id].seq}) is missing from bidding.closed",
+                )
 
     def _check_openings(self, seq: int, openings: Any, where: str, before: int | None = None) -> None:
         """MSP/2: every bid placed on the notice, standing or withdrawn, opened: its document,
@@ -2075,12 +2193,23 @@ class NoticeCheck:
         for item in openings:
             if not isinstance(item, dict) or item.keys() != OPENING_KEYS:
                 keys = sorted(item) if isinstance(item, dict) else type(item).__name__
-                self.problem(seq, f"openings holds something that is not an opening {{bid, salt, seq, withdrawn}}: {keys}")
+                self.problem(
+                    seq,
+                    f"openings holds something that is not an opening {{bid, salt, seq, withdrawn}}: {keys}",
+                )
                 continue
             doc = item["bid"]
-            if not (isinstance(doc, dict) and doc.keys() == BID_DOCUMENT_V2_KEYS and is_id(doc["bid_id"]) and is_id(doc["agency_id"])):
+            if not (
+                isinstance(doc, dict)
+                and doc.keys() == BID_DOCUMENT_V2_KEYS
+                and is_id(doc["bid_id"])
+                and is_id(doc["agency_id"])
+            ):
                 keys = sorted(doc) if isinstance(doc, dict) else type(doc).__name__
-                self.problem(seq, f"an opening's bid is not an MSP/2 bid document {{agency_id, bid_id, notice_id, price_fen}} with ids: {keys}")
+                self.problem(
+                    seq,
+                    f"an opening's bid is not an MSP/2 bid document {{agency_id, bid_id, notice_id, price_fen}} with ids: {keys}",
+                )
                 continue
             bid_id, agency_id, price = doc["bid_id"], doc["agency_id"], doc["price_fen"]
             if bid_id in seen:
@@ -2095,12 +2224,19 @@ class NoticeCheck:
                 self.problem(seq, f"bid document {bid_id} names notice {doc['notice_id']!r}")
             if self.method == "lowest_price":
                 if not _is_int(price, 1):
-                    self.problem(seq, f"bid {bid_id} has price_fen {price!r}; a lowest_price bid has a positive integer")
+                    self.problem(
+                        seq,
+                        f"bid {bid_id} has price_fen {price!r}; a lowest_price bid has a positive integer",
+                    )
             elif self.method is not None and price is not None:
-                self.problem(seq, f"bid {bid_id} has price_fen {price!r}; a {self.method} bid has none (null)")
+                self.problem(
+                    seq, f"bid {bid_id} has price_fen {price!r}; a {self.method} bid has none (null)"
+                )
             salt, bid_seq, withdrawn = _salt(item["salt"]), item["seq"], item["withdrawn"]
             if salt is None or not _is_int(bid_seq, 0):
-                self.problem(seq, f"the opening of bid {bid_id} needs a salt of 64 lowercase hex digits and a seq")
+                self.problem(
+                    seq, f"the opening of bid {bid_id} needs a salt of 64 lowercase hex digits and a seq"
+                )
                 continue
             try:
                 document = _bid_document_v2_bytes(doc, notice_id)
@@ -2114,28 +2250,56 @@ class NoticeCheck:
             if withdrawn is None:
                 spans.setdefault(agency_id, []).append((bid_seq, before, bid_id))
                 if agency_id in self.standing:
-                    self.problem(seq, f"agency {agency_id} has two standing bids, {self.standing[agency_id]} and {bid_id}")
+                    self.problem(
+                        seq,
+                        f"agency {agency_id} has two standing bids, {self.standing[agency_id]} and {bid_id}",
+                    )
                 else:
                     self.standing[agency_id] = bid_id
                     self.prices[agency_id] = price
                 continue
-            w_salt = _salt(withdrawn.get("salt")) if isinstance(withdrawn, dict) and withdrawn.keys() == WITHDRAWN_KEYS else None
+            w_salt = (
+                _salt(withdrawn.get("salt"))
+                if isinstance(withdrawn, dict) and withdrawn.keys() == WITHDRAWN_KEYS
+                else None
+            )
             w_seq = withdrawn["seq"] if w_salt is not None else None
             if w_salt is None or not _is_int(w_seq, 0):
-                self.problem(seq, f"the withdrawal of bid {bid_id} is not null or {{salt, seq}} with a salt of 64 lowercase hex digits")
+                self.problem(
+                    seq,
+                    f"the withdrawal of bid {bid_id} is not null or {{salt, seq}} with a salt of 64 lowercase hex digits",
+                )
                 continue
             if w_seq <= bid_seq:
-                self.problem(seq, f"the withdrawal of bid {bid_id} (entry {w_seq}) is not after the bid's sealed entry {bid_seq}")
+                self.problem(
+                    seq,
+                    f"the withdrawal of bid {bid_id} (entry {w_seq}) is not after the bid's sealed entry {bid_seq}",
+                )
             spans.setdefault(agency_id, []).append((bid_seq, w_seq, bid_id))
-            self._claim(seq, before, w_seq, f"the withdrawal of bid {bid_id}", _withdrawal_commitment(w_salt, bid_commitment), seqs, commitments, labels)
+            self._claim(
+                seq,
+                before,
+                w_seq,
+                f"the withdrawal of bid {bid_id}",
+                _withdrawal_commitment(w_salt, bid_commitment),
+                seqs,
+                commitments,
+                labels,
+            )
             if plaintexts is not None:
                 plaintexts.append(_tlock_plaintext(w_salt, withdraws=bid_commitment))
         if len(spans) < len(seen):  # some agency bid more than once: one bid standing at a time
             self._check_spans(seq, before, spans)
         if self.deadline is not None:
             self.claims = Claims(
-                self.notice_id, seq, self.deadline, self.sealing == "tlock",
-                array.array("q", seqs), b"".join(commitments), "\n".join(labels), plaintexts=plaintexts,
+                self.notice_id,
+                seq,
+                self.deadline,
+                self.sealing == "tlock",
+                array.array("q", seqs),
+                b"".join(commitments),
+                "\n".join(labels),
+                plaintexts=plaintexts,
             )
 
     def _check_spans(self, seq: int, before: int, spans: dict[str, list[tuple[int, int, str]]]) -> None:
@@ -2152,22 +2316,35 @@ class NoticeCheck:
                 if bid[0] < held[1] and not (bid[1] == held[1] == before):
                     until = "the opening" if held[1] == before else f"its withdrawal, entry {held[1]}"
                     self.problem(
-                        seq, f"agency {agency_id} had two bids standing at once: {held[2]} (sealed entry {held[0]}, standing until "
+                        seq,
+                        f"agency {agency_id} had two bids standing at once: {held[2]} (sealed entry {held[0]}, standing until "
                         f"{until}) and {bid[2]} (sealed entry {bid[0]})",
                     )
                 if bid[1] > held[1]:
                     held = bid
 
     def _claim(
-        self, seq: int, before: int, claimed: int, label: str, commitment: bytes, seqs: list[int], commitments: list[bytes], labels: list[str]
+        self,
+        seq: int,
+        before: int,
+        claimed: int,
+        label: str,
+        commitment: bytes,
+        seqs: list[int],
+        commitments: list[bytes],
+        labels: list[str],
     ) -> None:
         """One sealed entry an opening claims; what the notice alone can tell of it checked."""
         if self.published_seq is not None and not self.published_seq < claimed < before:
             where = "this opening" if before == seq else f"notice.cancelled (entry {before})"
-            self.problem(seq, f"{label}: its sealed entry {claimed} is not between notice.published (entry {self.published_seq}) and {where}")
+            self.problem(
+                seq,
+                f"{label}: its sealed entry {claimed} is not between notice.published (entry {self.published_seq}) and {where}",
+            )
         if self.sealing == "tlock" and claimed < self.moved_seq:
             self.problem(
-                seq, f"{label}: its sealed entry {claimed} was timelocked before the amendment (entry {self.moved_seq}) "
+                seq,
+                f"{label}: its sealed entry {claimed} was timelocked before the amendment (entry {self.moved_seq}) "
                 "moved the deadline, so it could be opened before the deadline in force",
             )
         seqs.append(claimed)
@@ -2194,9 +2371,17 @@ class NoticeCheck:
         round_number, signature = value.get("round"), value.get("signature")
         usable = True
         if round_number != due or isinstance(round_number, bool):
-            self.problem(seq, f"tlock round {round_number!r} is not {due}, the first drand quicknet round at or after the deadline {self.deadline}")
+            self.problem(
+                seq,
+                f"tlock round {round_number!r} is not {due}, the first drand quicknet round at or after the deadline {self.deadline}",
+            )
             usable = False
-        if not (isinstance(signature, str) and signature and len(signature) % 2 == 0 and re.fullmatch(r"[0-9a-f]+", signature)):
+        if not (
+            isinstance(signature, str)
+            and signature
+            and len(signature) % 2 == 0
+            and re.fullmatch(r"[0-9a-f]+", signature)
+        ):
             self.problem(seq, "tlock signature is not lowercase hex")
             usable = False
         elif drand_verify is None:
@@ -2205,7 +2390,9 @@ class NoticeCheck:
             try:
                 drand_verify.verify_quicknet(round_number, signature)
             except Exception:  # ValueError, or whatever else a malformed signature brings
-                self.problem(seq, f"tlock signature does not verify (BLS) for drand quicknet round {round_number}")
+                self.problem(
+                    seq, f"tlock signature does not verify (BLS) for drand quicknet round {round_number}"
+                )
                 usable = False
         if not tlock.available():
             self.notes.append(TLOCK_NOT_DECRYPTED)
@@ -2213,7 +2400,10 @@ class NoticeCheck:
             self.claims.round, self.claims.signature = round_number, signature
 
     def _v1_only(self, seq: int, e: dict[str, Any], ts: str) -> None:
-        self.problem(seq, f"{e['type']} in an MSP/2 notice, whose bids and withdrawals are bid.sealed entries opened at the close")
+        self.problem(
+            seq,
+            f"{e['type']} in an MSP/2 notice, whose bids and withdrawals are bid.sealed entries opened at the close",
+        )
 
     def _check_candidates(self, seq: int, candidates: Any, excluded: Any) -> None:
         """``candidates`` and ``excluded`` split the standing bidders between them."""
@@ -2239,7 +2429,12 @@ class NoticeCheck:
                 unsorted, well_formed = True, False
         left_out: list[str] = []
         for item in excluded if isinstance(excluded, list) else []:
-            if not (isinstance(item, dict) and is_id(item.get("agency_id")) and isinstance(item.get("reason"), str) and item["reason"]):
+            if not (
+                isinstance(item, dict)
+                and is_id(item.get("agency_id"))
+                and isinstance(item.get("reason"), str)
+                and item["reason"]
+            ):
                 self.problem(seq, f"excluded {item!r} is not {{agency_id, reason}}")
                 continue
             if item["agency_id"] in left_out:
@@ -2290,7 +2485,9 @@ class NoticeCheck:
         # A direct notice fails the same way: the agency it names did not respond or is no
         # longer eligible, so it is not a candidate (the log does not say which agency it names).
         if count >= self.min_candidates:
-            self.problem(seq, f"selection.failed although {count} candidates meet the minimum of {self.min_candidates}")
+            self.problem(
+                seq, f"selection.failed although {count} candidates meet the minimum of {self.min_candidates}"
+            )
 
     def _direct(self, seq: int, e: dict[str, Any]) -> None:
         agency_id = e.get("agency_id")
@@ -2299,12 +2496,17 @@ class NoticeCheck:
         if self.candidates is not None:
             names = [a for a, _ in self.candidates]
             if self.min_candidates is not None and len(names) < self.min_candidates:
-                self.problem(seq, f"selection.direct with {len(names)} candidates, fewer than the minimum of {self.min_candidates}")
+                self.problem(
+                    seq,
+                    f"selection.direct with {len(names)} candidates, fewer than the minimum of {self.min_candidates}",
+                )
             if agency_id not in names:
                 self.problem(seq, f"selection.direct names {agency_id!r}, which is not a candidate")
             elif len(names) > 1 and self.method == "direct":
                 # Every bidder but the named agency is excluded (not_named): one candidate at most.
-                self.problem(seq, f"a direct notice has one candidate, the agency it names; this one has {len(names)}")
+                self.problem(
+                    seq, f"a direct notice has one candidate, the agency it names; this one has {len(names)}"
+                )
         justification = e.get("justification")
         if not isinstance(justification, str) or not justification.strip():
             self.problem(seq, "selection.direct has no written justification")
@@ -2316,8 +2518,15 @@ class NoticeCheck:
         if self.method == "direct":
             self.problem(seq, "selection.drawn on a direct notice, which is not drawn")
             return
-        if self.candidates is not None and self.min_candidates is not None and len(self.candidates) < self.min_candidates:
-            self.problem(seq, f"selection.drawn with {len(self.candidates)} candidates, fewer than the minimum of {self.min_candidates}")
+        if (
+            self.candidates is not None
+            and self.min_candidates is not None
+            and len(self.candidates) < self.min_candidates
+        ):
+            self.problem(
+                seq,
+                f"selection.drawn with {len(self.candidates)} candidates, fewer than the minimum of {self.min_candidates}",
+            )
         if e.get("attempt") != 1 or isinstance(e.get("attempt"), bool):
             self.problem(seq, f"attempt is {e.get('attempt')!r}, not 1 (there is no second draw)")
         if e.get("scheme") != self.scheme:
@@ -2333,9 +2542,17 @@ class NoticeCheck:
         self.alternates = list(logged["alternates"])  # type: ignore[arg-type]
         self.used = set(logged["winners"])  # type: ignore[arg-type]
         if None in (beacon, self.secret, self.eligible, self.candidates, self.scheme, self.k, self.method):
-            self.problem(seq, "the draw cannot be recomputed: the values it depends on are missing or malformed (see above)")
+            self.problem(
+                seq,
+                "the draw cannot be recomputed: the values it depends on are missing or malformed (see above)",
+            )
             return
-        assert beacon is not None and self.secret is not None and self.eligible is not None and self.candidates is not None
+        assert (
+            beacon is not None
+            and self.secret is not None
+            and self.eligible is not None
+            and self.candidates is not None
+        )
         assert self.scheme is not None and self.k is not None
         seed = protocol.seed(self.notice_id, 1, self.secret, self.eligible, self.scheme, beacon)
         if e.get("seed") != seed.hex():
@@ -2349,9 +2566,17 @@ class NoticeCheck:
             self.problem(seq, f"the ranking cannot be recomputed: {exc}")
             return
         winners, alternates = protocol.split_winners(ranking, self.k)
-        for name, expected in (("order", order), ("ranking", ranking), ("winners", winners), ("alternates", alternates)):
+        for name, expected in (
+            ("order", order),
+            ("ranking", ranking),
+            ("winners", winners),
+            ("alternates", alternates),
+        ):
             if logged[name] != expected:
-                self.problem(seq, f"{name} does not recompute: the entry has {_names(logged[name])}, the draw gives {_names(expected)}")
+                self.problem(
+                    seq,
+                    f"{name} does not recompute: the entry has {_names(logged[name])}, the draw gives {_names(expected)}",
+                )
 
     def _beacon(self, seq: int, beacon: Any) -> bytes | None:
         """The beacon value that goes into the seed (empty for scheme none), or None when
@@ -2377,7 +2602,9 @@ class NoticeCheck:
             self.problem(seq, "beacon signature is not lowercase hex")
             return None
         if beacon.get("round") != round_number or isinstance(beacon.get("round"), bool):
-            self.problem(seq, f"beacon round {beacon.get('round')!r} is not the committed round {round_number}")
+            self.problem(
+                seq, f"beacon round {beacon.get('round')!r} is not the committed round {round_number}"
+            )
         value = protocol.beacon_value(signature_bytes)
         if beacon.get("randomness") != value.hex():
             self.problem(seq, "beacon randomness is not H(signature)")
@@ -2387,7 +2614,9 @@ class NoticeCheck:
             try:
                 drand_verify.verify_quicknet(round_number, signature)
             except Exception:  # ValueError, or whatever else a malformed signature brings
-                self.problem(seq, f"beacon signature does not verify (BLS) for drand quicknet round {round_number}")
+                self.problem(
+                    seq, f"beacon signature does not verify (BLS) for drand quicknet round {round_number}"
+                )
         return value
 
     def _holder_slot(self, seq: int, kind: str, agency_id: Any) -> int | None:
@@ -2395,7 +2624,10 @@ class NoticeCheck:
             self.problem(seq, f"{kind} with no selection to award")
             return None
         if agency_id is None or agency_id not in self.slots:
-            self.problem(seq, f"{kind} names {agency_id!r}, which does not hold the award (holders {_names(self.holders)})")
+            self.problem(
+                seq,
+                f"{kind} names {agency_id!r}, which does not hold the award (holders {_names(self.holders)})",
+            )
             return None
         return self.slots.index(agency_id)
 
@@ -2435,7 +2667,9 @@ class NoticeCheck:
             state = f"was {objection.decision}" if objection.decision else "has not been decided"
             self.problem(seq, f"award.disqualified cites objection {objection_id}, which {state}")
         elif objection.agency_id is not None and objection.agency_id != e.get("agency_id"):
-            self.problem(seq, f"objection {objection_id} was against {objection.agency_id}, not {e.get('agency_id')!r}")
+            self.problem(
+                seq, f"objection {objection_id} was against {objection.agency_id}, not {e.get('agency_id')!r}"
+            )
         self._replace(seq, "award.disqualified", e)
 
     def _final(self, seq: int, e: dict[str, Any], ts: str) -> None:
@@ -2444,12 +2678,16 @@ class NoticeCheck:
             return
         for objection_id, objection in self.objections.items():
             if objection.decision is None:
-                self.problem(seq, f"award.final while objection {objection_id} (entry {objection.seq}) is pending")
+                self.problem(
+                    seq, f"award.final while objection {objection_id} (entry {objection.seq}) is pending"
+                )
         holders = self.holders
         if not holders:
             self.problem(seq, "award.final although no agency holds the award")
         elif e.get("winners") != holders:
-            self.problem(seq, f"award.final names {_names(e.get('winners'))}, but the holders are {_names(holders)}")
+            self.problem(
+                seq, f"award.final names {_names(e.get('winners'))}, but the holders are {_names(holders)}"
+            )
         self.final_seq = seq
 
     def _objection_filed(self, seq: int, e: dict[str, Any], ts: str) -> None:
@@ -2458,12 +2696,17 @@ class NoticeCheck:
             self.problem(seq, f"objection_id {objection_id!r} is not an id")
             return
         if objection_id in self.objections:
-            self.problem(seq, f"objection {objection_id} filed a second time (first at entry {self.objections[objection_id].seq})")
+            self.problem(
+                seq,
+                f"objection {objection_id} filed a second time (first at entry {self.objections[objection_id].seq})",
+            )
             return
         if self.outcome is None or self.outcome[1] == "selection.failed":
             self.problem(seq, f"objection {objection_id} filed with no selection to object to")
         elif agency_id is not None and agency_id not in self.slots:
-            self.problem(seq, f"objection {objection_id} is against {agency_id!r}, which does not hold the award")
+            self.problem(
+                seq, f"objection {objection_id} is against {agency_id!r}, which does not hold the award"
+            )
         if not _is_hex64(e.get("reasons_sha256")):
             self.problem(seq, "reasons_sha256 is not 64 lowercase hex digits")
         if "objector_sha256" in e and not _is_hex64(e["objector_sha256"]):
@@ -2477,7 +2720,9 @@ class NoticeCheck:
         if objection is None:
             self.problem(seq, f"{kind} for objection {objection_id!r}, which was never filed")
         elif objection.decided_seq is not None:
-            self.problem(seq, f"{kind} for objection {objection_id}, already decided (entry {objection.decided_seq})")
+            self.problem(
+                seq, f"{kind} for objection {objection_id}, already decided (entry {objection.decided_seq})"
+            )
             return None
         return objection
 
@@ -2488,7 +2733,10 @@ class NoticeCheck:
         if objection is None:
             return
         if objection.answered_seq is not None:
-            self.problem(seq, f"objection {e['objection_id']} answered a second time (first at entry {objection.answered_seq})")
+            self.problem(
+                seq,
+                f"objection {e['objection_id']} answered a second time (first at entry {objection.answered_seq})",
+            )
         objection.answered_seq = seq
 
     def _objection_decided(self, seq: int, e: dict[str, Any], ts: str) -> None:
@@ -2527,7 +2775,12 @@ class NoticeCheck:
         "objection.decided": _objection_decided,
     }
 
-    _HANDLERS_V2 = {**_HANDLERS, "bid.accepted": _v1_only, "bid.withdrawn": _v1_only, "bids.opened": _bids_opened}
+    _HANDLERS_V2 = {
+        **_HANDLERS,
+        "bid.accepted": _v1_only,
+        "bid.withdrawn": _v1_only,
+        "bids.opened": _bids_opened,
+    }
 
     # -- the verdict ---------------------------------------------------------------------
 
@@ -2541,7 +2794,10 @@ class NoticeCheck:
         # a problem above): nothing is closed or drawn before it.
         if self.deadline is not None:
             if self.closed_seq is not None and self.closed_ts < self.deadline:
-                self.problem(self.closed_seq, f"bidding closed at {self.closed_ts}, before the deadline {self.deadline}")
+                self.problem(
+                    self.closed_seq,
+                    f"bidding closed at {self.closed_ts}, before the deadline {self.deadline}",
+                )
             for seq, kind, ts in self.selections:
                 if ts < self.deadline:
                     self.problem(seq, f"{kind} at {ts}, before the deadline {self.deadline}")
@@ -2578,7 +2834,12 @@ class NoticeCheck:
             return f"{self.count} entries but no notice.published"
         if status == "open" and self.version == 2:
             return f"{method}, open, bids sealed until the deadline"
-        if status == "cancelled" and self.version == 2 and self.sealing == "tlock" and self.opened_seq is None:
+        if (
+            status == "cancelled"
+            and self.version == 2
+            and self.sealing == "tlock"
+            and self.opened_seq is None
+        ):
             return f"{method}, cancelled, bids sealed until the deadline's drand round (not opened yet)"
         if status in ("open", "cancelled"):
             standing = len(self.standing) if self.closed_seq is None else self.bid_count
@@ -2731,12 +2992,19 @@ def check_entry(raw: bytes, index: int, *, canonical: bool = False) -> str | Non
     return parse_entry(raw, index, canonical=canonical)[1]
 
 
-def parse_entry(raw: bytes, index: int, *, canonical: bool = False) -> tuple[dict[str, Any] | None, str | None]:
+def parse_entry(
+    raw: bytes, index: int, *, canonical: bool = False
+) -> tuple[dict[str, Any] | None, str | None]:
     """The entry as a dict (None if it is not a JSON object) and what is wrong with it."""
     try:
         if canonical:
             entry = protocol.parse_canonical(raw)
-        elif _FAST_DECODE is not None and raw[:1] == b"{" and raw[-1:] == b"}" and type(entry := _fast_decode(raw)) is dict:
+        elif (
+            _FAST_DECODE is not None
+            and raw[:1] == b"{"
+            and raw[-1:] == b"}"
+            and type(entry := _fast_decode(raw)) is dict
+        ):
             pass  # the same dict the standard library gives (see _fast_decode)
         else:
             # raw_decode skips json.loads' type sniffing and whitespace handling: half the time.
@@ -2837,6 +3105,8 @@ def _fast_decode(raw: bytes) -> Any:
         return _FAST_DECODE(raw)
     except (ValueError, RecursionError):  # msgspec.DecodeError is a ValueError, as is bad UTF-8
         return None
+
+
 MANY_NOTICES = 50  # beyond this, human() lists only the failing notices
 
 
@@ -2884,7 +3154,13 @@ class Shard:
     is (``EntryChecker._route``)."""
 
     def __init__(
-        self, index: int, shards: int, canonical: bool, notice: str | None, notices: bool = True, record: bool = False
+        self,
+        index: int,
+        shards: int,
+        canonical: bool,
+        notice: str | None,
+        notices: bool = True,
+        record: bool = False,
     ) -> None:
         self.index, self.shards = index, shards
         self.canonical = canonical
@@ -2918,16 +3194,30 @@ class Shard:
                         commitment = entry.get("commitment")
                         if problem is None:  # (parse_entry checked the commitment and the ts)
                             sealed.add(seq, commitment, ts, entry.get("tlock"))
-                        elif type(commitment) is str and HEX64.fullmatch(commitment) and type(ts) is str and TS.fullmatch(ts):
+                        elif (
+                            type(commitment) is str
+                            and HEX64.fullmatch(commitment)
+                            and type(ts) is str
+                            and TS.fullmatch(ts)
+                        ):
                             field = entry.get("tlock")
-                            sealed.add(seq, commitment, ts, field if type(field) is str else "" if "tlock" in entry else None)
+                            sealed.add(
+                                seq,
+                                commitment,
+                                ts,
+                                field if type(field) is str else "" if "tlock" in entry else None,
+                            )
                 elif concerns_notice(kind):
                     notice_id = entry.get("notice_id")
                     check = self.checks.get(notice_id) if isinstance(notice_id, str) else None
                     if check is None:
                         if not is_id(notice_id):
                             problem = problem or f"{kind} has no notice_id"
-                        elif self.notices and (self.notice is None or notice_id == self.notice) and shard_of(notice_id, self.shards) == self.index:
+                        elif (
+                            self.notices
+                            and (self.notice is None or notice_id == self.notice)
+                            and shard_of(notice_id, self.shards) == self.index
+                        ):
                             check = self.checks[notice_id] = NoticeCheck(notice_id)
                             if self.seqs is not None:
                                 self.seqs[notice_id] = array.array("q")
@@ -2944,7 +3234,8 @@ class Shard:
         ``keep_sealed``, only how many: the shard joins them itself, ``join_part``)."""
         seqs = self.seqs or {}
         told = [
-            Told(check.first_seq or 0, check.finish(), seqs.get(check.notice_id), check.claims) for check in self.checks.values()
+            Told(check.first_seq or 0, check.finish(), seqs.get(check.notice_id), check.claims)
+            for check in self.checks.values()
         ]
         sealed = self.sealed or Sealed()
         return Found(self.first, told, Sealed() if keep_sealed else sealed, self.latest, len(sealed))
@@ -2968,7 +3259,7 @@ class Sealed:
     a tlock ciphertext, in four flat arrays rather than as objects; and the tlock fields
     themselves (only tlock notices' entries have one) by seq."""
 
-    __slots__ = ("seqs", "commitments", "ts", "tlock", "fields")
+    __slots__ = ("commitments", "fields", "seqs", "tlock", "ts")
     TS_BYTES = 27
 
     def __init__(self) -> None:
@@ -3010,7 +3301,12 @@ class Sealed:
         1], and the tlock field after them when there is one."""
         n, width = len(self), self.TS_BYTES
         rows = [
-            [self.seqs[i], self.commitments[32 * i : 32 * i + 32].hex(), self.ts[width * i : width * i + width].decode("ascii"), self.tlock[i]]
+            [
+                self.seqs[i],
+                self.commitments[32 * i : 32 * i + 32].hex(),
+                self.ts[width * i : width * i + width].decode("ascii"),
+                self.tlock[i],
+            ]
             for i in range(n)
         ]
         for row in rows:
@@ -3026,8 +3322,14 @@ class Sealed:
             seq, commitment, ts, flag = row[:4]
             field = row[4] if len(row) == 5 else None
             if not (
-                _is_count(seq) and isinstance(commitment, str) and HEX64.fullmatch(commitment) and isinstance(ts, str) and TS.fullmatch(ts)
-                and flag in (0, 1) and len(row) in (4, 5) and (field is None or (flag == 1 and isinstance(field, str)))
+                _is_count(seq)
+                and isinstance(commitment, str)
+                and HEX64.fullmatch(commitment)
+                and isinstance(ts, str)
+                and TS.fullmatch(ts)
+                and flag in (0, 1)
+                and len(row) in (4, 5)
+                and (field is None or (flag == 1 and isinstance(field, str)))
             ):
                 raise ValueError(f"pending sealed entry {seq!r}")
             sealed.add(seq, commitment, ts, field if field is not None else "" if flag else None)
@@ -3049,7 +3351,14 @@ class Found:
 
 
 def _shard_process(
-    index: int, shards: int, canonical: bool, notice: str | None, notices: bool, record: bool, inbox: Any, outbox: Any
+    index: int,
+    shards: int,
+    canonical: bool,
+    notice: str | None,
+    notices: bool,
+    record: bool,
+    inbox: Any,
+    outbox: Any,
 ) -> None:
     """A worker process: batches from ``inbox`` (pickled once by the reader, for every
     shard) until None, then its result into ``outbox``."""
@@ -3083,7 +3392,13 @@ class EntryChecker:
     QUEUED = 2  # batches waiting per worker: enough to keep it busy, not to pile the log up
 
     def __init__(
-        self, size: int, *, canonical: bool, notice: str | None = None, notices: bool = True, record: bool = False
+        self,
+        size: int,
+        *,
+        canonical: bool,
+        notice: str | None = None,
+        notices: bool = True,
+        record: bool = False,
     ) -> None:
         """``size``: how many entries will be added; ``record``: note which entries each
         notice's story holds (``Told.seqs``)."""
@@ -3113,7 +3428,11 @@ class EntryChecker:
         for index in range(shards):
             inbox = context.Queue(maxsize=self.QUEUED)
             shard_args = (0, 1) if self.dealt else (index, shards)
-            process = context.Process(target=_shard_process, args=(*shard_args, canonical, notice, notices, record, inbox, self.outbox), daemon=True)
+            process = context.Process(
+                target=_shard_process,
+                args=(*shard_args, canonical, notice, notices, record, inbox, self.outbox),
+                daemon=True,
+            )
             process.start()
             self.workers.append((process, inbox))
 
@@ -3178,7 +3497,9 @@ class EntryChecker:
                 return
             except queue.Full:
                 if not process.is_alive():
-                    raise RuntimeError(f"verifier worker {process.pid} stopped (exit code {process.exitcode})") from None
+                    raise RuntimeError(
+                        f"verifier worker {process.pid} stopped (exit code {process.exitcode})"
+                    ) from None
 
     def end_of_log(self) -> None:
         """No more entries: the workers finish their share while the caller goes on."""
@@ -3282,14 +3603,27 @@ class ClaimSet:
         plaintexts: dict[int, bytes | None] = {}
         decrypt = tlock.available()
         for number, claim in enumerate(claims):
-            if decrypt and claim.round is not None and claim.signature is not None and claim.plaintexts is not None:
+            if (
+                decrypt
+                and claim.round is not None
+                and claim.signature is not None
+                and claim.plaintexts is not None
+            ):
                 plaintexts.update(zip(range(len(seqs), len(seqs) + len(claim.seqs)), claim.plaintexts))
             seqs.extend(claim.seqs)
             owners.extend(itertools.repeat(number, len(claim.seqs)))
         return cls(
-            seqs, b"".join(claim.commitments for claim in claims), owners, [claim.deadline.encode("ascii") for claim in claims],
+            seqs,
+            b"".join(claim.commitments for claim in claims),
+            owners,
+            [claim.deadline.encode("ascii") for claim in claims],
             bytes(claim.tlock for claim in claims),
-            [(claim.round, claim.signature) if claim.round is not None and claim.signature is not None else None for claim in claims],
+            [
+                (claim.round, claim.signature)
+                if claim.round is not None and claim.signature is not None
+                else None
+                for claim in claims
+            ],
             plaintexts,
         )
 
@@ -3330,7 +3664,8 @@ def join_part(sealed: Sealed, claims: ClaimSet, *, log_time: str, complete: bool
     groups = list(map(claims.owners.__getitem__, own))
     times = [ts_blob[width * i : width * i + width] for i in at]
     fine = (
-        b"".join([blob[32 * i : 32 * i + 32] for i in at]) == b"".join([wanted[32 * k : 32 * k + 32] for k in own])
+        b"".join([blob[32 * i : 32 * i + 32] for i in at])
+        == b"".join([wanted[32 * k : 32 * k + 32] for k in own])
         and all(map(bytes.__lt__, times, map(claims.deadlines.__getitem__, groups)))
         and bytes(map(sealed.tlock.__getitem__, at)) == bytes(map(claims.tlocks.__getitem__, groups))
     )
@@ -3354,15 +3689,19 @@ def join_part(sealed: Sealed, claims: ClaimSet, *, log_time: str, complete: bool
                 if seq in sealed.fields:
                     pending.fields[seq] = sealed.fields[seq]
             else:
-                part.problems.append(Problem(
-                    f"sealed entry {seq} (logged at {ts.decode('ascii')}) was never opened by any notice within {days} days "
-                    f"(the longest bid window and the opening grace); the log's time is {log_time}",
-                    seq=seq,
-                ))
+                part.problems.append(
+                    Problem(
+                        f"sealed entry {seq} (logged at {ts.decode('ascii')}) was never opened by any notice within {days} days "
+                        f"(the longest bid window and the opening grace); the log's time is {log_time}",
+                        seq=seq,
+                    )
+                )
     return part
 
 
-def _join_claim_by_claim(part: JoinPart, claims: ClaimSet, own: list[int], at: list[int], times: list[bytes], sealed: Sealed) -> None:
+def _join_claim_by_claim(
+    part: JoinPart, claims: ClaimSet, own: list[int], at: list[int], times: list[bytes], sealed: Sealed
+) -> None:
     """The checks of ``join_part`` claim by claim, naming each claim that fails."""
     claimants: dict[int, list[int]] = {}  # sealed seq -> the claims on it
     wanted, blob = claims.commitments, sealed.commitments
@@ -3371,15 +3710,26 @@ def _join_claim_by_claim(part: JoinPart, claims: ClaimSet, own: list[int], at: l
         claimants.setdefault(seq, []).append(k)
         group = claims.owners[k]
         if blob[32 * i : 32 * i + 32] != wanted[32 * k : 32 * k + 32]:
-            part.failures.append((k, f"sealed entry {seq} does not hold the commitment its opening recomputes from the salt and the document"))
+            part.failures.append(
+                (
+                    k,
+                    f"sealed entry {seq} does not hold the commitment its opening recomputes from the salt and the document",
+                )
+            )
         deadline = claims.deadlines[group].decode("ascii")
         ts = ts_bytes.decode("ascii")
         if ts >= deadline:
-            part.failures.append((k, f"sealed entry {seq} was logged at {ts}, at or after the deadline {deadline}"))
+            part.failures.append(
+                (k, f"sealed entry {seq} was logged at {ts}, at or after the deadline {deadline}")
+            )
         if sealed.tlock[i] and not claims.tlocks[group]:
-            part.failures.append((k, f"sealed entry {seq} has a tlock ciphertext, but the notice's sealing is server"))
+            part.failures.append(
+                (k, f"sealed entry {seq} has a tlock ciphertext, but the notice's sealing is server")
+            )
         elif claims.tlocks[group] and not sealed.tlock[i]:
-            part.failures.append((k, f"sealed entry {seq} has no tlock ciphertext, but the notice's sealing is tlock"))
+            part.failures.append(
+                (k, f"sealed entry {seq} has no tlock ciphertext, but the notice's sealing is tlock")
+            )
     part.doubles.extend((seq, ks) for seq, ks in claimants.items() if len(ks) > 1)
 
 
@@ -3398,28 +3748,51 @@ def _open_ciphertexts(part: JoinPart, claims: ClaimSet, found: list[int | None],
         assert round_signature is not None
         round_number, signature = round_signature
         if plaintext is None:
-            part.failures.append((k, f"its timelock plaintext cannot be formed (longer than {protocol.TLOCK_PLAINTEXT_BYTES} bytes), so sealed entry {seq}'s tlock ciphertext cannot hold it"))
+            part.failures.append(
+                (
+                    k,
+                    f"its timelock plaintext cannot be formed (longer than {protocol.TLOCK_PLAINTEXT_BYTES} bytes), so sealed entry {seq}'s tlock ciphertext cannot hold it",
+                )
+            )
             continue
         try:
             opened = tlock.open_sealed(field, round_number, signature)
         except tlock.TlockError as exc:
-            part.failures.append((k, f"sealed entry {seq}'s tlock ciphertext does not open with the signature of round {round_number} ({exc})"))
+            part.failures.append(
+                (
+                    k,
+                    f"sealed entry {seq}'s tlock ciphertext does not open with the signature of round {round_number} ({exc})",
+                )
+            )
             continue
         if opened != plaintext:
-            part.failures.append((k, f"sealed entry {seq}'s tlock ciphertext opens to something other than this opening's timelock plaintext"))
+            part.failures.append(
+                (
+                    k,
+                    f"sealed entry {seq}'s tlock ciphertext opens to something other than this opening's timelock plaintext",
+                )
+            )
         else:
             part.opened += 1
 
 
 def merge_parts(
-    claims: Sequence[Claims], claim_set: ClaimSet, parts: Sequence[JoinPart], *, kept: Sequence[tuple[str, int, Sequence[int]]] = ()
+    claims: Sequence[Claims],
+    claim_set: ClaimSet,
+    parts: Sequence[JoinPart],
+    *,
+    kept: Sequence[tuple[str, int, Sequence[int]]] = (),
 ) -> Joined:
     """The shards' parts of the join, together: each failing claim in its notice's report
     (in claim order, so that the report is the same however the log was split), the log's
     problems, the sealed entries pending; and the claims on no sealed entry read (a state
     file's pending ones are a part too): claimed by a notice that a state file keeps
     (``kept``: (notice_id, opening seq, claimed seqs), joined before), or no sealed entry."""
-    joined = Joined(sealed=sum(p.sealed for p in parts), claimed=sum(p.claimed for p in parts), opened=sum(p.opened for p in parts))
+    joined = Joined(
+        sealed=sum(p.sealed for p in parts),
+        claimed=sum(p.claimed for p in parts),
+        opened=sum(p.opened for p in parts),
+    )
     starts = list(itertools.accumulate((len(c.seqs) for c in claims), initial=0))
     failures: list[tuple[int, str]] = []
     doubles: dict[int, list[int]] = {}
@@ -3441,25 +3814,35 @@ def merge_parts(
             for seq in unknown.keys() & set(claimed):
                 earlier.setdefault(seq, []).append((opening_seq, notice_id))
         for seq, ks in unknown.items():
-            who = earlier.get(seq, []) + [(claims[claim_set.owners[k]].opening_seq, claims[claim_set.owners[k]].notice_id) for k in ks]
+            who = earlier.get(seq, []) + [
+                (claims[claim_set.owners[k]].opening_seq, claims[claim_set.owners[k]].notice_id) for k in ks
+            ]
             if len(who) > 1:
                 _double(joined, seq, who)
             if seq not in earlier:  # (else a sealed entry an earlier verification saw opened: opened again)
                 failures.extend((k, f"entry {seq} is not a bid.sealed entry") for k in ks)
     for seq, ks in doubles.items():
-        _double(joined, seq, [(claims[claim_set.owners[k]].opening_seq, claims[claim_set.owners[k]].notice_id) for k in ks])
+        _double(
+            joined,
+            seq,
+            [(claims[claim_set.owners[k]].opening_seq, claims[claim_set.owners[k]].notice_id) for k in ks],
+        )
     failures.sort(key=lambda failure: failure[0])
     for k, message in failures:
         claim = claims[claim_set.owners[k]]
         label = claim.label(k - starts[claim_set.owners[k]])
-        joined.notice_problems.setdefault(claim.notice_id, []).append(Problem(f"{label}: {message}", seq=claim.opening_seq))
+        joined.notice_problems.setdefault(claim.notice_id, []).append(
+            Problem(f"{label}: {message}", seq=claim.opening_seq)
+        )
     joined.problems.sort(key=lambda p: (p.seq is None, p.seq or 0))
     return joined
 
 
 def _double(joined: Joined, seq: int, who: list[tuple[int, str]]) -> None:
     named = ", ".join(f"notice {notice_id} (entry {opening_seq})" for opening_seq, notice_id in sorted(who))
-    joined.problems.append(Problem(f"sealed entry {seq} is claimed by more than one opening: {named}", seq=seq))
+    joined.problems.append(
+        Problem(f"sealed entry {seq} is claimed by more than one opening: {named}", seq=seq)
+    )
 
 
 def join_sealed(
@@ -3474,13 +3857,16 @@ def join_sealed(
     MSP/2 section 7.6, every claim against the sealed entries, each sealed entry opened
     once or pending."""
     claim_set = ClaimSet.of(claims)
-    return merge_parts(claims, claim_set, [join_part(sealed, claim_set, log_time=log_time, complete=complete)], kept=kept)
+    return merge_parts(
+        claims, claim_set, [join_part(sealed, claim_set, log_time=log_time, complete=complete)], kept=kept
+    )
 
 
 def locate_difference(leaves: list[bytes], size: int, source: Source) -> int | None:
     """The first entry whose leaf hash differs from the tree the source stores, with
     O(log n) inclusion proofs: walk down from the root, at each step into the leftmost
     subtree whose stored hash differs from the one recomputed from the entries."""
+
     def ours(start: int, end: int) -> bytes:
         return protocol.root_from_leaf_hashes(leaves[start:end])
 
@@ -3519,7 +3905,9 @@ def verify(
     a file that keeps what this verification found, so that the next one re-derives only
     the notices with new entries (see ``State``)."""
     if state is not None and (notice is not None or not notices):
-        raise ValueError("a state file keeps every notice's verdict: it cannot go with one notice or the log alone")
+        raise ValueError(
+            "a state file keeps every notice's verdict: it cannot go with one notice or the log alone"
+        )
     report = Report(source=source.name, notice=notice)
     try:
         return _verify(source, report, since, progress, canonical, notice, notices, state)
@@ -3560,23 +3948,37 @@ def _verify(
             report.notes.append(why_not)
         if state is not None and state.size > size:
             report.problems.append(
-                Problem(f"the log has {size} entries, fewer than the {state.size} verified on {state.made} (state {state_path}): it was cut")
+                Problem(
+                    f"the log has {size} entries, fewer than the {state.size} verified on {state.made} (state {state_path}): it was cut"
+                )
             )
             state = None
         # Checked first, so that a rewritten log is verified once, in full. (The proof is
         # the server's: the entries served are held to the signed root below, as always.)
-        if state is not None and not protocol.verify_consistency(state.size, size, state.root, root, source.consistency(state.size, size)):
+        if state is not None and not protocol.verify_consistency(
+            state.size, size, state.root, root, source.consistency(state.size, size)
+        ):
             report.problems.append(
-                Problem(f"the log is not consistent with the {state.size} entries verified on {state.made} (state {state_path}): history was rewritten")
+                Problem(
+                    f"the log is not consistent with the {state.size} entries verified on {state.made} (state {state_path}): history was rewritten"
+                )
             )
             state = None
     # With a state, entries before state.size are checked only where they belong to a
     # notice that has new entries: the others are the ones verified then (checked below).
     known = state.size if state is not None else 0
-    replay = sorted(state.entries_of(_notices_named(source, known, size, canonical))) if state is not None else []
+    replay = (
+        sorted(state.entries_of(_notices_named(source, known, size, canonical))) if state is not None else []
+    )
 
     leaves: list[bytes] = []
-    checker = EntryChecker(size - known + len(replay), canonical=canonical, notice=notice, notices=notices, record=state_path is not None)
+    checker = EntryChecker(
+        size - known + len(replay),
+        canonical=canonical,
+        notice=notice,
+        notices=notices,
+        record=state_path is not None,
+    )
     try:
         sha256 = hashlib.sha256
         for batch in source.entries(0, size):
@@ -3585,7 +3987,9 @@ def _verify(
             if at >= known:
                 checker.add(batch, range(at, end))
             else:  # the known entries of the notices to re-derive, then any new ones
-                picked = replay[bisect.bisect_left(replay, at) : bisect.bisect_left(replay, end)] + list(range(max(at, known), end))
+                picked = replay[bisect.bisect_left(replay, at) : bisect.bisect_left(replay, end)] + list(
+                    range(max(at, known), end)
+                )
                 if picked:
                     checker.add([batch[seq - at] for seq in picked], picked)
             leaves.extend([sha256(b"\x00" + raw).digest() for raw in batch])  # protocol.leaf_hash, inlined
@@ -3597,7 +4001,12 @@ def _verify(
         # The workers finish their share of the entries while this process checks the tree.
         checker.end_of_log()
         if len(leaves) < size:
-            report.problems.append(Problem(f"the checkpoint covers {size} entries but only {len(leaves)} were served", seq=len(leaves)))
+            report.problems.append(
+                Problem(
+                    f"the checkpoint covers {size} entries but only {len(leaves)} were served",
+                    seq=len(leaves),
+                )
+            )
         else:
             _check_tree(source, report, since, key, leaves, size, root)
         found = checker.results()
@@ -3613,9 +4022,15 @@ def _verify(
         report.problems.append(Problem(first[1], seq=first[0]))
     elif len(leaves) == size:
         what = "canonical JSON" if canonical else "JSON objects"
-        which = f"all {size} entries" if state is None else f"entries {known} to {size - 1} (and the earlier ones of their notices)"
+        which = (
+            f"all {size} entries"
+            if state is None
+            else f"entries {known} to {size - 1} (and the earlier ones of their notices)"
+        )
         if state is None or size > known:
-            report.checks.insert(1, f"{which} are {what} with seq equal to their index, v 1 or 2, a type and a ts")
+            report.checks.insert(
+                1, f"{which} are {what} with seq equal to their index, v 1 or 2, a type and a ts"
+            )
     kept: list[Told] = []
     if state is not None:
         kept = state.told_except({t.report.notice_id for t in told})
@@ -3628,7 +4043,9 @@ def _verify(
         told = sorted(told + kept, key=lambda t: t.first_seq)
     _add_notice_reports(report, [t.report for t in told], notice)
     if not notices:
-        report.notes.append("the notices' stories (MSP/1 section 5: commitments, bids, the draws) were not re-derived (--log-only)")
+        report.notes.append(
+            "the notices' stories (MSP/1 section 5: commitments, bids, the draws) were not re-derived (--log-only)"
+        )
         report.notes.append(
             "MSP/2 sealed bid entries were not joined with their openings (--log-only: no notice re-derived, so no "
             "opening claims them), so whether each was opened exactly once was not checked"
@@ -3637,11 +4054,20 @@ def _verify(
     if state_path is not None:
         if report.ok:
             State.save(
-                state_path, key=key, canonical=canonical, size=size, root=root, told=told, kept=state,
-                pending=joined.pending if joined is not None else Sealed(), log_time=joined_time(found, state),
+                state_path,
+                key=key,
+                canonical=canonical,
+                size=size,
+                root=root,
+                told=told,
+                kept=state,
+                pending=joined.pending if joined is not None else Sealed(),
+                log_time=joined_time(found, state),
             )
         else:  # a cut or rewritten log among them: the state stays, the evidence of what was verified
-            report.notes.append(f"the state {state_path} was left as it was: only a verification that passes is kept")
+            report.notes.append(
+                f"the state {state_path} was left as it was: only a verification that passes is kept"
+            )
     return report
 
 
@@ -3661,7 +4087,9 @@ class Joining:
     log_time: str
 
 
-def _join_parts(checker: EntryChecker, found: Found, state: State | None, notice: str | None) -> Joining | None:
+def _join_parts(
+    checker: EntryChecker, found: Found, state: State | None, notice: str | None
+) -> Joining | None:
     """Have the shards join the claims of every opening with the sealed entries they read
     (MSP/2 section 7.6): in the workers, while they still hold them. None for a log with
     no sealed entry and no opening (MSP/1)."""
@@ -3677,12 +4105,16 @@ def _join_parts(checker: EntryChecker, found: Found, state: State | None, notice
     return Joining(claims, claim_set, parts, log_time)
 
 
-def _join(report: Report, joining: Joining | None, told: list[Told], kept: list[Told], notice: str | None) -> Joined:
+def _join(
+    report: Report, joining: Joining | None, told: list[Told], kept: list[Told], notice: str | None
+) -> Joined:
     """The shards' parts of the join together, each claim's problem in its notice's report
     and the log's own (unopened, doubly claimed) in ``report``."""
     if joining is None:
         return Joined()
-    kept_claims = [(t.report.notice_id, t.claims.opening_seq, t.claims.seqs) for t in kept if t.claims is not None]
+    kept_claims = [
+        (t.report.notice_id, t.claims.opening_seq, t.claims.seqs) for t in kept if t.claims is not None
+    ]
     joined = merge_parts(joining.claims, joining.claim_set, joining.parts, kept=kept_claims)
     reports = {t.report.notice_id: t.report for t in told}
     for notice_id, problems in joined.notice_problems.items():
@@ -3717,7 +4149,11 @@ def _notices_named(source: Source, start: int, end: int, canonical: bool) -> set
     for batch in source.entries(start, end):
         for raw in batch[: end - seq]:
             entry, _ = parse_entry(raw, seq, canonical=canonical)
-            if entry is not None and concerns_notice(entry.get("type")) and isinstance(entry.get("notice_id"), str):
+            if (
+                entry is not None
+                and concerns_notice(entry.get("type"))
+                and isinstance(entry.get("notice_id"), str)
+            ):
                 named.add(entry["notice_id"])
             seq += 1
         if seq >= end:
@@ -3733,7 +4169,9 @@ def _check_tree(
     else:
         bad = locate_difference(leaves, size, source) if size else None
         if bad is None:
-            report.problems.append(Problem("the root recomputed from the entries differs from the signed root"))
+            report.problems.append(
+                Problem("the root recomputed from the entries differs from the signed root")
+            )
         else:
             report.problems.append(
                 Problem("its bytes differ from those the signed tree holds (changed or replaced)", seq=bad)
@@ -3755,7 +4193,11 @@ def _add_notice_reports(report: Report, reports: list[NoticeReport], notice: str
         if not v2:  # as it always read
             report.checks.append(f"{which}: MSP/1 section 5 per-notice checks and the award steps pass")
         else:
-            rules = f"{len(reports) - v2} under MSP/1 section 5, {v2} under MSP/2" if v2 < len(reports) else "MSP/2"
+            rules = (
+                f"{len(reports) - v2} under MSP/1 section 5, {v2} under MSP/2"
+                if v2 < len(reports)
+                else "MSP/2"
+            )
             report.checks.append(
                 f"{which}: per-notice checks under each notice's own rules ({rules}: openings recomputed to their sealed "
                 "commitments, standing bids, bid window, sealing) and the award steps pass"
@@ -3772,17 +4214,29 @@ def _check_since(
     try:
         _, old_size, old_root = protocol.open_checkpoint(since, key)
     except (ValueError, protocol.NoteError) as exc:
-        report.problems.append(Problem(f"the older checkpoint does not verify under the published key: {exc}"))
+        report.problems.append(
+            Problem(f"the older checkpoint does not verify under the published key: {exc}")
+        )
         return
     if old_size > size:
-        report.problems.append(Problem(f"the older checkpoint has {old_size} entries, more than the latest's {size}: the log was cut"))
+        report.problems.append(
+            Problem(
+                f"the older checkpoint has {old_size} entries, more than the latest's {size}: the log was cut"
+            )
+        )
         return
     proof = source.consistency(old_size, size)
     if not protocol.verify_consistency(old_size, size, old_root, root, proof):
-        report.problems.append(Problem(f"the older checkpoint ({old_size} entries) is not consistent with the latest: history was rewritten"))
+        report.problems.append(
+            Problem(
+                f"the older checkpoint ({old_size} entries) is not consistent with the latest: history was rewritten"
+            )
+        )
         return
     if protocol.root_from_leaf_hashes(leaves[:old_size]) != old_root:
-        report.problems.append(Problem(f"the first {old_size} entries served do not hash to the older checkpoint's root"))
+        report.problems.append(
+            Problem(f"the first {old_size} entries served do not hash to the older checkpoint's root")
+        )
         return
     report.checks.append(f"the older checkpoint ({old_size} entries) is consistent with the latest")
 
@@ -3849,7 +4303,13 @@ class State:
 
     @staticmethod
     def _settings(key: str, canonical: bool) -> dict[str, Any]:
-        return {"format": STATE_FORMAT, "rules": rules_fingerprint(), "key": key, "canonical": canonical, "bls": drand_verify is not None}
+        return {
+            "format": STATE_FORMAT,
+            "rules": rules_fingerprint(),
+            "key": key,
+            "canonical": canonical,
+            "bls": drand_verify is not None,
+        }
 
     @classmethod
     def load(cls, path: str, *, key: str, canonical: bool) -> tuple[State | None, str | None]:
@@ -3868,14 +4328,26 @@ class State:
             data = (_fast_decode(raw) if _FAST_DECODE is not None else None) or json.loads(raw)
             settings = cls._settings(key, canonical)
             if settings["rules"] is None:
-                return None, f"this verifier cannot read its own source, so it cannot tell whether {path} was made under its rules: {unused}"
+                return (
+                    None,
+                    f"this verifier cannot read its own source, so it cannot tell whether {path} was made under its rules: {unused}",
+                )
             for name, wanted in settings.items():
                 if data.get(name) != wanted:
-                    what = {"key": "another log's key", "rules": "other rules (another version of the verifier)",
-                            "canonical": "a different --canonical", "bls": "different BLS checking (drand-verify)"}.get(name, "another format")
+                    what = {
+                        "key": "another log's key",
+                        "rules": "other rules (another version of the verifier)",
+                        "canonical": "a different --canonical",
+                        "bls": "different BLS checking (drand-verify)",
+                    }.get(name, "another format")
                     return None, f"the state {path} was made with {what}: {unused}"
             size, made, log_time = data["size"], data["made"], data["log_time"]
-            if not (_is_count(size) and isinstance(made, str) and isinstance(log_time, str) and (not log_time or TS.fullmatch(log_time))):
+            if not (
+                _is_count(size)
+                and isinstance(made, str)
+                and isinstance(log_time, str)
+                and (not log_time or TS.fullmatch(log_time))
+            ):
                 raise ValueError("size, made or log_time")
             pending = Sealed.from_rows(data["pending"])
             if len(pending) and max(pending.seqs) >= size:
@@ -3886,31 +4358,60 @@ class State:
             for row in data["notices"]:
                 notice_id, seqs, told, claimed = row
                 # (the types of a million seqs checked at C speed: set(map(type)), then the range)
-                if not (is_id(notice_id) and type(seqs) is list and set(map(type, seqs)) == {int} and min(seqs) >= 0 and max(seqs) < size):
+                if not (
+                    is_id(notice_id)
+                    and type(seqs) is list
+                    and set(map(type, seqs)) == {int}
+                    and min(seqs) >= 0
+                    and max(seqs) < size
+                ):
                     raise ValueError(f"notice {notice_id!r}")
                 claims = None
                 if claimed is not None:  # [opening seq, [claimed seqs]]
                     opening_seq, claimed_seqs = claimed
-                    if not (_is_count(opening_seq) and opening_seq < size and type(claimed_seqs) is list
-                            and set(map(type, claimed_seqs)) <= {int} and (not claimed_seqs or (min(claimed_seqs) >= 0 and max(claimed_seqs) < size))):
+                    if not (
+                        _is_count(opening_seq)
+                        and opening_seq < size
+                        and type(claimed_seqs) is list
+                        and set(map(type, claimed_seqs)) <= {int}
+                        and (not claimed_seqs or (min(claimed_seqs) >= 0 and max(claimed_seqs) < size))
+                    ):
                         raise ValueError(f"claims of notice {notice_id!r}")
                     # (only the opening and the seqs: they were joined when the state was made)
-                    claims = Claims(notice_id, opening_seq, "", False, array.array("q", claimed_seqs), b"", "")
+                    claims = Claims(
+                        notice_id, opening_seq, "", False, array.array("q", claimed_seqs), b"", ""
+                    )
                 report = NoticeReport(
-                    notice_id=notice_id, status=str(told["status"]), method=told["method"], summary=str(told["summary"]),
-                    entries=int(told["entries"]), problems=[], notes=[str(n) for n in told["notes"]],
+                    notice_id=notice_id,
+                    status=str(told["status"]),
+                    method=told["method"],
+                    summary=str(told["summary"]),
+                    entries=int(told["entries"]),
+                    problems=[],
+                    notes=[str(n) for n in told["notes"]],
                     version={"MSP/1": 1, "MSP/2": 2}.get(told.get("rules")),  # type: ignore[arg-type]
                 )
                 notices[notice_id] = Told(seqs[0], report, seqs, claims)
                 rows[notice_id] = row
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             return None, f"the state {path} is not a verifier state ({type(exc).__name__}: {exc}): {unused}"
-        return cls(size=size, root=root, made=made, notices=notices, rows=rows, pending=pending, log_time=log_time), None
+        return cls(
+            size=size, root=root, made=made, notices=notices, rows=rows, pending=pending, log_time=log_time
+        ), None
 
     @classmethod
     def save(
-        cls, path: str, *, key: str, canonical: bool, size: int, root: bytes, told: list[Told], kept: State | None = None,
-        pending: Sealed | None = None, log_time: str = "",
+        cls,
+        path: str,
+        *,
+        key: str,
+        canonical: bool,
+        size: int,
+        root: bytes,
+        told: list[Told],
+        kept: State | None = None,
+        pending: Sealed | None = None,
+        log_time: str = "",
     ) -> None:
         """Write the state of a verification that passed (atomically: a verifier stopped
         half-way leaves the old state, never half of a new one). ``kept``: the state it
@@ -3929,9 +4430,12 @@ class State:
             "log_time": log_time,
             "pending": (pending or Sealed()).rows(),
             "notices": [
-                rows[t.report.notice_id] if kept_notices.get(t.report.notice_id) is t
+                rows[t.report.notice_id]
+                if kept_notices.get(t.report.notice_id) is t
                 else [
-                    t.report.notice_id, list(t.seqs or ()), {k: v for k, v in t.report.as_dict().items() if k != "problems"},
+                    t.report.notice_id,
+                    list(t.seqs or ()),
+                    {k: v for k, v in t.report.as_dict().items() if k != "problems"},
                     [t.claims.opening_seq, t.claims.seqs.tolist()] if t.claims is not None else None,
                 ]
                 for t in told
@@ -3942,7 +4446,11 @@ class State:
         try:
             with os.fdopen(handle, "wb") as fh:
                 # dumps, not dump: dump encodes in Python; msgspec writes the same JSON faster
-                fh.write(_FAST_ENCODE(data) if _FAST_ENCODE is not None else json.dumps(data, separators=(",", ":")).encode("utf-8"))
+                fh.write(
+                    _FAST_ENCODE(data)
+                    if _FAST_ENCODE is not None
+                    else json.dumps(data, separators=(",", ":")).encode("utf-8")
+                )
             os.replace(temporary, path)
         except BaseException:
             os.unlink(temporary)
@@ -3969,7 +4477,7 @@ class HttpSource:
         if params:
             url += "?" + urllib.parse.urlencode(params)
         try:
-            with urllib.request.urlopen(url, timeout=self.timeout) as response:  # noqa: S310 (http(s) URLs the user gave)
+            with urllib.request.urlopen(url, timeout=self.timeout) as response:
                 return bytes(response.read())
         except urllib.error.HTTPError as exc:
             raise SourceError(f"GET {url}: HTTP {exc.code}") from None
@@ -4026,15 +4534,21 @@ def progress_bar(stream: Any = sys.stderr) -> Callable[[int, int], None]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", metavar="FILE", help="an older signed checkpoint to check for consistency")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--canonical", action="store_true", help="also check every entry's canonical JSON spelling (slower)")
+    parser.add_argument(
+        "--canonical", action="store_true", help="also check every entry's canonical JSON spelling (slower)"
+    )
     scope = parser.add_mutually_exclusive_group()
-    scope.add_argument("--notice", metavar="N-...", help="check this notice alone (default: every notice in the log)")
     scope.add_argument(
-        "--log-only", action="store_true",
+        "--notice", metavar="N-...", help="check this notice alone (default: every notice in the log)"
+    )
+    scope.add_argument(
+        "--log-only",
+        action="store_true",
         help="check the log alone (every entry, the tree, the checkpoint) without re-deriving each notice's draw: a few times faster",
     )
     scope.add_argument(
-        "--state", metavar="FILE",
+        "--state",
+        metavar="FILE",
         help="keep what a passing verification found in FILE, and next time re-derive only the notices with new entries "
         "(every entry is still read and hashed, and the tree checked); created if missing",
     )
@@ -4053,14 +4567,21 @@ def read_since(path: str | None) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Verify a market transparency log (MSP/1 and MSP/2) through its public API.")
+    parser = argparse.ArgumentParser(
+        description="Verify a market transparency log (MSP/1 and MSP/2) through its public API."
+    )
     parser.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8000")
     add_arguments(parser)
     args = parser.parse_args(argv)
     progress = None if args.json else progress_bar()
     report = verify(
-        HttpSource(args.url), since=read_since(args.since), progress=progress, canonical=args.canonical, notice=args.notice,
-        notices=not args.log_only, state=args.state,
+        HttpSource(args.url),
+        since=read_since(args.since),
+        progress=progress,
+        canonical=args.canonical,
+        notice=args.notice,
+        notices=not args.log_only,
+        state=args.state,
     )
     return emit(report, as_json=args.json)
 

@@ -45,7 +45,9 @@ def forge(header: dict[str, Any], payload: Any, *, key: Any = None, signature: b
 
 
 def public_pem(private_key: Any) -> bytes:
-    return private_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def new_ec_key() -> ec.EllipticCurvePrivateKey:

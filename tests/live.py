@@ -69,7 +69,11 @@ def start_server(database_url: str, data_dir: Path, *, port: int | None = None, 
     log_path = data_dir / "server.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "market.cli", "serve"], cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "market.cli", "serve"],
+            cwd=ROOT,
+            env=environ,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     server = Server(url=f"http://127.0.0.1:{port}", port=port, process=process, log_path=log_path)
     try:

@@ -47,7 +47,10 @@ def with_object_stream(catalog_extra: bytes, hidden: bytes, page_extra: bytes = 
         offsets[number] = len(out)
         out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
     offsets[5] = len(out)
-    out += b"5 0 obj\n<</Type/ObjStm/N 1/First %d/Filter/FlateDecode/Length %d>>\nstream\n" % (len(header), len(objstm_data))
+    out += b"5 0 obj\n<</Type/ObjStm/N 1/First %d/Filter/FlateDecode/Length %d>>\nstream\n" % (
+        len(header),
+        len(objstm_data),
+    )
     out += objstm_data + b"\nendstream\nendobj\n"
     offsets[6] = len(out)
     rows = [b"\x00" + (0).to_bytes(4, "big") + (65535).to_bytes(2, "big")]
@@ -74,14 +77,29 @@ def written_by_pypdf() -> bytes:
 
 # The reported bypass: the old filter dropped everything from "stream" to "endstream" before
 # looking for names, and here both words sit in strings around the real OpenAction.
-JS_AFTER_A_STRING = classic(b"/Lang(stream\n)/OpenAction<</S/JavaScript/JS(app.alert(1))>>/PageLabels(endstream)")
+JS_AFTER_A_STRING = classic(
+    b"/Lang(stream\n)/OpenAction<</S/JavaScript/JS(app.alert(1))>>/PageLabels(endstream)"
+)
 JS_IN_OBJECT_STREAM = with_object_stream(b"/OpenAction 4 0 R", b"<</S/JavaScript/JS(app.alert(1))>>")
-JS_IN_ANNOTATION = with_object_stream(b"", b"<</Type/Annot/Subtype/Link/Rect[0 0 99 99]/A<</S/JavaScript/JS(this.exportDataObject())>>>>", page_extra=b"/Annots[4 0 R]")
-JS_IN_NAME_TREE = with_object_stream(b"/Names<</JavaScript 4 0 R>>", b"<</Names[(a)<</S/JavaScript/JS(app.alert(1))>>]>>")
+JS_IN_ANNOTATION = with_object_stream(
+    b"",
+    b"<</Type/Annot/Subtype/Link/Rect[0 0 99 99]/A<</S/JavaScript/JS(this.exportDataObject())>>>>",
+    page_extra=b"/Annots[4 0 R]",
+)
+JS_IN_NAME_TREE = with_object_stream(
+    b"/Names<</JavaScript 4 0 R>>", b"<</Names[(a)<</S/JavaScript/JS(app.alert(1))>>]>>"
+)
 LAUNCH = with_object_stream(b"/OpenAction 4 0 R", b"<</S/Launch/Win<</F(cmd.exe)/P(/c calc)>>>>")
 LAUNCH_INDIRECT_NAME = classic(b"/OpenAction<</S 4 0 R/F(cmd.exe)>>", objects=(b"/Launch",))
-EMBEDDED_FILE = with_object_stream(b"/Names<</EmbeddedFiles 4 0 R>>", b"<</Names[(invoice.exe)<</Type/Filespec/F(invoice.exe)/EF<</F 3 0 R>>>>]>>")
-ATTACHED_FILE = with_object_stream(b"", b"<</Type/Annot/Subtype/FileAttachment/Rect[0 0 9 9]/FS<</Type/Filespec/F(a.exe)>>>>", page_extra=b"/Annots[4 0 R]")
+EMBEDDED_FILE = with_object_stream(
+    b"/Names<</EmbeddedFiles 4 0 R>>",
+    b"<</Names[(invoice.exe)<</Type/Filespec/F(invoice.exe)/EF<</F 3 0 R>>>>]>>",
+)
+ATTACHED_FILE = with_object_stream(
+    b"",
+    b"<</Type/Annot/Subtype/FileAttachment/Rect[0 0 9 9]/FS<</Type/Filespec/F(a.exe)>>>>",
+    page_extra=b"/Annots[4 0 R]",
+)
 XFA = with_object_stream(b"/AcroForm 4 0 R", b"<</Fields[]/XFA[(template)(<template/>)]>>")
 CLEAN_OBJECT_STREAM = with_object_stream(b"/PageLabels 4 0 R", b"<</Nums[0<</S/D>>]>>")
 NOT_A_PDF_BODY = b"%PDF-1.7\n" + bytes(range(256)) * 8 + b"\n%%EOF\n"
@@ -105,14 +123,23 @@ def many_objects(count: int) -> bytes:
     header = b" ".join(b"%d %d" % (n, o) for n, o in zip(numbers, offsets)) + b" "
     objstm_data = zlib.compress(header + bytes(body))
     out = bytearray(b"%PDF-1.5\n")
-    plain = [b"<</Type/Catalog/Pages 2 0 R>>", b"<</Type/Pages/Kids[3 0 R]/Count 1>>", b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>"]
+    plain = [
+        b"<</Type/Catalog/Pages 2 0 R>>",
+        b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
+        b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>",
+    ]
     positions = {}
     for number, text in enumerate(plain, start=1):
         positions[number] = len(out)
         out += b"%d 0 obj\n" % number + text + b"\nendobj\n"
     stream_number, xref_number = 4 + count, 5 + count
     positions[stream_number] = len(out)
-    out += b"%d 0 obj\n<</Type/ObjStm/N %d/First %d/Filter/FlateDecode/Length %d>>\nstream\n" % (stream_number, count, len(header), len(objstm_data))
+    out += b"%d 0 obj\n<</Type/ObjStm/N %d/First %d/Filter/FlateDecode/Length %d>>\nstream\n" % (
+        stream_number,
+        count,
+        len(header),
+        len(objstm_data),
+    )
     out += objstm_data + b"\nendstream\nendobj\n"
     positions[xref_number] = len(out)
     rows = [b"\x00" + (0).to_bytes(4, "big") + (65535).to_bytes(2, "big")]
@@ -120,7 +147,11 @@ def many_objects(count: int) -> bytes:
     rows += [b"\x02" + stream_number.to_bytes(4, "big") + index.to_bytes(2, "big") for index in range(count)]
     rows += [b"\x01" + positions[n].to_bytes(4, "big") + b"\x00\x00" for n in (stream_number, xref_number)]
     table = zlib.compress(b"".join(rows))
-    out += b"%d 0 obj\n<</Type/XRef/Size %d/W[1 4 2]/Root 1 0 R/Filter/FlateDecode/Length %d>>\nstream\n" % (xref_number, xref_number + 1, len(table))
+    out += b"%d 0 obj\n<</Type/XRef/Size %d/W[1 4 2]/Root 1 0 R/Filter/FlateDecode/Length %d>>\nstream\n" % (
+        xref_number,
+        xref_number + 1,
+        len(table),
+    )
     out += table + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % positions[xref_number]
     return bytes(out)
 

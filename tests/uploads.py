@@ -40,7 +40,12 @@ PDF = (
     b"xref\n0 4\n0000000000 65535 f \n0000000009 00000 n \n0000000052 00000 n \n0000000101 00000 n \n"
     b"trailer<</Size 4/Root 1 0 R>>\nstartxref\n164\n%%EOF\n"
 )
-EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\0" * 48 + b"This program cannot be run in DOS mode.\r\n" + b"\0" * 64
+EXE = (
+    b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00"
+    + b"\0" * 48
+    + b"This program cannot be run in DOS mode.\r\n"
+    + b"\0" * 64
+)
 HTML = b"<!doctype html><html><body><script>fetch('/api/v1/me').then(r=>r.text()).then(alert)</script></body></html>"
 SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script></svg>'
 
@@ -53,18 +58,39 @@ DISGUISED = [
     ("cert.pdf", SVG, "SVG with a script named .pdf"),
     ("cert.png", SVG, "SVG named .png"),
     ("cert.pdf", b"%PDF-1.4\n<html><script>alert(1)</script></html>\n%%EOF\n", "PDF header on an HTML page"),
-    ("cert.pdf", PDF.replace(b"/Type/Catalog", b"/Type/Catalog/OpenAction<</S/JavaScript/JS(app.alert(1))>>"), "PDF with JavaScript"),
-    ("cert.pdf", PDF.replace(b"/Type/Catalog", b"/Type/Catalog/OpenAction<</S/J#61vaScript/J#53(x)>>"), "PDF with #-escaped JavaScript"),
-    ("cert.pdf", PDF.replace(b"/Type/Catalog", b"/Type/Catalog/OpenAction<</S/Launch/F(cmd.exe)>>"), "PDF launching a program"),
+    (
+        "cert.pdf",
+        PDF.replace(b"/Type/Catalog", b"/Type/Catalog/OpenAction<</S/JavaScript/JS(app.alert(1))>>"),
+        "PDF with JavaScript",
+    ),
+    (
+        "cert.pdf",
+        PDF.replace(b"/Type/Catalog", b"/Type/Catalog/OpenAction<</S/J#61vaScript/J#53(x)>>"),
+        "PDF with #-escaped JavaScript",
+    ),
+    (
+        "cert.pdf",
+        PDF.replace(b"/Type/Catalog", b"/Type/Catalog/OpenAction<</S/Launch/F(cmd.exe)>>"),
+        "PDF launching a program",
+    ),
     ("cert.pdf", PDF[:-7], "PDF cut short (no %%EOF)"),
     ("cert.png", PNG + HTML, "PNG with an HTML page after IEND"),
     ("cert.png", PNG + b"PK\x03\x04" + b"\0" * 40, "PNG with a ZIP after IEND"),
     ("cert.png", PNG[:40], "PNG cut short"),
     ("cert.png", PNG[:17] + bytes([PNG[17] ^ 1]) + PNG[18:], "PNG with a bad chunk checksum"),
-    ("cert.jpg", JPEG[:2] + b"\xff\xfe\x00\x2a<script>alert(document.cookie)</script>....." + JPEG[2:], "JPEG with a script in a comment"),
+    (
+        "cert.jpg",
+        JPEG[:2] + b"\xff\xfe\x00\x2a<script>alert(document.cookie)</script>....." + JPEG[2:],
+        "JPEG with a script in a comment",
+    ),
     ("cert.jpg", JPEG[:-2], "JPEG cut short"),
     ("cert.jpg", JPEG + b"<html><body onload=alert(1)>", "JPEG with HTML appended"),
     ("cert.pdf", PNG, "PNG named .pdf"),
     ("cert.pdf", b"", "empty file"),
 ]
-REAL = [("licence.pdf", PDF, "application/pdf"), ("licence.png", PNG, "image/png"), ("licence.jpg", JPEG, "image/jpeg"), ("licence.JPEG", JPEG, "image/jpeg")]
+REAL = [
+    ("licence.pdf", PDF, "application/pdf"),
+    ("licence.png", PNG, "image/png"),
+    ("licence.jpg", JPEG, "image/jpeg"),
+    ("licence.JPEG", JPEG, "image/jpeg"),
+]

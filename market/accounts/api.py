@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
-from litestar import Controller, Request, Response, get, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts import service
@@ -35,28 +35,63 @@ class AccountsApi(Controller):
     path = "/api/v1"
     tags = ["accounts"]
 
-    @post("/auth/register", status_code=201, guards=[rate_limited("register")], summary="Register an owner or agency account")
-    async def register(self, request: Request[Any, Any, Any], data: JSONBody[UserCreate], session: NamedDependency[AsyncSession]) -> UserPublic:
+    @post(
+        "/auth/register",
+        status_code=201,
+        guards=[rate_limited("register")],
+        summary="Register an owner or agency account",
+    )
+    async def register(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[UserCreate],
+        session: NamedDependency[AsyncSession],
+    ) -> UserPublic:
         user = await service.register(session, data=data)
         return UserPublic.of(user)
 
     # 401: wrong e-mail address or password; 403: the account is deactivated (said only
     # to someone who gave its right password).
-    @post("/auth/token", status_code=200, guards=[rate_limited("login")], responses=problems(401, 403), summary="Exchange e-mail and password for a bearer token")
-    async def token(self, request: Request[Any, Any, Any], data: JSONBody[LoginInput], session: NamedDependency[AsyncSession]) -> TokenPublic:
-        user = await service.authenticate(session, email=data.email, password=data.password, backoff=request.app.state.login_backoff)
+    @post(
+        "/auth/token",
+        status_code=200,
+        guards=[rate_limited("login")],
+        responses=problems(401, 403),
+        summary="Exchange e-mail and password for a bearer token",
+    )
+    async def token(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[LoginInput],
+        session: NamedDependency[AsyncSession],
+    ) -> TokenPublic:
+        user = await service.authenticate(
+            session, email=data.email, password=data.password, backoff=request.app.state.login_backoff
+        )
         if user is None:
             raise Unauthorized(N_("Wrong e-mail address or password."))
         token, ttl = issue_for(request, user)
         return TokenPublic(access_token=token, expires_in=ttl)
 
-    @post("/auth/logout", status_code=204, guards=[requires_login], summary="End every session of this account (all its tokens)")
+    @post(
+        "/auth/logout",
+        status_code=204,
+        guards=[requires_login],
+        summary="End every session of this account (all its tokens)",
+    )
     async def logout(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> None:
         user = await load_viewer(request, session)
         await service.log_out(session, public_id=user.public_id)
 
-    @post("/auth/password-reset", status_code=204, guards=[rate_limited("reset")], summary="Set a new password with a one-time reset link's token")
-    async def reset_password(self, data: JSONBody[PasswordResetInput], session: NamedDependency[AsyncSession]) -> None:
+    @post(
+        "/auth/password-reset",
+        status_code=204,
+        guards=[rate_limited("reset")],
+        summary="Set a new password with a one-time reset link's token",
+    )
+    async def reset_password(
+        self, data: JSONBody[PasswordResetInput], session: NamedDependency[AsyncSession]
+    ) -> None:
         await service.reset_password(session, token=data.token, new_password=data.new_password)
 
     @get("/me", guards=[requires_login], summary="The logged-in user")
@@ -64,9 +99,18 @@ class AccountsApi(Controller):
         return UserPublic.of(await load_viewer(request, session))
 
     # 429: too many wrong current passwords (they count as failed log-ins of the account).
-    @post("/me/password", status_code=200, guards=[requires_login], responses=problems(429), summary="Change the password; every other session ends, this caller gets a new token")
+    @post(
+        "/me/password",
+        status_code=200,
+        guards=[requires_login],
+        responses=problems(429),
+        summary="Change the password; every other session ends, this caller gets a new token",
+    )
     async def change_password(
-        self, request: Request[Any, Any, Any], data: JSONBody[PasswordChange], session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[PasswordChange],
+        session: NamedDependency[AsyncSession],
     ) -> Response[TokenPublic]:
         user = await service.change_password(
             session,
@@ -79,27 +123,76 @@ class AccountsApi(Controller):
         principal = current_principal(request)
         # A browser session (Swagger UI) keeps working with a fresh cookie; an API client
         # takes the token from the answer.
-        cookies = [session_cookie(request, user)] if principal is not None and principal.via == "cookie" else []
+        cookies = (
+            [session_cookie(request, user)] if principal is not None and principal.via == "cookie" else []
+        )
         return Response(TokenPublic(access_token=token, expires_in=ttl), cookies=cookies)
 
-    @post("/users/{user_id:str}/deactivate", status_code=200, guards=[requires_role(Role.admin)], summary="Deactivate an account (logged with who and why)")
+    @post(
+        "/users/{user_id:str}/deactivate",
+        status_code=200,
+        guards=[requires_role(Role.admin)],
+        summary="Deactivate an account (logged with who and why)",
+    )
     async def deactivate(
-        self, request: Request[Any, Any, Any], user_id: FromPath[str], data: JSONBody[AccountDecision], session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Any, Any, Any],
+        user_id: FromPath[str],
+        data: JSONBody[AccountDecision],
+        session: NamedDependency[AsyncSession],
     ) -> UserAdminView:
-        user = await service.set_active(session, user_id=user_id, actor=await load_viewer(request, session), active=False, reason=data.reason)
+        user = await service.set_active(
+            session,
+            user_id=user_id,
+            actor=await load_viewer(request, session),
+            active=False,
+            reason=data.reason,
+        )
         return UserAdminView.of(user)
 
-    @post("/users/{user_id:str}/reactivate", status_code=200, guards=[requires_role(Role.admin)], summary="Reactivate an account (logged with who and why)")
+    @post(
+        "/users/{user_id:str}/reactivate",
+        status_code=200,
+        guards=[requires_role(Role.admin)],
+        summary="Reactivate an account (logged with who and why)",
+    )
     async def reactivate(
-        self, request: Request[Any, Any, Any], user_id: FromPath[str], data: JSONBody[AccountDecision], session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Any, Any, Any],
+        user_id: FromPath[str],
+        data: JSONBody[AccountDecision],
+        session: NamedDependency[AsyncSession],
     ) -> UserAdminView:
-        user = await service.set_active(session, user_id=user_id, actor=await load_viewer(request, session), active=True, reason=data.reason)
+        user = await service.set_active(
+            session,
+            user_id=user_id,
+            actor=await load_viewer(request, session),
+            active=True,
+            reason=data.reason,
+        )
         return UserAdminView.of(user)
 
-    @post("/users/{user_id:str}/reset-link", status_code=201, guards=[requires_role(Role.admin)], summary="Issue a one-time password reset link for an account")
+    @post(
+        "/users/{user_id:str}/reset-link",
+        status_code=201,
+        guards=[requires_role(Role.admin)],
+        summary="Issue a one-time password reset link for an account",
+    )
     async def reset_link(
-        self, request: Request[Any, Any, Any], user_id: FromPath[str], data: JSONBody[AccountDecision], session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Any, Any, Any],
+        user_id: FromPath[str],
+        data: JSONBody[AccountDecision],
+        session: NamedDependency[AsyncSession],
     ) -> ResetLinkPublic:
-        issued = await service.issue_reset_link(session, user_id=user_id, actor=await load_viewer(request, session), reason=data.reason)
+        issued = await service.issue_reset_link(
+            session, user_id=user_id, actor=await load_viewer(request, session), reason=data.reason
+        )
         url = request.app.state.settings.base_url + issued.path
-        return ResetLinkPublic(user_id=issued.user.public_id, token=issued.token, path=issued.path, url=url, expires_at=issued.expires_at)
+        return ResetLinkPublic(
+            user_id=issued.user.public_id,
+            token=issued.token,
+            path=issued.path,
+            url=url,
+            expires_at=issued.expires_at,
+        )

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import enum
+import re
 from datetime import datetime
 
 import sqlalchemy as sa
-import re
-
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
+from market import text
 from market.db import timestamp_column, utcnow
 from market.i18n import N_
-from market import text
 
 MIN_PASSWORD_LENGTH = 10
 # Deliberately plain: the address is confirmed by use, not by a regular expression.
@@ -68,7 +67,9 @@ class AppUser(UserBase, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
     # Carried in every token as "ver" and compared on every authenticated request: raising
     # it (log-out, a password change or reset, deactivation) ends every session at once.
-    session_version: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0"))
+    session_version: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
+    )
 
 
 class PasswordReset(SQLModel, table=True):
@@ -79,10 +80,14 @@ class PasswordReset(SQLModel, table=True):
     __tablename__ = "password_reset"
 
     id: int | None = Field(default=None, primary_key=True)
-    user_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False, index=True))
+    user_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False, index=True)
+    )
     token_sha256: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
     # The administrator who issued it; None for a link the person asked for (by e-mail, later).
-    issued_by: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=True))
+    issued_by: int | None = Field(
+        default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=True)
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
     expires_at: datetime = Field(sa_column=timestamp_column(nullable=False))
     used_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
@@ -122,7 +127,11 @@ class UserCreate(SQLModel):
     @classmethod
     def role_self_registrable(cls, value: Role) -> Role:
         if value not in SELF_REGISTERED_ROLES:
-            raise ValueError(N_("Only project owners and agencies can register; staff accounts are created by an administrator."))
+            raise ValueError(
+                N_(
+                    "Only project owners and agencies can register; staff accounts are created by an administrator."
+                )
+            )
         return value
 
     _names = field_validator("name")(text.validate_name)

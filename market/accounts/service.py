@@ -20,7 +20,15 @@ from sqlmodel import select
 
 from market.accounts.models import STAFF_ROLES, AppUser, PasswordReset, Role, UserCreate
 from market.db import utcnow
-from market.errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound, TooManyRequests
+from market.errors import (
+    Conflict,
+    DomainError,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+)
 from market.i18n import N_
 from market.ids import next_public_id
 from market.log import store as log
@@ -33,7 +41,9 @@ RESET_LINK_TTL = timedelta(hours=24)
 # The one page a reset link opens, whoever sent it (an administrator now, a mailer later).
 RESET_PATH = "/password-reset"
 DEACTIVATED = N_("This account has been deactivated. Ask an administrator if you think this is a mistake.")
-RESET_LINK_UNUSABLE = N_("This link is not valid: it has expired, has been used, or a newer one was issued. Ask an administrator for a new link.")
+RESET_LINK_UNUSABLE = N_(
+    "This link is not valid: it has expired, has been used, or a newer one was issued. Ask an administrator for a new link."
+)
 
 
 class AccountDeactivated(DomainError):
@@ -57,7 +67,10 @@ async def get_by_public_id(session: AsyncSession, public_id: str) -> AppUser | N
 
 async def _insert(session: AsyncSession, *, email: str, password: str, name: str, role: Role) -> AppUser:
     if await find_by_email(session, email) is not None:
-        raise Conflict(N_("This e-mail address is already registered."), [FieldError("email", N_("This e-mail address is already registered."))])
+        raise Conflict(
+            N_("This e-mail address is already registered."),
+            [FieldError("email", N_("This e-mail address is already registered."))],
+        )
     user = AppUser(
         public_id=await next_public_id(session, prefix="U", sequence=USER_ID_SEQUENCE),
         email=email.strip(),
@@ -71,7 +84,10 @@ async def _insert(session: AsyncSession, *, email: str, password: str, name: str
         async with session.begin_nested():
             session.add(user)
     except IntegrityError:
-        raise Conflict(N_("This e-mail address is already registered."), [FieldError("email", N_("This e-mail address is already registered."))]) from None
+        raise Conflict(
+            N_("This e-mail address is already registered."),
+            [FieldError("email", N_("This e-mail address is already registered."))],
+        ) from None
     # Public id and role only: the log never holds names or e-mail addresses.
     await log.append(session, type="account.created", fields={"user_id": user.public_id, "role": str(role)})
     return user
@@ -84,18 +100,26 @@ async def register(session: AsyncSession, *, data: UserCreate) -> AppUser:
 async def create_staff(session: AsyncSession, *, email: str, password: str, name: str, role: Role) -> AppUser:
     """Admins and supervisors are created by the ``market`` command, never self-registered."""
     if role not in STAFF_ROLES:
-        raise InvalidInput("Staff accounts are admin or supervisor", [FieldError("role", "must be admin or supervisor")])
+        raise InvalidInput(
+            "Staff accounts are admin or supervisor", [FieldError("role", "must be admin or supervisor")]
+        )
     # Same rules as registration for everything but the role.
     checked = UserCreate.model_validate({"email": email, "password": password, "name": name, "role": "owner"})
-    return await _insert(session, email=checked.email, password=checked.password, name=checked.name, role=role)
+    return await _insert(
+        session, email=checked.email, password=checked.password, name=checked.name, role=role
+    )
 
 
-async def authenticate(session: AsyncSession, *, email: str, password: str, backoff: FailureBackoff | None = None) -> AppUser | None:
+async def authenticate(
+    session: AsyncSession, *, email: str, password: str, backoff: FailureBackoff | None = None
+) -> AppUser | None:
     """The account these credentials open, or None; AccountDeactivated (403) when the
     password is right but the account is deactivated. With ``backoff``, an account that
     has failed too often must wait (429) before any attempt is even checked."""
     if backoff is not None and (wait := backoff.wait(email)) is not None:
-        raise TooManyRequests(wait, N_("Too many failed log-ins for this account; try again in {retry_after} s"))
+        raise TooManyRequests(
+            wait, N_("Too many failed log-ins for this account; try again in {retry_after} s")
+        )
     user = await find_by_email(session, email)
     if user is None:
         verify_password(password, dummy_hash())
@@ -122,7 +146,9 @@ async def _end_sessions(session: AsyncSession, user: AppUser) -> None:
         .values(session_version=AppUser.session_version + 1)
         .returning(AppUser.session_version)
     )
-    version = int((await session.execute(stmt, execution_options={"synchronize_session": False})).scalar_one())
+    version = int(
+        (await session.execute(stmt, execution_options={"synchronize_session": False})).scalar_one()
+    )
     # As loaded, not as changed: the row already holds it, so no second UPDATE at the flush.
     set_committed_value(user, "session_version", version)
 
@@ -132,7 +158,11 @@ async def _close_reset_links(session: AsyncSession, user: AppUser, *, now: datet
     or a deactivation supersedes them)."""
     await session.execute(
         sa.update(PasswordReset)
-        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None), PasswordReset.superseded_at.is_(None))  # type: ignore[union-attr]
+        .where(
+            PasswordReset.user_id == user.id,
+            PasswordReset.used_at.is_(None),
+            PasswordReset.superseded_at.is_(None),
+        )  # type: ignore[union-attr]
         .values(superseded_at=now)
     )
 
@@ -147,7 +177,12 @@ async def log_out(session: AsyncSession, *, public_id: str) -> None:
 
 
 async def change_password(
-    session: AsyncSession, *, user: AppUser, current_password: str, new_password: str, backoff: FailureBackoff | None = None
+    session: AsyncSession,
+    *,
+    user: AppUser,
+    current_password: str,
+    new_password: str,
+    backoff: FailureBackoff | None = None,
 ) -> AppUser:
     """A new password for the logged-in person, who must give the current one (a session
     left open on a shared computer is not enough). Every session ends; the caller gives
@@ -155,7 +190,9 @@ async def change_password(
     A wrong current password counts as a failed log-in, so the form is no way around the
     log-in backoff."""
     if backoff is not None and (wait := backoff.wait(user.email)) is not None:
-        raise TooManyRequests(wait, N_("Too many failed log-ins for this account; try again in {retry_after} s"))
+        raise TooManyRequests(
+            wait, N_("Too many failed log-ins for this account; try again in {retry_after} s")
+        )
     if not verify_password(current_password, user.password_hash):
         if backoff is not None:
             backoff.failed(user.email)
@@ -192,7 +229,9 @@ class IssuedLink:
     expires_at: datetime
 
 
-async def issue_reset_link(session: AsyncSession, *, user_id: str, actor: AppUser | None, reason: str) -> IssuedLink:
+async def issue_reset_link(
+    session: AsyncSession, *, user_id: str, actor: AppUser | None, reason: str
+) -> IssuedLink:
     """A one-time link to set a new password, good for RESET_LINK_TTL; any earlier open
     link of the account is superseded. ``actor`` is the administrator who hands it over
     (a mailer would pass None and send ``path`` to the account's address: the page that
@@ -218,19 +257,31 @@ async def issue_reset_link(session: AsyncSession, *, user_id: str, actor: AppUse
     await log.append(
         session,
         type="account.password_reset_issued",
-        fields={"user_id": user.public_id, "by": actor.public_id if actor is not None else None, "reason": reason, "expires_at": link.expires_at.isoformat()},
+        fields={
+            "user_id": user.public_id,
+            "by": actor.public_id if actor is not None else None,
+            "reason": reason,
+            "expires_at": link.expires_at.isoformat(),
+        },
     )
     return IssuedLink(user=user, token=token, path=f"{RESET_PATH}?token={token}", expires_at=link.expires_at)
 
 
-async def _usable_link(session: AsyncSession, token: str, *, lock: bool = False) -> tuple[PasswordReset, AppUser] | None:
+async def _usable_link(
+    session: AsyncSession, token: str, *, lock: bool = False
+) -> tuple[PasswordReset, AppUser] | None:
     if not token or len(token) > 200:
         return None
     stmt = sa.select(PasswordReset).where(PasswordReset.token_sha256 == _reset_digest(token))
     if lock:
         stmt = stmt.with_for_update()
     link = (await session.execute(stmt)).scalar_one_or_none()
-    if link is None or link.used_at is not None or link.superseded_at is not None or link.expires_at <= utcnow():
+    if (
+        link is None
+        or link.used_at is not None
+        or link.superseded_at is not None
+        or link.expires_at <= utcnow()
+    ):
         return None
     user = await session.get(AppUser, link.user_id)
     if user is None or not user.is_active:
@@ -277,14 +328,19 @@ def _publishable(reason: str) -> str:
     """The reason is published: no e-mail address in it, said beside the field."""
     reason = reason.strip()
     if not reason:
-        raise InvalidInput(N_("Give a reason; it is published in the log."), [FieldError("reason", N_("Give a reason; it is published in the log."))])
+        raise InvalidInput(
+            N_("Give a reason; it is published in the log."),
+            [FieldError("reason", N_("Give a reason; it is published in the log."))],
+        )
     if log.EMAIL_LIKE.search(reason):
         message = N_("This text is published in the public log; remove the e-mail address.")
         raise InvalidInput(message, [FieldError("reason", message)])
     return reason
 
 
-async def set_active(session: AsyncSession, *, user_id: str, actor: AppUser, active: bool, reason: str) -> AppUser:
+async def set_active(
+    session: AsyncSession, *, user_id: str, actor: AppUser, active: bool, reason: str
+) -> AppUser:
     """An administrator deactivates or reactivates an account, saying why (published with
     who did it). A deactivated account cannot log in, and its sessions end at once; its
     records (an agency, notices, bids) stay as they are. Nobody deactivates themselves,
@@ -296,7 +352,9 @@ async def set_active(session: AsyncSession, *, user_id: str, actor: AppUser, act
         message = N_("You cannot deactivate your own account.")
         raise Conflict(message, [FieldError("user_id", message)])
     if user.is_active == active:
-        raise Conflict(N_("The account is already active.") if active else N_("The account is already deactivated."))
+        raise Conflict(
+            N_("The account is already active.") if active else N_("The account is already deactivated.")
+        )
     user.is_active = active
     session.add(user)
     await session.flush()
@@ -309,7 +367,6 @@ async def set_active(session: AsyncSession, *, user_id: str, actor: AppUser, act
         fields={"user_id": user.public_id, "by": actor.public_id, "reason": reason},
     )
     return user
-
 
 
 async def count_by_role(session: AsyncSession) -> dict[str, int]:
@@ -330,5 +387,7 @@ async def list_users(
     if after is not None:
         stmt = stmt.where(AppUser.id > after)
     rows = list((await session.execute(stmt)).scalars().all())
-    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit and rows[limit - 1].id is not None else None
+    next_cursor = (
+        encode_cursor(rows[limit - 1].id) if len(rows) > limit and rows[limit - 1].id is not None else None
+    )
     return rows[:limit], next_cursor

@@ -20,7 +20,11 @@ def issue_for(request: Request[Any, Any, Any], user: AppUser) -> tuple[str, int]
     settings = request.app.state.settings
     # A new session id each time: the CSRF token of the new session differs from the old's.
     token = issue_token(
-        secret=settings.secret_key, subject=user.public_id, role=user.role, ttl=settings.token_ttl, version=user.session_version
+        secret=settings.secret_key,
+        subject=user.public_id,
+        role=user.role,
+        ttl=settings.token_ttl,
+        version=user.session_version,
     )
     return token, settings.token_ttl
 
@@ -41,13 +45,26 @@ def session_cookie(request: Request[Any, Any, Any], user: AppUser) -> Cookie:
 
 def cleared_session_cookie(request: Request[Any, Any, Any]) -> Cookie:
     secure = request.app.state.settings.cookie_secure
-    return Cookie(key=cookie_name(SESSION_COOKIE, secure=secure), value="", max_age=0, path="/", httponly=True, samesite="lax", secure=secure)
+    return Cookie(
+        key=cookie_name(SESSION_COOKIE, secure=secure),
+        value="",
+        max_age=0,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+    )
 
 
 def _still_current(user: AppUser | None, principal: Principal) -> bool:
     """The auth middleware checked this a moment ago; checked again on the row the handler
     acts on, inside its transaction, so a revocation in between is not missed."""
-    return user is not None and user.is_active and user.role == principal.role and user.session_version == principal.version
+    return (
+        user is not None
+        and user.is_active
+        and user.role == principal.role
+        and user.session_version == principal.version
+    )
 
 
 async def load_viewer(request: Request[Any, Any, Any], session: AsyncSession) -> AppUser:

@@ -6,18 +6,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar.di import NamedDependency
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts import service
-from market.accounts.models import SELF_REGISTERED_ROLES, AccountDecision, PasswordChange, PasswordResetInput, Role, UserCreate
+from market.accounts.models import (
+    SELF_REGISTERED_ROLES,
+    AccountDecision,
+    PasswordChange,
+    PasswordResetInput,
+    Role,
+    UserCreate,
+)
 from market.accounts.session import cleared_session_cookie, load_viewer, session_cookie
 from market.errors import DomainError, NotFound
-from market.i18n import N_
 from market.forms import FormErrors, clean, errors_beside_fields, parse
+from market.i18n import N_
 from market.pagination import check_limit
 from market.security.auth import current_principal, requires_login, requires_role
 from market.security.ratelimit import rate_limited
@@ -39,12 +46,21 @@ class AccountPages(Controller):
     include_in_schema = False
 
     @get("/register")
-    async def register_form(self, request: Request[Any, Any, Any], role: FromQuery[str] = "owner") -> Response[str]:
+    async def register_form(
+        self, request: Request[Any, Any, Any], role: FromQuery[str] = "owner"
+    ) -> Response[str]:
         values = {"role": role if role in SELF_REGISTERED_ROLES else "owner"}
-        return render(request, "accounts/register.html", values=values, errors=FormErrors(), roles=SELF_REGISTERED_ROLES)
+        return render(
+            request, "accounts/register.html", values=values, errors=FormErrors(), roles=SELF_REGISTERED_ROLES
+        )
 
     @post("/register", guards=[rate_limited("register")])
-    async def register(self, request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, Any]], session: NamedDependency[AsyncSession]) -> Response[Any]:
+    async def register(
+        self,
+        request: Request[Any, Any, Any],
+        data: URLEncodedBody[dict[str, Any]],
+        session: NamedDependency[AsyncSession],
+    ) -> Response[Any]:
         values = clean(data)
         checked, errors = parse(UserCreate, values)
         if checked is not None:
@@ -56,7 +72,12 @@ class AccountPages(Controller):
                 return redirect("/account", flash="registered", cookies=[session_cookie(request, user)])
         values.pop("password", None)
         return render(
-            request, "accounts/register.html", status_code=422, values=values, errors=errors, roles=SELF_REGISTERED_ROLES
+            request,
+            "accounts/register.html",
+            status_code=422,
+            values=values,
+            errors=errors,
+            roles=SELF_REGISTERED_ROLES,
         )
 
     @get("/login")
@@ -64,21 +85,41 @@ class AccountPages(Controller):
         return render(request, "accounts/login.html", values={"next": safe_next(next)}, errors=FormErrors())
 
     @post("/login", guards=[rate_limited("login")])
-    async def login(self, request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, Any]], session: NamedDependency[AsyncSession]) -> Response[Any]:
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        data: URLEncodedBody[dict[str, Any]],
+        session: NamedDependency[AsyncSession],
+    ) -> Response[Any]:
         values = clean(data)
         try:
-            user = await service.authenticate(session, email=values.get("email", ""), password=values.get("password", ""), backoff=request.app.state.login_backoff)
+            user = await service.authenticate(
+                session,
+                email=values.get("email", ""),
+                password=values.get("password", ""),
+                backoff=request.app.state.login_backoff,
+            )
         except service.AccountDeactivated as exc:
             values.pop("password", None)
-            return render(request, "accounts/login.html", status_code=exc.status, values=values, errors=FormErrors(form=exc.detail))
+            return render(
+                request,
+                "accounts/login.html",
+                status_code=exc.status,
+                values=values,
+                errors=FormErrors(form=exc.detail),
+            )
         if user is None:
             values.pop("password", None)
             errors = FormErrors(form=N_("Wrong e-mail address or password."))
             return render(request, "accounts/login.html", status_code=401, values=values, errors=errors)
-        return redirect(safe_next(values.get("next")), flash="logged_in", cookies=[session_cookie(request, user)])
+        return redirect(
+            safe_next(values.get("next")), flash="logged_in", cookies=[session_cookie(request, user)]
+        )
 
     @post("/logout")
-    async def logout(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Redirect:
+    async def logout(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> Redirect:
         # Ends every session of the account, not only this cookie: a copy of the cookie
         # taken elsewhere stops working too.
         if (principal := current_principal(request)) is not None:
@@ -86,26 +127,38 @@ class AccountPages(Controller):
         return redirect("/", flash="logged_out", cookies=[cleared_session_cookie(request)])
 
     @get("/account", guards=[requires_login])
-    async def account(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[str]:
+    async def account(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> Response[str]:
         user = await load_viewer(request, session)
         return render(request, "accounts/account.html", user=user)
 
     # -- the password ---------------------------------------------------------------------------
 
     @get("/account/password", guards=[requires_login])
-    async def password_form(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[str]:
+    async def password_form(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> Response[str]:
         await load_viewer(request, session)
         return render(request, "accounts/password.html", errors=FormErrors())
 
     @post("/account/password", guards=[requires_login])
-    async def change_password(self, request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, Any]], session: NamedDependency[AsyncSession]) -> Response[Any]:
+    async def change_password(
+        self,
+        request: Request[Any, Any, Any],
+        data: URLEncodedBody[dict[str, Any]],
+        session: NamedDependency[AsyncSession],
+    ) -> Response[Any]:
         user = await load_viewer(request, session)
         checked, errors = parse(PasswordChange, clean(data))
         if checked is not None:
             try:
                 async with session.begin_nested():
                     await service.change_password(
-                        session, user=user, current_password=checked.current_password, new_password=checked.new_password,
+                        session,
+                        user=user,
+                        current_password=checked.current_password,
+                        new_password=checked.new_password,
                         backoff=request.app.state.login_backoff,
                     )
             except DomainError as exc:
@@ -116,28 +169,64 @@ class AccountPages(Controller):
         return render(request, "accounts/password.html", status_code=422, errors=errors)
 
     @get("/password-reset")
-    async def reset_form(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], token: FromQuery[str] = "") -> Response[str]:
+    async def reset_form(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        token: FromQuery[str] = "",
+    ) -> Response[str]:
         usable = await service.reset_link_is_usable(session, token=token)
         return render(
-            request, "accounts/reset.html", status_code=200 if usable else 404, token=token, usable=usable, done=False, errors=FormErrors()
+            request,
+            "accounts/reset.html",
+            status_code=200 if usable else 404,
+            token=token,
+            usable=usable,
+            done=False,
+            errors=FormErrors(),
         )
 
     @post("/password-reset", guards=[rate_limited("reset")])
-    async def reset(self, request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, Any]], session: NamedDependency[AsyncSession]) -> Response[str]:
+    async def reset(
+        self,
+        request: Request[Any, Any, Any],
+        data: URLEncodedBody[dict[str, Any]],
+        session: NamedDependency[AsyncSession],
+    ) -> Response[str]:
         values = clean(data)
         token = values.get("token", "")
         checked, errors = parse(PasswordResetInput, values)
         if checked is not None:
             try:
                 async with session.begin_nested():
-                    await service.reset_password(session, token=checked.token, new_password=checked.new_password)
+                    await service.reset_password(
+                        session, token=checked.token, new_password=checked.new_password
+                    )
             except DomainError as exc:
                 errors = errors_beside_fields(exc, _known(("new_password", "token")))
                 usable = "token" not in errors
-                return render(request, "accounts/reset.html", status_code=exc.status, token=token, usable=usable, done=False, errors=errors)
-            return render(request, "accounts/reset.html", token="", usable=False, done=True, errors=FormErrors())
+                return render(
+                    request,
+                    "accounts/reset.html",
+                    status_code=exc.status,
+                    token=token,
+                    usable=usable,
+                    done=False,
+                    errors=errors,
+                )
+            return render(
+                request, "accounts/reset.html", token="", usable=False, done=True, errors=FormErrors()
+            )
         usable = await service.reset_link_is_usable(session, token=token)
-        return render(request, "accounts/reset.html", status_code=422, token=token, usable=usable, done=False, errors=errors)
+        return render(
+            request,
+            "accounts/reset.html",
+            status_code=422,
+            token=token,
+            usable=usable,
+            done=False,
+            errors=errors,
+        )
 
     # -- administrators ------------------------------------------------------------------------
 
@@ -151,11 +240,21 @@ class AccountPages(Controller):
         limit: FromQuery[int] = 20,
     ) -> Response[str]:
         role_filter = Role(role) if role in {r.value for r in Role} else None
-        users, next_cursor = await service.list_users(session, role=role_filter, cursor=cursor, limit=check_limit(limit))
+        users, next_cursor = await service.list_users(
+            session, role=role_filter, cursor=cursor, limit=check_limit(limit)
+        )
         counts = await service.count_by_role(session)
-        template = "accounts/partials/user_rows.html" if is_htmx(request) and cursor else "accounts/users.html"
+        template = (
+            "accounts/partials/user_rows.html" if is_htmx(request) and cursor else "accounts/users.html"
+        )
         return render(
-            request, template, users=users, next_cursor=next_cursor, counts=counts, role=role_filter, roles=list(Role)
+            request,
+            template,
+            users=users,
+            next_cursor=next_cursor,
+            counts=counts,
+            role=role_filter,
+            roles=list(Role),
         )
 
     async def _user_page(
@@ -176,41 +275,93 @@ class AccountPages(Controller):
         if user is None:
             raise NotFound(N_("No such account."))
         return render(
-            request, "accounts/user.html", status_code=status_code, user=user, is_self=user.id == viewer.id,
-            message=USER_DONE.get(done or ""), form=form, errors=errors or FormErrors(), values=values or {}, link=link,
-            link_url=request.app.state.settings.base_url + link.path if link else "",  # MARKET_PUBLIC_URL, never the Host header
+            request,
+            "accounts/user.html",
+            status_code=status_code,
+            user=user,
+            is_self=user.id == viewer.id,
+            message=USER_DONE.get(done or ""),
+            form=form,
+            errors=errors or FormErrors(),
+            values=values or {},
+            link=link,
+            link_url=request.app.state.settings.base_url + link.path
+            if link
+            else "",  # MARKET_PUBLIC_URL, never the Host header
         )
 
     @get("/admin/users/{user_id:str}", guards=[requires_role(Role.admin)])
-    async def user(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], user_id: FromPath[str], done: FromQuery[str | None] = None) -> Response[str]:
+    async def user(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        user_id: FromPath[str],
+        done: FromQuery[str | None] = None,
+    ) -> Response[str]:
         return await self._user_page(request, session, user_id, done=done)
 
-    async def _set_active(self, request: Request[Any, Any, Any], session: AsyncSession, user_id: str, data: dict[str, Any], *, active: bool) -> Response[Any]:
+    async def _set_active(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        user_id: str,
+        data: dict[str, Any],
+        *,
+        active: bool,
+    ) -> Response[Any]:
         values = clean(data)
         form = "reactivate" if active else "deactivate"
         checked, errors = parse(AccountDecision, values)
         if checked is not None:
             try:
                 async with session.begin_nested():
-                    await service.set_active(session, user_id=user_id, actor=await load_viewer(request, session), active=active, reason=checked.reason)
+                    await service.set_active(
+                        session,
+                        user_id=user_id,
+                        actor=await load_viewer(request, session),
+                        active=active,
+                        reason=checked.reason,
+                    )
             except DomainError as exc:
                 if exc.status == 404:
                     raise
                 errors = errors_beside_fields(exc, _known(("reason",)))
-                return await self._user_page(request, session, user_id, status_code=exc.status, form=form, errors=errors, values=values)
+                return await self._user_page(
+                    request, session, user_id, status_code=exc.status, form=form, errors=errors, values=values
+                )
             return redirect(f"/admin/users/{user_id}?done={'reactivated' if active else 'deactivated'}")
-        return await self._user_page(request, session, user_id, status_code=422, form=form, errors=errors, values=values)
+        return await self._user_page(
+            request, session, user_id, status_code=422, form=form, errors=errors, values=values
+        )
 
     @post("/admin/users/{user_id:str}/deactivate", guards=[requires_role(Role.admin)])
-    async def deactivate(self, request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, Any]], session: NamedDependency[AsyncSession], user_id: FromPath[str]) -> Response[Any]:
+    async def deactivate(
+        self,
+        request: Request[Any, Any, Any],
+        data: URLEncodedBody[dict[str, Any]],
+        session: NamedDependency[AsyncSession],
+        user_id: FromPath[str],
+    ) -> Response[Any]:
         return await self._set_active(request, session, user_id, data, active=False)
 
     @post("/admin/users/{user_id:str}/reactivate", guards=[requires_role(Role.admin)])
-    async def reactivate(self, request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, Any]], session: NamedDependency[AsyncSession], user_id: FromPath[str]) -> Response[Any]:
+    async def reactivate(
+        self,
+        request: Request[Any, Any, Any],
+        data: URLEncodedBody[dict[str, Any]],
+        session: NamedDependency[AsyncSession],
+        user_id: FromPath[str],
+    ) -> Response[Any]:
         return await self._set_active(request, session, user_id, data, active=True)
 
     @post("/admin/users/{user_id:str}/reset-link", guards=[requires_role(Role.admin)])
-    async def reset_link(self, request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, Any]], session: NamedDependency[AsyncSession], user_id: FromPath[str]) -> Response[Any]:
+    async def reset_link(
+        self,
+        request: Request[Any, Any, Any],
+        data: URLEncodedBody[dict[str, Any]],
+        session: NamedDependency[AsyncSession],
+        user_id: FromPath[str],
+    ) -> Response[Any]:
         """The link is shown on this answer only (no redirect: it must not travel in a URL
         or a cookie), for the administrator to hand to the person."""
         values = clean(data)
@@ -218,11 +369,26 @@ class AccountPages(Controller):
         if checked is not None:
             try:
                 async with session.begin_nested():
-                    link = await service.issue_reset_link(session, user_id=user_id, actor=await load_viewer(request, session), reason=checked.reason)
+                    link = await service.issue_reset_link(
+                        session,
+                        user_id=user_id,
+                        actor=await load_viewer(request, session),
+                        reason=checked.reason,
+                    )
             except DomainError as exc:
                 if exc.status == 404:
                     raise
                 errors = errors_beside_fields(exc, _known(("reason",)))
-                return await self._user_page(request, session, user_id, status_code=exc.status, form="reset", errors=errors, values=values)
+                return await self._user_page(
+                    request,
+                    session,
+                    user_id,
+                    status_code=exc.status,
+                    form="reset",
+                    errors=errors,
+                    values=values,
+                )
             return await self._user_page(request, session, user_id, link=link)
-        return await self._user_page(request, session, user_id, status_code=422, form="reset", errors=errors, values=values)
+        return await self._user_page(
+            request, session, user_id, status_code=422, form="reset", errors=errors, values=values
+        )

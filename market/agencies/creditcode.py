@@ -195,16 +195,14 @@ def _check_prefix(code: str) -> None:
     if code[0] not in AUTHORITIES:
         raise CreditCodeError(
             "authority",
-            "the first character (registration authority) should be one of 1-9, A, N "
-            f"or Y, not {code[0]}",
+            f"the first character (registration authority) should be one of 1-9, A, N or Y, not {code[0]}",
             f"第 1 位（登记管理部门代码）应为 1–9、A、N 或 Y，而不是 {code[0]}",
         )
     division = code[2:8]
     if not all(char in "0123456789" for char in division):
         raise CreditCodeError(
             "division",
-            "characters 3-8 (administrative division code) should be six digits, "
-            f"not {division}",
+            f"characters 3-8 (administrative division code) should be six digits, not {division}",
             f"第 3–8 位（登记管理机关行政区划码）应为 6 位数字，而不是 {division}",
         )
 
@@ -249,8 +247,7 @@ def validate_credit_code(text: str) -> CreditCode:
     if code[16] != expected_org:
         raise CreditCodeError(
             "org_code_check",
-            f"character 17 should be {expected_org} (organisation code check), "
-            f"not {code[16]}",
+            f"character 17 should be {expected_org} (organisation code check), not {code[16]}",
             f"组织机构代码校验码错误：第 17 位应为 {expected_org}，而不是 {code[16]}",
         )
     expected = check_character(code[:17])

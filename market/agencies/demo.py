@@ -19,13 +19,45 @@ from market.reference import catalogue
 
 # (prefecture code, short place name used in firm names)
 PLACES = [
-    ("530100", "昆明"), ("530300", "曲靖"), ("530400", "玉溪"), ("530500", "保山"), ("530600", "昭通"),
-    ("530700", "丽江"), ("530800", "普洱"), ("530900", "临沧"), ("532300", "楚雄"), ("532500", "红河"),
-    ("532600", "文山"), ("532800", "西双版纳"), ("532900", "大理"), ("533100", "德宏"), ("533300", "怒江"),
+    ("530100", "昆明"),
+    ("530300", "曲靖"),
+    ("530400", "玉溪"),
+    ("530500", "保山"),
+    ("530600", "昭通"),
+    ("530700", "丽江"),
+    ("530800", "普洱"),
+    ("530900", "临沧"),
+    ("532300", "楚雄"),
+    ("532500", "红河"),
+    ("532600", "文山"),
+    ("532800", "西双版纳"),
+    ("532900", "大理"),
+    ("533100", "德宏"),
+    ("533300", "怒江"),
     ("533400", "迪庆"),
 ]
-TRADE_NAMES = ["绿源", "滇润", "彩云", "金碧", "高原", "春城", "苍洱", "澜沧", "红土", "翠湖", "南诏", "三江",
-               "云岭", "哀牢", "乌蒙", "碧鸡", "金沙", "抚仙", "玉龙", "梅里"]
+TRADE_NAMES = [
+    "绿源",
+    "滇润",
+    "彩云",
+    "金碧",
+    "高原",
+    "春城",
+    "苍洱",
+    "澜沧",
+    "红土",
+    "翠湖",
+    "南诏",
+    "三江",
+    "云岭",
+    "哀牢",
+    "乌蒙",
+    "碧鸡",
+    "金沙",
+    "抚仙",
+    "玉龙",
+    "梅里",
+]
 # What a firm of each kind is called, and the categories it offers.
 KINDS = [
     ("环境科技有限公司", ["EIA", "SOIL_WATER", "ENERGY_SAVING"]),
@@ -45,7 +77,11 @@ PASSWORD = "demo-password-2026"
 def _plan(i: int, rng: random.Random) -> tuple[str, str, str, list[str]]:
     region, place = PLACES[i % len(PLACES)]
     kind, categories = KINDS[i % len(KINDS)]
-    name = f"云南{place}{TRADE_NAMES[i % len(TRADE_NAMES)]}{kind}" if i >= len(PLACES) else f"{place}{TRADE_NAMES[i]}{kind}"
+    name = (
+        f"云南{place}{TRADE_NAMES[i % len(TRADE_NAMES)]}{kind}"
+        if i >= len(PLACES)
+        else f"{place}{TRADE_NAMES[i]}{kind}"
+    )
     code = complete_credit_code("9", "1", region, f"MA{6_000 + i:06d}")
     chosen = categories[: 1 + rng.randrange(len(categories))]
     return name, code, region, chosen
@@ -59,7 +95,9 @@ async def load_demo_agencies(session: AsyncSession, *, admin: AppUser, out: Text
         email = f"agency{i + 1:02d}@demo.market.cn"
         user = await accounts.find_by_email(session, email)
         if user is None:
-            user = await accounts.register(session, data=UserCreate(email=email, password=PASSWORD, name=name, role=Role.agency))
+            user = await accounts.register(
+                session, data=UserCreate(email=email, password=PASSWORD, name=name, role=Role.agency)
+            )
         if await service.agency_of(session, user) is not None:
             continue
         qualifications = []
@@ -76,22 +114,40 @@ async def load_demo_agencies(session: AsyncSession, *, admin: AppUser, out: Text
                 )
             )
         data = AgencyCreate(
-            name=name, credit_code=code, region=region, categories=categories, qualifications=qualifications,
-            legal_representative=f"法定代表人{i + 1:02d}", contact_phone=f"0871-6{i:07d}", address=f"{name}办公地址",
+            name=name,
+            credit_code=code,
+            region=region,
+            categories=categories,
+            qualifications=qualifications,
+            legal_representative=f"法定代表人{i + 1:02d}",
+            contact_phone=f"0871-6{i:07d}",
+            address=f"{name}办公地址",
         )
         agency = await service.submit(session, owner=user, data=data, today=today)
         if i % 10 == 9:
             continue  # left pending, for the review queue
-        await service.transition(session, agency_id=agency.public_id, actor=admin, action="approve", today=today)
+        await service.transition(
+            session, agency_id=agency.public_id, actor=admin, action="approve", today=today
+        )
         if i == 12:
             await service.transition(
-                session, agency_id=agency.public_id, actor=admin, action="suspend",
-                reason="报告质量抽查不合格，责令整改", until=today + timedelta(days=90), today=today,
+                session,
+                agency_id=agency.public_id,
+                actor=admin,
+                action="suspend",
+                reason="报告质量抽查不合格，责令整改",
+                until=today + timedelta(days=90),
+                today=today,
             )
         if i == 25:
             await service.transition(
-                session, agency_id=agency.public_id, actor=admin, action="blacklist",
-                reason="出具虚假评估报告", until=None, today=today,
+                session,
+                agency_id=agency.public_id,
+                actor=admin,
+                action="blacklist",
+                reason="出具虚假评估报告",
+                until=None,
+                today=today,
             )
     # The same words on every load, so that a second load visibly changes nothing.
     print(f"Demo agencies: {COUNT} (logins agency01..{COUNT}@demo.market.cn, password {PASSWORD})", file=out)

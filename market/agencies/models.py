@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
+from market import text
 from market.db import timestamp_column, utcnow
 from market.i18n import N_
-from market import text
 
 
 class AgencyStatus(enum.StrEnum):
@@ -52,14 +52,22 @@ class Agency(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, unique=True))
-    owner_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False, unique=True))
+    owner_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False, unique=True)
+    )
     name: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
     credit_code: str = Field(sa_column=sa.Column(sa.String(18), nullable=False, unique=True))
     region: str = Field(sa_column=sa.Column(sa.String(6), sa.ForeignKey("region.code"), nullable=False))
-    legal_representative: str = Field(default="", sa_column=sa.Column(sa.String(100), nullable=False, server_default=""))
-    contact_phone: str = Field(default="", sa_column=sa.Column(sa.String(40), nullable=False, server_default=""))
+    legal_representative: str = Field(
+        default="", sa_column=sa.Column(sa.String(100), nullable=False, server_default="")
+    )
+    contact_phone: str = Field(
+        default="", sa_column=sa.Column(sa.String(40), nullable=False, server_default="")
+    )
     address: str = Field(default="", sa_column=sa.Column(sa.String(300), nullable=False, server_default=""))
-    status: str = Field(default=AgencyStatus.pending.value, sa_column=sa.Column(sa.String(16), nullable=False))
+    status: str = Field(
+        default=AgencyStatus.pending.value, sa_column=sa.Column(sa.String(16), nullable=False)
+    )
     status_reason: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, server_default=""))
     status_until: date | None = Field(default=None, sa_column=sa.Column(sa.Date, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
@@ -76,7 +84,9 @@ class AgencyOrgLink(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     agency_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("agency.id"), nullable=False))
-    org_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("owner_org.id"), nullable=False, index=True))
+    org_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("owner_org.id"), nullable=False, index=True)
+    )
     reason: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     linked_by: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False))
     log_seq: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
@@ -87,7 +97,9 @@ class AgencyCategory(SQLModel, table=True):
     __tablename__ = "agency_category"
 
     agency_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("agency.id"), primary_key=True))
-    category: str = Field(sa_column=sa.Column(sa.String(32), sa.ForeignKey("service_category.code"), primary_key=True))
+    category: str = Field(
+        sa_column=sa.Column(sa.String(32), sa.ForeignKey("service_category.code"), primary_key=True)
+    )
 
 
 class Qualification(SQLModel, table=True):
@@ -97,18 +109,26 @@ class Qualification(SQLModel, table=True):
     __tablename__ = "qualification"
     __table_args__ = (
         sa.ForeignKeyConstraint(["category", "level"], ["category_level.category", "category_level.code"]),
-        sa.CheckConstraint("status IN ('pending', 'approved', 'rejected', 'superseded')", name="status_known"),
+        sa.CheckConstraint(
+            "status IN ('pending', 'approved', 'rejected', 'superseded')", name="status_known"
+        ),
         sa.Index("ix_qualification_agency", "agency_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     agency_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("agency.id"), nullable=False))
-    category: str = Field(sa_column=sa.Column(sa.String(32), sa.ForeignKey("service_category.code"), nullable=False))
+    category: str = Field(
+        sa_column=sa.Column(sa.String(32), sa.ForeignKey("service_category.code"), nullable=False)
+    )
     level: str | None = Field(default=None, sa_column=sa.Column(sa.String(32), nullable=True))
     certificate_no: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     valid_until: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
-    status: str = Field(default=ReviewStatus.pending.value, sa_column=sa.Column(sa.String(16), nullable=False))
-    replaces_id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("qualification.id"), nullable=True))
+    status: str = Field(
+        default=ReviewStatus.pending.value, sa_column=sa.Column(sa.String(16), nullable=False)
+    )
+    replaces_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("qualification.id"), nullable=True)
+    )
     review_reason: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, server_default=""))
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
 
@@ -142,7 +162,9 @@ class AgencyReview(SQLModel, table=True):
     reason: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, server_default=""))
     until: date | None = Field(default=None, sa_column=sa.Column(sa.Date, nullable=True))
     # None: the platform's own rule decided (automatic suspension after repeated declines).
-    actor_id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=True))
+    actor_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=True)
+    )
     log_seq: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
 

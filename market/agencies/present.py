@@ -18,7 +18,10 @@ def category_public(category: catalogue.Category) -> dict[str, Any]:
         "name_zh": category.name_zh,
         "name_en": category.name_en,
         "levels": [level.code for level in category.levels],
-        "level_names": [{"code": level.code, "name_zh": level.name_zh, "name_en": level.name_en} for level in category.levels],
+        "level_names": [
+            {"code": level.code, "name_zh": level.name_zh, "name_en": level.name_en}
+            for level in category.levels
+        ],
     }
 
 
@@ -32,11 +35,17 @@ def standing_public(standing: Standing | None, today: date) -> dict[str, Any]:
     scored = standing.credit(today)
     return {
         "rating": standing.summary(),
-        "credit": {"score": float(scored.score), "version": scored.version, "contracts_completed": standing.contracts_completed},
+        "credit": {
+            "score": float(scored.score),
+            "version": scored.version,
+            "contracts_completed": standing.contracts_completed,
+        },
     }
 
 
-def agency_public(profile: Profile, *, private: bool = False, standing: Standing | None = None, today: date | None = None) -> dict[str, Any]:
+def agency_public(
+    profile: Profile, *, private: bool = False, standing: Standing | None = None, today: date | None = None
+) -> dict[str, Any]:
     agency = profile.agency
     region = regions.region(agency.region)
     shown = profile.qualifications if private else profile.approved_qualifications
@@ -72,7 +81,14 @@ def agency_public(profile: Profile, *, private: bool = False, standing: Standing
         body["contact_phone"] = agency.contact_phone
         body["address"] = agency.address
         body["documents"] = [
-            {"id": d.id, "kind": d.kind, "filename": d.filename, "content_type": d.content_type, "size": d.size, "sha256": d.sha256}
+            {
+                "id": d.id,
+                "kind": d.kind,
+                "filename": d.filename,
+                "content_type": d.content_type,
+                "size": d.size,
+                "sha256": d.sha256,
+            }
             for d in profile.documents
         ]
     return body

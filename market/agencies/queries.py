@@ -63,13 +63,17 @@ def directory_page(filters: DirectoryFilters, *, after: int | None, limit: int) 
     if after is not None:
         where.append(f"a.id < {params(after)}")
     if filters.name_like:
-        where.append(f"(a.name ILIKE {params(filters.name_like)} ESCAPE '\\' OR a.credit_code = {params(filters.credit_code)})")
+        where.append(
+            f"(a.name ILIKE {params(filters.name_like)} ESCAPE '\\' OR a.credit_code = {params(filters.credit_code)})"
+        )
     if filters.region_prefix:
         # LIKE on a prefix of digits, which never hold a wildcard
         where.append(f"a.region LIKE {params(filters.region_prefix + '%')}")
     if filters.category:
         category = params(filters.category)
-        where.append(f"EXISTS (SELECT 1 FROM agency_category c WHERE c.agency_id = a.id AND c.category = {category})")
+        where.append(
+            f"EXISTS (SELECT 1 FROM agency_category c WHERE c.agency_id = a.id AND c.category = {category})"
+        )
         if filters.levels:
             where.append(
                 "EXISTS (SELECT 1 FROM qualification q WHERE q.agency_id = a.id"

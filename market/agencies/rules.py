@@ -67,22 +67,37 @@ PROVINCE: Final = "530000"  # 云南省: a notice for the whole province is open
 
 
 def agency_facts(
-    *, agency_id: str, status: str, region: str, status_until: date | None,
-    categories: Iterable[str], qualifications: Iterable[Qualification],
+    *,
+    agency_id: str,
+    status: str,
+    region: str,
+    status_until: date | None,
+    categories: Iterable[str],
+    qualifications: Iterable[Qualification],
 ) -> AgencyFacts:
     """An agency's facts from its stored fields: ``status_until`` means suspended or
     blacklisted until that day, by which of the two the status is."""
     return AgencyFacts(
-        agency_id=agency_id, status=status, region=region, categories=frozenset(categories),
+        agency_id=agency_id,
+        status=status,
+        region=region,
+        categories=frozenset(categories),
         qualifications=tuple(qualifications),
         suspended_until=status_until if status == "suspended" else None,
         blacklisted_until=status_until if status == "blacklisted" else None,
     )
 
 
-def notice_requirements(*, category: str, min_level: str | None, region: str, avoid: Mapping[str, str]) -> Requirements:
+def notice_requirements(
+    *, category: str, min_level: str | None, region: str, avoid: Mapping[str, str]
+) -> Requirements:
     """What a notice asks of bidders, from its stored fields."""
-    return Requirements(category=category, min_level=min_level, region_scope=None if region == PROVINCE else region, avoid=dict(avoid))
+    return Requirements(
+        category=category,
+        min_level=min_level,
+        region_scope=None if region == PROVINCE else region,
+        avoid=dict(avoid),
+    )
 
 
 @dataclass(frozen=True)
@@ -192,8 +207,7 @@ def _qualification(
             return [
                 Reason(
                     "qualification_under_review",
-                    f"the {category.name_en} qualification (certificate {numbers}) is "
-                    "still under review",
+                    f"the {category.name_en} qualification (certificate {numbers}) is still under review",
                     f"“{category.name_zh}”资质（证书编号 {numbers}）尚在审核中",
                 )
             ]
@@ -217,9 +231,7 @@ def _qualification(
             )
         ]
     required = requirements.min_level
-    if required is None or any(
-        catalogue.meets_level(category.code, q.level, required) for q in current
-    ):
+    if required is None or any(catalogue.meets_level(category.code, q.level, required) for q in current):
         return []
     # The best current certificate, for the message; levels off the ladder sort last.
     codes = catalogue.level_codes(category.code)
@@ -244,9 +256,7 @@ def _region_label(code: str) -> tuple[str, str]:
     return known.name_en, known.name_zh
 
 
-def eligibility(
-    agency: AgencyFacts, requirements: Requirements, today: date
-) -> Eligible | NotEligible:
+def eligibility(agency: AgencyFacts, requirements: Requirements, today: date) -> Eligible | NotEligible:
     """Whether ``agency`` may bid under ``requirements`` on ``today``, with every reason
     why not. Raises ValueError for requirements that cannot be right (an unknown
     category, or a level the category does not have) and for an unknown status."""
@@ -273,8 +283,7 @@ def eligibility(
         reasons.append(
             Reason(
                 "region",
-                f"the agency is based in {where_en}, outside {scope_en}, the area this "
-                "notice is open to",
+                f"the agency is based in {where_en}, outside {scope_en}, the area this notice is open to",
                 f"机构所在地（{where_zh}）不在本项目限定的区域（{scope_zh}）内",
             )
         )

@@ -19,15 +19,16 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market import text
 from market.accounts.models import AppUser, Role
 from market.agencies import rules
 from market.agencies.creditcode import CreditCodeError, validate_credit_code
 from market.agencies.models import (
-    AgencyOrgLink,
     Agency,
     AgencyCategory,
     AgencyCreate,
     AgencyDocument,
+    AgencyOrgLink,
     AgencyReview,
     AgencyStatus,
     Qualification,
@@ -40,10 +41,9 @@ from market.i18n import N_
 from market.ids import next_public_id
 from market.log import store as log
 from market.pagination import decode_cursor, encode_cursor
+from market.reference import catalogue, regions
 from market.security import uploads
 from market.sql import like_pattern
-from market.reference import catalogue, regions
-from market import text
 
 AGENCY_ID_SEQUENCE = "agency_public_seq"
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
@@ -76,7 +76,10 @@ class Profile:
         """What eligibility needs to know, as plain data."""
         agency = self.agency
         return rules.agency_facts(
-            agency_id=agency.public_id, status=agency.status, region=agency.region, status_until=agency.status_until,
+            agency_id=agency.public_id,
+            status=agency.status,
+            region=agency.region,
+            status_until=agency.status_until,
             categories=self.categories,
             qualifications=(
                 rules.Qualification(
@@ -100,14 +103,19 @@ def check_credit_code(text: str, field_name: str = "credit_code") -> str:
         return validate_credit_code(text).code
     except CreditCodeError as exc:
         # The checker's own words say exactly which check failed and what it expected.
-        raise InvalidInput(N_("The credit code is not valid."), [FieldError(field_name, str(exc), zh=exc.message_zh)]) from None
+        raise InvalidInput(
+            N_("The credit code is not valid."), [FieldError(field_name, str(exc), zh=exc.message_zh)]
+        ) from None
 
 
 def check_region(code: str, field_name: str = "region") -> str:
     try:
         return regions.region(code).code
     except regions.UnknownRegion:
-        raise InvalidInput(N_("Unknown region."), [FieldError(field_name, N_("Choose a region from the list (GB/T 2260 code)."))]) from None
+        raise InvalidInput(
+            N_("Unknown region."),
+            [FieldError(field_name, N_("Choose a region from the list (GB/T 2260 code)."))],
+        ) from None
 
 
 def check_categories(codes: Sequence[str]) -> list[str]:
@@ -117,17 +125,21 @@ def check_categories(codes: Sequence[str]) -> list[str]:
             catalogue.category(code)
         except catalogue.UnknownCategory:
             raise InvalidInput(
-                N_("Unknown service category."), [FieldError("categories", N_("Unknown service category: {code}."), {"code": code})]
+                N_("Unknown service category."),
+                [FieldError("categories", N_("Unknown service category: {code}."), {"code": code})],
             ) from None
     return unique
 
 
-def check_qualification(q: QualificationInput, *, categories: Sequence[str] | None, today: date, where: str) -> None:
+def check_qualification(
+    q: QualificationInput, *, categories: Sequence[str] | None, today: date, where: str
+) -> None:
     try:
         levels = catalogue.level_codes(q.category)
     except catalogue.UnknownCategory:
         raise InvalidInput(
-            N_("Unknown service category."), [FieldError(f"{where}.category", N_("Unknown service category: {code}."), {"code": q.category})]
+            N_("Unknown service category."),
+            [FieldError(f"{where}.category", N_("Unknown service category: {code}."), {"code": q.category})],
         ) from None
     if categories is not None and q.category not in categories:
         raise InvalidInput(
@@ -137,15 +149,23 @@ def check_qualification(q: QualificationInput, *, categories: Sequence[str] | No
     if levels and q.level not in levels:
         raise InvalidInput(
             N_("This category has no such qualification level."),
-            [FieldError(f"{where}.level", N_("Choose one of this category's levels: {levels}."), {"levels": ", ".join(levels)})],
+            [
+                FieldError(
+                    f"{where}.level",
+                    N_("Choose one of this category's levels: {levels}."),
+                    {"levels": ", ".join(levels)},
+                )
+            ],
         )
     if not levels and q.level is not None:
         raise InvalidInput(
-            N_("This category has no qualification levels."), [FieldError(f"{where}.level", N_("Leave the level empty for this category."))]
+            N_("This category has no qualification levels."),
+            [FieldError(f"{where}.level", N_("Leave the level empty for this category."))],
         )
     if q.valid_until < today:
         raise InvalidInput(
-            N_("The certificate has already expired."), [FieldError(f"{where}.valid_until", N_("The certificate has already expired."))]
+            N_("The certificate has already expired."),
+            [FieldError(f"{where}.valid_until", N_("The certificate has already expired."))],
         )
 
 
@@ -155,13 +175,22 @@ def check_publishable(text: str, field_name: str) -> str:
     if log.EMAIL_LIKE.search(text):
         raise InvalidInput(
             N_("This text is published in the public log; remove the e-mail address."),
-            [FieldError(field_name, N_("This text is published in the public log; remove the e-mail address."))],
+            [
+                FieldError(
+                    field_name, N_("This text is published in the public log; remove the e-mail address.")
+                )
+            ],
         )
     return text
 
 
 def qualification_fact(q: Qualification) -> dict[str, Any]:
-    return {"category": q.category, "level": q.level, "certificate_no": q.certificate_no, "valid_until": q.valid_until.isoformat()}
+    return {
+        "category": q.category,
+        "level": q.level,
+        "certificate_no": q.certificate_no,
+        "valid_until": q.valid_until.isoformat(),
+    }
 
 
 def _base_fact(agency: Agency) -> dict[str, Any]:
@@ -187,22 +216,48 @@ async def agency_of(session: AsyncSession, owner: AppUser) -> Agency | None:
 
 async def load_profile(session: AsyncSession, agency: Agency, *, private: bool = False) -> Profile:
     categories = (
-        await session.execute(
-            sa.select(AgencyCategory.category).where(AgencyCategory.agency_id == agency.id).order_by(AgencyCategory.category)
+        (
+            await session.execute(
+                sa.select(AgencyCategory.category)
+                .where(AgencyCategory.agency_id == agency.id)
+                .order_by(AgencyCategory.category)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     qualifications = (
-        await session.execute(sa.select(Qualification).where(Qualification.agency_id == agency.id).order_by(Qualification.id))
-    ).scalars().all()
+        (
+            await session.execute(
+                sa.select(Qualification)
+                .where(Qualification.agency_id == agency.id)
+                .order_by(Qualification.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
     profile = Profile(agency=agency, categories=list(categories), qualifications=list(qualifications))
     if private:
         profile.documents = list(
-            (await session.execute(sa.select(AgencyDocument).where(AgencyDocument.agency_id == agency.id).order_by(AgencyDocument.id)))
+            (
+                await session.execute(
+                    sa.select(AgencyDocument)
+                    .where(AgencyDocument.agency_id == agency.id)
+                    .order_by(AgencyDocument.id)
+                )
+            )
             .scalars()
             .all()
         )
         profile.reviews = list(
-            (await session.execute(sa.select(AgencyReview).where(AgencyReview.agency_id == agency.id).order_by(AgencyReview.id.desc())))
+            (
+                await session.execute(
+                    sa.select(AgencyReview)
+                    .where(AgencyReview.agency_id == agency.id)
+                    .order_by(AgencyReview.id.desc())
+                )
+            )
             .scalars()
             .all()
         )
@@ -216,14 +271,23 @@ async def load_profiles(session: AsyncSession, agencies: list[Agency]) -> list[P
     qualifications: dict[int, list[Qualification]] = {i: [] for i in ids}
     if ids:
         rows = await session.execute(
-            sa.select(AgencyCategory.agency_id, AgencyCategory.category).where(AgencyCategory.agency_id.in_(ids)).order_by(AgencyCategory.category)
+            sa.select(AgencyCategory.agency_id, AgencyCategory.category)
+            .where(AgencyCategory.agency_id.in_(ids))
+            .order_by(AgencyCategory.category)
         )
         for agency_id, category in rows.all():
             categories[agency_id].append(category)
         stmt = sa.select(Qualification).where(Qualification.agency_id.in_(ids)).order_by(Qualification.id)
         for q in (await session.execute(stmt)).scalars().all():
             qualifications[q.agency_id].append(q)
-    return [Profile(agency=a, categories=categories.get(a.id or 0, []), qualifications=qualifications.get(a.id or 0, [])) for a in agencies]
+    return [
+        Profile(
+            agency=a,
+            categories=categories.get(a.id or 0, []),
+            qualifications=qualifications.get(a.id or 0, []),
+        )
+        for a in agencies
+    ]
 
 
 def may_see_private(viewer: AppUser | None, agency: Agency) -> bool:
@@ -251,12 +315,20 @@ class DirectoryFilters:
 
 
 def check_directory(
-    *, q: str | None = None, category: str | None = None, level: str | None = None, region: str | None = None, status: str | None = None
+    *,
+    q: str | None = None,
+    category: str | None = None,
+    level: str | None = None,
+    region: str | None = None,
+    status: str | None = None,
 ) -> DirectoryFilters:
     """The directory's filters, or InvalidInput naming the one that cannot apply."""
     wanted = AgencyStatus.approved.value if not status else status
     if wanted not in [s.value for s in PUBLIC_STATUSES]:
-        raise InvalidInput(N_("Unknown status filter."), [FieldError("status", N_("Choose approved, suspended or blacklisted."))])
+        raise InvalidInput(
+            N_("Unknown status filter."),
+            [FieldError("status", N_("Choose approved, suspended or blacklisted."))],
+        )
     term = q.strip() if q else ""
     prefix = None
     if region:
@@ -268,13 +340,29 @@ def check_directory(
         if level:
             codes = catalogue.level_codes(category)
             if level not in codes:
-                raise InvalidInput(N_("This category has no such qualification level."), [FieldError("level", N_("Choose one of this category's levels: {levels}."), {"levels": ", ".join(codes)})])
+                raise InvalidInput(
+                    N_("This category has no such qualification level."),
+                    [
+                        FieldError(
+                            "level",
+                            N_("Choose one of this category's levels: {levels}."),
+                            {"levels": ", ".join(codes)},
+                        )
+                    ],
+                )
             levels = tuple(codes[: codes.index(level) + 1])  # highest first
     elif level:
-        raise InvalidInput(N_("Choose a category to filter by level."), [FieldError("level", N_("Choose a category to filter by level."))])
+        raise InvalidInput(
+            N_("Choose a category to filter by level."),
+            [FieldError("level", N_("Choose a category to filter by level."))],
+        )
     return DirectoryFilters(
-        status=wanted, name_like=like_pattern(term) if term else None, credit_code=term.upper() if term else None,
-        region_prefix=prefix, category=category or None, levels=levels,
+        status=wanted,
+        name_like=like_pattern(term) if term else None,
+        credit_code=term.upper() if term else None,
+        region_prefix=prefix,
+        category=category or None,
+        levels=levels,
     )
 
 
@@ -293,16 +381,24 @@ async def directory(
     newest first, filtered; each with categories and approved qualifications."""
     after = decode_cursor(cursor)
     filters = check_directory(q=q, category=category, level=level, region=region, status=status)
-    stmt = sa.select(Agency).where(Agency.status == filters.status).order_by(Agency.id.desc()).limit(limit + 1)
+    stmt = (
+        sa.select(Agency).where(Agency.status == filters.status).order_by(Agency.id.desc()).limit(limit + 1)
+    )
     if after is not None:
         stmt = stmt.where(Agency.id < after)
     if filters.name_like:
-        stmt = stmt.where(sa.or_(Agency.name.ilike(filters.name_like, escape="\\"), Agency.credit_code == filters.credit_code))
+        stmt = stmt.where(
+            sa.or_(
+                Agency.name.ilike(filters.name_like, escape="\\"), Agency.credit_code == filters.credit_code
+            )
+        )
     if filters.region_prefix:
         stmt = stmt.where(Agency.region.startswith(filters.region_prefix))
     if filters.category:
         stmt = stmt.where(
-            sa.exists().where(AgencyCategory.agency_id == Agency.id, AgencyCategory.category == filters.category)
+            sa.exists().where(
+                AgencyCategory.agency_id == Agency.id, AgencyCategory.category == filters.category
+            )
         )
     if filters.levels:
         stmt = stmt.where(
@@ -314,11 +410,17 @@ async def directory(
             )
         )
     agencies = list((await session.execute(stmt)).scalars().all())
-    next_cursor = encode_cursor(agencies[limit - 1].id) if len(agencies) > limit and agencies[limit - 1].id is not None else None
+    next_cursor = (
+        encode_cursor(agencies[limit - 1].id)
+        if len(agencies) > limit and agencies[limit - 1].id is not None
+        else None
+    )
     return await load_profiles(session, agencies[:limit]), next_cursor
 
 
-async def related_to_org(session: AsyncSession, org_id: int | None, agency_ids: Sequence[str] | None = None) -> set[str]:
+async def related_to_org(
+    session: AsyncSession, org_id: int | None, agency_ids: Sequence[str] | None = None
+) -> set[str]:
     """The agencies (public ids; among ``agency_ids`` when given) that are one party with the
     owner organisation: the same unified social credit code, or linked by an admin. They can
     never bid on, or be named directly by, its notices (no dealing with yourself)."""
@@ -334,33 +436,55 @@ async def related_to_org(session: AsyncSession, org_id: int | None, agency_ids: 
     return set((await session.execute(stmt)).scalars().all())
 
 
-async def link_to_org(session: AsyncSession, *, actor: AppUser, agency_id: str, org_id: str, reason: str) -> AgencyOrgLink:
+async def link_to_org(
+    session: AsyncSession, *, actor: AppUser, agency_id: str, org_id: str, reason: str
+) -> AgencyOrgLink:
     """An admin records that an agency and an owner organisation are one party (logged)."""
     from market.notices.models import OwnerOrg
 
     if actor.role != Role.admin:
         raise Forbidden(N_("Only an administrator can link an agency to an owner organisation."))
     agency = await get_agency(session, agency_id, lock=True)
-    org = (await session.execute(sa.select(OwnerOrg).where(OwnerOrg.public_id == org_id))).scalar_one_or_none()
+    org = (
+        await session.execute(sa.select(OwnerOrg).where(OwnerOrg.public_id == org_id))
+    ).scalar_one_or_none()
     if org is None:
-        raise InvalidInput(N_("No owner organisation has this id."), [FieldError("org_id", N_("No owner organisation has this id."))])
+        raise InvalidInput(
+            N_("No owner organisation has this id."),
+            [FieldError("org_id", N_("No owner organisation has this id."))],
+        )
     reason = check_publishable(reason.strip(), "reason")
     if not reason:
-        raise InvalidInput(N_("Give a reason; it is published."), [FieldError("reason", N_("Give a reason; it is published."))])
-    exists = sa.select(AgencyOrgLink.id).where(AgencyOrgLink.agency_id == agency.id, AgencyOrgLink.org_id == org.id)
+        raise InvalidInput(
+            N_("Give a reason; it is published."),
+            [FieldError("reason", N_("Give a reason; it is published."))],
+        )
+    exists = sa.select(AgencyOrgLink.id).where(
+        AgencyOrgLink.agency_id == agency.id, AgencyOrgLink.org_id == org.id
+    )
     if (await session.execute(exists)).first() is not None:
         raise Conflict(N_("This agency is already linked to this owner organisation."))
     entry = await log.append(
-        session, type="agency.linked",
-        fields={"agency_id": agency.public_id, "org_id": org.public_id, "reason": reason, "by": actor.public_id},
+        session,
+        type="agency.linked",
+        fields={
+            "agency_id": agency.public_id,
+            "org_id": org.public_id,
+            "reason": reason,
+            "by": actor.public_id,
+        },
     )
-    link = AgencyOrgLink(agency_id=agency.id, org_id=org.id, reason=reason, linked_by=actor.id, log_seq=entry.seq)  # type: ignore[arg-type]
+    link = AgencyOrgLink(
+        agency_id=agency.id, org_id=org.id, reason=reason, linked_by=actor.id, log_seq=entry.seq
+    )  # type: ignore[arg-type]
     session.add(link)
     await session.flush()
     return link
 
 
-async def orgs_sharing_credit_code(session: AsyncSession, agencies: Sequence[Agency]) -> dict[int, tuple[str, str]]:
+async def orgs_sharing_credit_code(
+    session: AsyncSession, agencies: Sequence[Agency]
+) -> dict[int, tuple[str, str]]:
     """For the reviewer: agencies registered with the credit code of an owner organisation
     ({agency row id: (org public id, org name)})."""
     from market.notices.models import OwnerOrg
@@ -368,20 +492,33 @@ async def orgs_sharing_credit_code(session: AsyncSession, agencies: Sequence[Age
     codes = {a.credit_code: a.id for a in agencies}
     if not codes:
         return {}
-    stmt = sa.select(OwnerOrg.credit_code, OwnerOrg.public_id, OwnerOrg.name).where(OwnerOrg.credit_code.in_(list(codes)))  # type: ignore[attr-defined]
+    stmt = sa.select(OwnerOrg.credit_code, OwnerOrg.public_id, OwnerOrg.name).where(
+        OwnerOrg.credit_code.in_(list(codes))
+    )  # type: ignore[attr-defined]
     return {codes[code]: (public_id, name) for code, public_id, name in (await session.execute(stmt)).all()}
 
 
 async def review_queue(session: AsyncSession) -> tuple[list[Profile], list[tuple[Agency, Qualification]]]:
     """Agencies waiting for review, oldest first, and qualifications waiting on approved agencies."""
     pending = (
-        await session.execute(sa.select(Agency).where(Agency.status == AgencyStatus.pending.value).order_by(Agency.updated_at))
-    ).scalars().all()
+        (
+            await session.execute(
+                sa.select(Agency)
+                .where(Agency.status == AgencyStatus.pending.value)
+                .order_by(Agency.updated_at)
+            )
+        )
+        .scalars()
+        .all()
+    )
     changes = (
         await session.execute(
             sa.select(Agency, Qualification)
             .join(Qualification, Qualification.agency_id == Agency.id)
-            .where(Qualification.status == ReviewStatus.pending.value, Agency.status != AgencyStatus.pending.value)
+            .where(
+                Qualification.status == ReviewStatus.pending.value,
+                Agency.status != AgencyStatus.pending.value,
+            )
             .order_by(Qualification.id)
         )
     ).all()
@@ -419,7 +556,10 @@ async def submit(session: AsyncSession, *, owner: AppUser, data: AgencyCreate, t
         raise Conflict(N_("This account has already registered an agency."))
     credit_code, region, categories = check_profile(data, today=today)
     if (await session.execute(sa.select(Agency.id).where(Agency.credit_code == credit_code))).first():
-        raise Conflict(N_("An agency with this credit code is already registered."), [FieldError("credit_code", N_("An agency with this credit code is already registered."))])
+        raise Conflict(
+            N_("An agency with this credit code is already registered."),
+            [FieldError("credit_code", N_("An agency with this credit code is already registered."))],
+        )
     agency = Agency(
         public_id=await next_public_id(session, prefix="AG", sequence=AGENCY_ID_SEQUENCE),
         owner_id=owner.id,  # type: ignore[arg-type]
@@ -436,12 +576,32 @@ async def submit(session: AsyncSession, *, owner: AppUser, data: AgencyCreate, t
             await session.flush()
             session.add_all(AgencyCategory(agency_id=agency.id, category=c) for c in categories)  # type: ignore[arg-type]
             session.add_all(
-                Qualification(agency_id=agency.id, category=q.category, level=q.level, certificate_no=q.certificate_no, valid_until=q.valid_until)  # type: ignore[arg-type]
+                Qualification(
+                    agency_id=agency.id,
+                    category=q.category,
+                    level=q.level,
+                    certificate_no=q.certificate_no,
+                    valid_until=q.valid_until,
+                )  # type: ignore[arg-type]
                 for q in data.qualifications
             )
     except IntegrityError:
-        raise Conflict(N_("An agency with this credit code is already registered."), [FieldError("credit_code", N_("An agency with this credit code is already registered."))]) from None
-    quals = [qualification_fact(Qualification(category=q.category, level=q.level, certificate_no=q.certificate_no, valid_until=q.valid_until, agency_id=0)) for q in data.qualifications]
+        raise Conflict(
+            N_("An agency with this credit code is already registered."),
+            [FieldError("credit_code", N_("An agency with this credit code is already registered."))],
+        ) from None
+    quals = [
+        qualification_fact(
+            Qualification(
+                category=q.category,
+                level=q.level,
+                certificate_no=q.certificate_no,
+                valid_until=q.valid_until,
+                agency_id=0,
+            )
+        )
+        for q in data.qualifications
+    ]
     await log.append(
         session,
         type="agency.submitted",
@@ -499,9 +659,13 @@ async def transition(
         )
     reason = check_publishable(reason.strip(), "reason")
     if action in NEEDS_REASON and not reason:
-        raise InvalidInput(N_("Give a reason."), [FieldError("reason", N_("Give a reason; it is published."))])
+        raise InvalidInput(
+            N_("Give a reason."), [FieldError("reason", N_("Give a reason; it is published."))]
+        )
     if until is not None and until < today:
-        raise InvalidInput(N_("The end date is in the past."), [FieldError("until", N_("The end date is in the past."))])
+        raise InvalidInput(
+            N_("The end date is in the past."), [FieldError("until", N_("The end date is in the past."))]
+        )
     profile = await load_profile(session, agency)
     from_status = agency.status
     if action == "approve":
@@ -542,13 +706,26 @@ async def resubmit(session: AsyncSession, *, owner: AppUser, data: AgencyCreate,
         raise NotFound(N_("This account has not registered an agency yet."))
     agency = await get_agency(session, agency.public_id, lock=True)
     if agency.status != AgencyStatus.rejected:
-        raise Conflict(N_("Only a rejected agency can be submitted again; change qualifications one by one instead."))
+        raise Conflict(
+            N_("Only a rejected agency can be submitted again; change qualifications one by one instead.")
+        )
     credit_code, region, categories = check_profile(data, today=today)
-    clash = (await session.execute(sa.select(Agency.id).where(Agency.credit_code == credit_code, Agency.id != agency.id))).first()
+    clash = (
+        await session.execute(
+            sa.select(Agency.id).where(Agency.credit_code == credit_code, Agency.id != agency.id)
+        )
+    ).first()
     if clash:
-        raise Conflict(N_("An agency with this credit code is already registered."), [FieldError("credit_code", N_("An agency with this credit code is already registered."))])
+        raise Conflict(
+            N_("An agency with this credit code is already registered."),
+            [FieldError("credit_code", N_("An agency with this credit code is already registered."))],
+        )
     agency.name, agency.credit_code, agency.region = data.name, credit_code, region
-    agency.legal_representative, agency.contact_phone, agency.address = data.legal_representative, data.contact_phone, data.address
+    agency.legal_representative, agency.contact_phone, agency.address = (
+        data.legal_representative,
+        data.contact_phone,
+        data.address,
+    )
     agency.status, agency.status_reason, agency.updated_at = AgencyStatus.pending.value, "", utcnow()
     await session.execute(sa.delete(AgencyCategory).where(AgencyCategory.agency_id == agency.id))
     for old in (await load_profile(session, agency)).qualifications:
@@ -556,12 +733,30 @@ async def resubmit(session: AsyncSession, *, owner: AppUser, data: AgencyCreate,
             old.status = ReviewStatus.superseded.value
     session.add_all(AgencyCategory(agency_id=agency.id, category=c) for c in categories)  # type: ignore[arg-type]
     session.add_all(
-        Qualification(agency_id=agency.id, category=q.category, level=q.level, certificate_no=q.certificate_no, valid_until=q.valid_until)  # type: ignore[arg-type]
+        Qualification(
+            agency_id=agency.id,
+            category=q.category,
+            level=q.level,
+            certificate_no=q.certificate_no,
+            valid_until=q.valid_until,
+        )  # type: ignore[arg-type]
         for q in data.qualifications
     )
     await session.flush()
-    quals = [{"category": q.category, "level": q.level, "certificate_no": q.certificate_no, "valid_until": q.valid_until.isoformat()} for q in data.qualifications]
-    await log.append(session, type="agency.submitted", fields={**_base_fact(agency), "region": region, "categories": categories, "qualifications": quals})
+    quals = [
+        {
+            "category": q.category,
+            "level": q.level,
+            "certificate_no": q.certificate_no,
+            "valid_until": q.valid_until.isoformat(),
+        }
+        for q in data.qualifications
+    ]
+    await log.append(
+        session,
+        type="agency.submitted",
+        fields={**_base_fact(agency), "region": region, "categories": categories, "qualifications": quals},
+    )
     return agency
 
 
@@ -582,7 +777,10 @@ async def add_qualification(
     check_publishable(data.certificate_no, "certificate_no")
     replaced = None
     if replaces is not None:
-        replaced = next((q for q in profile.qualifications if q.id == replaces and q.status == ReviewStatus.approved), None)
+        replaced = next(
+            (q for q in profile.qualifications if q.id == replaces and q.status == ReviewStatus.approved),
+            None,
+        )
         if replaced is None:
             raise NotFound(N_("No such approved qualification to replace."))
     qualification = Qualification(
@@ -598,12 +796,18 @@ async def add_qualification(
     await log.append(
         session,
         type="agency.qualification_submitted",
-        fields={"agency_id": agency.public_id, "qualification": qualification_fact(qualification), "replaces": replaced.certificate_no if replaced else None},
+        fields={
+            "agency_id": agency.public_id,
+            "qualification": qualification_fact(qualification),
+            "replaces": replaced.certificate_no if replaced else None,
+        },
     )
     return qualification
 
 
-async def _settle_qualification(session: AsyncSession, q: Qualification, *, approve: bool, reason: str) -> None:
+async def _settle_qualification(
+    session: AsyncSession, q: Qualification, *, approve: bool, reason: str
+) -> None:
     q.status = (ReviewStatus.approved if approve else ReviewStatus.rejected).value
     q.review_reason = reason
     if approve:
@@ -618,7 +822,13 @@ async def _settle_qualification(session: AsyncSession, q: Qualification, *, appr
 
 
 async def review_qualification(
-    session: AsyncSession, *, agency_id: str, qualification_id: int, actor: AppUser, decision: str, reason: str
+    session: AsyncSession,
+    *,
+    agency_id: str,
+    qualification_id: int,
+    actor: AppUser,
+    decision: str,
+    reason: str,
 ) -> Qualification:
     agency = await get_agency(session, agency_id, lock=True)
     _check_staff(actor, agency)
@@ -630,14 +840,20 @@ async def review_qualification(
     if q.status != ReviewStatus.pending:
         raise Conflict(N_("This qualification has already been reviewed."))
     if decision == "reject" and not reason.strip():
-        raise InvalidInput(N_("Give a reason."), [FieldError("reason", N_("Give a reason; it is published."))])
+        raise InvalidInput(
+            N_("Give a reason."), [FieldError("reason", N_("Give a reason; it is published."))]
+        )
     check_publishable(reason, "reason")
     await _settle_qualification(session, q, approve=decision == "approve", reason=reason.strip())
     await session.flush()
     await log.append(
         session,
         type=f"agency.qualification_{'approved' if decision == 'approve' else 'rejected'}",
-        fields={"agency_id": agency.public_id, "qualification": qualification_fact(q), "reason": reason.strip()},
+        fields={
+            "agency_id": agency.public_id,
+            "qualification": qualification_fact(q),
+            "reason": reason.strip(),
+        },
     )
     return q
 
@@ -651,21 +867,32 @@ def sniff(filename: str, content: bytes) -> str:
     if not content:
         raise InvalidInput(N_("The file is empty."), [FieldError("file", N_("The file is empty."))])
     if len(content) > MAX_DOCUMENT_BYTES:
-        raise InvalidInput(N_("The file is larger than 10 MB."), [FieldError("file", N_("The file is larger than 10 MB."))])
+        raise InvalidInput(
+            N_("The file is larger than 10 MB."), [FieldError("file", N_("The file is larger than 10 MB."))]
+        )
     extension = Path(filename.lower()).suffix
     for magic, content_type, extensions in SIGNATURES:
         if content.startswith(magic):
             if extension not in extensions:
                 raise InvalidInput(
                     N_("The file's name does not match its content."),
-                    [FieldError("file", N_("The file is a {kind} but its name ends in {extension}."), {"kind": content_type, "extension": extension or "(none)"})],
+                    [
+                        FieldError(
+                            "file",
+                            N_("The file is a {kind} but its name ends in {extension}."),
+                            {"kind": content_type, "extension": extension or "(none)"},
+                        )
+                    ],
                 )
             # The first bytes are not enough: polyglots start like a PDF or PNG too.
             reason = uploads.problem(content_type, content)
             if reason is not None:
                 raise InvalidInput(reason, [FieldError("file", reason)])
             return content_type
-    raise InvalidInput(N_("Only PDF, PNG and JPEG files are accepted."), [FieldError("file", N_("Only PDF, PNG and JPEG files are accepted."))])
+    raise InvalidInput(
+        N_("Only PDF, PNG and JPEG files are accepted."),
+        [FieldError("file", N_("Only PDF, PNG and JPEG files are accepted."))],
+    )
 
 
 def document_path(data_dir: Path, agency: Agency, sha256: str, content_type: str) -> Path:
@@ -680,8 +907,12 @@ async def add_document(
     if agency is None:
         raise NotFound(N_("This account has not registered an agency yet."))
     if kind not in DOCUMENT_KINDS:
-        raise InvalidInput(N_("Unknown kind of document."), [FieldError("kind", N_("Choose licence, certificate or other."))])
-    content_type = await asyncio.to_thread(sniff, filename, content)  # a PDF is parsed (seconds for a big one): off the event loop
+        raise InvalidInput(
+            N_("Unknown kind of document."), [FieldError("kind", N_("Choose licence, certificate or other."))]
+        )
+    content_type = await asyncio.to_thread(
+        sniff, filename, content
+    )  # a PDF is parsed (seconds for a big one): off the event loop
     name = text.upload_name(filename, "document")  # refused before anything is written
     digest = hashlib.sha256(content).hexdigest()
     path = document_path(data_dir, agency, digest, content_type)
@@ -693,14 +924,25 @@ async def add_document(
         tmp.replace(path)
     name = name if name != "document" else f"document{path.suffix}"
     document = AgencyDocument(
-        agency_id=agency.id, kind=kind, filename=name, content_type=content_type, size=len(content), sha256=digest  # type: ignore[arg-type]
+        agency_id=agency.id,
+        kind=kind,
+        filename=name,
+        content_type=content_type,
+        size=len(content),
+        sha256=digest,  # type: ignore[arg-type]
     )
     session.add(document)
     await session.flush()
     await log.append(
         session,
         type="agency.document_added",
-        fields={"agency_id": agency.public_id, "kind": kind, "content_type": content_type, "size": len(content), "sha256": digest},
+        fields={
+            "agency_id": agency.public_id,
+            "kind": kind,
+            "content_type": content_type,
+            "size": len(content),
+            "sha256": digest,
+        },
     )
     return document
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
+from functools import cache
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
@@ -95,9 +95,13 @@ HISTORY_LABELS = {
 # ?done=<code> after a redirect: only these codes show a message, so a link cannot make
 # the page say anything else.
 AGENCY_DONE = {
-    "submitted": N_("Your agency has been submitted. An administrator will review it; you will see the decision here."),
+    "submitted": N_(
+        "Your agency has been submitted. An administrator will review it; you will see the decision here."
+    ),
     "resubmitted": N_("Your corrected details have been submitted for review again."),
-    "qualification": N_("The qualification has been sent for review; it counts once an administrator approves it."),
+    "qualification": N_(
+        "The qualification has been sent for review; it counts once an administrator approves it."
+    ),
     "document": N_("The document has been uploaded."),
 }
 ADMIN_DONE = {
@@ -109,7 +113,9 @@ ADMIN_DONE = {
     "lift_blacklist": N_("The agency has been taken off the blacklist."),
     "qualification_approve": N_("The qualification is approved."),
     "qualification_reject": N_("The qualification is rejected."),
-    "linked": N_("The agency is linked to the owner organisation: it can no longer bid on, or be named by, that organisation's notices."),
+    "linked": N_(
+        "The agency is linked to the owner organisation: it can no longer bid on, or be named by, that organisation's notices."
+    ),
 }
 
 
@@ -187,7 +193,9 @@ def region_groups(names: Names, *, counties: bool) -> list[tuple[str, list[tuple
             groups.append((names.region_label(province), [(province.code, names.region_label(province))]))
             for prefecture in prefectures:
                 options = [(prefecture.code, names.region_label(prefecture))]
-                options += [(county.code, names.region_label(county)) for county in regions.children(prefecture.code)]
+                options += [
+                    (county.code, names.region_label(county)) for county in regions.children(prefecture.code)
+                ]
                 groups.append((names.region_label(prefecture), options))
         else:
             options = [(province.code, names.region_label(province))]
@@ -210,7 +218,10 @@ class Labels:
         self.categories = {c.code: escape(names.category_label(c)) for c in catalogue.CATEGORIES}
         self.category_choices = Choices([("", gettext(N_("All categories"))), *self.categories.items()])
         self.region_choices = Choices(
-            [("", gettext(N_("All regions"))), *((gettext(label), options) for label, options in region_groups(names, counties=False))]
+            [
+                ("", gettext(N_("All regions"))),
+                *((gettext(label), options) for label, options in region_groups(names, counties=False)),
+            ]
         )
         self.statuses = {code: escape(gettext(label)) for code, label in STATUS_LABELS.items()}
         # Region codes and qualifications are closed sets (the reference data): these stay small.
@@ -231,7 +242,7 @@ class Labels:
         return text
 
 
-@lru_cache(maxsize=None)
+@cache
 def labels(locale: str) -> Labels:
     return Labels(locale)
 
@@ -255,7 +266,9 @@ def directory_row(row: Any, labels: Labels) -> DirectoryRow:
         public_id=row["public_id"],
         name=row["name"],
         status=row["status"],
-        status_label=None if row["status"] == AgencyStatus.approved else labels.statuses.get(row["status"], row["status"]),
+        status_label=None
+        if row["status"] == AgencyStatus.approved
+        else labels.statuses.get(row["status"], row["status"]),
         credit_code=row["credit_code"],
         region=labels.region(row["region"]),
         categories=[labels.category(c) for c in row["categories"]],
@@ -263,7 +276,14 @@ def directory_row(row: Any, labels: Labels) -> DirectoryRow:
     )
 
 
-def _render(request: Request[Any, Any, Any], template: str, *, status_code: int = 200, headers: dict[str, str] | None = None, **context: Any) -> Response[str]:
+def _render(
+    request: Request[Any, Any, Any],
+    template: str,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> Response[str]:
     names = Names(request_locale(request))
     return render(
         request,
@@ -332,7 +352,14 @@ def profile_form_from(profile: service.Profile) -> ProfileForm:
     values["categories"] = list(profile.categories)
     current = [q for q in profile.qualifications if q.status in (ReviewStatus.pending, ReviewStatus.approved)]
     for i, q in enumerate(current):
-        values.update({f"q{i}_category": q.category, f"q{i}_level": q.level or "", f"q{i}_certificate_no": q.certificate_no, f"q{i}_valid_until": q.valid_until.isoformat()})
+        values.update(
+            {
+                f"q{i}_category": q.category,
+                f"q{i}_level": q.level or "",
+                f"q{i}_certificate_no": q.certificate_no,
+                f"q{i}_valid_until": q.valid_until.isoformat(),
+            }
+        )
     return ProfileForm(values=values, rows=max(BLANK_ROWS, len(current) + 1))
 
 
@@ -343,7 +370,13 @@ async def read_profile_form(request: Request[Any, Any, Any]) -> ProfileForm:
     values: dict[str, Any] = {name: str(form.get(name) or "").strip() for name in PROFILE_FIELDS}
     values["credit_code"] = values["credit_code"].upper()
     values["categories"] = [c for c in form.getall("categories", []) if isinstance(c, str) and c]
-    indices = sorted({int(m.group(1)) for key in form.keys() if (m := ROW_KEY.fullmatch(key)) and int(m.group(1)) < MAX_ROWS})
+    indices = sorted(
+        {
+            int(m.group(1))
+            for key in form.keys()
+            if (m := ROW_KEY.fullmatch(key)) and int(m.group(1)) < MAX_ROWS
+        }
+    )
     result = ProfileForm(values=values, rows=max([BLANK_ROWS, *(i + 1 for i in indices)]))
     errors = result.errors
     qualifications: list[QualificationInput] = []
@@ -356,7 +389,11 @@ async def read_profile_form(request: Request[Any, Any, Any]) -> ProfileForm:
             qualifications.append(QualificationInput.model_validate({k: v for k, v in row.items() if v}))
             result.row_of.append(i)
         except ValidationError as exc:
-            place_errors(errors, validation_errors(exc), lambda name, i=i: f"q{i}_{name}" if name in ROW_FIELDS else None)
+            place_errors(
+                errors,
+                validation_errors(exc),
+                lambda name, i=i: f"q{i}_{name}" if name in ROW_FIELDS else None,
+            )
 
     if not values["categories"]:
         errors.setdefault("categories", FieldError("categories", N_("Choose at least one service category.")))
@@ -375,7 +412,11 @@ async def read_profile_form(request: Request[Any, Any, Any]) -> ProfileForm:
     try:
         result.data = AgencyCreate.model_validate(
             {
-                **{k: v for k, v in values.items() if k in PROFILE_FIELDS and (v or k not in ("name", "credit_code", "region"))},
+                **{
+                    k: v
+                    for k, v in values.items()
+                    if k in PROFILE_FIELDS and (v or k not in ("name", "credit_code", "region"))
+                },
                 "categories": values["categories"],
                 "qualifications": qualifications,
             }
@@ -389,7 +430,9 @@ async def read_profile_form(request: Request[Any, Any, Any]) -> ProfileForm:
     if isinstance(upload, UploadFile) and upload.filename:
         content = await upload.read()
         try:
-            await asyncio.to_thread(service.sniff, upload.filename, content)  # a PDF is parsed (seconds for a big one): off the event loop
+            await asyncio.to_thread(
+                service.sniff, upload.filename, content
+            )  # a PDF is parsed (seconds for a big one): off the event loop
         except InvalidInput as exc:
             place_errors(errors, exc.errors, result.field_for)
         else:
@@ -410,7 +453,12 @@ async def _save_profile(
             if form.upload is not None:
                 filename, content = form.upload
                 await service.add_document(
-                    session, owner=owner, kind="licence", filename=filename, content=content, data_dir=request.app.state.settings.data_dir
+                    session,
+                    owner=owner,
+                    kind="licence",
+                    filename=filename,
+                    content=content,
+                    data_dir=request.app.state.settings.data_dir,
                 )
     except DomainError as exc:
         form.errors, form.status = errors_beside_fields(exc, form.field_for), exc.status
@@ -439,9 +487,17 @@ def _views_of(profile: service.Profile, today: date) -> dict[str, Any]:
     """What the dashboard and the profile show about qualifications."""
     soon = rules.expiring_soon(profile.facts().qualifications, today, EXPIRY_WARNING_DAYS)
     keys = {(q.category, q.level, q.certificate_no, q.valid_until) for q in soon}
-    expiring = {q.id for q in profile.approved_qualifications if (q.category, q.level, q.certificate_no, q.valid_until) in keys}
+    expiring = {
+        q.id
+        for q in profile.approved_qualifications
+        if (q.category, q.level, q.certificate_no, q.valid_until) in keys
+    }
     expired = {q.id for q in profile.approved_qualifications if q.valid_until < today}
-    return {"expiring": expiring, "expired": expired, "soon": [q for q in profile.approved_qualifications if q.id in expiring]}
+    return {
+        "expiring": expiring,
+        "expired": expired,
+        "soon": [q for q in profile.approved_qualifications if q.id in expiring],
+    }
 
 
 class AgencyPages(Controller):
@@ -499,19 +555,28 @@ class AgencyPages(Controller):
             unread=await selection.unread_count(session, owner),
             # Contracts: the agency's, awards still to sign (overdue flagged), late milestones.
             contracts=await contracts.contracts_of_agency(session, agency),
-            unsigned=await contracts.unsigned_awards(session, request.app.state.settings, today, agency=agency),
+            unsigned=await contracts.unsigned_awards(
+                session, request.app.state.settings, today, agency=agency
+            ),
             late_milestones=await contracts.overdue_milestones(session, agency=agency),
             CONTRACT_STATUS_LABELS=CONTRACT_STATUS_LABELS,
             **_views_of(profile, today),
         )
 
     @get("/agency", guards=[requires_role(Role.agency)])
-    async def dashboard(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], done: FromQuery[str | None] = None) -> Response[str]:
+    async def dashboard(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        done: FromQuery[str | None] = None,
+    ) -> Response[str]:
         owner = await load_viewer(request, session)
         return await self._dashboard(request, session, owner, done=done)
 
     @get("/agency/check-credit-code", guards=[requires_role(Role.agency)])
-    async def check_credit_code(self, request: Request[Any, Any, Any], credit_code: FromQuery[str] = "") -> Response[str]:
+    async def check_credit_code(
+        self, request: Request[Any, Any, Any], credit_code: FromQuery[str] = ""
+    ) -> Response[str]:
         """The htmx check beside the credit code field; always 200 so that htmx shows it."""
         text = credit_code.strip()
         error: FieldError | None = None
@@ -519,22 +584,33 @@ class AgencyPages(Controller):
             try:
                 service.check_credit_code(text)
             except InvalidInput as exc:
-                error = exc.errors[0] if exc.errors else FieldError("credit_code", exc.detail, dict(exc.params))
+                error = (
+                    exc.errors[0] if exc.errors else FieldError("credit_code", exc.detail, dict(exc.params))
+                )
         return _render(request, "agencies/partials/credit_code_check.html", blank=not text, error=error)
 
     @get("/agency/levels", guards=[requires_role(Role.agency)])
-    async def level_options(self, request: Request[Any, Any, Any], row: FromQuery[int | None] = None) -> Response[str]:
+    async def level_options(
+        self, request: Request[Any, Any, Any], row: FromQuery[int | None] = None
+    ) -> Response[str]:
         """The level select for the category just chosen (htmx)."""
         if row is not None and not 0 <= row < MAX_ROWS:
             raise InvalidInput(N_("No such row."), [FieldError("row", N_("No such row."))])
         prefix = f"q{row}_" if row is not None else ""
         category = request.query_params.get(prefix + "category") or ""
         return _render(
-            request, "agencies/partials/level_field.html", name=prefix + "level", category=category, selected="", errors=FormErrors()
+            request,
+            "agencies/partials/level_field.html",
+            name=prefix + "level",
+            category=category,
+            selected="",
+            errors=FormErrors(),
         )
 
     @post("/agency/register", guards=[requires_role(Role.agency)])
-    async def register(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[Any]:
+    async def register(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> Response[Any]:
         owner = await load_viewer(request, session)
         form = await read_profile_form(request)
         if await _save_profile(request, session, owner, form, again=False) is not None:
@@ -542,7 +618,9 @@ class AgencyPages(Controller):
         return await self._dashboard(request, session, owner, status_code=form.status, profile_form=form)
 
     @post("/agency/resubmit", guards=[requires_role(Role.agency)])
-    async def resubmit(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[Any]:
+    async def resubmit(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> Response[Any]:
         owner = await load_viewer(request, session)
         form = await read_profile_form(request)
         if await _save_profile(request, session, owner, form, again=True) is not None:
@@ -550,7 +628,9 @@ class AgencyPages(Controller):
         return await self._dashboard(request, session, owner, status_code=form.status, profile_form=form)
 
     @post("/agency/qualifications", guards=[requires_role(Role.agency)])
-    async def add_qualification(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[Any]:
+    async def add_qualification(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> Response[Any]:
         owner = await load_viewer(request, session)
         raw = await request.form()
         values = {name: str(raw.get(name) or "").strip() for name in QUALIFICATION_FIELDS}
@@ -563,14 +643,18 @@ class AgencyPages(Controller):
                 form.errors["replaces"] = FieldError("replaces", N_("Choose a qualification from the list."))
         data: QualificationInput | None = None
         try:
-            data = QualificationInput.model_validate({k: v for k, v in values.items() if v and k != "replaces"})
+            data = QualificationInput.model_validate(
+                {k: v for k, v in values.items() if v and k != "replaces"}
+            )
         except ValidationError as exc:
             place_errors(form.errors, validation_errors(exc), _qualification_field)
         status = 422
         if data is not None and not form.errors:
             try:
                 async with session.begin_nested():
-                    await service.add_qualification(session, owner=owner, data=data, replaces=replaces, today=today_in_china())
+                    await service.add_qualification(
+                        session, owner=owner, data=data, replaces=replaces, today=today_in_china()
+                    )
             except DomainError as exc:
                 form.errors, status = errors_beside_fields(exc, _qualification_field), exc.status
             else:
@@ -578,7 +662,9 @@ class AgencyPages(Controller):
         return await self._dashboard(request, session, owner, status_code=status, qualification_form=form)
 
     @post("/agency/documents", guards=[requires_role(Role.agency)])
-    async def add_document(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[Any]:
+    async def add_document(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> Response[Any]:
         owner = await load_viewer(request, session)
         raw = await request.form()
         kind = str(raw.get("kind") or "")
@@ -592,7 +678,12 @@ class AgencyPages(Controller):
             try:
                 async with session.begin_nested():
                     await service.add_document(
-                        session, owner=owner, kind=kind, filename=upload.filename, content=content, data_dir=request.app.state.settings.data_dir
+                        session,
+                        owner=owner,
+                        kind=kind,
+                        filename=upload.filename,
+                        content=content,
+                        data_dir=request.app.state.settings.data_dir,
                     )
             except DomainError as exc:
                 form.errors, status = errors_beside_fields(exc, _known(("kind", "file"))), exc.status
@@ -641,7 +732,11 @@ class AgencyPages(Controller):
 
     @get("/admin/agencies", guards=[requires_role(Role.admin, Role.supervisor)])
     async def review_queue(
-        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], q: FromQuery[str] = "", done: FromQuery[str | None] = None
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        q: FromQuery[str] = "",
+        done: FromQuery[str | None] = None,
     ) -> Response[str]:
         return await self._review_page(request, session, q=q, done=done)
 
@@ -668,25 +763,46 @@ class AgencyPages(Controller):
             errors = FormErrors()
             place_errors(errors, exc.errors, _known(fields))
             failed = {"key": key, "values": values, "errors": errors}
-            return await self._review_page(request, session, q=q, status_code=exc.status, problem=exc, failed=failed)
+            return await self._review_page(
+                request, session, q=q, status_code=exc.status, problem=exc, failed=failed
+            )
         target = {"done": done, **({"q": q} if q else {})}
         return redirect("/admin/agencies?" + urlencode(target))
 
     @post("/admin/agencies/{agency_id:str}/review", guards=[requires_role(Role.admin)])
-    async def review(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], agency_id: FromPath[str]) -> Response[Any]:
+    async def review(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        agency_id: FromPath[str],
+    ) -> Response[Any]:
         decision = str((await request.form()).get("decision") or "")
 
         async def call(actor: AppUser, values: dict[str, str]) -> None:
             if decision not in ("approve", "reject"):
-                raise InvalidInput(N_("Unknown decision."), [FieldError("decision", N_("Choose approve or reject."))])
+                raise InvalidInput(
+                    N_("Unknown decision."), [FieldError("decision", N_("Choose approve or reject."))]
+                )
             await service.transition(
-                session, agency_id=agency_id, actor=actor, action=decision, reason=values["reason"], today=today_in_china()
+                session,
+                agency_id=agency_id,
+                actor=actor,
+                action=decision,
+                reason=values["reason"],
+                today=today_in_china(),
             )
 
-        return await self._decide(request, session, key=f"{decision}-{agency_id}", fields=("reason",), done=decision, call=call)
+        return await self._decide(
+            request, session, key=f"{decision}-{agency_id}", fields=("reason",), done=decision, call=call
+        )
 
     @post("/admin/agencies/{agency_id:str}/status", guards=[requires_role(Role.admin)])
-    async def change_status(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], agency_id: FromPath[str]) -> Response[Any]:
+    async def change_status(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        agency_id: FromPath[str],
+    ) -> Response[Any]:
         action = str((await request.form()).get("action") or "")
 
         async def call(actor: AppUser, values: dict[str, str]) -> None:
@@ -695,35 +811,79 @@ class AgencyPages(Controller):
             try:
                 until = _parse_date(values["until"]) if action in ACTIONS_WITH_UNTIL else None
             except ValueError:
-                raise InvalidInput(N_("Enter a date such as 2026-12-31."), [FieldError("until", N_("Enter a date such as 2026-12-31."))]) from None
+                raise InvalidInput(
+                    N_("Enter a date such as 2026-12-31."),
+                    [FieldError("until", N_("Enter a date such as 2026-12-31."))],
+                ) from None
             await service.transition(
-                session, agency_id=agency_id, actor=actor, action=action, reason=values["reason"], until=until, today=today_in_china()
+                session,
+                agency_id=agency_id,
+                actor=actor,
+                action=action,
+                reason=values["reason"],
+                until=until,
+                today=today_in_china(),
             )
 
         return await self._decide(
-            request, session, key=f"{action}-{agency_id}", fields=("reason", "until"), done=action if action in STATUS_ACTIONS else "", call=call
+            request,
+            session,
+            key=f"{action}-{agency_id}",
+            fields=("reason", "until"),
+            done=action if action in STATUS_ACTIONS else "",
+            call=call,
         )
 
     @post("/admin/agencies/{agency_id:str}/link", guards=[requires_role(Role.admin)])
-    async def link(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], agency_id: FromPath[str]) -> Response[Any]:
+    async def link(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        agency_id: FromPath[str],
+    ) -> Response[Any]:
         async def call(actor: AppUser, values: dict[str, str]) -> None:
-            await service.link_to_org(session, actor=actor, agency_id=agency_id, org_id=values["org_id"].strip(), reason=values["reason"])
+            await service.link_to_org(
+                session,
+                actor=actor,
+                agency_id=agency_id,
+                org_id=values["org_id"].strip(),
+                reason=values["reason"],
+            )
 
-        return await self._decide(request, session, key=f"link-{agency_id}", fields=("org_id", "reason"), done="linked", call=call)
+        return await self._decide(
+            request, session, key=f"link-{agency_id}", fields=("org_id", "reason"), done="linked", call=call
+        )
 
-    @post("/admin/agencies/{agency_id:str}/qualifications/{qualification_id:int}/review", guards=[requires_role(Role.admin)])
+    @post(
+        "/admin/agencies/{agency_id:str}/qualifications/{qualification_id:int}/review",
+        guards=[requires_role(Role.admin)],
+    )
     async def review_qualification(
-        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], agency_id: FromPath[str], qualification_id: FromPath[RowId]
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        agency_id: FromPath[str],
+        qualification_id: FromPath[RowId],
     ) -> Response[Any]:
         decision = str((await request.form()).get("decision") or "")
 
         async def call(actor: AppUser, values: dict[str, str]) -> None:
             await service.review_qualification(
-                session, agency_id=agency_id, qualification_id=qualification_id, actor=actor, decision=decision, reason=values["reason"]
+                session,
+                agency_id=agency_id,
+                qualification_id=qualification_id,
+                actor=actor,
+                decision=decision,
+                reason=values["reason"],
             )
 
         return await self._decide(
-            request, session, key=f"q{decision}-{qualification_id}", fields=("reason",), done=f"qualification_{decision}", call=call
+            request,
+            session,
+            key=f"q{decision}-{qualification_id}",
+            fields=("reason",),
+            done=f"qualification_{decision}",
+            call=call,
         )
 
     # -- the public directory and profiles -------------------------------------------------------
@@ -750,7 +910,14 @@ class AgencyPages(Controller):
         checked = service.check_directory(q=q, category=category, level=level, region=region, status=status)
         rows, next_cursor = await queries.directory_rows(reader, checked, cursor=cursor, limit=limit)
         shown = labels(request_locale(request))
-        filters = {"q": q, "category": category, "level": level, "region": region, "status": status, "limit": limit if limit != DIRECTORY_LIMIT else None}
+        filters = {
+            "q": q,
+            "category": category,
+            "level": level,
+            "region": region,
+            "status": status,
+            "limit": limit if limit != DIRECTORY_LIMIT else None,
+        }
         kept = {k: v for k, v in filters.items() if v not in (None, "")}
         context: dict[str, Any] = {
             "rows": [directory_row(r, shown) for r in rows],
@@ -764,19 +931,32 @@ class AgencyPages(Controller):
         }
         headers = {"Vary": "Cookie, Accept-Language, HX-Request"}
         if wants_partial(request):
-            template = "agencies/partials/directory_rows.html" if cursor else "agencies/partials/directory_update.html"
+            template = (
+                "agencies/partials/directory_rows.html"
+                if cursor
+                else "agencies/partials/directory_update.html"
+            )
             return _render(request, template, headers=headers, **context)
         return _render(request, "agencies/directory.html", headers=headers, **context)
 
     @get("/agencies/{agency_id:str}")
-    async def profile(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], agency_id: FromPath[str]) -> Response[str]:
+    async def profile(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        agency_id: FromPath[str],
+    ) -> Response[str]:
         agency = await service.get_agency(session, agency_id)
         viewer = await optional_viewer(request, session)
         private = service.may_see_private(viewer, agency)
         if agency.status not in [s.value for s in service.PUBLIC_STATUSES] and not private:
             raise NotFound(N_("No such agency."))
         profile = await service.load_profile(session, agency, private=private)
-        shown = [q for q in profile.qualifications if q.status != ReviewStatus.superseded] if private else profile.approved_qualifications
+        shown = (
+            [q for q in profile.qualifications if q.status != ReviewStatus.superseded]
+            if private
+            else profile.approved_qualifications
+        )
         return _render(
             request,
             "agencies/profile.html",
@@ -785,7 +965,10 @@ class AgencyPages(Controller):
             shown=shown,
             private=private,
             **_views_of(profile, today_in_china()),
-            **await rating_pages.profile_context(session, agency, today=today_in_china(), contract_days=request.app.state.settings.contract_days),
+            **await rating_pages.profile_context(
+                session,
+                agency,
+                today=today_in_china(),
+                contract_days=request.app.state.settings.contract_days,
+            ),
         )
-
-

@@ -35,10 +35,28 @@ DEMO_PDF = (
 
 
 async def load_demo_contracts(session: AsyncSession, *, settings: Settings, out: TextIO) -> None:
-    rows = (await session.execute(sa.select(Notice).where(Notice.title.in_(CONTRACT_TITLES)).order_by(Notice.id))).scalars().all()
+    rows = (
+        (
+            await session.execute(
+                sa.select(Notice).where(Notice.title.in_(CONTRACT_TITLES)).order_by(Notice.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
     by_title = {n.title: n for n in rows}
     notices = [by_title[t] for t in CONTRACT_TITLES if t in by_title]
-    existing = (await session.execute(sa.select(sa.func.count()).select_from(Contract).where(Contract.notice_id.in_([n.id for n in notices])))).scalar_one() if notices else 0
+    existing = (
+        (
+            await session.execute(
+                sa.select(sa.func.count())
+                .select_from(Contract)
+                .where(Contract.notice_id.in_([n.id for n in notices]))
+            )
+        ).scalar_one()
+        if notices
+        else 0
+    )
     if existing or len(notices) < len(STATES):
         print(f"Demo contracts: {existing}", file=out)
         return
@@ -66,16 +84,31 @@ async def load_demo_contracts(session: AsyncSession, *, settings: Settings, out:
         days = max(60, terms.service_days or 0)
         data = ContractCreate(
             amount_fen=terms.price_fen if terms.price_fen is not None else notice.budget_fen * 88 // 100,
-            signed_on=today, start_on=start, due_on=start + timedelta(days=days),
+            signed_on=today,
+            start_on=start,
+            due_on=start + timedelta(days=days),
             milestones=[
                 MilestoneInput(title="工作方案及初步成果", due_on=start + timedelta(days=days // 3)),
                 MilestoneInput(title="最终成果报告", due_on=start + timedelta(days=days)),
             ],
         )
-        contract = await service.record_contract(session, owner=owner, notice_id=notice.public_id, agency_id=agency.public_id, data=data, settings=settings)
+        contract = await service.record_contract(
+            session,
+            owner=owner,
+            notice_id=notice.public_id,
+            agency_id=agency.public_id,
+            data=data,
+            settings=settings,
+        )
         made += 1
         if state == "declined":
-            await service.decline_contract(session, user=agency_user, contract_id=contract.public_id, reason="项目负责人调离，无法按合同约定期限履约", settings=settings)
+            await service.decline_contract(
+                session,
+                user=agency_user,
+                contract_id=contract.public_id,
+                reason="项目负责人调离，无法按合同约定期限履约",
+                settings=settings,
+            )
             continue
         if state == "proposed":
             continue
@@ -83,11 +116,24 @@ async def load_demo_contracts(session: AsyncSession, *, settings: Settings, out:
         positions = {"in_service": [1], "completed": [1, 2], "stopped": [1]}[state]
         for position in positions:
             await service.submit_milestone(
-                session, user=agency_user, contract_id=contract.public_id, position=position, filename=f"milestone-{position}.pdf",
-                content=DEMO_PDF, note="成果已按合同要求完成，请审阅。", data_dir=settings.data_dir,
+                session,
+                user=agency_user,
+                contract_id=contract.public_id,
+                position=position,
+                filename=f"milestone-{position}.pdf",
+                content=DEMO_PDF,
+                note="成果已按合同要求完成，请审阅。",
+                data_dir=settings.data_dir,
             )
             if state != "in_service":
-                await service.accept_milestone(session, user=owner, contract_id=contract.public_id, position=position)
+                await service.accept_milestone(
+                    session, user=owner, contract_id=contract.public_id, position=position
+                )
         if state == "stopped":
-            await service.stop_contract(session, user=owner, contract_id=contract.public_id, reason="项目因规划调整暂缓实施，经双方协商中止服务")
+            await service.stop_contract(
+                session,
+                user=owner,
+                contract_id=contract.public_id,
+                reason="项目因规划调整暂缓实施，经双方协商中止服务",
+            )
     print(f"Demo contracts: {made}", file=out)

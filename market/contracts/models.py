@@ -45,7 +45,10 @@ CONTRACT_STATUS_LABELS = {
     ContractStatus.set_aside.value: N_("Set aside: the terms did not follow the award"),
 }
 LIVE_CONTRACTS = (
-    ContractStatus.proposed.value, ContractStatus.in_service.value, ContractStatus.completed.value, ContractStatus.stopped.value,
+    ContractStatus.proposed.value,
+    ContractStatus.in_service.value,
+    ContractStatus.completed.value,
+    ContractStatus.stopped.value,
     ContractStatus.disputed.value,
 )
 # Contracts that are over without a service: another may follow on the same award.
@@ -59,7 +62,9 @@ class DisputeDecision(enum.StrEnum):
 
 DISPUTE_DECISION_LABELS = {
     DisputeDecision.terms_fine.value: N_("The terms follow the award: the decline counts"),
-    DisputeDecision.terms_wrong.value: N_("The terms do not follow the award: the owner offers matching terms"),
+    DisputeDecision.terms_wrong.value: N_(
+        "The terms do not follow the award: the owner offers matching terms"
+    ),
 }
 
 
@@ -74,26 +79,43 @@ class Contract(SQLModel, table=True):
     __tablename__ = "contract"
     __table_args__ = (
         sa.CheckConstraint(
-            "status IN ('proposed', 'in_service', 'completed', 'stopped', 'declined', 'disputed', 'set_aside')", name="status_known"
+            "status IN ('proposed', 'in_service', 'completed', 'stopped', 'declined', 'disputed', 'set_aside')",
+            name="status_known",
         ),
         sa.CheckConstraint("amount_fen > 0", name="amount_positive"),
         sa.CheckConstraint("start_on <= due_on", name="dates_in_order"),
-        sa.CheckConstraint("dispute_decision IS NULL OR dispute_decision IN ('terms_fine', 'terms_wrong')", name="dispute_decision_known"),
+        sa.CheckConstraint(
+            "dispute_decision IS NULL OR dispute_decision IN ('terms_fine', 'terms_wrong')",
+            name="dispute_decision_known",
+        ),
         # One live contract per award: a declined or set-aside one may be followed by another.
-        sa.Index("uq_contract_live_award", "award_id", unique=True, postgresql_where=sa.text("status NOT IN ('declined', 'set_aside')")),
+        sa.Index(
+            "uq_contract_live_award",
+            "award_id",
+            unique=True,
+            postgresql_where=sa.text("status NOT IN ('declined', 'set_aside')"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, unique=True))
-    notice_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("notice.id"), nullable=False, index=True))
+    notice_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("notice.id"), nullable=False, index=True)
+    )
     award_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("award.id"), nullable=False))
-    agency_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("agency.id"), nullable=False, index=True))
-    owner_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False, index=True))
+    agency_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("agency.id"), nullable=False, index=True)
+    )
+    owner_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False, index=True)
+    )
     amount_fen: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
     signed_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
     start_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
     due_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
-    status: str = Field(default=ContractStatus.proposed.value, sa_column=sa.Column(sa.String(16), nullable=False))
+    status: str = Field(
+        default=ContractStatus.proposed.value, sa_column=sa.Column(sa.String(16), nullable=False)
+    )
     stop_reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     recorded_seq: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
     signed_seq: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
@@ -108,7 +130,9 @@ class Contract(SQLModel, table=True):
     disputed_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     dispute_decision: str | None = Field(default=None, sa_column=sa.Column(sa.String(16), nullable=True))
     dispute_decision_reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
-    dispute_decided_by: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=True))
+    dispute_decided_by: int | None = Field(
+        default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=True)
+    )
     dispute_decided_seq: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
     dispute_decided_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
 
@@ -121,16 +145,24 @@ class Milestone(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    contract_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("contract.id"), nullable=False, index=True))
+    contract_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("contract.id"), nullable=False, index=True)
+    )
     position: int = Field(sa_column=sa.Column(sa.SmallInteger, nullable=False))  # 1, 2, ... in due order
     title: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
     due_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
-    status: str = Field(default=MilestoneStatus.pending.value, sa_column=sa.Column(sa.String(16), nullable=False))
-    note: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))  # the agency's, with its deliverable
+    status: str = Field(
+        default=MilestoneStatus.pending.value, sa_column=sa.Column(sa.String(16), nullable=False)
+    )
+    note: str | None = Field(
+        default=None, sa_column=sa.Column(sa.Text, nullable=True)
+    )  # the agency's, with its deliverable
     return_reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     submitted_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     accepted_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
-    overdue_on: date | None = Field(default=None, sa_column=sa.Column(sa.Date, nullable=True))  # when the scheduler flagged it
+    overdue_on: date | None = Field(
+        default=None, sa_column=sa.Column(sa.Date, nullable=True)
+    )  # when the scheduler flagged it
 
 
 class Deliverable(SQLModel, table=True):
@@ -140,7 +172,9 @@ class Deliverable(SQLModel, table=True):
     __tablename__ = "deliverable"
 
     id: int | None = Field(default=None, primary_key=True)
-    milestone_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("milestone.id"), nullable=False, index=True))
+    milestone_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("milestone.id"), nullable=False, index=True)
+    )
     filename: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
     content_type: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     size: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))

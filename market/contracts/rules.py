@@ -33,7 +33,9 @@ def contract_errors(
     if amount_fen <= 0:
         errors.append(FieldError("amount_fen", N_("The amount must be greater than zero.")))
     if signed_on > start_on:
-        errors.append(FieldError("signed_on", N_("The contract is signed on or before the day the service starts.")))
+        errors.append(
+            FieldError("signed_on", N_("The contract is signed on or before the day the service starts."))
+        )
     if start_on > due_on:
         errors.append(FieldError("due_on", N_("The service is due on or after the day it starts.")))
     if not milestones:
@@ -43,9 +45,16 @@ def contract_errors(
         if not m.title.strip():
             errors.append(FieldError(f"milestones[{i}].title", N_("Name the milestone.")))
         if m.due_on < start_on or m.due_on > due_on:
-            errors.append(FieldError(f"milestones[{i}].due_on", N_("A milestone is due between the service's start and due dates.")))
+            errors.append(
+                FieldError(
+                    f"milestones[{i}].due_on",
+                    N_("A milestone is due between the service's start and due dates."),
+                )
+            )
         elif previous is not None and m.due_on < previous:
-            errors.append(FieldError(f"milestones[{i}].due_on", N_("Milestones are listed in the order they are due.")))
+            errors.append(
+                FieldError(f"milestones[{i}].due_on", N_("Milestones are listed in the order they are due."))
+            )
         previous = m.due_on if previous is None or m.due_on >= previous else previous
     return errors
 
@@ -77,7 +86,9 @@ def earliest_due(start_on: date, service_days: int | None) -> date:
     return start_on + timedelta(days=service_days) if service_days else start_on
 
 
-def award_errors(terms: AwardTerms, *, amount_fen: int, signed_on: date, start_on: date, due_on: date, today: date) -> list[FieldError]:
+def award_errors(
+    terms: AwardTerms, *, amount_fen: int, signed_on: date, start_on: date, due_on: date, today: date
+) -> list[FieldError]:
     """Everything in a contract that does not follow the award, each error naming its field.
 
     - the amount is the awarded bid's price when bids carry one, and never above the budget;
@@ -89,12 +100,28 @@ def award_errors(terms: AwardTerms, *, amount_fen: int, signed_on: date, start_o
     """
     errors: list[FieldError] = []
     if terms.price_fen is not None and amount_fen != terms.price_fen:
-        errors.append(FieldError("amount_fen", N_("The amount is the winning price of the award, {price}."), {"price": fen_text(terms.price_fen)}))
+        errors.append(
+            FieldError(
+                "amount_fen",
+                N_("The amount is the winning price of the award, {price}."),
+                {"price": fen_text(terms.price_fen)},
+            )
+        )
     elif amount_fen > terms.budget_fen:
-        errors.append(FieldError("amount_fen", N_("The amount may not exceed the notice's budget of {budget}."), {"budget": fen_text(terms.budget_fen)}))
+        errors.append(
+            FieldError(
+                "amount_fen",
+                N_("The amount may not exceed the notice's budget of {budget}."),
+                {"budget": fen_text(terms.budget_fen)},
+            )
+        )
     if signed_on < terms.final_on:
         errors.append(
-            FieldError("signed_on", N_("The contract is signed on or after {day}, the day the award became final."), {"day": terms.final_on.isoformat()})
+            FieldError(
+                "signed_on",
+                N_("The contract is signed on or after {day}, the day the award became final."),
+                {"day": terms.final_on.isoformat()},
+            )
         )
     if start_on < today:
         errors.append(FieldError("start_on", N_("The service starts today or later, not in the past.")))
@@ -102,7 +129,10 @@ def award_errors(terms: AwardTerms, *, amount_fen: int, signed_on: date, start_o
     if terms.service_days and due_on < earliest:
         errors.append(
             FieldError(
-                "due_on", N_("The notice published a service period of {days} days: the service is due on {day} or later."),
+                "due_on",
+                N_(
+                    "The notice published a service period of {days} days: the service is due on {day} or later."
+                ),
                 {"days": terms.service_days, "day": earliest.isoformat()},
             )
         )
@@ -128,7 +158,13 @@ AGENCY_DAYS_TO_CONFIRM = 7
 
 
 def unsigned_counts_against_agency(
-    *, final_on: date | None, recorded_on: date | None, signed_on: date | None, disputed: bool, today: date, contract_days: int
+    *,
+    final_on: date | None,
+    recorded_on: date | None,
+    signed_on: date | None,
+    disputed: bool,
+    today: date,
+    contract_days: int,
 ) -> bool:
     """Whether an award signed late, or not at all, counts against the agency's credit.
 

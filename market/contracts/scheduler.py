@@ -20,7 +20,14 @@ MAX_INTERVAL = 3600.0
 
 
 class OverdueTask:
-    def __init__(self, db: Any, *, interval: float, on_step: Callable[[], None] | None = None, today: Callable[[], date] = today_in_china) -> None:
+    def __init__(
+        self,
+        db: Any,
+        *,
+        interval: float,
+        on_step: Callable[[], None] | None = None,
+        today: Callable[[], date] = today_in_china,
+    ) -> None:
         self.db = db
         self.interval = min(max(interval, 1.0), MAX_INTERVAL)
         self.on_step = on_step

@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market import text
 from market.accounts.models import AppUser, Role
 from market.agencies import service as agencies
 from market.agencies.models import Agency
@@ -53,7 +54,6 @@ from market.notices.models import Method, Notice, NoticeStatus
 from market.pagination import decode_cursor, encode_cursor
 from market.selection import service as selection
 from market.selection.models import Award, AwardStatus, Message, Selection
-from market import text
 
 CONTRACT_SEQUENCE = "contract_public_seq"
 MAX_NOTE = 2000
@@ -69,12 +69,21 @@ def _invalid(field_name: str, message: str) -> InvalidInput:
     return InvalidInput(message, [FieldError(field_name, message)])
 
 
-async def _message(session: AsyncSession, *, user_id: int, notice: Notice, contract: Contract, kind: str, **params: Any) -> None:
+async def _message(
+    session: AsyncSession, *, user_id: int, notice: Notice, contract: Contract, kind: str, **params: Any
+) -> None:
     """A dashboard message about a contract (rendered from ``kind`` like selection's)."""
     session.add(
         Message(
-            user_id=user_id, notice_id=notice.id, kind=kind,
-            params={"notice_id": notice.public_id, "title": notice.title, "contract_id": contract.public_id, **params},
+            user_id=user_id,
+            notice_id=notice.id,
+            kind=kind,
+            params={
+                "notice_id": notice.public_id,
+                "title": notice.title,
+                "contract_id": contract.public_id,
+                **params,
+            },
         )
     )
 
@@ -101,13 +110,23 @@ async def milestones_of(session: AsyncSession, contract: Contract, *, lock: bool
 
 async def contracts_of_agency(session: AsyncSession, agency: Agency) -> list[tuple[Contract, Notice]]:
     """An agency's contracts, declined ones included, newest first."""
-    stmt = sa.select(Contract, Notice).join(Notice, Notice.id == Contract.notice_id).where(Contract.agency_id == agency.id).order_by(Contract.id.desc())
+    stmt = (
+        sa.select(Contract, Notice)
+        .join(Notice, Notice.id == Contract.notice_id)
+        .where(Contract.agency_id == agency.id)
+        .order_by(Contract.id.desc())
+    )
     return [(c, n) for c, n in (await session.execute(stmt)).all()]
 
 
 async def contracts_of_owner(session: AsyncSession, user: AppUser) -> list[tuple[Contract, Notice]]:
     """The contracts an owner recorded, newest first."""
-    stmt = sa.select(Contract, Notice).join(Notice, Notice.id == Contract.notice_id).where(Contract.owner_id == user.id).order_by(Contract.id.desc())
+    stmt = (
+        sa.select(Contract, Notice)
+        .join(Notice, Notice.id == Contract.notice_id)
+        .where(Contract.owner_id == user.id)
+        .order_by(Contract.id.desc())
+    )
     return [(c, n) for c, n in (await session.execute(stmt)).all()]
 
 
@@ -141,22 +160,39 @@ async def views(session: AsyncSession, contracts: Sequence[Contract]) -> list[Co
     if not contracts:
         return []
     ids = [c.id for c in contracts]
-    notice_rows = await session.execute(sa.select(Notice).where(Notice.id.in_({c.notice_id for c in contracts})))
+    notice_rows = await session.execute(
+        sa.select(Notice).where(Notice.id.in_({c.notice_id for c in contracts}))
+    )
     by_notice = {n.id: n for n in notice_rows.scalars().all()}
-    agency_rows = await session.execute(sa.select(Agency).where(Agency.id.in_({c.agency_id for c in contracts})))
+    agency_rows = await session.execute(
+        sa.select(Agency).where(Agency.id.in_({c.agency_id for c in contracts}))
+    )
     by_agency = {a.id: a for a in agency_rows.scalars().all()}
     milestones: dict[int, list[Milestone]] = {}
-    for m in (await session.execute(sa.select(Milestone).where(Milestone.contract_id.in_(ids)).order_by(Milestone.position))).scalars().all():
+    for m in (
+        (
+            await session.execute(
+                sa.select(Milestone).where(Milestone.contract_id.in_(ids)).order_by(Milestone.position)
+            )
+        )
+        .scalars()
+        .all()
+    ):
         milestones.setdefault(m.contract_id, []).append(m)
     milestone_ids = [m.id for ms in milestones.values() for m in ms]
     latest: dict[int, Deliverable] = {}
     if milestone_ids:
-        stmt = sa.select(Deliverable).where(Deliverable.milestone_id.in_(milestone_ids)).order_by(Deliverable.id)
+        stmt = (
+            sa.select(Deliverable).where(Deliverable.milestone_id.in_(milestone_ids)).order_by(Deliverable.id)
+        )
         for d in (await session.execute(stmt)).scalars().all():
             latest[d.milestone_id] = d
     return [
         ContractView(
-            contract=c, notice=by_notice[c.notice_id], agency=by_agency[c.agency_id], milestones=milestones.get(c.id or 0, []),
+            contract=c,
+            notice=by_notice[c.notice_id],
+            agency=by_agency[c.agency_id],
+            milestones=milestones.get(c.id or 0, []),
             deliverables={m.id: latest[m.id] for m in milestones.get(c.id or 0, []) if m.id in latest},  # type: ignore[misc]
         )
         for c in contracts
@@ -168,7 +204,12 @@ async def view(session: AsyncSession, contract: Contract) -> ContractView:
 
 
 async def list_contracts(
-    session: AsyncSession, *, agency_id: str | None = None, status: str | None = None, cursor: str | None = None, limit: int = 20
+    session: AsyncSession,
+    *,
+    agency_id: str | None = None,
+    status: str | None = None,
+    cursor: str | None = None,
+    limit: int = 20,
 ) -> tuple[list[Contract], str | None]:
     """Contracts are public (deliverables are not): newest first, with cursor pagination."""
     after = decode_cursor(cursor)
@@ -191,7 +232,9 @@ async def list_contracts(
 
 
 async def _holding_award(session: AsyncSession, notice: Notice, agency_id: str) -> Award:
-    agency = (await session.execute(sa.select(Agency).where(Agency.public_id == agency_id))).scalar_one_or_none()
+    agency = (
+        await session.execute(sa.select(Agency).where(Agency.public_id == agency_id))
+    ).scalar_one_or_none()
     if agency is None:
         raise NotFound(N_("No such agency."))
     held = [a for a in await selection.holders(session, notice) if a.agency_id == agency.id]
@@ -214,27 +257,41 @@ async def award_terms(session: AsyncSession, notice: Notice, award: Award) -> ru
     price: int | None = None
     if notice.method == Method.lowest_price and selection_row is not None:
         for document in selection_row.bids:
-            if document.get("agency_id") == award.agency_public_id and isinstance(document.get("price_fen"), int):
+            if document.get("agency_id") == award.agency_public_id and isinstance(
+                document.get("price_fen"), int
+            ):
                 price = int(document["price_fen"])
         if price is None:  # the draw ranked by these prices: a holder without one is a broken record
             raise RuntimeError(f"notice {notice.public_id}: no opened price for {award.agency_public_id}")
     final_on = (await final_dates(session, [notice.id])).get(notice.id)  # type: ignore[list-item]
     if final_on is None:
         raise Conflict(N_("Contracts are recorded only for a notice whose award is final."))
-    return rules.AwardTerms(budget_fen=notice.budget_fen, price_fen=price, service_days=notice.service_days, final_on=final_on)
+    return rules.AwardTerms(
+        budget_fen=notice.budget_fen, price_fen=price, service_days=notice.service_days, final_on=final_on
+    )
 
 
-def check_contract(data: ContractCreate, terms: rules.AwardTerms | None = None, today: date | None = None) -> None:
+def check_contract(
+    data: ContractCreate, terms: rules.AwardTerms | None = None, today: date | None = None
+) -> None:
     """The contract's own consistency and, given ``terms``, that it follows the award; every
     error at once, each beside its field."""
     errors = rules.contract_errors(
-        amount_fen=data.amount_fen, signed_on=data.signed_on, start_on=data.start_on, due_on=data.due_on,
+        amount_fen=data.amount_fen,
+        signed_on=data.signed_on,
+        start_on=data.start_on,
+        due_on=data.due_on,
         milestones=[rules.MilestoneDates(title=m.title, due_on=m.due_on) for m in data.milestones],
     )
     if terms is not None:
         taken = {e.field for e in errors}
         follows = rules.award_errors(
-            terms, amount_fen=data.amount_fen, signed_on=data.signed_on, start_on=data.start_on, due_on=data.due_on, today=today or today_in_china()
+            terms,
+            amount_fen=data.amount_fen,
+            signed_on=data.signed_on,
+            start_on=data.start_on,
+            due_on=data.due_on,
+            today=today or today_in_china(),
         )
         errors += [e for e in follows if e.field not in taken]
     if errors:
@@ -243,7 +300,15 @@ def check_contract(data: ContractCreate, terms: rules.AwardTerms | None = None, 
         agencies.check_publishable(m.title.strip(), f"milestones[{i}].title")
 
 
-async def record_contract(session: AsyncSession, *, owner: AppUser, notice_id: str, agency_id: str, data: ContractCreate, settings: Settings) -> Contract:
+async def record_contract(
+    session: AsyncSession,
+    *,
+    owner: AppUser,
+    notice_id: str,
+    agency_id: str,
+    data: ContractCreate,
+    settings: Settings,
+) -> Contract:
     """The owner records the contract with one agency holding the award (``proposed``), on
     terms that follow the award (``award_terms``; refused with the fields named otherwise)."""
     notice = await notices.get_notice(session, notice_id, lock="update")
@@ -252,13 +317,19 @@ async def record_contract(session: AsyncSession, *, owner: AppUser, notice_id: s
     if notice.owner_id != owner.id:
         raise Forbidden(N_("Only the notice's owner records its contracts."))
     if notice.status == NoticeStatus.selected:
-        raise Conflict(N_("The publicity period has not ended: a contract is recorded once the award is final."))
+        raise Conflict(
+            N_("The publicity period has not ended: a contract is recorded once the award is final.")
+        )
     if notice.status != NoticeStatus.awarded:
         raise Conflict(N_("Contracts are recorded only for a notice whose award is final."))
     award = await _holding_award(session, notice, agency_id)
     live = await _live_contract(session, award)
     if live is not None and live.status == ContractStatus.disputed:
-        raise Conflict(N_("The agency disputes the contract recorded for this award: a supervisor decides before another is recorded."))
+        raise Conflict(
+            N_(
+                "The agency disputes the contract recorded for this award: a supervisor decides before another is recorded."
+            )
+        )
     if live is not None:
         raise Conflict(N_("A contract with this agency is already recorded for this award."))
     check_contract(data, await award_terms(session, notice, award))
@@ -281,19 +352,31 @@ async def record_contract(session: AsyncSession, *, owner: AppUser, notice_id: s
         },
     )
     contract = Contract(
-        public_id=public_id, notice_id=notice.id, award_id=award.id, agency_id=agency.id, owner_id=owner.id,  # type: ignore[arg-type]
-        amount_fen=data.amount_fen, signed_on=data.signed_on, start_on=data.start_on, due_on=data.due_on, recorded_seq=entry.seq,
+        public_id=public_id,
+        notice_id=notice.id,
+        award_id=award.id,
+        agency_id=agency.id,
+        owner_id=owner.id,  # type: ignore[arg-type]
+        amount_fen=data.amount_fen,
+        signed_on=data.signed_on,
+        start_on=data.start_on,
+        due_on=data.due_on,
+        recorded_seq=entry.seq,
     )
     session.add(contract)
     await session.flush()
     for position, title, due in milestones:
         session.add(Milestone(contract_id=contract.id, position=position, title=title, due_on=due))  # type: ignore[arg-type]
     await session.flush()
-    await _message(session, user_id=agency.owner_id, notice=notice, contract=contract, kind="contract_recorded")
+    await _message(
+        session, user_id=agency.owner_id, notice=notice, contract=contract, kind="contract_recorded"
+    )
     return contract
 
 
-async def _contract_for_agency(session: AsyncSession, user: AppUser, contract_id: str) -> tuple[Contract, Agency]:
+async def _contract_for_agency(
+    session: AsyncSession, user: AppUser, contract_id: str
+) -> tuple[Contract, Agency]:
     contract = await get_contract(session, contract_id, lock=True)
     agency = await session.get(Agency, contract.agency_id)
     if agency is None or agency.owner_id != user.id:
@@ -301,7 +384,9 @@ async def _contract_for_agency(session: AsyncSession, user: AppUser, contract_id
     return contract, agency
 
 
-async def _contract_for_owner(session: AsyncSession, user: AppUser, contract_id: str) -> tuple[Contract, Notice]:
+async def _contract_for_owner(
+    session: AsyncSession, user: AppUser, contract_id: str
+) -> tuple[Contract, Notice]:
     contract = await get_contract(session, contract_id, lock=True)
     if contract.owner_id != user.id:
         raise Forbidden(N_("Only the owner who recorded the contract can do this."))
@@ -324,15 +409,26 @@ async def confirm(session: AsyncSession, *, user: AppUser, contract_id: str) -> 
         session,
         type="contract.signed",
         fields={
-            "notice_id": notice.public_id, "contract_id": contract.public_id, "agency_id": agency.public_id,
-            "amount_fen": contract.amount_fen, "signed_on": contract.signed_on.isoformat(),
-            "start_on": contract.start_on.isoformat(), "due_on": contract.due_on.isoformat(),
+            "notice_id": notice.public_id,
+            "contract_id": contract.public_id,
+            "agency_id": agency.public_id,
+            "amount_fen": contract.amount_fen,
+            "signed_on": contract.signed_on.isoformat(),
+            "start_on": contract.start_on.isoformat(),
+            "due_on": contract.due_on.isoformat(),
         },
     )
     contract.status = ContractStatus.in_service.value
     contract.signed_seq, contract.confirmed_at = entry.seq, utcnow()
     await session.flush()
-    await _message(session, user_id=contract.owner_id, notice=notice, contract=contract, kind="contract_signed", agency_id=agency.public_id)
+    await _message(
+        session,
+        user_id=contract.owner_id,
+        notice=notice,
+        contract=contract,
+        kind="contract_signed",
+        agency_id=agency.public_id,
+    )
     return contract
 
 
@@ -340,11 +436,19 @@ async def _notice_locked_first(session: AsyncSession, contract_id: str) -> Notic
     found = await get_contract(session, contract_id)
     base = await session.get(Notice, found.notice_id)
     assert base is not None
-    return await notices.get_notice(session, base.public_id, lock="update")  # the notice first, as selection locks it
+    return await notices.get_notice(
+        session, base.public_id, lock="update"
+    )  # the notice first, as selection locks it
 
 
 async def decline_contract(
-    session: AsyncSession, *, user: AppUser, contract_id: str, reason: str, settings: Settings, terms_mismatch: bool = False
+    session: AsyncSession,
+    *,
+    user: AppUser,
+    contract_id: str,
+    reason: str,
+    settings: Settings,
+    terms_mismatch: bool = False,
 ) -> Contract:
     """The agency declines to sign: the award passes to the next alternate exactly as a
     decline after the draw (``award.declined``), and the contract stays as ``declined``.
@@ -370,29 +474,59 @@ async def decline_contract(
 
 
 async def _supervisors(session: AsyncSession) -> list[AppUser]:
-    stmt = sa.select(AppUser).where(AppUser.role == Role.supervisor.value, AppUser.is_active.is_(True)).order_by(AppUser.id)  # type: ignore[attr-defined]
+    stmt = (
+        sa.select(AppUser)
+        .where(AppUser.role == Role.supervisor.value, AppUser.is_active.is_(True))
+        .order_by(AppUser.id)
+    )  # type: ignore[attr-defined]
     return list((await session.execute(stmt)).scalars().all())
 
 
-async def _dispute(session: AsyncSession, *, notice: Notice, contract: Contract, agency: Agency, reason: str) -> Contract:
+async def _dispute(
+    session: AsyncSession, *, notice: Notice, contract: Contract, agency: Agency, reason: str
+) -> Contract:
     reason = agencies.check_publishable(reason.strip(), "reason")
     if len(reason) < 5:
-        raise _invalid("reason", N_("Say in at least 5 characters which terms do not follow the award; a supervisor reads it."))
+        raise _invalid(
+            "reason",
+            N_("Say in at least 5 characters which terms do not follow the award; a supervisor reads it."),
+        )
     entry = await log.append(
         session,
         type="contract.disputed",
-        fields={"notice_id": notice.public_id, "contract_id": contract.public_id, "agency_id": agency.public_id, "reason_sha256": _digest(reason)},
+        fields={
+            "notice_id": notice.public_id,
+            "contract_id": contract.public_id,
+            "agency_id": agency.public_id,
+            "reason_sha256": _digest(reason),
+        },
     )
     contract.status = ContractStatus.disputed.value
     contract.dispute_reason, contract.disputed_seq, contract.disputed_at = reason, entry.seq, utcnow()
     await session.flush()
     for supervisor in await _supervisors(session):
-        await _message(session, user_id=supervisor.id, notice=notice, contract=contract, kind="contract_disputed", agency_id=agency.public_id)  # type: ignore[arg-type]
-    await _message(session, user_id=contract.owner_id, notice=notice, contract=contract, kind="contract_disputed", agency_id=agency.public_id)
+        await _message(
+            session,
+            user_id=supervisor.id,
+            notice=notice,
+            contract=contract,
+            kind="contract_disputed",
+            agency_id=agency.public_id,
+        )  # type: ignore[arg-type]
+    await _message(
+        session,
+        user_id=contract.owner_id,
+        notice=notice,
+        contract=contract,
+        kind="contract_disputed",
+        agency_id=agency.public_id,
+    )
     return contract
 
 
-async def decide_dispute(session: AsyncSession, *, user: AppUser, contract_id: str, decision: str, reason: str, settings: Settings) -> Contract:
+async def decide_dispute(
+    session: AsyncSession, *, user: AppUser, contract_id: str, decision: str, reason: str, settings: Settings
+) -> Contract:
     """A supervisor decides a decline for terms that do not follow the award
     (``contract.dispute_decided``), as objections are decided: a decision and a published
     reason. ``terms_wrong``: the contract is set aside, the award stands and the owner
@@ -418,22 +552,43 @@ async def decide_dispute(session: AsyncSession, *, user: AppUser, contract_id: s
         session,
         type="contract.dispute_decided",
         fields={
-            "notice_id": notice.public_id, "contract_id": contract.public_id, "agency_id": agency.public_id,
-            "decision": decision, "reason_sha256": _digest(reason),
+            "notice_id": notice.public_id,
+            "contract_id": contract.public_id,
+            "agency_id": agency.public_id,
+            "decision": decision,
+            "reason_sha256": _digest(reason),
         },
     )
     contract.dispute_decision, contract.dispute_decision_reason = decision, reason
-    contract.dispute_decided_by, contract.dispute_decided_seq, contract.dispute_decided_at = user.id, entry.seq, utcnow()
+    contract.dispute_decided_by, contract.dispute_decided_seq, contract.dispute_decided_at = (
+        user.id,
+        entry.seq,
+        utcnow(),
+    )
     if decision == DisputeDecision.terms_wrong:
         contract.status = ContractStatus.set_aside.value
     await session.flush()
     if decision == DisputeDecision.terms_fine:
         # The decline the agency asked for, now counted: selection's own path declines the
         # disputed contract with the award and applies the automatic rule.
-        await selection.pass_on_decline(session, notice=notice, award=award, agency=agency, reason=contract.dispute_reason or reason, settings=settings)
+        await selection.pass_on_decline(
+            session,
+            notice=notice,
+            award=award,
+            agency=agency,
+            reason=contract.dispute_reason or reason,
+            settings=settings,
+        )
         await session.refresh(contract)
     for user_id in (contract.owner_id, agency.owner_id):
-        await _message(session, user_id=user_id, notice=notice, contract=contract, kind="contract_dispute_decided", decision=decision)
+        await _message(
+            session,
+            user_id=user_id,
+            notice=notice,
+            contract=contract,
+            kind="contract_dispute_decided",
+            decision=decision,
+        )
     await session.flush()
     return contract
 
@@ -466,7 +621,15 @@ def _milestone(milestones: list[Milestone], position: int) -> Milestone:
 
 
 async def submit_milestone(
-    session: AsyncSession, *, user: AppUser, contract_id: str, position: int, filename: str, content: bytes, note: str, data_dir: Path
+    session: AsyncSession,
+    *,
+    user: AppUser,
+    contract_id: str,
+    position: int,
+    filename: str,
+    content: bytes,
+    note: str,
+    data_dir: Path,
 ) -> Milestone:
     """The agency hands in a deliverable (PDF, PNG or JPEG by content, 10 MB) with a note."""
     contract, agency = await _contract_for_agency(session, user, contract_id)
@@ -480,7 +643,9 @@ async def submit_milestone(
         raise _invalid("note", N_("Write a note for the owner about this deliverable."))
     if len(note) > MAX_NOTE:
         raise _invalid("note", N_("The note is longer than 2000 characters."))
-    content_type = await asyncio.to_thread(agencies.sniff, filename, content)  # a PDF is parsed (seconds for a big one): off the event loop
+    content_type = await asyncio.to_thread(
+        agencies.sniff, filename, content
+    )  # a PDF is parsed (seconds for a big one): off the event loop
     name = text.upload_name(filename, "deliverable")  # refused before anything is written
     digest = hashlib.sha256(content).hexdigest()
     path = deliverable_path(data_dir, contract, digest, content_type)
@@ -494,8 +659,11 @@ async def submit_milestone(
     assert notice is not None
     session.add(
         Deliverable(
-            milestone_id=milestone.id, filename=name if name != "deliverable" else f"deliverable{path.suffix}",  # type: ignore[arg-type]
-            content_type=content_type, size=len(content), sha256=digest,
+            milestone_id=milestone.id,
+            filename=name if name != "deliverable" else f"deliverable{path.suffix}",  # type: ignore[arg-type]
+            content_type=content_type,
+            size=len(content),
+            sha256=digest,
         )
     )
     milestone.status = MilestoneStatus.submitted.value
@@ -504,9 +672,22 @@ async def submit_milestone(
     await log.append(
         session,
         type="milestone.submitted",
-        fields={"notice_id": notice.public_id, "contract_id": contract.public_id, "position": position, "sha256": digest, "note_sha256": _digest(note)},
+        fields={
+            "notice_id": notice.public_id,
+            "contract_id": contract.public_id,
+            "position": position,
+            "sha256": digest,
+            "note_sha256": _digest(note),
+        },
     )
-    await _message(session, user_id=contract.owner_id, notice=notice, contract=contract, kind="milestone_submitted", position=position)
+    await _message(
+        session,
+        user_id=contract.owner_id,
+        notice=notice,
+        contract=contract,
+        kind="milestone_submitted",
+        position=position,
+    )
     return milestone
 
 
@@ -519,27 +700,48 @@ async def _submitted(session: AsyncSession, contract: Contract, position: int) -
     return milestone
 
 
-async def accept_milestone(session: AsyncSession, *, user: AppUser, contract_id: str, position: int) -> Milestone:
+async def accept_milestone(
+    session: AsyncSession, *, user: AppUser, contract_id: str, position: int
+) -> Milestone:
     """The owner accepts a deliverable; the last acceptance completes the contract (服务完成)."""
     contract, notice = await _contract_for_owner(session, user, contract_id)
     milestone = await _submitted(session, contract, position)
     agency = await session.get(Agency, contract.agency_id)
     assert agency is not None
-    await log.append(session, type="milestone.accepted", fields={"notice_id": notice.public_id, "contract_id": contract.public_id, "position": position})
+    await log.append(
+        session,
+        type="milestone.accepted",
+        fields={"notice_id": notice.public_id, "contract_id": contract.public_id, "position": position},
+    )
     milestone.status = MilestoneStatus.accepted.value
     milestone.accepted_at = utcnow()
     await session.flush()
-    await _message(session, user_id=agency.owner_id, notice=notice, contract=contract, kind="milestone_accepted", position=position)
+    await _message(
+        session,
+        user_id=agency.owner_id,
+        notice=notice,
+        contract=contract,
+        kind="milestone_accepted",
+        position=position,
+    )
     if rules.all_accepted(m.status for m in await milestones_of(session, contract)):
-        await log.append(session, type="contract.completed", fields={"notice_id": notice.public_id, "contract_id": contract.public_id})
+        await log.append(
+            session,
+            type="contract.completed",
+            fields={"notice_id": notice.public_id, "contract_id": contract.public_id},
+        )
         contract.status = ContractStatus.completed.value
         contract.completed_at = utcnow()
         await session.flush()
-        await _message(session, user_id=agency.owner_id, notice=notice, contract=contract, kind="contract_completed")
+        await _message(
+            session, user_id=agency.owner_id, notice=notice, contract=contract, kind="contract_completed"
+        )
     return milestone
 
 
-async def return_milestone(session: AsyncSession, *, user: AppUser, contract_id: str, position: int, reason: str) -> Milestone:
+async def return_milestone(
+    session: AsyncSession, *, user: AppUser, contract_id: str, position: int, reason: str
+) -> Milestone:
     """The owner returns a deliverable with reasons; the agency hands in again."""
     contract, notice = await _contract_for_owner(session, user, contract_id)
     milestone = await _submitted(session, contract, position)
@@ -551,12 +753,24 @@ async def return_milestone(session: AsyncSession, *, user: AppUser, contract_id:
     await log.append(
         session,
         type="milestone.returned",
-        fields={"notice_id": notice.public_id, "contract_id": contract.public_id, "position": position, "reason_sha256": _digest(reason)},
+        fields={
+            "notice_id": notice.public_id,
+            "contract_id": contract.public_id,
+            "position": position,
+            "reason_sha256": _digest(reason),
+        },
     )
     milestone.status = MilestoneStatus.returned.value
     milestone.return_reason = reason
     await session.flush()
-    await _message(session, user_id=agency.owner_id, notice=notice, contract=contract, kind="milestone_returned", position=position)
+    await _message(
+        session,
+        user_id=agency.owner_id,
+        notice=notice,
+        contract=contract,
+        kind="milestone_returned",
+        position=position,
+    )
     return milestone
 
 
@@ -570,20 +784,32 @@ async def stop_contract(session: AsyncSession, *, user: AppUser, contract_id: st
         raise _invalid("reason", N_("Give the reason in at least 5 characters; it is published."))
     agency = await session.get(Agency, contract.agency_id)
     assert agency is not None
-    await log.append(session, type="contract.stopped", fields={"notice_id": notice.public_id, "contract_id": contract.public_id, "reason": reason})
+    await log.append(
+        session,
+        type="contract.stopped",
+        fields={"notice_id": notice.public_id, "contract_id": contract.public_id, "reason": reason},
+    )
     contract.status = ContractStatus.stopped.value
     contract.stop_reason, contract.stopped_at = reason, utcnow()
     await session.flush()
-    await _message(session, user_id=agency.owner_id, notice=notice, contract=contract, kind="contract_stopped")
+    await _message(
+        session, user_id=agency.owner_id, notice=notice, contract=contract, kind="contract_stopped"
+    )
     return contract
 
 
-async def read_deliverable(session: AsyncSession, *, viewer: AppUser | None, contract_id: str, position: int, data_dir: Path) -> tuple[Deliverable, Path]:
+async def read_deliverable(
+    session: AsyncSession, *, viewer: AppUser | None, contract_id: str, position: int, data_dir: Path
+) -> tuple[Deliverable, Path]:
     """The latest deliverable of a milestone: its owner, its agency, admins and supervisors only."""
     contract = await get_contract(session, contract_id)
     v = await view(session, contract)
     if not v.may_see_deliverables(viewer):
-        raise Forbidden(N_("Only the contract's owner and agency, administrators and supervisors may open its deliverables."))
+        raise Forbidden(
+            N_(
+                "Only the contract's owner and agency, administrators and supervisors may open its deliverables."
+            )
+        )
     milestone = _milestone(v.milestones, position)
     deliverable = v.deliverables.get(milestone.id)  # type: ignore[arg-type]
     if deliverable is None:
@@ -615,12 +841,19 @@ async def flag_overdue_milestones(session: AsyncSession, today: date) -> int:
     )
     flagged = 0
     for milestone, contract, notice in (await session.execute(stmt)).all():
-        if not rules.milestone_overdue(status=milestone.status, due_on=milestone.due_on, overdue_on=milestone.overdue_on, today=today):
+        if not rules.milestone_overdue(
+            status=milestone.status, due_on=milestone.due_on, overdue_on=milestone.overdue_on, today=today
+        ):
             continue
         await log.append(
             session,
             type="milestone.overdue",
-            fields={"notice_id": notice.public_id, "contract_id": contract.public_id, "position": milestone.position, "due_on": milestone.due_on.isoformat()},
+            fields={
+                "notice_id": notice.public_id,
+                "contract_id": contract.public_id,
+                "position": milestone.position,
+                "due_on": milestone.due_on.isoformat(),
+            },
         )
         milestone.overdue_on = today
         flagged += 1
@@ -628,13 +861,19 @@ async def flag_overdue_milestones(session: AsyncSession, today: date) -> int:
     return flagged
 
 
-async def overdue_milestones(session: AsyncSession, *, owner: AppUser | None = None, agency: Agency | None = None) -> list[tuple[Milestone, Contract, Notice]]:
+async def overdue_milestones(
+    session: AsyncSession, *, owner: AppUser | None = None, agency: Agency | None = None
+) -> list[tuple[Milestone, Contract, Notice]]:
     """Flagged milestones not yet handed in, of contracts in service (supervisors and dashboards)."""
     stmt = (
         sa.select(Milestone, Contract, Notice)
         .join(Contract, Contract.id == Milestone.contract_id)
         .join(Notice, Notice.id == Contract.notice_id)
-        .where(Contract.status == ContractStatus.in_service.value, Milestone.overdue_on.is_not(None), Milestone.status.in_(rules.WAITING_FOR_AGENCY))
+        .where(
+            Contract.status == ContractStatus.in_service.value,
+            Milestone.overdue_on.is_not(None),
+            Milestone.status.in_(rules.WAITING_FOR_AGENCY),
+        )
         .order_by(Milestone.due_on, Milestone.id)
     )
     if owner is not None:
@@ -648,12 +887,20 @@ async def final_dates(session: AsyncSession, notice_ids: Sequence[int]) -> dict[
     """Notice id -> the China date of its latest ``award.final`` entry."""
     if not notice_ids:
         return {}
-    rows = (await session.execute(sa.select(Selection.notice_id, Selection.final_seq).where(Selection.notice_id.in_(list(notice_ids)), Selection.final_seq.is_not(None)))).all()
+    rows = (
+        await session.execute(
+            sa.select(Selection.notice_id, Selection.final_seq).where(
+                Selection.notice_id.in_(list(notice_ids)), Selection.final_seq.is_not(None)
+            )
+        )
+    ).all()
     seqs = {int(seq): notice_id for notice_id, seq in rows}
     if not seqs:
         return {}
     out: dict[int, date] = {}
-    for seq, raw in (await session.execute(sa.select(LogEntry.seq, LogEntry.entry).where(LogEntry.seq.in_(list(seqs))))).all():
+    for seq, raw in (
+        await session.execute(sa.select(LogEntry.seq, LogEntry.entry).where(LogEntry.seq.in_(list(seqs))))
+    ).all():
         out[seqs[int(seq)]] = protocol.parse_ts(json.loads(raw)["ts"]).astimezone(CHINA).date()
     return out
 
@@ -672,7 +919,12 @@ class Unsigned:
 
 
 async def unsigned_awards(
-    session: AsyncSession, settings: Settings, today: date, *, owner: AppUser | None = None, agency: Agency | None = None
+    session: AsyncSession,
+    settings: Settings,
+    today: date,
+    *,
+    owner: AppUser | None = None,
+    agency: Agency | None = None,
 ) -> list[Unsigned]:
     """Holders of final awards with no signed contract, overdue or not."""
     signed = sa.exists().where(Contract.award_id == Award.id, Contract.status.in_(SIGNED))
@@ -680,7 +932,9 @@ async def unsigned_awards(
         sa.select(Award, Notice, Agency.name)
         .join(Notice, Notice.id == Award.notice_id)
         .join(Agency, Agency.id == Award.agency_id)
-        .where(Award.status == AwardStatus.holding.value, Notice.status == NoticeStatus.awarded.value, ~signed)
+        .where(
+            Award.status == AwardStatus.holding.value, Notice.status == NoticeStatus.awarded.value, ~signed
+        )
         .order_by(Notice.id, Award.slot)
     )
     if owner is not None:
@@ -691,7 +945,10 @@ async def unsigned_awards(
     finals = await final_dates(session, [n.id for _, n, _ in rows])  # type: ignore[misc]
     proposed: dict[int, Contract] = {}
     if rows:
-        stmt2 = sa.select(Contract).where(Contract.award_id.in_([a.id for a, _, _ in rows]), Contract.status == ContractStatus.proposed.value)
+        stmt2 = sa.select(Contract).where(
+            Contract.award_id.in_([a.id for a, _, _ in rows]),
+            Contract.status == ContractStatus.proposed.value,
+        )
         proposed = {c.award_id: c for c in (await session.execute(stmt2)).scalars().all()}
     out = []
     for award, notice, name in rows:
@@ -700,14 +957,29 @@ async def unsigned_awards(
             continue
         out.append(
             Unsigned(
-                notice=notice, award=award, agency_name=name, final_on=final_on, sign_by=rules.sign_by(final_on, settings.contract_days),
-                overdue=rules.unsigned_overdue(final_on=final_on, signed=False, today=today, contract_days=settings.contract_days),
+                notice=notice,
+                award=award,
+                agency_name=name,
+                final_on=final_on,
+                sign_by=rules.sign_by(final_on, settings.contract_days),
+                overdue=rules.unsigned_overdue(
+                    final_on=final_on, signed=False, today=today, contract_days=settings.contract_days
+                ),
                 proposed=proposed.get(award.id),  # type: ignore[arg-type]
             )
         )
     return out
 
 
-async def overdue_unsigned(session: AsyncSession, settings: Settings, today: date, *, owner: AppUser | None = None, agency: Agency | None = None) -> list[Unsigned]:
+async def overdue_unsigned(
+    session: AsyncSession,
+    settings: Settings,
+    today: date,
+    *,
+    owner: AppUser | None = None,
+    agency: Agency | None = None,
+) -> list[Unsigned]:
     """Awards not signed within ``settings.contract_days`` of becoming final."""
-    return [u for u in await unsigned_awards(session, settings, today, owner=owner, agency=agency) if u.overdue]
+    return [
+        u for u in await unsigned_awards(session, settings, today, owner=owner, agency=agency) if u.overdue
+    ]

@@ -27,15 +27,22 @@ from market.accounts.session import load_viewer, optional_viewer
 from market.agencies.models import Agency
 from market.contracts import rules, service
 from market.contracts.api import deliverable_file
-from market.contracts.models import CONTRACT_STATUS_LABELS, DISPUTE_DECISION_LABELS, ENDED_UNSIGNED, Contract, ContractCreate, MilestoneStatus
+from market.contracts.models import (
+    CONTRACT_STATUS_LABELS,
+    DISPUTE_DECISION_LABELS,
+    ENDED_UNSIGNED,
+    Contract,
+    ContractCreate,
+    MilestoneStatus,
+)
 from market.db import today_in_china
-from market.ratings.models import Rating
 from market.errors import DomainError, FieldError, NotFound
 from market.forms import FormErrors, errors_beside_fields, parse
 from market.i18n import N_
 from market.notices import service as notices
 from market.notices.models import Notice, NoticeStatus
 from market.notices.web import china_time, utc_attr
+from market.ratings.models import Rating
 from market.security.auth import requires_login, requires_role
 from market.selection import service as selection
 from market.templating import redirect, render
@@ -56,7 +63,9 @@ DONE = {
     "recorded": N_("The contract is recorded. The agency is asked to confirm it."),
     "confirmed": N_("The contract is signed: it is in service (服务中)."),
     "declined": N_("You declined the contract. The award passes to the first remaining alternate, if any."),
-    "disputed": N_("You declined the contract because its terms do not follow the award. Your agency keeps the award until a supervisor decides; this decline does not count toward suspension."),
+    "disputed": N_(
+        "You declined the contract because its terms do not follow the award. Your agency keeps the award until a supervisor decides; this decline does not count toward suspension."
+    ),
     "submitted": N_("The deliverable is handed in. The owner accepts it or returns it."),
     "accepted": N_("The deliverable is accepted."),
     "returned": N_("The deliverable is returned to the agency with your reasons."),
@@ -78,7 +87,9 @@ class ActionForm:
     errors: FormErrors = field(default_factory=FormErrors)
 
 
-def _render(request: Request[Any, Any, Any], template: str, *, status_code: int = 200, **context: Any) -> Response[str]:
+def _render(
+    request: Request[Any, Any, Any], template: str, *, status_code: int = 200, **context: Any
+) -> Response[str]:
     return render(
         request,
         template,
@@ -124,7 +135,9 @@ def read_record_form(values: dict[str, str]) -> tuple[ContractCreate | None, For
     amount = rules.yuan_to_fen(values.get("amount", ""))
     if amount is None:
         errors["amount"] = FieldError("amount", N_("Enter the amount in yuan, such as 120000 or 120000.50."))
-    dates = {name: _parse_date(values.get(name, ""), name, errors) for name in ("signed_on", "start_on", "due_on")}
+    dates = {
+        name: _parse_date(values.get(name, ""), name, errors) for name in ("signed_on", "start_on", "due_on")
+    }
     rows: list[int] = []
     milestones: list[dict[str, Any]] = []
     for row in row_numbers(values):
@@ -142,7 +155,16 @@ def read_record_form(values: dict[str, str]) -> tuple[ContractCreate | None, For
         return None, errors, rows
     data, parse_errors = parse(ContractCreate, {"amount_fen": amount, **dates, "milestones": milestones})
     if data is None:
-        return None, FormErrors.of([FieldError(_record_field(e.field, rows) or "form", e.message, e.params) for e in parse_errors.values()]), rows
+        return (
+            None,
+            FormErrors.of(
+                [
+                    FieldError(_record_field(e.field, rows) or "form", e.message, e.params)
+                    for e in parse_errors.values()
+                ]
+            ),
+            rows,
+        )
     return data, errors, rows
 
 
@@ -168,8 +190,15 @@ class ContractPages(Controller):
     include_in_schema = False
 
     async def _contract_page(
-        self, request: Request[Any, Any, Any], session: AsyncSession, contract: Contract, viewer: AppUser | None,
-        *, status_code: int = 200, done: str | None = None, form: ActionForm | None = None,
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        contract: Contract,
+        viewer: AppUser | None,
+        *,
+        status_code: int = 200,
+        done: str | None = None,
+        form: ActionForm | None = None,
     ) -> Response[str]:
         v = await service.view(session, contract)
         is_owner, is_agency = v.is_owner(viewer), v.is_agency(viewer)
@@ -199,16 +228,35 @@ class ContractPages(Controller):
             today=today_in_china(),
             message=DONE.get(done or ""),
             form=form,
-            rating=(await session.execute(sa.select(Rating).where(Rating.contract_id == contract.id))).scalar_one_or_none(),
+            rating=(
+                await session.execute(sa.select(Rating).where(Rating.contract_id == contract.id))
+            ).scalar_one_or_none(),
             may_rate=is_owner and contract.status in ("completed", "stopped"),
         )
 
     @get("/contracts/{contract_id:str}")
-    async def contract(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], contract_id: FromPath[str], done: FromQuery[str | None] = None) -> Response[str]:
+    async def contract(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        contract_id: FromPath[str],
+        done: FromQuery[str | None] = None,
+    ) -> Response[str]:
         contract = await service.get_contract(session, contract_id)
-        return await self._contract_page(request, session, contract, await optional_viewer(request, session), done=done)
+        return await self._contract_page(
+            request, session, contract, await optional_viewer(request, session), done=done
+        )
 
-    async def _act(self, request: Request[Any, Any, Any], session: AsyncSession, contract_id: str, form: ActionForm, call: Any, done: str, fields: tuple[str, ...] = ()) -> Response[Any]:
+    async def _act(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        contract_id: str,
+        form: ActionForm,
+        call: Any,
+        done: str,
+        fields: tuple[str, ...] = (),
+    ) -> Response[Any]:
         user = await load_viewer(request, session)
         contract = await service.get_contract(session, contract_id)
         try:
@@ -219,7 +267,9 @@ class ContractPages(Controller):
                 raise
             form.errors = errors_beside_fields(exc, _known(*fields))
             await session.refresh(contract)
-            return await self._contract_page(request, session, contract, user, status_code=exc.status, form=form)
+            return await self._contract_page(
+                request, session, contract, user, status_code=exc.status, form=form
+            )
         return redirect(f"/contracts/{contract.public_id}?done={done}")
 
     @staticmethod
@@ -228,35 +278,67 @@ class ContractPages(Controller):
         return {name: str(raw.get(name) or "").strip() for name in names}
 
     @post("/contracts/{contract_id:str}/confirm", guards=[requires_role(Role.agency)])
-    async def confirm(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], contract_id: FromPath[str]) -> Response[Any]:
+    async def confirm(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        contract_id: FromPath[str],
+    ) -> Response[Any]:
         async def call(user: AppUser) -> None:
             await service.confirm(session, user=user, contract_id=contract_id)
 
         return await self._act(request, session, contract_id, ActionForm("confirm"), call, "confirmed")
 
     @post("/contracts/{contract_id:str}/decline", guards=[requires_role(Role.agency)])
-    async def decline(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], contract_id: FromPath[str]) -> Response[Any]:
+    async def decline(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        contract_id: FromPath[str],
+    ) -> Response[Any]:
         form = ActionForm("decline", values=await self._values(request, "reason", "terms_mismatch"))
         mismatch = form.values["terms_mismatch"] == "yes"
 
         async def call(user: AppUser) -> None:
             await service.decline_contract(
-                session, user=user, contract_id=contract_id, reason=form.values["reason"], settings=request.app.state.settings, terms_mismatch=mismatch
+                session,
+                user=user,
+                contract_id=contract_id,
+                reason=form.values["reason"],
+                settings=request.app.state.settings,
+                terms_mismatch=mismatch,
             )
 
-        return await self._act(request, session, contract_id, form, call, "disputed" if mismatch else "declined", ("reason",))
+        return await self._act(
+            request, session, contract_id, form, call, "disputed" if mismatch else "declined", ("reason",)
+        )
 
     @post("/contracts/{contract_id:str}/stop", guards=[requires_role(Role.owner)])
-    async def stop(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], contract_id: FromPath[str]) -> Response[Any]:
+    async def stop(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        contract_id: FromPath[str],
+    ) -> Response[Any]:
         form = ActionForm("stop", values=await self._values(request, "reason"))
 
         async def call(user: AppUser) -> None:
-            await service.stop_contract(session, user=user, contract_id=contract_id, reason=form.values["reason"])
+            await service.stop_contract(
+                session, user=user, contract_id=contract_id, reason=form.values["reason"]
+            )
 
         return await self._act(request, session, contract_id, form, call, "stopped", ("reason",))
 
-    @post("/contracts/{contract_id:str}/milestones/{position:int}/submit", guards=[requires_role(Role.agency)])
-    async def submit(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], contract_id: FromPath[str], position: FromPath[int]) -> Response[Any]:
+    @post(
+        "/contracts/{contract_id:str}/milestones/{position:int}/submit", guards=[requires_role(Role.agency)]
+    )
+    async def submit(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        contract_id: FromPath[str],
+        position: FromPath[int],
+    ) -> Response[Any]:
         raw = await request.form()
         form = ActionForm("submit", target=position, values={"note": str(raw.get("note") or "").strip()})
         upload = raw.get("file")
@@ -266,39 +348,80 @@ class ContractPages(Controller):
                 raise service._invalid("file", N_("Choose a file to upload."))
             content = await upload.read()
             await service.submit_milestone(
-                session, user=user, contract_id=contract_id, position=position, filename=upload.filename, content=content,
-                note=form.values["note"], data_dir=request.app.state.settings.data_dir,
+                session,
+                user=user,
+                contract_id=contract_id,
+                position=position,
+                filename=upload.filename,
+                content=content,
+                note=form.values["note"],
+                data_dir=request.app.state.settings.data_dir,
             )
 
         return await self._act(request, session, contract_id, form, call, "submitted", ("note", "file"))
 
     @post("/contracts/{contract_id:str}/milestones/{position:int}/accept", guards=[requires_role(Role.owner)])
-    async def accept(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], contract_id: FromPath[str], position: FromPath[int]) -> Response[Any]:
+    async def accept(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        contract_id: FromPath[str],
+        position: FromPath[int],
+    ) -> Response[Any]:
         async def call(user: AppUser) -> None:
             await service.accept_milestone(session, user=user, contract_id=contract_id, position=position)
 
-        return await self._act(request, session, contract_id, ActionForm("accept", target=position), call, "accepted")
+        return await self._act(
+            request, session, contract_id, ActionForm("accept", target=position), call, "accepted"
+        )
 
     @post("/contracts/{contract_id:str}/milestones/{position:int}/return", guards=[requires_role(Role.owner)])
-    async def give_back(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], contract_id: FromPath[str], position: FromPath[int]) -> Response[Any]:
+    async def give_back(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        contract_id: FromPath[str],
+        position: FromPath[int],
+    ) -> Response[Any]:
         form = ActionForm("return", target=position, values=await self._values(request, "reason"))
 
         async def call(user: AppUser) -> None:
-            await service.return_milestone(session, user=user, contract_id=contract_id, position=position, reason=form.values["reason"])
+            await service.return_milestone(
+                session, user=user, contract_id=contract_id, position=position, reason=form.values["reason"]
+            )
 
         return await self._act(request, session, contract_id, form, call, "returned", ("reason",))
 
     @get("/contracts/{contract_id:str}/milestones/{position:int}/deliverable", guards=[requires_login])
-    async def deliverable(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], contract_id: FromPath[str], position: FromPath[int]) -> File:
+    async def deliverable(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        contract_id: FromPath[str],
+        position: FromPath[int],
+    ) -> File:
         viewer = await load_viewer(request, session)
-        d, path = await service.read_deliverable(session, viewer=viewer, contract_id=contract_id, position=position, data_dir=request.app.state.settings.data_dir)
+        d, path = await service.read_deliverable(
+            session,
+            viewer=viewer,
+            contract_id=contract_id,
+            position=position,
+            data_dir=request.app.state.settings.data_dir,
+        )
         return deliverable_file(d, path)
 
     # -- the owner records a contract ---------------------------------------------------------------
 
     async def _record_page(
-        self, request: Request[Any, Any, Any], session: AsyncSession, notice: Notice, user: AppUser,
-        *, status_code: int = 200, values: dict[str, str] | None = None, errors: FormErrors | None = None,
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        notice: Notice,
+        user: AppUser,
+        *,
+        status_code: int = 200,
+        values: dict[str, str] | None = None,
+        errors: FormErrors | None = None,
     ) -> Response[str]:
         if notice.owner_id != user.id:
             raise NotFound(N_("No such notice."))
@@ -306,9 +429,21 @@ class ContractPages(Controller):
         contracts = await service.contracts_of_notice(session, notice)
         live = {c.award_id for c in contracts if c.status not in ENDED_UNSIGNED}
         names = {a.id: a.name for a in await _agencies(session, [h.agency_id for h in holders])}
-        open_awards = [(h.agency_public_id, names.get(h.agency_id, h.agency_public_id)) for h in holders if h.id not in live]
+        open_awards = [
+            (h.agency_public_id, names.get(h.agency_id, h.agency_public_id))
+            for h in holders
+            if h.id not in live
+        ]
         # What each open award requires of its contract, shown beside the form.
-        terms = {h.agency_public_id: await service.award_terms(session, notice, h) for h in holders if h.id not in live} if notice.status == NoticeStatus.awarded else {}
+        terms = (
+            {
+                h.agency_public_id: await service.award_terms(session, notice, h)
+                for h in holders
+                if h.id not in live
+            }
+            if notice.status == NoticeStatus.awarded
+            else {}
+        )
         values = values or {}
         if not values.get("agency_id") and open_awards:
             values = {**values, "agency_id": open_awards[0][0]}
@@ -329,23 +464,44 @@ class ContractPages(Controller):
         )
 
     @get("/notices/{notice_id:str}/contract", guards=[requires_role(Role.owner)])
-    async def record_form(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str]) -> Response[str]:
+    async def record_form(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+    ) -> Response[str]:
         user = await load_viewer(request, session)
-        return await self._record_page(request, session, await notices.visible_notice(session, notice_id, user), user)
+        return await self._record_page(
+            request, session, await notices.visible_notice(session, notice_id, user), user
+        )
 
     @post("/notices/{notice_id:str}/contract", guards=[requires_role(Role.owner)])
-    async def record(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str]) -> Response[Any]:
+    async def record(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+    ) -> Response[Any]:
         user = await load_viewer(request, session)
         notice = await notices.visible_notice(session, notice_id, user)
         raw = await request.form()
-        values = {k: str(v).strip() for k, v in raw.items() if k != "_csrf_token" and (k in RECORD_FIELDS or ROW_KEY.fullmatch(k))}
+        values = {
+            k: str(v).strip()
+            for k, v in raw.items()
+            if k != "_csrf_token" and (k in RECORD_FIELDS or ROW_KEY.fullmatch(k))
+        }
         data, errors, rows = read_record_form(values)
         status = 422
         if data is not None:
             try:
                 async with session.begin_nested():
                     contract = await service.record_contract(
-                        session, owner=user, notice_id=notice.public_id, agency_id=values.get("agency_id", ""), data=data, settings=request.app.state.settings
+                        session,
+                        owner=user,
+                        notice_id=notice.public_id,
+                        agency_id=values.get("agency_id", ""),
+                        data=data,
+                        settings=request.app.state.settings,
                     )
             except DomainError as exc:
                 if exc.status in (401, 403):
@@ -354,12 +510,21 @@ class ContractPages(Controller):
                 await session.refresh(notice)
             else:
                 return redirect(f"/contracts/{contract.public_id}?done=recorded")
-        return await self._record_page(request, session, notice, user, status_code=status, values=values, errors=errors)
+        return await self._record_page(
+            request, session, notice, user, status_code=status, values=values, errors=errors
+        )
 
     # -- supervisors ---------------------------------------------------------------------------------
 
     async def _supervision_page(
-        self, request: Request[Any, Any, Any], session: AsyncSession, viewer: AppUser, *, status_code: int = 200, form: ActionForm | None = None, done: str | None = None
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        viewer: AppUser,
+        *,
+        status_code: int = 200,
+        form: ActionForm | None = None,
+        done: str | None = None,
     ) -> Response[str]:
         today = today_in_china()
         milestones = await service.overdue_milestones(session)
@@ -373,23 +538,40 @@ class ContractPages(Controller):
             message=SUPERVISION_DONE.get(done or ""),
             unsigned=await service.overdue_unsigned(session, request.app.state.settings, today),
             milestones=milestones,
-            agencies_by_id={a.id: a for a in await _agencies(session, [c.agency_id for _, c, _ in milestones])},
+            agencies_by_id={
+                a.id: a for a in await _agencies(session, [c.agency_id for _, c, _ in milestones])
+            },
             contract_days=request.app.state.settings.contract_days,
         )
 
     @get("/supervision/contracts", guards=[requires_role(Role.supervisor, Role.admin)])
-    async def supervision(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], done: FromQuery[str | None] = None) -> Response[str]:
+    async def supervision(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        done: FromQuery[str | None] = None,
+    ) -> Response[str]:
         return await self._supervision_page(request, session, await load_viewer(request, session), done=done)
 
     @post("/supervision/contracts/{contract_id:str}/dispute", guards=[requires_role(Role.supervisor)])
-    async def decide_dispute(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], contract_id: FromPath[str]) -> Response[Any]:
+    async def decide_dispute(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        contract_id: FromPath[str],
+    ) -> Response[Any]:
         """A supervisor decides a contract declined because its terms do not follow the award."""
         user = await load_viewer(request, session)
         form = ActionForm("dispute", values=await self._values(request, "decision", "reason"))
         try:
             async with session.begin_nested():
                 await service.decide_dispute(
-                    session, user=user, contract_id=contract_id, decision=form.values["decision"], reason=form.values["reason"], settings=request.app.state.settings
+                    session,
+                    user=user,
+                    contract_id=contract_id,
+                    decision=form.values["decision"],
+                    reason=form.values["reason"],
+                    settings=request.app.state.settings,
                 )
         except DomainError as exc:
             if exc.status in (401, 403, 404):

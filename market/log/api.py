@@ -43,7 +43,10 @@ class LogApi(Controller):
         summary="The latest signed checkpoint (C2SP signed note); with cosigned=1 the witnesses' co-signature lines follow the operator's",
     )
     async def checkpoint(
-        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], cosigned: FromQuery[bool] = False
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        cosigned: FromQuery[bool] = False,
     ) -> Response[str]:
         row = await store.ensure_checkpoint(session, request.app.state.log_signer)
         note = await cosigned_note(session, row) if cosigned else row.note
@@ -57,7 +60,11 @@ class LogApi(Controller):
             headers={"Cache-Control": "public, max-age=3600"},
         )
 
-    @get("/entries", media_type=JSONL, summary="Entries [start, end) as JSON lines, each exactly the stored bytes; at most 1000")
+    @get(
+        "/entries",
+        media_type=JSONL,
+        summary="Entries [start, end) as JSON lines, each exactly the stored bytes; at most 1000",
+    )
     async def entries(
         self, session: NamedDependency[AsyncSession], start: FromQuery[int], end: FromQuery[int]
     ) -> Response[bytes]:
@@ -92,7 +99,9 @@ class LogApi(Controller):
         body = {"index": index, "size": size, "leaf_hash": leaf.hex(), "hashes": [h.hex() for h in hashes]}
         return Response(body, headers={"Cache-Control": IMMUTABLE})
 
-    @get("/proof/consistency", summary="Consistency proof from the tree of `first` entries to that of `second`")
+    @get(
+        "/proof/consistency", summary="Consistency proof from the tree of `first` entries to that of `second`"
+    )
     async def consistency(
         self, session: NamedDependency[AsyncSession], first: FromQuery[int], second: FromQuery[int]
     ) -> Response[dict[str, Any]]:
@@ -120,11 +129,18 @@ class LogApi(Controller):
         summary="A supervisor registers an Ed25519 public key of their own witness (idempotent)",
     )
     async def register(
-        self, request: Request[Any, Any, Any], data: JSONBody[CosignerInput], session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[CosignerInput],
+        session: NamedDependency[AsyncSession],
     ) -> Response[dict[str, Any]]:
         user = await load_viewer(request, session)
         row, created = await register_cosigner(
-            session, user=user, name=data.name, public_key=data.public_key, origin=request.app.state.log_signer.origin
+            session,
+            user=user,
+            name=data.name,
+            public_key=data.public_key,
+            origin=request.app.state.log_signer.origin,
         )
         return Response(cosigner_public(row), status_code=201 if created else 200)
 
@@ -147,7 +163,10 @@ class LogApi(Controller):
         summary="The checkpoint of `size` entries (default: the latest) with every co-signature line appended",
     )
     async def cosigned(
-        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], size: FromQuery[OptionalBigInt] = None
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        size: FromQuery[OptionalBigInt] = None,
     ) -> Response[str]:
         if size is None:
             row = await store.ensure_checkpoint(session, request.app.state.log_signer)
@@ -156,7 +175,11 @@ class LogApi(Controller):
             if found is None:
                 raise no_checkpoint(size)
             row = found
-        return Response(await cosigned_note(session, row), media_type="text/plain; charset=utf-8", headers={"Cache-Control": FRESH})
+        return Response(
+            await cosigned_note(session, row),
+            media_type="text/plain; charset=utf-8",
+            headers={"Cache-Control": FRESH},
+        )
 
 
 # -- co-signatures: input, checks and storage -------------------------------------------------
@@ -205,16 +228,21 @@ def parse_submitted(value: str | CosignatureParts) -> tuple[str | None, bytes, i
             parsed = cosign.parse_line(value)
         except cosign.CosignatureError:
             raise _refuse(
-                N_("Send the co-signature line as “— <name> <base64(key id, timestamp, signature)>”."), "cosignature"
+                N_("Send the co-signature line as “— <name> <base64(key id, timestamp, signature)>”."),
+                "cosignature",
             ) from None
         return parsed.name, parsed.key_id, parsed.timestamp, parsed.signature
     try:
         kid = bytes.fromhex(value.key_id)
         signature = cosign.unb64(value.signature)
     except (ValueError, cosign.CosignatureError):
-        raise _refuse(N_("The key id is 8 hex digits and the signature the base64 of 64 bytes."), "cosignature") from None
+        raise _refuse(
+            N_("The key id is 8 hex digits and the signature the base64 of 64 bytes."), "cosignature"
+        ) from None
     if len(kid) != 4 or len(signature) != 64:
-        raise _refuse(N_("The key id is 8 hex digits and the signature the base64 of 64 bytes."), "cosignature")
+        raise _refuse(
+            N_("The key id is 8 hex digits and the signature the base64 of 64 bytes."), "cosignature"
+        )
     return None, kid, value.timestamp, signature
 
 
@@ -229,19 +257,31 @@ async def register_cosigner(
     try:
         cosign.check_name(name)
     except cosign.CosignatureError:
-        raise _refuse(N_("A cosigner name is 1 to 200 letters, digits or signs, without spaces or “+”, such as supervisor.example.cn/witness."), "name") from None
+        raise _refuse(
+            N_(
+                "A cosigner name is 1 to 200 letters, digits or signs, without spaces or “+”, such as supervisor.example.cn/witness."
+            ),
+            "name",
+        ) from None
     if name == origin:
         raise _refuse(N_("A cosigner name must not be the log's own origin."), "name")
     try:
         key = cosign.parse_public_key(public_key)
     except cosign.CosignatureError:
-        raise _refuse(N_("The public key is the base64 of 32 bytes: a raw Ed25519 public key."), "public_key") from None
+        raise _refuse(
+            N_("The public key is the base64 of 32 bytes: a raw Ed25519 public key."), "public_key"
+        ) from None
     kid = cosign.key_id(name, key)
-    existing = (await session.execute(sa.select(LogCosigner).where(LogCosigner.key_id == kid))).scalar_one_or_none()
+    existing = (
+        await session.execute(sa.select(LogCosigner).where(LogCosigner.key_id == kid))
+    ).scalar_one_or_none()
     if existing is not None:
         if existing.user_id == user.id and bytes(existing.public_key) == key and existing.name == name:
             return existing, False
-        raise Conflict(N_("This key is already registered."), [FieldError("public_key", N_("This key is already registered."))])
+        raise Conflict(
+            N_("This key is already registered."),
+            [FieldError("public_key", N_("This key is already registered."))],
+        )
     row = LogCosigner(user_id=user.id, name=name, public_key=key, key_id=kid)  # type: ignore[arg-type]
     session.add(row)
     await session.flush()
@@ -255,33 +295,56 @@ async def add_cosignature(
     checkpoint = await store.checkpoint_at(session, size)
     if checkpoint is None:
         raise no_checkpoint(size)
-    cosigner = (await session.execute(sa.select(LogCosigner).where(LogCosigner.key_id == kid))).scalar_one_or_none()
+    cosigner = (
+        await session.execute(sa.select(LogCosigner).where(LogCosigner.key_id == kid))
+    ).scalar_one_or_none()
     if cosigner is None:
-        raise _refuse(N_("No cosigner key with the id {key_id} is registered here."), "cosignature", key_id=kid.hex())
+        raise _refuse(
+            N_("No cosigner key with the id {key_id} is registered here."), "cosignature", key_id=kid.hex()
+        )
     if name is not None and name != cosigner.name:
-        raise _refuse(N_("The key {key_id} is registered under the name {name}, not this one."), "cosignature", key_id=kid.hex(), name=cosigner.name)
+        raise _refuse(
+            N_("The key {key_id} is registered under the name {name}, not this one."),
+            "cosignature",
+            key_id=kid.hex(),
+            name=cosigner.name,
+        )
     if timestamp > time.time() + FUTURE_SLACK:
         raise _refuse(N_("The co-signature's time lies in the future."), "cosignature")
     body = cosign.checkpoint_body(checkpoint.note)
     if not cosign.verify(body, bytes(cosigner.public_key), timestamp, signature):
-        raise _refuse(N_("The co-signature does not verify over the checkpoint of {size} entries."), "cosignature", size=size)
+        raise _refuse(
+            N_("The co-signature does not verify over the checkpoint of {size} entries."),
+            "cosignature",
+            size=size,
+        )
     assert cosigner.id is not None
     result = await session.execute(
         pg_insert(LogCosignature)
-        .values(size=size, cosigner_id=cosigner.id, timestamp=timestamp, signature=signature, created_at=sa.func.now())
+        .values(
+            size=size,
+            cosigner_id=cosigner.id,
+            timestamp=timestamp,
+            signature=signature,
+            created_at=sa.func.now(),
+        )
         .on_conflict_do_nothing(index_elements=["size", "cosigner_id"])
         .returning(LogCosignature.id)
     )
     created = result.scalar_one_or_none() is not None
     row = (
         await session.execute(
-            sa.select(LogCosignature).where(LogCosignature.size == size, LogCosignature.cosigner_id == cosigner.id)
+            sa.select(LogCosignature).where(
+                LogCosignature.size == size, LogCosignature.cosigner_id == cosigner.id
+            )
         )
     ).scalar_one()
     return row, cosigner, created
 
 
-async def cosignatures_for(session: AsyncSession, sizes: list[int]) -> dict[int, list[tuple[LogCosignature, LogCosigner]]]:
+async def cosignatures_for(
+    session: AsyncSession, sizes: list[int]
+) -> dict[int, list[tuple[LogCosignature, LogCosigner]]]:
     out: dict[int, list[tuple[LogCosignature, LogCosigner]]] = {size: [] for size in sizes}
     if not sizes:
         return out

@@ -126,11 +126,15 @@ def signature_line(name: str, kid: bytes, timestamp: int, signature: bytes) -> s
     return f"{EM_DASH} {name} {b64(kid + timestamp.to_bytes(8, 'big') + signature)}"
 
 
-def sign(body: str, name: str, private_key: Ed25519PrivateKey, *, timestamp: int | None = None) -> Cosignature:
+def sign(
+    body: str, name: str, private_key: Ed25519PrivateKey, *, timestamp: int | None = None
+) -> Cosignature:
     check_name(name)
     ts = int(time.time()) if timestamp is None else timestamp
     signature = private_key.sign(message(body, ts))
-    return Cosignature(name=name, key_id=key_id(name, public_bytes(private_key)), timestamp=ts, signature=signature)
+    return Cosignature(
+        name=name, key_id=key_id(name, public_bytes(private_key)), timestamp=ts, signature=signature
+    )
 
 
 def parse_line(line: str) -> Cosignature:
@@ -138,11 +142,15 @@ def parse_line(line: str) -> Cosignature:
     and signature."""
     fields = line.strip("\n").split(" ")
     if len(fields) != 3 or fields[0] != EM_DASH or not fields[1]:
-        raise CosignatureError("a co-signature line is '\u2014 <name> <base64(key id || timestamp || signature)>'")
+        raise CosignatureError(
+            "a co-signature line is '\u2014 <name> <base64(key id || timestamp || signature)>'"
+        )
     name = check_name(fields[1])
     blob = unb64(fields[2])
     if len(blob) != 4 + 8 + 64:
-        raise CosignatureError("a cosignature/v1 blob is 76 bytes: key id (4), timestamp (8), Ed25519 signature (64)")
+        raise CosignatureError(
+            "a cosignature/v1 blob is 76 bytes: key id (4), timestamp (8), Ed25519 signature (64)"
+        )
     timestamp = int.from_bytes(blob[4:12], "big")
     if timestamp > MAX_TIMESTAMP:
         raise CosignatureError("the timestamp must not exceed 2^63 - 1")
@@ -210,7 +218,9 @@ def load_private_key(path: str) -> Ed25519PrivateKey:
     try:
         seed = base64.b64decode(data.strip(), validate=True)
     except binascii.Error:
-        raise CosignatureError(f"{path} is neither a PEM private key nor the base64 of a 32-byte seed") from None
+        raise CosignatureError(
+            f"{path} is neither a PEM private key nor the base64 of a 32-byte seed"
+        ) from None
     if len(seed) != 32:
         raise CosignatureError(f"{path} is neither a PEM private key nor the base64 of a 32-byte seed")
     return Ed25519PrivateKey.from_private_bytes(seed)
@@ -277,7 +287,10 @@ def run_cosign(
                 origin, size, _ = protocol.open_checkpoint(note, served_key)
             except (protocol.NoteError, ValueError) as exc:
                 return fail(f"the checkpoint does not verify: {exc}", witness.EXIT_BAD_SIGNATURE)
-            print("note: no --state given, so consistency with an earlier checkpoint was not checked", file=sys.stderr)
+            print(
+                "note: no --state given, so consistency with an earlier checkpoint was not checked",
+                file=sys.stderr,
+            )
         cosig = sign(checkpoint_body(note), name, private_key)
         body = json.dumps({"size": size, "cosignature": cosig.line}).encode()
         try:
@@ -286,5 +299,7 @@ def run_cosign(
             return fail(f"the co-signature was refused: {exc}", witness.EXIT_REFUSED)
     except witness.WitnessError as exc:
         return fail(str(exc), exc.code)
-    print(f"co-signed the checkpoint of {origin} at {size} entries as {name} (key id {cosig.key_id.hex()}, time {cosig.timestamp})")
+    print(
+        f"co-signed the checkpoint of {origin} at {size} entries as {name} (key id {cosig.key_id.hex()}, time {cosig.timestamp})"
+    )
     return witness.EXIT_OK

@@ -15,7 +15,9 @@ class LogEntry(SQLModel, table=True):
     __tablename__ = "log_entry"
     __table_args__ = (
         sa.Index("ix_log_entry_type_seq", "type", "seq"),
-        sa.Index("ix_log_entry_notice_seq", "notice_id", "seq", postgresql_where=sa.text("notice_id IS NOT NULL")),
+        sa.Index(
+            "ix_log_entry_notice_seq", "notice_id", "seq", postgresql_where=sa.text("notice_id IS NOT NULL")
+        ),
     )
 
     seq: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
@@ -52,7 +54,9 @@ class LogCosigner(SQLModel, table=True):
     __tablename__ = "log_cosigner"
 
     id: int | None = Field(default=None, primary_key=True)
-    user_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False, index=True))
+    user_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False, index=True)
+    )
     name: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
     public_key: bytes = Field(sa_column=sa.Column(sa.LargeBinary(32), nullable=False))
     key_id: bytes = Field(sa_column=sa.Column(sa.LargeBinary(4), nullable=False, unique=True))
@@ -71,7 +75,9 @@ class LogCosignature(SQLModel, table=True):
     # would make PostgreSQL refuse a TRUNCATE before the append-only trigger can say why.
     # Only sizes of stored checkpoints are inserted (market.log.api.add_cosignature).
     size: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
-    cosigner_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("log_cosigner.id"), nullable=False, index=True))
+    cosigner_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("log_cosigner.id"), nullable=False, index=True)
+    )
     timestamp: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
     signature: bytes = Field(sa_column=sa.Column(sa.LargeBinary(64), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))

@@ -35,11 +35,22 @@ class Problem:
 # The entries that tell one notice's story; every other type is checked only as a log entry.
 NOTICE_TYPES: frozenset[str] = frozenset(
     {
-        "notice.published", "notice.amended", "notice.cancelled",
-        "bid.accepted", "bid.withdrawn", "bidding.closed", "bids.opened",
-        "selection.failed", "selection.drawn", "selection.direct",
-        "award.declined", "award.disqualified", "award.final",
-        "objection.filed", "objection.answered", "objection.decided",
+        "notice.published",
+        "notice.amended",
+        "notice.cancelled",
+        "bid.accepted",
+        "bid.withdrawn",
+        "bidding.closed",
+        "bids.opened",
+        "selection.failed",
+        "selection.drawn",
+        "selection.direct",
+        "award.declined",
+        "award.disqualified",
+        "award.final",
+        "objection.filed",
+        "objection.answered",
+        "objection.decided",
     }
 )
 BID_DOCUMENT_KEYS = frozenset({"notice_id", "bid_id", "agency_id", "price_fen", "nonce"})
@@ -80,7 +91,9 @@ class NoticeReport:
     entries: int
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    version: int | None = None  # the protocol version whose rules the notice follows (its notice.published's v)
+    version: int | None = (
+        None  # the protocol version whose rules the notice follows (its notice.published's v)
+    )
 
     @property
     def ok(self) -> bool:
@@ -88,7 +101,7 @@ class NoticeReport:
 
     @property
     def rules(self) -> str | None:
-        """"MSP/1" or "MSP/2": the rules its story was checked by (None without notice.published)."""
+        """ "MSP/1" or "MSP/2": the rules its story was checked by (None without notice.published)."""
         return RULES.get(self.version) if self.version is not None else None
 
     def as_dict(self) -> dict[str, Any]:
@@ -231,9 +244,13 @@ def _bid_document_v2_bytes(doc: dict[str, Any], notice_id: str | None) -> bytes:
     need no escaping) and whose price is null or a safe positive integer, spelled out;
     anything else goes the long way (see ``_bid_document_bytes``)."""
     agency_id, bid_id, price = doc["agency_id"], doc["bid_id"], doc["price_fen"]
-    if doc["notice_id"] == notice_id and (price is None or (type(price) is int and 0 < price <= protocol.MAX_SAFE_INTEGER)):
+    if doc["notice_id"] == notice_id and (
+        price is None or (type(price) is int and 0 < price <= protocol.MAX_SAFE_INTEGER)
+    ):
         spelled = "null" if price is None else str(price)
-        return f'{{"agency_id":"{agency_id}","bid_id":"{bid_id}","notice_id":"{notice_id}","price_fen":{spelled}}}'.encode("ascii")
+        return f'{{"agency_id":"{agency_id}","bid_id":"{bid_id}","notice_id":"{notice_id}","price_fen":{spelled}}}'.encode(
+            "ascii"
+        )
     return protocol.canonical_json(doc)
 
 
@@ -257,12 +274,46 @@ class NoticeCheck:
 
     # A large log holds one of these per notice, and feeds it most of the log's entries.
     __slots__ = (
-        "notice_id", "id_ok", "problems", "notes", "count", "first_seq", "early",
-        "published_seq", "method", "k", "min_candidates", "commit", "scheme", "deadline", "cancelled_seq",
-        "bids", "standing", "bid_count", "closed_seq", "closed_ts", "secret", "candidates", "candidate_count",
-        "eligible", "prices",
-        "outcome", "selections", "slots", "alternates", "used", "objections", "final_seq", "changed_seq",
-        "version", "sealing", "published_ts", "moved_seq", "claims", "cancelled_openings", "opened_seq",
+        "alternates",
+        "bid_count",
+        "bids",
+        "cancelled_openings",
+        "cancelled_seq",
+        "candidate_count",
+        "candidates",
+        "changed_seq",
+        "claims",
+        "closed_seq",
+        "closed_ts",
+        "commit",
+        "count",
+        "deadline",
+        "early",
+        "eligible",
+        "final_seq",
+        "first_seq",
+        "id_ok",
+        "k",
+        "method",
+        "min_candidates",
+        "moved_seq",
+        "notes",
+        "notice_id",
+        "objections",
+        "opened_seq",
+        "outcome",
+        "prices",
+        "problems",
+        "published_seq",
+        "published_ts",
+        "scheme",
+        "sealing",
+        "secret",
+        "selections",
+        "slots",
+        "standing",
+        "used",
+        "version",
     )
 
     def __init__(self, notice_id: str) -> None:
@@ -309,7 +360,9 @@ class NoticeCheck:
         self.published_ts = ""
         self.moved_seq = -1  # the last amendment that moved the deadline
         self.claims: Claims | None = None
-        self.cancelled_openings = False  # whether notice.cancelled opened the bids (else bids.opened does, tlock)
+        self.cancelled_openings = (
+            False  # whether notice.cancelled opened the bids (else bids.opened does, tlock)
+        )
         self.opened_seq: int | None = None  # bids.opened
 
     def problem(self, seq: int | None, message: str) -> None:
@@ -339,14 +392,15 @@ class NoticeCheck:
             return
         if self.version is not None and entry.get("v") != self.version and kind != "notice.published":
             self.problem(
-                seq, f"{kind} has v {entry.get('v')!r}, but notice {self.notice_id} follows {RULES[self.version]} "
+                seq,
+                f"{kind} has v {entry.get('v')!r}, but notice {self.notice_id} follows {RULES[self.version]} "
                 f"(its notice.published, entry {self.published_seq}, has v {self.version}): a notice's entries all carry its version",
             )
         handler = (self._HANDLERS_V2 if self.version == 2 else self._HANDLERS).get(kind)  # type: ignore[arg-type]
         if handler is not None:
             try:
                 handler(self, seq, entry, ts)
-            except Exception as exc:  # noqa: BLE001 - input nobody foresaw is a problem to report, not a crash
+            except Exception as exc:
                 self.problem(seq, f"{kind} could not be checked: {type(exc).__name__}: {exc}")
 
     def _published(self, seq: int, e: dict[str, Any], ts: str) -> None:
@@ -396,7 +450,8 @@ class NoticeCheck:
         # ts): fromisoformat reads them at a tenth of parse_ts's cost.
         if datetime.fromisoformat(deadline[:-1]) - datetime.fromisoformat(self.published_ts[:-1]) > window:
             self.problem(
-                seq, f"bid_deadline {deadline} is more than {window.days} days (MAX_BID_WINDOW_SECONDS) after "
+                seq,
+                f"bid_deadline {deadline} is more than {window.days} days (MAX_BID_WINDOW_SECONDS) after "
                 f"the notice was published at {self.published_ts} (MSP/2)",
             )
 
@@ -423,7 +478,10 @@ class NoticeCheck:
             except ValueError:  # a deadline before quicknet existed
                 due = None
             if round_number != due:
-                self.problem(seq, f"scheme commits to drand round {round_number}, but the deadline {deadline} calls for round {due}")
+                self.problem(
+                    seq,
+                    f"scheme commits to drand round {round_number}, but the deadline {deadline} calls for round {due}",
+                )
         return str(scheme)
 
     def _amended(self, seq: int, e: dict[str, Any], ts: str) -> None:
@@ -433,17 +491,31 @@ class NoticeCheck:
             return
         if self.deadline is not None and ts >= self.deadline:
             self.problem(seq, f"notice.amended at {ts}, at or after the deadline in force {self.deadline}")
-        for name, committed in (("method", self.method), ("winners", self.k), ("min_candidates", self.min_candidates), ("commit", self.commit)):
+        for name, committed in (
+            ("method", self.method),
+            ("winners", self.k),
+            ("min_candidates", self.min_candidates),
+            ("commit", self.commit),
+        ):
             if name in e and e[name] != committed:
                 self.problem(seq, f"notice.amended changes {name}, which never changes")
         if not _is_hex64(e.get("terms_sha256")):
             self.problem(seq, "terms_sha256 is not 64 lowercase hex digits")
         deadline = self._deadline(seq, e.get("bid_deadline"))
         if deadline is not None and self.deadline is not None and deadline < self.deadline:
-            self.problem(seq, f"the amended deadline {deadline} is earlier than the one before, {self.deadline}")
+            self.problem(
+                seq, f"the amended deadline {deadline} is earlier than the one before, {self.deadline}"
+            )
         scheme = self._scheme(seq, e.get("scheme"), deadline)
-        if deadline == self.deadline and scheme is not None and self.scheme is not None and scheme != self.scheme:
-            self.problem(seq, f"scheme changed from {self.scheme} to {scheme} although the deadline did not move")
+        if (
+            deadline == self.deadline
+            and scheme is not None
+            and self.scheme is not None
+            and scheme != self.scheme
+        ):
+            self.problem(
+                seq, f"scheme changed from {self.scheme} to {scheme} although the deadline did not move"
+            )
         if self.version == 2:
             self._check_window(seq, deadline)
             if deadline is not None and deadline != self.deadline:
@@ -460,13 +532,19 @@ class NoticeCheck:
             self.problem(seq, f"notice.cancelled at {ts}, at or after the deadline {self.deadline}")
         if self.version == 2 and self.closed_seq is None:
             if "tlock" in e:
-                self.problem(seq, "notice.cancelled has tlock: a tlock notice's cancellation comes before its round, and bids.opened gives it")
+                self.problem(
+                    seq,
+                    "notice.cancelled has tlock: a tlock notice's cancellation comes before its round, and bids.opened gives it",
+                )
             openings = e.get("openings")
             if self.sealing == "tlock":
                 # Cancelled before the deadline, so before the round that opens the bids:
                 # nobody can open them yet; bids.opened does once the round is out.
                 if openings is not None:
-                    self.problem(seq, "notice.cancelled of a tlock notice has openings: its bids cannot be opened before the deadline's round (openings is null, and bids.opened opens them)")
+                    self.problem(
+                        seq,
+                        "notice.cancelled of a tlock notice has openings: its bids cannot be opened before the deadline's round (openings is null, and bids.opened opens them)",
+                    )
             else:
                 # Every bid placed, standing or withdrawn, is opened: else nobody could tell a
                 # cancellation that drops bids from one that had none (the join tells).
@@ -480,17 +558,26 @@ class NoticeCheck:
         deadline's round is out, checked as a close's openings are (against the deadline
         in force at the cancellation, the sealed entries before the cancellation)."""
         if self.cancelled_seq is None:
-            self.problem(seq, "bids.opened of a notice that was not cancelled (only a cancelled tlock notice's bids are opened so)")
+            self.problem(
+                seq,
+                "bids.opened of a notice that was not cancelled (only a cancelled tlock notice's bids are opened so)",
+            )
             return
         if self.sealing != "tlock":
-            self.problem(seq, f"bids.opened of a {self.sealing} notice, whose cancellation (entry {self.cancelled_seq}) opens the bids itself")
+            self.problem(
+                seq,
+                f"bids.opened of a {self.sealing} notice, whose cancellation (entry {self.cancelled_seq}) opens the bids itself",
+            )
             return
         if self.opened_seq is not None:
             self.problem(seq, f"a second bids.opened (the first is entry {self.opened_seq})")
             return
         self.opened_seq = seq
         if self.deadline is not None and ts < self.deadline:
-            self.problem(seq, f"bids.opened at {ts}, before the deadline {self.deadline}: its drand round cannot have been out")
+            self.problem(
+                seq,
+                f"bids.opened at {ts}, before the deadline {self.deadline}: its drand round cannot have been out",
+            )
         self._check_openings(seq, e.get("openings"), "bids.opened", before=self.cancelled_seq)
         self._check_tlock(seq, e.get("tlock"), "bids.opened")
         self.bid_count = len(self.standing)
@@ -508,13 +595,18 @@ class NoticeCheck:
             self.problem(seq, f"bid {bid_id} accepted after bidding.closed (entry {self.closed_seq})")
             return
         if self.deadline is not None and ts >= self.deadline:
-            self.problem(seq, f"bid {bid_id} accepted at {ts}, at or after the deadline in force {self.deadline}")
+            self.problem(
+                seq, f"bid {bid_id} accepted at {ts}, at or after the deadline in force {self.deadline}"
+            )
         if bid_id in self.bids:
             self.problem(seq, f"bid {bid_id} accepted a second time (first at entry {self.bids[bid_id].seq})")
             return
         if agency_id in self.standing:
             held = self.bids[self.standing[agency_id]]
-            self.problem(seq, f"agency {agency_id} already has a standing bid, {self.standing[agency_id]} (entry {held.seq})")
+            self.problem(
+                seq,
+                f"agency {agency_id} already has a standing bid, {self.standing[agency_id]} (entry {held.seq})",
+            )
         self.bids[bid_id] = _Bid(seq, agency_id, sha)
         self.standing[agency_id] = bid_id
 
@@ -533,7 +625,9 @@ class NoticeCheck:
         if agency_id != bid.agency_id:
             self.problem(seq, f"bid {bid_id} belongs to {bid.agency_id}, not {agency_id!r}")
         if self.deadline is not None and ts >= self.deadline:
-            self.problem(seq, f"bid {bid_id} withdrawn at {ts}, at or after the deadline in force {self.deadline}")
+            self.problem(
+                seq, f"bid {bid_id} withdrawn at {ts}, at or after the deadline in force {self.deadline}"
+            )
         bid.withdrawn_seq = seq
         if self.standing.get(bid.agency_id) == bid_id:
             del self.standing[bid.agency_id]
@@ -558,7 +652,10 @@ class NoticeCheck:
         else:
             self.eligible = bytes.fromhex(eligible)
             # (self.candidates are set only when _check_candidates found them canonical)
-            if self.candidates is not None and protocol.eligible_digest_of_ordered(self.candidates).hex() != eligible:
+            if (
+                self.candidates is not None
+                and protocol.eligible_digest_of_ordered(self.candidates).hex() != eligible
+            ):
                 self.problem(seq, "eligible does not recompute from the candidates")
         # A large log holds every notice until its end: keep only what later entries need.
         self.bid_count = len(self.standing)
@@ -580,7 +677,11 @@ class NoticeCheck:
         seen: set[str] = set()
         previous, unsorted = "", False
         for doc in docs:
-            if not isinstance(doc, dict) or doc.keys() != BID_DOCUMENT_KEYS or not isinstance(doc["bid_id"], str):
+            if (
+                not isinstance(doc, dict)
+                or doc.keys() != BID_DOCUMENT_KEYS
+                or not isinstance(doc["bid_id"], str)
+            ):
                 keys = sorted(doc) if isinstance(doc, dict) else type(doc).__name__
                 self.problem(seq, f"bids holds something that is not a bid document: {keys}")
                 continue
@@ -602,26 +703,44 @@ class NoticeCheck:
                 self.problem(seq, f"bid {bid_id} is in bidding.closed but was never accepted")
                 continue
             if bid.withdrawn_seq is not None:
-                self.problem(seq, f"bid {bid_id} was withdrawn (entry {bid.withdrawn_seq}) but is in bidding.closed")
+                self.problem(
+                    seq, f"bid {bid_id} was withdrawn (entry {bid.withdrawn_seq}) but is in bidding.closed"
+                )
             if agency_id != bid.agency_id:
-                self.problem(seq, f"bid document {bid_id} names agency {agency_id!r}, its bid.accepted entry (entry {bid.seq}) {bid.agency_id}")
+                self.problem(
+                    seq,
+                    f"bid document {bid_id} names agency {agency_id!r}, its bid.accepted entry (entry {bid.seq}) {bid.agency_id}",
+                )
             try:
-                digest = protocol.bid_sha256(_bid_document_bytes(doc, bid, self.notice_id if self.id_ok else None))
+                digest = protocol.bid_sha256(
+                    _bid_document_bytes(doc, bid, self.notice_id if self.id_ok else None)
+                )
             except protocol.CanonicalJSONError as exc:
                 self.problem(seq, f"bid document {bid_id} cannot be canonical JSON: {exc}")
                 continue
             if digest != bid.sha:
-                self.problem(seq, f"bid document {bid_id} does not hash to the bid_sha256 of its bid.accepted entry (entry {bid.seq})")
+                self.problem(
+                    seq,
+                    f"bid document {bid_id} does not hash to the bid_sha256 of its bid.accepted entry (entry {bid.seq})",
+                )
             if self.method == "lowest_price":
                 if not _is_int(price, 1):
-                    self.problem(seq, f"bid {bid_id} has price_fen {price!r}; a lowest_price bid has a positive integer")
+                    self.problem(
+                        seq,
+                        f"bid {bid_id} has price_fen {price!r}; a lowest_price bid has a positive integer",
+                    )
             elif self.method is not None and price is not None:
-                self.problem(seq, f"bid {bid_id} has price_fen {price!r}; a {self.method} bid has none (null)")
+                self.problem(
+                    seq, f"bid {bid_id} has price_fen {price!r}; a {self.method} bid has none (null)"
+                )
             if bid.withdrawn_seq is None:
                 self.prices[bid.agency_id] = price
         for agency_id, bid_id in self.standing.items():
             if bid_id not in seen:
-                self.problem(seq, f"bid {bid_id} of {agency_id} (entry {self.bids[bid_id].seq}) is missing from bidding.closed")
+                self.problem(
+                    seq,
+                    f"bid {bid_id} of {agency_id} (entry {self.bids[bid_id].seq}) is missing from bidding.closed",
+                )
 
     def _check_openings(self, seq: int, openings: Any, where: str, before: int | None = None) -> None:
         """MSP/2: every bid placed on the notice, standing or withdrawn, opened: its document,
@@ -646,12 +765,23 @@ class NoticeCheck:
         for item in openings:
             if not isinstance(item, dict) or item.keys() != OPENING_KEYS:
                 keys = sorted(item) if isinstance(item, dict) else type(item).__name__
-                self.problem(seq, f"openings holds something that is not an opening {{bid, salt, seq, withdrawn}}: {keys}")
+                self.problem(
+                    seq,
+                    f"openings holds something that is not an opening {{bid, salt, seq, withdrawn}}: {keys}",
+                )
                 continue
             doc = item["bid"]
-            if not (isinstance(doc, dict) and doc.keys() == BID_DOCUMENT_V2_KEYS and is_id(doc["bid_id"]) and is_id(doc["agency_id"])):
+            if not (
+                isinstance(doc, dict)
+                and doc.keys() == BID_DOCUMENT_V2_KEYS
+                and is_id(doc["bid_id"])
+                and is_id(doc["agency_id"])
+            ):
                 keys = sorted(doc) if isinstance(doc, dict) else type(doc).__name__
-                self.problem(seq, f"an opening's bid is not an MSP/2 bid document {{agency_id, bid_id, notice_id, price_fen}} with ids: {keys}")
+                self.problem(
+                    seq,
+                    f"an opening's bid is not an MSP/2 bid document {{agency_id, bid_id, notice_id, price_fen}} with ids: {keys}",
+                )
                 continue
             bid_id, agency_id, price = doc["bid_id"], doc["agency_id"], doc["price_fen"]
             if bid_id in seen:
@@ -666,12 +796,19 @@ class NoticeCheck:
                 self.problem(seq, f"bid document {bid_id} names notice {doc['notice_id']!r}")
             if self.method == "lowest_price":
                 if not _is_int(price, 1):
-                    self.problem(seq, f"bid {bid_id} has price_fen {price!r}; a lowest_price bid has a positive integer")
+                    self.problem(
+                        seq,
+                        f"bid {bid_id} has price_fen {price!r}; a lowest_price bid has a positive integer",
+                    )
             elif self.method is not None and price is not None:
-                self.problem(seq, f"bid {bid_id} has price_fen {price!r}; a {self.method} bid has none (null)")
+                self.problem(
+                    seq, f"bid {bid_id} has price_fen {price!r}; a {self.method} bid has none (null)"
+                )
             salt, bid_seq, withdrawn = _salt(item["salt"]), item["seq"], item["withdrawn"]
             if salt is None or not _is_int(bid_seq, 0):
-                self.problem(seq, f"the opening of bid {bid_id} needs a salt of 64 lowercase hex digits and a seq")
+                self.problem(
+                    seq, f"the opening of bid {bid_id} needs a salt of 64 lowercase hex digits and a seq"
+                )
                 continue
             try:
                 document = _bid_document_v2_bytes(doc, notice_id)
@@ -685,28 +822,56 @@ class NoticeCheck:
             if withdrawn is None:
                 spans.setdefault(agency_id, []).append((bid_seq, before, bid_id))
                 if agency_id in self.standing:
-                    self.problem(seq, f"agency {agency_id} has two standing bids, {self.standing[agency_id]} and {bid_id}")
+                    self.problem(
+                        seq,
+                        f"agency {agency_id} has two standing bids, {self.standing[agency_id]} and {bid_id}",
+                    )
                 else:
                     self.standing[agency_id] = bid_id
                     self.prices[agency_id] = price
                 continue
-            w_salt = _salt(withdrawn.get("salt")) if isinstance(withdrawn, dict) and withdrawn.keys() == WITHDRAWN_KEYS else None
+            w_salt = (
+                _salt(withdrawn.get("salt"))
+                if isinstance(withdrawn, dict) and withdrawn.keys() == WITHDRAWN_KEYS
+                else None
+            )
             w_seq = withdrawn["seq"] if w_salt is not None else None
             if w_salt is None or not _is_int(w_seq, 0):
-                self.problem(seq, f"the withdrawal of bid {bid_id} is not null or {{salt, seq}} with a salt of 64 lowercase hex digits")
+                self.problem(
+                    seq,
+                    f"the withdrawal of bid {bid_id} is not null or {{salt, seq}} with a salt of 64 lowercase hex digits",
+                )
                 continue
             if w_seq <= bid_seq:
-                self.problem(seq, f"the withdrawal of bid {bid_id} (entry {w_seq}) is not after the bid's sealed entry {bid_seq}")
+                self.problem(
+                    seq,
+                    f"the withdrawal of bid {bid_id} (entry {w_seq}) is not after the bid's sealed entry {bid_seq}",
+                )
             spans.setdefault(agency_id, []).append((bid_seq, w_seq, bid_id))
-            self._claim(seq, before, w_seq, f"the withdrawal of bid {bid_id}", _withdrawal_commitment(w_salt, bid_commitment), seqs, commitments, labels)
+            self._claim(
+                seq,
+                before,
+                w_seq,
+                f"the withdrawal of bid {bid_id}",
+                _withdrawal_commitment(w_salt, bid_commitment),
+                seqs,
+                commitments,
+                labels,
+            )
             if plaintexts is not None:
                 plaintexts.append(_tlock_plaintext(w_salt, withdraws=bid_commitment))
         if len(spans) < len(seen):  # some agency bid more than once: one bid standing at a time
             self._check_spans(seq, before, spans)
         if self.deadline is not None:
             self.claims = Claims(
-                self.notice_id, seq, self.deadline, self.sealing == "tlock",
-                array.array("q", seqs), b"".join(commitments), "\n".join(labels), plaintexts=plaintexts,
+                self.notice_id,
+                seq,
+                self.deadline,
+                self.sealing == "tlock",
+                array.array("q", seqs),
+                b"".join(commitments),
+                "\n".join(labels),
+                plaintexts=plaintexts,
             )
 
     def _check_spans(self, seq: int, before: int, spans: dict[str, list[tuple[int, int, str]]]) -> None:
@@ -723,22 +888,35 @@ class NoticeCheck:
                 if bid[0] < held[1] and not (bid[1] == held[1] == before):
                     until = "the opening" if held[1] == before else f"its withdrawal, entry {held[1]}"
                     self.problem(
-                        seq, f"agency {agency_id} had two bids standing at once: {held[2]} (sealed entry {held[0]}, standing until "
+                        seq,
+                        f"agency {agency_id} had two bids standing at once: {held[2]} (sealed entry {held[0]}, standing until "
                         f"{until}) and {bid[2]} (sealed entry {bid[0]})",
                     )
                 if bid[1] > held[1]:
                     held = bid
 
     def _claim(
-        self, seq: int, before: int, claimed: int, label: str, commitment: bytes, seqs: list[int], commitments: list[bytes], labels: list[str]
+        self,
+        seq: int,
+        before: int,
+        claimed: int,
+        label: str,
+        commitment: bytes,
+        seqs: list[int],
+        commitments: list[bytes],
+        labels: list[str],
     ) -> None:
         """One sealed entry an opening claims; what the notice alone can tell of it checked."""
         if self.published_seq is not None and not self.published_seq < claimed < before:
             where = "this opening" if before == seq else f"notice.cancelled (entry {before})"
-            self.problem(seq, f"{label}: its sealed entry {claimed} is not between notice.published (entry {self.published_seq}) and {where}")
+            self.problem(
+                seq,
+                f"{label}: its sealed entry {claimed} is not between notice.published (entry {self.published_seq}) and {where}",
+            )
         if self.sealing == "tlock" and claimed < self.moved_seq:
             self.problem(
-                seq, f"{label}: its sealed entry {claimed} was timelocked before the amendment (entry {self.moved_seq}) "
+                seq,
+                f"{label}: its sealed entry {claimed} was timelocked before the amendment (entry {self.moved_seq}) "
                 "moved the deadline, so it could be opened before the deadline in force",
             )
         seqs.append(claimed)
@@ -765,9 +943,17 @@ class NoticeCheck:
         round_number, signature = value.get("round"), value.get("signature")
         usable = True
         if round_number != due or isinstance(round_number, bool):
-            self.problem(seq, f"tlock round {round_number!r} is not {due}, the first drand quicknet round at or after the deadline {self.deadline}")
+            self.problem(
+                seq,
+                f"tlock round {round_number!r} is not {due}, the first drand quicknet round at or after the deadline {self.deadline}",
+            )
             usable = False
-        if not (isinstance(signature, str) and signature and len(signature) % 2 == 0 and re.fullmatch(r"[0-9a-f]+", signature)):
+        if not (
+            isinstance(signature, str)
+            and signature
+            and len(signature) % 2 == 0
+            and re.fullmatch(r"[0-9a-f]+", signature)
+        ):
             self.problem(seq, "tlock signature is not lowercase hex")
             usable = False
         elif drand_verify is None:
@@ -776,7 +962,9 @@ class NoticeCheck:
             try:
                 drand_verify.verify_quicknet(round_number, signature)
             except Exception:  # ValueError, or whatever else a malformed signature brings
-                self.problem(seq, f"tlock signature does not verify (BLS) for drand quicknet round {round_number}")
+                self.problem(
+                    seq, f"tlock signature does not verify (BLS) for drand quicknet round {round_number}"
+                )
                 usable = False
         if not tlock.available():
             self.notes.append(TLOCK_NOT_DECRYPTED)
@@ -784,7 +972,10 @@ class NoticeCheck:
             self.claims.round, self.claims.signature = round_number, signature
 
     def _v1_only(self, seq: int, e: dict[str, Any], ts: str) -> None:
-        self.problem(seq, f"{e['type']} in an MSP/2 notice, whose bids and withdrawals are bid.sealed entries opened at the close")
+        self.problem(
+            seq,
+            f"{e['type']} in an MSP/2 notice, whose bids and withdrawals are bid.sealed entries opened at the close",
+        )
 
     def _check_candidates(self, seq: int, candidates: Any, excluded: Any) -> None:
         """``candidates`` and ``excluded`` split the standing bidders between them."""
@@ -810,7 +1001,12 @@ class NoticeCheck:
                 unsorted, well_formed = True, False
         left_out: list[str] = []
         for item in excluded if isinstance(excluded, list) else []:
-            if not (isinstance(item, dict) and is_id(item.get("agency_id")) and isinstance(item.get("reason"), str) and item["reason"]):
+            if not (
+                isinstance(item, dict)
+                and is_id(item.get("agency_id"))
+                and isinstance(item.get("reason"), str)
+                and item["reason"]
+            ):
                 self.problem(seq, f"excluded {item!r} is not {{agency_id, reason}}")
                 continue
             if item["agency_id"] in left_out:
@@ -861,7 +1057,9 @@ class NoticeCheck:
         # A direct notice fails the same way: the agency it names did not respond or is no
         # longer eligible, so it is not a candidate (the log does not say which agency it names).
         if count >= self.min_candidates:
-            self.problem(seq, f"selection.failed although {count} candidates meet the minimum of {self.min_candidates}")
+            self.problem(
+                seq, f"selection.failed although {count} candidates meet the minimum of {self.min_candidates}"
+            )
 
     def _direct(self, seq: int, e: dict[str, Any]) -> None:
         agency_id = e.get("agency_id")
@@ -870,12 +1068,17 @@ class NoticeCheck:
         if self.candidates is not None:
             names = [a for a, _ in self.candidates]
             if self.min_candidates is not None and len(names) < self.min_candidates:
-                self.problem(seq, f"selection.direct with {len(names)} candidates, fewer than the minimum of {self.min_candidates}")
+                self.problem(
+                    seq,
+                    f"selection.direct with {len(names)} candidates, fewer than the minimum of {self.min_candidates}",
+                )
             if agency_id not in names:
                 self.problem(seq, f"selection.direct names {agency_id!r}, which is not a candidate")
             elif len(names) > 1 and self.method == "direct":
                 # Every bidder but the named agency is excluded (not_named): one candidate at most.
-                self.problem(seq, f"a direct notice has one candidate, the agency it names; this one has {len(names)}")
+                self.problem(
+                    seq, f"a direct notice has one candidate, the agency it names; this one has {len(names)}"
+                )
         justification = e.get("justification")
         if not isinstance(justification, str) or not justification.strip():
             self.problem(seq, "selection.direct has no written justification")
@@ -887,8 +1090,15 @@ class NoticeCheck:
         if self.method == "direct":
             self.problem(seq, "selection.drawn on a direct notice, which is not drawn")
             return
-        if self.candidates is not None and self.min_candidates is not None and len(self.candidates) < self.min_candidates:
-            self.problem(seq, f"selection.drawn with {len(self.candidates)} candidates, fewer than the minimum of {self.min_candidates}")
+        if (
+            self.candidates is not None
+            and self.min_candidates is not None
+            and len(self.candidates) < self.min_candidates
+        ):
+            self.problem(
+                seq,
+                f"selection.drawn with {len(self.candidates)} candidates, fewer than the minimum of {self.min_candidates}",
+            )
         if e.get("attempt") != 1 or isinstance(e.get("attempt"), bool):
             self.problem(seq, f"attempt is {e.get('attempt')!r}, not 1 (there is no second draw)")
         if e.get("scheme") != self.scheme:
@@ -904,9 +1114,17 @@ class NoticeCheck:
         self.alternates = list(logged["alternates"])  # type: ignore[arg-type]
         self.used = set(logged["winners"])  # type: ignore[arg-type]
         if None in (beacon, self.secret, self.eligible, self.candidates, self.scheme, self.k, self.method):
-            self.problem(seq, "the draw cannot be recomputed: the values it depends on are missing or malformed (see above)")
+            self.problem(
+                seq,
+                "the draw cannot be recomputed: the values it depends on are missing or malformed (see above)",
+            )
             return
-        assert beacon is not None and self.secret is not None and self.eligible is not None and self.candidates is not None
+        assert (
+            beacon is not None
+            and self.secret is not None
+            and self.eligible is not None
+            and self.candidates is not None
+        )
         assert self.scheme is not None and self.k is not None
         seed = protocol.seed(self.notice_id, 1, self.secret, self.eligible, self.scheme, beacon)
         if e.get("seed") != seed.hex():
@@ -920,9 +1138,17 @@ class NoticeCheck:
             self.problem(seq, f"the ranking cannot be recomputed: {exc}")
             return
         winners, alternates = protocol.split_winners(ranking, self.k)
-        for name, expected in (("order", order), ("ranking", ranking), ("winners", winners), ("alternates", alternates)):
+        for name, expected in (
+            ("order", order),
+            ("ranking", ranking),
+            ("winners", winners),
+            ("alternates", alternates),
+        ):
             if logged[name] != expected:
-                self.problem(seq, f"{name} does not recompute: the entry has {_names(logged[name])}, the draw gives {_names(expected)}")
+                self.problem(
+                    seq,
+                    f"{name} does not recompute: the entry has {_names(logged[name])}, the draw gives {_names(expected)}",
+                )
 
     def _beacon(self, seq: int, beacon: Any) -> bytes | None:
         """The beacon value that goes into the seed (empty for scheme none), or None when
@@ -948,7 +1174,9 @@ class NoticeCheck:
             self.problem(seq, "beacon signature is not lowercase hex")
             return None
         if beacon.get("round") != round_number or isinstance(beacon.get("round"), bool):
-            self.problem(seq, f"beacon round {beacon.get('round')!r} is not the committed round {round_number}")
+            self.problem(
+                seq, f"beacon round {beacon.get('round')!r} is not the committed round {round_number}"
+            )
         value = protocol.beacon_value(signature_bytes)
         if beacon.get("randomness") != value.hex():
             self.problem(seq, "beacon randomness is not H(signature)")
@@ -958,7 +1186,9 @@ class NoticeCheck:
             try:
                 drand_verify.verify_quicknet(round_number, signature)
             except Exception:  # ValueError, or whatever else a malformed signature brings
-                self.problem(seq, f"beacon signature does not verify (BLS) for drand quicknet round {round_number}")
+                self.problem(
+                    seq, f"beacon signature does not verify (BLS) for drand quicknet round {round_number}"
+                )
         return value
 
     def _holder_slot(self, seq: int, kind: str, agency_id: Any) -> int | None:
@@ -966,7 +1196,10 @@ class NoticeCheck:
             self.problem(seq, f"{kind} with no selection to award")
             return None
         if agency_id is None or agency_id not in self.slots:
-            self.problem(seq, f"{kind} names {agency_id!r}, which does not hold the award (holders {_names(self.holders)})")
+            self.problem(
+                seq,
+                f"{kind} names {agency_id!r}, which does not hold the award (holders {_names(self.holders)})",
+            )
             return None
         return self.slots.index(agency_id)
 
@@ -1006,7 +1239,9 @@ class NoticeCheck:
             state = f"was {objection.decision}" if objection.decision else "has not been decided"
             self.problem(seq, f"award.disqualified cites objection {objection_id}, which {state}")
         elif objection.agency_id is not None and objection.agency_id != e.get("agency_id"):
-            self.problem(seq, f"objection {objection_id} was against {objection.agency_id}, not {e.get('agency_id')!r}")
+            self.problem(
+                seq, f"objection {objection_id} was against {objection.agency_id}, not {e.get('agency_id')!r}"
+            )
         self._replace(seq, "award.disqualified", e)
 
     def _final(self, seq: int, e: dict[str, Any], ts: str) -> None:
@@ -1015,12 +1250,16 @@ class NoticeCheck:
             return
         for objection_id, objection in self.objections.items():
             if objection.decision is None:
-                self.problem(seq, f"award.final while objection {objection_id} (entry {objection.seq}) is pending")
+                self.problem(
+                    seq, f"award.final while objection {objection_id} (entry {objection.seq}) is pending"
+                )
         holders = self.holders
         if not holders:
             self.problem(seq, "award.final although no agency holds the award")
         elif e.get("winners") != holders:
-            self.problem(seq, f"award.final names {_names(e.get('winners'))}, but the holders are {_names(holders)}")
+            self.problem(
+                seq, f"award.final names {_names(e.get('winners'))}, but the holders are {_names(holders)}"
+            )
         self.final_seq = seq
 
     def _objection_filed(self, seq: int, e: dict[str, Any], ts: str) -> None:
@@ -1029,12 +1268,17 @@ class NoticeCheck:
             self.problem(seq, f"objection_id {objection_id!r} is not an id")
             return
         if objection_id in self.objections:
-            self.problem(seq, f"objection {objection_id} filed a second time (first at entry {self.objections[objection_id].seq})")
+            self.problem(
+                seq,
+                f"objection {objection_id} filed a second time (first at entry {self.objections[objection_id].seq})",
+            )
             return
         if self.outcome is None or self.outcome[1] == "selection.failed":
             self.problem(seq, f"objection {objection_id} filed with no selection to object to")
         elif agency_id is not None and agency_id not in self.slots:
-            self.problem(seq, f"objection {objection_id} is against {agency_id!r}, which does not hold the award")
+            self.problem(
+                seq, f"objection {objection_id} is against {agency_id!r}, which does not hold the award"
+            )
         if not _is_hex64(e.get("reasons_sha256")):
             self.problem(seq, "reasons_sha256 is not 64 lowercase hex digits")
         if "objector_sha256" in e and not _is_hex64(e["objector_sha256"]):
@@ -1048,7 +1292,9 @@ class NoticeCheck:
         if objection is None:
             self.problem(seq, f"{kind} for objection {objection_id!r}, which was never filed")
         elif objection.decided_seq is not None:
-            self.problem(seq, f"{kind} for objection {objection_id}, already decided (entry {objection.decided_seq})")
+            self.problem(
+                seq, f"{kind} for objection {objection_id}, already decided (entry {objection.decided_seq})"
+            )
             return None
         return objection
 
@@ -1059,7 +1305,10 @@ class NoticeCheck:
         if objection is None:
             return
         if objection.answered_seq is not None:
-            self.problem(seq, f"objection {e['objection_id']} answered a second time (first at entry {objection.answered_seq})")
+            self.problem(
+                seq,
+                f"objection {e['objection_id']} answered a second time (first at entry {objection.answered_seq})",
+            )
         objection.answered_seq = seq
 
     def _objection_decided(self, seq: int, e: dict[str, Any], ts: str) -> None:
@@ -1098,7 +1347,12 @@ class NoticeCheck:
         "objection.decided": _objection_decided,
     }
 
-    _HANDLERS_V2 = {**_HANDLERS, "bid.accepted": _v1_only, "bid.withdrawn": _v1_only, "bids.opened": _bids_opened}
+    _HANDLERS_V2 = {
+        **_HANDLERS,
+        "bid.accepted": _v1_only,
+        "bid.withdrawn": _v1_only,
+        "bids.opened": _bids_opened,
+    }
 
     # -- the verdict ---------------------------------------------------------------------
 
@@ -1112,7 +1366,10 @@ class NoticeCheck:
         # a problem above): nothing is closed or drawn before it.
         if self.deadline is not None:
             if self.closed_seq is not None and self.closed_ts < self.deadline:
-                self.problem(self.closed_seq, f"bidding closed at {self.closed_ts}, before the deadline {self.deadline}")
+                self.problem(
+                    self.closed_seq,
+                    f"bidding closed at {self.closed_ts}, before the deadline {self.deadline}",
+                )
             for seq, kind, ts in self.selections:
                 if ts < self.deadline:
                     self.problem(seq, f"{kind} at {ts}, before the deadline {self.deadline}")
@@ -1149,7 +1406,12 @@ class NoticeCheck:
             return f"{self.count} entries but no notice.published"
         if status == "open" and self.version == 2:
             return f"{method}, open, bids sealed until the deadline"
-        if status == "cancelled" and self.version == 2 and self.sealing == "tlock" and self.opened_seq is None:
+        if (
+            status == "cancelled"
+            and self.version == 2
+            and self.sealing == "tlock"
+            and self.opened_seq is None
+        ):
             return f"{method}, cancelled, bids sealed until the deadline's drand round (not opened yet)"
         if status in ("open", "cancelled"):
             standing = len(self.standing) if self.closed_seq is None else self.bid_count

@@ -120,9 +120,7 @@ def canonical_json(value: JSONValue) -> bytes:
     """The canonical JSON bytes of ``value`` (section 1): RFC 8785 on the restricted data
     model, which for it is exactly sorted keys, no spaces, UTF-8 without escapes."""
     _check_canonical(value, "$")
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def _refuse_float(text: str) -> Any:
@@ -161,7 +159,7 @@ _U32_LIMIT: Final = 2**32
 ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
-def H(x: bytes) -> bytes:  # noqa: N802 - the specification's name
+def H(x: bytes) -> bytes:
     """SHA-256."""
     return hashlib.sha256(x).digest()
 
@@ -176,13 +174,13 @@ def u32be(n: int) -> bytes:
     return n.to_bytes(4, "big")
 
 
-def U64(n: int) -> bytes:  # noqa: N802 - the specification's name
+def U64(n: int) -> bytes:
     if not 0 <= n < _U64_LIMIT:
         raise ValueError(f"{n} does not fit in an unsigned 64-bit integer")
     return n.to_bytes(8, "big")
 
 
-def LP(x: bytes | str) -> bytes:  # noqa: N802 - the specification's name
+def LP(x: bytes | str) -> bytes:
     """Length-prefixed bytes: without the prefix, ("ab", "c") and ("a", "bc") would hash
     alike."""
     data = x.encode("utf-8") if isinstance(x, str) else x
@@ -261,9 +259,7 @@ def commitment(notice_id: str, secret: bytes) -> bytes:
     return H(LP("msp/1/commit") + LP(notice_id) + LP(secret))
 
 
-def bid_document(
-    notice_id: str, bid_id: str, agency_id: str, price_fen: int | None, nonce_hex: str
-) -> bytes:
+def bid_document(notice_id: str, bid_id: str, agency_id: str, price_fen: int | None, nonce_hex: str) -> bytes:
     """The canonical JSON of a bid (step 2). The nonce keeps a low-entropy price from being
     guessed back out of the published hash before the deadline."""
     check_id(notice_id, "notice_id")
@@ -316,10 +312,14 @@ def bid_document_v2(notice_id: str, bid_id: str, agency_id: str, price_fen: int 
     check_id(bid_id, "bid_id")
     check_id(agency_id, "agency_id")
     if price_fen is not None and (
-        isinstance(price_fen, bool) or not isinstance(price_fen, int) or not 1 <= price_fen <= MAX_SAFE_INTEGER
+        isinstance(price_fen, bool)
+        or not isinstance(price_fen, int)
+        or not 1 <= price_fen <= MAX_SAFE_INTEGER
     ):
         raise ValueError(f"price_fen must be a positive integer or None, got {price_fen!r}")
-    return canonical_json({"notice_id": notice_id, "bid_id": bid_id, "agency_id": agency_id, "price_fen": price_fen})
+    return canonical_json(
+        {"notice_id": notice_id, "bid_id": bid_id, "agency_id": agency_id, "price_fen": price_fen}
+    )
 
 
 def _check_salt(salt: bytes) -> bytes:
@@ -503,9 +503,7 @@ def beacon_value(signature: bytes) -> bytes:
 # ---------------------------------------------------------------------------------------
 
 
-def seed(
-    notice_id: str, attempt: int, secret: bytes, eligible: bytes, scheme: str, beacon: bytes
-) -> bytes:
+def seed(notice_id: str, attempt: int, secret: bytes, eligible: bytes, scheme: str, beacon: bytes) -> bytes:
     """The draw's seed: depends on every input that must not change after the fact."""
     check_id(notice_id, "notice_id")
     _check_digest(secret, "secret")
@@ -520,13 +518,7 @@ def seed(
     else:
         _check_digest(beacon, "beacon")
     return H(
-        LP("msp/1/seed")
-        + LP(notice_id)
-        + U64(attempt)
-        + LP(secret)
-        + LP(eligible)
-        + LP(scheme)
-        + LP(beacon)
+        LP("msp/1/seed") + LP(notice_id) + U64(attempt) + LP(secret) + LP(eligible) + LP(scheme) + LP(beacon)
     )
 
 
@@ -632,7 +624,12 @@ def draw_order_of_ordered(seed: bytes, remaining: list[tuple[str, int]]) -> list
 
 
 def draw_steps(
-    notice_id: str, attempt: int, secret: bytes, candidates: Iterable[tuple[str, int]], scheme: str, beacon: bytes
+    notice_id: str,
+    attempt: int,
+    secret: bytes,
+    candidates: Iterable[tuple[str, int]],
+    scheme: str,
+    beacon: bytes,
 ) -> tuple[bytes, bytes, list[str]]:
     """Steps 3 to 5 at once, ``(eligible, seed, order)``, the candidates checked and sorted
     once rather than by each step (a third of a 10,000-candidate draw's time)."""
@@ -826,9 +823,7 @@ def consistency_proof(leaf_hashes: Sequence[bytes], first: int, second: int) -> 
     return [hasher(s, e) for s, e in subtree_ranges_for_consistency(first, second)]
 
 
-def verify_inclusion(
-    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
-) -> bool:
+def verify_inclusion(leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> bool:
     """RFC 9162 2.1.3.2, step by step."""
     if not 0 <= index < size:
         return False

@@ -56,7 +56,10 @@ async def list_entries(
         stmt = stmt.where(LogEntry.seq < max(0, min(before, MAX_SEQ)))
     stmt = stmt.order_by(LogEntry.seq.desc()).limit(limit + 1)
     found = (await session.execute(stmt)).all()
-    rows = [EntryRow(seq=seq, type=kind, ts=_ts_of(bytes(entry)), notice_id=nid) for seq, kind, nid, entry in found[:limit]]
+    rows = [
+        EntryRow(seq=seq, type=kind, ts=_ts_of(bytes(entry)), notice_id=nid)
+        for seq, kind, nid, entry in found[:limit]
+    ]
     more = rows[-1].seq if len(found) > limit and rows else None
     return rows, more
 
@@ -65,7 +68,7 @@ async def get_entry(session: AsyncSession, seq: int) -> sa.Row[Any] | None:
     """One entry's row (seq, type, notice_id, entry, leaf_hash), or None."""
     if not 0 <= seq <= MAX_SEQ:
         return None
-    stmt = sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry, LogEntry.leaf_hash).where(
-        LogEntry.seq == seq
-    )
+    stmt = sa.select(
+        LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry, LogEntry.leaf_hash
+    ).where(LogEntry.seq == seq)
     return (await session.execute(stmt)).one_or_none()

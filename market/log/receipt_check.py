@@ -53,7 +53,13 @@ class ReceiptReport:
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "checks": self.checks, "problems": self.problems, "notes": self.notes, "opened_in": self.opened_in}
+        return {
+            "ok": self.ok,
+            "checks": self.checks,
+            "problems": self.problems,
+            "notes": self.notes,
+            "opened_in": self.opened_in,
+        }
 
 
 def _unb64url(text: str) -> bytes:
@@ -94,7 +100,7 @@ class Server:
     def get(self, path: str, **params: Any) -> bytes:
         url = f"{self.base}{path}" + ("?" + urllib.parse.urlencode(params) if params else "")
         try:
-            with urllib.request.urlopen(url, timeout=self.timeout) as response:  # noqa: S310 (a URL the user gave)
+            with urllib.request.urlopen(url, timeout=self.timeout) as response:
                 return bytes(response.read())
         except urllib.error.HTTPError as exc:
             raise CheckError(f"GET {url}: HTTP {exc.code}") from None
@@ -122,11 +128,15 @@ def check_receipt(data: dict[str, Any], server: Server) -> ReceiptReport:
 
 def _check(data: dict[str, Any], server: Server, report: ReceiptReport) -> None:
     if data.get("format") != RECEIPT_FORMAT:
-        report.problems.append(f"not a receipt file of format {RECEIPT_FORMAT} (format {data.get('format')!r})")
+        report.problems.append(
+            f"not a receipt file of format {RECEIPT_FORMAT} (format {data.get('format')!r})"
+        )
         return
     claims = verify_es256(str(data.get("receipt", "")), server.json("/api/v1/log/receipt-key"))
     if claims is None or any(c not in claims for c in CLAIMS) or claims.get("v") != 2:
-        report.problems.append("the receipt does not verify under the server's receipt key (/api/v1/log/receipt-key)")
+        report.problems.append(
+            "the receipt does not verify under the server's receipt key (/api/v1/log/receipt-key)"
+        )
         return
     report.checks.append("the receipt's signature verifies under the server's receipt key")
     notice_id, bid_id, seq = claims["notice_id"], claims["bid_id"], claims["seq"]
@@ -164,14 +174,18 @@ def _check(data: dict[str, Any], server: Server, report: ReceiptReport) -> None:
         report.problems.append(f"the server's checkpoint does not verify: {exc}")
         return
     if size <= seq:
-        report.notes.append(f"the latest checkpoint ({size} entries) does not cover entry {seq} yet; try again in a few seconds")
+        report.notes.append(
+            f"the latest checkpoint ({size} entries) does not cover entry {seq} yet; try again in a few seconds"
+        )
     else:
         proof = server.json("/api/v1/log/proof/inclusion", index=seq, size=size)
         hashes = [bytes.fromhex(h) for h in proof.get("hashes", [])]
         if not protocol.verify_inclusion(bytes.fromhex(claims["leaf_hash"]), seq, size, hashes, root):
             report.problems.append(f"entry {seq} is not in the signed tree of {size} entries")
             return
-        report.checks.append(f"entry {seq} is in the signed tree of {size} entries (inclusion proof verified)")
+        report.checks.append(
+            f"entry {seq} is in the signed tree of {size} entries (inclusion proof verified)"
+        )
     _check_opening(server, report, notice_id=notice_id, bid_id=bid_id, seq=seq, salt=claims["salt"], doc=doc)
 
 
@@ -180,21 +194,43 @@ def _price(doc: dict[str, Any]) -> str:
     return "no price: a lottery bid" if price is None else f"price {price} fen"
 
 
-def _check_opening(server: Server, report: ReceiptReport, *, notice_id: str, bid_id: str, seq: int, salt: str, doc: dict[str, Any]) -> None:
+def _check_opening(
+    server: Server,
+    report: ReceiptReport,
+    *,
+    notice_id: str,
+    bid_id: str,
+    seq: int,
+    salt: str,
+    doc: dict[str, Any],
+) -> None:
     record = server.json(f"/api/v1/notices/{urllib.parse.quote(notice_id)}/selection")
     seqs = record.get("seqs") or {}
     ending = seqs.get("closed") if seqs.get("closed") is not None else seqs.get("cancelled")
     if ending is None:
-        report.notes.append("bidding has not ended: the bid stays sealed until the notice closes or is cancelled")
+        report.notes.append(
+            "bidding has not ended: the bid stays sealed until the notice closes or is cancelled"
+        )
         return
     entry = json.loads(server.entry(int(ending)))
     openings = entry.get("openings")
     if not isinstance(openings, list):
         report.problems.append(f"entry {ending} ends the bidding but opens no bids")
         return
-    mine = [o for o in openings if isinstance(o, dict) and isinstance(o.get("bid"), dict) and o["bid"].get("bid_id") == bid_id]
-    if len(mine) != 1 or mine[0].get("seq") != seq or mine[0].get("salt") != salt or mine[0].get("bid") != doc:
-        report.problems.append(f"your bid (entry {seq}) was not opened by entry {ending}, which ended the bidding: it was left out or altered")
+    mine = [
+        o
+        for o in openings
+        if isinstance(o, dict) and isinstance(o.get("bid"), dict) and o["bid"].get("bid_id") == bid_id
+    ]
+    if (
+        len(mine) != 1
+        or mine[0].get("seq") != seq
+        or mine[0].get("salt") != salt
+        or mine[0].get("bid") != doc
+    ):
+        report.problems.append(
+            f"your bid (entry {seq}) was not opened by entry {ending}, which ended the bidding: it was left out or altered"
+        )
         return
     report.opened_in = int(ending)
     withdrawn = mine[0].get("withdrawn")

@@ -46,7 +46,14 @@ class ReceiptSigner:
     @property
     def jwk(self) -> dict[str, str]:
         numbers = self.private_key.public_key().public_numbers()
-        return {"kty": "EC", "crv": "P-256", "x": _b64url(numbers.x), "y": _b64url(numbers.y), "alg": ALGORITHM, "use": "sig"}
+        return {
+            "kty": "EC",
+            "crv": "P-256",
+            "x": _b64url(numbers.x),
+            "y": _b64url(numbers.y),
+            "alg": ALGORITHM,
+            "use": "sig",
+        }
 
     def public_jwk(self) -> dict[str, str]:
         return {**self.jwk, "kid": self.kid}
@@ -82,4 +89,6 @@ def verify_receipt(token: str, jwk: dict[str, str]) -> dict[str, Any] | None:
         claims = json.loads(payload)
     except (JOSEError, ValueError):
         return None
-    return claims if isinstance(claims, dict) and all(c in claims for c in claims_of(claims.get("v"))) else None
+    return (
+        claims if isinstance(claims, dict) and all(c in claims for c in claims_of(claims.get("v"))) else None
+    )

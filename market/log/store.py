@@ -41,7 +41,16 @@ MAX_ENTRIES_PER_READ = 1000
 RESERVED_FIELDS = frozenset({"v", "seq", "type", "ts"})
 # The log is public forever. These never go in, whatever a caller passes.
 PRIVATE_FIELDS = frozenset(
-    {"email", "password", "password_hash", "phone", "contact_phone", "mobile", "legal_representative", "person_name"}
+    {
+        "email",
+        "password",
+        "password_hash",
+        "phone",
+        "contact_phone",
+        "mobile",
+        "legal_representative",
+        "person_name",
+    }
 )
 EMAIL_LIKE = re.compile(r"[^@\s\"]+@[^@\s\"]+\.[A-Za-z]{2,}")
 TYPE_PATTERN = re.compile(r"^[a-z]+(\.[a-z_]+)+$")
@@ -81,7 +90,9 @@ def _check_value(value: Any, path: str) -> None:
         raise LogError(f"{path}: looks like an e-mail address; the public log refers to people by public id")
 
 
-def build_entry(*, seq: int, type: str, ts: datetime, fields: dict[str, Any], version: int = protocol.VERSION) -> bytes:
+def build_entry(
+    *, seq: int, type: str, ts: datetime, fields: dict[str, Any], version: int = protocol.VERSION
+) -> bytes:
     """The canonical bytes of one entry (pure): what ``market_log_append`` assembles."""
     head, middle, tail = entry_parts(type=type, fields=fields, version=version)
     return head + str(seq).encode() + middle + protocol.format_ts(ts).encode() + tail
@@ -92,7 +103,9 @@ def _level_idx(start: int, end: int) -> tuple[int, int]:
     return level, start >> level
 
 
-async def _perfect_hashes(session: AsyncSession, ranges: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+async def _perfect_hashes(
+    session: AsyncSession, ranges: Sequence[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
     """Stored hashes of aligned perfect subtrees, one round trip."""
     wanted = {_level_idx(s, e): (s, e) for s, e in ranges}
     if not wanted:
@@ -108,7 +121,9 @@ async def _perfect_hashes(session: AsyncSession, ranges: Sequence[tuple[int, int
     return {wanted[k]: found[k] for k in keys}
 
 
-def entry_parts(*, type: str, fields: dict[str, Any], version: int = protocol.VERSION) -> tuple[bytes, bytes, bytes]:
+def entry_parts(
+    *, type: str, fields: dict[str, Any], version: int = protocol.VERSION
+) -> tuple[bytes, bytes, bytes]:
     """The entry's canonical bytes around its two values known only under the lock:
     ``head + seq + middle + ts + tail`` equals ``build_entry(...)`` (pure). Keys are ASCII
     and sorted, and "seq" sorts before "ts", so the two slots always come in that order.
@@ -144,7 +159,9 @@ def entry_parts(*, type: str, fields: dict[str, Any], version: int = protocol.VE
 APPEND_SQL = "SELECT seq, ts, entry, leaf_hash FROM market_log_append($1, $2, $3, $4, $5)"
 
 
-async def append(session: AsyncSession, *, type: str, fields: dict[str, Any], version: int = protocol.VERSION) -> Appended:
+async def append(
+    session: AsyncSession, *, type: str, fields: dict[str, Any], version: int = protocol.VERSION
+) -> Appended:
     """Append one entry inside the caller's transaction; it commits or rolls back with it.
 
     The whole append is one call of the database function ``market_log_append`` (migration
@@ -167,7 +184,9 @@ async def append(session: AsyncSession, *, type: str, fields: dict[str, Any], ve
 
 
 async def committed_size(session: AsyncSession) -> int:
-    return int((await session.execute(sa.select(sa.func.coalesce(sa.func.max(LogEntry.seq) + 1, 0)))).scalar_one())
+    return int(
+        (await session.execute(sa.select(sa.func.coalesce(sa.func.max(LogEntry.seq) + 1, 0)))).scalar_one()
+    )
 
 
 async def read_entries(session: AsyncSession, start: int, end: int) -> list[bytes]:
@@ -267,5 +286,7 @@ class Checkpointer:
                 await self.run_once()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # a failed round is retried on the next; the request path never depends on it
+            except (
+                Exception
+            ) as exc:  # a failed round is retried on the next; the request path never depends on it
                 log_failure(log, "checkpoint round failed", exc)

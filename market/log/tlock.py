@@ -84,7 +84,11 @@ def available() -> bool:
 
 
 def _check_round(round_number: int) -> int:
-    if isinstance(round_number, bool) or not isinstance(round_number, int) or not 1 <= round_number <= MAX_ROUND:
+    if (
+        isinstance(round_number, bool)
+        or not isinstance(round_number, int)
+        or not 1 <= round_number <= MAX_ROUND
+    ):
         raise TlockError(f"a drand round is an integer in [1, 2^64 - 1], got {round_number!r}")
     return round_number
 

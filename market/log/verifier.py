@@ -35,8 +35,19 @@ from typing import Any, Protocol
 
 from market.log import protocol, tlock
 from market.log.notice_checks import (
-    BLS_NOT_CHECKED, HEX64, TLOCK_NOT_DECRYPTED, TS, V1_ONLY_TYPES, V2_ONLY_TYPES, Claims, NoticeCheck, NoticeReport, Problem,
-    concerns_notice, drand_verify, is_id,
+    BLS_NOT_CHECKED,
+    HEX64,
+    TLOCK_NOT_DECRYPTED,
+    TS,
+    V1_ONLY_TYPES,
+    V2_ONLY_TYPES,
+    Claims,
+    NoticeCheck,
+    NoticeReport,
+    Problem,
+    concerns_notice,
+    drand_verify,
+    is_id,
 )
 
 BATCH = 1000  # entries per request; the API's maximum
@@ -136,12 +147,19 @@ def check_entry(raw: bytes, index: int, *, canonical: bool = False) -> str | Non
     return parse_entry(raw, index, canonical=canonical)[1]
 
 
-def parse_entry(raw: bytes, index: int, *, canonical: bool = False) -> tuple[dict[str, Any] | None, str | None]:
+def parse_entry(
+    raw: bytes, index: int, *, canonical: bool = False
+) -> tuple[dict[str, Any] | None, str | None]:
     """The entry as a dict (None if it is not a JSON object) and what is wrong with it."""
     try:
         if canonical:
             entry = protocol.parse_canonical(raw)
-        elif _FAST_DECODE is not None and raw[:1] == b"{" and raw[-1:] == b"}" and type(entry := _fast_decode(raw)) is dict:
+        elif (
+            _FAST_DECODE is not None
+            and raw[:1] == b"{"
+            and raw[-1:] == b"}"
+            and type(entry := _fast_decode(raw)) is dict
+        ):
             pass  # the same dict the standard library gives (see _fast_decode)
         else:
             # raw_decode skips json.loads' type sniffing and whitespace handling: half the time.
@@ -242,6 +260,8 @@ def _fast_decode(raw: bytes) -> Any:
         return _FAST_DECODE(raw)
     except (ValueError, RecursionError):  # msgspec.DecodeError is a ValueError, as is bad UTF-8
         return None
+
+
 MANY_NOTICES = 50  # beyond this, human() lists only the failing notices
 
 
@@ -289,7 +309,13 @@ class Shard:
     is (``EntryChecker._route``)."""
 
     def __init__(
-        self, index: int, shards: int, canonical: bool, notice: str | None, notices: bool = True, record: bool = False
+        self,
+        index: int,
+        shards: int,
+        canonical: bool,
+        notice: str | None,
+        notices: bool = True,
+        record: bool = False,
     ) -> None:
         self.index, self.shards = index, shards
         self.canonical = canonical
@@ -323,16 +349,30 @@ class Shard:
                         commitment = entry.get("commitment")
                         if problem is None:  # (parse_entry checked the commitment and the ts)
                             sealed.add(seq, commitment, ts, entry.get("tlock"))
-                        elif type(commitment) is str and HEX64.fullmatch(commitment) and type(ts) is str and TS.fullmatch(ts):
+                        elif (
+                            type(commitment) is str
+                            and HEX64.fullmatch(commitment)
+                            and type(ts) is str
+                            and TS.fullmatch(ts)
+                        ):
                             field = entry.get("tlock")
-                            sealed.add(seq, commitment, ts, field if type(field) is str else "" if "tlock" in entry else None)
+                            sealed.add(
+                                seq,
+                                commitment,
+                                ts,
+                                field if type(field) is str else "" if "tlock" in entry else None,
+                            )
                 elif concerns_notice(kind):
                     notice_id = entry.get("notice_id")
                     check = self.checks.get(notice_id) if isinstance(notice_id, str) else None
                     if check is None:
                         if not is_id(notice_id):
                             problem = problem or f"{kind} has no notice_id"
-                        elif self.notices and (self.notice is None or notice_id == self.notice) and shard_of(notice_id, self.shards) == self.index:
+                        elif (
+                            self.notices
+                            and (self.notice is None or notice_id == self.notice)
+                            and shard_of(notice_id, self.shards) == self.index
+                        ):
                             check = self.checks[notice_id] = NoticeCheck(notice_id)
                             if self.seqs is not None:
                                 self.seqs[notice_id] = array.array("q")
@@ -349,7 +389,8 @@ class Shard:
         ``keep_sealed``, only how many: the shard joins them itself, ``join_part``)."""
         seqs = self.seqs or {}
         told = [
-            Told(check.first_seq or 0, check.finish(), seqs.get(check.notice_id), check.claims) for check in self.checks.values()
+            Told(check.first_seq or 0, check.finish(), seqs.get(check.notice_id), check.claims)
+            for check in self.checks.values()
         ]
         sealed = self.sealed or Sealed()
         return Found(self.first, told, Sealed() if keep_sealed else sealed, self.latest, len(sealed))
@@ -373,7 +414,7 @@ class Sealed:
     a tlock ciphertext, in four flat arrays rather than as objects; and the tlock fields
     themselves (only tlock notices' entries have one) by seq."""
 
-    __slots__ = ("seqs", "commitments", "ts", "tlock", "fields")
+    __slots__ = ("commitments", "fields", "seqs", "tlock", "ts")
     TS_BYTES = 27
 
     def __init__(self) -> None:
@@ -415,7 +456,12 @@ class Sealed:
         1], and the tlock field after them when there is one."""
         n, width = len(self), self.TS_BYTES
         rows = [
-            [self.seqs[i], self.commitments[32 * i : 32 * i + 32].hex(), self.ts[width * i : width * i + width].decode("ascii"), self.tlock[i]]
+            [
+                self.seqs[i],
+                self.commitments[32 * i : 32 * i + 32].hex(),
+                self.ts[width * i : width * i + width].decode("ascii"),
+                self.tlock[i],
+            ]
             for i in range(n)
         ]
         for row in rows:
@@ -431,8 +477,14 @@ class Sealed:
             seq, commitment, ts, flag = row[:4]
             field = row[4] if len(row) == 5 else None
             if not (
-                _is_count(seq) and isinstance(commitment, str) and HEX64.fullmatch(commitment) and isinstance(ts, str) and TS.fullmatch(ts)
-                and flag in (0, 1) and len(row) in (4, 5) and (field is None or (flag == 1 and isinstance(field, str)))
+                _is_count(seq)
+                and isinstance(commitment, str)
+                and HEX64.fullmatch(commitment)
+                and isinstance(ts, str)
+                and TS.fullmatch(ts)
+                and flag in (0, 1)
+                and len(row) in (4, 5)
+                and (field is None or (flag == 1 and isinstance(field, str)))
             ):
                 raise ValueError(f"pending sealed entry {seq!r}")
             sealed.add(seq, commitment, ts, field if field is not None else "" if flag else None)
@@ -454,7 +506,14 @@ class Found:
 
 
 def _shard_process(
-    index: int, shards: int, canonical: bool, notice: str | None, notices: bool, record: bool, inbox: Any, outbox: Any
+    index: int,
+    shards: int,
+    canonical: bool,
+    notice: str | None,
+    notices: bool,
+    record: bool,
+    inbox: Any,
+    outbox: Any,
 ) -> None:
     """A worker process: batches from ``inbox`` (pickled once by the reader, for every
     shard) until None, then its result into ``outbox``."""
@@ -488,7 +547,13 @@ class EntryChecker:
     QUEUED = 2  # batches waiting per worker: enough to keep it busy, not to pile the log up
 
     def __init__(
-        self, size: int, *, canonical: bool, notice: str | None = None, notices: bool = True, record: bool = False
+        self,
+        size: int,
+        *,
+        canonical: bool,
+        notice: str | None = None,
+        notices: bool = True,
+        record: bool = False,
     ) -> None:
         """``size``: how many entries will be added; ``record``: note which entries each
         notice's story holds (``Told.seqs``)."""
@@ -518,7 +583,11 @@ class EntryChecker:
         for index in range(shards):
             inbox = context.Queue(maxsize=self.QUEUED)
             shard_args = (0, 1) if self.dealt else (index, shards)
-            process = context.Process(target=_shard_process, args=(*shard_args, canonical, notice, notices, record, inbox, self.outbox), daemon=True)
+            process = context.Process(
+                target=_shard_process,
+                args=(*shard_args, canonical, notice, notices, record, inbox, self.outbox),
+                daemon=True,
+            )
             process.start()
             self.workers.append((process, inbox))
 
@@ -583,7 +652,9 @@ class EntryChecker:
                 return
             except queue.Full:
                 if not process.is_alive():
-                    raise RuntimeError(f"verifier worker {process.pid} stopped (exit code {process.exitcode})") from None
+                    raise RuntimeError(
+                        f"verifier worker {process.pid} stopped (exit code {process.exitcode})"
+                    ) from None
 
     def end_of_log(self) -> None:
         """No more entries: the workers finish their share while the caller goes on."""
@@ -687,14 +758,27 @@ class ClaimSet:
         plaintexts: dict[int, bytes | None] = {}
         decrypt = tlock.available()
         for number, claim in enumerate(claims):
-            if decrypt and claim.round is not None and claim.signature is not None and claim.plaintexts is not None:
+            if (
+                decrypt
+                and claim.round is not None
+                and claim.signature is not None
+                and claim.plaintexts is not None
+            ):
                 plaintexts.update(zip(range(len(seqs), len(seqs) + len(claim.seqs)), claim.plaintexts))
             seqs.extend(claim.seqs)
             owners.extend(itertools.repeat(number, len(claim.seqs)))
         return cls(
-            seqs, b"".join(claim.commitments for claim in claims), owners, [claim.deadline.encode("ascii") for claim in claims],
+            seqs,
+            b"".join(claim.commitments for claim in claims),
+            owners,
+            [claim.deadline.encode("ascii") for claim in claims],
             bytes(claim.tlock for claim in claims),
-            [(claim.round, claim.signature) if claim.round is not None and claim.signature is not None else None for claim in claims],
+            [
+                (claim.round, claim.signature)
+                if claim.round is not None and claim.signature is not None
+                else None
+                for claim in claims
+            ],
             plaintexts,
         )
 
@@ -735,7 +819,8 @@ def join_part(sealed: Sealed, claims: ClaimSet, *, log_time: str, complete: bool
     groups = list(map(claims.owners.__getitem__, own))
     times = [ts_blob[width * i : width * i + width] for i in at]
     fine = (
-        b"".join([blob[32 * i : 32 * i + 32] for i in at]) == b"".join([wanted[32 * k : 32 * k + 32] for k in own])
+        b"".join([blob[32 * i : 32 * i + 32] for i in at])
+        == b"".join([wanted[32 * k : 32 * k + 32] for k in own])
         and all(map(bytes.__lt__, times, map(claims.deadlines.__getitem__, groups)))
         and bytes(map(sealed.tlock.__getitem__, at)) == bytes(map(claims.tlocks.__getitem__, groups))
     )
@@ -759,15 +844,19 @@ def join_part(sealed: Sealed, claims: ClaimSet, *, log_time: str, complete: bool
                 if seq in sealed.fields:
                     pending.fields[seq] = sealed.fields[seq]
             else:
-                part.problems.append(Problem(
-                    f"sealed entry {seq} (logged at {ts.decode('ascii')}) was never opened by any notice within {days} days "
-                    f"(the longest bid window and the opening grace); the log's time is {log_time}",
-                    seq=seq,
-                ))
+                part.problems.append(
+                    Problem(
+                        f"sealed entry {seq} (logged at {ts.decode('ascii')}) was never opened by any notice within {days} days "
+                        f"(the longest bid window and the opening grace); the log's time is {log_time}",
+                        seq=seq,
+                    )
+                )
     return part
 
 
-def _join_claim_by_claim(part: JoinPart, claims: ClaimSet, own: list[int], at: list[int], times: list[bytes], sealed: Sealed) -> None:
+def _join_claim_by_claim(
+    part: JoinPart, claims: ClaimSet, own: list[int], at: list[int], times: list[bytes], sealed: Sealed
+) -> None:
     """The checks of ``join_part`` claim by claim, naming each claim that fails."""
     claimants: dict[int, list[int]] = {}  # sealed seq -> the claims on it
     wanted, blob = claims.commitments, sealed.commitments
@@ -776,15 +865,26 @@ def _join_claim_by_claim(part: JoinPart, claims: ClaimSet, own: list[int], at: l
         claimants.setdefault(seq, []).append(k)
         group = claims.owners[k]
         if blob[32 * i : 32 * i + 32] != wanted[32 * k : 32 * k + 32]:
-            part.failures.append((k, f"sealed entry {seq} does not hold the commitment its opening recomputes from the salt and the document"))
+            part.failures.append(
+                (
+                    k,
+                    f"sealed entry {seq} does not hold the commitment its opening recomputes from the salt and the document",
+                )
+            )
         deadline = claims.deadlines[group].decode("ascii")
         ts = ts_bytes.decode("ascii")
         if ts >= deadline:
-            part.failures.append((k, f"sealed entry {seq} was logged at {ts}, at or after the deadline {deadline}"))
+            part.failures.append(
+                (k, f"sealed entry {seq} was logged at {ts}, at or after the deadline {deadline}")
+            )
         if sealed.tlock[i] and not claims.tlocks[group]:
-            part.failures.append((k, f"sealed entry {seq} has a tlock ciphertext, but the notice's sealing is server"))
+            part.failures.append(
+                (k, f"sealed entry {seq} has a tlock ciphertext, but the notice's sealing is server")
+            )
         elif claims.tlocks[group] and not sealed.tlock[i]:
-            part.failures.append((k, f"sealed entry {seq} has no tlock ciphertext, but the notice's sealing is tlock"))
+            part.failures.append(
+                (k, f"sealed entry {seq} has no tlock ciphertext, but the notice's sealing is tlock")
+            )
     part.doubles.extend((seq, ks) for seq, ks in claimants.items() if len(ks) > 1)
 
 
@@ -803,28 +903,51 @@ def _open_ciphertexts(part: JoinPart, claims: ClaimSet, found: list[int | None],
         assert round_signature is not None
         round_number, signature = round_signature
         if plaintext is None:
-            part.failures.append((k, f"its timelock plaintext cannot be formed (longer than {protocol.TLOCK_PLAINTEXT_BYTES} bytes), so sealed entry {seq}'s tlock ciphertext cannot hold it"))
+            part.failures.append(
+                (
+                    k,
+                    f"its timelock plaintext cannot be formed (longer than {protocol.TLOCK_PLAINTEXT_BYTES} bytes), so sealed entry {seq}'s tlock ciphertext cannot hold it",
+                )
+            )
             continue
         try:
             opened = tlock.open_sealed(field, round_number, signature)
         except tlock.TlockError as exc:
-            part.failures.append((k, f"sealed entry {seq}'s tlock ciphertext does not open with the signature of round {round_number} ({exc})"))
+            part.failures.append(
+                (
+                    k,
+                    f"sealed entry {seq}'s tlock ciphertext does not open with the signature of round {round_number} ({exc})",
+                )
+            )
             continue
         if opened != plaintext:
-            part.failures.append((k, f"sealed entry {seq}'s tlock ciphertext opens to something other than this opening's timelock plaintext"))
+            part.failures.append(
+                (
+                    k,
+                    f"sealed entry {seq}'s tlock ciphertext opens to something other than this opening's timelock plaintext",
+                )
+            )
         else:
             part.opened += 1
 
 
 def merge_parts(
-    claims: Sequence[Claims], claim_set: ClaimSet, parts: Sequence[JoinPart], *, kept: Sequence[tuple[str, int, Sequence[int]]] = ()
+    claims: Sequence[Claims],
+    claim_set: ClaimSet,
+    parts: Sequence[JoinPart],
+    *,
+    kept: Sequence[tuple[str, int, Sequence[int]]] = (),
 ) -> Joined:
     """The shards' parts of the join, together: each failing claim in its notice's report
     (in claim order, so that the report is the same however the log was split), the log's
     problems, the sealed entries pending; and the claims on no sealed entry read (a state
     file's pending ones are a part too): claimed by a notice that a state file keeps
     (``kept``: (notice_id, opening seq, claimed seqs), joined before), or no sealed entry."""
-    joined = Joined(sealed=sum(p.sealed for p in parts), claimed=sum(p.claimed for p in parts), opened=sum(p.opened for p in parts))
+    joined = Joined(
+        sealed=sum(p.sealed for p in parts),
+        claimed=sum(p.claimed for p in parts),
+        opened=sum(p.opened for p in parts),
+    )
     starts = list(itertools.accumulate((len(c.seqs) for c in claims), initial=0))
     failures: list[tuple[int, str]] = []
     doubles: dict[int, list[int]] = {}
@@ -846,25 +969,35 @@ def merge_parts(
             for seq in unknown.keys() & set(claimed):
                 earlier.setdefault(seq, []).append((opening_seq, notice_id))
         for seq, ks in unknown.items():
-            who = earlier.get(seq, []) + [(claims[claim_set.owners[k]].opening_seq, claims[claim_set.owners[k]].notice_id) for k in ks]
+            who = earlier.get(seq, []) + [
+                (claims[claim_set.owners[k]].opening_seq, claims[claim_set.owners[k]].notice_id) for k in ks
+            ]
             if len(who) > 1:
                 _double(joined, seq, who)
             if seq not in earlier:  # (else a sealed entry an earlier verification saw opened: opened again)
                 failures.extend((k, f"entry {seq} is not a bid.sealed entry") for k in ks)
     for seq, ks in doubles.items():
-        _double(joined, seq, [(claims[claim_set.owners[k]].opening_seq, claims[claim_set.owners[k]].notice_id) for k in ks])
+        _double(
+            joined,
+            seq,
+            [(claims[claim_set.owners[k]].opening_seq, claims[claim_set.owners[k]].notice_id) for k in ks],
+        )
     failures.sort(key=lambda failure: failure[0])
     for k, message in failures:
         claim = claims[claim_set.owners[k]]
         label = claim.label(k - starts[claim_set.owners[k]])
-        joined.notice_problems.setdefault(claim.notice_id, []).append(Problem(f"{label}: {message}", seq=claim.opening_seq))
+        joined.notice_problems.setdefault(claim.notice_id, []).append(
+            Problem(f"{label}: {message}", seq=claim.opening_seq)
+        )
     joined.problems.sort(key=lambda p: (p.seq is None, p.seq or 0))
     return joined
 
 
 def _double(joined: Joined, seq: int, who: list[tuple[int, str]]) -> None:
     named = ", ".join(f"notice {notice_id} (entry {opening_seq})" for opening_seq, notice_id in sorted(who))
-    joined.problems.append(Problem(f"sealed entry {seq} is claimed by more than one opening: {named}", seq=seq))
+    joined.problems.append(
+        Problem(f"sealed entry {seq} is claimed by more than one opening: {named}", seq=seq)
+    )
 
 
 def join_sealed(
@@ -879,13 +1012,16 @@ def join_sealed(
     MSP/2 section 7.6, every claim against the sealed entries, each sealed entry opened
     once or pending."""
     claim_set = ClaimSet.of(claims)
-    return merge_parts(claims, claim_set, [join_part(sealed, claim_set, log_time=log_time, complete=complete)], kept=kept)
+    return merge_parts(
+        claims, claim_set, [join_part(sealed, claim_set, log_time=log_time, complete=complete)], kept=kept
+    )
 
 
 def locate_difference(leaves: list[bytes], size: int, source: Source) -> int | None:
     """The first entry whose leaf hash differs from the tree the source stores, with
     O(log n) inclusion proofs: walk down from the root, at each step into the leftmost
     subtree whose stored hash differs from the one recomputed from the entries."""
+
     def ours(start: int, end: int) -> bytes:
         return protocol.root_from_leaf_hashes(leaves[start:end])
 
@@ -924,7 +1060,9 @@ def verify(
     a file that keeps what this verification found, so that the next one re-derives only
     the notices with new entries (see ``State``)."""
     if state is not None and (notice is not None or not notices):
-        raise ValueError("a state file keeps every notice's verdict: it cannot go with one notice or the log alone")
+        raise ValueError(
+            "a state file keeps every notice's verdict: it cannot go with one notice or the log alone"
+        )
     report = Report(source=source.name, notice=notice)
     try:
         return _verify(source, report, since, progress, canonical, notice, notices, state)
@@ -965,23 +1103,37 @@ def _verify(
             report.notes.append(why_not)
         if state is not None and state.size > size:
             report.problems.append(
-                Problem(f"the log has {size} entries, fewer than the {state.size} verified on {state.made} (state {state_path}): it was cut")
+                Problem(
+                    f"the log has {size} entries, fewer than the {state.size} verified on {state.made} (state {state_path}): it was cut"
+                )
             )
             state = None
         # Checked first, so that a rewritten log is verified once, in full. (The proof is
         # the server's: the entries served are held to the signed root below, as always.)
-        if state is not None and not protocol.verify_consistency(state.size, size, state.root, root, source.consistency(state.size, size)):
+        if state is not None and not protocol.verify_consistency(
+            state.size, size, state.root, root, source.consistency(state.size, size)
+        ):
             report.problems.append(
-                Problem(f"the log is not consistent with the {state.size} entries verified on {state.made} (state {state_path}): history was rewritten")
+                Problem(
+                    f"the log is not consistent with the {state.size} entries verified on {state.made} (state {state_path}): history was rewritten"
+                )
             )
             state = None
     # With a state, entries before state.size are checked only where they belong to a
     # notice that has new entries: the others are the ones verified then (checked below).
     known = state.size if state is not None else 0
-    replay = sorted(state.entries_of(_notices_named(source, known, size, canonical))) if state is not None else []
+    replay = (
+        sorted(state.entries_of(_notices_named(source, known, size, canonical))) if state is not None else []
+    )
 
     leaves: list[bytes] = []
-    checker = EntryChecker(size - known + len(replay), canonical=canonical, notice=notice, notices=notices, record=state_path is not None)
+    checker = EntryChecker(
+        size - known + len(replay),
+        canonical=canonical,
+        notice=notice,
+        notices=notices,
+        record=state_path is not None,
+    )
     try:
         sha256 = hashlib.sha256
         for batch in source.entries(0, size):
@@ -990,7 +1142,9 @@ def _verify(
             if at >= known:
                 checker.add(batch, range(at, end))
             else:  # the known entries of the notices to re-derive, then any new ones
-                picked = replay[bisect.bisect_left(replay, at) : bisect.bisect_left(replay, end)] + list(range(max(at, known), end))
+                picked = replay[bisect.bisect_left(replay, at) : bisect.bisect_left(replay, end)] + list(
+                    range(max(at, known), end)
+                )
                 if picked:
                     checker.add([batch[seq - at] for seq in picked], picked)
             leaves.extend([sha256(b"\x00" + raw).digest() for raw in batch])  # protocol.leaf_hash, inlined
@@ -1002,7 +1156,12 @@ def _verify(
         # The workers finish their share of the entries while this process checks the tree.
         checker.end_of_log()
         if len(leaves) < size:
-            report.problems.append(Problem(f"the checkpoint covers {size} entries but only {len(leaves)} were served", seq=len(leaves)))
+            report.problems.append(
+                Problem(
+                    f"the checkpoint covers {size} entries but only {len(leaves)} were served",
+                    seq=len(leaves),
+                )
+            )
         else:
             _check_tree(source, report, since, key, leaves, size, root)
         found = checker.results()
@@ -1018,9 +1177,15 @@ def _verify(
         report.problems.append(Problem(first[1], seq=first[0]))
     elif len(leaves) == size:
         what = "canonical JSON" if canonical else "JSON objects"
-        which = f"all {size} entries" if state is None else f"entries {known} to {size - 1} (and the earlier ones of their notices)"
+        which = (
+            f"all {size} entries"
+            if state is None
+            else f"entries {known} to {size - 1} (and the earlier ones of their notices)"
+        )
         if state is None or size > known:
-            report.checks.insert(1, f"{which} are {what} with seq equal to their index, v 1 or 2, a type and a ts")
+            report.checks.insert(
+                1, f"{which} are {what} with seq equal to their index, v 1 or 2, a type and a ts"
+            )
     kept: list[Told] = []
     if state is not None:
         kept = state.told_except({t.report.notice_id for t in told})
@@ -1033,7 +1198,9 @@ def _verify(
         told = sorted(told + kept, key=lambda t: t.first_seq)
     _add_notice_reports(report, [t.report for t in told], notice)
     if not notices:
-        report.notes.append("the notices' stories (MSP/1 section 5: commitments, bids, the draws) were not re-derived (--log-only)")
+        report.notes.append(
+            "the notices' stories (MSP/1 section 5: commitments, bids, the draws) were not re-derived (--log-only)"
+        )
         report.notes.append(
             "MSP/2 sealed bid entries were not joined with their openings (--log-only: no notice re-derived, so no "
             "opening claims them), so whether each was opened exactly once was not checked"
@@ -1042,11 +1209,20 @@ def _verify(
     if state_path is not None:
         if report.ok:
             State.save(
-                state_path, key=key, canonical=canonical, size=size, root=root, told=told, kept=state,
-                pending=joined.pending if joined is not None else Sealed(), log_time=joined_time(found, state),
+                state_path,
+                key=key,
+                canonical=canonical,
+                size=size,
+                root=root,
+                told=told,
+                kept=state,
+                pending=joined.pending if joined is not None else Sealed(),
+                log_time=joined_time(found, state),
             )
         else:  # a cut or rewritten log among them: the state stays, the evidence of what was verified
-            report.notes.append(f"the state {state_path} was left as it was: only a verification that passes is kept")
+            report.notes.append(
+                f"the state {state_path} was left as it was: only a verification that passes is kept"
+            )
     return report
 
 
@@ -1066,7 +1242,9 @@ class Joining:
     log_time: str
 
 
-def _join_parts(checker: EntryChecker, found: Found, state: State | None, notice: str | None) -> Joining | None:
+def _join_parts(
+    checker: EntryChecker, found: Found, state: State | None, notice: str | None
+) -> Joining | None:
     """Have the shards join the claims of every opening with the sealed entries they read
     (MSP/2 section 7.6): in the workers, while they still hold them. None for a log with
     no sealed entry and no opening (MSP/1)."""
@@ -1082,12 +1260,16 @@ def _join_parts(checker: EntryChecker, found: Found, state: State | None, notice
     return Joining(claims, claim_set, parts, log_time)
 
 
-def _join(report: Report, joining: Joining | None, told: list[Told], kept: list[Told], notice: str | None) -> Joined:
+def _join(
+    report: Report, joining: Joining | None, told: list[Told], kept: list[Told], notice: str | None
+) -> Joined:
     """The shards' parts of the join together, each claim's problem in its notice's report
     and the log's own (unopened, doubly claimed) in ``report``."""
     if joining is None:
         return Joined()
-    kept_claims = [(t.report.notice_id, t.claims.opening_seq, t.claims.seqs) for t in kept if t.claims is not None]
+    kept_claims = [
+        (t.report.notice_id, t.claims.opening_seq, t.claims.seqs) for t in kept if t.claims is not None
+    ]
     joined = merge_parts(joining.claims, joining.claim_set, joining.parts, kept=kept_claims)
     reports = {t.report.notice_id: t.report for t in told}
     for notice_id, problems in joined.notice_problems.items():
@@ -1122,7 +1304,11 @@ def _notices_named(source: Source, start: int, end: int, canonical: bool) -> set
     for batch in source.entries(start, end):
         for raw in batch[: end - seq]:
             entry, _ = parse_entry(raw, seq, canonical=canonical)
-            if entry is not None and concerns_notice(entry.get("type")) and isinstance(entry.get("notice_id"), str):
+            if (
+                entry is not None
+                and concerns_notice(entry.get("type"))
+                and isinstance(entry.get("notice_id"), str)
+            ):
                 named.add(entry["notice_id"])
             seq += 1
         if seq >= end:
@@ -1138,7 +1324,9 @@ def _check_tree(
     else:
         bad = locate_difference(leaves, size, source) if size else None
         if bad is None:
-            report.problems.append(Problem("the root recomputed from the entries differs from the signed root"))
+            report.problems.append(
+                Problem("the root recomputed from the entries differs from the signed root")
+            )
         else:
             report.problems.append(
                 Problem("its bytes differ from those the signed tree holds (changed or replaced)", seq=bad)
@@ -1160,7 +1348,11 @@ def _add_notice_reports(report: Report, reports: list[NoticeReport], notice: str
         if not v2:  # as it always read
             report.checks.append(f"{which}: MSP/1 section 5 per-notice checks and the award steps pass")
         else:
-            rules = f"{len(reports) - v2} under MSP/1 section 5, {v2} under MSP/2" if v2 < len(reports) else "MSP/2"
+            rules = (
+                f"{len(reports) - v2} under MSP/1 section 5, {v2} under MSP/2"
+                if v2 < len(reports)
+                else "MSP/2"
+            )
             report.checks.append(
                 f"{which}: per-notice checks under each notice's own rules ({rules}: openings recomputed to their sealed "
                 "commitments, standing bids, bid window, sealing) and the award steps pass"
@@ -1177,17 +1369,29 @@ def _check_since(
     try:
         _, old_size, old_root = protocol.open_checkpoint(since, key)
     except (ValueError, protocol.NoteError) as exc:
-        report.problems.append(Problem(f"the older checkpoint does not verify under the published key: {exc}"))
+        report.problems.append(
+            Problem(f"the older checkpoint does not verify under the published key: {exc}")
+        )
         return
     if old_size > size:
-        report.problems.append(Problem(f"the older checkpoint has {old_size} entries, more than the latest's {size}: the log was cut"))
+        report.problems.append(
+            Problem(
+                f"the older checkpoint has {old_size} entries, more than the latest's {size}: the log was cut"
+            )
+        )
         return
     proof = source.consistency(old_size, size)
     if not protocol.verify_consistency(old_size, size, old_root, root, proof):
-        report.problems.append(Problem(f"the older checkpoint ({old_size} entries) is not consistent with the latest: history was rewritten"))
+        report.problems.append(
+            Problem(
+                f"the older checkpoint ({old_size} entries) is not consistent with the latest: history was rewritten"
+            )
+        )
         return
     if protocol.root_from_leaf_hashes(leaves[:old_size]) != old_root:
-        report.problems.append(Problem(f"the first {old_size} entries served do not hash to the older checkpoint's root"))
+        report.problems.append(
+            Problem(f"the first {old_size} entries served do not hash to the older checkpoint's root")
+        )
         return
     report.checks.append(f"the older checkpoint ({old_size} entries) is consistent with the latest")
 
@@ -1254,7 +1458,13 @@ class State:
 
     @staticmethod
     def _settings(key: str, canonical: bool) -> dict[str, Any]:
-        return {"format": STATE_FORMAT, "rules": rules_fingerprint(), "key": key, "canonical": canonical, "bls": drand_verify is not None}
+        return {
+            "format": STATE_FORMAT,
+            "rules": rules_fingerprint(),
+            "key": key,
+            "canonical": canonical,
+            "bls": drand_verify is not None,
+        }
 
     @classmethod
     def load(cls, path: str, *, key: str, canonical: bool) -> tuple[State | None, str | None]:
@@ -1273,14 +1483,26 @@ class State:
             data = (_fast_decode(raw) if _FAST_DECODE is not None else None) or json.loads(raw)
             settings = cls._settings(key, canonical)
             if settings["rules"] is None:
-                return None, f"this verifier cannot read its own source, so it cannot tell whether {path} was made under its rules: {unused}"
+                return (
+                    None,
+                    f"this verifier cannot read its own source, so it cannot tell whether {path} was made under its rules: {unused}",
+                )
             for name, wanted in settings.items():
                 if data.get(name) != wanted:
-                    what = {"key": "another log's key", "rules": "other rules (another version of the verifier)",
-                            "canonical": "a different --canonical", "bls": "different BLS checking (drand-verify)"}.get(name, "another format")
+                    what = {
+                        "key": "another log's key",
+                        "rules": "other rules (another version of the verifier)",
+                        "canonical": "a different --canonical",
+                        "bls": "different BLS checking (drand-verify)",
+                    }.get(name, "another format")
                     return None, f"the state {path} was made with {what}: {unused}"
             size, made, log_time = data["size"], data["made"], data["log_time"]
-            if not (_is_count(size) and isinstance(made, str) and isinstance(log_time, str) and (not log_time or TS.fullmatch(log_time))):
+            if not (
+                _is_count(size)
+                and isinstance(made, str)
+                and isinstance(log_time, str)
+                and (not log_time or TS.fullmatch(log_time))
+            ):
                 raise ValueError("size, made or log_time")
             pending = Sealed.from_rows(data["pending"])
             if len(pending) and max(pending.seqs) >= size:
@@ -1291,31 +1513,60 @@ class State:
             for row in data["notices"]:
                 notice_id, seqs, told, claimed = row
                 # (the types of a million seqs checked at C speed: set(map(type)), then the range)
-                if not (is_id(notice_id) and type(seqs) is list and set(map(type, seqs)) == {int} and min(seqs) >= 0 and max(seqs) < size):
+                if not (
+                    is_id(notice_id)
+                    and type(seqs) is list
+                    and set(map(type, seqs)) == {int}
+                    and min(seqs) >= 0
+                    and max(seqs) < size
+                ):
                     raise ValueError(f"notice {notice_id!r}")
                 claims = None
                 if claimed is not None:  # [opening seq, [claimed seqs]]
                     opening_seq, claimed_seqs = claimed
-                    if not (_is_count(opening_seq) and opening_seq < size and type(claimed_seqs) is list
-                            and set(map(type, claimed_seqs)) <= {int} and (not claimed_seqs or (min(claimed_seqs) >= 0 and max(claimed_seqs) < size))):
+                    if not (
+                        _is_count(opening_seq)
+                        and opening_seq < size
+                        and type(claimed_seqs) is list
+                        and set(map(type, claimed_seqs)) <= {int}
+                        and (not claimed_seqs or (min(claimed_seqs) >= 0 and max(claimed_seqs) < size))
+                    ):
                         raise ValueError(f"claims of notice {notice_id!r}")
                     # (only the opening and the seqs: they were joined when the state was made)
-                    claims = Claims(notice_id, opening_seq, "", False, array.array("q", claimed_seqs), b"", "")
+                    claims = Claims(
+                        notice_id, opening_seq, "", False, array.array("q", claimed_seqs), b"", ""
+                    )
                 report = NoticeReport(
-                    notice_id=notice_id, status=str(told["status"]), method=told["method"], summary=str(told["summary"]),
-                    entries=int(told["entries"]), problems=[], notes=[str(n) for n in told["notes"]],
+                    notice_id=notice_id,
+                    status=str(told["status"]),
+                    method=told["method"],
+                    summary=str(told["summary"]),
+                    entries=int(told["entries"]),
+                    problems=[],
+                    notes=[str(n) for n in told["notes"]],
                     version={"MSP/1": 1, "MSP/2": 2}.get(told.get("rules")),  # type: ignore[arg-type]
                 )
                 notices[notice_id] = Told(seqs[0], report, seqs, claims)
                 rows[notice_id] = row
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             return None, f"the state {path} is not a verifier state ({type(exc).__name__}: {exc}): {unused}"
-        return cls(size=size, root=root, made=made, notices=notices, rows=rows, pending=pending, log_time=log_time), None
+        return cls(
+            size=size, root=root, made=made, notices=notices, rows=rows, pending=pending, log_time=log_time
+        ), None
 
     @classmethod
     def save(
-        cls, path: str, *, key: str, canonical: bool, size: int, root: bytes, told: list[Told], kept: State | None = None,
-        pending: Sealed | None = None, log_time: str = "",
+        cls,
+        path: str,
+        *,
+        key: str,
+        canonical: bool,
+        size: int,
+        root: bytes,
+        told: list[Told],
+        kept: State | None = None,
+        pending: Sealed | None = None,
+        log_time: str = "",
     ) -> None:
         """Write the state of a verification that passed (atomically: a verifier stopped
         half-way leaves the old state, never half of a new one). ``kept``: the state it
@@ -1334,9 +1585,12 @@ class State:
             "log_time": log_time,
             "pending": (pending or Sealed()).rows(),
             "notices": [
-                rows[t.report.notice_id] if kept_notices.get(t.report.notice_id) is t
+                rows[t.report.notice_id]
+                if kept_notices.get(t.report.notice_id) is t
                 else [
-                    t.report.notice_id, list(t.seqs or ()), {k: v for k, v in t.report.as_dict().items() if k != "problems"},
+                    t.report.notice_id,
+                    list(t.seqs or ()),
+                    {k: v for k, v in t.report.as_dict().items() if k != "problems"},
                     [t.claims.opening_seq, t.claims.seqs.tolist()] if t.claims is not None else None,
                 ]
                 for t in told
@@ -1347,7 +1601,11 @@ class State:
         try:
             with os.fdopen(handle, "wb") as fh:
                 # dumps, not dump: dump encodes in Python; msgspec writes the same JSON faster
-                fh.write(_FAST_ENCODE(data) if _FAST_ENCODE is not None else json.dumps(data, separators=(",", ":")).encode("utf-8"))
+                fh.write(
+                    _FAST_ENCODE(data)
+                    if _FAST_ENCODE is not None
+                    else json.dumps(data, separators=(",", ":")).encode("utf-8")
+                )
             os.replace(temporary, path)
         except BaseException:
             os.unlink(temporary)
@@ -1374,7 +1632,7 @@ class HttpSource:
         if params:
             url += "?" + urllib.parse.urlencode(params)
         try:
-            with urllib.request.urlopen(url, timeout=self.timeout) as response:  # noqa: S310 (http(s) URLs the user gave)
+            with urllib.request.urlopen(url, timeout=self.timeout) as response:
                 return bytes(response.read())
         except urllib.error.HTTPError as exc:
             raise SourceError(f"GET {url}: HTTP {exc.code}") from None
@@ -1431,15 +1689,21 @@ def progress_bar(stream: Any = sys.stderr) -> Callable[[int, int], None]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", metavar="FILE", help="an older signed checkpoint to check for consistency")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--canonical", action="store_true", help="also check every entry's canonical JSON spelling (slower)")
+    parser.add_argument(
+        "--canonical", action="store_true", help="also check every entry's canonical JSON spelling (slower)"
+    )
     scope = parser.add_mutually_exclusive_group()
-    scope.add_argument("--notice", metavar="N-...", help="check this notice alone (default: every notice in the log)")
     scope.add_argument(
-        "--log-only", action="store_true",
+        "--notice", metavar="N-...", help="check this notice alone (default: every notice in the log)"
+    )
+    scope.add_argument(
+        "--log-only",
+        action="store_true",
         help="check the log alone (every entry, the tree, the checkpoint) without re-deriving each notice's draw: a few times faster",
     )
     scope.add_argument(
-        "--state", metavar="FILE",
+        "--state",
+        metavar="FILE",
         help="keep what a passing verification found in FILE, and next time re-derive only the notices with new entries "
         "(every entry is still read and hashed, and the tree checked); created if missing",
     )
@@ -1458,14 +1722,21 @@ def read_since(path: str | None) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Verify a market transparency log (MSP/1 and MSP/2) through its public API.")
+    parser = argparse.ArgumentParser(
+        description="Verify a market transparency log (MSP/1 and MSP/2) through its public API."
+    )
     parser.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8000")
     add_arguments(parser)
     args = parser.parse_args(argv)
     progress = None if args.json else progress_bar()
     report = verify(
-        HttpSource(args.url), since=read_since(args.since), progress=progress, canonical=args.canonical, notice=args.notice,
-        notices=not args.log_only, state=args.state,
+        HttpSource(args.url),
+        since=read_since(args.since),
+        progress=progress,
+        canonical=args.canonical,
+        notice=args.notice,
+        notices=not args.log_only,
+        state=args.state,
     )
     return emit(report, as_json=args.json)
 

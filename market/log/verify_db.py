@@ -50,7 +50,9 @@ class DatabaseSource:
             conn = await asyncpg.connect(to_asyncpg_dsn(self.url))
             tx = conn.transaction(readonly=True)
             await tx.start()
-            cursor = await conn.cursor("SELECT entry FROM log_entry WHERE seq >= $1 AND seq < $2 ORDER BY seq", start, end)
+            cursor = await conn.cursor(
+                "SELECT entry FROM log_entry WHERE seq >= $1 AND seq < $2 ORDER BY seq", start, end
+            )
             return conn, tx, cursor
 
         conn, tx, cursor = self._run(open_cursor())
@@ -69,4 +71,3 @@ class DatabaseSource:
 
     def consistency(self, first: int, second: int) -> list[bytes]:
         return self._run(self._with_session(lambda s: store.consistency_proof(s, first, second)))  # type: ignore[no-any-return]
-

@@ -32,7 +32,11 @@ RECENT_CHECKPOINTS = 10
 
 def _invalid(detail: str, field: str, **params: object) -> DomainError:
     return DomainError(
-        detail=detail, status=422, title=N_("Invalid input"), errors=[FieldError(field, detail, params)], params=params
+        detail=detail,
+        status=422,
+        title=N_("Invalid input"),
+        errors=[FieldError(field, detail, params)],
+        params=params,
     )
 
 
@@ -91,7 +95,11 @@ class LogPages(Controller):
         rows, last = await queries.list_entries(
             session, type=entry_type, notice_id=notice_id, before=before, limit=limit
         )
-        filters = {"type": entry_type, "notice_id": notice_id, "limit": limit if limit != DEFAULT_LIMIT else None}
+        filters = {
+            "type": entry_type,
+            "notice_id": notice_id,
+            "limit": limit if limit != DEFAULT_LIMIT else None,
+        }
         more_url = _list_url(**filters, cursor=encode_cursor(last)) if last is not None else None
         context: dict[str, Any] = {
             "rows": rows,
@@ -175,12 +183,17 @@ class LogPages(Controller):
 
     @get("/witness")
     async def witness(
-        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], registered: FromQuery[str | None] = None
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        registered: FromQuery[str | None] = None,
     ) -> Response[str]:
         return await _witness_page(request, session, registered=registered)
 
     @post("/witness", guards=[requires_role(Role.supervisor)])
-    async def register(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[Any]:
+    async def register(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> Response[Any]:
         user = await load_viewer(request, session)
         values = clean(dict(await request.form()))
         values = {"name": values.get("name", "").strip(), "public_key": values.get("public_key", "").strip()}
@@ -191,10 +204,18 @@ class LogPages(Controller):
                         detail=N_("This field is required."),
                         status=422,
                         title=N_("Invalid input"),
-                        errors=[FieldError(f, N_("This field is required.")) for f in ("name", "public_key") if not values[f]],
+                        errors=[
+                            FieldError(f, N_("This field is required."))
+                            for f in ("name", "public_key")
+                            if not values[f]
+                        ],
                     )
                 row, _ = await api.register_cosigner(
-                    session, user=user, name=values["name"], public_key=values["public_key"], origin=request.app.state.log_signer.origin
+                    session,
+                    user=user,
+                    name=values["name"],
+                    public_key=values["public_key"],
+                    origin=request.app.state.log_signer.origin,
                 )
         except DomainError as exc:
             if exc.status in (401, 403):
@@ -213,7 +234,9 @@ def _base(request: Request[Any, Any, Any]) -> str:
 async def _recent_checkpoints(session: AsyncSession) -> list[dict[str, Any]]:
     rows = list(
         (
-            await session.execute(sa.select(LogCheckpoint).order_by(LogCheckpoint.size.desc()).limit(RECENT_CHECKPOINTS))  # type: ignore[attr-defined]
+            await session.execute(
+                sa.select(LogCheckpoint).order_by(LogCheckpoint.size.desc()).limit(RECENT_CHECKPOINTS)
+            )  # type: ignore[attr-defined]
         ).scalars()
     )
     signers = await _cosigners_by_size(session, [row.size for row in rows])
@@ -224,7 +247,12 @@ async def _cosigners_by_size(session: AsyncSession, sizes: list[int]) -> dict[in
     found = await api.cosignatures_for(session, sizes)
     return {
         size: [
-            {"name": signer.name, "key_id": bytes(signer.key_id).hex(), "timestamp": sig.timestamp, "line": api.signature_line(sig, signer)}
+            {
+                "name": signer.name,
+                "key_id": bytes(signer.key_id).hex(),
+                "timestamp": sig.timestamp,
+                "line": api.signature_line(sig, signer),
+            }
             for sig, signer in pairs
         ]
         for size, pairs in found.items()

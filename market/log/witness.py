@@ -71,11 +71,13 @@ class HttpSource:
         self.name = self.base
         self.timeout = timeout
 
-    def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> bytes:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> bytes:
         url = f"{self.base}{path}"
         req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as response:  # noqa: S310 (URLs the user gave)
+            with urllib.request.urlopen(req, timeout=self.timeout) as response:
                 return bytes(response.read())
         except urllib.error.HTTPError as exc:
             detail = ""
@@ -87,7 +89,9 @@ class HttpSource:
                     detail += " (" + "; ".join(f"{e.get('field')}: {e.get('message')}" for e in errors) + ")"
             except (ValueError, AttributeError, OSError):
                 pass
-            raise WitnessError(f"{method} {url}: HTTP {exc.code}" + (f": {detail}" if detail else ""), EXIT_UNREACHABLE) from None
+            raise WitnessError(
+                f"{method} {url}: HTTP {exc.code}" + (f": {detail}" if detail else ""), EXIT_UNREACHABLE
+            ) from None
         except (urllib.error.URLError, OSError) as exc:
             raise WitnessError(f"{method} {url}: {getattr(exc, 'reason', exc)}", EXIT_UNREACHABLE) from None
 
@@ -158,7 +162,9 @@ def read_state(directory: Path) -> State | None:
     try:
         origin, size, root = protocol.open_checkpoint(note, key)
     except (protocol.NoteError, ValueError) as exc:
-        raise WitnessError(f"the stored checkpoint in {directory} does not verify under the stored key: {exc}", EXIT_STATE) from None
+        raise WitnessError(
+            f"the stored checkpoint in {directory} does not verify under the stored key: {exc}", EXIT_STATE
+        ) from None
     return State(key=key, note=note, origin=origin, size=size, root=root)
 
 
@@ -181,7 +187,10 @@ def _write_atomic(path: Path, text: str) -> None:
 def write_state(directory: Path, key: str, note: str) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        if not (directory / KEY_FILE).exists() or (directory / KEY_FILE).read_text(encoding="utf-8").strip() != key:
+        if (
+            not (directory / KEY_FILE).exists()
+            or (directory / KEY_FILE).read_text(encoding="utf-8").strip() != key
+        ):
             _write_atomic(directory / KEY_FILE, key + "\n")
         _write_atomic(directory / CHECKPOINT_FILE, note)
     except OSError as exc:
@@ -206,9 +215,12 @@ def check(source: Source, state: State | None, *, pinned_key: str | None = None)
     if served_origin != trusted_origin:
         if state is not None:
             raise WitnessError(
-                f"the state directory holds a checkpoint of origin {trusted_origin}, this log is {served_origin}", EXIT_OTHER_LOG
+                f"the state directory holds a checkpoint of origin {trusted_origin}, this log is {served_origin}",
+                EXIT_OTHER_LOG,
             )
-        raise WitnessError(f"the given key is of origin {trusted_origin}, this log is {served_origin}", EXIT_OTHER_LOG)
+        raise WitnessError(
+            f"the given key is of origin {trusted_origin}, this log is {served_origin}", EXIT_OTHER_LOG
+        )
     if served_public != trusted_public:
         raise WitnessError(
             f"the log {served_origin} now serves another key ({served_key}) than the trusted one ({trusted}); "

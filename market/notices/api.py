@@ -15,7 +15,16 @@ from market.agencies import service as agencies
 from market.errors import NotFound
 from market.i18n import N_
 from market.notices import service
-from market.notices.models import BidInput, CancelDecision, CancelInput, NoticeAmend, NoticeCreate, NoticeStatus, OrgCreate, ProjectCreate
+from market.notices.models import (
+    BidInput,
+    CancelDecision,
+    CancelInput,
+    NoticeAmend,
+    NoticeCreate,
+    NoticeStatus,
+    OrgCreate,
+    ProjectCreate,
+)
 from market.notices.present import bid_own, notice_public, notice_public_row
 from market.pagination import check_limit
 from market.params import OptionalBigInt
@@ -28,25 +37,54 @@ class OwnerApi(Controller):
     guards = [requires_role(Role.owner)]
 
     @post("/org", status_code=201, summary="Register the organisation (业主单位) this owner account acts for")
-    async def create_org(self, request: Request[Any, Any, Any], data: JSONBody[OrgCreate], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+    async def create_org(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[OrgCreate],
+        session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
         org = await service.create_org(session, user=await load_viewer(request, session), data=data)
-        return {"id": org.public_id, "name": org.name, "credit_code": org.credit_code, "region": org.region, "contact_phone": org.contact_phone}
+        return {
+            "id": org.public_id,
+            "name": org.name,
+            "credit_code": org.credit_code,
+            "region": org.region,
+            "contact_phone": org.contact_phone,
+        }
 
     @get("/org", summary="The caller's organisation")
-    async def org(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+    async def org(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> dict[str, Any]:
         org = await service.org_of(session, await load_viewer(request, session))
         if org is None:
             raise NotFound(N_("Register your organisation first."))
-        return {"id": org.public_id, "name": org.name, "credit_code": org.credit_code, "region": org.region, "contact_phone": org.contact_phone}
+        return {
+            "id": org.public_id,
+            "name": org.name,
+            "credit_code": org.credit_code,
+            "region": org.region,
+            "contact_phone": org.contact_phone,
+        }
 
     @post("/projects", status_code=201, summary="Register a project (投资项目统一代码 required)")
-    async def create_project(self, request: Request[Any, Any, Any], data: JSONBody[ProjectCreate], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+    async def create_project(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[ProjectCreate],
+        session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
         project = await service.create_project(session, user=await load_viewer(request, session), data=data)
         return {"id": project.public_id, "name": project.name, "code": project.code}
 
     @get("/projects", summary="The caller's organisation's projects")
-    async def projects(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> list[dict[str, Any]]:
-        return [{"id": p.public_id, "name": p.name, "code": p.code} for p in await service.projects_of(session, await load_viewer(request, session))]
+    async def projects(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> list[dict[str, Any]]:
+        return [
+            {"id": p.public_id, "name": p.name, "code": p.code}
+            for p in await service.projects_of(session, await load_viewer(request, session))
+        ]
 
 
 class NoticeApi(Controller):
@@ -61,7 +99,12 @@ class NoticeApi(Controller):
         return [notice_public(v, now=now) for v in await service.views(session, notices)]
 
     @post("/", status_code=201, guards=[requires_role(Role.owner)], summary="Create a draft notice")
-    async def create(self, request: Request[Any, Any, Any], data: JSONBody[NoticeCreate], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[NoticeCreate],
+        session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
         notice = await service.create_notice(session, user=await load_viewer(request, session), data=data)
         return await self._shape(session, notice)
 
@@ -79,80 +122,197 @@ class NoticeApi(Controller):
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = 20,
     ) -> dict[str, Any]:
-        filters = service.check_filters(q=q, category=category, region=region, method=method, status=status, budget_min=budget_min, budget_max=budget_max)
-        rows, next_cursor = await service.public_notices(reader, filters, cursor=cursor, limit=check_limit(limit))
+        filters = service.check_filters(
+            q=q,
+            category=category,
+            region=region,
+            method=method,
+            status=status,
+            budget_min=budget_min,
+            budget_max=budget_max,
+        )
+        rows, next_cursor = await service.public_notices(
+            reader, filters, cursor=cursor, limit=check_limit(limit)
+        )
         return {"items": [notice_public_row(r) for r in rows], "next_cursor": next_cursor}
 
     @get("/mine", guards=[requires_role(Role.owner)], summary="The caller's notices, drafts included")
     async def mine(
-        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession],
-        status: FromQuery[str | None] = None, cursor: FromQuery[str | None] = None, limit: FromQuery[int] = 20,
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        status: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 20,
     ) -> dict[str, Any]:
         owner = await load_viewer(request, session)
-        notices, next_cursor = await service.list_notices(session, owner=owner, status=status, cursor=cursor, limit=check_limit(limit))
+        notices, next_cursor = await service.list_notices(
+            session, owner=owner, status=status, cursor=cursor, limit=check_limit(limit)
+        )
         return {"items": await self._shapes(session, notices), "next_cursor": next_cursor}
 
     @get("/{notice_id:str}", summary="One notice (a draft only for its owner); never any bid")
-    async def detail(self, request: Request[Any, Any, Any], notice_id: FromPath[str], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+    async def detail(
+        self,
+        request: Request[Any, Any, Any],
+        notice_id: FromPath[str],
+        session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
         notice = await service.visible_notice(session, notice_id, await optional_viewer(request, session))
         return await self._shape(session, notice)
 
     @get("/{notice_id:str}/terms", summary="The canonical JSON whose SHA-256 is terms_sha256")
-    async def terms(self, notice_id: FromPath[str], session: NamedDependency[AsyncSession]) -> Response[bytes]:
+    async def terms(
+        self, notice_id: FromPath[str], session: NamedDependency[AsyncSession]
+    ) -> Response[bytes]:
         notice = await service.get_notice(session, notice_id)
         if notice.status == NoticeStatus.draft or notice.terms is None:
             raise NotFound(N_("No such notice."))  # a draft is indistinguishable from no notice
-        return Response(notice.terms, media_type="application/json", headers={"Cache-Control": "public, max-age=60"})
+        return Response(
+            notice.terms, media_type="application/json", headers={"Cache-Control": "public, max-age=60"}
+        )
 
     @put("/{notice_id:str}", guards=[requires_role(Role.owner)], summary="Edit a draft")
-    async def update(self, request: Request[Any, Any, Any], notice_id: FromPath[str], data: JSONBody[NoticeCreate], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
-        notice = await service.update_draft(session, user=await load_viewer(request, session), notice_id=notice_id, data=data)
+    async def update(
+        self,
+        request: Request[Any, Any, Any],
+        notice_id: FromPath[str],
+        data: JSONBody[NoticeCreate],
+        session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
+        notice = await service.update_draft(
+            session, user=await load_viewer(request, session), notice_id=notice_id, data=data
+        )
         return await self._shape(session, notice)
 
     @delete("/{notice_id:str}", status_code=204, guards=[requires_role(Role.owner)], summary="Delete a draft")
-    async def remove(self, request: Request[Any, Any, Any], notice_id: FromPath[str], session: NamedDependency[AsyncSession]) -> None:
+    async def remove(
+        self,
+        request: Request[Any, Any, Any],
+        notice_id: FromPath[str],
+        session: NamedDependency[AsyncSession],
+    ) -> None:
         await service.delete_draft(session, user=await load_viewer(request, session), notice_id=notice_id)
 
-    @post("/{notice_id:str}/publish", status_code=200, guards=[requires_role(Role.owner)], summary="Publish: commit to the secret, freeze the terms (MSP/1 step 1)")
-    async def publish(self, request: Request[Any, Any, Any], notice_id: FromPath[str], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+    @post(
+        "/{notice_id:str}/publish",
+        status_code=200,
+        guards=[requires_role(Role.owner)],
+        summary="Publish: commit to the secret, freeze the terms (MSP/1 step 1)",
+    )
+    async def publish(
+        self,
+        request: Request[Any, Any, Any],
+        notice_id: FromPath[str],
+        session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
         state = request.app.state
-        notice = await service.publish(session, user=await load_viewer(request, session), notice_id=notice_id, settings=state.settings, sealer=state.sealer)
+        notice = await service.publish(
+            session,
+            user=await load_viewer(request, session),
+            notice_id=notice_id,
+            settings=state.settings,
+            sealer=state.sealer,
+        )
         return await self._shape(session, notice)
 
-    @post("/{notice_id:str}/amend", status_code=200, guards=[requires_role(Role.owner)], summary="Amend an open notice before its deadline (the deadline only moves later)")
-    async def amend(self, request: Request[Any, Any, Any], notice_id: FromPath[str], data: JSONBody[NoticeAmend], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
-        notice, changes = await service.amend(session, user=await load_viewer(request, session), notice_id=notice_id, data=data, settings=request.app.state.settings)
+    @post(
+        "/{notice_id:str}/amend",
+        status_code=200,
+        guards=[requires_role(Role.owner)],
+        summary="Amend an open notice before its deadline (the deadline only moves later)",
+    )
+    async def amend(
+        self,
+        request: Request[Any, Any, Any],
+        notice_id: FromPath[str],
+        data: JSONBody[NoticeAmend],
+        session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
+        notice, changes = await service.amend(
+            session,
+            user=await load_viewer(request, session),
+            notice_id=notice_id,
+            data=data,
+            settings=request.app.state.settings,
+        )
         return {**await self._shape(session, notice), "changes": changes}
 
     @post(
-        "/{notice_id:str}/cancel", status_code=202, guards=[requires_role(Role.owner)],
+        "/{notice_id:str}/cancel",
+        status_code=202,
+        guards=[requires_role(Role.owner)],
         summary="Ask to cancel an open notice, with a published reason; a supervisor consents or refuses (docs/fair-play.md)",
     )
-    async def cancel(self, request: Request[Any, Any, Any], notice_id: FromPath[str], data: JSONBody[CancelInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
-        notice = await service.request_cancellation(session, user=await load_viewer(request, session), notice_id=notice_id, reason=data.reason)
+    async def cancel(
+        self,
+        request: Request[Any, Any, Any],
+        notice_id: FromPath[str],
+        data: JSONBody[CancelInput],
+        session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
+        notice = await service.request_cancellation(
+            session, user=await load_viewer(request, session), notice_id=notice_id, reason=data.reason
+        )
         return await self._shape(session, notice)
 
     @post(
-        "/{notice_id:str}/cancellation", status_code=200, guards=[requires_role(Role.supervisor)],
+        "/{notice_id:str}/cancellation",
+        status_code=200,
+        guards=[requires_role(Role.supervisor)],
         summary="A supervisor's decision on an owner's pending cancellation: `{consent, reason}`",
     )
-    async def decide_cancellation(self, request: Request[Any, Any, Any], notice_id: FromPath[str], data: JSONBody[CancelDecision], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+    async def decide_cancellation(
+        self,
+        request: Request[Any, Any, Any],
+        notice_id: FromPath[str],
+        data: JSONBody[CancelDecision],
+        session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
         notice = await service.decide_cancellation(
-            session, user=await load_viewer(request, session), notice_id=notice_id, consent=data.consent, reason=data.reason,
+            session,
+            user=await load_viewer(request, session),
+            notice_id=notice_id,
+            consent=data.consent,
+            reason=data.reason,
             sealer=request.app.state.sealer,
         )
         return await self._shape(session, notice)
 
-    @post("/{notice_id:str}/bids", status_code=201, guards=[requires_role(Role.agency)], summary="Bid: `{price_fen}` for lowest price, `{}` otherwise (MSP/1 step 2)")
-    async def bid(self, request: Request[Any, Any, Any], notice_id: FromPath[str], data: JSONBody[BidInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+    @post(
+        "/{notice_id:str}/bids",
+        status_code=201,
+        guards=[requires_role(Role.agency)],
+        summary="Bid: `{price_fen}` for lowest price, `{}` otherwise (MSP/1 step 2)",
+    )
+    async def bid(
+        self,
+        request: Request[Any, Any, Any],
+        notice_id: FromPath[str],
+        data: JSONBody[BidInput],
+        session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
         placed = await service.place_bid(
-            session, bidder=_principal(request).public_id, notice_id=notice_id, price_fen=data.price_fen,
-            receipts=request.app.state.receipts, sealer=request.app.state.sealer,
+            session,
+            bidder=_principal(request).public_id,
+            notice_id=notice_id,
+            price_fen=data.price_fen,
+            receipts=request.app.state.receipts,
+            sealer=request.app.state.sealer,
         )
         return bid_own(placed.bid, notice_id, placed.opened)
 
-    @get("/{notice_id:str}/bids/mine", guards=[requires_role(Role.agency)], summary="The caller's own bids on this notice, with receipts")
-    async def my_bids(self, request: Request[Any, Any, Any], notice_id: FromPath[str], session: NamedDependency[AsyncSession]) -> list[dict[str, Any]]:
+    @get(
+        "/{notice_id:str}/bids/mine",
+        guards=[requires_role(Role.agency)],
+        summary="The caller's own bids on this notice, with receipts",
+    )
+    async def my_bids(
+        self,
+        request: Request[Any, Any, Any],
+        notice_id: FromPath[str],
+        session: NamedDependency[AsyncSession],
+    ) -> list[dict[str, Any]]:
         user = await load_viewer(request, session)
         agency = await agencies.agency_of(session, user)
         notice = await service.visible_notice(session, notice_id, user)
@@ -161,14 +321,47 @@ class NoticeApi(Controller):
         own = await service.bids_of(session, agency, notice=notice, sealer=request.app.state.sealer)
         return [bid_own(b.bid, b.notice.public_id, b.opened, b.opened_in) for b in own]
 
-    @get("/{notice_id:str}/bids/{bid_id:str}/receipt", guards=[requires_role(Role.agency)], summary="The caller's receipt file for one of its MSP/2 bids (salt, document, inclusion proof), for `market receipt check`")
-    async def receipt(self, request: Request[Any, Any, Any], notice_id: FromPath[str], bid_id: FromPath[str], session: NamedDependency[AsyncSession]) -> Response[dict[str, Any]]:
-        own = await service.own_bid(session, user=await load_viewer(request, session), notice_id=notice_id, bid_id=bid_id, sealer=request.app.state.sealer)
+    @get(
+        "/{notice_id:str}/bids/{bid_id:str}/receipt",
+        guards=[requires_role(Role.agency)],
+        summary="The caller's receipt file for one of its MSP/2 bids (salt, document, inclusion proof), for `market receipt check`",
+    )
+    async def receipt(
+        self,
+        request: Request[Any, Any, Any],
+        notice_id: FromPath[str],
+        bid_id: FromPath[str],
+        session: NamedDependency[AsyncSession],
+    ) -> Response[dict[str, Any]]:
+        own = await service.own_bid(
+            session,
+            user=await load_viewer(request, session),
+            notice_id=notice_id,
+            bid_id=bid_id,
+            sealer=request.app.state.sealer,
+        )
         return Response(await service.receipt_file(session, own), headers={"Cache-Control": "no-store"})
 
-    @delete("/{notice_id:str}/bids/{bid_id:str}", status_code=200, guards=[requires_role(Role.agency)], summary="Withdraw one's own bid before the deadline")
-    async def withdraw(self, request: Request[Any, Any, Any], notice_id: FromPath[str], bid_id: FromPath[str], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
-        bid = await service.withdraw_bid(session, user=await load_viewer(request, session), notice_id=notice_id, bid_id=bid_id, sealer=request.app.state.sealer)
+    @delete(
+        "/{notice_id:str}/bids/{bid_id:str}",
+        status_code=200,
+        guards=[requires_role(Role.agency)],
+        summary="Withdraw one's own bid before the deadline",
+    )
+    async def withdraw(
+        self,
+        request: Request[Any, Any, Any],
+        notice_id: FromPath[str],
+        bid_id: FromPath[str],
+        session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
+        bid = await service.withdraw_bid(
+            session,
+            user=await load_viewer(request, session),
+            notice_id=notice_id,
+            bid_id=bid_id,
+            sealer=request.app.state.sealer,
+        )
         return {"bid_id": bid.public_id, "status": bid.status}
 
 
@@ -178,7 +371,9 @@ class ReceiptKeyApi(Controller):
 
     @get("/receipt-key", summary="The public JWK (ES256) that bid receipts verify under")
     async def receipt_key(self, request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
-        return Response(request.app.state.receipts.public_jwk(), headers={"Cache-Control": "public, max-age=3600"})
+        return Response(
+            request.app.state.receipts.public_jwk(), headers={"Cache-Control": "public, max-age=3600"}
+        )
 
 
 def _principal(request: Request[Any, Any, Any]) -> Principal:

@@ -47,24 +47,42 @@ async def _direct_choice(session: AsyncSession, approved: list[Agency], category
     return None
 
 
-async def load_demo_notices(session: AsyncSession, *, owner: AppUser, settings: Settings, out: TextIO) -> None:
+async def load_demo_notices(
+    session: AsyncSession, *, owner: AppUser, settings: Settings, out: TextIO
+) -> None:
     if (await session.execute(sa.select(Notice.id).where(Notice.owner_id == owner.id).limit(1))).first():
         print(f"Demo notices: {len(NOTICES)}", file=out)
         return
     org = await service.org_of(session, owner) or await service.create_org(
-        session, user=owner, data=OrgCreate(name=ORG.name, credit_code=_fix_credit_code(ORG.credit_code), region=ORG.region)
+        session,
+        user=owner,
+        data=OrgCreate(name=ORG.name, credit_code=_fix_credit_code(ORG.credit_code), region=ORG.region),
     )
     project = await service.create_project(session, user=owner, data=PROJECT)
     sealer = SecretSealer.from_data_dir(settings.data_dir)
     receipts = ReceiptSigner.from_data_dir(settings.data_dir)
-    approved = list((await session.execute(sa.select(Agency).where(Agency.status == AgencyStatus.approved.value).order_by(Agency.id))).scalars().all())
+    approved = list(
+        (
+            await session.execute(
+                sa.select(Agency).where(Agency.status == AgencyStatus.approved.value).order_by(Agency.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
     now = datetime.now(UTC)
     for i, (title, category, yuan, method, days, fate) in enumerate(NOTICES):
         data = NoticeCreate(
-            title=title, description=f"{title}。项目单位：{org.name}。服务期限以合同约定为准。", category=category,
-            region="530000", budget_fen=yuan * 100, method=method, winners=1,
+            title=title,
+            description=f"{title}。项目单位：{org.name}。服务期限以合同约定为准。",
+            category=category,
+            region="530000",
+            budget_fen=yuan * 100,
+            method=method,
+            winners=1,
             bid_deadline=(now + timedelta(days=days)).replace(hour=9, minute=0, second=0, microsecond=0),
-            service_days=60 + 30 * (i % 4), project_id=project.public_id if i < 3 else None,
+            service_days=60 + 30 * (i % 4),
+            project_id=project.public_id if i < 3 else None,
         )
         if method == Method.direct:
             named = await _direct_choice(session, approved, category)
@@ -76,18 +94,39 @@ async def load_demo_notices(session: AsyncSession, *, owner: AppUser, settings: 
         notice = await service.create_notice(session, user=owner, data=data)
         if fate == "draft":
             continue
-        await service.publish(session, user=owner, notice_id=notice.public_id, settings=settings, sealer=sealer)
+        await service.publish(
+            session, user=owner, notice_id=notice.public_id, settings=settings, sealer=sealer
+        )
         if fate == "amended":
             await service.amend(
-                session, user=owner, notice_id=notice.public_id, settings=settings,
-                data=NoticeAmend(bid_deadline=data.bid_deadline + timedelta(days=3), reason="补充地勘资料，延长报名时间"),
+                session,
+                user=owner,
+                notice_id=notice.public_id,
+                settings=settings,
+                data=NoticeAmend(
+                    bid_deadline=data.bid_deadline + timedelta(days=3), reason="补充地勘资料，延长报名时间"
+                ),
             )
         if fate == "cancelled":
-            await service.request_cancellation(session, user=owner, notice_id=notice.public_id, reason="项目调整，暂停采购")
-            supervisor = (await session.execute(sa.select(AppUser).where(AppUser.role == Role.supervisor.value).order_by(AppUser.id).limit(1))).scalar_one_or_none()
+            await service.request_cancellation(
+                session, user=owner, notice_id=notice.public_id, reason="项目调整，暂停采购"
+            )
+            supervisor = (
+                await session.execute(
+                    sa.select(AppUser)
+                    .where(AppUser.role == Role.supervisor.value)
+                    .order_by(AppUser.id)
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
             if supervisor is not None:  # without one the demo shows a request waiting for consent
                 await service.decide_cancellation(
-                    session, user=supervisor, notice_id=notice.public_id, consent=True, reason="项目资金调整属实，同意终止", sealer=sealer,
+                    session,
+                    user=supervisor,
+                    notice_id=notice.public_id,
+                    consent=True,
+                    reason="项目资金调整属实，同意终止",
+                    sealer=sealer,
                 )
         if fate == "bids":
             view = await service.view(session, notice)
@@ -100,7 +139,13 @@ async def load_demo_notices(session: AsyncSession, *, owner: AppUser, settings: 
                 user = await session.get(AppUser, agency.owner_id)
                 assert user is not None
                 price = (yuan * 100) * (80 + 5 * bidders) // 100 if method == Method.lowest_price else None
-                await service.place_bid(session, bidder=user.public_id, notice_id=notice.public_id, price_fen=price, receipts=receipts, sealer=sealer)
+                await service.place_bid(
+                    session,
+                    bidder=user.public_id,
+                    notice_id=notice.public_id,
+                    price_fen=price,
+                    receipts=receipts,
+                    sealer=sealer,
+                )
                 bidders += 1
     print(f"Demo notices: {len(NOTICES)}", file=out)
-

@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
+from market import text
 from market.db import timestamp_column, utcnow
 from market.i18n import N_
-from market import text
 
 
 class Method(enum.StrEnum):
@@ -57,8 +57,12 @@ class OwnerOrg(SQLModel, table=True):
     credit_code: str = Field(sa_column=sa.Column(sa.String(18), nullable=False, unique=True))
     region: str = Field(sa_column=sa.Column(sa.String(6), sa.ForeignKey("region.code"), nullable=False))
     # Published nowhere; compared with the agencies it deals with (the related_contact flag).
-    contact_phone: str = Field(default="", sa_column=sa.Column(sa.String(40), nullable=False, server_default=""))
-    created_by: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False, unique=True))
+    contact_phone: str = Field(
+        default="", sa_column=sa.Column(sa.String(40), nullable=False, server_default="")
+    )
+    created_by: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False, unique=True)
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
 
 
@@ -67,7 +71,9 @@ class Project(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, unique=True))
-    org_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("owner_org.id"), nullable=False, index=True))
+    org_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("owner_org.id"), nullable=False, index=True)
+    )
     name: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
     code: str = Field(sa_column=sa.Column(sa.String(24), nullable=False, unique=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
@@ -76,8 +82,13 @@ class Project(SQLModel, table=True):
 class Notice(SQLModel, table=True):
     __tablename__ = "notice"
     __table_args__ = (
-        sa.CheckConstraint("status IN ('draft', 'open', 'closed', 'selected', 'awarded', 'failed', 'cancelled')", name="status_known"),
-        sa.CheckConstraint("(method = 'direct') = (direct_agency_id IS NOT NULL)", name="direct_names_agency"),
+        sa.CheckConstraint(
+            "status IN ('draft', 'open', 'closed', 'selected', 'awarded', 'failed', 'cancelled')",
+            name="status_known",
+        ),
+        sa.CheckConstraint(
+            "(method = 'direct') = (direct_agency_id IS NOT NULL)", name="direct_names_agency"
+        ),
         sa.CheckConstraint("method IN ('lottery', 'lowest_price', 'direct')", name="method_known"),
         sa.CheckConstraint("protocol IN (1, 2)", name="protocol_known"),
         sa.CheckConstraint("sealing IS NULL OR sealing IN ('server', 'tlock')", name="sealing_known"),
@@ -85,17 +96,29 @@ class Notice(SQLModel, table=True):
         sa.CheckConstraint("winners >= 1 AND min_candidates >= 1", name="counts_positive"),
         sa.Index("ix_notice_status_id", "status", "id"),
         # The scheduler looks for due notices every second.
-        sa.Index("ix_notice_open_deadline", "bid_deadline", postgresql_where=sa.text("status IN ('open', 'closed', 'selected')")),
+        sa.Index(
+            "ix_notice_open_deadline",
+            "bid_deadline",
+            postgresql_where=sa.text("status IN ('open', 'closed', 'selected')"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, unique=True))
-    owner_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False, index=True))
-    org_id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("owner_org.id"), nullable=True))
-    project_id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("project.id"), nullable=True))
+    owner_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False, index=True)
+    )
+    org_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("owner_org.id"), nullable=True)
+    )
+    project_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("project.id"), nullable=True)
+    )
     title: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
     description: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-    category: str = Field(sa_column=sa.Column(sa.String(32), sa.ForeignKey("service_category.code"), nullable=False))
+    category: str = Field(
+        sa_column=sa.Column(sa.String(32), sa.ForeignKey("service_category.code"), nullable=False)
+    )
     required_level: str | None = Field(default=None, sa_column=sa.Column(sa.String(32), nullable=True))
     region: str = Field(sa_column=sa.Column(sa.String(6), sa.ForeignKey("region.code"), nullable=False))
     budget_fen: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
@@ -149,7 +172,9 @@ class NoticeRevision(SQLModel, table=True):
     __tablename__ = "notice_revision"
 
     id: int | None = Field(default=None, primary_key=True)
-    notice_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("notice.id"), nullable=False, index=True))
+    notice_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("notice.id"), nullable=False, index=True)
+    )
     changes: dict = Field(sa_column=sa.Column(sa.JSON, nullable=False))  # type: ignore[type-arg]
     reason: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
     terms_sha256: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
@@ -182,13 +207,23 @@ class Bid(SQLModel, table=True):
             name="protocol_columns",
         ),
         # MSP/1 step 2: at most one standing bid per agency and notice.
-        sa.Index("uq_bid_standing", "notice_id", "agency_id", unique=True, postgresql_where=sa.text("status = 'standing'")),
+        sa.Index(
+            "uq_bid_standing",
+            "notice_id",
+            "agency_id",
+            unique=True,
+            postgresql_where=sa.text("status = 'standing'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, unique=True))
-    notice_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("notice.id"), nullable=False, index=True))
-    agency_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("agency.id"), nullable=False, index=True))
+    notice_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("notice.id"), nullable=False, index=True)
+    )
+    agency_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("agency.id"), nullable=False, index=True)
+    )
     protocol: int = Field(default=2, sa_column=sa.Column(sa.SmallInteger, nullable=False, server_default="2"))
     # MSP/1 only (None for MSP/2 bids)
     price_fen: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))

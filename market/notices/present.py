@@ -13,7 +13,6 @@ from market.notices.service import NoticeView, SealedBid
 from market.selection.rules import FAIRNESS_NONE
 
 
-
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -38,9 +37,16 @@ def notice_public_row(r: Mapping[str, Any]) -> dict[str, Any]:
         "bid_deadline": iso(r["bid_deadline"]),
         "service_days": r["service_days"],
         "owner": {"id": r["org_public_id"], "name": r["org_name"]} if r["org_public_id"] else None,
-        "project": {"id": r["project_public_id"], "name": r["project_name"], "code": r["project_code"]} if r["project_public_id"] else None,
-        "avoid": [{"agency_id": a, "reason": reason} for a, reason in (json.loads(avoid) if isinstance(avoid, str) else avoid)],
-        "direct": {"agency_id": r["direct_agency_id"], "justification": r["direct_justification"]} if r["direct_agency_id"] else None,
+        "project": {"id": r["project_public_id"], "name": r["project_name"], "code": r["project_code"]}
+        if r["project_public_id"]
+        else None,
+        "avoid": [
+            {"agency_id": a, "reason": reason}
+            for a, reason in (json.loads(avoid) if isinstance(avoid, str) else avoid)
+        ],
+        "direct": {"agency_id": r["direct_agency_id"], "justification": r["direct_justification"]}
+        if r["direct_agency_id"]
+        else None,
         "selection_url": f"/api/v1/notices/{r['public_id']}/selection",
         "commit": r["commit"],
         "scheme": r["scheme"],
@@ -55,7 +61,8 @@ def notice_public_row(r: Mapping[str, Any]) -> dict[str, Any]:
         # an owner's cancellation waiting for a supervisor's consent (published with its reason)
         "cancellation_requested": (
             {"reason": r["cancel_request_reason"], "requested_at": iso(r["cancel_requested_at"])}
-            if r["cancel_requested_at"] is not None and r["status"] == NoticeStatus.open else None
+            if r["cancel_requested_at"] is not None and r["status"] == NoticeStatus.open
+            else None
         ),
         "created_at": iso(r["created_at"]),
     }
@@ -63,9 +70,31 @@ def notice_public_row(r: Mapping[str, Any]) -> dict[str, Any]:
 
 # The notice's own columns in a row of queries.NOTICE_LIST_COLUMNS, by the same names.
 NOTICE_FIELDS = (
-    "public_id", "status", "title", "description", "category", "required_level", "region", "budget_fen", "method",
-    "winners", "min_candidates", "bid_deadline", "service_days", "direct_agency_id", "direct_justification",
-    "commit", "scheme", "terms_sha256", "protocol", "sealing", "published_at", "cancel_reason", "cancel_request_reason", "cancel_requested_at", "created_at",
+    "public_id",
+    "status",
+    "title",
+    "description",
+    "category",
+    "required_level",
+    "region",
+    "budget_fen",
+    "method",
+    "winners",
+    "min_candidates",
+    "bid_deadline",
+    "service_days",
+    "direct_agency_id",
+    "direct_justification",
+    "commit",
+    "scheme",
+    "terms_sha256",
+    "protocol",
+    "sealing",
+    "published_at",
+    "cancel_reason",
+    "cancel_request_reason",
+    "cancel_requested_at",
+    "created_at",
 )
 
 
@@ -74,15 +103,20 @@ def notice_public(v: NoticeView, *, now: datetime) -> dict[str, Any]:
     n = v.notice
     row: dict[str, Any] = {name: getattr(n, name) for name in NOTICE_FIELDS}
     row.update(
-        org_public_id=v.org.public_id if v.org else None, org_name=v.org.name if v.org else None,
+        org_public_id=v.org.public_id if v.org else None,
+        org_name=v.org.name if v.org else None,
         project_public_id=v.project.public_id if v.project else None,
-        project_name=v.project.name if v.project else None, project_code=v.project.code if v.project else None,
-        avoid=[(a.agency_id, a.reason) for a in v.avoid], now=now,
+        project_name=v.project.name if v.project else None,
+        project_code=v.project.code if v.project else None,
+        avoid=[(a.agency_id, a.reason) for a in v.avoid],
+        now=now,
     )
     return notice_public_row(row)
 
 
-def bid_own(bid: Bid, notice_id: str, opened: SealedBid | None = None, opened_in: int | None = None) -> dict[str, Any]:
+def bid_own(
+    bid: Bid, notice_id: str, opened: SealedBid | None = None, opened_in: int | None = None
+) -> dict[str, Any]:
     """A bid as its own bidder sees it: everything, receipt included. MSP/2 (``protocol``
     2): the document, price and salt come from the sealed material opened for it alone
     (``opened``), and ``opened_in`` is the entry that opened it once bidding ended."""

@@ -96,12 +96,18 @@ def bid_context(row: Mapping[str, Any]) -> BidContext:
     facts = None
     if row["agency_id"] is not None:
         facts = agency_rules.agency_facts(
-            agency_id=row["agency_public_id"], status=row["agency_status"], region=row["agency_region"],
-            status_until=row["agency_status_until"], categories=row["categories"] or (),
+            agency_id=row["agency_public_id"],
+            status=row["agency_status"],
+            region=row["agency_region"],
+            status_until=row["agency_status_until"],
+            categories=row["categories"] or (),
             qualifications=(
                 agency_rules.Qualification(
-                    category=category, level=level, certificate_no=certificate_no,
-                    valid_until=date.fromisoformat(valid_until), approved=status == ReviewStatus.approved,
+                    category=category,
+                    level=level,
+                    certificate_no=certificate_no,
+                    valid_until=date.fromisoformat(valid_until),
+                    approved=status == ReviewStatus.approved,
                 )
                 for category, level, certificate_no, valid_until, status in json_column(row["qualifications"])
             ),
@@ -109,18 +115,32 @@ def bid_context(row: Mapping[str, Any]) -> BidContext:
     requirements = None
     if row["notice_id"] is not None:
         requirements = agency_rules.notice_requirements(
-            category=row["category"], min_level=row["required_level"], region=row["region"], avoid=json_column(row["avoid"])
+            category=row["category"],
+            min_level=row["required_level"],
+            region=row["region"],
+            avoid=json_column(row["avoid"]),
         )
     number = row["bid_number"]
     return BidContext(
-        role=row["role"], is_active=bool(row["is_active"]),
-        agency_id=row["agency_id"], agency_public_id=row["agency_public_id"],
-        notice_id=row["notice_id"], notice_public_id=row["notice_public_id"], notice_status=row["notice_status"],
-        bid_deadline=row["bid_deadline"], method=row["method"], budget_fen=row["budget_fen"],
-        direct_agency_id=row["direct_agency_id"], protocol=row["protocol"], sealing=row["sealing"],
-        standing=bool(row["standing"]), related=bool(row["related"]), now=row["now"],
+        role=row["role"],
+        is_active=bool(row["is_active"]),
+        agency_id=row["agency_id"],
+        agency_public_id=row["agency_public_id"],
+        notice_id=row["notice_id"],
+        notice_public_id=row["notice_public_id"],
+        notice_status=row["notice_status"],
+        bid_deadline=row["bid_deadline"],
+        method=row["method"],
+        budget_fen=row["budget_fen"],
+        direct_agency_id=row["direct_agency_id"],
+        protocol=row["protocol"],
+        sealing=row["sealing"],
+        standing=bool(row["standing"]),
+        related=bool(row["related"]),
+        now=row["now"],
         bid_id=None if number is None else format_public_id("B", int(number)),
-        facts=facts, requirements=requirements,
+        facts=facts,
+        requirements=requirements,
     )
 
 
@@ -180,7 +200,9 @@ def notice_list(filters: NoticeFilters, *, after: int | None, limit: int) -> tup
     if filters.budget_max is not None:
         where.append(f"n.budget_fen <= {params(filters.budget_max)}")
     if filters.title_like is not None:
-        where.append(f"(n.title ILIKE {params(filters.title_like)} ESCAPE '\\' OR n.public_id = {params(filters.public_id)})")
+        where.append(
+            f"(n.title ILIKE {params(filters.title_like)} ESCAPE '\\' OR n.public_id = {params(filters.public_id)})"
+        )
     sql = (
         f"SELECT {NOTICE_LIST_COLUMNS} FROM notice n"
         " LEFT JOIN owner_org o ON o.id = n.org_id LEFT JOIN project p ON p.id = n.project_id"
@@ -277,10 +299,15 @@ def notice_page(row: Mapping[str, Any]) -> NoticePage:
     return NoticePage(
         notice=RowView(row),
         org=PageOrg(row["org_public_id"], row["org_name"]) if row["org_public_id"] else None,
-        project=PageProject(row["project_public_id"], row["project_name"], row["project_code"]) if row["project_public_id"] else None,
+        project=PageProject(row["project_public_id"], row["project_name"], row["project_code"])
+        if row["project_public_id"]
+        else None,
         avoid=[PageAvoid(agency_id, reason) for agency_id, reason in json_column(row["avoid"])],
         # json_build_array spells a timestamptz as PostgreSQL's ISO text, with its offset.
-        revisions=[PageRevision(datetime.fromisoformat(at), seq, reason, changes) for at, seq, reason, changes in json_column(row["revisions"])],
+        revisions=[
+            PageRevision(datetime.fromisoformat(at), seq, reason, changes)
+            for at, seq, reason, changes in json_column(row["revisions"])
+        ],
         holders=[PageHolder(public_id, name) for public_id, name in json_column(row["holders"])],
         now=row["now"],
     )

@@ -26,10 +26,18 @@ def check_project_code(code: str, *, today: date) -> str:
     code = code.strip()
     match = PROJECT_CODE.match(code)
     if not match:
-        raise invalid("code", N_("A project code looks like 2026-530102-48-01-012345 (year, region, industry, type, serial)."))
+        raise invalid(
+            "code",
+            N_("A project code looks like 2026-530102-48-01-012345 (year, region, industry, type, serial)."),
+        )
     year = int(match.group(1))
     if not FIRST_PROJECT_CODE_YEAR <= year <= today.year + 1:
-        raise invalid("code", N_("The project code's year must be between {first} and {last}."), first=FIRST_PROJECT_CODE_YEAR, last=today.year + 1)
+        raise invalid(
+            "code",
+            N_("The project code's year must be between {first} and {last}."),
+            first=FIRST_PROJECT_CODE_YEAR,
+            last=today.year + 1,
+        )
     return code
 
 
@@ -45,7 +53,12 @@ def check_counts(method: str, winners: int, min_candidates: int) -> None:
     if method == Method.direct and (winners != 1 or min_candidates != 1):
         raise invalid("winners", N_("Direct selection chooses exactly one agency."))
     if method == Method.lottery and winners >= min_candidates:
-        raise invalid("winners", N_("A lottery needs more candidates than winners: winners must be below the minimum number of candidates."))
+        raise invalid(
+            "winners",
+            N_(
+                "A lottery needs more candidates than winners: winners must be below the minimum number of candidates."
+            ),
+        )
     if method == Method.lowest_price and winners > min_candidates:
         raise invalid("winners", N_("Winners cannot exceed the minimum number of candidates."))
 
@@ -61,7 +74,12 @@ def check_direct(method: str, agency_id: str | None, justification: str | None) 
     if not PUBLIC_ID.match(agency_id):
         raise invalid("direct_agency_id", N_("Not an agency id."))
     if justification is None or len(justification) < 10:
-        raise invalid("direct_justification", N_("Explain in at least 10 characters why this agency is chosen without a draw; it is published."))
+        raise invalid(
+            "direct_justification",
+            N_(
+                "Explain in at least 10 characters why this agency is chosen without a draw; it is published."
+            ),
+        )
 
 
 def check_budget(budget_fen: int) -> None:
@@ -69,20 +87,32 @@ def check_budget(budget_fen: int) -> None:
         raise invalid("budget_fen", N_("The budget must be a positive amount in fen."))
 
 
-def check_deadline(deadline: datetime, *, now: datetime, min_window: int, latest: datetime | None = None) -> datetime:
+def check_deadline(
+    deadline: datetime, *, now: datetime, min_window: int, latest: datetime | None = None
+) -> datetime:
     """The deadline, in UTC, at least ``min_window`` seconds after ``now`` and, when
     ``latest`` is given, not after it (MSP/2's longest bid window)."""
     if deadline.tzinfo is None:
-        raise invalid("bid_deadline", N_("Give the deadline with its time zone, e.g. 2026-12-04T17:00:00+08:00."))
+        raise invalid(
+            "bid_deadline", N_("Give the deadline with its time zone, e.g. 2026-12-04T17:00:00+08:00.")
+        )
     deadline = deadline.astimezone(UTC)
     if deadline <= now:
         raise invalid("bid_deadline", N_("The deadline is in the past."))
     if deadline < now + timedelta(seconds=min_window):
-        raise invalid("bid_deadline", N_("The deadline must be at least {hours} hours after publishing."), hours=round(min_window / 3600, 2))
+        raise invalid(
+            "bid_deadline",
+            N_("The deadline must be at least {hours} hours after publishing."),
+            hours=round(min_window / 3600, 2),
+        )
     if latest is not None and deadline > latest:
         # A sealed bid names no notice: a verifier knows it must be opened within the
         # longest window the protocol allows, so no notice may stay open longer.
-        raise invalid("bid_deadline", N_("The deadline may be at most {days} days after publishing."), days=MAX_BID_WINDOW_DAYS)
+        raise invalid(
+            "bid_deadline",
+            N_("The deadline may be at most {days} days after publishing."),
+            days=MAX_BID_WINDOW_DAYS,
+        )
     return deadline
 
 
@@ -90,9 +120,15 @@ MAX_BID_WINDOW_DAYS = protocol.MAX_BID_WINDOW_SECONDS // 86400
 
 # Why each term may not tighten after publication, beside its field.
 TIGHTENING = {
-    "required_level": N_("Once published, the required level can only be lowered or removed: a higher one would exclude agencies that may already have bid."),
-    "budget_fen": N_("Once published, the budget can only be raised: a lower cap would exclude or reprice bids that may already have been sealed."),
-    "service_days": N_("Once published, the service period can only be lengthened or removed: a shorter one would change the work already priced."),
+    "required_level": N_(
+        "Once published, the required level can only be lowered or removed: a higher one would exclude agencies that may already have bid."
+    ),
+    "budget_fen": N_(
+        "Once published, the budget can only be raised: a lower cap would exclude or reprice bids that may already have been sealed."
+    ),
+    "service_days": N_(
+        "Once published, the service period can only be lengthened or removed: a shorter one would change the work already priced."
+    ),
 }
 
 
@@ -106,7 +142,9 @@ def tightened(levels: tuple[str, ...], changes: dict[str, list[Any]]) -> list[st
     out = []
     if "required_level" in changes:
         old, new = changes["required_level"]
-        if new is not None and (old is None or old not in levels or new not in levels or levels.index(new) < levels.index(old)):
+        if new is not None and (
+            old is None or old not in levels or new not in levels or levels.index(new) < levels.index(old)
+        ):
             out.append("required_level")
     if "budget_fen" in changes:
         old, new = changes["budget_fen"]
@@ -140,7 +178,11 @@ def check_price(method: str, price_fen: Any, budget_fen: int) -> int | None:
         raise invalid("price_fen", N_("The price must be positive."))
     if price_fen > budget_fen:
         # Shown in yuan: people read ¥260,000.00, not 26000000 fen.
-        raise invalid("price_fen", N_("The price is above the budget of {budget}."), budget=f"¥{budget_fen // 100:,}.{budget_fen % 100:02d}")
+        raise invalid(
+            "price_fen",
+            N_("The price is above the budget of {budget}."),
+            budget=f"¥{budget_fen // 100:,}.{budget_fen % 100:02d}",
+        )
     return int(price_fen)
 
 

@@ -26,9 +26,8 @@ from market.db import today_in_china, utcnow
 from market.errors import Conflict, DomainError, FieldError, Forbidden, NotFound, Unauthorized
 from market.i18n import N_
 from market.ids import PUBLIC_ID, next_public_id
-from market.log import protocol
+from market.log import protocol, tlock
 from market.log import store as log
-from market.log import tlock
 from market.log.receipt_check import RECEIPT_FORMAT
 from market.log.receipts import ReceiptSigner
 from market.notices import queries, rules
@@ -49,10 +48,10 @@ from market.notices.models import (
     ProjectCreate,
 )
 from market.notices.secrets import SecretSealer
-from market.selection.models import Message
 from market.pagination import decode_cursor, encode_cursor
-from market.sql import keyset_page, like_pattern
 from market.reference import catalogue, regions
+from market.selection.models import Message
+from market.sql import keyset_page, like_pattern
 
 ORG_SEQUENCE = "owner_org_public_seq"
 PROJECT_SEQUENCE = "project_public_seq"
@@ -73,7 +72,9 @@ def _require_owner(user: AppUser) -> None:
 
 
 async def org_of(session: AsyncSession, user: AppUser) -> OwnerOrg | None:
-    return (await session.execute(sa.select(OwnerOrg).where(OwnerOrg.created_by == user.id))).scalar_one_or_none()
+    return (
+        await session.execute(sa.select(OwnerOrg).where(OwnerOrg.created_by == user.id))
+    ).scalar_one_or_none()
 
 
 async def create_org(session: AsyncSession, *, user: AppUser, data: OrgCreate) -> OwnerOrg:
@@ -84,15 +85,25 @@ async def create_org(session: AsyncSession, *, user: AppUser, data: OrgCreate) -
     region = agencies.check_region(data.region)
     agencies.check_publishable(data.name, "name")
     if (await session.execute(sa.select(OwnerOrg.id).where(OwnerOrg.credit_code == credit_code))).first():
-        raise Conflict(N_("An organisation with this credit code is already registered."), [FieldError("credit_code", N_("An organisation with this credit code is already registered."))])
+        raise Conflict(
+            N_("An organisation with this credit code is already registered."),
+            [FieldError("credit_code", N_("An organisation with this credit code is already registered."))],
+        )
     org = OwnerOrg(
         public_id=await next_public_id(session, prefix="OW", sequence=ORG_SEQUENCE),
-        name=data.name.strip(), credit_code=credit_code, region=region, created_by=user.id,  # type: ignore[arg-type]
+        name=data.name.strip(),
+        credit_code=credit_code,
+        region=region,
+        created_by=user.id,  # type: ignore[arg-type]
         contact_phone=data.contact_phone.strip(),
     )
     session.add(org)
     await session.flush()
-    await log.append(session, type="owner.registered", fields={"owner_id": org.public_id, "name": org.name, "credit_code": credit_code, "region": region})
+    await log.append(
+        session,
+        type="owner.registered",
+        fields={"owner_id": org.public_id, "name": org.name, "credit_code": credit_code, "region": region},
+    )
     return org
 
 
@@ -102,8 +113,16 @@ async def create_project(session: AsyncSession, *, user: AppUser, data: ProjectC
         raise Conflict(N_("Register your organisation first."))
     code = rules.check_project_code(data.code, today=today_in_china())
     if (await session.execute(sa.select(Project.id).where(Project.code == code))).first():
-        raise Conflict(N_("A project with this code is already registered."), [FieldError("code", N_("A project with this code is already registered."))])
-    project = Project(public_id=await next_public_id(session, prefix="PJ", sequence=PROJECT_SEQUENCE), org_id=org.id, name=data.name.strip(), code=code)  # type: ignore[arg-type]
+        raise Conflict(
+            N_("A project with this code is already registered."),
+            [FieldError("code", N_("A project with this code is already registered."))],
+        )
+    project = Project(
+        public_id=await next_public_id(session, prefix="PJ", sequence=PROJECT_SEQUENCE),
+        org_id=org.id,
+        name=data.name.strip(),
+        code=code,
+    )  # type: ignore[arg-type]
     session.add(project)
     await session.flush()
     return project
@@ -113,7 +132,11 @@ async def projects_of(session: AsyncSession, user: AppUser) -> list[Project]:
     org = await org_of(session, user)
     if org is None:
         return []
-    return list((await session.execute(sa.select(Project).where(Project.org_id == org.id).order_by(Project.id))).scalars().all())
+    return list(
+        (await session.execute(sa.select(Project).where(Project.org_id == org.id).order_by(Project.id)))
+        .scalars()
+        .all()
+    )
 
 
 # -- notices ----------------------------------------------------------------------------------
@@ -174,7 +197,11 @@ def _check_notice_fields(data: NoticeCreate) -> int:
     except catalogue.UnknownCategory:
         raise rules.invalid("category", N_("Unknown service category: {code}."), code=data.category) from None
     if data.required_level is not None and data.required_level not in levels:
-        raise rules.invalid("required_level", N_("Choose one of this category's levels: {levels}."), levels=", ".join(levels) or "—")
+        raise rules.invalid(
+            "required_level",
+            N_("Choose one of this category's levels: {levels}."),
+            levels=", ".join(levels) or "—",
+        )
     agencies.check_region(data.region)
     rules.check_budget(data.budget_fen)
     min_candidates = rules.min_candidates_for(data)
@@ -197,7 +224,9 @@ SELF_DEALING = N_(
 )
 
 
-async def _check_direct_agency(session: AsyncSession, direct_agency_id: str | None, org_id: int | None) -> None:
+async def _check_direct_agency(
+    session: AsyncSession, direct_agency_id: str | None, org_id: int | None
+) -> None:
     if direct_agency_id is None:
         return
     stmt = sa.select(Agency.id).where(Agency.public_id == direct_agency_id, Agency.status == "approved")
@@ -207,11 +236,15 @@ async def _check_direct_agency(session: AsyncSession, direct_agency_id: str | No
         raise rules.invalid("direct_agency_id", SELF_DEALING)
 
 
-async def _project_for(session: AsyncSession, user: AppUser, project_id: str | None) -> tuple[OwnerOrg | None, Project | None]:
+async def _project_for(
+    session: AsyncSession, user: AppUser, project_id: str | None
+) -> tuple[OwnerOrg | None, Project | None]:
     org = await org_of(session, user)
     if project_id is None:
         return org, None
-    project = (await session.execute(sa.select(Project).where(Project.public_id == project_id))).scalar_one_or_none()
+    project = (
+        await session.execute(sa.select(Project).where(Project.public_id == project_id))
+    ).scalar_one_or_none()
     if project is None or org is None or project.org_id != org.id:
         raise rules.invalid("project_id", N_("Choose one of your organisation's projects."))
     return org, project
@@ -227,15 +260,28 @@ async def create_notice(session: AsyncSession, *, user: AppUser, data: NoticeCre
     await _check_direct_agency(session, data.direct_agency_id, org.id if org else None)
     notice = Notice(
         public_id=await next_public_id(session, prefix="N", sequence=NOTICE_SEQUENCE),
-        owner_id=user.id, org_id=org.id if org else None, project_id=project.id if project else None,  # type: ignore[arg-type]
-        title=data.title, description=data.description, category=data.category, required_level=data.required_level,
-        region=data.region, budget_fen=data.budget_fen, method=data.method.value, winners=data.winners,
-        min_candidates=min_candidates, bid_deadline=deadline, service_days=data.service_days,
-        direct_agency_id=data.direct_agency_id, direct_justification=data.direct_justification,
+        owner_id=user.id,
+        org_id=org.id if org else None,
+        project_id=project.id if project else None,  # type: ignore[arg-type]
+        title=data.title,
+        description=data.description,
+        category=data.category,
+        required_level=data.required_level,
+        region=data.region,
+        budget_fen=data.budget_fen,
+        method=data.method.value,
+        winners=data.winners,
+        min_candidates=min_candidates,
+        bid_deadline=deadline,
+        service_days=data.service_days,
+        direct_agency_id=data.direct_agency_id,
+        direct_justification=data.direct_justification,
     )
     session.add(notice)
     await session.flush()
-    session.add_all(NoticeAvoid(notice_id=notice.id, agency_id=a.agency_id, reason=a.reason.strip()) for a in data.avoid)  # type: ignore[arg-type]
+    session.add_all(
+        NoticeAvoid(notice_id=notice.id, agency_id=a.agency_id, reason=a.reason.strip()) for a in data.avoid
+    )  # type: ignore[arg-type]
     await session.flush()
     return notice
 
@@ -258,15 +304,28 @@ async def update_draft(session: AsyncSession, *, user: AppUser, notice_id: str, 
     org, project = await _project_for(session, user, data.project_id)
     await _check_direct_agency(session, data.direct_agency_id, org.id if org else None)
     for key, value in {
-        "title": data.title, "description": data.description, "category": data.category, "required_level": data.required_level,
-        "region": data.region, "budget_fen": data.budget_fen, "method": data.method.value, "winners": data.winners,
-        "min_candidates": min_candidates, "bid_deadline": deadline, "service_days": data.service_days,
-        "direct_agency_id": data.direct_agency_id, "direct_justification": data.direct_justification,
-        "org_id": org.id if org else None, "project_id": project.id if project else None, "updated_at": utcnow(),
+        "title": data.title,
+        "description": data.description,
+        "category": data.category,
+        "required_level": data.required_level,
+        "region": data.region,
+        "budget_fen": data.budget_fen,
+        "method": data.method.value,
+        "winners": data.winners,
+        "min_candidates": min_candidates,
+        "bid_deadline": deadline,
+        "service_days": data.service_days,
+        "direct_agency_id": data.direct_agency_id,
+        "direct_justification": data.direct_justification,
+        "org_id": org.id if org else None,
+        "project_id": project.id if project else None,
+        "updated_at": utcnow(),
     }.items():
         setattr(notice, key, value)
     await session.execute(sa.delete(NoticeAvoid).where(NoticeAvoid.notice_id == notice.id))
-    session.add_all(NoticeAvoid(notice_id=notice.id, agency_id=a.agency_id, reason=a.reason.strip()) for a in data.avoid)  # type: ignore[arg-type]
+    session.add_all(
+        NoticeAvoid(notice_id=notice.id, agency_id=a.agency_id, reason=a.reason.strip()) for a in data.avoid
+    )  # type: ignore[arg-type]
     await session.flush()
     return notice
 
@@ -283,13 +342,26 @@ async def delete_draft(session: AsyncSession, *, user: AppUser, notice_id: str) 
 def _terms(v: NoticeView) -> bytes:
     n = v.notice
     return rules.terms_document(
-        notice_id=n.public_id, title=n.title, description=n.description, category=n.category, required_level=n.required_level,
-        region=n.region, budget_fen=n.budget_fen, method=n.method, winners=n.winners, min_candidates=n.min_candidates,
-        bid_deadline=n.bid_deadline, service_days=n.service_days,
+        notice_id=n.public_id,
+        title=n.title,
+        description=n.description,
+        category=n.category,
+        required_level=n.required_level,
+        region=n.region,
+        budget_fen=n.budget_fen,
+        method=n.method,
+        winners=n.winners,
+        min_candidates=n.min_candidates,
+        bid_deadline=n.bid_deadline,
+        service_days=n.service_days,
         owner={"id": v.org.public_id, "name": v.org.name} if v.org else None,
-        project={"id": v.project.public_id, "name": v.project.name, "code": v.project.code} if v.project else None,
+        project={"id": v.project.public_id, "name": v.project.name, "code": v.project.code}
+        if v.project
+        else None,
         avoid=[{"agency_id": a.agency_id, "reason": a.reason} for a in v.avoid],
-        direct={"agency_id": n.direct_agency_id, "justification": n.direct_justification or ""} if n.direct_agency_id else None,
+        direct={"agency_id": n.direct_agency_id, "justification": n.direct_justification or ""}
+        if n.direct_agency_id
+        else None,
     )
 
 
@@ -298,7 +370,9 @@ def _scheme(settings: Settings, deadline: datetime) -> str:
     return protocol.scheme_for(beacon, protocol.deadline_unix(deadline))
 
 
-async def publish(session: AsyncSession, *, user: AppUser, notice_id: str, settings: Settings, sealer: SecretSealer) -> Notice:
+async def publish(
+    session: AsyncSession, *, user: AppUser, notice_id: str, settings: Settings, sealer: SecretSealer
+) -> Notice:
     """MSP/1 step 1: draw the secret, commit to it, freeze the terms, log ``notice.published``."""
     notice = await get_notice(session, notice_id, lock="update")
     _own(notice, user)
@@ -308,7 +382,10 @@ async def publish(session: AsyncSession, *, user: AppUser, notice_id: str, setti
     await _check_direct_agency(session, notice.direct_agency_id, notice.org_id)
     now = await db_now(session)
     notice.bid_deadline = rules.check_deadline(
-        notice.bid_deadline, now=now, min_window=settings.min_bid_window, latest=now + timedelta(seconds=protocol.MAX_BID_WINDOW_SECONDS)
+        notice.bid_deadline,
+        now=now,
+        min_window=settings.min_bid_window,
+        latest=now + timedelta(seconds=protocol.MAX_BID_WINDOW_SECONDS),
     )
     notice.protocol = protocol.VERSION
     notice.sealing = sealing_mode(settings) if notice.protocol >= 2 else None
@@ -322,9 +399,14 @@ async def publish(session: AsyncSession, *, user: AppUser, notice_id: str, setti
     session.add(NoticeSecret(notice_id=notice.id, sealed=sealer.seal(notice.public_id, secret)))  # type: ignore[arg-type]
     await session.flush()
     fields: dict[str, Any] = {
-        "notice_id": notice.public_id, "method": notice.method, "winners": notice.winners,
-        "min_candidates": notice.min_candidates, "bid_deadline": protocol.format_ts(notice.bid_deadline),
-        "terms_sha256": notice.terms_sha256, "commit": notice.commit, "scheme": notice.scheme,
+        "notice_id": notice.public_id,
+        "method": notice.method,
+        "winners": notice.winners,
+        "min_candidates": notice.min_candidates,
+        "bid_deadline": protocol.format_ts(notice.bid_deadline),
+        "terms_sha256": notice.terms_sha256,
+        "commit": notice.commit,
+        "scheme": notice.scheme,
     }
     if notice.protocol >= 2:
         fields["sealing"] = notice.sealing
@@ -349,7 +431,9 @@ def tlock_round_of(deadline: datetime) -> int:
     return protocol.tlock_round(protocol.deadline_unix(deadline))
 
 
-async def amend(session: AsyncSession, *, user: AppUser, notice_id: str, data: NoticeAmend, settings: Settings) -> tuple[Notice, dict[str, list[Any]]]:
+async def amend(
+    session: AsyncSession, *, user: AppUser, notice_id: str, data: NoticeAmend, settings: Settings
+) -> tuple[Notice, dict[str, list[Any]]]:
     """New terms for an open notice before its deadline; the deadline only ever moves later.
     Returns the notice and what changed ({field: [old, new]})."""
     notice = await get_notice(session, notice_id, lock="update")
@@ -373,8 +457,14 @@ async def amend(session: AsyncSession, *, user: AppUser, notice_id: str, data: N
     # omitted field keeps them.
     given = data.model_fields_set
     if "required_level" in given and data.required_level != notice.required_level:
-        if data.required_level is not None and data.required_level not in catalogue.level_codes(notice.category):
-            raise rules.invalid("required_level", N_("Choose one of this category's levels: {levels}."), levels=", ".join(catalogue.level_codes(notice.category)) or "—")
+        if data.required_level is not None and data.required_level not in catalogue.level_codes(
+            notice.category
+        ):
+            raise rules.invalid(
+                "required_level",
+                N_("Choose one of this category's levels: {levels}."),
+                levels=", ".join(catalogue.level_codes(notice.category)) or "—",
+            )
         changes["required_level"] = [notice.required_level, data.required_level]
     if "service_days" in given and data.service_days != notice.service_days:
         changes["service_days"] = [notice.service_days, data.service_days]
@@ -389,7 +479,11 @@ async def amend(session: AsyncSession, *, user: AppUser, notice_id: str, data: N
             if notice.sealing == "tlock" and await _has_bids(session, notice):
                 # Its sealed entries are locked to the round of the deadline in force: they
                 # would open at that round, while bidding went on.
-                raise Conflict(N_("Bids are timelocked to the current deadline; it can no longer move. Cancel and publish again to change it."))
+                raise Conflict(
+                    N_(
+                        "Bids are timelocked to the current deadline; it can no longer move. Cancel and publish again to change it."
+                    )
+                )
             changes["bid_deadline"] = [protocol.format_ts(notice.bid_deadline), protocol.format_ts(deadline)]
     if not changes:
         raise rules.invalid("body", N_("Nothing would change."))
@@ -410,11 +504,21 @@ async def amend(session: AsyncSession, *, user: AppUser, notice_id: str, data: N
         version=notice.protocol,
         type="notice.amended",
         fields={
-            "notice_id": notice.public_id, "terms_sha256": notice.terms_sha256,
-            "bid_deadline": protocol.format_ts(notice.bid_deadline), "scheme": notice.scheme,
+            "notice_id": notice.public_id,
+            "terms_sha256": notice.terms_sha256,
+            "bid_deadline": protocol.format_ts(notice.bid_deadline),
+            "scheme": notice.scheme,
         },
     )
-    session.add(NoticeRevision(notice_id=notice.id, changes=changes, reason=reason, terms_sha256=notice.terms_sha256, log_seq=appended.seq))  # type: ignore[arg-type]
+    session.add(
+        NoticeRevision(
+            notice_id=notice.id,
+            changes=changes,
+            reason=reason,
+            terms_sha256=notice.terms_sha256,
+            log_seq=appended.seq,
+        )
+    )  # type: ignore[arg-type]
     return notice, changes
 
 
@@ -424,7 +528,9 @@ async def revisions(session: AsyncSession, notice: Notice) -> list[NoticeRevisio
     return list((await session.execute(stmt)).scalars().all())
 
 
-async def request_cancellation(session: AsyncSession, *, user: AppUser, notice_id: str, reason: str) -> Notice:
+async def request_cancellation(
+    session: AsyncSession, *, user: AppUser, notice_id: str, reason: str
+) -> Notice:
     """The owner asks to cancel an open notice; a supervisor consents or refuses.
 
     Always a request, with or without bids: whether anyone has bid is sealed until the
@@ -446,14 +552,28 @@ async def request_cancellation(session: AsyncSession, *, user: AppUser, notice_i
     reason = agencies.check_publishable(reason.strip(), "reason")
     if not reason:
         raise rules.invalid("reason", N_("Give a reason; it is published."))
-    entry = await log.append(session, version=protocol.VERSION, type="notice.cancel_requested", fields={"notice_id": notice.public_id, "reason": reason})
+    entry = await log.append(
+        session,
+        version=protocol.VERSION,
+        type="notice.cancel_requested",
+        fields={"notice_id": notice.public_id, "reason": reason},
+    )
     notice.cancel_request_reason = reason
     notice.cancel_requested_seq = entry.seq
     notice.cancel_requested_at = now
     notice.updated_at = utcnow()
-    supervisors = await session.execute(sa.select(AppUser.id).where(AppUser.role == Role.supervisor.value, AppUser.is_active.is_(True)))  # type: ignore[attr-defined]
+    supervisors = await session.execute(
+        sa.select(AppUser.id).where(AppUser.role == Role.supervisor.value, AppUser.is_active.is_(True))
+    )  # type: ignore[attr-defined]
     for (user_id,) in supervisors:
-        session.add(Message(user_id=user_id, notice_id=notice.id, kind="cancel_requested", params={"notice_id": notice.public_id, "title": notice.title, "reason": reason}))
+        session.add(
+            Message(
+                user_id=user_id,
+                notice_id=notice.id,
+                kind="cancel_requested",
+                params={"notice_id": notice.public_id, "title": notice.title, "reason": reason},
+            )
+        )
     await session.flush()
     return notice
 
@@ -476,7 +596,12 @@ async def decide_cancellation(
         raise rules.invalid("reason", N_("Say why the cancellation is refused; it is published."))
     request_seq = notice.cancel_requested_seq
     owner_reason = notice.cancel_request_reason or ""
-    fields: dict[str, Any] = {"notice_id": notice.public_id, "request_seq": request_seq, "supervisor_id": user.public_id, "reason": reason}
+    fields: dict[str, Any] = {
+        "notice_id": notice.public_id,
+        "request_seq": request_seq,
+        "supervisor_id": user.public_id,
+        "reason": reason,
+    }
     notice.cancel_request_reason = None
     notice.cancel_requested_seq = None
     notice.cancel_requested_at = None
@@ -484,11 +609,25 @@ async def decide_cancellation(
         notice.updated_at = utcnow()
         await session.flush()
         await log.append(session, version=protocol.VERSION, type="notice.cancel_refused", fields=fields)
-        session.add(Message(user_id=notice.owner_id, notice_id=notice.id, kind="cancel_refused", params={"notice_id": notice.public_id, "title": notice.title, "reason": reason}))
+        session.add(
+            Message(
+                user_id=notice.owner_id,
+                notice_id=notice.id,
+                kind="cancel_refused",
+                params={"notice_id": notice.public_id, "title": notice.title, "reason": reason},
+            )
+        )
         return notice
     await log.append(session, version=protocol.VERSION, type="notice.cancel_consented", fields=fields)
     await _cancel(session, notice, owner_reason, sealer)
-    session.add(Message(user_id=notice.owner_id, notice_id=notice.id, kind="cancel_consented", params={"notice_id": notice.public_id, "title": notice.title}))
+    session.add(
+        Message(
+            user_id=notice.owner_id,
+            notice_id=notice.id,
+            kind="cancel_consented",
+            params={"notice_id": notice.public_id, "title": notice.title},
+        )
+    )
     return notice
 
 
@@ -498,13 +637,17 @@ async def _cancel(session: AsyncSession, notice: Notice, reason: str, sealer: Se
         # Ending the bidding opens every bid placed, as the close does: a sealed entry that
         # no notice opens is a problem the verifier names (docs/protocol/msp.md). Timelocked
         # bids cannot be opened before their round: bids.opened does it then.
-        fields["openings"] = None if notice.sealing == "tlock" else (await open_bids(session, notice, sealer)).openings
+        fields["openings"] = (
+            None if notice.sealing == "tlock" else (await open_bids(session, notice, sealer)).openings
+        )
     notice.status = NoticeStatus.cancelled.value
     notice.cancel_reason = reason
     notice.updated_at = utcnow()
     # Standing bids are released with the notice; the cancellation entry speaks for them.
     await session.execute(
-        sa.update(Bid).where(Bid.notice_id == notice.id, Bid.status == BidStatus.standing.value).values(status=BidStatus.withdrawn.value, withdrawn_at=utcnow())
+        sa.update(Bid)
+        .where(Bid.notice_id == notice.id, Bid.status == BidStatus.standing.value)
+        .values(status=BidStatus.withdrawn.value, withdrawn_at=utcnow())
     )
     await session.flush()
     cancelled = await log.append(session, version=notice.protocol, type="notice.cancelled", fields=fields)
@@ -514,7 +657,11 @@ async def _cancel(session: AsyncSession, notice: Notice, reason: str, sealer: Se
 
 async def pending_cancellations(session: AsyncSession) -> list[Notice]:
     """Open notices whose cancellation waits for a supervisor, oldest request first."""
-    stmt = sa.select(Notice).where(Notice.status == NoticeStatus.open.value, Notice.cancel_requested_seq.is_not(None)).order_by(Notice.cancel_requested_seq)  # type: ignore[union-attr]
+    stmt = (
+        sa.select(Notice)
+        .where(Notice.status == NoticeStatus.open.value, Notice.cancel_requested_seq.is_not(None))
+        .order_by(Notice.cancel_requested_seq)
+    )  # type: ignore[union-attr]
     return list((await session.execute(stmt)).scalars().all())
 
 
@@ -523,11 +670,20 @@ async def _has_bids(session: AsyncSession, notice: Notice) -> bool:
 
 
 def check_filters(
-    *, q: str | None = None, category: str | None = None, region: str | None = None, method: str | None = None,
-    status: str | None = None, budget_min: int | None = None, budget_max: int | None = None, drafts: bool = False,
+    *,
+    q: str | None = None,
+    category: str | None = None,
+    region: str | None = None,
+    method: str | None = None,
+    status: str | None = None,
+    budget_min: int | None = None,
+    budget_max: int | None = None,
+    drafts: bool = False,
 ) -> queries.NoticeFilters:
     """A list's filters checked (422 on one that cannot apply) and made plain (pure)."""
-    if status and (status not in [s.value for s in NoticeStatus] or (status == NoticeStatus.draft and not drafts)):
+    if status and (
+        status not in [s.value for s in NoticeStatus] or (status == NoticeStatus.draft and not drafts)
+    ):
         raise rules.invalid("status", N_("Unknown status filter."))
     if method and method not in [m.value for m in Method]:
         raise rules.invalid("method", N_("Choose lottery, lowest_price or direct."))
@@ -540,9 +696,14 @@ def check_filters(
         public_id = q.strip()
         title_like = like_pattern(public_id)
     return queries.NoticeFilters(
-        status=status or None, method=method or None, category=category or None,
+        status=status or None,
+        method=method or None,
+        category=category or None,
         region_prefix=regions.scope_prefix(region) if region else None,
-        budget_min=budget_min, budget_max=budget_max, title_like=title_like, public_id=public_id,
+        budget_min=budget_min,
+        budget_max=budget_max,
+        title_like=title_like,
+        public_id=public_id,
     )
 
 
@@ -566,7 +727,9 @@ async def notice_page(conn: asyncpg.Connection, public_id: str) -> queries.Notic
 
 def may_see(status: str, owner_id: int, viewer: AppUser | None) -> bool:
     """Drafts are private to their owner (and staff); everything else is public."""
-    return status != NoticeStatus.draft or (viewer is not None and (viewer.id == owner_id or viewer.role in (Role.admin, Role.supervisor)))
+    return status != NoticeStatus.draft or (
+        viewer is not None and (viewer.id == owner_id or viewer.role in (Role.admin, Role.supervisor))
+    )
 
 
 async def list_notices(
@@ -586,30 +749,47 @@ async def list_notices(
     if filters.status:
         stmt = stmt.where(Notice.status == filters.status)
     rows = list((await session.execute(stmt)).scalars().all())
-    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit and rows[limit - 1].id is not None else None
+    next_cursor = (
+        encode_cursor(rows[limit - 1].id) if len(rows) > limit and rows[limit - 1].id is not None else None
+    )
     return rows[:limit], next_cursor
 
 
 def requirements(v: NoticeView) -> agency_rules.Requirements:
     n = v.notice
     return agency_rules.notice_requirements(
-        category=n.category, min_level=n.required_level, region=n.region, avoid={a.agency_id: a.reason for a in v.avoid}
+        category=n.category,
+        min_level=n.required_level,
+        region=n.region,
+        avoid={a.agency_id: a.reason for a in v.avoid},
     )
 
 
-async def eligibility(session: AsyncSession, agency: Agency, v: NoticeView) -> agency_rules.Eligible | agency_rules.NotEligible:
+async def eligibility(
+    session: AsyncSession, agency: Agency, v: NoticeView
+) -> agency_rules.Eligible | agency_rules.NotEligible:
     profile = await agencies.load_profile(session, agency)
     return agency_rules.eligibility(profile.facts(), requirements(v), today_in_china())
 
 
-async def open_notices_for(session: AsyncSession, agency: Agency, *, limit: int = 100) -> list[tuple[Notice, Any]]:
+async def open_notices_for(
+    session: AsyncSession, agency: Agency, *, limit: int = 100
+) -> list[tuple[Notice, Any]]:
     """Open notices before their deadline, each with whether this agency may bid and why not."""
     now = await db_now(session)
-    stmt = sa.select(Notice).where(Notice.status == NoticeStatus.open.value, Notice.bid_deadline > now).order_by(Notice.bid_deadline).limit(limit)
+    stmt = (
+        sa.select(Notice)
+        .where(Notice.status == NoticeStatus.open.value, Notice.bid_deadline > now)
+        .order_by(Notice.bid_deadline)
+        .limit(limit)
+    )
     notices = list((await session.execute(stmt)).scalars().all())
     profile = await agencies.load_profile(session, agency)
     facts, today = profile.facts(), today_in_china()
-    return [(v.notice, agency_rules.eligibility(facts, requirements(v), today)) for v in await views(session, notices)]
+    return [
+        (v.notice, agency_rules.eligibility(facts, requirements(v), today))
+        for v in await views(session, notices)
+    ]
 
 
 # -- bids --------------------------------------------------------------------------------------
@@ -617,13 +797,21 @@ async def open_notices_for(session: AsyncSession, agency: Agency, *, limit: int 
 
 def not_eligible(result: agency_rules.NotEligible) -> DomainError:
     return DomainError(
-        detail=N_("Your agency may not bid on this notice."), status=403, title=N_("Forbidden"),
+        detail=N_("Your agency may not bid on this notice."),
+        status=403,
+        title=N_("Forbidden"),
         errors=[FieldError(r.code, r.message_en, zh=r.message_zh) for r in result.reasons],
     )
 
 
 async def place_bid(
-    session: AsyncSession, *, bidder: str, notice_id: str, price_fen: Any, receipts: ReceiptSigner, sealer: SecretSealer
+    session: AsyncSession,
+    *,
+    bidder: str,
+    notice_id: str,
+    price_fen: Any,
+    receipts: ReceiptSigner,
+    sealer: SecretSealer,
 ) -> PlacedBid:
     """Step 2: a sealed bid, its log entry and a signed receipt, or nothing. An MSP/2
     notice's bid logs ``bid.sealed`` with a commitment alone (docs/protocol/msp.md); an
@@ -635,7 +823,9 @@ async def place_bid(
     of a dozen through the ORM; the rules are the same pure functions the pages use."""
     connection = await session.connection()
     # Through SQLAlchemy's connection, which begins the transaction if it has not begun.
-    row = (await connection.exec_driver_sql(queries.BID_CONTEXT, (bidder, notice_id))).mappings().one_or_none()
+    row = (
+        (await connection.exec_driver_sql(queries.BID_CONTEXT, (bidder, notice_id))).mappings().one_or_none()
+    )
     if row is None or not row["is_active"]:
         raise Unauthorized(N_("This account no longer exists or has changed; log in again"))
     context = queries.bid_context(row)
@@ -675,23 +865,37 @@ async def place_bid(
     fields = {"commitment": commitment.hex()}
     if context.sealing == "tlock":
         # The only copy: anyone can open it once the deadline's round exists, nobody before.
-        fields["tlock"] = tlock.seal(protocol.tlock_plaintext(salt, document=document), tlock_round_of(context.bid_deadline))
+        fields["tlock"] = tlock.seal(
+            protocol.tlock_plaintext(salt, document=document), tlock_round_of(context.bid_deadline)
+        )
     appended = await log.append(session, type=protocol.SEALED_TYPE, fields=fields)
     stamped = protocol.parse_ts(appended.ts)
     if stamped >= context.bid_deadline:
         raise Conflict(N_("The bid deadline has passed."))
     receipt = receipts.sign(
         {
-            "v": 2, "notice_id": notice_public_id, "bid_id": bid_id, "agency_id": agency_id, "commitment": commitment.hex(),
-            "salt": salt.hex(), "seq": appended.seq, "leaf_hash": appended.leaf_hash.hex(),
+            "v": 2,
+            "notice_id": notice_public_id,
+            "bid_id": bid_id,
+            "agency_id": agency_id,
+            "commitment": commitment.hex(),
+            "salt": salt.hex(),
+            "seq": appended.seq,
+            "leaf_hash": appended.leaf_hash.hex(),
         }
     )
     opened = SealedBid(document=document, salt=salt, receipt=receipt)
     bid = Bid(
-        public_id=bid_id, notice_id=context.notice_id, agency_id=context.agency_id, protocol=2,  # type: ignore[arg-type]
+        public_id=bid_id,
+        notice_id=context.notice_id,
+        agency_id=context.agency_id,
+        protocol=2,  # type: ignore[arg-type]
         # With tlock nothing is kept: the salt would let the operator try every price.
-        commitment=commitment.hex(), sealed=None if context.sealing == "tlock" else sealer.seal(bid_label(bid_id), opened.to_bytes()),
-        seq=appended.seq, leaf_hash=appended.leaf_hash.hex(), created_at=stamped,
+        commitment=commitment.hex(),
+        sealed=None if context.sealing == "tlock" else sealer.seal(bid_label(bid_id), opened.to_bytes()),
+        seq=appended.seq,
+        leaf_hash=appended.leaf_hash.hex(),
+        created_at=stamped,
     )
     # One INSERT straight through asyncpg and no savepoint: every round trip from the
     # append to the commit is made while the log's lock is held, and all bids queue on it.
@@ -699,15 +903,26 @@ async def place_bid(
     driver = (await connection.get_raw_connection()).driver_connection
     try:
         bid.id = await driver.fetchval(
-            queries.INSERT_SEALED_BID, bid.public_id, bid.notice_id, bid.agency_id, bid.commitment, bid.sealed,
-            bid.seq, bid.leaf_hash, bid.created_at,
+            queries.INSERT_SEALED_BID,
+            bid.public_id,
+            bid.notice_id,
+            bid.agency_id,
+            bid.commitment,
+            bid.sealed,
+            bid.seq,
+            bid.leaf_hash,
+            bid.created_at,
         )
     except asyncpg.UniqueViolationError:
-        raise Conflict(N_("Your agency already has a standing bid on this notice; withdraw it to bid again.")) from None
+        raise Conflict(
+            N_("Your agency already has a standing bid on this notice; withdraw it to bid again.")
+        ) from None
     return PlacedBid(bid=bid, opened=opened)
 
 
-async def _place_msp1_bid(session: AsyncSession, context: queries.BidContext, price: int | None, receipts: ReceiptSigner) -> PlacedBid:
+async def _place_msp1_bid(
+    session: AsyncSession, context: queries.BidContext, price: int | None, receipts: ReceiptSigner
+) -> PlacedBid:
     """MSP/1 step 2, for a notice published before MSP/2: it finishes under the rules it
     was published with (its bidders were told them), so its bids are logged as MSP/1 says."""
     bid_id, notice_public_id = context.bid_id, context.notice_public_id
@@ -717,33 +932,78 @@ async def _place_msp1_bid(session: AsyncSession, context: queries.BidContext, pr
     document = protocol.bid_document(notice_public_id, bid_id, agency_id, price, nonce)
     digest = protocol.bid_sha256(document)
     appended = await log.append(
-        session, version=1, type="bid.accepted", fields={"notice_id": notice_public_id, "bid_id": bid_id, "agency_id": agency_id, "bid_sha256": digest}
+        session,
+        version=1,
+        type="bid.accepted",
+        fields={
+            "notice_id": notice_public_id,
+            "bid_id": bid_id,
+            "agency_id": agency_id,
+            "bid_sha256": digest,
+        },
     )
     stamped = protocol.parse_ts(appended.ts)
     assert context.bid_deadline is not None
     if stamped >= context.bid_deadline:
         raise Conflict(N_("The bid deadline has passed."))
-    receipt = receipts.sign({"notice_id": notice_public_id, "bid_id": bid_id, "agency_id": agency_id, "bid_sha256": digest, "seq": appended.seq, "leaf_hash": appended.leaf_hash.hex()})
+    receipt = receipts.sign(
+        {
+            "notice_id": notice_public_id,
+            "bid_id": bid_id,
+            "agency_id": agency_id,
+            "bid_sha256": digest,
+            "seq": appended.seq,
+            "leaf_hash": appended.leaf_hash.hex(),
+        }
+    )
     bid = Bid(
-        public_id=bid_id, notice_id=context.notice_id, agency_id=context.agency_id, protocol=1, price_fen=price, nonce=nonce, document=document,  # type: ignore[arg-type]
-        bid_sha256=digest, seq=appended.seq, leaf_hash=appended.leaf_hash.hex(), receipt=receipt, created_at=stamped,
+        public_id=bid_id,
+        notice_id=context.notice_id,
+        agency_id=context.agency_id,
+        protocol=1,
+        price_fen=price,
+        nonce=nonce,
+        document=document,  # type: ignore[arg-type]
+        bid_sha256=digest,
+        seq=appended.seq,
+        leaf_hash=appended.leaf_hash.hex(),
+        receipt=receipt,
+        created_at=stamped,
     )
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection
     try:
         bid.id = await driver.fetchval(
-            queries.INSERT_BID, bid.public_id, bid.notice_id, bid.agency_id, bid.price_fen, bid.nonce, bid.document,
-            bid.bid_sha256, bid.seq, bid.leaf_hash, bid.receipt, bid.created_at,
+            queries.INSERT_BID,
+            bid.public_id,
+            bid.notice_id,
+            bid.agency_id,
+            bid.price_fen,
+            bid.nonce,
+            bid.document,
+            bid.bid_sha256,
+            bid.seq,
+            bid.leaf_hash,
+            bid.receipt,
+            bid.created_at,
         )
     except asyncpg.UniqueViolationError:
-        raise Conflict(N_("Your agency already has a standing bid on this notice; withdraw it to bid again.")) from None
+        raise Conflict(
+            N_("Your agency already has a standing bid on this notice; withdraw it to bid again.")
+        ) from None
     return PlacedBid(bid=bid, opened=None)
 
 
-async def withdraw_bid(session: AsyncSession, *, user: AppUser, notice_id: str, bid_id: str, sealer: SecretSealer) -> Bid:
+async def withdraw_bid(
+    session: AsyncSession, *, user: AppUser, notice_id: str, bid_id: str, sealer: SecretSealer
+) -> Bid:
     agency = await agencies.agency_of(session, user) if user.role == Role.agency else None
     notice = await get_notice(session, notice_id, lock="share")
-    bid = (await session.execute(sa.select(Bid).where(Bid.public_id == bid_id, Bid.notice_id == notice.id).with_for_update())).scalar_one_or_none()
+    bid = (
+        await session.execute(
+            sa.select(Bid).where(Bid.public_id == bid_id, Bid.notice_id == notice.id).with_for_update()
+        )
+    ).scalar_one_or_none()
     # Someone else's bid is "not found", not "forbidden": its existence is sealed too.
     if bid is None or agency is None or bid.agency_id != agency.id:
         raise NotFound(N_("You have no such bid."))
@@ -755,7 +1015,12 @@ async def withdraw_bid(session: AsyncSession, *, user: AppUser, notice_id: str, 
     bid.withdrawn_at = utcnow()
     if bid.protocol == 1:
         await session.flush()
-        appended = await log.append(session, version=1, type="bid.withdrawn", fields={"notice_id": notice.public_id, "bid_id": bid.public_id, "agency_id": agency.public_id})
+        appended = await log.append(
+            session,
+            version=1,
+            type="bid.withdrawn",
+            fields={"notice_id": notice.public_id, "bid_id": bid.public_id, "agency_id": agency.public_id},
+        )
     else:
         # A withdrawal is a sealed entry too, indistinguishable from a bid until the
         # opening: its commitment binds it to the one bid it withdraws.
@@ -764,7 +1029,10 @@ async def withdraw_bid(session: AsyncSession, *, user: AppUser, notice_id: str, 
         commitment = protocol.withdrawal_commitment(salt, bytes.fromhex(bid.commitment))
         fields = {"commitment": commitment.hex()}
         if notice.sealing == "tlock":
-            fields["tlock"] = tlock.seal(protocol.tlock_plaintext(salt, withdraws=bytes.fromhex(bid.commitment)), tlock_round_of(notice.bid_deadline))
+            fields["tlock"] = tlock.seal(
+                protocol.tlock_plaintext(salt, withdraws=bytes.fromhex(bid.commitment)),
+                tlock_round_of(notice.bid_deadline),
+            )
         else:
             bid.withdrawal_sealed = sealer.seal(withdrawal_label(bid.public_id), salt)
         await session.flush()
@@ -779,14 +1047,18 @@ async def withdraw_bid(session: AsyncSession, *, user: AppUser, notice_id: str, 
 # -- MSP/2: the sealed material of a bid, and opening a notice's bids -------------------------
 
 
-async def _open_timelocked(session: AsyncSession, notice: Notice, rows: Sequence[Bid], signature: bytes) -> dict[int, dict[str, Any]]:
+async def _open_timelocked(
+    session: AsyncSession, notice: Notice, rows: Sequence[Bid], signature: bytes
+) -> dict[int, dict[str, Any]]:
     """The timelock plaintexts of a notice's sealed entries (bids and withdrawals), by
     seq, opened from the public log with the deadline round's signature."""
     seqs = [b.seq for b in rows] + [b.withdrawal_seq for b in rows if b.withdrawal_seq is not None]
     if not seqs:
         return {}
     round_number = tlock_round_of(notice.bid_deadline)
-    found = await session.execute(sa.text("SELECT seq, entry FROM log_entry WHERE seq = ANY(:seqs)"), {"seqs": seqs})
+    found = await session.execute(
+        sa.text("SELECT seq, entry FROM log_entry WHERE seq = ANY(:seqs)"), {"seqs": seqs}
+    )
     opened: dict[int, dict[str, Any]] = {}
     for seq, raw in found.all():
         entry = protocol.parse_canonical(bytes(raw))
@@ -813,12 +1085,18 @@ class SealedBid:
     receipt: str
 
     def to_bytes(self) -> bytes:
-        return protocol.canonical_json({"document": self.document.decode("utf-8"), "salt": self.salt.hex(), "receipt": self.receipt})
+        return protocol.canonical_json(
+            {"document": self.document.decode("utf-8"), "salt": self.salt.hex(), "receipt": self.receipt}
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SealedBid:
         value = protocol.parse_canonical(data)
-        return cls(document=str(value["document"]).encode("utf-8"), salt=bytes.fromhex(value["salt"]), receipt=str(value["receipt"]))
+        return cls(
+            document=str(value["document"]).encode("utf-8"),
+            salt=bytes.fromhex(value["salt"]),
+            receipt=str(value["receipt"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -847,7 +1125,9 @@ class Opened:
     standing: list[dict[str, Any]]
 
 
-async def open_bids(session: AsyncSession, notice: Notice, sealer: SecretSealer, *, signature: bytes | None = None) -> Opened:
+async def open_bids(
+    session: AsyncSession, notice: Notice, sealer: SecretSealer, *, signature: bytes | None = None
+) -> Opened:
     """Every bid ever placed on an MSP/2 notice, standing and withdrawn, opened as the
     protocol publishes them (sorted by bid id). Call only once bidding has ended; a tlock
     notice's bids need ``signature``, its deadline round's, and are opened from the log."""
@@ -855,7 +1135,9 @@ async def open_bids(session: AsyncSession, notice: Notice, sealer: SecretSealer,
     timelocked: dict[int, dict[str, Any]] = {}
     if notice.sealing == "tlock":
         if signature is None:
-            raise RuntimeError(f"the bids of {notice.public_id} are timelocked: opening them needs the round's signature")
+            raise RuntimeError(
+                f"the bids of {notice.public_id} are timelocked: opening them needs the round's signature"
+            )
         timelocked = await _open_timelocked(session, notice, rows, signature)
     openings: list[dict[str, Any]] = []
     standing: list[dict[str, Any]] = []
@@ -863,16 +1145,25 @@ async def open_bids(session: AsyncSession, notice: Notice, sealer: SecretSealer,
         withdrawn = None
         if notice.sealing == "tlock":
             opened = timelocked[bid.seq]
-            sealed = SealedBid(document=protocol.canonical_json(opened["bid"]), salt=bytes.fromhex(opened["salt"]), receipt="")
+            sealed = SealedBid(
+                document=protocol.canonical_json(opened["bid"]),
+                salt=bytes.fromhex(opened["salt"]),
+                receipt="",
+            )
             if bid.withdrawal_seq is not None:
                 withdrawn = (bytes.fromhex(timelocked[bid.withdrawal_seq]["salt"]), bid.withdrawal_seq)
         else:
             found = unseal(bid, sealer)
             if found is None:
-                raise RuntimeError(f"bid {bid.public_id} of MSP/2 notice {notice.public_id} has no sealed material")
+                raise RuntimeError(
+                    f"bid {bid.public_id} of MSP/2 notice {notice.public_id} has no sealed material"
+                )
             sealed = found
             if bid.withdrawal_seq is not None and bid.withdrawal_sealed is not None:
-                withdrawn = (sealer.open(withdrawal_label(bid.public_id), bid.withdrawal_sealed), bid.withdrawal_seq)
+                withdrawn = (
+                    sealer.open(withdrawal_label(bid.public_id), bid.withdrawal_sealed),
+                    bid.withdrawal_seq,
+                )
         if protocol.bid_commitment(sealed.salt, sealed.document).hex() != bid.commitment:
             raise RuntimeError(f"bid {bid.public_id} does not open its own commitment")
         item = protocol.opening(sealed.document, sealed.salt, bid.seq, withdrawn)
@@ -937,26 +1228,44 @@ class OwnBid:
     withdrawal_seq = property(lambda self: self.bid.withdrawal_seq)
 
 
-async def bids_of(session: AsyncSession, agency: Agency, *, sealer: SecretSealer, notice: Notice | None = None) -> list[OwnBid]:
+async def bids_of(
+    session: AsyncSession, agency: Agency, *, sealer: SecretSealer, notice: Notice | None = None
+) -> list[OwnBid]:
     """The agency's own bids (newest first), opened for it alone."""
-    stmt = sa.select(Bid, Notice).join(Notice, Notice.id == Bid.notice_id).where(Bid.agency_id == agency.id).order_by(Bid.id.desc())
+    stmt = (
+        sa.select(Bid, Notice)
+        .join(Notice, Notice.id == Bid.notice_id)
+        .where(Bid.agency_id == agency.id)
+        .order_by(Bid.id.desc())
+    )
     if notice is not None:
         stmt = stmt.where(Bid.notice_id == notice.id)
     rows = [(b, n) for b, n in (await session.execute(stmt)).all()]
-    ended = sorted({n.public_id for b, n in rows if b.protocol >= 2 and n.status not in (NoticeStatus.open, NoticeStatus.draft)})
+    ended = sorted(
+        {
+            n.public_id
+            for b, n in rows
+            if b.protocol >= 2 and n.status not in (NoticeStatus.open, NoticeStatus.draft)
+        }
+    )
     opened_in: dict[str, int] = {}
     if ended:
         found = await session.execute(
-            sa.text("SELECT notice_id, seq FROM log_entry WHERE notice_id = ANY(:ids) AND type IN ('bidding.closed', 'notice.cancelled')"),
+            sa.text(
+                "SELECT notice_id, seq FROM log_entry WHERE notice_id = ANY(:ids) AND type IN ('bidding.closed', 'notice.cancelled')"
+            ),
             {"ids": ended},
         )
         opened_in = {notice_id: int(seq) for notice_id, seq in found.all()}
-    return [OwnBid(bid=b, notice=n, opened=unseal(b, sealer), opened_in=opened_in.get(n.public_id)) for b, n in rows]
+    return [
+        OwnBid(bid=b, notice=n, opened=unseal(b, sealer), opened_in=opened_in.get(n.public_id))
+        for b, n in rows
+    ]
 
 
-
-
-async def own_bid(session: AsyncSession, *, user: AppUser, notice_id: str, bid_id: str, sealer: SecretSealer) -> OwnBid:
+async def own_bid(
+    session: AsyncSession, *, user: AppUser, notice_id: str, bid_id: str, sealer: SecretSealer
+) -> OwnBid:
     """One of the caller's own bids; anyone else's is "not found" (its existence is sealed)."""
     agency = await agencies.agency_of(session, user) if user.role == Role.agency else None
     notice = await get_notice(session, notice_id)
@@ -968,7 +1277,9 @@ async def own_bid(session: AsyncSession, *, user: AppUser, notice_id: str, bid_i
     raise NotFound(N_("You have no such bid."))
 
 
-def receipt_body(opened: SealedBid, *, checkpoint: str | None = None, inclusion: dict[str, Any] | None = None) -> dict[str, Any]:
+def receipt_body(
+    opened: SealedBid, *, checkpoint: str | None = None, inclusion: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The receipt file's shape (``market receipt check``)."""
     return {
         "format": RECEIPT_FORMAT,
@@ -990,5 +1301,14 @@ async def receipt_file(session: AsyncSession, own: OwnBid) -> dict[str, Any]:
     inclusion: dict[str, Any] | None = None
     if checkpoint is not None and checkpoint.size > own.bid.seq:
         leaf, proof = await log.inclusion_proof(session, own.bid.seq, checkpoint.size)
-        inclusion = {"index": own.bid.seq, "size": checkpoint.size, "leaf_hash": leaf.hex(), "hashes": [h.hex() for h in proof]}
-    return receipt_body(own.opened, checkpoint=checkpoint.note if checkpoint is not None and inclusion is not None else None, inclusion=inclusion)
+        inclusion = {
+            "index": own.bid.seq,
+            "size": checkpoint.size,
+            "leaf_hash": leaf.hex(),
+            "hashes": [h.hex() for h in proof],
+        }
+    return receipt_body(
+        own.opened,
+        checkpoint=checkpoint.note if checkpoint is not None and inclusion is not None else None,
+        inclusion=inclusion,
+    )

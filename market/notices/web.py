@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -70,9 +70,20 @@ LIST_LIMIT = 20
 BLANK_AVOID_ROWS = 2
 MAX_AVOID_ROWS = 50
 NOTICE_FIELDS = (
-    "title", "description", "category", "required_level", "region", "budget", "method",
-    "winners", "min_candidates", "bid_deadline", "service_days", "project_id",
-    "direct_agency_id", "direct_justification",
+    "title",
+    "description",
+    "category",
+    "required_level",
+    "region",
+    "budget",
+    "method",
+    "winners",
+    "min_candidates",
+    "bid_deadline",
+    "service_days",
+    "project_id",
+    "direct_agency_id",
+    "direct_justification",
 )
 AMEND_FIELDS = ("title", "description", "budget", "bid_deadline", "required_level", "service_days", "reason")
 AVOID_KEY = re.compile(r"avoid(\d{1,2})_(agency_id|reason)")
@@ -115,7 +126,9 @@ NOTICE_DONE = {
     "published": N_("The notice is published: its terms are frozen and its commitment is in the public log."),
     "amended": N_("The notice has been amended; the new terms are in the public log."),
     "cancelled": N_("The notice has been cancelled; any standing bids are released."),
-    "cancel_requested": N_("Your request to cancel is published; a supervisor will consent or refuse. Until then the notice stays open."),
+    "cancel_requested": N_(
+        "Your request to cancel is published; a supervisor will consent or refuse. Until then the notice stays open."
+    ),
     "cancel_refused": N_("The cancellation is refused; the notice stays open."),
     "bid": N_("Your bid has been accepted. Keep the receipt below: it proves that the log holds your bid."),
     "withdrawn": N_("Your bid has been withdrawn."),
@@ -133,7 +146,9 @@ def parse_yuan(text: str, field_name: str) -> int:
         raise rules.invalid(field_name, N_("This field is required."))
     match = YUAN.match(cleaned)
     if not match:
-        raise rules.invalid(field_name, N_("Enter an amount in yuan with at most two decimals, such as 300000 or 1234.50."))
+        raise rules.invalid(
+            field_name, N_("Enter an amount in yuan with at most two decimals, such as 300000 or 1234.50.")
+        )
     fen = int(match.group(1)) * 100 + int((match.group(2) or "").ljust(2, "0"))
     if fen <= 0:
         raise rules.invalid(field_name, N_("The amount must be more than zero."))
@@ -156,7 +171,9 @@ def parse_china_time(text: str, field_name: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise rules.invalid(field_name, N_("Enter a date and time in China time, such as 2026-12-04 17:00.")) from None
+        raise rules.invalid(
+            field_name, N_("Enter a date and time in China time, such as 2026-12-04 17:00.")
+        ) from None
     return value.replace(tzinfo=CHINA) if value.tzinfo is None else value
 
 
@@ -245,7 +262,7 @@ class NoticeForm:
 
 
 def blank_notice_form() -> NoticeForm:
-    values: dict[str, Any] = {name: "" for name in NOTICE_FIELDS}
+    values: dict[str, Any] = dict.fromkeys(NOTICE_FIELDS, "")
     values.update(region=PROVINCE, method=Method.lottery.value, winners="1")
     return NoticeForm(values=values, rows=BLANK_AVOID_ROWS)
 
@@ -253,11 +270,20 @@ def blank_notice_form() -> NoticeForm:
 def notice_form_from(v: service.NoticeView) -> NoticeForm:
     n = v.notice
     values: dict[str, Any] = {
-        "title": n.title, "description": n.description, "category": n.category, "required_level": n.required_level or "",
-        "region": n.region, "budget": yuan_text(n.budget_fen), "method": n.method, "winners": str(n.winners),
-        "min_candidates": str(n.min_candidates), "bid_deadline": local_input(n.bid_deadline),
-        "service_days": str(n.service_days or ""), "project_id": v.project.public_id if v.project else "",
-        "direct_agency_id": n.direct_agency_id or "", "direct_justification": n.direct_justification or "",
+        "title": n.title,
+        "description": n.description,
+        "category": n.category,
+        "required_level": n.required_level or "",
+        "region": n.region,
+        "budget": yuan_text(n.budget_fen),
+        "method": n.method,
+        "winners": str(n.winners),
+        "min_candidates": str(n.min_candidates),
+        "bid_deadline": local_input(n.bid_deadline),
+        "service_days": str(n.service_days or ""),
+        "project_id": v.project.public_id if v.project else "",
+        "direct_agency_id": n.direct_agency_id or "",
+        "direct_justification": n.direct_justification or "",
     }
     for i, a in enumerate(v.avoid):
         values[f"avoid{i}_agency_id"], values[f"avoid{i}_reason"] = a.agency_id, a.reason
@@ -269,7 +295,13 @@ async def read_notice_form(request: Request[Any, Any, Any], now: datetime) -> No
     its own, so that every mistake is shown at once. The service checks again when saving."""
     raw = await request.form()
     values: dict[str, Any] = {name: str(raw.get(name) or "").strip() for name in NOTICE_FIELDS}
-    indices = sorted({int(m.group(1)) for key in raw.keys() if (m := AVOID_KEY.fullmatch(key)) and int(m.group(1)) < MAX_AVOID_ROWS})
+    indices = sorted(
+        {
+            int(m.group(1))
+            for key in raw.keys()
+            if (m := AVOID_KEY.fullmatch(key)) and int(m.group(1)) < MAX_AVOID_ROWS
+        }
+    )
     form = NoticeForm(values=values, rows=max([BLANK_AVOID_ROWS, *(i + 1 for i in indices)]))
     errors = form.errors
     avoid: list[dict[str, str]] = []
@@ -281,7 +313,9 @@ async def read_notice_form(request: Request[Any, Any, Any], now: datetime) -> No
         form.row_of.append(i)
         avoid.append(row)
         if row["agency_id"] and not PUBLIC_ID.match(row["agency_id"]):
-            errors.setdefault(f"avoid{i}_agency_id", FieldError(f"avoid{i}_agency_id", N_("Not an agency id.")))
+            errors.setdefault(
+                f"avoid{i}_agency_id", FieldError(f"avoid{i}_agency_id", N_("Not an agency id."))
+            )
 
     def attempt(check: Callable[[], Any]) -> Any:
         try:
@@ -291,7 +325,17 @@ async def read_notice_form(request: Request[Any, Any, Any], now: datetime) -> No
             return None
 
     payload: dict[str, Any] = {
-        k: values[k] for k in ("title", "description", "category", "region", "method", "direct_agency_id", "direct_justification") if values[k]
+        k: values[k]
+        for k in (
+            "title",
+            "description",
+            "category",
+            "region",
+            "method",
+            "direct_agency_id",
+            "direct_justification",
+        )
+        if values[k]
     }
     for key in ("required_level", "winners", "min_candidates", "service_days", "project_id"):
         if values[key]:
@@ -311,21 +355,41 @@ async def read_notice_form(request: Request[Any, Any, Any], now: datetime) -> No
     # The service's rules, each on its own, on whatever could be read.
     category = find_category(values["category"])
     if values["category"] and category is None:
-        errors.setdefault("category", FieldError("category", N_("Unknown service category: {code}."), {"code": values["category"]}))
-    if category is not None and values["required_level"] and values["required_level"] not in catalogue.level_codes(category.code):
+        errors.setdefault(
+            "category",
+            FieldError("category", N_("Unknown service category: {code}."), {"code": values["category"]}),
+        )
+    if (
+        category is not None
+        and values["required_level"]
+        and values["required_level"] not in catalogue.level_codes(category.code)
+    ):
         levels = ", ".join(catalogue.level_codes(category.code)) or "—"
-        errors.setdefault("required_level", FieldError("required_level", N_("Choose one of this category's levels: {levels}."), {"levels": levels}))
+        errors.setdefault(
+            "required_level",
+            FieldError(
+                "required_level", N_("Choose one of this category's levels: {levels}."), {"levels": levels}
+            ),
+        )
     if values["region"]:
         attempt(lambda: agencies.check_region(values["region"]))
     if values["method"] in [m.value for m in Method]:
         try:
             winners = int(values["winners"] or "1")
-            minimum = int(values["min_candidates"]) if values["min_candidates"] else rules.DEFAULT_MIN_CANDIDATES[Method(values["method"])]
+            minimum = (
+                int(values["min_candidates"])
+                if values["min_candidates"]
+                else rules.DEFAULT_MIN_CANDIDATES[Method(values["method"])]
+            )
         except ValueError:
             pass  # pydantic says so below
         else:
             attempt(lambda: rules.check_counts(values["method"], winners, minimum))
-        attempt(lambda: rules.check_direct(values["method"], values["direct_agency_id"] or None, values["direct_justification"] or None))
+        attempt(
+            lambda: rules.check_direct(
+                values["method"], values["direct_agency_id"] or None, values["direct_justification"] or None
+            )
+        )
     for name in ("title", "description", "direct_justification"):
         attempt(lambda name=name: agencies.check_publishable(values[name], name))
     for k, row in enumerate(avoid):
@@ -344,8 +408,13 @@ async def read_notice_form(request: Request[Any, Any, Any], now: datetime) -> No
 
 def amend_values(n: Notice) -> dict[str, str]:
     return {
-        "title": n.title, "description": n.description, "budget": yuan_text(n.budget_fen), "bid_deadline": local_input(n.bid_deadline),
-        "required_level": n.required_level or "", "service_days": str(n.service_days or ""), "reason": "",
+        "title": n.title,
+        "description": n.description,
+        "budget": yuan_text(n.budget_fen),
+        "bid_deadline": local_input(n.bid_deadline),
+        "required_level": n.required_level or "",
+        "service_days": str(n.service_days or ""),
+        "reason": "",
     }
 
 
@@ -381,7 +450,14 @@ def read_amend(raw: Any, n: Notice) -> tuple[dict[str, str], FormErrors, NoticeA
 # -- rendering --------------------------------------------------------------------------------
 
 
-def _render(request: Request[Any, Any, Any], template: str, *, status_code: int = 200, headers: dict[str, str] | None = None, **context: Any) -> Response[str]:
+def _render(
+    request: Request[Any, Any, Any],
+    template: str,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> Response[str]:
     locale = request_locale(request)
     names = Names(locale)
     return render(
@@ -406,7 +482,9 @@ def _render(request: Request[Any, Any, Any], template: str, *, status_code: int 
 def scope_options(names: Names) -> list[tuple[str, str]]:
     """云南省 as a whole first, then its prefectures."""
     province = regions.region(PROVINCE)
-    return [(province.code, names.region_label(province))] + [(p.code, names.region_label(p)) for p in regions.children(PROVINCE)]
+    return [(province.code, names.region_label(province))] + [
+        (p.code, names.region_label(p)) for p in regions.children(PROVINCE)
+    ]
 
 
 class ListLabels:
@@ -427,7 +505,9 @@ class ListLabels:
             "category": common.category_choices,
             "region": common.region_choices,
             "method": Choices([("", gettext(N_("All methods"))), *self.methods.items()]),
-            "status": Choices([("", gettext(N_("All published"))), *((s, self.statuses[s]) for s in PUBLIC_STATUSES)]),
+            "status": Choices(
+                [("", gettext(N_("All published"))), *((s, self.statuses[s]) for s in PUBLIC_STATUSES)]
+            ),
         }
 
     def rows_html(self, rows: Iterable[Any]) -> Markup:
@@ -444,7 +524,11 @@ class ListLabels:
             public_id = escape(r["public_id"])
             status = r["status"]
             deadline = r["bid_deadline"]
-            when = f'<time datetime="{utc_attr(deadline)}">{china_time(deadline)}</time> <span class="tz">{china}</span>' if deadline else "—"
+            when = (
+                f'<time datetime="{utc_attr(deadline)}">{china_time(deadline)}</time> <span class="tz">{china}</span>'
+                if deadline
+                else "—"
+            )
             out.append(
                 f'<tr>\n  <td><a href="/notices/{public_id}">{bdi(r["title"])}</a><br><code>{public_id}</code></td>\n'
                 f"  <td>{self.categories.get(r['category']) or escape(r['category'])}</td>\n"
@@ -458,7 +542,7 @@ class ListLabels:
         return Markup("".join(out))
 
 
-@lru_cache(maxsize=None)
+@cache
 def list_labels(locale: str) -> ListLabels:
     return ListLabels(locale)
 
@@ -487,9 +571,14 @@ class NoticePages(Controller):
         now = await service.db_now(session)
         # After the deadline: notices to close now (the scheduler does it within seconds
         # anyway), and objections to results in publicity that wait for this owner's answer.
-        to_close = [n for n in by_status[NoticeStatus.open.value] if now >= n.bid_deadline] + by_status[NoticeStatus.closed.value]
+        to_close = [n for n in by_status[NoticeStatus.open.value] if now >= n.bid_deadline] + by_status[
+            NoticeStatus.closed.value
+        ]
         to_answer = [
-            (o, n) for n in by_status[NoticeStatus.selected.value] for o in await selection.objections(session, n) if o.status == ObjectionStatus.filed
+            (o, n)
+            for n in by_status[NoticeStatus.selected.value]
+            for o in await selection.objections(session, n)
+            if o.status == ObjectionStatus.filed
         ]
         return _render(
             request,
@@ -503,7 +592,9 @@ class NoticePages(Controller):
             unread=await selection.unread_count(session, user),
             # Contracts: the owner's, awards still to sign (overdue flagged), late milestones.
             contracts=await contracts.contracts_of_owner(session, user),
-            unsigned=await contracts.unsigned_awards(session, request.app.state.settings, today_in_china(), owner=user),
+            unsigned=await contracts.unsigned_awards(
+                session, request.app.state.settings, today_in_china(), owner=user
+            ),
             late_milestones=await contracts.overdue_milestones(session, owner=user),
             CONTRACT_STATUS_LABELS=CONTRACT_STATUS_LABELS,
             message=OWNER_DONE.get(done or ""),
@@ -513,14 +604,24 @@ class NoticePages(Controller):
         )
 
     @get("/owner", guards=[requires_role(Role.owner)])
-    async def owner_home(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], done: FromQuery[str | None] = None) -> Response[str]:
+    async def owner_home(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        done: FromQuery[str | None] = None,
+    ) -> Response[str]:
         return await self._owner_page(request, session, await load_viewer(request, session), done=done)
 
     @post("/owner/org", guards=[requires_role(Role.owner)])
-    async def create_org(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[Any]:
+    async def create_org(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> Response[Any]:
         user = await load_viewer(request, session)
         raw = await request.form()
-        values = {name: str(raw.get(name) or "").strip() for name in ("name", "credit_code", "region", "contact_phone")}
+        values = {
+            name: str(raw.get(name) or "").strip()
+            for name in ("name", "credit_code", "region", "contact_phone")
+        }
         values["credit_code"] = values["credit_code"].upper()
         errors, status = FormErrors(), 422
         try:
@@ -533,10 +634,14 @@ class NoticePages(Controller):
             errors, status = errors_beside_fields(exc, _known(values)), exc.status
         else:
             return redirect("/owner?done=org")
-        return await self._owner_page(request, session, user, status_code=status, org_form={"values": values, "errors": errors})
+        return await self._owner_page(
+            request, session, user, status_code=status, org_form={"values": values, "errors": errors}
+        )
 
     @post("/owner/projects", guards=[requires_role(Role.owner)])
-    async def create_project(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[Any]:
+    async def create_project(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> Response[Any]:
         user = await load_viewer(request, session)
         raw = await request.form()
         values = {name: str(raw.get(name) or "").strip() for name in ("name", "code")}
@@ -551,10 +656,19 @@ class NoticePages(Controller):
             errors, status = errors_beside_fields(exc, _known(values)), exc.status
         else:
             return redirect("/owner?done=project")
-        return await self._owner_page(request, session, user, status_code=status, project_form={"values": values, "errors": errors})
+        return await self._owner_page(
+            request, session, user, status_code=status, project_form={"values": values, "errors": errors}
+        )
 
     async def _notice_form_page(
-        self, request: Request[Any, Any, Any], session: AsyncSession, user: AppUser, form: NoticeForm, *, notice: Notice | None = None, status_code: int = 200
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        user: AppUser,
+        form: NoticeForm,
+        *,
+        notice: Notice | None = None,
+        status_code: int = 200,
     ) -> Response[str]:
         names = Names(request_locale(request))
         return _render(
@@ -570,12 +684,16 @@ class NoticePages(Controller):
         )
 
     @get("/owner/notices/new", guards=[requires_role(Role.owner)])
-    async def new_notice(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[str]:
+    async def new_notice(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> Response[str]:
         user = await load_viewer(request, session)
         return await self._notice_form_page(request, session, user, blank_notice_form())
 
     @post("/owner/notices", guards=[requires_role(Role.owner)])
-    async def create_notice(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[Any]:
+    async def create_notice(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> Response[Any]:
         user = await load_viewer(request, session)
         form = await read_notice_form(request, await service.db_now(session))
         if not form.errors and form.data is not None:
@@ -589,18 +707,33 @@ class NoticePages(Controller):
         return await self._notice_form_page(request, session, user, form, status_code=form.status)
 
     @post("/owner/notices/validate", guards=[requires_role(Role.owner)])
-    async def validate_notice(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[str]:
+    async def validate_notice(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> Response[str]:
         """The live check (htmx): every field's error slot, swapped out of band. Writes nothing."""
         form = await read_notice_form(request, await service.db_now(session))
-        return _render(request, "notices/partials/field_errors.html", form=form, fields=[*NOTICE_FIELDS, *(
-            f"avoid{i}_{name}" for i in range(form.rows) for name in ("agency_id", "reason"))])
+        return _render(
+            request,
+            "notices/partials/field_errors.html",
+            form=form,
+            fields=[
+                *NOTICE_FIELDS,
+                *(f"avoid{i}_{name}" for i in range(form.rows) for name in ("agency_id", "reason")),
+            ],
+        )
 
     @get("/owner/notices/levels", guards=[requires_role(Role.owner)])
-    async def level_options(self, request: Request[Any, Any, Any], category: FromQuery[str] = "") -> Response[str]:
+    async def level_options(
+        self, request: Request[Any, Any, Any], category: FromQuery[str] = ""
+    ) -> Response[str]:
         """The required-level select for the category just chosen (htmx)."""
-        return _render(request, "notices/partials/level_field.html", category=category, selected="", errors=FormErrors())
+        return _render(
+            request, "notices/partials/level_field.html", category=category, selected="", errors=FormErrors()
+        )
 
-    async def _own_notice(self, request: Request[Any, Any, Any], session: AsyncSession, notice_id: str) -> tuple[AppUser, Notice]:
+    async def _own_notice(
+        self, request: Request[Any, Any, Any], session: AsyncSession, notice_id: str
+    ) -> tuple[AppUser, Notice]:
         user = await load_viewer(request, session)
         notice = await service.visible_notice(session, notice_id, user)
         if notice.owner_id != user.id:
@@ -608,14 +741,26 @@ class NoticePages(Controller):
         return user, notice
 
     @get("/owner/notices/{notice_id:str}/edit", guards=[requires_role(Role.owner)])
-    async def edit_notice(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str]) -> Response[Any]:
+    async def edit_notice(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+    ) -> Response[Any]:
         user, notice = await self._own_notice(request, session, notice_id)
         if notice.status != NoticeStatus.draft:
             return redirect(f"/notices/{notice.public_id}")
-        return await self._notice_form_page(request, session, user, notice_form_from(await service.view(session, notice)), notice=notice)
+        return await self._notice_form_page(
+            request, session, user, notice_form_from(await service.view(session, notice)), notice=notice
+        )
 
     @post("/owner/notices/{notice_id:str}/edit", guards=[requires_role(Role.owner)])
-    async def update_notice(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str]) -> Response[Any]:
+    async def update_notice(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+    ) -> Response[Any]:
         user, notice = await self._own_notice(request, session, notice_id)
         form = await read_notice_form(request, await service.db_now(session))
         if not form.errors and form.data is not None:
@@ -626,73 +771,149 @@ class NoticePages(Controller):
                 form.errors, form.status = errors_beside_fields(exc, form.field_for), exc.status
             else:
                 return redirect(f"/notices/{notice.public_id}?done=updated")
-        return await self._notice_form_page(request, session, user, form, notice=notice, status_code=form.status)
+        return await self._notice_form_page(
+            request, session, user, form, notice=notice, status_code=form.status
+        )
 
     @post("/owner/notices/{notice_id:str}/delete", guards=[requires_role(Role.owner)])
-    async def delete_notice(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str]) -> Response[Any]:
+    async def delete_notice(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+    ) -> Response[Any]:
         user, notice = await self._own_notice(request, session, notice_id)
         try:
             async with session.begin_nested():
                 await service.delete_draft(session, user=user, notice_id=notice.public_id)
         except DomainError as exc:
-            return await self._notice_page(request, session, notice, user, status_code=exc.status, problem=exc)
+            return await self._notice_page(
+                request, session, notice, user, status_code=exc.status, problem=exc
+            )
         return redirect("/owner?done=deleted")
 
     @get("/owner/notices/{notice_id:str}/publish", guards=[requires_role(Role.owner)])
-    async def confirm_publish(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str]) -> Response[Any]:
+    async def confirm_publish(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+    ) -> Response[Any]:
         _, notice = await self._own_notice(request, session, notice_id)
         return await self._action_page(request, session, notice, "notices/publish.html")
 
     @post("/owner/notices/{notice_id:str}/publish", guards=[requires_role(Role.owner)])
-    async def publish(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str]) -> Response[Any]:
+    async def publish(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+    ) -> Response[Any]:
         user, notice = await self._own_notice(request, session, notice_id)
         state = request.app.state
         try:
             async with session.begin_nested():
-                await service.publish(session, user=user, notice_id=notice.public_id, settings=state.settings, sealer=state.sealer)
+                await service.publish(
+                    session,
+                    user=user,
+                    notice_id=notice.public_id,
+                    settings=state.settings,
+                    sealer=state.sealer,
+                )
         except DomainError as exc:
             await session.refresh(notice)
-            return await self._action_page(request, session, notice, "notices/publish.html", status_code=exc.status, problem=exc)
+            return await self._action_page(
+                request, session, notice, "notices/publish.html", status_code=exc.status, problem=exc
+            )
         return redirect(f"/notices/{notice.public_id}?done=published")
 
     async def _action_page(
-        self, request: Request[Any, Any, Any], session: AsyncSession, notice: Notice, template: str, *, status_code: int = 200, **context: Any
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        notice: Notice,
+        template: str,
+        *,
+        status_code: int = 200,
+        **context: Any,
     ) -> Response[str]:
         now = await service.db_now(session)
         return _render(
-            request, template, status_code=status_code, v=await service.view(session, notice), n=notice, now=now,
-            min_window=request.app.state.settings.min_bid_window, beacon=request.app.state.settings.beacon,
-            problem=context.pop("problem", None), **context,
+            request,
+            template,
+            status_code=status_code,
+            v=await service.view(session, notice),
+            n=notice,
+            now=now,
+            min_window=request.app.state.settings.min_bid_window,
+            beacon=request.app.state.settings.beacon,
+            problem=context.pop("problem", None),
+            **context,
         )
 
     @get("/owner/notices/{notice_id:str}/amend", guards=[requires_role(Role.owner)])
-    async def amend_form(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str]) -> Response[Any]:
+    async def amend_form(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+    ) -> Response[Any]:
         _, notice = await self._own_notice(request, session, notice_id)
-        return await self._action_page(request, session, notice, "notices/amend.html", values=amend_values(notice), errors=FormErrors())
+        return await self._action_page(
+            request, session, notice, "notices/amend.html", values=amend_values(notice), errors=FormErrors()
+        )
 
     @post("/owner/notices/{notice_id:str}/amend", guards=[requires_role(Role.owner)])
-    async def amend(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str]) -> Response[Any]:
+    async def amend(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+    ) -> Response[Any]:
         user, notice = await self._own_notice(request, session, notice_id)
         values, errors, data = read_amend(await request.form(), notice)
         status = 422
         if data is not None and not errors:
             try:
                 async with session.begin_nested():
-                    _, changes = await service.amend(session, user=user, notice_id=notice.public_id, data=data, settings=request.app.state.settings)
+                    _, changes = await service.amend(
+                        session,
+                        user=user,
+                        notice_id=notice.public_id,
+                        data=data,
+                        settings=request.app.state.settings,
+                    )
             except DomainError as exc:
                 errors, status = errors_beside_fields(exc, _known(AMEND_FIELDS)), exc.status
                 await session.refresh(notice)
             else:
-                return redirect(f"/notices/{notice.public_id}?" + urlencode({"done": "amended", "changed": ",".join(sorted(changes))}))
-        return await self._action_page(request, session, notice, "notices/amend.html", status_code=status, values=values, errors=errors)
+                return redirect(
+                    f"/notices/{notice.public_id}?"
+                    + urlencode({"done": "amended", "changed": ",".join(sorted(changes))})
+                )
+        return await self._action_page(
+            request, session, notice, "notices/amend.html", status_code=status, values=values, errors=errors
+        )
 
     @get("/owner/notices/{notice_id:str}/cancel", guards=[requires_role(Role.owner)])
-    async def cancel_form(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str]) -> Response[Any]:
+    async def cancel_form(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+    ) -> Response[Any]:
         _, notice = await self._own_notice(request, session, notice_id)
-        return await self._action_page(request, session, notice, "notices/cancel.html", values={"reason": ""}, errors=FormErrors())
+        return await self._action_page(
+            request, session, notice, "notices/cancel.html", values={"reason": ""}, errors=FormErrors()
+        )
 
     @post("/owner/notices/{notice_id:str}/cancel", guards=[requires_role(Role.owner)])
-    async def cancel(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str]) -> Response[Any]:
+    async def cancel(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+    ) -> Response[Any]:
         user, notice = await self._own_notice(request, session, notice_id)
         values = {"reason": str((await request.form()).get("reason") or "").strip()}
         errors, status = FormErrors(), 422
@@ -701,21 +922,37 @@ class NoticePages(Controller):
         else:
             try:
                 async with session.begin_nested():
-                    await service.request_cancellation(session, user=user, notice_id=notice.public_id, reason=values["reason"])
+                    await service.request_cancellation(
+                        session, user=user, notice_id=notice.public_id, reason=values["reason"]
+                    )
             except DomainError as exc:
                 errors, status = errors_beside_fields(exc, _known(("reason",))), exc.status
                 await session.refresh(notice)
             else:
                 return redirect(f"/notices/{notice.public_id}?done=cancel_requested")
-        return await self._action_page(request, session, notice, "notices/cancel.html", status_code=status, values=values, errors=errors)
+        return await self._action_page(
+            request, session, notice, "notices/cancel.html", status_code=status, values=values, errors=errors
+        )
 
     @get("/supervision/notices/{notice_id:str}/cancellation", guards=[requires_role(Role.supervisor)])
-    async def cancellation_form(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str]) -> Response[Any]:
+    async def cancellation_form(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+    ) -> Response[Any]:
         notice = await service.visible_notice(session, notice_id, await load_viewer(request, session))
-        return await self._action_page(request, session, notice, "notices/cancellation.html", values={"reason": ""}, errors=FormErrors())
+        return await self._action_page(
+            request, session, notice, "notices/cancellation.html", values={"reason": ""}, errors=FormErrors()
+        )
 
     @post("/supervision/notices/{notice_id:str}/cancellation", guards=[requires_role(Role.supervisor)])
-    async def decide_cancellation(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str]) -> Response[Any]:
+    async def decide_cancellation(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+    ) -> Response[Any]:
         user = await load_viewer(request, session)
         notice = await service.visible_notice(session, notice_id, user)
         form = await request.form()
@@ -728,15 +965,30 @@ class NoticePages(Controller):
             try:
                 async with session.begin_nested():
                     await service.decide_cancellation(
-                        session, user=user, notice_id=notice.public_id, consent=decision == "consent", reason=values["reason"],
+                        session,
+                        user=user,
+                        notice_id=notice.public_id,
+                        consent=decision == "consent",
+                        reason=values["reason"],
                         sealer=request.app.state.sealer,
                     )
             except DomainError as exc:
                 errors, status = errors_beside_fields(exc, _known(("reason",))), exc.status
                 await session.refresh(notice)
             else:
-                return redirect(f"/notices/{notice.public_id}?done=" + ("cancelled" if decision == "consent" else "cancel_refused"))
-        return await self._action_page(request, session, notice, "notices/cancellation.html", status_code=status, values=values, errors=errors)
+                return redirect(
+                    f"/notices/{notice.public_id}?done="
+                    + ("cancelled" if decision == "consent" else "cancel_refused")
+                )
+        return await self._action_page(
+            request,
+            session,
+            notice,
+            "notices/cancellation.html",
+            status_code=status,
+            values=values,
+            errors=errors,
+        )
 
     # -- the public list and the notice page -------------------------------------------------------
 
@@ -757,13 +1009,23 @@ class NoticePages(Controller):
     ) -> Response[str]:
         limit = check_limit(limit)
         filters: dict[str, Any] = {
-            k: (v or "").strip() for k, v in
-            {"q": q, "category": category, "region": region, "method": method, "status": status, "budget_min": budget_min, "budget_max": budget_max}.items()
+            k: (v or "").strip()
+            for k, v in {
+                "q": q,
+                "category": category,
+                "region": region,
+                "method": method,
+                "status": status,
+                "budget_min": budget_min,
+                "budget_max": budget_max,
+            }.items()
         }
         errors = FormErrors()
         # A filter that cannot apply is shown beside its field and left out, never a 500.
         if filters["category"] and find_category(filters["category"]) is None:
-            errors["category"] = FieldError("category", N_("Unknown service category: {code}."), {"code": filters["category"]})
+            errors["category"] = FieldError(
+                "category", N_("Unknown service category: {code}."), {"code": filters["category"]}
+            )
         if filters["region"]:
             try:
                 agencies.check_region(filters["region"])
@@ -782,12 +1044,21 @@ class NoticePages(Controller):
                     place_errors(errors, exc.errors, _known((key,)))
         applied = {k: (None if k in errors or not v else v) for k, v in filters.items()}
         checked = service.check_filters(
-            q=applied["q"], category=applied["category"], region=applied["region"], method=applied["method"],
-            status=applied["status"], budget_min=amounts["budget_min"], budget_max=amounts["budget_max"],
+            q=applied["q"],
+            category=applied["category"],
+            region=applied["region"],
+            method=applied["method"],
+            status=applied["status"],
+            budget_min=amounts["budget_min"],
+            budget_max=amounts["budget_max"],
         )
         rows, next_cursor = await service.public_notices(reader, checked, cursor=cursor, limit=limit)
         labels = list_labels(request_locale(request))
-        kept = {k: v for k, v in {**filters, "limit": limit if limit != LIST_LIMIT else None}.items() if v not in (None, "")}
+        kept = {
+            k: v
+            for k, v in {**filters, "limit": limit if limit != LIST_LIMIT else None}.items()
+            if v not in (None, "")
+        }
         context: dict[str, Any] = {
             "notices": rows,
             "rows_html": labels.rows_html(rows),
@@ -818,7 +1089,9 @@ class NoticePages(Controller):
         agency's bids and eligibility) through the ORM. ``shown``: the rest of what
         _render_notice takes (status code, messages, the bid form's errors and values)."""
         connection = await session.connection()
-        page = await service.notice_page((await connection.get_raw_connection()).driver_connection, notice.public_id)
+        page = await service.notice_page(
+            (await connection.get_raw_connection()).driver_connection, notice.public_id
+        )
         agency: Agency | None = None
         eligibility: Any = None
         own_bids: list[Any] = []
@@ -826,10 +1099,16 @@ class NoticePages(Controller):
             agency = await agencies.agency_of(session, viewer)
             if agency is not None:
                 # Only this agency's own bids: nothing here reads anyone else's.
-                own_bids = await service.bids_of(session, agency, notice=notice, sealer=request.app.state.sealer)
+                own_bids = await service.bids_of(
+                    session, agency, notice=notice, sealer=request.app.state.sealer
+                )
                 if notice.status == NoticeStatus.open and page.now < notice.bid_deadline:
-                    eligibility = await service.eligibility(session, agency, await service.view(session, notice))
-        return self._render_notice(request, page, viewer, agency=agency, eligibility=eligibility, own_bids=own_bids, **shown)
+                    eligibility = await service.eligibility(
+                        session, agency, await service.view(session, notice)
+                    )
+        return self._render_notice(
+            request, page, viewer, agency=agency, eligibility=eligibility, own_bids=own_bids, **shown
+        )
 
     def _render_notice(
         self,
@@ -849,8 +1128,14 @@ class NoticePages(Controller):
     ) -> Response[str]:
         n, now = page.notice, page.now
         own_bids = own_bids or []
-        holders = page.holders if n.status in (NoticeStatus.selected, NoticeStatus.awarded, NoticeStatus.failed) else []
-        changed_fields = [c for c in (changed or "").split(",") if c in FIELD_LABELS] if done == "amended" else []
+        holders = (
+            page.holders
+            if n.status in (NoticeStatus.selected, NoticeStatus.awarded, NoticeStatus.failed)
+            else []
+        )
+        changed_fields = (
+            [c for c in (changed or "").split(",") if c in FIELD_LABELS] if done == "amended" else []
+        )
         return _render(
             request,
             "notices/detail.html",
@@ -901,7 +1186,12 @@ class NoticePages(Controller):
     # -- bids -----------------------------------------------------------------------------------
 
     @post("/notices/{notice_id:str}/bids", guards=[requires_role(Role.agency)])
-    async def bid(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str]) -> Response[Any]:
+    async def bid(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+    ) -> Response[Any]:
         user = await load_viewer(request, session)
         notice = await service.visible_notice(session, notice_id, user)
         values = {"price": str((await request.form()).get("price") or "").strip()}
@@ -913,67 +1203,130 @@ class NoticePages(Controller):
             except InvalidInput as exc:
                 place_errors(errors, exc.errors, _known(("price",)))
         if errors:
-            return await self._notice_page(request, session, notice, user, status_code=422, bid_errors=errors, bid_values=values)
+            return await self._notice_page(
+                request, session, notice, user, status_code=422, bid_errors=errors, bid_values=values
+            )
         try:
             async with session.begin_nested():
                 placed = await service.place_bid(
-                    session, bidder=user.public_id, notice_id=notice.public_id, price_fen=price,
-                    receipts=request.app.state.receipts, sealer=request.app.state.sealer,
+                    session,
+                    bidder=user.public_id,
+                    notice_id=notice.public_id,
+                    price_fen=price,
+                    receipts=request.app.state.receipts,
+                    sealer=request.app.state.sealer,
                 )
         except DomainError as exc:
             await session.refresh(notice)
             errors = FormErrors()
             place_errors(errors, exc.errors, _known(("price",)))
             # Eligibility reasons come as errors named by their code; the page lists them itself.
-            return await self._notice_page(request, session, notice, user, status_code=exc.status, problem=exc, bid_errors=errors, bid_values=values)
+            return await self._notice_page(
+                request,
+                session,
+                notice,
+                user,
+                status_code=exc.status,
+                problem=exc,
+                bid_errors=errors,
+                bid_values=values,
+            )
         if placed.opened is not None and placed.bid.sealed is None:
             # Timelocked: the server keeps nothing that opens the bid, so this answer is the
             # one time the bidder can take its receipt (salt, document) with it.
             body = service.receipt_body(placed.opened)
             text = json.dumps(body, ensure_ascii=False, indent=2)
             return _render(
-                request, "notices/receipt_once.html", status_code=201, notice=notice, bid=placed.bid, receipt=text,
-                download="data:application/json;base64," + base64.b64encode(text.encode("utf-8")).decode("ascii"),
+                request,
+                "notices/receipt_once.html",
+                status_code=201,
+                notice=notice,
+                bid=placed.bid,
+                receipt=text,
+                download="data:application/json;base64,"
+                + base64.b64encode(text.encode("utf-8")).decode("ascii"),
                 headers={"Cache-Control": "no-store"},
             )
         return redirect(f"/notices/{notice.public_id}?done=bid#my-bid")
 
     @post("/notices/{notice_id:str}/bids/{bid_id:str}/withdraw", guards=[requires_role(Role.agency)])
-    async def withdraw(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str], bid_id: FromPath[str]) -> Response[Any]:
+    async def withdraw(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+        bid_id: FromPath[str],
+    ) -> Response[Any]:
         user = await load_viewer(request, session)
         notice = await service.visible_notice(session, notice_id, user)
         try:
             async with session.begin_nested():
-                await service.withdraw_bid(session, user=user, notice_id=notice.public_id, bid_id=bid_id, sealer=request.app.state.sealer)
+                await service.withdraw_bid(
+                    session,
+                    user=user,
+                    notice_id=notice.public_id,
+                    bid_id=bid_id,
+                    sealer=request.app.state.sealer,
+                )
         except DomainError as exc:
             await session.refresh(notice)
-            return await self._notice_page(request, session, notice, user, status_code=exc.status, problem=exc)
+            return await self._notice_page(
+                request, session, notice, user, status_code=exc.status, problem=exc
+            )
         return redirect(f"/notices/{notice.public_id}?done=withdrawn")
 
     @get("/notices/{notice_id:str}/bids/{bid_id:str}/receipt.json", guards=[requires_role(Role.agency)])
-    async def receipt(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str], bid_id: FromPath[str]) -> Response[Any]:
+    async def receipt(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+        bid_id: FromPath[str],
+    ) -> Response[Any]:
         """The bidder's receipt file (MSP/2), for ``market receipt check``."""
         user = await load_viewer(request, session)
-        own = await service.own_bid(session, user=user, notice_id=notice_id, bid_id=bid_id, sealer=request.app.state.sealer)
+        own = await service.own_bid(
+            session, user=user, notice_id=notice_id, bid_id=bid_id, sealer=request.app.state.sealer
+        )
         body = await service.receipt_file(session, own)
         return Response(
-            body, media_type="application/json",
-            headers={"Content-Disposition": f'attachment; filename="receipt-{own.public_id}.json"', "Cache-Control": "no-store"},
+            body,
+            media_type="application/json",
+            headers={
+                "Content-Disposition": f'attachment; filename="receipt-{own.public_id}.json"',
+                "Cache-Control": "no-store",
+            },
         )
 
     # -- the agency's pages ---------------------------------------------------------------------
 
     @get("/agency/notices", guards=[requires_role(Role.agency)])
-    async def open_to_me(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[str]:
+    async def open_to_me(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> Response[str]:
         user = await load_viewer(request, session)
         agency = await agencies.agency_of(session, user)
         rows = await service.open_notices_for(session, agency) if agency is not None else []
-        return _render(request, "notices/open_to_me.html", agency=agency, rows=rows, now=await service.db_now(session), remaining=remaining)
+        return _render(
+            request,
+            "notices/open_to_me.html",
+            agency=agency,
+            rows=rows,
+            now=await service.db_now(session),
+            remaining=remaining,
+        )
 
     @get("/agency/bids", guards=[requires_role(Role.agency)])
-    async def my_bids(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[str]:
+    async def my_bids(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> Response[str]:
         user = await load_viewer(request, session)
         agency = await agencies.agency_of(session, user)
-        rows = await service.bids_of(session, agency, sealer=request.app.state.sealer) if agency is not None else []
-        return _render(request, "notices/my_bids.html", agency=agency, rows=rows, now=await service.db_now(session))
-
+        rows = (
+            await service.bids_of(session, agency, sealer=request.app.state.sealer)
+            if agency is not None
+            else []
+        )
+        return _render(
+            request, "notices/my_bids.html", agency=agency, rows=rows, now=await service.db_now(session)
+        )

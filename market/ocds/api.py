@@ -29,11 +29,16 @@ def parse_since(since: str | None) -> datetime | None:
     if not since:
         return None
     try:
-        value = datetime.fromisoformat(since.replace(" ", "+"))  # a "+" left unencoded in a query string arrives as a space
+        value = datetime.fromisoformat(
+            since.replace(" ", "+")
+        )  # a "+" left unencoded in a query string arrives as a space
     except ValueError:
         value = None
     if value is None or value.tzinfo is None:
-        raise InvalidInput("since must be an RFC 3339 date-time with a time zone", [FieldError("since", "an RFC 3339 date-time such as 2026-01-01T00:00:00Z")])
+        raise InvalidInput(
+            "since must be an RFC 3339 date-time with a time zone",
+            [FieldError("since", "an RFC 3339 date-time such as 2026-01-01T00:00:00Z")],
+        )
     return value
 
 
@@ -45,7 +50,11 @@ def _json(body: dict[str, Any]) -> Response[dict[str, Any]]:
 class OcdsApi(Controller):
     tags = ["ocds"]
 
-    @get("/api/v1/ocds/releases", summary="OCDS 1.1 release package: every published notice as a contracting process; since, cursor, limit (processes per page)", cache=False)
+    @get(
+        "/api/v1/ocds/releases",
+        summary="OCDS 1.1 release package: every published notice as a contracting process; since, cursor, limit (processes per page)",
+        cache=False,
+    )
     async def releases(
         self,
         request: Request[Any, Any, Any],
@@ -59,18 +68,32 @@ class OcdsApi(Controller):
         moment = parse_since(since)
         base = base_url(request)
         settings = request.app.state.settings
-        releases, last = await service.releases(session, prefix=settings.ocds_prefix, base_url=base, since=moment, after=after, limit=limit)
+        releases, last = await service.releases(
+            session, prefix=settings.ocds_prefix, base_url=base, since=moment, after=after, limit=limit
+        )
         query = {k: v for k, v in {"since": since, "cursor": cursor, "limit": str(limit)}.items() if v}
         uri = f"{base}/api/v1/ocds/releases?{urlencode(query)}"
         next_url = None
         if last is not None:
             next_url = f"{base}/api/v1/ocds/releases?{urlencode({**query, 'cursor': encode_cursor(last)})}"
-        return _json(mapping.package(releases, uri=uri, published=utcnow(), publisher=PUBLISHER, base_url=base, next_url=next_url))
+        return _json(
+            mapping.package(
+                releases, uri=uri, published=utcnow(), publisher=PUBLISHER, base_url=base, next_url=next_url
+            )
+        )
 
-    @get("/ocds/extension.json", summary="The local OCDS extension for the selection object", include_in_schema=False)
+    @get(
+        "/ocds/extension.json",
+        summary="The local OCDS extension for the selection object",
+        include_in_schema=False,
+    )
     async def extension(self) -> Response[bytes]:
-        return Response(content=(EXTENSION_DIR / "extension.json").read_bytes(), media_type="application/json")
+        return Response(
+            content=(EXTENSION_DIR / "extension.json").read_bytes(), media_type="application/json"
+        )
 
     @get("/ocds/release-schema.json", summary="The extension's release schema patch", include_in_schema=False)
     async def extension_schema(self) -> Response[bytes]:
-        return Response(content=(EXTENSION_DIR / "release-schema.json").read_bytes(), media_type="application/json")
+        return Response(
+            content=(EXTENSION_DIR / "release-schema.json").read_bytes(), media_type="application/json"
+        )

@@ -59,7 +59,15 @@ CONTRACT_STATUS = {
     "disputed": "pending",  # declined because its terms do not follow the award: a supervisor decides
     "set_aside": "cancelled",  # never signed: its terms did not follow the award, the award stands
 }
-TENDER_EVENTS = ("notice.published", "notice.amended", "notice.cancelled", "bidding.closed", "selection.drawn", "selection.direct", "selection.failed")
+TENDER_EVENTS = (
+    "notice.published",
+    "notice.amended",
+    "notice.cancelled",
+    "bidding.closed",
+    "selection.drawn",
+    "selection.direct",
+    "selection.failed",
+)
 AWARD_EVENTS = ("selection.drawn", "selection.direct", "award.declined", "award.disqualified", "award.final")
 
 
@@ -210,13 +218,23 @@ def selection_object(p: Process, *, base_url: str) -> dict[str, Any]:
         "fairnessNote": record["fairness_note"],
         "secret": record["secret"],
         "bids": (
-            [{"bidId": b["bid_id"], "agencyId": b["agency_id"], "priceFen": b.get("price_fen"), "nonce": b.get("nonce")} for b in bids]
+            [
+                {
+                    "bidId": b["bid_id"],
+                    "agencyId": b["agency_id"],
+                    "priceFen": b.get("price_fen"),
+                    "nonce": b.get("nonce"),
+                }
+                for b in bids
+            ]
             if bids is not None
             else None
         ),
         "candidates": record["candidates"],
         "excluded": (
-            [{"agencyId": x["agency_id"], "reason": x["reason"]} for x in record["excluded"]] if record["excluded"] is not None else None
+            [{"agencyId": x["agency_id"], "reason": x["reason"]} for x in record["excluded"]]
+            if record["excluded"] is not None
+            else None
         ),
         "eligible": record["eligible"],
         "attempt": record["attempt"],
@@ -228,7 +246,9 @@ def selection_object(p: Process, *, base_url: str) -> dict[str, Any]:
         "alternates": record["alternates"],
         "holders": record["holders"] if p.selection is not None else None,
         "direct": (
-            {"agencyId": record["direct"]["agency_id"], "justification": record["direct"]["justification"]} if record["direct"] else None
+            {"agencyId": record["direct"]["agency_id"], "justification": record["direct"]["justification"]}
+            if record["direct"]
+            else None
         ),
         "publicityEnds": record["publicity_ends"],
         "failedReason": record["failed_reason"],
@@ -262,7 +282,11 @@ def _tender(p: Process) -> dict[str, Any]:
             {
                 "id": "1",
                 "description": p.category_name,
-                "classification": {"scheme": CATEGORY_SCHEME, "id": n.category, "description": p.category_name},
+                "classification": {
+                    "scheme": CATEGORY_SCHEME,
+                    "id": n.category,
+                    "description": p.category_name,
+                },
             }
         ],
     }
@@ -320,7 +344,10 @@ def _awards(p: Process) -> list[dict[str, Any]]:
             "suppliers": [org_ref(org)] if org else [{"id": a.agency_public_id}],
         }
         if a.status != "holding":
-            item["statusDetails"] = {"declined": "放弃 (declined)", "disqualified": "异议成立，取消资格 (disqualified after an objection)"}.get(a.status, a.status)
+            item["statusDetails"] = {
+                "declined": "放弃 (declined)",
+                "disqualified": "异议成立，取消资格 (disqualified after an objection)",
+            }.get(a.status, a.status)
         price = prices.get(a.agency_public_id)
         if price is not None:
             item["value"] = money(price)
@@ -353,7 +380,11 @@ def _contract(p: Process, rows: ContractRows) -> dict[str, Any]:
                     "type": "delivery",
                     "dueDate": china_day(m.due_on, end=True),
                     "status": _milestone_status(m, c.status),
-                    **({"dateMet": rfc3339(m.accepted_at)} if m.status == "accepted" and m.accepted_at else {}),
+                    **(
+                        {"dateMet": rfc3339(m.accepted_at)}
+                        if m.status == "accepted" and m.accepted_at
+                        else {}
+                    ),
                 }
                 for m in sorted(rows.milestones, key=lambda m: m.position)
             ]
@@ -368,9 +399,13 @@ def _contract(p: Process, rows: ContractRows) -> dict[str, Any]:
     elif c.status == "declined":
         out["statusDetails"] = "中介机构未确认，中选资格顺延 (declined by the agency; the award passed on)"
     elif c.status == "disputed":
-        out["statusDetails"] = "合同条款与中选结果不符，待监管人员决定 (declined as not following the award; a supervisor decides)"
+        out["statusDetails"] = (
+            "合同条款与中选结果不符，待监管人员决定 (declined as not following the award; a supervisor decides)"
+        )
     elif c.status == "set_aside":
-        out["statusDetails"] = "合同条款与中选结果不符，已撤销，中选结果维持 (set aside: its terms did not follow the award)"
+        out["statusDetails"] = (
+            "合同条款与中选结果不符，已撤销，中选结果维持 (set aside: its terms did not follow the award)"
+        )
     return out
 
 
@@ -446,7 +481,13 @@ def releases(p: Process, *, prefix: str, base_url: str = "") -> list[dict[str, A
     if p.awards:
         award_event = _last(p.events, AWARD_EVENTS)
         assert award_event is not None
-        release = _release(p, prefix=prefix, stage="award", event=award_event, tag=["award"] if award_event.type.startswith("selection.") else ["awardUpdate"])
+        release = _release(
+            p,
+            prefix=prefix,
+            stage="award",
+            event=award_event,
+            tag=["award"] if award_event.type.startswith("selection.") else ["awardUpdate"],
+        )
         release["parties"] = _parties(p, with_bidders=True, with_suppliers=True)
         release["awards"] = _awards(p)
         release["selection"] = selection_object(p, base_url=base_url)
@@ -458,7 +499,9 @@ def releases(p: Process, *, prefix: str, base_url: str = "") -> list[dict[str, A
         event = max(mine, key=lambda e: e.seq) if mine else None
         if event is None:
             continue
-        release = _release(p, prefix=prefix, stage=f"contract-{c.public_id}", event=event, tag=_contract_tag(c, mine))
+        release = _release(
+            p, prefix=prefix, stage=f"contract-{c.public_id}", event=event, tag=_contract_tag(c, mine)
+        )
         release["parties"] = _parties(p, with_bidders=False, with_suppliers=True)
         release["contracts"] = [_contract(p, rows)]
         out.append(release)

@@ -45,10 +45,17 @@ async def first_seq_since(session: AsyncSession, since: datetime) -> int | None:
     return lo if lo <= size else None
 
 
-async def notice_page(session: AsyncSession, *, since: datetime | None, after: int | None, limit: int) -> tuple[list[Notice], bool]:
+async def notice_page(
+    session: AsyncSession, *, since: datetime | None, after: int | None, limit: int
+) -> tuple[list[Notice], bool]:
     """Published notices in id order after ``after``, each with a log entry other than a
     bid's at or after ``since``; and whether more remain."""
-    stmt = select(Notice).where(Notice.status.in_(PUBLISHED), Notice.published_at.is_not(None)).order_by(Notice.id).limit(limit + 1)  # type: ignore[attr-defined,union-attr]
+    stmt = (
+        select(Notice)
+        .where(Notice.status.in_(PUBLISHED), Notice.published_at.is_not(None))
+        .order_by(Notice.id)
+        .limit(limit + 1)
+    )  # type: ignore[attr-defined,union-attr]
     if after is not None:
         stmt = stmt.where(Notice.id > after)
     if since is not None:
@@ -58,18 +65,30 @@ async def notice_page(session: AsyncSession, *, since: datetime | None, after: i
         # A bid's entry is no news of the process (it makes no release), and counting it
         # here would tell who asks with ``since`` that someone bid on an open notice.
         stmt = stmt.where(
-            sa.exists().where(LogEntry.notice_id == Notice.public_id, LogEntry.seq >= start, LogEntry.type.not_in(BID_ENTRY_TYPES))  # type: ignore[arg-type]
+            sa.exists().where(
+                LogEntry.notice_id == Notice.public_id,
+                LogEntry.seq >= start,
+                LogEntry.type.not_in(BID_ENTRY_TYPES),
+            )  # type: ignore[arg-type]
         )
     rows = list((await session.execute(stmt)).scalars().all())
     return rows[:limit], len(rows) > limit
 
 
 async def _regions(session: AsyncSession) -> dict[str, str]:
-    return {code: name for code, name in (await session.execute(sa.select(Region.code, Region.name_zh))).all()}
+    return {
+        code: name for code, name in (await session.execute(sa.select(Region.code, Region.name_zh))).all()
+    }
 
 
 def _org(row: Any, regions: dict[str, str]) -> mapping.Org:
-    return mapping.Org(id=row.public_id, name=row.name, credit_code=row.credit_code, region=row.region, region_name=regions.get(row.region, ""))
+    return mapping.Org(
+        id=row.public_id,
+        name=row.name,
+        credit_code=row.credit_code,
+        region=row.region,
+        region_name=regions.get(row.region, ""),
+    )
 
 
 async def processes(session: AsyncSession, notices: Sequence[Notice]) -> list[mapping.Process]:
@@ -81,33 +100,68 @@ async def processes(session: AsyncSession, notices: Sequence[Notice]) -> list[ma
     regions = await _regions(session)
     categories = {c.code: c.name_zh for c in (await session.execute(select(ServiceCategory))).scalars().all()}
     org_ids = {n.org_id for n in notices if n.org_id is not None}
-    orgs = {o.id: _org(o, regions) for o in (await session.execute(select(OwnerOrg).where(OwnerOrg.id.in_(org_ids)))).scalars().all()} if org_ids else {}  # type: ignore[union-attr]
-    selections = {s.notice_id: s for s in (await session.execute(select(Selection).where(Selection.notice_id.in_(ids)))).scalars().all()}  # type: ignore[attr-defined]
+    orgs = (
+        {
+            o.id: _org(o, regions)
+            for o in (await session.execute(select(OwnerOrg).where(OwnerOrg.id.in_(org_ids)))).scalars().all()
+        }
+        if org_ids
+        else {}
+    )  # type: ignore[union-attr]
+    selections = {
+        s.notice_id: s
+        for s in (await session.execute(select(Selection).where(Selection.notice_id.in_(ids))))
+        .scalars()
+        .all()
+    }  # type: ignore[attr-defined]
     awards: dict[int, list[Award]] = {}
     for a in (await session.execute(select(Award).where(Award.notice_id.in_(ids)))).scalars().all():  # type: ignore[attr-defined]
         awards.setdefault(a.notice_id, []).append(a)
     revisions: dict[int, list[NoticeRevision]] = {}
-    for r in (await session.execute(select(NoticeRevision).where(NoticeRevision.notice_id.in_(ids)))).scalars().all():  # type: ignore[attr-defined]
+    for r in (
+        (await session.execute(select(NoticeRevision).where(NoticeRevision.notice_id.in_(ids))))
+        .scalars()
+        .all()
+    ):  # type: ignore[attr-defined]
         revisions.setdefault(r.notice_id, []).append(r)
-    contracts = list((await session.execute(select(Contract).where(Contract.notice_id.in_(ids)))).scalars().all())  # type: ignore[attr-defined]
+    contracts = list(
+        (await session.execute(select(Contract).where(Contract.notice_id.in_(ids)))).scalars().all()
+    )  # type: ignore[attr-defined]
     milestones: dict[int, list[Milestone]] = {}
     if contracts:
         stmt = select(Milestone).where(Milestone.contract_id.in_([c.id for c in contracts]))  # type: ignore[attr-defined]
         for m in (await session.execute(stmt)).scalars().all():
             milestones.setdefault(m.contract_id, []).append(m)
     events: dict[str, list[mapping.Event]] = {}
-    stmt2 = sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry).where(LogEntry.notice_id.in_(public)).order_by(LogEntry.seq)  # type: ignore[union-attr]
+    stmt2 = (
+        sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry)
+        .where(LogEntry.notice_id.in_(public))
+        .order_by(LogEntry.seq)
+    )  # type: ignore[union-attr]
     for seq, kind, nid, raw in (await session.execute(stmt2)).all():
         fields = json.loads(bytes(raw))
         events.setdefault(nid, []).append(
-            mapping.Event(seq=int(seq), type=kind, ts=datetime.fromisoformat(fields["ts"]), contract_id=fields.get("contract_id"))
+            mapping.Event(
+                seq=int(seq),
+                type=kind,
+                ts=datetime.fromisoformat(fields["ts"]),
+                contract_id=fields.get("contract_id"),
+            )
         )
     # Every agency a process names: bidders at closing and award holders.
     agency_public: set[str] = set()
     for s in selections.values():
         agency_public.update(b["agency_id"] for b in s.bids)
     agency_ids = {a.agency_id for rows in awards.values() for a in rows} | {c.agency_id for c in contracts}
-    found = (await session.execute(select(Agency).where(sa.or_(Agency.public_id.in_(agency_public), Agency.id.in_(agency_ids))))).scalars().all()  # type: ignore[attr-defined,union-attr]
+    found = (
+        (
+            await session.execute(
+                select(Agency).where(sa.or_(Agency.public_id.in_(agency_public), Agency.id.in_(agency_ids)))
+            )
+        )
+        .scalars()
+        .all()
+    )  # type: ignore[attr-defined,union-attr]
     agencies = {a.public_id: _org(a, regions) for a in found}
     by_id = {a.id: a.public_id for a in found}
     award_by_id = {a.id: a for rows in awards.values() for a in rows}
@@ -125,33 +179,56 @@ async def processes(session: AsyncSession, notices: Sequence[Notice]) -> list[ma
                 awards=mine,
                 agencies=agencies,
                 contracts=[
-                    mapping.ContractRows(contract=c, milestones=milestones.get(c.id, []), award=award_by_id[c.award_id], agency=agencies[by_id[c.agency_id]])  # type: ignore[index]
+                    mapping.ContractRows(
+                        contract=c,
+                        milestones=milestones.get(c.id, []),
+                        award=award_by_id[c.award_id],
+                        agency=agencies[by_id[c.agency_id]],
+                    )  # type: ignore[index]
                     for c in contracts
                     if c.notice_id == n.id
                 ],
                 revisions=revisions.get(n.id, []),
-                holders=[a.agency_public_id for a in sorted(mine, key=lambda a: a.slot) if a.status == "holding"],
+                holders=[
+                    a.agency_public_id for a in sorted(mine, key=lambda a: a.slot) if a.status == "holding"
+                ],
             )
         )
     return out
 
 
-async def releases(session: AsyncSession, *, prefix: str, base_url: str, since: datetime | None, after: int | None, limit: int) -> tuple[list[dict[str, Any]], int | None]:
+async def releases(
+    session: AsyncSession,
+    *,
+    prefix: str,
+    base_url: str,
+    since: datetime | None,
+    after: int | None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], int | None]:
     """One page of releases (of ``limit`` processes) dated at or after ``since``, and the
     notice id the next page starts after (None at the end)."""
     notices, more = await notice_page(session, since=since, after=after, limit=limit)
     out: list[dict[str, Any]] = []
     for p in await processes(session, notices):
-        out += [r for r in mapping.releases(p, prefix=prefix, base_url=base_url) if since is None or datetime.fromisoformat(r["date"]) >= since.replace(microsecond=0)]
+        out += [
+            r
+            for r in mapping.releases(p, prefix=prefix, base_url=base_url)
+            if since is None or datetime.fromisoformat(r["date"]) >= since.replace(microsecond=0)
+        ]
     return out, (notices[-1].id if more and notices else None)
 
 
-async def all_releases(session: AsyncSession, *, prefix: str, base_url: str, since: datetime | None = None) -> list[dict[str, Any]]:
+async def all_releases(
+    session: AsyncSession, *, prefix: str, base_url: str, since: datetime | None = None
+) -> list[dict[str, Any]]:
     """Every release, for the export."""
     out: list[dict[str, Any]] = []
     after: int | None = None
     while True:
-        page, after = await releases(session, prefix=prefix, base_url=base_url, since=since, after=after, limit=200)
+        page, after = await releases(
+            session, prefix=prefix, base_url=base_url, since=since, after=after, limit=200
+        )
         out += page
         if after is None:
             return out
@@ -174,18 +251,61 @@ def _day(value: Any) -> str:
 
 
 async def notices_csv(session: AsyncSession, *, prefix: str) -> bytes:
-    notices = list((await session.execute(select(Notice).where(Notice.status.in_(PUBLISHED), Notice.published_at.is_not(None)).order_by(Notice.id))).scalars().all())  # type: ignore[attr-defined,union-attr]
+    notices = list(
+        (
+            await session.execute(
+                select(Notice)
+                .where(Notice.status.in_(PUBLISHED), Notice.published_at.is_not(None))
+                .order_by(Notice.id)
+            )
+        )
+        .scalars()
+        .all()
+    )  # type: ignore[attr-defined,union-attr]
     org_ids = {n.org_id for n in notices if n.org_id is not None}
-    orgs = {o.id: o for o in (await session.execute(select(OwnerOrg).where(OwnerOrg.id.in_(org_ids)))).scalars().all()} if org_ids else {}  # type: ignore[union-attr]
-    header = ["ocid", "notice_id", "title", "buyer_id", "buyer", "category", "region", "method", "status", "budget_yuan", "winners", "published_at", "bid_deadline"]
+    orgs = (
+        {
+            o.id: o
+            for o in (await session.execute(select(OwnerOrg).where(OwnerOrg.id.in_(org_ids)))).scalars().all()
+        }
+        if org_ids
+        else {}
+    )  # type: ignore[union-attr]
+    header = [
+        "ocid",
+        "notice_id",
+        "title",
+        "buyer_id",
+        "buyer",
+        "category",
+        "region",
+        "method",
+        "status",
+        "budget_yuan",
+        "winners",
+        "published_at",
+        "bid_deadline",
+    ]
     rows = []
     for n in notices:
         org = orgs.get(n.org_id) if n.org_id is not None else None
-        rows.append([
-            mapping.ocid(prefix, n.public_id), n.public_id, n.title, org.public_id if org else "", org.name if org else "",
-            n.category, n.region, n.method, n.status, yuan_text(n.budget_fen), n.winners,
-            mapping.rfc3339(n.published_at) if n.published_at else "", mapping.rfc3339(n.bid_deadline),
-        ])
+        rows.append(
+            [
+                mapping.ocid(prefix, n.public_id),
+                n.public_id,
+                n.title,
+                org.public_id if org else "",
+                org.name if org else "",
+                n.category,
+                n.region,
+                n.method,
+                n.status,
+                yuan_text(n.budget_fen),
+                n.winners,
+                mapping.rfc3339(n.published_at) if n.published_at else "",
+                mapping.rfc3339(n.bid_deadline),
+            ]
+        )
     return to_csv(header, rows)
 
 
@@ -197,16 +317,42 @@ async def awards_csv(session: AsyncSession, *, prefix: str) -> bytes:
         .join(Selection, Selection.notice_id == Award.notice_id)  # type: ignore[arg-type]
         .order_by(Award.notice_id, Award.since_seq, Award.slot)
     )
-    header = ["ocid", "notice_id", "award_id", "place", "status", "agency_id", "agency", "credit_code", "method", "bid_price_yuan", "awarded_at", "final", "log_seq"]
+    header = [
+        "ocid",
+        "notice_id",
+        "award_id",
+        "place",
+        "status",
+        "agency_id",
+        "agency",
+        "credit_code",
+        "method",
+        "bid_price_yuan",
+        "awarded_at",
+        "final",
+        "log_seq",
+    ]
     rows = []
     for award, notice, agency, selection in (await session.execute(stmt)).all():
         price = next((b.get("price_fen") for b in selection.bids if b["agency_id"] == agency.public_id), None)
         final = selection.final_seq is not None
-        rows.append([
-            mapping.ocid(prefix, notice.public_id), notice.public_id, mapping.award_id(notice.public_id, award), award.slot,
-            mapping._award_status(award, final), agency.public_id, agency.name, agency.credit_code, notice.method,
-            yuan_text(price), mapping.rfc3339(award.created_at), "yes" if final and award.status == "holding" else "no", award.since_seq,
-        ])
+        rows.append(
+            [
+                mapping.ocid(prefix, notice.public_id),
+                notice.public_id,
+                mapping.award_id(notice.public_id, award),
+                award.slot,
+                mapping._award_status(award, final),
+                agency.public_id,
+                agency.name,
+                agency.credit_code,
+                notice.method,
+                yuan_text(price),
+                mapping.rfc3339(award.created_at),
+                "yes" if final and award.status == "holding" else "no",
+                award.since_seq,
+            ]
+        )
     return to_csv(header, rows)
 
 
@@ -218,15 +364,42 @@ async def contracts_csv(session: AsyncSession, *, prefix: str) -> bytes:
         .join(Award, Award.id == Contract.award_id)  # type: ignore[arg-type]
         .order_by(Contract.id)
     )
-    header = ["ocid", "contract_id", "notice_id", "award_id", "agency_id", "agency", "status", "amount_yuan", "budget_yuan", "signed_on", "start_on", "due_on", "completed_at", "stopped_at"]
+    header = [
+        "ocid",
+        "contract_id",
+        "notice_id",
+        "award_id",
+        "agency_id",
+        "agency",
+        "status",
+        "amount_yuan",
+        "budget_yuan",
+        "signed_on",
+        "start_on",
+        "due_on",
+        "completed_at",
+        "stopped_at",
+    ]
     rows = []
     for c, notice, agency, award in (await session.execute(stmt)).all():
-        rows.append([
-            mapping.ocid(prefix, notice.public_id), c.public_id, notice.public_id, mapping.award_id(notice.public_id, award),
-            agency.public_id, agency.name, c.status, yuan_text(c.amount_fen), yuan_text(notice.budget_fen),
-            _day(c.signed_on), _day(c.start_on), _day(c.due_on),
-            mapping.rfc3339(c.completed_at) if c.completed_at else "", mapping.rfc3339(c.stopped_at) if c.stopped_at else "",
-        ])
+        rows.append(
+            [
+                mapping.ocid(prefix, notice.public_id),
+                c.public_id,
+                notice.public_id,
+                mapping.award_id(notice.public_id, award),
+                agency.public_id,
+                agency.name,
+                c.status,
+                yuan_text(c.amount_fen),
+                yuan_text(notice.budget_fen),
+                _day(c.signed_on),
+                _day(c.start_on),
+                _day(c.due_on),
+                mapping.rfc3339(c.completed_at) if c.completed_at else "",
+                mapping.rfc3339(c.stopped_at) if c.stopped_at else "",
+            ]
+        )
     return to_csv(header, rows)
 
 

@@ -21,16 +21,31 @@ class OpenDataPages(Controller):
 
     @get("/")
     async def page(self, request: Request[Any, Any, Any]) -> Response[str]:
-        return render(request, "ocds/data.html", prefix=request.app.state.settings.ocds_prefix, tables=list(service.CSV_TABLES))
+        return render(
+            request,
+            "ocds/data.html",
+            prefix=request.app.state.settings.ocds_prefix,
+            tables=list(service.CSV_TABLES),
+        )
 
     @get("/{filename:str}")
-    async def csv(self, request: Request[Any, Any, Any], filename: FromPath[str], session: NamedDependency[AsyncSession]) -> Response[bytes]:
+    async def csv(
+        self, request: Request[Any, Any, Any], filename: FromPath[str], session: NamedDependency[AsyncSession]
+    ) -> Response[bytes]:
         table, dot, ext = filename.partition(".")
         if ext != "csv" or not dot or table not in service.CSV_TABLES:
-            raise DomainError(detail=N_("There is no download {name}."), params={"name": filename}, status=404, title="Not found")
+            raise DomainError(
+                detail=N_("There is no download {name}."),
+                params={"name": filename},
+                status=404,
+                title="Not found",
+            )
         body = await service.CSV_TABLES[table](session, prefix=request.app.state.settings.ocds_prefix)
         return Response(
             content=body,
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="market-{table}.csv"', "Cache-Control": "no-store"},
+            headers={
+                "Content-Disposition": f'attachment; filename="market-{table}.csv"',
+                "Cache-Control": "no-store",
+            },
         )

@@ -22,7 +22,9 @@ from market.ratings.models import Rating, RatingInput, ReplyInput, VoidInput
 from market.security.auth import requires_role
 
 
-def rating_public(rating: Rating, *, contract_id: str | None = None, notice_id: str | None = None) -> dict[str, Any]:
+def rating_public(
+    rating: Rating, *, contract_id: str | None = None, notice_id: str | None = None
+) -> dict[str, Any]:
     return {
         "id": rating.public_id,
         "contract_id": contract_id,
@@ -48,10 +50,19 @@ def credit_public(events: list[credit.CreditEvent], today: Any) -> dict[str, Any
         "as_of": today.isoformat(),
         "formula": "/credit",
         "contributions": [
-            {"kind": c.kind, "date": c.on.isoformat(), "points": float(c.points), "weight": float(c.weight), "ref": c.ref}
+            {
+                "kind": c.kind,
+                "date": c.on.isoformat(),
+                "points": float(c.points),
+                "weight": float(c.weight),
+                "ref": c.ref,
+            }
             for c in scored.contributions
         ],
-        "history": [{"date": p.on.isoformat(), "score": float(p.score), "kind": p.kind, "ref": p.ref} for p in credit.history(events, today)],
+        "history": [
+            {"date": p.on.isoformat(), "score": float(p.score), "kind": p.kind, "ref": p.ref}
+            for p in credit.history(events, today)
+        ],
     }
 
 
@@ -68,30 +79,94 @@ class RatingApi(Controller):
     path = "/api/v1"
     tags = ["ratings"]
 
-    @post("/contracts/{contract_id:str}/rating", status_code=201, guards=[requires_role(Role.owner)], summary="The contract's owner rates the agency once, after completion or stop")
-    async def rate(self, request: Request[Any, Any, Any], contract_id: FromPath[str], data: JSONBody[RatingInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
-        rating = await service.rate(session, user=await load_viewer(request, session), contract_id=contract_id, data=data)
+    @post(
+        "/contracts/{contract_id:str}/rating",
+        status_code=201,
+        guards=[requires_role(Role.owner)],
+        summary="The contract's owner rates the agency once, after completion or stop",
+    )
+    async def rate(
+        self,
+        request: Request[Any, Any, Any],
+        contract_id: FromPath[str],
+        data: JSONBody[RatingInput],
+        session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
+        rating = await service.rate(
+            session, user=await load_viewer(request, session), contract_id=contract_id, data=data
+        )
         notice = await session.get(Notice, (await service.get_contract(session, contract_id)).notice_id)
         return rating_public(rating, contract_id=contract_id, notice_id=notice.public_id if notice else None)
 
-    @post("/ratings/{rating_id:str}/reply", status_code=200, guards=[requires_role(Role.agency)], summary="The rated agency replies once")
-    async def reply(self, request: Request[Any, Any, Any], rating_id: FromPath[str], data: JSONBody[ReplyInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
-        rating = await service.reply(session, user=await load_viewer(request, session), rating_id=rating_id, text=data.reply)
+    @post(
+        "/ratings/{rating_id:str}/reply",
+        status_code=200,
+        guards=[requires_role(Role.agency)],
+        summary="The rated agency replies once",
+    )
+    async def reply(
+        self,
+        request: Request[Any, Any, Any],
+        rating_id: FromPath[str],
+        data: JSONBody[ReplyInput],
+        session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
+        rating = await service.reply(
+            session, user=await load_viewer(request, session), rating_id=rating_id, text=data.reply
+        )
         return rating_public(rating)
 
-    @post("/ratings/{rating_id:str}/void", status_code=200, guards=[requires_role(Role.supervisor)], summary="A supervisor voids a rating with a published reason")
-    async def void(self, request: Request[Any, Any, Any], rating_id: FromPath[str], data: JSONBody[VoidInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
-        rating = await service.void(session, user=await load_viewer(request, session), rating_id=rating_id, reason=data.reason)
+    @post(
+        "/ratings/{rating_id:str}/void",
+        status_code=200,
+        guards=[requires_role(Role.supervisor)],
+        summary="A supervisor voids a rating with a published reason",
+    )
+    async def void(
+        self,
+        request: Request[Any, Any, Any],
+        rating_id: FromPath[str],
+        data: JSONBody[VoidInput],
+        session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
+        rating = await service.void(
+            session, user=await load_viewer(request, session), rating_id=rating_id, reason=data.reason
+        )
         return rating_public(rating)
 
-    @get("/agencies/{agency_id:str}/ratings", summary="An agency's ratings, newest first; voided ones stay, marked")
-    async def ratings(self, request: Request[Any, Any, Any], agency_id: FromPath[str], session: NamedDependency[AsyncSession]) -> list[dict[str, Any]]:
+    @get(
+        "/agencies/{agency_id:str}/ratings",
+        summary="An agency's ratings, newest first; voided ones stay, marked",
+    )
+    async def ratings(
+        self,
+        request: Request[Any, Any, Any],
+        agency_id: FromPath[str],
+        session: NamedDependency[AsyncSession],
+    ) -> list[dict[str, Any]]:
         agency = await public_agency(request, session, agency_id)
-        return [rating_public(v.rating, contract_id=v.contract_id, notice_id=v.notice_id) for v in await service.ratings_of(session, agency)]
+        return [
+            rating_public(v.rating, contract_id=v.contract_id, notice_id=v.notice_id)
+            for v in await service.ratings_of(session, agency)
+        ]
 
-    @get("/agencies/{agency_id:str}/credit", summary="An agency's credit score: the events behind it, its history and the formula's version")
-    async def credit(self, request: Request[Any, Any, Any], agency_id: FromPath[str], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+    @get(
+        "/agencies/{agency_id:str}/credit",
+        summary="An agency's credit score: the events behind it, its history and the formula's version",
+    )
+    async def credit(
+        self,
+        request: Request[Any, Any, Any],
+        agency_id: FromPath[str],
+        session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
         agency = await public_agency(request, session, agency_id)
         today = today_in_china()
-        standing = await service.standing_of(session, agency, today=today, contract_days=request.app.state.settings.contract_days)
-        return {"agency_id": agency.public_id, **credit_public(standing.events, today), "rating": standing.summary()}
+        standing = await service.standing_of(
+            session, agency, today=today, contract_days=request.app.state.settings.contract_days
+        )
+        return {
+            "agency_id": agency.public_id,
+            **credit_public(standing.events, today),
+            "rating": standing.summary(),
+        }

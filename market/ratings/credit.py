@@ -126,7 +126,13 @@ def score(events: Iterable[CreditEvent], today: date) -> CreditScore:
             continue
         total += points
         contributions.append(
-            Contribution(kind=event.kind, on=event.on, ref=event.ref, points=points.quantize(TWO_DECIMALS, rounding=ROUND_HALF_UP), weight=w.quantize(TWO_DECIMALS, rounding=ROUND_HALF_UP))
+            Contribution(
+                kind=event.kind,
+                on=event.on,
+                ref=event.ref,
+                points=points.quantize(TWO_DECIMALS, rounding=ROUND_HALF_UP),
+                weight=w.quantize(TWO_DECIMALS, rounding=ROUND_HALF_UP),
+            )
         )
     return CreditScore(score=clamp_round(total), contributions=contributions)
 
@@ -134,10 +140,14 @@ def score(events: Iterable[CreditEvent], today: date) -> CreditScore:
 def history(events: Iterable[CreditEvent], today: date) -> list[HistoryPoint]:
     """The score as it stood on the day of each event within the horizon (oldest first),
     then today's. Voided ratings count nowhere, as if never given."""
-    counted = sorted((e for e in events if not e.voided and e.on <= today), key=lambda e: (e.on, e.kind, e.ref))
+    counted = sorted(
+        (e for e in events if not e.voided and e.on <= today), key=lambda e: (e.on, e.kind, e.ref)
+    )
     since = today - timedelta(days=HORIZON_DAYS)
     points = [
-        HistoryPoint(on=e.on, score=score([x for x in counted if x.on <= e.on], e.on).score, kind=e.kind, ref=e.ref)
+        HistoryPoint(
+            on=e.on, score=score([x for x in counted if x.on <= e.on], e.on).score, kind=e.kind, ref=e.ref
+        )
         for e in counted
         if e.on > since
     ]
@@ -145,7 +155,9 @@ def history(events: Iterable[CreditEvent], today: date) -> list[HistoryPoint]:
     return points
 
 
-def should_suspend(decline_dates: Iterable[date], today: date, *, declines_to_suspend: int, window_days: int) -> bool:
+def should_suspend(
+    decline_dates: Iterable[date], today: date, *, declines_to_suspend: int, window_days: int
+) -> bool:
     """True when at least ``declines_to_suspend`` declines fall within the last
     ``window_days`` days (today included). A threshold of 0 turns the rule off."""
     if declines_to_suspend <= 0:

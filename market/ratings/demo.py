@@ -33,8 +33,17 @@ async def load_demo_ratings(session: AsyncSession, *, out: TextIO) -> None:
         assert owner is not None
         (quality, timeliness, attitude, fees, compliance), comment = SCORES[contract.status]
         rating = await service.rate(
-            session, user=owner, contract_id=contract.public_id,
-            data=RatingInput(quality=quality, timeliness=timeliness, attitude=attitude, fees=fees, compliance=compliance, comment=comment),
+            session,
+            user=owner,
+            contract_id=contract.public_id,
+            data=RatingInput(
+                quality=quality,
+                timeliness=timeliness,
+                attitude=attitude,
+                fees=fees,
+                compliance=compliance,
+                comment=comment,
+            ),
         )
         if contract.status == ContractStatus.stopped:
             agency = await session.get(Agency, contract.agency_id)

@@ -26,12 +26,18 @@ DIMENSION_LABELS = {
 
 class Rating(SQLModel, table=True):
     __tablename__ = "rating"
-    __table_args__ = tuple(sa.CheckConstraint(f"{d} BETWEEN 1 AND 5", name=f"{d}_in_range") for d in DIMENSIONS)
+    __table_args__ = tuple(
+        sa.CheckConstraint(f"{d} BETWEEN 1 AND 5", name=f"{d}_in_range") for d in DIMENSIONS
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, unique=True))
-    contract_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("contract.id"), nullable=False, unique=True))
-    agency_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("agency.id"), nullable=False, index=True))
+    contract_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("contract.id"), nullable=False, unique=True)
+    )
+    agency_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("agency.id"), nullable=False, index=True)
+    )
     quality: int = Field(sa_column=sa.Column(sa.SmallInteger, nullable=False))
     timeliness: int = Field(sa_column=sa.Column(sa.SmallInteger, nullable=False))
     attitude: int = Field(sa_column=sa.Column(sa.SmallInteger, nullable=False))
@@ -44,7 +50,9 @@ class Rating(SQLModel, table=True):
     replied_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     void_reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     voided_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
-    voided_by: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=True))
+    voided_by: int | None = Field(
+        default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=True)
+    )
 
 
 # -- input -------------------------------------------------------------------------------------

@@ -75,7 +75,9 @@ async def get_rating(session: AsyncSession, rating_id: str, *, lock: bool = Fals
 
 
 async def rating_of_contract(session: AsyncSession, contract: Contract) -> Rating | None:
-    return (await session.execute(sa.select(Rating).where(Rating.contract_id == contract.id))).scalar_one_or_none()
+    return (
+        await session.execute(sa.select(Rating).where(Rating.contract_id == contract.id))
+    ).scalar_one_or_none()
 
 
 @dataclass
@@ -97,7 +99,10 @@ async def ratings_of(session: AsyncSession, agency: Agency) -> list[RatingView]:
         .where(Rating.agency_id == agency.id)
         .order_by(Rating.id.desc())
     )
-    return [RatingView(rating=r, contract_id=c, notice_id=n, notice_title=t) for r, c, n, t in (await session.execute(stmt)).all()]
+    return [
+        RatingView(rating=r, contract_id=c, notice_id=n, notice_title=t)
+        for r, c, n, t in (await session.execute(stmt)).all()
+    ]
 
 
 # -- rating, replying, voiding ----------------------------------------------------------------
@@ -145,7 +150,12 @@ async def rate(session: AsyncSession, *, user: AppUser, contract_id: str, data: 
         },
     )
     rating = Rating(
-        public_id=public_id, contract_id=contract.id, agency_id=agency.id, comment=comment, seq=entry.seq, **scores  # type: ignore[arg-type]
+        public_id=public_id,
+        contract_id=contract.id,
+        agency_id=agency.id,
+        comment=comment,
+        seq=entry.seq,
+        **scores,  # type: ignore[arg-type]
     )
     session.add(rating)
     await session.flush()
@@ -164,7 +174,11 @@ async def reply(session: AsyncSession, *, user: AppUser, rating_id: str, text: s
     text = agencies.check_publishable(text.strip(), "reply")
     if len(text) < 2:
         raise InvalidInput(N_("Write a reply."), [FieldError("reply", N_("Write a reply."))])
-    await log.append(session, type="rating.replied", fields={"rating_id": rating.public_id, "agency_id": agency.public_id, "reply_sha256": _digest(text)})
+    await log.append(
+        session,
+        type="rating.replied",
+        fields={"rating_id": rating.public_id, "agency_id": agency.public_id, "reply_sha256": _digest(text)},
+    )
     rating.reply, rating.replied_at = text, utcnow()
     await session.flush()
     return rating
@@ -180,10 +194,17 @@ async def void(session: AsyncSession, *, user: AppUser, rating_id: str, reason: 
         raise Conflict(N_("This rating has already been voided."))
     reason = agencies.check_publishable(reason.strip(), "reason")
     if len(reason) < 5:
-        raise InvalidInput(N_("Give a reason of at least 5 characters; it is published."), [FieldError("reason", N_("Give a reason of at least 5 characters; it is published."))])
+        raise InvalidInput(
+            N_("Give a reason of at least 5 characters; it is published."),
+            [FieldError("reason", N_("Give a reason of at least 5 characters; it is published."))],
+        )
     agency = await session.get(Agency, rating.agency_id)
     assert agency is not None
-    await log.append(session, type="rating.voided", fields={"rating_id": rating.public_id, "agency_id": agency.public_id, "reason": reason})
+    await log.append(
+        session,
+        type="rating.voided",
+        fields={"rating_id": rating.public_id, "agency_id": agency.public_id, "reason": reason},
+    )
     rating.void_reason, rating.voided_at, rating.voided_by = reason, utcnow(), user.id
     await session.flush()
     return rating
@@ -209,22 +230,37 @@ class Standing:
         averages: dict[str, float | None] = {}
         for d in DIMENSIONS:
             averages[d] = round(sum(getattr(r, d) for r in counted) / len(counted), 2) if counted else None
-        overall = round(sum(float(credit.average(list(scores_of(r).values()))) for r in counted) / len(counted), 2) if counted else None
-        return {"count": len(counted), "voided": len(self.ratings) - len(counted), "average": overall, "averages": averages}
+        overall = (
+            round(sum(float(credit.average(list(scores_of(r).values()))) for r in counted) / len(counted), 2)
+            if counted
+            else None
+        )
+        return {
+            "count": len(counted),
+            "voided": len(self.ratings) - len(counted),
+            "average": overall,
+            "averages": averages,
+        }
 
 
 async def _final_dates(session: AsyncSession, notice_ids: Sequence[str]) -> dict[str, date]:
     """Each notice's latest ``award.final`` day (China time), read from the log itself."""
     if not notice_ids:
         return {}
-    stmt = sa.select(LogEntry.notice_id, LogEntry.entry).where(LogEntry.type == "award.final", LogEntry.notice_id.in_(list(notice_ids))).order_by(LogEntry.seq)
+    stmt = (
+        sa.select(LogEntry.notice_id, LogEntry.entry)
+        .where(LogEntry.type == "award.final", LogEntry.notice_id.in_(list(notice_ids)))
+        .order_by(LogEntry.seq)
+    )
     out: dict[str, date] = {}
     for notice_id, entry in (await session.execute(stmt)).all():
         out[str(notice_id)] = china_date(protocol.parse_ts(json.loads(bytes(entry))["ts"]))
     return out
 
 
-async def standings(session: AsyncSession, agencies_: Sequence[Agency], *, today: date, contract_days: int) -> dict[int, Standing]:
+async def standings(
+    session: AsyncSession, agencies_: Sequence[Agency], *, today: date, contract_days: int
+) -> dict[int, Standing]:
     """Credit events and ratings of many agencies at once (a directory page): five queries
     however many agencies.
 
@@ -238,25 +274,44 @@ async def standings(session: AsyncSession, agencies_: Sequence[Agency], *, today
     out: dict[int, Standing] = {i: Standing() for i in ids}
     if not ids:
         return out
-    for r in (await session.execute(sa.select(Rating).where(Rating.agency_id.in_(ids)).order_by(Rating.id))).scalars().all():
+    for r in (
+        (await session.execute(sa.select(Rating).where(Rating.agency_id.in_(ids)).order_by(Rating.id)))
+        .scalars()
+        .all()
+    ):
         out[r.agency_id].ratings.append(r)
         out[r.agency_id].events.append(
-            credit.CreditEvent("rating", china_date(r.rated_at), r.public_id, scores=tuple(scores_of(r).values()), voided=r.voided_at is not None)
+            credit.CreditEvent(
+                "rating",
+                china_date(r.rated_at),
+                r.public_id,
+                scores=tuple(scores_of(r).values()),
+                voided=r.voided_at is not None,
+            )
         )
     awards = (
         await session.execute(
-            sa.select(Award, Notice.public_id).join(Notice, Notice.id == Award.notice_id).where(Award.agency_id.in_(ids)).order_by(Award.id)
+            sa.select(Award, Notice.public_id)
+            .join(Notice, Notice.id == Award.notice_id)
+            .where(Award.agency_id.in_(ids))
+            .order_by(Award.id)
         )
     ).all()
     held: list[tuple[Award, str]] = []
     for award, notice_id in awards:
         if award.status == AwardStatus.declined and award.ended_at is not None:
-            out[award.agency_id].events.append(credit.CreditEvent("decline", china_date(award.ended_at), notice_id))
+            out[award.agency_id].events.append(
+                credit.CreditEvent("decline", china_date(award.ended_at), notice_id)
+            )
         elif award.status == AwardStatus.disqualified and award.ended_at is not None:
-            out[award.agency_id].events.append(credit.CreditEvent("disqualified", china_date(award.ended_at), notice_id))
+            out[award.agency_id].events.append(
+                credit.CreditEvent("disqualified", china_date(award.ended_at), notice_id)
+            )
         elif award.status == AwardStatus.holding:
             held.append((award, notice_id))
-    contracts = (await session.execute(sa.select(Contract).where(Contract.agency_id.in_(ids)))).scalars().all()
+    contracts = (
+        (await session.execute(sa.select(Contract).where(Contract.agency_id.in_(ids)))).scalars().all()
+    )
     signed_on_award: dict[int, date] = {}
     recorded_on_award: dict[int, date] = {}
     disputed_awards: set[int] = set()
@@ -276,14 +331,20 @@ async def standings(session: AsyncSession, agencies_: Sequence[Agency], *, today
             continue
         key = award.id or 0
         if contract_rules.unsigned_counts_against_agency(
-            final_on=final_on, recorded_on=recorded_on_award.get(key), signed_on=signed_on_award.get(key),
-            disputed=key in disputed_awards, today=today, contract_days=contract_days,
+            final_on=final_on,
+            recorded_on=recorded_on_award.get(key),
+            signed_on=signed_on_award.get(key),
+            disputed=key in disputed_awards,
+            today=today,
+            contract_days=contract_days,
         ):
             last_day = max(
                 contract_rules.sign_by(final_on, contract_days),
                 recorded_on_award[key] + timedelta(days=contract_rules.AGENCY_DAYS_TO_CONFIRM),
             )
-            out[award.agency_id].events.append(credit.CreditEvent("overdue", last_day + timedelta(days=1), f"{notice_id}/{award.slot}"))
+            out[award.agency_id].events.append(
+                credit.CreditEvent("overdue", last_day + timedelta(days=1), f"{notice_id}/{award.slot}")
+            )
     overdue = (
         await session.execute(
             sa.select(Milestone, Contract.public_id, Contract.agency_id)
@@ -292,7 +353,9 @@ async def standings(session: AsyncSession, agencies_: Sequence[Agency], *, today
         )
     ).all()
     for m, contract_id, agency_id in overdue:
-        out[agency_id].events.append(credit.CreditEvent("overdue", m.overdue_on, f"{contract_id}#{m.position}"))
+        out[agency_id].events.append(
+            credit.CreditEvent("overdue", m.overdue_on, f"{contract_id}#{m.position}")
+        )
     return out
 
 
@@ -300,11 +363,15 @@ async def standing_of(session: AsyncSession, agency: Agency, *, today: date, con
     return (await standings(session, [agency], today=today, contract_days=contract_days))[agency.id]  # type: ignore[index]
 
 
-async def credit_events(session: AsyncSession, agency: Agency, today: date, *, contract_days: int = 30) -> list[credit.CreditEvent]:
+async def credit_events(
+    session: AsyncSession, agency: Agency, today: date, *, contract_days: int = 30
+) -> list[credit.CreditEvent]:
     return (await standing_of(session, agency, today=today, contract_days=contract_days)).events
 
 
-async def credit_of(session: AsyncSession, agency: Agency, today: date, *, contract_days: int = 30) -> credit.CreditScore:
+async def credit_of(
+    session: AsyncSession, agency: Agency, today: date, *, contract_days: int = 30
+) -> credit.CreditScore:
     return credit.score(await credit_events(session, agency, today, contract_days=contract_days), today)
 
 
@@ -316,7 +383,9 @@ async def decline_dates(session: AsyncSession, agency: Agency) -> list[date]:
     terms do not follow the award is not among them: it leaves the award held and the
     contract ``disputed`` until a supervisor decides, and only a finding that the terms
     were fine turns it into a declined award (docs/contracts.md)."""
-    stmt = sa.select(Award.ended_at).where(Award.agency_id == agency.id, Award.status == AwardStatus.declined.value, Award.ended_at.is_not(None))
+    stmt = sa.select(Award.ended_at).where(
+        Award.agency_id == agency.id, Award.status == AwardStatus.declined.value, Award.ended_at.is_not(None)
+    )
     return [china_date(t) for t in (await session.execute(stmt)).scalars().all()]
 
 
@@ -325,7 +394,9 @@ def automatic_reason(count: int, window_days: int) -> str:
     return f"automatic: {count} declines within {months} months"
 
 
-async def apply_automatic_rules(session: AsyncSession, agency: Agency, settings: Settings, today: date) -> bool:
+async def apply_automatic_rules(
+    session: AsyncSession, agency: Agency, settings: Settings, today: date
+) -> bool:
     """Suspend an approved agency that has declined ``declines_to_suspend`` awards within
     ``decline_window_days``, for ``suspension_days``. Returns whether it did.
 
@@ -342,11 +413,20 @@ async def apply_automatic_rules(session: AsyncSession, agency: Agency, settings:
     # count starts again, instead of one new decline suspending the agency at once.
     last = (
         await session.execute(
-            sa.select(sa.func.max(AgencyReview.created_at)).where(AgencyReview.agency_id == agency.id, AgencyReview.to_status == AgencyStatus.suspended.value)
+            sa.select(sa.func.max(AgencyReview.created_at)).where(
+                AgencyReview.agency_id == agency.id, AgencyReview.to_status == AgencyStatus.suspended.value
+            )
         )
     ).scalar_one_or_none()
-    dates = [d for d in await decline_dates(session, agency) if last is None or d > last.astimezone(CHINA).date()]
-    if not credit.should_suspend(dates, today, declines_to_suspend=settings.declines_to_suspend, window_days=settings.decline_window_days):
+    dates = [
+        d for d in await decline_dates(session, agency) if last is None or d > last.astimezone(CHINA).date()
+    ]
+    if not credit.should_suspend(
+        dates,
+        today,
+        declines_to_suspend=settings.declines_to_suspend,
+        window_days=settings.decline_window_days,
+    ):
         return False
     count = sum(1 for d in dates if 0 <= (today - d).days < settings.decline_window_days)
     reason = automatic_reason(count, settings.decline_window_days)
@@ -359,14 +439,32 @@ async def apply_automatic_rules(session: AsyncSession, agency: Agency, settings:
     entry = await log.append(
         session,
         type="agency.suspended",
-        fields={"agency_id": agency.public_id, "name": agency.name, "credit_code": agency.credit_code, "reason": reason, "until": until.isoformat()},
+        fields={
+            "agency_id": agency.public_id,
+            "name": agency.name,
+            "credit_code": agency.credit_code,
+            "reason": reason,
+            "until": until.isoformat(),
+        },
     )
     session.add(
         AgencyReview(
-            agency_id=agency.id, action="suspend", from_status=AgencyStatus.approved.value, to_status=AgencyStatus.suspended.value,  # type: ignore[arg-type]
-            reason=reason, until=until, actor_id=None, log_seq=entry.seq,
+            agency_id=agency.id,
+            action="suspend",
+            from_status=AgencyStatus.approved.value,
+            to_status=AgencyStatus.suspended.value,  # type: ignore[arg-type]
+            reason=reason,
+            until=until,
+            actor_id=None,
+            log_seq=entry.seq,
         )
     )
-    session.add(Message(user_id=agency.owner_id, kind="suspended_automatically", params={"reason": reason, "until": until.isoformat()}))
+    session.add(
+        Message(
+            user_id=agency.owner_id,
+            kind="suspended_automatically",
+            params={"reason": reason, "until": until.isoformat()},
+        )
+    )
     await session.flush()
     return True

@@ -64,7 +64,9 @@ def history_chart(points: list[credit.HistoryPoint]) -> dict[str, Any]:
     }
 
 
-async def profile_context(session: AsyncSession, agency: Agency, *, today: date, contract_days: int) -> dict[str, Any]:
+async def profile_context(
+    session: AsyncSession, agency: Agency, *, today: date, contract_days: int
+) -> dict[str, Any]:
     """What the agency's public profile shows about its ratings and credit."""
     standing = await service.standing_of(session, agency, today=today, contract_days=contract_days)
     scored = standing.credit(today)
@@ -81,8 +83,17 @@ async def profile_context(session: AsyncSession, agency: Agency, *, today: date,
     }
 
 
-def _render(request: Request[Any, Any, Any], template: str, *, status_code: int = 200, **context: Any) -> Response[str]:
-    return render(request, template, status_code=status_code, DIMENSIONS=DIMENSIONS, DIMENSION_LABELS=DIMENSION_LABELS, **context)
+def _render(
+    request: Request[Any, Any, Any], template: str, *, status_code: int = 200, **context: Any
+) -> Response[str]:
+    return render(
+        request,
+        template,
+        status_code=status_code,
+        DIMENSIONS=DIMENSIONS,
+        DIMENSION_LABELS=DIMENSION_LABELS,
+        **context,
+    )
 
 
 class RatingPages(Controller):
@@ -91,8 +102,23 @@ class RatingPages(Controller):
     @get("/credit")
     async def formula(self, request: Request[Any, Any, Any]) -> Response[str]:
         examples = [
-            (N_("A rating of all fives given last month"), credit.score([credit.CreditEvent("rating", date(2026, 1, 1), "x", scores=(5, 5, 5, 5, 5))], date(2026, 2, 1)).score),
-            (N_("One declined award and one upheld objection"), credit.score([credit.CreditEvent("decline", date(2026, 1, 1), "a"), credit.CreditEvent("disqualified", date(2026, 1, 2), "b")], date(2026, 2, 1)).score),
+            (
+                N_("A rating of all fives given last month"),
+                credit.score(
+                    [credit.CreditEvent("rating", date(2026, 1, 1), "x", scores=(5, 5, 5, 5, 5))],
+                    date(2026, 2, 1),
+                ).score,
+            ),
+            (
+                N_("One declined award and one upheld objection"),
+                credit.score(
+                    [
+                        credit.CreditEvent("decline", date(2026, 1, 1), "a"),
+                        credit.CreditEvent("disqualified", date(2026, 1, 2), "b"),
+                    ],
+                    date(2026, 2, 1),
+                ).score,
+            ),
         ]
         return _render(
             request,
@@ -106,7 +132,16 @@ class RatingPages(Controller):
 
     # -- the owner's rating ----------------------------------------------------------------
 
-    async def _rating_page(self, request: Request[Any, Any, Any], session: AsyncSession, contract_id: str, *, values: dict[str, str] | None = None, errors: FormErrors | None = None, status_code: int = 200) -> Response[str]:
+    async def _rating_page(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        contract_id: str,
+        *,
+        values: dict[str, str] | None = None,
+        errors: FormErrors | None = None,
+        status_code: int = 200,
+    ) -> Response[str]:
         user = await load_viewer(request, session)
         contract = await service.get_contract(session, contract_id)
         if contract.owner_id != user.id:
@@ -130,11 +165,21 @@ class RatingPages(Controller):
         )
 
     @get("/contracts/{contract_id:str}/rating", guards=[requires_role(Role.owner)])
-    async def rating_form(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], contract_id: FromPath[str]) -> Response[str]:
+    async def rating_form(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        contract_id: FromPath[str],
+    ) -> Response[str]:
         return await self._rating_page(request, session, contract_id)
 
     @post("/contracts/{contract_id:str}/rating", guards=[requires_role(Role.owner)])
-    async def rate(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], contract_id: FromPath[str]) -> Response[Any]:
+    async def rate(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        contract_id: FromPath[str],
+    ) -> Response[Any]:
         user = await load_viewer(request, session)
         raw = await request.form()
         values = {name: str(raw.get(name) or "").strip() for name in (*DIMENSIONS, "comment")}
@@ -142,14 +187,21 @@ class RatingPages(Controller):
             async with session.begin_nested():
                 missing = [d for d in DIMENSIONS if not values[d].isdigit()]
                 if missing:
-                    raise InvalidInput(N_("Each score is a whole number from 1 to 5."), [FieldError(d, N_("Give a whole number from 1 to 5.")) for d in missing])
-                data = RatingInput(**{d: int(values[d]) for d in DIMENSIONS}, comment=values["comment"][:5000])
+                    raise InvalidInput(
+                        N_("Each score is a whole number from 1 to 5."),
+                        [FieldError(d, N_("Give a whole number from 1 to 5.")) for d in missing],
+                    )
+                data = RatingInput(
+                    **{d: int(values[d]) for d in DIMENSIONS}, comment=values["comment"][:5000]
+                )
                 await service.rate(session, user=user, contract_id=contract_id, data=data)
         except DomainError as exc:
             if exc.status in (401, 403, 404):
                 raise
             errors = errors_beside_fields(exc, lambda f: f if f in values else None)
-            return await self._rating_page(request, session, contract_id, values=values, errors=errors, status_code=exc.status)
+            return await self._rating_page(
+                request, session, contract_id, values=values, errors=errors, status_code=exc.status
+            )
         contract = await service.get_contract(session, contract_id)
         agency = await session.get(Agency, contract.agency_id)
         assert agency is not None
@@ -157,7 +209,17 @@ class RatingPages(Controller):
 
     # -- the agency's reply and a supervisor's voiding -----------------------------------------
 
-    async def _one_page(self, request: Request[Any, Any, Any], session: AsyncSession, rating_id: str, *, action: str, values: dict[str, str] | None = None, errors: FormErrors | None = None, status_code: int = 200) -> Response[str]:
+    async def _one_page(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        rating_id: str,
+        *,
+        action: str,
+        values: dict[str, str] | None = None,
+        errors: FormErrors | None = None,
+        status_code: int = 200,
+    ) -> Response[str]:
         user = await load_viewer(request, session)
         rating = await service.get_rating(session, rating_id)
         agency = await session.get(Agency, rating.agency_id)
@@ -176,7 +238,9 @@ class RatingPages(Controller):
             errors=errors or FormErrors(),
         )
 
-    async def _act(self, request: Request[Any, Any, Any], session: AsyncSession, rating_id: str, action: str) -> Response[Any]:
+    async def _act(
+        self, request: Request[Any, Any, Any], session: AsyncSession, rating_id: str, action: str
+    ) -> Response[Any]:
         user = await load_viewer(request, session)
         field = "reply" if action == "reply" else "reason"
         values = {field: str((await request.form()).get(field) or "").strip()}
@@ -190,23 +254,51 @@ class RatingPages(Controller):
             if exc.status in (401, 403, 404):
                 raise
             errors = errors_beside_fields(exc, lambda f: f if f == field else None)
-            return await self._one_page(request, session, rating_id, action=action, values=values, errors=errors, status_code=exc.status)
+            return await self._one_page(
+                request,
+                session,
+                rating_id,
+                action=action,
+                values=values,
+                errors=errors,
+                status_code=exc.status,
+            )
         agency = await session.get(Agency, rating.agency_id)
         assert agency is not None
         return redirect(f"/agencies/{agency.public_id}#rating-{rating.public_id}")
 
     @get("/ratings/{rating_id:str}/reply", guards=[requires_role(Role.agency)])
-    async def reply_form(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], rating_id: FromPath[str]) -> Response[str]:
+    async def reply_form(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        rating_id: FromPath[str],
+    ) -> Response[str]:
         return await self._one_page(request, session, rating_id, action="reply")
 
     @post("/ratings/{rating_id:str}/reply", guards=[requires_role(Role.agency)])
-    async def reply(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], rating_id: FromPath[str]) -> Response[Any]:
+    async def reply(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        rating_id: FromPath[str],
+    ) -> Response[Any]:
         return await self._act(request, session, rating_id, "reply")
 
     @get("/ratings/{rating_id:str}/void", guards=[requires_role(Role.supervisor)])
-    async def void_form(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], rating_id: FromPath[str]) -> Response[str]:
+    async def void_form(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        rating_id: FromPath[str],
+    ) -> Response[str]:
         return await self._one_page(request, session, rating_id, action="void")
 
     @post("/ratings/{rating_id:str}/void", guards=[requires_role(Role.supervisor)])
-    async def void(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], rating_id: FromPath[str]) -> Response[Any]:
+    async def void(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        rating_id: FromPath[str],
+    ) -> Response[Any]:
         return await self._act(request, session, rating_id, "void")

@@ -36,4 +36,6 @@ class Region(SQLModel, table=True):
     name_zh: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     name_en: str = Field(sa_column=sa.Column(sa.String(128), nullable=False))
     level: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
-    parent: str | None = Field(default=None, sa_column=sa.Column(sa.String(6), sa.ForeignKey("region.code"), nullable=True))
+    parent: str | None = Field(
+        default=None, sa_column=sa.Column(sa.String(6), sa.ForeignKey("region.code"), nullable=True)
+    )

@@ -93,13 +93,17 @@ async def _user_is_current(scope: Scope, claims: Claims) -> bool:
         from market.accounts.models import AppUser  # the accounts package imports this module
 
         async with database.sessionmaker() as session:
-            stmt = select(AppUser.is_active, AppUser.role, AppUser.session_version).where(AppUser.public_id == claims.sub)
+            stmt = select(AppUser.is_active, AppUser.role, AppUser.session_version).where(
+                AppUser.public_id == claims.sub
+            )
             row = (await session.execute(stmt)).one_or_none()
     else:
         async with database.engine.connect() as connection:
             driver = (await connection.get_raw_connection()).driver_connection
             try:
-                row = await driver.fetchrow("SELECT is_active, role, session_version FROM app_user WHERE public_id = $1", claims.sub)
+                row = await driver.fetchrow(
+                    "SELECT is_active, role, session_version FROM app_user WHERE public_id = $1", claims.sub
+                )
             except BaseException:
                 # SQLAlchemy never sees the driver's own errors, so it would pool the
                 # connection again even when the error left it mid-operation (PostgreSQL
@@ -110,7 +114,9 @@ async def _user_is_current(scope: Scope, claims: Claims) -> bool:
 
 
 def _principal(claims: Claims, via: str) -> Principal:
-    return Principal(public_id=claims.sub, role=claims.role, via=via, version=claims.ver, session_id=claims.sid)
+    return Principal(
+        public_id=claims.sub, role=claims.role, via=via, version=claims.ver, session_id=claims.sid
+    )
 
 
 def current_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:

@@ -88,18 +88,26 @@ def csrf_middleware_factory(secret: str, *, secure: bool) -> type:
                 return
             expected = token_for(key, principal=principal, visitor=visitor)
             given = await _submitted(scope, receive, connection)
-            if expected is None or given is None or not hmac.compare_digest(given.encode(), expected.encode()):
+            if (
+                expected is None
+                or given is None
+                or not hmac.compare_digest(given.encode(), expected.encode())
+            ):
                 raise PermissionDeniedException(REFUSED)
             ScopeState.from_scope(scope).csrf_token = expected
             await self.app(scope, receive, send)
 
-        async def hand_out(self, scope: Scope, receive: Receive, send: Send, principal: Principal | None, visitor: str | None) -> None:
+        async def hand_out(
+            self, scope: Scope, receive: Receive, send: Send, principal: Principal | None, visitor: str | None
+        ) -> None:
             """A safe request: nothing to check; the page gets its token, and a browser
             without the visitor cookie gets one (written here rather than through a
             Response: public pages are fetched cookie-less by visitors and crawlers, and
             building cookies per answer was a tenth of their time)."""
             fresh = None if visitor else secrets.token_urlsafe(32)
-            ScopeState.from_scope(scope).csrf_token = token_for(key, principal=principal, visitor=visitor or fresh)
+            ScopeState.from_scope(scope).csrf_token = token_for(
+                key, principal=principal, visitor=visitor or fresh
+            )
             if fresh is None:
                 await self.app(scope, receive, send)
                 return
@@ -115,7 +123,9 @@ def csrf_middleware_factory(secret: str, *, secure: bool) -> type:
     return SessionBoundCSRF
 
 
-async def _submitted(scope: Scope, receive: Receive, connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+async def _submitted(
+    scope: Scope, receive: Receive, connection: ASGIConnection[Any, Any, Any, Any]
+) -> str | None:
     """The token the request carries: the header (htmx, API clients), else the form field.
     The form is parsed by Litestar's Request, which keeps it for the handler to read again."""
     if header := connection.headers.get(CSRF_HEADER):

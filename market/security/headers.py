@@ -86,7 +86,8 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
         if "strict-transport-security" not in headers:
             headers["strict-transport-security"] = HSTS
         message["headers"] = [
-            (name, secure_cookie(value) if name.lower() == b"set-cookie" else value) for name, value in message["headers"]
+            (name, secure_cookie(value) if name.lower() == b"set-cookie" else value)
+            for name, value in message["headers"]
         ]
 
 

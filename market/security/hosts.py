@@ -72,7 +72,10 @@ def allowed_hosts_middleware_factory(allowed: Iterable[str]) -> Callable[[ASGIAp
                 {
                     "type": "http.response.start",
                     "status": 400,
-                    "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(PROBLEM)).encode())],
+                    "headers": [
+                        (b"content-type", b"application/problem+json"),
+                        (b"content-length", str(len(PROBLEM)).encode()),
+                    ],
                 }
             )
             await send({"type": "http.response.body", "body": PROBLEM})

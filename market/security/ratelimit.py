@@ -66,7 +66,14 @@ class FailureBackoff:
     failure, starts the account afresh. Address limits alone let a botnet try one
     password per address against one account for ever."""
 
-    def __init__(self, *, free: int = 5, longest: float = 900.0, forget: float = 3600.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        free: int = 5,
+        longest: float = 900.0,
+        forget: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.free, self.longest, self.forget, self.clock = free, longest, forget, clock
         self._failures: dict[str, tuple[int, float]] = {}  # account -> (failures, time of the last)
 

@@ -34,12 +34,23 @@ def new_session_id() -> str:
 
 
 def issue_token(
-    *, secret: str, subject: str, role: str, ttl: int, version: int = 0, session_id: str | None = None, now: int | None = None
+    *,
+    secret: str,
+    subject: str,
+    role: str,
+    ttl: int,
+    version: int = 0,
+    session_id: str | None = None,
+    now: int | None = None,
 ) -> str:
     issued = int(time.time()) if now is None else now
     payload = {
-        "sub": subject, "role": role, "iat": issued, "exp": issued + ttl,
-        "ver": version, "sid": session_id or new_session_id(),
+        "sub": subject,
+        "role": role,
+        "iat": issued,
+        "exp": issued + ttl,
+        "ver": version,
+        "sid": session_id or new_session_id(),
     }
     return jwt.encode(payload, secret, algorithm=ALGORITHM)
 

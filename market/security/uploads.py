@@ -42,7 +42,17 @@ from market.security.headers import upload_headers
 # megabytes of compressed data. SVG and HTML without a script or handler run nothing.
 # Searched in the lower-cased bytes as plain substrings and literal-prefixed patterns,
 # which keeps 10 MB to a few tens of milliseconds.
-MARKUP_WORDS = (b"<script", b"<iframe", b"<object", b"<embed", b"<frameset", b"<!doctype html", b"<?php", b"javascript:", b"vbscript:")
+MARKUP_WORDS = (
+    b"<script",
+    b"<iframe",
+    b"<object",
+    b"<embed",
+    b"<frameset",
+    b"<!doctype html",
+    b"<?php",
+    b"javascript:",
+    b"vbscript:",
+)
 MARKUP_PATTERNS = (re.compile(rb"<html[\s>]"), re.compile(rb"\bon(?:load|error|click|mouseover|focus)\s*="))
 PDF_HEADER = re.compile(rb"%PDF-[12]\.\d")
 # Bounds on the work one upload may ask of the PDF check. Real documents of up to 10 MB
@@ -138,7 +148,7 @@ def _parsed_pdf(content: bytes) -> str | None:
             return _pdf_objects(pypdf.PdfReader(io.BytesIO(content), strict=False))
     except (_TooComplex, pypdf.errors.LimitReachedError):
         return PDF_TOO_COMPLEX
-    except Exception:  # noqa: BLE001 (a hostile file can make a parser raise anything, RecursionError and MemoryError included)
+    except Exception:
         return PDF_UNREADABLE
 
 
@@ -152,7 +162,9 @@ def _pdf_objects(reader: pypdf.PdfReader) -> str | None:
     viewer can reach is skipped, whether or not it hangs from the catalogue."""
     if reader.is_encrypted and reader.decrypt("") == pypdf.PasswordType.NOT_DECRYPTED:
         return PDF_ENCRYPTED  # its strings and object streams cannot be read, so not checked
-    if not isinstance(reader.root_object, pypdf.generic.DictionaryObject):  # it raises when there is none at all
+    if not isinstance(
+        reader.root_object, pypdf.generic.DictionaryObject
+    ):  # it raises when there is none at all
         return PDF_UNREADABLE
     references = [(number, generation) for generation, table in reader.xref.items() for number in table]
     references += [(number, 0) for number in reader.xref_objStm]
@@ -167,7 +179,11 @@ def _pdf_objects(reader: pypdf.PdfReader) -> str | None:
         if time.monotonic() > deadline:
             raise _TooComplex
         value = reader.get_object(pypdf.generic.IndirectObject(number, generation, reader))
-        if number in reader.xref_objStm and generation == 0 and (value is None or isinstance(value, pypdf.generic.NullObject)):
+        if (
+            number in reader.xref_objStm
+            and generation == 0
+            and (value is None or isinstance(value, pypdf.generic.NullObject))
+        ):
             # pypdf reads a damaged object stream as empty and goes on; what it could not
             # read it could not check, and another reader may recover more of it.
             return PDF_UNREADABLE
@@ -184,7 +200,9 @@ def _active(root: object, visits: list[int]) -> str | None:
         visits[0] += 1
         if depth > MAX_PDF_DEPTH or visits[0] > MAX_PDF_VISITS:
             raise _TooComplex
-        if isinstance(node, pypdf.generic.DictionaryObject):  # stream dictionaries too; their data is not read
+        if isinstance(
+            node, pypdf.generic.DictionaryObject
+        ):  # stream dictionaries too; their data is not read
             found = _active_dictionary(node)
             if found is not None:
                 return found
@@ -202,7 +220,12 @@ def _active_dictionary(node: pypdf.generic.DictionaryObject) -> str | None:
         return PDF_SCRIPT
     if action == "/Launch":
         return PDF_LAUNCH
-    if keys & {"/EmbeddedFiles", "/EF"} or kind == "/EmbeddedFile" or subtype == "/FileAttachment" or action == "/GoToE":
+    if (
+        keys & {"/EmbeddedFiles", "/EF"}
+        or kind == "/EmbeddedFile"
+        or subtype == "/FileAttachment"
+        or action == "/GoToE"
+    ):
         return PDF_EMBEDDED
     if "/XFA" in keys:
         return PDF_XFA
@@ -222,4 +245,10 @@ def served_upload(path: Path, *, filename: str, content_type: str) -> File:
     recognised as, never sniffed; images open in the browser under a sandboxing policy
     that runs nothing; PDFs are downloaded (a PDF viewer is a program of its own)."""
     disposition = "inline" if content_type.startswith("image/") else "attachment"
-    return File(path=path, filename=filename, media_type=content_type, content_disposition_type=disposition, headers=upload_headers())
+    return File(
+        path=path,
+        filename=filename,
+        media_type=content_type,
+        content_disposition_type=disposition,
+        headers=upload_headers(),
+    )

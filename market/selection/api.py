@@ -14,10 +14,10 @@ from market.accounts.models import Role
 from market.accounts.session import load_viewer, optional_viewer
 from market.notices import service as notices
 from market.openapi import problems
+from market.security.auth import requires_login, requires_role
 from market.selection import service
 from market.selection.models import AnswerInput, DecisionInput, DeclineInput, Objection, ObjectionInput
 from market.selection.service import Context
-from market.security.auth import requires_login, requires_role
 
 
 def context(state: State) -> Context:
@@ -57,46 +57,141 @@ class SelectionApi(Controller):
     path = "/api/v1/notices"
     tags = ["selection"]
 
-    @post("/{notice_id:str}/close", status_code=200, guards=[requires_login], summary="Close after the deadline and draw (owner or admin); idempotent, returns the selection record")
-    async def close(self, request: Request[Any, Any, Any], notice_id: FromPath[str], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
-        notice = await service.close(session, user=await load_viewer(request, session), notice_id=notice_id, ctx=context(request.app.state))
+    @post(
+        "/{notice_id:str}/close",
+        status_code=200,
+        guards=[requires_login],
+        summary="Close after the deadline and draw (owner or admin); idempotent, returns the selection record",
+    )
+    async def close(
+        self,
+        request: Request[Any, Any, Any],
+        notice_id: FromPath[str],
+        session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
+        notice = await service.close(
+            session,
+            user=await load_viewer(request, session),
+            notice_id=notice_id,
+            ctx=context(request.app.state),
+        )
         return await service.record(session, notice, base_url=base_url(request))
 
-    @get("/{notice_id:str}/selection", summary="The selection record: every log seq the verifier uses and the values they produce")
-    async def selection(self, request: Request[Any, Any, Any], notice_id: FromPath[str], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+    @get(
+        "/{notice_id:str}/selection",
+        summary="The selection record: every log seq the verifier uses and the values they produce",
+    )
+    async def selection(
+        self,
+        request: Request[Any, Any, Any],
+        notice_id: FromPath[str],
+        session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
         notice = await notices.visible_notice(session, notice_id, await optional_viewer(request, session))
         return await service.record(session, notice, base_url=base_url(request))
 
-    @post("/{notice_id:str}/decline", status_code=200, guards=[requires_role(Role.agency)], summary="A winner declines before signing; the first remaining alternate takes its place")
-    async def decline(self, request: Request[Any, Any, Any], notice_id: FromPath[str], data: JSONBody[DeclineInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
-        notice = await service.decline(session, user=await load_viewer(request, session), notice_id=notice_id, reason=data.reason, settings=request.app.state.settings)
+    @post(
+        "/{notice_id:str}/decline",
+        status_code=200,
+        guards=[requires_role(Role.agency)],
+        summary="A winner declines before signing; the first remaining alternate takes its place",
+    )
+    async def decline(
+        self,
+        request: Request[Any, Any, Any],
+        notice_id: FromPath[str],
+        data: JSONBody[DeclineInput],
+        session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
+        notice = await service.decline(
+            session,
+            user=await load_viewer(request, session),
+            notice_id=notice_id,
+            reason=data.reason,
+            settings=request.app.state.settings,
+        )
         return await service.record(session, notice, base_url=base_url(request))
 
     @get("/{notice_id:str}/objections", summary="Objections (异议) to the result, with answers and decisions")
-    async def objections(self, request: Request[Any, Any, Any], notice_id: FromPath[str], session: NamedDependency[AsyncSession]) -> list[dict[str, Any]]:
+    async def objections(
+        self,
+        request: Request[Any, Any, Any],
+        notice_id: FromPath[str],
+        session: NamedDependency[AsyncSession],
+    ) -> list[dict[str, Any]]:
         viewer = await optional_viewer(request, session)
         notice = await notices.visible_notice(session, notice_id, viewer)
         shape = objection_for_staff if viewer is not None and viewer.role in STAFF_ROLES else objection_public
         return [shape(o) for o in await service.objections(session, notice)]
 
     @post(
-        "/{notice_id:str}/objections", status_code=201, guards=[requires_login], responses=problems(403),  # no standing
+        "/{notice_id:str}/objections",
+        status_code=201,
+        guards=[requires_login],
+        responses=problems(403),  # no standing
         summary="File an objection during publicity: the notice's owner, or an agency whose bid stood at the close; one pending per party",
     )
-    async def object(self, request: Request[Any, Any, Any], notice_id: FromPath[str], data: JSONBody[ObjectionInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
-        objection = await service.file_objection(session, user=await load_viewer(request, session), notice_id=notice_id, reasons=data.reasons, agency_id=data.agency_id)
+    async def object(
+        self,
+        request: Request[Any, Any, Any],
+        notice_id: FromPath[str],
+        data: JSONBody[ObjectionInput],
+        session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
+        objection = await service.file_objection(
+            session,
+            user=await load_viewer(request, session),
+            notice_id=notice_id,
+            reasons=data.reasons,
+            agency_id=data.agency_id,
+        )
         return objection_for_staff(objection)  # the filer's receipt: its own party and salt
 
-    @post("/{notice_id:str}/objections/{objection_id:str}/answer", status_code=200, guards=[requires_role(Role.owner)], summary="The owner answers an objection")
-    async def answer(self, request: Request[Any, Any, Any], notice_id: FromPath[str], objection_id: FromPath[str], data: JSONBody[AnswerInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
-        objection = await service.answer_objection(session, user=await load_viewer(request, session), notice_id=notice_id, objection_id=objection_id, answer=data.answer)
+    @post(
+        "/{notice_id:str}/objections/{objection_id:str}/answer",
+        status_code=200,
+        guards=[requires_role(Role.owner)],
+        summary="The owner answers an objection",
+    )
+    async def answer(
+        self,
+        request: Request[Any, Any, Any],
+        notice_id: FromPath[str],
+        objection_id: FromPath[str],
+        data: JSONBody[AnswerInput],
+        session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
+        objection = await service.answer_objection(
+            session,
+            user=await load_viewer(request, session),
+            notice_id=notice_id,
+            objection_id=objection_id,
+            answer=data.answer,
+        )
         return objection_public(objection)
 
-    @post("/{notice_id:str}/objections/{objection_id:str}/decision", status_code=200, guards=[requires_role(Role.supervisor)], summary="A supervisor decides an objection: upheld disqualifies the winner objected to")
-    async def decide(self, request: Request[Any, Any, Any], notice_id: FromPath[str], objection_id: FromPath[str], data: JSONBody[DecisionInput], session: NamedDependency[AsyncSession]) -> dict[str, Any]:
+    @post(
+        "/{notice_id:str}/objections/{objection_id:str}/decision",
+        status_code=200,
+        guards=[requires_role(Role.supervisor)],
+        summary="A supervisor decides an objection: upheld disqualifies the winner objected to",
+    )
+    async def decide(
+        self,
+        request: Request[Any, Any, Any],
+        notice_id: FromPath[str],
+        objection_id: FromPath[str],
+        data: JSONBody[DecisionInput],
+        session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
         objection = await service.decide_objection(
-            session, user=await load_viewer(request, session), notice_id=notice_id, objection_id=objection_id,
-            decision=data.decision.value, reason=data.reason, settings=request.app.state.settings,
+            session,
+            user=await load_viewer(request, session),
+            notice_id=notice_id,
+            objection_id=objection_id,
+            decision=data.decision.value,
+            reason=data.reason,
+            settings=request.app.state.settings,
         )
         return objection_public(objection)
 
@@ -107,9 +202,18 @@ class MessageApi(Controller):
     guards = [requires_login]
 
     @get("/", summary="The caller's messages (won, replaced, objections...), newest first")
-    async def messages(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> list[dict[str, Any]]:
+    async def messages(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> list[dict[str, Any]]:
         user = await load_viewer(request, session)
         return [
-            {"id": m.id, "kind": m.kind, "notice_id": n.public_id if n else None, "params": m.params, "created_at": m.created_at.isoformat(), "read": m.read_at is not None}
+            {
+                "id": m.id,
+                "kind": m.kind,
+                "notice_id": n.public_id if n else None,
+                "params": m.params,
+                "created_at": m.created_at.isoformat(),
+                "read": m.read_at is not None,
+            }
             for m, n in await service.messages_for(session, user)
         ]

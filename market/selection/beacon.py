@@ -107,16 +107,20 @@ class DrandRelays:
         return self._tls
 
     def _get(self, url: str) -> tuple[int, bytes]:
-        request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "market-drand/1"})
+        request = urllib.request.Request(
+            url, headers={"Accept": "application/json", "User-Agent": "market-drand/1"}
+        )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout, context=self._context()) as response:  # noqa: S310 (configured https relays)
+            with urllib.request.urlopen(request, timeout=self.timeout, context=self._context()) as response:
                 return int(response.status), bytes(response.read(64 * 1024))
         except urllib.error.HTTPError as exc:
             return exc.code, b""
 
     async def fetch(self, round_number: int) -> BeaconRound:
         if datetime.now(UTC) < emitted_at(round_number):
-            raise BeaconUnavailable(f"drand quicknet round {round_number} is not emitted until {emitted_at(round_number).isoformat()}")
+            raise BeaconUnavailable(
+                f"drand quicknet round {round_number} is not emitted until {emitted_at(round_number).isoformat()}"
+            )
         reasons: list[str] = []
         fault = False
         for relay in self.relays:

@@ -42,7 +42,9 @@ CONTRACT_TITLES = [r[0] for r in ROUNDS[3:]]
 OBJECTION = "中选机构近一年内曾因报告质量问题被通报，请核实其执业情况。"
 
 
-async def load_demo_selections(session: AsyncSession, *, owner: AppUser, settings: Settings, out: TextIO) -> None:
+async def load_demo_selections(
+    session: AsyncSession, *, owner: AppUser, settings: Settings, out: TextIO
+) -> None:
     titles = [r[0] for r in ROUNDS]
     if (await session.execute(sa.select(Notice.id).where(Notice.title.in_(titles)).limit(1))).first():
         print(f"Demo draws: {len(ROUNDS)}", file=out)
@@ -52,18 +54,36 @@ async def load_demo_selections(session: AsyncSession, *, owner: AppUser, setting
     demo_settings = replace(settings, min_bid_window=0)
     sealer = SecretSealer.from_data_dir(settings.data_dir)
     receipts = ReceiptSigner.from_data_dir(settings.data_dir)
-    approved = list((await session.execute(sa.select(Agency).where(Agency.status == AgencyStatus.approved.value).order_by(Agency.id))).scalars().all())
+    approved = list(
+        (
+            await session.execute(
+                sa.select(Agency).where(Agency.status == AgencyStatus.approved.value).order_by(Agency.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
     published: list[Notice] = []
     for title, category, yuan, method, bidders, minimum in ROUNDS:
         # Each round's own deadline, set just before its bids: one deadline for all eight
         # rounds passed before the last bids on a busy machine, and loading failed.
         deadline = datetime.now(UTC) + DEADLINE_IN
         data = NoticeCreate(
-            title=title, description=f"{title}。服务期限以合同约定为准。", category=category, region="530000",
-            budget_fen=yuan * 100, method=method, winners=1, min_candidates=minimum, bid_deadline=deadline, service_days=90,
+            title=title,
+            description=f"{title}。服务期限以合同约定为准。",
+            category=category,
+            region="530000",
+            budget_fen=yuan * 100,
+            method=method,
+            winners=1,
+            min_candidates=minimum,
+            bid_deadline=deadline,
+            service_days=90,
         )
         notice = await notices.create_notice(session, user=owner, data=data)
-        await notices.publish(session, user=owner, notice_id=notice.public_id, settings=demo_settings, sealer=sealer)
+        await notices.publish(
+            session, user=owner, notice_id=notice.public_id, settings=demo_settings, sealer=sealer
+        )
         view = await notices.view(session, notice)
         placed = 0
         for agency in approved:
@@ -75,7 +95,14 @@ async def load_demo_selections(session: AsyncSession, *, owner: AppUser, setting
             assert user is not None
             # Two equal prices, so the page shows a tie broken by the draw.
             price = (yuan * 100) * (78 + 4 * min(placed, 2)) // 100 if method == Method.lowest_price else None
-            await notices.place_bid(session, bidder=user.public_id, notice_id=notice.public_id, price_fen=price, receipts=receipts, sealer=sealer)
+            await notices.place_bid(
+                session,
+                bidder=user.public_id,
+                notice_id=notice.public_id,
+                price_fen=price,
+                receipts=receipts,
+                sealer=sealer,
+            )
             placed += 1
         published.append(notice)
     await asyncio.sleep(max(0.0, (deadline - datetime.now(UTC)).total_seconds()) + 0.1)
@@ -86,8 +113,16 @@ async def load_demo_selections(session: AsyncSession, *, owner: AppUser, setting
     first = published[0]
     selection = await session.get(Selection, first.id)
     if first.status == "selected" and selection is not None and selection.alternates:
-        loser = (await session.execute(sa.select(Agency).where(Agency.public_id == selection.alternates[0]))).scalar_one()
+        loser = (
+            await session.execute(sa.select(Agency).where(Agency.public_id == selection.alternates[0]))
+        ).scalar_one()
         objector = await session.get(AppUser, loser.owner_id)
         assert objector is not None
-        await service.file_objection(session, user=objector, notice_id=first.public_id, reasons=OBJECTION, agency_id=selection.winners[0] if selection.winners else None)
+        await service.file_objection(
+            session,
+            user=objector,
+            notice_id=first.public_id,
+            reasons=OBJECTION,
+            agency_id=selection.winners[0] if selection.winners else None,
+        )
     print(f"Demo draws: {len(ROUNDS)}", file=out)

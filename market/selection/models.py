@@ -28,7 +28,9 @@ class Selection(SQLModel, table=True):
     """One row per closed notice."""
 
     __tablename__ = "selection"
-    __table_args__ = (sa.CheckConstraint("outcome IN ('waiting', 'drawn', 'direct', 'failed')", name="outcome_known"),)
+    __table_args__ = (
+        sa.CheckConstraint("outcome IN ('waiting', 'drawn', 'direct', 'failed')", name="outcome_known"),
+    )
 
     notice_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("notice.id"), primary_key=True))
     closed_seq: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
@@ -68,13 +70,23 @@ class Award(SQLModel, table=True):
     __tablename__ = "award"
     __table_args__ = (
         sa.CheckConstraint("status IN ('holding', 'declined', 'disqualified')", name="status_known"),
-        sa.Index("uq_award_holding_slot", "notice_id", "slot", unique=True, postgresql_where=sa.text("status = 'holding'")),
+        sa.Index(
+            "uq_award_holding_slot",
+            "notice_id",
+            "slot",
+            unique=True,
+            postgresql_where=sa.text("status = 'holding'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    notice_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("notice.id"), nullable=False, index=True))
+    notice_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("notice.id"), nullable=False, index=True)
+    )
     slot: int = Field(sa_column=sa.Column(sa.SmallInteger, nullable=False))
-    agency_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("agency.id"), nullable=False, index=True))
+    agency_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("agency.id"), nullable=False, index=True)
+    )
     agency_public_id: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
     status: str = Field(default=AwardStatus.holding.value, sa_column=sa.Column(sa.String(16), nullable=False))
     since_seq: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
@@ -110,14 +122,19 @@ class Objection(SQLModel, table=True):
         sa.CheckConstraint("status IN ('filed', 'answered', 'upheld', 'rejected')", name="status_known"),
         # One pending objection per party and notice, even when two requests race.
         sa.Index(
-            "uq_objection_pending_party", "notice_id", "party", unique=True,
+            "uq_objection_pending_party",
+            "notice_id",
+            "party",
+            unique=True,
             postgresql_where=sa.text("status IN ('filed', 'answered')"),
         ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, unique=True))
-    notice_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("notice.id"), nullable=False, index=True))
+    notice_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("notice.id"), nullable=False, index=True)
+    )
     filed_by: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False))
     agency_public_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(16), nullable=True))
     # Who objects: OWNER_PARTY or the bidding agency's public id; None only for objections
@@ -126,14 +143,18 @@ class Objection(SQLModel, table=True):
     # Opens the log's objector_sha256 with the party; never published.
     party_salt: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
     reasons: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-    status: str = Field(default=ObjectionStatus.filed.value, sa_column=sa.Column(sa.String(16), nullable=False))
+    status: str = Field(
+        default=ObjectionStatus.filed.value, sa_column=sa.Column(sa.String(16), nullable=False)
+    )
     filed_seq: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
     filed_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
     answer: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     answered_seq: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
     answered_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     decision_reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
-    decided_by: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=True))
+    decided_by: int | None = Field(
+        default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=True)
+    )
     decided_seq: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
     decided_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
 
@@ -145,8 +166,12 @@ class Message(SQLModel, table=True):
     __tablename__ = "inbox_message"
 
     id: int | None = Field(default=None, primary_key=True)
-    user_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False, index=True))
-    notice_id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("notice.id"), nullable=True))
+    user_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=False, index=True)
+    )
+    notice_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("notice.id"), nullable=True)
+    )
     kind: str = Field(sa_column=sa.Column(sa.String(32), nullable=False))
     params: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))

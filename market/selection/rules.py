@@ -33,7 +33,9 @@ EXCLUSION_REASONS = {
     "avoided": N_("on the notice's avoidance list (回避)"),
     "not_named": N_("not the agency this direct selection names"),
     "over_budget": N_("price above the budget cap in force at closing"),
-    "related_to_owner": N_("one party with the notice's owner (the same credit code, or linked by an administrator)"),
+    "related_to_owner": N_(
+        "one party with the notice's owner (the same credit code, or linked by an administrator)"
+    ),
 }
 FAILED_REASONS = {
     "too_few_candidates": N_("fewer eligible candidates than the notice's minimum"),
@@ -120,7 +122,9 @@ def draw(
     prices = {b["agency_id"]: b["price_fen"] for b in bids} if method == "lowest_price" else None
     ranking = protocol.rank(method, order, prices)
     winners, alternates = protocol.split_winners(ranking, k)
-    return DrawResult(eligible=eligible, seed=seed, order=order, ranking=ranking, winners=winners, alternates=alternates)
+    return DrawResult(
+        eligible=eligible, seed=seed, order=order, ranking=ranking, winners=winners, alternates=alternates
+    )
 
 
 def next_alternate(alternates: Sequence[str], used: Iterable[str]) -> str | None:
@@ -133,7 +137,9 @@ def next_alternate(alternates: Sequence[str], used: Iterable[str]) -> str | None
 
 
 def waiting_for_round(round_number: int, at: datetime) -> str:
-    return f"waiting for drand quicknet round {round_number}, emitted at {at.isoformat().replace('+00:00', 'Z')}"
+    return (
+        f"waiting for drand quicknet round {round_number}, emitted at {at.isoformat().replace('+00:00', 'Z')}"
+    )
 
 
 def fairness(scheme: str | None) -> str:
@@ -148,7 +154,11 @@ def _rfc3339(value: datetime | None) -> str | None:
 def timelock_wait(notice: Any) -> str | None:
     """Why a tlock notice past its deadline is not closed yet: its bids open only with the
     deadline's drand round (None once asked for nothing yet, or for other notices)."""
-    if notice.sealing != "tlock" or notice.status != "open" or getattr(notice, "tlock_checked_at", None) is None:
+    if (
+        notice.sealing != "tlock"
+        or notice.status != "open"
+        or getattr(notice, "tlock_checked_at", None) is None
+    ):
         return None
     round_number = protocol.tlock_round(protocol.deadline_unix(notice.bid_deadline))
     at = datetime.fromtimestamp(protocol.round_emitted_unix(round_number), UTC)
@@ -164,7 +174,9 @@ def sealed_seqs(openings: Sequence[Mapping[str, Any]] | None) -> list[int] | Non
     return sorted(seqs)
 
 
-def selection_record(*, notice: Any, selection: Any, seqs: Mapping[str, list[int]], holders: list[str], base_url: str) -> dict[str, Any]:
+def selection_record(
+    *, notice: Any, selection: Any, seqs: Mapping[str, list[int]], holders: list[str], base_url: str
+) -> dict[str, Any]:
     """The public selection record. ``notice`` and ``selection`` are the stored rows (the
     selection None before closing); ``seqs`` maps entry types to this notice's seqs."""
     closed = selection is not None
@@ -201,11 +213,17 @@ def selection_record(*, notice: Any, selection: Any, seqs: Mapping[str, list[int
             # notice; an MSP/2 sealed entry names nothing, and its notice is known only from
             # the opening (``sealed``, below).
             "bids_accepted": list(seqs.get("bid.accepted", [])) if closed and notice.protocol == 1 else None,
-            "bids_withdrawn": list(seqs.get("bid.withdrawn", [])) if closed and notice.protocol == 1 else None,
+            "bids_withdrawn": list(seqs.get("bid.withdrawn", []))
+            if closed and notice.protocol == 1
+            else None,
             "closed": one("bidding.closed"),
             "outcome": outcome,
             "awards": sorted(seqs.get("award.declined", []) + seqs.get("award.disqualified", [])),
-            "objections": sorted(seqs.get("objection.filed", []) + seqs.get("objection.answered", []) + seqs.get("objection.decided", [])),
+            "objections": sorted(
+                seqs.get("objection.filed", [])
+                + seqs.get("objection.answered", [])
+                + seqs.get("objection.decided", [])
+            ),
             "final": (seqs.get("award.final") or [None])[-1],
         },
         "secret": None,

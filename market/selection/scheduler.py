@@ -26,7 +26,9 @@ logger = logging.getLogger("market.scheduler")
 
 
 class Scheduler:
-    def __init__(self, db: Any, ctx: Context, *, interval: float, on_step: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, db: Any, ctx: Context, *, interval: float, on_step: Callable[[], None] | None = None
+    ) -> None:
         self.db = db
         self.ctx = ctx
         self.interval = interval
@@ -60,7 +62,9 @@ class Scheduler:
                 # simply due again (its transaction rolled back) once the database is back.
                 if claimed is None or is_unavailable(exc):
                     raise
-                logger.exception("scheduler step for notice %s failed; trying it again in %.0f s", claimed, BACKOFF)
+                logger.exception(
+                    "scheduler step for notice %s failed; trying it again in %.0f s", claimed, BACKOFF
+                )
                 self.backing_off[claimed] = time.monotonic() + BACKOFF
                 continue
             done.append(claimed)
@@ -83,4 +87,6 @@ class Scheduler:
                 # little longer each time (up to MAX_WAIT), and look again; never die.
                 failures += 1
                 log_failure(logger, f"scheduler could not look for due notices (look {failures})", exc)
-            await asyncio.sleep(min(self.interval * 2**failures, max(self.interval, MAX_WAIT)) if failures else self.interval)
+            await asyncio.sleep(
+                min(self.interval * 2**failures, max(self.interval, MAX_WAIT)) if failures else self.interval
+            )

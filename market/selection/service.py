@@ -66,11 +66,20 @@ class Context:
 
 async def _notify(session: AsyncSession, notice: Notice) -> None:
     # Delivered at commit, to every process listening, and never for a rolled-back step.
-    await session.execute(sa.text("SELECT pg_notify(:channel, :notice)"), {"channel": CHANNEL, "notice": notice.public_id})
+    await session.execute(
+        sa.text("SELECT pg_notify(:channel, :notice)"), {"channel": CHANNEL, "notice": notice.public_id}
+    )
 
 
 async def _message(session: AsyncSession, *, user_id: int, notice: Notice, kind: str, **params: Any) -> None:
-    session.add(Message(user_id=user_id, notice_id=notice.id, kind=kind, params={"notice_id": notice.public_id, "title": notice.title, **params}))
+    session.add(
+        Message(
+            user_id=user_id,
+            notice_id=notice.id,
+            kind=kind,
+            params={"notice_id": notice.public_id, "title": notice.title, **params},
+        )
+    )
 
 
 async def _agencies_by_public_id(session: AsyncSession, ids: list[str]) -> dict[str, Agency]:
@@ -108,7 +117,11 @@ async def advance(session: AsyncSession, notice: Notice, ctx: Context) -> None:
     elif notice.status == NoticeStatus.closed:
         selection = await session.get(Selection, notice.id)
         # The relays are asked at most once per BEACON_RETRY, however often "close" is pressed.
-        recently = selection is not None and selection.beacon_checked_at is not None and now - selection.beacon_checked_at < BEACON_RETRY
+        recently = (
+            selection is not None
+            and selection.beacon_checked_at is not None
+            and now - selection.beacon_checked_at < BEACON_RETRY
+        )
         if selection is not None and selection.outcome == Outcome.waiting and not recently:
             await _draw(session, notice, selection, ctx)
 
@@ -133,11 +146,15 @@ async def _close_bidding(session: AsyncSession, notice: Notice, ctx: Context) ->
         if tlock_round is None:
             return
     opened = (
-        await notices.open_bids(session, notice, ctx.sealer, signature=tlock_round.signature if tlock_round else None)
-        if notice.protocol >= 2 else None
+        await notices.open_bids(
+            session, notice, ctx.sealer, signature=tlock_round.signature if tlock_round else None
+        )
+        if notice.protocol >= 2
+        else None
     )
     documents = (
-        {d["bid_id"]: d for d in opened.standing} if opened is not None
+        {d["bid_id"]: d for d in opened.standing}
+        if opened is not None
         else {bid.public_id: json.loads(bid.document) for bid, _ in rows if bid.document is not None}
     )
     # Every bidder as it stands now, in two queries however many bid.
@@ -146,9 +163,18 @@ async def _close_bidding(session: AsyncSession, notice: Notice, ctx: Context) ->
         rules.StandingBid(document=documents[bid.public_id], facts=profile.facts())
         for (bid, _), profile in zip(rows, profiles, strict=True)
     ]
-    related = await agencies.related_to_org(session, notice.org_id, [agency.public_id for _, agency in rows]) if rows else set()
+    related = (
+        await agencies.related_to_org(session, notice.org_id, [agency.public_id for _, agency in rows])
+        if rows
+        else set()
+    )
     decided = rules.candidates_at_close(
-        standing, requirements, today, direct_agency_id=notice.direct_agency_id, budget_fen=notice.budget_fen, related=frozenset(related),
+        standing,
+        requirements,
+        today,
+        direct_agency_id=notice.direct_agency_id,
+        budget_fen=notice.budget_fen,
+        related=frozenset(related),
     )
     secret = ctx.sealer.open(notice.public_id, (await _sealed(session, notice)))
     eligible = protocol.eligible_digest(decided.candidates)
@@ -158,7 +184,9 @@ async def _close_bidding(session: AsyncSession, notice: Notice, ctx: Context) ->
         fields["openings"] = opened.openings
     else:
         fields["bids"] = bids
-    fields.update(candidates=[[a, w] for a, w in decided.candidates], excluded=decided.excluded, eligible=eligible.hex())
+    fields.update(
+        candidates=[[a, w] for a, w in decided.candidates], excluded=decided.excluded, eligible=eligible.hex()
+    )
     if tlock_round is not None:
         fields["tlock"] = {"round": tlock_round.round, "signature": tlock_round.signature.hex()}
     closed = await log.append(session, version=notice.protocol, type="bidding.closed", fields=fields)
@@ -204,7 +232,9 @@ async def _tlock_round(session: AsyncSession, notice: Notice, ctx: Context) -> B
         return await ctx.beacon.fetch(round_number)
     except BeaconUnavailable as exc:
         if exc.fault:
-            logger.warning("notice %s: timelock round %s refused: %s", notice.public_id, round_number, exc.reason)
+            logger.warning(
+                "notice %s: timelock round %s refused: %s", notice.public_id, round_number, exc.reason
+            )
         await session.flush()
         return None
 
@@ -242,7 +272,12 @@ async def _tell_owner(session: AsyncSession, notice: Notice, kind: str, **params
 
 
 async def _fail(session: AsyncSession, notice: Notice, selection: Selection, reason: str) -> None:
-    failed = await log.append(session, version=notice.protocol, type="selection.failed", fields={"notice_id": notice.public_id, "reason": reason})
+    failed = await log.append(
+        session,
+        version=notice.protocol,
+        type="selection.failed",
+        fields={"notice_id": notice.public_id, "reason": reason},
+    )
     selection.outcome = Outcome.failed.value
     selection.outcome_seq = failed.seq
     selection.outcome_at = protocol.parse_ts(failed.ts)
@@ -257,7 +292,11 @@ async def _select_directly(session: AsyncSession, notice: Notice, selection: Sel
         session,
         version=notice.protocol,
         type="selection.direct",
-        fields={"notice_id": notice.public_id, "agency_id": agency_id, "justification": notice.direct_justification or ""},
+        fields={
+            "notice_id": notice.public_id,
+            "agency_id": agency_id,
+            "justification": notice.direct_justification or "",
+        },
     )
     selection.outcome = Outcome.direct.value
     selection.outcome_seq = entry.seq
@@ -277,13 +316,17 @@ async def _draw(session: AsyncSession, notice: Notice, selection: Selection, ctx
         now = utcnow()
         selection.beacon_checked_at = now
         if now < emitted_at(round_number):
-            await _wait(session, notice, selection, rules.waiting_for_round(round_number, emitted_at(round_number)))
+            await _wait(
+                session, notice, selection, rules.waiting_for_round(round_number, emitted_at(round_number))
+            )
             return
         try:
             got = await ctx.beacon.fetch(round_number)
         except BeaconUnavailable as exc:
             if exc.fault:
-                logger.warning("notice %s: beacon round %s refused: %s", notice.public_id, round_number, exc.reason)
+                logger.warning(
+                    "notice %s: beacon round %s refused: %s", notice.public_id, round_number, exc.reason
+                )
             await _wait(session, notice, selection, exc.reason)
             return
         beacon_entry, beacon_bytes = got.as_entry(), got.randomness
@@ -335,11 +378,22 @@ async def _wait(session: AsyncSession, notice: Notice, selection: Selection, rea
         await _notify(session, notice)
 
 
-async def _award(session: AsyncSession, notice: Notice, selection: Selection, winners: list[str], seq: int, settings: Settings) -> None:
+async def _award(
+    session: AsyncSession,
+    notice: Notice,
+    selection: Selection,
+    winners: list[str],
+    seq: int,
+    settings: Settings,
+) -> None:
     by_id = await _agencies_by_public_id(session, winners)
     for slot, agency_id in enumerate(winners):
         agency = by_id[agency_id]
-        session.add(Award(notice_id=notice.id, slot=slot, agency_id=agency.id, agency_public_id=agency_id, since_seq=seq))  # type: ignore[arg-type]
+        session.add(
+            Award(
+                notice_id=notice.id, slot=slot, agency_id=agency.id, agency_public_id=agency_id, since_seq=seq
+            )
+        )  # type: ignore[arg-type]
         await _message(session, user_id=agency.owner_id, notice=notice, kind="won")
     selection.publicity_ends = utcnow() + timedelta(days=settings.publicity_days)
     notice.status = NoticeStatus.selected.value
@@ -362,7 +416,9 @@ async def claim_due(session: AsyncSession, *, exclude: Sequence[str] = ()) -> No
     )
     publicity_over = sa.select(Selection.notice_id).where(
         Selection.publicity_ends <= now,
-        ~sa.exists().where(Objection.notice_id == Selection.notice_id, Objection.status.in_(PENDING_OBJECTIONS)),
+        ~sa.exists().where(
+            Objection.notice_id == Selection.notice_id, Objection.status.in_(PENDING_OBJECTIONS)
+        ),
     )
     # A tlock notice's close (or a cancelled one's opening) waits for its deadline round,
     # asked for once per BEACON_RETRY.
@@ -373,8 +429,12 @@ async def claim_due(session: AsyncSession, *, exclude: Sequence[str] = ()) -> No
             sa.or_(
                 sa.and_(Notice.status == NoticeStatus.open.value, Notice.bid_deadline <= now, round_retry),
                 sa.and_(
-                    Notice.status == NoticeStatus.cancelled.value, Notice.sealing == "tlock", Notice.opened_seq.is_(None),
-                    Notice.bid_deadline <= now, round_retry, sa.exists().where(Bid.notice_id == Notice.id),
+                    Notice.status == NoticeStatus.cancelled.value,
+                    Notice.sealing == "tlock",
+                    Notice.opened_seq.is_(None),
+                    Notice.bid_deadline <= now,
+                    round_retry,
+                    sa.exists().where(Bid.notice_id == Notice.id),
                 ),
                 sa.and_(Notice.status == NoticeStatus.closed.value, Notice.id.in_(waiting)),
                 sa.and_(Notice.status == NoticeStatus.selected.value, Notice.id.in_(publicity_over)),
@@ -419,15 +479,33 @@ async def _selection_of(session: AsyncSession, notice: Notice) -> Selection:
 
 
 async def holders(session: AsyncSession, notice: Notice) -> list[Award]:
-    stmt = sa.select(Award).where(Award.notice_id == notice.id, Award.status == AwardStatus.holding.value).order_by(Award.slot)
+    stmt = (
+        sa.select(Award)
+        .where(Award.notice_id == notice.id, Award.status == AwardStatus.holding.value)
+        .order_by(Award.slot)
+    )
     return list((await session.execute(stmt)).scalars().all())
 
 
 async def awards(session: AsyncSession, notice: Notice) -> list[Award]:
-    return list((await session.execute(sa.select(Award).where(Award.notice_id == notice.id).order_by(Award.id))).scalars().all())
+    return list(
+        (await session.execute(sa.select(Award).where(Award.notice_id == notice.id).order_by(Award.id)))
+        .scalars()
+        .all()
+    )
 
 
-async def _replace(session: AsyncSession, notice: Notice, award: Award, *, status: AwardStatus, reason: str, settings: Settings, log_type: str, extra: dict[str, Any]) -> str | None:
+async def _replace(
+    session: AsyncSession,
+    notice: Notice,
+    award: Award,
+    *,
+    status: AwardStatus,
+    reason: str,
+    settings: Settings,
+    log_type: str,
+    extra: dict[str, Any],
+) -> str | None:
     """Take the award from ``award``'s agency; the first alternate not yet used (MSP/1 step 7)
     takes its place. Returns the replacement's id, or None when no alternate is left."""
     selection = await _selection_of(session, notice)
@@ -437,7 +515,12 @@ async def _replace(session: AsyncSession, notice: Notice, award: Award, *, statu
         session,
         version=notice.protocol,
         type=log_type,
-        fields={"notice_id": notice.public_id, "agency_id": award.agency_public_id, **extra, "replacement": replacement},
+        fields={
+            "notice_id": notice.public_id,
+            "agency_id": award.agency_public_id,
+            **extra,
+            "replacement": replacement,
+        },
     )
     award.status = status.value
     award.ended_seq = entry.seq
@@ -447,8 +530,22 @@ async def _replace(session: AsyncSession, notice: Notice, award: Award, *, statu
     await session.flush()
     if replacement is not None:
         agency = (await _agencies_by_public_id(session, [replacement]))[replacement]
-        session.add(Award(notice_id=notice.id, slot=award.slot, agency_id=agency.id, agency_public_id=replacement, since_seq=entry.seq))  # type: ignore[arg-type]
-        await _message(session, user_id=agency.owner_id, notice=notice, kind="won_as_replacement", replaced=award.agency_public_id)
+        session.add(
+            Award(
+                notice_id=notice.id,
+                slot=award.slot,
+                agency_id=agency.id,
+                agency_public_id=replacement,
+                since_seq=entry.seq,
+            )
+        )  # type: ignore[arg-type]
+        await _message(
+            session,
+            user_id=agency.owner_id,
+            notice=notice,
+            kind="won_as_replacement",
+            replaced=award.agency_public_id,
+        )
         # The new holder's name is published afresh, so the public gets its own objection window.
         selection.publicity_ends = utcnow() + timedelta(days=settings.publicity_days)
         notice.status = NoticeStatus.selected.value
@@ -458,12 +555,16 @@ async def _replace(session: AsyncSession, notice: Notice, award: Award, *, statu
         selection.failed_reason = rules.NO_ALTERNATES
     notice.updated_at = utcnow()
     await session.flush()
-    await _tell_owner(session, notice, status.value, agency_id=award.agency_public_id, replacement=replacement)
+    await _tell_owner(
+        session, notice, status.value, agency_id=award.agency_public_id, replacement=replacement
+    )
     await _notify(session, notice)
     return replacement
 
 
-async def decline(session: AsyncSession, *, user: AppUser, notice_id: str, reason: str, settings: Settings) -> Notice:
+async def decline(
+    session: AsyncSession, *, user: AppUser, notice_id: str, reason: str, settings: Settings
+) -> Notice:
     """A winner declines before signing; the first remaining alternate takes its place."""
     notice = await notices.get_notice(session, notice_id, lock="update")
     agency = await agencies.agency_of(session, user) if user.role == Role.agency else None
@@ -472,7 +573,9 @@ async def decline(session: AsyncSession, *, user: AppUser, notice_id: str, reaso
         raise Forbidden(N_("Only a winning agency can decline this award."))
     if notice.status not in (NoticeStatus.selected, NoticeStatus.awarded):
         raise Conflict(N_("This award can no longer be declined."))
-    await pass_on_decline(session, notice=notice, award=held[0], agency=agency, reason=reason, settings=settings)  # type: ignore[arg-type]
+    await pass_on_decline(
+        session, notice=notice, award=held[0], agency=agency, reason=reason, settings=settings
+    )  # type: ignore[arg-type]
     return notice
 
 
@@ -482,23 +585,40 @@ async def decline(session: AsyncSession, *, user: AppUser, notice_id: str, reaso
 UNSIGNED_CONTRACTS = (ContractStatus.proposed.value, ContractStatus.disputed.value)
 
 
-async def pass_on_decline(session: AsyncSession, *, notice: Notice, award: Award, agency: Agency, reason: str, settings: Settings) -> None:
+async def pass_on_decline(
+    session: AsyncSession, *, notice: Notice, award: Award, agency: Agency, reason: str, settings: Settings
+) -> None:
     """The holder of a locked notice's ``award`` gives it up (``award.declined``); the first
     remaining alternate takes its place, and the decline counts toward the automatic
     suspension. Called for the agency's own decline, and for a disputed contract once a
     supervisor found its terms followed the award (docs/contracts.md)."""
     # MSP/1 step 7: a winner may decline before signing, not after; a contract still waiting
     # for its confirmation goes with the award.
-    stmt = sa.select(Contract).where(Contract.award_id == award.id, Contract.status.not_in((ContractStatus.declined.value, ContractStatus.set_aside.value)))
+    stmt = sa.select(Contract).where(
+        Contract.award_id == award.id,
+        Contract.status.not_in((ContractStatus.declined.value, ContractStatus.set_aside.value)),
+    )
     contracts = (await session.execute(stmt)).scalars().all()
     if any(c.status not in UNSIGNED_CONTRACTS for c in contracts):
         raise Conflict(N_("The contract is signed: the award can no longer be declined."))
     reason = agencies.check_publishable(reason.strip(), "reason")
     if not reason:
-        raise InvalidInput(N_("Give a reason; it is published."), [FieldError("reason", N_("Give a reason; it is published."))])
+        raise InvalidInput(
+            N_("Give a reason; it is published."),
+            [FieldError("reason", N_("Give a reason; it is published."))],
+        )
     for contract in contracts:
         contract.status, contract.declined_at = ContractStatus.declined.value, utcnow()
-    await _replace(session, notice, award, status=AwardStatus.declined, reason=reason, settings=settings, log_type="award.declined", extra={"reason": reason})
+    await _replace(
+        session,
+        notice,
+        award,
+        status=AwardStatus.declined,
+        reason=reason,
+        settings=settings,
+        log_type="award.declined",
+        extra={"reason": reason},
+    )
     await ratings.apply_automatic_rules(session, agency, settings, today_in_china())
 
 
@@ -506,7 +626,12 @@ async def finalize(session: AsyncSession, notice: Notice) -> None:
     """Publicity over with no objection pending: the award is final (``award.final``)."""
     selection = await _selection_of(session, notice)
     holding = [a.agency_public_id for a in await holders(session, notice)]
-    entry = await log.append(session, version=notice.protocol, type="award.final", fields={"notice_id": notice.public_id, "winners": holding})
+    entry = await log.append(
+        session,
+        version=notice.protocol,
+        type="award.final",
+        fields={"notice_id": notice.public_id, "winners": holding},
+    )
     selection.final_seq = entry.seq
     notice.status = NoticeStatus.awarded.value
     notice.updated_at = utcnow()
@@ -527,11 +652,23 @@ def _digest(text: str) -> str:
 
 
 async def objections(session: AsyncSession, notice: Notice) -> list[Objection]:
-    return list((await session.execute(sa.select(Objection).where(Objection.notice_id == notice.id).order_by(Objection.id))).scalars().all())
+    return list(
+        (
+            await session.execute(
+                sa.select(Objection).where(Objection.notice_id == notice.id).order_by(Objection.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
 
 
 async def get_objection(session: AsyncSession, notice: Notice, objection_id: str) -> Objection:
-    stmt = sa.select(Objection).where(Objection.notice_id == notice.id, Objection.public_id == objection_id).with_for_update()
+    stmt = (
+        sa.select(Objection)
+        .where(Objection.notice_id == notice.id, Objection.public_id == objection_id)
+        .with_for_update()
+    )
     objection = (await session.execute(stmt)).scalar_one_or_none()
     if objection is None:
         raise NotFound(N_("No such objection."))
@@ -569,18 +706,31 @@ async def objection_party(session: AsyncSession, *, notice: Notice, user: AppUse
         raise Forbidden(NO_STANDING)
     pending = (
         await session.execute(
-            sa.select(Objection.public_id).where(Objection.notice_id == notice.id, Objection.party == party, Objection.status.in_(PENDING_OBJECTIONS))
+            sa.select(Objection.public_id).where(
+                Objection.notice_id == notice.id,
+                Objection.party == party,
+                Objection.status.in_(PENDING_OBJECTIONS),
+            )
         )
     ).scalar_one_or_none()
     if pending is not None:
-        refusal = Conflict(N_("You already have an objection pending on this notice ({objection}); you may file another once it is decided."))
+        refusal = Conflict(
+            N_(
+                "You already have an objection pending on this notice ({objection}); you may file another once it is decided."
+            )
+        )
         refusal.params = {"objection": pending}
         raise refusal
     return party
 
 
 def _in_publicity(notice: Notice, selection: Selection | None, now: Any) -> bool:
-    return notice.status == NoticeStatus.selected and selection is not None and selection.publicity_ends is not None and now < selection.publicity_ends
+    return (
+        notice.status == NoticeStatus.selected
+        and selection is not None
+        and selection.publicity_ends is not None
+        and now < selection.publicity_ends
+    )
 
 
 async def objection_refusal(session: AsyncSession, *, notice: Notice, user: AppUser) -> DomainError | None:
@@ -597,7 +747,9 @@ async def objection_refusal(session: AsyncSession, *, notice: Notice, user: AppU
     return None
 
 
-async def file_objection(session: AsyncSession, *, user: AppUser, notice_id: str, reasons: str, agency_id: str | None) -> Objection:
+async def file_objection(
+    session: AsyncSession, *, user: AppUser, notice_id: str, reasons: str, agency_id: str | None
+) -> Objection:
     notice = await notices.get_notice(session, notice_id, lock="update")
     if notice.status == NoticeStatus.draft:
         raise NotFound(N_("No such notice."))
@@ -609,13 +761,25 @@ async def file_objection(session: AsyncSession, *, user: AppUser, notice_id: str
     party = await objection_party(session, notice=notice, user=user)
     reasons = agencies.check_publishable(reasons.strip(), "reasons")
     if len(reasons) < 10:
-        raise InvalidInput(N_("Explain the objection in at least 10 characters."), [FieldError("reasons", N_("Explain the objection in at least 10 characters."))])
+        raise InvalidInput(
+            N_("Explain the objection in at least 10 characters."),
+            [FieldError("reasons", N_("Explain the objection in at least 10 characters."))],
+        )
     holding = [a.agency_public_id for a in await holders(session, notice)]
     if agency_id is not None and agency_id not in holding:
-        raise InvalidInput(N_("Name one of the current winners, or none to object to the whole result."), [FieldError("agency_id", N_("Name one of the current winners, or none to object to the whole result."))])
+        raise InvalidInput(
+            N_("Name one of the current winners, or none to object to the whole result."),
+            [
+                FieldError(
+                    "agency_id", N_("Name one of the current winners, or none to object to the whole result.")
+                )
+            ],
+        )
     if party in holding and agency_id in (None, party):
         # Upheld, it would take the award from the filer without counting as a decline.
-        message = N_("Your agency holds this award: name another winner, or decline the award instead of objecting to it.")
+        message = N_(
+            "Your agency holds this award: name another winner, or decline the award instead of objecting to it."
+        )
         raise InvalidInput(message, [FieldError("agency_id", message)])
     public_id = await next_public_id(session, prefix="OB", sequence=OBJECTION_SEQUENCE)
     salt = secrets.token_hex(32)
@@ -624,12 +788,24 @@ async def file_objection(session: AsyncSession, *, user: AppUser, notice_id: str
         version=notice.protocol,
         type="objection.filed",
         fields={
-            "notice_id": notice.public_id, "objection_id": public_id, "agency_id": agency_id, "reasons_sha256": _digest(reasons),
-            "objector_sha256": objector_commitment(notice_id=notice.public_id, objection_id=public_id, party=party, salt=salt),
+            "notice_id": notice.public_id,
+            "objection_id": public_id,
+            "agency_id": agency_id,
+            "reasons_sha256": _digest(reasons),
+            "objector_sha256": objector_commitment(
+                notice_id=notice.public_id, objection_id=public_id, party=party, salt=salt
+            ),
         },
     )
     objection = Objection(
-        public_id=public_id, notice_id=notice.id, filed_by=user.id, agency_public_id=agency_id, party=party, party_salt=salt, reasons=reasons, filed_seq=entry.seq,  # type: ignore[arg-type]
+        public_id=public_id,
+        notice_id=notice.id,
+        filed_by=user.id,
+        agency_public_id=agency_id,
+        party=party,
+        party_salt=salt,
+        reasons=reasons,
+        filed_seq=entry.seq,  # type: ignore[arg-type]
     )
     session.add(objection)
     try:
@@ -637,13 +813,19 @@ async def file_objection(session: AsyncSession, *, user: AppUser, notice_id: str
     except sa.exc.IntegrityError as exc:
         if "uq_objection_pending_party" not in str(exc):
             raise
-        raise Conflict(N_("You already have an objection pending on this notice; you may file another once it is decided.")) from None
+        raise Conflict(
+            N_(
+                "You already have an objection pending on this notice; you may file another once it is decided."
+            )
+        ) from None
     await _tell_owner(session, notice, "objection_filed", objection_id=public_id)
     await _notify(session, notice)
     return objection
 
 
-async def answer_objection(session: AsyncSession, *, user: AppUser, notice_id: str, objection_id: str, answer: str) -> Objection:
+async def answer_objection(
+    session: AsyncSession, *, user: AppUser, notice_id: str, objection_id: str, answer: str
+) -> Objection:
     notice = await notices.get_notice(session, notice_id, lock="update")
     if notice.owner_id != user.id:
         raise Forbidden(N_("Only the notice's owner answers objections."))
@@ -654,17 +836,39 @@ async def answer_objection(session: AsyncSession, *, user: AppUser, notice_id: s
     if not answer:
         raise InvalidInput(N_("Write an answer."), [FieldError("answer", N_("Write an answer."))])
     entry = await log.append(
-        session, version=notice.protocol, type="objection.answered", fields={"notice_id": notice.public_id, "objection_id": objection.public_id, "answer_sha256": _digest(answer)}
+        session,
+        version=notice.protocol,
+        type="objection.answered",
+        fields={
+            "notice_id": notice.public_id,
+            "objection_id": objection.public_id,
+            "answer_sha256": _digest(answer),
+        },
     )
     objection.status = ObjectionStatus.answered.value
     objection.answer, objection.answered_seq, objection.answered_at = answer, entry.seq, utcnow()
     await session.flush()
-    await _message(session, user_id=objection.filed_by, notice=notice, kind="objection_answered", objection_id=objection.public_id)
+    await _message(
+        session,
+        user_id=objection.filed_by,
+        notice=notice,
+        kind="objection_answered",
+        objection_id=objection.public_id,
+    )
     await _notify(session, notice)
     return objection
 
 
-async def decide_objection(session: AsyncSession, *, user: AppUser, notice_id: str, objection_id: str, decision: str, reason: str, settings: Settings) -> Objection:
+async def decide_objection(
+    session: AsyncSession,
+    *,
+    user: AppUser,
+    notice_id: str,
+    objection_id: str,
+    decision: str,
+    reason: str,
+    settings: Settings,
+) -> Objection:
     """A supervisor's decision. Upheld takes the award from the winner objected to (from
     every current winner when the objection was against the whole result)."""
     if user.role != Role.supervisor:
@@ -674,28 +878,62 @@ async def decide_objection(session: AsyncSession, *, user: AppUser, notice_id: s
     if objection.status not in PENDING_OBJECTIONS:
         raise Conflict(N_("This objection has already been decided."))
     if decision not in (ObjectionStatus.upheld, ObjectionStatus.rejected):
-        raise InvalidInput(N_("Decide upheld or rejected."), [FieldError("decision", N_("Decide upheld or rejected."))])
+        raise InvalidInput(
+            N_("Decide upheld or rejected."), [FieldError("decision", N_("Decide upheld or rejected."))]
+        )
     reason = agencies.check_publishable(reason.strip(), "reason")
     if not reason:
-        raise InvalidInput(N_("Give a reason; it is published."), [FieldError("reason", N_("Give a reason; it is published."))])
+        raise InvalidInput(
+            N_("Give a reason; it is published."),
+            [FieldError("reason", N_("Give a reason; it is published."))],
+        )
     entry = await log.append(
         session,
         version=notice.protocol,
         type="objection.decided",
-        fields={"notice_id": notice.public_id, "objection_id": objection.public_id, "decision": decision, "reason_sha256": _digest(reason)},
+        fields={
+            "notice_id": notice.public_id,
+            "objection_id": objection.public_id,
+            "decision": decision,
+            "reason_sha256": _digest(reason),
+        },
     )
     objection.status = decision
-    objection.decision_reason, objection.decided_by, objection.decided_seq, objection.decided_at = reason, user.id, entry.seq, utcnow()
+    objection.decision_reason, objection.decided_by, objection.decided_seq, objection.decided_at = (
+        reason,
+        user.id,
+        entry.seq,
+        utcnow(),
+    )
     await session.flush()
     if decision == ObjectionStatus.upheld:
-        targets = [a for a in await holders(session, notice) if objection.agency_public_id in (None, a.agency_public_id)]
+        targets = [
+            a
+            for a in await holders(session, notice)
+            if objection.agency_public_id in (None, a.agency_public_id)
+        ]
         for award in targets:
             await _replace(
-                session, notice, award, status=AwardStatus.disqualified, reason=reason, settings=settings,
-                log_type="award.disqualified", extra={"objection_id": objection.public_id},
+                session,
+                notice,
+                award,
+                status=AwardStatus.disqualified,
+                reason=reason,
+                settings=settings,
+                log_type="award.disqualified",
+                extra={"objection_id": objection.public_id},
             )
-    await _message(session, user_id=objection.filed_by, notice=notice, kind="objection_decided", objection_id=objection.public_id, decision=decision)
-    await _tell_owner(session, notice, "objection_decided", objection_id=objection.public_id, decision=decision)
+    await _message(
+        session,
+        user_id=objection.filed_by,
+        notice=notice,
+        kind="objection_decided",
+        objection_id=objection.public_id,
+        decision=decision,
+    )
+    await _tell_owner(
+        session, notice, "objection_decided", objection_id=objection.public_id, decision=decision
+    )
     await _notify(session, notice)
     return objection
 
@@ -703,7 +941,9 @@ async def decide_objection(session: AsyncSession, *, user: AppUser, notice_id: s
 # -- messages ------------------------------------------------------------------------------------------
 
 
-async def messages_for(session: AsyncSession, user: AppUser, *, limit: int = 50) -> list[tuple[Message, Notice | None]]:
+async def messages_for(
+    session: AsyncSession, user: AppUser, *, limit: int = 50
+) -> list[tuple[Message, Notice | None]]:
     stmt = (
         sa.select(Message, Notice)
         .outerjoin(Notice, Notice.id == Message.notice_id)
@@ -715,7 +955,11 @@ async def messages_for(session: AsyncSession, user: AppUser, *, limit: int = 50)
 
 
 async def unread_count(session: AsyncSession, user: AppUser) -> int:
-    stmt = sa.select(sa.func.count()).select_from(Message).where(Message.user_id == user.id, Message.read_at.is_(None))
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(Message)
+        .where(Message.user_id == user.id, Message.read_at.is_(None))
+    )
     return int((await session.execute(stmt)).scalar_one())
 
 
@@ -723,7 +967,11 @@ async def mark_read(session: AsyncSession, user: AppUser, message_ids: Sequence[
     """Mark the messages the user has been shown as read (not those beyond the page)."""
     if not message_ids:
         return
-    stmt = sa.update(Message).where(Message.user_id == user.id, Message.id.in_(list(message_ids)), Message.read_at.is_(None)).values(read_at=utcnow())
+    stmt = (
+        sa.update(Message)
+        .where(Message.user_id == user.id, Message.id.in_(list(message_ids)), Message.read_at.is_(None))
+        .values(read_at=utcnow())
+    )
     await session.execute(stmt)
 
 
@@ -741,7 +989,12 @@ async def pending_objections(session: AsyncSession, *, limit: int = 100) -> list
 
 async def awards_of(session: AsyncSession, agency: Agency) -> list[tuple[Award, Notice]]:
     """An agency's awards, held or ended, newest first (its dashboard)."""
-    stmt = sa.select(Award, Notice).join(Notice, Notice.id == Award.notice_id).where(Award.agency_id == agency.id).order_by(Award.id.desc())
+    stmt = (
+        sa.select(Award, Notice)
+        .join(Notice, Notice.id == Award.notice_id)
+        .where(Award.agency_id == agency.id)
+        .order_by(Award.id.desc())
+    )
     return [(a, n) for a, n in (await session.execute(stmt)).all()]
 
 
@@ -749,7 +1002,9 @@ async def awards_of(session: AsyncSession, agency: Agency) -> list[tuple[Award, 
 
 
 async def entry_seqs(session: AsyncSession, notice: Notice) -> dict[str, list[int]]:
-    rows = await session.execute(sa.text("SELECT type, seq FROM log_entry WHERE notice_id = :n ORDER BY seq"), {"n": notice.public_id})
+    rows = await session.execute(
+        sa.text("SELECT type, seq FROM log_entry WHERE notice_id = :n ORDER BY seq"), {"n": notice.public_id}
+    )
     seqs: dict[str, list[int]] = {}
     for type_, seq in rows.all():
         seqs.setdefault(type_, []).append(int(seq))

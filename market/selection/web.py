@@ -103,7 +103,9 @@ async def last_seq(session: AsyncSession, notice: Notice) -> int | None:
     Bids do not count: a polled stream that sent the panel again on each bid would tell its
     watchers when someone bid, and how often (issue 18)."""
     row = await session.execute(
-        sa.text("SELECT max(seq) FROM log_entry WHERE notice_id = :n AND type NOT IN ('bid.accepted', 'bid.withdrawn', 'bid.sealed')"),
+        sa.text(
+            "SELECT max(seq) FROM log_entry WHERE notice_id = :n AND type NOT IN ('bid.accepted', 'bid.withdrawn', 'bid.sealed')"
+        ),
         {"n": notice.public_id},
     )
     value = row.scalar_one_or_none()
@@ -173,7 +175,14 @@ class ActionForm:
     errors: FormErrors = field(default_factory=FormErrors)
 
 
-def _render(request: Request[Any, Any, Any], template: str, *, status_code: int = 200, headers: dict[str, str] | None = None, **context: Any) -> Response[str]:
+def _render(
+    request: Request[Any, Any, Any],
+    template: str,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> Response[str]:
     return render(
         request,
         template,
@@ -209,7 +218,11 @@ async def render_panel(request: Request[Any, Any, Any], notice_id: str) -> tuple
         notice = await notices.get_notice(session, notice_id)
         ctx = await panel_context(session, notice, url=base_url(request))
     html = _render(request, "selection/partials/panel.html", **ctx).content
-    upcoming = notice.bid_deadline if notice.status == NoticeStatus.open and ctx["now"] < notice.bid_deadline else None
+    upcoming = (
+        notice.bid_deadline
+        if notice.status == NoticeStatus.open and ctx["now"] < notice.bid_deadline
+        else None
+    )
     return str(html), upcoming
 
 
@@ -264,7 +277,9 @@ def _until(moment: datetime | None) -> float | None:
     return max(0.0, (moment - datetime.now(moment.tzinfo)).total_seconds()) + 0.25
 
 
-async def notified_stream(request: Request[Any, Any, Any], notice_id: str, channels: ChannelsPlugin) -> AsyncIterator[ServerSentEventMessage]:
+async def notified_stream(
+    request: Request[Any, Any, Any], notice_id: str, channels: ChannelsPlugin
+) -> AsyncIterator[ServerSentEventMessage]:
     async with listening(channels) as subscriber:
         # Subscribed first, rendered second: a step committed in between is not missed.
         html, deadline = await render_panel(request, notice_id)
@@ -303,7 +318,9 @@ async def notified_stream(request: Request[Any, Any, Any], notice_id: str, chann
             pending.cancel()
 
 
-async def polled_stream(request: Request[Any, Any, Any], notice_id: str) -> AsyncIterator[ServerSentEventMessage]:
+async def polled_stream(
+    request: Request[Any, Any, Any], notice_id: str
+) -> AsyncIterator[ServerSentEventMessage]:
     """Without LISTEN/NOTIFY: look every POLL seconds and send the panel when it changed."""
     seen: tuple[Any, ...] | None = None
     quiet = 0.0
@@ -321,9 +338,15 @@ async def polled_stream(request: Request[Any, Any, Any], notice_id: str) -> Asyn
         quiet += POLL
 
 
-async def draw_events(request: Request[Any, Any, Any], notice_id: str) -> AsyncIterator[ServerSentEventMessage]:
+async def draw_events(
+    request: Request[Any, Any, Any], notice_id: str
+) -> AsyncIterator[ServerSentEventMessage]:
     channels = live_channels(request)
-    stream = notified_stream(request, notice_id, channels) if channels is not None else polled_stream(request, notice_id)
+    stream = (
+        notified_stream(request, notice_id, channels)
+        if channels is not None
+        else polled_stream(request, notice_id)
+    )
     try:
         async for message in stream:
             yield message
@@ -339,7 +362,9 @@ async def draw_events(request: Request[Any, Any, Any], notice_id: str) -> AsyncI
 
 
 def _holding(awards: list[Any], agency: Agency | None) -> bool:
-    return agency is not None and any(a.agency_id == agency.id and a.status == AwardStatus.holding for a in awards)
+    return agency is not None and any(
+        a.agency_id == agency.id and a.status == AwardStatus.holding for a in awards
+    )
 
 
 class SelectionPages(Controller):
@@ -358,15 +383,26 @@ class SelectionPages(Controller):
     ) -> Response[str]:
         ctx = await panel_context(session, notice, url=base_url(request))
         now, selection = ctx["now"], ctx["sel"]
-        agency = await agencies.agency_of(session, viewer) if viewer is not None and viewer.role == Role.agency else None
+        agency = (
+            await agencies.agency_of(session, viewer)
+            if viewer is not None and viewer.role == Role.agency
+            else None
+        )
         holders = ctx["record"]["holders"]
         is_owner = viewer is not None and viewer.id == notice.owner_id
         in_publicity = (
-            notice.status == NoticeStatus.selected and selection is not None and selection.publicity_ends is not None and now < selection.publicity_ends
+            notice.status == NoticeStatus.selected
+            and selection is not None
+            and selection.publicity_ends is not None
+            and now < selection.publicity_ends
         )
         # In publicity, a logged-in viewer is offered the objection form only with standing,
         # and told why not otherwise (issue 19): the service says which.
-        objection_refusal = await service.objection_refusal(session, notice=notice, user=viewer) if viewer is not None and in_publicity else None
+        objection_refusal = (
+            await service.objection_refusal(session, notice=notice, user=viewer)
+            if viewer is not None and in_publicity
+            else None
+        )
         return _render(
             request,
             "selection/draw.html",
@@ -378,14 +414,21 @@ class SelectionPages(Controller):
             may_close=(is_owner or (viewer is not None and viewer.role == Role.admin))
             and (
                 (notice.status == NoticeStatus.open and now >= notice.bid_deadline)
-                or (notice.status == NoticeStatus.closed and selection is not None and selection.outcome == Outcome.waiting)
+                or (
+                    notice.status == NoticeStatus.closed
+                    and selection is not None
+                    and selection.outcome == Outcome.waiting
+                )
             ),
-            may_decline=_holding(ctx["awards"], agency) and notice.status in (NoticeStatus.selected, NoticeStatus.awarded),
+            may_decline=_holding(ctx["awards"], agency)
+            and notice.status in (NoticeStatus.selected, NoticeStatus.awarded),
             may_object=viewer is not None and in_publicity and objection_refusal is None,
             objection_refusal=objection_refusal,
             objection_targets=[(h, ctx["names_of"].get(h, h)) for h in holders],
             to_answer=[o for o in ctx["objections"] if o.status == ObjectionStatus.filed] if is_owner else [],
-            to_decide=[o for o in ctx["objections"] if o.status in (ObjectionStatus.filed, ObjectionStatus.answered)]
+            to_decide=[
+                o for o in ctx["objections"] if o.status in (ObjectionStatus.filed, ObjectionStatus.answered)
+            ]
             if viewer is not None and viewer.role == Role.supervisor
             else [],
             **ctx,
@@ -399,7 +442,11 @@ class SelectionPages(Controller):
 
     @get("/notices/{notice_id:str}/draw")
     async def draw(
-        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str], done: FromQuery[str | None] = None
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+        done: FromQuery[str | None] = None,
     ) -> Response[str]:
         viewer = await optional_viewer(request, session)
         notice = await self._notice(session, notice_id, viewer)
@@ -446,28 +493,55 @@ class SelectionPages(Controller):
         return {name: str(raw.get(name) or "").strip() for name in names}
 
     @post("/notices/{notice_id:str}/close", guards=[requires_login])
-    async def close(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str]) -> Response[Any]:
+    async def close(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+    ) -> Response[Any]:
         async def call(user: AppUser, notice: Notice) -> None:
-            await service.close(session, user=user, notice_id=notice.public_id, ctx=selection_context(request.app.state))
+            await service.close(
+                session, user=user, notice_id=notice.public_id, ctx=selection_context(request.app.state)
+            )
 
         return await self._act(request, session, notice_id, ActionForm("close"), call, "closed")
 
     @post("/notices/{notice_id:str}/decline", guards=[requires_login])
-    async def decline(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str]) -> Response[Any]:
+    async def decline(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+    ) -> Response[Any]:
         form = ActionForm("decline", values=await self._values(request, "reason"))
 
         async def call(user: AppUser, notice: Notice) -> None:
-            await service.decline(session, user=user, notice_id=notice.public_id, reason=form.values["reason"], settings=request.app.state.settings)
+            await service.decline(
+                session,
+                user=user,
+                notice_id=notice.public_id,
+                reason=form.values["reason"],
+                settings=request.app.state.settings,
+            )
 
         return await self._act(request, session, notice_id, form, call, "declined")
 
     @post("/notices/{notice_id:str}/objections", guards=[requires_login])
-    async def object(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str]) -> Response[Any]:
+    async def object(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+    ) -> Response[Any]:
         form = ActionForm("objection", values=await self._values(request, "reasons", "agency_id"))
 
         async def call(user: AppUser, notice: Notice) -> None:
             await service.file_objection(
-                session, user=user, notice_id=notice.public_id, reasons=form.values["reasons"], agency_id=form.values["agency_id"] or None
+                session,
+                user=user,
+                notice_id=notice.public_id,
+                reasons=form.values["reasons"],
+                agency_id=form.values["agency_id"] or None,
             )
 
         # No standing (403) is said on the draw page, where the form would have been.
@@ -475,25 +549,49 @@ class SelectionPages(Controller):
 
     @post("/notices/{notice_id:str}/objections/{objection_id:str}/answer", guards=[requires_role(Role.owner)])
     async def answer(
-        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str], objection_id: FromPath[str]
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+        objection_id: FromPath[str],
     ) -> Response[Any]:
         form = ActionForm("answer", target=objection_id, values=await self._values(request, "answer"))
 
         async def call(user: AppUser, notice: Notice) -> None:
-            await service.answer_objection(session, user=user, notice_id=notice.public_id, objection_id=objection_id, answer=form.values["answer"])
+            await service.answer_objection(
+                session,
+                user=user,
+                notice_id=notice.public_id,
+                objection_id=objection_id,
+                answer=form.values["answer"],
+            )
 
         return await self._act(request, session, notice_id, form, call, "answered")
 
-    @post("/notices/{notice_id:str}/objections/{objection_id:str}/decision", guards=[requires_role(Role.supervisor)])
+    @post(
+        "/notices/{notice_id:str}/objections/{objection_id:str}/decision",
+        guards=[requires_role(Role.supervisor)],
+    )
     async def decide(
-        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str], objection_id: FromPath[str]
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+        objection_id: FromPath[str],
     ) -> Response[Any]:
-        form = ActionForm("decision", target=objection_id, values=await self._values(request, "decision", "reason"))
+        form = ActionForm(
+            "decision", target=objection_id, values=await self._values(request, "decision", "reason")
+        )
 
         async def call(user: AppUser, notice: Notice) -> None:
             await service.decide_objection(
-                session, user=user, notice_id=notice.public_id, objection_id=objection_id,
-                decision=form.values["decision"], reason=form.values["reason"], settings=request.app.state.settings,
+                session,
+                user=user,
+                notice_id=notice.public_id,
+                objection_id=objection_id,
+                decision=form.values["decision"],
+                reason=form.values["reason"],
+                settings=request.app.state.settings,
             )
 
         return await self._act(request, session, notice_id, form, call, "decided")
@@ -501,18 +599,26 @@ class SelectionPages(Controller):
     # -- supervisors and messages ------------------------------------------------------------------
 
     @get("/supervision/objections", guards=[requires_role(Role.supervisor)])
-    async def pending(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[str]:
+    async def pending(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> Response[str]:
         await load_viewer(request, session)
         rows = await service.pending_objections(session)
-        names = await agency_names(session, [o.agency_public_id or "" for o, _ in rows] + [o.party or "" for o, _ in rows])
+        names = await agency_names(
+            session, [o.agency_public_id or "" for o, _ in rows] + [o.party or "" for o, _ in rows]
+        )
         return _render(request, "selection/objections.html", rows=rows, names_of=names)
 
     @get("/messages", guards=[requires_login])
-    async def messages(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[str]:
+    async def messages(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> Response[str]:
         user = await load_viewer(request, session)
         rows = await service.messages_for(session, user)
         unread = {m.id for m, _ in rows if m.read_at is None}
-        mentioned = [str(m.params.get(k) or "") for m, _ in rows for k in ("agency_id", "replacement", "replaced")]
+        mentioned = [
+            str(m.params.get(k) or "") for m, _ in rows for k in ("agency_id", "replacement", "replaced")
+        ]
         schemes = {n.id: n.scheme for _, n in rows if n is not None}
         await service.mark_read(session, user, [m.id for m, _ in rows if m.id is not None])
         return _render(
@@ -521,7 +627,9 @@ class SelectionPages(Controller):
             rows=rows,
             unread=unread,
             names_of=await agency_names(session, mentioned),
-            operator_draws=any(_is_draw_message(m) and schemes.get(m.notice_id) == protocol.SCHEME_NONE for m, _ in rows),
+            operator_draws=any(
+                _is_draw_message(m) and schemes.get(m.notice_id) == protocol.SCHEME_NONE for m, _ in rows
+            ),
         )
 
 
@@ -530,4 +638,3 @@ DRAW_KINDS = {"won", "won_as_replacement", "final", "selected", "declined", "dis
 
 def _is_draw_message(m: Message) -> bool:
     return m.kind in DRAW_KINDS
-

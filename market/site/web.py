@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +23,9 @@ class SitePages(Controller):
     include_in_schema = False
 
     @get("/")
-    async def home(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[str]:
+    async def home(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> Response[str]:
         counts = await accounts.count_by_role(session)
         agency_counts = await agencies.counts(session)
         return render(request, "site/home.html", counts=counts, agency_counts=agency_counts)
@@ -32,7 +34,9 @@ class SitePages(Controller):
     async def switch_language(self, code: FromPath[str], next: FromQuery[str] = "/") -> Redirect:
         if code not in LOCALES:
             raise DomainError(detail=f"Unknown language {code!r}", status=404, title="Not found")
-        cookie = Cookie(key=LANG_COOKIE, value=code, max_age=365 * 86400, path="/", samesite="lax", httponly=True)
+        cookie = Cookie(
+            key=LANG_COOKIE, value=code, max_age=365 * 86400, path="/", samesite="lax", httponly=True
+        )
         return Redirect(path=safe_next(next), status_code=303, cookies=[cookie])
 
 

@@ -40,10 +40,28 @@ COLUMNS = (
     Column(N_("Selections made"), lambda f: str(f.selections), lambda f: f.selections),
     Column(N_("Contracts signed"), lambda f: str(f.signed), lambda f: f.signed),
     Column(N_("Contracts completed"), lambda f: str(f.completed), lambda f: f.completed),
-    Column(N_("Contract amounts"), lambda f: format_fen(f.amount_fen), lambda f: rules.yuan(f.amount_fen), N_("Contract amounts (yuan)")),
-    Column(N_("Budget caps of the same notices"), lambda f: format_fen(f.budget_fen), lambda f: rules.yuan(f.budget_fen), N_("Budget caps of the same notices (yuan)")),
-    Column(N_("Savings"), lambda f: rules.percent(f.savings), lambda f: rules.percent(f.savings) if f.savings is not None else ""),
-    Column(N_("Completed on time"), lambda f: rules.percent(f.on_time_rate), lambda f: rules.percent(f.on_time_rate) if f.on_time_rate is not None else ""),
+    Column(
+        N_("Contract amounts"),
+        lambda f: format_fen(f.amount_fen),
+        lambda f: rules.yuan(f.amount_fen),
+        N_("Contract amounts (yuan)"),
+    ),
+    Column(
+        N_("Budget caps of the same notices"),
+        lambda f: format_fen(f.budget_fen),
+        lambda f: rules.yuan(f.budget_fen),
+        N_("Budget caps of the same notices (yuan)"),
+    ),
+    Column(
+        N_("Savings"),
+        lambda f: rules.percent(f.savings),
+        lambda f: rules.percent(f.savings) if f.savings is not None else "",
+    ),
+    Column(
+        N_("Completed on time"),
+        lambda f: rules.percent(f.on_time_rate),
+        lambda f: rules.percent(f.on_time_rate) if f.on_time_rate is not None else "",
+    ),
 )
 
 
@@ -108,7 +126,11 @@ def csv_bytes(stats: Stats, table: str, *, locale: str, gettext: Callable[[str],
 
 def month_chart(stats: Stats) -> rules.Chart:
     labels = [r.key[2:] for r in stats.by_month]  # "25-03": short enough under a bar group
-    return rules.columns(labels, [[r.figures.notices for r in stats.by_month], [r.figures.signed for r in stats.by_month]], integer=True)
+    return rules.columns(
+        labels,
+        [[r.figures.notices for r in stats.by_month], [r.figures.signed for r in stats.by_month]],
+        integer=True,
+    )
 
 
 def savings_rows(stats: Stats) -> list[Row]:
@@ -118,4 +140,7 @@ def savings_rows(stats: Stats) -> list[Row]:
 
 def savings_chart(stats: Stats, locale: str) -> rules.Chart:
     rows = savings_rows(stats)
-    return rules.rows([name_of(r, locale) for r in rows], [float(r.figures.savings * 100) if r.figures.savings is not None else None for r in rows])
+    return rules.rows(
+        [name_of(r, locale) for r in rows],
+        [float(r.figures.savings * 100) if r.figures.savings is not None else None for r in rows],
+    )

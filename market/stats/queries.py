@@ -100,7 +100,9 @@ async def _notice_figures(session: AsyncSession) -> dict[tuple[str, str], Figure
             sa.func.coalesce(sa.func.sum(per_notice.c.completed), 0).label("completed"),
             sa.func.coalesce(sa.func.sum(per_notice.c.on_time), 0).label("on_time"),
             sa.func.coalesce(sa.func.sum(per_notice.c.amount), 0).label("amount"),
-            sa.func.coalesce(sa.func.sum(Notice.budget_fen).filter(per_notice.c.notice_id.is_not(None)), 0).label("budget"),
+            sa.func.coalesce(
+                sa.func.sum(Notice.budget_fen).filter(per_notice.c.notice_id.is_not(None)), 0
+            ).label("budget"),
         )
         .select_from(Notice)
         .outerjoin(per_notice, per_notice.c.notice_id == Notice.id)
@@ -173,7 +175,9 @@ async def load(session: AsyncSession, *, now: datetime) -> Stats:
     def figures(kind: str, key: str) -> Figures:
         return replace(notices.get((kind, key), Figures()), agencies=agencies.get((kind, key), 0))
 
-    by_category = [Row(c.code, c.name_zh, c.name_en, figures("category", c.code)) for c in catalogue.CATEGORIES]
+    by_category = [
+        Row(c.code, c.name_zh, c.name_en, figures("category", c.code)) for c in catalogue.CATEGORIES
+    ]
 
     # Every prefecture of Yunnan, then the province-level notices, then anything elsewhere.
     region_codes = [YUNNAN] + [r.code for r in regions.children(YUNNAN)]
@@ -184,5 +188,10 @@ async def load(session: AsyncSession, *, now: datetime) -> Stats:
 
     local = now.astimezone(CHINA)
     by_month = [Row(m, m, m, figures("month", m)) for m in last_months(local.year, local.month, MONTHS)]
-    return Stats(total=figures("total", ""), by_category=by_category, by_region=by_region, by_month=by_month, generated_at=now)
-
+    return Stats(
+        total=figures("total", ""),
+        by_category=by_category,
+        by_region=by_region,
+        by_month=by_month,
+        generated_at=now,
+    )

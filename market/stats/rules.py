@@ -9,7 +9,7 @@ float or a percentage string at the edge.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -185,10 +185,32 @@ def columns(
             v = _clean(values[i] if i < len(values) else None)
             h = plot_h * v / ceiling if ceiling else 0.0
             x = left + i * slot + slot * gap / 2 + si * bar_w
-            bars.append(Bar(x=round(x, 2), y=round(baseline - h, 2), width=round(bar_w, 2), height=round(h, 2), value=v, series=si, index=i))
-    tick_list = [Tick(position=round(baseline - plot_h * k / ticks, 2), value=ceiling * k / ticks) for k in range(ticks + 1)] if ceiling else [Tick(position=baseline, value=0.0)]
-    text = [Label(x=round(left + i * slot + slot / 2, 2), y=round(baseline + 16, 2), text=label) for i, label in enumerate(labels)]
-    return Chart(width=width, height=height, bars=bars, ticks=tick_list, labels=text, top=ceiling, baseline=baseline)
+            bars.append(
+                Bar(
+                    x=round(x, 2),
+                    y=round(baseline - h, 2),
+                    width=round(bar_w, 2),
+                    height=round(h, 2),
+                    value=v,
+                    series=si,
+                    index=i,
+                )
+            )
+    tick_list = (
+        [
+            Tick(position=round(baseline - plot_h * k / ticks, 2), value=ceiling * k / ticks)
+            for k in range(ticks + 1)
+        ]
+        if ceiling
+        else [Tick(position=baseline, value=0.0)]
+    )
+    text = [
+        Label(x=round(left + i * slot + slot / 2, 2), y=round(baseline + 16, 2), text=label)
+        for i, label in enumerate(labels)
+    ]
+    return Chart(
+        width=width, height=height, bars=bars, ticks=tick_list, labels=text, top=ceiling, baseline=baseline
+    )
 
 
 def _integer_ticks(ceiling: float, preferred: int) -> int:
@@ -225,8 +247,16 @@ def rows(
         v = _clean(values[i] if i < len(values) else None)
         w = plot_w * v / peak if peak else 0.0
         y = top + i * row_height
-        bars.append(Bar(x=label_width, y=round(y + row_height * gap / 2, 2), width=round(w, 2), height=round(row_height * (1 - gap), 2), value=v, series=0, index=i))
+        bars.append(
+            Bar(
+                x=label_width,
+                y=round(y + row_height * gap / 2, 2),
+                width=round(w, 2),
+                height=round(row_height * (1 - gap), 2),
+                value=v,
+                series=0,
+                index=i,
+            )
+        )
         text.append(Label(x=label_width - 6, y=round(y + row_height / 2, 2), text=labels[i]))
     return Chart(width=width, height=height, bars=bars, ticks=[], labels=text, top=peak, baseline=label_width)
-
-

@@ -21,7 +21,9 @@ class StatsPages(Controller):
     include_in_schema = False
 
     @get("/")
-    async def page(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]) -> Response[str]:
+    async def page(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> Response[str]:
         stats = await queries.load(session, now=utcnow())
         locale = request_locale(request)
         return render(
@@ -39,10 +41,17 @@ class StatsPages(Controller):
         )
 
     @get("/{filename:str}")
-    async def csv(self, request: Request[Any, Any, Any], filename: FromPath[str], session: NamedDependency[AsyncSession]) -> Response[bytes]:
+    async def csv(
+        self, request: Request[Any, Any, Any], filename: FromPath[str], session: NamedDependency[AsyncSession]
+    ) -> Response[bytes]:
         table, dot, ext = filename.partition(".")
         if ext != "csv" or not dot or table not in present.TABLES:
-            raise DomainError(detail=N_("There is no statistics table {name}."), params={"name": filename}, status=404, title="Not found")
+            raise DomainError(
+                detail=N_("There is no statistics table {name}."),
+                params={"name": filename},
+                status=404,
+                title="Not found",
+            )
         stats = await queries.load(session, now=utcnow())
         locale = request_locale(request)
         gettext, _ = gettext_for(locale)

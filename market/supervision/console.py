@@ -178,14 +178,24 @@ def _change_text(key: str, value: Any) -> str:
 
 def _amended(e: Mapping[str, Any], changes: Mapping[str, Any] | None) -> tuple[Phrase, list[Phrase]]:
     if not changes:
-        return Phrase(N_("Terms amended; the deadline in force is %(deadline)s."), {"deadline": china_ts(e.get("bid_deadline"))}), []
+        return Phrase(
+            N_("Terms amended; the deadline in force is %(deadline)s."),
+            {"deadline": china_ts(e.get("bid_deadline"))},
+        ), []
     names = [Phrase(AMENDED_FIELDS.get(k, k)) if k in AMENDED_FIELDS else k for k in sorted(changes)]
     details = []
     for key in sorted(changes):
         pair = changes[key]
         old, new = (pair[0], pair[1]) if isinstance(pair, list | tuple) and len(pair) == 2 else (None, pair)
         details.append(
-            Phrase(N_("%(field)s: %(old)s → %(new)s"), {"field": _label(AMENDED_FIELDS, key), "old": _change_text(key, old), "new": _change_text(key, new)})
+            Phrase(
+                N_("%(field)s: %(old)s → %(new)s"),
+                {
+                    "field": _label(AMENDED_FIELDS, key),
+                    "old": _change_text(key, old),
+                    "new": _change_text(key, new),
+                },
+            )
         )
     summary = Phrase(N_("Terms amended: %(count)s field(s) changed."), {"count": len(names)})
     return summary, details
@@ -202,11 +212,20 @@ def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = No
     details: list[Phrase] = []
     p = Phrase
     if kind == "account.created":
-        summary = p(N_("Account %(user)s created with role %(role)s."), {"user": str(e.get("user_id")), "role": str(e.get("role"))})
+        summary = p(
+            N_("Account %(user)s created with role %(role)s."),
+            {"user": str(e.get("user_id")), "role": str(e.get("role"))},
+        )
     elif kind == "owner.registered":
-        summary = p(N_("Owner organisation %(name)s (%(owner)s) registered; credit code %(code)s."), {"name": str(e.get("name")), "owner": str(e.get("owner_id")), "code": str(e.get("credit_code"))})
+        summary = p(
+            N_("Owner organisation %(name)s (%(owner)s) registered; credit code %(code)s."),
+            {"name": str(e.get("name")), "owner": str(e.get("owner_id")), "code": str(e.get("credit_code"))},
+        )
     elif kind == "agency.submitted":
-        summary = p(N_("Agency %(name)s (%(agency)s) submitted its details for review; credit code %(code)s."), {"name": str(e.get("name")), "agency": agency, "code": str(e.get("credit_code"))})
+        summary = p(
+            N_("Agency %(name)s (%(agency)s) submitted its details for review; credit code %(code)s."),
+            {"name": str(e.get("name")), "agency": agency, "code": str(e.get("credit_code"))},
+        )
     elif kind in ("agency.approved", "agency.rejected", "agency.reinstated", "agency.blacklist_lifted"):
         messages = {
             "agency.approved": N_("Agency %(name)s (%(agency)s) approved by an administrator."),
@@ -218,28 +237,60 @@ def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = No
         if e.get("reason"):
             details.append(p(N_("Reason: %(reason)s"), {"reason": str(e["reason"])}))
     elif kind in ("agency.suspended", "agency.blacklisted"):
-        params: dict[str, Value] = {"name": str(e.get("name")), "agency": agency, "until": str(e.get("until") or "—")}
+        params: dict[str, Value] = {
+            "name": str(e.get("name")),
+            "agency": agency,
+            "until": str(e.get("until") or "—"),
+        }
         if kind == "agency.suspended":
             summary = p(N_("Agency %(name)s (%(agency)s) suspended until %(until)s: it may not bid."), params)
         else:
             summary = p(N_("Agency %(name)s (%(agency)s) blacklisted until %(until)s."), params)
         details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
-    elif kind in ("agency.qualification_submitted", "agency.qualification_approved", "agency.qualification_rejected"):
+    elif kind in (
+        "agency.qualification_submitted",
+        "agency.qualification_approved",
+        "agency.qualification_rejected",
+    ):
         q = e.get("qualification") if isinstance(e.get("qualification"), dict) else {}
         messages = {
-            "agency.qualification_submitted": N_("Agency %(agency)s submitted qualification %(cert)s (%(category)s), valid until %(until)s."),
-            "agency.qualification_approved": N_("Qualification %(cert)s (%(category)s) of agency %(agency)s approved."),
-            "agency.qualification_rejected": N_("Qualification %(cert)s (%(category)s) of agency %(agency)s rejected."),
+            "agency.qualification_submitted": N_(
+                "Agency %(agency)s submitted qualification %(cert)s (%(category)s), valid until %(until)s."
+            ),
+            "agency.qualification_approved": N_(
+                "Qualification %(cert)s (%(category)s) of agency %(agency)s approved."
+            ),
+            "agency.qualification_rejected": N_(
+                "Qualification %(cert)s (%(category)s) of agency %(agency)s rejected."
+            ),
         }
-        summary = p(messages[kind], {"agency": agency, "cert": str(q.get("certificate_no")), "category": str(q.get("category")), "until": str(q.get("valid_until"))})
+        summary = p(
+            messages[kind],
+            {
+                "agency": agency,
+                "cert": str(q.get("certificate_no")),
+                "category": str(q.get("category")),
+                "until": str(q.get("valid_until")),
+            },
+        )
         if e.get("reason"):
             details.append(p(N_("Reason: %(reason)s"), {"reason": str(e["reason"])}))
     elif kind == "agency.document_added":
-        summary = p(N_("Agency %(agency)s added a document (%(kind)s, %(size)s bytes)."), {"agency": agency, "kind": str(e.get("kind")), "size": int(e.get("size") or 0)})
+        summary = p(
+            N_("Agency %(agency)s added a document (%(kind)s, %(size)s bytes)."),
+            {"agency": agency, "kind": str(e.get("kind")), "size": int(e.get("size") or 0)},
+        )
     elif kind == "notice.published":
         summary = p(
-            N_("Published: %(method)s, %(winners)s winner(s), at least %(min)s candidate(s); bids until %(deadline)s."),
-            {"method": _label(METHOD_LABELS, e.get("method")), "winners": int(e.get("winners") or 0), "min": int(e.get("min_candidates") or 0), "deadline": china_ts(e.get("bid_deadline"))},
+            N_(
+                "Published: %(method)s, %(winners)s winner(s), at least %(min)s candidate(s); bids until %(deadline)s."
+            ),
+            {
+                "method": _label(METHOD_LABELS, e.get("method")),
+                "winners": int(e.get("winners") or 0),
+                "min": int(e.get("min_candidates") or 0),
+                "deadline": china_ts(e.get("bid_deadline")),
+            },
         )
         details.append(p(N_("Draw scheme: %(scheme)s"), {"scheme": str(e.get("scheme"))}))
     elif kind == "notice.amended":
@@ -249,14 +300,25 @@ def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = No
         details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
     elif kind in ("notice.cancel_consented", "notice.cancel_refused"):
         messages = {
-            "notice.cancel_consented": N_("Supervisor %(user)s consented to the cancellation requested in entry %(request)s."),
-            "notice.cancel_refused": N_("Supervisor %(user)s refused the cancellation requested in entry %(request)s."),
+            "notice.cancel_consented": N_(
+                "Supervisor %(user)s consented to the cancellation requested in entry %(request)s."
+            ),
+            "notice.cancel_refused": N_(
+                "Supervisor %(user)s refused the cancellation requested in entry %(request)s."
+            ),
         }
-        summary = p(messages[kind], {"user": str(e.get("supervisor_id")), "request": int(e.get("request_seq") or 0)})
+        summary = p(
+            messages[kind], {"user": str(e.get("supervisor_id")), "request": int(e.get("request_seq") or 0)}
+        )
         if e.get("reason"):
             details.append(p(N_("Reason: %(reason)s"), {"reason": str(e["reason"])}))
     elif kind == "agency.linked":
-        summary = p(N_("Agency %(agency)s linked to owner organisation %(owner)s: it may not bid on, or be named by, its notices."), {"agency": agency, "owner": str(e.get("org_id"))})
+        summary = p(
+            N_(
+                "Agency %(agency)s linked to owner organisation %(owner)s: it may not bid on, or be named by, its notices."
+            ),
+            {"agency": agency, "owner": str(e.get("org_id"))},
+        )
         details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
     elif kind == "notice.cancelled":
         summary = p(N_("Cancelled before the deadline; standing bids released."))
@@ -264,15 +326,27 @@ def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = No
         if isinstance(e.get("openings"), list):
             details.append(p(N_("Bids opened: %(count)s"), {"count": len(e["openings"])}))
     elif kind == "bid.sealed":
-        summary = p(N_("A sealed bid or withdrawal: it names no notice and no agency until bidding ends and it is opened."))
+        summary = p(
+            N_(
+                "A sealed bid or withdrawal: it names no notice and no agency until bidding ends and it is opened."
+            )
+        )
     elif kind == "bids.opened":
         opened = [o for o in e.get("openings") or [] if isinstance(o, dict)]
-        summary = p(N_("The bids of the cancelled notice opened with the deadline's drand round: %(count)s."), {"count": len(opened)})
+        summary = p(
+            N_("The bids of the cancelled notice opened with the deadline's drand round: %(count)s."),
+            {"count": len(opened)},
+        )
         named += [str(o["bid"].get("agency_id")) for o in opened if isinstance(o.get("bid"), dict)]
     elif kind == "bid.accepted":
-        summary = p(N_("Agency %(agency)s bid (sealed until closing); bid %(bid)s."), {"agency": agency, "bid": str(e.get("bid_id"))})
+        summary = p(
+            N_("Agency %(agency)s bid (sealed until closing); bid %(bid)s."),
+            {"agency": agency, "bid": str(e.get("bid_id"))},
+        )
     elif kind == "bid.withdrawn":
-        summary = p(N_("Agency %(agency)s withdrew bid %(bid)s."), {"agency": agency, "bid": str(e.get("bid_id"))})
+        summary = p(
+            N_("Agency %(agency)s withdrew bid %(bid)s."), {"agency": agency, "bid": str(e.get("bid_id"))}
+        )
     elif kind == "bidding.closed":
         candidates = [str(c[0]) for c in e.get("candidates") or [] if isinstance(c, list) and c]
         excluded = [x for x in e.get("excluded") or [] if isinstance(x, dict)]
@@ -286,11 +360,19 @@ def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = No
         if candidates:
             details.append(p(N_("Candidates: %(ids)s"), {"ids": _list(candidates)}))
         for x in excluded:
-            details.append(p(N_("Excluded %(agency)s: %(reason)s"), {"agency": str(x.get("agency_id")), "reason": _label(EXCLUSION_REASONS, x.get("reason"))}))
+            details.append(
+                p(
+                    N_("Excluded %(agency)s: %(reason)s"),
+                    {"agency": str(x.get("agency_id")), "reason": _label(EXCLUSION_REASONS, x.get("reason"))},
+                )
+            )
         named += candidates + [str(x.get("agency_id")) for x in excluded]
     elif kind == "selection.drawn":
         winners, alternates = _ids(e.get("winners")), _ids(e.get("alternates"))
-        summary = p(N_("Drawn: winner(s) %(winners)s; alternate(s) in order %(alternates)s."), {"winners": _list(winners), "alternates": _list(alternates)})
+        summary = p(
+            N_("Drawn: winner(s) %(winners)s; alternate(s) in order %(alternates)s."),
+            {"winners": _list(winners), "alternates": _list(alternates)},
+        )
         details.append(p(N_("Draw scheme: %(scheme)s"), {"scheme": str(e.get("scheme"))}))
         named += winners + alternates
     elif kind == "selection.direct":
@@ -302,64 +384,151 @@ def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = No
     elif kind in ("award.declined", "award.disqualified"):
         replacement = str(e.get("replacement") or "")
         if kind == "award.declined":
-            summary = p(N_("Agency %(agency)s declined the award; replacement: %(replacement)s."), {"agency": agency, "replacement": replacement or NONE})
+            summary = p(
+                N_("Agency %(agency)s declined the award; replacement: %(replacement)s."),
+                {"agency": agency, "replacement": replacement or NONE},
+            )
             details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
         else:
             summary = p(
-                N_("Agency %(agency)s disqualified by objection %(objection)s; replacement: %(replacement)s."),
-                {"agency": agency, "objection": str(e.get("objection_id")), "replacement": replacement or NONE},
+                N_(
+                    "Agency %(agency)s disqualified by objection %(objection)s; replacement: %(replacement)s."
+                ),
+                {
+                    "agency": agency,
+                    "objection": str(e.get("objection_id")),
+                    "replacement": replacement or NONE,
+                },
             )
         if replacement:
             named.append(replacement)
     elif kind == "award.final":
         winners = _ids(e.get("winners"))
-        summary = p(N_("Publicity over with nothing pending: the award to %(winners)s is final."), {"winners": _list(winners)})
+        summary = p(
+            N_("Publicity over with nothing pending: the award to %(winners)s is final."),
+            {"winners": _list(winners)},
+        )
         named += winners
     elif kind == "objection.filed":
         against: Value = agency or Phrase(N_("the whole result"))
-        summary = p(N_("Objection %(objection)s filed against %(against)s."), {"objection": str(e.get("objection_id")), "against": against})
+        summary = p(
+            N_("Objection %(objection)s filed against %(against)s."),
+            {"objection": str(e.get("objection_id")), "against": against},
+        )
     elif kind == "objection.answered":
-        summary = p(N_("The owner answered objection %(objection)s."), {"objection": str(e.get("objection_id"))})
+        summary = p(
+            N_("The owner answered objection %(objection)s."), {"objection": str(e.get("objection_id"))}
+        )
     elif kind == "objection.decided":
-        summary = p(N_("A supervisor decided objection %(objection)s: %(decision)s."), {"objection": str(e.get("objection_id")), "decision": _label(DECISIONS, e.get("decision"))})
+        summary = p(
+            N_("A supervisor decided objection %(objection)s: %(decision)s."),
+            {"objection": str(e.get("objection_id")), "decision": _label(DECISIONS, e.get("decision"))},
+        )
     elif kind in ("contract.recorded", "contract.signed"):
-        message = N_("Contract %(contract)s recorded with agency %(agency)s: %(amount)s.") if kind == "contract.recorded" else N_("Agency %(agency)s signed contract %(contract)s: %(amount)s.")
-        summary = p(message, {"contract": str(e.get("contract_id")), "agency": agency, "amount": yuan(e.get("amount_fen"))})
-        details.append(p(N_("Signed %(signed)s; service %(start)s to %(due)s."), {"signed": str(e.get("signed_on")), "start": str(e.get("start_on")), "due": str(e.get("due_on"))}))
+        message = (
+            N_("Contract %(contract)s recorded with agency %(agency)s: %(amount)s.")
+            if kind == "contract.recorded"
+            else N_("Agency %(agency)s signed contract %(contract)s: %(amount)s.")
+        )
+        summary = p(
+            message,
+            {"contract": str(e.get("contract_id")), "agency": agency, "amount": yuan(e.get("amount_fen"))},
+        )
+        details.append(
+            p(
+                N_("Signed %(signed)s; service %(start)s to %(due)s."),
+                {
+                    "signed": str(e.get("signed_on")),
+                    "start": str(e.get("start_on")),
+                    "due": str(e.get("due_on")),
+                },
+            )
+        )
         for m in e.get("milestones") or []:
             if isinstance(m, dict):
-                details.append(p(N_("Milestone %(position)s: %(title)s, due %(due)s"), {"position": int(m.get("position") or 0), "title": str(m.get("title")), "due": str(m.get("due_on"))}))
+                details.append(
+                    p(
+                        N_("Milestone %(position)s: %(title)s, due %(due)s"),
+                        {
+                            "position": int(m.get("position") or 0),
+                            "title": str(m.get("title")),
+                            "due": str(m.get("due_on")),
+                        },
+                    )
+                )
     elif kind == "contract.completed":
-        summary = p(N_("Contract %(contract)s completed (服务完成): every milestone accepted."), {"contract": str(e.get("contract_id"))})
+        summary = p(
+            N_("Contract %(contract)s completed (服务完成): every milestone accepted."),
+            {"contract": str(e.get("contract_id"))},
+        )
     elif kind == "contract.stopped":
-        summary = p(N_("Contract %(contract)s stopped by the owner (服务中止)."), {"contract": str(e.get("contract_id"))})
+        summary = p(
+            N_("Contract %(contract)s stopped by the owner (服务中止)."),
+            {"contract": str(e.get("contract_id"))},
+        )
         details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
     elif kind == "contract.disputed":
-        summary = p(N_("Agency %(agency)s declined contract %(contract)s because its terms do not follow the award; a supervisor decides."), {"agency": agency, "contract": str(e.get("contract_id"))})
+        summary = p(
+            N_(
+                "Agency %(agency)s declined contract %(contract)s because its terms do not follow the award; a supervisor decides."
+            ),
+            {"agency": agency, "contract": str(e.get("contract_id"))},
+        )
     elif kind == "contract.dispute_decided":
-        summary = p(N_("A supervisor decided disputed contract %(contract)s: %(decision)s."), {"contract": str(e.get("contract_id")), "decision": _label(DISPUTE_DECISIONS, e.get("decision"))})
+        summary = p(
+            N_("A supervisor decided disputed contract %(contract)s: %(decision)s."),
+            {"contract": str(e.get("contract_id")), "decision": _label(DISPUTE_DECISIONS, e.get("decision"))},
+        )
     elif kind.startswith("milestone.") and kind in TYPE_LABELS:
         messages = {
-            "milestone.submitted": N_("Deliverable for milestone %(position)s of contract %(contract)s handed in."),
+            "milestone.submitted": N_(
+                "Deliverable for milestone %(position)s of contract %(contract)s handed in."
+            ),
             "milestone.accepted": N_("Milestone %(position)s of contract %(contract)s accepted."),
             "milestone.returned": N_("Milestone %(position)s of contract %(contract)s returned for changes."),
-            "milestone.overdue": N_("Milestone %(position)s of contract %(contract)s is overdue (due %(due)s)."),
+            "milestone.overdue": N_(
+                "Milestone %(position)s of contract %(contract)s is overdue (due %(due)s)."
+            ),
         }
-        summary = p(messages[kind], {"position": int(e.get("position") or 0), "contract": str(e.get("contract_id")), "due": str(e.get("due_on"))})
+        summary = p(
+            messages[kind],
+            {
+                "position": int(e.get("position") or 0),
+                "contract": str(e.get("contract_id")),
+                "due": str(e.get("due_on")),
+            },
+        )
     elif kind == "rating.given":
         scores = e.get("scores") if isinstance(e.get("scores"), dict) else {}
-        summary = p(N_("The owner rated agency %(agency)s (rating %(rating)s, contract %(contract)s)."), {"agency": agency, "rating": str(e.get("rating_id")), "contract": str(e.get("contract_id"))})
+        summary = p(
+            N_("The owner rated agency %(agency)s (rating %(rating)s, contract %(contract)s)."),
+            {"agency": agency, "rating": str(e.get("rating_id")), "contract": str(e.get("contract_id"))},
+        )
         for key in SCORE_LABELS:
             if key in scores:
-                details.append(p(N_("%(dimension)s: %(score)s of 5"), {"dimension": Phrase(SCORE_LABELS[key]), "score": int(scores[key])}))
+                details.append(
+                    p(
+                        N_("%(dimension)s: %(score)s of 5"),
+                        {"dimension": Phrase(SCORE_LABELS[key]), "score": int(scores[key])},
+                    )
+                )
     elif kind == "rating.replied":
-        summary = p(N_("Agency %(agency)s replied to rating %(rating)s."), {"agency": agency, "rating": str(e.get("rating_id"))})
+        summary = p(
+            N_("Agency %(agency)s replied to rating %(rating)s."),
+            {"agency": agency, "rating": str(e.get("rating_id"))},
+        )
     elif kind == "rating.voided":
-        summary = p(N_("A supervisor voided rating %(rating)s of agency %(agency)s: it no longer counts."), {"rating": str(e.get("rating_id")), "agency": agency})
+        summary = p(
+            N_("A supervisor voided rating %(rating)s of agency %(agency)s: it no longer counts."),
+            {"rating": str(e.get("rating_id")), "agency": agency},
+        )
         details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
     else:
         shown = sorted(k for k in e if k not in ("v", "seq", "type", "ts"))
-        summary = p(N_("Entry of type %(type)s with fields %(fields)s."), {"type": kind or "?", "fields": ", ".join(shown) or "—"})
+        summary = p(
+            N_("Entry of type %(type)s with fields %(fields)s."),
+            {"type": kind or "?", "fields": ", ".join(shown) or "—"},
+        )
     return Description(
         type=kind,
         label=TYPE_LABELS.get(kind, kind),
@@ -385,9 +554,17 @@ class TimelineRow:
         return china_ts(self.ts)
 
 
-def _row(seq: int, kind: str, notice_id: str | None, entry: bytes, changes: Mapping[str, Any] | None = None) -> TimelineRow:
+def _row(
+    seq: int, kind: str, notice_id: str | None, entry: bytes, changes: Mapping[str, Any] | None = None
+) -> TimelineRow:
     fields = json.loads(bytes(entry))
-    return TimelineRow(seq=int(seq), type=kind, ts=str(fields.get("ts", "")), notice_id=notice_id, description=describe(fields, changes=changes))
+    return TimelineRow(
+        seq=int(seq),
+        type=kind,
+        ts=str(fields.get("ts", "")),
+        notice_id=notice_id,
+        description=describe(fields, changes=changes),
+    )
 
 
 # The entries placing or withdrawing a bid writes. MSP/1's name the notice and the agency;
@@ -400,7 +577,11 @@ BID_ENTRY_TYPES = ("bid.accepted", "bid.withdrawn", "bid.sealed")
 def not_sealed_bid() -> sa.ColumnElement[bool]:
     """A condition on ``log_entry``: not a bid entry of a notice still open for bids."""
     still_open = sa.select(Notice.public_id).where(Notice.status == NoticeStatus.open.value)
-    return sa.or_(LogEntry.type.not_in(BID_ENTRY_TYPES), LogEntry.notice_id.is_(None), LogEntry.notice_id.not_in(still_open))
+    return sa.or_(
+        LogEntry.type.not_in(BID_ENTRY_TYPES),
+        LogEntry.notice_id.is_(None),
+        LogEntry.notice_id.not_in(still_open),
+    )
 
 
 async def notice_timeline(session: AsyncSession, notice: Notice) -> list[TimelineRow]:
@@ -417,7 +598,11 @@ async def notice_timeline(session: AsyncSession, notice: Notice) -> list[Timelin
     rows = (await session.execute(stmt)).all()
     revisions = {
         r.log_seq: r.changes
-        for r in (await session.execute(sa.select(NoticeRevision).where(NoticeRevision.notice_id == notice.id))).scalars().all()
+        for r in (
+            await session.execute(sa.select(NoticeRevision).where(NoticeRevision.notice_id == notice.id))
+        )
+        .scalars()
+        .all()
     }
     return [_row(seq, kind, nid, entry, revisions.get(seq)) for seq, kind, nid, entry in rows]
 
@@ -445,7 +630,9 @@ AGENCY_PATH = (
 )
 
 
-async def agency_history(session: AsyncSession, agency_id: str, *, before: int | None = None, limit: int = HISTORY_LIMIT) -> tuple[list[TimelineRow], int | None]:
+async def agency_history(
+    session: AsyncSession, agency_id: str, *, before: int | None = None, limit: int = HISTORY_LIMIT
+) -> tuple[list[TimelineRow], int | None]:
     """Entries naming the agency, newest first, and the seq to continue below (or None).
     A byte search for the quoted id narrows the scan; the JSON path confirms the field.
     Its bids on notices still open are left out (``not_sealed_bid``)."""
@@ -454,8 +641,12 @@ async def agency_history(session: AsyncSession, agency_id: str, *, before: int |
     stmt = (
         sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry)
         .where(
-            sa.text("position(:needle IN log_entry.entry) > 0").bindparams(sa.bindparam("needle", needle, type_=sa.LargeBinary)),
-            sa.func.jsonb_path_exists(doc, sa.cast(AGENCY_PATH, postgresql.JSONPATH), sa.func.jsonb_build_object("a", agency_id)),
+            sa.text("position(:needle IN log_entry.entry) > 0").bindparams(
+                sa.bindparam("needle", needle, type_=sa.LargeBinary)
+            ),
+            sa.func.jsonb_path_exists(
+                doc, sa.cast(AGENCY_PATH, postgresql.JSONPATH), sa.func.jsonb_build_object("a", agency_id)
+            ),
             not_sealed_bid(),
         )
         .order_by(LogEntry.seq.desc())
@@ -479,13 +670,29 @@ async def org_notices(session: AsyncSession, org: OwnerOrg) -> list[tuple[Notice
     return [(n, s) for n, s in (await session.execute(stmt)).all()]
 
 
-async def org_history(session: AsyncSession, org: OwnerOrg, notice_ids: Sequence[str], *, before: int | None = None, limit: int = HISTORY_LIMIT) -> tuple[list[TimelineRow], int | None]:
+async def org_history(
+    session: AsyncSession,
+    org: OwnerOrg,
+    notice_ids: Sequence[str],
+    *,
+    before: int | None = None,
+    limit: int = HISTORY_LIMIT,
+) -> tuple[list[TimelineRow], int | None]:
     """Entries of the organisation's notices (without the bids on those still open) and
     its own registration, newest first."""
     doc = sa.cast(sa.func.convert_from(LogEntry.entry, "UTF8"), postgresql.JSONB)
     mine = sa.and_(LogEntry.type == "owner.registered", doc["owner_id"].astext == org.public_id)
-    where = sa.or_(sa.and_(LogEntry.notice_id.in_(list(notice_ids)), not_sealed_bid()), mine) if notice_ids else mine
-    stmt = sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry).where(where).order_by(LogEntry.seq.desc()).limit(limit + 1)
+    where = (
+        sa.or_(sa.and_(LogEntry.notice_id.in_(list(notice_ids)), not_sealed_bid()), mine)
+        if notice_ids
+        else mine
+    )
+    stmt = (
+        sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry)
+        .where(where)
+        .order_by(LogEntry.seq.desc())
+        .limit(limit + 1)
+    )
     if before is not None:
         stmt = stmt.where(LogEntry.seq < max(0, min(before, MAX_SEQ)))
     found = (await session.execute(stmt)).all()
@@ -493,7 +700,9 @@ async def org_history(session: AsyncSession, org: OwnerOrg, notice_ids: Sequence
     return rows, (rows[-1].seq if len(found) > limit and rows else None)
 
 
-async def contracts_of_notices(session: AsyncSession, notice_db_ids: Iterable[int]) -> list[tuple[Contract, Notice, Agency]]:
+async def contracts_of_notices(
+    session: AsyncSession, notice_db_ids: Iterable[int]
+) -> list[tuple[Contract, Notice, Agency]]:
     ids = [i for i in notice_db_ids if i is not None]
     if not ids:
         return []
@@ -515,12 +724,19 @@ async def disputed_contract_count(session: AsyncSession) -> int:
 
 
 async def contracts_of_agency(session: AsyncSession, agency: Agency) -> list[tuple[Contract, Notice]]:
-    stmt = sa.select(Contract, Notice).join(Notice, Notice.id == Contract.notice_id).where(Contract.agency_id == agency.id).order_by(Contract.id.desc())
+    stmt = (
+        sa.select(Contract, Notice)
+        .join(Notice, Notice.id == Contract.notice_id)
+        .where(Contract.agency_id == agency.id)
+        .order_by(Contract.id.desc())
+    )
     return [(c, n) for c, n in (await session.execute(stmt)).all()]
 
 
 async def get_org(session: AsyncSession, public_id: str) -> OwnerOrg | None:
-    return (await session.execute(sa.select(OwnerOrg).where(OwnerOrg.public_id == public_id))).scalar_one_or_none()
+    return (
+        await session.execute(sa.select(OwnerOrg).where(OwnerOrg.public_id == public_id))
+    ).scalar_one_or_none()
 
 
 # -- search ----------------------------------------------------------------------------------------
@@ -553,18 +769,35 @@ async def search(session: AsyncSession, query: str, *, limit: int = SEARCH_LIMIT
     upper = q.upper()
     words = [w for w in q.split() if w]
     title_match = sa.and_(*[Notice.title.ilike(like_pattern(w), escape="\\") for w in words])
-    notices = sa.select(Notice).where(sa.or_(Notice.public_id == upper, title_match), Notice.status != "draft").order_by(Notice.id.desc()).limit(limit)
+    notices = (
+        sa.select(Notice)
+        .where(sa.or_(Notice.public_id == upper, title_match), Notice.status != "draft")
+        .order_by(Notice.id.desc())
+        .limit(limit)
+    )
     out.notices = list((await session.execute(notices)).scalars().all())
     agencies = (
         sa.select(Agency)
-        .where(sa.or_(Agency.public_id == upper, Agency.credit_code == upper, Agency.name.ilike(like_pattern(q), escape="\\")))
+        .where(
+            sa.or_(
+                Agency.public_id == upper,
+                Agency.credit_code == upper,
+                Agency.name.ilike(like_pattern(q), escape="\\"),
+            )
+        )
         .order_by(Agency.id.desc())
         .limit(limit)
     )
     out.agencies = list((await session.execute(agencies)).scalars().all())
     owners = (
         sa.select(OwnerOrg)
-        .where(sa.or_(OwnerOrg.public_id == upper, OwnerOrg.credit_code == upper, OwnerOrg.name.ilike(like_pattern(q), escape="\\")))
+        .where(
+            sa.or_(
+                OwnerOrg.public_id == upper,
+                OwnerOrg.credit_code == upper,
+                OwnerOrg.name.ilike(like_pattern(q), escape="\\"),
+            )
+        )
         .order_by(OwnerOrg.id.desc())
         .limit(limit)
     )
@@ -573,7 +806,11 @@ async def search(session: AsyncSession, query: str, *, limit: int = SEARCH_LIMIT
         seq = int(match.group(1))
         if seq <= MAX_SEQ:
             row = (
-                await session.execute(sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry).where(LogEntry.seq == seq, not_sealed_bid()))
+                await session.execute(
+                    sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry).where(
+                        LogEntry.seq == seq, not_sealed_bid()
+                    )
+                )
             ).one_or_none()
             if row is not None:
                 out.entries = [_row(*row)]

@@ -69,7 +69,9 @@ KINDS: dict[str, KindInfo] = {
             "other agencies may be kept out by narrow terms, by avoidance lists, or by not bidding at all. "
             "In a lottery each eligible bidder has the same chance, so a lasting large share is unlikely by luck."
         ),
-        threshold=N_("Flagged when one agency holds at least %(percent)s%% of the awards in a service category or a prefecture, counted once there are at least %(min)s awards there."),
+        threshold=N_(
+            "Flagged when one agency holds at least %(percent)s%% of the awards in a service category or a prefecture, counted once there are at least %(min)s awards there."
+        ),
         summary=N_("%(agency)s holds %(wins)s of the %(total)s awards in %(scope)s (%(share)s%%)."),
     ),
     Kind.pair_repeats.value: KindInfo(
@@ -78,7 +80,9 @@ KINDS: dict[str, KindInfo] = {
             "An owner organisation whose work keeps going to the same agency may be steering its notices, "
             "for example through terms written for one agency or through direct selection."
         ),
-        threshold=N_("Flagged when the same owner organisation and agency are paired in at least %(repeats)s awards within %(days)s days."),
+        threshold=N_(
+            "Flagged when the same owner organisation and agency are paired in at least %(repeats)s awards within %(days)s days."
+        ),
         summary=N_("%(agency)s won %(wins)s awards from %(owner)s between %(first)s and %(last)s."),
     ),
     Kind.direct_share.value: KindInfo(
@@ -87,8 +91,12 @@ KINDS: dict[str, KindInfo] = {
             "Direct selection skips competition and should be the exception, each with a written justification. "
             "An owner that selects directly for a large share of its notices deserves a look at those justifications."
         ),
-        threshold=N_("Flagged when at least %(percent)s%% of an owner's published notices end in a direct selection, counted once it has published at least %(min)s notices."),
-        summary=N_("%(owner)s selected directly for %(direct)s of its %(notices)s published notices (%(share)s%%)."),
+        threshold=N_(
+            "Flagged when at least %(percent)s%% of an owner's published notices end in a direct selection, counted once it has published at least %(min)s notices."
+        ),
+        summary=N_(
+            "%(owner)s selected directly for %(direct)s of its %(notices)s published notices (%(share)s%%)."
+        ),
     ),
     Kind.similar_prices.value: KindInfo(
         title=N_("Identical or near-identical prices"),
@@ -97,8 +105,12 @@ KINDS: dict[str, KindInfo] = {
             "on a lowest-price notice can mean the bids were prepared together (collusion), "
             "and a tie hands the result to the draw."
         ),
-        threshold=N_("Flagged on a lowest-price notice when two or more bids have the same price, or prices within %(permille)s‰ of the lower one."),
-        summary=N_("%(count)s bids on %(notice)s have identical or near-identical prices (closest gap %(gap)s‰)."),
+        threshold=N_(
+            "Flagged on a lowest-price notice when two or more bids have the same price, or prices within %(permille)s‰ of the lower one."
+        ),
+        summary=N_(
+            "%(count)s bids on %(notice)s have identical or near-identical prices (closest gap %(gap)s‰)."
+        ),
     ),
     Kind.related_parties.value: KindInfo(
         title=N_("Winner and owner look like one party"),
@@ -106,7 +118,9 @@ KINDS: dict[str, KindInfo] = {
             "An agency may never win work from its own organisation. A winner that shares the owner's credit code "
             "or contact telephone may be the owner itself, or a firm run by the same people, behind a draw that looked fair."
         ),
-        threshold=N_("Flagged when an agency holding an award has the owner organisation's credit code, is linked to it by an administrator, or gives the same contact telephone number."),
+        threshold=N_(
+            "Flagged when an agency holding an award has the owner organisation's credit code, is linked to it by an administrator, or gives the same contact telephone number."
+        ),
         summary=N_("%(agency)s, holding an award of %(notice)s, shares %(what)s with the owner %(owner)s."),
     ),
     Kind.over_budget.value: KindInfo(
@@ -116,7 +130,9 @@ KINDS: dict[str, KindInfo] = {
             "A contract above it changes the deal after the competition and may hide a side arrangement."
         ),
         threshold=N_("Flagged when a contract's amount is above its notice's budget cap."),
-        summary=N_("Contract %(contract)s is for %(amount)s, above the budget cap of %(budget)s of %(notice)s (+%(excess)s%%)."),
+        summary=N_(
+            "Contract %(contract)s is for %(amount)s, above the budget cap of %(budget)s of %(notice)s (+%(excess)s%%)."
+        ),
     ),
     Kind.signed_late.value: KindInfo(
         title=N_("Contract signed late or not at all"),
@@ -124,8 +140,12 @@ KINDS: dict[str, KindInfo] = {
             "A final award should become a contract promptly. Long delays can mean the award is being renegotiated "
             "or that the winner is being pressed to decline in favour of someone else."
         ),
-        threshold=N_("Flagged when a contract is confirmed more than %(days)s days after the award became final, or is still unsigned after that."),
-        summary=N_("The award of %(notice)s to %(agency)s became final on %(final)s and had to be signed by %(sign_by)s; %(state)s"),
+        threshold=N_(
+            "Flagged when a contract is confirmed more than %(days)s days after the award became final, or is still unsigned after that."
+        ),
+        summary=N_(
+            "The award of %(notice)s to %(agency)s became final on %(final)s and had to be signed by %(sign_by)s; %(state)s"
+        ),
     ),
     Kind.amended_late.value: KindInfo(
         title=N_("Notice amended just before its deadline"),
@@ -133,7 +153,9 @@ KINDS: dict[str, KindInfo] = {
             "A change shortly before the deadline leaves bidders little time to react. "
             "It can favour an agency that knew of the change in advance."
         ),
-        threshold=N_("Flagged when a notice is amended less than %(hours)s hours before the deadline then in force."),
+        threshold=N_(
+            "Flagged when a notice is amended less than %(hours)s hours before the deadline then in force."
+        ),
         summary=N_("%(notice)s was amended %(hours)s hours before its deadline of %(deadline)s."),
     ),
     Kind.withdrawals.value: KindInfo(
@@ -142,7 +164,9 @@ KINDS: dict[str, KindInfo] = {
             "Bidders withdrawing in numbers may have been pressed or paid to step aside, "
             "or may be rotating who wins."
         ),
-        threshold=N_("Flagged when at least %(percent)s%% of a notice's bids are withdrawn, counted once its bidding has ended and it has at least %(min)s bids."),
+        threshold=N_(
+            "Flagged when at least %(percent)s%% of a notice's bids are withdrawn, counted once its bidding has ended and it has at least %(min)s bids."
+        ),
         summary=N_("%(withdrawn)s of the %(total)s bids on %(notice)s were withdrawn (%(share)s%%)."),
     ),
 }
@@ -156,7 +180,10 @@ def threshold_params(kind: str, settings: Settings) -> dict[str, Any]:
     return {
         Kind.win_share.value: {"percent": settings.flag_win_share_percent, "min": settings.flag_min_awards},
         Kind.pair_repeats.value: {"repeats": settings.flag_pair_repeats, "days": PAIR_WINDOW_DAYS},
-        Kind.direct_share.value: {"percent": settings.flag_direct_share_percent, "min": settings.flag_min_notices},
+        Kind.direct_share.value: {
+            "percent": settings.flag_direct_share_percent,
+            "min": settings.flag_min_notices,
+        },
         Kind.similar_prices.value: {"permille": settings.flag_price_gap_permille},
         Kind.over_budget.value: {},
         Kind.related_parties.value: {},
@@ -255,9 +282,21 @@ def win_share(counts: Sequence[WinCount], *, percent: int, min_awards: int) -> l
                 subject=c.agency_id,
                 subject_name=c.agency_name,
                 severity=Severity.high.value if high else Severity.medium.value,
-                numbers={"scope": c.scope, "key": c.key, "wins": c.wins, "total": c.total, "share_percent": share},
+                numbers={
+                    "scope": c.scope,
+                    "key": c.key,
+                    "wins": c.wins,
+                    "total": c.total,
+                    "share_percent": share,
+                },
                 evidence=(Evidence("agency", c.agency_id), *(Evidence("notice", n) for n in c.notices)),
-                params={"agency": c.agency_name, "wins": c.wins, "total": c.total, "scope": c.scope_name, "share": share},
+                params={
+                    "agency": c.agency_name,
+                    "wins": c.wins,
+                    "total": c.total,
+                    "scope": c.scope_name,
+                    "share": share,
+                },
             )
         )
     return out
@@ -291,7 +330,9 @@ def densest_window(days: Sequence[tuple[date, str]], window_days: int) -> list[t
     return best
 
 
-def pair_repeats(pairs: Sequence[PairWins], *, repeats: int, window_days: int = PAIR_WINDOW_DAYS) -> list[Flag]:
+def pair_repeats(
+    pairs: Sequence[PairWins], *, repeats: int, window_days: int = PAIR_WINDOW_DAYS
+) -> list[Flag]:
     out = []
     for p in pairs:
         if len(p.wins) < repeats:
@@ -306,9 +347,21 @@ def pair_repeats(pairs: Sequence[PairWins], *, repeats: int, window_days: int = 
                 subject=p.owner_id,
                 subject_name=p.owner_name,
                 severity=Severity.high.value if len(run) >= 2 * repeats else Severity.medium.value,
-                numbers={"agency_id": p.agency_id, "wins": len(run), "first": first.isoformat(), "last": last.isoformat(), "all_wins": len(p.wins)},
+                numbers={
+                    "agency_id": p.agency_id,
+                    "wins": len(run),
+                    "first": first.isoformat(),
+                    "last": last.isoformat(),
+                    "all_wins": len(p.wins),
+                },
                 evidence=(Evidence("agency", p.agency_id), *(Evidence("notice", n) for _, n in run)),
-                params={"agency": p.agency_name, "owner": p.owner_name, "wins": len(run), "first": first.isoformat(), "last": last.isoformat()},
+                params={
+                    "agency": p.agency_name,
+                    "owner": p.owner_name,
+                    "wins": len(run),
+                    "first": first.isoformat(),
+                    "last": last.isoformat(),
+                },
             )
         )
     return out
@@ -337,7 +390,9 @@ def direct_share(owners: Sequence[OwnerNotices], *, percent: int, min_notices: i
                 kind=Kind.direct_share.value,
                 subject=o.owner_id,
                 subject_name=o.owner_name,
-                severity=Severity.high.value if _at_least_percent(n, o.published, min(100, 2 * percent)) else Severity.medium.value,
+                severity=Severity.high.value
+                if _at_least_percent(n, o.published, min(100, 2 * percent))
+                else Severity.medium.value,
                 numbers={"direct": n, "notices": o.published, "share_percent": share},
                 evidence=tuple(Evidence("notice", x) for x in o.direct),
                 params={"owner": o.owner_name, "direct": n, "notices": o.published, "share": share},
@@ -445,9 +500,24 @@ def over_budget(contracts: Sequence[ContractAmount]) -> list[Flag]:
                 subject=c.contract_id,
                 subject_name=c.agency_name,
                 severity=Severity.high.value,
-                numbers={"amount_fen": c.amount_fen, "budget_fen": c.budget_fen, "excess_fen": c.amount_fen - c.budget_fen, "excess_percent": excess},
-                evidence=(Evidence("contract", c.contract_id), Evidence("notice", c.notice_id), Evidence("log", str(c.recorded_seq))),
-                params={"contract": c.contract_id, "notice": c.notice_id, "amount_fen": c.amount_fen, "budget_fen": c.budget_fen, "excess": excess},
+                numbers={
+                    "amount_fen": c.amount_fen,
+                    "budget_fen": c.budget_fen,
+                    "excess_fen": c.amount_fen - c.budget_fen,
+                    "excess_percent": excess,
+                },
+                evidence=(
+                    Evidence("contract", c.contract_id),
+                    Evidence("notice", c.notice_id),
+                    Evidence("log", str(c.recorded_seq)),
+                ),
+                params={
+                    "contract": c.contract_id,
+                    "notice": c.notice_id,
+                    "amount_fen": c.amount_fen,
+                    "budget_fen": c.budget_fen,
+                    "excess": excess,
+                },
             )
         )
     return out
@@ -480,7 +550,13 @@ def related_parties(awards: Sequence[HolderAndOwner]) -> list[Flag]:
     out = []
     for a in awards:
         shared = [
-            what for what, yes in (("credit_code", a.same_credit_code), ("link", a.linked), ("phone", a.same_phone)) if yes
+            what
+            for what, yes in (
+                ("credit_code", a.same_credit_code),
+                ("link", a.linked),
+                ("phone", a.same_phone),
+            )
+            if yes
         ]
         if not shared:
             continue
@@ -491,8 +567,17 @@ def related_parties(awards: Sequence[HolderAndOwner]) -> list[Flag]:
                 subject_name=a.agency_name,
                 severity=Severity.high.value,
                 numbers={"shared": len(shared)},
-                evidence=(Evidence("notice", a.notice_id), Evidence("draw", a.notice_id), Evidence("agency", a.agency_id)),
-                params={"agency": a.agency_id, "notice": a.notice_id, "owner": a.owner_name, "what": shared[0]},
+                evidence=(
+                    Evidence("notice", a.notice_id),
+                    Evidence("draw", a.notice_id),
+                    Evidence("agency", a.agency_id),
+                ),
+                params={
+                    "agency": a.agency_id,
+                    "notice": a.notice_id,
+                    "owner": a.owner_name,
+                    "what": shared[0],
+                },
             )
         )
     return out
@@ -539,13 +624,21 @@ def signed_late(signings: Sequence[Signing], *, contract_days: int, today: date)
                 subject_name=s.agency_name,
                 severity=Severity.medium.value if state == "unsigned" else Severity.low.value,
                 numbers={
-                    "state": state, "final_on": s.final_on.isoformat(), "sign_by": deadline.isoformat(),
-                    "confirmed_on": s.confirmed_on.isoformat() if s.confirmed_on else None, "days_late": late,
+                    "state": state,
+                    "final_on": s.final_on.isoformat(),
+                    "sign_by": deadline.isoformat(),
+                    "confirmed_on": s.confirmed_on.isoformat() if s.confirmed_on else None,
+                    "days_late": late,
                 },
                 evidence=tuple(evidence),
                 params={
-                    "notice": s.notice_id, "agency": s.agency_name, "final": s.final_on.isoformat(), "sign_by": deadline.isoformat(),
-                    "state": state, "confirmed": s.confirmed_on.isoformat() if s.confirmed_on else None, "late": late,
+                    "notice": s.notice_id,
+                    "agency": s.agency_name,
+                    "final": s.final_on.isoformat(),
+                    "sign_by": deadline.isoformat(),
+                    "state": state,
+                    "confirmed": s.confirmed_on.isoformat() if s.confirmed_on else None,
+                    "late": late,
                 },
             )
         )
@@ -600,9 +693,20 @@ def amended_late(notices: Sequence[AmendedNotice], *, hours: int) -> list[Flag]:
                 subject=n.notice_id,
                 subject_name=n.title,
                 severity=Severity.high.value if left * 4 < limit else Severity.medium.value,
-                numbers={"amendments": len(late), "hours_before": hours_left, "deadline": closest_d.isoformat()},
-                evidence=(Evidence("notice", n.notice_id), *(Evidence("log", str(a.log_seq)) for a, _ in late)),
-                params={"notice": n.notice_id, "hours": hours_left, "deadline": closest_d.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")},
+                numbers={
+                    "amendments": len(late),
+                    "hours_before": hours_left,
+                    "deadline": closest_d.isoformat(),
+                },
+                evidence=(
+                    Evidence("notice", n.notice_id),
+                    *(Evidence("log", str(a.log_seq)) for a, _ in late),
+                ),
+                params={
+                    "notice": n.notice_id,
+                    "hours": hours_left,
+                    "deadline": closest_d.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"),
+                },
             )
         )
     return out
@@ -630,7 +734,9 @@ def withdrawals(notices: Sequence[BidCounts], *, percent: int, min_bids: int) ->
                 kind=Kind.withdrawals.value,
                 subject=n.notice_id,
                 subject_name=n.title,
-                severity=Severity.high.value if _at_least_percent(n.withdrawn, n.total, min(100, 2 * percent)) else Severity.medium.value,
+                severity=Severity.high.value
+                if _at_least_percent(n.withdrawn, n.total, min(100, 2 * percent))
+                else Severity.medium.value,
                 numbers={"withdrawn": n.withdrawn, "total": n.total, "share_percent": share},
                 evidence=(Evidence("notice", n.notice_id),),
                 params={"notice": n.notice_id, "withdrawn": n.withdrawn, "total": n.total, "share": share},

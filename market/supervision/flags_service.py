@@ -30,7 +30,9 @@ TZ = "Asia/Shanghai"
 
 
 def _owner_columns() -> tuple[sa.ColumnElement[str], sa.ColumnElement[str]]:
-    return sa.func.coalesce(OwnerOrg.public_id, AppUser.public_id), sa.func.coalesce(OwnerOrg.name, AppUser.name)
+    return sa.func.coalesce(OwnerOrg.public_id, AppUser.public_id), sa.func.coalesce(
+        OwnerOrg.name, AppUser.name
+    )
 
 
 def _with_owner(stmt: sa.Select) -> sa.Select:  # type: ignore[type-arg]
@@ -64,8 +66,12 @@ async def win_counts(session: AsyncSession, *, min_awards: int) -> list[F.WinCou
         total = sa.func.sum(wins).over(partition_by=key)
         inner = (
             sa.select(
-                key.label("key"), Award.agency_public_id.label("agency_id"), Agency.name.label("agency_name"),
-                wins.label("wins"), total.label("total"), sa.func.array_agg(sa.distinct(Notice.public_id)).label("notices"),
+                key.label("key"),
+                Award.agency_public_id.label("agency_id"),
+                Agency.name.label("agency_name"),
+                wins.label("wins"),
+                total.label("total"),
+                sa.func.array_agg(sa.distinct(Notice.public_id)).label("notices"),
             )
             .join(Notice, Notice.id == Award.notice_id)
             .join(Agency, Agency.id == Award.agency_id)
@@ -77,8 +83,14 @@ async def win_counts(session: AsyncSession, *, min_awards: int) -> list[F.WinCou
         for r in (await session.execute(stmt)).mappings():
             out.append(
                 F.WinCount(
-                    scope=scope, key=r["key"], scope_name=name_of(r["key"]), agency_id=r["agency_id"], agency_name=r["agency_name"],
-                    wins=int(r["wins"]), total=int(r["total"]), notices=tuple(sorted(r["notices"])),
+                    scope=scope,
+                    key=r["key"],
+                    scope_name=name_of(r["key"]),
+                    agency_id=r["agency_id"],
+                    agency_name=r["agency_name"],
+                    wins=int(r["wins"]),
+                    total=int(r["total"]),
+                    notices=tuple(sorted(r["notices"])),
                 )
             )
     return out
@@ -89,8 +101,13 @@ async def pair_wins(session: AsyncSession, *, repeats: int) -> list[F.PairWins]:
     day = sa.cast(sa.func.timezone(TZ, Award.created_at), sa.Date)
     stmt = _with_owner(
         sa.select(
-            owner_id.label("owner_id"), owner_name.label("owner_name"), Award.agency_public_id.label("agency_id"), Agency.name.label("agency_name"),
-            sa.func.array_agg(sa.func.to_char(day, "YYYY-MM-DD").concat(" ").concat(Notice.public_id)).label("wins"),
+            owner_id.label("owner_id"),
+            owner_name.label("owner_name"),
+            Award.agency_public_id.label("agency_id"),
+            Agency.name.label("agency_name"),
+            sa.func.array_agg(sa.func.to_char(day, "YYYY-MM-DD").concat(" ").concat(Notice.public_id)).label(
+                "wins"
+            ),
         )
         .select_from(Award)
         .join(Notice, Notice.id == Award.notice_id)
@@ -108,7 +125,15 @@ async def pair_wins(session: AsyncSession, *, repeats: int) -> list[F.PairWins]:
         for item in r["wins"]:
             day_text, _, notice_id = item.partition(" ")
             wins.append((date.fromisoformat(day_text), notice_id))
-        out.append(F.PairWins(owner_id=r["owner_id"], owner_name=r["owner_name"], agency_id=r["agency_id"], agency_name=r["agency_name"], wins=tuple(sorted(wins))))
+        out.append(
+            F.PairWins(
+                owner_id=r["owner_id"],
+                owner_name=r["owner_name"],
+                agency_id=r["agency_id"],
+                agency_name=r["agency_name"],
+                wins=tuple(sorted(wins)),
+            )
+        )
     return out
 
 
@@ -117,7 +142,9 @@ async def owner_notices(session: AsyncSession, *, min_notices: int) -> list[F.Ow
     direct = Selection.outcome == Outcome.direct.value
     stmt = _with_owner(
         sa.select(
-            owner_id.label("owner_id"), owner_name.label("owner_name"), sa.func.count(Notice.id).label("published"),
+            owner_id.label("owner_id"),
+            owner_name.label("owner_name"),
+            sa.func.count(Notice.id).label("published"),
             sa.func.array_agg(Notice.public_id).filter(direct).label("direct"),
         ).select_from(Notice)
     )
@@ -129,7 +156,12 @@ async def owner_notices(session: AsyncSession, *, min_notices: int) -> list[F.Ow
         .order_by(owner_id)
     )
     return [
-        F.OwnerNotices(owner_id=r["owner_id"], owner_name=r["owner_name"], published=int(r["published"]), direct=tuple(sorted(r["direct"] or ())))
+        F.OwnerNotices(
+            owner_id=r["owner_id"],
+            owner_name=r["owner_name"],
+            published=int(r["published"]),
+            direct=tuple(sorted(r["direct"] or ())),
+        )
         for r in (await session.execute(stmt)).mappings()
     ]
 
@@ -145,7 +177,8 @@ async def priced_notices(session: AsyncSession) -> list[F.PricedNotice]:
     for notice_id, title, seq, bids in (await session.execute(stmt)).all():
         priced = tuple(
             F.PricedBid(bid_id=b["bid_id"], agency_id=b["agency_id"], price_fen=int(b["price_fen"]))
-            for b in bids or () if isinstance(b, dict) and b.get("price_fen") is not None
+            for b in bids or ()
+            if isinstance(b, dict) and b.get("price_fen") is not None
         )
         if len(priced) >= 2:
             out.append(F.PricedNotice(notice_id=notice_id, title=title, closed_seq=int(seq), bids=priced))
@@ -154,42 +187,88 @@ async def priced_notices(session: AsyncSession) -> list[F.PricedNotice]:
 
 async def contract_amounts(session: AsyncSession) -> list[F.ContractAmount]:
     stmt = (
-        sa.select(Contract.public_id, Notice.public_id, Agency.public_id, Agency.name, Contract.amount_fen, Notice.budget_fen, Contract.recorded_seq)
+        sa.select(
+            Contract.public_id,
+            Notice.public_id,
+            Agency.public_id,
+            Agency.name,
+            Contract.amount_fen,
+            Notice.budget_fen,
+            Contract.recorded_seq,
+        )
         .join(Notice, Notice.id == Contract.notice_id)
         .join(Agency, Agency.id == Contract.agency_id)
         .where(Contract.status != ContractStatus.declined.value, Contract.amount_fen > Notice.budget_fen)
         .order_by(Contract.id)
     )
     return [
-        F.ContractAmount(contract_id=c, notice_id=n, agency_id=a, agency_name=name, amount_fen=int(amount), budget_fen=int(budget), recorded_seq=int(seq))
+        F.ContractAmount(
+            contract_id=c,
+            notice_id=n,
+            agency_id=a,
+            agency_name=name,
+            amount_fen=int(amount),
+            budget_fen=int(budget),
+            recorded_seq=int(seq),
+        )
         for c, n, a, name, amount, budget, seq in (await session.execute(stmt)).all()
     ]
 
 
 async def signings(session: AsyncSession) -> list[F.Signing]:
     """Every holder of a final award, with its live contract if there is one."""
-    live = sa.and_(Contract.award_id == Award.id, Contract.status.not_in((ContractStatus.declined.value, ContractStatus.set_aside.value)))
+    live = sa.and_(
+        Contract.award_id == Award.id,
+        Contract.status.not_in((ContractStatus.declined.value, ContractStatus.set_aside.value)),
+    )
     stmt = (
-        sa.select(Notice.id, Notice.public_id, Award.agency_public_id, Agency.name, Selection.final_seq, Contract.public_id, Contract.confirmed_at, Contract.signed_seq)
+        sa.select(
+            Notice.id,
+            Notice.public_id,
+            Award.agency_public_id,
+            Agency.name,
+            Selection.final_seq,
+            Contract.public_id,
+            Contract.confirmed_at,
+            Contract.signed_seq,
+        )
         .select_from(Award)
         .join(Notice, Notice.id == Award.notice_id)
         .join(Selection, Selection.notice_id == Notice.id)
         .join(Agency, Agency.id == Award.agency_id)
         .outerjoin(Contract, live)
-        .where(Award.status == AwardStatus.holding.value, Notice.status == NoticeStatus.awarded.value, Selection.final_seq.is_not(None))
+        .where(
+            Award.status == AwardStatus.holding.value,
+            Notice.status == NoticeStatus.awarded.value,
+            Selection.final_seq.is_not(None),
+        )
         .order_by(Notice.id, Award.slot)
     )
     rows = (await session.execute(stmt)).all()
     finals = await final_dates(session, sorted({r[0] for r in rows}))
     out = []
-    for notice_pk, notice_id, agency_id, agency_name, final_seq, contract_id, confirmed_at, signed_seq in rows:
+    for (
+        notice_pk,
+        notice_id,
+        agency_id,
+        agency_name,
+        final_seq,
+        contract_id,
+        confirmed_at,
+        signed_seq,
+    ) in rows:
         final_on = finals.get(notice_pk)
         if final_on is None:
             continue
         out.append(
             F.Signing(
-                notice_id=notice_id, agency_id=agency_id, agency_name=agency_name, final_on=final_on, final_seq=int(final_seq),
-                contract_id=contract_id, confirmed_on=confirmed_at.astimezone(CHINA).date() if confirmed_at else None,
+                notice_id=notice_id,
+                agency_id=agency_id,
+                agency_name=agency_name,
+                final_on=final_on,
+                final_seq=int(final_seq),
+                contract_id=contract_id,
+                confirmed_on=confirmed_at.astimezone(CHINA).date() if confirmed_at else None,
                 signed_seq=int(signed_seq) if signed_seq is not None else None,
             )
         )
@@ -202,7 +281,14 @@ def _ts(value: object) -> datetime | None:
 
 async def amended_notices(session: AsyncSession) -> list[F.AmendedNotice]:
     stmt = (
-        sa.select(Notice.public_id, Notice.title, Notice.bid_deadline, NoticeRevision.created_at, NoticeRevision.log_seq, NoticeRevision.changes)
+        sa.select(
+            Notice.public_id,
+            Notice.title,
+            Notice.bid_deadline,
+            NoticeRevision.created_at,
+            NoticeRevision.log_seq,
+            NoticeRevision.changes,
+        )
         .join(NoticeRevision, NoticeRevision.notice_id == Notice.id)
         .order_by(Notice.id, NoticeRevision.id)
     )
@@ -210,8 +296,13 @@ async def amended_notices(session: AsyncSession) -> list[F.AmendedNotice]:
     for notice_id, title, deadline, at, seq, changes in (await session.execute(stmt)).all():
         moved = (changes or {}).get("bid_deadline")
         before = _ts(moved[0]) if isinstance(moved, list) and moved else None
-        grouped.setdefault(notice_id, (title, deadline, []))[2].append(F.Amendment(at=at, log_seq=int(seq), deadline_before=before))
-    return [F.AmendedNotice(notice_id=k, title=t, deadline=d, amendments=tuple(a)) for k, (t, d, a) in grouped.items()]
+        grouped.setdefault(notice_id, (title, deadline, []))[2].append(
+            F.Amendment(at=at, log_seq=int(seq), deadline_before=before)
+        )
+    return [
+        F.AmendedNotice(notice_id=k, title=t, deadline=d, amendments=tuple(a))
+        for k, (t, d, a) in grouped.items()
+    ]
 
 
 async def bid_counts(session: AsyncSession, *, min_bids: int) -> list[F.BidCounts]:
@@ -226,7 +317,10 @@ async def bid_counts(session: AsyncSession, *, min_bids: int) -> list[F.BidCount
         .having(sa.func.count(Bid.id) >= min_bids, withdrawn > 0)
         .order_by(Notice.id)
     )
-    return [F.BidCounts(notice_id=n, title=t, total=int(total), withdrawn=int(w)) for n, t, total, w in (await session.execute(stmt)).all()]
+    return [
+        F.BidCounts(notice_id=n, title=t, total=int(total), withdrawn=int(w))
+        for n, t, total, w in (await session.execute(stmt)).all()
+    ]
 
 
 def _digits(column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
@@ -243,23 +337,36 @@ async def holders_and_owners(session: AsyncSession) -> list[F.HolderAndOwner]:
     same_phone = sa.func.coalesce(_digits(Agency.contact_phone) == _digits(OwnerOrg.contact_phone), False)
     stmt = (
         sa.select(
-            Notice.public_id, Agency.public_id, Agency.name, OwnerOrg.public_id, OwnerOrg.name,
-            Agency.credit_code == OwnerOrg.credit_code, linked, same_phone,
+            Notice.public_id,
+            Agency.public_id,
+            Agency.name,
+            OwnerOrg.public_id,
+            OwnerOrg.name,
+            Agency.credit_code == OwnerOrg.credit_code,
+            linked,
+            same_phone,
         )
         .select_from(Award)
         .join(Notice, Notice.id == Award.notice_id)
         .join(Agency, Agency.id == Award.agency_id)
         .join(OwnerOrg, OwnerOrg.id == Notice.org_id)
         .where(
-            Award.status == AwardStatus.holding.value, Notice.status.in_(AWARDED),
+            Award.status == AwardStatus.holding.value,
+            Notice.status.in_(AWARDED),
             sa.or_(Agency.credit_code == OwnerOrg.credit_code, linked, same_phone),
         )
         .order_by(Notice.id, Agency.public_id)
     )
     return [
         F.HolderAndOwner(
-            notice_id=n, agency_id=a, agency_name=name, owner_id=o, owner_name=oname, same_credit_code=bool(same),
-            linked=bool(link), same_phone=bool(phone),
+            notice_id=n,
+            agency_id=a,
+            agency_name=name,
+            owner_id=o,
+            owner_name=oname,
+            same_credit_code=bool(same),
+            linked=bool(link),
+            same_phone=bool(phone),
         )
         for n, a, name, o, oname, same, link, phone in (await session.execute(stmt)).all()
     ]
@@ -282,4 +389,3 @@ async def load_inputs(session: AsyncSession, settings: Settings) -> F.Inputs:
 async def all_flags(session: AsyncSession, settings: Settings, today: date) -> list[F.Flag]:
     """Every red flag in the market today, most severe first."""
     return F.evaluate(await load_inputs(session, settings), settings, today)
-

@@ -141,7 +141,9 @@ def public(flag: F.Flag, settings: Settings) -> dict[str, Any]:
     }
 
 
-async def _flags(session: AsyncSession, settings: Settings, filters: Filters) -> tuple[list[F.Flag], list[F.Flag]]:
+async def _flags(
+    session: AsyncSession, settings: Settings, filters: Filters
+) -> tuple[list[F.Flag], list[F.Flag]]:
     everything = await flags_service.all_flags(session, settings, today_in_china())
     return everything, [f for f in everything if filters.keep(f)]
 
@@ -181,10 +183,17 @@ class FlagPages(Controller):
         return render(request, "supervision/flags/index.html", **context)
 
     @get("/{kind:str}")
-    async def explain(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], kind: FromPath[str]) -> Response[str]:
+    async def explain(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], kind: FromPath[str]
+    ) -> Response[str]:
         await load_viewer(request, session)
         if kind not in F.KINDS:
-            raise DomainError(detail=N_("There is no red flag of kind {name}."), params={"name": kind}, status=404, title="Not found")
+            raise DomainError(
+                detail=N_("There is no red flag of kind {name}."),
+                params={"name": kind},
+                status=404,
+                title="Not found",
+            )
         settings: Settings = request.app.state.settings
         locale = request_locale(request)
         everything, _ = await _flags(session, settings, Filters())

@@ -14,9 +14,9 @@ says why (errors beside the fields) is an ordinary response. Refusals of the per
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from collections.abc import Callable
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -78,12 +78,17 @@ def say(phrase: console.Phrase, gettext: Callable[[str], str]) -> Markup:
     """A console phrase for a page: our own words escaped, each value people typed in
     <bdi>, so that one in a right-to-left script cannot reorder the ids and amounts beside
     it (templating.bdi)."""
-    values = {k: say(v, gettext) if isinstance(v, console.Phrase) else bdi(v) if k in TYPED else v for k, v in phrase.params.items()}
+    values = {
+        k: say(v, gettext) if isinstance(v, console.Phrase) else bdi(v) if k in TYPED else v
+        for k, v in phrase.params.items()
+    }
     translated = escape(gettext(phrase.msgid))
     return translated % values if values else translated
 
 
-def _render(request: Request[Any, Any, Any], template: str, *, status_code: int = 200, **context: Any) -> Response[str]:
+def _render(
+    request: Request[Any, Any, Any], template: str, *, status_code: int = 200, **context: Any
+) -> Response[str]:
     gettext, _ = gettext_for(request_locale(request))
     return render(
         request,
@@ -145,20 +150,38 @@ class SupervisionPages(Controller):
     # -- home and search ------------------------------------------------------------------------
 
     @get("/", guards=[STAFF])
-    async def home(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], q: FromQuery[str | None] = None) -> Response[str]:
+    async def home(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        q: FromQuery[str | None] = None,
+    ) -> Response[str]:
         viewer = await load_viewer(request, session)
         query = (q or "").strip()
         results = await console.search(session, query) if query else None
         pending = await selection.pending_objections(session, limit=1000)
         return _render(
-            request, "supervision/console/home.html", viewer_user=viewer, q=query, results=results, pending_count=len(pending),
+            request,
+            "supervision/console/home.html",
+            viewer_user=viewer,
+            q=query,
+            results=results,
+            pending_count=len(pending),
             dispute_count=await console.disputed_contract_count(session),
         )
 
     # -- a notice ---------------------------------------------------------------------------------
 
     async def _notice_page(
-        self, request: Request[Any, Any, Any], session: AsyncSession, notice: Notice, viewer: AppUser, *, status_code: int = 200, done: str | None = None, form: ActionForm | None = None
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        notice: Notice,
+        viewer: AppUser,
+        *,
+        status_code: int = 200,
+        done: str | None = None,
+        form: ActionForm | None = None,
     ) -> Response[str]:
         timeline = await console.notice_timeline(session, notice)
         sel = await session.get(Selection, notice.id)
@@ -166,7 +189,11 @@ class SupervisionPages(Controller):
         objections = await selection.objections(session, notice) if sel is not None else []
         contracts = await console.contracts_of_notices(session, [notice.id])  # type: ignore[list-item]
         mentioned = [a for row in timeline for a in row.description.agencies]
-        mentioned += [a.agency_public_id for a in awards] + [o.agency_public_id or "" for o in objections] + [notice.direct_agency_id or ""]
+        mentioned += (
+            [a.agency_public_id for a in awards]
+            + [o.agency_public_id or "" for o in objections]
+            + [notice.direct_agency_id or ""]
+        )
         org = await session.get(OwnerOrg, notice.org_id) if notice.org_id is not None else None
         return _render(
             request,
@@ -194,27 +221,51 @@ class SupervisionPages(Controller):
             raise _not_found(N_("No such notice.")) from None
 
     @get("/notices/{notice_id:str}", guards=[STAFF])
-    async def notice(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str], done: FromQuery[str | None] = None) -> Response[str]:
+    async def notice(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+        done: FromQuery[str | None] = None,
+    ) -> Response[str]:
         viewer = await load_viewer(request, session)
-        return await self._notice_page(request, session, await self._notice(session, notice_id), viewer, done=done)
+        return await self._notice_page(
+            request, session, await self._notice(session, notice_id), viewer, done=done
+        )
 
-    @post("/notices/{notice_id:str}/objections/{objection_id:str}/decision", guards=[requires_role(Role.supervisor)])
+    @post(
+        "/notices/{notice_id:str}/objections/{objection_id:str}/decision",
+        guards=[requires_role(Role.supervisor)],
+    )
     async def decide(
-        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], notice_id: FromPath[str], objection_id: FromPath[str]
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+        objection_id: FromPath[str],
     ) -> Response[Any]:
         viewer = await load_viewer(request, session)
         notice = await self._notice(session, notice_id)
-        form = ActionForm("decision", target=objection_id, values=await _values(request, "decision", "reason"))
+        form = ActionForm(
+            "decision", target=objection_id, values=await _values(request, "decision", "reason")
+        )
 
         async def call() -> None:
             await selection.decide_objection(
-                session, user=viewer, notice_id=notice.public_id, objection_id=objection_id,
-                decision=form.values["decision"], reason=form.values["reason"], settings=request.app.state.settings,
+                session,
+                user=viewer,
+                notice_id=notice.public_id,
+                objection_id=objection_id,
+                decision=form.values["decision"],
+                reason=form.values["reason"],
+                settings=request.app.state.settings,
             )
 
         if not await _attempt(session, form, call):
             await session.refresh(notice)
-            return await self._notice_page(request, session, notice, viewer, status_code=form.status, form=form)
+            return await self._notice_page(
+                request, session, notice, viewer, status_code=form.status, form=form
+            )
         return redirect(f"/supervision/notices/{notice.public_id}?done=decided#timeline")
 
     # -- an agency --------------------------------------------------------------------------------
@@ -239,7 +290,9 @@ class SupervisionPages(Controller):
     ) -> Response[str]:
         today = today_in_china()
         history, more = await console.agency_history(session, agency.public_id, before=before)
-        standing = await ratings.standing_of(session, agency, today=today, contract_days=request.app.state.settings.contract_days)
+        standing = await ratings.standing_of(
+            session, agency, today=today, contract_days=request.app.state.settings.contract_days
+        )
         rated = await ratings.ratings_of(session, agency)
         mentioned = [a for row in history for a in row.description.agencies]
         return _render(
@@ -248,7 +301,9 @@ class SupervisionPages(Controller):
             status_code=status_code,
             agency=agency,
             history=history,
-            more_url=f"/supervision/agencies/{agency.public_id}?before={more}#history" if more is not None else None,
+            more_url=f"/supervision/agencies/{agency.public_id}?before={more}#history"
+            if more is not None
+            else None,
             continued=before is not None,
             awards=await selection.awards_of(session, agency),
             contracts=await console.contracts_of_agency(session, agency),
@@ -265,14 +320,25 @@ class SupervisionPages(Controller):
 
     @get("/agencies/{agency_id:str}", guards=[STAFF])
     async def agency(
-        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], agency_id: FromPath[str], before: FromQuery[int | None] = None, done: FromQuery[str | None] = None
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        agency_id: FromPath[str],
+        before: FromQuery[int | None] = None,
+        done: FromQuery[str | None] = None,
     ) -> Response[str]:
         viewer = await load_viewer(request, session)
-        return await self._agency_page(request, session, await self._agency(session, agency_id), viewer, before=before, done=done)
+        return await self._agency_page(
+            request, session, await self._agency(session, agency_id), viewer, before=before, done=done
+        )
 
     @post("/agencies/{agency_id:str}/ratings/{rating_id:str}/void", guards=[requires_role(Role.supervisor)])
     async def void(
-        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], agency_id: FromPath[str], rating_id: FromPath[str]
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        agency_id: FromPath[str],
+        rating_id: FromPath[str],
     ) -> Response[Any]:
         viewer = await load_viewer(request, session)
         agency = await self._agency(session, agency_id)
@@ -285,34 +351,61 @@ class SupervisionPages(Controller):
             await ratings.void(session, user=viewer, rating_id=rating_id, reason=form.values["reason"])
 
         if not await _attempt(session, form, call):
-            return await self._agency_page(request, session, agency, viewer, status_code=form.status, form=form)
+            return await self._agency_page(
+                request, session, agency, viewer, status_code=form.status, form=form
+            )
         return redirect(f"/supervision/agencies/{agency.public_id}?done=voided#ratings")
 
     @post("/agencies/{agency_id:str}/suspend", guards=[requires_role(Role.admin, Role.supervisor)])
-    async def suspend(self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], agency_id: FromPath[str]) -> Response[Any]:
+    async def suspend(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        agency_id: FromPath[str],
+    ) -> Response[Any]:
         viewer = await load_viewer(request, session)
         agency = await self._agency(session, agency_id)
         form = ActionForm("suspend", values=await _values(request, "reason", "until"))
 
         async def call() -> None:
             if not form.values["until"]:
-                raise InvalidInput(N_("Give the last day of the suspension."), [FieldError("until", N_("Give the last day of the suspension."))])
+                raise InvalidInput(
+                    N_("Give the last day of the suspension."),
+                    [FieldError("until", N_("Give the last day of the suspension."))],
+                )
             try:
                 until = date.fromisoformat(form.values["until"])
             except ValueError:
-                raise InvalidInput(N_("Enter a date such as 2026-12-31."), [FieldError("until", N_("Enter a date such as 2026-12-31."))]) from None
-            await agencies.transition(session, agency_id=agency.public_id, actor=viewer, action="suspend", reason=form.values["reason"], until=until, today=today_in_china())
+                raise InvalidInput(
+                    N_("Enter a date such as 2026-12-31."),
+                    [FieldError("until", N_("Enter a date such as 2026-12-31."))],
+                ) from None
+            await agencies.transition(
+                session,
+                agency_id=agency.public_id,
+                actor=viewer,
+                action="suspend",
+                reason=form.values["reason"],
+                until=until,
+                today=today_in_china(),
+            )
 
         if not await _attempt(session, form, call):
             await session.refresh(agency)
-            return await self._agency_page(request, session, agency, viewer, status_code=form.status, form=form)
+            return await self._agency_page(
+                request, session, agency, viewer, status_code=form.status, form=form
+            )
         return redirect(f"/supervision/agencies/{agency.public_id}?done=suspended")
 
     # -- an owner organisation --------------------------------------------------------------------
 
     @get("/owners/{org_id:str}", guards=[STAFF])
     async def owner_org(
-        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], org_id: FromPath[str], before: FromQuery[int | None] = None
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        org_id: FromPath[str],
+        before: FromQuery[int | None] = None,
     ) -> Response[str]:
         await load_viewer(request, session)
         org = await console.get_org(session, org_id)
@@ -320,7 +413,9 @@ class SupervisionPages(Controller):
             raise _not_found(N_("No such owner organisation."))
         rows = await console.org_notices(session, org)
         published = [n for n, _ in rows]
-        history, more = await console.org_history(session, org, [n.public_id for n in published], before=before)
+        history, more = await console.org_history(
+            session, org, [n.public_id for n in published], before=before
+        )
         contracts = await console.contracts_of_notices(session, [n.id for n in published])  # type: ignore[misc]
         mentioned = [a for row in history for a in row.description.agencies]
         mentioned += [w for _, s in rows if s is not None for w in (s.winners or [])]
@@ -332,7 +427,9 @@ class SupervisionPages(Controller):
             direct_count=sum(1 for n, _ in rows if n.method == Method.direct),
             contracts=contracts,
             history=history,
-            more_url=f"/supervision/owners/{org.public_id}?before={more}#history" if more is not None else None,
+            more_url=f"/supervision/owners/{org.public_id}?before={more}#history"
+            if more is not None
+            else None,
             continued=before is not None,
             names_of=await agency_names(session, mentioned),
         )

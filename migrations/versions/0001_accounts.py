@@ -4,6 +4,7 @@ Revision ID: 0001_accounts
 Revises:
 Create Date: 2026-11-27
 """
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -30,7 +31,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_app_user"),
         sa.UniqueConstraint("public_id", name="uq_app_user_public_id"),
-        sa.CheckConstraint("role IN ('owner', 'agency', 'supervisor', 'admin')", name="ck_app_user_role_known"),
+        sa.CheckConstraint(
+            "role IN ('owner', 'agency', 'supervisor', 'admin')", name="ck_app_user_role_known"
+        ),
     )
     op.create_index("uq_app_user_email_lower", "app_user", [sa.text("lower(email)")], unique=True)
 

@@ -4,6 +4,7 @@ Revision ID: 0002_log
 Revises: 0001_accounts
 Create Date: 2026-11-27
 """
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -73,7 +74,10 @@ def upgrade() -> None:
     )
     op.create_index("ix_log_entry_type_seq", "log_entry", ["type", "seq"])
     op.create_index(
-        "ix_log_entry_notice_seq", "log_entry", ["notice_id", "seq"], postgresql_where=sa.text("notice_id IS NOT NULL")
+        "ix_log_entry_notice_seq",
+        "log_entry",
+        ["notice_id", "seq"],
+        postgresql_where=sa.text("notice_id IS NOT NULL"),
     )
     op.create_table(
         "log_subtree",

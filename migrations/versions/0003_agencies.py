@@ -5,6 +5,7 @@ Revision ID: 0003_agencies
 Revises: 0002_log
 Create Date: 2026-11-27
 """
+
 from collections.abc import Iterator, Sequence
 
 import sqlalchemy as sa
@@ -30,10 +31,36 @@ def _load_reference_data() -> None:
     # either comes with its own migration.
     from market.reference import catalogue
 
-    category = sa.table("service_category", sa.column("code"), sa.column("name_zh"), sa.column("name_en"), sa.column("position"))
-    level = sa.table("category_level", sa.column("category"), sa.column("code"), sa.column("name_zh"), sa.column("name_en"), sa.column("rank"))
-    region = sa.table("region", sa.column("code"), sa.column("name_zh"), sa.column("name_en"), sa.column("level"), sa.column("parent"))
-    op.bulk_insert(category, [{"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en, "position": i} for i, c in enumerate(catalogue.CATEGORIES)])
+    category = sa.table(
+        "service_category",
+        sa.column("code"),
+        sa.column("name_zh"),
+        sa.column("name_en"),
+        sa.column("position"),
+    )
+    level = sa.table(
+        "category_level",
+        sa.column("category"),
+        sa.column("code"),
+        sa.column("name_zh"),
+        sa.column("name_en"),
+        sa.column("rank"),
+    )
+    region = sa.table(
+        "region",
+        sa.column("code"),
+        sa.column("name_zh"),
+        sa.column("name_en"),
+        sa.column("level"),
+        sa.column("parent"),
+    )
+    op.bulk_insert(
+        category,
+        [
+            {"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en, "position": i}
+            for i, c in enumerate(catalogue.CATEGORIES)
+        ],
+    )
     op.bulk_insert(
         level,
         [
@@ -44,7 +71,10 @@ def _load_reference_data() -> None:
     )
     op.bulk_insert(
         region,
-        [{"code": r.code, "name_zh": r.name_zh, "name_en": r.name_en, "level": r.level, "parent": r.parent} for r in _all_regions()],  # type: ignore[attr-defined]
+        [
+            {"code": r.code, "name_zh": r.name_zh, "name_en": r.name_en, "level": r.level, "parent": r.parent}
+            for r in _all_regions()
+        ],  # type: ignore[attr-defined]
     )
 
 
@@ -64,7 +94,9 @@ def upgrade() -> None:
         sa.Column("name_zh", sa.String(32), nullable=False),
         sa.Column("name_en", sa.String(64), nullable=False),
         sa.Column("rank", sa.SmallInteger(), nullable=False),
-        sa.ForeignKeyConstraint(["category"], ["service_category.code"], name="fk_category_level_category_service_category"),
+        sa.ForeignKeyConstraint(
+            ["category"], ["service_category.code"], name="fk_category_level_category_service_category"
+        ),
         sa.PrimaryKeyConstraint("category", "code", name="pk_category_level"),
     )
     op.create_table(
@@ -96,7 +128,10 @@ def upgrade() -> None:
         sa.Column("status_until", sa.Date(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("status IN ('pending', 'approved', 'rejected', 'suspended', 'blacklisted')", name="ck_agency_status_known"),
+        sa.CheckConstraint(
+            "status IN ('pending', 'approved', 'rejected', 'suspended', 'blacklisted')",
+            name="ck_agency_status_known",
+        ),
         sa.ForeignKeyConstraint(["owner_id"], ["app_user.id"], name="fk_agency_owner_id_app_user"),
         sa.ForeignKeyConstraint(["region"], ["region.code"], name="fk_agency_region_region"),
         sa.PrimaryKeyConstraint("id", name="pk_agency"),
@@ -110,7 +145,9 @@ def upgrade() -> None:
         sa.Column("agency_id", sa.Integer(), nullable=False),
         sa.Column("category", sa.String(32), nullable=False),
         sa.ForeignKeyConstraint(["agency_id"], ["agency.id"], name="fk_agency_category_agency_id_agency"),
-        sa.ForeignKeyConstraint(["category"], ["service_category.code"], name="fk_agency_category_category_service_category"),
+        sa.ForeignKeyConstraint(
+            ["category"], ["service_category.code"], name="fk_agency_category_category_service_category"
+        ),
         sa.PrimaryKeyConstraint("agency_id", "category", name="pk_agency_category"),
     )
     op.create_table(
@@ -125,11 +162,22 @@ def upgrade() -> None:
         sa.Column("replaces_id", sa.Integer(), nullable=True),
         sa.Column("review_reason", sa.Text(), server_default="", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("status IN ('pending', 'approved', 'rejected', 'superseded')", name="ck_qualification_status_known"),
+        sa.CheckConstraint(
+            "status IN ('pending', 'approved', 'rejected', 'superseded')",
+            name="ck_qualification_status_known",
+        ),
         sa.ForeignKeyConstraint(["agency_id"], ["agency.id"], name="fk_qualification_agency_id_agency"),
-        sa.ForeignKeyConstraint(["category"], ["service_category.code"], name="fk_qualification_category_service_category"),
-        sa.ForeignKeyConstraint(["category", "level"], ["category_level.category", "category_level.code"], name="fk_qualification_category_category_level"),
-        sa.ForeignKeyConstraint(["replaces_id"], ["qualification.id"], name="fk_qualification_replaces_id_qualification"),
+        sa.ForeignKeyConstraint(
+            ["category"], ["service_category.code"], name="fk_qualification_category_service_category"
+        ),
+        sa.ForeignKeyConstraint(
+            ["category", "level"],
+            ["category_level.category", "category_level.code"],
+            name="fk_qualification_category_category_level",
+        ),
+        sa.ForeignKeyConstraint(
+            ["replaces_id"], ["qualification.id"], name="fk_qualification_replaces_id_qualification"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_qualification"),
     )
     op.create_index("ix_qualification_agency", "qualification", ["agency_id"])

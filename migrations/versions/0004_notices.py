@@ -4,6 +4,7 @@ Revision ID: 0004_notices
 Revises: 0003_agencies
 Create Date: 2026-11-27
 """
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -78,14 +79,18 @@ def upgrade() -> None:
         sa.Column("cancel_reason", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("status IN ('draft', 'open', 'closed', 'cancelled')", name="ck_notice_status_known"),
+        sa.CheckConstraint(
+            "status IN ('draft', 'open', 'closed', 'cancelled')", name="ck_notice_status_known"
+        ),
         sa.CheckConstraint("method IN ('lottery', 'lowest_price', 'direct')", name="ck_notice_method_known"),
         sa.CheckConstraint("budget_fen > 0", name="ck_notice_budget_positive"),
         sa.CheckConstraint("winners >= 1 AND min_candidates >= 1", name="ck_notice_counts_positive"),
         sa.ForeignKeyConstraint(["owner_id"], ["app_user.id"], name="fk_notice_owner_id_app_user"),
         sa.ForeignKeyConstraint(["org_id"], ["owner_org.id"], name="fk_notice_org_id_owner_org"),
         sa.ForeignKeyConstraint(["project_id"], ["project.id"], name="fk_notice_project_id_project"),
-        sa.ForeignKeyConstraint(["category"], ["service_category.code"], name="fk_notice_category_service_category"),
+        sa.ForeignKeyConstraint(
+            ["category"], ["service_category.code"], name="fk_notice_category_service_category"
+        ),
         sa.ForeignKeyConstraint(["region"], ["region.code"], name="fk_notice_region_region"),
         sa.PrimaryKeyConstraint("id", name="pk_notice"),
         sa.UniqueConstraint("public_id", name="uq_notice_public_id"),
@@ -144,11 +149,25 @@ def upgrade() -> None:
     )
     op.create_index("ix_bid_notice_id", "bid", ["notice_id"])
     op.create_index("ix_bid_agency_id", "bid", ["agency_id"])
-    op.create_index("uq_bid_standing", "bid", ["notice_id", "agency_id"], unique=True, postgresql_where=sa.text("status = 'standing'"))
+    op.create_index(
+        "uq_bid_standing",
+        "bid",
+        ["notice_id", "agency_id"],
+        unique=True,
+        postgresql_where=sa.text("status = 'standing'"),
+    )
 
 
 def downgrade() -> None:
-    for table in ("bid", "notice_secret", "notice_revision", "notice_avoid", "notice", "project", "owner_org"):
+    for table in (
+        "bid",
+        "notice_secret",
+        "notice_revision",
+        "notice_avoid",
+        "notice",
+        "project",
+        "owner_org",
+    ):
         op.drop_table(table)
     for name in SEQUENCES:
         op.execute(f"DROP SEQUENCE {name}")

@@ -4,6 +4,7 @@ Revision ID: 0005_selection
 Revises: 0004_notices
 Create Date: 2026-11-27
 """
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -22,9 +23,13 @@ def upgrade() -> None:
     op.add_column("notice", sa.Column("direct_justification", sa.Text(), nullable=True))
     op.drop_constraint("ck_notice_status_known", "notice", type_="check")
     op.create_check_constraint(
-        "ck_notice_status_known", "notice", "status IN ('draft', 'open', 'closed', 'selected', 'awarded', 'failed', 'cancelled')"
+        "ck_notice_status_known",
+        "notice",
+        "status IN ('draft', 'open', 'closed', 'selected', 'awarded', 'failed', 'cancelled')",
     )
-    op.create_check_constraint("ck_notice_direct_names_agency", "notice", "(method = 'direct') = (direct_agency_id IS NOT NULL)")
+    op.create_check_constraint(
+        "ck_notice_direct_names_agency", "notice", "(method = 'direct') = (direct_agency_id IS NOT NULL)"
+    )
     op.create_table(
         "selection",
         sa.Column("notice_id", sa.Integer(), nullable=False),
@@ -49,7 +54,9 @@ def upgrade() -> None:
         sa.Column("beacon_checked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("publicity_ends", sa.DateTime(timezone=True), nullable=True),
         sa.Column("final_seq", sa.BigInteger(), nullable=True),
-        sa.CheckConstraint("outcome IN ('waiting', 'drawn', 'direct', 'failed')", name="ck_selection_outcome_known"),
+        sa.CheckConstraint(
+            "outcome IN ('waiting', 'drawn', 'direct', 'failed')", name="ck_selection_outcome_known"
+        ),
         sa.ForeignKeyConstraint(["notice_id"], ["notice.id"], name="fk_selection_notice_id_notice"),
         sa.PrimaryKeyConstraint("notice_id", name="pk_selection"),
     )
@@ -74,7 +81,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_award_notice_id", "award", ["notice_id"])
     op.create_index("ix_award_agency_id", "award", ["agency_id"])
-    op.create_index("uq_award_holding_slot", "award", ["notice_id", "slot"], unique=True, postgresql_where=sa.text("status = 'holding'"))
+    op.create_index(
+        "uq_award_holding_slot",
+        "award",
+        ["notice_id", "slot"],
+        unique=True,
+        postgresql_where=sa.text("status = 'holding'"),
+    )
     op.create_table(
         "objection",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -93,7 +106,9 @@ def upgrade() -> None:
         sa.Column("decided_by", sa.Integer(), nullable=True),
         sa.Column("decided_seq", sa.BigInteger(), nullable=True),
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint("status IN ('filed', 'answered', 'upheld', 'rejected')", name="ck_objection_status_known"),
+        sa.CheckConstraint(
+            "status IN ('filed', 'answered', 'upheld', 'rejected')", name="ck_objection_status_known"
+        ),
         sa.ForeignKeyConstraint(["notice_id"], ["notice.id"], name="fk_objection_notice_id_notice"),
         sa.ForeignKeyConstraint(["filed_by"], ["app_user.id"], name="fk_objection_filed_by_app_user"),
         sa.ForeignKeyConstraint(["decided_by"], ["app_user.id"], name="fk_objection_decided_by_app_user"),
@@ -116,7 +131,12 @@ def upgrade() -> None:
     )
     op.create_index("ix_inbox_message_user_id", "inbox_message", ["user_id"])
     # The scheduler looks for due notices every second: open ones by deadline.
-    op.create_index("ix_notice_open_deadline", "notice", ["bid_deadline"], postgresql_where=sa.text("status IN ('open', 'closed', 'selected')"))
+    op.create_index(
+        "ix_notice_open_deadline",
+        "notice",
+        ["bid_deadline"],
+        postgresql_where=sa.text("status IN ('open', 'closed', 'selected')"),
+    )
 
 
 def downgrade() -> None:
@@ -127,7 +147,9 @@ def downgrade() -> None:
     op.drop_table("selection")
     op.drop_constraint("ck_notice_direct_names_agency", "notice", type_="check")
     op.drop_constraint("ck_notice_status_known", "notice", type_="check")
-    op.create_check_constraint("ck_notice_status_known", "notice", "status IN ('draft', 'open', 'closed', 'cancelled')")
+    op.create_check_constraint(
+        "ck_notice_status_known", "notice", "status IN ('draft', 'open', 'closed', 'cancelled')"
+    )
     op.drop_column("notice", "direct_justification")
     op.drop_column("notice", "direct_agency_id")
     op.execute("DROP SEQUENCE objection_public_seq")

@@ -39,14 +39,20 @@ DATABASE_VAR = "BENCH_DATABASE_URL"
 # -- GET /api/v1/notices ---------------------------------------------------------------------
 
 
-def notice_list_sql(*, category: str | None, region: str | None, after: int | None, limit: int) -> tuple[str, list[Any]]:
+def notice_list_sql(
+    *, category: str | None, region: str | None, after: int | None, limit: int
+) -> tuple[str, list[Any]]:
     """The one statement market's public list sends (``market.notices.queries.notice_list``,
     imported so the two cannot drift apart), for the filters the benchmark varies."""
-    filters = queries.NoticeFilters(category=category or None, region_prefix=scope_prefix(region) if region else None)
+    filters = queries.NoticeFilters(
+        category=category or None, region_prefix=scope_prefix(region) if region else None
+    )
     return queries.notice_list(filters, after=after, limit=limit)
 
 
-async def notice_list(conn: asyncpg.Connection, *, category: str | None, region: str | None, cursor: str | None, limit: int) -> dict[str, Any]:
+async def notice_list(
+    conn: asyncpg.Connection, *, category: str | None, region: str | None, cursor: str | None, limit: int
+) -> dict[str, Any]:
     """The public notice list: one statement, outside a transaction as market sends it,
     ``limit + 1`` rows to know whether a next page exists; the rows shaped by market's own
     pure function, so that the bodies are equal and what differs is everything around it."""
@@ -60,7 +66,13 @@ async def notice_list(conn: asyncpg.Connection, *, category: str | None, region:
 
 
 @get("/api/v1/notices")
-async def notices(state: State, category: str | None = None, region: str | None = None, cursor: str | None = None, limit: int = 20) -> dict[str, Any]:
+async def notices(
+    state: State,
+    category: str | None = None,
+    region: str | None = None,
+    cursor: str | None = None,
+    limit: int = 20,
+) -> dict[str, Any]:
     async with state.pool.acquire() as conn:
         return await notice_list(conn, category=category, region=region, cursor=cursor, limit=limit)
 
@@ -91,4 +103,10 @@ async def _pool(app: Litestar) -> AsyncIterator[None]:
 
 
 def create_app() -> Litestar:
-    return Litestar(route_handlers=[notices, healthz], lifespan=[_pool], openapi_config=None, logging_config=None, debug=False)
+    return Litestar(
+        route_handlers=[notices, healthz],
+        lifespan=[_pool],
+        openapi_config=None,
+        logging_config=None,
+        debug=False,
+    )

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from market.selection import rules  # noqa: E402
+from market.selection import rules
 
 GOAL_MS = 50.0
 SECRET = bytes(range(32))
@@ -58,10 +58,24 @@ def run(n: int, repeat: int) -> list[dict[str, object]]:
     prices = [{"agency_id": a, "price_fen": 30_000_000 - i} for i, (a, _) in enumerate(pool)]
     cases: dict[str, Callable[[], object]] = {
         "lottery, 1 winner": lambda: rules.draw(
-            notice_id="N-000001", method="lottery", k=1, secret=SECRET, candidates=pool, bids=[], scheme="none", beacon=b""
+            notice_id="N-000001",
+            method="lottery",
+            k=1,
+            secret=SECRET,
+            candidates=pool,
+            bids=[],
+            scheme="none",
+            beacon=b"",
         ),
         "lowest price, 3 winners": lambda: rules.draw(
-            notice_id="N-000001", method="lowest_price", k=3, secret=SECRET, candidates=pool, bids=prices, scheme="none", beacon=b""
+            notice_id="N-000001",
+            method="lowest_price",
+            k=3,
+            secret=SECRET,
+            candidates=pool,
+            bids=prices,
+            scheme="none",
+            beacon=b"",
         ),
     }
     baseline = float("inf")
@@ -71,14 +85,22 @@ def run(n: int, repeat: int) -> list[dict[str, object]]:
         for name, fn in cases.items():
             measured[name] = min(measured[name], best_ms(fn, 1))
     return [
-        {"benchmark": f"draw among {n:,} candidates ({name})", "ms": round(ms, 2), "baseline_ms": round(baseline, 2),
-         "ratio": round(ms / baseline, 2), "goal_ms": GOAL_MS, "met": ms < GOAL_MS}
+        {
+            "benchmark": f"draw among {n:,} candidates ({name})",
+            "ms": round(ms, 2),
+            "baseline_ms": round(baseline, 2),
+            "ratio": round(ms / baseline, 2),
+            "goal_ms": GOAL_MS,
+            "met": ms < GOAL_MS,
+        }
         for name, ms in measured.items()
     ]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--candidates", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--json", default=None, metavar="FILE")

@@ -163,7 +163,9 @@ class Row:
 
     @property
     def ratio(self) -> float:
-        return self.market.requests_per_s / self.baseline.requests_per_s if self.baseline.requests_per_s else 0.0
+        return (
+            self.market.requests_per_s / self.baseline.requests_per_s if self.baseline.requests_per_s else 0.0
+        )
 
     @property
     def met(self) -> bool:
@@ -185,38 +187,77 @@ class Report:
 
     @property
     def failures(self) -> list[str]:
-        out = [f"{r.benchmark}, {r.workers} worker(s), {side}: {res.non_2xx} non-2xx, {res.socket_errors} socket errors, {res.requests} requests"
-               for r in self.rows for side, runs in r.runs.items() for res in runs if not res.clean]
+        out = [
+            f"{r.benchmark}, {r.workers} worker(s), {side}: {res.non_2xx} non-2xx, {res.socket_errors} socket errors, {res.requests} requests"
+            for r in self.rows
+            for side, runs in r.runs.items()
+            for res in runs
+            if not res.clean
+        ]
         if self.json_mismatches:
-            out.append(f"{len(self.json_mismatches)} of {self.json_checked} list URLs answer other JSON than the baseline: {self.json_mismatches[:3]}")
+            out.append(
+                f"{len(self.json_mismatches)} of {self.json_checked} list URLs answer other JSON than the baseline: {self.json_mismatches[:3]}"
+            )
         if not self.json_checked:
             out.append("no list URL was compared with the baseline")
         return out
 
     def as_dict(self) -> dict[str, Any]:
         rows = [{**asdict(r), "ratio": round(r.ratio, 3), "met": r.met} for r in self.rows]
-        memory = {str(w): {"max_rss_mb": mb, "goal_mb": MEMORY_GOAL_MB, "met": mb < MEMORY_GOAL_MB} for w, mb in self.memory().items()}
+        memory = {
+            str(w): {"max_rss_mb": mb, "goal_mb": MEMORY_GOAL_MB, "met": mb < MEMORY_GOAL_MB}
+            for w, mb in self.memory().items()
+        }
         return {**asdict(self), "rows": rows, "memory": memory, "failures": self.failures}
 
     def lines(self) -> list[str]:
-        head = ("benchmark", "workers", "baseline req/s", "market req/s", "ratio", "goal", "met?", "market p50 ms", "p99 ms", "max RSS MB", "CPU ms/req base/market")
+        head = (
+            "benchmark",
+            "workers",
+            "baseline req/s",
+            "market req/s",
+            "ratio",
+            "goal",
+            "met?",
+            "market p50 ms",
+            "p99 ms",
+            "max RSS MB",
+            "CPU ms/req base/market",
+        )
         table = [head] + [
-            (r.benchmark, str(r.workers), f"{r.baseline.requests_per_s:,.0f}", f"{r.market.requests_per_s:,.0f}", f"{r.ratio:.2f}",
-             f">= {r.goal:g}", "yes" if r.met else "NO", f"{r.market.p50_ms:.1f}", f"{r.market.p99_ms:.1f}", f"{r.max_rss_mb:.0f}",
-             f"{r.baseline.cpu_ms_per_request:.2f} / {r.market.cpu_ms_per_request:.2f}")
+            (
+                r.benchmark,
+                str(r.workers),
+                f"{r.baseline.requests_per_s:,.0f}",
+                f"{r.market.requests_per_s:,.0f}",
+                f"{r.ratio:.2f}",
+                f">= {r.goal:g}",
+                "yes" if r.met else "NO",
+                f"{r.market.p50_ms:.1f}",
+                f"{r.market.p99_ms:.1f}",
+                f"{r.max_rss_mb:.0f}",
+                f"{r.baseline.cpu_ms_per_request:.2f} / {r.market.cpu_ms_per_request:.2f}",
+            )
             for r in self.rows
         ]
         widths = [max(len(row[i]) for row in table) for i in range(len(head))]
         out = [f"database: {', '.join(f'{v:,} {k}' for k, v in self.database.items())}"]
-        out += ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in table]
+        out += [
+            "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+            for row in table
+        ]
         out += [
             f"memory: max worker RSS under the {MEMORY_BENCHMARK} benchmark, {w} worker(s): {mb:.0f} MB "
             f"(goal < {MEMORY_GOAL_MB:g} MB: {'met' if mb < MEMORY_GOAL_MB else 'NOT met'})"
             for w, mb in self.memory().items()
         ]
-        out.append(f"JSON: {self.json_checked - len(self.json_mismatches)} of {self.json_checked} list URLs answer the baseline's bytes")
+        out.append(
+            f"JSON: {self.json_checked - len(self.json_mismatches)} of {self.json_checked} list URLs answer the baseline's bytes"
+        )
         timeouts = sum(res.timeouts for r in self.rows for runs in r.runs.values() for res in runs)
-        out.append(f"errors market logged, by worker count: {self.server_errors or 'none'}; answers slower than {WRK_TIMEOUT}: {timeouts}")
+        out.append(
+            f"errors market logged, by worker count: {self.server_errors or 'none'}; answers slower than {WRK_TIMEOUT}: {timeouts}"
+        )
         out.append("result: " + ("ok" if not self.failures else "FAILED: " + "; ".join(self.failures)))
         return out
 
@@ -239,7 +280,8 @@ async def _list_combos(conn: asyncpg.Connection, level: str, limit: int) -> list
     rows = await conn.fetch(
         f"SELECT n.category, r.code, count(*) AS c FROM notice n JOIN region r ON r.code = {REGION_LEVELS[level][0]} AND r.level = $1 "
         "WHERE n.status <> 'draft' GROUP BY 1, 2 ORDER BY c DESC, 1, 2 LIMIT $2",
-        level, limit,
+        level,
+        limit,
     )
     return [(r["category"], r["code"], r["c"]) for r in rows]
 
@@ -251,7 +293,9 @@ async def _notice_cursor(conn: asyncpg.Connection, category: str, region: str, p
         return None
     after = await conn.fetchval(
         "SELECT id FROM notice WHERE status <> 'draft' AND category = $1 AND region LIKE $2 ORDER BY id DESC OFFSET $3 LIMIT 1",
-        category, scope_prefix(region) + "%", position - 1,
+        category,
+        scope_prefix(region) + "%",
+        position - 1,
     )
     return encode_cursor(after) if after is not None else None
 
@@ -273,14 +317,19 @@ async def list_targets(conn: asyncpg.Connection, n: int, rng: random.Random) -> 
         for i in range(quota):
             category, region, count = combos[level][i % len(combos[level])]
             cursor = await _notice_cursor(conn, category, region, _depth(count, rng))
-            out.append(urlencode({"category": category, "region": region, **({"cursor": cursor} if cursor else {})}))
+            out.append(
+                urlencode({"category": category, "region": region, **({"cursor": cursor} if cursor else {})})
+            )
     rng.shuffle(out)
     return out
 
 
 async def detail_targets(conn: asyncpg.Connection, n: int) -> list[str]:
     """Notice pages across every public status, as many of each as there are to pick."""
-    statuses = [r[0] for r in await conn.fetch("SELECT DISTINCT status FROM notice WHERE status <> 'draft' ORDER BY 1")]
+    statuses = [
+        r[0]
+        for r in await conn.fetch("SELECT DISTINCT status FROM notice WHERE status <> 'draft' ORDER BY 1")
+    ]
     per_status = max(1, n // max(1, len(statuses)))
     rows = await conn.fetch(
         "SELECT public_id FROM (SELECT public_id, row_number() OVER (PARTITION BY status ORDER BY md5(public_id)) AS k "
@@ -305,11 +354,20 @@ async def directory_targets(conn: asyncpg.Connection, n: int, rng: random.Random
     )
     total = await conn.fetchval("SELECT count(*) FROM agency WHERE status = 'approved'")
     filters: list[tuple[dict[str, str], str, list[Any]]] = [({}, "", [])]
-    filters += [({"category": c["category"]}, "AND EXISTS (SELECT 1 FROM agency_category c WHERE c.agency_id = a.id AND c.category = $2)", [c["category"]]) for c in categories]
     filters += [
-        ({"category": c["category"], "region": c["code"]},
-         "AND EXISTS (SELECT 1 FROM agency_category c WHERE c.agency_id = a.id AND c.category = $2) AND a.region LIKE $3",
-         [c["category"], c["code"][:4] + "%"])
+        (
+            {"category": c["category"]},
+            "AND EXISTS (SELECT 1 FROM agency_category c WHERE c.agency_id = a.id AND c.category = $2)",
+            [c["category"]],
+        )
+        for c in categories
+    ]
+    filters += [
+        (
+            {"category": c["category"], "region": c["code"]},
+            "AND EXISTS (SELECT 1 FROM agency_category c WHERE c.agency_id = a.id AND c.category = $2) AND a.region LIKE $3",
+            [c["category"], c["code"][:4] + "%"],
+        )
         for c in combos
     ]
     counts = [total] + [c["k"] for c in categories] + [c["k"] for c in combos]
@@ -322,7 +380,9 @@ async def directory_targets(conn: asyncpg.Connection, n: int, rng: random.Random
             cursor = None
             if position > 0:
                 after = await conn.fetchval(
-                    f"SELECT a.id FROM agency a WHERE a.status = 'approved' {where} ORDER BY a.id DESC OFFSET $1 LIMIT 1", position - 1, *args
+                    f"SELECT a.id FROM agency a WHERE a.status = 'approved' {where} ORDER BY a.id DESC OFFSET $1 LIMIT 1",
+                    position - 1,
+                    *args,
                 )
                 cursor = encode_cursor(after) if after is not None else None
             params = {**chosen, **({"cursor": cursor} if cursor else {})}
@@ -343,7 +403,7 @@ async def pick_targets(url: str, options: Options) -> Targets:
             directory_html=await directory_targets(conn, options.targets, rng),
         )
         for table in ("notice", "agency", "bid", "log_entry"):
-            targets.database[table] = await conn.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608 (our own names)
+            targets.database[table] = await conn.fetchval(f"SELECT count(*) FROM {table}")
     finally:
         await conn.close()
     for name in ("list_json", "detail_html", "directory_html"):
@@ -363,8 +423,26 @@ def baseline_server(database_url: str, workdir: Path, workers: int) -> Iterator[
     port = free_port()
     log_path = workdir / f"baseline-{workers}.log"
     env = {**os.environ, "BENCH_DATABASE_URL": to_asyncpg_dsn(database_url), "PYTHONPATH": str(ROOT)}
-    args = [sys.executable, "-m", "uvicorn", "--factory", "ops.bench.baseline:create_app", "--host", "127.0.0.1",
-            "--port", str(port), "--workers", str(workers), "--no-access-log", "--lifespan", "on", "--loop", "uvloop", "--http", "httptools"]
+    args = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "ops.bench.baseline:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--lifespan",
+        "on",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+    ]
     with log_path.open("ab") as log:
         process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -458,7 +536,7 @@ def lua_script(paths: list[str], path: Path) -> Path:
     table = ",\n".join("  " + json.dumps(p) for p in paths)  # ASCII only: urlencoded
     path.write_text(
         f"local paths = {{\n{table}\n}}\nlocal n = #paths\nlocal i = 0\n"
-        "request = function()\n  i = i % n + 1\n  return wrk.format(\"GET\", paths[i])\nend\n",
+        'request = function()\n  i = i % n + 1\n  return wrk.format("GET", paths[i])\nend\n',
         encoding="ascii",
     )
     return path
@@ -490,7 +568,18 @@ def parse_wrk(text: str) -> WrkResult:
 
 
 def wrk(base_url: str, script: Path, *, duration: int, connections: int) -> WrkResult:
-    args = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", WRK_TIMEOUT, "--latency", "-s", str(script), base_url]
+    args = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        WRK_TIMEOUT,
+        "--latency",
+        "-s",
+        str(script),
+        base_url,
+    ]
     done = subprocess.run(args, capture_output=True, text=True, timeout=duration + 60, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
@@ -515,7 +604,9 @@ def compare_json(baseline_url: str, market_url: str, paths: list[str]) -> list[s
     return differ
 
 
-def timed_wrk(url: str, script: Path, pids: Callable[[], list[int]], options: Options) -> tuple[WrkResult, dict[int, float]]:
+def timed_wrk(
+    url: str, script: Path, pids: Callable[[], list[int]], options: Options
+) -> tuple[WrkResult, dict[int, float]]:
     """One wrk run, with the RSS peaks and the CPU time of the server's workers over it."""
     workers = pids()
     before = sum(_process_cpu(p) for p in workers)
@@ -526,29 +617,55 @@ def timed_wrk(url: str, script: Path, pids: Callable[[], list[int]], options: Op
     return result, peaks
 
 
-def measure(benchmark: Benchmark, workers: int, scripts: dict[str, Path], baseline: tuple[str, int], market: tuple[str, int], options: Options) -> Row:
+def measure(
+    benchmark: Benchmark,
+    workers: int,
+    scripts: dict[str, Path],
+    baseline: tuple[str, int],
+    market: tuple[str, int],
+    options: Options,
+) -> Row:
     """Baseline then market, ``rounds`` times interleaved (so a machine that slows down
     slows both); the best run of each side, and the RSS its workers reached in any run."""
     runs: dict[str, list[WrkResult]] = {"baseline": [], "market": []}
     peaks: dict[str, float] = {"baseline": 0.0, "market": 0.0}
     for _ in range(options.rounds):
-        for side, (url, pid), script in (("baseline", baseline, scripts["list_json"]), ("market", market, scripts[benchmark.key])):
+        for side, (url, pid), script in (
+            ("baseline", baseline, scripts["list_json"]),
+            ("market", market, scripts[benchmark.key]),
+        ):
             result, sampled = timed_wrk(url, script, partial(worker_pids, pid, workers), options)
             runs[side].append(result)
             peaks[side] = max(peaks[side], *sampled.values(), 0.0)
     best = {side: max(results, key=lambda r: r.requests_per_s) for side, results in runs.items()}
     return Row(
-        benchmark=benchmark.name, workers=workers, goal=benchmark.goal, baseline=best["baseline"], market=best["market"],
-        max_rss_mb=round(peaks["market"], 1), baseline_max_rss_mb=round(peaks["baseline"], 1), runs=runs,
+        benchmark=benchmark.name,
+        workers=workers,
+        goal=benchmark.goal,
+        baseline=best["baseline"],
+        market=best["market"],
+        max_rss_mb=round(peaks["market"], 1),
+        baseline_max_rss_mb=round(peaks["baseline"], 1),
+        runs=runs,
     )
 
 
-def run_workers(report: Report, url: str, workdir: Path, workers: int, targets: Targets, scripts: dict[str, Path], options: Options) -> None:
+def run_workers(
+    report: Report,
+    url: str,
+    workdir: Path,
+    workers: int,
+    targets: Targets,
+    scripts: dict[str, Path],
+    options: Options,
+) -> None:
     chosen = [b for b in BENCHMARKS if b.key in options.benchmarks]
     with ExitStack() as stack:
         data_dir = server_data_dir(workdir, workers, options.keys)
         with environment({} if options.scheduler else {"MARKET_SCHEDULER_INTERVAL": "0"}):
-            started = stack.enter_context(servers(url, data_dir, secret=secrets.token_urlsafe(48), workers=workers, processes=1))
+            started = stack.enter_context(
+                servers(url, data_dir, secret=secrets.token_urlsafe(48), workers=workers, processes=1)
+            )
         market = started[0]
         baseline = stack.enter_context(baseline_server(url, workdir, workers))
         checked = targets.list_json[: options.json_checks]
@@ -563,7 +680,10 @@ def run_workers(report: Report, url: str, workdir: Path, workers: int, targets: 
         for b in chosen:
             row = measure(b, workers, scripts, baseline, market, options)
             report.rows.append(row)
-            print(f"  {b.name}, {workers} worker(s): {row.baseline.requests_per_s:.0f} vs {row.market.requests_per_s:.0f} req/s, ratio {row.ratio:.2f}", file=sys.stderr)
+            print(
+                f"  {b.name}, {workers} worker(s): {row.baseline.requests_per_s:.0f} vs {row.market.requests_per_s:.0f} req/s, ratio {row.ratio:.2f}",
+                file=sys.stderr,
+            )
     # Read after the servers stopped, so that errors logged while stopping count too.
     if errors := server_errors(data_dir):
         report.server_errors[workers] = errors
@@ -576,7 +696,14 @@ def seeded_scratch(stack: ExitStack, scale: float, keys: Path) -> str:
 
     url = stack.enter_context(scratch_database())
     began = time.monotonic()
-    asyncio.run(seed(url, **Sizes.scaled(scale).__dict__, data_dir=keys, progress=lambda line: print(line, file=sys.stderr)))
+    asyncio.run(
+        seed(
+            url,
+            **Sizes.scaled(scale).__dict__,
+            data_dir=keys,
+            progress=lambda line: print(line, file=sys.stderr),
+        )
+    )
     print(f"seeded at scale {scale:g} in {time.monotonic() - began:.0f} s", file=sys.stderr)
     return url
 
@@ -611,8 +738,10 @@ def run(options: Options, *, database_url: str | None = None) -> Report:
             raise SystemExit("set DATABASE_URL to a seeded database, or pass --scratch")
         targets = asyncio.run(pick_targets(url, options))
         report.database = targets.database
-        scripts = {name: lua_script(getattr(targets, name), workdir / f"{name}.lua")
-                   for name in ("list_json", "list_html", "detail_html", "directory_html")}
+        scripts = {
+            name: lua_script(getattr(targets, name), workdir / f"{name}.lua")
+            for name in ("list_json", "list_html", "detail_html", "directory_html")
+        }
         print(f"benchmarking on {make_url(url).database}: {targets.database}", file=sys.stderr)
         for workers in options.workers:
             run_workers(report, url, workdir, workers, targets, scripts, options)
@@ -620,29 +749,82 @@ def run(options: Options, *, database_url: str | None = None) -> Report:
 
 
 def parse(argv: list[str] | None = None) -> tuple[Options, argparse.Namespace]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workers", default="1,2", help="worker counts to run, comma-separated (default 1,2)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--workers", default="1,2", help="worker counts to run, comma-separated (default 1,2)"
+    )
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
-    parser.add_argument("--rounds", type=int, default=2, help="interleaved runs per side; the best is kept (default 2)")
-    parser.add_argument("--warmup", type=int, default=1, help="seconds of unmeasured load per server and benchmark (default 1; 0: none)")
-    parser.add_argument("--scratch", action="store_true", help="seed a fresh database with ops/bench/seed.py instead of using DATABASE_URL's")
-    parser.add_argument("--scale", type=float, default=1.0, help="with --scratch: the seed's size, 1 = 100,000 notices (default 1)")
-    parser.add_argument("--keys", default=None, metavar="DIR", help="the data dir the database was seeded with (MARKET_DATA_DIR of ops/bench/seed.py), for its keys")
-    parser.add_argument("--scheduler", action="store_true", help="leave market's scheduler on in the measured servers (default: off, as in the baseline)")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="interleaved runs per side; the best is kept (default 2)"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=1,
+        help="seconds of unmeasured load per server and benchmark (default 1; 0: none)",
+    )
+    parser.add_argument(
+        "--scratch",
+        action="store_true",
+        help="seed a fresh database with ops/bench/seed.py instead of using DATABASE_URL's",
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="with --scratch: the seed's size, 1 = 100,000 notices (default 1)",
+    )
+    parser.add_argument(
+        "--keys",
+        default=None,
+        metavar="DIR",
+        help="the data dir the database was seeded with (MARKET_DATA_DIR of ops/bench/seed.py), for its keys",
+    )
+    parser.add_argument(
+        "--scheduler",
+        action="store_true",
+        help="leave market's scheduler on in the measured servers (default: off, as in the baseline)",
+    )
     parser.add_argument("--targets", type=int, default=200, help="URLs per benchmark (default 200)")
-    parser.add_argument("--only", default=None, help="benchmarks to run, comma-separated: " + ",".join(b.key for b in BENCHMARKS))
-    parser.add_argument("--json", default=None, metavar="FILE", help="also write the report as JSON to FILE ('-' for stdout)")
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="benchmarks to run, comma-separated: " + ",".join(b.key for b in BENCHMARKS),
+    )
+    parser.add_argument(
+        "--json", default=None, metavar="FILE", help="also write the report as JSON to FILE ('-' for stdout)"
+    )
     args = parser.parse_args(argv)
     workers = tuple(int(w) for w in args.workers.split(","))
     names = tuple(n.strip() for n in args.only.split(",")) if args.only else tuple(b.key for b in BENCHMARKS)
-    if min(workers) < 1 or args.duration < 1 or args.connections < 1 or args.rounds < 1 or args.targets < 1 or args.scale <= 0:
-        parser.error("--workers, --duration, --connections, --rounds and --targets must be at least 1, --scale positive")
+    if (
+        min(workers) < 1
+        or args.duration < 1
+        or args.connections < 1
+        or args.rounds < 1
+        or args.targets < 1
+        or args.scale <= 0
+    ):
+        parser.error(
+            "--workers, --duration, --connections, --rounds and --targets must be at least 1, --scale positive"
+        )
     if unknown := set(names) - {b.key for b in BENCHMARKS}:
         parser.error(f"unknown benchmarks: {', '.join(sorted(unknown))}")
     options = Options(
-        workers=workers, duration=args.duration, connections=args.connections, rounds=args.rounds, warmup=args.warmup,
-        scratch=args.scratch, scale=args.scale, keys=args.keys, scheduler=args.scheduler, targets=args.targets, benchmarks=names,
+        workers=workers,
+        duration=args.duration,
+        connections=args.connections,
+        rounds=args.rounds,
+        warmup=args.warmup,
+        scratch=args.scratch,
+        scale=args.scale,
+        keys=args.keys,
+        scheduler=args.scheduler,
+        targets=args.targets,
+        benchmarks=names,
     )
     return options, args
 

@@ -44,8 +44,12 @@ GOAL_PER_SECOND = 1000
 
 async def create_bare_tables(url: str) -> None:
     conn = await asyncpg.connect(to_asyncpg_dsn(url))
-    await conn.execute("CREATE TABLE bare_entry (seq bigint PRIMARY KEY, type text, notice_id text, entry bytea, leaf_hash bytea)")
-    await conn.execute("CREATE TABLE bare_subtree (level smallint, idx bigint, hash bytea, PRIMARY KEY (level, idx))")
+    await conn.execute(
+        "CREATE TABLE bare_entry (seq bigint PRIMARY KEY, type text, notice_id text, entry bytea, leaf_hash bytea)"
+    )
+    await conn.execute(
+        "CREATE TABLE bare_subtree (level smallint, idx bigint, hash bytea, PRIMARY KEY (level, idx))"
+    )
     await conn.close()
 
 
@@ -62,9 +66,15 @@ async def baseline(url: str, writers: int, per_writer: int, *, setup: bool = Tru
                 async with conn.transaction():
                     await conn.execute("SELECT pg_advisory_xact_lock(42)")
                     size = await conn.fetchval("SELECT coalesce(max(seq) + 1, 0) FROM bare_entry")
-                    await conn.execute("INSERT INTO bare_entry VALUES ($1, 'bench.event', NULL, $2, $3)", size, payload, digest)
+                    await conn.execute(
+                        "INSERT INTO bare_entry VALUES ($1, 'bench.event', NULL, $2, $3)",
+                        size,
+                        payload,
+                        digest,
+                    )
                     await conn.executemany(
-                        "INSERT INTO bare_subtree VALUES ($1, $2, $3)", [(0, size, digest), (1, size + 10**9, digest)]
+                        "INSERT INTO bare_subtree VALUES ($1, $2, $3)",
+                        [(0, size, digest), (1, size + 10**9, digest)],
                     )
 
     started = time.perf_counter()
@@ -81,7 +91,9 @@ async def real(url: str, writers: int, per_writer: int, *, setup: bool = False) 
         for i in range(per_writer):
             async with db.transaction() as session:
                 await store.append(
-                    session, type="bench.event", fields={"notice_id": f"N-{os.getpid()}-{w}", "i": i, "pad": "p" * 200}
+                    session,
+                    type="bench.event",
+                    fields={"notice_id": f"N-{os.getpid()}-{w}", "i": i, "pad": "p" * 200},
                 )
 
     started = time.perf_counter()

@@ -75,9 +75,15 @@ class Log:
     async def write(self, url: str, signer: LogSigner, start: int, end: int) -> None:
         conn = await asyncpg.connect(to_asyncpg_dsn(url))
         try:
-            await conn.copy_records_to_table("log_entry", records=self.entries[start:end], columns=["seq", "type", "notice_id", "entry", "leaf_hash"])
+            await conn.copy_records_to_table(
+                "log_entry",
+                records=self.entries[start:end],
+                columns=["seq", "type", "notice_id", "entry", "leaf_hash"],
+            )
             subtrees = [row[1:] for row in self.subtrees if start < row[0] <= end]
-            await conn.copy_records_to_table("log_subtree", records=subtrees, columns=["level", "idx", "hash"])
+            await conn.copy_records_to_table(
+                "log_subtree", records=subtrees, columns=["level", "idx", "hash"]
+            )
             await conn.execute("VACUUM ANALYZE log_entry")
             await conn.execute("VACUUM ANALYZE log_subtree")
         finally:
@@ -97,7 +103,9 @@ async def bare(url: str, n: int) -> bytes:
     leaves: list[bytes] = []
     try:
         async with conn.transaction(readonly=True):
-            cursor = await conn.cursor("SELECT entry FROM log_entry WHERE seq >= $1 AND seq < $2 ORDER BY seq", 0, n)
+            cursor = await conn.cursor(
+                "SELECT entry FROM log_entry WHERE seq >= $1 AND seq < $2 ORDER BY seq", 0, n
+            )
             while rows := await cursor.fetch(FETCH):
                 leaves.extend(hashlib.sha256(b"\x00" + row[0]).digest() for row in rows)
     finally:
@@ -113,8 +121,16 @@ def _cpu() -> float:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=1_000_000)
-    parser.add_argument("--new", type=int, default=10_000, help="entries added since the verification that kept the state")
-    parser.add_argument("--protocol", type=int, choices=protocol.VERSIONS, default=protocol.VERSION, help="the notices' protocol: 2 (sealed bids, the default) or 1")
+    parser.add_argument(
+        "--new", type=int, default=10_000, help="entries added since the verification that kept the state"
+    )
+    parser.add_argument(
+        "--protocol",
+        type=int,
+        choices=protocol.VERSIONS,
+        default=protocol.VERSION,
+        help="the notices' protocol: 2 (sealed bids, the default) or 1",
+    )
     args = parser.parse_args()
     if not 0 < args.new < args.entries:
         parser.error("--new must be between 0 and --entries")
@@ -129,7 +145,9 @@ def main() -> int:
         assert verifier.verify(source, state=str(kept)).ok  # the verification of the day before
         source.close()
         asyncio.run(log.write(url, signer, known, args.entries))
-        print(f"filled {args.entries:,} entries (MSP/{args.protocol}) in {time.perf_counter() - started:.1f} s (a state kept at {known:,})")
+        print(
+            f"filled {args.entries:,} entries (MSP/{args.protocol}) in {time.perf_counter() - started:.1f} s (a state kept at {known:,})"
+        )
         timings: dict[str, float] = {}
         cpu: dict[str, float] = {}
         for label in ("baseline", "verify", "log_only", "with_state") * 2:  # interleaved, best of two
@@ -156,16 +174,33 @@ def main() -> int:
                 timings[label] = elapsed
                 cpu[label] = _cpu() - used
     statuses = Counter(n.status for n in report.notices.values())
-    print(f"checked {len(report.notices):,} notices: " + ", ".join(f"{count:,} {status}" for status, count in statuses.most_common()))
-    print(f"baseline (read rows + leaf and node hashes):   {timings['baseline']:.2f} s ({cpu['baseline']:.2f} s CPU in this process)")
-    print(f"market log verify --log-only (entries, tree):  {timings['log_only']:.2f} s ({cpu['log_only']:.2f} s CPU here and in its workers)")
-    print(f"market log verify (and every notice's draw):   {timings['verify']:.2f} s ({cpu['verify']:.2f} s CPU here and in its workers)")
-    print(f"market log verify --state, {args.new:,} new entries: {timings['with_state']:.2f} s ({cpu['with_state']:.2f} s CPU): {carried}")
+    print(
+        f"checked {len(report.notices):,} notices: "
+        + ", ".join(f"{count:,} {status}" for status, count in statuses.most_common())
+    )
+    print(
+        f"baseline (read rows + leaf and node hashes):   {timings['baseline']:.2f} s ({cpu['baseline']:.2f} s CPU in this process)"
+    )
+    print(
+        f"market log verify --log-only (entries, tree):  {timings['log_only']:.2f} s ({cpu['log_only']:.2f} s CPU here and in its workers)"
+    )
+    print(
+        f"market log verify (and every notice's draw):   {timings['verify']:.2f} s ({cpu['verify']:.2f} s CPU here and in its workers)"
+    )
+    print(
+        f"market log verify --state, {args.new:,} new entries: {timings['with_state']:.2f} s ({cpu['with_state']:.2f} s CPU): {carried}"
+    )
     # Other work on the machine slows the verifier's parallel part most: say how busy it was.
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-    for label, what in (("log_only", "the log alone"), ("verify", "with every notice re-derived"), ("with_state", "with --state")):
+    for label, what in (
+        ("log_only", "the log alone"),
+        ("verify", "with every notice re-derived"),
+        ("with_state", "with --state"),
+    ):
         ratio = timings[label] / timings["baseline"]
-        print(f"ratio {what}/baseline: {ratio:.2f} (goal <= {GOAL_RATIO}: {'met' if ratio <= GOAL_RATIO else 'NOT met'})")
+        print(
+            f"ratio {what}/baseline: {ratio:.2f} (goal <= {GOAL_RATIO}: {'met' if ratio <= GOAL_RATIO else 'NOT met'})"
+        )
     return 0
 
 

@@ -155,43 +155,171 @@ PUBLICITY = timedelta(days=3)  # Settings.publicity_days' default
 # Finished notices were published this long before the anchor; live ones within the last weeks.
 HISTORIC_SPAN = (timedelta(days=400), timedelta(days=60))
 
-AGENCY_STATUSES = {"approved": 0.86, "pending": 0.05, "rejected": 0.02, "suspended": 0.04, "blacklisted": 0.03}
-NOTICE_STATUSES = {"draft": 0.04, "open": 0.12, "closed": 0.002, "selected": 0.05, "failed": 0.07, "cancelled": 0.08, "awarded": 0.638}
+AGENCY_STATUSES = {
+    "approved": 0.86,
+    "pending": 0.05,
+    "rejected": 0.02,
+    "suspended": 0.04,
+    "blacklisted": 0.03,
+}
+NOTICE_STATUSES = {
+    "draft": 0.04,
+    "open": 0.12,
+    "closed": 0.002,
+    "selected": 0.05,
+    "failed": 0.07,
+    "cancelled": 0.08,
+    "awarded": 0.638,
+}
 LIVE = ("open", "closed", "selected")
 RECENTLY_CANCELLED = 0.2  # of the cancelled notices: told in the log (published in the last weeks)
 METHODS = (("lottery", 0.68), ("lowest_price", 0.27), ("direct", 0.05))
 # Where agencies and owners are: Kunming first, as on the provincial platform.
 PREFECTURE_WEIGHTS = {
-    "530100": 26, "530300": 8, "530400": 5, "530500": 5, "530600": 7, "530700": 3, "530800": 4, "530900": 4,
-    "532300": 5, "532500": 8, "532600": 6, "532800": 3, "532900": 7, "533100": 3, "533300": 1, "533400": 1,
+    "530100": 26,
+    "530300": 8,
+    "530400": 5,
+    "530500": 5,
+    "530600": 7,
+    "530700": 3,
+    "530800": 4,
+    "530900": 4,
+    "532300": 5,
+    "532500": 8,
+    "532600": 6,
+    "532800": 3,
+    "532900": 7,
+    "533100": 3,
+    "533300": 1,
+    "533400": 1,
 }
 AREA_CODES = {
-    "530100": "0871", "530300": "0874", "530400": "0877", "530500": "0875", "530600": "0870", "530700": "0888",
-    "530800": "0879", "530900": "0883", "532300": "0878", "532500": "0873", "532600": "0876", "532800": "0691",
-    "532900": "0872", "533100": "0692", "533300": "0886", "533400": "0887",
+    "530100": "0871",
+    "530300": "0874",
+    "530400": "0877",
+    "530500": "0875",
+    "530600": "0870",
+    "530700": "0888",
+    "530800": "0879",
+    "530900": "0883",
+    "532300": "0878",
+    "532500": "0873",
+    "532600": "0876",
+    "532800": "0691",
+    "532900": "0872",
+    "533100": "0692",
+    "533300": "0886",
+    "533400": "0887",
 }
 # How often owners buy each service (the provincial platforms' statistics, roughly).
 CATEGORY_WEIGHTS = {
-    "EIA": 14, "SOIL_WATER": 7, "GEOHAZARD": 7, "SAFETY_ASSESSMENT": 6, "ENERGY_SAVING": 4, "SOCIAL_RISK": 5,
-    "ENG_INVESTIGATION": 9, "ENG_DESIGN": 8, "DRAWING_REVIEW": 6, "COST_CONSULTING": 12, "ENG_SUPERVISION": 7,
-    "SURVEYING": 6, "FEASIBILITY": 8, "SEISMIC_SAFETY": 2, "FLOOD_CONTROL": 3, "TENDER_AGENCY": 6,
+    "EIA": 14,
+    "SOIL_WATER": 7,
+    "GEOHAZARD": 7,
+    "SAFETY_ASSESSMENT": 6,
+    "ENERGY_SAVING": 4,
+    "SOCIAL_RISK": 5,
+    "ENG_INVESTIGATION": 9,
+    "ENG_DESIGN": 8,
+    "DRAWING_REVIEW": 6,
+    "COST_CONSULTING": 12,
+    "ENG_SUPERVISION": 7,
+    "SURVEYING": 6,
+    "FEASIBILITY": 8,
+    "SEISMIC_SAFETY": 2,
+    "FLOOD_CONTROL": 3,
+    "TENDER_AGENCY": 6,
 }
 DEPARTMENTS = [
-    "生态环境局", "住房和城乡建设局", "交通运输局", "水务局", "自然资源局", "发展和改革局", "教育体育局", "卫生健康局",
-    "农业农村局", "工业和信息化局", "应急管理局", "城市管理局", "文化和旅游局", "林业和草原局", "公路管理局", "人民医院",
-    "城市投资建设集团有限公司", "水利水电投资有限公司", "交通投资建设有限公司", "产业园区管理委员会", "第一中学",
-    "供排水有限公司", "国有资产经营有限公司", "乡村振兴局",
+    "生态环境局",
+    "住房和城乡建设局",
+    "交通运输局",
+    "水务局",
+    "自然资源局",
+    "发展和改革局",
+    "教育体育局",
+    "卫生健康局",
+    "农业农村局",
+    "工业和信息化局",
+    "应急管理局",
+    "城市管理局",
+    "文化和旅游局",
+    "林业和草原局",
+    "公路管理局",
+    "人民医院",
+    "城市投资建设集团有限公司",
+    "水利水电投资有限公司",
+    "交通投资建设有限公司",
+    "产业园区管理委员会",
+    "第一中学",
+    "供排水有限公司",
+    "国有资产经营有限公司",
+    "乡村振兴局",
 ]
 PROJECT_KINDS = [
-    "老旧小区改造项目", "市政道路新建工程", "污水处理厂提标改造工程", "中小学校舍新建项目", "水库除险加固工程",
-    "高标准农田建设项目", "产业园区基础设施项目", "人民医院门诊综合楼建设项目", "城市供水管网改造工程", "河道综合治理工程",
-    "乡村振兴示范村建设项目", "农村公路提升改造工程", "保障性住房建设项目", "生活垃圾焚烧发电项目", "文化体育中心建设项目",
-    "矿山生态修复工程", "旅游公路建设项目", "物流园区建设项目",
+    "老旧小区改造项目",
+    "市政道路新建工程",
+    "污水处理厂提标改造工程",
+    "中小学校舍新建项目",
+    "水库除险加固工程",
+    "高标准农田建设项目",
+    "产业园区基础设施项目",
+    "人民医院门诊综合楼建设项目",
+    "城市供水管网改造工程",
+    "河道综合治理工程",
+    "乡村振兴示范村建设项目",
+    "农村公路提升改造工程",
+    "保障性住房建设项目",
+    "生活垃圾焚烧发电项目",
+    "文化体育中心建设项目",
+    "矿山生态修复工程",
+    "旅游公路建设项目",
+    "物流园区建设项目",
 ]
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗段杨普李字"
-GIVEN = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "涛", "明", "超", "秀英", "春华", "建国", "云峰", "海燕", "志刚"]
-ROADS = ["人民路", "北京路", "滇池路", "环城南路", "学府路", "春城路", "建设路", "翠湖路", "民族路", "世纪大道", "迎宾路", "南屏街"]
-MILESTONE_TITLES = [["工作方案"], ["工作方案及初步成果", "最终成果报告"], ["工作大纲", "中期成果", "成果报告及专家评审"]]
+GIVEN = [
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "丽",
+    "强",
+    "磊",
+    "军",
+    "洋",
+    "勇",
+    "艳",
+    "杰",
+    "涛",
+    "明",
+    "超",
+    "秀英",
+    "春华",
+    "建国",
+    "云峰",
+    "海燕",
+    "志刚",
+]
+ROADS = [
+    "人民路",
+    "北京路",
+    "滇池路",
+    "环城南路",
+    "学府路",
+    "春城路",
+    "建设路",
+    "翠湖路",
+    "民族路",
+    "世纪大道",
+    "迎宾路",
+    "南屏街",
+]
+MILESTONE_TITLES = [
+    ["工作方案"],
+    ["工作方案及初步成果", "最终成果报告"],
+    ["工作大纲", "中期成果", "成果报告及专家评审"],
+]
 TEXTS = {
     "reject": ["营业执照与资质证书名称不一致，请核实后重新提交", "未上传有效的资质证书扫描件"],
     "suspend": ["报告质量抽查不合格，责令整改", "未按合同约定期限提交成果，经核实属实"],
@@ -200,10 +328,19 @@ TEXTS = {
     "cancel": ["项目调整，暂停采购", "项目资金未落实，取消本次选取", "采购需求变更，重新发布公告"],
     "amend": ["补充地勘资料，延长投标截止时间", "根据答疑情况调整截止时间"],
     "avoid": ["与项目单位存在关联关系", "曾参与本项目前期咨询工作"],
-    "direct": ["涉密项目，经主管部门批准，直接选取具备相应资质的机构承担。", "抢险救灾应急项目，经批准直接选取。"],
+    "direct": [
+        "涉密项目，经主管部门批准，直接选取具备相应资质的机构承担。",
+        "抢险救灾应急项目，经批准直接选取。",
+    ],
     "decline": ["项目负责人调离，无法按期履约", "现有业务饱和，无法保证服务质量"],
-    "objection": ["中选机构近一年内曾因报告质量问题被通报，请核实其执业情况。", "中选机构的资质等级与公告要求不符，请予以核查。"],
-    "answer": ["经核实，中选机构资质等级符合公告要求，通报事项已整改完毕。", "已请中选机构补充说明，相关情况属实但不影响本次选取。"],
+    "objection": [
+        "中选机构近一年内曾因报告质量问题被通报，请核实其执业情况。",
+        "中选机构的资质等级与公告要求不符，请予以核查。",
+    ],
+    "answer": [
+        "经核实，中选机构资质等级符合公告要求，通报事项已整改完毕。",
+        "已请中选机构补充说明，相关情况属实但不影响本次选取。",
+    ],
     "uphold": ["经核查异议成立，取消该机构中选资格，由候补机构递补。"],
     "dismiss": ["经核查异议不成立，维持选取结果。"],
     "stop": ["项目因规划调整暂缓实施，经双方协商中止服务", "机构多次逾期未提交成果，业主依约中止服务"],
@@ -211,10 +348,15 @@ TEXTS = {
     "note": ["成果已按合同要求完成，请审阅。", "已按审查意见修改完善，请审阅。"],
     "good": ["成果质量好，按期完成，沟通顺畅。", "服务规范，响应及时。", "报告质量较高，专家评审一次通过。"],
     "bad": ["多次延期且成果未达要求，经协商中止服务。", "沟通不畅，成果需反复修改。"],
-    "reply": ["感谢业主评价。延期系现场资料提供滞后所致，我单位已整改项目管理流程。", "感谢评价，我们将继续提升服务质量。"],
+    "reply": [
+        "感谢业主评价。延期系现场资料提供滞后所致，我单位已整改项目管理流程。",
+        "感谢评价，我们将继续提升服务质量。",
+    ],
     "void": ["该评价与合同履约情况无关，经核实予以撤销", "评价内容含有不实信息，经核实予以撤销"],
 }
-TRADE_SYLLABLES = "绿源滇润彩云金碧高原春城苍洱澜沧红土翠湖南诏三江云岭哀牢乌蒙碧鸡金沙抚仙玉龙梅里泽众宏远博信恒安"
+TRADE_SYLLABLES = (
+    "绿源滇润彩云金碧高原春城苍洱澜沧红土翠湖南诏三江云岭哀牢乌蒙碧鸡金沙抚仙玉龙梅里泽众宏远博信恒安"
+)
 
 
 # -- sizes and the report ---------------------------------------------------------------------------
@@ -411,11 +553,19 @@ class AgencyPlan:
 
     def may_bid_between(self, start: datetime, end: datetime) -> bool:
         """Approved before ``start`` and still so a day later: its bid falls in between."""
-        return self.approved_at is not None and self.approved_at <= start and (self.ended_at is None or self.ended_at > start + timedelta(days=1))
+        return (
+            self.approved_at is not None
+            and self.approved_at <= start
+            and (self.ended_at is None or self.ended_at > start + timedelta(days=1))
+        )
 
     def facts_at(self, t: datetime) -> agency_rules.AgencyFacts:
         assert self.facts_now is not None and self.facts_approved is not None
-        if self.approved_at is None or t < self.approved_at or (self.ended_at is not None and t >= self.ended_at):
+        if (
+            self.approved_at is None
+            or t < self.approved_at
+            or (self.ended_at is not None and t >= self.ended_at)
+        ):
             return self.facts_now
         return self.facts_approved
 
@@ -446,8 +596,19 @@ class People:
 
 def plan_people(sizes: Sizes, rng: random.Random, anchor: datetime) -> People:
     started = anchor - timedelta(days=4 * 365)
-    staff = [User(i + 1, f"admin{i + 1}@seed.market.cn", f"平台管理员 {i + 1}", "admin", started) for i in range(2)]
-    staff += [User(len(staff) + i + 1, f"supervisor{i + 1}@seed.market.cn", f"监管人员 {i + 1}", "supervisor", started) for i in range(3)]
+    staff = [
+        User(i + 1, f"admin{i + 1}@seed.market.cn", f"平台管理员 {i + 1}", "admin", started) for i in range(2)
+    ]
+    staff += [
+        User(
+            len(staff) + i + 1,
+            f"supervisor{i + 1}@seed.market.cn",
+            f"监管人员 {i + 1}",
+            "supervisor",
+            started,
+        )
+        for i in range(3)
+    ]
     next_id = len(staff) + 1
     owners: list[User] = []
     orgs: list[Org] = []
@@ -459,11 +620,29 @@ def plan_people(sizes: Sizes, rng: random.Random, anchor: datetime) -> People:
         user = User(next_id, f"owner{i + 1:05d}@seed.market.cn", name, "owner", created)
         next_id += 1
         owners.append(user)
-        orgs.append(Org(i + 1, user, name, region, complete_credit_code("1", "1", region, f"{i + 1:08d}"), created + timedelta(hours=1)))
+        orgs.append(
+            Org(
+                i + 1,
+                user,
+                name,
+                region,
+                complete_credit_code("1", "1", region, f"{i + 1:08d}"),
+                created + timedelta(hours=1),
+            )
+        )
     projects = _plan_projects(orgs, rng, anchor)
     agencies = plan_agencies(sizes.agencies, rng, anchor, next_id, staff)
     next_id += len(agencies)
-    spare = [User(next_id + i, f"agency-new{i + 1:05d}@seed.market.cn", f"新注册机构 {i + 1}", "agency", anchor - days(rng, 1, 60)) for i in range(sizes.agencies // 40)]
+    spare = [
+        User(
+            next_id + i,
+            f"agency-new{i + 1:05d}@seed.market.cn",
+            f"新注册机构 {i + 1}",
+            "agency",
+            anchor - days(rng, 1, 60),
+        )
+        for i in range(sizes.agencies // 40)
+    ]
     return People(staff=staff, owners=owners, orgs=orgs, projects=projects, agencies=agencies, spare=spare)
 
 
@@ -472,7 +651,9 @@ def _places() -> list[tuple[str, str]]:
     out = []
     for prefecture in regions.children(PROVINCE):
         out.append((prefecture.code, prefecture.name_zh))
-        out += [(county.code, prefecture.name_zh + county.name_zh) for county in regions.children(prefecture.code)]
+        out += [
+            (county.code, prefecture.name_zh + county.name_zh) for county in regions.children(prefecture.code)
+        ]
     return out
 
 
@@ -483,7 +664,13 @@ def _plan_projects(orgs: list[Org], rng: random.Random, anchor: datetime) -> lis
             number = len(projects) + 1
             year = rng.randint(max(notice_rules.FIRST_PROJECT_CODE_YEAR, anchor.year - 5), anchor.year)
             code = f"{year}-{org.region}-{rng.randint(10, 89):02d}-{rng.randint(1, 3):02d}-{number:06d}"
-            project = Project(number, org, _project_place(org) + rng.choice(PROJECT_KINDS), code, org.created_at + days(rng, 1, 300))
+            project = Project(
+                number,
+                org,
+                _project_place(org) + rng.choice(PROJECT_KINDS),
+                code,
+                org.created_at + days(rng, 1, 300),
+            )
             org.projects.append(project)
             projects.append(project)
     return projects
@@ -497,8 +684,12 @@ def _project_place(org: Org) -> str:
     return org.name
 
 
-def plan_agencies(count: int, rng: random.Random, anchor: datetime, first_user_id: int, staff: list[User]) -> list[AgencyPlan]:
-    statuses = [s for s, n in quotas(count, AGENCY_STATUSES, at_least_one=count >= 20).items() for _ in range(n)]
+def plan_agencies(
+    count: int, rng: random.Random, anchor: datetime, first_user_id: int, staff: list[User]
+) -> list[AgencyPlan]:
+    statuses = [
+        s for s, n in quotas(count, AGENCY_STATUSES, at_least_one=count >= 20).items() for _ in range(n)
+    ]
     rng.shuffle(statuses)
     counties = {p.code: [c.code for c in regions.children(p.code)] for p in regions.children(PROVINCE)}
     short = dict(PLACES)
@@ -513,11 +704,24 @@ def plan_agencies(count: int, rng: random.Random, anchor: datetime, first_user_i
         trade = _trade_name(i)
         name = f"{short[prefecture]}{trade}{kind}" if i % 3 else f"云南{short[prefecture]}{trade}{kind}"
         created = _registered_at(rng, status, anchor)
-        user = User(first_user_id + i, f"agency{i + 1:05d}@seed.market.cn", name, "agency", created - timedelta(minutes=30))
+        user = User(
+            first_user_id + i,
+            f"agency{i + 1:05d}@seed.market.cn",
+            name,
+            "agency",
+            created - timedelta(minutes=30),
+        )
         agency = AgencyPlan(
-            id=i + 1, user=user, name=name, credit_code=complete_credit_code("9", "1", region, f"MA{i + 1:06d}"),
-            region=region, status=status, created_at=created, categories=categories,
-            legal_representative=person(rng), contact_phone=f"{AREA_CODES[prefecture]}-{rng.randrange(6_000_000, 7_000_000)}",
+            id=i + 1,
+            user=user,
+            name=name,
+            credit_code=complete_credit_code("9", "1", region, f"MA{i + 1:06d}"),
+            region=region,
+            status=status,
+            created_at=created,
+            categories=categories,
+            legal_representative=person(rng),
+            contact_phone=f"{AREA_CODES[prefecture]}-{rng.randrange(6_000_000, 7_000_000)}",
             address=f"{regions.path(region)[-1].name_zh}{rng.choice(ROADS)}{rng.randint(1, 999)}号",
         )
         _history(agency, rng, anchor, admins, supervisors)
@@ -548,14 +752,18 @@ def _registered_at(rng: random.Random, status: str, anchor: datetime) -> datetim
     return anchor - (days(rng, 420, 4 * 365) if rng.random() < 0.85 else days(rng, 45, 420))
 
 
-def _history(agency: AgencyPlan, rng: random.Random, anchor: datetime, admins: list[User], supervisors: list[User]) -> None:
+def _history(
+    agency: AgencyPlan, rng: random.Random, anchor: datetime, admins: list[User], supervisors: list[User]
+) -> None:
     """The review history that leads to the agency's status, as service.transition records it."""
     if agency.status == "pending":
         return
     decided = agency.created_at + days(rng, 0.5, 10)
     if agency.status == "rejected":
         reason = rng.choice(TEXTS["reject"])
-        agency.reviews.append(Review("reject", "pending", "rejected", reason, None, rng.choice(admins), decided))
+        agency.reviews.append(
+            Review("reject", "pending", "rejected", reason, None, rng.choice(admins), decided)
+        )
         agency.status_reason = reason
         return
     agency.approved_at = decided
@@ -564,22 +772,64 @@ def _history(agency: AgencyPlan, rng: random.Random, anchor: datetime, admins: l
         # Suspended once and reinstated since: history only, it bids as approved throughout.
         at = between(rng, decided + timedelta(days=30), anchor - timedelta(days=120))
         until = china_day(at) + timedelta(days=90)
-        agency.reviews.append(Review("suspend", "approved", "suspended", rng.choice(TEXTS["suspend"]), until, rng.choice(supervisors), at))
-        agency.reviews.append(Review("reinstate", "suspended", "approved", TEXTS["reinstate"][0], None, rng.choice(admins), at + days(rng, 20, 80)))
+        agency.reviews.append(
+            Review(
+                "suspend",
+                "approved",
+                "suspended",
+                rng.choice(TEXTS["suspend"]),
+                until,
+                rng.choice(supervisors),
+                at,
+            )
+        )
+        agency.reviews.append(
+            Review(
+                "reinstate",
+                "suspended",
+                "approved",
+                TEXTS["reinstate"][0],
+                None,
+                rng.choice(admins),
+                at + days(rng, 20, 80),
+            )
+        )
     if agency.status in ("suspended", "blacklisted"):
-        at = between(rng, max(decided + timedelta(days=5), anchor - timedelta(days=300)), anchor - timedelta(days=2))
+        at = between(
+            rng, max(decided + timedelta(days=5), anchor - timedelta(days=300)), anchor - timedelta(days=2)
+        )
         agency.ended_at = at
         today = china_day(anchor)
         if agency.status == "suspended":
             automatic = rng.random() < 0.15
             agency.status_reason = automatic_reason(2, 365) if automatic else rng.choice(TEXTS["suspend"])
-            agency.status_until = None if rng.random() < 0.1 else max(today + timedelta(days=7), china_day(at) + timedelta(days=182))
+            agency.status_until = (
+                None
+                if rng.random() < 0.1
+                else max(today + timedelta(days=7), china_day(at) + timedelta(days=182))
+            )
             actor = None if automatic else rng.choice(supervisors + admins)
-            agency.reviews.append(Review("suspend", "approved", "suspended", agency.status_reason, agency.status_until, actor, at))
+            agency.reviews.append(
+                Review(
+                    "suspend", "approved", "suspended", agency.status_reason, agency.status_until, actor, at
+                )
+            )
         else:
             agency.status_reason = rng.choice(TEXTS["blacklist"])
-            agency.status_until = None if rng.random() < 0.8 else today + timedelta(days=rng.randint(200, 900))
-            agency.reviews.append(Review("blacklist", "approved", "blacklisted", agency.status_reason, agency.status_until, rng.choice(admins), at))
+            agency.status_until = (
+                None if rng.random() < 0.8 else today + timedelta(days=rng.randint(200, 900))
+            )
+            agency.reviews.append(
+                Review(
+                    "blacklist",
+                    "approved",
+                    "blacklisted",
+                    agency.status_reason,
+                    agency.status_until,
+                    rng.choice(admins),
+                    at,
+                )
+            )
 
 
 def _cover_categories(agencies: list[AgencyPlan], rng: random.Random) -> None:
@@ -603,22 +853,60 @@ def _qualifications(agency: AgencyPlan, rng: random.Random, anchor: datetime, ne
         levels = catalogue.level_codes(category)
         level = rng.choices(levels, weights=[i + 1 for i in range(len(levels))])[0] if levels else None
         expired = reviewed and rng.random() < 0.02
-        valid = today - timedelta(days=rng.randint(1, 300)) if expired else today + timedelta(days=rng.randint(60, 1500))
+        valid = (
+            today - timedelta(days=rng.randint(1, 300))
+            if expired
+            else today + timedelta(days=rng.randint(60, 1500))
+        )
         number = f"{category[:3]}-{agency.created_at.year}-{agency.id:06d}{len(agency.quals)}"
-        qual = Qual(next_id, category, level, number, valid, "approved" if reviewed else "pending", agency.created_at)
+        qual = Qual(
+            next_id, category, level, number, valid, "approved" if reviewed else "pending", agency.created_at
+        )
         next_id += 1
         change = rng.random() if reviewed and levels and not expired else 1.0
         if change < 0.04:  # an upgrade approved since: the first certificate is superseded
             qual.status = "superseded"
             agency.quals.append(qual)
-            qual = Qual(next_id, category, levels[max(0, levels.index(level) - 1)], number + "U", valid, "approved", agency.created_at + days(rng, 30, 300), replaces_id=qual.id)
+            qual = Qual(
+                next_id,
+                category,
+                levels[max(0, levels.index(level) - 1)],
+                number + "U",
+                valid,
+                "approved",
+                agency.created_at + days(rng, 30, 300),
+                replaces_id=qual.id,
+            )
             next_id += 1
         agency.quals.append(qual)
         if 0.04 <= change < 0.07:  # a renewal waiting for review
-            agency.quals.append(Qual(next_id, category, level, number + "R", valid + timedelta(days=730), "pending", anchor - days(rng, 1, 20), replaces_id=qual.id))
+            agency.quals.append(
+                Qual(
+                    next_id,
+                    category,
+                    level,
+                    number + "R",
+                    valid + timedelta(days=730),
+                    "pending",
+                    anchor - days(rng, 1, 20),
+                    replaces_id=qual.id,
+                )
+            )
             next_id += 1
         elif 0.07 <= change < 0.08:
-            agency.quals.append(Qual(next_id, category, levels[0], number + "X", valid, "rejected", anchor - days(rng, 5, 200), replaces_id=qual.id, review_reason="证书信息与发证机关公示不一致"))
+            agency.quals.append(
+                Qual(
+                    next_id,
+                    category,
+                    levels[0],
+                    number + "X",
+                    valid,
+                    "rejected",
+                    anchor - days(rng, 5, 200),
+                    replaces_id=qual.id,
+                    review_reason="证书信息与发证机关公示不一致",
+                )
+            )
             next_id += 1
     return next_id
 
@@ -627,12 +915,25 @@ def _facts(agency: AgencyPlan) -> None:
     """Eligibility facts as market.agencies.service.Profile.facts builds them: as it stands
     now, and as it stood while approved (before a suspension or blacklisting)."""
     quals = [
-        agency_rules.Qualification(category=q.category, level=q.level, certificate_no=q.certificate_no, valid_until=q.valid_until, approved=q.status == "approved")
+        agency_rules.Qualification(
+            category=q.category,
+            level=q.level,
+            certificate_no=q.certificate_no,
+            valid_until=q.valid_until,
+            approved=q.status == "approved",
+        )
         for q in agency.quals
         if q.status in ("approved", "pending")
     ]
-    common = {"agency_id": agency.public_id, "region": agency.region, "categories": agency.categories, "qualifications": quals}
-    agency.facts_now = agency_rules.agency_facts(status=agency.status, status_until=agency.status_until, **common)
+    common = {
+        "agency_id": agency.public_id,
+        "region": agency.region,
+        "categories": agency.categories,
+        "qualifications": quals,
+    }
+    agency.facts_now = agency_rules.agency_facts(
+        status=agency.status, status_until=agency.status_until, **common
+    )
     agency.facts_approved = agency_rules.agency_facts(status="approved", status_until=None, **common)
 
 
@@ -653,11 +954,15 @@ class Pools:
     def get(self, category: str, region: str, level: str | None) -> list[AgencyPlan]:
         key = (category, region, level)
         if key not in self.cache:
-            requirements = agency_rules.notice_requirements(category=category, min_level=level, region=region, avoid={})
+            requirements = agency_rules.notice_requirements(
+                category=category, min_level=level, region=region, avoid={}
+            )
             prefix = regions.scope_prefix(region)
             self.cache[key] = [
-                a for a in self.by_category.get(category, [])
-                if a.region.startswith(prefix) and agency_rules.eligibility(a.facts_approved, requirements, self.today)  # type: ignore[arg-type]
+                a
+                for a in self.by_category.get(category, [])
+                if a.region.startswith(prefix)
+                and agency_rules.eligibility(a.facts_approved, requirements, self.today)  # type: ignore[arg-type]
             ]
         return self.cache[key]
 
@@ -815,7 +1120,9 @@ class NoticePlan:
 
     @property
     def requirements(self) -> agency_rules.Requirements:
-        return agency_rules.notice_requirements(category=self.category, min_level=self.required_level, region=self.region, avoid=dict(self.avoid))
+        return agency_rules.notice_requirements(
+            category=self.category, min_level=self.required_level, region=self.region, avoid=dict(self.avoid)
+        )
 
     @property
     def closes(self) -> bool:
@@ -823,7 +1130,15 @@ class NoticePlan:
 
     @property
     def updated_at(self) -> datetime:
-        moments = [self.created_at, self.published_at, self.amended_at, self.cancelled_at, self.closed_at, self.outcome_at, self.final_at]
+        moments = [
+            self.created_at,
+            self.published_at,
+            self.amended_at,
+            self.cancelled_at,
+            self.closed_at,
+            self.outcome_at,
+            self.final_at,
+        ]
         moments += [a.ended_at for a in self.awards]
         return max(m for m in moments if m is not None)
 
@@ -835,13 +1150,26 @@ class NoticePlan:
 
     def _terms(self, deadline: datetime) -> bytes:
         return notice_rules.terms_document(
-            notice_id=self.public_id, title=self.title, description=self.description, category=self.category,
-            required_level=self.required_level, region=self.region, budget_fen=self.budget_fen, method=self.method,
-            winners=self.winners, min_candidates=self.min_candidates, bid_deadline=deadline, service_days=self.service_days,
+            notice_id=self.public_id,
+            title=self.title,
+            description=self.description,
+            category=self.category,
+            required_level=self.required_level,
+            region=self.region,
+            budget_fen=self.budget_fen,
+            method=self.method,
+            winners=self.winners,
+            min_candidates=self.min_candidates,
+            bid_deadline=deadline,
+            service_days=self.service_days,
             owner={"id": self.org.public_id, "name": self.org.name},
-            project={"id": self.project.public_id, "name": self.project.name, "code": self.project.code} if self.project else None,
+            project={"id": self.project.public_id, "name": self.project.name, "code": self.project.code}
+            if self.project
+            else None,
             avoid=[{"agency_id": a, "reason": r} for a, r in self.avoid],
-            direct={"agency_id": self.direct.public_id, "justification": self.direct_justification or ""} if self.direct else None,
+            direct={"agency_id": self.direct.public_id, "justification": self.direct_justification or ""}
+            if self.direct
+            else None,
         )
 
     def scheme_for(self, deadline: datetime) -> str:
@@ -850,7 +1178,9 @@ class NoticePlan:
         return protocol.scheme_for(beacon, protocol.deadline_unix(deadline))
 
 
-def plan_notices(count: int, rng: random.Random, anchor: datetime, people: People, pools: Pools) -> list[NoticePlan]:
+def plan_notices(
+    count: int, rng: random.Random, anchor: datetime, people: People, pools: Pools
+) -> list[NoticePlan]:
     statuses = [s for s, n in quotas(count, NOTICE_STATUSES, at_least_one=True).items() for _ in range(n)]
     rng.shuffle(statuses)
     owners_orgs = people.orgs
@@ -889,11 +1219,23 @@ def _notice_terms(rng: random.Random, status: str, orgs: list[Org], pools: Pools
     what = project.name if project else _project_place(org) + rng.choice(PROJECT_KINDS)
     title = what + catalogue.category(category).name_zh
     notice = NoticePlan(
-        org=org, project=project, title=title, category=category, required_level=level, region=region,
+        org=org,
+        project=project,
+        title=title,
+        category=category,
+        required_level=level,
+        region=region,
         description=f"{title}。项目单位：{org.name}。按照国家和云南省有关规定开展{catalogue.category(category).name_zh}工作并提交成果，服务期限以合同约定为准。",
-        budget_fen=int(yuan) * 100, method=method, winners=winners, min_candidates=minimum,
+        budget_fen=int(yuan) * 100,
+        method=method,
+        winners=winners,
+        min_candidates=minimum,
         service_days=None if rng.random() < 0.08 else rng.choice((30, 45, 60, 90, 120, 180, 365)),
-        status=status, planned=status, created_at=datetime.min.replace(tzinfo=UTC), deadline=datetime.min.replace(tzinfo=UTC), pool=pool,
+        status=status,
+        planned=status,
+        created_at=datetime.min.replace(tzinfo=UTC),
+        deadline=datetime.min.replace(tzinfo=UTC),
+        pool=pool,
     )
     if method == "direct":
         notice.direct = rng.choice(pool)
@@ -909,7 +1251,9 @@ def _notice_terms(rng: random.Random, status: str, orgs: list[Org], pools: Pools
 def _category(rng: random.Random, pools: Pools) -> str:
     """A category by popularity, among those some agency can serve (if any can)."""
     if pools.served is None:
-        served = {c: w for c, w in CATEGORY_WEIGHTS.items() if pools.get(c, PROVINCE, None)} or CATEGORY_WEIGHTS
+        served = {
+            c: w for c, w in CATEGORY_WEIGHTS.items() if pools.get(c, PROVINCE, None)
+        } or CATEGORY_WEIGHTS
         pools.served = (list(served), list(served.values()))
     return rng.choices(pools.served[0], weights=pools.served[1])[0]
 
@@ -937,9 +1281,15 @@ def _notice_times(n: NoticePlan, rng: random.Random, anchor: datetime) -> None:
     round that comes out after it)."""
     window = days(rng, 5, 20)  # publication to deadline
     drafting = days(rng, 0.05, 3)
-    historic = n.planned in ("awarded", "failed", "cancelled") or (n.planned == "draft" and rng.random() < 0.4)
+    historic = n.planned in ("awarded", "failed", "cancelled") or (
+        n.planned == "draft" and rng.random() < 0.4
+    )
     if n.planned == "draft":
-        early, late = (anchor - HISTORIC_SPAN[0], anchor - HISTORIC_SPAN[1]) if historic else (anchor - timedelta(days=20), anchor - timedelta(hours=1))
+        early, late = (
+            (anchor - HISTORIC_SPAN[0], anchor - HISTORIC_SPAN[1])
+            if historic
+            else (anchor - timedelta(days=20), anchor - timedelta(hours=1))
+        )
         n.created_at = between(rng, early, late)
         n.deadline = _deadline_on(china_day(n.created_at + drafting + window), rng)
         return
@@ -963,7 +1313,9 @@ def _notice_times(n: NoticePlan, rng: random.Random, anchor: datetime) -> None:
         published = n.deadline - window
     n.published_at, n.created_at = published, published - drafting
     if n.planned == "cancelled":
-        n.cancelled_at = between(rng, published + timedelta(hours=2), min(n.deadline, anchor) - timedelta(hours=2))
+        n.cancelled_at = between(
+            rng, published + timedelta(hours=2), min(n.deadline, anchor) - timedelta(hours=2)
+        )
         n.cancel_reason = rng.choice(TEXTS["cancel"])
     elif n.planned != "closed" and rng.random() < 0.05:
         # Amended once, before the first deadline: it moved later, as amendments may only move it.
@@ -989,7 +1341,9 @@ def allocate_bids(notices: list[NoticePlan], total: int, rng: random.Random, anc
     biddable = [n for n in notices if n.published_at is not None]
     rows = {id(n): 0 for n in biddable}
     budget = total
-    by_priority = sorted((n for n in biddable if n.status in SUCCESS), key=lambda n: (SUCCESS.index(n.status), rng.random()))
+    by_priority = sorted(
+        (n for n in biddable if n.status in SUCCESS), key=lambda n: (SUCCESS.index(n.status), rng.random())
+    )
     for n in by_priority:
         floor = n.min_candidates if len(n.pool) >= n.min_candidates else 0
         if 0 < floor <= budget:
@@ -1033,7 +1387,14 @@ def _popularity(n: NoticePlan, rng: random.Random, anchor: datetime) -> float:
     return weight
 
 
-def _spread(notices: list[NoticePlan], rows: dict[int, int], caps: dict[int, int], weights: dict[int, float], budget: int, rng: random.Random) -> int:
+def _spread(
+    notices: list[NoticePlan],
+    rows: dict[int, int],
+    caps: dict[int, int],
+    weights: dict[int, float],
+    budget: int,
+    rng: random.Random,
+) -> int:
     """Share ``budget`` out by weight without passing any cap; returns what did not fit."""
     while budget > 0:
         open_ = [n for n in notices if rows[id(n)] < caps[id(n)]]
@@ -1106,7 +1467,9 @@ def _times(n: NoticePlan, bid: BidPlan, rng: random.Random, anchor: datetime) ->
     assert n.published_at is not None
     bid.created_at = between(rng, *_window(n, bid.agency, anchor))
     if n.method == "lowest_price":
-        bid.price_fen = max(10_000, int(round(n.budget_fen * rng.uniform(0.62, 0.99), -4)))  # whole hundreds of yuan
+        bid.price_fen = max(
+            10_000, int(round(n.budget_fen * rng.uniform(0.62, 0.99), -4))
+        )  # whole hundreds of yuan
 
 
 def _window(n: NoticePlan, agency: AgencyPlan, anchor: datetime) -> tuple[datetime, datetime]:
@@ -1166,8 +1529,18 @@ def standing_bids(n: NoticePlan) -> list[BidPlan]:
 def _close(n: NoticePlan, rng: random.Random, anchor: datetime) -> None:
     """MSP/1 step 3 and the outcome, with market.selection.rules, as selection.service does."""
     n.closed_at = n.deadline + timedelta(microseconds=rng.randrange(200_000, 1_500_000))
-    facts = [selection_rules.StandingBid(document={"agency_id": b.agency.public_id}, facts=b.agency.facts_at(n.closed_at)) for b in standing_bids(n)]
-    decided = selection_rules.candidates_at_close(facts, n.requirements, china_day(n.closed_at), direct_agency_id=n.direct.public_id if n.direct else None)
+    facts = [
+        selection_rules.StandingBid(
+            document={"agency_id": b.agency.public_id}, facts=b.agency.facts_at(n.closed_at)
+        )
+        for b in standing_bids(n)
+    ]
+    decided = selection_rules.candidates_at_close(
+        facts,
+        n.requirements,
+        china_day(n.closed_at),
+        direct_agency_id=n.direct.public_id if n.direct else None,
+    )
     n.candidates, n.excluded = decided.candidates, decided.excluded
     n.eligible = protocol.eligible_digest(n.candidates)
     n.outcome_at = n.closed_at + timedelta(microseconds=rng.randrange(2_000, 30_000))
@@ -1187,8 +1560,14 @@ def _close(n: NoticePlan, rng: random.Random, anchor: datetime) -> None:
         n.outcome = "drawn"
         prices = [{"agency_id": b.agency.public_id, "price_fen": b.price_fen} for b in standing_bids(n)]
         n.draw = selection_rules.draw(
-            notice_id=n.public_id, method=n.method, k=n.winners, secret=n.secret, candidates=n.candidates,
-            bids=prices, scheme=n.scheme or protocol.SCHEME_NONE, beacon=b"",
+            notice_id=n.public_id,
+            method=n.method,
+            k=n.winners,
+            secret=n.secret,
+            candidates=n.candidates,
+            bids=prices,
+            scheme=n.scheme or protocol.SCHEME_NONE,
+            beacon=b"",
         )
         winners = n.draw.winners
     assert n.outcome_at is not None
@@ -1219,10 +1598,14 @@ def _after_draw(n: NoticePlan, rng: random.Random, anchor: datetime, people: Peo
     assert n.outcome_at is not None and n.publicity_ends is not None
     if n.status == "selected":
         if rng.random() < 0.06:  # an objection still waiting for the owner or a supervisor
-            objection = _objection(n, rng, between(rng, n.outcome_at + timedelta(minutes=30), anchor - timedelta(minutes=20)))
+            objection = _objection(
+                n, rng, between(rng, n.outcome_at + timedelta(minutes=30), anchor - timedelta(minutes=20))
+            )
             if rng.random() < 0.4:
                 objection.status, objection.answer = "answered", rng.choice(TEXTS["answer"])
-                objection.answered_at = between(rng, objection.filed_at + timedelta(minutes=5), anchor - timedelta(minutes=1))
+                objection.answered_at = between(
+                    rng, objection.filed_at + timedelta(minutes=5), anchor - timedelta(minutes=1)
+                )
         return
     chance = rng.random()
     first = n.awards[0]
@@ -1234,7 +1617,9 @@ def _after_draw(n: NoticePlan, rng: random.Random, anchor: datetime, people: Peo
         assert objection.decided_at is not None
         _replace(n, first, "disqualified", objection.decision_reason or "", objection.decided_at)
     elif chance < 0.05:
-        objection = _objection(n, rng, n.outcome_at + days(rng, 0.2, 1.5), against=rng.choice([first.agency, None]))
+        objection = _objection(
+            n, rng, n.outcome_at + days(rng, 0.2, 1.5), against=rng.choice([first.agency, None])
+        )
         _decide(objection, "rejected", rng, people)
     if n.status == "failed":
         return
@@ -1244,7 +1629,9 @@ def _after_draw(n: NoticePlan, rng: random.Random, anchor: datetime, people: Peo
         _contract(n, award, rng, anchor)
 
 
-def _objection(n: NoticePlan, rng: random.Random, at: datetime, *, against: AgencyPlan | None = None) -> ObjectionPlan:
+def _objection(
+    n: NoticePlan, rng: random.Random, at: datetime, *, against: AgencyPlan | None = None
+) -> ObjectionPlan:
     """Filed by a party with standing: a losing bidder (or, if none, the notice's owner)."""
     holders = {a.agency.id for a in n.awards if a.status == "holding"}
     losers = [b.agency for b in standing_bids(n) if b.agency.id not in holders]
@@ -1252,18 +1639,30 @@ def _objection(n: NoticePlan, rng: random.Random, at: datetime, *, against: Agen
     filed_by = loser.user if loser is not None else n.org.owner
     if against is None and rng.random() < 0.5 and n.awards:
         against = n.awards[0].agency
-    objection = ObjectionPlan(filed_by, against, rng.choice(TEXTS["objection"]), at, party=loser.public_id if loser is not None else "owner")
+    objection = ObjectionPlan(
+        filed_by,
+        against,
+        rng.choice(TEXTS["objection"]),
+        at,
+        party=loser.public_id if loser is not None else "owner",
+    )
     n.objections.append(objection)
     return objection
 
 
 def _decide(o: ObjectionPlan, decision: str, rng: random.Random, people: People) -> None:
     o.answer, o.answered_at = rng.choice(TEXTS["answer"]), o.filed_at + days(rng, 0.1, 1)
-    o.status, o.decided_by, o.decided_at = decision, rng.choice(people.supervisors), o.answered_at + days(rng, 0.1, 1)
+    o.status, o.decided_by, o.decided_at = (
+        decision,
+        rng.choice(people.supervisors),
+        o.answered_at + days(rng, 0.1, 1),
+    )
     o.decision_reason = rng.choice(TEXTS["uphold" if decision == "upheld" else "dismiss"])
 
 
-def _contract(n: NoticePlan, award: AwardPlan, rng: random.Random, anchor: datetime, *, may_decline: bool = True) -> None:
+def _contract(
+    n: NoticePlan, award: AwardPlan, rng: random.Random, anchor: datetime, *, may_decline: bool = True
+) -> None:
     """What the owner and the agency did with a final award, as far as the anchor allows."""
     assert n.final_at is not None
     if rng.random() < 0.04:
@@ -1281,7 +1680,10 @@ def _contract(n: NoticePlan, award: AwardPlan, rng: random.Random, anchor: datet
     n.contracts.append(c)
     titles = MILESTONE_TITLES[rng.randrange(len(MILESTONE_TITLES))]
     span = (due_on - start_on).days
-    c.milestones = [MilestonePlan(i + 1, t, start_on + timedelta(days=span * (i + 1) // len(titles))) for i, t in enumerate(titles)]
+    c.milestones = [
+        MilestonePlan(i + 1, t, start_on + timedelta(days=span * (i + 1) // len(titles)))
+        for i, t in enumerate(titles)
+    ]
     chance = rng.random()
     if may_decline and chance < 0.025 and _alternates(n):
         c.status, c.declined_at = "declined", recorded + days(rng, 0.2, 3)
@@ -1324,7 +1726,11 @@ def _milestones(c: ContractPlan, rng: random.Random, anchor: datetime) -> None:
     if all(m.status == "accepted" for m in c.milestones):
         c.status, c.completed_at = "completed", last
     elif stop and c.milestones[0].status == "accepted":
-        c.status, c.stop_reason, c.stopped_at = "stopped", rng.choice(TEXTS["stop"]), min(last + days(rng, 5, 40), anchor - timedelta(hours=1))
+        c.status, c.stop_reason, c.stopped_at = (
+            "stopped",
+            rng.choice(TEXTS["stop"]),
+            min(last + days(rng, 5, 40), anchor - timedelta(hours=1)),
+        )
         for m in c.milestones:
             m.overdue_on = None if m.status == "accepted" else m.overdue_on
     if c.status in ("completed", "stopped") and rng.random() < 0.85:
@@ -1336,11 +1742,21 @@ def _rating(c: ContractPlan, rng: random.Random, anchor: datetime) -> RatingPlan
     assert ended is not None
     good = c.status == "completed"
     scores = tuple(rng.choice((4, 5, 5) if good else (1, 2, 3)) for _ in range(5))
-    rating = RatingPlan(scores, rng.choice(TEXTS["good" if good else "bad"]), min(ended + days(rng, 0.5, 15), anchor - timedelta(minutes=30)))  # type: ignore[arg-type]
+    rating = RatingPlan(
+        scores,
+        rng.choice(TEXTS["good" if good else "bad"]),
+        min(ended + days(rng, 0.5, 15), anchor - timedelta(minutes=30)),
+    )  # type: ignore[arg-type]
     if rng.random() < (0.15 if good else 0.5):
-        rating.reply, rating.replied_at = rng.choice(TEXTS["reply"]), min(rating.rated_at + days(rng, 0.1, 5), anchor - timedelta(minutes=10))
+        rating.reply, rating.replied_at = (
+            rng.choice(TEXTS["reply"]),
+            min(rating.rated_at + days(rng, 0.1, 5), anchor - timedelta(minutes=10)),
+        )
     if rng.random() < 0.01:
-        rating.void_reason, rating.voided_at = rng.choice(TEXTS["void"]), min(rating.rated_at + days(rng, 1, 20), anchor - timedelta(minutes=5))
+        rating.void_reason, rating.voided_at = (
+            rng.choice(TEXTS["void"]),
+            min(rating.rated_at + days(rng, 1, 20), anchor - timedelta(minutes=5)),
+        )
     return rating
 
 
@@ -1437,65 +1853,140 @@ def notice_events(n: NoticePlan, salts: Salts) -> list[Event]:
     sealed entries for its bids and withdrawals, which name nothing)."""
     assert n.published_at is not None
     first_deadline = n.first_deadline or n.deadline
-    events = [Event(n.published_at, "notice.published", {
-        "notice_id": n.public_id, "method": n.method, "winners": n.winners, "min_candidates": n.min_candidates,
-        "bid_deadline": protocol.format_ts(first_deadline), "terms_sha256": protocol.sha256_hex(n.terms(first_deadline)),
-        "commit": protocol.commitment(n.public_id, n.secret).hex(), "scheme": n.scheme_for(first_deadline), "sealing": SEALING,
-    }, _notice_at(n, "published_at", "published"))]
+    events = [
+        Event(
+            n.published_at,
+            "notice.published",
+            {
+                "notice_id": n.public_id,
+                "method": n.method,
+                "winners": n.winners,
+                "min_candidates": n.min_candidates,
+                "bid_deadline": protocol.format_ts(first_deadline),
+                "terms_sha256": protocol.sha256_hex(n.terms(first_deadline)),
+                "commit": protocol.commitment(n.public_id, n.secret).hex(),
+                "scheme": n.scheme_for(first_deadline),
+                "sealing": SEALING,
+            },
+            _notice_at(n, "published_at", "published"),
+        )
+    ]
     if n.amended_at is not None:
-        events.append(Event(n.amended_at, "notice.amended", {
-            "notice_id": n.public_id, "terms_sha256": protocol.sha256_hex(n.terms(n.deadline)),
-            "bid_deadline": protocol.format_ts(n.deadline), "scheme": n.scheme,
-        }, _notice_at(n, "amended_at", "amended")))
+        events.append(
+            Event(
+                n.amended_at,
+                "notice.amended",
+                {
+                    "notice_id": n.public_id,
+                    "terms_sha256": protocol.sha256_hex(n.terms(n.deadline)),
+                    "bid_deadline": protocol.format_ts(n.deadline),
+                    "scheme": n.scheme,
+                },
+                _notice_at(n, "amended_at", "amended"),
+            )
+        )
     for bid in n.bids:
         commitment = bid_commitment(salts.bid(bid.number), bid_document(n.public_id, bid))
-        events.append(Event(bid.created_at, protocol.SEALED_TYPE, {"commitment": commitment.hex()}, _bid_logged(bid)))
+        events.append(
+            Event(bid.created_at, protocol.SEALED_TYPE, {"commitment": commitment.hex()}, _bid_logged(bid))
+        )
         if withdrawal_logged(n, bid):
             assert bid.withdrawn_at is not None
             withdrawal = withdrawal_commitment(salts.withdrawal(bid.number), commitment)
-            events.append(Event(bid.withdrawn_at, protocol.SEALED_TYPE, {"commitment": withdrawal.hex()}, _withdrawal_logged(bid)))
+            events.append(
+                Event(
+                    bid.withdrawn_at,
+                    protocol.SEALED_TYPE,
+                    {"commitment": withdrawal.hex()},
+                    _withdrawal_logged(bid),
+                )
+            )
     if n.cancelled_at is not None:
-        events.append(Event(n.cancelled_at, "notice.cancelled", {"notice_id": n.public_id, "reason": n.cancel_reason}, _cancelled_at(n), _openings(n, salts)))
+        events.append(
+            Event(
+                n.cancelled_at,
+                "notice.cancelled",
+                {"notice_id": n.public_id, "reason": n.cancel_reason},
+                _cancelled_at(n),
+                _openings(n, salts),
+            )
+        )
     if n.closed_at is not None:
         events += _closing_events(n, salts)
     for o in n.objections:
-        events.append(Event(o.filed_at, "objection.filed", {
-            "notice_id": n.public_id, "objection_id": o.public_id, "agency_id": o.agency.public_id if o.agency else None, "reasons_sha256": _digest(o.reasons),
-            "objector_sha256": objector_commitment(notice_id=n.public_id, objection_id=o.public_id, party=o.party, salt=o.party_salt),
-        }, _at(o, "filed_at", "filed_seq")))
+        events.append(
+            Event(
+                o.filed_at,
+                "objection.filed",
+                {
+                    "notice_id": n.public_id,
+                    "objection_id": o.public_id,
+                    "agency_id": o.agency.public_id if o.agency else None,
+                    "reasons_sha256": _digest(o.reasons),
+                    "objector_sha256": objector_commitment(
+                        notice_id=n.public_id, objection_id=o.public_id, party=o.party, salt=o.party_salt
+                    ),
+                },
+                _at(o, "filed_at", "filed_seq"),
+            )
+        )
         if o.answered_at is not None and o.answer is not None:
-            events.append(Event(o.answered_at, "objection.answered", {"notice_id": n.public_id, "objection_id": o.public_id, "answer_sha256": _digest(o.answer)}, _at(o, "answered_at", "answered_seq")))
+            events.append(
+                Event(
+                    o.answered_at,
+                    "objection.answered",
+                    {
+                        "notice_id": n.public_id,
+                        "objection_id": o.public_id,
+                        "answer_sha256": _digest(o.answer),
+                    },
+                    _at(o, "answered_at", "answered_seq"),
+                )
+            )
     return events
 
 
 def _bid_logged(bid: BidPlan) -> Callable[[int, datetime, bytes], None]:
     def done(seq: int, ts: datetime, leaf: bytes) -> None:
         bid.seq, bid.created_at, bid.leaf_hash, bid.signed = seq, ts, leaf, True
+
     return done
 
 
 def _withdrawal_logged(bid: BidPlan) -> Callable[[int, datetime, bytes], None]:
     def done(seq: int, ts: datetime, leaf: bytes) -> None:
         bid.withdrawal_seq, bid.withdrawn_at = seq, ts
+
     return done
 
 
 def _cancelled_at(n: NoticePlan) -> Callable[[int, datetime, bytes], None]:
     """The cancellation's hook: the bids it released are withdrawn at its time."""
+
     def done(seq: int, ts: datetime, leaf: bytes) -> None:
         for bid in n.bids:
             if bid.withdrawn_at is not None and bid.withdrawn_at == n.cancelled_at:
                 bid.withdrawn_at = ts
         n.cancelled_at, n.seqs["cancelled"] = ts, seq
+
     return done
 
 
 def _openings(n: NoticePlan, salts: Salts) -> Callable[[dict[str, Any]], None]:
     """Sets ``openings`` (every bid ever placed on ``n``, sorted by bid id) once the bids'
     sealed entries have their seqs: for the close, or a cancellation."""
+
     def fill(fields: dict[str, Any]) -> None:
         ordered = sorted(n.bids, key=lambda b: b.public_id.encode("utf-8"))
-        fields["openings"] = [json.loads(opening_json(bid_document(n.public_id, b), salts.bid(b.number), b.seq, _withdrawn(n, b, salts))) for b in ordered]
+        fields["openings"] = [
+            json.loads(
+                opening_json(
+                    bid_document(n.public_id, b), salts.bid(b.number), b.seq, _withdrawn(n, b, salts)
+                )
+            )
+            for b in ordered
+        ]
+
     return fill
 
 
@@ -1505,20 +1996,24 @@ def _withdrawn(n: NoticePlan, bid: BidPlan, salts: Salts) -> tuple[bytes, int] |
 
 def _at(target: Any, time_name: str, seq_name: str | None = None) -> Callable[[int, datetime, bytes], None]:
     """A hook keeping the row's time equal to its entry's (and its seq, if it has one)."""
+
     def done(seq: int, ts: datetime, leaf: bytes) -> None:
         setattr(target, time_name, ts)
         if seq_name is not None:
             setattr(target, seq_name, seq)
+
     return done
 
 
 def _outcome_at(n: NoticePlan) -> Callable[[int, datetime, bytes], None]:
     """The outcome's hook: the first holders' awards date from it too."""
+
     def done(seq: int, ts: datetime, leaf: bytes) -> None:
         for award in n.awards:
             if award.since == n.outcome_at:
                 award.since = ts
         n.outcome_at, n.seqs["outcome"] = ts, seq
+
     return done
 
 
@@ -1527,26 +2022,70 @@ def _notice_at(n: NoticePlan, time_name: str | None, key: str) -> Callable[[int,
         if time_name is not None:
             setattr(n, time_name, ts)
         n.seqs[key] = seq
+
     return done
 
 
 def _closing_events(n: NoticePlan, salts: Salts) -> list[Event]:
     assert n.closed_at is not None
-    events = [Event(n.closed_at, "bidding.closed", {
-        "notice_id": n.public_id, "secret": n.secret.hex(),
-        "candidates": [[a, w] for a, w in n.candidates], "excluded": n.excluded, "eligible": n.eligible.hex(),
-    }, _notice_at(n, "closed_at", "closed"), _openings(n, salts))]
+    events = [
+        Event(
+            n.closed_at,
+            "bidding.closed",
+            {
+                "notice_id": n.public_id,
+                "secret": n.secret.hex(),
+                "candidates": [[a, w] for a, w in n.candidates],
+                "excluded": n.excluded,
+                "eligible": n.eligible.hex(),
+            },
+            _notice_at(n, "closed_at", "closed"),
+            _openings(n, salts),
+        )
+    ]
     outcome = _outcome_at(n)
     if n.outcome == "failed" and n.outcome_at is not None:
-        events.append(Event(n.outcome_at, "selection.failed", {"notice_id": n.public_id, "reason": n.failed_reason}, outcome))
+        events.append(
+            Event(
+                n.outcome_at,
+                "selection.failed",
+                {"notice_id": n.public_id, "reason": n.failed_reason},
+                outcome,
+            )
+        )
     elif n.outcome == "direct" and n.outcome_at is not None:
-        events.append(Event(n.outcome_at, "selection.direct", {"notice_id": n.public_id, "agency_id": n.candidates[0][0], "justification": n.direct_justification or ""}, outcome))
+        events.append(
+            Event(
+                n.outcome_at,
+                "selection.direct",
+                {
+                    "notice_id": n.public_id,
+                    "agency_id": n.candidates[0][0],
+                    "justification": n.direct_justification or "",
+                },
+                outcome,
+            )
+        )
     elif n.outcome == "drawn" and n.outcome_at is not None and n.draw is not None:
         d = n.draw
-        events.append(Event(n.outcome_at, "selection.drawn", {
-            "notice_id": n.public_id, "attempt": selection_rules.ATTEMPT, "scheme": n.scheme, "beacon": None, "seed": d.seed.hex(),
-            "order": d.order, "ranking": d.ranking, "winners": d.winners, "alternates": d.alternates,
-        }, outcome))
+        events.append(
+            Event(
+                n.outcome_at,
+                "selection.drawn",
+                {
+                    "notice_id": n.public_id,
+                    "attempt": selection_rules.ATTEMPT,
+                    "scheme": n.scheme,
+                    "beacon": None,
+                    "seed": d.seed.hex(),
+                    "order": d.order,
+                    "ranking": d.ranking,
+                    "winners": d.winners,
+                    "alternates": d.alternates,
+                },
+                outcome,
+            )
+        )
     return events
 
 
@@ -1579,7 +2118,9 @@ class LogPlan:
 def plan_log(notices: list[NoticePlan], total: int, salts: Salts, first: datetime) -> LogPlan:
     """The logged part: the stories of the live notices and the recently cancelled ones
     (those that fit, earliest first)."""
-    live = sorted((n for n in notices if n.planned in LIVE or n.recent), key=lambda n: n.published_at or n.created_at)
+    live = sorted(
+        (n for n in notices if n.planned in LIVE or n.recent), key=lambda n: n.published_at or n.created_at
+    )
     events: list[Event] = []
     for n in live:
         told = notice_events(n, salts)
@@ -1592,12 +2133,16 @@ def plan_log(notices: list[NoticePlan], total: int, salts: Salts, first: datetim
         if after.ts <= before.ts:  # one clock: every entry strictly later than the one before
             after.ts = before.ts + timedelta(microseconds=1)
     history = total - len(events)
-    live_start = events[0].ts if events else max((n.published_at or n.created_at for n in notices), default=first)
+    live_start = (
+        events[0].ts if events else max((n.published_at or n.created_at for n in notices), default=first)
+    )
     rows = [(history + i, event) for i, event in enumerate(events)]
     return _finish_log(rows, history, live_start, first, sum(n.logged for n in live))
 
 
-def _finish_log(rows: list[tuple[int, Event]], history: int, live_start: datetime, first: datetime, logged: int) -> LogPlan:
+def _finish_log(
+    rows: list[tuple[int, Event]], history: int, live_start: datetime, first: datetime, logged: int
+) -> LogPlan:
     entries = []
     spelled = 0
     for seq, event in rows:
@@ -1608,16 +2153,27 @@ def _finish_log(rows: list[tuple[int, Event]], history: int, live_start: datetim
             # Most of the part: spelled out, and the first few checked against the services' own.
             body = sealed_entry(bytes.fromhex(event.fields["commitment"]), seq, event.ts)
             if spelled < 20:
-                assert body == store.build_entry(seq=seq, type=event.type, ts=event.ts, fields=event.fields, version=PROTOCOL)
+                assert body == store.build_entry(
+                    seq=seq, type=event.type, ts=event.ts, fields=event.fields, version=PROTOCOL
+                )
                 spelled += 1
         else:
-            body = store.build_entry(seq=seq, type=event.type, ts=event.ts, fields=event.fields, version=PROTOCOL)
+            body = store.build_entry(
+                seq=seq, type=event.type, ts=event.ts, fields=event.fields, version=PROTOCOL
+            )
         leaf = protocol.leaf_hash(body)
         # A sealed entry names no notice, in the store's index too (log_entry.notice_id NULL).
         entries.append((seq, event.type, notice_id if isinstance(notice_id, str) else None, body, leaf))
         if event.done is not None:
             event.done(seq, event.ts, leaf)
-    return LogPlan(history=history, entries=entries, live_start=live_start, first=first, times=[e.ts for _, e in rows], logged=logged)
+    return LogPlan(
+        history=history,
+        entries=entries,
+        live_start=live_start,
+        first=first,
+        times=[e.ts for _, e in rows],
+        logged=logged,
+    )
 
 
 # -- keys ----------------------------------------------------------------------------------------------------
@@ -1636,7 +2192,11 @@ class Keys:
     def from_data_dir(cls, data_dir: Path | None) -> Keys:
         settings = Settings.from_env()
         where = data_dir or settings.data_dir
-        return cls(LogSigner.from_data_dir(settings.log_origin, where), SecretSealer.from_data_dir(where), ReceiptSigner.from_data_dir(where))
+        return cls(
+            LogSigner.from_data_dir(settings.log_origin, where),
+            SecretSealer.from_data_dir(where),
+            ReceiptSigner.from_data_dir(where),
+        )
 
 
 class Sealer:
@@ -1674,7 +2234,11 @@ def sealed_material(document: bytes, receipt: str, salt: bytes) -> bytes:
     """SealedBid(document, salt, receipt).to_bytes(), spelled out: the canonical JSON of
     {"document", "receipt", "salt"} (the document's quotes are its only characters JSON
     escapes in a string; a receipt is base64url and dots)."""
-    return b'{"document":"' + document.replace(b'"', b'\\"') + f'","receipt":"{receipt}","salt":"{salt.hex()}"}}'.encode()
+    return (
+        b'{"document":"'
+        + document.replace(b'"', b'\\"')
+        + f'","receipt":"{receipt}","salt":"{salt.hex()}"}}'.encode()
+    )
 
 
 class Receipts:
@@ -1684,7 +2248,11 @@ class Receipts:
 
     def __init__(self, signer: ReceiptSigner) -> None:
         self.key = signer.private_key
-        self.header = b64url(json.dumps({"alg": "ES256", "kid": signer.kid, "typ": "JWT"}, sort_keys=True, separators=(",", ":")).encode())
+        self.header = b64url(
+            json.dumps(
+                {"alg": "ES256", "kid": signer.kid, "typ": "JWT"}, sort_keys=True, separators=(",", ":")
+            ).encode()
+        )
         self.none = b64url(b'{"alg":"none","typ":"JWT"}')
 
     @staticmethod
@@ -1699,10 +2267,18 @@ class Receipts:
     @staticmethod
     def claims_as_signer_writes_them(notice_id: str, bid: BidPlan, commitment: bytes, salt: bytes) -> bytes:
         claims = {
-            "v": 2, "notice_id": notice_id, "bid_id": bid.public_id, "agency_id": bid.agency.public_id, "commitment": commitment.hex(),
-            "salt": salt.hex(), "seq": bid.seq, "leaf_hash": bid.leaf_hash.hex(),
+            "v": 2,
+            "notice_id": notice_id,
+            "bid_id": bid.public_id,
+            "agency_id": bid.agency.public_id,
+            "commitment": commitment.hex(),
+            "salt": salt.hex(),
+            "seq": bid.seq,
+            "leaf_hash": bid.leaf_hash.hex(),
         }
-        return json.dumps({c: claims[c] for c in claims_of(2)}, sort_keys=True, separators=(",", ":")).encode()
+        return json.dumps(
+            {c: claims[c] for c in claims_of(2)}, sort_keys=True, separators=(",", ":")
+        ).encode()
 
     def signed(self, claims: bytes) -> str:
         signing_input = f"{self.header}.{b64url(claims)}"
@@ -1752,43 +2328,234 @@ COLUMNS: dict[str, list[str]] = {
     "app_user": ["id", "public_id", "email", "name", "role", "password_hash", "is_active", "created_at"],
     "owner_org": ["id", "public_id", "name", "credit_code", "region", "created_by", "created_at"],
     "project": ["id", "public_id", "org_id", "name", "code", "created_at"],
-    "agency": ["id", "public_id", "owner_id", "name", "credit_code", "region", "legal_representative", "contact_phone", "address",
-               "status", "status_reason", "status_until", "created_at", "updated_at"],
+    "agency": [
+        "id",
+        "public_id",
+        "owner_id",
+        "name",
+        "credit_code",
+        "region",
+        "legal_representative",
+        "contact_phone",
+        "address",
+        "status",
+        "status_reason",
+        "status_until",
+        "created_at",
+        "updated_at",
+    ],
     "agency_category": ["agency_id", "category"],
-    "qualification": ["id", "agency_id", "category", "level", "certificate_no", "valid_until", "status", "replaces_id", "review_reason", "created_at"],
-    "agency_document": ["id", "agency_id", "kind", "filename", "content_type", "size", "sha256", "uploaded_at"],
-    "agency_review": ["id", "agency_id", "action", "from_status", "to_status", "reason", "until", "actor_id", "log_seq", "created_at"],
-    "notice": ["id", "public_id", "owner_id", "org_id", "project_id", "title", "description", "category", "required_level", "region",
-               "budget_fen", "method", "winners", "min_candidates", "bid_deadline", "service_days", "direct_agency_id",
-               "direct_justification", "status", "commit", "scheme", "protocol", "sealing", "opened_seq", "terms", "terms_sha256",
-               "published_at", "cancel_reason", "created_at", "updated_at"],
+    "qualification": [
+        "id",
+        "agency_id",
+        "category",
+        "level",
+        "certificate_no",
+        "valid_until",
+        "status",
+        "replaces_id",
+        "review_reason",
+        "created_at",
+    ],
+    "agency_document": [
+        "id",
+        "agency_id",
+        "kind",
+        "filename",
+        "content_type",
+        "size",
+        "sha256",
+        "uploaded_at",
+    ],
+    "agency_review": [
+        "id",
+        "agency_id",
+        "action",
+        "from_status",
+        "to_status",
+        "reason",
+        "until",
+        "actor_id",
+        "log_seq",
+        "created_at",
+    ],
+    "notice": [
+        "id",
+        "public_id",
+        "owner_id",
+        "org_id",
+        "project_id",
+        "title",
+        "description",
+        "category",
+        "required_level",
+        "region",
+        "budget_fen",
+        "method",
+        "winners",
+        "min_candidates",
+        "bid_deadline",
+        "service_days",
+        "direct_agency_id",
+        "direct_justification",
+        "status",
+        "commit",
+        "scheme",
+        "protocol",
+        "sealing",
+        "opened_seq",
+        "terms",
+        "terms_sha256",
+        "published_at",
+        "cancel_reason",
+        "created_at",
+        "updated_at",
+    ],
     "notice_avoid": ["notice_id", "agency_id", "reason"],
     "notice_revision": ["id", "notice_id", "changes", "reason", "terms_sha256", "log_seq", "created_at"],
     "notice_secret": ["notice_id", "sealed"],
-    "bid": ["id", "public_id", "notice_id", "agency_id", "protocol", "commitment", "sealed", "seq", "leaf_hash", "withdrawal_seq",
-            "withdrawal_sealed", "status", "created_at", "withdrawn_at"],
-    "selection": ["notice_id", "closed_seq", "closed_at", "secret", "bids", "openings", "candidates", "excluded", "eligible", "outcome",
-                  "outcome_seq", "outcome_at", "failed_reason", "beacon", "seed", "order", "ranking", "winners", "alternates",
-                  "waiting_reason", "beacon_checked_at", "publicity_ends", "final_seq"],
-    "award": ["id", "notice_id", "slot", "agency_id", "agency_public_id", "status", "since_seq", "ended_seq", "end_reason",
-              "replaced_by", "created_at", "ended_at"],
-    "objection": ["id", "public_id", "notice_id", "filed_by", "agency_public_id", "reasons", "status", "filed_seq", "filed_at",
-                  "answer", "answered_seq", "answered_at", "decision_reason", "decided_by", "decided_seq", "decided_at", "party", "party_salt"],
+    "bid": [
+        "id",
+        "public_id",
+        "notice_id",
+        "agency_id",
+        "protocol",
+        "commitment",
+        "sealed",
+        "seq",
+        "leaf_hash",
+        "withdrawal_seq",
+        "withdrawal_sealed",
+        "status",
+        "created_at",
+        "withdrawn_at",
+    ],
+    "selection": [
+        "notice_id",
+        "closed_seq",
+        "closed_at",
+        "secret",
+        "bids",
+        "openings",
+        "candidates",
+        "excluded",
+        "eligible",
+        "outcome",
+        "outcome_seq",
+        "outcome_at",
+        "failed_reason",
+        "beacon",
+        "seed",
+        "order",
+        "ranking",
+        "winners",
+        "alternates",
+        "waiting_reason",
+        "beacon_checked_at",
+        "publicity_ends",
+        "final_seq",
+    ],
+    "award": [
+        "id",
+        "notice_id",
+        "slot",
+        "agency_id",
+        "agency_public_id",
+        "status",
+        "since_seq",
+        "ended_seq",
+        "end_reason",
+        "replaced_by",
+        "created_at",
+        "ended_at",
+    ],
+    "objection": [
+        "id",
+        "public_id",
+        "notice_id",
+        "filed_by",
+        "agency_public_id",
+        "reasons",
+        "status",
+        "filed_seq",
+        "filed_at",
+        "answer",
+        "answered_seq",
+        "answered_at",
+        "decision_reason",
+        "decided_by",
+        "decided_seq",
+        "decided_at",
+        "party",
+        "party_salt",
+    ],
     "inbox_message": ["id", "user_id", "notice_id", "kind", "params", "created_at", "read_at"],
-    "contract": ["id", "public_id", "notice_id", "award_id", "agency_id", "owner_id", "amount_fen", "signed_on", "start_on", "due_on",
-                 "status", "stop_reason", "recorded_seq", "signed_seq", "created_at", "confirmed_at", "completed_at", "stopped_at",
-                 "declined_at"],
-    "milestone": ["id", "contract_id", "position", "title", "due_on", "status", "note", "return_reason", "submitted_at",
-                  "accepted_at", "overdue_on"],
+    "contract": [
+        "id",
+        "public_id",
+        "notice_id",
+        "award_id",
+        "agency_id",
+        "owner_id",
+        "amount_fen",
+        "signed_on",
+        "start_on",
+        "due_on",
+        "status",
+        "stop_reason",
+        "recorded_seq",
+        "signed_seq",
+        "created_at",
+        "confirmed_at",
+        "completed_at",
+        "stopped_at",
+        "declined_at",
+    ],
+    "milestone": [
+        "id",
+        "contract_id",
+        "position",
+        "title",
+        "due_on",
+        "status",
+        "note",
+        "return_reason",
+        "submitted_at",
+        "accepted_at",
+        "overdue_on",
+    ],
     "deliverable": ["id", "milestone_id", "filename", "content_type", "size", "sha256", "uploaded_at"],
-    "rating": ["id", "public_id", "contract_id", "agency_id", "quality", "timeliness", "attitude", "fees", "compliance", "comment",
-               "rated_at", "seq", "reply", "replied_at", "void_reason", "voided_at", "voided_by"],
+    "rating": [
+        "id",
+        "public_id",
+        "contract_id",
+        "agency_id",
+        "quality",
+        "timeliness",
+        "attitude",
+        "fees",
+        "compliance",
+        "comment",
+        "rated_at",
+        "seq",
+        "reply",
+        "replied_at",
+        "void_reason",
+        "voided_at",
+        "voided_by",
+    ],
     "log_entry": ["seq", "type", "notice_id", "entry", "leaf_hash"],
 }
 PUBLIC_SEQUENCES = {
-    "app_user": "app_user_public_seq", "agency": AGENCY_ID_SEQUENCE, "owner_org": "owner_org_public_seq",
-    "project": "project_public_seq", "notice": "notice_public_seq", "bid": "bid_public_seq", "objection": "objection_public_seq",
-    "contract": "contract_public_seq", "rating": "rating_public_seq",
+    "app_user": "app_user_public_seq",
+    "agency": AGENCY_ID_SEQUENCE,
+    "owner_org": "owner_org_public_seq",
+    "project": "project_public_seq",
+    "notice": "notice_public_seq",
+    "bid": "bid_public_seq",
+    "objection": "objection_public_seq",
+    "contract": "contract_public_seq",
+    "rating": "rating_public_seq",
 }
 
 
@@ -1799,8 +2566,17 @@ def as_json(value: Any) -> str:
 class Rows:
     """Every table's rows, generated from the plan in the order they are written."""
 
-    def __init__(self, world: World, log: LogPlan, keys: Keys, rng: random.Random, salts: Salts, password_hash: str) -> None:
-        self.world, self.log, self.keys, self.rng, self.salts, self.password_hash = world, log, keys, rng, salts, password_hash
+    def __init__(
+        self, world: World, log: LogPlan, keys: Keys, rng: random.Random, salts: Salts, password_hash: str
+    ) -> None:
+        self.world, self.log, self.keys, self.rng, self.salts, self.password_hash = (
+            world,
+            log,
+            keys,
+            rng,
+            salts,
+            password_hash,
+        )
         self.receipts = Receipts(keys.receipts)
         self.sealer = Sealer(keys.sealer)
         self.selections: list[tuple[Any, ...]] = []  # filled while the bids stream past
@@ -1821,8 +2597,22 @@ class Rows:
 
     def agency(self) -> Iterator[tuple[Any, ...]]:
         for a in self.world.people.agencies:
-            yield (a.id, a.public_id, a.user.id, a.name, a.credit_code, a.region, a.legal_representative, a.contact_phone, a.address,
-                   a.status, a.status_reason, a.status_until, a.created_at, a.updated_at)
+            yield (
+                a.id,
+                a.public_id,
+                a.user.id,
+                a.name,
+                a.credit_code,
+                a.region,
+                a.legal_representative,
+                a.contact_phone,
+                a.address,
+                a.status,
+                a.status_reason,
+                a.status_until,
+                a.created_at,
+                a.updated_at,
+            )
 
     def agency_category(self) -> Iterator[tuple[Any, ...]]:
         for a in self.world.people.agencies:
@@ -1832,22 +2622,55 @@ class Rows:
     def qualification(self) -> Iterator[tuple[Any, ...]]:
         for a in self.world.people.agencies:
             for q in sorted(a.quals, key=lambda q: q.id):
-                yield (q.id, a.id, q.category, q.level, q.certificate_no, q.valid_until, q.status, q.replaces_id, q.review_reason, q.created_at)
+                yield (
+                    q.id,
+                    a.id,
+                    q.category,
+                    q.level,
+                    q.certificate_no,
+                    q.valid_until,
+                    q.status,
+                    q.replaces_id,
+                    q.review_reason,
+                    q.created_at,
+                )
 
     def agency_document(self) -> Iterator[tuple[Any, ...]]:
         number = 0
         for a in self.world.people.agencies:
-            kinds = [("licence", "营业执照.pdf")] + ([("certificate", "资质证书.pdf")] if self.rng.random() < 0.6 else [])
+            kinds = [("licence", "营业执照.pdf")] + (
+                [("certificate", "资质证书.pdf")] if self.rng.random() < 0.6 else []
+            )
             for kind, filename in kinds:
                 number += 1
-                yield (number, a.id, kind, filename, "application/pdf", self.rng.randint(80_000, 2_000_000), digest_hex(self.rng), a.created_at + timedelta(minutes=10))
+                yield (
+                    number,
+                    a.id,
+                    kind,
+                    filename,
+                    "application/pdf",
+                    self.rng.randint(80_000, 2_000_000),
+                    digest_hex(self.rng),
+                    a.created_at + timedelta(minutes=10),
+                )
 
     def agency_review(self) -> Iterator[tuple[Any, ...]]:
         number = 0
         for a in self.world.people.agencies:
             for r in a.reviews:
                 number += 1
-                yield (number, a.id, r.action, r.from_status, r.to_status, r.reason, r.until, r.actor.id if r.actor else None, self.log.seq_at(r.at), r.at)
+                yield (
+                    number,
+                    a.id,
+                    r.action,
+                    r.from_status,
+                    r.to_status,
+                    r.reason,
+                    r.until,
+                    r.actor.id if r.actor else None,
+                    self.log.seq_at(r.at),
+                    r.at,
+                )
 
     # notices
 
@@ -1855,12 +2678,36 @@ class Rows:
         for n in self.world.notices:
             terms = n.terms(n.deadline) if n.published_at is not None else None
             yield (
-                n.number, n.public_id, n.org.owner.id, n.org.id, n.project.id if n.project else None, n.title, n.description, n.category,
-                n.required_level, n.region, n.budget_fen, n.method, n.winners, n.min_candidates, n.deadline, n.service_days,
-                n.direct.public_id if n.direct else None, n.direct_justification, n.status,
-                protocol.commitment(n.public_id, n.secret).hex() if terms else None, n.scheme if terms else None,
-                PROTOCOL, SEALING if terms else None, self.opened_seq(n), terms,
-                protocol.sha256_hex(terms) if terms else None, n.published_at, n.cancel_reason, n.created_at, n.updated_at,
+                n.number,
+                n.public_id,
+                n.org.owner.id,
+                n.org.id,
+                n.project.id if n.project else None,
+                n.title,
+                n.description,
+                n.category,
+                n.required_level,
+                n.region,
+                n.budget_fen,
+                n.method,
+                n.winners,
+                n.min_candidates,
+                n.deadline,
+                n.service_days,
+                n.direct.public_id if n.direct else None,
+                n.direct_justification,
+                n.status,
+                protocol.commitment(n.public_id, n.secret).hex() if terms else None,
+                n.scheme if terms else None,
+                PROTOCOL,
+                SEALING if terms else None,
+                self.opened_seq(n),
+                terms,
+                protocol.sha256_hex(terms) if terms else None,
+                n.published_at,
+                n.cancel_reason,
+                n.created_at,
+                n.updated_at,
             )
 
     def opened_seq(self, n: NoticePlan) -> int | None:
@@ -1882,9 +2729,19 @@ class Rows:
         for n in self.world.notices:
             if n.amended_at is not None and n.first_deadline is not None:
                 number += 1
-                changes = {"bid_deadline": [protocol.format_ts(n.first_deadline), protocol.format_ts(n.deadline)]}
+                changes = {
+                    "bid_deadline": [protocol.format_ts(n.first_deadline), protocol.format_ts(n.deadline)]
+                }
                 seq = n.seqs.get("amended", self.log.seq_at(n.amended_at))
-                yield (number, n.number, as_json(changes), n.amend_reason, protocol.sha256_hex(n.terms(n.deadline)), seq, n.amended_at)
+                yield (
+                    number,
+                    n.number,
+                    as_json(changes),
+                    n.amend_reason,
+                    protocol.sha256_hex(n.terms(n.deadline)),
+                    seq,
+                    n.amended_at,
+                )
 
     def notice_secret(self) -> Iterator[tuple[Any, ...]]:
         for n in self.world.notices:
@@ -1904,7 +2761,9 @@ class Rows:
                 doc = bid_document(n.public_id, b)
                 commitment = bid_commitment(salt, doc)
                 if checked < 50:  # the spelled-out document and commitment are protocol's, byte for byte
-                    assert doc == protocol.bid_document_v2(n.public_id, b.public_id, b.agency.public_id, b.price_fen)
+                    assert doc == protocol.bid_document_v2(
+                        n.public_id, b.public_id, b.agency.public_id, b.price_fen
+                    )
                     assert commitment == protocol.bid_commitment(salt, doc)
                 docs[b.number] = doc
                 if not b.signed:
@@ -1914,7 +2773,11 @@ class Rows:
                     b.leaf_hash = protocol.leaf_hash(sealed_entry(commitment, b.seq, b.created_at))
                     if checked < 50:
                         assert sealed_entry(commitment, b.seq, b.created_at) == store.build_entry(
-                            seq=b.seq, type=protocol.SEALED_TYPE, ts=b.created_at, fields={"commitment": commitment.hex()}, version=PROTOCOL
+                            seq=b.seq,
+                            type=protocol.SEALED_TYPE,
+                            ts=b.created_at,
+                            fields={"commitment": commitment.hex()},
+                            version=PROTOCOL,
                         )
                 claims = receipts.claims(n.public_id, b, commitment, salt)
                 receipt = receipts.signed(claims) if b.signed else receipts.unsigned(claims)
@@ -1934,15 +2797,31 @@ class Rows:
                     opened = unseal_bid(self.keys.sealer, b.public_id, sealed)
                     assert (opened.document, opened.salt, opened.receipt) == (doc, salt, receipt)
                     if withdrawn is not None:
-                        assert self.keys.sealer.open(withdrawal_label(b.public_id), withdrawal_sealed) == withdrawn[0]  # type: ignore[arg-type]
-                    assert json.loads(opening_json(doc, salt, b.seq, withdrawn)) == protocol.opening(doc, salt, b.seq, withdrawn)
+                        assert (
+                            self.keys.sealer.open(withdrawal_label(b.public_id), withdrawal_sealed)
+                            == withdrawn[0]
+                        )  # type: ignore[arg-type]
+                    assert json.loads(opening_json(doc, salt, b.seq, withdrawn)) == protocol.opening(
+                        doc, salt, b.seq, withdrawn
+                    )
                 checked += 1
                 if n.closed_at is not None:
                     openings[b.number] = opening_json(doc, salt, b.seq, withdrawn)
                 yield (
-                    b.number, b.public_id, n.number, b.agency.id, PROTOCOL, commitment.hex(), sealed, b.seq, b.leaf_hash.hex(),
-                    b.withdrawal_seq if withdrawn is not None else None, withdrawal_sealed,
-                    "standing" if b.withdrawn_at is None else "withdrawn", b.created_at, b.withdrawn_at,
+                    b.number,
+                    b.public_id,
+                    n.number,
+                    b.agency.id,
+                    PROTOCOL,
+                    commitment.hex(),
+                    sealed,
+                    b.seq,
+                    b.leaf_hash.hex(),
+                    b.withdrawal_seq if withdrawn is not None else None,
+                    withdrawal_sealed,
+                    "standing" if b.withdrawn_at is None else "withdrawn",
+                    b.created_at,
+                    b.withdrawn_at,
                 )
             if n.closed_at is not None:
                 self.selections.append(self._selection(n, docs, openings))
@@ -1959,12 +2838,29 @@ class Rows:
         alternates = d.alternates if d else ([] if n.outcome == "direct" else None)
         final = n.final_at if n.status == "awarded" else None
         return (
-            n.number, n.seqs.get("closed", self.log.seq_at(n.closed_at)), n.closed_at, n.secret.hex(), standing, opened,
-            as_json([[a, w] for a, w in n.candidates]), as_json(n.excluded), n.eligible.hex(), n.outcome,
-            n.seqs.get("outcome", self.log.seq_at(n.outcome_at)) if n.outcome_at else None, n.outcome_at, n.failed_reason, None,
-            d.seed.hex() if d else None, as_json(d.order) if d else None, as_json(d.ranking) if d else None,
-            as_json(winners) if winners is not None else None, as_json(alternates) if alternates is not None else None,
-            n.waiting_reason, n.closed_at if n.outcome == "waiting" else None, n.publicity_ends, self.log.seq_at(final) if final else None,
+            n.number,
+            n.seqs.get("closed", self.log.seq_at(n.closed_at)),
+            n.closed_at,
+            n.secret.hex(),
+            standing,
+            opened,
+            as_json([[a, w] for a, w in n.candidates]),
+            as_json(n.excluded),
+            n.eligible.hex(),
+            n.outcome,
+            n.seqs.get("outcome", self.log.seq_at(n.outcome_at)) if n.outcome_at else None,
+            n.outcome_at,
+            n.failed_reason,
+            None,
+            d.seed.hex() if d else None,
+            as_json(d.order) if d else None,
+            as_json(d.ranking) if d else None,
+            as_json(winners) if winners is not None else None,
+            as_json(alternates) if alternates is not None else None,
+            n.waiting_reason,
+            n.closed_at if n.outcome == "waiting" else None,
+            n.publicity_ends,
+            self.log.seq_at(final) if final else None,
         )
 
     def selection(self) -> Iterator[tuple[Any, ...]]:
@@ -1973,22 +2869,55 @@ class Rows:
     def award(self) -> Iterator[tuple[Any, ...]]:
         for n, a in self.world.awards():
             # The first holders came with the outcome entry, replacements with a decline's.
-            since = n.seqs["outcome"] if "outcome" in n.seqs and a.since == n.outcome_at else self.log.seq_at(a.since)
-            yield (a.id, n.number, a.slot, a.agency.id, a.agency.public_id, a.status, since, self.log.seq_at(a.ended_at) if a.ended_at else None,
-                   a.end_reason, a.replaced_by, a.since, a.ended_at)
+            since = (
+                n.seqs["outcome"]
+                if "outcome" in n.seqs and a.since == n.outcome_at
+                else self.log.seq_at(a.since)
+            )
+            yield (
+                a.id,
+                n.number,
+                a.slot,
+                a.agency.id,
+                a.agency.public_id,
+                a.status,
+                since,
+                self.log.seq_at(a.ended_at) if a.ended_at else None,
+                a.end_reason,
+                a.replaced_by,
+                a.since,
+                a.ended_at,
+            )
 
     def objection(self) -> Iterator[tuple[Any, ...]]:
         rows = []
         for n in self.world.notices:
             for o in n.objections:
                 seq = self.log.seq_at
-                rows.append((
-                    o.number, o.public_id, n.number, o.filed_by.id, o.agency.public_id if o.agency else None, o.reasons, o.status,
-                    o.filed_seq if o.filed_seq >= 0 else seq(o.filed_at), o.filed_at, o.answer,
-                    (o.answered_seq if o.answered_seq >= 0 else seq(o.answered_at)) if o.answered_at else None, o.answered_at,
-                    o.decision_reason, o.decided_by.id if o.decided_by else None, seq(o.decided_at) if o.decided_at else None, o.decided_at,
-                    o.party, o.party_salt,
-                ))
+                rows.append(
+                    (
+                        o.number,
+                        o.public_id,
+                        n.number,
+                        o.filed_by.id,
+                        o.agency.public_id if o.agency else None,
+                        o.reasons,
+                        o.status,
+                        o.filed_seq if o.filed_seq >= 0 else seq(o.filed_at),
+                        o.filed_at,
+                        o.answer,
+                        (o.answered_seq if o.answered_seq >= 0 else seq(o.answered_at))
+                        if o.answered_at
+                        else None,
+                        o.answered_at,
+                        o.decision_reason,
+                        o.decided_by.id if o.decided_by else None,
+                        seq(o.decided_at) if o.decided_at else None,
+                        o.decided_at,
+                        o.party,
+                        o.party_salt,
+                    )
+                )
         yield from sorted(rows)
 
     def inbox_message(self) -> Iterator[tuple[Any, ...]]:
@@ -1997,15 +2926,39 @@ class Rows:
         week_ago = self.world.anchor - timedelta(days=7)
         for number, (user, n, kind, at, params) in enumerate(messages, start=1):
             read = at + days(self.rng, 0.01, 5) if at < week_ago and self.rng.random() < 0.85 else None
-            yield (number, user.id, n.number, kind, as_json({"notice_id": n.public_id, "title": n.title, **params}), at, read)
+            yield (
+                number,
+                user.id,
+                n.number,
+                kind,
+                as_json({"notice_id": n.public_id, "title": n.title, **params}),
+                at,
+                read,
+            )
 
     def contract(self) -> Iterator[tuple[Any, ...]]:
         for n, c in self.world.contracts():
             a = c.award
             yield (
-                c.number, format_public_id("C", c.number), n.number, a.id, a.agency.id, n.org.owner.id, c.amount_fen, c.signed_on, c.start_on,
-                c.due_on, c.status, c.stop_reason, self.log.seq_at(c.recorded_at), self.log.seq_at(c.confirmed_at) if c.confirmed_at else None,
-                c.recorded_at, c.confirmed_at, c.completed_at, c.stopped_at, c.declined_at,
+                c.number,
+                format_public_id("C", c.number),
+                n.number,
+                a.id,
+                a.agency.id,
+                n.org.owner.id,
+                c.amount_fen,
+                c.signed_on,
+                c.start_on,
+                c.due_on,
+                c.status,
+                c.stop_reason,
+                self.log.seq_at(c.recorded_at),
+                self.log.seq_at(c.confirmed_at) if c.confirmed_at else None,
+                c.recorded_at,
+                c.confirmed_at,
+                c.completed_at,
+                c.stopped_at,
+                c.declined_at,
             )
 
     def milestone(self) -> Iterator[tuple[Any, ...]]:
@@ -2013,7 +2966,19 @@ class Rows:
         for _, c in self.world.contracts():
             for m in c.milestones:
                 number += 1
-                yield (number, c.number, m.position, m.title, m.due_on, m.status, m.note, m.return_reason, m.submitted_at, m.accepted_at, m.overdue_on)
+                yield (
+                    number,
+                    c.number,
+                    m.position,
+                    m.title,
+                    m.due_on,
+                    m.status,
+                    m.note,
+                    m.return_reason,
+                    m.submitted_at,
+                    m.accepted_at,
+                    m.overdue_on,
+                )
 
     def deliverable(self) -> Iterator[tuple[Any, ...]]:
         milestone, number = 0, 0
@@ -2022,17 +2987,41 @@ class Rows:
                 milestone += 1
                 if m.submitted_at is not None:
                     number += 1
-                    yield (number, milestone, f"里程碑{m.position}成果.pdf", "application/pdf", self.rng.randint(200_000, 9_000_000), digest_hex(self.rng), m.submitted_at)
+                    yield (
+                        number,
+                        milestone,
+                        f"里程碑{m.position}成果.pdf",
+                        "application/pdf",
+                        self.rng.randint(200_000, 9_000_000),
+                        digest_hex(self.rng),
+                        m.submitted_at,
+                    )
 
     def rating(self) -> Iterator[tuple[Any, ...]]:
-        rated = sorted(((n, c) for n, c in self.world.contracts() if c.rating is not None), key=lambda p: p[1].rating.rated_at)  # type: ignore[union-attr]
+        rated = sorted(
+            ((n, c) for n, c in self.world.contracts() if c.rating is not None),
+            key=lambda p: p[1].rating.rated_at,
+        )  # type: ignore[union-attr]
         supervisors = self.world.people.supervisors
         for number, (_, c) in enumerate(rated, start=1):
             r = c.rating
             assert r is not None
             voided_by = supervisors[number % len(supervisors)].id if r.voided_at else None
-            yield (number, format_public_id("RT", number), c.number, c.award.agency.id, *r.scores, r.comment, r.rated_at, self.log.seq_at(r.rated_at),
-                   r.reply, r.replied_at, r.void_reason, r.voided_at, voided_by)
+            yield (
+                number,
+                format_public_id("RT", number),
+                c.number,
+                c.award.agency.id,
+                *r.scores,
+                r.comment,
+                r.rated_at,
+                self.log.seq_at(r.rated_at),
+                r.reply,
+                r.replied_at,
+                r.void_reason,
+                r.voided_at,
+                voided_by,
+            )
 
 
 def notice_messages(n: NoticePlan) -> Iterator[tuple[User, NoticePlan, str, datetime, dict[str, Any]]]:
@@ -2049,17 +3038,43 @@ def notice_messages(n: NoticePlan) -> Iterator[tuple[User, NoticePlan, str, date
         if a.since == n.outcome_at:
             yield a.agency.user, n, "won", a.since, {}
         if a.ended_at is not None:
-            yield owner, n, a.status, a.ended_at, {"agency_id": a.agency.public_id, "replacement": a.replaced_by}
+            yield (
+                owner,
+                n,
+                a.status,
+                a.ended_at,
+                {"agency_id": a.agency.public_id, "replacement": a.replaced_by},
+            )
             if a.replaced_by:
-                replacement = next(x for x in n.awards if x.agency.public_id == a.replaced_by and x.since == a.ended_at)
-                yield replacement.agency.user, n, "won_as_replacement", a.ended_at, {"replaced": a.agency.public_id}
+                replacement = next(
+                    x for x in n.awards if x.agency.public_id == a.replaced_by and x.since == a.ended_at
+                )
+                yield (
+                    replacement.agency.user,
+                    n,
+                    "won_as_replacement",
+                    a.ended_at,
+                    {"replaced": a.agency.public_id},
+                )
     for o in n.objections:
         yield owner, n, "objection_filed", o.filed_at, {"objection_id": o.public_id}
         if o.answered_at:
             yield o.filed_by, n, "objection_answered", o.answered_at, {"objection_id": o.public_id}
         if o.decided_at:
-            yield o.filed_by, n, "objection_decided", o.decided_at, {"objection_id": o.public_id, "decision": o.status}
-            yield owner, n, "objection_decided", o.decided_at, {"objection_id": o.public_id, "decision": o.status}
+            yield (
+                o.filed_by,
+                n,
+                "objection_decided",
+                o.decided_at,
+                {"objection_id": o.public_id, "decision": o.status},
+            )
+            yield (
+                owner,
+                n,
+                "objection_decided",
+                o.decided_at,
+                {"objection_id": o.public_id, "decision": o.status},
+            )
     if n.status == "awarded" and n.final_at:
         for a in n.awards:
             if a.status == "holding":
@@ -2075,7 +3090,13 @@ def notice_messages(n: NoticePlan) -> Iterator[tuple[User, NoticePlan, str, date
             if m.submitted_at:
                 yield owner, n, "milestone_submitted", m.submitted_at, {**contract_id, "position": m.position}
             if m.accepted_at:
-                yield agency.user, n, "milestone_accepted", m.accepted_at, {**contract_id, "position": m.position}
+                yield (
+                    agency.user,
+                    n,
+                    "milestone_accepted",
+                    m.accepted_at,
+                    {**contract_id, "position": m.position},
+                )
         if c.completed_at:
             yield agency.user, n, "contract_completed", c.completed_at, contract_id
         if c.stopped_at:
@@ -2125,7 +3146,9 @@ class History:
     def rows(self) -> Iterator[tuple[Any, ...]]:
         n, log = self.log.history, self.log
         every, start = self.placed()
-        entries = synthetic_log(n, self.rng_seed, agencies=self.agencies, start=start, every=every, ids=("HN", "HB"))
+        entries = synthetic_log(
+            n, self.rng_seed, agencies=self.agencies, start=start, every=every, ids=("HN", "HB")
+        )
         for seq, (type_, notice_id, entry) in enumerate(entries):
             if seq % HISTORY_SAMPLE == 0 or seq == n - 1:
                 at = entry.index(b'"ts":"') + 6
@@ -2141,7 +3164,9 @@ def history_offsets(n: int, rng_seed: int, agencies: int, every: float) -> list[
     (with the history's arguments; the times are the same from any start, shifted)."""
     epoch = START
     out = []
-    for _, _, entry in synthetic_log(n, rng_seed, agencies=agencies, start=epoch, every=every, ids=("HN", "HB")):
+    for _, _, entry in synthetic_log(
+        n, rng_seed, agencies=agencies, start=epoch, every=every, ids=("HN", "HB")
+    ):
         at = entry.index(b'"ts":"') + 6
         out.append(protocol.parse_ts(entry[at : at + 27].decode()) - epoch)
     return out
@@ -2149,7 +3174,9 @@ def history_offsets(n: int, rng_seed: int, agencies: int, every: float) -> list[
 
 def _offsets_in_microseconds(n: int, rng_seed: int, agencies: int, every: float) -> bytes:
     """history_offsets for another process: whole microseconds, packed (8 bytes each)."""
-    return array("q", (t // timedelta(microseconds=1) for t in history_offsets(n, rng_seed, agencies, every))).tobytes()
+    return array(
+        "q", (t // timedelta(microseconds=1) for t in history_offsets(n, rng_seed, agencies, every))
+    ).tobytes()
 
 
 TIMING_FROM = 100_000  # log entries: below, the dry run is made in place (a second per 25,000 entries)
@@ -2170,12 +3197,18 @@ class Timing:
     default sizes it is)."""
 
     def __init__(self, total: int, rng_seed: int, agencies: int) -> None:
-        self.every = every_for(round(total * HISTORY_SHARE), PLATFORM_AGE - LIVE_AGO - timedelta(days=1)) * PACE_BIAS
+        self.every = (
+            every_for(round(total * HISTORY_SHARE), PLATFORM_AGE - LIVE_AGO - timedelta(days=1)) * PACE_BIAS
+        )
         self.pool: concurrent.futures.ProcessPoolExecutor | None = None
         self.future: concurrent.futures.Future[bytes] | None = None
         try:
-            self.pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-            self.future = self.pool.submit(_offsets_in_microseconds, total, rng_seed, max(1, agencies), self.every)
+            self.pool = concurrent.futures.ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn")
+            )
+            self.future = self.pool.submit(
+                _offsets_in_microseconds, total, rng_seed, max(1, agencies), self.every
+            )
         except (OSError, RuntimeError, NotImplementedError):  # no processes here: made in place later
             self.close()
 
@@ -2184,7 +3217,7 @@ class Timing:
             return None
         try:
             offsets = array("q", self.future.result())
-        except Exception:  # noqa: BLE001 - a broken worker: made in place instead
+        except Exception:
             return None
         finally:
             self.close()
@@ -2196,7 +3229,9 @@ class Timing:
         self.pool = None
 
 
-async def copy(conn: asyncpg.Connection, report: SeedReport, table: str, records: Iterable[tuple[Any, ...]]) -> None:
+async def copy(
+    conn: asyncpg.Connection, report: SeedReport, table: str, records: Iterable[tuple[Any, ...]]
+) -> None:
     started = time.perf_counter()
     rows = 0
 
@@ -2214,7 +3249,13 @@ async def build_subtrees(conn: asyncpg.Connection, report: SeedReport) -> None:
     """log_subtree from the entries' leaf hashes, a level at a time, in SQL: every aligned
     perfect subtree, as market_log_append stores them (migration 0002)."""
     started = time.perf_counter()
-    total = int((await conn.execute("INSERT INTO log_subtree (level, idx, hash) SELECT 0, seq, leaf_hash FROM log_entry")).split()[-1])
+    total = int(
+        (
+            await conn.execute(
+                "INSERT INTO log_subtree (level, idx, hash) SELECT 0, seq, leaf_hash FROM log_entry"
+            )
+        ).split()[-1]
+    )
     level = 1
     while True:
         status = await conn.execute(
@@ -2240,12 +3281,18 @@ async def sign_checkpoint(conn: asyncpg.Connection, report: SeedReport, size: in
         keys = [((e - s).bit_length() - 1, s >> ((e - s).bit_length() - 1)) for s, e in pieces]
         rows = await conn.fetch(
             "SELECT level, idx, hash FROM log_subtree WHERE (level, idx) IN (SELECT * FROM unnest($1::smallint[], $2::bigint[]))",
-            [k[0] for k in keys], [k[1] for k in keys],
+            [k[0] for k in keys],
+            [k[1] for k in keys],
         )
         found = {(r["level"], r["idx"]): bytes(r["hash"]) for r in rows}
         by_range = {piece: found[key] for piece, key in zip(pieces, keys, strict=True)}
         root = protocol.hash_range(0, size, lambda s, e: by_range[(s, e)])
-        await conn.execute("INSERT INTO log_checkpoint (size, root, note, created_at) VALUES ($1, $2, $3, now())", size, root, signer.sign_checkpoint(size, root))
+        await conn.execute(
+            "INSERT INTO log_checkpoint (size, root, note, created_at) VALUES ($1, $2, $3, now())",
+            size,
+            root,
+            signer.sign_checkpoint(size, root),
+        )
     report.tables["log_checkpoint"] = (1 if size else 0, time.perf_counter() - started)
 
 
@@ -2289,9 +3336,13 @@ async def check_foreign_keys(conn: asyncpg.Connection) -> None:
         WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace
         GROUP BY c.conname, c.conrelid, c.confrelid""")
     for key in keys:
-        matches = " AND ".join(f"p.{q(r)} = c.{q(col)}" for col, r in zip(key["columns"], key["referenced"], strict=True))
+        matches = " AND ".join(
+            f"p.{q(r)} = c.{q(col)}" for col, r in zip(key["columns"], key["referenced"], strict=True)
+        )
         present = " AND ".join(f"c.{q(col)} IS NOT NULL" for col in key["columns"])
-        bad = await conn.fetchval(f"SELECT count(*) FROM {key['child']} c WHERE {present} AND NOT EXISTS (SELECT 1 FROM {key['parent']} p WHERE {matches})")
+        bad = await conn.fetchval(
+            f"SELECT count(*) FROM {key['child']} c WHERE {present} AND NOT EXISTS (SELECT 1 FROM {key['parent']} p WHERE {matches})"
+        )
         if bad:
             raise AssertionError(f"{bad} rows of {key['child']} break foreign key {key['conname']}")
 
@@ -2303,22 +3354,38 @@ def q(name: str) -> str:
 async def drop_secondary_indexes(conn: asyncpg.Connection) -> list[str]:
     """The seeded tables' indexes that no constraint owns, dropped for the load (one sorted
     build each afterwards is cheaper than a million inserts into each); their definitions."""
-    rows = await conn.fetch("""
+    rows = await conn.fetch(
+        """
         SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
         FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
         WHERE t.relname = ANY($1::text[]) AND t.relnamespace = 'public'::regnamespace
-          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)""", list(COLUMNS))
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)""",
+        list(COLUMNS),
+    )
     for row in rows:
         await conn.execute(f"DROP INDEX {row['name']}")
     return [row["definition"] for row in rows]
 
 
 async def check_empty(conn: asyncpg.Connection) -> None:
-    if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM app_user) OR EXISTS (SELECT 1 FROM log_entry) OR EXISTS (SELECT 1 FROM notice)"):
-        raise ValueError("the database already holds data: seed a fresh, migrated database (--scratch makes one)")
+    if await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM app_user) OR EXISTS (SELECT 1 FROM log_entry) OR EXISTS (SELECT 1 FROM notice)"
+    ):
+        raise ValueError(
+            "the database already holds data: seed a fresh, migrated database (--scratch makes one)"
+        )
 
 
-async def write(conn: asyncpg.Connection, world: World, log: LogPlan, keys: Keys, rows: Rows, report: SeedReport, history: History, say: Callable[[str], None]) -> None:
+async def write(
+    conn: asyncpg.Connection,
+    world: World,
+    log: LogPlan,
+    keys: Keys,
+    rows: Rows,
+    report: SeedReport,
+    history: History,
+    say: Callable[[str], None],
+) -> None:
     # The log's own lock: a server appending meanwhile waits for the whole log to be in.
     await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
     unchecked = await without_checks(conn)
@@ -2329,11 +3396,31 @@ async def write(conn: asyncpg.Connection, world: World, log: LogPlan, keys: Keys
     if history.note:
         say(f"note: {history.note}")
     if history.last_ts and log.entries and history.last_ts >= protocol.format_ts(log.live_start):
-        say(f"note: the history's last entry ({history.last_ts}) is not before the logged part ({log.live_start.isoformat()})")
+        say(
+            f"note: the history's last entry ({history.last_ts}) is not before the logged part ({log.live_start.isoformat()})"
+        )
     tables = [
-        "app_user", "owner_org", "project", "agency", "agency_category", "qualification", "agency_document", "agency_review",
-        "notice", "notice_avoid", "notice_revision", "notice_secret", "bid", "selection", "award", "objection", "inbox_message",
-        "contract", "milestone", "deliverable", "rating",
+        "app_user",
+        "owner_org",
+        "project",
+        "agency",
+        "agency_category",
+        "qualification",
+        "agency_document",
+        "agency_review",
+        "notice",
+        "notice_avoid",
+        "notice_revision",
+        "notice_secret",
+        "bid",
+        "selection",
+        "award",
+        "objection",
+        "inbox_message",
+        "contract",
+        "milestone",
+        "deliverable",
+        "rating",
     ]
     for table in tables:
         await copy(conn, report, table, getattr(rows, table)())
@@ -2385,12 +3472,30 @@ async def seed(
     MARKET_DATA_DIR, as the server's); ``now``: the moment the data set ends (default: now,
     rounded down to the hour)."""
     with without_cyclic_gc():
-        return await _seed(url, Sizes(agencies, notices, bids, log_entries), rng_seed, data_dir, now, progress or (lambda line: None))
+        return await _seed(
+            url,
+            Sizes(agencies, notices, bids, log_entries),
+            rng_seed,
+            data_dir,
+            now,
+            progress or (lambda line: None),
+        )
 
 
-async def _seed(url: str, sizes: Sizes, rng_seed: int, data_dir: Path | None, now: datetime | None, say: Callable[[str], None]) -> SeedReport:
+async def _seed(
+    url: str,
+    sizes: Sizes,
+    rng_seed: int,
+    data_dir: Path | None,
+    now: datetime | None,
+    say: Callable[[str], None],
+) -> SeedReport:
     began = time.perf_counter()
-    anchor = now.astimezone(UTC) if now is not None else datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    anchor = (
+        now.astimezone(UTC)
+        if now is not None
+        else datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    )
     report = SeedReport(sizes=sizes, rng_seed=rng_seed, anchor=anchor)
     keys = Keys.from_data_dir(data_dir)
     rng = random.Random(rng_seed)
@@ -2403,8 +3508,16 @@ async def _seed(url: str, sizes: Sizes, rng_seed: int, data_dir: Path | None, no
 
 
 async def _plan_and_write(
-    url: str, sizes: Sizes, rng_seed: int, rng: random.Random, keys: Keys, anchor: datetime, report: SeedReport,
-    timing: Timing | None, began: float, say: Callable[[str], None],
+    url: str,
+    sizes: Sizes,
+    rng_seed: int,
+    rng: random.Random,
+    keys: Keys,
+    anchor: datetime,
+    report: SeedReport,
+    timing: Timing | None,
+    began: float,
+    say: Callable[[str], None],
 ) -> SeedReport:
     started = time.perf_counter()
     world = plan_world(sizes, rng, anchor)
@@ -2443,23 +3556,46 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Seed a provincial-scale data set with COPY (see the module's docstring).")
-    parser.add_argument("--scale", type=float, default=1.0, help="of every default size (0.001: 10 agencies, 100 notices, 1,000 bids and entries)")
+    parser = argparse.ArgumentParser(
+        description="Seed a provincial-scale data set with COPY (see the module's docstring)."
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="of every default size (0.001: 10 agencies, 100 notices, 1,000 bids and entries)",
+    )
     parser.add_argument("--agencies", type=int)
     parser.add_argument("--notices", type=int)
     parser.add_argument("--bids", type=int)
     parser.add_argument("--log-entries", dest="log_entries", type=int)
     parser.add_argument("--rng-seed", type=int, default=1)
-    parser.add_argument("--now", type=datetime.fromisoformat, help="ISO time the data set ends at (default: now, rounded down to the hour)")
+    parser.add_argument(
+        "--now",
+        type=datetime.fromisoformat,
+        help="ISO time the data set ends at (default: now, rounded down to the hour)",
+    )
     parser.add_argument("--database-url", help="the database to seed (default: DATABASE_URL)")
-    parser.add_argument("--scratch", action="store_true", help="seed a fresh database made by ops/scratch.py instead")
-    parser.add_argument("--keep", action="store_true", help="with --scratch: keep the database at the end and print its URL")
+    parser.add_argument(
+        "--scratch", action="store_true", help="seed a fresh database made by ops/scratch.py instead"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="with --scratch: keep the database at the end and print its URL"
+    )
     args = parser.parse_args(argv)
     sizes = sizes_from(args)
     now = args.now.replace(tzinfo=args.now.tzinfo or UTC) if args.now else None
 
     def run(url: str) -> SeedReport:
-        return asyncio.run(seed(url, **sizes.__dict__, rng_seed=args.rng_seed, now=now, progress=lambda line: print(line, file=sys.stderr)))
+        return asyncio.run(
+            seed(
+                url,
+                **sizes.__dict__,
+                rng_seed=args.rng_seed,
+                now=now,
+                progress=lambda line: print(line, file=sys.stderr),
+            )
+        )
 
     try:
         if args.scratch:

@@ -54,7 +54,13 @@ class SyntheticNotice:
     """One notice's story, told entry by entry as the heap of timed events asks."""
 
     def __init__(
-        self, number: int, published: float, rng: random.Random, start: datetime = START, ids: tuple[str, str] = ("N", "B"), version: int = 1
+        self,
+        number: int,
+        published: float,
+        rng: random.Random,
+        start: datetime = START,
+        ids: tuple[str, str] = ("N", "B"),
+        version: int = 1,
     ) -> None:
         self.version = version
         self.id = f"{ids[0]}-{number:06d}"
@@ -77,10 +83,16 @@ class SyntheticNotice:
 
     def published(self) -> dict[str, Any]:
         entry = {
-            "type": "notice.published", "notice_id": self.id, "method": self.method, "winners": self.k,
-            "min_candidates": self.min_candidates, "bid_deadline": self.deadline_ts,
-            "terms_sha256": protocol.sha256_hex(self.id.encode()), "commit": protocol.commitment(self.id, notice_secret(self.id)).hex(),
-            "scheme": "none", "v": self.version,
+            "type": "notice.published",
+            "notice_id": self.id,
+            "method": self.method,
+            "winners": self.k,
+            "min_candidates": self.min_candidates,
+            "bid_deadline": self.deadline_ts,
+            "terms_sha256": protocol.sha256_hex(self.id.encode()),
+            "commit": protocol.commitment(self.id, notice_secret(self.id)).hex(),
+            "scheme": "none",
+            "v": self.version,
         }
         if self.version == 2:
             entry["sealing"] = "server"
@@ -93,15 +105,35 @@ class SyntheticNotice:
         if self.version == 2:
             doc = {"notice_id": self.id, "bid_id": bid_id, "agency_id": agency_id, "price_fen": price}
             salt = self.rng.getrandbits(256).to_bytes(32, "big")
-            commitment = protocol.bid_commitment(salt, canonical(doc))  # canonical: protocol.bid_document_v2's bytes
+            commitment = protocol.bid_commitment(
+                salt, canonical(doc)
+            )  # canonical: protocol.bid_document_v2's bytes
             self.docs[agency_id] = doc
             opening = self.openings[bid_id] = {"bid": doc, "salt": salt.hex(), "seq": None, "withdrawn": None}
             self.commitments[bid_id] = commitment
-            return {"type": protocol.SEALED_TYPE, "commitment": commitment.hex(), "v": 2, "_seq": (opening, "seq")}
-        doc = {"notice_id": self.id, "bid_id": bid_id, "agency_id": agency_id, "price_fen": price, "nonce": f"{self.rng.getrandbits(128):032x}"}
+            return {
+                "type": protocol.SEALED_TYPE,
+                "commitment": commitment.hex(),
+                "v": 2,
+                "_seq": (opening, "seq"),
+            }
+        doc = {
+            "notice_id": self.id,
+            "bid_id": bid_id,
+            "agency_id": agency_id,
+            "price_fen": price,
+            "nonce": f"{self.rng.getrandbits(128):032x}",
+        }
         document = canonical(doc)  # protocol.bid_document's bytes
         self.docs[agency_id] = doc
-        return {"type": "bid.accepted", "notice_id": self.id, "bid_id": bid_id, "agency_id": agency_id, "bid_sha256": protocol.bid_sha256(document), "v": 1}
+        return {
+            "type": "bid.accepted",
+            "notice_id": self.id,
+            "bid_id": bid_id,
+            "agency_id": agency_id,
+            "bid_sha256": protocol.bid_sha256(document),
+            "v": 1,
+        }
 
     def withdrawn(self, agency_id: str) -> dict[str, Any]:
         doc = self.docs.pop(agency_id)
@@ -109,8 +141,19 @@ class SyntheticNotice:
             salt = self.rng.getrandbits(256).to_bytes(32, "big")
             withdrawal = self.openings[doc["bid_id"]]["withdrawn"] = {"salt": salt.hex(), "seq": None}
             commitment = protocol.withdrawal_commitment(salt, self.commitments[doc["bid_id"]])
-            return {"type": protocol.SEALED_TYPE, "commitment": commitment.hex(), "v": 2, "_seq": (withdrawal, "seq")}
-        return {"type": "bid.withdrawn", "notice_id": self.id, "bid_id": doc["bid_id"], "agency_id": agency_id, "v": 1}
+            return {
+                "type": protocol.SEALED_TYPE,
+                "commitment": commitment.hex(),
+                "v": 2,
+                "_seq": (withdrawal, "seq"),
+            }
+        return {
+            "type": "bid.withdrawn",
+            "notice_id": self.id,
+            "bid_id": doc["bid_id"],
+            "agency_id": agency_id,
+            "v": 1,
+        }
 
     def closed_and_outcome(self) -> list[dict[str, Any]]:
         """bidding.closed and the outcome: one transaction, so adjacent in the log."""
@@ -122,36 +165,80 @@ class SyntheticNotice:
         eligible = protocol.eligible_digest(candidates)
         secret = notice_secret(self.id)
         closed = {
-            "type": "bidding.closed", "notice_id": self.id, "secret": secret.hex(),
+            "type": "bidding.closed",
+            "notice_id": self.id,
+            "secret": secret.hex(),
             "candidates": [[a, w] for a, w in candidates],
-            "excluded": [{"agency_id": a, "reason": "not_named" if self.method == "direct" else "qualification_expired"} for a in excluded],
-            "eligible": eligible.hex(), "v": self.version,
+            "excluded": [
+                {
+                    "agency_id": a,
+                    "reason": "not_named" if self.method == "direct" else "qualification_expired",
+                }
+                for a in excluded
+            ],
+            "eligible": eligible.hex(),
+            "v": self.version,
         }
         if self.version == 2:
             closed["openings"] = [self.openings[bid_id] for bid_id in sorted(self.openings)]
         else:
             closed["bids"] = sorted(self.docs.values(), key=lambda d: d["bid_id"])
         if len(candidates) < self.min_candidates:
-            return [closed, {"type": "selection.failed", "notice_id": self.id, "reason": "too_few_candidates", "v": self.version}]
+            return [
+                closed,
+                {
+                    "type": "selection.failed",
+                    "notice_id": self.id,
+                    "reason": "too_few_candidates",
+                    "v": self.version,
+                },
+            ]
         if self.method == "direct":
             self.winners = [candidates[0][0]]
-            return [closed, {"type": "selection.direct", "notice_id": self.id, "agency_id": self.winners[0], "justification": "the only licensed provider", "v": self.version}]
+            return [
+                closed,
+                {
+                    "type": "selection.direct",
+                    "notice_id": self.id,
+                    "agency_id": self.winners[0],
+                    "justification": "the only licensed provider",
+                    "v": self.version,
+                },
+            ]
         seed = protocol.seed(self.id, 1, secret, eligible, "none", b"")
         order = protocol.draw_order(seed, candidates)
         prices = {a: d["price_fen"] for a, d in self.docs.items()} if self.method == "lowest_price" else None
         ranking = protocol.rank(self.method, order, prices)
         self.winners, self.alternates = protocol.split_winners(ranking, self.k)
-        return [closed, {
-            "type": "selection.drawn", "notice_id": self.id, "attempt": 1, "scheme": "none", "beacon": None,
-            "seed": seed.hex(), "order": order, "ranking": ranking, "winners": self.winners, "alternates": self.alternates,
-            "v": self.version,
-        }]
+        return [
+            closed,
+            {
+                "type": "selection.drawn",
+                "notice_id": self.id,
+                "attempt": 1,
+                "scheme": "none",
+                "beacon": None,
+                "seed": seed.hex(),
+                "order": order,
+                "ranking": ranking,
+                "winners": self.winners,
+                "alternates": self.alternates,
+                "v": self.version,
+            },
+        ]
 
     def declined(self) -> dict[str, Any]:
         agency_id, replacement = self.winners[0], (self.alternates[0] if self.alternates else None)
         self.winners[0:1] = [replacement] if replacement else []
         self.alternates = self.alternates[1:]  # (a decline happens at most once here)
-        return {"type": "award.declined", "notice_id": self.id, "agency_id": agency_id, "reason": "cannot staff it", "replacement": replacement, "v": self.version}
+        return {
+            "type": "award.declined",
+            "notice_id": self.id,
+            "agency_id": agency_id,
+            "reason": "cannot staff it",
+            "replacement": replacement,
+            "v": self.version,
+        }
 
     def final(self) -> dict[str, Any]:
         return {"type": "award.final", "notice_id": self.id, "winners": self.winners, "v": self.version}
@@ -201,10 +288,15 @@ def synthetic_log(
     def other(now: float) -> list[dict[str, Any]]:
         at(now + rng.expovariate(1 / (every * 6)), other)
         agency = rng.randrange(1, agencies + 1)
-        return [{
-            "type": rng.choice(OTHER_TYPES), "agency_id": f"AG-{agency:06d}", "document_sha256": f"{rng.getrandbits(256):064x}", "note": "x" * 40,
-            "v": 2 if seq >= upgrade else 1,
-        }]
+        return [
+            {
+                "type": rng.choice(OTHER_TYPES),
+                "agency_id": f"AG-{agency:06d}",
+                "document_sha256": f"{rng.getrandbits(256):064x}",
+                "note": "x" * 40,
+                "v": 2 if seq >= upgrade else 1,
+            }
+        ]
 
     at(0.0, publish)
     at(0.0, other)

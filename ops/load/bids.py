@@ -134,9 +134,13 @@ class Report:
     log_verify_output: str = ""
     server_errors_logged: int = 0
     served: list[int] = field(default_factory=list)  # bid requests each server process answered
-    cpu_ms_per_bid: dict[str, float] = field(default_factory=dict)  # CPU time spent per bid: servers, postgres, client
+    cpu_ms_per_bid: dict[str, float] = field(
+        default_factory=dict
+    )  # CPU time spent per bid: servers, postgres, client
     warmup_ok: int = 0  # warm-up bids accepted (on their own notice)
-    p99_by_second: list[float] = field(default_factory=list)  # p99 of the bids planned in each second of the window
+    p99_by_second: list[float] = field(
+        default_factory=list
+    )  # p99 of the bids planned in each second of the window
     machine_busy_cores: float = 0.0  # busy CPUs over the load window, ours and everyone else's
 
     @property
@@ -154,7 +158,9 @@ class Report:
         if self.lost:
             out.append(f"{len(self.lost)} bids lost (first: {self.lost[:3]})")
         if self.unexpected:
-            out.append(f"{len(self.unexpected)} bids in the log that were refused or are half there (first: {self.unexpected[:3]})")
+            out.append(
+                f"{len(self.unexpected)} bids in the log that were refused or are half there (first: {self.unexpected[:3]})"
+            )
         if self.five_xx:
             out.append(f"{self.five_xx} responses 5xx")
         if self.errors:
@@ -164,7 +170,10 @@ class Report:
         warmup = min(int(self.options.get("warmup") or 0), int(self.options.get("agencies") or 0))
         if self.warmup_ok != warmup:
             out.append(f"only {self.warmup_ok} of {warmup} warm-up bids were accepted")
-        if self.bids_in_database != self.accepted + self.accepted_unanswered or self.entries_for_notice != self.bids_in_database:
+        if (
+            self.bids_in_database != self.accepted + self.accepted_unanswered
+            or self.entries_for_notice != self.bids_in_database
+        ):
             out.append(
                 f"{self.accepted} bids answered 201 (+{self.accepted_unanswered} accepted after the client gave up), "
                 f"{self.bids_in_database} in the database, {self.entries_for_notice} sealed bid entries"
@@ -180,7 +189,9 @@ class Report:
 
     def lines(self) -> list[str]:
         o = self.options
-        shape = "a running server" if o.get("url") else f"{o['processes']} process(es) x {o['workers']} worker(s)"
+        shape = (
+            "a running server" if o.get("url") else f"{o['processes']} process(es) x {o['workers']} worker(s)"
+        )
         return [
             f"load: {o['agencies']} agencies, one {o['method']} notice {self.notice_id}, over {o['seconds']:g} s, "
             f"{shape}: {', '.join(self.servers)}",
@@ -252,7 +263,9 @@ def wait_started(log_path: Path, workers: int, timeout: float = 60.0) -> None:
 
 
 @contextmanager
-def servers(database_url: str, data_dir: Path, *, secret: str, workers: int, processes: int) -> Iterator[list[tuple[str, int]]]:
+def servers(
+    database_url: str, data_dir: Path, *, secret: str, workers: int, processes: int
+) -> Iterator[list[tuple[str, int]]]:
     """``processes`` × ``market serve --workers workers`` on one database and one data dir
     (shared keys), each on its own port; their output goes to data_dir/server-<i>.log."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -264,7 +277,10 @@ def servers(database_url: str, data_dir: Path, *, secret: str, workers: int, pro
             with log_path.open("ab") as log:
                 process = subprocess.Popen(
                     [sys.executable, "-m", "market.cli", "serve", "--workers", str(workers)],
-                    cwd=ROOT, env=server_env(database_url, data_dir, secret, port), stdout=log, stderr=subprocess.STDOUT,
+                    cwd=ROOT,
+                    env=server_env(database_url, data_dir, secret, port),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
                 )
             started.append((f"http://127.0.0.1:{port}", process, log_path))
             if i == 0:
@@ -356,34 +372,75 @@ async def prepare(database_url: str, *, agencies: int, secret: str, ttl: int = 3
     db = Database.from_url(url)
     try:
         async with db.transaction() as session:
-            owner = await accounts.register(session, data=UserCreate(email=f"load-owner-{run}@example.cn", password=secrets.token_urlsafe(16), name="Load owner", role=Role.owner))
-            admin = await accounts.create_staff(session, email=f"load-admin-{run}@example.cn", password=secrets.token_urlsafe(16), name="Load admin", role=Role.admin)
+            owner = await accounts.register(
+                session,
+                data=UserCreate(
+                    email=f"load-owner-{run}@example.cn",
+                    password=secrets.token_urlsafe(16),
+                    name="Load owner",
+                    role=Role.owner,
+                ),
+            )
+            admin = await accounts.create_staff(
+                session,
+                email=f"load-admin-{run}@example.cn",
+                password=secrets.token_urlsafe(16),
+                name="Load admin",
+                role=Role.admin,
+            )
     finally:
         await db.dispose()
 
     conn = await asyncpg.connect(to_asyncpg_dsn(url))
     try:
         async with conn.transaction():
+
             async def append(type: str, fields: dict[str, Any]) -> int:
                 head, middle, tail = log.entry_parts(type=type, fields=fields)
                 notice_id = fields.get("notice_id") if isinstance(fields.get("notice_id"), str) else None
-                return int(await conn.fetchval("SELECT seq FROM market_log_append($1, $2, $3, $4, $5)", type, notice_id, head, middle, tail))
+                return int(
+                    await conn.fetchval(
+                        "SELECT seq FROM market_log_append($1, $2, $3, $4, $5)",
+                        type,
+                        notice_id,
+                        head,
+                        middle,
+                        tail,
+                    )
+                )
 
-            user_numbers = [r[0] for r in await conn.fetch(f"SELECT nextval('{accounts.USER_ID_SEQUENCE}') FROM generate_series(1, $1)", agencies)]
-            agency_numbers = [r[0] for r in await conn.fetch(f"SELECT nextval('{agencies_service.AGENCY_ID_SEQUENCE}') FROM generate_series(1, $1)", agencies)]
+            user_numbers = [
+                r[0]
+                for r in await conn.fetch(
+                    f"SELECT nextval('{accounts.USER_ID_SEQUENCE}') FROM generate_series(1, $1)", agencies
+                )
+            ]
+            agency_numbers = [
+                r[0]
+                for r in await conn.fetch(
+                    f"SELECT nextval('{agencies_service.AGENCY_ID_SEQUENCE}') FROM generate_series(1, $1)",
+                    agencies,
+                )
+            ]
             user_ids = [format_public_id("U", n) for n in user_numbers]
             users = await conn.fetch(
                 "INSERT INTO app_user (public_id, email, name, role, password_hash, is_active, created_at) "
                 "SELECT u, e, n, 'agency', $4, true, now() FROM unnest($1::text[], $2::text[], $3::text[]) AS t(u, e, n) "
                 "RETURNING id, public_id",
-                user_ids, [f"load-{run}-{i}@example.cn" for i in range(agencies)], [f"Load agency {i}" for i in range(agencies)], shared_hash,
+                user_ids,
+                [f"load-{run}-{i}@example.cn" for i in range(agencies)],
+                [f"Load agency {i}" for i in range(agencies)],
+                shared_hash,
             )
             user_pk = {r["public_id"]: r["id"] for r in users}
             facts = [
                 Agency(
-                    public_id=format_public_id("AG", agency_numbers[i]), owner_id=user_pk[user_ids[i]],
-                    name=f"负载测试评价机构 {run}-{i:05d}", credit_code=complete_credit_code("9", "1", "530100", f"{tag}{i:06d}"),
-                    region="530100", status="approved",
+                    public_id=format_public_id("AG", agency_numbers[i]),
+                    owner_id=user_pk[user_ids[i]],
+                    name=f"负载测试评价机构 {run}-{i:05d}",
+                    credit_code=complete_credit_code("9", "1", "530100", f"{tag}{i:06d}"),
+                    region="530100",
+                    status="approved",
                 )
                 for i in range(agencies)
             ]
@@ -392,45 +449,87 @@ async def prepare(database_url: str, *, agencies: int, secret: str, ttl: int = 3
                 "status, status_reason, created_at, updated_at) "
                 "SELECT p, o, n, c, '530100', '', '', '', 'approved', '', now(), now() "
                 "FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) AS t(p, o, n, c) RETURNING id, public_id",
-                [a.public_id for a in facts], [a.owner_id for a in facts], [a.name for a in facts], [a.credit_code for a in facts],
+                [a.public_id for a in facts],
+                [a.owner_id for a in facts],
+                [a.name for a in facts],
+                [a.credit_code for a in facts],
             )
             agency_pk = {r["public_id"]: r["id"] for r in rows}
             pks = [agency_pk[a.public_id] for a in facts]
             await conn.execute(
-                "INSERT INTO agency_category (agency_id, category) SELECT a, $2 FROM unnest($1::int[]) AS t(a)", pks, AGENCY_CATEGORY
+                "INSERT INTO agency_category (agency_id, category) SELECT a, $2 FROM unnest($1::int[]) AS t(a)",
+                pks,
+                AGENCY_CATEGORY,
             )
             certificates = [f"HP-{run}-{i:05d}" for i in range(agencies)]
             await conn.execute(
                 "INSERT INTO qualification (agency_id, category, level, certificate_no, valid_until, status, review_reason, created_at) "
                 "SELECT a, $3, NULL, c, $4, 'approved', '', now() FROM unnest($1::int[], $2::text[]) AS t(a, c)",
-                pks, certificates, AGENCY_CATEGORY, valid_until,
+                pks,
+                certificates,
+                AGENCY_CATEGORY,
+                valid_until,
             )
             approved_seqs = []
             for i, agency in enumerate(facts):
-                quals = [agencies_service.qualification_fact(Qualification(agency_id=0, category=AGENCY_CATEGORY, level=None, certificate_no=certificates[i], valid_until=valid_until))]
+                quals = [
+                    agencies_service.qualification_fact(
+                        Qualification(
+                            agency_id=0,
+                            category=AGENCY_CATEGORY,
+                            level=None,
+                            certificate_no=certificates[i],
+                            valid_until=valid_until,
+                        )
+                    )
+                ]
                 base = agencies_service._base_fact(agency)
                 await append("account.created", {"user_id": user_ids[i], "role": Role.agency.value})
-                await append("agency.submitted", {**base, "region": agency.region, "categories": [AGENCY_CATEGORY], "qualifications": quals})
-                approved_seqs.append(await append("agency.approved", {**base, "reason": "", "categories": [AGENCY_CATEGORY], "qualifications": quals}))
+                await append(
+                    "agency.submitted",
+                    {
+                        **base,
+                        "region": agency.region,
+                        "categories": [AGENCY_CATEGORY],
+                        "qualifications": quals,
+                    },
+                )
+                approved_seqs.append(
+                    await append(
+                        "agency.approved",
+                        {**base, "reason": "", "categories": [AGENCY_CATEGORY], "qualifications": quals},
+                    )
+                )
             await conn.execute(
                 "INSERT INTO agency_review (agency_id, action, from_status, to_status, reason, until, actor_id, log_seq, created_at) "
                 "SELECT a, 'approve', 'pending', 'approved', '', NULL, $3, s, now() FROM unnest($1::int[], $2::bigint[]) AS t(a, s)",
-                pks, approved_seqs, admin.id,
+                pks,
+                approved_seqs,
+                admin.id,
             )
     finally:
         await conn.close()
     return Prepared(
         owner_token=issue_token(secret=secret, subject=owner.public_id, role=Role.owner.value, ttl=ttl),
-        bidder_tokens=[issue_token(secret=secret, subject=u, role=Role.agency.value, ttl=ttl) for u in user_ids],
+        bidder_tokens=[
+            issue_token(secret=secret, subject=u, role=Role.agency.value, ttl=ttl) for u in user_ids
+        ],
         agency_ids=[a.public_id for a in facts],
     )
 
 
 async def publish_notice(base_url: str, owner_token: str, *, method: str, deadline: datetime) -> str:
     body = {
-        "title": "负载测试：某道路工程环境影响评价", "description": "编制环境影响报告书", "category": AGENCY_CATEGORY,
-        "region": "530000", "budget_fen": BUDGET_FEN, "method": method, "winners": 1, "min_candidates": 3,
-        "bid_deadline": deadline.isoformat(), "required_level": None,
+        "title": "负载测试：某道路工程环境影响评价",
+        "description": "编制环境影响报告书",
+        "category": AGENCY_CATEGORY,
+        "region": "530000",
+        "budget_fen": BUDGET_FEN,
+        "method": method,
+        "winners": 1,
+        "min_candidates": 3,
+        "bid_deadline": deadline.isoformat(),
+        "required_level": None,
     }
     headers = {"Authorization": f"Bearer {owner_token}"}
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
@@ -447,7 +546,9 @@ async def publish_notice(base_url: str, owner_token: str, *, method: str, deadli
 # -- the load --------------------------------------------------------------------------------
 
 
-async def fire(urls: list[str], notice_id: str, tokens: list[str], *, seconds: float, method: str, timeout: float) -> tuple[list[Shot], float]:
+async def fire(
+    urls: list[str], notice_id: str, tokens: list[str], *, seconds: float, method: str, timeout: float
+) -> tuple[list[Shot], float]:
     """Send bid i at t0 + i·seconds/N (open loop) to urls[i % len(urls)]; (shots, the time
     from the first planned send to the last answer)."""
     n = len(tokens)
@@ -467,7 +568,8 @@ async def fire(urls: list[str], notice_id: str, tokens: list[str], *, seconds: f
             status, body, error = None, None, None
             try:
                 response = await client.post(
-                    f"{urls[i % len(urls)]}/api/v1/notices/{notice_id}/bids", json=payload,
+                    f"{urls[i % len(urls)]}/api/v1/notices/{notice_id}/bids",
+                    json=payload,
                     headers={"Authorization": f"Bearer {tokens[i]}"},
                 )
                 status = response.status_code
@@ -478,7 +580,9 @@ async def fire(urls: list[str], notice_id: str, tokens: list[str], *, seconds: f
             except httpx.HTTPError as exc:
                 error = type(exc).__name__
             done = loop.time()
-            return Shot(i, planned - t0, (sent - planned) * 1000, (done - planned) * 1000, status, body, error)
+            return Shot(
+                i, planned - t0, (sent - planned) * 1000, (done - planned) * 1000, status, body, error
+            )
 
         t0 = loop.time() + 0.2  # all tasks exist before the first is due
         shots = await asyncio.gather(*(one(i, t0) for i in range(n)))
@@ -536,7 +640,12 @@ async def cpu_snapshot(database_url: str, server_pids: list[int]) -> dict[str, f
         snapshot["servers"] = sum(_process_cpu(p) for pid in server_pids for p in _tree(pid))
     conn = await asyncpg.connect(to_asyncpg_dsn(normalize_database_url(database_url) or database_url))
     try:
-        pids = [r[0] for r in await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+        pids = [
+            r[0]
+            for r in await conn.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
     finally:
         await conn.close()
     snapshot["postgres"] = sum(_process_cpu(p) for p in pids)
@@ -553,7 +662,9 @@ async def _settled(conn: Any, notice_id: str, timeout: float = 60.0) -> None:
     still be running on the server, and would otherwise be counted half-way."""
     last, stable_since, give_up = -1, time.monotonic(), time.monotonic() + timeout
     while time.monotonic() < give_up:
-        n = await conn.fetchval("SELECT count(*) FROM bid b JOIN notice n ON n.id = b.notice_id WHERE n.public_id = $1", notice_id)
+        n = await conn.fetchval(
+            "SELECT count(*) FROM bid b JOIN notice n ON n.id = b.notice_id WHERE n.public_id = $1", notice_id
+        )
         if n != last:
             last, stable_since = n, time.monotonic()
         elif time.monotonic() - stable_since >= 1.5:
@@ -561,7 +672,9 @@ async def _settled(conn: Any, notice_id: str, timeout: float = 60.0) -> None:
         await asyncio.sleep(0.25)
 
 
-async def check(report: Report, database_url: str, base_url: str, notice_id: str, shots: list[Shot], agency_ids: list[str]) -> None:
+async def check(
+    report: Report, database_url: str, base_url: str, notice_id: str, shots: list[Shot], agency_ids: list[str]
+) -> None:
     """Every 201 fully there (receipt, row, entry); nothing there for a bid that was
     answered otherwise; a dense log. Bid i is agency i's, which ties rows to requests."""
     import asyncpg
@@ -575,7 +688,8 @@ async def check(report: Report, database_url: str, base_url: str, notice_id: str
         await _settled(conn, notice_id)
         rows = await conn.fetch(
             "SELECT b.public_id, b.seq, b.commitment, a.public_id AS agency_id FROM bid b JOIN notice n ON n.id = b.notice_id "
-            "JOIN agency a ON a.id = b.agency_id WHERE n.public_id = $1", notice_id
+            "JOIN agency a ON a.id = b.agency_id WHERE n.public_id = $1",
+            notice_id,
         )
         # MSP/2: a bid's entry names no notice. Its sealed entries are those of no other
         # notice's bid (the warm-up's): every one must be one of this notice's bids.
@@ -584,7 +698,9 @@ async def check(report: Report, database_url: str, base_url: str, notice_id: str
             "(SELECT b.seq FROM bid b JOIN notice n ON n.id = b.notice_id WHERE n.public_id <> $1)",
             notice_id,
         )
-        size, count, low = await conn.fetchrow("SELECT coalesce(max(seq) + 1, 0), count(*), coalesce(min(seq), 0) FROM log_entry")
+        size, count, low = await conn.fetchrow(
+            "SELECT coalesce(max(seq) + 1, 0), count(*), coalesce(min(seq), 0) FROM log_entry"
+        )
     finally:
         await conn.close()
     bids = {r["public_id"]: r for r in rows}
@@ -599,9 +715,15 @@ async def check(report: Report, database_url: str, base_url: str, notice_id: str
         entry = by_seq.get(int(shot.body.get("seq", -1)))
         fields = json.loads(entry["entry"]) if entry is not None else {}
         if (
-            claims is None or claims.get("bid_id") != bid_id or claims.get("seq") != shot.body.get("seq")
-            or row is None or row["seq"] != shot.body.get("seq") or row["agency_id"] != agency_ids[shot.index]
-            or entry is None or fields.get("commitment") != claims.get("commitment") or row["commitment"] != claims.get("commitment")
+            claims is None
+            or claims.get("bid_id") != bid_id
+            or claims.get("seq") != shot.body.get("seq")
+            or row is None
+            or row["seq"] != shot.body.get("seq")
+            or row["agency_id"] != agency_ids[shot.index]
+            or entry is None
+            or fields.get("commitment") != claims.get("commitment")
+            or row["commitment"] != claims.get("commitment")
             or bytes(entry["leaf_hash"]).hex() != claims.get("leaf_hash")
         ):
             report.lost.append(bid_id)
@@ -616,7 +738,9 @@ async def check(report: Report, database_url: str, base_url: str, notice_id: str
             # Answered with a refusal, yet in the log: what the issue forbids.
             report.unexpected.append(f"{row['public_id']} answered {shot.status if shot else 'never sent'}")
         elif shot.status is None:
-            report.accepted_unanswered += 1  # the client gave up first; the bid stands, with its receipt in the row
+            report.accepted_unanswered += (
+                1  # the client gave up first; the bid stands, with its receipt in the row
+            )
     report.bids_in_database = len(bids)
     report.entries_for_notice = len(entries)
     report.log_size = int(size)
@@ -651,24 +775,52 @@ async def wait_checkpointed(base_url: str, size: int, timeout: float = 20.0) -> 
 
 
 async def load_and_check(
-    report: Report, database_url: str, urls: list[str], options: Options, secret: str, deadline_in: float, server_pids: list[int]
+    report: Report,
+    database_url: str,
+    urls: list[str],
+    options: Options,
+    secret: str,
+    deadline_in: float,
+    server_pids: list[int],
 ) -> None:
     began = time.monotonic()
     prepared = await prepare(database_url, agencies=options.agencies, secret=secret)
     deadline = datetime.now(UTC) + timedelta(seconds=deadline_in)
-    report.notice_id = await publish_notice(urls[0], prepared.owner_token, method=options.method, deadline=deadline)
+    report.notice_id = await publish_notice(
+        urls[0], prepared.owner_token, method=options.method, deadline=deadline
+    )
     if options.warmup:
-        warm_notice = await publish_notice(urls[0], prepared.owner_token, method=options.method, deadline=deadline)
+        warm_notice = await publish_notice(
+            urls[0], prepared.owner_token, method=options.method, deadline=deadline
+        )
         count = min(options.warmup, len(prepared.bidder_tokens))
         rate = len(prepared.bidder_tokens) / options.seconds / 2  # bids per second: half the window's rate
-        warm, _ = await fire(urls, warm_notice, prepared.bidder_tokens[:count], seconds=count / rate, method=options.method, timeout=options.timeout)
+        warm, _ = await fire(
+            urls,
+            warm_notice,
+            prepared.bidder_tokens[:count],
+            seconds=count / rate,
+            method=options.method,
+            timeout=options.timeout,
+        )
         report.warmup_ok = sum(1 for s in warm if s.status == 201)
         await asyncio.sleep(0.5)
     report.prepare_s = time.monotonic() - began
     before = await cpu_snapshot(database_url, server_pids)
-    shots, elapsed = await fire(urls, report.notice_id, prepared.bidder_tokens, seconds=options.seconds, method=options.method, timeout=options.timeout)
+    shots, elapsed = await fire(
+        urls,
+        report.notice_id,
+        prepared.bidder_tokens,
+        seconds=options.seconds,
+        method=options.method,
+        timeout=options.timeout,
+    )
     after = await cpu_snapshot(database_url, server_pids)
-    report.cpu_ms_per_bid = {k: round((after[k] - before.get(k, 0.0)) * 1000 / max(1, len(shots)), 2) for k in after if k != "machine"}
+    report.cpu_ms_per_bid = {
+        k: round((after[k] - before.get(k, 0.0)) * 1000 / max(1, len(shots)), 2)
+        for k in after
+        if k != "machine"
+    }
     report.machine_busy_cores = round((after["machine"] - before["machine"]) / elapsed, 2) if elapsed else 0.0
     latencies = [s.latency_ms for s in shots if s.status is not None]
     report.sent = len(shots)
@@ -700,15 +852,21 @@ def run(options: Options, *, database_url: str | None = None) -> Report:
             stack.callback(shutil.rmtree, workdir, ignore_errors=True)
         if options.url:
             if not options.secret or not (database_url or os.environ.get("DATABASE_URL")):
-                raise SystemExit("--url needs --secret (the server's MARKET_SECRET_KEY) and DATABASE_URL (its database)")
+                raise SystemExit(
+                    "--url needs --secret (the server's MARKET_SECRET_KEY) and DATABASE_URL (its database)"
+                )
             url = normalize_database_url(database_url or os.environ["DATABASE_URL"]) or ""
             urls, secret, data_dir, server_pids = [options.url.rstrip("/")], options.secret, None, []
             deadline_in = options.deadline_in or 25 * 3600.0  # past the default minimum bid window of a day
         else:
-            url = normalize_database_url(database_url) or stack.enter_context(scratch_database(keep=options.keep, prefix="market_load"))
+            url = normalize_database_url(database_url) or stack.enter_context(
+                scratch_database(keep=options.keep, prefix="market_load")
+            )
             secret = secrets.token_urlsafe(48)
             data_dir = workdir / "data"
-            started = stack.enter_context(servers(url, data_dir, secret=secret, workers=options.workers, processes=options.processes))
+            started = stack.enter_context(
+                servers(url, data_dir, secret=secret, workers=options.workers, processes=options.processes)
+            )
             urls, server_pids = [u for u, _ in started], [pid for _, pid in started]
             # Long enough that the scheduler does not close the notice while we look at it.
             deadline_in = options.deadline_in or options.seconds + 300.0
@@ -726,26 +884,64 @@ def run(options: Options, *, database_url: str | None = None) -> Report:
 
 
 def parse(argv: list[str] | None = None) -> tuple[Options, argparse.Namespace]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--agencies", type=int, default=1000, help="distinct agencies, one bid each (default 1000)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="the window the bids are spread evenly over (default 10)")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers per server process (default 2)")
-    parser.add_argument("--processes", type=int, default=1, help="separate server processes on one database (default 1)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--agencies", type=int, default=1000, help="distinct agencies, one bid each (default 1000)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="the window the bids are spread evenly over (default 10)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="uvicorn workers per server process (default 2)"
+    )
+    parser.add_argument(
+        "--processes", type=int, default=1, help="separate server processes on one database (default 1)"
+    )
     parser.add_argument("--method", choices=["lottery", "lowest_price"], default="lottery")
-    parser.add_argument("--goal-ms", type=float, default=GOAL_P99_MS, help="the p99 goal reported against (default 250)")
+    parser.add_argument(
+        "--goal-ms", type=float, default=GOAL_P99_MS, help="the p99 goal reported against (default 250)"
+    )
     parser.add_argument("--enforce-goal", action="store_true", help="also fail when p99 misses the goal")
-    parser.add_argument("--url", default=None, help="a running server to load instead of starting our own (needs --secret and DATABASE_URL)")
-    parser.add_argument("--secret", default=None, help="with --url: the server's MARKET_SECRET_KEY, to mint the agencies' tokens")
-    parser.add_argument("--deadline-in", type=float, default=None, help="seconds from now to the notice's deadline")
-    parser.add_argument("--json", default=None, metavar="FILE", help="also write the report as JSON to FILE ('-' for stdout)")
-    parser.add_argument("--warmup", type=int, default=100, help="bids on another notice before the window, not measured (default 100; 0: none)")
+    parser.add_argument(
+        "--url",
+        default=None,
+        help="a running server to load instead of starting our own (needs --secret and DATABASE_URL)",
+    )
+    parser.add_argument(
+        "--secret",
+        default=None,
+        help="with --url: the server's MARKET_SECRET_KEY, to mint the agencies' tokens",
+    )
+    parser.add_argument(
+        "--deadline-in", type=float, default=None, help="seconds from now to the notice's deadline"
+    )
+    parser.add_argument(
+        "--json", default=None, metavar="FILE", help="also write the report as JSON to FILE ('-' for stdout)"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=100,
+        help="bids on another notice before the window, not measured (default 100; 0: none)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch database and data dir")
     args = parser.parse_args(argv)
     if args.agencies < 1 or args.seconds <= 0 or args.workers < 1 or args.processes < 1 or args.warmup < 0:
         parser.error("--agencies, --workers and --processes must be at least 1, --seconds positive")
     options = Options(
-        agencies=args.agencies, seconds=args.seconds, workers=args.workers, processes=args.processes, method=args.method,
-        goal_ms=args.goal_ms, url=args.url, secret=args.secret, deadline_in=args.deadline_in, keep=args.keep, warmup=args.warmup,
+        agencies=args.agencies,
+        seconds=args.seconds,
+        workers=args.workers,
+        processes=args.processes,
+        method=args.method,
+        goal_ms=args.goal_ms,
+        url=args.url,
+        secret=args.secret,
+        deadline_in=args.deadline_in,
+        keep=args.keep,
+        warmup=args.warmup,
     )
     return options, args
 

@@ -83,6 +83,7 @@ def demo_ids(database_url: str) -> dict[str, str]:
     async def query() -> dict[str, str]:
         conn = await asyncpg.connect(to_asyncpg_dsn(database_url))
         try:
+
             async def one(sql: str) -> str:
                 value = await conn.fetchval(sql)
                 assert value, f"the demo data has nothing for: {sql}"
@@ -92,14 +93,26 @@ def demo_ids(database_url: str) -> dict[str, str]:
             return {
                 "open": await one(f"select n.public_id from notice n where n.status = 'open' {first}"),
                 "draft": await one(f"select n.public_id from notice n where n.status = 'draft' {first}"),
-                "publicity_lottery": await one(f"select n.public_id from notice n where n.status = 'selected' and n.method = 'lottery' {first}"),
-                "publicity_price": await one(f"select n.public_id from notice n where n.status = 'selected' and n.method = 'lowest_price' {first}"),
+                "publicity_lottery": await one(
+                    f"select n.public_id from notice n where n.status = 'selected' and n.method = 'lottery' {first}"
+                ),
+                "publicity_price": await one(
+                    f"select n.public_id from notice n where n.status = 'selected' and n.method = 'lowest_price' {first}"
+                ),
                 "failed": await one(f"select n.public_id from notice n where n.status = 'failed' {first}"),
                 "awarded": await one(f"select n.public_id from notice n where n.status = 'awarded' {first}"),
-                "agency": await one("select public_id from agency where status = 'approved' order by id limit 1"),
-                "in_service": await one("select public_id from contract where status = 'in_service' order by id limit 1"),
-                "completed": await one("select public_id from contract where status = 'completed' order by id limit 1"),
-                "rating": await one("select r.public_id from rating r join contract c on c.id = r.contract_id where c.status = 'completed' order by r.id limit 1"),
+                "agency": await one(
+                    "select public_id from agency where status = 'approved' order by id limit 1"
+                ),
+                "in_service": await one(
+                    "select public_id from contract where status = 'in_service' order by id limit 1"
+                ),
+                "completed": await one(
+                    "select public_id from contract where status = 'completed' order by id limit 1"
+                ),
+                "rating": await one(
+                    "select r.public_id from rating r join contract c on c.id = r.contract_id where c.status = 'completed' order by r.id limit 1"
+                ),
                 # The agency that completed a contract: its dashboard, messages and rating reply.
                 "winner_email": await one(
                     "select u.email from contract c join agency a on a.id = c.agency_id join app_user u on u.id = a.owner_id "
@@ -154,7 +167,11 @@ def visits_by_login(ids: dict[str, str]) -> dict[str | None, list[Visit]]:
         ],
         ids["winner_email"]: [
             Visit("/agency"),
-            Visit(f"/notices/{ids['biddable']}", submit="form[action$='/bids'] button[type=submit]", shows=errors),
+            Visit(
+                f"/notices/{ids['biddable']}",
+                submit="form[action$='/bids'] button[type=submit]",
+                shows=errors,
+            ),
             Visit(f"/contracts/{ids['completed']}"),
             Visit(f"/ratings/{ids['rating']}/reply"),
             Visit("/messages"),
@@ -175,7 +192,14 @@ def visits_by_login(ids: dict[str, str]) -> dict[str | None, list[Visit]]:
 
 def load_demo(database_url: str, data_dir: Path) -> None:
     env = {**os.environ, "DATABASE_URL": database_url, "MARKET_DATA_DIR": str(data_dir), "MARKET_ENV": "test"}
-    result = subprocess.run([sys.executable, "-m", "market.cli", "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [sys.executable, "-m", "market.cli", "demo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -203,7 +227,9 @@ def describe(violation: dict[str, Any]) -> str:
 def check(page: Page, server: str, visit: Visit, language: Language, who: str, findings: Findings) -> None:
     where = f"{language.name} as {who}: {visit.path}"
     response = page.goto(server + visit.path)
-    assert response is not None and response.status == visit.status, f"{where} answered {response and response.status}"
+    assert response is not None and response.status == visit.status, (
+        f"{where} answered {response and response.status}"
+    )
     if visit.submit:
         page.click(visit.submit)
         page.wait_for_load_state()
@@ -215,7 +241,9 @@ def check(page: Page, server: str, visit: Visit, language: Language, who: str, f
     violations: list[dict[str, Any]] = page.evaluate(AXE_SOURCE + RUN_AXE)
     findings.pages += 1
     for v in violations:
-        (findings.blocking if v["impact"] in BLOCKING else findings.other).append(f"{where}\n    {describe(v)}")
+        (findings.blocking if v["impact"] in BLOCKING else findings.other).append(
+            f"{where}\n    {describe(v)}"
+        )
 
 
 def test_every_main_page_has_no_serious_or_critical_accessibility_violation(
@@ -241,7 +269,9 @@ def test_every_main_page_has_no_serious_or_critical_accessibility_violation(
                         check(page, server, visit, language, email or "anonymous", findings)
                 finally:
                     context.close()
-    print(f"demo data {loaded - started:.1f} s, server start {serving - loaded:.1f} s, {findings.pages} pages {time.monotonic() - serving:.1f} s")
+    print(
+        f"demo data {loaded - started:.1f} s, server start {serving - loaded:.1f} s, {findings.pages} pages {time.monotonic() - serving:.1f} s"
+    )
     # Moderate and minor findings do not fail the test; they are printed for whoever looks.
     for line in findings.other:
         print(line)

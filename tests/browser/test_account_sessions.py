@@ -31,7 +31,9 @@ def log_in(page: Page, server: str, email: str, password: str) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
-def test_changing_the_password_ends_the_other_browsers_session(page: Page, second_page: Page, server: str) -> None:
+def test_changing_the_password_ends_the_other_browsers_session(
+    page: Page, second_page: Page, server: str
+) -> None:
     email = unique_email("browser-password")
     page.goto(server + "/lang/en?next=/register")
     page.get_by_label("I am").select_option("owner")

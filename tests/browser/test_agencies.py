@@ -23,8 +23,24 @@ def create_admin(database_url: str, data_dir: Path) -> str:
     email = unique_email("browser-admin")
     env = {**os.environ, "DATABASE_URL": database_url, "MARKET_DATA_DIR": str(data_dir), "MARKET_ENV": "test"}
     result = subprocess.run(
-        [sys.executable, "-m", "market.cli", "users", "create", "--email", email, "--password", PASSWORD, "--role", "admin"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "market.cli",
+            "users",
+            "create",
+            "--email",
+            email,
+            "--password",
+            PASSWORD,
+            "--role",
+            "admin",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     return email

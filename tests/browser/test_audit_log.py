@@ -18,7 +18,9 @@ async def _append_notice(database_url: str) -> None:
     db = Database.from_url(database_url)
     try:
         async with db.sessionmaker() as session:
-            await store.append(session, type="notice.published", fields={"notice_id": "N-000001", "scheme": "none"})
+            await store.append(
+                session, type="notice.published", fields={"notice_id": "N-000001", "scheme": "none"}
+            )
             await session.commit()
     finally:
         await db.dispose()

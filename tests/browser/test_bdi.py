@@ -43,16 +43,34 @@ MEASURE = """(element, text) => {
 def publish(api: httpx.Client) -> tuple[str, str]:
     """An owner with an Arabic organisation and project publishes an Arabic-titled notice."""
     email = unique_email("bdi-owner")
-    assert api.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "name": "Owner", "role": "owner"}).status_code == 201
+    assert (
+        api.post(
+            "/api/v1/auth/register",
+            json={"email": email, "password": PASSWORD, "name": "Owner", "role": "owner"},
+        ).status_code
+        == 201
+    )
     owner = token(api, email)
-    org = api.post("/api/v1/owners/org", json={"name": ORG, "credit_code": credit_code(), "region": "530100"}, headers=owner)
+    org = api.post(
+        "/api/v1/owners/org",
+        json={"name": ORG, "credit_code": credit_code(), "region": "530100"},
+        headers=owner,
+    )
     assert org.status_code == 201, org.text
     code = project_code()
     project = api.post("/api/v1/owners/projects", json={"name": PROJECT, "code": code}, headers=owner)
     assert project.status_code == 201, project.text
     body = {
-        "title": TITLE, "description": "وصف", "category": "EIA", "region": "530000", "budget_fen": 1_000_000, "project_id": project.json()["id"],
-        "method": "lottery", "winners": 1, "min_candidates": 3, "bid_deadline": (datetime.now(UTC) + timedelta(hours=2)).isoformat(),
+        "title": TITLE,
+        "description": "وصف",
+        "category": "EIA",
+        "region": "530000",
+        "budget_fen": 1_000_000,
+        "project_id": project.json()["id"],
+        "method": "lottery",
+        "winners": 1,
+        "min_candidates": 3,
+        "bid_deadline": (datetime.now(UTC) + timedelta(hours=2)).isoformat(),
     }
     notice = api.post("/api/v1/notices", json=body, headers=owner)
     assert notice.status_code == 201, notice.text
@@ -73,11 +91,17 @@ def test_a_right_to_left_name_does_not_pull_the_code_beside_it_out_of_order(page
     seen = row.evaluate(MEASURE, PROJECT)
     assert seen is not None, "the project name is shown"
     assert seen["right"] <= seen["codeLeft"] + 0.5, f"the code is laid out before the name: {seen}"
-    assert seen["unicodeBidi"] == "isolate" and seen["direction"] == "rtl", seen  # <bdi>: isolated, its own direction found from its letters
+    assert seen["unicodeBidi"] == "isolate" and seen["direction"] == "rtl", (
+        seen
+    )  # <bdi>: isolated, its own direction found from its letters
 
     # The heading's title is isolated the same way, and so is the owner's name beside its id.
-    heading = page.evaluate("() => { const b = document.querySelector('h1 bdi'); const s = b && getComputedStyle(b); return s && [b.textContent, s.unicodeBidi, s.direction]; }")
+    heading = page.evaluate(
+        "() => { const b = document.querySelector('h1 bdi'); const s = b && getComputedStyle(b); return s && [b.textContent, s.unicodeBidi, s.direction]; }"
+    )
     assert heading == [TITLE, "isolate", "rtl"]
     owner_row = page.locator("dd").filter(has_text=ORG)
     seen = owner_row.evaluate(MEASURE, ORG)
-    assert seen is not None and seen["unicodeBidi"] == "isolate" and seen["right"] <= seen["codeLeft"] + 0.5, seen
+    assert (
+        seen is not None and seen["unicodeBidi"] == "isolate" and seen["right"] <= seen["codeLeft"] + 0.5
+    ), seen

@@ -16,15 +16,22 @@ from tests.helpers import PASSWORD, unique_email
 from tests.integration.notices.test_api import notice_body
 
 
-def test_owner_asks_to_cancel_and_a_supervisor_consents(page: Page, server: str, committed_database_url: str, tmp_path: Path) -> None:
+def test_owner_asks_to_cancel_and_a_supervisor_consents(
+    page: Page, server: str, committed_database_url: str, tmp_path: Path
+) -> None:
     title = "某县城区供水管网改造工程勘察"
     owner_email = unique_email("browser-owner")
     with httpx.Client(base_url=server, timeout=30) as api:
-        registered = api.post("/api/v1/auth/register", json={"email": owner_email, "password": PASSWORD, "name": "业主", "role": "owner"})
+        registered = api.post(
+            "/api/v1/auth/register",
+            json={"email": owner_email, "password": PASSWORD, "name": "业主", "role": "owner"},
+        )
         assert registered.status_code == 201, registered.text
         owner = token(api, owner_email)
         deadline = (datetime.now(UTC) + timedelta(days=3)).isoformat()
-        notice = api.post("/api/v1/notices", json=notice_body(title=title, bid_deadline=deadline), headers=owner).json()
+        notice = api.post(
+            "/api/v1/notices", json=notice_body(title=title, bid_deadline=deadline), headers=owner
+        ).json()
         assert api.post(f"/api/v1/notices/{notice['id']}/publish", headers=owner).status_code == 200
     nid = notice["id"]
 
@@ -35,7 +42,9 @@ def test_owner_asks_to_cancel_and_a_supervisor_consents(page: Page, server: str,
     page.get_by_label("Reason (published)").fill("项目资金未落实")
     page.get_by_role("button", name="Ask to cancel the notice").click()
     expect(page.get_by_role("status")).to_contain_text("Your request to cancel is published")
-    expect(page.get_by_role("note").filter(has_text="Cancellation requested")).to_contain_text("项目资金未落实")
+    expect(page.get_by_role("note").filter(has_text="Cancellation requested")).to_contain_text(
+        "项目资金未落实"
+    )
     expect(page.get_by_role("link", name="Cancel…")).to_have_count(0)  # one request at a time
 
     page.context.clear_cookies()

@@ -36,12 +36,22 @@ def violations(page: Page, console: list[str]) -> list[str]:
 
 def publish_notice(api: httpx.Client) -> str:
     email = unique_email("csp-owner")
-    response = api.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "name": "昆明市生态环境局", "role": "owner"})
+    response = api.post(
+        "/api/v1/auth/register",
+        json={"email": email, "password": PASSWORD, "name": "昆明市生态环境局", "role": "owner"},
+    )
     assert response.status_code == 201, response.text
     owner = token(api, email)
     body = {
-        "title": "CSP 检查用公告", "description": "环评", "category": "EIA", "region": "530000", "budget_fen": 1_000_000,
-        "method": "lottery", "winners": 1, "min_candidates": 3, "bid_deadline": (datetime.now(UTC) + timedelta(hours=2)).isoformat(),
+        "title": "CSP 检查用公告",
+        "description": "环评",
+        "category": "EIA",
+        "region": "530000",
+        "budget_fen": 1_000_000,
+        "method": "lottery",
+        "winners": 1,
+        "min_candidates": 3,
+        "bid_deadline": (datetime.now(UTC) + timedelta(hours=2)).isoformat(),
     }
     response = api.post("/api/v1/notices", json=body, headers=owner)
     assert response.status_code == 201, response.text

@@ -26,17 +26,35 @@ DUE_IN = 4  # seconds from publishing to the deadline
 def awarded_lottery(api: httpx.Client, bidders: list[dict[str, Any]]) -> tuple[str, str, dict[str, str]]:
     """A lottery closed, drawn and (publicity 0 days) final; returns notice, winner, owner."""
     email = unique_email("browser-owner")
-    assert api.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "name": "昆明市生态环境局", "role": "owner"}).status_code == 201
+    assert (
+        api.post(
+            "/api/v1/auth/register",
+            json={"email": email, "password": PASSWORD, "name": "昆明市生态环境局", "role": "owner"},
+        ).status_code
+        == 201
+    )
     owner = token(api, email)
     deadline = datetime.now(UTC) + timedelta(seconds=DUE_IN)
     body = {
-        "title": "滇池东岸湿地修复工程环境影响评价", "description": "编制环境影响报告书", "category": "EIA", "region": "530000",
-        "budget_fen": 20_000_000, "method": "lottery", "winners": 1, "min_candidates": 3, "bid_deadline": deadline.isoformat(),
+        "title": "滇池东岸湿地修复工程环境影响评价",
+        "description": "编制环境影响报告书",
+        "category": "EIA",
+        "region": "530000",
+        "budget_fen": 20_000_000,
+        "method": "lottery",
+        "winners": 1,
+        "min_candidates": 3,
+        "bid_deadline": deadline.isoformat(),
     }
     notice_id = api.post("/api/v1/notices", json=body, headers=owner).json()["id"]
     assert api.post(f"/api/v1/notices/{notice_id}/publish", headers=owner).status_code == 200
     for bidder in bidders:
-        assert api.post(f"/api/v1/notices/{notice_id}/bids", json={}, headers=token(api, bidder["email"])).status_code == 201
+        assert (
+            api.post(
+                f"/api/v1/notices/{notice_id}/bids", json={}, headers=token(api, bidder["email"])
+            ).status_code
+            == 201
+        )
     limit = time.monotonic() + 30
     while time.monotonic() < limit:
         record = api.get(f"/api/v1/notices/{notice_id}/selection").json()
@@ -51,13 +69,28 @@ def completed_count(page: Page, server: str) -> int:
     return int(page.locator("dl.stats-headline > div:nth-child(5) dd").inner_text())
 
 
-def test_contract_delivered_accepted_rated_and_the_score_and_dashboard_move(page: Page, committed_database_url: str, tmp_path: Path) -> None:
+def test_contract_delivered_accepted_rated_and_the_score_and_dashboard_move(
+    page: Page, committed_database_url: str, tmp_path: Path
+) -> None:
     data = tmp_path / "data"
     admin_email = create_admin(committed_database_url, data)
-    with live_server(committed_database_url, data, MARKET_AUTH_RATE_LIMIT="100000", MARKET_SCHEDULER_INTERVAL="0.3", MARKET_PUBLICITY_DAYS="0") as server:
+    with live_server(
+        committed_database_url,
+        data,
+        MARKET_AUTH_RATE_LIMIT="100000",
+        MARKET_SCHEDULER_INTERVAL="0.3",
+        MARKET_PUBLICITY_DAYS="0",
+    ) as server:
         with httpx.Client(base_url=server, timeout=30) as api:
             admin = token(api, admin_email)
-            bidders = [approved_agency(api, admin, name) for name in ("云南绿源环境科技有限公司", "昆明滇池环保咨询有限公司", "大理苍山工程咨询有限公司")]
+            bidders = [
+                approved_agency(api, admin, name)
+                for name in (
+                    "云南绿源环境科技有限公司",
+                    "昆明滇池环保咨询有限公司",
+                    "大理苍山工程咨询有限公司",
+                )
+            ]
             notice_id, winner_id, owner = awarded_lottery(api, bidders)
             winner = next(b for b in bidders if b["id"] == winner_id)
             score_before = api.get(f"/api/v1/agencies/{winner_id}/credit").json()["score"]

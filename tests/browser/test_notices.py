@@ -27,7 +27,9 @@ def token(api: httpx.Client, email: str) -> dict[str, str]:
 def approved_agency(api: httpx.Client, admin: dict[str, str], name: str) -> dict[str, Any]:
     """Registered and approved through the live server's API."""
     email = unique_email("browser-bidder")
-    response = api.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "name": name, "role": "agency"})
+    response = api.post(
+        "/api/v1/auth/register", json={"email": email, "password": PASSWORD, "name": name, "role": "agency"}
+    )
     assert response.status_code == 201, response.text
     response = api.post("/api/v1/agencies", json=agency_body(name=name), headers=token(api, email))
     assert response.status_code == 201, response.text
@@ -118,7 +120,9 @@ def test_owner_publishes_two_agencies_bid_and_each_sees_only_its_own(
     expect(main).to_contain_text("以平台密钥密封")
     # Its receipt file, and the inclusion proof of its entry, verified by the page.
     mine.locator("summary", has_text="回执").click()
-    expect(mine.get_by_role("link", name="下载回执文件")).to_have_attribute("href", re.compile(rf"/bids/{first_bid}/receipt\.json$"))
+    expect(mine.get_by_role("link", name="下载回执文件")).to_have_attribute(
+        "href", re.compile(rf"/bids/{first_bid}/receipt\.json$")
+    )
     mine.get_by_role("link", name="包含证明").first.click()
     expect(page.locator("#proof")).to_be_visible()
     expect(page.locator("main")).to_contain_text("已验证")

@@ -26,13 +26,23 @@ TITLE = "昆明市某道路工程环境影响评价（抽签）"
 
 def publish_lottery(api: httpx.Client) -> tuple[str, datetime]:
     email = unique_email("browser-owner")
-    response = api.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "name": "昆明市交通运输局", "role": "owner"})
+    response = api.post(
+        "/api/v1/auth/register",
+        json={"email": email, "password": PASSWORD, "name": "昆明市交通运输局", "role": "owner"},
+    )
     assert response.status_code == 201, response.text
     owner = token(api, email)
     deadline = datetime.now(UTC) + timedelta(seconds=DUE_IN)
     body = {
-        "title": TITLE, "description": "编制环境影响报告书", "category": "EIA", "region": "530000", "budget_fen": 30_000_000,
-        "method": "lottery", "winners": 1, "min_candidates": 3, "bid_deadline": deadline.isoformat(),
+        "title": TITLE,
+        "description": "编制环境影响报告书",
+        "category": "EIA",
+        "region": "530000",
+        "budget_fen": 30_000_000,
+        "method": "lottery",
+        "winners": 1,
+        "min_candidates": 3,
+        "bid_deadline": deadline.isoformat(),
     }
     response = api.post("/api/v1/notices", json=body, headers=owner)
     assert response.status_code == 201, response.text
@@ -42,21 +52,34 @@ def publish_lottery(api: httpx.Client) -> tuple[str, datetime]:
     return notice_id, datetime.fromisoformat(response.json()["bid_deadline"])
 
 
-def test_a_lottery_is_watched_live_and_the_winner_reads_it_won(page: Page, committed_database_url: str, tmp_path: Path) -> None:
+def test_a_lottery_is_watched_live_and_the_winner_reads_it_won(
+    page: Page, committed_database_url: str, tmp_path: Path
+) -> None:
     data = tmp_path / "data"
     admin_email = create_admin(committed_database_url, data)
-    with live_server(committed_database_url, data, MARKET_AUTH_RATE_LIMIT="100000", MARKET_SCHEDULER_INTERVAL="0.5") as server:
+    with live_server(
+        committed_database_url, data, MARKET_AUTH_RATE_LIMIT="100000", MARKET_SCHEDULER_INTERVAL="0.5"
+    ) as server:
         try:
             with httpx.Client(base_url=server, timeout=30) as api:
                 admin = token(api, admin_email)
                 bidders: list[dict[str, Any]] = [
-                    approved_agency(api, admin, name) for name in ("云南绿源环境科技有限公司", "昆明滇池环保咨询有限公司", "大理苍山工程咨询有限公司")
+                    approved_agency(api, admin, name)
+                    for name in (
+                        "云南绿源环境科技有限公司",
+                        "昆明滇池环保咨询有限公司",
+                        "大理苍山工程咨询有限公司",
+                    )
                 ]
                 notice_id, deadline = publish_lottery(api)
                 for bidder in bidders:
-                    response = api.post(f"/api/v1/notices/{notice_id}/bids", json={}, headers=token(api, bidder["email"]))
+                    response = api.post(
+                        f"/api/v1/notices/{notice_id}/bids", json={}, headers=token(api, bidder["email"])
+                    )
                     assert response.status_code == 201, response.text
-            assert datetime.now(UTC) < deadline - timedelta(seconds=2), "setup took longer than the bid window"
+            assert datetime.now(UTC) < deadline - timedelta(seconds=2), (
+                "setup took longer than the bid window"
+            )
 
             # Before the deadline: the countdown ticks, the commitment is shown, no secret.
             page.goto(f"{server}/notices/{notice_id}/draw")

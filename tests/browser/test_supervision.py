@@ -28,27 +28,62 @@ def create_supervisor(database_url: str, data_dir: Path) -> str:
     email = unique_email("browser-supervisor")
     env = {**os.environ, "DATABASE_URL": database_url, "MARKET_DATA_DIR": str(data_dir), "MARKET_ENV": "test"}
     result = subprocess.run(
-        [sys.executable, "-m", "market.cli", "users", "create", "--email", email, "--password", PASSWORD, "--role", "supervisor"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "market.cli",
+            "users",
+            "create",
+            "--email",
+            email,
+            "--password",
+            PASSWORD,
+            "--role",
+            "supervisor",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     return email
 
 
 def lowest_price_round(api: httpx.Client, admin: dict[str, str]) -> str:
-    bidders = [approved_agency(api, admin, name) for name in ("云南绿源环境科技有限公司", "昆明滇池环保咨询有限公司", "大理苍山工程咨询有限公司")]
+    bidders = [
+        approved_agency(api, admin, name)
+        for name in ("云南绿源环境科技有限公司", "昆明滇池环保咨询有限公司", "大理苍山工程咨询有限公司")
+    ]
     email = unique_email("browser-owner")
-    assert api.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "name": "昆明市水务局", "role": "owner"}).status_code == 201
+    assert (
+        api.post(
+            "/api/v1/auth/register",
+            json={"email": email, "password": PASSWORD, "name": "昆明市水务局", "role": "owner"},
+        ).status_code
+        == 201
+    )
     owner = token(api, email)
     body = {
-        "title": "盘龙江河道整治工程环境影响评价（最低价）", "description": "编制环境影响报告表", "category": "EIA", "region": "530000",
-        "budget_fen": 100_000_000, "method": "lowest_price", "winners": 1, "min_candidates": 3,
+        "title": "盘龙江河道整治工程环境影响评价（最低价）",
+        "description": "编制环境影响报告表",
+        "category": "EIA",
+        "region": "530000",
+        "budget_fen": 100_000_000,
+        "method": "lowest_price",
+        "winners": 1,
+        "min_candidates": 3,
         "bid_deadline": (datetime.now(UTC) + timedelta(seconds=DUE_IN)).isoformat(),
     }
     notice_id = api.post("/api/v1/notices", json=body, headers=owner).json()["id"]
     assert api.post(f"/api/v1/notices/{notice_id}/publish", headers=owner).status_code == 200
     for bidder, price in zip(bidders, PRICES, strict=True):
-        placed = api.post(f"/api/v1/notices/{notice_id}/bids", json={"price_fen": price}, headers=token(api, bidder["email"]))
+        placed = api.post(
+            f"/api/v1/notices/{notice_id}/bids",
+            json={"price_fen": price},
+            headers=token(api, bidder["email"]),
+        )
         assert placed.status_code == 201, placed.text
     limit = time.monotonic() + 30
     while time.monotonic() < limit:
@@ -58,11 +93,15 @@ def lowest_price_round(api: httpx.Client, admin: dict[str, str]) -> str:
     raise AssertionError("the round was not drawn in time")
 
 
-def test_a_flag_leads_to_its_evidence_and_the_console_shows_the_timeline(page: Page, committed_database_url: str, tmp_path: Path) -> None:
+def test_a_flag_leads_to_its_evidence_and_the_console_shows_the_timeline(
+    page: Page, committed_database_url: str, tmp_path: Path
+) -> None:
     data = tmp_path / "data"
     admin_email = create_admin(committed_database_url, data)
     supervisor_email = create_supervisor(committed_database_url, data)
-    with live_server(committed_database_url, data, MARKET_AUTH_RATE_LIMIT="100000", MARKET_SCHEDULER_INTERVAL="0.3") as server:
+    with live_server(
+        committed_database_url, data, MARKET_AUTH_RATE_LIMIT="100000", MARKET_SCHEDULER_INTERVAL="0.3"
+    ) as server:
         with httpx.Client(base_url=server, timeout=30) as api:
             notice_id = lowest_price_round(api, token(api, admin_email))
             record = api.get(f"/api/v1/notices/{notice_id}/selection").json()
@@ -85,7 +124,14 @@ def test_a_flag_leads_to_its_evidence_and_the_console_shows_the_timeline(page: P
         entries = page.locator("#timeline li.entry")
         expect(entries).to_have_count(6)
         types = [t.strip() for t in entries.locator("code").all_inner_texts() if "." in t]
-        assert types == ["notice.published", "bid.sealed", "bid.sealed", "bid.sealed", "bidding.closed", "selection.drawn"], types
+        assert types == [
+            "notice.published",
+            "bid.sealed",
+            "bid.sealed",
+            "bid.sealed",
+            "bidding.closed",
+            "selection.drawn",
+        ], types
         closed = entries.nth(4)
         for opening in record["openings"]:
             expect(closed).to_contain_text(opening["bid"]["agency_id"])

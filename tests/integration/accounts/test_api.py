@@ -23,7 +23,8 @@ SECRET = "test-secret-" + "x" * 40
 async def test_register_returns_the_public_user(client: AsyncClient) -> None:
     email = unique_email()
     response = await client.post(
-        "/api/v1/auth/register", json={"email": email, "password": PASSWORD, "name": "昆明市水务局", "role": "owner"}
+        "/api/v1/auth/register",
+        json={"email": email, "password": PASSWORD, "name": "昆明市水务局", "role": "owner"},
     )
     assert response.status_code == 201
     body = response.json()
@@ -50,7 +51,9 @@ async def test_login_is_case_insensitive_on_email(client: AsyncClient) -> None:
 
 async def test_wrong_password_is_401_problem(client: AsyncClient) -> None:
     user = await register(client)
-    response = await client.post("/api/v1/auth/token", json={"email": user["email"], "password": "wrong password!"})
+    response = await client.post(
+        "/api/v1/auth/token", json={"email": user["email"], "password": "wrong password!"}
+    )
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")
     problem = response.json()
@@ -58,7 +61,9 @@ async def test_wrong_password_is_401_problem(client: AsyncClient) -> None:
 
 
 async def test_unknown_email_gets_the_same_answer_as_a_wrong_password(client: AsyncClient) -> None:
-    response = await client.post("/api/v1/auth/token", json={"email": "nobody@example.cn", "password": PASSWORD})
+    response = await client.post(
+        "/api/v1/auth/token", json={"email": "nobody@example.cn", "password": PASSWORD}
+    )
     assert response.status_code == 401
     assert response.json()["detail"] == "Wrong e-mail address or password."
 
@@ -77,7 +82,8 @@ async def test_duplicate_email_is_409(client: AsyncClient) -> None:
 
 async def test_short_password_is_422_with_the_field(client: AsyncClient) -> None:
     response = await client.post(
-        "/api/v1/auth/register", json={"email": unique_email(), "password": "short", "name": "X", "role": "owner"}
+        "/api/v1/auth/register",
+        json={"email": unique_email(), "password": "short", "name": "X", "role": "owner"},
     )
     assert response.status_code == 422
     problem = response.json()
@@ -89,7 +95,8 @@ async def test_short_password_is_422_with_the_field(client: AsyncClient) -> None
 async def test_staff_roles_cannot_self_register(client: AsyncClient) -> None:
     for role in ("admin", "supervisor"):
         response = await client.post(
-            "/api/v1/auth/register", json={"email": unique_email(), "password": PASSWORD, "name": "X", "role": role}
+            "/api/v1/auth/register",
+            json={"email": unique_email(), "password": PASSWORD, "name": "X", "role": role},
         )
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "role"
@@ -107,7 +114,8 @@ async def test_malformed_body_is_400_or_422_never_500(client: AsyncClient) -> No
 
 async def test_bad_email_is_422(client: AsyncClient) -> None:
     response = await client.post(
-        "/api/v1/auth/register", json={"email": "not-an-address", "password": PASSWORD, "name": "X", "role": "owner"}
+        "/api/v1/auth/register",
+        json={"email": "not-an-address", "password": PASSWORD, "name": "X", "role": "owner"},
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "email"
@@ -133,7 +141,9 @@ async def test_tampered_token_is_refused(client: AsyncClient) -> None:
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     claims["role"] = "admin"
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
-    assert (await client.get("/api/v1/me", headers=bearer(f"{header}.{forged}.{signature}"))).status_code == 401
+    assert (
+        await client.get("/api/v1/me", headers=bearer(f"{header}.{forged}.{signature}"))
+    ).status_code == 401
     # A token signed with another secret is refused too.
     other = issue_token(secret="another secret " * 4, subject=user["id"], role="owner", ttl=600)
     assert (await client.get("/api/v1/me", headers=bearer(other))).status_code == 401
@@ -146,7 +156,12 @@ async def test_alg_none_token_is_refused(client: AsyncClient) -> None:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
     now = int(time.time())
-    unsigned = b64({"alg": "none", "typ": "JWT"}) + "." + b64({"sub": user["id"], "role": "owner", "iat": now, "exp": now + 600}) + "."
+    unsigned = (
+        b64({"alg": "none", "typ": "JWT"})
+        + "."
+        + b64({"sub": user["id"], "role": "owner", "iat": now, "exp": now + 600})
+        + "."
+    )
     assert (await client.get("/api/v1/me", headers=bearer(unsigned))).status_code == 401
 
 
@@ -156,12 +171,16 @@ async def test_token_of_a_user_whose_role_changed_is_refused(client: AsyncClient
     assert (await client.get("/api/v1/me", headers=bearer(token))).status_code == 401
 
 
-async def test_rate_limit_on_login_answers_429_with_retry_after(database_url: str, tmp_path: Path, db: Database) -> None:
+async def test_rate_limit_on_login_answers_429_with_retry_after(
+    database_url: str, tmp_path: Path, db: Database
+) -> None:
     app = create_app(make_settings(database_url, tmp_path, auth_rate_limit=3), database=db)
     async with serve_in_process(app) as client:
         statuses = []
         for _ in range(4):
-            response = await client.post("/api/v1/auth/token", json={"email": "x@example.cn", "password": "whatever12"})
+            response = await client.post(
+                "/api/v1/auth/token", json={"email": "x@example.cn", "password": "whatever12"}
+            )
             statuses.append(response.status_code)
         assert statuses == [401, 401, 401, 429]
         assert int(response.headers["retry-after"]) >= 1
@@ -185,7 +204,9 @@ async def test_bearer_api_posts_need_no_csrf_token(client: AsyncClient) -> None:
     user = await register(client)
     token = await token_for(client, user["email"])
     client.cookies.set("market_session", "stale")
-    response = await client.post("/api/v1/auth/token", json={"email": user["email"], "password": PASSWORD}, headers=bearer(token))
+    response = await client.post(
+        "/api/v1/auth/token", json={"email": user["email"], "password": PASSWORD}, headers=bearer(token)
+    )
     assert response.status_code == 200
 
 

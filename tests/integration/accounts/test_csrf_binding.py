@@ -21,7 +21,11 @@ from tests.helpers import PASSWORD, bearer, csrf_from, register, token_for
 
 async def logged_in(client: AsyncClient, email: str) -> str:
     form = await client.get("/login")
-    response = await client.post("/login", data={"_csrf_token": csrf_from(form.text), "email": email, "password": PASSWORD}, follow_redirects=False)
+    response = await client.post(
+        "/login",
+        data={"_csrf_token": csrf_from(form.text), "email": email, "password": PASSWORD},
+        follow_redirects=False,
+    )
     assert response.status_code == 303
     return csrf_from((await client.get("/account")).text)
 
@@ -48,7 +52,9 @@ async def test_a_planted_csrf_cookie_and_its_token_no_longer_pass(app: Litestar,
     async with serve_in_process(app) as browser:  # the victim's browser, cookie planted
         for case, (cookie, token) in forged.items():
             headers = {"Cookie": f"{SESSION_COOKIE}={session}; {CSRF_COOKIE}={cookie}"}
-            response = await browser.post("/logout", data={"_csrf_token": token}, headers=headers, follow_redirects=False)
+            response = await browser.post(
+                "/logout", data={"_csrf_token": token}, headers=headers, follow_redirects=False
+            )
             assert response.status_code == 403 and "CSRF" in response.text, case
             api = await browser.post("/api/v1/auth/logout", headers={**headers, "X-CSRFToken": token})
             assert api.status_code == 403, case
@@ -67,10 +73,16 @@ async def test_visitor_forms_need_the_token_of_their_own_browser(app: Litestar, 
     async with serve_in_process(app) as other:
         someone_elses = csrf_from((await other.get("/login")).text)
     await client.get("/login")
-    response = await client.post("/login", data={"_csrf_token": someone_elses, "email": user["email"], "password": PASSWORD})
+    response = await client.post(
+        "/login", data={"_csrf_token": someone_elses, "email": user["email"], "password": PASSWORD}
+    )
     assert response.status_code == 403
     mine = csrf_from((await client.get("/login")).text)
-    response = await client.post("/login", data={"_csrf_token": mine, "email": user["email"], "password": PASSWORD}, follow_redirects=False)
+    response = await client.post(
+        "/login",
+        data={"_csrf_token": mine, "email": user["email"], "password": PASSWORD},
+        follow_redirects=False,
+    )
     assert response.status_code == 303
 
 
@@ -96,7 +108,9 @@ async def test_a_new_session_gets_a_new_token(client: AsyncClient) -> None:
     assert response.status_code == 403
 
 
-async def test_on_https_the_cookies_carry_the_host_prefix(database_url: str, tmp_path: Path, db: Database) -> None:
+async def test_on_https_the_cookies_carry_the_host_prefix(
+    database_url: str, tmp_path: Path, db: Database
+) -> None:
     app = create_app(make_settings(database_url, tmp_path, cookie_secure=True), database=db)
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50003))
     async with httpx.AsyncClient(transport=transport, base_url="https://testserver.local") as client:
@@ -107,20 +121,31 @@ async def test_on_https_the_cookies_carry_the_host_prefix(database_url: str, tmp
         assert csrf_cookie.startswith(f"__Host-{CSRF_COOKIE}=")
         attrs = {a.strip().split("=")[0].lower() for a in csrf_cookie.split(";")[1:]}
         assert {"path", "secure", "httponly", "samesite"} <= attrs and "domain" not in attrs
-        response = await client.post("/login", data={"_csrf_token": csrf_from(form.text), "email": user["email"], "password": PASSWORD}, follow_redirects=False)
+        response = await client.post(
+            "/login",
+            data={"_csrf_token": csrf_from(form.text), "email": user["email"], "password": PASSWORD},
+            follow_redirects=False,
+        )
         assert response.status_code == 303
         session_cookie = next(c for c in response.headers.get_list("set-cookie") if "session" in c)
-        assert session_cookie.startswith(f"__Host-{SESSION_COOKIE}=") and "Secure" in session_cookie and "Path=/" in session_cookie
+        assert (
+            session_cookie.startswith(f"__Host-{SESSION_COOKIE}=")
+            and "Secure" in session_cookie
+            and "Path=/" in session_cookie
+        )
         assert (await client.get("/account", follow_redirects=False)).status_code == 200
 
         # An unprefixed cookie, which a subdomain or an http:// page could set, is not read.
         client.cookies.clear()
-        response = await client.get("/account", headers={"Cookie": f"{SESSION_COOKIE}={plain_token}"}, follow_redirects=False)
+        response = await client.get(
+            "/account", headers={"Cookie": f"{SESSION_COOKIE}={plain_token}"}, follow_redirects=False
+        )
         assert response.status_code == 303
         visit = await client.get("/login")
         token = csrf_from(visit.text)
         planted = await client.post(
-            "/login", data={"_csrf_token": token, "email": user["email"], "password": PASSWORD},
+            "/login",
+            data={"_csrf_token": token, "email": user["email"], "password": PASSWORD},
             headers={"Cookie": f"{CSRF_COOKIE}={client.cookies[f'__Host-{CSRF_COOKIE}']}"},
         )
         assert planted.status_code == 403

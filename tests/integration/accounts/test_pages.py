@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from httpx import AsyncClient
 
 from market.accounts.models import Role
@@ -21,7 +20,13 @@ async def test_register_page_creates_the_account_and_logs_in(client: AsyncClient
     email = unique_email()
     response = await client.post(
         "/register",
-        data={"_csrf_token": token, "role": "agency", "name": "云南测绘院", "email": email, "password": PASSWORD},
+        data={
+            "_csrf_token": token,
+            "role": "agency",
+            "name": "云南测绘院",
+            "email": email,
+            "password": PASSWORD,
+        },
         follow_redirects=False,
     )
     assert response.status_code == 303 and response.headers["location"] == "/account"
@@ -33,7 +38,8 @@ async def test_register_page_creates_the_account_and_logs_in(client: AsyncClient
 async def test_register_page_shows_errors_beside_fields_and_keeps_values(client: AsyncClient) -> None:
     token = await _form(client, "/register")
     response = await client.post(
-        "/register", data={"_csrf_token": token, "role": "owner", "name": "业主", "email": "bad", "password": "short"}
+        "/register",
+        data={"_csrf_token": token, "role": "owner", "name": "业主", "email": "bad", "password": "short"},
     )
     assert response.status_code == 422
     assert 'id="e-email"' in response.text and 'id="e-password"' in response.text
@@ -54,7 +60,9 @@ async def test_form_post_without_csrf_token_is_403(client: AsyncClient) -> None:
 async def test_login_wrong_password_shows_the_message(client: AsyncClient) -> None:
     user = await register(client)
     token = await _form(client, "/login")
-    response = await client.post("/login", data={"_csrf_token": token, "email": user["email"], "password": "nope nope nope"})
+    response = await client.post(
+        "/login", data={"_csrf_token": token, "email": user["email"], "password": "nope nope nope"}
+    )
     assert response.status_code == 401
     assert "电子邮箱或密码错误" in response.text
 
@@ -70,7 +78,9 @@ async def test_login_and_logout(client: AsyncClient) -> None:
     assert response.status_code == 303 and response.headers["location"] == "/account"
     account = await client.get("/account")
     assert user["email"] in account.text
-    response = await client.post("/logout", data={"_csrf_token": csrf_from(account.text)}, follow_redirects=False)
+    response = await client.post(
+        "/logout", data={"_csrf_token": csrf_from(account.text)}, follow_redirects=False
+    )
     assert response.status_code == 303
     assert (await client.get("/account", follow_redirects=False)).status_code == 303
 

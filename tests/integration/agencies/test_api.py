@@ -31,7 +31,9 @@ def agency_body(**overrides: Any) -> dict[str, Any]:
         "credit_code": credit_code(),
         "region": "530100",
         "categories": ["EIA"],
-        "qualifications": [{"category": "EIA", "level": None, "certificate_no": "HP-2026-001", "valid_until": FUTURE}],
+        "qualifications": [
+            {"category": "EIA", "level": None, "certificate_no": "HP-2026-001", "valid_until": FUTURE}
+        ],
         "legal_representative": "张三",
         "contact_phone": "0871-12345678",
         "address": "昆明市五华区人民中路 1 号",
@@ -95,7 +97,9 @@ async def test_approve_makes_it_public_without_private_details(client: AsyncClie
     headers = await agency_user(client)
     body = await create(client, headers)
     staff = await admin(client, db)
-    response = await client.post(f"/api/v1/agencies/{body['id']}/review", json={"decision": "approve", "reason": ""}, headers=staff)
+    response = await client.post(
+        f"/api/v1/agencies/{body['id']}/review", json={"decision": "approve", "reason": ""}, headers=staff
+    )
     assert response.status_code == 200 and response.json() == {"id": body["id"], "status": "approved"}
     public = (await client.get(f"/api/v1/agencies/{body['id']}")).json()
     assert public["status"] == "approved" and public["qualifications"][0]["status"] == "approved"
@@ -139,13 +143,21 @@ async def test_suspend_reinstate_blacklist(client: AsyncClient, db: Database) ->
     assert (await client.post(f"{base}/suspend", json={"reason": "x"}, headers=staff)).status_code == 409
     await client.post(f"{base}/review", json={"decision": "approve"}, headers=staff)
     until = (today_in_china() + timedelta(days=30)).isoformat()
-    suspended = await client.post(f"{base}/suspend", json={"reason": "出具虚假报告", "until": until}, headers=staff)
+    suspended = await client.post(
+        f"{base}/suspend", json={"reason": "出具虚假报告", "until": until}, headers=staff
+    )
     assert suspended.json() == {"id": body["id"], "status": "suspended", "until": until}
     assert (await client.post(f"{base}/suspend", json={"reason": "again"}, headers=staff)).status_code == 409
     past = (today_in_china() - timedelta(days=1)).isoformat()
-    assert (await client.post(f"{base}/blacklist", json={"reason": "x", "until": past}, headers=staff)).status_code == 422
-    assert (await client.post(f"{base}/reinstate", json={"reason": "整改完成"}, headers=staff)).json()["status"] == "approved"
-    assert (await client.post(f"{base}/blacklist", json={"reason": "围标串标"}, headers=staff)).json()["status"] == "blacklisted"
+    assert (
+        await client.post(f"{base}/blacklist", json={"reason": "x", "until": past}, headers=staff)
+    ).status_code == 422
+    assert (await client.post(f"{base}/reinstate", json={"reason": "整改完成"}, headers=staff)).json()[
+        "status"
+    ] == "approved"
+    assert (await client.post(f"{base}/blacklist", json={"reason": "围标串标"}, headers=staff)).json()[
+        "status"
+    ] == "blacklisted"
     blacklisted = (await client.get("/api/v1/agencies?status=blacklisted")).json()
     assert body["id"] in [a["id"] for a in blacklisted["items"]]
     types = [e["type"] for e in await log_entries(client)]
@@ -160,11 +172,45 @@ async def test_suspend_reinstate_blacklist(client: AsyncClient, db: Database) ->
         ({"region": "999999"}, 422, "region"),
         ({"categories": ["NOPE"]}, 422, "categories"),
         ({"categories": []}, 422, "categories"),
-        ({"qualifications": [{"category": "EIA", "level": None, "certificate_no": "C-1", "valid_until": "2020-01-01"}]}, 422, "qualifications[0].valid_until"),
-        ({"categories": ["GEOHAZARD"], "qualifications": [{"category": "GEOHAZARD", "level": "Z", "certificate_no": "C-1", "valid_until": FUTURE}]}, 422, "qualifications[0].level"),
-        ({"qualifications": [{"category": "EIA", "level": None, "certificate_no": "C-1", "valid_until": "not a date"}]}, 422, "qualifications.0.valid_until"),
+        (
+            {
+                "qualifications": [
+                    {"category": "EIA", "level": None, "certificate_no": "C-1", "valid_until": "2020-01-01"}
+                ]
+            },
+            422,
+            "qualifications[0].valid_until",
+        ),
+        (
+            {
+                "categories": ["GEOHAZARD"],
+                "qualifications": [
+                    {"category": "GEOHAZARD", "level": "Z", "certificate_no": "C-1", "valid_until": FUTURE}
+                ],
+            },
+            422,
+            "qualifications[0].level",
+        ),
+        (
+            {
+                "qualifications": [
+                    {"category": "EIA", "level": None, "certificate_no": "C-1", "valid_until": "not a date"}
+                ]
+            },
+            422,
+            "qualifications.0.valid_until",
+        ),
     ],
-    ids=["check-char", "short-code", "unknown-region", "unknown-category", "no-category", "expired", "unknown-level", "bad-date"],
+    ids=[
+        "check-char",
+        "short-code",
+        "unknown-region",
+        "unknown-category",
+        "no-category",
+        "expired",
+        "unknown-level",
+        "bad-date",
+    ],
 )
 async def test_bad_input_is_refused_and_nothing_is_saved(
     client: AsyncClient, overrides: dict[str, Any], status: int, field: str
@@ -179,13 +225,21 @@ async def test_bad_input_is_refused_and_nothing_is_saved(
 
 
 async def test_invalid_check_character_message_says_which_check(client: AsyncClient) -> None:
-    response = await client.post("/api/v1/agencies", json=agency_body(credit_code="91350100M000100Y44"), headers=await agency_user(client))
+    response = await client.post(
+        "/api/v1/agencies",
+        json=agency_body(credit_code="91350100M000100Y44"),
+        headers=await agency_user(client),
+    )
     assert "last character" in response.json()["errors"][0]["message"]
 
 
 async def test_duplicate_credit_code_is_409(client: AsyncClient) -> None:
     first = await create(client, await agency_user(client))
-    response = await client.post("/api/v1/agencies", json=agency_body(credit_code=first["credit_code"]), headers=await agency_user(client))
+    response = await client.post(
+        "/api/v1/agencies",
+        json=agency_body(credit_code=first["credit_code"]),
+        headers=await agency_user(client),
+    )
     assert response.status_code == 409
 
 
@@ -195,16 +249,24 @@ async def test_one_agency_per_account_and_only_agency_accounts(client: AsyncClie
     assert (await client.post("/api/v1/agencies", json=agency_body(), headers=headers)).status_code == 409
     owner = await register(client, role="owner")
     owner_headers = bearer(await token_for(client, owner["email"]))
-    assert (await client.post("/api/v1/agencies", json=agency_body(), headers=owner_headers)).status_code == 403
+    assert (
+        await client.post("/api/v1/agencies", json=agency_body(), headers=owner_headers)
+    ).status_code == 403
     assert (await client.post("/api/v1/agencies", json=agency_body())).status_code == 401
 
 
 async def test_only_admins_review(client: AsyncClient, db: Database) -> None:
     body = await create(client, await agency_user(client))
     supervisor = bearer(await token_for(client, await create_staff(db, role=Role.supervisor)))
-    response = await client.post(f"/api/v1/agencies/{body['id']}/review", json={"decision": "approve"}, headers=supervisor)
+    response = await client.post(
+        f"/api/v1/agencies/{body['id']}/review", json={"decision": "approve"}, headers=supervisor
+    )
     assert response.status_code == 403
-    assert (await client.post("/api/v1/agencies/AG-999999/review", json={"decision": "approve"}, headers=await admin(client, db))).status_code == 404
+    assert (
+        await client.post(
+            "/api/v1/agencies/AG-999999/review", json={"decision": "approve"}, headers=await admin(client, db)
+        )
+    ).status_code == 404
 
 
 async def test_changed_qualification_counts_only_after_review(client: AsyncClient, db: Database) -> None:
@@ -214,34 +276,63 @@ async def test_changed_qualification_counts_only_after_review(client: AsyncClien
     await client.post(f"/api/v1/agencies/{body['id']}/review", json={"decision": "approve"}, headers=staff)
     old_id = (await client.get("/api/v1/agencies/mine", headers=headers)).json()["qualifications"][0]["id"]
     new = {"category": "EIA", "level": None, "certificate_no": "HP-2027-009", "valid_until": FUTURE}
-    response = await client.post(f"/api/v1/agencies/mine/qualifications?replaces={old_id}", json=new, headers=headers)
+    response = await client.post(
+        f"/api/v1/agencies/mine/qualifications?replaces={old_id}", json=new, headers=headers
+    )
     assert response.status_code == 201 and response.json()["status"] == "pending"
     public = (await client.get(f"/api/v1/agencies/{body['id']}")).json()
     assert [q["certificate_no"] for q in public["qualifications"]] == ["HP-2026-001"]
     qid = response.json()["id"]
-    reviewed = await client.post(f"/api/v1/agencies/{body['id']}/qualifications/{qid}/review", json={"decision": "approve"}, headers=staff)
+    reviewed = await client.post(
+        f"/api/v1/agencies/{body['id']}/qualifications/{qid}/review",
+        json={"decision": "approve"},
+        headers=staff,
+    )
     assert reviewed.json()["status"] == "approved"
     public = (await client.get(f"/api/v1/agencies/{body['id']}")).json()
     assert [q["certificate_no"] for q in public["qualifications"]] == ["HP-2027-009"]
-    again = await client.post(f"/api/v1/agencies/{body['id']}/qualifications/{qid}/review", json={"decision": "approve"}, headers=staff)
+    again = await client.post(
+        f"/api/v1/agencies/{body['id']}/qualifications/{qid}/review",
+        json={"decision": "approve"},
+        headers=staff,
+    )
     assert again.status_code == 409
 
 
 async def test_documents_are_sniffed_and_private(client: AsyncClient, db: Database) -> None:
     headers = await agency_user(client)
     body = await create(client, headers)
-    ok = await client.post("/api/v1/agencies/mine/documents", files={"file": ("licence.pdf", PDF, "application/pdf")}, data={"kind": "licence"}, headers=headers)
+    ok = await client.post(
+        "/api/v1/agencies/mine/documents",
+        files={"file": ("licence.pdf", PDF, "application/pdf")},
+        data={"kind": "licence"},
+        headers=headers,
+    )
     assert ok.status_code == 201, ok.text
     doc = ok.json()
     assert doc["content_type"] == "application/pdf" and doc["size"] == len(PDF)
     elf = b"\x7fELF\x02\x01\x01" + b"\0" * 100
-    bad = await client.post("/api/v1/agencies/mine/documents", files={"file": ("licence.pdf", elf, "application/pdf")}, data={"kind": "licence"}, headers=headers)
+    bad = await client.post(
+        "/api/v1/agencies/mine/documents",
+        files={"file": ("licence.pdf", elf, "application/pdf")},
+        data={"kind": "licence"},
+        headers=headers,
+    )
     assert bad.status_code == 422
-    mislabelled = await client.post("/api/v1/agencies/mine/documents", files={"file": ("photo.png", PDF, "image/png")}, data={"kind": "other"}, headers=headers)
+    mislabelled = await client.post(
+        "/api/v1/agencies/mine/documents",
+        files={"file": ("photo.png", PDF, "image/png")},
+        data={"kind": "other"},
+        headers=headers,
+    )
     assert mislabelled.status_code == 422
     path = f"/api/v1/agencies/{body['id']}/documents/{doc['id']}"
     own = await client.get(path, headers=headers)
-    assert own.status_code == 200 and own.content == PDF and own.headers["content-type"].startswith("application/pdf")
+    assert (
+        own.status_code == 200
+        and own.content == PDF
+        and own.headers["content-type"].startswith("application/pdf")
+    )
     other = await agency_user(client)
     assert (await client.get(path, headers=other)).status_code == 403
     assert (await client.get(path, headers=await admin(client, db))).status_code == 200
@@ -252,7 +343,12 @@ async def test_oversize_document_is_refused(client: AsyncClient) -> None:
     headers = await agency_user(client)
     await create(client, headers)
     big = PDF + b"0" * (10 * 1024 * 1024)
-    response = await client.post("/api/v1/agencies/mine/documents", files={"file": ("big.pdf", big, "application/pdf")}, data={"kind": "licence"}, headers=headers)
+    response = await client.post(
+        "/api/v1/agencies/mine/documents",
+        files={"file": ("big.pdf", big, "application/pdf")},
+        data={"kind": "licence"},
+        headers=headers,
+    )
     assert response.status_code in (413, 422)
     assert response.headers["content-type"].startswith("application/problem+json")
 
@@ -263,7 +359,9 @@ async def test_directory_filters_and_pages(client: AsyncClient, db: Database) ->
     for i in range(5):
         region = "530100" if i % 2 else "530300"
         body = await create(client, await agency_user(client), name=f"测试机构{i}", region=region)
-        await client.post(f"/api/v1/agencies/{body['id']}/review", json={"decision": "approve"}, headers=staff)
+        await client.post(
+            f"/api/v1/agencies/{body['id']}/review", json={"decision": "approve"}, headers=staff
+        )
         ids.append(body["id"])
     page = (await client.get("/api/v1/agencies?limit=2")).json()
     assert len(page["items"]) == 2 and page["next_cursor"]
@@ -285,7 +383,9 @@ async def test_lift_blacklist(client: AsyncClient, db: Database) -> None:
     body = await create(client, await agency_user(client))
     staff = await admin(client, db)
     base = f"/api/v1/agencies/{body['id']}"
-    assert (await client.post(f"{base}/lift-blacklist", json={"reason": "x"}, headers=staff)).status_code == 409
+    assert (
+        await client.post(f"{base}/lift-blacklist", json={"reason": "x"}, headers=staff)
+    ).status_code == 409
     await client.post(f"{base}/blacklist", json={"reason": "围标串标"}, headers=staff)
     lifted = await client.post(f"{base}/lift-blacklist", json={"reason": "期满解除"}, headers=staff)
     assert lifted.json()["status"] == "approved"
@@ -309,4 +409,6 @@ async def test_nobody_reviews_their_own_agency(client: AsyncClient, db: Database
         actor = await accounts.get_by_public_id(session, user["id"])
         assert actor is not None
         with pytest.raises(Forbidden):
-            await service.transition(session, agency_id=body["id"], actor=actor, action="approve", today=today_in_china())
+            await service.transition(
+                session, agency_id=body["id"], actor=actor, action="approve", today=today_in_china()
+            )

@@ -12,12 +12,16 @@ from tests.integration.agencies.test_api import admin, agency_user, create
 BEYOND_INTEGER = 2**40
 
 
-async def test_document_and_qualification_ids_beyond_integer_are_bad_parameters(client: AsyncClient, db: Database) -> None:
+async def test_document_and_qualification_ids_beyond_integer_are_bad_parameters(
+    client: AsyncClient, db: Database
+) -> None:
     agency = await create(client, await agency_user(client))
     staff = await admin(client, db)
     base = f"/api/v1/agencies/{agency['id']}"
     document = await client.get(f"{base}/documents/{BEYOND_INTEGER}", headers=staff)
-    review = await client.post(f"{base}/qualifications/{BEYOND_INTEGER}/review", json={"decision": "approve"}, headers=staff)
+    review = await client.post(
+        f"{base}/qualifications/{BEYOND_INTEGER}/review", json={"decision": "approve"}, headers=staff
+    )
     for response in (document, review):
         assert response.status_code == 400, response.text
         assert response.headers["content-type"].startswith("application/problem+json")

@@ -19,8 +19,8 @@ from market.agencies.creditcode import complete_credit_code
 from market.db import Database, today_in_china
 from market.errors import InvalidInput
 from tests.conftest import serve_in_process
-from tests.uploads import PDF, PNG
 from tests.helpers import PASSWORD, create_staff, csrf_from, register
+from tests.uploads import PDF, PNG
 
 HTMX = {"HX-Request": "true"}
 EN = {"Accept-Language": "en"}
@@ -49,14 +49,18 @@ def form(**overrides: Any) -> dict[str, Any]:
         "q0_valid_until": FUTURE,
     }
     for i in (1, 2):
-        data.update({f"q{i}_category": "", f"q{i}_level": "", f"q{i}_certificate_no": "", f"q{i}_valid_until": ""})
+        data.update(
+            {f"q{i}_category": "", f"q{i}_level": "", f"q{i}_certificate_no": "", f"q{i}_valid_until": ""}
+        )
     data.update(overrides)
     return data
 
 
 async def login(client: AsyncClient, email: str) -> None:
     token = csrf_from((await client.get("/login")).text)
-    response = await client.post("/login", data={"_csrf_token": token, "email": email, "password": PASSWORD}, follow_redirects=False)
+    response = await client.post(
+        "/login", data={"_csrf_token": token, "email": email, "password": PASSWORD}, follow_redirects=False
+    )
     assert response.status_code == 303, response.text
 
 
@@ -73,9 +77,16 @@ async def login_staff(client: AsyncClient, db: Database, role: Role = Role.admin
     return email
 
 
-async def submit(client: AsyncClient, data: dict[str, Any], file: tuple[str, bytes, str] | None = None, path: str = "/agency/register") -> Any:
+async def submit(
+    client: AsyncClient,
+    data: dict[str, Any],
+    file: tuple[str, bytes, str] | None = None,
+    path: str = "/agency/register",
+) -> Any:
     token = csrf_from((await client.get("/agency")).text)
-    files = {"licence": file or ("", b"", "application/octet-stream")}  # an empty file input, as browsers send it
+    files = {
+        "licence": file or ("", b"", "application/octet-stream")
+    }  # an empty file input, as browsers send it
     return await client.post(path, data={"_csrf_token": token, **data}, files=files, follow_redirects=False)
 
 
@@ -135,7 +146,9 @@ async def test_onboarding_form_submits_and_the_dashboard_shows_pending(client: A
     assert "DZ-2026-0001" in dashboard and "地质灾害危险性评估" in dashboard and "甲级" in dashboard
     assert "0871-66668888" in dashboard  # the agency sees its own contact details
     agency = public_id(dashboard)
-    link = re.search(rf'href="(/api/v1/agencies/{agency}/documents/\d+)"><bdi>营业执照.pdf</bdi></a>', dashboard)
+    link = re.search(
+        rf'href="(/api/v1/agencies/{agency}/documents/\d+)"><bdi>营业执照.pdf</bdi></a>', dashboard
+    )
     assert link, "the licence is listed"
     document = await client.get(link.group(1))
     assert document.status_code == 200 and document.content == PDF
@@ -146,10 +159,14 @@ async def test_onboarding_form_submits_and_the_dashboard_shows_pending(client: A
 
 async def test_credit_code_is_checked_as_it_is_typed(client: AsyncClient) -> None:
     await login_agency(client)
-    valid = await client.get("/agency/check-credit-code", params={"credit_code": "91350100M000100Y43"}, headers=HTMX)
+    valid = await client.get(
+        "/agency/check-credit-code", params={"credit_code": "91350100M000100Y43"}, headers=HTMX
+    )
     assert valid.status_code == 200 and "<html" not in valid.text
     assert 'class="ok"' in valid.text and "通过" in valid.text
-    assert (await client.get("/agency/check-credit-code", params={"credit_code": " "}, headers=HTMX)).text.strip() == ""
+    assert (
+        await client.get("/agency/check-credit-code", params={"credit_code": " "}, headers=HTMX)
+    ).text.strip() == ""
 
     bad = {
         "length": "9135010",
@@ -164,7 +181,9 @@ async def test_credit_code_is_checked_as_it_is_typed(client: AsyncClient) -> Non
         with pytest.raises(InvalidInput) as raised:
             service.check_credit_code(code)
         expected = raised.value.errors[0].text()
-        response = await client.get("/agency/check-credit-code", params={"credit_code": code}, headers={**HTMX, **EN})
+        response = await client.get(
+            "/agency/check-credit-code", params={"credit_code": code}, headers={**HTMX, **EN}
+        )
         assert response.status_code == 200, kind  # htmx swaps only 2xx answers
         assert 'class="error"' in response.text and expected in html.unescape(response.text), kind
         seen.add(expected)
@@ -207,7 +226,12 @@ async def test_bad_input_is_shown_beside_the_field_and_nothing_is_saved(
 async def test_an_error_in_a_later_row_is_shown_in_that_row(client: AsyncClient) -> None:
     await login_agency(client)
     blank = {"q0_category": "", "q0_level": "", "q0_certificate_no": "", "q0_valid_until": ""}
-    row2 = {"q2_category": "GEOHAZARD", "q2_level": "C", "q2_certificate_no": "DZ-9", "q2_valid_until": FUTURE}
+    row2 = {
+        "q2_category": "GEOHAZARD",
+        "q2_level": "C",
+        "q2_certificate_no": "DZ-9",
+        "q2_valid_until": FUTURE,
+    }
     response = await submit(client, form(**blank, **row2))
     assert response.status_code == 422
     assert 'id="e-q2_level"' in response.text and 'id="e-q0_level"' not in response.text
@@ -226,13 +250,17 @@ async def test_a_refusal_after_the_first_writes_leaves_nothing_behind(client: As
     """The public log refuses an e-mail address in the name only when the agency's rows are
     already written: the savepoint takes them back, and the page says why."""
     await login_agency(client)
-    response = await submit(client, form(name="联系 boss@example.cn 的公司"), ("licence.pdf", PDF, "application/pdf"))
+    response = await submit(
+        client, form(name="联系 boss@example.cn 的公司"), ("licence.pdf", PDF, "application/pdf")
+    )
     assert response.status_code == 422 and 'role="alert"' in response.text
     assert (await client.get("/api/v1/agencies/mine")).status_code == 404
     assert "<h1>登记中介机构</h1>" in (await client.get("/agency")).text
 
 
-async def test_duplicate_credit_code_is_a_conflict_beside_the_field(client: AsyncClient, visitor: AsyncClient) -> None:
+async def test_duplicate_credit_code_is_a_conflict_beside_the_field(
+    client: AsyncClient, visitor: AsyncClient
+) -> None:
     code = credit_code()
     await onboard(client, credit_code=code)
     await login_agency(visitor)
@@ -244,7 +272,9 @@ async def test_duplicate_credit_code_is_a_conflict_beside_the_field(client: Asyn
 # -- the admins' queue ---------------------------------------------------------------------------
 
 
-async def test_admin_approves_from_the_queue_and_approving_twice_is_a_conflict(client: AsyncClient, admin: AsyncClient) -> None:
+async def test_admin_approves_from_the_queue_and_approving_twice_is_a_conflict(
+    client: AsyncClient, admin: AsyncClient
+) -> None:
     await login_agency(client)
     assert (await submit(client, form(), ("licence.pdf", PDF, "application/pdf"))).status_code == 303
     agency = public_id((await client.get("/agency")).text)
@@ -253,7 +283,9 @@ async def test_admin_approves_from_the_queue_and_approving_twice_is_a_conflict(c
     assert '<a href="/admin/agencies">中介机构审核</a>' in queue
     assert f'id="agency-{agency}"' in queue and "0871-66668888" in queue and "李四" in queue
     assert f"/api/v1/agencies/{agency}/documents/" in queue
-    assert (await admin.get(re.search(rf'href="(/api/v1/agencies/{agency}/documents/\d+)"', queue).group(1))).status_code == 200
+    assert (
+        await admin.get(re.search(rf'href="(/api/v1/agencies/{agency}/documents/\d+)"', queue).group(1))
+    ).status_code == 200
 
     response = await decide(admin, f"/admin/agencies/{agency}/review", decision="approve")
     assert response.status_code == 303 and response.headers["location"] == "/admin/agencies?done=approve"
@@ -264,29 +296,39 @@ async def test_admin_approves_from_the_queue_and_approving_twice_is_a_conflict(c
     assert "已批准" in (await client.get("/agency")).text
 
 
-async def test_admin_rejects_with_a_reason_and_the_agency_corrects_and_resubmits(client: AsyncClient, admin: AsyncClient) -> None:
+async def test_admin_rejects_with_a_reason_and_the_agency_corrects_and_resubmits(
+    client: AsyncClient, admin: AsyncClient
+) -> None:
     agency = await onboard(client)
     no_reason = await decide(admin, f"/admin/agencies/{agency}/review", decision="reject", reason=" ")
     assert no_reason.status_code == 422
     assert f'id="e-reject-{agency}-reason"' in no_reason.text
-    with_email = await decide(admin, f"/admin/agencies/{agency}/review", decision="reject", reason="请联系 admin@example.cn")
+    with_email = await decide(
+        admin, f"/admin/agencies/{agency}/review", decision="reject", reason="请联系 admin@example.cn"
+    )
     assert with_email.status_code == 422 and 'role="alert"' in with_email.text  # reasons are published
     assert f'id="agency-{agency}"' in with_email.text  # still pending
-    response = await decide(admin, f"/admin/agencies/{agency}/review", decision="reject", reason="营业执照扫描件不清晰")
+    response = await decide(
+        admin, f"/admin/agencies/{agency}/review", decision="reject", reason="营业执照扫描件不清晰"
+    )
     assert response.status_code == 303
 
     dashboard = (await client.get("/agency")).text
     assert "已驳回" in dashboard and "营业执照扫描件不清晰" in dashboard
     assert 'action="/agency/resubmit"' in dashboard and 'value="0871-66668888"' in dashboard  # prefilled
     data = form(name="昆明春城地质工程有限公司（更正）")
-    data["credit_code"] = re.search(r'id="f-credit_code" name="credit_code" type="text" value="([^"]+)"', dashboard).group(1)
+    data["credit_code"] = re.search(
+        r'id="f-credit_code" name="credit_code" type="text" value="([^"]+)"', dashboard
+    ).group(1)
     response = await submit(client, data, ("licence.png", PNG, "image/png"), path="/agency/resubmit")
     assert response.status_code == 303 and response.headers["location"] == "/agency?done=resubmitted"
     dashboard = (await client.get("/agency")).text
     assert "待审核" in dashboard and "（更正）" in dashboard and "licence.png" in dashboard
 
 
-async def test_admin_suspends_reinstates_blacklists_and_lifts(client: AsyncClient, admin: AsyncClient, visitor: AsyncClient) -> None:
+async def test_admin_suspends_reinstates_blacklists_and_lifts(
+    client: AsyncClient, admin: AsyncClient, visitor: AsyncClient
+) -> None:
     code = credit_code()
     agency = await onboard(client, credit_code=code)
     assert (await decide(admin, f"/admin/agencies/{agency}/review", decision="approve")).status_code == 303
@@ -296,28 +338,56 @@ async def test_admin_suspends_reinstates_blacklists_and_lifts(client: AsyncClien
     assert 'name="action" value="reinstate"' not in found
 
     past = (TODAY - timedelta(days=3)).isoformat()
-    refused = await decide(admin, f"/admin/agencies/{agency}/status", action="suspend", reason="质量问题", until=past, q=code)
+    refused = await decide(
+        admin, f"/admin/agencies/{agency}/status", action="suspend", reason="质量问题", until=past, q=code
+    )
     assert refused.status_code == 422 and f'id="e-suspend-{agency}-until"' in refused.text
     assert ">质量问题</textarea>" in refused.text  # the reason stays in the form that was sent
 
     until = (TODAY + timedelta(days=90)).isoformat()
-    response = await decide(admin, f"/admin/agencies/{agency}/status", action="suspend", reason="报告质量问题", until=until, q=code)
+    response = await decide(
+        admin,
+        f"/admin/agencies/{agency}/status",
+        action="suspend",
+        reason="报告质量问题",
+        until=until,
+        q=code,
+    )
     assert response.status_code == 303 and "done=suspend" in response.headers["location"]
     profile = (await visitor.get(f"/agencies/{agency}")).text
     assert "已暂停" in profile and "报告质量问题" in profile and until in profile
 
-    assert (await decide(admin, f"/admin/agencies/{agency}/status", action="reinstate", reason="整改完成", q=code)).status_code == 303
-    assert (await decide(admin, f"/admin/agencies/{agency}/status", action="blacklist", reason="伪造资质证书", until="", q=code)).status_code == 303
+    assert (
+        await decide(admin, f"/admin/agencies/{agency}/status", action="reinstate", reason="整改完成", q=code)
+    ).status_code == 303
+    assert (
+        await decide(
+            admin,
+            f"/admin/agencies/{agency}/status",
+            action="blacklist",
+            reason="伪造资质证书",
+            until="",
+            q=code,
+        )
+    ).status_code == 303
     profile = (await visitor.get(f"/agencies/{agency}")).text
     assert "已列入黑名单" in profile and "伪造资质证书" in profile and "无截止日期" in profile
-    twice = await decide(admin, f"/admin/agencies/{agency}/status", action="blacklist", reason="again", q=code)
+    twice = await decide(
+        admin, f"/admin/agencies/{agency}/status", action="blacklist", reason="again", q=code
+    )
     assert twice.status_code == 409 and 'role="alert"' in twice.text
-    assert (await decide(admin, f"/admin/agencies/{agency}/status", action="lift_blacklist", reason="期满", q=code)).status_code == 303
+    assert (
+        await decide(
+            admin, f"/admin/agencies/{agency}/status", action="lift_blacklist", reason="期满", q=code
+        )
+    ).status_code == 303
     found = (await admin.get("/admin/agencies", params={"q": code})).text
     assert "已批准" in found.split(f'id="found-{agency}"')[1]
 
 
-async def test_qualification_changes_go_through_review_and_expiry_is_warned(client: AsyncClient, admin: AsyncClient) -> None:
+async def test_qualification_changes_go_through_review_and_expiry_is_warned(
+    client: AsyncClient, admin: AsyncClient
+) -> None:
     soon = (TODAY + timedelta(days=10)).isoformat()
     agency = await onboard(client, q0_valid_until=soon)
     await decide(admin, f"/admin/agencies/{agency}/review", decision="approve")
@@ -325,12 +395,28 @@ async def test_qualification_changes_go_through_review_and_expiry_is_warned(clie
     assert "30 天内到期" in dashboard and soon in dashboard
 
     token = csrf_from(dashboard)
-    wrong = await client.post("/agency/qualifications", data={"_csrf_token": token, "category": "GEOHAZARD", "level": "C", "certificate_no": "DZ-2", "valid_until": FUTURE})
+    wrong = await client.post(
+        "/agency/qualifications",
+        data={
+            "_csrf_token": token,
+            "category": "GEOHAZARD",
+            "level": "C",
+            "certificate_no": "DZ-2",
+            "valid_until": FUTURE,
+        },
+    )
     assert wrong.status_code == 422 and 'id="e-level"' in wrong.text and 'value="DZ-2"' in wrong.text
     old = re.search(r'<option value="(\d+)"\s*>替换', dashboard)
     response = await client.post(
         "/agency/qualifications",
-        data={"_csrf_token": token, "category": "GEOHAZARD", "level": "A", "certificate_no": "DZ-2027-0002", "valid_until": FUTURE, "replaces": old.group(1)},
+        data={
+            "_csrf_token": token,
+            "category": "GEOHAZARD",
+            "level": "A",
+            "certificate_no": "DZ-2027-0002",
+            "valid_until": FUTURE,
+            "replaces": old.group(1),
+        },
         follow_redirects=False,
     )
     assert response.status_code == 303
@@ -344,7 +430,9 @@ async def test_qualification_changes_go_through_review_and_expiry_is_warned(clie
     assert "30 天内到期" not in dashboard and "DZ-2026-0001" not in dashboard
 
     bad = await client.post(
-        "/agency/documents", data={"_csrf_token": token, "kind": "certificate"}, files={"file": ("cert.jpg", b"%PDF-1.4 really", "image/jpeg")}
+        "/agency/documents",
+        data={"_csrf_token": token, "kind": "certificate"},
+        files={"file": ("cert.jpg", b"%PDF-1.4 really", "image/jpeg")},
     )
     assert bad.status_code == 422 and 'id="e-file"' in bad.text
 
@@ -362,7 +450,9 @@ def _ids(page: str) -> list[str]:
     return re.findall(r'<td><a href="/agencies/(AG-[0-9A-Za-z-]+)">', page)
 
 
-async def test_directory_searches_filters_and_pages(client: AsyncClient, admin: AsyncClient, visitor: AsyncClient) -> None:
+async def test_directory_searches_filters_and_pages(
+    client: AsyncClient, admin: AsyncClient, visitor: AsyncClient
+) -> None:
     empty = (await visitor.get("/agencies")).text
     assert "还没有" in empty and '<a href="/agencies">中介机构库</a>' in empty
 
@@ -372,7 +462,13 @@ async def test_directory_searches_filters_and_pages(client: AsyncClient, admin: 
         client, admin, name="大理乙级地质有限公司", credit_code=dali_code, region="532901", q0_level="B"
     )
     survey = await approved(
-        client, admin, name="玉溪测绘有限公司", region="530400", categories=["SURVEYING"], q0_category="SURVEYING", q0_level="A"
+        client,
+        admin,
+        name="玉溪测绘有限公司",
+        region="530400",
+        categories=["SURVEYING"],
+        q0_category="SURVEYING",
+        q0_level="A",
     )
     await onboard(client, name="待审核的公司")  # pending: not listed
 
@@ -385,7 +481,10 @@ async def test_directory_searches_filters_and_pages(client: AsyncClient, admin: 
     assert _ids((await visitor.get("/agencies", params={"category": "GEOHAZARD"})).text) == [dali, kunming]
     grade_a = (await visitor.get("/agencies", params={"category": "GEOHAZARD", "level": "A"})).text
     assert _ids(grade_a) == [kunming] and '<option value="A" selected>' in grade_a
-    assert _ids((await visitor.get("/agencies", params={"category": "GEOHAZARD", "level": "B"})).text) == [dali, kunming]
+    assert _ids((await visitor.get("/agencies", params={"category": "GEOHAZARD", "level": "B"})).text) == [
+        dali,
+        kunming,
+    ]
     assert _ids((await visitor.get("/agencies", params={"region": "532900"})).text) == [dali]
     assert _ids((await visitor.get("/agencies", params={"region": "530000"})).text) == [survey, dali, kunming]
     stale = await visitor.get("/agencies", params={"category": "EIA", "level": "A"})  # EIA has no levels
@@ -393,7 +492,9 @@ async def test_directory_searches_filters_and_pages(client: AsyncClient, admin: 
     none = (await visitor.get("/agencies", params={"q": "不存在的公司"})).text
     assert _ids(none) == [] and "没有符合" in none
 
-    partial = await visitor.get("/agencies", params={"category": "GEOHAZARD", "level": "", "q": ""}, headers=HTMX)
+    partial = await visitor.get(
+        "/agencies", params={"category": "GEOHAZARD", "level": "", "q": ""}, headers=HTMX
+    )
     assert partial.status_code == 200 and "<html" not in partial.text
     assert _ids(partial.text) == [dali, kunming]
     assert 'id="level-field" hx-swap-oob="true"' in partial.text and '<option value="B"' in partial.text
@@ -412,7 +513,9 @@ async def test_directory_searches_filters_and_pages(client: AsyncClient, admin: 
     assert bad.status_code == 422 and "<html" in bad.text
 
 
-async def test_profile_shows_contact_details_only_to_those_allowed(client: AsyncClient, admin: AsyncClient, visitor: AsyncClient) -> None:
+async def test_profile_shows_contact_details_only_to_those_allowed(
+    client: AsyncClient, admin: AsyncClient, visitor: AsyncClient
+) -> None:
     pending = await onboard(client, name="尚未审核的公司")
     assert (await visitor.get(f"/agencies/{pending}")).status_code == 404
     assert (await admin.get(f"/agencies/{pending}")).status_code == 200
@@ -433,7 +536,9 @@ async def test_profile_shows_contact_details_only_to_those_allowed(client: Async
     assert (await visitor.get("/agencies/AG-999999")).status_code == 404
 
 
-async def test_each_role_reaches_only_its_own_pages(client: AsyncClient, db: Database, visitor: AsyncClient) -> None:
+async def test_each_role_reaches_only_its_own_pages(
+    client: AsyncClient, db: Database, visitor: AsyncClient
+) -> None:
     logged_out = await visitor.get("/agency", follow_redirects=False)
     assert logged_out.status_code == 303 and logged_out.headers["location"] == "/login?next=%2Fagency"
 
@@ -448,43 +553,84 @@ async def test_each_role_reaches_only_its_own_pages(client: AsyncClient, db: Dat
     await login_agency(client)
     assert (await client.get("/admin/agencies")).status_code == 403
     token = csrf_from((await client.get("/agency")).text)
-    forged = await client.post("/admin/agencies/AG-000001/review", data={"_csrf_token": token, "decision": "approve"})
+    forged = await client.post(
+        "/admin/agencies/AG-000001/review", data={"_csrf_token": token, "decision": "approve"}
+    )
     assert forged.status_code == 403
 
     pending = await onboard(visitor)
     await login_staff(client, db, Role.supervisor)
     queue = await client.get("/admin/agencies")
     assert queue.status_code == 200 and f'id="agency-{pending}"' in queue.text  # supervisors see the queue
-    assert "/review" not in queue.text and "<form method=\"post\" action=\"/admin" not in queue.text  # but take no decisions
+    assert (
+        "/review" not in queue.text and '<form method="post" action="/admin' not in queue.text
+    )  # but take no decisions
     assert (await client.get("/agency")).status_code == 403
     token = csrf_from(queue.text)
-    response = await client.post(f"/admin/agencies/{pending}/review", data={"_csrf_token": token, "decision": "approve"})
+    response = await client.post(
+        f"/admin/agencies/{pending}/review", data={"_csrf_token": token, "decision": "approve"}
+    )
     assert response.status_code == 403
 
 
-async def test_the_directory_page_lists_what_the_api_lists(client: AsyncClient, admin: AsyncClient, visitor: AsyncClient) -> None:
+async def test_the_directory_page_lists_what_the_api_lists(
+    client: AsyncClient, admin: AsyncClient, visitor: AsyncClient
+) -> None:
     """The page reads the directory in one hand-written statement (queries.directory_page),
     the API through the ORM (service.directory): the same filters give the same agencies in
     the same order, page by page."""
     made = [
         await approved(client, admin, name="昆明甲级地质有限公司"),
-        await approved(client, admin, name="大理乙级地质有限公司", credit_code=credit_code("532901"), region="532901", q0_level="B"),
-        await approved(client, admin, name="玉溪测绘有限公司", region="530400", categories=["SURVEYING"], q0_category="SURVEYING", q0_level="A"),
+        await approved(
+            client,
+            admin,
+            name="大理乙级地质有限公司",
+            credit_code=credit_code("532901"),
+            region="532901",
+            q0_level="B",
+        ),
+        await approved(
+            client,
+            admin,
+            name="玉溪测绘有限公司",
+            region="530400",
+            categories=["SURVEYING"],
+            q0_category="SURVEYING",
+            q0_level="A",
+        ),
         await approved(client, admin, name="100%_地质公司", region="530102"),
     ]
     suspended = await approved(client, admin, name="暂停中的地质公司")
     until = (TODAY + timedelta(days=30)).isoformat()
-    assert (await decide(admin, f"/admin/agencies/{suspended}/status", action="suspend", reason="报告质量问题", until=until)).status_code == 303
+    assert (
+        await decide(
+            admin, f"/admin/agencies/{suspended}/status", action="suspend", reason="报告质量问题", until=until
+        )
+    ).status_code == 303
     filters: list[dict[str, str]] = [
-        {}, {"q": "地质"}, {"q": "100%_"}, {"q": "%"}, {"category": "GEOHAZARD"}, {"category": "GEOHAZARD", "level": "A"},
-        {"category": "GEOHAZARD", "level": "B"}, {"region": "530100"}, {"region": "532900"}, {"region": "530000", "category": "SURVEYING"},
-        {"status": "suspended"}, {"status": "blacklisted"},
+        {},
+        {"q": "地质"},
+        {"q": "100%_"},
+        {"q": "%"},
+        {"category": "GEOHAZARD"},
+        {"category": "GEOHAZARD", "level": "A"},
+        {"category": "GEOHAZARD", "level": "B"},
+        {"region": "530100"},
+        {"region": "532900"},
+        {"region": "530000", "category": "SURVEYING"},
+        {"status": "suspended"},
+        {"status": "blacklisted"},
     ]
     for params in filters:
         api_ids: list[str] = []
         cursor: str | None = None
         while True:
-            page = (await visitor.get("/api/v1/agencies", params={**params, "limit": 2, **({"cursor": cursor} if cursor else {})})).json()
+            page = (
+                await visitor.get(
+                    "/api/v1/agencies",
+                    params={**params, "limit": 2, **({"cursor": cursor} if cursor else {})},
+                )
+            ).json()
             api_ids += [item["id"] for item in page["items"]]
             cursor = page["next_cursor"]
             if not cursor:
@@ -501,5 +647,7 @@ async def test_the_directory_page_lists_what_the_api_lists(client: AsyncClient, 
         assert set(api_ids) <= {*made, suspended}
     shown = (await visitor.get("/agencies", params={"status": "suspended"})).text
     assert _ids(shown) == [suspended] and 'class="status status-suspended"' in shown
-    assert _ids((await visitor.get("/agencies", params={"q": "100%_"})).text) == [made[3]]  # wildcards are literal
+    assert _ids((await visitor.get("/agencies", params={"q": "100%_"})).text) == [
+        made[3]
+    ]  # wildcards are literal
     assert "&lt;" not in shown and "100%_地质公司" in (await visitor.get("/agencies")).text

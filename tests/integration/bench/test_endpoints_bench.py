@@ -25,12 +25,16 @@ TINY = {"agencies": 60, "notices": 600, "bids": 600, "log_entries": 600, "rng_se
 
 @pytest.mark.committing
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (Debian package wrk)")
-def test_http_benchmarks_run_and_the_baseline_answers_market_s_json(committed_database_url: str, tmp_path: Path) -> None:
+def test_http_benchmarks_run_and_the_baseline_answers_market_s_json(
+    committed_database_url: str, tmp_path: Path
+) -> None:
     from ops.bench.seed import seed
 
     keys = tmp_path / "keys"  # the servers get copies: sealed secrets stay readable
     in_thread(lambda: asyncio.run(seed(committed_database_url, **TINY, data_dir=keys)))
-    options = bench.Options(workers=(1,), duration=1, rounds=1, warmup=0, targets=40, json_checks=20, keys=str(keys))
+    options = bench.Options(
+        workers=(1,), duration=1, rounds=1, warmup=0, targets=40, json_checks=20, keys=str(keys)
+    )
     # run() starts its own event loops; a thread of its own keeps it clear of pytest's.
     report = in_thread(lambda: bench.run(options, database_url=committed_database_url))
     lines = report.lines()
@@ -77,10 +81,22 @@ def test_wrk_output_is_read_with_its_units_and_errors() -> None:
 
 
 def test_a_run_answered_with_errors_fails_the_report() -> None:
-    clean = bench.WrkResult(requests_per_s=100.0, p50_ms=1.0, p99_ms=2.0, requests=100, non_2xx=0, socket_errors=0)
-    bad = bench.WrkResult(requests_per_s=100.0, p50_ms=1.0, p99_ms=2.0, requests=100, non_2xx=3, socket_errors=0)
-    row = bench.Row(benchmark="list JSON", workers=1, goal=0.8, baseline=clean, market=clean, max_rss_mb=100.0,
-                    baseline_max_rss_mb=90.0, runs={"baseline": [clean], "market": [clean]})
+    clean = bench.WrkResult(
+        requests_per_s=100.0, p50_ms=1.0, p99_ms=2.0, requests=100, non_2xx=0, socket_errors=0
+    )
+    bad = bench.WrkResult(
+        requests_per_s=100.0, p50_ms=1.0, p99_ms=2.0, requests=100, non_2xx=3, socket_errors=0
+    )
+    row = bench.Row(
+        benchmark="list JSON",
+        workers=1,
+        goal=0.8,
+        baseline=clean,
+        market=clean,
+        max_rss_mb=100.0,
+        baseline_max_rss_mb=90.0,
+        runs={"baseline": [clean], "market": [clean]},
+    )
     report = bench.Report(options={}, rows=[row], json_checked=1)
     assert report.failures == [] and row.ratio == 1.0 and row.met
     row.runs["market"].append(bad)

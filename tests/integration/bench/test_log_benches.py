@@ -15,7 +15,14 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def run_bench(script: str, server_url: str, *args: str) -> str:
     env = {**os.environ, "DATABASE_URL": server_url}
-    result = subprocess.run([sys.executable, f"ops/bench/{script}", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, f"ops/bench/{script}", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     print(result.stdout)
     return result.stdout
@@ -34,4 +41,7 @@ def test_the_verify_benchmark_runs_every_mode_and_prints_every_ratio(server_url:
     assert re.search(r"ratio the log alone/baseline: \d+\.\d\d", out)
     assert re.search(r"ratio with every notice re-derived/baseline: \d+\.\d\d", out)
     assert re.search(r"ratio with --state/baseline: \d+\.\d\d", out)
-    assert re.search(r"500 new entries: .*: [\d,]+ notice\(s\) with no new entry keep the verdict of .*; [1-9][\d,]* re-derived", out)
+    assert re.search(
+        r"500 new entries: .*: [\d,]+ notice\(s\) with no new entry keep the verdict of .*; [1-9][\d,]* re-derived",
+        out,
+    )

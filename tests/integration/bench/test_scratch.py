@@ -19,7 +19,9 @@ from ops.scratch import scratch_database
 
 async def _exists(url: str) -> bool:
     name = make_url(url).database
-    conn = await asyncpg.connect(to_asyncpg_dsn(make_url(url).set(database="postgres").render_as_string(hide_password=False)))
+    conn = await asyncpg.connect(
+        to_asyncpg_dsn(make_url(url).set(database="postgres").render_as_string(hide_password=False))
+    )
     try:
         return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
     finally:
@@ -43,13 +45,18 @@ def migrated(url: str) -> bool:
 
 
 @pytest.mark.committing
-def test_a_scratch_database_is_migrated_on_database_url_s_server_and_dropped_at_the_end(server_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_scratch_database_is_migrated_on_database_url_s_server_and_dropped_at_the_end(
+    server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The plain form other tools use, as the scripts' users write it.
     monkeypatch.setenv("DATABASE_URL", "postgresql://" + server_url.split("://", 1)[1])
     with scratch_database(prefix="market_scratch_test") as url:
         assert url.startswith("postgresql+asyncpg://")
         assert make_url(url).database.startswith("market_scratch_test_")
-        assert (make_url(url).host, make_url(url).port) == (make_url(server_url).host, make_url(server_url).port)
+        assert (make_url(url).host, make_url(url).port) == (
+            make_url(server_url).host,
+            make_url(server_url).port,
+        )
         assert exists(url) and migrated(url)
     assert not exists(url)
 
@@ -62,11 +69,15 @@ def test_a_kept_scratch_database_outlives_its_block(server_url: str, monkeypatch
     try:
         assert exists(url) and migrated(url)
     finally:
-        asyncio.run(run_on_server(server_url, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+        asyncio.run(
+            run_on_server(server_url, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+        )
 
 
 @pytest.mark.committing
-def test_without_database_url_a_private_cluster_serves_it_and_is_stopped_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_database_url_a_private_cluster_serves_it_and_is_stopped_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A cluster of the test's own, not var/bench-postgres: a benchmark may be using that."""
     monkeypatch.delenv("DATABASE_URL", raising=False)
     root = tmp_path / "postgres"

@@ -49,7 +49,14 @@ async def fetch_all(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
 
 def market_log_verify(url: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": url, "MARKET_DATA_DIR": str(data_dir)}
-    return subprocess.run([sys.executable, "-m", "market.cli", "log", "verify"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "market.cli", "log", "verify"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 async def ok(client: httpx.AsyncClient, path: str, **kwargs: Any) -> httpx.Response:
@@ -65,7 +72,9 @@ async def login(client: httpx.AsyncClient, email: str) -> dict[str, str]:
 
 
 @pytest.mark.committing
-async def test_a_seeded_database_is_complete_serves_every_public_page_and_verifies(committed_database_url: str, tmp_path: Path) -> None:
+async def test_a_seeded_database_is_complete_serves_every_public_page_and_verifies(
+    committed_database_url: str, tmp_path: Path
+) -> None:
     url, data_dir = committed_database_url, tmp_path / "data"
     # Anchored at the current hour (the default), so that open notices are still open.
     report = await seeding.seed(url, **SIZES, data_dir=data_dir)
@@ -74,7 +83,9 @@ async def test_a_seeded_database_is_complete_serves_every_public_page_and_verifi
     for table, (rows, _) in report.tables.items():
         assert (await fetch_all(url, f"SELECT count(*) FROM {table}"))[0][0] == rows, table
     asked = {"agency": "agencies", "notice": "notices", "bid": "bids", "log_entry": "log_entries"}
-    assert {table: report.tables[table][0] for table in asked} == {table: SIZES[name] for table, name in asked.items()}
+    assert {table: report.tables[table][0] for table in asked} == {
+        table: SIZES[name] for table, name in asked.items()
+    }
     await states_are_all_there(url)
     await sequences_are_past_the_seeded_ids(url)
 
@@ -101,34 +112,60 @@ async def everything_is_msp2(url: str) -> None:
     """The log holds no MSP/1 entry, every entry is v 2, and sealed entries name no notice;
     notices and bids are protocol 2 with server sealing, and the openings the tables keep
     are those the log published."""
-    kinds = {r["type"]: r["n"] for r in await fetch_all(url, "SELECT type, count(*) AS n FROM log_entry GROUP BY type")}
+    kinds = {
+        r["type"]: r["n"]
+        for r in await fetch_all(url, "SELECT type, count(*) AS n FROM log_entry GROUP BY type")
+    }
     assert not {"bid.accepted", "bid.withdrawn"} & kinds.keys()
     assert {"bid.sealed", "notice.published", "bidding.closed", "notice.cancelled"} <= kinds.keys()
-    assert (await fetch_all(url, "SELECT count(*) FROM log_entry WHERE convert_from(entry, 'UTF8')::jsonb->'v' <> '2'::jsonb"))[0][0] == 0
-    assert (await fetch_all(url, "SELECT count(*) FROM log_entry WHERE type = 'bid.sealed' AND notice_id IS NOT NULL"))[0][0] == 0
-    notices = await fetch_all(url, "SELECT protocol, sealing, status, count(*) AS n FROM notice GROUP BY 1, 2, 3")
+    assert (
+        await fetch_all(
+            url, "SELECT count(*) FROM log_entry WHERE convert_from(entry, 'UTF8')::jsonb->'v' <> '2'::jsonb"
+        )
+    )[0][0] == 0
+    assert (
+        await fetch_all(
+            url, "SELECT count(*) FROM log_entry WHERE type = 'bid.sealed' AND notice_id IS NOT NULL"
+        )
+    )[0][0] == 0
+    notices = await fetch_all(
+        url, "SELECT protocol, sealing, status, count(*) AS n FROM notice GROUP BY 1, 2, 3"
+    )
     assert {r["protocol"] for r in notices} == {2}
     assert all(r["sealing"] == ("server" if r["status"] != "draft" else None) for r in notices), notices
-    bids = await fetch_all(url, """SELECT count(*) FILTER (WHERE protocol <> 2 OR commitment IS NULL OR sealed IS NULL
+    bids = await fetch_all(
+        url,
+        """SELECT count(*) FILTER (WHERE protocol <> 2 OR commitment IS NULL OR sealed IS NULL
         OR price_fen IS NOT NULL OR document IS NOT NULL OR nonce IS NOT NULL OR bid_sha256 IS NOT NULL OR receipt IS NOT NULL),
         count(*) FILTER (WHERE (withdrawal_seq IS NULL) <> (withdrawal_sealed IS NULL)
                          OR (withdrawal_seq IS NOT NULL AND (status <> 'withdrawn' OR withdrawal_seq <= seq))),
-        count(*) FILTER (WHERE withdrawal_seq IS NOT NULL) FROM bid""")
+        count(*) FILTER (WHERE withdrawal_seq IS NOT NULL) FROM bid""",
+    )
     assert bids[0][0] == 0 and bids[0][1] == 0 and bids[0][2] > 0
     # Every ended notice says which entry opened its bids; for the notices the log tells,
     # that entry's openings are the selection's, and cover every bid of the notice.
-    unopened = await fetch_all(url, """SELECT count(*) FROM notice n LEFT JOIN selection s ON s.notice_id = n.id
+    unopened = await fetch_all(
+        url,
+        """SELECT count(*) FROM notice n LEFT JOIN selection s ON s.notice_id = n.id
         WHERE (n.status IN ('closed', 'selected', 'awarded', 'failed', 'cancelled')) <> (n.opened_seq IS NOT NULL)
-           OR (s.notice_id IS NOT NULL AND (s.openings IS NULL OR n.opened_seq <> s.closed_seq))""")
+           OR (s.notice_id IS NOT NULL AND (s.openings IS NULL OR n.opened_seq <> s.closed_seq))""",
+    )
     assert unopened[0][0] == 0
-    told = await fetch_all(url, """SELECT n.id, n.public_id, e.type, convert_from(e.entry, 'UTF8') AS entry, s.openings::text AS openings
-        FROM notice n JOIN log_entry e ON e.seq = n.opened_seq AND e.notice_id = n.public_id LEFT JOIN selection s ON s.notice_id = n.id""")
+    told = await fetch_all(
+        url,
+        """SELECT n.id, n.public_id, e.type, convert_from(e.entry, 'UTF8') AS entry, s.openings::text AS openings
+        FROM notice n JOIN log_entry e ON e.seq = n.opened_seq AND e.notice_id = n.public_id LEFT JOIN selection s ON s.notice_id = n.id""",
+    )
     assert {r["type"] for r in told} == {"bidding.closed", "notice.cancelled"}
     for r in told:
         entry = json.loads(r["entry"])
         assert entry["v"] == 2 and "bids" not in entry
-        bid_ids = [b[0] for b in await fetch_all(url, "SELECT public_id FROM bid WHERE notice_id = $1", r["id"])]
-        assert [o["bid"]["bid_id"] for o in entry["openings"]] == sorted(bid_ids, key=lambda b: b.encode("utf-8"))
+        bid_ids = [
+            b[0] for b in await fetch_all(url, "SELECT public_id FROM bid WHERE notice_id = $1", r["id"])
+        ]
+        assert [o["bid"]["bid_id"] for o in entry["openings"]] == sorted(
+            bid_ids, key=lambda b: b.encode("utf-8")
+        )
         if r["type"] == "bidding.closed":
             assert json.loads(r["openings"]) == entry["openings"]
 
@@ -139,20 +176,27 @@ async def bids_open_under_the_data_dir_s_key(url: str, data_dir: Path) -> None:
     entries hold their commitments (and their withdrawals' ones); the others' receipts say
     they are not signed."""
     sealer, signer = SecretSealer.from_data_dir(data_dir), ReceiptSigner.from_data_dir(data_dir)
-    rows = await fetch_all(url, """
+    rows = await fetch_all(
+        url,
+        """
         SELECT b.public_id, b.commitment, b.sealed, b.seq, b.leaf_hash, b.withdrawal_seq, b.withdrawal_sealed, n.public_id AS notice_id,
                a.public_id AS agency_id, convert_from(e.entry, 'UTF8') AS entry, convert_from(w.entry, 'UTF8') AS withdrawal
         FROM bid b JOIN notice n ON n.id = b.notice_id JOIN agency a ON a.id = b.agency_id
         LEFT JOIN log_entry e ON e.seq = b.seq AND encode(e.leaf_hash, 'hex') = b.leaf_hash
         LEFT JOIN log_entry w ON w.seq = b.withdrawal_seq
-        ORDER BY b.id DESC LIMIT 400""")
+        ORDER BY b.id DESC LIMIT 400""",
+    )
     told = [r for r in rows if r["entry"] is not None]
     assert told and len(told) < len(rows)
     assert any(r["withdrawal_seq"] is not None for r in told)
     for r in rows:
         opened = SealedBid.from_bytes(sealer.open(bid_label(r["public_id"]), r["sealed"]))
         doc = json.loads(opened.document)
-        assert (doc["bid_id"], doc["notice_id"], doc["agency_id"]) == (r["public_id"], r["notice_id"], r["agency_id"])
+        assert (doc["bid_id"], doc["notice_id"], doc["agency_id"]) == (
+            r["public_id"],
+            r["notice_id"],
+            r["agency_id"],
+        )
         assert protocol.bid_commitment(opened.salt, opened.document).hex() == r["commitment"]
         claims = verify_receipt(opened.receipt, signer.public_jwk())
         if r["entry"] is None:
@@ -160,17 +204,36 @@ async def bids_open_under_the_data_dir_s_key(url: str, data_dir: Path) -> None:
             payload = opened.receipt.split(".")[1]
             claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         assert claims == {
-            "v": 2, "notice_id": r["notice_id"], "bid_id": r["public_id"], "agency_id": r["agency_id"], "commitment": r["commitment"],
-            "salt": opened.salt.hex(), "seq": r["seq"], "leaf_hash": r["leaf_hash"],
+            "v": 2,
+            "notice_id": r["notice_id"],
+            "bid_id": r["public_id"],
+            "agency_id": r["agency_id"],
+            "commitment": r["commitment"],
+            "salt": opened.salt.hex(),
+            "seq": r["seq"],
+            "leaf_hash": r["leaf_hash"],
         }
-        withdrawal_salt = sealer.open(withdrawal_label(r["public_id"]), r["withdrawal_sealed"]) if r["withdrawal_sealed"] else None
+        withdrawal_salt = (
+            sealer.open(withdrawal_label(r["public_id"]), r["withdrawal_sealed"])
+            if r["withdrawal_sealed"]
+            else None
+        )
         if r["entry"] is not None:
             entry = json.loads(r["entry"])
-            assert entry == {"v": 2, "seq": r["seq"], "ts": entry["ts"], "type": "bid.sealed", "commitment": r["commitment"]}
+            assert entry == {
+                "v": 2,
+                "seq": r["seq"],
+                "ts": entry["ts"],
+                "type": "bid.sealed",
+                "commitment": r["commitment"],
+            }
             if withdrawal_salt is not None:
                 withdrawal = json.loads(r["withdrawal"])
                 assert withdrawal["type"] == "bid.sealed"
-                assert withdrawal["commitment"] == protocol.withdrawal_commitment(withdrawal_salt, bytes.fromhex(r["commitment"])).hex()
+                assert (
+                    withdrawal["commitment"]
+                    == protocol.withdrawal_commitment(withdrawal_salt, bytes.fromhex(r["commitment"])).hex()
+                )
         else:  # the leaf hash of the sealed entry it would have had at its seq
             assert len(r["leaf_hash"]) == 64
 
@@ -180,7 +243,13 @@ async def states_are_all_there(url: str) -> None:
         return {r[0] for r in await fetch_all(url, sql)}
 
     assert await values("SELECT DISTINCT status FROM notice") == {s.value for s in NoticeStatus}
-    assert await values("SELECT DISTINCT status FROM agency") == {"approved", "pending", "rejected", "suspended", "blacklisted"}
+    assert await values("SELECT DISTINCT status FROM agency") == {
+        "approved",
+        "pending",
+        "rejected",
+        "suspended",
+        "blacklisted",
+    }
     assert await values("SELECT DISTINCT role FROM app_user") == {"owner", "agency", "supervisor", "admin"}
     assert await values("SELECT DISTINCT outcome FROM selection") == {"waiting", "drawn", "direct", "failed"}
     assert await values("SELECT DISTINCT status FROM bid") == {"standing", "withdrawn"}
@@ -188,28 +257,42 @@ async def states_are_all_there(url: str) -> None:
     assert {"approved", "pending"} <= await values("SELECT DISTINCT status FROM qualification")
     assert {"holding", "declined"} <= await values("SELECT DISTINCT status FROM award")
     # Disputes over terms that do not follow the award are not seeded: the seed's terms follow it.
-    assert {s.value for s in ContractStatus} - {"stopped", "declined", "disputed", "set_aside"} <= await values("SELECT DISTINCT status FROM contract")
+    assert {s.value for s in ContractStatus} - {
+        "stopped",
+        "declined",
+        "disputed",
+        "set_aside",
+    } <= await values("SELECT DISTINCT status FROM contract")
     # Contracts follow the award (docs/contracts.md): never above the budget, signed on or before
     # the start, starting no earlier than recorded, due after the service period published.
-    astray = await fetch_all(url, """
+    astray = await fetch_all(
+        url,
+        """
         SELECT count(*) FROM contract c JOIN notice n ON n.id = c.notice_id
         WHERE c.amount_fen > n.budget_fen OR c.signed_on > c.start_on
            OR c.start_on < (c.created_at AT TIME ZONE 'Asia/Shanghai')::date
-           OR c.due_on < c.start_on + coalesce(n.service_days, 0)""")
+           OR c.due_on < c.start_on + coalesce(n.service_days, 0)""",
+    )
     assert astray[0][0] == 0
     assert await values("SELECT DISTINCT status FROM objection") & {s.value for s in ObjectionStatus}
     assert await values("SELECT DISTINCT substr(region, 1, 2) FROM notice") == {"53"}
     # Bids as the bid path takes them: on published notices, inside their window, withdrawn after placed.
-    misplaced = await fetch_all(url, """
+    misplaced = await fetch_all(
+        url,
+        """
         SELECT count(*) FROM bid b JOIN notice n ON n.id = b.notice_id
         WHERE n.published_at IS NULL OR b.created_at < n.published_at OR b.created_at >= n.bid_deadline
-           OR b.withdrawn_at < b.created_at OR (b.status = 'withdrawn') <> (b.withdrawn_at IS NOT NULL)""")
+           OR b.withdrawn_at < b.created_at OR (b.status = 'withdrawn') <> (b.withdrawn_at IS NOT NULL)""",
+    )
     assert misplaced[0][0] == 0
 
 
 async def sequences_are_past_the_seeded_ids(url: str) -> None:
     for table, sequence in {**seeding.PUBLIC_SEQUENCES, "notice": "notice_public_seq"}.items():
-        rows = await fetch_all(url, f"SELECT max(substring(public_id from '[0-9]+$')::bigint), (SELECT last_value FROM {sequence}) FROM {table}")
+        rows = await fetch_all(
+            url,
+            f"SELECT max(substring(public_id from '[0-9]+$')::bigint), (SELECT last_value FROM {sequence}) FROM {table}",
+        )
         highest, last = rows[0]
         assert highest is None or last >= highest, (table, highest, last)
     for table in ("bid", "notice", "award", "inbox_message"):
@@ -238,12 +321,22 @@ async def public_lists_answer(client: httpx.AsyncClient) -> None:
     await ok(client, "/agencies")
     await ok(client, "/agencies", params={"category": "EIA", "region": "530100"})
     await ok(client, "/api/v1/agencies", params={"limit": 20})
-    for path in ("/log", "/stats", "/credit", "/api/v1/contracts", "/api/v1/ocds/releases", "/api/v1/log/checkpoint"):
+    for path in (
+        "/log",
+        "/stats",
+        "/credit",
+        "/api/v1/contracts",
+        "/api/v1/ocds/releases",
+        "/api/v1/log/checkpoint",
+    ):
         await ok(client, path)
 
 
 async def every_notice_status_renders(client: httpx.AsyncClient, url: str) -> None:
-    rows = await fetch_all(url, "SELECT DISTINCT ON (status) status, public_id, owner_id FROM notice ORDER BY status, md5(public_id)")
+    rows = await fetch_all(
+        url,
+        "SELECT DISTINCT ON (status) status, public_id, owner_id FROM notice ORDER BY status, md5(public_id)",
+    )
     for row in rows:
         notice_id = row["public_id"]
         headers: dict[str, str] = {}
@@ -263,13 +356,21 @@ async def every_notice_status_renders(client: httpx.AsyncClient, url: str) -> No
 
 
 async def agencies_contracts_and_the_log_render(client: httpx.AsyncClient, url: str) -> None:
-    for row in await fetch_all(url, "SELECT DISTINCT ON (status) public_id FROM agency WHERE status IN ('approved', 'suspended', 'blacklisted') ORDER BY status, id"):
+    for row in await fetch_all(
+        url,
+        "SELECT DISTINCT ON (status) public_id FROM agency WHERE status IN ('approved', 'suspended', 'blacklisted') ORDER BY status, id",
+    ):
         await ok(client, f"/agencies/{row[0]}")
         await ok(client, f"/api/v1/agencies/{row[0]}")
-    busiest = await fetch_all(url, "SELECT a.public_id FROM agency a JOIN award w ON w.agency_id = a.id GROUP BY a.public_id ORDER BY count(*) DESC LIMIT 1")
+    busiest = await fetch_all(
+        url,
+        "SELECT a.public_id FROM agency a JOIN award w ON w.agency_id = a.id GROUP BY a.public_id ORDER BY count(*) DESC LIMIT 1",
+    )
     await ok(client, f"/agencies/{busiest[0][0]}")
     await ok(client, f"/api/v1/agencies/{busiest[0][0]}/credit")
-    for row in await fetch_all(url, "SELECT DISTINCT ON (status) public_id FROM contract ORDER BY status, id"):
+    for row in await fetch_all(
+        url, "SELECT DISTINCT ON (status) public_id FROM contract ORDER BY status, id"
+    ):
         await ok(client, f"/contracts/{row[0]}")
     for seq in (0, 1_000, 1_999):
         await ok(client, f"/log/entries/{seq}")
@@ -277,12 +378,31 @@ async def agencies_contracts_and_the_log_render(client: httpx.AsyncClient, url: 
 
 async def dashboards_render(client: httpx.AsyncClient, url: str) -> None:
     """The pages behind a log-in, for the busiest of each kind of account."""
-    agency = (await fetch_all(url, "SELECT u.email, a.public_id FROM agency a JOIN app_user u ON u.id = a.owner_id JOIN award w ON w.agency_id = a.id GROUP BY u.email, a.public_id ORDER BY count(*) DESC LIMIT 1"))[0]
-    owner = (await fetch_all(url, "SELECT u.email, o.public_id FROM notice n JOIN app_user u ON u.id = n.owner_id JOIN owner_org o ON o.created_by = u.id GROUP BY u.email, o.public_id ORDER BY count(*) DESC LIMIT 1"))[0]
-    notice = (await fetch_all(url, "SELECT public_id FROM notice WHERE status = 'awarded' ORDER BY id LIMIT 1"))[0][0]
+    agency = (
+        await fetch_all(
+            url,
+            "SELECT u.email, a.public_id FROM agency a JOIN app_user u ON u.id = a.owner_id JOIN award w ON w.agency_id = a.id GROUP BY u.email, a.public_id ORDER BY count(*) DESC LIMIT 1",
+        )
+    )[0]
+    owner = (
+        await fetch_all(
+            url,
+            "SELECT u.email, o.public_id FROM notice n JOIN app_user u ON u.id = n.owner_id JOIN owner_org o ON o.created_by = u.id GROUP BY u.email, o.public_id ORDER BY count(*) DESC LIMIT 1",
+        )
+    )[0]
+    notice = (
+        await fetch_all(url, "SELECT public_id FROM notice WHERE status = 'awarded' ORDER BY id LIMIT 1")
+    )[0][0]
     pages = {
-        "supervisor1@seed.market.cn": ["/supervision", "/supervision/flags", "/supervision/objections", "/supervision/contracts",
-                                       f"/supervision/notices/{notice}", f"/supervision/agencies/{agency[1]}", f"/supervision/owners/{owner[1]}"],
+        "supervisor1@seed.market.cn": [
+            "/supervision",
+            "/supervision/flags",
+            "/supervision/objections",
+            "/supervision/contracts",
+            f"/supervision/notices/{notice}",
+            f"/supervision/agencies/{agency[1]}",
+            f"/supervision/owners/{owner[1]}",
+        ],
         "admin1@seed.market.cn": ["/admin/agencies", "/admin/users"],
         owner[0]: ["/owner", "/messages"],
         agency[0]: ["/agency", "/agency/bids", "/agency/notices", "/messages"],
@@ -295,7 +415,9 @@ async def dashboards_render(client: httpx.AsyncClient, url: str) -> None:
 
 async def a_bid_on_a_seeded_open_notice_is_accepted(client: httpx.AsyncClient, url: str) -> None:
     """The logged part tells open notices' stories, so the application may carry on with them."""
-    pairs = await fetch_all(url, """
+    pairs = await fetch_all(
+        url,
+        """
         SELECT n.public_id, u.email FROM notice n
         JOIN agency a ON a.status = 'approved'
         JOIN agency_category c ON c.agency_id = a.id AND c.category = n.category
@@ -304,33 +426,55 @@ async def a_bid_on_a_seeded_open_notice_is_accepted(client: httpx.AsyncClient, u
           AND n.method = 'lottery' AND NOT EXISTS (SELECT 1 FROM notice_avoid v WHERE v.notice_id = n.id)
           AND EXISTS (SELECT 1 FROM qualification q WHERE q.agency_id = a.id AND q.category = n.category AND q.status = 'approved' AND q.valid_until > now())
           AND NOT EXISTS (SELECT 1 FROM bid b WHERE b.notice_id = n.id AND b.agency_id = a.id AND b.status = 'standing')
-        ORDER BY n.id, a.id LIMIT 1""")
+        ORDER BY n.id, a.id LIMIT 1""",
+    )
     assert pairs, "no agency may bid on any seeded open notice"
     notice_id, email = pairs[0]
-    response = await client.post(f"/api/v1/notices/{notice_id}/bids", json={}, headers=await login(client, email))
+    response = await client.post(
+        f"/api/v1/notices/{notice_id}/bids", json={}, headers=await login(client, email)
+    )
     assert response.status_code == 201, response.text
-    assert response.json()["bid_id"] == f"B-{SIZES['bids'] + 1:06d}"  # numbering carries on past the seeded bids
+    assert (
+        response.json()["bid_id"] == f"B-{SIZES['bids'] + 1:06d}"
+    )  # numbering carries on past the seeded bids
 
 
 async def a_seeded_open_notice_with_bids_is_cancelled(client: httpx.AsyncClient, url: str) -> None:
     """The cancellation opens every bid of the notice (standing, withdrawn, released) with
     the server's seal key, so the seeded sealed material must open."""
-    rows = await fetch_all(url, """
+    rows = await fetch_all(
+        url,
+        """
         SELECT n.public_id, u.email, count(b.id) AS bids FROM notice n JOIN app_user u ON u.id = n.owner_id JOIN bid b ON b.notice_id = n.id
         WHERE n.status = 'open' GROUP BY n.id, n.public_id, u.email
-        ORDER BY bool_or(b.withdrawal_seq IS NOT NULL) DESC, count(b.id) DESC, n.id LIMIT 1""")
+        ORDER BY bool_or(b.withdrawal_seq IS NOT NULL) DESC, count(b.id) DESC, n.id LIMIT 1""",
+    )
     assert rows, "no seeded open notice has bids"
     notice_id, email, bids = rows[0]
-    asked = await client.post(f"/api/v1/notices/{notice_id}/cancel", json={"reason": "采购需求变更"}, headers=await login(client, email))
+    asked = await client.post(
+        f"/api/v1/notices/{notice_id}/cancel",
+        json={"reason": "采购需求变更"},
+        headers=await login(client, email),
+    )
     assert asked.status_code == 202, asked.text
-    response = await client.post(f"/api/v1/notices/{notice_id}/cancellation", json={"consent": True}, headers=await login(client, "supervisor1@seed.market.cn"))
+    response = await client.post(
+        f"/api/v1/notices/{notice_id}/cancellation",
+        json={"consent": True},
+        headers=await login(client, "supervisor1@seed.market.cn"),
+    )
     assert response.status_code == 200, response.text
-    entry = await fetch_all(url, "SELECT convert_from(entry, 'UTF8') FROM log_entry WHERE notice_id = $1 AND type = 'notice.cancelled'", notice_id)
+    entry = await fetch_all(
+        url,
+        "SELECT convert_from(entry, 'UTF8') FROM log_entry WHERE notice_id = $1 AND type = 'notice.cancelled'",
+        notice_id,
+    )
     assert len(json.loads(entry[0][0])["openings"]) == bids
 
 
 @pytest.mark.committing
-async def test_seeded_open_notices_are_closed_by_the_server_later_and_the_log_verifies(committed_database_url: str, tmp_path: Path) -> None:
+async def test_seeded_open_notices_are_closed_by_the_server_later_and_the_log_verifies(
+    committed_database_url: str, tmp_path: Path
+) -> None:
     """A data set anchored a month ago: its open notices' deadlines have passed. The server
     closes them as it would any notice (opening every bid with its seal key: the seeded
     sealed material, salts and seqs must be right), draws, and the log still verifies,
@@ -338,9 +482,12 @@ async def test_seeded_open_notices_are_closed_by_the_server_later_and_the_log_ve
     url, data_dir = committed_database_url, tmp_path / "data"
     anchor = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=30)
     await seeding.seed(url, **SIZES, data_dir=data_dir, now=anchor)
-    due = await fetch_all(url, """
+    due = await fetch_all(
+        url,
+        """
         SELECT n.public_id, count(b.id) AS bids, count(b.withdrawal_seq) AS withdrawals FROM notice n LEFT JOIN bid b ON b.notice_id = n.id
-        WHERE n.status = 'open' GROUP BY n.id, n.public_id ORDER BY n.id""")
+        WHERE n.status = 'open' GROUP BY n.id, n.public_id ORDER BY n.id""",
+    )
     assert due and any(r["withdrawals"] for r in due)
     db = Database.from_url(url)
     try:
@@ -368,7 +515,15 @@ def test_the_plan_is_deterministic_and_spells_entries_as_the_services_do() -> No
         world = seeding.plan_world(sizes, random.Random(7), NOW)
         first = min(u.created_at for u in world.people.users())
         log = seeding.plan_log(world.notices, sizes.log_entries, salts, first)
-        rows = [(n.public_id, n.status, n.deadline, [(b.public_id, b.agency.public_id, b.created_at, b.withdrawn_at) for b in n.bids]) for n in world.notices]
+        rows = [
+            (
+                n.public_id,
+                n.status,
+                n.deadline,
+                [(b.public_id, b.agency.public_id, b.created_at, b.withdrawn_at) for b in n.bids],
+            )
+            for n in world.notices
+        ]
         return rows, [entry for *_, entry, _ in log.entries]
 
     def fixed(size: int) -> bytes:  # a deterministic stand-in for os.urandom
@@ -393,7 +548,12 @@ def test_logged_entries_are_what_the_protocol_says() -> None:
     close or a cancellation recomputing to the sealed entries it names, before the deadline."""
     sizes = seeding.Sizes(agencies=12, notices=80, bids=400, log_entries=600)
     world = seeding.plan_world(sizes, random.Random(3), NOW)
-    log = seeding.plan_log(world.notices, sizes.log_entries, seeding.Salts(sizes.bids), min(u.created_at for u in world.people.users()))
+    log = seeding.plan_log(
+        world.notices,
+        sizes.log_entries,
+        seeding.Salts(sizes.bids),
+        min(u.created_at for u in world.people.users()),
+    )
     entries = {seq: json.loads(entry) for seq, _, _, entry, _ in log.entries}
     for seq, type_, notice_id, entry, leaf in log.entries:
         assert leaf == protocol.leaf_hash(entry) and protocol.canonical_json(json.loads(entry)) == entry
@@ -407,24 +567,44 @@ def test_logged_entries_are_what_the_protocol_says() -> None:
     published = {e["notice_id"]: e for e in entries.values() if e["type"] == "notice.published"}
     assert all(e["sealing"] == "server" for e in published.values())
     for e in openers:
-        deadline = max(x["bid_deadline"] for x in entries.values() if x.get("notice_id") == e["notice_id"] and "bid_deadline" in x)
+        deadline = max(
+            x["bid_deadline"]
+            for x in entries.values()
+            if x.get("notice_id") == e["notice_id"] and "bid_deadline" in x
+        )
         for o in e["openings"]:
-            document = protocol.bid_document_v2(e["notice_id"], o["bid"]["bid_id"], o["bid"]["agency_id"], o["bid"]["price_fen"])
+            document = protocol.bid_document_v2(
+                e["notice_id"], o["bid"]["bid_id"], o["bid"]["agency_id"], o["bid"]["price_fen"]
+            )
             c_bid = protocol.bid_commitment(bytes.fromhex(o["salt"]), document)
             sealed = entries[o["seq"]]
-            assert sealed["commitment"] == c_bid.hex() and sealed["ts"] < deadline and published[e["notice_id"]]["seq"] < o["seq"] < e["seq"]
+            assert (
+                sealed["commitment"] == c_bid.hex()
+                and sealed["ts"] < deadline
+                and published[e["notice_id"]]["seq"] < o["seq"] < e["seq"]
+            )
             claimed.append(o["seq"])
             if o["withdrawn"] is not None:
                 w = entries[o["withdrawn"]["seq"]]
-                assert w["commitment"] == protocol.withdrawal_commitment(bytes.fromhex(o["withdrawn"]["salt"]), c_bid).hex()
+                assert (
+                    w["commitment"]
+                    == protocol.withdrawal_commitment(bytes.fromhex(o["withdrawn"]["salt"]), c_bid).hex()
+                )
                 assert o["seq"] < w["seq"] < e["seq"] and w["ts"] < deadline
                 claimed.append(w["seq"])
     # Every sealed entry of the logged part is a bid or a withdrawal of a notice told there,
     # and claimed once by its opening, unless that notice is still open.
     told = [n for n in world.notices if n.logged]
-    mine = {n.public_id: [b.seq for b in n.bids] + [b.withdrawal_seq for b in n.bids if b.withdrawal_seq >= 0] for n in told}
-    assert sorted(s for seqs in mine.values() for s in seqs) == sorted(seq for seq, e in entries.items() if e["type"] == "bid.sealed")
-    assert sorted(claimed) == sorted(s for n in told if n.closed_at or n.cancelled_at for s in mine[n.public_id])
+    mine = {
+        n.public_id: [b.seq for b in n.bids] + [b.withdrawal_seq for b in n.bids if b.withdrawal_seq >= 0]
+        for n in told
+    }
+    assert sorted(s for seqs in mine.values() for s in seqs) == sorted(
+        seq for seq, e in entries.items() if e["type"] == "bid.sealed"
+    )
+    assert sorted(claimed) == sorted(
+        s for n in told if n.closed_at or n.cancelled_at for s in mine[n.public_id]
+    )
     assert len(set(claimed)) == len(claimed)
 
 

@@ -52,7 +52,12 @@ def market(*args: str, env: dict[str, str], unset: tuple[str, ...] = ()) -> subp
     """The command as a process of its own."""
     environ = {k: v for k, v in os.environ.items() if k not in unset and not k.startswith("MARKET_")}
     return subprocess.run(
-        [sys.executable, "-m", "market.cli", *args], cwd=ROOT, env={**environ, **env}, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "market.cli", *args],
+        cwd=ROOT,
+        env={**environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -125,13 +130,20 @@ async def _load_demo_and_serve_once(settings: Settings) -> dict[str, Any]:
             owner = await accounts.find_by_email(session, "agency01@demo.market.cn")
             assert owner is not None
             document = await agencies.add_document(
-                session, owner=owner, kind="licence", filename="licence.pdf", content=LICENCE, data_dir=settings.data_dir
+                session,
+                owner=owner,
+                kind="licence",
+                filename="licence.pdf",
+                content=LICENCE,
+                data_dir=settings.data_dir,
             )
             agency = await agencies.agency_of(session, owner)
             assert agency is not None
         load_or_create_secret(settings.data_dir / "secret_key")
         async with serve_in_process(create_app(settings, database=db)) as client:
-            return await _what_a_server_shows(client, f"/api/v1/agencies/{agency.public_id}/documents/{document.id}")
+            return await _what_a_server_shows(
+                client, f"/api/v1/agencies/{agency.public_id}/documents/{document.id}"
+            )
     finally:
         await db.dispose()
 
@@ -139,12 +151,19 @@ async def _load_demo_and_serve_once(settings: Settings) -> dict[str, Any]:
 async def _what_a_server_shows(client: httpx.AsyncClient, document_path: str) -> dict[str, Any]:
     checkpoint = await client.get("/api/v1/log/checkpoint")
     key = await client.get("/api/v1/log/key")
-    token = await client.post("/api/v1/auth/token", json={"email": "admin@demo.market.cn", "password": DEMO_PASSWORD})
+    token = await client.post(
+        "/api/v1/auth/token", json={"email": "admin@demo.market.cn", "password": DEMO_PASSWORD}
+    )
     assert checkpoint.status_code == key.status_code == token.status_code == 200, token.text
     headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
     document = await client.get(document_path, headers=headers)
     assert document.status_code == 200, document.text
-    return {"checkpoint": checkpoint.text, "key": key.text, "document": document.content, "document_path": document_path}
+    return {
+        "checkpoint": checkpoint.text,
+        "key": key.text,
+        "document": document.content,
+        "document_path": document_path,
+    }
 
 
 async def _shown_by_server(base_url: str, document_path: str) -> dict[str, Any]:
@@ -157,7 +176,12 @@ def serve(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("MARKET_")}
     environ.update(env, MARKET_PORT=str(port), MARKET_SCHEDULER_INTERVAL="0")
     process = subprocess.Popen(
-        [sys.executable, "-m", "market.cli", "serve"], cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [sys.executable, "-m", "market.cli", "serve"],
+        cwd=ROOT,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -183,22 +207,33 @@ def test_the_demo_restored_into_a_new_database_and_data_dir_verifies_and_serves_
     shown = run_blocking(_load_demo_and_serve_once(settings))
     archive = tmp_path / "backup.tar.gz"
 
-    done = cli("backup", "--out", str(archive), env={"DATABASE_URL": committed_database_url, "MARKET_DATA_DIR": str(source_dir)})
+    done = cli(
+        "backup",
+        "--out",
+        str(archive),
+        env={"DATABASE_URL": committed_database_url, "MARKET_DATA_DIR": str(source_dir)},
+    )
     assert done.returncode == 0, done.stderr
     assert stat.S_IMODE(archive.stat().st_mode) == 0o600
     with tarfile.open(archive) as tar:
         manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
         names = tar.getnames()
     _, size, root = protocol.open_checkpoint(shown["checkpoint"], shown["key"])
-    assert manifest["log"]["checkpoint"]["size"] == size and manifest["log"]["checkpoint"]["root"] == root.hex()
+    assert (
+        manifest["log"]["checkpoint"]["size"] == size and manifest["log"]["checkpoint"]["root"] == root.hex()
+    )
     assert {f"keys/{k}" for k in KEYS} <= set(names) and "database.dump" in names
     assert manifest["uploads"]["referenced"] >= 4 and manifest["uploads"]["missing"] == []
     assert set(manifest["files"]) == set(names) - {"manifest.json"}
 
     env = {"DATABASE_URL": new_database, "MARKET_DATA_DIR": str(restored_dir)}
-    restored = market("restore", "--from", str(archive), env=env)  # the installed command, as an operator runs it
+    restored = market(
+        "restore", "--from", str(archive), env=env
+    )  # the installed command, as an operator runs it
     assert restored.returncode == 0, restored.stderr
-    assert "created and restored" in restored.stdout and f"{size} entries, root {root.hex()}" in restored.stdout
+    assert (
+        "created and restored" in restored.stdout and f"{size} entries, root {root.hex()}" in restored.stdout
+    )
 
     verified = cli("log", "verify", env=env)
     assert verified.returncode == 0 and "VERIFIED" in verified.stdout, verified.stdout + verified.stderr
@@ -231,7 +266,12 @@ async def _small_site(settings: Settings) -> None:
             for n in range(3):
                 made = await client.post(
                     "/api/v1/auth/register",
-                    json={"email": f"owner{n}@example.cn", "password": "a long password", "name": f"Owner {n}", "role": "owner"},
+                    json={
+                        "email": f"owner{n}@example.cn",
+                        "password": "a long password",
+                        "name": f"Owner {n}",
+                        "role": "owner",
+                    },
                 )
                 assert made.status_code == 201, made.text
             assert (await client.get("/api/v1/log/checkpoint")).status_code == 200
@@ -268,7 +308,9 @@ def _with_a_cut_dump(archive: Path, out: Path) -> None:
     data = {m.name: body for m, body in members}
     data["database.dump"] = data["database.dump"][: len(data["database.dump"]) * 4 // 5]
     manifest = json.loads(data["manifest.json"])
-    manifest["files"]["database.dump"].update(sha256=hashlib.sha256(data["database.dump"]).hexdigest(), size=len(data["database.dump"]))
+    manifest["files"]["database.dump"].update(
+        sha256=hashlib.sha256(data["database.dump"]).hexdigest(), size=len(data["database.dump"])
+    )
     data["manifest.json"] = json.dumps(manifest).encode()
     with tarfile.open(out, "w") as dst:
         for member, _ in members:
@@ -277,7 +319,12 @@ def _with_a_cut_dump(archive: Path, out: Path) -> None:
 
 
 def test_a_damaged_archive_or_a_database_in_use_is_refused_and_nothing_changes(
-    committed_database_url: str, server_url: str, new_database: str, tmp_path: Path, fast_passwords: None, cli: Any
+    committed_database_url: str,
+    server_url: str,
+    new_database: str,
+    tmp_path: Path,
+    fast_passwords: None,
+    cli: Any,
 ) -> None:
     archive, source_dir = _backup_of_a_small_site(committed_database_url, tmp_path, cli)
     new_name = new_database.rsplit("/", 1)[1]
@@ -305,7 +352,9 @@ def test_a_damaged_archive_or_a_database_in_use_is_refused_and_nothing_changes(
     before = snapshot(committed_database_url)
     onto_source = {"DATABASE_URL": committed_database_url, "MARKET_DATA_DIR": str(restored_dir)}
     refused = cli("restore", "--from", str(archive), env=onto_source)
-    assert refused.returncode == 4 and "holds data (3 users" in refused.stderr and "--force" in refused.stderr, refused.stderr
+    assert (
+        refused.returncode == 4 and "holds data (3 users" in refused.stderr and "--force" in refused.stderr
+    ), refused.stderr
     assert snapshot(committed_database_url) == before and not restored_dir.exists()
 
     # Keys that differ in the data dir: refused before the database is created.
@@ -313,28 +362,52 @@ def test_a_damaged_archive_or_a_database_in_use_is_refused_and_nothing_changes(
     (restored_dir / "secret_seal_key").write_text("another key\n")
     refused = cli("restore", "--from", str(archive), env=env)
     assert refused.returncode == 4 and "secret_seal_key" in refused.stderr, refused.stderr
-    assert not database_exists(server_url, new_name) and (restored_dir / "secret_seal_key").read_text() == "another key\n"
+    assert (
+        not database_exists(server_url, new_name)
+        and (restored_dir / "secret_seal_key").read_text() == "another key\n"
+    )
 
     # A migrated database without users or log entries holds nothing to lose: replaced.
     run_blocking(_recreate(server_url, new_name))
     upgrade(new_database)
     fresh_dir = tmp_path / "fresh"
-    restored = cli("restore", "--from", str(archive), env={"DATABASE_URL": new_database, "MARKET_DATA_DIR": str(fresh_dir)})
+    restored = cli(
+        "restore",
+        "--from",
+        str(archive),
+        env={"DATABASE_URL": new_database, "MARKET_DATA_DIR": str(fresh_dir)},
+    )
     assert restored.returncode == 0 and "market: restored database" in restored.stdout, restored.stderr
     assert snapshot(new_database) == before
 
     # A dump that fails half-way through the restore, even with --force: nothing committed.
     cut = tmp_path / "cut.tar"
     _with_a_cut_dump(archive, cut)
-    failed = cli("restore", "--from", str(cut), "--force", env={"DATABASE_URL": committed_database_url, "MARKET_DATA_DIR": str(source_dir)})
-    assert failed.returncode == 5 and "pg_restore failed" in failed.stderr and "unchanged" in failed.stderr, failed.stderr
+    failed = cli(
+        "restore",
+        "--from",
+        str(cut),
+        "--force",
+        env={"DATABASE_URL": committed_database_url, "MARKET_DATA_DIR": str(source_dir)},
+    )
+    assert failed.returncode == 5 and "pg_restore failed" in failed.stderr and "unchanged" in failed.stderr, (
+        failed.stderr
+    )
     assert snapshot(committed_database_url) == before
 
     # --force replaces the database in one transaction; its own data dir is already right.
-    forced = cli("restore", "--from", str(archive), "--force", env={"DATABASE_URL": committed_database_url, "MARKET_DATA_DIR": str(source_dir)})
+    forced = cli(
+        "restore",
+        "--from",
+        str(archive),
+        "--force",
+        env={"DATABASE_URL": committed_database_url, "MARKET_DATA_DIR": str(source_dir)},
+    )
     assert forced.returncode == 0 and "replaced database" in forced.stdout, forced.stderr
     assert snapshot(committed_database_url) == before
-    verified = cli("log", "verify", env={"DATABASE_URL": committed_database_url, "MARKET_DATA_DIR": str(source_dir)})
+    verified = cli(
+        "log", "verify", env={"DATABASE_URL": committed_database_url, "MARKET_DATA_DIR": str(source_dir)}
+    )
     assert verified.returncode == 0 and "VERIFIED" in verified.stdout, verified.stdout
 
 

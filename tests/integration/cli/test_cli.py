@@ -28,17 +28,49 @@ def market(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 def test_users_create_makes_staff_who_can_log_in(committed_database_url: str, tmp_path: Path) -> None:
     env = {"DATABASE_URL": committed_database_url, "MARKET_DATA_DIR": str(tmp_path)}
-    done = market("users", "create", "--email", "chief@yn.gov.cn", "--password", "a long password", "--role", "admin", env=env)
+    done = market(
+        "users",
+        "create",
+        "--email",
+        "chief@yn.gov.cn",
+        "--password",
+        "a long password",
+        "--role",
+        "admin",
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     assert "created admin U-" in done.stdout
 
-    again = market("users", "create", "--email", "CHIEF@yn.gov.cn", "--password", "a long password", "--role", "supervisor", env=env)
+    again = market(
+        "users",
+        "create",
+        "--email",
+        "CHIEF@yn.gov.cn",
+        "--password",
+        "a long password",
+        "--role",
+        "supervisor",
+        env=env,
+    )
     assert again.returncode == 1 and "already registered" in again.stderr
 
-    short = market("users", "create", "--email", "s@yn.gov.cn", "--password", "short", "--role", "supervisor", env=env)
+    short = market(
+        "users", "create", "--email", "s@yn.gov.cn", "--password", "short", "--role", "supervisor", env=env
+    )
     assert short.returncode == 1 and "password" in short.stderr and "Traceback" not in short.stderr
 
-    bad_role = market("users", "create", "--email", "o@yn.gov.cn", "--password", "a long password", "--role", "owner", env=env)
+    bad_role = market(
+        "users",
+        "create",
+        "--email",
+        "o@yn.gov.cn",
+        "--password",
+        "a long password",
+        "--role",
+        "owner",
+        env=env,
+    )
     assert bad_role.returncode == 2 and "invalid choice" in bad_role.stderr
 
 
@@ -59,8 +91,12 @@ def test_serve_without_database_url_runs_and_stops_a_private_postgres(tmp_path_f
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.update({"MARKET_DATA_DIR": str(data_dir), "MARKET_PORT": str(port)})
     process = subprocess.Popen(
-        [sys.executable, "-m", "market.cli", "serve", "--demo"], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "market.cli", "serve", "--demo"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     cluster = EmbeddedPostgres(data_dir / "postgres")
     try:

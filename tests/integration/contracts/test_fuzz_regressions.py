@@ -7,7 +7,9 @@ from httpx import AsyncClient
 from litestar import Litestar
 
 
-async def test_contracts_of_an_unknown_agency_are_a_documented_404(client: AsyncClient, app: Litestar) -> None:
+async def test_contracts_of_an_unknown_agency_are_a_documented_404(
+    client: AsyncClient, app: Litestar
+) -> None:
     response = await client.get("/api/v1/contracts?agency_id=AG-999999")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")

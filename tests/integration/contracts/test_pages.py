@@ -64,15 +64,25 @@ def error_beside(page: str, key: str) -> str:
     return html.unescape(match.group(1)).strip()
 
 
-async def post_form(c: AsyncClient, page: str, path: str, data: dict[str, Any], files: dict[str, Any] | None = None) -> Any:
+async def post_form(
+    c: AsyncClient, page: str, path: str, data: dict[str, Any], files: dict[str, Any] | None = None
+) -> Any:
     token = csrf_from((await c.get(page)).text)
     return await c.post(path, data={"_csrf_token": token, **data}, files=files, follow_redirects=False)
 
 
 def record_form(agency_id: str, **overrides: str) -> dict[str, str]:
     return {
-        "agency_id": agency_id, "amount": "120,000.50", "signed_on": day(0), "start_on": day(1), "due_on": day(60),
-        "m1_title": "环评报告初稿", "m1_due_on": day(30), "m2_title": "环评报告终稿", "m2_due_on": day(60), **overrides,
+        "agency_id": agency_id,
+        "amount": "120,000.50",
+        "signed_on": day(0),
+        "start_on": day(1),
+        "due_on": day(60),
+        "m1_title": "环评报告初稿",
+        "m1_due_on": day(30),
+        "m2_title": "环评报告终稿",
+        "m2_due_on": day(60),
+        **overrides,
     }
 
 
@@ -81,16 +91,26 @@ async def awarded_round(quick: Litestar, db: Database, browsers: Any) -> dict[st
     staff = await admin(api, db)
     owner_headers, owner_email = await owner_account(api)
     bidders = await agency_accounts(api, staff, 3)
-    r = await open_round(api, staff, bidders=bidders, owner=owner_headers, method="lottery", winners=1, min_candidates=3)
+    r = await open_round(
+        api, staff, bidders=bidders, owner=owner_headers, method="lottery", winners=1, min_candidates=3
+    )
     await close(api, r)
     assert r.notice_id in await finalize_due(quick, db)
     record = await selection_of(api, r.notice_id)
     emails = {a["id"]: a["email"] for _, a in bidders}
-    return {"api": api, "r": r, "owner_email": owner_email, "winner": record["winners"][0], "winner_email": emails[record["winners"][0]],
-            "loser_email": emails[record["alternates"][0]]}
+    return {
+        "api": api,
+        "r": r,
+        "owner_email": owner_email,
+        "winner": record["winners"][0],
+        "winner_email": emails[record["winners"][0]],
+        "loser_email": emails[record["alternates"][0]],
+    }
 
 
-async def test_record_form_shows_errors_beside_fields_then_records(quick: Litestar, db: Database, browsers: Any) -> None:
+async def test_record_form_shows_errors_beside_fields_then_records(
+    quick: Litestar, db: Database, browsers: Any
+) -> None:
     w = await awarded_round(quick, db, browsers)
     notice_id, winner = w["r"].notice_id, w["winner"]
     owner = await browsers(w["owner_email"], **EN)
@@ -101,7 +121,12 @@ async def test_record_form_shows_errors_beside_fields_then_records(quick: Litest
     form = (await owner.get(page)).text
     assert 'name="amount"' in form and 'name="m1_title"' in form and winner in form
 
-    bad = await post_form(owner, page, page, record_form(winner, amount="12万", start_on=day(70), m1_due_on=day(90), m2_title="", m2_due_on=""))
+    bad = await post_form(
+        owner,
+        page,
+        page,
+        record_form(winner, amount="12万", start_on=day(70), m1_due_on=day(90), m2_title="", m2_due_on=""),
+    )
     assert bad.status_code == 422, bad.text
     assert "yuan" in error_beside(bad.text, "amount")
     assert 'id="e-signed_on"' not in bad.text and error_beside(bad.text, "m1_title") == ""
@@ -133,12 +158,19 @@ async def contracts_of(db: Database, notice_id: str) -> list[Any]:
         return await contracts.contracts_of_notice(session, await notices.get_notice(session, notice_id))
 
 
-async def test_contract_page_per_role_and_the_actions_of_each(quick: Litestar, db: Database, browsers: Any) -> None:
+async def test_contract_page_per_role_and_the_actions_of_each(
+    quick: Litestar, db: Database, browsers: Any
+) -> None:
     w = await awarded_round(quick, db, browsers)
     notice_id, winner = w["r"].notice_id, w["winner"]
     owner = await browsers(w["owner_email"], **EN)
     page = f"/notices/{notice_id}/contract"
-    cid = (await post_form(owner, page, page, record_form(winner))).headers["location"].split("/")[2].split("?")[0]
+    cid = (
+        (await post_form(owner, page, page, record_form(winner)))
+        .headers["location"]
+        .split("/")[2]
+        .split("?")[0]
+    )
     url = f"/contracts/{cid}"
 
     anonymous = await browsers(**EN)
@@ -162,15 +194,27 @@ async def test_contract_page_per_role_and_the_actions_of_each(quick: Litestar, d
 
     # A text file named .pdf is refused beside the file field; the note comes back.
     token = csrf_from(in_service)
-    fake = await agency.post(f"{url}/milestones/1/submit", data={"_csrf_token": token, "note": "初稿请审阅"},
-                             files={"file": ("x.pdf", b"plain text", "application/pdf")}, follow_redirects=False)
+    fake = await agency.post(
+        f"{url}/milestones/1/submit",
+        data={"_csrf_token": token, "note": "初稿请审阅"},
+        files={"file": ("x.pdf", b"plain text", "application/pdf")},
+        follow_redirects=False,
+    )
     assert fake.status_code == 422 and "PDF, PNG and JPEG" in error_beside(fake.text, "submit-1-file")
     assert "初稿请审阅" in fake.text
-    no_note = await agency.post(f"{url}/milestones/1/submit", data={"_csrf_token": token, "note": ""},
-                                files={"file": ("a.pdf", PDF, "application/pdf")}, follow_redirects=False)
+    no_note = await agency.post(
+        f"{url}/milestones/1/submit",
+        data={"_csrf_token": token, "note": ""},
+        files={"file": ("a.pdf", PDF, "application/pdf")},
+        follow_redirects=False,
+    )
     assert no_note.status_code == 422 and error_beside(no_note.text, "submit-1-note")
-    handed = await agency.post(f"{url}/milestones/1/submit", data={"_csrf_token": token, "note": "初稿请审阅"},
-                               files={"file": ("a.pdf", PDF, "application/pdf")}, follow_redirects=False)
+    handed = await agency.post(
+        f"{url}/milestones/1/submit",
+        data={"_csrf_token": token, "note": "初稿请审阅"},
+        files={"file": ("a.pdf", PDF, "application/pdf")},
+        follow_redirects=False,
+    )
     assert handed.status_code == 303, handed.text
 
     # The deliverable link: the parties see it, the public sees only that something was handed in.
@@ -180,7 +224,11 @@ async def test_contract_page_per_role_and_the_actions_of_each(quick: Litestar, d
     assert (await loser.get(f"{url}/milestones/1/deliverable")).status_code == 403
 
     owner_view = (await owner.get(url)).text
-    assert f'action="{url}/milestones/1/accept"' in owner_view and f'action="{url}/milestones/1/return"' in owner_view and f'action="{url}/stop"' in owner_view
+    assert (
+        f'action="{url}/milestones/1/accept"' in owner_view
+        and f'action="{url}/milestones/1/return"' in owner_view
+        and f'action="{url}/stop"' in owner_view
+    )
     short = await post_form(owner, url, f"{url}/milestones/1/return", {"reason": "短"})
     assert short.status_code == 422 and "5 characters" in error_beside(short.text, "return-1-reason")
     returned = await post_form(owner, url, f"{url}/milestones/1/return", {"reason": "请补充大气预测章节"})
@@ -198,7 +246,9 @@ async def test_contract_page_per_role_and_the_actions_of_each(quick: Litestar, d
     assert f'href="/contracts/{cid}"' in owner_home
 
 
-async def test_supervisors_see_overdue_unsigned_awards_and_milestones(quick: Litestar, db: Database, browsers: Any) -> None:
+async def test_supervisors_see_overdue_unsigned_awards_and_milestones(
+    quick: Litestar, db: Database, browsers: Any
+) -> None:
     w = await awarded_round(quick, db, browsers)
     notice_id, winner = w["r"].notice_id, w["winner"]
     chief = await browsers(await create_staff(db, role=Role.supervisor), **EN)
@@ -209,7 +259,12 @@ async def test_supervisors_see_overdue_unsigned_awards_and_milestones(quick: Lit
 
     owner = await browsers(w["owner_email"], **EN)
     page = f"/notices/{notice_id}/contract"
-    cid = (await post_form(owner, page, page, record_form(winner))).headers["location"].split("/")[2].split("?")[0]
+    cid = (
+        (await post_form(owner, page, page, record_form(winner)))
+        .headers["location"]
+        .split("/")[2]
+        .split("?")[0]
+    )
     assert (await post_form(agency, f"/contracts/{cid}", f"/contracts/{cid}/confirm", {})).status_code == 303
     async with db.transaction() as session:
         assert await contracts.flag_overdue_milestones(session, TODAY + timedelta(days=31)) == 1
@@ -220,13 +275,17 @@ async def test_supervisors_see_overdue_unsigned_awards_and_milestones(quick: Lit
     assert f"/contracts/{cid}#milestone-1" in (await owner.get("/owner")).text
 
 
-async def test_unsigned_award_past_the_signing_window_is_listed(db: Database, database_url: str, tmp_path: Path) -> None:
+async def test_unsigned_award_past_the_signing_window_is_listed(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
     app = create_app(make_settings(database_url, tmp_path, publicity_days=0, contract_days=-1), database=db)
     async with serve_in_process(app) as api:
         staff = await admin(api, db)
         owner_headers, owner_email = await owner_account(api)
         bidders = await agency_accounts(api, staff, 3)
-        r = await open_round(api, staff, bidders=bidders, owner=owner_headers, method="lottery", winners=1, min_candidates=3)
+        r = await open_round(
+            api, staff, bidders=bidders, owner=owner_headers, method="lottery", winners=1, min_candidates=3
+        )
         await close(api, r)
         await finalize_due(app, db)
         chief_email = await create_staff(db, role=Role.supervisor)

@@ -54,7 +54,9 @@ async def test_entries_are_canonical_dense_and_match_the_signed_root(client: Asy
     leaves = []
     for seq, raw in enumerate(lines[:-1]):
         entry = protocol.parse_canonical(raw)
-        assert entry["seq"] == seq and entry["v"] == protocol.VERSION == 2 and entry["type"] == "account.created"
+        assert (
+            entry["seq"] == seq and entry["v"] == protocol.VERSION == 2 and entry["type"] == "account.created"
+        )
         protocol.parse_ts(entry["ts"])
         assert set(entry) == {"v", "seq", "type", "ts", "user_id", "role"}  # no name, no e-mail
         leaves.append(protocol.leaf_hash(raw))
@@ -74,9 +76,13 @@ async def test_inclusion_and_consistency_proofs_verify(client: AsyncClient) -> N
         assert protocol.verify_inclusion(protocol.leaf_hash(raw[index]), index, size, hashes, root)
     body = (await client.get(f"/api/v1/log/proof/consistency?first={old_size}&second={size}")).json()
     assert body["first"] == old_size and body["second"] == size
-    assert protocol.verify_consistency(old_size, size, old_root, root, [bytes.fromhex(h) for h in body["hashes"]])
+    assert protocol.verify_consistency(
+        old_size, size, old_root, root, [bytes.fromhex(h) for h in body["hashes"]]
+    )
     for first, second in ((0, size), (size, size)):
-        assert (await client.get(f"/api/v1/log/proof/consistency?first={first}&second={second}")).json()["hashes"] == []
+        assert (await client.get(f"/api/v1/log/proof/consistency?first={first}&second={second}")).json()[
+            "hashes"
+        ] == []
 
 
 async def test_entries_page_is_cut_at_the_log_end_and_at_1000(client: AsyncClient) -> None:
@@ -122,7 +128,9 @@ async def test_personal_data_never_enters_the_log(db: Database) -> None:
                 await store.append(session, type="test.event", fields=fields)
 
 
-async def test_log_rows_cannot_be_updated_deleted_or_truncated(connection: AsyncConnection, db: Database) -> None:
+async def test_log_rows_cannot_be_updated_deleted_or_truncated(
+    connection: AsyncConnection, db: Database
+) -> None:
     async with db.sessionmaker() as session:
         await store.append(session, type="test.event", fields={"n": 1})
         await session.commit()
@@ -197,4 +205,6 @@ async def test_append_reuses_nothing_after_a_rolled_back_savepoint(db: Database)
         appended = await store.append(session, type="test.event", fields={"n": 2})
         assert appended.seq == 1
         entries = await store.read_entries(session, 0, 2)
-        assert protocol.root_from_leaf_hashes([protocol.leaf_hash(e) for e in entries]) == await store.root_at(session, 2)
+        assert protocol.root_from_leaf_hashes(
+            [protocol.leaf_hash(e) for e in entries]
+        ) == await store.root_at(session, 2)

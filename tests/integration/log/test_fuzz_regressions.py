@@ -17,7 +17,9 @@ async def test_entries_are_served_and_documented_as_json_lines(client: AsyncClie
     assert list(documented["content"]) == ["application/jsonl"]
 
 
-async def test_cosigned_checkpoint_of_an_unknown_size_is_a_documented_404(client: AsyncClient, app: Litestar) -> None:
+async def test_cosigned_checkpoint_of_an_unknown_size_is_a_documented_404(
+    client: AsyncClient, app: Litestar
+) -> None:
     response = await client.get("/api/v1/log/cosignatures?size=999999")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -26,7 +28,9 @@ async def test_cosigned_checkpoint_of_an_unknown_size_is_a_documented_404(client
     assert list(responses["404"]["content"]) == ["application/problem+json"]
 
 
-async def test_a_cosigned_checkpoint_size_beyond_bigint_is_a_bad_parameter_not_a_500(client: AsyncClient) -> None:
+async def test_a_cosigned_checkpoint_size_beyond_bigint_is_a_bad_parameter_not_a_500(
+    client: AsyncClient,
+) -> None:
     response = await client.get(f"/api/v1/log/cosignatures?size={2**70}")
     assert response.status_code == 400, response.text
     assert response.headers["content-type"].startswith("application/problem+json")

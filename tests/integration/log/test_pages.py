@@ -30,7 +30,9 @@ def _seqs(page: str) -> list[int]:
     return [int(s) for s in re.findall(r'href="/log/entries/(\d+)"', page)]
 
 
-async def test_log_page_lists_registrations_newest_first_with_the_signed_checkpoint(client: AsyncClient) -> None:
+async def test_log_page_lists_registrations_newest_first_with_the_signed_checkpoint(
+    client: AsyncClient,
+) -> None:
     users = [await register(client, role=role) for role in ("owner", "agency", "owner")]
     response = await client.get("/log")
     assert response.status_code == 200
@@ -39,7 +41,9 @@ async def test_log_page_lists_registrations_newest_first_with_the_signed_checkpo
     assert _seqs(page) == [2, 1, 0]
     assert page.count("<code>account.created</code>") == 3
     key = (await client.get("/api/v1/log/key")).text.strip()
-    note = html.unescape(re.search(r'<pre class="verbatim" id="checkpoint-note">(.*?)</pre>', page, re.S).group(1))
+    note = html.unescape(
+        re.search(r'<pre class="verbatim" id="checkpoint-note">(.*?)</pre>', page, re.S).group(1)
+    )
     origin, size, root = protocol.open_checkpoint(note, key)
     assert (origin, size) == ("market.localhost/log", 3)
     assert root.hex() in page and base64.b64encode(root).decode() in page
@@ -127,7 +131,9 @@ async def test_entry_page_shows_the_exact_bytes_and_a_verified_proof(client: Asy
     response = await client.get("/log/entries/1")
     assert response.status_code == 200
     page = response.text
-    exact = html.unescape(re.search(r'<pre class="verbatim" id="exact-bytes">(.*?)</pre>', page, re.S).group(1))
+    exact = html.unescape(
+        re.search(r'<pre class="verbatim" id="exact-bytes">(.*?)</pre>', page, re.S).group(1)
+    )
     assert exact.encode("utf-8") == entries[1]
     assert protocol.leaf_hash(entries[1]).hex() in page
     assert "已验证" in page and "未通过验证" not in page
@@ -138,7 +144,9 @@ async def test_entry_page_shows_the_exact_bytes_and_a_verified_proof(client: Asy
         assert h in page
 
 
-async def test_entry_with_scheme_none_says_the_draw_is_only_as_fair_as_the_operator(client: AsyncClient, db: Database) -> None:
+async def test_entry_with_scheme_none_says_the_draw_is_only_as_fair_as_the_operator(
+    client: AsyncClient, db: Database
+) -> None:
     seq = await _append(db, "notice.published", notice_id="N-000009", scheme="none")
     page = (await client.get(f"/log/entries/{seq}")).text
     assert "只取决于运营方是否公正" in page and "已验证" in page

@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def post_json(url: str, body: dict[str, object]) -> dict[str, object]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())  # type: ignore[no-any-return]
 
@@ -41,21 +43,33 @@ def logged(committed_database_url: str, tmp_path: Path) -> Iterator[tuple[str, s
     data_dir = tmp_path / "data"
     with live_server(committed_database_url, data_dir) as base:
         for i in range(7):
-            post_json(base + "/api/v1/auth/register", {"email": f"v{i}@example.cn", "password": "a long password", "name": "n", "role": "owner"})
+            post_json(
+                base + "/api/v1/auth/register",
+                {"email": f"v{i}@example.cn", "password": "a long password", "name": "n", "role": "owner"},
+            )
         yield base, committed_database_url, data_dir
 
 
 def market_verify(database_url: str, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url, "MARKET_DATA_DIR": str(data_dir)}
     return subprocess.run(
-        [sys.executable, "-m", "market.cli", "log", "verify", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "market.cli", "log", "verify", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def standalone(*args: str) -> subprocess.CompletedProcess[str]:
     # -I: isolated, so the market package cannot be imported even by accident.
     return subprocess.run(
-        [sys.executable, "-I", str(ROOT / "ops/verify_log.py"), *args], capture_output=True, text=True, timeout=120, cwd="/"
+        [sys.executable, "-I", str(ROOT / "ops/verify_log.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd="/",
     )
 
 
@@ -86,9 +100,17 @@ def test_all_three_verifiers_agree_on_a_good_log(logged: tuple[str, str, Path]) 
     human = market_verify(database_url, data_dir)
     assert human.returncode == 0 and "VERIFIED" in human.stdout
     # --log-only, through every front end: the same log checks, no notice re-derived.
-    for result in (market_verify(database_url, data_dir, "--log-only", "--json"), standalone("--url", base, "--log-only", "--json")):
+    for result in (
+        market_verify(database_url, data_dir, "--log-only", "--json"),
+        standalone("--url", base, "--log-only", "--json"),
+    ):
         quick = json.loads(result.stdout)
-        assert result.returncode == 0 and quick["ok"] and quick["notices"] == {} and quick["root"] == reports[0]["root"]
+        assert (
+            result.returncode == 0
+            and quick["ok"]
+            and quick["notices"] == {}
+            and quick["root"] == reports[0]["root"]
+        )
         assert any("not re-derived" in note for note in quick["notes"])
     both = standalone("--url", base, "--log-only", "--notice", "N-000001")
     assert both.returncode == 2 and "not allowed with" in both.stderr
@@ -98,7 +120,10 @@ def test_one_changed_byte_fails_and_names_the_entry(logged: tuple[str, str, Path
     base, database_url, data_dir = logged
     get_text(base + "/api/v1/log/checkpoint")  # the server has signed the 7 entries
     # "owner" -> "ownes" inside entry 4: still canonical JSON, seq intact, only the hash changes
-    tamper(database_url, "UPDATE log_entry SET entry = convert_to(replace(convert_from(entry, 'UTF8'), '\"owner\"', '\"ownes\"'), 'UTF8') WHERE seq = 4")
+    tamper(
+        database_url,
+        "UPDATE log_entry SET entry = convert_to(replace(convert_from(entry, 'UTF8'), '\"owner\"', '\"ownes\"'), 'UTF8') WHERE seq = 4",
+    )
     for result in (market_verify(database_url, data_dir, "--json"), standalone("--url", base, "--json")):
         report = json.loads(result.stdout)
         assert result.returncode == 1
@@ -139,11 +164,16 @@ def test_forged_checkpoint_signature_fails(logged: tuple[str, str, Path], tmp_pa
     assert "does not verify" in json.loads(result.stdout)["problems"][0]["message"]
 
 
-def test_since_accepts_an_earlier_checkpoint_and_catches_a_fork(logged: tuple[str, str, Path], tmp_path: Path) -> None:
+def test_since_accepts_an_earlier_checkpoint_and_catches_a_fork(
+    logged: tuple[str, str, Path], tmp_path: Path
+) -> None:
     base, database_url, data_dir = logged
     old = get_text(base + "/api/v1/log/checkpoint")
     (tmp_path / "old.txt").write_text(old)
-    post_json(base + "/api/v1/auth/register", {"email": "later@example.cn", "password": "a long password", "name": "n", "role": "agency"})
+    post_json(
+        base + "/api/v1/auth/register",
+        {"email": "later@example.cn", "password": "a long password", "name": "n", "role": "agency"},
+    )
     good = standalone("--url", base, "--since", str(tmp_path / "old.txt"), "--json")
     assert good.returncode == 0, good.stdout
     assert any("consistent" in c for c in json.loads(good.stdout)["checks"])
@@ -152,12 +182,16 @@ def test_since_accepts_an_earlier_checkpoint_and_catches_a_fork(logged: tuple[st
     signer = LogSigner.from_data_dir("market.localhost/log", data_dir)
     forked = signer.sign_checkpoint(7, protocol.H(b"another history"))
     (tmp_path / "fork.txt").write_text(forked)
-    bad = market_verify(database_url, data_dir, "--url", base, "--since", str(tmp_path / "fork.txt"), "--json")
+    bad = market_verify(
+        database_url, data_dir, "--url", base, "--since", str(tmp_path / "fork.txt"), "--json"
+    )
     assert bad.returncode == 1
     assert "not consistent" in json.loads(bad.stdout)["problems"][0]["message"]
 
 
-def test_the_server_signs_a_checkpoint_after_commits_without_being_asked(logged: tuple[str, str, Path]) -> None:
+def test_the_server_signs_a_checkpoint_after_commits_without_being_asked(
+    logged: tuple[str, str, Path],
+) -> None:
     import time
 
     base, database_url, _ = logged
@@ -190,14 +224,21 @@ def test_a_state_carries_over_through_every_front_end(logged: tuple[str, str, Pa
     )
     for run in runs:
         first = run()
-        assert first.returncode == 0 and any("no state in" in note for note in json.loads(first.stdout)["notes"]), first.stderr
-    post_json(base + "/api/v1/auth/register", {"email": "v8@example.cn", "password": "a long password", "name": "n", "role": "owner"})
+        assert first.returncode == 0 and any(
+            "no state in" in note for note in json.loads(first.stdout)["notes"]
+        ), first.stderr
+    post_json(
+        base + "/api/v1/auth/register",
+        {"email": "v8@example.cn", "password": "a long password", "name": "n", "role": "owner"},
+    )
     get_text(base + "/api/v1/log/checkpoint")  # signed: the log has grown since the states were kept
     for run, state in zip(runs, (by_db, alone)):
         again = run()
         report = json.loads(again.stdout)
         assert again.returncode == 0 and report["size"] == 8, again.stderr
-        assert any(check.startswith("the first 7 entries are the ones verified on ") for check in report["checks"])
+        assert any(
+            check.startswith("the first 7 entries are the ones verified on ") for check in report["checks"]
+        )
         assert json.loads(state.read_text())["size"] == 8
     both = market_verify(database_url, data_dir, "--state", str(by_db), "--notice", "N-000001")
     assert both.returncode == 2 and "not allowed with" in both.stderr

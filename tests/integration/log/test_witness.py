@@ -44,7 +44,10 @@ def get_text(url: str) -> str:
 
 def add_entries(base: str, n: int, tag: str) -> None:
     for i in range(n):
-        post_json(base + "/api/v1/auth/register", {"email": f"{tag}{i}@example.cn", "password": "a long password", "name": tag, "role": "owner"})
+        post_json(
+            base + "/api/v1/auth/register",
+            {"email": f"{tag}{i}@example.cn", "password": "a long password", "name": tag, "role": "owner"},
+        )
 
 
 def market(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -96,11 +99,18 @@ def test_witness_stores_then_checks_growth_and_catches_a_rewritten_history(
         foreign_public = cosign.public_bytes(foreign_key)
         (other / "key").write_text(protocol.verifier_key("other.example.cn/log", foreign_public) + "\n")
         (other / "checkpoint").write_text(
-            protocol.sign_note(protocol.checkpoint_text("other.example.cn/log", 1, protocol.H(b"x")), "other.example.cn/log", foreign_key)
+            protocol.sign_note(
+                protocol.checkpoint_text("other.example.cn/log", 1, protocol.H(b"x")),
+                "other.example.cn/log",
+                foreign_key,
+            )
         )
         mismatch = witness(base, other)
         assert mismatch.returncode == 4
-        assert "the state directory holds a checkpoint of origin other.example.cn/log, this log is market.localhost/log" in mismatch.stderr
+        assert (
+            "the state directory holds a checkpoint of origin other.example.cn/log, this log is market.localhost/log"
+            in mismatch.stderr
+        )
 
     # The operator rebuilds the log with other data and serves it with the same key: every
     # checkpoint verifies, but none extends what the witness saw.
@@ -139,7 +149,9 @@ def test_cosign_from_the_command_line(committed_database_url: str, tmp_path: Pat
     key_path = tmp_path / "witness.pem"
     key = Ed25519PrivateKey.generate()
     key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
     name = "supervisor.example.cn/cli"
     printed = market("cosign", "--key", str(key_path), "--name", name, "--print-public-key")
@@ -147,19 +159,50 @@ def test_cosign_from_the_command_line(committed_database_url: str, tmp_path: Pat
 
     env = {"DATABASE_URL": committed_database_url, "MARKET_DATA_DIR": str(tmp_path / "data")}
     created = subprocess.run(
-        [sys.executable, "-m", "market.cli", "users", "create", "--email", "sup@example.cn", "--role", Role.supervisor.value, "--password", PASSWORD],
-        cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "market.cli",
+            "users",
+            "create",
+            "--email",
+            "sup@example.cn",
+            "--role",
+            Role.supervisor.value,
+            "--password",
+            PASSWORD,
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert created.returncode == 0, created.stderr
     with live_server(committed_database_url, tmp_path / "data") as base:
         add_entries(base, 2, "cos")
-        token = str(post_json(base + "/api/v1/auth/token", {"email": "sup@example.cn", "password": PASSWORD})["access_token"])
+        token = str(
+            post_json(base + "/api/v1/auth/token", {"email": "sup@example.cn", "password": PASSWORD})[
+                "access_token"
+            ]
+        )
         state = tmp_path / "state"
         # Not yet registered: refused.
-        refused = market("cosign", "--url", base, "--key", str(key_path), "--name", name, "--state", str(state))
+        refused = market(
+            "cosign", "--url", base, "--key", str(key_path), "--name", name, "--state", str(state)
+        )
         assert refused.returncode == 7 and "refused" in refused.stderr
         done = market(
-            "cosign", "--url", base, "--key", str(key_path), "--name", name, "--state", str(state), "--register",
+            "cosign",
+            "--url",
+            base,
+            "--key",
+            str(key_path),
+            "--name",
+            name,
+            "--state",
+            str(state),
+            "--register",
             env={"MARKET_TOKEN": token},
         )
         assert done.returncode == 0, done.stderr

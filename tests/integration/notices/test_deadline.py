@@ -34,15 +34,21 @@ async def sleep_until(moment: datetime) -> None:
     await asyncio.sleep(max(0.0, (moment - datetime.now(UTC)).total_seconds()))
 
 
-async def publish_due_in(client: AsyncClient, owner: dict[str, str], seconds: float, **overrides: Any) -> tuple[str, datetime]:
-    notice = await draft(client, owner, bid_deadline=(datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(), **overrides)
+async def publish_due_in(
+    client: AsyncClient, owner: dict[str, str], seconds: float, **overrides: Any
+) -> tuple[str, datetime]:
+    notice = await draft(
+        client, owner, bid_deadline=(datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(), **overrides
+    )
     response = await client.post(f"/api/v1/notices/{notice['id']}/publish", headers=owner)
     assert response.status_code == 200, response.text
     return notice["id"], datetime.fromisoformat(response.json()["bid_deadline"])
 
 
 @pytest.mark.committing
-async def test_bids_around_the_deadline_are_accepted_whole_or_refused_whole(committed_database_url: str, tmp_path: Path) -> None:
+async def test_bids_around_the_deadline_are_accepted_whole_or_refused_whole(
+    committed_database_url: str, tmp_path: Path
+) -> None:
     db = Database.from_url(committed_database_url, pool_size=BIDDERS + 4, max_overflow=0)
     app = create_app(make_settings(committed_database_url, tmp_path, min_bid_window=0), database=db)
     try:
@@ -57,7 +63,9 @@ async def test_bids_around_the_deadline_are_accepted_whole_or_refused_whole(comm
                 await sleep_until(deadline + timedelta(seconds=offset))
                 return await client.post(f"/api/v1/notices/{notice_id}/bids", json={}, headers=headers)
 
-            responses = await asyncio.gather(*(bid_at(offset, headers) for offset, (headers, _) in zip(OFFSETS, bidders, strict=True)))
+            responses = await asyncio.gather(
+                *(bid_at(offset, headers) for offset, (headers, _) in zip(OFFSETS, bidders, strict=True))
+            )
             await sleep_until(deadline + timedelta(seconds=0.05))
 
             statuses = [r.status_code for r in responses]
@@ -79,8 +87,16 @@ async def test_bids_around_the_deadline_are_accepted_whole_or_refused_whole(comm
                     bid = response.json()
                     assert bid["protocol"] == 2
                     claims = verify_receipt(bid["receipt"], jwk)
-                    assert claims is not None and claims["agency_id"] == agency["id"] and claims["bid_id"] == bid["bid_id"]
-                    assert claims["v"] == 2 and claims["notice_id"] == notice_id and claims["salt"] == bid["salt"]
+                    assert (
+                        claims is not None
+                        and claims["agency_id"] == agency["id"]
+                        and claims["bid_id"] == bid["bid_id"]
+                    )
+                    assert (
+                        claims["v"] == 2
+                        and claims["notice_id"] == notice_id
+                        and claims["salt"] == bid["salt"]
+                    )
                     document = bid["bid_document"].encode()
                     assert document == protocol.bid_document_v2(notice_id, bid["bid_id"], agency["id"], None)
                     commitment = protocol.bid_commitment(bytes.fromhex(bid["salt"]), document).hex()
@@ -88,7 +104,9 @@ async def test_bids_around_the_deadline_are_accepted_whole_or_refused_whole(comm
                     entry = sealed[claims["seq"]]
                     assert entry["seq"] == bid["seq"] and entry["commitment"] == commitment
                     assert set(entry) == {"v", "seq", "type", "ts", "commitment"}
-                    raw = (await client.get(f"/api/v1/log/entries?start={entry['seq']}&end={entry['seq'] + 1}")).content.rstrip(b"\n")
+                    raw = (
+                        await client.get(f"/api/v1/log/entries?start={entry['seq']}&end={entry['seq'] + 1}")
+                    ).content.rstrip(b"\n")
                     assert protocol.leaf_hash(raw).hex() == claims["leaf_hash"] == bid["leaf_hash"]
                     assert protocol.parse_ts(entry["ts"]) < deadline
                     claimed.add(entry["seq"])
@@ -96,14 +114,21 @@ async def test_bids_around_the_deadline_are_accepted_whole_or_refused_whole(comm
                     assert response.headers["content-type"].startswith("application/problem+json")
                     mine = await client.get(f"/api/v1/notices/{notice_id}/bids/mine", headers=agency_h)
                     assert mine.status_code == 200 and mine.json() == [], response.text
-            assert set(sealed) == claimed, "a sealed entry that no accepted bid's receipt names (a refused bid left its entry)"
+            assert set(sealed) == claimed, (
+                "a sealed entry that no accepted bid's receipt names (a refused bid left its entry)"
+            )
             for entry in [*of_notice, *sealed.values()]:
                 if entry["type"] != "notice.published":
                     assert protocol.parse_ts(entry["ts"]) < deadline, entry
             async with db.sessionmaker() as session:
-                rows = (await session.execute(
-                    sa.select(sa.func.count()).select_from(Bid).join(Notice, Notice.id == Bid.notice_id).where(Notice.public_id == notice_id)
-                )).scalar_one()
+                rows = (
+                    await session.execute(
+                        sa.select(sa.func.count())
+                        .select_from(Bid)
+                        .join(Notice, Notice.id == Bid.notice_id)
+                        .where(Notice.public_id == notice_id)
+                    )
+                ).scalar_one()
             assert rows == statuses.count(201) == len(sealed)
     finally:
         await db.dispose()
@@ -121,10 +146,14 @@ async def test_bid_withdraw_and_amend_after_the_deadline_are_409(client: AsyncCl
 
     too_late = await client.post(f"/api/v1/notices/{notice_id}/bids", json={}, headers=late_h)
     assert too_late.status_code == 409, too_late.text
-    withdraw = await client.delete(f"/api/v1/notices/{notice_id}/bids/{bid.json()['bid_id']}", headers=early_h)
+    withdraw = await client.delete(
+        f"/api/v1/notices/{notice_id}/bids/{bid.json()['bid_id']}", headers=early_h
+    )
     assert withdraw.status_code == 409, withdraw.text
     later = (deadline + timedelta(days=1)).isoformat()
-    amend = await client.post(f"/api/v1/notices/{notice_id}/amend", json={"bid_deadline": later}, headers=owner)
+    amend = await client.post(
+        f"/api/v1/notices/{notice_id}/amend", json={"bid_deadline": later}, headers=owner
+    )
     assert amend.status_code == 409, amend.text
 
     mine = (await client.get(f"/api/v1/notices/{notice_id}/bids/mine", headers=early_h)).json()
@@ -135,7 +164,9 @@ async def test_bid_withdraw_and_amend_after_the_deadline_are_409(client: AsyncCl
     # notice; this log is the test's own) is the early bid's.
     entries = await log_entries(client)
     assert [e["type"] for e in entries if e.get("notice_id") == notice_id] == ["notice.published"]
-    assert [(e["seq"], e["commitment"]) for e in entries if e["type"] == "bid.sealed"] == [(bid.json()["seq"], bid.json()["commitment"])]
+    assert [(e["seq"], e["commitment"]) for e in entries if e["type"] == "bid.sealed"] == [
+        (bid.json()["seq"], bid.json()["commitment"])
+    ]
     assert json.loads(bid.json()["bid_document"])["agency_id"] != late["id"]
     notice = (await client.get(f"/api/v1/notices/{notice_id}")).json()
     assert notice["bidding_open"] is False
@@ -152,12 +183,25 @@ async def test_cancel_after_the_deadline_is_refused(committed_database_url: str,
             owner = await register(client, role="owner")
             headers = bearer(await token_for(client, owner["email"]))
             deadline = (datetime.now(UTC) + timedelta(seconds=1.2)).isoformat()
-            body = {"title": "截止后撤销", "description": "", "category": "EIA", "region": "530000", "budget_fen": 100_000,
-                    "method": "lottery", "winners": 1, "min_candidates": 3, "bid_deadline": deadline}
+            body = {
+                "title": "截止后撤销",
+                "description": "",
+                "category": "EIA",
+                "region": "530000",
+                "budget_fen": 100_000,
+                "method": "lottery",
+                "winners": 1,
+                "min_candidates": 3,
+                "bid_deadline": deadline,
+            }
             notice = (await client.post("/api/v1/notices", json=body, headers=headers)).json()
-            assert (await client.post(f"/api/v1/notices/{notice['id']}/publish", headers=headers)).status_code == 200
+            assert (
+                await client.post(f"/api/v1/notices/{notice['id']}/publish", headers=headers)
+            ).status_code == 200
             await asyncio.sleep(1.5)
-            late = await client.post(f"/api/v1/notices/{notice['id']}/cancel", json={"reason": "不想要这个结果"}, headers=headers)
+            late = await client.post(
+                f"/api/v1/notices/{notice['id']}/cancel", json={"reason": "不想要这个结果"}, headers=headers
+            )
             assert late.status_code == 409
     finally:
         await db.dispose()

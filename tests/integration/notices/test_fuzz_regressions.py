@@ -29,7 +29,9 @@ def _documented_problem(schema: dict[str, Any], method: str, path: str, response
     assert body["status"] == response.status_code
 
 
-async def test_every_refusal_of_the_notices_api_is_a_documented_problem(client: AsyncClient, app: Litestar) -> None:
+async def test_every_refusal_of_the_notices_api_is_a_documented_problem(
+    client: AsyncClient, app: Litestar
+) -> None:
     schema = app.openapi_schema.to_schema()
     owner = await owner_user(client)
     anonymous = await client.post("/api/v1/notices", json=notice_body())
@@ -64,7 +66,9 @@ async def test_a_budget_filter_beyond_bigint_is_a_bad_parameter_not_a_500(client
     assert (await client.get(f"/api/v1/notices?budget_min={10**12}")).status_code == 200
 
 
-async def test_numbers_beyond_their_columns_in_a_notice_body_are_invalid_input_not_a_500(client: AsyncClient) -> None:
+async def test_numbers_beyond_their_columns_in_a_notice_body_are_invalid_input_not_a_500(
+    client: AsyncClient,
+) -> None:
     owner = await owner_user(client)
     for field in ("budget_fen", "min_candidates", "winners", "service_days"):
         response = await client.post("/api/v1/notices", json=notice_body(**{field: 2**70}), headers=owner)
@@ -72,5 +76,7 @@ async def test_numbers_beyond_their_columns_in_a_notice_body_are_invalid_input_n
         assert response.headers["content-type"].startswith("application/problem+json")
     notice = await draft(client, owner)
     assert (await client.post(f"/api/v1/notices/{notice['id']}/publish", headers=owner)).status_code == 200
-    amend = await client.post(f"/api/v1/notices/{notice['id']}/amend", json={"budget_fen": 2**70}, headers=owner)
+    amend = await client.post(
+        f"/api/v1/notices/{notice['id']}/amend", json={"budget_fen": 2**70}, headers=owner
+    )
     assert amend.status_code == 422, amend.text

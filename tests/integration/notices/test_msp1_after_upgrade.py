@@ -13,15 +13,30 @@ from httpx import AsyncClient
 from market.db import Database
 from market.log import protocol
 from tests.integration.agencies.test_api import admin, log_entries
-from tests.integration.selection.helpers import assert_story_verifies, close, entries_of, open_round, selection_of
+from tests.integration.selection.helpers import (
+    assert_story_verifies,
+    close,
+    entries_of,
+    open_round,
+    selection_of,
+)
 
 
-async def test_an_msp1_notice_open_at_the_upgrade_finishes_under_msp1(client: AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_an_msp1_notice_open_at_the_upgrade_finishes_under_msp1(
+    client: AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     staff = await admin(client, db)
     with monkeypatch.context() as before_the_upgrade:
         # What publishing did before MSP/2: the notice is protocol 1 for life.
         before_the_upgrade.setattr(protocol, "VERSION", 1)
-        r = await open_round(client, staff, bidders=4, method="lowest_price", prices=[900_000, 800_000, 800_000, 950_000], budget_fen=1_000_000)
+        r = await open_round(
+            client,
+            staff,
+            bidders=4,
+            method="lowest_price",
+            prices=[900_000, 800_000, 800_000, 950_000],
+            budget_fen=1_000_000,
+        )
     # One bidder changes its price after the upgrade: MSP/1's withdrawal and bid again.
     headers, _ = r.bidders[0]
     path = f"/api/v1/notices/{r.notice_id}/bids"
@@ -33,12 +48,21 @@ async def test_an_msp1_notice_open_at_the_upgrade_finishes_under_msp1(client: As
 
     record = await close(client, r)
     assert record["status"] == "selected" and record["protocol"] == 1 and record["sealing"] is None
-    assert record["openings"] is None and len(record["seqs"]["bids_accepted"]) == 5 and len(record["seqs"]["bids_withdrawn"]) == 1 and record["sealed"] is None
+    assert (
+        record["openings"] is None
+        and len(record["seqs"]["bids_accepted"]) == 5
+        and len(record["seqs"]["bids_withdrawn"]) == 1
+        and record["sealed"] is None
+    )
     assert record["winners"] == [r.bidders[0][1]["id"]]  # its new price, 700,000, is the lowest
 
     story = await entries_of(client, r.notice_id)
     assert {e["v"] for e in story} == {1}
-    assert [e["type"] for e in story if e["type"].startswith("bid")] == ["bid.accepted"] * 4 + ["bid.withdrawn", "bid.accepted", "bidding.closed"]
+    assert [e["type"] for e in story if e["type"].startswith("bid")] == ["bid.accepted"] * 4 + [
+        "bid.withdrawn",
+        "bid.accepted",
+        "bidding.closed",
+    ]
     closed = next(e for e in story if e["type"] == "bidding.closed")
     assert "bids" in closed and "openings" not in closed
     # No sealed entries: an MSP/1 notice's bids were never sealed that way.

@@ -29,13 +29,19 @@ ROOT = Path(__file__).resolve().parents[3]
 def check(path: Path, base: str) -> tuple[int, dict[str, Any]]:
     done = subprocess.run(
         [sys.executable, "-m", "market.cli", "receipt", "check", str(path), "--url", base, "--json"],
-        cwd=ROOT, env={**os.environ}, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env={**os.environ},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.stdout, done.stderr
     return done.returncode, json.loads(done.stdout)
 
 
-async def receipt_file(client: httpx.AsyncClient, headers: dict[str, str], notice_id: str, bid_id: str, to: Path) -> Path:
+async def receipt_file(
+    client: httpx.AsyncClient, headers: dict[str, str], notice_id: str, bid_id: str, to: Path
+) -> Path:
     for _ in range(50):  # the checkpoint covering the bid is signed within a second
         response = await client.get(f"/api/v1/notices/{notice_id}/bids/{bid_id}/receipt", headers=headers)
         assert response.status_code == 200, response.text
@@ -47,23 +53,48 @@ async def receipt_file(client: httpx.AsyncClient, headers: dict[str, str], notic
     return to
 
 
-async def test_a_bidder_proves_its_bid_was_logged_and_opened_and_catches_a_dropped_one(committed_database_url: str, tmp_path: Path) -> None:
+async def test_a_bidder_proves_its_bid_was_logged_and_opened_and_catches_a_dropped_one(
+    committed_database_url: str, tmp_path: Path
+) -> None:
     with live_server(committed_database_url, tmp_path / "data", MARKET_MIN_BID_WINDOW="0") as base:
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
             staff = await admin_on(client, committed_database_url)
-            r = await open_round(client, staff, bidders=3, owner=await owner_user(client), due_in=12.0, method="lowest_price", prices=[510_000, 520_000, 530_000], budget_fen=600_000, min_candidates=1)
+            r = await open_round(
+                client,
+                staff,
+                bidders=3,
+                owner=await owner_user(client),
+                due_in=12.0,
+                method="lowest_price",
+                prices=[510_000, 520_000, 530_000],
+                budget_fen=600_000,
+                min_candidates=1,
+            )
             kept, dropped = r.bids[0], r.bids[2]
-            kept_file = await receipt_file(client, r.bidders[0][0], r.notice_id, kept["bid_id"], tmp_path / "kept.json")
-            dropped_file = await receipt_file(client, r.bidders[2][0], r.notice_id, dropped["bid_id"], tmp_path / "dropped.json")
+            kept_file = await receipt_file(
+                client, r.bidders[0][0], r.notice_id, kept["bid_id"], tmp_path / "kept.json"
+            )
+            dropped_file = await receipt_file(
+                client, r.bidders[2][0], r.notice_id, dropped["bid_id"], tmp_path / "dropped.json"
+            )
             body = json.loads(kept_file.read_text())
-            assert body["format"] == "market-bid-receipt/2" and json.loads(body["document"])["price_fen"] == 510_000
+            assert (
+                body["format"] == "market-bid-receipt/2"
+                and json.loads(body["document"])["price_fen"] == 510_000
+            )
             # Another agency cannot have it: its existence is sealed.
-            assert (await client.get(f"/api/v1/notices/{r.notice_id}/bids/{kept['bid_id']}/receipt", headers=r.bidders[1][0])).status_code == 404
+            assert (
+                await client.get(
+                    f"/api/v1/notices/{r.notice_id}/bids/{kept['bid_id']}/receipt", headers=r.bidders[1][0]
+                )
+            ).status_code == 404
 
             # Before the deadline: logged, sealed, in the tree; not opened yet.
             code, report = check(kept_file, base)
             assert code == 0 and report["opened_in"] is None, report
-            assert any("in the signed tree" in c for c in report["checks"]) and any("not ended" in n for n in report["notes"])
+            assert any("in the signed tree" in c for c in report["checks"]) and any(
+                "not ended" in n for n in report["notes"]
+            )
 
             # A dishonest operator drops a bid before the close (its row, nothing else).
             conn = await asyncpg.connect(to_asyncpg_dsn(committed_database_url))
@@ -85,7 +116,9 @@ async def test_a_bidder_proves_its_bid_was_logged_and_opened_and_catches_a_dropp
 
             code, report = check(dropped_file, base)
             assert code == 1 and report["opened_in"] is None, report
-            assert any(f"entry {dropped['seq']}" in p and "was not opened" in p for p in report["problems"]), report
+            assert any(
+                f"entry {dropped['seq']}" in p and "was not opened" in p for p in report["problems"]
+            ), report
 
             # A receipt whose document was altered (a price it did not bid) does not open its commitment.
             forged = json.loads(kept_file.read_text())

@@ -30,7 +30,9 @@ from tests.integration.notices.test_api import approved_agency, published
 from tests.integration.selection.helpers import close, entries_of, open_round, selection_of, wait_until
 from tests.integration.selection.test_beacon import ROUND, SIGNATURE, FakeBeacon
 
-pytestmark = pytest.mark.skipif(not tlock.available(), reason="py-arkworks-bls12381 is a dependency; its absence fails test_tlock")
+pytestmark = pytest.mark.skipif(
+    not tlock.available(), reason="py-arkworks-bls12381 is a dependency; its absence fails test_tlock"
+)
 
 
 @pytest.fixture
@@ -42,32 +44,60 @@ def timelocked(monkeypatch: pytest.MonkeyPatch, app: Litestar) -> FakeBeacon:
     return beacon
 
 
-async def test_timelocked_bids_are_kept_nowhere_but_the_log_and_opened_with_the_round(client: AsyncClient, app: Litestar, db: Database, timelocked: FakeBeacon) -> None:
+async def test_timelocked_bids_are_kept_nowhere_but_the_log_and_opened_with_the_round(
+    client: AsyncClient, app: Litestar, db: Database, timelocked: FakeBeacon
+) -> None:
     staff = await admin(client, db)
-    r = await open_round(client, staff, bidders=3, method="lowest_price", prices=[610_000, 620_000, 630_000], budget_fen=700_000, min_candidates=1)
+    r = await open_round(
+        client,
+        staff,
+        bidders=3,
+        method="lowest_price",
+        prices=[610_000, 620_000, 630_000],
+        budget_fen=700_000,
+        min_candidates=1,
+    )
     assert (await entries_of(client, r.notice_id, "notice.published"))[0]["sealing"] == "tlock"
     # one bidder withdraws: its withdrawal is a timelocked sealed entry too
     headers, _ = r.bidders[2]
-    assert (await client.delete(f"/api/v1/notices/{r.notice_id}/bids/{r.bids[2]['bid_id']}", headers=headers)).status_code == 200
+    assert (
+        await client.delete(f"/api/v1/notices/{r.notice_id}/bids/{r.bids[2]['bid_id']}", headers=headers)
+    ).status_code == 200
 
     sealed = [e for e in await log_entries(client) if e["type"] == "bid.sealed"]
-    assert len(sealed) == 4 and all(set(e) == {"v", "seq", "type", "ts", "commitment", "tlock"} for e in sealed)
+    assert len(sealed) == 4 and all(
+        set(e) == {"v", "seq", "type", "ts", "commitment", "tlock"} for e in sealed
+    )
     assert {len(e["tlock"]) for e in sealed} == {940}  # one size for bids and withdrawals alike
     # The server kept nothing that opens them; only the bidder got its salt (in its answer).
     async with db.transaction() as session:
-        rows = (await session.execute(sa.text("SELECT sealed, withdrawal_sealed, document, price_fen, receipt FROM bid"))).all()
+        rows = (
+            await session.execute(
+                sa.text("SELECT sealed, withdrawal_sealed, document, price_fen, receipt FROM bid")
+            )
+        ).all()
     assert rows and all(row == (None, None, None, None, None) for row in rows)
     mine = (await client.get(f"/api/v1/notices/{r.notice_id}/bids/mine", headers=r.bidders[0][0])).json()
-    assert mine[0]["price_fen"] is None and mine[0]["salt"] is None and mine[0]["commitment"] == r.bids[0]["commitment"]
+    assert (
+        mine[0]["price_fen"] is None
+        and mine[0]["salt"] is None
+        and mine[0]["commitment"] == r.bids[0]["commitment"]
+    )
     assert r.bids[0]["salt"] and r.bids[0]["receipt"]  # given once, when it bid
 
     # With the round's signature anyone opens them, before the server does.
     opened = tlock.open_sealed(sealed[0]["tlock"], ROUND, SIGNATURE)
-    assert opened == protocol.tlock_plaintext(bytes.fromhex(r.bids[0]["salt"]), document=r.bids[0]["bid_document"].encode())
+    assert opened == protocol.tlock_plaintext(
+        bytes.fromhex(r.bids[0]["salt"]), document=r.bids[0]["bid_document"].encode()
+    )
 
     record = await close(client, r)
     assert timelocked.asked == [ROUND]
-    assert record["status"] == "selected" and record["sealing"] == "tlock" and record["winners"] == [r.bidders[0][1]["id"]]
+    assert (
+        record["status"] == "selected"
+        and record["sealing"] == "tlock"
+        and record["winners"] == [r.bidders[0][1]["id"]]
+    )
     assert record["sealed"] == sorted(e["seq"] for e in sealed) and len(record["openings"]) == 3
     [closed] = await entries_of(client, r.notice_id, "bidding.closed")
     assert closed["tlock"] == {"round": ROUND, "signature": SIGNATURE}
@@ -75,14 +105,21 @@ async def test_timelocked_bids_are_kept_nowhere_but_the_log_and_opened_with_the_
     assert report.problems == [], [(p.seq, p.message) for p in report.problems]
 
 
-async def test_the_close_waits_for_the_round_and_a_cancellation_is_opened_after_it(client: AsyncClient, app: Litestar, db: Database, timelocked: FakeBeacon) -> None:
+async def test_the_close_waits_for_the_round_and_a_cancellation_is_opened_after_it(
+    client: AsyncClient, app: Litestar, db: Database, timelocked: FakeBeacon
+) -> None:
     staff = await admin(client, db)
     timelocked.failures = 1  # the relays are unreachable once
     r = await open_round(client, staff, bidders=2, method="lottery", min_candidates=2)
     waiting = await close(client, r)
     assert waiting["status"] == "open" and waiting["seqs"]["closed"] is None  # not closed without the round
     async with db.transaction() as session:
-        await session.execute(sa.text("UPDATE notice SET tlock_checked_at = clock_timestamp() - interval '1 minute' WHERE public_id = :n"), {"n": r.notice_id})
+        await session.execute(
+            sa.text(
+                "UPDATE notice SET tlock_checked_at = clock_timestamp() - interval '1 minute' WHERE public_id = :n"
+            ),
+            {"n": r.notice_id},
+        )
     async with db.transaction() as session:
         assert await service.run_due(session, context(app.state)) == r.notice_id
     assert (await selection_of(client, r.notice_id))["status"] == "selected"
@@ -91,31 +128,45 @@ async def test_the_close_waits_for_the_round_and_a_cancellation_is_opened_after_
     owner_notice = await published(client, r.owner)
     agency_h, _ = await approved_agency(client, staff)
     bid = (await client.post(f"/api/v1/notices/{owner_notice['id']}/bids", json={}, headers=agency_h)).json()
-    moved = await client.post(f"/api/v1/notices/{owner_notice['id']}/amend", json={"bid_deadline": (datetime.now(UTC) + timedelta(days=10)).isoformat(), "reason": "延期"}, headers=r.owner)
+    moved = await client.post(
+        f"/api/v1/notices/{owner_notice['id']}/amend",
+        json={"bid_deadline": (datetime.now(UTC) + timedelta(days=10)).isoformat(), "reason": "延期"},
+        headers=r.owner,
+    )
     assert moved.status_code == 409 and "timelocked" in moved.text  # its bids would open at the old round
     assert (await cancel_notice(client, db, owner_notice["id"], r.owner)).status_code == 200
     [cancelled] = await entries_of(client, owner_notice["id"], "notice.cancelled")
     assert cancelled["openings"] is None
     # ...so once the deadline (and its round) has passed, the scheduler opens them.
     async with db.transaction() as session:
-        await session.execute(sa.text("UPDATE notice SET bid_deadline = clock_timestamp() - interval '1 second' WHERE public_id = :n"), {"n": owner_notice["id"]})
+        await session.execute(
+            sa.text(
+                "UPDATE notice SET bid_deadline = clock_timestamp() - interval '1 second' WHERE public_id = :n"
+            ),
+            {"n": owner_notice["id"]},
+        )
     async with db.transaction() as session:
         assert await service.run_due(session, context(app.state)) == owner_notice["id"]
     [opened] = await entries_of(client, owner_notice["id"], "bids.opened")
     assert opened["tlock"] == {"round": ROUND, "signature": SIGNATURE} and opened["v"] == 2
     [opening] = opened["openings"]
-    assert opening["seq"] == bid["seq"] and opening["salt"] == bid["salt"] and json.dumps(opening["bid"], sort_keys=True, separators=(",", ":")) == bid["bid_document"]
+    assert (
+        opening["seq"] == bid["seq"]
+        and opening["salt"] == bid["salt"]
+        and json.dumps(opening["bid"], sort_keys=True, separators=(",", ":")) == bid["bid_document"]
+    )
     async with db.transaction() as session:
         assert await service.run_due(session, context(app.state)) is None  # opened once
     await wait_until(r.deadline)
 
 
-
-async def test_the_bid_page_hands_a_timelocked_receipt_over_once(app: Litestar, client: AsyncClient, db: Database, timelocked: FakeBeacon) -> None:
+async def test_the_bid_page_hands_a_timelocked_receipt_over_once(
+    app: Litestar, client: AsyncClient, db: Database, timelocked: FakeBeacon
+) -> None:
     """The server keeps no copy: the answer to the bid form is the bidder's only chance to
     take its receipt, so it is shown (and offered for download) right there."""
-    from tests.integration.notices.test_pages import approved_agency as page_agency  # noqa: PLC0415
-    from tests.integration.notices.test_pages import browser_for, open_notice, post_form  # noqa: PLC0415
+    from tests.integration.notices.test_pages import approved_agency as page_agency
+    from tests.integration.notices.test_pages import browser_for, open_notice, post_form
 
     notice, _ = await open_notice(client, title="时间锁：报名回执")
     me = await page_agency(client, db)

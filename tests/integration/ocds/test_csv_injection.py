@@ -23,11 +23,24 @@ def rows(body: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
 
 
-async def test_formulas_typed_by_people_are_defused_in_every_open_data_csv(client: AsyncClient, db: Database) -> None:
+async def test_formulas_typed_by_people_are_defused_in_every_open_data_csv(
+    client: AsyncClient, db: Database
+) -> None:
     staff = await admin(client, db)
-    bidders = [await approved_agency(client, staff, name=NAME)] + [await approved_agency(client, staff) for _ in range(2)]
+    bidders = [await approved_agency(client, staff, name=NAME)] + [
+        await approved_agency(client, staff) for _ in range(2)
+    ]
     # the agency with the formula for a name bids lowest: it wins, and its name is in awards.csv
-    r = await open_round(client, staff, bidders=bidders, title=TITLE, method="lowest_price", prices=[100_000, 200_000, 300_000], winners=1, min_candidates=1)
+    r = await open_round(
+        client,
+        staff,
+        bidders=bidders,
+        title=TITLE,
+        method="lowest_price",
+        prices=[100_000, 200_000, 300_000],
+        winners=1,
+        min_candidates=1,
+    )
     await close(client, r)
 
     notices = rows((await client.get("/data/notices.csv")).content)

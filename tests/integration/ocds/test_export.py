@@ -19,7 +19,7 @@ from tests.conftest import make_settings, serve_in_process
 from tests.integration.agencies.test_api import admin
 from tests.integration.cli.test_cli import market
 from tests.integration.contracts.test_api import awarded, headers_of, record
-from tests.integration.notices.test_api import published, owner_user
+from tests.integration.notices.test_api import owner_user, published
 from tests.integration.selection.helpers import close, open_round, selection_of
 from tests.unit.ocds.schemas import package_errors
 
@@ -27,7 +27,9 @@ EMPTY = ["releases: [] should be non-empty"]  # the only rule an empty page brea
 
 
 @pytest.fixture
-async def quick(db: Database, database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Litestar, AsyncClient]]:
+async def quick(
+    db: Database, database_url: str, tmp_path: Path
+) -> AsyncIterator[tuple[Litestar, AsyncClient]]:
     app = create_app(make_settings(database_url, tmp_path, publicity_days=0), database=db)
     async with serve_in_process(app) as c:
         yield app, c
@@ -44,17 +46,25 @@ def of(pkg: dict[str, Any], notice_id: str) -> list[dict[str, Any]]:
     return [r for r in pkg["releases"] if r["ocid"].endswith(notice_id)]
 
 
-async def test_releases_after_a_draw_and_a_contract_validate_and_carry_the_draw(quick: tuple[Litestar, AsyncClient], db: Database) -> None:
+async def test_releases_after_a_draw_and_a_contract_validate_and_carry_the_draw(
+    quick: tuple[Litestar, AsyncClient], db: Database
+) -> None:
     app, c = quick
     staff = await admin(c, db)
     r, rec = await awarded(app, c, db, staff)
     winner = rec["winners"][0]
     contract = await record(c, r, winner)
-    assert (await c.post(f"/api/v1/contracts/{contract['id']}/confirm", headers=headers_of(r, winner))).status_code == 200
+    assert (
+        await c.post(f"/api/v1/contracts/{contract['id']}/confirm", headers=headers_of(r, winner))
+    ).status_code == 200
 
     pkg = await package(c, limit=100)
     assert package_errors(pkg) == []
-    assert pkg["version"] == "1.1" and pkg["extensions"] == ["http://testserver.local/ocds/extension.json"] and "license" not in pkg
+    assert (
+        pkg["version"] == "1.1"
+        and pkg["extensions"] == ["http://testserver.local/ocds/extension.json"]
+        and "license" not in pkg
+    )
     tender, award, signed = of(pkg, r.notice_id)
     assert tender["ocid"] == f"ocds-mkt000-{r.notice_id}"
     assert tender["tender"]["status"] == "complete" and tender["tender"]["numberOfTenderers"] == 3
@@ -62,12 +72,18 @@ async def test_releases_after_a_draw_and_a_contract_validate_and_carry_the_draw(
     for key in ("secret", "eligible", "seed", "order", "ranking", "winners", "alternates", "candidates"):
         assert sel[key] == rec[key], key
     assert sel["commit"] == rec["commit"] and sel["fairness"] == "operator" and sel["holders"] == [winner]
-    assert sel["logSeqs"]["closed"] == rec["seqs"]["closed"] and sel["logSeqs"]["final"] == rec["seqs"]["final"]
+    assert (
+        sel["logSeqs"]["closed"] == rec["seqs"]["closed"] and sel["logSeqs"]["final"] == rec["seqs"]["final"]
+    )
     assert sel["logLinks"]["outcome"] == f"http://testserver.local/log/entries/{rec['seqs']['outcome']}"
     assert award["awards"][0]["status"] == "active" and award["awards"][0]["suppliers"][0]["id"] == winner
     (c1,) = signed["contracts"]
-    assert c1["id"] == contract["id"] and c1["status"] == "active" and c1["awardID"] == award["awards"][0]["id"]
-    assert c1["value"] == {"amount": 120000, "currency": "CNY"} and len(c1["implementation"]["milestones"]) == 2
+    assert (
+        c1["id"] == contract["id"] and c1["status"] == "active" and c1["awardID"] == award["awards"][0]["id"]
+    )
+    assert (
+        c1["value"] == {"amount": 120000, "currency": "CNY"} and len(c1["implementation"]["milestones"]) == 2
+    )
 
     extension = await c.get("/ocds/extension.json")
     assert extension.status_code == 200 and extension.json()["schemas"] == ["release-schema.json"]
@@ -76,12 +92,25 @@ async def test_releases_after_a_draw_and_a_contract_validate_and_carry_the_draw(
 
 async def test_an_open_notice_publishes_nothing_sealed(client: AsyncClient, db: Database) -> None:
     staff = await admin(client, db)
-    r = await open_round(client, staff, bidders=2, prices=[9_137_291, 9_562_843], method="lowest_price", winners=1, min_candidates=1, due_in=60)
+    r = await open_round(
+        client,
+        staff,
+        bidders=2,
+        prices=[9_137_291, 9_562_843],
+        method="lowest_price",
+        winners=1,
+        min_candidates=1,
+        due_in=60,
+    )
     pkg = await package(client)
     assert package_errors(pkg) == []
     (tender,) = of(pkg, r.notice_id)
     text = json.dumps(tender)
-    assert "numberOfTenderers" not in text and "secret" not in tender["selection"] and "bids" not in tender["selection"]
+    assert (
+        "numberOfTenderers" not in text
+        and "secret" not in tender["selection"]
+        and "bids" not in tender["selection"]
+    )
     for _, agency in r.bidders:
         assert agency["id"] not in text
     # distinctive digits, in fen and in yuan, so a random hex digest cannot match them
@@ -89,10 +118,15 @@ async def test_an_open_notice_publishes_nothing_sealed(client: AsyncClient, db: 
         assert price not in text
 
 
-async def test_pages_follow_links_next_and_an_empty_range_is_an_empty_package(quick: tuple[Litestar, AsyncClient], db: Database) -> None:
+async def test_pages_follow_links_next_and_an_empty_range_is_an_empty_package(
+    quick: tuple[Litestar, AsyncClient], db: Database
+) -> None:
     app, c = quick
     owner = await owner_user(c)
-    ids = [(await published(c, owner, bid_deadline=(datetime.now(UTC) + timedelta(days=5)).isoformat()))["id"] for _ in range(3)]
+    ids = [
+        (await published(c, owner, bid_deadline=(datetime.now(UTC) + timedelta(days=5)).isoformat()))["id"]
+        for _ in range(3)
+    ]
     seen: list[str] = []
     pkg = await package(c, limit=1)
     while True:
@@ -108,7 +142,9 @@ async def test_pages_follow_links_next_and_an_empty_range_is_an_empty_package(qu
 
     later = await package(c, since=(datetime.now(UTC) + timedelta(hours=1)).isoformat())
     assert later["releases"] == [] and "links" not in later and package_errors(later) == EMPTY
-    recent = await package(c, since=(datetime.now(UTC) - timedelta(hours=1)).isoformat().replace("+00:00", "Z"), limit=100)
+    recent = await package(
+        c, since=(datetime.now(UTC) - timedelta(hours=1)).isoformat().replace("+00:00", "Z"), limit=100
+    )
     assert set(ids) <= {r["tender"]["id"] for r in recent["releases"]}
     assert (await c.get("/api/v1/ocds/releases", params={"since": "yesterday"})).status_code == 422
     assert (await c.get("/api/v1/ocds/releases", params={"cursor": "nope"})).status_code == 422
@@ -135,7 +171,13 @@ async def test_data_page_in_both_languages(client: AsyncClient) -> None:
     assert zh.status_code == en.status_code == 200
     assert "开放数据" in zh.text and "Open data" in en.text
     for body in (zh.text, en.text):
-        for link in ("/data/notices.csv", "/data/awards.csv", "/data/contracts.csv", "/api/v1/ocds/releases", "/ocds/extension.json"):
+        for link in (
+            "/data/notices.csv",
+            "/data/awards.csv",
+            "/data/contracts.csv",
+            "/api/v1/ocds/releases",
+            "/ocds/extension.json",
+        ):
             assert link in body
 
 
@@ -152,7 +194,9 @@ async def _draw_committed(url: str, tmp_path: Path) -> dict[str, Any]:
         await db.dispose()
 
 
-async def test_export_command_writes_one_valid_package_with_the_draw(committed_database_url: str, tmp_path: Path) -> None:
+async def test_export_command_writes_one_valid_package_with_the_draw(
+    committed_database_url: str, tmp_path: Path
+) -> None:
     rec = await _draw_committed(committed_database_url, tmp_path)
     out = tmp_path / "releases.json"
     env = {"DATABASE_URL": committed_database_url, "MARKET_DATA_DIR": str(tmp_path / "data")}
@@ -164,7 +208,9 @@ async def test_export_command_writes_one_valid_package_with_the_draw(committed_d
     assert award["selection"]["seed"] == rec["seed"] and award["selection"]["winners"] == rec["winners"]
     assert pkg["extensions"] == ["https://market.example/ocds/extension.json"]
 
-    none = market("ocds", "export", "--out", str(tmp_path / "none.json"), "--since", "2999-01-01T00:00:00Z", env=env)
+    none = market(
+        "ocds", "export", "--out", str(tmp_path / "none.json"), "--since", "2999-01-01T00:00:00Z", env=env
+    )
     assert none.returncode == 0, none.stderr
     assert package_errors(json.loads((tmp_path / "none.json").read_text())) == EMPTY
     bad = market("ocds", "export", "--out", str(tmp_path / "x.json"), "--since", "soon", env=env)

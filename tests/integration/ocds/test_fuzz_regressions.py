@@ -7,7 +7,9 @@ from httpx import AsyncClient
 from litestar import Litestar
 
 
-async def test_release_package_is_documented_as_the_json_object_it_is(client: AsyncClient, app: Litestar) -> None:
+async def test_release_package_is_documented_as_the_json_object_it_is(
+    client: AsyncClient, app: Litestar
+) -> None:
     response = await client.get("/api/v1/ocds/releases")
     assert response.status_code == 200 and response.headers["content-type"].startswith("application/json")
     assert isinstance(response.json(), dict) and "releases" in response.json()

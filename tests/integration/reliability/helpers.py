@@ -58,9 +58,23 @@ async def make_users(database_url: str, roles: list[Role]) -> list[str]:
                 made = []
                 for role in roles:
                     if role in (Role.admin, Role.supervisor):
-                        user = await accounts.create_staff(session, email=unique_email(role.value), password=PASSWORD, name="Staff", role=role)
+                        user = await accounts.create_staff(
+                            session,
+                            email=unique_email(role.value),
+                            password=PASSWORD,
+                            name="Staff",
+                            role=role,
+                        )
                     else:
-                        user = await accounts.register(session, data=UserCreate(email=unique_email(role.value), password=PASSWORD, name=f"Test {role.value}", role=role))
+                        user = await accounts.register(
+                            session,
+                            data=UserCreate(
+                                email=unique_email(role.value),
+                                password=PASSWORD,
+                                name=f"Test {role.value}",
+                                role=role,
+                            ),
+                        )
                     made.append(user.public_id)
     finally:
         await db.dispose()
@@ -87,7 +101,9 @@ async def make_cast(client: httpx.AsyncClient, database_url: str, n_agencies: in
         created = await client.post("/api/v1/agencies", json=body, headers=headers)
         assert created.status_code == 201, created.text
         agency_id = created.json()["id"]
-        review = await client.post(f"/api/v1/agencies/{agency_id}/review", json={"decision": "approve"}, headers=admin)
+        review = await client.post(
+            f"/api/v1/agencies/{agency_id}/review", json={"decision": "approve"}, headers=admin
+        )
         assert review.status_code == 200, review.text
         return headers, str(agency_id)
 
@@ -98,9 +114,13 @@ async def make_cast(client: httpx.AsyncClient, database_url: str, n_agencies: in
     return Cast(admin=admin, owner=owner, agencies=made)
 
 
-async def open_notice(client: httpx.AsyncClient, owner: dict[str, str], *, seconds: float, **overrides: Any) -> str:
+async def open_notice(
+    client: httpx.AsyncClient, owner: dict[str, str], *, seconds: float, **overrides: Any
+) -> str:
     deadline = datetime.now(UTC) + timedelta(seconds=seconds)
-    created = await client.post("/api/v1/notices", json=notice_body(bid_deadline=deadline.isoformat(), **overrides), headers=owner)
+    created = await client.post(
+        "/api/v1/notices", json=notice_body(bid_deadline=deadline.isoformat(), **overrides), headers=owner
+    )
     assert created.status_code == 201, created.text
     notice_id = str(created.json()["id"])
     published = await client.post(f"/api/v1/notices/{notice_id}/publish", headers=owner)
@@ -116,7 +136,9 @@ def start_servers(database_url: str, data_dir: Path, ports: list[int | None], **
     ReceiptSigner.from_data_dir(data_dir)
     SecretSealer.from_data_dir(data_dir)
     with ThreadPoolExecutor(max_workers=len(ports)) as pool:
-        futures = [pool.submit(start_server, database_url, data_dir, port=port, **{**ENV, **env}) for port in ports]
+        futures = [
+            pool.submit(start_server, database_url, data_dir, port=port, **{**ENV, **env}) for port in ports
+        ]
         servers, errors = [], []
         for future in futures:
             try:
@@ -143,19 +165,31 @@ class Phases:
         self.last = now
 
     def __str__(self) -> str:
-        return ", ".join(f"{k} {v} s" for k, v in self.took.items()) + f"; total {time.monotonic() - self.started:.1f} s"
+        return (
+            ", ".join(f"{k} {v} s" for k, v in self.took.items())
+            + f"; total {time.monotonic() - self.started:.1f} s"
+        )
 
 
 async def notice_with_bids(
-    client: httpx.AsyncClient, owner: dict[str, str], bidders: list[tuple[dict[str, str], str]], *, seconds: float, title: str
+    client: httpx.AsyncClient,
+    owner: dict[str, str],
+    bidders: list[tuple[dict[str, str], str]],
+    *,
+    seconds: float,
+    title: str,
 ) -> tuple[str, datetime]:
     """A notice due in ``seconds`` on which every bidder has bid; on a machine too busy to
     place the bids in time, another notice with twice the time. Returns (id, deadline)."""
     while True:
         notice_id = await open_notice(client, owner, seconds=seconds, title=title)
-        answers = [await client.post(f"/api/v1/notices/{notice_id}/bids", json={}, headers=h) for h, _ in bidders]
+        answers = [
+            await client.post(f"/api/v1/notices/{notice_id}/bids", json={}, headers=h) for h, _ in bidders
+        ]
         if all(r.status_code == 201 for r in answers):
-            deadline = datetime.fromisoformat((await client.get(f"/api/v1/notices/{notice_id}")).json()["bid_deadline"])
+            deadline = datetime.fromisoformat(
+                (await client.get(f"/api/v1/notices/{notice_id}")).json()["bid_deadline"]
+            )
             return notice_id, deadline
         assert all(r.status_code in (201, 409) for r in answers), [r.text for r in answers]
         seconds *= 2
@@ -194,7 +228,11 @@ class Burst:
 
 
 async def bid_burst(
-    notice_id: str, bidders: list[tuple[dict[str, str], str]], servers: list[Server], *, kill_at: list[tuple[int, Server]]
+    notice_id: str,
+    bidders: list[tuple[dict[str, str], str]],
+    servers: list[Server],
+    *,
+    kill_at: list[tuple[int, Server]],
 ) -> Burst:
     """Every bidder bids at once, bidder i on ``servers[i % len(servers)]``; ``kill_at``
     lists (acknowledgements, server): that server is killed (kill -9) as soon as that many
@@ -210,7 +248,9 @@ async def bid_burst(
             server = servers[i % len(servers)]
             outcome = Outcome(agency_id=agency_id, headers=headers, server=server.url)
             try:
-                response = await client.post(f"{server.url}/api/v1/notices/{notice_id}/bids", json={}, headers=headers)
+                response = await client.post(
+                    f"{server.url}/api/v1/notices/{notice_id}/bids", json={}, headers=headers
+                )
             except httpx.ConnectError as exc:
                 outcome.sent, outcome.error = False, repr(exc)
                 return outcome
@@ -244,7 +284,9 @@ class Stored:
     row, its ``bid.sealed`` entry at the row's seq (which names no notice, agency or bid),
     and what the row's sealed material says of it, opened with the servers' seal key."""
 
-    entries: dict[str, dict[str, Any]]  # bid id -> its bid.sealed entry (with its stored leaf hash), plus the ids, salt and document that open its commitment
+    entries: dict[
+        str, dict[str, Any]
+    ]  # bid id -> its bid.sealed entry (with its stored leaf hash), plus the ids, salt and document that open its commitment
     bids: dict[str, dict[str, Any]]  # bid id -> the bid row
     seqs: list[int]
     orphans: list[int]  # sealed entries of the whole log that no bid row or withdrawal holds
@@ -260,9 +302,17 @@ async def stored(database_url: str, notice_id: str, data_dir: Path) -> Stored:
             "JOIN notice n ON n.id = b.notice_id JOIN agency a ON a.id = b.agency_id WHERE n.public_id = $1",
             notice_id,
         )
-        rows = await conn.fetch("SELECT seq, entry, leaf_hash, notice_id FROM log_entry WHERE seq = ANY($1::bigint[])", [b["seq"] for b in bids])
+        rows = await conn.fetch(
+            "SELECT seq, entry, leaf_hash, notice_id FROM log_entry WHERE seq = ANY($1::bigint[])",
+            [b["seq"] for b in bids],
+        )
         sealed = {r["seq"] for r in await conn.fetch("SELECT seq FROM log_entry WHERE type = 'bid.sealed'")}
-        held = {r["seq"] for r in await conn.fetch("SELECT seq FROM bid WHERE protocol = 2 UNION ALL SELECT withdrawal_seq FROM bid WHERE withdrawal_seq IS NOT NULL")}
+        held = {
+            r["seq"]
+            for r in await conn.fetch(
+                "SELECT seq FROM bid WHERE protocol = 2 UNION ALL SELECT withdrawal_seq FROM bid WHERE withdrawal_seq IS NOT NULL"
+            )
+        }
         seqs = [r["seq"] for r in await conn.fetch("SELECT seq FROM log_entry ORDER BY seq")]
     finally:
         await conn.close()
@@ -275,29 +325,51 @@ async def stored(database_url: str, notice_id: str, data_dir: Path) -> Stored:
         raw = bytes(r["entry"])
         entry = protocol.parse_canonical(raw)
         assert protocol.leaf_hash(raw) == bytes(r["leaf_hash"]), r["seq"]
-        assert entry["type"] == "bid.sealed" and set(entry) == {"v", "seq", "type", "ts", "commitment"} and r["notice_id"] is None, entry
+        assert (
+            entry["type"] == "bid.sealed"
+            and set(entry) == {"v", "seq", "type", "ts", "commitment"}
+            and r["notice_id"] is None
+        ), entry
         # The row's sealed material (server sealing): the document and salt that open the
         # commitment, which alone ties the entry to its notice, bid and agency.
         material = json.loads(sealer.open(f"bid/{b['public_id']}", bytes(b["sealed"])))
         document = json.loads(material["document"])
-        opens = protocol.bid_commitment(bytes.fromhex(material["salt"]), material["document"].encode()).hex() == entry["commitment"]
+        opens = (
+            protocol.bid_commitment(bytes.fromhex(material["salt"]), material["document"].encode()).hex()
+            == entry["commitment"]
+        )
         entries[b["public_id"]] = {
-            **entry, "leaf_hash": bytes(r["leaf_hash"]).hex(), "opens": opens, "salt": material["salt"], "document": material["document"],
-            "bid_id": document["bid_id"], "agency_id": document["agency_id"], "notice_id": document["notice_id"],
+            **entry,
+            "leaf_hash": bytes(r["leaf_hash"]).hex(),
+            "opens": opens,
+            "salt": material["salt"],
+            "document": material["document"],
+            "bid_id": document["bid_id"],
+            "agency_id": document["agency_id"],
+            "notice_id": document["notice_id"],
         }
-    return Stored(entries=entries, bids={b["public_id"]: dict(b) for b in bids}, seqs=seqs, orphans=sorted(sealed - held))
+    return Stored(
+        entries=entries,
+        bids={b["public_id"]: dict(b) for b in bids},
+        seqs=seqs,
+        orphans=sorted(sealed - held),
+    )
 
 
 def assert_all_or_nothing(s: Stored) -> None:
     """Every bid row has its bid.sealed entry (same seq, leaf and commitment, opened by the
     row's sealed document, which names the row's bid and agency), and every sealed entry of
     the log its bid row (or withdrawal): none was left by a bid that did not commit whole."""
-    assert set(s.bids) == set(s.entries), (sorted(set(s.bids) ^ set(s.entries)))
+    assert set(s.bids) == set(s.entries), sorted(set(s.bids) ^ set(s.entries))
     assert s.orphans == [], f"sealed entries without their bid row: {s.orphans[:10]}"
     for bid_id, row in s.bids.items():
         entry = s.entries[bid_id]
         assert row["protocol"] == 2 and entry["opens"], bid_id
-        assert (row["seq"], row["leaf_hash"], row["commitment"]) == (entry["seq"], entry["leaf_hash"], entry["commitment"]), bid_id
+        assert (row["seq"], row["leaf_hash"], row["commitment"]) == (
+            entry["seq"],
+            entry["leaf_hash"],
+            entry["commitment"],
+        ), bid_id
         assert (entry["bid_id"], entry["agency_id"]) == (bid_id, row["agency_id"]), bid_id
     assert len({e["notice_id"] for e in s.entries.values()}) <= 1
     assert s.seqs == list(range(len(s.seqs))), "the log has a gap"
@@ -312,11 +384,20 @@ def assert_receipt_in_log(body: dict[str, Any], jwk: dict[str, str], s: Stored, 
     assert claims["v"] == 2 and claims["bid_id"] == body["bid_id"] and claims["agency_id"] == agency_id
     entry = s.entries.get(claims["bid_id"])
     assert entry is not None, f"acknowledged bid {claims['bid_id']} is not in the log"
-    assert (entry["seq"], entry["leaf_hash"], entry["commitment"]) == (claims["seq"], claims["leaf_hash"], claims["commitment"])
+    assert (entry["seq"], entry["leaf_hash"], entry["commitment"]) == (
+        claims["seq"],
+        claims["leaf_hash"],
+        claims["commitment"],
+    )
     document = protocol.bid_document_v2(claims["notice_id"], claims["bid_id"], agency_id, None)
     assert body["bid_document"].encode() == document and entry["document"].encode() == document
     assert protocol.bid_commitment(bytes.fromhex(claims["salt"]), document).hex() == claims["commitment"]
-    assert (body["seq"], body["leaf_hash"], body["salt"], body["commitment"]) == (claims["seq"], claims["leaf_hash"], claims["salt"], claims["commitment"])
+    assert (body["seq"], body["leaf_hash"], body["salt"], body["commitment"]) == (
+        claims["seq"],
+        claims["leaf_hash"],
+        claims["salt"],
+        claims["commitment"],
+    )
 
 
 # -- the live draw page -----------------------------------------------------------------------------
@@ -331,7 +412,9 @@ async def draw_events(url: str, notice_id: str) -> AsyncIterator[asyncio.Queue[s
     async def read() -> None:
         async with httpx.AsyncClient(timeout=httpx.Timeout(10, read=None)) as client:
             headers = {"Accept": "text/event-stream", "Accept-Language": "en"}
-            async with client.stream("GET", f"{url}/notices/{notice_id}/draw/events", headers=headers) as response:
+            async with client.stream(
+                "GET", f"{url}/notices/{notice_id}/draw/events", headers=headers
+            ) as response:
                 assert response.status_code == 200, response.status_code
                 opened.set()
                 event, data = "", []

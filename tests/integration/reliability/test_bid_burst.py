@@ -47,7 +47,9 @@ KILL_AFTER = 12  # acknowledgements before the kill: the rest of the burst is in
 QUIET = {**ENV, "MARKET_SCHEDULER_INTERVAL": "600"}
 
 
-async def check_after_restart(database_url: str, data_dir: Path, url: str, notice_id: str, burst: Burst, cast: Cast) -> dict[str, int]:
+async def check_after_restart(
+    database_url: str, data_dir: Path, url: str, notice_id: str, burst: Burst, cast: Cast
+) -> dict[str, int]:
     """The checks of the module docstring, against a running server ``url``; returns figures."""
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         jwk = (await client.get("/api/v1/log/receipt-key")).json()
@@ -69,7 +71,9 @@ async def check_after_restart(database_url: str, data_dir: Path, url: str, notic
         committed_unanswered = [o for o in cut if o.agency_id in by_agency]
         # Everything that did not get its receipt is sent again, now that the server is back.
         retried = [o for o in burst.outcomes if not o.acknowledged]
-        answers = await asyncio.gather(*(client.post(f"/api/v1/notices/{notice_id}/bids", json={}, headers=o.headers) for o in retried))
+        answers = await asyncio.gather(
+            *(client.post(f"/api/v1/notices/{notice_id}/bids", json={}, headers=o.headers) for o in retried)
+        )
         for o, answer in zip(retried, answers, strict=True):
             if o.agency_id in by_agency:  # it had committed before the kill: a duplicate now
                 assert answer.status_code == 409, answer.text
@@ -106,7 +110,9 @@ def verify_whole_log(url: str, notice_ids: list[str] | None = None) -> None:
 
 
 @pytest.mark.committing
-async def test_servers_killed_during_bursts_of_bids_lose_no_acknowledged_bid(committed_database_url: str, tmp_path: Path) -> None:
+async def test_servers_killed_during_bursts_of_bids_lose_no_acknowledged_bid(
+    committed_database_url: str, tmp_path: Path
+) -> None:
     """One process killed mid-burst; then two processes on one database with the bids split
     between them, one killed mid-burst while the other carries on. One test, since the
     accounts are the slow part to make and both rounds use them (on two notices)."""
@@ -135,7 +141,9 @@ async def test_servers_killed_during_bursts_of_bids_lose_no_acknowledged_bid(com
         # -- bids alternate between A and B; A is killed mid-burst, B carries on --------------
         burst = await bid_burst(second, cast.agencies, [a, b], kill_at=[(KILL_AFTER, a)])
         assert burst.kills == [(a.url, KILL_AFTER)]
-        assert burst.where(lambda o: o.server == a.url and not o.acknowledged), "A answered all its bids before it was killed"
+        assert burst.where(lambda o: o.server == a.url and not o.acknowledged), (
+            "A answered all its bids before it was killed"
+        )
         served_by_b = burst.where(lambda o: o.server == b.url and o.acknowledged)
         assert len(served_by_b) == len(cast.agencies) // 2, "B, never killed, failed some of its bids"
         phases.mark("burst 2")
@@ -148,7 +156,9 @@ async def test_servers_killed_during_bursts_of_bids_lose_no_acknowledged_bid(com
         # -- the draw page watched through B hears of what is done through A -----------------
         async with httpx.AsyncClient(base_url=a.url, timeout=30) as client:
             # Made after the restarts, whose schedulers look once at start and then sleep.
-            small, deadline = await notice_with_bids(client, cast.owner, cast.agencies[:3], seconds=1.5, title="双进程实时页面测试")
+            small, deadline = await notice_with_bids(
+                client, cast.owner, cast.agencies[:3], seconds=1.5, title="双进程实时页面测试"
+            )
             await wait_until(deadline)
             async with draw_events(b.url, small) as updates:
                 await next_update(updates, containing="closing", timeout=10)  # due, not yet closed
@@ -156,7 +166,9 @@ async def test_servers_killed_during_bursts_of_bids_lose_no_acknowledged_bid(com
                 assert closed.status_code == 200, closed.text
                 await next_update(updates, containing="In publicity", timeout=10)
                 objection = await client.post(
-                    f"/api/v1/notices/{small}/objections", json={"reasons": "对抽取结果有异议，请核实。"}, headers=cast.owner  # a party: the owner
+                    f"/api/v1/notices/{small}/objections",
+                    json={"reasons": "对抽取结果有异议，请核实。"},
+                    headers=cast.owner,  # a party: the owner
                 )
                 assert objection.status_code == 201, objection.text
                 await next_update(updates, containing=f'id="objection-{objection.json()["id"]}"', timeout=10)
@@ -165,7 +177,9 @@ async def test_servers_killed_during_bursts_of_bids_lose_no_acknowledged_bid(com
         verify_whole_log(b.url, [small])
         phases.mark("verify")
         print(f"one process, {AGENCIES} bids, killed after {KILL_AFTER} receipts: {one}")
-        print(f"two processes, A killed after {KILL_AFTER} receipts, B acknowledged {len(served_by_b)}: {two}")
+        print(
+            f"two processes, A killed after {KILL_AFTER} receipts, B acknowledged {len(served_by_b)}: {two}"
+        )
         print(phases)
     finally:
         a.stop()

@@ -19,7 +19,13 @@ import pytest
 from market.db import to_asyncpg_dsn
 from tests.integration.reliability.helpers import Phases, make_cast, start_servers
 from tests.integration.selection.helpers import assert_notices_ok, verify_log, wait_decided
-from tests.integration.selection.test_crash import assert_whole_or_nothing, opened_at_close, publish_batch, sleep_until, state_of
+from tests.integration.selection.test_crash import (
+    assert_whole_or_nothing,
+    opened_at_close,
+    publish_batch,
+    sleep_until,
+    state_of,
+)
 
 ENV = {"MARKET_SCHEDULER_INTERVAL": "0.05"}
 NOTICES = 10  # the one-process test closes twenty
@@ -35,7 +41,9 @@ async def log_seqs(database_url: str) -> list[int]:
 
 
 @pytest.mark.committing
-async def test_two_processes_killed_while_closing_close_each_notice_exactly_once(committed_database_url: str, tmp_path: Path) -> None:
+async def test_two_processes_killed_while_closing_close_each_notice_exactly_once(
+    committed_database_url: str, tmp_path: Path
+) -> None:
     data_dir = tmp_path / "data"
     phases = Phases()
     a, b = start_servers(committed_database_url, data_dir, [None, None], **ENV)
@@ -45,7 +53,9 @@ async def test_two_processes_killed_while_closing_close_each_notice_exactly_once
             cast = await make_cast(client, committed_database_url, 3)
             window = 4.0
             while True:
-                ids, deadline, in_time = await publish_batch(client, cast.owner, [(h, {}) for h, _ in cast.agencies], seconds=window, count=NOTICES)
+                ids, deadline, in_time = await publish_batch(
+                    client, cast.owner, [(h, {}) for h, _ in cast.agencies], seconds=window, count=NOTICES
+                )
                 if in_time:
                     break
                 # Slower than the window (a loaded machine): let those close, try with more time.
@@ -69,7 +79,9 @@ async def test_two_processes_killed_while_closing_close_each_notice_exactly_once
         phases.mark("restart")
         async with httpx.AsyncClient(base_url=b.url, timeout=30) as client:
             records = await wait_decided(client, ids, timeout=20)
-        assert {r["status"] for r in records.values()} == {"selected"}, {n: r["status"] for n, r in records.items()}
+        assert {r["status"] for r in records.values()} == {"selected"}, {
+            n: r["status"] for n, r in records.items()
+        }
         # Both schedulers keep looking; give them a moment to do anything twice, if they would.
         await asyncio.sleep(0.5)
         statuses, counts, bids = await state_of(committed_database_url, ids)
@@ -83,8 +95,10 @@ async def test_two_processes_killed_while_closing_close_each_notice_exactly_once
         assert code == 0, output
         assert_notices_ok(report, ids)
         phases.mark("checks")
-        print(f"two processes closing {NOTICES} notices, killed at deadline + {KILL_A} s and + {KILL_B} s: "
-              f"{left_open} left open, all closed once after restart; {phases}")
+        print(
+            f"two processes closing {NOTICES} notices, killed at deadline + {KILL_A} s and + {KILL_B} s: "
+            f"{left_open} left open, all closed once after restart; {phases}"
+        )
     finally:
         a.stop()
         b.stop()

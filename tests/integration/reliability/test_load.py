@@ -37,7 +37,9 @@ def load_script() -> ModuleType:
 bids = load_script()
 
 
-def test_every_accepted_bid_is_kept_under_load_on_two_processes_of_two_workers(committed_database_url: str) -> None:
+def test_every_accepted_bid_is_kept_under_load_on_two_processes_of_two_workers(
+    committed_database_url: str,
+) -> None:
     """Both ways of running several servers at once: two `market serve` processes on one
     database, the bids spread over them in turn, each with two uvicorn workers on its port."""
     processes, workers = 2, 2
@@ -66,7 +68,17 @@ def test_percentile_is_nearest_rank() -> None:
 
 def test_a_lost_bid_fails_the_run() -> None:
     """The verdict the CI test relies on: a 201 without its row or entry is a failure."""
-    report = bids.Report(options={"goal_ms": 250.0, "agencies": 2, "method": "lottery", "seconds": 1, "processes": 1, "workers": 1}, servers=[])
+    report = bids.Report(
+        options={
+            "goal_ms": 250.0,
+            "agencies": 2,
+            "method": "lottery",
+            "seconds": 1,
+            "processes": 1,
+            "workers": 1,
+        },
+        servers=[],
+    )
     report.sent = report.accepted = report.bids_in_database = report.entries_for_notice = 2
     report.statuses = {"201": 2}
     report.log_dense = report.log_verified = True
@@ -79,7 +91,9 @@ def test_a_lost_bid_fails_the_run() -> None:
     assert any("5xx" in f for f in report.failures)
 
 
-async def test_simultaneous_bids_of_one_agency_give_one_201_and_409s(committed_database_url: str, tmp_path: Path) -> None:
+async def test_simultaneous_bids_of_one_agency_give_one_201_and_409s(
+    committed_database_url: str, tmp_path: Path
+) -> None:
     """The bid's row goes in without a savepoint (fewer round trips under the log's lock):
     a lost race on the standing-bid index must still be a 409 that leaves no entry behind."""
     settings = make_settings(committed_database_url, tmp_path)
@@ -90,14 +104,25 @@ async def test_simultaneous_bids_of_one_agency_give_one_201_and_409s(committed_d
             deadline = datetime.now(UTC) + timedelta(minutes=5)
             headers = {"Authorization": f"Bearer {prepared.owner_token}"}
             body = {
-                "title": "并发投标测试", "description": "同一机构同时投标", "category": "EIA", "region": "530000",
-                "budget_fen": 30_000_000, "method": "lottery", "winners": 1, "min_candidates": 3,
-                "bid_deadline": deadline.isoformat(), "required_level": None,
+                "title": "并发投标测试",
+                "description": "同一机构同时投标",
+                "category": "EIA",
+                "region": "530000",
+                "budget_fen": 30_000_000,
+                "method": "lottery",
+                "winners": 1,
+                "min_candidates": 3,
+                "bid_deadline": deadline.isoformat(),
+                "required_level": None,
             }
             notice_id = (await client.post("/api/v1/notices", json=body, headers=headers)).json()["id"]
-            assert (await client.post(f"/api/v1/notices/{notice_id}/publish", headers=headers)).status_code == 200
+            assert (
+                await client.post(f"/api/v1/notices/{notice_id}/publish", headers=headers)
+            ).status_code == 200
             bidder = {"Authorization": f"Bearer {prepared.bidder_tokens[0]}"}
-            answers = await asyncio.gather(*(client.post(f"/api/v1/notices/{notice_id}/bids", json={}, headers=bidder) for _ in range(6)))
+            answers = await asyncio.gather(
+                *(client.post(f"/api/v1/notices/{notice_id}/bids", json={}, headers=bidder) for _ in range(6))
+            )
             assert Counter(r.status_code for r in answers) == {201: 1, 409: 5}, [r.text for r in answers]
             assert all("standing bid" in r.json()["detail"] for r in answers if r.status_code == 409)
         async with db.transaction() as session:
@@ -105,10 +130,14 @@ async def test_simultaneous_bids_of_one_agency_give_one_201_and_409s(committed_d
 
             # MSP/2: a bid's entry is bid.sealed and names no notice; this database is the
             # test's own, so the log's sealed entries are all this burst's.
-            rows = (await session.execute(sa.text(
-                "SELECT count(*) FILTER (WHERE type = 'bid.sealed'), count(*), max(seq) + 1, "
-                "min(seq) FILTER (WHERE type = 'bid.sealed') FROM log_entry"
-            ))).one()
+            rows = (
+                await session.execute(
+                    sa.text(
+                        "SELECT count(*) FILTER (WHERE type = 'bid.sealed'), count(*), max(seq) + 1, "
+                        "min(seq) FILTER (WHERE type = 'bid.sealed') FROM log_entry"
+                    )
+                )
+            ).one()
         [accepted] = [r.json() for r in answers if r.status_code == 201]
         assert rows[0] == 1 and rows[1] == rows[2]  # one entry for the one 201; the log dense
         assert rows[3] == accepted["seq"]

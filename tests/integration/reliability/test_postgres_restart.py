@@ -83,7 +83,11 @@ class Load:
         elif kind == "health":
             path = "/healthz"
         elif kind == "bid":
-            waiting = [b for b in self.bids if (b[0], b[2]) not in self.accepted and (b[0], b[2]) not in self.duplicate]
+            waiting = [
+                b
+                for b in self.bids
+                if (b[0], b[2]) not in self.accepted and (b[0], b[2]) not in self.duplicate
+            ]
             if not waiting:
                 kind, path = "api", "/api/v1/notices"
             else:
@@ -96,8 +100,12 @@ class Load:
             self.samples.append(Sample(kind, started, time.monotonic() - started, None, error=repr(exc)))
             return
         sample = Sample(
-            kind, started, time.monotonic() - started, response.status_code,
-            retry_after=response.headers.get("retry-after"), content_type=response.headers.get("content-type", ""),
+            kind,
+            started,
+            time.monotonic() - started,
+            response.status_code,
+            retry_after=response.headers.get("retry-after"),
+            content_type=response.headers.get("content-type", ""),
         )
         if "json" in sample.content_type:
             sample.body = response.json()
@@ -154,7 +162,9 @@ async def checkpointed(url: str, database_url: str, timeout: float = 10.0) -> No
 
 
 @pytest.mark.committing
-async def test_postgres_restarted_under_load_gives_clean_503s_and_the_same_process_recovers(tmp_path: Path) -> None:
+async def test_postgres_restarted_under_load_gives_clean_503s_and_the_same_process_recovers(
+    tmp_path: Path,
+) -> None:
     phases = Phases()
     cluster = EmbeddedPostgres(tmp_path / "pg")
     database_url = await asyncio.to_thread(cluster.start)
@@ -165,9 +175,14 @@ async def test_postgres_restarted_under_load_gives_clean_503s_and_the_same_proce
         phases.mark("cluster and server")
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             cast = await make_cast(client, database_url, 16)
-            far = [await open_notice(client, cast.owner, seconds=600, title=f"数据库重启测试 {i}") for i in range(3)]
+            far = [
+                await open_notice(client, cast.owner, seconds=600, title=f"数据库重启测试 {i}")
+                for i in range(3)
+            ]
             # A result in publicity, watched live through the outages.
-            watched, _ = await notice_with_bids(client, cast.owner, cast.agencies[:3], seconds=1.5, title="数据库重启实时页面测试")
+            watched, _ = await notice_with_bids(
+                client, cast.owner, cast.agencies[:3], seconds=1.5, title="数据库重启实时页面测试"
+            )
             await wait_decided(client, [watched])
         phases.mark("accounts")
 
@@ -180,7 +195,9 @@ async def test_postgres_restarted_under_load_gives_clean_503s_and_the_same_proce
             for mode in ("fast", "immediate"):
                 async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
                     # Falls due while PostgreSQL is down: only the scheduler can close it.
-                    due, _ = await notice_with_bids(client, cast.owner, cast.agencies[3:6], seconds=1.5, title=f"停机期间截止 {mode}")
+                    due, _ = await notice_with_bids(
+                        client, cast.owner, cast.agencies[3:6], seconds=1.5, title=f"停机期间截止 {mode}"
+                    )
                 stopped = time.monotonic()
                 await asyncio.to_thread(cluster.stop, mode)
                 await asyncio.sleep(DOWN)
@@ -193,8 +210,16 @@ async def test_postgres_restarted_under_load_gives_clean_503s_and_the_same_proce
                 async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
                     records = await wait_decided(client, [due], timeout=15)
                 assert records[due]["status"] == "selected", records[due]
-                outages.append({"mode": mode, "stopped": stopped, "back": back, "healthy_after": round(healthy_after, 2),
-                                "closed_after": round(time.monotonic() - back, 2), "page_refreshed_after": round(refreshed_after, 2)})
+                outages.append(
+                    {
+                        "mode": mode,
+                        "stopped": stopped,
+                        "back": back,
+                        "healthy_after": round(healthy_after, 2),
+                        "closed_after": round(time.monotonic() - back, 2),
+                        "page_refreshed_after": round(refreshed_after, 2),
+                    }
+                )
                 await asyncio.sleep(0.5)
             load.stop.set()
             await running
@@ -203,17 +228,23 @@ async def test_postgres_restarted_under_load_gives_clean_503s_and_the_same_proce
             # NOTIFY reaches the page again: an objection filed now shows up on it.
             async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
                 objection = await client.post(
-                    f"/api/v1/notices/{watched}/objections", json={"reasons": "数据库重启之后提出的异议。"}, headers=cast.owner  # a party: the owner
+                    f"/api/v1/notices/{watched}/objections",
+                    json={"reasons": "数据库重启之后提出的异议。"},
+                    headers=cast.owner,  # a party: the owner
                 )
                 assert objection.status_code == 201, objection.text
             await next_update(updates, containing=f'id="objection-{objection.json()["id"]}"', timeout=10)
 
-        assert server.process.poll() is None and server.process.pid == pid, "the server process did not survive"
+        assert server.process.poll() is None and server.process.pid == pid, (
+            "the server process did not survive"
+        )
         samples = load.samples
         # -- what the clients saw -------------------------------------------------------------
         statuses = Counter((s.kind, s.status) for s in samples)
         assert all(s.status is not None for s in samples), [s.error for s in samples if s.status is None][:3]
-        assert not [s for s in samples if s.status is not None and s.status >= 500 and s.status != 503], statuses
+        assert not [s for s in samples if s.status is not None and s.status >= 500 and s.status != 503], (
+            statuses
+        )
         assert max(s.took for s in samples) < SLOWEST, max(s.took for s in samples)
         unavailable = [s for s in samples if s.status == 503]
         assert unavailable, f"no request saw the outage: {statuses}"
@@ -225,9 +256,13 @@ async def test_postgres_restarted_under_load_gives_clean_503s_and_the_same_proce
                 assert s.body == {"status": "unavailable"}, s
             else:
                 assert s.content_type.startswith("application/problem+json") and s.body["status"] == 503, s
-        assert {s.kind for s in unavailable} >= {"api", "page", "health"}, Counter(s.kind for s in unavailable)
+        assert {s.kind for s in unavailable} >= {"api", "page", "health"}, Counter(
+            s.kind for s in unavailable
+        )
         # Nothing fails once PostgreSQL is back and the process has noticed (its first good /healthz).
-        for outage, following in zip(outages, [*(o["stopped"] for o in outages[1:]), float("inf")], strict=True):
+        for outage, following in zip(
+            outages, [*(o["stopped"] for o in outages[1:]), float("inf")], strict=True
+        ):
             recovered = outage["back"] + outage["healthy_after"]
             late = [s for s in unavailable if recovered < s.started and s.started + s.took < following]
             assert not late, (outage["mode"], late[:3])
@@ -256,11 +291,17 @@ async def test_postgres_restarted_under_load_gives_clean_503s_and_the_same_proce
         assert code == 0 and report["ok"] is True, output
         phases.mark("checks")
 
-        down = [s for s in samples if any(o["stopped"] <= s.started <= o["back"] + o["healthy_after"] for o in outages)]
-        print(f"PostgreSQL restarts under load: {len(samples)} requests, {len(unavailable)} answered 503 "
-              f"(of {len(down)} sent while it was down or coming back), none 500; slowest answer {max(x.took for x in samples):.2f} s; "
-              f"{len(load.accepted)} bids accepted, {len(duplicate_bids)} committed despite a 503; outages: "
-              f"{[{k: v for k, v in o.items() if k not in ('stopped', 'back')} for o in outages]}; by kind and status: {dict(statuses)}; {phases}")
+        down = [
+            s
+            for s in samples
+            if any(o["stopped"] <= s.started <= o["back"] + o["healthy_after"] for o in outages)
+        ]
+        print(
+            f"PostgreSQL restarts under load: {len(samples)} requests, {len(unavailable)} answered 503 "
+            f"(of {len(down)} sent while it was down or coming back), none 500; slowest answer {max(x.took for x in samples):.2f} s; "
+            f"{len(load.accepted)} bids accepted, {len(duplicate_bids)} committed despite a 503; outages: "
+            f"{[{k: v for k, v in o.items() if k not in ('stopped', 'back')} for o in outages]}; by kind and status: {dict(statuses)}; {phases}"
+        )
     finally:
         if server is not None:
             server.stop()

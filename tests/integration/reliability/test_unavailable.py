@@ -33,7 +33,11 @@ async def test_a_refused_database_gives_503_with_retry_after_everywhere(tmp_path
         async with serve_in_process(app) as client:
             started = time.monotonic()
             assert_api_503(await client.get("/api/v1/notices"))
-            assert_api_503(await client.post("/api/v1/auth/token", json={"email": "a@example.cn", "password": "correct horse battery"}))
+            assert_api_503(
+                await client.post(
+                    "/api/v1/auth/token", json={"email": "a@example.cn", "password": "correct horse battery"}
+                )
+            )
             page = await client.get("/notices", headers={"Accept": "text/html", "Accept-Language": "en"})
             assert page.status_code == 503 and page.headers["retry-after"] == str(RETRY_AFTER)
             assert page.headers["content-type"].startswith("text/html")

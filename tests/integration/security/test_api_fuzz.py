@@ -86,13 +86,25 @@ DB_NAME = f"market_fuzz_{os.getpid()}_{secrets.token_hex(3)}"
 DATA_DIR = Path(tempfile.mkdtemp(prefix="market-fuzz-"))
 atexit.register(shutil.rmtree, DATA_DIR, ignore_errors=True)
 # schemathesis's ASGI client asks for http://testserver.
-APP = create_app(make_settings(url_for(os.environ[SERVER_URL_VAR], DB_NAME), DATA_DIR, scheduler_interval=0, allowed_hosts=("testserver",)))
+APP = create_app(
+    make_settings(
+        url_for(os.environ[SERVER_URL_VAR], DB_NAME),
+        DATA_DIR,
+        scheduler_interval=0,
+        allowed_hosts=("testserver",),
+    )
+)
 RAW_SCHEMA = APP.openapi_schema.to_schema()
 
 
 def _schema(*phases: str) -> Any:
     config = schemathesis.Config.from_dict(
-        {"phases": {phase: {"enabled": phase in phases} for phase in ("examples", "coverage", "fuzzing", "stateful")}}
+        {
+            "phases": {
+                phase: {"enabled": phase in phases}
+                for phase in ("examples", "coverage", "fuzzing", "stateful")
+            }
+        }
     )
     # A copy each: schemathesis resolves and annotates the dict it is given.
     loaded = schemathesis.openapi.from_dict(copy.deepcopy(RAW_SCHEMA), config=config)
@@ -131,14 +143,20 @@ def plausible_notices(context: Any, body: Any) -> Any:
     deadline ahead), so the links from its create would go unvisited: keep what was
     generated but the fields those rules check, so publish, bids, amend... get real ids."""
     operation = context.operation
-    if operation is None or (operation.method.upper(), operation.path) != ("POST", "/api/v1/notices") or not isinstance(body, dict):
+    if (
+        operation is None
+        or (operation.method.upper(), operation.path) != ("POST", "/api/v1/notices")
+        or not isinstance(body, dict)
+    ):
         return body
     budget = body.get("budget_fen")
     return {
         **body,
         **notice_body(bid_deadline=in_hours(48)),
         "title": body.get("title") if isinstance(body.get("title"), str) else "模糊测试公告",
-        "budget_fen": abs(budget) + 1 if isinstance(budget, int) and not isinstance(budget, bool) else 1_000_000,
+        "budget_fen": abs(budget) + 1
+        if isinstance(budget, int) and not isinstance(budget, bool)
+        else 1_000_000,
         "method": body.get("method") if body.get("method") in ("lottery", "lowest_price") else "lottery",
         "avoid": [],
     }
@@ -157,7 +175,9 @@ def tokens(server_url: str, database_url: str) -> Iterator[dict[str, dict[str, s
         try:
             async with db.sessionmaker() as session:
                 made = {
-                    role.value: await accounts.create_staff(session, email=unique_email(role.value), password=PASSWORD, name="Fuzz", role=role)
+                    role.value: await accounts.create_staff(
+                        session, email=unique_email(role.value), password=PASSWORD, name="Fuzz", role=role
+                    )
                     for role in (Role.supervisor, Role.admin)
                 }
                 await session.commit()
@@ -175,7 +195,10 @@ def tokens(server_url: str, database_url: str) -> Iterator[dict[str, dict[str, s
         # Minted rather than logged in for: each log-in costs an argon2 hash.
         secret = APP.state.settings.secret_key
         headers: dict[str, dict[str, str]] = {"anonymous": {}} | {
-            role: {"Authorization": "Bearer " + issue_token(secret=secret, subject=public_id, role=role, ttl=3600)}
+            role: {
+                "Authorization": "Bearer "
+                + issue_token(secret=secret, subject=public_id, role=role, ttl=3600)
+            }
             for role, public_id in ids.items()
         }
         owner, agency, admin = headers["owner"], headers["agency"], headers["admin"]
@@ -185,7 +208,9 @@ def tokens(server_url: str, database_url: str) -> Iterator[dict[str, dict[str, s
         assert client.post("/api/v1/owners/projects", json=project, headers=owner).status_code == 201
         registered = client.post("/api/v1/agencies", json=agency_body(), headers=agency)
         assert registered.status_code == 201, registered.text
-        review = client.post(f"/api/v1/agencies/{registered.json()['id']}/review", json={"decision": "approve"}, headers=admin)
+        review = client.post(
+            f"/api/v1/agencies/{registered.json()['id']}/review", json={"decision": "approve"}, headers=admin
+        )
         assert review.status_code == 200, review.text
         notice = client.post("/api/v1/notices", json=notice_body(), headers=owner)
         assert notice.status_code == 201, notice.text
@@ -195,18 +220,27 @@ def tokens(server_url: str, database_url: str) -> Iterator[dict[str, dict[str, s
     run_blocking(_drop(server_url, DB_NAME))
 
 
-def test_the_fuzzed_schema_is_the_served_one_with_problems_and_links(tokens: dict[str, dict[str, str]]) -> None:
+def test_the_fuzzed_schema_is_the_served_one_with_problems_and_links(
+    tokens: dict[str, dict[str, str]],
+) -> None:
     with asgi.get_client(APP) as client:
         served = client.get("/schema/openapi.json")
     assert served.status_code == 200 and served.json() == RAW_SCHEMA
-    operations = [(p, m, op) for p, item in RAW_SCHEMA["paths"].items() if p.startswith("/api/") for m, op in item.items()]
+    operations = [
+        (p, m, op)
+        for p, item in RAW_SCHEMA["paths"].items()
+        if p.startswith("/api/")
+        for m, op in item.items()
+    ]
     assert len(operations) >= 70
     for path, method, op in operations:
         for code, answer in op["responses"].items():
             if code.startswith(("4", "5")):
                 assert list(answer["content"]) == ["application/problem+json"], (method, path, code)
     links = RAW_SCHEMA["paths"]["/api/v1/notices"]["post"]["responses"]["201"]["links"]
-    assert any(link["operationRef"].endswith("~1api~1v1~1notices~1{notice_id}/get") for link in links.values())
+    assert any(
+        link["operationRef"].endswith("~1api~1v1~1notices~1{notice_id}/get") for link in links.values()
+    )
 
 
 @stateless.parametrize()
@@ -223,7 +257,11 @@ def test_every_operation_as_every_role(case: Any, tokens: dict[str, dict[str, st
 def test_boundary_cases_as_the_roles_admitted(case: Any, tokens: dict[str, dict[str, str]]) -> None:
     # Methods the path does not serve (the coverage phase tries them: 405) are not in ADMITS.
     admitted = ADMITS.get((case.method.upper(), case.path), ())
-    roles = ("anonymous",) if case.path.startswith(CALLER_BLIND) else tuple(dict.fromkeys(("anonymous", *admitted)))
+    roles = (
+        ("anonymous",)
+        if case.path.startswith(CALLER_BLIND)
+        else tuple(dict.fromkeys(("anonymous", *admitted)))
+    )
     for role in roles:
         note(f"as {role}")
         case.call_and_validate(headers=tokens[role], checks=CHECKS)
@@ -240,14 +278,14 @@ class LinkedFlows(linked.as_state_machine()):  # type: ignore[misc]
         role = next((r for r in admitted if r != "anonymous"), "owner")
         return {"headers": self.headers[role]}
 
-    def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:
+    def validate_response(
+        self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any
+    ) -> None:
         case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs or None)
 
 
 def test_linked_flows(tokens: dict[str, dict[str, str]]) -> None:
     LinkedFlows.headers = tokens
     LinkedFlows.run(
-        settings=settings(
-            FUZZ_SETTINGS, max_examples=MAX_EXAMPLES * 4, stateful_step_count=STATEFUL_STEPS
-        )
+        settings=settings(FUZZ_SETTINGS, max_examples=MAX_EXAMPLES * 4, stateful_step_count=STATEFUL_STEPS)
     )

@@ -30,7 +30,11 @@ async def test_another_owners_draft_is_not_found_whatever_they_try(client: Async
     unknown = await client.put("/api/v1/notices/N-999999", json=notice_body(), headers=other)
     assert attempts["edit"].json()["detail"] == unknown.json()["detail"]  # the same words as for no notice
     mine = await client.get(base, headers=owner)
-    assert mine.status_code == 200 and mine.json()["status"] == "draft" and mine.json()["title"] == notice["title"]
+    assert (
+        mine.status_code == 200
+        and mine.json()["status"] == "draft"
+        and mine.json()["title"] == notice["title"]
+    )
 
 
 async def test_another_owners_published_notice_is_still_forbidden(client: AsyncClient) -> None:
@@ -38,6 +42,10 @@ async def test_another_owners_published_notice_is_still_forbidden(client: AsyncC
     owner, other = await owner_user(client), await owner_user(client)
     notice = await published(client, owner)
     base = f"/api/v1/notices/{notice['id']}"
-    assert (await client.post(f"{base}/amend", json={"title": "别人的公告"}, headers=other)).status_code == 403
-    assert (await client.post(f"{base}/cancel", json={"reason": "别人的公告"}, headers=other)).status_code == 403
+    assert (
+        await client.post(f"{base}/amend", json={"title": "别人的公告"}, headers=other)
+    ).status_code == 403
+    assert (
+        await client.post(f"{base}/cancel", json={"reason": "别人的公告"}, headers=other)
+    ).status_code == 403
     assert (await client.get(base)).json()["status"] == "open"

@@ -62,9 +62,17 @@ from market.security import passwords
 from market.security.auth import SESSION_COOKIE
 from market.security.csrf import CSRF_COOKIE, CSRF_HEADER
 from tests.conftest import make_settings, serve_in_process
-from tests.integration.agencies.test_api import PDF, agency_body
 from tests.helpers import token_for
-from tests.integration.security.authz_world import PRIVATE_FILE, PRIVATE_NOTE, ROLES, World, build_world, contract_body, notice_body
+from tests.integration.agencies.test_api import PDF, agency_body
+from tests.integration.security.authz_world import (
+    PRIVATE_FILE,
+    PRIVATE_NOTE,
+    ROLES,
+    World,
+    build_world,
+    contract_body,
+    notice_body,
+)
 
 # -- the table ---------------------------------------------------------------------------------------
 
@@ -72,7 +80,13 @@ from tests.integration.security.authz_world import PRIVATE_FILE, PRIVATE_NOTE, R
 def contract_form(world: World) -> dict[str, str]:
     body = contract_body(world.ids["agency"])
     dates = {k: body[k] for k in ("signed_on", "start_on", "due_on")}
-    return {"agency_id": body["agency_id"], "amount": "120000", **dates, "m1_title": "成果报告", "m1_due_on": body["due_on"]}
+    return {
+        "agency_id": body["agency_id"],
+        "amount": "120000",
+        **dates,
+        "m1_title": "成果报告",
+        "m1_due_on": body["due_on"],
+    }
 
 
 PUBLIC = "A A A A A A A"
@@ -137,24 +151,46 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     ("GET", "/healthz"): R(PUBLIC),
     ("GET", "/account"): R(LOGGED_IN_PAGE),
     ("GET", "/login"): R(PUBLIC),
-    ("POST", "/login"): R(PUBLIC, form=lambda w: w.ids["login"]),  # the owner's e-mail and password: 303 for anyone
+    ("POST", "/login"): R(
+        PUBLIC, form=lambda w: w.ids["login"]
+    ),  # the owner's e-mail and password: 303 for anyone
     ("POST", "/logout"): R(PUBLIC, form={}, renews=True),
     ("POST", "/api/v1/auth/logout"): R(LOGGED_IN, renews=True),
     # A wrong current password: past the guard, refused for its input (nothing changes).
     ("GET", "/account/password"): R(LOGGED_IN_PAGE),
-    ("POST", "/account/password"): R(LOGGED_IN, form={"current_password": "not the password", "new_password": "irrelevant passphrase"}),
-    ("POST", "/api/v1/me/password"): R(LOGGED_IN, json={"current_password": "not the password", "new_password": "irrelevant passphrase"}),
+    ("POST", "/account/password"): R(
+        LOGGED_IN, form={"current_password": "not the password", "new_password": "irrelevant passphrase"}
+    ),
+    ("POST", "/api/v1/me/password"): R(
+        LOGGED_IN, json={"current_password": "not the password", "new_password": "irrelevant passphrase"}
+    ),
     # A reset link's page is for whoever holds the link; an unknown token is refused (422).
     ("GET", "/password-reset"): R(PUBLIC, query=lambda w: {"token": w.ids["reset_token"]}),
-    ("POST", "/password-reset"): R(PUBLIC, form={"token": "not-a-token", "new_password": "irrelevant passphrase"}),
-    ("POST", "/api/v1/auth/password-reset"): R(PUBLIC, json={"token": "not-a-token", "new_password": "irrelevant passphrase"}),
+    ("POST", "/password-reset"): R(
+        PUBLIC, form={"token": "not-a-token", "new_password": "irrelevant passphrase"}
+    ),
+    ("POST", "/api/v1/auth/password-reset"): R(
+        PUBLIC, json={"token": "not-a-token", "new_password": "irrelevant passphrase"}
+    ),
     ("GET", "/admin/users/{user_id:str}"): R("L 403 403 403 403 403 A"),
-    ("POST", "/admin/users/{user_id:str}/deactivate"): R(ADMIN, "deactivate_page", form={"reason": "本人申请停用账户"}),
-    ("POST", "/admin/users/{user_id:str}/reactivate"): R(ADMIN, "reactivate_page", form={"reason": "核实后恢复账户"}),
-    ("POST", "/admin/users/{user_id:str}/reset-link"): R(ADMIN, "reset_link_page", form={"reason": "本人来电，忘记密码"}),
-    ("POST", "/api/v1/users/{user_id:str}/deactivate"): R(ADMIN, "deactivate", json={"reason": "本人申请停用账户"}),
-    ("POST", "/api/v1/users/{user_id:str}/reactivate"): R(ADMIN, "reactivate", json={"reason": "核实后恢复账户"}),
-    ("POST", "/api/v1/users/{user_id:str}/reset-link"): R(ADMIN, "reset_link", json={"reason": "本人来电，忘记密码"}),
+    ("POST", "/admin/users/{user_id:str}/deactivate"): R(
+        ADMIN, "deactivate_page", form={"reason": "本人申请停用账户"}
+    ),
+    ("POST", "/admin/users/{user_id:str}/reactivate"): R(
+        ADMIN, "reactivate_page", form={"reason": "核实后恢复账户"}
+    ),
+    ("POST", "/admin/users/{user_id:str}/reset-link"): R(
+        ADMIN, "reset_link_page", form={"reason": "本人来电，忘记密码"}
+    ),
+    ("POST", "/api/v1/users/{user_id:str}/deactivate"): R(
+        ADMIN, "deactivate", json={"reason": "本人申请停用账户"}
+    ),
+    ("POST", "/api/v1/users/{user_id:str}/reactivate"): R(
+        ADMIN, "reactivate", json={"reason": "核实后恢复账户"}
+    ),
+    ("POST", "/api/v1/users/{user_id:str}/reset-link"): R(
+        ADMIN, "reset_link", json={"reason": "本人来电，忘记密码"}
+    ),
     ("GET", "/register"): R(PUBLIC),
     ("POST", "/register"): R(PUBLIC, form={"email": "not-an-email"}),
     ("GET", "/admin/users"): R(STAFF_PAGE),
@@ -191,14 +227,23 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     ),
     ("GET", "/api/v1/agencies/{agency_id:str}/documents/{document_id:int}"): (
         R("401 403 403 A 403 A A"),
-        R("401 403 403 403 404 404 404", params={"agency_id": "id:other_agency"}),  # the first agency's document under the other's id
+        R(
+            "401 403 403 403 404 404 404", params={"agency_id": "id:other_agency"}
+        ),  # the first agency's document under the other's id
     ),
     ("POST", "/api/v1/agencies/mine/documents"): R(AGENCIES, files=UPLOAD, form={"kind": "licence"}),
-    ("POST", "/api/v1/agencies/mine/qualifications"): R(AGENCIES, json={"category": "EIA", "level": None, "certificate_no": "HP-2026-009", "valid_until": "2030-01-01"}),
+    ("POST", "/api/v1/agencies/mine/qualifications"): R(
+        AGENCIES,
+        json={"category": "EIA", "level": None, "certificate_no": "HP-2026-009", "valid_until": "2030-01-01"},
+    ),
     ("POST", "/api/v1/agencies/{agency_id:str}/review"): R(ADMIN, "review", json={"decision": "approve"}),
-    ("POST", "/api/v1/agencies/{agency_id:str}/qualifications/{qualification_id:int}/review"): R(ADMIN, "qualification", json={"decision": "approve"}),
+    ("POST", "/api/v1/agencies/{agency_id:str}/qualifications/{qualification_id:int}/review"): R(
+        ADMIN, "qualification", json={"decision": "approve"}
+    ),
     ("POST", "/api/v1/agencies/{agency_id:str}/suspend"): R(STAFF, "suspend", json=REASON),
-    ("POST", "/api/v1/agencies/{agency_id:str}/links"): R(ADMIN, "link", json=lambda w: {"org_id": w.ids["other_org"], **REASON}),
+    ("POST", "/api/v1/agencies/{agency_id:str}/links"): R(
+        ADMIN, "link", json=lambda w: {"org_id": w.ids["other_org"], **REASON}
+    ),
     ("POST", "/api/v1/agencies/{agency_id:str}/reinstate"): R(ADMIN, "reinstate", json=REASON),
     ("POST", "/api/v1/agencies/{agency_id:str}/blacklist"): R(ADMIN, "blacklist", json=REASON),
     ("POST", "/api/v1/agencies/{agency_id:str}/lift-blacklist"): R(ADMIN, "lift_blacklist", json=REASON),
@@ -218,28 +263,53 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     ("POST", "/agency/qualifications"): R(AGENCIES, form={}),
     ("GET", "/admin/agencies"): R(STAFF_PAGE),
     ("POST", "/admin/agencies/{agency_id:str}/review"): R(ADMIN, "review_page", form={"decision": "approve"}),
-    ("POST", "/admin/agencies/{agency_id:str}/qualifications/{qualification_id:int}/review"): R(ADMIN, "qualification_page", form={"decision": "approve"}),
-    ("POST", "/admin/agencies/{agency_id:str}/status"): R(ADMIN, "status_page", form={"action": "suspend", **REASON}),
-    ("POST", "/admin/agencies/{agency_id:str}/link"): R(ADMIN, "link_page", form=lambda w: {"org_id": w.ids["other_org"], **REASON}),
+    ("POST", "/admin/agencies/{agency_id:str}/qualifications/{qualification_id:int}/review"): R(
+        ADMIN, "qualification_page", form={"decision": "approve"}
+    ),
+    ("POST", "/admin/agencies/{agency_id:str}/status"): R(
+        ADMIN, "status_page", form={"action": "suspend", **REASON}
+    ),
+    ("POST", "/admin/agencies/{agency_id:str}/link"): R(
+        ADMIN, "link_page", form=lambda w: {"org_id": w.ids["other_org"], **REASON}
+    ),
     # -- owners and notices (API)
     ("GET", "/api/v1/owners/org"): R("401 A P 403 403 403 403", private=("id:org",)),
-    ("POST", "/api/v1/owners/org"): R(OWNERS, json={"name": "某某单位", "credit_code": "x", "region": "530100"}),
+    ("POST", "/api/v1/owners/org"): R(
+        OWNERS, json={"name": "某某单位", "credit_code": "x", "region": "530100"}
+    ),
     ("GET", "/api/v1/owners/projects"): R("401 A P 403 403 403 403", private=("id:project",)),
     ("POST", "/api/v1/owners/projects"): R(OWNERS, json={"name": "某某项目", "code": "x"}),
     ("GET", "/api/v1/notices"): R("P P P P P P P", private=("id:notice:draft",)),
     ("POST", "/api/v1/notices"): R(OWNERS, json=notice_body()),
     ("GET", "/api/v1/notices/mine"): R("401 A P 403 403 403 403", private=("id:notice:draft",)),
-    ("GET", "/api/v1/notices/{notice_id:str}"): (R(DRAFT, "draft"), R("P P P P P P P", private=("id:bid:open",))),  # never any bid
+    ("GET", "/api/v1/notices/{notice_id:str}"): (
+        R(DRAFT, "draft"),
+        R("P P P P P P P", private=("id:bid:open",)),
+    ),  # never any bid
     ("PUT", "/api/v1/notices/{notice_id:str}"): R(OWN_DRAFT, "draft", json=notice_body()),
     ("DELETE", "/api/v1/notices/{notice_id:str}"): R(OWN_DRAFT, "delete"),
     ("POST", "/api/v1/notices/{notice_id:str}/publish"): R(OWN_DRAFT, "publish"),
-    ("GET", "/api/v1/notices/{notice_id:str}/terms"): (R(PUBLIC), R("404 404 404 404 404 404 404", "draft")),  # a draft has no terms yet
-    ("POST", "/api/v1/notices/{notice_id:str}/amend"): R(THE_OWNER, json={"description": "补充说明：须提交电子版成果", "reason": "补充成果形式要求"}),
+    ("GET", "/api/v1/notices/{notice_id:str}/terms"): (
+        R(PUBLIC),
+        R("404 404 404 404 404 404 404", "draft"),
+    ),  # a draft has no terms yet
+    ("POST", "/api/v1/notices/{notice_id:str}/amend"): R(
+        THE_OWNER, json={"description": "补充说明：须提交电子版成果", "reason": "补充成果形式要求"}
+    ),
     ("POST", "/api/v1/notices/{notice_id:str}/cancel"): R(THE_OWNER, "cancel", json=REASON),
-    ("POST", "/api/v1/notices/{notice_id:str}/cancellation"): R(SUPERVISOR, "cancellation", json={"consent": False, **REASON}),
-    ("POST", "/api/v1/notices/{notice_id:str}/bids"): (R(AGENCIES, json={}), R("401 403 403 404 404 403 403", "draft", json={})),
-    ("GET", "/api/v1/notices/{notice_id:str}/bids/mine"): R("401 403 403 A P 403 403", private=("id:bid:open",)),
-    ("DELETE", "/api/v1/notices/{notice_id:str}/bids/{bid_id:str}"): R("401 403 403 A 404 403 403", "withdraw"),
+    ("POST", "/api/v1/notices/{notice_id:str}/cancellation"): R(
+        SUPERVISOR, "cancellation", json={"consent": False, **REASON}
+    ),
+    ("POST", "/api/v1/notices/{notice_id:str}/bids"): (
+        R(AGENCIES, json={}),
+        R("401 403 403 404 404 403 403", "draft", json={}),
+    ),
+    ("GET", "/api/v1/notices/{notice_id:str}/bids/mine"): R(
+        "401 403 403 A P 403 403", private=("id:bid:open",)
+    ),
+    ("DELETE", "/api/v1/notices/{notice_id:str}/bids/{bid_id:str}"): R(
+        "401 403 403 A 404 403 403", "withdraw"
+    ),
     ("GET", "/api/v1/notices/{notice_id:str}/bids/{bid_id:str}/receipt"): R("401 403 403 A 404 403 403"),
     # -- selection (API)
     ("POST", "/api/v1/notices/{notice_id:str}/close"): R("401 A 403 403 403 403 A", "close"),
@@ -248,9 +318,15 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     ("GET", "/api/v1/notices/{notice_id:str}/objections"): (R(PUBLIC, "selected"), R(DRAFT, "draft")),
     # Only the notice's owner and its bidders (here the agency, which holds the award and
     # so may object to no one: 422) have standing (issue 19).
-    ("POST", "/api/v1/notices/{notice_id:str}/objections"): R(PARTIES_TO_THE_NOTICE, "selected", json={"reasons": "中选机构的业绩材料存在疑点，请予核查"}),
-    ("POST", "/api/v1/notices/{notice_id:str}/objections/{objection_id:str}/answer"): R(THE_OWNER, "answer", json={"answer": "经核查，资质证书在有效期内"}),
-    ("POST", "/api/v1/notices/{notice_id:str}/objections/{objection_id:str}/decision"): R(SUPERVISOR, "decision", json={"decision": "rejected", **REASON}),
+    ("POST", "/api/v1/notices/{notice_id:str}/objections"): R(
+        PARTIES_TO_THE_NOTICE, "selected", json={"reasons": "中选机构的业绩材料存在疑点，请予核查"}
+    ),
+    ("POST", "/api/v1/notices/{notice_id:str}/objections/{objection_id:str}/answer"): R(
+        THE_OWNER, "answer", json={"answer": "经核查，资质证书在有效期内"}
+    ),
+    ("POST", "/api/v1/notices/{notice_id:str}/objections/{objection_id:str}/decision"): R(
+        SUPERVISOR, "decision", json={"decision": "rejected", **REASON}
+    ),
     # -- owners and notices (pages)
     ("GET", "/owner"): R("L A P 403 403 403 403", private=("id:notice:draft",)),
     ("POST", "/owner/org"): R(OWNERS, form={}),
@@ -265,58 +341,101 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     ("GET", "/owner/notices/{notice_id:str}/publish"): R(OWN_DRAFT_PAGE, "publish_page"),
     ("POST", "/owner/notices/{notice_id:str}/publish"): R(OWN_DRAFT, "publish_page", form={}),
     ("GET", "/owner/notices/{notice_id:str}/amend"): R(THE_OWNER_PAGE),
-    ("POST", "/owner/notices/{notice_id:str}/amend"): R(THE_OWNER, form={"description": "补充说明：须提交纸质版成果", "reason": "补充成果形式要求"}),
+    ("POST", "/owner/notices/{notice_id:str}/amend"): R(
+        THE_OWNER, form={"description": "补充说明：须提交纸质版成果", "reason": "补充成果形式要求"}
+    ),
     ("GET", "/owner/notices/{notice_id:str}/cancel"): R(THE_OWNER_PAGE, "cancel_page"),
     ("POST", "/owner/notices/{notice_id:str}/cancel"): R(THE_OWNER, "cancel_page", form=REASON),
     ("GET", "/supervision/notices/{notice_id:str}/cancellation"): R(SUPERVISOR_PAGE, "cancellation_page"),
-    ("POST", "/supervision/notices/{notice_id:str}/cancellation"): R(SUPERVISOR, "cancellation_page", form={"decision": "refuse", **REASON}),
+    ("POST", "/supervision/notices/{notice_id:str}/cancellation"): R(
+        SUPERVISOR, "cancellation_page", form={"decision": "refuse", **REASON}
+    ),
     ("GET", "/notices"): R("P P P P P P P", private=("id:notice:draft",)),
-    ("GET", "/notices/{notice_id:str}"): (R(DRAFT, "draft"), R("P P P A P P P", private=("id:bid:open",))),  # the bidder sees its receipt
+    ("GET", "/notices/{notice_id:str}"): (
+        R(DRAFT, "draft"),
+        R("P P P A P P P", private=("id:bid:open",)),
+    ),  # the bidder sees its receipt
     ("POST", "/notices/{notice_id:str}/bids"): R(AGENCIES, form={}),
-    ("POST", "/notices/{notice_id:str}/bids/{bid_id:str}/withdraw"): R("401 403 403 A 404 403 403", "withdraw_page", form={}),
+    ("POST", "/notices/{notice_id:str}/bids/{bid_id:str}/withdraw"): R(
+        "401 403 403 A 404 403 403", "withdraw_page", form={}
+    ),
     ("GET", "/notices/{notice_id:str}/bids/{bid_id:str}/receipt.json"): R("L 403 403 A 404 403 403"),
     ("GET", "/agency/bids"): R("L 403 403 A P 403 403", private=("id:bid:open",)),
     ("GET", "/agency/notices"): R(AGENCIES_PAGE),
     # -- selection (pages)
-    ("GET", "/notices/{notice_id:str}/draw"): (R(PUBLIC, "selected"), R("404 404 404 404 404 404 404", "draft")),  # a draft has no draw, not even for its owner
-    ("GET", "/notices/{notice_id:str}/draw/events"): (R(PUBLIC, "selected"), R("404 404 404 404 404 404 404", "draft")),
+    ("GET", "/notices/{notice_id:str}/draw"): (
+        R(PUBLIC, "selected"),
+        R("404 404 404 404 404 404 404", "draft"),
+    ),  # a draft has no draw, not even for its owner
+    ("GET", "/notices/{notice_id:str}/draw/events"): (
+        R(PUBLIC, "selected"),
+        R("404 404 404 404 404 404 404", "draft"),
+    ),
     ("POST", "/notices/{notice_id:str}/close"): R("401 A 403 403 403 403 A", "close_page", form={}),
     ("POST", "/notices/{notice_id:str}/decline"): R(THE_AGENCY, "decline_page", form=REASON),
-    ("POST", "/notices/{notice_id:str}/objections"): R(PARTIES_TO_THE_NOTICE, "selected", form={"reasons": "中选机构的业绩材料存在疑点，请予核查"}),
-    ("POST", "/notices/{notice_id:str}/objections/{objection_id:str}/answer"): R(THE_OWNER, "answer_page", form={"answer": "经核查，资质证书在有效期内"}),
-    ("POST", "/notices/{notice_id:str}/objections/{objection_id:str}/decision"): R(SUPERVISOR, "decision_page", form={"decision": "rejected", **REASON}),
+    ("POST", "/notices/{notice_id:str}/objections"): R(
+        PARTIES_TO_THE_NOTICE, "selected", form={"reasons": "中选机构的业绩材料存在疑点，请予核查"}
+    ),
+    ("POST", "/notices/{notice_id:str}/objections/{objection_id:str}/answer"): R(
+        THE_OWNER, "answer_page", form={"answer": "经核查，资质证书在有效期内"}
+    ),
+    ("POST", "/notices/{notice_id:str}/objections/{objection_id:str}/decision"): R(
+        SUPERVISOR, "decision_page", form={"decision": "rejected", **REASON}
+    ),
     ("GET", "/supervision/objections"): R(SUPERVISOR_PAGE),
     # -- contracts
     ("GET", "/api/v1/contracts"): R("P A P A P A A", private=(PRIVATE_NOTE, PRIVATE_FILE)),
     ("GET", "/api/v1/contracts/{contract_id:str}"): R("P A P A P A A", private=(PRIVATE_NOTE, PRIVATE_FILE)),
-    ("POST", "/api/v1/notices/{notice_id:str}/contracts"): R(THE_OWNER, "record", json=lambda w: contract_body(w.ids["agency"])),
+    ("POST", "/api/v1/notices/{notice_id:str}/contracts"): R(
+        THE_OWNER, "record", json=lambda w: contract_body(w.ids["agency"])
+    ),
     ("POST", "/api/v1/contracts/{contract_id:str}/confirm"): R(THE_AGENCY, "confirm"),
     ("POST", "/api/v1/contracts/{contract_id:str}/decline"): R(THE_AGENCY, "contract_decline", json=REASON),
-    ("POST", "/api/v1/contracts/{contract_id:str}/dispute/decision"): R(SUPERVISOR, "dispute", json={"decision": "terms_wrong", **REASON}),
-    ("POST", "/api/v1/contracts/{contract_id:str}/milestones/{position:int}/submit"): R(THE_AGENCY, "service", files=UPLOAD, form={"note": "终稿已完成"}, params={"position": 2}),
-    ("GET", "/api/v1/contracts/{contract_id:str}/milestones/{position:int}/deliverable"): R(PARTIES, "service"),
+    ("POST", "/api/v1/contracts/{contract_id:str}/dispute/decision"): R(
+        SUPERVISOR, "dispute", json={"decision": "terms_wrong", **REASON}
+    ),
+    ("POST", "/api/v1/contracts/{contract_id:str}/milestones/{position:int}/submit"): R(
+        THE_AGENCY, "service", files=UPLOAD, form={"note": "终稿已完成"}, params={"position": 2}
+    ),
+    ("GET", "/api/v1/contracts/{contract_id:str}/milestones/{position:int}/deliverable"): R(
+        PARTIES, "service"
+    ),
     ("POST", "/api/v1/contracts/{contract_id:str}/milestones/{position:int}/accept"): R(THE_OWNER, "accept"),
-    ("POST", "/api/v1/contracts/{contract_id:str}/milestones/{position:int}/return"): R(THE_OWNER, "return", json=REASON),
+    ("POST", "/api/v1/contracts/{contract_id:str}/milestones/{position:int}/return"): R(
+        THE_OWNER, "return", json=REASON
+    ),
     ("POST", "/api/v1/contracts/{contract_id:str}/stop"): R(THE_OWNER, "stop", json=REASON),
     ("GET", "/contracts/{contract_id:str}"): R("P A P A P A A", private=(PRIVATE_NOTE, PRIVATE_FILE)),
     ("GET", "/notices/{notice_id:str}/contract"): R("L A 404 403 403 403 403", "record_page"),
     ("POST", "/notices/{notice_id:str}/contract"): R(THE_OWNER, "record_page", form=contract_form),
     ("POST", "/contracts/{contract_id:str}/confirm"): R(THE_AGENCY, "confirm_page", form={}),
     ("POST", "/contracts/{contract_id:str}/decline"): R(THE_AGENCY, "contract_decline_page", form=REASON),
-    ("POST", "/contracts/{contract_id:str}/milestones/{position:int}/submit"): R(THE_AGENCY, "service", files=UPLOAD, form={"note": "终稿已完成"}, params={"position": 2}),
+    ("POST", "/contracts/{contract_id:str}/milestones/{position:int}/submit"): R(
+        THE_AGENCY, "service", files=UPLOAD, form={"note": "终稿已完成"}, params={"position": 2}
+    ),
     ("GET", "/contracts/{contract_id:str}/milestones/{position:int}/deliverable"): R(PARTIES_PAGE, "service"),
-    ("POST", "/contracts/{contract_id:str}/milestones/{position:int}/accept"): R(THE_OWNER, "accept_page", form={}),
-    ("POST", "/contracts/{contract_id:str}/milestones/{position:int}/return"): R(THE_OWNER, "return_page", form=REASON),
+    ("POST", "/contracts/{contract_id:str}/milestones/{position:int}/accept"): R(
+        THE_OWNER, "accept_page", form={}
+    ),
+    ("POST", "/contracts/{contract_id:str}/milestones/{position:int}/return"): R(
+        THE_OWNER, "return_page", form=REASON
+    ),
     ("POST", "/contracts/{contract_id:str}/stop"): R(THE_OWNER, "stop_page", form=REASON),
     ("GET", "/supervision/contracts"): R(STAFF_PAGE),
-    ("POST", "/supervision/contracts/{contract_id:str}/dispute"): R(SUPERVISOR, "dispute_page", form={"decision": "terms_wrong", **REASON}),
+    ("POST", "/supervision/contracts/{contract_id:str}/dispute"): R(
+        SUPERVISOR, "dispute_page", form={"decision": "terms_wrong", **REASON}
+    ),
     # -- ratings and credit
     ("POST", "/api/v1/contracts/{contract_id:str}/rating"): R(THE_OWNER, "rate", json=RATING),
-    ("POST", "/api/v1/ratings/{rating_id:str}/reply"): R(THE_AGENCY, "rated_reply", json={"reply": "感谢评价"}),
+    ("POST", "/api/v1/ratings/{rating_id:str}/reply"): R(
+        THE_AGENCY, "rated_reply", json={"reply": "感谢评价"}
+    ),
     ("POST", "/api/v1/ratings/{rating_id:str}/void"): R(SUPERVISOR, "rated_void", json=REASON),
     ("GET", "/credit"): R(PUBLIC),
     ("GET", "/contracts/{contract_id:str}/rating"): R(THE_OWNER_PAGE, "rate_page"),
-    ("POST", "/contracts/{contract_id:str}/rating"): R(THE_OWNER, "rate_page", form={k: str(v) for k, v in RATING.items()}),
+    ("POST", "/contracts/{contract_id:str}/rating"): R(
+        THE_OWNER, "rate_page", form={k: str(v) for k, v in RATING.items()}
+    ),
     ("GET", "/ratings/{rating_id:str}/reply"): R(THE_AGENCY_PAGE, "rated_reply"),
     ("POST", "/ratings/{rating_id:str}/reply"): R(THE_AGENCY, "rated_reply", form={"reply": "感谢评价"}),
     ("GET", "/ratings/{rating_id:str}/void"): R(SUPERVISOR_PAGE, "rated_void"),
@@ -329,7 +448,9 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     ("GET", "/ocds/extension.json"): R(PUBLIC),
     ("GET", "/ocds/release-schema.json"): R(PUBLIC),
     ("GET", "/data"): R(PUBLIC),
-    ("GET", "/data/{filename:str}"): R("P P P P P P P", params={"filename": "notices.csv"}, private=("id:notice:draft",)),
+    ("GET", "/data/{filename:str}"): R(
+        "P P P P P P P", params={"filename": "notices.csv"}, private=("id:notice:draft",)
+    ),
     # -- supervision
     ("GET", "/supervision"): R(STAFF_PAGE),
     ("GET", "/supervision/flags"): R(STAFF_PAGE),
@@ -339,20 +460,33 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     ("GET", "/supervision/notices/{notice_id:str}"): R(STAFF_PAGE),
     ("GET", "/supervision/owners/{org_id:str}"): R(STAFF_PAGE),
     ("POST", "/supervision/agencies/{agency_id:str}/suspend"): R(STAFF, "suspend_page", form=REASON),
-    ("POST", "/supervision/agencies/{agency_id:str}/ratings/{rating_id:str}/void"): R(SUPERVISOR, "rated_void", form=REASON),
-    ("POST", "/supervision/notices/{notice_id:str}/objections/{objection_id:str}/decision"): R(SUPERVISOR, "decision_supervision", form={"decision": "rejected", **REASON}),
+    ("POST", "/supervision/agencies/{agency_id:str}/ratings/{rating_id:str}/void"): R(
+        SUPERVISOR, "rated_void", form=REASON
+    ),
+    ("POST", "/supervision/notices/{notice_id:str}/objections/{objection_id:str}/decision"): R(
+        SUPERVISOR, "decision_supervision", form={"decision": "rejected", **REASON}
+    ),
     # -- the OpenAPI schema and its pages
     ("GET", "/schema"): R(PUBLIC),
     ("GET", "/schema/openapi.json"): R(PUBLIC),
     ("GET", "/schema/oauth2-redirect.html"): R(PUBLIC),
-    ("GET", "/schema/{path:str}"): R("404 404 404 404 404 404 404", params={"path": "redoc"}),  # only Swagger UI is served
+    ("GET", "/schema/{path:str}"): R(
+        "404 404 404 404 404 404 404", params={"path": "redoc"}
+    ),  # only Swagger UI is served
 }
 
 # Path parameters that no row's ``use`` names: the first owner's and first agency's things.
 DEFAULTS = {
-    "notice_id": "notice:open", "bid_id": "bid:open", "contract_id": "contract:service", "rating_id": "rating:rated_reply",
-    "objection_id": "objection:objection", "agency_id": "agency", "qualification_id": "qualification:qualification",
-    "document_id": "document", "org_id": "org", "user_id": "user",
+    "notice_id": "notice:open",
+    "bid_id": "bid:open",
+    "contract_id": "contract:service",
+    "rating_id": "rating:rated_reply",
+    "objection_id": "objection:objection",
+    "agency_id": "agency",
+    "qualification_id": "qualification:qualification",
+    "document_id": "document",
+    "org_id": "org",
+    "user_id": "user",
 }
 FIXED = {"position": 1, "seq": 1, "code": "en"}
 
@@ -381,8 +515,13 @@ def test_every_route_has_a_row(tmp_path: Path) -> None:
     routes = route_table(app)
     missing = sorted(routes - MATRIX.keys())
     gone = sorted(MATRIX.keys() - routes)
-    assert not missing, "routes without a row in MATRIX (add one, with the outcome for each of the seven callers): " + ", ".join(f"{m} {p}" for m, p in missing)
-    assert not gone, "rows in MATRIX for routes that no longer exist: " + ", ".join(f"{m} {p}" for m, p in gone)
+    assert not missing, (
+        "routes without a row in MATRIX (add one, with the outcome for each of the seven callers): "
+        + ", ".join(f"{m} {p}" for m, p in missing)
+    )
+    assert not gone, "rows in MATRIX for routes that no longer exist: " + ", ".join(
+        f"{m} {p}" for m, p in gone
+    )
 
 
 def rows_of(value: Row | tuple[Row, ...]) -> tuple[Row, ...]:
@@ -395,7 +534,9 @@ def test_every_row_names_seven_known_outcomes() -> None:
             outcomes = row.expect.split()
             assert len(outcomes) == len(ROLES), (key, row.expect)
             assert set(outcomes) <= {"A", "P", "L", "401", "403", "404"}, (key, row.expect)
-            assert ("P" in outcomes) == bool(row.private), f"{key}: a row with private parts has P cells, and only such a row"
+            assert ("P" in outcomes) == bool(row.private), (
+                f"{key}: a row with private parts has P cells, and only such a row"
+            )
             if key[0] != "GET":
                 assert "L" not in outcomes, f"{key}: only GET pages redirect to the log-in page"
 
@@ -452,7 +593,16 @@ async def page_token(client: AsyncClient, csrf: str, session: str | None) -> str
     return _page_tokens[(csrf, session)]
 
 
-async def ask(client: AsyncClient, app: Litestar, world: World, csrf: str, method: str, template: str, row: Row, role: str) -> Response | int:
+async def ask(
+    client: AsyncClient,
+    app: Litestar,
+    world: World,
+    csrf: str,
+    method: str,
+    template: str,
+    row: Row,
+    role: str,
+) -> Response | int:
     path = concrete(template, row, world)
     token = world.tokens[role]
     headers: dict[str, str] = {}
@@ -503,10 +653,22 @@ async def stream_status(app: Litestar, path: str, headers: dict[str, str]) -> in
             begun.set()
 
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-        "headers": [(b"host", b"testserver.local"), (b"accept", b"text/event-stream"), *((k.lower().encode(), v.encode()) for k, v in headers.items())],
-        "client": ("127.0.0.1", 50000), "server": ("testserver.local", 80),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver.local"),
+            (b"accept", b"text/event-stream"),
+            *((k.lower().encode(), v.encode()) for k, v in headers.items()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver.local", 80),
     }
     await asyncio.wait_for(app(scope, receive, send), timeout=10)  # type: ignore[arg-type]
     return int(started["status"])
@@ -528,7 +690,11 @@ def verdict(expected: str, answer: Response | int, private: list[str]) -> str | 
         return None
     if expected == "L":
         location = "" if isinstance(answer, int) else answer.headers.get("location", "")
-        return None if status == 303 and location.startswith("/login?next=") else f"{status} {location}, expected a redirect to the log-in page"
+        return (
+            None
+            if status == 303 and location.startswith("/login?next=")
+            else f"{status} {location}, expected a redirect to the log-in page"
+        )
     return None if status == int(expected) else f"{status}, expected {expected}"
 
 
@@ -538,7 +704,9 @@ def order(outcomes: list[str]) -> list[int]:
 
 
 @pytest.fixture
-async def matrix_app(db: Database, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Litestar, AsyncClient]]:
+async def matrix_app(
+    db: Database, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[Litestar, AsyncClient]]:
     # The world has some twenty accounts and the matrix logs in seven times: argon2 at its
     # cheapest keeps that from dominating the run (hashing has tests of its own).
     cheap = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
@@ -558,12 +726,16 @@ async def test_authorization_matrix(matrix_app: tuple[Litestar, AsyncClient], db
     for (method, template), value in MATRIX.items():
         for row in rows_of(value):
             outcomes = row.expect.split()
-            private = [str(world.ids[p.removeprefix("id:")]) if p.startswith("id:") else p for p in row.private]
+            private = [
+                str(world.ids[p.removeprefix("id:")]) if p.startswith("id:") else p for p in row.private
+            ]
             for i in order(outcomes):
                 answer = await ask(client, app, world, csrf, method, template, row, ROLES[i])
                 if problem := verdict(outcomes[i], answer, private):
                     detail = "" if isinstance(answer, int) else " " + answer.text[:160].replace("\n", " ")
-                    wrong.append(f"{method} {template} as {ROLES[i]} ({concrete(template, row, world)}): {problem}{detail}")
+                    wrong.append(
+                        f"{method} {template} as {ROLES[i]} ({concrete(template, row, world)}): {problem}{detail}"
+                    )
                 if row.renews and world.tokens[ROLES[i]]:
                     client.cookies.clear()
                     world.tokens[ROLES[i]] = await token_for(client, world.emails[ROLES[i]])

@@ -97,8 +97,12 @@ def assert_isolated(page: str, text: str, where: str) -> int:
             continue
         found += 1
         isolating = next((a for a in parent.ancestors() if a.tag == "bdi" or "dir" in a.attrs), None)
-        assert isolating is not None, f"{where}: {text!r} is shown without isolation, in <{parent.tag}> of <{parent.parent.tag if parent.parent else ''}>"
-        assert isolating.text().strip() == text, f"{where}: the isolating <{isolating.tag}> holds {isolating.text()!r}, not just {text!r}"
+        assert isolating is not None, (
+            f"{where}: {text!r} is shown without isolation, in <{parent.tag}> of <{parent.parent.tag if parent.parent else ''}>"
+        )
+        assert isolating.text().strip() == text, (
+            f"{where}: the isolating <{isolating.tag}> holds {isolating.text()!r}, not just {text!r}"
+        )
     assert found, f"{where}: {text!r} is not shown"
     return found
 
@@ -122,7 +126,9 @@ async def pages(app: Litestar) -> AsyncIterator[Callable[[str | None], Awaitable
         await cm.__aexit__(None, None, None)
 
 
-async def test_right_to_left_names_are_isolated_on_public_and_staff_pages(client: AsyncClient, db: Database, pages: Callable[[str | None], Awaitable[AsyncClient]]) -> None:
+async def test_right_to_left_names_are_isolated_on_public_and_staff_pages(
+    client: AsyncClient, db: Database, pages: Callable[[str | None], Awaitable[AsyncClient]]
+) -> None:
     staff = await admin(client, db)
     chief = await pages(await create_staff(db, role=Role.supervisor))
     public = await pages(None)
@@ -130,12 +136,19 @@ async def test_right_to_left_names_are_isolated_on_public_and_staff_pages(client
     # An agency with a Hebrew name and a Hebrew-named licence waits in the review queue.
     agency_h = await agency_user(client)
     agency = await create(client, agency_h, name=AGENCY)
-    uploaded = await client.post("/api/v1/agencies/mine/documents", files={"file": (FILENAME, PDF, "application/pdf")}, data={"kind": "licence"}, headers=agency_h)
+    uploaded = await client.post(
+        "/api/v1/agencies/mine/documents",
+        files={"file": (FILENAME, PDF, "application/pdf")},
+        data={"kind": "licence"},
+        headers=agency_h,
+    )
     assert uploaded.status_code == 201, uploaded.text
     queue = (await chief.get("/admin/agencies")).text
     assert_isolated(queue, AGENCY, "review queue")
     assert_isolated(queue, FILENAME, "review queue")
-    review = await client.post(f"/api/v1/agencies/{agency['id']}/review", json={"decision": "approve"}, headers=staff)
+    review = await client.post(
+        f"/api/v1/agencies/{agency['id']}/review", json={"decision": "approve"}, headers=staff
+    )
     assert review.status_code == 200, review.text
     assert_isolated((await public.get("/agencies")).text, AGENCY, "directory")
     assert_isolated((await public.get(f"/agencies/{agency['id']}")).text, AGENCY, "agency profile")
@@ -143,17 +156,38 @@ async def test_right_to_left_names_are_isolated_on_public_and_staff_pages(client
     # An owner with an Arabic name, project and notice; the agency bids, the draw is made,
     # and a losing bidder objects in Arabic.
     owner = await owner_user(client)
-    org = await client.post("/api/v1/owners/org", json={"name": ORG, "credit_code": credit_code(), "region": "530100"}, headers=owner)
+    org = await client.post(
+        "/api/v1/owners/org",
+        json={"name": ORG, "credit_code": credit_code(), "region": "530100"},
+        headers=owner,
+    )
     assert org.status_code == 201, org.text
-    project = await client.post("/api/v1/owners/projects", json={"name": PROJECT, "code": project_code()}, headers=owner)
+    project = await client.post(
+        "/api/v1/owners/projects", json={"name": PROJECT, "code": project_code()}, headers=owner
+    )
     assert project.status_code == 201, project.text
     bidders = [(agency_h, agency), await approved_agency(client, staff), await approved_agency(client, staff)]
-    r = await open_round(client, staff, bidders=bidders, owner=owner, title=TITLE, description=DESCRIPTION, project_id=project.json()["id"], method="lottery", winners=1, min_candidates=3)
+    r = await open_round(
+        client,
+        staff,
+        bidders=bidders,
+        owner=owner,
+        title=TITLE,
+        description=DESCRIPTION,
+        project_id=project.json()["id"],
+        method="lottery",
+        winners=1,
+        min_candidates=3,
+    )
     record = await close(client, r)
     assert record["status"] == "selected", record
     winner = record["winners"][0]
     loser_h = next(h for h, a in bidders if a["id"] != winner)
-    objected = await client.post(f"/api/v1/notices/{r.notice_id}/objections", json={"reasons": OBJECTION, "agency_id": winner}, headers=loser_h)
+    objected = await client.post(
+        f"/api/v1/notices/{r.notice_id}/objections",
+        json={"reasons": OBJECTION, "agency_id": winner},
+        headers=loser_h,
+    )
     assert objected.status_code == 201, objected.text
 
     assert_isolated((await public.get("/notices")).text, TITLE, "notice list")
@@ -182,7 +216,15 @@ def test_the_isolation_check_itself_tells_isolated_from_bare_text() -> None:
     """The checker above must fail on the markup that was there before."""
     assert_isolated(f'<p><a href="/x"><bdi>{AGENCY}</bdi></a> <code>AG-1</code></p>', AGENCY, "bdi")
     assert_isolated(f'<div class="description" dir="auto">{DESCRIPTION}</div>', DESCRIPTION, "dir")
-    assert_isolated(f"<title>{AGENCY}</title><option>{AGENCY}</option><p><bdi>{AGENCY}</bdi></p>", AGENCY, "only the body text counts")
-    for bare in (f'<p><a href="/x">{AGENCY}</a> <code>AG-1</code></p>', f"<p><bdi>{AGENCY} · AG-1</bdi></p>", f"<title>{AGENCY}</title>"):
+    assert_isolated(
+        f"<title>{AGENCY}</title><option>{AGENCY}</option><p><bdi>{AGENCY}</bdi></p>",
+        AGENCY,
+        "only the body text counts",
+    )
+    for bare in (
+        f'<p><a href="/x">{AGENCY}</a> <code>AG-1</code></p>',
+        f"<p><bdi>{AGENCY} · AG-1</bdi></p>",
+        f"<title>{AGENCY}</title>",
+    ):
         with pytest.raises(AssertionError):
             assert_isolated(bare, AGENCY, "bare")

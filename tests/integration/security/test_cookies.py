@@ -28,7 +28,9 @@ def attributes(set_cookie: str) -> tuple[str, dict[str, str]]:
     return name_value.split("=", 1)[0], parsed
 
 
-async def every_set_cookie(base_url: str, database_url: str, tmp_path: Path, db: Database, **settings: object) -> list[str]:
+async def every_set_cookie(
+    base_url: str, database_url: str, tmp_path: Path, db: Database, **settings: object
+) -> list[str]:
     """The Set-Cookie headers of a whole visit: log-in form, log-in, account, language, log-out."""
     app = create_app(make_settings(database_url, tmp_path, **settings), database=db)
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50002))
@@ -51,7 +53,9 @@ async def every_set_cookie(base_url: str, database_url: str, tmp_path: Path, db:
             if form is not None:
                 form["_csrf_token"] = token
             cookie_header = "; ".join(f"{k}={v}" for k, v in jar.items())
-            response = await client.request(method, path, data=form, headers={"cookie": cookie_header} if jar else {})
+            response = await client.request(
+                method, path, data=form, headers={"cookie": cookie_header} if jar else {}
+            )
             client.cookies.clear()
             for cookie in response.headers.get_list("set-cookie"):
                 name, value = cookie.split(";", 1)[0].split("=", 1)
@@ -69,7 +73,9 @@ async def every_set_cookie(base_url: str, database_url: str, tmp_path: Path, db:
     return seen
 
 
-async def test_cookies_are_httponly_samesite_and_not_secure_on_plain_http(database_url: str, tmp_path: Path, db: Database) -> None:
+async def test_cookies_are_httponly_samesite_and_not_secure_on_plain_http(
+    database_url: str, tmp_path: Path, db: Database
+) -> None:
     for cookie in await every_set_cookie("http://testserver.local", database_url, tmp_path, db):
         name, attrs = attributes(cookie)
         assert attrs.get("samesite") in ("lax", "strict"), cookie
@@ -83,7 +89,9 @@ async def test_cookies_are_httponly_samesite_and_not_secure_on_plain_http(databa
     [("http://testserver.local", True), ("https://testserver.local", False)],
     ids=["MARKET_COOKIE_SECURE=1", "request over https"],
 )
-async def test_cookies_are_secure_behind_https(database_url: str, tmp_path: Path, db: Database, base_url: str, secure_setting: bool) -> None:
+async def test_cookies_are_secure_behind_https(
+    database_url: str, tmp_path: Path, db: Database, base_url: str, secure_setting: bool
+) -> None:
     cookies = await every_set_cookie(base_url, database_url, tmp_path, db, cookie_secure=secure_setting)
     for cookie in cookies:
         name, attrs = attributes(cookie)

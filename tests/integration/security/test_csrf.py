@@ -46,7 +46,9 @@ async def writes(connection: AsyncConnection) -> int:
 
 def raw_client(app: Litestar) -> AsyncClient:
     """A client without a cookie jar: each request carries exactly the headers given."""
-    return AsyncClient(transport=ASGITransport(app=app, client=("127.0.0.1", 50001)), base_url="http://testserver.local")
+    return AsyncClient(
+        transport=ASGITransport(app=app, client=("127.0.0.1", 50001)), base_url="http://testserver.local"
+    )
 
 
 async def send(client: AsyncClient, method: str, path: str, headers: list[tuple[str, str]]) -> Any:
@@ -101,7 +103,9 @@ async def test_every_unsafe_route_refuses_a_cookie_session_without_the_csrf_toke
     assert await writes(connection) == before
 
 
-async def test_with_the_token_the_same_session_gets_through(app: Litestar, session_cookie: tuple[str, str]) -> None:
+async def test_with_the_token_the_same_session_gets_through(
+    app: Litestar, session_cookie: tuple[str, str]
+) -> None:
     """The control: the refusals above are the CSRF check, not the session being bad."""
     token, csrf_cookie = session_cookie
     cookie = f"{SESSION_COOKIE}={token}; {CSRF_COOKIE}={csrf_cookie}"
@@ -110,21 +114,33 @@ async def test_with_the_token_the_same_session_gets_through(app: Litestar, sessi
         assert me.status_code == 200 and me.json()["role"] == "admin"
         # The token a page gives this session (bound to it: market/security/csrf.py).
         csrf_token = csrf_from((await client.get("/login", headers=[("cookie", cookie)])).text)
-        response = await client.post("/api/v1/agencies/A-000000/suspend", json={"reason": "x"}, headers=[("cookie", cookie), ("x-csrftoken", csrf_token)])
+        response = await client.post(
+            "/api/v1/agencies/A-000000/suspend",
+            json={"reason": "x"},
+            headers=[("cookie", cookie), ("x-csrftoken", csrf_token)],
+        )
         assert response.status_code == 404  # reached the handler: no such agency
-        response = await client.post("/logout", data={"_csrf_token": csrf_token}, headers=[("cookie", cookie)])
+        response = await client.post(
+            "/logout", data={"_csrf_token": csrf_token}, headers=[("cookie", cookie)]
+        )
         assert response.status_code == 303
 
 
-async def test_bearer_calls_are_exempt_and_never_fall_back_to_the_cookie(client: AsyncClient, db: Database) -> None:
+async def test_bearer_calls_are_exempt_and_never_fall_back_to_the_cookie(
+    client: AsyncClient, db: Database
+) -> None:
     email = await create_staff(db, role=Role.admin)
     token = await token_for(client, email)
     client.cookies.set(SESSION_COOKIE, token)
     # No CSRF token, but a Bearer token: the call is the API client's own, not the browser's.
-    response = await client.post("/api/v1/agencies/A-000000/suspend", json={"reason": "x"}, headers=bearer(token))
+    response = await client.post(
+        "/api/v1/agencies/A-000000/suspend", json={"reason": "x"}, headers=bearer(token)
+    )
     assert response.status_code == 404
     # A bad Bearer token beside a good cookie is refused; the cookie does not step in.
-    response = await client.post("/api/v1/agencies/A-000000/suspend", json={"reason": "x"}, headers=bearer("garbage"))
+    response = await client.post(
+        "/api/v1/agencies/A-000000/suspend", json={"reason": "x"}, headers=bearer("garbage")
+    )
     assert response.status_code == 401
     response = await client.get("/api/v1/me", headers=bearer(token + "x"))
     assert response.status_code == 401

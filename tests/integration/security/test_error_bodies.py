@@ -16,8 +16,22 @@ from tests.helpers import bearer, register, token_for
 SECRET_SQL = "SELECT password_hash FROM app_user WHERE email = 'root@example.cn'"
 # What a leaked exception would bring along.
 LEAKS = [
-    "Traceback", 'File "', "line ", "SELECT", "password_hash", "app_user", "sqlalchemy", "asyncpg", "psycopg",
-    "RuntimeError", "ProgrammingError", "Exception", "simulated fault", "/work/", "site-packages", ".py",
+    "Traceback",
+    'File "',
+    "line ",
+    "SELECT",
+    "password_hash",
+    "app_user",
+    "sqlalchemy",
+    "asyncpg",
+    "psycopg",
+    "RuntimeError",
+    "ProgrammingError",
+    "Exception",
+    "simulated fault",
+    "/work/",
+    "site-packages",
+    ".py",
 ]
 
 
@@ -38,12 +52,16 @@ def failing(exc: BaseException) -> Any:
     "exc",
     [
         RuntimeError(f"simulated fault in {SECRET_SQL}"),
-        ProgrammingError(SECRET_SQL, {"email": "root@example.cn"}, Exception('relation "app_user" does not exist')),
+        ProgrammingError(
+            SECRET_SQL, {"email": "root@example.cn"}, Exception('relation "app_user" does not exist')
+        ),
         KeyError("password_hash"),
     ],
     ids=["unexpected exception", "database error", "KeyError"],
 )
-async def test_a_500_shows_no_trace_sql_or_class_name(client: AsyncClient, monkeypatch: Any, exc: BaseException) -> None:
+async def test_a_500_shows_no_trace_sql_or_class_name(
+    client: AsyncClient, monkeypatch: Any, exc: BaseException
+) -> None:
     user = await register(client)
     token = await token_for(client, user["email"])
     monkeypatch.setattr("market.accounts.service.count_by_role", failing(exc))  # the home page
@@ -65,7 +83,12 @@ async def test_a_500_shows_no_trace_sql_or_class_name(client: AsyncClient, monke
         ("GET", "/api/v1/notices/N-999999", {}, 404),
         ("DELETE", "/api/v1/categories", {}, 405),
         ("PATCH", "/login", {"headers": {"Accept": "text/html"}}, 405),
-        ("POST", "/api/v1/auth/token", {"content": b"{not json", "headers": {"content-type": "application/json"}}, 400),
+        (
+            "POST",
+            "/api/v1/auth/token",
+            {"content": b"{not json", "headers": {"content-type": "application/json"}},
+            400,
+        ),
         ("POST", "/api/v1/auth/token", {"json": {"email": ["x"], "password": {"a": 1}}}, 422),
         ("GET", "/api/v1/notices?limit=abc", {}, 400),
         ("GET", "/api/v1/log/entries?start=-1&end=99999999999999999999", {}, 400),
@@ -73,7 +96,9 @@ async def test_a_500_shows_no_trace_sql_or_class_name(client: AsyncClient, monke
         ("GET", "/api/v1/agencies/AG-1/documents/99999999999999999999", {}, 401),
     ],
 )
-async def test_ordinary_errors_show_no_internals(client: AsyncClient, method: str, path: str, kwargs: dict[str, Any], status: int) -> None:
+async def test_ordinary_errors_show_no_internals(
+    client: AsyncClient, method: str, path: str, kwargs: dict[str, Any], status: int
+) -> None:
     response = await client.request(method, path, **kwargs)
     assert response.status_code == status, response.text[:300]
     assert_no_leak(response)
@@ -91,6 +116,7 @@ async def test_text_with_a_nul_character_is_invalid_input_not_a_500(client: Asyn
     assert page.status_code == 422 and "U+0000" in page.text
     assert_no_leak(page)
     response = await client.post(
-        "/api/v1/auth/register", json={"email": "nul@example.cn", "password": "correct horse 1", "name": "a\u0000b", "role": "owner"}
+        "/api/v1/auth/register",
+        json={"email": "nul@example.cn", "password": "correct horse 1", "name": "a\u0000b", "role": "owner"},
     )
     assert response.status_code == 422, response.text

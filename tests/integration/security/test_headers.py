@@ -5,7 +5,6 @@ and every script from this origin."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -63,8 +62,12 @@ def assert_secured(response: Any) -> None:
         ("GET", "/api/v1/notices?limit=abc", 400),
     ],
 )
-async def test_every_kind_of_response_carries_the_security_headers(client: AsyncClient, method: str, path: str, status: int) -> None:
-    response = await client.request(method, path, headers={"Accept": "text/html"} if not path.startswith("/api") else {})
+async def test_every_kind_of_response_carries_the_security_headers(
+    client: AsyncClient, method: str, path: str, status: int
+) -> None:
+    response = await client.request(
+        method, path, headers={"Accept": "text/html"} if not path.startswith("/api") else {}
+    )
     assert response.status_code == status, response.text[:300]
     assert_secured(response)
     assert "strict-transport-security" not in response.headers  # plain http, cookies not Secure
@@ -104,9 +107,15 @@ class InlineFinder(HTMLParser):
                 self.problems.append(f"<{tag} {name}=...>")
             if name == "style":
                 self.problems.append(f"<{tag} style=...>")
-            if name in ("href", "src", "action", "formaction") and (value or "").strip().lower().startswith("javascript:"):
+            if name in ("href", "src", "action", "formaction") and (value or "").strip().lower().startswith(
+                "javascript:"
+            ):
                 self.problems.append(f"<{tag} {name}=javascript:...>")
-            if name.startswith("hx-on") or name.startswith("data-hx-on") or "js:" in (value or "") and name.startswith(("hx-", "data-hx-")):
+            if (
+                name.startswith("hx-on")
+                or name.startswith("data-hx-on")
+                or ("js:" in (value or "") and name.startswith(("hx-", "data-hx-")))
+            ):
                 self.problems.append(f"<{tag} {name}> needs eval")
         if tag == "style":
             self.problems.append("<style> element")
@@ -131,17 +140,41 @@ async def test_pages_need_nothing_the_policy_refuses(client: AsyncClient) -> Non
     token = await token_for(client, owner["email"])
     notice = await client.post(
         "/api/v1/notices",
-        json={"title": "CSP", "description": "d", "category": "EIA", "region": "530000", "budget_fen": 100_000,
-              "method": "lottery", "winners": 1, "min_candidates": 3, "bid_deadline": (datetime.now(UTC) + timedelta(days=60)).isoformat()},
+        json={
+            "title": "CSP",
+            "description": "d",
+            "category": "EIA",
+            "region": "530000",
+            "budget_fen": 100_000,
+            "method": "lottery",
+            "winners": 1,
+            "min_candidates": 3,
+            "bid_deadline": (datetime.now(UTC) + timedelta(days=60)).isoformat(),
+        },
         headers=bearer(token),
     )
     assert notice.status_code == 201, notice.text
     notice_id = notice.json()["id"]
-    assert (await client.post(f"/api/v1/notices/{notice_id}/publish", headers=bearer(token))).status_code == 200
+    assert (
+        await client.post(f"/api/v1/notices/{notice_id}/publish", headers=bearer(token))
+    ).status_code == 200
     client.cookies.clear()
     pages = [
-        "/", "/login", "/register", "/notices", f"/notices/{notice_id}", f"/notices/{notice_id}/draw", "/agencies",
-        "/log", "/log/verify", "/stats", "/data", "/credit", "/schema", "/no/such/page", "/supervision/flags",
+        "/",
+        "/login",
+        "/register",
+        "/notices",
+        f"/notices/{notice_id}",
+        f"/notices/{notice_id}/draw",
+        "/agencies",
+        "/log",
+        "/log/verify",
+        "/stats",
+        "/data",
+        "/credit",
+        "/schema",
+        "/no/such/page",
+        "/supervision/flags",
     ]
     for path in pages:
         response = await client.get(path, headers={"Accept": "text/html"})

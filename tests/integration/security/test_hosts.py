@@ -23,8 +23,22 @@ from tests.integration.notices.test_api import owner_user, published
 from tests.live import running_server
 
 PUBLIC = "https://zjcs.example.gov.cn"
-FORGED = {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http", "Forwarded": "host=evil.example;proto=http", "X-Host": "evil.example"}
-PATHS = ["/", "/notices", "/api/v1/notices", "/log/verify", "/api/v1/ocds/releases", "/static/css/market.css", "/no-such-page", "/healthz"]
+FORGED = {
+    "X-Forwarded-Host": "evil.example",
+    "X-Forwarded-Proto": "http",
+    "Forwarded": "host=evil.example;proto=http",
+    "X-Host": "evil.example",
+}
+PATHS = [
+    "/",
+    "/notices",
+    "/api/v1/notices",
+    "/log/verify",
+    "/api/v1/ocds/releases",
+    "/static/css/market.css",
+    "/no-such-page",
+    "/healthz",
+]
 FOREIGN = [
     "evil.example",
     "EVIL.example:443",
@@ -37,7 +51,16 @@ FOREIGN = [
     "[::2]:80",
     "",
 ]
-OURS = ["testserver.local", "TESTSERVER.LOCAL", "testserver.local:8443", "localhost", "localhost:9", "127.0.0.1:5000", "[::1]:80", "[::1]"]
+OURS = [
+    "testserver.local",
+    "TESTSERVER.LOCAL",
+    "testserver.local:8443",
+    "localhost",
+    "localhost:9",
+    "127.0.0.1:5000",
+    "[::1]:80",
+    "[::1]",
+]
 
 
 async def test_a_request_for_a_foreign_host_gets_400_on_every_path(client: AsyncClient) -> None:
@@ -48,7 +71,11 @@ async def test_a_request_for_a_foreign_host_gets_400_on_every_path(client: Async
             assert response.headers["content-type"] == "application/problem+json", (host, path)
             assert response.json()["status"] == 400
             assert "evil" not in response.text and "reboot" not in response.text
-    posted = await client.post("/api/v1/auth/token", data={"username": "a@example.cn", "password": "x"}, headers={"Host": "evil.example"})
+    posted = await client.post(
+        "/api/v1/auth/token",
+        data={"username": "a@example.cn", "password": "x"},
+        headers={"Host": "evil.example"},
+    )
     assert posted.status_code == 400
 
 
@@ -65,12 +92,22 @@ async def test_two_host_headers_or_none_are_refused(app: Litestar) -> None:
         async def receive() -> dict[str, Any]:
             return {"type": "http.request", "body": b"", "more_body": False}
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: dict[str, Any], sent: list[dict[str, Any]] = sent) -> None:
             sent.append(message)
 
         scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http", "path": "/healthz",
-            "raw_path": b"/healthz", "query_string": b"", "root_path": "", "headers": headers, "client": ("127.0.0.1", 50000), "server": ("testserver.local", 80),
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/healthz",
+            "raw_path": b"/healthz",
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver.local", 80),
         }
         await app(scope, receive, send)
         assert sent[0]["status"] == 400, headers
@@ -122,7 +159,9 @@ def raw_get(port: int, path: str, headers: dict[str, str]) -> tuple[int, str]:
         connection.close()
 
 
-def test_the_served_app_refuses_foreign_hosts_and_links_to_its_public_url(committed_database_url: str, tmp_path: Path) -> None:
+def test_the_served_app_refuses_foreign_hosts_and_links_to_its_public_url(
+    committed_database_url: str, tmp_path: Path
+) -> None:
     """Through uvicorn (`market serve`), as deployed: the same as in process."""
     with running_server(committed_database_url, tmp_path / "data", MARKET_PUBLIC_URL=PUBLIC) as server:
         port = server.port

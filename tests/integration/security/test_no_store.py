@@ -16,8 +16,17 @@ async def test_every_authenticated_answer_is_no_store(client: AsyncClient, db: D
     staff = await admin(client, db)
     notice = await published(client, await owner_user(client))
     agency_h, _ = await approved_agency(client, staff)
-    assert (await client.post(f"/api/v1/notices/{notice['id']}/bids", json={}, headers=agency_h)).status_code == 201
-    for path in ("/api/v1/agencies/mine", f"/api/v1/notices/{notice['id']}/bids/mine", "/api/v1/me", "/api/v1/me/messages", "/agency/bids", f"/notices/{notice['id']}"):
+    assert (
+        await client.post(f"/api/v1/notices/{notice['id']}/bids", json={}, headers=agency_h)
+    ).status_code == 201
+    for path in (
+        "/api/v1/agencies/mine",
+        f"/api/v1/notices/{notice['id']}/bids/mine",
+        "/api/v1/me",
+        "/api/v1/me/messages",
+        "/agency/bids",
+        f"/notices/{notice['id']}",
+    ):
         response = await client.get(path, headers=agency_h)
         assert response.status_code == 200, (path, response.text)
         assert response.headers.get("cache-control") == "no-store", path

@@ -17,7 +17,12 @@ TARGETS = [t for t in EVIL if len(t) < 100]
 
 
 def location_is_local(location: str) -> bool:
-    return location.startswith("/") and not location.startswith("//") and "\\" not in location and "\n" not in location
+    return (
+        location.startswith("/")
+        and not location.startswith("//")
+        and "\\" not in location
+        and "\n" not in location
+    )
 
 
 async def test_language_switch_never_leaves_the_site(client: AsyncClient) -> None:
@@ -42,11 +47,24 @@ async def test_login_redirects_only_to_local_paths(client: AsyncClient) -> None:
     client.cookies.clear()
     # Each log-in costs an argon2 verification, so a sample here; the whole table goes
     # through the same safe_next in the language switch above and in the unit test.
-    sample = ["//evil.example", "/\\evil.example", "https://evil.example", "javascript:alert(1)", "/%2F/evil.example", "/\r\nSet-Cookie: a=b"]
+    sample = [
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example",
+        "javascript:alert(1)",
+        "/%2F/evil.example",
+        "/\r\nSet-Cookie: a=b",
+    ]
     for target in [*sample, "/account"]:
         form = await client.get("/login")
         response = await client.post(
-            "/login", data={"_csrf_token": csrf_from(form.text), "email": user["email"], "password": PASSWORD, "next": target}
+            "/login",
+            data={
+                "_csrf_token": csrf_from(form.text),
+                "email": user["email"],
+                "password": PASSWORD,
+                "next": target,
+            },
         )
         assert response.status_code == 303, target
         assert response.headers["location"] == ("/account" if target == "/account" else "/"), target
@@ -58,7 +76,10 @@ async def test_a_protected_page_sends_to_login_with_a_local_next(client: AsyncCl
     location = response.headers.get("location", "/")
     assert location_is_local(location)
     response = await client.get("/account?x=//evil.example", headers={"Accept": "text/html"})
-    assert response.status_code == 303 and response.headers["location"] == "/login?next=%2Faccount%3Fx%3D%2F%2Fevil.example"
+    assert (
+        response.status_code == 303
+        and response.headers["location"] == "/login?next=%2Faccount%3Fx%3D%2F%2Fevil.example"
+    )
 
 
 async def test_a_referer_does_not_steer_any_redirect(client: AsyncClient) -> None:

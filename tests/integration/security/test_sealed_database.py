@@ -35,10 +35,16 @@ async def every_row_as_text(db: Database) -> dict[str, str]:
     """Every table's rows, each cast to text as a whole (every column, bytea as hex)."""
     async with db.transaction() as session:
         tables = (
-            await session.execute(
-                sa.text("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1")
+            (
+                await session.execute(
+                    sa.text(
+                        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1"
+                    )
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         dump: dict[str, str] = {}
         for table in tables:
             rows = (await session.execute(sa.text(f'SELECT t::text FROM "{table}" AS t'))).scalars().all()
@@ -46,7 +52,9 @@ async def every_row_as_text(db: Database) -> dict[str, str]:
     return dump
 
 
-async def test_no_column_of_any_table_holds_a_sealed_price_document_salt_or_receipt(client: AsyncClient, db: Database) -> None:
+async def test_no_column_of_any_table_holds_a_sealed_price_document_salt_or_receipt(
+    client: AsyncClient, db: Database
+) -> None:
     staff = await admin(client, db)
     owner = await owner_user(client)
     notice = await published(client, owner, method="lowest_price", budget_fen=300_000_000)
@@ -68,7 +76,9 @@ async def test_no_column_of_any_table_holds_a_sealed_price_document_salt_or_rece
     for _, bid in bids:
         assert bid["protocol"] == 2 and bid["price_fen"] in (*PRICES, PRICES[0] - 1)
         secrets[f"price of {bid['bid_id']}"] = str(bid["price_fen"])
-        secrets[f"price of {bid['bid_id']} in yuan"] = f"{bid['price_fen'] // 100:,}.{bid['price_fen'] % 100:02d}"
+        secrets[f"price of {bid['bid_id']} in yuan"] = (
+            f"{bid['price_fen'] // 100:,}.{bid['price_fen'] % 100:02d}"
+        )
         secrets[f"document of {bid['bid_id']}"] = bid["bid_document"]
         secrets[f"price field of {bid['bid_id']}"] = f'"price_fen":{bid["price_fen"]}'
         secrets[f"salt of {bid['bid_id']}"] = bid["salt"]
@@ -86,7 +96,11 @@ async def test_no_column_of_any_table_holds_a_sealed_price_document_salt_or_rece
 
     # What the database does hold of each bid: its commitment (public anyway) and sealed bytes.
     async with db.transaction() as session:
-        rows = (await session.execute(sa.text("SELECT protocol, price_fen, document, nonce, receipt, commitment, sealed FROM bid"))).all()
+        rows = (
+            await session.execute(
+                sa.text("SELECT protocol, price_fen, document, nonce, receipt, commitment, sealed FROM bid")
+            )
+        ).all()
     assert len(rows) == len(bids)
     for protocol, price, document, nonce, receipt, commitment, sealed in rows:
         assert protocol == 2 and (price, document, nonce, receipt) == (None, None, None, None)
@@ -103,11 +117,17 @@ async def test_the_database_refuses_a_readable_msp2_bid(client: AsyncClient, db:
     staff = await admin(client, db)
     notice = await published(client, await owner_user(client), method="lowest_price", budget_fen=300_000_000)
     headers, _ = await approved_agency(client, staff)
-    bid = (await client.post(f"/api/v1/notices/{notice['id']}/bids", json={"price_fen": 123_456}, headers=headers)).json()
+    bid = (
+        await client.post(
+            f"/api/v1/notices/{notice['id']}/bids", json={"price_fen": 123_456}, headers=headers
+        )
+    ).json()
     async with db.transaction() as session:
         nested = await session.begin_nested()
         try:
-            await session.execute(sa.text("UPDATE bid SET price_fen = 123456 WHERE public_id = :b"), {"b": bid["bid_id"]})
+            await session.execute(
+                sa.text("UPDATE bid SET price_fen = 123456 WHERE public_id = :b"), {"b": bid["bid_id"]}
+            )
         except sa.exc.IntegrityError as exc:
             assert "ck_bid_protocol_columns" in str(exc)
             await nested.rollback()

@@ -48,7 +48,6 @@ from market.app import create_app
 from market.db import Database, today_in_china
 from market.security import passwords
 from market.security.auth import SESSION_COOKIE
-from market.security.csrf import CSRF_COOKIE
 from market.supervision.flags import Kind
 from tests.conftest import make_settings, serve_in_process
 from tests.helpers import create_staff, register, token_for
@@ -72,8 +71,13 @@ OTHER_TITLE = "密封外观测试项目乙"
 LOG_ROUTES = re.compile(r"^(/log(/|$)|/api/v1/log/)")
 # A bidder's own pages, which show its own bid (and only its own).
 OWN_ROUTES = (
-    "/notices/{notice_id:str}", "/api/v1/notices/{notice_id:str}/bids/mine", "/agency/bids", "/agency/notices", "/agency",
-    "/api/v1/notices/{notice_id:str}/bids/{bid_id:str}/receipt", "/notices/{notice_id:str}/bids/{bid_id:str}/receipt.json",
+    "/notices/{notice_id:str}",
+    "/api/v1/notices/{notice_id:str}/bids/mine",
+    "/agency/bids",
+    "/agency/notices",
+    "/agency",
+    "/api/v1/notices/{notice_id:str}/bids/{bid_id:str}/receipt",
+    "/notices/{notice_id:str}/bids/{bid_id:str}/receipt.json",
 )
 
 
@@ -91,10 +95,16 @@ def bearer(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-async def call(client: AsyncClient, method: str, path: str, token: str | None, expect: int, **kwargs: Any) -> Any:
+async def call(
+    client: AsyncClient, method: str, path: str, token: str | None, expect: int, **kwargs: Any
+) -> Any:
     response = await client.request(method, path, headers=bearer(token), **kwargs)
-    assert response.status_code == expect, f"set-up: {method} {path} -> {response.status_code} {response.text[:400]}"
-    return response.json() if response.content and "json" in response.headers.get("content-type", "") else None
+    assert response.status_code == expect, (
+        f"set-up: {method} {path} -> {response.status_code} {response.text[:400]}"
+    )
+    return (
+        response.json() if response.content and "json" in response.headers.get("content-type", "") else None
+    )
 
 
 async def build_world(client: AsyncClient, db: Database) -> World:
@@ -107,17 +117,48 @@ async def build_world(client: AsyncClient, db: Database) -> World:
     for key, name in NAMES.items():
         token = await token_for(client, (await register(client, role="agency"))["email"])
         agency = await call(client, "POST", "/api/v1/agencies", token, 201, json=agency_body(name=name))
-        await call(client, "POST", f"/api/v1/agencies/{agency['id']}/review", admin, 200, json={"decision": "approve"})
+        await call(
+            client,
+            "POST",
+            f"/api/v1/agencies/{agency['id']}/review",
+            admin,
+            200,
+            json={"decision": "approve"},
+        )
         world.agencies[key] = agency["id"]
         world.tokens["outsider" if key == "D" else key] = token
-    doc = await call(client, "POST", "/api/v1/agencies/mine/documents", world.tokens["A"], 201, files={"file": ("licence.pdf", PDF, "application/pdf")}, data={"kind": "licence"})
+    doc = await call(
+        client,
+        "POST",
+        "/api/v1/agencies/mine/documents",
+        world.tokens["A"],
+        201,
+        files={"file": ("licence.pdf", PDF, "application/pdf")},
+        data={"kind": "licence"},
+    )
     world.ids["document"] = str(doc["id"])
-    org = await call(client, "POST", "/api/v1/owners/org", owner, 201, json={"name": "大理州自然资源局", "credit_code": credit_code(), "region": "532900"})
+    org = await call(
+        client,
+        "POST",
+        "/api/v1/owners/org",
+        owner,
+        201,
+        json={"name": "大理州自然资源局", "credit_code": credit_code(), "region": "532900"},
+    )
     world.ids["org"] = org["id"]
-    await call(client, "POST", "/api/v1/owners/projects", owner, 201, json={"name": "洱海保护工程", "code": f"{today_in_china().year}-532901-48-01-{777001:06d}"})
+    await call(
+        client,
+        "POST",
+        "/api/v1/owners/projects",
+        owner,
+        201,
+        json={"name": "洱海保护工程", "code": f"{today_in_china().year}-532901-48-01-{777001:06d}"},
+    )
     deadline = (datetime.now(UTC) + timedelta(days=7)).isoformat()
     for key, title, method in (("notice", TITLE, "lowest_price"), ("other_notice", OTHER_TITLE, "lottery")):
-        body = notice_body(title=title, method=method, budget_fen=10_000_000, min_candidates=2, bid_deadline=deadline)
+        body = notice_body(
+            title=title, method=method, budget_fen=10_000_000, min_candidates=2, bid_deadline=deadline
+        )
         notice = await call(client, "POST", "/api/v1/notices", owner, 201, json=body)
         await call(client, "POST", f"/api/v1/notices/{notice['id']}/publish", owner, 200)
         world.ids[key] = notice["id"]
@@ -134,9 +175,20 @@ async def place_bids(client: AsyncClient, world: World) -> None:
     before = await log_size(client)
     nid, other = world.ids["notice"], world.ids["other_notice"]
     for key in BIDDERS:
-        world.bids[key] = await call(client, "POST", f"/api/v1/notices/{nid}/bids", world.tokens[key], 201, json={"price_fen": PRICES[key]})
-    await call(client, "DELETE", f"/api/v1/notices/{nid}/bids/{world.bids['C']['bid_id']}", world.tokens["C"], 200)
-    world.bids["A2"] = await call(client, "POST", f"/api/v1/notices/{other}/bids", world.tokens["A"], 201, json={})
+        world.bids[key] = await call(
+            client,
+            "POST",
+            f"/api/v1/notices/{nid}/bids",
+            world.tokens[key],
+            201,
+            json={"price_fen": PRICES[key]},
+        )
+    await call(
+        client, "DELETE", f"/api/v1/notices/{nid}/bids/{world.bids['C']['bid_id']}", world.tokens["C"], 200
+    )
+    world.bids["A2"] = await call(
+        client, "POST", f"/api/v1/notices/{other}/bids", world.tokens["A"], 201, json={}
+    )
     world.bid_seqs = list(range(before, await log_size(client)))
 
 
@@ -186,7 +238,9 @@ def variants(template: str, world: World) -> list[str]:
         paths = [re.sub(r"\{" + name + r":\w+\}", v, p, count=1) for p in paths for v in values[name]]
     queries = QUERIES.get(template, [{}])
     queries = queries(world) if callable(queries) else queries
-    return [p + ("?" + urlencode(q(world) if callable(q) else q) if q else "") for p in paths for q in queries]
+    return [
+        p + ("?" + urlencode(q(world) if callable(q) else q) if q else "") for p in paths for q in queries
+    ]
 
 
 def _searches(world: World) -> list[Any]:
@@ -204,7 +258,12 @@ QUERIES: dict[str, Any] = {
     "/api/v1/agencies": [{}, {"q": NAMES["A"]}],
     "/agencies": [{}, {"q": NAMES["B"]}],
     "/api/v1/contracts": [{}, *({"agency_id": a} for a in NAMES)],
-    "/api/v1/ocds/releases": [{}, {"limit": 1}, lambda w: {"since": w.since}, lambda w: {"since": w.since, "limit": 1}],
+    "/api/v1/ocds/releases": [
+        {},
+        {"limit": 1},
+        lambda w: {"since": w.since},
+        lambda w: {"since": w.since, "limit": 1},
+    ],
     "/supervision": lambda w: [{}, *_searches(w)],  # a bid entry found by its seq: the log test
     "/supervision/flags": [{}, {"kind": "withdrawals"}, {"kind": "similar_prices"}],
     "/api/v1/supervision/flags": [{}, {"kind": "withdrawals"}],
@@ -263,10 +322,22 @@ async def read_stream(app: Litestar, path: str, headers: dict[str, str], seconds
 
     raw, _, query = path.partition("?")
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-        "path": raw, "raw_path": raw.encode(), "query_string": query.encode(), "root_path": "",
-        "headers": [(b"host", b"testserver.local"), (b"accept", b"text/event-stream"), *((k.lower().encode(), v.encode()) for k, v in headers.items())],
-        "client": ("127.0.0.1", 50000), "server": ("testserver.local", 80),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": raw,
+        "raw_path": raw.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver.local"),
+            (b"accept", b"text/event-stream"),
+            *((k.lower().encode(), v.encode()) for k, v in headers.items()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver.local", 80),
     }
     task = asyncio.ensure_future(app(scope, receive, send))  # type: ignore[arg-type]
     await asyncio.sleep(seconds)
@@ -275,7 +346,9 @@ async def read_stream(app: Litestar, path: str, headers: dict[str, str], seconds
     return f"{status[0] if status else '-'}\n" + b"".join(chunks).decode("utf-8", "replace")
 
 
-async def crawl(client: AsyncClient, app: Litestar, world: World, viewers: Iterable[str], routes: list[str]) -> dict[tuple[str, str, str], str]:
+async def crawl(
+    client: AsyncClient, app: Litestar, world: World, viewers: Iterable[str], routes: list[str]
+) -> dict[tuple[str, str, str], str]:
     """(viewer, template, path) -> the answer, for every GET route outside the log."""
     out = {}
     for viewer in viewers:
@@ -310,13 +383,24 @@ def normalise(text: str) -> str:
 
 
 def difference(before: str, after: str) -> str:
-    lines = difflib.unified_diff(normalise(before).splitlines(), normalise(after).splitlines(), "without bids", "with bids", n=1, lineterm="")
+    lines = difflib.unified_diff(
+        normalise(before).splitlines(),
+        normalise(after).splitlines(),
+        "without bids",
+        "with bids",
+        n=1,
+        lineterm="",
+    )
     return "\n".join(list(lines)[:14])
 
 
 def without_path(answer: str, path: str) -> str:
     """The answer without the path that was asked (as sent, or encoded in a ``next=``)."""
-    for form in sorted({path, path.split("?")[0], quote(path, safe=""), quote(path.split("?")[0], safe="")}, key=len, reverse=True):
+    for form in sorted(
+        {path, path.split("?")[0], quote(path, safe=""), quote(path.split("?")[0], safe="")},
+        key=len,
+        reverse=True,
+    ):
         answer = answer.replace(form, "‹path›")
     return answer
 
@@ -340,7 +424,16 @@ def secrets_of(bid: dict[str, Any], price: int | None) -> list[str]:
 
 
 SCHEMAS = re.compile(r"(schema|extension)\.json$")  # they define the fields, empty or not
-TENDERER_KEYS = {"numberOfTenderers", "tenderers", "bidsAccepted", "bidsWithdrawn", "bid_count", "bids_count", "number_of_bids", "bidders"}
+TENDERER_KEYS = {
+    "numberOfTenderers",
+    "tenderers",
+    "bidsAccepted",
+    "bidsWithdrawn",
+    "bid_count",
+    "bids_count",
+    "number_of_bids",
+    "bidders",
+}
 NULL_UNTIL_CLOSED = {"bids", "bids_accepted", "bids_withdrawn", "openings"}
 
 
@@ -370,11 +463,15 @@ def as_json(answer: str) -> Any:
 
 
 @pytest.fixture
-async def sealed_app(db: Database, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Litestar, AsyncClient]]:
+async def sealed_app(
+    db: Database, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[Litestar, AsyncClient]]:
     cheap = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
     monkeypatch.setattr(passwords, "_hasher", lambda: cheap)
     # Flags that a handful of bids can raise: 1 withdrawn of 3 is flagged once bidding ends.
-    app = create_app(make_settings(database_url, tmp_path, flag_min_bids=2, flag_withdrawn_percent=10), database=db)
+    app = create_app(
+        make_settings(database_url, tmp_path, flag_min_bids=2, flag_withdrawn_percent=10), database=db
+    )
     async with serve_in_process(app) as c:
         yield app, c
 
@@ -382,7 +479,9 @@ async def sealed_app(db: Database, database_url: str, tmp_path: Path, monkeypatc
 VIEWERS = ("anonymous", "outsider", "owner", "admin", "supervisor")
 
 
-async def test_before_the_deadline_no_answer_depends_on_the_bids(sealed_app: tuple[Litestar, AsyncClient], db: Database, connection: AsyncConnection) -> None:
+async def test_before_the_deadline_no_answer_depends_on_the_bids(
+    sealed_app: tuple[Litestar, AsyncClient], db: Database, connection: AsyncConnection
+) -> None:
     app, client = sealed_app
     world = await build_world(client, db)
     routes = get_routes(app)
@@ -396,11 +495,17 @@ async def test_before_the_deadline_no_answer_depends_on_the_bids(sealed_app: tup
     # Error answers: another agency's attempt on a bid learns what it learns of no bid at all;
     # "already bid" is said to the bidder about its own bid only.
     nid = world.ids["notice"]
-    theirs = await client.delete(f"/api/v1/notices/{nid}/bids/{bid['A']['bid_id']}", headers=bearer(world.tokens["outsider"]))
-    nothing = await client.delete(f"/api/v1/notices/{nid}/bids/B-999999", headers=bearer(world.tokens["outsider"]))
+    theirs = await client.delete(
+        f"/api/v1/notices/{nid}/bids/{bid['A']['bid_id']}", headers=bearer(world.tokens["outsider"])
+    )
+    nothing = await client.delete(
+        f"/api/v1/notices/{nid}/bids/B-999999", headers=bearer(world.tokens["outsider"])
+    )
     assert theirs.status_code == nothing.status_code == 404
     assert {**theirs.json(), "instance": None} == {**nothing.json(), "instance": None}
-    again = await client.post(f"/api/v1/notices/{nid}/bids", json={"price_fen": 1_000}, headers=bearer(world.tokens["B"]))
+    again = await client.post(
+        f"/api/v1/notices/{nid}/bids", json={"price_fen": 1_000}, headers=bearer(world.tokens["B"])
+    )
     assert again.status_code == 409 and "already" in again.text
     for key in ("A", "C"):
         assert all(s not in again.text for s in secrets_of(bid[key], PRICES[key])), key
@@ -414,33 +519,56 @@ async def test_before_the_deadline_no_answer_depends_on_the_bids(sealed_app: tup
     for (viewer, template, path), answer in with_bids.items():
         before = without[(viewer, template, path)]
         own = viewer in BIDDERS and template in OWN_ROUTES
-        hidden = [s for key, b in bid.items() if not (viewer in BIDDERS and key in mine_of[viewer]) for s in secrets_of(b, PRICES.get(key))]
+        hidden = [
+            s
+            for key, b in bid.items()
+            if not (viewer in BIDDERS and key in mine_of[viewer])
+            for s in secrets_of(b, PRICES.get(key))
+        ]
         echoed = without_path(answer, path)  # a refusal may quote the path asked, bid id and all
         if shown := [s for s in hidden if s in echoed]:
             problems.append(f"{viewer} GET {path}: shows {shown[:4]}")
-        if not SCHEMAS.search(path) and (data := as_json(answer)) is not None and (said := counts_in_json(data)):
+        if (
+            not SCHEMAS.search(path)
+            and (data := as_json(answer)) is not None
+            and (said := counts_in_json(data))
+        ):
             problems.append(f"{viewer} GET {path}: says who or how many tendered: {said[:3]}")
         if own:
             # Its own bid may show; nothing of another bidder may be added beside it.
-            added = "\n".join(line for line in difflib.ndiff(before.splitlines(), answer.splitlines()) if line.startswith("+ "))
-            others = [world.agencies[k] for k in BIDDERS if k != viewer] + [NAMES[k] for k in BIDDERS if k != viewer]
+            added = "\n".join(
+                line
+                for line in difflib.ndiff(before.splitlines(), answer.splitlines())
+                if line.startswith("+ ")
+            )
+            others = [world.agencies[k] for k in BIDDERS if k != viewer] + [
+                NAMES[k] for k in BIDDERS if k != viewer
+            ]
             if named := [o for o in others if o in added]:
                 problems.append(f"{viewer} GET {path}: its own page names other bidders {named}")
             continue
         if normalise(answer) != normalise(before):
-            problems.append(f"{viewer} GET {path}: differs once bids are placed\n{difference(before, answer)}")
+            problems.append(
+                f"{viewer} GET {path}: differs once bids are placed\n{difference(before, answer)}"
+            )
 
     # Each bidder reads its own bid where it should, and only its own.
     for key in BIDDERS:
-        mine = as_json(with_bids[(key, "/api/v1/notices/{notice_id:str}/bids/mine", f"/api/v1/notices/{nid}/bids/mine")])
+        mine = as_json(
+            with_bids[(key, "/api/v1/notices/{notice_id:str}/bids/mine", f"/api/v1/notices/{nid}/bids/mine")]
+        )
         assert [b["bid_id"] for b in mine] == [bid[key]["bid_id"]], (key, mine)
         page = with_bids[(key, "/notices/{notice_id:str}", f"/notices/{nid}")]
         assert bid[key]["bid_id"] in page, key
         assert own_paths[key]
-    assert not problems, f"{len(problems)} answers tell something of the bids before the deadline:\n" + "\n".join(problems)
+    assert not problems, (
+        f"{len(problems)} answers tell something of the bids before the deadline:\n" + "\n".join(problems)
+    )
 
 
-async def test_the_log_ties_no_bid_to_a_notice_or_an_agency(sealed_app: tuple[Litestar, AsyncClient], db: Database) -> None:
+async def test_the_log_ties_no_bid_to_a_notice_or_an_agency(
+    sealed_app: tuple[Litestar, AsyncClient], db: Database
+) -> None:
     """The log's bid entries name no notice, agency, bid or price, in the API and on the
     pages (the entry pages, the notice filter, the type filter)."""
     app, client = sealed_app
@@ -458,26 +586,44 @@ async def test_the_log_ties_no_bid_to_a_notice_or_an_agency(sealed_app: tuple[Li
     problems: list[str] = []
     for e in bid_entries:
         text = json.dumps(e, ensure_ascii=False)
-        if named := [t for t in tying if t in text] + [k for k in ("notice_id", "agency_id", "bid_id", "price_fen") if k in e]:
+        if named := [t for t in tying if t in text] + [
+            k for k in ("notice_id", "agency_id", "bid_id", "price_fen") if k in e
+        ]:
             problems.append(f"entries: {e['type']} #{e['seq']} names {named}")
     pages = [f"/log/entries/{seq}" for seq in world.bid_seqs]
-    pages += [f"/log?notice_id={n}" for n in notices] + ["/log", "/log?type=bid.accepted", "/log?type=bid.withdrawn", "/log?type=bid.sealed"]
+    pages += [f"/log?notice_id={n}" for n in notices] + [
+        "/log",
+        "/log?type=bid.accepted",
+        "/log?type=bid.withdrawn",
+        "/log?type=bid.sealed",
+    ]
     pages += [f"/api/v1/log/entries?start={min(world.bid_seqs)}&end={size}"]
     for path in pages:
         text = (await client.get(path, headers={"Accept": "text/html"})).text
-        if shown := [t for t in tying[len(notices) + len(bidders):] if t in text] + [p for p in priced if p in text]:
+        if shown := [t for t in tying[len(notices) + len(bidders) :] if t in text] + [
+            p for p in priced if p in text
+        ]:
             problems.append(f"GET {path}: shows {shown[:4]}")
         if path.startswith("/log/entries/") and (named := [t for t in tying if t in text]):
             problems.append(f"GET {path}: a bid's entry page names {named}")
-        if path.startswith("/log?notice_id=") and re.search(r"<code>bid\.(accepted|withdrawn|sealed)</code>", text):
+        if path.startswith("/log?notice_id=") and re.search(
+            r"<code>bid\.(accepted|withdrawn|sealed)</code>", text
+        ):
             problems.append(f"GET {path}: lists bid entries under the notice")
     # The console finds a log entry by its seq: a bid's names nothing either.
     for seq in world.bid_seqs:
         for viewer in ("admin", "supervisor"):
-            text = (await client.get(f"/supervision?q={seq}", headers={"Accept": "text/html", "Cookie": f"{SESSION_COOKIE}={world.tokens[viewer]}"})).text
+            text = (
+                await client.get(
+                    f"/supervision?q={seq}",
+                    headers={"Accept": "text/html", "Cookie": f"{SESSION_COOKIE}={world.tokens[viewer]}"},
+                )
+            ).text
             if named := [t for t in tying if t in text.replace(f"“{seq}”", "")]:
                 problems.append(f"{viewer} GET /supervision?q={seq}: a bid's entry names {named}")
     msp1 = any(e["type"] == "bid.accepted" for e in bid_entries)
     if problems and msp1:
-        pytest.xfail("the bid path still writes MSP/1 bid.accepted entries (issue 18, item 2):\n" + "\n".join(problems))
+        pytest.xfail(
+            "the bid path still writes MSP/1 bid.accepted entries (issue 18, item 2):\n" + "\n".join(problems)
+        )
     assert not problems, "\n".join(problems)

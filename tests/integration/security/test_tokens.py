@@ -23,7 +23,15 @@ Forger = Callable[[Litestar, dict[str, Any]], str]
 
 def claims_of(user: dict[str, Any], **changes: Any) -> dict[str, Any]:
     now = int(time.time())
-    return {"sub": user["id"], "role": user["role"], "iat": now, "exp": now + 600, "ver": 0, "sid": "forged-session-id", **changes}
+    return {
+        "sub": user["id"],
+        "role": user["role"],
+        "iat": now,
+        "exp": now + 600,
+        "ver": 0,
+        "sid": "forged-session-id",
+        **changes,
+    }
 
 
 def secret(app: Litestar) -> str:
@@ -33,22 +41,33 @@ def secret(app: Litestar) -> str:
 ATTACKS: dict[str, Forger] = {
     "tampered signature": lambda app, c: tamper(forge({"alg": "HS256"}, c, key=secret(app))),
     "role raised, signature kept": lambda app, c: ".".join(
-        [*forge({"alg": "HS256"}, {**c, "role": "admin"}, key="x").split(".")[:2], forge({"alg": "HS256"}, c, key=secret(app)).split(".")[2]]
+        [
+            *forge({"alg": "HS256"}, {**c, "role": "admin"}, key="x").split(".")[:2],
+            forge({"alg": "HS256"}, c, key=secret(app)).split(".")[2],
+        ]
     ),
-    "expired": lambda app, c: issue_token(secret=secret(app), subject=c["sub"], role=c["role"], ttl=60, now=int(time.time()) - 3600),
+    "expired": lambda app, c: issue_token(
+        secret=secret(app), subject=c["sub"], role=c["role"], ttl=60, now=int(time.time()) - 3600
+    ),
     "alg none": lambda app, c: forge({"alg": "none", "typ": "JWT"}, c, signature=b""),
     "HS256 keyed with the receipt public key": lambda app, c: forge(
         {"alg": "HS256"}, c, key=public_pem(app.state.receipts.private_key)
     ),
-    "ES256 signed with the receipt key": lambda app, c: forge({"alg": "ES256"}, c, key=app.state.receipts.private_key),
+    "ES256 signed with the receipt key": lambda app, c: forge(
+        {"alg": "ES256"}, c, key=app.state.receipts.private_key
+    ),
     "RS256": lambda app, c: forge({"alg": "RS256"}, c, key=new_rsa_key()),
     "HS512 with the real secret": lambda app, c: forge({"alg": "HS512"}, c, key=secret(app)),
     "sub is a number": lambda app, c: forge({"alg": "HS256"}, {**c, "sub": 1}, key=secret(app)),
     "role is a list": lambda app, c: forge({"alg": "HS256"}, {**c, "role": ["admin"]}, key=secret(app)),
     "exp is a string": lambda app, c: forge({"alg": "HS256"}, {**c, "exp": str(c["exp"])}, key=secret(app)),
-    "no exp": lambda app, c: forge({"alg": "HS256"}, {k: v for k, v in c.items() if k != "exp"}, key=secret(app)),
+    "no exp": lambda app, c: forge(
+        {"alg": "HS256"}, {k: v for k, v in c.items() if k != "exp"}, key=secret(app)
+    ),
     "someone else's role": lambda app, c: forge({"alg": "HS256"}, {**c, "role": "admin"}, key=secret(app)),
-    "a user who never existed": lambda app, c: forge({"alg": "HS256"}, {**c, "sub": "U-999999"}, key=secret(app)),
+    "a user who never existed": lambda app, c: forge(
+        {"alg": "HS256"}, {**c, "sub": "U-999999"}, key=secret(app)
+    ),
 }
 
 
@@ -96,7 +115,9 @@ async def test_forged_and_stale_tokens_are_refused(app: Litestar, client: AsyncC
     ],
     ids=["disabled", "role changed", "deleted", "sessions ended"],
 )
-async def test_a_valid_token_of_a_user_who_changed_is_refused(client: AsyncClient, connection: AsyncConnection, change: str) -> None:
+async def test_a_valid_token_of_a_user_who_changed_is_refused(
+    client: AsyncClient, connection: AsyncConnection, change: str
+) -> None:
     user = await register(client)
     token = await token_for(client, user["email"])
     client.cookies.clear()

@@ -18,8 +18,16 @@ from tests.uploads import PDF
 
 # (what the file is, its bytes, the English message beside the file field)
 REFUSED = [
-    ("JavaScript after a string holding 'stream' (the reported bypass)", pdfs.JS_AFTER_A_STRING, "The PDF holds JavaScript"),
-    ("JavaScript open action inside a compressed object stream", pdfs.JS_IN_OBJECT_STREAM, "The PDF holds JavaScript"),
+    (
+        "JavaScript after a string holding 'stream' (the reported bypass)",
+        pdfs.JS_AFTER_A_STRING,
+        "The PDF holds JavaScript",
+    ),
+    (
+        "JavaScript open action inside a compressed object stream",
+        pdfs.JS_IN_OBJECT_STREAM,
+        "The PDF holds JavaScript",
+    ),
     ("JavaScript in a link annotation's action", pdfs.JS_IN_ANNOTATION, "The PDF holds JavaScript"),
     ("document-level JavaScript in the /Names tree", pdfs.JS_IN_NAME_TREE, "The PDF holds JavaScript"),
     ("launch action", pdfs.LAUNCH, "an action that starts a program"),
@@ -33,7 +41,11 @@ REFUSED = [
     ("arrays nested 200 deep", pdfs.TOO_DEEP, "too deep a structure"),
     ("arrays nested 5000 deep", pdfs.FAR_TOO_DEEP, "could not be read"),
     ("12,000 objects in a 100 kB file", pdfs.TOO_MANY_OBJECTS, "too many objects"),
-    ("encrypted for a password (its objects cannot be checked)", pdfs.encrypted("open sesame"), "protected by a password"),
+    (
+        "encrypted for a password (its objects cannot be checked)",
+        pdfs.encrypted("open sesame"),
+        "protected by a password",
+    ),
 ]
 ACCEPTED = [
     ("the minimal one-page PDF", PDF),
@@ -66,7 +78,10 @@ async def test_clean_pdfs_are_still_taken(client: AsyncClient) -> None:
     await create(client, headers)
     for why, content in ACCEPTED:
         response = await client.post(
-            "/api/v1/agencies/mine/documents", files={"file": ("营业执照.pdf", content, "application/pdf")}, data={"kind": "other"}, headers=headers
+            "/api/v1/agencies/mine/documents",
+            files={"file": ("营业执照.pdf", content, "application/pdf")},
+            data={"kind": "other"},
+            headers=headers,
         )
         assert response.status_code == 201, (why, response.text)
         assert response.json()["content_type"] == "application/pdf"
@@ -74,14 +89,23 @@ async def test_clean_pdfs_are_still_taken(client: AsyncClient) -> None:
 
 @pytest.mark.parametrize(
     ("content", "text"),
-    [(pdfs.JS_IN_OBJECT_STREAM, "The PDF holds JavaScript"), (pdfs.EMBEDDED_FILE, "embedded or attached files"), (pdfs.NOT_A_PDF_BODY, "could not be read")],
+    [
+        (pdfs.JS_IN_OBJECT_STREAM, "The PDF holds JavaScript"),
+        (pdfs.EMBEDDED_FILE, "embedded or attached files"),
+        (pdfs.NOT_A_PDF_BODY, "could not be read"),
+    ],
     ids=["javascript", "embedded", "unreadable"],
 )
-async def test_the_page_says_why_beside_the_file_field(client: AsyncClient, content: bytes, text: str) -> None:
+async def test_the_page_says_why_beside_the_file_field(
+    client: AsyncClient, content: bytes, text: str
+) -> None:
     await onboard(client)
     token = csrf_from((await client.get("/agency")).text)
     response = await client.post(
-        "/agency/documents", data={"_csrf_token": token, "kind": "certificate"}, files={"file": ("证书.pdf", content)}, headers={"Accept-Language": "en"}
+        "/agency/documents",
+        data={"_csrf_token": token, "kind": "certificate"},
+        files={"file": ("证书.pdf", content)},
+        headers={"Accept-Language": "en"},
     )
     assert response.status_code == 422
     assert 'id="e-file"' in response.text

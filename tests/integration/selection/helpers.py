@@ -33,7 +33,9 @@ async def wait_until(moment: datetime) -> None:
     await asyncio.sleep(max(0.0, (moment - datetime.now(UTC)).total_seconds()) + 0.05)
 
 
-async def agencies(client: AsyncClient, staff: dict[str, str], n: int, **overrides: Any) -> list[tuple[dict[str, str], dict[str, Any]]]:
+async def agencies(
+    client: AsyncClient, staff: dict[str, str], n: int, **overrides: Any
+) -> list[tuple[dict[str, str], dict[str, Any]]]:
     return [await approved_agency(client, staff, **overrides) for _ in range(n)]
 
 
@@ -51,7 +53,9 @@ async def open_round(
     for lowest price). Agencies are made before the notice, so the bids fit in the window."""
     owner = owner or await owner_user(client)
     who = await agencies(client, staff, bidders) if isinstance(bidders, int) else bidders
-    body = await draft(client, owner, bid_deadline=(datetime.now(UTC) + timedelta(seconds=due_in)).isoformat(), **notice)
+    body = await draft(
+        client, owner, bid_deadline=(datetime.now(UTC) + timedelta(seconds=due_in)).isoformat(), **notice
+    )
     response = await client.post(f"/api/v1/notices/{body['id']}/publish", headers=owner)
     assert response.status_code == 200, response.text
     bids = []
@@ -79,20 +83,53 @@ async def close(client: AsyncClient, r: Round, headers: dict[str, str] | None = 
 # (published before the upgrade), whose entries keep MSP/1's shape.
 HEAD = {"v", "seq", "type", "ts"}
 ENTRY_FIELDS = {
-    "notice.published": {"notice_id", "method", "winners", "min_candidates", "bid_deadline", "terms_sha256", "commit", "scheme", "sealing"},
+    "notice.published": {
+        "notice_id",
+        "method",
+        "winners",
+        "min_candidates",
+        "bid_deadline",
+        "terms_sha256",
+        "commit",
+        "scheme",
+        "sealing",
+    },
     "notice.cancelled": {"notice_id", "reason", "openings"},
     "bid.sealed": {"commitment"},
     "bidding.closed": {"notice_id", "secret", "openings", "candidates", "excluded", "eligible"},
     "selection.failed": {"notice_id", "reason"},
-    "selection.drawn": {"notice_id", "attempt", "scheme", "beacon", "seed", "order", "ranking", "winners", "alternates"},
+    "selection.drawn": {
+        "notice_id",
+        "attempt",
+        "scheme",
+        "beacon",
+        "seed",
+        "order",
+        "ranking",
+        "winners",
+        "alternates",
+    },
     "selection.direct": {"notice_id", "agency_id", "justification"},
     "award.declined": {"notice_id", "agency_id", "reason", "replacement"},
     "award.disqualified": {"notice_id", "agency_id", "objection_id", "replacement"},
     "award.final": {"notice_id", "winners"},
 }
 ENTRY_FIELDS_V1 = {
-    **{k: v for k, v in ENTRY_FIELDS.items() if k not in ("bid.sealed", "notice.published", "notice.cancelled", "bidding.closed")},
-    "notice.published": {"notice_id", "method", "winners", "min_candidates", "bid_deadline", "terms_sha256", "commit", "scheme"},
+    **{
+        k: v
+        for k, v in ENTRY_FIELDS.items()
+        if k not in ("bid.sealed", "notice.published", "notice.cancelled", "bidding.closed")
+    },
+    "notice.published": {
+        "notice_id",
+        "method",
+        "winners",
+        "min_candidates",
+        "bid_deadline",
+        "terms_sha256",
+        "commit",
+        "scheme",
+    },
     "notice.cancelled": {"notice_id", "reason"},
     "bid.accepted": {"notice_id", "bid_id", "agency_id", "bid_sha256"},
     "bid.withdrawn": {"notice_id", "bid_id", "agency_id"},
@@ -106,7 +143,11 @@ async def entries_of(client: AsyncClient, notice_id: str, type: str | None = Non
     ``bid.sealed`` entry naming no notice: see ``sealed_entries`` and ``assert_opened``."""
     from tests.integration.agencies.test_api import log_entries
 
-    return [e for e in await log_entries(client) if e.get("notice_id") == notice_id and (type is None or e["type"] == type)]
+    return [
+        e
+        for e in await log_entries(client)
+        if e.get("notice_id") == notice_id and (type is None or e["type"] == type)
+    ]
 
 
 async def sealed_entries(client: AsyncClient) -> list[dict[str, Any]]:
@@ -133,13 +174,22 @@ def assert_opened(log: list[dict[str, Any]], opening_entry: dict[str, Any]) -> l
     by_seq = {e["seq"]: e for e in log}
     story = [e for e in log if e.get("notice_id") == notice_id]
     published = next(e for e in story if e["type"] == "notice.published")
-    deadline = [e["bid_deadline"] for e in story if e["type"] in ("notice.published", "notice.amended") and e["seq"] < opening_entry["seq"]][-1]
+    deadline = [
+        e["bid_deadline"]
+        for e in story
+        if e["type"] in ("notice.published", "notice.amended") and e["seq"] < opening_entry["seq"]
+    ][-1]
     openings = opening_entry["openings"]
-    assert [o["bid"]["bid_id"].encode() for o in openings] == sorted(o["bid"]["bid_id"].encode() for o in openings)
+    assert [o["bid"]["bid_id"].encode() for o in openings] == sorted(
+        o["bid"]["bid_id"].encode() for o in openings
+    )
     claimed: list[int] = []
     for o in openings:
         assert set(o) == {"bid", "salt", "seq", "withdrawn"}, o
-        assert set(o["bid"]) == {"agency_id", "bid_id", "notice_id", "price_fen"} and o["bid"]["notice_id"] == notice_id, o
+        assert (
+            set(o["bid"]) == {"agency_id", "bid_id", "notice_id", "price_fen"}
+            and o["bid"]["notice_id"] == notice_id
+        ), o
         document = protocol.canonical_json(o["bid"])
         commitment = protocol.bid_commitment(bytes.fromhex(o["salt"]), document)
         entry = by_seq[o["seq"]]
@@ -150,7 +200,10 @@ def assert_opened(log: list[dict[str, Any]], opening_entry: dict[str, Any]) -> l
             w = o["withdrawn"]
             withdrawal = by_seq[w["seq"]]
             expected = protocol.withdrawal_commitment(bytes.fromhex(w["salt"]), commitment)
-            assert withdrawal["type"] == "bid.sealed" and withdrawal["commitment"] == expected.hex(), (o, withdrawal)
+            assert withdrawal["type"] == "bid.sealed" and withdrawal["commitment"] == expected.hex(), (
+                o,
+                withdrawal,
+            )
             assert o["seq"] < w["seq"] < opening_entry["seq"] and withdrawal["ts"] < deadline, (o, withdrawal)
             claimed.append(w["seq"])
     assert len(set(claimed)) == len(claimed), "a sealed entry claimed twice"
@@ -180,8 +233,14 @@ def recompute(record: dict[str, Any], *, beacon: bytes = b"") -> dict[str, Any]:
     seed = protocol.seed(record["notice_id"], 1, secret, eligible, record["scheme"], beacon)
     order = protocol.draw_order(seed, candidates)
     if record.get("openings") is not None:  # MSP/2: the standing bids are the openings not withdrawn
-        assert record["bids"] == standing_of(record["openings"]), "the record's bids are not its openings' standing bids"
-    prices = {b["agency_id"]: b["price_fen"] for b in record["bids"]} if record["method"] == "lowest_price" else None
+        assert record["bids"] == standing_of(record["openings"]), (
+            "the record's bids are not its openings' standing bids"
+        )
+    prices = (
+        {b["agency_id"]: b["price_fen"] for b in record["bids"]}
+        if record["method"] == "lowest_price"
+        else None
+    )
     ranking = protocol.rank(record["method"], order, prices)
     winners, alternates = protocol.split_winners(ranking, record["k"])
     return {
@@ -208,7 +267,10 @@ def verify_log(url: str, *args: str) -> tuple[int, dict[str, Any], str]:
     its JSON report, what it wrote to stderr)."""
     done = subprocess.run(
         [sys.executable, "-I", str(ROOT / "ops/verify_log.py"), "--url", url, "--json", *args],
-        capture_output=True, text=True, timeout=120, cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd="/",
     )
     try:
         report = json.loads(done.stdout)
@@ -219,7 +281,14 @@ def verify_log(url: str, *args: str) -> tuple[int, dict[str, Any], str]:
 
 def market_cli(*args: str, database_url: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url, "MARKET_DATA_DIR": str(data_dir)}
-    return subprocess.run([sys.executable, "-m", "market.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "market.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def assert_notices_ok(report: dict[str, Any], notice_ids: list[str]) -> None:
@@ -245,7 +314,13 @@ async def admin_on(client: AsyncClient, database_url: str) -> dict[str, str]:
     return bearer(await token_for(client, email))
 
 
-async def wait_decided(client: AsyncClient, notice_ids: list[str], *, timeout: float = 20.0, done: tuple[str, ...] = ("selected", "failed", "awarded")) -> dict[str, dict[str, Any]]:
+async def wait_decided(
+    client: AsyncClient,
+    notice_ids: list[str],
+    *,
+    timeout: float = 20.0,
+    done: tuple[str, ...] = ("selected", "failed", "awarded"),
+) -> dict[str, dict[str, Any]]:
     """Poll each notice's selection record until its status is one of ``done``."""
     records: dict[str, dict[str, Any]] = {}
     give_up = asyncio.get_running_loop().time() + timeout
@@ -256,7 +331,9 @@ async def wait_decided(client: AsyncClient, notice_ids: list[str], *, timeout: f
         pending = [n for n, r in records.items() if r["status"] not in done]
         if not pending:
             return records
-        assert asyncio.get_running_loop().time() < give_up, f"not decided within {timeout} s: {[(n, records[n]['status']) for n in pending]}"
+        assert asyncio.get_running_loop().time() < give_up, (
+            f"not decided within {timeout} s: {[(n, records[n]['status']) for n in pending]}"
+        )
         await asyncio.sleep(0.2)
 
 
@@ -275,14 +352,28 @@ async def assert_story_verifies(client: AsyncClient, notice_id: str, status: str
     assert report.problems == [], [(p.seq, p.message) for p in report.problems]
     assert report.status == status, report.summary
     published = next(e for e in story if e["type"] == "notice.published")
-    openings = [e for e in story if e["type"] in ("bidding.closed", "notice.cancelled") and e.get("openings") is not None]
+    openings = [
+        e
+        for e in story
+        if e["type"] in ("bidding.closed", "notice.cancelled") and e.get("openings") is not None
+    ]
     if published["v"] == 2 and status != "open":
         [opening] = openings
         mine = set(assert_opened(log, opening))
         record = await selection_of(client, notice_id)
         if record["seqs"]["closed"] is not None:
             assert record["sealed"] == sorted(mine) and record["openings"] == opening["openings"]
-        others = [e for e in log if e["type"] in ("bidding.closed", "notice.cancelled", "bids.opened") and e.get("notice_id") != notice_id and e.get("openings")]
+        others = [
+            e
+            for e in log
+            if e["type"] in ("bidding.closed", "notice.cancelled", "bids.opened")
+            and e.get("notice_id") != notice_id
+            and e.get("openings")
+        ]
         for other in others:
-            theirs = {o["seq"] for o in other["openings"]} | {o["withdrawn"]["seq"] for o in other["openings"] if o["withdrawn"]}
-            assert not mine & theirs, f"sealed entries {sorted(mine & theirs)} are claimed by {notice_id} and by {other['notice_id']}"
+            theirs = {o["seq"] for o in other["openings"]} | {
+                o["withdrawn"]["seq"] for o in other["openings"] if o["withdrawn"]
+            }
+            assert not mine & theirs, (
+                f"sealed entries {sorted(mine & theirs)} are claimed by {notice_id} and by {other['notice_id']}"
+            )

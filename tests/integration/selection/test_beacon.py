@@ -23,10 +23,24 @@ from market.log.notice_checks import notice_report
 from market.notices import service as notices_service
 from market.selection import service
 from market.selection.api import context
-from market.selection.beacon import QUICKNET_CHAIN_HASH, BeaconRound, BeaconUnavailable, DrandRelays, emitted_at, verify_round
+from market.selection.beacon import (
+    QUICKNET_CHAIN_HASH,
+    BeaconRound,
+    BeaconUnavailable,
+    DrandRelays,
+    emitted_at,
+    verify_round,
+)
 from tests.integration.agencies.test_api import admin
 from tests.integration.notices.test_api import approved_agency
-from tests.integration.selection.helpers import close, entries_of, open_round, recompute, selection_of, wait_until
+from tests.integration.selection.helpers import (
+    close,
+    entries_of,
+    open_round,
+    recompute,
+    selection_of,
+    wait_until,
+)
 
 # drand quicknet round 657413, as the League of Entropy relays served it.
 ROUND = 657413
@@ -84,7 +98,7 @@ class FakeRelay:
         relay = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 relay.asked.append(self.path)
                 payload = json.dumps(relay.body).encode() if relay.body is not None else b""
                 self.send_response(relay.status)
@@ -144,7 +158,9 @@ async def test_a_forged_round_is_a_fault_and_the_next_relay_is_asked(closed_port
     assert closed_port in raised.value.reason  # the next relay was tried too
 
 
-async def test_the_relays_load_the_system_certificates_once(monkeypatch: pytest.MonkeyPatch, closed_port: str) -> None:
+async def test_the_relays_load_the_system_certificates_once(
+    monkeypatch: pytest.MonkeyPatch, closed_port: str
+) -> None:
     """Each fetch used to build a TLS context (tens of ms of CPU loading certificates); the
     scheduler fetches for every notice waiting on the beacon."""
     import ssl
@@ -176,17 +192,15 @@ async def test_an_unreachable_or_failing_relay_leaves_the_beacon_unavailable(clo
         await DrandRelays((closed_port,), timeout=2).fetch(ROUND)
     assert raised.value.fault is False
     assert closed_port in raised.value.reason and "unreachable" in raised.value.reason
-    with FakeRelay(None, status=404) as missing:
-        with pytest.raises(BeaconUnavailable) as raised:
-            await DrandRelays((missing.url,), timeout=2).fetch(ROUND)
+    with FakeRelay(None, status=404) as missing, pytest.raises(BeaconUnavailable) as raised:
+        await DrandRelays((missing.url,), timeout=2).fetch(ROUND)
     assert raised.value.fault is False and missing.url in raised.value.reason and "404" in raised.value.reason
 
 
 async def test_a_round_not_yet_emitted_is_not_asked_for() -> None:
     future = protocol.drand_quicknet_round(2_000_000_000)
-    with good() as relay:
-        with pytest.raises(BeaconUnavailable) as raised:
-            await DrandRelays((relay.url,), timeout=2).fetch(future)
+    with good() as relay, pytest.raises(BeaconUnavailable) as raised:
+        await DrandRelays((relay.url,), timeout=2).fetch(future)
     assert relay.asked == [] and "not emitted" in raised.value.reason
 
 
@@ -197,7 +211,9 @@ class FakeBeacon:
     """Raises BeaconUnavailable for the first ``failures`` calls (forever with None), then
     gives the recorded round; counts the calls and the rounds asked for."""
 
-    def __init__(self, failures: int | None = 0, reason: str = "https://relay.invalid: unreachable (timed out)") -> None:
+    def __init__(
+        self, failures: int | None = 0, reason: str = "https://relay.invalid: unreachable (timed out)"
+    ) -> None:
         self.failures, self.reason = failures, reason
         self.asked: list[int] = []
 
@@ -218,13 +234,17 @@ async def backdate_beacon_check(db: Database, notice_id: str) -> None:
     """The scheduler looks again 10 s after the last try; make that time have passed."""
     async with db.transaction() as session:
         await session.execute(
-            sa.text("UPDATE selection SET beacon_checked_at = clock_timestamp() - interval '1 minute' WHERE notice_id = (SELECT id FROM notice WHERE public_id = :n)"),
+            sa.text(
+                "UPDATE selection SET beacon_checked_at = clock_timestamp() - interval '1 minute' WHERE notice_id = (SELECT id FROM notice WHERE public_id = :n)"
+            ),
             {"n": notice_id},
         )
 
 
 @pytest.mark.usefixtures("committed_to_the_round")
-async def test_a_notice_committed_to_a_drand_round_waits_for_it_then_draws_with_it(client: AsyncClient, app: Litestar, db: Database) -> None:
+async def test_a_notice_committed_to_a_drand_round_waits_for_it_then_draws_with_it(
+    client: AsyncClient, app: Litestar, db: Database
+) -> None:
     beacon = FakeBeacon(failures=1)
     app.state.beacon = beacon
     staff = await admin(client, db)
@@ -240,7 +260,9 @@ async def test_a_notice_committed_to_a_drand_round_waits_for_it_then_draws_with_
     assert waiting["seed"] is None and waiting["winners"] is None and waiting["holders"] == []
     assert waiting["seqs"]["closed"] is not None and waiting["seqs"]["outcome"] is None
     assert [e["type"] for e in await entries_of(client, r.notice_id)][-1] == "bidding.closed"
-    assert "waiting_for_beacon" in [m["kind"] for m in (await client.get("/api/v1/me/messages", headers=r.owner)).json()]
+    assert "waiting_for_beacon" in [
+        m["kind"] for m in (await client.get("/api/v1/me/messages", headers=r.owner)).json()
+    ]
 
     # Not due again until the retry interval has passed...
     async with db.transaction() as session:
@@ -253,7 +275,9 @@ async def test_a_notice_committed_to_a_drand_round_waits_for_it_then_draws_with_
     assert beacon.asked == [ROUND, ROUND]
 
     record = await selection_of(client, r.notice_id)
-    assert record["status"] == "selected" and record["fairness"] == "beacon" and record["waiting_reason"] is None
+    assert (
+        record["status"] == "selected" and record["fairness"] == "beacon" and record["waiting_reason"] is None
+    )
     assert record["beacon"] == {"round": ROUND, "signature": SIGNATURE, "randomness": RANDOMNESS}
     expected = recompute(record, beacon=bytes.fromhex(RANDOMNESS))
     for key in ("commit", "eligible", "seed", "order", "ranking", "winners", "alternates"):
@@ -279,12 +303,22 @@ async def test_a_notice_committed_to_a_drand_round_waits_for_it_then_draws_with_
 
 
 @pytest.mark.usefixtures("committed_to_the_round")
-async def test_without_the_beacon_the_notice_waits_and_never_draws_with_scheme_none(client: AsyncClient, app: Litestar, db: Database) -> None:
+async def test_without_the_beacon_the_notice_waits_and_never_draws_with_scheme_none(
+    client: AsyncClient, app: Litestar, db: Database
+) -> None:
     reason = "https://api.drand.sh: refused (the BLS signature does not verify for round 657413)"
     beacon = FakeBeacon(failures=None, reason=reason)
     app.state.beacon = beacon
     staff = await admin(client, db)
-    r = await open_round(client, staff, bidders=3, method="lowest_price", prices=[500_000, 400_000, 450_000], winners=1, min_candidates=3)
+    r = await open_round(
+        client,
+        staff,
+        bidders=3,
+        method="lowest_price",
+        prices=[500_000, 400_000, 450_000],
+        winners=1,
+        min_candidates=3,
+    )
     record = await close(client, r)
     assert record["status"] == "closed" and record["waiting_reason"] == reason and record["seed"] is None
     for _ in range(2):
@@ -305,12 +339,16 @@ async def test_without_the_beacon_the_notice_waits_and_never_draws_with_scheme_n
     notice = (await client.get(f"/api/v1/notices/{r.notice_id}")).json()
     assert notice["status"] == "closed" and notice["scheme"] == SCHEME
     # The owner cannot cancel it now either: the draw is owed.
-    cancel = await client.post(f"/api/v1/notices/{r.notice_id}/cancel", json={"reason": "等不及了，取消"}, headers=r.owner)
+    cancel = await client.post(
+        f"/api/v1/notices/{r.notice_id}/cancel", json={"reason": "等不及了，取消"}, headers=r.owner
+    )
     assert cancel.status_code == 409
 
 
 @pytest.mark.usefixtures("committed_to_the_round")
-async def test_a_round_not_yet_emitted_is_waited_for_without_asking_the_relays(client: AsyncClient, app: Litestar, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_round_not_yet_emitted_is_waited_for_without_asking_the_relays(
+    client: AsyncClient, app: Litestar, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     future = protocol.drand_quicknet_round(2_000_000_000)
     monkeypatch.setattr(notices_service, "_scheme", lambda settings, deadline: f"drand/quicknet/{future}")
     beacon = FakeBeacon()
@@ -368,10 +406,14 @@ async def test_one_notice_whose_step_fails_does_not_stop_the_scheduler_closing_t
 
     staff = await admin(client, db)
     bidders = [await approved_agency(client, staff) for _ in range(3)]
-    stuck = await open_round(client, staff, bidders=bidders, method="lottery", winners=1, min_candidates=3, due_in=1.0)
+    stuck = await open_round(
+        client, staff, bidders=bidders, method="lottery", winners=1, min_candidates=3, due_in=1.0
+    )
     assert (await selection_of(client, stuck.notice_id))["scheme"] == SCHEME
     monkeypatch.undo()  # the next notice commits to scheme none, and is due a little later
-    fine = await open_round(client, staff, bidders=bidders, method="lottery", winners=1, min_candidates=3, due_in=1.5)
+    fine = await open_round(
+        client, staff, bidders=bidders, method="lottery", winners=1, min_candidates=3, due_in=1.5
+    )
     assert (await selection_of(client, fine.notice_id))["scheme"] == "none"
     assert stuck.deadline < fine.deadline  # the failing notice comes first in the scheduler's order
     await wait_until(fine.deadline)

@@ -32,7 +32,9 @@ NOTICES = 12
 OUTCOMES = ("selection.drawn", "selection.direct", "selection.failed")
 
 
-async def due_together(client: AsyncClient, staff: dict[str, str], n: int) -> tuple[list[str], datetime, dict[str, str]]:
+async def due_together(
+    client: AsyncClient, staff: dict[str, str], n: int
+) -> tuple[list[str], datetime, dict[str, str]]:
     """``n`` notices with one deadline four seconds away; most get three bids (a
     draw), every fourth two (too few: it fails). Returns their ids, the deadline, the owner."""
     owner = await owner_user(client)
@@ -41,25 +43,42 @@ async def due_together(client: AsyncClient, staff: dict[str, str], n: int) -> tu
     ids = []
     for i in range(n):
         method = "lowest_price" if i % 3 == 1 else "lottery"
-        body = await draft(client, owner, method=method, winners=1, min_candidates=3, bid_deadline=deadline.isoformat(), title=f"并发关闭测试 {i}")
+        body = await draft(
+            client,
+            owner,
+            method=method,
+            winners=1,
+            min_candidates=3,
+            bid_deadline=deadline.isoformat(),
+            title=f"并发关闭测试 {i}",
+        )
         assert (await client.post(f"/api/v1/notices/{body['id']}/publish", headers=owner)).status_code == 200
         ids.append(body["id"])
 
     async def bid(notice_id: str, method_priced: bool, who: int) -> None:
         payload = {"price_fen": 100_000 + 1_000 * (who % 2)} if method_priced else {}  # two tie
-        response = await client.post(f"/api/v1/notices/{notice_id}/bids", json=payload, headers=bidders[who][0])
+        response = await client.post(
+            f"/api/v1/notices/{notice_id}/bids", json=payload, headers=bidders[who][0]
+        )
         assert response.status_code == 201, response.text
 
-    await asyncio.gather(*(bid(nid, i % 3 == 1, who) for i, nid in enumerate(ids) for who in range(2 if i % 4 == 3 else 3)))
+    await asyncio.gather(
+        *(bid(nid, i % 3 == 1, who) for i, nid in enumerate(ids) for who in range(2 if i % 4 == 3 else 3))
+    )
     assert datetime.now(UTC) < deadline, "setup took longer than the bid window"
     return ids, deadline, owner
 
 
 async def counts_by_notice(db: Database, notice_ids: list[str]) -> dict[str, Counter[str]]:
     async with db.transaction() as session:
-        rows = (await session.execute(
-            sa.text("SELECT notice_id, type, count(*) FROM log_entry WHERE notice_id = ANY(:ids) GROUP BY notice_id, type"), {"ids": notice_ids}
-        )).all()
+        rows = (
+            await session.execute(
+                sa.text(
+                    "SELECT notice_id, type, count(*) FROM log_entry WHERE notice_id = ANY(:ids) GROUP BY notice_id, type"
+                ),
+                {"ids": notice_ids},
+            )
+        ).all()
     counts: dict[str, Counter[str]] = {n: Counter() for n in notice_ids}
     for notice_id, type_, count in rows:
         counts[notice_id][type_] = count
@@ -102,7 +121,9 @@ async def check_records(client: AsyncClient, notice_ids: list[str]) -> None:
 
 
 @pytest.mark.committing
-async def test_two_schedulers_on_two_engines_close_each_notice_once(committed_database_url: str, tmp_path: Path) -> None:
+async def test_two_schedulers_on_two_engines_close_each_notice_once(
+    committed_database_url: str, tmp_path: Path
+) -> None:
     settings = make_settings(committed_database_url, tmp_path)
     db = Database.from_url(committed_database_url, pool_size=12, max_overflow=0)
     app = create_app(settings, database=db)
@@ -130,7 +151,9 @@ async def test_two_schedulers_on_two_engines_close_each_notice_once(committed_da
 
 
 @pytest.mark.committing
-async def test_concurrent_close_requests_and_a_scheduler_close_each_notice_once(committed_database_url: str, tmp_path: Path) -> None:
+async def test_concurrent_close_requests_and_a_scheduler_close_each_notice_once(
+    committed_database_url: str, tmp_path: Path
+) -> None:
     settings = make_settings(committed_database_url, tmp_path)
     db = Database.from_url(committed_database_url, pool_size=24, max_overflow=0)
     app = create_app(settings, database=db)
@@ -148,7 +171,9 @@ async def test_concurrent_close_requests_and_a_scheduler_close_each_notice_once(
             scheduler = Scheduler(engine, context(app.state), interval=1.0)
             presses = [press(nid, h) for nid in ids for h in (owner, staff, owner)]
             *answers, by_scheduler = await asyncio.gather(*presses, scheduler.run_once())
-            assert [status for status, _ in answers] == [200] * len(presses), [a for a in answers if a[0] != 200][:3]
+            assert [status for status, _ in answers] == [200] * len(presses), [
+                a for a in answers if a[0] != 200
+            ][:3]
             for i, notice_id in enumerate(ids):
                 three = [body for _, body in answers[3 * i : 3 * i + 3]]
                 assert three[0] == three[1] == three[2], notice_id  # the same record, whoever closed it

@@ -55,7 +55,9 @@ async def change_one_byte(database_url: str, seq: int, field: str) -> None:
 
 
 @pytest.mark.committing
-async def test_four_kinds_of_selection_closed_by_the_server_and_verified_from_outside(committed_database_url: str, tmp_path: Path) -> None:
+async def test_four_kinds_of_selection_closed_by_the_server_and_verified_from_outside(
+    committed_database_url: str, tmp_path: Path
+) -> None:
     data_dir = tmp_path / "data"
     with running_server(committed_database_url, data_dir, **LIVE_ENV) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
@@ -67,13 +69,44 @@ async def test_four_kinds_of_selection_closed_by_the_server_and_verified_from_ou
             # Four notices, one deadline a few seconds away.
             deadline = datetime.now(UTC) + timedelta(seconds=5)
             at = deadline.isoformat()
-            lottery = await draft(client, owner, method="lottery", winners=1, min_candidates=3, bid_deadline=at, title="抽签：某道路环评")
-            lowest = await draft(client, owner, method="lowest_price", winners=1, min_candidates=3, bid_deadline=at, title="最低价：某水库环评")
-            direct = await draft(
-                client, owner, method="direct", winners=1, min_candidates=1, bid_deadline=at, title="直接选取：续作评估",
-                direct_agency_id=ids[4], direct_justification=JUSTIFICATION,
+            lottery = await draft(
+                client,
+                owner,
+                method="lottery",
+                winners=1,
+                min_candidates=3,
+                bid_deadline=at,
+                title="抽签：某道路环评",
             )
-            too_few = await draft(client, owner, method="lottery", winners=1, min_candidates=3, bid_deadline=at, title="报名不足：某矿山环评")
+            lowest = await draft(
+                client,
+                owner,
+                method="lowest_price",
+                winners=1,
+                min_candidates=3,
+                bid_deadline=at,
+                title="最低价：某水库环评",
+            )
+            direct = await draft(
+                client,
+                owner,
+                method="direct",
+                winners=1,
+                min_candidates=1,
+                bid_deadline=at,
+                title="直接选取：续作评估",
+                direct_agency_id=ids[4],
+                direct_justification=JUSTIFICATION,
+            )
+            too_few = await draft(
+                client,
+                owner,
+                method="lottery",
+                winners=1,
+                min_candidates=3,
+                bid_deadline=at,
+                title="报名不足：某矿山环评",
+            )
             notices = [lottery["id"], lowest["id"], direct["id"], too_few["id"]]
             for notice_id in notices:
                 response = await client.post(f"/api/v1/notices/{notice_id}/publish", headers=owner)
@@ -81,7 +114,9 @@ async def test_four_kinds_of_selection_closed_by_the_server_and_verified_from_ou
 
             async def bid(notice_id: str, who: int, price: int | None = None) -> None:
                 body = {"price_fen": price} if price is not None else {}
-                response = await client.post(f"/api/v1/notices/{notice_id}/bids", json=body, headers=agencies[who][0])
+                response = await client.post(
+                    f"/api/v1/notices/{notice_id}/bids", json=body, headers=agencies[who][0]
+                )
                 assert response.status_code == 201, response.text
 
             await asyncio.gather(
@@ -91,7 +126,9 @@ async def test_four_kinds_of_selection_closed_by_the_server_and_verified_from_ou
                 *(bid(too_few["id"], i) for i in range(2)),
             )
             assert datetime.now(UTC) < deadline, "setup took longer than the bid window"
-            refused = await client.post(f"/api/v1/notices/{direct['id']}/bids", json={}, headers=agencies[0][0])
+            refused = await client.post(
+                f"/api/v1/notices/{direct['id']}/bids", json={}, headers=agencies[0][0]
+            )
             assert refused.status_code == 403
 
             # Nobody closes them: the server's scheduler does, within seconds of the deadline.
@@ -106,7 +143,9 @@ async def test_four_kinds_of_selection_closed_by_the_server_and_verified_from_ou
 
             priced = records[lowest["id"]]
             assert priced["status"] == "selected"
-            assert {b["agency_id"]: b["price_fen"] for b in priced["bids"]} == dict(zip(ids, PRICES, strict=False))
+            assert {b["agency_id"]: b["price_fen"] for b in priced["bids"]} == dict(
+                zip(ids, PRICES, strict=False)
+            )
             expected = recompute(priced)
             assert {k: priced[k] for k in expected} == expected
             order = priced["order"]
@@ -118,7 +157,11 @@ async def test_four_kinds_of_selection_closed_by_the_server_and_verified_from_ou
             assert chosen["direct"] == {"agency_id": ids[4], "justification": JUSTIFICATION}
 
             failed = records[too_few["id"]]
-            assert failed["status"] == "failed" and failed["failed_reason"] == "too_few_candidates" and failed["winners"] is None
+            assert (
+                failed["status"] == "failed"
+                and failed["failed_reason"] == "too_few_candidates"
+                and failed["winners"] is None
+            )
 
             # MSP/2: each close opened exactly the bids placed on its notice (5, 4, 1 and 2),
             # twelve sealed entries in all, each claimed once.
@@ -127,7 +170,9 @@ async def test_four_kinds_of_selection_closed_by_the_server_and_verified_from_ou
             for notice_id, count in placed.items():
                 record = records[notice_id]
                 assert (record["protocol"], record["sealing"]) == (2, "server"), notice_id
-                assert len(record["openings"]) == count and all(o["withdrawn"] is None for o in record["openings"]), notice_id
+                assert len(record["openings"]) == count and all(
+                    o["withdrawn"] is None for o in record["openings"]
+                ), notice_id
                 assert record["bids"] == [o["bid"] for o in record["openings"]]
                 claimed += record["sealed"]
             assert sorted(claimed) == [e["seq"] for e in await sealed_entries(client)] and len(claimed) == 12
@@ -135,7 +180,10 @@ async def test_four_kinds_of_selection_closed_by_the_server_and_verified_from_ou
             for notice_id in notices:
                 types = [e["type"] for e in await entries_of(client, notice_id)]
                 assert types.count("bidding.closed") == 1, (notice_id, types)
-                assert sum(types.count(t) for t in ("selection.drawn", "selection.direct", "selection.failed")) == 1, (notice_id, types)
+                assert (
+                    sum(types.count(t) for t in ("selection.drawn", "selection.direct", "selection.failed"))
+                    == 1
+                ), (notice_id, types)
                 closed = next(e for e in await entries_of(client, notice_id, "bidding.closed"))
                 assert protocol.parse_ts(closed["ts"]) >= deadline
 
@@ -145,7 +193,12 @@ async def test_four_kinds_of_selection_closed_by_the_server_and_verified_from_ou
             assert report["ok"] is True and report["size"] >= 4 * 2 + 12
             assert_notices_ok(report, notices)
             statuses = {n: report["notices"][n]["status"] for n in notices}
-            assert statuses == {lottery["id"]: "selected", lowest["id"]: "selected", direct["id"]: "selected", too_few["id"]: "failed"}
+            assert statuses == {
+                lottery["id"]: "selected",
+                lowest["id"]: "selected",
+                direct["id"]: "selected",
+                too_few["id"]: "failed",
+            }
             code, one, output = verify_log(server.url, "--notice", lowest["id"])
             assert code == 0 and list(one["notices"]) == [lowest["id"]], output
 

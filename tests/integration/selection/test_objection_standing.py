@@ -37,7 +37,9 @@ def losers(r: Round, record: dict[str, Any]) -> list[str]:
     return [a["id"] for _, a in r.bidders if a["id"] not in record["winners"]]
 
 
-async def test_an_account_with_no_stake_in_the_notice_cannot_object(client: AsyncClient, db: Database) -> None:
+async def test_an_account_with_no_stake_in_the_notice_cannot_object(
+    client: AsyncClient, db: Database
+) -> None:
     """The finding: any account filed objections on a notice it had no part in."""
     staff = await admin(client, db)
     chief = await supervisor(client, db)
@@ -57,7 +59,10 @@ async def test_an_account_with_no_stake_in_the_notice_cannot_object(client: Asyn
         refused = await client.post(base, json=body, headers=headers)
         assert refused.status_code == 403, (who, refused.text)
         problem = refused.json()
-        assert problem["status"] == 403 and "Only the agencies that bid on this notice and its owner may object" in problem["detail"], (who, problem)
+        assert (
+            problem["status"] == 403
+            and "Only the agencies that bid on this notice and its owner may object" in problem["detail"]
+        ), (who, problem)
     assert await entries_of(client, r.notice_id, "objection.filed") == []
     assert (await client.get(base)).json() == []
 
@@ -81,7 +86,10 @@ async def test_one_pending_objection_per_party_and_notice(client: AsyncClient, d
     for reasons in ("中选机构的业绩材料存在疑点，请予核查", "抽取过程不公开，要求复核"):
         again = await client.post(base, json={"reasons": reasons}, headers=headers_of(r, loser))
         assert again.status_code == 409, again.text
-        assert first.json()["id"] in again.json()["detail"] and "already have an objection pending on this notice" in again.json()["detail"]
+        assert (
+            first.json()["id"] in again.json()["detail"]
+            and "already have an objection pending on this notice" in again.json()["detail"]
+        )
     assert len(await entries_of(client, r.notice_id, "objection.filed")) == 1
 
     # The owner is a party of its own; so is each bidder.
@@ -89,9 +97,17 @@ async def test_one_pending_objection_per_party_and_notice(client: AsyncClient, d
     assert (await client.post(base, json={"reasons": REASONS}, headers=r.owner)).status_code == 409
 
     # Once decided, the party may object again (to a new holder, say).
-    decided = await client.post(f"{base}/{first.json()['id']}/decision", json={"decision": "rejected", "reason": "理由不成立"}, headers=chief)
+    decided = await client.post(
+        f"{base}/{first.json()['id']}/decision",
+        json={"decision": "rejected", "reason": "理由不成立"},
+        headers=chief,
+    )
     assert decided.status_code == 200, decided.text
-    assert (await client.post(base, json={"reasons": "中选机构的业绩材料存在疑点，请予核查"}, headers=headers_of(r, loser))).status_code == 201
+    assert (
+        await client.post(
+            base, json={"reasons": "中选机构的业绩材料存在疑点，请予核查"}, headers=headers_of(r, loser)
+        )
+    ).status_code == 201
     statuses = sorted(o["status"] for o in (await client.get(base)).json())
     assert statuses == ["filed", "filed", "rejected"]
 
@@ -102,7 +118,9 @@ async def test_the_database_holds_one_pending_objection_per_party(client: AsyncC
     r = await open_round(client, staff, bidders=3, method="lottery", winners=1, min_candidates=3)
     record = await close(client, r)
     loser = losers(r, record)[0]
-    filed = await client.post(f"/api/v1/notices/{r.notice_id}/objections", json={"reasons": REASONS}, headers=headers_of(r, loser))
+    filed = await client.post(
+        f"/api/v1/notices/{r.notice_id}/objections", json={"reasons": REASONS}, headers=headers_of(r, loser)
+    )
     assert filed.status_code == 201, filed.text
     copy = (
         "INSERT INTO objection (public_id, notice_id, filed_by, agency_public_id, reasons, status, filed_seq, filed_at, party, party_salt) "
@@ -113,24 +131,44 @@ async def test_the_database_holds_one_pending_objection_per_party(client: AsyncC
             async with session.begin_nested():
                 await session.execute(sa.text(copy), {"id": filed.json()["id"]})
         # A decided objection does not count: the same party may have many of those.
-        await session.execute(sa.text("UPDATE objection SET status = 'rejected' WHERE public_id = :id"), {"id": filed.json()["id"]})
+        await session.execute(
+            sa.text("UPDATE objection SET status = 'rejected' WHERE public_id = :id"),
+            {"id": filed.json()["id"]},
+        )
         await session.execute(sa.text(copy), {"id": filed.json()["id"]})
-        await session.execute(sa.text(copy.replace("'OB-COPY'", "'OB-COPY2'").replace("'filed'", "'rejected'")), {"id": "OB-COPY"})
+        await session.execute(
+            sa.text(copy.replace("'OB-COPY'", "'OB-COPY2'").replace("'filed'", "'rejected'")),
+            {"id": "OB-COPY"},
+        )
 
 
-async def test_excluded_bidders_have_standing_and_withdrawn_ones_do_not(client: AsyncClient, db: Database) -> None:
+async def test_excluded_bidders_have_standing_and_withdrawn_ones_do_not(
+    client: AsyncClient, db: Database
+) -> None:
     staff = await admin(client, db)
     r = await open_round(client, staff, bidders=5, due_in=2.5, method="lottery", winners=1, min_candidates=3)
-    (gone_h, gone), (_, suspended) = r.bidders[0], r.bidders[1]
-    assert (await client.delete(f"/api/v1/notices/{r.notice_id}/bids/{r.bids[0]['bid_id']}", headers=gone_h)).status_code == 200
-    assert (await client.post(f"/api/v1/agencies/{suspended['id']}/suspend", json={"reason": "出具虚假报告，暂停执业"}, headers=staff)).status_code == 200
+    (gone_h, _gone), (_, suspended) = r.bidders[0], r.bidders[1]
+    assert (
+        await client.delete(f"/api/v1/notices/{r.notice_id}/bids/{r.bids[0]['bid_id']}", headers=gone_h)
+    ).status_code == 200
+    assert (
+        await client.post(
+            f"/api/v1/agencies/{suspended['id']}/suspend",
+            json={"reason": "出具虚假报告，暂停执业"},
+            headers=staff,
+        )
+    ).status_code == 200
     record = await close(client, r)
-    assert record["status"] == "selected" and record["excluded"] == [{"agency_id": suspended["id"], "reason": "suspended"}]
+    assert record["status"] == "selected" and record["excluded"] == [
+        {"agency_id": suspended["id"], "reason": "suspended"}
+    ]
     base = f"/api/v1/notices/{r.notice_id}/objections"
 
     withdrawn = await client.post(base, json={"reasons": REASONS}, headers=gone_h)
     assert withdrawn.status_code == 403, withdrawn.text
-    excluded = await client.post(base, json={"reasons": "我方被排除的理由与事实不符，请复核"}, headers=headers_of(r, suspended["id"]))
+    excluded = await client.post(
+        base, json={"reasons": "我方被排除的理由与事实不符，请复核"}, headers=headers_of(r, suspended["id"])
+    )
     assert excluded.status_code == 201, excluded.text
 
 
@@ -141,18 +179,26 @@ async def test_a_holder_objects_only_to_another_holder(client: AsyncClient, db: 
     first, second = record["winners"]
     base = f"/api/v1/notices/{r.notice_id}/objections"
     for target in (first, None):
-        mine = await client.post(base, json={"reasons": REASONS, "agency_id": target}, headers=headers_of(r, first))
+        mine = await client.post(
+            base, json={"reasons": REASONS, "agency_id": target}, headers=headers_of(r, first)
+        )
         assert mine.status_code == 422 and mine.json()["errors"][0]["field"] == "agency_id", mine.text
-    other = await client.post(base, json={"reasons": REASONS, "agency_id": second}, headers=headers_of(r, first))
+    other = await client.post(
+        base, json={"reasons": REASONS, "agency_id": second}, headers=headers_of(r, first)
+    )
     assert other.status_code == 201, other.text
 
 
-async def test_the_objector_is_shown_to_supervisors_and_not_to_the_public(client: AsyncClient, db: Database, browsers: Any) -> None:
+async def test_the_objector_is_shown_to_supervisors_and_not_to_the_public(
+    client: AsyncClient, db: Database, browsers: Any
+) -> None:
     r, record, owner_email = await drawn_round(client, db, bidders=3)
     loser = losers(r, record)[0]
     loser_name = next(a["name"] for _, a in r.bidders if a["id"] == loser)
     base = f"/api/v1/notices/{r.notice_id}/objections"
-    filed = await client.post(base, json={"reasons": REASONS, "agency_id": record["winners"][0]}, headers=headers_of(r, loser))
+    filed = await client.post(
+        base, json={"reasons": REASONS, "agency_id": record["winners"][0]}, headers=headers_of(r, loser)
+    )
     assert filed.status_code == 201, filed.text
     objection_id = filed.json()["id"]
     # The filer gets its own receipt: the party and the salt that open the log's commitment.
@@ -164,7 +210,9 @@ async def test_the_objector_is_shown_to_supervisors_and_not_to_the_public(client
     assert "objector" not in public[0] and loser not in str(public)
     [entry] = await entries_of(client, r.notice_id, "objection.filed")
     assert loser not in str(entry) and receipt["salt"] not in str(entry)
-    opened = protocol.canonical_json({"notice_id": r.notice_id, "objection_id": objection_id, "party": loser, "salt": receipt["salt"]})
+    opened = protocol.canonical_json(
+        {"notice_id": r.notice_id, "objection_id": objection_id, "party": loser, "salt": receipt["salt"]}
+    )
     assert entry["objector_sha256"] == protocol.sha256_hex(opened)
     draw = f"/notices/{r.notice_id}/draw"
     for page in ((await client.get(draw)).text, (await (await browsers(owner_email, **EN)).get(draw)).text):
@@ -173,14 +221,18 @@ async def test_the_objector_is_shown_to_supervisors_and_not_to_the_public(client
     # Supervisors: the API, the draw page, the queue and the console name the party.
     chief = await supervisor(client, db)
     staff_view = (await client.get(base, headers=chief)).json()
-    assert staff_view[0]["objector"]["party"] == loser and staff_view[0]["objector"]["salt"] == receipt["salt"]
+    assert (
+        staff_view[0]["objector"]["party"] == loser and staff_view[0]["objector"]["salt"] == receipt["salt"]
+    )
     eye = await browsers(await create_staff(db, role=Role.supervisor), **EN)
     for path in (draw, "/supervision/objections", f"/supervision/notices/{r.notice_id}"):
         page = html.unescape((await eye.get(path)).text)
         assert "Filed by" in page and loser in page and loser_name in page, path
 
     # The owner's own objection says so, to supervisors only.
-    by_owner = await client.post(base, json={"reasons": "经复查，中选机构提交的业绩证明存在伪造"}, headers=r.owner)
+    by_owner = await client.post(
+        base, json={"reasons": "经复查，中选机构提交的业绩证明存在伪造"}, headers=r.owner
+    )
     assert by_owner.status_code == 201, by_owner.text
     page = html.unescape((await eye.get(f"/supervision/notices/{r.notice_id}")).text)
     assert "Filed by: the notice's owner" in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page))
@@ -189,7 +241,9 @@ async def test_the_objector_is_shown_to_supervisors_and_not_to_the_public(client
 # -- the page ------------------------------------------------------------------------------------------
 
 
-async def test_the_draw_page_offers_the_form_only_to_parties_and_says_why_to_others(client: AsyncClient, db: Database, browsers: Any) -> None:
+async def test_the_draw_page_offers_the_form_only_to_parties_and_says_why_to_others(
+    client: AsyncClient, db: Database, browsers: Any
+) -> None:
     r, record, owner_email = await drawn_round(client, db, bidders=3)
     draw = f"/notices/{r.notice_id}/draw"
     action = f'action="/notices/{r.notice_id}/objections"'
@@ -197,7 +251,9 @@ async def test_the_draw_page_offers_the_form_only_to_parties_and_says_why_to_oth
     outsider = await browsers((await register(client, role="agency"))["email"], **EN)
     page = (await outsider.get(draw)).text
     assert action not in page and "Only the agencies that bid on this notice and its owner may object" in page
-    crafted = await post_form(outsider, draw, f"/notices/{r.notice_id}/objections", {"reasons": REASONS, "agency_id": ""})
+    crafted = await post_form(
+        outsider, draw, f"/notices/{r.notice_id}/objections", {"reasons": REASONS, "agency_id": ""}
+    )
     assert crafted.status_code == 403 and 'role="alert"' in crafted.text
     assert "Only the agencies that bid on this notice and its owner may object" in crafted.text
     assert (await client.get(f"/api/v1/notices/{r.notice_id}/objections")).json() == []
@@ -205,14 +261,20 @@ async def test_the_draw_page_offers_the_form_only_to_parties_and_says_why_to_oth
     loser = losers(r, record)[0]
     bidder = await browsers(email_of(r, loser), **EN)
     assert action in (await bidder.get(draw)).text
-    filed = await post_form(bidder, draw, f"/notices/{r.notice_id}/objections", {"reasons": REASONS, "agency_id": ""})
+    filed = await post_form(
+        bidder, draw, f"/notices/{r.notice_id}/objections", {"reasons": REASONS, "agency_id": ""}
+    )
     assert filed.status_code == 303, filed.text
     page = (await bidder.get(draw)).text
     objection_id = (await client.get(f"/api/v1/notices/{r.notice_id}/objections")).json()[0]["id"]
     assert action not in page and f"already have an objection pending on this notice ({objection_id})" in page
-    twice = await post_form(bidder, draw, f"/notices/{r.notice_id}/objections", {"reasons": "抽取过程不公开，要求复核", "agency_id": ""})
+    twice = await post_form(
+        bidder,
+        draw,
+        f"/notices/{r.notice_id}/objections",
+        {"reasons": "抽取过程不公开，要求复核", "agency_id": ""},
+    )
     assert twice.status_code == 409 and 'role="alert"' in twice.text and objection_id in twice.text
 
     owner = await browsers(owner_email, **EN)
     assert action in (await owner.get(draw)).text
-

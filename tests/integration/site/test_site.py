@@ -29,7 +29,9 @@ async def test_home_is_chinese_by_default_and_counts_accounts(client: AsyncClien
 async def test_accept_language_english_then_cookie_wins(client: AsyncClient) -> None:
     response = await client.get("/", headers={"Accept-Language": "en-GB,en;q=0.9,zh;q=0.5"})
     assert '<html lang="en">' in response.text and "Intermediary services supermarket" in response.text
-    switched = await client.get("/lang/zh_Hans?next=/", follow_redirects=False, headers={"Accept-Language": "en"})
+    switched = await client.get(
+        "/lang/zh_Hans?next=/", follow_redirects=False, headers={"Accept-Language": "en"}
+    )
     assert switched.status_code == 303
     client.cookies.set("market_lang", "zh_Hans")
     response = await client.get("/", headers={"Accept-Language": "en"})
@@ -65,7 +67,9 @@ async def test_vendored_htmx_is_2x(client: AsyncClient) -> None:
     assert response.status_code == 200 and 'version:"2.0.' in response.text
 
 
-async def test_unexpected_error_is_a_friendly_500_page_and_a_problem(client: AsyncClient, monkeypatch: Any) -> None:
+async def test_unexpected_error_is_a_friendly_500_page_and_a_problem(
+    client: AsyncClient, monkeypatch: Any
+) -> None:
     async def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("simulated fault")
 

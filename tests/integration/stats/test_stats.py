@@ -20,8 +20,16 @@ from tests.integration.notices.test_api import owner_user, published
 from tests.integration.selection.helpers import close, open_round
 
 FIGURES = {
-    "agencies", "notices_published", "selections", "contracts_signed", "contracts_completed",
-    "completed_on_time", "amount_fen", "budget_fen", "savings", "on_time_rate",
+    "agencies",
+    "notices_published",
+    "selections",
+    "contracts_signed",
+    "contracts_completed",
+    "completed_on_time",
+    "amount_fen",
+    "budget_fen",
+    "savings",
+    "on_time_rate",
 }
 
 
@@ -44,15 +52,36 @@ def read_csv(content: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(content[3:].decode("utf-8"))))
 
 
-async def signed_round(client: AsyncClient, db: Database, *, budget_fen: int, amount_fen: int, category: str = "EIA", region: str = "530100", completed_late: bool | None = None) -> str:
+async def signed_round(
+    client: AsyncClient,
+    db: Database,
+    *,
+    budget_fen: int,
+    amount_fen: int,
+    category: str = "EIA",
+    region: str = "530100",
+    completed_late: bool | None = None,
+) -> str:
     """A real drawn round with two bidders and one winner, then a contract for its holder straight in the
     database (the contracts service records and signs them through its own API)."""
     staff = await admin(client, db)
-    r = await open_round(client, staff, bidders=2, method="lottery", winners=1, min_candidates=2, budget_fen=budget_fen, category=category, region=region)
+    r = await open_round(
+        client,
+        staff,
+        bidders=2,
+        method="lottery",
+        winners=1,
+        min_candidates=2,
+        budget_fen=budget_fen,
+        category=category,
+        region=region,
+    )
     record = await close(client, r)
     assert record["status"] == "selected", record
     async with db.sessionmaker() as session:
-        notice = (await session.execute(sa.select(Notice).where(Notice.public_id == r.notice_id))).scalar_one()
+        notice = (
+            await session.execute(sa.select(Notice).where(Notice.public_id == r.notice_id))
+        ).scalar_one()
         award = (await session.execute(sa.select(Award).where(Award.notice_id == notice.id))).scalar_one()
         # Completed within an hour of the due date's end in China time: 23:00 on the due
         # date is on time, 01:00 the next day is late, though both are the due date in UTC.
@@ -101,9 +130,18 @@ async def test_publishing_a_notice_moves_the_counts(client: AsyncClient) -> None
     await published(client, owner, category="SURVEYING", region="530303")  # 曲靖市沾益区
     after = await stats(client)
     assert after["summary"]["notices_published"] == before["summary"]["notices_published"] + 1
-    assert row(after, "by_category", "SURVEYING")["notices_published"] == row(before, "by_category", "SURVEYING")["notices_published"] + 1
-    assert row(after, "by_region", "530300")["notices_published"] == row(before, "by_region", "530300")["notices_published"] + 1
-    assert row(after, "by_month", this_month())["notices_published"] == row(before, "by_month", this_month())["notices_published"] + 1
+    assert (
+        row(after, "by_category", "SURVEYING")["notices_published"]
+        == row(before, "by_category", "SURVEYING")["notices_published"] + 1
+    )
+    assert (
+        row(after, "by_region", "530300")["notices_published"]
+        == row(before, "by_region", "530300")["notices_published"] + 1
+    )
+    assert (
+        row(after, "by_month", this_month())["notices_published"]
+        == row(before, "by_month", this_month())["notices_published"] + 1
+    )
     # A notice with no contract yet has nothing to save against.
     assert row(after, "by_category", "SURVEYING")["savings"] is None
 
@@ -137,7 +175,7 @@ async def test_contracts_move_the_counts_and_the_savings(client: AsyncClient, db
     page = await client.get("/stats", headers={"Accept-Language": "en"})
     assert page.status_code == 200
     assert 'id="headline-savings">17.8%<' in page.text and 'id="headline-on-time">50.0%<' in page.text
-    assert "<svg" in page.text and "<title id=\"svg-savings-title\">" in page.text
+    assert "<svg" in page.text and '<title id="svg-savings-title">' in page.text
     assert "Environmental impact assessment: 17.8%" in page.text  # the savings chart's bar
 
     rows = read_csv((await client.get("/stats/category.csv", headers={"Accept-Language": "en"})).content)
@@ -148,7 +186,9 @@ async def test_contracts_move_the_counts_and_the_savings(client: AsyncClient, db
     assert eia_row[header.index("Savings")] == "17.8%"
     assert eia_row[header.index("Contract amounts (yuan)")] == "37000.00"
     assert eia_row[header.index("Budget caps of the same notices (yuan)")] == "45000.00"
-    summary = dict(read_csv((await client.get("/stats/summary.csv", headers={"Accept-Language": "en"})).content)[1:])
+    summary = dict(
+        read_csv((await client.get("/stats/summary.csv", headers={"Accept-Language": "en"})).content)[1:]
+    )
     assert summary["Savings"] == "17.8%" and summary["Contracts completed"] == "2"
 
 
@@ -161,7 +201,9 @@ async def test_page_renders_in_chinese_and_english(client: AsyncClient) -> None:
         assert f'href="/stats/{name}.csv"' in zh.text
     assert 'role="img"' in zh.text and "<desc" in zh.text and "NaN" not in zh.text
     en = await client.get("/stats", headers={"Accept-Language": "en"})
-    assert '<html lang="en">' in en.text and "Statistics" in en.text and "Savings by service category" in en.text
+    assert (
+        '<html lang="en">' in en.text and "Statistics" in en.text and "Savings by service category" in en.text
+    )
     home = await client.get("/")
     assert 'href="/stats"' in home.text
 

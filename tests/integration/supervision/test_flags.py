@@ -37,9 +37,19 @@ def one(body: dict[str, Any], kind: str, subject: str) -> dict[str, Any]:
     return found[0]
 
 
-async def test_identical_prices_raise_similar_prices_with_its_evidence(client: AsyncClient, db: Database) -> None:
+async def test_identical_prices_raise_similar_prices_with_its_evidence(
+    client: AsyncClient, db: Database
+) -> None:
     staff = await admin(client, db)
-    r = await open_round(client, staff, bidders=3, prices=[150_000, 150_000, 990_000], method="lowest_price", winners=1, min_candidates=2)
+    r = await open_round(
+        client,
+        staff,
+        bidders=3,
+        prices=[150_000, 150_000, 990_000],
+        method="lowest_price",
+        winners=1,
+        min_candidates=2,
+    )
     record = await close(client, r)
     assert record["status"] == "selected", record
     closed_seq = (await entries_of(client, r.notice_id, "bidding.closed"))[0]["seq"]
@@ -53,7 +63,10 @@ async def test_identical_prices_raise_similar_prices_with_its_evidence(client: A
     assert sorted(e["ref"] for e in f["evidence"] if e["type"] == "bid") == tied
     hrefs = {e["href"] for e in f["evidence"] if e["href"]}
     assert {f"/notices/{r.notice_id}", f"/notices/{r.notice_id}/draw", f"/log/entries/{closed_seq}"} <= hrefs
-    assert f["title"]["zh_Hans"] == "报价相同或极为接近" and f["title"]["en"] == "Identical or near-identical prices"
+    assert (
+        f["title"]["zh_Hans"] == "报价相同或极为接近"
+        and f["title"]["en"] == "Identical or near-identical prices"
+    )
     assert r.notice_id in f["summary"]["en"] and f["explained_at"] == "/supervision/flags/similar_prices"
     assert body["by_kind"]["similar_prices"] >= 1
     assert body["thresholds"]["similar_prices"] == {"permille": 5}
@@ -74,9 +87,21 @@ async def test_identical_prices_raise_similar_prices_with_its_evidence(client: A
     assert [x["subject"] for x in only["flags"]] == [r.notice_id]
     assert not (await flags_of(client, chief, kind="over_budget", q=r.notice_id))["flags"]
     assert not (await flags_of(client, chief, severity="low", q=r.notice_id))["flags"]
-    partial = await client.get("/supervision/flags", params={"kind": "similar_prices", "q": r.notice_id}, headers={**chief, **EN, "HX-Request": "true"})
-    assert partial.status_code == 200 and "<html" not in partial.text and f'data-subject="{r.notice_id}"' in partial.text
-    none = await client.get("/supervision/flags", params={"kind": "withdrawals", "q": r.notice_id}, headers={**chief, **EN, "HX-Request": "true"})
+    partial = await client.get(
+        "/supervision/flags",
+        params={"kind": "similar_prices", "q": r.notice_id},
+        headers={**chief, **EN, "HX-Request": "true"},
+    )
+    assert (
+        partial.status_code == 200
+        and "<html" not in partial.text
+        and f'data-subject="{r.notice_id}"' in partial.text
+    )
+    none = await client.get(
+        "/supervision/flags",
+        params={"kind": "withdrawals", "q": r.notice_id},
+        headers={**chief, **EN, "HX-Request": "true"},
+    )
     assert r.notice_id not in none.text and "No flag matches." in none.text
 
 
@@ -88,11 +113,17 @@ async def test_a_contract_above_the_budget_cap_is_flagged(client: AsyncClient, d
     body = await flags_of(client, staff, kind="over_budget")
     f = one(body, "over_budget", contract_id)
     assert f["numbers"]["amount_fen"] == 1_250_000 and f["numbers"]["budget_fen"] == 1_000_000
-    assert f["numbers"]["excess_fen"] == 250_000 and f["numbers"]["excess_percent"] == 25 and f["severity"] == "high"
+    assert (
+        f["numbers"]["excess_fen"] == 250_000
+        and f["numbers"]["excess_percent"] == 25
+        and f["severity"] == "high"
+    )
     assert {f"/contracts/{contract_id}", f"/notices/{notice_id}"} <= {e["href"] for e in f["evidence"]}
     assert "¥12,500.00" in f["summary"]["en"] and "¥10,000.00" in f["summary"]["zh_Hans"]
     assert not [x for x in body["flags"] if x["subject"] == ("C" + within)[:16]]
-    page = html.unescape((await client.get("/supervision/flags?kind=over_budget", headers={**staff, **EN})).text)
+    page = html.unescape(
+        (await client.get("/supervision/flags?kind=over_budget", headers={**staff, **EN})).text
+    )
     assert f'href="/contracts/{contract_id}"' in page and "Contract above the budget cap" in page
 
 
@@ -101,7 +132,11 @@ async def test_each_kind_is_explained_with_its_threshold(client: AsyncClient, db
     page = await client.get("/supervision/flags/withdrawals", headers={**chief, **EN})
     assert page.status_code == 200, page.text
     text = html.unescape(page.text)
-    assert "Many bids withdrawn" in text and "at least 30% of a notice's bids" in text and "at least 5 bids" in text
+    assert (
+        "Many bids withdrawn" in text
+        and "at least 30% of a notice's bids" in text
+        and "at least 5 bids" in text
+    )
     zh = html.unescape((await client.get("/supervision/flags/signed_late", headers={**chief, **ZH})).text)
     assert "30 天" in zh
     assert (await client.get("/supervision/flags/nonsense", headers={**chief, **EN})).status_code == 404

@@ -70,9 +70,7 @@ def test_check_character_of_a_sum_divisible_by_31_is_0() -> None:
         pytest.param(check_character, "91350100M000100I4", id="check-letter-I"),
     ],
 )
-def test_check_functions_refuse_malformed_input(
-    function: Callable[[str], str], text: str
-) -> None:
+def test_check_functions_refuse_malformed_input(function: Callable[[str], str], text: str) -> None:
     with pytest.raises(ValueError):
         function(text)
 
@@ -173,8 +171,7 @@ def test_every_published_registration_authority_is_accepted(authority: str) -> N
         pytest.param(
             "B1350100M000100Y43",
             "authority",
-            "the first character (registration authority) should be one of 1-9, A, N or Y, "
-            "not B",
+            "the first character (registration authority) should be one of 1-9, A, N or Y, not B",
             "第 1 位（登记管理部门代码）应为 1–9、A、N 或 Y，而不是 B",
             id="authority-B",
         ),
@@ -278,9 +275,7 @@ def test_complete_credit_code_rebuilds_the_example() -> None:
         pytest.param(("9", "1", "350100", "M00010OY"), "charset", id="body-letter-O"),
     ],
 )
-def test_complete_credit_code_refuses_bad_parts(
-    parts: tuple[str, str, str, str], error: str
-) -> None:
+def test_complete_credit_code_refuses_bad_parts(parts: tuple[str, str, str, str], error: str) -> None:
     with pytest.raises(CreditCodeError) as caught:
         complete_credit_code(*parts)
     assert caught.value.code == error

@@ -61,12 +61,8 @@ def test_the_baseline_agency_is_eligible() -> None:
 
 
 CASES: list[Any] = [
-    pytest.param(
-        {"status": "pending"}, {}, "not_approved", "still under review", "尚在审核中", id="pending"
-    ),
-    pytest.param(
-        {"status": "rejected"}, {}, "not_approved", "not approved", "未通过审核", id="rejected"
-    ),
+    pytest.param({"status": "pending"}, {}, "not_approved", "still under review", "尚在审核中", id="pending"),
+    pytest.param({"status": "rejected"}, {}, "not_approved", "not approved", "未通过审核", id="rejected"),
     pytest.param(
         {"status": "suspended", "suspended_until": date(2025, 9, 30)},
         {},
@@ -75,9 +71,7 @@ CASES: list[Any] = [
         "至 2025年9月30日 止",
         id="suspended-until",
     ),
-    pytest.param(
-        {"status": "suspended"}, {}, "suspended", "suspended", "暂停", id="suspended-open-ended"
-    ),
+    pytest.param({"status": "suspended"}, {}, "suspended", "suspended", "暂停", id="suspended-open-ended"),
     pytest.param(
         {"status": "blacklisted", "blacklisted_until": date(2027, 1, 1)},
         {},
@@ -220,18 +214,10 @@ def test_reasons_carry_both_languages() -> None:
 @pytest.mark.parametrize(
     ("changes", "eligible"),
     [
-        pytest.param(
-            {"status": "suspended", "suspended_until": YESTERDAY}, True, id="suspension-lapsed"
-        ),
-        pytest.param(
-            {"status": "suspended", "suspended_until": TODAY}, False, id="suspended-through-today"
-        ),
-        pytest.param(
-            {"status": "suspended", "suspended_until": TOMORROW}, False, id="suspended-tomorrow"
-        ),
-        pytest.param(
-            {"status": "blacklisted", "blacklisted_until": YESTERDAY}, True, id="blacklist-lapsed"
-        ),
+        pytest.param({"status": "suspended", "suspended_until": YESTERDAY}, True, id="suspension-lapsed"),
+        pytest.param({"status": "suspended", "suspended_until": TODAY}, False, id="suspended-through-today"),
+        pytest.param({"status": "suspended", "suspended_until": TOMORROW}, False, id="suspended-tomorrow"),
+        pytest.param({"status": "blacklisted", "blacklisted_until": YESTERDAY}, True, id="blacklist-lapsed"),
         pytest.param(
             {"status": "blacklisted", "blacklisted_until": TODAY},
             False,
@@ -239,12 +225,8 @@ def test_reasons_carry_both_languages() -> None:
         ),
         # Only the status imposes a suspension; a stale date on an approved agency does not.
         pytest.param({"suspended_until": TOMORROW}, True, id="approved-with-stale-date"),
-        pytest.param(
-            {"qualifications": (qual(valid_until=TODAY),)}, True, id="valid-through-today"
-        ),
-        pytest.param(
-            {"qualifications": (qual(valid_until=YESTERDAY),)}, False, id="expired-yesterday"
-        ),
+        pytest.param({"qualifications": (qual(valid_until=TODAY),)}, True, id="valid-through-today"),
+        pytest.param({"qualifications": (qual(valid_until=YESTERDAY),)}, False, id="expired-yesterday"),
     ],
 )
 def test_boundary_dates(changes: dict[str, Any], eligible: bool) -> None:

@@ -68,7 +68,16 @@ def test_a_well_formed_archive_is_read(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["../escape", "/etc/cron.d/x", "uploads/../../x", "uploads/./x", "keys/id_rsa", "uploads/a/.hidden", "other.txt", "uploads"],
+    [
+        "../escape",
+        "/etc/cron.d/x",
+        "uploads/../../x",
+        "uploads/./x",
+        "keys/id_rsa",
+        "uploads/a/.hidden",
+        "other.txt",
+        "uploads",
+    ],
 )
 def test_names_that_no_backup_writes_are_refused(tmp_path: Path, name: str) -> None:
     files = {"database.dump": DUMP, name: b"x"}
@@ -77,7 +86,9 @@ def test_names_that_no_backup_writes_are_refused(tmp_path: Path, name: str) -> N
 
 def test_links_are_refused(tmp_path: Path) -> None:
     files = {"database.dump": DUMP}
-    path = write(tmp_path / "b.tar", {**files, "manifest.json": json.dumps(manifest(files)).encode()}, links=(UPLOAD,))
+    path = write(
+        tmp_path / "b.tar", {**files, "manifest.json": json.dumps(manifest(files)).encode()}, links=(UPLOAD,)
+    )
     assert "not a regular file" in refused(path)
 
 
@@ -85,7 +96,11 @@ def test_a_file_missing_from_the_archive_or_from_the_manifest_is_refused(tmp_pat
     listed = {"database.dump": DUMP, UPLOAD: b"%PDF-1.4"}
     members = {"database.dump": DUMP, "manifest.json": json.dumps(manifest(listed)).encode()}
     assert "lacks " + UPLOAD in refused(write(tmp_path / "a.tar", members))
-    members = {"database.dump": DUMP, UPLOAD: b"%PDF", "manifest.json": json.dumps(manifest({"database.dump": DUMP})).encode()}
+    members = {
+        "database.dump": DUMP,
+        UPLOAD: b"%PDF",
+        "manifest.json": json.dumps(manifest({"database.dump": DUMP})).encode(),
+    }
     assert "does not list" in refused(write(tmp_path / "b.tar", members))
 
 

@@ -58,7 +58,10 @@ def test_bad_settings_are_refused_with_a_message(env: dict[str, str], tmp_path: 
 
 
 def test_plain_postgresql_urls_get_the_asyncpg_driver(tmp_path: Path) -> None:
-    for given in ("postgresql://postgres@127.0.0.1:5432/postgres", "postgres://postgres@127.0.0.1:5432/postgres"):
+    for given in (
+        "postgresql://postgres@127.0.0.1:5432/postgres",
+        "postgres://postgres@127.0.0.1:5432/postgres",
+    ):
         settings = Settings.from_env({"MARKET_DATA_DIR": str(tmp_path), "DATABASE_URL": given})
         assert settings.database_url == "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
@@ -76,12 +79,27 @@ def test_known_default_secret_is_refused_outside_dev(tmp_path: Path) -> None:
         with pytest.raises(ConfigError):
             check_secret(weak, is_dev=False)
     with pytest.raises(ConfigError):
-        Settings.from_env({"MARKET_DATA_DIR": str(tmp_path), "MARKET_ENV": "production", "MARKET_SECRET_KEY": "secret", "MARKET_PUBLIC_URL": "https://zjcs.example.gov.cn"}).with_secret()
-    generated = Settings.from_env({"MARKET_DATA_DIR": str(tmp_path), "MARKET_ENV": "production", "MARKET_PUBLIC_URL": "https://zjcs.example.gov.cn"}).with_secret()
+        Settings.from_env(
+            {
+                "MARKET_DATA_DIR": str(tmp_path),
+                "MARKET_ENV": "production",
+                "MARKET_SECRET_KEY": "secret",
+                "MARKET_PUBLIC_URL": "https://zjcs.example.gov.cn",
+            }
+        ).with_secret()
+    generated = Settings.from_env(
+        {
+            "MARKET_DATA_DIR": str(tmp_path),
+            "MARKET_ENV": "production",
+            "MARKET_PUBLIC_URL": "https://zjcs.example.gov.cn",
+        }
+    ).with_secret()
     assert len(generated.secret_key) >= 32
 
 
-def test_missing_postgres_binaries_give_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_missing_postgres_binaries_give_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("MARKET_PG_BINDIR", str(tmp_path))
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr("glob.glob", lambda pattern: [])

@@ -16,7 +16,14 @@ LOTTERY = AwardTerms(budget_fen=30_000_000, price_fen=None, service_days=None, f
 
 def fields(terms: AwardTerms, **overrides: object) -> list[str]:
     start = TODAY + timedelta(days=1)
-    values: dict[str, object] = {"amount_fen": 26_000_000, "signed_on": TODAY, "start_on": start, "due_on": start + timedelta(days=90), "today": TODAY, **overrides}
+    values: dict[str, object] = {
+        "amount_fen": 26_000_000,
+        "signed_on": TODAY,
+        "start_on": start,
+        "due_on": start + timedelta(days=90),
+        "today": TODAY,
+        **overrides,
+    }
     return [e.field for e in award_errors(terms, **values)]  # type: ignore[arg-type]
 
 
@@ -37,9 +44,15 @@ def test_a_lottery_amount_is_at_most_the_budget() -> None:
 
 def test_dates_follow_the_final_award_today_and_the_published_period() -> None:
     assert fields(LOWEST, signed_on=FINAL - timedelta(days=1)) == ["signed_on"]
-    assert fields(LOWEST, start_on=TODAY - timedelta(days=1), due_on=TODAY + timedelta(days=89), signed_on=FINAL) == ["start_on"]
-    assert fields(LOWEST, due_on=TODAY + timedelta(days=90)) == ["due_on"]  # one day short of 90 from the start
-    assert fields(LOTTERY, due_on=TODAY + timedelta(days=2)) == []  # no period published: only start <= due (contract_errors)
+    assert fields(
+        LOWEST, start_on=TODAY - timedelta(days=1), due_on=TODAY + timedelta(days=89), signed_on=FINAL
+    ) == ["start_on"]
+    assert fields(LOWEST, due_on=TODAY + timedelta(days=90)) == [
+        "due_on"
+    ]  # one day short of 90 from the start
+    assert (
+        fields(LOTTERY, due_on=TODAY + timedelta(days=2)) == []
+    )  # no period published: only start <= due (contract_errors)
 
 
 def test_earliest_due_counts_the_published_days_from_the_start() -> None:

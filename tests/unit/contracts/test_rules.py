@@ -35,15 +35,35 @@ def fields(**overrides: object) -> list[str]:
         ({"signed_on": START}, []),  # signed the day the service starts
         ({"signed_on": START + timedelta(days=1)}, ["signed_on"]),
         ({"start_on": DUE, "milestones": [MilestoneDates("一次交付", DUE)]}, []),  # a one-day service
-        ({"start_on": DUE + timedelta(days=1), "signed_on": DUE}, ["due_on", "milestones[0].due_on", "milestones[1].due_on"]),
+        (
+            {"start_on": DUE + timedelta(days=1), "signed_on": DUE},
+            ["due_on", "milestones[0].due_on", "milestones[1].due_on"],
+        ),
         ({"milestones": []}, ["milestones"]),
         ({"milestones": [MilestoneDates("早于开始", START - timedelta(days=1))]}, ["milestones[0].due_on"]),
         ({"milestones": [MilestoneDates("晚于到期", DUE + timedelta(days=1))]}, ["milestones[0].due_on"]),
-        ({"milestones": [MilestoneDates("首日", START), MilestoneDates("末日", DUE)]}, []),  # both ends included
-        ({"milestones": [MilestoneDates("终稿", DUE), MilestoneDates("初稿", START)]}, ["milestones[1].due_on"]),
-        ({"milestones": [MilestoneDates("a", START), MilestoneDates("b", START)]}, []),  # the same day is in order
-        ({"milestones": [MilestoneDates("a", date(2027, 1, 10)), MilestoneDates("b", date(2027, 1, 1)), MilestoneDates("c", date(2027, 1, 5))]},
-         ["milestones[1].due_on", "milestones[2].due_on"]),  # each compared with the latest before it
+        (
+            {"milestones": [MilestoneDates("首日", START), MilestoneDates("末日", DUE)]},
+            [],
+        ),  # both ends included
+        (
+            {"milestones": [MilestoneDates("终稿", DUE), MilestoneDates("初稿", START)]},
+            ["milestones[1].due_on"],
+        ),
+        (
+            {"milestones": [MilestoneDates("a", START), MilestoneDates("b", START)]},
+            [],
+        ),  # the same day is in order
+        (
+            {
+                "milestones": [
+                    MilestoneDates("a", date(2027, 1, 10)),
+                    MilestoneDates("b", date(2027, 1, 1)),
+                    MilestoneDates("c", date(2027, 1, 5)),
+                ]
+            },
+            ["milestones[1].due_on", "milestones[2].due_on"],
+        ),  # each compared with the latest before it
         ({"milestones": [MilestoneDates("  ", START)]}, ["milestones[0].title"]),
     ],
 )
@@ -66,7 +86,9 @@ FINAL = date(2026, 12, 1)
     ],
 )
 def test_unsigned_overdue(final_on: date | None, signed: bool, today: date, days: int, overdue: bool) -> None:
-    assert rules.unsigned_overdue(final_on=final_on, signed=signed, today=today, contract_days=days) is overdue
+    assert (
+        rules.unsigned_overdue(final_on=final_on, signed=signed, today=today, contract_days=days) is overdue
+    )
     if final_on is not None:
         assert rules.sign_by(final_on, days) == final_on + timedelta(days=days)
 
@@ -82,16 +104,30 @@ MILESTONE_DUE = date(2027, 1, 15)
         ("returned", MILESTONE_DUE + timedelta(days=1), None, True),
         ("submitted", MILESTONE_DUE + timedelta(days=9), None, False),  # handed in: the owner's turn
         ("accepted", MILESTONE_DUE + timedelta(days=9), None, False),
-        ("pending", MILESTONE_DUE + timedelta(days=9), MILESTONE_DUE + timedelta(days=1), False),  # flagged once
+        (
+            "pending",
+            MILESTONE_DUE + timedelta(days=9),
+            MILESTONE_DUE + timedelta(days=1),
+            False,
+        ),  # flagged once
     ],
 )
 def test_milestone_overdue(status: str, today: date, overdue_on: date | None, flag: bool) -> None:
-    assert rules.milestone_overdue(status=status, due_on=MILESTONE_DUE, overdue_on=overdue_on, today=today) is flag
+    assert (
+        rules.milestone_overdue(status=status, due_on=MILESTONE_DUE, overdue_on=overdue_on, today=today)
+        is flag
+    )
 
 
 @pytest.mark.parametrize(
     ("statuses", "done"),
-    [([], False), (["accepted"], True), (["accepted", "accepted"], True), (["accepted", "submitted"], False), (["returned"], False)],
+    [
+        ([], False),
+        (["accepted"], True),
+        (["accepted", "accepted"], True),
+        (["accepted", "submitted"], False),
+        (["returned"], False),
+    ],
 )
 def test_all_accepted(statuses: list[str], done: bool) -> None:
     assert rules.all_accepted(statuses) is done
@@ -100,8 +136,19 @@ def test_all_accepted(statuses: list[str], done: bool) -> None:
 @pytest.mark.parametrize(
     ("text", "fen"),
     [
-        ("120000", 12_000_000), ("120000.5", 12_000_050), ("120000.50", 12_000_050), ("0.01", 1), ("1,200", 120_000),
-        ("¥1,200.00", 120_000), (" 88 ", 8_800), ("", None), ("1.234", None), ("-5", None), ("1e5", None), ("十万", None), ("1.", None),
+        ("120000", 12_000_000),
+        ("120000.5", 12_000_050),
+        ("120000.50", 12_000_050),
+        ("0.01", 1),
+        ("1,200", 120_000),
+        ("¥1,200.00", 120_000),
+        (" 88 ", 8_800),
+        ("", None),
+        ("1.234", None),
+        ("-5", None),
+        ("1e5", None),
+        ("十万", None),
+        ("1.", None),
     ],
 )
 def test_yuan_to_fen(text: str, fen: int | None) -> None:
@@ -121,7 +168,13 @@ FINAL = date(2026, 1, 1)  # the window (30 days) ends on 2026-01-31
         (date(2026, 1, 5), None, False, date(2026, 2, 1), True),  # the agency let it wait
         (date(2026, 1, 5), date(2026, 2, 3), False, date(2026, 6, 1), True),  # signed late
         (date(2026, 1, 5), date(2026, 1, 20), False, date(2026, 6, 1), False),
-        (date(2026, 1, 31), None, False, date(2026, 2, 7), False),  # recorded on the last day: 7 days to confirm
+        (
+            date(2026, 1, 31),
+            None,
+            False,
+            date(2026, 2, 7),
+            False,
+        ),  # recorded on the last day: 7 days to confirm
         (date(2026, 1, 31), None, False, date(2026, 2, 8), True),
         (date(2026, 1, 5), None, True, date(2026, 6, 1), False),  # the agency disputed the terms
     ],
@@ -129,7 +182,22 @@ FINAL = date(2026, 1, 1)  # the window (30 days) ends on 2026-01-31
 def test_an_unsigned_award_counts_against_the_agency_only_when_it_kept_the_owner_waiting(
     recorded_on: date | None, signed_on: date | None, disputed: bool, today: date, counts: bool
 ) -> None:
-    assert rules.unsigned_counts_against_agency(
-        final_on=FINAL, recorded_on=recorded_on, signed_on=signed_on, disputed=disputed, today=today, contract_days=30
-    ) is counts
-    assert not rules.unsigned_counts_against_agency(final_on=None, recorded_on=recorded_on, signed_on=signed_on, disputed=disputed, today=today, contract_days=30)
+    assert (
+        rules.unsigned_counts_against_agency(
+            final_on=FINAL,
+            recorded_on=recorded_on,
+            signed_on=signed_on,
+            disputed=disputed,
+            today=today,
+            contract_days=30,
+        )
+        is counts
+    )
+    assert not rules.unsigned_counts_against_agency(
+        final_on=None,
+        recorded_on=recorded_on,
+        signed_on=signed_on,
+        disputed=disputed,
+        today=today,
+        contract_days=30,
+    )

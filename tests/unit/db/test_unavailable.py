@@ -44,7 +44,9 @@ def wrapped(cause: BaseException) -> Exception:
         asyncpg.InterfaceError("connection is closed"),
         # a pooled connection that PostgreSQL's shutdown notice reached while it sat idle
         asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress"),
-        sa_exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30.00"),
+        sa_exc.TimeoutError(
+            "QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30.00"
+        ),
         sa_exc.DBAPIError("SELECT 1", {}, Exception("gone"), connection_invalidated=True),
         sa_exc.OperationalError("SELECT 1", {}, Exception("server closed the connection")),
         wrapped(ConnectionRefusedError()),
@@ -104,7 +106,9 @@ class FlakyDatabase:
         yield object()
 
 
-async def run_until(task_factory: Any, db: FlakyDatabase, served: int, timeout: float = 5.0) -> asyncio.Task[None]:
+async def run_until(
+    task_factory: Any, db: FlakyDatabase, served: int, timeout: float = 5.0
+) -> asyncio.Task[None]:
     task = asyncio.create_task(task_factory())
     try:
         async with asyncio.timeout(timeout):
@@ -119,7 +123,9 @@ async def run_until(task_factory: Any, db: FlakyDatabase, served: int, timeout: 
     return task
 
 
-async def test_the_scheduler_keeps_looking_while_the_database_is_away(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_scheduler_keeps_looking_while_the_database_is_away(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     async def nothing_due(session: Any, exclude: Any = ()) -> None:
         return None
 
@@ -158,7 +164,9 @@ async def test_a_step_cut_by_a_lost_connection_is_not_set_aside(monkeypatch: pyt
     assert list(scheduler.backing_off) == ["N-000001"]
 
 
-async def test_the_checkpointer_keeps_signing_after_the_database_comes_back(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_checkpointer_keeps_signing_after_the_database_comes_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     async def sign(session: Any, signer: Any) -> None:
         return None
 
@@ -168,7 +176,9 @@ async def test_the_checkpointer_keeps_signing_after_the_database_comes_back(monk
     await run_until(checkpointer.run, db, served=2)
 
 
-async def test_the_overdue_task_tries_again_after_the_database_comes_back(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_overdue_task_tries_again_after_the_database_comes_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from market.contracts import service as contracts
 
     async def flag(session: Any, day: Any) -> int:

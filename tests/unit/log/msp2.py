@@ -17,7 +17,9 @@ START = "2026-11-01T09:00:00.000000Z"
 DEADLINE = "2026-11-08T09:00:00.000000Z"
 # The deadline whose tlock round is 657413 (MSP/1 section 6, V3: a recorded quicknet round).
 V3_ROUND = 657413
-V3_SIGNATURE = "b713718a38ae728dfd477991af2822e08d2f305e47718cef9f7848ce4050e7be41076862b98fad56e91a6b85b89cd97b"
+V3_SIGNATURE = (
+    "b713718a38ae728dfd477991af2822e08d2f305e47718cef9f7848ce4050e7be41076862b98fad56e91a6b85b89cd97b"
+)
 TLOCK_DEADLINE = protocol.format_ts(
     datetime.fromtimestamp(protocol.QUICKNET_GENESIS + (V3_ROUND - 1) * protocol.QUICKNET_PERIOD, tz=UTC)
 )
@@ -33,7 +35,9 @@ def seal(plaintext: bytes, round_number: int, randomness: bytes) -> str:
     like one (that verifier cannot open them: it checks their form)."""
     derived = hashlib.sha512(b"tlock test randomness" + randomness).digest()
     if not tlock.available():
-        return base64.b64encode((derived * 11)[: tlock.STANZA_BODY_BYTES + tlock.MAC_BYTES + 16 + len(plaintext) + 16]).decode()
+        return base64.b64encode(
+            (derived * 11)[: tlock.STANZA_BODY_BYTES + tlock.MAC_BYTES + 16 + len(plaintext) + 16]
+        ).decode()
     return tlock._seal_with(plaintext, round_number, derived[:16], derived[16:32], derived[32:48])
 
 
@@ -73,7 +77,11 @@ class Log:
         return [protocol.canonical_json(e) for e in self.entries]
 
     def of(self, type_: str, notice_id: str | None = None) -> dict[str, Any]:
-        return next(e for e in self.entries if e["type"] == type_ and (notice_id is None or e.get("notice_id") == notice_id))
+        return next(
+            e
+            for e in self.entries
+            if e["type"] == type_ and (notice_id is None or e.get("notice_id") == notice_id)
+        )
 
 
 class Notice:
@@ -91,7 +99,13 @@ class Notice:
         sealing: str = "server",
         version: int = 2,
     ) -> None:
-        self.log, self.notice_id, self.method, self.k, self.min_candidates = log, notice_id, method, k, min_candidates
+        self.log, self.notice_id, self.method, self.k, self.min_candidates = (
+            log,
+            notice_id,
+            method,
+            k,
+            min_candidates,
+        )
         self.deadline, self.sealing, self.version = deadline, sealing, version
         self.secret = hashlib.sha256(b"secret " + notice_id.encode()).digest()
         self.bid_counter = 0
@@ -106,8 +120,12 @@ class Notice:
 
     def publish(self, ts: str | None = None) -> Notice:
         fields: dict[str, Any] = {
-            "method": self.method, "winners": self.k, "min_candidates": self.min_candidates, "bid_deadline": self.deadline,
-            "terms_sha256": protocol.sha256_hex(b'{"title":"t"}'), "commit": protocol.commitment(self.notice_id, self.secret).hex(),
+            "method": self.method,
+            "winners": self.k,
+            "min_candidates": self.min_candidates,
+            "bid_deadline": self.deadline,
+            "terms_sha256": protocol.sha256_hex(b'{"title":"t"}'),
+            "commit": protocol.commitment(self.notice_id, self.secret).hex(),
             "scheme": "none",
         }
         if self.version == 2:
@@ -117,7 +135,12 @@ class Notice:
 
     def amend(self, deadline: str) -> Notice:
         self.deadline = deadline
-        self.add("notice.amended", terms_sha256=protocol.sha256_hex(b'{"title":"t2"}'), bid_deadline=deadline, scheme="none")
+        self.add(
+            "notice.amended",
+            terms_sha256=protocol.sha256_hex(b'{"title":"t2"}'),
+            bid_deadline=deadline,
+            scheme="none",
+        )
         return self
 
     def bid(self, agency_id: str, price: int | None = None, *, ts: str | None = None) -> str:
@@ -132,8 +155,17 @@ class Notice:
         doc = protocol.bid_document_v2(self.notice_id, bid_id, agency_id, price)
         salt = salt_of(self.notice_id, bid_id)
         commitment = protocol.bid_commitment(salt, doc)
-        entry = self.log.add("bid.sealed", ts=ts, commitment=commitment.hex(), **self._tlock(salt, document=doc))
-        self.bids[bid_id] = {"doc": doc, "salt": salt, "seq": entry["seq"], "commitment": commitment, "withdrawn": None, "agency": agency_id}
+        entry = self.log.add(
+            "bid.sealed", ts=ts, commitment=commitment.hex(), **self._tlock(salt, document=doc)
+        )
+        self.bids[bid_id] = {
+            "doc": doc,
+            "salt": salt,
+            "seq": entry["seq"],
+            "commitment": commitment,
+            "withdrawn": None,
+            "agency": agency_id,
+        }
         return bid_id
 
     @property
@@ -157,7 +189,9 @@ class Notice:
             return
         salt = salt_of(self.notice_id, bid_id, "withdrawal")
         commitment = protocol.withdrawal_commitment(salt, bid["commitment"]).hex()
-        entry = self.log.add("bid.sealed", ts=ts, commitment=commitment, **self._tlock(salt, withdraws=bid["commitment"]))
+        entry = self.log.add(
+            "bid.sealed", ts=ts, commitment=commitment, **self._tlock(salt, withdraws=bid["commitment"])
+        )
         bid["withdrawn"] = (salt, entry["seq"])
 
     def openings(self, leave_out: tuple[str, ...] = ()) -> list[dict[str, Any]]:
@@ -167,18 +201,27 @@ class Notice:
             if bid_id not in leave_out
         ]
 
-    def close(self, *, excluded: dict[str, str] | None = None, leave_out: tuple[str, ...] = (), ts: str | None = None) -> Notice:
+    def close(
+        self,
+        *,
+        excluded: dict[str, str] | None = None,
+        leave_out: tuple[str, ...] = (),
+        ts: str | None = None,
+    ) -> Notice:
         excluded = excluded or {}
         if ts is None and self.log.clock < protocol.parse_ts(self.deadline):
             self.log.at(self.deadline)
         self.candidates = protocol.canonical_candidates([(a, 1) for a in self.standing if a not in excluded])
         fields: dict[str, Any] = {
-            "secret": self.secret.hex(), "candidates": [[a, w] for a, w in self.candidates],
+            "secret": self.secret.hex(),
+            "candidates": [[a, w] for a, w in self.candidates],
             "excluded": [{"agency_id": a, "reason": r} for a, r in sorted(excluded.items())],
             "eligible": protocol.eligible_digest(self.candidates).hex(),
         }
         if self.version == 1:
-            fields["bids"] = sorted((json.loads(self.bids[b]["doc"]) for b in self.standing.values()), key=lambda d: d["bid_id"])
+            fields["bids"] = sorted(
+                (json.loads(self.bids[b]["doc"]) for b in self.standing.values()), key=lambda d: d["bid_id"]
+            )
         else:
             fields["openings"] = self.openings(leave_out)
             if self.sealing == "tlock":
@@ -192,12 +235,22 @@ class Notice:
         order = protocol.draw_order(seed, self.candidates)
         prices = None
         if self.method == "lowest_price":
-            prices = {json.loads(self.bids[b]["doc"])["agency_id"]: json.loads(self.bids[b]["doc"])["price_fen"] for b in self.standing.values()}
+            prices = {
+                json.loads(self.bids[b]["doc"])["agency_id"]: json.loads(self.bids[b]["doc"])["price_fen"]
+                for b in self.standing.values()
+            }
         ranking = protocol.rank(self.method, order, prices)
         self.winners, alternates = protocol.split_winners(ranking, self.k)
         self.add(
-            "selection.drawn", attempt=1, scheme="none", beacon=None, seed=seed.hex(),
-            order=order, ranking=ranking, winners=self.winners, alternates=alternates,
+            "selection.drawn",
+            attempt=1,
+            scheme="none",
+            beacon=None,
+            seed=seed.hex(),
+            order=order,
+            ranking=ranking,
+            winners=self.winners,
+            alternates=alternates,
         )
         return self
 
@@ -228,7 +281,10 @@ class Notice:
         if ts is None and self.log.clock < protocol.parse_ts(self.deadline):
             self.log.at(self.deadline)
         self.log.add(
-            "bids.opened", ts=ts, notice_id=self.notice_id, openings=self.openings(leave_out),
+            "bids.opened",
+            ts=ts,
+            notice_id=self.notice_id,
+            openings=self.openings(leave_out),
             tlock={"round": V3_ROUND, "signature": V3_SIGNATURE},
         )
         return self

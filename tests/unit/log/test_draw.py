@@ -16,8 +16,8 @@ from market.log.protocol import (
     canonical_candidates,
     commitment,
     deadline_unix,
-    draw_order,
     drand_quicknet_round,
+    draw_order,
     eligible_digest,
     rank,
     scheme_for,
@@ -91,16 +91,14 @@ def test_weighted_lottery_vector_v2_recomputes() -> None:
 # --- V3, lowest price with a tie, drand quicknet round 657413 ------------------------------
 
 V3_SIGNATURE = bytes.fromhex(
-    "b713718a38ae728dfd477991af2822e08d2f305e47718cef9f7848ce4050e7be"
-    "41076862b98fad56e91a6b85b89cd97b"
+    "b713718a38ae728dfd477991af2822e08d2f305e47718cef9f7848ce4050e7be41076862b98fad56e91a6b85b89cd97b"
 )
 V3_PRICES = {"AG-101": 980000, "AG-102": 950000, "AG-103": 900000, "AG-104": 900000}
 
 
 def test_lowest_price_vector_v3_beacon_is_hash_of_signature() -> None:
     assert (
-        beacon_value(V3_SIGNATURE).hex()
-        == "fc1873a13f3545aeade8401532ef5519920652eee6b0d2b19ca12643b87b3587"
+        beacon_value(V3_SIGNATURE).hex() == "fc1873a13f3545aeade8401532ef5519920652eee6b0d2b19ca12643b87b3587"
     )
 
 
@@ -125,9 +123,7 @@ def test_lowest_price_vector_v3_recomputes_and_order_breaks_the_tie() -> None:
 
 
 def test_bid_document_vector_bytes_and_hash() -> None:
-    doc = bid_document(
-        "N-000003", "B-000017", "AG-102", 950000, "00112233445566778899aabbccddeeff"
-    )
+    doc = bid_document("N-000003", "B-000017", "AG-102", 950000, "00112233445566778899aabbccddeeff")
     assert doc == (
         b'{"agency_id":"AG-102","bid_id":"B-000017",'
         b'"nonce":"00112233445566778899aabbccddeeff","notice_id":"N-000003","price_fen":950000}'
@@ -291,9 +287,7 @@ agency_ids = st.from_regex(r"[A-Za-z0-9._:-]{1,12}", fullmatch=True)
     seed_bytes=st.binary(min_size=32, max_size=32),
     candidates=st.dictionaries(agency_ids, st.integers(1, 10), max_size=30),
 )
-def test_draw_order_is_a_permutation_of_the_candidates(
-    seed_bytes: bytes, candidates: dict[str, int]
-) -> None:
+def test_draw_order_is_a_permutation_of_the_candidates(seed_bytes: bytes, candidates: dict[str, int]) -> None:
     order = draw_order(seed_bytes, list(candidates.items()))
     assert sorted(order) == sorted(candidates)
 

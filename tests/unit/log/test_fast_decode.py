@@ -36,7 +36,7 @@ DOCUMENTS = [
     HEAD + b',"b":true,"c":false,"d":null,"l":[1,[2,{"x":"y"}]]}',
     b'{"seq":true,"ts":"' + TS.encode() + b'","type":"t.e","v":1}',
     b'{"seq":0.0,"ts":"' + TS.encode() + b'","type":"t.e","v":1}',
-    b' ' + HEAD + b"}",  # whitespace around the object: raw_decode refuses it
+    b" " + HEAD + b"}",  # whitespace around the object: raw_decode refuses it
     HEAD + b"} ",
     HEAD + b"}\n",
     HEAD + b"}{}",
@@ -74,7 +74,9 @@ def test_msgspec_is_there_to_be_compared() -> None:
 
 
 @pytest.mark.parametrize("raw", DOCUMENTS, ids=range(len(DOCUMENTS)))
-def test_the_fast_reading_gives_the_standard_librarys_verdict(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_fast_reading_gives_the_standard_librarys_verdict(
+    raw: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (fast_entry, fast_problem), (slow_entry, slow_problem) = _both(raw, monkeypatch)
     assert fast_problem == slow_problem
     assert _typed(fast_entry) == _typed(slow_entry)

@@ -57,11 +57,16 @@ def test_every_opened_ciphertext_decrypts_to_its_opening() -> None:
     notice.close().draw()
     report = run(log)
     assert report.ok, report.human()
-    assert "5 tlock ciphertext(s) of opened sealed entries decrypt, with their round's signature, to exactly the timelock plaintexts of their openings" in report.checks
+    assert (
+        "5 tlock ciphertext(s) of opened sealed entries decrypt, with their round's signature, to exactly the timelock plaintexts of their openings"
+        in report.checks
+    )
     assert not any("tlock ciphertexts not opened" in n for n in report.notes)
 
 
-def test_without_the_pairing_library_the_ciphertexts_are_not_opened_and_it_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_the_pairing_library_the_ciphertexts_are_not_opened_and_it_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     log, notice = tlock_log()
     notice.close().draw()
     monkeypatch.setattr(tlock, "_bls", None)
@@ -82,7 +87,10 @@ def test_a_ciphertext_of_another_plaintext_fails_naming_the_entry() -> None:
     assert not report.ok
     closed = log.of("bidding.closed")["seq"]
     assert [(p.seq, p.message) for p in report.notices["N-000001"].problems] == [
-        (closed, f"bid B-000001-001: sealed entry {bid['seq']}'s tlock ciphertext opens to something other than this opening's timelock plaintext")
+        (
+            closed,
+            f"bid B-000001-001: sealed entry {bid['seq']}'s tlock ciphertext opens to something other than this opening's timelock plaintext",
+        )
     ]
 
 
@@ -103,7 +111,9 @@ def test_a_withdrawal_whose_ciphertext_holds_the_bid_fails() -> None:
 def test_a_ciphertext_to_another_round_does_not_open() -> None:
     log, notice = tlock_log()
     bid = notice.bids["B-000001-003"]
-    log.entries[bid["seq"]]["tlock"] = seal(protocol.tlock_plaintext(bid["salt"], document=bid["doc"]), V3_ROUND + 1, b"r")
+    log.entries[bid["seq"]]["tlock"] = seal(
+        protocol.tlock_plaintext(bid["salt"], document=bid["doc"]), V3_ROUND + 1, b"r"
+    )
     notice.close().draw()
     messages = problems(run(log))
     assert len(messages) == 1 and messages[0].startswith(
@@ -131,9 +141,14 @@ def test_a_non_canonical_last_character_is_refused() -> None:
     log, notice = tlock_log()
     seq = notice.bids["B-000001-001"]["seq"]
     field = log.entries[seq]["tlock"]
-    log.entries[seq]["tlock"] = field[:-2] + chr(ord(field[-2]) + 1) + "="  # low bits set: decodes to the same bytes
+    log.entries[seq]["tlock"] = (
+        field[:-2] + chr(ord(field[-2]) + 1) + "="
+    )  # low bits set: decodes to the same bytes
     report = run(log)
-    assert report.problems[0].seq == seq and report.problems[0].message == "bid.sealed tlock is not canonical standard base64 with padding"
+    assert (
+        report.problems[0].seq == seq
+        and report.problems[0].message == "bid.sealed tlock is not canonical standard base64 with padding"
+    )
 
 
 # -- cancelled before the round: bids.opened ---------------------------------------------------------
@@ -147,7 +162,9 @@ def test_a_cancelled_tlock_notice_opens_its_bids_later() -> None:
     assert report.notices["N-000001"].status == "cancelled"
     assert report.notices["N-000001"].summary == "lottery, cancelled, 3 standing bid(s)"
     if tlock.available():
-        assert any(c.startswith("5 tlock ciphertext(s) of opened sealed entries decrypt") for c in report.checks)
+        assert any(
+            c.startswith("5 tlock ciphertext(s) of opened sealed entries decrypt") for c in report.checks
+        )
 
 
 def test_a_cancelled_tlock_notice_never_opened_fails_once_the_window_has_passed() -> None:
@@ -155,10 +172,16 @@ def test_a_cancelled_tlock_notice_never_opened_fails_once_the_window_has_passed(
     notice.cancel_tlock()
     report = run(log)
     assert report.ok, report.human()
-    assert report.notices["N-000001"].summary == "lottery, cancelled, bids sealed until the deadline's drand round (not opened yet)"
+    assert (
+        report.notices["N-000001"].summary
+        == "lottery, cancelled, bids sealed until the deadline's drand round (not opened yet)"
+    )
     log.other(ts=ts_after(TLOCK_DEADLINE, days=98))
     report = run(log)
-    sealed = sorted([b["seq"] for b in notice.bids.values()] + [b["withdrawn"][1] for b in notice.bids.values() if b["withdrawn"]])
+    sealed = sorted(
+        [b["seq"] for b in notice.bids.values()]
+        + [b["withdrawn"][1] for b in notice.bids.values() if b["withdrawn"]]
+    )
     assert [p.seq for p in report.problems] == sealed
     assert all("was never opened by any notice" in p.message for p in report.problems)
 
@@ -166,12 +189,17 @@ def test_a_cancelled_tlock_notice_never_opened_fails_once_the_window_has_passed(
 def test_bids_opened_is_checked_like_a_close() -> None:
     log, notice = cancelled_tlock_log()
     opened = log.of("bids.opened")
-    opened["openings"][0]["bid"]["price_fen"] = 5  # a lottery bid has none; and the commitment no longer holds
+    opened["openings"][0]["bid"]["price_fen"] = (
+        5  # a lottery bid has none; and the commitment no longer holds
+    )
     opened["tlock"]["round"] = V3_ROUND + 1
     messages = problems(run(log))
     assert "bid B-000001-001 has price_fen 5; a lottery bid has none (null)" in messages
     assert any(m.startswith(f"tlock round {V3_ROUND + 1} is not {V3_ROUND}") for m in messages), messages
-    assert any(m.startswith("bid B-000001-001: sealed entry") and "does not hold the commitment" in m for m in messages), messages
+    assert any(
+        m.startswith("bid B-000001-001: sealed entry") and "does not hold the commitment" in m
+        for m in messages
+    ), messages
     assert all(p.seq == opened["seq"] for p in run(log).notices["N-000001"].problems)
 
 
@@ -195,7 +223,12 @@ def test_bids_opened_only_once_after_a_tlock_cancellation(case: str) -> None:
         notice = Notice(log, "N-000001").publish()
         notice.bid("AG-001")
         notice.cancel()
-        log.add("bids.opened", notice_id="N-000001", openings=notice.openings(), tlock={"round": V3_ROUND, "signature": "00"})
+        log.add(
+            "bids.opened",
+            notice_id="N-000001",
+            openings=notice.openings(),
+            tlock={"round": V3_ROUND, "signature": "00"},
+        )
         expected = "bids.opened of a server notice, whose cancellation (entry 2) opens the bids itself"
     else:
         log, notice = tlock_log()
@@ -239,7 +272,9 @@ def test_bids_opened_before_the_deadline() -> None:
     notice.cancel_tlock()
     notice.bids_opened(ts=ts_after(TLOCK_DEADLINE, seconds=-1))
     messages = problems(run(log))
-    assert any(m.startswith("bids.opened at ") and "its drand round cannot have been out" in m for m in messages), messages
+    assert any(
+        m.startswith("bids.opened at ") and "its drand round cannot have been out" in m for m in messages
+    ), messages
 
 
 # -- one standing bid per agency, across time ---------------------------------------------------------
@@ -256,7 +291,11 @@ def test_two_bids_of_one_agency_standing_at_once_are_named() -> None:
     notice.standing["AG-001"] = second
     notice.bid("AG-003")
     notice.close().draw()
-    f_seq, s_seq, w_seq = notice.bids[first]["seq"], notice.bids[second]["seq"], notice.bids[first]["withdrawn"][1]
+    f_seq, s_seq, w_seq = (
+        notice.bids[first]["seq"],
+        notice.bids[second]["seq"],
+        notice.bids[first]["withdrawn"][1],
+    )
     messages = problems(run(log))
     assert messages == [
         f"agency AG-001 had two bids standing at once: {first} (sealed entry {f_seq}, standing until its withdrawal, entry {w_seq}) "
@@ -285,9 +324,11 @@ def test_withdrawn_then_placed_again_is_fine() -> None:
 def test_workers_decrypt_and_give_the_same_report(monkeypatch: pytest.MonkeyPatch, shards: int) -> None:
     log, notice = tlock_log()
     bid = notice.bids["B-000001-001"]
-    log.entries[bid["seq"]]["tlock"] = seal(protocol.tlock_plaintext(b"\x02" * 32, document=bid["doc"]), V3_ROUND, b"x")
+    log.entries[bid["seq"]]["tlock"] = seal(
+        protocol.tlock_plaintext(b"\x02" * 32, document=bid["doc"]), V3_ROUND, b"x"
+    )
     notice.close().draw()
-    for n in range(20):
+    for _ in range(20):
         log.other()
     raw = log.raw()
     s = signer()
@@ -299,7 +340,9 @@ def test_workers_decrypt_and_give_the_same_report(monkeypatch: pytest.MonkeyPatc
     parallel = verify(MemorySource(raw, s))
     assert parallel.as_dict() == inline.as_dict()
     if tlock.available():  # the tampered ciphertext, found in whichever worker holds its entry
-        assert [p.message.split(":")[0] for p in parallel.notices["N-000001"].problems] == ["bid B-000001-001"]
+        assert [p.message.split(":")[0] for p in parallel.notices["N-000001"].problems] == [
+            "bid B-000001-001"
+        ]
 
 
 def test_standalone_verifier_decrypts_tlock_notices() -> None:
@@ -314,7 +357,9 @@ def test_standalone_verifier_decrypts_tlock_notices() -> None:
         server.close()
     assert code == 0 and report["ok"], report
     if tlock.available():
-        assert any(c.startswith("5 tlock ciphertext(s) of opened sealed entries decrypt") for c in report["checks"])
+        assert any(
+            c.startswith("5 tlock ciphertext(s) of opened sealed entries decrypt") for c in report["checks"]
+        )
 
 
 def test_deadline_unaffected_helpers() -> None:

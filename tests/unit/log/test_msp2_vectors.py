@@ -54,11 +54,17 @@ def test_commitment_vectors() -> None:
     assert protocol.bid_commitment(SALT, DOC).hex() == COMMITMENT == by_hand_commitment(SALT, DOC)
     assert protocol.bid_commitment(b"\xff" * 32, LOTTERY_DOC).hex() == LOTTERY_COMMITMENT
     assert protocol.withdrawal_commitment(SALT_W, bytes.fromhex(COMMITMENT)).hex() == WITHDRAWAL
-    assert WITHDRAWAL == by_hand_withdrawal(SALT_W, bytes.fromhex(COMMITMENT))
+    assert by_hand_withdrawal(SALT_W, bytes.fromhex(COMMITMENT)) == WITHDRAWAL
 
 
 def test_sealed_entry_and_leaf_vector() -> None:
-    entry = {"commitment": COMMITMENT, "seq": 41, "ts": "2026-12-01T02:03:04.000005Z", "type": "bid.sealed", "v": 2}
+    entry = {
+        "commitment": COMMITMENT,
+        "seq": 41,
+        "ts": "2026-12-01T02:03:04.000005Z",
+        "type": "bid.sealed",
+        "v": 2,
+    }
     assert protocol.canonical_json(entry) == SEALED_ENTRY
     assert protocol.leaf_hash(SEALED_ENTRY).hex() == SEALED_LEAF
 
@@ -77,7 +83,9 @@ def test_tlock_plaintext_vectors_are_padded_to_512_bytes() -> None:
     plaintext = protocol.tlock_plaintext(SALT, document=DOC)
     assert len(plaintext) == protocol.TLOCK_PLAINTEXT_BYTES == 512
     assert hashlib.sha256(plaintext).hexdigest() == PLAINTEXT_SHA256
-    assert plaintext.startswith(b'{"bid":' + DOC + b',"pad":"   ') and plaintext.endswith(b'","salt":"' + SALT.hex().encode() + b'"}')
+    assert plaintext.startswith(b'{"bid":' + DOC + b',"pad":"   ') and plaintext.endswith(
+        b'","salt":"' + SALT.hex().encode() + b'"}'
+    )
     withdrawal = protocol.tlock_plaintext(SALT_W, withdraws=bytes.fromhex(COMMITMENT))
     assert len(withdrawal) == 512 and hashlib.sha256(withdrawal).hexdigest() == WITHDRAWAL_PLAINTEXT_SHA256
 
@@ -87,7 +95,7 @@ def test_tlock_round_is_the_first_round_at_or_after_the_deadline() -> None:
     assert protocol.tlock_round(protocol.deadline_unix(deadline)) == 34523812
     # an hour later is MSP/1's beacon round of the same deadline
     assert protocol.drand_quicknet_round(protocol.deadline_unix(deadline)) == 34523812 + 1200
-    assert protocol.QUICKNET_GENESIS + (34523812 - 1) * 3 == protocol.deadline_unix(deadline)
+    assert protocol.deadline_unix(deadline) == protocol.QUICKNET_GENESIS + (34523812 - 1) * 3
     # one second later: the next round
     assert protocol.tlock_round(protocol.deadline_unix(deadline) + 1) == 34523813
 
@@ -95,7 +103,15 @@ def test_tlock_round_is_the_first_round_at_or_after_the_deadline() -> None:
 def test_the_spec_holds_these_vectors() -> None:
     """The document an independent verifier is written from states the same values."""
     text = SPEC.read_text(encoding="utf-8")
-    for value in (COMMITMENT, WITHDRAWAL, LOTTERY_COMMITMENT, PLAINTEXT_SHA256, WITHDRAWAL_PLAINTEXT_SHA256, SEALED_LEAF, "34523812"):
+    for value in (
+        COMMITMENT,
+        WITHDRAWAL,
+        LOTTERY_COMMITMENT,
+        PLAINTEXT_SHA256,
+        WITHDRAWAL_PLAINTEXT_SHA256,
+        SEALED_LEAF,
+        "34523812",
+    ):
         assert value in text, value
     assert SEALED_ENTRY.decode() in text and DOC.decode() in text
 
@@ -108,7 +124,9 @@ def test_the_spec_holds_these_vectors() -> None:
         (SALT, b"", "document"),
     ],
 )
-def test_commitment_refuses_what_the_protocol_does_not_define(salt: bytes, document: bytes, message: str) -> None:
+def test_commitment_refuses_what_the_protocol_does_not_define(
+    salt: bytes, document: bytes, message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         protocol.bid_commitment(salt, document)
 
@@ -124,7 +142,9 @@ salts = st.binary(min_size=32, max_size=32)
 
 
 @given(notice=ids, bid=ids, agency=ids, price=prices, salt=salts)
-def test_any_bid_opens_its_own_commitment_and_nothing_else(notice: str, bid: str, agency: str, price: int | None, salt: bytes) -> None:
+def test_any_bid_opens_its_own_commitment_and_nothing_else(
+    notice: str, bid: str, agency: str, price: int | None, salt: bytes
+) -> None:
     document = protocol.bid_document_v2(notice, bid, agency, price)
     commitment = protocol.bid_commitment(salt, document)
     assert commitment.hex() == by_hand_commitment(salt, document)

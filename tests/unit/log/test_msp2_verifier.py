@@ -66,9 +66,17 @@ def test_honest_msp2_lottery_and_lowest_price_verify() -> None:
     assert report.notices["N-000002"].summary == f"lowest_price, 3 candidates, winners {cheapest.winners[0]}"
     assert cheapest.winners == ["AG-001"]  # 880,000 fen, placed after the withdrawal
     human = report.human()
-    assert f"  ok    notice N-000001: lottery, 3 candidates, winners {lottery.winners[0]}, final (MSP/2 rules)" in human
-    assert "all 2 notices: per-notice checks under each notice's own rules (MSP/2: openings recomputed" in human
-    assert "every sealed bid entry (MSP/2) is opened exactly once or still within the bid window (0 still within it" in human
+    assert (
+        f"  ok    notice N-000001: lottery, 3 candidates, winners {lottery.winners[0]}, final (MSP/2 rules)"
+        in human
+    )
+    assert (
+        "all 2 notices: per-notice checks under each notice's own rules (MSP/2: openings recomputed" in human
+    )
+    assert (
+        "every sealed bid entry (MSP/2) is opened exactly once or still within the bid window (0 still within it"
+        in human
+    )
     assert "v 1 or 2, a type and a ts" in human
     assert report.as_dict()["notices"]["N-000001"]["rules"] == "MSP/2"
 
@@ -91,7 +99,9 @@ def test_mixed_log_msp1_notice_finishes_after_msp2_entries() -> None:
     report = run(log)
     assert report.ok, report.human()
     assert report.notices["N-000001"].rules == "MSP/1" and report.notices["N-000002"].rules == "MSP/2"
-    assert report.notices["N-000001"].lines()[0].endswith(f"winners {old.winners[0]}")  # MSP/1 reads as it always has
+    assert (
+        report.notices["N-000001"].lines()[0].endswith(f"winners {old.winners[0]}")
+    )  # MSP/1 reads as it always has
     assert "(1 under MSP/1 section 5, 1 under MSP/2:" in report.human()
 
 
@@ -104,9 +114,14 @@ def test_tlock_notice_verifies_with_its_round() -> None:
     report = run(log)
     assert report.ok, report.human()
     if tlock.available():
-        assert "2 tlock ciphertext(s) of opened sealed entries decrypt, with their round's signature, to exactly the timelock plaintexts of their openings" in report.checks
+        assert (
+            "2 tlock ciphertext(s) of opened sealed entries decrypt, with their round's signature, to exactly the timelock plaintexts of their openings"
+            in report.checks
+        )
     else:
-        assert any(n.startswith("tlock ciphertexts not opened: install py-arkworks-bls12381") for n in report.notes)
+        assert any(
+            n.startswith("tlock ciphertexts not opened: install py-arkworks-bls12381") for n in report.notes
+        )
 
 
 def test_an_open_notice_keeps_its_bids_sealed_and_they_wait() -> None:
@@ -136,7 +151,9 @@ def test_a_close_that_leaves_out_a_bid_fails_once_the_window_has_passed() -> Non
     log.other(ts=LATER)
     report = run(log)
     assert not report.ok and report.notices["N-000001"].ok
-    assert [(p.seq, p.message.split(" (")[0]) for p in report.problems] == [(dropped_seq, f"sealed entry {dropped_seq}")]
+    assert [(p.seq, p.message.split(" (")[0]) for p in report.problems] == [
+        (dropped_seq, f"sealed entry {dropped_seq}")
+    ]
     assert "was never opened by any notice within 97 days" in report.problems[0].message
     assert report.first_bad_seq == dropped_seq
     # Just within: logged less than 97 days before the log's time.
@@ -183,7 +200,9 @@ def test_a_commitment_mismatch_is_named_in_the_notice() -> None:
     assert not report.ok and report.problems == []
     problems = notice_problems(report, "N-000002")
     assert any(
-        m.startswith(f"bid {closed['openings'][0]['bid']['bid_id']}: sealed entry {closed['openings'][0]['seq']} does not hold the commitment")
+        m.startswith(
+            f"bid {closed['openings'][0]['bid']['bid_id']}: sealed entry {closed['openings'][0]['seq']} does not hold the commitment"
+        )
         for m in problems
     ), problems
     assert report.notices["N-000002"].problems[0].seq == closed["seq"]
@@ -197,7 +216,9 @@ def test_an_opening_naming_an_entry_that_is_not_sealed() -> None:
     report = run(log)
     assert not report.ok
     bid_id = closed["openings"][0]["bid"]["bid_id"]
-    assert f"bid {bid_id}: entry {published + 1} is not a bid.sealed entry" in notice_problems(report, "N-000001")
+    assert f"bid {bid_id}: entry {published + 1} is not a bid.sealed entry" in notice_problems(
+        report, "N-000001"
+    )
 
 
 def test_a_sealed_entry_claimed_by_two_notices() -> None:
@@ -215,9 +236,10 @@ def test_a_sealed_entry_claimed_by_two_notices() -> None:
     assert not report.ok
     seq = first.bids[shared]["seq"]
     closes = [log.of("bidding.closed", n)["seq"] for n in ("N-000001", "N-000002")]
-    assert f"sealed entry {seq} is claimed by more than one opening: notice N-000001 (entry {closes[0]}), notice N-000002 (entry {closes[1]})" in [
-        p.message for p in report.problems
-    ]
+    assert (
+        f"sealed entry {seq} is claimed by more than one opening: notice N-000001 (entry {closes[0]}), notice N-000002 (entry {closes[1]})"
+        in [p.message for p in report.problems]
+    )
 
 
 def test_a_bid_sealed_after_the_deadline() -> None:
@@ -229,7 +251,10 @@ def test_a_bid_sealed_after_the_deadline() -> None:
     report = run(log)
     assert not report.ok
     seq = notice.bids[late]["seq"]
-    assert f"bid {late}: sealed entry {seq} was logged at {DEADLINE}, at or after the deadline {DEADLINE}" in notice_problems(report, "N-000001")
+    assert (
+        f"bid {late}: sealed entry {seq} was logged at {DEADLINE}, at or after the deadline {DEADLINE}"
+        in notice_problems(report, "N-000001")
+    )
 
 
 def test_an_msp2_notice_entry_with_v1() -> None:
@@ -238,7 +263,9 @@ def test_an_msp2_notice_entry_with_v1() -> None:
     drawn["v"] = 1
     report = run(log)
     assert not report.ok
-    assert notice_problems(report, "N-000001")[0].startswith("selection.drawn has v 1, but notice N-000001 follows MSP/2")
+    assert notice_problems(report, "N-000001")[0].startswith(
+        "selection.drawn has v 1, but notice N-000001 follows MSP/2"
+    )
 
 
 def test_bid_accepted_in_an_msp2_notice() -> None:
@@ -250,18 +277,26 @@ def test_bid_accepted_in_an_msp2_notice() -> None:
     assert any("bid.accepted in an MSP/2 notice" in m for m in notice_problems(report, "N-000001"))
     log.of("bid.accepted")["v"] = 2
     report = run(log)
-    assert report.problems[0].message == "bid.accepted exists only in MSP/1 (v 1); MSP/2 bids are bid.sealed entries"
+    assert (
+        report.problems[0].message
+        == "bid.accepted exists only in MSP/1 (v 1); MSP/2 bids are bid.sealed entries"
+    )
 
 
 def test_a_bid_window_over_90_days() -> None:
     log = Log()
-    Notice(log, "N-000001", deadline=ts_after("2026-11-01T09:01:00.000000Z", days=90)).publish()  # exactly 90 days: fine
+    Notice(
+        log, "N-000001", deadline=ts_after("2026-11-01T09:01:00.000000Z", days=90)
+    ).publish()  # exactly 90 days: fine
     Notice(log, "N-000002", deadline=ts_after("2026-11-01T09:02:00.000000Z", days=90, seconds=1)).publish()
     amended = Notice(log, "N-000003").publish()
     amended.amend(ts_after(DEADLINE, days=90))
     report = run(log)
     assert report.notices["N-000001"].ok
-    assert "is more than 90 days (MAX_BID_WINDOW_SECONDS) after the notice was published" in notice_problems(report, "N-000002")[0]
+    assert (
+        "is more than 90 days (MAX_BID_WINDOW_SECONDS) after the notice was published"
+        in notice_problems(report, "N-000002")[0]
+    )
     assert "is more than 90 days" in notice_problems(report, "N-000003")[0]
     assert report.notices["N-000003"].problems[0].seq == log.of("notice.amended")["seq"]
 
@@ -269,7 +304,10 @@ def test_a_bid_window_over_90_days() -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"notice_id": "N-000001"}, "bid.sealed holds notice_id: a sealed entry holds its commitment (and tlock) and nothing else"),
+        (
+            {"notice_id": "N-000001"},
+            "bid.sealed holds notice_id: a sealed entry holds its commitment (and tlock) and nothing else",
+        ),
         ({"agency_id": "AG-001", "price_fen": 5}, "bid.sealed holds agency_id, price_fen:"),
         ({"v": 1}, "bid.sealed exists only in MSP/2: v must be 2"),
         ({"commitment": "AB" * 32}, "bid.sealed commitment is not 64 lowercase hex digits"),
@@ -295,7 +333,9 @@ def test_a_tlock_notice_needs_ciphertexts_and_the_deadline_round() -> None:
     log.entries[-1]["tlock"]["round"] = 657414
     problems = notice_problems(run(log), "N-000001")
     assert any(m.startswith("tlock round 657414 is not 657413") for m in problems), problems
-    assert any(m.endswith("has no tlock ciphertext, but the notice's sealing is tlock") for m in problems), problems
+    assert any(m.endswith("has no tlock ciphertext, but the notice's sealing is tlock") for m in problems), (
+        problems
+    )
 
 
 # -- the scopes: --notice, --log-only, workers, --state ----------------------------------------------
@@ -327,7 +367,10 @@ def big_log(count: int = 6) -> Log:
     """Several notices interleaved, one with a dropped bid and one with a bad commitment,
     and the log's time past the window: problems of every kind, for comparing reports."""
     log = Log()
-    notices = [Notice(log, f"N-{n:06d}", method="lowest_price" if n % 2 else "lottery").publish() for n in range(1, count + 1)]
+    notices = [
+        Notice(log, f"N-{n:06d}", method="lowest_price" if n % 2 else "lottery").publish()
+        for n in range(1, count + 1)
+    ]
     for round_ in range(3):
         for notice in notices:
             notice.bid(f"AG-{round_:03d}", 100_000 + round_ if notice.method == "lowest_price" else None)
@@ -361,7 +404,9 @@ def test_worker_processes_give_the_same_report(monkeypatch: pytest.MonkeyPatch, 
 
 def without_state_notes(report: Report) -> dict[str, Any]:
     data = report.as_dict()
-    data["checks"] = [c for c in data["checks"] if "verified on" not in c and not c.startswith(("all ", "entries "))]
+    data["checks"] = [
+        c for c in data["checks"] if "verified on" not in c and not c.startswith(("all ", "entries "))
+    ]
     data["notes"] = [n for n in data["notes"] if "state" not in n]
     return data
 
@@ -395,9 +440,13 @@ def test_state_joins_new_openings_with_old_sealed_entries(tmp_path: Path) -> Non
     kept = json.loads(Path(state).read_text())
     assert kept["format"] == "market-log-verify-state/2"
     pending = [row[0] for row in kept["pending"]]
-    assert pending == sorted(b["seq"] for b in waiting.bids.values()) + [waiting.bids["B-000002-003"]["withdrawn"][1]]
+    assert pending == sorted(b["seq"] for b in waiting.bids.values()) + [
+        waiting.bids["B-000002-003"]["withdrawn"][1]
+    ]
     claimed = dict((row[0], row[3]) for row in kept["notices"])
-    assert claimed["N-000002"] is None and claimed["N-000001"][0] == log.of("bidding.closed", "N-000001")["seq"]
+    assert (
+        claimed["N-000002"] is None and claimed["N-000001"][0] == log.of("bidding.closed", "N-000001")["seq"]
+    )
 
     second = verify(MemorySource(raw, s), state=state)
     scratch = verify(MemorySource(raw, s))
@@ -410,7 +459,10 @@ def test_state_joins_new_openings_with_old_sealed_entries(tmp_path: Path) -> Non
     dropped = closed["openings"].pop(0)
     closed["candidates"] = [c for c in closed["candidates"] if c[0] != dropped["bid"]["agency_id"]]
     closed["eligible"] = protocol.eligible_digest([tuple(c) for c in closed["candidates"]]).hex()  # type: ignore[misc]
-    log.entries = log.entries[: log.of("selection.drawn", "N-000002")["seq"]] + log.entries[log.of("selection.drawn", "N-000002")["seq"] + 1 :]
+    log.entries = (
+        log.entries[: log.of("selection.drawn", "N-000002")["seq"]]
+        + log.entries[log.of("selection.drawn", "N-000002")["seq"] + 1 :]
+    )
     for seq, e in enumerate(log.entries):
         e["seq"] = seq
     log.other(ts=LATER)
@@ -453,9 +505,13 @@ ids = st.from_regex(r"[A-Za-z0-9._:-]{1,64}", fullmatch=True)
 
 @settings(max_examples=60, deadline=None)
 @given(
-    notice_id=ids, bid_id=ids, agency_id=ids,
+    notice_id=ids,
+    bid_id=ids,
+    agency_id=ids,
     price=st.none() | st.integers(min_value=1, max_value=protocol.MAX_SAFE_INTEGER),
-    salt=st.binary(min_size=32, max_size=32), flip=st.integers(min_value=0, max_value=10_000), mask=st.integers(min_value=1, max_value=255),
+    salt=st.binary(min_size=32, max_size=32),
+    flip=st.integers(min_value=0, max_value=10_000),
+    mask=st.integers(min_value=1, max_value=255),
 )
 def test_any_opening_verifies_and_any_one_byte_change_fails(
     notice_id: str, bid_id: str, agency_id: str, price: int | None, salt: bytes, flip: int, mask: int
@@ -466,17 +522,44 @@ def test_any_opening_verifies_and_any_one_byte_change_fails(
 
     def joined(opening: dict[str, Any]) -> list[str]:
         check = NoticeCheck(notice_id)
-        published = {"v": 2, "seq": 0, "type": "notice.published", "ts": "2026-11-01T09:00:00.000000Z", "notice_id": notice_id,
-                     "method": method, "winners": 1, "min_candidates": 1, "bid_deadline": DEADLINE, "terms_sha256": "0" * 64,
-                     "commit": "0" * 64, "scheme": "none", "sealing": "server"}
+        published = {
+            "v": 2,
+            "seq": 0,
+            "type": "notice.published",
+            "ts": "2026-11-01T09:00:00.000000Z",
+            "notice_id": notice_id,
+            "method": method,
+            "winners": 1,
+            "min_candidates": 1,
+            "bid_deadline": DEADLINE,
+            "terms_sha256": "0" * 64,
+            "commit": "0" * 64,
+            "scheme": "none",
+            "sealing": "server",
+        }
         check.feed(0, published)
-        check.feed(2, {"v": 2, "seq": 2, "type": "bidding.closed", "ts": DEADLINE, "notice_id": notice_id, "secret": "0" * 64,
-                       "openings": [opening], "candidates": [[agency_id, 1]], "excluded": [], "eligible": "0" * 64})
+        check.feed(
+            2,
+            {
+                "v": 2,
+                "seq": 2,
+                "type": "bidding.closed",
+                "ts": DEADLINE,
+                "notice_id": notice_id,
+                "secret": "0" * 64,
+                "openings": [opening],
+                "candidates": [[agency_id, 1]],
+                "excluded": [],
+                "eligible": "0" * 64,
+            },
+        )
         assert check.claims is not None
         sealed = Sealed()
         sealed.add(1, commitment.hex(), "2026-11-02T09:00:00.000000Z", None)
         result = join_sealed(sealed, [check.claims], log_time=DEADLINE)
-        return [p.message for p in result.notice_problems.get(notice_id, [])] + [p.message for p in result.problems]
+        return [p.message for p in result.notice_problems.get(notice_id, [])] + [
+            p.message for p in result.problems
+        ]
 
     opening = protocol.opening(document, salt, 1, None)
     assert joined(opening) == []
@@ -490,7 +573,9 @@ def test_any_opening_verifies_and_any_one_byte_change_fails(
     changed[flip % len(document)] ^= mask
     assert protocol.bid_commitment(salt, bytes(changed)) != commitment
     if price is not None:
-        assert "does not hold the commitment" in " ".join(joined({**opening, "bid": {**opening["bid"], "price_fen": price ^ 1 or 2}}))
+        assert "does not hold the commitment" in " ".join(
+            joined({**opening, "bid": {**opening["bid"], "price_fen": price ^ 1 or 2}})
+        )
     # A withdrawal binds the bid's commitment.
     w_salt = bytes(reversed(salt))
     withdrawal = protocol.withdrawal_commitment(w_salt, commitment)
@@ -507,7 +592,9 @@ def test_standalone_verifier_checks_msp2_with_only_cryptography() -> None:
     try:
         code, report = run_standalone(server.url)
         assert code == 0 and report["ok"], report
-        assert any(c.startswith("every sealed bid entry (MSP/2) is opened exactly once") for c in report["checks"])
+        assert any(
+            c.startswith("every sealed bid entry (MSP/2) is opened exactly once") for c in report["checks"]
+        )
     finally:
         server.close()
     log.of("bidding.closed", "N-000001")["openings"].pop()
@@ -520,10 +607,18 @@ def test_standalone_verifier_checks_msp2_with_only_cryptography() -> None:
         server.close()
 
 
-@given(salt=st.binary(min_size=32, max_size=32), document=st.binary(min_size=1, max_size=400), bid_salt=st.binary(min_size=32, max_size=32))
-def test_the_verifiers_fast_commitments_are_the_protocols(salt: bytes, document: bytes, bid_salt: bytes) -> None:
+@given(
+    salt=st.binary(min_size=32, max_size=32),
+    document=st.binary(min_size=1, max_size=400),
+    bid_salt=st.binary(min_size=32, max_size=32),
+)
+def test_the_verifiers_fast_commitments_are_the_protocols(
+    salt: bytes, document: bytes, bid_salt: bytes
+) -> None:
     from market.log import notice_checks
 
     commitment = protocol.bid_commitment(bid_salt, document)
     assert notice_checks._bid_commitment(bid_salt, document) == commitment
-    assert notice_checks._withdrawal_commitment(salt, commitment) == protocol.withdrawal_commitment(salt, commitment)
+    assert notice_checks._withdrawal_commitment(salt, commitment) == protocol.withdrawal_commitment(
+        salt, commitment
+    )

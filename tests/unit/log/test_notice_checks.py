@@ -20,7 +20,9 @@ DEADLINE = "2026-12-04T09:00:00.000000Z"
 # MSP/1 section 6, V1 (lottery) and V3 (lowest price, drand round 657413)
 V1_SECRET = bytes.fromhex("f9b04710fe955f048de2b05a6ec4613dc47cff7a6588548b7ef1a9b353e9fb80")
 V3_SECRET = bytes.fromhex("12906dc71fbc3500a12ed35015bedc70b1a5617787fbd7a46b606166979a5d3a")
-V3_SIGNATURE = "b713718a38ae728dfd477991af2822e08d2f305e47718cef9f7848ce4050e7be41076862b98fad56e91a6b85b89cd97b"
+V3_SIGNATURE = (
+    "b713718a38ae728dfd477991af2822e08d2f305e47718cef9f7848ce4050e7be41076862b98fad56e91a6b85b89cd97b"
+)
 V3_ROUND = 657413
 # The deadline whose beacon round is 657413: round r is emitted at genesis + (r - 1) * 3,
 # an hour after the deadline.
@@ -90,15 +92,24 @@ class Story:
     def publish(self) -> Story:
         self.add(
             "notice.published",
-            method=self.method, winners=self.k, min_candidates=self.min_candidates, bid_deadline=self.deadline,
+            method=self.method,
+            winners=self.k,
+            min_candidates=self.min_candidates,
+            bid_deadline=self.deadline,
             terms_sha256=protocol.sha256_hex(b'{"title":"t"}'),
-            commit=protocol.commitment(self.notice_id, self.secret).hex(), scheme=self.scheme,
+            commit=protocol.commitment(self.notice_id, self.secret).hex(),
+            scheme=self.scheme,
         )
         return self
 
     def amend(self, deadline: str, scheme: str = "none") -> Story:
         self.deadline, self.scheme = deadline, scheme
-        self.add("notice.amended", terms_sha256=protocol.sha256_hex(b'{"title":"t2"}'), bid_deadline=deadline, scheme=scheme)
+        self.add(
+            "notice.amended",
+            terms_sha256=protocol.sha256_hex(b'{"title":"t2"}'),
+            bid_deadline=deadline,
+            scheme=scheme,
+        )
         return self
 
     def bid(self, agency_id: str, price: int | None = None, bid_id: str | None = None) -> str:
@@ -121,7 +132,9 @@ class Story:
         self.candidates = protocol.canonical_candidates([(a, 1) for a in self.standing if a not in excluded])
         self.add(
             "bidding.closed",
-            secret=self.secret.hex(), bids=bids, candidates=[[a, w] for a, w in self.candidates],
+            secret=self.secret.hex(),
+            bids=bids,
+            candidates=[[a, w] for a, w in self.candidates],
             excluded=[{"agency_id": a, "reason": r} for a, r in sorted(excluded.items())],
             eligible=protocol.eligible_digest(self.candidates).hex(),
         )
@@ -131,15 +144,32 @@ class Story:
         beacon_entry, beacon = None, b""
         if signature is not None:
             beacon = protocol.beacon_value(bytes.fromhex(signature))
-            beacon_entry = {"round": protocol.scheme_round(self.scheme), "signature": signature, "randomness": beacon.hex()}
-        seed = protocol.seed(self.notice_id, 1, self.secret, protocol.eligible_digest(self.candidates), self.scheme, beacon)
+            beacon_entry = {
+                "round": protocol.scheme_round(self.scheme),
+                "signature": signature,
+                "randomness": beacon.hex(),
+            }
+        seed = protocol.seed(
+            self.notice_id, 1, self.secret, protocol.eligible_digest(self.candidates), self.scheme, beacon
+        )
         order = protocol.draw_order(seed, self.candidates)
-        prices = {d["agency_id"]: d["price_fen"] for d in self.docs.values()} if self.method == "lowest_price" else None
+        prices = (
+            {d["agency_id"]: d["price_fen"] for d in self.docs.values()}
+            if self.method == "lowest_price"
+            else None
+        )
         ranking = protocol.rank(self.method, order, prices)
         self.winners, self.alternates = protocol.split_winners(ranking, self.k)
         self.add(
-            "selection.drawn", attempt=1, scheme=self.scheme, beacon=beacon_entry, seed=seed.hex(),
-            order=order, ranking=ranking, winners=self.winners, alternates=self.alternates,
+            "selection.drawn",
+            attempt=1,
+            scheme=self.scheme,
+            beacon=beacon_entry,
+            seed=seed.hex(),
+            order=order,
+            ranking=ranking,
+            winners=self.winners,
+            alternates=self.alternates,
         )
         return self
 
@@ -156,7 +186,12 @@ class Story:
         return self
 
     def object(self, objection_id: str, agency_id: str | None) -> Story:
-        self.add("objection.filed", objection_id=objection_id, agency_id=agency_id, reasons_sha256=protocol.sha256_hex(b"r"))
+        self.add(
+            "objection.filed",
+            objection_id=objection_id,
+            agency_id=agency_id,
+            reasons_sha256=protocol.sha256_hex(b"r"),
+        )
         return self
 
     def answer(self, objection_id: str) -> Story:
@@ -164,11 +199,18 @@ class Story:
         return self
 
     def decide(self, objection_id: str, decision: str) -> Story:
-        self.add("objection.decided", objection_id=objection_id, decision=decision, reason_sha256=protocol.sha256_hex(b"d"))
+        self.add(
+            "objection.decided",
+            objection_id=objection_id,
+            decision=decision,
+            reason_sha256=protocol.sha256_hex(b"d"),
+        )
         return self
 
     def disqualify(self, agency_id: str, objection_id: str, replacement: str | None) -> Story:
-        self.add("award.disqualified", agency_id=agency_id, objection_id=objection_id, replacement=replacement)
+        self.add(
+            "award.disqualified", agency_id=agency_id, objection_id=objection_id, replacement=replacement
+        )
         return self
 
     def final(self, winners: list[str]) -> Story:
@@ -193,7 +235,14 @@ def v1_lottery() -> Story:
 
 def v3_lowest_price() -> Story:
     """V3: a price tie between AG-103 and AG-104 that the draw breaks, on a drand beacon."""
-    story = Story("N-000003", method="lowest_price", min_candidates=2, secret=V3_SECRET, deadline=V3_DEADLINE, scheme=f"drand/quicknet/{V3_ROUND}")
+    story = Story(
+        "N-000003",
+        method="lowest_price",
+        min_candidates=2,
+        secret=V3_SECRET,
+        deadline=V3_DEADLINE,
+        scheme=f"drand/quicknet/{V3_ROUND}",
+    )
     story.publish()
     for agency, price in (("AG-101", 980000), ("AG-102", 950000), ("AG-103", 900000), ("AG-104", 900000)):
         story.bid(agency, price)
@@ -230,7 +279,9 @@ def with_amendment_and_withdrawal() -> Story:
     story.withdraw("AG-502")
     story.bid("AG-502")
     story.amend(ts_after(DEADLINE, days=2))
-    story.clock = protocol.parse_ts(ts_after(DEADLINE, hours=1))  # after the first deadline, before the new one
+    story.clock = protocol.parse_ts(
+        ts_after(DEADLINE, hours=1)
+    )  # after the first deadline, before the new one
     story.bid("AG-503")
     return story.close().draw()
 
@@ -325,7 +376,9 @@ def test_v3_tie_is_broken_by_the_draw() -> None:
     drawn = story.of_type("selection.drawn")
     assert drawn["seed"] == "7fe3d351c14f81199d25dbb2cc8c4b7301a1d25c6746cf6a3c9db355f6544edd"
     assert drawn["ranking"] == ["AG-104", "AG-103", "AG-102", "AG-101"]
-    assert notice_report(story.notice_id, story.entries).summary == "lowest_price, 4 candidates, winners AG-104"
+    assert (
+        notice_report(story.notice_id, story.entries).summary == "lowest_price, 4 candidates, winners AG-104"
+    )
 
 
 def test_summaries_of_the_other_outcomes() -> None:
@@ -445,11 +498,20 @@ def wrong_scheme(story: Story) -> None:
 
 
 def earlier_amendment(story: Story) -> None:
-    insert_before(story, "bidding.closed", "notice.amended", terms_sha256="0" * 64, bid_deadline=ts_after(DEADLINE, days=-1), scheme="none")
+    insert_before(
+        story,
+        "bidding.closed",
+        "notice.amended",
+        terms_sha256="0" * 64,
+        bid_deadline=ts_after(DEADLINE, days=-1),
+        scheme="none",
+    )
 
 
 def amend_after_close(story: Story) -> None:
-    append(story, "notice.amended", terms_sha256="0" * 64, bid_deadline=ts_after(DEADLINE, days=1), scheme="none")
+    append(
+        story, "notice.amended", terms_sha256="0" * 64, bid_deadline=ts_after(DEADLINE, days=1), scheme="none"
+    )
 
 
 def bid_before_publication(story: Story) -> None:
@@ -461,82 +523,464 @@ def bid_before_publication(story: Story) -> None:
 
 TAMPERING: list[tuple[str, Callable[[], Story], Mutation, str, str]] = [
     # (case, story, tampering, the message expected, the type of the entry it names)
-    ("wrong secret", v1_lottery, lambda s: entry(s, "bidding.closed").update(secret="11" * 32), "secret does not match commit", "bidding.closed"),
-    ("changed commit", v1_lottery, lambda s: entry(s, "notice.published").update(commit="22" * 32), "secret does not match commit", "bidding.closed"),
-    ("changed bid price", v3_lowest_price, lambda s: set_bid_price(s, 890000), "bid document B-000003002 does not hash to the bid_sha256 of its bid.accepted entry", "bidding.closed"),
-    ("missing bid", v1_lottery, remove_bid, "bid B-000001003 of AG-003 (entry 3) is missing from bidding.closed", "bidding.closed"),
-    ("withdrawn bid present", v1_lottery, withdraw_but_keep, "bid B-000001002 was withdrawn (entry", "bidding.closed"),
-    ("bid never accepted", v1_lottery, lambda s: entry(s, "bidding.closed")["bids"][0].update(bid_id="B-000000000"), "bid B-000000000 is in bidding.closed but was never accepted", "bidding.closed"),
-    ("bids out of order", v1_lottery, lambda s: entry(s, "bidding.closed")["bids"].reverse(), "bids are not sorted by bid_id", "bidding.closed"),
-    ("price on a lottery bid", v1_lottery, lambda s: set_bid_price(s, 100), "a lottery bid has none", "bidding.closed"),
-    ("bid of another notice", v1_lottery, lambda s: entry(s, "bidding.closed")["bids"][0].update(notice_id="N-000999"), "names notice 'N-000999'", "bidding.closed"),
-    ("candidate dropped", v1_lottery, lambda s: closed_recomputed(s, [["AG-001", 1], ["AG-002", 1], ["AG-003", 1], ["AG-005", 1]]), "bidder AG-004 is neither a candidate nor excluded", "bidding.closed"),
-    ("candidate added", v1_lottery, lambda s: closed_recomputed(s, [["AG-001", 1], ["AG-002", 1], ["AG-003", 1], ["AG-004", 1], ["AG-005", 1], ["AG-006", 1]]), "candidate AG-006 has no standing bid", "bidding.closed"),
-    ("candidate also excluded", v1_lottery, lambda s: entry(s, "bidding.closed").update(excluded=[{"agency_id": "AG-001", "reason": "suspended"}]), "AG-001 is both a candidate and excluded", "bidding.closed"),
-    ("candidates unsorted", v1_lottery, lambda s: entry(s, "bidding.closed")["candidates"].reverse(), "candidates are not sorted by agency_id", "bidding.closed"),
-    ("weight zero", v1_lottery, lambda s: entry(s, "bidding.closed")["candidates"][0].__setitem__(1, 0), "is not [agency_id, weight >= 1]", "bidding.closed"),
-    ("wrong eligible", v1_lottery, lambda s: entry(s, "bidding.closed").update(eligible="33" * 32), "eligible does not recompute", "bidding.closed"),
-    ("wrong seed", v1_lottery, lambda s: entry(s, "selection.drawn").update(seed="44" * 32), "seed does not recompute", "selection.drawn"),
+    (
+        "wrong secret",
+        v1_lottery,
+        lambda s: entry(s, "bidding.closed").update(secret="11" * 32),
+        "secret does not match commit",
+        "bidding.closed",
+    ),
+    (
+        "changed commit",
+        v1_lottery,
+        lambda s: entry(s, "notice.published").update(commit="22" * 32),
+        "secret does not match commit",
+        "bidding.closed",
+    ),
+    (
+        "changed bid price",
+        v3_lowest_price,
+        lambda s: set_bid_price(s, 890000),
+        "bid document B-000003002 does not hash to the bid_sha256 of its bid.accepted entry",
+        "bidding.closed",
+    ),
+    (
+        "missing bid",
+        v1_lottery,
+        remove_bid,
+        "bid B-000001003 of AG-003 (entry 3) is missing from bidding.closed",
+        "bidding.closed",
+    ),
+    (
+        "withdrawn bid present",
+        v1_lottery,
+        withdraw_but_keep,
+        "bid B-000001002 was withdrawn (entry",
+        "bidding.closed",
+    ),
+    (
+        "bid never accepted",
+        v1_lottery,
+        lambda s: entry(s, "bidding.closed")["bids"][0].update(bid_id="B-000000000"),
+        "bid B-000000000 is in bidding.closed but was never accepted",
+        "bidding.closed",
+    ),
+    (
+        "bids out of order",
+        v1_lottery,
+        lambda s: entry(s, "bidding.closed")["bids"].reverse(),
+        "bids are not sorted by bid_id",
+        "bidding.closed",
+    ),
+    (
+        "price on a lottery bid",
+        v1_lottery,
+        lambda s: set_bid_price(s, 100),
+        "a lottery bid has none",
+        "bidding.closed",
+    ),
+    (
+        "bid of another notice",
+        v1_lottery,
+        lambda s: entry(s, "bidding.closed")["bids"][0].update(notice_id="N-000999"),
+        "names notice 'N-000999'",
+        "bidding.closed",
+    ),
+    (
+        "candidate dropped",
+        v1_lottery,
+        lambda s: closed_recomputed(s, [["AG-001", 1], ["AG-002", 1], ["AG-003", 1], ["AG-005", 1]]),
+        "bidder AG-004 is neither a candidate nor excluded",
+        "bidding.closed",
+    ),
+    (
+        "candidate added",
+        v1_lottery,
+        lambda s: closed_recomputed(
+            s, [["AG-001", 1], ["AG-002", 1], ["AG-003", 1], ["AG-004", 1], ["AG-005", 1], ["AG-006", 1]]
+        ),
+        "candidate AG-006 has no standing bid",
+        "bidding.closed",
+    ),
+    (
+        "candidate also excluded",
+        v1_lottery,
+        lambda s: entry(s, "bidding.closed").update(
+            excluded=[{"agency_id": "AG-001", "reason": "suspended"}]
+        ),
+        "AG-001 is both a candidate and excluded",
+        "bidding.closed",
+    ),
+    (
+        "candidates unsorted",
+        v1_lottery,
+        lambda s: entry(s, "bidding.closed")["candidates"].reverse(),
+        "candidates are not sorted by agency_id",
+        "bidding.closed",
+    ),
+    (
+        "weight zero",
+        v1_lottery,
+        lambda s: entry(s, "bidding.closed")["candidates"][0].__setitem__(1, 0),
+        "is not [agency_id, weight >= 1]",
+        "bidding.closed",
+    ),
+    (
+        "wrong eligible",
+        v1_lottery,
+        lambda s: entry(s, "bidding.closed").update(eligible="33" * 32),
+        "eligible does not recompute",
+        "bidding.closed",
+    ),
+    (
+        "wrong seed",
+        v1_lottery,
+        lambda s: entry(s, "selection.drawn").update(seed="44" * 32),
+        "seed does not recompute",
+        "selection.drawn",
+    ),
     ("wrong order", v1_lottery, swap_order, "order does not recompute", "selection.drawn"),
-    ("wrong ranking", v3_lowest_price, lambda s: entry(s, "selection.drawn")["ranking"].sort(), "ranking does not recompute", "selection.drawn"),
-    ("wrong winners", v1_lottery, lambda s: entry(s, "selection.drawn").update(winners=["AG-005"]), "winners does not recompute", "selection.drawn"),
-    ("wrong alternates", v1_lottery, lambda s: entry(s, "selection.drawn")["alternates"].pop(), "alternates does not recompute", "selection.drawn"),
-    ("second attempt", v1_lottery, lambda s: entry(s, "selection.drawn").update(attempt=2), "attempt is 2, not 1", "selection.drawn"),
-    ("second selection.drawn", v1_lottery, second_draw, "a second outcome, selection.drawn, after selection.drawn", "selection.drawn"),
-    ("draw after cancel", v1_lottery, cancel_before_close, "selection.drawn after notice.cancelled", "selection.drawn"),
-    ("bid after deadline", v1_lottery, late_bid, "accepted at 2026-12-04T09:00:00.000000Z, at or after the deadline in force", "bid.accepted"),
-    ("closed before deadline", v1_lottery, early_close, "bidding closed at 2026-12-04T08:59:59.000000Z, before the deadline", "bidding.closed"),
-    ("drawn before deadline", v1_lottery, early_draw, "selection.drawn at 2026-12-04T08:59:59.999999Z, before the deadline", "selection.drawn"),
+    (
+        "wrong ranking",
+        v3_lowest_price,
+        lambda s: entry(s, "selection.drawn")["ranking"].sort(),
+        "ranking does not recompute",
+        "selection.drawn",
+    ),
+    (
+        "wrong winners",
+        v1_lottery,
+        lambda s: entry(s, "selection.drawn").update(winners=["AG-005"]),
+        "winners does not recompute",
+        "selection.drawn",
+    ),
+    (
+        "wrong alternates",
+        v1_lottery,
+        lambda s: entry(s, "selection.drawn")["alternates"].pop(),
+        "alternates does not recompute",
+        "selection.drawn",
+    ),
+    (
+        "second attempt",
+        v1_lottery,
+        lambda s: entry(s, "selection.drawn").update(attempt=2),
+        "attempt is 2, not 1",
+        "selection.drawn",
+    ),
+    (
+        "second selection.drawn",
+        v1_lottery,
+        second_draw,
+        "a second outcome, selection.drawn, after selection.drawn",
+        "selection.drawn",
+    ),
+    (
+        "draw after cancel",
+        v1_lottery,
+        cancel_before_close,
+        "selection.drawn after notice.cancelled",
+        "selection.drawn",
+    ),
+    (
+        "bid after deadline",
+        v1_lottery,
+        late_bid,
+        "accepted at 2026-12-04T09:00:00.000000Z, at or after the deadline in force",
+        "bid.accepted",
+    ),
+    (
+        "closed before deadline",
+        v1_lottery,
+        early_close,
+        "bidding closed at 2026-12-04T08:59:59.000000Z, before the deadline",
+        "bidding.closed",
+    ),
+    (
+        "drawn before deadline",
+        v1_lottery,
+        early_draw,
+        "selection.drawn at 2026-12-04T08:59:59.999999Z, before the deadline",
+        "selection.drawn",
+    ),
     ("wrong scheme", v1_lottery, wrong_scheme, "is not the one last committed", "selection.drawn"),
-    ("deadline moved earlier", v1_lottery, earlier_amendment, "is earlier than the one before", "notice.amended"),
-    ("amended after closing", v1_lottery, amend_after_close, "notice.amended after bidding.closed", "notice.amended"),
-    ("bid before publication", v1_lottery, bid_before_publication, "bid.accepted comes before notice.published", "bid.accepted"),
+    (
+        "deadline moved earlier",
+        v1_lottery,
+        earlier_amendment,
+        "is earlier than the one before",
+        "notice.amended",
+    ),
+    (
+        "amended after closing",
+        v1_lottery,
+        amend_after_close,
+        "notice.amended after bidding.closed",
+        "notice.amended",
+    ),
+    (
+        "bid before publication",
+        v1_lottery,
+        bid_before_publication,
+        "bid.accepted comes before notice.published",
+        "bid.accepted",
+    ),
     ("no publication", v1_lottery, lambda s: s.entries.pop(0), "no notice.published entry", "bid.accepted"),
-    ("bad method", v1_lottery, lambda s: entry(s, "notice.published").update(method="auction"), "method 'auction' is not lottery", "notice.published"),
-    ("draw on too few", failed, lambda s: s.entries.__setitem__(-1, (s.entries[-1][0], {**entry(s, "selection.failed"), "type": "selection.drawn"})), "selection.drawn with 2 candidates, fewer than the minimum of 3", "selection.drawn"),
-    ("failed with enough", v1_lottery, lambda s: entry(s, "selection.drawn").update(type="selection.failed"), "selection.failed although 5 candidates meet the minimum of 3", "selection.failed"),
-    ("selection without closing", v1_lottery, lambda s: s.entries.remove(next(x for x in s.entries if x[1]["type"] == "bidding.closed")), "selection.drawn without bidding.closed", "selection.drawn"),
-    ("beacon on scheme none", v1_lottery, lambda s: entry(s, "selection.drawn").update(beacon={"round": 1, "signature": "00", "randomness": "00"}), "beacon is given, but the committed scheme is none", "selection.drawn"),
-    ("wrong beacon round", v3_lowest_price, lambda s: entry(s, "selection.drawn")["beacon"].update(round=V3_ROUND + 1), "beacon round 657414 is not the committed round 657413", "selection.drawn"),
-    ("wrong beacon randomness", v3_lowest_price, lambda s: entry(s, "selection.drawn")["beacon"].update(randomness="55" * 32), "beacon randomness is not H(signature)", "selection.drawn"),
-    ("scheme round too early", v3_lowest_price, lambda s: entry(s, "notice.published").update(scheme="drand/quicknet/657000"), "calls for round 657413", "notice.published"),
-    ("direct on a lottery", v1_lottery, lambda s: entry(s, "selection.drawn").update(type="selection.direct", agency_id="AG-004", justification="x"), "selection.direct on a lottery notice", "selection.direct"),
-    ("direct to a non-candidate", direct, lambda s: entry(s, "selection.direct").update(agency_id="AG-202"), "selection.direct names 'AG-202', which is not a candidate", "selection.direct"),
-    ("direct without justification", direct, lambda s: entry(s, "selection.direct").update(justification=" "), "no written justification", "selection.direct"),
+    (
+        "bad method",
+        v1_lottery,
+        lambda s: entry(s, "notice.published").update(method="auction"),
+        "method 'auction' is not lottery",
+        "notice.published",
+    ),
+    (
+        "draw on too few",
+        failed,
+        lambda s: s.entries.__setitem__(
+            -1, (s.entries[-1][0], {**entry(s, "selection.failed"), "type": "selection.drawn"})
+        ),
+        "selection.drawn with 2 candidates, fewer than the minimum of 3",
+        "selection.drawn",
+    ),
+    (
+        "failed with enough",
+        v1_lottery,
+        lambda s: entry(s, "selection.drawn").update(type="selection.failed"),
+        "selection.failed although 5 candidates meet the minimum of 3",
+        "selection.failed",
+    ),
+    (
+        "selection without closing",
+        v1_lottery,
+        lambda s: s.entries.remove(next(x for x in s.entries if x[1]["type"] == "bidding.closed")),
+        "selection.drawn without bidding.closed",
+        "selection.drawn",
+    ),
+    (
+        "beacon on scheme none",
+        v1_lottery,
+        lambda s: entry(s, "selection.drawn").update(
+            beacon={"round": 1, "signature": "00", "randomness": "00"}
+        ),
+        "beacon is given, but the committed scheme is none",
+        "selection.drawn",
+    ),
+    (
+        "wrong beacon round",
+        v3_lowest_price,
+        lambda s: entry(s, "selection.drawn")["beacon"].update(round=V3_ROUND + 1),
+        "beacon round 657414 is not the committed round 657413",
+        "selection.drawn",
+    ),
+    (
+        "wrong beacon randomness",
+        v3_lowest_price,
+        lambda s: entry(s, "selection.drawn")["beacon"].update(randomness="55" * 32),
+        "beacon randomness is not H(signature)",
+        "selection.drawn",
+    ),
+    (
+        "scheme round too early",
+        v3_lowest_price,
+        lambda s: entry(s, "notice.published").update(scheme="drand/quicknet/657000"),
+        "calls for round 657413",
+        "notice.published",
+    ),
+    (
+        "direct on a lottery",
+        v1_lottery,
+        lambda s: entry(s, "selection.drawn").update(
+            type="selection.direct", agency_id="AG-004", justification="x"
+        ),
+        "selection.direct on a lottery notice",
+        "selection.direct",
+    ),
+    (
+        "direct to a non-candidate",
+        direct,
+        lambda s: entry(s, "selection.direct").update(agency_id="AG-202"),
+        "selection.direct names 'AG-202', which is not a candidate",
+        "selection.direct",
+    ),
+    (
+        "direct without justification",
+        direct,
+        lambda s: entry(s, "selection.direct").update(justification=" "),
+        "no written justification",
+        "selection.direct",
+    ),
     ("direct priced", direct, lambda s: set_bid_price(s, 5), "a direct bid has none", "bidding.closed"),
-    ("wrong replacement", decline_with_replacement, lambda s: entry(s, "award.declined").update(replacement=s.alternates[1]), "the first alternate not yet used is", "award.declined"),
-    ("no replacement although one is left", decline_with_replacement, lambda s: entry(s, "award.declined").update(replacement=None), "replacement is null", "award.declined"),
-    ("decline by a non-holder", decline_with_replacement, lambda s: entry(s, "award.declined").update(agency_id=s.alternates[2]), "which does not hold the award", "award.declined"),
-    ("final names the replaced", decline_with_replacement, lambda s: entry(s, "award.final").update(winners=s.winners), "but the holders are", "award.final"),
-    ("final in the wrong slot order", decline_with_replacement, lambda s: entry(s, "award.final")["winners"].reverse(), "but the holders are", "award.final"),
-    ("disqualified on a rejected objection", disqualified_after_upheld_objection, lambda s: entry(s, "objection.decided").update(decision="rejected"), "which was rejected", "award.disqualified"),
-    ("disqualified without a decision", disqualified_after_upheld_objection, lambda s: s.entries.remove(next(x for x in s.entries if x[1]["type"] == "objection.decided")), "which has not been decided", "award.disqualified"),
-    ("disqualified on an unknown objection", disqualified_after_upheld_objection, lambda s: entry(s, "award.disqualified").update(objection_id="OB-999999"), "which was never filed", "award.disqualified"),
-    ("final while an objection is pending", disqualified_after_upheld_objection, lambda s: s.entries.remove(next(x for x in s.entries if x[1]["type"] == "objection.decided" and x[1]["objection_id"] == "OB-000002")), "while objection OB-000002", "award.final"),
-    ("final with no holder", no_alternate_left, lambda s: append(s, "award.final", winners=[]), "no agency holds the award", "award.final"),
-    ("bid after closing", v1_lottery, lambda s: append(s, "bid.accepted", bid_id="B-LATE", agency_id="AG-009", bid_sha256="0" * 64), "bid B-LATE accepted after bidding.closed", "bid.accepted"),
-    ("withdrawal after closing", v1_lottery, lambda s: append(s, "bid.withdrawn", bid_id="B-000001001", agency_id="AG-004"), "withdrawn after bidding.closed", "bid.withdrawn"),
-    ("withdrawal of someone else's bid", with_amendment_and_withdrawal, lambda s: entry(s, "bid.withdrawn").update(agency_id="AG-501"), "belongs to AG-502, not 'AG-501'", "bid.withdrawn"),
-    ("second standing bid", v1_lottery, lambda s: entry(s, "bid.accepted", 1).update(agency_id="AG-004"), "agency AG-004 already has a standing bid", "bid.accepted"),
-    ("cancelled after the deadline", cancelled, lambda s: entry(s, "notice.cancelled").update(ts=ts_after(DEADLINE, hours=1)), "notice.cancelled at 2026-12-04T10:00:00.000000Z, at or after the deadline", "notice.cancelled"),
-    ("amended scheme not moved with the deadline", drand_with_moved_deadline, lambda s: entry(s, "notice.amended").update(scheme="drand/quicknet/34525012"), "calls for round 34553812", "notice.amended"),
-    ("amendment changes the commit", drand_with_moved_deadline, lambda s: entry(s, "notice.amended").update(commit="0" * 64), "notice.amended changes commit", "notice.amended"),
-    ("objection before any selection", failed, lambda s: append(s, "objection.filed", objection_id="OB-1", agency_id=None, reasons_sha256="0" * 64), "objection OB-1 filed with no selection to object to", "objection.filed"),
-    ("objection against a non-holder", disqualified_after_upheld_objection, lambda s: entry(s, "objection.filed").update(agency_id="AG-999"), "objection OB-000001 is against 'AG-999', which does not hold the award", "objection.filed"),
-    ("second final after a decline names the old holder", declined_after_final, lambda s: entry(s, "award.final", 1).update(winners=s.winners), "but the holders are", "award.final"),
-    ("secret not hex", v1_lottery, lambda s: entry(s, "bidding.closed").update(secret="zz"), "secret is not 64 lowercase hex digits", "bidding.closed"),
+    (
+        "wrong replacement",
+        decline_with_replacement,
+        lambda s: entry(s, "award.declined").update(replacement=s.alternates[1]),
+        "the first alternate not yet used is",
+        "award.declined",
+    ),
+    (
+        "no replacement although one is left",
+        decline_with_replacement,
+        lambda s: entry(s, "award.declined").update(replacement=None),
+        "replacement is null",
+        "award.declined",
+    ),
+    (
+        "decline by a non-holder",
+        decline_with_replacement,
+        lambda s: entry(s, "award.declined").update(agency_id=s.alternates[2]),
+        "which does not hold the award",
+        "award.declined",
+    ),
+    (
+        "final names the replaced",
+        decline_with_replacement,
+        lambda s: entry(s, "award.final").update(winners=s.winners),
+        "but the holders are",
+        "award.final",
+    ),
+    (
+        "final in the wrong slot order",
+        decline_with_replacement,
+        lambda s: entry(s, "award.final")["winners"].reverse(),
+        "but the holders are",
+        "award.final",
+    ),
+    (
+        "disqualified on a rejected objection",
+        disqualified_after_upheld_objection,
+        lambda s: entry(s, "objection.decided").update(decision="rejected"),
+        "which was rejected",
+        "award.disqualified",
+    ),
+    (
+        "disqualified without a decision",
+        disqualified_after_upheld_objection,
+        lambda s: s.entries.remove(next(x for x in s.entries if x[1]["type"] == "objection.decided")),
+        "which has not been decided",
+        "award.disqualified",
+    ),
+    (
+        "disqualified on an unknown objection",
+        disqualified_after_upheld_objection,
+        lambda s: entry(s, "award.disqualified").update(objection_id="OB-999999"),
+        "which was never filed",
+        "award.disqualified",
+    ),
+    (
+        "final while an objection is pending",
+        disqualified_after_upheld_objection,
+        lambda s: s.entries.remove(
+            next(
+                x
+                for x in s.entries
+                if x[1]["type"] == "objection.decided" and x[1]["objection_id"] == "OB-000002"
+            )
+        ),
+        "while objection OB-000002",
+        "award.final",
+    ),
+    (
+        "final with no holder",
+        no_alternate_left,
+        lambda s: append(s, "award.final", winners=[]),
+        "no agency holds the award",
+        "award.final",
+    ),
+    (
+        "bid after closing",
+        v1_lottery,
+        lambda s: append(s, "bid.accepted", bid_id="B-LATE", agency_id="AG-009", bid_sha256="0" * 64),
+        "bid B-LATE accepted after bidding.closed",
+        "bid.accepted",
+    ),
+    (
+        "withdrawal after closing",
+        v1_lottery,
+        lambda s: append(s, "bid.withdrawn", bid_id="B-000001001", agency_id="AG-004"),
+        "withdrawn after bidding.closed",
+        "bid.withdrawn",
+    ),
+    (
+        "withdrawal of someone else's bid",
+        with_amendment_and_withdrawal,
+        lambda s: entry(s, "bid.withdrawn").update(agency_id="AG-501"),
+        "belongs to AG-502, not 'AG-501'",
+        "bid.withdrawn",
+    ),
+    (
+        "second standing bid",
+        v1_lottery,
+        lambda s: entry(s, "bid.accepted", 1).update(agency_id="AG-004"),
+        "agency AG-004 already has a standing bid",
+        "bid.accepted",
+    ),
+    (
+        "cancelled after the deadline",
+        cancelled,
+        lambda s: entry(s, "notice.cancelled").update(ts=ts_after(DEADLINE, hours=1)),
+        "notice.cancelled at 2026-12-04T10:00:00.000000Z, at or after the deadline",
+        "notice.cancelled",
+    ),
+    (
+        "amended scheme not moved with the deadline",
+        drand_with_moved_deadline,
+        lambda s: entry(s, "notice.amended").update(scheme="drand/quicknet/34525012"),
+        "calls for round 34553812",
+        "notice.amended",
+    ),
+    (
+        "amendment changes the commit",
+        drand_with_moved_deadline,
+        lambda s: entry(s, "notice.amended").update(commit="0" * 64),
+        "notice.amended changes commit",
+        "notice.amended",
+    ),
+    (
+        "objection before any selection",
+        failed,
+        lambda s: append(s, "objection.filed", objection_id="OB-1", agency_id=None, reasons_sha256="0" * 64),
+        "objection OB-1 filed with no selection to object to",
+        "objection.filed",
+    ),
+    (
+        "objection against a non-holder",
+        disqualified_after_upheld_objection,
+        lambda s: entry(s, "objection.filed").update(agency_id="AG-999"),
+        "objection OB-000001 is against 'AG-999', which does not hold the award",
+        "objection.filed",
+    ),
+    (
+        "second final after a decline names the old holder",
+        declined_after_final,
+        lambda s: entry(s, "award.final", 1).update(winners=s.winners),
+        "but the holders are",
+        "award.final",
+    ),
+    (
+        "secret not hex",
+        v1_lottery,
+        lambda s: entry(s, "bidding.closed").update(secret="zz"),
+        "secret is not 64 lowercase hex digits",
+        "bidding.closed",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "build", "tamper", "expected", "where"), TAMPERING, ids=[t[0] for t in TAMPERING])
-def test_tampering_is_caught(case: str, build: Callable[[], Story], tamper: Mutation, expected: str, where: str) -> None:
+@pytest.mark.parametrize(
+    ("case", "build", "tamper", "expected", "where"), TAMPERING, ids=[t[0] for t in TAMPERING]
+)
+def test_tampering_is_caught(
+    case: str, build: Callable[[], Story], tamper: Mutation, expected: str, where: str
+) -> None:
     story = build()
     tamper(story)
     problems = check_notice(story.notice_id, story.entries)
     matching = [p for p in problems if expected in p.message]
     assert matching, f"{case}: expected {expected!r} among {[p.as_dict() for p in problems]}"
     types = {seq: e["type"] for seq, e in story.entries}
-    assert any(p.seq is not None and types.get(p.seq) == where for p in matching), f"{case}: {[p.as_dict() for p in matching]}"
+    assert any(p.seq is not None and types.get(p.seq) == where for p in matching), (
+        f"{case}: {[p.as_dict() for p in matching]}"
+    )
 
 
 def test_problems_come_in_log_order_with_their_seq() -> None:
@@ -545,7 +989,10 @@ def test_problems_come_in_log_order_with_their_seq() -> None:
     late_bid(story)
     problems = check_notice(story.notice_id, story.entries)
     assert [p.seq for p in problems] == sorted(p.seq for p in problems if p.seq is not None)
-    assert problems[0] == Problem("bid B-000001003 accepted at 2026-12-04T09:00:00.000000Z, at or after the deadline in force 2026-12-04T09:00:00.000000Z", seq=3)
+    assert problems[0] == Problem(
+        "bid B-000001003 accepted at 2026-12-04T09:00:00.000000Z, at or after the deadline in force 2026-12-04T09:00:00.000000Z",
+        seq=3,
+    )
 
 
 def test_failing_notice_line() -> None:
@@ -570,11 +1017,18 @@ def test_malformed_entries_are_reported_not_crashed_on() -> None:
                     story = copy.deepcopy(base)
                     story.entries[at][1][key] = bad
                     problems = check_notice(story.notice_id, story.entries)
-                    assert not [p for p in problems if "could not be checked" in p.message], (key, bad, problems)
+                    assert not [p for p in problems if "could not be checked" in p.message], (
+                        key,
+                        bad,
+                        problems,
+                    )
 
 
 def test_malformed_bid_documents_and_beacons_are_reported_not_crashed_on() -> None:
-    for build, path in ((v3_lowest_price, ("bidding.closed", "bids")), (v3_lowest_price, ("selection.drawn", "beacon"))):
+    for build, path in (
+        (v3_lowest_price, ("bidding.closed", "bids")),
+        (v3_lowest_price, ("selection.drawn", "beacon")),
+    ):
         base = build()
         target = entry(base, path[0])[path[1]]
         keys = list(target[0] if isinstance(target, list) else target)
@@ -585,4 +1039,9 @@ def test_malformed_bid_documents_and_beacons_are_reported_not_crashed_on() -> No
                 (inner[0] if isinstance(inner, list) else inner)[key] = bad
                 problems = check_notice(story.notice_id, story.entries)
                 assert problems, (path, key, bad)
-                assert not [p for p in problems if "could not be checked" in p.message], (path, key, bad, problems)
+                assert not [p for p in problems if "could not be checked" in p.message], (
+                    path,
+                    key,
+                    bad,
+                    problems,
+                )

@@ -80,9 +80,7 @@ TERMS = {"budget_fen": 1000000, "title": "环境影响评价 Environmental impac
 
 def test_terms_vector_with_non_ascii_text_hashes_to_terms_sha256() -> None:
     data = canonical_json(TERMS)
-    assert data == (
-        '{"budget_fen":1000000,"title":"环境影响评价 Environmental impact assessment"}'
-    ).encode()
+    assert data == ('{"budget_fen":1000000,"title":"环境影响评价 Environmental impact assessment"}').encode()
     assert sha256_hex(data) == "163768aedac2480ff2e87887888540e4552b3efd4e3c625790887db9b8f84f6c"
 
 
@@ -109,9 +107,7 @@ def test_log_entry_vector_bytes_and_leaf_hash_from_a_dict() -> None:
         b'"terms_sha256":"163768aedac2480ff2e87887888540e4552b3efd4e3c625790887db9b8f84f6c",'
         b'"ts":"2026-11-27T09:00:00.000000Z","type":"notice.published","v":1,"winners":1}'
     )
-    assert leaf_hash(data).hex() == (
-        "84ae1b94e006b24399e2924baaa2a65d7f19a6a02f7c525e2342b6b1aa9f1479"
-    )
+    assert leaf_hash(data).hex() == ("84ae1b94e006b24399e2924baaa2a65d7f19a6a02f7c525e2342b6b1aa9f1479")
     assert parse_canonical(data) == entry
 
 
@@ -157,12 +153,11 @@ def test_canonical_json_escapes_control_characters_like_rfc8785() -> None:
 
 
 json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**53 - 1), 2**53 - 1)
-    | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(st.characters(max_codepoint=127), max_size=6), children, max_size=4),
+    st.none() | st.booleans() | st.integers(-(2**53 - 1), 2**53 - 1) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(st.characters(max_codepoint=127), max_size=6), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -372,9 +367,7 @@ def _subproof(m: int, d: Sequence[bytes], b: bool) -> list[bytes]:
 
 @QUICK
 @given(size=st.integers(1, 300), data=st.data())
-def test_roots_and_proofs_equal_the_recursive_rfc_definitions(
-    size: int, data: st.DataObject
-) -> None:
+def test_roots_and_proofs_equal_the_recursive_rfc_definitions(size: int, data: st.DataObject) -> None:
     leaves = LEAVES[:size]
     assert root_from_leaf_hashes(leaves) == _mth(leaves)
     index = data.draw(st.integers(0, size - 1))
@@ -394,9 +387,7 @@ def _flip_one(values: list[bytes], which: int, position: int) -> list[bytes]:
 
 @settings(max_examples=150, deadline=None)
 @given(size=st.integers(1, 2000), data=st.data())
-def test_every_inclusion_proof_verifies_and_any_flipped_byte_fails(
-    size: int, data: st.DataObject
-) -> None:
+def test_every_inclusion_proof_verifies_and_any_flipped_byte_fails(size: int, data: st.DataObject) -> None:
     leaves = LEAVES[:size]
     root = root_from_leaf_hashes(leaves)
     index = data.draw(st.integers(0, size - 1), label="index")
@@ -501,15 +492,13 @@ def test_a_store_can_build_proofs_from_the_subtrees_the_frontier_completes() -> 
         return [hash_range(start, end, perfect_hash) for start, end in ranges]
 
     for index in (0, 1, 500, 998, 999):
-        assert from_store(subtree_ranges_for_inclusion(index, size)) == inclusion_proof(
-            LEAVES, index, size
-        )
+        assert from_store(subtree_ranges_for_inclusion(index, size)) == inclusion_proof(LEAVES, index, size)
     for first in (1, 2, 3, 512, 700, 999):
         for second in (first, 777, 1000):
             if first <= second:
-                assert from_store(
-                    subtree_ranges_for_consistency(first, second)
-                ) == consistency_proof(LEAVES, first, second)
+                assert from_store(subtree_ranges_for_consistency(first, second)) == consistency_proof(
+                    LEAVES, first, second
+                )
     assert hash_range(0, size, perfect_hash) == frontier.root()
 
 
@@ -518,9 +507,7 @@ def test_a_store_can_build_proofs_from_the_subtrees_the_frontier_completes() -> 
 def test_proof_ranges_split_into_aligned_perfect_subtrees(second: int, data: st.DataObject) -> None:
     first = data.draw(st.integers(1, second))
     index = data.draw(st.integers(0, second - 1))
-    ranges = subtree_ranges_for_consistency(first, second) + subtree_ranges_for_inclusion(
-        index, second
-    )
+    ranges = subtree_ranges_for_consistency(first, second) + subtree_ranges_for_inclusion(index, second)
     for start, end in ranges:
         assert 0 <= start < end <= second
         for piece_start, piece_end in perfect_pieces(start, end):

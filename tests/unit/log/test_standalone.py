@@ -14,14 +14,19 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_standalone_verifier_is_built_from_the_package() -> None:
-    result = subprocess.run([sys.executable, str(ROOT / "ops/build_verifier.py"), "--check"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "ops/build_verifier.py"), "--check"], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
 
 
 def test_standalone_verifier_runs_without_the_package() -> None:
     # -I and cwd=/ : neither the checkout nor the virtual environment's paths help it.
     result = subprocess.run(
-        [sys.executable, "-I", str(ROOT / "ops/verify_log.py"), "--help"], capture_output=True, text=True, cwd="/"
+        [sys.executable, "-I", str(ROOT / "ops/verify_log.py"), "--help"],
+        capture_output=True,
+        text=True,
+        cwd="/",
     )
     assert result.returncode == 0 and "--url" in result.stdout, result.stderr
 
@@ -39,12 +44,16 @@ class LogServer:
         leaves = [protocol.leaf_hash(e) for e in entries]
         routes = {
             "/api/v1/log/key": lambda q: signer.verifier_key.encode(),
-            "/api/v1/log/checkpoint": lambda q: signer.sign_checkpoint(len(entries), protocol.root_from_leaf_hashes(leaves)).encode(),
-            "/api/v1/log/entries": lambda q: b"".join(e + b"\n" for e in entries[int(q["start"]) : int(q["end"])]),
+            "/api/v1/log/checkpoint": lambda q: signer.sign_checkpoint(
+                len(entries), protocol.root_from_leaf_hashes(leaves)
+            ).encode(),
+            "/api/v1/log/entries": lambda q: b"".join(
+                e + b"\n" for e in entries[int(q["start"]) : int(q["end"])]
+            ),
         }
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+            def do_GET(self) -> None:
                 url = urllib.parse.urlsplit(self.path)
                 route = routes.get(url.path)
                 if route is None:
@@ -71,7 +80,10 @@ class LogServer:
 def run_standalone(url: str, *args: str) -> tuple[int, dict]:
     result = subprocess.run(
         [sys.executable, "-I", str(ROOT / "ops/verify_log.py"), "--url", url, "--json", *args],
-        capture_output=True, text=True, cwd="/", timeout=60,
+        capture_output=True,
+        text=True,
+        cwd="/",
+        timeout=60,
     )
     return result.returncode, json.loads(result.stdout)
 

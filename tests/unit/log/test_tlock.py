@@ -19,7 +19,9 @@ ROUND = 657413
 SIGNATURE = "b713718a38ae728dfd477991af2822e08d2f305e47718cef9f7848ce4050e7be41076862b98fad56e91a6b85b89cd97b"
 # quicknet round 12040883, from drand/tlock tlock_test.go (TestDecryptText)
 OTHER_ROUND = 12040883
-OTHER_SIGNATURE = "929906c959032ab363c9f26570d215d66f5c06cb0c44fe508c12bb5839f04ec895bb6868e5b9ff13ab289bdb5266b394"
+OTHER_SIGNATURE = (
+    "929906c959032ab363c9f26570d215d66f5c06cb0c44fe508c12bb5839f04ec895bb6868e5b9ff13ab289bdb5266b394"
+)
 
 # Fixed vector: _seal_with(PLAINTEXT, 657413, file key 00..0f, sigma 10..1f, nonce 20..2f).
 # tlock-js 0.9.0 opens age_file(VECTOR_FIELD, 657413) to PLAINTEXT.

@@ -42,7 +42,9 @@ class MemorySource:
 
 
 def entry(seq: int, **fields: object) -> bytes:
-    return protocol.canonical_json({"v": 1, "seq": seq, "type": "test.event", "ts": "2026-11-27T09:00:00.000000Z", **fields})
+    return protocol.canonical_json(
+        {"v": 1, "seq": seq, "type": "test.event", "ts": "2026-11-27T09:00:00.000000Z", **fields}
+    )
 
 
 def signer() -> LogSigner:
@@ -72,8 +74,12 @@ def test_entry_rules() -> None:
     assert "canonical" in (check_entry(spaced, 0, canonical=True) or "")
     assert "JSON" in (check_entry(b"[1]", 0) or "")
     assert "JSON" in (check_entry(b"{nope", 0) or "")
-    assert "ts" in (check_entry(protocol.canonical_json({"v": 1, "seq": 0, "type": "t.e", "ts": "2026-11-27"}), 0) or "")
-    assert "type" in (check_entry(protocol.canonical_json({"v": 1, "seq": 0, "ts": "2026-11-27T09:00:00.000000Z"}), 0) or "")
+    assert "ts" in (
+        check_entry(protocol.canonical_json({"v": 1, "seq": 0, "type": "t.e", "ts": "2026-11-27"}), 0) or ""
+    )
+    assert "type" in (
+        check_entry(protocol.canonical_json({"v": 1, "seq": 0, "ts": "2026-11-27T09:00:00.000000Z"}), 0) or ""
+    )
 
 
 def test_checkpoint_under_another_key_fails() -> None:
@@ -96,11 +102,22 @@ def test_entry_parts_splice_to_the_canonical_entry() -> None:
     from market.log.store import build_entry, entry_parts
 
     ts = datetime(2026, 11, 27, 9, 0, 0, 123456, tzinfo=UTC)
-    for fields in ({}, {"a": 1}, {"notice_id": "N-000001", "zeta": [1, {"seq": 0}], "title": "环评 \"q\""}, {"u": None, "t": True}):
+    for fields in (
+        {},
+        {"a": 1},
+        {"notice_id": "N-000001", "zeta": [1, {"seq": 0}], "title": '环评 "q"'},
+        {"u": None, "t": True},
+    ):
         head, middle, tail = entry_parts(type="notice.published", fields=fields)
         spliced = head + b"42" + middle + b"2026-11-27T09:00:00.123456Z" + tail
         expected = protocol.canonical_json(
-            {**fields, "v": protocol.VERSION, "seq": 42, "type": "notice.published", "ts": "2026-11-27T09:00:00.123456Z"}
+            {
+                **fields,
+                "v": protocol.VERSION,
+                "seq": 42,
+                "type": "notice.published",
+                "ts": "2026-11-27T09:00:00.123456Z",
+            }
         )
         assert spliced == expected == build_entry(seq=42, type="notice.published", ts=ts, fields=fields)
 
@@ -157,7 +174,7 @@ def test_a_notice_problem_fails_the_report() -> None:
     assert not report.ok
     assert report.problems == []  # the log itself is fine: signed as it is
     bad = report.notices["N-000001"]
-    assert [p.message for p in bad.problems][0].startswith("secret does not match commit")
+    assert bad.problems[0].message.startswith("secret does not match commit")
     human = report.human()
     assert "  FAIL  notice N-000001: " in human and "secret does not match commit" in human
     assert human.endswith("FAILED (2 problem(s))")  # the secret, and the seed made with it
@@ -183,8 +200,15 @@ def test_log_only_checks_the_log_and_says_the_notices_were_not_re_derived() -> N
     assert "  note  the notices' stories" in report.human()
     # The log's own checks still run: an entry without its notice_id is still found.
     log = notices_log(1)
-    log.append(protocol.canonical_json({"v": 1, "seq": len(log), "type": "bid.accepted", "ts": "2026-11-28T09:00:00.000000Z"}))
-    assert verify(MemorySource(log, signer()), notices=False).problems[0].message == "bid.accepted has no notice_id"
+    log.append(
+        protocol.canonical_json(
+            {"v": 1, "seq": len(log), "type": "bid.accepted", "ts": "2026-11-28T09:00:00.000000Z"}
+        )
+    )
+    assert (
+        verify(MemorySource(log, signer()), notices=False).problems[0].message
+        == "bid.accepted has no notice_id"
+    )
 
 
 def test_many_notices_print_the_failing_ones_and_a_count() -> None:
@@ -199,7 +223,11 @@ def test_many_notices_print_the_failing_ones_and_a_count() -> None:
 
 def test_an_entry_of_a_notice_type_without_notice_id_is_a_problem() -> None:
     log = notices_log(1)
-    log.append(protocol.canonical_json({"v": 1, "seq": len(log), "type": "bid.accepted", "ts": "2026-11-28T09:00:00.000000Z"}))
+    log.append(
+        protocol.canonical_json(
+            {"v": 1, "seq": len(log), "type": "bid.accepted", "ts": "2026-11-28T09:00:00.000000Z"}
+        )
+    )
     report = verify(MemorySource(log, signer()))
     assert not report.ok and report.problems[0].message == "bid.accepted has no notice_id"
 
@@ -214,8 +242,16 @@ def test_worker_processes_give_the_same_report(monkeypatch: pytest.MonkeyPatch, 
     # An entry whose notice the shards cannot read from its bytes (spaces, an escape) must
     # still reach its notice's checks: here, a bid after the deadline.
     late = protocol.canonical_json(
-        {"v": 1, "seq": len(log), "type": "bid.accepted", "ts": "2026-12-05T09:00:00.000000Z", "notice_id": "N-000005",
-         "bid_id": "B-LATE", "agency_id": "AG-9", "bid_sha256": "0" * 64}
+        {
+            "v": 1,
+            "seq": len(log),
+            "type": "bid.accepted",
+            "ts": "2026-12-05T09:00:00.000000Z",
+            "notice_id": "N-000005",
+            "bid_id": "B-LATE",
+            "agency_id": "AG-9",
+            "bid_sha256": "0" * 64,
+        }
     ).replace(b'"notice_id":"N-000005"', b'"notice\\u005fid": "N-000005"')
     log.append(late)
     s = signer()

@@ -51,7 +51,9 @@ def grown_log(extra: str = "final") -> tuple[list[bytes], list[bytes]]:
 
 def without_state_notes(report: verifier.Report) -> dict[str, Any]:
     data = report.as_dict()
-    data["checks"] = [c for c in data["checks"] if "verified on" not in c and not c.startswith(("all ", "entries "))]
+    data["checks"] = [
+        c for c in data["checks"] if "verified on" not in c and not c.startswith(("all ", "entries "))
+    ]
     data["notes"] = [n for n in data["notes"] if "state" not in n]
     return data
 
@@ -64,14 +66,21 @@ def test_a_second_verification_re_derives_only_the_notices_with_new_entries(tmp_
     assert first.ok, first.human()
     assert any(f"no state in {state} yet" in n for n in first.notes)
     kept = json.loads(Path(state).read_text())
-    assert kept["size"] == len(old) and [n[0] for n in kept["notices"]] == ["N-000001", "N-000002", "N-000003", "N-000004"]
+    assert kept["size"] == len(old) and [n[0] for n in kept["notices"]] == [
+        "N-000001",
+        "N-000002",
+        "N-000003",
+        "N-000004",
+    ]
 
     second = verify(MemorySource(log, s), state=state)
     scratch = verify(MemorySource(log, s))
     assert second.ok, second.human()
     assert without_state_notes(second) == without_state_notes(scratch)
     assert second.notices["N-000002"].status == "awarded" and second.notices["N-000005"].status == "open"
-    assert "2 re-derived" in " ".join(second.notes) and "3 notice(s) with no new entry keep the verdict" in " ".join(second.notes)
+    assert "2 re-derived" in " ".join(
+        second.notes
+    ) and "3 notice(s) with no new entry keep the verdict" in " ".join(second.notes)
     assert any(c.startswith(f"the first {len(old)} entries are the ones verified on ") for c in second.checks)
     assert json.loads(Path(state).read_text())["size"] == len(log)
 
@@ -89,7 +98,10 @@ def test_a_new_entry_that_breaks_an_old_notice_is_found(tmp_path: Path) -> None:
     before = Path(state).read_bytes()
     report = verify(MemorySource(log, s), state=state)
     assert not report.ok
-    assert "bid" in report.notices["N-000003"].problems[0].message and "after bidding.closed" in report.notices["N-000003"].problems[0].message
+    assert (
+        "bid" in report.notices["N-000003"].problems[0].message
+        and "after bidding.closed" in report.notices["N-000003"].problems[0].message
+    )
     assert without_state_notes(report) == without_state_notes(verify(MemorySource(log, s)))
     assert Path(state).read_bytes() == before  # a failing verification keeps the old state
     assert any("left as it was" in n for n in report.notes)
@@ -107,7 +119,9 @@ def test_rewritten_history_is_found_and_every_notice_re_derived(tmp_path: Path) 
     report = verify(MemorySource(rewritten, s), state=state)
     assert Path(state).read_bytes() == before  # kept, the evidence of what was verified
     assert not report.ok
-    assert report.problems[-1].message.startswith(f"the log is not consistent with the {len(old)} entries verified on ")
+    assert report.problems[-1].message.startswith(
+        f"the log is not consistent with the {len(old)} entries verified on "
+    )
     assert "history was rewritten" in report.problems[-1].message
     # Every notice was re-derived, none kept.
     assert not any("keep the verdict" in n for n in report.notes)
@@ -121,7 +135,9 @@ def test_a_cut_log_is_a_problem(tmp_path: Path) -> None:
     assert verify(MemorySource(log, s), state=state).ok
     report = verify(MemorySource(old, s), state=state)
     assert not report.ok
-    assert report.problems[0].message.startswith(f"the log has {len(old)} entries, fewer than the {len(log)} verified on ")
+    assert report.problems[0].message.startswith(
+        f"the log has {len(old)} entries, fewer than the {len(log)} verified on "
+    )
 
 
 @pytest.mark.parametrize(
@@ -156,7 +172,9 @@ def test_a_state_file_that_is_not_json_is_not_used(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("shards", [1, 3])
-def test_worker_processes_keep_and_use_the_same_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shards: int) -> None:
+def test_worker_processes_keep_and_use_the_same_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shards: int
+) -> None:
     s = signer()
     old, log = grown_log("late_bid")
     inline_state, parallel_state = str(tmp_path / "inline.json"), str(tmp_path / "parallel.json")
@@ -167,7 +185,10 @@ def test_worker_processes_keep_and_use_the_same_state(tmp_path: Path, monkeypatc
     monkeypatch.setattr(verifier.EntryChecker, "MAX_WORKERS", shards)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     assert verify(MemorySource(old, s), state=parallel_state).ok
-    assert json.loads(Path(parallel_state).read_text())["notices"] == json.loads(Path(inline_state).read_text())["notices"]
+    assert (
+        json.loads(Path(parallel_state).read_text())["notices"]
+        == json.loads(Path(inline_state).read_text())["notices"]
+    )
     parallel = verify(MemorySource(log, s), state=parallel_state)
     assert without_state_notes(parallel) == without_state_notes(inline) and not parallel.ok
 

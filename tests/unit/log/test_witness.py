@@ -16,7 +16,9 @@ ORIGIN = "market.test/log"
 class FakeLog:
     """A log of ``entries`` signed by ``key``; what it serves can be bent by the tests."""
 
-    def __init__(self, entries: list[bytes], *, origin: str = ORIGIN, key: Ed25519PrivateKey | None = None) -> None:
+    def __init__(
+        self, entries: list[bytes], *, origin: str = ORIGIN, key: Ed25519PrivateKey | None = None
+    ) -> None:
         self.origin = origin
         self.private_key = key or Ed25519PrivateKey.generate()
         self.leaves = [protocol.leaf_hash(e) for e in entries]
@@ -36,7 +38,9 @@ class FakeLog:
         if self.note_override is not None:
             return self.note_override
         root = protocol.root_from_leaf_hashes(self.leaves)
-        return protocol.sign_note(protocol.checkpoint_text(self.origin, len(self.leaves), root), self.origin, self.private_key)
+        return protocol.sign_note(
+            protocol.checkpoint_text(self.origin, len(self.leaves), root), self.origin, self.private_key
+        )
 
     def consistency(self, first: int, second: int) -> list[bytes]:
         self.consistency_calls.append((first, second))
@@ -79,7 +83,10 @@ def test_a_state_directory_of_another_origin_is_a_clear_error(tmp_path: Path) ->
     with pytest.raises(witness.WitnessError) as caught:
         witness.witness(FakeLog(entries(3)), tmp_path)
     assert caught.value.code == witness.EXIT_OTHER_LOG
-    assert str(caught.value) == f"the state directory holds a checkpoint of origin other.example/log, this log is {ORIGIN}"
+    assert (
+        str(caught.value)
+        == f"the state directory holds a checkpoint of origin other.example/log, this log is {ORIGIN}"
+    )
 
 
 def test_a_changed_key_is_refused(tmp_path: Path) -> None:
@@ -187,4 +194,6 @@ def test_cosignature_format_round_trip() -> None:
     operator = Ed25519PrivateKey.generate()
     note = cosign.append(protocol.sign_note(body, ORIGIN, operator), [signed.line])
     assert cosign.open_cosigned(note, name, public).timestamp == 1679315147
-    assert protocol.open_checkpoint(note, protocol.verifier_key(ORIGIN, cosign.public_bytes(operator)))[1] == 3
+    assert (
+        protocol.open_checkpoint(note, protocol.verifier_key(ORIGIN, cosign.public_bytes(operator)))[1] == 3
+    )

@@ -26,15 +26,32 @@ def field_of(exc: pytest.ExceptionInfo[InvalidInput]) -> str:
 # -- project codes (投资项目统一代码) ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", ["2026-530102-48-01-012345", "2014-110000-00-00-000001", "2027-530102-48-01-012345", "  2026-530102-48-01-012345 "])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "2026-530102-48-01-012345",
+        "2014-110000-00-00-000001",
+        "2027-530102-48-01-012345",
+        "  2026-530102-48-01-012345 ",
+    ],
+)
 def test_project_code_in_the_published_format_is_accepted(code: str) -> None:
     assert rules.check_project_code(code, today=TODAY) == code.strip()
 
 
 @pytest.mark.parametrize(
     "code",
-    ["", "2026-530102-48-01", "2026-530102-48-01-01234", "2026-53010-48-01-012345", "2026530102480101234",
-     "20a6-530102-48-01-012345", "2026-530102-48-01-012345-1", "2026_530102_48_01_012345", "２０２６-530102-48-01-012345"],
+    [
+        "",
+        "2026-530102-48-01",
+        "2026-530102-48-01-01234",
+        "2026-53010-48-01-012345",
+        "2026530102480101234",
+        "20a6-530102-48-01-012345",
+        "2026-530102-48-01-012345-1",
+        "2026_530102_48_01_012345",
+        "２０２６-530102-48-01-012345",
+    ],
 )
 def test_project_code_in_another_format_is_refused(code: str) -> None:
     with pytest.raises(InvalidInput) as exc:
@@ -54,7 +71,15 @@ def test_project_code_year_outside_2014_to_next_year_is_refused(year: int) -> No
 
 @pytest.mark.parametrize(
     ("method", "winners", "min_candidates"),
-    [("lottery", 1, 3), ("lottery", 2, 3), ("lottery", 1, 2), ("lowest_price", 1, 3), ("lowest_price", 3, 3), ("lowest_price", 1, 1), ("direct", 1, 1)],
+    [
+        ("lottery", 1, 3),
+        ("lottery", 2, 3),
+        ("lottery", 1, 2),
+        ("lowest_price", 1, 3),
+        ("lowest_price", 3, 3),
+        ("lowest_price", 1, 1),
+        ("direct", 1, 1),
+    ],
 )
 def test_counts_that_make_sense_are_accepted(method: str, winners: int, min_candidates: int) -> None:
     rules.check_counts(method, winners, min_candidates)
@@ -181,11 +206,25 @@ def test_lowest_price_positive_integer_up_to_the_budget_is_accepted(price: int) 
 
 def terms(**overrides: Any) -> bytes:
     values: dict[str, Any] = {
-        "notice_id": "N-000045", "title": "环境影响评价 Environmental impact assessment", "description": "编制报告书",
-        "category": "EIA", "required_level": None, "region": "530100", "budget_fen": 1_000_000, "method": "lottery",
-        "winners": 1, "min_candidates": 3, "bid_deadline": datetime(2026, 12, 4, 17, 0, tzinfo=CHINA), "service_days": 90,
-        "owner": {"id": "OW-000001", "name": "昆明市交通运输局"}, "project": None,
-        "avoid": [{"agency_id": "AG-000009", "reason": "关联关系"}, {"agency_id": "AG-000002", "reason": "前期咨询"}, {"agency_id": "AG-000005", "reason": "同一法人"}],
+        "notice_id": "N-000045",
+        "title": "环境影响评价 Environmental impact assessment",
+        "description": "编制报告书",
+        "category": "EIA",
+        "required_level": None,
+        "region": "530100",
+        "budget_fen": 1_000_000,
+        "method": "lottery",
+        "winners": 1,
+        "min_candidates": 3,
+        "bid_deadline": datetime(2026, 12, 4, 17, 0, tzinfo=CHINA),
+        "service_days": 90,
+        "owner": {"id": "OW-000001", "name": "昆明市交通运输局"},
+        "project": None,
+        "avoid": [
+            {"agency_id": "AG-000009", "reason": "关联关系"},
+            {"agency_id": "AG-000002", "reason": "前期咨询"},
+            {"agency_id": "AG-000005", "reason": "同一法人"},
+        ],
     }
     values.update(overrides)
     return rules.terms_document(**values)
@@ -199,8 +238,22 @@ def test_terms_document_is_canonical_json() -> None:
     assert "环境影响评价".encode() in doc  # UTF-8, not \\u escapes
     assert value["bid_deadline"] == "2026-12-04T09:00:00.000000Z"
     assert set(value) == {
-        "notice_id", "title", "description", "category", "required_level", "region", "budget_fen", "method",
-        "winners", "min_candidates", "bid_deadline", "service_days", "owner", "project", "avoid", "direct",
+        "notice_id",
+        "title",
+        "description",
+        "category",
+        "required_level",
+        "region",
+        "budget_fen",
+        "method",
+        "winners",
+        "min_candidates",
+        "bid_deadline",
+        "service_days",
+        "owner",
+        "project",
+        "avoid",
+        "direct",
     }
     assert value["direct"] is None  # only a direct selection names its agency in the terms
 
@@ -209,7 +262,13 @@ def test_terms_document_sorts_the_avoid_list_by_agency_id() -> None:
     value = json.loads(terms())
     assert [a["agency_id"] for a in value["avoid"]] == ["AG-000002", "AG-000005", "AG-000009"]
     assert value["avoid"][0] == {"agency_id": "AG-000002", "reason": "前期咨询"}
-    shuffled = terms(avoid=[{"agency_id": "AG-000005", "reason": "同一法人"}, {"agency_id": "AG-000009", "reason": "关联关系"}, {"agency_id": "AG-000002", "reason": "前期咨询"}])
+    shuffled = terms(
+        avoid=[
+            {"agency_id": "AG-000005", "reason": "同一法人"},
+            {"agency_id": "AG-000009", "reason": "关联关系"},
+            {"agency_id": "AG-000002", "reason": "前期咨询"},
+        ]
+    )
     assert shuffled == terms()
 
 
@@ -225,7 +284,9 @@ def test_terms_document_refuses_a_float() -> None:
 
 def test_spec_terms_vector_hash() -> None:
     """MSP/1 section 6: the terms of the log-entry vector and their terms_sha256."""
-    doc = protocol.canonical_json({"title": "环境影响评价 Environmental impact assessment", "budget_fen": 1000000})
+    doc = protocol.canonical_json(
+        {"title": "环境影响评价 Environmental impact assessment", "budget_fen": 1000000}
+    )
     assert doc == '{"budget_fen":1000000,"title":"环境影响评价 Environmental impact assessment"}'.encode()
     assert protocol.sha256_hex(doc) == "163768aedac2480ff2e87887888540e4552b3efd4e3c625790887db9b8f84f6c"
 
@@ -245,7 +306,10 @@ def test_spec_bid_document_vector() -> None:
 
 def test_lottery_bid_document_has_a_null_price() -> None:
     doc = protocol.bid_document("N-000001", "B-000001", "AG-001", None, "00" * 16)
-    assert doc == b'{"agency_id":"AG-001","bid_id":"B-000001","nonce":"00000000000000000000000000000000","notice_id":"N-000001","price_fen":null}'
+    assert (
+        doc
+        == b'{"agency_id":"AG-001","bid_id":"B-000001","nonce":"00000000000000000000000000000000","notice_id":"N-000001","price_fen":null}'
+    )
     assert protocol.bid_sha256(doc) == protocol.sha256_hex(doc)
 
 

@@ -27,7 +27,10 @@ LEVELS = ("A", "B", "C")  # highest first
         ({"service_days": [60, 90]}, []),
         ({"service_days": [60, None]}, []),
         ({"title": ["a", "b"], "description": ["x", "y"], "bid_deadline": ["t1", "t2"]}, []),
-        ({"required_level": ["C", "A"], "budget_fen": [100, 50], "service_days": [9, 8]}, ["required_level", "budget_fen", "service_days"]),
+        (
+            {"required_level": ["C", "A"], "budget_fen": [100, 50], "service_days": [9, 8]},
+            ["required_level", "budget_fen", "service_days"],
+        ),
     ],
 )
 def test_tightened(changes: dict[str, list[Any]], tight: list[str]) -> None:
@@ -36,6 +39,8 @@ def test_tightened(changes: dict[str, list[Any]], tight: list[str]) -> None:
 
 def test_refusal_names_every_tightened_field() -> None:
     with pytest.raises(InvalidInput) as caught:
-        rules.refuse_tightening(LEVELS, {"budget_fen": [100, 50], "service_days": [9, 8], "title": ["a", "b"]})
+        rules.refuse_tightening(
+            LEVELS, {"budget_fen": [100, 50], "service_days": [9, 8], "title": ["a", "b"]}
+        )
     assert [e.field for e in caught.value.errors] == ["budget_fen", "service_days"]
     rules.refuse_tightening(LEVELS, {"budget_fen": [100, 150]})

@@ -58,11 +58,17 @@ def release_validator() -> Draft4Validator:
 
 
 def release_errors(release: dict[str, Any]) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in release_validator().iter_errors(release)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in release_validator().iter_errors(release)
+    ]
 
 
 def package_errors(package: dict[str, Any]) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in package_validator().iter_errors(package)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in package_validator().iter_errors(package)
+    ]
 
 
 def codelist(name: str) -> set[str]:

@@ -35,7 +35,9 @@ def penalty(kind: str, days: int, ref: str = "N-1") -> CreditEvent:
         pytest.param([rating(10, 4, 4, 4, 4, 5)], "106.0", id="average 4.2: +6"),
         pytest.param([rating(182)], "110.0", id="six months old: full weight"),
         pytest.param([rating(456)], "105.0", id="halfway to 24 months: half weight"),
-        pytest.param([rating(729)], "100.0", id="one day before 24 months: almost nothing (0.02 rounds away)"),
+        pytest.param(
+            [rating(729)], "100.0", id="one day before 24 months: almost nothing (0.02 rounds away)"
+        ),
         pytest.param([rating(730)], "100.0", id="24 months old: nothing"),
         pytest.param([rating(2000)], "100.0", id="older: nothing"),
         pytest.param([rating(10, voided=True)], "100.0", id="voided rating: ignored"),
@@ -49,7 +51,11 @@ def penalty(kind: str, days: int, ref: str = "N-1") -> CreditEvent:
         pytest.param([rating(d, ref=str(d)) for d in range(1, 13)], "200.0", id="clamped at 200"),
         pytest.param([rating(10), penalty("decline", 20), penalty("overdue", 40)], "95.0", id="sum of all"),
         pytest.param([rating(10, 5, 4, 4, 4, 4)], "106.0", id="round: 4.2 average"),
-        pytest.param([rating(300, 5, 5, 5, 5, 4)], "107.1", id="4.8 average, weight (730-300)/548: 7.06 rounds to 107.1"),
+        pytest.param(
+            [rating(300, 5, 5, 5, 5, 4)],
+            "107.1",
+            id="4.8 average, weight (730-300)/548: 7.06 rounds to 107.1",
+        ),
     ],
 )
 def test_score(events: list[CreditEvent], expected: str) -> None:
@@ -65,7 +71,12 @@ def test_rounding_is_half_up_to_one_decimal() -> None:
 
 
 def test_contributions_list_what_counted_oldest_first() -> None:
-    events = [penalty("decline", 5, "N-2"), rating(400, ref="RT-1"), rating(20, voided=True, ref="RT-2"), rating(900, ref="RT-3")]
+    events = [
+        penalty("decline", 5, "N-2"),
+        rating(400, ref="RT-1"),
+        rating(20, voided=True, ref="RT-2"),
+        rating(900, ref="RT-3"),
+    ]
     result = credit.score(events, TODAY)
     assert [(c.kind, c.ref) for c in result.contributions] == [("rating", "RT-1"), ("decline", "N-2")]
     assert result.contributions[1].points == Decimal("-5.00") and result.contributions[1].on == ago(5)
@@ -81,7 +92,9 @@ def test_history_is_the_score_on_each_events_day_then_today() -> None:
         (ago(10), Decimal("95.0"), "overdue"),
         (TODAY, Decimal("95.0"), None),
     ]
-    assert credit.history([], TODAY) == [credit.HistoryPoint(on=TODAY, score=Decimal("100.0"), kind=None, ref=None)]
+    assert credit.history([], TODAY) == [
+        credit.HistoryPoint(on=TODAY, score=Decimal("100.0"), kind=None, ref=None)
+    ]
 
 
 def test_weight_falls_linearly() -> None:
@@ -111,4 +124,6 @@ def test_should_suspend(decline_days: list[int], expected: bool) -> None:
 
 
 def test_threshold_zero_turns_the_rule_off() -> None:
-    assert credit.should_suspend([TODAY, TODAY, TODAY], TODAY, declines_to_suspend=0, window_days=365) is False
+    assert (
+        credit.should_suspend([TODAY, TODAY, TODAY], TODAY, declines_to_suspend=0, window_days=365) is False
+    )

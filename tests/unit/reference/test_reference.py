@@ -241,7 +241,7 @@ def test_kunming_has_its_14_county_level_divisions() -> None:
 
 
 def test_every_yunnan_prefecture_has_its_counties() -> None:
-    assert PREFECTURES_WITH_COUNTIES == set(YUNNAN_PREFECTURES)
+    assert set(YUNNAN_PREFECTURES) == PREFECTURES_WITH_COUNTIES
     counts = {code: len(children(code)) for code in YUNNAN_PREFECTURES}
     assert counts["530100"] == 14
     assert counts["532500"] == 13

@@ -26,19 +26,30 @@ def test_jose_signs_and_verifies_ec_keys_with_cryptography_not_ecdsa() -> None:
 
 
 def test_a_known_vulnerability_fails_the_audit() -> None:
-    report = {"dependencies": [
-        {"name": "jinja2", "version": "3.1.3", "vulns": [{"id": "GHSA-h5c8-rqwp-cp95", "fix_versions": ["3.1.4"]}]},
-        {"name": "anyio", "version": "4.16.0", "vulns": []},
-    ]}
+    report = {
+        "dependencies": [
+            {
+                "name": "jinja2",
+                "version": "3.1.3",
+                "vulns": [{"id": "GHSA-h5c8-rqwp-cp95", "fix_versions": ["3.1.4"]}],
+            },
+            {"name": "anyio", "version": "4.16.0", "vulns": []},
+        ]
+    }
     code, lines = _audit().summarize(report, required=False)
     assert code == 1
     assert any("jinja2 3.1.3: GHSA-h5c8-rqwp-cp95 (fixed in: 3.1.4)" in line for line in lines)
 
 
 def test_nothing_audited_is_said_plainly_and_fails_when_required() -> None:
-    report = {"dependencies": [
-        {"name": "anyio", "skip_reason": "Dependency not found on PyPI and could not be audited: anyio (4.16.0)"},
-    ]}
+    report = {
+        "dependencies": [
+            {
+                "name": "anyio",
+                "skip_reason": "Dependency not found on PyPI and could not be audited: anyio (4.16.0)",
+            },
+        ]
+    }
     audit = _audit()
     code, lines = audit.summarize(report, required=False)
     assert code == 0 and "NOT AUDITED" in lines[-1]

@@ -25,12 +25,23 @@ def test_the_control_a_real_receipt_verifies() -> None:
     [
         pytest.param(tamper(SIGNER.sign(CLAIMS_OK)), id="tampered signature"),
         pytest.param(forge({"alg": "none"}, CLAIMS_OK, signature=b""), id="alg none"),
-        pytest.param(forge({"alg": "HS256"}, CLAIMS_OK, key=public_pem(SIGNER.private_key)), id="HS256 keyed with the public PEM"),
-        pytest.param(forge({"alg": "HS256"}, CLAIMS_OK, key=json.dumps(JWK, sort_keys=True)), id="HS256 keyed with the JWK text"),
-        pytest.param(forge({"alg": "HS256"}, CLAIMS_OK, key=JWK["x"]), id="HS256 keyed with the x coordinate"),
+        pytest.param(
+            forge({"alg": "HS256"}, CLAIMS_OK, key=public_pem(SIGNER.private_key)),
+            id="HS256 keyed with the public PEM",
+        ),
+        pytest.param(
+            forge({"alg": "HS256"}, CLAIMS_OK, key=json.dumps(JWK, sort_keys=True)),
+            id="HS256 keyed with the JWK text",
+        ),
+        pytest.param(
+            forge({"alg": "HS256"}, CLAIMS_OK, key=JWK["x"]), id="HS256 keyed with the x coordinate"
+        ),
         pytest.param(forge({"alg": "ES256"}, CLAIMS_OK, key=new_ec_key()), id="ES256 by another key"),
         pytest.param(forge({"alg": "RS256"}, CLAIMS_OK, key=new_rsa_key()), id="RS256"),
-        pytest.param(forge({"alg": "ES256", "kid": SIGNER.kid}, {**CLAIMS_OK, "seq": 8}, signature=b"\0" * 64), id="changed claims, zero signature"),
+        pytest.param(
+            forge({"alg": "ES256", "kid": SIGNER.kid}, {**CLAIMS_OK, "seq": 8}, signature=b"\0" * 64),
+            id="changed claims, zero signature",
+        ),
         pytest.param(SIGNER.sign(CLAIMS_OK).rsplit(".", 1)[0] + ".", id="signature cut off"),
         pytest.param("not.a.receipt", id="garbage"),
     ],

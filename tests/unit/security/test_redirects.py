@@ -33,7 +33,7 @@ EVIL = [
     "/ok\x7f",
     "evil.example",
     "account",
-    "." ,
+    ".",
     "/" + "a" * 3000,
 ]
 

@@ -14,7 +14,14 @@ SECRET = "s" * 48
 NOW = int(time.time())
 # A day, not minutes: the tokens are made at collection, and a long run reaches this
 # module many minutes later.
-GOOD = {"sub": "U-000001", "role": "owner", "iat": NOW, "exp": NOW + 86400, "ver": 0, "sid": "k3JpQ0m2vW8yX1aB"}
+GOOD = {
+    "sub": "U-000001",
+    "role": "owner",
+    "iat": NOW,
+    "exp": NOW + 86400,
+    "ver": 0,
+    "sid": "k3JpQ0m2vW8yX1aB",
+}
 EC_KEY = new_ec_key()
 
 
@@ -26,18 +33,29 @@ def test_the_control_a_hand_made_hs256_token_is_accepted() -> None:
 @pytest.mark.parametrize(
     "token",
     [
-        pytest.param(tamper(issue_token(secret=SECRET, subject="U-1", role="owner", ttl=600)), id="tampered signature"),
-        pytest.param(forge({"alg": "HS256"}, {**GOOD, "role": "admin"}, signature=b"x" * 32), id="payload changed, signature kept"),
-        pytest.param(issue_token(secret=SECRET, subject="U-1", role="owner", ttl=60, now=NOW - 3600), id="expired"),
+        pytest.param(
+            tamper(issue_token(secret=SECRET, subject="U-1", role="owner", ttl=600)), id="tampered signature"
+        ),
+        pytest.param(
+            forge({"alg": "HS256"}, {**GOOD, "role": "admin"}, signature=b"x" * 32),
+            id="payload changed, signature kept",
+        ),
+        pytest.param(
+            issue_token(secret=SECRET, subject="U-1", role="owner", ttl=60, now=NOW - 3600), id="expired"
+        ),
         pytest.param(forge({"alg": "none", "typ": "JWT"}, GOOD, signature=b""), id="alg none"),
         pytest.param(forge({"alg": "None"}, GOOD, signature=b""), id="alg None"),
         pytest.param(forge({"alg": "NONE"}, GOOD, signature=b""), id="alg NONE"),
         pytest.param(forge({"alg": "HS512"}, GOOD, key=SECRET), id="HS512 with the real secret"),
         pytest.param(forge({"alg": "HS384"}, GOOD, key=SECRET), id="HS384 with the real secret"),
-        pytest.param(forge({"alg": "HS256"}, GOOD, key=public_pem(EC_KEY)), id="HS256 keyed with a public key PEM"),
+        pytest.param(
+            forge({"alg": "HS256"}, GOOD, key=public_pem(EC_KEY)), id="HS256 keyed with a public key PEM"
+        ),
         pytest.param(forge({"alg": "ES256"}, GOOD, key=EC_KEY), id="ES256"),
         pytest.param(forge({"alg": "RS256"}, GOOD, key=new_rsa_key()), id="RS256"),
-        pytest.param(forge({"alg": "HS256", "kid": "../../../dev/null"}, GOOD, key=""), id="empty key via kid"),
+        pytest.param(
+            forge({"alg": "HS256", "kid": "../../../dev/null"}, GOOD, key=""), id="empty key via kid"
+        ),
         pytest.param(forge({"alg": "HS256"}, GOOD, key="t" * 48), id="another secret"),
     ],
 )

@@ -19,13 +19,23 @@ def test_issued_token_decodes_to_its_claims() -> None:
     assert header["alg"] == "HS256"
     claims = jwt.get_unverified_claims(token)
     sid = claims.pop("sid")
-    assert claims == {"sub": "U-000001", "role": "owner", "iat": 1_700_000_000, "exp": 1_700_000_060, "ver": 0}
+    assert claims == {
+        "sub": "U-000001",
+        "role": "owner",
+        "iat": 1_700_000_000,
+        "exp": 1_700_000_060,
+        "ver": 0,
+    }
     assert isinstance(sid, str) and len(sid) >= 20  # 128 random bits
 
 
 def test_each_token_is_a_session_of_its_own_at_the_version_given() -> None:
-    first = decode_token(issue_token(secret=SECRET, subject="U-1", role="owner", ttl=60, version=3), secret=SECRET)
-    second = decode_token(issue_token(secret=SECRET, subject="U-1", role="owner", ttl=60, version=3), secret=SECRET)
+    first = decode_token(
+        issue_token(secret=SECRET, subject="U-1", role="owner", ttl=60, version=3), secret=SECRET
+    )
+    second = decode_token(
+        issue_token(secret=SECRET, subject="U-1", role="owner", ttl=60, version=3), secret=SECRET
+    )
     assert first is not None and second is not None
     assert first.ver == second.ver == 3
     assert first.sid != second.sid
@@ -48,7 +58,11 @@ def test_wrong_secret_is_refused() -> None:
 
 def test_other_algorithms_are_refused_even_when_validly_signed() -> None:
     now = int(time.time())
-    hs512 = jwt.encode({"sub": "U-1", "role": "admin", "iat": now, "exp": now + 60, "ver": 0, "sid": "s" * 22}, SECRET, algorithm="HS512")
+    hs512 = jwt.encode(
+        {"sub": "U-1", "role": "admin", "iat": now, "exp": now + 60, "ver": 0, "sid": "s" * 22},
+        SECRET,
+        algorithm="HS512",
+    )
     assert decode_token(hs512, secret=SECRET) is None
 
 

@@ -13,10 +13,18 @@ from market.selection import beacon
 
 
 def settings(tmp_path: Path, mode: str) -> Settings:
-    return Settings(data_dir=tmp_path, database_url="postgresql+asyncpg://x@127.0.0.1/x", env="test", secret_key="k" * 40, beacon=mode)
+    return Settings(
+        data_dir=tmp_path,
+        database_url="postgresql+asyncpg://x@127.0.0.1/x",
+        env="test",
+        secret_key="k" * 40,
+        beacon=mode,
+    )
 
 
-def test_drand_without_drand_verify_is_refused_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_drand_without_drand_verify_is_refused_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(beacon, "drand_verify", None)
     with pytest.raises(ConfigError, match="drand-verify"):
         create_app(settings(tmp_path, "drand"))

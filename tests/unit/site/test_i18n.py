@@ -53,7 +53,9 @@ def test_placeholders_survive_translation() -> None:
         catalog = read_po(fh)
     for message in catalog:
         if message.id and message.string:
-            assert set(re.findall(r"\{\w+\}", message.id)) == set(re.findall(r"\{\w+\}", message.string)), message.id
+            assert set(re.findall(r"\{\w+\}", message.id)) == set(re.findall(r"\{\w+\}", message.string)), (
+                message.id
+            )
 
 
 def test_compiled_catalog_translates() -> None:

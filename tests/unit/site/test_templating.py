@@ -46,14 +46,16 @@ def test_htmx_history_restore_gets_the_whole_page() -> None:
 def test_a_select_s_options_are_escaped_once_and_the_chosen_one_is_marked() -> None:
     from market.templating import Choices
 
-    choices = Choices([("", "全部"), ("a&b", "<甲>"), ("Group", [("x", "X \"1\""), ("y", "Y")])])
+    choices = Choices([("", "全部"), ("a&b", "<甲>"), ("Group", [("x", 'X "1"'), ("y", "Y")])])
     plain = str(choices.html())
     assert plain == (
         '<option value="">全部</option><option value="a&amp;b">&lt;甲&gt;</option>'
         '<optgroup label="Group"><option value="x">X &#34;1&#34;</option><option value="y">Y</option></optgroup>'
     )
     assert choices.html("") == plain and choices.html("not-an-option") == plain
-    assert str(choices.html("y")).count(" selected") == 1 and '<option value="y" selected>Y</option>' in choices.html("y")
+    assert str(choices.html("y")).count(
+        " selected"
+    ) == 1 and '<option value="y" selected>Y</option>' in choices.html("y")
     assert '<option value="a&amp;b" selected>' in choices.html("a&b")
 
 

@@ -15,7 +15,16 @@ DAY = date(2025, 3, 1)
 
 
 def wins(w: int, total: int) -> F.WinCount:
-    return F.WinCount(scope="category", key="EIA", scope_name=NAMES, agency_id="AG-1", agency_name="甲公司", wins=w, total=total, notices=("N-1", "N-2"))
+    return F.WinCount(
+        scope="category",
+        key="EIA",
+        scope_name=NAMES,
+        agency_id="AG-1",
+        agency_name="甲公司",
+        wins=w,
+        total=total,
+        notices=("N-1", "N-2"),
+    )
 
 
 # -- win_share -----------------------------------------------------------------------------------
@@ -34,13 +43,21 @@ def wins(w: int, total: int) -> F.WinCount:
         (49, 100, 50, 4, False),
     ],
 )
-def test_win_share_threshold_and_minimum(w: int, total: int, percent: int, min_awards: int, flagged: bool) -> None:
+def test_win_share_threshold_and_minimum(
+    w: int, total: int, percent: int, min_awards: int, flagged: bool
+) -> None:
     got = F.win_share([wins(w, total)], percent=percent, min_awards=min_awards)
     assert bool(got) is flagged
     if flagged:
         f = got[0]
         assert f.kind == "win_share" and f.subject == "AG-1"
-        assert f.numbers == {"scope": "category", "key": "EIA", "wins": w, "total": total, "share_percent": w * 100 // total}
+        assert f.numbers == {
+            "scope": "category",
+            "key": "EIA",
+            "wins": w,
+            "total": total,
+            "share_percent": w * 100 // total,
+        }
         assert F.Evidence("notice", "N-1") in f.evidence and F.Evidence("agency", "AG-1") in f.evidence
         assert f.params["scope"] == NAMES
 
@@ -56,7 +73,10 @@ def test_win_share_severity_rises_with_the_share() -> None:
 
 def pair(*offsets: int) -> F.PairWins:
     return F.PairWins(
-        owner_id="ORG-1", owner_name="某局", agency_id="AG-1", agency_name="甲公司",
+        owner_id="ORG-1",
+        owner_name="某局",
+        agency_id="AG-1",
+        agency_name="甲公司",
         wins=tuple((DAY + timedelta(days=o), f"N-{i}") for i, o in enumerate(offsets)),
     )
 
@@ -92,7 +112,12 @@ def test_pair_repeats_severity_and_densest_window() -> None:
 
 
 def owner(published: int, direct: int) -> F.OwnerNotices:
-    return F.OwnerNotices(owner_id="ORG-1", owner_name="某局", published=published, direct=tuple(f"N-{i}" for i in range(direct)))
+    return F.OwnerNotices(
+        owner_id="ORG-1",
+        owner_name="某局",
+        published=published,
+        direct=tuple(f"N-{i}" for i in range(direct)),
+    )
 
 
 @pytest.mark.parametrize(
@@ -111,7 +136,11 @@ def test_direct_share(published: int, direct: int, flagged: bool) -> None:
     got = F.direct_share([owner(published, direct)], percent=30, min_notices=3)
     assert bool(got) is flagged
     if flagged:
-        assert got[0].numbers == {"direct": direct, "notices": published, "share_percent": direct * 100 // published}
+        assert got[0].numbers == {
+            "direct": direct,
+            "notices": published,
+            "share_percent": direct * 100 // published,
+        }
         assert [e.ref for e in got[0].evidence] == [f"N-{i}" for i in range(direct)]
 
 
@@ -125,8 +154,12 @@ def test_direct_share_severity() -> None:
 
 def priced(*prices: int) -> F.PricedNotice:
     return F.PricedNotice(
-        notice_id="N-9", title="测绘", closed_seq=42,
-        bids=tuple(F.PricedBid(bid_id=f"B-{i}", agency_id=f"AG-{i}", price_fen=p) for i, p in enumerate(prices)),
+        notice_id="N-9",
+        title="测绘",
+        closed_seq=42,
+        bids=tuple(
+            F.PricedBid(bid_id=f"B-{i}", agency_id=f"AG-{i}", price_fen=p) for i, p in enumerate(prices)
+        ),
     )
 
 
@@ -168,13 +201,33 @@ def test_gap_permille_rounds_up() -> None:
 # -- over_budget ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("amount", "budget", "flagged"), [(1_000_001, 1_000_000, True), (1_000_000, 1_000_000, False), (999_999, 1_000_000, False), (1_500_000, 1_000_000, True)])
+@pytest.mark.parametrize(
+    ("amount", "budget", "flagged"),
+    [
+        (1_000_001, 1_000_000, True),
+        (1_000_000, 1_000_000, False),
+        (999_999, 1_000_000, False),
+        (1_500_000, 1_000_000, True),
+    ],
+)
 def test_over_budget(amount: int, budget: int, flagged: bool) -> None:
-    c = F.ContractAmount(contract_id="C-1", notice_id="N-1", agency_id="AG-1", agency_name="甲", amount_fen=amount, budget_fen=budget, recorded_seq=7)
+    c = F.ContractAmount(
+        contract_id="C-1",
+        notice_id="N-1",
+        agency_id="AG-1",
+        agency_name="甲",
+        amount_fen=amount,
+        budget_fen=budget,
+        recorded_seq=7,
+    )
     got = F.over_budget([c])
     assert bool(got) is flagged
     if flagged:
-        assert got[0].subject == "C-1" and got[0].numbers["excess_fen"] == amount - budget and got[0].severity == "high"
+        assert (
+            got[0].subject == "C-1"
+            and got[0].numbers["excess_fen"] == amount - budget
+            and got[0].severity == "high"
+        )
         assert [e.href for e in got[0].evidence] == ["/contracts/C-1", "/notices/N-1", "/log/entries/7"]
 
 
@@ -183,8 +236,14 @@ def test_over_budget(amount: int, budget: int, flagged: bool) -> None:
 
 def signing(confirmed: int | None, contract: str | None = "C-1") -> F.Signing:
     return F.Signing(
-        notice_id="N-1", agency_id="AG-1", agency_name="甲", final_on=DAY, final_seq=11,
-        contract_id=contract, confirmed_on=None if confirmed is None else DAY + timedelta(days=confirmed), signed_seq=None if confirmed is None else 12,
+        notice_id="N-1",
+        agency_id="AG-1",
+        agency_name="甲",
+        final_on=DAY,
+        final_seq=11,
+        contract_id=contract,
+        confirmed_on=None if confirmed is None else DAY + timedelta(days=confirmed),
+        signed_seq=None if confirmed is None else 12,
     )
 
 
@@ -198,7 +257,9 @@ def signing(confirmed: int | None, contract: str | None = "C-1") -> F.Signing:
         (None, 31, True, "unsigned", 1),  # unsigned and past it
     ],
 )
-def test_signed_late(confirmed: int | None, today_offset: int, flagged: bool, state: str | None, late: int) -> None:
+def test_signed_late(
+    confirmed: int | None, today_offset: int, flagged: bool, state: str | None, late: int
+) -> None:
     got = F.signed_late([signing(confirmed)], contract_days=30, today=DAY + timedelta(days=today_offset))
     assert bool(got) is flagged
     if flagged:
@@ -232,7 +293,9 @@ def test_amended_late_threshold(hours_before: float, flagged: bool) -> None:
     got = F.amended_late([amended(a)], hours=48)
     assert bool(got) is flagged
     if flagged:
-        assert F.Evidence("log", "5") in got[0].evidence and got[0].numbers["deadline"] == DEADLINE.isoformat()
+        assert (
+            F.Evidence("log", "5") in got[0].evidence and got[0].numbers["deadline"] == DEADLINE.isoformat()
+        )
 
 
 def test_amended_late_uses_the_deadline_then_in_force() -> None:
@@ -268,10 +331,16 @@ def test_amended_late_uses_the_deadline_then_in_force() -> None:
     ],
 )
 def test_withdrawals(total: int, withdrawn: int, flagged: bool) -> None:
-    got = F.withdrawals([F.BidCounts(notice_id="N-1", title="t", total=total, withdrawn=withdrawn)], percent=30, min_bids=5)
+    got = F.withdrawals(
+        [F.BidCounts(notice_id="N-1", title="t", total=total, withdrawn=withdrawn)], percent=30, min_bids=5
+    )
     assert bool(got) is flagged
     if flagged:
-        assert got[0].numbers == {"withdrawn": withdrawn, "total": total, "share_percent": withdrawn * 100 // total}
+        assert got[0].numbers == {
+            "withdrawn": withdrawn,
+            "total": total,
+            "share_percent": withdrawn * 100 // total,
+        }
 
 
 # -- everything at once, and the texts ------------------------------------------------------------
@@ -280,12 +349,19 @@ def test_withdrawals(total: int, withdrawn: int, flagged: bool) -> None:
 def test_evaluate_sorts_by_severity_and_uses_the_settings(tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings = Settings(data_dir=tmp_path, flag_price_gap_permille=0)
     inputs = F.Inputs(
-        priced=[priced(100_000, 100_001), F.PricedNotice(notice_id="N-8", title="x", closed_seq=3, bids=priced(5, 5).bids)],
+        priced=[
+            priced(100_000, 100_001),
+            F.PricedNotice(notice_id="N-8", title="x", closed_seq=3, bids=priced(5, 5).bids),
+        ],
         signings=[signing(31)],
         bid_counts=[F.BidCounts(notice_id="N-1", title="t", total=10, withdrawn=3)],
     )
     got = F.evaluate(inputs, settings, DAY + timedelta(days=100))
-    assert [(f.kind, f.severity) for f in got] == [("similar_prices", "high"), ("withdrawals", "medium"), ("signed_late", "low")]
+    assert [(f.kind, f.severity) for f in got] == [
+        ("similar_prices", "high"),
+        ("withdrawals", "medium"),
+        ("signed_late", "low"),
+    ]
     assert F.count_by_kind(got)["similar_prices"] == 1 and set(F.count_by_kind(got)) == set(F.KINDS)
 
 
@@ -302,12 +378,23 @@ def test_every_kind_has_texts_whose_places_are_filled(tmp_path) -> None:  # type
 
 @pytest.mark.parametrize(
     ("same_code", "linked", "same_phone", "what"),
-    [(False, False, False, None), (True, False, False, "credit_code"), (False, True, True, "link"), (False, False, True, "phone")],
+    [
+        (False, False, False, None),
+        (True, False, False, "credit_code"),
+        (False, True, True, "link"),
+        (False, False, True, "phone"),
+    ],
 )
 def test_related_parties(same_code: bool, linked: bool, same_phone: bool, what: str | None) -> None:
     holder = F.HolderAndOwner(
-        notice_id="N-1", agency_id="AG-1", agency_name="云测", owner_id="OW-1", owner_name="某局",
-        same_credit_code=same_code, linked=linked, same_phone=same_phone,
+        notice_id="N-1",
+        agency_id="AG-1",
+        agency_name="云测",
+        owner_id="OW-1",
+        owner_name="某局",
+        same_credit_code=same_code,
+        linked=linked,
+        same_phone=same_phone,
     )
     flags = F.related_parties([holder])
     assert [f.params["what"] for f in flags] == ([what] if what else [])
