@@ -23,12 +23,14 @@ from market.accounts.api import AccountsApi
 from market.accounts.web import AccountPages
 from market.agencies.api import AgencyApi, ReferenceApi
 from market.agencies.web import AgencyPages
-from market.channels import ReconnectingAsyncPgChannelsBackend
-from market.config import ConfigError, Settings
 from market.contracts.api import ContractApi
 from market.contracts.scheduler import OverdueTask
 from market.contracts.web import ContractPages
-from market.db import ROOT, Database, to_asyncpg_dsn
+from market.core.channels import ReconnectingAsyncPgChannelsBackend
+from market.core.config import ConfigError, Settings
+from market.core.db import ROOT, Database, to_asyncpg_dsn
+from market.core.observability import access_log_middleware, configure_logging
+from market.core.problems import handle
 from market.log.api import LogApi
 from market.log.receipts import ReceiptSigner
 from market.log.signer import LogSigner
@@ -37,11 +39,8 @@ from market.log.web import LogPages
 from market.notices.api import NoticeApi, OwnerApi, ReceiptKeyApi
 from market.notices.secrets import SecretSealer
 from market.notices.web import NoticePages
-from market.observability import access_log_middleware, configure_logging
 from market.ocds.api import OcdsApi
 from market.ocds.web import OpenDataPages
-from market.openapi import document_problems, link_operations
-from market.problems import handle
 from market.ratings.api import RatingApi
 from market.ratings.web import RatingPages
 from market.security.auth import auth_middleware_factory
@@ -62,6 +61,7 @@ from market.stats.api import StatsApi
 from market.stats.web import StatsPages
 from market.supervision.flags_web import FlagApi, FlagPages
 from market.supervision.web import SupervisionPages
+from market.web.openapi import document_problems, link_operations
 
 
 async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
@@ -130,7 +130,7 @@ def _lifespan(database: Database | None):  # type: ignore[no-untyped-def]
 def _channels(settings: Settings) -> list[ChannelsPlugin]:
     """Live draw pages listen for NOTIFY on the selection channel, so an update made by any
     server process (or the scheduler of another) reaches every page that watches. The
-    listener reconnects after PostgreSQL restarts (market/channels.py)."""
+    listener reconnects after PostgreSQL restarts (market/core/channels.py)."""
     if not settings.database_url:
         return []
     backend = ReconnectingAsyncPgChannelsBackend(to_asyncpg_dsn(settings.database_url))

@@ -40,10 +40,10 @@ from types import SimpleNamespace
 from typing import IO, TYPE_CHECKING, Any, TextIO, cast
 
 from market import __version__
-from market.config import Settings
+from market.core.config import Settings
+from market.core.pgembed import candidate_bindirs, database_url_for
 from market.log import protocol, receipts, signer
 from market.notices import secrets as sealing
-from market.pgembed import candidate_bindirs, database_url_for
 
 if TYPE_CHECKING:
     import asyncpg
@@ -204,7 +204,7 @@ def _tail(text: str, lines: int = 3) -> str:
 async def _connect(url: str) -> asyncpg.Connection:
     import asyncpg
 
-    from market.db import to_asyncpg_dsn
+    from market.core.db import to_asyncpg_dsn
 
     try:
         return await asyncpg.connect(to_asyncpg_dsn(url), timeout=15)
@@ -354,7 +354,7 @@ async def _dump_database(url: str, settings: Settings, dump: Path) -> dict[str, 
                 ) from None
         # Entries appended since the last checkpoint get one now, as the server would within
         # seconds, so the manifest's checkpoint covers the whole log in the dump.
-        from market.db import Database
+        from market.core.db import Database
         from market.log import store
 
         db = Database.from_url(url)

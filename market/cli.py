@@ -10,8 +10,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from market.config import ConfigError, Settings
-from market.pgembed import EmbeddedPostgres, EmbeddedPostgresError, database_url_for
+from market.core.config import ConfigError, Settings
+from market.core.pgembed import EmbeddedPostgres, EmbeddedPostgresError, database_url_for
 
 # The production setting: uvloop's event loop and httptools' HTTP parser (both in
 # uvicorn[standard]) named, so a missing one fails at start rather than silently falling
@@ -30,7 +30,7 @@ def _fail(message: str) -> int:
 
 def _run_with_session(url: str, work: Callable[[Any], Awaitable[Any]]) -> Any:
     """Run ``work(session)`` in one committed transaction against ``url``."""
-    from market.db import Database
+    from market.core.db import Database
 
     async def main() -> Any:
         db = Database.from_url(url)
@@ -50,7 +50,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from market.app import create_app, freeze_startup_objects
-    from market.db import upgrade
+    from market.core.db import upgrade
 
     if args.workers < 1:
         return _fail("--workers must be at least 1")
@@ -109,7 +109,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    from market.db import upgrade
+    from market.core.db import upgrade
 
     with database_url_for(settings.database_url, settings.data_dir) as url:
         upgrade(url, args.revision)
@@ -120,8 +120,8 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
     from market.accounts import service
     from market.accounts.models import Role
-    from market.db import upgrade
-    from market.errors import DomainError
+    from market.core.db import upgrade
+    from market.core.errors import DomainError
 
     password = args.password or os.environ.get("MARKET_NEW_USER_PASSWORD") or getpass.getpass("Password: ")
     with database_url_for(settings.database_url, settings.data_dir) as url:
@@ -143,7 +143,7 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
             from pydantic import ValidationError
 
-            from market.errors import validation_errors
+            from market.core.errors import validation_errors
 
             if isinstance(exc, ValidationError):
                 return _fail("; ".join(f"{e.field}: {e.message}" for e in validation_errors(exc)))
@@ -153,7 +153,7 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from market.db import upgrade
+    from market.core.db import upgrade
     from market.demo import load_demo
 
     with database_url_for(settings.database_url, settings.data_dir) as url:
@@ -179,7 +179,7 @@ def cmd_log_verify(args: argparse.Namespace, settings: Settings) -> int:
         )
         return verifier.emit(report, as_json=args.json)
 
-    from market.db import upgrade
+    from market.core.db import upgrade
     from market.log.signer import LogSigner
     from market.log.verify_db import DatabaseSource
 
@@ -225,8 +225,9 @@ def cmd_ocds_export(args: argparse.Namespace, settings: Settings) -> int:
     import json
     from pathlib import Path
 
-    from market.db import upgrade, utcnow
-    from market.errors import DomainError
+    from market.core.clock import utcnow
+    from market.core.db import upgrade
+    from market.core.errors import DomainError
     from market.ocds import mapping, service
     from market.ocds.api import PUBLISHER, parse_since
 

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.accounts import service as accounts
 from market.accounts.models import Role, UserCreate
 from market.agencies.demo import load_demo_agencies
-from market.config import Settings
 from market.contracts.demo import load_demo_contracts
+from market.core.config import Settings
 from market.notices.demo import load_demo_notices
 from market.ratings.demo import load_demo_ratings
 from market.selection.demo import load_demo_selections

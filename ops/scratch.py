@@ -5,7 +5,7 @@ Where it is made:
 - ``DATABASE_URL`` set (``postgresql://`` or ``postgresql+asyncpg://``): a new database on
   that server.
 - Unset: a new database on the private cluster under ``var/bench-postgres``
-  (market.pgembed.EmbeddedPostgres), created the first time and reused afterwards, and
+  (market.core.pgembed.EmbeddedPostgres), created the first time and reused afterwards, and
   stopped at the end when this call started it.
 
 The database is migrated to head and dropped at the end, unless ``keep``. Import it as
@@ -23,9 +23,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from market.config import normalize_database_url
-from market.db import run_on_server, upgrade
-from market.pgembed import EmbeddedPostgres
+from market.core.config import normalize_database_url
+from market.core.db import run_on_server, upgrade
+from market.core.pgembed import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parents[1]
 # One persistent cluster for every script, not one per run: initdb costs seconds each

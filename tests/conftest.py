@@ -29,9 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from market.app import create_app
-from market.config import Settings, normalize_database_url
-from market.db import Database, to_asyncpg_dsn, upgrade
-from market.pgembed import EmbeddedPostgres
+from market.core.config import Settings, normalize_database_url
+from market.core.db import Database, to_asyncpg_dsn, upgrade
+from market.core.pgembed import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_URL_VAR = "MARKET_TEST_SERVER_URL"

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts import service
 from market.accounts.models import Role
-from market.db import Database
+from market.core.db import Database
 
 PASSWORD = "correct horse battery"
 _counter = itertools.count(1)

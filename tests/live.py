@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from market.pgembed import free_port
+from market.core.pgembed import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("MARKET_CHROMIUM", "/usr/bin/chromium")

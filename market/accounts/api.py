@@ -24,11 +24,11 @@ from market.accounts.models import (
     UserPublic,
 )
 from market.accounts.session import issue_for, load_viewer, session_cookie
-from market.errors import Unauthorized
-from market.i18n import N_
-from market.openapi import problems
+from market.core.errors import Unauthorized
+from market.core.i18n import N_
 from market.security.auth import current_principal, requires_login, requires_role
 from market.security.ratelimit import rate_limited
+from market.web.openapi import problems
 
 
 class AccountsApi(Controller):

@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
-from market import text
-from market.db import timestamp_column, utcnow
-from market.i18n import N_
+from market.core import text
+from market.core.clock import utcnow
+from market.core.db import timestamp_column
+from market.core.i18n import N_
 
 MIN_PASSWORD_LENGTH = 10
 # Deliberately plain: the address is confirmed by use, not by a regular expression.

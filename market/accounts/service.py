@@ -16,11 +16,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import select
+from sqlmodel import col, select
 
 from market.accounts.models import STAFF_ROLES, AppUser, PasswordReset, Role, UserCreate
-from market.db import utcnow
-from market.errors import (
+from market.core.clock import utcnow
+from market.core.errors import (
     Conflict,
     DomainError,
     FieldError,
@@ -29,10 +29,10 @@ from market.errors import (
     NotFound,
     TooManyRequests,
 )
-from market.i18n import N_
-from market.ids import next_public_id
+from market.core.i18n import N_
+from market.core.ids import next_public_id
+from market.core.pagination import decode_cursor, encode_cursor
 from market.log import store as log
-from market.pagination import decode_cursor, encode_cursor
 from market.security.passwords import dummy_hash, hash_password, verify_password
 from market.security.ratelimit import FailureBackoff
 
@@ -142,7 +142,7 @@ async def _end_sessions(session: AsyncSession, user: AppUser) -> None:
     the row: two changes to one account do not interleave)."""
     stmt = (
         sa.update(AppUser)
-        .where(AppUser.id == user.id)
+        .where(col(AppUser.id) == user.id)
         .values(session_version=AppUser.session_version + 1)
         .returning(AppUser.session_version)
     )
@@ -159,9 +159,9 @@ async def _close_reset_links(session: AsyncSession, user: AppUser, *, now: datet
     await session.execute(
         sa.update(PasswordReset)
         .where(
-            PasswordReset.user_id == user.id,
-            PasswordReset.used_at.is_(None),
-            PasswordReset.superseded_at.is_(None),
+            col(PasswordReset.user_id) == user.id,
+            col(PasswordReset.used_at).is_(None),
+            col(PasswordReset.superseded_at).is_(None),
         )  # type: ignore[union-attr]
         .values(superseded_at=now)
     )
@@ -272,7 +272,7 @@ async def _usable_link(
 ) -> tuple[PasswordReset, AppUser] | None:
     if not token or len(token) > 200:
         return None
-    stmt = sa.select(PasswordReset).where(PasswordReset.token_sha256 == _reset_digest(token))
+    stmt = sa.select(PasswordReset).where(col(PasswordReset.token_sha256) == _reset_digest(token))
     if lock:
         stmt = stmt.with_for_update()
     link = (await session.execute(stmt)).scalar_one_or_none()
@@ -370,7 +370,7 @@ async def set_active(
 
 
 async def count_by_role(session: AsyncSession) -> dict[str, int]:
-    stmt = sa.select(AppUser.role, sa.func.count()).where(AppUser.is_active).group_by(AppUser.role)
+    stmt = sa.select(col(AppUser.role), sa.func.count()).where(col(AppUser.is_active)).group_by(AppUser.role)
     counts = {role.value: 0 for role in Role}
     for role, count in (await session.execute(stmt)).all():
         counts[str(role)] = int(count)
@@ -381,11 +381,11 @@ async def list_users(
     session: AsyncSession, *, role: Role | None = None, cursor: str | None = None, limit: int = 20
 ) -> tuple[Sequence[AppUser], str | None]:
     after = decode_cursor(cursor)
-    stmt = select(AppUser).order_by(AppUser.id).limit(limit + 1)
+    stmt = select(AppUser).order_by(col(AppUser.id)).limit(limit + 1)
     if role is not None:
         stmt = stmt.where(AppUser.role == role)
     if after is not None:
-        stmt = stmt.where(AppUser.id > after)
+        stmt = stmt.where(col(AppUser.id) > after)
     rows = list((await session.execute(stmt)).scalars().all())
     next_cursor = (
         encode_cursor(rows[limit - 1].id) if len(rows) > limit and rows[limit - 1].id is not None else None

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts import service
 from market.accounts.models import AppUser
-from market.errors import Unauthorized
-from market.i18n import N_
+from market.core.errors import Unauthorized
+from market.core.i18n import N_
 from market.security.auth import SESSION_COOKIE, Principal, cookie_name, current_principal
 from market.security.tokens import issue_token
 

@@ -22,13 +22,13 @@ from market.accounts.models import (
     UserCreate,
 )
 from market.accounts.session import cleared_session_cookie, load_viewer, session_cookie
-from market.errors import DomainError, NotFound
-from market.forms import FormErrors, clean, errors_beside_fields, parse
-from market.i18n import N_
-from market.pagination import check_limit
+from market.core.errors import DomainError, NotFound
+from market.core.i18n import N_
+from market.core.pagination import check_limit
 from market.security.auth import current_principal, requires_login, requires_role
 from market.security.ratelimit import rate_limited
-from market.templating import is_htmx, redirect, render, safe_next
+from market.web.forms import FormErrors, clean, errors_beside_fields, parse
+from market.web.templating import is_htmx, redirect, render, safe_next
 
 # ?done=<code> on the administrator's account page: only these codes show a message.
 USER_DONE = {

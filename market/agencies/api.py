@@ -18,11 +18,11 @@ from market.accounts.session import load_viewer, optional_viewer
 from market.agencies import service
 from market.agencies.models import AgencyCreate, LinkInput, QualificationInput, ReviewInput, StatusChangeInput
 from market.agencies.present import agency_public, category_public, region_public
-from market.db import today_in_china
-from market.errors import FieldError, InvalidInput
-from market.i18n import N_
-from market.pagination import check_limit
-from market.params import RowId
+from market.core.clock import today_in_china
+from market.core.errors import FieldError, InvalidInput
+from market.core.i18n import N_
+from market.core.pagination import check_limit
+from market.core.params import RowId
 from market.ratings import service as ratings
 from market.reference import catalogue, regions
 from market.security.auth import requires_login, requires_role
@@ -119,7 +119,7 @@ class AgencyApi(Controller):
     async def mine(
         self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
     ) -> dict[str, Any]:
-        from market.errors import NotFound
+        from market.core.errors import NotFound
 
         agency = await service.agency_of(session, await load_viewer(request, session))
         if agency is None:
@@ -137,7 +137,7 @@ class AgencyApi(Controller):
         viewer = await optional_viewer(request, session)
         private = service.may_see_private(viewer, agency)
         if agency.status not in [s.value for s in service.PUBLIC_STATUSES] and not private:
-            from market.errors import NotFound
+            from market.core.errors import NotFound
 
             raise NotFound(N_("No such agency."))
         today = today_in_china()

@@ -14,7 +14,7 @@ from market.accounts.models import AppUser, Role, UserCreate
 from market.agencies import service
 from market.agencies.creditcode import complete_credit_code
 from market.agencies.models import AgencyCreate, QualificationInput
-from market.db import today_in_china
+from market.core.clock import today_in_china
 from market.reference import catalogue
 
 # (prefecture code, short place name used in firm names)

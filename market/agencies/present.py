@@ -7,7 +7,7 @@ from typing import Any
 
 from market.agencies.models import ReviewStatus
 from market.agencies.service import Profile
-from market.db import today_in_china
+from market.core.clock import today_in_china
 from market.ratings.service import Standing
 from market.reference import catalogue, regions
 

@@ -8,11 +8,12 @@ from typing import Any
 import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.agencies.models import Agency
 from market.agencies.service import DirectoryFilters, Profile, load_profile
-from market.pagination import decode_cursor
-from market.sql import Params, json_column, keyset_page, like_pattern
+from market.core.pagination import decode_cursor
+from market.core.sql import Params, json_column, keyset_page, like_pattern
 
 SEARCH_LIMIT = 50
 
@@ -27,12 +28,12 @@ async def find_agencies(session: AsyncSession, *, q: str, limit: int = SEARCH_LI
         sa.select(Agency)
         .where(
             sa.or_(
-                Agency.name.ilike(like_pattern(term), escape="\\"),
-                Agency.credit_code == term.upper(),
-                Agency.public_id == term.upper(),
+                col(Agency.name).ilike(like_pattern(term), escape="\\"),
+                col(Agency.credit_code) == term.upper(),
+                col(Agency.public_id) == term.upper(),
             )
         )
-        .order_by(Agency.id.desc())
+        .order_by(col(Agency.id).desc())
         .limit(limit)
     )
     agencies = (await session.execute(stmt)).scalars().all()

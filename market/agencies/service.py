@@ -18,8 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from market import text
 from market.accounts.models import AppUser, Role
 from market.agencies import rules
 from market.agencies.creditcode import CreditCodeError, validate_credit_code
@@ -35,15 +35,16 @@ from market.agencies.models import (
     QualificationInput,
     ReviewStatus,
 )
-from market.db import utcnow
-from market.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
-from market.i18n import N_
-from market.ids import next_public_id
+from market.core import text
+from market.core.clock import utcnow
+from market.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from market.core.i18n import N_
+from market.core.ids import next_public_id
+from market.core.pagination import decode_cursor, encode_cursor
+from market.core.sql import like_pattern
 from market.log import store as log
-from market.pagination import decode_cursor, encode_cursor
 from market.reference import catalogue, regions
 from market.security import uploads
-from market.sql import like_pattern
 
 AGENCY_ID_SEQUENCE = "agency_public_seq"
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
@@ -201,7 +202,7 @@ def _base_fact(agency: Agency) -> dict[str, Any]:
 
 
 async def get_agency(session: AsyncSession, public_id: str, *, lock: bool = False) -> Agency:
-    stmt = sa.select(Agency).where(Agency.public_id == public_id)
+    stmt = sa.select(Agency).where(col(Agency.public_id) == public_id)
     if lock:
         stmt = stmt.with_for_update()
     agency = (await session.execute(stmt)).scalar_one_or_none()
@@ -211,15 +212,17 @@ async def get_agency(session: AsyncSession, public_id: str, *, lock: bool = Fals
 
 
 async def agency_of(session: AsyncSession, owner: AppUser) -> Agency | None:
-    return (await session.execute(sa.select(Agency).where(Agency.owner_id == owner.id))).scalar_one_or_none()
+    return (
+        await session.execute(sa.select(Agency).where(col(Agency.owner_id) == owner.id))
+    ).scalar_one_or_none()
 
 
 async def load_profile(session: AsyncSession, agency: Agency, *, private: bool = False) -> Profile:
     categories = (
         (
             await session.execute(
-                sa.select(AgencyCategory.category)
-                .where(AgencyCategory.agency_id == agency.id)
+                sa.select(col(AgencyCategory.category))
+                .where(col(AgencyCategory.agency_id) == agency.id)
                 .order_by(AgencyCategory.category)
             )
         )
@@ -230,8 +233,8 @@ async def load_profile(session: AsyncSession, agency: Agency, *, private: bool =
         (
             await session.execute(
                 sa.select(Qualification)
-                .where(Qualification.agency_id == agency.id)
-                .order_by(Qualification.id)
+                .where(col(Qualification.agency_id) == agency.id)
+                .order_by(col(Qualification.id))
             )
         )
         .scalars()
@@ -243,8 +246,8 @@ async def load_profile(session: AsyncSession, agency: Agency, *, private: bool =
             (
                 await session.execute(
                     sa.select(AgencyDocument)
-                    .where(AgencyDocument.agency_id == agency.id)
-                    .order_by(AgencyDocument.id)
+                    .where(col(AgencyDocument.agency_id) == agency.id)
+                    .order_by(col(AgencyDocument.id))
                 )
             )
             .scalars()
@@ -254,8 +257,8 @@ async def load_profile(session: AsyncSession, agency: Agency, *, private: bool =
             (
                 await session.execute(
                     sa.select(AgencyReview)
-                    .where(AgencyReview.agency_id == agency.id)
-                    .order_by(AgencyReview.id.desc())
+                    .where(col(AgencyReview.agency_id) == agency.id)
+                    .order_by(col(AgencyReview.id).desc())
                 )
             )
             .scalars()
@@ -271,13 +274,17 @@ async def load_profiles(session: AsyncSession, agencies: list[Agency]) -> list[P
     qualifications: dict[int, list[Qualification]] = {i: [] for i in ids}
     if ids:
         rows = await session.execute(
-            sa.select(AgencyCategory.agency_id, AgencyCategory.category)
-            .where(AgencyCategory.agency_id.in_(ids))
+            sa.select(col(AgencyCategory.agency_id), AgencyCategory.category)
+            .where(col(AgencyCategory.agency_id).in_(ids))
             .order_by(AgencyCategory.category)
         )
         for agency_id, category in rows.all():
             categories[agency_id].append(category)
-        stmt = sa.select(Qualification).where(Qualification.agency_id.in_(ids)).order_by(Qualification.id)
+        stmt = (
+            sa.select(Qualification)
+            .where(col(Qualification.agency_id).in_(ids))
+            .order_by(col(Qualification.id))
+        )
         for q in (await session.execute(stmt)).scalars().all():
             qualifications[q.agency_id].append(q)
     return [
@@ -382,31 +389,35 @@ async def directory(
     after = decode_cursor(cursor)
     filters = check_directory(q=q, category=category, level=level, region=region, status=status)
     stmt = (
-        sa.select(Agency).where(Agency.status == filters.status).order_by(Agency.id.desc()).limit(limit + 1)
+        sa.select(Agency)
+        .where(col(Agency.status) == filters.status)
+        .order_by(col(Agency.id).desc())
+        .limit(limit + 1)
     )
     if after is not None:
-        stmt = stmt.where(Agency.id < after)
+        stmt = stmt.where(col(Agency.id) < after)
     if filters.name_like:
         stmt = stmt.where(
             sa.or_(
-                Agency.name.ilike(filters.name_like, escape="\\"), Agency.credit_code == filters.credit_code
+                col(Agency.name).ilike(filters.name_like, escape="\\"),
+                col(Agency.credit_code) == filters.credit_code,
             )
         )
     if filters.region_prefix:
-        stmt = stmt.where(Agency.region.startswith(filters.region_prefix))
+        stmt = stmt.where(col(Agency.region).startswith(filters.region_prefix))
     if filters.category:
         stmt = stmt.where(
             sa.exists().where(
-                AgencyCategory.agency_id == Agency.id, AgencyCategory.category == filters.category
+                col(AgencyCategory.agency_id) == Agency.id, col(AgencyCategory.category) == filters.category
             )
         )
     if filters.levels:
         stmt = stmt.where(
             sa.exists().where(
-                Qualification.agency_id == Agency.id,
-                Qualification.category == filters.category,
-                Qualification.status == ReviewStatus.approved.value,
-                Qualification.level.in_(filters.levels),
+                col(Qualification.agency_id) == Agency.id,
+                col(Qualification.category) == filters.category,
+                col(Qualification.status) == ReviewStatus.approved.value,
+                col(Qualification.level).in_(filters.levels),
             )
         )
     agencies = list((await session.execute(stmt)).scalars().all())
@@ -428,9 +439,11 @@ async def related_to_org(
         return set()
     from market.notices.models import OwnerOrg  # notices build on agencies, not the reverse
 
-    same_code = sa.select(OwnerOrg.credit_code).where(OwnerOrg.id == org_id).scalar_subquery()
-    linked = sa.select(AgencyOrgLink.agency_id).where(AgencyOrgLink.org_id == org_id)
-    stmt = sa.select(Agency.public_id).where(sa.or_(Agency.credit_code == same_code, Agency.id.in_(linked)))  # type: ignore[union-attr]
+    same_code = sa.select(col(OwnerOrg.credit_code)).where(col(OwnerOrg.id) == org_id).scalar_subquery()
+    linked = sa.select(col(AgencyOrgLink.agency_id)).where(col(AgencyOrgLink.org_id) == org_id)
+    stmt = sa.select(col(Agency.public_id)).where(
+        sa.or_(col(Agency.credit_code) == same_code, Agency.id.in_(linked))
+    )  # type: ignore[union-attr]
     if agency_ids is not None:
         stmt = stmt.where(Agency.public_id.in_(list(agency_ids)))  # type: ignore[attr-defined]
     return set((await session.execute(stmt)).scalars().all())
@@ -446,7 +459,7 @@ async def link_to_org(
         raise Forbidden(N_("Only an administrator can link an agency to an owner organisation."))
     agency = await get_agency(session, agency_id, lock=True)
     org = (
-        await session.execute(sa.select(OwnerOrg).where(OwnerOrg.public_id == org_id))
+        await session.execute(sa.select(OwnerOrg).where(col(OwnerOrg.public_id) == org_id))
     ).scalar_one_or_none()
     if org is None:
         raise InvalidInput(
@@ -459,8 +472,8 @@ async def link_to_org(
             N_("Give a reason; it is published."),
             [FieldError("reason", N_("Give a reason; it is published."))],
         )
-    exists = sa.select(AgencyOrgLink.id).where(
-        AgencyOrgLink.agency_id == agency.id, AgencyOrgLink.org_id == org.id
+    exists = sa.select(col(AgencyOrgLink.id)).where(
+        col(AgencyOrgLink.agency_id) == agency.id, col(AgencyOrgLink.org_id) == org.id
     )
     if (await session.execute(exists)).first() is not None:
         raise Conflict(N_("This agency is already linked to this owner organisation."))
@@ -492,8 +505,8 @@ async def orgs_sharing_credit_code(
     codes = {a.credit_code: a.id for a in agencies}
     if not codes:
         return {}
-    stmt = sa.select(OwnerOrg.credit_code, OwnerOrg.public_id, OwnerOrg.name).where(
-        OwnerOrg.credit_code.in_(list(codes))
+    stmt = sa.select(col(OwnerOrg.credit_code), OwnerOrg.public_id, OwnerOrg.name).where(
+        col(OwnerOrg.credit_code).in_(list(codes))
     )  # type: ignore[attr-defined]
     return {codes[code]: (public_id, name) for code, public_id, name in (await session.execute(stmt)).all()}
 
@@ -504,8 +517,8 @@ async def review_queue(session: AsyncSession) -> tuple[list[Profile], list[tuple
         (
             await session.execute(
                 sa.select(Agency)
-                .where(Agency.status == AgencyStatus.pending.value)
-                .order_by(Agency.updated_at)
+                .where(col(Agency.status) == AgencyStatus.pending.value)
+                .order_by(col(Agency.updated_at))
             )
         )
         .scalars()
@@ -514,19 +527,21 @@ async def review_queue(session: AsyncSession) -> tuple[list[Profile], list[tuple
     changes = (
         await session.execute(
             sa.select(Agency, Qualification)
-            .join(Qualification, Qualification.agency_id == Agency.id)
+            .join(Qualification, col(Qualification.agency_id) == Agency.id)
             .where(
-                Qualification.status == ReviewStatus.pending.value,
-                Agency.status != AgencyStatus.pending.value,
+                col(Qualification.status) == ReviewStatus.pending.value,
+                col(Agency.status) != AgencyStatus.pending.value,
             )
-            .order_by(Qualification.id)
+            .order_by(col(Qualification.id))
         )
     ).all()
     return [await load_profile(session, a, private=True) for a in pending], [(a, q) for a, q in changes]
 
 
 async def counts(session: AsyncSession) -> dict[str, int]:
-    rows = (await session.execute(sa.select(Agency.status, sa.func.count()).group_by(Agency.status))).all()
+    rows = (
+        await session.execute(sa.select(col(Agency.status), sa.func.count()).group_by(Agency.status))
+    ).all()
     out = {s.value: 0 for s in AgencyStatus}
     out.update({str(status): int(n) for status, n in rows})
     return out
@@ -555,7 +570,9 @@ async def submit(session: AsyncSession, *, owner: AppUser, data: AgencyCreate, t
     if await agency_of(session, owner) is not None:
         raise Conflict(N_("This account has already registered an agency."))
     credit_code, region, categories = check_profile(data, today=today)
-    if (await session.execute(sa.select(Agency.id).where(Agency.credit_code == credit_code))).first():
+    if (
+        await session.execute(sa.select(col(Agency.id)).where(col(Agency.credit_code) == credit_code))
+    ).first():
         raise Conflict(
             N_("An agency with this credit code is already registered."),
             [FieldError("credit_code", N_("An agency with this credit code is already registered."))],
@@ -712,7 +729,9 @@ async def resubmit(session: AsyncSession, *, owner: AppUser, data: AgencyCreate,
     credit_code, region, categories = check_profile(data, today=today)
     clash = (
         await session.execute(
-            sa.select(Agency.id).where(Agency.credit_code == credit_code, Agency.id != agency.id)
+            sa.select(col(Agency.id)).where(
+                col(Agency.credit_code) == credit_code, col(Agency.id) != agency.id
+            )
         )
     ).first()
     if clash:
@@ -727,7 +746,7 @@ async def resubmit(session: AsyncSession, *, owner: AppUser, data: AgencyCreate,
         data.address,
     )
     agency.status, agency.status_reason, agency.updated_at = AgencyStatus.pending.value, "", utcnow()
-    await session.execute(sa.delete(AgencyCategory).where(AgencyCategory.agency_id == agency.id))
+    await session.execute(sa.delete(AgencyCategory).where(col(AgencyCategory.agency_id) == agency.id))
     for old in (await load_profile(session, agency)).qualifications:
         if old.status in (ReviewStatus.pending, ReviewStatus.approved):
             old.status = ReviewStatus.superseded.value

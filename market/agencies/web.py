@@ -40,18 +40,18 @@ from market.agencies.models import (
 )
 from market.contracts import service as contracts
 from market.contracts.models import CONTRACT_STATUS_LABELS
-from market.db import today_in_china
-from market.errors import DomainError, FieldError, InvalidInput, NotFound, validation_errors
-from market.forms import FormErrors, errors_beside_fields, place_errors
-from market.i18n import N_, gettext_for
-from market.pagination import check_limit
-from market.params import RowId
+from market.core.clock import today_in_china
+from market.core.errors import DomainError, FieldError, InvalidInput, NotFound, validation_errors
+from market.core.i18n import N_, gettext_for
+from market.core.pagination import check_limit
+from market.core.params import RowId
 from market.ratings import web as rating_pages
 from market.reference import catalogue, regions
 from market.security.auth import current_principal, requires_role
 from market.selection import service as selection
 from market.selection.rules import FAIRNESS_NONE
-from market.templating import Choices, redirect, render, request_locale, wants_partial
+from market.web.forms import FormErrors, errors_beside_fields, place_errors
+from market.web.templating import Choices, redirect, render, request_locale, wants_partial
 
 BLANK_ROWS = 3
 MAX_ROWS = 50

@@ -26,10 +26,10 @@ from market.contracts.models import (
     StopInput,
 )
 from market.contracts.service import ContractView
-from market.openapi import problems
-from market.pagination import check_limit
+from market.core.pagination import check_limit
 from market.security.auth import requires_login, requires_role
 from market.security.uploads import served_upload
+from market.web.openapi import problems
 
 
 class ContractRecord(ContractCreate):

@@ -12,13 +12,14 @@ from typing import TextIO
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.accounts.models import AppUser
 from market.agencies.models import Agency
-from market.config import Settings
 from market.contracts import service
 from market.contracts.models import Contract, ContractCreate, MilestoneInput
-from market.db import today_in_china, utcnow
+from market.core.clock import today_in_china, utcnow
+from market.core.config import Settings
 from market.notices.models import Notice, NoticeStatus
 from market.selection import service as selection
 from market.selection.demo import CONTRACT_TITLES
@@ -38,7 +39,7 @@ async def load_demo_contracts(session: AsyncSession, *, settings: Settings, out:
     rows = (
         (
             await session.execute(
-                sa.select(Notice).where(Notice.title.in_(CONTRACT_TITLES)).order_by(Notice.id)
+                sa.select(Notice).where(col(Notice.title).in_(CONTRACT_TITLES)).order_by(col(Notice.id))
             )
         )
         .scalars()
@@ -51,7 +52,7 @@ async def load_demo_contracts(session: AsyncSession, *, settings: Settings, out:
             await session.execute(
                 sa.select(sa.func.count())
                 .select_from(Contract)
-                .where(Contract.notice_id.in_([n.id for n in notices]))
+                .where(col(Contract.notice_id).in_([n.id for n in notices]))
             )
         ).scalar_one()
         if notices

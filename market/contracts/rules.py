@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from market.errors import FieldError
-from market.i18n import N_
+from market.core.errors import FieldError
+from market.core.i18n import N_
 
 # Milestones still waiting for the agency: these are the ones that can fall overdue.
 WAITING_FOR_AGENCY = ("pending", "returned")

@@ -13,7 +13,8 @@ from datetime import date
 from typing import Any
 
 from market.contracts import service
-from market.db import log_failure, today_in_china
+from market.core.clock import today_in_china
+from market.core.db import log_failure
 
 logger = logging.getLogger("market.contracts.scheduler")
 MAX_INTERVAL = 3600.0

@@ -25,12 +25,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from market import text
 from market.accounts.models import AppUser, Role
 from market.agencies import service as agencies
 from market.agencies.models import Agency
-from market.config import Settings
 from market.contracts import rules
 from market.contracts.models import (
     LIVE_CONTRACTS,
@@ -42,16 +41,18 @@ from market.contracts.models import (
     Milestone,
     MilestoneStatus,
 )
-from market.db import CHINA, today_in_china, utcnow
-from market.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
-from market.i18n import N_
-from market.ids import next_public_id
+from market.core import text
+from market.core.clock import CHINA, today_in_china, utcnow
+from market.core.config import Settings
+from market.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from market.core.i18n import N_
+from market.core.ids import next_public_id
+from market.core.pagination import decode_cursor, encode_cursor
 from market.log import protocol
 from market.log import store as log
 from market.log.models import LogEntry
 from market.notices import service as notices
 from market.notices.models import Method, Notice, NoticeStatus
-from market.pagination import decode_cursor, encode_cursor
 from market.selection import service as selection
 from market.selection.models import Award, AwardStatus, Message, Selection
 
@@ -92,7 +93,7 @@ async def _message(
 
 
 async def get_contract(session: AsyncSession, public_id: str, *, lock: bool = False) -> Contract:
-    stmt = sa.select(Contract).where(Contract.public_id == public_id)
+    stmt = sa.select(Contract).where(col(Contract.public_id) == public_id)
     if lock:
         stmt = stmt.with_for_update()
     contract = (await session.execute(stmt)).scalar_one_or_none()
@@ -102,7 +103,11 @@ async def get_contract(session: AsyncSession, public_id: str, *, lock: bool = Fa
 
 
 async def milestones_of(session: AsyncSession, contract: Contract, *, lock: bool = False) -> list[Milestone]:
-    stmt = sa.select(Milestone).where(Milestone.contract_id == contract.id).order_by(Milestone.position)
+    stmt = (
+        sa.select(Milestone)
+        .where(col(Milestone.contract_id) == contract.id)
+        .order_by(col(Milestone.position))
+    )
     if lock:
         stmt = stmt.with_for_update()
     return list((await session.execute(stmt)).scalars().all())
@@ -112,9 +117,9 @@ async def contracts_of_agency(session: AsyncSession, agency: Agency) -> list[tup
     """An agency's contracts, declined ones included, newest first."""
     stmt = (
         sa.select(Contract, Notice)
-        .join(Notice, Notice.id == Contract.notice_id)
-        .where(Contract.agency_id == agency.id)
-        .order_by(Contract.id.desc())
+        .join(Notice, col(Notice.id) == Contract.notice_id)
+        .where(col(Contract.agency_id) == agency.id)
+        .order_by(col(Contract.id).desc())
     )
     return [(c, n) for c, n in (await session.execute(stmt)).all()]
 
@@ -123,15 +128,15 @@ async def contracts_of_owner(session: AsyncSession, user: AppUser) -> list[tuple
     """The contracts an owner recorded, newest first."""
     stmt = (
         sa.select(Contract, Notice)
-        .join(Notice, Notice.id == Contract.notice_id)
-        .where(Contract.owner_id == user.id)
-        .order_by(Contract.id.desc())
+        .join(Notice, col(Notice.id) == Contract.notice_id)
+        .where(col(Contract.owner_id) == user.id)
+        .order_by(col(Contract.id).desc())
     )
     return [(c, n) for c, n in (await session.execute(stmt)).all()]
 
 
 async def contracts_of_notice(session: AsyncSession, notice: Notice) -> list[Contract]:
-    stmt = sa.select(Contract).where(Contract.notice_id == notice.id).order_by(Contract.id)
+    stmt = sa.select(Contract).where(col(Contract.notice_id) == notice.id).order_by(col(Contract.id))
     return list((await session.execute(stmt)).scalars().all())
 
 
@@ -161,18 +166,20 @@ async def views(session: AsyncSession, contracts: Sequence[Contract]) -> list[Co
         return []
     ids = [c.id for c in contracts]
     notice_rows = await session.execute(
-        sa.select(Notice).where(Notice.id.in_({c.notice_id for c in contracts}))
+        sa.select(Notice).where(col(Notice.id).in_({c.notice_id for c in contracts}))
     )
     by_notice = {n.id: n for n in notice_rows.scalars().all()}
     agency_rows = await session.execute(
-        sa.select(Agency).where(Agency.id.in_({c.agency_id for c in contracts}))
+        sa.select(Agency).where(col(Agency.id).in_({c.agency_id for c in contracts}))
     )
     by_agency = {a.id: a for a in agency_rows.scalars().all()}
     milestones: dict[int, list[Milestone]] = {}
     for m in (
         (
             await session.execute(
-                sa.select(Milestone).where(Milestone.contract_id.in_(ids)).order_by(Milestone.position)
+                sa.select(Milestone)
+                .where(col(Milestone.contract_id).in_(ids))
+                .order_by(col(Milestone.position))
             )
         )
         .scalars()
@@ -183,7 +190,9 @@ async def views(session: AsyncSession, contracts: Sequence[Contract]) -> list[Co
     latest: dict[int, Deliverable] = {}
     if milestone_ids:
         stmt = (
-            sa.select(Deliverable).where(Deliverable.milestone_id.in_(milestone_ids)).order_by(Deliverable.id)
+            sa.select(Deliverable)
+            .where(col(Deliverable.milestone_id).in_(milestone_ids))
+            .order_by(col(Deliverable.id))
         )
         for d in (await session.execute(stmt)).scalars().all():
             latest[d.milestone_id] = d
@@ -213,16 +222,16 @@ async def list_contracts(
 ) -> tuple[list[Contract], str | None]:
     """Contracts are public (deliverables are not): newest first, with cursor pagination."""
     after = decode_cursor(cursor)
-    stmt = sa.select(Contract).order_by(Contract.id.desc()).limit(limit + 1)
+    stmt = sa.select(Contract).order_by(col(Contract.id).desc()).limit(limit + 1)
     if after is not None:
-        stmt = stmt.where(Contract.id < after)
+        stmt = stmt.where(col(Contract.id) < after)
     if status:
         if status not in [s.value for s in ContractStatus]:
             raise _invalid("status", N_("Unknown contract status."))
-        stmt = stmt.where(Contract.status == status)
+        stmt = stmt.where(col(Contract.status) == status)
     if agency_id:
         agency = await agencies.get_agency(session, agency_id)
-        stmt = stmt.where(Contract.agency_id == agency.id)
+        stmt = stmt.where(col(Contract.agency_id) == agency.id)
     rows = list((await session.execute(stmt)).scalars().all())
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None  # type: ignore[arg-type]
     return rows[:limit], next_cursor
@@ -233,7 +242,7 @@ async def list_contracts(
 
 async def _holding_award(session: AsyncSession, notice: Notice, agency_id: str) -> Award:
     agency = (
-        await session.execute(sa.select(Agency).where(Agency.public_id == agency_id))
+        await session.execute(sa.select(Agency).where(col(Agency.public_id) == agency_id))
     ).scalar_one_or_none()
     if agency is None:
         raise NotFound(N_("No such agency."))
@@ -244,7 +253,9 @@ async def _holding_award(session: AsyncSession, notice: Notice, agency_id: str) 
 
 
 async def _live_contract(session: AsyncSession, award: Award) -> Contract | None:
-    stmt = sa.select(Contract).where(Contract.award_id == award.id, Contract.status.in_(LIVE_CONTRACTS))
+    stmt = sa.select(Contract).where(
+        col(Contract.award_id) == award.id, col(Contract.status).in_(LIVE_CONTRACTS)
+    )
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -476,8 +487,8 @@ async def decline_contract(
 async def _supervisors(session: AsyncSession) -> list[AppUser]:
     stmt = (
         sa.select(AppUser)
-        .where(AppUser.role == Role.supervisor.value, AppUser.is_active.is_(True))
-        .order_by(AppUser.id)
+        .where(col(AppUser.role) == Role.supervisor.value, col(AppUser.is_active).is_(True))
+        .order_by(col(AppUser.id))
     )  # type: ignore[attr-defined]
     return list((await session.execute(stmt)).scalars().all())
 
@@ -597,10 +608,10 @@ async def pending_disputes(session: AsyncSession) -> list[tuple[Contract, Notice
     """For supervisors: contracts declined because their terms do not follow the award, oldest first."""
     stmt = (
         sa.select(Contract, Notice, Agency)
-        .join(Notice, Notice.id == Contract.notice_id)
-        .join(Agency, Agency.id == Contract.agency_id)
-        .where(Contract.status == ContractStatus.disputed.value)
-        .order_by(Contract.disputed_at, Contract.id)
+        .join(Notice, col(Notice.id) == Contract.notice_id)
+        .join(Agency, col(Agency.id) == Contract.agency_id)
+        .where(col(Contract.status) == ContractStatus.disputed.value)
+        .order_by(col(Contract.disputed_at), col(Contract.id))
     )
     return [(c, n, a) for c, n, a in (await session.execute(stmt)).all()]
 
@@ -828,15 +839,15 @@ async def flag_overdue_milestones(session: AsyncSession, today: date) -> int:
     past its due date (``milestone.overdue``). Returns how many were flagged."""
     stmt = (
         sa.select(Milestone, Contract, Notice)
-        .join(Contract, Contract.id == Milestone.contract_id)
-        .join(Notice, Notice.id == Contract.notice_id)
+        .join(Contract, col(Contract.id) == Milestone.contract_id)
+        .join(Notice, col(Notice.id) == Contract.notice_id)
         .where(
-            Contract.status == ContractStatus.in_service.value,
-            Milestone.status.in_(rules.WAITING_FOR_AGENCY),
-            Milestone.due_on < today,
-            Milestone.overdue_on.is_(None),
+            col(Contract.status) == ContractStatus.in_service.value,
+            col(Milestone.status).in_(rules.WAITING_FOR_AGENCY),
+            col(Milestone.due_on) < today,
+            col(Milestone.overdue_on).is_(None),
         )
-        .order_by(Milestone.id)
+        .order_by(col(Milestone.id))
         .with_for_update(of=Milestone, skip_locked=True)
     )
     flagged = 0
@@ -867,19 +878,19 @@ async def overdue_milestones(
     """Flagged milestones not yet handed in, of contracts in service (supervisors and dashboards)."""
     stmt = (
         sa.select(Milestone, Contract, Notice)
-        .join(Contract, Contract.id == Milestone.contract_id)
-        .join(Notice, Notice.id == Contract.notice_id)
+        .join(Contract, col(Contract.id) == Milestone.contract_id)
+        .join(Notice, col(Notice.id) == Contract.notice_id)
         .where(
-            Contract.status == ContractStatus.in_service.value,
-            Milestone.overdue_on.is_not(None),
-            Milestone.status.in_(rules.WAITING_FOR_AGENCY),
+            col(Contract.status) == ContractStatus.in_service.value,
+            col(Milestone.overdue_on).is_not(None),
+            col(Milestone.status).in_(rules.WAITING_FOR_AGENCY),
         )
-        .order_by(Milestone.due_on, Milestone.id)
+        .order_by(col(Milestone.due_on), col(Milestone.id))
     )
     if owner is not None:
-        stmt = stmt.where(Contract.owner_id == owner.id)
+        stmt = stmt.where(col(Contract.owner_id) == owner.id)
     if agency is not None:
-        stmt = stmt.where(Contract.agency_id == agency.id)
+        stmt = stmt.where(col(Contract.agency_id) == agency.id)
     return [(m, c, n) for m, c, n in (await session.execute(stmt)).all()]
 
 
@@ -889,8 +900,8 @@ async def final_dates(session: AsyncSession, notice_ids: Sequence[int]) -> dict[
         return {}
     rows = (
         await session.execute(
-            sa.select(Selection.notice_id, Selection.final_seq).where(
-                Selection.notice_id.in_(list(notice_ids)), Selection.final_seq.is_not(None)
+            sa.select(col(Selection.notice_id), Selection.final_seq).where(
+                col(Selection.notice_id).in_(list(notice_ids)), col(Selection.final_seq).is_not(None)
             )
         )
     ).all()
@@ -899,7 +910,9 @@ async def final_dates(session: AsyncSession, notice_ids: Sequence[int]) -> dict[
         return {}
     out: dict[int, date] = {}
     for seq, raw in (
-        await session.execute(sa.select(LogEntry.seq, LogEntry.entry).where(LogEntry.seq.in_(list(seqs))))
+        await session.execute(
+            sa.select(col(LogEntry.seq), LogEntry.entry).where(col(LogEntry.seq).in_(list(seqs)))
+        )
     ).all():
         out[seqs[int(seq)]] = protocol.parse_ts(json.loads(raw)["ts"]).astimezone(CHINA).date()
     return out
@@ -927,27 +940,29 @@ async def unsigned_awards(
     agency: Agency | None = None,
 ) -> list[Unsigned]:
     """Holders of final awards with no signed contract, overdue or not."""
-    signed = sa.exists().where(Contract.award_id == Award.id, Contract.status.in_(SIGNED))
+    signed = sa.exists().where(col(Contract.award_id) == Award.id, col(Contract.status).in_(SIGNED))
     stmt = (
-        sa.select(Award, Notice, Agency.name)
-        .join(Notice, Notice.id == Award.notice_id)
-        .join(Agency, Agency.id == Award.agency_id)
+        sa.select(Award, Notice, col(Agency.name))
+        .join(Notice, col(Notice.id) == Award.notice_id)
+        .join(Agency, col(Agency.id) == Award.agency_id)
         .where(
-            Award.status == AwardStatus.holding.value, Notice.status == NoticeStatus.awarded.value, ~signed
+            col(Award.status) == AwardStatus.holding.value,
+            col(Notice.status) == NoticeStatus.awarded.value,
+            ~signed,
         )
-        .order_by(Notice.id, Award.slot)
+        .order_by(col(Notice.id), col(Award.slot))
     )
     if owner is not None:
-        stmt = stmt.where(Notice.owner_id == owner.id)
+        stmt = stmt.where(col(Notice.owner_id) == owner.id)
     if agency is not None:
-        stmt = stmt.where(Award.agency_id == agency.id)
+        stmt = stmt.where(col(Award.agency_id) == agency.id)
     rows = (await session.execute(stmt)).all()
     finals = await final_dates(session, [n.id for _, n, _ in rows])  # type: ignore[misc]
     proposed: dict[int, Contract] = {}
     if rows:
         stmt2 = sa.select(Contract).where(
-            Contract.award_id.in_([a.id for a, _, _ in rows]),
-            Contract.status == ContractStatus.proposed.value,
+            col(Contract.award_id).in_([a.id for a, _, _ in rows]),
+            col(Contract.status) == ContractStatus.proposed.value,
         )
         proposed = {c.award_id: c for c in (await session.execute(stmt2)).scalars().all()}
     out = []

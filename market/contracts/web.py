@@ -21,6 +21,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import File
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.accounts.models import AppUser, Role
 from market.accounts.session import load_viewer, optional_viewer
@@ -35,17 +36,17 @@ from market.contracts.models import (
     ContractCreate,
     MilestoneStatus,
 )
-from market.db import today_in_china
-from market.errors import DomainError, FieldError, NotFound
-from market.forms import FormErrors, errors_beside_fields, parse
-from market.i18n import N_
+from market.core.clock import today_in_china
+from market.core.errors import DomainError, FieldError, NotFound
+from market.core.i18n import N_
 from market.notices import service as notices
 from market.notices.models import Notice, NoticeStatus
 from market.notices.web import china_time, utc_attr
 from market.ratings.models import Rating
 from market.security.auth import requires_login, requires_role
 from market.selection import service as selection
-from market.templating import redirect, render
+from market.web.forms import FormErrors, errors_beside_fields, parse
+from market.web.templating import redirect, render
 
 MILESTONE_ROWS = 4  # blank rows on the record form (more can be typed by adding m5_... fields)
 MAX_MILESTONE_ROWS = 20
@@ -229,7 +230,7 @@ class ContractPages(Controller):
             message=DONE.get(done or ""),
             form=form,
             rating=(
-                await session.execute(sa.select(Rating).where(Rating.contract_id == contract.id))
+                await session.execute(sa.select(Rating).where(col(Rating.contract_id) == contract.id))
             ).scalar_one_or_none(),
             may_rate=is_owner and contract.status in ("completed", "stopped"),
         )
@@ -585,4 +586,4 @@ class ContractPages(Controller):
 async def _agencies(session: AsyncSession, ids: list[int]) -> list[Agency]:
     if not ids:
         return []
-    return list((await session.execute(sa.select(Agency).where(Agency.id.in_(ids)))).scalars().all())
+    return list((await session.execute(sa.select(Agency).where(col(Agency.id).in_(ids)))).scalars().all())

@@ -13,16 +13,17 @@ from litestar.params import FromQuery, JSONBody
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.accounts.models import AppUser, Role
 from market.accounts.session import load_viewer
-from market.errors import Conflict, DomainError, FieldError, InvalidInput, NotFound
-from market.i18n import N_
+from market.core.errors import Conflict, DomainError, FieldError, InvalidInput, NotFound
+from market.core.i18n import N_
+from market.core.params import OptionalBigInt
 from market.log import cosign, store
 from market.log.models import LogCheckpoint, LogCosignature, LogCosigner
-from market.openapi import problems
-from market.params import OptionalBigInt
 from market.security.auth import requires_role
+from market.web.openapi import problems
 
 JSONL = "application/jsonl"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -247,7 +248,7 @@ def parse_submitted(value: str | CosignatureParts) -> tuple[str | None, bytes, i
 
 
 async def list_cosigners(session: AsyncSession) -> list[LogCosigner]:
-    return list((await session.execute(sa.select(LogCosigner).order_by(LogCosigner.id))).scalars())
+    return list((await session.execute(sa.select(LogCosigner).order_by(col(LogCosigner.id)))).scalars())
 
 
 async def register_cosigner(
@@ -273,7 +274,7 @@ async def register_cosigner(
         ) from None
     kid = cosign.key_id(name, key)
     existing = (
-        await session.execute(sa.select(LogCosigner).where(LogCosigner.key_id == kid))
+        await session.execute(sa.select(LogCosigner).where(col(LogCosigner.key_id) == kid))
     ).scalar_one_or_none()
     if existing is not None:
         if existing.user_id == user.id and bytes(existing.public_key) == key and existing.name == name:
@@ -296,7 +297,7 @@ async def add_cosignature(
     if checkpoint is None:
         raise no_checkpoint(size)
     cosigner = (
-        await session.execute(sa.select(LogCosigner).where(LogCosigner.key_id == kid))
+        await session.execute(sa.select(LogCosigner).where(col(LogCosigner.key_id) == kid))
     ).scalar_one_or_none()
     if cosigner is None:
         raise _refuse(
@@ -335,7 +336,7 @@ async def add_cosignature(
     row = (
         await session.execute(
             sa.select(LogCosignature).where(
-                LogCosignature.size == size, LogCosignature.cosigner_id == cosigner.id
+                col(LogCosignature.size) == size, col(LogCosignature.cosigner_id) == cosigner.id
             )
         )
     ).scalar_one()
@@ -350,9 +351,9 @@ async def cosignatures_for(
         return out
     rows = await session.execute(
         sa.select(LogCosignature, LogCosigner)
-        .join(LogCosigner, LogCosigner.id == LogCosignature.cosigner_id)
+        .join(LogCosigner, col(LogCosigner.id) == LogCosignature.cosigner_id)
         .where(LogCosignature.size.in_(sizes))  # type: ignore[attr-defined]
-        .order_by(LogCosignature.size, LogCosignature.id)
+        .order_by(col(LogCosignature.size), col(LogCosignature.id))
     )
     for sig, signer in rows.tuples():
         out[sig.size].append((sig, signer))

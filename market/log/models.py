@@ -8,7 +8,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from market.db import timestamp_column, utcnow
+from market.core.clock import utcnow
+from market.core.db import timestamp_column
 
 
 class LogEntry(SQLModel, table=True):

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.log.models import LogEntry
 
@@ -38,7 +39,7 @@ def _ts_of(entry: bytes) -> str:
 
 async def entry_types(session: AsyncSession) -> list[str]:
     """Every entry type present in the log, alphabetically (for the filter)."""
-    stmt = sa.select(LogEntry.type).distinct().order_by(LogEntry.type)
+    stmt = sa.select(col(LogEntry.type)).distinct().order_by(LogEntry.type)
     return list((await session.execute(stmt)).scalars().all())
 
 
@@ -47,14 +48,14 @@ async def list_entries(
 ) -> tuple[list[EntryRow], int | None]:
     """Entries newest first, optionally of one type and one notice, with seq below
     ``before``; and the seq to continue below when more remain (else None)."""
-    stmt = sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry)
+    stmt = sa.select(col(LogEntry.seq), LogEntry.type, LogEntry.notice_id, LogEntry.entry)
     if type:
         stmt = stmt.where(LogEntry.type == type)
     if notice_id:
         stmt = stmt.where(LogEntry.notice_id == notice_id)
     if before is not None:
         stmt = stmt.where(LogEntry.seq < max(0, min(before, MAX_SEQ)))
-    stmt = stmt.order_by(LogEntry.seq.desc()).limit(limit + 1)
+    stmt = stmt.order_by(col(LogEntry.seq).desc()).limit(limit + 1)
     found = (await session.execute(stmt)).all()
     rows = [
         EntryRow(seq=seq, type=kind, ts=_ts_of(bytes(entry)), notice_id=nid)

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jws
 from jose.exceptions import JOSEError
 
-from market.config import ConfigError
+from market.core.config import ConfigError
 from market.security.keys import load_or_create_key
 
 KEY_FILE = "receipt_signing_key.pem"

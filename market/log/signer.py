@@ -9,7 +9,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from market.config import ConfigError
+from market.core.config import ConfigError
 from market.log import protocol
 from market.security.keys import load_or_create_key
 

@@ -29,9 +29,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from market.db import log_failure
-from market.errors import InvalidInput
+from market.core.db import log_failure
+from market.core.errors import InvalidInput
 from market.log import protocol
 from market.log.models import LogCheckpoint, LogEntry, LogSubtree
 from market.log.signer import LogSigner
@@ -111,8 +112,8 @@ async def _perfect_hashes(
     if not wanted:
         return {}
     keys = list(wanted)
-    stmt = sa.select(LogSubtree.level, LogSubtree.idx, LogSubtree.hash).where(
-        sa.tuple_(LogSubtree.level, LogSubtree.idx).in_(keys)
+    stmt = sa.select(col(LogSubtree.level), LogSubtree.idx, LogSubtree.hash).where(
+        sa.tuple_(col(LogSubtree.level), col(LogSubtree.idx)).in_(keys)
     )
     found = {(level, idx): bytes(h) for level, idx, h in (await session.execute(stmt)).all()}
     missing = [wanted[k] for k in keys if k not in found]
@@ -190,7 +191,11 @@ async def committed_size(session: AsyncSession) -> int:
 
 
 async def read_entries(session: AsyncSession, start: int, end: int) -> list[bytes]:
-    stmt = sa.select(LogEntry.entry).where(LogEntry.seq >= start, LogEntry.seq < end).order_by(LogEntry.seq)
+    stmt = (
+        sa.select(col(LogEntry.entry))
+        .where(col(LogEntry.seq) >= start, col(LogEntry.seq) < end)
+        .order_by(col(LogEntry.seq))
+    )
     return [bytes(e) for e in (await session.execute(stmt)).scalars().all()]
 
 
@@ -219,7 +224,7 @@ async def consistency_proof(session: AsyncSession, first: int, second: int) -> l
 
 
 async def latest_checkpoint(session: AsyncSession) -> LogCheckpoint | None:
-    stmt = sa.select(LogCheckpoint).order_by(LogCheckpoint.size.desc()).limit(1)
+    stmt = sa.select(LogCheckpoint).order_by(col(LogCheckpoint.size).desc()).limit(1)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from market.db import Database, to_asyncpg_dsn
+from market.core.db import Database, to_asyncpg_dsn
 from market.log import store
 from market.log.signer import LogSigner
 

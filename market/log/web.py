@@ -14,17 +14,18 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.accounts.models import Role
 from market.accounts.session import load_viewer
-from market.errors import DomainError, FieldError, NotFound
-from market.forms import FormErrors, clean, errors_beside_fields
-from market.i18n import N_
+from market.core.errors import DomainError, FieldError, NotFound
+from market.core.i18n import N_
+from market.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from market.log import api, protocol, queries, store
 from market.log.models import LogCheckpoint
-from market.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from market.security.auth import current_principal, requires_role
-from market.templating import redirect, render, wants_partial
+from market.web.forms import FormErrors, clean, errors_beside_fields
+from market.web.templating import redirect, render, wants_partial
 
 DEFAULT_LIMIT = 50
 RECENT_CHECKPOINTS = 10
@@ -235,7 +236,7 @@ async def _recent_checkpoints(session: AsyncSession) -> list[dict[str, Any]]:
     rows = list(
         (
             await session.execute(
-                sa.select(LogCheckpoint).order_by(LogCheckpoint.size.desc()).limit(RECENT_CHECKPOINTS)
+                sa.select(LogCheckpoint).order_by(col(LogCheckpoint.size).desc()).limit(RECENT_CHECKPOINTS)
             )  # type: ignore[attr-defined]
         ).scalars()
     )

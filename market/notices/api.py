@@ -12,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.accounts.models import Role
 from market.accounts.session import load_viewer, optional_viewer
 from market.agencies import service as agencies
-from market.errors import NotFound
-from market.i18n import N_
+from market.core.errors import NotFound
+from market.core.i18n import N_
+from market.core.pagination import check_limit
+from market.core.params import OptionalBigInt
 from market.notices import service
 from market.notices.models import (
     BidInput,
@@ -26,8 +28,6 @@ from market.notices.models import (
     ProjectCreate,
 )
 from market.notices.present import bid_own, notice_public, notice_public_row
-from market.pagination import check_limit
-from market.params import OptionalBigInt
 from market.security.auth import Principal, current_principal, requires_role
 
 

@@ -8,11 +8,12 @@ from typing import TextIO
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.accounts.models import AppUser, Role
 from market.agencies import service as agencies
 from market.agencies.models import Agency, AgencyStatus
-from market.config import Settings
+from market.core.config import Settings
 from market.log.receipts import ReceiptSigner
 from market.notices import service
 from market.notices.models import Method, Notice, NoticeAmend, NoticeCreate, OrgCreate, ProjectCreate
@@ -50,7 +51,9 @@ async def _direct_choice(session: AsyncSession, approved: list[Agency], category
 async def load_demo_notices(
     session: AsyncSession, *, owner: AppUser, settings: Settings, out: TextIO
 ) -> None:
-    if (await session.execute(sa.select(Notice.id).where(Notice.owner_id == owner.id).limit(1))).first():
+    if (
+        await session.execute(sa.select(col(Notice.id)).where(col(Notice.owner_id) == owner.id).limit(1))
+    ).first():
         print(f"Demo notices: {len(NOTICES)}", file=out)
         return
     org = await service.org_of(session, owner) or await service.create_org(
@@ -64,7 +67,9 @@ async def load_demo_notices(
     approved = list(
         (
             await session.execute(
-                sa.select(Agency).where(Agency.status == AgencyStatus.approved.value).order_by(Agency.id)
+                sa.select(Agency)
+                .where(col(Agency.status) == AgencyStatus.approved.value)
+                .order_by(col(Agency.id))
             )
         )
         .scalars()
@@ -114,8 +119,8 @@ async def load_demo_notices(
             supervisor = (
                 await session.execute(
                     sa.select(AppUser)
-                    .where(AppUser.role == Role.supervisor.value)
-                    .order_by(AppUser.id)
+                    .where(col(AppUser.role) == Role.supervisor.value)
+                    .order_by(col(AppUser.id))
                     .limit(1)
                 )
             ).scalar_one_or_none()

@@ -16,8 +16,8 @@ from typing import Any
 
 from market.agencies import rules as agency_rules
 from market.agencies.models import ReviewStatus
-from market.ids import format_public_id
-from market.sql import Params, json_column
+from market.core.ids import format_public_id
+from market.core.sql import Params, json_column
 
 # The notice is locked FOR SHARE (bids may arrive together, but not while the notice is
 # amended or closed) inside the CTE, so the row exists whether or not the notice does and

@@ -6,9 +6,9 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from market.errors import FieldError, InvalidInput
-from market.i18n import N_
-from market.ids import PUBLIC_ID
+from market.core.errors import FieldError, InvalidInput
+from market.core.i18n import N_
+from market.core.ids import PUBLIC_ID
 from market.log import protocol
 from market.notices.models import Method, NoticeCreate
 

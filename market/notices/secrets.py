@@ -12,7 +12,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from market.config import ConfigError
+from market.core.config import ConfigError
 
 KEY_FILE = "secret_seal_key"
 KEY_ENV = "MARKET_SECRET_SEAL_KEY"

@@ -16,16 +16,19 @@ from typing import Any
 import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.accounts.models import AppUser, Role
 from market.agencies import rules as agency_rules
 from market.agencies import service as agencies
 from market.agencies.models import Agency
-from market.config import Settings
-from market.db import today_in_china, utcnow
-from market.errors import Conflict, DomainError, FieldError, Forbidden, NotFound, Unauthorized
-from market.i18n import N_
-from market.ids import PUBLIC_ID, next_public_id
+from market.core.clock import today_in_china, utcnow
+from market.core.config import Settings
+from market.core.errors import Conflict, DomainError, FieldError, Forbidden, NotFound, Unauthorized
+from market.core.i18n import N_
+from market.core.ids import PUBLIC_ID, next_public_id
+from market.core.pagination import decode_cursor, encode_cursor
+from market.core.sql import keyset_page, like_pattern
 from market.log import protocol, tlock
 from market.log import store as log
 from market.log.receipt_check import RECEIPT_FORMAT
@@ -48,10 +51,8 @@ from market.notices.models import (
     ProjectCreate,
 )
 from market.notices.secrets import SecretSealer
-from market.pagination import decode_cursor, encode_cursor
 from market.reference import catalogue, regions
 from market.selection.models import Message
-from market.sql import keyset_page, like_pattern
 
 ORG_SEQUENCE = "owner_org_public_seq"
 PROJECT_SEQUENCE = "project_public_seq"
@@ -73,7 +74,7 @@ def _require_owner(user: AppUser) -> None:
 
 async def org_of(session: AsyncSession, user: AppUser) -> OwnerOrg | None:
     return (
-        await session.execute(sa.select(OwnerOrg).where(OwnerOrg.created_by == user.id))
+        await session.execute(sa.select(OwnerOrg).where(col(OwnerOrg.created_by) == user.id))
     ).scalar_one_or_none()
 
 
@@ -84,7 +85,9 @@ async def create_org(session: AsyncSession, *, user: AppUser, data: OrgCreate) -
     credit_code = agencies.check_credit_code(data.credit_code)
     region = agencies.check_region(data.region)
     agencies.check_publishable(data.name, "name")
-    if (await session.execute(sa.select(OwnerOrg.id).where(OwnerOrg.credit_code == credit_code))).first():
+    if (
+        await session.execute(sa.select(col(OwnerOrg.id)).where(col(OwnerOrg.credit_code) == credit_code))
+    ).first():
         raise Conflict(
             N_("An organisation with this credit code is already registered."),
             [FieldError("credit_code", N_("An organisation with this credit code is already registered."))],
@@ -112,7 +115,7 @@ async def create_project(session: AsyncSession, *, user: AppUser, data: ProjectC
     if org is None:
         raise Conflict(N_("Register your organisation first."))
     code = rules.check_project_code(data.code, today=today_in_china())
-    if (await session.execute(sa.select(Project.id).where(Project.code == code))).first():
+    if (await session.execute(sa.select(col(Project.id)).where(col(Project.code) == code))).first():
         raise Conflict(
             N_("A project with this code is already registered."),
             [FieldError("code", N_("A project with this code is already registered."))],
@@ -133,7 +136,11 @@ async def projects_of(session: AsyncSession, user: AppUser) -> list[Project]:
     if org is None:
         return []
     return list(
-        (await session.execute(sa.select(Project).where(Project.org_id == org.id).order_by(Project.id)))
+        (
+            await session.execute(
+                sa.select(Project).where(col(Project.org_id) == org.id).order_by(col(Project.id))
+            )
+        )
         .scalars()
         .all()
     )
@@ -151,7 +158,7 @@ class NoticeView:
 
 
 async def get_notice(session: AsyncSession, public_id: str, *, lock: str | None = None) -> Notice:
-    stmt = sa.select(Notice).where(Notice.public_id == public_id)
+    stmt = sa.select(Notice).where(col(Notice.public_id) == public_id)
     if lock == "update":
         stmt = stmt.with_for_update()
     elif lock == "share":
@@ -172,7 +179,9 @@ async def views(session: AsyncSession, notices: list[Notice]) -> list[NoticeView
     ids = [n.id for n in notices]
     avoid: dict[int, list[NoticeAvoid]] = {i: [] for i in ids if i is not None}
     if ids:
-        stmt = sa.select(NoticeAvoid).where(NoticeAvoid.notice_id.in_(ids)).order_by(NoticeAvoid.agency_id)
+        stmt = (
+            sa.select(NoticeAvoid).where(col(NoticeAvoid.notice_id).in_(ids)).order_by(NoticeAvoid.agency_id)
+        )
         for row in (await session.execute(stmt)).scalars().all():
             avoid[row.notice_id].append(row)
     out = []
@@ -229,7 +238,9 @@ async def _check_direct_agency(
 ) -> None:
     if direct_agency_id is None:
         return
-    stmt = sa.select(Agency.id).where(Agency.public_id == direct_agency_id, Agency.status == "approved")
+    stmt = sa.select(col(Agency.id)).where(
+        col(Agency.public_id) == direct_agency_id, col(Agency.status) == "approved"
+    )
     if (await session.execute(stmt)).first() is None:
         raise rules.invalid("direct_agency_id", N_("No approved agency has this id."))
     if await agencies.related_to_org(session, org_id, [direct_agency_id]):
@@ -243,7 +254,7 @@ async def _project_for(
     if project_id is None:
         return org, None
     project = (
-        await session.execute(sa.select(Project).where(Project.public_id == project_id))
+        await session.execute(sa.select(Project).where(col(Project.public_id) == project_id))
     ).scalar_one_or_none()
     if project is None or org is None or project.org_id != org.id:
         raise rules.invalid("project_id", N_("Choose one of your organisation's projects."))
@@ -322,7 +333,7 @@ async def update_draft(session: AsyncSession, *, user: AppUser, notice_id: str, 
         "updated_at": utcnow(),
     }.items():
         setattr(notice, key, value)
-    await session.execute(sa.delete(NoticeAvoid).where(NoticeAvoid.notice_id == notice.id))
+    await session.execute(sa.delete(NoticeAvoid).where(col(NoticeAvoid.notice_id) == notice.id))
     session.add_all(
         NoticeAvoid(notice_id=notice.id, agency_id=a.agency_id, reason=a.reason.strip()) for a in data.avoid
     )  # type: ignore[arg-type]
@@ -335,7 +346,7 @@ async def delete_draft(session: AsyncSession, *, user: AppUser, notice_id: str) 
     _own(notice, user)
     if notice.status != NoticeStatus.draft:
         raise Conflict(N_("Only a draft can be deleted; cancel a published notice instead."))
-    await session.execute(sa.delete(NoticeAvoid).where(NoticeAvoid.notice_id == notice.id))
+    await session.execute(sa.delete(NoticeAvoid).where(col(NoticeAvoid.notice_id) == notice.id))
     await session.delete(notice)
 
 
@@ -524,7 +535,11 @@ async def amend(
 
 async def revisions(session: AsyncSession, notice: Notice) -> list[NoticeRevision]:
     """The notice's amendments, oldest first: what changed, old and new, and why."""
-    stmt = sa.select(NoticeRevision).where(NoticeRevision.notice_id == notice.id).order_by(NoticeRevision.id)
+    stmt = (
+        sa.select(NoticeRevision)
+        .where(col(NoticeRevision.notice_id) == notice.id)
+        .order_by(col(NoticeRevision.id))
+    )
     return list((await session.execute(stmt)).scalars().all())
 
 
@@ -563,7 +578,9 @@ async def request_cancellation(
     notice.cancel_requested_at = now
     notice.updated_at = utcnow()
     supervisors = await session.execute(
-        sa.select(AppUser.id).where(AppUser.role == Role.supervisor.value, AppUser.is_active.is_(True))
+        sa.select(col(AppUser.id)).where(
+            col(AppUser.role) == Role.supervisor.value, col(AppUser.is_active).is_(True)
+        )
     )  # type: ignore[attr-defined]
     for (user_id,) in supervisors:
         session.add(
@@ -646,7 +663,7 @@ async def _cancel(session: AsyncSession, notice: Notice, reason: str, sealer: Se
     # Standing bids are released with the notice; the cancellation entry speaks for them.
     await session.execute(
         sa.update(Bid)
-        .where(Bid.notice_id == notice.id, Bid.status == BidStatus.standing.value)
+        .where(col(Bid.notice_id) == notice.id, col(Bid.status) == BidStatus.standing.value)
         .values(status=BidStatus.withdrawn.value, withdrawn_at=utcnow())
     )
     await session.flush()
@@ -659,14 +676,14 @@ async def pending_cancellations(session: AsyncSession) -> list[Notice]:
     """Open notices whose cancellation waits for a supervisor, oldest request first."""
     stmt = (
         sa.select(Notice)
-        .where(Notice.status == NoticeStatus.open.value, Notice.cancel_requested_seq.is_not(None))
-        .order_by(Notice.cancel_requested_seq)
+        .where(col(Notice.status) == NoticeStatus.open.value, col(Notice.cancel_requested_seq).is_not(None))
+        .order_by(col(Notice.cancel_requested_seq))
     )  # type: ignore[union-attr]
     return list((await session.execute(stmt)).scalars().all())
 
 
 async def _has_bids(session: AsyncSession, notice: Notice) -> bool:
-    return (await session.execute(sa.select(sa.exists().where(Bid.notice_id == notice.id)))).scalar_one()
+    return (await session.execute(sa.select(sa.exists().where(col(Bid.notice_id) == notice.id)))).scalar_one()
 
 
 def check_filters(
@@ -743,11 +760,16 @@ async def list_notices(
     """An owner's own notices, drafts included, newest first."""
     filters = check_filters(status=status, drafts=True)
     after = decode_cursor(cursor)
-    stmt = sa.select(Notice).where(Notice.owner_id == owner.id).order_by(Notice.id.desc()).limit(limit + 1)
+    stmt = (
+        sa.select(Notice)
+        .where(col(Notice.owner_id) == owner.id)
+        .order_by(col(Notice.id).desc())
+        .limit(limit + 1)
+    )
     if after is not None:
-        stmt = stmt.where(Notice.id < after)
+        stmt = stmt.where(col(Notice.id) < after)
     if filters.status:
-        stmt = stmt.where(Notice.status == filters.status)
+        stmt = stmt.where(col(Notice.status) == filters.status)
     rows = list((await session.execute(stmt)).scalars().all())
     next_cursor = (
         encode_cursor(rows[limit - 1].id) if len(rows) > limit and rows[limit - 1].id is not None else None
@@ -779,8 +801,8 @@ async def open_notices_for(
     now = await db_now(session)
     stmt = (
         sa.select(Notice)
-        .where(Notice.status == NoticeStatus.open.value, Notice.bid_deadline > now)
-        .order_by(Notice.bid_deadline)
+        .where(col(Notice.status) == NoticeStatus.open.value, col(Notice.bid_deadline) > now)
+        .order_by(col(Notice.bid_deadline))
         .limit(limit)
     )
     notices = list((await session.execute(stmt)).scalars().all())
@@ -1001,7 +1023,9 @@ async def withdraw_bid(
     notice = await get_notice(session, notice_id, lock="share")
     bid = (
         await session.execute(
-            sa.select(Bid).where(Bid.public_id == bid_id, Bid.notice_id == notice.id).with_for_update()
+            sa.select(Bid)
+            .where(col(Bid.public_id) == bid_id, col(Bid.notice_id) == notice.id)
+            .with_for_update()
         )
     ).scalar_one_or_none()
     # Someone else's bid is "not found", not "forbidden": its existence is sealed too.
@@ -1131,7 +1155,7 @@ async def open_bids(
     """Every bid ever placed on an MSP/2 notice, standing and withdrawn, opened as the
     protocol publishes them (sorted by bid id). Call only once bidding has ended; a tlock
     notice's bids need ``signature``, its deadline round's, and are opened from the log."""
-    rows = (await session.execute(sa.select(Bid).where(Bid.notice_id == notice.id))).scalars().all()
+    rows = (await session.execute(sa.select(Bid).where(col(Bid.notice_id) == notice.id))).scalars().all()
     timelocked: dict[int, dict[str, Any]] = {}
     if notice.sealing == "tlock":
         if signature is None:
@@ -1234,12 +1258,12 @@ async def bids_of(
     """The agency's own bids (newest first), opened for it alone."""
     stmt = (
         sa.select(Bid, Notice)
-        .join(Notice, Notice.id == Bid.notice_id)
-        .where(Bid.agency_id == agency.id)
-        .order_by(Bid.id.desc())
+        .join(Notice, col(Notice.id) == Bid.notice_id)
+        .where(col(Bid.agency_id) == agency.id)
+        .order_by(col(Bid.id).desc())
     )
     if notice is not None:
-        stmt = stmt.where(Bid.notice_id == notice.id)
+        stmt = stmt.where(col(Bid.notice_id) == notice.id)
     rows = [(b, n) for b, n in (await session.execute(stmt)).all()]
     ended = sorted(
         {

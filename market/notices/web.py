@@ -38,11 +38,11 @@ from market.agencies.web import Names, find_category, region_groups
 from market.agencies.web import labels as reference_labels
 from market.contracts import service as contracts
 from market.contracts.models import CONTRACT_STATUS_LABELS
-from market.db import CHINA, today_in_china
-from market.errors import DomainError, FieldError, Forbidden, InvalidInput, NotFound, validation_errors
-from market.forms import FormErrors, errors_beside_fields, place_errors
-from market.i18n import N_, gettext_for
-from market.ids import PUBLIC_ID
+from market.core.clock import CHINA, today_in_china
+from market.core.errors import DomainError, FieldError, Forbidden, InvalidInput, NotFound, validation_errors
+from market.core.i18n import N_, gettext_for
+from market.core.ids import PUBLIC_ID
+from market.core.pagination import check_limit
 from market.log import protocol
 from market.notices import rules, service
 from market.notices.models import (
@@ -58,12 +58,12 @@ from market.notices.models import (
 )
 from market.notices.present import FAIRNESS_NONE
 from market.notices.queries import NoticePage
-from market.pagination import check_limit
 from market.reference import catalogue, regions
 from market.security.auth import current_principal, requires_role
 from market.selection import service as selection
 from market.selection.models import ObjectionStatus
-from market.templating import Choices, bdi, format_fen, redirect, render, request_locale, wants_partial
+from market.web.forms import FormErrors, errors_beside_fields, place_errors
+from market.web.templating import Choices, bdi, format_fen, redirect, render, request_locale, wants_partial
 
 PROVINCE = "530000"  # 云南省: the default scope of a notice
 LIST_LIMIT = 20

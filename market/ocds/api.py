@@ -11,10 +11,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.db import ROOT, utcnow
-from market.errors import FieldError, InvalidInput
+from market.core.clock import utcnow
+from market.core.db import ROOT
+from market.core.errors import FieldError, InvalidInput
+from market.core.pagination import check_limit, decode_cursor, encode_cursor
 from market.ocds import mapping, service
-from market.pagination import check_limit, decode_cursor, encode_cursor
 
 EXTENSION_DIR = ROOT / "market" / "ocds" / "extension"
 PUBLISHER = "中介服务网上超市 (intermediary-services supermarket)"

@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from market.agencies.models import Agency
 from market.contracts.models import Contract, Milestone
@@ -18,7 +18,7 @@ from market.notices.models import Notice, NoticeRevision, OwnerOrg
 from market.ocds import mapping
 from market.reference.models import Region, ServiceCategory
 from market.selection.models import Award, Selection
-from market.spreadsheet import to_csv
+from market.web.spreadsheet import to_csv
 
 PUBLISHED = ("open", "closed", "selected", "awarded", "failed", "cancelled")
 BID_ENTRY_TYPES = ("bid.accepted", "bid.withdrawn", "bid.sealed")
@@ -32,7 +32,9 @@ async def first_seq_since(session: AsyncSession, since: datetime) -> int | None:
         return None
 
     async def ts_at(seq: int) -> datetime:
-        raw = (await session.execute(sa.select(LogEntry.entry).where(LogEntry.seq == seq))).scalar_one()
+        raw = (
+            await session.execute(sa.select(col(LogEntry.entry)).where(col(LogEntry.seq) == seq))
+        ).scalar_one()
         return datetime.fromisoformat(json.loads(bytes(raw))["ts"])
 
     lo, hi = 0, int(size) + 1  # answer in [lo, hi]; hi = nothing since
@@ -52,12 +54,12 @@ async def notice_page(
     bid's at or after ``since``; and whether more remain."""
     stmt = (
         select(Notice)
-        .where(Notice.status.in_(PUBLISHED), Notice.published_at.is_not(None))
-        .order_by(Notice.id)
+        .where(col(Notice.status).in_(PUBLISHED), col(Notice.published_at).is_not(None))
+        .order_by(col(Notice.id))
         .limit(limit + 1)
     )  # type: ignore[attr-defined,union-attr]
     if after is not None:
-        stmt = stmt.where(Notice.id > after)
+        stmt = stmt.where(col(Notice.id) > after)
     if since is not None:
         start = await first_seq_since(session, since)
         if start is None:
@@ -66,9 +68,9 @@ async def notice_page(
         # here would tell who asks with ``since`` that someone bid on an open notice.
         stmt = stmt.where(
             sa.exists().where(
-                LogEntry.notice_id == Notice.public_id,
-                LogEntry.seq >= start,
-                LogEntry.type.not_in(BID_ENTRY_TYPES),
+                col(LogEntry.notice_id) == Notice.public_id,
+                col(LogEntry.seq) >= start,
+                col(LogEntry.type).not_in(BID_ENTRY_TYPES),
             )  # type: ignore[arg-type]
         )
     rows = list((await session.execute(stmt)).scalars().all())
@@ -77,7 +79,8 @@ async def notice_page(
 
 async def _regions(session: AsyncSession) -> dict[str, str]:
     return {
-        code: name for code, name in (await session.execute(sa.select(Region.code, Region.name_zh))).all()
+        code: name
+        for code, name in (await session.execute(sa.select(col(Region.code), Region.name_zh))).all()
     }
 
 
@@ -103,14 +106,16 @@ async def processes(session: AsyncSession, notices: Sequence[Notice]) -> list[ma
     orgs = (
         {
             o.id: _org(o, regions)
-            for o in (await session.execute(select(OwnerOrg).where(OwnerOrg.id.in_(org_ids)))).scalars().all()
+            for o in (await session.execute(select(OwnerOrg).where(col(OwnerOrg.id).in_(org_ids))))
+            .scalars()
+            .all()
         }
         if org_ids
         else {}
     )  # type: ignore[union-attr]
     selections = {
         s.notice_id: s
-        for s in (await session.execute(select(Selection).where(Selection.notice_id.in_(ids))))
+        for s in (await session.execute(select(Selection).where(col(Selection.notice_id).in_(ids))))
         .scalars()
         .all()
     }  # type: ignore[attr-defined]
@@ -119,13 +124,13 @@ async def processes(session: AsyncSession, notices: Sequence[Notice]) -> list[ma
         awards.setdefault(a.notice_id, []).append(a)
     revisions: dict[int, list[NoticeRevision]] = {}
     for r in (
-        (await session.execute(select(NoticeRevision).where(NoticeRevision.notice_id.in_(ids))))
+        (await session.execute(select(NoticeRevision).where(col(NoticeRevision.notice_id).in_(ids))))
         .scalars()
         .all()
     ):  # type: ignore[attr-defined]
         revisions.setdefault(r.notice_id, []).append(r)
     contracts = list(
-        (await session.execute(select(Contract).where(Contract.notice_id.in_(ids)))).scalars().all()
+        (await session.execute(select(Contract).where(col(Contract.notice_id).in_(ids)))).scalars().all()
     )  # type: ignore[attr-defined]
     milestones: dict[int, list[Milestone]] = {}
     if contracts:
@@ -134,8 +139,8 @@ async def processes(session: AsyncSession, notices: Sequence[Notice]) -> list[ma
             milestones.setdefault(m.contract_id, []).append(m)
     events: dict[str, list[mapping.Event]] = {}
     stmt2 = (
-        sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry)
-        .where(LogEntry.notice_id.in_(public))
+        sa.select(col(LogEntry.seq), LogEntry.type, LogEntry.notice_id, LogEntry.entry)
+        .where(col(LogEntry.notice_id).in_(public))
         .order_by(LogEntry.seq)
     )  # type: ignore[union-attr]
     for seq, kind, nid, raw in (await session.execute(stmt2)).all():
@@ -156,7 +161,9 @@ async def processes(session: AsyncSession, notices: Sequence[Notice]) -> list[ma
     found = (
         (
             await session.execute(
-                select(Agency).where(sa.or_(Agency.public_id.in_(agency_public), Agency.id.in_(agency_ids)))
+                select(Agency).where(
+                    sa.or_(col(Agency.public_id).in_(agency_public), col(Agency.id).in_(agency_ids))
+                )
             )
         )
         .scalars()
@@ -255,8 +262,8 @@ async def notices_csv(session: AsyncSession, *, prefix: str) -> bytes:
         (
             await session.execute(
                 select(Notice)
-                .where(Notice.status.in_(PUBLISHED), Notice.published_at.is_not(None))
-                .order_by(Notice.id)
+                .where(col(Notice.status).in_(PUBLISHED), col(Notice.published_at).is_not(None))
+                .order_by(col(Notice.id))
             )
         )
         .scalars()
@@ -266,7 +273,9 @@ async def notices_csv(session: AsyncSession, *, prefix: str) -> bytes:
     orgs = (
         {
             o.id: o
-            for o in (await session.execute(select(OwnerOrg).where(OwnerOrg.id.in_(org_ids)))).scalars().all()
+            for o in (await session.execute(select(OwnerOrg).where(col(OwnerOrg.id).in_(org_ids))))
+            .scalars()
+            .all()
         }
         if org_ids
         else {}
@@ -315,7 +324,7 @@ async def awards_csv(session: AsyncSession, *, prefix: str) -> bytes:
         .join(Notice, Notice.id == Award.notice_id)  # type: ignore[arg-type]
         .join(Agency, Agency.id == Award.agency_id)  # type: ignore[arg-type]
         .join(Selection, Selection.notice_id == Award.notice_id)  # type: ignore[arg-type]
-        .order_by(Award.notice_id, Award.since_seq, Award.slot)
+        .order_by(col(Award.notice_id), col(Award.since_seq), col(Award.slot))
     )
     header = [
         "ocid",
@@ -362,7 +371,7 @@ async def contracts_csv(session: AsyncSession, *, prefix: str) -> bytes:
         .join(Notice, Notice.id == Contract.notice_id)  # type: ignore[arg-type]
         .join(Agency, Agency.id == Contract.agency_id)  # type: ignore[arg-type]
         .join(Award, Award.id == Contract.award_id)  # type: ignore[arg-type]
-        .order_by(Contract.id)
+        .order_by(col(Contract.id))
     )
     header = [
         "ocid",

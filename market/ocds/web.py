@@ -9,10 +9,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.errors import DomainError
-from market.i18n import N_
+from market.core.errors import DomainError
+from market.core.i18n import N_
 from market.ocds import service
-from market.templating import render
+from market.web.templating import render
 
 
 class OpenDataPages(Controller):

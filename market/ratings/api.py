@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.accounts.models import Role
 from market.accounts.session import load_viewer, optional_viewer
 from market.agencies import service as agencies
-from market.db import today_in_china
-from market.errors import NotFound
-from market.i18n import N_
+from market.core.clock import today_in_china
+from market.core.errors import NotFound
+from market.core.i18n import N_
 from market.notices.models import Notice
 from market.ratings import credit, service
 from market.ratings.models import Rating, RatingInput, ReplyInput, VoidInput

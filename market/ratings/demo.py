@@ -7,6 +7,7 @@ from typing import TextIO
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.accounts.models import AppUser
 from market.agencies.models import Agency
@@ -25,8 +26,10 @@ REPLY = "感谢业主评价。延期系现场资料提供滞后所致，我单�
 async def load_demo_ratings(session: AsyncSession, *, out: TextIO) -> None:
     stmt = (
         sa.select(Contract)
-        .where(Contract.status.in_(list(SCORES)), ~sa.exists().where(Rating.contract_id == Contract.id))
-        .order_by(Contract.id)
+        .where(
+            col(Contract.status).in_(list(SCORES)), ~sa.exists().where(col(Rating.contract_id) == Contract.id)
+        )
+        .order_by(col(Contract.id))
     )
     for contract in (await session.execute(stmt)).scalars().all():
         owner = await session.get(AppUser, contract.owner_id)

@@ -16,17 +16,18 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.accounts.models import AppUser, Role
 from market.agencies import service as agencies
 from market.agencies.models import Agency, AgencyReview, AgencyStatus
-from market.config import Settings
 from market.contracts import rules as contract_rules
 from market.contracts.models import Contract, ContractStatus, Milestone
-from market.db import CHINA, utcnow
-from market.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
-from market.i18n import N_
-from market.ids import next_public_id
+from market.core.clock import CHINA, utcnow
+from market.core.config import Settings
+from market.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from market.core.i18n import N_
+from market.core.ids import next_public_id
 from market.log import protocol
 from market.log import store as log
 from market.log.models import LogEntry
@@ -55,7 +56,7 @@ def scores_of(rating: Rating) -> dict[str, int]:
 
 
 async def get_contract(session: AsyncSession, contract_id: str, *, lock: bool = False) -> Contract:
-    stmt = sa.select(Contract).where(Contract.public_id == contract_id)
+    stmt = sa.select(Contract).where(col(Contract.public_id) == contract_id)
     if lock:
         stmt = stmt.with_for_update()
     contract = (await session.execute(stmt)).scalar_one_or_none()
@@ -65,7 +66,7 @@ async def get_contract(session: AsyncSession, contract_id: str, *, lock: bool = 
 
 
 async def get_rating(session: AsyncSession, rating_id: str, *, lock: bool = False) -> Rating:
-    stmt = sa.select(Rating).where(Rating.public_id == rating_id)
+    stmt = sa.select(Rating).where(col(Rating.public_id) == rating_id)
     if lock:
         stmt = stmt.with_for_update()
     rating = (await session.execute(stmt)).scalar_one_or_none()
@@ -76,7 +77,7 @@ async def get_rating(session: AsyncSession, rating_id: str, *, lock: bool = Fals
 
 async def rating_of_contract(session: AsyncSession, contract: Contract) -> Rating | None:
     return (
-        await session.execute(sa.select(Rating).where(Rating.contract_id == contract.id))
+        await session.execute(sa.select(Rating).where(col(Rating.contract_id) == contract.id))
     ).scalar_one_or_none()
 
 
@@ -93,11 +94,11 @@ class RatingView:
 async def ratings_of(session: AsyncSession, agency: Agency) -> list[RatingView]:
     """The agency's ratings, newest first, voided ones included (they stay visible)."""
     stmt = (
-        sa.select(Rating, Contract.public_id, Notice.public_id, Notice.title)
+        sa.select(Rating, col(Contract.public_id), Notice.public_id, Notice.title)
         .join(Contract, Contract.id == Rating.contract_id)
         .join(Notice, Notice.id == Contract.notice_id)
         .where(Rating.agency_id == agency.id)
-        .order_by(Rating.id.desc())
+        .order_by(col(Rating.id).desc())
     )
     return [
         RatingView(rating=r, contract_id=c, notice_id=n, notice_title=t)
@@ -248,8 +249,8 @@ async def _final_dates(session: AsyncSession, notice_ids: Sequence[str]) -> dict
     if not notice_ids:
         return {}
     stmt = (
-        sa.select(LogEntry.notice_id, LogEntry.entry)
-        .where(LogEntry.type == "award.final", LogEntry.notice_id.in_(list(notice_ids)))
+        sa.select(col(LogEntry.notice_id), LogEntry.entry)
+        .where(LogEntry.type == "award.final", col(LogEntry.notice_id).in_(list(notice_ids)))
         .order_by(LogEntry.seq)
     )
     out: dict[str, date] = {}
@@ -275,7 +276,11 @@ async def standings(
     if not ids:
         return out
     for r in (
-        (await session.execute(sa.select(Rating).where(Rating.agency_id.in_(ids)).order_by(Rating.id)))
+        (
+            await session.execute(
+                sa.select(Rating).where(col(Rating.agency_id).in_(ids)).order_by(col(Rating.id))
+            )
+        )
         .scalars()
         .all()
     ):
@@ -291,10 +296,10 @@ async def standings(
         )
     awards = (
         await session.execute(
-            sa.select(Award, Notice.public_id)
-            .join(Notice, Notice.id == Award.notice_id)
-            .where(Award.agency_id.in_(ids))
-            .order_by(Award.id)
+            sa.select(Award, col(Notice.public_id))
+            .join(Notice, col(Notice.id) == Award.notice_id)
+            .where(col(Award.agency_id).in_(ids))
+            .order_by(col(Award.id))
         )
     ).all()
     held: list[tuple[Award, str]] = []
@@ -310,7 +315,7 @@ async def standings(
         elif award.status == AwardStatus.holding:
             held.append((award, notice_id))
     contracts = (
-        (await session.execute(sa.select(Contract).where(Contract.agency_id.in_(ids)))).scalars().all()
+        (await session.execute(sa.select(Contract).where(col(Contract.agency_id).in_(ids)))).scalars().all()
     )
     signed_on_award: dict[int, date] = {}
     recorded_on_award: dict[int, date] = {}
@@ -347,9 +352,9 @@ async def standings(
             )
     overdue = (
         await session.execute(
-            sa.select(Milestone, Contract.public_id, Contract.agency_id)
+            sa.select(Milestone, col(Contract.public_id), Contract.agency_id)
             .join(Contract, Contract.id == Milestone.contract_id)
-            .where(Contract.agency_id.in_(ids), Milestone.overdue_on.is_not(None))
+            .where(col(Contract.agency_id).in_(ids), col(Milestone.overdue_on).is_not(None))
         )
     ).all()
     for m, contract_id, agency_id in overdue:
@@ -383,8 +388,10 @@ async def decline_dates(session: AsyncSession, agency: Agency) -> list[date]:
     terms do not follow the award is not among them: it leaves the award held and the
     contract ``disputed`` until a supervisor decides, and only a finding that the terms
     were fine turns it into a declined award (docs/contracts.md)."""
-    stmt = sa.select(Award.ended_at).where(
-        Award.agency_id == agency.id, Award.status == AwardStatus.declined.value, Award.ended_at.is_not(None)
+    stmt = sa.select(col(Award.ended_at)).where(
+        col(Award.agency_id) == agency.id,
+        col(Award.status) == AwardStatus.declined.value,
+        col(Award.ended_at).is_not(None),
     )
     return [china_date(t) for t in (await session.execute(stmt)).scalars().all()]
 
@@ -414,7 +421,8 @@ async def apply_automatic_rules(
     last = (
         await session.execute(
             sa.select(sa.func.max(AgencyReview.created_at)).where(
-                AgencyReview.agency_id == agency.id, AgencyReview.to_status == AgencyStatus.suspended.value
+                col(AgencyReview.agency_id) == agency.id,
+                col(AgencyReview.to_status) == AgencyStatus.suspended.value,
             )
         )
     ).scalar_one_or_none()

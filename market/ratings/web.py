@@ -20,14 +20,14 @@ from market.accounts.models import Role
 from market.accounts.session import load_viewer
 from market.agencies.models import Agency
 from market.contracts.models import CONTRACT_STATUS_LABELS
-from market.errors import DomainError, FieldError, Forbidden, InvalidInput
-from market.forms import FormErrors, errors_beside_fields
-from market.i18n import N_
+from market.core.errors import DomainError, FieldError, Forbidden, InvalidInput
+from market.core.i18n import N_
 from market.notices.models import Notice
 from market.ratings import credit, service
 from market.ratings.models import DIMENSION_LABELS, DIMENSIONS, RatingInput
 from market.security.auth import requires_role
-from market.templating import redirect, render
+from market.web.forms import FormErrors, errors_beside_fields
+from market.web.templating import redirect, render
 
 KIND_LABELS = {
     "rating": N_("Rating"),

@@ -23,9 +23,10 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy import select
+from sqlmodel import col
 
-from market.errors import Forbidden, Unauthorized
-from market.i18n import N_
+from market.core.errors import Forbidden, Unauthorized
+from market.core.i18n import N_
 from market.security.tokens import Claims, decode_token
 
 SESSION_COOKIE = "market_session"
@@ -93,7 +94,7 @@ async def _user_is_current(scope: Scope, claims: Claims) -> bool:
         from market.accounts.models import AppUser  # the accounts package imports this module
 
         async with database.sessionmaker() as session:
-            stmt = select(AppUser.is_active, AppUser.role, AppUser.session_version).where(
+            stmt = select(col(AppUser.is_active), AppUser.role, AppUser.session_version).where(
                 AppUser.public_id == claims.sub
             )
             row = (await session.execute(stmt)).one_or_none()

@@ -10,7 +10,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from market.config import ConfigError
+from market.core.config import ConfigError
 
 
 def _write_new(path: Path, pem: bytes) -> bool:

@@ -121,7 +121,7 @@ def client_key(request: object, action: str) -> str:
 def rate_limited(action: str):  # type: ignore[no-untyped-def]
     """A guard counting one ``action`` attempt per client address; 429 over the limit.
     A guard runs before the body is read, so malformed attempts count too."""
-    from market.errors import TooManyRequests
+    from market.core.errors import TooManyRequests
 
     async def guard(connection: object, _: object) -> None:  # a coroutine: no worker-thread hop (auth.py)
         limiter: SlidingWindowLimiter = connection.app.state.auth_limiter  # type: ignore[attr-defined]

@@ -35,7 +35,7 @@ from pathlib import Path
 import pypdf
 from litestar.response import File
 
-from market.i18n import N_
+from market.core.i18n import N_
 from market.security.headers import upload_headers
 
 # Only long or distinctive runs: a short one ("<a ", "<svg") turns up by chance in

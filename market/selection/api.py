@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.accounts.models import Role
 from market.accounts.session import load_viewer, optional_viewer
 from market.notices import service as notices
-from market.openapi import problems
 from market.security.auth import requires_login, requires_role
 from market.selection import service
 from market.selection.models import AnswerInput, DecisionInput, DeclineInput, Objection, ObjectionInput
 from market.selection.service import Context
+from market.web.openapi import problems
 
 
 def context(state: State) -> Context:

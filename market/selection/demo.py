@@ -12,10 +12,11 @@ from typing import TextIO
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.accounts.models import AppUser
 from market.agencies.models import Agency, AgencyStatus
-from market.config import Settings
+from market.core.config import Settings
 from market.log.receipts import ReceiptSigner
 from market.notices import service as notices
 from market.notices.models import Method, Notice, NoticeCreate
@@ -46,7 +47,9 @@ async def load_demo_selections(
     session: AsyncSession, *, owner: AppUser, settings: Settings, out: TextIO
 ) -> None:
     titles = [r[0] for r in ROUNDS]
-    if (await session.execute(sa.select(Notice.id).where(Notice.title.in_(titles)).limit(1))).first():
+    if (
+        await session.execute(sa.select(col(Notice.id)).where(col(Notice.title).in_(titles)).limit(1))
+    ).first():
         print(f"Demo draws: {len(ROUNDS)}", file=out)
         return
     # History is being written after the fact: a deadline seconds away is fine here, whatever
@@ -57,7 +60,9 @@ async def load_demo_selections(
     approved = list(
         (
             await session.execute(
-                sa.select(Agency).where(Agency.status == AgencyStatus.approved.value).order_by(Agency.id)
+                sa.select(Agency)
+                .where(col(Agency.status) == AgencyStatus.approved.value)
+                .order_by(col(Agency.id))
             )
         )
         .scalars()
@@ -114,7 +119,7 @@ async def load_demo_selections(
     selection = await session.get(Selection, first.id)
     if first.status == "selected" and selection is not None and selection.alternates:
         loser = (
-            await session.execute(sa.select(Agency).where(Agency.public_id == selection.alternates[0]))
+            await session.execute(sa.select(Agency).where(col(Agency.public_id) == selection.alternates[0]))
         ).scalar_one()
         objector = await session.get(AppUser, loser.owner_id)
         assert objector is not None

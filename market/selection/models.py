@@ -14,7 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from market.db import timestamp_column, utcnow
+from market.core.clock import utcnow
+from market.core.db import timestamp_column
 
 
 class Outcome(enum.StrEnum):

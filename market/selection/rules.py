@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Final
 
 from market.agencies import rules as agency_rules
-from market.i18n import N_
+from market.core.i18n import N_
 from market.log import protocol
 
 ATTEMPT: Final = 1  # MSP/1: there is no second draw

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from market.db import is_unavailable, log_failure
+from market.core.db import is_unavailable, log_failure
 from market.selection import service
 from market.selection.service import Context
 

@@ -19,16 +19,17 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.accounts.models import AppUser, Role
 from market.agencies import service as agencies
 from market.agencies.models import Agency
-from market.config import Settings
 from market.contracts.models import Contract, ContractStatus
-from market.db import today_in_china, utcnow
-from market.errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound
-from market.i18n import N_
-from market.ids import next_public_id
+from market.core.clock import today_in_china, utcnow
+from market.core.config import Settings
+from market.core.errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound
+from market.core.i18n import N_
+from market.core.ids import next_public_id
 from market.log import protocol
 from market.log import store as log
 from market.notices import service as notices
@@ -85,7 +86,7 @@ async def _message(session: AsyncSession, *, user_id: int, notice: Notice, kind:
 async def _agencies_by_public_id(session: AsyncSession, ids: list[str]) -> dict[str, Agency]:
     if not ids:
         return {}
-    rows = (await session.execute(sa.select(Agency).where(Agency.public_id.in_(ids)))).scalars().all()
+    rows = (await session.execute(sa.select(Agency).where(col(Agency.public_id).in_(ids)))).scalars().all()
     return {a.public_id: a for a in rows}
 
 
@@ -131,8 +132,8 @@ async def _close_bidding(session: AsyncSession, notice: Notice, ctx: Context) ->
     documents), decide who is a candidate."""
     stmt = (
         sa.select(Bid, Agency)
-        .join(Agency, Agency.id == Bid.agency_id)
-        .where(Bid.notice_id == notice.id, Bid.status == BidStatus.standing.value)
+        .join(Agency, col(Agency.id) == Bid.agency_id)
+        .where(col(Bid.notice_id) == notice.id, col(Bid.status) == BidStatus.standing.value)
     )
     rows = list((await session.execute(stmt)).all())
     view = await notices.view(session, notice)
@@ -410,42 +411,52 @@ async def claim_due(session: AsyncSession, *, exclude: Sequence[str] = ()) -> No
     holds are skipped, so several workers and processes never do the same step twice.
     ``exclude``: notices whose last step failed here, set aside so they cannot starve the rest."""
     now = await notices.db_now(session)
-    waiting = sa.select(Selection.notice_id).where(
-        Selection.outcome == Outcome.waiting.value,
-        sa.or_(Selection.beacon_checked_at.is_(None), Selection.beacon_checked_at < now - BEACON_RETRY),
+    waiting = sa.select(col(Selection.notice_id)).where(
+        col(Selection.outcome) == Outcome.waiting.value,
+        sa.or_(
+            col(Selection.beacon_checked_at).is_(None), col(Selection.beacon_checked_at) < now - BEACON_RETRY
+        ),
     )
-    publicity_over = sa.select(Selection.notice_id).where(
-        Selection.publicity_ends <= now,
+    publicity_over = sa.select(col(Selection.notice_id)).where(
+        col(Selection.publicity_ends) <= now,
         ~sa.exists().where(
-            Objection.notice_id == Selection.notice_id, Objection.status.in_(PENDING_OBJECTIONS)
+            col(Objection.notice_id) == Selection.notice_id, col(Objection.status).in_(PENDING_OBJECTIONS)
         ),
     )
     # A tlock notice's close (or a cancelled one's opening) waits for its deadline round,
     # asked for once per BEACON_RETRY.
-    round_retry = sa.or_(Notice.tlock_checked_at.is_(None), Notice.tlock_checked_at < now - BEACON_RETRY)
+    round_retry = sa.or_(
+        col(Notice.tlock_checked_at).is_(None), col(Notice.tlock_checked_at) < now - BEACON_RETRY
+    )
     stmt = (
         sa.select(Notice)
         .where(
             sa.or_(
-                sa.and_(Notice.status == NoticeStatus.open.value, Notice.bid_deadline <= now, round_retry),
                 sa.and_(
-                    Notice.status == NoticeStatus.cancelled.value,
-                    Notice.sealing == "tlock",
-                    Notice.opened_seq.is_(None),
-                    Notice.bid_deadline <= now,
+                    col(Notice.status) == NoticeStatus.open.value,
+                    col(Notice.bid_deadline) <= now,
                     round_retry,
-                    sa.exists().where(Bid.notice_id == Notice.id),
                 ),
-                sa.and_(Notice.status == NoticeStatus.closed.value, Notice.id.in_(waiting)),
-                sa.and_(Notice.status == NoticeStatus.selected.value, Notice.id.in_(publicity_over)),
+                sa.and_(
+                    col(Notice.status) == NoticeStatus.cancelled.value,
+                    col(Notice.sealing) == "tlock",
+                    col(Notice.opened_seq).is_(None),
+                    col(Notice.bid_deadline) <= now,
+                    round_retry,
+                    sa.exists().where(col(Bid.notice_id) == Notice.id),
+                ),
+                sa.and_(col(Notice.status) == NoticeStatus.closed.value, col(Notice.id).in_(waiting)),
+                sa.and_(
+                    col(Notice.status) == NoticeStatus.selected.value, col(Notice.id).in_(publicity_over)
+                ),
             )
         )
-        .order_by(Notice.bid_deadline)
+        .order_by(col(Notice.bid_deadline))
         .limit(1)
         .with_for_update(skip_locked=True, of=Notice)
     )
     if exclude:
-        stmt = stmt.where(Notice.public_id.not_in(list(exclude)))
+        stmt = stmt.where(col(Notice.public_id).not_in(list(exclude)))
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -481,15 +492,19 @@ async def _selection_of(session: AsyncSession, notice: Notice) -> Selection:
 async def holders(session: AsyncSession, notice: Notice) -> list[Award]:
     stmt = (
         sa.select(Award)
-        .where(Award.notice_id == notice.id, Award.status == AwardStatus.holding.value)
-        .order_by(Award.slot)
+        .where(col(Award.notice_id) == notice.id, col(Award.status) == AwardStatus.holding.value)
+        .order_by(col(Award.slot))
     )
     return list((await session.execute(stmt)).scalars().all())
 
 
 async def awards(session: AsyncSession, notice: Notice) -> list[Award]:
     return list(
-        (await session.execute(sa.select(Award).where(Award.notice_id == notice.id).order_by(Award.id)))
+        (
+            await session.execute(
+                sa.select(Award).where(col(Award.notice_id) == notice.id).order_by(col(Award.id))
+            )
+        )
         .scalars()
         .all()
     )
@@ -595,8 +610,8 @@ async def pass_on_decline(
     # MSP/1 step 7: a winner may decline before signing, not after; a contract still waiting
     # for its confirmation goes with the award.
     stmt = sa.select(Contract).where(
-        Contract.award_id == award.id,
-        Contract.status.not_in((ContractStatus.declined.value, ContractStatus.set_aside.value)),
+        col(Contract.award_id) == award.id,
+        col(Contract.status).not_in((ContractStatus.declined.value, ContractStatus.set_aside.value)),
     )
     contracts = (await session.execute(stmt)).scalars().all()
     if any(c.status not in UNSIGNED_CONTRACTS for c in contracts):
@@ -655,7 +670,7 @@ async def objections(session: AsyncSession, notice: Notice) -> list[Objection]:
     return list(
         (
             await session.execute(
-                sa.select(Objection).where(Objection.notice_id == notice.id).order_by(Objection.id)
+                sa.select(Objection).where(col(Objection.notice_id) == notice.id).order_by(col(Objection.id))
             )
         )
         .scalars()
@@ -666,7 +681,7 @@ async def objections(session: AsyncSession, notice: Notice) -> list[Objection]:
 async def get_objection(session: AsyncSession, notice: Notice, objection_id: str) -> Objection:
     stmt = (
         sa.select(Objection)
-        .where(Objection.notice_id == notice.id, Objection.public_id == objection_id)
+        .where(col(Objection.notice_id) == notice.id, col(Objection.public_id) == objection_id)
         .with_for_update()
     )
     objection = (await session.execute(stmt)).scalar_one_or_none()
@@ -706,10 +721,10 @@ async def objection_party(session: AsyncSession, *, notice: Notice, user: AppUse
         raise Forbidden(NO_STANDING)
     pending = (
         await session.execute(
-            sa.select(Objection.public_id).where(
-                Objection.notice_id == notice.id,
-                Objection.party == party,
-                Objection.status.in_(PENDING_OBJECTIONS),
+            sa.select(col(Objection.public_id)).where(
+                col(Objection.notice_id) == notice.id,
+                col(Objection.party) == party,
+                col(Objection.status).in_(PENDING_OBJECTIONS),
             )
         )
     ).scalar_one_or_none()
@@ -946,9 +961,9 @@ async def messages_for(
 ) -> list[tuple[Message, Notice | None]]:
     stmt = (
         sa.select(Message, Notice)
-        .outerjoin(Notice, Notice.id == Message.notice_id)
-        .where(Message.user_id == user.id)
-        .order_by(Message.id.desc())
+        .outerjoin(Notice, col(Notice.id) == Message.notice_id)
+        .where(col(Message.user_id) == user.id)
+        .order_by(col(Message.id).desc())
         .limit(limit)
     )
     return [(m, n) for m, n in (await session.execute(stmt)).all()]
@@ -958,7 +973,7 @@ async def unread_count(session: AsyncSession, user: AppUser) -> int:
     stmt = (
         sa.select(sa.func.count())
         .select_from(Message)
-        .where(Message.user_id == user.id, Message.read_at.is_(None))
+        .where(col(Message.user_id) == user.id, col(Message.read_at).is_(None))
     )
     return int((await session.execute(stmt)).scalar_one())
 
@@ -969,7 +984,11 @@ async def mark_read(session: AsyncSession, user: AppUser, message_ids: Sequence[
         return
     stmt = (
         sa.update(Message)
-        .where(Message.user_id == user.id, Message.id.in_(list(message_ids)), Message.read_at.is_(None))
+        .where(
+            col(Message.user_id) == user.id,
+            col(Message.id).in_(list(message_ids)),
+            col(Message.read_at).is_(None),
+        )
         .values(read_at=utcnow())
     )
     await session.execute(stmt)
@@ -979,9 +998,9 @@ async def pending_objections(session: AsyncSession, *, limit: int = 100) -> list
     """For supervisors: objections waiting for a decision, oldest first."""
     stmt = (
         sa.select(Objection, Notice)
-        .join(Notice, Notice.id == Objection.notice_id)
-        .where(Objection.status.in_(PENDING_OBJECTIONS))
-        .order_by(Objection.id)
+        .join(Notice, col(Notice.id) == Objection.notice_id)
+        .where(col(Objection.status).in_(PENDING_OBJECTIONS))
+        .order_by(col(Objection.id))
         .limit(limit)
     )
     return [(o, n) for o, n in (await session.execute(stmt)).all()]
@@ -991,9 +1010,9 @@ async def awards_of(session: AsyncSession, agency: Agency) -> list[tuple[Award, 
     """An agency's awards, held or ended, newest first (its dashboard)."""
     stmt = (
         sa.select(Award, Notice)
-        .join(Notice, Notice.id == Award.notice_id)
-        .where(Award.agency_id == agency.id)
-        .order_by(Award.id.desc())
+        .join(Notice, col(Notice.id) == Award.notice_id)
+        .where(col(Award.agency_id) == agency.id)
+        .order_by(col(Award.id).desc())
     )
     return [(a, n) for a, n in (await session.execute(stmt)).all()]
 

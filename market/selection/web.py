@@ -33,16 +33,16 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.accounts.models import AppUser, Role
 from market.accounts.session import load_viewer, optional_viewer
 from market.agencies import service as agencies
 from market.agencies.models import Agency
 from market.agencies.web import Names
-from market.db import is_unavailable
-from market.errors import DomainError, NotFound
-from market.forms import FormErrors, errors_beside_fields
-from market.i18n import N_
+from market.core.db import is_unavailable
+from market.core.errors import DomainError, NotFound
+from market.core.i18n import N_
 from market.log import protocol
 from market.notices import service as notices
 from market.notices.models import METHOD_LABELS, Notice, NoticeStatus
@@ -53,7 +53,8 @@ from market.selection.api import context as selection_context
 from market.selection.models import AwardStatus, Message, ObjectionStatus, Outcome, Selection
 from market.selection.rules import EXCLUSION_REASONS, FAILED_REASONS, FAIRNESS_NONE
 from market.selection.service import CHANNEL
-from market.templating import redirect, render, request_locale
+from market.web.forms import FormErrors, errors_beside_fields
+from market.web.templating import redirect, render, request_locale
 
 log = logging.getLogger("market.selection.web")
 
@@ -94,7 +95,9 @@ async def agency_names(session: AsyncSession, ids: Iterable[str]) -> dict[str, s
     wanted = sorted({i for i in ids if i})
     if not wanted:
         return {}
-    rows = await session.execute(sa.select(Agency.public_id, Agency.name).where(Agency.public_id.in_(wanted)))
+    rows = await session.execute(
+        sa.select(col(Agency.public_id), Agency.name).where(col(Agency.public_id).in_(wanted))
+    )
     return {public_id: name for public_id, name in rows.all()}
 
 
@@ -302,7 +305,7 @@ async def notified_stream(
                         return  # the plugin is shutting down
                     pending = asyncio.ensure_future(next_event())
                     # An empty payload: the listener reconnected and may have missed this
-                    # notice's NOTIFY (market/channels.py), so look again.
+                    # notice's NOTIFY (market/core/channels.py), so look again.
                     if payload and payload.decode("utf-8", "replace") != notice_id:
                         continue
                     html, deadline = await render_panel(request, notice_id)

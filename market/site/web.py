@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts import service as accounts
 from market.agencies import service as agencies
-from market.db import RETRY_AFTER
-from market.errors import DomainError
-from market.i18n import LANG_COOKIE, LOCALES
-from market.templating import render, safe_next
+from market.core.db import RETRY_AFTER
+from market.core.errors import DomainError
+from market.core.i18n import LANG_COOKIE, LOCALES
+from market.web.templating import render, safe_next
 
 
 class SitePages(Controller):

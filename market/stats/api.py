@@ -8,7 +8,7 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.db import utcnow
+from market.core.clock import utcnow
 from market.stats import present, queries
 
 

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from market.i18n import N_
-from market.spreadsheet import to_csv
+from market.core.i18n import N_
 from market.stats import rules
 from market.stats.queries import Row, Stats
 from market.stats.rules import Figures
-from market.templating import format_fen
+from market.web.spreadsheet import to_csv
+from market.web.templating import format_fen
 
 TABLES = ("summary", "category", "region", "month")
 

@@ -12,10 +12,11 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.agencies.models import Agency, AgencyCategory, AgencyStatus
 from market.contracts.models import Contract, ContractStatus
-from market.db import CHINA
+from market.core.clock import CHINA
 from market.notices.models import Notice
 from market.reference import catalogue, regions
 from market.selection.models import Outcome, Selection
@@ -67,25 +68,25 @@ def _grouping_sets(*columns: sa.ColumnElement[object]) -> sa.ColumnElement[objec
 
 async def _notice_figures(session: AsyncSession) -> dict[tuple[str, str], Figures]:
     on_time = sa.and_(
-        Contract.status == ContractStatus.completed.value,
-        Contract.completed_at.is_not(None),
-        sa.cast(_local(Contract.completed_at), sa.Date) <= Contract.due_on,
+        col(Contract.status) == ContractStatus.completed.value,
+        col(Contract.completed_at).is_not(None),
+        sa.cast(_local(col(Contract.completed_at)), sa.Date) <= Contract.due_on,
     )
     per_notice = (
         sa.select(
-            Contract.notice_id.label("notice_id"),
+            col(Contract.notice_id).label("notice_id"),
             sa.func.count().label("signed"),
-            sa.func.count().filter(Contract.status == ContractStatus.completed.value).label("completed"),
+            sa.func.count().filter(col(Contract.status) == ContractStatus.completed.value).label("completed"),
             sa.func.count().filter(on_time).label("on_time"),
             sa.func.sum(Contract.amount_fen).label("amount"),
         )
-        .where(Contract.status.in_(SIGNED))
-        .group_by(Contract.notice_id)
+        .where(col(Contract.status).in_(SIGNED))
+        .group_by(col(Contract.notice_id))
         .subquery("c")
     )
     category = Notice.category
-    prefecture = _prefecture(Notice.region)
-    month = _month(Notice.published_at)
+    prefecture = _prefecture(col(Notice.region))
+    month = _month(col(Notice.published_at))
     stmt = (
         sa.select(
             sa.func.grouping(category).label("g_category"),
@@ -94,8 +95,8 @@ async def _notice_figures(session: AsyncSession) -> dict[tuple[str, str], Figure
             category.label("category"),
             prefecture.label("region"),
             month.label("month"),
-            sa.func.count(Notice.id).label("notices"),
-            sa.func.count(Selection.notice_id).label("selections"),
+            sa.func.count(col(Notice.id)).label("notices"),
+            sa.func.count(col(Selection.notice_id)).label("selections"),
             sa.func.coalesce(sa.func.sum(per_notice.c.signed), 0).label("signed"),
             sa.func.coalesce(sa.func.sum(per_notice.c.completed), 0).label("completed"),
             sa.func.coalesce(sa.func.sum(per_notice.c.on_time), 0).label("on_time"),
@@ -106,8 +107,10 @@ async def _notice_figures(session: AsyncSession) -> dict[tuple[str, str], Figure
         )
         .select_from(Notice)
         .outerjoin(per_notice, per_notice.c.notice_id == Notice.id)
-        .outerjoin(Selection, sa.and_(Selection.notice_id == Notice.id, Selection.outcome.in_(SELECTED)))
-        .where(Notice.published_at.is_not(None))
+        .outerjoin(
+            Selection, sa.and_(col(Selection.notice_id) == Notice.id, col(Selection.outcome).in_(SELECTED))
+        )
+        .where(col(Notice.published_at).is_not(None))
         .group_by(_grouping_sets(category, prefecture, month))
     )
     out: dict[tuple[str, str], Figures] = {}
@@ -127,8 +130,8 @@ async def _notice_figures(session: AsyncSession) -> dict[tuple[str, str], Figure
 
 async def _agency_counts(session: AsyncSession) -> dict[tuple[str, str], int]:
     category = AgencyCategory.category
-    prefecture = _prefecture(Agency.region)
-    month = _month(Agency.created_at)
+    prefecture = _prefecture(col(Agency.region))
+    month = _month(col(Agency.created_at))
     stmt = (
         sa.select(
             sa.func.grouping(category).label("g_category"),
@@ -137,11 +140,11 @@ async def _agency_counts(session: AsyncSession) -> dict[tuple[str, str], int]:
             category.label("category"),
             prefecture.label("region"),
             month.label("month"),
-            sa.func.count(sa.distinct(Agency.id)).label("agencies"),
+            sa.func.count(sa.distinct(col(Agency.id))).label("agencies"),
         )
         .select_from(Agency)
-        .outerjoin(AgencyCategory, AgencyCategory.agency_id == Agency.id)
-        .where(Agency.status == AgencyStatus.approved.value)
+        .outerjoin(AgencyCategory, col(AgencyCategory.agency_id) == Agency.id)
+        .where(col(Agency.status) == AgencyStatus.approved.value)
         .group_by(_grouping_sets(category, prefecture, month))
     )
     return {_key(r): int(r["agencies"]) for r in (await session.execute(stmt)).mappings()}

@@ -9,11 +9,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.db import utcnow
-from market.errors import DomainError
-from market.i18n import N_, gettext_for
+from market.core.clock import utcnow
+from market.core.errors import DomainError
+from market.core.i18n import N_, gettext_for
 from market.stats import present, queries, rules
-from market.templating import render, request_locale
+from market.web.templating import render, request_locale
 
 
 class StatsPages(Controller):

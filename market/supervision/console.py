@@ -18,18 +18,19 @@ from typing import Any, Union
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.agencies.models import Agency
 from market.contracts.models import Contract
-from market.db import CHINA
-from market.i18n import N_
+from market.core.clock import CHINA
+from market.core.i18n import N_
+from market.core.sql import like_pattern
 from market.log import protocol
 from market.log.models import LogEntry
 from market.log.queries import MAX_SEQ
 from market.notices.models import METHOD_LABELS, Notice, NoticeRevision, NoticeStatus, OwnerOrg
 from market.selection.models import Selection
 from market.selection.rules import EXCLUSION_REASONS, FAILED_REASONS
-from market.sql import like_pattern
 
 HISTORY_LIMIT = 50
 SEARCH_LIMIT = 20
@@ -576,11 +577,11 @@ BID_ENTRY_TYPES = ("bid.accepted", "bid.withdrawn", "bid.sealed")
 
 def not_sealed_bid() -> sa.ColumnElement[bool]:
     """A condition on ``log_entry``: not a bid entry of a notice still open for bids."""
-    still_open = sa.select(Notice.public_id).where(Notice.status == NoticeStatus.open.value)
+    still_open = sa.select(col(Notice.public_id)).where(col(Notice.status) == NoticeStatus.open.value)
     return sa.or_(
-        LogEntry.type.not_in(BID_ENTRY_TYPES),
-        LogEntry.notice_id.is_(None),
-        LogEntry.notice_id.not_in(still_open),
+        col(LogEntry.type).not_in(BID_ENTRY_TYPES),
+        col(LogEntry.notice_id).is_(None),
+        col(LogEntry.notice_id).not_in(still_open),
     )
 
 
@@ -588,18 +589,18 @@ async def notice_timeline(session: AsyncSession, notice: Notice) -> list[Timelin
     """Every log entry of the notice in seq order, amendments with their recorded changes;
     while it is open, without its bids' entries. An MSP/2 notice's sealed entries name no
     notice: once its bids are opened, the ones its opening claims join its timeline."""
-    own = sa.and_(LogEntry.notice_id == notice.public_id, not_sealed_bid())
+    own = sa.and_(col(LogEntry.notice_id) == notice.public_id, not_sealed_bid())
     claimed = await opened_seqs(session, notice)
     stmt = (
-        sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry)
-        .where(sa.or_(own, LogEntry.seq.in_(claimed)) if claimed else own)
+        sa.select(col(LogEntry.seq), LogEntry.type, LogEntry.notice_id, LogEntry.entry)
+        .where(sa.or_(own, col(LogEntry.seq).in_(claimed)) if claimed else own)
         .order_by(LogEntry.seq)
     )
     rows = (await session.execute(stmt)).all()
     revisions = {
         r.log_seq: r.changes
         for r in (
-            await session.execute(sa.select(NoticeRevision).where(NoticeRevision.notice_id == notice.id))
+            await session.execute(sa.select(NoticeRevision).where(col(NoticeRevision.notice_id) == notice.id))
         )
         .scalars()
         .all()
@@ -639,7 +640,7 @@ async def agency_history(
     needle = json.dumps(agency_id).encode("utf-8")
     doc = sa.cast(sa.func.convert_from(LogEntry.entry, "UTF8"), postgresql.JSONB)
     stmt = (
-        sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry)
+        sa.select(col(LogEntry.seq), LogEntry.type, LogEntry.notice_id, LogEntry.entry)
         .where(
             sa.text("position(:needle IN log_entry.entry) > 0").bindparams(
                 sa.bindparam("needle", needle, type_=sa.LargeBinary)
@@ -649,7 +650,7 @@ async def agency_history(
             ),
             not_sealed_bid(),
         )
-        .order_by(LogEntry.seq.desc())
+        .order_by(col(LogEntry.seq).desc())
         .limit(limit + 1)
     )
     if before is not None:
@@ -663,9 +664,9 @@ async def org_notices(session: AsyncSession, org: OwnerOrg) -> list[tuple[Notice
     """The organisation's notices, newest first, each with its selection (if closed)."""
     stmt = (
         sa.select(Notice, Selection)
-        .outerjoin(Selection, Selection.notice_id == Notice.id)
-        .where(sa.or_(Notice.org_id == org.id, Notice.owner_id == org.created_by))
-        .order_by(Notice.id.desc())
+        .outerjoin(Selection, col(Selection.notice_id) == Notice.id)
+        .where(sa.or_(col(Notice.org_id) == org.id, col(Notice.owner_id) == org.created_by))
+        .order_by(col(Notice.id).desc())
     )
     return [(n, s) for n, s in (await session.execute(stmt)).all()]
 
@@ -681,16 +682,16 @@ async def org_history(
     """Entries of the organisation's notices (without the bids on those still open) and
     its own registration, newest first."""
     doc = sa.cast(sa.func.convert_from(LogEntry.entry, "UTF8"), postgresql.JSONB)
-    mine = sa.and_(LogEntry.type == "owner.registered", doc["owner_id"].astext == org.public_id)
+    mine = sa.and_(col(LogEntry.type) == "owner.registered", doc["owner_id"].astext == org.public_id)
     where = (
-        sa.or_(sa.and_(LogEntry.notice_id.in_(list(notice_ids)), not_sealed_bid()), mine)
+        sa.or_(sa.and_(col(LogEntry.notice_id).in_(list(notice_ids)), not_sealed_bid()), mine)
         if notice_ids
         else mine
     )
     stmt = (
-        sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry)
+        sa.select(col(LogEntry.seq), LogEntry.type, LogEntry.notice_id, LogEntry.entry)
         .where(where)
-        .order_by(LogEntry.seq.desc())
+        .order_by(col(LogEntry.seq).desc())
         .limit(limit + 1)
     )
     if before is not None:
@@ -708,10 +709,10 @@ async def contracts_of_notices(
         return []
     stmt = (
         sa.select(Contract, Notice, Agency)
-        .join(Notice, Notice.id == Contract.notice_id)
-        .join(Agency, Agency.id == Contract.agency_id)
-        .where(Contract.notice_id.in_(ids))
-        .order_by(Contract.id.desc())
+        .join(Notice, col(Notice.id) == Contract.notice_id)
+        .join(Agency, col(Agency.id) == Contract.agency_id)
+        .where(col(Contract.notice_id).in_(ids))
+        .order_by(col(Contract.id).desc())
     )
     return [(c, n, a) for c, n, a in (await session.execute(stmt)).all()]
 
@@ -719,23 +720,23 @@ async def contracts_of_notices(
 async def disputed_contract_count(session: AsyncSession) -> int:
     """Contracts declined because their terms do not follow the award, waiting for a
     supervisor (decided on /supervision/contracts, through the contracts service)."""
-    stmt = sa.select(sa.func.count()).select_from(Contract).where(Contract.status == "disputed")
+    stmt = sa.select(sa.func.count()).select_from(Contract).where(col(Contract.status) == "disputed")
     return int((await session.execute(stmt)).scalar_one())
 
 
 async def contracts_of_agency(session: AsyncSession, agency: Agency) -> list[tuple[Contract, Notice]]:
     stmt = (
         sa.select(Contract, Notice)
-        .join(Notice, Notice.id == Contract.notice_id)
-        .where(Contract.agency_id == agency.id)
-        .order_by(Contract.id.desc())
+        .join(Notice, col(Notice.id) == Contract.notice_id)
+        .where(col(Contract.agency_id) == agency.id)
+        .order_by(col(Contract.id).desc())
     )
     return [(c, n) for c, n in (await session.execute(stmt)).all()]
 
 
 async def get_org(session: AsyncSession, public_id: str) -> OwnerOrg | None:
     return (
-        await session.execute(sa.select(OwnerOrg).where(OwnerOrg.public_id == public_id))
+        await session.execute(sa.select(OwnerOrg).where(col(OwnerOrg.public_id) == public_id))
     ).scalar_one_or_none()
 
 
@@ -768,11 +769,11 @@ async def search(session: AsyncSession, query: str, *, limit: int = SEARCH_LIMIT
         return out
     upper = q.upper()
     words = [w for w in q.split() if w]
-    title_match = sa.and_(*[Notice.title.ilike(like_pattern(w), escape="\\") for w in words])
+    title_match = sa.and_(*[col(Notice.title).ilike(like_pattern(w), escape="\\") for w in words])
     notices = (
         sa.select(Notice)
-        .where(sa.or_(Notice.public_id == upper, title_match), Notice.status != "draft")
-        .order_by(Notice.id.desc())
+        .where(sa.or_(col(Notice.public_id) == upper, title_match), col(Notice.status) != "draft")
+        .order_by(col(Notice.id).desc())
         .limit(limit)
     )
     out.notices = list((await session.execute(notices)).scalars().all())
@@ -780,12 +781,12 @@ async def search(session: AsyncSession, query: str, *, limit: int = SEARCH_LIMIT
         sa.select(Agency)
         .where(
             sa.or_(
-                Agency.public_id == upper,
-                Agency.credit_code == upper,
-                Agency.name.ilike(like_pattern(q), escape="\\"),
+                col(Agency.public_id) == upper,
+                col(Agency.credit_code) == upper,
+                col(Agency.name).ilike(like_pattern(q), escape="\\"),
             )
         )
-        .order_by(Agency.id.desc())
+        .order_by(col(Agency.id).desc())
         .limit(limit)
     )
     out.agencies = list((await session.execute(agencies)).scalars().all())
@@ -793,12 +794,12 @@ async def search(session: AsyncSession, query: str, *, limit: int = SEARCH_LIMIT
         sa.select(OwnerOrg)
         .where(
             sa.or_(
-                OwnerOrg.public_id == upper,
-                OwnerOrg.credit_code == upper,
-                OwnerOrg.name.ilike(like_pattern(q), escape="\\"),
+                col(OwnerOrg.public_id) == upper,
+                col(OwnerOrg.credit_code) == upper,
+                col(OwnerOrg.name).ilike(like_pattern(q), escape="\\"),
             )
         )
-        .order_by(OwnerOrg.id.desc())
+        .order_by(col(OwnerOrg.id).desc())
         .limit(limit)
     )
     out.owners = list((await session.execute(owners)).scalars().all())
@@ -807,7 +808,7 @@ async def search(session: AsyncSession, query: str, *, limit: int = SEARCH_LIMIT
         if seq <= MAX_SEQ:
             row = (
                 await session.execute(
-                    sa.select(LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry).where(
+                    sa.select(col(LogEntry.seq), LogEntry.type, LogEntry.notice_id, LogEntry.entry).where(
                         LogEntry.seq == seq, not_sealed_bid()
                     )
                 )

@@ -2,7 +2,7 @@
 
 A flag is a reason to open the file, never a verdict. Each kind is a pure function over
 plain data (the dataclasses below, built from the database by ``flags_service``) and the
-thresholds in ``market.config.Settings`` (``flag_*``); it returns ``Flag`` values with the
+thresholds in ``market.core.config.Settings`` (``flag_*``); it returns ``Flag`` values with the
 numbers that tripped it and the records that show it (notices, draws, contracts, log
 entries). Unit-tested without a database (tests/unit/supervision/test_flags.py).
 
@@ -20,9 +20,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from market.config import Settings
 from market.contracts.rules import sign_by
-from market.i18n import N_
+from market.core.config import Settings
+from market.core.i18n import N_
 
 
 class Kind(enum.StrEnum):

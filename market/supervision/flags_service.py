@@ -12,13 +12,14 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.accounts.models import AppUser
 from market.agencies.models import Agency, AgencyOrgLink
-from market.config import Settings
 from market.contracts.models import Contract, ContractStatus
 from market.contracts.service import final_dates
-from market.db import CHINA
+from market.core.clock import CHINA
+from market.core.config import Settings
 from market.log import protocol
 from market.notices.models import Bid, BidStatus, Notice, NoticeRevision, NoticeStatus, OwnerOrg
 from market.reference import catalogue, regions
@@ -36,7 +37,9 @@ def _owner_columns() -> tuple[sa.ColumnElement[str], sa.ColumnElement[str]]:
 
 
 def _with_owner(stmt: sa.Select) -> sa.Select:  # type: ignore[type-arg]
-    return stmt.join(AppUser, AppUser.id == Notice.owner_id).outerjoin(OwnerOrg, OwnerOrg.id == Notice.org_id)
+    return stmt.join(AppUser, col(AppUser.id) == Notice.owner_id).outerjoin(
+        OwnerOrg, col(OwnerOrg.id) == Notice.org_id
+    )
 
 
 def _category_name(code: str) -> dict[str, str]:
@@ -62,21 +65,21 @@ async def win_counts(session: AsyncSession, *, min_awards: int) -> list[F.WinCou
         "region": (sa.func.substr(Notice.region, 1, 4).concat("00"), _region_name),
     }
     for scope, (key, name_of) in scopes.items():
-        wins = sa.func.count(Award.id)
+        wins = sa.func.count(col(Award.id))
         total = sa.func.sum(wins).over(partition_by=key)
         inner = (
             sa.select(
                 key.label("key"),
-                Award.agency_public_id.label("agency_id"),
-                Agency.name.label("agency_name"),
+                col(Award.agency_public_id).label("agency_id"),
+                col(Agency.name).label("agency_name"),
                 wins.label("wins"),
                 total.label("total"),
-                sa.func.array_agg(sa.distinct(Notice.public_id)).label("notices"),
+                sa.func.array_agg(sa.distinct(col(Notice.public_id))).label("notices"),
             )
-            .join(Notice, Notice.id == Award.notice_id)
-            .join(Agency, Agency.id == Award.agency_id)
-            .where(Award.status == AwardStatus.holding.value, Notice.status.in_(AWARDED))
-            .group_by(key, Award.agency_public_id, Agency.name)
+            .join(Notice, col(Notice.id) == Award.notice_id)
+            .join(Agency, col(Agency.id) == Award.agency_id)
+            .where(col(Award.status) == AwardStatus.holding.value, col(Notice.status).in_(AWARDED))
+            .group_by(key, col(Award.agency_public_id), Agency.name)
             .subquery()
         )
         stmt = sa.select(inner).where(inner.c.total >= min_awards).order_by(inner.c.key, inner.c.agency_id)
@@ -103,20 +106,20 @@ async def pair_wins(session: AsyncSession, *, repeats: int) -> list[F.PairWins]:
         sa.select(
             owner_id.label("owner_id"),
             owner_name.label("owner_name"),
-            Award.agency_public_id.label("agency_id"),
-            Agency.name.label("agency_name"),
+            col(Award.agency_public_id).label("agency_id"),
+            col(Agency.name).label("agency_name"),
             sa.func.array_agg(sa.func.to_char(day, "YYYY-MM-DD").concat(" ").concat(Notice.public_id)).label(
                 "wins"
             ),
         )
         .select_from(Award)
-        .join(Notice, Notice.id == Award.notice_id)
-        .join(Agency, Agency.id == Award.agency_id)
+        .join(Notice, col(Notice.id) == Award.notice_id)
+        .join(Agency, col(Agency.id) == Award.agency_id)
     )
     stmt = (
-        stmt.where(Award.status == AwardStatus.holding.value, Notice.status.in_(AWARDED))
+        stmt.where(col(Award.status) == AwardStatus.holding.value, col(Notice.status).in_(AWARDED))
         .group_by(owner_id, owner_name, Award.agency_public_id, Agency.name)
-        .having(sa.func.count(Award.id) >= max(repeats, 1))
+        .having(sa.func.count(col(Award.id)) >= max(repeats, 1))
         .order_by(owner_id, Award.agency_public_id)
     )
     out = []
@@ -144,15 +147,17 @@ async def owner_notices(session: AsyncSession, *, min_notices: int) -> list[F.Ow
         sa.select(
             owner_id.label("owner_id"),
             owner_name.label("owner_name"),
-            sa.func.count(Notice.id).label("published"),
-            sa.func.array_agg(Notice.public_id).filter(direct).label("direct"),
+            sa.func.count(col(Notice.id)).label("published"),
+            sa.func.array_agg(col(Notice.public_id)).filter(direct).label("direct"),
         ).select_from(Notice)
     )
     stmt = (
-        stmt.outerjoin(Selection, Selection.notice_id == Notice.id)
-        .where(Notice.published_at.is_not(None))
+        stmt.outerjoin(Selection, col(Selection.notice_id) == Notice.id)
+        .where(col(Notice.published_at).is_not(None))
         .group_by(owner_id, owner_name)
-        .having(sa.func.count(Notice.id) >= min_notices, sa.func.count(Notice.id).filter(direct) > 0)
+        .having(
+            sa.func.count(col(Notice.id)) >= min_notices, sa.func.count(col(Notice.id)).filter(direct) > 0
+        )
         .order_by(owner_id)
     )
     return [
@@ -168,7 +173,7 @@ async def owner_notices(session: AsyncSession, *, min_notices: int) -> list[F.Ow
 
 async def priced_notices(session: AsyncSession) -> list[F.PricedNotice]:
     stmt = (
-        sa.select(Notice.public_id, Notice.title, Selection.closed_seq, Selection.bids)
+        sa.select(col(Notice.public_id), Notice.title, Selection.closed_seq, Selection.bids)
         .join(Selection, Selection.notice_id == Notice.id)
         .where(Notice.method == "lowest_price")
         .order_by(Notice.id)
@@ -218,8 +223,8 @@ async def contract_amounts(session: AsyncSession) -> list[F.ContractAmount]:
 async def signings(session: AsyncSession) -> list[F.Signing]:
     """Every holder of a final award, with its live contract if there is one."""
     live = sa.and_(
-        Contract.award_id == Award.id,
-        Contract.status.not_in((ContractStatus.declined.value, ContractStatus.set_aside.value)),
+        col(Contract.award_id) == Award.id,
+        col(Contract.status).not_in((ContractStatus.declined.value, ContractStatus.set_aside.value)),
     )
     stmt = (
         sa.select(
@@ -240,7 +245,7 @@ async def signings(session: AsyncSession) -> list[F.Signing]:
         .where(
             Award.status == AwardStatus.holding.value,
             Notice.status == NoticeStatus.awarded.value,
-            Selection.final_seq.is_not(None),
+            col(Selection.final_seq).is_not(None),
         )
         .order_by(Notice.id, Award.slot)
     )
@@ -308,13 +313,13 @@ async def amended_notices(session: AsyncSession) -> list[F.AmendedNotice]:
 async def bid_counts(session: AsyncSession, *, min_bids: int) -> list[F.BidCounts]:
     """Bids and withdrawals per notice whose bidding has ended: while a notice is open, how
     many have bid on it is sealed from staff too (issue 18)."""
-    withdrawn = sa.func.count(Bid.id).filter(Bid.status == BidStatus.withdrawn.value)
+    withdrawn = sa.func.count(col(Bid.id)).filter(Bid.status == BidStatus.withdrawn.value)
     stmt = (
-        sa.select(Notice.public_id, Notice.title, sa.func.count(Bid.id), withdrawn)
+        sa.select(col(Notice.public_id), Notice.title, sa.func.count(col(Bid.id)), withdrawn)
         .join(Bid, Bid.notice_id == Notice.id)
-        .where(Notice.status.not_in((NoticeStatus.draft.value, NoticeStatus.open.value)))
+        .where(col(Notice.status).not_in((NoticeStatus.draft.value, NoticeStatus.open.value)))
         .group_by(Notice.id, Notice.public_id, Notice.title)
-        .having(sa.func.count(Bid.id) >= min_bids, withdrawn > 0)
+        .having(sa.func.count(col(Bid.id)) >= min_bids, withdrawn > 0)
         .order_by(Notice.id)
     )
     return [
@@ -333,8 +338,12 @@ def _digits(column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
 async def holders_and_owners(session: AsyncSession) -> list[F.HolderAndOwner]:
     """Every agency holding an award beside the organisation whose notice it is, with what
     they might share (compared in flags.related_parties)."""
-    linked = sa.exists().where(AgencyOrgLink.agency_id == Agency.id, AgencyOrgLink.org_id == OwnerOrg.id)
-    same_phone = sa.func.coalesce(_digits(Agency.contact_phone) == _digits(OwnerOrg.contact_phone), False)
+    linked = sa.exists().where(
+        col(AgencyOrgLink.agency_id) == Agency.id, col(AgencyOrgLink.org_id) == OwnerOrg.id
+    )
+    same_phone = sa.func.coalesce(
+        _digits(col(Agency.contact_phone)) == _digits(col(OwnerOrg.contact_phone)), False
+    )
     stmt = (
         sa.select(
             Notice.public_id,
@@ -352,8 +361,8 @@ async def holders_and_owners(session: AsyncSession) -> list[F.HolderAndOwner]:
         .join(OwnerOrg, OwnerOrg.id == Notice.org_id)
         .where(
             Award.status == AwardStatus.holding.value,
-            Notice.status.in_(AWARDED),
-            sa.or_(Agency.credit_code == OwnerOrg.credit_code, linked, same_phone),
+            col(Notice.status).in_(AWARDED),
+            sa.or_(col(Agency.credit_code) == OwnerOrg.credit_code, linked, same_phone),
         )
         .order_by(Notice.id, Agency.public_id)
     )

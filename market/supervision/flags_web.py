@@ -15,14 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.models import Role
 from market.accounts.session import load_viewer
-from market.config import Settings
-from market.db import today_in_china
-from market.errors import DomainError
-from market.i18n import LOCALES, N_, gettext_for
+from market.core.clock import today_in_china
+from market.core.config import Settings
+from market.core.errors import DomainError
+from market.core.i18n import LOCALES, N_, gettext_for
 from market.security.auth import requires_role
 from market.supervision import flags as F
 from market.supervision import flags_service
-from market.templating import bdi, format_fen, render, request_locale, wants_partial
+from market.web.templating import bdi, format_fen, render, request_locale, wants_partial
 
 STAFF = requires_role(Role.supervisor, Role.admin)
 EVIDENCE_LABELS = {

@@ -32,10 +32,9 @@ from market.agencies.models import STATUS_LABELS as AGENCY_STATUS_LABELS
 from market.agencies.models import Agency, AgencyStatus
 from market.agencies.web import Names
 from market.contracts.models import CONTRACT_STATUS_LABELS
-from market.db import today_in_china
-from market.errors import DomainError, FieldError, InvalidInput, NotFound
-from market.forms import FormErrors, errors_beside_fields
-from market.i18n import N_, gettext_for
+from market.core.clock import today_in_china
+from market.core.errors import DomainError, FieldError, InvalidInput, NotFound
+from market.core.i18n import N_, gettext_for
 from market.notices import service as notices
 from market.notices.models import METHOD_LABELS, Method, Notice, OwnerOrg
 from market.notices.web import NOTICE_STATUS_LABELS, china_time, utc_attr
@@ -46,7 +45,8 @@ from market.selection import service as selection
 from market.selection.models import PENDING_OBJECTIONS, Selection
 from market.selection.web import AWARD_STATUS_LABELS, DECISION_LABELS, OBJECTION_STATUS_LABELS, agency_names
 from market.supervision import console
-from market.templating import bdi, redirect, render, request_locale
+from market.web.forms import FormErrors, errors_beside_fields
+from market.web.templating import bdi, redirect, render, request_locale
 
 STAFF = requires_role(Role.supervisor, Role.admin)
 

@@ -28,10 +28,10 @@ import asyncpg
 from litestar import Litestar, get
 from litestar.datastructures import State
 
-from market.config import Settings
+from market.core.config import Settings
+from market.core.pagination import decode_cursor, encode_cursor
 from market.notices import queries
 from market.notices.present import notice_public_row
-from market.pagination import decode_cursor, encode_cursor
 from market.reference.regions import scope_prefix
 
 DATABASE_VAR = "BENCH_DATABASE_URL"
@@ -92,7 +92,7 @@ def reader_pool_size() -> int:
 
 @asynccontextmanager
 async def _pool(app: Litestar) -> AsyncIterator[None]:
-    # As market.db opens its readers' pool: two connections at once, the rest on demand, and
+    # As market.core.db opens its readers' pool: two connections at once, the rest on demand, and
     # asyncpg's reset on every release (a statement of its own, which market sends too).
     size = reader_pool_size()
     app.state.pool = await asyncpg.create_pool(os.environ[DATABASE_VAR], min_size=min(2, size), max_size=size)

@@ -70,10 +70,10 @@ from urllib.parse import urlencode  # noqa: E402
 import asyncpg  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from market.config import normalize_database_url  # noqa: E402
-from market.db import to_asyncpg_dsn  # noqa: E402
-from market.pagination import encode_cursor  # noqa: E402
-from market.pgembed import free_port  # noqa: E402
+from market.core.config import normalize_database_url  # noqa: E402
+from market.core.db import to_asyncpg_dsn  # noqa: E402
+from market.core.pagination import encode_cursor  # noqa: E402
+from market.core.pgembed import free_port  # noqa: E402
 from market.reference.regions import scope_prefix  # noqa: E402
 from ops.load.bids import _process_cpu, _tree, emit, server_errors, servers, wait_healthy, wait_started  # noqa: E402
 from ops.scratch import scratch_database  # noqa: E402

@@ -35,7 +35,7 @@ elif str(ROOT) not in sys.path:
 
 import asyncpg  # noqa: E402
 
-from market.db import Database, to_asyncpg_dsn  # noqa: E402
+from market.core.db import Database, to_asyncpg_dsn  # noqa: E402
 from market.log import store  # noqa: E402
 from ops.scratch import scratch_database  # noqa: E402
 

@@ -45,7 +45,7 @@ elif str(ROOT) not in sys.path:
 import asyncpg  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
-from market.db import Database, to_asyncpg_dsn  # noqa: E402
+from market.core.db import Database, to_asyncpg_dsn  # noqa: E402
 from market.log import protocol, store, verifier  # noqa: E402
 from market.log.signer import LogSigner  # noqa: E402
 from market.log.verify_db import FETCH, DatabaseSource  # noqa: E402

@@ -130,9 +130,10 @@ from market.agencies import rules as agency_rules  # noqa: E402
 from market.agencies.creditcode import complete_credit_code  # noqa: E402
 from market.agencies.demo import KINDS, PLACES, TRADE_NAMES  # noqa: E402
 from market.agencies.service import AGENCY_ID_SEQUENCE  # noqa: E402
-from market.config import Settings, normalize_database_url  # noqa: E402
-from market.db import CHINA, to_asyncpg_dsn  # noqa: E402
-from market.ids import format_public_id  # noqa: E402
+from market.core.clock import CHINA  # noqa: E402
+from market.core.config import Settings, normalize_database_url  # noqa: E402
+from market.core.db import to_asyncpg_dsn  # noqa: E402
+from market.core.ids import format_public_id  # noqa: E402
 from market.log import protocol, store  # noqa: E402
 from market.log.receipts import ReceiptSigner, claims_of  # noqa: E402
 from market.log.signer import LogSigner  # noqa: E402
@@ -3606,7 +3607,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if args.keep:
                     print(f"kept: {url}")
         else:
-            from market.db import upgrade
+            from market.core.db import upgrade
 
             url = normalize_database_url(args.database_url or Settings.from_env().database_url)
             if not url:

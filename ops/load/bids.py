@@ -64,9 +64,9 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 
-from market.config import normalize_database_url  # noqa: E402
-from market.db import to_asyncpg_dsn  # noqa: E402
-from market.pgembed import free_port  # noqa: E402
+from market.core.config import normalize_database_url  # noqa: E402
+from market.core.db import to_asyncpg_dsn  # noqa: E402
+from market.core.pgembed import free_port  # noqa: E402
 from ops.scratch import scratch_database  # noqa: E402
 
 GOAL_P99_MS = 250.0
@@ -351,8 +351,9 @@ async def prepare(database_url: str, *, agencies: int, secret: str, ttl: int = 3
     from market.agencies import service as agencies_service
     from market.agencies.creditcode import complete_credit_code
     from market.agencies.models import Agency, Qualification
-    from market.db import Database, today_in_china
-    from market.ids import format_public_id
+    from market.core.clock import today_in_china
+    from market.core.db import Database
+    from market.core.ids import format_public_id
     from market.log import store as log
     from market.security.passwords import hash_password
     from market.security.tokens import issue_token

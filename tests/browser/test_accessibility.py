@@ -26,7 +26,7 @@ from typing import Any
 import asyncpg
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from market.db import to_asyncpg_dsn
+from market.core.db import to_asyncpg_dsn
 from market.demo import DEMO_PASSWORD
 from tests.conftest import run_blocking
 from tests.live import ROOT, live_server

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from market.db import today_in_china
+from market.core.clock import today_in_china
 from tests.helpers import PASSWORD, unique_email
 from tests.live import ROOT
 from tests.uploads import PDF

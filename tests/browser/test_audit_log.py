@@ -7,7 +7,7 @@ import re
 import httpx
 from playwright.sync_api import Page, expect
 
-from market.db import Database
+from market.core.db import Database
 from market.log import store
 from tests.conftest import run_blocking
 from tests.helpers import PASSWORD, unique_email

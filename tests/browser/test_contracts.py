@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, expect
 
-from market.db import today_in_china
+from market.core.clock import today_in_china
 from tests.browser.test_agencies import create_admin, log_in
 from tests.browser.test_notices import approved_agency, token
 from tests.helpers import PASSWORD, unique_email

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, expect
 
-from market.db import CHINA
+from market.core.clock import CHINA
 from tests.browser.test_agencies import create_admin, log_in
 from tests.helpers import PASSWORD, unique_email
 from tests.integration.agencies.test_api import agency_body

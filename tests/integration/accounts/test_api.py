@@ -12,7 +12,7 @@ from httpx import AsyncClient
 
 from market.accounts.models import Role
 from market.app import create_app
-from market.db import Database
+from market.core.db import Database
 from market.security.tokens import issue_token
 from tests.conftest import make_settings, serve_in_process
 from tests.helpers import PASSWORD, bearer, create_staff, register, token_for, unique_email

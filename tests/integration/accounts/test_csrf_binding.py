@@ -12,7 +12,7 @@ from httpx import AsyncClient
 from litestar import Litestar
 
 from market.app import create_app
-from market.db import Database
+from market.core.db import Database
 from market.security.auth import SESSION_COOKIE
 from market.security.csrf import CSRF_COOKIE
 from tests.conftest import make_settings, serve_in_process

@@ -5,7 +5,7 @@ from __future__ import annotations
 from httpx import AsyncClient
 
 from market.accounts.models import Role
-from market.db import Database
+from market.core.db import Database
 from tests.helpers import PASSWORD, create_staff, csrf_from, register, unique_email
 
 

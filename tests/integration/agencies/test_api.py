@@ -13,7 +13,8 @@ from httpx import AsyncClient
 
 from market.accounts.models import Role
 from market.agencies.creditcode import complete_credit_code
-from market.db import Database, today_in_china
+from market.core.clock import today_in_china
+from market.core.db import Database
 from tests.helpers import bearer, create_staff, register, token_for
 from tests.uploads import PDF
 
@@ -398,7 +399,7 @@ async def test_nobody_reviews_their_own_agency(client: AsyncClient, db: Database
     from market.accounts import service as accounts
     from market.accounts.models import AppUser
     from market.agencies import service
-    from market.errors import Forbidden
+    from market.core.errors import Forbidden
 
     user = await register(client, role="agency")
     body = await create(client, bearer(await token_for(client, user["email"])))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from httpx import AsyncClient
 
-from market.db import Database
+from market.core.db import Database
 from tests.integration.agencies.test_api import admin, agency_user, create
 
 BEYOND_INTEGER = 2**40

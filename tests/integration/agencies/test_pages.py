@@ -16,8 +16,9 @@ from litestar import Litestar
 from market.accounts.models import Role
 from market.agencies import service
 from market.agencies.creditcode import complete_credit_code
-from market.db import Database, today_in_china
-from market.errors import InvalidInput
+from market.core.clock import today_in_china
+from market.core.db import Database
+from market.core.errors import InvalidInput
 from tests.conftest import serve_in_process
 from tests.helpers import PASSWORD, create_staff, csrf_from, register
 from tests.uploads import PDF, PNG

@@ -12,8 +12,8 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from market.db import run_on_server, to_asyncpg_dsn
-from market.pgembed import EmbeddedPostgres
+from market.core.db import run_on_server, to_asyncpg_dsn
+from market.core.pgembed import EmbeddedPostgres
 from ops.scratch import scratch_database
 
 

@@ -24,7 +24,7 @@ import pytest
 
 from market.app import create_app
 from market.contracts.models import ContractStatus
-from market.db import Database, to_asyncpg_dsn
+from market.core.db import Database, to_asyncpg_dsn
 from market.log import protocol
 from market.log.receipts import ReceiptSigner, verify_receipt
 from market.notices.models import NoticeStatus

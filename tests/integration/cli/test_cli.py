@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from market.pgembed import EmbeddedPostgres, free_port
+from market.core.pgembed import EmbeddedPostgres, free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 

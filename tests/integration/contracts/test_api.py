@@ -21,7 +21,8 @@ from litestar import Litestar
 from market.app import create_app
 from market.contracts import service as contracts
 from market.contracts.scheduler import OverdueTask
-from market.db import Database, today_in_china
+from market.core.clock import today_in_china
+from market.core.db import Database
 from market.selection import service
 from market.selection.api import context
 from tests.conftest import make_settings, serve_in_process

@@ -18,7 +18,8 @@ from litestar import Litestar
 from market.accounts.models import Role
 from market.app import create_app
 from market.contracts import service as contracts
-from market.db import Database, today_in_china
+from market.core.clock import today_in_china
+from market.core.db import Database
 from tests.conftest import make_settings, serve_in_process
 from tests.helpers import create_staff, csrf_from
 from tests.integration.agencies.test_api import PDF, admin

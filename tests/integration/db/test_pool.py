@@ -8,7 +8,7 @@ import asyncio
 import asyncpg
 import sqlalchemy as sa
 
-from market.db import Database, to_asyncpg_dsn
+from market.core.db import Database, to_asyncpg_dsn
 
 
 async def backend_pid(db: Database) -> int:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from market.db import to_asyncpg_dsn, upgrade
+from market.core.db import to_asyncpg_dsn, upgrade
 from tests.conftest import _drop, _recreate, in_thread, run_blocking, url_for
 
 

@@ -11,7 +11,7 @@ from httpx import AsyncClient
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from market.db import Database
+from market.core.db import Database
 from market.log import protocol, store
 from tests.helpers import register
 

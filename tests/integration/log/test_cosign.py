@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from httpx import AsyncClient
 
 from market.accounts.models import Role
-from market.db import Database
+from market.core.db import Database
 from market.log import cosign, protocol
 from tests.helpers import PASSWORD, bearer, create_staff, csrf_from, register, token_for
 

@@ -10,9 +10,9 @@ from typing import Any
 
 from httpx import AsyncClient
 
-from market.db import Database
+from market.core.db import Database
+from market.core.pagination import encode_cursor
 from market.log import protocol, store
-from market.pagination import encode_cursor
 from tests.helpers import register
 
 HTMX = {"HX-Request": "true"}

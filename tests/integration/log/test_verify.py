@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from market.db import to_asyncpg_dsn
+from market.core.db import to_asyncpg_dsn
 from market.log import protocol
 from market.log.signer import LogSigner
 from tests.conftest import run_blocking

@@ -17,7 +17,8 @@ from httpx import AsyncClient, Response
 from jose import jws
 
 from market.app import create_app
-from market.db import Database, today_in_china
+from market.core.clock import today_in_china
+from market.core.db import Database
 from market.log import protocol
 from market.log.receipts import verify_receipt
 from tests.conftest import make_settings, serve_in_process

@@ -11,7 +11,7 @@ from httpx import AsyncClient
 
 from market.agencies import service as agencies
 from market.agencies.models import Agency
-from market.db import Database
+from market.core.db import Database
 from market.notices import queries, service
 from tests.integration.agencies.test_api import FUTURE, admin
 from tests.integration.notices.test_api import approved_agency, owner_user, published

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from httpx import AsyncClient, Response
 
 from market.app import create_app
-from market.db import Database
+from market.core.db import Database
 from market.log import protocol
 from market.log.receipts import verify_receipt
 from market.notices.models import Bid, Notice

@@ -2,7 +2,7 @@
 as a plain test on the notices API: every refusal was an undocumented status (401, 403,
 404, 409, 422), and the one documented error, 400, had Litestar's own shape
 (``status_code``, ``detail``, ``extra`` as application/json) instead of the RFC 9457
-problem the app answers. market/openapi.py now declares them all."""
+problem the app answers. market/web/openapi.py now declares them all."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from httpx import AsyncClient
 
-from market.db import Database
+from market.core.db import Database
 from tests.helpers import cancel_notice
 from tests.integration.agencies.test_api import admin, credit_code
 from tests.integration.notices.test_api import approved_agency, draft, owner_user, project_code, published

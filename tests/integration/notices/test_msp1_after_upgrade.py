@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from httpx import AsyncClient
 
-from market.db import Database
+from market.core.db import Database
 from market.log import protocol
 from tests.integration.agencies.test_api import admin, log_entries
 from tests.integration.selection.helpers import (

@@ -16,8 +16,9 @@ from httpx import AsyncClient
 from litestar import Litestar
 
 from market.accounts.models import Role
-from market.db import CHINA, Database
-from market.errors import InvalidInput
+from market.core.clock import CHINA
+from market.core.db import Database
+from market.core.errors import InvalidInput
 from market.notices.web import parse_yuan
 from tests.conftest import serve_in_process
 from tests.helpers import bearer, create_staff, csrf_from, register, token_for

@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from market.db import to_asyncpg_dsn
+from market.core.db import to_asyncpg_dsn
 from tests.integration.notices.test_api import owner_user
 from tests.integration.selection.helpers import admin_on, open_round, wait_until
 from tests.live import live_server

@@ -9,7 +9,7 @@ from typing import Any
 from httpx import AsyncClient
 
 from market.accounts.models import Role
-from market.db import Database
+from market.core.db import Database
 from market.log import protocol
 from market.log.receipts import verify_receipt
 from tests.helpers import bearer, create_staff, register, token_for

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from httpx import AsyncClient
 from litestar import Litestar
 
-from market.db import Database
+from market.core.db import Database
 from market.log import protocol, tlock
 from market.log.notice_checks import notice_report
 from market.notices import service as notices_service

@@ -1,7 +1,7 @@
 """Issue 19, item 6: text people typed (a notice's title, an agency's name) reaches the
 open data's CSV files, which people open in spreadsheets. A cell that a spreadsheet would
 run as a formula (``=HYPERLINK(...)`` phones home when clicked) is written defused, with
-an apostrophe before it, in every export: one writer (market.spreadsheet) serves them all."""
+an apostrophe before it, in every export: one writer (market.web.spreadsheet) serves them all."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import io
 
 from httpx import AsyncClient
 
-from market.db import Database
+from market.core.db import Database
 from tests.integration.agencies.test_api import admin
 from tests.integration.notices.test_api import approved_agency
 from tests.integration.selection.helpers import close, open_round

@@ -14,7 +14,7 @@ from httpx import AsyncClient
 from litestar import Litestar
 
 from market.app import create_app
-from market.db import Database
+from market.core.db import Database
 from tests.conftest import make_settings, serve_in_process
 from tests.integration.agencies.test_api import admin
 from tests.integration.cli.test_cli import market

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from httpx import AsyncClient
 
 from market.contracts.models import Contract
-from market.db import Database
+from market.core.db import Database
 from market.notices.models import Notice
 from market.selection.models import Award
 from tests.integration.notices.test_api import owner_user

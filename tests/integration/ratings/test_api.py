@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from httpx import AsyncClient
 
 from market.agencies.models import Agency, AgencyReview
-from market.db import Database
+from market.core.db import Database
 from tests.integration.agencies.test_api import admin, log_entries
 from tests.integration.notices.test_api import approved_agency, fields_of, owner_user, published
 from tests.integration.ratings.helpers import deal, set_status, won

@@ -7,7 +7,7 @@ from httpx import AsyncClient
 from litestar import Litestar
 
 from market.accounts.models import Role
-from market.db import Database
+from market.core.db import Database
 from tests.conftest import serve_in_process
 from tests.helpers import bearer, csrf_from, register, token_for
 from tests.integration.agencies.test_api import admin

@@ -21,7 +21,7 @@ import httpx
 
 from market.accounts import service as accounts
 from market.accounts.models import Role, UserCreate
-from market.db import Database, to_asyncpg_dsn
+from market.core.db import Database, to_asyncpg_dsn
 from market.log import protocol
 from market.log.receipts import ReceiptSigner, verify_receipt
 from market.log.signer import LogSigner

@@ -16,7 +16,7 @@ import asyncpg
 import httpx
 import pytest
 
-from market.db import to_asyncpg_dsn
+from market.core.db import to_asyncpg_dsn
 from tests.integration.reliability.helpers import Phases, make_cast, start_servers
 from tests.integration.selection.helpers import assert_notices_ok, verify_log, wait_decided
 from tests.integration.selection.test_crash import (

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 from market.app import create_app
-from market.db import Database
+from market.core.db import Database
 from tests.conftest import in_thread, make_settings, serve_in_process
 
 ROOT = Path(__file__).resolve().parents[3]

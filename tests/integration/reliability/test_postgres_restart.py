@@ -23,8 +23,8 @@ import asyncpg
 import httpx
 import pytest
 
-from market.db import to_asyncpg_dsn
-from market.pgembed import EmbeddedPostgres
+from market.core.db import to_asyncpg_dsn
+from market.core.pgembed import EmbeddedPostgres
 from tests.integration.reliability.helpers import (
     Cast,
     Phases,

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from market.app import create_app
-from market.db import RETRY_AFTER, Database
-from market.pgembed import free_port
+from market.core.db import RETRY_AFTER, Database
+from market.core.pgembed import free_port
 from tests.conftest import make_settings, serve_in_process
 
 

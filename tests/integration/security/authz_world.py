@@ -23,7 +23,8 @@ import sqlalchemy as sa
 from httpx import AsyncClient
 
 from market.accounts.models import Role
-from market.db import Database, today_in_china, utcnow
+from market.core.clock import today_in_china, utcnow
+from market.core.db import Database
 from market.notices.models import Notice
 from market.selection import service as selection
 from market.selection.models import Selection

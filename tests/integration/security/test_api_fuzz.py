@@ -8,7 +8,7 @@ item 1): no 5xx, and every answer documented (status code, content type, headers
   sent anonymously and as each role the operation's guard admits, since guards refuse
   before the body is read.
 - Stateful: the OpenAPI links from each create to the operations on what it created
-  (market/openapi.py), each step as a role the step's guard admits.
+  (market/web/openapi.py), each step as a role the step's guard admits.
 
 Bounded and reproducible for CI: ``MARKET_FUZZ_EXAMPLES`` examples per operation (default
 5), derandomized, no example database. Raise it for a longer run (docs/reliability.md, "Fuzzing the API").
@@ -52,7 +52,7 @@ from sqlalchemy.engine import make_url
 from market.accounts import service as accounts
 from market.accounts.models import Role
 from market.app import create_app
-from market.db import Database
+from market.core.db import Database
 from market.security.tokens import issue_token
 from tests.conftest import SERVER_URL_VAR, _drop, _recreate, make_settings, run_blocking, url_for
 from tests.helpers import PASSWORD, unique_email

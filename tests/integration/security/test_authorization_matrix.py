@@ -57,7 +57,7 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from market.app import create_app
-from market.db import Database
+from market.core.db import Database
 from market.security import passwords
 from market.security.auth import SESSION_COOKIE
 from market.security.csrf import CSRF_COOKIE, CSRF_HEADER

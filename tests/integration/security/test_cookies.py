@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from market.app import create_app
-from market.db import Database
+from market.core.db import Database
 from tests.conftest import make_settings
 from tests.helpers import PASSWORD, csrf_from, register
 

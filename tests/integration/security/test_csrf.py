@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from market.accounts.models import Role
-from market.db import Database
+from market.core.db import Database
 from market.security.auth import SESSION_COOKIE
 from market.security.csrf import CSRF_COOKIE
 from tests.helpers import PASSWORD, bearer, create_staff, csrf_from, token_for

@@ -13,7 +13,7 @@ import pytest
 from httpx import AsyncClient
 
 from market.app import create_app
-from market.db import Database
+from market.core.db import Database
 from tests.conftest import make_settings, serve_in_process
 from tests.helpers import bearer, register, token_for
 

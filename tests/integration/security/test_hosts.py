@@ -17,7 +17,7 @@ from httpx import AsyncClient
 from litestar import Litestar
 
 from market.app import create_app
-from market.db import Database
+from market.core.db import Database
 from tests.conftest import make_settings
 from tests.integration.notices.test_api import owner_user, published
 from tests.live import running_server

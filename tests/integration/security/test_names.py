@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from httpx import AsyncClient
 
-from market.db import Database
+from market.core.db import Database
 from tests.helpers import PASSWORD, unique_email
 from tests.integration.agencies.test_api import agency_body, agency_user, create, credit_code
 from tests.integration.notices.test_api import notice_body, owner_user

@@ -12,7 +12,7 @@ import json
 import sqlalchemy as sa
 from httpx import AsyncClient
 
-from market.db import Database
+from market.core.db import Database
 from tests.integration.agencies.test_api import admin
 from tests.integration.notices.test_api import approved_agency, owner_user, published
 

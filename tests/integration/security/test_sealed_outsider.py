@@ -45,7 +45,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from market.accounts.models import Role
 from market.app import create_app
-from market.db import Database, today_in_china
+from market.core.clock import today_in_china
+from market.core.db import Database
 from market.security import passwords
 from market.security.auth import SESSION_COOKIE
 from market.supervision.flags import Kind

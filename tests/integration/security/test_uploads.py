@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from httpx import AsyncClient
 
-from market.db import Database
+from market.core.db import Database
 from tests.helpers import csrf_from
 from tests.integration.agencies.test_api import admin, agency_user, create
 from tests.integration.agencies.test_pages import onboard

@@ -14,7 +14,7 @@ from typing import Any
 
 from httpx import AsyncClient
 
-from market.db import Database
+from market.core.db import Database
 from tests.integration.notices.test_api import approved_agency, draft, owner_user
 
 DUE_IN = 1.5  # seconds from publishing to the deadline: enough to place a few bids

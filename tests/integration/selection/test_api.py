@@ -20,7 +20,7 @@ from litestar import Litestar
 
 from market.accounts.models import Role
 from market.app import create_app
-from market.db import Database
+from market.core.db import Database
 from market.log import protocol
 from market.selection import service
 from market.selection.api import context

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from httpx import AsyncClient
 
 from market.app import create_app
-from market.config import Settings
-from market.db import Database
+from market.core.config import Settings
+from market.core.db import Database
 from market.log import verifier
 from market.log.signer import LogSigner
 from market.log.verify_db import DatabaseSource

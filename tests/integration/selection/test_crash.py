@@ -16,7 +16,7 @@ import asyncpg
 import httpx
 import pytest
 
-from market.db import to_asyncpg_dsn
+from market.core.db import to_asyncpg_dsn
 from tests.integration.notices.test_api import approved_agency, notice_body, owner_user
 from tests.integration.selection.helpers import (
     LIVE_ENV,

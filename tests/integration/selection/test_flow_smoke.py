@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from httpx import AsyncClient
 
-from market.db import Database
+from market.core.db import Database
 from tests.integration.agencies.test_api import admin
 from tests.integration.selection.helpers import close, open_round
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from httpx import AsyncClient
 
 from market.accounts.models import Role
-from market.db import Database
+from market.core.db import Database
 from market.log import protocol
 from tests.helpers import bearer, create_staff, register, token_for
 from tests.integration.agencies.test_api import admin, agency_user

@@ -17,7 +17,7 @@ from litestar import Litestar
 
 from market.accounts.models import Role
 from market.app import create_app
-from market.db import Database
+from market.core.db import Database
 from tests.conftest import make_settings, serve_in_process
 from tests.helpers import bearer, create_staff, csrf_from, register, token_for
 from tests.integration.agencies.test_api import admin, create

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from httpx import AsyncClient
 
 from market.contracts.models import Contract
-from market.db import CHINA, Database
+from market.core.clock import CHINA
+from market.core.db import Database
 from market.notices.models import Notice
 from market.selection.models import Award
 from tests.integration.agencies.test_api import admin

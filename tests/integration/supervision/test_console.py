@@ -13,7 +13,7 @@ from httpx import AsyncClient
 from litestar import Litestar
 
 from market.accounts.models import Role
-from market.db import Database
+from market.core.db import Database
 from tests.conftest import serve_in_process
 from tests.helpers import create_staff, csrf_from, register
 from tests.integration.agencies.test_api import admin, credit_code, log_entries

@@ -10,7 +10,7 @@ from typing import Any
 from httpx import AsyncClient
 
 from market.accounts.models import Role
-from market.db import Database
+from market.core.db import Database
 from tests.helpers import bearer, create_staff, token_for
 from tests.integration.agencies.test_api import admin
 from tests.integration.notices.test_api import owner_user

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from market.config import ConfigError, Settings
+from market.core.config import ConfigError, Settings
 from market.security.hosts import host_name
 
 PRODUCTION = {"MARKET_ENV": "production", "MARKET_SECRET_KEY": "k" * 40}

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from market.config import ConfigError, Settings, check_secret, load_or_create_secret
-from market.pgembed import EmbeddedPostgresError, find_bindir
+from market.core.config import ConfigError, Settings, check_secret, load_or_create_secret
+from market.core.pgembed import EmbeddedPostgresError, find_bindir
 
 
 def test_defaults_follow_api_v1(tmp_path: Path) -> None:

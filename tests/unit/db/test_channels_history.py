@@ -1,9 +1,9 @@
 """The live pages' LISTEN/NOTIFY backend keeps no history: asking for it gives none, and
-needs no connection (market/channels.py)."""
+needs no connection (market/core/channels.py)."""
 
 from __future__ import annotations
 
-from market.channels import ReconnectingAsyncPgChannelsBackend
+from market.core.channels import ReconnectingAsyncPgChannelsBackend
 
 
 async def test_history_is_empty_and_opens_no_connection() -> None:

@@ -1,8 +1,8 @@
-"""market/sql.py: what the hand-written statements share."""
+"""market/core/sql.py: what the hand-written statements share."""
 
 from __future__ import annotations
 
-from market.sql import Params, json_column, like_pattern
+from market.core.sql import Params, json_column, like_pattern
 
 
 def test_params_number_their_placeholders_in_order() -> None:

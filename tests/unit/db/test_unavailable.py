@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import exc as sa_exc
 
 from market.contracts.scheduler import OverdueTask
-from market.db import is_unavailable
-from market.errors import Conflict
+from market.core.db import is_unavailable
+from market.core.errors import Conflict
 from market.log import store
 from market.selection import scheduler as selection_scheduler
 from market.selection import service as selection_service

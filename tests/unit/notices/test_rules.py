@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from market.errors import InvalidInput
+from market.core.errors import InvalidInput
 from market.log import protocol
 from market.notices import rules
 

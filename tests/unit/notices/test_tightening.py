@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from market.errors import InvalidInput
+from market.core.errors import InvalidInput
 from market.notices import rules
 
 LEVELS = ("A", "B", "C")  # highest first

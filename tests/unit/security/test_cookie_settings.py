@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from market.config import Settings
+from market.core.config import Settings
 
 
 def test_production_cookies_are_secure_unless_turned_off() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from market.agencies.service import sniff
-from market.errors import InvalidInput
+from market.core.errors import InvalidInput
 from tests.uploads import DISGUISED, REAL
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from market.app import create_app
-from market.config import ConfigError, Settings
+from market.core.config import ConfigError, Settings
 from market.selection import beacon
 
 

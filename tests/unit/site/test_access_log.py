@@ -12,8 +12,8 @@ import asyncpg
 import pytest
 from litestar.exceptions import NotFoundException
 
-from market.errors import Conflict
-from market.observability import access_log_middleware
+from market.core.errors import Conflict
+from market.core.observability import access_log_middleware
 
 
 def logged_status(app: Any, caplog: pytest.LogCaptureFixture) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
-from market.i18n import TRANSLATIONS, negotiate, parse_accept_language, translations
+from market.core.i18n import TRANSLATIONS, negotiate, parse_accept_language, translations
 
 ROOT = Path(__file__).resolve().parents[3]
 

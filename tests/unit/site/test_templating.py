@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from market.templating import format_fen, safe_next
+from market.web.templating import format_fen, safe_next
 
 
 @pytest.mark.parametrize(
@@ -33,7 +33,7 @@ def test_money_is_shown_in_yuan_from_fen() -> None:
 def test_htmx_history_restore_gets_the_whole_page() -> None:
     from types import SimpleNamespace
 
-    from market.templating import wants_partial
+    from market.web.templating import wants_partial
 
     def request(**headers: str) -> object:
         return SimpleNamespace(headers=headers)
@@ -44,7 +44,7 @@ def test_htmx_history_restore_gets_the_whole_page() -> None:
 
 
 def test_a_select_s_options_are_escaped_once_and_the_chosen_one_is_marked() -> None:
-    from market.templating import Choices
+    from market.web.templating import Choices
 
     choices = Choices([("", "全部"), ("a&b", "<甲>"), ("Group", [("x", 'X "1"'), ("y", "Y")])])
     plain = str(choices.html())
@@ -61,12 +61,12 @@ def test_a_select_s_options_are_escaped_once_and_the_chosen_one_is_marked() -> N
 
 @pytest.mark.parametrize("locale", ["zh_Hans", "en"])
 def test_the_templates_gettext_answers_as_jinja_s_newstyle_one(locale: str) -> None:
-    """market.templating.template_gettext remembers answers; it must give the i18n
+    """market.web.templating.template_gettext remembers answers; it must give the i18n
     extension's answers exactly: escaped, %-formatted, variables escaped."""
     from jinja2.ext import _make_new_gettext
 
-    from market.i18n import gettext_for
-    from market.templating import environment, template_gettext
+    from market.core.i18n import gettext_for
+    from market.web.templating import environment, template_gettext
 
     source = (
         '{{ _("Notices") }}|{{ _("Notices") }}|{{ _("100%% sure <b>") }}|{{ _("Hello %(name)s", name="<i>&") }}|'

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from market.config import Settings
+from market.core.config import Settings
 from market.supervision import flags as F
 
 NAMES = {"zh_Hans": "环境影响评价", "en": "Environmental impact assessment"}

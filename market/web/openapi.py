@@ -1,7 +1,7 @@
 """The error answers of the JSON API, and the links between its operations, in its
 OpenAPI schema.
 
-Every API error is an RFC 9457 problem (market/problems.py), but Litestar only documents
+Every API error is an RFC 9457 problem (market/core/problems.py), but Litestar only documents
 its own 400 shape. ``document_problems`` declares, on every /api/ operation, the problem
 answers that follow from how the handler is built (guards, path and body parameters, an
 unsafe method, a database session), so a new route is documented without anyone
@@ -26,7 +26,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Link, OpenAPIResponse, Operation
 from litestar.routes import HTTPRoute
 
-from market.problems import PROBLEM_JSON, TITLES
+from market.core.problems import PROBLEM_JSON, TITLES
 
 # Methods that change state, and so may meet a state conflict (409).
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}

@@ -11,12 +11,12 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect
 
-from market.db import RETRY_AFTER, is_unavailable
-from market.errors import DomainError, FieldError
-from market.i18n import N_
-from market.templating import render
+from market.core.db import RETRY_AFTER, is_unavailable
+from market.core.errors import DomainError, FieldError
+from market.core.i18n import N_
+from market.web.templating import render
 
-logger = logging.getLogger("market.errors")
+logger = logging.getLogger("market.core.errors")
 PROBLEM_JSON = "application/problem+json"
 
 TITLES = {
@@ -101,7 +101,7 @@ def page_response(request: Request[Any, Any, Any], err: DomainError) -> Response
 BAD_TEXT = {"22021", "22P05"}
 # A number its column cannot hold: asyncpg refuses to encode it (22000, "value out of int64
 # range") or PostgreSQL refuses it (22003). Found by the API fuzz test in bodies such as a
-# notice's budget_fen or min_candidates; query and path integers are bounded (market/params.py).
+# notice's budget_fen or min_candidates; query and path integers are bounded (market/core/params.py).
 OUT_OF_RANGE = {"22000", "22003"}
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from market.i18n import N_
+from market.core.i18n import N_
 
 # Unicode categories refused in a name: Cc (control: NUL, line breaks, escape), Cf (format:
 # the bidi embeddings, overrides and isolates, zero-width space and joiners, the BOM...),
@@ -56,7 +56,7 @@ def upload_name(filename: str, fallback: str) -> str:
     character is refused beside the file field (422), so a ``.exe`` cannot pass as ``.pdf``."""
     from pathlib import PurePosixPath
 
-    from market.errors import FieldError, InvalidInput
+    from market.core.errors import FieldError, InvalidInput
 
     try:
         name = clean_name(PurePosixPath(filename.replace("\\", "/")).name)

@@ -1,4 +1,4 @@
-"""Engine and sessions (made in the app lifespan), naming convention, time and migrations."""
+"""Engine and sessions (made in the app lifespan), naming convention and migrations."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -25,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlmodel import SQLModel
 
-logger = logging.getLogger("market.db")
+logger = logging.getLogger("market.core.db")
 
 # Alembic diffs and PostgreSQL errors are readable only when constraints have stable names.
 SQLModel.metadata.naming_convention = {
@@ -36,20 +35,7 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-CHINA = ZoneInfo("Asia/Shanghai")
-
-
-def today_in_china() -> date:
-    """Certificates, suspensions and deadlines are dated in China's time zone: a
-    certificate valid until the 27th is valid all of the 27th in Kunming."""
-    return datetime.now(CHINA).date()
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def timestamp_column(**kwargs: Any) -> sa.Column[datetime]:
@@ -71,7 +57,7 @@ class Database:
     @classmethod
     def from_url(cls, url: str, **engine_kwargs: Any) -> Database:
         # Bounded waits: a request asking for a connection while PostgreSQL is unreachable
-        # gets a 503 (market/problems.py) at once when the connection is refused, within
+        # gets a 503 (market/core/problems.py) at once when the connection is refused, within
         # CONNECT_TIMEOUT when nothing answers (asyncpg's own is 60 s), and within
         # POOL_TIMEOUT when the pool stays exhausted.
         if "poolclass" not in engine_kwargs:  # NullPool and friends take no pool timeout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
-from market.errors import FieldError, InvalidInput
+from market.core.errors import FieldError, InvalidInput
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100

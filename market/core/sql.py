@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from market.pagination import encode_cursor
+from market.core.pagination import encode_cursor
 
 
 class Params(list[Any]):

@@ -21,7 +21,7 @@ from functools import partial
 import asyncpg
 from litestar.channels import ChannelsBackend
 
-logger = logging.getLogger("market.channels")
+logger = logging.getLogger("market.core.channels")
 
 RECONNECTED = b""  # the payload that says "something may have changed while we were away"
 

@@ -285,7 +285,7 @@ class EmbeddedPostgres:
                 time.sleep(0.1)
 
     def _ensure_database(self, name: str) -> None:
-        from market.db import ensure_database
+        from market.core.db import ensure_database
 
         ensure_database(self.url("postgres"), name)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from market.i18n import N_
+from market.core.i18n import N_
 
 
 @dataclass

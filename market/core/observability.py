@@ -10,7 +10,7 @@ from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from market.problems import problem_for
+from market.core.problems import problem_for
 
 
 class JsonFormatter(logging.Formatter):

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from market.errors import DomainError, FieldError, validation_errors
+from market.core.errors import DomainError, FieldError, validation_errors
 
 M = TypeVar("M", bound=BaseModel)
 

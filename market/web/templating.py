@@ -22,8 +22,8 @@ from litestar.utils.scope.state import ScopeState
 from markupsafe import Markup, escape
 
 from market.accounts.models import ROLE_LABELS
-from market.db import ROOT
-from market.i18n import HTML_LANG, LABEL, LANG_COOKIE, LOCALES, N_, gettext_for, negotiate
+from market.core.db import ROOT
+from market.core.i18n import HTML_LANG, LABEL, LANG_COOKIE, LOCALES, N_, gettext_for, negotiate
 from market.security.auth import current_principal
 from market.security.redirects import local_path
 
@@ -146,7 +146,7 @@ PLAIN_MESSAGES = 10_000
 
 class LocaleGettext:
     """gettext that also says which language it speaks, for messages that carry their
-    own Chinese text (market.errors.Message.zh)."""
+    own Chinese text (market.core.errors.Message.zh)."""
 
     def __init__(self, locale: str, gettext: Any) -> None:
         self.locale = locale

@@ -1,0 +1,1 @@
+"""The inbox: messages the platform leaves for a person (awards, objections, contracts)."""
