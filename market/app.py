@@ -21,35 +21,43 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market import __version__
 from market.accounts.api import AccountsApi
 from market.accounts.web import AccountPages
-from market.agencies.api import AgencyApi, ReferenceApi
+from market.agencies.api import AgencyApi
 from market.agencies.web import AgencyPages
+from market.agencies.web_agency import AgencyOwnPages
+from market.agencies.web_staff import AgencyReviewPages
+from market.bids.api import BidApi, ReceiptKeyApi
+from market.bids.receipts import ReceiptSigner
+from market.bids.web import BidPages
+from market.contracts import service as contracts_service
 from market.contracts.api import ContractApi
 from market.contracts.scheduler import OverdueTask
 from market.contracts.web import ContractPages
 from market.core.channels import ReconnectingAsyncPgChannelsBackend
 from market.core.config import ConfigError, Settings
 from market.core.db import ROOT, Database, to_asyncpg_dsn
-from market.core.observability import access_log_middleware, configure_logging
-from market.core.problems import handle
+from market.inbox.api import MessageApi
 from market.log.api import LogApi
-from market.log.receipts import ReceiptSigner
 from market.log.signer import LogSigner
 from market.log.store import Checkpointer
 from market.log.web import LogPages
-from market.notices.api import NoticeApi, OwnerApi, ReceiptKeyApi
+from market.notices.api import NoticeApi, OwnerApi
 from market.notices.secrets import SecretSealer
 from market.notices.web import NoticePages
+from market.notices.web_owner import OwnerNoticePages
+from market.notices.web_staff import StaffNoticePages
 from market.ocds.api import OcdsApi
 from market.ocds.web import OpenDataPages
 from market.ratings.api import RatingApi
 from market.ratings.web import RatingPages
+from market.reference.api import ReferenceApi
 from market.security.auth import auth_middleware_factory
 from market.security.csrf import CSRF_HEADER, csrf_middleware_factory
 from market.security.headers import add_security_headers
 from market.security.hosts import allowed_hosts_middleware_factory
 from market.security.ratelimit import FailureBackoff, SlidingWindowLimiter
 from market.security.swagger import StaticSwaggerRenderPlugin
-from market.selection.api import MessageApi, SelectionApi
+from market.selection import service as selection_service
+from market.selection.api import SelectionApi
 from market.selection.api import context as selection_context
 from market.selection.beacon import DrandRelays
 from market.selection.beacon import available as beacon_available
@@ -59,9 +67,11 @@ from market.selection.web import SelectionPages
 from market.site.web import HealthApi, SitePages
 from market.stats.api import StatsApi
 from market.stats.web import StatsPages
-from market.supervision.flags_web import FlagApi, FlagPages
+from market.supervision.flags.web import FlagApi, FlagPages
 from market.supervision.web import SupervisionPages
+from market.web.observability import access_log_middleware, configure_logging
 from market.web.openapi import document_problems, link_operations
+from market.web.problems import handle
 
 
 async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
@@ -79,7 +89,7 @@ async def provide_reader(state: State) -> AsyncIterator[Any]:
         yield reader
 
 
-def _lifespan(database: Database | None):  # type: ignore[no-untyped-def]
+def _lifespan(database: Database | None):
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         settings: Settings = app.state.settings
@@ -144,9 +154,18 @@ def _channels(settings: Settings) -> list[ChannelsPlugin]:
     ]
 
 
+def wire_services() -> None:
+    """What one domain's service does on another's events, where an import would point
+    upward (contracts.service builds on selection.service, so selection cannot call it).
+    Idempotent: create_app calls it, and so does whatever uses the services without the app
+    (the demo data, the tests)."""
+    selection_service.on_award_declined(contracts_service.AWARD_DECLINED)
+
+
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Litestar:
     """Build the app. ``database`` lets tests hand in sessions bound to a rolled-back
     transaction; otherwise the engine is created from ``settings`` in the lifespan."""
+    wire_services()
     settings = (settings or Settings.from_env()).with_secret()
     if settings.beacon == "drand" and not beacon_available():
         raise ConfigError(
@@ -202,10 +221,16 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             AgencyApi,
             OwnerApi,
             NoticeApi,
+            BidApi,
             ReceiptKeyApi,
             LogPages,
             AgencyPages,
+            AgencyOwnPages,
+            AgencyReviewPages,
             NoticePages,
+            OwnerNoticePages,
+            StaffNoticePages,
+            BidPages,
             SelectionApi,
             MessageApi,
             SelectionPages,

@@ -163,7 +163,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_log_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from market.log import verifier
+    from market.protocol import verifier
 
     since = verifier.read_since(args.since)
     progress = None if args.json else verifier.progress_bar()
@@ -202,13 +202,13 @@ def cmd_log_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_log_witness(args: argparse.Namespace, settings: Settings) -> int:
-    from market.log import witness
+    from market.protocol import witness
 
     return witness.run(args.url, args.state, key=args.key)
 
 
 def cmd_log_cosign(args: argparse.Namespace, settings: Settings) -> int:
-    from market.log import cosign
+    from market.protocol import cosign
 
     return cosign.run_cosign(
         args.url,
@@ -253,7 +253,7 @@ def cmd_ocds_export(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    from market.backup import run_backup
+    from market.backup.commands import run_backup
 
     return run_backup(settings, Path(args.out))
 
@@ -261,7 +261,7 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    from market.backup import run_restore
+    from market.backup.commands import run_restore
 
     return run_restore(settings, Path(args.source), force=args.force)
 
@@ -304,12 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--url", default=None, help="verify a running server through its API instead of the database"
     )
-    from market.log.verifier import add_arguments
+    from market.protocol.verifier import add_arguments
 
     add_arguments(verify)
     verify.set_defaults(func=cmd_log_verify)
 
-    from market.log.witness import EXIT_CODES_HELP
+    from market.protocol.witness import EXIT_CODES_HELP
 
     witness = log_sub.add_parser(
         "witness",
@@ -400,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="load the demo data (idempotent)")
     demo.set_defaults(func=cmd_demo)
 
-    from market.backup import EXIT_CODES_HELP as BACKUP_EXIT_CODES
+    from market.backup.errors import EXIT_CODES_HELP as BACKUP_EXIT_CODES
 
     backup = sub.add_parser(
         "backup",
@@ -441,7 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_receipt_check(args: argparse.Namespace, settings: Settings) -> int:
-    from market.log import receipt_check
+    from market.protocol import receipt_check
 
     try:
         return receipt_check.main(args.file, args.url, as_json=args.json)

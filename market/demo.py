@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.accounts import service as accounts
 from market.accounts.models import Role, UserCreate
 from market.agencies.demo import load_demo_agencies
+from market.app import wire_services
 from market.contracts.demo import load_demo_contracts
 from market.core.config import Settings
 from market.notices.demo import load_demo_notices
@@ -26,6 +27,7 @@ DEMO_USERS = [
 
 
 async def load_demo(session: AsyncSession, *, settings: Settings, out: TextIO) -> None:
+    wire_services()  # the demo declines awards through the services, as the app does
     print("Demo accounts (password for all: %s):" % DEMO_PASSWORD, file=out)
     for email, name, role in DEMO_USERS:
         user = await accounts.find_by_email(session, email)

@@ -3,11 +3,12 @@
 from market.accounts.models import AppUser, PasswordReset
 from market.agencies.models import Agency, AgencyCategory, AgencyDocument, AgencyReview, Qualification
 from market.contracts.models import Contract, Deliverable, Milestone
+from market.inbox.models import Message
 from market.log.models import LogCheckpoint, LogCosignature, LogCosigner, LogEntry, LogSubtree
 from market.notices.models import Bid, Notice, NoticeAvoid, NoticeRevision, NoticeSecret, OwnerOrg, Project
 from market.ratings.models import Rating
 from market.reference.models import CategoryLevel, Region, ServiceCategory
-from market.selection.models import Award, Message, Objection, Selection
+from market.selection.models import Award, Objection, Selection
 
 __all__ = [
     "Agency",

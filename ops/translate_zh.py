@@ -1025,7 +1025,7 @@ ZH = {
     "Each rating that has not been voided adds (average of its five scores − {neutral}) × {step} points: from −10 for all ones to +10 for all fives.": "每条未作废的评价计入（五项评分的平均分 − {neutral}）× {step} 分：全 1 分为 −10，全 5 分为 +10。",
     "Each score is a whole number from 1 to 5.": "每项评分为 1 到 5 的整数。",
     "Event": "事件",
-    "Every agency has a credit score between 0 and 200, computed the same way for all from public facts: owners' ratings and the agency's own record in the marketplace. The formula is version {version}; its code is market/ratings/credit.py.": "每个中介机构都有 0 到 200 之间的信用分，依据公开事实对所有机构统一计算：业主的评价和机构在中介超市中的履约记录。公式版本为 {version}，代码见 market/ratings/credit.py。",
+    "Every agency has a credit score between 0 and 200, computed the same way for all from public facts: owners' ratings and the agency's own record in the marketplace. The formula is version {version}; its code is market/ratings/rules.py.": "每个中介机构都有 0 到 200 之间的信用分，依据公开事实对所有机构统一计算：业主的评价和机构在中介超市中的履约记录。公式版本为 {version}，代码见 market/ratings/rules.py。",
     "Every agency starts from {base} points.": "每个机构的基础分为 {base} 分。",
     "Examples": "示例",
     "Give a reason of at least 5 characters; it is published.": "请填写至少 5 个字的理由；理由将公开。",

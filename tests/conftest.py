@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from market.app import create_app
+from market.app import create_app, wire_services
 from market.core.config import Settings, normalize_database_url
 from market.core.db import Database, to_asyncpg_dsn, upgrade
 from market.core.pgembed import EmbeddedPostgres
@@ -113,6 +113,12 @@ def run_blocking(coro: Any) -> Any:
 
 def url_for(server_url: str, name: str) -> str:
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _wired_services() -> None:
+    """The hooks create_app registers, for the tests that call services without an app."""
+    wire_services()
 
 
 @pytest.fixture(scope="session")

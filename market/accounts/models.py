@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import re
 from datetime import datetime
+from typing import Protocol
 
 import sqlalchemy as sa
 from pydantic import field_validator
@@ -19,6 +20,13 @@ MIN_PASSWORD_LENGTH = 10
 # Deliberately plain: the address is confirmed by use, not by a regular expression.
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]+$")
 MAX_PASSWORD_LENGTH = 256
+
+
+class HasRole(Protocol):
+    """Anyone who holds a role: a loaded user or a token's principal (permission checks take either)."""
+
+    @property
+    def role(self) -> str: ...
 
 
 class Role(enum.StrEnum):

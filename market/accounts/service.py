@@ -33,6 +33,7 @@ from market.core.i18n import N_
 from market.core.ids import next_public_id
 from market.core.pagination import decode_cursor, encode_cursor
 from market.log import store as log
+from market.protocol import entry_types
 from market.security.passwords import dummy_hash, hash_password, verify_password
 from market.security.ratelimit import FailureBackoff
 
@@ -89,7 +90,9 @@ async def _insert(session: AsyncSession, *, email: str, password: str, name: str
             [FieldError("email", N_("This e-mail address is already registered."))],
         ) from None
     # Public id and role only: the log never holds names or e-mail addresses.
-    await log.append(session, type="account.created", fields={"user_id": user.public_id, "role": str(role)})
+    await log.append(
+        session, type=entry_types.ACCOUNT_CREATED, fields={"user_id": user.public_id, "role": str(role)}
+    )
     return user
 
 
@@ -143,8 +146,8 @@ async def _end_sessions(session: AsyncSession, user: AppUser) -> None:
     stmt = (
         sa.update(AppUser)
         .where(col(AppUser.id) == user.id)
-        .values(session_version=AppUser.session_version + 1)
-        .returning(AppUser.session_version)
+        .values(session_version=col(AppUser.session_version) + 1)
+        .returning(col(AppUser.session_version))
     )
     version = int(
         (await session.execute(stmt, execution_options={"synchronize_session": False})).scalar_one()
@@ -162,7 +165,7 @@ async def _close_reset_links(session: AsyncSession, user: AppUser, *, now: datet
             col(PasswordReset.user_id) == user.id,
             col(PasswordReset.used_at).is_(None),
             col(PasswordReset.superseded_at).is_(None),
-        )  # type: ignore[union-attr]
+        )
         .values(superseded_at=now)
     )
 
@@ -204,7 +207,7 @@ async def change_password(
         same = N_("Choose a password different from the current one.")
         raise InvalidInput(same, [FieldError("new_password", same)])
     await _set_password(session, user, new_password)
-    await log.append(session, type="account.password_changed", fields={"user_id": user.public_id})
+    await log.append(session, type=entry_types.ACCOUNT_PASSWORD_CHANGED, fields={"user_id": user.public_id})
     return user
 
 
@@ -256,7 +259,7 @@ async def issue_reset_link(
     await session.flush()
     await log.append(
         session,
-        type="account.password_reset_issued",
+        type=entry_types.ACCOUNT_PASSWORD_RESET_ISSUED,
         fields={
             "user_id": user.public_id,
             "by": actor.public_id if actor is not None else None,
@@ -304,7 +307,7 @@ async def reset_password(session: AsyncSession, *, token: str, new_password: str
     link.used_at = utcnow()
     session.add(link)
     await _set_password(session, user, new_password)
-    await log.append(session, type="account.password_reset", fields={"user_id": user.public_id})
+    await log.append(session, type=entry_types.ACCOUNT_PASSWORD_RESET, fields={"user_id": user.public_id})
     return user
 
 
@@ -363,7 +366,7 @@ async def set_active(
         await _close_reset_links(session, user, now=utcnow())
     await log.append(
         session,
-        type="account.reactivated" if active else "account.deactivated",
+        type=entry_types.ACCOUNT_REACTIVATED if active else entry_types.ACCOUNT_DEACTIVATED,
         fields={"user_id": user.public_id, "by": actor.public_id, "reason": reason},
     )
     return user

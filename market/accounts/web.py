@@ -4,6 +4,7 @@ link)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -16,6 +17,7 @@ from market.accounts import service
 from market.accounts.models import (
     SELF_REGISTERED_ROLES,
     AccountDecision,
+    AppUser,
     PasswordChange,
     PasswordResetInput,
     Role,
@@ -38,7 +40,7 @@ USER_DONE = {
 PASSWORD_FIELDS = ("current_password", "new_password")
 
 
-def _known(fields: tuple[str, ...]):  # type: ignore[no-untyped-def]
+def _known(fields: tuple[str, ...]) -> Callable[[str], str | None]:
     return lambda name: name if name in fields else None
 
 
@@ -261,6 +263,7 @@ class AccountPages(Controller):
         self,
         request: Request[Any, Any, Any],
         session: AsyncSession,
+        viewer: AppUser,
         user_id: str,
         *,
         status_code: int = 200,
@@ -270,7 +273,6 @@ class AccountPages(Controller):
         values: dict[str, str] | None = None,
         link: service.IssuedLink | None = None,
     ) -> Response[str]:
-        viewer = await load_viewer(request, session)
         user = await service.get_by_public_id(session, user_id)
         if user is None:
             raise NotFound(N_("No such account."))
@@ -298,7 +300,9 @@ class AccountPages(Controller):
         user_id: FromPath[str],
         done: FromQuery[str | None] = None,
     ) -> Response[str]:
-        return await self._user_page(request, session, user_id, done=done)
+        return await self._user_page(
+            request, session, await load_viewer(request, session), user_id, done=done
+        )
 
     async def _set_active(
         self,
@@ -309,6 +313,7 @@ class AccountPages(Controller):
         *,
         active: bool,
     ) -> Response[Any]:
+        actor = await load_viewer(request, session)
         values = clean(data)
         form = "reactivate" if active else "deactivate"
         checked, errors = parse(AccountDecision, values)
@@ -318,7 +323,7 @@ class AccountPages(Controller):
                     await service.set_active(
                         session,
                         user_id=user_id,
-                        actor=await load_viewer(request, session),
+                        actor=actor,
                         active=active,
                         reason=checked.reason,
                     )
@@ -327,11 +332,18 @@ class AccountPages(Controller):
                     raise
                 errors = errors_beside_fields(exc, _known(("reason",)))
                 return await self._user_page(
-                    request, session, user_id, status_code=exc.status, form=form, errors=errors, values=values
+                    request,
+                    session,
+                    actor,
+                    user_id,
+                    status_code=exc.status,
+                    form=form,
+                    errors=errors,
+                    values=values,
                 )
             return redirect(f"/admin/users/{user_id}?done={'reactivated' if active else 'deactivated'}")
         return await self._user_page(
-            request, session, user_id, status_code=422, form=form, errors=errors, values=values
+            request, session, actor, user_id, status_code=422, form=form, errors=errors, values=values
         )
 
     @post("/admin/users/{user_id:str}/deactivate", guards=[requires_role(Role.admin)])
@@ -364,6 +376,7 @@ class AccountPages(Controller):
     ) -> Response[Any]:
         """The link is shown on this answer only (no redirect: it must not travel in a URL
         or a cookie), for the administrator to hand to the person."""
+        actor = await load_viewer(request, session)
         values = clean(data)
         checked, errors = parse(AccountDecision, values)
         if checked is not None:
@@ -372,7 +385,7 @@ class AccountPages(Controller):
                     link = await service.issue_reset_link(
                         session,
                         user_id=user_id,
-                        actor=await load_viewer(request, session),
+                        actor=actor,
                         reason=checked.reason,
                     )
             except DomainError as exc:
@@ -382,13 +395,14 @@ class AccountPages(Controller):
                 return await self._user_page(
                     request,
                     session,
+                    actor,
                     user_id,
                     status_code=exc.status,
                     form="reset",
                     errors=errors,
                     values=values,
                 )
-            return await self._user_page(request, session, user_id, link=link)
+            return await self._user_page(request, session, actor, user_id, link=link)
         return await self._user_page(
-            request, session, user_id, status_code=422, form="reset", errors=errors, values=values
+            request, session, actor, user_id, status_code=422, form="reset", errors=errors, values=values
         )

@@ -1,12 +1,12 @@
-"""Agencies over JSON (api-v1.md) plus what the pages need: categories, regions, the
-directory, onboarding, the review workflow, qualifications and documents."""
+"""Agencies over JSON (api-v1.md): the directory, onboarding, the review workflow,
+qualifications and documents. (Categories and regions: market/reference/api.py.)"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
@@ -15,16 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.models import Role
 from market.accounts.session import load_viewer, optional_viewer
-from market.agencies import service
+from market.agencies import queries, service
 from market.agencies.models import AgencyCreate, LinkInput, QualificationInput, ReviewInput, StatusChangeInput
-from market.agencies.present import agency_public, category_public, region_public
+from market.agencies.present import agency_public
 from market.core.clock import today_in_china
 from market.core.errors import FieldError, InvalidInput
 from market.core.i18n import N_
 from market.core.pagination import check_limit
 from market.core.params import RowId
 from market.ratings import service as ratings
-from market.reference import catalogue, regions
 from market.security.auth import requires_login, requires_role
 from market.security.uploads import served_upload
 
@@ -33,27 +32,6 @@ from market.security.uploads import served_upload
 class DocumentUpload:
     file: UploadFile
     kind: str = "licence"
-
-
-class ReferenceApi(Controller):
-    path = "/api/v1"
-    tags = ["reference"]
-
-    @get("/categories", summary="The service catalogue; levels highest first")
-    async def categories(self) -> Response[list[dict[str, Any]]]:
-        return Response(
-            [category_public(c) for c in catalogue.CATEGORIES],
-            headers={"Cache-Control": "public, max-age=3600"},
-        )
-
-    @get("/regions", summary="GB/T 2260 regions under `parent` (no parent: the provinces)")
-    async def regions(self, parent: FromQuery[str | None] = None) -> Response[list[dict[str, Any]]]:
-        if parent is not None:
-            service.check_region(parent, "parent")
-        return Response(
-            [region_public(r) for r in regions.children(parent)],
-            headers={"Cache-Control": "public, max-age=3600"},
-        )
 
 
 class AgencyApi(Controller):
@@ -74,7 +52,7 @@ class AgencyApi(Controller):
     ) -> dict[str, Any]:
         owner = await load_viewer(request, session)
         agency = await service.submit(session, owner=owner, data=data, today=today_in_china())
-        return agency_public(await service.load_profile(session, agency, private=True), private=True)
+        return agency_public(await queries.load_profile(session, agency, private=True), private=True)
 
     @get("/", summary="The public directory: approved agencies (or ?status=suspended|blacklisted)")
     async def list(
@@ -89,7 +67,7 @@ class AgencyApi(Controller):
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = 20,
     ) -> dict[str, Any]:
-        profiles, next_cursor = await service.directory(
+        profiles, next_cursor = await queries.directory(
             session,
             q=q,
             category=category,
@@ -124,7 +102,7 @@ class AgencyApi(Controller):
         agency = await service.agency_of(session, await load_viewer(request, session))
         if agency is None:
             raise NotFound(N_("This account has not registered an agency yet."))
-        return agency_public(await service.load_profile(session, agency, private=True), private=True)
+        return agency_public(await queries.load_profile(session, agency, private=True), private=True)
 
     @get("/{agency_id:str}", summary="One agency; contact details only for itself, admins and supervisors")
     async def detail(
@@ -136,7 +114,7 @@ class AgencyApi(Controller):
         agency = await service.get_agency(session, agency_id)
         viewer = await optional_viewer(request, session)
         private = service.may_see_private(viewer, agency)
-        if agency.status not in [s.value for s in service.PUBLIC_STATUSES] and not private:
+        if agency.status not in [s.value for s in queries.PUBLIC_STATUSES] and not private:
             from market.core.errors import NotFound
 
             raise NotFound(N_("No such agency."))
@@ -145,7 +123,7 @@ class AgencyApi(Controller):
             session, agency, today=today, contract_days=request.app.state.settings.contract_days
         )
         return agency_public(
-            await service.load_profile(session, agency, private=private),
+            await queries.load_profile(session, agency, private=private),
             private=private,
             standing=standing,
             today=today,

@@ -1,4 +1,4 @@
-"""The public (and, for those allowed, private) shape of agencies and reference data."""
+"""The public (and, for those allowed, private) shape of agencies."""
 
 from __future__ import annotations
 
@@ -6,31 +6,14 @@ from datetime import date
 from typing import Any
 
 from market.agencies.models import ReviewStatus
-from market.agencies.service import Profile
+from market.agencies.queries import Profile
 from market.core.clock import today_in_china
 from market.ratings.service import Standing
-from market.reference import catalogue, regions
-
-
-def category_public(category: catalogue.Category) -> dict[str, Any]:
-    return {
-        "code": category.code,
-        "name_zh": category.name_zh,
-        "name_en": category.name_en,
-        "levels": [level.code for level in category.levels],
-        "level_names": [
-            {"code": level.code, "name_zh": level.name_zh, "name_en": level.name_en}
-            for level in category.levels
-        ],
-    }
-
-
-def region_public(region: regions.Region) -> dict[str, Any]:
-    return {"code": region.code, "name_zh": region.name_zh, "name_en": region.name_en, "level": region.level}
+from market.reference import regions
 
 
 def standing_public(standing: Standing | None, today: date) -> dict[str, Any]:
-    """The rating summary and the credit score (market/ratings/credit.py) of one agency."""
+    """The rating summary and the credit score (market/ratings/rules.py) of one agency."""
     standing = standing or Standing()
     scored = standing.credit(today)
     return {

@@ -1,8 +1,12 @@
-"""Read-only queries the agency pages need beyond service.py: the admin's search over
-agencies in any status, and the public directory's page in one statement."""
+"""Read-only queries of agencies: profiles with their categories and qualifications, the
+public directory (through the ORM for the API, in one hand-written statement for the
+page), the reviewers' queue and search, and who is one party with an owner organisation.
+service.py changes state; this module only reads."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -10,10 +14,335 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from market.agencies.models import Agency
-from market.agencies.service import DirectoryFilters, Profile, load_profile
-from market.core.pagination import decode_cursor
+from market.agencies import rules
+from market.agencies.models import (
+    Agency,
+    AgencyCategory,
+    AgencyDocument,
+    AgencyOrgLink,
+    AgencyReview,
+    AgencyStatus,
+    Qualification,
+    ReviewStatus,
+)
+from market.core.errors import FieldError, InvalidInput
+from market.core.i18n import N_
+from market.core.pagination import decode_cursor, encode_cursor
 from market.core.sql import Params, json_column, keyset_page, like_pattern
+from market.reference import catalogue, regions
+
+
+@dataclass
+class Profile:
+    agency: Agency
+    categories: list[str] = field(default_factory=list)
+    qualifications: list[Qualification] = field(default_factory=list)
+    documents: list[AgencyDocument] = field(default_factory=list)
+    reviews: list[AgencyReview] = field(default_factory=list)
+
+    @property
+    def approved_qualifications(self) -> list[Qualification]:
+        return [q for q in self.qualifications if q.status == ReviewStatus.approved]
+
+    @property
+    def pending_qualifications(self) -> list[Qualification]:
+        return [q for q in self.qualifications if q.status == ReviewStatus.pending]
+
+    def facts(self) -> rules.AgencyFacts:
+        """What eligibility needs to know, as plain data."""
+        agency = self.agency
+        return rules.agency_facts(
+            agency_id=agency.public_id,
+            status=agency.status,
+            region=agency.region,
+            status_until=agency.status_until,
+            categories=self.categories,
+            qualifications=(
+                rules.Qualification(
+                    category=q.category,
+                    level=q.level,
+                    certificate_no=q.certificate_no,
+                    valid_until=q.valid_until,
+                    approved=q.status == ReviewStatus.approved,
+                )
+                for q in self.qualifications
+                if q.status in (ReviewStatus.approved, ReviewStatus.pending)
+            ),
+        )
+
+
+async def load_profile(session: AsyncSession, agency: Agency, *, private: bool = False) -> Profile:
+    categories = (
+        (
+            await session.execute(
+                sa.select(col(AgencyCategory.category))
+                .where(col(AgencyCategory.agency_id) == agency.id)
+                .order_by(AgencyCategory.category)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    qualifications = (
+        (
+            await session.execute(
+                sa.select(Qualification)
+                .where(col(Qualification.agency_id) == agency.id)
+                .order_by(col(Qualification.id))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    profile = Profile(agency=agency, categories=list(categories), qualifications=list(qualifications))
+    if private:
+        profile.documents = list(
+            (
+                await session.execute(
+                    sa.select(AgencyDocument)
+                    .where(col(AgencyDocument.agency_id) == agency.id)
+                    .order_by(col(AgencyDocument.id))
+                )
+            )
+            .scalars()
+            .all()
+        )
+        profile.reviews = list(
+            (
+                await session.execute(
+                    sa.select(AgencyReview)
+                    .where(col(AgencyReview.agency_id) == agency.id)
+                    .order_by(col(AgencyReview.id).desc())
+                )
+            )
+            .scalars()
+            .all()
+        )
+    return profile
+
+
+async def load_profiles(session: AsyncSession, agencies: list[Agency]) -> list[Profile]:
+    """Public profiles of many agencies in two queries (a page of the directory)."""
+    ids = [a.id for a in agencies if a.id is not None]
+    categories: dict[int, list[str]] = {i: [] for i in ids}
+    qualifications: dict[int, list[Qualification]] = {i: [] for i in ids}
+    if ids:
+        rows = await session.execute(
+            sa.select(col(AgencyCategory.agency_id), col(AgencyCategory.category))
+            .where(col(AgencyCategory.agency_id).in_(ids))
+            .order_by(AgencyCategory.category)
+        )
+        for agency_id, category in rows.all():
+            categories[agency_id].append(category)
+        stmt = (
+            sa.select(Qualification)
+            .where(col(Qualification.agency_id).in_(ids))
+            .order_by(col(Qualification.id))
+        )
+        for q in (await session.execute(stmt)).scalars().all():
+            qualifications[q.agency_id].append(q)
+    return [
+        Profile(
+            agency=a,
+            categories=categories.get(a.id or 0, []),
+            qualifications=qualifications.get(a.id or 0, []),
+        )
+        for a in agencies
+    ]
+
+
+PUBLIC_STATUSES = (AgencyStatus.approved, AgencyStatus.suspended, AgencyStatus.blacklisted)
+
+
+@dataclass(frozen=True)
+class DirectoryFilters:
+    """The public directory's filters, checked (check_directory): the ORM path (the API)
+    and the page's hand-written statement (queries.directory_page) read the same."""
+
+    status: str
+    name_like: str | None = None  # an ILIKE pattern, escaped...
+    credit_code: str | None = None  # ...or exactly this credit code
+    region_prefix: str | None = None  # the region's digits: its whole area matches
+    category: str | None = None
+    levels: tuple[str, ...] | None = None  # an approved qualification at one of these
+
+
+def check_directory(
+    *,
+    q: str | None = None,
+    category: str | None = None,
+    level: str | None = None,
+    region: str | None = None,
+    status: str | None = None,
+) -> DirectoryFilters:
+    """The directory's filters, or InvalidInput naming the one that cannot apply."""
+    wanted = AgencyStatus.approved.value if not status else status
+    if wanted not in [s.value for s in PUBLIC_STATUSES]:
+        raise InvalidInput(
+            N_("Unknown status filter."),
+            [FieldError("status", N_("Choose approved, suspended or blacklisted."))],
+        )
+    term = q.strip() if q else ""
+    prefix = None
+    if region:
+        rules.check_region(region)
+        prefix = regions.scope_prefix(region)
+    levels = None
+    if category:
+        rules.check_categories([category])
+        if level:
+            codes = catalogue.level_codes(category)
+            if level not in codes:
+                raise InvalidInput(
+                    N_("This category has no such qualification level."),
+                    [
+                        FieldError(
+                            "level",
+                            N_("Choose one of this category's levels: {levels}."),
+                            {"levels": ", ".join(codes)},
+                        )
+                    ],
+                )
+            levels = tuple(codes[: codes.index(level) + 1])  # highest first
+    elif level:
+        raise InvalidInput(
+            N_("Choose a category to filter by level."),
+            [FieldError("level", N_("Choose a category to filter by level."))],
+        )
+    return DirectoryFilters(
+        status=wanted,
+        name_like=like_pattern(term) if term else None,
+        credit_code=term.upper() if term else None,
+        region_prefix=prefix,
+        category=category or None,
+        levels=levels,
+    )
+
+
+async def directory(
+    session: AsyncSession,
+    *,
+    q: str | None = None,
+    category: str | None = None,
+    level: str | None = None,
+    region: str | None = None,
+    status: str | None = None,
+    cursor: str | None = None,
+    limit: int = 20,
+) -> tuple[list[Profile], str | None]:
+    """The public directory: approved agencies (or suspended/blacklisted ones when asked),
+    newest first, filtered; each with categories and approved qualifications."""
+    after = decode_cursor(cursor)
+    filters = check_directory(q=q, category=category, level=level, region=region, status=status)
+    stmt = (
+        sa.select(Agency)
+        .where(col(Agency.status) == filters.status)
+        .order_by(col(Agency.id).desc())
+        .limit(limit + 1)
+    )
+    if after is not None:
+        stmt = stmt.where(col(Agency.id) < after)
+    if filters.name_like:
+        stmt = stmt.where(
+            sa.or_(
+                col(Agency.name).ilike(filters.name_like, escape="\\"),
+                col(Agency.credit_code) == filters.credit_code,
+            )
+        )
+    if filters.region_prefix:
+        stmt = stmt.where(col(Agency.region).startswith(filters.region_prefix))
+    if filters.category:
+        stmt = stmt.where(
+            sa.exists().where(
+                col(AgencyCategory.agency_id) == Agency.id, col(AgencyCategory.category) == filters.category
+            )
+        )
+    if filters.levels:
+        stmt = stmt.where(
+            sa.exists().where(
+                col(Qualification.agency_id) == Agency.id,
+                col(Qualification.category) == filters.category,
+                col(Qualification.status) == ReviewStatus.approved.value,
+                col(Qualification.level).in_(filters.levels),
+            )
+        )
+    agencies = list((await session.execute(stmt)).scalars().all())
+    last = agencies[limit - 1].id if len(agencies) > limit else None
+    next_cursor = encode_cursor(last) if last is not None else None
+    return await load_profiles(session, agencies[:limit]), next_cursor
+
+
+async def related_to_org(
+    session: AsyncSession, org_id: int | None, agency_ids: Sequence[str] | None = None
+) -> set[str]:
+    """The agencies (public ids; among ``agency_ids`` when given) that are one party with the
+    owner organisation: the same unified social credit code, or linked by an admin. They can
+    never bid on, or be named directly by, its notices (no dealing with yourself)."""
+    if org_id is None:
+        return set()
+    from market.notices.models import OwnerOrg  # notices build on agencies, not the reverse
+
+    same_code = sa.select(col(OwnerOrg.credit_code)).where(col(OwnerOrg.id) == org_id).scalar_subquery()
+    linked = sa.select(col(AgencyOrgLink.agency_id)).where(col(AgencyOrgLink.org_id) == org_id)
+    stmt = sa.select(col(Agency.public_id)).where(
+        sa.or_(col(Agency.credit_code) == same_code, col(Agency.id).in_(linked))
+    )
+    if agency_ids is not None:
+        stmt = stmt.where(col(Agency.public_id).in_(list(agency_ids)))
+    return set((await session.execute(stmt)).scalars().all())
+
+
+async def orgs_sharing_credit_code(
+    session: AsyncSession, agencies: Sequence[Agency]
+) -> dict[int, tuple[str, str]]:
+    """For the reviewer: agencies registered with the credit code of an owner organisation
+    ({agency row id: (org public id, org name)})."""
+    from market.notices.models import OwnerOrg
+
+    codes = {a.credit_code: a.id for a in agencies if a.id is not None}
+    if not codes:
+        return {}
+    stmt = sa.select(col(OwnerOrg.credit_code), col(OwnerOrg.public_id), col(OwnerOrg.name)).where(
+        col(OwnerOrg.credit_code).in_(list(codes))
+    )
+    return {codes[code]: (public_id, name) for code, public_id, name in (await session.execute(stmt)).all()}
+
+
+async def review_queue(session: AsyncSession) -> tuple[list[Profile], list[tuple[Agency, Qualification]]]:
+    """Agencies waiting for review, oldest first, and qualifications waiting on approved agencies."""
+    pending = (
+        (
+            await session.execute(
+                sa.select(Agency)
+                .where(col(Agency.status) == AgencyStatus.pending.value)
+                .order_by(col(Agency.updated_at))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    changes = (
+        await session.execute(
+            sa.select(Agency, Qualification)
+            .join(Qualification, col(Qualification.agency_id) == Agency.id)
+            .where(
+                col(Qualification.status) == ReviewStatus.pending.value,
+                col(Agency.status) != AgencyStatus.pending.value,
+            )
+            .order_by(col(Qualification.id))
+        )
+    ).all()
+    return [await load_profile(session, a, private=True) for a in pending], [(a, q) for a, q in changes]
+
+
+async def counts(session: AsyncSession) -> dict[str, int]:
+    rows = (
+        await session.execute(sa.select(col(Agency.status), sa.func.count()).group_by(Agency.status))
+    ).all()
+    out = {s.value: 0 for s in AgencyStatus}
+    out.update({str(status): int(n) for status, n in rows})
+    return out
+
 
 SEARCH_LIMIT = 50
 
@@ -95,3 +424,22 @@ async def directory_rows(
 def graded(row: Any) -> list[tuple[str, str]]:
     """The row's approved qualifications that have a level, as (category, level)."""
     return [(c, lv) for c, lv in json_column(row["graded"])]
+
+
+async def names_by_public_id(session: AsyncSession, ids: Iterable[str]) -> dict[str, str]:
+    """Public id -> name, for the agencies a page mentions (one query)."""
+    wanted = sorted({i for i in ids if i})
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        sa.select(col(Agency.public_id), col(Agency.name)).where(col(Agency.public_id).in_(wanted))
+    )
+    return {public_id: name for public_id, name in rows.all()}
+
+
+async def by_ids(session: AsyncSession, ids: Iterable[int]) -> list[Agency]:
+    """The agencies with these internal ids (one query)."""
+    wanted = list(ids)
+    if not wanted:
+        return []
+    return list((await session.execute(sa.select(Agency).where(col(Agency.id).in_(wanted)))).scalars().all())

@@ -1,4 +1,6 @@
-"""Who may bid for what: eligibility as a pure function of plain facts.
+"""The agencies' pure rules: who may bid for what (eligibility as a function of plain facts),
+the checks of what an agency submits (credit code, region, categories, qualifications),
+and the automatic suspension after repeated declines.
 
 The selection service and the pages ask the same question through :func:`eligibility`,
 so an agency is never shown as eligible on one screen and refused on the other. Every
@@ -11,11 +13,15 @@ or suspended "until" includes that day.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Final
 
+from market.agencies.creditcode import CreditCodeError, validate_credit_code
+from market.agencies.models import QualificationInput
+from market.core.errors import FieldError, InvalidInput
+from market.core.i18n import N_
 from market.reference import catalogue, regions
 
 STATUSES: Final = ("pending", "approved", "rejected", "suspended", "blacklisted")
@@ -313,3 +319,127 @@ def expiring_soon(
         (q for q in qualifications if q.approved and today <= q.valid_until <= horizon),
         key=lambda q: (q.valid_until, q.category, q.certificate_no),
     )
+
+
+# -- the automatic suspension --------------------------------------------------------------------
+#
+# ``declines_to_suspend`` declines (default 2) within the last ``decline_window_days``
+# (default 365) suspend an approved agency for ``suspension_days``: the platform's rule,
+# applied by agencies.service.suspend_automatically after each decline.
+
+
+def should_suspend(
+    decline_dates: Iterable[date], today: date, *, declines_to_suspend: int, window_days: int
+) -> bool:
+    """True when at least ``declines_to_suspend`` declines fall within the last
+    ``window_days`` days (today included). A threshold of 0 turns the rule off."""
+    if declines_to_suspend <= 0:
+        return False
+    recent = [d for d in decline_dates if 0 <= (today - d).days < window_days]
+    return len(recent) >= declines_to_suspend
+
+
+def automatic_reason(count: int, window_days: int) -> str:
+    months = round(window_days * 12 / 365)
+    return f"automatic: {count} declines within {months} months"
+
+
+@dataclass(frozen=True)
+class AutomaticSuspension:
+    reason: str
+    until: date
+
+
+def automatic_suspension(
+    decline_dates: Iterable[date],
+    today: date,
+    *,
+    last_suspended_on: date | None,
+    declines_to_suspend: int,
+    window_days: int,
+    suspension_days: int,
+) -> AutomaticSuspension | None:
+    """The suspension the declines call for today, or None. Declines that already led to a
+    suspension (on or before ``last_suspended_on``) are spent: after it ends (or is lifted)
+    the count starts again, instead of one new decline suspending the agency at once."""
+    dates = [d for d in decline_dates if last_suspended_on is None or d > last_suspended_on]
+    if not should_suspend(dates, today, declines_to_suspend=declines_to_suspend, window_days=window_days):
+        return None
+    count = sum(1 for d in dates if 0 <= (today - d).days < window_days)
+    return AutomaticSuspension(
+        reason=automatic_reason(count, window_days), until=today + timedelta(days=suspension_days)
+    )
+
+
+# -- checks of what an agency submits (raise InvalidInput naming the field) -------------------------
+
+
+def check_credit_code(text: str, field_name: str = "credit_code") -> str:
+    try:
+        return validate_credit_code(text).code
+    except CreditCodeError as exc:
+        # The checker's own words say exactly which check failed and what it expected.
+        raise InvalidInput(
+            N_("The credit code is not valid."), [FieldError(field_name, str(exc), zh=exc.message_zh)]
+        ) from None
+
+
+def check_region(code: str, field_name: str = "region") -> str:
+    try:
+        return regions.region(code).code
+    except regions.UnknownRegion:
+        raise InvalidInput(
+            N_("Unknown region."),
+            [FieldError(field_name, N_("Choose a region from the list (GB/T 2260 code)."))],
+        ) from None
+
+
+def check_categories(codes: Sequence[str]) -> list[str]:
+    unique = list(dict.fromkeys(c.strip() for c in codes))
+    for code in unique:
+        try:
+            catalogue.category(code)
+        except catalogue.UnknownCategory:
+            raise InvalidInput(
+                N_("Unknown service category."),
+                [FieldError("categories", N_("Unknown service category: {code}."), {"code": code})],
+            ) from None
+    return unique
+
+
+def check_qualification(
+    q: QualificationInput, *, categories: Sequence[str] | None, today: date, where: str
+) -> None:
+    try:
+        levels = catalogue.level_codes(q.category)
+    except catalogue.UnknownCategory:
+        raise InvalidInput(
+            N_("Unknown service category."),
+            [FieldError(f"{where}.category", N_("Unknown service category: {code}."), {"code": q.category})],
+        ) from None
+    if categories is not None and q.category not in categories:
+        raise InvalidInput(
+            N_("A qualification must be for one of the agency's service categories."),
+            [FieldError(f"{where}.category", N_("Add this category to the agency's services first."))],
+        )
+    if levels and q.level not in levels:
+        raise InvalidInput(
+            N_("This category has no such qualification level."),
+            [
+                FieldError(
+                    f"{where}.level",
+                    N_("Choose one of this category's levels: {levels}."),
+                    {"levels": ", ".join(levels)},
+                )
+            ],
+        )
+    if not levels and q.level is not None:
+        raise InvalidInput(
+            N_("This category has no qualification levels."),
+            [FieldError(f"{where}.level", N_("Leave the level empty for this category."))],
+        )
+    if q.valid_until < today:
+        raise InvalidInput(
+            N_("The certificate has already expired."),
+            [FieldError(f"{where}.valid_until", N_("The certificate has already expired."))],
+        )

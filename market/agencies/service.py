@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from market.accounts.models import AppUser, Role
-from market.agencies import rules
-from market.agencies.creditcode import CreditCodeError, validate_credit_code
+from market.accounts.models import AppUser, HasRole, Role
+from market.agencies import queries, rules
 from market.agencies.models import (
     Agency,
     AgencyCategory,
@@ -36,14 +34,14 @@ from market.agencies.models import (
     ReviewStatus,
 )
 from market.core import text
-from market.core.clock import utcnow
+from market.core.clock import CHINA, utcnow
+from market.core.config import Settings
 from market.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from market.core.i18n import N_
 from market.core.ids import next_public_id
-from market.core.pagination import decode_cursor, encode_cursor
-from market.core.sql import like_pattern
+from market.inbox import service as inbox
 from market.log import store as log
-from market.reference import catalogue, regions
+from market.protocol import entry_types
 from market.security import uploads
 
 AGENCY_ID_SEQUENCE = "agency_public_seq"
@@ -57,117 +55,7 @@ SIGNATURES = (
 )
 
 
-@dataclass
-class Profile:
-    agency: Agency
-    categories: list[str] = field(default_factory=list)
-    qualifications: list[Qualification] = field(default_factory=list)
-    documents: list[AgencyDocument] = field(default_factory=list)
-    reviews: list[AgencyReview] = field(default_factory=list)
-
-    @property
-    def approved_qualifications(self) -> list[Qualification]:
-        return [q for q in self.qualifications if q.status == ReviewStatus.approved]
-
-    @property
-    def pending_qualifications(self) -> list[Qualification]:
-        return [q for q in self.qualifications if q.status == ReviewStatus.pending]
-
-    def facts(self) -> rules.AgencyFacts:
-        """What eligibility needs to know, as plain data."""
-        agency = self.agency
-        return rules.agency_facts(
-            agency_id=agency.public_id,
-            status=agency.status,
-            region=agency.region,
-            status_until=agency.status_until,
-            categories=self.categories,
-            qualifications=(
-                rules.Qualification(
-                    category=q.category,
-                    level=q.level,
-                    certificate_no=q.certificate_no,
-                    valid_until=q.valid_until,
-                    approved=q.status == ReviewStatus.approved,
-                )
-                for q in self.qualifications
-                if q.status in (ReviewStatus.approved, ReviewStatus.pending)
-            ),
-        )
-
-
 # -- checks -----------------------------------------------------------------------------------
-
-
-def check_credit_code(text: str, field_name: str = "credit_code") -> str:
-    try:
-        return validate_credit_code(text).code
-    except CreditCodeError as exc:
-        # The checker's own words say exactly which check failed and what it expected.
-        raise InvalidInput(
-            N_("The credit code is not valid."), [FieldError(field_name, str(exc), zh=exc.message_zh)]
-        ) from None
-
-
-def check_region(code: str, field_name: str = "region") -> str:
-    try:
-        return regions.region(code).code
-    except regions.UnknownRegion:
-        raise InvalidInput(
-            N_("Unknown region."),
-            [FieldError(field_name, N_("Choose a region from the list (GB/T 2260 code)."))],
-        ) from None
-
-
-def check_categories(codes: Sequence[str]) -> list[str]:
-    unique = list(dict.fromkeys(c.strip() for c in codes))
-    for code in unique:
-        try:
-            catalogue.category(code)
-        except catalogue.UnknownCategory:
-            raise InvalidInput(
-                N_("Unknown service category."),
-                [FieldError("categories", N_("Unknown service category: {code}."), {"code": code})],
-            ) from None
-    return unique
-
-
-def check_qualification(
-    q: QualificationInput, *, categories: Sequence[str] | None, today: date, where: str
-) -> None:
-    try:
-        levels = catalogue.level_codes(q.category)
-    except catalogue.UnknownCategory:
-        raise InvalidInput(
-            N_("Unknown service category."),
-            [FieldError(f"{where}.category", N_("Unknown service category: {code}."), {"code": q.category})],
-        ) from None
-    if categories is not None and q.category not in categories:
-        raise InvalidInput(
-            N_("A qualification must be for one of the agency's service categories."),
-            [FieldError(f"{where}.category", N_("Add this category to the agency's services first."))],
-        )
-    if levels and q.level not in levels:
-        raise InvalidInput(
-            N_("This category has no such qualification level."),
-            [
-                FieldError(
-                    f"{where}.level",
-                    N_("Choose one of this category's levels: {levels}."),
-                    {"levels": ", ".join(levels)},
-                )
-            ],
-        )
-    if not levels and q.level is not None:
-        raise InvalidInput(
-            N_("This category has no qualification levels."),
-            [FieldError(f"{where}.level", N_("Leave the level empty for this category."))],
-        )
-    if q.valid_until < today:
-        raise InvalidInput(
-            N_("The certificate has already expired."),
-            [FieldError(f"{where}.valid_until", N_("The certificate has already expired."))],
-        )
 
 
 def check_publishable(text: str, field_name: str) -> str:
@@ -217,84 +105,10 @@ async def agency_of(session: AsyncSession, owner: AppUser) -> Agency | None:
     ).scalar_one_or_none()
 
 
-async def load_profile(session: AsyncSession, agency: Agency, *, private: bool = False) -> Profile:
-    categories = (
-        (
-            await session.execute(
-                sa.select(col(AgencyCategory.category))
-                .where(col(AgencyCategory.agency_id) == agency.id)
-                .order_by(AgencyCategory.category)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    qualifications = (
-        (
-            await session.execute(
-                sa.select(Qualification)
-                .where(col(Qualification.agency_id) == agency.id)
-                .order_by(col(Qualification.id))
-            )
-        )
-        .scalars()
-        .all()
-    )
-    profile = Profile(agency=agency, categories=list(categories), qualifications=list(qualifications))
-    if private:
-        profile.documents = list(
-            (
-                await session.execute(
-                    sa.select(AgencyDocument)
-                    .where(col(AgencyDocument.agency_id) == agency.id)
-                    .order_by(col(AgencyDocument.id))
-                )
-            )
-            .scalars()
-            .all()
-        )
-        profile.reviews = list(
-            (
-                await session.execute(
-                    sa.select(AgencyReview)
-                    .where(col(AgencyReview.agency_id) == agency.id)
-                    .order_by(col(AgencyReview.id).desc())
-                )
-            )
-            .scalars()
-            .all()
-        )
-    return profile
-
-
-async def load_profiles(session: AsyncSession, agencies: list[Agency]) -> list[Profile]:
-    """Public profiles of many agencies in two queries (a page of the directory)."""
-    ids = [a.id for a in agencies if a.id is not None]
-    categories: dict[int, list[str]] = {i: [] for i in ids}
-    qualifications: dict[int, list[Qualification]] = {i: [] for i in ids}
-    if ids:
-        rows = await session.execute(
-            sa.select(col(AgencyCategory.agency_id), AgencyCategory.category)
-            .where(col(AgencyCategory.agency_id).in_(ids))
-            .order_by(AgencyCategory.category)
-        )
-        for agency_id, category in rows.all():
-            categories[agency_id].append(category)
-        stmt = (
-            sa.select(Qualification)
-            .where(col(Qualification.agency_id).in_(ids))
-            .order_by(col(Qualification.id))
-        )
-        for q in (await session.execute(stmt)).scalars().all():
-            qualifications[q.agency_id].append(q)
-    return [
-        Profile(
-            agency=a,
-            categories=categories.get(a.id or 0, []),
-            qualifications=qualifications.get(a.id or 0, []),
-        )
-        for a in agencies
-    ]
+def may_review(who: HasRole | None) -> bool:
+    """Reviewing agencies (approving, rejecting, qualifications, links) is the admins' work;
+    supervisors see the queue without acting on it."""
+    return who is not None and who.role == Role.admin
 
 
 def may_see_private(viewer: AppUser | None, agency: Agency) -> bool:
@@ -305,157 +119,13 @@ def may_see_private(viewer: AppUser | None, agency: Agency) -> bool:
     return viewer.role in (Role.admin, Role.supervisor) or viewer.id == agency.owner_id
 
 
-PUBLIC_STATUSES = (AgencyStatus.approved, AgencyStatus.suspended, AgencyStatus.blacklisted)
-
-
-@dataclass(frozen=True)
-class DirectoryFilters:
-    """The public directory's filters, checked (check_directory): the ORM path (the API)
-    and the page's hand-written statement (queries.directory_page) read the same."""
-
-    status: str
-    name_like: str | None = None  # an ILIKE pattern, escaped...
-    credit_code: str | None = None  # ...or exactly this credit code
-    region_prefix: str | None = None  # the region's digits: its whole area matches
-    category: str | None = None
-    levels: tuple[str, ...] | None = None  # an approved qualification at one of these
-
-
-def check_directory(
-    *,
-    q: str | None = None,
-    category: str | None = None,
-    level: str | None = None,
-    region: str | None = None,
-    status: str | None = None,
-) -> DirectoryFilters:
-    """The directory's filters, or InvalidInput naming the one that cannot apply."""
-    wanted = AgencyStatus.approved.value if not status else status
-    if wanted not in [s.value for s in PUBLIC_STATUSES]:
-        raise InvalidInput(
-            N_("Unknown status filter."),
-            [FieldError("status", N_("Choose approved, suspended or blacklisted."))],
-        )
-    term = q.strip() if q else ""
-    prefix = None
-    if region:
-        check_region(region)
-        prefix = regions.scope_prefix(region)
-    levels = None
-    if category:
-        check_categories([category])
-        if level:
-            codes = catalogue.level_codes(category)
-            if level not in codes:
-                raise InvalidInput(
-                    N_("This category has no such qualification level."),
-                    [
-                        FieldError(
-                            "level",
-                            N_("Choose one of this category's levels: {levels}."),
-                            {"levels": ", ".join(codes)},
-                        )
-                    ],
-                )
-            levels = tuple(codes[: codes.index(level) + 1])  # highest first
-    elif level:
-        raise InvalidInput(
-            N_("Choose a category to filter by level."),
-            [FieldError("level", N_("Choose a category to filter by level."))],
-        )
-    return DirectoryFilters(
-        status=wanted,
-        name_like=like_pattern(term) if term else None,
-        credit_code=term.upper() if term else None,
-        region_prefix=prefix,
-        category=category or None,
-        levels=levels,
-    )
-
-
-async def directory(
-    session: AsyncSession,
-    *,
-    q: str | None = None,
-    category: str | None = None,
-    level: str | None = None,
-    region: str | None = None,
-    status: str | None = None,
-    cursor: str | None = None,
-    limit: int = 20,
-) -> tuple[list[Profile], str | None]:
-    """The public directory: approved agencies (or suspended/blacklisted ones when asked),
-    newest first, filtered; each with categories and approved qualifications."""
-    after = decode_cursor(cursor)
-    filters = check_directory(q=q, category=category, level=level, region=region, status=status)
-    stmt = (
-        sa.select(Agency)
-        .where(col(Agency.status) == filters.status)
-        .order_by(col(Agency.id).desc())
-        .limit(limit + 1)
-    )
-    if after is not None:
-        stmt = stmt.where(col(Agency.id) < after)
-    if filters.name_like:
-        stmt = stmt.where(
-            sa.or_(
-                col(Agency.name).ilike(filters.name_like, escape="\\"),
-                col(Agency.credit_code) == filters.credit_code,
-            )
-        )
-    if filters.region_prefix:
-        stmt = stmt.where(col(Agency.region).startswith(filters.region_prefix))
-    if filters.category:
-        stmt = stmt.where(
-            sa.exists().where(
-                col(AgencyCategory.agency_id) == Agency.id, col(AgencyCategory.category) == filters.category
-            )
-        )
-    if filters.levels:
-        stmt = stmt.where(
-            sa.exists().where(
-                col(Qualification.agency_id) == Agency.id,
-                col(Qualification.category) == filters.category,
-                col(Qualification.status) == ReviewStatus.approved.value,
-                col(Qualification.level).in_(filters.levels),
-            )
-        )
-    agencies = list((await session.execute(stmt)).scalars().all())
-    next_cursor = (
-        encode_cursor(agencies[limit - 1].id)
-        if len(agencies) > limit and agencies[limit - 1].id is not None
-        else None
-    )
-    return await load_profiles(session, agencies[:limit]), next_cursor
-
-
-async def related_to_org(
-    session: AsyncSession, org_id: int | None, agency_ids: Sequence[str] | None = None
-) -> set[str]:
-    """The agencies (public ids; among ``agency_ids`` when given) that are one party with the
-    owner organisation: the same unified social credit code, or linked by an admin. They can
-    never bid on, or be named directly by, its notices (no dealing with yourself)."""
-    if org_id is None:
-        return set()
-    from market.notices.models import OwnerOrg  # notices build on agencies, not the reverse
-
-    same_code = sa.select(col(OwnerOrg.credit_code)).where(col(OwnerOrg.id) == org_id).scalar_subquery()
-    linked = sa.select(col(AgencyOrgLink.agency_id)).where(col(AgencyOrgLink.org_id) == org_id)
-    stmt = sa.select(col(Agency.public_id)).where(
-        sa.or_(col(Agency.credit_code) == same_code, Agency.id.in_(linked))
-    )  # type: ignore[union-attr]
-    if agency_ids is not None:
-        stmt = stmt.where(Agency.public_id.in_(list(agency_ids)))  # type: ignore[attr-defined]
-    return set((await session.execute(stmt)).scalars().all())
-
-
 async def link_to_org(
     session: AsyncSession, *, actor: AppUser, agency_id: str, org_id: str, reason: str
 ) -> AgencyOrgLink:
     """An admin records that an agency and an owner organisation are one party (logged)."""
     from market.notices.models import OwnerOrg
 
-    if actor.role != Role.admin:
+    if not may_review(actor):
         raise Forbidden(N_("Only an administrator can link an agency to an owner organisation."))
     agency = await get_agency(session, agency_id, lock=True)
     org = (
@@ -479,7 +149,7 @@ async def link_to_org(
         raise Conflict(N_("This agency is already linked to this owner organisation."))
     entry = await log.append(
         session,
-        type="agency.linked",
+        type=entry_types.AGENCY_LINKED,
         fields={
             "agency_id": agency.public_id,
             "org_id": org.public_id,
@@ -487,64 +157,13 @@ async def link_to_org(
             "by": actor.public_id,
         },
     )
+    assert agency.id is not None and org.id is not None and actor.id is not None
     link = AgencyOrgLink(
         agency_id=agency.id, org_id=org.id, reason=reason, linked_by=actor.id, log_seq=entry.seq
-    )  # type: ignore[arg-type]
+    )
     session.add(link)
     await session.flush()
     return link
-
-
-async def orgs_sharing_credit_code(
-    session: AsyncSession, agencies: Sequence[Agency]
-) -> dict[int, tuple[str, str]]:
-    """For the reviewer: agencies registered with the credit code of an owner organisation
-    ({agency row id: (org public id, org name)})."""
-    from market.notices.models import OwnerOrg
-
-    codes = {a.credit_code: a.id for a in agencies}
-    if not codes:
-        return {}
-    stmt = sa.select(col(OwnerOrg.credit_code), OwnerOrg.public_id, OwnerOrg.name).where(
-        col(OwnerOrg.credit_code).in_(list(codes))
-    )  # type: ignore[attr-defined]
-    return {codes[code]: (public_id, name) for code, public_id, name in (await session.execute(stmt)).all()}
-
-
-async def review_queue(session: AsyncSession) -> tuple[list[Profile], list[tuple[Agency, Qualification]]]:
-    """Agencies waiting for review, oldest first, and qualifications waiting on approved agencies."""
-    pending = (
-        (
-            await session.execute(
-                sa.select(Agency)
-                .where(col(Agency.status) == AgencyStatus.pending.value)
-                .order_by(col(Agency.updated_at))
-            )
-        )
-        .scalars()
-        .all()
-    )
-    changes = (
-        await session.execute(
-            sa.select(Agency, Qualification)
-            .join(Qualification, col(Qualification.agency_id) == Agency.id)
-            .where(
-                col(Qualification.status) == ReviewStatus.pending.value,
-                col(Agency.status) != AgencyStatus.pending.value,
-            )
-            .order_by(col(Qualification.id))
-        )
-    ).all()
-    return [await load_profile(session, a, private=True) for a in pending], [(a, q) for a, q in changes]
-
-
-async def counts(session: AsyncSession) -> dict[str, int]:
-    rows = (
-        await session.execute(sa.select(col(Agency.status), sa.func.count()).group_by(Agency.status))
-    ).all()
-    out = {s.value: 0 for s in AgencyStatus}
-    out.update({str(status): int(n) for status, n in rows})
-    return out
 
 
 # -- onboarding -------------------------------------------------------------------------------
@@ -553,12 +172,12 @@ async def counts(session: AsyncSession) -> dict[str, int]:
 def check_profile(data: AgencyCreate, *, today: date) -> tuple[str, str, list[str]]:
     """Everything about a submitted profile that needs no database: the normalised credit
     code, the region and the categories, or InvalidInput naming the first bad field."""
-    credit_code = check_credit_code(data.credit_code)
+    credit_code = rules.check_credit_code(data.credit_code)
     check_publishable(data.name, "name")
-    region = check_region(data.region)
-    categories = check_categories(data.categories)
+    region = rules.check_region(data.region)
+    categories = rules.check_categories(data.categories)
     for i, q in enumerate(data.qualifications):
-        check_qualification(q, categories=categories, today=today, where=f"qualifications[{i}]")
+        rules.check_qualification(q, categories=categories, today=today, where=f"qualifications[{i}]")
         check_publishable(q.certificate_no, f"qualifications[{i}].certificate_no")
     return credit_code, region, categories
 
@@ -591,15 +210,17 @@ async def submit(session: AsyncSession, *, owner: AppUser, data: AgencyCreate, t
         async with session.begin_nested():
             session.add(agency)
             await session.flush()
-            session.add_all(AgencyCategory(agency_id=agency.id, category=c) for c in categories)  # type: ignore[arg-type]
+            agency_row_id = agency.id
+            assert agency_row_id is not None
+            session.add_all(AgencyCategory(agency_id=agency_row_id, category=c) for c in categories)
             session.add_all(
                 Qualification(
-                    agency_id=agency.id,
+                    agency_id=agency_row_id,
                     category=q.category,
                     level=q.level,
                     certificate_no=q.certificate_no,
                     valid_until=q.valid_until,
-                )  # type: ignore[arg-type]
+                )
                 for q in data.qualifications
             )
     except IntegrityError:
@@ -621,7 +242,7 @@ async def submit(session: AsyncSession, *, owner: AppUser, data: AgencyCreate, t
     ]
     await log.append(
         session,
-        type="agency.submitted",
+        type=entry_types.AGENCY_SUBMITTED,
         fields={**_base_fact(agency), "region": region, "categories": categories, "qualifications": quals},
     )
     return agency
@@ -631,12 +252,16 @@ async def submit(session: AsyncSession, *, owner: AppUser, data: AgencyCreate, t
 
 # action -> (statuses it starts from, status it leads to, log type)
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "approve": (("pending",), "approved", "agency.approved"),
-    "reject": (("pending",), "rejected", "agency.rejected"),
-    "suspend": (("approved",), "suspended", "agency.suspended"),
-    "reinstate": (("suspended",), "approved", "agency.reinstated"),
-    "blacklist": (("pending", "approved", "rejected", "suspended"), "blacklisted", "agency.blacklisted"),
-    "lift_blacklist": (("blacklisted",), "approved", "agency.blacklist_lifted"),
+    "approve": (("pending",), "approved", entry_types.AGENCY_APPROVED),
+    "reject": (("pending",), "rejected", entry_types.AGENCY_REJECTED),
+    "suspend": (("approved",), "suspended", entry_types.AGENCY_SUSPENDED),
+    "reinstate": (("suspended",), "approved", entry_types.AGENCY_REINSTATED),
+    "blacklist": (
+        ("pending", "approved", "rejected", "suspended"),
+        "blacklisted",
+        entry_types.AGENCY_BLACKLISTED,
+    ),
+    "lift_blacklist": (("blacklisted",), "approved", entry_types.AGENCY_BLACKLIST_LIFTED),
 }
 NEEDS_REASON = {"reject", "suspend", "reinstate", "blacklist", "lift_blacklist"}
 
@@ -683,7 +308,7 @@ async def transition(
         raise InvalidInput(
             N_("The end date is in the past."), [FieldError("until", N_("The end date is in the past."))]
         )
-    profile = await load_profile(session, agency)
+    profile = await queries.load_profile(session, agency)
     from_status = agency.status
     if action == "approve":
         for q in profile.pending_qualifications:
@@ -693,7 +318,7 @@ async def transition(
     agency.status_until = until if action in ("suspend", "blacklist") else None
     agency.updated_at = utcnow()
     await session.flush()
-    profile = await load_profile(session, agency)
+    profile = await queries.load_profile(session, agency)
     fields: dict[str, Any] = {**_base_fact(agency), "reason": reason}
     if action in ("approve", "reject", "reinstate", "lift_blacklist"):
         fields["categories"] = profile.categories
@@ -709,11 +334,80 @@ async def transition(
             to_status=to_status,
             reason=reason,
             until=agency.status_until,
-            actor_id=actor.id,  # type: ignore[arg-type]
+            actor_id=actor.id,
             log_seq=appended.seq,
         )
     )
     return agency
+
+
+async def suspend_automatically(
+    session: AsyncSession, *, agency_id: str, decline_dates: Sequence[date], settings: Settings, today: date
+) -> bool:
+    """The platform's rule (rules.automatic_suspension): suspend an approved agency that has
+    declined ``declines_to_suspend`` awards within ``decline_window_days``, for
+    ``suspension_days``. ``decline_dates``: the China days its awards ended as declined.
+    Returns whether it did.
+
+    The same ``suspend`` transition as ``transition`` takes, without its staff check: this is
+    the platform's rule, so no person is named in ``agency_review``. The log entry is exactly
+    the one a manual suspension writes (``agency.suspended`` with ``reason`` and ``until``),
+    so eligibility and verifiers treat both alike."""
+    agency = await get_agency(session, agency_id, lock=True)
+    allowed_from, to_status, log_type = TRANSITIONS["suspend"]
+    if agency.status not in allowed_from:
+        return False
+    last = (
+        await session.execute(
+            sa.select(sa.func.max(AgencyReview.created_at)).where(
+                col(AgencyReview.agency_id) == agency.id,
+                col(AgencyReview.to_status) == AgencyStatus.suspended.value,
+            )
+        )
+    ).scalar_one_or_none()
+    suspension = rules.automatic_suspension(
+        decline_dates,
+        today,
+        last_suspended_on=last.astimezone(CHINA).date() if last is not None else None,
+        declines_to_suspend=settings.declines_to_suspend,
+        window_days=settings.decline_window_days,
+        suspension_days=settings.suspension_days,
+    )
+    if suspension is None:
+        return False
+    from_status = agency.status
+    agency.status = to_status
+    agency.status_reason = suspension.reason
+    agency.status_until = suspension.until
+    agency.updated_at = utcnow()
+    await session.flush()
+    entry = await log.append(
+        session,
+        type=log_type,
+        fields={**_base_fact(agency), "reason": suspension.reason, "until": suspension.until.isoformat()},
+    )
+    assert agency.id is not None
+    session.add(
+        AgencyReview(
+            agency_id=agency.id,
+            action="suspend",
+            from_status=from_status,
+            to_status=to_status,
+            reason=suspension.reason,
+            until=suspension.until,
+            actor_id=None,
+            log_seq=entry.seq,
+        )
+    )
+    await inbox.leave(
+        session,
+        user_id=agency.owner_id,
+        kind="suspended_automatically",
+        reason=suspension.reason,
+        until=suspension.until.isoformat(),
+    )
+    await session.flush()
+    return True
 
 
 async def resubmit(session: AsyncSession, *, owner: AppUser, data: AgencyCreate, today: date) -> Agency:
@@ -747,18 +441,20 @@ async def resubmit(session: AsyncSession, *, owner: AppUser, data: AgencyCreate,
     )
     agency.status, agency.status_reason, agency.updated_at = AgencyStatus.pending.value, "", utcnow()
     await session.execute(sa.delete(AgencyCategory).where(col(AgencyCategory.agency_id) == agency.id))
-    for old in (await load_profile(session, agency)).qualifications:
+    for old in (await queries.load_profile(session, agency)).qualifications:
         if old.status in (ReviewStatus.pending, ReviewStatus.approved):
             old.status = ReviewStatus.superseded.value
-    session.add_all(AgencyCategory(agency_id=agency.id, category=c) for c in categories)  # type: ignore[arg-type]
+    agency_row_id = agency.id
+    assert agency_row_id is not None
+    session.add_all(AgencyCategory(agency_id=agency_row_id, category=c) for c in categories)
     session.add_all(
         Qualification(
-            agency_id=agency.id,
+            agency_id=agency_row_id,
             category=q.category,
             level=q.level,
             certificate_no=q.certificate_no,
             valid_until=q.valid_until,
-        )  # type: ignore[arg-type]
+        )
         for q in data.qualifications
     )
     await session.flush()
@@ -773,7 +469,7 @@ async def resubmit(session: AsyncSession, *, owner: AppUser, data: AgencyCreate,
     ]
     await log.append(
         session,
-        type="agency.submitted",
+        type=entry_types.AGENCY_SUBMITTED,
         fields={**_base_fact(agency), "region": region, "categories": categories, "qualifications": quals},
     )
     return agency
@@ -791,8 +487,8 @@ async def add_qualification(
         raise NotFound(N_("This account has not registered an agency yet."))
     if agency.status == AgencyStatus.blacklisted:
         raise Conflict(N_("A blacklisted agency cannot change its qualifications."))
-    profile = await load_profile(session, agency)
-    check_qualification(data, categories=None, today=today, where="qualification")
+    profile = await queries.load_profile(session, agency)
+    rules.check_qualification(data, categories=None, today=today, where="qualification")
     check_publishable(data.certificate_no, "certificate_no")
     replaced = None
     if replaces is not None:
@@ -814,7 +510,7 @@ async def add_qualification(
     await session.flush()
     await log.append(
         session,
-        type="agency.qualification_submitted",
+        type=entry_types.AGENCY_QUALIFICATION_SUBMITTED,
         fields={
             "agency_id": agency.public_id,
             "qualification": qualification_fact(qualification),
@@ -867,7 +563,11 @@ async def review_qualification(
     await session.flush()
     await log.append(
         session,
-        type=f"agency.qualification_{'approved' if decision == 'approve' else 'rejected'}",
+        type=(
+            entry_types.AGENCY_QUALIFICATION_APPROVED
+            if decision == "approve"
+            else entry_types.AGENCY_QUALIFICATION_REJECTED
+        ),
         fields={
             "agency_id": agency.public_id,
             "qualification": qualification_fact(q),
@@ -942,19 +642,20 @@ async def add_document(
         tmp.write_bytes(content)
         tmp.replace(path)
     name = name if name != "document" else f"document{path.suffix}"
+    assert agency.id is not None
     document = AgencyDocument(
         agency_id=agency.id,
         kind=kind,
         filename=name,
         content_type=content_type,
         size=len(content),
-        sha256=digest,  # type: ignore[arg-type]
+        sha256=digest,
     )
     session.add(document)
     await session.flush()
     await log.append(
         session,
-        type="agency.document_added",
+        type=entry_types.AGENCY_DOCUMENT_ADDED,
         fields={
             "agency_id": agency.public_id,
             "kind": kind,

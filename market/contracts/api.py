@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.accounts.models import AppUser, Role
 from market.accounts.session import load_viewer, optional_viewer
 from market.agencies.service import MAX_DOCUMENT_BYTES
-from market.contracts import service
+from market.contracts import queries, service
 from market.contracts.models import (
     ContractCreate,
     ContractDeclineInput,
@@ -25,7 +25,7 @@ from market.contracts.models import (
     ReturnInput,
     StopInput,
 )
-from market.contracts.service import ContractView
+from market.contracts.queries import ContractView
 from market.core.pagination import check_limit
 from market.security.auth import requires_login, requires_role
 from market.security.uploads import served_upload
@@ -106,7 +106,7 @@ def contract_public(v: ContractView, viewer: AppUser | None = None) -> dict[str,
 
 
 async def _shape(session: AsyncSession, contract: Any, viewer: AppUser | None) -> dict[str, Any]:
-    return contract_public(await service.view(session, contract), viewer)
+    return contract_public(await queries.view(session, contract), viewer)
 
 
 class ContractApi(Controller):
@@ -153,11 +153,11 @@ class ContractApi(Controller):
         limit: FromQuery[int] = 20,
     ) -> dict[str, Any]:
         viewer = await optional_viewer(request, session)
-        contracts, next_cursor = await service.list_contracts(
+        contracts, next_cursor = await queries.list_contracts(
             session, agency_id=agency_id, status=status, cursor=cursor, limit=check_limit(limit)
         )
         return {
-            "items": [contract_public(v, viewer) for v in await service.views(session, contracts)],
+            "items": [contract_public(v, viewer) for v in await queries.views(session, contracts)],
             "next_cursor": next_cursor,
         }
 
@@ -172,7 +172,7 @@ class ContractApi(Controller):
         session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
         return await _shape(
-            session, await service.get_contract(session, contract_id), await optional_viewer(request, session)
+            session, await queries.get_contract(session, contract_id), await optional_viewer(request, session)
         )
 
     @post(
@@ -264,7 +264,7 @@ class ContractApi(Controller):
             note=data.note,
             data_dir=request.app.state.settings.data_dir,
         )
-        return await _shape(session, await service.get_contract(session, contract_id), user)
+        return await _shape(session, await queries.get_contract(session, contract_id), user)
 
     @post(
         "/contracts/{contract_id:str}/milestones/{position:int}/accept",
@@ -281,7 +281,7 @@ class ContractApi(Controller):
     ) -> dict[str, Any]:
         user = await load_viewer(request, session)
         await service.accept_milestone(session, user=user, contract_id=contract_id, position=position)
-        return await _shape(session, await service.get_contract(session, contract_id), user)
+        return await _shape(session, await queries.get_contract(session, contract_id), user)
 
     @post(
         "/contracts/{contract_id:str}/milestones/{position:int}/return",
@@ -301,7 +301,7 @@ class ContractApi(Controller):
         await service.return_milestone(
             session, user=user, contract_id=contract_id, position=position, reason=data.reason
         )
-        return await _shape(session, await service.get_contract(session, contract_id), user)
+        return await _shape(session, await queries.get_contract(session, contract_id), user)
 
     @post(
         "/contracts/{contract_id:str}/stop",

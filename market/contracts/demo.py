@@ -21,6 +21,7 @@ from market.contracts.models import Contract, ContractCreate, MilestoneInput
 from market.core.clock import today_in_china, utcnow
 from market.core.config import Settings
 from market.notices.models import Notice, NoticeStatus
+from market.selection import queries as selection_queries
 from market.selection import service as selection
 from market.selection.demo import CONTRACT_TITLES
 from market.selection.models import Selection
@@ -71,7 +72,7 @@ async def load_demo_contracts(session: AsyncSession, *, settings: Settings, out:
             await selection.finalize(session, notice)
         if notice.status != NoticeStatus.awarded:
             continue  # too few eligible bidders in this database: no award to contract
-        holder = (await selection.holders(session, notice))[0]
+        holder = (await selection_queries.holders(session, notice))[0]
         agency = await session.get(Agency, holder.agency_id)
         owner = await session.get(AppUser, notice.owner_id)
         assert agency is not None and owner is not None

@@ -5,17 +5,16 @@ Unit-tested without a database (tests/unit/contracts/test_rules.py)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from market.core.errors import FieldError
 from market.core.i18n import N_
+from market.core.money import format_fen
 
 # Milestones still waiting for the agency: these are the ones that can fall overdue.
 WAITING_FOR_AGENCY = ("pending", "returned")
-YUAN = re.compile(r"^(\d{1,13})(?:\.(\d{1,2}))?$")
 
 
 @dataclass(frozen=True)
@@ -75,10 +74,6 @@ class AwardTerms:
     final_on: date
 
 
-def fen_text(value: int) -> str:
-    return f"¥{value // 100:,}.{value % 100:02d}"
-
-
 def earliest_due(start_on: date, service_days: int | None) -> date:
     """The earliest due date the published service period allows: ``service_days`` days
     after the service starts (a 90-day service starting on 1 March is due no earlier than
@@ -104,7 +99,7 @@ def award_errors(
             FieldError(
                 "amount_fen",
                 N_("The amount is the winning price of the award, {price}."),
-                {"price": fen_text(terms.price_fen)},
+                {"price": format_fen(terms.price_fen)},
             )
         )
     elif amount_fen > terms.budget_fen:
@@ -112,7 +107,7 @@ def award_errors(
             FieldError(
                 "amount_fen",
                 N_("The amount may not exceed the notice's budget of {budget}."),
-                {"budget": fen_text(terms.budget_fen)},
+                {"budget": format_fen(terms.budget_fen)},
             )
         )
     if signed_on < terms.final_on:
@@ -189,18 +184,3 @@ def milestone_overdue(*, status: str, due_on: date, overdue_on: date | None, tod
 def all_accepted(statuses: Iterable[str]) -> bool:
     items = list(statuses)
     return bool(items) and all(s == "accepted" for s in items)
-
-
-def yuan_to_fen(text: str) -> int | None:
-    """``"12,345.6"`` -> 1234560; None when it is not an amount of yuan with at most two
-    decimals (no floats on the way: money is integers of fen)."""
-    match = YUAN.fullmatch(text.strip().replace(",", "").replace("，", "").replace("¥", "").replace("￥", ""))
-    if match is None:
-        return None
-    whole, cents = match.group(1), (match.group(2) or "").ljust(2, "0")
-    return int(whole) * 100 + int(cents)
-
-
-def fen_to_yuan(value: int) -> str:
-    yuan, fen = divmod(value, 100)
-    return f"{yuan}.{fen:02d}"

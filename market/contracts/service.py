@@ -16,21 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from market import protocol
 from market.accounts.models import AppUser, Role
 from market.agencies import service as agencies
 from market.agencies.models import Agency
-from market.contracts import rules
+from market.contracts import queries, rules
 from market.contracts.models import (
     LIVE_CONTRACTS,
     Contract,
@@ -42,24 +39,22 @@ from market.contracts.models import (
     MilestoneStatus,
 )
 from market.core import text
-from market.core.clock import CHINA, today_in_china, utcnow
+from market.core.clock import today_in_china, utcnow
 from market.core.config import Settings
 from market.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from market.core.i18n import N_
 from market.core.ids import next_public_id
-from market.core.pagination import decode_cursor, encode_cursor
-from market.log import protocol
+from market.inbox import service as inbox
 from market.log import store as log
-from market.log.models import LogEntry
 from market.notices import service as notices
 from market.notices.models import Method, Notice, NoticeStatus
+from market.protocol import entry_types
+from market.selection import queries as selection_queries
 from market.selection import service as selection
-from market.selection.models import Award, AwardStatus, Message, Selection
+from market.selection.models import Award, AwardStatus, Selection
 
 CONTRACT_SEQUENCE = "contract_public_seq"
 MAX_NOTE = 2000
-SIGNED = (ContractStatus.in_service.value, ContractStatus.completed.value, ContractStatus.stopped.value)
-STAFF = (Role.admin, Role.supervisor)
 
 
 def _digest(text: str) -> str:
@@ -70,171 +65,17 @@ def _invalid(field_name: str, message: str) -> InvalidInput:
     return InvalidInput(message, [FieldError(field_name, message)])
 
 
-async def _message(
-    session: AsyncSession, *, user_id: int, notice: Notice, contract: Contract, kind: str, **params: Any
-) -> None:
-    """A dashboard message about a contract (rendered from ``kind`` like selection's)."""
-    session.add(
-        Message(
-            user_id=user_id,
-            notice_id=notice.id,
-            kind=kind,
-            params={
-                "notice_id": notice.public_id,
-                "title": notice.title,
-                "contract_id": contract.public_id,
-                **params,
-            },
-        )
-    )
-
-
 # -- reading ----------------------------------------------------------------------------------------
 
 
-async def get_contract(session: AsyncSession, public_id: str, *, lock: bool = False) -> Contract:
-    stmt = sa.select(Contract).where(col(Contract.public_id) == public_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    contract = (await session.execute(stmt)).scalar_one_or_none()
-    if contract is None:
-        raise NotFound(N_("No such contract."))
-    return contract
+def may_record(notice: Notice, user: AppUser) -> bool:
+    """Only the notice's owner records its contracts."""
+    return notice.owner_id == user.id
 
 
-async def milestones_of(session: AsyncSession, contract: Contract, *, lock: bool = False) -> list[Milestone]:
-    stmt = (
-        sa.select(Milestone)
-        .where(col(Milestone.contract_id) == contract.id)
-        .order_by(col(Milestone.position))
-    )
-    if lock:
-        stmt = stmt.with_for_update()
-    return list((await session.execute(stmt)).scalars().all())
-
-
-async def contracts_of_agency(session: AsyncSession, agency: Agency) -> list[tuple[Contract, Notice]]:
-    """An agency's contracts, declined ones included, newest first."""
-    stmt = (
-        sa.select(Contract, Notice)
-        .join(Notice, col(Notice.id) == Contract.notice_id)
-        .where(col(Contract.agency_id) == agency.id)
-        .order_by(col(Contract.id).desc())
-    )
-    return [(c, n) for c, n in (await session.execute(stmt)).all()]
-
-
-async def contracts_of_owner(session: AsyncSession, user: AppUser) -> list[tuple[Contract, Notice]]:
-    """The contracts an owner recorded, newest first."""
-    stmt = (
-        sa.select(Contract, Notice)
-        .join(Notice, col(Notice.id) == Contract.notice_id)
-        .where(col(Contract.owner_id) == user.id)
-        .order_by(col(Contract.id).desc())
-    )
-    return [(c, n) for c, n in (await session.execute(stmt)).all()]
-
-
-async def contracts_of_notice(session: AsyncSession, notice: Notice) -> list[Contract]:
-    stmt = sa.select(Contract).where(col(Contract.notice_id) == notice.id).order_by(col(Contract.id))
-    return list((await session.execute(stmt)).scalars().all())
-
-
-@dataclass
-class ContractView:
-    """A contract with what its pages and API answers show."""
-
-    contract: Contract
-    notice: Notice
-    agency: Agency
-    milestones: list[Milestone] = field(default_factory=list)
-    deliverables: dict[int, Deliverable] = field(default_factory=dict)  # milestone id -> latest
-
-    def is_owner(self, user: AppUser | None) -> bool:
-        return user is not None and user.id == self.contract.owner_id
-
-    def is_agency(self, user: AppUser | None) -> bool:
-        return user is not None and user.id == self.agency.owner_id
-
-    def may_see_deliverables(self, user: AppUser | None) -> bool:
-        return user is not None and (self.is_owner(user) or self.is_agency(user) or user.role in STAFF)
-
-
-async def views(session: AsyncSession, contracts: Sequence[Contract]) -> list[ContractView]:
-    """Views of many contracts in four queries."""
-    if not contracts:
-        return []
-    ids = [c.id for c in contracts]
-    notice_rows = await session.execute(
-        sa.select(Notice).where(col(Notice.id).in_({c.notice_id for c in contracts}))
-    )
-    by_notice = {n.id: n for n in notice_rows.scalars().all()}
-    agency_rows = await session.execute(
-        sa.select(Agency).where(col(Agency.id).in_({c.agency_id for c in contracts}))
-    )
-    by_agency = {a.id: a for a in agency_rows.scalars().all()}
-    milestones: dict[int, list[Milestone]] = {}
-    for m in (
-        (
-            await session.execute(
-                sa.select(Milestone)
-                .where(col(Milestone.contract_id).in_(ids))
-                .order_by(col(Milestone.position))
-            )
-        )
-        .scalars()
-        .all()
-    ):
-        milestones.setdefault(m.contract_id, []).append(m)
-    milestone_ids = [m.id for ms in milestones.values() for m in ms]
-    latest: dict[int, Deliverable] = {}
-    if milestone_ids:
-        stmt = (
-            sa.select(Deliverable)
-            .where(col(Deliverable.milestone_id).in_(milestone_ids))
-            .order_by(col(Deliverable.id))
-        )
-        for d in (await session.execute(stmt)).scalars().all():
-            latest[d.milestone_id] = d
-    return [
-        ContractView(
-            contract=c,
-            notice=by_notice[c.notice_id],
-            agency=by_agency[c.agency_id],
-            milestones=milestones.get(c.id or 0, []),
-            deliverables={m.id: latest[m.id] for m in milestones.get(c.id or 0, []) if m.id in latest},  # type: ignore[misc]
-        )
-        for c in contracts
-    ]
-
-
-async def view(session: AsyncSession, contract: Contract) -> ContractView:
-    return (await views(session, [contract]))[0]
-
-
-async def list_contracts(
-    session: AsyncSession,
-    *,
-    agency_id: str | None = None,
-    status: str | None = None,
-    cursor: str | None = None,
-    limit: int = 20,
-) -> tuple[list[Contract], str | None]:
-    """Contracts are public (deliverables are not): newest first, with cursor pagination."""
-    after = decode_cursor(cursor)
-    stmt = sa.select(Contract).order_by(col(Contract.id).desc()).limit(limit + 1)
-    if after is not None:
-        stmt = stmt.where(col(Contract.id) < after)
-    if status:
-        if status not in [s.value for s in ContractStatus]:
-            raise _invalid("status", N_("Unknown contract status."))
-        stmt = stmt.where(col(Contract.status) == status)
-    if agency_id:
-        agency = await agencies.get_agency(session, agency_id)
-        stmt = stmt.where(col(Contract.agency_id) == agency.id)
-    rows = list((await session.execute(stmt)).scalars().all())
-    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None  # type: ignore[arg-type]
-    return rows[:limit], next_cursor
+def may_decide_dispute(user: AppUser) -> bool:
+    """Only a supervisor decides a contract declined because its terms do not follow the award."""
+    return user.role == Role.supervisor
 
 
 # -- recording, confirming, declining -------------------------------------------------------------------
@@ -246,7 +87,7 @@ async def _holding_award(session: AsyncSession, notice: Notice, agency_id: str) 
     ).scalar_one_or_none()
     if agency is None:
         raise NotFound(N_("No such agency."))
-    held = [a for a in await selection.holders(session, notice) if a.agency_id == agency.id]
+    held = [a for a in await selection_queries.holders(session, notice) if a.agency_id == agency.id]
     if not held:
         raise _invalid("agency_id", N_("This agency does not hold the award of this notice."))
     return held[0]
@@ -274,7 +115,8 @@ async def award_terms(session: AsyncSession, notice: Notice, award: Award) -> ru
                 price = int(document["price_fen"])
         if price is None:  # the draw ranked by these prices: a holder without one is a broken record
             raise RuntimeError(f"notice {notice.public_id}: no opened price for {award.agency_public_id}")
-    final_on = (await final_dates(session, [notice.id])).get(notice.id)  # type: ignore[list-item]
+    assert notice.id is not None
+    final_on = (await queries.final_dates(session, [notice.id])).get(notice.id)
     if final_on is None:
         raise Conflict(N_("Contracts are recorded only for a notice whose award is final."))
     return rules.AwardTerms(
@@ -325,7 +167,7 @@ async def record_contract(
     notice = await notices.get_notice(session, notice_id, lock="update")
     if notice.status == NoticeStatus.draft:
         raise NotFound(N_("No such notice."))
-    if notice.owner_id != owner.id:
+    if not may_record(notice, owner):
         raise Forbidden(N_("Only the notice's owner records its contracts."))
     if notice.status == NoticeStatus.selected:
         raise Conflict(
@@ -350,7 +192,7 @@ async def record_contract(
     milestones = [(i + 1, m.title.strip(), m.due_on) for i, m in enumerate(data.milestones)]
     entry = await log.append(
         session,
-        type="contract.recorded",
+        type=entry_types.CONTRACT_RECORDED,
         fields={
             "notice_id": notice.public_id,
             "contract_id": public_id,
@@ -362,12 +204,13 @@ async def record_contract(
             "milestones": [{"position": p, "title": t, "due_on": d.isoformat()} for p, t, d in milestones],
         },
     )
+    assert notice.id is not None and award.id is not None and agency.id is not None and owner.id is not None
     contract = Contract(
         public_id=public_id,
         notice_id=notice.id,
         award_id=award.id,
         agency_id=agency.id,
-        owner_id=owner.id,  # type: ignore[arg-type]
+        owner_id=owner.id,
         amount_fen=data.amount_fen,
         signed_on=data.signed_on,
         start_on=data.start_on,
@@ -379,8 +222,12 @@ async def record_contract(
     for position, title, due in milestones:
         session.add(Milestone(contract_id=contract.id, position=position, title=title, due_on=due))  # type: ignore[arg-type]
     await session.flush()
-    await _message(
-        session, user_id=agency.owner_id, notice=notice, contract=contract, kind="contract_recorded"
+    await inbox.leave(
+        session,
+        user_id=agency.owner_id,
+        notice=notice,
+        contract_id=contract.public_id,
+        kind="contract_recorded",
     )
     return contract
 
@@ -388,7 +235,7 @@ async def record_contract(
 async def _contract_for_agency(
     session: AsyncSession, user: AppUser, contract_id: str
 ) -> tuple[Contract, Agency]:
-    contract = await get_contract(session, contract_id, lock=True)
+    contract = await queries.get_contract(session, contract_id, lock=True)
     agency = await session.get(Agency, contract.agency_id)
     if agency is None or agency.owner_id != user.id:
         raise Forbidden(N_("Only the contract's agency can do this."))
@@ -398,7 +245,7 @@ async def _contract_for_agency(
 async def _contract_for_owner(
     session: AsyncSession, user: AppUser, contract_id: str
 ) -> tuple[Contract, Notice]:
-    contract = await get_contract(session, contract_id, lock=True)
+    contract = await queries.get_contract(session, contract_id, lock=True)
     if contract.owner_id != user.id:
         raise Forbidden(N_("Only the owner who recorded the contract can do this."))
     notice = await session.get(Notice, contract.notice_id)
@@ -418,7 +265,7 @@ async def confirm(session: AsyncSession, *, user: AppUser, contract_id: str) -> 
     assert notice is not None
     entry = await log.append(
         session,
-        type="contract.signed",
+        type=entry_types.CONTRACT_SIGNED,
         fields={
             "notice_id": notice.public_id,
             "contract_id": contract.public_id,
@@ -432,11 +279,11 @@ async def confirm(session: AsyncSession, *, user: AppUser, contract_id: str) -> 
     contract.status = ContractStatus.in_service.value
     contract.signed_seq, contract.confirmed_at = entry.seq, utcnow()
     await session.flush()
-    await _message(
+    await inbox.leave(
         session,
         user_id=contract.owner_id,
         notice=notice,
-        contract=contract,
+        contract_id=contract.public_id,
         kind="contract_signed",
         agency_id=agency.public_id,
     )
@@ -444,7 +291,7 @@ async def confirm(session: AsyncSession, *, user: AppUser, contract_id: str) -> 
 
 
 async def _notice_locked_first(session: AsyncSession, contract_id: str) -> Notice:
-    found = await get_contract(session, contract_id)
+    found = await queries.get_contract(session, contract_id)
     base = await session.get(Notice, found.notice_id)
     assert base is not None
     return await notices.get_notice(
@@ -484,12 +331,45 @@ async def decline_contract(
     return contract
 
 
+# -- an award declined ------------------------------------------------------------------------------
+
+# Contracts on an award that go with it when it is declined: those not yet signed and not
+# already over (declined, or set aside by a supervisor because their terms did not follow
+# the award). A disputed one goes too: the agency gave up waiting for the decision.
+UNSIGNED_CONTRACTS = (ContractStatus.proposed.value, ContractStatus.disputed.value)
+
+
+async def _contracts_on(session: AsyncSession, award: Award) -> list[Contract]:
+    """The award's contracts not already over (declined or set aside)."""
+    stmt = sa.select(Contract).where(
+        col(Contract.award_id) == award.id,
+        col(Contract.status).not_in((ContractStatus.declined.value, ContractStatus.set_aside.value)),
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def check_award_declinable(session: AsyncSession, award: Award) -> None:
+    """MSP/1 step 7: a winner may decline before signing, not after."""
+    if any(c.status not in UNSIGNED_CONTRACTS for c in await _contracts_on(session, award)):
+        raise Conflict(N_("The contract is signed: the award can no longer be declined."))
+
+
+async def decline_with_award(session: AsyncSession, award: Award) -> None:
+    """The award is declined: its contracts still waiting for a signature go with it."""
+    for contract in await _contracts_on(session, award):
+        contract.status, contract.declined_at = ContractStatus.declined.value, utcnow()
+
+
+# Registered on selection's declines by the app factory (market.app.wire_services).
+AWARD_DECLINED = selection.DeclineListener(check=check_award_declinable, declined=decline_with_award)
+
+
 async def _supervisors(session: AsyncSession) -> list[AppUser]:
     stmt = (
         sa.select(AppUser)
         .where(col(AppUser.role) == Role.supervisor.value, col(AppUser.is_active).is_(True))
         .order_by(col(AppUser.id))
-    )  # type: ignore[attr-defined]
+    )
     return list((await session.execute(stmt)).scalars().all())
 
 
@@ -504,7 +384,7 @@ async def _dispute(
         )
     entry = await log.append(
         session,
-        type="contract.disputed",
+        type=entry_types.CONTRACT_DISPUTED,
         fields={
             "notice_id": notice.public_id,
             "contract_id": contract.public_id,
@@ -516,19 +396,20 @@ async def _dispute(
     contract.dispute_reason, contract.disputed_seq, contract.disputed_at = reason, entry.seq, utcnow()
     await session.flush()
     for supervisor in await _supervisors(session):
-        await _message(
+        assert supervisor.id is not None
+        await inbox.leave(
             session,
             user_id=supervisor.id,
             notice=notice,
-            contract=contract,
+            contract_id=contract.public_id,
             kind="contract_disputed",
             agency_id=agency.public_id,
-        )  # type: ignore[arg-type]
-    await _message(
+        )
+    await inbox.leave(
         session,
         user_id=contract.owner_id,
         notice=notice,
-        contract=contract,
+        contract_id=contract.public_id,
         kind="contract_disputed",
         agency_id=agency.public_id,
     )
@@ -543,10 +424,10 @@ async def decide_dispute(
     reason. ``terms_wrong``: the contract is set aside, the award stands and the owner
     records matching terms. ``terms_fine``: the decline counts as any other, with the
     agency's reason (``award.declined``, the next alternate, the automatic rule)."""
-    if user.role != Role.supervisor:
+    if not may_decide_dispute(user):
         raise Forbidden(N_("Only a supervisor decides a disputed contract."))
     notice = await _notice_locked_first(session, contract_id)
-    contract = await get_contract(session, contract_id, lock=True)
+    contract = await queries.get_contract(session, contract_id, lock=True)
     if contract.status != ContractStatus.disputed:
         raise Conflict(N_("This contract is not waiting for a supervisor's decision."))
     if decision not in (DisputeDecision.terms_fine, DisputeDecision.terms_wrong):
@@ -561,7 +442,7 @@ async def decide_dispute(
         raise Conflict(N_("This contract is not waiting for a supervisor's decision."))
     entry = await log.append(
         session,
-        type="contract.dispute_decided",
+        type=entry_types.CONTRACT_DISPUTE_DECIDED,
         fields={
             "notice_id": notice.public_id,
             "contract_id": contract.public_id,
@@ -592,28 +473,16 @@ async def decide_dispute(
         )
         await session.refresh(contract)
     for user_id in (contract.owner_id, agency.owner_id):
-        await _message(
+        await inbox.leave(
             session,
             user_id=user_id,
             notice=notice,
-            contract=contract,
+            contract_id=contract.public_id,
             kind="contract_dispute_decided",
             decision=decision,
         )
     await session.flush()
     return contract
-
-
-async def pending_disputes(session: AsyncSession) -> list[tuple[Contract, Notice, Agency]]:
-    """For supervisors: contracts declined because their terms do not follow the award, oldest first."""
-    stmt = (
-        sa.select(Contract, Notice, Agency)
-        .join(Notice, col(Notice.id) == Contract.notice_id)
-        .join(Agency, col(Agency.id) == Contract.agency_id)
-        .where(col(Contract.status) == ContractStatus.disputed.value)
-        .order_by(col(Contract.disputed_at), col(Contract.id))
-    )
-    return [(c, n, a) for c, n, a in (await session.execute(stmt)).all()]
 
 
 # -- milestones -----------------------------------------------------------------------------------------
@@ -644,7 +513,7 @@ async def submit_milestone(
 ) -> Milestone:
     """The agency hands in a deliverable (PDF, PNG or JPEG by content, 10 MB) with a note."""
     contract, agency = await _contract_for_agency(session, user, contract_id)
-    milestone = _milestone(await milestones_of(session, contract, lock=True), position)
+    milestone = _milestone(await queries.milestones_of(session, contract, lock=True), position)
     if contract.status != ContractStatus.in_service:
         raise Conflict(N_("Deliverables are handed in only while the contract is in service."))
     if milestone.status not in (MilestoneStatus.pending, MilestoneStatus.returned):
@@ -668,10 +537,11 @@ async def submit_milestone(
         tmp.replace(path)
     notice = await session.get(Notice, contract.notice_id)
     assert notice is not None
+    assert milestone.id is not None
     session.add(
         Deliverable(
             milestone_id=milestone.id,
-            filename=name if name != "deliverable" else f"deliverable{path.suffix}",  # type: ignore[arg-type]
+            filename=name if name != "deliverable" else f"deliverable{path.suffix}",
             content_type=content_type,
             size=len(content),
             sha256=digest,
@@ -682,7 +552,7 @@ async def submit_milestone(
     await session.flush()
     await log.append(
         session,
-        type="milestone.submitted",
+        type=entry_types.MILESTONE_SUBMITTED,
         fields={
             "notice_id": notice.public_id,
             "contract_id": contract.public_id,
@@ -691,11 +561,11 @@ async def submit_milestone(
             "note_sha256": _digest(note),
         },
     )
-    await _message(
+    await inbox.leave(
         session,
         user_id=contract.owner_id,
         notice=notice,
-        contract=contract,
+        contract_id=contract.public_id,
         kind="milestone_submitted",
         position=position,
     )
@@ -703,7 +573,7 @@ async def submit_milestone(
 
 
 async def _submitted(session: AsyncSession, contract: Contract, position: int) -> Milestone:
-    milestone = _milestone(await milestones_of(session, contract, lock=True), position)
+    milestone = _milestone(await queries.milestones_of(session, contract, lock=True), position)
     if contract.status != ContractStatus.in_service:
         raise Conflict(N_("This contract is not in service."))
     if milestone.status != MilestoneStatus.submitted:
@@ -721,31 +591,35 @@ async def accept_milestone(
     assert agency is not None
     await log.append(
         session,
-        type="milestone.accepted",
+        type=entry_types.MILESTONE_ACCEPTED,
         fields={"notice_id": notice.public_id, "contract_id": contract.public_id, "position": position},
     )
     milestone.status = MilestoneStatus.accepted.value
     milestone.accepted_at = utcnow()
     await session.flush()
-    await _message(
+    await inbox.leave(
         session,
         user_id=agency.owner_id,
         notice=notice,
-        contract=contract,
+        contract_id=contract.public_id,
         kind="milestone_accepted",
         position=position,
     )
-    if rules.all_accepted(m.status for m in await milestones_of(session, contract)):
+    if rules.all_accepted(m.status for m in await queries.milestones_of(session, contract)):
         await log.append(
             session,
-            type="contract.completed",
+            type=entry_types.CONTRACT_COMPLETED,
             fields={"notice_id": notice.public_id, "contract_id": contract.public_id},
         )
         contract.status = ContractStatus.completed.value
         contract.completed_at = utcnow()
         await session.flush()
-        await _message(
-            session, user_id=agency.owner_id, notice=notice, contract=contract, kind="contract_completed"
+        await inbox.leave(
+            session,
+            user_id=agency.owner_id,
+            notice=notice,
+            contract_id=contract.public_id,
+            kind="contract_completed",
         )
     return milestone
 
@@ -763,7 +637,7 @@ async def return_milestone(
     assert agency is not None
     await log.append(
         session,
-        type="milestone.returned",
+        type=entry_types.MILESTONE_RETURNED,
         fields={
             "notice_id": notice.public_id,
             "contract_id": contract.public_id,
@@ -774,11 +648,11 @@ async def return_milestone(
     milestone.status = MilestoneStatus.returned.value
     milestone.return_reason = reason
     await session.flush()
-    await _message(
+    await inbox.leave(
         session,
         user_id=agency.owner_id,
         notice=notice,
-        contract=contract,
+        contract_id=contract.public_id,
         kind="milestone_returned",
         position=position,
     )
@@ -797,14 +671,18 @@ async def stop_contract(session: AsyncSession, *, user: AppUser, contract_id: st
     assert agency is not None
     await log.append(
         session,
-        type="contract.stopped",
+        type=entry_types.CONTRACT_STOPPED,
         fields={"notice_id": notice.public_id, "contract_id": contract.public_id, "reason": reason},
     )
     contract.status = ContractStatus.stopped.value
     contract.stop_reason, contract.stopped_at = reason, utcnow()
     await session.flush()
-    await _message(
-        session, user_id=agency.owner_id, notice=notice, contract=contract, kind="contract_stopped"
+    await inbox.leave(
+        session,
+        user_id=agency.owner_id,
+        notice=notice,
+        contract_id=contract.public_id,
+        kind="contract_stopped",
     )
     return contract
 
@@ -813,8 +691,8 @@ async def read_deliverable(
     session: AsyncSession, *, viewer: AppUser | None, contract_id: str, position: int, data_dir: Path
 ) -> tuple[Deliverable, Path]:
     """The latest deliverable of a milestone: its owner, its agency, admins and supervisors only."""
-    contract = await get_contract(session, contract_id)
-    v = await view(session, contract)
+    contract = await queries.get_contract(session, contract_id)
+    v = await queries.view(session, contract)
     if not v.may_see_deliverables(viewer):
         raise Forbidden(
             N_(
@@ -858,7 +736,7 @@ async def flag_overdue_milestones(session: AsyncSession, today: date) -> int:
             continue
         await log.append(
             session,
-            type="milestone.overdue",
+            type=entry_types.MILESTONE_OVERDUE,
             fields={
                 "notice_id": notice.public_id,
                 "contract_id": contract.public_id,
@@ -870,131 +748,3 @@ async def flag_overdue_milestones(session: AsyncSession, today: date) -> int:
         flagged += 1
     await session.flush()
     return flagged
-
-
-async def overdue_milestones(
-    session: AsyncSession, *, owner: AppUser | None = None, agency: Agency | None = None
-) -> list[tuple[Milestone, Contract, Notice]]:
-    """Flagged milestones not yet handed in, of contracts in service (supervisors and dashboards)."""
-    stmt = (
-        sa.select(Milestone, Contract, Notice)
-        .join(Contract, col(Contract.id) == Milestone.contract_id)
-        .join(Notice, col(Notice.id) == Contract.notice_id)
-        .where(
-            col(Contract.status) == ContractStatus.in_service.value,
-            col(Milestone.overdue_on).is_not(None),
-            col(Milestone.status).in_(rules.WAITING_FOR_AGENCY),
-        )
-        .order_by(col(Milestone.due_on), col(Milestone.id))
-    )
-    if owner is not None:
-        stmt = stmt.where(col(Contract.owner_id) == owner.id)
-    if agency is not None:
-        stmt = stmt.where(col(Contract.agency_id) == agency.id)
-    return [(m, c, n) for m, c, n in (await session.execute(stmt)).all()]
-
-
-async def final_dates(session: AsyncSession, notice_ids: Sequence[int]) -> dict[int, date]:
-    """Notice id -> the China date of its latest ``award.final`` entry."""
-    if not notice_ids:
-        return {}
-    rows = (
-        await session.execute(
-            sa.select(col(Selection.notice_id), Selection.final_seq).where(
-                col(Selection.notice_id).in_(list(notice_ids)), col(Selection.final_seq).is_not(None)
-            )
-        )
-    ).all()
-    seqs = {int(seq): notice_id for notice_id, seq in rows}
-    if not seqs:
-        return {}
-    out: dict[int, date] = {}
-    for seq, raw in (
-        await session.execute(
-            sa.select(col(LogEntry.seq), LogEntry.entry).where(col(LogEntry.seq).in_(list(seqs)))
-        )
-    ).all():
-        out[seqs[int(seq)]] = protocol.parse_ts(json.loads(raw)["ts"]).astimezone(CHINA).date()
-    return out
-
-
-@dataclass
-class Unsigned:
-    """An award holder without a signed contract, and by when it must sign."""
-
-    notice: Notice
-    award: Award
-    agency_name: str
-    final_on: date
-    sign_by: date
-    overdue: bool
-    proposed: Contract | None  # recorded by the owner, not yet confirmed
-
-
-async def unsigned_awards(
-    session: AsyncSession,
-    settings: Settings,
-    today: date,
-    *,
-    owner: AppUser | None = None,
-    agency: Agency | None = None,
-) -> list[Unsigned]:
-    """Holders of final awards with no signed contract, overdue or not."""
-    signed = sa.exists().where(col(Contract.award_id) == Award.id, col(Contract.status).in_(SIGNED))
-    stmt = (
-        sa.select(Award, Notice, col(Agency.name))
-        .join(Notice, col(Notice.id) == Award.notice_id)
-        .join(Agency, col(Agency.id) == Award.agency_id)
-        .where(
-            col(Award.status) == AwardStatus.holding.value,
-            col(Notice.status) == NoticeStatus.awarded.value,
-            ~signed,
-        )
-        .order_by(col(Notice.id), col(Award.slot))
-    )
-    if owner is not None:
-        stmt = stmt.where(col(Notice.owner_id) == owner.id)
-    if agency is not None:
-        stmt = stmt.where(col(Award.agency_id) == agency.id)
-    rows = (await session.execute(stmt)).all()
-    finals = await final_dates(session, [n.id for _, n, _ in rows])  # type: ignore[misc]
-    proposed: dict[int, Contract] = {}
-    if rows:
-        stmt2 = sa.select(Contract).where(
-            col(Contract.award_id).in_([a.id for a, _, _ in rows]),
-            col(Contract.status) == ContractStatus.proposed.value,
-        )
-        proposed = {c.award_id: c for c in (await session.execute(stmt2)).scalars().all()}
-    out = []
-    for award, notice, name in rows:
-        final_on = finals.get(notice.id)  # type: ignore[arg-type]
-        if final_on is None:
-            continue
-        out.append(
-            Unsigned(
-                notice=notice,
-                award=award,
-                agency_name=name,
-                final_on=final_on,
-                sign_by=rules.sign_by(final_on, settings.contract_days),
-                overdue=rules.unsigned_overdue(
-                    final_on=final_on, signed=False, today=today, contract_days=settings.contract_days
-                ),
-                proposed=proposed.get(award.id),  # type: ignore[arg-type]
-            )
-        )
-    return out
-
-
-async def overdue_unsigned(
-    session: AsyncSession,
-    settings: Settings,
-    today: date,
-    *,
-    owner: AppUser | None = None,
-    agency: Agency | None = None,
-) -> list[Unsigned]:
-    """Awards not signed within ``settings.contract_days`` of becoming final."""
-    return [
-        u for u in await unsigned_awards(session, settings, today, owner=owner, agency=agency) if u.overdue
-    ]

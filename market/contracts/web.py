@@ -14,37 +14,28 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import sqlalchemy as sa
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import File
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from market.accounts.models import AppUser, Role
 from market.accounts.session import load_viewer, optional_viewer
-from market.agencies.models import Agency
-from market.contracts import rules, service
+from market.agencies import queries as agency_queries
+from market.contracts import queries, rules, service
 from market.contracts.api import deliverable_file
-from market.contracts.models import (
-    CONTRACT_STATUS_LABELS,
-    DISPUTE_DECISION_LABELS,
-    ENDED_UNSIGNED,
-    Contract,
-    ContractCreate,
-    MilestoneStatus,
-)
+from market.contracts.models import ENDED_UNSIGNED, Contract, ContractCreate
+from market.core import money
 from market.core.clock import today_in_china
 from market.core.errors import DomainError, FieldError, NotFound
 from market.core.i18n import N_
 from market.notices import service as notices
 from market.notices.models import Notice, NoticeStatus
-from market.notices.web import china_time, utc_attr
-from market.ratings.models import Rating
+from market.ratings import service as ratings
 from market.security.auth import requires_login, requires_role
-from market.selection import service as selection
+from market.selection import queries as selection
 from market.web.forms import FormErrors, errors_beside_fields, parse
 from market.web.templating import redirect, render
 
@@ -54,12 +45,6 @@ ROW_KEY = re.compile(r"m(\d{1,2})_(title|due_on)")
 ROW_ERROR = re.compile(r"milestones(?:\[(\d+)\]|\.(\d+))\.(title|due_on)")
 RECORD_FIELDS = ("agency_id", "amount", "signed_on", "start_on", "due_on")
 
-MILESTONE_STATUS_LABELS = {
-    MilestoneStatus.pending.value: N_("Waiting for the deliverable"),
-    MilestoneStatus.submitted.value: N_("Handed in, waiting for the owner"),
-    MilestoneStatus.accepted.value: N_("Accepted"),
-    MilestoneStatus.returned.value: N_("Returned for changes"),
-}
 DONE = {
     "recorded": N_("The contract is recorded. The agency is asked to confirm it."),
     "confirmed": N_("The contract is signed: it is in service (服务中)."),
@@ -86,22 +71,6 @@ class ActionForm:
     target: int | None = None  # the milestone's position
     values: dict[str, str] = field(default_factory=dict)
     errors: FormErrors = field(default_factory=FormErrors)
-
-
-def _render(
-    request: Request[Any, Any, Any], template: str, *, status_code: int = 200, **context: Any
-) -> Response[str]:
-    return render(
-        request,
-        template,
-        status_code=status_code,
-        CONTRACT_STATUS_LABELS=CONTRACT_STATUS_LABELS,
-        MILESTONE_STATUS_LABELS=MILESTONE_STATUS_LABELS,
-        DISPUTE_DECISION_LABELS=DISPUTE_DECISION_LABELS,
-        china_time=china_time,
-        utc_attr=utc_attr,
-        **context,
-    )
 
 
 def _known(*names: str) -> Any:
@@ -133,7 +102,7 @@ def read_record_form(values: dict[str, str]) -> tuple[ContractCreate | None, For
     """The form as a ContractCreate; errors keyed by the form's own field names. Also the
     row number of each milestone given, so service errors land beside the right row."""
     errors = FormErrors()
-    amount = rules.yuan_to_fen(values.get("amount", ""))
+    amount = money.yuan_to_fen(values.get("amount", ""))
     if amount is None:
         errors["amount"] = FieldError("amount", N_("Enter the amount in yuan, such as 120000 or 120000.50."))
     dates = {
@@ -201,15 +170,13 @@ class ContractPages(Controller):
         done: str | None = None,
         form: ActionForm | None = None,
     ) -> Response[str]:
-        v = await service.view(session, contract)
-        is_owner, is_agency = v.is_owner(viewer), v.is_agency(viewer)
-        in_service = contract.status == "in_service"
+        v = await queries.view(session, contract)
         sign_by = None
         if contract.status == "proposed":
-            finals = await service.final_dates(session, [contract.notice_id])
+            finals = await queries.final_dates(session, [contract.notice_id])
             if contract.notice_id in finals:
                 sign_by = rules.sign_by(finals[contract.notice_id], request.app.state.settings.contract_days)
-        return _render(
+        return render(
             request,
             "contracts/contract.html",
             status_code=status_code,
@@ -217,22 +184,20 @@ class ContractPages(Controller):
             c=contract,
             n=v.notice,
             viewer_user=viewer,
-            is_owner=is_owner,
-            is_agency=is_agency,
+            is_owner=v.is_owner(viewer),
+            is_agency=v.is_agency(viewer),
             private=v.may_see_deliverables(viewer),
-            may_confirm=is_agency and contract.status == "proposed",
-            may_submit=is_agency and in_service,
-            may_decide=is_owner and in_service,
-            may_stop=is_owner and in_service,
+            may_confirm=v.may_confirm(viewer),
+            may_submit=v.may_submit(viewer),
+            may_decide=v.may_decide_milestones(viewer),
+            may_stop=v.may_stop(viewer),
             sign_by=sign_by,
             sign_overdue=sign_by is not None and today_in_china() > sign_by,
             today=today_in_china(),
             message=DONE.get(done or ""),
             form=form,
-            rating=(
-                await session.execute(sa.select(Rating).where(col(Rating.contract_id) == contract.id))
-            ).scalar_one_or_none(),
-            may_rate=is_owner and contract.status in ("completed", "stopped"),
+            rating=await ratings.rating_of_contract(session, contract),
+            may_rate=ratings.may_rate(contract, viewer) and contract.status in ratings.RATEABLE,
         )
 
     @get("/contracts/{contract_id:str}")
@@ -243,7 +208,7 @@ class ContractPages(Controller):
         contract_id: FromPath[str],
         done: FromQuery[str | None] = None,
     ) -> Response[str]:
-        contract = await service.get_contract(session, contract_id)
+        contract = await queries.get_contract(session, contract_id)
         return await self._contract_page(
             request, session, contract, await optional_viewer(request, session), done=done
         )
@@ -259,7 +224,7 @@ class ContractPages(Controller):
         fields: tuple[str, ...] = (),
     ) -> Response[Any]:
         user = await load_viewer(request, session)
-        contract = await service.get_contract(session, contract_id)
+        contract = await queries.get_contract(session, contract_id)
         try:
             async with session.begin_nested():
                 await call(user)
@@ -424,12 +389,12 @@ class ContractPages(Controller):
         values: dict[str, str] | None = None,
         errors: FormErrors | None = None,
     ) -> Response[str]:
-        if notice.owner_id != user.id:
+        if not service.may_record(notice, user):
             raise NotFound(N_("No such notice."))
         holders = await selection.holders(session, notice)
-        contracts = await service.contracts_of_notice(session, notice)
+        contracts = await queries.contracts_of_notice(session, notice)
         live = {c.award_id for c in contracts if c.status not in ENDED_UNSIGNED}
-        names = {a.id: a.name for a in await _agencies(session, [h.agency_id for h in holders])}
+        names = {a.id: a.name for a in await agency_queries.by_ids(session, [h.agency_id for h in holders])}
         open_awards = [
             (h.agency_public_id, names.get(h.agency_id, h.agency_public_id))
             for h in holders
@@ -448,7 +413,7 @@ class ContractPages(Controller):
         values = values or {}
         if not values.get("agency_id") and open_awards:
             values = {**values, "agency_id": open_awards[0][0]}
-        return _render(
+        return render(
             request,
             "contracts/record.html",
             status_code=status_code,
@@ -456,7 +421,6 @@ class ContractPages(Controller):
             awarded=notice.status == NoticeStatus.awarded,
             open_awards=open_awards,
             terms=terms,
-            fen_text=rules.fen_text,
             today=today_in_china(),
             contracts=contracts,
             values=values,
@@ -528,19 +492,19 @@ class ContractPages(Controller):
         done: str | None = None,
     ) -> Response[str]:
         today = today_in_china()
-        milestones = await service.overdue_milestones(session)
-        return _render(
+        milestones = await queries.overdue_milestones(session)
+        return render(
             request,
             "contracts/supervision.html",
             status_code=status_code,
-            disputes=await service.pending_disputes(session),
-            may_decide=viewer.role == Role.supervisor,
+            disputes=await queries.pending_disputes(session),
+            may_decide=service.may_decide_dispute(viewer),
             form=form,
             message=SUPERVISION_DONE.get(done or ""),
-            unsigned=await service.overdue_unsigned(session, request.app.state.settings, today),
+            unsigned=await queries.overdue_unsigned(session, request.app.state.settings, today),
             milestones=milestones,
             agencies_by_id={
-                a.id: a for a in await _agencies(session, [c.agency_id for _, c, _ in milestones])
+                a.id: a for a in await agency_queries.by_ids(session, [c.agency_id for _, c, _ in milestones])
             },
             contract_days=request.app.state.settings.contract_days,
         )
@@ -581,9 +545,3 @@ class ContractPages(Controller):
             form.values["contract_id"] = contract_id
             return await self._supervision_page(request, session, user, status_code=exc.status, form=form)
         return redirect("/supervision/contracts?done=decided#disputes-h")
-
-
-async def _agencies(session: AsyncSession, ids: list[int]) -> list[Agency]:
-    if not ids:
-        return []
-    return list((await session.execute(sa.select(Agency).where(col(Agency.id).in_(ids)))).scalars().all())

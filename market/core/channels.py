@@ -76,14 +76,14 @@ class ReconnectingAsyncPgChannelsBackend(ChannelsBackend):
         conn = await self._connect()
         try:
             for channel in self._subscribed:
-                await conn.add_listener(channel, self._listener)  # type: ignore[arg-type]
+                await conn.add_listener(channel, self._listener)
         except BaseException:
             conn.terminate()
             raise
         conn.add_termination_listener(self._terminated)
         self._conn = conn
 
-    def _terminated(self, connection: asyncpg.Connection) -> None:
+    def _terminated(self, connection: object) -> None:
         if connection is self._conn:
             self._lost.set()
 
@@ -142,7 +142,7 @@ class ReconnectingAsyncPgChannelsBackend(ChannelsBackend):
                 if self._conn is None or self._conn.is_closed():
                     continue
                 try:
-                    await self._conn.add_listener(channel, self._listener)  # type: ignore[arg-type]
+                    await self._conn.add_listener(channel, self._listener)
                 except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
                     self._lost.set()
 
@@ -153,7 +153,7 @@ class ReconnectingAsyncPgChannelsBackend(ChannelsBackend):
                 if self._conn is None or self._conn.is_closed():
                     continue
                 try:
-                    await self._conn.remove_listener(channel, self._listener)  # type: ignore[arg-type]
+                    await self._conn.remove_listener(channel, self._listener)
                 except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
                     self._lost.set()
 
@@ -182,6 +182,6 @@ class ReconnectingAsyncPgChannelsBackend(ChannelsBackend):
         pages need none: a page redraws itself from the database when it (re)connects."""
         return []
 
-    def _listener(self, connection: asyncpg.Connection, pid: int, channel: str, payload: object) -> None:
+    def _listener(self, connection: object, pid: int, channel: str, payload: object) -> None:
         if isinstance(payload, str) and self._queue is not None:
             self._queue.put_nowait((channel, payload.encode("utf-8")))

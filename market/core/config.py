@@ -175,7 +175,7 @@ class Settings:
     decline_window_days: int = 365
     suspension_days: int = 182  # how long that automatic suspension lasts (about 6 months)
     ocds_prefix: str = "ocds-mkt000-"  # OCDS ocid prefix; a registered one replaces it in production
-    # Red-flag thresholds (market/supervision/flags.py explains each).
+    # Red-flag thresholds (market/supervision/flags/rules.py explains each).
     flag_win_share_percent: int = 50  # one agency's share of a category's or region's awards
     flag_min_awards: int = 4  # ...among at least this many awards
     flag_pair_repeats: int = 3  # the same owner–agency pair this many times within a year

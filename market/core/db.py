@@ -57,7 +57,7 @@ class Database:
     @classmethod
     def from_url(cls, url: str, **engine_kwargs: Any) -> Database:
         # Bounded waits: a request asking for a connection while PostgreSQL is unreachable
-        # gets a 503 (market/core/problems.py) at once when the connection is refused, within
+        # gets a 503 (market/web/problems.py) at once when the connection is refused, within
         # CONNECT_TIMEOUT when nothing answers (asyncpg's own is 60 s), and within
         # POOL_TIMEOUT when the pool stays exhausted.
         if "poolclass" not in engine_kwargs:  # NullPool and friends take no pool timeout
@@ -134,6 +134,28 @@ class Database:
             return
         async with self.engine.connect() as connection:
             yield (await connection.get_raw_connection()).driver_connection
+
+    @asynccontextmanager
+    async def single_statement(self) -> AsyncIterator[Any]:
+        """An asyncpg connection from the engine's pool for one statement sent alone: no
+        transaction around it, so it costs one round trip rather than a session's BEGIN,
+        SELECT and ROLLBACK (the auth middleware's look-up, ops/load). Bound to one
+        connection, the session's connection inside the outer, rolled-back transaction."""
+        if self.engine is None:
+            async with self.sessionmaker() as session:
+                connection = await session.connection()
+                yield (await connection.get_raw_connection()).driver_connection
+            return
+        async with self.engine.connect() as connection:
+            driver = (await connection.get_raw_connection()).driver_connection
+            try:
+                yield driver
+            except BaseException:
+                # SQLAlchemy never sees the driver's own errors, so it would pool the
+                # connection again even when the error left it mid-operation (PostgreSQL
+                # shutting down under the query): the next request then got a 500.
+                await connection.invalidate()
+                raise
 
     async def fill_pool(self, size: int) -> None:
         """Open ``size`` pooled connections now rather than during the first burst. When

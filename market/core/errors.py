@@ -3,6 +3,7 @@ or to a friendly page (browser)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from market.core.i18n import N_
@@ -14,7 +15,8 @@ class FieldError:
 
     field: str
     message: str
-    params: dict[str, object] = field(default_factory=dict)
+    # dataclasses.field by its full name: the attribute above shadows it in this class body
+    params: dict[str, object] = dataclasses.field(default_factory=dict)
     zh: str | None = None  # a ready Chinese text, for messages built from data (not catalog ids)
 
     def text(self, gettext: object = None) -> str:

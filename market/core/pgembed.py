@@ -122,10 +122,12 @@ class EmbeddedPostgres:
     def _run(
         self, args: list[str], *, timeout: float = 120, new_session: bool = False
     ) -> subprocess.CompletedProcess[str]:
-        kwargs: dict[str, object] = {}
+        # None for each: run as ourselves (subprocess's defaults)
+        user: int | None = None
+        group: int | None = None
+        extra_groups: list[int] | None = None
         if self._run_as is not None:
-            uid, gid = self._run_as.pw_uid, self._run_as.pw_gid
-            kwargs["user"], kwargs["group"], kwargs["extra_groups"] = uid, gid, []
+            user, group, extra_groups = self._run_as.pw_uid, self._run_as.pw_gid, []
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         env["LC_ALL"] = "C.UTF-8"
         # A new session keeps the server out of the terminal's process group, so that
@@ -139,7 +141,9 @@ class EmbeddedPostgres:
             cwd="/",
             start_new_session=new_session,
             check=False,
-            **kwargs,  # type: ignore[arg-type]
+            user=user,
+            group=group,
+            extra_groups=extra_groups,
         )
 
     def _chown(self, path: Path) -> None:

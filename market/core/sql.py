@@ -4,11 +4,17 @@ numbered placeholders, json columns as asyncpg hands them over, one keyset page.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
 from market.core.pagination import encode_cursor
+
+
+class Row(Protocol):
+    """A result row read by column name: an asyncpg Record, a SQLAlchemy RowMapping, a dict."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
 
 
 class Params(list[Any]):

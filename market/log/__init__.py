@@ -1,2 +1,3 @@
-"""The append-only public log: the pure MSP/1 protocol (``protocol.py``), its store and
-its HTTP and HTML front ends."""
+"""The server's append-only public log: its tables, the store (append, proofs,
+checkpoints), the signer, the cosigners' service, and its HTTP and HTML front ends. The
+protocol it speaks is the pure kit ``market.protocol``."""

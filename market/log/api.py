@@ -3,25 +3,30 @@ witnesses' co-signatures of checkpoints (C2SP tlog-cosignature v1, docs/witness.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-import sqlalchemy as sa
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
-from market.accounts.models import AppUser, Role
+from market.accounts.models import Role
 from market.accounts.session import load_viewer
-from market.core.errors import Conflict, DomainError, FieldError, InvalidInput, NotFound
+from market.core.errors import DomainError, FieldError
 from market.core.i18n import N_
 from market.core.params import OptionalBigInt
-from market.log import cosign, store
-from market.log.models import LogCheckpoint, LogCosignature, LogCosigner
+from market.log import store
+from market.log.present import cosignature_public, cosigner_public
+from market.log.service import (
+    add_cosignature,
+    cosigned_note,
+    list_cosigners,
+    no_checkpoint,
+    refuse,
+    register_cosigner,
+)
+from market.protocol import cosign
 from market.security.auth import requires_role
 from market.web.openapi import problems
 
@@ -183,9 +188,7 @@ class LogApi(Controller):
         )
 
 
-# -- co-signatures: input, checks and storage -------------------------------------------------
-
-FUTURE_SLACK = 300  # seconds a cosigner's clock may run ahead of ours
+# -- co-signatures: input -------------------------------------------------------------------
 
 
 class CosignerInput(BaseModel):
@@ -210,25 +213,13 @@ class CosignatureInput(BaseModel):
     cosignature: str | CosignatureParts
 
 
-def _refuse(detail: str, field: str, **params: object) -> InvalidInput:
-    exc = InvalidInput(detail, [FieldError(field, detail, dict(params))])
-    exc.params = dict(params)
-    return exc
-
-
-def no_checkpoint(size: int) -> NotFound:
-    missing = NotFound(N_("The log has no checkpoint of {size} entries."))
-    missing.params = {"size": size}
-    return missing
-
-
 def parse_submitted(value: str | CosignatureParts) -> tuple[str | None, bytes, int, bytes]:
     """(name or None, key id, timestamp, signature) of a submitted co-signature."""
     if isinstance(value, str):
         try:
             parsed = cosign.parse_line(value)
         except cosign.CosignatureError:
-            raise _refuse(
+            raise refuse(
                 N_("Send the co-signature line as “— <name> <base64(key id, timestamp, signature)>”."),
                 "cosignature",
             ) from None
@@ -237,159 +228,11 @@ def parse_submitted(value: str | CosignatureParts) -> tuple[str | None, bytes, i
         kid = bytes.fromhex(value.key_id)
         signature = cosign.unb64(value.signature)
     except (ValueError, cosign.CosignatureError):
-        raise _refuse(
+        raise refuse(
             N_("The key id is 8 hex digits and the signature the base64 of 64 bytes."), "cosignature"
         ) from None
     if len(kid) != 4 or len(signature) != 64:
-        raise _refuse(
+        raise refuse(
             N_("The key id is 8 hex digits and the signature the base64 of 64 bytes."), "cosignature"
         )
     return None, kid, value.timestamp, signature
-
-
-async def list_cosigners(session: AsyncSession) -> list[LogCosigner]:
-    return list((await session.execute(sa.select(LogCosigner).order_by(col(LogCosigner.id)))).scalars())
-
-
-async def register_cosigner(
-    session: AsyncSession, *, user: AppUser, name: str, public_key: str, origin: str
-) -> tuple[LogCosigner, bool]:
-    name = name.strip()
-    try:
-        cosign.check_name(name)
-    except cosign.CosignatureError:
-        raise _refuse(
-            N_(
-                "A cosigner name is 1 to 200 letters, digits or signs, without spaces or “+”, such as supervisor.example.cn/witness."
-            ),
-            "name",
-        ) from None
-    if name == origin:
-        raise _refuse(N_("A cosigner name must not be the log's own origin."), "name")
-    try:
-        key = cosign.parse_public_key(public_key)
-    except cosign.CosignatureError:
-        raise _refuse(
-            N_("The public key is the base64 of 32 bytes: a raw Ed25519 public key."), "public_key"
-        ) from None
-    kid = cosign.key_id(name, key)
-    existing = (
-        await session.execute(sa.select(LogCosigner).where(col(LogCosigner.key_id) == kid))
-    ).scalar_one_or_none()
-    if existing is not None:
-        if existing.user_id == user.id and bytes(existing.public_key) == key and existing.name == name:
-            return existing, False
-        raise Conflict(
-            N_("This key is already registered."),
-            [FieldError("public_key", N_("This key is already registered."))],
-        )
-    row = LogCosigner(user_id=user.id, name=name, public_key=key, key_id=kid)  # type: ignore[arg-type]
-    session.add(row)
-    await session.flush()
-    return row, True
-
-
-async def add_cosignature(
-    session: AsyncSession, *, size: int, submitted: tuple[str | None, bytes, int, bytes]
-) -> tuple[LogCosignature, LogCosigner, bool]:
-    name, kid, timestamp, signature = submitted
-    checkpoint = await store.checkpoint_at(session, size)
-    if checkpoint is None:
-        raise no_checkpoint(size)
-    cosigner = (
-        await session.execute(sa.select(LogCosigner).where(col(LogCosigner.key_id) == kid))
-    ).scalar_one_or_none()
-    if cosigner is None:
-        raise _refuse(
-            N_("No cosigner key with the id {key_id} is registered here."), "cosignature", key_id=kid.hex()
-        )
-    if name is not None and name != cosigner.name:
-        raise _refuse(
-            N_("The key {key_id} is registered under the name {name}, not this one."),
-            "cosignature",
-            key_id=kid.hex(),
-            name=cosigner.name,
-        )
-    if timestamp > time.time() + FUTURE_SLACK:
-        raise _refuse(N_("The co-signature's time lies in the future."), "cosignature")
-    body = cosign.checkpoint_body(checkpoint.note)
-    if not cosign.verify(body, bytes(cosigner.public_key), timestamp, signature):
-        raise _refuse(
-            N_("The co-signature does not verify over the checkpoint of {size} entries."),
-            "cosignature",
-            size=size,
-        )
-    assert cosigner.id is not None
-    result = await session.execute(
-        pg_insert(LogCosignature)
-        .values(
-            size=size,
-            cosigner_id=cosigner.id,
-            timestamp=timestamp,
-            signature=signature,
-            created_at=sa.func.now(),
-        )
-        .on_conflict_do_nothing(index_elements=["size", "cosigner_id"])
-        .returning(LogCosignature.id)
-    )
-    created = result.scalar_one_or_none() is not None
-    row = (
-        await session.execute(
-            sa.select(LogCosignature).where(
-                col(LogCosignature.size) == size, col(LogCosignature.cosigner_id) == cosigner.id
-            )
-        )
-    ).scalar_one()
-    return row, cosigner, created
-
-
-async def cosignatures_for(
-    session: AsyncSession, sizes: list[int]
-) -> dict[int, list[tuple[LogCosignature, LogCosigner]]]:
-    out: dict[int, list[tuple[LogCosignature, LogCosigner]]] = {size: [] for size in sizes}
-    if not sizes:
-        return out
-    rows = await session.execute(
-        sa.select(LogCosignature, LogCosigner)
-        .join(LogCosigner, col(LogCosigner.id) == LogCosignature.cosigner_id)
-        .where(LogCosignature.size.in_(sizes))  # type: ignore[attr-defined]
-        .order_by(col(LogCosignature.size), col(LogCosignature.id))
-    )
-    for sig, signer in rows.tuples():
-        out[sig.size].append((sig, signer))
-    return out
-
-
-def signature_line(sig: LogCosignature, signer: LogCosigner) -> str:
-    return cosign.signature_line(signer.name, bytes(signer.key_id), sig.timestamp, bytes(sig.signature))
-
-
-MAX_COSIGNATURE_LINES = 99  # a signed note carries at most 100 signatures (as Go's note package)
-
-
-async def cosigned_note(session: AsyncSession, checkpoint: LogCheckpoint) -> str:
-    """The operator's signed note with every stored co-signature line after its own."""
-    pairs = (await cosignatures_for(session, [checkpoint.size]))[checkpoint.size][:MAX_COSIGNATURE_LINES]
-    return cosign.append(checkpoint.note, [signature_line(sig, signer) for sig, signer in pairs])
-
-
-def cosigner_public(row: LogCosigner) -> dict[str, Any]:
-    key = bytes(row.public_key)
-    return {
-        "name": row.name,
-        "key_id": bytes(row.key_id).hex(),
-        "public_key": cosign.b64(key),
-        "vkey": cosign.vkey(row.name, key),
-        "registered_at": row.created_at.isoformat(),
-    }
-
-
-def cosignature_public(row: LogCosignature, signer: LogCosigner) -> dict[str, Any]:
-    return {
-        "size": row.size,
-        "name": signer.name,
-        "key_id": bytes(signer.key_id).hex(),
-        "timestamp": row.timestamp,
-        "line": signature_line(row, signer),
-        "received_at": row.created_at.isoformat(),
-    }

@@ -74,7 +74,7 @@ class LogCosignature(SQLModel, table=True):
     # The checkpoint's size. Not a foreign key: log_checkpoint is insert-only (its triggers
     # refuse UPDATE, DELETE and TRUNCATE), so its rows never go away, and a foreign key
     # would make PostgreSQL refuse a TRUNCATE before the append-only trigger can say why.
-    # Only sizes of stored checkpoints are inserted (market.log.api.add_cosignature).
+    # Only sizes of stored checkpoints are inserted (market.log.service.add_cosignature).
     size: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
     cosigner_id: int = Field(
         sa_column=sa.Column(sa.Integer, sa.ForeignKey("log_cosigner.id"), nullable=False, index=True)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from market.log.models import LogEntry
+from market.log.models import LogCheckpoint, LogEntry
 
 # seq is a PostgreSQL bigint: a larger number from a URL or cursor matches no row, and
 # must not reach the driver (which refuses it with an overflow error).
@@ -48,13 +48,13 @@ async def list_entries(
 ) -> tuple[list[EntryRow], int | None]:
     """Entries newest first, optionally of one type and one notice, with seq below
     ``before``; and the seq to continue below when more remain (else None)."""
-    stmt = sa.select(col(LogEntry.seq), LogEntry.type, LogEntry.notice_id, LogEntry.entry)
+    stmt = sa.select(col(LogEntry.seq), col(LogEntry.type), col(LogEntry.notice_id), col(LogEntry.entry))
     if type:
-        stmt = stmt.where(LogEntry.type == type)
+        stmt = stmt.where(col(LogEntry.type) == type)
     if notice_id:
-        stmt = stmt.where(LogEntry.notice_id == notice_id)
+        stmt = stmt.where(col(LogEntry.notice_id) == notice_id)
     if before is not None:
-        stmt = stmt.where(LogEntry.seq < max(0, min(before, MAX_SEQ)))
+        stmt = stmt.where(col(LogEntry.seq) < max(0, min(before, MAX_SEQ)))
     stmt = stmt.order_by(col(LogEntry.seq).desc()).limit(limit + 1)
     found = (await session.execute(stmt)).all()
     rows = [
@@ -70,6 +70,18 @@ async def get_entry(session: AsyncSession, seq: int) -> sa.Row[Any] | None:
     if not 0 <= seq <= MAX_SEQ:
         return None
     stmt = sa.select(
-        LogEntry.seq, LogEntry.type, LogEntry.notice_id, LogEntry.entry, LogEntry.leaf_hash
-    ).where(LogEntry.seq == seq)
+        col(LogEntry.seq),
+        col(LogEntry.type),
+        col(LogEntry.notice_id),
+        col(LogEntry.entry),
+        col(LogEntry.leaf_hash),
+    ).where(col(LogEntry.seq) == seq)
     return (await session.execute(stmt)).one_or_none()
+
+
+async def recent_checkpoints(session: AsyncSession, limit: int) -> list[LogCheckpoint]:
+    """The latest ``limit`` stored checkpoints, newest first."""
+    result = await session.execute(
+        sa.select(LogCheckpoint).order_by(col(LogCheckpoint.size).desc()).limit(limit)
+    )
+    return list(result.scalars())

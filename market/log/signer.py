@@ -9,8 +9,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from market import protocol
 from market.core.config import ConfigError
-from market.log import protocol
 from market.security.keys import load_or_create_key
 
 KEY_FILE = "log_signing_key.pem"

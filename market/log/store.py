@@ -31,9 +31,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from market import protocol
 from market.core.db import log_failure
 from market.core.errors import InvalidInput
-from market.log import protocol
 from market.log.models import LogCheckpoint, LogEntry, LogSubtree
 from market.log.signer import LogSigner
 
@@ -112,7 +112,7 @@ async def _perfect_hashes(
     if not wanted:
         return {}
     keys = list(wanted)
-    stmt = sa.select(col(LogSubtree.level), LogSubtree.idx, LogSubtree.hash).where(
+    stmt = sa.select(col(LogSubtree.level), col(LogSubtree.idx), col(LogSubtree.hash)).where(
         sa.tuple_(col(LogSubtree.level), col(LogSubtree.idx)).in_(keys)
     )
     found = {(level, idx): bytes(h) for level, idx, h in (await session.execute(stmt)).all()}
@@ -174,6 +174,7 @@ async def append(
     notice_id = fields.get("notice_id") if isinstance(fields.get("notice_id"), str) else None
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None  # an open asyncpg connection
     if not driver.is_in_transaction():
         # SQLAlchemy begins its transaction lazily, at the first statement it sends itself.
         await connection.exec_driver_sql("SELECT 1")

@@ -67,7 +67,7 @@ class DatabaseSource:
             self._run(conn.close())
 
     def inclusion(self, index: int, size: int) -> tuple[bytes, list[bytes]]:
-        return self._run(self._with_session(lambda s: store.inclusion_proof(s, index, size)))  # type: ignore[no-any-return]
+        return self._run(self._with_session(lambda s: store.inclusion_proof(s, index, size)))
 
     def consistency(self, first: int, second: int) -> list[bytes]:
-        return self._run(self._with_session(lambda s: store.consistency_proof(s, first, second)))  # type: ignore[no-any-return]
+        return self._run(self._with_session(lambda s: store.consistency_proof(s, first, second)))

@@ -9,19 +9,18 @@ import json
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-import sqlalchemy as sa
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
+from market import protocol
 from market.accounts.models import Role
 from market.accounts.session import load_viewer
 from market.core.errors import DomainError, FieldError, NotFound
 from market.core.i18n import N_
 from market.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
-from market.log import api, protocol, queries, store
+from market.log import present, queries, service, store
 from market.log.models import LogCheckpoint
 from market.security.auth import current_principal, requires_role
 from market.web.forms import FormErrors, clean, errors_beside_fields
@@ -211,7 +210,7 @@ class LogPages(Controller):
                             if not values[f]
                         ],
                     )
-                row, _ = await api.register_cosigner(
+                row, _ = await service.register_cosigner(
                     session,
                     user=user,
                     name=values["name"],
@@ -229,30 +228,24 @@ class LogPages(Controller):
 def _base(request: Request[Any, Any, Any]) -> str:
     # MARKET_PUBLIC_URL (checked at start-up to be a plain URL), never the Host header, so
     # the commands shown are safe to paste into a shell.
-    return request.app.state.settings.base_url  # type: ignore[no-any-return]
+    return request.app.state.settings.base_url
 
 
 async def _recent_checkpoints(session: AsyncSession) -> list[dict[str, Any]]:
-    rows = list(
-        (
-            await session.execute(
-                sa.select(LogCheckpoint).order_by(col(LogCheckpoint.size).desc()).limit(RECENT_CHECKPOINTS)
-            )  # type: ignore[attr-defined]
-        ).scalars()
-    )
+    rows = await queries.recent_checkpoints(session, RECENT_CHECKPOINTS)
     signers = await _cosigners_by_size(session, [row.size for row in rows])
     return [{**_checkpoint_view(row), "cosigners": signers.get(row.size, [])} for row in rows]
 
 
 async def _cosigners_by_size(session: AsyncSession, sizes: list[int]) -> dict[int, list[dict[str, Any]]]:
-    found = await api.cosignatures_for(session, sizes)
+    found = await service.cosignatures_for(session, sizes)
     return {
         size: [
             {
                 "name": signer.name,
                 "key_id": bytes(signer.key_id).hex(),
                 "timestamp": sig.timestamp,
-                "line": api.signature_line(sig, signer),
+                "line": service.signature_line(sig, signer),
             }
             for sig, signer in pairs
         ]
@@ -269,7 +262,7 @@ async def _witness_page(
     errors: FormErrors | None = None,
     status_code: int = 200,
 ) -> Response[str]:
-    cosigners = [api.cosigner_public(row) for row in await api.list_cosigners(session)]
+    cosigners = [present.cosigner_public(row) for row in await service.list_cosigners(session)]
     principal = current_principal(request)
     just_registered = next((c for c in cosigners if registered and c["key_id"] == registered), None)
     return render(
@@ -281,7 +274,7 @@ async def _witness_page(
         verifier_key=request.app.state.log_signer.verifier_key,
         cosigners=cosigners,
         just_registered=just_registered,
-        may_register=principal is not None and principal.role == Role.supervisor,
+        may_register=service.may_register_cosigner(principal),
         values=values or {},
         errors=errors or FormErrors(),
     )

@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from market.accounts.models import AppUser, Role
-from market.agencies import service as agencies
+from market.agencies import queries as agency_queries
 from market.agencies.models import Agency, AgencyStatus
+from market.bids import service as bids
+from market.bids.receipts import ReceiptSigner
 from market.core.config import Settings
-from market.log.receipts import ReceiptSigner
 from market.notices import service
 from market.notices.models import Method, Notice, NoticeAmend, NoticeCreate, OrgCreate, ProjectCreate
 from market.notices.secrets import SecretSealer
@@ -42,7 +43,7 @@ def _fix_credit_code(code: str) -> str:
 async def _direct_choice(session: AsyncSession, approved: list[Agency], category: str) -> Agency | None:
     """The first approved demo agency registered for the category: a direct notice names one."""
     for agency in approved:
-        profile = await agencies.load_profile(session, agency)
+        profile = await agency_queries.load_profile(session, agency)
         if category in profile.facts().categories:
             return agency
     return None
@@ -139,12 +140,12 @@ async def load_demo_notices(
             for agency in approved:
                 if bidders >= 4:
                     break
-                if not await service.eligibility(session, agency, view):
+                if not await bids.eligibility(session, agency, view):
                     continue
                 user = await session.get(AppUser, agency.owner_id)
                 assert user is not None
                 price = (yuan * 100) * (80 + 5 * bidders) // 100 if method == Method.lowest_price else None
-                await service.place_bid(
+                await bids.place_bid(
                     session,
                     bidder=user.public_id,
                     notice_id=notice.public_id,

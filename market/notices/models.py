@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import field_validator
@@ -176,7 +177,7 @@ class NoticeRevision(SQLModel, table=True):
     notice_id: int = Field(
         sa_column=sa.Column(sa.Integer, sa.ForeignKey("notice.id"), nullable=False, index=True)
     )
-    changes: dict = Field(sa_column=sa.Column(sa.JSON, nullable=False))  # type: ignore[type-arg]
+    changes: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
     reason: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
     terms_sha256: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     log_seq: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))

@@ -1,15 +1,16 @@
-"""The shapes of notices and bids in answers. A notice's shape carries no bid data at all:
-sealing is kept by construction, not by remembering to leave fields out."""
+"""The shapes of notices in answers. A notice's shape carries no bid data at all: sealing
+is kept by construction, not by remembering to leave fields out (a bid's own shape is in
+``market/bids/present.py``)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from market.notices.models import Bid, NoticeStatus
-from market.notices.service import NoticeView, SealedBid
+from market.core.sql import Row
+from market.notices.models import NoticeStatus
+from market.notices.service import NoticeView
 from market.selection.rules import FAIRNESS_NONE
 
 
@@ -17,7 +18,7 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def notice_public_row(r: Mapping[str, Any]) -> dict[str, Any]:
+def notice_public_row(r: Row) -> dict[str, Any]:
     """A notice as every answer shows it, from a row of queries.NOTICE_LIST_COLUMNS (the
     public list's path) or the same keys built from the ORM (:func:`notice_public`)."""
     avoid = r["avoid"]
@@ -112,43 +113,3 @@ def notice_public(v: NoticeView, *, now: datetime) -> dict[str, Any]:
         now=now,
     )
     return notice_public_row(row)
-
-
-def bid_own(
-    bid: Bid, notice_id: str, opened: SealedBid | None = None, opened_in: int | None = None
-) -> dict[str, Any]:
-    """A bid as its own bidder sees it: everything, receipt included. MSP/2 (``protocol``
-    2): the document, price and salt come from the sealed material opened for it alone
-    (``opened``), and ``opened_in`` is the entry that opened it once bidding ended."""
-    common = {
-        "bid_id": bid.public_id,
-        "notice_id": notice_id,
-        "protocol": bid.protocol,
-        "status": bid.status,
-        "seq": bid.seq,
-        "leaf_hash": bid.leaf_hash,
-        "created_at": iso(bid.created_at),
-        "withdrawn_at": iso(bid.withdrawn_at),
-    }
-    if bid.protocol == 1:
-        assert bid.document is not None
-        return {
-            **common,
-            "price_fen": bid.price_fen,
-            "nonce": bid.nonce,
-            "bid_document": bid.document.decode("utf-8"),
-            "bid_sha256": bid.bid_sha256,
-            "receipt": bid.receipt,
-        }
-    document = opened.document.decode("utf-8") if opened is not None else None
-    price = json.loads(document).get("price_fen") if document is not None else None
-    return {
-        **common,
-        "price_fen": price,
-        "bid_document": document,
-        "salt": opened.salt.hex() if opened is not None else None,
-        "commitment": bid.commitment,
-        "receipt": opened.receipt if opened is not None else None,
-        "withdrawal_seq": bid.withdrawal_seq,
-        "opened_in": opened_in,
-    }

@@ -6,10 +6,10 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from market import protocol
 from market.core.errors import FieldError, InvalidInput
 from market.core.i18n import N_
 from market.core.ids import PUBLIC_ID
-from market.log import protocol
 from market.notices.models import Method, NoticeCreate
 
 # 投资项目统一代码 (国家发展改革委, 2016): year-region(6)-industry(2)-type(2)-serial(6).
@@ -117,6 +117,13 @@ def check_deadline(
 
 
 MAX_BID_WINDOW_DAYS = protocol.MAX_BID_WINDOW_SECONDS // 86400
+
+
+def tlock_round_of(deadline: datetime) -> int:
+    """The drand round a tlock notice's sealed entries are locked to: the first one
+    emitted at or after its deadline (docs/protocol/msp.md)."""
+    return protocol.tlock_round(protocol.deadline_unix(deadline))
+
 
 # Why each term may not tighten after publication, beside its field.
 TIGHTENING = {

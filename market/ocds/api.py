@@ -22,7 +22,7 @@ PUBLISHER = "中介服务网上超市 (intermediary-services supermarket)"
 
 
 def base_url(request: Request[Any, Any, Any]) -> str:
-    return request.app.state.settings.base_url  # type: ignore[no-any-return]  # MARKET_PUBLIC_URL, never the Host header
+    return request.app.state.settings.base_url  # MARKET_PUBLIC_URL, never the Host header
 
 
 def parse_since(since: str | None) -> datetime | None:

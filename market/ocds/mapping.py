@@ -266,7 +266,6 @@ def selection_object(p: Process, *, base_url: str) -> dict[str, Any]:
 
 def _tender(p: Process) -> dict[str, Any]:
     n = p.notice
-    closed = p.selection is not None
     tender: dict[str, Any] = {
         "id": n.public_id,
         "title": n.title,
@@ -313,7 +312,7 @@ def _tender(p: Process) -> dict[str, Any]:
         for a in tender["amendments"]:
             if a["rationale"] is None:
                 del a["rationale"]
-    if closed:
+    if p.selection is not None:  # closed
         # Sealed until the deadline: who bid, and how many.
         bidders = [b["agency_id"] for b in p.selection.bids]
         tender["numberOfTenderers"] = len(bidders)

@@ -13,12 +13,13 @@ from sqlmodel import col, select
 
 from market.agencies.models import Agency
 from market.contracts.models import Contract, Milestone
+from market.core.money import yuan_decimal
+from market.core.spreadsheet import to_csv
 from market.log.models import LogEntry
 from market.notices.models import Notice, NoticeRevision, OwnerOrg
 from market.ocds import mapping
 from market.reference.models import Region, ServiceCategory
 from market.selection.models import Award, Selection
-from market.web.spreadsheet import to_csv
 
 PUBLISHED = ("open", "closed", "selected", "awarded", "failed", "cancelled")
 BID_ENTRY_TYPES = ("bid.accepted", "bid.withdrawn", "bid.sealed")
@@ -57,7 +58,7 @@ async def notice_page(
         .where(col(Notice.status).in_(PUBLISHED), col(Notice.published_at).is_not(None))
         .order_by(col(Notice.id))
         .limit(limit + 1)
-    )  # type: ignore[attr-defined,union-attr]
+    )
     if after is not None:
         stmt = stmt.where(col(Notice.id) > after)
     if since is not None:
@@ -71,7 +72,7 @@ async def notice_page(
                 col(LogEntry.notice_id) == Notice.public_id,
                 col(LogEntry.seq) >= start,
                 col(LogEntry.type).not_in(BID_ENTRY_TYPES),
-            )  # type: ignore[arg-type]
+            )
         )
     rows = list((await session.execute(stmt)).scalars().all())
     return rows[:limit], len(rows) > limit
@@ -80,7 +81,7 @@ async def notice_page(
 async def _regions(session: AsyncSession) -> dict[str, str]:
     return {
         code: name
-        for code, name in (await session.execute(sa.select(col(Region.code), Region.name_zh))).all()
+        for code, name in (await session.execute(sa.select(col(Region.code), col(Region.name_zh)))).all()
     }
 
 
@@ -112,37 +113,37 @@ async def processes(session: AsyncSession, notices: Sequence[Notice]) -> list[ma
         }
         if org_ids
         else {}
-    )  # type: ignore[union-attr]
+    )
     selections = {
         s.notice_id: s
         for s in (await session.execute(select(Selection).where(col(Selection.notice_id).in_(ids))))
         .scalars()
         .all()
-    }  # type: ignore[attr-defined]
+    }
     awards: dict[int, list[Award]] = {}
-    for a in (await session.execute(select(Award).where(Award.notice_id.in_(ids)))).scalars().all():  # type: ignore[attr-defined]
+    for a in (await session.execute(select(Award).where(col(Award.notice_id).in_(ids)))).scalars().all():
         awards.setdefault(a.notice_id, []).append(a)
     revisions: dict[int, list[NoticeRevision]] = {}
     for r in (
         (await session.execute(select(NoticeRevision).where(col(NoticeRevision.notice_id).in_(ids))))
         .scalars()
         .all()
-    ):  # type: ignore[attr-defined]
+    ):
         revisions.setdefault(r.notice_id, []).append(r)
     contracts = list(
         (await session.execute(select(Contract).where(col(Contract.notice_id).in_(ids)))).scalars().all()
-    )  # type: ignore[attr-defined]
+    )
     milestones: dict[int, list[Milestone]] = {}
     if contracts:
-        stmt = select(Milestone).where(Milestone.contract_id.in_([c.id for c in contracts]))  # type: ignore[attr-defined]
+        stmt = select(Milestone).where(col(Milestone.contract_id).in_([c.id for c in contracts]))
         for m in (await session.execute(stmt)).scalars().all():
             milestones.setdefault(m.contract_id, []).append(m)
     events: dict[str, list[mapping.Event]] = {}
     stmt2 = (
-        sa.select(col(LogEntry.seq), LogEntry.type, LogEntry.notice_id, LogEntry.entry)
+        sa.select(col(LogEntry.seq), col(LogEntry.type), col(LogEntry.notice_id), col(LogEntry.entry))
         .where(col(LogEntry.notice_id).in_(public))
-        .order_by(LogEntry.seq)
-    )  # type: ignore[union-attr]
+        .order_by(col(LogEntry.seq))
+    )
     for seq, kind, nid, raw in (await session.execute(stmt2)).all():
         fields = json.loads(bytes(raw))
         events.setdefault(nid, []).append(
@@ -168,13 +169,14 @@ async def processes(session: AsyncSession, notices: Sequence[Notice]) -> list[ma
         )
         .scalars()
         .all()
-    )  # type: ignore[attr-defined,union-attr]
+    )
     agencies = {a.public_id: _org(a, regions) for a in found}
     by_id = {a.id: a.public_id for a in found}
     award_by_id = {a.id: a for rows in awards.values() for a in rows}
 
     out = []
     for n in notices:
+        assert n.id is not None  # notices read from the database
         mine = awards.get(n.id, [])
         out.append(
             mapping.Process(
@@ -191,7 +193,7 @@ async def processes(session: AsyncSession, notices: Sequence[Notice]) -> list[ma
                         milestones=milestones.get(c.id, []),
                         award=award_by_id[c.award_id],
                         agency=agencies[by_id[c.agency_id]],
-                    )  # type: ignore[index]
+                    )
                     for c in contracts
                     if c.notice_id == n.id
                 ],
@@ -244,15 +246,6 @@ async def all_releases(
 # -- CSV ---------------------------------------------------------------------------------------------
 
 
-def yuan_text(fen: int | None) -> str:
-    """Money for spreadsheets: yuan with two decimals, no separators."""
-    if fen is None:
-        return ""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}{whole}.{cents:02d}"
-
-
 def _day(value: Any) -> str:
     return value.isoformat() if value is not None else ""
 
@@ -268,7 +261,7 @@ async def notices_csv(session: AsyncSession, *, prefix: str) -> bytes:
         )
         .scalars()
         .all()
-    )  # type: ignore[attr-defined,union-attr]
+    )
     org_ids = {n.org_id for n in notices if n.org_id is not None}
     orgs = (
         {
@@ -279,7 +272,7 @@ async def notices_csv(session: AsyncSession, *, prefix: str) -> bytes:
         }
         if org_ids
         else {}
-    )  # type: ignore[union-attr]
+    )
     header = [
         "ocid",
         "notice_id",
@@ -309,7 +302,7 @@ async def notices_csv(session: AsyncSession, *, prefix: str) -> bytes:
                 n.region,
                 n.method,
                 n.status,
-                yuan_text(n.budget_fen),
+                yuan_decimal(n.budget_fen),
                 n.winners,
                 mapping.rfc3339(n.published_at) if n.published_at else "",
                 mapping.rfc3339(n.bid_deadline),
@@ -356,7 +349,7 @@ async def awards_csv(session: AsyncSession, *, prefix: str) -> bytes:
                 agency.name,
                 agency.credit_code,
                 notice.method,
-                yuan_text(price),
+                yuan_decimal(price),
                 mapping.rfc3339(award.created_at),
                 "yes" if final and award.status == "holding" else "no",
                 award.since_seq,
@@ -400,8 +393,8 @@ async def contracts_csv(session: AsyncSession, *, prefix: str) -> bytes:
                 agency.public_id,
                 agency.name,
                 c.status,
-                yuan_text(c.amount_fen),
-                yuan_text(notice.budget_fen),
+                yuan_decimal(c.amount_fen),
+                yuan_decimal(notice.budget_fen),
                 _day(c.signed_on),
                 _day(c.start_on),
                 _day(c.due_on),

@@ -1,5 +1,5 @@
 """Ratings and credit over JSON: rate a contract, reply, void; an agency's ratings and its
-credit score with the events behind it (docs/contracts.md, market/ratings/credit.py)."""
+credit score with the events behind it (docs/contracts.md, market/ratings/rules.py)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.models import Role
 from market.accounts.session import load_viewer, optional_viewer
+from market.agencies import queries as agency_queries
 from market.agencies import service as agencies
+from market.contracts import queries as contracts
 from market.core.clock import today_in_china
 from market.core.errors import NotFound
 from market.core.i18n import N_
 from market.notices.models import Notice
-from market.ratings import credit, service
+from market.ratings import rules, service
 from market.ratings.models import Rating, RatingInput, ReplyInput, VoidInput
 from market.security.auth import requires_role
 
@@ -30,7 +32,7 @@ def rating_public(
         "contract_id": contract_id,
         "notice_id": notice_id,
         "scores": service.scores_of(rating),
-        "average": float(credit.average(list(service.scores_of(rating).values()))),
+        "average": float(rules.average(list(service.scores_of(rating).values()))),
         "comment": rating.comment,
         "rated_at": rating.rated_at.isoformat(),
         "seq": rating.seq,
@@ -42,8 +44,8 @@ def rating_public(
     }
 
 
-def credit_public(events: list[credit.CreditEvent], today: Any) -> dict[str, Any]:
-    scored = credit.score(events, today)
+def credit_public(events: list[rules.CreditEvent], today: Any) -> dict[str, Any]:
+    scored = rules.score(events, today)
     return {
         "score": float(scored.score),
         "version": scored.version,
@@ -61,14 +63,14 @@ def credit_public(events: list[credit.CreditEvent], today: Any) -> dict[str, Any
         ],
         "history": [
             {"date": p.on.isoformat(), "score": float(p.score), "kind": p.kind, "ref": p.ref}
-            for p in credit.history(events, today)
+            for p in rules.history(events, today)
         ],
     }
 
 
 async def public_agency(request: Request[Any, Any, Any], session: AsyncSession, agency_id: str) -> Any:
     agency = await agencies.get_agency(session, agency_id)
-    if agency.status not in [s.value for s in agencies.PUBLIC_STATUSES]:
+    if agency.status not in [s.value for s in agency_queries.PUBLIC_STATUSES]:
         viewer = await optional_viewer(request, session)
         if not agencies.may_see_private(viewer, agency):
             raise NotFound(N_("No such agency."))
@@ -95,7 +97,7 @@ class RatingApi(Controller):
         rating = await service.rate(
             session, user=await load_viewer(request, session), contract_id=contract_id, data=data
         )
-        notice = await session.get(Notice, (await service.get_contract(session, contract_id)).notice_id)
+        notice = await session.get(Notice, (await contracts.get_contract(session, contract_id)).notice_id)
         return rating_public(rating, contract_id=contract_id, notice_id=notice.public_id if notice else None)
 
     @post(

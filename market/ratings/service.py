@@ -3,7 +3,8 @@ the automatic suspension after repeated declines.
 
 Every change writes its log entry (docs/contracts.md) in the same transaction. Free texts
 (comment, reply) are on the pages; the log binds them by SHA-256. The credit formula itself
-is pure (credit.py); this module only gathers its events from the tables.
+is pure (rules.py); this module only gathers its events from the tables. The suspension
+itself is the agencies' transition (agencies.service.suspend_automatically).
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from market import protocol
 from market.accounts.models import AppUser, Role
 from market.agencies import service as agencies
-from market.agencies.models import Agency, AgencyReview, AgencyStatus
+from market.agencies.models import Agency
+from market.contracts import queries as contracts
 from market.contracts import rules as contract_rules
 from market.contracts.models import Contract, ContractStatus, Milestone
 from market.core.clock import CHINA, utcnow
@@ -28,13 +31,13 @@ from market.core.config import Settings
 from market.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from market.core.i18n import N_
 from market.core.ids import next_public_id
-from market.log import protocol
 from market.log import store as log
 from market.log.models import LogEntry
 from market.notices.models import Notice
-from market.ratings import credit
+from market.protocol import entry_types
+from market.ratings import rules
 from market.ratings.models import DIMENSIONS, Rating, RatingInput
-from market.selection.models import Award, AwardStatus, Message
+from market.selection.models import Award, AwardStatus
 
 RATING_SEQUENCE = "rating_public_seq"
 RATEABLE = (ContractStatus.completed.value, ContractStatus.stopped.value)
@@ -53,16 +56,6 @@ def scores_of(rating: Rating) -> dict[str, int]:
 
 
 # -- reading ------------------------------------------------------------------------------------
-
-
-async def get_contract(session: AsyncSession, contract_id: str, *, lock: bool = False) -> Contract:
-    stmt = sa.select(Contract).where(col(Contract.public_id) == contract_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    contract = (await session.execute(stmt)).scalar_one_or_none()
-    if contract is None:
-        raise NotFound(N_("No such contract."))
-    return contract
 
 
 async def get_rating(session: AsyncSession, rating_id: str, *, lock: bool = False) -> Rating:
@@ -94,16 +87,48 @@ class RatingView:
 async def ratings_of(session: AsyncSession, agency: Agency) -> list[RatingView]:
     """The agency's ratings, newest first, voided ones included (they stay visible)."""
     stmt = (
-        sa.select(Rating, col(Contract.public_id), Notice.public_id, Notice.title)
-        .join(Contract, Contract.id == Rating.contract_id)
-        .join(Notice, Notice.id == Contract.notice_id)
-        .where(Rating.agency_id == agency.id)
+        sa.select(Rating, col(Contract.public_id), col(Notice.public_id), col(Notice.title))
+        .join(Contract, col(Contract.id) == Rating.contract_id)
+        .join(Notice, col(Notice.id) == Contract.notice_id)
+        .where(col(Rating.agency_id) == agency.id)
         .order_by(col(Rating.id).desc())
     )
     return [
         RatingView(rating=r, contract_id=c, notice_id=n, notice_title=t)
         for r, c, n, t in (await session.execute(stmt)).all()
     ]
+
+
+# -- who may rate, reply, void -------------------------------------------------------------------
+
+
+def may_rate(contract: Contract, user: AppUser | None) -> bool:
+    """The contract's owner rates the agency (once it is completed or stopped: RATEABLE)."""
+    return user is not None and contract.owner_id == user.id
+
+
+def require_may_rate(contract: Contract, user: AppUser) -> None:
+    if not may_rate(contract, user):
+        raise Forbidden(N_("Only the contract's owner can rate the agency."))
+
+
+def may_reply(agency: Agency, user: AppUser | None) -> bool:
+    """The rated agency's own account answers its ratings."""
+    return user is not None and user.role == Role.agency and agency.owner_id == user.id
+
+
+def require_may_reply(agency: Agency, user: AppUser) -> None:
+    if not may_reply(agency, user):
+        raise Forbidden(N_("Only the rated agency can reply."))
+
+
+def may_void(user: AppUser | None) -> bool:
+    return user is not None and user.role == Role.supervisor
+
+
+def require_may_void(user: AppUser) -> None:
+    if not may_void(user):
+        raise Forbidden(N_("Only a supervisor can void a rating."))
 
 
 # -- rating, replying, voiding ----------------------------------------------------------------
@@ -125,9 +150,8 @@ def check_scores(data: RatingInput) -> dict[str, int]:
 
 async def rate(session: AsyncSession, *, user: AppUser, contract_id: str, data: RatingInput) -> Rating:
     """The contract's owner rates the agency once, after completion or stop (``rating.given``)."""
-    contract = await get_contract(session, contract_id, lock=True)
-    if contract.owner_id != user.id:
-        raise Forbidden(N_("Only the contract's owner can rate the agency."))
+    contract = await contracts.get_contract(session, contract_id, lock=True)
+    require_may_rate(contract, user)
     if contract.status not in RATEABLE:
         raise Conflict(N_("A contract can be rated once it is completed or stopped."))
     if await rating_of_contract(session, contract) is not None:
@@ -140,7 +164,7 @@ async def rate(session: AsyncSession, *, user: AppUser, contract_id: str, data: 
     public_id = await next_public_id(session, prefix="RT", sequence=RATING_SEQUENCE)
     entry = await log.append(
         session,
-        type="rating.given",
+        type=entry_types.RATING_GIVEN,
         fields={
             "notice_id": notice.public_id,
             "contract_id": contract.public_id,
@@ -150,12 +174,14 @@ async def rate(session: AsyncSession, *, user: AppUser, contract_id: str, data: 
             "comment_sha256": _digest(comment),
         },
     )
+    assert contract.id is not None and agency.id is not None
     rating = Rating(
         public_id=public_id,
         contract_id=contract.id,
         agency_id=agency.id,
         comment=comment,
         seq=entry.seq,
+        # mypy checks a dict's values against every keyword; these are the five int scores
         **scores,  # type: ignore[arg-type]
     )
     session.add(rating)
@@ -168,8 +194,7 @@ async def reply(session: AsyncSession, *, user: AppUser, rating_id: str, text: s
     rating = await get_rating(session, rating_id, lock=True)
     agency = await session.get(Agency, rating.agency_id)
     assert agency is not None
-    if user.role != Role.agency or agency.owner_id != user.id:
-        raise Forbidden(N_("Only the rated agency can reply."))
+    require_may_reply(agency, user)
     if rating.reply is not None:
         raise Conflict(N_("This rating has already been answered."))
     text = agencies.check_publishable(text.strip(), "reply")
@@ -177,7 +202,7 @@ async def reply(session: AsyncSession, *, user: AppUser, rating_id: str, text: s
         raise InvalidInput(N_("Write a reply."), [FieldError("reply", N_("Write a reply."))])
     await log.append(
         session,
-        type="rating.replied",
+        type=entry_types.RATING_REPLIED,
         fields={"rating_id": rating.public_id, "agency_id": agency.public_id, "reply_sha256": _digest(text)},
     )
     rating.reply, rating.replied_at = text, utcnow()
@@ -188,8 +213,7 @@ async def reply(session: AsyncSession, *, user: AppUser, rating_id: str, text: s
 async def void(session: AsyncSession, *, user: AppUser, rating_id: str, reason: str) -> Rating:
     """A supervisor voids a rating with a published reason (``rating.voided``): it stays
     visible, marked, and no longer counts."""
-    if user.role != Role.supervisor:
-        raise Forbidden(N_("Only a supervisor can void a rating."))
+    require_may_void(user)
     rating = await get_rating(session, rating_id, lock=True)
     if rating.voided_at is not None:
         raise Conflict(N_("This rating has already been voided."))
@@ -203,7 +227,7 @@ async def void(session: AsyncSession, *, user: AppUser, rating_id: str, reason: 
     assert agency is not None
     await log.append(
         session,
-        type="rating.voided",
+        type=entry_types.RATING_VOIDED,
         fields={"rating_id": rating.public_id, "agency_id": agency.public_id, "reason": reason},
     )
     rating.void_reason, rating.voided_at, rating.voided_by = reason, utcnow(), user.id
@@ -218,12 +242,12 @@ async def void(session: AsyncSession, *, user: AppUser, rating_id: str, reason: 
 class Standing:
     """What the directory and the profile show about an agency's record."""
 
-    events: list[credit.CreditEvent] = field(default_factory=list)
+    events: list[rules.CreditEvent] = field(default_factory=list)
     ratings: list[Rating] = field(default_factory=list)
     contracts_completed: int = 0
 
-    def credit(self, today: date) -> credit.CreditScore:
-        return credit.score(self.events, today)
+    def credit(self, today: date) -> rules.CreditScore:
+        return rules.score(self.events, today)
 
     def summary(self) -> dict[str, Any]:
         """Count and averages per dimension of the ratings that count (not voided)."""
@@ -232,7 +256,7 @@ class Standing:
         for d in DIMENSIONS:
             averages[d] = round(sum(getattr(r, d) for r in counted) / len(counted), 2) if counted else None
         overall = (
-            round(sum(float(credit.average(list(scores_of(r).values()))) for r in counted) / len(counted), 2)
+            round(sum(float(rules.average(list(scores_of(r).values()))) for r in counted) / len(counted), 2)
             if counted
             else None
         )
@@ -249,9 +273,9 @@ async def _final_dates(session: AsyncSession, notice_ids: Sequence[str]) -> dict
     if not notice_ids:
         return {}
     stmt = (
-        sa.select(col(LogEntry.notice_id), LogEntry.entry)
-        .where(LogEntry.type == "award.final", col(LogEntry.notice_id).in_(list(notice_ids)))
-        .order_by(LogEntry.seq)
+        sa.select(col(LogEntry.notice_id), col(LogEntry.entry))
+        .where(col(LogEntry.type) == entry_types.AWARD_FINAL, col(LogEntry.notice_id).in_(list(notice_ids)))
+        .order_by(col(LogEntry.seq))
     )
     out: dict[str, date] = {}
     for notice_id, entry in (await session.execute(stmt)).all():
@@ -286,7 +310,7 @@ async def standings(
     ):
         out[r.agency_id].ratings.append(r)
         out[r.agency_id].events.append(
-            credit.CreditEvent(
+            rules.CreditEvent(
                 "rating",
                 china_date(r.rated_at),
                 r.public_id,
@@ -306,11 +330,11 @@ async def standings(
     for award, notice_id in awards:
         if award.status == AwardStatus.declined and award.ended_at is not None:
             out[award.agency_id].events.append(
-                credit.CreditEvent("decline", china_date(award.ended_at), notice_id)
+                rules.CreditEvent("decline", china_date(award.ended_at), notice_id)
             )
         elif award.status == AwardStatus.disqualified and award.ended_at is not None:
             out[award.agency_id].events.append(
-                credit.CreditEvent("disqualified", china_date(award.ended_at), notice_id)
+                rules.CreditEvent("disqualified", china_date(award.ended_at), notice_id)
             )
         elif award.status == AwardStatus.holding:
             held.append((award, notice_id))
@@ -348,18 +372,18 @@ async def standings(
                 recorded_on_award[key] + timedelta(days=contract_rules.AGENCY_DAYS_TO_CONFIRM),
             )
             out[award.agency_id].events.append(
-                credit.CreditEvent("overdue", last_day + timedelta(days=1), f"{notice_id}/{award.slot}")
+                rules.CreditEvent("overdue", last_day + timedelta(days=1), f"{notice_id}/{award.slot}")
             )
     overdue = (
         await session.execute(
-            sa.select(Milestone, col(Contract.public_id), Contract.agency_id)
-            .join(Contract, Contract.id == Milestone.contract_id)
+            sa.select(Milestone, col(Contract.public_id), col(Contract.agency_id))
+            .join(Contract, col(Contract.id) == Milestone.contract_id)
             .where(col(Contract.agency_id).in_(ids), col(Milestone.overdue_on).is_not(None))
         )
     ).all()
     for m, contract_id, agency_id in overdue:
         out[agency_id].events.append(
-            credit.CreditEvent("overdue", m.overdue_on, f"{contract_id}#{m.position}")
+            rules.CreditEvent("overdue", m.overdue_on, f"{contract_id}#{m.position}")
         )
     return out
 
@@ -370,14 +394,14 @@ async def standing_of(session: AsyncSession, agency: Agency, *, today: date, con
 
 async def credit_events(
     session: AsyncSession, agency: Agency, today: date, *, contract_days: int = 30
-) -> list[credit.CreditEvent]:
+) -> list[rules.CreditEvent]:
     return (await standing_of(session, agency, today=today, contract_days=contract_days)).events
 
 
 async def credit_of(
     session: AsyncSession, agency: Agency, today: date, *, contract_days: int = 30
-) -> credit.CreditScore:
-    return credit.score(await credit_events(session, agency, today, contract_days=contract_days), today)
+) -> rules.CreditScore:
+    return rules.score(await credit_events(session, agency, today, contract_days=contract_days), today)
 
 
 # -- the automatic rule ------------------------------------------------------------------------
@@ -393,86 +417,19 @@ async def decline_dates(session: AsyncSession, agency: Agency) -> list[date]:
         col(Award.status) == AwardStatus.declined.value,
         col(Award.ended_at).is_not(None),
     )
-    return [china_date(t) for t in (await session.execute(stmt)).scalars().all()]
-
-
-def automatic_reason(count: int, window_days: int) -> str:
-    months = round(window_days * 12 / 365)
-    return f"automatic: {count} declines within {months} months"
+    return [china_date(t) for t in (await session.execute(stmt)).scalars().all() if t is not None]
 
 
 async def apply_automatic_rules(
     session: AsyncSession, agency: Agency, settings: Settings, today: date
 ) -> bool:
-    """Suspend an approved agency that has declined ``declines_to_suspend`` awards within
-    ``decline_window_days``, for ``suspension_days``. Returns whether it did.
-
-    Not through agencies.service.transition, which is an administrator's decision (it
-    refuses anyone else and records the administrator in ``agency_review``, whose actor
-    may not be empty): this is the platform's rule, so no person is named. The log entry
-    is exactly the one a manual suspension writes (``agency.suspended`` with ``reason``
-    and ``until``), so eligibility and verifiers treat both alike.
-    """
-    agency = await agencies.get_agency(session, agency.public_id, lock=True)
-    if agency.status != AgencyStatus.approved:
-        return False
-    # Declines that already led to a suspension are spent: after it ends (or is lifted) the
-    # count starts again, instead of one new decline suspending the agency at once.
-    last = (
-        await session.execute(
-            sa.select(sa.func.max(AgencyReview.created_at)).where(
-                col(AgencyReview.agency_id) == agency.id,
-                col(AgencyReview.to_status) == AgencyStatus.suspended.value,
-            )
-        )
-    ).scalar_one_or_none()
-    dates = [
-        d for d in await decline_dates(session, agency) if last is None or d > last.astimezone(CHINA).date()
-    ]
-    if not credit.should_suspend(
-        dates,
-        today,
-        declines_to_suspend=settings.declines_to_suspend,
-        window_days=settings.decline_window_days,
-    ):
-        return False
-    count = sum(1 for d in dates if 0 <= (today - d).days < settings.decline_window_days)
-    reason = automatic_reason(count, settings.decline_window_days)
-    until = today + timedelta(days=settings.suspension_days)
-    agency.status = AgencyStatus.suspended.value
-    agency.status_reason = reason
-    agency.status_until = until
-    agency.updated_at = utcnow()
-    await session.flush()
-    entry = await log.append(
+    """After a decline: the agencies' service decides whether the declines of ``agency``
+    suspend it (agencies.service.suspend_automatically, the rule in agencies/rules.py) and
+    makes the transition. Returns whether it did."""
+    return await agencies.suspend_automatically(
         session,
-        type="agency.suspended",
-        fields={
-            "agency_id": agency.public_id,
-            "name": agency.name,
-            "credit_code": agency.credit_code,
-            "reason": reason,
-            "until": until.isoformat(),
-        },
+        agency_id=agency.public_id,
+        decline_dates=await decline_dates(session, agency),
+        settings=settings,
+        today=today,
     )
-    session.add(
-        AgencyReview(
-            agency_id=agency.id,
-            action="suspend",
-            from_status=AgencyStatus.approved.value,
-            to_status=AgencyStatus.suspended.value,  # type: ignore[arg-type]
-            reason=reason,
-            until=until,
-            actor_id=None,
-            log_seq=entry.seq,
-        )
-    )
-    session.add(
-        Message(
-            user_id=agency.owner_id,
-            kind="suspended_automatically",
-            params={"reason": reason, "until": until.isoformat()},
-        )
-    )
-    await session.flush()
-    return True

@@ -16,84 +16,20 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.accounts.models import Role
+from market.accounts.models import AppUser, Role
 from market.accounts.session import load_viewer
 from market.agencies.models import Agency
+from market.contracts import queries as contracts
 from market.contracts.models import CONTRACT_STATUS_LABELS
-from market.core.errors import DomainError, FieldError, Forbidden, InvalidInput
+from market.core.errors import DomainError, FieldError, InvalidInput
 from market.core.i18n import N_
 from market.notices.models import Notice
-from market.ratings import credit, service
-from market.ratings.models import DIMENSION_LABELS, DIMENSIONS, RatingInput
+from market.ratings import rules, service
+from market.ratings.models import DIMENSIONS, RatingInput
+from market.ratings.present import KIND_LABELS
 from market.security.auth import requires_role
 from market.web.forms import FormErrors, errors_beside_fields
 from market.web.templating import redirect, render
-
-KIND_LABELS = {
-    "rating": N_("Rating"),
-    "decline": N_("Declined an award"),
-    "overdue": N_("Overdue"),
-    "disqualified": N_("Disqualified on an upheld objection"),
-}
-SVG_WIDTH, SVG_HEIGHT, SVG_PAD = 480, 160, 24
-
-
-def history_chart(points: list[credit.HistoryPoint]) -> dict[str, Any]:
-    """Coordinates for a small server-rendered line of the score over time (0 to 200)."""
-    if not points:
-        return {"polyline": "", "dots": [], "width": SVG_WIDTH, "height": SVG_HEIGHT}
-    first, last = points[0].on, points[-1].on
-    span = max(1, (last - first).days)
-    inner_w, inner_h = SVG_WIDTH - 2 * SVG_PAD, SVG_HEIGHT - 2 * SVG_PAD
-
-    def xy(p: credit.HistoryPoint) -> tuple[float, float]:
-        x = SVG_PAD + inner_w * ((p.on - first).days / span if len(points) > 1 else 1)
-        y = SVG_PAD + inner_h * (1 - float(p.score) / float(credit.MAX_SCORE))
-        return round(x, 1), round(y, 1)
-
-    dots = [{"x": xy(p)[0], "y": xy(p)[1], "point": p} for p in points]
-    base_y = round(SVG_PAD + inner_h * (1 - float(credit.BASE) / float(credit.MAX_SCORE)), 1)
-    return {
-        "polyline": " ".join(f"{d['x']},{d['y']}" for d in dots),
-        "dots": dots,
-        "width": SVG_WIDTH,
-        "height": SVG_HEIGHT,
-        "base_y": base_y,
-        "left": SVG_PAD,
-        "right": SVG_WIDTH - SVG_PAD,
-    }
-
-
-async def profile_context(
-    session: AsyncSession, agency: Agency, *, today: date, contract_days: int
-) -> dict[str, Any]:
-    """What the agency's public profile shows about its ratings and credit."""
-    standing = await service.standing_of(session, agency, today=today, contract_days=contract_days)
-    scored = standing.credit(today)
-    points = credit.history(standing.events, today)
-    return {
-        "credit": scored,
-        "credit_history": points,
-        "credit_chart": history_chart(points),
-        "rating_summary": standing.summary(),
-        "rating_views": await service.ratings_of(session, agency),
-        "DIMENSIONS": DIMENSIONS,
-        "DIMENSION_LABELS": DIMENSION_LABELS,
-        "CREDIT_KIND_LABELS": KIND_LABELS,
-    }
-
-
-def _render(
-    request: Request[Any, Any, Any], template: str, *, status_code: int = 200, **context: Any
-) -> Response[str]:
-    return render(
-        request,
-        template,
-        status_code=status_code,
-        DIMENSIONS=DIMENSIONS,
-        DIMENSION_LABELS=DIMENSION_LABELS,
-        **context,
-    )
 
 
 class RatingPages(Controller):
@@ -104,27 +40,27 @@ class RatingPages(Controller):
         examples = [
             (
                 N_("A rating of all fives given last month"),
-                credit.score(
-                    [credit.CreditEvent("rating", date(2026, 1, 1), "x", scores=(5, 5, 5, 5, 5))],
+                rules.score(
+                    [rules.CreditEvent("rating", date(2026, 1, 1), "x", scores=(5, 5, 5, 5, 5))],
                     date(2026, 2, 1),
                 ).score,
             ),
             (
                 N_("One declined award and one upheld objection"),
-                credit.score(
+                rules.score(
                     [
-                        credit.CreditEvent("decline", date(2026, 1, 1), "a"),
-                        credit.CreditEvent("disqualified", date(2026, 1, 2), "b"),
+                        rules.CreditEvent("decline", date(2026, 1, 1), "a"),
+                        rules.CreditEvent("disqualified", date(2026, 1, 2), "b"),
                     ],
                     date(2026, 2, 1),
                 ).score,
             ),
         ]
-        return _render(
+        return render(
             request,
             "ratings/credit.html",
-            c=credit,
-            penalties=credit.PENALTIES,
+            c=rules,
+            penalties=rules.PENALTIES,
             KIND_LABELS=KIND_LABELS,
             examples=examples,
             settings=request.app.state.settings,
@@ -136,20 +72,19 @@ class RatingPages(Controller):
         self,
         request: Request[Any, Any, Any],
         session: AsyncSession,
+        user: AppUser,
         contract_id: str,
         *,
         values: dict[str, str] | None = None,
         errors: FormErrors | None = None,
         status_code: int = 200,
     ) -> Response[str]:
-        user = await load_viewer(request, session)
-        contract = await service.get_contract(session, contract_id)
-        if contract.owner_id != user.id:
-            raise Forbidden(N_("Only the contract's owner can rate the agency."))
+        contract = await contracts.get_contract(session, contract_id)
+        service.require_may_rate(contract, user)
         agency = await session.get(Agency, contract.agency_id)
         notice = await session.get(Notice, contract.notice_id)
         existing = await service.rating_of_contract(session, contract)
-        return _render(
+        return render(
             request,
             "ratings/rate.html",
             status_code=status_code,
@@ -171,7 +106,7 @@ class RatingPages(Controller):
         session: NamedDependency[AsyncSession],
         contract_id: FromPath[str],
     ) -> Response[str]:
-        return await self._rating_page(request, session, contract_id)
+        return await self._rating_page(request, session, await load_viewer(request, session), contract_id)
 
     @post("/contracts/{contract_id:str}/rating", guards=[requires_role(Role.owner)])
     async def rate(
@@ -200,9 +135,9 @@ class RatingPages(Controller):
                 raise
             errors = errors_beside_fields(exc, lambda f: f if f in values else None)
             return await self._rating_page(
-                request, session, contract_id, values=values, errors=errors, status_code=exc.status
+                request, session, user, contract_id, values=values, errors=errors, status_code=exc.status
             )
-        contract = await service.get_contract(session, contract_id)
+        contract = await contracts.get_contract(session, contract_id)
         agency = await session.get(Agency, contract.agency_id)
         assert agency is not None
         return redirect(f"/agencies/{agency.public_id}#ratings-h")
@@ -213,6 +148,7 @@ class RatingPages(Controller):
         self,
         request: Request[Any, Any, Any],
         session: AsyncSession,
+        user: AppUser,
         rating_id: str,
         *,
         action: str,
@@ -220,13 +156,12 @@ class RatingPages(Controller):
         errors: FormErrors | None = None,
         status_code: int = 200,
     ) -> Response[str]:
-        user = await load_viewer(request, session)
         rating = await service.get_rating(session, rating_id)
         agency = await session.get(Agency, rating.agency_id)
         assert agency is not None
-        if action == "reply" and agency.owner_id != user.id:
-            raise Forbidden(N_("Only the rated agency can reply."))
-        return _render(
+        if action == "reply":
+            service.require_may_reply(agency, user)
+        return render(
             request,
             "ratings/act.html",
             status_code=status_code,
@@ -257,6 +192,7 @@ class RatingPages(Controller):
             return await self._one_page(
                 request,
                 session,
+                user,
                 rating_id,
                 action=action,
                 values=values,
@@ -274,7 +210,9 @@ class RatingPages(Controller):
         session: NamedDependency[AsyncSession],
         rating_id: FromPath[str],
     ) -> Response[str]:
-        return await self._one_page(request, session, rating_id, action="reply")
+        return await self._one_page(
+            request, session, await load_viewer(request, session), rating_id, action="reply"
+        )
 
     @post("/ratings/{rating_id:str}/reply", guards=[requires_role(Role.agency)])
     async def reply(
@@ -292,7 +230,9 @@ class RatingPages(Controller):
         session: NamedDependency[AsyncSession],
         rating_id: FromPath[str],
     ) -> Response[str]:
-        return await self._one_page(request, session, rating_id, action="void")
+        return await self._one_page(
+            request, session, await load_viewer(request, session), rating_id, action="void"
+        )
 
     @post("/ratings/{rating_id:str}/void", guards=[requires_role(Role.supervisor)])
     async def void(

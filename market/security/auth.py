@@ -16,15 +16,15 @@ for the whole site, so a neighbouring subdomain or a plain-http page cannot plan
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Receive, Scope, Send
-from sqlalchemy import select
-from sqlmodel import col
 
+from market.accounts.queries import session_state
 from market.core.errors import Forbidden, Unauthorized
 from market.core.i18n import N_
 from market.security.tokens import Claims, decode_token
@@ -85,33 +85,17 @@ def auth_middleware_factory(app: ASGIApp) -> ASGIApp:
 
 
 async def _user_is_current(scope: Scope, claims: Claims) -> bool:
-    """One indexed look-up (app_user.public_id is unique) per authenticated request, sent
-    as a single statement on a pooled connection: no transaction around it, so it costs
-    one round trip rather than a session's BEGIN, SELECT and ROLLBACK (ops/load). The
-    session version rides on the same row, so revocation costs no extra query."""
-    database = scope["litestar_app"].state.db
-    if database.engine is None:  # tests: sessions bound to one rolled-back connection
-        from market.accounts.models import AppUser  # the accounts package imports this module
-
-        async with database.sessionmaker() as session:
-            stmt = select(col(AppUser.is_active), AppUser.role, AppUser.session_version).where(
-                AppUser.public_id == claims.sub
-            )
-            row = (await session.execute(stmt)).one_or_none()
-    else:
-        async with database.engine.connect() as connection:
-            driver = (await connection.get_raw_connection()).driver_connection
-            try:
-                row = await driver.fetchrow(
-                    "SELECT is_active, role, session_version FROM app_user WHERE public_id = $1", claims.sub
-                )
-            except BaseException:
-                # SQLAlchemy never sees the driver's own errors, so it would pool the
-                # connection again even when the error left it mid-operation (PostgreSQL
-                # shutting down under the query): the next request then got a 500.
-                await connection.invalidate()
-                raise
-    return row is not None and bool(row[0]) and str(row[1]) == claims.role and int(row[2]) == claims.ver
+    """One indexed look-up per authenticated request, sent as a single statement on a
+    pooled connection (Database.single_statement). The session version rides on the same
+    row, so revocation costs no extra query."""
+    async with scope["litestar_app"].state.db.single_statement() as driver:
+        state = await session_state(driver, claims.sub)
+    return (
+        state is not None
+        and state.is_active
+        and state.role == claims.role
+        and state.session_version == claims.ver
+    )
 
 
 def _principal(claims: Claims, via: str) -> Principal:
@@ -121,7 +105,8 @@ def _principal(claims: Claims, via: str) -> Principal:
 
 
 def current_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
-    return connection.scope.get("user")  # type: ignore[return-value]
+    principal: Principal | None = connection.scope.get("user")
+    return principal
 
 
 # Guards are coroutines although they never wait: Litestar runs a plain function guard in
@@ -139,7 +124,10 @@ async def requires_login(connection: ASGIConnection[Any, Any, Any, Any], _: Base
     _check_login(connection)
 
 
-def requires_role(*roles: str):  # type: ignore[no-untyped-def]
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
+
+
+def requires_role(*roles: str) -> Guard:
     """A guard admitting only the given roles (401 when logged out, 403 otherwise)."""
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:

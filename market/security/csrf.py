@@ -29,9 +29,9 @@ from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
-from litestar.enums import RequestEncodingType
+from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions import PermissionDeniedException
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 
 from market.security.auth import SESSION_COOKIE, Principal, bearer_token, cookie_name
@@ -77,7 +77,7 @@ def csrf_middleware_factory(secret: str, *, secure: bool) -> type:
             self.app = app
 
         async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http" or _exempt(scope, session_cookie):
+            if scope["type"] != ScopeType.HTTP or _exempt(scope, session_cookie):
                 await self.app(scope, receive, send)
                 return
             connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
@@ -105,8 +105,9 @@ def csrf_middleware_factory(secret: str, *, secure: bool) -> type:
             Response: public pages are fetched cookie-less by visitors and crawlers, and
             building cookies per answer was a tenth of their time)."""
             fresh = None if visitor else secrets.token_urlsafe(32)
-            ScopeState.from_scope(scope).csrf_token = token_for(
-                key, principal=principal, visitor=visitor or fresh
+            # Never None here: a browser without the visitor cookie gets a fresh one.
+            ScopeState.from_scope(scope).csrf_token = (
+                token_for(key, principal=principal, visitor=visitor or fresh) or ""
             )
             if fresh is None:
                 await self.app(scope, receive, send)
@@ -138,7 +139,7 @@ async def _submitted(
     return value if isinstance(value, str) and value else None
 
 
-def _exempt(scope: Scope, session_cookie: str) -> bool:
+def _exempt(scope: HTTPScope, session_cookie: str) -> bool:
     """Headers and cookies are read exactly as the auth middleware reads them (Litestar's
     parsers), so the two cannot disagree: a request split over several Cookie headers, or
     with odd spacing, is never "cookie-less" here and logged in there."""

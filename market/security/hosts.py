@@ -66,7 +66,7 @@ def allowed_hosts_middleware_factory(allowed: Iterable[str]) -> Callable[[ASGIAp
                 await app(scope, receive, send)
                 return
             if scope["type"] == "websocket":
-                await send({"type": "websocket.close", "code": 1008})
+                await send({"type": "websocket.close", "code": 1008, "reason": ""})
                 return
             await send(
                 {
@@ -78,7 +78,7 @@ def allowed_hosts_middleware_factory(allowed: Iterable[str]) -> Callable[[ASGIAp
                     ],
                 }
             )
-            await send({"type": "http.response.body", "body": PROBLEM})
+            await send({"type": "http.response.body", "body": PROBLEM, "more_body": False})
 
         return middleware
 

@@ -12,7 +12,11 @@ import ipaddress
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
 
 
 class SlidingWindowLimiter:
@@ -118,13 +122,17 @@ def client_key(request: object, action: str) -> str:
     return f"{action}:{client_address(getattr(client, 'host', None), forwarded, settings.trusted_proxies)}"
 
 
-def rate_limited(action: str):  # type: ignore[no-untyped-def]
+def rate_limited(
+    action: str,
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
     """A guard counting one ``action`` attempt per client address; 429 over the limit.
     A guard runs before the body is read, so malformed attempts count too."""
     from market.core.errors import TooManyRequests
 
-    async def guard(connection: object, _: object) -> None:  # a coroutine: no worker-thread hop (auth.py)
-        limiter: SlidingWindowLimiter = connection.app.state.auth_limiter  # type: ignore[attr-defined]
+    async def guard(
+        connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+    ) -> None:  # a coroutine: no worker-thread hop (auth.py)
+        limiter: SlidingWindowLimiter = connection.app.state.auth_limiter
         wait = limiter.hit(client_key(connection, action))
         if wait is not None:
             raise TooManyRequests(wait)

@@ -28,7 +28,8 @@ class StaticSwaggerRenderPlugin(SwaggerRenderPlugin):
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
         title = escape(str(openapi_schema.get("info", {}).get("title", "API")))
         # The token bound to this browser's session, as every page carries it.
-        csrf_token = ScopeState.from_scope(request.scope).csrf_token or ""
+        token = ScopeState.from_scope(request.scope).csrf_token
+        csrf_token = token if isinstance(token, str) else ""
         return f"""<!DOCTYPE html>
 <html lang="en">
 <head>

@@ -31,6 +31,7 @@ import time
 import zlib
 from collections import OrderedDict
 from pathlib import Path
+from typing import Literal
 
 import pypdf
 from litestar.response import File
@@ -144,7 +145,7 @@ def _parsed_pdf(content: bytes) -> str | None:
     try:
         # pypdf's own limits on decompressed sizes and element counts apply throughout;
         # the decompression caps are lowered to what a 10 MB upload can honestly need.
-        with pypdf.apply_configuration(**PDF_LIMITS):
+        with pypdf.apply_configuration(None, **PDF_LIMITS):
             return _pdf_objects(pypdf.PdfReader(io.BytesIO(content), strict=False))
     except (_TooComplex, pypdf.errors.LimitReachedError):
         return PDF_TOO_COMPLEX
@@ -244,7 +245,9 @@ def served_upload(path: Path, *, filename: str, content_type: str) -> File:
     """An agency document or deliverable as the browser gets it. Only the type it was
     recognised as, never sniffed; images open in the browser under a sandboxing policy
     that runs nothing; PDFs are downloaded (a PDF viewer is a program of its own)."""
-    disposition = "inline" if content_type.startswith("image/") else "attachment"
+    disposition: Literal["inline", "attachment"] = (
+        "inline" if content_type.startswith("image/") else "attachment"
+    )
     return File(
         path=path,
         filename=filename,

@@ -12,9 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.models import Role
 from market.accounts.session import load_viewer, optional_viewer
+from market.core.config import Settings
 from market.notices import service as notices
+from market.objections import queries as objection_queries
+from market.objections import service as objection_service
 from market.security.auth import requires_login, requires_role
-from market.selection import service
+from market.selection import queries, service
 from market.selection.models import AnswerInput, DecisionInput, DeclineInput, Objection, ObjectionInput
 from market.selection.service import Context
 from market.web.openapi import problems
@@ -25,7 +28,8 @@ def context(state: State) -> Context:
 
 
 def base_url(request: Request[Any, Any, Any]) -> str:
-    return request.app.state.settings.base_url  # type: ignore[no-any-return]  # MARKET_PUBLIC_URL, never the Host header
+    settings: Settings = request.app.state.settings
+    return settings.base_url  # MARKET_PUBLIC_URL, never the Host header
 
 
 def objection_public(o: Objection) -> dict[str, Any]:
@@ -42,9 +46,6 @@ def objection_public(o: Objection) -> dict[str, Any]:
         "decided_at": o.decided_at.isoformat() if o.decided_at else None,
         "seqs": {"filed": o.filed_seq, "answered": o.answered_seq, "decided": o.decided_seq},
     }
-
-
-STAFF_ROLES = (Role.supervisor, Role.admin)
 
 
 def objection_for_staff(o: Objection) -> dict[str, Any]:
@@ -75,7 +76,7 @@ class SelectionApi(Controller):
             notice_id=notice_id,
             ctx=context(request.app.state),
         )
-        return await service.record(session, notice, base_url=base_url(request))
+        return await queries.record(session, notice, base_url=base_url(request))
 
     @get(
         "/{notice_id:str}/selection",
@@ -88,7 +89,7 @@ class SelectionApi(Controller):
         session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
         notice = await notices.visible_notice(session, notice_id, await optional_viewer(request, session))
-        return await service.record(session, notice, base_url=base_url(request))
+        return await queries.record(session, notice, base_url=base_url(request))
 
     @post(
         "/{notice_id:str}/decline",
@@ -110,7 +111,7 @@ class SelectionApi(Controller):
             reason=data.reason,
             settings=request.app.state.settings,
         )
-        return await service.record(session, notice, base_url=base_url(request))
+        return await queries.record(session, notice, base_url=base_url(request))
 
     @get("/{notice_id:str}/objections", summary="Objections (异议) to the result, with answers and decisions")
     async def objections(
@@ -121,8 +122,8 @@ class SelectionApi(Controller):
     ) -> list[dict[str, Any]]:
         viewer = await optional_viewer(request, session)
         notice = await notices.visible_notice(session, notice_id, viewer)
-        shape = objection_for_staff if viewer is not None and viewer.role in STAFF_ROLES else objection_public
-        return [shape(o) for o in await service.objections(session, notice)]
+        shape = objection_for_staff if objection_service.may_see_objector(viewer) else objection_public
+        return [shape(o) for o in await objection_queries.objections(session, notice)]
 
     @post(
         "/{notice_id:str}/objections",
@@ -138,7 +139,7 @@ class SelectionApi(Controller):
         data: JSONBody[ObjectionInput],
         session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
-        objection = await service.file_objection(
+        objection = await objection_service.file_objection(
             session,
             user=await load_viewer(request, session),
             notice_id=notice_id,
@@ -161,7 +162,7 @@ class SelectionApi(Controller):
         data: JSONBody[AnswerInput],
         session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
-        objection = await service.answer_objection(
+        objection = await objection_service.answer_objection(
             session,
             user=await load_viewer(request, session),
             notice_id=notice_id,
@@ -184,7 +185,7 @@ class SelectionApi(Controller):
         data: JSONBody[DecisionInput],
         session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
-        objection = await service.decide_objection(
+        objection = await objection_service.decide_objection(
             session,
             user=await load_viewer(request, session),
             notice_id=notice_id,
@@ -194,26 +195,3 @@ class SelectionApi(Controller):
             settings=request.app.state.settings,
         )
         return objection_public(objection)
-
-
-class MessageApi(Controller):
-    path = "/api/v1/me/messages"
-    tags = ["accounts"]
-    guards = [requires_login]
-
-    @get("/", summary="The caller's messages (won, replaced, objections...), newest first")
-    async def messages(
-        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
-    ) -> list[dict[str, Any]]:
-        user = await load_viewer(request, session)
-        return [
-            {
-                "id": m.id,
-                "kind": m.kind,
-                "notice_id": n.public_id if n else None,
-                "params": m.params,
-                "created_at": m.created_at.isoformat(),
-                "read": m.read_at is not None,
-            }
-            for m, n in await service.messages_for(session, user)
-        ]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from market.log import protocol
+from market import protocol
 
 try:  # wheels exist for CPython 3.11 and 3.12; without it MARKET_BEACON=drand is refused
     import drand_verify

@@ -16,11 +16,13 @@ from sqlmodel import col
 
 from market.accounts.models import AppUser
 from market.agencies.models import Agency, AgencyStatus
+from market.bids import service as bids
+from market.bids.receipts import ReceiptSigner
 from market.core.config import Settings
-from market.log.receipts import ReceiptSigner
 from market.notices import service as notices
 from market.notices.models import Method, Notice, NoticeCreate
 from market.notices.secrets import SecretSealer
+from market.objections import service as objections
 from market.selection import service
 from market.selection.beacon import DrandRelays
 from market.selection.models import Selection
@@ -94,13 +96,13 @@ async def load_demo_selections(
         for agency in approved:
             if placed >= bidders:
                 break
-            if not await notices.eligibility(session, agency, view):
+            if not await bids.eligibility(session, agency, view):
                 continue
             user = await session.get(AppUser, agency.owner_id)
             assert user is not None
             # Two equal prices, so the page shows a tie broken by the draw.
             price = (yuan * 100) * (78 + 4 * min(placed, 2)) // 100 if method == Method.lowest_price else None
-            await notices.place_bid(
+            await bids.place_bid(
                 session,
                 bidder=user.public_id,
                 notice_id=notice.public_id,
@@ -123,7 +125,7 @@ async def load_demo_selections(
         ).scalar_one()
         objector = await session.get(AppUser, loser.owner_id)
         assert objector is not None
-        await service.file_objection(
+        await objections.file_objection(
             session,
             user=objector,
             notice_id=first.public_id,

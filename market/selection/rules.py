@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
+from market import protocol
 from market.agencies import rules as agency_rules
 from market.core.i18n import N_
-from market.log import protocol
 
 ATTEMPT: Final = 1  # MSP/1: there is no second draw
 WEIGHT: Final = 1  # MSP/1 version 1: every candidate weighs the same
@@ -224,7 +224,7 @@ def selection_record(
                 + seqs.get("objection.answered", [])
                 + seqs.get("objection.decided", [])
             ),
-            "final": (seqs.get("award.final") or [None])[-1],
+            "final": seqs["award.final"][-1] if seqs.get("award.final") else None,
         },
         "secret": None,
         "bids": None,

@@ -25,7 +25,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
-import sqlalchemy as sa
 from litestar import Controller, Request, Response, get, post
 from litestar.channels import ChannelsPlugin
 from litestar.channels.subscriber import Subscriber
@@ -33,28 +32,30 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
+from market import protocol
 from market.accounts.models import AppUser, Role
 from market.accounts.session import load_viewer, optional_viewer
+from market.agencies import queries as agency_queries
 from market.agencies import service as agencies
 from market.agencies.models import Agency
-from market.agencies.web import Names
 from market.core.db import is_unavailable
 from market.core.errors import DomainError, NotFound
 from market.core.i18n import N_
-from market.log import protocol
+from market.inbox import service as inbox
+from market.inbox.models import Message
 from market.notices import service as notices
-from market.notices.models import METHOD_LABELS, Notice, NoticeStatus
-from market.notices.web import NOTICE_STATUS_LABELS, china_time, remaining, utc_attr
+from market.notices.models import Notice, NoticeStatus
+from market.objections import queries as objection_queries
+from market.objections import service as objection_service
 from market.security.auth import requires_login, requires_role
-from market.selection import service
+from market.selection import queries, service
 from market.selection.api import context as selection_context
-from market.selection.models import AwardStatus, Message, ObjectionStatus, Outcome, Selection
-from market.selection.rules import EXCLUSION_REASONS, FAILED_REASONS, FAIRNESS_NONE
+from market.selection.models import AwardStatus, ObjectionStatus, Outcome, Selection
 from market.selection.service import CHANNEL
 from market.web.forms import FormErrors, errors_beside_fields
-from market.web.templating import redirect, render, request_locale
+from market.web.templating import redirect, render
+from market.web.times import remaining
 
 log = logging.getLogger("market.selection.web")
 
@@ -70,56 +71,14 @@ DONE = {
     "answered": N_("Your answer is published. A supervisor will decide the objection."),
     "decided": N_("The decision is published."),
 }
-OBJECTION_STATUS_LABELS = {
-    ObjectionStatus.filed.value: N_("Waiting for the owner's answer"),
-    ObjectionStatus.answered.value: N_("Waiting for a supervisor's decision"),
-    ObjectionStatus.upheld.value: N_("Upheld"),
-    ObjectionStatus.rejected.value: N_("Rejected"),
-}
-AWARD_STATUS_LABELS = {
-    AwardStatus.holding.value: N_("Holds the award"),
-    AwardStatus.declined.value: N_("Declined"),
-    AwardStatus.disqualified.value: N_("Disqualified"),
-}
-DECISION_LABELS = {
-    ObjectionStatus.upheld.value: N_("upheld"),
-    ObjectionStatus.rejected.value: N_("rejected"),
-}
-
-
-# -- small read-only queries ------------------------------------------------------------------
-
-
-async def agency_names(session: AsyncSession, ids: Iterable[str]) -> dict[str, str]:
-    """Public id -> name, for the agencies a page mentions (one query)."""
-    wanted = sorted({i for i in ids if i})
-    if not wanted:
-        return {}
-    rows = await session.execute(
-        sa.select(col(Agency.public_id), Agency.name).where(col(Agency.public_id).in_(wanted))
-    )
-    return {public_id: name for public_id, name in rows.all()}
-
-
-async def last_seq(session: AsyncSession, notice: Notice) -> int | None:
-    """The newest log entry about this notice: it changes with every step the service takes.
-    Bids do not count: a polled stream that sent the panel again on each bid would tell its
-    watchers when someone bid, and how often (issue 18)."""
-    row = await session.execute(
-        sa.text(
-            "SELECT max(seq) FROM log_entry WHERE notice_id = :n AND type NOT IN ('bid.accepted', 'bid.withdrawn', 'bid.sealed')"
-        ),
-        {"n": notice.public_id},
-    )
-    value = row.scalar_one_or_none()
-    return int(value) if value is not None else None
 
 
 # -- what the pages show ---------------------------------------------------------------------------
 
 
 def base_url(request: Request[Any, Any, Any]) -> str:
-    return request.app.state.settings.base_url  # type: ignore[no-any-return]  # MARKET_PUBLIC_URL, never the Host header
+    url: str = request.app.state.settings.base_url  # MARKET_PUBLIC_URL, never the Host header
+    return url
 
 
 def _compact(value: Any) -> str:
@@ -129,10 +88,10 @@ def _compact(value: Any) -> str:
 async def panel_context(session: AsyncSession, notice: Notice, *, url: str) -> dict[str, Any]:
     """Everything the public panel shows, read in one transaction."""
     now = await notices.db_now(session)
-    record = await service.record(session, notice, base_url=url)
+    record = await queries.record(session, notice, base_url=url)
     selection = await session.get(Selection, notice.id)
-    awards = await service.awards(session, notice) if selection is not None else []
-    objections = await service.objections(session, notice) if selection is not None else []
+    awards = await queries.awards(session, notice) if selection is not None else []
+    objections = await objection_queries.objections(session, notice) if selection is not None else []
     bids = record["bids"] or []
     mentioned: list[str] = [notice.direct_agency_id or ""]
     mentioned += [b["agency_id"] for b in bids]
@@ -152,7 +111,7 @@ async def panel_context(session: AsyncSession, notice: Notice, *, url: str) -> d
         "sel": selection,
         "now": now,
         "left": remaining(notice.bid_deadline, now) if notice.status == NoticeStatus.open else None,
-        "names_of": await agency_names(session, mentioned),
+        "names_of": await agency_queries.names_by_public_id(session, mentioned),
         "prices": prices,
         "awards": awards,
         "objections": objections,
@@ -178,34 +137,6 @@ class ActionForm:
     errors: FormErrors = field(default_factory=FormErrors)
 
 
-def _render(
-    request: Request[Any, Any, Any],
-    template: str,
-    *,
-    status_code: int = 200,
-    headers: dict[str, str] | None = None,
-    **context: Any,
-) -> Response[str]:
-    return render(
-        request,
-        template,
-        status_code=status_code,
-        headers=headers,
-        names=Names(request_locale(request)),
-        METHOD_LABELS=METHOD_LABELS,
-        NOTICE_STATUS_LABELS=NOTICE_STATUS_LABELS,
-        EXCLUSION_REASONS=EXCLUSION_REASONS,
-        FAILED_REASONS=FAILED_REASONS,
-        OBJECTION_STATUS_LABELS=OBJECTION_STATUS_LABELS,
-        AWARD_STATUS_LABELS=AWARD_STATUS_LABELS,
-        DECISION_LABELS=DECISION_LABELS,
-        fairness_none=FAIRNESS_NONE,
-        china_time=china_time,
-        utc_attr=utc_attr,
-        **context,
-    )
-
-
 def _known(names: Iterable[str]) -> Any:
     allowed = set(names)
     return lambda name: name if name in allowed else None
@@ -220,7 +151,7 @@ async def render_panel(request: Request[Any, Any, Any], notice_id: str) -> tuple
     async with request.app.state.db.transaction() as session:
         notice = await notices.get_notice(session, notice_id)
         ctx = await panel_context(session, notice, url=base_url(request))
-    html = _render(request, "selection/partials/panel.html", **ctx).content
+    html = render(request, "selection/partials/panel.html", **ctx).content
     upcoming = (
         notice.bid_deadline
         if notice.status == NoticeStatus.open and ctx["now"] < notice.bid_deadline
@@ -236,7 +167,7 @@ async def _fingerprint(request: Request[Any, Any, Any], notice_id: str) -> tuple
         now = await notices.db_now(session)
         return (
             notice.status,
-            await last_seq(session, notice),
+            await queries.last_seq(session, notice),
             selection.waiting_reason if selection is not None else None,
             now >= notice.bid_deadline,
         )
@@ -392,7 +323,6 @@ class SelectionPages(Controller):
             else None
         )
         holders = ctx["record"]["holders"]
-        is_owner = viewer is not None and viewer.id == notice.owner_id
         in_publicity = (
             notice.status == NoticeStatus.selected
             and selection is not None
@@ -402,11 +332,11 @@ class SelectionPages(Controller):
         # In publicity, a logged-in viewer is offered the objection form only with standing,
         # and told why not otherwise (issue 19): the service says which.
         objection_refusal = (
-            await service.objection_refusal(session, notice=notice, user=viewer)
+            await objection_service.objection_refusal(session, notice=notice, user=viewer)
             if viewer is not None and in_publicity
             else None
         )
-        return _render(
+        return render(
             request,
             "selection/draw.html",
             status_code=status_code,
@@ -414,7 +344,7 @@ class SelectionPages(Controller):
             viewer_user=viewer,
             message=DONE.get(done or ""),
             form=form,
-            may_close=(is_owner or (viewer is not None and viewer.role == Role.admin))
+            may_close=service.may_close(notice, viewer)
             and (
                 (notice.status == NoticeStatus.open and now >= notice.bid_deadline)
                 or (
@@ -428,11 +358,13 @@ class SelectionPages(Controller):
             may_object=viewer is not None and in_publicity and objection_refusal is None,
             objection_refusal=objection_refusal,
             objection_targets=[(h, ctx["names_of"].get(h, h)) for h in holders],
-            to_answer=[o for o in ctx["objections"] if o.status == ObjectionStatus.filed] if is_owner else [],
+            to_answer=[o for o in ctx["objections"] if o.status == ObjectionStatus.filed]
+            if objection_service.may_answer_objections(notice, viewer)
+            else [],
             to_decide=[
                 o for o in ctx["objections"] if o.status in (ObjectionStatus.filed, ObjectionStatus.answered)
             ]
-            if viewer is not None and viewer.role == Role.supervisor
+            if objection_service.may_decide_objections(viewer)
             else [],
             **ctx,
         )
@@ -539,7 +471,7 @@ class SelectionPages(Controller):
         form = ActionForm("objection", values=await self._values(request, "reasons", "agency_id"))
 
         async def call(user: AppUser, notice: Notice) -> None:
-            await service.file_objection(
+            await objection_service.file_objection(
                 session,
                 user=user,
                 notice_id=notice.public_id,
@@ -561,7 +493,7 @@ class SelectionPages(Controller):
         form = ActionForm("answer", target=objection_id, values=await self._values(request, "answer"))
 
         async def call(user: AppUser, notice: Notice) -> None:
-            await service.answer_objection(
+            await objection_service.answer_objection(
                 session,
                 user=user,
                 notice_id=notice.public_id,
@@ -587,7 +519,7 @@ class SelectionPages(Controller):
         )
 
         async def call(user: AppUser, notice: Notice) -> None:
-            await service.decide_objection(
+            await objection_service.decide_objection(
                 session,
                 user=user,
                 notice_id=notice.public_id,
@@ -606,30 +538,30 @@ class SelectionPages(Controller):
         self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
     ) -> Response[str]:
         await load_viewer(request, session)
-        rows = await service.pending_objections(session)
-        names = await agency_names(
+        rows = await objection_queries.pending_objections(session)
+        names = await agency_queries.names_by_public_id(
             session, [o.agency_public_id or "" for o, _ in rows] + [o.party or "" for o, _ in rows]
         )
-        return _render(request, "selection/objections.html", rows=rows, names_of=names)
+        return render(request, "selection/objections.html", rows=rows, names_of=names)
 
     @get("/messages", guards=[requires_login])
     async def messages(
         self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
     ) -> Response[str]:
         user = await load_viewer(request, session)
-        rows = await service.messages_for(session, user)
+        rows = await inbox.messages_for(session, user)
         unread = {m.id for m, _ in rows if m.read_at is None}
         mentioned = [
             str(m.params.get(k) or "") for m, _ in rows for k in ("agency_id", "replacement", "replaced")
         ]
         schemes = {n.id: n.scheme for _, n in rows if n is not None}
-        await service.mark_read(session, user, [m.id for m, _ in rows if m.id is not None])
-        return _render(
+        await inbox.mark_read(session, user, [m.id for m, _ in rows if m.id is not None])
+        return render(
             request,
             "selection/messages.html",
             rows=rows,
             unread=unread,
-            names_of=await agency_names(session, mentioned),
+            names_of=await agency_queries.names_by_public_id(session, mentioned),
             operator_draws=any(
                 _is_draw_message(m) and schemes.get(m.notice_id) == protocol.SCHEME_NONE for m, _ in rows
             ),

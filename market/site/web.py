@@ -12,7 +12,7 @@ from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts import service as accounts
-from market.agencies import service as agencies
+from market.agencies import queries as agencies
 from market.core.db import RETRY_AFTER
 from market.core.errors import DomainError
 from market.core.i18n import LANG_COOKIE, LOCALES

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from market.core.i18n import N_
+from market.core.money import format_fen
+from market.core.spreadsheet import to_csv
 from market.stats import rules
 from market.stats.queries import Row, Stats
 from market.stats.rules import Figures
-from market.web.spreadsheet import to_csv
-from market.web.templating import format_fen
 
 TABLES = ("summary", "category", "region", "month")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,19 +50,19 @@ class Stats:
         return {"category": self.by_category, "region": self.by_region, "month": self.by_month}[name]
 
 
-def _local(column: sa.ColumnElement[datetime]) -> sa.ColumnElement[datetime]:
+def _local(column: sa.ColumnExpressionArgument[datetime | None]) -> sa.ColumnElement[datetime]:
     return sa.func.timezone(TZ, column)
 
 
-def _month(column: sa.ColumnElement[datetime]) -> sa.ColumnElement[str]:
+def _month(column: sa.ColumnExpressionArgument[datetime | None]) -> sa.ColumnElement[str]:
     return sa.func.to_char(_local(column), "YYYY-MM")
 
 
-def _prefecture(column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+def _prefecture(column: sa.ColumnExpressionArgument[str]) -> sa.ColumnElement[str]:
     return sa.func.substr(column, 1, 4).concat("00")
 
 
-def _grouping_sets(*columns: sa.ColumnElement[object]) -> sa.ColumnElement[object]:
+def _grouping_sets(*columns: sa.ColumnExpressionArgument[Any]) -> sa.ColumnElement[Any]:
     """``GROUPING SETS ((), (a), (b), ...)``: the total and one grouping per column."""
     return sa.func.grouping_sets(sa.text("()"), *[sa.tuple_(c) for c in columns])
 
@@ -84,7 +85,7 @@ async def _notice_figures(session: AsyncSession) -> dict[tuple[str, str], Figure
         .group_by(col(Contract.notice_id))
         .subquery("c")
     )
-    category = Notice.category
+    category = col(Notice.category)
     prefecture = _prefecture(col(Notice.region))
     month = _month(col(Notice.published_at))
     stmt = (
@@ -129,7 +130,7 @@ async def _notice_figures(session: AsyncSession) -> dict[tuple[str, str], Figure
 
 
 async def _agency_counts(session: AsyncSession) -> dict[tuple[str, str], int]:
-    category = AgencyCategory.category
+    category = col(AgencyCategory.category)
     prefecture = _prefecture(col(Agency.region))
     month = _month(col(Agency.created_at))
     stmt = (

@@ -1,5 +1,5 @@
 """Pure rules of the statistics dashboard: the ratios, their display, the geometry of the
-server-drawn SVG charts (the tables download through market.web.spreadsheet).
+server-drawn SVG charts (the tables download through market.core.spreadsheet).
 
 Counts and money arrive as integers (fen) from the database; every ratio is computed here
 from those integers, as an exact :class:`~fractions.Fraction`, and only turned into a

@@ -3,7 +3,7 @@ owner organisation's history, and the few decisions staff take from there.
 
 Pages are for supervisors and administrators. Each action calls its domain's service,
 which keeps its own rule about who may do it: deciding an objection and voiding a rating
-are a supervisor's (market.selection.service.decide_objection, market.ratings.service.void),
+are a supervisor's (market.objections.service.decide_objection, market.ratings.service.void),
 suspending an agency is an administrator's or a supervisor's (market.agencies.service.transition). The
 console shows each form only to the role the service admits, and says so to the other.
 
@@ -14,7 +14,6 @@ says why (errors beside the fields) is an ordinary response. Refusals of the per
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -22,31 +21,27 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
-from markupsafe import Markup, escape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.models import AppUser, Role
 from market.accounts.session import load_viewer
 from market.agencies import service as agencies
-from market.agencies.models import STATUS_LABELS as AGENCY_STATUS_LABELS
 from market.agencies.models import Agency, AgencyStatus
-from market.agencies.web import Names
-from market.contracts.models import CONTRACT_STATUS_LABELS
+from market.agencies.queries import names_by_public_id as agency_names
 from market.core.clock import today_in_china
 from market.core.errors import DomainError, FieldError, InvalidInput, NotFound
-from market.core.i18n import N_, gettext_for
+from market.core.i18n import N_
 from market.notices import service as notices
-from market.notices.models import METHOD_LABELS, Method, Notice, OwnerOrg
-from market.notices.web import NOTICE_STATUS_LABELS, china_time, utc_attr
+from market.notices.models import Method, Notice, OwnerOrg
+from market.objections import queries as objection_queries
+from market.objections import service as objection_service
 from market.ratings import service as ratings
-from market.ratings.models import DIMENSIONS
 from market.security.auth import requires_role
-from market.selection import service as selection
+from market.selection import queries as selection
 from market.selection.models import PENDING_OBJECTIONS, Selection
-from market.selection.web import AWARD_STATUS_LABELS, DECISION_LABELS, OBJECTION_STATUS_LABELS, agency_names
-from market.supervision import console
+from market.supervision import queries
 from market.web.forms import FormErrors, errors_beside_fields
-from market.web.templating import bdi, redirect, render, request_locale
+from market.web.templating import redirect, render
 
 STAFF = requires_role(Role.supervisor, Role.admin)
 
@@ -68,50 +63,9 @@ class ActionForm:
     status: int = 200
 
 
-# The values of console.describe's phrases that people typed (names, reasons, justifications,
+# The values of present.describe's phrases that people typed (names, reasons, justifications,
 # milestone titles, certificate numbers, amended terms); the rest are ids, dates and amounts
 # the platform made.
-TYPED = frozenset({"name", "reason", "text", "title", "cert", "old", "new"})
-
-
-def say(phrase: console.Phrase, gettext: Callable[[str], str]) -> Markup:
-    """A console phrase for a page: our own words escaped, each value people typed in
-    <bdi>, so that one in a right-to-left script cannot reorder the ids and amounts beside
-    it (templating.bdi)."""
-    values = {
-        k: say(v, gettext) if isinstance(v, console.Phrase) else bdi(v) if k in TYPED else v
-        for k, v in phrase.params.items()
-    }
-    translated = escape(gettext(phrase.msgid))
-    return translated % values if values else translated
-
-
-def _render(
-    request: Request[Any, Any, Any], template: str, *, status_code: int = 200, **context: Any
-) -> Response[str]:
-    gettext, _ = gettext_for(request_locale(request))
-    return render(
-        request,
-        template,
-        status_code=status_code,
-        names=Names(request_locale(request)),
-        say=lambda phrase: say(phrase, gettext),
-        METHOD_LABELS=METHOD_LABELS,
-        NOTICE_STATUS_LABELS=NOTICE_STATUS_LABELS,
-        AGENCY_STATUS_LABELS=AGENCY_STATUS_LABELS,
-        CONTRACT_STATUS_LABELS=CONTRACT_STATUS_LABELS,
-        OBJECTION_STATUS_LABELS=OBJECTION_STATUS_LABELS,
-        AWARD_STATUS_LABELS=AWARD_STATUS_LABELS,
-        DECISION_LABELS=DECISION_LABELS,
-        FAILED_REASONS=console.FAILED_REASONS,
-        SCORE_LABELS=console.SCORE_LABELS,
-        DIMENSIONS=DIMENSIONS,
-        china_time=china_time,
-        utc_attr=utc_attr,
-        **context,
-    )
-
-
 def _known(*names: str) -> Any:
     allowed = set(names)
     return lambda name: name if name in allowed else None
@@ -158,16 +112,16 @@ class SupervisionPages(Controller):
     ) -> Response[str]:
         viewer = await load_viewer(request, session)
         query = (q or "").strip()
-        results = await console.search(session, query) if query else None
-        pending = await selection.pending_objections(session, limit=1000)
-        return _render(
+        results = await queries.search(session, query) if query else None
+        pending = await objection_queries.pending_objections(session, limit=1000)
+        return render(
             request,
             "supervision/console/home.html",
             viewer_user=viewer,
             q=query,
             results=results,
             pending_count=len(pending),
-            dispute_count=await console.disputed_contract_count(session),
+            dispute_count=await queries.disputed_contract_count(session),
         )
 
     # -- a notice ---------------------------------------------------------------------------------
@@ -183,11 +137,11 @@ class SupervisionPages(Controller):
         done: str | None = None,
         form: ActionForm | None = None,
     ) -> Response[str]:
-        timeline = await console.notice_timeline(session, notice)
+        timeline = await queries.notice_timeline(session, notice)
         sel = await session.get(Selection, notice.id)
         awards = await selection.awards(session, notice) if sel is not None else []
-        objections = await selection.objections(session, notice) if sel is not None else []
-        contracts = await console.contracts_of_notices(session, [notice.id])  # type: ignore[list-item]
+        objections = await objection_queries.objections(session, notice) if sel is not None else []
+        contracts = await queries.contracts_of_notices(session, [notice.id])  # type: ignore[list-item]
         mentioned = [a for row in timeline for a in row.description.agencies]
         mentioned += (
             [a.agency_public_id for a in awards]
@@ -195,7 +149,7 @@ class SupervisionPages(Controller):
             + [notice.direct_agency_id or ""]
         )
         org = await session.get(OwnerOrg, notice.org_id) if notice.org_id is not None else None
-        return _render(
+        return render(
             request,
             "supervision/console/notice.html",
             status_code=status_code,
@@ -208,7 +162,7 @@ class SupervisionPages(Controller):
             pending=[o for o in objections if o.status in PENDING_OBJECTIONS],
             contracts=contracts,
             names_of=await agency_names(session, mentioned),
-            may_decide=viewer.role == Role.supervisor,
+            may_decide=objection_service.may_decide_objections(viewer),
             direct=notice.method == Method.direct,
             form=form,
             message=DONE.get(done or ""),
@@ -251,7 +205,7 @@ class SupervisionPages(Controller):
         )
 
         async def call() -> None:
-            await selection.decide_objection(
+            await objection_service.decide_objection(
                 session,
                 user=viewer,
                 notice_id=notice.public_id,
@@ -289,13 +243,13 @@ class SupervisionPages(Controller):
         form: ActionForm | None = None,
     ) -> Response[str]:
         today = today_in_china()
-        history, more = await console.agency_history(session, agency.public_id, before=before)
+        history, more = await queries.agency_history(session, agency.public_id, before=before)
         standing = await ratings.standing_of(
             session, agency, today=today, contract_days=request.app.state.settings.contract_days
         )
         rated = await ratings.ratings_of(session, agency)
         mentioned = [a for row in history for a in row.description.agencies]
-        return _render(
+        return render(
             request,
             "supervision/console/agency.html",
             status_code=status_code,
@@ -306,12 +260,12 @@ class SupervisionPages(Controller):
             else None,
             continued=before is not None,
             awards=await selection.awards_of(session, agency),
-            contracts=await console.contracts_of_agency(session, agency),
+            contracts=await queries.contracts_of_agency(session, agency),
             ratings=rated,
             credit=standing.credit(today),
             summary=standing.summary(),
             names_of=await agency_names(session, mentioned),
-            may_void=viewer.role == Role.supervisor,
+            may_void=ratings.may_void(viewer),
             suspendable=agency.status == AgencyStatus.approved,
             today=today.isoformat(),
             form=form,
@@ -408,18 +362,18 @@ class SupervisionPages(Controller):
         before: FromQuery[int | None] = None,
     ) -> Response[str]:
         await load_viewer(request, session)
-        org = await console.get_org(session, org_id)
+        org = await queries.get_org(session, org_id)
         if org is None:
             raise _not_found(N_("No such owner organisation."))
-        rows = await console.org_notices(session, org)
+        rows = await queries.org_notices(session, org)
         published = [n for n, _ in rows]
-        history, more = await console.org_history(
+        history, more = await queries.org_history(
             session, org, [n.public_id for n in published], before=before
         )
-        contracts = await console.contracts_of_notices(session, [n.id for n in published])  # type: ignore[misc]
+        contracts = await queries.contracts_of_notices(session, [n.id for n in published])  # type: ignore[misc]
         mentioned = [a for row in history for a in row.description.agencies]
         mentioned += [w for _, s in rows if s is not None for w in (s.winners or [])]
-        return _render(
+        return render(
             request,
             "supervision/console/owner.html",
             org=org,

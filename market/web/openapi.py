@@ -1,7 +1,7 @@
 """The error answers of the JSON API, and the links between its operations, in its
 OpenAPI schema.
 
-Every API error is an RFC 9457 problem (market/core/problems.py), but Litestar only documents
+Every API error is an RFC 9457 problem (market/web/problems.py), but Litestar only documents
 its own 400 shape. ``document_problems`` declares, on every /api/ operation, the problem
 answers that follow from how the handler is built (guards, path and body parameters, an
 unsafe method, a database session), so a new route is documented without anyone
@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from litestar import Litestar
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Link, OpenAPIResponse, Operation
+from litestar.openapi.spec import Link, OpenAPIResponse, Operation, Reference
 from litestar.routes import HTTPRoute
 
-from market.core.problems import PROBLEM_JSON, TITLES
+from market.web.problems import PROBLEM_JSON, TITLES
 
 # Methods that change state, and so may meet a state conflict (409).
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -103,7 +103,7 @@ def document_problems(app: Litestar) -> None:
         handler.responses = {**problems(*sorted(codes)), **(handler.responses or {})}
 
 
-def _with_links(links: dict[str, Link]) -> type[Operation]:
+def _with_links(links: dict[str, Link | Reference]) -> type[Operation]:
     @dataclass
     class LinkedOperation(Operation):
         def __post_init__(self) -> None:
@@ -122,7 +122,7 @@ def link_operations(app: Litestar) -> None:
             continue
         base = source.path_format
         carried = {name: f"$request.path.{name}" for name in re.findall(r"\{(\w+)\}", base)}
-        links: dict[str, Link] = {}
+        links: dict[str, Link | Reference] = {}
         for target, target_method, _ in operations:
             new = re.match(re.escape(base) + r"/\{(\w+)\}", target.path_format)
             if new is None:

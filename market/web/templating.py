@@ -7,13 +7,14 @@ render a partial from ``templates/<domain>/partials/`` instead of the full page.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from jinja2.ext import _make_new_gettext, _make_new_ngettext  # the i18n extension's own wrappers
+from jinja2.runtime import Context
 from litestar import Request, Response
 from litestar.datastructures import Cookie
 from litestar.enums import MediaType
@@ -22,10 +23,15 @@ from litestar.utils.scope.state import ScopeState
 from markupsafe import Markup, escape
 
 from market.accounts.models import ROLE_LABELS
+from market.core.clock import today_in_china
 from market.core.db import ROOT
 from market.core.i18n import HTML_LANG, LABEL, LANG_COOKIE, LOCALES, N_, gettext_for, negotiate
+from market.core.money import format_fen
 from market.security.auth import current_principal
 from market.security.redirects import local_path
+from market.supervision.present import Phrase
+from market.web.labels import GLOBALS
+from market.web.names import Names
 
 FLASH_COOKIE = "market_flash"
 # Flash notes are codes, never free text, so a forged cookie can only show one of these.
@@ -56,6 +62,9 @@ def environment() -> Environment:
     env.globals["LOCALES"] = LOCALES
     env.globals["LOCALE_LABEL"] = LABEL
     env.globals["ROLE_LABELS"] = ROLE_LABELS
+    env.globals.update(GLOBALS)
+    env.globals["reason_text"] = reason_text
+    env.globals["say"] = say
     return env
 
 
@@ -75,49 +84,37 @@ def bdi(value: object) -> Markup:
     return Markup(f"<bdi>{escape(value)}</bdi>")
 
 
-@lru_cache(maxsize=8192)  # pure, and called per row of the lists; amounts recur
-def format_fen(value: int | None) -> str:
-    """Money is kept in fen; pages show yuan with two decimals and thousands separators."""
-    if value is None:
-        return "—"
-    sign = "-" if value < 0 else ""
-    yuan, fen = divmod(abs(int(value)), 100)
-    return f"{sign}¥{yuan:,}.{fen:02d}"
+@pass_context
+def reason_text(context: Context, reason: Any) -> str:
+    """A refusal's reason (it carries both languages) in the page's language."""
+    return str(reason.message_zh if context["locale"] == "zh_Hans" else reason.message_en)
 
 
-class Choices:
-    """A select's options, escaped and joined once (per language) rather than looped over
-    in the template on every request: the region select alone has some 150 options.
-    ``html(selected)`` marks the chosen one; optgroups are kept as they were given."""
+# The values of a supervision phrase (market/supervision/present.py) that people typed (names,
+# reasons, justifications, milestone titles, certificate numbers, amended terms); the rest are
+# ids, dates and amounts the platform made.
+TYPED = frozenset({"name", "reason", "text", "title", "cert", "old", "new"})
 
-    def __init__(self, items: Iterable[tuple[str, str] | tuple[str, list[tuple[str, str]]]]) -> None:
-        # (value, plain, selected) per option; (None, tag, tag) for an optgroup's tags.
-        self._pieces: list[tuple[str | None, str, str]] = []
-        for value, text in items:
-            if isinstance(text, list):
-                self._pieces.append(
-                    (None, f'<optgroup label="{escape(value)}">', f'<optgroup label="{escape(value)}">')
-                )
-                self._pieces.extend(self._option(v, t) for v, t in text)
-                self._pieces.append((None, "</optgroup>", "</optgroup>"))
-            else:
-                self._pieces.append(self._option(value, text))
-        self.values = frozenset(v for v, _, _ in self._pieces if v is not None)
-        self._unmarked = Markup("".join(plain for _, plain, _ in self._pieces))
 
-    @staticmethod
-    def _option(value: str, text: str) -> tuple[str, str, str]:
-        v, t = escape(value), escape(text)
-        return (value, f'<option value="{v}">{t}</option>', f'<option value="{v}" selected>{t}</option>')
+def say_phrase(phrase: Phrase, gettext: Callable[[str], str]) -> Markup:
+    """A phrase for a page: our own words escaped, each value people typed in <bdi>, so that
+    one in a right-to-left script cannot reorder the ids and amounts beside it (``bdi``)."""
+    values = {
+        k: say_phrase(v, gettext) if isinstance(v, Phrase) else bdi(v) if k in TYPED else v
+        for k, v in phrase.params.items()
+    }
+    translated = escape(gettext(phrase.msgid))
+    return translated % values if values else translated
 
-    def html(self, selected: str | None = None) -> Markup:
-        """The options; the one whose value is ``selected`` marked (none for a blank value,
-        which the browser then shows as the first option)."""
-        if not selected or selected not in self.values:
-            return self._unmarked
-        return Markup(
-            "".join(marked if value == selected else plain for value, plain, marked in self._pieces)
-        )
+
+@pass_context
+def say(context: Context, phrase: Phrase) -> Markup:
+    return say_phrase(phrase, gettext_for(context["locale"])[0])
+
+
+@cache
+def names_for(locale: str) -> Names:
+    return Names(locale)
 
 
 @cache
@@ -204,6 +201,8 @@ def render(
         "ngettext": _make_new_ngettext(ngettext),
         "_": template_gettext(locale),
         "raw_gettext": LocaleGettext(locale, gettext),
+        "names": names_for(locale),
+        "today": today_in_china(),
         **context,
     }
     html = environment().get_template(template).render(values)

@@ -8,7 +8,7 @@ interleaved in time as they would be, with other marketplace entries between the
 notice verifies), with their subtree hashes and a signed checkpoint, written with COPY.
 Then times in the same run: (a) the baseline, a bare loop that reads the same rows from the
 same database and computes only the leaf and node SHA-256 hashes, and (b) `market log
-verify`'s code path (market.log.verifier over market.log.verify_db.DatabaseSource: the
+verify`'s code path (market.protocol.verifier over market.log.verify_db.DatabaseSource: the
 whole log, then every notice's MSP/1 section 5 checks), (c) the same with --log-only
 (the entries, the tree and the checkpoint, no notice re-derived), and (d) the same as (b)
 with --state kept by a verification of the log before its last --new entries (the case of
@@ -45,10 +45,12 @@ elif str(ROOT) not in sys.path:
 import asyncpg  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
+from market import protocol  # noqa: E402
 from market.core.db import Database, to_asyncpg_dsn  # noqa: E402
-from market.log import protocol, store, verifier  # noqa: E402
+from market.log import store  # noqa: E402
 from market.log.signer import LogSigner  # noqa: E402
 from market.log.verify_db import FETCH, DatabaseSource  # noqa: E402
+from market.protocol import verifier  # noqa: E402
 from ops.bench.synthetic_log import synthetic_log  # noqa: E402
 from ops.scratch import scratch_database  # noqa: E402
 

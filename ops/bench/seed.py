@@ -126,26 +126,28 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature  # noqa: E402
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 
+from market import protocol  # noqa: E402
 from market.agencies import rules as agency_rules  # noqa: E402
 from market.agencies.creditcode import complete_credit_code  # noqa: E402
 from market.agencies.demo import KINDS, PLACES, TRADE_NAMES  # noqa: E402
+from market.agencies.rules import automatic_reason  # noqa: E402
 from market.agencies.service import AGENCY_ID_SEQUENCE  # noqa: E402
+from market.bids.models import SealedBid, bid_label, withdrawal_label  # noqa: E402
+from market.bids.receipts import ReceiptSigner, claims_of  # noqa: E402
 from market.core.clock import CHINA  # noqa: E402
 from market.core.config import Settings, normalize_database_url  # noqa: E402
 from market.core.db import to_asyncpg_dsn  # noqa: E402
 from market.core.ids import format_public_id  # noqa: E402
-from market.log import protocol, store  # noqa: E402
-from market.log.receipts import ReceiptSigner, claims_of  # noqa: E402
+from market.log import store  # noqa: E402
 from market.log.signer import LogSigner  # noqa: E402
 from market.notices import rules as notice_rules  # noqa: E402
 from market.notices.secrets import SecretSealer  # noqa: E402
-from market.notices.service import SealedBid, bid_label, withdrawal_label  # noqa: E402
-from market.ratings.service import automatic_reason  # noqa: E402
+from market.objections.service import objector_commitment  # noqa: E402
+from market.protocol import entry_types  # noqa: E402
 from market.reference import catalogue, regions  # noqa: E402
 from market.security.passwords import hash_password  # noqa: E402
 from market.selection import rules as selection_rules  # noqa: E402
 from market.selection.beacon import emitted_at  # noqa: E402
-from market.selection.service import objector_commitment  # noqa: E402
 from ops.bench.synthetic_log import START, every_for, synthetic_log  # noqa: E402
 
 PASSWORD = "seed-password-2026"
@@ -913,7 +915,7 @@ def _qualifications(agency: AgencyPlan, rng: random.Random, anchor: datetime, ne
 
 
 def _facts(agency: AgencyPlan) -> None:
-    """Eligibility facts as market.agencies.service.Profile.facts builds them: as it stands
+    """Eligibility facts as market.agencies.queries.Profile.facts builds them: as it stands
     now, and as it stood while approved (before a suspension or blacklisting)."""
     quals = [
         agency_rules.Qualification(
@@ -1889,7 +1891,7 @@ def notice_events(n: NoticePlan, salts: Salts) -> list[Event]:
     for bid in n.bids:
         commitment = bid_commitment(salts.bid(bid.number), bid_document(n.public_id, bid))
         events.append(
-            Event(bid.created_at, protocol.SEALED_TYPE, {"commitment": commitment.hex()}, _bid_logged(bid))
+            Event(bid.created_at, entry_types.BID_SEALED, {"commitment": commitment.hex()}, _bid_logged(bid))
         )
         if withdrawal_logged(n, bid):
             assert bid.withdrawn_at is not None
@@ -1897,7 +1899,7 @@ def notice_events(n: NoticePlan, salts: Salts) -> list[Event]:
             events.append(
                 Event(
                     bid.withdrawn_at,
-                    protocol.SEALED_TYPE,
+                    entry_types.BID_SEALED,
                     {"commitment": withdrawal.hex()},
                     _withdrawal_logged(bid),
                 )
@@ -2150,7 +2152,7 @@ def _finish_log(
         if event.fill is not None:
             event.fill(event.fields)
         notice_id = event.fields.get("notice_id")
-        if event.type == protocol.SEALED_TYPE:
+        if event.type == entry_types.BID_SEALED:
             # Most of the part: spelled out, and the first few checked against the services' own.
             body = sealed_entry(bytes.fromhex(event.fields["commitment"]), seq, event.ts)
             if spelled < 20:
@@ -2227,7 +2229,7 @@ class Sealer:
 
 
 def unseal_bid(sealer: SecretSealer, bid_id: str, sealed: bytes) -> SealedBid:
-    """What the server reads back of a bid's sealed material (service.unseal, for a row)."""
+    """What the server reads back of a bid's sealed material (bids.queries.unseal, for a row)."""
     return SealedBid.from_bytes(sealer.open(bid_label(bid_id), sealed))
 
 
@@ -2243,7 +2245,7 @@ def sealed_material(document: bytes, receipt: str, salt: bytes) -> bytes:
 
 
 class Receipts:
-    """Bid receipts as market.log.receipts.ReceiptSigner makes them (the same header,
+    """Bid receipts as market.bids.receipts.ReceiptSigner makes them (the same header,
     claims and ES256 signature), without python-jose's per-call key serialisation; and
     unsecured ones (RFC 7515 alg "none") for bids that have no entry to vouch for."""
 
@@ -2775,7 +2777,7 @@ class Rows:
                     if checked < 50:
                         assert sealed_entry(commitment, b.seq, b.created_at) == store.build_entry(
                             seq=b.seq,
-                            type=protocol.SEALED_TYPE,
+                            type=entry_types.BID_SEALED,
                             ts=b.created_at,
                             fields={"commitment": commitment.hex()},
                             version=PROTOCOL,

@@ -26,7 +26,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from market.log import protocol
+from market import protocol
+from market.protocol import entry_types
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 AGENCIES = 2270
@@ -112,7 +113,7 @@ class SyntheticNotice:
             opening = self.openings[bid_id] = {"bid": doc, "salt": salt.hex(), "seq": None, "withdrawn": None}
             self.commitments[bid_id] = commitment
             return {
-                "type": protocol.SEALED_TYPE,
+                "type": entry_types.BID_SEALED,
                 "commitment": commitment.hex(),
                 "v": 2,
                 "_seq": (opening, "seq"),
@@ -142,7 +143,7 @@ class SyntheticNotice:
             withdrawal = self.openings[doc["bid_id"]]["withdrawn"] = {"salt": salt.hex(), "seq": None}
             commitment = protocol.withdrawal_commitment(salt, self.commitments[doc["bid_id"]])
             return {
-                "type": protocol.SEALED_TYPE,
+                "type": entry_types.BID_SEALED,
                 "commitment": commitment.hex(),
                 "v": 2,
                 "_seq": (withdrawal, "seq"),

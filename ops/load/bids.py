@@ -680,7 +680,7 @@ async def check(
     answered otherwise; a dense log. Bid i is agency i's, which ties rows to requests."""
     import asyncpg
 
-    from market.log.receipts import verify_receipt
+    from market.bids.receipts import verify_receipt
 
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         jwk = (await client.get("/api/v1/log/receipt-key")).json()

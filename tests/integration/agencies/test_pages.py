@@ -14,7 +14,7 @@ from httpx import AsyncClient
 from litestar import Litestar
 
 from market.accounts.models import Role
-from market.agencies import service
+from market.agencies import rules
 from market.agencies.creditcode import complete_credit_code
 from market.core.clock import today_in_china
 from market.core.db import Database
@@ -180,7 +180,7 @@ async def test_credit_code_is_checked_as_it_is_typed(client: AsyncClient) -> Non
     seen = set()
     for kind, code in bad.items():
         with pytest.raises(InvalidInput) as raised:
-            service.check_credit_code(code)
+            rules.check_credit_code(code)
         expected = raised.value.errors[0].text()
         response = await client.get(
             "/agency/check-credit-code", params={"credit_code": code}, headers={**HTMX, **EN}
@@ -578,7 +578,7 @@ async def test_the_directory_page_lists_what_the_api_lists(
     client: AsyncClient, admin: AsyncClient, visitor: AsyncClient
 ) -> None:
     """The page reads the directory in one hand-written statement (queries.directory_page),
-    the API through the ORM (service.directory): the same filters give the same agencies in
+    the API through the ORM (queries.directory): the same filters give the same agencies in
     the same order, page by page."""
     made = [
         await approved(client, admin, name="昆明甲级地质有限公司"),

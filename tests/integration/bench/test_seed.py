@@ -22,14 +22,14 @@ import asyncpg
 import httpx
 import pytest
 
+from market import protocol
 from market.app import create_app
+from market.bids.models import SealedBid, bid_label, withdrawal_label
+from market.bids.receipts import ReceiptSigner, verify_receipt
 from market.contracts.models import ContractStatus
 from market.core.db import Database, to_asyncpg_dsn
-from market.log import protocol
-from market.log.receipts import ReceiptSigner, verify_receipt
 from market.notices.models import NoticeStatus
 from market.notices.secrets import SecretSealer
-from market.notices.service import SealedBid, bid_label, withdrawal_label
 from market.selection.models import ObjectionStatus
 from ops.bench import seed as seeding
 from tests.conftest import make_settings, serve_in_process
@@ -543,7 +543,7 @@ def test_the_plan_is_deterministic_and_spells_entries_as_the_services_do() -> No
 
 
 def test_logged_entries_are_what_the_protocol_says() -> None:
-    """The logged part's entries, re-derived with market.log.protocol: every bid and
+    """The logged part's entries, re-derived with market.protocol: every bid and
     withdrawal a sealed entry holding its commitment and nothing else, every opening of a
     close or a cancellation recomputing to the sealed entries it names, before the deadline."""
     sizes = seeding.Sizes(agencies=12, notices=80, bids=400, log_entries=600)

@@ -25,6 +25,7 @@ import pytest
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
+from market import protocol
 from market.accounts import service as accounts
 from market.agencies import service as agencies
 from market.app import create_app
@@ -33,7 +34,6 @@ from market.core.config import Settings, load_or_create_secret
 from market.core.db import Database, to_asyncpg_dsn, upgrade
 from market.core.pgembed import EmbeddedPostgres, free_port
 from market.demo import DEMO_PASSWORD, load_demo
-from market.log import protocol
 from market.log.signer import LogSigner
 from market.security import passwords
 from tests.conftest import _drop, _recreate, make_settings, run_blocking, serve_in_process, url_for

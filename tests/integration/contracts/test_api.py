@@ -19,6 +19,7 @@ from httpx import AsyncClient
 from litestar import Litestar
 
 from market.app import create_app
+from market.contracts import queries as contract_queries
 from market.contracts import service as contracts
 from market.contracts.scheduler import OverdueTask
 from market.core.clock import today_in_china
@@ -555,12 +556,12 @@ async def test_awards_not_signed_in_time_are_overdue(
     settings = app.state.settings
     async with db.transaction() as session:
         assert (
-            await contracts.overdue_unsigned(
+            await contract_queries.overdue_unsigned(
                 session, settings, TODAY + timedelta(days=settings.contract_days)
             )
             == []
         )
-        late = await contracts.overdue_unsigned(
+        late = await contract_queries.overdue_unsigned(
             session, settings, TODAY + timedelta(days=settings.contract_days + 1)
         )
         assert [(u.notice.public_id, u.award.agency_public_id, u.proposed) for u in late] == [
@@ -568,7 +569,7 @@ async def test_awards_not_signed_in_time_are_overdue(
         ]
     cid = (await record(c, r, winner))["id"]
     async with db.transaction() as session:
-        late = await contracts.overdue_unsigned(
+        late = await contract_queries.overdue_unsigned(
             session, settings, TODAY + timedelta(days=settings.contract_days + 1)
         )
         assert [u.proposed.public_id for u in late if u.proposed] == [
@@ -578,7 +579,7 @@ async def test_awards_not_signed_in_time_are_overdue(
         await c.post(f"/api/v1/contracts/{cid}/confirm", headers=headers_of(r, winner))
     ).status_code == 200
     async with db.transaction() as session:
-        assert await contracts.overdue_unsigned(session, settings, TODAY + timedelta(days=365)) == []
+        assert await contract_queries.overdue_unsigned(session, settings, TODAY + timedelta(days=365)) == []
 
 
 async def test_an_owner_who_records_no_contract_cannot_dent_the_winners_credit(

@@ -17,6 +17,7 @@ from litestar import Litestar
 
 from market.accounts.models import Role
 from market.app import create_app
+from market.contracts import queries as contract_queries
 from market.contracts import service as contracts
 from market.core.clock import today_in_china
 from market.core.db import Database
@@ -156,7 +157,9 @@ async def contracts_of(db: Database, notice_id: str) -> list[Any]:
     from market.notices import service as notices
 
     async with db.transaction() as session:
-        return await contracts.contracts_of_notice(session, await notices.get_notice(session, notice_id))
+        return await contract_queries.contracts_of_notice(
+            session, await notices.get_notice(session, notice_id)
+        )
 
 
 async def test_contract_page_per_role_and_the_actions_of_each(

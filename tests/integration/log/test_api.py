@@ -11,8 +11,9 @@ from httpx import AsyncClient
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from market import protocol
 from market.core.db import Database
-from market.log import protocol, store
+from market.log import store
 from tests.helpers import register
 
 

@@ -9,9 +9,10 @@ import base64
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from httpx import AsyncClient
 
+from market import protocol
 from market.accounts.models import Role
 from market.core.db import Database
-from market.log import cosign, protocol
+from market.protocol import cosign
 from tests.helpers import PASSWORD, bearer, create_staff, csrf_from, register, token_for
 
 NAME = "supervisor.example.cn/alice"

@@ -10,9 +10,10 @@ from typing import Any
 
 from httpx import AsyncClient
 
+from market import protocol
 from market.core.db import Database
 from market.core.pagination import encode_cursor
-from market.log import protocol, store
+from market.log import store
 from tests.helpers import register
 
 HTMX = {"HX-Request": "true"}

@@ -4,6 +4,7 @@ a forked history."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -15,8 +16,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from market import protocol
 from market.core.db import to_asyncpg_dsn
-from market.log import protocol
 from market.log.signer import LogSigner
 from tests.conftest import run_blocking
 from tests.live import live_server
@@ -155,9 +156,9 @@ def test_forged_checkpoint_signature_fails(logged: tuple[str, str, Path], tmp_pa
     note = get_text(base + "/api/v1/log/checkpoint")
     text, signature_line = note.split("\n\n")
     prefix, b64 = signature_line.rstrip("\n").rsplit(" ", 1)
-    raw = bytearray(protocol.base64.b64decode(b64))
+    raw = bytearray(base64.b64decode(b64))
     raw[-1] ^= 1
-    forged = f"{text}\n\n{prefix} {protocol.base64.b64encode(bytes(raw)).decode()}\n"
+    forged = f"{text}\n\n{prefix} {base64.b64encode(bytes(raw)).decode()}\n"
     (tmp_path / "old.txt").write_text(forged)
     result = standalone("--url", base, "--since", str(tmp_path / "old.txt"), "--json")
     assert result.returncode == 1

@@ -19,8 +19,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.engine import make_url
 
-from market.log import cosign, protocol
+from market import protocol
 from market.log.signer import KEY_FILE
+from market.protocol import cosign
 from tests.conftest import _drop, _recreate, run_blocking, url_for
 from tests.helpers import PASSWORD
 from tests.live import live_server

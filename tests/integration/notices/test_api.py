@@ -16,11 +16,11 @@ import pytest
 from httpx import AsyncClient, Response
 from jose import jws
 
+from market import protocol
 from market.app import create_app
+from market.bids.receipts import verify_receipt
 from market.core.clock import today_in_china
 from market.core.db import Database
-from market.log import protocol
-from market.log.receipts import verify_receipt
 from tests.conftest import make_settings, serve_in_process
 from tests.helpers import bearer, cancel_notice, register, token_for
 from tests.integration.agencies.test_api import (

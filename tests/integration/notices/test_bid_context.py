@@ -1,4 +1,4 @@
-"""The bid path's hand-written SQL (market/notices/queries.py) against the ORM path it
+"""The bid path's hand-written SQL (market/bids/queries.py) against the ORM path it
 replaced: for the same agency and notice, the same facts, the same requirements, and the
 standing bid seen."""
 
@@ -9,10 +9,11 @@ from typing import Any
 import sqlalchemy as sa
 from httpx import AsyncClient
 
-from market.agencies import service as agencies
+from market.agencies import queries as agencies
 from market.agencies.models import Agency
+from market.bids import queries
 from market.core.db import Database
-from market.notices import queries, service
+from market.notices import service
 from tests.integration.agencies.test_api import FUTURE, admin
 from tests.integration.notices.test_api import approved_agency, owner_user, published
 

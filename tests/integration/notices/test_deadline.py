@@ -14,10 +14,10 @@ import pytest
 import sqlalchemy as sa
 from httpx import AsyncClient, Response
 
+from market import protocol
 from market.app import create_app
+from market.bids.receipts import verify_receipt
 from market.core.db import Database
-from market.log import protocol
-from market.log.receipts import verify_receipt
 from market.notices.models import Bid, Notice
 from tests.conftest import make_settings, serve_in_process
 from tests.integration.agencies.test_api import admin, log_entries

@@ -10,8 +10,9 @@ from __future__ import annotations
 import pytest
 from httpx import AsyncClient
 
+from market import protocol
 from market.core.db import Database
-from market.log import protocol
+from market.protocol import entry_types
 from tests.integration.agencies.test_api import admin, log_entries
 from tests.integration.selection.helpers import (
     assert_story_verifies,
@@ -67,7 +68,7 @@ async def test_an_msp1_notice_open_at_the_upgrade_finishes_under_msp1(
     assert "bids" in closed and "openings" not in closed
     # No sealed entries: an MSP/1 notice's bids were never sealed that way.
     everything = await log_entries(client)
-    assert not [e for e in everything if e["type"] == protocol.SEALED_TYPE]
+    assert not [e for e in everything if e["type"] == entry_types.BID_SEALED]
     # The rest of the log (accounts, agencies) is written under MSP/2.
     assert {e["v"] for e in everything if e.get("notice_id") != r.notice_id} == {2}
     await assert_story_verifies(client, r.notice_id, "selected")

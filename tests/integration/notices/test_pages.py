@@ -19,7 +19,7 @@ from market.accounts.models import Role
 from market.core.clock import CHINA
 from market.core.db import Database
 from market.core.errors import InvalidInput
-from market.notices.web import parse_yuan
+from market.core.money import parse_yuan
 from tests.conftest import serve_in_process
 from tests.helpers import bearer, create_staff, csrf_from, register, token_for
 from tests.integration.agencies.test_api import create

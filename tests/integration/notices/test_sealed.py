@@ -9,9 +9,9 @@ from typing import Any
 
 from httpx import AsyncClient
 
+from market import protocol
 from market.accounts.models import Role
 from market.core.db import Database
-from market.log import protocol
 from tests.helpers import bearer, create_staff, token_for
 from tests.integration.agencies.test_api import admin, credit_code, log_entries
 from tests.integration.notices.test_api import approved_agency, owner_user, published

@@ -8,10 +8,10 @@ from typing import Any
 
 from httpx import AsyncClient
 
+from market import protocol
 from market.accounts.models import Role
+from market.bids.receipts import verify_receipt
 from market.core.db import Database
-from market.log import protocol
-from market.log.receipts import verify_receipt
 from tests.helpers import bearer, create_staff, register, token_for
 from tests.integration.agencies.test_api import agency_user, create
 

@@ -18,10 +18,11 @@ import sqlalchemy as sa
 from httpx import AsyncClient
 from litestar import Litestar
 
+from market import protocol
 from market.core.db import Database
-from market.log import protocol, tlock
-from market.log.notice_checks import notice_report
 from market.notices import service as notices_service
+from market.protocol import tlock
+from market.protocol.notice_checks import notice_report
 from market.selection import service
 from market.selection.api import context
 from tests.helpers import cancel_notice

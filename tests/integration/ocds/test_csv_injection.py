@@ -1,7 +1,7 @@
 """Issue 19, item 6: text people typed (a notice's title, an agency's name) reaches the
 open data's CSV files, which people open in spreadsheets. A cell that a spreadsheet would
 run as a formula (``=HYPERLINK(...)`` phones home when clicked) is written defused, with
-an apostrophe before it, in every export: one writer (market.web.spreadsheet) serves them all."""
+an apostrophe before it, in every export: one writer (market.core.spreadsheet) serves them all."""
 
 from __future__ import annotations
 

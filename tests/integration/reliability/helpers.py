@@ -19,11 +19,11 @@ from unittest import mock
 import asyncpg
 import httpx
 
+from market import protocol
 from market.accounts import service as accounts
 from market.accounts.models import Role, UserCreate
+from market.bids.receipts import ReceiptSigner, verify_receipt
 from market.core.db import Database, to_asyncpg_dsn
-from market.log import protocol
-from market.log.receipts import ReceiptSigner, verify_receipt
 from market.log.signer import LogSigner
 from market.notices.secrets import SecretSealer
 from market.security.passwords import hash_password

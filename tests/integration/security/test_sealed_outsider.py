@@ -49,7 +49,7 @@ from market.core.clock import today_in_china
 from market.core.db import Database
 from market.security import passwords
 from market.security.auth import SESSION_COOKIE
-from market.supervision.flags import Kind
+from market.supervision.flags.rules import Kind
 from tests.conftest import make_settings, serve_in_process
 from tests.helpers import create_staff, register, token_for
 from tests.integration.agencies.test_api import PDF, agency_body, credit_code

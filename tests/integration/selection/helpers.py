@@ -168,7 +168,7 @@ def assert_opened(log: list[dict[str, Any]], opening_entry: dict[str, Any]) -> l
     each opening's ``seq`` is a ``bid.sealed`` entry whose commitment the salt and the bid
     document open, logged after the notice's publication and before the deadline in force,
     and likewise its withdrawal. Returns the seqs claimed, sorted."""
-    from market.log import protocol
+    from market import protocol
 
     notice_id = opening_entry["notice_id"]
     by_seq = {e["seq"]: e for e in log}
@@ -225,7 +225,7 @@ async def messages_of(client: AsyncClient, headers: dict[str, str]) -> list[dict
 def recompute(record: dict[str, Any], *, beacon: bytes = b"") -> dict[str, Any]:
     """MSP/1 steps 3 to 6 redone from what the record publishes, with the protocol's own
     functions: what eligible, seed, order, ranking, winners and alternates must be."""
-    from market.log import protocol
+    from market import protocol
 
     secret = bytes.fromhex(record["secret"])
     candidates = [(a, w) for a, w in record["candidates"]]
@@ -343,7 +343,7 @@ async def assert_story_verifies(client: AsyncClient, notice_id: str, status: str
     for an MSP/2 notice, the sealed entries its opening claims are joined with the log
     (section 7.5): each opens with what the opening publishes, and none is claimed by two
     notices' openings."""
-    from market.log.notice_checks import notice_report
+    from market.protocol.notice_checks import notice_report
     from tests.integration.agencies.test_api import log_entries
 
     log = await log_entries(client)

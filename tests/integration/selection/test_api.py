@@ -18,10 +18,10 @@ import sqlalchemy as sa
 from httpx import AsyncClient
 from litestar import Litestar
 
+from market import protocol
 from market.accounts.models import Role
 from market.app import create_app
 from market.core.db import Database
-from market.log import protocol
 from market.selection import service
 from market.selection.api import context
 from tests.conftest import make_settings, serve_in_process

@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from httpx import AsyncClient
 from litestar import Litestar
 
+from market import protocol
 from market.core.db import Database
-from market.log import protocol
-from market.log.notice_checks import notice_report
 from market.notices import service as notices_service
+from market.protocol.notice_checks import notice_report
 from market.selection import service
 from market.selection.api import context
 from market.selection.beacon import (

@@ -18,9 +18,9 @@ from httpx import AsyncClient
 from market.app import create_app
 from market.core.config import Settings
 from market.core.db import Database
-from market.log import verifier
 from market.log.signer import LogSigner
 from market.log.verify_db import DatabaseSource
+from market.protocol import verifier
 from market.selection.api import context
 from market.selection.scheduler import Scheduler
 from tests.conftest import in_thread, make_settings, serve_in_process

@@ -114,7 +114,7 @@ async def opened_at_close(
 ) -> None:
     """The close of the notice opened exactly its BIDS bids: their sealed entries, each
     opened by its salt and document."""
-    from market.log import protocol
+    from market import protocol
 
     record = (await client.get(f"/api/v1/notices/{notice_id}/selection")).json()
     openings = record["openings"]

@@ -15,8 +15,8 @@ import asyncpg
 import httpx
 import pytest
 
+from market import protocol
 from market.core.db import to_asyncpg_dsn
-from market.log import protocol
 from tests.integration.notices.test_api import approved_agency, draft, owner_user
 from tests.integration.selection.helpers import (
     LIVE_ENV,

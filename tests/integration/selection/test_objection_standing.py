@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 from httpx import AsyncClient
 
+from market import protocol
 from market.accounts.models import Role
 from market.core.db import Database
-from market.log import protocol
 from tests.helpers import bearer, create_staff, register, token_for
 from tests.integration.agencies.test_api import admin, agency_user
 from tests.integration.notices.test_api import approved_agency, owner_user

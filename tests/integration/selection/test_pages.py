@@ -211,7 +211,7 @@ async def test_a_drand_notice_closed_before_its_round_says_it_waits_and_why(
     """With MARKET_BEACON=drand the bids are timelocked to the deadline's round and the draw
     waits for the round an hour later: here the first is served (recorded round 657413, for
     the timelock) and the second is not emitted yet (nor could it be reached, offline)."""
-    from market.log import protocol
+    from market import protocol
     from tests.integration.selection.test_beacon import ROUND, FakeBeacon
 
     monkeypatch.setattr(protocol, "tlock_round", lambda deadline_unix: ROUND)

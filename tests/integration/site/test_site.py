@@ -77,7 +77,7 @@ async def test_unexpected_error_is_a_friendly_500_page_and_a_problem(
     page = await client.get("/", headers={"Accept": "text/html"})
     assert page.status_code == 500 and "text/html" in page.headers["content-type"]
     assert "simulated fault" not in page.text and "返回首页" in page.text
-    monkeypatch.setattr("market.agencies.service.directory", broken)
+    monkeypatch.setattr("market.agencies.queries.directory", broken)
     api = await client.get("/api/v1/agencies")
     assert api.status_code == 500 and api.headers["content-type"].startswith("application/problem+json")
     assert "simulated" not in api.text

@@ -1,4 +1,5 @@
-"""Eligibility: one row per reason, several at once, lapses and boundary dates."""
+"""Eligibility: one row per reason, several at once, lapses and boundary dates; and the
+automatic suspension after repeated declines, table-driven."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from market.agencies.rules import (
     Qualification,
     Reason,
     Requirements,
+    automatic_suspension,
     eligibility,
     expiring_soon,
+    should_suspend,
 )
 
 TODAY = date(2025, 6, 1)
@@ -376,3 +379,35 @@ def test_expiring_soon_takes_a_window() -> None:
     assert expiring_soon([in_10], TODAY, days=10) == [in_10]
     with pytest.raises(ValueError):
         expiring_soon([in_10], TODAY, days=-1)
+
+
+@pytest.mark.parametrize(
+    ("decline_days", "expected"),
+    [
+        pytest.param([], False, id="none"),
+        pytest.param([0], False, id="one decline"),
+        pytest.param([0, 100], True, id="two within 12 months"),
+        pytest.param([0, 364], True, id="two, 364 days apart"),
+        pytest.param([0, 365], False, id="two, 365 days apart"),
+        pytest.param([0, 400], False, id="two more than 12 months apart"),
+        pytest.param([400, 500], False, id="two long ago"),
+    ],
+)
+def test_should_suspend(decline_days: list[int], expected: bool) -> None:
+    dates = [TODAY - timedelta(days=d) for d in decline_days]
+    assert should_suspend(dates, TODAY, declines_to_suspend=2, window_days=365) is expected
+
+
+def test_threshold_zero_turns_the_rule_off() -> None:
+    assert should_suspend([TODAY, TODAY, TODAY], TODAY, declines_to_suspend=0, window_days=365) is False
+
+
+def test_declines_already_spent_on_a_suspension_do_not_count_again() -> None:
+    declines = [TODAY - timedelta(days=100), TODAY - timedelta(days=50), TODAY]
+    rule = {"declines_to_suspend": 2, "window_days": 365, "suspension_days": 90}
+    fresh = automatic_suspension(declines, TODAY, last_suspended_on=None, **rule)
+    assert fresh is not None
+    assert fresh.reason == "automatic: 3 declines within 12 months"
+    assert fresh.until == TODAY + timedelta(days=90)
+    spent = TODAY - timedelta(days=50)
+    assert automatic_suspension(declines, TODAY, last_suspended_on=spent, **rule) is None

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from market import backup
-from market.backup import EXIT_ARCHIVE, BackupError, read_archive
+from market.backup import dump
+from market.backup.archive import read_archive
+from market.backup.errors import EXIT_ARCHIVE, BackupError
 
 DUMP = b"PGDMP fake custom-format dump"
 UPLOAD = "uploads/agencies/AG-000001/" + "a" * 64 + ".pdf"
@@ -113,9 +114,9 @@ def test_a_manifest_that_is_not_one_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_archive_name_says_the_compression() -> None:
-    assert backup._compression(Path("b.tar")) == ""
-    assert backup._compression(Path("B.TAR.GZ")) == "gz" and backup._compression(Path("b.tgz")) == "gz"
-    assert backup._compression(Path("b.tar.xz")) == "xz"
+    assert dump._compression(Path("b.tar")) == ""
+    assert dump._compression(Path("B.TAR.GZ")) == "gz" and dump._compression(Path("b.tgz")) == "gz"
+    assert dump._compression(Path("b.tar.xz")) == "xz"
     for bad in ("b.zip", ".tar", "b.gz"):
         with pytest.raises(BackupError):
-            backup._compression(Path(bad))
+            dump._compression(Path(bad))

@@ -133,30 +133,6 @@ def test_all_accepted(statuses: list[str], done: bool) -> None:
     assert rules.all_accepted(statuses) is done
 
 
-@pytest.mark.parametrize(
-    ("text", "fen"),
-    [
-        ("120000", 12_000_000),
-        ("120000.5", 12_000_050),
-        ("120000.50", 12_000_050),
-        ("0.01", 1),
-        ("1,200", 120_000),
-        ("¥1,200.00", 120_000),
-        (" 88 ", 8_800),
-        ("", None),
-        ("1.234", None),
-        ("-5", None),
-        ("1e5", None),
-        ("十万", None),
-        ("1.", None),
-    ],
-)
-def test_yuan_to_fen(text: str, fen: int | None) -> None:
-    assert rules.yuan_to_fen(text) == fen
-    if fen is not None:
-        assert rules.yuan_to_fen(rules.fen_to_yuan(fen)) == fen
-
-
 FINAL = date(2026, 1, 1)  # the window (30 days) ends on 2026-01-31
 
 

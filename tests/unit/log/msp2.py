@@ -11,7 +11,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from market.log import protocol, tlock
+from market import protocol
+from market.protocol import tlock
 
 START = "2026-11-01T09:00:00.000000Z"
 DEADLINE = "2026-11-08T09:00:00.000000Z"

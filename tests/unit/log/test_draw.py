@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market.log.protocol import (
+from market.protocol import (
     U64Stream,
     beacon_value,
     bid_document,

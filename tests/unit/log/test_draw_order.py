@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from market.log import protocol
+from market import protocol
 
 
 @pytest.mark.parametrize("weighted", [False, True])

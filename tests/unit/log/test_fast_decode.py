@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from market.log import verifier
+from market.protocol import verify_entries
 
 TS = "2026-11-27T09:00:00.000000Z"
 HEAD = b'{"seq":0,"ts":"' + TS.encode() + b'","type":"t.e","v":1'
@@ -53,10 +53,10 @@ DOCUMENTS = [
 
 
 def _both(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
-    fast = verifier.parse_entry(raw, 0)
+    fast = verify_entries.parse_entry(raw, 0)
     with monkeypatch.context() as patch:
-        patch.setattr(verifier, "_FAST_DECODE", None)
-        slow = verifier.parse_entry(raw, 0)
+        patch.setattr(verify_entries, "_FAST_DECODE", None)
+        slow = verify_entries.parse_entry(raw, 0)
     return fast, slow
 
 
@@ -70,7 +70,7 @@ def _typed(value: Any) -> Any:
 
 
 def test_msgspec_is_there_to_be_compared() -> None:
-    assert verifier._FAST_DECODE is not None
+    assert verify_entries._FAST_DECODE is not None
 
 
 @pytest.mark.parametrize("raw", DOCUMENTS, ids=range(len(DOCUMENTS)))
@@ -86,7 +86,7 @@ def test_the_fast_reading_gives_the_standard_librarys_verdict(
 
 def test_the_verdicts_differ_where_they_should() -> None:
     """A sanity check of the list above: it holds good entries and bad ones."""
-    problems = [verifier.parse_entry(raw, 0)[1] for raw in DOCUMENTS]
+    problems = [verify_entries.parse_entry(raw, 0)[1] for raw in DOCUMENTS]
     assert problems[0] is None and problems[1] is None
     assert "trailing data" in (problems[DOCUMENTS.index(HEAD + b"} ")] or "")
     assert "not JSON" in (problems[DOCUMENTS.index(b" " + HEAD + b"}")] or "")

@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
-from market.log import protocol, tlock, verifier
-from market.log.verifier import Report, verify
+from market import protocol
+from market.protocol import tlock, verify_entries
+from market.protocol.verifier import verify
+from market.protocol.verify_entries import Report
 from tests.unit.log.msp2 import DEADLINE, TLOCK_DEADLINE, V3_ROUND, Log, Notice, seal, ts_after
 from tests.unit.log.test_verifier import MemorySource, signer
 
@@ -333,9 +335,9 @@ def test_workers_decrypt_and_give_the_same_report(monkeypatch: pytest.MonkeyPatc
     raw = log.raw()
     s = signer()
     inline = verify(MemorySource(raw, s))
-    monkeypatch.setattr(verifier.EntryChecker, "PARALLEL_FROM", 5)
-    monkeypatch.setattr(verifier.EntryChecker, "BATCH", 3)
-    monkeypatch.setattr(verifier.EntryChecker, "MAX_WORKERS", shards)
+    monkeypatch.setattr(verify_entries.EntryChecker, "PARALLEL_FROM", 5)
+    monkeypatch.setattr(verify_entries.EntryChecker, "BATCH", 3)
+    monkeypatch.setattr(verify_entries.EntryChecker, "MAX_WORKERS", shards)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     parallel = verify(MemorySource(raw, s))
     assert parallel.as_dict() == inline.as_dict()

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from market.log import protocol
+from market import protocol
 
 SPEC = Path(__file__).resolve().parents[3] / "docs" / "protocol" / "msp.md"
 

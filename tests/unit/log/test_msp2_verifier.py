@@ -13,9 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market.log import protocol, tlock, verifier
-from market.log.notice_checks import NoticeCheck
-from market.log.verifier import Report, Sealed, join_sealed, verify
+from market import protocol
+from market.protocol import tlock, verify_entries
+from market.protocol.notice_checks import NoticeCheck
+from market.protocol.verifier import verify
+from market.protocol.verify_entries import Report
+from market.protocol.verify_sealed import Sealed, join_sealed
 from tests.unit.log.msp2 import DEADLINE, TLOCK_DEADLINE, Log, Notice, ts_after
 from tests.unit.log.test_verifier import MemorySource, signer
 
@@ -394,9 +397,9 @@ def test_worker_processes_give_the_same_report(monkeypatch: pytest.MonkeyPatch, 
     inline = verify(MemorySource(raw, s))
     assert not inline.ok
     assert inline.problems and not inline.notices["N-000003"].ok and inline.notices["N-000002"].ok
-    monkeypatch.setattr(verifier.EntryChecker, "PARALLEL_FROM", 10)
-    monkeypatch.setattr(verifier.EntryChecker, "BATCH", 7)
-    monkeypatch.setattr(verifier.EntryChecker, "MAX_WORKERS", shards)
+    monkeypatch.setattr(verify_entries.EntryChecker, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(verify_entries.EntryChecker, "BATCH", 7)
+    monkeypatch.setattr(verify_entries.EntryChecker, "MAX_WORKERS", shards)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     parallel = verify(MemorySource(raw, s))
     assert parallel.as_dict() == inline.as_dict()
@@ -615,10 +618,10 @@ def test_standalone_verifier_checks_msp2_with_only_cryptography() -> None:
 def test_the_verifiers_fast_commitments_are_the_protocols(
     salt: bytes, document: bytes, bid_salt: bytes
 ) -> None:
-    from market.log import notice_checks
+    from market.protocol import notice_report
 
     commitment = protocol.bid_commitment(bid_salt, document)
-    assert notice_checks._bid_commitment(bid_salt, document) == commitment
-    assert notice_checks._withdrawal_commitment(salt, commitment) == protocol.withdrawal_commitment(
+    assert notice_report._bid_commitment(bid_salt, document) == commitment
+    assert notice_report._withdrawal_commitment(salt, commitment) == protocol.withdrawal_commitment(
         salt, commitment
     )

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from market.log import notice_checks, protocol
-from market.log.notice_checks import Problem, check_notice, notice_report
+from market import protocol
+from market.protocol import notice_checks
+from market.protocol.notice_checks import Problem, check_notice, notice_report
 
 DEADLINE = "2026-12-04T09:00:00.000000Z"
 

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market.log.protocol import (
+from market.protocol import (
     EMPTY_ROOT,
     LP,
     U64,

@@ -37,7 +37,7 @@ class LogServer:
     def __init__(self, entries: list[bytes]) -> None:
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-        from market.log import protocol
+        from market import protocol
         from market.log.signer import LogSigner
 
         signer = LogSigner(origin="standalone.test/log", private_key=Ed25519PrivateKey.generate())

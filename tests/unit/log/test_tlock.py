@@ -1,4 +1,4 @@
-"""drand quicknet timelock fields of MSP/2 sealed entries (market/log/tlock.py): offline,
+"""drand quicknet timelock fields of MSP/2 sealed entries (market/protocol/tlock.py): offline,
 with recorded rounds. The vectors from drand's own tools (Go ``tle``'s test suite and
 tlock-js) show the fields are interoperable both ways."""
 
@@ -9,8 +9,8 @@ import hashlib
 
 import pytest
 
-from market.log import tlock
-from market.log.tlock import TlockError, TlockUnavailable
+from market.protocol import tlock
+from market.protocol.tlock import TlockError, TlockUnavailable
 
 needs_pairing = pytest.mark.skipif(not tlock.available(), reason="py-arkworks-bls12381 not installed")
 

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from market.log import protocol
+from market import protocol
 from market.log.signer import LogSigner
-from market.log.verifier import check_entry, verify
+from market.protocol.verifier import verify
+from market.protocol.verify_entries import check_entry
 
 ORIGIN = "test.example/log"
 
@@ -236,7 +237,7 @@ def test_an_entry_of_a_notice_type_without_notice_id_is_a_problem() -> None:
 def test_worker_processes_give_the_same_report(monkeypatch: pytest.MonkeyPatch, shards: int) -> None:
     import os
 
-    from market.log import verifier
+    from market.protocol import verify_entries
 
     log = notices_log(7, tamper=True)
     # An entry whose notice the shards cannot read from its bytes (spaces, an escape) must
@@ -256,9 +257,9 @@ def test_worker_processes_give_the_same_report(monkeypatch: pytest.MonkeyPatch, 
     log.append(late)
     s = signer()
     inline = verify(MemorySource(log, s))
-    monkeypatch.setattr(verifier.EntryChecker, "PARALLEL_FROM", 10)
-    monkeypatch.setattr(verifier.EntryChecker, "BATCH", 7)
-    monkeypatch.setattr(verifier.EntryChecker, "MAX_WORKERS", shards)
+    monkeypatch.setattr(verify_entries.EntryChecker, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(verify_entries.EntryChecker, "BATCH", 7)
+    monkeypatch.setattr(verify_entries.EntryChecker, "MAX_WORKERS", shards)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     parallel = verify(MemorySource(log, s))
     assert parallel.as_dict() == inline.as_dict()
@@ -271,16 +272,16 @@ def test_log_only_workers_find_what_one_process_finds(monkeypatch: pytest.Monkey
     """--log-only deals each batch to one worker: the first bad entry is still the first."""
     import os
 
-    from market.log import verifier
+    from market.protocol import verify_entries
 
     log = notices_log(7)
     log[20] = log[20].replace(b'"v":1', b'"v":2')
     log[33] = b"not json"
     s = signer()
     inline = verify(MemorySource(log, s), notices=False)
-    monkeypatch.setattr(verifier.EntryChecker, "PARALLEL_FROM", 10)
-    monkeypatch.setattr(verifier.EntryChecker, "BATCH", 7)
-    monkeypatch.setattr(verifier.EntryChecker, "MAX_WORKERS", shards)
+    monkeypatch.setattr(verify_entries.EntryChecker, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(verify_entries.EntryChecker, "BATCH", 7)
+    monkeypatch.setattr(verify_entries.EntryChecker, "MAX_WORKERS", shards)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     parallel = verify(MemorySource(log, s), notices=False)
     assert parallel.as_dict() == inline.as_dict()
@@ -288,7 +289,7 @@ def test_log_only_workers_find_what_one_process_finds(monkeypatch: pytest.Monkey
 
 
 def test_notice_key_reads_the_notice_from_the_bytes() -> None:
-    from market.log.verifier import AMBIGUOUS, notice_key
+    from market.protocol.verify_entries import AMBIGUOUS, notice_key
 
     assert notice_key(b'{"notice_id":"N-1","seq":0}') == "N-1"
     assert notice_key(b'{"bids":[{"notice_id":"N-1"}],"notice_id":"N-1"}') == "N-1"

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from market.log import protocol, verifier
-from market.log.verifier import verify
+from market import protocol
+from market.protocol import verifier, verify_entries
+from market.protocol.verifier import verify
 from tests.unit.log.test_notice_checks import Story
 from tests.unit.log.test_verifier import MemorySource, entry, signer
 
@@ -49,7 +50,7 @@ def grown_log(extra: str = "final") -> tuple[list[bytes], list[bytes]]:
     return old, log
 
 
-def without_state_notes(report: verifier.Report) -> dict[str, Any]:
+def without_state_notes(report: verify_entries.Report) -> dict[str, Any]:
     data = report.as_dict()
     data["checks"] = [
         c for c in data["checks"] if "verified on" not in c and not c.startswith(("all ", "entries "))
@@ -180,9 +181,9 @@ def test_worker_processes_keep_and_use_the_same_state(
     inline_state, parallel_state = str(tmp_path / "inline.json"), str(tmp_path / "parallel.json")
     assert verify(MemorySource(old, s), state=inline_state).ok
     inline = verify(MemorySource(log, s), state=inline_state)
-    monkeypatch.setattr(verifier.EntryChecker, "PARALLEL_FROM", 10)
-    monkeypatch.setattr(verifier.EntryChecker, "BATCH", 7)
-    monkeypatch.setattr(verifier.EntryChecker, "MAX_WORKERS", shards)
+    monkeypatch.setattr(verify_entries.EntryChecker, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(verify_entries.EntryChecker, "BATCH", 7)
+    monkeypatch.setattr(verify_entries.EntryChecker, "MAX_WORKERS", shards)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     assert verify(MemorySource(old, s), state=parallel_state).ok
     assert (

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from market.log import cosign, protocol, witness
+from market import protocol
+from market.protocol import cosign, witness
 
 ORIGIN = "market.test/log"
 

@@ -1,4 +1,4 @@
-"""The bid path's one-statement context (market/notices/queries.py) read into the plain
+"""The bid path's one-statement context (market/bids/queries.py) read into the plain
 facts the eligibility rule takes: the same facts the ORM path builds."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from market.agencies import rules as agency_rules
-from market.notices.queries import bid_context
+from market.bids.queries import bid_context
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from market import protocol
 from market.core.errors import InvalidInput
-from market.log import protocol
 from market.notices import rules
 
 TODAY = date(2026, 11, 27)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from market.log.receipts import CLAIMS, ReceiptSigner, verify_receipt
+from market.bids.receipts import CLAIMS, ReceiptSigner, verify_receipt
 from tests.forge import forge, new_ec_key, new_rsa_key, public_pem, tamper
 
 SIGNER = ReceiptSigner(private_key=new_ec_key())

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from market import protocol
 from market.agencies.rules import AgencyFacts, Qualification, Requirements
-from market.log import protocol
 from market.selection import rules
 
 TODAY = date(2026, 11, 27)

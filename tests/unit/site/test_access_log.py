@@ -13,7 +13,7 @@ import pytest
 from litestar.exceptions import NotFoundException
 
 from market.core.errors import Conflict
-from market.core.observability import access_log_middleware
+from market.web.observability import access_log_middleware
 
 
 def logged_status(app: Any, caplog: pytest.LogCaptureFixture) -> int:

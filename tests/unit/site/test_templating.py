@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from market.web.templating import format_fen, safe_next
+from market.core.money import format_fen
+from market.web.templating import safe_next
 
 
 @pytest.mark.parametrize(
@@ -44,7 +45,7 @@ def test_htmx_history_restore_gets_the_whole_page() -> None:
 
 
 def test_a_select_s_options_are_escaped_once_and_the_chosen_one_is_marked() -> None:
-    from market.web.templating import Choices
+    from market.web.forms import Choices
 
     choices = Choices([("", "全部"), ("a&b", "<甲>"), ("Group", [("x", 'X "1"'), ("y", "Y")])])
     plain = str(choices.html())

@@ -9,9 +9,9 @@ from fractions import Fraction
 
 import pytest
 
+from market.core import spreadsheet
 from market.stats import rules
 from market.stats.rules import Figures
-from market.web import spreadsheet
 
 
 @pytest.mark.parametrize(

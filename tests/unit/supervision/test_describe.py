@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from market.core.i18n import gettext_for
-from market.supervision.console import TYPE_LABELS, Description, Phrase, china_ts, describe
+from market.supervision.present import TYPE_LABELS, Description, Phrase, china_ts, describe
 
 TS = "2026-03-01T01:30:00.000000Z"  # 09:30 China time
 

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from market.core.config import Settings
-from market.supervision import flags as F
+from market.supervision.flags import rules as F
 
 NAMES = {"zh_Hans": "环境影响评价", "en": "Environmental impact assessment"}
 DAY = date(2025, 3, 1)

@@ -1,0 +1,338 @@
+"""Read-only queries of contracts: one contract by its id, the lists pages and dashboards
+show, views with their milestones and deliverables, the public list, and what is overdue
+(milestones flagged, awards left unsigned). service.py changes state; this module only reads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from market import protocol
+from market.accounts.models import AppUser, Role
+from market.agencies import service as agencies
+from market.agencies.models import Agency
+from market.contracts import rules
+from market.contracts.models import Contract, ContractStatus, Deliverable, Milestone
+from market.core.clock import CHINA
+from market.core.config import Settings
+from market.core.errors import FieldError, InvalidInput, NotFound
+from market.core.i18n import N_
+from market.core.pagination import decode_cursor, encode_cursor
+from market.log.models import LogEntry
+from market.notices.models import Notice, NoticeStatus
+from market.selection.models import Award, AwardStatus, Selection
+
+SIGNED = (ContractStatus.in_service.value, ContractStatus.completed.value, ContractStatus.stopped.value)
+
+
+STAFF = (Role.admin, Role.supervisor)
+
+
+async def get_contract(session: AsyncSession, public_id: str, *, lock: bool = False) -> Contract:
+    stmt = sa.select(Contract).where(col(Contract.public_id) == public_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    contract = (await session.execute(stmt)).scalar_one_or_none()
+    if contract is None:
+        raise NotFound(N_("No such contract."))
+    return contract
+
+
+async def milestones_of(session: AsyncSession, contract: Contract, *, lock: bool = False) -> list[Milestone]:
+    stmt = (
+        sa.select(Milestone)
+        .where(col(Milestone.contract_id) == contract.id)
+        .order_by(col(Milestone.position))
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def contracts_of_agency(session: AsyncSession, agency: Agency) -> list[tuple[Contract, Notice]]:
+    """An agency's contracts, declined ones included, newest first."""
+    stmt = (
+        sa.select(Contract, Notice)
+        .join(Notice, col(Notice.id) == Contract.notice_id)
+        .where(col(Contract.agency_id) == agency.id)
+        .order_by(col(Contract.id).desc())
+    )
+    return [(c, n) for c, n in (await session.execute(stmt)).all()]
+
+
+async def contracts_of_owner(session: AsyncSession, user: AppUser) -> list[tuple[Contract, Notice]]:
+    """The contracts an owner recorded, newest first."""
+    stmt = (
+        sa.select(Contract, Notice)
+        .join(Notice, col(Notice.id) == Contract.notice_id)
+        .where(col(Contract.owner_id) == user.id)
+        .order_by(col(Contract.id).desc())
+    )
+    return [(c, n) for c, n in (await session.execute(stmt)).all()]
+
+
+async def contracts_of_notice(session: AsyncSession, notice: Notice) -> list[Contract]:
+    stmt = sa.select(Contract).where(col(Contract.notice_id) == notice.id).order_by(col(Contract.id))
+    return list((await session.execute(stmt)).scalars().all())
+
+
+@dataclass
+class ContractView:
+    """A contract with what its pages and API answers show."""
+
+    contract: Contract
+    notice: Notice
+    agency: Agency
+    milestones: list[Milestone] = field(default_factory=list)
+    deliverables: dict[int, Deliverable] = field(default_factory=dict)  # milestone id -> latest
+
+    def is_owner(self, user: AppUser | None) -> bool:
+        return user is not None and user.id == self.contract.owner_id
+
+    def is_agency(self, user: AppUser | None) -> bool:
+        return user is not None and user.id == self.agency.owner_id
+
+    def may_see_deliverables(self, user: AppUser | None) -> bool:
+        return user is not None and (self.is_owner(user) or self.is_agency(user) or user.role in STAFF)
+
+    # What the contract page offers the viewer (the actions below check the same and more).
+    def may_confirm(self, user: AppUser | None) -> bool:
+        return self.is_agency(user) and self.contract.status == ContractStatus.proposed
+
+    def may_submit(self, user: AppUser | None) -> bool:
+        return self.is_agency(user) and self.contract.status == ContractStatus.in_service
+
+    def may_decide_milestones(self, user: AppUser | None) -> bool:
+        return self.is_owner(user) and self.contract.status == ContractStatus.in_service
+
+    def may_stop(self, user: AppUser | None) -> bool:
+        return self.is_owner(user) and self.contract.status == ContractStatus.in_service
+
+
+async def views(session: AsyncSession, contracts: Sequence[Contract]) -> list[ContractView]:
+    """Views of many contracts in four queries."""
+    if not contracts:
+        return []
+    ids = [c.id for c in contracts]
+    notice_rows = await session.execute(
+        sa.select(Notice).where(col(Notice.id).in_({c.notice_id for c in contracts}))
+    )
+    by_notice = {n.id: n for n in notice_rows.scalars().all()}
+    agency_rows = await session.execute(
+        sa.select(Agency).where(col(Agency.id).in_({c.agency_id for c in contracts}))
+    )
+    by_agency = {a.id: a for a in agency_rows.scalars().all()}
+    milestones: dict[int, list[Milestone]] = {}
+    for m in (
+        (
+            await session.execute(
+                sa.select(Milestone)
+                .where(col(Milestone.contract_id).in_(ids))
+                .order_by(col(Milestone.position))
+            )
+        )
+        .scalars()
+        .all()
+    ):
+        milestones.setdefault(m.contract_id, []).append(m)
+    milestone_ids = [m.id for ms in milestones.values() for m in ms]
+    latest: dict[int, Deliverable] = {}
+    if milestone_ids:
+        stmt = (
+            sa.select(Deliverable)
+            .where(col(Deliverable.milestone_id).in_(milestone_ids))
+            .order_by(col(Deliverable.id))
+        )
+        for d in (await session.execute(stmt)).scalars().all():
+            latest[d.milestone_id] = d
+    return [
+        ContractView(
+            contract=c,
+            notice=by_notice[c.notice_id],
+            agency=by_agency[c.agency_id],
+            milestones=milestones.get(c.id or 0, []),
+            deliverables={
+                m.id: latest[m.id]
+                for m in milestones.get(c.id or 0, [])
+                if m.id is not None and m.id in latest
+            },
+        )
+        for c in contracts
+    ]
+
+
+async def view(session: AsyncSession, contract: Contract) -> ContractView:
+    return (await views(session, [contract]))[0]
+
+
+async def list_contracts(
+    session: AsyncSession,
+    *,
+    agency_id: str | None = None,
+    status: str | None = None,
+    cursor: str | None = None,
+    limit: int = 20,
+) -> tuple[list[Contract], str | None]:
+    """Contracts are public (deliverables are not): newest first, with cursor pagination."""
+    after = decode_cursor(cursor)
+    stmt = sa.select(Contract).order_by(col(Contract.id).desc()).limit(limit + 1)
+    if after is not None:
+        stmt = stmt.where(col(Contract.id) < after)
+    if status:
+        if status not in [s.value for s in ContractStatus]:
+            message = N_("Unknown contract status.")
+            raise InvalidInput(message, [FieldError("status", message)])
+        stmt = stmt.where(col(Contract.status) == status)
+    if agency_id:
+        agency = await agencies.get_agency(session, agency_id)
+        stmt = stmt.where(col(Contract.agency_id) == agency.id)
+    rows = list((await session.execute(stmt)).scalars().all())
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None  # type: ignore[arg-type]
+    return rows[:limit], next_cursor
+
+
+async def pending_disputes(session: AsyncSession) -> list[tuple[Contract, Notice, Agency]]:
+    """For supervisors: contracts declined because their terms do not follow the award, oldest first."""
+    stmt = (
+        sa.select(Contract, Notice, Agency)
+        .join(Notice, col(Notice.id) == Contract.notice_id)
+        .join(Agency, col(Agency.id) == Contract.agency_id)
+        .where(col(Contract.status) == ContractStatus.disputed.value)
+        .order_by(col(Contract.disputed_at), col(Contract.id))
+    )
+    return [(c, n, a) for c, n, a in (await session.execute(stmt)).all()]
+
+
+async def overdue_milestones(
+    session: AsyncSession, *, owner: AppUser | None = None, agency: Agency | None = None
+) -> list[tuple[Milestone, Contract, Notice]]:
+    """Flagged milestones not yet handed in, of contracts in service (supervisors and dashboards)."""
+    stmt = (
+        sa.select(Milestone, Contract, Notice)
+        .join(Contract, col(Contract.id) == Milestone.contract_id)
+        .join(Notice, col(Notice.id) == Contract.notice_id)
+        .where(
+            col(Contract.status) == ContractStatus.in_service.value,
+            col(Milestone.overdue_on).is_not(None),
+            col(Milestone.status).in_(rules.WAITING_FOR_AGENCY),
+        )
+        .order_by(col(Milestone.due_on), col(Milestone.id))
+    )
+    if owner is not None:
+        stmt = stmt.where(col(Contract.owner_id) == owner.id)
+    if agency is not None:
+        stmt = stmt.where(col(Contract.agency_id) == agency.id)
+    return [(m, c, n) for m, c, n in (await session.execute(stmt)).all()]
+
+
+async def final_dates(session: AsyncSession, notice_ids: Sequence[int]) -> dict[int, date]:
+    """Notice id -> the China date of its latest ``award.final`` entry."""
+    if not notice_ids:
+        return {}
+    rows = (
+        await session.execute(
+            sa.select(col(Selection.notice_id), col(Selection.final_seq)).where(
+                col(Selection.notice_id).in_(list(notice_ids)), col(Selection.final_seq).is_not(None)
+            )
+        )
+    ).all()
+    seqs = {int(seq): notice_id for notice_id, seq in rows}
+    if not seqs:
+        return {}
+    out: dict[int, date] = {}
+    for seq, raw in (
+        await session.execute(
+            sa.select(col(LogEntry.seq), col(LogEntry.entry)).where(col(LogEntry.seq).in_(list(seqs)))
+        )
+    ).all():
+        out[seqs[int(seq)]] = protocol.parse_ts(json.loads(raw)["ts"]).astimezone(CHINA).date()
+    return out
+
+
+@dataclass
+class Unsigned:
+    """An award holder without a signed contract, and by when it must sign."""
+
+    notice: Notice
+    award: Award
+    agency_name: str
+    final_on: date
+    sign_by: date
+    overdue: bool
+    proposed: Contract | None  # recorded by the owner, not yet confirmed
+
+
+async def unsigned_awards(
+    session: AsyncSession,
+    settings: Settings,
+    today: date,
+    *,
+    owner: AppUser | None = None,
+    agency: Agency | None = None,
+) -> list[Unsigned]:
+    """Holders of final awards with no signed contract, overdue or not."""
+    signed = sa.exists().where(col(Contract.award_id) == Award.id, col(Contract.status).in_(SIGNED))
+    stmt = (
+        sa.select(Award, Notice, col(Agency.name))
+        .join(Notice, col(Notice.id) == Award.notice_id)
+        .join(Agency, col(Agency.id) == Award.agency_id)
+        .where(
+            col(Award.status) == AwardStatus.holding.value,
+            col(Notice.status) == NoticeStatus.awarded.value,
+            ~signed,
+        )
+        .order_by(col(Notice.id), col(Award.slot))
+    )
+    if owner is not None:
+        stmt = stmt.where(col(Notice.owner_id) == owner.id)
+    if agency is not None:
+        stmt = stmt.where(col(Award.agency_id) == agency.id)
+    rows = (await session.execute(stmt)).all()
+    finals = await final_dates(session, [n.id for _, n, _ in rows if n.id is not None])
+    proposed: dict[int, Contract] = {}
+    if rows:
+        stmt2 = sa.select(Contract).where(
+            col(Contract.award_id).in_([a.id for a, _, _ in rows]),
+            col(Contract.status) == ContractStatus.proposed.value,
+        )
+        proposed = {c.award_id: c for c in (await session.execute(stmt2)).scalars().all()}
+    out = []
+    for award, notice, name in rows:
+        final_on = finals.get(notice.id) if notice.id is not None else None
+        if final_on is None:
+            continue
+        out.append(
+            Unsigned(
+                notice=notice,
+                award=award,
+                agency_name=name,
+                final_on=final_on,
+                sign_by=rules.sign_by(final_on, settings.contract_days),
+                overdue=rules.unsigned_overdue(
+                    final_on=final_on, signed=False, today=today, contract_days=settings.contract_days
+                ),
+                proposed=proposed.get(award.id) if award.id is not None else None,
+            )
+        )
+    return out
+
+
+async def overdue_unsigned(
+    session: AsyncSession,
+    settings: Settings,
+    today: date,
+    *,
+    owner: AppUser | None = None,
+    agency: Agency | None = None,
+) -> list[Unsigned]:
+    """Awards not signed within ``settings.contract_days`` of becoming final."""
+    return [
+        u for u in await unsigned_awards(session, settings, today, owner=owner, agency=agency) if u.overdue
+    ]

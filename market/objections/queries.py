@@ -1,0 +1,34 @@
+"""Read-only queries of objections: a notice's, and those waiting for a supervisor."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from market.notices.models import Notice
+from market.selection.models import PENDING_OBJECTIONS, Objection
+
+
+async def objections(session: AsyncSession, notice: Notice) -> list[Objection]:
+    return list(
+        (
+            await session.execute(
+                sa.select(Objection).where(col(Objection.notice_id) == notice.id).order_by(col(Objection.id))
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def pending_objections(session: AsyncSession, *, limit: int = 100) -> list[tuple[Objection, Notice]]:
+    """For supervisors: objections waiting for a decision, oldest first."""
+    stmt = (
+        sa.select(Objection, Notice)
+        .join(Notice, col(Notice.id) == Objection.notice_id)
+        .where(col(Objection.status).in_(PENDING_OBJECTIONS))
+        .order_by(col(Objection.id))
+        .limit(limit)
+    )
+    return [(o, n) for o, n in (await session.execute(stmt)).all()]

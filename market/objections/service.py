@@ -1,0 +1,338 @@
+"""Objections (异议) to a draw's result while it is in publicity (docs/selection.md): who may
+object, filing, the owner's answer and a supervisor's decision. An upheld objection takes
+the award from the winner objected to through selection's own replacement (MSP/1 step 7).
+
+Every step writes its log entry in the same transaction as the row that mirrors it; the
+free texts are on the pages and bound to the log by SHA-256. The ``Objection`` table stays
+with the selection's models (one aggregate with the award it holds back).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from market import protocol
+from market.accounts.models import AppUser, Role
+from market.agencies import service as agencies
+from market.core.clock import utcnow
+from market.core.config import Settings
+from market.core.errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound
+from market.core.i18n import N_
+from market.core.ids import next_public_id
+from market.inbox import service as inbox
+from market.log import store as log
+from market.notices import service as notices
+from market.notices.models import Notice, NoticeStatus
+from market.selection import queries as selection_queries
+from market.selection import service as selection_service
+from market.selection.models import (
+    OWNER_PARTY,
+    PENDING_OBJECTIONS,
+    AwardStatus,
+    Objection,
+    ObjectionStatus,
+    Selection,
+)
+
+OBJECTION_SEQUENCE = "objection_public_seq"
+
+
+def may_answer_objections(notice: Notice, user: AppUser | None) -> bool:
+    """The notice's owner answers the objections to it."""
+    return user is not None and notice.owner_id == user.id
+
+
+def may_decide_objections(user: AppUser | None) -> bool:
+    """A supervisor decides objections."""
+    return user is not None and user.role == Role.supervisor
+
+
+def may_see_objector(user: AppUser | None) -> bool:
+    """Supervisors and admins see who filed an objection (and the salt opening the log's
+    commitment); the public sees the objection without its party."""
+    return user is not None and user.role in (Role.supervisor, Role.admin)
+
+
+def _digest(text: str) -> str:
+    return protocol.sha256_hex(text.encode("utf-8"))
+
+
+async def get_objection(session: AsyncSession, notice: Notice, objection_id: str) -> Objection:
+    stmt = (
+        sa.select(Objection)
+        .where(col(Objection.notice_id) == notice.id, col(Objection.public_id) == objection_id)
+        .with_for_update()
+    )
+    objection = (await session.execute(stmt)).scalar_one_or_none()
+    if objection is None:
+        raise NotFound(N_("No such objection."))
+    return objection
+
+
+def objector_commitment(*, notice_id: str, objection_id: str, party: str, salt: str) -> str:
+    """``objector_sha256`` of ``objection.filed``: binds the objection to its party without
+    publishing it. Whoever is given the party and the salt (a supervisor, the filer) can
+    open it and check the party's standing from the log (docs/selection.md)."""
+    opened = {"notice_id": notice_id, "objection_id": objection_id, "party": party, "salt": salt}
+    return protocol.sha256_hex(protocol.canonical_json(opened))
+
+
+NO_STANDING = N_("Only the agencies that bid on this notice and its owner may object to its result.")
+
+
+async def objection_party(session: AsyncSession, *, notice: Notice, user: AppUser) -> str:
+    """The party ``user`` objects as on a notice in publicity (issue 19): ``OWNER_PARTY`` for
+    the notice's owner, the agency's id for an agency whose bid stood at the close (a
+    candidate or one excluded there: the result is about it). A bid withdrawn before the
+    deadline gives no standing: the agency chose to stay out, and a bid placed and withdrawn
+    unseen would otherwise buy anyone a right to hold the award back. Raises Forbidden for
+    everyone else, and Conflict while the party already has an objection pending here."""
+    selection = await selection_queries.selection_of(session, notice)
+    party: str | None = None
+    if user.id == notice.owner_id:
+        party = OWNER_PARTY
+    elif user.role == Role.agency:
+        agency = await agencies.agency_of(session, user)
+        # ``bids`` are the bids standing at the close, as logged (MSP/1 and MSP/2 alike).
+        if agency is not None and agency.public_id in {b["agency_id"] for b in selection.bids}:
+            party = agency.public_id
+    if party is None:
+        raise Forbidden(NO_STANDING)
+    pending = (
+        await session.execute(
+            sa.select(col(Objection.public_id)).where(
+                col(Objection.notice_id) == notice.id,
+                col(Objection.party) == party,
+                col(Objection.status).in_(PENDING_OBJECTIONS),
+            )
+        )
+    ).scalar_one_or_none()
+    if pending is not None:
+        refusal = Conflict(
+            N_(
+                "You already have an objection pending on this notice ({objection}); you may file another once it is decided."
+            )
+        )
+        refusal.params = {"objection": pending}
+        raise refusal
+    return party
+
+
+def _in_publicity(notice: Notice, selection: Selection | None, now: Any) -> bool:
+    return (
+        notice.status == NoticeStatus.selected
+        and selection is not None
+        and selection.publicity_ends is not None
+        and now < selection.publicity_ends
+    )
+
+
+async def objection_refusal(session: AsyncSession, *, notice: Notice, user: AppUser) -> DomainError | None:
+    """Why ``user`` may not object to this notice now (for the draw page, which offers the
+    form only when this is None): the same checks ``file_objection`` makes before reading
+    what was typed."""
+    try:
+        selection = await session.get(Selection, notice.id)
+        if not _in_publicity(notice, selection, await notices.db_now(session)):
+            raise Conflict(N_("Objections can be filed only while the result is in publicity."))
+        await objection_party(session, notice=notice, user=user)
+    except DomainError as exc:
+        return exc
+    return None
+
+
+async def file_objection(
+    session: AsyncSession, *, user: AppUser, notice_id: str, reasons: str, agency_id: str | None
+) -> Objection:
+    notice = await notices.get_notice(session, notice_id, lock="update")
+    if notice.status == NoticeStatus.draft:
+        raise NotFound(N_("No such notice."))
+    selection = await session.get(Selection, notice.id)
+    if not _in_publicity(notice, selection, await notices.db_now(session)):
+        raise Conflict(N_("Objections can be filed only while the result is in publicity."))
+    # The notice is locked: two requests of one party are taken one after the other, and
+    # the second finds the first pending (the unique index is the backstop).
+    party = await objection_party(session, notice=notice, user=user)
+    reasons = agencies.check_publishable(reasons.strip(), "reasons")
+    if len(reasons) < 10:
+        raise InvalidInput(
+            N_("Explain the objection in at least 10 characters."),
+            [FieldError("reasons", N_("Explain the objection in at least 10 characters."))],
+        )
+    holding = [a.agency_public_id for a in await selection_queries.holders(session, notice)]
+    if agency_id is not None and agency_id not in holding:
+        raise InvalidInput(
+            N_("Name one of the current winners, or none to object to the whole result."),
+            [
+                FieldError(
+                    "agency_id", N_("Name one of the current winners, or none to object to the whole result.")
+                )
+            ],
+        )
+    if party in holding and agency_id in (None, party):
+        # Upheld, it would take the award from the filer without counting as a decline.
+        message = N_(
+            "Your agency holds this award: name another winner, or decline the award instead of objecting to it."
+        )
+        raise InvalidInput(message, [FieldError("agency_id", message)])
+    public_id = await next_public_id(session, prefix="OB", sequence=OBJECTION_SEQUENCE)
+    salt = secrets.token_hex(32)
+    entry = await log.append(
+        session,
+        version=notice.protocol,
+        type="objection.filed",
+        fields={
+            "notice_id": notice.public_id,
+            "objection_id": public_id,
+            "agency_id": agency_id,
+            "reasons_sha256": _digest(reasons),
+            "objector_sha256": objector_commitment(
+                notice_id=notice.public_id, objection_id=public_id, party=party, salt=salt
+            ),
+        },
+    )
+    assert notice.id is not None and user.id is not None
+    objection = Objection(
+        public_id=public_id,
+        notice_id=notice.id,
+        filed_by=user.id,
+        agency_public_id=agency_id,
+        party=party,
+        party_salt=salt,
+        reasons=reasons,
+        filed_seq=entry.seq,
+    )
+    session.add(objection)
+    try:
+        await session.flush()
+    except sa.exc.IntegrityError as exc:
+        if "uq_objection_pending_party" not in str(exc):
+            raise
+        raise Conflict(
+            N_(
+                "You already have an objection pending on this notice; you may file another once it is decided."
+            )
+        ) from None
+    await selection_service.tell_owner(session, notice, "objection_filed", objection_id=public_id)
+    await selection_service.notify(session, notice)
+    return objection
+
+
+async def answer_objection(
+    session: AsyncSession, *, user: AppUser, notice_id: str, objection_id: str, answer: str
+) -> Objection:
+    notice = await notices.get_notice(session, notice_id, lock="update")
+    if not may_answer_objections(notice, user):
+        raise Forbidden(N_("Only the notice's owner answers objections."))
+    objection = await get_objection(session, notice, objection_id)
+    if objection.status != ObjectionStatus.filed:
+        raise Conflict(N_("This objection has already been answered or decided."))
+    answer = agencies.check_publishable(answer.strip(), "answer")
+    if not answer:
+        raise InvalidInput(N_("Write an answer."), [FieldError("answer", N_("Write an answer."))])
+    entry = await log.append(
+        session,
+        version=notice.protocol,
+        type="objection.answered",
+        fields={
+            "notice_id": notice.public_id,
+            "objection_id": objection.public_id,
+            "answer_sha256": _digest(answer),
+        },
+    )
+    objection.status = ObjectionStatus.answered.value
+    objection.answer, objection.answered_seq, objection.answered_at = answer, entry.seq, utcnow()
+    await session.flush()
+    await inbox.leave(
+        session,
+        user_id=objection.filed_by,
+        notice=notice,
+        kind="objection_answered",
+        objection_id=objection.public_id,
+    )
+    await selection_service.notify(session, notice)
+    return objection
+
+
+async def decide_objection(
+    session: AsyncSession,
+    *,
+    user: AppUser,
+    notice_id: str,
+    objection_id: str,
+    decision: str,
+    reason: str,
+    settings: Settings,
+) -> Objection:
+    """A supervisor's decision. Upheld takes the award from the winner objected to (from
+    every current winner when the objection was against the whole result)."""
+    if not may_decide_objections(user):
+        raise Forbidden(N_("Only a supervisor decides objections."))
+    notice = await notices.get_notice(session, notice_id, lock="update")
+    objection = await get_objection(session, notice, objection_id)
+    if objection.status not in PENDING_OBJECTIONS:
+        raise Conflict(N_("This objection has already been decided."))
+    if decision not in (ObjectionStatus.upheld, ObjectionStatus.rejected):
+        raise InvalidInput(
+            N_("Decide upheld or rejected."), [FieldError("decision", N_("Decide upheld or rejected."))]
+        )
+    reason = agencies.check_publishable(reason.strip(), "reason")
+    if not reason:
+        raise InvalidInput(
+            N_("Give a reason; it is published."),
+            [FieldError("reason", N_("Give a reason; it is published."))],
+        )
+    entry = await log.append(
+        session,
+        version=notice.protocol,
+        type="objection.decided",
+        fields={
+            "notice_id": notice.public_id,
+            "objection_id": objection.public_id,
+            "decision": decision,
+            "reason_sha256": _digest(reason),
+        },
+    )
+    objection.status = decision
+    objection.decision_reason, objection.decided_by, objection.decided_seq, objection.decided_at = (
+        reason,
+        user.id,
+        entry.seq,
+        utcnow(),
+    )
+    await session.flush()
+    if decision == ObjectionStatus.upheld:
+        targets = [
+            a
+            for a in await selection_queries.holders(session, notice)
+            if objection.agency_public_id in (None, a.agency_public_id)
+        ]
+        for award in targets:
+            await selection_service.replace_holder(
+                session,
+                notice,
+                award,
+                status=AwardStatus.disqualified,
+                reason=reason,
+                settings=settings,
+                log_type="award.disqualified",
+                extra={"objection_id": objection.public_id},
+            )
+    await inbox.leave(
+        session,
+        user_id=objection.filed_by,
+        notice=notice,
+        kind="objection_decided",
+        objection_id=objection.public_id,
+        decision=decision,
+    )
+    await selection_service.tell_owner(
+        session, notice, "objection_decided", objection_id=objection.public_id, decision=decision
+    )
+    await selection_service.notify(session, notice)
+    return objection

@@ -1,0 +1,242 @@
+"""Red flags for supervisors and administrators: the list ``/supervision/flags`` (filters by
+kind, severity and subject; htmx swaps the list only), one kind explained at
+``/supervision/flags/{kind}``, and the same list as JSON at ``/api/v1/supervision/flags``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from markupsafe import Markup, escape
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.accounts.models import Role
+from market.accounts.session import load_viewer
+from market.core.clock import today_in_china
+from market.core.config import Settings
+from market.core.errors import DomainError
+from market.core.i18n import LOCALES, N_, gettext_for
+from market.core.money import format_fen
+from market.security.auth import requires_role
+from market.supervision.flags import rules as F
+from market.supervision.flags import service as flags_service
+from market.web.templating import bdi, render, request_locale, wants_partial
+
+STAFF = requires_role(Role.supervisor, Role.admin)
+EVIDENCE_LABELS = {
+    "notice": N_("Notice"),
+    "draw": N_("Draw"),
+    "contract": N_("Contract"),
+    "agency": N_("Agency"),
+    "log": N_("Log entry"),
+    "bid": N_("Bid"),
+}
+MONEY = ("amount_fen", "budget_fen")
+NUMBER_LABELS = {
+    "scope": N_("Counted by"),
+    "key": N_("Category or area code"),
+    "wins": N_("Awards"),
+    "total": N_("Total"),
+    "share_percent": N_("Share (%)"),
+    "agency_id": N_("Agency"),
+    "first": N_("First"),
+    "last": N_("Last"),
+    "all_wins": N_("Awards in all"),
+    "direct": N_("Direct selections"),
+    "notices": N_("Notices published"),
+    "bids": N_("Bids involved"),
+    "identical": N_("Identical prices"),
+    "gap_permille": N_("Closest gap (‰)"),
+    "prices_fen": N_("Prices"),
+    "amount_fen": N_("Contract amount"),
+    "budget_fen": N_("Budget cap"),
+    "excess_fen": N_("Above the cap by"),
+    "excess_percent": N_("Above the cap (%)"),
+    "state": N_("Contract"),
+    "final_on": N_("Award final on"),
+    "sign_by": N_("To be signed by"),
+    "confirmed_on": N_("Confirmed on"),
+    "days_late": N_("Days late"),
+    "amendments": N_("Late amendments"),
+    "hours_before": N_("Hours before the deadline"),
+    "deadline": N_("Deadline then"),
+    "withdrawn": N_("Bids withdrawn"),
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    kind: str = ""
+    severity: str = ""
+    q: str = ""
+
+    @classmethod
+    def of(cls, kind: str | None, severity: str | None, q: str | None) -> Filters:
+        return cls(
+            kind=kind if kind in F.KINDS else "",
+            severity=severity if severity in F.SEVERITY_ORDER else "",
+            q=(q or "").strip()[:100],
+        )
+
+    def keep(self, flag: F.Flag) -> bool:
+        if self.kind and flag.kind != self.kind:
+            return False
+        if self.severity and flag.severity != self.severity:
+            return False
+        if self.q:
+            needle = self.q.casefold()
+            return needle in flag.subject.casefold() or needle in flag.subject_name.casefold()
+        return True
+
+
+def _localised(value: Any, locale: str) -> Any:
+    if isinstance(value, dict) and set(value) <= set(LOCALES) and value:
+        return value.get(locale) or next(iter(value.values()))
+    return value
+
+
+def summary(flag: F.Flag, locale: str, *, html: bool = False) -> str:
+    """The flag's one-line account in ``locale``. For a page (``html``) it is markup: the
+    words escaped and each text value in <bdi>, since a name comes from its owner and may
+    be written right to left (templating.bdi)."""
+    gettext, _ = gettext_for(locale)
+    params = {k: _localised(v, locale) for k, v in flag.params.items()}
+    for key in MONEY:
+        if key in params:
+            params[key.removesuffix("_fen")] = format_fen(params[key])
+    signed = params.get("state") == "signed"
+    if flag.kind == F.Kind.related_parties.value:
+        params["what"] = str(gettext(F.SHARED[params["what"]]))
+    if html:
+        params = {k: bdi(v) if isinstance(v, str) else v for k, v in params.items()}
+
+    def message(msgid: str) -> str:
+        return escape(gettext(msgid)) if html else gettext(msgid)
+
+    if flag.kind == F.Kind.signed_late.value:
+        params["state"] = message(F.STATE_SIGNED_LATE if signed else F.STATE_UNSIGNED) % params
+    text = message(F.KINDS[flag.kind].summary) % params
+    return text if isinstance(text, Markup) else str(text)
+
+
+def title(kind: str, locale: str) -> str:
+    gettext, _ = gettext_for(locale)
+    return str(gettext(F.KINDS[kind].title))
+
+
+def threshold(kind: str, settings: Settings, locale: str) -> str:
+    gettext, _ = gettext_for(locale)
+    return str(gettext(F.KINDS[kind].threshold) % F.threshold_params(kind, settings))
+
+
+def public(flag: F.Flag, settings: Settings) -> dict[str, Any]:
+    return {
+        **flag.as_dict(),
+        "title": {loc: title(flag.kind, loc) for loc in LOCALES},
+        "summary": {loc: summary(flag, loc) for loc in LOCALES},
+        "threshold": {loc: threshold(flag.kind, settings, loc) for loc in LOCALES},
+        "explained_at": f"/supervision/flags/{flag.kind}",
+    }
+
+
+async def _flags(
+    session: AsyncSession, settings: Settings, filters: Filters
+) -> tuple[list[F.Flag], list[F.Flag]]:
+    everything = await flags_service.all_flags(session, settings, today_in_china())
+    return everything, [f for f in everything if filters.keep(f)]
+
+
+class FlagPages(Controller):
+    path = "/supervision/flags"
+    include_in_schema = False
+    guards = [STAFF]
+
+    @get("/")
+    async def index(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        kind: FromQuery[str | None] = None,
+        severity: FromQuery[str | None] = None,
+        q: FromQuery[str | None] = None,
+    ) -> Response[str]:
+        await load_viewer(request, session)
+        settings: Settings = request.app.state.settings
+        filters = Filters.of(kind, severity, q)
+        everything, shown = await _flags(session, settings, filters)
+        locale = request_locale(request)
+        context: dict[str, Any] = {
+            "flags": shown,
+            "total": len(everything),
+            "by_kind": F.count_by_kind(everything),
+            "filters": filters,
+            "kinds": F.KINDS,
+            "severities": F.SEVERITY_LABELS,
+            "evidence_labels": EVIDENCE_LABELS,
+            "number_labels": NUMBER_LABELS,
+            "summary": lambda f: summary(f, locale, html=True),
+        }
+        if wants_partial(request):
+            return render(request, "supervision/flags/partials/list.html", **context)
+        return render(request, "supervision/flags/index.html", **context)
+
+    @get("/{kind:str}")
+    async def explain(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], kind: FromPath[str]
+    ) -> Response[str]:
+        await load_viewer(request, session)
+        if kind not in F.KINDS:
+            raise DomainError(
+                detail=N_("There is no red flag of kind {name}."),
+                params={"name": kind},
+                status=404,
+                title="Not found",
+            )
+        settings: Settings = request.app.state.settings
+        locale = request_locale(request)
+        everything, _ = await _flags(session, settings, Filters())
+        return render(
+            request,
+            "supervision/flags/kind.html",
+            kind=kind,
+            info=F.KINDS[kind],
+            threshold_text=threshold(kind, settings, locale),
+            count=F.count_by_kind(everything)[kind],
+        )
+
+
+class FlagApi(Controller):
+    path = "/api/v1/supervision/flags"
+    tags = ["supervision"]
+    guards = [STAFF]
+
+    @get(
+        "/",
+        summary="Red flags: patterns in the records worth a supervisor's look (supervisors and administrators)",
+        description="Computed live, most severe first. Each flag has its `kind` (explained at "
+        "/supervision/flags/{kind}), `subject` (a public id of an agency, owner, notice or contract), `severity` "
+        "(high, medium, low), the `numbers` that tripped it, `evidence` (records with their page, `href`, where they "
+        "have one; `log` refs are log entry seqs) and its title, summary and threshold in zh_Hans and en. Filter with "
+        "`kind`, `severity` and `q` (part of the subject's id or name). A flag is a reason to look, never a verdict.",
+        cache=False,
+    )
+    async def list_flags(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        kind: FromQuery[str | None] = None,
+        severity: FromQuery[str | None] = None,
+        q: FromQuery[str | None] = None,
+    ) -> dict[str, Any]:
+        await load_viewer(request, session)
+        settings: Settings = request.app.state.settings
+        everything, shown = await _flags(session, settings, Filters.of(kind, severity, q))
+        return {
+            "total": len(everything),
+            "by_kind": F.count_by_kind(everything),
+            "thresholds": {k: F.threshold_params(k, settings) for k in F.KINDS},
+            "flags": [public(f, settings) for f in shown],
+        }

@@ -1,0 +1,522 @@
+"""The supervisor console's words (一规运行、全程监督): what the log says happened.
+
+``describe`` is pure: one log entry (its parsed JSON) in, a ``Description`` out, with every
+text a catalog message and its values, translated where it is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from market import protocol
+from market.core.clock import CHINA
+from market.core.i18n import N_
+from market.notices.models import METHOD_LABELS
+from market.selection.rules import EXCLUSION_REASONS, FAILED_REASONS
+
+Value = Union[str, int, "Phrase"]
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A catalog message with %(name)s placeholders and its values; a value may itself be
+    a phrase (a label), translated before it is put in."""
+
+    msgid: str
+    params: Mapping[str, Value] = field(default_factory=dict)
+
+    def text(self, gettext: Callable[[str], str]) -> str:
+        values = {k: (v.text(gettext) if isinstance(v, Phrase) else v) for k, v in self.params.items()}
+        translated = gettext(self.msgid)
+        return translated % values if values else translated
+
+
+@dataclass(frozen=True)
+class Description:
+    """What one entry changed: its type's label, a one-line summary, details beneath, and
+    the agencies it names (for links)."""
+
+    type: str
+    label: str  # catalog message
+    summary: Phrase
+    details: tuple[Phrase, ...] = ()
+    agencies: tuple[str, ...] = ()
+
+
+TYPE_LABELS: dict[str, str] = {
+    "account.created": N_("Account created"),
+    "owner.registered": N_("Owner organisation registered"),
+    "agency.submitted": N_("Agency submitted for review"),
+    "agency.approved": N_("Agency approved"),
+    "agency.rejected": N_("Agency rejected"),
+    "agency.suspended": N_("Agency suspended"),
+    "agency.reinstated": N_("Agency reinstated"),
+    "agency.blacklisted": N_("Agency blacklisted"),
+    "agency.blacklist_lifted": N_("Blacklisting lifted"),
+    "agency.qualification_submitted": N_("Qualification submitted"),
+    "agency.qualification_approved": N_("Qualification approved"),
+    "agency.qualification_rejected": N_("Qualification rejected"),
+    "agency.document_added": N_("Document added"),
+    "notice.published": N_("Notice published"),
+    "notice.amended": N_("Notice amended"),
+    "notice.cancelled": N_("Notice cancelled"),
+    "notice.cancel_requested": N_("Cancellation requested"),
+    "notice.cancel_consented": N_("Cancellation consented"),
+    "notice.cancel_refused": N_("Cancellation refused"),
+    "agency.linked": N_("Agency linked to an owner"),
+    "bid.accepted": N_("Bid accepted"),
+    "bid.withdrawn": N_("Bid withdrawn"),
+    "bid.sealed": N_("Sealed bid or withdrawal"),
+    "bids.opened": N_("Bids opened"),
+    "bidding.closed": N_("Bidding closed"),
+    "selection.drawn": N_("Selection drawn"),
+    "selection.direct": N_("Direct selection"),
+    "selection.failed": N_("Selection failed"),
+    "award.declined": N_("Award declined"),
+    "award.disqualified": N_("Winner disqualified"),
+    "award.final": N_("Award final"),
+    "objection.filed": N_("Objection filed"),
+    "objection.answered": N_("Objection answered"),
+    "objection.decided": N_("Objection decided"),
+    "contract.recorded": N_("Contract recorded"),
+    "contract.signed": N_("Contract signed"),
+    "contract.completed": N_("Contract completed"),
+    "contract.stopped": N_("Contract stopped"),
+    "contract.disputed": N_("Contract declined: terms do not follow the award"),
+    "contract.dispute_decided": N_("Disputed contract decided"),
+    "milestone.submitted": N_("Deliverable handed in"),
+    "milestone.accepted": N_("Deliverable accepted"),
+    "milestone.returned": N_("Deliverable returned"),
+    "milestone.overdue": N_("Milestone overdue"),
+    "rating.given": N_("Rating given"),
+    "rating.replied": N_("Rating answered"),
+    "rating.voided": N_("Rating voided"),
+}
+DECISIONS = {"upheld": N_("upheld"), "rejected": N_("rejected")}
+DISPUTE_DECISIONS = {
+    "terms_fine": N_("the terms follow the award; the decline counts"),
+    "terms_wrong": N_("the terms do not follow the award; the contract is set aside and the award stands"),
+}
+AMENDED_FIELDS = {
+    "title": N_("Title"),
+    "description": N_("Description"),
+    "budget_fen": N_("Budget cap"),
+    "bid_deadline": N_("Bid deadline"),
+    "required_level": N_("Minimum qualification level"),
+    "service_days": N_("Service period (days)"),
+}
+SCORE_LABELS = {
+    "quality": N_("Service quality"),
+    "timeliness": N_("Timeliness"),
+    "attitude": N_("Attitude"),
+    "fees": N_("Reasonable fees"),
+    "compliance": N_("Compliance"),
+}
+NONE = Phrase(N_("none"))
+
+
+def china_ts(ts: Any) -> str:
+    """A log time (``YYYY-MM-DDTHH:MM:SS.ffffffZ``) as China time, to the minute."""
+    try:
+        return protocol.parse_ts(str(ts)).astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return str(ts or "—")
+
+
+def yuan(fen: Any) -> str:
+    if not isinstance(fen, int):
+        return "—"
+    sign = "-" if fen < 0 else ""
+    whole, rest = divmod(abs(fen), 100)
+    return f"{sign}¥{whole:,}.{rest:02d}"
+
+
+def _ids(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(ids: Sequence[str]) -> Value:
+    return "、".join(ids) if ids else NONE
+
+
+def _label(table: Mapping[str, str], key: Any) -> Value:
+    return Phrase(table[key]) if isinstance(key, str) and key in table else str(key)
+
+
+def _change_text(key: str, value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if key == "budget_fen":
+        return yuan(value)
+    if key == "bid_deadline":
+        return china_ts(value)
+    text = str(value)
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+def _amended(e: Mapping[str, Any], changes: Mapping[str, Any] | None) -> tuple[Phrase, list[Phrase]]:
+    if not changes:
+        return Phrase(
+            N_("Terms amended; the deadline in force is %(deadline)s."),
+            {"deadline": china_ts(e.get("bid_deadline"))},
+        ), []
+    names = [Phrase(AMENDED_FIELDS.get(k, k)) if k in AMENDED_FIELDS else k for k in sorted(changes)]
+    details = []
+    for key in sorted(changes):
+        pair = changes[key]
+        old, new = (pair[0], pair[1]) if isinstance(pair, list | tuple) and len(pair) == 2 else (None, pair)
+        details.append(
+            Phrase(
+                N_("%(field)s: %(old)s → %(new)s"),
+                {
+                    "field": _label(AMENDED_FIELDS, key),
+                    "old": _change_text(key, old),
+                    "new": _change_text(key, new),
+                },
+            )
+        )
+    summary = Phrase(N_("Terms amended: %(count)s field(s) changed."), {"count": len(names)})
+    return summary, details
+
+
+def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = None) -> Description:
+    """What ``entry`` (a log entry's JSON) changed, in words. ``changes`` is the notice
+    revision of a ``notice.amended`` entry ({field: [old, new]}), when the caller has it:
+    the entry itself carries only the new terms' hash."""
+    e = entry
+    kind = str(e.get("type", ""))
+    agency = str(e.get("agency_id") or "")
+    named: list[str] = [agency] if agency else []
+    details: list[Phrase] = []
+    p = Phrase
+    if kind == "account.created":
+        summary = p(
+            N_("Account %(user)s created with role %(role)s."),
+            {"user": str(e.get("user_id")), "role": str(e.get("role"))},
+        )
+    elif kind == "owner.registered":
+        summary = p(
+            N_("Owner organisation %(name)s (%(owner)s) registered; credit code %(code)s."),
+            {"name": str(e.get("name")), "owner": str(e.get("owner_id")), "code": str(e.get("credit_code"))},
+        )
+    elif kind == "agency.submitted":
+        summary = p(
+            N_("Agency %(name)s (%(agency)s) submitted its details for review; credit code %(code)s."),
+            {"name": str(e.get("name")), "agency": agency, "code": str(e.get("credit_code"))},
+        )
+    elif kind in ("agency.approved", "agency.rejected", "agency.reinstated", "agency.blacklist_lifted"):
+        messages = {
+            "agency.approved": N_("Agency %(name)s (%(agency)s) approved by an administrator."),
+            "agency.rejected": N_("Agency %(name)s (%(agency)s) rejected by an administrator."),
+            "agency.reinstated": N_("Agency %(name)s (%(agency)s) reinstated: it may bid again."),
+            "agency.blacklist_lifted": N_("Blacklisting of agency %(name)s (%(agency)s) lifted."),
+        }
+        summary = p(messages[kind], {"name": str(e.get("name")), "agency": agency})
+        if e.get("reason"):
+            details.append(p(N_("Reason: %(reason)s"), {"reason": str(e["reason"])}))
+    elif kind in ("agency.suspended", "agency.blacklisted"):
+        params: dict[str, Value] = {
+            "name": str(e.get("name")),
+            "agency": agency,
+            "until": str(e.get("until") or "—"),
+        }
+        if kind == "agency.suspended":
+            summary = p(N_("Agency %(name)s (%(agency)s) suspended until %(until)s: it may not bid."), params)
+        else:
+            summary = p(N_("Agency %(name)s (%(agency)s) blacklisted until %(until)s."), params)
+        details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
+    elif kind in (
+        "agency.qualification_submitted",
+        "agency.qualification_approved",
+        "agency.qualification_rejected",
+    ):
+        q = _object(e.get("qualification"))
+        messages = {
+            "agency.qualification_submitted": N_(
+                "Agency %(agency)s submitted qualification %(cert)s (%(category)s), valid until %(until)s."
+            ),
+            "agency.qualification_approved": N_(
+                "Qualification %(cert)s (%(category)s) of agency %(agency)s approved."
+            ),
+            "agency.qualification_rejected": N_(
+                "Qualification %(cert)s (%(category)s) of agency %(agency)s rejected."
+            ),
+        }
+        summary = p(
+            messages[kind],
+            {
+                "agency": agency,
+                "cert": str(q.get("certificate_no")),
+                "category": str(q.get("category")),
+                "until": str(q.get("valid_until")),
+            },
+        )
+        if e.get("reason"):
+            details.append(p(N_("Reason: %(reason)s"), {"reason": str(e["reason"])}))
+    elif kind == "agency.document_added":
+        summary = p(
+            N_("Agency %(agency)s added a document (%(kind)s, %(size)s bytes)."),
+            {"agency": agency, "kind": str(e.get("kind")), "size": int(e.get("size") or 0)},
+        )
+    elif kind == "notice.published":
+        summary = p(
+            N_(
+                "Published: %(method)s, %(winners)s winner(s), at least %(min)s candidate(s); bids until %(deadline)s."
+            ),
+            {
+                "method": _label(METHOD_LABELS, e.get("method")),
+                "winners": int(e.get("winners") or 0),
+                "min": int(e.get("min_candidates") or 0),
+                "deadline": china_ts(e.get("bid_deadline")),
+            },
+        )
+        details.append(p(N_("Draw scheme: %(scheme)s"), {"scheme": str(e.get("scheme"))}))
+    elif kind == "notice.amended":
+        summary, details = _amended(e, changes)
+    elif kind == "notice.cancel_requested":
+        summary = p(N_("The owner asked to cancel; a supervisor must consent."))
+        details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
+    elif kind in ("notice.cancel_consented", "notice.cancel_refused"):
+        messages = {
+            "notice.cancel_consented": N_(
+                "Supervisor %(user)s consented to the cancellation requested in entry %(request)s."
+            ),
+            "notice.cancel_refused": N_(
+                "Supervisor %(user)s refused the cancellation requested in entry %(request)s."
+            ),
+        }
+        summary = p(
+            messages[kind], {"user": str(e.get("supervisor_id")), "request": int(e.get("request_seq") or 0)}
+        )
+        if e.get("reason"):
+            details.append(p(N_("Reason: %(reason)s"), {"reason": str(e["reason"])}))
+    elif kind == "agency.linked":
+        summary = p(
+            N_(
+                "Agency %(agency)s linked to owner organisation %(owner)s: it may not bid on, or be named by, its notices."
+            ),
+            {"agency": agency, "owner": str(e.get("org_id"))},
+        )
+        details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
+    elif kind == "notice.cancelled":
+        summary = p(N_("Cancelled before the deadline; standing bids released."))
+        details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
+        if isinstance(e.get("openings"), list):
+            details.append(p(N_("Bids opened: %(count)s"), {"count": len(e["openings"])}))
+    elif kind == "bid.sealed":
+        summary = p(
+            N_(
+                "A sealed bid or withdrawal: it names no notice and no agency until bidding ends and it is opened."
+            )
+        )
+    elif kind == "bids.opened":
+        opened = [o for o in e.get("openings") or [] if isinstance(o, dict)]
+        summary = p(
+            N_("The bids of the cancelled notice opened with the deadline's drand round: %(count)s."),
+            {"count": len(opened)},
+        )
+        named += [str(o["bid"].get("agency_id")) for o in opened if isinstance(o.get("bid"), dict)]
+    elif kind == "bid.accepted":
+        summary = p(
+            N_("Agency %(agency)s bid (sealed until closing); bid %(bid)s."),
+            {"agency": agency, "bid": str(e.get("bid_id"))},
+        )
+    elif kind == "bid.withdrawn":
+        summary = p(
+            N_("Agency %(agency)s withdrew bid %(bid)s."), {"agency": agency, "bid": str(e.get("bid_id"))}
+        )
+    elif kind == "bidding.closed":
+        candidates = [str(c[0]) for c in e.get("candidates") or [] if isinstance(c, list) and c]
+        excluded = [x for x in e.get("excluded") or [] if isinstance(x, dict)]
+        bids = [b for b in e.get("bids") or [] if isinstance(b, dict)]
+        if "openings" in e:  # MSP/2: every bid ever placed is opened; the standing ones count
+            bids = [o for o in e.get("openings") or [] if isinstance(o, dict) and not o.get("withdrawn")]
+        summary = p(
+            N_("Bidding closed: %(bids)s bid(s), %(candidates)s candidate(s), %(excluded)s excluded."),
+            {"bids": len(bids), "candidates": len(candidates), "excluded": len(excluded)},
+        )
+        if candidates:
+            details.append(p(N_("Candidates: %(ids)s"), {"ids": _list(candidates)}))
+        for x in excluded:
+            details.append(
+                p(
+                    N_("Excluded %(agency)s: %(reason)s"),
+                    {"agency": str(x.get("agency_id")), "reason": _label(EXCLUSION_REASONS, x.get("reason"))},
+                )
+            )
+        named += candidates + [str(x.get("agency_id")) for x in excluded]
+    elif kind == "selection.drawn":
+        winners, alternates = _ids(e.get("winners")), _ids(e.get("alternates"))
+        summary = p(
+            N_("Drawn: winner(s) %(winners)s; alternate(s) in order %(alternates)s."),
+            {"winners": _list(winners), "alternates": _list(alternates)},
+        )
+        details.append(p(N_("Draw scheme: %(scheme)s"), {"scheme": str(e.get("scheme"))}))
+        named += winners + alternates
+    elif kind == "selection.direct":
+        summary = p(N_("Direct selection (no draw): agency %(agency)s."), {"agency": agency})
+        if e.get("justification"):
+            details.append(p(N_("Justification: %(text)s"), {"text": str(e["justification"])}))
+    elif kind == "selection.failed":
+        summary = p(N_("Selection failed: %(reason)s."), {"reason": _label(FAILED_REASONS, e.get("reason"))})
+    elif kind in ("award.declined", "award.disqualified"):
+        replacement = str(e.get("replacement") or "")
+        if kind == "award.declined":
+            summary = p(
+                N_("Agency %(agency)s declined the award; replacement: %(replacement)s."),
+                {"agency": agency, "replacement": replacement or NONE},
+            )
+            details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
+        else:
+            summary = p(
+                N_(
+                    "Agency %(agency)s disqualified by objection %(objection)s; replacement: %(replacement)s."
+                ),
+                {
+                    "agency": agency,
+                    "objection": str(e.get("objection_id")),
+                    "replacement": replacement or NONE,
+                },
+            )
+        if replacement:
+            named.append(replacement)
+    elif kind == "award.final":
+        winners = _ids(e.get("winners"))
+        summary = p(
+            N_("Publicity over with nothing pending: the award to %(winners)s is final."),
+            {"winners": _list(winners)},
+        )
+        named += winners
+    elif kind == "objection.filed":
+        against: Value = agency or Phrase(N_("the whole result"))
+        summary = p(
+            N_("Objection %(objection)s filed against %(against)s."),
+            {"objection": str(e.get("objection_id")), "against": against},
+        )
+    elif kind == "objection.answered":
+        summary = p(
+            N_("The owner answered objection %(objection)s."), {"objection": str(e.get("objection_id"))}
+        )
+    elif kind == "objection.decided":
+        summary = p(
+            N_("A supervisor decided objection %(objection)s: %(decision)s."),
+            {"objection": str(e.get("objection_id")), "decision": _label(DECISIONS, e.get("decision"))},
+        )
+    elif kind in ("contract.recorded", "contract.signed"):
+        message = (
+            N_("Contract %(contract)s recorded with agency %(agency)s: %(amount)s.")
+            if kind == "contract.recorded"
+            else N_("Agency %(agency)s signed contract %(contract)s: %(amount)s.")
+        )
+        summary = p(
+            message,
+            {"contract": str(e.get("contract_id")), "agency": agency, "amount": yuan(e.get("amount_fen"))},
+        )
+        details.append(
+            p(
+                N_("Signed %(signed)s; service %(start)s to %(due)s."),
+                {
+                    "signed": str(e.get("signed_on")),
+                    "start": str(e.get("start_on")),
+                    "due": str(e.get("due_on")),
+                },
+            )
+        )
+        for m in e.get("milestones") or []:
+            if isinstance(m, dict):
+                details.append(
+                    p(
+                        N_("Milestone %(position)s: %(title)s, due %(due)s"),
+                        {
+                            "position": int(m.get("position") or 0),
+                            "title": str(m.get("title")),
+                            "due": str(m.get("due_on")),
+                        },
+                    )
+                )
+    elif kind == "contract.completed":
+        summary = p(
+            N_("Contract %(contract)s completed (服务完成): every milestone accepted."),
+            {"contract": str(e.get("contract_id"))},
+        )
+    elif kind == "contract.stopped":
+        summary = p(
+            N_("Contract %(contract)s stopped by the owner (服务中止)."),
+            {"contract": str(e.get("contract_id"))},
+        )
+        details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
+    elif kind == "contract.disputed":
+        summary = p(
+            N_(
+                "Agency %(agency)s declined contract %(contract)s because its terms do not follow the award; a supervisor decides."
+            ),
+            {"agency": agency, "contract": str(e.get("contract_id"))},
+        )
+    elif kind == "contract.dispute_decided":
+        summary = p(
+            N_("A supervisor decided disputed contract %(contract)s: %(decision)s."),
+            {"contract": str(e.get("contract_id")), "decision": _label(DISPUTE_DECISIONS, e.get("decision"))},
+        )
+    elif kind.startswith("milestone.") and kind in TYPE_LABELS:
+        messages = {
+            "milestone.submitted": N_(
+                "Deliverable for milestone %(position)s of contract %(contract)s handed in."
+            ),
+            "milestone.accepted": N_("Milestone %(position)s of contract %(contract)s accepted."),
+            "milestone.returned": N_("Milestone %(position)s of contract %(contract)s returned for changes."),
+            "milestone.overdue": N_(
+                "Milestone %(position)s of contract %(contract)s is overdue (due %(due)s)."
+            ),
+        }
+        summary = p(
+            messages[kind],
+            {
+                "position": int(e.get("position") or 0),
+                "contract": str(e.get("contract_id")),
+                "due": str(e.get("due_on")),
+            },
+        )
+    elif kind == "rating.given":
+        scores = _object(e.get("scores"))
+        summary = p(
+            N_("The owner rated agency %(agency)s (rating %(rating)s, contract %(contract)s)."),
+            {"agency": agency, "rating": str(e.get("rating_id")), "contract": str(e.get("contract_id"))},
+        )
+        for key in SCORE_LABELS:
+            if key in scores:
+                details.append(
+                    p(
+                        N_("%(dimension)s: %(score)s of 5"),
+                        {"dimension": Phrase(SCORE_LABELS[key]), "score": int(scores[key])},
+                    )
+                )
+    elif kind == "rating.replied":
+        summary = p(
+            N_("Agency %(agency)s replied to rating %(rating)s."),
+            {"agency": agency, "rating": str(e.get("rating_id"))},
+        )
+    elif kind == "rating.voided":
+        summary = p(
+            N_("A supervisor voided rating %(rating)s of agency %(agency)s: it no longer counts."),
+            {"rating": str(e.get("rating_id")), "agency": agency},
+        )
+        details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
+    else:
+        shown = sorted(k for k in e if k not in ("v", "seq", "type", "ts"))
+        summary = p(
+            N_("Entry of type %(type)s with fields %(fields)s."),
+            {"type": kind or "?", "fields": ", ".join(shown) or "—"},
+        )
+    return Description(
+        type=kind,
+        label=TYPE_LABELS.get(kind, kind),
+        summary=summary,
+        details=tuple(details),
+        agencies=tuple(dict.fromkeys(a for a in named if a)),
+    )

@@ -1,0 +1,308 @@
+"""The read-only queries behind the supervisor console (/supervision): a notice's timeline,
+an agency's and an owner organisation's history, contracts, search.
+
+The queries only find rows to show, described by ``present.describe``; every change a
+supervisor or administrator makes from the console goes through the domain's own service
+(selection, ratings, agencies).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from market.agencies.models import Agency
+from market.contracts.models import Contract
+from market.core.sql import like_pattern
+from market.log.models import LogEntry
+from market.log.queries import MAX_SEQ
+from market.notices.models import Notice, NoticeRevision, NoticeStatus, OwnerOrg
+from market.selection.models import Selection
+from market.supervision.present import Description, china_ts, describe
+
+HISTORY_LIMIT = 50
+SEARCH_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    seq: int
+    type: str
+    ts: str
+    notice_id: str | None
+    description: Description
+
+    @property
+    def china_time(self) -> str:
+        return china_ts(self.ts)
+
+
+def _row(
+    seq: int, kind: str, notice_id: str | None, entry: bytes, changes: Mapping[str, Any] | None = None
+) -> TimelineRow:
+    fields = json.loads(bytes(entry))
+    return TimelineRow(
+        seq=int(seq),
+        type=kind,
+        ts=str(fields.get("ts", "")),
+        notice_id=notice_id,
+        description=describe(fields, changes=changes),
+    )
+
+
+# The entries placing or withdrawing a bid writes. MSP/1's name the notice and the agency;
+# MSP/2's ``bid.sealed`` names neither (its row has no notice id). Until a notice's bidding
+# ends, the console shows none of them beside the notice or an agency: staff learn who bid
+# on it, and how many, when everyone does (issue 18).
+BID_ENTRY_TYPES = ("bid.accepted", "bid.withdrawn", "bid.sealed")
+
+
+def not_sealed_bid() -> sa.ColumnElement[bool]:
+    """A condition on ``log_entry``: not a bid entry of a notice still open for bids."""
+    still_open = sa.select(col(Notice.public_id)).where(col(Notice.status) == NoticeStatus.open.value)
+    return sa.or_(
+        col(LogEntry.type).not_in(BID_ENTRY_TYPES),
+        col(LogEntry.notice_id).is_(None),
+        col(LogEntry.notice_id).not_in(still_open),
+    )
+
+
+async def notice_timeline(session: AsyncSession, notice: Notice) -> list[TimelineRow]:
+    """Every log entry of the notice in seq order, amendments with their recorded changes;
+    while it is open, without its bids' entries. An MSP/2 notice's sealed entries name no
+    notice: once its bids are opened, the ones its opening claims join its timeline."""
+    own = sa.and_(col(LogEntry.notice_id) == notice.public_id, not_sealed_bid())
+    claimed = await opened_seqs(session, notice)
+    stmt = (
+        sa.select(col(LogEntry.seq), col(LogEntry.type), col(LogEntry.notice_id), col(LogEntry.entry))
+        .where(sa.or_(own, col(LogEntry.seq).in_(claimed)) if claimed else own)
+        .order_by(col(LogEntry.seq))
+    )
+    rows = (await session.execute(stmt)).all()
+    revisions = {
+        r.log_seq: r.changes
+        for r in (
+            await session.execute(sa.select(NoticeRevision).where(col(NoticeRevision.notice_id) == notice.id))
+        )
+        .scalars()
+        .all()
+    }
+    return [_row(seq, kind, nid, entry, revisions.get(seq)) for seq, kind, nid, entry in rows]
+
+
+async def opened_seqs(session: AsyncSession, notice: Notice) -> list[int]:
+    """The seqs of the sealed entries (bids and withdrawals) that an MSP/2 notice's opening
+    claims; none before its bids are opened."""
+    if notice.opened_seq is None:
+        return []
+    entry = await session.get(LogEntry, notice.opened_seq)
+    openings = json.loads(bytes(entry.entry)).get("openings") if entry is not None else None
+    seqs: list[int] = []
+    for o in openings if isinstance(openings, list) else []:
+        seqs.append(int(o["seq"]))
+        if isinstance(o.get("withdrawn"), dict):
+            seqs.append(int(o["withdrawn"]["seq"]))
+    return sorted(seqs)
+
+
+# The entry names the agency in one of the fields MSP/1 and docs/contracts.md give it.
+AGENCY_PATH = (
+    "$ ? (@.agency_id == $a || @.replacement == $a || @.winners[*] == $a || @.alternates[*] == $a"
+    " || @.candidates[*][0] == $a || @.excluded[*].agency_id == $a || @.bids[*].agency_id == $a"
+    " || @.openings[*].bid.agency_id == $a)"
+)
+
+
+async def agency_history(
+    session: AsyncSession, agency_id: str, *, before: int | None = None, limit: int = HISTORY_LIMIT
+) -> tuple[list[TimelineRow], int | None]:
+    """Entries naming the agency, newest first, and the seq to continue below (or None).
+    A byte search for the quoted id narrows the scan; the JSON path confirms the field.
+    Its bids on notices still open are left out (``not_sealed_bid``)."""
+    needle = json.dumps(agency_id).encode("utf-8")
+    doc = sa.cast(sa.func.convert_from(LogEntry.entry, "UTF8"), postgresql.JSONB)
+    stmt = (
+        sa.select(col(LogEntry.seq), col(LogEntry.type), col(LogEntry.notice_id), col(LogEntry.entry))
+        .where(
+            sa.text("position(:needle IN log_entry.entry) > 0").bindparams(
+                sa.bindparam("needle", needle, type_=sa.LargeBinary)
+            ),
+            sa.func.jsonb_path_exists(
+                doc, sa.cast(AGENCY_PATH, postgresql.JSONPATH), sa.func.jsonb_build_object("a", agency_id)
+            ),
+            not_sealed_bid(),
+        )
+        .order_by(col(LogEntry.seq).desc())
+        .limit(limit + 1)
+    )
+    if before is not None:
+        stmt = stmt.where(col(LogEntry.seq) < max(0, min(before, MAX_SEQ)))
+    found = (await session.execute(stmt)).all()
+    rows = [_row(seq, kind, nid, entry) for seq, kind, nid, entry in found[:limit]]
+    return rows, (rows[-1].seq if len(found) > limit and rows else None)
+
+
+async def org_notices(session: AsyncSession, org: OwnerOrg) -> list[tuple[Notice, Selection | None]]:
+    """The organisation's notices, newest first, each with its selection (if closed)."""
+    stmt = (
+        sa.select(Notice, Selection)
+        .outerjoin(Selection, col(Selection.notice_id) == Notice.id)
+        .where(sa.or_(col(Notice.org_id) == org.id, col(Notice.owner_id) == org.created_by))
+        .order_by(col(Notice.id).desc())
+    )
+    return [(n, s) for n, s in (await session.execute(stmt)).all()]
+
+
+async def org_history(
+    session: AsyncSession,
+    org: OwnerOrg,
+    notice_ids: Sequence[str],
+    *,
+    before: int | None = None,
+    limit: int = HISTORY_LIMIT,
+) -> tuple[list[TimelineRow], int | None]:
+    """Entries of the organisation's notices (without the bids on those still open) and
+    its own registration, newest first."""
+    doc = sa.cast(sa.func.convert_from(LogEntry.entry, "UTF8"), postgresql.JSONB)
+    mine = sa.and_(col(LogEntry.type) == "owner.registered", doc["owner_id"].astext == org.public_id)
+    where = (
+        sa.or_(sa.and_(col(LogEntry.notice_id).in_(list(notice_ids)), not_sealed_bid()), mine)
+        if notice_ids
+        else mine
+    )
+    stmt = (
+        sa.select(col(LogEntry.seq), col(LogEntry.type), col(LogEntry.notice_id), col(LogEntry.entry))
+        .where(where)
+        .order_by(col(LogEntry.seq).desc())
+        .limit(limit + 1)
+    )
+    if before is not None:
+        stmt = stmt.where(col(LogEntry.seq) < max(0, min(before, MAX_SEQ)))
+    found = (await session.execute(stmt)).all()
+    rows = [_row(seq, kind, nid, entry) for seq, kind, nid, entry in found[:limit]]
+    return rows, (rows[-1].seq if len(found) > limit and rows else None)
+
+
+async def contracts_of_notices(
+    session: AsyncSession, notice_db_ids: Iterable[int]
+) -> list[tuple[Contract, Notice, Agency]]:
+    ids = [i for i in notice_db_ids if i is not None]
+    if not ids:
+        return []
+    stmt = (
+        sa.select(Contract, Notice, Agency)
+        .join(Notice, col(Notice.id) == Contract.notice_id)
+        .join(Agency, col(Agency.id) == Contract.agency_id)
+        .where(col(Contract.notice_id).in_(ids))
+        .order_by(col(Contract.id).desc())
+    )
+    return [(c, n, a) for c, n, a in (await session.execute(stmt)).all()]
+
+
+async def disputed_contract_count(session: AsyncSession) -> int:
+    """Contracts declined because their terms do not follow the award, waiting for a
+    supervisor (decided on /supervision/contracts, through the contracts service)."""
+    stmt = sa.select(sa.func.count()).select_from(Contract).where(col(Contract.status) == "disputed")
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def contracts_of_agency(session: AsyncSession, agency: Agency) -> list[tuple[Contract, Notice]]:
+    stmt = (
+        sa.select(Contract, Notice)
+        .join(Notice, col(Notice.id) == Contract.notice_id)
+        .where(col(Contract.agency_id) == agency.id)
+        .order_by(col(Contract.id).desc())
+    )
+    return [(c, n) for c, n in (await session.execute(stmt)).all()]
+
+
+async def get_org(session: AsyncSession, public_id: str) -> OwnerOrg | None:
+    return (
+        await session.execute(sa.select(OwnerOrg).where(col(OwnerOrg.public_id) == public_id))
+    ).scalar_one_or_none()
+
+
+# -- search ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class SearchResults:
+    query: str
+    notices: list[Notice] = field(default_factory=list)
+    agencies: list[Agency] = field(default_factory=list)
+    owners: list[OwnerOrg] = field(default_factory=list)
+    entries: list[TimelineRow] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.notices or self.agencies or self.owners or self.entries)
+
+
+SEQ_QUERY = re.compile(r"^#?(\d{1,18})$")
+
+
+async def search(session: AsyncSession, query: str, *, limit: int = SEARCH_LIMIT) -> SearchResults:
+    """Notices by id or title words, agencies by id, name or credit code, owner
+    organisations likewise, and a log entry by seq (``123`` or ``#123``; not a bid on a notice
+    still open)."""
+    q = query.strip()[:200]
+    out = SearchResults(query=q)
+    if not q:
+        return out
+    upper = q.upper()
+    words = [w for w in q.split() if w]
+    title_match = sa.and_(*[col(Notice.title).ilike(like_pattern(w), escape="\\") for w in words])
+    notices = (
+        sa.select(Notice)
+        .where(sa.or_(col(Notice.public_id) == upper, title_match), col(Notice.status) != "draft")
+        .order_by(col(Notice.id).desc())
+        .limit(limit)
+    )
+    out.notices = list((await session.execute(notices)).scalars().all())
+    agencies = (
+        sa.select(Agency)
+        .where(
+            sa.or_(
+                col(Agency.public_id) == upper,
+                col(Agency.credit_code) == upper,
+                col(Agency.name).ilike(like_pattern(q), escape="\\"),
+            )
+        )
+        .order_by(col(Agency.id).desc())
+        .limit(limit)
+    )
+    out.agencies = list((await session.execute(agencies)).scalars().all())
+    owners = (
+        sa.select(OwnerOrg)
+        .where(
+            sa.or_(
+                col(OwnerOrg.public_id) == upper,
+                col(OwnerOrg.credit_code) == upper,
+                col(OwnerOrg.name).ilike(like_pattern(q), escape="\\"),
+            )
+        )
+        .order_by(col(OwnerOrg.id).desc())
+        .limit(limit)
+    )
+    out.owners = list((await session.execute(owners)).scalars().all())
+    if match := SEQ_QUERY.match(q):
+        seq = int(match.group(1))
+        if seq <= MAX_SEQ:
+            row = (
+                await session.execute(
+                    sa.select(
+                        col(LogEntry.seq), col(LogEntry.type), col(LogEntry.notice_id), col(LogEntry.entry)
+                    ).where(col(LogEntry.seq) == seq, not_sealed_bid())
+                )
+            ).one_or_none()
+            if row is not None:
+                out.entries = [_row(*row)]
+    return out
