@@ -28,6 +28,7 @@ from market.inbox import service as inbox
 from market.log import store as log
 from market.notices import service as notices
 from market.notices.models import Notice, NoticeStatus
+from market.protocol import entry_types
 from market.selection import queries as selection_queries
 from market.selection import service as selection_service
 from market.selection.models import (
@@ -185,7 +186,7 @@ async def file_objection(
     entry = await log.append(
         session,
         version=notice.protocol,
-        type="objection.filed",
+        type=entry_types.OBJECTION_FILED,
         fields={
             "notice_id": notice.public_id,
             "objection_id": public_id,
@@ -238,7 +239,7 @@ async def answer_objection(
     entry = await log.append(
         session,
         version=notice.protocol,
-        type="objection.answered",
+        type=entry_types.OBJECTION_ANSWERED,
         fields={
             "notice_id": notice.public_id,
             "objection_id": objection.public_id,
@@ -290,7 +291,7 @@ async def decide_objection(
     entry = await log.append(
         session,
         version=notice.protocol,
-        type="objection.decided",
+        type=entry_types.OBJECTION_DECIDED,
         fields={
             "notice_id": notice.public_id,
             "objection_id": objection.public_id,
@@ -320,7 +321,7 @@ async def decide_objection(
                 status=AwardStatus.disqualified,
                 reason=reason,
                 settings=settings,
-                log_type="award.disqualified",
+                log_type=entry_types.AWARD_DISQUALIFIED,
                 extra={"objection_id": objection.public_id},
             )
     await inbox.leave(

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from market.protocol import entry_types
 from market.selection import rules as selection_rules
 
 VERSION = "1.1"
@@ -60,15 +61,21 @@ CONTRACT_STATUS = {
     "set_aside": "cancelled",  # never signed: its terms did not follow the award, the award stands
 }
 TENDER_EVENTS = (
-    "notice.published",
-    "notice.amended",
-    "notice.cancelled",
-    "bidding.closed",
-    "selection.drawn",
-    "selection.direct",
-    "selection.failed",
+    entry_types.NOTICE_PUBLISHED,
+    entry_types.NOTICE_AMENDED,
+    entry_types.NOTICE_CANCELLED,
+    entry_types.BIDDING_CLOSED,
+    entry_types.SELECTION_DRAWN,
+    entry_types.SELECTION_DIRECT,
+    entry_types.SELECTION_FAILED,
 )
-AWARD_EVENTS = ("selection.drawn", "selection.direct", "award.declined", "award.disqualified", "award.final")
+AWARD_EVENTS = (
+    entry_types.SELECTION_DRAWN,
+    entry_types.SELECTION_DIRECT,
+    entry_types.AWARD_DECLINED,
+    entry_types.AWARD_DISQUALIFIED,
+    entry_types.AWARD_FINAL,
+)
 
 
 @dataclass(frozen=True)
@@ -455,13 +462,15 @@ def releases(p: Process, *, prefix: str, base_url: str = "") -> list[dict[str, A
     """The process's releases, oldest first: tender, award (after a draw or direct
     selection), one per contract. A notice never published has none."""
     n = p.notice
-    if n.published_at is None or not any(e.type == "notice.published" for e in p.events):
+    if n.published_at is None or not any(e.type == entry_types.NOTICE_PUBLISHED for e in p.events):
         return []
     out = []
     closed = p.selection is not None
     tender_event = _last(p.events, TENDER_EVENTS)
     if n.status == "failed":  # a failure after the award: the last winner declined or was disqualified
-        tender_event = _last(p.events, TENDER_EVENTS + ("award.declined", "award.disqualified"))
+        tender_event = _last(
+            p.events, TENDER_EVENTS + (entry_types.AWARD_DECLINED, entry_types.AWARD_DISQUALIFIED)
+        )
     assert tender_event is not None
     if n.status == "cancelled":
         tag = ["tenderCancellation"]

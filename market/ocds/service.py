@@ -18,11 +18,12 @@ from market.core.spreadsheet import to_csv
 from market.log.models import LogEntry
 from market.notices.models import Notice, NoticeRevision, OwnerOrg
 from market.ocds import mapping
+from market.protocol import entry_types
 from market.reference.models import Region, ServiceCategory
 from market.selection.models import Award, Selection
 
 PUBLISHED = ("open", "closed", "selected", "awarded", "failed", "cancelled")
-BID_ENTRY_TYPES = ("bid.accepted", "bid.withdrawn", "bid.sealed")
+BID_ENTRY_TYPES = (entry_types.BID_ACCEPTED, entry_types.BID_WITHDRAWN, entry_types.BID_SEALED)
 
 
 async def first_seq_since(session: AsyncSession, since: datetime) -> int | None:

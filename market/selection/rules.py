@@ -11,6 +11,7 @@ from typing import Any, Final
 from market import protocol
 from market.agencies import rules as agency_rules
 from market.core.i18n import N_
+from market.protocol import entry_types
 
 ATTEMPT: Final = 1  # MSP/1: there is no second draw
 WEIGHT: Final = 1  # MSP/1 version 1: every candidate weighs the same
@@ -186,7 +187,7 @@ def selection_record(
         return found[0] if found else None
 
     outcome = None
-    for kind in ("selection.drawn", "selection.direct", "selection.failed"):
+    for kind in (entry_types.SELECTION_DRAWN, entry_types.SELECTION_DIRECT, entry_types.SELECTION_FAILED):
         if seqs.get(kind):
             outcome = seqs[kind][0]
     verify = f"python3 ops/verify_log.py --url {base_url or 'URL'} --notice {notice.public_id}"
@@ -206,25 +207,29 @@ def selection_record(
         "fairness_note": FAIRNESS_NONE if fairness(notice.scheme) == "operator" else None,
         "waiting_reason": selection.waiting_reason if closed else timelock_wait(notice),
         "seqs": {
-            "published": one("notice.published"),
-            "amended": list(seqs.get("notice.amended", [])),
-            "cancelled": one("notice.cancelled"),
+            "published": one(entry_types.NOTICE_PUBLISHED),
+            "amended": list(seqs.get(entry_types.NOTICE_AMENDED, [])),
+            "cancelled": one(entry_types.NOTICE_CANCELLED),
             # Before closing, who bid stays out of the record. MSP/1 logged bids under the
             # notice; an MSP/2 sealed entry names nothing, and its notice is known only from
             # the opening (``sealed``, below).
-            "bids_accepted": list(seqs.get("bid.accepted", [])) if closed and notice.protocol == 1 else None,
-            "bids_withdrawn": list(seqs.get("bid.withdrawn", []))
+            "bids_accepted": list(seqs.get(entry_types.BID_ACCEPTED, []))
             if closed and notice.protocol == 1
             else None,
-            "closed": one("bidding.closed"),
+            "bids_withdrawn": list(seqs.get(entry_types.BID_WITHDRAWN, []))
+            if closed and notice.protocol == 1
+            else None,
+            "closed": one(entry_types.BIDDING_CLOSED),
             "outcome": outcome,
-            "awards": sorted(seqs.get("award.declined", []) + seqs.get("award.disqualified", [])),
-            "objections": sorted(
-                seqs.get("objection.filed", [])
-                + seqs.get("objection.answered", [])
-                + seqs.get("objection.decided", [])
+            "awards": sorted(
+                seqs.get(entry_types.AWARD_DECLINED, []) + seqs.get(entry_types.AWARD_DISQUALIFIED, [])
             ),
-            "final": seqs["award.final"][-1] if seqs.get("award.final") else None,
+            "objections": sorted(
+                seqs.get(entry_types.OBJECTION_FILED, [])
+                + seqs.get(entry_types.OBJECTION_ANSWERED, [])
+                + seqs.get(entry_types.OBJECTION_DECIDED, [])
+            ),
+            "final": seqs[entry_types.AWARD_FINAL][-1] if seqs.get(entry_types.AWARD_FINAL) else None,
         },
         "secret": None,
         "bids": None,

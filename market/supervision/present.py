@@ -14,6 +14,7 @@ from market import protocol
 from market.core.clock import CHINA
 from market.core.i18n import N_
 from market.notices.models import METHOD_LABELS
+from market.protocol import entry_types
 from market.selection.rules import EXCLUSION_REASONS, FAILED_REASONS
 
 Value = Union[str, int, "Phrase"]
@@ -46,53 +47,53 @@ class Description:
 
 
 TYPE_LABELS: dict[str, str] = {
-    "account.created": N_("Account created"),
-    "owner.registered": N_("Owner organisation registered"),
-    "agency.submitted": N_("Agency submitted for review"),
-    "agency.approved": N_("Agency approved"),
-    "agency.rejected": N_("Agency rejected"),
-    "agency.suspended": N_("Agency suspended"),
-    "agency.reinstated": N_("Agency reinstated"),
-    "agency.blacklisted": N_("Agency blacklisted"),
-    "agency.blacklist_lifted": N_("Blacklisting lifted"),
-    "agency.qualification_submitted": N_("Qualification submitted"),
-    "agency.qualification_approved": N_("Qualification approved"),
-    "agency.qualification_rejected": N_("Qualification rejected"),
-    "agency.document_added": N_("Document added"),
-    "notice.published": N_("Notice published"),
-    "notice.amended": N_("Notice amended"),
-    "notice.cancelled": N_("Notice cancelled"),
-    "notice.cancel_requested": N_("Cancellation requested"),
-    "notice.cancel_consented": N_("Cancellation consented"),
-    "notice.cancel_refused": N_("Cancellation refused"),
-    "agency.linked": N_("Agency linked to an owner"),
-    "bid.accepted": N_("Bid accepted"),
-    "bid.withdrawn": N_("Bid withdrawn"),
-    "bid.sealed": N_("Sealed bid or withdrawal"),
-    "bids.opened": N_("Bids opened"),
-    "bidding.closed": N_("Bidding closed"),
-    "selection.drawn": N_("Selection drawn"),
-    "selection.direct": N_("Direct selection"),
-    "selection.failed": N_("Selection failed"),
-    "award.declined": N_("Award declined"),
-    "award.disqualified": N_("Winner disqualified"),
-    "award.final": N_("Award final"),
-    "objection.filed": N_("Objection filed"),
-    "objection.answered": N_("Objection answered"),
-    "objection.decided": N_("Objection decided"),
-    "contract.recorded": N_("Contract recorded"),
-    "contract.signed": N_("Contract signed"),
-    "contract.completed": N_("Contract completed"),
-    "contract.stopped": N_("Contract stopped"),
-    "contract.disputed": N_("Contract declined: terms do not follow the award"),
-    "contract.dispute_decided": N_("Disputed contract decided"),
-    "milestone.submitted": N_("Deliverable handed in"),
-    "milestone.accepted": N_("Deliverable accepted"),
-    "milestone.returned": N_("Deliverable returned"),
-    "milestone.overdue": N_("Milestone overdue"),
-    "rating.given": N_("Rating given"),
-    "rating.replied": N_("Rating answered"),
-    "rating.voided": N_("Rating voided"),
+    entry_types.ACCOUNT_CREATED: N_("Account created"),
+    entry_types.OWNER_REGISTERED: N_("Owner organisation registered"),
+    entry_types.AGENCY_SUBMITTED: N_("Agency submitted for review"),
+    entry_types.AGENCY_APPROVED: N_("Agency approved"),
+    entry_types.AGENCY_REJECTED: N_("Agency rejected"),
+    entry_types.AGENCY_SUSPENDED: N_("Agency suspended"),
+    entry_types.AGENCY_REINSTATED: N_("Agency reinstated"),
+    entry_types.AGENCY_BLACKLISTED: N_("Agency blacklisted"),
+    entry_types.AGENCY_BLACKLIST_LIFTED: N_("Blacklisting lifted"),
+    entry_types.AGENCY_QUALIFICATION_SUBMITTED: N_("Qualification submitted"),
+    entry_types.AGENCY_QUALIFICATION_APPROVED: N_("Qualification approved"),
+    entry_types.AGENCY_QUALIFICATION_REJECTED: N_("Qualification rejected"),
+    entry_types.AGENCY_DOCUMENT_ADDED: N_("Document added"),
+    entry_types.NOTICE_PUBLISHED: N_("Notice published"),
+    entry_types.NOTICE_AMENDED: N_("Notice amended"),
+    entry_types.NOTICE_CANCELLED: N_("Notice cancelled"),
+    entry_types.NOTICE_CANCEL_REQUESTED: N_("Cancellation requested"),
+    entry_types.NOTICE_CANCEL_CONSENTED: N_("Cancellation consented"),
+    entry_types.NOTICE_CANCEL_REFUSED: N_("Cancellation refused"),
+    entry_types.AGENCY_LINKED: N_("Agency linked to an owner"),
+    entry_types.BID_ACCEPTED: N_("Bid accepted"),
+    entry_types.BID_WITHDRAWN: N_("Bid withdrawn"),
+    entry_types.BID_SEALED: N_("Sealed bid or withdrawal"),
+    entry_types.BIDS_OPENED: N_("Bids opened"),
+    entry_types.BIDDING_CLOSED: N_("Bidding closed"),
+    entry_types.SELECTION_DRAWN: N_("Selection drawn"),
+    entry_types.SELECTION_DIRECT: N_("Direct selection"),
+    entry_types.SELECTION_FAILED: N_("Selection failed"),
+    entry_types.AWARD_DECLINED: N_("Award declined"),
+    entry_types.AWARD_DISQUALIFIED: N_("Winner disqualified"),
+    entry_types.AWARD_FINAL: N_("Award final"),
+    entry_types.OBJECTION_FILED: N_("Objection filed"),
+    entry_types.OBJECTION_ANSWERED: N_("Objection answered"),
+    entry_types.OBJECTION_DECIDED: N_("Objection decided"),
+    entry_types.CONTRACT_RECORDED: N_("Contract recorded"),
+    entry_types.CONTRACT_SIGNED: N_("Contract signed"),
+    entry_types.CONTRACT_COMPLETED: N_("Contract completed"),
+    entry_types.CONTRACT_STOPPED: N_("Contract stopped"),
+    entry_types.CONTRACT_DISPUTED: N_("Contract declined: terms do not follow the award"),
+    entry_types.CONTRACT_DISPUTE_DECIDED: N_("Disputed contract decided"),
+    entry_types.MILESTONE_SUBMITTED: N_("Deliverable handed in"),
+    entry_types.MILESTONE_ACCEPTED: N_("Deliverable accepted"),
+    entry_types.MILESTONE_RETURNED: N_("Deliverable returned"),
+    entry_types.MILESTONE_OVERDUE: N_("Milestone overdue"),
+    entry_types.RATING_GIVEN: N_("Rating given"),
+    entry_types.RATING_REPLIED: N_("Rating answered"),
+    entry_types.RATING_VOIDED: N_("Rating voided"),
 }
 DECISIONS = {"upheld": N_("upheld"), "rejected": N_("rejected")}
 DISPUTE_DECISIONS = {
@@ -195,56 +196,61 @@ def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = No
     named: list[str] = [agency] if agency else []
     details: list[Phrase] = []
     p = Phrase
-    if kind == "account.created":
+    if kind == entry_types.ACCOUNT_CREATED:
         summary = p(
             N_("Account %(user)s created with role %(role)s."),
             {"user": str(e.get("user_id")), "role": str(e.get("role"))},
         )
-    elif kind == "owner.registered":
+    elif kind == entry_types.OWNER_REGISTERED:
         summary = p(
             N_("Owner organisation %(name)s (%(owner)s) registered; credit code %(code)s."),
             {"name": str(e.get("name")), "owner": str(e.get("owner_id")), "code": str(e.get("credit_code"))},
         )
-    elif kind == "agency.submitted":
+    elif kind == entry_types.AGENCY_SUBMITTED:
         summary = p(
             N_("Agency %(name)s (%(agency)s) submitted its details for review; credit code %(code)s."),
             {"name": str(e.get("name")), "agency": agency, "code": str(e.get("credit_code"))},
         )
-    elif kind in ("agency.approved", "agency.rejected", "agency.reinstated", "agency.blacklist_lifted"):
+    elif kind in (
+        entry_types.AGENCY_APPROVED,
+        entry_types.AGENCY_REJECTED,
+        entry_types.AGENCY_REINSTATED,
+        entry_types.AGENCY_BLACKLIST_LIFTED,
+    ):
         messages = {
-            "agency.approved": N_("Agency %(name)s (%(agency)s) approved by an administrator."),
-            "agency.rejected": N_("Agency %(name)s (%(agency)s) rejected by an administrator."),
-            "agency.reinstated": N_("Agency %(name)s (%(agency)s) reinstated: it may bid again."),
-            "agency.blacklist_lifted": N_("Blacklisting of agency %(name)s (%(agency)s) lifted."),
+            entry_types.AGENCY_APPROVED: N_("Agency %(name)s (%(agency)s) approved by an administrator."),
+            entry_types.AGENCY_REJECTED: N_("Agency %(name)s (%(agency)s) rejected by an administrator."),
+            entry_types.AGENCY_REINSTATED: N_("Agency %(name)s (%(agency)s) reinstated: it may bid again."),
+            entry_types.AGENCY_BLACKLIST_LIFTED: N_("Blacklisting of agency %(name)s (%(agency)s) lifted."),
         }
         summary = p(messages[kind], {"name": str(e.get("name")), "agency": agency})
         if e.get("reason"):
             details.append(p(N_("Reason: %(reason)s"), {"reason": str(e["reason"])}))
-    elif kind in ("agency.suspended", "agency.blacklisted"):
+    elif kind in (entry_types.AGENCY_SUSPENDED, entry_types.AGENCY_BLACKLISTED):
         params: dict[str, Value] = {
             "name": str(e.get("name")),
             "agency": agency,
             "until": str(e.get("until") or "—"),
         }
-        if kind == "agency.suspended":
+        if kind == entry_types.AGENCY_SUSPENDED:
             summary = p(N_("Agency %(name)s (%(agency)s) suspended until %(until)s: it may not bid."), params)
         else:
             summary = p(N_("Agency %(name)s (%(agency)s) blacklisted until %(until)s."), params)
         details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
     elif kind in (
-        "agency.qualification_submitted",
-        "agency.qualification_approved",
-        "agency.qualification_rejected",
+        entry_types.AGENCY_QUALIFICATION_SUBMITTED,
+        entry_types.AGENCY_QUALIFICATION_APPROVED,
+        entry_types.AGENCY_QUALIFICATION_REJECTED,
     ):
         q = _object(e.get("qualification"))
         messages = {
-            "agency.qualification_submitted": N_(
+            entry_types.AGENCY_QUALIFICATION_SUBMITTED: N_(
                 "Agency %(agency)s submitted qualification %(cert)s (%(category)s), valid until %(until)s."
             ),
-            "agency.qualification_approved": N_(
+            entry_types.AGENCY_QUALIFICATION_APPROVED: N_(
                 "Qualification %(cert)s (%(category)s) of agency %(agency)s approved."
             ),
-            "agency.qualification_rejected": N_(
+            entry_types.AGENCY_QUALIFICATION_REJECTED: N_(
                 "Qualification %(cert)s (%(category)s) of agency %(agency)s rejected."
             ),
         }
@@ -259,12 +265,12 @@ def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = No
         )
         if e.get("reason"):
             details.append(p(N_("Reason: %(reason)s"), {"reason": str(e["reason"])}))
-    elif kind == "agency.document_added":
+    elif kind == entry_types.AGENCY_DOCUMENT_ADDED:
         summary = p(
             N_("Agency %(agency)s added a document (%(kind)s, %(size)s bytes)."),
             {"agency": agency, "kind": str(e.get("kind")), "size": int(e.get("size") or 0)},
         )
-    elif kind == "notice.published":
+    elif kind == entry_types.NOTICE_PUBLISHED:
         summary = p(
             N_(
                 "Published: %(method)s, %(winners)s winner(s), at least %(min)s candidate(s); bids until %(deadline)s."
@@ -277,17 +283,17 @@ def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = No
             },
         )
         details.append(p(N_("Draw scheme: %(scheme)s"), {"scheme": str(e.get("scheme"))}))
-    elif kind == "notice.amended":
+    elif kind == entry_types.NOTICE_AMENDED:
         summary, details = _amended(e, changes)
-    elif kind == "notice.cancel_requested":
+    elif kind == entry_types.NOTICE_CANCEL_REQUESTED:
         summary = p(N_("The owner asked to cancel; a supervisor must consent."))
         details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
-    elif kind in ("notice.cancel_consented", "notice.cancel_refused"):
+    elif kind in (entry_types.NOTICE_CANCEL_CONSENTED, entry_types.NOTICE_CANCEL_REFUSED):
         messages = {
-            "notice.cancel_consented": N_(
+            entry_types.NOTICE_CANCEL_CONSENTED: N_(
                 "Supervisor %(user)s consented to the cancellation requested in entry %(request)s."
             ),
-            "notice.cancel_refused": N_(
+            entry_types.NOTICE_CANCEL_REFUSED: N_(
                 "Supervisor %(user)s refused the cancellation requested in entry %(request)s."
             ),
         }
@@ -296,7 +302,7 @@ def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = No
         )
         if e.get("reason"):
             details.append(p(N_("Reason: %(reason)s"), {"reason": str(e["reason"])}))
-    elif kind == "agency.linked":
+    elif kind == entry_types.AGENCY_LINKED:
         summary = p(
             N_(
                 "Agency %(agency)s linked to owner organisation %(owner)s: it may not bid on, or be named by, its notices."
@@ -304,34 +310,34 @@ def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = No
             {"agency": agency, "owner": str(e.get("org_id"))},
         )
         details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
-    elif kind == "notice.cancelled":
+    elif kind == entry_types.NOTICE_CANCELLED:
         summary = p(N_("Cancelled before the deadline; standing bids released."))
         details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
         if isinstance(e.get("openings"), list):
             details.append(p(N_("Bids opened: %(count)s"), {"count": len(e["openings"])}))
-    elif kind == "bid.sealed":
+    elif kind == entry_types.BID_SEALED:
         summary = p(
             N_(
                 "A sealed bid or withdrawal: it names no notice and no agency until bidding ends and it is opened."
             )
         )
-    elif kind == "bids.opened":
+    elif kind == entry_types.BIDS_OPENED:
         opened = [o for o in e.get("openings") or [] if isinstance(o, dict)]
         summary = p(
             N_("The bids of the cancelled notice opened with the deadline's drand round: %(count)s."),
             {"count": len(opened)},
         )
         named += [str(o["bid"].get("agency_id")) for o in opened if isinstance(o.get("bid"), dict)]
-    elif kind == "bid.accepted":
+    elif kind == entry_types.BID_ACCEPTED:
         summary = p(
             N_("Agency %(agency)s bid (sealed until closing); bid %(bid)s."),
             {"agency": agency, "bid": str(e.get("bid_id"))},
         )
-    elif kind == "bid.withdrawn":
+    elif kind == entry_types.BID_WITHDRAWN:
         summary = p(
             N_("Agency %(agency)s withdrew bid %(bid)s."), {"agency": agency, "bid": str(e.get("bid_id"))}
         )
-    elif kind == "bidding.closed":
+    elif kind == entry_types.BIDDING_CLOSED:
         candidates = [str(c[0]) for c in e.get("candidates") or [] if isinstance(c, list) and c]
         excluded = [x for x in e.get("excluded") or [] if isinstance(x, dict)]
         bids = [b for b in e.get("bids") or [] if isinstance(b, dict)]
@@ -351,7 +357,7 @@ def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = No
                 )
             )
         named += candidates + [str(x.get("agency_id")) for x in excluded]
-    elif kind == "selection.drawn":
+    elif kind == entry_types.SELECTION_DRAWN:
         winners, alternates = _ids(e.get("winners")), _ids(e.get("alternates"))
         summary = p(
             N_("Drawn: winner(s) %(winners)s; alternate(s) in order %(alternates)s."),
@@ -359,15 +365,15 @@ def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = No
         )
         details.append(p(N_("Draw scheme: %(scheme)s"), {"scheme": str(e.get("scheme"))}))
         named += winners + alternates
-    elif kind == "selection.direct":
+    elif kind == entry_types.SELECTION_DIRECT:
         summary = p(N_("Direct selection (no draw): agency %(agency)s."), {"agency": agency})
         if e.get("justification"):
             details.append(p(N_("Justification: %(text)s"), {"text": str(e["justification"])}))
-    elif kind == "selection.failed":
+    elif kind == entry_types.SELECTION_FAILED:
         summary = p(N_("Selection failed: %(reason)s."), {"reason": _label(FAILED_REASONS, e.get("reason"))})
-    elif kind in ("award.declined", "award.disqualified"):
+    elif kind in (entry_types.AWARD_DECLINED, entry_types.AWARD_DISQUALIFIED):
         replacement = str(e.get("replacement") or "")
-        if kind == "award.declined":
+        if kind == entry_types.AWARD_DECLINED:
             summary = p(
                 N_("Agency %(agency)s declined the award; replacement: %(replacement)s."),
                 {"agency": agency, "replacement": replacement or NONE},
@@ -386,32 +392,32 @@ def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = No
             )
         if replacement:
             named.append(replacement)
-    elif kind == "award.final":
+    elif kind == entry_types.AWARD_FINAL:
         winners = _ids(e.get("winners"))
         summary = p(
             N_("Publicity over with nothing pending: the award to %(winners)s is final."),
             {"winners": _list(winners)},
         )
         named += winners
-    elif kind == "objection.filed":
+    elif kind == entry_types.OBJECTION_FILED:
         against: Value = agency or Phrase(N_("the whole result"))
         summary = p(
             N_("Objection %(objection)s filed against %(against)s."),
             {"objection": str(e.get("objection_id")), "against": against},
         )
-    elif kind == "objection.answered":
+    elif kind == entry_types.OBJECTION_ANSWERED:
         summary = p(
             N_("The owner answered objection %(objection)s."), {"objection": str(e.get("objection_id"))}
         )
-    elif kind == "objection.decided":
+    elif kind == entry_types.OBJECTION_DECIDED:
         summary = p(
             N_("A supervisor decided objection %(objection)s: %(decision)s."),
             {"objection": str(e.get("objection_id")), "decision": _label(DECISIONS, e.get("decision"))},
         )
-    elif kind in ("contract.recorded", "contract.signed"):
+    elif kind in (entry_types.CONTRACT_RECORDED, entry_types.CONTRACT_SIGNED):
         message = (
             N_("Contract %(contract)s recorded with agency %(agency)s: %(amount)s.")
-            if kind == "contract.recorded"
+            if kind == entry_types.CONTRACT_RECORDED
             else N_("Agency %(agency)s signed contract %(contract)s: %(amount)s.")
         )
         summary = p(
@@ -440,37 +446,39 @@ def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = No
                         },
                     )
                 )
-    elif kind == "contract.completed":
+    elif kind == entry_types.CONTRACT_COMPLETED:
         summary = p(
             N_("Contract %(contract)s completed (服务完成): every milestone accepted."),
             {"contract": str(e.get("contract_id"))},
         )
-    elif kind == "contract.stopped":
+    elif kind == entry_types.CONTRACT_STOPPED:
         summary = p(
             N_("Contract %(contract)s stopped by the owner (服务中止)."),
             {"contract": str(e.get("contract_id"))},
         )
         details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
-    elif kind == "contract.disputed":
+    elif kind == entry_types.CONTRACT_DISPUTED:
         summary = p(
             N_(
                 "Agency %(agency)s declined contract %(contract)s because its terms do not follow the award; a supervisor decides."
             ),
             {"agency": agency, "contract": str(e.get("contract_id"))},
         )
-    elif kind == "contract.dispute_decided":
+    elif kind == entry_types.CONTRACT_DISPUTE_DECIDED:
         summary = p(
             N_("A supervisor decided disputed contract %(contract)s: %(decision)s."),
             {"contract": str(e.get("contract_id")), "decision": _label(DISPUTE_DECISIONS, e.get("decision"))},
         )
     elif kind.startswith("milestone.") and kind in TYPE_LABELS:
         messages = {
-            "milestone.submitted": N_(
+            entry_types.MILESTONE_SUBMITTED: N_(
                 "Deliverable for milestone %(position)s of contract %(contract)s handed in."
             ),
-            "milestone.accepted": N_("Milestone %(position)s of contract %(contract)s accepted."),
-            "milestone.returned": N_("Milestone %(position)s of contract %(contract)s returned for changes."),
-            "milestone.overdue": N_(
+            entry_types.MILESTONE_ACCEPTED: N_("Milestone %(position)s of contract %(contract)s accepted."),
+            entry_types.MILESTONE_RETURNED: N_(
+                "Milestone %(position)s of contract %(contract)s returned for changes."
+            ),
+            entry_types.MILESTONE_OVERDUE: N_(
                 "Milestone %(position)s of contract %(contract)s is overdue (due %(due)s)."
             ),
         }
@@ -482,7 +490,7 @@ def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = No
                 "due": str(e.get("due_on")),
             },
         )
-    elif kind == "rating.given":
+    elif kind == entry_types.RATING_GIVEN:
         scores = _object(e.get("scores"))
         summary = p(
             N_("The owner rated agency %(agency)s (rating %(rating)s, contract %(contract)s)."),
@@ -496,12 +504,12 @@ def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = No
                         {"dimension": Phrase(SCORE_LABELS[key]), "score": int(scores[key])},
                     )
                 )
-    elif kind == "rating.replied":
+    elif kind == entry_types.RATING_REPLIED:
         summary = p(
             N_("Agency %(agency)s replied to rating %(rating)s."),
             {"agency": agency, "rating": str(e.get("rating_id"))},
         )
-    elif kind == "rating.voided":
+    elif kind == entry_types.RATING_VOIDED:
         summary = p(
             N_("A supervisor voided rating %(rating)s of agency %(agency)s: it no longer counts."),
             {"rating": str(e.get("rating_id")), "agency": agency},

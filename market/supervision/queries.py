@@ -25,6 +25,7 @@ from market.core.sql import like_pattern
 from market.log.models import LogEntry
 from market.log.queries import MAX_SEQ
 from market.notices.models import Notice, NoticeRevision, NoticeStatus, OwnerOrg
+from market.protocol import entry_types
 from market.selection.models import Selection
 from market.supervision.present import Description, china_ts, describe
 
@@ -62,7 +63,7 @@ def _row(
 # MSP/2's ``bid.sealed`` names neither (its row has no notice id). Until a notice's bidding
 # ends, the console shows none of them beside the notice or an agency: staff learn who bid
 # on it, and how many, when everyone does (issue 18).
-BID_ENTRY_TYPES = ("bid.accepted", "bid.withdrawn", "bid.sealed")
+BID_ENTRY_TYPES = (entry_types.BID_ACCEPTED, entry_types.BID_WITHDRAWN, entry_types.BID_SEALED)
 
 
 def not_sealed_bid() -> sa.ColumnElement[bool]:
@@ -172,7 +173,9 @@ async def org_history(
     """Entries of the organisation's notices (without the bids on those still open) and
     its own registration, newest first."""
     doc = sa.cast(sa.func.convert_from(LogEntry.entry, "UTF8"), postgresql.JSONB)
-    mine = sa.and_(col(LogEntry.type) == "owner.registered", doc["owner_id"].astext == org.public_id)
+    mine = sa.and_(
+        col(LogEntry.type) == entry_types.OWNER_REGISTERED, doc["owner_id"].astext == org.public_id
+    )
     where = (
         sa.or_(sa.and_(col(LogEntry.notice_id).in_(list(notice_ids)), not_sealed_bid()), mine)
         if notice_ids

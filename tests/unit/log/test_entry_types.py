@@ -47,3 +47,24 @@ def test_a_notices_story_is_the_types_the_verifier_has_always_followed() -> None
     }
     assert entry_types.V1_ONLY_TYPES == {"bid.accepted", "bid.withdrawn"}
     assert entry_types.V2_ONLY_TYPES == {"bids.opened"}
+
+
+def test_no_module_outside_the_kit_spells_an_entry_type_itself() -> None:
+    # One registry: a writer or reader that types "award.declined" by hand can drift from
+    # what the verifier reads; every one names entry_types.AWARD_DECLINED instead.
+    import io
+    import tokenize
+    from pathlib import Path
+
+    market = Path(protocol.__file__).resolve().parent.parent
+    registered = {
+        value for name, value in vars(entry_types).items() if name.isupper() and isinstance(value, str)
+    }
+    spelled = [
+        f"{path.relative_to(market.parent)}:{token.start[0]}"
+        for path in sorted(market.rglob("*.py"))
+        if "protocol" not in path.relative_to(market).parts
+        for token in tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline)
+        if token.type == tokenize.STRING and token.string.strip("\"'") in registered
+    ]
+    assert spelled == []
