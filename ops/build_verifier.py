@@ -14,25 +14,13 @@ import ast
 import sys
 from pathlib import Path
 
+from market.protocol.verify_state import RULES_MODULES
+
 ROOT = Path(__file__).resolve().parent.parent
 KIT = ROOT / "market/protocol"
-# In the order they are joined: each after the modules it needs when it is imported. The
-# verifier's rules_fingerprint (verify_state.RULES_MODULES) hashes the same list.
-MODULES = [
-    "encoding",
-    "draw",
-    "merkle",
-    "notes",
-    "entry_types",
-    "tlock",
-    "notice_report",
-    "notice_bidding",
-    "notice_checks",
-    "verify_sealed",
-    "verify_entries",
-    "verify_state",
-    "verifier",
-]
+# In the order they are joined, each after the modules it needs when it is imported: the
+# list the verifier's rules_fingerprint hashes, kept once in the kit.
+MODULES = list(RULES_MODULES)
 SOURCES = [KIT / f"{name}.py" for name in MODULES]
 TARGET = ROOT / "ops/verify_log.py"
 

@@ -3987,8 +3987,8 @@ from typing import Any
 STATE_FORMAT = "market-log-verify-state/2"
 
 
-# The kit's modules that the rules are written in: those ops/build_verifier.py joins into
-# ops/verify_log.py, where they are this one file.
+# The kit's modules that the rules are written in, in the order ops/build_verifier.py joins
+# them into ops/verify_log.py (each after those it needs), where they are this one file.
 RULES_MODULES = (
     "encoding",
     "draw",
