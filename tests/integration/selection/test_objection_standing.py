@@ -115,7 +115,7 @@ async def test_one_pending_objection_per_party_and_notice(client: AsyncClient, d
 async def test_the_database_holds_one_pending_objection_per_party(client: AsyncClient, db: Database) -> None:
     """Two requests can race: the partial unique index refuses the second pending row."""
     staff = await admin(client, db)
-    r = await open_round(client, staff, bidders=3, method="lottery", winners=1, min_candidates=3)
+    r = await open_round(client, staff, bidders=3, due_in=2.5, method="lottery", winners=1, min_candidates=3)
     record = await close(client, r)
     loser = losers(r, record)[0]
     filed = await client.post(
