@@ -135,6 +135,7 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
                     password=password,
                     name=args.name or args.email.split("@")[0],
                     role=Role(args.role),
+                    jurisdiction=args.jurisdiction,
                 ),
             )
         except DomainError as exc:
@@ -294,6 +295,13 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--password", default=None, help="or MARKET_NEW_USER_PASSWORD, or asked for")
     create.add_argument("--role", required=True, choices=["admin", "supervisor"])
     create.add_argument("--name", default=None)
+    create.add_argument(
+        "--jurisdiction",
+        default="530000",
+        metavar="CODE",
+        help="the hall whose tree the account's powers reach: 530000 (the province, the default), "
+        "a prefecture or county code such as 530100 or 530102, or a park's code",
+    )
     create.set_defaults(func=cmd_users_create)
 
     log = sub.add_parser("log", help="the transparency log")

@@ -3,6 +3,7 @@
 from market.accounts.models import AppUser, PasswordReset
 from market.agencies.models import Agency, AgencyCategory, AgencyDocument, AgencyReview, Qualification
 from market.contracts.models import Contract, Deliverable, Milestone
+from market.halls.models import Jurisdiction
 from market.inbox.models import Message
 from market.log.models import LogCheckpoint, LogCosignature, LogCosigner, LogEntry, LogSubtree
 from market.notices.models import Bid, Notice, NoticeAvoid, NoticeRevision, NoticeSecret, OwnerOrg, Project
@@ -21,6 +22,7 @@ __all__ = [
     "CategoryLevel",
     "Contract",
     "Deliverable",
+    "Jurisdiction",
     "LogCheckpoint",
     "LogCosignature",
     "LogCosigner",

@@ -66,6 +66,10 @@ class AppUser(UserBase, table=True):
     __table_args__ = (
         sa.Index("uq_app_user_email_lower", sa.func.lower(sa.column("email")), unique=True),
         sa.CheckConstraint("role IN ('owner', 'agency', 'supervisor', 'admin')", name="role_known"),
+        # Staff powers reach one jurisdiction and everything below it (market/halls/rules.py).
+        sa.CheckConstraint(
+            "role IN ('owner', 'agency') OR jurisdiction IS NOT NULL", name="staff_have_jurisdiction"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -78,6 +82,11 @@ class AppUser(UserBase, table=True):
     # it (log-out, a password change or reset, deactivation) ends every session at once.
     session_version: int = Field(
         default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
+    )
+    # Staff only: the hall whose tree their powers reach (granted, moved and revoked through the log).
+    jurisdiction: str | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.String(12), sa.ForeignKey("jurisdiction.code"), nullable=True, index=True),
     )
 
 

@@ -32,6 +32,8 @@ from market.core.errors import (
 from market.core.i18n import N_
 from market.core.ids import next_public_id
 from market.core.pagination import decode_cursor, encode_cursor
+from market.halls import rules as halls_rules
+from market.halls.models import Jurisdiction
 from market.log import store as log
 from market.protocol import entry_types
 from market.security.passwords import dummy_hash, hash_password, verify_password
@@ -66,7 +68,15 @@ async def get_by_public_id(session: AsyncSession, public_id: str) -> AppUser | N
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def _insert(session: AsyncSession, *, email: str, password: str, name: str, role: Role) -> AppUser:
+async def _insert(
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    name: str,
+    role: Role,
+    jurisdiction: str | None = None,
+) -> AppUser:
     if await find_by_email(session, email) is not None:
         raise Conflict(
             N_("This e-mail address is already registered."),
@@ -78,6 +88,7 @@ async def _insert(session: AsyncSession, *, email: str, password: str, name: str
         name=name.strip(),
         role=role,
         password_hash=hash_password(password),
+        jurisdiction=jurisdiction,
     )
     try:
         # A savepoint, so that losing a race on the unique index leaves the outer
@@ -100,17 +111,48 @@ async def register(session: AsyncSession, *, data: UserCreate) -> AppUser:
     return await _insert(session, email=data.email, password=data.password, name=data.name, role=data.role)
 
 
-async def create_staff(session: AsyncSession, *, email: str, password: str, name: str, role: Role) -> AppUser:
-    """Admins and supervisors are created by the ``market`` command, never self-registered."""
+async def create_staff(
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    name: str,
+    role: Role,
+    jurisdiction: str = halls_rules.PROVINCE,
+    granted_by: str | None = None,
+) -> AppUser:
+    """Admins and supervisors are created by the ``market`` command or by an administrator
+    above them, never self-registered; ``granted_by`` is that administrator's public id
+    (None: the operator's command). The grant is logged with the jurisdiction it reaches."""
     if role not in STAFF_ROLES:
         raise InvalidInput(
             "Staff accounts are admin or supervisor", [FieldError("role", "must be admin or supervisor")]
         )
+    if await session.get(Jurisdiction, jurisdiction) is None:
+        raise InvalidInput(
+            N_("No such jurisdiction."), [FieldError("jurisdiction", N_("No such jurisdiction."))]
+        )
     # Same rules as registration for everything but the role.
     checked = UserCreate.model_validate({"email": email, "password": password, "name": name, "role": "owner"})
-    return await _insert(
-        session, email=checked.email, password=checked.password, name=checked.name, role=role
+    user = await _insert(
+        session,
+        email=checked.email,
+        password=checked.password,
+        name=checked.name,
+        role=role,
+        jurisdiction=jurisdiction,
     )
+    await log.append(
+        session,
+        type=entry_types.STAFF_GRANTED,
+        fields={
+            "user_id": user.public_id,
+            "role": str(role),
+            "jurisdiction": jurisdiction,
+            "by": granted_by or "operator",
+        },
+    )
+    return user
 
 
 async def authenticate(

@@ -47,6 +47,7 @@ class OwnerApi(Controller):
             "name": org.name,
             "credit_code": org.credit_code,
             "region": org.region,
+            "hall": org.hall,
             "contact_phone": org.contact_phone,
         }
 
@@ -62,6 +63,7 @@ class OwnerApi(Controller):
             "name": org.name,
             "credit_code": org.credit_code,
             "region": org.region,
+            "hall": org.hall,
             "contact_phone": org.contact_phone,
         }
 

@@ -58,6 +58,10 @@ class OwnerOrg(SQLModel, table=True):
     name: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
     credit_code: str = Field(sa_column=sa.Column(sa.String(18), nullable=False, unique=True))
     region: str = Field(sa_column=sa.Column(sa.String(6), sa.ForeignKey("region.code"), nullable=False))
+    # The hall it belongs to: its region's own or a park inside it; changed only by staff, logged.
+    hall: str = Field(
+        sa_column=sa.Column(sa.String(12), sa.ForeignKey("jurisdiction.code"), nullable=False, index=True)
+    )
     # Published nowhere; compared with the agencies it deals with (the related_contact flag).
     contact_phone: str = Field(
         default="", sa_column=sa.Column(sa.String(40), nullable=False, server_default="")
@@ -103,6 +107,9 @@ class Notice(SQLModel, table=True):
             "bid_deadline",
             postgresql_where=sa.text("status IN ('open', 'closed', 'selected')"),
         ),
+        # A hall's lists and its staff's console: newest first within the halls in scope.
+        sa.Index("ix_notice_hall_id", "hall", "id"),
+        sa.CheckConstraint("status = 'draft' OR hall IS NOT NULL", name="published_has_hall"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -115,6 +122,11 @@ class Notice(SQLModel, table=True):
     )
     project_id: int | None = Field(
         default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("project.id"), nullable=True)
+    )
+    # The owner organisation's hall at publication, kept for life (a later move of the
+    # organisation does not move its notices); None only for a draft.
+    hall: str | None = Field(
+        default=None, sa_column=sa.Column(sa.String(12), sa.ForeignKey("jurisdiction.code"), nullable=True)
     )
     title: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
     description: str = Field(sa_column=sa.Column(sa.Text, nullable=False))

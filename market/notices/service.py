@@ -31,6 +31,7 @@ from market.core.i18n import N_
 from market.core.ids import PUBLIC_ID, next_public_id
 from market.core.pagination import decode_cursor, encode_cursor
 from market.core.sql import keyset_page, like_pattern
+from market.halls import rules as halls_rules
 from market.inbox import service as inbox
 from market.log import store as log
 from market.notices import queries, rules
@@ -98,6 +99,7 @@ async def create_org(session: AsyncSession, *, user: AppUser, data: OrgCreate) -
         name=data.name.strip(),
         credit_code=credit_code,
         region=region,
+        hall=halls_rules.default_hall(region),
         created_by=user.id,
         contact_phone=data.contact_phone.strip(),
     )
@@ -395,6 +397,13 @@ async def publish(
     require_owner(notice, user)
     if notice.status != NoticeStatus.draft:
         raise Conflict(N_("This notice has already been published."))
+    # Every notice belongs to its owner's hall for life: no organisation, no hall.
+    org = await session.get(OwnerOrg, notice.org_id) if notice.org_id is not None else None
+    if org is None:
+        raise Conflict(
+            N_("Register your organisation first: a notice is published in its organisation's hall.")
+        )
+    notice.hall = org.hall
     # Checked again: the agency may have been approved, or linked, since the draft.
     await _check_direct_agency(session, notice.direct_agency_id, notice.org_id)
     now = await db_now(session)

@@ -207,6 +207,7 @@ async def file_objection(
         party_salt=salt,
         reasons=reasons,
         filed_seq=entry.seq,
+        hall=notice.hall,
     )
     session.add(objection)
     try:

@@ -152,6 +152,12 @@ class Objection(SQLModel, table=True):
     answer: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     answered_seq: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
     answered_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+    # The hall whose supervisors decide it now: the notice's hall, then one level up each
+    # time it goes undecided for the configured number of days (objection.escalated).
+    hall: str | None = Field(
+        default=None, sa_column=sa.Column(sa.String(12), sa.ForeignKey("jurisdiction.code"), nullable=True)
+    )
+    escalated_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     decision_reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     decided_by: int | None = Field(
         default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("app_user.id"), nullable=True)
