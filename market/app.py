@@ -35,16 +35,19 @@ from market.contracts.web import ContractPages
 from market.core.channels import ReconnectingAsyncPgChannelsBackend
 from market.core.config import ConfigError, Settings
 from market.core.db import ROOT, Database, to_asyncpg_dsn
+from market.halls.api import HallApi
+from market.halls.web import HallPages
 from market.inbox.api import MessageApi
 from market.log.api import LogApi
 from market.log.signer import LogSigner
 from market.log.store import Checkpointer
 from market.log.web import LogPages
-from market.notices.api import NoticeApi, OwnerApi
+from market.notices.api import NoticeApi, OwnerApi, OwnerHallApi
 from market.notices.secrets import SecretSealer
 from market.notices.web import NoticePages
 from market.notices.web_owner import OwnerNoticePages
 from market.notices.web_staff import StaffNoticePages
+from market.objections.scheduler import EscalationTask
 from market.ocds.api import OcdsApi
 from market.ocds.web import OpenDataPages
 from market.ratings.api import RatingApi
@@ -67,8 +70,11 @@ from market.selection.web import SelectionPages
 from market.site.web import HealthApi, SitePages
 from market.stats.api import StatsApi
 from market.stats.web import StatsPages
+from market.supervision.alerts import CHANNEL as ALERTS_CHANNEL
+from market.supervision.flags.alerting import FlagAlertTask
 from market.supervision.flags.web import FlagApi, FlagPages
 from market.supervision.web import SupervisionPages
+from market.supervision.web_live import LivePages
 from market.web.observability import access_log_middleware, configure_logging
 from market.web.openapi import document_problems, link_operations
 from market.web.problems import handle
@@ -123,6 +129,18 @@ def _lifespan(database: Database | None):
                 app.state.db, interval=max(settings.scheduler_interval, 60.0), on_step=checkpointer.nudge
             )
             tasks.append(asyncio.create_task(overdue.run(), name="contracts-overdue"))
+            if settings.objection_escalation_days > 0:
+                escalations = EscalationTask(
+                    app.state.db,
+                    days=settings.objection_escalation_days,
+                    interval=max(settings.scheduler_interval, 60.0),
+                    on_step=checkpointer.nudge,
+                )
+                tasks.append(asyncio.create_task(escalations.run(), name="objection-escalation"))
+            flag_alerts = FlagAlertTask(
+                app.state.db, settings, interval=max(settings.scheduler_interval, 300.0)
+            )
+            tasks.append(asyncio.create_task(flag_alerts.run(), name="flag-alerts"))
         try:
             yield
         finally:
@@ -147,7 +165,7 @@ def _channels(settings: Settings) -> list[ChannelsPlugin]:
     return [
         ChannelsPlugin(
             backend=backend,
-            channels=[CHANNEL],
+            channels=[CHANNEL, ALERTS_CHANNEL],
             subscriber_max_backlog=100,
             subscriber_backlog_strategy="dropleft",
         )
@@ -220,6 +238,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             ReferenceApi,
             AgencyApi,
             OwnerApi,
+            OwnerHallApi,
             NoticeApi,
             BidApi,
             ReceiptKeyApi,
@@ -245,6 +264,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             FlagApi,
             FlagPages,
             SupervisionPages,
+            LivePages,
+            HallApi,
+            HallPages,
             create_static_files_router(
                 path="/static", directories=[ROOT / "static"], include_in_schema=False
             ),

@@ -230,21 +230,36 @@ def cmd_ocds_export(args: argparse.Namespace, settings: Settings) -> int:
     from market.core.db import upgrade
     from market.core.errors import DomainError
     from market.ocds import mapping, service
-    from market.ocds.api import PUBLISHER, parse_since
+    from market.ocds.api import parse_since, publisher
 
     try:
         since = parse_since(args.since)
     except DomainError as exc:
         return _fail(f"--since: {exc.detail}")
     base = (args.base_url or settings.base_url).rstrip("/")
+
+    async def export(session: Any) -> tuple[Any, list[dict[str, Any]]]:
+        scope = await service.hall_scope(session, args.hall)  # --hall: one hall, rolled up
+        halls = scope[1] if scope is not None else None
+        found = await service.all_releases(
+            session, prefix=settings.ocds_prefix, base_url=base, since=since, halls=halls
+        )
+        return (scope[0] if scope is not None else None), found
+
     with database_url_for(settings.database_url, settings.data_dir) as url:
         upgrade(url)
-        releases = _run_with_session(
-            url, lambda s: service.all_releases(s, prefix=settings.ocds_prefix, base_url=base, since=since)
-        )
+        try:
+            hall, releases = _run_with_session(url, export)
+        except DomainError as exc:
+            return _fail(f"--hall: {exc.detail} {args.hall}")
     out = Path(args.out)
+    query = f"?hall={hall.code}" if hall is not None else ""
     body = mapping.package(
-        releases, uri=f"{base}/api/v1/ocds/releases", published=utcnow(), publisher=PUBLISHER, base_url=base
+        releases,
+        uri=f"{base}/api/v1/ocds/releases{query}",
+        published=utcnow(),
+        publisher=publisher(hall, base_url=base),
+        base_url=base,
     )
     out.write_text(json.dumps(body, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(f"market: wrote {len(releases)} releases to {out}")
@@ -384,6 +399,11 @@ def build_parser() -> argparse.ArgumentParser:
     export = ocds_sub.add_parser("export", help="write one OCDS release package with every release")
     export.add_argument("--out", required=True, help="the JSON file to write")
     export.add_argument("--since", default=None, help="only releases dated at or after this RFC 3339 time")
+    export.add_argument(
+        "--hall",
+        default=None,
+        help="only one hall's notices (and those of the halls below it), published by the hall",
+    )
     export.add_argument(
         "--base-url",
         default=None,

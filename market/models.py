@@ -10,6 +10,7 @@ from market.notices.models import Bid, Notice, NoticeAvoid, NoticeRevision, Noti
 from market.ratings.models import Rating
 from market.reference.models import CategoryLevel, Region, ServiceCategory
 from market.selection.models import Award, Objection, Selection
+from market.supervision.models import FlagAlert
 
 __all__ = [
     "Agency",
@@ -22,6 +23,7 @@ __all__ = [
     "CategoryLevel",
     "Contract",
     "Deliverable",
+    "FlagAlert",
     "Jurisdiction",
     "LogCheckpoint",
     "LogCosignature",

@@ -1155,6 +1155,13 @@ ACCOUNT_PASSWORD_RESET: Final = "account.password_reset"
 ACCOUNT_DEACTIVATED: Final = "account.deactivated"
 ACCOUNT_REACTIVATED: Final = "account.reactivated"
 OWNER_REGISTERED: Final = "owner.registered"
+OWNER_HALL_CHANGED: Final = "owner.hall_changed"
+
+# halls and the staff who hold them (issue 21)
+HALL_ADDED: Final = "hall.added"
+STAFF_GRANTED: Final = "staff.granted"
+STAFF_MOVED: Final = "staff.moved"
+STAFF_REVOKED: Final = "staff.revoked"
 
 # agencies
 AGENCY_SUBMITTED: Final = "agency.submitted"
@@ -1193,6 +1200,8 @@ AWARD_FINAL: Final = "award.final"
 OBJECTION_FILED: Final = "objection.filed"
 OBJECTION_ANSWERED: Final = "objection.answered"
 OBJECTION_DECIDED: Final = "objection.decided"
+# Told apart from the notice's story: a supervision step, checked only as a log entry.
+OBJECTION_ESCALATED: Final = "objection.escalated"
 
 # contracts
 CONTRACT_RECORDED: Final = "contract.recorded"

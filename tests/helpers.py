@@ -6,6 +6,7 @@ import itertools
 import re
 from typing import Any
 
+import httpx
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,6 +68,16 @@ async def register_org(
     if hall is not None:
         body["hall"] = hall
     response = await client.post("/api/v1/owners/org", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def register_org_sync(
+    api: httpx.Client, headers: dict[str, str], *, region: str = ORG_REGION
+) -> dict[str, Any]:
+    """``register_org`` for the browser tests' blocking client."""
+    body = {"name": f"测试业主单位{next(_counter)}", "credit_code": org_credit_code(), "region": region}
+    response = api.post("/api/v1/owners/org", json=body, headers=headers)
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
 

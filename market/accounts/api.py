@@ -18,6 +18,10 @@ from market.accounts.models import (
     PasswordResetInput,
     ResetLinkPublic,
     Role,
+    StaffGrant,
+    StaffGranted,
+    StaffMove,
+    StaffPublic,
     TokenPublic,
     UserAdminView,
     UserCreate,
@@ -132,7 +136,7 @@ class AccountsApi(Controller):
         "/users/{user_id:str}/deactivate",
         status_code=200,
         guards=[requires_role(Role.admin)],
-        summary="Deactivate an account (logged with who and why)",
+        summary="Deactivate an account in the caller's jurisdiction (logged with who and why)",
     )
     async def deactivate(
         self,
@@ -154,7 +158,7 @@ class AccountsApi(Controller):
         "/users/{user_id:str}/reactivate",
         status_code=200,
         guards=[requires_role(Role.admin)],
-        summary="Reactivate an account (logged with who and why)",
+        summary="Reactivate an account in the caller's jurisdiction (logged with who and why)",
     )
     async def reactivate(
         self,
@@ -176,7 +180,7 @@ class AccountsApi(Controller):
         "/users/{user_id:str}/reset-link",
         status_code=201,
         guards=[requires_role(Role.admin)],
-        summary="Issue a one-time password reset link for an account",
+        summary="Issue a one-time password reset link for an account in the caller's jurisdiction",
     )
     async def reset_link(
         self,
@@ -188,11 +192,91 @@ class AccountsApi(Controller):
         issued = await service.issue_reset_link(
             session, user_id=user_id, actor=await load_viewer(request, session), reason=data.reason
         )
-        url = request.app.state.settings.base_url + issued.path
-        return ResetLinkPublic(
-            user_id=issued.user.public_id,
-            token=issued.token,
-            path=issued.path,
-            url=url,
-            expires_at=issued.expires_at,
+        return _link_public(request, issued)
+
+    # -- staff: grants, moves, revocations (market/accounts/rules.py) -------------------------
+
+    @get(
+        "/staff",
+        guards=[requires_role(Role.admin, Role.supervisor)],
+        summary="The staff accounts the caller's jurisdiction reaches (strictly below it; all for the province)",
+    )
+    async def staff(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> list[StaffPublic]:
+        viewer = await load_viewer(request, session)
+        return [StaffPublic.of(u) for u in await service.list_staff(session, viewer=viewer)]
+
+    # 403: the caller may not grant this role at this hall (a supervisor anywhere the caller
+    # reaches, an administrator only strictly below); 422: no such hall; 409: e-mail taken.
+    @post(
+        "/staff",
+        status_code=201,
+        guards=[requires_role(Role.admin)],
+        summary="Grant a staff role at a hall: a new account, with a one-time link to set its password (logged)",
+    )
+    async def grant(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[StaffGrant],
+        session: NamedDependency[AsyncSession],
+    ) -> StaffGranted:
+        user, link = await service.grant_staff(
+            session,
+            actor=await load_viewer(request, session),
+            email=data.email,
+            name=data.name,
+            role=data.role,
+            jurisdiction=data.jurisdiction,
         )
+        return StaffGranted(**StaffPublic.of(user).model_dump(), password_link=_link_public(request, link))
+
+    @post(
+        "/staff/{user_id:str}/move",
+        status_code=200,
+        guards=[requires_role(Role.admin)],
+        summary="Move a staff account's powers to another hall; its sessions end (logged with who and why)",
+    )
+    async def move(
+        self,
+        request: Request[Any, Any, Any],
+        user_id: FromPath[str],
+        data: JSONBody[StaffMove],
+        session: NamedDependency[AsyncSession],
+    ) -> StaffPublic:
+        user = await service.move_staff(
+            session,
+            actor=await load_viewer(request, session),
+            user_id=user_id,
+            jurisdiction=data.jurisdiction,
+            reason=data.reason,
+        )
+        return StaffPublic.of(user)
+
+    @post(
+        "/staff/{user_id:str}/revoke",
+        status_code=200,
+        guards=[requires_role(Role.admin)],
+        summary="Revoke a staff account's powers: deactivated, its sessions end, its jurisdiction stays recorded (logged)",
+    )
+    async def revoke(
+        self,
+        request: Request[Any, Any, Any],
+        user_id: FromPath[str],
+        data: JSONBody[AccountDecision],
+        session: NamedDependency[AsyncSession],
+    ) -> StaffPublic:
+        user = await service.revoke_staff(
+            session, actor=await load_viewer(request, session), user_id=user_id, reason=data.reason
+        )
+        return StaffPublic.of(user)
+
+
+def _link_public(request: Request[Any, Any, Any], issued: service.IssuedLink) -> ResetLinkPublic:
+    return ResetLinkPublic(
+        user_id=issued.user.public_id,
+        token=issued.token,
+        path=issued.path,
+        url=request.app.state.settings.base_url + issued.path,  # MARKET_PUBLIC_URL, never the Host header
+        expires_at=issued.expires_at,
+    )

@@ -223,3 +223,65 @@ class ResetLinkPublic(SQLModel):
     path: str
     url: str  # the path on the configured public address (MARKET_PUBLIC_URL)
     expires_at: datetime
+
+
+class StaffGrant(SQLModel):
+    """An administrator creates a staff account at a hall; the person sets their own
+    password with the one-time link the answer carries."""
+
+    email: str = Field(max_length=254)
+    name: str = Field(min_length=1, max_length=100)
+    role: Role
+    jurisdiction: str = Field(min_length=1, max_length=12)
+
+    @field_validator("email")
+    @classmethod
+    def email_plausible(cls, value: str) -> str:
+        return UserCreate.email_plausible(value)
+
+    @field_validator("name")
+    @classmethod
+    def name_not_blank(cls, value: str) -> str:
+        return UserCreate.name_not_blank(value)
+
+    _names = field_validator("name")(text.validate_name)
+
+
+class StaffMove(SQLModel):
+    """Where a staff account's powers move, and why (published)."""
+
+    jurisdiction: str = Field(min_length=1, max_length=12)
+    reason: str = Field(max_length=500)
+
+    @field_validator("reason")
+    @classmethod
+    def reason_given(cls, value: str) -> str:
+        return AccountDecision.reason_given(value)
+
+
+class StaffPublic(SQLModel):
+    """A staff account as administrators see it: its role and the hall its powers reach."""
+
+    id: str
+    email: str
+    name: str
+    role: Role
+    jurisdiction: str | None
+    active: bool
+
+    @classmethod
+    def of(cls, user: AppUser) -> StaffPublic:
+        return cls(
+            id=user.public_id,
+            email=user.email,
+            name=user.name,
+            role=user.role,
+            jurisdiction=user.jurisdiction,
+            active=user.is_active,
+        )
+
+
+class StaffGranted(StaffPublic):
+    """The new staff account and its one-time set-password link (shown once)."""
+
+    password_link: ResetLinkPublic

@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
+from market.accounts import rules
 from market.accounts.models import STAFF_ROLES, AppUser, PasswordReset, Role, UserCreate
+from market.agencies.models import Agency
 from market.core.clock import utcnow
 from market.core.errors import (
     Conflict,
@@ -34,8 +36,11 @@ from market.core.ids import next_public_id
 from market.core.pagination import decode_cursor, encode_cursor
 from market.halls import rules as halls_rules
 from market.halls.models import Jurisdiction
+from market.halls.queries import all_halls, codes_under
 from market.log import store as log
+from market.notices.models import OwnerOrg
 from market.protocol import entry_types
+from market.reference import regions
 from market.security.passwords import dummy_hash, hash_password, verify_password
 from market.security.ratelimit import FailureBackoff
 
@@ -284,6 +289,14 @@ async def issue_reset_link(
     if actor is not None:
         _check_admin(actor)
     user = await _target(session, user_id)
+    if actor is not None:
+        await require_reach(session, actor, user)
+    return await _issue_link(session, user=user, actor=actor, reason=reason)
+
+
+async def _issue_link(
+    session: AsyncSession, *, user: AppUser, actor: AppUser | None, reason: str
+) -> IssuedLink:
     if not user.is_active:
         raise Conflict(N_("This account is deactivated; reactivate it first."))
     reason = _publishable(reason)
@@ -396,6 +409,7 @@ async def set_active(
     if user.id == actor.id and not active:
         message = N_("You cannot deactivate your own account.")
         raise Conflict(message, [FieldError("user_id", message)])
+    await require_reach(session, actor, user)
     if user.is_active == active:
         raise Conflict(
             N_("The account is already active.") if active else N_("The account is already deactivated.")
@@ -414,8 +428,92 @@ async def set_active(
     return user
 
 
-async def count_by_role(session: AsyncSession) -> dict[str, int]:
+# -- the power map over accounts (rules.py) -------------------------------------------------
+
+
+async def place_of(session: AsyncSession, user: AppUser) -> rules.Place:
+    """Where ``user`` sits in the tree: its jurisdiction, its organisation's hall or its
+    agency's region."""
+    return (await places(session, [user]))[user.id or 0]
+
+
+async def places(session: AsyncSession, users: Sequence[AppUser]) -> dict[int, rules.Place]:
+    """``place_of`` for many accounts in two queries (the admin pages' lists)."""
+    ids = [u.id for u in users if u.id is not None]
+    halls: dict[int, str] = {}
+    agency_regions: dict[int, str] = {}
+    if owners := [u.id for u in users if u.role == Role.owner and u.id is not None]:
+        rows = await session.execute(
+            sa.select(col(OwnerOrg.created_by), col(OwnerOrg.hall)).where(
+                col(OwnerOrg.created_by).in_(owners)
+            )
+        )
+        halls = {int(a): str(b) for a, b in rows.tuples()}
+    if agents := [u.id for u in users if u.role == Role.agency and u.id is not None]:
+        rows = await session.execute(
+            sa.select(col(Agency.owner_id), col(Agency.region)).where(col(Agency.owner_id).in_(agents))
+        )
+        agency_regions = {int(a): str(b) for a, b in rows.tuples()}
+    out: dict[int, rules.Place] = {}
+    for user in users:
+        if user.id is None or user.id not in ids:
+            continue
+        out[user.id] = rules.Place(
+            role=str(user.role),
+            jurisdiction=user.jurisdiction if user.role in STAFF_ROLES else None,
+            org_hall=halls.get(user.id),
+            agency_region=agency_regions.get(user.id),
+        )
+    return out
+
+
+async def reaches(session: AsyncSession, actor: AppUser, user: AppUser) -> bool:
+    """Whether ``actor``'s jurisdiction reaches the account ``user`` (one's own account is
+    always one's own to see; what one may do to it is each action's rule)."""
+    if actor.id == user.id:
+        return True
+    return rules.reaches_account(actor.jurisdiction, await place_of(session, user))
+
+
+async def require_reach(session: AsyncSession, actor: AppUser, user: AppUser) -> None:
+    if not await reaches(session, actor, user):
+        raise Forbidden(rules.OUTSIDE)
+
+
+async def _reach_filter(session: AsyncSession, scope: str | None) -> sa.ColumnElement[bool] | None:
+    """The accounts ``scope`` reaches, as a WHERE clause; None for the province (no filter)."""
+    if scope is None:
+        return sa.false()
+    codes = await codes_under(session, scope)
+    if codes is None:
+        return None
+    below = [c for c in codes if c != scope]
+    staff = sa.and_(
+        col(AppUser.role).in_([r.value for r in STAFF_ROLES]), col(AppUser.jurisdiction).in_(below)
+    )
+    owners = sa.and_(
+        col(AppUser.role) == Role.owner.value,
+        sa.exists().where(col(OwnerOrg.created_by) == col(AppUser.id), col(OwnerOrg.hall).in_(codes)),
+    )
+    clauses = [staff, owners]
+    if halls_rules.kind_of(scope) != "park":  # a park holds no registered region
+        clauses.append(
+            sa.and_(
+                col(AppUser.role) == Role.agency.value,
+                sa.exists().where(
+                    col(Agency.owner_id) == col(AppUser.id),
+                    col(Agency.region).startswith(regions.scope_prefix(scope[:6]), autoescape=True),
+                ),
+            )
+        )
+    return sa.or_(*clauses)
+
+
+async def count_by_role(session: AsyncSession, *, scope: str | None = halls_rules.PROVINCE) -> dict[str, int]:
+    """Active accounts by role, among those ``scope`` reaches (the province: all)."""
     stmt = sa.select(col(AppUser.role), sa.func.count()).where(col(AppUser.is_active)).group_by(AppUser.role)
+    if (reach := await _reach_filter(session, scope)) is not None:
+        stmt = stmt.where(reach)
     counts = {role.value: 0 for role in Role}
     for role, count in (await session.execute(stmt)).all():
         counts[str(role)] = int(count)
@@ -423,16 +521,186 @@ async def count_by_role(session: AsyncSession) -> dict[str, int]:
 
 
 async def list_users(
-    session: AsyncSession, *, role: Role | None = None, cursor: str | None = None, limit: int = 20
+    session: AsyncSession,
+    *,
+    role: Role | None = None,
+    cursor: str | None = None,
+    limit: int = 20,
+    scope: str | None = halls_rules.PROVINCE,
 ) -> tuple[Sequence[AppUser], str | None]:
+    """Accounts in id order, among those ``scope`` reaches (the province: all)."""
     after = decode_cursor(cursor)
     stmt = select(AppUser).order_by(col(AppUser.id)).limit(limit + 1)
     if role is not None:
         stmt = stmt.where(AppUser.role == role)
     if after is not None:
         stmt = stmt.where(col(AppUser.id) > after)
+    if (reach := await _reach_filter(session, scope)) is not None:
+        stmt = stmt.where(reach)
     rows = list((await session.execute(stmt)).scalars().all())
     next_cursor = (
         encode_cursor(rows[limit - 1].id) if len(rows) > limit and rows[limit - 1].id is not None else None
     )
     return rows[:limit], next_cursor
+
+
+# -- staff: grants, moves, revocations (each a log entry) --------------------------------------
+
+# Published with the set-password link a grant hands over (the reset link's log entry).
+FIRST_PASSWORD_REASON = "新授权工作人员账户：首次设置密码"
+NOT_STAFF = N_("This account is not a staff account.")
+
+
+def _outside(field: str) -> Forbidden:
+    """403 beside the form's field (the pages show it there; the API in ``errors``)."""
+    refusal = Forbidden(rules.OUTSIDE)
+    refusal.errors = [FieldError(field, rules.OUTSIDE)]
+    return refusal
+
+
+async def _known_hall(session: AsyncSession, code: str) -> str:
+    code = (code or "").strip().upper()
+    if not code or len(code) > halls_rules.MAX_CODE_LENGTH or await session.get(Jurisdiction, code) is None:
+        raise InvalidInput(
+            N_("No such jurisdiction."), [FieldError("jurisdiction", N_("No such jurisdiction."))]
+        )
+    return code
+
+
+async def grant_staff(
+    session: AsyncSession, *, actor: AppUser, email: str, name: str, role: Role, jurisdiction: str
+) -> tuple[AppUser, IssuedLink]:
+    """An administrator creates a staff account: ``supervisor`` at any hall it reaches,
+    ``admin`` only strictly below its own jurisdiction. The account gets an unusable random
+    password and the administrator a one-time link for the person to set their own (as
+    for a reset). Logged as ``staff.granted`` with who granted it."""
+    _check_admin(actor)
+    if role not in STAFF_ROLES:
+        message = N_("Choose administrator or supervisor.")
+        raise InvalidInput(message, [FieldError("role", message)])
+    code = await _known_hall(session, jurisdiction)
+    if not rules.may_grant(actor.jurisdiction, role.value, code):
+        raise _outside("jurisdiction")
+    user = await create_staff(
+        session,
+        email=email,
+        password=secrets.token_urlsafe(32),  # nobody knows it: the link sets the first password
+        name=name,
+        role=role,
+        jurisdiction=code,
+        granted_by=actor.public_id,
+    )
+    # The grant itself is the permission: an administrator may grant a supervisor at its own
+    # hall without managing that account afterwards (move, revoke: strictly above only).
+    link = await _issue_link(session, user=user, actor=actor, reason=FIRST_PASSWORD_REASON)
+    return user, link
+
+
+async def _staff_target(session: AsyncSession, actor: AppUser, user_id: str, *, inactive: str) -> AppUser:
+    _check_admin(actor)
+    user = await _target(session, user_id)
+    if user.role not in STAFF_ROLES:
+        raise Conflict(NOT_STAFF)
+    if user.id == actor.id:
+        message = N_("You cannot change your own staff powers; ask an administrator above you.")
+        raise Conflict(message)
+    if not rules.manages_staff(actor.jurisdiction, user.jurisdiction):
+        raise Forbidden(rules.OUTSIDE)
+    if not user.is_active:
+        # A move needs live powers; a revocation would change nothing.
+        raise Conflict(inactive)
+    return user
+
+
+async def move_staff(
+    session: AsyncSession, *, actor: AppUser, user_id: str, jurisdiction: str, reason: str
+) -> AppUser:
+    """A staff account's powers move to another hall: one the administrator manages it from
+    and could grant its role at. Its sessions end (the next log-in carries the new reach).
+    Logged as ``staff.moved`` with from, to, who and why."""
+    reason = _publishable(reason)
+    user = await _staff_target(
+        session, actor, user_id, inactive=N_("This account is deactivated; reactivate it first.")
+    )
+    code = await _known_hall(session, jurisdiction)
+    if code == user.jurisdiction:
+        message = N_("The account already holds this jurisdiction.")
+        raise Conflict(message, [FieldError("jurisdiction", message)])
+    if not rules.may_move(actor.jurisdiction, str(user.role), user.jurisdiction, code):
+        raise _outside("jurisdiction")
+    before = user.jurisdiction
+    user.jurisdiction = code
+    session.add(user)
+    await session.flush()
+    await _end_sessions(session, user)
+    await log.append(
+        session,
+        type=entry_types.STAFF_MOVED,
+        fields={
+            "user_id": user.public_id,
+            "role": str(user.role),
+            "from": before,
+            "to": code,
+            "by": actor.public_id,
+            "reason": reason,
+        },
+    )
+    return user
+
+
+async def revoke_staff(session: AsyncSession, *, actor: AppUser, user_id: str, reason: str) -> AppUser:
+    """A staff account's powers end: it is deactivated, its sessions and open links end,
+    and its jurisdiction stays recorded. Logged as ``staff.revoked`` with who and why."""
+    reason = _publishable(reason)
+    user = await _staff_target(session, actor, user_id, inactive=N_("The account is already deactivated."))
+    user.is_active = False
+    session.add(user)
+    await session.flush()
+    await _end_sessions(session, user)
+    await _close_reset_links(session, user, now=utcnow())
+    await log.append(
+        session,
+        type=entry_types.STAFF_REVOKED,
+        fields={
+            "user_id": user.public_id,
+            "role": str(user.role),
+            "jurisdiction": user.jurisdiction,
+            "by": actor.public_id,
+            "reason": reason,
+        },
+    )
+    return user
+
+
+async def list_staff(session: AsyncSession, *, viewer: AppUser) -> list[AppUser]:
+    """The staff accounts ``viewer`` manages (strictly below it, or every one for the
+    province), active first, then by jurisdiction and id; never the viewer."""
+    stmt = select(AppUser).where(
+        col(AppUser.role).in_([r.value for r in STAFF_ROLES]), col(AppUser.id) != viewer.id
+    )
+    scope = viewer.jurisdiction
+    if scope is None:
+        return []
+    codes = await codes_under(session, scope)
+    if codes is not None:
+        stmt = stmt.where(col(AppUser.jurisdiction).in_([c for c in codes if c != scope]))
+    stmt = stmt.order_by(col(AppUser.is_active).desc(), col(AppUser.jurisdiction), col(AppUser.id))
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def grant_choices(session: AsyncSession, *, actor: AppUser) -> dict[str, list[Jurisdiction]]:
+    """For each staff role, the halls ``actor`` may grant it at (the grant form's select)."""
+    halls = await all_halls(session)
+    codes = [h.code for h in halls]
+    out: dict[str, list[Jurisdiction]] = {}
+    for role in STAFF_ROLES:
+        allowed = (
+            set(rules.grantable(actor.jurisdiction, role.value, codes)) if actor.role == Role.admin else set()
+        )
+        out[role.value] = [h for h in halls if h.code in allowed]
+    return out
+
+
+async def hall_names(session: AsyncSession) -> dict[str, Jurisdiction]:
+    """Every hall by code, for showing an account's place by name."""
+    return {h.code: h for h in await all_halls(session)}

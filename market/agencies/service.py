@@ -39,6 +39,7 @@ from market.core.config import Settings
 from market.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from market.core.i18n import N_
 from market.core.ids import next_public_id
+from market.halls import rules as halls
 from market.inbox import service as inbox
 from market.log import store as log
 from market.protocol import entry_types
@@ -111,6 +112,25 @@ def may_review(who: HasRole | None) -> bool:
     return who is not None and who.role == Role.admin
 
 
+OUTSIDE = N_("This is outside your jurisdiction.")
+# Blacklisting bars an agency from the whole province: the province's decision alone.
+PROVINCE_ACTIONS = frozenset({"blacklist", "lift_blacklist"})
+
+
+def reaches(actor: AppUser, agency: Agency, action: str | None = None) -> bool:
+    """Whether ``actor``'s jurisdiction reaches ``agency`` for ``action``: its registered
+    region (review, qualifications, suspension, reinstatement, links); blacklisting and
+    lifting it are the province's only. Every staff member still sees every agency."""
+    if action in PROVINCE_ACTIONS:
+        return actor.jurisdiction == halls.PROVINCE
+    return halls.reaches(actor.jurisdiction, agency.region)
+
+
+def require_reach(actor: AppUser, agency: Agency, action: str | None = None) -> None:
+    if not reaches(actor, agency, action):
+        raise Forbidden(OUTSIDE)
+
+
 def may_see_private(viewer: AppUser | None, agency: Agency) -> bool:
     """Contact details and documents: the agency itself, admins and supervisors. (Owners
     who awarded it a contract are added by the contracts issue.)"""
@@ -128,6 +148,7 @@ async def link_to_org(
     if not may_review(actor):
         raise Forbidden(N_("Only an administrator can link an agency to an owner organisation."))
     agency = await get_agency(session, agency_id, lock=True)
+    require_reach(actor, agency)
     org = (
         await session.execute(sa.select(OwnerOrg).where(col(OwnerOrg.public_id) == org_id))
     ).scalar_one_or_none()
@@ -276,6 +297,7 @@ def _check_staff(actor: AppUser, agency: Agency, action: str | None = None) -> N
         raise Forbidden(N_("Only administrators review agencies."))
     if actor.id == agency.owner_id:
         raise Forbidden(N_("Nobody may review their own agency."))
+    require_reach(actor, agency, action)
 
 
 async def transition(

@@ -96,6 +96,11 @@ class Contract(SQLModel, table=True):
             unique=True,
             postgresql_where=sa.text("status NOT IN ('declined', 'set_aside')"),
         ),
+        # The disputes waiting for a supervisor, counted on every console page (issue 21,
+        # ops/bench/halls.py): a few rows, where a scan read every contract.
+        sa.Index(
+            "ix_contract_disputed", "disputed_at", "id", postgresql_where=sa.text("status = 'disputed'")
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -25,6 +26,7 @@ from market.core.config import Settings
 from market.core.errors import FieldError, InvalidInput, NotFound
 from market.core.i18n import N_
 from market.core.pagination import decode_cursor, encode_cursor
+from market.halls import queries as halls_queries
 from market.log.models import LogEntry
 from market.notices.models import Notice, NoticeStatus
 from market.selection.models import Award, AwardStatus, Selection
@@ -198,8 +200,11 @@ async def list_contracts(
     return rows[:limit], next_cursor
 
 
-async def pending_disputes(session: AsyncSession) -> list[tuple[Contract, Notice, Agency]]:
-    """For supervisors: contracts declined because their terms do not follow the award, oldest first."""
+async def pending_disputes(
+    session: AsyncSession, codes: list[str] | None = None
+) -> list[tuple[Contract, Notice, Agency]]:
+    """For supervisors: contracts declined because their terms do not follow the award, oldest
+    first; only those of notices in the halls ``codes`` unless it is None (the province)."""
     stmt = (
         sa.select(Contract, Notice, Agency)
         .join(Notice, col(Notice.id) == Contract.notice_id)
@@ -207,11 +212,17 @@ async def pending_disputes(session: AsyncSession) -> list[tuple[Contract, Notice
         .where(col(Contract.status) == ContractStatus.disputed.value)
         .order_by(col(Contract.disputed_at), col(Contract.id))
     )
+    if codes is not None:
+        stmt = stmt.where(halls_queries.in_halls(col(Notice.hall), codes))
     return [(c, n, a) for c, n, a in (await session.execute(stmt)).all()]
 
 
 async def overdue_milestones(
-    session: AsyncSession, *, owner: AppUser | None = None, agency: Agency | None = None
+    session: AsyncSession,
+    *,
+    owner: AppUser | None = None,
+    agency: Agency | None = None,
+    codes: list[str] | None = None,
 ) -> list[tuple[Milestone, Contract, Notice]]:
     """Flagged milestones not yet handed in, of contracts in service (supervisors and dashboards)."""
     stmt = (
@@ -229,6 +240,8 @@ async def overdue_milestones(
         stmt = stmt.where(col(Contract.owner_id) == owner.id)
     if agency is not None:
         stmt = stmt.where(col(Contract.agency_id) == agency.id)
+    if codes is not None:
+        stmt = stmt.where(halls_queries.in_halls(col(Notice.hall), codes))
     return [(m, c, n) for m, c, n in (await session.execute(stmt)).all()]
 
 
@@ -238,8 +251,11 @@ async def final_dates(session: AsyncSession, notice_ids: Sequence[int]) -> dict[
         return {}
     rows = (
         await session.execute(
+            # ``= ANY(:array)``: one parameter however many (an IN list stops at 32,767,
+            # which the province's red flags pass on the seeded data set).
             sa.select(col(Selection.notice_id), col(Selection.final_seq)).where(
-                col(Selection.notice_id).in_(list(notice_ids)), col(Selection.final_seq).is_not(None)
+                col(Selection.notice_id) == sa.any_(sa.literal(list(notice_ids), type_=ARRAY(sa.Integer))),
+                col(Selection.final_seq).is_not(None),
             )
         )
     ).all()
@@ -249,7 +265,9 @@ async def final_dates(session: AsyncSession, notice_ids: Sequence[int]) -> dict[
     out: dict[int, date] = {}
     for seq, raw in (
         await session.execute(
-            sa.select(col(LogEntry.seq), col(LogEntry.entry)).where(col(LogEntry.seq).in_(list(seqs)))
+            sa.select(col(LogEntry.seq), col(LogEntry.entry)).where(
+                col(LogEntry.seq) == sa.any_(sa.literal(list(seqs), type_=ARRAY(sa.BigInteger)))
+            )
         )
     ).all():
         out[seqs[int(seq)]] = protocol.parse_ts(json.loads(raw)["ts"]).astimezone(CHINA).date()
@@ -276,8 +294,10 @@ async def unsigned_awards(
     *,
     owner: AppUser | None = None,
     agency: Agency | None = None,
+    codes: list[str] | None = None,
 ) -> list[Unsigned]:
-    """Holders of final awards with no signed contract, overdue or not."""
+    """Holders of final awards with no signed contract, overdue or not (in the halls
+    ``codes`` only, unless it is None)."""
     signed = sa.exists().where(col(Contract.award_id) == Award.id, col(Contract.status).in_(SIGNED))
     stmt = (
         sa.select(Award, Notice, col(Agency.name))
@@ -294,6 +314,8 @@ async def unsigned_awards(
         stmt = stmt.where(col(Notice.owner_id) == owner.id)
     if agency is not None:
         stmt = stmt.where(col(Award.agency_id) == agency.id)
+    if codes is not None:
+        stmt = stmt.where(halls_queries.in_halls(col(Notice.hall), codes))
     rows = (await session.execute(stmt)).all()
     finals = await final_dates(session, [n.id for _, n, _ in rows if n.id is not None])
     proposed: dict[int, Contract] = {}
@@ -331,8 +353,11 @@ async def overdue_unsigned(
     *,
     owner: AppUser | None = None,
     agency: Agency | None = None,
+    codes: list[str] | None = None,
 ) -> list[Unsigned]:
     """Awards not signed within ``settings.contract_days`` of becoming final."""
     return [
-        u for u in await unsigned_awards(session, settings, today, owner=owner, agency=agency) if u.overdue
+        u
+        for u in await unsigned_awards(session, settings, today, owner=owner, agency=agency, codes=codes)
+        if u.overdue
     ]

@@ -44,6 +44,8 @@ from market.core.config import Settings
 from market.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from market.core.i18n import N_
 from market.core.ids import next_public_id
+from market.halls import rules as halls_rules
+from market.halls import service as halls
 from market.inbox import service as inbox
 from market.log import store as log
 from market.notices import service as notices
@@ -52,6 +54,7 @@ from market.protocol import entry_types
 from market.selection import queries as selection_queries
 from market.selection import service as selection
 from market.selection.models import Award, AwardStatus, Selection
+from market.supervision import alerts
 
 CONTRACT_SEQUENCE = "contract_public_seq"
 MAX_NOTE = 2000
@@ -73,9 +76,19 @@ def may_record(notice: Notice, user: AppUser) -> bool:
     return notice.owner_id == user.id
 
 
-def may_decide_dispute(user: AppUser) -> bool:
-    """Only a supervisor decides a contract declined because its terms do not follow the award."""
-    return user.role == Role.supervisor
+def may_decide_dispute(user: AppUser, notice: Notice | None = None) -> bool:
+    """Only a supervisor decides a contract declined because its terms do not follow the
+    award, and only one whose jurisdiction reaches the contract's notice's hall (without a
+    notice: whether the user decides disputes at all)."""
+    return user.role == Role.supervisor and (
+        notice is None or halls_rules.reaches(user.jurisdiction, notice.hall)
+    )
+
+
+def require_may_decide_dispute(user: AppUser, notice: Notice) -> None:
+    if user.role != Role.supervisor:
+        raise Forbidden(N_("Only a supervisor decides a disputed contract."))
+    halls.require_reach(user, notice.hall)
 
 
 # -- recording, confirming, declining -------------------------------------------------------------------
@@ -364,15 +377,6 @@ async def decline_with_award(session: AsyncSession, award: Award) -> None:
 AWARD_DECLINED = selection.DeclineListener(check=check_award_declinable, declined=decline_with_award)
 
 
-async def _supervisors(session: AsyncSession) -> list[AppUser]:
-    stmt = (
-        sa.select(AppUser)
-        .where(col(AppUser.role) == Role.supervisor.value, col(AppUser.is_active).is_(True))
-        .order_by(col(AppUser.id))
-    )
-    return list((await session.execute(stmt)).scalars().all())
-
-
 async def _dispute(
     session: AsyncSession, *, notice: Notice, contract: Contract, agency: Agency, reason: str
 ) -> Contract:
@@ -395,7 +399,7 @@ async def _dispute(
     contract.status = ContractStatus.disputed.value
     contract.dispute_reason, contract.disputed_seq, contract.disputed_at = reason, entry.seq, utcnow()
     await session.flush()
-    for supervisor in await _supervisors(session):
+    for supervisor in await halls.supervisors_for(session, notice.hall):
         assert supervisor.id is not None
         await inbox.leave(
             session,
@@ -424,9 +428,8 @@ async def decide_dispute(
     reason. ``terms_wrong``: the contract is set aside, the award stands and the owner
     records matching terms. ``terms_fine``: the decline counts as any other, with the
     agency's reason (``award.declined``, the next alternate, the automatic rule)."""
-    if not may_decide_dispute(user):
-        raise Forbidden(N_("Only a supervisor decides a disputed contract."))
     notice = await _notice_locked_first(session, contract_id)
+    require_may_decide_dispute(user, notice)
     contract = await queries.get_contract(session, contract_id, lock=True)
     if contract.status != ContractStatus.disputed:
         raise Conflict(N_("This contract is not waiting for a supervisor's decision."))
@@ -693,6 +696,8 @@ async def read_deliverable(
     """The latest deliverable of a milestone: its owner, its agency, admins and supervisors only."""
     contract = await queries.get_contract(session, contract_id)
     v = await queries.view(session, contract)
+    if viewer is not None and viewer.role in (Role.admin, Role.supervisor):
+        halls.require_reach(viewer, v.notice.hall)
     if not v.may_see_deliverables(viewer):
         raise Forbidden(
             N_(
@@ -745,6 +750,15 @@ async def flag_overdue_milestones(session: AsyncSession, today: date) -> int:
             },
         )
         milestone.overdue_on = today
+        await alerts.alert(
+            session,
+            hall=notice.hall,
+            kind=alerts.MILESTONE_OVERDUE,
+            notice=notice,
+            contract_id=contract.public_id,
+            position=milestone.position,
+            due_on=milestone.due_on.isoformat(),
+        )
         flagged += 1
     await session.flush()
     return flagged

@@ -31,6 +31,7 @@ from market.core import money
 from market.core.clock import today_in_china
 from market.core.errors import DomainError, FieldError, NotFound
 from market.core.i18n import N_
+from market.halls import queries as halls_queries
 from market.notices import service as notices
 from market.notices.models import Notice, NoticeStatus
 from market.ratings import service as ratings
@@ -492,16 +493,19 @@ class ContractPages(Controller):
         done: str | None = None,
     ) -> Response[str]:
         today = today_in_china()
-        milestones = await queries.overdue_milestones(session)
+        # Only what the viewer's jurisdiction reaches (None: the province, no filter).
+        codes = await halls_queries.codes_under(session, viewer.jurisdiction) if viewer.jurisdiction else []
+        milestones = await queries.overdue_milestones(session, codes=codes)
         return render(
             request,
             "contracts/supervision.html",
             status_code=status_code,
-            disputes=await queries.pending_disputes(session),
+            disputes=await queries.pending_disputes(session, codes),
             may_decide=service.may_decide_dispute(viewer),
             form=form,
             message=SUPERVISION_DONE.get(done or ""),
-            unsigned=await queries.overdue_unsigned(session, request.app.state.settings, today),
+            unsigned=await queries.overdue_unsigned(session, request.app.state.settings, today, codes=codes),
+            hall_names=await halls_queries.hall_names(session),
             milestones=milestones,
             agencies_by_id={
                 a.id: a for a in await agency_queries.by_ids(session, [c.agency_id for _, c, _ in milestones])

@@ -171,6 +171,8 @@ class Settings:
     db_pool_overflow: int = 5
     db_read_pool_size: int = 5  # bare connections for the hot read paths (the public list)
     contract_days: int = 30  # a contract not signed this many days after the award is overdue
+    # An objection pending this many days after filing (or its last escalation) goes one hall up.
+    objection_escalation_days: int = 5
     declines_to_suspend: int = 2  # this many declines within decline_window_days suspend an agency
     decline_window_days: int = 365
     suspension_days: int = 182  # how long that automatic suspension lasts (about 6 months)
@@ -258,6 +260,7 @@ class Settings:
             db_pool_overflow=_int("MARKET_DB_POOL_OVERFLOW", 5, env),
             db_read_pool_size=_int("MARKET_DB_READ_POOL_SIZE", 5, env),
             contract_days=_int("MARKET_CONTRACT_DAYS", 30, env),
+            objection_escalation_days=_int("MARKET_OBJECTION_ESCALATION_DAYS", 5, env),
             declines_to_suspend=_int("MARKET_DECLINES_TO_SUSPEND", 2, env),
             decline_window_days=_int("MARKET_DECLINE_WINDOW_DAYS", 365, env),
             suspension_days=_int("MARKET_SUSPENSION_DAYS", 182, env),

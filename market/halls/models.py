@@ -35,3 +35,20 @@ class Jurisdiction(SQLModel, table=True):
         default="", sa_column=sa.Column(sa.String(40), nullable=False, server_default="")
     )
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
+
+
+class ParkCreate(SQLModel):
+    """A development park (开发园区) to add under a prefecture or county (POST /api/v1/halls):
+    its code is the parent's six digits and a suffix such as KF (market/halls/rules.py)."""
+
+    parent: str = Field(max_length=12)
+    code: str = Field(max_length=12)
+    name_zh: str = Field(max_length=100)
+    name_en: str = Field(max_length=160)
+    reason: str = Field(default="", max_length=500)
+
+
+class ContactUpdate(SQLModel):
+    """A hall's staff contact line (咨询电话); empty clears it."""
+
+    phone: str = Field(default="", max_length=40)

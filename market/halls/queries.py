@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from market.halls import rules
 from market.halls.models import Jurisdiction
+from market.notices.models import Notice
 
 
 async def all_halls(session: AsyncSession) -> list[Jurisdiction]:
@@ -31,3 +35,37 @@ async def codes_under(session: AsyncSession, scope: str) -> list[str] | None:
     if scope == rules.PROVINCE:
         return None
     return rules.under(scope, await hall_codes(session))
+
+
+def in_halls(column: Any, codes: list[str]) -> sa.ColumnElement[bool]:
+    """``column = ANY(:codes)``: one array parameter, so the statement stays the same
+    whatever the scope and an index on the hall column serves it."""
+    return column == sa.any_(sa.literal(codes, type_=ARRAY(sa.String)))
+
+
+async def hall_names(session: AsyncSession) -> dict[str, str]:
+    """Every hall's Chinese name by code, for lists that show each row's hall."""
+    rows = await session.execute(sa.select(col(Jurisdiction.code), col(Jurisdiction.name_zh)))
+    return {code: name for code, name in rows.all()}
+
+
+async def hall_notices(
+    session: AsyncSession, codes: list[str] | None, *, statuses: tuple[str, ...], limit: int
+) -> list[Notice]:
+    """The newest notices in ``statuses`` of the halls ``codes`` (None: every hall), for a
+    hall's page: ``hall = ANY(...)`` with the order of the index on (hall, id)."""
+    stmt = sa.select(Notice).where(col(Notice.status).in_(statuses))
+    if codes is not None:
+        stmt = stmt.where(in_halls(col(Notice.hall), codes))
+    stmt = stmt.order_by(col(Notice.id).desc()).limit(limit)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def top_halls(session: AsyncSession) -> list[Jurisdiction]:
+    """The province and its prefectures, in code order: the home page's list of halls."""
+    stmt = (
+        sa.select(Jurisdiction)
+        .where(col(Jurisdiction.kind).in_(("province", "prefecture")))
+        .order_by(col(Jurisdiction.code))
+    )
+    return list((await session.execute(stmt)).scalars())

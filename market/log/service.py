@@ -11,9 +11,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from market.accounts.models import AppUser, HasRole, Role
-from market.core.errors import Conflict, FieldError, InvalidInput, NotFound
+from market.accounts.models import AppUser, Role
+from market.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from market.core.i18n import N_
+from market.halls.rules import PROVINCE
 from market.log import store
 from market.log.models import LogCheckpoint, LogCosignature, LogCosigner
 from market.protocol import cosign
@@ -33,9 +34,13 @@ def no_checkpoint(size: int) -> NotFound:
     return missing
 
 
-def may_register_cosigner(who: HasRole | None) -> bool:
-    """Supervisors register the witnesses who co-sign the log's checkpoints."""
-    return who is not None and who.role == Role.supervisor
+OUTSIDE = N_("This is outside your jurisdiction.")
+
+
+def may_register_cosigner(who: AppUser | None) -> bool:
+    """Province-level supervisors register the witnesses who co-sign the log's
+    checkpoints: the log is the whole deployment's, not one hall's."""
+    return who is not None and who.role == Role.supervisor and who.jurisdiction == PROVINCE
 
 
 async def list_cosigners(session: AsyncSession) -> list[LogCosigner]:
@@ -45,6 +50,8 @@ async def list_cosigners(session: AsyncSession) -> list[LogCosigner]:
 async def register_cosigner(
     session: AsyncSession, *, user: AppUser, name: str, public_key: str, origin: str
 ) -> tuple[LogCosigner, bool]:
+    if not may_register_cosigner(user):
+        raise Forbidden(OUTSIDE)
     name = name.strip()
     try:
         cosign.check_name(name)

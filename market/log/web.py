@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import protocol
 from market.accounts.models import Role
-from market.accounts.session import load_viewer
+from market.accounts.session import load_viewer, optional_viewer
 from market.core.errors import DomainError, FieldError, NotFound
 from market.core.i18n import N_
 from market.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from market.log import present, queries, service, store
 from market.log.models import LogCheckpoint
-from market.security.auth import current_principal, requires_role
+from market.security.auth import requires_role
 from market.web.forms import FormErrors, clean, errors_beside_fields
 from market.web.templating import redirect, render, wants_partial
 
@@ -263,7 +263,7 @@ async def _witness_page(
     status_code: int = 200,
 ) -> Response[str]:
     cosigners = [present.cosigner_public(row) for row in await service.list_cosigners(session)]
-    principal = current_principal(request)
+    viewer = await optional_viewer(request, session)
     just_registered = next((c for c in cosigners if registered and c["key_id"] == registered), None)
     return render(
         request,
@@ -274,7 +274,7 @@ async def _witness_page(
         verifier_key=request.app.state.log_signer.verifier_key,
         cosigners=cosigners,
         just_registered=just_registered,
-        may_register=service.may_register_cosigner(principal),
+        may_register=service.may_register_cosigner(viewer),
         values=values or {},
         errors=errors or FormErrors(),
     )

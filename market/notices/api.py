@@ -15,7 +15,8 @@ from market.core.errors import NotFound
 from market.core.i18n import N_
 from market.core.pagination import check_limit
 from market.core.params import OptionalBigInt
-from market.notices import service
+from market.halls import service as halls_service
+from market.notices import orgs, service
 from market.notices.models import (
     CancelDecision,
     CancelInput,
@@ -23,6 +24,7 @@ from market.notices.models import (
     NoticeCreate,
     NoticeStatus,
     OrgCreate,
+    OrgHallChange,
     ProjectCreate,
 )
 from market.notices.present import notice_public, notice_public_row
@@ -41,7 +43,7 @@ class OwnerApi(Controller):
         data: JSONBody[OrgCreate],
         session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
-        org = await service.create_org(session, user=await load_viewer(request, session), data=data)
+        org = await orgs.create_org(session, user=await load_viewer(request, session), data=data)
         return {
             "id": org.public_id,
             "name": org.name,
@@ -55,7 +57,7 @@ class OwnerApi(Controller):
     async def org(
         self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
     ) -> dict[str, Any]:
-        org = await service.org_of(session, await load_viewer(request, session))
+        org = await orgs.org_of(session, await load_viewer(request, session))
         if org is None:
             raise NotFound(N_("Register your organisation first."))
         return {
@@ -74,7 +76,7 @@ class OwnerApi(Controller):
         data: JSONBody[ProjectCreate],
         session: NamedDependency[AsyncSession],
     ) -> dict[str, Any]:
-        project = await service.create_project(session, user=await load_viewer(request, session), data=data)
+        project = await orgs.create_project(session, user=await load_viewer(request, session), data=data)
         return {"id": project.public_id, "name": project.name, "code": project.code}
 
     @get("/projects", summary="The caller's organisation's projects")
@@ -83,8 +85,35 @@ class OwnerApi(Controller):
     ) -> list[dict[str, Any]]:
         return [
             {"id": p.public_id, "name": p.name, "code": p.code}
-            for p in await service.projects_of(session, await load_viewer(request, session))
+            for p in await orgs.projects_of(session, await load_viewer(request, session))
         ]
+
+
+class OwnerHallApi(Controller):
+    path = "/api/v1/owners"
+    tags = ["owners"]
+    guards = [requires_role(Role.admin)]
+
+    @post(
+        "/{org_id:str}/hall",
+        status_code=200,
+        summary="Move an owner organisation to another hall of its region (admins reaching both halls)",
+    )
+    async def change_hall(
+        self,
+        request: Request[Any, Any, Any],
+        org_id: FromPath[str],
+        data: JSONBody[OrgHallChange],
+        session: NamedDependency[AsyncSession],
+    ) -> dict[str, Any]:
+        org = await orgs.change_org_hall(
+            session,
+            actor=await load_viewer(request, session),
+            org_id=org_id,
+            hall=data.hall,
+            reason=data.reason,
+        )
+        return {"id": org.public_id, "name": org.name, "region": org.region, "hall": org.hall}
 
 
 class NoticeApi(Controller):
@@ -119,6 +148,7 @@ class NoticeApi(Controller):
         status: FromQuery[str | None] = None,
         budget_min: FromQuery[OptionalBigInt] = None,
         budget_max: FromQuery[OptionalBigInt] = None,
+        hall: FromQuery[str | None] = None,
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = 20,
     ) -> dict[str, Any]:
@@ -130,6 +160,7 @@ class NoticeApi(Controller):
             status=status,
             budget_min=budget_min,
             budget_max=budget_max,
+            hall_codes=await halls_service.hall_filter(reader, hall),
         )
         rows, next_cursor = await service.public_notices(
             reader, filters, cursor=cursor, limit=check_limit(limit)

@@ -1,5 +1,7 @@
 """Demo notices in every state a notice can be in before closing: drafts, open ones with
-sealed bids from eligible demo agencies, an amended one and a cancelled one."""
+sealed bids from eligible demo agencies, an amended one and a cancelled one; and open
+notices of an owner organisation in each of the demo's other halls (the province's own,
+two counties of 昆明市 and a development park)."""
 
 from __future__ import annotations
 
@@ -16,8 +18,16 @@ from market.agencies.models import Agency, AgencyStatus
 from market.bids import service as bids
 from market.bids.receipts import ReceiptSigner
 from market.core.config import Settings
-from market.notices import service
-from market.notices.models import Method, Notice, NoticeAmend, NoticeCreate, OrgCreate, ProjectCreate
+from market.notices import orgs, service
+from market.notices.models import (
+    Method,
+    Notice,
+    NoticeAmend,
+    NoticeCreate,
+    OrgCreate,
+    OwnerOrg,
+    ProjectCreate,
+)
 from market.notices.secrets import SecretSealer
 
 ORG = OrgCreate(name="昆明市生态环境局", credit_code="11530100MB0000000X", region="530100")
@@ -31,6 +41,53 @@ NOTICES = [
     ("晋宁区水库除险加固工程防洪评价", "FLOOD_CONTROL", 90_000, Method.lottery, 8, "cancelled"),
     ("官渡区学校新建项目施工图审查", "DRAWING_REVIEW", 120_000, Method.direct, 9, "draft"),
     ("西山区片区开发社会稳定风险评估", "SOCIAL_RISK", 80_000, Method.lottery, 12, "draft"),
+]
+
+
+# The other halls' owners: e-mail, organisation, region, hall, and two notices each
+# (title, category, budget in yuan, method, days to the deadline). The park's organisation
+# lies in 昆明市 and registers in the park's hall.
+HALL_OWNERS = [
+    (
+        "owner.530000@demo.market.cn",
+        "云南省交通运输厅",
+        "530000",
+        "530000",
+        [
+            ("云南省高速公路网规划环境影响评价", "EIA", 900_000, Method.lottery, 9),
+            ("省级干线公路养护工程造价咨询", "COST_CONSULTING", 300_000, Method.lowest_price, 7),
+        ],
+    ),
+    (
+        "owner.530102@demo.market.cn",
+        "昆明市五华区住房和城乡建设局",
+        "530102",
+        "530102",
+        [
+            ("五华区老旧小区改造项目社会稳定风险评估", "SOCIAL_RISK", 120_000, Method.lottery, 8),
+            ("五华区学校改扩建工程施工图审查", "DRAWING_REVIEW", 150_000, Method.lowest_price, 6),
+        ],
+    ),
+    (
+        "owner.530103@demo.market.cn",
+        "昆明市盘龙区水务局",
+        "530103",
+        "530103",
+        [
+            ("盘龙江河道整治工程防洪评价", "FLOOD_CONTROL", 180_000, Method.lottery, 10),
+            ("盘龙区供水管网改造工程地质灾害危险性评估", "GEOHAZARD", 110_000, Method.lowest_price, 7),
+        ],
+    ),
+    (
+        "owner.530100kf@demo.market.cn",
+        "昆明经济技术开发区管理委员会",
+        "530100",
+        "530100KF",
+        [
+            ("经开区标准厂房项目环境影响评价", "EIA", 260_000, Method.lottery, 9),
+            ("经开区危险化学品仓储项目安全评价", "SAFETY_ASSESSMENT", 220_000, Method.lowest_price, 8),
+        ],
+    ),
 ]
 
 
@@ -57,25 +114,15 @@ async def load_demo_notices(
     ).first():
         print(f"Demo notices: {len(NOTICES)}", file=out)
         return
-    org = await service.org_of(session, owner) or await service.create_org(
+    org = await orgs.org_of(session, owner) or await orgs.create_org(
         session,
         user=owner,
         data=OrgCreate(name=ORG.name, credit_code=_fix_credit_code(ORG.credit_code), region=ORG.region),
     )
-    project = await service.create_project(session, user=owner, data=PROJECT)
+    project = await orgs.create_project(session, user=owner, data=PROJECT)
     sealer = SecretSealer.from_data_dir(settings.data_dir)
     receipts = ReceiptSigner.from_data_dir(settings.data_dir)
-    approved = list(
-        (
-            await session.execute(
-                sa.select(Agency)
-                .where(col(Agency.status) == AgencyStatus.approved.value)
-                .order_by(col(Agency.id))
-            )
-        )
-        .scalars()
-        .all()
-    )
+    approved = await _approved(session)
     now = datetime.now(UTC)
     for i, (title, category, yuan, method, days, fate) in enumerate(NOTICES):
         data = NoticeCreate(
@@ -135,23 +182,111 @@ async def load_demo_notices(
                     sealer=sealer,
                 )
         if fate == "bids":
-            view = await service.view(session, notice)
-            bidders = 0
-            for agency in approved:
-                if bidders >= 4:
-                    break
-                if not await bids.eligibility(session, agency, view):
-                    continue
-                user = await session.get(AppUser, agency.owner_id)
-                assert user is not None
-                price = (yuan * 100) * (80 + 5 * bidders) // 100 if method == Method.lowest_price else None
-                await bids.place_bid(
-                    session,
-                    bidder=user.public_id,
-                    notice_id=notice.public_id,
-                    price_fen=price,
-                    receipts=receipts,
-                    sealer=sealer,
-                )
-                bidders += 1
+            await _bids(session, notice, approved, receipts=receipts, sealer=sealer, most=4)
     print(f"Demo notices: {len(NOTICES)}", file=out)
+
+
+async def _approved(session: AsyncSession) -> list[Agency]:
+    return list(
+        (
+            await session.execute(
+                sa.select(Agency)
+                .where(col(Agency.status) == AgencyStatus.approved.value)
+                .order_by(col(Agency.id))
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def _bids(
+    session: AsyncSession,
+    notice: Notice,
+    approved: list[Agency],
+    *,
+    receipts: ReceiptSigner,
+    sealer: SecretSealer,
+    most: int,
+) -> None:
+    """Sealed bids on an open notice from up to ``most`` eligible demo agencies."""
+    view = await service.view(session, notice)
+    bidders = 0
+    for agency in approved:
+        if bidders >= most:
+            break
+        if not await bids.eligibility(session, agency, view):
+            continue
+        user = await session.get(AppUser, agency.owner_id)
+        assert user is not None
+        price = (
+            notice.budget_fen * (80 + 5 * bidders) // 100 if notice.method == Method.lowest_price else None
+        )
+        await bids.place_bid(
+            session,
+            bidder=user.public_id,
+            notice_id=notice.public_id,
+            price_fen=price,
+            receipts=receipts,
+            sealer=sealer,
+        )
+        bidders += 1
+
+
+async def hall_org(
+    session: AsyncSession, *, owner: AppUser, name: str, region: str, hall: str, number: int
+) -> OwnerOrg:
+    """The organisation of one of the other halls' owners, registered once in its hall (its
+    region's own, or a park inside it)."""
+    return await orgs.org_of(session, owner) or await orgs.create_org(
+        session,
+        user=owner,
+        data=OrgCreate(
+            name=name,
+            credit_code=_fix_credit_code(f"11{region}MB{100 + number:06d}"),
+            region=region,
+            hall=hall,
+        ),
+    )
+
+
+async def load_demo_hall_notices(
+    session: AsyncSession, *, owners: list[AppUser], settings: Settings, out: TextIO
+) -> None:
+    """The notices of the other halls' owners (``owners`` in HALL_OWNERS' order, their
+    organisations already in their halls): each publishes two, the lottery one with bids."""
+    sealer = SecretSealer.from_data_dir(settings.data_dir)
+    receipts = ReceiptSigner.from_data_dir(settings.data_dir)
+    approved = await _approved(session)
+    now = datetime.now(UTC)
+    count = 0
+    for owner, (_, _, region, _, notices) in zip(owners, HALL_OWNERS, strict=True):
+        count += len(notices)
+        if (
+            await session.execute(sa.select(col(Notice.id)).where(col(Notice.owner_id) == owner.id).limit(1))
+        ).first():
+            continue
+        for i, (title, category, yuan, method, days) in enumerate(notices):
+            notice = await service.create_notice(
+                session,
+                user=owner,
+                data=NoticeCreate(
+                    title=title,
+                    description=f"{title}。服务期限以合同约定为准。",
+                    category=category,
+                    region=region,
+                    budget_fen=yuan * 100,
+                    method=method,
+                    winners=1,
+                    bid_deadline=(now + timedelta(days=days)).replace(
+                        hour=9, minute=0, second=0, microsecond=0
+                    ),
+                    service_days=60 + 30 * i,
+                ),
+            )
+            await service.publish(
+                session, user=owner, notice_id=notice.public_id, settings=settings, sealer=sealer
+            )
+            if method == Method.lottery:
+                await _bids(session, notice, approved, receipts=receipts, sealer=sealer, most=3)
+    print(f"Demo notices in the other halls: {count}", file=out)

@@ -275,8 +275,17 @@ class OrgCreate(SQLModel):
     credit_code: str = Field(min_length=1, max_length=40)
     region: str = Field(min_length=1, max_length=6)
     contact_phone: str = Field(default="", max_length=40)
+    # The hall it belongs to: its region's own (the default) or a development park inside it.
+    hall: str | None = Field(default=None, max_length=12)
 
     _names = field_validator("name")(text.validate_name)
+
+
+class OrgHallChange(SQLModel):
+    """Staff moving an organisation to another hall of its region (logged with the reason)."""
+
+    hall: str = Field(min_length=1, max_length=12)
+    reason: str = Field(min_length=1, max_length=500)
 
 
 class ProjectCreate(SQLModel):

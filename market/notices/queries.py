@@ -43,6 +43,7 @@ class NoticeFilters:
     budget_max: int | None = None
     title_like: str | None = None  # an ILIKE pattern, escaped
     public_id: str | None = None  # ...or exactly this notice id
+    halls: tuple[str, ...] | None = None  # a hall rolled up: the codes it reaches (None: all)
 
 
 def notice_list(filters: NoticeFilters, *, after: int | None, limit: int) -> tuple[str, list[Any]]:
@@ -61,6 +62,9 @@ def notice_list(filters: NoticeFilters, *, after: int | None, limit: int) -> tup
     if filters.region_prefix:
         # LIKE on a prefix of digits, which never hold a wildcard
         where.append(f"n.region LIKE {params(filters.region_prefix + '%')}")
+    if filters.halls is not None:
+        # one array parameter: the index on (hall, id) serves it
+        where.append(f"n.hall = ANY({params(list(filters.halls))}::text[])")
     if filters.budget_min is not None:
         where.append(f"n.budget_fen >= {params(filters.budget_min)}")
     if filters.budget_max is not None:
@@ -86,7 +90,9 @@ def notice_list(filters: NoticeFilters, *, after: int | None, limit: int) -> tup
 # owner sees still comes through the ORM (web.py).
 
 NOTICE_PAGE = f"""
-SELECT {NOTICE_LIST_COLUMNS}, n.owner_id,
+SELECT {NOTICE_LIST_COLUMNS}, n.owner_id, n.hall,
+       (SELECT j.name_zh FROM jurisdiction j WHERE j.code = n.hall) AS hall_name_zh,
+       (SELECT j.name_en FROM jurisdiction j WHERE j.code = n.hall) AS hall_name_en,
        (SELECT coalesce(json_agg(json_build_array(r.created_at, r.log_seq, r.reason, r.changes) ORDER BY r.id), '[]')
         FROM notice_revision r WHERE r.notice_id = n.id) AS revisions,
        (SELECT coalesce(json_agg(json_build_array(a.public_id, a.name) ORDER BY w.slot), '[]')

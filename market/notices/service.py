@@ -1,5 +1,6 @@
-"""Owner organisations, projects and notices (docs/protocol/msp.md step 1): drafts,
-publication, amendments and cancellation. Bids are ``market/bids/service.py``.
+"""Notices (docs/protocol/msp.md step 1): drafts, publication, amendments and
+cancellation. Owner organisations and projects: ``market/notices/orgs.py``; bids:
+``market/bids/service.py``.
 
 Sealing: before the deadline nothing here tells anyone whether, who or how many have bid;
 list and detail shapes carry no bid data at all.
@@ -24,14 +25,14 @@ from market.agencies import rules as agency_rules
 from market.agencies import service as agencies
 from market.agencies.models import Agency
 from market.bids.queries import open_bids
-from market.core.clock import today_in_china, utcnow
+from market.core.clock import utcnow
 from market.core.config import Settings
-from market.core.errors import Conflict, FieldError, Forbidden, NotFound
+from market.core.errors import Conflict, Forbidden, NotFound
 from market.core.i18n import N_
 from market.core.ids import PUBLIC_ID, next_public_id
 from market.core.pagination import decode_cursor, encode_cursor
 from market.core.sql import keyset_page, like_pattern
-from market.halls import rules as halls_rules
+from market.halls import service as halls
 from market.inbox import service as inbox
 from market.log import store as log
 from market.notices import queries, rules
@@ -46,108 +47,20 @@ from market.notices.models import (
     NoticeRevision,
     NoticeSecret,
     NoticeStatus,
-    OrgCreate,
     OwnerOrg,
     Project,
-    ProjectCreate,
 )
+from market.notices.orgs import org_of, require_owner_account
 from market.notices.secrets import SecretSealer
 from market.protocol import entry_types, tlock
 from market.reference import catalogue, regions
 
-ORG_SEQUENCE = "owner_org_public_seq"
-PROJECT_SEQUENCE = "project_public_seq"
 NOTICE_SEQUENCE = "notice_public_seq"
 
 
 async def db_now(session: AsyncSession) -> datetime:
     """The database's clock: one clock for every deadline, whichever server asks."""
     return (await session.execute(sa.select(sa.func.clock_timestamp()))).scalar_one()
-
-
-def _require_owner(user: AppUser) -> None:
-    if user.role != Role.owner:
-        raise Forbidden(N_("Only project owner accounts can do this."))
-
-
-# -- organisations and projects ---------------------------------------------------------------
-
-
-async def org_of(session: AsyncSession, user: AppUser) -> OwnerOrg | None:
-    return (
-        await session.execute(sa.select(OwnerOrg).where(col(OwnerOrg.created_by) == user.id))
-    ).scalar_one_or_none()
-
-
-async def create_org(session: AsyncSession, *, user: AppUser, data: OrgCreate) -> OwnerOrg:
-    _require_owner(user)
-    if await org_of(session, user) is not None:
-        raise Conflict(N_("This account already acts for an organisation."))
-    credit_code = agency_rules.check_credit_code(data.credit_code)
-    region = agency_rules.check_region(data.region)
-    agencies.check_publishable(data.name, "name")
-    if (
-        await session.execute(sa.select(col(OwnerOrg.id)).where(col(OwnerOrg.credit_code) == credit_code))
-    ).first():
-        raise Conflict(
-            N_("An organisation with this credit code is already registered."),
-            [FieldError("credit_code", N_("An organisation with this credit code is already registered."))],
-        )
-    assert user.id is not None
-    org = OwnerOrg(
-        public_id=await next_public_id(session, prefix="OW", sequence=ORG_SEQUENCE),
-        name=data.name.strip(),
-        credit_code=credit_code,
-        region=region,
-        hall=halls_rules.default_hall(region),
-        created_by=user.id,
-        contact_phone=data.contact_phone.strip(),
-    )
-    session.add(org)
-    await session.flush()
-    await log.append(
-        session,
-        type=entry_types.OWNER_REGISTERED,
-        fields={"owner_id": org.public_id, "name": org.name, "credit_code": credit_code, "region": region},
-    )
-    return org
-
-
-async def create_project(session: AsyncSession, *, user: AppUser, data: ProjectCreate) -> Project:
-    org = await org_of(session, user)
-    if org is None:
-        raise Conflict(N_("Register your organisation first."))
-    code = rules.check_project_code(data.code, today=today_in_china())
-    if (await session.execute(sa.select(col(Project.id)).where(col(Project.code) == code))).first():
-        raise Conflict(
-            N_("A project with this code is already registered."),
-            [FieldError("code", N_("A project with this code is already registered."))],
-        )
-    assert org.id is not None
-    project = Project(
-        public_id=await next_public_id(session, prefix="PJ", sequence=PROJECT_SEQUENCE),
-        org_id=org.id,
-        name=data.name.strip(),
-        code=code,
-    )
-    session.add(project)
-    await session.flush()
-    return project
-
-
-async def projects_of(session: AsyncSession, user: AppUser) -> list[Project]:
-    org = await org_of(session, user)
-    if org is None:
-        return []
-    return list(
-        (
-            await session.execute(
-                sa.select(Project).where(col(Project.org_id) == org.id).order_by(col(Project.id))
-            )
-        )
-        .scalars()
-        .all()
-    )
 
 
 # -- notices ----------------------------------------------------------------------------------
@@ -267,7 +180,7 @@ async def _project_for(
 
 async def create_notice(session: AsyncSession, *, user: AppUser, data: NoticeCreate) -> Notice:
     """A draft: private and editable until published."""
-    _require_owner(user)
+    require_owner_account(user)
     min_candidates = _check_notice_fields(data)
     now = await db_now(session)
     deadline = rules.check_deadline(data.bid_deadline, now=now, min_window=0)
@@ -397,12 +310,14 @@ async def publish(
     require_owner(notice, user)
     if notice.status != NoticeStatus.draft:
         raise Conflict(N_("This notice has already been published."))
-    # Every notice belongs to its owner's hall for life: no organisation, no hall.
-    org = await session.get(OwnerOrg, notice.org_id) if notice.org_id is not None else None
+    # Every notice belongs to its owner's hall for life: no organisation, no hall. A draft
+    # saved before the organisation was registered takes it now.
+    org = await session.get(OwnerOrg, notice.org_id) if notice.org_id else await org_of(session, user)
     if org is None:
         raise Conflict(
             N_("Register your organisation first: a notice is published in its organisation's hall.")
         )
+    notice.org_id = org.id
     notice.hall = org.hall
     # Checked again: the agency may have been approved, or linked, since the draft.
     await _check_direct_agency(session, notice.direct_agency_id, notice.org_id)
@@ -590,15 +505,16 @@ async def request_cancellation(
     notice.cancel_requested_seq = entry.seq
     notice.cancel_requested_at = now
     notice.updated_at = utcnow()
-    supervisors = await session.execute(
-        sa.select(col(AppUser.id)).where(
-            col(AppUser.role) == Role.supervisor.value, col(AppUser.is_active).is_(True)
-        )
-    )
-    for (user_id,) in supervisors:
+    for user_id in [u.id for u in await halls.supervisors_for(session, notice.hall) if u.id]:
         await inbox.leave(session, user_id=user_id, notice=notice, kind="cancel_requested", reason=reason)
     await session.flush()
     return notice
+
+
+def require_may_decide_cancellation(notice: Notice, user: AppUser) -> None:
+    if user.role != Role.supervisor:
+        raise Forbidden(N_("Only a supervisor decides a cancellation."))
+    halls.require_reach(user, notice.hall)
 
 
 async def decide_cancellation(
@@ -607,9 +523,8 @@ async def decide_cancellation(
     """A supervisor's consent to, or refusal of, the owner's pending cancellation. Both are
     logged with the supervisor and the request they answer; a consent cancels the notice
     with the owner's published reason (notice.cancelled, as MSP/2 section 2 step 9 says)."""
-    if user.role != Role.supervisor:
-        raise Forbidden(N_("Only a supervisor decides a cancellation."))
     notice = await get_notice(session, notice_id, lock="update")
+    require_may_decide_cancellation(notice, user)
     if notice.status != NoticeStatus.open or notice.cancel_requested_seq is None:
         raise Conflict(N_("No cancellation of this notice is waiting for a decision."))
     if await db_now(session) >= notice.bid_deadline:
@@ -696,6 +611,7 @@ def check_filters(
     budget_min: int | None = None,
     budget_max: int | None = None,
     drafts: bool = False,
+    hall_codes: list[str] | None = None,
 ) -> queries.NoticeFilters:
     """A list's filters checked (422 on one that cannot apply) and made plain (pure)."""
     if status and (
@@ -721,6 +637,7 @@ def check_filters(
         budget_max=budget_max,
         title_like=title_like,
         public_id=public_id,
+        halls=tuple(hall_codes) if hall_codes is not None else None,
     )
 
 

@@ -24,6 +24,7 @@ from market.core.errors import FieldError, InvalidInput, NotFound
 from market.core.i18n import N_, gettext_for
 from market.core.money import format_fen, parse_yuan
 from market.core.pagination import check_limit
+from market.halls import service as halls_service
 from market.notices import service
 from market.notices.detail import notice_page, render_notice
 from market.notices.forms import known
@@ -117,6 +118,7 @@ class NoticePages(Controller):
         status: FromQuery[str | None] = None,
         budget_min: FromQuery[str | None] = None,
         budget_max: FromQuery[str | None] = None,
+        hall: FromQuery[str | None] = None,
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = LIST_LIMIT,
     ) -> Response[str]:
@@ -131,6 +133,7 @@ class NoticePages(Controller):
                 "status": status,
                 "budget_min": budget_min,
                 "budget_max": budget_max,
+                "hall": hall,
             }.items()
         }
         errors = FormErrors()
@@ -155,6 +158,11 @@ class NoticePages(Controller):
                     amounts[key] = parse_yuan(filters[key], key)
                 except InvalidInput as exc:
                     place_errors(errors, exc.errors, known((key,)))
+        hall_scope = None
+        try:
+            hall_scope = await halls_service.hall_scope(reader, filters["hall"])
+        except InvalidInput as exc:
+            place_errors(errors, exc.errors, known(("hall",)))
         applied = {k: (None if k in errors or not v else v) for k, v in filters.items()}
         checked = service.check_filters(
             q=applied["q"],
@@ -164,6 +172,7 @@ class NoticePages(Controller):
             status=applied["status"],
             budget_min=amounts["budget_min"],
             budget_max=amounts["budget_max"],
+            hall_codes=hall_scope.codes if hall_scope is not None else None,
         )
         rows, next_cursor = await service.public_notices(reader, checked, cursor=cursor, limit=limit)
         labels = list_labels(request_locale(request))
@@ -179,6 +188,7 @@ class NoticePages(Controller):
             "filters": filters,
             "errors": errors,
             "filtered": any(filters.values()),
+            "hall_scope": hall_scope,
             "more_url": "/notices?" + urlencode({**kept, "cursor": next_cursor}) if next_cursor else None,
             "continued": cursor is not None,
             "first_url": "/notices" + ("?" + urlencode(kept) if kept else ""),

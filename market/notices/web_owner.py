@@ -20,8 +20,10 @@ from market.contracts import queries as contracts
 from market.core.clock import today_in_china
 from market.core.errors import DomainError, FieldError, validation_errors
 from market.core.i18n import N_
+from market.halls import queries as hall_queries
+from market.halls.models import Jurisdiction
 from market.inbox import service as inbox
-from market.notices import service
+from market.notices import orgs, service
 from market.notices.detail import action_page, notice_page
 from market.notices.forms import (
     AMEND_FIELDS,
@@ -51,6 +53,22 @@ OWNER_DONE = {
 }
 
 
+def _hall_options(halls: dict[str, Jurisdiction], locale: str) -> list[tuple[str, str]]:
+    """The organisation form's development parks, each with its parent's name, offered
+    after the region's own hall (the default, an empty value); the server checks that a
+    park chosen lies inside the region chosen."""
+
+    def name(h: Jurisdiction) -> str:
+        return h.name_zh if locale == "zh_Hans" else h.name_en
+
+    options = []
+    for h in halls.values():
+        if h.kind == "park":
+            parent = halls.get(h.parent or "")
+            options.append((h.code, f"{name(h)} ({name(parent)})" if parent else name(h)))
+    return options
+
+
 class OwnerNoticePages(Controller):
     include_in_schema = False
 
@@ -65,7 +83,8 @@ class OwnerNoticePages(Controller):
         org_form: dict[str, Any] | None = None,
         project_form: dict[str, Any] | None = None,
     ) -> Response[str]:
-        org = await service.org_of(session, user)
+        org = await orgs.org_of(session, user)
+        halls = {h.code: h for h in await hall_queries.all_halls(session)}
         by_status: dict[str, list[Notice]] = {}
         for status in NoticeStatus:
             notices, _ = await service.list_notices(session, owner=user, status=status.value, limit=100)
@@ -87,7 +106,7 @@ class OwnerNoticePages(Controller):
             "notices/owner.html",
             status_code=status_code,
             org=org,
-            projects=await service.projects_of(session, user),
+            projects=await orgs.projects_of(session, user),
             by_status=by_status,
             to_close=to_close,
             to_answer=to_answer,
@@ -102,6 +121,8 @@ class OwnerNoticePages(Controller):
             org_form=org_form or {"values": {"region": PROVINCE}, "errors": FormErrors()},
             project_form=project_form or {"values": {}, "errors": FormErrors()},
             region_groups=region_groups(Names(request_locale(request)), counties=True),
+            org_hall=halls.get(org.hall) if org else None,
+            hall_options=_hall_options(halls, request_locale(request)),
         )
 
     @get("/owner", guards=[requires_role(Role.owner)])
@@ -121,14 +142,14 @@ class OwnerNoticePages(Controller):
         raw = await request.form()
         values = {
             name: str(raw.get(name) or "").strip()
-            for name in ("name", "credit_code", "region", "contact_phone")
+            for name in ("name", "credit_code", "region", "contact_phone", "hall")
         }
         values["credit_code"] = values["credit_code"].upper()
         errors, status = FormErrors(), 422
         try:
             data = OrgCreate.model_validate(values)
             async with session.begin_nested():
-                await service.create_org(session, user=user, data=data)
+                await orgs.create_org(session, user=user, data=data)
         except ValidationError as exc:
             place_errors(errors, validation_errors(exc), known(values))
         except DomainError as exc:
@@ -150,7 +171,7 @@ class OwnerNoticePages(Controller):
         try:
             data = ProjectCreate.model_validate(values)
             async with session.begin_nested():
-                await service.create_project(session, user=user, data=data)
+                await orgs.create_project(session, user=user, data=data)
         except ValidationError as exc:
             place_errors(errors, validation_errors(exc), known(values))
         except DomainError as exc:
@@ -178,8 +199,8 @@ class OwnerNoticePages(Controller):
             status_code=status_code,
             form=form,
             notice=notice,
-            projects=await service.projects_of(session, user),
-            has_org=await service.org_of(session, user) is not None,
+            projects=await orgs.projects_of(session, user),
+            has_org=await orgs.org_of(session, user) is not None,
             scope_options=scope_options(names),
             action=f"/owner/notices/{notice.public_id}/edit" if notice else "/owner/notices",
         )
@@ -297,8 +318,14 @@ class OwnerNoticePages(Controller):
         session: NamedDependency[AsyncSession],
         notice_id: FromPath[str],
     ) -> Response[Any]:
-        _, notice = await self._own_notice(request, session, notice_id)
-        return await action_page(request, session, notice, "notices/publish.html")
+        user, notice = await self._own_notice(request, session, notice_id)
+        return await action_page(
+            request,
+            session,
+            notice,
+            "notices/publish.html",
+            has_org=await orgs.org_of(session, user) is not None,
+        )
 
     @post("/owner/notices/{notice_id:str}/publish", guards=[requires_role(Role.owner)])
     async def publish(
@@ -321,7 +348,13 @@ class OwnerNoticePages(Controller):
         except DomainError as exc:
             await session.refresh(notice)
             return await action_page(
-                request, session, notice, "notices/publish.html", status_code=exc.status, problem=exc
+                request,
+                session,
+                notice,
+                "notices/publish.html",
+                status_code=exc.status,
+                problem=exc,
+                has_org=await orgs.org_of(session, user) is not None,
             )
         return redirect(f"/notices/{notice.public_id}?done=published")
 

@@ -32,7 +32,9 @@ class StaffNoticePages(Controller):
         session: NamedDependency[AsyncSession],
         notice_id: FromPath[str],
     ) -> Response[Any]:
-        notice = await service.visible_notice(session, notice_id, await load_viewer(request, session))
+        user = await load_viewer(request, session)
+        notice = await service.visible_notice(session, notice_id, user)
+        service.require_may_decide_cancellation(notice, user)
         return await action_page(
             request, session, notice, "notices/cancellation.html", values={"reason": ""}, errors=FormErrors()
         )
@@ -46,6 +48,7 @@ class StaffNoticePages(Controller):
     ) -> Response[Any]:
         user = await load_viewer(request, session)
         notice = await service.visible_notice(session, notice_id, user)
+        service.require_may_decide_cancellation(notice, user)
         form = await request.form()
         decision = str(form.get("decision") or "")
         values = {"reason": str(form.get("reason") or "").strip()}

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from market.halls import queries as halls_queries
 from market.notices.models import Notice
 from market.selection.models import PENDING_OBJECTIONS, Objection
 
@@ -22,8 +23,12 @@ async def objections(session: AsyncSession, notice: Notice) -> list[Objection]:
     )
 
 
-async def pending_objections(session: AsyncSession, *, limit: int = 100) -> list[tuple[Objection, Notice]]:
-    """For supervisors: objections waiting for a decision, oldest first."""
+async def pending_objections(
+    session: AsyncSession, *, limit: int = 100, codes: list[str] | None = None
+) -> list[tuple[Objection, Notice]]:
+    """For supervisors: objections waiting for a decision, oldest first; with ``codes``
+    (``halls.queries.codes_under``), only those whose current hall is one of them: the
+    objections the viewer may decide."""
     stmt = (
         sa.select(Objection, Notice)
         .join(Notice, col(Notice.id) == Objection.notice_id)
@@ -31,4 +36,6 @@ async def pending_objections(session: AsyncSession, *, limit: int = 100) -> list
         .order_by(col(Objection.id))
         .limit(limit)
     )
+    if codes is not None:
+        stmt = stmt.where(halls_queries.in_halls(col(Objection.hall), codes))
     return [(o, n) for o, n in (await session.execute(stmt)).all()]

@@ -9,7 +9,9 @@ with the selection's models (one aggregate with the award it holds back).
 
 from __future__ import annotations
 
+import json
 import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,8 +26,12 @@ from market.core.config import Settings
 from market.core.errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound
 from market.core.i18n import N_
 from market.core.ids import next_public_id
+from market.halls import queries as halls_queries
+from market.halls import rules
+from market.halls import service as halls
 from market.inbox import service as inbox
 from market.log import store as log
+from market.log.models import LogEntry
 from market.notices import service as notices
 from market.notices.models import Notice, NoticeStatus
 from market.protocol import entry_types
@@ -39,6 +45,7 @@ from market.selection.models import (
     ObjectionStatus,
     Selection,
 )
+from market.supervision import alerts
 
 OBJECTION_SEQUENCE = "objection_public_seq"
 
@@ -48,9 +55,16 @@ def may_answer_objections(notice: Notice, user: AppUser | None) -> bool:
     return user is not None and notice.owner_id == user.id
 
 
-def may_decide_objections(user: AppUser | None) -> bool:
-    """A supervisor decides objections."""
-    return user is not None and user.role == Role.supervisor
+def may_decide_objections(user: AppUser | None, objection: Objection | None = None) -> bool:
+    """A supervisor whose jurisdiction reaches the objection's current hall decides it
+    (without an objection: whether the user decides objections at all). The hall is the
+    notice's at filing and one level up at each escalation, so a county's supervisors lose
+    an objection once it has gone to the prefecture (docs/selection.md)."""
+    return (
+        user is not None
+        and user.role == Role.supervisor
+        and (objection is None or rules.reaches(user.jurisdiction, objection.hall))
+    )
 
 
 def may_see_objector(user: AppUser | None) -> bool:
@@ -221,6 +235,14 @@ async def file_objection(
             )
         ) from None
     await selection_service.tell_owner(session, notice, "objection_filed", objection_id=public_id)
+    # The supervisors of the hall that decides it (or of the nearest hall above with any).
+    await alerts.alert(
+        session,
+        hall=objection.hall or rules.PROVINCE,
+        kind=alerts.OBJECTION_FILED,
+        notice=notice,
+        objection_id=public_id,
+    )
     await selection_service.notify(session, notice)
     return objection
 
@@ -277,6 +299,8 @@ async def decide_objection(
         raise Forbidden(N_("Only a supervisor decides objections."))
     notice = await notices.get_notice(session, notice_id, lock="update")
     objection = await get_objection(session, notice, objection_id)
+    # The hall as it is now (the row is locked: an escalation cannot slip in between).
+    halls.require_reach(user, objection.hall)
     if objection.status not in PENDING_OBJECTIONS:
         raise Conflict(N_("This objection has already been decided."))
     if decision not in (ObjectionStatus.upheld, ObjectionStatus.rejected):
@@ -338,3 +362,97 @@ async def decide_objection(
     )
     await selection_service.notify(session, notice)
     return objection
+
+
+# -- escalation --------------------------------------------------------------------------------------
+
+
+def _escalation_due(days: int, at: datetime) -> sa.ColumnElement[bool]:
+    """Pending, below the province, and undecided ``days`` days after filing or after its
+    last escalation."""
+    return sa.and_(
+        col(Objection.status).in_(PENDING_OBJECTIONS),
+        col(Objection.hall).is_not(None),
+        col(Objection.hall) != rules.PROVINCE,
+        sa.func.coalesce(col(Objection.escalated_at), col(Objection.filed_at)) <= at - timedelta(days=days),
+    )
+
+
+async def claim_due_escalation(session: AsyncSession, *, days: int, at: datetime) -> Objection | None:
+    """One objection due to go one hall up at ``at``, locked (``SKIP LOCKED``: several
+    server processes may look at once, and a row being decided is left to its decision)."""
+    stmt = (
+        sa.select(Objection)
+        .where(_escalation_due(days, at))
+        .order_by(col(Objection.id))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def escalate(session: AsyncSession, objection: Objection, *, at: datetime) -> str:
+    """Move a pending objection to the hall above its current one (``objection.escalated``),
+    and tell the notice's owner, the objector and the new hall's supervisors. Returns the
+    new hall."""
+    assert objection.hall is not None
+    up = rules.parent_of(objection.hall)
+    if up is None:
+        raise Conflict(N_("An objection at the province goes no further."))
+    notice = await session.get(Notice, objection.notice_id)
+    assert notice is not None
+    from_hall = objection.hall
+    await log.append(
+        session,
+        version=notice.protocol,
+        type=entry_types.OBJECTION_ESCALATED,
+        fields={
+            "notice_id": notice.public_id,
+            "objection_id": objection.public_id,
+            "from": from_hall,
+            "to": up,
+        },
+    )
+    objection.hall, objection.escalated_at = up, at
+    await session.flush()
+    names = await halls_queries.hall_names(session)
+    params = {
+        "objection_id": objection.public_id,
+        "from_hall": names.get(from_hall, from_hall),
+        "to_hall": names.get(up, up),
+    }
+    for user_id in dict.fromkeys((notice.owner_id, objection.filed_by)):
+        await inbox.leave(session, user_id=user_id, notice=notice, kind="objection_escalated", **params)
+    await alerts.alert(session, hall=up, kind=alerts.OBJECTION_ESCALATED, notice=notice, **params)
+    await selection_service.notify(session, notice)
+    return up
+
+
+async def escalate_one(session: AsyncSession, *, days: int, at: datetime | None = None) -> str | None:
+    """Escalate the next objection due (by the database's clock unless ``at`` is given);
+    its public id, or None when none is due. One per transaction: the caller commits."""
+    when = at if at is not None else await notices.db_now(session)
+    objection = await claim_due_escalation(session, days=days, at=when)
+    if objection is None:
+        return None
+    await escalate(session, objection, at=when)
+    return objection.public_id
+
+
+async def escalation_history(session: AsyncSession, notice: Notice) -> dict[str, list[dict[str, Any]]]:
+    """Objection id -> its ``objection.escalated`` entries (seq, at, from, to), oldest first,
+    as supervisors see them beside the objection."""
+    stmt = (
+        sa.select(col(LogEntry.seq), col(LogEntry.entry))
+        .where(
+            col(LogEntry.notice_id) == notice.public_id, col(LogEntry.type) == entry_types.OBJECTION_ESCALATED
+        )
+        .order_by(col(LogEntry.seq))
+    )
+    out: dict[str, list[dict[str, Any]]] = {}
+    for seq, raw in (await session.execute(stmt)).all():
+        e = json.loads(raw)
+        out.setdefault(str(e.get("objection_id")), []).append(
+            {"seq": seq, "at": protocol.parse_ts(str(e.get("ts"))), "from": e.get("from"), "to": e.get("to")}
+        )
+    return out

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromQuery
+from litestar.params import FromQuery, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.core.clock import utcnow
@@ -43,6 +43,11 @@ def parse_since(since: str | None) -> datetime | None:
     return value
 
 
+def publisher(hall: mapping.Hall | None, *, base_url: str) -> str | dict[str, str]:
+    """The package's publisher: the hall when it holds one hall's processes, else the platform."""
+    return PUBLISHER if hall is None else mapping.hall_publisher(hall, base_url=base_url)
+
+
 def _json(body: dict[str, Any]) -> Response[dict[str, Any]]:
     """The package as JSON; typed as the object it is, so the OpenAPI schema says so."""
     return Response(content=body, media_type="application/json")
@@ -63,23 +68,51 @@ class OcdsApi(Controller):
         since: FromQuery[str | None] = None,
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = 20,
+        hall: Annotated[
+            str | None,
+            Parameter(
+                description="A hall's code: only the notices published in it and in the halls below it; "
+                "the package's publisher is then the hall. Absent: every notice, published by the platform."
+            ),
+        ] = None,
     ) -> Response[dict[str, Any]]:
         after = decode_cursor(cursor)
         limit = check_limit(limit)
         moment = parse_since(since)
+        scope = await service.hall_scope(session, hall)
         base = base_url(request)
         settings = request.app.state.settings
         releases, last = await service.releases(
-            session, prefix=settings.ocds_prefix, base_url=base, since=moment, after=after, limit=limit
+            session,
+            prefix=settings.ocds_prefix,
+            base_url=base,
+            since=moment,
+            after=after,
+            limit=limit,
+            halls=scope[1] if scope is not None else None,
         )
-        query = {k: v for k, v in {"since": since, "cursor": cursor, "limit": str(limit)}.items() if v}
+        query = {
+            k: v
+            for k, v in {
+                "hall": scope[0].code if scope is not None else None,
+                "since": since,
+                "cursor": cursor,
+                "limit": str(limit),
+            }.items()
+            if v
+        }
         uri = f"{base}/api/v1/ocds/releases?{urlencode(query)}"
         next_url = None
         if last is not None:
             next_url = f"{base}/api/v1/ocds/releases?{urlencode({**query, 'cursor': encode_cursor(last)})}"
         return _json(
             mapping.package(
-                releases, uri=uri, published=utcnow(), publisher=PUBLISHER, base_url=base, next_url=next_url
+                releases,
+                uri=uri,
+                published=utcnow(),
+                publisher=publisher(scope[0] if scope is not None else None, base_url=base),
+                base_url=base,
+                next_url=next_url,
             )
         )
 

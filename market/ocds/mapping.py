@@ -26,6 +26,11 @@ LANGUAGE = "zh"
 # org-id.guide's code for China's national enterprise register (now SAMR); since 2015 the
 # identifiers it issues are the 18-character unified social credit codes (统一社会信用代码).
 IDENTIFIER_SCHEME = "CN-SAIC"
+# A hall (交易大厅) as an organisation: its code (GB/T 2260 for the province, prefectures and
+# counties; the parent's code and a suffix for a development park) in a scheme of our own,
+# since org-id.guide lists no register of them (docs/ocds.md).
+HALL_SCHEME = "X-MARKET-HALL"
+HALL_PARTY_PREFIX = "HALL-"
 CATEGORY_SCHEME = "x_market_category"
 EXTENSION_PATH = "/ocds/extension.json"
 
@@ -90,6 +95,15 @@ class Org:
 
 
 @dataclass(frozen=True)
+class Hall:
+    """The hall (交易大厅) a notice was published in: the procuring entity of its process."""
+
+    code: str
+    name_zh: str
+    name_en: str = ""
+
+
+@dataclass(frozen=True)
 class Event:
     seq: int
     type: str
@@ -119,6 +133,7 @@ class Process:
     contracts: Sequence[ContractRows] = ()
     revisions: Sequence[Any] = ()  # NoticeRevision rows
     holders: Sequence[str] = ()
+    hall: Hall | None = None  # the notice's hall for life (None: none recorded)
 
 
 # -- values --------------------------------------------------------------------------------------
@@ -159,6 +174,34 @@ def award_id(notice_id: str, award: Any) -> str:
 
 def org_ref(org: Org) -> dict[str, str]:
     return {"id": org.id, "name": org.name}
+
+
+def hall_name(hall: Hall) -> str:
+    """The hall as an organisation: its supermarket (中介超市) of public resource trading."""
+    return f"{hall.name_zh}公共资源交易中介超市"
+
+
+def hall_ref(hall: Hall) -> dict[str, str]:
+    return {"id": HALL_PARTY_PREFIX + hall.code, "name": hall_name(hall)}
+
+
+def hall_party(hall: Hall) -> dict[str, Any]:
+    return {
+        **hall_ref(hall),
+        "identifier": {"scheme": HALL_SCHEME, "id": hall.code, "legalName": hall_name(hall)},
+        "address": {"countryName": "中国", "region": hall.name_zh},
+        "roles": ["procuringEntity"],
+    }
+
+
+def hall_publisher(hall: Hall, *, base_url: str) -> dict[str, str]:
+    """A package's publisher when it holds one hall's processes (rolled up): the hall."""
+    return {
+        "name": hall_name(hall),
+        "scheme": HALL_SCHEME,
+        "uid": hall.code,
+        "uri": f"{base_url}/halls/{hall.code}",
+    }
 
 
 def party(org: Org, roles: list[str]) -> dict[str, Any]:
@@ -304,7 +347,10 @@ def _tender(p: Process) -> dict[str, Any]:
         tender["eligibilityCriteria"] = f"资质等级 (qualification level): {n.required_level}"
     if n.service_days:
         tender["contractPeriod"] = {"durationInDays": n.service_days}
-    if p.buyer is not None:
+    # The buyer pays; the hall the notice was published in manages the procurement.
+    if p.hall is not None:
+        tender["procuringEntity"] = hall_ref(p.hall)
+    elif p.buyer is not None:
         tender["procuringEntity"] = org_ref(p.buyer)
     if p.revisions:
         tender["amendments"] = [
@@ -438,7 +484,11 @@ def _parties(p: Process, *, with_bidders: bool, with_suppliers: bool) -> list[di
                 got.insert(0, "supplier")
             if "tenderer" not in got:
                 got.append("tenderer")
-    out = [party(p.buyer, ["buyer", "procuringEntity"])] if p.buyer is not None else []
+    out = []
+    if p.buyer is not None:
+        out.append(party(p.buyer, ["buyer"] if p.hall is not None else ["buyer", "procuringEntity"]))
+    if p.hall is not None:
+        out.append(hall_party(p.hall))
     out += [party(p.agencies[a], r) for a, r in roles.items() if a in p.agencies]
     return out
 
@@ -521,7 +571,7 @@ def package(
     *,
     uri: str,
     published: datetime,
-    publisher: str,
+    publisher: str | dict[str, str],
     base_url: str,
     next_url: str | None = None,
 ) -> dict[str, Any]:
@@ -532,7 +582,7 @@ def package(
         "version": VERSION,
         "extensions": [f"{base_url}{EXTENSION_PATH}"],
         "publishedDate": rfc3339(published),
-        "publisher": {"name": publisher},
+        "publisher": {"name": publisher} if isinstance(publisher, str) else publisher,
         "publicationPolicy": f"{base_url}/data",
         "releases": releases,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -13,8 +14,12 @@ from sqlmodel import col, select
 
 from market.agencies.models import Agency
 from market.contracts.models import Contract, Milestone
+from market.core.errors import FieldError, InvalidInput
+from market.core.i18n import N_
 from market.core.money import yuan_decimal
 from market.core.spreadsheet import to_csv
+from market.halls import queries as hall_queries
+from market.halls.models import Jurisdiction
 from market.log.models import LogEntry
 from market.notices.models import Notice, NoticeRevision, OwnerOrg
 from market.ocds import mapping
@@ -23,6 +28,7 @@ from market.reference.models import Region, ServiceCategory
 from market.selection.models import Award, Selection
 
 PUBLISHED = ("open", "closed", "selected", "awarded", "failed", "cancelled")
+HALL_CODE = re.compile(r"[0-9]{6}[0-9A-Z]{0,6}")  # the shape of a hall's code, checked before SQL
 BID_ENTRY_TYPES = (entry_types.BID_ACCEPTED, entry_types.BID_WITHDRAWN, entry_types.BID_SEALED)
 
 
@@ -49,17 +55,41 @@ async def first_seq_since(session: AsyncSession, since: datetime) -> int | None:
     return lo if lo <= size else None
 
 
+async def hall_scope(session: AsyncSession, code: str | None) -> tuple[mapping.Hall, list[str] | None] | None:
+    """The ``hall`` parameter of the OCDS list and export, checked: None when not given;
+    else the hall and the codes it reaches (None for the province: every notice). An
+    unknown code is refused beside the parameter (422)."""
+    code = (code or "").strip()
+    if not code:
+        return None
+    hall = await hall_queries.get_hall(session, code) if HALL_CODE.fullmatch(code) else None
+    if hall is None:
+        raise InvalidInput(
+            N_("Unknown hall."), [FieldError("hall", N_("Unknown hall: {code}."), {"code": code})]
+        )
+    return mapping.Hall(hall.code, hall.name_zh, hall.name_en), await hall_queries.codes_under(
+        session, hall.code
+    )
+
+
 async def notice_page(
-    session: AsyncSession, *, since: datetime | None, after: int | None, limit: int
+    session: AsyncSession,
+    *,
+    since: datetime | None,
+    after: int | None,
+    limit: int,
+    halls: list[str] | None = None,
 ) -> tuple[list[Notice], bool]:
     """Published notices in id order after ``after``, each with a log entry other than a
-    bid's at or after ``since``; and whether more remain."""
+    bid's at or after ``since`` (and in one of ``halls``, when given); and whether more remain."""
     stmt = (
         select(Notice)
         .where(col(Notice.status).in_(PUBLISHED), col(Notice.published_at).is_not(None))
         .order_by(col(Notice.id))
         .limit(limit + 1)
     )
+    if halls is not None:
+        stmt = stmt.where(hall_queries.in_halls(col(Notice.hall), halls))
     if after is not None:
         stmt = stmt.where(col(Notice.id) > after)
     if since is not None:
@@ -113,6 +143,19 @@ async def processes(session: AsyncSession, notices: Sequence[Notice]) -> list[ma
             .all()
         }
         if org_ids
+        else {}
+    )
+    hall_codes = {n.hall for n in notices if n.hall is not None}
+    halls = (
+        {
+            h.code: mapping.Hall(h.code, h.name_zh, h.name_en)
+            for h in (
+                await session.execute(select(Jurisdiction).where(col(Jurisdiction.code).in_(hall_codes)))
+            )
+            .scalars()
+            .all()
+        }
+        if hall_codes
         else {}
     )
     selections = {
@@ -184,6 +227,7 @@ async def processes(session: AsyncSession, notices: Sequence[Notice]) -> list[ma
                 notice=n,
                 category_name=categories.get(n.category, n.category),
                 buyer=orgs.get(n.org_id) if n.org_id is not None else None,
+                hall=halls.get(n.hall) if n.hall is not None else None,
                 events=events.get(n.public_id, []),
                 selection=selections.get(n.id),
                 awards=mine,
@@ -215,10 +259,12 @@ async def releases(
     since: datetime | None,
     after: int | None,
     limit: int,
+    halls: list[str] | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
     """One page of releases (of ``limit`` processes) dated at or after ``since``, and the
-    notice id the next page starts after (None at the end)."""
-    notices, more = await notice_page(session, since=since, after=after, limit=limit)
+    notice id the next page starts after (None at the end); ``halls``: only these halls'
+    notices (a hall rolled up), None: all."""
+    notices, more = await notice_page(session, since=since, after=after, limit=limit, halls=halls)
     out: list[dict[str, Any]] = []
     for p in await processes(session, notices):
         out += [
@@ -230,14 +276,19 @@ async def releases(
 
 
 async def all_releases(
-    session: AsyncSession, *, prefix: str, base_url: str, since: datetime | None = None
+    session: AsyncSession,
+    *,
+    prefix: str,
+    base_url: str,
+    since: datetime | None = None,
+    halls: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every release, for the export."""
+    """Every release (of ``halls``' notices, when given), for the export."""
     out: list[dict[str, Any]] = []
     after: int | None = None
     while True:
         page, after = await releases(
-            session, prefix=prefix, base_url=base_url, since=since, after=after, limit=200
+            session, prefix=prefix, base_url=base_url, since=since, after=after, limit=200, halls=halls
         )
         out += page
         if after is None:

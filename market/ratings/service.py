@@ -31,6 +31,7 @@ from market.core.config import Settings
 from market.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from market.core.i18n import N_
 from market.core.ids import next_public_id
+from market.halls import service as halls
 from market.log import store as log
 from market.log.models import LogEntry
 from market.notices.models import Notice
@@ -123,12 +124,30 @@ def require_may_reply(agency: Agency, user: AppUser) -> None:
 
 
 def may_void(user: AppUser | None) -> bool:
+    """Whether the user voids ratings at all (a supervisor); which ones:
+    ``require_may_void_rating`` (the rated contract's notice's hall)."""
     return user is not None and user.role == Role.supervisor
 
 
 def require_may_void(user: AppUser) -> None:
     if not may_void(user):
         raise Forbidden(N_("Only a supervisor can void a rating."))
+
+
+async def rated_hall(session: AsyncSession, rating: Rating) -> str | None:
+    """The hall of the rated contract's notice: where the rating may be voided from."""
+    stmt = (
+        sa.select(col(Notice.hall))
+        .join(Contract, col(Contract.notice_id) == Notice.id)
+        .where(col(Contract.id) == rating.contract_id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def require_may_void_rating(session: AsyncSession, user: AppUser, rating: Rating) -> None:
+    """A supervisor whose jurisdiction reaches the rated contract's notice's hall."""
+    require_may_void(user)
+    halls.require_reach(user, await rated_hall(session, rating))
 
 
 # -- rating, replying, voiding ----------------------------------------------------------------
@@ -215,6 +234,7 @@ async def void(session: AsyncSession, *, user: AppUser, rating_id: str, reason: 
     visible, marked, and no longer counts."""
     require_may_void(user)
     rating = await get_rating(session, rating_id, lock=True)
+    await require_may_void_rating(session, user, rating)
     if rating.voided_at is not None:
         raise Conflict(N_("This rating has already been voided."))
     reason = agencies.check_publishable(reason.strip(), "reason")

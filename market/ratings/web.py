@@ -161,6 +161,8 @@ class RatingPages(Controller):
         assert agency is not None
         if action == "reply":
             service.require_may_reply(agency, user)
+        else:
+            await service.require_may_void_rating(session, user, rating)
         return render(
             request,
             "ratings/act.html",

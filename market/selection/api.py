@@ -50,8 +50,14 @@ def objection_public(o: Objection) -> dict[str, Any]:
 
 def objection_for_staff(o: Objection) -> dict[str, Any]:
     """An objection as supervisors see it (and its filer, in the answer to filing): with the
-    party that filed it and the salt that opens the log's ``objector_sha256``."""
-    return {**objection_public(o), "objector": {"party": o.party, "salt": o.party_salt}}
+    party that filed it and the salt that opens the log's ``objector_sha256``, and the hall
+    whose supervisors decide it now (one level up at each ``objection.escalated``)."""
+    return {
+        **objection_public(o),
+        "objector": {"party": o.party, "salt": o.party_salt},
+        "hall": o.hall,
+        "escalated_at": o.escalated_at.isoformat() if o.escalated_at else None,
+    }
 
 
 class SelectionApi(Controller):

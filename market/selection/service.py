@@ -31,6 +31,8 @@ from market.core.clock import today_in_china, utcnow
 from market.core.config import Settings
 from market.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from market.core.i18n import N_
+from market.halls import rules as halls_rules
+from market.halls import service as halls
 from market.inbox import service as inbox
 from market.log import store as log
 from market.notices import service as notices
@@ -49,6 +51,7 @@ from market.selection.models import (
     Outcome,
     Selection,
 )
+from market.supervision import alerts
 
 CHANNEL = "market_selection"  # NOTIFY channel: every server process's live pages listen
 BEACON_RETRY = timedelta(seconds=10)
@@ -106,8 +109,12 @@ async def _agencies_by_public_id(session: AsyncSession, ids: list[str]) -> dict[
 
 
 def may_close(notice: Notice, user: AppUser | None) -> bool:
-    """The notice's owner or an administrator closes a notice after its deadline."""
-    return user is not None and (user.role == Role.admin or notice.owner_id == user.id)
+    """The notice's owner or an administrator whose jurisdiction reaches the notice's hall
+    closes a notice after its deadline."""
+    return user is not None and (
+        (user.role == Role.admin and halls_rules.reaches(user.jurisdiction, notice.hall))
+        or notice.owner_id == user.id
+    )
 
 
 # -- closing and drawing ---------------------------------------------------------------------
@@ -120,6 +127,8 @@ async def close(session: AsyncSession, *, user: AppUser, notice_id: str, ctx: Co
     if notice.status == NoticeStatus.draft:
         raise NotFound(N_("No such notice."))
     if not may_close(notice, user):
+        if user.role == Role.admin:
+            raise Forbidden(halls.OUTSIDE)
         raise Forbidden(N_("Only the notice's owner or an administrator can close it."))
     if notice.status == NoticeStatus.cancelled:
         raise Conflict(N_("This notice was cancelled; there is nothing to close."))
@@ -304,6 +313,7 @@ async def _fail(session: AsyncSession, notice: Notice, selection: Selection, rea
     selection.outcome_at = protocol.parse_ts(failed.ts)
     selection.failed_reason = reason
     notice.status = NoticeStatus.failed.value
+    await alerts.alert(session, hall=notice.hall, kind=alerts.SELECTION_FAILED, notice=notice, reason=reason)
     await session.flush()
 
 
@@ -562,6 +572,9 @@ async def replace_holder(
     if not await queries.holders(session, notice):
         notice.status = NoticeStatus.failed.value
         selection.failed_reason = rules.NO_ALTERNATES
+        await alerts.alert(
+            session, hall=notice.hall, kind=alerts.SELECTION_FAILED, notice=notice, reason=rules.NO_ALTERNATES
+        )
     notice.updated_at = utcnow()
     await session.flush()
     await tell_owner(session, notice, status.value, agency_id=award.agency_public_id, replacement=replacement)

@@ -42,6 +42,7 @@ from market.agencies.models import Agency
 from market.core.db import is_unavailable
 from market.core.errors import DomainError, NotFound
 from market.core.i18n import N_
+from market.halls import queries as halls_queries
 from market.inbox import service as inbox
 from market.inbox.models import Message
 from market.notices import service as notices
@@ -362,10 +363,11 @@ class SelectionPages(Controller):
             if objection_service.may_answer_objections(notice, viewer)
             else [],
             to_decide=[
-                o for o in ctx["objections"] if o.status in (ObjectionStatus.filed, ObjectionStatus.answered)
-            ]
-            if objection_service.may_decide_objections(viewer)
-            else [],
+                o
+                for o in ctx["objections"]
+                if o.status in (ObjectionStatus.filed, ObjectionStatus.answered)
+                and objection_service.may_decide_objections(viewer, o)
+            ],
             **ctx,
         )
 
@@ -537,12 +539,21 @@ class SelectionPages(Controller):
     async def pending(
         self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
     ) -> Response[str]:
-        await load_viewer(request, session)
-        rows = await objection_queries.pending_objections(session)
+        viewer = await load_viewer(request, session)
+        # Only the objections the viewer decides: those whose current hall it reaches.
+        codes = await halls_queries.codes_under(session, viewer.jurisdiction) if viewer.jurisdiction else []
+        rows = await objection_queries.pending_objections(session, codes=codes)
         names = await agency_queries.names_by_public_id(
             session, [o.agency_public_id or "" for o, _ in rows] + [o.party or "" for o, _ in rows]
         )
-        return render(request, "selection/objections.html", rows=rows, names_of=names)
+        return render(
+            request,
+            "selection/objections.html",
+            rows=rows,
+            names_of=names,
+            hall_names=await halls_queries.hall_names(session),
+            escalation_days=request.app.state.settings.objection_escalation_days,
+        )
 
     @get("/messages", guards=[requires_login])
     async def messages(

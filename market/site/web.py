@@ -16,6 +16,7 @@ from market.agencies import queries as agencies
 from market.core.db import RETRY_AFTER
 from market.core.errors import DomainError
 from market.core.i18n import LANG_COOKIE, LOCALES
+from market.halls import queries as halls_queries
 from market.web.templating import render, safe_next
 
 
@@ -28,7 +29,9 @@ class SitePages(Controller):
     ) -> Response[str]:
         counts = await accounts.count_by_role(session)
         agency_counts = await agencies.counts(session)
-        return render(request, "site/home.html", counts=counts, agency_counts=agency_counts)
+        # The province and its prefectures: the top of the tree, each hall a link.
+        halls = await halls_queries.top_halls(session)
+        return render(request, "site/home.html", counts=counts, agency_counts=agency_counts, halls=halls)
 
     @get("/lang/{code:str}")
     async def switch_language(self, code: FromPath[str], next: FromQuery[str] = "/") -> Redirect:

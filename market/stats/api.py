@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
+from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.core.clock import utcnow
@@ -24,5 +25,16 @@ class StatsApi(Controller):
         "when there is nothing to compute them from. Months are China time, the last 12, oldest first.",
         cache=False,
     )
-    async def stats(self, session: NamedDependency[AsyncSession]) -> dict[str, Any]:
-        return present.stats_public(await queries.load(session, now=utcnow()))
+    async def stats(
+        self,
+        session: NamedDependency[AsyncSession],
+        jurisdiction: Annotated[
+            str | None,
+            Parameter(
+                description="A hall's code (the province, a prefecture, a county or a park): its figures rolled up "
+                "over every hall below it. Absent: the province. Agencies are province-wide: always all of them."
+            ),
+        ] = None,
+    ) -> dict[str, Any]:
+        scope = await queries.scope_of(session, jurisdiction)
+        return present.stats_public(await queries.load(session, now=utcnow(), scope=scope))

@@ -7,12 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from market.core.i18n import N_
 from market.core.money import format_fen
 from market.core.spreadsheet import to_csv
+from market.halls.rules import PROVINCE
 from market.stats import rules
-from market.stats.queries import Row, Stats
+from market.stats.queries import Row, Scope, Stats
 from market.stats.rules import Figures
 
 TABLES = ("summary", "category", "region", "month")
@@ -91,8 +93,25 @@ def row_public(row: Row) -> dict[str, Any]:
     return {"key": row.key, "name_zh": row.name_zh, "name_en": row.name_en, **figures_public(row.figures)}
 
 
+def scope_query(scope: Scope | None) -> str:
+    """The query string that keeps a page's links (the CSV files, the API) in its jurisdiction."""
+    if scope is None or scope.codes is None:
+        return ""
+    return "?" + urlencode({"jurisdiction": scope.code})
+
+
+def scope_public(scope: Scope | None) -> dict[str, Any]:
+    if scope is None:
+        return {"code": PROVINCE, "kind": "province", "name_zh": None, "name_en": None}
+    return {"code": scope.code, "kind": scope.kind, "name_zh": scope.name_zh, "name_en": scope.name_en}
+
+
 def stats_public(stats: Stats) -> dict[str, Any]:
     return {
+        "jurisdiction": scope_public(stats.scope),
+        # Agencies register once and work anywhere: their counts are the province's, whatever
+        # the jurisdiction asked for.
+        "agencies_scope": "province",
         "generated_at": stats.generated_at.isoformat() if stats.generated_at else None,
         "summary": figures_public(stats.total),
         "by_category": [row_public(r) for r in stats.by_category],

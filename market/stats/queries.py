@@ -7,6 +7,7 @@ Months and dates are China time. Money stays integer fen; ratios are left to rul
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,11 @@ from sqlmodel import col
 from market.agencies.models import Agency, AgencyCategory, AgencyStatus
 from market.contracts.models import Contract, ContractStatus
 from market.core.clock import CHINA
+from market.core.errors import FieldError, InvalidInput
+from market.core.i18n import N_
+from market.halls import queries as hall_queries
+from market.halls import rules as halls_rules
+from market.halls.queries import in_halls
 from market.notices.models import Notice
 from market.reference import catalogue, regions
 from market.selection.models import Outcome, Selection
@@ -28,6 +34,7 @@ SELECTED = (Outcome.drawn.value, Outcome.direct.value)
 YUNNAN = "530000"
 MONTHS = 12
 TZ = "Asia/Shanghai"
+HALL_CODE = re.compile(r"[0-9]{6}[0-9A-Z]{0,6}")  # the shape of a hall's code, checked before SQL
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,18 @@ class Row:
     figures: Figures
 
 
+@dataclass(frozen=True)
+class Scope:
+    """The jurisdiction a dashboard shows, rolled up: the hall and the codes it reaches
+    (``codes`` None: the province, every notice)."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    kind: str
+    codes: list[str] | None
+
+
 @dataclass
 class Stats:
     total: Figures
@@ -45,6 +64,7 @@ class Stats:
     by_region: list[Row] = field(default_factory=list)
     by_month: list[Row] = field(default_factory=list)
     generated_at: datetime | None = None
+    scope: Scope | None = None  # None: the province
 
     def table(self, name: str) -> list[Row]:
         return {"category": self.by_category, "region": self.by_region, "month": self.by_month}[name]
@@ -67,7 +87,10 @@ def _grouping_sets(*columns: sa.ColumnExpressionArgument[Any]) -> sa.ColumnEleme
     return sa.func.grouping_sets(sa.text("()"), *[sa.tuple_(c) for c in columns])
 
 
-async def _notice_figures(session: AsyncSession) -> dict[tuple[str, str], Figures]:
+async def _notice_figures(
+    session: AsyncSession, halls: list[str] | None = None
+) -> dict[tuple[str, str], Figures]:
+    """``halls``: only the notices of these halls (a jurisdiction rolled up); None: all."""
     on_time = sa.and_(
         col(Contract.status) == ContractStatus.completed.value,
         col(Contract.completed_at).is_not(None),
@@ -112,6 +135,7 @@ async def _notice_figures(session: AsyncSession) -> dict[tuple[str, str], Figure
             Selection, sa.and_(col(Selection.notice_id) == Notice.id, col(Selection.outcome).in_(SELECTED))
         )
         .where(col(Notice.published_at).is_not(None))
+        .where(in_halls(col(Notice.hall), halls) if halls is not None else sa.true())
         .group_by(_grouping_sets(category, prefecture, month))
     )
     out: dict[tuple[str, str], Figures] = {}
@@ -171,9 +195,33 @@ def _region_names(code: str) -> tuple[str, str]:
     return r.name_zh, r.name_en
 
 
-async def load(session: AsyncSession, *, now: datetime) -> Stats:
-    """Everything the page, the CSV files and the API show, in two queries."""
-    notices = await _notice_figures(session)
+async def hall_totals(session: AsyncSession, halls: list[str] | None) -> Figures:
+    """The notice figures of a jurisdiction rolled up (``halls``: the codes it reaches; None:
+    the whole province), for the hall's page. Agencies are province-wide and not counted."""
+    return (await _notice_figures(session, halls)).get(("total", ""), Figures())
+
+
+UNKNOWN_JURISDICTION = N_("Unknown jurisdiction: {code}.")
+
+
+async def scope_of(session: AsyncSession, code: str | None) -> Scope:
+    """The dashboard's ``jurisdiction`` parameter, checked: a hall's code (empty: the
+    province). Its figures roll up over every hall it reaches; an unknown code is refused
+    beside the parameter (422)."""
+    code = (code or "").strip() or halls_rules.PROVINCE
+    hall = await hall_queries.get_hall(session, code) if HALL_CODE.fullmatch(code) else None
+    if hall is None:
+        raise InvalidInput(
+            N_("Unknown jurisdiction."), [FieldError("jurisdiction", UNKNOWN_JURISDICTION, {"code": code})]
+        )
+    codes = await hall_queries.codes_under(session, hall.code)
+    return Scope(hall.code, hall.name_zh, hall.name_en, hall.kind, codes)
+
+
+async def load(session: AsyncSession, *, now: datetime, scope: Scope | None = None) -> Stats:
+    """Everything the page, the CSV files and the API show, in two queries: the notices of
+    ``scope`` rolled up (None: the province); agencies are province-wide, always all."""
+    notices = await _notice_figures(session, scope.codes if scope is not None else None)
     agencies = await _agency_counts(session)
 
     def figures(kind: str, key: str) -> Figures:
@@ -198,4 +246,22 @@ async def load(session: AsyncSession, *, now: datetime) -> Stats:
         by_region=by_region,
         by_month=by_month,
         generated_at=now,
+        scope=scope,
     )
+
+
+async def selector(session: AsyncSession, scope: Scope | None) -> list[tuple[str, str, str, int]]:
+    """The dashboard's choice of jurisdiction, kept small: the province and its prefectures,
+    and for a chosen prefecture (or a hall under one) its counties and parks. Each as
+    (code, name_zh, name_en, depth), a hall after its parent."""
+    chosen = scope.code if scope is not None else halls_rules.PROVINCE
+    levels = halls_rules.chain(chosen)
+    prefecture = levels[-2] if len(levels) >= 2 else None
+    out = []
+    for hall in await hall_queries.all_halls(session):
+        if hall.kind in ("province", "prefecture") or (
+            prefecture is not None and halls_rules.strictly_above(prefecture, hall.code)
+        ):
+            out.append(hall)
+    out.sort(key=lambda h: [(h.kind == "park", c) for c in reversed(halls_rules.chain(h.code))])
+    return [(h.code, h.name_zh, h.name_en, halls_rules.depth(h.code)) for h in out]

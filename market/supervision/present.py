@@ -15,6 +15,7 @@ from market.core.clock import CHINA
 from market.core.i18n import N_
 from market.notices.models import METHOD_LABELS
 from market.protocol import entry_types
+from market.reference import regions
 from market.selection.rules import EXCLUSION_REASONS, FAILED_REASONS
 
 Value = Union[str, int, "Phrase"]
@@ -48,7 +49,12 @@ class Description:
 
 TYPE_LABELS: dict[str, str] = {
     entry_types.ACCOUNT_CREATED: N_("Account created"),
+    entry_types.STAFF_GRANTED: N_("Staff role granted"),
+    entry_types.STAFF_MOVED: N_("Staff moved to another hall"),
+    entry_types.STAFF_REVOKED: N_("Staff powers revoked"),
     entry_types.OWNER_REGISTERED: N_("Owner organisation registered"),
+    entry_types.OWNER_HALL_CHANGED: N_("Owner organisation moved to another hall"),
+    entry_types.HALL_ADDED: N_("Development park added"),
     entry_types.AGENCY_SUBMITTED: N_("Agency submitted for review"),
     entry_types.AGENCY_APPROVED: N_("Agency approved"),
     entry_types.AGENCY_REJECTED: N_("Agency rejected"),
@@ -81,6 +87,7 @@ TYPE_LABELS: dict[str, str] = {
     entry_types.OBJECTION_FILED: N_("Objection filed"),
     entry_types.OBJECTION_ANSWERED: N_("Objection answered"),
     entry_types.OBJECTION_DECIDED: N_("Objection decided"),
+    entry_types.OBJECTION_ESCALATED: N_("Objection escalated"),
     entry_types.CONTRACT_RECORDED: N_("Contract recorded"),
     entry_types.CONTRACT_SIGNED: N_("Contract signed"),
     entry_types.CONTRACT_COMPLETED: N_("Contract completed"),
@@ -116,6 +123,13 @@ SCORE_LABELS = {
     "compliance": N_("Compliance"),
 }
 NONE = Phrase(N_("none"))
+
+
+def _hall(code: Any) -> str:
+    """A hall's code with its region's Chinese name when it is one (a park shows its code)."""
+    code = str(code or "—")
+    found = regions.REGIONS.get(code)
+    return f"{found.name_zh} {code}" if found is not None else code
 
 
 def china_ts(ts: Any) -> str:
@@ -201,11 +215,70 @@ def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = No
             N_("Account %(user)s created with role %(role)s."),
             {"user": str(e.get("user_id")), "role": str(e.get("role"))},
         )
+    elif kind == entry_types.STAFF_GRANTED:
+        summary = p(
+            N_("%(user)s granted the role %(role)s at hall %(hall)s by %(by)s."),
+            {
+                "user": str(e.get("user_id")),
+                "role": str(e.get("role")),
+                "hall": _hall(e.get("jurisdiction")),
+                "by": str(e.get("by") or "—"),
+            },
+        )
+    elif kind == entry_types.STAFF_MOVED:
+        summary = p(
+            N_("%(user)s (%(role)s) moved from hall %(from)s to hall %(to)s by %(by)s."),
+            {
+                "user": str(e.get("user_id")),
+                "role": str(e.get("role")),
+                "from": _hall(e.get("from")),
+                "to": _hall(e.get("to")),
+                "by": str(e.get("by") or "—"),
+            },
+        )
+        details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
+    elif kind == entry_types.STAFF_REVOKED:
+        summary = p(
+            N_("The staff powers of %(user)s (%(role)s at hall %(hall)s) revoked by %(by)s."),
+            {
+                "user": str(e.get("user_id")),
+                "role": str(e.get("role")),
+                "hall": _hall(e.get("jurisdiction")),
+                "by": str(e.get("by") or "—"),
+            },
+        )
+        details.append(p(N_("Reason: %(reason)s"), {"reason": str(e.get("reason") or "—")}))
     elif kind == entry_types.OWNER_REGISTERED:
         summary = p(
             N_("Owner organisation %(name)s (%(owner)s) registered; credit code %(code)s."),
             {"name": str(e.get("name")), "owner": str(e.get("owner_id")), "code": str(e.get("credit_code"))},
         )
+    elif kind == entry_types.OWNER_HALL_CHANGED:
+        summary = p(
+            N_("Owner organisation %(org)s moved from hall %(from)s to hall %(to)s by %(by)s."),
+            {
+                "org": str(e.get("org_id")),
+                "from": _hall(e.get("from")),
+                "to": _hall(e.get("to")),
+                "by": str(e.get("by") or "—"),
+            },
+        )
+        details.append(p(N_("Its published notices stay in the hall they were published in.")))
+        if e.get("reason"):
+            details.append(p(N_("Reason: %(reason)s"), {"reason": str(e["reason"])}))
+    elif kind == entry_types.HALL_ADDED:
+        summary = p(
+            N_("Development park %(name)s (%(code)s) added under hall %(parent)s by %(by)s."),
+            {
+                "name": str(e.get("name_zh")),
+                "code": str(e.get("code")),
+                "parent": _hall(e.get("parent")),
+                "by": str(e.get("by") or "—"),
+            },
+        )
+        details.append(p(N_("English name: %(name)s"), {"name": str(e.get("name_en") or "—")}))
+        if e.get("reason"):
+            details.append(p(N_("Reason: %(reason)s"), {"reason": str(e["reason"])}))
     elif kind == entry_types.AGENCY_SUBMITTED:
         summary = p(
             N_("Agency %(name)s (%(agency)s) submitted its details for review; credit code %(code)s."),
@@ -413,6 +486,15 @@ def describe(entry: Mapping[str, Any], *, changes: Mapping[str, Any] | None = No
         summary = p(
             N_("A supervisor decided objection %(objection)s: %(decision)s."),
             {"objection": str(e.get("objection_id")), "decision": _label(DECISIONS, e.get("decision"))},
+        )
+    elif kind == entry_types.OBJECTION_ESCALATED:
+        summary = p(
+            N_("Objection %(objection)s went undecided and moved from hall %(from)s up to hall %(to)s."),
+            {
+                "objection": str(e.get("objection_id")),
+                "from": _hall(e.get("from")),
+                "to": _hall(e.get("to")),
+            },
         )
     elif kind in (entry_types.CONTRACT_RECORDED, entry_types.CONTRACT_SIGNED):
         message = (

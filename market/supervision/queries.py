@@ -22,6 +22,7 @@ from sqlmodel import col
 from market.agencies.models import Agency
 from market.contracts.models import Contract
 from market.core.sql import like_pattern
+from market.halls import queries as halls_queries
 from market.log.models import LogEntry
 from market.log.queries import MAX_SEQ
 from market.notices.models import Notice, NoticeRevision, NoticeStatus, OwnerOrg
@@ -210,20 +211,30 @@ async def contracts_of_notices(
     return [(c, n, a) for c, n, a in (await session.execute(stmt)).all()]
 
 
-async def disputed_contract_count(session: AsyncSession) -> int:
+async def disputed_contract_count(session: AsyncSession, codes: list[str] | None = None) -> int:
     """Contracts declined because their terms do not follow the award, waiting for a
-    supervisor (decided on /supervision/contracts, through the contracts service)."""
+    supervisor (decided on /supervision/contracts, through the contracts service); only
+    those of notices in the halls ``codes`` unless it is None."""
     stmt = sa.select(sa.func.count()).select_from(Contract).where(col(Contract.status) == "disputed")
+    if codes is not None:
+        stmt = stmt.join(Notice, col(Notice.id) == Contract.notice_id).where(
+            halls_queries.in_halls(col(Notice.hall), codes)
+        )
     return int((await session.execute(stmt)).scalar_one())
 
 
-async def contracts_of_agency(session: AsyncSession, agency: Agency) -> list[tuple[Contract, Notice]]:
+async def contracts_of_agency(
+    session: AsyncSession, agency: Agency, codes: list[str] | None = None
+) -> list[tuple[Contract, Notice]]:
+    """The agency's contracts (on notices in the halls ``codes`` only, unless it is None)."""
     stmt = (
         sa.select(Contract, Notice)
         .join(Notice, col(Notice.id) == Contract.notice_id)
         .where(col(Contract.agency_id) == agency.id)
         .order_by(col(Contract.id).desc())
     )
+    if codes is not None:
+        stmt = stmt.where(halls_queries.in_halls(col(Notice.hall), codes))
     return [(c, n) for c, n in (await session.execute(stmt)).all()]
 
 
@@ -252,10 +263,13 @@ class SearchResults:
 SEQ_QUERY = re.compile(r"^#?(\d{1,18})$")
 
 
-async def search(session: AsyncSession, query: str, *, limit: int = SEARCH_LIMIT) -> SearchResults:
+async def search(
+    session: AsyncSession, query: str, *, limit: int = SEARCH_LIMIT, codes: list[str] | None = None
+) -> SearchResults:
     """Notices by id or title words, agencies by id, name or credit code, owner
     organisations likewise, and a log entry by seq (``123`` or ``#123``; not a bid on a notice
-    still open)."""
+    still open). With ``codes`` (``halls.queries.codes_under``), only the notices and owner
+    organisations of those halls; agencies are everyone's to see."""
     q = query.strip()[:200]
     out = SearchResults(query=q)
     if not q:
@@ -269,6 +283,8 @@ async def search(session: AsyncSession, query: str, *, limit: int = SEARCH_LIMIT
         .order_by(col(Notice.id).desc())
         .limit(limit)
     )
+    if codes is not None:
+        notices = notices.where(halls_queries.in_halls(col(Notice.hall), codes))
     out.notices = list((await session.execute(notices)).scalars().all())
     agencies = (
         sa.select(Agency)
@@ -295,6 +311,8 @@ async def search(session: AsyncSession, query: str, *, limit: int = SEARCH_LIMIT
         .order_by(col(OwnerOrg.id).desc())
         .limit(limit)
     )
+    if codes is not None:
+        owners = owners.where(halls_queries.in_halls(col(OwnerOrg.hall), codes))
     out.owners = list((await session.execute(owners)).scalars().all())
     if match := SEQ_QUERY.match(q):
         seq = int(match.group(1))

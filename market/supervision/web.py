@@ -31,6 +31,10 @@ from market.agencies.queries import names_by_public_id as agency_names
 from market.core.clock import today_in_china
 from market.core.errors import DomainError, FieldError, InvalidInput, NotFound
 from market.core.i18n import N_
+from market.halls import queries as halls_queries
+from market.halls import service as halls
+from market.halls.rules import reaches as rules_reach
+from market.notices import orgs as owner_orgs
 from market.notices import service as notices
 from market.notices.models import Method, Notice, OwnerOrg
 from market.objections import queries as objection_queries
@@ -49,6 +53,7 @@ DONE = {
     "decided": N_("The decision is published."),
     "voided": N_("The rating is voided; it stays visible, marked, and no longer counts."),
     "suspended": N_("The agency is suspended; it may not bid until the end date."),
+    "moved": N_("The organisation now belongs to the hall chosen; its published notices keep theirs."),
 }
 
 
@@ -82,6 +87,13 @@ def _not_found(message: str, **params: Any) -> NotFound:
     return missing
 
 
+async def _codes(session: AsyncSession, viewer: AppUser) -> list[str] | None:
+    """The halls the viewer reaches, for the console's lists (None: the province, all)."""
+    if viewer.jurisdiction is None:  # (staff always hold one: a check constraint)
+        return []
+    return await halls_queries.codes_under(session, viewer.jurisdiction)
+
+
 async def _attempt(session: AsyncSession, form: ActionForm, call: Any) -> bool:
     """Run ``call`` in a savepoint; on a refusal about the input or the state, put the
     errors beside the form's fields and say False. 401, 403 and 404 go to the error page."""
@@ -111,9 +123,10 @@ class SupervisionPages(Controller):
         q: FromQuery[str | None] = None,
     ) -> Response[str]:
         viewer = await load_viewer(request, session)
+        codes = await _codes(session, viewer)
         query = (q or "").strip()
-        results = await queries.search(session, query) if query else None
-        pending = await objection_queries.pending_objections(session, limit=1000)
+        results = await queries.search(session, query, codes=codes) if query else None
+        pending = await objection_queries.pending_objections(session, limit=1000, codes=codes)
         return render(
             request,
             "supervision/console/home.html",
@@ -121,7 +134,8 @@ class SupervisionPages(Controller):
             q=query,
             results=results,
             pending_count=len(pending),
-            dispute_count=await queries.disputed_contract_count(session),
+            dispute_count=await queries.disputed_contract_count(session, codes),
+            hall_names=await halls_queries.hall_names(session),
         )
 
     # -- a notice ---------------------------------------------------------------------------------
@@ -149,6 +163,7 @@ class SupervisionPages(Controller):
             + [notice.direct_agency_id or ""]
         )
         org = await session.get(OwnerOrg, notice.org_id) if notice.org_id is not None else None
+        names = await halls_queries.hall_names(session)
         return render(
             request,
             "supervision/console/notice.html",
@@ -163,6 +178,11 @@ class SupervisionPages(Controller):
             contracts=contracts,
             names_of=await agency_names(session, mentioned),
             may_decide=objection_service.may_decide_objections(viewer),
+            may_decide_here={
+                o.public_id: objection_service.may_decide_objections(viewer, o) for o in objections
+            },
+            escalations=await objection_service.escalation_history(session, notice) if objections else {},
+            hall_names=names,
             direct=notice.method == Method.direct,
             form=form,
             message=DONE.get(done or ""),
@@ -183,9 +203,9 @@ class SupervisionPages(Controller):
         done: FromQuery[str | None] = None,
     ) -> Response[str]:
         viewer = await load_viewer(request, session)
-        return await self._notice_page(
-            request, session, await self._notice(session, notice_id), viewer, done=done
-        )
+        notice = await self._notice(session, notice_id)
+        halls.require_reach(viewer, notice.hall)
+        return await self._notice_page(request, session, notice, viewer, done=done)
 
     @post(
         "/notices/{notice_id:str}/objections/{objection_id:str}/decision",
@@ -200,6 +220,7 @@ class SupervisionPages(Controller):
     ) -> Response[Any]:
         viewer = await load_viewer(request, session)
         notice = await self._notice(session, notice_id)
+        halls.require_reach(viewer, notice.hall)
         form = ActionForm(
             "decision", target=objection_id, values=await _values(request, "decision", "reason")
         )
@@ -248,6 +269,7 @@ class SupervisionPages(Controller):
             session, agency, today=today, contract_days=request.app.state.settings.contract_days
         )
         rated = await ratings.ratings_of(session, agency)
+        codes = await _codes(session, viewer)
         mentioned = [a for row in history for a in row.description.agencies]
         return render(
             request,
@@ -260,7 +282,7 @@ class SupervisionPages(Controller):
             else None,
             continued=before is not None,
             awards=await selection.awards_of(session, agency),
-            contracts=await queries.contracts_of_agency(session, agency),
+            contracts=await queries.contracts_of_agency(session, agency, codes),
             ratings=rated,
             credit=standing.credit(today),
             summary=standing.summary(),
@@ -319,6 +341,7 @@ class SupervisionPages(Controller):
     ) -> Response[Any]:
         viewer = await load_viewer(request, session)
         agency = await self._agency(session, agency_id)
+        agencies.require_reach(viewer, agency, "suspend")  # 403 before any word on the input
         form = ActionForm("suspend", values=await _values(request, "reason", "until"))
 
         async def call() -> None:
@@ -360,11 +383,54 @@ class SupervisionPages(Controller):
         session: NamedDependency[AsyncSession],
         org_id: FromPath[str],
         before: FromQuery[int | None] = None,
+        done: FromQuery[str | None] = None,
     ) -> Response[str]:
-        await load_viewer(request, session)
+        viewer = await load_viewer(request, session)
+        return await self._owner_page(
+            request, session, await self._org(session, viewer, org_id), viewer, before=before, done=done
+        )
+
+    async def _org(self, session: AsyncSession, viewer: AppUser, org_id: str) -> OwnerOrg:
         org = await queries.get_org(session, org_id)
         if org is None:
             raise _not_found(N_("No such owner organisation."))
+        halls.require_reach(viewer, org.hall)
+        return org
+
+    @post("/owners/{org_id:str}/hall", guards=[requires_role(Role.admin)])
+    async def change_org_hall(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], org_id: FromPath[str]
+    ) -> Response[Any]:
+        viewer = await load_viewer(request, session)
+        org = await self._org(session, viewer, org_id)
+        form = ActionForm("hall", values=await _values(request, "hall", "reason"))
+
+        async def call() -> None:
+            await owner_orgs.change_org_hall(
+                session,
+                actor=viewer,
+                org_id=org.public_id,
+                hall=form.values["hall"],
+                reason=form.values["reason"],
+            )
+
+        if not await _attempt(session, form, call):
+            await session.refresh(org)
+            return await self._owner_page(request, session, org, viewer, status_code=form.status, form=form)
+        return redirect(f"/supervision/owners/{org.public_id}?done=moved")
+
+    async def _owner_page(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        org: OwnerOrg,
+        viewer: AppUser,
+        *,
+        before: int | None = None,
+        done: str | None = None,
+        status_code: int = 200,
+        form: ActionForm | None = None,
+    ) -> Response[str]:
         rows = await queries.org_notices(session, org)
         published = [n for n, _ in rows]
         history, more = await queries.org_history(
@@ -373,10 +439,21 @@ class SupervisionPages(Controller):
         contracts = await queries.contracts_of_notices(session, [n.id for n in published])  # type: ignore[misc]
         mentioned = [a for row in history for a in row.description.agencies]
         mentioned += [w for _, s in rows if s is not None for w in (s.winners or [])]
+        hall_choices = [
+            h
+            for h in await owner_orgs.hall_choices(session, org.region)
+            if rules_reach(viewer.jurisdiction, h)
+        ]
         return render(
             request,
             "supervision/console/owner.html",
+            status_code=status_code,
+            message=DONE.get(done or ""),
+            hall_form=form or ActionForm("hall"),
+            may_move=owner_orgs.may_change_hall(viewer, org) and len(hall_choices) > 1,
+            hall_choices=hall_choices,
             org=org,
+            hall_names=await halls_queries.hall_names(session),
             rows=rows,
             direct_count=sum(1 for n, _ in rows if n.method == Method.direct),
             contracts=contracts,

@@ -15,6 +15,7 @@ from market.ratings.models import DIMENSION_LABELS, DIMENSIONS
 from market.reference import catalogue
 from market.selection.models import AwardStatus, ObjectionStatus
 from market.selection.rules import EXCLUSION_REASONS, FAILED_REASONS, FAIRNESS_NONE
+from market.supervision.flags.rules import KINDS as FLAG_KINDS
 from market.supervision.present import SCORE_LABELS
 from market.web.times import china_time, utc_attr
 
@@ -122,6 +123,7 @@ GLOBALS: dict[str, Any] = {
     "CONTRACT_STATUS_LABELS": CONTRACT_STATUS_LABELS,
     "MILESTONE_STATUS_LABELS": MILESTONE_STATUS_LABELS,
     "DISPUTE_DECISION_LABELS": DISPUTE_DECISION_LABELS,
+    "FLAG_TITLES": {kind: info.title for kind, info in FLAG_KINDS.items()},
     "DIMENSIONS": DIMENSIONS,
     "DIMENSION_LABELS": DIMENSION_LABELS,
     "SCORE_LABELS": SCORE_LABELS,

@@ -32,9 +32,13 @@ def upgrade() -> None:
     _orgs_upgrade()
     _notices_upgrade()
     _objections_upgrade()
+    _alerts_upgrade()
+    _bench_indexes_upgrade()
 
 
 def downgrade() -> None:
+    _bench_indexes_downgrade()
+    _alerts_downgrade()
     _objections_downgrade()
     _notices_downgrade()
     _orgs_downgrade()
@@ -166,3 +170,36 @@ def _objections_downgrade() -> None:
     op.drop_constraint("fk_objection_hall_jurisdiction", "objection", type_="foreignkey")
     op.drop_column("objection", "escalated_at")
     op.drop_column("objection", "hall")
+
+
+# --- red-flag alerts: what each hall's supervisors were told of (market/supervision/models.py) ---
+def _alerts_upgrade() -> None:
+    op.create_table(
+        "flag_alert",
+        sa.Column("hall", sa.String(12), nullable=False),
+        sa.Column("flag_kind", sa.String(32), nullable=False),
+        sa.Column("subject", sa.String(160), nullable=False),
+        sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["hall"], ["jurisdiction.code"], name="fk_flag_alert_hall_jurisdiction"),
+        sa.PrimaryKeyConstraint("hall", "flag_kind", "subject", name="pk_flag_alert"),
+    )
+
+
+def _alerts_downgrade() -> None:
+    op.drop_table("flag_alert")
+
+
+# --- indexes the scoped console needs on the seeded data set (ops/bench/halls.py) ---
+def _bench_indexes_upgrade() -> None:
+    # The console counts the disputes waiting for a supervisor on every page: a scan of
+    # every contract (70,420 on the seeded data set) for a handful of rows.
+    op.create_index(
+        "ix_contract_disputed",
+        "contract",
+        ["disputed_at", "id"],
+        postgresql_where=sa.text("status = 'disputed'"),
+    )
+
+
+def _bench_indexes_downgrade() -> None:
+    op.drop_index("ix_contract_disputed", table_name="contract")

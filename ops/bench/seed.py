@@ -466,6 +466,7 @@ class User:
     name: str
     role: str
     created_at: datetime
+    jurisdiction: str | None = None  # a staff account's hall
 
     @property
     def public_id(self) -> str:
@@ -485,6 +486,11 @@ class Org:
     @property
     def public_id(self) -> str:
         return format_public_id("OW", self.id)
+
+    @property
+    def hall(self) -> str:
+        """Its region's own hall, as create_org assigns it (every prefecture and county has one)."""
+        return self.region
 
 
 @dataclass(slots=True)
@@ -581,6 +587,7 @@ class People:
     projects: list[Project]
     agencies: list[AgencyPlan]
     spare: list[User]  # agency accounts that never registered an agency
+    hall_staff: list[User] = field(default_factory=list)  # below the province, acting on nothing seeded
 
     @property
     def admins(self) -> list[User]:
@@ -595,12 +602,14 @@ class People:
         yield from self.owners
         yield from (a.user for a in self.agencies)
         yield from self.spare
+        yield from self.hall_staff
 
 
 def plan_people(sizes: Sizes, rng: random.Random, anchor: datetime) -> People:
     started = anchor - timedelta(days=4 * 365)
     staff = [
-        User(i + 1, f"admin{i + 1}@seed.market.cn", f"平台管理员 {i + 1}", "admin", started) for i in range(2)
+        User(i + 1, f"admin{i + 1}@seed.market.cn", f"平台管理员 {i + 1}", "admin", started, PROVINCE)
+        for i in range(2)
     ]
     staff += [
         User(
@@ -609,16 +618,17 @@ def plan_people(sizes: Sizes, rng: random.Random, anchor: datetime) -> People:
             f"监管人员 {i + 1}",
             "supervisor",
             started,
+            PROVINCE,
         )
         for i in range(3)
     ]
     next_id = len(staff) + 1
     owners: list[User] = []
     orgs: list[Org] = []
-    places = _places()
+    places = _owner_places()
     for i in range(max(2, -(-sizes.notices // 40)) if sizes.notices else 0):
-        region, place = places[i % len(places)]
-        name = place + DEPARTMENTS[(i // len(places)) % len(DEPARTMENTS)]
+        region, place = next(places)
+        name = place + DEPARTMENTS[i % len(DEPARTMENTS)]
         created = started + days(rng, 0, 3 * 365)
         user = User(next_id, f"owner{i + 1:05d}@seed.market.cn", name, "owner", created)
         next_id += 1
@@ -646,18 +656,55 @@ def plan_people(sizes: Sizes, rng: random.Random, anchor: datetime) -> People:
         )
         for i in range(sizes.agencies // 40)
     ]
-    return People(staff=staff, owners=owners, orgs=orgs, projects=projects, agencies=agencies, spare=spare)
+    hall_staff = _plan_hall_staff(next_id + len(spare), started, orgs)
+    return People(
+        staff=staff,
+        owners=owners,
+        orgs=orgs,
+        projects=projects,
+        agencies=agencies,
+        spare=spare,
+        hall_staff=hall_staff,
+    )
 
 
-def _places() -> list[tuple[str, str]]:
-    """(code, full name) of each Yunnan prefecture and county: where owners are."""
-    out = []
-    for prefecture in regions.children(PROVINCE):
-        out.append((prefecture.code, prefecture.name_zh))
-        out += [
-            (county.code, prefecture.name_zh + county.name_zh) for county in regions.children(prefecture.code)
-        ]
-    return out
+def _plan_hall_staff(first_id: int, started: datetime, orgs: list[Org]) -> list[User]:
+    """An administrator and a supervisor at every prefecture's hall, and a supervisor at
+    every county hall that has owners: the halls' own staff, numbered after everyone else
+    so the rest of the plan is as before."""
+    halls = [p.code for p in regions.children(PROVINCE)]
+    halls += sorted({o.hall for o in orgs} - set(halls))
+    made: list[User] = []
+    for code in halls:
+        roles = ("admin", "supervisor") if code.endswith("00") else ("supervisor",)
+        for role in roles:
+            label = "管理员" if role == "admin" else "监管人员"
+            made.append(
+                User(
+                    first_id + len(made),
+                    f"{role}.{code}@seed.market.cn",
+                    f"{regions.path(code)[-1].name_zh}{label}",
+                    role,
+                    started,
+                    code,
+                )
+            )
+    return made
+
+
+def _owner_places() -> Iterator[tuple[str, str]]:
+    """(code, full name) of where each owner organisation is, and so its hall: a prefecture
+    drawn by its weight, then one of its counties two times in three, else the prefecture's
+    own departments. From a generator of its own, so the rest of the plan draws as before."""
+    rng = random.Random("owner halls")
+    while True:
+        prefecture = weighted(rng, PREFECTURE_WEIGHTS)
+        name = regions.path(prefecture)[-1].name_zh
+        if rng.random() < 2 / 3:
+            county = rng.choice(regions.children(prefecture))
+            yield county.code, name + county.name_zh
+        else:
+            yield prefecture, name
 
 
 def _plan_projects(orgs: list[Org], rng: random.Random, anchor: datetime) -> list[Project]:
@@ -2328,8 +2375,18 @@ def plan_world(sizes: Sizes, rng: random.Random, anchor: datetime) -> World:
 # -- rows ------------------------------------------------------------------------------------------------------
 
 COLUMNS: dict[str, list[str]] = {
-    "app_user": ["id", "public_id", "email", "name", "role", "password_hash", "is_active", "created_at"],
-    "owner_org": ["id", "public_id", "name", "credit_code", "region", "created_by", "created_at"],
+    "app_user": [
+        "id",
+        "public_id",
+        "email",
+        "name",
+        "role",
+        "password_hash",
+        "is_active",
+        "created_at",
+        "jurisdiction",
+    ],
+    "owner_org": ["id", "public_id", "name", "credit_code", "region", "hall", "created_by", "created_at"],
     "project": ["id", "public_id", "org_id", "name", "code", "created_at"],
     "agency": [
         "id",
@@ -2388,6 +2445,7 @@ COLUMNS: dict[str, list[str]] = {
         "owner_id",
         "org_id",
         "project_id",
+        "hall",
         "title",
         "description",
         "category",
@@ -2476,6 +2534,7 @@ COLUMNS: dict[str, list[str]] = {
         "id",
         "public_id",
         "notice_id",
+        "hall",
         "filed_by",
         "agency_public_id",
         "reasons",
@@ -2588,11 +2647,21 @@ class Rows:
 
     def app_user(self) -> Iterator[tuple[Any, ...]]:
         for u in self.world.people.users():
-            yield (u.id, u.public_id, u.email, u.name, u.role, self.password_hash, True, u.created_at)
+            yield (
+                u.id,
+                u.public_id,
+                u.email,
+                u.name,
+                u.role,
+                self.password_hash,
+                True,
+                u.created_at,
+                u.jurisdiction,
+            )
 
     def owner_org(self) -> Iterator[tuple[Any, ...]]:
         for o in self.world.people.orgs:
-            yield (o.id, o.public_id, o.name, o.credit_code, o.region, o.owner.id, o.created_at)
+            yield (o.id, o.public_id, o.name, o.credit_code, o.region, o.hall, o.owner.id, o.created_at)
 
     def project(self) -> Iterator[tuple[Any, ...]]:
         for p in self.world.people.projects:
@@ -2686,6 +2755,7 @@ class Rows:
                 n.org.owner.id,
                 n.org.id,
                 n.project.id if n.project else None,
+                None if n.status == "draft" else n.org.hall,  # its organisation's hall, for life
                 n.title,
                 n.description,
                 n.category,
@@ -2902,6 +2972,7 @@ class Rows:
                         o.number,
                         o.public_id,
                         n.number,
+                        n.org.hall,  # decided where its notice belongs
                         o.filed_by.id,
                         o.agency.public_id if o.agency else None,
                         o.reasons,

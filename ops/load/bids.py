@@ -339,7 +339,8 @@ class Prepared:
 
 
 async def prepare(database_url: str, *, agencies: int, secret: str, ttl: int = 3600) -> Prepared:
-    """An owner and ``agencies`` approved agencies eligible for an EIA notice anywhere in
+    """An owner with its organisation (in 昆明市's hall: a notice is published in its
+    organisation's hall) and ``agencies`` approved agencies eligible for an EIA notice anywhere in
     the province, in one transaction of set-based SQL: the rows registration, submission
     and approval would leave (user, agency, category, approved qualification, review) and,
     through the log's own append function, their account.created, agency.submitted and
@@ -355,6 +356,8 @@ async def prepare(database_url: str, *, agencies: int, secret: str, ttl: int = 3
     from market.core.db import Database
     from market.core.ids import format_public_id
     from market.log import store as log
+    from market.notices import orgs as notices
+    from market.notices.models import OrgCreate
     from market.security.passwords import hash_password
     from market.security.tokens import issue_token
 
@@ -380,6 +383,15 @@ async def prepare(database_url: str, *, agencies: int, secret: str, ttl: int = 3
                     password=secrets.token_urlsafe(16),
                     name="Load owner",
                     role=Role.owner,
+                ),
+            )
+            await notices.create_org(
+                session,
+                user=owner,
+                data=OrgCreate(
+                    name=f"负载测试业主单位 {run}",
+                    credit_code=complete_credit_code("1", "1", "530100", f"{tag}000000"),
+                    region="530100",
                 ),
             )
             admin = await accounts.create_staff(

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from tests.browser.test_agencies import log_in
 from tests.browser.test_notices import token
 from tests.browser.test_supervision import create_supervisor
-from tests.helpers import PASSWORD, unique_email
+from tests.helpers import PASSWORD, register_org_sync, unique_email
 from tests.integration.notices.test_api import notice_body
 
 
@@ -28,6 +28,7 @@ def test_owner_asks_to_cancel_and_a_supervisor_consents(
         )
         assert registered.status_code == 201, registered.text
         owner = token(api, owner_email)
+        register_org_sync(api, owner)  # its notices are published in its hall
         deadline = (datetime.now(UTC) + timedelta(days=3)).isoformat()
         notice = api.post(
             "/api/v1/notices", json=notice_body(title=title, bid_deadline=deadline), headers=owner

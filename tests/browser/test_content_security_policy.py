@@ -11,7 +11,7 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from tests.browser.test_notices import token
-from tests.helpers import PASSWORD, unique_email
+from tests.helpers import PASSWORD, register_org_sync, unique_email
 
 # Collected by the page itself: Playwright's init scripts are not subject to the page's CSP.
 WATCH_VIOLATIONS = """
@@ -42,6 +42,7 @@ def publish_notice(api: httpx.Client) -> str:
     )
     assert response.status_code == 201, response.text
     owner = token(api, email)
+    register_org_sync(api, owner)  # its notices are published in its hall
     body = {
         "title": "CSP 检查用公告",
         "description": "环评",

@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 from market.core.clock import today_in_china
 from tests.browser.test_agencies import create_admin, log_in
 from tests.browser.test_notices import approved_agency, token
-from tests.helpers import PASSWORD, unique_email
+from tests.helpers import PASSWORD, register_org_sync, unique_email
 from tests.live import live_server
 from tests.uploads import PDF
 
@@ -34,6 +34,7 @@ def awarded_lottery(api: httpx.Client, bidders: list[dict[str, Any]]) -> tuple[s
         == 201
     )
     owner = token(api, email)
+    register_org_sync(api, owner)  # its notices are published in its hall
     deadline = datetime.now(UTC) + timedelta(seconds=DUE_IN)
     body = {
         "title": "滇池东岸湿地修复工程环境影响评价",

@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.test_agencies import create_admin, log_in
 from tests.browser.test_notices import approved_agency, token
-from tests.helpers import PASSWORD, unique_email
+from tests.helpers import PASSWORD, register_org_sync, unique_email
 from tests.live import live_server
 
 DUE_IN = 9  # seconds from publishing to the deadline: the page is open well before it
@@ -32,6 +32,7 @@ def publish_lottery(api: httpx.Client) -> tuple[str, datetime]:
     )
     assert response.status_code == 201, response.text
     owner = token(api, email)
+    register_org_sync(api, owner)  # its notices are published in its hall
     deadline = datetime.now(UTC) + timedelta(seconds=DUE_IN)
     body = {
         "title": TITLE,

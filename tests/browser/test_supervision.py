@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.test_agencies import ROOT, create_admin, log_in
 from tests.browser.test_notices import approved_agency, token
-from tests.helpers import PASSWORD, unique_email
+from tests.helpers import PASSWORD, register_org_sync, unique_email
 from tests.live import live_server
 
 DUE_IN = 4
@@ -65,6 +65,7 @@ def lowest_price_round(api: httpx.Client, admin: dict[str, str]) -> str:
         == 201
     )
     owner = token(api, email)
+    register_org_sync(api, owner)  # its notices are published in its hall
     body = {
         "title": "盘龙江河道整治工程环境影响评价（最低价）",
         "description": "编制环境影响报告表",

@@ -783,3 +783,11 @@ def count_by_kind(flags: Iterable[Flag]) -> dict[str, int]:
     for f in flags:
         counts[f.kind] += 1
     return {k: counts.get(k, 0) for k in KINDS}
+
+
+def alert_key(flag: Flag) -> str:
+    """What tells one flag from another of its kind, for alerting it once: the subject, and
+    for a share the scope it was counted in (one agency may lead several)."""
+    if flag.kind == Kind.win_share.value:
+        return f"{flag.subject}@{flag.numbers.get('scope')}:{flag.numbers.get('key')}"
+    return flag.subject

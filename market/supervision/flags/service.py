@@ -23,6 +23,8 @@ from market.contracts.models import Contract, ContractStatus
 from market.contracts.queries import final_dates
 from market.core.clock import CHINA
 from market.core.config import Settings
+from market.halls import queries as halls
+from market.halls import rules as hall_rules
 from market.notices.models import Bid, BidStatus, Notice, NoticeRevision, NoticeStatus, OwnerOrg
 from market.reference import catalogue, regions
 from market.selection.models import Award, AwardStatus, Outcome, Selection
@@ -30,6 +32,13 @@ from market.supervision.flags import rules as F
 
 AWARDED = (NoticeStatus.selected.value, NoticeStatus.awarded.value)
 TZ = "Asia/Shanghai"
+Codes = list[str] | None  # the halls a view reaches (halls.codes_under); None: the whole province
+
+
+def _in(stmt: sa.Select[Any], codes: Codes) -> sa.Select[Any]:
+    """Only the notices of the halls ``codes`` (``notice.hall = ANY(...)``, served by
+    ix_notice_hall_id); everything when None."""
+    return stmt if codes is None else stmt.where(halls.in_halls(col(Notice.hall), codes))
 
 
 def _owner_columns() -> tuple[sa.ColumnElement[str], sa.ColumnElement[str]]:
@@ -60,37 +69,60 @@ def _region_name(code: str) -> dict[str, str]:
     return {"zh_Hans": r.name_zh, "en": r.name_en}
 
 
-async def win_counts(session: AsyncSession, *, min_awards: int) -> list[F.WinCount]:
+async def win_counts(
+    session: AsyncSession,
+    *,
+    min_awards: int,
+    codes: Codes = None,
+    hall: tuple[str, dict[str, str]] | None = None,
+) -> list[F.WinCount]:
+    """Each agency's awards per service category and per area. Province-wide the areas are
+    the prefectures; in a jurisdiction's view (``codes`` and ``hall``: its code and name)
+    everything counts inside the jurisdiction, and the area is the jurisdiction itself, so
+    an agency winning most of one county's awards is flagged there."""
     out: list[F.WinCount] = []
-    scopes = {
-        "category": (col(Notice.category), _category_name),
-        "region": (sa.func.substr(col(Notice.region), 1, 4).concat("00"), _region_name),
-    }
+    scopes: dict[str, tuple[Any, Any]] = {"category": (col(Notice.category), _category_name)}
+    if hall is None:
+        scopes["region"] = (sa.func.substr(col(Notice.region), 1, 4).concat("00"), _region_name)
+    else:
+        scopes["hall"] = (None, lambda _code: hall[1])
     for scope, (key, name_of) in scopes.items():
         wins = sa.func.count(col(Award.id))
-        total = sa.func.sum(wins).over(partition_by=key)
+        if key is None:  # the jurisdiction as a whole: one group per agency
+            assert hall is not None
+            groups: list[Any] = [col(Award.agency_public_id), col(Agency.name)]
+            key_column: Any = sa.literal_column("''")
+            total = sa.func.sum(wins).over()
+        else:
+            groups = [key, col(Award.agency_public_id), col(Agency.name)]
+            key_column = key
+            total = sa.func.sum(wins).over(partition_by=key)
         inner = (
-            sa.select(
-                key.label("key"),
-                col(Award.agency_public_id).label("agency_id"),
-                col(Agency.name).label("agency_name"),
-                wins.label("wins"),
-                total.label("total"),
-                sa.func.array_agg(sa.distinct(col(Notice.public_id))).label("notices"),
+            _in(
+                sa.select(
+                    key_column.label("key"),
+                    col(Award.agency_public_id).label("agency_id"),
+                    col(Agency.name).label("agency_name"),
+                    wins.label("wins"),
+                    total.label("total"),
+                    sa.func.array_agg(sa.distinct(col(Notice.public_id))).label("notices"),
+                )
+                .join(Notice, col(Notice.id) == col(Award.notice_id))
+                .join(Agency, col(Agency.id) == col(Award.agency_id))
+                .where(col(Award.status) == AwardStatus.holding.value, col(Notice.status).in_(AWARDED)),
+                codes,
             )
-            .join(Notice, col(Notice.id) == col(Award.notice_id))
-            .join(Agency, col(Agency.id) == col(Award.agency_id))
-            .where(col(Award.status) == AwardStatus.holding.value, col(Notice.status).in_(AWARDED))
-            .group_by(key, col(Award.agency_public_id), col(Agency.name))
+            .group_by(*groups)
             .subquery()
         )
         stmt = sa.select(inner).where(inner.c.total >= min_awards).order_by(inner.c.key, inner.c.agency_id)
         for r in (await session.execute(stmt)).mappings():
+            code = r["key"] if key is not None else hall[0]  # type: ignore[index]
             out.append(
                 F.WinCount(
                     scope=scope,
-                    key=r["key"],
-                    scope_name=name_of(r["key"]),
+                    key=code,
+                    scope_name=name_of(code),
                     agency_id=r["agency_id"],
                     agency_name=r["agency_name"],
                     wins=int(r["wins"]),
@@ -101,7 +133,7 @@ async def win_counts(session: AsyncSession, *, min_awards: int) -> list[F.WinCou
     return out
 
 
-async def pair_wins(session: AsyncSession, *, repeats: int) -> list[F.PairWins]:
+async def pair_wins(session: AsyncSession, *, repeats: int, codes: Codes = None) -> list[F.PairWins]:
     owner_id, owner_name = _owner_columns()
     day = sa.cast(sa.func.timezone(TZ, col(Award.created_at)), sa.Date)
     stmt = _with_owner(
@@ -119,7 +151,8 @@ async def pair_wins(session: AsyncSession, *, repeats: int) -> list[F.PairWins]:
         .join(Agency, col(Agency.id) == col(Award.agency_id))
     )
     stmt = (
-        stmt.where(col(Award.status) == AwardStatus.holding.value, col(Notice.status).in_(AWARDED))
+        _in(stmt, codes)
+        .where(col(Award.status) == AwardStatus.holding.value, col(Notice.status).in_(AWARDED))
         .group_by(owner_id, owner_name, col(Award.agency_public_id), col(Agency.name))
         .having(sa.func.count(col(Award.id)) >= max(repeats, 1))
         .order_by(owner_id, col(Award.agency_public_id))
@@ -142,7 +175,9 @@ async def pair_wins(session: AsyncSession, *, repeats: int) -> list[F.PairWins]:
     return out
 
 
-async def owner_notices(session: AsyncSession, *, min_notices: int) -> list[F.OwnerNotices]:
+async def owner_notices(
+    session: AsyncSession, *, min_notices: int, codes: Codes = None
+) -> list[F.OwnerNotices]:
     owner_id, owner_name = _owner_columns()
     direct = col(Selection.outcome) == Outcome.direct.value
     stmt = _with_owner(
@@ -154,7 +189,8 @@ async def owner_notices(session: AsyncSession, *, min_notices: int) -> list[F.Ow
         ).select_from(Notice)
     )
     stmt = (
-        stmt.outerjoin(Selection, col(Selection.notice_id) == col(Notice.id))
+        _in(stmt, codes)
+        .outerjoin(Selection, col(Selection.notice_id) == col(Notice.id))
         .where(col(Notice.published_at).is_not(None))
         .group_by(owner_id, owner_name)
         .having(
@@ -173,7 +209,7 @@ async def owner_notices(session: AsyncSession, *, min_notices: int) -> list[F.Ow
     ]
 
 
-async def priced_notices(session: AsyncSession) -> list[F.PricedNotice]:
+async def priced_notices(session: AsyncSession, *, codes: Codes = None) -> list[F.PricedNotice]:
     stmt = (
         sa.select(col(Notice.public_id), col(Notice.title), col(Selection.closed_seq), col(Selection.bids))
         .join(Selection, col(Selection.notice_id) == col(Notice.id))
@@ -181,7 +217,7 @@ async def priced_notices(session: AsyncSession) -> list[F.PricedNotice]:
         .order_by(col(Notice.id))
     )
     out = []
-    for notice_id, title, seq, bids in (await session.execute(stmt)).all():
+    for notice_id, title, seq, bids in (await session.execute(_in(stmt, codes))).all():
         priced = tuple(
             F.PricedBid(bid_id=b["bid_id"], agency_id=b["agency_id"], price_fen=int(b["price_fen"]))
             for b in bids or ()
@@ -192,7 +228,7 @@ async def priced_notices(session: AsyncSession) -> list[F.PricedNotice]:
     return out
 
 
-async def contract_amounts(session: AsyncSession) -> list[F.ContractAmount]:
+async def contract_amounts(session: AsyncSession, *, codes: Codes = None) -> list[F.ContractAmount]:
     stmt = (
         sa.select(
             col(Contract.public_id),
@@ -221,11 +257,11 @@ async def contract_amounts(session: AsyncSession) -> list[F.ContractAmount]:
             budget_fen=int(budget),
             recorded_seq=int(seq),
         )
-        for c, n, a, name, amount, budget, seq in (await session.execute(stmt)).all()
+        for c, n, a, name, amount, budget, seq in (await session.execute(_in(stmt, codes))).all()
     ]
 
 
-async def signings(session: AsyncSession) -> list[F.Signing]:
+async def signings(session: AsyncSession, *, codes: Codes = None) -> list[F.Signing]:
     """Every holder of a final award, with its live contract if there is one."""
     live = sa.and_(
         col(Contract.award_id) == col(Award.id),
@@ -254,7 +290,7 @@ async def signings(session: AsyncSession) -> list[F.Signing]:
         )
         .order_by(col(Notice.id), col(Award.slot))
     )
-    rows = (await session.execute(stmt)).all()
+    rows = (await session.execute(_in(stmt, codes))).all()
     finals = await final_dates(session, sorted({r[0] for r in rows}))
     out = []
     for (
@@ -289,7 +325,7 @@ def _ts(value: object) -> datetime | None:
     return protocol.parse_ts(value) if isinstance(value, str) else None
 
 
-async def amended_notices(session: AsyncSession) -> list[F.AmendedNotice]:
+async def amended_notices(session: AsyncSession, *, codes: Codes = None) -> list[F.AmendedNotice]:
     stmt = (
         sa.select(
             col(Notice.public_id),
@@ -303,7 +339,7 @@ async def amended_notices(session: AsyncSession) -> list[F.AmendedNotice]:
         .order_by(col(Notice.id), col(NoticeRevision.id))
     )
     grouped: dict[str, tuple[str, datetime, list[F.Amendment]]] = {}
-    for notice_id, title, deadline, at, seq, changes in (await session.execute(stmt)).all():
+    for notice_id, title, deadline, at, seq, changes in (await session.execute(_in(stmt, codes))).all():
         moved = (changes or {}).get("bid_deadline")
         before = _ts(moved[0]) if isinstance(moved, list) and moved else None
         grouped.setdefault(notice_id, (title, deadline, []))[2].append(
@@ -315,7 +351,7 @@ async def amended_notices(session: AsyncSession) -> list[F.AmendedNotice]:
     ]
 
 
-async def bid_counts(session: AsyncSession, *, min_bids: int) -> list[F.BidCounts]:
+async def bid_counts(session: AsyncSession, *, min_bids: int, codes: Codes = None) -> list[F.BidCounts]:
     """Bids and withdrawals per notice whose bidding has ended: while a notice is open, how
     many have bid on it is sealed from staff too (issue 18)."""
     withdrawn = sa.func.count(col(Bid.id)).filter(col(Bid.status) == BidStatus.withdrawn.value)
@@ -329,7 +365,7 @@ async def bid_counts(session: AsyncSession, *, min_bids: int) -> list[F.BidCount
     )
     return [
         F.BidCounts(notice_id=n, title=t, total=int(total), withdrawn=int(w))
-        for n, t, total, w in (await session.execute(stmt)).all()
+        for n, t, total, w in (await session.execute(_in(stmt, codes))).all()
     ]
 
 
@@ -340,7 +376,7 @@ def _digits(column: Mapped[str]) -> sa.ColumnElement[str]:
     return sa.case((sa.func.length(digits) >= 7, digits), else_=sa.null())
 
 
-async def holders_and_owners(session: AsyncSession) -> list[F.HolderAndOwner]:
+async def holders_and_owners(session: AsyncSession, *, codes: Codes = None) -> list[F.HolderAndOwner]:
     """Every agency holding an award beside the organisation whose notice it is, with what
     they might share (compared in rules.related_parties)."""
     linked = sa.exists().where(
@@ -382,24 +418,43 @@ async def holders_and_owners(session: AsyncSession) -> list[F.HolderAndOwner]:
             linked=bool(link),
             same_phone=bool(phone),
         )
-        for n, a, name, o, oname, same, link, phone in (await session.execute(stmt)).all()
+        for n, a, name, o, oname, same, link, phone in (await session.execute(_in(stmt, codes))).all()
     ]
 
 
-async def load_inputs(session: AsyncSession, settings: Settings) -> F.Inputs:
+async def load_inputs(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    codes: Codes = None,
+    hall: tuple[str, dict[str, str]] | None = None,
+) -> F.Inputs:
     return F.Inputs(
-        wins=await win_counts(session, min_awards=settings.flag_min_awards),
-        pairs=await pair_wins(session, repeats=settings.flag_pair_repeats),
-        owners=await owner_notices(session, min_notices=settings.flag_min_notices),
-        priced=await priced_notices(session),
-        amounts=await contract_amounts(session),
-        signings=await signings(session),
-        amended=await amended_notices(session),
-        bid_counts=await bid_counts(session, min_bids=settings.flag_min_bids),
-        holders=await holders_and_owners(session),
+        wins=await win_counts(session, min_awards=settings.flag_min_awards, codes=codes, hall=hall),
+        pairs=await pair_wins(session, repeats=settings.flag_pair_repeats, codes=codes),
+        owners=await owner_notices(session, min_notices=settings.flag_min_notices, codes=codes),
+        priced=await priced_notices(session, codes=codes),
+        amounts=await contract_amounts(session, codes=codes),
+        signings=await signings(session, codes=codes),
+        amended=await amended_notices(session, codes=codes),
+        bid_counts=await bid_counts(session, min_bids=settings.flag_min_bids, codes=codes),
+        holders=await holders_and_owners(session, codes=codes),
     )
 
 
-async def all_flags(session: AsyncSession, settings: Settings, today: date) -> list[F.Flag]:
-    """Every red flag in the market today, most severe first."""
-    return F.evaluate(await load_inputs(session, settings), settings, today)
+async def all_flags(
+    session: AsyncSession, settings: Settings, today: date, *, hall: str = hall_rules.PROVINCE
+) -> list[F.Flag]:
+    """Every red flag today in ``hall``'s view, most severe first: province-wide for the
+    province; otherwise over the notices of the halls ``hall`` reaches, each rule applied to
+    that jurisdiction's own records (a share counted among its own awards)."""
+    codes = await halls.codes_under(session, hall)
+    if codes is None:
+        return F.evaluate(await load_inputs(session, settings), settings, today)
+    found = await halls.get_hall(session, hall)
+    name = (
+        {"zh_Hans": found.name_zh, "en": found.name_en}
+        if found is not None
+        else {"zh_Hans": hall, "en": hall}
+    )
+    return F.evaluate(await load_inputs(session, settings, codes=codes, hall=(hall, name)), settings, today)

@@ -1,6 +1,10 @@
 """Red flags for supervisors and administrators: the list ``/supervision/flags`` (filters by
 kind, severity and subject; htmx swaps the list only), one kind explained at
-``/supervision/flags/{kind}``, and the same list as JSON at ``/api/v1/supervision/flags``."""
+``/supervision/flags/{kind}``, and the same list as JSON at ``/api/v1/supervision/flags``.
+
+Each viewer sees the flags of a jurisdiction it reaches (``?jurisdiction=``, its own by
+default): province-wide for the province, otherwise computed over that jurisdiction's own
+notices (flags.service.all_flags)."""
 
 from __future__ import annotations
 
@@ -13,13 +17,17 @@ from litestar.params import FromPath, FromQuery
 from markupsafe import Markup, escape
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.accounts.models import Role
+from market.accounts.models import AppUser, Role
 from market.accounts.session import load_viewer
 from market.core.clock import today_in_china
 from market.core.config import Settings
 from market.core.errors import DomainError
 from market.core.i18n import LOCALES, N_, gettext_for
 from market.core.money import format_fen
+from market.halls import queries as halls
+from market.halls import rules as hall_rules
+from market.halls import service as halls_service
+from market.halls.models import Jurisdiction
 from market.security.auth import requires_role
 from market.supervision.flags import rules as F
 from market.supervision.flags import service as flags_service
@@ -142,10 +150,30 @@ def public(flag: F.Flag, settings: Settings) -> dict[str, Any]:
     }
 
 
+NO_SUCH_HALL = N_("There is no jurisdiction {code}.")
+
+
+async def view_of(session: AsyncSession, viewer: AppUser, jurisdiction: str | None) -> str:
+    """The jurisdiction whose flags ``viewer`` asks for: its own by default; one it does not
+    reach is refused (403), an unknown one is not found (404)."""
+    own = viewer.jurisdiction or hall_rules.PROVINCE
+    code = (jurisdiction or "").strip() or own
+    halls_service.require_reach(viewer, code)
+    if await halls.get_hall(session, code) is None:
+        raise DomainError(detail=NO_SUCH_HALL, params={"code": code[:12]}, status=404, title="Not found")
+    return code
+
+
+async def choices(session: AsyncSession, viewer: AppUser) -> list[Jurisdiction]:
+    """The jurisdictions the viewer may pick: its own and those below it."""
+    own = viewer.jurisdiction or hall_rules.PROVINCE
+    return [h for h in await halls.all_halls(session) if hall_rules.covers(own, h.code)]
+
+
 async def _flags(
-    session: AsyncSession, settings: Settings, filters: Filters
+    session: AsyncSession, settings: Settings, filters: Filters, *, hall: str = hall_rules.PROVINCE
 ) -> tuple[list[F.Flag], list[F.Flag]]:
-    everything = await flags_service.all_flags(session, settings, today_in_china())
+    everything = await flags_service.all_flags(session, settings, today_in_china(), hall=hall)
     return everything, [f for f in everything if filters.keep(f)]
 
 
@@ -162,13 +190,17 @@ class FlagPages(Controller):
         kind: FromQuery[str | None] = None,
         severity: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
+        jurisdiction: FromQuery[str | None] = None,
     ) -> Response[str]:
-        await load_viewer(request, session)
+        viewer = await load_viewer(request, session)
+        view = await view_of(session, viewer, jurisdiction)
         settings: Settings = request.app.state.settings
         filters = Filters.of(kind, severity, q)
-        everything, shown = await _flags(session, settings, filters)
+        everything, shown = await _flags(session, settings, filters, hall=view)
         locale = request_locale(request)
         context: dict[str, Any] = {
+            "jurisdiction": view,
+            "jurisdictions": await choices(session, viewer),
             "flags": shown,
             "total": len(everything),
             "by_kind": F.count_by_kind(everything),
@@ -185,9 +217,13 @@ class FlagPages(Controller):
 
     @get("/{kind:str}")
     async def explain(
-        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], kind: FromPath[str]
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        kind: FromPath[str],
+        jurisdiction: FromQuery[str | None] = None,
     ) -> Response[str]:
-        await load_viewer(request, session)
+        viewer = await load_viewer(request, session)
         if kind not in F.KINDS:
             raise DomainError(
                 detail=N_("There is no red flag of kind {name}."),
@@ -197,7 +233,8 @@ class FlagPages(Controller):
             )
         settings: Settings = request.app.state.settings
         locale = request_locale(request)
-        everything, _ = await _flags(session, settings, Filters())
+        view = await view_of(session, viewer, jurisdiction)
+        everything, _ = await _flags(session, settings, Filters(), hall=view)
         return render(
             request,
             "supervision/flags/kind.html",
@@ -205,6 +242,7 @@ class FlagPages(Controller):
             info=F.KINDS[kind],
             threshold_text=threshold(kind, settings, locale),
             count=F.count_by_kind(everything)[kind],
+            jurisdiction=view,
         )
 
 
@@ -220,7 +258,9 @@ class FlagApi(Controller):
         "/supervision/flags/{kind}), `subject` (a public id of an agency, owner, notice or contract), `severity` "
         "(high, medium, low), the `numbers` that tripped it, `evidence` (records with their page, `href`, where they "
         "have one; `log` refs are log entry seqs) and its title, summary and threshold in zh_Hans and en. Filter with "
-        "`kind`, `severity` and `q` (part of the subject's id or name). A flag is a reason to look, never a verdict.",
+        "`kind`, `severity` and `q` (part of the subject's id or name). `jurisdiction` (a hall code the viewer reaches, "
+        "its own by default) chooses the view: province-wide for the province, otherwise computed over that "
+        "jurisdiction's own notices (403 for one beyond the viewer's reach). A flag is a reason to look, never a verdict.",
         cache=False,
     )
     async def list_flags(
@@ -230,11 +270,14 @@ class FlagApi(Controller):
         kind: FromQuery[str | None] = None,
         severity: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
+        jurisdiction: FromQuery[str | None] = None,
     ) -> dict[str, Any]:
-        await load_viewer(request, session)
+        viewer = await load_viewer(request, session)
+        view = await view_of(session, viewer, jurisdiction)
         settings: Settings = request.app.state.settings
-        everything, shown = await _flags(session, settings, Filters.of(kind, severity, q))
+        everything, shown = await _flags(session, settings, Filters.of(kind, severity, q), hall=view)
         return {
+            "jurisdiction": view,
             "total": len(everything),
             "by_kind": F.count_by_kind(everything),
             "thresholds": {k: F.threshold_params(k, settings) for k in F.KINDS},

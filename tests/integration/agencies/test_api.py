@@ -406,7 +406,11 @@ async def test_nobody_reviews_their_own_agency(client: AsyncClient, db: Database
     async with db.transaction() as session:
         # An account that owns an agency and also holds the admin role (a data error the
         # rule must still stop).
-        await session.execute(sa.update(AppUser).where(AppUser.public_id == user["id"]).values(role="admin"))
+        await session.execute(
+            sa.update(AppUser)
+            .where(AppUser.public_id == user["id"])
+            .values(role="admin", jurisdiction="530000")
+        )
         actor = await accounts.get_by_public_id(session, user["id"])
         assert actor is not None
         with pytest.raises(Forbidden):

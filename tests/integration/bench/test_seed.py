@@ -88,6 +88,7 @@ async def test_a_seeded_database_is_complete_serves_every_public_page_and_verifi
     }
     await states_are_all_there(url)
     await sequences_are_past_the_seeded_ids(url)
+    await everything_belongs_to_a_hall(url)
 
     db = Database.from_url(url)
     try:
@@ -106,6 +107,36 @@ async def test_a_seeded_database_is_complete_serves_every_public_page_and_verifi
     assert "sealed" in verified.stdout  # the join of openings and sealed entries was made
     await everything_is_msp2(url)
     await bids_open_under_the_data_dir_s_key(url, data_dir)
+
+
+async def everything_belongs_to_a_hall(url: str) -> None:
+    """Owner organisations in several prefectures and counties, each in its region's hall;
+    every published notice and every objection in its organisation's hall, drafts in none;
+    every staff account holds a jurisdiction, some below the province."""
+    halls = [r["hall"] for r in await fetch_all(url, "SELECT DISTINCT hall FROM owner_org")]
+    assert (
+        len([h for h in halls if h.endswith("00")]) >= 2
+        and len([h for h in halls if not h.endswith("00")]) >= 3
+    )
+    assert (await fetch_all(url, "SELECT count(*) FROM owner_org WHERE hall <> region"))[0][0] == 0
+    astray = await fetch_all(
+        url,
+        """SELECT count(*) FILTER (WHERE n.status <> 'draft' AND n.hall IS DISTINCT FROM o.hall),
+                  count(*) FILTER (WHERE n.status = 'draft' AND n.hall IS NOT NULL),
+                  count(DISTINCT n.hall)
+           FROM notice n JOIN owner_org o ON o.id = n.org_id""",
+    )
+    assert astray[0][0] == 0 and astray[0][1] == 0 and astray[0][2] >= 5, astray
+    objections = await fetch_all(
+        url, "SELECT count(*) FROM objection x JOIN notice n ON n.id = x.notice_id WHERE x.hall <> n.hall"
+    )
+    assert objections[0][0] == 0
+    staff = await fetch_all(
+        url,
+        """SELECT count(*) FILTER (WHERE jurisdiction IS NULL), count(*) FILTER (WHERE jurisdiction <> '530000')
+           FROM app_user WHERE role IN ('admin', 'supervisor')""",
+    )
+    assert staff[0][0] == 0 and staff[0][1] > 0
 
 
 async def everything_is_msp2(url: str) -> None:

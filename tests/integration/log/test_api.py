@@ -19,7 +19,7 @@ from tests.helpers import register
 
 async def _log(client: AsyncClient, n: int) -> None:
     for _ in range(n):
-        await register(client)
+        await register(client, org=None)
 
 
 async def _checkpoint(client: AsyncClient) -> tuple[str, int, bytes, str]:

@@ -39,7 +39,7 @@ async def test_only_supervisors_register_keys_and_registration_is_idempotent(
     key = Ed25519PrivateKey.generate()
     body = {"name": NAME, "public_key": pub_b64(key)}
     assert (await client.post("/api/v1/log/cosigners", json=body)).status_code == 401
-    owner = await register(client)
+    owner = await register(client, org=None)
     owner_token = await token_for(client, owner["email"])
     refused = await client.post("/api/v1/log/cosigners", json=body, headers=bearer(owner_token))
     assert refused.status_code == 403
@@ -77,7 +77,7 @@ async def test_cosign_the_checkpoint_and_serve_both_signatures(client: AsyncClie
     )
     assert response.status_code == 201
     for _ in range(3):
-        await register(client)
+        await register(client, org=None)
     log_key, note, size = await latest(client)
     assert size >= 3
 
@@ -106,7 +106,7 @@ async def test_cosign_the_checkpoint_and_serve_both_signatures(client: AsyncClie
     assert (await client.get("/api/v1/log/checkpoint")).text == note
 
     # The structured form, for a later checkpoint.
-    await register(client)
+    await register(client, org=None)
     _, note2, size2 = await latest(client)
     parts = cosign.sign(cosign.checkpoint_body(note2), NAME, key)
     structured = {
@@ -129,7 +129,7 @@ async def test_unknown_keys_bad_signatures_and_unknown_checkpoints_are_refused(
     await client.post(
         "/api/v1/log/cosigners", json={"name": NAME, "public_key": pub_b64(key)}, headers=bearer(token)
     )
-    await register(client)
+    await register(client, org=None)
     _, note, size = await latest(client)
     body = cosign.checkpoint_body(note)
 

@@ -10,7 +10,7 @@ from tests.helpers import register
 
 
 async def test_entries_are_served_and_documented_as_json_lines(client: AsyncClient, app: Litestar) -> None:
-    await register(client)
+    await register(client, org=None)
     response = await client.get("/api/v1/log/entries?start=0&end=1")
     assert response.status_code == 200 and response.headers["content-type"].startswith("application/jsonl")
     documented = app.openapi_schema.to_schema()["paths"]["/api/v1/log/entries"]["get"]["responses"]["200"]

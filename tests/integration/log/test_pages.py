@@ -34,7 +34,7 @@ def _seqs(page: str) -> list[int]:
 async def test_log_page_lists_registrations_newest_first_with_the_signed_checkpoint(
     client: AsyncClient,
 ) -> None:
-    users = [await register(client, role=role) for role in ("owner", "agency", "owner")]
+    users = [await register(client, role=role, org=None) for role in ("owner", "agency", "owner")]
     response = await client.get("/log")
     assert response.status_code == 200
     page = response.text
@@ -60,10 +60,10 @@ async def test_empty_log_says_so(client: AsyncClient) -> None:
 
 
 async def test_filter_by_type_and_by_notice(client: AsyncClient, db: Database) -> None:
-    await register(client)
+    await register(client, org=None)
     published = await _append(db, "notice.published", notice_id="N-000001", scheme="none")
     await _append(db, "notice.cancelled", notice_id="N-000002", reason="budget withdrawn")
-    await register(client)
+    await register(client, org=None)
 
     page = (await client.get("/log")).text
     options = re.findall(r'<option value="([^"]*)"', page)
@@ -83,7 +83,7 @@ async def test_filter_by_type_and_by_notice(client: AsyncClient, db: Database) -
 
 async def test_htmx_filter_returns_only_the_results(client: AsyncClient) -> None:
     for _ in range(2):
-        await register(client)
+        await register(client, org=None)
     response = await client.get("/log", params={"type": "account.created", "notice_id": ""}, headers=HTMX)
     assert response.status_code == 200
     assert "<html" not in response.text and "<table" in response.text
@@ -96,7 +96,7 @@ async def test_htmx_filter_returns_only_the_results(client: AsyncClient) -> None
 
 async def test_show_more_continues_below_the_last_seq_shown(client: AsyncClient) -> None:
     for _ in range(5):
-        await register(client)
+        await register(client, org=None)
     first = (await client.get("/log", params={"limit": 2})).text
     assert _seqs(first) == [4, 3]
     more = html.unescape(re.search(r'<a href="([^"]+)" hx-get="[^"]+" hx-target="#more-row"', first).group(1))
@@ -127,7 +127,7 @@ async def test_bad_cursor_or_limit_is_a_422_page_not_a_500(client: AsyncClient) 
 
 async def test_entry_page_shows_the_exact_bytes_and_a_verified_proof(client: AsyncClient) -> None:
     for _ in range(3):
-        await register(client)
+        await register(client, org=None)
     entries = (await client.get("/api/v1/log/entries?start=0&end=3")).content.split(b"\n")
     response = await client.get("/log/entries/1")
     assert response.status_code == 200
@@ -154,7 +154,7 @@ async def test_entry_with_scheme_none_says_the_draw_is_only_as_fair_as_the_opera
 
 
 async def test_unknown_entry_is_a_friendly_404(client: AsyncClient) -> None:
-    await register(client)
+    await register(client, org=None)
     for path in ("/log/entries/1", "/log/entries/99999999999999999999999"):
         response = await client.get(path, headers={"Accept": "text/html"})
         assert response.status_code == 404, path

@@ -207,10 +207,10 @@ def test_cosign_from_the_command_line(committed_database_url: str, tmp_path: Pat
             env={"MARKET_TOKEN": token},
         )
         assert done.returncode == 0, done.stderr
-        # 3 entries: the supervisor's account and two owners.
-        assert "consistent: 3 \u2192 3 entries" in done.stdout and "co-signed" in done.stdout
+        # 4 entries: the supervisor's account and its grant (staff.granted), and two owners.
+        assert "consistent: 4 \u2192 4 entries" in done.stdout and "co-signed" in done.stdout
         note = get_text(base + "/api/v1/log/checkpoint?cosigned=1")
         log_key = get_text(base + "/api/v1/log/key")
-        assert protocol.open_checkpoint(note, log_key)[1] == 3
+        assert protocol.open_checkpoint(note, log_key)[1] == 4
         assert cosign.open_cosigned(note, name, cosign.public_bytes(key))
         assert name in get_text(base + "/log")

@@ -22,7 +22,7 @@ from market.bids.receipts import verify_receipt
 from market.core.clock import today_in_china
 from market.core.db import Database
 from tests.conftest import make_settings, serve_in_process
-from tests.helpers import bearer, cancel_notice, register, token_for
+from tests.helpers import ORG_REGION, bearer, cancel_notice, register, token_for
 from tests.integration.agencies.test_api import (
     FUTURE,
     admin,
@@ -62,8 +62,10 @@ def notice_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-async def owner_user(client: AsyncClient) -> dict[str, str]:
-    user = await register(client, role="owner")
+async def owner_user(client: AsyncClient, *, org: str | None = ORG_REGION) -> dict[str, str]:
+    """An owner's bearer headers; its organisation is registered in region ``org``
+    (``None``: none yet, for a test that registers its own)."""
+    user = await register(client, role="owner", org=org)
     return bearer(await token_for(client, user["email"]))
 
 
@@ -592,7 +594,7 @@ async def test_cancel_is_logged_and_releases_standing_bids(client: AsyncClient, 
 
 
 async def test_owner_registers_organisation_and_projects(client: AsyncClient) -> None:
-    owner = await owner_user(client)
+    owner = await owner_user(client, org=None)
     assert (await client.get("/api/v1/owners/org", headers=owner)).status_code == 404
     code = credit_code()
     response = await client.post(
@@ -618,8 +620,30 @@ async def test_owner_registers_organisation_and_projects(client: AsyncClient) ->
     assert terms["project"] == {"id": project.json()["id"], "name": "某道路改扩建工程", "code": pcode}
 
 
+async def test_publishing_without_an_organisation_is_a_conflict_that_says_what_to_do(
+    client: AsyncClient,
+) -> None:
+    owner = await owner_user(client, org=None)
+    notice = await draft(client, owner)
+    refused = await client.post(f"/api/v1/notices/{notice['id']}/publish", headers=owner)
+    assert refused.status_code == 409 and is_problem(refused)
+    assert "Register your organisation first" in refused.json()["detail"]
+    # still a draft; once the organisation is registered, the same draft is published in its hall
+    assert (await client.get(f"/api/v1/notices/{notice['id']}")).status_code == 404
+    response = await client.post(
+        "/api/v1/owners/org",
+        json={"name": "昆明市盘龙区水务局", "credit_code": credit_code(), "region": "530103"},
+        headers=owner,
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["hall"] == "530103"
+    done = await client.post(f"/api/v1/notices/{notice['id']}/publish", headers=owner)
+    assert done.status_code == 200, done.text
+    assert done.json()["owner"] == {"id": response.json()["id"], "name": "昆明市盘龙区水务局"}
+
+
 async def test_organisation_bad_credit_code_and_duplicates(client: AsyncClient) -> None:
-    owner = await owner_user(client)
+    owner = await owner_user(client, org=None)
     bad = await client.post(
         "/api/v1/owners/org",
         json={"name": "某单位", "credit_code": "91350100M000100Y44", "region": "530100"},
@@ -648,7 +672,7 @@ async def test_organisation_bad_credit_code_and_duplicates(client: AsyncClient) 
             headers=owner,
         )
     ).status_code == 409
-    other = await owner_user(client)
+    other = await owner_user(client, org=None)
     duplicate = await client.post(
         "/api/v1/owners/org",
         json={"name": "同码单位", "credit_code": code, "region": "530100"},
@@ -665,7 +689,7 @@ async def test_organisation_bad_credit_code_and_duplicates(client: AsyncClient) 
 
 
 async def test_project_code_format_and_duplicates(client: AsyncClient) -> None:
-    owner = await owner_user(client)
+    owner = await owner_user(client, org=None)
     no_org = await client.post(
         "/api/v1/owners/projects", json={"name": "某项目", "code": project_code()}, headers=owner
     )

@@ -40,7 +40,7 @@ async def supervisor(client: AsyncClient, db: Database) -> dict[str, str]:
 async def owner_with_org(
     client: AsyncClient, *, code: str | None = None, phone: str = ""
 ) -> tuple[dict[str, str], dict[str, Any]]:
-    owner = await owner_user(client)
+    owner = await owner_user(client, org=None)
     body = {
         "name": "某县自然资源局",
         "credit_code": code or credit_code(),

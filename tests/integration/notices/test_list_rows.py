@@ -27,7 +27,7 @@ async def all_pages(client: AsyncClient, query: str) -> list[dict[str, Any]]:
 
 
 async def test_every_list_item_equals_the_notice_s_own_answer(client: AsyncClient, db: Database) -> None:
-    owner = await owner_user(client)
+    owner = await owner_user(client, org=None)
     org = (
         await client.post(
             "/api/v1/owners/org",
@@ -62,7 +62,7 @@ async def test_every_list_item_equals_the_notice_s_own_answer(client: AsyncClien
             direct_agency_id=named["id"],
             direct_justification="涉密项目，经主管部门批准直接选取。",
         ),
-        await published(client, await owner_user(client), title="没有业主单位的公告"),
+        await published(client, await owner_user(client), title="另一业主单位的公告"),
     ]
     cancelled = await published(client, owner)
     assert (await cancel_notice(client, db, cancelled["id"], owner, "项目取消")).status_code == 200

@@ -73,8 +73,17 @@ def error_beside(page: str, name: str) -> str:
 
 @pytest.fixture
 async def owner(app: Litestar, client: AsyncClient) -> AsyncIterator[AsyncClient]:
-    """A browser logged in as a new owner."""
+    """A browser logged in as a new owner whose organisation is registered."""
     user = await register(client, role="owner")
+    async with serve_in_process(app) as c:
+        await login(c, user["email"])
+        yield c
+
+
+@pytest.fixture
+async def new_owner(app: Litestar, client: AsyncClient) -> AsyncIterator[AsyncClient]:
+    """A browser logged in as a new owner who has not registered an organisation yet."""
+    user = await register(client, role="owner", org=None)
     async with serve_in_process(app) as c:
         await login(c, user["email"])
         yield c
@@ -140,8 +149,9 @@ def test_yuan_is_converted_to_fen_exactly() -> None:
 
 
 async def test_owner_registers_org_and_project_then_drafts_edits_publishes_amends_and_cancels(
-    owner: AsyncClient,
+    new_owner: AsyncClient,
 ) -> None:
+    owner = new_owner
     page = (await owner.get("/owner")).text
     assert (
         'action="/owner/org"' in page and "投资项目统一代码" not in page
@@ -275,6 +285,45 @@ async def test_owner_registers_org_and_project_then_drafts_edits_publishes_amend
     # a request, published with its reason; the notice stays open until a supervisor consents
     assert "项目取消" in page and "done=cancel_requested" in response.headers["location"]
     assert (await owner.get(f"/api/v1/notices/{notice_id}")).json()["status"] == "open"
+
+
+async def test_publishing_without_an_organisation_leads_to_the_organisation_form(
+    new_owner: AsyncClient,
+) -> None:
+    owner = new_owner
+    new = (await owner.get("/owner/notices/new")).text
+    assert 'href="/owner#org-h"' in new  # the draft form says so before anything is saved
+    response = await post_form(owner, "/owner/notices/new", "/owner/notices", notice_form())
+    assert response.status_code == 303, response.text
+    notice_id = re.search(r"/notices/([^?]+)", response.headers["location"]).group(1)  # type: ignore[union-attr]
+    confirm = (await owner.get(f"/owner/notices/{notice_id}/publish")).text
+    assert 'id="no-org"' in confirm and 'href="/owner#org-h"' in confirm
+    refused = await post_form(
+        owner, f"/owner/notices/{notice_id}/publish", f"/owner/notices/{notice_id}/publish", {}
+    )
+    assert refused.status_code == 409
+    assert "请先登记业主单位" in refused.text and 'href="/owner#org-h"' in refused.text
+    home = (await owner.get("/owner")).text
+    assert 'id="org-h"' in home and 'action="/owner/org"' in home
+
+    from tests.integration.agencies.test_pages import credit_code
+
+    registered = await post_form(
+        owner,
+        "/owner",
+        "/owner/org",
+        {"name": "昆明市五华区教育体育局", "credit_code": credit_code(), "region": "530102"},
+    )
+    assert registered.status_code == 303, registered.text
+    # the draft saved before the organisation takes it at publication, with its hall
+    confirm = (await owner.get(f"/owner/notices/{notice_id}/publish")).text
+    assert 'id="no-org"' not in confirm
+    published = await post_form(
+        owner, f"/owner/notices/{notice_id}/publish", f"/owner/notices/{notice_id}/publish", {}
+    )
+    assert published.status_code == 303, published.text
+    terms = (await owner.get(f"/api/v1/notices/{notice_id}")).json()
+    assert terms["status"] == "open" and terms["owner"]["name"] == "昆明市五华区教育体育局"
 
 
 async def test_owner_can_delete_a_draft(owner: AsyncClient) -> None:

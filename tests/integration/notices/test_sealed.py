@@ -53,7 +53,7 @@ async def test_nothing_about_the_bids_is_visible_before_the_deadline_to_any_role
 ) -> None:
     staff = await admin(client, db)
     supervisor = bearer(await token_for(client, await create_staff(db, role=Role.supervisor)))
-    owner = await owner_user(client)
+    owner = await owner_user(client, org=None)
     org = await client.post(
         "/api/v1/owners/org",
         json={"name": "昆明市生态环境局", "credit_code": credit_code(), "region": "530100"},

@@ -215,6 +215,27 @@ async def test_export_command_writes_one_valid_package_with_the_draw(
     assert package_errors(json.loads((tmp_path / "none.json").read_text())) == EMPTY
     bad = market("ocds", "export", "--out", str(tmp_path / "x.json"), "--since", "soon", env=env)
     assert bad.returncode == 1 and "--since" in bad.stderr
+    # One hall (rolled up: Kunming holds the notice's county 530102), published by the hall.
+    out = tmp_path / "hall.json"
+    hall = market(
+        "ocds",
+        "export",
+        "--out",
+        str(out),
+        "--hall",
+        "530100",
+        "--base-url",
+        "https://market.example",
+        env=env,
+    )
+    assert hall.returncode == 0, hall.stderr
+    pkg = json.loads(out.read_text(encoding="utf-8"))
+    assert package_errors(pkg) == [] and of(pkg, rec["notice_id"])
+    assert pkg["publisher"]["uid"] == "530100" and pkg["uri"].endswith("?hall=530100")
+    other = market("ocds", "export", "--out", str(tmp_path / "o.json"), "--hall", "530300", env=env)
+    assert other.returncode == 0 and not of(json.loads((tmp_path / "o.json").read_text()), rec["notice_id"])
+    unknown = market("ocds", "export", "--out", str(tmp_path / "x.json"), "--hall", "999999", env=env)
+    assert unknown.returncode == 1 and "--hall" in unknown.stderr
 
 
 def test_the_whole_demo_exports_valid(committed_database_url: str, tmp_path: Path) -> None:

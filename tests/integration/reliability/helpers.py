@@ -28,7 +28,7 @@ from market.log.signer import LogSigner
 from market.notices.secrets import SecretSealer
 from market.security.passwords import hash_password
 from market.security.tokens import issue_token
-from tests.helpers import PASSWORD, bearer, unique_email
+from tests.helpers import PASSWORD, bearer, register_org, unique_email
 from tests.integration.agencies.test_api import agency_body
 from tests.integration.notices.test_api import notice_body
 from tests.integration.selection.helpers import LIVE_ENV
@@ -94,6 +94,7 @@ async def make_cast(client: httpx.AsyncClient, database_url: str, n_agencies: in
     ids = await make_users(database_url, [Role.admin, Role.owner] + [Role.agency] * n_agencies)
     admin = token_headers(ids[0], Role.admin)
     owner = token_headers(ids[1], Role.owner)
+    await register_org(client, owner)  # a notice is published in its organisation's hall
 
     async def agency(user_id: str) -> tuple[dict[str, str], str]:
         headers = token_headers(user_id, Role.agency)

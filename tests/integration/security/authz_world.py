@@ -28,7 +28,7 @@ from market.core.db import Database
 from market.notices.models import Notice
 from market.selection import service as selection
 from market.selection.models import Selection
-from tests.helpers import PASSWORD, create_staff, register, token_for
+from tests.helpers import ORG_REGION, PASSWORD, create_staff, register, token_for
 from tests.integration.agencies.test_api import PDF, agency_body, credit_code
 from tests.integration.notices.test_api import notice_body
 
@@ -88,8 +88,8 @@ class _Builder:
             else None
         )
 
-    async def user(self, role: str) -> str:
-        account = await register(self.c, role=role)
+    async def user(self, role: str, *, org: str | None = ORG_REGION) -> str:
+        account = await register(self.c, role=role, org=org)
         self.emails.append(account["email"])
         token = await token_for(self.c, account["email"])
         self.email_of[token] = account["email"]
@@ -171,9 +171,10 @@ async def build_world(client: AsyncClient, db: Database) -> World:
     b = _Builder(client, db)
     admin = await b.staff(Role.admin)
     supervisor = await b.staff(Role.supervisor)
-    owner = await b.user("owner")
+    # The owners register their organisations below (a notice is published in its hall).
+    owner = await b.user("owner", org=None)
     login = {"email": b.emails[-1], "password": PASSWORD}
-    other_owner = await b.user("owner")
+    other_owner = await b.user("owner", org=None)
     agency, agency_id = await b.agency(admin)
     other_agency, other_agency_id = await b.agency(admin, name="昆明博远工程咨询有限公司")
     world = World(
@@ -209,10 +210,29 @@ async def build_world(client: AsyncClient, db: Database) -> World:
             admin,
             json={"reason": "本人申请停用账户"},
         )
+    # Staff accounts an administrator moves or revokes (issue 21): county supervisors.
+    for name in ("move", "move_page", "revoke", "revoke_page"):
+        token = await token_for(client, await create_staff(db, role=Role.supervisor, jurisdiction="530102"))
+        ids[f"user:{name}"] = (await b.call("GET", "/api/v1/me", token))["id"]
     reset = await b.call(
         "POST", f"/api/v1/users/{ids['user']}/reset-link", admin, 201, json={"reason": "本人来电，忘记密码"}
     )
     ids["reset_token"] = reset["token"]
+
+    # Organisations of each owner, before anything is published.
+    for token, key in ((owner, "org"), (other_owner, "other_org")):
+        org = await b.call(
+            "POST",
+            "/api/v1/owners/org",
+            token,
+            201,
+            json={
+                "name": "昆明市生态环境局" if key == "org" else "曲靖市住房和城乡建设局",
+                "credit_code": credit_code(),
+                "region": "530100",
+            },
+        )
+        ids[key] = org["id"]
 
     # The due notices first, each drafted, published and bid on within its own short
     # window; the rest of the world is made while the last windows run out.
@@ -234,20 +254,6 @@ async def build_world(client: AsyncClient, db: Database) -> World:
             await b.bid(agency, due[name])
     ids.update({f"notice:{name}": notice_id for name, notice_id in due.items()})
 
-    # Organisations and a project of each owner.
-    for token, key in ((owner, "org"), (other_owner, "other_org")):
-        org = await b.call(
-            "POST",
-            "/api/v1/owners/org",
-            token,
-            201,
-            json={
-                "name": "昆明市生态环境局" if key == "org" else "曲靖市住房和城乡建设局",
-                "credit_code": credit_code(),
-                "region": "530100",
-            },
-        )
-        ids[key] = org["id"]
     project = await b.call(
         "POST",
         "/api/v1/owners/projects",

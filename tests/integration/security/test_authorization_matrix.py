@@ -191,14 +191,43 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     ("POST", "/api/v1/users/{user_id:str}/reset-link"): R(
         ADMIN, "reset_link", json={"reason": "本人来电，忘记密码"}
     ),
+    # Staff grants, moves and revocations (issue 21); the world's admin is province-level.
+    ("GET", "/api/v1/staff"): R(STAFF),
+    ("POST", "/api/v1/staff"): R(
+        ADMIN,
+        json={
+            "email": "matrix.grant@km.gov.cn",
+            "name": "新任监管",
+            "role": "supervisor",
+            "jurisdiction": "530102",
+        },
+    ),
+    ("POST", "/api/v1/staff/{user_id:str}/move"): R(ADMIN, "move", json={"jurisdiction": "530103", **REASON}),
+    ("POST", "/api/v1/staff/{user_id:str}/revoke"): R(ADMIN, "revoke", json=REASON),
+    ("GET", "/admin/staff"): R(STAFF_PAGE),
+    ("POST", "/admin/staff"): R(
+        ADMIN,
+        form={
+            "email": "matrix.page@km.gov.cn",
+            "name": "新任监管",
+            "role": "supervisor",
+            "jurisdiction": "530102",
+        },
+    ),
+    ("POST", "/admin/staff/{user_id:str}/move"): R(
+        ADMIN, "move_page", form={"jurisdiction": "530103", **REASON}
+    ),
+    ("POST", "/admin/staff/{user_id:str}/revoke"): R(ADMIN, "revoke_page", form=REASON),
     ("GET", "/register"): R(PUBLIC),
     ("POST", "/register"): R(PUBLIC, form={"email": "not-an-email"}),
     ("GET", "/admin/users"): R(STAFF_PAGE),
     ("GET", "/api/v1/me"): R(LOGGED_IN),
     ("POST", "/api/v1/auth/register"): R(PUBLIC, json={}),
     ("POST", "/api/v1/auth/token"): R(PUBLIC, json={}),
-    ("GET", "/api/v1/me/messages"): R("401 A P P P P P", private=("id:objection:objection",)),
-    ("GET", "/messages"): R("L A P P P P P", private=("id:objection:objection",)),
+    # The owner is told of the objection to its notice, and so is the (province-level)
+    # supervisor, whose hall watches the notice's county (issue 21: an alert); no one else.
+    ("GET", "/api/v1/me/messages"): R("401 A P P P A P", private=("id:objection:objection",)),
+    ("GET", "/messages"): R("L A P P P A P", private=("id:objection:objection",)),
     # -- the log
     ("GET", "/api/v1/log/checkpoint"): R(PUBLIC),
     ("GET", "/api/v1/log/proof/consistency"): R(PUBLIC, query={"first": 1, "second": 2}),
@@ -451,14 +480,36 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     ("GET", "/data/{filename:str}"): R(
         "P P P P P P P", params={"filename": "notices.csv"}, private=("id:notice:draft",)
     ),
+    # -- halls (issue 21): public pages and API; the admins add parks and set contact lines
+    ("GET", "/halls"): R(PUBLIC),
+    ("GET", "/halls/{code:str}"): R(PUBLIC, params={"code": "530100"}),
+    ("GET", "/api/v1/halls"): R(PUBLIC),
+    ("GET", "/api/v1/halls/{code:str}"): R(PUBLIC, params={"code": "530100"}),
+    ("GET", "/admin/halls"): R("L 403 403 403 403 403 A"),
+    ("POST", "/admin/halls"): R(
+        ADMIN, form={"parent": "530100", "code": "530100KA", "name_zh": "测试园区", "name_en": "Test Park"}
+    ),
+    ("POST", "/admin/halls/contact"): R(ADMIN, form={"hall": "530100", "phone": "0871-12345678"}),
+    ("POST", "/api/v1/halls"): R(
+        ADMIN, json={"parent": "530102", "code": "530102KB", "name_zh": "测试园区", "name_en": "Test Park"}
+    ),
+    ("PUT", "/api/v1/halls/{code:str}/contact"): R(
+        ADMIN, params={"code": "530102"}, json={"phone": "0871-87654321"}
+    ),
     # -- supervision
     ("GET", "/supervision"): R(STAFF_PAGE),
     ("GET", "/supervision/flags"): R(STAFF_PAGE),
+    ("GET", "/supervision/live"): R(STAFF),  # an events stream: 401, never a redirect
+    ("GET", "/supervision/board"): R(STAFF_PAGE),
+    ("GET", "/supervision/board/events"): R(STAFF),
     ("GET", "/supervision/flags/{kind:str}"): R(STAFF_PAGE, params={"kind": "win_share"}),
     ("GET", "/api/v1/supervision/flags"): R(STAFF),
     ("GET", "/supervision/agencies/{agency_id:str}"): R(STAFF_PAGE),
     ("GET", "/supervision/notices/{notice_id:str}"): R(STAFF_PAGE),
     ("GET", "/supervision/owners/{org_id:str}"): R(STAFF_PAGE),
+    # The organisation's hall is already 530100: past the guard and the reach, a 409.
+    ("POST", "/supervision/owners/{org_id:str}/hall"): R(ADMIN, form={"hall": "530100", **REASON}),
+    ("POST", "/api/v1/owners/{org_id:str}/hall"): R(ADMIN, json={"hall": "530100", **REASON}),
     ("POST", "/supervision/agencies/{agency_id:str}/suspend"): R(STAFF, "suspend_page", form=REASON),
     ("POST", "/supervision/agencies/{agency_id:str}/ratings/{rating_id:str}/void"): R(
         SUPERVISOR, "rated_void", form=REASON
@@ -625,7 +676,7 @@ async def ask(
         kwargs["files"], kwargs["data"] = row.files, form or {}
     elif form is not None:
         kwargs["data"] = form
-    if template.endswith("/draw/events"):
+    if template.endswith(("/draw/events", "/supervision/live", "/supervision/board/events")):
         return await stream_status(app, path, headers)
     client.cookies.clear()
     response = await client.request(method, path, headers=headers, **kwargs)

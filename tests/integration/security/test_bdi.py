@@ -155,7 +155,7 @@ async def test_right_to_left_names_are_isolated_on_public_and_staff_pages(
 
     # An owner with an Arabic name, project and notice; the agency bids, the draw is made,
     # and a losing bidder objects in Arabic.
-    owner = await owner_user(client)
+    owner = await owner_user(client, org=None)
     org = await client.post(
         "/api/v1/owners/org",
         json={"name": ORG, "credit_code": credit_code(), "region": "530100"},

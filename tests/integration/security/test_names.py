@@ -37,7 +37,7 @@ async def test_names_with_invisible_or_direction_changing_characters_are_refused
         json={"email": unique_email("n"), "password": PASSWORD, "name": f"张{char}三", "role": "owner"},
     )
     assert registered.status_code == 422 and "name" in field_errors(registered)
-    owner = await owner_user(client)
+    owner = await owner_user(client, org=None)
     org = await client.post(
         "/api/v1/owners/org",
         json={"name": f"昆明市{char}生态环境局", "credit_code": credit_code(), "region": "530100"},

@@ -113,7 +113,7 @@ async def build_world(client: AsyncClient, db: Database) -> World:
     approved agencies (one with a document), and two open notices a week from their deadline."""
     admin = await token_for(client, await create_staff(db, role=Role.admin))
     supervisor = await token_for(client, await create_staff(db, role=Role.supervisor))
-    owner = await token_for(client, (await register(client, role="owner"))["email"])
+    owner = await token_for(client, (await register(client, role="owner", org=None))["email"])
     world = World(tokens={"anonymous": None, "owner": owner, "admin": admin, "supervisor": supervisor})
     for key, name in NAMES.items():
         token = await token_for(client, (await register(client, role="agency"))["email"])

@@ -110,7 +110,16 @@ async def signed_round(
 
 async def test_empty_market_has_dashes_and_the_full_shape(client: AsyncClient) -> None:
     body = await stats(client)
-    assert set(body) == {"generated_at", "summary", "by_category", "by_region", "by_month"}
+    assert set(body) == {
+        "jurisdiction",
+        "agencies_scope",
+        "generated_at",
+        "summary",
+        "by_category",
+        "by_region",
+        "by_month",
+    }
+    assert body["jurisdiction"]["code"] == "530000" and body["agencies_scope"] == "province"
     assert set(body["summary"]) == FIGURES
     assert body["summary"]["savings"] is None and body["summary"]["on_time_rate"] is None
     assert len(body["by_month"]) == 12 and body["by_month"][-1]["key"] == this_month()

@@ -72,7 +72,7 @@ async def post_form(c: AsyncClient, page: str, path: str, data: dict[str, Any]) 
 async def drawn(client: AsyncClient, db: Database) -> tuple[Round, dict[str, Any], dict[str, Any]]:
     """A lottery of three bidders for an owner with an organisation, closed and drawn."""
     staff = await admin(client, db)
-    owner = await owner_user(client)
+    owner = await owner_user(client, org=None)
     org = await client.post(
         "/api/v1/owners/org",
         json={"name": "大理州自然资源局", "credit_code": credit_code(), "region": "530100"},

@@ -35,9 +35,65 @@ def english(d: Description) -> tuple[str, list[str]]:
 CASES: list[tuple[dict[str, Any], list[str], list[str], list[str]]] = [
     (entry("account.created", user_id="U-1", role="owner"), ["U-1", "owner"], [], []),
     (
+        entry("staff.granted", user_id="U-7", role="supervisor", jurisdiction="530102", by="U-2"),
+        ["U-7", "supervisor", "五华区 530102", "U-2"],
+        [],
+        [],
+    ),
+    (
+        entry("staff.granted", user_id="U-1", role="admin", jurisdiction="530000", by="operator"),
+        ["U-1", "admin", "530000", "operator"],
+        [],
+        [],
+    ),
+    (
+        entry(
+            "staff.moved",
+            user_id="U-7",
+            role="supervisor",
+            by="U-2",
+            reason="岗位调整",
+            **{"from": "530102", "to": "530103"},
+        ),
+        ["U-7", "五华区 530102", "530103", "U-2"],
+        ["岗位调整"],
+        [],
+    ),
+    (
+        entry("staff.revoked", user_id="U-7", role="admin", jurisdiction="530100", by="U-1", reason="离职"),
+        ["U-7", "admin", "昆明市 530100", "revoked", "U-1"],
+        ["离职"],
+        [],
+    ),
+    (
         entry("owner.registered", owner_id="OW-1", name="昆明市自然资源局", credit_code="11530100MB0000000X"),
         ["昆明市自然资源局", "OW-1", "11530100MB0000000X"],
         [],
+        [],
+    ),
+    (
+        entry(
+            "owner.hall_changed",
+            org_id="OW-1",
+            by="U-9",
+            reason="园区设立后迁入",
+            **{"from": "530102", "to": "530102K1"},
+        ),
+        ["OW-1", "五华区 530102", "530102K1", "U-9"],
+        ["stay in the hall", "园区设立后迁入"],
+        [],
+    ),
+    (
+        entry(
+            "hall.added",
+            code="530100KF",
+            parent="530100",
+            name_zh="昆明经济技术开发区",
+            name_en="Kunming Economic and Technological Development Zone",
+            by="U-1",
+        ),
+        ["昆明经济技术开发区", "530100KF", "昆明市 530100", "U-1"],
+        ["Kunming Economic and Technological Development Zone"],
         [],
     ),
     (
@@ -477,6 +533,14 @@ CASES: list[tuple[dict[str, Any], list[str], list[str], list[str]]] = [
         ["AG-1 replied to rating RT-1"],
         [],
         ["AG-1"],
+    ),
+    (
+        entry(
+            "objection.escalated", notice_id="N-1", objection_id="OB-1", **{"from": "530102", "to": "530100"}
+        ),
+        ["Objection OB-1", "from hall 五华区 530102 up to hall 昆明市 530100"],
+        [],
+        [],
     ),
     (
         entry("rating.voided", rating_id="RT-1", agency_id="AG-1", reason="与合同无关"),

@@ -1,0 +1,153 @@
+"""New red flags, alerted to the supervisors whose view they appear in, once.
+
+Each hall is a view: the province sees the flags computed province-wide, a prefecture,
+county or park those computed over its own notices (``service.all_flags(hall=...)``). A
+flag not seen before in a view is remembered in ``flag_alert`` (hall, kind, key) and
+alerted to that hall's supervisors, or those of the nearest hall above with any
+(``supervision.alerts``), in the same transaction: the insert is ``ON CONFLICT DO
+NOTHING``, so two server processes running the task at once alert a flag once.
+
+Cheap on large data: the task runs every few minutes (not every second), and looks again
+only at the views where something happened since its last run (the halls of the notices
+named by the log entries after the last seq it saw, a range of the log's primary key, and
+the halls above them); every view once a day (a contract becomes late with no entry at
+all). A jurisdiction's view reads only its own halls' notices (``hall = ANY(...)``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from market.core.clock import today_in_china, utcnow
+from market.core.config import Settings
+from market.core.db import log_failure
+from market.halls import queries as halls
+from market.halls import rules as hall_rules
+from market.halls import service as halls_service
+from market.log.models import LogEntry
+from market.notices.models import Notice
+from market.supervision import alerts
+from market.supervision.flags import rules as F
+from market.supervision.flags import service
+from market.supervision.models import FlagAlert
+
+logger = logging.getLogger("market.supervision.flags.alerting")
+INTERVAL = 300.0  # seconds between runs
+
+
+async def log_head(session: AsyncSession) -> int:
+    return int(
+        (await session.execute(sa.select(sa.func.coalesce(sa.func.max(col(LogEntry.seq)), 0)))).scalar_one()
+    )
+
+
+async def changed_halls(session: AsyncSession, *, after: int, upto: int) -> set[str]:
+    """The halls of the notices named by log entries ``after`` < seq <= ``upto``."""
+    stmt = (
+        sa.select(col(Notice.hall))
+        .select_from(LogEntry)
+        .join(Notice, col(Notice.public_id) == col(LogEntry.notice_id))
+        .where(col(LogEntry.seq) > after, col(LogEntry.seq) <= upto, col(Notice.hall).is_not(None))
+        .distinct()
+    )
+    return {h for h in (await session.execute(stmt)).scalars() if h}
+
+
+async def alert_new_flags(session: AsyncSession, settings: Settings, today: date, *, hall: str) -> int:
+    """Alert the supervisors of ``hall`` (its own, or the nearest above with any) of each flag
+    in its view not alerted before; how many. Nothing is computed nor remembered for a hall
+    nobody watches (a flag is then alerted once somebody does)."""
+    if not await halls_service.supervisors_for(session, hall):
+        return 0
+    alerted = 0
+    found = await halls.get_hall(session, hall)
+    hall_name = {"zh_Hans": found.name_zh, "en": found.name_en} if found is not None else None
+    for flag in await service.all_flags(session, settings, today, hall=hall):
+        key = F.alert_key(flag)
+        stmt = (
+            insert(FlagAlert)
+            .values(hall=hall, flag_kind=flag.kind, subject=key[:160], first_seen_at=utcnow())
+            .on_conflict_do_nothing()
+            .returning(col(FlagAlert.hall))
+        )
+        if (await session.execute(stmt)).first() is None:
+            continue
+        await alerts.alert(
+            session,
+            hall=hall,
+            kind=alerts.RED_FLAG,
+            flag_kind=flag.kind,
+            subject=flag.subject,
+            subject_name=flag.subject_name,
+            severity=flag.severity,
+            hall_name=hall_name,
+        )
+        alerted += 1
+    return alerted
+
+
+async def run_views(
+    session: AsyncSession, settings: Settings, today: date, *, changed: set[str] | None
+) -> int:
+    """Alert the new flags of every hall's view (``changed`` None: the daily look), or of
+    the views that contain one of the ``changed`` halls (each with the halls above it)."""
+    if changed is None:
+        views = await halls.hall_codes(session)
+    else:
+        views = sorted({view for hall in changed for view in hall_rules.chain(hall)})
+    alerted = 0
+    for view in views:
+        alerted += await alert_new_flags(session, settings, today, hall=view)
+    return alerted
+
+
+class FlagAlertTask:
+    def __init__(
+        self,
+        db: Any,
+        settings: Settings,
+        *,
+        interval: float = INTERVAL,
+        today: Callable[[], date] = today_in_china,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.interval = max(interval, 1.0)
+        self.today = today
+        self.last_seq: int | None = None
+        self.last_day: date | None = None
+
+    async def run_once(self) -> int:
+        """One look; the first of the day looks at every view."""
+        day = self.today()
+        async with self.db.transaction() as session:
+            head = await log_head(session)
+            changed = None
+            if self.last_day == day and self.last_seq is not None:
+                if head == self.last_seq:
+                    return 0
+                changed = await changed_halls(session, after=self.last_seq, upto=head)
+            alerted = await run_views(session, self.settings, day, changed=changed)
+        self.last_seq, self.last_day = head, day
+        return alerted
+
+    async def run(self) -> None:
+        while True:
+            try:
+                alerted = await self.run_once()
+                if alerted:
+                    logger.info("alerted %d new red flag(s)", alerted)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # tried again after ``interval``
+                log_failure(logger, "could not alert new red flags; trying again later", exc)
+            await asyncio.sleep(self.interval)
