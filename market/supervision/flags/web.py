@@ -21,7 +21,7 @@ from market.accounts.models import AppUser, Role
 from market.accounts.session import load_viewer
 from market.core.clock import today_in_china
 from market.core.config import Settings
-from market.core.errors import DomainError
+from market.core.errors import DomainError, FieldError
 from market.core.i18n import LOCALES, N_, gettext_for
 from market.core.money import format_fen
 from market.halls import queries as halls
@@ -155,12 +155,19 @@ NO_SUCH_HALL = N_("There is no jurisdiction {code}.")
 
 async def view_of(session: AsyncSession, viewer: AppUser, jurisdiction: str | None) -> str:
     """The jurisdiction whose flags ``viewer`` asks for: its own by default; one it does not
-    reach is refused (403), an unknown one is not found (404)."""
+    reach is refused (403), an unknown one is bad input (422, beside the field)."""
     own = viewer.jurisdiction or hall_rules.PROVINCE
     code = (jurisdiction or "").strip() or own
-    halls_service.require_reach(viewer, code)
     if await halls.get_hall(session, code) is None:
-        raise DomainError(detail=NO_SUCH_HALL, params={"code": code[:12]}, status=404, title="Not found")
+        params = {"code": code[:12]}
+        raise DomainError(
+            detail=NO_SUCH_HALL,
+            params=params,
+            status=422,
+            title="Invalid input",
+            errors=[FieldError("jurisdiction", NO_SUCH_HALL, params)],
+        )
+    halls_service.require_reach(viewer, code)
     return code
 
 

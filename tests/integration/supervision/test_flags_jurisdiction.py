@@ -153,7 +153,7 @@ async def test_a_county_only_concentration_is_the_countys_flag_only(
     refused = await flags_of(client, sibling, jurisdiction=COUNTY)
     assert refused.status_code == 403, refused.text
     assert (await flags_of(client, county, jurisdiction=PREFECTURE)).status_code == 403  # never above
-    assert (await flags_of(client, province, jurisdiction="539999")).status_code == 404
+    assert (await flags_of(client, province, jurisdiction="539999")).status_code == 422
 
 
 async def test_the_flags_page_offers_the_jurisdictions_in_reach(client: AsyncClient, db: Database) -> None:
