@@ -159,7 +159,7 @@ async def view_of(session: AsyncSession, viewer: AppUser, jurisdiction: str | No
     own = viewer.jurisdiction or hall_rules.PROVINCE
     code = (jurisdiction or "").strip() or own
     if await halls.get_hall(session, code) is None:
-        params = {"code": code[:12]}
+        params: dict[str, object] = {"code": code[:12]}
         raise DomainError(
             detail=NO_SUCH_HALL,
             params=params,
