@@ -291,7 +291,8 @@ async def ask(client: AsyncClient, app: Litestar, path: str, token: str | None) 
         headers["Accept"] = "text/html"
         if token:
             headers["Cookie"] = f"{SESSION_COOKIE}={token}"
-    if path.split("?")[0].endswith("/draw/events"):
+    # Server-Sent Events never end: read each for a moment (the draw's, the console's badge and board).
+    if path.split("?")[0].endswith(("/draw/events", "/board/events", "/supervision/live")):
         return await read_stream(app, path, headers)
     client.cookies.clear()
     response: Response = await client.get(path, headers=headers)
