@@ -116,6 +116,25 @@ def url_for(server_url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """Argon2 at its cheapest in this process: the suite registers and logs in thousands of
+    accounts, and production's cost (about 0.1 s a hash, more on a loaded machine) would be a
+    large part of its run time. Hashes carry their parameters, so servers started as
+    subprocesses (production cost) and this process verify each other's; hashing itself has
+    tests of its own."""
+    from pwdlib import PasswordHash
+    from pwdlib.hashers.argon2 import Argon2Hasher
+
+    from market.security import passwords
+
+    cheap = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+    real = passwords._hasher
+    passwords._hasher = lambda: cheap
+    yield
+    passwords._hasher = real
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _wired_services() -> None:
     """The hooks create_app registers, for the tests that call services without an app."""
     wire_services()
