@@ -35,6 +35,7 @@ from market.contracts.web import ContractPages
 from market.core.channels import ReconnectingAsyncPgChannelsBackend
 from market.core.config import ConfigError, Settings
 from market.core.db import ROOT, Database, to_asyncpg_dsn
+from market.dashboards.web import DashboardPages
 from market.halls.api import HallApi
 from market.halls.web import HallPages
 from market.inbox.api import MessageApi
@@ -47,6 +48,11 @@ from market.notices.secrets import SecretSealer
 from market.notices.web import NoticePages
 from market.notices.web_owner import OwnerNoticePages
 from market.notices.web_staff import StaffNoticePages
+from market.notify import service as notify_service
+from market.notify.api import MailAdminApi, NotificationApi
+from market.notify.feeds import FeedPages
+from market.notify.sender import MailSender
+from market.notify.web import NotificationPages
 from market.objections.scheduler import EscalationTask
 from market.ocds.api import OcdsApi
 from market.ocds.web import OpenDataPages
@@ -141,6 +147,9 @@ def _lifespan(database: Database | None):
                 app.state.db, settings, interval=max(settings.scheduler_interval, 300.0)
             )
             tasks.append(asyncio.create_task(flag_alerts.run(), name="flag-alerts"))
+            if settings.smtp is not None:  # the e-mail queue (market/notify/sender.py)
+                mail = MailSender(app.state.db, settings, interval=max(settings.scheduler_interval, 5.0))
+                tasks.append(asyncio.create_task(mail.run(), name="mail-sender"))
         try:
             yield
         finally:
@@ -185,6 +194,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     transaction; otherwise the engine is created from ``settings`` in the lifespan."""
     wire_services()
     settings = (settings or Settings.from_env()).with_secret()
+    notify_service.configure(mail=settings.smtp is not None, base_url=settings.base_url)
     if settings.beacon == "drand" and not beacon_available():
         raise ConfigError(
             "MARKET_BEACON=drand needs the package drand-verify (CPython 3.11 or 3.12) to verify beacon rounds"
@@ -233,6 +243,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             SitePages,
             HealthApi,
             AccountPages,
+            DashboardPages,
             AccountsApi,
             LogApi,
             ReferenceApi,
@@ -267,6 +278,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             LivePages,
             HallApi,
             HallPages,
+            NotificationApi,
+            MailAdminApi,
+            NotificationPages,
+            FeedPages,
             create_static_files_router(
                 path="/static", directories=[ROOT / "static"], include_in_schema=False
             ),

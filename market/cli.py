@@ -139,8 +139,8 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
                 ),
             )
         except DomainError as exc:
-            details = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
-            return _fail(f"{exc.detail}" + (f" ({details})" if details else ""))
+            details = "; ".join(f"{e.field}: {e.text()}" for e in exc.errors)
+            return _fail(exc.text() + (f" ({details})" if details else ""))
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
             from pydantic import ValidationError
 
@@ -226,7 +226,6 @@ def cmd_ocds_export(args: argparse.Namespace, settings: Settings) -> int:
     import json
     from pathlib import Path
 
-    from market.core.clock import utcnow
     from market.core.db import upgrade
     from market.core.errors import DomainError
     from market.ocds import mapping, service
@@ -234,9 +233,17 @@ def cmd_ocds_export(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         since = parse_since(args.since)
+        service.publishing_settings(settings.ocds_prefix)
     except DomainError as exc:
-        return _fail(f"--since: {exc.detail}")
-    base = (args.base_url or settings.base_url).rstrip("/")
+        return _fail(f"--since: {exc.text()}" if args.since and "since" in exc.detail else exc.text())
+    if not (args.base_url or settings.public_url):
+        # The file leaves this machine: links to the address the server binds to would be wrong.
+        return _fail(
+            "ocds export needs the public address its links use: set MARKET_PUBLIC_URL (or pass --base-url)"
+        )
+    base = (args.base_url or settings.public_url).rstrip("/")
+
+    published = ""
 
     async def export(session: Any) -> tuple[Any, list[dict[str, Any]]]:
         scope = await service.hall_scope(session, args.hall)  # --hall: one hall, rolled up
@@ -244,6 +251,8 @@ def cmd_ocds_export(args: argparse.Namespace, settings: Settings) -> int:
         found = await service.all_releases(
             session, prefix=settings.ocds_prefix, base_url=base, since=since, halls=halls
         )
+        nonlocal published
+        published = await service.data_date(session)
         return (scope[0] if scope is not None else None), found
 
     with database_url_for(settings.database_url, settings.data_dir) as url:
@@ -251,13 +260,13 @@ def cmd_ocds_export(args: argparse.Namespace, settings: Settings) -> int:
         try:
             hall, releases = _run_with_session(url, export)
         except DomainError as exc:
-            return _fail(f"--hall: {exc.detail} {args.hall}")
+            return _fail(f"--hall: {exc.text()} {args.hall}")
     out = Path(args.out)
     query = f"?hall={hall.code}" if hall is not None else ""
     body = mapping.package(
         releases,
         uri=f"{base}/api/v1/ocds/releases{query}",
-        published=utcnow(),
+        published=published,
         publisher=publisher(hall, base_url=base),
         base_url=base,
     )

@@ -8,20 +8,26 @@ original admin@ and supervisor@ accounts), an owner organisation and notices."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TextIO
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts import service as accounts
 from market.accounts.models import AppUser, Role, UserCreate
+from market.agencies import service as agencies
+from market.agencies.creditcode import complete_credit_code
 from market.agencies.demo import load_demo_agencies
+from market.agencies.models import AgencyCreate, QualificationInput
 from market.app import wire_services
 from market.contracts.demo import load_demo_contracts
+from market.core.clock import today_in_china
 from market.core.config import Settings
 from market.halls import queries as halls_queries
 from market.halls import service as halls
-from market.notices.demo import HALL_OWNERS, hall_org, load_demo_hall_notices, load_demo_notices
+from market.notices.demo import HALL_OWNERS, NOTICES, hall_org, load_demo_hall_notices, load_demo_notices
 from market.ratings.demo import load_demo_ratings
+from market.reference import catalogue
 from market.selection.demo import load_demo_selections
 
 DEMO_PASSWORD = "demo-password-2026"
@@ -119,3 +125,40 @@ async def load_demo(session: AsyncSession, *, settings: Settings, out: TextIO) -
     print("Demo owners of the other halls:", file=out)
     owners = await _hall_owners(session, out=out)
     await load_demo_hall_notices(session, owners=owners, settings=settings, out=out)
+    await _demo_agency(session, admin=admin, out=out)
+
+
+async def _demo_agency(session: AsyncSession, *, admin: AppUser, out: TextIO) -> None:
+    """The printed agency@ account's own agency, approved, so that the account printed
+    first can bid (issue 22: it had none). Registered last, after every demo bid, so the
+    demo's draws stay as they were; the notices still open are open to it."""
+    user = await accounts.find_by_email(session, DEMO_USERS[3][0])
+    assert user is not None
+    if await agencies.agency_of(session, user) is None:
+        today = today_in_china()
+        categories = sorted({category for _, category, *_ in NOTICES})
+        data = AgencyCreate(
+            name="云南绿源环境科技有限公司",
+            credit_code=complete_credit_code("9", "1", "530100", "MA000001"),
+            region="530100",
+            categories=categories,
+            qualifications=[
+                QualificationInput(
+                    category=category,
+                    level=(catalogue.level_codes(category) or (None,))[0],  # the highest level
+                    certificate_no=f"{category[:3]}-2026-00001",
+                    valid_until=today + timedelta(days=730),
+                )
+                for category in categories
+            ],
+            legal_representative="李云",
+            contact_phone="0871-65550001",
+            address="昆明市五华区人民中路 1 号",
+        )
+        agency = await agencies.submit(session, owner=user, data=data, today=today)
+        await agencies.transition(
+            session, agency_id=agency.public_id, actor=admin, action="approve", today=today
+        )
+    print(
+        f"  {'agency':<10} {DEMO_USERS[3][0]:<28} approved agency 云南绿源环境科技有限公司, may bid", file=out
+    )

@@ -7,6 +7,8 @@ from market.halls.models import Jurisdiction
 from market.inbox.models import Message
 from market.log.models import LogCheckpoint, LogCosignature, LogCosigner, LogEntry, LogSubtree
 from market.notices.models import Bid, Notice, NoticeAvoid, NoticeRevision, NoticeSecret, OwnerOrg, Project
+from market.notify.models import MailOutbox, MailPreference, SubscriptionCategory, SubscriptionRegion
+from market.ocds.models import OcdsRelease
 from market.ratings.models import Rating
 from market.reference.models import CategoryLevel, Region, ServiceCategory
 from market.selection.models import Award, Objection, Selection
@@ -30,6 +32,8 @@ __all__ = [
     "LogCosigner",
     "LogEntry",
     "LogSubtree",
+    "MailOutbox",
+    "MailPreference",
     "Message",
     "Milestone",
     "Notice",
@@ -37,6 +41,7 @@ __all__ = [
     "NoticeRevision",
     "NoticeSecret",
     "Objection",
+    "OcdsRelease",
     "OwnerOrg",
     "PasswordReset",
     "Project",
@@ -45,4 +50,6 @@ __all__ = [
     "Region",
     "Selection",
     "ServiceCategory",
+    "SubscriptionCategory",
+    "SubscriptionRegion",
 ]

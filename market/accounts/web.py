@@ -38,6 +38,9 @@ from market.web.forms import Choices, FormErrors, clean, errors_beside_fields, p
 from market.web.templating import is_htmx, names_for, redirect, render, request_locale, safe_next
 
 # ?done=<code> on the administrator's account page: only these codes show a message.
+# Where a log-in lands when no page asked for it (``/login?next=...`` still wins): each
+# role's dashboard, its work with the most urgent first (market/dashboards).
+LANDING = "/dashboard"
 USER_DONE = {
     "deactivated": N_("The account is deactivated; its sessions have ended."),
     "reactivated": N_("The account is active again; its owner can log in."),
@@ -112,8 +115,12 @@ class AccountPages(Controller):
         )
 
     @get("/login")
-    async def login_form(self, request: Request[Any, Any, Any], next: FromQuery[str] = "/") -> Response[str]:
-        return render(request, "accounts/login.html", values={"next": safe_next(next)}, errors=FormErrors())
+    async def login_form(
+        self, request: Request[Any, Any, Any], next: FromQuery[str] = LANDING
+    ) -> Response[str]:
+        return render(
+            request, "accounts/login.html", values={"next": safe_next(next, LANDING)}, errors=FormErrors()
+        )
 
     @post("/login", guards=[rate_limited("login")])
     async def login(
@@ -144,7 +151,7 @@ class AccountPages(Controller):
             errors = FormErrors(form=N_("Wrong e-mail address or password."))
             return render(request, "accounts/login.html", status_code=401, values=values, errors=errors)
         return redirect(
-            safe_next(values.get("next")), flash="logged_in", cookies=[session_cookie(request, user)]
+            safe_next(values.get("next"), LANDING), flash="logged_in", cookies=[session_cookie(request, user)]
         )
 
     @post("/logout")

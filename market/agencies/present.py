@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from market.accounts.models import AppUser
 from market.agencies.models import ReviewStatus
 from market.agencies.queries import Profile
-from market.core.clock import today_in_china
+from market.contracts.models import Contract
+from market.core.clock import CHINA, today_in_china
+from market.notices.models import Notice, NoticeStatus, OwnerOrg
 from market.ratings.service import Standing
 from market.reference import regions
+from market.selection.models import Award, AwardStatus
 
 
 def standing_public(standing: Standing | None, today: date) -> dict[str, Any]:
@@ -75,3 +84,67 @@ def agency_public(
             for d in profile.documents
         ]
     return body
+
+
+# -- the awards and contracts an agency's profile lists ------------------------------------------
+
+# An award is public from the draw's publicity (公示) on, and stays listed once final; one
+# that the agency declined or lost to a disqualification is not the agency's.
+SHOWN_NOTICES = (NoticeStatus.selected.value, NoticeStatus.awarded.value)
+AWARDS_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class AwardRow:
+    """One award the agency holds, with the contract that followed it (if any)."""
+
+    notice_id: str
+    notice_title: str
+    notice_status: str
+    owner_name: str
+    awarded_at: datetime
+    contract_id: str | None
+    contract_status: str | None
+    amount_fen: int | None
+    signed_on: date | None
+
+    @property
+    def on(self) -> date:
+        """The day the row is dated by: the contract's signing, else the award (China time)."""
+        return self.signed_on or self.awarded_at.astimezone(CHINA).date()
+
+
+async def awards_of(session: AsyncSession, agency_id: int, *, limit: int = AWARDS_SHOWN) -> list[AwardRow]:
+    """The agency's held awards on published results, newest first, each with the latest
+    contract recorded on it (a declined or set-aside one may be followed by another)."""
+    latest_contract = (
+        sa.select(sa.func.max(col(Contract.id)))
+        .where(col(Contract.award_id) == col(Award.id))
+        .correlate(Award)
+        .scalar_subquery()
+    )
+    stmt = (
+        sa.select(
+            col(Notice.public_id),
+            col(Notice.title),
+            col(Notice.status),
+            sa.func.coalesce(col(OwnerOrg.name), col(AppUser.name)),
+            col(Award.created_at),
+            col(Contract.public_id),
+            col(Contract.status),
+            col(Contract.amount_fen),
+            col(Contract.signed_on),
+        )
+        .join(Notice, col(Notice.id) == col(Award.notice_id))
+        .join(AppUser, col(AppUser.id) == col(Notice.owner_id))
+        .outerjoin(OwnerOrg, col(OwnerOrg.id) == col(Notice.org_id))
+        .outerjoin(Contract, col(Contract.id) == latest_contract)
+        .where(
+            col(Award.agency_id) == agency_id,
+            col(Award.status) == AwardStatus.holding.value,
+            col(Notice.status).in_(SHOWN_NOTICES),
+        )
+        .order_by(col(Award.created_at).desc(), col(Award.id).desc())
+        .limit(limit)
+    )
+    return [AwardRow(*row) for row in (await session.execute(stmt)).all()]

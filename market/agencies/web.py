@@ -15,7 +15,7 @@ from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.session import optional_viewer
-from market.agencies import queries, rules, service
+from market.agencies import present, queries, rules, service
 from market.agencies.models import AgencyStatus, ReviewStatus
 from market.core.clock import today_in_china
 from market.core.errors import NotFound
@@ -157,6 +157,7 @@ class AgencyPages(Controller):
             profile=profile,
             shown=shown,
             private=private,
+            awards=await present.awards_of(session, agency.id),  # type: ignore[arg-type]
             **views_of(profile, today_in_china()),
             **await ratings.profile_context(
                 session,

@@ -20,6 +20,8 @@ from market.agencies import service as agencies
 from market.bids import service as bids
 from market.core.errors import DomainError, InvalidInput
 from market.core.money import parse_yuan
+from market.dashboards import service as dashboards
+from market.dashboards.rules import OUTCOME_LABELS, OUTCOME_NEXT
 from market.notices import service as notices
 from market.notices.detail import notice_page
 from market.notices.forms import known
@@ -153,11 +155,14 @@ class BidPages(Controller):
         user = await load_viewer(request, session)
         agency = await agencies.agency_of(session, user)
         rows = await bids.open_notices_for(session, agency) if agency is not None else []
+        # Notices the agency already bid on say so (with a way to its bid), not "Bid" again.
+        placed = await dashboards.standing_bids(session, agency, [n for n, _ in rows]) if agency else {}
         return render(
             request,
             "bids/open_to_me.html",
             agency=agency,
             rows=rows,
+            placed=placed,
             now=await notices.db_now(session),
             remaining=remaining,
         )
@@ -171,6 +176,20 @@ class BidPages(Controller):
         rows = (
             await bids.bids_of(session, agency, sealer=request.app.state.sealer) if agency is not None else []
         )
+        outcomes = (
+            await dashboards.bid_outcomes(
+                session, agency, [(b.public_id, b.bid.status, b.notice) for b in rows]
+            )
+            if agency is not None
+            else {}
+        )
         return render(
-            request, "bids/my_bids.html", agency=agency, rows=rows, now=await notices.db_now(session)
+            request,
+            "bids/my_bids.html",
+            agency=agency,
+            rows=rows,
+            outcomes=outcomes,
+            OUTCOME_LABELS=OUTCOME_LABELS,
+            OUTCOME_NEXT=OUTCOME_NEXT,
+            now=await notices.db_now(session),
         )

@@ -12,8 +12,9 @@ import os
 import re
 import secrets
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 KNOWN_DEFAULT_SECRETS = frozenset(
     {
@@ -113,6 +114,28 @@ def _public_url(raw: str) -> str:
     return _url(parts.scheme, _host(parts.hostname, "MARKET_PUBLIC_URL"), port)
 
 
+OCID_PREFIX = re.compile(r"ocds-[a-z0-9]{6}-")  # as the OCDS Data Support Team registers them
+DEV_OCID_PREFIX = "ocds-mkt000-"  # development and tests only: production refuses it
+
+
+def _ocid_prefix(env: dict[str, str], mode: str) -> str:
+    """MARKET_OCID_PREFIX (or its old name MARKET_OCDS_PREFIX): ``ocds-`` and six lower-case
+    letters or digits registered with the Open Contracting Partnership, a trailing ``-``
+    added. Unset in production: empty, and the open data refuses to publish (the rest of
+    the site runs; market/ocds/service.publishing_settings says why)."""
+    raw = (env.get("MARKET_OCID_PREFIX") or env.get("MARKET_OCDS_PREFIX") or "").strip()
+    if not raw:
+        return "" if mode == "production" else DEV_OCID_PREFIX
+    prefix = raw if raw.endswith("-") else raw + "-"
+    if not OCID_PREFIX.fullmatch(prefix):
+        raise ConfigError(
+            f"MARKET_OCID_PREFIX must be 'ocds-' and six lower-case letters or digits, e.g. ocds-213czf, got {raw!r}"
+        )
+    if mode == "production" and prefix == DEV_OCID_PREFIX:
+        raise ConfigError("MARKET_OCID_PREFIX: ocds-mkt000 is the development placeholder; register a prefix")
+    return prefix
+
+
 def _url(scheme: str, host: str, port: int | None) -> str:
     netloc = f"[{host}]" if ":" in host else host
     default = {"http": 80, "https": 443}[scheme]
@@ -136,6 +159,72 @@ def _relays(raw: str | None) -> tuple[str, ...]:
     if not relays:
         raise ConfigError("MARKET_DRAND_RELAYS names no relay")
     return relays
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    """Where e-mail is handed over (MARKET_SMTP_URL), parsed once at start-up."""
+
+    host: str
+    port: int
+    security: str  # "plain" (smtp://), "starttls" (smtp+starttls://) or "tls" (smtps://)
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+
+SMTP_SCHEMES = {"smtp": ("plain", 25), "smtp+starttls": ("starttls", 587), "smtps": ("tls", 465)}
+
+
+def _smtp_url(raw: str) -> SmtpServer | None:
+    """``smtp://host[:port]``, ``smtp+starttls://user:pass@host[:port]`` or
+    ``smtps://user:pass@host[:port]``; empty: no e-mail (the inbox only)."""
+    url = raw.strip()
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"MARKET_SMTP_URL: {raw!r} is not a URL (smtp://host:port)") from None
+    if parts.scheme not in SMTP_SCHEMES:
+        raise ConfigError(
+            "MARKET_SMTP_URL must start with smtp://, smtp+starttls:// or smtps://, "
+            f"e.g. smtps://user:password@smtp.example.gov.cn:465, got scheme {parts.scheme!r}"
+        )
+    if not parts.hostname:
+        raise ConfigError(f"MARKET_SMTP_URL names no host: {raw!r}")
+    if (parts.path not in {"", "/"}) or parts.query or parts.fragment:
+        raise ConfigError(
+            "MARKET_SMTP_URL must be scheme://[user:password@]host[:port], with no path or query"
+        )
+    if (parts.username is None) != (parts.password is None):
+        raise ConfigError("MARKET_SMTP_URL: give both a user and a password (user:password@host), or neither")
+    security, default_port = SMTP_SCHEMES[parts.scheme]
+    if parts.username and security == "plain" and parts.hostname not in LOCAL_HOSTS:
+        raise ConfigError(
+            "MARKET_SMTP_URL: a password is never sent unencrypted; use smtps:// or smtp+starttls://"
+        )
+    return SmtpServer(
+        host=_host(parts.hostname, "MARKET_SMTP_URL"),
+        port=port if port is not None else default_port,
+        security=security,
+        username=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+    )
+
+
+def _mail_from(raw: str | None, smtp: SmtpServer | None) -> str:
+    value = (raw or "").strip()
+    if smtp is None:
+        return value
+    if not value:
+        raise ConfigError(
+            "MARKET_MAIL_FROM is required with MARKET_SMTP_URL: the sender, e.g. noreply@zjcs.example.gov.cn"
+        )
+    address = parseaddr(value)[1]
+    if not re.fullmatch(r"[^@\s]{1,64}@[^@\s]+\.[^@\s.]+", address) or any(c in value for c in "\r\n"):
+        raise ConfigError(f"MARKET_MAIL_FROM is not an e-mail address: {raw!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -187,6 +276,11 @@ class Settings:
     flag_amend_hours: int = 48  # a notice amended this close to its deadline
     flag_withdrawn_percent: int = 30  # withdrawn bids among a notice's bids
     flag_min_bids: int = 5  # ...among at least this many bids
+    # E-mail (docs/notifications.md): none without MARKET_SMTP_URL, the inbox only.
+    smtp: SmtpServer | None = None
+    mail_from: str = ""
+    mail_max_attempts: int = 8  # a message that failed this many times is marked failed
+    mail_retry_seconds: int = 60  # the first retry's wait, doubled each time (at most an hour)
 
     @property
     def is_dev(self) -> bool:
@@ -264,7 +358,7 @@ class Settings:
             declines_to_suspend=_int("MARKET_DECLINES_TO_SUSPEND", 2, env),
             decline_window_days=_int("MARKET_DECLINE_WINDOW_DAYS", 365, env),
             suspension_days=_int("MARKET_SUSPENSION_DAYS", 182, env),
-            ocds_prefix=env.get("MARKET_OCDS_PREFIX") or "ocds-mkt000-",
+            ocds_prefix=_ocid_prefix(env, mode),
             flag_win_share_percent=_int("MARKET_FLAG_WIN_SHARE_PERCENT", 50, env),
             flag_min_awards=_int("MARKET_FLAG_MIN_AWARDS", 4, env),
             flag_pair_repeats=_int("MARKET_FLAG_PAIR_REPEATS", 3, env),
@@ -274,6 +368,10 @@ class Settings:
             flag_amend_hours=_int("MARKET_FLAG_AMEND_HOURS", 48, env),
             flag_withdrawn_percent=_int("MARKET_FLAG_WITHDRAWN_PERCENT", 30, env),
             flag_min_bids=_int("MARKET_FLAG_MIN_BIDS", 5, env),
+            smtp=(smtp := _smtp_url(env.get("MARKET_SMTP_URL") or "")),
+            mail_from=_mail_from(env.get("MARKET_MAIL_FROM"), smtp),
+            mail_max_attempts=max(1, _int("MARKET_MAIL_MAX_ATTEMPTS", 8, env)),
+            mail_retry_seconds=_int("MARKET_MAIL_RETRY_SECONDS", 60, env),
         )
         if settings.beacon not in {"none", "drand"}:
             raise ConfigError(f"MARKET_BEACON must be none or drand, got {settings.beacon!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +41,16 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 def timestamp_column(**kwargs: Any) -> sa.Column[datetime]:
     """A timezone-aware timestamp; naive datetimes are a bug in this code base."""
     return sa.Column(sa.DateTime(timezone=True), **kwargs)
+
+
+# Work that must commit with the transaction that made it necessary, run last inside it
+# (market/ocds/models.py keeps every OCDS release a change makes).
+BEFORE_COMMIT: list[Callable[[AsyncSession], Awaitable[None]]] = []
+
+
+async def before_commit(session: AsyncSession) -> None:
+    for hook in BEFORE_COMMIT:
+        await hook(session)
 
 
 @dataclass
@@ -85,6 +95,7 @@ class Database:
         if self.engine is None:  # tests: savepoints inside the outer, rolled-back transaction
             async with self.sessionmaker() as session, session.begin():
                 yield session
+                await before_commit(session)
             return
         async with self.engine.connect() as connection:
             session = AsyncSession(bind=connection, expire_on_commit=False)
@@ -92,6 +103,7 @@ class Database:
                 async with connection.begin():
                     yield session
                     await session.flush()  # what was added but not yet sent goes in before the commit
+                    await before_commit(session)
             finally:
                 await session.close()  # after the commit: nothing more runs while locks are held
 

@@ -4,9 +4,10 @@ or to a friendly page (browser)."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 
-from market.core.i18n import N_
+from market.core.i18n import N_, translations
 
 
 @dataclass
@@ -35,6 +36,17 @@ class DomainError(Exception):
     headers: dict[str, str] = field(default_factory=dict)
     params: dict[str, object] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # A refusal often repeats its field's message as its detail (notices/rules.invalid,
+        # log/service.refuse) with the values on the field only: the detail then reached
+        # people as "报价超过最高限价 {budget}" (issue 22, item 2). The detail takes the
+        # values of the field error that says the same thing, so it is formatted too.
+        if not self.params:
+            for err in self.errors:
+                if err.message == self.detail and err.params:
+                    self.params = dict(err.params)
+                    break
+
     def __str__(self) -> str:
         return self.text()
 
@@ -44,13 +56,21 @@ class DomainError(Exception):
 
 
 class InvalidInput(DomainError):
-    def __init__(self, detail: str, errors: list[FieldError] | None = None) -> None:
-        super().__init__(detail=detail, status=422, title="Invalid input", errors=errors or [])
+    def __init__(
+        self, detail: str, errors: list[FieldError] | None = None, params: dict[str, object] | None = None
+    ) -> None:
+        super().__init__(
+            detail=detail, status=422, title="Invalid input", errors=errors or [], params=dict(params or {})
+        )
 
 
 class Conflict(DomainError):
-    def __init__(self, detail: str, errors: list[FieldError] | None = None) -> None:
-        super().__init__(detail=detail, status=409, title="Conflict", errors=errors or [])
+    def __init__(
+        self, detail: str, errors: list[FieldError] | None = None, params: dict[str, object] | None = None
+    ) -> None:
+        super().__init__(
+            detail=detail, status=409, title="Conflict", errors=errors or [], params=dict(params or {})
+        )
 
 
 class NotFound(DomainError):
@@ -118,11 +138,14 @@ class Message:
     zh: str | None = None
 
     def text(self, gettext: object = None) -> str:
+        """Translated once, then formatted once; a value that is itself a message (a
+        duration, a label) is put in translated by the same reader's gettext."""
         if self.zh and getattr(gettext, "locale", None) == "zh_Hans":
             return self.zh
         template = gettext(self.template) if callable(gettext) else self.template
+        values = {k: v.text(gettext) if isinstance(v, Message) else v for k, v in self.params.items()}
         try:
-            return template.format(**self.params)
+            return template.format(**values)
         except (KeyError, IndexError, ValueError):
             return template
 
@@ -148,3 +171,50 @@ def validation_errors(exc: object) -> list[FieldError]:
             continue
         out.append(FieldError(loc, template, {k: _plain(v) for k, v in ctx.items()}))
     return out
+
+
+# Pydantic's English as Litestar hands it on (a message without its error type), read back
+# into the same catalog messages, so that a Chinese reader of a 422 does not get "Field
+# required" (issue 22, item 12). Most specific first.
+_PYDANTIC_WORDS: tuple[tuple[re.Pattern[str], str, str | None], ...] = (
+    (re.compile(r"Field required"), _PYDANTIC_MESSAGES["missing"], None),
+    (
+        re.compile(r"String should have at least (\d+) characters?"),
+        _PYDANTIC_MESSAGES["string_too_short"],
+        "min_length",
+    ),
+    (
+        re.compile(r"String should have at most (\d+) characters?"),
+        _PYDANTIC_MESSAGES["string_too_long"],
+        "max_length",
+    ),
+    (re.compile(r"Input should be a valid string"), _PYDANTIC_MESSAGES["string_type"], None),
+    (re.compile(r"Input should be a valid integer"), _PYDANTIC_MESSAGES["int_type"], None),
+    (re.compile(r"Input should be a valid number"), N_("Enter a number."), None),
+    (
+        re.compile(r"Input should be greater than or equal to (\S+)"),
+        _PYDANTIC_MESSAGES["greater_than_equal"],
+        "ge",
+    ),
+    (re.compile(r"Input should be greater than (\S+)"), _PYDANTIC_MESSAGES["greater_than"], "gt"),
+    (re.compile(r"Input should be less than or equal to (\S+)"), _PYDANTIC_MESSAGES["less_than_equal"], "le"),
+    (re.compile(r"Extra inputs are not permitted"), _PYDANTIC_MESSAGES["extra_forbidden"], None),
+    (re.compile(r"Input should be a valid datetime"), _PYDANTIC_MESSAGES["datetime_parsing"], None),
+    (re.compile(r"Input should be a valid date"), _PYDANTIC_MESSAGES["date_from_datetime_parsing"], None),
+    (re.compile(r"Input should be ('.+)"), _PYDANTIC_MESSAGES["enum"], "expected"),  # 'a', 'b' or 'c'
+)
+# For words no pattern reads (a validator of a library): the English stays for English
+# readers, and a Chinese reader is told which field, in Chinese.
+NOT_VALID_ZH = "此项的值无效。"
+
+
+def field_error_from_words(field_name: str, words: str) -> FieldError:
+    """A field error from a validator's English words, in the catalog's messages."""
+    words = words.removeprefix("Value error, ").strip()
+    for pattern, message, param in _PYDANTIC_WORDS:
+        found = pattern.match(words)
+        if found:
+            return FieldError(field_name, message, {param: found.group(1).rstrip(".")} if param else {})
+    # Our own validators' words (a ValueError carrying a catalog id) are translated as such.
+    catalogued = translations("zh_Hans").gettext(words) != words
+    return FieldError(field_name, words, zh=None if catalogued else NOT_VALID_ZH)

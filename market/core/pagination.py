@@ -6,6 +6,7 @@ import base64
 import json
 
 from market.core.errors import FieldError, InvalidInput
+from market.core.i18n import N_
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -19,7 +20,9 @@ def decode_cursor(cursor: str | None) -> int | None:
     """The id a page starts after; a cursor that is not ours is bad input, not a 500."""
     if not cursor:
         return None
-    bad = InvalidInput("The cursor is not valid", [FieldError("cursor", "not a cursor this server issued")])
+    bad = InvalidInput(
+        N_("The cursor is not valid"), [FieldError("cursor", N_("This is not a cursor this server issued."))]
+    )
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
@@ -33,6 +36,8 @@ def decode_cursor(cursor: str | None) -> int | None:
 def check_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(
-            f"limit must be between 1 and {MAX_LIMIT}", [FieldError("limit", f"between 1 and {MAX_LIMIT}")]
+            N_("limit must be between 1 and {max}"),
+            [FieldError("limit", N_("Between 1 and {max}."), {"max": MAX_LIMIT})],
+            {"max": MAX_LIMIT},
         )
     return limit

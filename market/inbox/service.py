@@ -16,6 +16,7 @@ from market.accounts.models import AppUser
 from market.core.clock import utcnow
 from market.inbox.models import Message
 from market.notices.models import Notice
+from market.notify import service as notify
 
 
 async def leave(
@@ -30,6 +31,8 @@ async def leave(
             user_id=user_id, notice_id=notice.id if notice is not None else None, kind=kind, params=params
         )
     )
+    # ...and its e-mail, queued in the same transaction if the user wants this kind by mail.
+    await notify.queue_for_message(session, user_id=user_id, kind=kind, params=params)
 
 
 async def messages_for(

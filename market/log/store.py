@@ -182,6 +182,10 @@ async def append(
     # taken inside the call, is held.
     seq, ts, entry, leaf = await driver.fetchrow(APPEND_SQL, type, notice_id, head, middle, tail)
     session.info["log_appended"] = True
+    if notice_id is not None and not type.startswith("bid."):  # a bid makes no OCDS release
+        session.info.setdefault("ocds_notices", set()).add(
+            notice_id
+        )  # kept at commit (market/ocds/models.py)
     return Appended(seq=int(seq), entry=bytes(entry), leaf_hash=bytes(leaf), ts=str(ts))
 
 

@@ -102,6 +102,7 @@ class LogPages(Controller):
         }
         more_url = _list_url(**filters, cursor=encode_cursor(last)) if last is not None else None
         context: dict[str, Any] = {
+            **present.ENTRY_WORDS,
             "rows": rows,
             "more_url": more_url,
             "entry_type": entry_type,
@@ -160,6 +161,8 @@ class LogPages(Controller):
             entry_type=row.type,
             notice_id=row.notice_id,
             ts=fields.get("ts", ""),
+            logged_at=present.logged_at(fields.get("ts", "")),
+            **present.ENTRY_WORDS,
             exact=entry.decode("utf-8"),
             pretty=json.dumps(fields, indent=2, sort_keys=True, ensure_ascii=False),
             length=len(entry),
@@ -262,7 +265,10 @@ async def _witness_page(
     errors: FormErrors | None = None,
     status_code: int = 200,
 ) -> Response[str]:
-    cosigners = [present.cosigner_public(row) for row in await service.list_cosigners(session)]
+    cosigners = [
+        {**present.cosigner_public(row), "registered": row.created_at}
+        for row in await service.list_cosigners(session)
+    ]
     viewer = await optional_viewer(request, session)
     just_registered = next((c for c in cosigners if registered and c["key_id"] == registered), None)
     return render(

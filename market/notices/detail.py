@@ -20,6 +20,7 @@ from market.notices import service
 from market.notices.models import BidStatus, Notice, NoticeStatus
 from market.notices.queries import NoticePage
 from market.protocol.encoding import parse_ts
+from market.selection.models import Selection
 from market.web.forms import FormErrors
 from market.web.labels import FIELD_LABELS
 from market.web.templating import render
@@ -27,6 +28,9 @@ from market.web.times import china_time, remaining
 
 NOTICE_DONE = {
     "created": N_("The draft is saved. Only you can see it until you publish it."),
+    "reissued": N_(
+        "A new draft is made from the failed notice, with a new deadline. Check it, edit it if need be, and publish it."
+    ),
     "updated": N_("The draft has been updated."),
     "published": N_("The notice is published: its terms are frozen and its commitment is in the public log."),
     "amended": N_("The notice has been amended; the new terms are in the public log."),
@@ -83,8 +87,19 @@ async def notice_page(
             own_bids = await bids.bids_of(session, agency, notice=notice, sealer=request.app.state.sealer)
             if notice.status == NoticeStatus.open and page.now < notice.bid_deadline:
                 eligibility = await bids.eligibility(session, agency, await service.view(session, notice))
+    publicity_ends = None
+    if agency is not None and any(h.public_id == agency.public_id for h in page.holders):
+        selection = await session.get(Selection, notice.id)
+        publicity_ends = selection.publicity_ends if selection is not None else None
     return render_notice(
-        request, page, viewer, agency=agency, eligibility=eligibility, own_bids=own_bids, **shown
+        request,
+        page,
+        viewer,
+        agency=agency,
+        eligibility=eligibility,
+        own_bids=own_bids,
+        publicity_ends=publicity_ends,
+        **shown,
     )
 
 
@@ -102,6 +117,7 @@ def render_notice(
     problem: DomainError | None = None,
     bid_errors: FormErrors | None = None,
     bid_values: dict[str, str] | None = None,
+    publicity_ends: Any = None,
 ) -> Response[str]:
     n, now = page.notice, page.now
     own_bids = own_bids or []
@@ -126,6 +142,12 @@ def render_notice(
         standing=next((b for b in own_bids if b.status == BidStatus.standing), None),
         amendments=[(r, shape_changes(r.changes)) for r in page.revisions],
         holders=holders,
+        # The agency viewing holds the award: it is told what comes next (issue 22).
+        is_holder=agency is not None
+        and n.status in (NoticeStatus.selected, NoticeStatus.awarded)
+        and any(h.public_id == agency.public_id for h in holders),
+        publicity_ends=publicity_ends,
+        contract_days=request.app.state.settings.contract_days,
         message=NOTICE_DONE.get(done or ""),
         changed_fields=changed_fields,
         problem=problem,

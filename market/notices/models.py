@@ -52,6 +52,12 @@ class OwnerOrg(SQLModel, table=True):
     """业主单位: the organisation an owner user acts for."""
 
     __tablename__ = "owner_org"
+    # The notices' search box finds an organisation's notices by its name (pg_trgm).
+    __table_args__ = (
+        sa.Index(
+            "ix_owner_org_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, unique=True))
@@ -74,6 +80,12 @@ class OwnerOrg(SQLModel, table=True):
 
 class Project(SQLModel, table=True):
     __tablename__ = "project"
+    # The notices' search box finds a project's notices by its name (pg_trgm).
+    __table_args__ = (
+        sa.Index(
+            "ix_project_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, unique=True))
@@ -110,6 +122,13 @@ class Notice(SQLModel, table=True):
         # A hall's lists and its staff's console: newest first within the halls in scope.
         sa.Index("ix_notice_hall_id", "hall", "id"),
         sa.CheckConstraint("status = 'draft' OR hall IS NOT NULL", name="published_has_hall"),
+        # The search box (queries.notice_list): words in the title, and a matching project's
+        # or organisation's notices (migration 0011, pg_trgm).
+        sa.Index(
+            "ix_notice_title_trgm", "title", postgresql_using="gin", postgresql_ops={"title": "gin_trgm_ops"}
+        ),
+        sa.Index("ix_notice_project_id", "project_id"),
+        sa.Index("ix_notice_org_id", "org_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -41,8 +41,8 @@ class NoticeFilters:
     region_prefix: str | None = None  # the region's digits: its whole area matches
     budget_min: int | None = None
     budget_max: int | None = None
-    title_like: str | None = None  # an ILIKE pattern, escaped
-    public_id: str | None = None  # ...or exactly this notice id
+    title_like: str | None = None  # an ILIKE pattern, escaped: title, project or organisation name
+    public_id: str | None = None  # ...or exactly this notice id or project code
     halls: tuple[str, ...] | None = None  # a hall rolled up: the codes it reaches (None: all)
 
 
@@ -70,8 +70,18 @@ def notice_list(filters: NoticeFilters, *, after: int | None, limit: int) -> tup
     if filters.budget_max is not None:
         where.append(f"n.budget_fen <= {params(filters.budget_max)}")
     if filters.title_like is not None:
+        # The search box's words in the title, the project's name or the owner's organisation's
+        # name, or exactly the notice id or project code. One arm per table, each served by
+        # its own indexes (the trigram indexes on the names, the unique ids, the foreign keys):
+        # an OR across the joined tables could only be checked row by row.
+        like, exact = params(filters.title_like), params(filters.public_id)
         where.append(
-            f"(n.title ILIKE {params(filters.title_like)} ESCAPE '\\' OR n.public_id = {params(filters.public_id)})"
+            "n.id IN ("
+            f"SELECT t.id FROM notice t WHERE t.title ILIKE {like} ESCAPE '\\' OR t.public_id = {exact}"
+            " UNION SELECT t.id FROM notice t JOIN project tp ON tp.id = t.project_id"
+            f" WHERE tp.name ILIKE {like} ESCAPE '\\' OR tp.code = {exact}"
+            " UNION SELECT t.id FROM notice t JOIN owner_org tor ON tor.id = t.org_id"
+            f" WHERE tor.name ILIKE {like} ESCAPE '\\')"
         )
     sql = (
         f"SELECT {NOTICE_LIST_COLUMNS} FROM notice n"

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from market import protocol
+from market.core import durations
 from market.core.errors import FieldError, InvalidInput
 from market.core.i18n import N_
 from market.core.ids import PUBLIC_ID
@@ -102,8 +103,8 @@ def check_deadline(
     if deadline < now + timedelta(seconds=min_window):
         raise invalid(
             "bid_deadline",
-            N_("The deadline must be at least {hours} hours after publishing."),
-            hours=round(min_window / 3600, 2),
+            N_("The deadline must be at least {duration} after publishing."),
+            duration=durations.duration(min_window),
         )
     if latest is not None and deadline > latest:
         # A sealed bid names no notice: a verifier knows it must be opened within the
@@ -233,3 +234,15 @@ def terms_document(
             "direct": direct,
         }
     )
+
+
+REISSUE_MIN_WINDOW = timedelta(days=1)
+
+
+def reissue_deadline(*, published_at: datetime | None, deadline: datetime, now: datetime) -> datetime:
+    """The deadline a re-issued notice's draft starts with: the failed notice's bid window
+    (publication to deadline) again, counted from now, and never under a day, whole minutes.
+    The owner sees it in the draft and may change it before publishing."""
+    window = deadline - published_at if published_at is not None else REISSUE_MIN_WINDOW
+    start = now + max(window, REISSUE_MIN_WINDOW)
+    return start.replace(second=0, microsecond=0) + timedelta(minutes=1)

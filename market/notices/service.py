@@ -52,6 +52,7 @@ from market.notices.models import (
 )
 from market.notices.orgs import org_of, require_owner_account
 from market.notices.secrets import SecretSealer
+from market.notify import service as notify
 from market.protocol import entry_types, tlock
 from market.reference import catalogue, regions
 
@@ -271,6 +272,50 @@ async def delete_draft(session: AsyncSession, *, user: AppUser, notice_id: str) 
     await session.delete(notice)
 
 
+async def reissue(session: AsyncSession, *, user: AppUser, notice_id: str) -> Notice:
+    """A failed notice's way on (issue 22): a new draft with the same terms, avoidance list,
+    organisation and project, and a deadline as far from now as the failed notice's window
+    was long. Like every draft it is private and unlogged until published; the failed
+    notice keeps its record."""
+    failed = await get_notice(session, notice_id)
+    require_owner(failed, user)
+    if failed.status != NoticeStatus.failed:
+        raise Conflict(N_("Only a notice whose selection failed can be re-issued."))
+    avoid = (
+        (await session.execute(sa.select(NoticeAvoid).where(col(NoticeAvoid.notice_id) == failed.id)))
+        .scalars()
+        .all()
+    )
+    assert user.id is not None
+    draft = Notice(
+        public_id=await next_public_id(session, prefix="N", sequence=NOTICE_SEQUENCE),
+        owner_id=user.id,
+        org_id=failed.org_id,
+        project_id=failed.project_id,
+        title=failed.title,
+        description=failed.description,
+        category=failed.category,
+        required_level=failed.required_level,
+        region=failed.region,
+        budget_fen=failed.budget_fen,
+        method=failed.method,
+        winners=failed.winners,
+        min_candidates=failed.min_candidates,
+        bid_deadline=rules.reissue_deadline(
+            published_at=failed.published_at, deadline=failed.bid_deadline, now=await db_now(session)
+        ),
+        service_days=failed.service_days,
+        direct_agency_id=failed.direct_agency_id,
+        direct_justification=failed.direct_justification,
+    )
+    session.add(draft)
+    await session.flush()
+    assert draft.id is not None
+    session.add_all(NoticeAvoid(notice_id=draft.id, agency_id=a.agency_id, reason=a.reason) for a in avoid)
+    await session.flush()
+    return draft
+
+
 def _terms(v: NoticeView) -> bytes:
     n = v.notice
     return rules.terms_document(
@@ -357,6 +402,8 @@ async def publish(
     )
     # The entry's own time: amendments are held to the longest window from it, as the verifier holds them.
     notice.published_at = protocol.parse_ts(published.ts)
+    # Agencies subscribed to its category and region hear of it (inbox, and e-mail if chosen).
+    await notify.on_published(session, notice=notice)
     return notice
 
 

@@ -34,7 +34,7 @@ from market.web.forms import Choices, FormErrors, place_errors
 from market.web.labels import NOTICE_STATUS_LABELS
 from market.web.names import find_category
 from market.web.names import labels as reference_labels
-from market.web.templating import bdi, render, request_locale, wants_partial
+from market.web.templating import bdi, name_lang, render, request_locale, wants_partial
 from market.web.times import china_time, utc_attr
 
 LIST_LIMIT = 20
@@ -55,6 +55,20 @@ class ListLabels:
         self.statuses = {code: escape(gettext(label)) for code, label in NOTICE_STATUS_LABELS.items()}
         self.status_classes = {code: escape(code) for code in NOTICE_STATUS_LABELS}
         self.china_time = escape(gettext(N_("China time")))
+        self.locale = locale
+        # Each cell's column header, repeated on the cell: a phone shows each row as a card
+        # whose cells carry their own labels (market.css, "Phones": table.notice-cards).
+        self.heads = {
+            key: escape(gettext(label))
+            for key, label in (
+                ("category", N_("Service category")),
+                ("region", N_("Region scope")),
+                ("budget", N_("Budget cap")),
+                ("method", N_("Selection method")),
+                ("status", N_("Status")),
+                ("deadline", N_("Bid deadline")),
+            )
+        }
         self.choices = {
             "category": common.category_choices,
             "region": common.region_choices,
@@ -72,7 +86,7 @@ class ListLabels:
         and id come from users and are escaped here (the title in <bdi>, templating.bdi);
         every label was escaped once, above.
         templates/notices/partials/list_rows.html places them."""
-        china = self.china_time
+        china, heads = self.china_time, self.heads
         out = []
         for r in rows:
             public_id = escape(r["public_id"])
@@ -84,14 +98,14 @@ class ListLabels:
                 else "—"
             )
             out.append(
-                f'<tr>\n  <td><a href="/notices/{public_id}">{bdi(r["title"])}</a><br><code>{public_id}</code></td>\n'
-                f"  <td>{self.categories.get(r['category']) or escape(r['category'])}</td>\n"
-                f"  <td>{self.region(r['region'])}</td>\n"
+                f'<tr>\n  <td class="title"><a href="/notices/{public_id}">{bdi(r["title"], name_lang(r["title"], self.locale))}</a><br><code>{public_id}</code></td>\n'
+                f'  <td data-label="{heads["category"]}">{self.categories.get(r["category"]) or escape(r["category"])}</td>\n'
+                f'  <td data-label="{heads["region"]}">{self.region(r["region"])}</td>\n'
                 # digits, separators and the yuan sign only: nothing to escape
-                f"  <td>{format_fen(r['budget_fen'])}</td>\n"
-                f"  <td>{self.methods.get(r['method']) or escape(r['method'])}</td>\n"
-                f'  <td><span class="status notice-{self.status_classes.get(status) or escape(status)}">{self.statuses.get(status) or escape(status)}</span></td>\n'
-                f"  <td>{when}</td>\n</tr>\n"
+                f'  <td data-label="{heads["budget"]}" class="money">{format_fen(r["budget_fen"])}</td>\n'
+                f'  <td data-label="{heads["method"]}">{self.methods.get(r["method"]) or escape(r["method"])}</td>\n'
+                f'  <td data-label="{heads["status"]}"><span class="status notice-{self.status_classes.get(status) or escape(status)}">{self.statuses.get(status) or escape(status)}</span></td>\n'
+                f'  <td data-label="{heads["deadline"]}" class="deadline">{when}</td>\n</tr>\n'
             )
         return Markup("".join(out))
 

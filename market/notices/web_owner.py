@@ -120,7 +120,8 @@ class OwnerNoticePages(Controller):
             message=OWNER_DONE.get(done or ""),
             org_form=org_form or {"values": {"region": PROVINCE}, "errors": FormErrors()},
             project_form=project_form or {"values": {}, "errors": FormErrors()},
-            region_groups=region_groups(Names(request_locale(request)), counties=True),
+            # An organisation belongs to a hall of this province: no other province to choose.
+            region_groups=region_groups(Names(request_locale(request)), counties=True, others=False),
             org_hall=halls.get(org.hall) if org else None,
             hall_options=_hall_options(halls, request_locale(request)),
         )
@@ -310,6 +311,21 @@ class OwnerNoticePages(Controller):
         except DomainError as exc:
             return await notice_page(request, session, notice, user, status_code=exc.status, problem=exc)
         return redirect("/owner?done=deleted")
+
+    @post("/owner/notices/{notice_id:str}/reissue", guards=[requires_role(Role.owner)])
+    async def reissue_notice(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        notice_id: FromPath[str],
+    ) -> Response[Any]:
+        user, notice = await self._own_notice(request, session, notice_id)
+        try:
+            async with session.begin_nested():
+                draft = await service.reissue(session, user=user, notice_id=notice.public_id)
+        except DomainError as exc:
+            return await notice_page(request, session, notice, user, status_code=exc.status, problem=exc)
+        return redirect(f"/notices/{draft.public_id}?done=reissued")
 
     @get("/owner/notices/{notice_id:str}/publish", guards=[requires_role(Role.owner)])
     async def confirm_publish(

@@ -36,6 +36,7 @@ from market.notices import service as notices
 from market.notices.models import Notice, NoticeStatus
 from market.protocol import entry_types
 from market.selection import queries as selection_queries
+from market.selection import rules as selection_rules
 from market.selection import service as selection_service
 from market.selection.models import (
     OWNER_PARTY,
@@ -155,10 +156,26 @@ async def objection_refusal(session: AsyncSession, *, notice: Notice, user: AppU
         selection = await session.get(Selection, notice.id)
         if not _in_publicity(notice, selection, await notices.db_now(session)):
             raise Conflict(N_("Objections can be filed only while the result is in publicity."))
-        await objection_party(session, notice=notice, user=user)
+        party = await objection_party(session, notice=notice, user=user)
+        holding = [a.agency_public_id for a in await selection_queries.holders(session, notice)]
+        if not selection_rules.may_object_at_all(holding, party):
+            raise Conflict(selection_rules.SOLE_HOLDER_MAY_NOT_OBJECT)
     except DomainError as exc:
         return exc
     return None
+
+
+async def objection_choices(
+    session: AsyncSession, *, notice: Notice, user: AppUser
+) -> tuple[list[str], bool]:
+    """What the draw page's objection form offers ``user`` (who has standing): the winners
+    it may name, and whether it may object to the whole result (a holder may do neither
+    about itself)."""
+    party = await objection_party(session, notice=notice, user=user)
+    holding = [a.agency_public_id for a in await selection_queries.holders(session, notice)]
+    return selection_rules.objection_targets(holding, party), selection_rules.may_object_to_whole_result(
+        holding, party
+    )
 
 
 async def file_objection(
@@ -189,11 +206,9 @@ async def file_objection(
                 )
             ],
         )
-    if party in holding and agency_id in (None, party):
+    if selection_rules.objects_to_itself(holding, party, agency_id):
         # Upheld, it would take the award from the filer without counting as a decline.
-        message = N_(
-            "Your agency holds this award: name another winner, or decline the award instead of objecting to it."
-        )
+        message = selection_rules.HOLDER_OBJECTS_TO_ITSELF
         raise InvalidInput(message, [FieldError("agency_id", message)])
     public_id = await next_public_id(session, prefix="OB", sequence=OBJECTION_SEQUENCE)
     salt = secrets.token_hex(32)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -11,7 +12,6 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.core.clock import utcnow
 from market.core.db import ROOT
 from market.core.errors import FieldError, InvalidInput
 from market.core.pagination import check_limit, decode_cursor, encode_cursor
@@ -23,6 +23,13 @@ PUBLISHER = "中介服务网上超市 (intermediary-services supermarket)"
 
 def base_url(request: Request[Any, Any, Any]) -> str:
     return request.app.state.settings.base_url  # MARKET_PUBLIC_URL, never the Host header
+
+
+def extension_metadata(base: str) -> dict[str, Any]:
+    """extension.json as served: its documentation URL on this site's public address."""
+    body: dict[str, Any] = json.loads((EXTENSION_DIR / "extension.json").read_text(encoding="utf-8"))
+    body["documentationUrl"] = {lang: base + path for lang, path in body["documentationUrl"].items()}
+    return body
 
 
 def parse_since(since: str | None) -> datetime | None:
@@ -53,12 +60,76 @@ def _json(body: dict[str, Any]) -> Response[dict[str, Any]]:
     return Response(content=body, media_type="application/json")
 
 
+HALL_PARAM = Parameter(
+    description="A hall's code: only the notices published in it and in the halls below it; "
+    "the package's publisher is then the hall. Absent: every notice, published by the platform."
+)
+OCID_PARAM = Parameter(description="One contracting process: its ocid (the prefix and a notice id).")
+
+
+async def _page(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    *,
+    path: str,
+    since: str | None,
+    cursor: str | None,
+    limit: int,
+    hall: str | None,
+    ocid: str | None,
+    whole: bool = False,
+) -> tuple[list[list[dict[str, Any]]], dict[str, Any]]:
+    """One page of processes' releases and what the package around them says."""
+    settings = request.app.state.settings
+    service.publishing_settings(settings.ocds_prefix)
+    after = decode_cursor(cursor)
+    limit = check_limit(limit)
+    moment = parse_since(since)
+    notice_id = service.notice_of_ocid(settings.ocds_prefix, ocid)
+    scope = await service.hall_scope(session, hall)
+    base = base_url(request)
+    found, last = await service.process_releases(
+        session,
+        prefix=settings.ocds_prefix,
+        base_url=base,
+        since=moment,
+        after=after,
+        limit=limit,
+        halls=scope[1] if scope is not None else None,
+        notice_id=notice_id,
+        whole=whole,
+    )
+    query = {
+        k: v
+        for k, v in {
+            "ocid": ocid.strip() if ocid else None,
+            "hall": scope[0].code if scope is not None else None,
+            "since": since,
+            "cursor": cursor,
+            "limit": str(limit),
+        }.items()
+        if v
+    }
+    head: dict[str, Any] = {
+        "uri": f"{base}{path}?{urlencode(query)}",
+        "published": await service.data_date(session),
+        "publisher": publisher(scope[0] if scope is not None else None, base_url=base),
+        "base_url": base,
+        "next_url": (
+            f"{base}{path}?{urlencode({**query, 'cursor': encode_cursor(last)})}"
+            if last is not None
+            else None
+        ),
+    }
+    return found, head
+
+
 class OcdsApi(Controller):
     tags = ["ocds"]
 
     @get(
         "/api/v1/ocds/releases",
-        summary="OCDS 1.1 release package: every published notice as a contracting process; since, cursor, limit (processes per page)",
+        summary="OCDS 1.1 release package (CC BY 4.0): every release of every published notice, kept forever; ocid, hall, since, cursor, limit (processes per page)",
         cache=False,
     )
     async def releases(
@@ -68,63 +139,58 @@ class OcdsApi(Controller):
         since: FromQuery[str | None] = None,
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = 20,
-        hall: Annotated[
-            str | None,
-            Parameter(
-                description="A hall's code: only the notices published in it and in the halls below it; "
-                "the package's publisher is then the hall. Absent: every notice, published by the platform."
-            ),
-        ] = None,
+        hall: Annotated[str | None, HALL_PARAM] = None,
+        ocid: Annotated[str | None, OCID_PARAM] = None,
     ) -> Response[dict[str, Any]]:
-        after = decode_cursor(cursor)
-        limit = check_limit(limit)
-        moment = parse_since(since)
-        scope = await service.hall_scope(session, hall)
-        base = base_url(request)
-        settings = request.app.state.settings
-        releases, last = await service.releases(
+        found, head = await _page(
+            request,
             session,
-            prefix=settings.ocds_prefix,
-            base_url=base,
-            since=moment,
-            after=after,
+            path="/api/v1/ocds/releases",
+            since=since,
+            cursor=cursor,
             limit=limit,
-            halls=scope[1] if scope is not None else None,
+            hall=hall,
+            ocid=ocid,
         )
-        query = {
-            k: v
-            for k, v in {
-                "hall": scope[0].code if scope is not None else None,
-                "since": since,
-                "cursor": cursor,
-                "limit": str(limit),
-            }.items()
-            if v
-        }
-        uri = f"{base}/api/v1/ocds/releases?{urlencode(query)}"
-        next_url = None
-        if last is not None:
-            next_url = f"{base}/api/v1/ocds/releases?{urlencode({**query, 'cursor': encode_cursor(last)})}"
-        return _json(
-            mapping.package(
-                releases,
-                uri=uri,
-                published=utcnow(),
-                publisher=publisher(scope[0] if scope is not None else None, base_url=base),
-                base_url=base,
-                next_url=next_url,
-            )
+        return _json(mapping.package([r for rs in found for r in rs], **head))
+
+    @get(
+        "/api/v1/ocds/records",
+        summary="OCDS 1.1 record package (CC BY 4.0): per published notice, every release it had (embedded) and the compiled release; ocid, hall, since, cursor, limit (records per page)",
+        cache=False,
+    )
+    async def records(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        since: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 20,
+        hall: Annotated[str | None, HALL_PARAM] = None,
+        ocid: Annotated[str | None, OCID_PARAM] = None,
+    ) -> Response[dict[str, Any]]:
+        # A record holds every release of its process: ``since`` picks the processes that
+        # changed since then, and their records stay whole.
+        found, head = await _page(
+            request,
+            session,
+            path="/api/v1/ocds/records",
+            since=since,
+            cursor=cursor,
+            limit=limit,
+            hall=hall,
+            ocid=ocid,
+            whole=True,
         )
+        return _json(mapping.record_package([mapping.record(rs) for rs in found], **head))
 
     @get(
         "/ocds/extension.json",
         summary="The local OCDS extension for the selection object",
         include_in_schema=False,
     )
-    async def extension(self) -> Response[bytes]:
-        return Response(
-            content=(EXTENSION_DIR / "extension.json").read_bytes(), media_type="application/json"
-        )
+    async def extension(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+        return _json(extension_metadata(base_url(request)))
 
     @get("/ocds/release-schema.json", summary="The extension's release schema patch", include_in_schema=False)
     async def extension_schema(self) -> Response[bytes]:

@@ -1,10 +1,10 @@
 """Rows → OCDS 1.1 releases (docs/ocds.md). Pure: no database, no HTTP.
 
 Every published notice is one contracting process (``ocid`` = prefix + notice id). Each
-stage is one release holding that stage's latest state: the tender, the award, and one per
-contract. A release's id ends with the log seq of the last event that changed its stage, so
-an id never comes back with different content; the history itself is in the log, which
-the ``selection`` extension object links to.
+stage (the tender, the award, one per contract) has one release per change: a release's id
+ends with the log seq of the event that changed its stage, so an id never comes back with
+different content, and every earlier release is kept and served (market/ocds/store.py).
+Amendments link each change to the release it amends (``amendsReleaseID``/``releaseID``).
 
 Nothing sealed appears before the bid deadline: no bidders, no prices, no secret.
 """
@@ -13,19 +13,40 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 from market.protocol import entry_types
 from market.selection import rules as selection_rules
 
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")  # China has one zone and no summer time
 VERSION = "1.1"
 CURRENCY = "CNY"
 LANGUAGE = "zh"
-# org-id.guide's code for China's national enterprise register (now SAMR); since 2015 the
-# identifiers it issues are the 18-character unified social credit codes (统一社会信用代码).
+# The data's licence (docs/ocds.md, "Licence"): CC BY 4.0, separate from the code's Apache-2.0.
+LICENSE_URL = "https://creativecommons.org/licenses/by/4.0/"
+POLICY_PATH = "/data#licence"  # publicationPolicy: our open-data page, its licence and policy section
+# The 18-character unified social credit code (统一社会信用代码, GB 32100-2015): its first
+# character names the registration authority that issued it. org-id.guide lists only the
+# enterprise register (CN-SAIC, now SAMR) for China; for every other authority we use a
+# scheme of our own, marked ``X-`` as org-id.guide asks (docs/ocds.md, "Parties").
 IDENTIFIER_SCHEME = "CN-SAIC"
+SCHEME_BY_AUTHORITY = {
+    "1": "X-CN-SCOPSR",  # 机构编制: government bodies, public institutions (机关、事业单位)
+    "2": "X-CN-MFA",  # 外交: resident foreign news agencies
+    "3": "X-CN-MOJ",  # 司法行政: law firms, notaries, arbitration commissions
+    "4": "X-CN-MCT-CULTURE",  # 文化: foreign cultural centres
+    "5": "X-CN-MCA",  # 民政: social organisations, private non-enterprise units, foundations
+    "6": "X-CN-MCT-TOURISM",  # 旅游: foreign tourism offices
+    "7": "X-CN-NRAB",  # 宗教: places of religious activity, religious schools
+    "8": "X-CN-ACFTU",  # 工会: trade unions
+    "9": IDENTIFIER_SCHEME,  # 工商 (市场监管): enterprises, individual businesses, cooperatives
+    "A": "X-CN-CMC-ORG",  # 中央军委改革和编制办公室: military public institutions
+    "N": "X-CN-MARA",  # 农业农村: rural collective economic organisations
+    "Y": "X-CN-USCC",  # 其他: other registration authorities
+}
+UNKNOWN_SCHEME = "X-CN-USCC"  # a code whose authority we do not recognise
 # A hall (交易大厅) as an organisation: its code (GB/T 2260 for the province, prefectures and
 # counties; the parent's code and a suffix for a development park) in a scheme of our own,
 # since org-id.guide lists no register of them (docs/ocds.md).
@@ -140,15 +161,27 @@ class Process:
 
 
 def rfc3339(value: datetime) -> str:
-    """UTC, seconds precision: 2026-03-01T09:00:00Z."""
-    from datetime import UTC
-
+    """UTC, seconds precision: 2026-03-01T09:00:00Z. A naive value is refused: an instant
+    with no zone cannot keep the timeline's order."""
+    if value.tzinfo is None:
+        raise ValueError("a release date must be an aware datetime")
     return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def china_day(value: date, *, end: bool = False) -> str:
-    """A China calendar date as an RFC 3339 instant: its start (or its last second)."""
-    return f"{value.isoformat()}T{'23:59:59' if end else '00:00:00'}+08:00"
+    """A China calendar date (a period's bound, not an event) as the UTC instant of its
+    start (or its last second) in Beijing time: 2026-03-02 → 2026-03-01T16:00:00Z."""
+    local = datetime.combine(value, time(23, 59, 59) if end else time(0, 0, 0), tzinfo=BEIJING)
+    return rfc3339(local)
+
+
+def identifier_scheme(credit_code: str) -> str:
+    """The org-id.guide (or ``X-``) scheme of a unified social credit code, by the
+    registration authority its first character names (GB 32100-2015)."""
+    code = credit_code.strip().upper()
+    if len(code) != 18:
+        return UNKNOWN_SCHEME
+    return SCHEME_BY_AUTHORITY.get(code[0], UNKNOWN_SCHEME)
 
 
 def yuan(fen: int) -> int | float:
@@ -211,7 +244,11 @@ def party(org: Org, roles: list[str]) -> dict[str, Any]:
     return {
         "id": org.id,
         "name": org.name,
-        "identifier": {"scheme": IDENTIFIER_SCHEME, "id": org.credit_code, "legalName": org.name},
+        "identifier": {
+            "scheme": identifier_scheme(org.credit_code),
+            "id": org.credit_code,
+            "legalName": org.name,
+        },
         "address": address,
         "roles": roles,
     }
@@ -224,6 +261,33 @@ def _last(events: Sequence[Event], types: Sequence[str], *, contract_id: str | N
 
 def _seqs(events: Sequence[Event], *types: str) -> list[int]:
     return sorted(e.seq for e in events if e.type in types)
+
+
+def release_id(process_id: str, stage: str, seq: int) -> str:
+    """A stage's release made by the event at ``seq``: one per change, never reused."""
+    return f"{process_id}-{stage}-{seq}"
+
+
+def _before(seqs: Sequence[int], seq: int) -> int | None:
+    earlier = [s for s in seqs if s < seq]
+    return max(earlier) if earlier else None
+
+
+def amendment(
+    process_id: str, stage: str, seqs: Sequence[int], event: Event, description: str
+) -> dict[str, Any] | None:
+    """The change made by ``event`` to a stage as an OCDS amendment: the release it amends
+    (the stage's release before it) and the release it made. None for a stage's first event."""
+    previous = _before(seqs, event.seq)
+    if previous is None:
+        return None
+    return {
+        "id": str(event.seq),
+        "date": rfc3339(event.ts),
+        "description": description,
+        "amendsReleaseID": release_id(process_id, stage, previous),
+        "releaseID": release_id(process_id, stage, event.seq),
+    }
 
 
 # -- the selection extension ---------------------------------------------------------------------
@@ -314,7 +378,14 @@ def selection_object(p: Process, *, base_url: str) -> dict[str, Any]:
 # -- the stages ------------------------------------------------------------------------------------
 
 
-def _tender(p: Process) -> dict[str, Any]:
+def _tender_seqs(p: Process) -> list[int]:
+    types: tuple[str, ...] = TENDER_EVENTS
+    if p.notice.status == "failed":  # see releases(): a failure after the award changes the tender
+        types = TENDER_EVENTS + (entry_types.AWARD_DECLINED, entry_types.AWARD_DISQUALIFIED)
+    return _seqs(p.events, *types)
+
+
+def _tender(p: Process, *, process_id: str) -> dict[str, Any]:
     n = p.notice
     tender: dict[str, Any] = {
         "id": n.public_id,
@@ -353,18 +424,18 @@ def _tender(p: Process) -> dict[str, Any]:
     elif p.buyer is not None:
         tender["procuringEntity"] = org_ref(p.buyer)
     if p.revisions:
-        tender["amendments"] = [
-            {
-                "id": str(r.log_seq),
-                "date": rfc3339(r.created_at),
-                "rationale": r.reason or None,
-                "description": "修改 (changed): " + ", ".join(sorted(r.changes)),
-            }
-            for r in sorted(p.revisions, key=lambda r: r.log_seq)
-        ]
-        for a in tender["amendments"]:
-            if a["rationale"] is None:
-                del a["rationale"]
+        seqs = _tender_seqs(p)
+        tender["amendments"] = []
+        for r in sorted(p.revisions, key=lambda r: r.log_seq):
+            item: dict[str, Any] = {"id": str(r.log_seq), "date": rfc3339(r.created_at)}
+            if r.reason:
+                item["rationale"] = r.reason
+            item["description"] = "修改 (changed): " + ", ".join(sorted(r.changes))
+            previous = _before(seqs, r.log_seq)
+            if previous is not None:
+                item["amendsReleaseID"] = release_id(process_id, "tender", previous)
+            item["releaseID"] = release_id(process_id, "tender", r.log_seq)
+            tender["amendments"].append(item)
     if p.selection is not None:  # closed
         # Sealed until the deadline: who bid, and how many.
         bidders = [b["agency_id"] for b in p.selection.bids]
@@ -381,16 +452,52 @@ def _award_status(award: Any, final: bool) -> str:
     return "active" if final else "pending"
 
 
-def _awards(p: Process) -> list[dict[str, Any]]:
+AWARD_CHANGES = {
+    entry_types.AWARD_DECLINED: "中选人放弃 (the holder declined)",
+    entry_types.AWARD_DISQUALIFIED: "异议成立，取消资格 (disqualified after an objection)",
+    entry_types.AWARD_FINAL: "公示期满，中选结果确定 (publicity over: the award is final)",
+    entry_types.CONTRACT_SIGNED: "合同签订，中选金额确定 (contract signed: the award's value is known)",
+}
+SIGNED = ("in_service", "completed", "stopped")
+OBJECTION_EVENTS = (
+    entry_types.OBJECTION_FILED,
+    entry_types.OBJECTION_ANSWERED,
+    entry_types.OBJECTION_DECIDED,
+)
+
+
+def award_types(p: Process) -> tuple[str, ...]:
+    """The events that change the award stage: everything its release shows. An objection
+    changes its ``selection.logSeqs``; for a lottery or a direct selection the signed
+    contract gives the award its value."""
+    types: tuple[str, ...] = AWARD_EVENTS + OBJECTION_EVENTS
+    if p.notice.method != "lowest_price":
+        types += (entry_types.CONTRACT_SIGNED,)
+    return types
+
+
+def _awards(p: Process, *, process_id: str) -> list[dict[str, Any]]:
     sel = p.selection
     final = sel is not None and sel.final_seq is not None
     prices = {b["agency_id"]: b.get("price_fen") for b in (sel.bids if sel is not None else [])}
+    # What the marketplace knows of a lottery's or a direct award's value: the amount of
+    # the contract recorded under it (a lottery bid carries no price).
+    amounts = {
+        rows.award.id: rows.contract.amount_fen for rows in p.contracts if rows.contract.status in SIGNED
+    }
+    award_of_contract = {rows.contract.public_id: rows.award.id for rows in p.contracts}
+    types = award_types(p)
+    seqs = _seqs(p.events, *types)
+    changes = [
+        e for e in sorted(p.events, key=lambda e: e.seq) if e.type in AWARD_CHANGES and e.type in types
+    ]
     out = []
     for a in sorted(p.awards, key=lambda a: (a.since_seq, a.slot)):
         org = p.agencies.get(a.agency_public_id)
+        place = a.slot + 1  # places are numbered from 1 (slots from 0)
         item: dict[str, Any] = {
             "id": award_id(p.notice.public_id, a),
-            "title": f"{p.notice.title}（第 {a.slot} 名中选 / place {a.slot}）",
+            "title": f"{p.notice.title}（第 {place} 名中选 / place {place}）",
             "status": _award_status(a, final),
             "date": rfc3339(a.created_at),
             "suppliers": [org_ref(org)] if org else [{"id": a.agency_public_id}],
@@ -400,9 +507,24 @@ def _awards(p: Process) -> list[dict[str, Any]]:
                 "declined": "放弃 (declined)",
                 "disqualified": "异议成立，取消资格 (disqualified after an objection)",
             }.get(a.status, a.status)
-        price = prices.get(a.agency_public_id)
+        price = prices.get(a.agency_public_id) if p.notice.method == "lowest_price" else None
+        if price is None:
+            price = amounts.get(a.id)
         if price is not None:
             item["value"] = money(price)
+        amendments = []
+        for e in changes:
+            if e.type == entry_types.AWARD_FINAL:
+                touched = a.since_seq < e.seq
+            elif e.type == entry_types.CONTRACT_SIGNED:
+                touched = award_of_contract.get(e.contract_id or "") == a.id
+            else:
+                touched = a.ended_seq == e.seq
+            made = amendment(process_id, "award", seqs, e, AWARD_CHANGES[e.type]) if touched else None
+            if made is not None:
+                amendments.append(made)
+        if amendments:
+            item["amendments"] = amendments
         out.append(item)
     return out
 
@@ -415,8 +537,13 @@ def _milestone_status(m: Any, contract_status: str) -> str:
     return "scheduled"
 
 
-def _contract(p: Process, rows: ContractRows) -> dict[str, Any]:
+CONTRACT_STAGE_NOTE = "合同变更 (the contract changed): "
+
+
+def _contract(p: Process, rows: ContractRows, *, process_id: str) -> dict[str, Any]:
     c = rows.contract
+    mine = sorted((e for e in p.events if e.contract_id == c.public_id), key=lambda e: e.seq)
+    signed = next((e for e in mine if e.type == entry_types.CONTRACT_SIGNED), None)
     out: dict[str, Any] = {
         "id": c.public_id,
         "awardID": award_id(p.notice.public_id, rows.award),
@@ -442,8 +569,15 @@ def _contract(p: Process, rows: ContractRows) -> dict[str, Any]:
             ]
         },
     }
-    if c.status in ("in_service", "completed", "stopped"):
-        out["dateSigned"] = china_day(c.signed_on)
+    if c.status in SIGNED:
+        # The instant the agency confirmed (the contract.signed entry), not the signing day's
+        # local midnight, which falls before the award it follows when both are on one day.
+        out["dateSigned"] = rfc3339(signed.ts) if signed is not None else china_day(c.signed_on)
+    stage = f"contract-{c.public_id}"
+    seqs = [e.seq for e in mine]
+    changes = [amendment(process_id, stage, seqs, e, CONTRACT_STAGE_NOTE + e.type) for e in mine]
+    if any(changes):
+        out["amendments"] = [a for a in changes if a is not None]
     if c.status == "stopped" and c.stop_reason:
         out["statusDetails"] = f"服务中止 (stopped): {c.stop_reason}"
     elif c.status == "completed":
@@ -497,7 +631,7 @@ def _release(p: Process, *, prefix: str, stage: str, event: Event, tag: list[str
     process_id = ocid(prefix, p.notice.public_id)
     release: dict[str, Any] = {
         "ocid": process_id,
-        "id": f"{process_id}-{stage}-{event.seq}",
+        "id": release_id(process_id, stage, event.seq),
         "date": rfc3339(event.ts),
         "tag": tag,
         "initiationType": "tender",
@@ -532,12 +666,12 @@ def releases(p: Process, *, prefix: str, base_url: str = "") -> list[dict[str, A
         tag = ["tender"]
     release = _release(p, prefix=prefix, stage="tender", event=tender_event, tag=tag)
     release["parties"] = _parties(p, with_bidders=closed, with_suppliers=False)
-    release["tender"] = _tender(p)
+    release["tender"] = _tender(p, process_id=release["ocid"])
     release["selection"] = selection_object(p, base_url=base_url)
     out.append(release)
 
     if p.awards:
-        award_event = _last(p.events, AWARD_EVENTS)
+        award_event = _last(p.events, award_types(p))
         assert award_event is not None
         release = _release(
             p,
@@ -547,7 +681,7 @@ def releases(p: Process, *, prefix: str, base_url: str = "") -> list[dict[str, A
             tag=["award"] if award_event.type.startswith("selection.") else ["awardUpdate"],
         )
         release["parties"] = _parties(p, with_bidders=True, with_suppliers=True)
-        release["awards"] = _awards(p)
+        release["awards"] = _awards(p, process_id=release["ocid"])
         release["selection"] = selection_object(p, base_url=base_url)
         out.append(release)
 
@@ -561,31 +695,97 @@ def releases(p: Process, *, prefix: str, base_url: str = "") -> list[dict[str, A
             p, prefix=prefix, stage=f"contract-{c.public_id}", event=event, tag=_contract_tag(c, mine)
         )
         release["parties"] = _parties(p, with_bidders=False, with_suppliers=True)
-        release["contracts"] = [_contract(p, rows)]
+        release["contracts"] = [_contract(p, rows, process_id=release["ocid"])]
         out.append(release)
     return out
+
+
+def _package_head(
+    *, uri: str, published: str | datetime, publisher: str | dict[str, str], base_url: str
+) -> dict[str, Any]:
+    return {
+        "uri": uri,
+        "version": VERSION,
+        "extensions": [f"{base_url}{EXTENSION_PATH}"],
+        "publishedDate": rfc3339(published) if isinstance(published, datetime) else published,
+        "publisher": {"name": publisher} if isinstance(publisher, str) else publisher,
+        "license": LICENSE_URL,
+        "publicationPolicy": f"{base_url}{POLICY_PATH}",
+    }
 
 
 def package(
     releases: list[dict[str, Any]],
     *,
     uri: str,
-    published: datetime,
+    published: str | datetime,
     publisher: str | dict[str, str],
     base_url: str,
     next_url: str | None = None,
 ) -> dict[str, Any]:
-    """A release package. No licence has been chosen for the data yet, so ``license`` is
-    left out rather than guessed (the schema does not require it)."""
-    body: dict[str, Any] = {
-        "uri": uri,
-        "version": VERSION,
-        "extensions": [f"{base_url}{EXTENSION_PATH}"],
-        "publishedDate": rfc3339(published),
-        "publisher": {"name": publisher} if isinstance(publisher, str) else publisher,
-        "publicationPolicy": f"{base_url}/data",
-        "releases": releases,
+    """A release package under the data's licence (CC BY 4.0). ``published`` is the date of
+    the data it holds (the log's last entry), not of the request: the same data gives the
+    same bytes."""
+    body = _package_head(uri=uri, published=published, publisher=publisher, base_url=base_url)
+    body["releases"] = releases
+    if next_url:
+        body["links"] = {"next": next_url}
+    return body
+
+
+def merge(target: Any, update: Any) -> Any:
+    """OCDS's merge of one release into the compiled one: objects field by field, arrays of
+    objects with ``id`` item by item (identifier merge), any other value replaced; ``None``
+    is never published, so nothing is removed."""
+    if isinstance(target, dict) and isinstance(update, dict):
+        out = dict(target)
+        for key, value in update.items():
+            out[key] = merge(out.get(key), value)
+        return out
+    if (
+        isinstance(target, list)
+        and isinstance(update, list)
+        and all(isinstance(x, dict) and "id" in x for x in target + update)
+    ):
+        merged = {x["id"]: x for x in target}
+        for x in update:
+            merged[x["id"]] = merge(merged.get(x["id"]), x)
+        return list(merged.values())
+    return update
+
+
+def compiled_release(releases: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The process's current state: its releases merged oldest first (by date, then id seq)."""
+    ordered = sorted(releases, key=lambda r: (r["date"], int(r["id"].rsplit("-", 1)[1])))
+    out: dict[str, Any] = {}
+    for r in ordered:
+        out = merge(out, {k: v for k, v in r.items() if k not in ("id", "tag")})
+    last = ordered[-1]
+    return {"id": f"{last['ocid']}-compiled-{last['id'].rsplit('-', 1)[1]}", "tag": ["compiled"], **out}
+
+
+def record(releases: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One process's record: every release it ever had (embedded) and the compiled release."""
+    ordered = sorted(releases, key=lambda r: (r["date"], int(r["id"].rsplit("-", 1)[1])))
+    return {
+        "ocid": ordered[0]["ocid"],
+        "releases": list(ordered),
+        "compiledRelease": compiled_release(ordered),
     }
+
+
+def record_package(
+    records: list[dict[str, Any]],
+    *,
+    uri: str,
+    published: str | datetime,
+    publisher: str | dict[str, str],
+    base_url: str,
+    next_url: str | None = None,
+) -> dict[str, Any]:
+    """A record package under the data's licence, like :func:`package`."""
+    body = _package_head(uri=uri, published=published, publisher=publisher, base_url=base_url)
+    body["records"] = records
     if next_url:
         body["links"] = {"next": next_url}
     return body

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from market.agencies.models import Agency
 from market.contracts.models import Contract, Milestone
-from market.core.errors import FieldError, InvalidInput
+from market.core.errors import DomainError, FieldError, InvalidInput
 from market.core.i18n import N_
 from market.core.money import yuan_decimal
 from market.core.spreadsheet import to_csv
@@ -22,7 +22,7 @@ from market.halls import queries as hall_queries
 from market.halls.models import Jurisdiction
 from market.log.models import LogEntry
 from market.notices.models import Notice, NoticeRevision, OwnerOrg
-from market.ocds import mapping
+from market.ocds import mapping, store
 from market.protocol import entry_types
 from market.reference.models import Region, ServiceCategory
 from market.selection.models import Award, Selection
@@ -79,6 +79,7 @@ async def notice_page(
     after: int | None,
     limit: int,
     halls: list[str] | None = None,
+    notice_id: str | None = None,
 ) -> tuple[list[Notice], bool]:
     """Published notices in id order after ``after``, each with a log entry other than a
     bid's at or after ``since`` (and in one of ``halls``, when given); and whether more remain."""
@@ -90,6 +91,8 @@ async def notice_page(
     )
     if halls is not None:
         stmt = stmt.where(hall_queries.in_halls(col(Notice.hall), halls))
+    if notice_id is not None:
+        stmt = stmt.where(col(Notice.public_id) == notice_id)
     if after is not None:
         stmt = stmt.where(col(Notice.id) > after)
     if since is not None:
@@ -158,15 +161,25 @@ async def processes(session: AsyncSession, notices: Sequence[Notice]) -> list[ma
         if hall_codes
         else {}
     )
-    selections = {
-        s.notice_id: s
-        for s in (await session.execute(select(Selection).where(col(Selection.notice_id).in_(ids))))
-        .scalars()
-        .all()
-    }
+    # An open notice has no selection, award or contract yet: publishing (the commonest
+    # change kept at commit, market/ocds/store.py) skips those queries.
+    later = [n.id for n in notices if n.status != "open"]
+    selections = (
+        {
+            s.notice_id: s
+            for s in (await session.execute(select(Selection).where(col(Selection.notice_id).in_(later))))
+            .scalars()
+            .all()
+        }
+        if later
+        else {}
+    )
     awards: dict[int, list[Award]] = {}
-    for a in (await session.execute(select(Award).where(col(Award.notice_id).in_(ids)))).scalars().all():
-        awards.setdefault(a.notice_id, []).append(a)
+    if later:
+        for a in (
+            (await session.execute(select(Award).where(col(Award.notice_id).in_(later)))).scalars().all()
+        ):
+            awards.setdefault(a.notice_id, []).append(a)
     revisions: dict[int, list[NoticeRevision]] = {}
     for r in (
         (await session.execute(select(NoticeRevision).where(col(NoticeRevision.notice_id).in_(ids))))
@@ -174,8 +187,14 @@ async def processes(session: AsyncSession, notices: Sequence[Notice]) -> list[ma
         .all()
     ):
         revisions.setdefault(r.notice_id, []).append(r)
-    contracts = list(
-        (await session.execute(select(Contract).where(col(Contract.notice_id).in_(ids)))).scalars().all()
+    contracts = (
+        list(
+            (await session.execute(select(Contract).where(col(Contract.notice_id).in_(later))))
+            .scalars()
+            .all()
+        )
+        if later
+        else []
     )
     milestones: dict[int, list[Milestone]] = {}
     if contracts:
@@ -213,6 +232,8 @@ async def processes(session: AsyncSession, notices: Sequence[Notice]) -> list[ma
         )
         .scalars()
         .all()
+        if agency_public or agency_ids
+        else []
     )
     agencies = {a.public_id: _org(a, regions) for a in found}
     by_id = {a.id: a.public_id for a in found}
@@ -260,19 +281,97 @@ async def releases(
     after: int | None,
     limit: int,
     halls: list[str] | None = None,
+    notice_id: str | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
     """One page of releases (of ``limit`` processes) dated at or after ``since``, and the
     notice id the next page starts after (None at the end); ``halls``: only these halls'
-    notices (a hall rolled up), None: all."""
-    notices, more = await notice_page(session, since=since, after=after, limit=limit, halls=halls)
-    out: list[dict[str, Any]] = []
-    for p in await processes(session, notices):
-        out += [
-            r
-            for r in mapping.releases(p, prefix=prefix, base_url=base_url)
-            if since is None or datetime.fromisoformat(r["date"]) >= since.replace(microsecond=0)
-        ]
+    notices (a hall rolled up), None: all. Every release each process ever had is served,
+    oldest first: the current ones are kept first (market/ocds/store.py)."""
+    by_process, last = await process_releases(
+        session,
+        prefix=prefix,
+        base_url=base_url,
+        since=since,
+        after=after,
+        limit=limit,
+        halls=halls,
+        notice_id=notice_id,
+    )
+    out = [r for found in by_process for r in found]
+    return out, last
+
+
+async def process_releases(
+    session: AsyncSession,
+    *,
+    prefix: str,
+    base_url: str,
+    since: datetime | None,
+    after: int | None,
+    limit: int,
+    halls: list[str] | None = None,
+    notice_id: str | None = None,
+    whole: bool = False,
+) -> tuple[list[list[dict[str, Any]]], int | None]:
+    """Like :func:`releases`, grouped by process (a record each); ``whole``: every release
+    of a process that changed since ``since``, not only the later ones (records)."""
+    notices, more = await notice_page(
+        session, since=since, after=after, limit=limit, halls=halls, notice_id=notice_id
+    )
+    await store.keep(session, await processes(session, notices))
+    bodies = await store.kept(session, [n.id for n in notices if n.id is not None])
+    cut = since.replace(microsecond=0) if since is not None and not whole else None
+    out: list[list[dict[str, Any]]] = []
+    for n in notices:
+        assert n.id is not None  # notices read from the database
+        found = [store.fill(b, prefix=prefix, base_url=base_url) for b in bodies.get(n.id, [])]
+        found = [r for r in found if cut is None or datetime.fromisoformat(r["date"]) >= cut]
+        if found:
+            out.append(found)
     return out, (notices[-1].id if more and notices else None)
+
+
+async def data_date(session: AsyncSession) -> str:
+    """The time of the log's last entry other than a bid's: what a package's
+    ``publishedDate`` says, so the same data is served as the same bytes (the time of the
+    request would differ). A bid makes no release, and counting it would tell anyone
+    that someone bid on an open notice."""
+    raw = (
+        await session.execute(
+            sa.select(col(LogEntry.entry))
+            .where(col(LogEntry.type).not_in(BID_ENTRY_TYPES))
+            .order_by(col(LogEntry.seq).desc())
+            .limit(1)
+        )
+    ).scalar()
+    if raw is None:
+        return "1970-01-01T00:00:00Z"  # nothing published yet
+    return mapping.rfc3339(datetime.fromisoformat(json.loads(bytes(raw))["ts"]))
+
+
+def publishing_settings(prefix: str) -> None:
+    """Refuse to publish open data without a registered ocid prefix (production, unset)."""
+    if not prefix:
+        raise DomainError(
+            detail=N_(
+                "Open data is not published: set MARKET_OCID_PREFIX to the ocid prefix registered with the Open Contracting Partnership."
+            ),
+            status=503,
+            title="Service Unavailable",
+        )
+
+
+def notice_of_ocid(prefix: str, ocid: str | None) -> str | None:
+    """The notice id an ``ocid`` parameter names; an ocid of another prefix is refused."""
+    value = (ocid or "").strip()
+    if not value:
+        return None
+    if not value.startswith(prefix) or not value[len(prefix) :]:
+        raise InvalidInput(
+            N_("Unknown ocid."),
+            [FieldError("ocid", N_("Not an ocid of this marketplace: {ocid}."), {"ocid": value})],
+        )
+    return value[len(prefix) :]
 
 
 async def all_releases(
@@ -285,14 +384,28 @@ async def all_releases(
 ) -> list[dict[str, Any]]:
     """Every release (of ``halls``' notices, when given), for the export."""
     out: list[dict[str, Any]] = []
+    async for page in release_pages(session, prefix=prefix, base_url=base_url, since=since, halls=halls):
+        out += page
+    return out
+
+
+async def release_pages(
+    session: AsyncSession,
+    *,
+    prefix: str,
+    base_url: str,
+    since: datetime | None = None,
+    halls: list[str] | None = None,
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Every release, a page of 200 processes at a time (the bulk download streams them)."""
     after: int | None = None
     while True:
         page, after = await releases(
             session, prefix=prefix, base_url=base_url, since=since, after=after, limit=200, halls=halls
         )
-        out += page
+        yield page
         if after is None:
-            return out
+            return
 
 
 # -- CSV ---------------------------------------------------------------------------------------------
@@ -395,7 +508,7 @@ async def awards_csv(session: AsyncSession, *, prefix: str) -> bytes:
                 mapping.ocid(prefix, notice.public_id),
                 notice.public_id,
                 mapping.award_id(notice.public_id, award),
-                award.slot,
+                award.slot + 1,  # places from 1, as in the releases
                 mapping._award_status(award, final),
                 agency.public_id,
                 agency.name,

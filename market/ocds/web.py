@@ -1,18 +1,55 @@
-"""The open-data page ``/data`` and its CSV downloads (``/data/{table}.csv``)."""
+"""The open-data page ``/data``, its CSV downloads (``/data/{table}.csv``) and the bulk
+download of every OCDS release (``/data/ocds/releases.json.gz``)."""
 
 from __future__ import annotations
 
+import json
+import zlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
+from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.core.errors import DomainError
 from market.core.i18n import N_
-from market.ocds import service
+from market.ocds import mapping, service
+from market.ocds.api import PUBLISHER, base_url
 from market.web.templating import render
+
+BULK_NAME = "market-ocds-releases.json.gz"
+
+
+async def bulk_package(request: Request[Any, Any, Any]) -> AsyncIterator[bytes]:
+    """Every release as one gzip-compressed release package, written a page of processes
+    at a time: memory stays bounded by a page, whatever the size of the data set. Its own
+    transaction, since the stream outlives the handler."""
+    settings = request.app.state.settings
+    base = base_url(request)
+    gzip = zlib.compressobj(6, zlib.DEFLATED, 31)  # 31: the gzip container
+    async with request.app.state.db.transaction() as session:
+        head = mapping.package(
+            [],
+            uri=f"{base}/data/ocds/releases.json.gz",
+            published=await service.data_date(session),
+            publisher=PUBLISHER,
+            base_url=base,
+        )
+        opening = json.dumps(head, ensure_ascii=False)
+        yield gzip.compress(opening[: opening.rindex("[") + 1].encode("utf-8"))
+        first = True
+        async for page in service.release_pages(session, prefix=settings.ocds_prefix, base_url=base):
+            parts = []
+            for release in page:
+                parts.append(("" if first else ",") + json.dumps(release, ensure_ascii=False))
+                first = False
+            chunk = gzip.compress("\n".join(parts).encode("utf-8"))
+            if chunk:
+                yield chunk
+    yield gzip.compress(b"]}\n") + gzip.flush()
 
 
 class OpenDataPages(Controller):
@@ -21,11 +58,28 @@ class OpenDataPages(Controller):
 
     @get("/")
     async def page(self, request: Request[Any, Any, Any]) -> Response[str]:
+        settings = request.app.state.settings
         return render(
             request,
             "ocds/data.html",
-            prefix=request.app.state.settings.ocds_prefix,
+            prefix=settings.ocds_prefix,
             tables=list(service.CSV_TABLES),
+            licence_url=mapping.LICENSE_URL,
+            public_url=base_url(request),
+            publisher=PUBLISHER,
+        )
+
+    @get("/ocds/releases.json.gz")
+    async def bulk(self, request: Request[Any, Any, Any]) -> Stream:
+        service.publishing_settings(request.app.state.settings.ocds_prefix)
+        return Stream(
+            bulk_package(request),
+            media_type="application/gzip",
+            headers={
+                "Content-Disposition": f'attachment; filename="{BULK_NAME}"',
+                "Link": f'<{mapping.LICENSE_URL}>; rel="license"',
+                "Cache-Control": "no-store",
+            },
         )
 
     @get("/{filename:str}")
@@ -46,6 +100,7 @@ class OpenDataPages(Controller):
             media_type="text/csv; charset=utf-8",
             headers={
                 "Content-Disposition": f'attachment; filename="market-{table}.csv"',
+                "Link": f'<{mapping.LICENSE_URL}>; rel="license"',
                 "Cache-Control": "no-store",
             },
         )

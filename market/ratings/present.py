@@ -23,9 +23,11 @@ SVG_WIDTH, SVG_HEIGHT, SVG_PAD = 480, 160, 24
 
 
 def history_chart(points: list[rules.HistoryPoint]) -> dict[str, Any]:
-    """Coordinates for a small server-rendered line of the score over time (0 to 200)."""
+    """Coordinates for a small server-rendered line of the score over time (0 to 200).
+    ``days`` counts the distinct days: with fewer than two there is no line to draw (every
+    point would sit on the left edge of an empty box), and the page says the score instead."""
     if not points:
-        return {"polyline": "", "dots": [], "width": SVG_WIDTH, "height": SVG_HEIGHT}
+        return {"polyline": "", "dots": [], "width": SVG_WIDTH, "height": SVG_HEIGHT, "days": 0}
     first, last = points[0].on, points[-1].on
     span = max(1, (last - first).days)
     inner_w, inner_h = SVG_WIDTH - 2 * SVG_PAD, SVG_HEIGHT - 2 * SVG_PAD
@@ -43,6 +45,7 @@ def history_chart(points: list[rules.HistoryPoint]) -> dict[str, Any]:
         "width": SVG_WIDTH,
         "height": SVG_HEIGHT,
         "base_y": base_y,
+        "days": len({p.on for p in points}),
         "left": SVG_PAD,
         "right": SVG_WIDTH - SVG_PAD,
     }

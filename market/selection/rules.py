@@ -280,3 +280,34 @@ def selection_record(
         elif selection.outcome == "direct":
             record.update(winners=selection.winners, alternates=[])
     return record
+
+
+# -- who an objection may name (docs/selection.md, "Objections with standing") ------------------
+
+HOLDER_OBJECTS_TO_ITSELF: Final = N_(
+    "Your agency holds this award: name another winner, or decline the award instead of objecting to it."
+)
+SOLE_HOLDER_MAY_NOT_OBJECT: Final = N_(
+    "Your agency holds this award and no other winner is left to object to: an objection would only be against your own award. If your agency cannot take the work, decline the award instead."
+)
+
+
+def objection_targets(holders: Sequence[str], party: str) -> list[str]:
+    """The winners ``party`` may name: every current holder but itself. Upheld, an
+    objection against itself would take the award from it without the decline counting."""
+    return [h for h in holders if h != party]
+
+
+def may_object_to_whole_result(holders: Sequence[str], party: str) -> bool:
+    """The whole result includes every holder, so a holder may not object to it."""
+    return party not in holders
+
+
+def objects_to_itself(holders: Sequence[str], party: str, agency_id: str | None) -> bool:
+    """An objection by a holder against itself, or against the whole result."""
+    return party in holders and agency_id in (None, party)
+
+
+def may_object_at_all(holders: Sequence[str], party: str) -> bool:
+    """Whether anything is left for ``party`` to object to (a sole holder has nothing)."""
+    return may_object_to_whole_result(holders, party) or bool(objection_targets(holders, party))

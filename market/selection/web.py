@@ -323,7 +323,6 @@ class SelectionPages(Controller):
             if viewer is not None and viewer.role == Role.agency
             else None
         )
-        holders = ctx["record"]["holders"]
         in_publicity = (
             notice.status == NoticeStatus.selected
             and selection is not None
@@ -336,6 +335,12 @@ class SelectionPages(Controller):
             await objection_service.objection_refusal(session, notice=notice, user=viewer)
             if viewer is not None and in_publicity
             else None
+        )
+        may_object = viewer is not None and in_publicity and objection_refusal is None
+        targets, whole_result = (
+            await objection_service.objection_choices(session, notice=notice, user=viewer)
+            if may_object and viewer is not None
+            else ([], False)
         )
         return render(
             request,
@@ -356,9 +361,10 @@ class SelectionPages(Controller):
             ),
             may_decline=_holding(ctx["awards"], agency)
             and notice.status in (NoticeStatus.selected, NoticeStatus.awarded),
-            may_object=viewer is not None and in_publicity and objection_refusal is None,
+            may_object=may_object,
             objection_refusal=objection_refusal,
-            objection_targets=[(h, ctx["names_of"].get(h, h)) for h in holders],
+            objection_targets=[(h, ctx["names_of"].get(h, h)) for h in targets],
+            object_to_whole_result=whole_result,
             to_answer=[o for o in ctx["objections"] if o.status == ObjectionStatus.filed]
             if objection_service.may_answer_objections(notice, viewer)
             else [],
@@ -573,9 +579,13 @@ class SelectionPages(Controller):
             rows=rows,
             unread=unread,
             names_of=await agency_queries.names_by_public_id(session, mentioned),
-            operator_draws=any(
-                _is_draw_message(m) and schemes.get(m.notice_id) == protocol.SCHEME_NONE for m, _ in rows
-            ),
+            # The fairness caveat belongs to the draw it is about: said beside each message
+            # about a draw without a beacon, never over the whole inbox (issue 22).
+            operator_draws={
+                m.id
+                for m, _ in rows
+                if _is_draw_message(m) and schemes.get(m.notice_id) == protocol.SCHEME_NONE
+            },
         )
 
 

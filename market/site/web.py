@@ -1,4 +1,5 @@
-"""Home page, language switch and health check."""
+"""Home page (the portal: search, latest notices and results, figures, halls), favicon,
+language switch and health check."""
 
 from __future__ import annotations
 
@@ -6,32 +7,55 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import Cookie
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.accounts import service as accounts
-from market.agencies import queries as agencies
 from market.core.db import RETRY_AFTER
 from market.core.errors import DomainError
 from market.core.i18n import LANG_COOKIE, LOCALES
-from market.halls import queries as halls_queries
+from market.site import service
+from market.site.cache import TtlCache
+from market.stats import rules as stats_rules
 from market.web.templating import render, safe_next
+
+# How long each server process keeps the home page's data (market/site/cache.py): the
+# latest notices, results and figures may be this many seconds old on any host.
+HOME_TTL = 15.0
+
+
+def home_cache(request: Request[Any, Any, Any]) -> TtlCache[service.Home]:
+    """The app's cache of the home page's data, made on first use (one per app, so each
+    test's app starts empty)."""
+    state = request.app.state
+    cache: TtlCache[service.Home] | None = state.get("home_cache")
+    if cache is None:
+        cache = state["home_cache"] = TtlCache(HOME_TTL)
+    return cache
 
 
 class SitePages(Controller):
     include_in_schema = False
 
     @get("/")
-    async def home(
-        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
-    ) -> Response[str]:
-        counts = await accounts.count_by_role(session)
-        agency_counts = await agencies.counts(session)
-        # The province and its prefectures: the top of the tree, each hall a link.
-        halls = await halls_queries.top_halls(session)
-        return render(request, "site/home.html", counts=counts, agency_counts=agency_counts, halls=halls)
+    async def home(self, request: Request[Any, Any, Any]) -> Response[str]:
+        database = request.app.state.db
+
+        async def load() -> service.Home:
+            # A transaction of its own only when the cache is stale: a cached answer opens no
+            # connection at all.
+            async with database.transaction() as session:
+                return await service.home(session)
+
+        home = await home_cache(request).get(load)
+        return render(request, "site/home.html", home=home, percent=stats_rules.percent)
+
+    @get("/favicon.ico", cache=False)
+    async def favicon(self) -> Redirect:
+        """Browsers ask for /favicon.ico whatever the page links: send them to the SVG icon
+        (base.html links it too), for a day, rather than a 404 on every first visit."""
+        return Redirect(
+            path="/static/favicon.svg", status_code=301, headers={"Cache-Control": "public, max-age=86400"}
+        )
 
     @get("/lang/{code:str}")
     async def switch_language(self, code: FromPath[str], next: FromQuery[str] = "/") -> Redirect:

@@ -234,18 +234,22 @@ def rows(
     row_height: float = 24,
     gap: float = 0.3,
     top: float = 4,
+    axis: float = 20,
 ) -> Chart:
-    """Horizontal bars, one per label, scaled to the largest value (not rounded: the
-    value is written at the end of each bar). Missing and non-positive values draw 0."""
+    """Horizontal bars, one per label, on a scale from 0 to the largest value rounded up to
+    a nice number, with its ticks (x positions) for gridlines and labels in the ``axis``
+    band below the bars: a bar's length reads against the scale, not only against the
+    longest bar. Missing and non-positive values draw 0."""
     n = len(labels)
     plot_w = width - label_width - right
     peak = max((_clean(v) for v in values), default=0.0)
-    height = top * 2 + n * row_height
+    ceiling = nice_ceiling(peak)
+    height = top * 2 + n * row_height + axis
     bars = []
     text = []
     for i in range(n):
         v = _clean(values[i] if i < len(values) else None)
-        w = plot_w * v / peak if peak else 0.0
+        w = plot_w * v / ceiling if ceiling else 0.0
         y = top + i * row_height
         bars.append(
             Bar(
@@ -259,4 +263,23 @@ def rows(
             )
         )
         text.append(Label(x=label_width - 6, y=round(y + row_height / 2, 2), text=labels[i]))
-    return Chart(width=width, height=height, bars=bars, ticks=[], labels=text, top=peak, baseline=label_width)
+    steps = _nice_steps(ceiling)
+    ticks = (
+        [
+            Tick(position=round(label_width + plot_w * k / steps, 2), value=ceiling * k / steps)
+            for k in range(steps + 1)
+        ]
+        if ceiling
+        else [Tick(position=label_width, value=0.0)]
+    )
+    return Chart(
+        width=width, height=height, bars=bars, ticks=ticks, labels=text, top=ceiling, baseline=label_width
+    )
+
+
+def _nice_steps(ceiling: float) -> int:
+    """How many equal steps divide a nice ceiling (1, 2, 2.5 or 5 × 10ⁿ) into round numbers."""
+    if not ceiling:
+        return 1
+    mantissa = round(ceiling / 10 ** math.floor(math.log10(ceiling)), 2)
+    return {1.0: 5, 2.0: 4, 2.5: 5, 5.0: 5}.get(mantissa, 4)

@@ -22,17 +22,19 @@ class FormErrors(dict[str, FieldError]):
         super().__init__({name: FieldError(name, message) for name, message in messages.items()})
 
     @classmethod
-    def of(cls, errors: list[FieldError], fallback: str = "") -> FormErrors:
+    def of(
+        cls, errors: list[FieldError], fallback: str = "", params: dict[str, object] | None = None
+    ) -> FormErrors:
         out = cls()
         for err in errors:
             out.setdefault(err.field, err)
         if not out and fallback:
-            out["form"] = FieldError("form", fallback)
+            out["form"] = FieldError("form", fallback, dict(params or {}))
         return out
 
     @classmethod
     def from_domain(cls, exc: DomainError) -> FormErrors:
-        return cls.of(exc.errors, fallback=exc.detail)
+        return cls.of(exc.errors, fallback=exc.detail, params=exc.params)
 
 
 def clean(raw: dict[str, Any]) -> dict[str, str]:

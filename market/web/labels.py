@@ -17,7 +17,7 @@ from market.selection.models import AwardStatus, ObjectionStatus
 from market.selection.rules import EXCLUSION_REASONS, FAILED_REASONS, FAIRNESS_NONE
 from market.supervision.flags.rules import KINDS as FLAG_KINDS
 from market.supervision.present import SCORE_LABELS
-from market.web.times import china_time, utc_attr
+from market.web.times import china_date, china_time, utc_attr
 
 # -- notices and bids -------------------------------------------------------------------------
 
@@ -128,5 +128,6 @@ GLOBALS: dict[str, Any] = {
     "DIMENSION_LABELS": DIMENSION_LABELS,
     "SCORE_LABELS": SCORE_LABELS,
     "china_time": china_time,
+    "china_date": china_date,
     "utc_attr": utc_attr,
 }

@@ -10,6 +10,7 @@ from markupsafe import Markup, escape
 
 from market.agencies.models import STATUS_LABELS
 from market.core.i18n import N_, gettext_for
+from market.halls.rules import PROVINCE
 from market.reference import catalogue, regions
 from market.web.forms import Choices
 
@@ -71,15 +72,18 @@ class Names:
         return ", ".join(r.name_en for r in reversed(shown)) + f" ({zh})"
 
 
-def region_groups(names: Names, *, counties: bool) -> list[tuple[str, list[tuple[str, str]]]]:
+def region_groups(
+    names: Names, *, counties: bool, others: bool = True
+) -> list[tuple[str, list[tuple[str, str]]]]:
     """Options for a region select, grouped: a province and its prefectures (with their
-    counties when ``counties``), then the provinces this catalogue has no prefectures for."""
+    counties when ``counties``), then (when ``others``: an agency may come from anywhere)
+    the provinces this catalogue has no prefectures for."""
     groups: list[tuple[str, list[tuple[str, str]]]] = []
-    others: list[tuple[str, str]] = []
+    elsewhere: list[tuple[str, str]] = []
     for province in regions.children(None):
         prefectures = regions.children(province.code)
         if not prefectures:
-            others.append((province.code, names.region_label(province)))
+            elsewhere.append((province.code, names.region_label(province)))
             continue
         if counties:
             groups.append((names.region_label(province), [(province.code, names.region_label(province))]))
@@ -93,8 +97,20 @@ def region_groups(names: Names, *, counties: bool) -> list[tuple[str, list[tuple
             options = [(province.code, names.region_label(province))]
             options += [(p.code, names.region_label(p)) for p in prefectures]
             groups.append((names.region_label(province), options))
-    if others:
-        groups.append((N_("Other provinces"), others))
+    if others and elsewhere:
+        groups.append((N_("Other provinces"), elsewhere))
+    return groups
+
+
+def province_region_groups(names: Names) -> list[tuple[str, list[tuple[str, str]]]]:
+    """A public filter's regions: the platform serves one province (halls.rules.PROVINCE),
+    so its prefectures, each a group of itself (its whole area) and its counties; not the
+    country's provinces, where no notice can be."""
+    groups: list[tuple[str, list[tuple[str, str]]]] = []
+    for prefecture in regions.children(PROVINCE):
+        options = [(prefecture.code, names.region_label(prefecture))]
+        options += [(county.code, names.region_label(county)) for county in regions.children(prefecture.code)]
+        groups.append((names.region_label(prefecture), options))
     return groups
 
 
@@ -112,7 +128,7 @@ class Labels:
         self.region_choices = Choices(
             [
                 ("", gettext(N_("All regions"))),
-                *((gettext(label), options) for label, options in region_groups(names, counties=False)),
+                *province_region_groups(names),
             ]
         )
         self.statuses = {code: escape(gettext(label)) for code, label in STATUS_LABELS.items()}

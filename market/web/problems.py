@@ -4,6 +4,7 @@ friendly page for people. Anything unexpected is logged and shown as a 500, whic
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
@@ -12,9 +13,9 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect
 
 from market.core.db import RETRY_AFTER, is_unavailable
-from market.core.errors import DomainError, FieldError
-from market.core.i18n import N_
-from market.web.templating import render
+from market.core.errors import DomainError, FieldError, field_error_from_words
+from market.core.i18n import HTML_LANG, LANG_COOKIE, LOCALES, N_, gettext_for, parse_accept_language
+from market.web.templating import LocaleGettext, render
 
 logger = logging.getLogger("market.core.errors")
 PROBLEM_JSON = "application/problem+json"
@@ -43,9 +44,38 @@ def wants_json(request: Request[Any, Any, Any]) -> bool:
     return "text/html" not in accept and "*/*" not in accept and bool(accept)
 
 
+# What Litestar says when it says nothing more than the status ("Not Found", "Method Not
+# Allowed"): English words outside the catalog, which reached Chinese readers as they were
+# (issue 22, item 12). Our own sentence for each, translated like any other.
+DETAILS = {
+    400: N_("The request could not be understood."),
+    401: N_("Log in first"),
+    403: N_("You may not do this."),
+    404: N_("There is nothing at this address."),
+    405: N_("This address does not accept this kind of request."),
+    413: N_("The request is too large."),
+    415: N_("This kind of content is not accepted here."),
+    429: N_("Too many requests; try again later."),
+    500: N_("Something went wrong on our side; it has been logged"),
+    503: N_("The service is not available just now; please try again in a few seconds."),
+}
+
+
+def _plain_detail(status: int, detail: str | None) -> str:
+    """The detail to show for a Litestar exception: its status's own sentence when Litestar
+    gave only the status's name (or nothing)."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    if not detail or detail == phrase:
+        return DETAILS.get(status) or TITLES.get(status, "Error")
+    return detail
+
+
 def _from_litestar(exc: HTTPException) -> DomainError:
     status = exc.status_code
-    detail = exc.detail or TITLES.get(status, "Error")
+    detail = _plain_detail(status, exc.detail)
     errors: list[FieldError] = []
     if isinstance(exc, ValidationException):
         # Litestar reports body and parameter validation as 400; a well-formed request
@@ -54,9 +84,10 @@ def _from_litestar(exc: HTTPException) -> DomainError:
         for item in exc.extra or []:
             if isinstance(item, dict):
                 message = str(item.get("message", "invalid"))
-                message = message.removeprefix("Value error, ")
                 sources.add(item.get("source") or "body")
-                errors.append(FieldError(str(item.get("key") or item.get("source") or "body"), message))
+                errors.append(
+                    field_error_from_words(str(item.get("key") or item.get("source") or "body"), message)
+                )
         # A malformed query or path parameter is a bad request (400); a body whose fields
         # break the rules is invalid input (422).
         if errors and sources <= {"body"}:
@@ -73,17 +104,30 @@ def _from_litestar(exc: HTTPException) -> DomainError:
     )
 
 
+def problem_locale(request: Request[Any, Any, Any]) -> str:
+    """The language of a problem's words: the one the client asked for (the site's language
+    switch, then Accept-Language); English for a client that asked for none, as the API
+    always answered (api-v1.md), while pages default to Chinese (templating.request_locale)."""
+    if request.cookies.get(LANG_COOKIE) in LOCALES:
+        return str(request.cookies[LANG_COOKIE])
+    asked = parse_accept_language(request.headers.get("accept-language") or "")
+    return asked[0] if asked else "en"
+
+
 def problem_response(request: Request[Any, Any, Any], err: DomainError) -> Response[Any]:
+    locale = problem_locale(request)
+    gettext = LocaleGettext(locale, gettext_for(locale)[0])
     body: dict[str, Any] = {
         "type": "about:blank",
-        "title": err.title or TITLES.get(err.status, "Error"),
+        "title": gettext(err.title or TITLES.get(err.status, "Error")),
         "status": err.status,
-        "detail": err.text(),
+        "detail": err.text(gettext),
         "instance": request.url.path,
     }
     if err.errors:
-        body["errors"] = [e.as_dict() for e in err.errors]
-    return Response(body, status_code=err.status, media_type=PROBLEM_JSON, headers=err.headers)
+        body["errors"] = [{"field": e.field, "message": e.text(gettext)} for e in err.errors]
+    headers = {**err.headers, "Content-Language": HTML_LANG[locale], "Vary": "Accept-Language, Cookie"}
+    return Response(body, status_code=err.status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def page_response(request: Request[Any, Any, Any], err: DomainError) -> Response[Any]:

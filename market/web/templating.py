@@ -7,6 +7,7 @@ render a partial from ``templates/<domain>/partials/`` instead of the full page.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from functools import cache, lru_cache
 from typing import Any
@@ -58,7 +59,7 @@ def environment() -> Environment:
     )
     env.policies["ext.i18n.trimmed"] = True
     env.filters["fen"] = format_fen
-    env.filters["bdi"] = bdi
+    env.filters["bdi"] = bdi_in_page
     env.globals["LOCALES"] = LOCALES
     env.globals["LOCALE_LABEL"] = LABEL
     env.globals["ROLE_LABELS"] = ROLE_LABELS
@@ -68,7 +69,26 @@ def environment() -> Environment:
     return env
 
 
-def bdi(value: object) -> Markup:
+# Han characters (the CJK blocks and their extensions): text holding any is Chinese.
+HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+
+
+def name_lang(value: object, locale: str | None) -> str | None:
+    """``zh-Hans`` for a name in Chinese on a page that is not (WCAG 3.1.2, Language of
+    Parts: a screen reader reads 云南环科 with Chinese voice, not letter by letter); else
+    None. Names people type carry no language of their own; Han characters say it."""
+    if locale == "zh_Hans" or value is None:
+        return None
+    return "zh-Hans" if HAN.search(str(value)) else None
+
+
+@pass_context
+def bdi_in_page(context: Context, value: object) -> Markup:
+    """The ``bdi`` filter: ``bdi`` with the name's language when it differs from the page's."""
+    return bdi(value, lang=name_lang(value, context.get("locale")))
+
+
+def bdi(value: object, lang: str | None = None) -> Markup:
     """Text a user typed (a name, a title, a reason, a file name), escaped and isolated in
     ``<bdi>`` for a page's text: ``{{ agency.name | bdi }}``.
 
@@ -81,6 +101,8 @@ def bdi(value: object) -> Markup:
     only the text (a description) takes ``dir="auto"`` instead."""
     if value is None or value == "":
         return Markup("")
+    if lang:
+        return Markup(f'<bdi lang="{escape(lang)}">{escape(value)}</bdi>')
     return Markup(f"<bdi>{escape(value)}</bdi>")
 
 
@@ -96,11 +118,15 @@ def reason_text(context: Context, reason: Any) -> str:
 TYPED = frozenset({"name", "reason", "text", "title", "cert", "old", "new"})
 
 
-def say_phrase(phrase: Phrase, gettext: Callable[[str], str]) -> Markup:
+def say_phrase(phrase: Phrase, gettext: Callable[[str], str], locale: str | None = None) -> Markup:
     """A phrase for a page: our own words escaped, each value people typed in <bdi>, so that
     one in a right-to-left script cannot reorder the ids and amounts beside it (``bdi``)."""
     values = {
-        k: say_phrase(v, gettext) if isinstance(v, Phrase) else bdi(v) if k in TYPED else v
+        k: say_phrase(v, gettext, locale)
+        if isinstance(v, Phrase)
+        else bdi(v, name_lang(v, locale))
+        if k in TYPED
+        else v
         for k, v in phrase.params.items()
     }
     translated = escape(gettext(phrase.msgid))
@@ -109,7 +135,7 @@ def say_phrase(phrase: Phrase, gettext: Callable[[str], str]) -> Markup:
 
 @pass_context
 def say(context: Context, phrase: Phrase) -> Markup:
-    return say_phrase(phrase, gettext_for(context["locale"])[0])
+    return say_phrase(phrase, gettext_for(context["locale"])[0], context["locale"])
 
 
 @cache

@@ -17,6 +17,13 @@ def china_time(value: datetime | None) -> str:
 
 
 @lru_cache(maxsize=8192)
+def china_date(value: datetime | None) -> str:
+    """The calendar day in China of an aware time (a registration, a rating): the UTC
+    day is the day before for the first eight hours of every Chinese morning."""
+    return value.astimezone(CHINA).strftime("%Y-%m-%d") if value else "—"
+
+
+@lru_cache(maxsize=8192)
 def utc_attr(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
 

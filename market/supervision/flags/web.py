@@ -31,7 +31,7 @@ from market.halls.models import Jurisdiction
 from market.security.auth import requires_role
 from market.supervision.flags import rules as F
 from market.supervision.flags import service as flags_service
-from market.web.templating import bdi, render, request_locale, wants_partial
+from market.web.templating import bdi, name_lang, render, request_locale, wants_partial
 
 STAFF = requires_role(Role.supervisor, Role.admin)
 EVIDENCE_LABELS = {
@@ -119,7 +119,7 @@ def summary(flag: F.Flag, locale: str, *, html: bool = False) -> str:
     if flag.kind == F.Kind.related_parties.value:
         params["what"] = str(gettext(F.SHARED[params["what"]]))
     if html:
-        params = {k: bdi(v) if isinstance(v, str) else v for k, v in params.items()}
+        params = {k: bdi(v, name_lang(v, locale)) if isinstance(v, str) else v for k, v in params.items()}
 
     def message(msgid: str) -> str:
         return escape(gettext(msgid)) if html else gettext(msgid)

@@ -95,7 +95,7 @@ async def test_login_never_redirects_off_site(client: AsyncClient) -> None:
             data={"_csrf_token": token, "email": user["email"], "password": PASSWORD, "next": target},
             follow_redirects=False,
         )
-        assert response.headers["location"] == "/"
+        assert response.headers["location"] == "/dashboard"  # the landing page (issue 22)
 
 
 async def test_logged_out_visitor_is_sent_to_login(client: AsyncClient) -> None:

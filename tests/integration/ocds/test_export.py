@@ -20,6 +20,7 @@ from tests.integration.agencies.test_api import admin
 from tests.integration.cli.test_cli import market
 from tests.integration.contracts.test_api import awarded, headers_of, record
 from tests.integration.notices.test_api import owner_user, published
+from tests.integration.ocds.libcove import review
 from tests.integration.selection.helpers import close, open_round, selection_of
 from tests.unit.ocds.schemas import package_errors
 
@@ -46,6 +47,16 @@ def of(pkg: dict[str, Any], notice_id: str) -> list[dict[str, Any]]:
     return [r for r in pkg["releases"] if r["ocid"].endswith(notice_id)]
 
 
+def latest(pkg: dict[str, Any], notice_id: str) -> list[dict[str, Any]]:
+    """Each stage's newest release (every earlier one is kept and served too)."""
+    stages: dict[str, dict[str, Any]] = {}
+    for r in of(pkg, notice_id):
+        stage = r["id"][len(r["ocid"]) + 1 :].rsplit("-", 1)[0]
+        if stage not in stages or int(r["id"].rsplit("-", 1)[1]) > int(stages[stage]["id"].rsplit("-", 1)[1]):
+            stages[stage] = r
+    return list(stages.values())
+
+
 async def test_releases_after_a_draw_and_a_contract_validate_and_carry_the_draw(
     quick: tuple[Litestar, AsyncClient], db: Database
 ) -> None:
@@ -63,9 +74,9 @@ async def test_releases_after_a_draw_and_a_contract_validate_and_carry_the_draw(
     assert (
         pkg["version"] == "1.1"
         and pkg["extensions"] == ["http://testserver.local/ocds/extension.json"]
-        and "license" not in pkg
+        and pkg["license"] == "https://creativecommons.org/licenses/by/4.0/"
     )
-    tender, award, signed = of(pkg, r.notice_id)
+    tender, award, signed = latest(pkg, r.notice_id)
     assert tender["ocid"] == f"ocds-mkt000-{r.notice_id}"
     assert tender["tender"]["status"] == "complete" and tender["tender"]["numberOfTenderers"] == 3
     sel = award["selection"]
@@ -200,6 +211,10 @@ async def test_export_command_writes_one_valid_package_with_the_draw(
     rec = await _draw_committed(committed_database_url, tmp_path)
     out = tmp_path / "releases.json"
     env = {"DATABASE_URL": committed_database_url, "MARKET_DATA_DIR": str(tmp_path / "data")}
+    # No public address: the file would link to the address the server binds to.
+    refused = market("ocds", "export", "--out", str(out), env=env)
+    assert refused.returncode == 1 and "MARKET_PUBLIC_URL" in refused.stderr and not out.exists()
+    env["MARKET_PUBLIC_URL"] = "https://market.example"
     done = market("ocds", "export", "--out", str(out), "--base-url", "https://market.example", env=env)
     assert done.returncode == 0, done.stderr
     pkg = json.loads(out.read_text(encoding="utf-8"))
@@ -239,7 +254,11 @@ async def test_export_command_writes_one_valid_package_with_the_draw(
 
 
 def test_the_whole_demo_exports_valid(committed_database_url: str, tmp_path: Path) -> None:
-    env = {"DATABASE_URL": committed_database_url, "MARKET_DATA_DIR": str(tmp_path / "data")}
+    env = {
+        "DATABASE_URL": committed_database_url,
+        "MARKET_DATA_DIR": str(tmp_path / "data"),
+        "MARKET_PUBLIC_URL": "https://market.example",
+    }
     loaded = market("demo", env=env)
     assert loaded.returncode == 0, loaded.stderr
     out = tmp_path / "demo.json"
@@ -247,6 +266,11 @@ def test_the_whole_demo_exports_valid(committed_database_url: str, tmp_path: Pat
     assert done.returncode == 0, done.stderr
     pkg = json.loads(out.read_text(encoding="utf-8"))
     assert package_errors(pkg) == []
+    # The Data Review Tool's library, offline: no error, no undeclared field, and the
+    # spreadsheet conversion works (tests/integration/ocds/libcove.py).
+    result = review(pkg, tmp_path)
+    assert result["validation_errors"] == [] and result["additional_fields"] == []
+    assert result.get("conversion_error") is None and result["conversion"] == "flatten"
     tags = {t for r in pkg["releases"] for t in r["tag"]}
     assert {"tender", "award"} <= tags or {"tenderUpdate", "award"} <= tags or "awardUpdate" in tags
     assert any("seed" in r.get("selection", {}) for r in pkg["releases"])

@@ -148,8 +148,10 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     # -- site, accounts
     ("GET", "/"): R(PUBLIC),
     ("GET", "/lang/{code:str}"): R(PUBLIC),
+    ("GET", "/favicon.ico"): R(PUBLIC),
     ("GET", "/healthz"): R(PUBLIC),
     ("GET", "/account"): R(LOGGED_IN_PAGE),
+    ("GET", "/dashboard"): R(LOGGED_IN_PAGE),  # each role's own work (market/dashboards)
     ("GET", "/login"): R(PUBLIC),
     ("POST", "/login"): R(
         PUBLIC, form=lambda w: w.ids["login"]
@@ -367,6 +369,8 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     ("GET", "/owner/notices/{notice_id:str}/edit"): R(OWN_DRAFT_PAGE, "draft"),
     ("POST", "/owner/notices/{notice_id:str}/edit"): R(OWN_DRAFT, "draft", form={}),
     ("POST", "/owner/notices/{notice_id:str}/delete"): R(OWN_DRAFT, "delete_page", form={}),
+    # Re-issuing a failed notice (issue 22); the open notice here makes the owner's a 409.
+    ("POST", "/owner/notices/{notice_id:str}/reissue"): R(THE_OWNER, form={}),
     ("GET", "/owner/notices/{notice_id:str}/publish"): R(OWN_DRAFT_PAGE, "publish_page"),
     ("POST", "/owner/notices/{notice_id:str}/publish"): R(OWN_DRAFT, "publish_page", form={}),
     ("GET", "/owner/notices/{notice_id:str}/amend"): R(THE_OWNER_PAGE),
@@ -474,6 +478,8 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     ("GET", "/stats"): R(PUBLIC),
     ("GET", "/stats/{filename:str}"): R(PUBLIC, params={"filename": "summary.csv"}),
     ("GET", "/api/v1/ocds/releases"): R("P P P P P P P", private=("id:notice:draft",)),
+    ("GET", "/api/v1/ocds/records"): R("P P P P P P P", private=("id:notice:draft",)),
+    ("GET", "/data/ocds/releases.json.gz"): R(PUBLIC),
     ("GET", "/ocds/extension.json"): R(PUBLIC),
     ("GET", "/ocds/release-schema.json"): R(PUBLIC),
     ("GET", "/data"): R(PUBLIC),
@@ -496,6 +502,19 @@ MATRIX: dict[tuple[str, str], Row | tuple[Row, ...]] = {
     ("PUT", "/api/v1/halls/{code:str}/contact"): R(
         ADMIN, params={"code": "530102"}, json={"phone": "0871-87654321"}
     ),
+    # -- notifications (issue 22): each user's choices, agencies' subscriptions, the e-mail
+    # queue for admins, the public Atom feed (drafts never in it)
+    ("GET", "/account/notifications"): R(LOGGED_IN_PAGE),
+    ("POST", "/account/notifications"): R(LOGGED_IN, form={"email": "won"}),
+    ("GET", "/api/v1/me/notifications"): R(LOGGED_IN),
+    ("PUT", "/api/v1/me/notifications"): R(LOGGED_IN, json={"email": {}}),
+    ("GET", "/api/v1/me/subscriptions"): R(AGENCIES),
+    ("PUT", "/api/v1/me/subscriptions"): R(AGENCIES, json={"categories": ["EIA"], "regions": ["530100"]}),
+    ("GET", "/admin/mail"): R("L 403 403 403 403 403 A"),
+    ("POST", "/admin/mail/retry"): R(ADMIN, form={}),
+    ("GET", "/api/v1/admin/mail"): R(ADMIN),
+    ("POST", "/api/v1/admin/mail/retry"): R(ADMIN),
+    ("GET", "/feeds/notices.atom"): R("P P P P P P P", private=("id:notice:draft",)),
     # -- supervision
     ("GET", "/supervision"): R(STAFF_PAGE),
     ("GET", "/supervision/flags"): R(STAFF_PAGE),

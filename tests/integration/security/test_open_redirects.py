@@ -39,7 +39,7 @@ async def test_the_login_form_does_not_carry_a_foreign_next(client: AsyncClient)
     for target in TARGETS:
         response = await client.get(f"/login?next={quote(target, safe='')}")
         assert response.status_code == 200, target
-        assert 'name="next" value="/"' in response.text, target
+        assert 'name="next" value="/dashboard"' in response.text, target
 
 
 async def test_login_redirects_only_to_local_paths(client: AsyncClient) -> None:
@@ -67,7 +67,7 @@ async def test_login_redirects_only_to_local_paths(client: AsyncClient) -> None:
             },
         )
         assert response.status_code == 303, target
-        assert response.headers["location"] == ("/account" if target == "/account" else "/"), target
+        assert response.headers["location"] == ("/account" if target == "/account" else "/dashboard"), target
         client.cookies.delete("market_session")
 
 

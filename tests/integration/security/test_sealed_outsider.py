@@ -77,6 +77,7 @@ OWN_ROUTES = (
     "/agency/bids",
     "/agency/notices",
     "/agency",
+    "/dashboard",  # the agency's own bids and what it may still bid on (issue 22)
     "/api/v1/notices/{notice_id:str}/bids/{bid_id:str}/receipt",
     "/notices/{notice_id:str}/bids/{bid_id:str}/receipt.json",
 )

@@ -74,3 +74,19 @@ def package_errors(package: dict[str, Any]) -> list[str]:
 def codelist(name: str) -> set[str]:
     lines = (SCHEMAS / "codelists" / name).read_text(encoding="utf-8").splitlines()[1:]
     return {line.split(",", 1)[0] for line in lines if line}
+
+
+@lru_cache(maxsize=1)
+def record_package_validator() -> Draft4Validator:
+    """The record package schema, its release references resolved to our patched release schema."""
+    package = copy.deepcopy(_load("record-package-schema.json"))
+    release = release_schema()
+    registry = Registry().with_resource(release["id"], Resource(contents=release, specification=DRAFT4))
+    return Draft4Validator(package, registry=registry, format_checker=Draft4Validator.FORMAT_CHECKER)
+
+
+def record_package_errors(package: dict[str, Any]) -> list[str]:
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in record_package_validator().iter_errors(package)
+    ]

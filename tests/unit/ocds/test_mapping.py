@@ -105,16 +105,18 @@ def bid(i: int, price: int | None = None) -> dict[str, Any]:
 
 
 def award(slot: int, agency: str, since: int, status: str = "holding", **overrides: Any) -> SimpleNamespace:
-    return SimpleNamespace(
+    values: dict[str, Any] = dict(
         id=since * 10 + slot,
         notice_id=1,
         slot=slot,
         agency_public_id=agency,
         status=status,
         since_seq=since,
+        ended_seq=None,
         created_at=T0 + timedelta(days=3, seconds=since),
-        **overrides,
     )
+    values.update(overrides)
+    return SimpleNamespace(**values)
 
 
 def ev(seq: int, type_: str, days: float = 0, contract: str | None = None) -> mapping.Event:
@@ -172,7 +174,7 @@ def test_open_lottery_shows_no_bidders_prices_or_secret() -> None:
     assert "numberOfTenderers" not in t and "tenderers" not in t
     assert [p["roles"] for p in tender["parties"]] == [["buyer", "procuringEntity"]]
     assert tender["parties"][0]["identifier"] == {
-        "scheme": "CN-SAIC",
+        "scheme": "X-CN-SCOPSR",  # a code starting "1" is issued by 机构编制, not the enterprise register
         "id": BUYER.credit_code,
         "legalName": BUYER.name,
     }
@@ -266,7 +268,7 @@ def test_a_declined_award_is_cancelled_and_the_alternate_pending() -> None:
         events=PUBLISHED + BIDS + CLOSED + [ev(14, "award.declined", 4)],
         selection=selection(bids),
         holders=["AG-000002"],
-        awards=[award(1, "AG-000001", 11, status="declined"), award(1, "AG-000002", 14)],
+        awards=[award(1, "AG-000001", 11, status="declined", ended_seq=14), award(1, "AG-000002", 14)],
     )
     _, awarded = checked(p)
     assert awarded["tag"] == ["awardUpdate"] and awarded["id"].endswith("-award-14")

@@ -165,7 +165,13 @@ def test_rows_scale_to_the_maximum_and_zero_is_safe() -> None:
     plot_w = 600 - 200 - 64
     assert [b.width for b in chart.bars] == [pytest.approx(plot_w), pytest.approx(plot_w / 4), 0]
     assert all(b.x == 200 for b in chart.bars) and _finite(chart)
-    assert chart.height == pytest.approx(8 + 3 * 24)
+    assert chart.height == pytest.approx(8 + 3 * 24 + 20)  # the scale's labels below the bars
+    # The scale runs from 0 to the peak rounded up to a nice number, in round steps.
+    assert [t.value for t in chart.ticks] == [0, 5, 10, 15, 20]
+    assert chart.ticks[0].position == 200 and chart.ticks[-1].position == pytest.approx(200 + plot_w)
+    twelve = rules.rows(["a", "b"], [12.0, 6.0], width=600, label_width=200, right=64)
+    assert [t.value for t in twelve.ticks] == [0, 5, 10, 15, 20]
+    assert twelve.bars[0].width == pytest.approx(plot_w * 12 / 20)  # not the full length
     empty = rules.rows(["x"], [0.0])
     assert empty.bars[0].width == 0 and _finite(empty)
     negative = rules.rows(["x", "y"], [-10.0, -2.0])
