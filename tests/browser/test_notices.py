@@ -41,7 +41,7 @@ def approved_agency(api: httpx.Client, admin: dict[str, str], name: str) -> dict
 
 def bid_through_pages(page: Page, server: str, email: str, title: str) -> str:
     log_in(page, server, email)
-    page.get_by_role("link", name="可报名公告").click()
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="可报名公告").click()
     row = page.locator("tr", has_text=title)
     expect(row).to_contain_text("可以报名")
     row.get_by_role("link", name="报名").click()

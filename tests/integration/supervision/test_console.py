@@ -153,7 +153,7 @@ async def test_timeline_history_search_and_owner_pages(
     assert (
         r.notice_id in page
         and "Selected, in publicity" in page
-        and "Owner organisation <bdi>大理州自然资源局</bdi>" in page
+        and 'Owner organisation <bdi lang="zh-Hans">大理州自然资源局</bdi>' in page
     )
     assert f'href="/log/entries/{seqs[-1]}"' in page
 
