@@ -13,6 +13,11 @@ from pathlib import Path
 from babel.messages.pofile import read_po, write_po
 
 ZH = {
+    "You filed this objection yourself: it takes no answer, a supervisor decides it.": "这是您本单位提出的异议：无需答复，由监管人员直接处理。",
+    "Report a winner to the supervisors": "向监管人员举报中选机构",
+    "Report a winner to the supervisors…": "向监管人员举报中选机构…",
+    "As the owner you answer the objections of others. If you find that a winner does not qualify (for example, forged evidence), report it here instead: your reasons are published with the notice, nobody answers them, and a supervisor decides. An upheld report disqualifies the winner it names. One pending report at a time.": "作为业主，您负责答复他人提出的异议。如发现中选机构不符合条件（例如提供虚假材料），请在此举报：理由随公告公开，无需答复，由监管人员处理。举报成立的，所指中选机构被取消中选资格。同一时间只能有一项待处理的举报。",
+    "Send the report": "提交举报",
     "There is a problem": "请更正以下问题",
     "Commitment and hashes (to check the draw)": "承诺值与哈希值（用于核验抽取）",
     "Your agency holds this award: what comes next": "贵机构已中选：后续步骤",

@@ -271,6 +271,10 @@ async def answer_objection(
     objection = await get_objection(session, notice, objection_id)
     if objection.status != ObjectionStatus.filed:
         raise Conflict(N_("This objection has already been answered or decided."))
+    if objection.party == OWNER_PARTY:
+        # An answer is the owner's side against an objector; to its own objection the
+        # owner would only be agreeing with itself, and a supervisor decides it directly.
+        raise Conflict(N_("You filed this objection yourself: it takes no answer, a supervisor decides it."))
     answer = agencies.check_publishable(answer.strip(), "answer")
     if not answer:
         raise InvalidInput(N_("Write an answer."), [FieldError("answer", N_("Write an answer."))])

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 
 from market.agencies.models import Agency
 from market.contracts.models import Contract, Milestone
@@ -30,6 +30,8 @@ from market.selection.models import Award, Selection
 PUBLISHED = ("open", "closed", "selected", "awarded", "failed", "cancelled")
 HALL_CODE = re.compile(r"[0-9]{6}[0-9A-Z]{0,6}")  # the shape of a hall's code, checked before SQL
 BID_ENTRY_TYPES = (entry_types.BID_ACCEPTED, entry_types.BID_WITHDRAWN, entry_types.BID_SEALED)
+
+_M = TypeVar("_M", bound=SQLModel)
 
 
 async def first_seq_since(session: AsyncSession, since: datetime) -> int | None:
@@ -129,6 +131,13 @@ def _org(row: Any, regions: dict[str, str]) -> mapping.Org:
     )
 
 
+async def _rows_in(session: AsyncSession, model: type[_M], column: Any, values: Collection[Any]) -> list[_M]:
+    """The rows of ``model`` whose ``column`` is one of ``values``; no query when there are none."""
+    if not values:
+        return []
+    return list((await session.execute(select(model).where(col(column).in_(values)))).scalars().all())
+
+
 async def processes(session: AsyncSession, notices: Sequence[Notice]) -> list[mapping.Process]:
     """The rows of each notice's contracting process, in a handful of queries per page."""
     if not notices:
@@ -138,69 +147,26 @@ async def processes(session: AsyncSession, notices: Sequence[Notice]) -> list[ma
     regions = await _regions(session)
     categories = {c.code: c.name_zh for c in (await session.execute(select(ServiceCategory))).scalars().all()}
     org_ids = {n.org_id for n in notices if n.org_id is not None}
-    orgs = (
-        {
-            o.id: _org(o, regions)
-            for o in (await session.execute(select(OwnerOrg).where(col(OwnerOrg.id).in_(org_ids))))
-            .scalars()
-            .all()
-        }
-        if org_ids
-        else {}
-    )
+    orgs = {o.id: _org(o, regions) for o in await _rows_in(session, OwnerOrg, OwnerOrg.id, org_ids)}
     hall_codes = {n.hall for n in notices if n.hall is not None}
-    halls = (
-        {
-            h.code: mapping.Hall(h.code, h.name_zh, h.name_en)
-            for h in (
-                await session.execute(select(Jurisdiction).where(col(Jurisdiction.code).in_(hall_codes)))
-            )
-            .scalars()
-            .all()
-        }
-        if hall_codes
-        else {}
-    )
+    halls = {
+        h.code: mapping.Hall(h.code, h.name_zh, h.name_en)
+        for h in await _rows_in(session, Jurisdiction, Jurisdiction.code, hall_codes)
+    }
     # An open notice has no selection, award or contract yet: publishing (the commonest
     # change kept at commit, market/ocds/store.py) skips those queries.
     later = [n.id for n in notices if n.status != "open"]
-    selections = (
-        {
-            s.notice_id: s
-            for s in (await session.execute(select(Selection).where(col(Selection.notice_id).in_(later))))
-            .scalars()
-            .all()
-        }
-        if later
-        else {}
-    )
+    selections = {s.notice_id: s for s in await _rows_in(session, Selection, Selection.notice_id, later)}
     awards: dict[int, list[Award]] = {}
-    if later:
-        for a in (
-            (await session.execute(select(Award).where(col(Award.notice_id).in_(later)))).scalars().all()
-        ):
-            awards.setdefault(a.notice_id, []).append(a)
+    for a in await _rows_in(session, Award, Award.notice_id, later):
+        awards.setdefault(a.notice_id, []).append(a)
     revisions: dict[int, list[NoticeRevision]] = {}
-    for r in (
-        (await session.execute(select(NoticeRevision).where(col(NoticeRevision.notice_id).in_(ids))))
-        .scalars()
-        .all()
-    ):
+    for r in await _rows_in(session, NoticeRevision, NoticeRevision.notice_id, ids):
         revisions.setdefault(r.notice_id, []).append(r)
-    contracts = (
-        list(
-            (await session.execute(select(Contract).where(col(Contract.notice_id).in_(later))))
-            .scalars()
-            .all()
-        )
-        if later
-        else []
-    )
+    contracts = await _rows_in(session, Contract, Contract.notice_id, later)
     milestones: dict[int, list[Milestone]] = {}
-    if contracts:
-        stmt = select(Milestone).where(col(Milestone.contract_id).in_([c.id for c in contracts]))
-        for m in (await session.execute(stmt)).scalars().all():
-            milestones.setdefault(m.contract_id, []).append(m)
+    for m in await _rows_in(session, Milestone, Milestone.contract_id, [c.id for c in contracts]):
+        milestones.setdefault(m.contract_id, []).append(m)
     events: dict[str, list[mapping.Event]] = {}
     stmt2 = (
         sa.select(col(LogEntry.seq), col(LogEntry.type), col(LogEntry.notice_id), col(LogEntry.entry))
@@ -428,16 +394,7 @@ async def notices_csv(session: AsyncSession, *, prefix: str) -> bytes:
         .all()
     )
     org_ids = {n.org_id for n in notices if n.org_id is not None}
-    orgs = (
-        {
-            o.id: o
-            for o in (await session.execute(select(OwnerOrg).where(col(OwnerOrg.id).in_(org_ids))))
-            .scalars()
-            .all()
-        }
-        if org_ids
-        else {}
-    )
+    orgs = {o.id: o for o in await _rows_in(session, OwnerOrg, OwnerOrg.id, org_ids)}
     header = [
         "ocid",
         "notice_id",

@@ -52,7 +52,7 @@ from market.objections import service as objection_service
 from market.security.auth import requires_login, requires_role
 from market.selection import queries, service
 from market.selection.api import context as selection_context
-from market.selection.models import AwardStatus, ObjectionStatus, Outcome, Selection
+from market.selection.models import OWNER_PARTY, AwardStatus, ObjectionStatus, Outcome, Selection
 from market.selection.service import CHANNEL
 from market.web.forms import FormErrors, errors_beside_fields
 from market.web.templating import redirect, render
@@ -362,10 +362,15 @@ class SelectionPages(Controller):
             may_decline=_holding(ctx["awards"], agency)
             and notice.status in (NoticeStatus.selected, NoticeStatus.awarded),
             may_object=may_object,
+            # The owner objects too (issue 19: e.g. forged evidence from a winner), but as
+            # a report to the supervisors: it is not answered, and the form says so.
+            owner_objects=may_object and viewer is not None and viewer.id == notice.owner_id,
             objection_refusal=objection_refusal,
             objection_targets=[(h, ctx["names_of"].get(h, h)) for h in targets],
             object_to_whole_result=whole_result,
-            to_answer=[o for o in ctx["objections"] if o.status == ObjectionStatus.filed]
+            to_answer=[
+                o for o in ctx["objections"] if o.status == ObjectionStatus.filed and o.party != OWNER_PARTY
+            ]
             if objection_service.may_answer_objections(notice, viewer)
             else [],
             to_decide=[

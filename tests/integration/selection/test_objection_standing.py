@@ -278,3 +278,37 @@ async def test_the_draw_page_offers_the_form_only_to_parties_and_says_why_to_oth
 
     owner = await browsers(owner_email, **EN)
     assert action in (await owner.get(draw)).text
+
+
+async def test_the_owner_reports_a_winner_and_does_not_answer_its_own_report(
+    client: AsyncClient, db: Database, browsers: Any
+) -> None:
+    """Issue 22: the owner keeps its standing (issue 19), but its page calls it a report to
+    the supervisors, and neither the page nor the API lets it answer what it filed itself."""
+    r, record, owner_email = await drawn_round(client, db, bidders=3)
+    draw = f"/notices/{r.notice_id}/draw"
+    owner = await browsers(owner_email, **EN)
+    page = (await owner.get(draw)).text
+    assert "Report a winner to the supervisors" in page and "File an objection (异议)" not in page
+    loser = losers(r, record)[0]
+    bidder_page = (await (await browsers(email_of(r, loser), **EN)).get(draw)).text
+    assert "File an objection (异议)" in bidder_page and "Report a winner" not in bidder_page
+
+    base = f"/api/v1/notices/{r.notice_id}/objections"
+    own = await client.post(base, json={"reasons": REASONS}, headers=r.owner)
+    assert own.status_code == 201, own.text
+    others = await client.post(
+        base, json={"reasons": REASONS, "agency_id": record["winners"][0]}, headers=headers_of(r, loser)
+    )
+    assert others.status_code == 201, others.text
+    # The page offers an answer to the bidder's objection only.
+    page = (await owner.get(draw)).text
+    assert f"answer-{others.json()['id']}" in page and f"answer-{own.json()['id']}" not in page
+    refused = await client.post(
+        f"{base}/{own.json()['id']}/answer", json={"answer": "同意本单位提出的异议"}, headers=r.owner
+    )
+    assert refused.status_code == 409 and "takes no answer" in refused.json()["detail"]
+    answered = await client.post(
+        f"{base}/{others.json()['id']}/answer", json={"answer": "经核查，资质证书有效"}, headers=r.owner
+    )
+    assert answered.status_code == 200, answered.text
