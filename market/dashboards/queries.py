@@ -208,28 +208,28 @@ async def agency_milestones(session: AsyncSession, agency_id: int) -> list[dict[
     return await _rows(session, AGENCY_MILESTONES, agency=agency_id, limit=LIMIT)
 
 
-def _scoped(codes: list[str] | None) -> dict[str, Any]:
-    return {} if codes is None else {"codes": codes}
+async def _rows_in_halls(
+    session: AsyncSession, sql: str, column: str, codes: list[str] | None
+) -> list[dict[str, Any]]:
+    """A group's rows of a statement with a ``{scope}`` slot, filtered to the halls in scope."""
+    params: dict[str, Any] = {} if codes is None else {"codes": codes}
+    return await _rows(session, sql.format(scope=_scope(column, codes)), limit=LIMIT, **params)
 
 
 async def pending_objections(session: AsyncSession, codes: list[str] | None) -> list[dict[str, Any]]:
-    sql = PENDING_OBJECTIONS.format(scope=_scope("o.hall", codes))
-    return await _rows(session, sql, limit=LIMIT, **_scoped(codes))
+    return await _rows_in_halls(session, PENDING_OBJECTIONS, "o.hall", codes)
 
 
 async def disputes(session: AsyncSession, codes: list[str] | None) -> list[dict[str, Any]]:
-    sql = DISPUTES.format(scope=_scope("n.hall", codes))
-    return await _rows(session, sql, limit=LIMIT, **_scoped(codes))
+    return await _rows_in_halls(session, DISPUTES, "n.hall", codes)
 
 
 async def overdue_milestones(session: AsyncSession, codes: list[str] | None) -> list[dict[str, Any]]:
-    sql = OVERDUE_MILESTONES.format(scope=_scope("n.hall", codes))
-    return await _rows(session, sql, limit=LIMIT, **_scoped(codes))
+    return await _rows_in_halls(session, OVERDUE_MILESTONES, "n.hall", codes)
 
 
 async def coming_draws(session: AsyncSession, codes: list[str] | None) -> list[dict[str, Any]]:
-    sql = COMING_DRAWS.format(scope=_scope("n.hall", codes))
-    return await _rows(session, sql, limit=LIMIT, **_scoped(codes))
+    return await _rows_in_halls(session, COMING_DRAWS, "n.hall", codes)
 
 
 async def unread_alerts(session: AsyncSession, user_id: int) -> int:

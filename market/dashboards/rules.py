@@ -115,6 +115,24 @@ def _day_item(day: date, today: date) -> dict[str, Any]:
     return {"due": end_of_day(day), "due_is_day": True, "overdue": day < today}
 
 
+def _milestone_item(
+    group: Group, row: Mapping[str, Any], today: date, *, action: str, link: str, mine: bool = True
+) -> Item:
+    """A milestone of a contract (``action`` names it by %(position)s and %(milestone)s), done
+    on the contract's page and due by the end of its due day."""
+    return Item(
+        group,
+        title=row["title"],
+        ref=row["contract_public_id"],
+        action=action,
+        params={"position": row["position"], "milestone": row["milestone_title"]},
+        href=f"/contracts/{row['contract_public_id']}",
+        link=link,
+        mine=mine,
+        **_day_item(row["due_on"], today),
+    )
+
+
 def urgency(item: Item) -> tuple[int, int, float]:
     """Sort key: the viewer's own work first, then the earliest deadline (overdue ones are
     the earliest), then no deadline."""
@@ -238,15 +256,12 @@ def owner_unsigned(row: Mapping[str, Any], today: date) -> Item:
 
 def owner_to_accept(row: Mapping[str, Any], today: date) -> Item:
     """A milestone's deliverable handed in, for the owner to accept or return."""
-    return Item(
+    return _milestone_item(
         Group.accept,
-        title=row["title"],
-        ref=row["contract_public_id"],
+        row,
+        today,
         action=N_("Accept or return the deliverable of milestone %(position)s: %(milestone)s."),
-        params={"position": row["position"], "milestone": row["milestone_title"]},
-        href=f"/contracts/{row['contract_public_id']}",
         link=N_("Review the deliverable"),
-        **_day_item(row["due_on"], today),
     )
 
 
@@ -422,19 +437,16 @@ def agency_award(row: Mapping[str, Any], today: date) -> Item:
 
 def agency_milestone(row: Mapping[str, Any], today: date) -> Item:
     returned = row["status"] == "returned"
-    return Item(
+    return _milestone_item(
         Group.milestones,
-        title=row["title"],
-        ref=row["contract_public_id"],
+        row,
+        today,
         action=(
             N_("Milestone %(position)s was returned: hand in a corrected deliverable: %(milestone)s.")
             if returned
             else N_("Hand in the deliverable of milestone %(position)s: %(milestone)s.")
         ),
-        params={"position": row["position"], "milestone": row["milestone_title"]},
-        href=f"/contracts/{row['contract_public_id']}",
         link=N_("Hand in"),
-        **_day_item(row["due_on"], today),
     )
 
 
@@ -495,18 +507,15 @@ def supervisor_dispute(row: Mapping[str, Any]) -> Item:
 
 
 def supervisor_overdue(row: Mapping[str, Any], today: date) -> Item:
-    return Item(
+    return _milestone_item(
         Group.overdue,
-        title=row["title"],
-        ref=row["contract_public_id"],
+        row,
+        today,
         action=N_(
             "Milestone %(position)s is overdue: %(milestone)s. Follow it up with the agency and the owner."
         ),
-        params={"position": row["position"], "milestone": row["milestone_title"]},
-        href=f"/contracts/{row['contract_public_id']}",
         link=N_("See the contract"),
         mine=False,
-        **_day_item(row["due_on"], today),
     )
 
 

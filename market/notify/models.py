@@ -27,6 +27,9 @@ class MailOutbox(SQLModel, table=True):
             "id",
             postgresql_where=sa.text("status = 'pending'"),
         ),
+        # The admins' list of failed e-mails (and the dashboard's count): without it, a
+        # look that finds none reads the whole queue, sent rows included.
+        sa.Index("ix_mail_outbox_failed", "id", postgresql_where=sa.text("status = 'failed'")),
     )
 
     id: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, primary_key=True))

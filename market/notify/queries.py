@@ -117,9 +117,8 @@ async def status_counts(session: AsyncSession) -> dict[str, int]:
     return counts
 
 
-async def failed_rows(session: AsyncSession, limit: int) -> list[Any]:
-    stmt = sa.text(
-        """
+# Served by ix_mail_outbox_failed: the queue's sent rows are never read.
+FAILED_ROWS = """
 SELECT o.id, o.to_addr, o.kind, o.subject, o.attempts, o.last_error, o.created_at, o.next_attempt_at,
        u.public_id AS user_public_id
 FROM mail_outbox o JOIN app_user u ON u.id = o.user_id
@@ -127,8 +126,10 @@ WHERE o.status = 'failed'
 ORDER BY o.id DESC
 LIMIT :limit
 """
-    )
-    return list((await session.execute(stmt, {"limit": limit})).all())
+
+
+async def failed_rows(session: AsyncSession, limit: int) -> list[Any]:
+    return list((await session.execute(sa.text(FAILED_ROWS), {"limit": limit})).all())
 
 
 # -- the Atom feed -------------------------------------------------------------------------

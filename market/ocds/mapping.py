@@ -754,9 +754,14 @@ def merge(target: Any, update: Any) -> Any:
     return update
 
 
+def _oldest_first(releases: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A process's releases by date, then by the log seq that ends each release id."""
+    return sorted(releases, key=lambda r: (r["date"], int(r["id"].rsplit("-", 1)[1])))
+
+
 def compiled_release(releases: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The process's current state: its releases merged oldest first (by date, then id seq)."""
-    ordered = sorted(releases, key=lambda r: (r["date"], int(r["id"].rsplit("-", 1)[1])))
+    ordered = _oldest_first(releases)
     out: dict[str, Any] = {}
     for r in ordered:
         out = merge(out, {k: v for k, v in r.items() if k not in ("id", "tag")})
@@ -766,7 +771,7 @@ def compiled_release(releases: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def record(releases: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """One process's record: every release it ever had (embedded) and the compiled release."""
-    ordered = sorted(releases, key=lambda r: (r["date"], int(r["id"].rsplit("-", 1)[1])))
+    ordered = _oldest_first(releases)
     return {
         "ocid": ordered[0]["ocid"],
         "releases": list(ordered),

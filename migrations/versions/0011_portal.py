@@ -105,6 +105,9 @@ def _notify_upgrade() -> None:
         ["next_attempt_at", "id"],
         postgresql_where=sa.text("status = 'pending'"),
     )
+    op.create_index(
+        "ix_mail_outbox_failed", "mail_outbox", ["id"], postgresql_where=sa.text("status = 'failed'")
+    )
     op.create_table(
         "mail_preference",
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -150,6 +153,7 @@ def _notify_downgrade() -> None:
     op.drop_index("ix_subscription_category_category", table_name="subscription_category")
     op.drop_table("subscription_category")
     op.drop_table("mail_preference")
+    op.drop_index("ix_mail_outbox_failed", table_name="mail_outbox")
     op.drop_index("ix_mail_outbox_due", table_name="mail_outbox")
     op.drop_index(op.f("ix_mail_outbox_user_id"), table_name="mail_outbox")
     op.drop_table("mail_outbox")

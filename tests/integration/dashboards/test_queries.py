@@ -13,8 +13,9 @@ import sqlalchemy as sa
 
 from market.core.db import Database
 from market.dashboards import queries
+from market.notify import queries as notify_queries
 
-BIG = ("notice", "bid", "award", "contract", "inbox_message", "agency", "objection")
+BIG = ("notice", "bid", "award", "contract", "inbox_message", "agency", "objection", "mail_outbox")
 CODES = ["530100", "530102"]
 
 # (name, statement, parameters); the scoped ones both for the province (no filter) and a hall.
@@ -30,6 +31,7 @@ STATEMENTS: list[tuple[str, str, dict[str, Any]]] = [
     ("pending agencies", queries.PENDING_AGENCIES, {"limit": 180}),
     ("standing bids", queries.STANDING_BIDS, {"agency": 1, "notices": [1, 2]}),
     ("fates", queries.FATES, {"agency": 1, "notices": [1, 2]}),
+    ("failed e-mails", notify_queries.FAILED_ROWS, {"limit": 9}),
 ]
 for name, sql, column in (
     ("pending objections", queries.PENDING_OBJECTIONS, "o.hall"),
@@ -52,3 +54,5 @@ async def test_each_dashboard_statement_is_bounded_and_uses_an_index(
         plan = "\n".join(r[0] for r in (await session.execute(sa.text("EXPLAIN " + sql), params)).all())
     scanned = [t for t in BIG if re.search(rf"Seq Scan on {t}\b", plan)]
     assert scanned == [], f"{name} scans {scanned}:\n{plan}"
+    if name == "failed e-mails":  # the primary key would do too, reading every sent row
+        assert "ix_mail_outbox_failed" in plan, plan
