@@ -103,7 +103,7 @@ class AccountPages(Controller):
             except DomainError as exc:
                 errors = FormErrors.from_domain(exc)
             else:
-                return redirect("/account", flash="registered", cookies=[session_cookie(request, user)])
+                return redirect("/dashboard", flash="registered", cookies=[session_cookie(request, user)])
         values.pop("password", None)
         return render(
             request,

@@ -41,7 +41,8 @@ def test_changing_the_password_ends_the_other_browsers_session(
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
-    expect(page).to_have_url(re.compile(r"/account$"))
+    expect(page).to_have_url(re.compile(r"/dashboard$"))
+    page.goto(server + "/account")
 
     log_in(second_page, server, email, PASSWORD)
     second_page.goto(server + "/account")

@@ -24,8 +24,11 @@ def test_owner_registers_logs_in_switches_language_and_logs_out(page: Page, serv
 
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="创建账户").click()
-    expect(page).to_have_url(re.compile(r"/account$"))
+    # A new account lands on its work page, whose first task is the organisation (issue 22).
+    expect(page).to_have_url(re.compile(r"/dashboard$"))
     expect(page.get_by_role("status")).to_contain_text("账户已创建")
+    expect(page.locator("#next-task")).to_be_in_viewport()
+    page.goto(server + "/account")
     expect(page.locator("main")).to_contain_text(email)
 
     page.get_by_role("button", name="退出").click()

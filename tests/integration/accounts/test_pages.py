@@ -29,8 +29,11 @@ async def test_register_page_creates_the_account_and_logs_in(client: AsyncClient
         },
         follow_redirects=False,
     )
-    assert response.status_code == 303 and response.headers["location"] == "/account"
+    # A new account lands where its first task is (issue 22): for an agency, registering it.
+    assert response.status_code == 303 and response.headers["location"] == "/dashboard"
     assert "market_session" in response.cookies
+    landing = await client.get("/dashboard")
+    assert landing.status_code == 200 and 'id="next-task"' in landing.text and "/agency" in landing.text
     page = await client.get("/account")
     assert page.status_code == 200 and email in page.text and "云南测绘院" in page.text
 
