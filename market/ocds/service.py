@@ -222,7 +222,7 @@ async def processes(session: AsyncSession, notices: Sequence[Notice]) -> list[ma
                 contracts=[
                     mapping.ContractRows(
                         contract=c,
-                        milestones=milestones.get(c.id, []),
+                        milestones=milestones.get(c.id, []) if c.id is not None else [],
                         award=award_by_id[c.award_id],
                         agency=agencies[by_id[c.agency_id]],
                     )
@@ -238,35 +238,6 @@ async def processes(session: AsyncSession, notices: Sequence[Notice]) -> list[ma
     return out
 
 
-async def releases(
-    session: AsyncSession,
-    *,
-    prefix: str,
-    base_url: str,
-    since: datetime | None,
-    after: int | None,
-    limit: int,
-    halls: list[str] | None = None,
-    notice_id: str | None = None,
-) -> tuple[list[dict[str, Any]], int | None]:
-    """One page of releases (of ``limit`` processes) dated at or after ``since``, and the
-    notice id the next page starts after (None at the end); ``halls``: only these halls'
-    notices (a hall rolled up), None: all. Every release each process ever had is served,
-    oldest first: the current ones are kept first (market/ocds/store.py)."""
-    by_process, last = await process_releases(
-        session,
-        prefix=prefix,
-        base_url=base_url,
-        since=since,
-        after=after,
-        limit=limit,
-        halls=halls,
-        notice_id=notice_id,
-    )
-    out = [r for found in by_process for r in found]
-    return out, last
-
-
 async def process_releases(
     session: AsyncSession,
     *,
@@ -279,8 +250,12 @@ async def process_releases(
     notice_id: str | None = None,
     whole: bool = False,
 ) -> tuple[list[list[dict[str, Any]]], int | None]:
-    """Like :func:`releases`, grouped by process (a record each); ``whole``: every release
-    of a process that changed since ``since``, not only the later ones (records)."""
+    """One page of releases (of ``limit`` processes) dated at or after ``since``, grouped by
+    process (a record each), and the notice id the next page starts after (None at the end);
+    ``halls``: only these halls' notices (a hall rolled up), None: all; ``whole``: every
+    release of a process that changed since ``since``, not only the later ones (records).
+    Every release each process ever had is served, oldest first: the current ones are kept
+    first (market/ocds/store.py)."""
     notices, more = await notice_page(
         session, since=since, after=after, limit=limit, halls=halls, notice_id=notice_id
     )
@@ -366,10 +341,10 @@ async def release_pages(
     """Every release, a page of 200 processes at a time (the bulk download streams them)."""
     after: int | None = None
     while True:
-        page, after = await releases(
+        by_process, after = await process_releases(
             session, prefix=prefix, base_url=base_url, since=since, after=after, limit=200, halls=halls
         )
-        yield page
+        yield [r for found in by_process for r in found]
         if after is None:
             return
 
