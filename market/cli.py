@@ -243,22 +243,17 @@ def cmd_ocds_export(args: argparse.Namespace, settings: Settings) -> int:
         )
     base = (args.base_url or settings.public_url).rstrip("/")
 
-    published = ""
-
-    async def export(session: Any) -> tuple[Any, list[dict[str, Any]]]:
-        scope = await service.hall_scope(session, args.hall)  # --hall: one hall, rolled up
-        halls = scope[1] if scope is not None else None
-        found = await service.all_releases(
-            session, prefix=settings.ocds_prefix, base_url=base, since=since, halls=halls
-        )
-        nonlocal published
-        published = await service.data_date(session)
-        return (scope[0] if scope is not None else None), found
+    from market.ocds import commands  # a transaction per page (market/ocds/commands.py)
 
     with database_url_for(settings.database_url, settings.data_dir) as url:
         upgrade(url)
         try:
-            hall, releases = _run_with_session(url, export)
+            hall, releases, published = commands.run(
+                url,
+                lambda db: commands.export(
+                    db, prefix=settings.ocds_prefix, base_url=base, since=since, hall=args.hall
+                ),
+            )
         except DomainError as exc:
             return _fail(f"--hall: {exc.text()} {args.hall}")
     out = Path(args.out)
@@ -272,6 +267,17 @@ def cmd_ocds_export(args: argparse.Namespace, settings: Settings) -> int:
     )
     out.write_text(json.dumps(body, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(f"market: wrote {len(releases)} releases to {out}")
+    return 0
+
+
+def cmd_ocds_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    from market.core.db import upgrade
+    from market.ocds import commands
+
+    with database_url_for(settings.database_url, settings.data_dir) as url:
+        upgrade(url)
+        processes, stored = commands.run(url, commands.backfill)
+    print(f"market: {stored} releases stored for {processes} contracting processes")
     return 0
 
 
@@ -419,6 +425,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the public address the links use (default MARKET_PUBLIC_URL, or http://HOST:PORT in development)",
     )
     export.set_defaults(func=cmd_ocds_export)
+    backfill = ocds_sub.add_parser(
+        "backfill",
+        help="store the current release of every process not stored yet (data from before the upgrade; docs/ocds.md)",
+    )
+    backfill.set_defaults(func=cmd_ocds_backfill)
 
     receipt = sub.add_parser("receipt", help="bid receipts (MSP/2)")
     receipt_sub = receipt.add_subparsers(dest="receipt_command", required=True)

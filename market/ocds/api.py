@@ -8,9 +8,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get
-from litestar.di import NamedDependency
 from litestar.params import FromQuery, Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.core.db import ROOT
 from market.core.errors import FieldError, InvalidInput
@@ -69,7 +67,6 @@ OCID_PARAM = Parameter(description="One contracting process: its ocid (the prefi
 
 async def _page(
     request: Request[Any, Any, Any],
-    session: AsyncSession,
     *,
     path: str,
     since: str | None,
@@ -79,26 +76,34 @@ async def _page(
     ocid: str | None,
     whole: bool = False,
 ) -> tuple[list[list[dict[str, Any]]], dict[str, Any]]:
-    """One page of processes' releases and what the package around them says."""
+    """One page of processes' releases and what the package around them says.
+
+    A transaction of its own rather than the request's, committed as soon as the page is
+    read: the page may store releases served for the first time, and must not hold them
+    uncommitted while the package is built and sent (service.process_releases)."""
     settings = request.app.state.settings
     service.publishing_settings(settings.ocds_prefix)
     after = decode_cursor(cursor)
     limit = check_limit(limit)
     moment = parse_since(since)
     notice_id = service.notice_of_ocid(settings.ocds_prefix, ocid)
-    scope = await service.hall_scope(session, hall)
     base = base_url(request)
-    found, last = await service.process_releases(
-        session,
-        prefix=settings.ocds_prefix,
-        base_url=base,
-        since=moment,
-        after=after,
-        limit=limit,
-        halls=scope[1] if scope is not None else None,
-        notice_id=notice_id,
-        whole=whole,
-    )
+    async with request.app.state.db.transaction() as session:
+        scope = await service.hall_scope(session, hall)
+        # Read before the page: a change committed meanwhile may then show in the page but
+        # not in publishedDate, so a harvester's next ``since`` fetches it again, never misses it.
+        published = await service.data_date(session)
+        found, last = await service.process_releases(
+            session,
+            prefix=settings.ocds_prefix,
+            base_url=base,
+            since=moment,
+            after=after,
+            limit=limit,
+            halls=scope[1] if scope is not None else None,
+            notice_id=notice_id,
+            whole=whole,
+        )
     query = {
         k: v
         for k, v in {
@@ -112,7 +117,7 @@ async def _page(
     }
     head: dict[str, Any] = {
         "uri": f"{base}{path}?{urlencode(query)}",
-        "published": await service.data_date(session),
+        "published": published,
         "publisher": publisher(scope[0] if scope is not None else None, base_url=base),
         "base_url": base,
         "next_url": (
@@ -135,7 +140,6 @@ class OcdsApi(Controller):
     async def releases(
         self,
         request: Request[Any, Any, Any],
-        session: NamedDependency[AsyncSession],
         since: FromQuery[str | None] = None,
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = 20,
@@ -144,7 +148,6 @@ class OcdsApi(Controller):
     ) -> Response[dict[str, Any]]:
         found, head = await _page(
             request,
-            session,
             path="/api/v1/ocds/releases",
             since=since,
             cursor=cursor,
@@ -162,7 +165,6 @@ class OcdsApi(Controller):
     async def records(
         self,
         request: Request[Any, Any, Any],
-        session: NamedDependency[AsyncSession],
         since: FromQuery[str | None] = None,
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = 20,
@@ -173,7 +175,6 @@ class OcdsApi(Controller):
         # changed since then, and their records stay whole.
         found, head = await _page(
             request,
-            session,
             path="/api/v1/ocds/records",
             since=since,
             cursor=cursor,

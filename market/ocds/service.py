@@ -14,6 +14,7 @@ from sqlmodel import SQLModel, col, select
 
 from market.agencies.models import Agency
 from market.contracts.models import Contract, Milestone
+from market.core.db import Database
 from market.core.errors import DomainError, FieldError, InvalidInput
 from market.core.i18n import N_
 from market.core.money import yuan_decimal
@@ -254,22 +255,45 @@ async def process_releases(
     process (a record each), and the notice id the next page starts after (None at the end);
     ``halls``: only these halls' notices (a hall rolled up), None: all; ``whole``: every
     release of a process that changed since ``since``, not only the later ones (records).
-    Every release each process ever had is served, oldest first: the current ones are kept
-    first (market/ocds/store.py)."""
+    Every release each process ever had is served, oldest first, with the current ones not
+    stored yet (market/ocds/store.py).
+
+    Those are inserted by the last statement, and the caller commits at once: this is an
+    anonymous read, and a release row it held uncommitted would make the commit hook of a
+    change to that notice wait while it holds the log's lock (keep_changed bounds that
+    wait, and gives up the change's release rather than the change)."""
     notices, more = await notice_page(
         session, since=since, after=after, limit=limit, halls=halls, notice_id=notice_id
     )
-    await store.keep(session, await processes(session, notices))
-    bodies = await store.kept(session, [n.id for n in notices if n.id is not None])
+    current = store.rows(await processes(session, notices))
+    stored = await store.kept(session, [n.id for n in notices if n.id is not None])
+    known = {key for found in stored.values() for key, _, _ in found}
+    unkept = store.by_key([r for r in current if r["key"] not in known])
+    for r in unkept:
+        stored.setdefault(r["notice_id"], []).append((r["key"], r["seq"], r["body"]))
     cut = since.replace(microsecond=0) if since is not None and not whole else None
     out: list[list[dict[str, Any]]] = []
     for n in notices:
         assert n.id is not None  # notices read from the database
-        found = [store.fill(b, prefix=prefix, base_url=base_url) for b in bodies.get(n.id, [])]
+        bodies = sorted(stored.get(n.id, []), key=lambda k: (k[1], k[0]))  # by seq, then key
+        found = [store.fill(b, prefix=prefix, base_url=base_url) for _, _, b in bodies]
         found = [r for r in found if cut is None or datetime.fromisoformat(r["date"]) >= cut]
         if found:
             out.append(found)
+    await store.insert(session, unkept)
     return out, (notices[-1].id if more and notices else None)
+
+
+async def keep_page(session: AsyncSession, *, after: int | None, limit: int) -> tuple[int, int, int | None]:
+    """Store the current releases not stored yet of one page of ``limit`` processes after
+    notice ``after`` (the backfill): how many processes, how many releases stored, and the
+    notice id the next page starts after (None at the end). The insert is the last
+    statement: the caller commits at once."""
+    notices, more = await notice_page(session, since=None, after=after, limit=limit)
+    current = store.rows(await processes(session, notices))
+    known = await store.stored_keys(session, [r["key"] for r in current])
+    stored = await store.insert(session, store.by_key([r for r in current if r["key"] not in known]))
+    return len(notices), stored, (notices[-1].id if more and notices else None)
 
 
 async def data_date(session: AsyncSession) -> str:
@@ -316,7 +340,7 @@ def notice_of_ocid(prefix: str, ocid: str | None) -> str | None:
 
 
 async def all_releases(
-    session: AsyncSession,
+    db: Database,
     *,
     prefix: str,
     base_url: str,
@@ -325,25 +349,28 @@ async def all_releases(
 ) -> list[dict[str, Any]]:
     """Every release (of ``halls``' notices, when given), for the export."""
     out: list[dict[str, Any]] = []
-    async for page in release_pages(session, prefix=prefix, base_url=base_url, since=since, halls=halls):
+    async for page in release_pages(db, prefix=prefix, base_url=base_url, since=since, halls=halls):
         out += page
     return out
 
 
 async def release_pages(
-    session: AsyncSession,
+    db: Database,
     *,
     prefix: str,
     base_url: str,
     since: datetime | None = None,
     halls: list[str] | None = None,
 ) -> AsyncIterator[list[dict[str, Any]]]:
-    """Every release, a page of 200 processes at a time (the bulk download streams them)."""
+    """Every release, a page of 200 processes at a time (the bulk download streams them).
+    Each page is read in a transaction of its own, committed before the page is handed
+    on: a slow reader of the download holds no transaction, and no release row."""
     after: int | None = None
     while True:
-        by_process, after = await process_releases(
-            session, prefix=prefix, base_url=base_url, since=since, after=after, limit=200, halls=halls
-        )
+        async with db.transaction() as session:
+            by_process, after = await process_releases(
+                session, prefix=prefix, base_url=base_url, since=since, after=after, limit=200, halls=halls
+            )
         yield [r for found in by_process for r in found]
         if after is None:
             return

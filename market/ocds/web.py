@@ -25,30 +25,35 @@ BULK_NAME = "market-ocds-releases.json.gz"
 
 async def bulk_package(request: Request[Any, Any, Any]) -> AsyncIterator[bytes]:
     """Every release as one gzip-compressed release package, written a page of processes
-    at a time: memory stays bounded by a page, whatever the size of the data set. Its own
-    transaction, since the stream outlives the handler."""
+    at a time: memory stays bounded by a page, whatever the size of the data set. Each page
+    is read in a short transaction of its own (service.release_pages), none is held while a
+    chunk is sent: a slow reader holds no connection, no transaction and no release row."""
     settings = request.app.state.settings
+    db = request.app.state.db
     base = base_url(request)
     gzip = zlib.compressobj(6, zlib.DEFLATED, 31)  # 31: the gzip container
-    async with request.app.state.db.transaction() as session:
-        head = mapping.package(
-            [],
-            uri=f"{base}/data/ocds/releases.json.gz",
-            published=await service.data_date(session),
-            publisher=PUBLISHER,
-            base_url=base,
-        )
-        opening = json.dumps(head, ensure_ascii=False)
-        yield gzip.compress(opening[: opening.rindex("[") + 1].encode("utf-8"))
-        first = True
-        async for page in service.release_pages(session, prefix=settings.ocds_prefix, base_url=base):
-            parts = []
-            for release in page:
-                parts.append(("" if first else ",") + json.dumps(release, ensure_ascii=False))
-                first = False
-            chunk = gzip.compress("\n".join(parts).encode("utf-8"))
-            if chunk:
-                yield chunk
+    async with db.transaction() as session:
+        published = await service.data_date(session)
+    head = mapping.package(
+        [],
+        uri=f"{base}/data/ocds/releases.json.gz",
+        published=published,
+        publisher=PUBLISHER,
+        base_url=base,
+    )
+    opening = json.dumps(head, ensure_ascii=False)
+    yield gzip.compress(opening[: opening.rindex("[") + 1].encode("utf-8"))
+    first = True
+    async for page in service.release_pages(db, prefix=settings.ocds_prefix, base_url=base):
+        parts = []
+        for release in page:
+            parts.append(("" if first else ",") + json.dumps(release, ensure_ascii=False))
+            first = False
+        # Flushed per page: a reader gets each page as soon as it is read, not when the
+        # compressor's buffer happens to fill.
+        chunk = gzip.compress("\n".join(parts).encode("utf-8")) + gzip.flush(zlib.Z_SYNC_FLUSH)
+        if chunk:
+            yield chunk
     yield gzip.compress(b"]}\n") + gzip.flush()
 
 
