@@ -1,5 +1,5 @@
 """Notifications over JSON (api-v1.md): the caller's e-mail choices and, for agencies,
-subscriptions to new notices; the e-mail queue's state for administrators."""
+subscriptions to new notices; the e-mail queue's state for the province's administrators."""
 
 from __future__ import annotations
 
@@ -101,8 +101,10 @@ class MailAdminApi(Controller):
     guards = [requires_role(Role.admin)]
 
     @get("/", summary="The e-mail queue: counts by status and the latest failed e-mails")
-    async def state(self, session: NamedDependency[AsyncSession]) -> dict[str, Any]:
-        state = await service.outbox_state(session)
+    async def state(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> dict[str, Any]:
+        state = await service.outbox_state(session, actor=await load_viewer(request, session))
         return {
             "counts": state.counts,
             "failed": [
@@ -121,5 +123,7 @@ class MailAdminApi(Controller):
     @post(
         "/retry", status_code=200, summary="Queue every failed e-mail again (once the mail server is mended)"
     )
-    async def retry(self, session: NamedDependency[AsyncSession]) -> dict[str, int]:
-        return {"requeued": await service.retry_failed(session)}
+    async def retry(
+        self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+    ) -> dict[str, int]:
+        return {"requeued": await service.retry_failed(session, actor=await load_viewer(request, session))}

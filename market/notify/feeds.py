@@ -26,6 +26,7 @@ from market.halls import rules as hall_rules
 from market.notify import queries
 from market.reference import catalogue, regions
 from market.web.labels import METHOD_LABELS, NOTICE_STATUS_LABELS
+from market.web.problems import problem_response
 from market.web.templating import request_locale
 from market.web.times import china_time
 
@@ -73,7 +74,7 @@ class FeedPages(Controller):
         category: FromQuery[str | None] = None,
         region: FromQuery[str | None] = None,
         hall: FromQuery[str | None] = None,
-    ) -> Response[bytes]:
+    ) -> Response[Any]:
         category, region, hall = ((v or "").strip() for v in (category, region, hall))
         errors = check(category, region, hall)
         halls: list[str] | None = None
@@ -85,7 +86,10 @@ class FeedPages(Controller):
             else:
                 halls = await hall_queries.codes_under(session, hall)
         if errors:
-            raise InvalidInput(errors[0].message, errors, params=errors[0].params)
+            # A feed reader is a program, not a person: problem details (RFC 9457), never
+            # the HTML error page its Accept (often */*) would otherwise get.
+            problem = InvalidInput(errors[0].message, errors, params=errors[0].params)
+            return problem_response(request, problem)
         prefix = regions.scope_prefix(region) if region else None
         locale = request_locale(request)
         latest, count = await queries.feed_version(

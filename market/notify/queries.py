@@ -81,33 +81,55 @@ async def tell_subscribers(
 
 
 # Due rows, oldest first, that no other sender holds (by the statement's clock, not the
-# transaction's: a row written earlier in a long transaction is due at once): a second process skips them rather
-# than waiting, and the lock is held until the send is recorded, so each is sent once.
+# transaction's: a row written earlier in a long transaction is due at once), taken on a
+# lease: each is pushed ``lease`` seconds into the future and its attempt counted, and the
+# claiming transaction commits at once. The sender then talks to SMTP holding no
+# transaction, lock or connection; a second process skips the rows (SKIP LOCKED while the
+# claim runs, the lease after), and a sender that dies mid-send leaves them to be tried
+# again once the lease runs out (at least once, docs/notifications.md). The address is the
+# user's as it is now (a changed e-mail takes effect on the next try), and an account
+# deactivated since the row was queued is reported, for the sender to drop the row.
 CLAIM = sa.text(
     """
-SELECT id, to_addr, subject, body, attempts, created_at
-FROM mail_outbox
-WHERE status = 'pending' AND next_attempt_at <= statement_timestamp()
-ORDER BY next_attempt_at, id
-LIMIT :batch
-FOR UPDATE SKIP LOCKED
+WITH due AS (
+    SELECT id FROM mail_outbox
+    WHERE status = 'pending' AND next_attempt_at <= statement_timestamp()
+    ORDER BY next_attempt_at, id
+    LIMIT :batch
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE mail_outbox o
+SET attempts = o.attempts + 1,
+    next_attempt_at = statement_timestamp() + make_interval(secs => :lease),
+    to_addr = CASE WHEN u.is_active THEN u.email ELSE o.to_addr END
+FROM due, app_user u
+WHERE o.id = due.id AND u.id = o.user_id
+RETURNING o.id, o.to_addr, o.subject, o.body, o.attempts, o.created_at, u.is_active AS active
 """
 )
 
-MARK_SENT = sa.text("UPDATE mail_outbox SET status = 'sent', sent_at = now(), last_error = '' WHERE id = :id")
+# An outcome is recorded only while the row is still this sender's claim (same attempt,
+# still pending): a sender that overran its lease does not overwrite a later one's record.
+MARK_SENT = sa.text(
+    """
+UPDATE mail_outbox SET status = 'sent', sent_at = now(), last_error = ''
+WHERE id = :id AND attempts = :attempts AND status = 'pending'
+"""
+)
 
 MARK_FAILED = sa.text(
     """
 UPDATE mail_outbox
-SET attempts = :attempts, status = :status, last_error = :error,
+SET status = :status, last_error = :error,
     next_attempt_at = statement_timestamp() + make_interval(secs => :wait)
-WHERE id = :id
+WHERE id = :id AND attempts = :attempts AND status = 'pending'
 """
 )
 
 
-async def claim(session: AsyncSession, batch: int) -> list[Any]:
-    return list((await session.execute(CLAIM, {"batch": batch})).all())
+async def claim(session: AsyncSession, batch: int, lease: float) -> list[Any]:
+    rows = await session.execute(CLAIM, {"batch": batch, "lease": lease})
+    return sorted(rows.all(), key=lambda r: r.id)
 
 
 async def status_counts(session: AsyncSession) -> dict[str, int]:

@@ -4,6 +4,7 @@ region scope of a subscription, and the e-mail's text (docs/notifications.md).""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -155,6 +156,15 @@ def matches(*, category: str, region: str, categories: Iterable[str], prefixes: 
 SITE: Final = N_("Intermediary services supermarket")
 
 
+def header_text(text: str) -> str:
+    """``text`` fit for one line of a mail header: every line break Python knows (CR, LF,
+    VT, FF, FS/GS/RS, NEL, U+2028/9, which ``EmailMessage`` refuses in a header) becomes a
+    space and other control characters go. A title passes the notice's own checks with
+    any of them, and a header the email package refuses would stop the message for good."""
+    joined = " ".join(text.replace("\t", " ").splitlines())
+    return "".join(c for c in joined if unicodedata.category(c) != "Cc").strip()
+
+
 def label_of(kind: str) -> str:
     known = BY_CODE.get(kind)
     return known.label if known is not None else OTHER_LABEL
@@ -171,7 +181,7 @@ def compose(
     every reader, as the platform's notices are), pointing to the message in the inbox.
     ``zh`` is the Chinese catalogue's gettext."""
     label = label_of(kind)
-    title = str(params.get("title") or "").replace("\r", " ").replace("\n", " ")
+    title = header_text(str(params.get("title") or ""))
     notice = str(params.get("notice_id") or "")
     subject = f"【{zh(SITE)}】{zh(label)}" + (f"：{title}" if title else "")
     link = f"{base_url}/notices/{notice}" if notice else f"{base_url}/messages"

@@ -1,7 +1,10 @@
 """The e-mail sender, inside every server process (the app's lifespan): every
-``interval`` seconds it claims a batch of due rows of ``mail_outbox`` with FOR UPDATE SKIP
-LOCKED, hands them to the SMTP server over one connection, and records each outcome in the
-same transaction, still holding the rows: a second process skips them, so each is sent once.
+``interval`` seconds it claims a batch of due rows of ``mail_outbox`` on a lease (FOR UPDATE
+SKIP LOCKED, pushed ``lease`` seconds ahead, committed at once), hands them to the SMTP
+server over one connection holding no transaction, lock or pooled connection, and records
+each outcome in a short transaction of its own. A second process skips leased rows; a
+process that dies mid-send leaves its rows to be sent again once the lease runs out, so an
+e-mail goes at least once, and once unless a sender dies between the hand-over and the record.
 
 SMTP is the standard library's smtplib, run in a worker thread (asyncio.to_thread): it is
 maintained with Python itself, speaks plain SMTP, STARTTLS and implicit TLS, and the queue
@@ -28,6 +31,12 @@ logger = logging.getLogger("market.notify.sender")
 BATCH = 20  # messages per wake-up and SMTP connection
 SMTP_TIMEOUT = 30.0  # seconds for the server to answer; a hung server fails the batch, retried later
 MAX_INTERVAL = 3600.0
+# How long a claimed row is the claimer's: beyond the worst batch (a connection and twenty
+# messages each waiting out SMTP_TIMEOUT is ten minutes), so that a slow sender is not
+# overtaken by another while it is still sending.
+LEASE = 900.0
+# The reason recorded for a row whose user was deactivated before it went out.
+DEACTIVATED = "cancelled: the account is deactivated"
 
 
 @dataclass
@@ -109,7 +118,9 @@ def deliver(server: SmtpServer, sender: str, batch: Sequence[Outgoing]) -> dict[
 
 
 class MailSender:
-    def __init__(self, db: Any, settings: Settings, *, interval: float, batch: int = BATCH) -> None:
+    def __init__(
+        self, db: Any, settings: Settings, *, interval: float, batch: int = BATCH, lease: float = LEASE
+    ) -> None:
         assert settings.smtp is not None
         self.db = db
         self.server = settings.smtp
@@ -118,30 +129,46 @@ class MailSender:
         self.retry_seconds = settings.mail_retry_seconds
         self.interval = min(max(interval, 0.05), MAX_INTERVAL)
         self.batch = batch
+        self.lease = lease
 
     async def run_once(self) -> tuple[int, int]:
-        """Send one batch of what is due: (sent, failed attempts)."""
+        """Send one batch of what is due: (sent, failed attempts). A row that cannot be made
+        into an e-mail, or whose user is no longer active, is failed with its reason and
+        the rest of the batch goes: one bad row never holds up the queue."""
         async with self.db.transaction() as session:
-            rows = await queries.claim(session, self.batch)
-            if not rows:
-                return 0, 0
-            outgoing = [
-                Outgoing(r.id, r.to_addr, r.subject, r.body, r.attempts, build(r, self.sender)) for r in rows
-            ]
-            failures = await asyncio.to_thread(deliver, self.server, self.sender, outgoing)
-            for o in outgoing:
-                if o.id not in failures:
-                    await session.execute(queries.MARK_SENT, {"id": o.id})
+            rows = await queries.claim(session, self.batch, self.lease)
+        if not rows:
+            return 0, 0
+        outgoing: list[Outgoing] = []
+        dropped: dict[int, tuple[bool, str]] = {}
+        for r in rows:
+            if not r.active:
+                dropped[r.id] = (True, DEACTIVATED)
+                continue
+            try:
+                message = build(r, self.sender)
+            except Exception as exc:  # any refusal of the email package: this row only, for good
+                logger.warning("e-mail %d cannot be built: %s", r.id, exc)
+                dropped[r.id] = (True, f"not sent: {type(exc).__name__}: {exc}"[:500])
+                continue
+            outgoing.append(Outgoing(r.id, r.to_addr, r.subject, r.body, r.attempts, message))
+        failures = dict(dropped)
+        if outgoing:
+            # Outside any transaction: the rows are leased, nothing is locked or held open.
+            failures |= await asyncio.to_thread(deliver, self.server, self.sender, outgoing)
+        async with self.db.transaction() as session:
+            for r in rows:
+                if r.id not in failures:
+                    await session.execute(queries.MARK_SENT, {"id": r.id, "attempts": r.attempts})
                     continue
-                permanent, error = failures[o.id]
-                attempts = o.attempts + 1
-                status = "failed" if permanent else rules.after_failure(attempts, self.max_attempts)
-                wait = rules.backoff(attempts, self.retry_seconds).total_seconds()
+                permanent, error = failures[r.id]
+                status = "failed" if permanent else rules.after_failure(r.attempts, self.max_attempts)
+                wait = rules.backoff(r.attempts, self.retry_seconds).total_seconds()
                 await session.execute(
                     queries.MARK_FAILED,
-                    {"id": o.id, "attempts": attempts, "status": status, "error": error, "wait": wait},
+                    {"id": r.id, "attempts": r.attempts, "status": status, "error": error, "wait": wait},
                 )
-        return len(outgoing) - len(failures), len(failures)
+        return len(rows) - len(failures), len(failures)
 
     async def run(self) -> None:
         while True:

@@ -256,13 +256,30 @@ class OutboxState:
     failed: list[Any]
 
 
-async def outbox_state(session: AsyncSession, *, limit: int = 50) -> OutboxState:
+# The queue holds every hall's addresses and errors (last_error names other recipients):
+# the province's administrators only, as blacklisting is (docs/halls.md: staff reach one
+# jurisdiction each, and the mail server is the whole deployment's).
+OUTSIDE = N_("This is outside your jurisdiction.")
+
+
+def may_manage_mail(actor: AppUser) -> bool:
+    return actor.role == Role.admin and actor.jurisdiction == PROVINCE
+
+
+def _require_province(actor: AppUser) -> None:
+    if not may_manage_mail(actor):
+        raise Forbidden(OUTSIDE)
+
+
+async def outbox_state(session: AsyncSession, *, actor: AppUser, limit: int = 50) -> OutboxState:
+    _require_province(actor)
     return OutboxState(await queries.status_counts(session), await queries.failed_rows(session, limit))
 
 
-async def retry_failed(session: AsyncSession) -> int:
-    """Put every failed e-mail back in the queue, its attempts counted afresh (an
+async def retry_failed(session: AsyncSession, *, actor: AppUser) -> int:
+    """Put every failed e-mail back in the queue, its attempts counted afresh (a province
     administrator, once the mail server is mended). How many."""
+    _require_province(actor)
     result = await session.execute(
         sa.update(MailOutbox)
         .where(col(MailOutbox.status) == "failed")

@@ -120,8 +120,7 @@ class NotificationPages(Controller):
         session: NamedDependency[AsyncSession],
         done: FromQuery[str | None] = None,
     ) -> Response[str]:
-        await load_viewer(request, session)
-        state = await service.outbox_state(session)
+        state = await service.outbox_state(session, actor=await load_viewer(request, session))
         return render(
             request,
             "notify/outbox.html",
@@ -134,6 +133,5 @@ class NotificationPages(Controller):
     async def retry(
         self, request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
     ) -> Response[Any]:
-        await load_viewer(request, session)
-        await service.retry_failed(session)
+        await service.retry_failed(session, actor=await load_viewer(request, session))
         return redirect("/admin/mail?done=requeued")

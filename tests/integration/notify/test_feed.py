@@ -10,10 +10,12 @@ from datetime import datetime
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+import sqlalchemy as sa
 from httpx import AsyncClient
 
 from market.app import create_app
 from market.core.db import Database
+from market.notify import queries
 from tests.conftest import make_settings, serve_in_process
 from tests.integration.notices.test_api import draft, owner_user, published
 
@@ -102,8 +104,34 @@ async def test_the_feed_lists_published_notices_with_public_links_and_filters(
             ({"hall": "999999"}, "hall"),
             ({"hall": "530199"}, "hall"),  # the shape of a county, but no hall of this deployment
         ):
-            refused = await client.get("/feeds/notices.atom", params=query)
-            assert refused.status_code == 422, (field, refused.text)
+            # A feed reader (Accept: */* or a browser's text/html) gets problem details, not a page.
+            for accept in ("*/*", "text/html,application/xhtml+xml,*/*;q=0.8"):
+                refused = await client.get("/feeds/notices.atom", params=query, headers={"Accept": accept})
+                assert refused.status_code == 422, (field, refused.text)
+                assert refused.headers["content-type"].startswith("application/problem+json"), field
+                assert refused.json()["errors"][0]["field"] == field
+
+
+async def test_the_feed_version_is_read_from_an_index_of_published_notices(
+    client: AsyncClient, db: Database
+) -> None:
+    """Every poll asks max(updated_at) and count(*) of a filter's published notices: the
+    planner can answer it from ix_notice_feed alone (an index-only scan), whatever the filter."""
+    owner = await owner_user(client)
+    for category in ("EIA", "SURVEYING"):
+        await published(client, owner, category=category)
+    async with db.transaction() as session:
+        await session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        await session.execute(sa.text("SET LOCAL enable_bitmapscan = off"))
+        for category, region, halls in ((None, None, None), ("EIA", None, None), ("EIA", "5301", ["530102"])):
+            where, params = queries._feed_where(category, region, halls)
+            plan = "\n".join(
+                str(r[0])
+                for r in await session.execute(
+                    sa.text(f"EXPLAIN SELECT max(n.updated_at), count(*) FROM notice n WHERE {where}"), params
+                )
+            )
+            assert "Index Only Scan using ix_notice_feed" in plan, plan
 
 
 async def test_an_unchanged_feed_answers_304_and_a_new_notice_changes_it(client: AsyncClient) -> None:

@@ -202,6 +202,11 @@ ACTIONS = (
         by_region=True,
         province_only=True,
     ),
+    # -- the e-mail queue: every hall's addresses, the province's alone (issue 22)
+    Action("mail queue", ADMIN, "GET", "/api/v1/admin/mail", province_only=True),
+    Action("mail queue page", ADMIN, "GET", "/admin/mail", province_only=True),
+    Action("mail retry", ADMIN, "POST", "/api/v1/admin/mail/retry", json={}, province_only=True),
+    Action("mail retry page", ADMIN, "POST", "/admin/mail/retry", form={}, province_only=True),
     # -- the tree and its staff
     Action("grant supervisor", ADMIN, "POST", "/api/v1/staff", json=grant("supervisor")),
     Action("grant admin", ADMIN, "POST", "/api/v1/staff", json=grant("admin"), allowed=rules.strictly_above),

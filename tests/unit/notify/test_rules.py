@@ -106,6 +106,25 @@ def test_the_email_text_is_chinese_first_and_a_title_cannot_add_headers() -> Non
     assert "https://zjcs.example.gov.cn/notices/N-000001" in body
 
 
+@pytest.mark.parametrize(
+    "sep", ["\u2028", "\u2029", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\t", "\x00"]
+)
+def test_any_line_break_or_control_character_in_a_title_leaves_a_subject_a_mail_can_hold(sep: str) -> None:
+    subject, _ = rules.compose(
+        "won", {"title": f"环评服务{sep}第二标段"}, base_url="https://zjcs.example.gov.cn", zh=lambda m: m
+    )
+    assert subject.endswith("：环评服务 第二标段") or subject.endswith("：环评服务第二标段")
+    row = SimpleNamespace(
+        id=1,
+        to_addr="a@example.cn",
+        subject=subject,
+        body="b\n",
+        created_at=datetime(2026, 12, 6, tzinfo=UTC),
+    )
+    parsed = BytesParser(policy=policy.default).parsebytes(bytes(build(row, "noreply@example.cn")))
+    assert str(parsed["Subject"]) == subject
+
+
 def test_the_message_encodes_chinese_headers_and_body_as_utf8() -> None:
     row = SimpleNamespace(
         id=7,
