@@ -13,6 +13,12 @@ from pathlib import Path
 from babel.messages.pofile import read_po, write_po
 
 ZH = {
+    "Every winner declined or was disqualified and no alternate was left: re-issue the notice as a new draft and publish it.": "所有中选机构均已放弃或被取消资格，且已无备选机构：请将该公告重新生成为新草稿并发布。",
+    "Too few eligible bids: re-issue the notice as a new draft and publish it.": "符合条件的报名不足：请将该公告重新生成为新草稿并发布。",
+    "Re-issue": "重新发布",
+    "You declined this award; no alternate was left to take it.": "您已放弃中选，已无备选机构递补。",
+    "The selection failed: every winner declined or was disqualified and no alternate was left; the owner may publish the notice again.": "选取失败：所有中选机构均已放弃或被取消资格，且已无备选机构，业主可重新发布公告。",
+    "The failed notice was already re-issued: this is the notice made from it, and no other was made.": "该选取失败的公告此前已重新发布：这是据其生成的公告，未再生成其他公告。",
     "You filed this objection yourself: it takes no answer, a supervisor decides it.": "这是您本单位提出的异议：无需答复，由监管人员直接处理。",
     "Report a winner to the supervisors": "向监管人员举报中选机构",
     "Report a winner to the supervisors…": "向监管人员举报中选机构…",

@@ -38,6 +38,7 @@ REASON_CODES: Final = (
     "level_too_low",
     "region",
     "avoided",
+    "not_named",
 )
 
 
@@ -67,6 +68,9 @@ class Requirements:
     min_level: str | None = None
     region_scope: str | None = None  # None: open to agencies from anywhere
     avoid: Mapping[str, str] = field(default_factory=dict)  # agency id → reason (回避)
+    # A direct selection names its one agency: no other may bid (the same code the
+    # selection excludes other bidders with, selection.rules.NOT_NAMED).
+    direct_agency: str | None = None
 
 
 PROVINCE: Final = "530000"  # 云南省: a notice for the whole province is open to agencies from anywhere
@@ -95,7 +99,12 @@ def agency_facts(
 
 
 def notice_requirements(
-    *, category: str, min_level: str | None, region: str, avoid: Mapping[str, str]
+    *,
+    category: str,
+    min_level: str | None,
+    region: str,
+    avoid: Mapping[str, str],
+    direct_agency: str | None = None,
 ) -> Requirements:
     """What a notice asks of bidders, from its stored fields."""
     return Requirements(
@@ -103,6 +112,7 @@ def notice_requirements(
         min_level=min_level,
         region_scope=None if region == PROVINCE else region,
         avoid=dict(avoid),
+        direct_agency=direct_agency,
     )
 
 
@@ -300,6 +310,14 @@ def eligibility(agency: AgencyFacts, requirements: Requirements, today: date) ->
                 "avoided",
                 f"the notice requires this agency to stand aside: {why}",
                 f"本项目要求该机构回避：{why}",
+            )
+        )
+    if requirements.direct_agency is not None and agency.agency_id != requirements.direct_agency:
+        reasons.append(
+            Reason(
+                "not_named",
+                "this notice is a direct selection of another agency",
+                "本项目为直接选取，指定的是其他机构",
             )
         )
     return NotEligible(tuple(reasons)) if reasons else Eligible()

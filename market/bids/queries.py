@@ -130,6 +130,7 @@ def bid_context(row: Row) -> BidContext:
             min_level=row["required_level"],
             region=row["region"],
             avoid=json_column(row["avoid"]),
+            direct_agency=row["direct_agency_id"],
         )
     number = row["bid_number"]
     return BidContext(

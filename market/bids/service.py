@@ -115,8 +115,6 @@ async def place_bid(
         raise Conflict(N_("This notice is not open for bids."))
     if context.now >= context.bid_deadline:
         raise Conflict(N_("The bid deadline has passed."))
-    if context.direct_agency_id is not None and context.direct_agency_id != context.facts.agency_id:
-        raise Forbidden(N_("This notice is a direct selection of another agency."))
     if context.related:
         raise Forbidden(SELF_DEALING)
     result = agency_rules.eligibility(context.facts, context.requirements, today_in_china())

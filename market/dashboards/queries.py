@@ -26,7 +26,7 @@ LIMIT = GROUP_LIMIT + 1
 # cancelled) are the contract's business, below. Failed ones only for 30 days: after that
 # nothing more is expected.
 OWNER_NOTICES = """
-SELECT n.public_id, n.title, n.status, n.bid_deadline, s.publicity_ends,
+SELECT n.public_id, n.title, n.status, n.bid_deadline, s.publicity_ends, s.failed_reason,
        (SELECT count(*) FROM objection o WHERE o.notice_id = n.id AND o.status = 'filed') AS objections_filed
 FROM notice n
 LEFT JOIN selection s ON s.notice_id = n.id
@@ -62,26 +62,31 @@ LIMIT :limit
 
 # Open notices before their deadline the agency has no standing bid on (the eligibility rule,
 # pure, runs over them in Python: it needs the agency's profile, loaded once). More than a
-# group is asked for, as some will not be eligible.
+# group is asked for, as some will not be eligible. Another agency's direct selections are
+# left out here already (the rule refuses them too: not_named), so that they do not take
+# the places of notices the agency may bid on.
 OPEN_NOT_BID = """
 SELECT n.id, n.public_id, n.title, n.bid_deadline
 FROM notice n
 WHERE n.status = 'open' AND n.bid_deadline > clock_timestamp()
+  AND (n.direct_agency_id IS NULL OR n.direct_agency_id = :agency_public_id)
   AND NOT EXISTS (SELECT 1 FROM bid b WHERE b.notice_id = n.id AND b.agency_id = :agency AND b.status = 'standing')
 ORDER BY n.bid_deadline
 LIMIT :limit
 """
 
 # The agency's latest bids with what became of them: the notice's state, the selection's
-# outcome and the agency's award on it, if any.
+# outcome (and why it failed) and the agency's latest award on it, if any (and who took it
+# over).
 AGENCY_BIDS = """
 SELECT n.public_id AS notice_public_id, n.title, n.status AS notice_status, n.bid_deadline,
-       b.status AS bid_status, s.outcome AS selection_outcome,
-       (SELECT w.status FROM award w WHERE w.notice_id = n.id AND w.agency_id = :agency
-        ORDER BY w.id DESC LIMIT 1) AS award_status
+       b.status AS bid_status, s.outcome AS selection_outcome, s.failed_reason,
+       w.status AS award_status, w.replaced_by
 FROM bid b
 JOIN notice n ON n.id = b.notice_id
 LEFT JOIN selection s ON s.notice_id = n.id
+LEFT JOIN LATERAL (SELECT w.status, w.replaced_by FROM award w WHERE w.notice_id = n.id AND w.agency_id = :agency
+                   ORDER BY w.id DESC LIMIT 1) w ON true
 WHERE b.agency_id = :agency
 ORDER BY b.id DESC
 LIMIT :limit
@@ -159,12 +164,13 @@ SELECT count(*) FROM inbox_message
 WHERE user_id = :user AND read_at IS NULL AND kind LIKE 'alert\\_%'
 """
 
-# Agencies waiting for review, oldest first; the reach (by registered region) is checked
-# in Python on a bounded list: pending agencies are few.
+# Agencies waiting for review in the admin's reach (by registered region: the prefix of
+# its jurisdiction's area, rules.agency_reach), oldest first: ix_agency_status_id in id
+# order, stopping at the limit.
 PENDING_AGENCIES = """
 SELECT a.public_id, a.name, a.region, a.created_at
 FROM agency a
-WHERE a.status = 'pending'
+WHERE a.status = 'pending' {scope}
 ORDER BY a.id
 LIMIT :limit
 """
@@ -192,8 +198,12 @@ async def owner_to_rate(session: AsyncSession, owner_id: int) -> list[dict[str, 
     return await _rows(session, OWNER_TO_RATE, owner=owner_id, limit=LIMIT)
 
 
-async def open_not_bid(session: AsyncSession, agency_id: int, *, limit: int) -> list[dict[str, Any]]:
-    return await _rows(session, OPEN_NOT_BID, agency=agency_id, limit=limit)
+async def open_not_bid(
+    session: AsyncSession, agency_id: int, agency_public_id: str, *, limit: int
+) -> list[dict[str, Any]]:
+    return await _rows(
+        session, OPEN_NOT_BID, agency=agency_id, agency_public_id=agency_public_id, limit=limit
+    )
 
 
 async def agency_bids(session: AsyncSession, agency_id: int) -> list[dict[str, Any]]:
@@ -236,8 +246,19 @@ async def unread_alerts(session: AsyncSession, user_id: int) -> int:
     return int((await session.execute(sa.text(UNREAD_ALERTS), {"user": user_id})).scalar_one())
 
 
-async def pending_agencies(session: AsyncSession, *, limit: int) -> list[dict[str, Any]]:
-    return await _rows(session, PENDING_AGENCIES, limit=limit)
+def _region_scope(prefix: str) -> str:
+    """The review queue's region filter: none for the whole province (and beyond), a
+    prefix match below it (LIKE with a literal prefix and no wildcard of its own)."""
+    return "" if prefix == "" else "AND a.region LIKE :prefix"
+
+
+async def pending_agencies(session: AsyncSession, *, prefix: str | None) -> list[dict[str, Any]]:
+    """The agencies waiting for review whose region starts with ``prefix`` ("" for all;
+    None reaches none)."""
+    if prefix is None:
+        return []
+    params: dict[str, Any] = {} if prefix == "" else {"prefix": prefix + "%"}
+    return await _rows(session, PENDING_AGENCIES.format(scope=_region_scope(prefix)), limit=LIMIT, **params)
 
 
 # The agency's standing bids among some notices (the "open to me" list marks them).
@@ -246,12 +267,13 @@ SELECT b.notice_id, b.public_id FROM bid b
 WHERE b.agency_id = :agency AND b.status = 'standing' AND b.notice_id = ANY(:notices)
 """
 
-# What became of some notices for one agency: the selection's outcome and its latest award.
+# What became of some notices for one agency: the selection's outcome (and why it failed)
+# and its latest award (and who took it over).
 FATES = """
-SELECT n.id, s.outcome AS selection_outcome,
-       (SELECT w.status FROM award w WHERE w.notice_id = n.id AND w.agency_id = :agency
-        ORDER BY w.id DESC LIMIT 1) AS award_status
+SELECT n.id, s.outcome AS selection_outcome, s.failed_reason, w.status AS award_status, w.replaced_by
 FROM notice n LEFT JOIN selection s ON s.notice_id = n.id
+LEFT JOIN LATERAL (SELECT w.status, w.replaced_by FROM award w WHERE w.notice_id = n.id AND w.agency_id = :agency
+                   ORDER BY w.id DESC LIMIT 1) w ON true
 WHERE n.id = ANY(:notices)
 """
 

@@ -17,6 +17,12 @@ from typing import Any
 
 from market.core.clock import CHINA
 from market.core.i18n import N_
+from market.halls import rules as halls_rules
+from market.reference import regions
+
+# Why a selection failed (market/selection/rules.py: TOO_FEW_CANDIDATES, NO_ALTERNATES):
+# the texts below say what happened, so each depends on the reason.
+NO_ALTERNATES = "no_alternates"
 
 # How many items a group shows (the queries ask for one more, to know there are more).
 GROUP_LIMIT = 8
@@ -217,12 +223,16 @@ def owner_notice(row: Mapping[str, Any], now: datetime) -> Item:
             due=row.get("publicity_ends"),
             **common,
         )
-    # failed
+    # failed: the way on is the re-issue button in the owner's actions on the notice page.
     return Item(
         Group.failed,
-        action=N_("The selection failed: publish a new notice for the same service."),
-        href="/owner/notices/new",
-        link=N_("Create a notice"),
+        action=N_(
+            "Every winner declined or was disqualified and no alternate was left: re-issue the notice as a new draft and publish it."
+        )
+        if row.get("failed_reason") == NO_ALTERNATES
+        else N_("Too few eligible bids: re-issue the notice as a new draft and publish it."),
+        href=f"/notices/{nid}#owner-h",
+        link=N_("Re-issue"),
         detail=N_("Selection failed"),
         **common,
     )
@@ -285,10 +295,12 @@ class Outcome(enum.StrEnum):
     waiting_deadline = "waiting_deadline"
     waiting_draw = "waiting_draw"
     won = "won"
-    declined = "declined"
+    declined = "declined"  # and the next alternate took the award
+    declined_unreplaced = "declined_unreplaced"  # no alternate was left to take it
     disqualified = "disqualified"
     not_chosen = "not_chosen"
-    failed = "failed"
+    failed = "failed"  # too few eligible bids
+    failed_no_alternates = "failed_no_alternates"  # every winner gone, no alternate left
     cancelled = "cancelled"
 
 
@@ -298,9 +310,11 @@ OUTCOME_LABELS: dict[str, str] = {
     Outcome.waiting_draw: N_("Bidding closed: waiting for the draw"),
     Outcome.won: N_("Won"),
     Outcome.declined: N_("Won, then declined"),
+    Outcome.declined_unreplaced: N_("Won, then declined"),
     Outcome.disqualified: N_("Won, then disqualified"),
     Outcome.not_chosen: N_("Not chosen"),
     Outcome.failed: N_("Selection failed"),
+    Outcome.failed_no_alternates: N_("Selection failed"),
     Outcome.cancelled: N_("Notice cancelled"),
 }
 
@@ -317,12 +331,16 @@ OUTCOME_NEXT: dict[str, str] = {
         "Your agency was selected. After publicity the owner records the contract; confirm it by the signing day."
     ),
     Outcome.declined: N_("You declined this award; the next alternate took it."),
+    Outcome.declined_unreplaced: N_("You declined this award; no alternate was left to take it."),
     Outcome.disqualified: N_("The award was taken away; the reason is on the draw page."),
     Outcome.not_chosen: N_(
         "Another agency was selected. You may object during publicity; look for new notices open to you."
     ),
     Outcome.failed: N_(
         "The selection failed (too few eligible bids); the owner may publish the notice again."
+    ),
+    Outcome.failed_no_alternates: N_(
+        "The selection failed: every winner declined or was disqualified and no alternate was left; the owner may publish the notice again."
     ),
     Outcome.cancelled: N_(
         "The owner cancelled the notice; your bid was opened and published with the cancellation."
@@ -331,23 +349,30 @@ OUTCOME_NEXT: dict[str, str] = {
 
 
 def bid_outcome(
-    *, bid_status: str, notice_status: str, selection_outcome: str | None, award_status: str | None
+    *,
+    bid_status: str,
+    notice_status: str,
+    selection_outcome: str | None,
+    award_status: str | None,
+    failed_reason: str | None = None,
+    replaced_by: str | None = None,
 ) -> Outcome:
-    """What became of a bid: the notice's fate first (cancelled, failed), then the bid's
-    own (withdrawn), then the draw (won, its award since declined or disqualified, or not
-    chosen), else still waiting."""
+    """What became of a bid: the notice's fate first (cancelled, failed, and why it
+    failed), then the bid's own (withdrawn), then the draw (won, its award since declined,
+    taken over by an alternate or not (``replaced_by``), or disqualified, or not chosen),
+    else still waiting."""
     if notice_status == "cancelled":
         return Outcome.cancelled
     if bid_status == "withdrawn":
         return Outcome.withdrawn
     if notice_status == "failed" or selection_outcome == "failed":
-        return Outcome.failed
+        return Outcome.failed_no_alternates if failed_reason == NO_ALTERNATES else Outcome.failed
     if notice_status == "open":
         return Outcome.waiting_deadline
     if award_status == "holding":
         return Outcome.won
     if award_status == "declined":
-        return Outcome.declined
+        return Outcome.declined if replaced_by is not None else Outcome.declined_unreplaced
     if award_status == "disqualified":
         return Outcome.disqualified
     if notice_status in ("selected", "awarded"):
@@ -361,6 +386,8 @@ def agency_bid(row: Mapping[str, Any]) -> Item:
         notice_status=row["notice_status"],
         selection_outcome=row["selection_outcome"],
         award_status=row["award_status"],
+        failed_reason=row.get("failed_reason"),
+        replaced_by=row.get("replaced_by"),
     )
     nid = row["notice_public_id"]
     # Before the draw (and for a cancelled notice) there is no result page to go to.
@@ -530,6 +557,21 @@ def alerts_item(unread: int) -> Item:
         href="/messages",
         link=N_("Read the alerts"),
     )
+
+
+def agency_reach(jurisdiction: str | None) -> str | None:
+    """The prefix of the registered regions an admin's jurisdiction reaches, for the review
+    queue's SQL filter: the same reach as halls.rules.reaches (agencies.service.reaches),
+    as a prefix an index scan can filter by. "" reaches every agency (the province also
+    reaches agencies from elsewhere); None reaches none (no jurisdiction, or a park: a park
+    reaches only itself, and an agency is registered in a region, never in a park)."""
+    if jurisdiction is None or halls_rules.PARK_CODE.fullmatch(jurisdiction):
+        return None
+    if jurisdiction == halls_rules.PROVINCE:
+        return ""
+    if halls_rules.kind_of(jurisdiction) == "province":
+        return jurisdiction  # another province's code reaches only itself
+    return regions.scope_prefix(jurisdiction)
 
 
 def review_agency(row: Mapping[str, Any]) -> Item:

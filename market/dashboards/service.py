@@ -99,7 +99,7 @@ async def _open_to(session: AsyncSession, agency: Agency) -> list[Item]:
     """Open notices the agency may bid on and has not: the eligibility rule over a bounded
     list of open notices, soonest deadline first."""
     assert agency.id is not None
-    rows = await queries.open_not_bid(session, agency.id, limit=5 * queries.LIMIT)
+    rows = await queries.open_not_bid(session, agency.id, agency.public_id, limit=5 * queries.LIMIT)
     if not rows:
         return []
     found = {n.id: n for n in await _notices(session, [int(r["id"]) for r in rows])}
@@ -176,11 +176,8 @@ async def _supervisor(session: AsyncSession, user: AppUser, settings: Settings, 
 
 async def _admin(session: AsyncSession, user: AppUser, now: datetime) -> Dashboard:
     assert user.id is not None
-    pending = [
-        r
-        for r in await queries.pending_agencies(session, limit=20 * queries.LIMIT)
-        if halls_rules.reaches(user.jurisdiction, r["region"])
-    ]
+    # Filtered by reach in SQL: a county's agencies are found however many wait elsewhere.
+    pending = await queries.pending_agencies(session, prefix=rules.agency_reach(user.jurisdiction))
     codes = await halls_queries.codes_under(session, user.jurisdiction) if user.jurisdiction else []
     today = today_in_china()
     groups: dict[Group, list[Item]] = {
@@ -191,7 +188,12 @@ async def _admin(session: AsyncSession, user: AppUser, now: datetime) -> Dashboa
         ],
     }
     groups[Group.draws] = [rules.coming_draw(r) for r in await queries.coming_draws(session, codes)]
-    failed = await notify_queries.failed_rows(session, queries.LIMIT)
+    # The e-mail queue is the province's to watch (market/notify/service.may_manage_mail).
+    failed = (
+        await notify_queries.failed_rows(session, queries.LIMIT)
+        if user.jurisdiction == halls_rules.PROVINCE
+        else []
+    )
     if failed:
         groups[Group.mail] = [rules.failed_mail(min(len(failed), GROUP_LIMIT), len(failed) > GROUP_LIMIT)]
     unread = await queries.unread_alerts(session, user.id)
@@ -233,5 +235,7 @@ async def bid_outcomes(
             notice_status=notice.status,
             selection_outcome=fate.get("selection_outcome"),
             award_status=fate.get("award_status"),
+            failed_reason=fate.get("failed_reason"),
+            replaced_by=fate.get("replaced_by"),
         )
     return out

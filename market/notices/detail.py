@@ -31,6 +31,9 @@ NOTICE_DONE = {
     "reissued": N_(
         "A new draft is made from the failed notice, with a new deadline. Check it, edit it if need be, and publish it."
     ),
+    "reissued_before": N_(
+        "The failed notice was already re-issued: this is the notice made from it, and no other was made."
+    ),
     "updated": N_("The draft has been updated."),
     "published": N_("The notice is published: its terms are frozen and its commitment is in the public log."),
     "amended": N_("The notice has been amended; the new terms are in the public log."),

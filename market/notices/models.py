@@ -129,6 +129,22 @@ class Notice(SQLModel, table=True):
         ),
         sa.Index("ix_notice_project_id", "project_id"),
         sa.Index("ix_notice_org_id", "org_id"),
+        # A failed notice is re-issued once: a second request finds the first (migration 0011).
+        sa.Index(
+            "ix_notice_reissued_from",
+            "reissued_from",
+            unique=True,
+            postgresql_where=sa.text("reissued_from IS NOT NULL"),
+        ),
+        # The Atom feed's version (notify/queries.feed_version, migration 0011): max(updated_at)
+        # and count(*) of a filter's published notices, by an index-only scan of this index.
+        sa.Index(
+            "ix_notice_feed",
+            "category",
+            "updated_at",
+            postgresql_include=["region", "hall"],
+            postgresql_where=sa.text("status <> 'draft' AND published_at IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -184,6 +200,10 @@ class Notice(SQLModel, table=True):
     cancel_request_reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     cancel_requested_seq: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
     cancel_requested_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+    # The failed notice this one re-issues (notices.service.reissue), if any.
+    reissued_from: int | None = Field(
+        default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("notice.id"), nullable=True)
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
 

@@ -272,15 +272,28 @@ async def delete_draft(session: AsyncSession, *, user: AppUser, notice_id: str) 
     await session.delete(notice)
 
 
-async def reissue(session: AsyncSession, *, user: AppUser, notice_id: str) -> Notice:
+@dataclass(frozen=True)
+class Reissued:
+    notice: Notice  # the draft made from the failed notice (perhaps published since)
+    new: bool  # False: the failed notice had been re-issued already, as ``notice``
+
+
+async def reissue(session: AsyncSession, *, user: AppUser, notice_id: str) -> Reissued:
     """A failed notice's way on (issue 22): a new draft with the same terms, avoidance list,
     organisation and project, and a deadline as far from now as the failed notice's window
     was long. Like every draft it is private and unlogged until published; the failed
-    notice keeps its record."""
-    failed = await get_notice(session, notice_id)
+    notice keeps its record. Once only: asked again (a double click, a resent form), it
+    gives the notice made the first time, unless the owner deleted that draft."""
+    # Locked, so that two requests at once make one draft (the unique index backs it).
+    failed = await get_notice(session, notice_id, lock="update")
     require_owner(failed, user)
     if failed.status != NoticeStatus.failed:
         raise Conflict(N_("Only a notice whose selection failed can be re-issued."))
+    earlier = (
+        await session.execute(sa.select(Notice).where(col(Notice.reissued_from) == failed.id))
+    ).scalar_one_or_none()
+    if earlier is not None:
+        return Reissued(earlier, new=False)
     avoid = (
         (await session.execute(sa.select(NoticeAvoid).where(col(NoticeAvoid.notice_id) == failed.id)))
         .scalars()
@@ -307,13 +320,14 @@ async def reissue(session: AsyncSession, *, user: AppUser, notice_id: str) -> No
         service_days=failed.service_days,
         direct_agency_id=failed.direct_agency_id,
         direct_justification=failed.direct_justification,
+        reissued_from=failed.id,
     )
     session.add(draft)
     await session.flush()
     assert draft.id is not None
     session.add_all(NoticeAvoid(notice_id=draft.id, agency_id=a.agency_id, reason=a.reason) for a in avoid)
     await session.flush()
-    return draft
+    return Reissued(draft, new=True)
 
 
 def _terms(v: NoticeView) -> bytes:
@@ -747,4 +761,5 @@ def requirements(v: NoticeView) -> agency_rules.Requirements:
         min_level=n.required_level,
         region=n.region,
         avoid={a.agency_id: a.reason for a in v.avoid},
+        direct_agency=n.direct_agency_id,
     )

@@ -322,10 +322,12 @@ class OwnerNoticePages(Controller):
         user, notice = await self._own_notice(request, session, notice_id)
         try:
             async with session.begin_nested():
-                draft = await service.reissue(session, user=user, notice_id=notice.public_id)
+                made = await service.reissue(session, user=user, notice_id=notice.public_id)
         except DomainError as exc:
             return await notice_page(request, session, notice, user, status_code=exc.status, problem=exc)
-        return redirect(f"/notices/{draft.public_id}?done=reissued")
+        # Asked again (a double click, a resent form): the notice made the first time.
+        done = "reissued" if made.new else "reissued_before"
+        return redirect(f"/notices/{made.notice.public_id}?done={done}")
 
     @get("/owner/notices/{notice_id:str}/publish", guards=[requires_role(Role.owner)])
     async def confirm_publish(

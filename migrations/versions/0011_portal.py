@@ -22,9 +22,11 @@ def upgrade() -> None:
     _ocds_upgrade()
     _notify_upgrade()
     _search_upgrade()
+    _reissue_upgrade()
 
 
 def downgrade() -> None:
+    _reissue_downgrade()
     _search_downgrade()
     _notify_downgrade()
     _ocds_downgrade()
@@ -133,6 +135,18 @@ def _notify_upgrade() -> None:
         sa.PrimaryKeyConstraint("user_id", "category", name=op.f("pk_subscription_category")),
     )
     op.create_index("ix_subscription_category_category", "subscription_category", ["category", "user_id"])
+    # The Atom feed's ETag (notify/queries.feed_version) is max(updated_at) and count(*) of
+    # the published notices of a filter, asked by every poll: read from this small covering
+    # index alone (an index-only scan), a category's range only when the feed has one,
+    # rather than from the whole notice table. An index, not a cache, so that a new notice
+    # changes the feed at once in every process.
+    op.create_index(
+        "ix_notice_feed",
+        "notice",
+        ["category", "updated_at"],
+        postgresql_include=["region", "hall"],
+        postgresql_where=sa.text("status <> 'draft' AND published_at IS NOT NULL"),
+    )
     op.create_table(
         "subscription_region",
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -149,6 +163,7 @@ def _notify_upgrade() -> None:
 
 
 def _notify_downgrade() -> None:
+    op.drop_index("ix_notice_feed", table_name="notice")
     op.drop_table("subscription_region")
     op.drop_index("ix_subscription_category_category", table_name="subscription_category")
     op.drop_table("subscription_category")
@@ -187,3 +202,29 @@ def _search_downgrade() -> None:
     for name, table, _ in SEARCH_TRGM:
         op.drop_index(name, table_name=table)
     # The extension stays: dropping it could break anything else that came to use it.
+
+
+# -- Re-issue: a failed notice is re-issued once ------------------------------------------
+
+
+def _reissue_upgrade() -> None:
+    # The draft a failed notice was re-issued as points back to it; unique, so that a
+    # second request (a double click, a resent form) finds the first draft instead of
+    # making another.
+    op.add_column("notice", sa.Column("reissued_from", sa.Integer(), nullable=True))
+    op.create_foreign_key(
+        op.f("fk_notice_reissued_from_notice"), "notice", "notice", ["reissued_from"], ["id"]
+    )
+    op.create_index(
+        "ix_notice_reissued_from",
+        "notice",
+        ["reissued_from"],
+        unique=True,
+        postgresql_where=sa.text("reissued_from IS NOT NULL"),
+    )
+
+
+def _reissue_downgrade() -> None:
+    op.drop_index("ix_notice_reissued_from", table_name="notice")
+    op.drop_constraint(op.f("fk_notice_reissued_from_notice"), "notice", type_="foreignkey")
+    op.drop_column("notice", "reissued_from")

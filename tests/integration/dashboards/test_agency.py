@@ -91,3 +91,45 @@ async def test_agency_sees_won_and_lost_bids_and_no_second_bid_offer(
     assert f'href="/notices/{second["id"]}#bid"' not in (await winner.get("/dashboard")).text
     waiting = (await winner.get("/agency/bids")).text
     assert "Outcome: Submitted: waiting for the deadline</strong>" in waiting
+
+
+async def test_a_direct_selection_is_offered_to_the_agency_it_names_only(
+    quick: Litestar,
+    db: Database,
+    browsers: Any,
+) -> None:
+    """Another agency's direct selection is no notice to bid on: its dashboard, its "open
+    to me" list and the bid itself agree (eligibility's not_named), the named agency's offer
+    it."""
+    api = await browsers()
+    staff = await admin(api, db)
+    owner_headers, _ = await owner_account(api)
+    (named_headers, named), (other_headers, other) = await agency_accounts(api, staff, 2)
+    notice = await published(
+        api,
+        owner_headers,
+        title="某涉密项目环境影响评价",
+        method="direct",
+        min_candidates=1,
+        direct_agency_id=named["id"],
+        direct_justification="涉密项目，经主管部门批准直接选取。",
+    )
+    offer = f'href="/notices/{notice["id"]}#bid"'
+
+    named_page = await browsers(named["email"], **EN)
+    assert offer in group((await named_page.get("/dashboard")).text, "open_to_me")
+    assert offer in (await named_page.get("/agency/notices")).text
+
+    other_page = await browsers(other["email"], **EN)
+    assert offer not in (await other_page.get("/dashboard")).text
+    listed = (await other_page.get("/agency/notices")).text
+    row = re.search(rf"<tr>(?:(?!</tr>).)*{notice['id']}(?:(?!</tr>).)*</tr>", listed, re.S)
+    assert row is not None and offer not in row.group(0)
+    assert "Not eligible" in row.group(0) and "direct selection of another agency" in row.group(0)
+    # The notice page says the same, and the bid is refused for the same reason.
+    assert "direct selection of another agency" in (await other_page.get(f"/notices/{notice['id']}")).text
+    refused = await api.post(f"/api/v1/notices/{notice['id']}/bids", json={}, headers=other_headers)
+    assert refused.status_code == 403, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["not_named"]
+    placed = await api.post(f"/api/v1/notices/{notice['id']}/bids", json={}, headers=named_headers)
+    assert placed.status_code == 201, placed.text

@@ -183,3 +183,33 @@ async def test_admin_sees_agencies_to_review_in_reach_and_failed_emails(
     page = (await (await browsers(province, **EN)).get("/dashboard")).text
     mail = group(page, "mail")
     assert "E-mails not sent" in mail and 'href="/admin/mail"' in mail
+
+
+async def test_a_county_admin_sees_its_own_agency_however_many_wait_elsewhere(
+    client: AsyncClient, db: Database, browsers: Any
+) -> None:
+    # 200 agencies of 曲靖市 (530300) registered first, then one of 五华区 (530102): the
+    # county's administrator still finds its own in its queue.
+    async with db.transaction() as session:
+        await session.execute(
+            text(
+                "INSERT INTO app_user (public_id, email, name, role, password_hash, is_active, created_at)"
+                " SELECT 'UQ' || lpad(g::text, 6, '0'), 'queue' || g || '@example.cn', 'q', 'agency', 'x',"
+                " true, now() FROM generate_series(1, 200) g"
+            )
+        )
+        await session.execute(
+            text(
+                "INSERT INTO agency (public_id, owner_id, name, credit_code, region, status, created_at, updated_at)"
+                " SELECT 'AGQ' || lpad(g::text, 6, '0'), u.id, '曲靖测试机构' || g, 'Q' || lpad(g::text, 17, '0'),"
+                " '530300', 'pending', now(), now()"
+                " FROM generate_series(1, 200) g JOIN app_user u ON u.public_id = 'UQ' || lpad(g::text, 6, '0')"
+            )
+        )
+    mine = await create(client, await agency_user(client), **agency_body(region="530102"))
+    county = await create_staff(db, role=Role.admin, jurisdiction="530102")
+    page = (await (await browsers(county, **EN)).get("/dashboard")).text
+    review = group(page, "review")
+    assert mine["id"] in review and "AGQ" not in review
+    province = await create_staff(db, role=Role.admin)
+    assert "AGQ000001" in group((await (await browsers(province, **EN)).get("/dashboard")).text, "review")

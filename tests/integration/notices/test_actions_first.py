@@ -10,6 +10,7 @@ import re
 import pytest
 from httpx import AsyncClient
 from litestar import Litestar
+from sqlalchemy import text
 
 from market.core.db import Database
 from tests.conftest import serve_in_process
@@ -123,6 +124,20 @@ async def test_the_owner_re_issues_a_failed_notice_as_a_new_draft(
         assert draft["bid_deadline"] > failed["bid_deadline"]
         shown = (await c.get(done.headers["location"])).text
         assert "A new draft is made from the failed notice" in shown
+
+        # Asked again (a double click, a resent form): the same draft, no second one.
+        twice = await post_form(c, f"/notices/{r.notice_id}", f"/owner/notices/{r.notice_id}/reissue", {})
+        assert twice.status_code == 303, twice.text
+        assert twice.headers["location"] == f"/notices/{new_id}?done=reissued_before"
+        assert "already re-issued" in (await c.get(twice.headers["location"])).text
+        async with db.transaction() as session:
+            drafts = await session.execute(
+                text(
+                    "SELECT count(*) FROM notice n JOIN app_user u ON u.id = n.owner_id WHERE u.public_id = :u"
+                ),
+                {"u": user["id"]},
+            )
+            assert drafts.scalar_one() == 2  # the failed notice and its one draft
 
         # Only a failed notice, and only its owner.
         again = await post_form(c, f"/notices/{new_id}", f"/owner/notices/{new_id}/reissue", {})

@@ -155,6 +155,14 @@ CASES: list[Any] = [
         "本项目要求该机构回避：与项目单位存在关联关系",
         id="avoided",
     ),
+    pytest.param(
+        {},
+        {"direct_agency": "AG-999999"},
+        "not_named",
+        "direct selection of another agency",
+        "指定的是其他机构",
+        id="not-named",
+    ),
 ]
 
 

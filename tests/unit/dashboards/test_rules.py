@@ -10,6 +10,8 @@ import pytest
 from market.core.clock import CHINA
 from market.dashboards import rules
 from market.dashboards.rules import Group, Item, Outcome
+from market.halls import rules as halls_rules
+from market.selection import rules as selection_rules
 
 NOW = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
 
@@ -21,7 +23,7 @@ NOW = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
         ("standing", "closed", "waiting", None, Outcome.waiting_draw),
         ("standing", "selected", "drawn", "holding", Outcome.won),
         ("standing", "awarded", "drawn", None, Outcome.not_chosen),
-        ("standing", "awarded", "drawn", "declined", Outcome.declined),
+        ("standing", "awarded", "drawn", "declined", Outcome.declined_unreplaced),
         ("standing", "awarded", "drawn", "disqualified", Outcome.disqualified),
         ("standing", "failed", "failed", None, Outcome.failed),
         ("standing", "cancelled", None, None, Outcome.cancelled),
@@ -102,3 +104,70 @@ def test_a_draft_past_its_deadline_is_to_edit_not_to_publish() -> None:
     assert late.href == "/owner/notices/N-1/edit" and late.overdue
     fresh = rules.owner_notice({**row, "bid_deadline": NOW + timedelta(days=3)}, NOW)
     assert fresh.href == "/owner/notices/N-1/publish" and not fresh.overdue
+
+
+def test_a_failed_selection_is_told_by_its_reason() -> None:
+    """The texts say "too few eligible bids" only when that is why, and "the next
+    alternate took it" only when one did."""
+    assert rules.NO_ALTERNATES == selection_rules.NO_ALTERNATES
+    common = {"bid_status": "standing", "selection_outcome": "drawn"}
+    too_few = rules.bid_outcome(
+        notice_status="failed", award_status=None, failed_reason=selection_rules.TOO_FEW_CANDIDATES, **common
+    )
+    none_left = rules.bid_outcome(
+        notice_status="failed", award_status="declined", failed_reason=selection_rules.NO_ALTERNATES, **common
+    )
+    assert (too_few, none_left) == (Outcome.failed, Outcome.failed_no_alternates)
+    assert "too few eligible bids" in rules.OUTCOME_NEXT[too_few]
+    assert "too few" not in rules.OUTCOME_NEXT[none_left] and "no alternate" in rules.OUTCOME_NEXT[none_left]
+    taken = rules.bid_outcome(
+        notice_status="selected", award_status="declined", replaced_by="AG-000002", **common
+    )
+    untaken = rules.bid_outcome(notice_status="selected", award_status="declined", replaced_by=None, **common)
+    assert (taken, untaken) == (Outcome.declined, Outcome.declined_unreplaced)
+    assert "the next alternate took it" in rules.OUTCOME_NEXT[taken]
+    assert "alternate took" not in rules.OUTCOME_NEXT[untaken]
+    for outcome in Outcome:
+        assert outcome in rules.OUTCOME_LABELS and outcome in rules.OUTCOME_NEXT
+    # Through the dashboard's row, as the query gives it.
+    row = {
+        "notice_public_id": "N-000001",
+        "title": "t",
+        "notice_status": "failed",
+        "bid_deadline": NOW,
+        "bid_status": "standing",
+        "selection_outcome": "drawn",
+        "failed_reason": "no_alternates",
+        "award_status": None,
+        "replaced_by": None,
+    }
+    assert rules.agency_bid(row).action == rules.OUTCOME_NEXT[Outcome.failed_no_alternates]
+
+
+@pytest.mark.parametrize("reason", ["too_few_candidates", "no_alternates"])
+def test_an_owners_failed_notice_leads_to_its_re_issue_button(reason: str) -> None:
+    row = {
+        "public_id": "N-000009",
+        "title": "t",
+        "status": "failed",
+        "bid_deadline": NOW,
+        "publicity_ends": None,
+        "failed_reason": reason,
+    }
+    item = rules.owner_notice(row, NOW)
+    assert item.group == Group.failed and item.href == "/notices/N-000009#owner-h"
+    assert item.link == "Re-issue" and "re-issue" in item.action
+    assert ("Too few eligible bids" in item.action) == (reason == "too_few_candidates")
+    assert ("no alternate was left" in item.action) == (reason == "no_alternates")
+
+
+JURISDICTIONS = ["530000", "530100", "530102", "530300", "530100KF", "520000", None]
+REGIONS = ["530000", "530100", "530102", "530111", "530103", "530300", "530321", "520000", "520102", "110105"]
+
+
+@pytest.mark.parametrize("jurisdiction", JURISDICTIONS)
+def test_the_review_queues_region_prefix_reaches_what_the_hall_rules_reach(jurisdiction: str | None) -> None:
+    prefix = rules.agency_reach(jurisdiction)
+    for region in REGIONS:
+        in_sql = prefix is not None and region.startswith(prefix)
+        assert in_sql == halls_rules.reaches(jurisdiction, region), (jurisdiction, region)
