@@ -70,7 +70,7 @@ def test_agency_registers_admin_approves_and_the_directory_finds_it(
     page.get_by_label("电子邮箱").fill(unique_email("browser-agency"))
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="创建账户").click()
-    page.get_by_role("link", name="我的中介机构").click()
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="我的中介机构").click()
     expect(page.locator("h1")).to_have_text("登记中介机构")
 
     page.get_by_label("机构名称").fill(name)
