@@ -53,11 +53,13 @@ async def test_a_pending_email_is_sent_by_the_next_server_started(
         MARKET_MAIL_FROM=MAIL_FROM,
         MARKET_SCHEDULER_INTERVAL="0.2",
     ):
-        for _ in range(300):  # up to 30 s: the server's sender runs once it has started
-            if smtp_down.received:
+        # Up to 30 s: the server's sender runs once it has started, and records the delivery
+        # in a transaction of its own after the SMTP exchange (so wait for both).
+        for _ in range(300):
+            rows = await outbox_rows(committed_database_url)
+            if smtp_down.received and [r["status"] for r in rows] == ["sent"]:
                 break
             await asyncio.sleep(0.1)
-        rows = await outbox_rows(committed_database_url)
     assert [r.rcpt_tos for r in smtp_down.received] == [[email]]
     assert [r["status"] for r in rows] == ["sent"]
 
