@@ -13,6 +13,8 @@ from pathlib import Path
 from babel.messages.pofile import read_po, write_po
 
 ZH = {
+    "The selection failed, and you re-issued this notice as %(notice)s (%(status)s).": "本次抽取失败，您已将本公告重新发布为 %(notice)s（%(status)s）。",
+    "Go to %(notice)s": "前往 %(notice)s",
     "Every winner declined or was disqualified and no alternate was left: re-issue the notice as a new draft and publish it.": "所有中选机构均已放弃或被取消资格，且已无备选机构：请将该公告重新生成为新草稿并发布。",
     "Too few eligible bids: re-issue the notice as a new draft and publish it.": "符合条件的报名不足：请将该公告重新生成为新草稿并发布。",
     "Re-issue": "重新发布",

@@ -90,6 +90,12 @@ async def notice_page(
             own_bids = await bids.bids_of(session, agency, notice=notice, sealer=request.app.state.sealer)
             if notice.status == NoticeStatus.open and page.now < notice.bid_deadline:
                 eligibility = await bids.eligibility(session, agency, await service.view(session, notice))
+    # Only its owner is told what a failed notice became (a draft is the owner's alone).
+    reissued = (
+        await service.reissued_as(session, notice)
+        if notice.status == NoticeStatus.failed and viewer is not None and viewer.id == notice.owner_id
+        else None
+    )
     publicity_ends = None
     if agency is not None and any(h.public_id == agency.public_id for h in page.holders):
         selection = await session.get(Selection, notice.id)
@@ -102,6 +108,7 @@ async def notice_page(
         eligibility=eligibility,
         own_bids=own_bids,
         publicity_ends=publicity_ends,
+        reissued=reissued,
         **shown,
     )
 
@@ -121,6 +128,7 @@ def render_notice(
     bid_errors: FormErrors | None = None,
     bid_values: dict[str, str] | None = None,
     publicity_ends: Any = None,
+    reissued: Notice | None = None,
 ) -> Response[str]:
     n, now = page.notice, page.now
     own_bids = own_bids or []
@@ -150,6 +158,7 @@ def render_notice(
         and n.status in (NoticeStatus.selected, NoticeStatus.awarded)
         and any(h.public_id == agency.public_id for h in holders),
         publicity_ends=publicity_ends,
+        reissued=reissued,
         contract_days=request.app.state.settings.contract_days,
         message=NOTICE_DONE.get(done or ""),
         changed_fields=changed_fields,

@@ -278,6 +278,14 @@ class Reissued:
     new: bool  # False: the failed notice had been re-issued already, as ``notice``
 
 
+async def reissued_as(session: AsyncSession, failed: Notice) -> Notice | None:
+    """The notice a failed one was re-issued as, if any (a draft of its owner's, or since
+    published): the failed notice's page points there instead of offering it again."""
+    return (
+        await session.execute(sa.select(Notice).where(col(Notice.reissued_from) == failed.id))
+    ).scalar_one_or_none()
+
+
 async def reissue(session: AsyncSession, *, user: AppUser, notice_id: str) -> Reissued:
     """A failed notice's way on (issue 22): a new draft with the same terms, avoidance list,
     organisation and project, and a deadline as far from now as the failed notice's window
@@ -289,9 +297,7 @@ async def reissue(session: AsyncSession, *, user: AppUser, notice_id: str) -> Re
     require_owner(failed, user)
     if failed.status != NoticeStatus.failed:
         raise Conflict(N_("Only a notice whose selection failed can be re-issued."))
-    earlier = (
-        await session.execute(sa.select(Notice).where(col(Notice.reissued_from) == failed.id))
-    ).scalar_one_or_none()
+    earlier = await reissued_as(session, failed)
     if earlier is not None:
         return Reissued(earlier, new=False)
     avoid = (

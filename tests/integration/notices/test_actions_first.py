@@ -130,6 +130,10 @@ async def test_the_owner_re_issues_a_failed_notice_as_a_new_draft(
         assert twice.status_code == 303, twice.text
         assert twice.headers["location"] == f"/notices/{new_id}?done=reissued_before"
         assert "already re-issued" in (await c.get(twice.headers["location"])).text
+        # The failed notice now points its owner to the re-issued one instead of offering it again.
+        page = (await c.get(f"/notices/{r.notice_id}")).text
+        assert f'action="/owner/notices/{r.notice_id}/reissue"' not in page
+        assert f"re-issued this notice as {new_id} (Draft)" in page and f'href="/notices/{new_id}"' in page
         async with db.transaction() as session:
             drafts = await session.execute(
                 text(
