@@ -71,7 +71,7 @@ FROM notice n
 WHERE n.status = 'open' AND n.bid_deadline > clock_timestamp()
   AND (n.direct_agency_id IS NULL OR n.direct_agency_id = :agency_public_id)
   AND NOT EXISTS (SELECT 1 FROM bid b WHERE b.notice_id = n.id AND b.agency_id = :agency AND b.status = 'standing')
-ORDER BY n.bid_deadline
+ORDER BY n.bid_deadline, n.id
 LIMIT :limit
 """
 
@@ -155,7 +155,7 @@ COMING_DRAWS = """
 SELECT n.public_id, n.title, n.bid_deadline
 FROM notice n
 WHERE n.status = 'open' AND n.bid_deadline > clock_timestamp() {scope}
-ORDER BY n.bid_deadline
+ORDER BY n.bid_deadline, n.id
 LIMIT :limit
 """
 
