@@ -195,3 +195,27 @@ async def test_finding_the_subscribers_is_one_statement_whatever_their_number(
             {"n": notice["id"]},
         )
         assert told.scalar_one() == 4
+
+
+async def test_an_agency_the_owner_avoids_hears_nothing_of_the_notice(
+    mail_app_for: Any, smtp: MailCatcher, db: Database
+) -> None:
+    """The avoided agency (回避) may not bid, so the notice is not announced to it either: it
+    would otherwise learn from its inbox which owners avoid it. Its neighbour, subscribed the
+    same way, hears of it."""
+    app, _ = mail_app_for(smtp)
+    async with serve_in_process(app) as client:
+        staff = await admin(client, db)
+        _, avoided = await subscribed(client, staff, ["EIA"], [])
+        _, neighbour = await subscribed(client, staff, ["EIA"], [])
+        avoided_id = (await client.get("/api/v1/agencies/mine", headers=avoided)).json()["id"]
+        owner = await owner_user(client)
+        notice = await published(
+            client,
+            owner,
+            title=TITLE,
+            avoid=[{"agency_id": avoided_id, "reason": "与业主存在关联关系"}],
+            **NOTICE,
+        )
+        assert matched(await messages_of(client, avoided)) == []
+        assert matched(await messages_of(client, neighbour)) == [notice["id"]]

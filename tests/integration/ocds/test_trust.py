@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from httpx import AsyncClient
 from litestar import Litestar
 
@@ -181,3 +182,40 @@ async def test_without_a_registered_prefix_nothing_is_published(
             response = await c.get(path)
             assert response.status_code == 503, (path, response.text)
             assert "MARKET_OCID_PREFIX" in response.text, (path, response.text[:300])
+
+
+async def test_a_database_writer_cannot_change_or_remove_a_kept_release(
+    quick: tuple[Litestar, AsyncClient], db: Database
+) -> None:
+    """The promise "kept forever" read as the operator who would rewrite history reads it:
+    an UPDATE or DELETE on ocds_release is refused by the database itself (migration 0011's
+    trigger), whatever code issued it."""
+    app, c = quick
+    r, _ = await awarded(app, c, db, await admin(c, db))
+    async with db.transaction() as session:
+        kept = (
+            await session.execute(
+                sa.text(
+                    "SELECT count(*) FROM ocds_release WHERE notice_id = (SELECT id FROM notice WHERE public_id = :n)"
+                ),
+                {"n": r.notice_id},
+            )
+        ).scalar_one()
+        assert kept > 0
+        for statement in (
+            "UPDATE ocds_release SET body = '{}' WHERE notice_id = (SELECT id FROM notice WHERE public_id = :n)",
+            "DELETE FROM ocds_release WHERE notice_id = (SELECT id FROM notice WHERE public_id = :n)",
+        ):
+            savepoint = await session.begin_nested()
+            with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+                await session.execute(sa.text(statement), {"n": r.notice_id})
+            await savepoint.rollback()
+        again = (
+            await session.execute(
+                sa.text(
+                    "SELECT count(*) FROM ocds_release WHERE notice_id = (SELECT id FROM notice WHERE public_id = :n)"
+                ),
+                {"n": r.notice_id},
+            )
+        ).scalar_one()
+        assert again == kept
