@@ -281,6 +281,18 @@ class Settings:
     mail_from: str = ""
     mail_max_attempts: int = 8  # a message that failed this many times is marked failed
     mail_retry_seconds: int = 60  # the first retry's wait, doubled each time (at most an hour)
+    # A streaming standby for the public read paths (DATABASE_READ_URL, docs/deployment.md);
+    # unset: every read goes to DATABASE_URL.
+    database_read_url: str | None = None
+    # A standby further behind than this many seconds is not read from: the primary answers.
+    read_max_lag: float = 10.0
+    # Bounds in milliseconds on every statement and every lock wait, per kind of connection:
+    # the requests' (MARKET_DB_*) and the background tasks' (MARKET_TASK_*, which work in
+    # batches); 0 leaves the database role's own setting (docs/deployment.md).
+    db_statement_timeout: int = 30_000
+    db_lock_timeout: int = 5_000
+    task_statement_timeout: int = 300_000
+    task_lock_timeout: int = 10_000
 
     @property
     def is_dev(self) -> bool:
@@ -372,6 +384,12 @@ class Settings:
             mail_from=_mail_from(env.get("MARKET_MAIL_FROM"), smtp),
             mail_max_attempts=max(1, _int("MARKET_MAIL_MAX_ATTEMPTS", 8, env)),
             mail_retry_seconds=_int("MARKET_MAIL_RETRY_SECONDS", 60, env),
+            database_read_url=normalize_database_url(env.get("DATABASE_READ_URL") or None),
+            read_max_lag=_float("MARKET_READ_MAX_LAG", 10.0, env),
+            db_statement_timeout=_int("MARKET_DB_STATEMENT_TIMEOUT", 30_000, env),
+            db_lock_timeout=_int("MARKET_DB_LOCK_TIMEOUT", 5_000, env),
+            task_statement_timeout=_int("MARKET_TASK_STATEMENT_TIMEOUT", 300_000, env),
+            task_lock_timeout=_int("MARKET_TASK_LOCK_TIMEOUT", 10_000, env),
         )
         if settings.beacon not in {"none", "drand"}:
             raise ConfigError(f"MARKET_BEACON must be none or drand, got {settings.beacon!r}")
