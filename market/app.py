@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.channels import ChannelsPlugin
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -34,7 +34,17 @@ from market.contracts.scheduler import OverdueTask
 from market.contracts.web import ContractPages
 from market.core.channels import ReconnectingAsyncPgChannelsBackend
 from market.core.config import ConfigError, Settings
-from market.core.db import ROOT, Database, to_asyncpg_dsn
+from market.core.db import (
+    ROOT,
+    TASK_POOL_OVERFLOW,
+    TASK_POOL_SIZE,
+    Database,
+    request_database,
+    request_timeouts,
+    task_timeouts,
+    to_asyncpg_dsn,
+)
+from market.core.replica import Standby, read_routing_middleware_factory
 from market.dashboards.web import DashboardPages
 from market.halls.api import HallApi
 from market.halls.web import HallPages
@@ -63,7 +73,8 @@ from market.security.auth import auth_middleware_factory
 from market.security.csrf import CSRF_HEADER, csrf_middleware_factory
 from market.security.headers import add_security_headers
 from market.security.hosts import allowed_hosts_middleware_factory
-from market.security.ratelimit import FailureBackoff, SlidingWindowLimiter
+from market.security.keys import require_keys
+from market.security.ratelimit import FailureBackoff, LimitStore, SlidingWindowLimiter
 from market.security.swagger import StaticSwaggerRenderPlugin
 from market.selection import service as selection_service
 from market.selection.api import SelectionApi
@@ -86,18 +97,19 @@ from market.web.openapi import document_problems, link_operations
 from market.web.problems import handle
 
 
-async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
+async def provide_session(state: State, request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler returns, rolled back when
-    it raises (Litestar throws the handler's exception in here), before the response is sent."""
-    async with state.db.transaction() as session:
+    it raises (Litestar throws the handler's exception in here), before the response is sent.
+    On the primary, or on the read standby for a public read (market/core/replica.py)."""
+    async with request_database(request).transaction() as session:
         yield session
     if session.info.get("log_appended") and state.get("checkpointer") is not None:
         state.checkpointer.nudge()
 
 
-async def provide_reader(state: State) -> AsyncIterator[Any]:
+async def provide_reader(request: Request[Any, Any, Any]) -> AsyncIterator[Any]:
     """A pooled connection without a transaction, for the hot read paths (db.reading)."""
-    async with state.db.reading() as reader:
+    async with request_database(request).reading() as reader:
         yield reader
 
 
@@ -106,7 +118,7 @@ def _lifespan(database: Database | None):
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         settings: Settings = app.state.settings
         if database is not None:
-            app.state.db = database
+            app.state.db = app.state.task_db = database
         else:
             if not settings.database_url:
                 raise ConfigError(
@@ -114,41 +126,57 @@ def _lifespan(database: Database | None):
                 )
             # Made here, inside the running event loop, never at import time.
             app.state.db = Database.from_url(
-                settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_overflow
+                settings.database_url,
+                timeouts=request_timeouts(settings),
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_pool_overflow,
+            )
+            # The background tasks' own small engine, under their own limits (MARKET_TASK_*:
+            # a batch may rightly run longer than a request), set once per connection.
+            app.state.task_db = Database.from_url(
+                settings.database_url,
+                timeouts=task_timeouts(settings),
+                pool_size=TASK_POOL_SIZE,
+                max_overflow=TASK_POOL_OVERFLOW,
             )
             # A burst (a deadline's last seconds) would otherwise pay for the connections
             # while it queues: a new connection costs the worker and PostgreSQL several ms.
             await app.state.db.fill_pool(settings.db_pool_size)
             await app.state.db.open_reader_pool(settings.database_url, settings.db_read_pool_size)
-        checkpointer = Checkpointer(app.state.db, app.state.log_signer)
+            if settings.database_read_url:  # public reads from a standby (market/core/replica.py)
+                app.state.standby = Standby.from_settings(settings, request_timeouts(settings))
+                await app.state.standby.open(settings.db_read_pool_size)
+        checkpointer = Checkpointer(app.state.task_db, app.state.log_signer)
         app.state.checkpointer = checkpointer
         tasks = [asyncio.create_task(checkpointer.run(), name="log-checkpointer")]
+        if app.state.get("standby") is not None:
+            tasks.append(asyncio.create_task(app.state.standby.watch(), name="read-standby-lag"))
         if settings.scheduler_interval > 0:
             scheduler = Scheduler(
-                app.state.db,
+                app.state.task_db,
                 selection_context(app.state),
                 interval=settings.scheduler_interval,
                 on_step=checkpointer.nudge,
             )
             tasks.append(asyncio.create_task(scheduler.run(), name="selection-scheduler"))
             overdue = OverdueTask(
-                app.state.db, interval=max(settings.scheduler_interval, 60.0), on_step=checkpointer.nudge
+                app.state.task_db, interval=max(settings.scheduler_interval, 60.0), on_step=checkpointer.nudge
             )
             tasks.append(asyncio.create_task(overdue.run(), name="contracts-overdue"))
             if settings.objection_escalation_days > 0:
                 escalations = EscalationTask(
-                    app.state.db,
+                    app.state.task_db,
                     days=settings.objection_escalation_days,
                     interval=max(settings.scheduler_interval, 60.0),
                     on_step=checkpointer.nudge,
                 )
                 tasks.append(asyncio.create_task(escalations.run(), name="objection-escalation"))
             flag_alerts = FlagAlertTask(
-                app.state.db, settings, interval=max(settings.scheduler_interval, 300.0)
+                app.state.task_db, settings, interval=max(settings.scheduler_interval, 300.0)
             )
             tasks.append(asyncio.create_task(flag_alerts.run(), name="flag-alerts"))
             if settings.smtp is not None:  # the e-mail queue (market/notify/sender.py)
-                mail = MailSender(app.state.db, settings, interval=max(settings.scheduler_interval, 5.0))
+                mail = MailSender(app.state.task_db, settings, interval=max(settings.scheduler_interval, 5.0))
                 tasks.append(asyncio.create_task(mail.run(), name="mail-sender"))
         try:
             yield
@@ -158,8 +186,12 @@ def _lifespan(database: Database | None):
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await app.state.limits.close()
             if database is None:
                 await app.state.db.dispose()
+                await app.state.task_db.dispose()
+                if app.state.get("standby") is not None:
+                    await app.state.standby.close()
 
     return lifespan
 
@@ -170,7 +202,9 @@ def _channels(settings: Settings) -> list[ChannelsPlugin]:
     listener reconnects after PostgreSQL restarts (market/core/channels.py)."""
     if not settings.database_url:
         return []
-    backend = ReconnectingAsyncPgChannelsBackend(to_asyncpg_dsn(settings.database_url))
+    backend = ReconnectingAsyncPgChannelsBackend(
+        to_asyncpg_dsn(settings.database_url), server_settings=request_timeouts(settings).server_settings()
+    )
     return [
         ChannelsPlugin(
             backend=backend,
@@ -193,7 +227,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     """Build the app. ``database`` lets tests hand in sessions bound to a rolled-back
     transaction; otherwise the engine is created from ``settings`` in the lifespan."""
     wire_services()
-    settings = (settings or Settings.from_env()).with_secret()
+    settings = settings or Settings.from_env()
+    if settings.env == "production":
+        # Never a key of this host's own, which the other hosts would not share.
+        require_keys(settings.data_dir, secret_given=bool(settings.secret_key))
+    settings = settings.with_secret()
     notify_service.configure(mail=settings.smtp is not None, base_url=settings.base_url)
     if settings.beacon == "drand" and not beacon_available():
         raise ConfigError(
@@ -231,10 +269,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             "log_signer": LogSigner.from_data_dir(settings.log_origin, settings.data_dir),
             "receipts": ReceiptSigner.from_data_dir(settings.data_dir),
             "sealer": SecretSealer.from_data_dir(settings.data_dir),
-            "auth_limiter": SlidingWindowLimiter(
-                limit=settings.auth_rate_limit, window=settings.auth_rate_window
-            ),
-            "login_backoff": FailureBackoff(),
             "beacon": DrandRelays(settings.drand_relays),
         }
     )
@@ -291,6 +325,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             access_log_middleware,
             auth_middleware_factory,
             csrf_middleware_factory(settings.secret_key, secure=settings.cookie_secure),
+            # after auth: it reads who is asking; only with a read standby (the bid path pays nothing)
+            *([read_routing_middleware_factory] if settings.database_read_url else []),
         ],
         exception_handlers={Exception: handle},
         # A hook, not a middleware: it also reaches the router's own 404 and 405 answers.
@@ -304,6 +340,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         request_max_body_size=12 * 1024 * 1024,
         logging_config=None,
     )
+    # The log-in limits, counted in the database that every host shares (security/ratelimit.py).
+    limits = LimitStore(lambda: app.state.db)
+    app.state.limits = limits
+    app.state.auth_limiter = SlidingWindowLimiter(
+        limits, limit=settings.auth_rate_limit, window=settings.auth_rate_window
+    )
+    app.state.login_backoff = FailureBackoff(limits)
     document_problems(app)
     link_operations(app)
     # Around everything, the router's own 404s and the static files included: middleware

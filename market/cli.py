@@ -65,6 +65,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         upgrade(url)
+        _import_files(url, settings)
         settings = replace(settings, database_url=url)
         if args.demo:
             from market.demo import load_demo
@@ -113,8 +114,27 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
     with database_url_for(settings.database_url, settings.data_dir) as url:
         upgrade(url, args.revision)
+        if args.revision == "head":
+            _import_files(url, settings)
     print(f"market: database at {args.revision}")
     return 0
+
+
+def _import_files(url: str, settings: Settings) -> None:
+    """After migrating: files an older version kept under MARKET_DATA_DIR/uploads go into
+    the database, so that upgrading needs no step of its own (market/files/legacy.py)."""
+    from market.files.commands import import_after_upgrade
+
+    import_after_upgrade(url, settings.data_dir)
+
+
+def cmd_files_import(args: argparse.Namespace, settings: Settings) -> int:
+    from market.core.db import upgrade
+    from market.files.commands import run_import
+
+    with database_url_for(settings.database_url, settings.data_dir) as url:
+        upgrade(url)
+        return run_import(url, settings.data_dir)
 
 
 def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
@@ -431,6 +451,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backfill.set_defaults(func=cmd_ocds_backfill)
 
+    files = sub.add_parser("files", help="uploaded documents and deliverables")
+    files_sub = files.add_subparsers(dest="files_command", required=True)
+    files_import = files_sub.add_parser(
+        "import",
+        help="copy the files an older version kept under MARKET_DATA_DIR/uploads into the database (docs/reliability.md)",
+        description="Every file the database refers to and does not hold yet is read from MARKET_DATA_DIR/uploads, "
+        "checked against the SHA-256 recorded when it was uploaded and stored, each whole or not at all. Running it "
+        "again imports only what is still missing. market serve and market db upgrade run it after migrating. The "
+        "files stay on disk. Exit 1, with each file named, when one is missing or is not the bytes recorded.",
+    )
+    files_import.set_defaults(func=cmd_files_import)
+
     receipt = sub.add_parser("receipt", help="bid receipts (MSP/2)")
     receipt_sub = receipt.add_subparsers(dest="receipt_command", required=True)
     check = receipt_sub.add_parser(
@@ -448,13 +480,29 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="load the demo data (idempotent)")
     demo.set_defaults(func=cmd_demo)
 
+    keys = sub.add_parser("keys", help="the secret and keys every app host is given (docs/security.md)")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    generate = keys_sub.add_parser(
+        "generate",
+        help="make the secret and the three keys once, as files (mode 0600) to copy to every host",
+        description="Make secret_key, log_signing_key.pem, receipt_signing_key.pem and secret_seal_key in DIR "
+        "(mode 0600). A file already there is kept, never overwritten. Production hosts never make their own.",
+    )
+    generate.add_argument("--out", metavar="DIR", help="where to write them (default: MARKET_DATA_DIR)")
+    generate.set_defaults(func=cmd_keys_generate)
+    keys_check = keys_sub.add_parser(
+        "check",
+        help="say where this host finds each key and print fingerprints to compare between hosts",
+    )
+    keys_check.set_defaults(func=cmd_keys_check)
+
     from market.backup.errors import EXIT_CODES_HELP as BACKUP_EXIT_CODES
 
     backup = sub.add_parser(
         "backup",
-        help="write the database and the data dir's keys and uploads to one archive (docs/reliability.md)",
-        description="Dump the database (pg_dump, one snapshot) and archive it with the data dir's secret, keys and "
-        "uploads and a manifest of their SHA-256 hashes and the log's latest checkpoint. Starts the private "
+        help="write the database (uploaded files included) and the data dir's keys to one archive (docs/reliability.md)",
+        description="Dump the database (pg_dump, one snapshot; uploaded files are in it) and archive it with the data "
+        "dir's secret and keys and a manifest of their SHA-256 hashes and the log's latest checkpoint. Starts the private "
         "PostgreSQL when DATABASE_URL is unset. The archive is written with mode 0600: it holds the keys.",
         epilog=BACKUP_EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -471,8 +519,8 @@ def build_parser() -> argparse.ArgumentParser:
         "restore",
         help="restore a backup into the configured database and data dir, then verify the log",
         description="Check every file of the archive against its manifest, then restore the dump into the database "
-        "(DATABASE_URL, created if missing, or the private PostgreSQL) in one transaction, put the keys and uploads "
-        "into MARKET_DATA_DIR and verify the restored log against the backup's checkpoint. Stop the server first.",
+        "(DATABASE_URL, created if missing, or the private PostgreSQL) in one transaction, put the keys into "
+        "MARKET_DATA_DIR (an older version's archive: import its uploads into the database) and verify the restored log against the backup's checkpoint. Stop the server first.",
         epilog=BACKUP_EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -486,6 +534,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     restore.set_defaults(func=cmd_restore)
     return parser
+
+
+def cmd_keys_generate(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from market.security import keys
+
+    out = Path(args.out).resolve() if args.out else settings.data_dir
+    for key, made in keys.generate(out):
+        print(f"{out / key.file}: {key.what}, {'made' if made else 'already there, kept'}")
+    print(keys.copy_instructions(out))
+    return 0
+
+
+def cmd_keys_check(args: argparse.Namespace, settings: Settings) -> int:
+    from market.security import keys
+
+    missing = False
+    for key in keys.host_keys():
+        found = keys.where(key, settings.data_dir, os.environ)
+        missing = missing or found is None
+        print(f"{key.what}: {found or 'missing'}")
+    if missing:
+        return _fail(
+            f"a key is missing: make them once with `{keys.GENERATE_COMMAND}` and copy them to every host"
+        )
+    # Stripped as Settings.with_secret strips it: the secret the app signs with.
+    secret = (
+        settings.secret_key.strip()
+        or (settings.data_dir / keys.SECRET_FILE).read_text(encoding="ascii").strip()
+    )
+    for what, value in keys.fingerprints(settings.data_dir, settings.log_origin, secret):
+        print(f"{what}: {value}")
+    return 0
 
 
 def cmd_receipt_check(args: argparse.Namespace, settings: Settings) -> int:

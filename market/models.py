@@ -3,6 +3,7 @@
 from market.accounts.models import AppUser, PasswordReset
 from market.agencies.models import Agency, AgencyCategory, AgencyDocument, AgencyReview, Qualification
 from market.contracts.models import Contract, Deliverable, Milestone
+from market.files.models import StoredFile, StoredFileChunk
 from market.halls.models import Jurisdiction
 from market.inbox.models import Message
 from market.log.models import LogCheckpoint, LogCosignature, LogCosigner, LogEntry, LogSubtree
@@ -11,6 +12,7 @@ from market.notify.models import MailOutbox, MailPreference, SubscriptionCategor
 from market.ocds.models import OcdsRelease
 from market.ratings.models import Rating
 from market.reference.models import CategoryLevel, Region, ServiceCategory
+from market.security.models import LoginFailure, RateWindow
 from market.selection.models import Award, Objection, Selection
 from market.supervision.models import FlagAlert
 
@@ -32,6 +34,7 @@ __all__ = [
     "LogCosigner",
     "LogEntry",
     "LogSubtree",
+    "LoginFailure",
     "MailOutbox",
     "MailPreference",
     "Message",
@@ -46,10 +49,13 @@ __all__ = [
     "PasswordReset",
     "Project",
     "Qualification",
+    "RateWindow",
     "Rating",
     "Region",
     "Selection",
     "ServiceCategory",
+    "StoredFile",
+    "StoredFileChunk",
     "SubscriptionCategory",
     "SubscriptionRegion",
 ]

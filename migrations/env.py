@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 import market.models  # noqa: F401  (registers every table on SQLModel.metadata)
+from market.core.db import MIGRATIONS
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -30,7 +31,12 @@ def do_run_migrations(connection: Connection) -> None:
 
 
 async def run_migrations_online() -> None:
-    engine = create_async_engine(config.get_main_option("sqlalchemy.url"))
+    # No time limit whatever the role's (a migration may move much data, and a second
+    # server waits here for the first one's): docs/reliability.md, "Timeouts".
+    engine = create_async_engine(
+        config.get_main_option("sqlalchemy.url"),
+        connect_args={"server_settings": MIGRATIONS.server_settings()},
+    )
     async with engine.connect() as connection:
         await connection.run_sync(do_run_migrations)
     await engine.dispose()

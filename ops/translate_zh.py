@@ -13,6 +13,12 @@ from pathlib import Path
 from babel.messages.pofile import read_po, write_po
 
 ZH = {
+    "Log timeline": "日志时间线",
+    "Every log entry about this notice, in Beijing time, newest last. New entries appear here as they are logged.": "本公告在日志中的每条记录（北京时间），最新的在最后。新记录写入日志后即显示在这里。",
+    "Only the newest %(n)s are listed.": "这里只列出最新的 %(n)s 条。",
+    "Gateway timeout": "网关超时",
+    "The service is busy just now; please try again in a few seconds.": "服务正忙，请几秒后再试。",
+    "This took the database too long to answer; please try again later.": "数据库响应时间过长，请稍后再试。",
     "The selection failed, and you re-issued this notice as %(notice)s (%(status)s).": "本次抽取失败，您已将本公告重新发布为 %(notice)s（%(status)s）。",
     "Go to %(notice)s": "前往 %(notice)s",
     "Every winner declined or was disqualified and no alternate was left: re-issue the notice as a new draft and publish it.": "所有中选机构均已放弃或被取消资格，且已无备选机构：请将该公告重新生成为新草稿并发布。",

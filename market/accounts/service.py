@@ -166,7 +166,9 @@ async def authenticate(
     """The account these credentials open, or None; AccountDeactivated (403) when the
     password is right but the account is deactivated. With ``backoff``, an account that
     has failed too often must wait (429) before any attempt is even checked."""
-    if backoff is not None and (wait := backoff.wait(email)) is not None:
+    # The attempt is counted (as a failure until it succeeds) before the password is
+    # checked, in the database every host shares: simultaneous guesses wait their turn.
+    if backoff is not None and (wait := await backoff.attempt(email)) is not None:
         raise TooManyRequests(
             wait, N_("Too many failed log-ins for this account; try again in {retry_after} s")
         )
@@ -175,12 +177,10 @@ async def authenticate(
         verify_password(password, dummy_hash())
     elif verify_password(password, user.password_hash):
         if backoff is not None:
-            backoff.succeeded(email)
+            await backoff.succeeded(email)
         if not user.is_active:
             raise AccountDeactivated()
         return user
-    if backoff is not None:
-        backoff.failed(email)
     return None
 
 
@@ -239,17 +239,15 @@ async def change_password(
     the current browser or client a fresh one (``user.session_version`` is the new one).
     A wrong current password counts as a failed log-in, so the form is no way around the
     log-in backoff."""
-    if backoff is not None and (wait := backoff.wait(user.email)) is not None:
+    if backoff is not None and (wait := await backoff.attempt(user.email)) is not None:
         raise TooManyRequests(
             wait, N_("Too many failed log-ins for this account; try again in {retry_after} s")
         )
     if not verify_password(current_password, user.password_hash):
-        if backoff is not None:
-            backoff.failed(user.email)
         wrong = N_("The current password is not right.")
         raise InvalidInput(wrong, [FieldError("current_password", wrong)])
     if backoff is not None:
-        backoff.succeeded(user.email)
+        await backoff.succeeded(user.email)
     if verify_password(new_password, user.password_hash):
         same = N_("Choose a password different from the current one.")
         raise InvalidInput(same, [FieldError("new_password", same)])

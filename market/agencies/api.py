@@ -10,7 +10,7 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
-from litestar.response import File
+from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.models import Role
@@ -23,9 +23,9 @@ from market.core.errors import FieldError, InvalidInput
 from market.core.i18n import N_
 from market.core.pagination import check_limit
 from market.core.params import RowId
+from market.files.responses import download
 from market.ratings import service as ratings
 from market.security.auth import requires_login, requires_role
-from market.security.uploads import served_upload
 
 
 @dataclass
@@ -334,7 +334,6 @@ class AgencyApi(Controller):
             kind=data.kind,
             filename=data.file.filename or "",
             content=content,
-            data_dir=request.app.state.settings.data_dir,
         )
         return {
             "id": document.id,
@@ -356,13 +355,11 @@ class AgencyApi(Controller):
         agency_id: FromPath[str],
         document_id: FromPath[RowId],
         session: NamedDependency[AsyncSession],
-    ) -> File:
+    ) -> Stream:
         viewer = await load_viewer(request, session)
-        document, path = await service.read_document(
-            session,
-            agency_id=agency_id,
-            document_id=document_id,
-            viewer=viewer,
-            data_dir=request.app.state.settings.data_dir,
+        document, stored = await service.read_document(
+            session, agency_id=agency_id, document_id=document_id, viewer=viewer
         )
-        return served_upload(path, filename=document.filename, content_type=document.content_type)
+        return download(
+            request.app.state.db, stored, filename=document.filename, content_type=document.content_type
+        )

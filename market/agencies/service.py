@@ -8,7 +8,6 @@ names). Rules that can be pure live in rules.py, creditcode.py and market/refere
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -39,6 +38,8 @@ from market.core.config import Settings
 from market.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from market.core.i18n import N_
 from market.core.ids import next_public_id
+from market.files import store as files
+from market.files.models import StoredFile
 from market.halls import rules as halls
 from market.inbox import service as inbox
 from market.log import store as log
@@ -636,13 +637,11 @@ def sniff(filename: str, content: bytes) -> str:
     )
 
 
-def document_path(data_dir: Path, agency: Agency, sha256: str, content_type: str) -> Path:
-    suffix = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}[content_type]
-    return data_dir / "uploads" / "agencies" / agency.public_id / f"{sha256}{suffix}"
+SUFFIXES = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}
 
 
 async def add_document(
-    session: AsyncSession, *, owner: AppUser, kind: str, filename: str, content: bytes, data_dir: Path
+    session: AsyncSession, *, owner: AppUser, kind: str, filename: str, content: bytes
 ) -> AgencyDocument:
     agency = await agency_of(session, owner)
     if agency is None:
@@ -655,15 +654,9 @@ async def add_document(
         sniff, filename, content
     )  # a PDF is parsed (seconds for a big one): off the event loop
     name = text.upload_name(filename, "document")  # refused before anything is written
-    digest = hashlib.sha256(content).hexdigest()
-    path = document_path(data_dir, agency, digest, content_type)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Content-addressed: a rolled-back upload leaves at most an unreferenced copy behind.
-    if not path.exists():
-        tmp = path.with_suffix(path.suffix + ".part")
-        tmp.write_bytes(content)
-        tmp.replace(path)
-    name = name if name != "document" else f"document{path.suffix}"
+    # In the database, in this transaction: a rolled-back upload leaves nothing behind.
+    digest = await files.store(session, content=content, content_type=content_type)
+    name = name if name != "document" else f"document{SUFFIXES[content_type]}"
     assert agency.id is not None
     document = AgencyDocument(
         agency_id=agency.id,
@@ -690,15 +683,15 @@ async def add_document(
 
 
 async def read_document(
-    session: AsyncSession, *, agency_id: str, document_id: int, viewer: AppUser | None, data_dir: Path
-) -> tuple[AgencyDocument, Path]:
+    session: AsyncSession, *, agency_id: str, document_id: int, viewer: AppUser | None
+) -> tuple[AgencyDocument, StoredFile]:
     agency = await get_agency(session, agency_id)
     if not may_see_private(viewer, agency):
         raise Forbidden(N_("Only the agency, administrators and supervisors may see its documents."))
     document = await session.get(AgencyDocument, document_id)
     if document is None or document.agency_id != agency.id:
         raise NotFound(N_("No such document."))
-    path = document_path(data_dir, agency, document.sha256, document.content_type)
-    if not path.exists():
+    stored = await files.find(session, document.sha256)
+    if stored is None:  # on the disk of an older version, not imported (market files import)
         raise NotFound(N_("The stored file is missing."))
-    return document, path
+    return document, stored

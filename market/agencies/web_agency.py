@@ -73,7 +73,6 @@ async def _save_profile(
                     kind="licence",
                     filename=filename,
                     content=content,
-                    data_dir=request.app.state.settings.data_dir,
                 )
     except DomainError as exc:
         form.errors, form.status = errors_beside_fields(exc, form.field_for), exc.status
@@ -260,7 +259,6 @@ class AgencyOwnPages(Controller):
                         kind=kind,
                         filename=upload.filename,
                         content=content,
-                        data_dir=request.app.state.settings.data_dir,
                     )
             except DomainError as exc:
                 form.errors, status = errors_beside_fields(exc, known(("kind", "file"))), exc.status

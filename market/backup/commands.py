@@ -43,7 +43,9 @@ def run_backup(settings: Settings, out: Path) -> int:
         )
         print(f"  log: {m['log']['entries']} entries; checkpoint {cp['size']} entries, root {cp['root']}")
         keys = [n.removeprefix(KEYS + "/") for n in m["files"] if n.startswith(KEYS + "/")]
-        print(f"  keys: {', '.join(keys) or 'none'}; uploads: {m['uploads']['files']} files")
+        print(
+            f"  keys: {', '.join(keys) or 'none'}; uploaded files: {m['uploads']['in_database']}, in the dump"
+        )
         return 0
 
     return _guarded(work)
@@ -62,7 +64,9 @@ def run_restore(settings: Settings, source: Path, *, force: bool) -> int:
         print(
             f"market: {how} database {done.database} and {settings.data_dir} from {source} ({done.seconds:.1f} s)"
         )
-        print(f"  keys: {', '.join(done.keys) or 'none'} (mode 0600); uploads: {done.uploads} files")
+        print(f"  keys: {', '.join(done.keys) or 'none'} (mode 0600)")
+        if done.uploads:
+            print(f"  uploaded files: {done.uploads} imported into the database from the archive's uploads/")
         r = done.report
         cp = done.checkpoint
         since = (

@@ -1,5 +1,6 @@
-"""``market backup``: one snapshot of the database by pg_dump, the data dir's keys and
-uploads, and a manifest with every file's SHA-256, in one archive written atomically."""
+"""``market backup``: one snapshot of the database by pg_dump (uploaded files included:
+they live in the database, market/files), the data dir's keys, and a manifest with every
+file's SHA-256, in one archive written atomically."""
 
 from __future__ import annotations
 
@@ -11,18 +12,16 @@ import json
 import os
 import secrets
 import shutil
-import stat
 import subprocess
 import tarfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal, cast
 
 from market import __version__, protocol
-from market.backup.archive import DUMP, FORMAT, KEY_FILES, KEYS, MANIFEST, UPLOADS, VERSION, check_name
+from market.backup.archive import DUMP, FORMAT, KEY_FILES, KEYS, MANIFEST, VERSION
 from market.backup.errors import EXIT_DATABASE, EXIT_VERIFY, BackupError
 from market.backup.pg import (
     connect,
@@ -83,7 +82,7 @@ def _log_signer(settings: Settings, *, create: bool) -> signer.LogSigner | None:
 
 async def _dump_database(url: str, settings: Settings, dump: Path) -> dict[str, Any]:
     """Sign a checkpoint for everything committed, then dump one snapshot of the database
-    and read, from that same snapshot, the checkpoint and the uploads it refers to."""
+    and read, from that same snapshot, the checkpoint and which uploaded files it lacks."""
     conn = await connect(url)
     try:
         major = await server_major(conn)
@@ -127,7 +126,7 @@ async def _dump_database(url: str, settings: Settings, dump: Path) -> dict[str, 
             entries = int(await conn.fetchval("SELECT coalesce(max(seq) + 1, 0) FROM log_entry"))
             revision = await conn.fetchval("SELECT version_num FROM alembic_version")
             server_version = await conn.fetchval("SHOW server_version")
-            uploads = await referenced_uploads(conn)
+            stored, not_stored = await referenced_uploads(conn)
             # The exported snapshot lives as long as this transaction: pg_dump runs inside it.
             command = [
                 tools("pg_dump"),
@@ -163,19 +162,8 @@ async def _dump_database(url: str, settings: Settings, dump: Path) -> dict[str, 
             "entries": entries,
             "checkpoint": checkpoint,
         },
-        "referenced_uploads": uploads,
+        "uploads": {"in_database": stored, "missing": not_stored},
     }
-
-
-def _upload_files(data_dir: Path) -> Iterator[tuple[str, Path]]:
-    """(archive name, path) of every finished upload; ``.part`` files are uploads being
-    written (renamed into place when complete, before their row is committed)."""
-    root = data_dir / UPLOADS
-    if not root.is_dir():
-        return
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and not path.is_symlink() and not path.name.endswith(".part"):
-            yield f"{UPLOADS}/{path.relative_to(root).as_posix()}", path
 
 
 class _HashingReader:
@@ -217,8 +205,6 @@ def backup(settings: Settings, out: Path) -> Backup:
         with database_url_for(settings.database_url, settings.data_dir) as url:
             facts = asyncio.run(_dump_database(url, settings, dump))
         os.chmod(dump, 0o600)
-        # After the dump: every upload that a row in it refers to was in place before the
-        # row was committed, so it is found now; newer uploads come along, unreferenced.
         files: dict[str, dict[str, Any]] = {}
         try:
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -241,19 +227,13 @@ def backup(settings: Settings, out: Path) -> Backup:
                         warnings.append(
                             f"{settings.data_dir / key} does not exist (the server makes it on first start)"
                         )
-                for name, path in _upload_files(settings.data_dir):
-                    try:
-                        check_name(name)
-                    except BackupError:  # not one the application writes; restore would refuse it
-                        warnings.append(f"{path} left out: the application writes no such name")
-                        continue
-                    files[name] = _add_file(tar, name, path, stat.S_IMODE(path.stat().st_mode))
-                referenced = facts.pop("referenced_uploads")
-                missing = [p for p in referenced if p not in files]
+                # Uploaded files are in the dump. Those an older version left on disk and
+                # nobody imported yet are not: say so rather than carry the disk along.
+                missing = facts["uploads"]["missing"]
                 if missing:
                     warnings.append(
-                        f"{len(missing)} upload(s) the database refers to are missing from {settings.data_dir / UPLOADS}, "
-                        f"such as {missing[0]}: they were lost before this backup"
+                        f"{len(missing)} uploaded file(s) the database refers to are not stored in it, such as "
+                        f"{settings.data_dir / missing[0]}: run `market files import`, then back up again"
                     )
                 manifest = {
                     "format": FORMAT,
@@ -262,11 +242,6 @@ def backup(settings: Settings, out: Path) -> Backup:
                     "market_version": __version__,
                     **facts,
                     "keys_from_environment": from_env,
-                    "uploads": {
-                        "files": sum(1 for n in files if n.startswith(UPLOADS + "/")),
-                        "referenced": len(referenced),
-                        "missing": missing,
-                    },
                     "files": files,
                 }
                 body = json.dumps(manifest, ensure_ascii=False, indent=1).encode() + b"\n"

@@ -12,8 +12,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from market.backup.errors import EXIT_DATABASE, BackupError
 from market.core.pgembed import candidate_bindirs
@@ -88,6 +87,17 @@ def db_name(url: str) -> str:
     return str(make_url(url).database)
 
 
+def _host_port(spec: str) -> tuple[str, str]:
+    """("host", "port") from "host:port", "[v6]:port" or a bare host ("" for no port)."""
+    if spec.startswith("["):
+        address, _, rest = spec[1:].partition("]")
+        return address, rest.removeprefix(":")
+    if spec.count(":") == 1:
+        host, _, port = spec.partition(":")
+        return host, port
+    return spec, ""
+
+
 def libpq_env(url: str) -> dict[str, str]:
     """The environment that points libpq's programs at ``url``. The password goes in
     PGPASSWORD, never on a command line that ``ps`` shows."""
@@ -95,14 +105,25 @@ def libpq_env(url: str) -> dict[str, str]:
 
     parsed = make_url(url)
     env = dict(os.environ)
-    host = parsed.host or parsed.query.get("host")
+    host, port = parsed.host, str(parsed.port) if parsed.port else None
+    listed = parsed.query.get("host")
+    if isinstance(listed, tuple):
+        # Several hosts (?host=h1:p1&host=h2:p2, config.normalize_database_url): libpq
+        # takes them as comma lists, and target_session_attrs picks the primary among them.
+        pairs = [_host_port(h) for h in listed]
+        host = ",".join(h for h, _ in pairs)
+        port = ",".join(p or "5432" for _, p in pairs)
+    elif listed and not host:
+        host = listed  # ?host=/run/postgresql: a socket directory
+    attrs = parsed.query.get("target_session_attrs")
     values = {
-        "PGHOST": host if isinstance(host, str) else None,
-        "PGPORT": str(parsed.port) if parsed.port else None,
+        "PGHOST": host,
+        "PGPORT": port,
         "PGUSER": parsed.username,
         "PGPASSWORD": parsed.password,
         "PGDATABASE": parsed.database,
         "PGSSLMODE": parsed.query.get("sslmode") or parsed.query.get("ssl"),
+        "PGTARGETSESSIONATTRS": attrs if isinstance(attrs, str) else None,
     }
     env.update({k: str(v) for k, v in values.items() if v})
     env["PGAPPNAME"] = "market backup"
@@ -120,10 +141,14 @@ def tail(text: str, lines: int = 3) -> str:
 async def connect(url: str) -> asyncpg.Connection:
     import asyncpg
 
-    from market.core.db import to_asyncpg_dsn
+    from market.core.db import COMMAND, to_asyncpg_dsn
 
     try:
-        return await asyncpg.connect(to_asyncpg_dsn(url), timeout=15)
+        # COMMAND: the snapshot's transaction sits idle while pg_dump runs, which a role's
+        # idle_in_transaction_session_timeout would otherwise end (docs/reliability.md).
+        return await asyncpg.connect(
+            to_asyncpg_dsn(url), timeout=15, server_settings=COMMAND.server_settings()
+        )
     except asyncpg.InvalidCatalogNameError:
         raise
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
@@ -138,29 +163,22 @@ async def has_table(conn: asyncpg.Connection, name: str) -> bool:
     return bool(await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f"public.{name}"))
 
 
-async def referenced_uploads(conn: asyncpg.Connection) -> list[str]:
-    """Paths (under the data dir) of every upload the database refers to, built by the same
-    functions that store them."""
-    from market.agencies.service import document_path
-    from market.contracts.service import deliverable_path
+async def referenced_uploads(conn: asyncpg.Connection) -> tuple[int, list[str]]:
+    """(files the database holds, names of the files rows refer to that it lacks): those
+    are files of an older version not imported yet (market/files/legacy.py), named where
+    that version kept them under the data dir."""
+    from market.files.legacy import _REFERENCED, NOT_STORED, legacy_name
 
-    paths: list[str] = []
-    if await has_table(conn, "agency_document"):
-        rows = await conn.fetch(
-            "SELECT a.public_id, d.sha256, d.content_type FROM agency_document d JOIN agency a ON a.id = d.agency_id"
-        )
-        for r in rows:
-            owner = cast(Any, SimpleNamespace(public_id=r["public_id"]))
-            paths.append(document_path(Path(), owner, r["sha256"], r["content_type"]).as_posix())
-    if await has_table(conn, "deliverable"):
-        rows = await conn.fetch(
-            "SELECT c.public_id, v.sha256, v.content_type FROM deliverable v "
-            "JOIN milestone m ON m.id = v.milestone_id JOIN contract c ON c.id = m.contract_id"
-        )
-        for r in rows:
-            owner = cast(Any, SimpleNamespace(public_id=r["public_id"]))
-            paths.append(deliverable_path(Path(), owner, r["sha256"], r["content_type"]).as_posix())
-    return sorted(set(paths))
+    if not await has_table(conn, "stored_file"):
+        # Not migrated yet (a backup before `market db upgrade`): every file its rows refer
+        # to is on disk only, and not in this archive.
+        if not (await has_table(conn, "agency_document") and await has_table(conn, "deliverable")):
+            return 0, []
+        rows = await conn.fetch(f"SELECT DISTINCT * FROM ({_REFERENCED}) r ORDER BY sha256, folder")
+        return 0, [legacy_name(r["folder"], r["sha256"], r["content_type"]) for r in rows]
+    stored = int(await conn.fetchval("SELECT count(*) FROM stored_file"))
+    missing = [legacy_name(r["folder"], r["sha256"], r["content_type"]) for r in await conn.fetch(NOT_STORED)]
+    return stored, missing
 
 
 @dataclass

@@ -1,5 +1,9 @@
 """``market restore``: check the archive, refuse to overwrite data unless told to, restore
-the dump in one transaction, put the files back and verify the restored log."""
+the dump in one transaction, put the keys back and verify the restored log.
+
+Uploaded files are in the dump (market/files). An archive made by an older version carries
+them as ``uploads/...`` files instead: those are imported into the restored database,
+each checked against the SHA-256 its row recorded, and not written under the data dir."""
 
 from __future__ import annotations
 
@@ -70,7 +74,7 @@ def _data_dir_conflicts(archive: Archive, data_dir: Path) -> tuple[list[str], se
     differ: list[str] = []
     same: set[str] = set()
     for name, entry in archive.files.items():
-        if name == DUMP:
+        if name == DUMP or name.startswith(UPLOADS + "/"):
             continue
         dest = data_dir / _dest_name(name)
         if dest.is_symlink() or (dest.exists() and not dest.is_file()):
@@ -264,6 +268,22 @@ def _install(staging: Path, data_dir: Path, names: list[str]) -> None:
         os.replace(staging / name, dest)
 
 
+def _import_old_uploads(archive: Archive, url: str, staging: Path, warnings: list[str]) -> int:
+    """An older version's archive: its dump is of an older schema and its files are under
+    uploads/. The database is migrated (as `market serve` would) so that it can hold them,
+    and the files are imported from the staging dir, each checked against its row's
+    SHA-256. Returns how many were imported."""
+    if not any(n.startswith(UPLOADS + "/") for n in archive.files):
+        return 0
+    from market.core.db import upgrade
+    from market.files import legacy
+
+    upgrade(url)
+    done = legacy.run(url, staging)
+    warnings.extend(f"an uploaded file was not imported: {problem}" for problem in done.problems())
+    return len(done.imported)
+
+
 def restore(settings: Settings, source: Path, *, force: bool = False, out: TextIO | None = None) -> Restored:
     started = time.monotonic()
     archive = read_archive(source)
@@ -322,8 +342,11 @@ def restore(settings: Settings, source: Path, *, force: bool = False, out: TextI
                 _drop_target(url)
             raise
         try:
-            names = sorted(n for n in archive.files if n != DUMP and n not in same)
+            names = sorted(
+                n for n in archive.files if n != DUMP and n not in same and not n.startswith(UPLOADS + "/")
+            )
             _install(staging, data_dir, names)
+            imported = _import_old_uploads(archive, url, staging, warnings)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         for key in KEY_FILES:  # keys that were already there byte for byte keep 0600 too
@@ -331,7 +354,7 @@ def restore(settings: Settings, source: Path, *, force: bool = False, out: TextI
                 os.chmod(data_dir / key, 0o600)
         report = verify_restored(settings, url, archive)
     keys = sorted(_dest_name(n) for n in archive.files if n.startswith(KEYS + "/"))
-    uploads = sum(1 for n in archive.files if n.startswith(UPLOADS + "/"))
+    uploads = imported
     return Restored(
         database=name,
         created_database=created,

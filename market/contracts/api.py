@@ -11,7 +11,7 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
-from litestar.response import File
+from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.models import AppUser, Role
@@ -27,8 +27,8 @@ from market.contracts.models import (
 )
 from market.contracts.queries import ContractView
 from market.core.pagination import check_limit
+from market.files.responses import download
 from market.security.auth import requires_login, requires_role
-from market.security.uploads import served_upload
 from market.web.openapi import problems
 
 
@@ -262,7 +262,6 @@ class ContractApi(Controller):
             filename=data.file.filename or "",
             content=content,
             note=data.note,
-            data_dir=request.app.state.settings.data_dir,
         )
         return await _shape(session, await queries.get_contract(session, contract_id), user)
 
@@ -334,17 +333,13 @@ class ContractApi(Controller):
         contract_id: FromPath[str],
         position: FromPath[int],
         session: NamedDependency[AsyncSession],
-    ) -> File:
+    ) -> Stream:
         viewer = await load_viewer(request, session)
-        d, path = await service.read_deliverable(
-            session,
-            viewer=viewer,
-            contract_id=contract_id,
-            position=position,
-            data_dir=request.app.state.settings.data_dir,
+        d, stored = await service.read_deliverable(
+            session, viewer=viewer, contract_id=contract_id, position=position
         )
-        return deliverable_file(d, path)
+        return deliverable_file(request, d, stored)
 
 
-def deliverable_file(d: Any, path: Any) -> File:
-    return served_upload(path, filename=d.filename, content_type=d.content_type)
+def deliverable_file(request: Request[Any, Any, Any], d: Any, stored: Any) -> Stream:
+    return download(request.app.state.db, stored, filename=d.filename, content_type=d.content_type)

@@ -125,7 +125,6 @@ async def load_demo_contracts(session: AsyncSession, *, settings: Settings, out:
                 filename=f"milestone-{position}.pdf",
                 content=DEMO_PDF,
                 note="成果已按合同要求完成，请审阅。",
-                data_dir=settings.data_dir,
             )
             if state != "in_service":
                 await service.accept_milestone(

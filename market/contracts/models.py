@@ -173,7 +173,7 @@ class Milestone(SQLModel, table=True):
 
 class Deliverable(SQLModel, table=True):
     """A file handed in for a milestone: same rules as agency documents (PDF, PNG, JPEG by
-    content, 10 MB), stored content-addressed under the data directory."""
+    content, 10 MB), its bytes stored in the database by SHA-256 (market/files)."""
 
     __tablename__ = "deliverable"
 

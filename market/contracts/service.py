@@ -15,9 +15,7 @@ award rows' ``created_at`` (the draw) would start it before the publicity even e
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from datetime import date
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,6 +42,8 @@ from market.core.config import Settings
 from market.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from market.core.i18n import N_
 from market.core.ids import next_public_id
+from market.files import store as files
+from market.files.models import StoredFile
 from market.halls import rules as halls_rules
 from market.halls import service as halls
 from market.inbox import service as inbox
@@ -491,11 +491,6 @@ async def decide_dispute(
 # -- milestones -----------------------------------------------------------------------------------------
 
 
-def deliverable_path(data_dir: Path, contract: Contract, sha256: str, content_type: str) -> Path:
-    suffix = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}[content_type]
-    return data_dir / "uploads" / "contracts" / contract.public_id / f"{sha256}{suffix}"
-
-
 def _milestone(milestones: list[Milestone], position: int) -> Milestone:
     for m in milestones:
         if m.position == position:
@@ -512,7 +507,6 @@ async def submit_milestone(
     filename: str,
     content: bytes,
     note: str,
-    data_dir: Path,
 ) -> Milestone:
     """The agency hands in a deliverable (PDF, PNG or JPEG by content, 10 MB) with a note."""
     contract, agency = await _contract_for_agency(session, user, contract_id)
@@ -530,21 +524,15 @@ async def submit_milestone(
         agencies.sniff, filename, content
     )  # a PDF is parsed (seconds for a big one): off the event loop
     name = text.upload_name(filename, "deliverable")  # refused before anything is written
-    digest = hashlib.sha256(content).hexdigest()
-    path = deliverable_path(data_dir, contract, digest, content_type)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Content-addressed: a rolled-back upload leaves at most an unreferenced copy behind.
-    if not path.exists():
-        tmp = path.with_suffix(path.suffix + ".part")
-        tmp.write_bytes(content)
-        tmp.replace(path)
+    # In the database, in this transaction: a rolled-back hand-in leaves nothing behind.
+    digest = await files.store(session, content=content, content_type=content_type)
     notice = await session.get(Notice, contract.notice_id)
     assert notice is not None
     assert milestone.id is not None
     session.add(
         Deliverable(
             milestone_id=milestone.id,
-            filename=name if name != "deliverable" else f"deliverable{path.suffix}",
+            filename=name if name != "deliverable" else f"deliverable{agencies.SUFFIXES[content_type]}",
             content_type=content_type,
             size=len(content),
             sha256=digest,
@@ -691,8 +679,8 @@ async def stop_contract(session: AsyncSession, *, user: AppUser, contract_id: st
 
 
 async def read_deliverable(
-    session: AsyncSession, *, viewer: AppUser | None, contract_id: str, position: int, data_dir: Path
-) -> tuple[Deliverable, Path]:
+    session: AsyncSession, *, viewer: AppUser | None, contract_id: str, position: int
+) -> tuple[Deliverable, StoredFile]:
     """The latest deliverable of a milestone: its owner, its agency, admins and supervisors only."""
     contract = await queries.get_contract(session, contract_id)
     v = await queries.view(session, contract)
@@ -708,10 +696,10 @@ async def read_deliverable(
     deliverable = v.deliverables.get(milestone.id)  # type: ignore[arg-type]
     if deliverable is None:
         raise NotFound(N_("Nothing has been handed in for this milestone."))
-    path = deliverable_path(data_dir, contract, deliverable.sha256, deliverable.content_type)
-    if not path.exists():
+    stored = await files.find(session, deliverable.sha256)
+    if stored is None:  # on the disk of an older version, not imported (market files import)
         raise NotFound(N_("The stored file is missing."))
-    return deliverable, path
+    return deliverable, stored
 
 
 # -- what is overdue -------------------------------------------------------------------------------------
@@ -719,36 +707,53 @@ async def read_deliverable(
 
 async def flag_overdue_milestones(session: AsyncSession, today: date) -> int:
     """Flag, once, each milestone of a contract in service still waiting for the agency
-    past its due date (``milestone.overdue``). Returns how many were flagged."""
+    past its due date (``milestone.overdue``), all in the caller's transaction. Returns how
+    many were flagged. The daily task works in batches instead (flag_overdue_batch)."""
+    flagged, after = 0, 0
+    while True:
+        count, last = await flag_overdue_batch(session, today, after=after, limit=OVERDUE_BATCH)
+        flagged += count
+        if last is None:
+            return flagged
+        after = last
+
+
+# Milestones per transaction of the daily task (market/contracts/scheduler.py). Small: the
+# log's lock is held from a batch's first entry to its commit, and the commit keeps the
+# OCDS releases of every notice in the batch meanwhile (market/ocds/store.keep_changed), so
+# a bid arriving then waits for that long.
+OVERDUE_BATCH = 100
+
+
+async def flag_overdue_batch(
+    session: AsyncSession, today: date, *, after: int = 0, limit: int = OVERDUE_BATCH
+) -> tuple[int, int | None]:
+    """Flag, once, the overdue milestones (see flag_overdue_milestones) among the next
+    ``limit`` with an id above ``after``: (how many were flagged, the id to go on after,
+    or None when none is left). Claimed with FOR UPDATE SKIP LOCKED: a milestone another
+    transaction is flagging is skipped (it flags it), and one flagged is never flagged again."""
     stmt = (
         sa.select(Milestone, Contract, Notice)
         .join(Contract, col(Contract.id) == Milestone.contract_id)
         .join(Notice, col(Notice.id) == Contract.notice_id)
         .where(
+            col(Milestone.id) > after,
             col(Contract.status) == ContractStatus.in_service.value,
             col(Milestone.status).in_(rules.WAITING_FOR_AGENCY),
             col(Milestone.due_on) < today,
             col(Milestone.overdue_on).is_(None),
         )
         .order_by(col(Milestone.id))
+        .limit(limit)
         .with_for_update(of=Milestone, skip_locked=True)
     )
-    flagged = 0
-    for milestone, contract, notice in (await session.execute(stmt)).all():
+    found = (await session.execute(stmt)).all()
+    flagged = []
+    for milestone, contract, notice in found:
         if not rules.milestone_overdue(
             status=milestone.status, due_on=milestone.due_on, overdue_on=milestone.overdue_on, today=today
         ):
             continue
-        await log.append(
-            session,
-            type=entry_types.MILESTONE_OVERDUE,
-            fields={
-                "notice_id": notice.public_id,
-                "contract_id": contract.public_id,
-                "position": milestone.position,
-                "due_on": milestone.due_on.isoformat(),
-            },
-        )
         milestone.overdue_on = today
         await alerts.alert(
             session,
@@ -759,6 +764,20 @@ async def flag_overdue_milestones(session: AsyncSession, today: date) -> int:
             position=milestone.position,
             due_on=milestone.due_on.isoformat(),
         )
-        flagged += 1
+        flagged.append((milestone, contract, notice))
     await session.flush()
-    return flagged
+    # The entries last, after every row lock and write: the log's lock is held from the
+    # first append to the commit (market/log/store.py).
+    for milestone, contract, notice in flagged:
+        await log.append(
+            session,
+            type=entry_types.MILESTONE_OVERDUE,
+            fields={
+                "notice_id": notice.public_id,
+                "contract_id": contract.public_id,
+                "position": milestone.position,
+                "due_on": milestone.due_on.isoformat(),
+            },
+        )
+    last = found[-1][0].id if len(found) == limit else None
+    return len(flagged), last

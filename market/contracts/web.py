@@ -18,7 +18,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
-from litestar.response import File
+from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.models import AppUser, Role
@@ -322,7 +322,6 @@ class ContractPages(Controller):
                 filename=upload.filename,
                 content=content,
                 note=form.values["note"],
-                data_dir=request.app.state.settings.data_dir,
             )
 
         return await self._act(request, session, contract_id, form, call, "submitted", ("note", "file"))
@@ -366,16 +365,12 @@ class ContractPages(Controller):
         session: NamedDependency[AsyncSession],
         contract_id: FromPath[str],
         position: FromPath[int],
-    ) -> File:
+    ) -> Stream:
         viewer = await load_viewer(request, session)
-        d, path = await service.read_deliverable(
-            session,
-            viewer=viewer,
-            contract_id=contract_id,
-            position=position,
-            data_dir=request.app.state.settings.data_dir,
+        d, stored = await service.read_deliverable(
+            session, viewer=viewer, contract_id=contract_id, position=position
         )
-        return deliverable_file(d, path)
+        return deliverable_file(request, d, stored)
 
     # -- the owner records a contract ---------------------------------------------------------------
 

@@ -24,6 +24,12 @@ from litestar.channels import ChannelsBackend
 logger = logging.getLogger("market.core.channels")
 
 RECONNECTED = b""  # the payload that says "something may have changed while we were away"
+# The listener sits idle for hours by design: a role's idle_session_timeout must not end it
+# (statement_timeout never does: it bounds a running statement, and LISTEN's are instant).
+LISTENER_SETTINGS = {"idle_session_timeout": "0"}
+# Named in pg_stat_activity, so an operator (or a test) finds the listener: its last query
+# is the watchdog's "SELECT 1" most of the time, not a LISTEN.
+LISTENER_SETTINGS["application_name"] = "market-listener"
 
 
 class ReconnectingAsyncPgChannelsBackend(ChannelsBackend):
@@ -35,8 +41,13 @@ class ReconnectingAsyncPgChannelsBackend(ChannelsBackend):
         check_interval: float = 10.0,
         max_backoff: float = 2.0,
         make_connection: Callable[[], Awaitable[asyncpg.Connection]] | None = None,
+        server_settings: dict[str, str] | None = None,
     ) -> None:
-        self._connect = make_connection or partial(asyncpg.connect, dsn=dsn, timeout=connect_timeout)
+        # ``server_settings``: the requests' limits (market/core/db.Timeouts), sent at connect.
+        settings = {**(server_settings or {}), **LISTENER_SETTINGS}
+        self._connect = make_connection or partial(
+            asyncpg.connect, dsn=dsn, timeout=connect_timeout, server_settings=settings
+        )
         self._check_interval = check_interval
         self._max_backoff = max_backoff
         self._subscribed: set[str] = set()  # what we mean to listen on, connected or not

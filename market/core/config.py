@@ -10,11 +10,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-import secrets
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+from market.core.keyfiles import load_or_create_secret
 
 KNOWN_DEFAULT_SECRETS = frozenset(
     {
@@ -384,7 +385,9 @@ class Settings:
             mail_from=_mail_from(env.get("MARKET_MAIL_FROM"), smtp),
             mail_max_attempts=max(1, _int("MARKET_MAIL_MAX_ATTEMPTS", 8, env)),
             mail_retry_seconds=_int("MARKET_MAIL_RETRY_SECONDS", 60, env),
-            database_read_url=normalize_database_url(env.get("DATABASE_READ_URL") or None),
+            database_read_url=normalize_database_url(
+                env.get("DATABASE_READ_URL") or None, name="DATABASE_READ_URL"
+            ),
             read_max_lag=_float("MARKET_READ_MAX_LAG", 10.0, env),
             db_statement_timeout=_int("MARKET_DB_STATEMENT_TIMEOUT", 30_000, env),
             db_lock_timeout=_int("MARKET_DB_LOCK_TIMEOUT", 5_000, env),
@@ -399,22 +402,92 @@ class Settings:
         """Return settings whose secret key is set: from the environment or the data dir."""
         from dataclasses import replace
 
-        key = self.secret_key or load_or_create_secret(self.data_dir / "secret_key")
+        # Stripped as the file is: a variable set from the file's text keeps its newline.
+        path = self.data_dir / "secret_key"
+        if not self.secret_key.strip() and self.env == "production" and not path.is_file():
+            # Never a secret of this host's own, which the other hosts would not share
+            # (create_app checks the keys the same way: market/security/keys.require_keys).
+            raise ConfigError(
+                f"MARKET_ENV=production, and this host is given no secret key (MARKET_SECRET_KEY, or the file {path}): "
+                "make the keys once with `market keys generate --out DIR` and give every host the same files (docs/security.md)"
+            )
+        key = self.secret_key.strip() or load_or_create_secret(path)
         check_secret(key, is_dev=self.is_dev)
         return replace(self, secret_key=key)
 
 
-def normalize_database_url(url: str | None) -> str | None:
+def normalize_database_url(url: str | None, *, name: str = "DATABASE_URL") -> str | None:
     """``postgresql+asyncpg://...``; the plain ``postgresql://`` and ``postgres://`` forms
-    that other tools use are taken too and given the driver this application uses."""
+    that other tools use are taken too and given the driver this application uses.
+
+    Several hosts (a primary and its standbys, tried in turn; with
+    ``target_session_attrs=read-write`` the first that takes writes is used, so after a
+    failover the same URL finds the promoted server) in either of two forms:
+    libpq's ``postgresql://u:p@10.0.0.31:5432,10.0.0.32:5432/market?target_session_attrs=read-write``,
+    which is rewritten into SQLAlchemy's, or SQLAlchemy's own
+    ``postgresql://u:p@/market?host=10.0.0.31:5432&host=10.0.0.32:5432&target_session_attrs=read-write``.
+    A host without a port gets 5432."""
     if url is None:
         return None
     for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url.removeprefix(prefix)
+            return _database_hosts("postgresql+asyncpg://" + url.removeprefix(prefix), name)
     raise ConfigError(
-        "DATABASE_URL must be a PostgreSQL URL: postgresql+asyncpg://user:password@host:port/database"
+        f"{name} must be a PostgreSQL URL: postgresql+asyncpg://user:password@host:port/database"
     )
+
+
+TARGET_SESSION_ATTRS = ("any", "primary", "standby", "prefer-standby", "read-write", "read-only")
+
+
+def _host_port(spec: str, name: str) -> str:
+    """``host:port`` (``[v6]:port``) from ``host``, ``host:port`` or ``[v6]``, ``[v6]:port``."""
+    host, port = spec, "5432"
+    if spec.startswith("["):
+        end = spec.find("]")
+        if end < 0 or (spec[end + 1 :] and not spec[end + 1 :].startswith(":")):
+            raise ConfigError(
+                f"{name}: {spec!r} is not a host (an IPv6 address goes in brackets: [::1]:5432)"
+            )
+        host, port = spec[: end + 1], spec[end + 2 :] or port
+    elif ":" in spec:
+        host, _, port = spec.rpartition(":")
+    if not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{name}: {spec!r} is not host:port (e.g. 10.0.0.31:5432)")
+    return f"{host}:{port}"
+
+
+def _database_hosts(url: str, name: str) -> str:
+    """The multi-host forms of ``url`` (``postgresql+asyncpg://...``) as SQLAlchemy takes
+    them (``?host=h1:p1&host=h2:p2``), each with its port; a single host as it is."""
+    scheme, _, rest = url.partition("://")
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    netloc, tail = rest[:cut], rest[cut:]
+    auth, at, hostspec = netloc.rpartition("@")
+    path, _, query = tail.partition("?")
+    pairs = [p for p in query.split("&") if p]
+    listed = [unquote(p.partition("=")[2]) for p in pairs if p.partition("=")[0] == "host"]
+    for p in pairs:
+        key, _, value = p.partition("=")
+        if key == "target_session_attrs" and unquote(value) not in TARGET_SESSION_ATTRS:
+            raise ConfigError(
+                f"{name}: target_session_attrs={unquote(value)} is not one of {', '.join(TARGET_SESSION_ATTRS)}"
+            )
+    if "," in hostspec:
+        if listed:
+            raise ConfigError(f"{name}: hosts listed both before the database name and in ?host=")
+        hosts = [h.strip() for h in hostspec.split(",")]
+    elif len(listed) > 1 or any("," in h for h in listed):
+        if hostspec:
+            raise ConfigError(f"{name}: hosts listed both before the database name and in ?host=")
+        hosts = [h.strip() for item in listed for h in item.split(",")]
+        pairs = [p for p in pairs if p.partition("=")[0] != "host"]
+    else:
+        return url
+    if any(not h for h in hosts):
+        raise ConfigError(f"{name}: an empty host in the host list {hostspec or ','.join(listed)!r}")
+    query = "&".join([f"host={_host_port(h, name)}" for h in hosts] + pairs)
+    return f"{scheme}://{auth}{at}{path or '/'}?{query}"
 
 
 def check_secret(key: str, *, is_dev: bool) -> None:
@@ -425,20 +498,3 @@ def check_secret(key: str, *, is_dev: bool) -> None:
             "MARKET_SECRET_KEY is a known default or shorter than "
             f"{MIN_SECRET_LENGTH} characters; unset it to have one generated"
         )
-
-
-def load_or_create_secret(path: Path) -> str:
-    """Read the secret at ``path``, creating it (mode 0600) the first time."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        return path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        pass
-    key = secrets.token_urlsafe(48)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it between our read and open
-        return path.read_text(encoding="ascii").strip()
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(key + "\n")
-    return key

@@ -53,6 +53,82 @@ async def before_commit(session: AsyncSession) -> None:
         await hook(session)
 
 
+# Where a request's database is kept when it is not the app's own (the read standby, which
+# market/core/replica.py chooses for public reads, once per request).
+REQUEST_DATABASE = "market.database"
+
+
+def request_database(connection: Any) -> Database:
+    """The database this request reads and writes: the app's (the primary), unless the
+    request was sent to the read standby (market/core/replica.py)."""
+    chosen: Database | None = connection.scope.get(REQUEST_DATABASE)
+    return chosen if chosen is not None else connection.app.state.db
+
+
+# -- how long a statement may run -----------------------------------------------------------
+
+# A request's transaction left open and idle this long (ms) is ended by PostgreSQL: it
+# would hold its locks (the log's, so every bid) for as long as its process hangs.
+IDLE_IN_TRANSACTION = 60_000
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """The limits each connection is given when it opens, in milliseconds: None leaves the
+    database role's own setting (ALTER ROLE ... SET, docs/reliability.md "Timeouts"), 0
+    turns the limit off. Sent with the connection's start-up message (asyncpg's
+    ``server_settings``), so they cost no round trip, ever; a value set here wins over the
+    role's, as any session setting does."""
+
+    statement: int | None = None
+    lock: int | None = None
+    idle_in_transaction: int | None = None
+
+    @classmethod
+    def of(cls, *, statement: int, lock: int, idle_in_transaction: int | None = None) -> Timeouts:
+        """From the settings (MARKET_DB_*, MARKET_TASK_*), where 0 means the role's own."""
+        return cls(statement=statement or None, lock=lock or None, idle_in_transaction=idle_in_transaction)
+
+    def server_settings(self) -> dict[str, str]:
+        values = {
+            "statement_timeout": self.statement,
+            "lock_timeout": self.lock,
+            "idle_in_transaction_session_timeout": self.idle_in_transaction,
+        }
+        return {name: str(ms) for name, ms in values.items() if ms is not None}
+
+
+def request_timeouts(settings: Any) -> Timeouts:
+    """The requests' connections (MARKET_DB_STATEMENT_TIMEOUT, MARKET_DB_LOCK_TIMEOUT)."""
+    return Timeouts.of(
+        statement=settings.db_statement_timeout,
+        lock=settings.db_lock_timeout,
+        idle_in_transaction=IDLE_IN_TRANSACTION,
+    )
+
+
+def task_timeouts(settings: Any) -> Timeouts:
+    """The background tasks' connections (MARKET_TASK_*): their own small engine, so no
+    statement of theirs pays a SET, and a task's batch may take longer than a request."""
+    return Timeouts.of(
+        statement=settings.task_statement_timeout,
+        lock=settings.task_lock_timeout,
+        idle_in_transaction=IDLE_IN_TRANSACTION,
+    )
+
+
+# The background tasks' engine: they run one at a time or nearly (ops: a handful per host).
+TASK_POOL_SIZE, TASK_POOL_OVERFLOW = 2, 4
+
+# The commands (backup, demo, log verify, OCDS backfill, imports) may rightly run for long,
+# watched by the operator who started them: no statement or idle limit, whatever the role
+# says; the role's lock_timeout still applies.
+COMMAND = Timeouts(statement=0, idle_in_transaction=0)
+# The migrations: no limit at all. A second server starting waits for the first one's
+# migration on a lock, and a migration's own lock waits are bounded by the requests' limits.
+MIGRATIONS = Timeouts(statement=0, lock=0, idle_in_transaction=0)
+
+
 @dataclass
 class Database:
     """What the app holds for its lifetime: an engine (or, in tests, one outer
@@ -63,20 +139,31 @@ class Database:
     # The hot read paths' own pool of bare asyncpg connections (open_reader_pool): no ORM
     # pool bookkeeping per request, and connections kept rather than opened per burst.
     reader_pool: Any = None
+    # The log-in limits' own small pool (market/security/ratelimit.py LimitStore), opened
+    # on first use and closed with the engine.
+    limits_pool: Any = None
+    # What every connection opened here is given (the readers' pool's too).
+    timeouts: Timeouts = COMMAND
 
     @classmethod
-    def from_url(cls, url: str, **engine_kwargs: Any) -> Database:
+    def from_url(cls, url: str, *, timeouts: Timeouts = COMMAND, **engine_kwargs: Any) -> Database:
         # Bounded waits: a request asking for a connection while PostgreSQL is unreachable
         # gets a 503 (market/web/problems.py) at once when the connection is refused, within
         # CONNECT_TIMEOUT when nothing answers (asyncpg's own is 60 s), and within
         # POOL_TIMEOUT when the pool stays exhausted.
         if "poolclass" not in engine_kwargs:  # NullPool and friends take no pool timeout
             engine_kwargs.setdefault("pool_timeout", POOL_TIMEOUT)
-        engine_kwargs["connect_args"] = {"timeout": CONNECT_TIMEOUT, **engine_kwargs.get("connect_args", {})}
+        engine_kwargs["connect_args"] = {
+            "timeout": CONNECT_TIMEOUT,
+            "server_settings": timeouts.server_settings(),
+            **engine_kwargs.get("connect_args", {}),
+        }
         engine = create_async_engine(url, **engine_kwargs)
         if not engine_kwargs.get("pool_pre_ping"):
             sa.event.listen(engine.sync_engine, "checkout", _replace_closed)
-        return cls(sessionmaker=async_sessionmaker(engine, expire_on_commit=False), engine=engine)
+        return cls(
+            sessionmaker=async_sessionmaker(engine, expire_on_commit=False), engine=engine, timeouts=timeouts
+        )
 
     @classmethod
     def bound_to(cls, connection: AsyncConnection) -> Database:
@@ -114,7 +201,11 @@ class Database:
         if self.engine is None or size <= 0:
             return
         self.reader_pool = asyncpg.create_pool(
-            to_asyncpg_dsn(url), min_size=min(2, size), max_size=size, timeout=CONNECT_TIMEOUT
+            to_asyncpg_dsn(url),
+            min_size=min(2, size),
+            max_size=size,
+            timeout=CONNECT_TIMEOUT,
+            server_settings=self.timeouts.server_settings(),
         )
         try:
             await self.reader_pool
@@ -183,6 +274,9 @@ class Database:
                 log_failure(logger, "filling the connection pool", exc)
 
     async def dispose(self) -> None:
+        if self.limits_pool is not None:
+            pool, self.limits_pool = self.limits_pool, None
+            await pool.close()
         if self.reader_pool is not None:
             await self.reader_pool.close()
             self.reader_pool = None
@@ -236,7 +330,10 @@ def is_unavailable(exc: BaseException) -> bool:
             | asyncpg.CannotConnectNowError  # 57P03: starting up, shutting down, recovering
             | asyncpg.AdminShutdownError  # 57P01: pg_ctl stop -m fast
             | asyncpg.CrashShutdownError  # 57P02: another backend crashed
-            | asyncpg.TooManyConnectionsError,  # 53300
+            | asyncpg.TooManyConnectionsError  # 53300
+            # a multi-host DATABASE_URL with target_session_attrs=read-write, every host up
+            # and none taking writes: a failover under way (the standby not yet promoted)
+            | asyncpg.TargetServerAttributeNotMatched,
         ):
             return True
         # asyncpg's interface errors are mostly misuse (a bug), except a closed connection.
@@ -261,17 +358,50 @@ def is_unavailable(exc: BaseException) -> bool:
     return False
 
 
+# query_canceled (statement_timeout, or an operator's pg_cancel_backend) and
+# lock_not_available (lock_timeout), as PostgreSQL reports them.
+STATEMENT_TIMEOUT, LOCK_TIMEOUT = "57014", "55P03"
+
+
+def timed_out(exc: BaseException) -> str | None:
+    """ "statement" when ``exc`` is a statement cancelled by statement_timeout, "lock" when
+    one gave up waiting for a lock (lock_timeout), else None. Not a bug: the transaction
+    rolled back whole, and the same work may succeed a moment later. asyncpg's own error
+    (raised where the driver is used directly, as by the log's append) or SQLAlchemy's
+    wrapping of it."""
+    for candidate in (exc, getattr(exc, "orig", None), exc.__cause__):
+        code = getattr(candidate, "sqlstate", None)
+        if code == STATEMENT_TIMEOUT:
+            return "statement"
+        if code == LOCK_TIMEOUT:
+            return "lock"
+    return None
+
+
 def log_failure(logger: Any, what: str, exc: BaseException) -> None:
     """How a background loop reports a failed round: one line while the database is away
-    (expected, and no traceback to read), the traceback for anything else (a bug)."""
+    or a statement ran out of time (expected, and no traceback to read), the traceback for
+    anything else (a bug)."""
     if is_unavailable(exc):
         logger.warning("%s: the database is unavailable (%s)", what, type(exc).__name__)
+    elif kind := timed_out(exc):
+        logger.warning("%s: the %s timeout ran out (%s)", what, kind, type(exc).__name__)
     else:
         logger.exception(what)
 
 
 def to_asyncpg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """A DSN for asyncpg (and libpq): the driver name dropped, and several hosts, which
+    SQLAlchemy takes as ``?host=h1:p1&host=h2:p2`` (market/core/config.normalize_database_url),
+    written as ``h1:p1,h2:p2`` before the database name: asyncpg would keep only the last
+    of repeated ``host`` parameters."""
+    parsed = make_url(url).set(drivername="postgresql")
+    hosts = parsed.query.get("host")
+    if not isinstance(hosts, tuple):
+        return parsed.render_as_string(hide_password=False)
+    mark = "hosts-" + "x" * 16
+    rendered = parsed.difference_update_query(["host"]).set(host=mark, port=None)
+    return rendered.render_as_string(hide_password=False).replace(mark, ",".join(hosts), 1)
 
 
 async def run_on_server(url: str, sql: str) -> None:

@@ -246,3 +246,13 @@ def reissue_deadline(*, published_at: datetime | None, deadline: datetime, now: 
     window = deadline - published_at if published_at is not None else REISSUE_MIN_WINDOW
     start = now + max(window, REISSUE_MIN_WINDOW)
     return start.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
+def shown_status(status: str, deadline: datetime | None, now: datetime) -> str:
+    """The status a page shows: an open notice whose deadline has passed is closed to bids
+    whatever its row says yet (the scheduler closes it within a second on the primary; a
+    read standby may show the row up to MARKET_READ_MAX_LAG seconds late). So no page
+    says "Open for bids" after the deadline (docs/reliability.md, "Read standby")."""
+    if status == "open" and deadline is not None and now >= deadline:
+        return "closed"
+    return status

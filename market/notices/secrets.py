@@ -42,13 +42,8 @@ class SecretSealer:
         if value := os.environ.get(KEY_ENV):
             return cls(base64.b64decode(value))
         path = data_dir / KEY_FILE
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass
-            else:
-                with os.fdopen(fd, "w", encoding="ascii") as fh:
-                    fh.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+        if not path.exists():  # made whole before it appears: a second process reads the same
+            from market.security.keys import write_new
+
+            write_new(path, (base64.b64encode(secrets.token_bytes(32)).decode() + "\n").encode())
         return cls(base64.b64decode(path.read_text(encoding="ascii").strip()))

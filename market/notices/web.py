@@ -20,12 +20,13 @@ from markupsafe import Markup, escape
 
 from market.accounts.session import optional_viewer
 from market.agencies import rules as agency_rules
+from market.core.db import request_database
 from market.core.errors import FieldError, InvalidInput, NotFound
 from market.core.i18n import N_, gettext_for
 from market.core.money import format_fen, parse_yuan
 from market.core.pagination import check_limit
 from market.halls import service as halls_service
-from market.notices import service
+from market.notices import rules, service
 from market.notices.detail import notice_page, render_notice
 from market.notices.forms import known
 from market.notices.models import METHOD_LABELS, NoticeStatus
@@ -90,8 +91,8 @@ class ListLabels:
         out = []
         for r in rows:
             public_id = escape(r["public_id"])
-            status = r["status"]
             deadline = r["bid_deadline"]
+            status = rules.shown_status(r["status"], deadline, r["now"])
             when = (
                 f'<time datetime="{utc_attr(deadline)}">{china_time(deadline)}</time> <span class="tz">{china}</span>'
                 if deadline
@@ -221,7 +222,7 @@ class NoticePages(Controller):
         done: FromQuery[str | None] = None,
         changed: FromQuery[str | None] = None,
     ) -> Response[str]:
-        database = request.app.state.db
+        database = request_database(request)
         if current_principal(request) is None:
             # Most views are visitors': one statement on a readers' connection, no
             # transaction, no ORM (queries.NOTICE_PAGE).

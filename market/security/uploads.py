@@ -30,11 +30,12 @@ import struct
 import time
 import zlib
 from collections import OrderedDict
-from pathlib import Path
+from collections.abc import AsyncIterable
 from typing import Literal
+from urllib.parse import quote
 
 import pypdf
-from litestar.response import File
+from litestar.response import Stream
 
 from market.core.i18n import N_
 from market.security.headers import upload_headers
@@ -241,17 +242,23 @@ def _resolved(node: pypdf.generic.DictionaryObject, key: str) -> object:
     return value.get_object() if isinstance(value, pypdf.generic.IndirectObject) else value
 
 
-def served_upload(path: Path, *, filename: str, content_type: str) -> File:
-    """An agency document or deliverable as the browser gets it. Only the type it was
-    recognised as, never sniffed; images open in the browser under a sandboxing policy
-    that runs nothing; PDFs are downloaded (a PDF viewer is a program of its own)."""
+def served_upload(chunks: AsyncIterable[bytes], *, size: int, filename: str, content_type: str) -> Stream:
+    """An agency document or deliverable as the browser gets it, streamed chunk by chunk
+    from the database (market/files/store.py) with its length said up front. Only the type
+    it was recognised as, never sniffed; images open in the browser under a sandboxing
+    policy that runs nothing; PDFs are downloaded (a PDF viewer is a program of its own)."""
     disposition: Literal["inline", "attachment"] = (
         "inline" if content_type.startswith("image/") else "attachment"
     )
-    return File(
-        path=path,
-        filename=filename,
+    # As Litestar's File response names it: plain when the name is plain ASCII, RFC 5987 otherwise.
+    quoted = quote(filename)
+    named = f'filename="{filename}"' if quoted == filename else f"filename*=utf-8''{quoted}"
+    return Stream(
+        chunks,
         media_type=content_type,
-        content_disposition_type=disposition,
-        headers=upload_headers(),
+        headers={
+            **upload_headers(),
+            "Content-Disposition": f"{disposition}; {named}",
+            "Content-Length": str(size),
+        },
     )

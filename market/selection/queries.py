@@ -3,6 +3,8 @@ selection record, and the hand-written SQL that tells the live draw page a notic
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,9 +28,48 @@ LAST_SEQ = (
 
 async def last_seq(session: AsyncSession, notice: Notice) -> int | None:
     """The newest log entry about this notice: it changes with every step the service takes."""
-    row = await session.execute(sa.text(LAST_SEQ), {"n": notice.public_id})
+    return await newest_seq(session, notice.public_id)
+
+
+async def newest_seq(session: AsyncSession, notice_public_id: str) -> int | None:
+    row = await session.execute(sa.text(LAST_SEQ), {"n": notice_public_id})
     value = row.scalar_one_or_none()
     return int(value) if value is not None else None
+
+
+# The draw page's timeline and its event stream: the same entries as LAST_SEQ counts, so
+# that neither says when someone bid (issue 18); newest first for the LIMIT, turned around.
+TIMELINE = (
+    "SELECT seq, type, entry FROM log_entry WHERE notice_id = :n"
+    " AND type NOT IN ('bid.accepted', 'bid.withdrawn', 'bid.sealed')"
+    " ORDER BY seq DESC LIMIT :limit"
+)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    seq: int
+    type: str
+    ts: str  # as written in the entry (UTC)
+
+
+async def timeline(session: AsyncSession, notice_public_id: str, *, limit: int) -> list[TimelineEntry]:
+    """The notice's newest ``limit`` log entries, oldest first, bids left out: what the
+    draw page lists and its event stream sends (docs/selection.md, "The live draw page and
+    its event stream")."""
+    rows = (await session.execute(sa.text(TIMELINE), {"n": notice_public_id, "limit": limit})).all()
+    return [
+        TimelineEntry(seq=int(seq), type=str(kind), ts=_ts_of(bytes(entry)))
+        for seq, kind, entry in reversed(rows)
+    ]
+
+
+def _ts_of(entry: bytes) -> str:
+    try:
+        value = json.loads(entry).get("ts")
+    except (ValueError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""
 
 
 async def selection_of(session: AsyncSession, notice: Notice) -> Selection:

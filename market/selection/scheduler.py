@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from market.core.db import is_unavailable, log_failure
+from market.core.db import is_unavailable, log_failure, timed_out
 from market.selection import service
 from market.selection.service import Context
 
@@ -62,9 +62,17 @@ class Scheduler:
                 # simply due again (its transaction rolled back) once the database is back.
                 if claimed is None or is_unavailable(exc):
                     raise
-                logger.exception(
-                    "scheduler step for notice %s failed; trying it again in %.0f s", claimed, BACKOFF
-                )
+                if kind := timed_out(exc):  # MARKET_TASK_*: busy or slow, not a bug
+                    logger.warning(
+                        "scheduler step for notice %s hit the %s timeout; trying it again in %.0f s",
+                        claimed,
+                        kind,
+                        BACKOFF,
+                    )
+                else:
+                    logger.exception(
+                        "scheduler step for notice %s failed; trying it again in %.0f s", claimed, BACKOFF
+                    )
                 self.backing_off[claimed] = time.monotonic() + BACKOFF
                 continue
             done.append(claimed)

@@ -5,7 +5,10 @@ The draw page is two parts. The *panel* is public and the same for every reader:
 state of the draw, everything it was computed from and how to check it. It is rendered
 for the page and again, in a fresh transaction, each time the notice changes (the
 service NOTIFYs ``market_selection`` with the notice id when it commits a step); the
-events stream sends it to ``static/js/draw.js``, which swaps it in. The *actions* (close,
+events stream sends it to ``static/js/draw.js``, which swaps it in, after each new log
+entry of the notice (its timeline, at the panel's foot), every message with the seq of the
+newest entry it reflects as its id, so a reader that reconnects to any host gets what it
+missed from the log. The *actions* (close,
 decline, object, answer, decide) are ordinary forms outside the panel, rendered for the
 viewer with the page, so a live update never wipes what someone is typing.
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -45,6 +49,8 @@ from market.core.i18n import N_
 from market.halls import queries as halls_queries
 from market.inbox import service as inbox
 from market.inbox.models import Message
+from market.log import present as log_present
+from market.log import store as log_store
 from market.notices import service as notices
 from market.notices.models import Notice, NoticeStatus
 from market.objections import queries as objection_queries
@@ -63,6 +69,10 @@ log = logging.getLogger("market.selection.web")
 KEEPALIVE = 15.0  # seconds between comments on an idle events stream (proxies drop silent ones)
 POLL = 2.0  # seconds between looks at the database when there is no LISTEN/NOTIFY
 ANIMATE_FOR = timedelta(minutes=2)  # a draw this recent shows its order one by one
+# Log entries the page lists, and the most a reconnecting stream replays one by one: a reader
+# further behind gets the panel, whose list replaces the page's.
+TIMELINE_LIMIT = 200
+SEQ = re.compile(r"[0-9]{1,19}")  # a Last-Event-ID that can be a seq (ASCII digits only)
 
 # ?done=<code> after a redirect: only these codes show a message.
 DONE = {
@@ -108,6 +118,9 @@ async def panel_context(session: AsyncSession, notice: Notice, *, url: str) -> d
     beacon = record["beacon"] or None
     return {
         "n": notice,
+        "timeline": await queries.timeline(session, notice.public_id, limit=TIMELINE_LIMIT),
+        "timeline_limit": TIMELINE_LIMIT,
+        **log_present.ENTRY_WORDS,
         "record": record,
         "sel": selection,
         "now": now,
@@ -144,11 +157,37 @@ def _known(names: Iterable[str]) -> Any:
 
 
 # -- the live panel --------------------------------------------------------------------------------
+#
+# The events stream (docs/selection.md, "The live draw page and its event stream"): every
+# message carries as its ``id`` the seq of the newest log entry it reflects, so a browser
+# that reconnects, to this host or any other behind the proxy, says with ``Last-Event-ID``
+# where it stopped, and gets what it missed read from the log, not from this process's
+# memory. The stream keeps the last seq it sent and, whatever wakes it (a NOTIFY, the
+# listener's "I reconnected", the deadline, the keep-alive tick), sends the entries after it
+# from the log: a NOTIFY lost while the listener was away costs a few seconds, never an entry.
 
 
-async def render_panel(request: Request[Any, Any, Any], notice_id: str) -> tuple[str, datetime | None]:
-    """The panel as HTML, read in a transaction of its own, and the deadline still to come
-    (None once it has passed or the notice is not open)."""
+@dataclass(frozen=True)
+class Snapshot:
+    """The panel as HTML and the notice's timeline, read in one transaction."""
+
+    html: str
+    deadline: datetime | None  # still to come (None once passed or the notice is not open)
+    timeline: list[queries.TimelineEntry]
+
+    @property
+    def seq(self) -> int | None:
+        return self.timeline[-1].seq if self.timeline else None
+
+    def entries_after(self, seq: int) -> list[queries.TimelineEntry]:
+        """The entries after ``seq``; none when more were missed than the timeline holds
+        (the panel that follows carries the timeline whole, and replaces the page's)."""
+        if len(self.timeline) >= TIMELINE_LIMIT and self.timeline[0].seq > seq + 1:
+            return []
+        return [e for e in self.timeline if e.seq > seq]
+
+
+async def snapshot(request: Request[Any, Any, Any], notice_id: str) -> Snapshot:
     async with request.app.state.db.transaction() as session:
         notice = await notices.get_notice(session, notice_id)
         ctx = await panel_context(session, notice, url=base_url(request))
@@ -158,7 +197,7 @@ async def render_panel(request: Request[Any, Any, Any], notice_id: str) -> tuple
         if notice.status == NoticeStatus.open and ctx["now"] < notice.bid_deadline
         else None
     )
-    return str(html), upcoming
+    return Snapshot(html=str(html), deadline=upcoming, timeline=ctx["timeline"])
 
 
 async def _fingerprint(request: Request[Any, Any, Any], notice_id: str) -> tuple[Any, ...]:
@@ -172,6 +211,38 @@ async def _fingerprint(request: Request[Any, Any, Any], notice_id: str) -> tuple
             selection.waiting_reason if selection is not None else None,
             now >= notice.bid_deadline,
         )
+
+
+async def _newer_than(request: Request[Any, Any, Any], notice_id: str, seq: int | None) -> bool:
+    """Whether the log holds an entry of the notice after ``seq`` (one index probe); False
+    while the database is away: the stream stays open, and the listener's return wakes it."""
+    try:
+        async with request.app.state.db.transaction() as session:
+            newest = await queries.newest_seq(session, notice_id)
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        return False
+    return newest is not None and (seq is None or newest > seq)
+
+
+def last_event_id(request: Request[Any, Any, Any]) -> str | None:
+    """Where the reader stopped: the ``Last-Event-ID`` header an EventSource sends when it
+    reconnects, else ``?last_event_id=`` (the page's first connection, and clients that
+    cannot set headers)."""
+    return request.headers.get("last-event-id") or request.query_params.get("last_event_id") or None
+
+
+async def replay_from(request: Request[Any, Any, Any], raw: str | None) -> int | None:
+    """``raw`` as a seq of this log, or None: anything but a plain non-negative integer
+    below the log's size is treated as absent (the reader gets the panel afresh), since a
+    seq beyond the log would hold back every entry to come."""
+    if raw is None or not SEQ.fullmatch(raw.strip()):
+        return None
+    seq = int(raw.strip())
+    async with request.app.state.db.transaction() as session:
+        size = await log_store.committed_size(session)
+    return seq if seq < size else None
 
 
 def live_channels(request: Request[Any, Any, Any]) -> ChannelsPlugin | None:
@@ -198,12 +269,42 @@ async def listening(channels: ChannelsPlugin) -> AsyncIterator[Subscriber]:
             await subscription.__aexit__(None, None, None)
 
 
-def _update(html: str) -> ServerSentEventMessage:
+def _entry(request: Request[Any, Any, Any], entry: queries.TimelineEntry) -> ServerSentEventMessage:
+    html = render(request, "selection/partials/timeline_entry.html", e=entry, **log_present.ENTRY_WORDS)
+    # One line: a reader of the raw stream finds data-seq on the data line itself.
+    return ServerSentEventMessage(
+        event="entry", data=str(html.content).strip().replace("\n", " "), id=entry.seq
+    )
+
+
+def _update(snap: Snapshot) -> ServerSentEventMessage:
     # Litestar writes each line of ``data`` as its own ``data:`` line; EventSource joins them.
-    return ServerSentEventMessage(event="update", data=html)
+    return ServerSentEventMessage(event="update", data=snap.html, id=snap.seq)
 
 
 KEEP_ALIVE = ServerSentEventMessage(comment="keep-alive", data=None)
+
+
+class Sender:
+    """What one stream has sent: the newest seq and the last panel."""
+
+    def __init__(self, request: Request[Any, Any, Any], after: int | None) -> None:
+        self.request = request
+        self.sent = after  # None: nothing yet, the first panel carries the timeline
+        self.shown: str | None = None
+
+    def catch_up(self, snap: Snapshot, *, panel: bool = False) -> list[ServerSentEventMessage]:
+        """The entries after the last one sent, in order, then the panel if it changed (or
+        if ``panel``)."""
+        out = (
+            [_entry(self.request, e) for e in snap.entries_after(self.sent)] if self.sent is not None else []
+        )
+        if out or panel or snap.html != self.shown:
+            out.append(_update(snap))
+            self.shown = snap.html
+        if snap.seq is not None:
+            self.sent = snap.seq
+        return out
 
 
 def _until(moment: datetime | None) -> float | None:
@@ -213,12 +314,15 @@ def _until(moment: datetime | None) -> float | None:
 
 
 async def notified_stream(
-    request: Request[Any, Any, Any], notice_id: str, channels: ChannelsPlugin
+    request: Request[Any, Any, Any], notice_id: str, channels: ChannelsPlugin, after: int | None
 ) -> AsyncIterator[ServerSentEventMessage]:
+    sender = Sender(request, after)
     async with listening(channels) as subscriber:
-        # Subscribed first, rendered second: a step committed in between is not missed.
-        html, deadline = await render_panel(request, notice_id)
-        yield _update(html)
+        # Subscribed first, read second: a step committed in between is not missed.
+        snap = await snapshot(request, notice_id)
+        for message in sender.catch_up(snap):
+            yield message
+        deadline = snap.deadline
         events = subscriber.iter_events()
 
         async def next_event() -> bytes:
@@ -230,6 +334,7 @@ async def notified_stream(
                 wait = _until(deadline)
                 timeout = KEEPALIVE if wait is None else min(KEEPALIVE, wait)
                 done, _ = await asyncio.wait({pending}, timeout=timeout)
+                reconnected = False
                 if pending in done:
                     try:
                         payload = pending.result()
@@ -237,59 +342,71 @@ async def notified_stream(
                         return  # the plugin is shutting down
                     pending = asyncio.ensure_future(next_event())
                     # An empty payload: the listener reconnected and may have missed this
-                    # notice's NOTIFY (market/core/channels.py), so look again.
+                    # notice's NOTIFY (market/core/channels.py), so look again, and send
+                    # the panel even if unchanged: the page hears that the host is back.
                     if payload and payload.decode("utf-8", "replace") != notice_id:
                         continue
-                    html, deadline = await render_panel(request, notice_id)
-                    yield _update(html)
+                    reconnected = not payload
                 elif deadline is not None and datetime.now(deadline.tzinfo) >= deadline:
                     # The deadline passed while the page watched: say "closing"; the
                     # scheduler's NOTIFY brings the result within seconds.
-                    html, deadline = await render_panel(request, notice_id)
-                    yield _update(html)
-                else:
+                    pass
+                elif not await _newer_than(request, notice_id, sender.sent):
+                    # Steps that send no NOTIFY (an amendment, a contract's) and NOTIFYs
+                    # lost with the listener are found here, at the latest.
                     yield KEEP_ALIVE
+                    continue
+                snap = await snapshot(request, notice_id)
+                deadline = snap.deadline
+                for message in sender.catch_up(snap, panel=reconnected):
+                    yield message
         finally:
             pending.cancel()
 
 
 async def polled_stream(
-    request: Request[Any, Any, Any], notice_id: str
+    request: Request[Any, Any, Any], notice_id: str, after: int | None
 ) -> AsyncIterator[ServerSentEventMessage]:
-    """Without LISTEN/NOTIFY: look every POLL seconds and send the panel when it changed."""
-    seen: tuple[Any, ...] | None = None
+    """Without LISTEN/NOTIFY: look every POLL seconds and send what changed, by seq."""
+    sender = Sender(request, after)
+    seen = await _fingerprint(request, notice_id)
+    for message in sender.catch_up(await snapshot(request, notice_id)):
+        yield message
     quiet = 0.0
     while True:
+        await asyncio.sleep(POLL)
+        quiet += POLL
         now_seen = await _fingerprint(request, notice_id)
-        if now_seen != seen:
-            seen = now_seen
-            html, _ = await render_panel(request, notice_id)
-            yield _update(html)
+        messages = sender.catch_up(await snapshot(request, notice_id)) if now_seen != seen else []
+        seen = now_seen
+        for message in messages:
+            yield message
+        if messages:
             quiet = 0.0
         elif quiet >= KEEPALIVE:
             yield KEEP_ALIVE
             quiet = 0.0
-        await asyncio.sleep(POLL)
-        quiet += POLL
 
 
 async def draw_events(
-    request: Request[Any, Any, Any], notice_id: str
+    request: Request[Any, Any, Any], notice_id: str, last_seen: str | None = None
 ) -> AsyncIterator[ServerSentEventMessage]:
-    channels = live_channels(request)
-    stream = (
-        notified_stream(request, notice_id, channels)
-        if channels is not None
-        else polled_stream(request, notice_id)
-    )
     try:
+        after = await replay_from(request, last_seen)
+        channels = live_channels(request)
+        stream = (
+            notified_stream(request, notice_id, channels, after)
+            if channels is not None
+            else polled_stream(request, notice_id, after)
+        )
         async for message in stream:
             yield message
     except Exception as exc:
         if not is_unavailable(exc):
             raise
         # The database went away mid-stream: end it; the browser's EventSource reconnects
-        # by itself and gets the panel afresh (a 503 until the database is back).
+        # by itself, with Last-Event-ID, and gets what it missed (a 503 until the database
+        # is back).
         log.warning("draw events for %s ended: the database is unavailable", notice_id)
 
 
@@ -402,11 +519,15 @@ class SelectionPages(Controller):
 
     @get("/notices/{notice_id:str}/draw/events")
     async def events(self, request: Request[Any, Any, Any], notice_id: FromPath[str]) -> ServerSentEvent:
-        """The panel as Server-Sent Events: once at connect, then each time the notice changes."""
+        """The notice's log entries and its panel as Server-Sent Events: what the reader missed
+        (``Last-Event-ID``) and the panel at connect, then each entry and the panel as they
+        come (docs/selection.md, "The live draw page and its event stream")."""
         async with request.app.state.db.transaction() as session:
             notice = await self._notice(session, notice_id, await optional_viewer(request, session))
             public_id = notice.public_id
-        return ServerSentEvent(draw_events(request, public_id), headers={"Cache-Control": "no-store"})
+        return ServerSentEvent(
+            draw_events(request, public_id, last_event_id(request)), headers={"Cache-Control": "no-store"}
+        )
 
     async def _act(
         self,

@@ -10,7 +10,8 @@ from litestar.datastructures import Cookie
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from market.core.db import RETRY_AFTER
+from market.core import replica
+from market.core.db import RETRY_AFTER, request_database
 from market.core.errors import DomainError
 from market.core.i18n import LANG_COOKIE, LOCALES
 from market.site import service
@@ -38,7 +39,7 @@ class SitePages(Controller):
 
     @get("/")
     async def home(self, request: Request[Any, Any, Any]) -> Response[str]:
-        database = request.app.state.db
+        database = request_database(request)
 
         async def load() -> service.Home:
             # A transaction of its own only when the cache is stale: a cached answer opens no
@@ -70,12 +71,24 @@ class SitePages(Controller):
 class HealthApi(Controller):
     tags = ["health"]
 
-    @get("/healthz", summary="Liveness: ok once the database answers", cache=False)
-    async def healthz(self, request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
+    @get(
+        "/healthz",
+        summary="Liveness: ok once the database answers",
+        description="With `?verbose`: also the role of the database this host writes to and, when "
+        "DATABASE_READ_URL is set, the read standby's lag and whether public reads go to it "
+        '(docs/reliability.md, "Read standby").',
+        cache=False,
+    )
+    async def healthz(
+        self, request: Request[Any, Any, Any], verbose: FromQuery[str | None] = None
+    ) -> Response[dict[str, Any]]:
         try:
             ok = await request.app.state.db.ping()
         except Exception:  # any database failure means "not ready", which is an answer, not a bug
             ok = False
+        body: dict[str, Any] = {"status": "ok" if ok else "unavailable"}
+        if verbose is not None and verbose.lower() not in ("0", "false", "no"):
+            body.update(await replica.health_report(request.app.state))
         if ok:
-            return Response({"status": "ok"})
-        return Response({"status": "unavailable"}, status_code=503, headers={"Retry-After": str(RETRY_AFTER)})
+            return Response(body)
+        return Response(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER)})

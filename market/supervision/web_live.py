@@ -10,6 +10,9 @@
   (a publication or an amendment sends no NOTIFY; the tick keeps the board within a
   minute of the truth without a listener of its own).
 
+Both send whole states, each message with an id that names the state (a digest): a
+reader that reconnects, to any host, gets the current state first, which is all it missed.
+
 Without a started LISTEN/NOTIFY plugin (tests without the app's lifespan) both streams
 poll every ``POLL`` seconds instead. Staff only: 401 logged out, 403 for other roles.
 """
@@ -17,6 +20,7 @@ poll every ``POLL`` seconds instead. Staff only: 401 logged out, 403 for other r
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -138,6 +142,14 @@ async def polled(
         quiet += POLL
 
 
+def snapshot_message(event: str, data: str, *, state: str) -> ServerSentEventMessage:
+    """A message that is the whole state (a count, the board), with an id naming that state
+    (a digest of what it shows, not of its HTML, which says when it was rendered). Nothing
+    is replayed on reconnect, whatever ``Last-Event-ID`` says: the first message on every
+    connection is the current state, which holds everything missed (docs/selection.md)."""
+    return ServerSentEventMessage(event=event, data=data, id=hashlib.sha256(state.encode()).hexdigest()[:16])
+
+
 async def ending_quietly(stream: AsyncIterator[ServerSentEventMessage], what: str) -> AsyncIterator[Any]:
     try:
         async for message in stream:
@@ -156,7 +168,7 @@ def badge_stream(request: Request[Any, Any, Any], user_id: int) -> AsyncIterator
     async def count() -> ServerSentEventMessage:
         async with request.app.state.db.transaction() as session:
             n = await alerts.unread_alerts(session, user_id)
-        return ServerSentEventMessage(event="count", data=str(n))
+        return snapshot_message("count", str(n), state=str(n))
 
     mine = str(user_id).encode()
     channels = live_channels(request)
@@ -216,6 +228,14 @@ async def board_context(session: AsyncSession, viewer: AppUser) -> dict[str, Any
     }
 
 
+def board_state(ctx: dict[str, Any]) -> str:
+    """What the board shows, in words that change when it does: the day and each notice's
+    place on it."""
+    deadlines = [(n.public_id, n.status, n.title, n.bid_deadline.isoformat()) for n in ctx["deadlines"]]
+    draws = [(n.public_id, n.status, n.title, str(s.closed_at), s.outcome) for n, s in ctx["draws"]]
+    return repr((str(ctx["day"]), deadlines, draws))
+
+
 def board_stream(request: Request[Any, Any, Any], user_id: int) -> AsyncIterator[Any]:
     async def board() -> ServerSentEventMessage:
         async with request.app.state.db.transaction() as session:
@@ -223,7 +243,7 @@ def board_stream(request: Request[Any, Any, Any], user_id: int) -> AsyncIterator
             assert viewer is not None
             ctx = await board_context(session, viewer)
         html = render(request, "supervision/board/partials/board.html", **ctx).content
-        return ServerSentEventMessage(event="update", data=str(html))
+        return snapshot_message("update", str(html), state=board_state(ctx))
 
     channels = live_channels(request)
     stream = (

@@ -9,8 +9,10 @@ from typing import Any
 from market.agencies.models import STATUS_LABELS as AGENCY_STATUS_LABELS
 from market.agencies.models import ReviewStatus
 from market.contracts.models import CONTRACT_STATUS_LABELS, DISPUTE_DECISION_LABELS, MilestoneStatus
+from market.core.clock import utcnow
 from market.core.i18n import N_
 from market.notices.models import METHOD_LABELS, BidStatus, NoticeStatus
+from market.notices.rules import shown_status
 from market.ratings.models import DIMENSION_LABELS, DIMENSIONS
 from market.reference import catalogue
 from market.selection.models import AwardStatus, ObjectionStatus
@@ -101,6 +103,13 @@ MILESTONE_STATUS_LABELS = {
     MilestoneStatus.returned.value: N_("Returned for changes"),
 }
 
+
+def notice_status(notice: Any) -> str:
+    """A notice's status as of this moment (notices/rules.shown_status), for a page made
+    from a row that may be seconds old (a read standby, the home page's cache)."""
+    return shown_status(notice.status, getattr(notice, "bid_deadline", None), utcnow())
+
+
 # Every template sees these (market/web/templating.py registers them once).
 GLOBALS: dict[str, Any] = {
     "CATEGORIES": catalogue.CATEGORIES,
@@ -130,4 +139,5 @@ GLOBALS: dict[str, Any] = {
     "china_time": china_time,
     "china_date": china_date,
     "utc_attr": utc_attr,
+    "notice_status": notice_status,
 }

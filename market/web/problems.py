@@ -12,7 +12,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect
 
-from market.core.db import RETRY_AFTER, is_unavailable
+from market.core.db import RETRY_AFTER, is_unavailable, timed_out
 from market.core.errors import DomainError, FieldError, field_error_from_words
 from market.core.i18n import HTML_LANG, LANG_COOKIE, LOCALES, N_, gettext_for, parse_accept_language
 from market.web.templating import LocaleGettext, render
@@ -33,6 +33,7 @@ TITLES = {
     429: N_("Too many requests"),
     500: N_("Internal server error"),
     503: N_("Service unavailable"),
+    504: N_("Gateway timeout"),
 }
 
 
@@ -174,6 +175,26 @@ def problem_for(exc: Exception) -> DomainError:
             title=TITLES[503],
             headers={"Retry-After": str(RETRY_AFTER)},
         )
+    kind = timed_out(exc)
+    if kind == "lock":
+        # lock_timeout (MARKET_DB_LOCK_TIMEOUT): another transaction held what this one
+        # needed (the log's lock, a row) for too long. Busy, not broken: the transaction
+        # rolled back whole, and the same request a moment later goes through.
+        return DomainError(
+            detail=N_("The service is busy just now; please try again in a few seconds."),
+            status=503,
+            title=TITLES[503],
+            headers={"Retry-After": str(RETRY_AFTER)},
+        )
+    if kind == "statement":
+        # statement_timeout (MARKET_DB_STATEMENT_TIMEOUT): a statement ran too long. 504,
+        # not 503: trying again at once would most likely run as long again, and a proxy
+        # that retries 503s on another host (nginx's proxy_next_upstream) must not repeat it.
+        return DomainError(
+            detail=N_("This took the database too long to answer; please try again later."),
+            status=504,
+            title=TITLES[504],
+        )
     if _sqlstate(exc) in BAD_TEXT:
         # PostgreSQL refuses text holding U+0000 wherever it was typed (a search, a name, a
         # JSON string): the client's input, not our bug. The transaction rolled back.
@@ -207,7 +228,11 @@ def _raised_by_body_decoding(exc: BaseException) -> bool:
 def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     err = problem_for(exc)
     if not isinstance(exc, DomainError | HTTPException):  # the driver's or a bug, not an answer
-        if err.status == 503:
+        if kind := timed_out(exc):  # expected under load, one line: no traceback to read
+            logger.warning(
+                "database %s timeout on %s %s: %s", kind, request.method, request.url.path, type(exc).__name__
+            )
+        elif err.status == 503:
             logger.warning(
                 "database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__
             )

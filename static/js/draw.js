@@ -1,5 +1,6 @@
-// The draw page: tick the countdown, and swap in the panel the server sends over
-// Server-Sent Events whenever the notice changes. Nothing else; the page works without it.
+// The draw page: tick the countdown, swap in the panel the server sends over Server-Sent
+// Events whenever the notice changes, and append each new log entry to its timeline.
+// Nothing else; the page works without it.
 (function () {
   "use strict";
   var panel = document.getElementById("draw-panel");
@@ -40,11 +41,25 @@
 
   var url = panel.getAttribute("data-events");
   if (url && window.EventSource) {
-    var source = new EventSource(url);
+    // Say which log entry the page already lists, so the stream sends whatever was logged
+    // since it was rendered. When the connection drops, the browser reconnects (to any
+    // server) with the Last-Event-ID header, which the server prefers to this.
+    var listed = document.getElementById("draw-timeline");
+    var seq = listed ? listed.getAttribute("data-last-seq") : "";
+    var source = new EventSource(seq ? url + "?last_event_id=" + encodeURIComponent(seq) : url);
     source.addEventListener("update", function (event) {
       panel.innerHTML = event.data;
       started = Date.now();
       tick();
+    });
+    // One new log entry: an <li data-seq="N">, appended to the timeline unless listed already.
+    source.addEventListener("entry", function (event) {
+      var timeline = document.getElementById("draw-timeline");
+      if (!timeline || !event.lastEventId || timeline.querySelector('[data-seq="' + event.lastEventId + '"]')) {
+        return;
+      }
+      timeline.insertAdjacentHTML("beforeend", event.data);
+      timeline.setAttribute("data-last-seq", event.lastEventId);
     });
   }
 })();

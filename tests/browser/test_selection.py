@@ -111,6 +111,14 @@ def test_a_lottery_is_watched_live_and_the_winner_reads_it_won(
             expect(panel.locator("ol.winners")).to_contain_text(winner_id)
             expect(panel).to_contain_text(record["seed"])
             expect(panel).to_contain_text(f"--notice {notice_id}")
+            # The timeline (issue 23): the notice's log entries, the closing's and the draw's
+            # among them, each once and in seq order, brought by the stream without a reload.
+            expect(panel.locator('#draw-timeline li[data-type="selection.drawn"]')).to_have_count(1)
+            expect(panel.locator('#draw-timeline li[data-type="bidding.closed"]')).to_have_count(1)
+            seqs = panel.locator("#draw-timeline li").evaluate_all(
+                "els => els.map(e => Number(e.dataset.seq))"
+            )
+            assert seqs == sorted(set(seqs)) and len(seqs) >= 3, seqs
 
             # The winning agency is told in its messages.
             winner = next(b for b in bidders if b["id"] == winner_id)

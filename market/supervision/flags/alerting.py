@@ -95,17 +95,20 @@ async def alert_new_flags(session: AsyncSession, settings: Settings, today: date
     return alerted
 
 
+async def views_of(session: AsyncSession, changed: set[str] | None) -> list[str]:
+    """Every hall's view (``changed`` None), or the views containing a ``changed`` hall."""
+    if changed is None:
+        return await halls.hall_codes(session)
+    return sorted({view for hall in changed for view in hall_rules.chain(hall)})
+
+
 async def run_views(
     session: AsyncSession, settings: Settings, today: date, *, changed: set[str] | None
 ) -> int:
     """Alert the new flags of every hall's view (``changed`` None: the daily look), or of
     the views that contain one of the ``changed`` halls (each with the halls above it)."""
-    if changed is None:
-        views = await halls.hall_codes(session)
-    else:
-        views = sorted({view for hall in changed for view in hall_rules.chain(hall)})
     alerted = 0
-    for view in views:
+    for view in await views_of(session, changed):
         alerted += await alert_new_flags(session, settings, today, hall=view)
     return alerted
 
@@ -127,7 +130,10 @@ class FlagAlertTask:
         self.last_day: date | None = None
 
     async def run_once(self) -> int:
-        """One look; the first of the day looks at every view."""
+        """One look; the first of the day looks at every view. Each view in a transaction of
+        its own: the daily look covers every hall, and one transaction over them all grew
+        with the halls and their data. A view that fails leaves those before it committed;
+        the look is made again whole, and a flag already alerted is not alerted twice."""
         day = self.today()
         async with self.db.transaction() as session:
             head = await log_head(session)
@@ -136,7 +142,11 @@ class FlagAlertTask:
                 if head == self.last_seq:
                     return 0
                 changed = await changed_halls(session, after=self.last_seq, upto=head)
-            alerted = await run_views(session, self.settings, day, changed=changed)
+            views = await views_of(session, changed)
+        alerted = 0
+        for view in views:
+            async with self.db.transaction() as session:
+                alerted += await alert_new_flags(session, self.settings, day, hall=view)
         self.last_seq, self.last_day = head, day
         return alerted
 

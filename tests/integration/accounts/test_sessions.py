@@ -5,8 +5,10 @@ through the API and the pages; what is logged says who and why, never a secret."
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import pytest
 from httpx import AsyncClient
 from litestar import Litestar
 from sqlalchemy import text
@@ -130,22 +132,29 @@ async def test_changing_the_password_through_the_api(client: AsyncClient) -> Non
     assert entries[0]["user_id"] == user["id"]
 
 
-async def test_wrong_current_passwords_count_as_failed_log_ins(client: AsyncClient) -> None:
-    """Otherwise a stolen session could guess the password without the log-in backoff."""
-    user = await register(client)
-    token = await token_for(client, user["email"])
-    statuses = []
-    for _ in range(6):
-        response = await client.post(
-            "/api/v1/me/password",
-            json={"current_password": "guess guess guess", "new_password": NEW_PASSWORD},
-            headers=bearer(token),
-        )
-        statuses.append(response.status_code)
-    assert statuses == [422] * 5 + [429]
-    assert (
-        await client.post("/api/v1/auth/token", json={"email": user["email"], "password": PASSWORD})
-    ).status_code == 429
+@pytest.mark.committing
+async def test_wrong_current_passwords_count_as_failed_log_ins(
+    committed_database_url: str, tmp_path: Path
+) -> None:
+    """Otherwise a stolen session could guess the password without the log-in backoff.
+    Where commits are real: the count outlives the 422's rolled-back transaction."""
+    from tests.integration.security.shared_app import app_on
+
+    async with app_on(committed_database_url, tmp_path) as app, serve_in_process(app) as client:
+        user = await register(client)
+        token = await token_for(client, user["email"])
+        statuses = []
+        for _ in range(6):
+            response = await client.post(
+                "/api/v1/me/password",
+                json={"current_password": "guess guess guess", "new_password": NEW_PASSWORD},
+                headers=bearer(token),
+            )
+            statuses.append(response.status_code)
+        assert statuses == [422] * 5 + [429]
+        assert (
+            await client.post("/api/v1/auth/token", json={"email": user["email"], "password": PASSWORD})
+        ).status_code == 429
 
 
 async def test_changing_the_password_on_the_page_keeps_this_browser_and_ends_the_others(

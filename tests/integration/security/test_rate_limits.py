@@ -132,22 +132,26 @@ def test_the_real_server_does_not_let_forwarded_for_from_loopback_rename_the_cli
     assert statuses[-1] == 429 and statuses.count(429) >= 2, statuses
 
 
+@pytest.mark.committing
 async def test_an_account_that_fails_too_often_waits_whatever_address_it_comes_from(
-    database_url: str, tmp_path: Path, db: Database
+    committed_database_url: str, tmp_path: Path
 ) -> None:
     """Issue 19, item 7: per-account backoff. A botnet trying one password per address
     against one account meets no address limit; the account's own failures make every
     further attempt wait (429 with Retry-After), its right password included, until the
-    wait is over; another account is not affected, and a success starts afresh."""
+    wait is over; another account is not affected, and a success starts afresh. On a
+    database where commits are real: a failure is counted outside the request's
+    transaction, which the 401 rolls back (issue 23)."""
     from market.security.ratelimit import FailureBackoff
     from tests.helpers import PASSWORD, register
+    from tests.integration.security.shared_app import app_on, sql
 
-    app = create_app(
-        make_settings(database_url, tmp_path, auth_rate_limit=1000, trusted_proxies=1), database=db
-    )
-    now = [1000.0]
-    app.state.login_backoff = FailureBackoff(free=3, clock=lambda: now[0])
-    async with serve_in_process(app) as client:
+    url = committed_database_url
+    async with (
+        app_on(url, tmp_path, auth_rate_limit=1000, trusted_proxies=1) as app,
+        serve_in_process(app) as client,
+    ):
+        app.state.login_backoff = FailureBackoff(app.state.limits, free=3)
         victim, other = await register(client, role="owner"), await register(client, role="owner")
 
         async def attempt(email: str, password: str, address: str) -> int:
@@ -170,6 +174,7 @@ async def test_an_account_that_fails_too_often_waits_whatever_address_it_comes_f
         )  # the right password waits too
         assert "for this account" in refused.json()["detail"]
         assert await attempt(other["email"], PASSWORD, "203.0.113.99") == 200  # nobody else waits
-        now[0] += 2  # the wait (2 s after the fourth failure) is over
+        # The wait (1 s after the third failure) is over: the database's clock decides.
+        await sql(url, "UPDATE login_failure SET last_at = last_at - interval '2 s'")
         assert await attempt(victim["email"], PASSWORD, "203.0.113.50") == 200
         assert await attempt(victim["email"], "wrong-but-long-enough", "203.0.113.51") == 401  # afresh

@@ -287,9 +287,9 @@ async def test_events_stream_sends_the_panel_at_connect(
     assert headers["content-type"].startswith("text/event-stream")
     event = bytes(body).decode().split("\r\n\r\n")[0]
     lines = event.split("\r\n")
-    assert lines[0] == "event: update"
-    assert len(lines) > 5 and all(line.startswith("data: ") for line in lines[1:])
-    panel = "\n".join(line.removeprefix("data: ") for line in lines[1:])
+    assert re.fullmatch(r"id: \d+", lines[0]) and lines[1] == "event: update"  # id: the newest seq shown
+    assert len(lines) > 5 and all(line.startswith("data: ") for line in lines[2:])
+    panel = "\n".join(line.removeprefix("data: ") for line in lines[2:])
     assert 'class="countdown big"' in panel and "<html" not in panel
 
     missing = await client.get("/notices/N-999999/draw/events", headers={"Accept": "text/event-stream"})

@@ -78,22 +78,21 @@ def test_known_default_secret_is_refused_outside_dev(tmp_path: Path) -> None:
     for weak in ("changeme", "secret", "short-but-unique"):
         with pytest.raises(ConfigError):
             check_secret(weak, is_dev=False)
-    with pytest.raises(ConfigError):
-        Settings.from_env(
-            {
-                "MARKET_DATA_DIR": str(tmp_path),
-                "MARKET_ENV": "production",
-                "MARKET_SECRET_KEY": "secret",
-                "MARKET_PUBLIC_URL": "https://zjcs.example.gov.cn",
-            }
-        ).with_secret()
-    generated = Settings.from_env(
-        {
-            "MARKET_DATA_DIR": str(tmp_path),
-            "MARKET_ENV": "production",
-            "MARKET_PUBLIC_URL": "https://zjcs.example.gov.cn",
-        }
-    ).with_secret()
+    production = {
+        "MARKET_DATA_DIR": str(tmp_path),
+        "MARKET_ENV": "production",
+        "MARKET_PUBLIC_URL": "https://zjcs.example.gov.cn",
+    }
+    # Production makes no secret of its own (issue 23): `market keys generate` does, once.
+    with pytest.raises(ConfigError, match="market keys generate"):
+        Settings.from_env(production).with_secret()
+    from market.security.keys import generate
+
+    generate(tmp_path)
+    with pytest.raises(ConfigError, match="known default"):
+        Settings.from_env({**production, "MARKET_SECRET_KEY": "secret"}).with_secret()
+    generated = Settings.from_env(production).with_secret()
+    assert generated.secret_key == (tmp_path / "secret_key").read_text().strip()
     assert len(generated.secret_key) >= 32
 
 

@@ -181,10 +181,10 @@ async def test_the_overdue_task_tries_again_after_the_database_comes_back(
 ) -> None:
     from market.contracts import service as contracts
 
-    async def flag(session: Any, day: Any) -> int:
-        return 0
+    async def flag(session: Any, day: Any, **batch: Any) -> tuple[int, None]:
+        return 0, None
 
-    monkeypatch.setattr(contracts, "flag_overdue_milestones", flag)
+    monkeypatch.setattr(contracts, "flag_overdue_batch", flag)
     db = FlakyDatabase(failures=2)
     task = OverdueTask(db, interval=1.0)
     task.interval = 0.01  # the real one is at least a second

@@ -1,37 +1,37 @@
+"""The pure parts of the log-in limits; the counting itself is in PostgreSQL and tested
+there (tests/integration/security/test_shared_limits.py)."""
+
 from __future__ import annotations
 
-from market.security.ratelimit import SlidingWindowLimiter
+from datetime import UTC, datetime, timedelta
+
+from market.security.ratelimit import account_key, backoff_delay, window_key, window_wait
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_allows_the_limit_then_says_how_long_to_wait() -> None:
-    clock = Clock()
-    limiter = SlidingWindowLimiter(limit=3, window=60, clock=clock)
-    assert [limiter.hit("a") for _ in range(3)] == [None, None, None]
-    clock.now += 10
-    assert limiter.hit("a") == 50
+def test_the_wait_is_until_the_oldest_hit_leaves_the_window() -> None:
+    hits = [NOW - timedelta(seconds=10), NOW - timedelta(seconds=5)]
+    assert window_wait(hits, NOW, 60) == 50
+    assert window_wait([NOW - timedelta(seconds=59, milliseconds=500)], NOW, 60) == 1  # never 0
+    assert window_wait([], NOW, 60) == 60
 
 
-def test_window_slides() -> None:
-    clock = Clock()
-    limiter = SlidingWindowLimiter(limit=2, window=60, clock=clock)
-    limiter.hit("a")
-    clock.now += 30
-    limiter.hit("a")
-    assert limiter.hit("a") is not None
-    clock.now += 31  # the first hit has left the window
-    assert limiter.hit("a") is None
+def test_the_backoff_doubles_after_the_free_failures_up_to_the_longest() -> None:
+    delays = [backoff_delay(n, free=5, longest=900.0) for n in range(1, 17)]
+    assert delays[:4] == [None] * 4
+    assert delays[4:] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]
+    assert backoff_delay(100_000, free=5, longest=900.0) == 900  # no overflow however many
 
 
-def test_clients_are_counted_apart() -> None:
-    limiter = SlidingWindowLimiter(limit=1, window=60, clock=Clock())
-    assert limiter.hit("a") is None
-    assert limiter.hit("b") is None
-    assert limiter.hit("a") is not None
+def test_an_account_is_its_address_as_typed_trimmed_and_lower_cased_and_hashed() -> None:
+    assert account_key(" Victim@Example.CN ") == account_key("victim@example.cn")
+    assert account_key("victim@example.cn") != account_key("other@example.cn")
+    assert "victim" not in account_key("victim@example.cn") and len(account_key("x" * 10_000)) == 64
+
+
+def test_a_key_too_long_to_index_is_hashed_and_a_short_one_kept() -> None:
+    assert window_key("login:203.0.113.7") == "login:203.0.113.7"
+    long = window_key("login:" + "a" * 500)
+    assert long.startswith("sha256:") and len(long) <= 200
+    assert long != window_key("login:" + "a" * 501)
