@@ -67,6 +67,18 @@ def _int(name: str, default: int, environ: dict[str, str]) -> int:
     return value
 
 
+PG_MAX_MS = 2**31 - 1  # the most PostgreSQL takes for a timeout (ms)
+
+
+def _ms(name: str, default: int, environ: dict[str, str]) -> int:
+    """A timeout in milliseconds, as PostgreSQL takes it: a larger one would make every
+    connection fail at its start (the value is sent with it), every request a 500."""
+    value = _int(name, default, environ)
+    if value > PG_MAX_MS:
+        raise ConfigError(f"{name} must be at most {PG_MAX_MS} ms, got {value}")
+    return value
+
+
 def _float(name: str, default: float, environ: dict[str, str]) -> float:
     raw = environ.get(name)
     if raw is None or raw == "":
@@ -389,10 +401,10 @@ class Settings:
                 env.get("DATABASE_READ_URL") or None, name="DATABASE_READ_URL"
             ),
             read_max_lag=_float("MARKET_READ_MAX_LAG", 10.0, env),
-            db_statement_timeout=_int("MARKET_DB_STATEMENT_TIMEOUT", 30_000, env),
-            db_lock_timeout=_int("MARKET_DB_LOCK_TIMEOUT", 5_000, env),
-            task_statement_timeout=_int("MARKET_TASK_STATEMENT_TIMEOUT", 300_000, env),
-            task_lock_timeout=_int("MARKET_TASK_LOCK_TIMEOUT", 10_000, env),
+            db_statement_timeout=_ms("MARKET_DB_STATEMENT_TIMEOUT", 30_000, env),
+            db_lock_timeout=_ms("MARKET_DB_LOCK_TIMEOUT", 5_000, env),
+            task_statement_timeout=_ms("MARKET_TASK_STATEMENT_TIMEOUT", 300_000, env),
+            task_lock_timeout=_ms("MARKET_TASK_LOCK_TIMEOUT", 10_000, env),
         )
         if settings.beacon not in {"none", "drand"}:
             raise ConfigError(f"MARKET_BEACON must be none or drand, got {settings.beacon!r}")

@@ -13,7 +13,7 @@ primary, as it does when no standby is configured (docs/reliability.md, "Read st
 - the standby was measured within the last seconds (``Standby.watch``, once a second per
   process) to hold everything the primary had committed ``read_max_lag`` seconds ago.
 
-A standby's "not found" is not believed: a 404 (or a 500 or 503: the standby going away
+A standby's "not found" is not believed: a 404 (or a 400: "beyond the log"; a 500 or 503: the standby going away
 between two measurements, a query it cancelled to go on replaying) served from the standby
 is asked again of the primary, so a notice published a second ago is never reported
 missing to a visitor who follows its link.
@@ -106,8 +106,10 @@ def ask_primary_again(status: int) -> bool:
     "not found" may only mean "not replayed yet"; a 503 is the standby going away between
     two measurements; a 500 may be a query the standby cancelled to go on replaying (a
     recovery conflict). A visitor never pays for the standby's trouble. Not a 504: a
-    statement that ran out of time there would run as long on the primary."""
-    return status in (404, 500, 503)
+    statement that ran out of time there would run as long on the primary. A 400 too: a
+    request checked against what the standby has so far ("start is beyond the log, which
+    has N entries", from a size learned on the primary) is not refused on its word."""
+    return status in (400, 404, 500, 503)
 
 
 @dataclass(frozen=True)

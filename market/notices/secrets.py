@@ -43,7 +43,8 @@ class SecretSealer:
             return cls(base64.b64decode(value))
         path = data_dir / KEY_FILE
         if not path.exists():  # made whole before it appears: a second process reads the same
-            from market.security.keys import write_new
+            from market.security.keys import refuse_in_production, write_new
 
+            refuse_in_production(path, "secret seal key")
             write_new(path, (base64.b64encode(secrets.token_bytes(32)).decode() + "\n").encode())
         return cls(base64.b64decode(path.read_text(encoding="ascii").strip()))

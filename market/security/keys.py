@@ -53,6 +53,7 @@ def load_or_create_key(path: Path, *, env_value: str | None, generate: Callable[
         except ValueError as exc:
             raise ConfigError(f"the {what} in the environment is not a PEM private key: {exc}") from None
     if not path.exists():
+        refuse_in_production(path, what)
         key = generate()
         if write_new(path, pem(key)):
             return key
@@ -60,6 +61,18 @@ def load_or_create_key(path: Path, *, env_value: str | None, generate: Callable[
         return serialization.load_pem_private_key(path.read_bytes(), password=None)
     except ValueError as exc:
         raise ConfigError(f"{path} does not hold a PEM private key ({what}): {exc}") from None
+
+
+def refuse_in_production(path: Path, what: str) -> None:
+    """A production host never makes a key of its own, whatever asks for one: a command run
+    before the keys were copied (``market log verify``) would otherwise leave one in the
+    data dir, which ``market serve`` would then take as given (require_keys says why)."""
+    if os.environ.get("MARKET_ENV") == "production":
+        raise ConfigError(
+            f"MARKET_ENV=production, and this host is given no {what} ({path}): a production host never "
+            f"makes keys of its own; make them once with `{GENERATE_COMMAND}` and give every host the same "
+            "files or variables (docs/security.md)"
+        )
 
 
 # -- the four every host is given ------------------------------------------------------------

@@ -329,10 +329,15 @@ async def notified_stream(
             return await events.__anext__()
 
         pending: asyncio.Task[bytes] = asyncio.ensure_future(next_event())
+        # When the log is looked at next (the keep-alive tick), kept across other notices'
+        # NOTIFYs: on a busy site they come more often than the tick, which must still come.
+        loop = asyncio.get_running_loop()
+        look_at = loop.time() + KEEPALIVE
         try:
             while True:
                 wait = _until(deadline)
-                timeout = KEEPALIVE if wait is None else min(KEEPALIVE, wait)
+                tick = max(0.0, look_at - loop.time())
+                timeout = tick if wait is None else min(tick, wait)
                 done, _ = await asyncio.wait({pending}, timeout=timeout)
                 reconnected = False
                 if pending in done:
@@ -354,8 +359,10 @@ async def notified_stream(
                 elif not await _newer_than(request, notice_id, sender.sent):
                     # Steps that send no NOTIFY (an amendment, a contract's) and NOTIFYs
                     # lost with the listener are found here, at the latest.
+                    look_at = loop.time() + KEEPALIVE
                     yield KEEP_ALIVE
                     continue
+                look_at = loop.time() + KEEPALIVE
                 snap = await snapshot(request, notice_id)
                 deadline = snap.deadline
                 for message in sender.catch_up(snap, panel=reconnected):

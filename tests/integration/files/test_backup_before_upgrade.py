@@ -27,7 +27,7 @@ async def _as_before_the_migration(url: str) -> tuple[int, list[str]]:
 
 @pytest.mark.committing
 def test_a_backup_of_a_database_not_migrated_yet_names_the_files_it_lacks(
-    old_site: tuple[str, Path, dict[str, bytes]],  # noqa: F811
+    old_site: tuple[str, Path, dict[str, bytes]],
 ) -> None:
     url, _, on_disk = old_site
     stored, missing = run_blocking(_as_before_the_migration(url))
