@@ -184,24 +184,7 @@ class Node:
         return self
 
     def _pg_ctl_start(self) -> None:
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
-        result = self.pg._run(
-            [
-                str(self.pg.bindir / "pg_ctl"),
-                "start",
-                "-w",
-                "-t",
-                "90",
-                "-D",
-                str(self.data),
-                "-l",
-                str(self.log_file),
-                "-o",
-                options,
-            ],
-            timeout=120,
-            new_session=True,
-        )
+        result = self.pg.pg_ctl_start(self.data, self.port, self.log_file)
         if result.returncode != 0:
             raise ClusterError(
                 f"{self.name} did not start (see {self.log_file}): {result.stderr.strip()[-300:]}"

@@ -237,24 +237,7 @@ class EmbeddedPostgres:
             if not port or not port_is_free(port):
                 port = free_port()
             self.port_file.write_text(f"{port}\n", encoding="ascii")
-            options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
-            result = self._run(
-                [
-                    str(self.bindir / "pg_ctl"),
-                    "start",
-                    "-w",
-                    "-t",
-                    "90",
-                    "-D",
-                    str(self.data),
-                    "-l",
-                    str(self.log_file),
-                    "-o",
-                    options,
-                ],
-                timeout=120,
-                new_session=True,
-            )
+            result = self.pg_ctl_start(self.data, port, self.log_file)
             if result.returncode != 0:
                 raise EmbeddedPostgresError(
                     f"PostgreSQL did not start (see {self.log_file}): {(result.stderr or result.stdout).strip()[-300:]}"
@@ -263,6 +246,23 @@ class EmbeddedPostgres:
         self._wait_ready()
         self._ensure_database(DB_NAME)
         return self.url()
+
+    def pg_ctl_start(self, data: Path, port: int, log_file: Path) -> subprocess.CompletedProcess[str]:
+        """``pg_ctl start`` of the cluster in ``data`` on 127.0.0.1:``port`` only (no Unix
+        socket), waiting until it takes connections (ops/cluster.py starts its nodes so too)."""
+        options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
+        command = [
+            str(self.bindir / "pg_ctl"),
+            "start",
+            "-w",
+            "-t",
+            "90",
+            "-D",
+            str(data),
+            "-l",
+            str(log_file),
+        ]
+        return self._run([*command, "-o", options], timeout=120, new_session=True)
 
     def stop(self, mode: str = "fast") -> None:
         """``pg_ctl stop -m mode``: "fast" rolls back and disconnects every session;
