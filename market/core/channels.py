@@ -21,6 +21,8 @@ from functools import partial
 import asyncpg
 from litestar.channels import ChannelsBackend
 
+from market.core.db import connect
+
 logger = logging.getLogger("market.core.channels")
 
 RECONNECTED = b""  # the payload that says "something may have changed while we were away"
@@ -46,7 +48,7 @@ class ReconnectingAsyncPgChannelsBackend(ChannelsBackend):
         # ``server_settings``: the requests' limits (market/core/db.Timeouts), sent at connect.
         settings = {**(server_settings or {}), **LISTENER_SETTINGS}
         self._connect = make_connection or partial(
-            asyncpg.connect, dsn=dsn, timeout=connect_timeout, server_settings=settings
+            connect, dsn, timeout=connect_timeout, server_settings=settings
         )
         self._check_interval = check_interval
         self._max_backoff = max_backoff

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,12 @@ class Database:
             "server_settings": timeouts.server_settings(),
             **engine_kwargs.get("connect_args", {}),
         }
+        if len(host_dsns(to_asyncpg_dsn(url))) > 1:
+            # Several hosts: each is given a time of its own (connect); the URL's other
+            # parameters are in the DSN, the connect arguments passed here.
+            engine_kwargs["async_creator"] = partial(
+                connect, to_asyncpg_dsn(url), **engine_kwargs.pop("connect_args")
+            )
         engine = create_async_engine(url, **engine_kwargs)
         if not engine_kwargs.get("pool_pre_ping"):
             sa.event.listen(engine.sync_engine, "checkout", _replace_closed)
@@ -202,6 +209,7 @@ class Database:
             return
         self.reader_pool = asyncpg.create_pool(
             to_asyncpg_dsn(url),
+            connect=POOL_CONNECT,
             min_size=min(2, size),
             max_size=size,
             timeout=CONNECT_TIMEOUT,
@@ -304,6 +312,8 @@ def _replace_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
 
 POOL_TIMEOUT = 30.0  # seconds a request waits for a free pooled connection (a burst may queue)
 CONNECT_TIMEOUT = 10.0  # seconds to open a new connection (refused at once when PostgreSQL is down)
+# Seconds each host of a multi-host DATABASE_URL is given before the next is tried (connect).
+PER_HOST_TIMEOUT = 3.0
 RETRY_AFTER = 5  # seconds a client is told to wait when the database is unavailable
 
 
@@ -402,6 +412,46 @@ def to_asyncpg_dsn(url: str) -> str:
     mark = "hosts-" + "x" * 16
     rendered = parsed.difference_update_query(["host"]).set(host=mark, port=None)
     return rendered.render_as_string(hide_password=False).replace(mark, ",".join(hosts), 1)
+
+
+def host_dsns(dsn: str) -> list[str]:
+    """An asyncpg DSN naming several hosts (``h1:p1,h2:p2``) as one DSN per host, in order,
+    each with the rest of the DSN (user, database, ``target_session_attrs``) unchanged."""
+    scheme, rest = dsn.split("://", 1)
+    netloc, slash, tail = rest.partition("/")
+    user, at, hosts = netloc.rpartition("@")
+    return [f"{scheme}://{user}{at}{host}{slash}{tail}" for host in hosts.split(",")]
+
+
+async def connect(dsn: str, *, timeout: float = CONNECT_TIMEOUT, **kwargs: Any) -> Any:
+    """``asyncpg.connect``, giving each host of a multi-host DSN a time of its own.
+
+    asyncpg tries the hosts in turn within one timeout for them all, so an old primary that
+    takes the TCP connection and then says nothing (a hung machine after a failover) used
+    the whole of it and the promoted server listed next was never tried: every new
+    connection failed while the database was there. Here each host gets PER_HOST_TIMEOUT
+    (its own check of ``target_session_attrs`` included) and the next is tried after it.
+    Also the readers' and limits' pools' ``connect`` and the engine's ``async_creator``."""
+    import asyncpg
+
+    hosts = host_dsns(dsn)
+    if len(hosts) == 1:
+        return await asyncpg.connect(dsn, timeout=timeout, **kwargs)
+    failure: BaseException | None = None
+    for one in hosts:
+        try:
+            return await asyncpg.connect(one, timeout=min(timeout, PER_HOST_TIMEOUT), **kwargs)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            failure = exc
+    assert failure is not None
+    raise failure
+
+
+# ``connect`` as asyncpg.create_pool's ``connect`` hook: the stubs ask for asyncpg.connect's
+# whole signature, every argument of which connect passes on.
+POOL_CONNECT: Any = connect
 
 
 async def run_on_server(url: str, sql: str) -> None:

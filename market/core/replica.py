@@ -44,6 +44,7 @@ from market.core.db import (
     REQUEST_DATABASE,
     Database,
     Timeouts,
+    connect,
     is_unavailable,
     to_asyncpg_dsn,
 )
@@ -307,11 +308,10 @@ class Standby:
     async def _fetch(self, which: str, query: str) -> dict[str, Any]:
         """One row from ``which`` server on the watcher's own connection (never a pool's:
         a burst that empties the pools must not make the standby look unreachable)."""
-        import asyncpg
 
         connection: Any = self._connections.get(which)
         if connection is None or connection.is_closed():
-            connection = self._connections[which] = await asyncpg.connect(
+            connection = self._connections[which] = await connect(
                 self._dsns[which], timeout=min(CONNECT_TIMEOUT, QUERY_TIMEOUT)
             )
         try:

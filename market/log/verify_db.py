@@ -8,9 +8,7 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
-import asyncpg
-
-from market.core.db import Database, to_asyncpg_dsn
+from market.core.db import Database, connect, to_asyncpg_dsn
 from market.log import store
 from market.log.signer import LogSigner
 
@@ -47,7 +45,7 @@ class DatabaseSource:
 
     def entries(self, start: int, end: int) -> Iterator[list[bytes]]:
         async def open_cursor() -> tuple[Any, Any, Any]:
-            conn = await asyncpg.connect(to_asyncpg_dsn(self.url))
+            conn = await connect(to_asyncpg_dsn(self.url))
             tx = conn.transaction(readonly=True)
             await tx.start()
             cursor = await conn.cursor(

@@ -142,7 +142,7 @@ class LimitStore:
     async def _open(self, db: Database) -> Any:
         import asyncpg
 
-        from market.core.db import CONNECT_TIMEOUT, to_asyncpg_dsn
+        from market.core.db import CONNECT_TIMEOUT, POOL_CONNECT, to_asyncpg_dsn
 
         async with self._opening:
             if db.limits_pool is None:
@@ -153,6 +153,7 @@ class LimitStore:
                 # pool is made) while the database is away.
                 db.limits_pool = await asyncpg.create_pool(
                     to_asyncpg_dsn(url),
+                    connect=POOL_CONNECT,
                     min_size=0,
                     max_size=self._size,
                     timeout=CONNECT_TIMEOUT,
