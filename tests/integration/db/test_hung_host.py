@@ -36,7 +36,8 @@ def silent_host() -> Iterator[int]:
 def hung_first(database_url: str, port: int) -> str:
     live = make_url(database_url)
     url = normalize_database_url(
-        f"postgresql://{live.username}@127.0.0.1:{port},{live.host}:{live.port or 5432}/{live.database}"
+        f"postgresql://{live.username}{':' + live.password if live.password else ''}"
+        f"@127.0.0.1:{port},{live.host}:{live.port or 5432}/{live.database}"
         "?target_session_attrs=read-write"
     )
     assert url is not None

@@ -206,10 +206,11 @@ async def test_every_kind_of_connection_carries_its_settings(database_url: str, 
 async def test_zero_defers_to_the_role_and_a_set_value_wins_over_it(database_url: str) -> None:
     role = f"market_timeouts_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(to_asyncpg_dsn(database_url))
-    await admin.execute(f"CREATE ROLE {role} LOGIN")
+    password = secrets.token_hex(16)  # the tests' private cluster asks for one (scram)
+    await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
     await admin.execute(f"ALTER ROLE {role} SET statement_timeout = '7s'")
     await admin.execute(f"ALTER ROLE {role} SET lock_timeout = '3s'")
-    url = make_url(database_url).set(username=role).render_as_string(hide_password=False)
+    url = make_url(database_url).set(username=role, password=password).render_as_string(hide_password=False)
     try:
         for timeouts, expected in [
             (Timeouts.of(statement=0, lock=1500), ["7s", "1500ms"]),  # 0: the role's own
