@@ -174,6 +174,11 @@ class Snapshot:
     html: str
     deadline: datetime | None  # still to come (None once passed or the notice is not open)
     timeline: list[queries.TimelineEntry]
+    # Bidding has ended and the result is not out yet: the moment people watch for. The
+    # stream then looks at the log every POLL seconds, not every KEEPALIVE, so the result
+    # comes within seconds even if its NOTIFY is lost (a listener reconnecting, a host
+    # restarting under the page).
+    awaiting: bool = False
 
     @property
     def seq(self) -> int | None:
@@ -197,7 +202,10 @@ async def snapshot(request: Request[Any, Any, Any], notice_id: str) -> Snapshot:
         if notice.status == NoticeStatus.open and ctx["now"] < notice.bid_deadline
         else None
     )
-    return Snapshot(html=str(html), deadline=upcoming, timeline=ctx["timeline"])
+    awaiting = notice.status == NoticeStatus.closed or (
+        notice.status == NoticeStatus.open and ctx["now"] >= notice.bid_deadline
+    )
+    return Snapshot(html=str(html), deadline=upcoming, timeline=ctx["timeline"], awaiting=awaiting)
 
 
 async def _fingerprint(request: Request[Any, Any, Any], notice_id: str) -> tuple[Any, ...]:
@@ -332,7 +340,8 @@ async def notified_stream(
         # When the log is looked at next (the keep-alive tick), kept across other notices'
         # NOTIFYs: on a busy site they come more often than the tick, which must still come.
         loop = asyncio.get_running_loop()
-        look_at = loop.time() + KEEPALIVE
+        look_every = POLL if snap.awaiting else KEEPALIVE
+        look_at = loop.time() + look_every
         try:
             while True:
                 wait = _until(deadline)
@@ -359,12 +368,13 @@ async def notified_stream(
                 elif not await _newer_than(request, notice_id, sender.sent):
                     # Steps that send no NOTIFY (an amendment, a contract's) and NOTIFYs
                     # lost with the listener are found here, at the latest.
-                    look_at = loop.time() + KEEPALIVE
+                    look_at = loop.time() + look_every
                     yield KEEP_ALIVE
                     continue
-                look_at = loop.time() + KEEPALIVE
                 snap = await snapshot(request, notice_id)
                 deadline = snap.deadline
+                look_every = POLL if snap.awaiting else KEEPALIVE
+                look_at = loop.time() + look_every
                 for message in sender.catch_up(snap, panel=reconnected):
                     yield message
         finally:
