@@ -25,7 +25,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -34,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from market.core.pgembed import DB_NAME, DB_USER, EmbeddedPostgres, free_port
+from market.core.pgembed import DB_NAME, DB_USER, EmbeddedPostgres, free_port, port_is_free
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_CONF = ROOT / "ops" / "deploy" / "nginx" / "market.conf"
@@ -173,10 +172,10 @@ class Node:
         """Start the server (on the port it had) and wait until it takes connections."""
         if self.pg.is_running():
             return self
-        if self.pg.port_file.exists() and not _port_is_free(self.port):
+        if self.pg.port_file.exists() and not port_is_free(self.port):
             # pgembed would move to another port; a node keeps its own, which a
             # multi-host DATABASE_URL names. A stopped server's socket frees quickly.
-            _wait(f"{self.name}: port {self.port} free", lambda: _port_is_free(self.port), 20)
+            _wait(f"{self.name}: port {self.port} free", lambda: port_is_free(self.port), 20)
         self._pg_ctl_start()
         if self not in _live:
             _live.append(self)
@@ -214,16 +213,6 @@ class Node:
 
     def __repr__(self) -> str:
         return f"Node({self.name!r}, port={self.pg.port() if self.pg.port_file.exists() else None})"
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def _track_home(node: Node) -> None:
