@@ -29,7 +29,8 @@ class EntryRow:
     notice_id: str | None
 
 
-def _ts_of(entry: bytes) -> str:
+def ts_of(entry: bytes) -> str:
+    """The ``ts`` an entry was written with (UTC, as written), or "" if it has none."""
     try:
         value = json.loads(entry).get("ts")
     except (ValueError, AttributeError):
@@ -58,7 +59,7 @@ async def list_entries(
     stmt = stmt.order_by(col(LogEntry.seq).desc()).limit(limit + 1)
     found = (await session.execute(stmt)).all()
     rows = [
-        EntryRow(seq=seq, type=kind, ts=_ts_of(bytes(entry)), notice_id=nid)
+        EntryRow(seq=seq, type=kind, ts=ts_of(bytes(entry)), notice_id=nid)
         for seq, kind, nid, entry in found[:limit]
     ]
     more = rows[-1].seq if len(found) > limit and rows else None

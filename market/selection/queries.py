@@ -3,7 +3,6 @@ selection record, and the hand-written SQL that tells the live draw page a notic
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,16 +13,15 @@ from sqlmodel import col
 from market.agencies.models import Agency
 from market.core.errors import Conflict
 from market.core.i18n import N_
+from market.log.queries import ts_of
 from market.notices.models import Notice
 from market.selection import rules
 from market.selection.models import Award, AwardStatus, Selection
 
 # Bids do not count: a polled stream that sent the panel again on each bid would tell its
 # watchers when someone bid, and how often (issue 18).
-LAST_SEQ = (
-    "SELECT max(seq) FROM log_entry WHERE notice_id = :n"
-    " AND type NOT IN ('bid.accepted', 'bid.withdrawn', 'bid.sealed')"
-)
+NOT_A_BID = " AND type NOT IN ('bid.accepted', 'bid.withdrawn', 'bid.sealed')"
+LAST_SEQ = "SELECT max(seq) FROM log_entry WHERE notice_id = :n" + NOT_A_BID
 
 
 async def last_seq(session: AsyncSession, notice: Notice) -> int | None:
@@ -41,8 +39,8 @@ async def newest_seq(session: AsyncSession, notice_public_id: str) -> int | None
 # that neither says when someone bid (issue 18); newest first for the LIMIT, turned around.
 TIMELINE = (
     "SELECT seq, type, entry FROM log_entry WHERE notice_id = :n"
-    " AND type NOT IN ('bid.accepted', 'bid.withdrawn', 'bid.sealed')"
-    " ORDER BY seq DESC LIMIT :limit"
+    + NOT_A_BID
+    + " ORDER BY seq DESC LIMIT :limit"
 )
 
 
@@ -59,17 +57,9 @@ async def timeline(session: AsyncSession, notice_public_id: str, *, limit: int) 
     its event stream")."""
     rows = (await session.execute(sa.text(TIMELINE), {"n": notice_public_id, "limit": limit})).all()
     return [
-        TimelineEntry(seq=int(seq), type=str(kind), ts=_ts_of(bytes(entry)))
+        TimelineEntry(seq=int(seq), type=str(kind), ts=ts_of(bytes(entry)))
         for seq, kind, entry in reversed(rows)
     ]
-
-
-def _ts_of(entry: bytes) -> str:
-    try:
-        value = json.loads(entry).get("ts")
-    except (ValueError, AttributeError):
-        return ""
-    return value if isinstance(value, str) else ""
 
 
 async def selection_of(session: AsyncSession, notice: Notice) -> Selection:
