@@ -88,6 +88,10 @@ async def test_public_reads_follow_the_standby_while_it_is_close_and_the_primary
                 assert state["read_standby"]["role"] == "standby"
                 assert state["read_standby"]["receiver"] == "streaming"
                 assert state["read_standby"]["reads_from"] == "standby"
+                # Public: it names no server, port or password, of either side.
+                shown = str(state)
+                assert primary.password not in shown and "127.0.0.1" not in shown
+                assert f":{standby.port}" not in shown and f":{primary.port}" not in shown
 
                 await paused_replay_moves_reads_to_the_primary_and_back(client, standby, owner, timings)
                 await a_stopped_standby_leaves_every_public_read_answered(client, standby, timings)
