@@ -49,6 +49,15 @@ class Agency(SQLModel, table=True):
             "status IN ('pending', 'approved', 'rejected', 'suspended', 'blacklisted')", name="status_known"
         ),
         sa.Index("ix_agency_status_id", "status", "id"),
+        # The directory filtered by an area (queries.directory_page, migration 0013): status,
+        # the region's digits at the filter's level, then id for the keyset order.
+        sa.Index("ix_agency_status_province_id", "status", "region_province", "id"),
+        sa.Index("ix_agency_status_prefecture_id", "status", "region_prefecture", "id"),
+        sa.Index("ix_agency_status_region_id", "status", "region", "id"),
+        # The console's search by a part of the name (supervision.queries.search; pg_trgm).
+        sa.Index(
+            "ix_agency_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -59,6 +68,19 @@ class Agency(SQLModel, table=True):
     name: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
     credit_code: str = Field(sa_column=sa.Column(sa.String(18), nullable=False, unique=True))
     region: str = Field(sa_column=sa.Column(sa.String(6), sa.ForeignKey("region.code"), nullable=False))
+    # Generated from ``region`` (as on notice; core.sql.region_scope_column says why).
+    region_province: str | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.String(2), sa.Computed("substr(region, 1, 2)", persisted=True), nullable=False
+        ),
+    )
+    region_prefecture: str | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.String(4), sa.Computed("substr(region, 1, 4)", persisted=True), nullable=False
+        ),
+    )
     legal_representative: str = Field(
         default="", sa_column=sa.Column(sa.String(100), nullable=False, server_default="")
     )
@@ -96,6 +118,9 @@ class AgencyOrgLink(SQLModel, table=True):
 
 class AgencyCategory(SQLModel, table=True):
     __tablename__ = "agency_category"
+    # The directory filtered by category (queries.directory_page, migration 0013): a
+    # category's agencies in id order, bounded by the page's cursor.
+    __table_args__ = (sa.Index("ix_agency_category_category", "category", "agency_id"),)
 
     agency_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("agency.id"), primary_key=True))
     category: str = Field(
@@ -114,6 +139,9 @@ class Qualification(SQLModel, table=True):
             "status IN ('pending', 'approved', 'rejected', 'superseded')", name="status_known"
         ),
         sa.Index("ix_qualification_agency", "agency_id"),
+        # The admins' queue of qualification changes, oldest first (queries.review_queue,
+        # migration 0013): the few pending ones, not every qualification ever reviewed.
+        sa.Index("ix_qualification_pending", "id", postgresql_where=sa.text("status = 'pending'")),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -1,6 +1,5 @@
 """Read-only queries of agencies: profiles with their categories and qualifications, the
-public directory (through the ORM for the API, in one hand-written statement for the
-page), the reviewers' queue and search, and who is one party with an owner organisation.
+public directory (one hand-written statement that the page and the API both read), the reviewers' queue and search, and who is one party with an owner organisation.
 service.py changes state; this module only reads."""
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from market.agencies.models import (
 from market.core.errors import FieldError, InvalidInput
 from market.core.i18n import N_
 from market.core.pagination import decode_cursor, encode_cursor
-from market.core.sql import Params, json_column, keyset_page, like_pattern
+from market.core.sql import Params, json_column, keyset_page, like_pattern, region_scope_column
 from market.reference import catalogue, regions
 
 
@@ -156,8 +155,8 @@ PUBLIC_STATUSES = (AgencyStatus.approved, AgencyStatus.suspended, AgencyStatus.b
 
 @dataclass(frozen=True)
 class DirectoryFilters:
-    """The public directory's filters, checked (check_directory): the ORM path (the API)
-    and the page's hand-written statement (queries.directory_page) read the same."""
+    """The public directory's filters, checked (check_directory), as the page and the API
+    read them (directory_page)."""
 
     status: str
     name_like: str | None = None  # an ILIKE pattern, escaped...
@@ -231,45 +230,17 @@ async def directory(
     limit: int = 20,
 ) -> tuple[list[Profile], str | None]:
     """The public directory: approved agencies (or suspended/blacklisted ones when asked),
-    newest first, filtered; each with categories and approved qualifications."""
-    after = decode_cursor(cursor)
+    newest first, filtered; each with categories and approved qualifications. The page's
+    statement (``directory_page``) picks the agencies, so the API and the page list the same
+    ones in the same order by construction, through the same indexes; the API's fuller
+    profiles are then loaded by primary key."""
     filters = check_directory(q=q, category=category, level=level, region=region, status=status)
-    stmt = (
-        sa.select(Agency)
-        .where(col(Agency.status) == filters.status)
-        .order_by(col(Agency.id).desc())
-        .limit(limit + 1)
-    )
-    if after is not None:
-        stmt = stmt.where(col(Agency.id) < after)
-    if filters.name_like:
-        stmt = stmt.where(
-            sa.or_(
-                col(Agency.name).ilike(filters.name_like, escape="\\"),
-                col(Agency.credit_code) == filters.credit_code,
-            )
-        )
-    if filters.region_prefix:
-        stmt = stmt.where(col(Agency.region).startswith(filters.region_prefix))
-    if filters.category:
-        stmt = stmt.where(
-            sa.exists().where(
-                col(AgencyCategory.agency_id) == Agency.id, col(AgencyCategory.category) == filters.category
-            )
-        )
-    if filters.levels:
-        stmt = stmt.where(
-            sa.exists().where(
-                col(Qualification.agency_id) == Agency.id,
-                col(Qualification.category) == filters.category,
-                col(Qualification.status) == ReviewStatus.approved.value,
-                col(Qualification.level).in_(filters.levels),
-            )
-        )
-    agencies = list((await session.execute(stmt)).scalars().all())
-    last = agencies[limit - 1].id if len(agencies) > limit else None
-    next_cursor = encode_cursor(last) if last is not None else None
-    return await load_profiles(session, agencies[:limit]), next_cursor
+    sql, args = directory_page(filters, after=decode_cursor(cursor), limit=limit, columns="a.id")
+    connection = await session.connection()
+    ids = [row[0] for row in (await connection.exec_driver_sql(sql, tuple(args))).all()]
+    next_cursor = encode_cursor(ids[limit - 1]) if len(ids) > limit else None
+    by_id = {a.id: a for a in await by_ids(session, ids[:limit])}
+    return await load_profiles(session, [by_id[i] for i in ids[:limit]]), next_cursor
 
 
 async def related_to_org(
@@ -308,31 +279,63 @@ async def orgs_sharing_credit_code(
     return {codes[code]: (public_id, name) for code, public_id, name in (await session.execute(stmt)).all()}
 
 
-async def review_queue(session: AsyncSession) -> tuple[list[Profile], list[tuple[Agency, Qualification]]]:
-    """Agencies waiting for review, oldest first, and qualifications waiting on approved agencies."""
+REVIEW_LIMIT = 50  # of each queue on the review page, oldest first
+
+
+@dataclass(frozen=True)
+class ReviewQueue:
+    """The oldest of each queue, and how many wait in all."""
+
+    pending: list[Profile]
+    pending_total: int
+    changes: list[tuple[Agency, Qualification]]
+    changes_total: int
+
+
+async def review_queue(session: AsyncSession, *, limit: int = REVIEW_LIMIT) -> ReviewQueue:
+    """Agencies waiting for review, oldest first, and qualifications waiting on approved
+    agencies: the oldest ``limit`` of each (each shown agency costs its profile's reads, and
+    the queue grows with the market) and the totals."""
+    waiting = col(Agency.status) == AgencyStatus.pending.value
     pending = (
         (
             await session.execute(
-                sa.select(Agency)
-                .where(col(Agency.status) == AgencyStatus.pending.value)
-                .order_by(col(Agency.updated_at))
+                sa.select(Agency).where(waiting).order_by(col(Agency.updated_at)).limit(limit)
             )
         )
         .scalars()
         .all()
     )
+    changed = sa.and_(
+        col(Qualification.status) == ReviewStatus.pending.value,
+        col(Agency.status) != AgencyStatus.pending.value,
+    )
     changes = (
         await session.execute(
             sa.select(Agency, Qualification)
             .join(Qualification, col(Qualification.agency_id) == Agency.id)
-            .where(
-                col(Qualification.status) == ReviewStatus.pending.value,
-                col(Agency.status) != AgencyStatus.pending.value,
-            )
+            .where(changed)
             .order_by(col(Qualification.id))
+            .limit(limit)
         )
     ).all()
-    return [await load_profile(session, a, private=True) for a in pending], [(a, q) for a, q in changes]
+    pending_total = (
+        await session.execute(sa.select(sa.func.count()).select_from(Agency).where(waiting))
+    ).scalar_one()
+    changes_total = (
+        await session.execute(
+            sa.select(sa.func.count())
+            .select_from(Qualification)
+            .join(Agency, col(Qualification.agency_id) == Agency.id)
+            .where(changed)
+        )
+    ).scalar_one()
+    return ReviewQueue(
+        pending=[await load_profile(session, a, private=True) for a in pending],
+        pending_total=int(pending_total),
+        changes=[(a, q) for a, q in changes],
+        changes_total=int(changes_total),
+    )
 
 
 async def counts(session: AsyncSession) -> dict[str, int]:
@@ -374,8 +377,8 @@ async def find_agencies(session: AsyncSession, *, q: str, limit: int = SEARCH_LI
 # Through the ORM a page of the directory cost the agencies, their categories and their
 # qualifications (as ORM objects, every column) inside a transaction: three statements
 # and begin/commit. The page shows a few columns of each, so one statement on a readers'
-# connection answers it. service.directory (the API's path) applies the same filters;
-# tests/integration/agencies/test_directory_rows.py holds the two to the same agencies.
+# connection answers it. The API (``directory``) picks its agencies with the same statement;
+# tests/integration/agencies/test_pages.py holds the two to the same agencies.
 
 DIRECTORY_COLUMNS = """
     a.id, a.public_id, a.name, a.credit_code, a.region, a.status,
@@ -385,31 +388,40 @@ DIRECTORY_COLUMNS = """
 """
 
 
-def directory_page(filters: DirectoryFilters, *, after: int | None, limit: int) -> tuple[str, list[Any]]:
+def directory_page(
+    filters: DirectoryFilters, *, after: int | None, limit: int, columns: str = DIRECTORY_COLUMNS
+) -> tuple[str, list[Any]]:
     """The SQL and arguments of one directory page, newest first, keyset-paged by id
-    (pure); ``limit + 1`` rows, the extra one saying whether a next page exists."""
+    (pure); ``limit + 1`` rows, the extra one saying whether a next page exists. The page
+    reads ``DIRECTORY_COLUMNS``, the API only the ids (``a.id``)."""
     params = Params()
     where = [f"a.status = {params(filters.status)}"]
+    below = ""
     if after is not None:
-        where.append(f"a.id < {params(after)}")
+        cursor = params(after)
+        where.append(f"a.id < {cursor}")
+        # Said again of the category's rows: the index on (category, agency_id) then starts
+        # at the cursor instead of reading the category's newer agencies to skip them.
+        below = f" AND c.agency_id < {cursor}"
     if filters.name_like:
         where.append(
             f"(a.name ILIKE {params(filters.name_like)} ESCAPE '\\' OR a.credit_code = {params(filters.credit_code)})"
         )
     if filters.region_prefix:
-        # LIKE on a prefix of digits, which never hold a wildcard
-        where.append(f"a.region LIKE {params(filters.region_prefix + '%')}")
+        # An equality on the column holding that many of the region's digits, which the
+        # indexes on (status, that column, id) serve in keyset order.
+        where.append(f"{region_scope_column('a', filters.region_prefix)} = {params(filters.region_prefix)}")
     if filters.category:
         category = params(filters.category)
         where.append(
-            f"EXISTS (SELECT 1 FROM agency_category c WHERE c.agency_id = a.id AND c.category = {category})"
+            f"EXISTS (SELECT 1 FROM agency_category c WHERE c.agency_id = a.id AND c.category = {category}{below})"
         )
         if filters.levels:
             where.append(
                 "EXISTS (SELECT 1 FROM qualification q WHERE q.agency_id = a.id"
                 f" AND q.category = {category} AND q.status = 'approved' AND q.level = ANY({params(list(filters.levels))}))"
             )
-    sql = f"SELECT {DIRECTORY_COLUMNS} FROM agency a WHERE {' AND '.join(where)} ORDER BY a.id DESC LIMIT {params(limit + 1)}"
+    sql = f"SELECT {columns} FROM agency a WHERE {' AND '.join(where)} ORDER BY a.id DESC LIMIT {params(limit + 1)}"
     return sql, params
 
 

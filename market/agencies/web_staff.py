@@ -61,9 +61,9 @@ class AgencyReviewPages(Controller):
         failed: dict[str, Any] | None = None,
     ) -> Response[str]:
         principal = current_principal(request)
-        pending, changes = await queries.review_queue(session)
+        queue = await queries.review_queue(session, limit=queries.REVIEW_LIMIT)
         replaced: dict[int, Qualification | None] = {}
-        for _, change in changes:
+        for _, change in queue.changes:
             if change.replaces_id is not None:
                 replaced[change.replaces_id] = await session.get(Qualification, change.replaces_id)
         found = await queries.find_agencies(session, q=q) if q.strip() else []
@@ -72,13 +72,16 @@ class AgencyReviewPages(Controller):
             "agencies/review.html",
             status_code=status_code,
             can_act=service.may_review(principal),
-            pending=pending,
-            changes=changes,
+            pending=queue.pending,
+            pending_total=queue.pending_total,
+            queued={p.agency.public_id for p in queue.pending},
+            changes=queue.changes,
+            changes_total=queue.changes_total,
             replaced=replaced,
             counts=await queries.counts(session),
             q=q.strip(),
             found=found,
-            same_code=await queries.orgs_sharing_credit_code(session, [p.agency for p in pending]),
+            same_code=await queries.orgs_sharing_credit_code(session, [p.agency for p in queue.pending]),
             actions_for=lambda status: [a for a in STATUS_ACTIONS if status in service.TRANSITIONS[a][0]],
             ACTIONS_WITH_UNTIL=ACTIONS_WITH_UNTIL,
             message=ADMIN_DONE.get(done or ""),

@@ -101,6 +101,10 @@ class Contract(SQLModel, table=True):
         sa.Index(
             "ix_contract_disputed", "disputed_at", "id", postgresql_where=sa.text("status = 'disputed'")
         ),
+        # An award's latest contract, whatever its status (an agency's public page lists its
+        # awards each with its latest contract: agencies/present.awards_of, migration 0013).
+        # Without it each award's max(id) read every contract.
+        sa.Index("ix_contract_award_id", "award_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -148,6 +152,14 @@ class Milestone(SQLModel, table=True):
     __table_args__ = (
         sa.CheckConstraint("status IN ('pending', 'submitted', 'accepted', 'returned')", name="status_known"),
         sa.UniqueConstraint("contract_id", "position", name="uq_milestone_contract_id_position"),
+        # The overdue milestones waiting for the agency, by due day (the supervisors'
+        # contracts page and dashboards), without reading every milestone (migration 0013).
+        sa.Index(
+            "ix_milestone_overdue",
+            "due_on",
+            "id",
+            postgresql_where=sa.text("overdue_on IS NOT NULL AND status IN ('pending', 'returned')"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -32,6 +32,24 @@ def like_pattern(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+# A region filter's digits (regions.scope_prefix: 2 for a province, 4 for a prefecture, 6
+# for a county) and the column holding that many of a row's region digits. notice and
+# agency keep the first two and four as generated columns (migration 0013), so the filter
+# is an equality that a btree on (..., column, id) serves in keyset order: ``region LIKE
+# '5301%'`` is served by no btree under this database's C.UTF-8 collation, and a page
+# walked the primary key discarding every row outside the area.
+REGION_SCOPE_COLUMNS = {2: "region_province", 4: "region_prefecture", 6: "region"}
+
+
+def region_scope_column(alias: str, prefix: str) -> str:
+    """``alias``'s column that equals ``prefix`` exactly when its region starts with it
+    (pure; a region is six digits, so the county's column is the region itself)."""
+    try:
+        return f"{alias}.{REGION_SCOPE_COLUMNS[len(prefix)]}"
+    except KeyError:
+        raise ValueError(f"{prefix!r} is not a region scope's digits (2, 4 or 6)") from None
+
+
 def json_column(value: Any) -> Any:
     # asyncpg hands json over as text; a codec set on the connection would hand it parsed.
     return json.loads(value) if isinstance(value, str) else value

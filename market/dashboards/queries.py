@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.core.sql import region_scope_column
 from market.dashboards.rules import GROUP_LIMIT
 
 # One more than a group shows: the extra row says "there are more" (the group links to the
@@ -247,9 +248,10 @@ async def unread_alerts(session: AsyncSession, user_id: int) -> int:
 
 
 def _region_scope(prefix: str) -> str:
-    """The review queue's region filter: none for the whole province (and beyond), a
-    prefix match below it (LIKE with a literal prefix and no wildcard of its own)."""
-    return "" if prefix == "" else "AND a.region LIKE :prefix"
+    """The review queue's region filter: none for the whole province (and beyond), below it
+    an equality on the column holding that many region digits (ix_agency_status_*_id
+    serve it in id order; a LIKE on the prefix no btree serves under C.UTF-8)."""
+    return "" if prefix == "" else f"AND {region_scope_column('a', prefix)} = :prefix"
 
 
 async def pending_agencies(session: AsyncSession, *, prefix: str | None) -> list[dict[str, Any]]:
@@ -257,7 +259,7 @@ async def pending_agencies(session: AsyncSession, *, prefix: str | None) -> list
     None reaches none)."""
     if prefix is None:
         return []
-    params: dict[str, Any] = {} if prefix == "" else {"prefix": prefix + "%"}
+    params: dict[str, Any] = {} if prefix == "" else {"prefix": prefix}
     return await _rows(session, PENDING_AGENCIES.format(scope=_region_scope(prefix)), limit=LIMIT, **params)
 
 

@@ -49,5 +49,7 @@ def overview_public(o: Overview) -> dict[str, Any]:
         "open_notices": [notice_line(n) for n in o.open_notices],
         "latest_results": [notice_line(n) for n in o.results],
         "statistics": figures,
+        # the statistics' summary's time: the figures are as of then (market/stats/summary.py)
+        "statistics_as_of": o.figures_as_of.isoformat() if o.figures_as_of else None,
         "notices_url": f"/api/v1/notices?hall={o.hall.code}",
     }

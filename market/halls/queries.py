@@ -53,11 +53,25 @@ async def hall_notices(
     session: AsyncSession, codes: list[str] | None, *, statuses: tuple[str, ...], limit: int
 ) -> list[Notice]:
     """The newest notices in ``statuses`` of the halls ``codes`` (None: every hall), for a
-    hall's page: ``hall = ANY(...)`` with the order of the index on (hall, id)."""
-    stmt = sa.select(Notice).where(col(Notice.status).in_(statuses))
-    if codes is not None:
-        stmt = stmt.where(in_halls(col(Notice.hall), codes))
-    stmt = stmt.order_by(col(Notice.id).desc()).limit(limit)
+    hall's page. Each (status, hall) pair's newest ``limit`` come from the index on (status,
+    hall, id) (on (status, id) for every hall), then the newest of those: at most limit x
+    statuses x halls index entries, however many notices there are. (``status IN (...) AND
+    hall = ANY(...) ORDER BY id DESC`` walked the primary key from the newest notice,
+    discarding every one of another status or hall; an index serves the order only where
+    its leading columns equal a bound value, hence one branch per pair.)"""
+    branches = [
+        sa.select(col(Notice.id))
+        .where(col(Notice.status) == status, *([col(Notice.hall) == hall] if hall is not None else []))
+        .order_by(col(Notice.id).desc())
+        .limit(limit)
+        for status in statuses
+        for hall in (codes if codes is not None else [None])
+    ]
+    if not branches:
+        return []
+    newest = sa.union_all(*branches).subquery()
+    picked = sa.select(newest.c.id).order_by(newest.c.id.desc()).limit(limit)
+    stmt = sa.select(Notice).where(col(Notice.id).in_(picked)).order_by(col(Notice.id).desc())
     return list((await session.execute(stmt)).scalars())
 
 

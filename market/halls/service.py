@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -267,6 +268,7 @@ class Overview:
     open_notices: list[Notice]
     results: list[Notice]
     figures: Figures
+    figures_as_of: datetime | None = None  # the statistics' summary's time (None: not computed yet)
 
 
 async def overview(session: AsyncSession, code: str) -> Overview:
@@ -279,11 +281,13 @@ async def overview(session: AsyncSession, code: str) -> Overview:
     by_code = {h.code: h for h in halls}
     codes = None if code == rules.PROVINCE else rules.under(code, list(by_code))
     above = [by_code[c] for c in reversed(rules.chain(code)[1:]) if c in by_code]
+    figures, as_of = await stats_queries.hall_totals(session, codes)
     return Overview(
         hall=node.hall,
         node=node,
         chain=above,
         open_notices=await queries.hall_notices(session, codes, statuses=OPEN_STATUSES, limit=PAGE_ROWS),
         results=await queries.hall_notices(session, codes, statuses=RESULT_STATUSES, limit=PAGE_ROWS),
-        figures=await stats_queries.hall_totals(session, codes),
+        figures=figures,
+        figures_as_of=as_of,
     )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from market.core.sql import Params, Row, json_column
+from market.core.sql import Params, Row, json_column, region_scope_column
 
 # -- the public notice list ------------------------------------------------------------------
 #
@@ -60,8 +60,9 @@ def notice_list(filters: NoticeFilters, *, after: int | None, limit: int) -> tup
     if filters.category:
         where.append(f"n.category = {params(filters.category)}")
     if filters.region_prefix:
-        # LIKE on a prefix of digits, which never hold a wildcard
-        where.append(f"n.region LIKE {params(filters.region_prefix + '%')}")
+        # An equality on the column holding that many of the region's digits: the partial
+        # indexes on (category, that column, id) and (that column, id) serve it in keyset order.
+        where.append(f"{region_scope_column('n', filters.region_prefix)} = {params(filters.region_prefix)}")
     if filters.halls is not None:
         # one array parameter: the index on (hall, id) serves it
         where.append(f"n.hall = ANY({params(list(filters.halls))}::text[])")

@@ -1,7 +1,8 @@
 """The Atom feed of published notices, for everyone (RFC 4287): /feeds/notices.atom, with
 the public list's category, region and hall filters. Links and ids are built from the
 configured public URL (settings.base_url), never from the request's Host. A reader polling
-an unchanged feed gets 304 for the price of one aggregate (queries.feed_version)."""
+an unchanged feed gets 304 for the price of reading its entries' ids and times from an
+index (queries.feed_version)."""
 
 from __future__ import annotations
 
@@ -92,15 +93,15 @@ class FeedPages(Controller):
             return problem_response(request, problem)
         prefix = regions.scope_prefix(region) if region else None
         locale = request_locale(request)
-        latest, count = await queries.feed_version(
-            session, category=category or None, region_prefix=prefix, halls=halls
+        latest, digest = await queries.feed_version(
+            session, category=category or None, region_prefix=prefix, halls=halls, limit=ENTRIES
         )
         updated = latest or EPOCH
         filters = {k: v for k, v in (("category", category), ("region", region), ("hall", hall)) if v}
         etag = (
             '"'
             + hashlib.sha256(
-                f"{locale}|{sorted(filters.items())}|{rfc3339(updated)}|{count}".encode()
+                f"{locale}|{sorted(filters.items())}|{rfc3339(updated)}|{digest}".encode()
             ).hexdigest()[:32]
             + '"'
         )

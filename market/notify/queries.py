@@ -176,18 +176,36 @@ def _feed_where(
 
 
 async def feed_version(
-    session: AsyncSession, *, category: str | None, region_prefix: str | None, halls: list[str] | None
-) -> tuple[Any, int]:
-    """(latest change, count) of the feed's notices: what its ETag and Last-Modified are
-    made of, without reading a row, so that a reader polling an unchanged feed costs one
-    aggregate."""
+    session: AsyncSession,
+    *,
+    category: str | None,
+    region_prefix: str | None,
+    halls: list[str] | None,
+    limit: int,
+) -> tuple[Any, str]:
+    """(latest change, digest) of the entries the feed shows: its newest ``limit``
+    published notices of the filters, read from ix_notice_feed_published alone (an
+    index-only scan of ``limit`` entries and the ones outside the filters passed on the way),
+    so that a reader polling an unchanged feed costs the same at any size of the market.
+
+    Published notices never leave a filter (category, region and hall are not amendable and
+    a published notice is never a draft again), so the window changes only when a notice
+    is published at its top or one of its entries changes: both move the latest change, and
+    the digest of (id, updated_at) names the window exactly."""
     where, params = _feed_where(category, region_prefix, halls)
     row = (
         await session.execute(
-            sa.text(f"SELECT max(n.updated_at), count(*) FROM notice n WHERE {where}"), params
+            sa.text(
+                "SELECT max(w.updated_at), md5(coalesce(string_agg("
+                "w.id::text || ':' || (extract(epoch FROM w.updated_at) * 1000000)::bigint::text, ','"
+                " ORDER BY w.published_at DESC, w.id DESC), ''))"
+                f" FROM (SELECT n.id, n.published_at, n.updated_at FROM notice n WHERE {where}"
+                " ORDER BY n.published_at DESC, n.id DESC LIMIT :limit) w"
+            ),
+            {**params, "limit": limit},
         )
     ).one()
-    return row[0], int(row[1])
+    return row[0], str(row[1])
 
 
 async def feed_entries(

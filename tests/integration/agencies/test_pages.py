@@ -652,3 +652,25 @@ async def test_the_directory_page_lists_what_the_api_lists(
         made[3]
     ]  # wildcards are literal
     assert "&lt;" not in shown and "100%_地质公司" in (await visitor.get("/agencies")).text
+
+
+async def test_the_queue_shows_the_oldest_and_counts_them_all(
+    client: AsyncClient, admin: AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The review page reads the oldest REVIEW_LIMIT of each queue (each shown agency costs
+    its profile's reads, and a national market's queue is long), says how many wait in all,
+    and a searched agency beyond them is not sent to a card the page does not hold."""
+    from market.agencies import queries
+    from tests.integration.agencies.test_api import agency_user, create
+
+    monkeypatch.setattr(queries, "REVIEW_LIMIT", 2)
+    made = [(await create(client, await agency_user(client), name=f"排队机构{i}"))["id"] for i in range(3)]
+    queue = (await admin.get("/admin/agencies", headers={"Accept-Language": "en"})).text
+    assert "Agencies waiting for review (3)" in queue
+    assert "The oldest 2 are shown; the others follow as these are decided." in queue
+    assert [f'id="agency-{a}"' in queue for a in made] == [True, True, False]
+    # Found by a search, it is listed with its actions, never linked to a card not on the page.
+    found = (
+        await admin.get("/admin/agencies", params={"q": made[2]}, headers={"Accept-Language": "en"})
+    ).text
+    assert f'id="found-{made[2]}"' in found and f'href="#agency-{made[2]}"' not in found
