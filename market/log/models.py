@@ -1,5 +1,6 @@
 """The log's tables. Every one of them is insert-only (triggers refuse UPDATE, DELETE and
-TRUNCATE): the entries, the hashes of the tree's perfect subtrees, and every checkpoint."""
+TRUNCATE): the entries, the agencies each names, the hashes of the tree's perfect subtrees,
+and every checkpoint."""
 
 from __future__ import annotations
 
@@ -19,6 +20,17 @@ class LogEntry(SQLModel, table=True):
         sa.Index(
             "ix_log_entry_notice_seq", "notice_id", "seq", postgresql_where=sa.text("notice_id IS NOT NULL")
         ),
+        # The draw page's timeline (market/selection/queries.TIMELINE): a notice's entries
+        # without its bids, read newest first without stepping over the bids one by one.
+        # The predicate is the query's NOT_A_BID word for word (migration 0013).
+        sa.Index(
+            "ix_log_entry_notice_story",
+            "notice_id",
+            "seq",
+            postgresql_where=sa.text(
+                "notice_id IS NOT NULL AND type NOT IN ('bid.accepted', 'bid.withdrawn', 'bid.sealed')"
+            ),
+        ),
     )
 
     seq: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
@@ -26,6 +38,19 @@ class LogEntry(SQLModel, table=True):
     notice_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
     entry: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))  # the exact canonical bytes
     leaf_hash: bytes = Field(sa_column=sa.Column(sa.LargeBinary(32), nullable=False))
+
+
+class LogEntryAgency(SQLModel, table=True):
+    """Every agency an entry names (agency id, seq): an agency's history read by its key,
+    newest first, instead of searching every entry (the supervision console). Written by
+    ``market_log_append`` in the same call as the entry, from the entry's own bytes, with
+    the rule of the console's JSON path (migration 0013, ``market_log_named_agencies``);
+    insert-only like the entries."""
+
+    __tablename__ = "log_entry_agency"
+
+    agency_id: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    seq: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
 
 
 class LogSubtree(SQLModel, table=True):

@@ -23,7 +23,7 @@ from market.agencies.models import Agency
 from market.contracts.models import Contract
 from market.core.sql import like_pattern
 from market.halls import queries as halls_queries
-from market.log.models import LogEntry
+from market.log.models import LogEntry, LogEntryAgency
 from market.log.queries import MAX_SEQ
 from market.notices.models import Notice, NoticeRevision, NoticeStatus, OwnerOrg
 from market.protocol import entry_types
@@ -116,6 +116,8 @@ async def opened_seqs(session: AsyncSession, notice: Notice) -> list[int]:
 
 
 # The entry names the agency in one of the fields MSP/1 and docs/contracts.md give it.
+# Migration 0013's market_log_named_agencies extracts the same strings for log_entry_agency:
+# change both together (tests/integration/log/test_agency_index.py holds them equal).
 AGENCY_PATH = (
     "$ ? (@.agency_id == $a || @.replacement == $a || @.winners[*] == $a || @.alternates[*] == $a"
     " || @.candidates[*][0] == $a || @.excluded[*].agency_id == $a || @.bids[*].agency_id == $a"
@@ -123,30 +125,51 @@ AGENCY_PATH = (
 )
 
 
+def not_a_bid_on_an_open_notice() -> sa.ColumnElement[bool]:
+    """``not_sealed_bid`` asked per row: whether the entry's notice is open is one look-up
+    by its unique id, where NOT IN first gathers every open notice (a number that grows
+    with the marketplace). The same rows: notice.public_id is never NULL."""
+    open_notice = sa.exists().where(
+        col(Notice.public_id) == col(LogEntry.notice_id), col(Notice.status) == NoticeStatus.open.value
+    )
+    return sa.or_(
+        col(LogEntry.type).not_in(BID_ENTRY_TYPES),
+        col(LogEntry.notice_id).is_(None),
+        sa.not_(open_notice),
+    )
+
+
 async def agency_history(
     session: AsyncSession, agency_id: str, *, before: int | None = None, limit: int = HISTORY_LIMIT
 ) -> tuple[list[TimelineRow], int | None]:
     """Entries naming the agency, newest first, and the seq to continue below (or None).
-    A byte search for the quoted id narrows the scan; the JSON path confirms the field.
-    Its bids on notices still open are left out (``not_sealed_bid``)."""
+    Its bids on notices still open are left out (``not_sealed_bid``).
+
+    The candidates come newest first from ``log_entry_agency`` (every agency an entry
+    names, written by the append with AGENCY_PATH's rule: migration 0013), by key, so a
+    page costs the same in a log of any size. The byte search for the quoted id and the
+    JSON path still decide each candidate, as they decided every entry before."""
     needle = json.dumps(agency_id).encode("utf-8")
     doc = sa.cast(sa.func.convert_from(LogEntry.entry, "UTF8"), postgresql.JSONB)
     stmt = (
         sa.select(col(LogEntry.seq), col(LogEntry.type), col(LogEntry.notice_id), col(LogEntry.entry))
+        .select_from(LogEntryAgency)
+        .join(LogEntry, col(LogEntry.seq) == col(LogEntryAgency.seq))
         .where(
+            col(LogEntryAgency.agency_id) == agency_id,
             sa.text("position(:needle IN log_entry.entry) > 0").bindparams(
                 sa.bindparam("needle", needle, type_=sa.LargeBinary)
             ),
             sa.func.jsonb_path_exists(
                 doc, sa.cast(AGENCY_PATH, postgresql.JSONPATH), sa.func.jsonb_build_object("a", agency_id)
             ),
-            not_sealed_bid(),
+            not_a_bid_on_an_open_notice(),
         )
-        .order_by(col(LogEntry.seq).desc())
+        .order_by(col(LogEntryAgency.seq).desc())
         .limit(limit + 1)
     )
     if before is not None:
-        stmt = stmt.where(col(LogEntry.seq) < max(0, min(before, MAX_SEQ)))
+        stmt = stmt.where(col(LogEntryAgency.seq) < max(0, min(before, MAX_SEQ)))
     found = (await session.execute(stmt)).all()
     rows = [_row(seq, kind, nid, entry) for seq, kind, nid, entry in found[:limit]]
     return rows, (rows[-1].seq if len(found) > limit and rows else None)

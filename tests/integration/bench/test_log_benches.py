@@ -34,6 +34,17 @@ def test_the_append_benchmark_runs_and_prints_its_ratio(server_url: str) -> None
     assert re.search(r"ratio append/baseline: +\d+\.\d\d", out)
 
 
+def test_the_append_benchmark_compares_a_prefilled_log_with_an_empty_one(server_url: str) -> None:
+    # (a prefill this small is checked against the root of its entries, in the script)
+    out = run_bench(
+        "log_append.py", server_url, "--writers", "2", "--entries", "40", "--prefill", "5000", "--rounds", "2"
+    )
+    assert "prefilled 5,000 entries (with their subtree hashes)" in out
+    assert re.search(r"append on an empty log: +[\d,]+ entries/s \(best of 2\)", out)
+    assert re.search(r"append on a log of 5,000 entries: +[\d,]+ entries/s", out)
+    assert re.search(r"ratio prefilled/empty: \d+\.\d\d \(goal >= 0\.95: (met|NOT met)\)", out)
+
+
 def test_the_verify_benchmark_runs_every_mode_and_prints_every_ratio(server_url: str) -> None:
     out = run_bench("log_verify.py", server_url, "--entries", "20000", "--new", "500")
     assert "filled 20,000 entries" in out and "(a state kept at 19,500)" in out
