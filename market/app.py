@@ -86,9 +86,11 @@ from market.selection.service import CHANNEL
 from market.selection.web import SelectionPages
 from market.site.web import HealthApi, SitePages
 from market.stats.api import StatsApi
+from market.stats.scheduler import StatsTask
 from market.stats.web import StatsPages
 from market.supervision.alerts import CHANNEL as ALERTS_CHANNEL
 from market.supervision.flags.alerting import FlagAlertTask
+from market.supervision.flags.alerting import interval_of as flag_interval
 from market.supervision.flags.web import FlagApi, FlagPages
 from market.supervision.web import SupervisionPages
 from market.supervision.web_live import LivePages
@@ -151,6 +153,9 @@ def _lifespan(database: Database | None):
         tasks = [asyncio.create_task(checkpointer.run(), name="log-checkpointer")]
         if app.state.get("standby") is not None:
             tasks.append(asyncio.create_task(app.state.standby.watch(), name="read-standby-lag"))
+        if settings.stats_interval > 0:  # on even with the scheduler off: the pages read its summary
+            stats = StatsTask(app.state.task_db, interval=settings.stats_interval)
+            tasks.append(asyncio.create_task(stats.run(), name="stats-refresh"))
         if settings.scheduler_interval > 0:
             scheduler = Scheduler(
                 app.state.task_db,
@@ -171,9 +176,7 @@ def _lifespan(database: Database | None):
                     on_step=checkpointer.nudge,
                 )
                 tasks.append(asyncio.create_task(escalations.run(), name="objection-escalation"))
-            flag_alerts = FlagAlertTask(
-                app.state.task_db, settings, interval=max(settings.scheduler_interval, 300.0)
-            )
+            flag_alerts = FlagAlertTask(app.state.task_db, settings, interval=flag_interval(settings))
             tasks.append(asyncio.create_task(flag_alerts.run(), name="flag-alerts"))
             if settings.smtp is not None:  # the e-mail queue (market/notify/sender.py)
                 mail = MailSender(app.state.task_db, settings, interval=max(settings.scheduler_interval, 5.0))

@@ -6,7 +6,7 @@ from market.contracts.models import Contract, Deliverable, Milestone
 from market.files.models import StoredFile, StoredFileChunk
 from market.halls.models import Jurisdiction
 from market.inbox.models import Message
-from market.log.models import LogCheckpoint, LogCosignature, LogCosigner, LogEntry, LogSubtree
+from market.log.models import LogCheckpoint, LogCosignature, LogCosigner, LogEntry, LogEntryAgency, LogSubtree
 from market.notices.models import Bid, Notice, NoticeAvoid, NoticeRevision, NoticeSecret, OwnerOrg, Project
 from market.notify.models import MailOutbox, MailPreference, SubscriptionCategory, SubscriptionRegion
 from market.ocds.models import OcdsRelease
@@ -14,7 +14,8 @@ from market.ratings.models import Rating
 from market.reference.models import CategoryLevel, Region, ServiceCategory
 from market.security.models import LoginFailure, RateWindow
 from market.selection.models import Award, Objection, Selection
-from market.supervision.models import FlagAlert
+from market.stats.models import StatsFigure, StatsRefresh
+from market.supervision.models import FlagAlert, FlagView, RedFlag
 
 __all__ = [
     "Agency",
@@ -28,11 +29,13 @@ __all__ = [
     "Contract",
     "Deliverable",
     "FlagAlert",
+    "FlagView",
     "Jurisdiction",
     "LogCheckpoint",
     "LogCosignature",
     "LogCosigner",
     "LogEntry",
+    "LogEntryAgency",
     "LogSubtree",
     "LoginFailure",
     "MailOutbox",
@@ -51,9 +54,12 @@ __all__ = [
     "Qualification",
     "RateWindow",
     "Rating",
+    "RedFlag",
     "Region",
     "Selection",
     "ServiceCategory",
+    "StatsFigure",
+    "StatsRefresh",
     "StoredFile",
     "StoredFileChunk",
     "SubscriptionCategory",

@@ -266,6 +266,9 @@ class Settings:
     drand_relays: tuple[str, ...] = DEFAULT_DRAND_RELAYS
     publicity_days: int = 3  # 公示: how long a result is open to objections
     scheduler_interval: float = 1.0  # seconds between looks for due notices; 0 turns it off
+    # Seconds between two refreshes of the statistics' summary (market/stats/summary.py: the
+    # halls the log names since the last one, everything daily); 0 turns it off.
+    stats_interval: float = 60.0
     # Database connections each server worker keeps open (opened at start-up), how many
     # more it may open for a burst, and the readers' pool: with W workers PostgreSQL needs
     # W x (all three) connections, 80 for four workers (its default max_connections is 100).
@@ -375,6 +378,7 @@ class Settings:
             drand_relays=_relays(env.get("MARKET_DRAND_RELAYS")),
             publicity_days=_int("MARKET_PUBLICITY_DAYS", 3, env),
             scheduler_interval=_float("MARKET_SCHEDULER_INTERVAL", 1.0, env),
+            stats_interval=_float("MARKET_STATS_INTERVAL", 60.0, env),
             db_pool_size=_int("MARKET_DB_POOL_SIZE", 10, env),
             db_pool_overflow=_int("MARKET_DB_POOL_OVERFLOW", 5, env),
             db_read_pool_size=_int("MARKET_DB_READ_POOL_SIZE", 5, env),

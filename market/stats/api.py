@@ -20,7 +20,9 @@ class StatsApi(Controller):
     @get(
         "/",
         summary="Market statistics: headline figures, and the same by category, prefecture and month",
-        description="Live from the database. Money is integer fen; `savings` (1 − contract amounts / budget caps "
+        description="From a summary the server computes in the background (every minute by default, "
+        "everything once a day): `as_of` is when the figures were computed, null before the first "
+        "computation; `generated_at` is when this answer was made. Money is integer fen; `savings` (1 − contract amounts / budget caps "
         "of the notices with a signed contract) and `on_time_rate` are ratios rounded to four decimals, null "
         "when there is nothing to compute them from. Months are China time, the last 12, oldest first.",
         cache=False,

@@ -4,11 +4,13 @@ carry the same numbers."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from market.core.config import Settings
 from market.core.i18n import N_
 from market.core.money import format_fen
 from market.core.spreadsheet import to_csv
@@ -67,6 +69,13 @@ COLUMNS = (
 )
 
 
+def interval_minutes(settings: Settings) -> int:
+    """Within how many minutes a change shows on the page (0: this server does not refresh)."""
+    if settings.stats_interval <= 0:
+        return 0
+    return max(1, math.ceil(settings.stats_interval / 60))
+
+
 def name_of(row: Row, locale: str) -> str:
     return row.name_zh if locale == "zh_Hans" else row.name_en
 
@@ -113,6 +122,8 @@ def stats_public(stats: Stats) -> dict[str, Any]:
         # the jurisdiction asked for.
         "agencies_scope": "province",
         "generated_at": stats.generated_at.isoformat() if stats.generated_at else None,
+        # the figures' time: the summary's last refresh (None: never computed, every figure 0)
+        "as_of": stats.as_of.isoformat() if stats.as_of else None,
         "summary": figures_public(stats.total),
         "by_category": [row_public(r) for r in stats.by_category],
         "by_region": [row_public(r) for r in stats.by_region],

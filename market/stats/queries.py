@@ -1,6 +1,9 @@
-"""The dashboard's figures, read live with two GROUP BY GROUPING SETS queries: one over
-published notices (with their selection and contracts), one over approved agencies. Each
-gives the whole market and the rows by category, by prefecture and by month at once.
+"""The dashboard's figures. Computed from the records by two GROUP BY GROUPING SETS
+queries, one over published notices (with their selection and contracts), one over
+approved agencies, each giving the whole market and the rows by category, by prefecture
+and by month at once; per hall, those rows are the summary (market/stats/summary.py keeps
+it), which the pages and the API read: a jurisdiction's figures are the sums of its halls'
+rows, a few thousand rows whatever the number of notices.
 
 Months and dates are China time. Money stays integer fen; ratios are left to rules.py.
 """
@@ -27,6 +30,7 @@ from market.halls.queries import in_halls
 from market.notices.models import Notice
 from market.reference import catalogue, regions
 from market.selection.models import Outcome, Selection
+from market.stats.models import AGENCIES, StatsFigure, StatsRefresh
 from market.stats.rules import Figures, last_months
 
 SIGNED = (ContractStatus.in_service.value, ContractStatus.completed.value, ContractStatus.stopped.value)
@@ -64,6 +68,7 @@ class Stats:
     by_region: list[Row] = field(default_factory=list)
     by_month: list[Row] = field(default_factory=list)
     generated_at: datetime | None = None
+    as_of: datetime | None = None  # when the summary read was computed; None: not yet
     scope: Scope | None = None  # None: the province
 
     def table(self, name: str) -> list[Row]:
@@ -82,107 +87,176 @@ def _prefecture(column: sa.ColumnExpressionArgument[str]) -> sa.ColumnElement[st
     return sa.func.substr(column, 1, 4).concat("00")
 
 
-def _grouping_sets(*columns: sa.ColumnExpressionArgument[Any]) -> sa.ColumnElement[Any]:
-    """``GROUPING SETS ((), (a), (b), ...)``: the total and one grouping per column."""
-    return sa.func.grouping_sets(sa.text("()"), *[sa.tuple_(c) for c in columns])
+def _grouping_sets(*columns: sa.ColumnExpressionArgument[Any], within: Any = None) -> sa.ColumnElement[Any]:
+    """``GROUPING SETS ((), (a), (b), ...)``: the total and one grouping per column; with
+    ``within``, the same inside each of its values (``((h), (h, a), (h, b), ...)``)."""
+    lead = [] if within is None else [within]
+    return sa.func.grouping_sets(
+        sa.tuple_(*lead) if lead else sa.text("()"), *[sa.tuple_(*lead, c) for c in columns]
+    )
 
 
-async def _notice_figures(
-    session: AsyncSession, halls: list[str] | None = None
-) -> dict[tuple[str, str], Figures]:
-    """``halls``: only the notices of these halls (a jurisdiction rolled up); None: all."""
+def _kind_and_key(
+    category: Any, prefecture: sa.ColumnElement[str], month: sa.ColumnElement[str]
+) -> tuple[sa.ColumnElement[str], sa.ColumnElement[str]]:
+    """Which grouping a row of the grouping sets is (``total``, ``category``, ``region``,
+    ``month``) and its key ("" for the total)."""
+    kind = sa.case(
+        (sa.func.grouping(category) == 0, "category"),
+        (sa.func.grouping(prefecture) == 0, "region"),
+        (sa.func.grouping(month) == 0, "month"),
+        else_="total",
+    )
+    key = sa.case(
+        (sa.func.grouping(category) == 0, sa.func.coalesce(category, "")),
+        (sa.func.grouping(prefecture) == 0, sa.func.coalesce(prefecture, "")),
+        (sa.func.grouping(month) == 0, sa.func.coalesce(month, "")),
+        else_="",
+    )
+    return kind.label("kind"), key.label("key")
+
+
+NOTICE_MEASURES = ("notices", "selections", "signed", "completed", "on_time", "amount_fen", "budget_fen")
+
+
+def notice_figures_select(halls: list[str] | None = None, *, by_hall: bool = False) -> sa.Select[Any]:
+    """The notice figures computed from the records: one row per (kind, key) over the
+    published notices of ``halls`` (None: all); with ``by_hall``, one per (hall, kind,
+    key), the summary's rows (market/stats/summary.py), whose sums over a jurisdiction's
+    halls are that jurisdiction's figures."""
     on_time = sa.and_(
         col(Contract.status) == ContractStatus.completed.value,
         col(Contract.completed_at).is_not(None),
         sa.cast(_local(col(Contract.completed_at)), sa.Date) <= Contract.due_on,
     )
-    per_notice = (
-        sa.select(
-            col(Contract.notice_id).label("notice_id"),
-            sa.func.count().label("signed"),
-            sa.func.count().filter(col(Contract.status) == ContractStatus.completed.value).label("completed"),
-            sa.func.count().filter(on_time).label("on_time"),
-            sa.func.sum(Contract.amount_fen).label("amount"),
+    per_contract = [
+        sa.func.count().label("signed"),
+        sa.func.count().filter(col(Contract.status) == ContractStatus.completed.value).label("completed"),
+        sa.func.count().filter(on_time).label("on_time"),
+        sa.func.sum(Contract.amount_fen).label("amount"),
+    ]
+    per_notice: Any
+    if halls is None:
+        # Every notice: one aggregate of every signed contract, hash-joined.
+        per_notice = (
+            sa.select(col(Contract.notice_id).label("notice_id"), *per_contract)
+            .where(col(Contract.status).in_(SIGNED))
+            .group_by(col(Contract.notice_id))
+            .subquery("c")
         )
-        .where(col(Contract.status).in_(SIGNED))
-        .group_by(col(Contract.notice_id))
-        .subquery("c")
-    )
+        joined = per_notice.c.notice_id == Notice.id
+    else:
+        # A few halls (a jurisdiction, or a refresh of the halls that changed): each notice's
+        # own contracts by ix_contract_notice_id, so the cost is the halls' notices, not an
+        # aggregate of every contract (a sequential scan of ``contract`` otherwise).
+        per_notice = (
+            sa.select(*per_contract)
+            .where(col(Contract.notice_id) == Notice.id, col(Contract.status).in_(SIGNED))
+            .lateral("c")
+        )
+        joined = sa.true()
     category = col(Notice.category)
     prefecture = _prefecture(col(Notice.region))
     month = _month(col(Notice.published_at))
+    hall = col(Notice.hall)
+    kind, key = _kind_and_key(category, prefecture, month)
     stmt = (
         sa.select(
-            sa.func.grouping(category).label("g_category"),
-            sa.func.grouping(prefecture).label("g_region"),
-            sa.func.grouping(month).label("g_month"),
-            category.label("category"),
-            prefecture.label("region"),
-            month.label("month"),
+            *([hall.label("hall")] if by_hall else []),
+            kind,
+            key,
             sa.func.count(col(Notice.id)).label("notices"),
             sa.func.count(col(Selection.notice_id)).label("selections"),
             sa.func.coalesce(sa.func.sum(per_notice.c.signed), 0).label("signed"),
             sa.func.coalesce(sa.func.sum(per_notice.c.completed), 0).label("completed"),
             sa.func.coalesce(sa.func.sum(per_notice.c.on_time), 0).label("on_time"),
-            sa.func.coalesce(sa.func.sum(per_notice.c.amount), 0).label("amount"),
+            sa.func.coalesce(sa.func.sum(per_notice.c.amount), 0).label("amount_fen"),
             sa.func.coalesce(
-                sa.func.sum(Notice.budget_fen).filter(per_notice.c.notice_id.is_not(None)), 0
-            ).label("budget"),
+                # the notices with a signed contract (none: no row, or a count of 0)
+                sa.func.sum(Notice.budget_fen).filter(per_notice.c.signed > 0),
+                0,
+            ).label("budget_fen"),
         )
         .select_from(Notice)
-        .outerjoin(per_notice, per_notice.c.notice_id == Notice.id)
+        .outerjoin(per_notice, joined)
         .outerjoin(
             Selection, sa.and_(col(Selection.notice_id) == Notice.id, col(Selection.outcome).in_(SELECTED))
         )
         .where(col(Notice.published_at).is_not(None))
-        .where(in_halls(col(Notice.hall), halls) if halls is not None else sa.true())
-        .group_by(_grouping_sets(category, prefecture, month))
+        .where(in_halls(hall, halls) if halls is not None else sa.true())
+        .group_by(_grouping_sets(category, prefecture, month, within=hall if by_hall else None))
     )
-    out: dict[tuple[str, str], Figures] = {}
-    for r in (await session.execute(stmt)).mappings():
-        figures = Figures(
-            notices=int(r["notices"]),
-            selections=int(r["selections"]),
-            signed=int(r["signed"]),
-            completed=int(r["completed"]),
-            on_time=int(r["on_time"]),
-            amount_fen=int(r["amount"]),
-            budget_fen=int(r["budget"]),
-        )
-        out[_key(r)] = figures
-    return out
+    return stmt
 
 
-async def _agency_counts(session: AsyncSession) -> dict[tuple[str, str], int]:
+def agency_counts_select() -> sa.Select[Any]:
+    """The approved agencies counted from the records, province-wide: one row per (kind,
+    key), each agency once in a row whatever its number of categories."""
     category = col(AgencyCategory.category)
     prefecture = _prefecture(col(Agency.region))
     month = _month(col(Agency.created_at))
-    stmt = (
-        sa.select(
-            sa.func.grouping(category).label("g_category"),
-            sa.func.grouping(prefecture).label("g_region"),
-            sa.func.grouping(month).label("g_month"),
-            category.label("category"),
-            prefecture.label("region"),
-            month.label("month"),
-            sa.func.count(sa.distinct(col(Agency.id))).label("agencies"),
-        )
+    kind, key = _kind_and_key(category, prefecture, month)
+    return (
+        sa.select(kind, key, sa.func.count(sa.distinct(col(Agency.id))).label("agencies"))
         .select_from(Agency)
         .outerjoin(AgencyCategory, col(AgencyCategory.agency_id) == Agency.id)
         .where(col(Agency.status) == AgencyStatus.approved.value)
         .group_by(_grouping_sets(category, prefecture, month))
     )
-    return {_key(r): int(r["agencies"]) for r in (await session.execute(stmt)).mappings()}
 
 
-def _key(r: sa.RowMapping) -> tuple[str, str]:
-    if not r["g_category"]:
-        return ("category", r["category"] or "")
-    if not r["g_region"]:
-        return ("region", r["region"] or "")
-    if not r["g_month"]:
-        return ("month", r["month"] or "")
-    return ("total", "")
+def _figures(r: sa.RowMapping, agencies: int = 0) -> Figures:
+    return Figures(agencies=agencies, **{name: int(r[name] or 0) for name in NOTICE_MEASURES})
+
+
+async def live_figures(
+    session: AsyncSession, halls: list[str] | None = None
+) -> dict[tuple[str, str], Figures]:
+    """The figures computed from the records, now: what the summary holds as of its last
+    refresh, read in one pass over every published notice of ``halls`` (None: all) and
+    every approved agency. Too slow for a request at scale (hundreds of ms at 100,000
+    notices, ten times that at 1,000,000); the tests hold the summary equal to it."""
+    notices = {
+        (r["kind"], r["key"]): _figures(r)
+        for r in (await session.execute(notice_figures_select(halls))).mappings()
+    }
+    agencies = {
+        (r["kind"], r["key"]): int(r["agencies"])
+        for r in (await session.execute(agency_counts_select())).mappings()
+    }
+    return {
+        k: replace(notices.get(k, Figures()), agencies=agencies.get(k, 0))
+        for k in sorted({*notices, *agencies})
+    }
+
+
+async def summary_figures(
+    session: AsyncSession, halls: list[str] | None = None
+) -> tuple[dict[tuple[str, str], Figures], datetime | None]:
+    """The figures of ``halls`` (None: all) from the summary, with the time they are as of
+    (None: never computed, and no figures). One statement: the sums over the halls' rows
+    and the agencies' rows by kind and key (a few thousand rows for the province, whatever
+    the number of notices), and the refresh's time, from one snapshot, so the figures and
+    their time always belong together."""
+    f = StatsFigure
+    sums = (
+        sa.select(
+            col(f.kind).label("kind"),
+            col(f.key).label("key"),
+            *[sa.func.sum(getattr(f, name)).label(name) for name in ("agencies", *NOTICE_MEASURES)],
+        )
+        .where(in_halls(col(f.hall), [*halls, AGENCIES]) if halls is not None else sa.true())
+        .group_by(col(f.kind), col(f.key))
+        .lateral("f")
+    )
+    stmt = sa.select(col(StatsRefresh.as_of), sums).select_from(StatsRefresh).outerjoin(sums, sa.true())
+    out: dict[tuple[str, str], Figures] = {}
+    as_of = None
+    for r in (await session.execute(stmt)).mappings():
+        as_of = r["as_of"]
+        if r["kind"] is not None:
+            out[(r["kind"], r["key"])] = _figures(r, int(r["agencies"] or 0))
+    return out, as_of
 
 
 def _region_names(code: str) -> tuple[str, str]:
@@ -195,10 +269,22 @@ def _region_names(code: str) -> tuple[str, str]:
     return r.name_zh, r.name_en
 
 
-async def hall_totals(session: AsyncSession, halls: list[str] | None) -> Figures:
+async def hall_totals(session: AsyncSession, halls: list[str] | None) -> tuple[Figures, datetime | None]:
     """The notice figures of a jurisdiction rolled up (``halls``: the codes it reaches; None:
-    the whole province), for the hall's page. Agencies are province-wide and not counted."""
-    return (await _notice_figures(session, halls)).get(("total", ""), Figures())
+    the whole province) from the summary, for the hall's page, and the time they are as of.
+    Agencies are province-wide and not counted: a few rows of the summary (a hall's totals)."""
+    f = StatsFigure
+    sums = (
+        sa.select(*[sa.func.sum(getattr(f, name)).label(name) for name in NOTICE_MEASURES])
+        .where(col(f.kind) == "total")
+        .where(in_halls(col(f.hall), halls) if halls is not None else col(f.hall) != AGENCIES)
+        .lateral("f")
+    )
+    stmt = sa.select(col(StatsRefresh.as_of), sums).select_from(StatsRefresh).outerjoin(sums, sa.true())
+    r = (await session.execute(stmt)).mappings().first()
+    if r is None:
+        return Figures(), None
+    return _figures(r), r["as_of"]
 
 
 UNKNOWN_JURISDICTION = N_("Unknown jurisdiction: {code}.")
@@ -218,14 +304,22 @@ async def scope_of(session: AsyncSession, code: str | None) -> Scope:
     return Scope(hall.code, hall.name_zh, hall.name_en, hall.kind, codes)
 
 
-async def load(session: AsyncSession, *, now: datetime, scope: Scope | None = None) -> Stats:
-    """Everything the page, the CSV files and the API show, in two queries: the notices of
-    ``scope`` rolled up (None: the province); agencies are province-wide, always all."""
-    notices = await _notice_figures(session, scope.codes if scope is not None else None)
-    agencies = await _agency_counts(session)
+async def load(
+    session: AsyncSession, *, now: datetime, scope: Scope | None = None, live: bool = False
+) -> Stats:
+    """Everything the page, the CSV files and the API show, from the summary (one query,
+    ``summary_figures``): the notices of ``scope`` rolled up (None: the province); agencies
+    are province-wide, always all. ``live``: computed from the records instead (the tests'
+    reference; too slow for a request at scale)."""
+    halls = scope.codes if scope is not None else None
+    as_of: datetime | None = now
+    if live:
+        found = await live_figures(session, halls)
+    else:
+        found, as_of = await summary_figures(session, halls)
 
     def figures(kind: str, key: str) -> Figures:
-        return replace(notices.get((kind, key), Figures()), agencies=agencies.get((kind, key), 0))
+        return found.get((kind, key), Figures())
 
     by_category = [
         Row(c.code, c.name_zh, c.name_en, figures("category", c.code)) for c in catalogue.CATEGORIES
@@ -233,7 +327,7 @@ async def load(session: AsyncSession, *, now: datetime, scope: Scope | None = No
 
     # Every prefecture of Yunnan, then the province-level notices, then anything elsewhere.
     region_codes = [YUNNAN] + [r.code for r in regions.children(YUNNAN)]
-    seen = {k for kind, k in (*notices, *agencies) if kind == "region"}
+    seen = {k for kind, k in found if kind == "region"}
     region_codes += sorted(seen - set(region_codes))
     by_region = [Row(code, *_region_names(code), figures("region", code)) for code in region_codes]
     by_region.sort(key=lambda row: row.key != YUNNAN)  # keep the province-level row first
@@ -246,6 +340,7 @@ async def load(session: AsyncSession, *, now: datetime, scope: Scope | None = No
         by_region=by_region,
         by_month=by_month,
         generated_at=now,
+        as_of=as_of,
         scope=scope,
     )
 

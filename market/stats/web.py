@@ -51,6 +51,7 @@ class StatsPages(Controller):
             key_headers=present.KEY_HEADERS,
             name_of=lambda row: present.name_of(row, locale),
             percent=rules.percent,
+            interval_minutes=present.interval_minutes(request.app.state.settings),
             month_chart=present.month_chart(stats),
             savings_rows=present.savings_rows(stats),
             savings_chart=present.savings_chart(stats, locale),

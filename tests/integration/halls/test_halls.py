@@ -16,6 +16,7 @@ from tests.helpers import bearer, create_staff, csrf_from, register, token_for
 from tests.integration.agencies.test_api import log_entries
 from tests.integration.agencies.test_pages import login
 from tests.integration.notices.test_api import fields_of, is_problem, published
+from tests.integration.stats.helpers import refresh
 
 
 def park(parent: str, code: str, **extra: Any) -> dict[str, Any]:
@@ -182,6 +183,8 @@ async def test_hall_pages_show_only_their_notices_rolled_up(client: AsyncClient,
         owner = await owner_in(client, db, region, hall)
         notice = await published(client, owner, title=f"大厅测试公告{key}")
         notices[key] = notice["id"]
+
+    await refresh(db)  # the statistics' summary, as the server's task keeps it
 
     def shown(text: str) -> set[str]:
         return {k for k, nid in notices.items() if nid in text}

@@ -19,6 +19,7 @@ from market.selection.models import Award
 from tests.integration.agencies.test_api import admin
 from tests.integration.notices.test_api import owner_user, published
 from tests.integration.selection.helpers import close, open_round
+from tests.integration.stats.helpers import refresh
 
 FIGURES = {
     "agencies",
@@ -38,7 +39,9 @@ def this_month() -> str:
     return datetime.now(CHINA).strftime("%Y-%m")
 
 
-async def stats(client: AsyncClient) -> dict[str, Any]:
+async def stats(client: AsyncClient, db: Database) -> dict[str, Any]:
+    """The API's figures after a refresh of the summary (what the server's task does)."""
+    await refresh(db)
     response = await client.get("/api/v1/stats")
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
@@ -108,12 +111,13 @@ async def signed_round(
     return r.notice_id
 
 
-async def test_empty_market_has_dashes_and_the_full_shape(client: AsyncClient) -> None:
-    body = await stats(client)
+async def test_empty_market_has_dashes_and_the_full_shape(client: AsyncClient, db: Database) -> None:
+    body = await stats(client, db)
     assert set(body) == {
         "jurisdiction",
         "agencies_scope",
         "generated_at",
+        "as_of",
         "summary",
         "by_category",
         "by_region",
@@ -134,11 +138,11 @@ async def test_empty_market_has_dashes_and_the_full_shape(client: AsyncClient) -
     assert schema["paths"]["/api/v1/stats"]["get"]["tags"] == ["stats"]
 
 
-async def test_publishing_a_notice_moves_the_counts(client: AsyncClient) -> None:
-    before = await stats(client)
+async def test_publishing_a_notice_moves_the_counts(client: AsyncClient, db: Database) -> None:
+    before = await stats(client, db)
     owner = await owner_user(client)
     await published(client, owner, category="SURVEYING", region="530303")  # 曲靖市沾益区
-    after = await stats(client)
+    after = await stats(client, db)
     assert after["summary"]["notices_published"] == before["summary"]["notices_published"] + 1
     assert (
         row(after, "by_category", "SURVEYING")["notices_published"]
@@ -157,11 +161,11 @@ async def test_publishing_a_notice_moves_the_counts(client: AsyncClient) -> None
 
 
 async def test_contracts_move_the_counts_and_the_savings(client: AsyncClient, db: Database) -> None:
-    before = await stats(client)
+    before = await stats(client, db)
     await signed_round(client, db, budget_fen=1_000_000, amount_fen=800_000, completed_late=False)
     await signed_round(client, db, budget_fen=3_000_000, amount_fen=2_400_000, completed_late=True)
     await signed_round(client, db, budget_fen=500_000, amount_fen=500_000, category="EIA", region="530000")
-    body = await stats(client)
+    body = await stats(client, db)
     s, b = body["summary"], before["summary"]
     assert s["agencies"] == b["agencies"] + 6
     assert s["notices_published"] == b["notices_published"] + 3
@@ -218,9 +222,10 @@ async def test_page_renders_in_chinese_and_english(client: AsyncClient) -> None:
     assert 'href="/stats"' in home.text
 
 
-async def test_csv_downloads_have_a_bom_and_the_right_rows(client: AsyncClient) -> None:
+async def test_csv_downloads_have_a_bom_and_the_right_rows(client: AsyncClient, db: Database) -> None:
     owner = await owner_user(client)
     await published(client, owner, category="EIA", region="532901")  # 大理市
+    await refresh(db)
     response = await client.get("/stats/region.csv")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")

@@ -15,6 +15,7 @@ from market.stats.rules import Figures
 from tests.helpers import bearer, org_credit_code, register, token_for
 from tests.integration.halls.test_halls import park, staff
 from tests.integration.notices.test_api import is_problem, published
+from tests.integration.stats.helpers import refresh
 from tests.integration.stats.test_stats import read_csv
 
 # hall → how many notices its organisation publishes (a park under Kunming, two of its
@@ -40,6 +41,7 @@ async def crafted(client: AsyncClient, db: Database) -> None:
         assert org.status_code == 201 and org.json()["hall"] == hall, org.text
         for i in range(count):
             await published(client, headers, budget_fen=1_000_000 * (i + 1))
+    await refresh(db)  # the figures as the server's task would show them next
 
 
 async def figures(client: AsyncClient, jurisdiction: str | None = None) -> dict[str, Any]:
@@ -57,7 +59,9 @@ async def own_hall(db: Database, hall: str) -> Figures:
     """One hall's own figures, nothing below it."""
     session = db.sessionmaker()
     async with session:
-        return await queries.hall_totals(session, [hall])
+        figures, as_of = await queries.hall_totals(session, [hall])
+        assert as_of is not None
+        return figures
 
 
 async def test_the_province_is_the_sum_of_its_halls(client: AsyncClient, db: Database) -> None:
