@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import getpass
 import os
 import sys
@@ -301,6 +302,51 @@ def cmd_ocds_backfill(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_stats_refresh(args: argparse.Namespace, settings: Settings) -> int:
+    """Bring the statistics' summary up to date now (market/stats/summary.py), as the
+    servers' task does every MARKET_STATS_INTERVAL seconds: after a restore or a bulk load,
+    or before a benchmark, so that no server's first refresh runs during it."""
+    from market.core.clock import utcnow
+    from market.stats import summary
+
+    with database_url_for(settings.database_url, settings.data_dir) as url:
+        done = _run_with_session(url, lambda session: summary.refresh(session, now=utcnow(), full=args.full))
+    if done is None:
+        return _fail("another process is refreshing the statistics; try again when it is done")
+    what = (
+        "everything" if done.full else f"{done.halls} hall(s){' and the agencies' if done.agencies else ''}"
+    )
+    print(
+        f"market: statistics refreshed ({what}), up to log entry {done.log_seq}, as of {done.as_of.isoformat()}"
+    )
+    return 0
+
+
+async def _keep_flags(session: Any, *, settings: Settings, hall: str) -> list[Any]:
+    from market.core.clock import today_in_china
+    from market.supervision.flags import store
+
+    return await store.refresh(session, settings, today_in_china(), hall=hall)
+
+
+def cmd_flags_refresh(args: argparse.Namespace, settings: Settings) -> int:
+    """Compute and keep the red flags of the halls named (every hall's view by default) now,
+    as the servers' flag task does (market/supervision/flags/store.py): after an upgrade or
+    a bulk load a province's flags take minutes to compute, longer than a page may wait.
+    Kept as not alerted yet: the servers' task still alerts what is new."""
+    from market.halls import queries as halls
+
+    with database_url_for(settings.database_url, settings.data_dir) as url:
+        known = _run_with_session(url, halls.hall_codes)
+        unknown = sorted(set(args.hall or ()) - set(known))
+        if unknown:
+            return _fail(f"no such hall: {', '.join(unknown)}")
+        for code in args.hall or known:
+            flags = _run_with_session(url, functools.partial(_keep_flags, settings=settings, hall=code))
+            print(f"market: {len(flags)} red flag(s) kept for hall {code}")
+    return 0
+
+
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
@@ -450,6 +496,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="store the current release of every process not stored yet (data from before the upgrade; docs/ocds.md)",
     )
     backfill.set_defaults(func=cmd_ocds_backfill)
+
+    stats = sub.add_parser("stats", help="the statistics' summary")
+    stats_sub = stats.add_subparsers(dest="stats_command", required=True)
+    stats_refresh = stats_sub.add_parser(
+        "refresh",
+        help="bring the statistics' summary up to date now, as the servers do every MARKET_STATS_INTERVAL seconds",
+    )
+    stats_refresh.add_argument(
+        "--full", action="store_true", help="compute everything anew, not only what changed"
+    )
+    stats_refresh.set_defaults(func=cmd_stats_refresh)
+
+    flags = sub.add_parser("flags", help="the supervisors' red flags")
+    flags_sub = flags.add_subparsers(dest="flags_command", required=True)
+    flags_refresh = flags_sub.add_parser(
+        "refresh", help="compute and keep the red flags now, as the servers' flag task does"
+    )
+    flags_refresh.add_argument(
+        "--hall", action="append", help="a hall's code (repeatable; default: every hall's view)"
+    )
+    flags_refresh.set_defaults(func=cmd_flags_refresh)
 
     files = sub.add_parser("files", help="uploaded documents and deliverables")
     files_sub = files.add_subparsers(dest="files_command", required=True)

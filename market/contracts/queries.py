@@ -6,9 +6,11 @@ show, views with their milestones and deliverables, the public list, and what is
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -223,8 +225,12 @@ async def overdue_milestones(
     owner: AppUser | None = None,
     agency: Agency | None = None,
     codes: list[str] | None = None,
+    after: tuple[date, int] | None = None,
+    limit: int | None = None,
 ) -> list[tuple[Milestone, Contract, Notice]]:
-    """Flagged milestones not yet handed in, of contracts in service (supervisors and dashboards)."""
+    """Flagged milestones not yet handed in, of contracts in service (supervisors and
+    dashboards), by due day; with ``limit``, at most that many after (due day, id) ``after``
+    (ix_milestone_overdue reads them in that order, none of those handed in)."""
     stmt = (
         sa.select(Milestone, Contract, Notice)
         .join(Contract, col(Contract.id) == Milestone.contract_id)
@@ -242,6 +248,13 @@ async def overdue_milestones(
         stmt = stmt.where(col(Contract.agency_id) == agency.id)
     if codes is not None:
         stmt = stmt.where(halls_queries.in_halls(col(Notice.hall), codes))
+    if after is not None:
+        stmt = stmt.where(
+            sa.tuple_(col(Milestone.due_on), col(Milestone.id))
+            > sa.tuple_(sa.literal(after[0]), sa.literal(after[1]))
+        )
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return [(m, c, n) for m, c, n in (await session.execute(stmt)).all()]
 
 
@@ -298,6 +311,14 @@ async def unsigned_awards(
 ) -> list[Unsigned]:
     """Holders of final awards with no signed contract, overdue or not (in the halls
     ``codes`` only, unless it is None)."""
+    stmt = _unsigned_statement(owner=owner, agency=agency, codes=codes)
+    return await _unsigned_of(session, settings, today, list((await session.execute(stmt)).all()))
+
+
+def _unsigned_statement(
+    *, owner: AppUser | None = None, agency: Agency | None = None, codes: list[str] | None = None
+) -> sa.Select[tuple[Award, Notice, str]]:
+    """Holding awards of awarded notices with no signed contract, by notice and slot."""
     signed = sa.exists().where(col(Contract.award_id) == Award.id, col(Contract.status).in_(SIGNED))
     stmt = (
         sa.select(Award, Notice, col(Agency.name))
@@ -316,7 +337,14 @@ async def unsigned_awards(
         stmt = stmt.where(col(Award.agency_id) == agency.id)
     if codes is not None:
         stmt = stmt.where(halls_queries.in_halls(col(Notice.hall), codes))
-    rows = (await session.execute(stmt)).all()
+    return stmt
+
+
+async def _unsigned_of(
+    session: AsyncSession, settings: Settings, today: date, rows: Sequence[Any]
+) -> list[Unsigned]:
+    """``_unsigned_statement``'s rows with their final days and proposed contracts; those
+    whose award is not final yet are left out."""
     finals = await final_dates(session, [n.id for _, n, _ in rows if n.id is not None])
     proposed: dict[int, Contract] = {}
     if rows:
@@ -344,6 +372,111 @@ async def unsigned_awards(
             )
         )
     return out
+
+
+UNSIGNED_BATCH = 200  # rows read at a time while a page of overdue ones fills
+SUPERVISION_PAGE = 50  # rows of each list on the supervisors' contracts page
+_UNSIGNED_AFTER = re.compile(r"^(\d{1,10})\.(\d{1,4})$")
+_MILESTONES_AFTER = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(\d{1,18})$")
+NOT_A_PAGE = N_("This is not a link to a page of this list.")
+
+
+def unsigned_after(text: str | None) -> tuple[int, int] | None:
+    """The (notice id, slot) a page of overdue unsigned awards starts after, from its link
+    (``123.0``); anything else is bad input."""
+    if not text:
+        return None
+    match = _UNSIGNED_AFTER.match(text)
+    if match is None:
+        raise InvalidInput(NOT_A_PAGE, [FieldError("unsigned_after", NOT_A_PAGE)])
+    return int(match.group(1)), int(match.group(2))
+
+
+def milestones_after(text: str | None) -> tuple[date, int] | None:
+    """The (due day, id) a page of overdue milestones starts after (``2026-12-01.45``)."""
+    if not text:
+        return None
+    match = _MILESTONES_AFTER.match(text)
+    try:
+        if match is None:
+            raise ValueError(text)
+        return date.fromisoformat(match.group(1)), int(match.group(2))
+    except ValueError:
+        raise InvalidInput(NOT_A_PAGE, [FieldError("milestones_after", NOT_A_PAGE)]) from None
+
+
+def _awarded_notices_after(codes: list[str] | None, after: int, limit: int) -> sa.Select[Any]:
+    """The ids of the next ``limit`` awarded notices from id ``after`` on (in the halls
+    ``codes`` only, unless None), in id order. In a jurisdiction, one index range per hall
+    (ix_notice_status_hall_id) merged in id order (a Merge Append of ``UNION ALL``), so the
+    statement reads about ``limit`` rows however large the jurisdiction; ``hall = ANY(...)``
+    would read every awarded notice of it and sort them."""
+    awarded = col(Notice.status) == NoticeStatus.awarded.value
+    if codes is None:
+        return (
+            sa.select(col(Notice.id))
+            .where(awarded, col(Notice.id) >= after)
+            .order_by(col(Notice.id))
+            .limit(limit)
+        )
+    per_hall: list[sa.Select[Any]] = [
+        sa.select(col(Notice.id).label("id"))
+        .where(awarded, col(Notice.hall) == code, col(Notice.id) >= after)
+        # Each range ordered and limited itself: then the planner merges them (Merge
+        # Append) and stops after ``limit``, where without it it read every range whole.
+        .order_by(col(Notice.id))
+        .limit(limit)
+        for code in codes
+    ]
+    merged = sa.union_all(*per_hall).subquery()
+    return sa.select(merged.c.id).order_by(merged.c.id).limit(limit)
+
+
+async def overdue_unsigned_page(
+    session: AsyncSession,
+    settings: Settings,
+    today: date,
+    *,
+    codes: list[str] | None = None,
+    after: tuple[int, int] | None = None,
+    limit: int = 50,
+) -> tuple[list[Unsigned], tuple[int, int] | None]:
+    """A page of ``overdue_unsigned`` (the supervisors' contracts page): at most ``limit``,
+    after (notice id, slot) ``after``, and where the next page starts (None: none left).
+
+    Most holders of a final award have signed, and whether one who has not is overdue
+    depends on the day the award became final (a log entry's time), so neither can be an
+    index range. The page walks the jurisdiction's awarded notices in id order instead,
+    ``UNSIGNED_BATCH`` at a time (``_awarded_notices_after``), and keeps their unsigned
+    overdue holders until it has enough: it reads in proportion to what it shows, however
+    many notices the jurisdiction holds."""
+    out: list[Unsigned] = []
+    if codes == []:
+        return out, None
+    notice_from, cursor = (after[0], after) if after is not None else (0, None)
+    while len(out) <= limit:
+        ids = list(
+            (await session.execute(_awarded_notices_after(codes, notice_from, UNSIGNED_BATCH))).scalars()
+        )
+        if not ids:
+            break
+        stmt = _unsigned_statement().where(
+            col(Award.notice_id) == sa.any_(sa.literal(ids, type_=ARRAY(sa.Integer)))
+        )
+        if cursor is not None:
+            stmt = stmt.where(
+                sa.tuple_(col(Notice.id), col(Award.slot))
+                > sa.tuple_(sa.literal(cursor[0]), sa.literal(cursor[1]))
+            )
+        rows = list((await session.execute(stmt)).all())
+        out += [u for u in await _unsigned_of(session, settings, today, rows) if u.overdue]
+        if len(ids) < UNSIGNED_BATCH:
+            break
+        notice_from, cursor = ids[-1] + 1, None
+    if len(out) <= limit:
+        return out, None
+    last = out[limit - 1]
+    return out[:limit], (int(last.notice.id or 0), int(last.award.slot))
 
 
 async def overdue_unsigned(

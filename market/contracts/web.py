@@ -486,11 +486,28 @@ class ContractPages(Controller):
         status_code: int = 200,
         form: ActionForm | None = None,
         done: str | None = None,
+        unsigned_after: str | None = None,
+        milestones_after: str | None = None,
     ) -> Response[str]:
         today = today_in_china()
         # Only what the viewer's jurisdiction reaches (None: the province, no filter).
         codes = await halls_queries.codes_under(session, viewer.jurisdiction) if viewer.jurisdiction else []
-        milestones = await queries.overdue_milestones(session, codes=codes)
+        # Each list a page at a time (queries.SUPERVISION_PAGE), with a link to the next.
+        page = queries.SUPERVISION_PAGE
+        unsigned_from = queries.unsigned_after(unsigned_after)
+        milestones_from = queries.milestones_after(milestones_after)
+        milestones = await queries.overdue_milestones(
+            session, codes=codes, after=milestones_from, limit=page + 1
+        )
+        milestones_next = (
+            f"{milestones[page - 1][0].due_on.isoformat()}.{milestones[page - 1][0].id}"
+            if len(milestones) > page
+            else None
+        )
+        milestones = milestones[:page]
+        unsigned, unsigned_next = await queries.overdue_unsigned_page(
+            session, request.app.state.settings, today, codes=codes, after=unsigned_from, limit=page
+        )
         return render(
             request,
             "contracts/supervision.html",
@@ -499,7 +516,15 @@ class ContractPages(Controller):
             may_decide=service.may_decide_dispute(viewer),
             form=form,
             message=SUPERVISION_DONE.get(done or ""),
-            unsigned=await queries.overdue_unsigned(session, request.app.state.settings, today, codes=codes),
+            unsigned=unsigned,
+            unsigned_more=f"/supervision/contracts?unsigned_after={unsigned_next[0]}.{unsigned_next[1]}#unsigned-h"
+            if unsigned_next is not None
+            else None,
+            unsigned_continued=unsigned_from is not None,
+            milestones_more=f"/supervision/contracts?milestones_after={milestones_next}#milestones-h"
+            if milestones_next is not None
+            else None,
+            milestones_continued=milestones_from is not None,
             hall_names=await halls_queries.hall_names(session),
             milestones=milestones,
             agencies_by_id={
@@ -514,8 +539,17 @@ class ContractPages(Controller):
         request: Request[Any, Any, Any],
         session: NamedDependency[AsyncSession],
         done: FromQuery[str | None] = None,
+        unsigned_after: FromQuery[str | None] = None,
+        milestones_after: FromQuery[str | None] = None,
     ) -> Response[str]:
-        return await self._supervision_page(request, session, await load_viewer(request, session), done=done)
+        return await self._supervision_page(
+            request,
+            session,
+            await load_viewer(request, session),
+            done=done,
+            unsigned_after=unsigned_after,
+            milestones_after=milestones_after,
+        )
 
     @post("/supervision/contracts/{contract_id:str}/dispute", guards=[requires_role(Role.supervisor)])
     async def decide_dispute(

@@ -23,6 +23,17 @@ async def objections(session: AsyncSession, notice: Notice) -> list[Objection]:
     )
 
 
+async def pending_count(session: AsyncSession, *, codes: list[str] | None = None) -> int:
+    """How many objections wait for a decision (in the halls ``codes`` only, unless None):
+    the console's count, without loading them (ix_objection_pending)."""
+    stmt = (
+        sa.select(sa.func.count()).select_from(Objection).where(col(Objection.status).in_(PENDING_OBJECTIONS))
+    )
+    if codes is not None:
+        stmt = stmt.where(halls_queries.in_halls(col(Objection.hall), codes))
+    return int((await session.execute(stmt)).scalar_one())
+
+
 async def pending_objections(
     session: AsyncSession, *, limit: int = 100, codes: list[str] | None = None
 ) -> list[tuple[Objection, Notice]]:

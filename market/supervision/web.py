@@ -126,14 +126,13 @@ class SupervisionPages(Controller):
         codes = await _codes(session, viewer)
         query = (q or "").strip()
         results = await queries.search(session, query, codes=codes) if query else None
-        pending = await objection_queries.pending_objections(session, limit=1000, codes=codes)
         return render(
             request,
             "supervision/console/home.html",
             viewer_user=viewer,
             q=query,
             results=results,
-            pending_count=len(pending),
+            pending_count=await objection_queries.pending_count(session, codes=codes),
             dispute_count=await queries.disputed_contract_count(session, codes),
             hall_names=await halls_queries.hall_names(session),
         )

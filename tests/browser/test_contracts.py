@@ -80,6 +80,7 @@ def test_contract_delivered_accepted_rated_and_the_score_and_dashboard_move(
         data,
         MARKET_AUTH_RATE_LIMIT="100000",
         MARKET_SCHEDULER_INTERVAL="0.3",
+        MARKET_STATS_INTERVAL="1",
         MARKET_PUBLICITY_DAYS="0",
     ) as server:
         with httpx.Client(base_url=server, timeout=30) as api:
@@ -143,4 +144,8 @@ def test_contract_delivered_accepted_rated_and_the_score_and_dashboard_move(
         score_text = page.locator(".credit-score strong").inner_text()
         assert float(score_text) > float(score_before), (score_text, score_before)
         expect(page.locator("main")).to_contain_text("报告质量高，按期完成。")
+        # (the statistics' summary is refreshed every second here: the count moves after the next)
+        limit = time.monotonic() + 15
+        while completed_count(page, server) != completed_before + 1 and time.monotonic() < limit:
+            time.sleep(0.5)
         assert completed_count(page, server) == completed_before + 1

@@ -1,11 +1,15 @@
-"""New red flags, alerted to the supervisors whose view they appear in, once.
+"""The red flags computed in the background: each view's flags kept for the pages
+(``store.refresh``) and the new ones alerted to the supervisors whose view they appear in,
+once; one computation for both.
 
 Each hall is a view: the province sees the flags computed province-wide, a prefecture,
-county or park those computed over its own notices (``service.all_flags(hall=...)``). A
-flag not seen before in a view is remembered in ``flag_alert`` (hall, kind, key) and
-alerted to that hall's supervisors, or those of the nearest hall above with any
-(``supervision.alerts``), in the same transaction: the insert is ``ON CONFLICT DO
-NOTHING``, so two server processes running the task at once alert a flag once.
+county or park those computed over its own notices (``service.all_flags(hall=...)``). Every
+view looked at is computed and kept, watched or not (a supervisor of the province may look
+at any hall's). A flag not seen before in a watched view is remembered in ``flag_alert``
+(hall, kind, key) and alerted to that hall's supervisors, or those of the nearest hall
+above with any (``supervision.alerts``), in the same transaction: the insert is ``ON
+CONFLICT DO NOTHING``, so two server processes running the task at once alert a flag once,
+and the second skips a view the first has just refreshed (``store.is_fresh``).
 
 Cheap on large data: the task runs every few minutes (not every second), and looks again
 only at the views where something happened since its last run (the halls of the notices
@@ -37,17 +41,20 @@ from market.log.models import LogEntry
 from market.notices.models import Notice
 from market.supervision import alerts
 from market.supervision.flags import rules as F
-from market.supervision.flags import service
+from market.supervision.flags import store
 from market.supervision.models import FlagAlert
 
 logger = logging.getLogger("market.supervision.flags.alerting")
 INTERVAL = 300.0  # seconds between runs
 
 
-async def log_head(session: AsyncSession) -> int:
-    return int(
-        (await session.execute(sa.select(sa.func.coalesce(sa.func.max(col(LogEntry.seq)), 0)))).scalar_one()
-    )
+def interval_of(settings: Settings) -> float:
+    """Seconds between the task's runs in a server (market/app.py); 0 when its scheduler is
+    off (MARKET_SCHEDULER_INTERVAL=0), and nothing computes the flags in the background."""
+    return max(settings.scheduler_interval, INTERVAL) if settings.scheduler_interval > 0 else 0.0
+
+
+log_head = store.log_head
 
 
 async def changed_halls(session: AsyncSession, *, after: int, upto: int) -> set[str]:
@@ -62,16 +69,20 @@ async def changed_halls(session: AsyncSession, *, after: int, upto: int) -> set[
     return {h for h in (await session.execute(stmt)).scalars() if h}
 
 
-async def alert_new_flags(session: AsyncSession, settings: Settings, today: date, *, hall: str) -> int:
-    """Alert the supervisors of ``hall`` (its own, or the nearest above with any) of each flag
-    in its view not alerted before; how many. Nothing is computed nor remembered for a hall
-    nobody watches (a flag is then alerted once somebody does)."""
+async def alert_new_flags(
+    session: AsyncSession, settings: Settings, today: date, *, hall: str, log_seq: int | None = None
+) -> int:
+    """Compute ``hall``'s view and keep it for the pages (``store.refresh``, from the log
+    head ``log_seq``), then alert the supervisors of ``hall`` (its own, or the nearest above
+    with any) of each flag in it not alerted before; how many. No flag is remembered as
+    alerted for a hall nobody watches (it is alerted once somebody does)."""
+    flags = await store.refresh(session, settings, today, hall=hall, log_seq=log_seq, alerted=True)
     if not await halls_service.supervisors_for(session, hall):
         return 0
     alerted = 0
     found = await halls.get_hall(session, hall)
     hall_name = {"zh_Hans": found.name_zh, "en": found.name_en} if found is not None else None
-    for flag in await service.all_flags(session, settings, today, hall=hall):
+    for flag in flags:
         key = F.alert_key(flag)
         stmt = (
             insert(FlagAlert)
@@ -146,7 +157,11 @@ class FlagAlertTask:
         alerted = 0
         for view in views:
             async with self.db.transaction() as session:
-                alerted += await alert_new_flags(session, self.settings, day, hall=view)
+                await store.lock(session, view)  # then what another process did is seen
+                kept = await store.view_of(session, view)
+                if store.is_fresh(kept, self.settings, head=head, today=day):
+                    continue  # another server process has just computed and alerted it
+                alerted += await alert_new_flags(session, self.settings, day, hall=view, log_seq=head)
         self.last_seq, self.last_day = head, day
         return alerted
 

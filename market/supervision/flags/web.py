@@ -4,12 +4,15 @@ kind, severity and subject; htmx swaps the list only), one kind explained at
 
 Each viewer sees the flags of a jurisdiction it reaches (``?jurisdiction=``, its own by
 default): province-wide for the province, otherwise computed over that jurisdiction's own
-notices (flags.service.all_flags)."""
+notices (flags.service.all_flags). The flags are computed in the background and kept
+(flags/store.py): pages and the API read them as of that time, which they say, a page
+(``store.PAGE`` flags) at a time."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
@@ -24,13 +27,14 @@ from market.core.config import Settings
 from market.core.errors import DomainError, FieldError
 from market.core.i18n import LOCALES, N_, gettext_for
 from market.core.money import format_fen
+from market.core.pagination import decode_cursor, encode_cursor
 from market.halls import queries as halls
 from market.halls import rules as hall_rules
 from market.halls import service as halls_service
 from market.halls.models import Jurisdiction
 from market.security.auth import requires_role
+from market.supervision.flags import alerting, store
 from market.supervision.flags import rules as F
-from market.supervision.flags import service as flags_service
 from market.web.templating import bdi, name_lang, render, request_locale, wants_partial
 
 STAFF = requires_role(Role.supervisor, Role.admin)
@@ -89,15 +93,13 @@ class Filters:
             q=(q or "").strip()[:100],
         )
 
-    def keep(self, flag: F.Flag) -> bool:
-        if self.kind and flag.kind != self.kind:
-            return False
-        if self.severity and flag.severity != self.severity:
-            return False
-        if self.q:
-            needle = self.q.casefold()
-            return needle in flag.subject.casefold() or needle in flag.subject_name.casefold()
-        return True
+    def stored(self) -> store.Filters:
+        return store.Filters(kind=self.kind, severity=self.severity, q=self.q)
+
+    def query(self, jurisdiction: str, after: int) -> str:
+        """The query string of the next page."""
+        params = {"jurisdiction": jurisdiction, "kind": self.kind, "severity": self.severity, "q": self.q}
+        return urlencode({**{k: v for k, v in params.items() if v}, "cursor": encode_cursor(after)})
 
 
 def _localised(value: Any, locale: str) -> Any:
@@ -178,10 +180,17 @@ async def choices(session: AsyncSession, viewer: AppUser) -> list[Jurisdiction]:
 
 
 async def _flags(
-    session: AsyncSession, settings: Settings, filters: Filters, *, hall: str = hall_rules.PROVINCE
-) -> tuple[list[F.Flag], list[F.Flag]]:
-    everything = await flags_service.all_flags(session, settings, today_in_china(), hall=hall)
-    return everything, [f for f in everything if filters.keep(f)]
+    session: AsyncSession,
+    settings: Settings,
+    filters: Filters,
+    *,
+    hall: str = hall_rules.PROVINCE,
+    cursor: str | None = None,
+) -> store.Page:
+    """A page of ``hall``'s flags as last computed, those ``filters`` keep."""
+    return await store.read_page(
+        session, settings, today_in_china(), hall=hall, filters=filters.stored(), after=decode_cursor(cursor)
+    )
 
 
 class FlagPages(Controller):
@@ -198,19 +207,27 @@ class FlagPages(Controller):
         severity: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
         jurisdiction: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
     ) -> Response[str]:
         viewer = await load_viewer(request, session)
         view = await view_of(session, viewer, jurisdiction)
         settings: Settings = request.app.state.settings
         filters = Filters.of(kind, severity, q)
-        everything, shown = await _flags(session, settings, filters, hall=view)
+        page = await _flags(session, settings, filters, hall=view, cursor=cursor)
         locale = request_locale(request)
         context: dict[str, Any] = {
             "jurisdiction": view,
             "jurisdictions": await choices(session, viewer),
-            "flags": shown,
-            "total": len(everything),
-            "by_kind": F.count_by_kind(everything),
+            "flags": page.flags,
+            "total": page.total,
+            "matching": page.matching,
+            "computed_at": page.computed_at,
+            "continued": cursor is not None,
+            "next_url": f"/supervision/flags?{filters.query(view, page.next_after)}"
+            if page.next_after is not None
+            else None,
+            "interval_minutes": round(alerting.interval_of(settings) / 60),
+            "by_kind": page.by_kind,
             "filters": filters,
             "kinds": F.KINDS,
             "severities": F.SEVERITY_LABELS,
@@ -241,14 +258,15 @@ class FlagPages(Controller):
         settings: Settings = request.app.state.settings
         locale = request_locale(request)
         view = await view_of(session, viewer, jurisdiction)
-        everything, _ = await _flags(session, settings, Filters(), hall=view)
+        page = await _flags(session, settings, Filters(), hall=view)
         return render(
             request,
             "supervision/flags/kind.html",
             kind=kind,
             info=F.KINDS[kind],
             threshold_text=threshold(kind, settings, locale),
-            count=F.count_by_kind(everything)[kind],
+            count=page.by_kind[kind],
+            computed_at=page.computed_at,
             jurisdiction=view,
         )
 
@@ -261,7 +279,10 @@ class FlagApi(Controller):
     @get(
         "/",
         summary="Red flags: patterns in the records worth a supervisor's look (supervisors and administrators)",
-        description="Computed live, most severe first. Each flag has its `kind` (explained at "
+        description="Computed in the background and kept: `as_of` says when (and `log_seq` up to which log entry); "
+        "a change in the records shows after the next computation, a few minutes later. Most severe first, "
+        f"{store.PAGE} a page: `next_cursor` (null on the last page) is the `cursor` of the next one; `total` counts "
+        "every flag of the view, `matching` those the filters keep. Each flag has its `kind` (explained at "
         "/supervision/flags/{kind}), `subject` (a public id of an agency, owner, notice or contract), `severity` "
         "(high, medium, low), the `numbers` that tripped it, `evidence` (records with their page, `href`, where they "
         "have one; `log` refs are log entry seqs) and its title, summary and threshold in zh_Hans and en. Filter with "
@@ -278,15 +299,20 @@ class FlagApi(Controller):
         severity: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
         jurisdiction: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
     ) -> dict[str, Any]:
         viewer = await load_viewer(request, session)
         view = await view_of(session, viewer, jurisdiction)
         settings: Settings = request.app.state.settings
-        everything, shown = await _flags(session, settings, Filters.of(kind, severity, q), hall=view)
+        page = await _flags(session, settings, Filters.of(kind, severity, q), hall=view, cursor=cursor)
         return {
             "jurisdiction": view,
-            "total": len(everything),
-            "by_kind": F.count_by_kind(everything),
+            "as_of": page.computed_at.isoformat(),
+            "log_seq": page.log_seq,
+            "total": page.total,
+            "matching": page.matching,
+            "by_kind": page.by_kind,
             "thresholds": {k: F.threshold_params(k, settings) for k in F.KINDS},
-            "flags": [public(f, settings) for f in shown],
+            "flags": [public(f, settings) for f in page.flags],
+            "next_cursor": encode_cursor(page.next_after) if page.next_after is not None else None,
         }

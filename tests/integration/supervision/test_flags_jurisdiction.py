@@ -52,7 +52,11 @@ async def copy_notice(
     """A copy of notice ``source`` in ``hall`` with ``status``, awarded to ``agency`` (a
     public id) when given. Returns its public id."""
     public_id = f"T{hall[-4:]}{next(_serial):05d}{source[-4:]}"[:16]
-    columns = [c.name for c in Notice.__table__.columns if c.name != "id"]  # type: ignore[attr-defined]
+    columns = [
+        c.name
+        for c in Notice.__table__.columns  # type: ignore[attr-defined]
+        if c.name != "id" and c.computed is None  # generated columns follow region
+    ]
     values = {
         "public_id": ":public_id",
         "hall": ":hall",
