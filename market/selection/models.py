@@ -31,6 +31,17 @@ class Selection(SQLModel, table=True):
     __tablename__ = "selection"
     __table_args__ = (
         sa.CheckConstraint("outcome IN ('waiting', 'drawn', 'direct', 'failed')", name="outcome_known"),
+        # The scheduler's looks (service.claim_due, migration 0013): draws waiting for a
+        # beacon, and awards to make final; each holds only the notices in flight, not the
+        # history.
+        sa.Index(
+            "ix_selection_waiting", "beacon_checked_at", postgresql_where=sa.text("outcome = 'waiting'")
+        ),
+        sa.Index("ix_selection_final_pending", "publicity_ends", postgresql_where=sa.text("final_pending")),
+        # The supervisors' board (supervision/web_live.board_context): the draws closed or
+        # made today, read by day rather than from every selection (migration 0013).
+        sa.Index("ix_selection_closed_at", "closed_at"),
+        sa.Index("ix_selection_outcome_at", "outcome_at"),
     )
 
     notice_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("notice.id"), primary_key=True))
@@ -57,6 +68,12 @@ class Selection(SQLModel, table=True):
     beacon_checked_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     publicity_ends: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     final_seq: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    # An award in publicity, to be made final when it ends (if no objection is pending
+    # then); false once final or failed. final_seq cannot say it: a winner may decline an
+    # award already final, and its replacement's publicity starts again with final_seq set.
+    final_pending: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
+    )
 
 
 class AwardStatus(enum.StrEnum):
@@ -128,6 +145,15 @@ class Objection(SQLModel, table=True):
             "party",
             unique=True,
             postgresql_where=sa.text("status IN ('filed', 'answered')"),
+        ),
+        # The console's pending objections, counted and listed per hall without reading
+        # the decided ones (supervision console; migration 0013, _console_upgrade).
+        sa.Index(
+            "ix_objection_pending", "hall", "id", postgresql_where=sa.text("status IN ('filed', 'answered')")
+        ),
+        # The province's pending objections, oldest first (objections/queries.pending_objections).
+        sa.Index(
+            "ix_objection_pending_id", "id", postgresql_where=sa.text("status IN ('filed', 'answered')")
         ),
     )
 

@@ -22,6 +22,9 @@ from market.selection.service import Context
 BATCH = 50  # steps per wake-up, so a backlog is worked off without starving the loop
 BACKOFF = 30.0  # seconds a notice whose step failed is set aside before it is tried again
 MAX_WAIT = 2.0  # seconds between looks at most while the database keeps failing
+# How long after a deadline the scheduler wakes to close it: the database's clock decides
+# whether it has passed, so a wake-up a hair early would find nothing due.
+PAST_DEADLINE = 0.01
 logger = logging.getLogger("market.scheduler")
 
 
@@ -80,11 +83,23 @@ class Scheduler:
                 self.on_step()
         return done
 
+    async def pause(self) -> float:
+        """Seconds until the next look: the interval, or less when an open notice's
+        deadline comes sooner. People watch the draw page from the deadline on (issue 24:
+        deadline to result); waiting for the next look cost up to a whole interval."""
+        async with self.db.transaction() as session:
+            upcoming = await service.next_deadline_in(session)
+        if upcoming is None or upcoming >= self.interval:
+            return self.interval
+        return max(0.0, upcoming) + PAST_DEADLINE
+
     async def run(self) -> None:
         failures = 0
         while True:
+            pause = self.interval
             try:
                 await self.run_once()
+                pause = await self.pause()
                 if failures:
                     logger.warning("scheduler is back after %d failed look(s)", failures)
                 failures = 0
@@ -96,5 +111,5 @@ class Scheduler:
                 failures += 1
                 log_failure(logger, f"scheduler could not look for due notices (look {failures})", exc)
             await asyncio.sleep(
-                min(self.interval * 2**failures, max(self.interval, MAX_WAIT)) if failures else self.interval
+                min(self.interval * 2**failures, max(self.interval, MAX_WAIT)) if failures else pause
             )

@@ -46,6 +46,7 @@ from market.agencies.models import Agency
 from market.core.db import is_unavailable
 from market.core.errors import DomainError, NotFound
 from market.core.i18n import N_
+from market.core.sharing import SharedReadings
 from market.halls import queries as halls_queries
 from market.inbox import service as inbox
 from market.inbox.models import Message
@@ -61,12 +62,15 @@ from market.selection.api import context as selection_context
 from market.selection.models import OWNER_PARTY, AwardStatus, ObjectionStatus, Outcome, Selection
 from market.selection.service import CHANNEL
 from market.web.forms import FormErrors, errors_beside_fields
-from market.web.templating import redirect, render
+from market.web.templating import redirect, render, request_locale
 from market.web.times import remaining
 
 log = logging.getLogger("market.selection.web")
 
 KEEPALIVE = 15.0  # seconds between comments on an idle events stream (proxies drop silent ones)
+# A panel one stream read is handed to the process's other streams of the notice (in the
+# same language) whose state is the same, while it is being read or for this long after.
+SHARED_FOR = 1.0
 POLL = 2.0  # seconds between looks at the database when there is no LISTEN/NOTIFY
 ANIMATE_FOR = timedelta(minutes=2)  # a draw this recent shows its order one by one
 # Log entries the page lists, and the most a reconnecting stream replays one by one: a reader
@@ -179,6 +183,9 @@ class Snapshot:
     # comes within seconds even if its NOTIFY is lost (a listener reconnecting, a host
     # restarting under the page).
     awaiting: bool = False
+    # What _fingerprint reads, as of this snapshot's transaction: another stream whose
+    # fingerprint is the same may send this snapshot instead of reading its own.
+    state: tuple[Any, ...] = ()
 
     @property
     def seq(self) -> int | None:
@@ -192,7 +199,17 @@ class Snapshot:
         return [e for e in self.timeline if e.seq > seq]
 
 
-async def snapshot(request: Request[Any, Any, Any], notice_id: str) -> Snapshot:
+def _state(notice: Notice, selection: Selection | None, newest: int | None, now: datetime) -> tuple[Any, ...]:
+    """What a stream compares to know whether the panel may have changed."""
+    return (
+        notice.status,
+        newest,
+        selection.waiting_reason if selection is not None else None,
+        now >= notice.bid_deadline,
+    )
+
+
+async def read_snapshot(request: Request[Any, Any, Any], notice_id: str) -> Snapshot:
     async with request.app.state.db.transaction() as session:
         notice = await notices.get_notice(session, notice_id)
         ctx = await panel_context(session, notice, url=base_url(request))
@@ -205,7 +222,35 @@ async def snapshot(request: Request[Any, Any, Any], notice_id: str) -> Snapshot:
     awaiting = notice.status == NoticeStatus.closed or (
         notice.status == NoticeStatus.open and ctx["now"] >= notice.bid_deadline
     )
-    return Snapshot(html=str(html), deadline=upcoming, timeline=ctx["timeline"], awaiting=awaiting)
+    timeline = ctx["timeline"]
+    # The timeline's entries are LAST_SEQ's (queries.py): its newest is _fingerprint's seq.
+    state = _state(notice, ctx["sel"], timeline[-1].seq if timeline else None, ctx["now"])
+    return Snapshot(html=str(html), deadline=upcoming, timeline=timeline, awaiting=awaiting, state=state)
+
+
+async def snapshot(request: Request[Any, Any, Any], notice_id: str) -> Snapshot:
+    """The panel as it is now, shared between this process's streams of the notice.
+
+    When a result is logged, every page watching the notice wakes at once (one NOTIFY),
+    and each reading and rendering the panel by itself cost 50 watchers of a notice with
+    1,000 bids several seconds of CPU before the last one was told (issue 24: deadline to
+    result). Each stream still reads the notice's state itself after it woke (a few index
+    probes), and takes the panel another stream is reading, or read less than SHARED_FOR
+    ago, only when that panel's own state is the same: so it never sends a panel older
+    than what woke it (market/core/sharing.py)."""
+    readings: SharedReadings[Snapshot] | None = request.app.state.get("draw_readings")
+    if readings is None:
+        readings = request.app.state.draw_readings = SharedReadings(SHARED_FOR)
+    state: tuple[Any, ...] | None = None
+
+    async def same_state(shared: Snapshot) -> bool:
+        nonlocal state
+        if state is None:
+            state = await _fingerprint(request, notice_id)
+        return shared.state == state
+
+    key = (notice_id, request_locale(request))
+    return await readings.get(key, lambda: read_snapshot(request, notice_id), same_state)
 
 
 async def _fingerprint(request: Request[Any, Any, Any], notice_id: str) -> tuple[Any, ...]:
@@ -213,12 +258,7 @@ async def _fingerprint(request: Request[Any, Any, Any], notice_id: str) -> tuple
         notice = await notices.get_notice(session, notice_id)
         selection = await session.get(Selection, notice.id)
         now = await notices.db_now(session)
-        return (
-            notice.status,
-            await queries.last_seq(session, notice),
-            selection.waiting_reason if selection is not None else None,
-            now >= notice.bid_deadline,
-        )
+        return _state(notice, selection, await queries.last_seq(session, notice), now)
 
 
 async def _newer_than(request: Request[Any, Any, Any], notice_id: str, seq: int | None) -> bool:
