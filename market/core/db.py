@@ -140,6 +140,8 @@ class Database:
     # The hot read paths' own pool of bare asyncpg connections (open_reader_pool): no ORM
     # pool bookkeeping per request, and connections kept rather than opened per burst.
     reader_pool: Any = None
+    # Hands the readers' connections out in the order they were asked for (see reading).
+    reader_queue: asyncio.Semaphore | None = None
     # The log-in limits' own small pool (market/security/ratelimit.py LimitStore), opened
     # on first use and closed with the engine.
     limits_pool: Any = None
@@ -215,10 +217,11 @@ class Database:
             timeout=CONNECT_TIMEOUT,
             server_settings=self.timeouts.server_settings(),
         )
+        self.reader_queue = asyncio.Semaphore(size)
         try:
             await self.reader_pool
         except Exception as exc:
-            self.reader_pool = None  # the readers share the engine's pool instead
+            self.reader_pool = self.reader_queue = None  # the readers share the engine's pool instead
             if not is_unavailable(exc):
                 raise
             log_failure(logger, "opening the readers' pool", exc)
@@ -227,16 +230,38 @@ class Database:
     async def reading(self) -> AsyncIterator[Any]:
         """A pooled asyncpg connection for a hot read: no transaction (one SELECT is
         consistent by itself), no ORM. In tests, the session's connection inside the outer
-        rolled-back transaction, so reads see what the test wrote."""
+        rolled-back transaction, so reads see what the test wrote.
+
+        First in, first served: asyncpg's pool waits on an asyncio.Queue, where a request
+        that arrives just as a connection comes back takes it ahead of those woken for it,
+        and a woken waiter that finds it gone queues again at the back. Under saturation
+        that made a few requests wait four times the median (ops/bench/diagnose.py: the
+        slowest 1 % of the list spent 520-720 ms of 570-760 in Pool.acquire against 130-190
+        for the median), the p99 of docs/performance.md. The semaphore (FIFO since Python
+        3.11.1) lets a request into the pool only when a connection is free for it or being
+        reset for it, so that no later request can take it first."""
         if self.reader_pool is not None:
+            assert self.reader_queue is not None
             try:
-                connection = await self.reader_pool.acquire(timeout=POOL_TIMEOUT)
+                async with asyncio.timeout(POOL_TIMEOUT):
+                    await self.reader_queue.acquire()
+                    try:
+                        connection = await self.reader_pool.acquire()
+                    except BaseException:
+                        self.reader_queue.release()
+                        raise
             except TimeoutError as exc:  # as SQLAlchemy's pool says it: a 503, not a 500
                 raise sa_exc.TimeoutError("no readers' connection came free") from exc
             try:
                 yield connection
             finally:
-                await self.reader_pool.release(connection)
+                # The next in line goes on now and waits in the pool for this connection,
+                # which it gets as the reset below ends. Let in only after the reset, it
+                # started one more turn of a busy event loop later (asyncpg's release is a
+                # task of its own): the bare list lost 29 % of its throughput that way.
+                self.reader_queue.release()
+                # A bounded reset, as when the acquire named the timeout (asyncpg's default).
+                await self.reader_pool.release(connection, timeout=POOL_TIMEOUT)
             return
         if self.engine is None:
             async with self.sessionmaker() as session:
@@ -287,7 +312,7 @@ class Database:
             await pool.close()
         if self.reader_pool is not None:
             await self.reader_pool.close()
-            self.reader_pool = None
+            self.reader_pool = self.reader_queue = None
         if self.engine is not None:
             await self.engine.dispose()
 

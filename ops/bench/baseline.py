@@ -13,11 +13,16 @@ pages (list, detail, directory) with this same bare JSON list. It is served on m
 path, so one list of URLs drives both servers.
 
 Served by ops/bench/endpoints.py as ``uvicorn --factory ops.bench.baseline:create_app`` with
-BENCH_DATABASE_URL set (a plain ``postgresql://`` DSN).
+BENCH_DATABASE_URL set (a plain ``postgresql://`` DSN). With BENCH_READER_QUEUE=1
+(endpoints.py ``--baseline-queue``) the handler waits for a connection in a first-come
+queue in front of the pool, as market's readers do since issue 24 (market.core.db
+Database.reading): the same handler with and without it shows what the queue does to the
+tail, apart from everything else market adds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,6 +40,7 @@ from market.notices.present import notice_public_row
 from market.reference.regions import scope_prefix
 
 DATABASE_VAR = "BENCH_DATABASE_URL"
+QUEUE_VAR = "BENCH_READER_QUEUE"
 
 # -- GET /api/v1/notices ---------------------------------------------------------------------
 
@@ -73,8 +79,21 @@ async def notices(
     cursor: str | None = None,
     limit: int = 20,
 ) -> dict[str, Any]:
-    async with state.pool.acquire() as conn:
+    if state.queue is None:
+        async with state.pool.acquire() as conn:
+            return await notice_list(conn, category=category, region=region, cursor=cursor, limit=limit)
+    # As market.core.db.Database.reading: the next in line is let go before the reset.
+    await state.queue.acquire()
+    try:
+        conn = await state.pool.acquire()
+    except BaseException:
+        state.queue.release()
+        raise
+    try:
         return await notice_list(conn, category=category, region=region, cursor=cursor, limit=limit)
+    finally:
+        state.queue.release()
+        await state.pool.release(conn)
 
 
 @get("/healthz")
@@ -87,7 +106,7 @@ def reader_pool_size() -> int:
     """The size of market's readers' pool (MARKET_DB_READ_POOL_SIZE, else its default),
     which serves the list: with as many connections on both sides, requests queue alike."""
     default = next(f.default for f in fields(Settings) if f.name == "db_read_pool_size")
-    return int(os.environ.get("MARKET_DB_READ_POOL_SIZE", default))
+    return int(os.environ.get("MARKET_DB_READ_POOL_SIZE", str(default)))
 
 
 @asynccontextmanager
@@ -96,6 +115,7 @@ async def _pool(app: Litestar) -> AsyncIterator[None]:
     # asyncpg's reset on every release (a statement of its own, which market sends too).
     size = reader_pool_size()
     app.state.pool = await asyncpg.create_pool(os.environ[DATABASE_VAR], min_size=min(2, size), max_size=size)
+    app.state.queue = asyncio.Semaphore(size) if os.environ.get(QUEUE_VAR) == "1" else None
     try:
         yield
     finally:

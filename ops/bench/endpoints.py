@@ -5,6 +5,8 @@
     .venv/bin/python ops/bench/endpoints.py --scratch --scale 0.1
     DATABASE_URL=postgresql://.../seeded .venv/bin/python ops/bench/endpoints.py --keys DIR --json out.json
     .venv/bin/python ops/bench/endpoints.py --workers 1 --duration 2 --only list_json,detail_html
+    .venv/bin/python ops/bench/endpoints.py --workers 1 --only list_json --rounds 4 --diagnose  # where the tail goes
+    .venv/bin/python ops/bench/endpoints.py --workers 1 --only list_json --rate 120             # equal offered load
 
 What it does:
 
@@ -75,6 +77,8 @@ from market.core.db import to_asyncpg_dsn  # noqa: E402
 from market.core.pagination import encode_cursor  # noqa: E402
 from market.core.pgembed import free_port  # noqa: E402
 from market.reference.regions import scope_prefix  # noqa: E402
+from ops.bench import diagnose, paced  # noqa: E402
+from ops.bench.baseline import QUEUE_VAR as BASELINE_QUEUE_VAR  # noqa: E402
 from ops.load.bids import _process_cpu, _tree, emit, server_errors, servers, wait_healthy, wait_started  # noqa: E402
 from ops.scratch import scratch_database  # noqa: E402
 
@@ -119,6 +123,15 @@ class Options:
     json_checks: int = 30  # list URLs whose JSON is compared byte for byte
     benchmarks: tuple[str, ...] = tuple(b.key for b in BENCHMARKS)
     rng_seed: int = 1
+    # Probes in both servers' workers (ops/bench/diagnose.py): loop lag, collector pauses,
+    # pool waits and the spans of each request, summarised per run.
+    diagnose: bool = False
+    # Requests a second sent to both servers by ops/bench/paced.py instead of wrk's closed
+    # loop: p99 at equal offered load. 0: wrk.
+    rate: float = 0.0
+    # The baseline waits in a first-come queue in front of its pool, as market's readers do
+    # (ops/bench/baseline.py, BENCH_READER_QUEUE): the same queueing on both sides.
+    baseline_queue: bool = False
 
 
 @dataclass
@@ -144,6 +157,8 @@ class WrkResult:
     # CPU the server's workers spent per answer: unlike req/s, barely moved by what else
     # the machine runs (PostgreSQL, wrk, other people's jobs on the same two cores).
     cpu_ms_per_request: float = 0.0
+    # With --diagnose: where the server's time went during the run (ops/bench/diagnose.py).
+    diagnosis: dict[str, Any] = field(default_factory=dict)
 
     @property
     def clean(self) -> bool:
@@ -416,13 +431,21 @@ async def pick_targets(url: str, options: Options) -> Targets:
 
 
 @contextmanager
-def baseline_server(database_url: str, workdir: Path, workers: int) -> Iterator[tuple[str, int]]:
+def baseline_server(
+    database_url: str, workdir: Path, workers: int, *, queue: bool = False
+) -> Iterator[tuple[str, int]]:
     """ops/bench/baseline.py under uvicorn with ``workers`` processes, as market serves
     (uvloop and httptools named, as market.cli does; no access log); yields its URL and
     the pid to sample."""
     port = free_port()
     log_path = workdir / f"baseline-{workers}.log"
-    env = {**os.environ, "BENCH_DATABASE_URL": to_asyncpg_dsn(database_url), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "BENCH_DATABASE_URL": to_asyncpg_dsn(database_url),
+        BASELINE_QUEUE_VAR: "1" if queue else "0",
+        # ROOT for ops.bench.baseline; first whatever else is set (the probes of --diagnose).
+        "PYTHONPATH": os.pathsep.join([*filter(None, [os.environ.get("PYTHONPATH")]), str(ROOT)]),
+    }
     args = [
         sys.executable,
         "-m",
@@ -604,16 +627,46 @@ def compare_json(baseline_url: str, market_url: str, paths: list[str]) -> list[s
     return differ
 
 
+def paced_run(url: str, paths: list[str], options: Options) -> WrkResult:
+    """ops/bench/paced.py at ``options.rate``, read as a wrk run (late answers are timeouts)."""
+    done = paced.measure(
+        url, paths, rate=options.rate, duration=options.duration, connections=options.connections
+    )
+    return WrkResult(
+        requests_per_s=round(done.requests_per_s, 2),
+        p50_ms=diagnose.percentile(done.latencies, 0.5) * 1000,
+        p99_ms=diagnose.percentile(done.latencies, 0.99) * 1000,
+        requests=len(done.latencies),
+        non_2xx=done.non_2xx,
+        socket_errors=done.errors,
+        timeouts=done.late,
+    )
+
+
 def timed_wrk(
-    url: str, script: Path, pids: Callable[[], list[int]], options: Options
+    url: str,
+    script: Path,
+    pids: Callable[[], list[int]],
+    options: Options,
+    probes: Path | None = None,
+    paths: list[str] | None = None,
 ) -> tuple[WrkResult, dict[int, float]]:
-    """One wrk run, with the RSS peaks and the CPU time of the server's workers over it."""
+    """One wrk run (with ``options.rate``, ops/bench/paced.py walking ``paths``), with the RSS
+    peaks and the CPU time of the server's workers over it, and with ``probes`` (the servers
+    run ops/bench/diagnose.py's) what they saw during it."""
     workers = pids()
+    if probes is not None:
+        diagnose.collect(probes, workers)  # what came before the run is dropped
     before = sum(_process_cpu(p) for p in workers)
     with sampling_rss(pids) as peaks:
-        result = wrk(url, script, duration=options.duration, connections=options.connections)
+        if options.rate:
+            result = paced_run(url, paths or [], options)
+        else:
+            result = wrk(url, script, duration=options.duration, connections=options.connections)
     spent = sum(_process_cpu(p) for p in workers) - before
     result.cpu_ms_per_request = round(spent * 1000 / result.requests, 3) if result.requests else 0.0
+    if probes is not None:
+        result.diagnosis = diagnose.summarise(diagnose.collect(probes, workers))
     return result, peaks
 
 
@@ -624,6 +677,8 @@ def measure(
     baseline: tuple[str, int],
     market: tuple[str, int],
     options: Options,
+    probes: Path | None = None,
+    targets: Targets | None = None,
 ) -> Row:
     """Baseline then market, ``rounds`` times interleaved (so a machine that slows down
     slows both); the best run of each side, and the RSS its workers reached in any run."""
@@ -634,8 +689,21 @@ def measure(
             ("baseline", baseline, scripts["list_json"]),
             ("market", market, scripts[benchmark.key]),
         ):
-            result, sampled = timed_wrk(url, script, partial(worker_pids, pid, workers), options)
+            paths = (
+                getattr(targets, "list_json" if side == "baseline" else benchmark.key) if targets else None
+            )
+            result, sampled = timed_wrk(
+                url, script, partial(worker_pids, pid, workers), options, probes, paths
+            )
             runs[side].append(result)
+            if result.diagnosis:
+                print(
+                    f"  {benchmark.name}, {workers} worker(s), {side}: {result.requests_per_s:.0f} req/s, "
+                    f"wrk p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms",
+                    *("    " + line for line in diagnose.lines(result.diagnosis)),
+                    sep="\n",
+                    file=sys.stderr,
+                )
             peaks[side] = max(peaks[side], *sampled.values(), 0.0)
     best = {side: max(results, key=lambda r: r.requests_per_s) for side, results in runs.items()}
     return Row(
@@ -660,14 +728,17 @@ def run_workers(
     options: Options,
 ) -> None:
     chosen = [b for b in BENCHMARKS if b.key in options.benchmarks]
+    probes = probe_environment(workdir) if options.diagnose else {}
     with ExitStack() as stack:
         data_dir = server_data_dir(workdir, workers, options.keys)
-        with environment({} if options.scheduler else {"MARKET_SCHEDULER_INTERVAL": "0"}):
+        with environment({**probes, **({} if options.scheduler else {"MARKET_SCHEDULER_INTERVAL": "0"})}):
             started = stack.enter_context(
                 servers(url, data_dir, secret=secrets.token_urlsafe(48), workers=workers, processes=1)
             )
-        market = started[0]
-        baseline = stack.enter_context(baseline_server(url, workdir, workers))
+            market = started[0]
+            baseline = stack.enter_context(
+                baseline_server(url, workdir, workers, queue=options.baseline_queue)
+            )
         checked = targets.list_json[: options.json_checks]
         report.json_mismatches += compare_json(baseline[0], market[0], checked)
         report.json_checked += len(checked)
@@ -678,7 +749,16 @@ def run_workers(
             for b in chosen:
                 wrk(market[0], scripts[b.key], duration=options.warmup, connections=options.connections)
         for b in chosen:
-            row = measure(b, workers, scripts, baseline, market, options)
+            row = measure(
+                b,
+                workers,
+                scripts,
+                baseline,
+                market,
+                options,
+                Path(probes[diagnose.ENV]) if probes else None,
+                targets,
+            )
             report.rows.append(row)
             print(
                 f"  {b.name}, {workers} worker(s): {row.baseline.requests_per_s:.0f} vs {row.market.requests_per_s:.0f} req/s, ratio {row.ratio:.2f}",
@@ -687,6 +767,15 @@ def run_workers(
     # Read after the servers stopped, so that errors logged while stopping count too.
     if errors := server_errors(data_dir):
         report.server_errors[workers] = errors
+
+
+def probe_environment(workdir: Path) -> dict[str, str]:
+    """The environment that loads ops/bench/diagnose.py's probes into a server's workers:
+    its ``sitecustomize`` first on PYTHONPATH, then the project (for ``ops``)."""
+    out = workdir / "diagnosis"
+    out.mkdir(exist_ok=True)
+    path = [str(diagnose.site_dir(workdir)), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {diagnose.ENV: str(out), "PYTHONPATH": os.pathsep.join(path)}
 
 
 def seeded_scratch(stack: ExitStack, scale: float, keys: Path) -> str:
@@ -788,6 +877,25 @@ def parse(argv: list[str] | None = None) -> tuple[Options, argparse.Namespace]:
         action="store_true",
         help="leave market's scheduler on in the measured servers (default: off, as in the baseline)",
     )
+    parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="probe both servers' workers (ops/bench/diagnose.py): event-loop lag, collector pauses, "
+        "pool waits and each request's spans, printed per run",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="requests a second sent to both servers at a fixed pace (ops/bench/paced.py) instead of "
+        "wrk's closed loop: latency at equal offered load (default 0: wrk)",
+    )
+    parser.add_argument(
+        "--baseline-queue",
+        action="store_true",
+        help="the baseline waits for a connection in a first-come queue, as market's readers do "
+        "(ops/bench/baseline.py, BENCH_READER_QUEUE)",
+    )
     parser.add_argument("--targets", type=int, default=200, help="URLs per benchmark (default 200)")
     parser.add_argument(
         "--only",
@@ -807,9 +915,10 @@ def parse(argv: list[str] | None = None) -> tuple[Options, argparse.Namespace]:
         or args.rounds < 1
         or args.targets < 1
         or args.scale <= 0
+        or args.rate < 0
     ):
         parser.error(
-            "--workers, --duration, --connections, --rounds and --targets must be at least 1, --scale positive"
+            "--workers, --duration, --connections, --rounds and --targets must be at least 1, --scale positive, --rate not negative"
         )
     if unknown := set(names) - {b.key for b in BENCHMARKS}:
         parser.error(f"unknown benchmarks: {', '.join(sorted(unknown))}")
@@ -825,6 +934,9 @@ def parse(argv: list[str] | None = None) -> tuple[Options, argparse.Namespace]:
         scheduler=args.scheduler,
         targets=args.targets,
         benchmarks=names,
+        diagnose=args.diagnose,
+        rate=args.rate,
+        baseline_queue=args.baseline_queue,
     )
     return options, args
 

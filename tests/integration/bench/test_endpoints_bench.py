@@ -33,7 +33,14 @@ def test_http_benchmarks_run_and_the_baseline_answers_market_s_json(
     keys = tmp_path / "keys"  # the servers get copies: sealed secrets stay readable
     in_thread(lambda: asyncio.run(seed(committed_database_url, **TINY, data_dir=keys)))
     options = bench.Options(
-        workers=(1,), duration=1, rounds=1, warmup=0, targets=40, json_checks=20, keys=str(keys)
+        workers=(1,),
+        duration=1,
+        rounds=1,
+        warmup=0,
+        targets=40,
+        json_checks=20,
+        keys=str(keys),
+        diagnose=True,
     )
     # run() starts its own event loops; a thread of its own keeps it clear of pytest's.
     report = in_thread(lambda: bench.run(options, database_url=committed_database_url))
@@ -48,8 +55,21 @@ def test_http_benchmarks_run_and_the_baseline_answers_market_s_json(
         assert row.baseline.requests > 0 and row.market.requests > 0
         assert row.ratio > 0 and row.max_rss_mb > 0
         assert row.market.p50_ms > 0 and row.market.p99_ms >= row.market.p50_ms
+        # --diagnose: both servers' workers ran ops/bench/diagnose.py's probes and told what
+        # they saw (their own count of requests, the loop's lag, each request's spans).
+        for side in (row.baseline, row.market):
+            seen = side.diagnosis
+            assert 0 < seen["requests"] <= side.requests + 32, seen
+            assert seen["spans_ms"]["total"]["p99"] >= seen["spans_ms"]["total"]["p50"] > 0
+            assert seen["lag_ms"]["p50"] >= 0 and set(seen["gc"]) == {"0", "1", "2"}
         # The printed table has the benchmark's row with its ratio.
         assert any(line.startswith(row.benchmark) and f"{row.ratio:.2f}" in line for line in lines), lines
+    # The JSON list: both sides read on a readers' connection, market through its
+    # first-come queue (core.db.Database.reading), the baseline straight from asyncpg's pool.
+    listed = report.rows[0]
+    assert listed.baseline.diagnosis["median_ms"]["pool_wait"] > 0
+    assert listed.baseline.diagnosis["median_ms"]["queue_wait"] == 0
+    assert listed.market.diagnosis["median_ms"]["queue_wait"] > 0
     assert set(report.memory()) == {1} and report.memory()[1] > 0
     assert any(re.search(r"memory: .* 1 worker\(s\): \d+ MB", line) for line in lines), lines
 
