@@ -13,6 +13,17 @@ from pathlib import Path
 from babel.messages.pofile import read_po, write_po
 
 ZH = {
+    "The oldest %(shown)s are shown; the others follow as these are decided.": "此处显示最早的 %(shown)s 项；其余的将在这些处理完毕后依次显示。",
+    "The flags are computed in the background, not when you open this page: a change in the records shows here after the next computation, within about %(minutes)s minutes, and every jurisdiction is computed again once a day.": "预警在后台计算，而不是在打开本页时计算：记录的变化会在下一次计算后（约 %(minutes)s 分钟内）显示在这里，每个辖区每天还会重新计算一次。",
+    "The flags are computed in the background, and this server's background tasks are off: what is shown stays as of the time above.": "预警在后台计算，而本服务器的后台任务已关闭：所显示的内容停留在上述时间。",
+    "%(count)s on this page.": "本页 %(count)s 条。",
+    "More flags": "更多预警",
+    "This is not a link to a page of this list.": "这不是本列表某一页的链接。",
+    "The figures are computed in the background from the marketplace's records, not when you open this page: a change shows here after the next computation, within about %(minutes)s minutes.": "数据由系统在后台根据平台记录定期计算，而非在打开本页时计算：记录的变化将在下一次计算后显示，约在 %(minutes)s 分钟内。",
+    "The figures are computed in the background, and this server's background tasks are off: what is shown stays as of the time above.": "数据在后台计算，而本服务器的后台任务已关闭：所示数据停留在上述时间。",
+    "The figures have not been computed yet: they are computed in the background from the marketplace's records, shortly after the server starts.": "数据尚未计算：系统在服务器启动后不久即在后台根据平台记录计算。",
+    "Savings compare the signed contract amounts with the budget caps of the same notices; only notices with at least one signed contract count. A contract is completed on time when it was completed (China date) on or before its due date.": "节约率以已签订合同金额对比同批公告的预算上限，只计入至少签订了一份合同的公告。合同在约定完成日期当天或之前（北京时间）完成的，计为按期完成。",
+    "The figures have not been computed yet.": "数据尚未计算。",
     "Log timeline": "日志时间线",
     "Every log entry about this notice, in Beijing time, newest last. New entries appear here as they are logged.": "本公告在日志中的每条记录（北京时间），最新的在最后。新记录写入日志后即显示在这里。",
     "Only the newest %(n)s are listed.": "这里只列出最新的 %(n)s 条。",

@@ -190,6 +190,14 @@ class Plan:
     seq_scans: dict[str, int] = field(default_factory=dict)  # large table -> most rows one scan read
     max_removed: int = 0  # rows a node removed by its filter, times its loops
     max_removed_at: str = ""  # "node on table" of that node
+    # The same, leaving out nodes on the small tables (not in ``large``): a filter on the
+    # jurisdiction table removes its 150 rows however large the data set grows.
+    large_removed: int = 0
+    large_removed_at: str = ""
+    # The most rows one node read from a large table (kept and removed, times its loops):
+    # a full index scan removes nothing and still reads the whole table.
+    large_read: int = 0
+    large_read_at: str = ""
     worst: str = ""  # the start of the slowest statement
     worst_ms: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -388,8 +396,9 @@ def walk(node: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def read_plan(plan: Plan, explained: dict[str, Any], statement: str) -> None:
-    """Add one statement's EXPLAIN (FORMAT JSON) answer to ``plan``."""
+def read_plan(plan: Plan, explained: dict[str, Any], statement: str, large: Sequence[str] = LARGE) -> None:
+    """Add one statement's EXPLAIN (FORMAT JSON) answer to ``plan``; sequential scans of
+    the ``large`` tables are counted."""
     plan.statements += 1
     ms = float(explained.get("Execution Time", 0.0))
     if not plan.worst or ms > plan.worst_ms:
@@ -399,12 +408,17 @@ def read_plan(plan: Plan, explained: dict[str, Any], statement: str) -> None:
         relation = node.get("Relation Name")
         loops = int(node.get("Actual Loops", 1) or 1)
         removed = int(node.get("Rows Removed by Filter", 0) or 0) * loops
-        if node.get("Node Type") == "Seq Scan" and relation in LARGE:
+        if node.get("Node Type") == "Seq Scan" and relation in large:
             read = int(node.get("Actual Rows", 0) or 0) * loops + removed
             plan.seq_scans[relation] = max(plan.seq_scans.get(relation, 0), read)
+        at = f"{node.get('Node Type')}" + (f" on {relation}" if relation else "")
         if removed > plan.max_removed:
-            plan.max_removed = removed
-            plan.max_removed_at = f"{node.get('Node Type')}" + (f" on {relation}" if relation else "")
+            plan.max_removed, plan.max_removed_at = removed, at
+        if removed > plan.large_removed and (relation is None or relation in large):
+            plan.large_removed, plan.large_removed_at = removed, at
+        read = int(node.get("Actual Rows", 0) or 0) * loops + removed
+        if relation in large and read > plan.large_read:
+            plan.large_read, plan.large_read_at = read, at
 
 
 def explainable(statement: str) -> bool:
@@ -415,9 +429,34 @@ def explainable(statement: str) -> bool:
 async def explain_pages(
     url: str, scopes: list[Scope], paths: list[Benchmark], secret: str, workdir: Path
 ) -> list[Plan]:
-    """Every SELECT each page runs for each scope, explained. The app runs in this process
-    with its readers on the engine's pool, so that SQLAlchemy's event and the driver's
-    query logger between them see every statement."""
+    """Every SELECT each page runs for each scope, explained (``explain_requests``)."""
+    requests = [
+        Request(benchmark.name, scope.level, scope.code, scope.path(benchmark), scope.headers(benchmark))
+        for benchmark in paths
+        for scope in scopes
+    ]
+    return await explain_requests(url, requests, secret, workdir / "explain-data")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One GET to explain: the labels its Plan gets, the path and the headers sent."""
+
+    benchmark: str
+    scope: str
+    code: str
+    path: str
+    headers: dict[str, str]
+
+
+async def explain_requests(
+    url: str, requests: Sequence[Request], secret: str, data_dir: Path, large: Sequence[str] = LARGE
+) -> list[Plan]:
+    """Every SELECT each request runs, explained (ops/bench/scale.py asks this too). The
+    app runs in this process with its readers on the engine's pool, so that SQLAlchemy's
+    event and the driver's query logger between them see every statement. ``data_dir``:
+    the app's, with the keys the database was seeded with where the caller has them;
+    ``large``: the tables whose sequential scans are reported."""
     import sqlalchemy as sa
     from litestar.testing import AsyncTestClient
     from sqlalchemy.engine import Engine
@@ -449,7 +488,7 @@ async def explain_pages(
     for target, name, fn in listeners:
         sa.event.listen(target, name, fn)
     settings = Settings(
-        data_dir=workdir / "explain-data",
+        data_dir=data_dir,
         database_url=url,
         env="test",
         secret_key=secret,
@@ -462,38 +501,37 @@ async def explain_pages(
     explainer = await asyncpg.connect(to_asyncpg_dsn(url))
     try:
         async with AsyncTestClient(app) as client:
-            for benchmark in paths:
-                for scope in scopes:
-                    path, headers = scope.path(benchmark), scope.headers(benchmark)
-                    await client.get(path, headers=headers)  # the first: connections, caches
-                    await asyncio.sleep(0)
-                    captured.clear()
-                    answer = await client.get(path, headers=headers)
-                    await asyncio.sleep(0.05)  # the driver's logger reports with call_soon
-                    plan = Plan(benchmark.name, scope.level, scope.code)
-                    if answer.status_code >= 400:
-                        plan.errors.append(f"{path} answered {answer.status_code}")
-                    seen: set[tuple[str, str]] = set()
-                    for statement, args in list(captured):
-                        key = (statement, repr(args))
-                        if key in seen or not explainable(statement):
-                            continue
-                        seen.add(key)
-                        try:
-                            async with explainer.transaction():
-                                raw = await explainer.fetchval(
-                                    "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, *args
-                                )
-                                raise _RollBack
-                        except _RollBack:
-                            pass
-                        except Exception as exc:  # a statement EXPLAIN cannot take as captured
-                            plan.errors.append(
-                                f"{type(exc).__name__}: {exc} in {' '.join(statement.split())[:100]}"
+            for request in requests:
+                path, headers = request.path, request.headers
+                await client.get(path, headers=headers)  # the first: connections, caches
+                await asyncio.sleep(0)
+                captured.clear()
+                answer = await client.get(path, headers=headers)
+                await asyncio.sleep(0.05)  # the driver's logger reports with call_soon
+                plan = Plan(request.benchmark, request.scope, request.code)
+                if answer.status_code >= 400:
+                    plan.errors.append(f"{path} answered {answer.status_code}")
+                seen: set[tuple[str, str]] = set()
+                for statement, args in list(captured):
+                    key = (statement, repr(args))
+                    if key in seen or not explainable(statement):
+                        continue
+                    seen.add(key)
+                    try:
+                        async with explainer.transaction():
+                            raw = await explainer.fetchval(
+                                "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, *args
                             )
-                            continue
-                        read_plan(plan, (json.loads(raw) if isinstance(raw, str) else raw)[0], statement)
-                    plans.append(plan)
+                            raise _RollBack
+                    except _RollBack:
+                        pass
+                    except Exception as exc:  # a statement EXPLAIN cannot take as captured
+                        plan.errors.append(
+                            f"{type(exc).__name__}: {exc} in {' '.join(statement.split())[:100]}"
+                        )
+                        continue
+                    read_plan(plan, (json.loads(raw) if isinstance(raw, str) else raw)[0], statement, large)
+                plans.append(plan)
     finally:
         await explainer.close()
         for target, name, fn in listeners:

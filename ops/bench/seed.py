@@ -2515,6 +2515,7 @@ COLUMNS: dict[str, list[str]] = {
         "beacon_checked_at",
         "publicity_ends",
         "final_seq",
+        "final_pending",
     ],
     "award": [
         "id",
@@ -2934,6 +2935,7 @@ class Rows:
             n.closed_at if n.outcome == "waiting" else None,
             n.publicity_ends,
             self.log.seq_at(final) if final else None,
+            n.status == "selected",  # selection.models: final_pending
         )
 
     def selection(self) -> Iterator[tuple[Any, ...]]:
@@ -3347,6 +3349,17 @@ async def build_subtrees(conn: asyncpg.Connection, report: SeedReport) -> None:
     report.tables["log_subtree"] = (total, time.perf_counter() - started)
 
 
+async def build_agency_index(conn: asyncpg.Connection, report: SeedReport) -> None:
+    """log_entry_agency (every agency each entry names) from the entries, with the database
+    functions market_log_append uses (migration 0013): COPY writes entries past the append."""
+    started = time.perf_counter()
+    status = await conn.execute(
+        "INSERT INTO log_entry_agency (agency_id, seq) SELECT a, e.seq FROM log_entry e "
+        "CROSS JOIN LATERAL market_log_named_agencies(e.entry) AS a WHERE market_log_may_name_agencies(e.entry)"
+    )
+    report.tables["log_entry_agency"] = (int(status.split()[-1]), time.perf_counter() - started)
+
+
 async def sign_checkpoint(conn: asyncpg.Connection, report: SeedReport, size: int, signer: LogSigner) -> None:
     """store.ensure_checkpoint's work on this connection: the root from stored subtrees, signed."""
     started = time.perf_counter()
@@ -3500,6 +3513,7 @@ async def write(
         await copy(conn, report, table, getattr(rows, table)())
         say(f"{table}: {report.tables[table][0]:,} rows in {report.tables[table][1]:.1f} s")
     await build_subtrees(conn, report)
+    await build_agency_index(conn, report)
     await sign_checkpoint(conn, report, report.tables["log_entry"][0], keys.signer)
     await set_sequences(conn, report)
     started = time.perf_counter()
