@@ -16,6 +16,7 @@ from market.core import text
 from market.core.clock import utcnow
 from market.core.db import timestamp_column
 from market.core.i18n import N_
+from market.core.sql import region_digits_column
 
 
 class AgencyStatus(enum.StrEnum):
@@ -69,18 +70,8 @@ class Agency(SQLModel, table=True):
     credit_code: str = Field(sa_column=sa.Column(sa.String(18), nullable=False, unique=True))
     region: str = Field(sa_column=sa.Column(sa.String(6), sa.ForeignKey("region.code"), nullable=False))
     # Generated from ``region`` (as on notice; core.sql.region_scope_column says why).
-    region_province: str | None = Field(
-        default=None,
-        sa_column=sa.Column(
-            sa.String(2), sa.Computed("substr(region, 1, 2)", persisted=True), nullable=False
-        ),
-    )
-    region_prefecture: str | None = Field(
-        default=None,
-        sa_column=sa.Column(
-            sa.String(4), sa.Computed("substr(region, 1, 4)", persisted=True), nullable=False
-        ),
-    )
+    region_province: str | None = Field(default=None, sa_column=region_digits_column(2))
+    region_prefecture: str | None = Field(default=None, sa_column=region_digits_column(4))
     legal_representative: str = Field(
         default="", sa_column=sa.Column(sa.String(100), nullable=False, server_default="")
     )

@@ -7,6 +7,7 @@ import json
 from typing import Any, Protocol
 
 import asyncpg
+import sqlalchemy as sa
 
 from market.core.pagination import encode_cursor
 
@@ -39,6 +40,14 @@ def like_pattern(text: str) -> str:
 # '5301%'`` is served by no btree under this database's C.UTF-8 collation, and a page
 # walked the primary key discarding every row outside the area.
 REGION_SCOPE_COLUMNS = {2: "region_province", 4: "region_prefecture", 6: "region"}
+
+
+def region_digits_column(digits: int) -> sa.Column[str]:
+    """The generated column of a row's first ``digits`` (2 or 4) region digits, as notice
+    and agency declare it: STORED, so that no writer sets it and an index can hold it."""
+    return sa.Column(
+        sa.String(digits), sa.Computed(f"substr(region, 1, {digits})", persisted=True), nullable=False
+    )
 
 
 def region_scope_column(alias: str, prefix: str) -> str:

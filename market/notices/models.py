@@ -18,6 +18,7 @@ from market.core import text
 from market.core.clock import utcnow
 from market.core.db import timestamp_column
 from market.core.i18n import N_
+from market.core.sql import region_digits_column
 
 
 class Method(enum.StrEnum):
@@ -222,18 +223,8 @@ class Notice(SQLModel, table=True):
     # (so no writer sets them): a list filtered by an area compares one of them by equality
     # (core.sql.region_scope_column), which an index serves; LIKE on a prefix is not, under
     # C.UTF-8.
-    region_province: str | None = Field(
-        default=None,
-        sa_column=sa.Column(
-            sa.String(2), sa.Computed("substr(region, 1, 2)", persisted=True), nullable=False
-        ),
-    )
-    region_prefecture: str | None = Field(
-        default=None,
-        sa_column=sa.Column(
-            sa.String(4), sa.Computed("substr(region, 1, 4)", persisted=True), nullable=False
-        ),
-    )
+    region_province: str | None = Field(default=None, sa_column=region_digits_column(2))
+    region_prefecture: str | None = Field(default=None, sa_column=region_digits_column(4))
     budget_fen: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
     method: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
     winners: int = Field(sa_column=sa.Column(sa.SmallInteger, nullable=False))
