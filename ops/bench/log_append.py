@@ -48,6 +48,7 @@ import asyncpg  # noqa: E402
 from market import protocol  # noqa: E402
 from market.core.db import Database, to_asyncpg_dsn  # noqa: E402
 from market.log import store  # noqa: E402
+from ops.bench.seed import subtrees_from_leaves  # noqa: E402
 from ops.scratch import scratch_database  # noqa: E402
 
 GOAL_PER_SECOND = 1000
@@ -189,22 +190,7 @@ async def prefill(url: str, n: int) -> float:
             await conn.execute(f"DROP INDEX {row['name']}")
         for start in range(0, n, PREFILL_CHUNK):  # one transaction each: bounded WAL and memory
             await conn.execute(PREFILL_ENTRIES, start, min(n, start + PREFILL_CHUNK))
-        # Every aligned perfect subtree, a level at a time (as ops/bench/seed.py builds them).
-        await conn.execute(
-            "INSERT INTO log_subtree (level, idx, hash) SELECT 0, seq, leaf_hash FROM log_entry"
-        )
-        level = 1
-        while True:
-            status = await conn.execute(
-                "INSERT INTO log_subtree (level, idx, hash) "
-                "SELECT $1::smallint, l.idx / 2, sha256('\\x01'::bytea || l.hash || r.hash) "
-                "FROM log_subtree l JOIN log_subtree r ON r.level = l.level AND r.idx = l.idx + 1 "
-                "WHERE l.level = $1::smallint - 1 AND l.idx % 2 = 0",
-                level,
-            )
-            if int(status.split()[-1]) == 0:
-                break
-            level += 1
+        await subtrees_from_leaves(conn)  # every aligned perfect subtree's hash
         for row in indexes:
             await conn.execute(row["definition"])
         await conn.execute("VACUUM ANALYZE log_entry")

@@ -3321,10 +3321,10 @@ async def copy(
     report.tables[table] = (rows, time.perf_counter() - started)
 
 
-async def build_subtrees(conn: asyncpg.Connection, report: SeedReport) -> None:
+async def subtrees_from_leaves(conn: asyncpg.Connection) -> int:
     """log_subtree from the entries' leaf hashes, a level at a time, in SQL: every aligned
-    perfect subtree, as market_log_append stores them (migration 0002)."""
-    started = time.perf_counter()
+    perfect subtree, as market_log_append stores them (migration 0002); the rows written.
+    (ops/bench/log_append.py --prefill builds its log's tree with it too.)"""
     total = int(
         (
             await conn.execute(
@@ -3343,9 +3343,14 @@ async def build_subtrees(conn: asyncpg.Connection, report: SeedReport) -> None:
         )
         added = int(status.split()[-1])
         if added == 0:
-            break
+            return total
         total += added
         level += 1
+
+
+async def build_subtrees(conn: asyncpg.Connection, report: SeedReport) -> None:
+    started = time.perf_counter()
+    total = await subtrees_from_leaves(conn)
     report.tables["log_subtree"] = (total, time.perf_counter() - started)
 
 
