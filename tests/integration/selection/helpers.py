@@ -17,9 +17,10 @@ from httpx import AsyncClient
 from market.core.db import Database
 from tests.integration.notices.test_api import approved_agency, draft, owner_user
 
-DUE_IN = (
-    2.0  # seconds from publishing to the deadline: enough to place a few bids on a loaded 2-core CI machine
-)
+# Seconds from publishing to the deadline: enough to place a few bids on a loaded 2-core CI
+# machine. 2.0 ran out twice in three CI runs of issue 24, whose benchmarks' CI variants
+# (two seeded data sets explained at once) run beside these tests.
+DUE_IN = 3.0
 
 
 @dataclass
