@@ -8,7 +8,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -411,8 +411,10 @@ async def test_one_notice_whose_step_fails_does_not_stop_the_scheduler_closing_t
     )
     assert (await selection_of(client, stuck.notice_id))["scheme"] == SCHEME
     monkeypatch.undo()  # the next notice commits to scheme none, and is due a little later
+    # Its window ends half a second after the first's, however long that one's setup took.
+    after_stuck = (stuck.deadline - datetime.now(UTC)).total_seconds() + 0.5
     fine = await open_round(
-        client, staff, bidders=bidders, method="lottery", winners=1, min_candidates=3, due_in=1.5
+        client, staff, bidders=bidders, method="lottery", winners=1, min_candidates=3, due_in=after_stuck
     )
     assert (await selection_of(client, fine.notice_id))["scheme"] == "none"
     assert stuck.deadline < fine.deadline  # the failing notice comes first in the scheduler's order
