@@ -3,6 +3,8 @@
 
     .venv/bin/python ops/bench/log_append.py [--writers 32] [--entries 6400] [--processes 1]
     .venv/bin/python ops/bench/log_append.py --prefill 10000000 [--rounds 3]
+    .venv/bin/python ops/bench/log_append.py --prefill 10000000 --keep --rounds 0   # prefill only
+    .venv/bin/python ops/bench/log_append.py --prefilled <kept url> [--rounds 3]
 
 Both runs use 32 connections and one transaction per entry; --processes spreads the
 writers over several processes, as several server workers would (on two cores a second
@@ -19,6 +21,10 @@ server itself (generate_series, no round trip per row) shaped like the seeded lo
 with every perfect subtree's hash, so that the appends extend a valid tree; the secondary
 indexes are built after the rows, as ops/bench/seed.py does. Goal: ratio >= 0.95.
 
+A prefill of 10,000,000 entries takes a quarter of an hour: ``--keep`` keeps the prefilled
+database and prints its URL, and ``--prefilled URL`` runs the rounds on it instead of
+prefilling again (the appends of each run stay in it, so its log grows by a round's entries).
+
 The database is a scratch one (ops/scratch.py): on DATABASE_URL's server, else on the
 private cluster under var/bench-postgres; dropped at the end.
 """
@@ -31,6 +37,7 @@ import multiprocessing as mp
 import os
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -213,12 +220,23 @@ async def prefill(url: str, n: int) -> float:
 
 
 def compare_prefilled(args: argparse.Namespace, per_writer: int) -> None:
-    """Appends on an empty log and on one of ``--prefill`` entries, interleaved rounds."""
+    """Appends on an empty log and on one of ``--prefill`` entries (or the ``--prefilled``
+    database's), interleaved rounds."""
     # Their own prefix: a prefill of millions takes many minutes, and on the shared server a
     # sweep of leftover market_bench_* databases (its backends ended, then DROP) cut it twice.
-    with scratch_database(prefix="log_append") as empty, scratch_database(prefix="log_append") as full:
-        took = asyncio.run(prefill(full, args.prefill))
-        print(f"prefilled {args.prefill:,} entries (with their subtree hashes) in {took:.1f} s")
+    with ExitStack() as stack:
+        empty = stack.enter_context(scratch_database(prefix="log_append"))
+        if args.prefilled:
+            full = args.prefilled
+            size = asyncio.run(log_size(full))
+            print(f"prefilled database given: {size:,} entries")
+        else:
+            full = stack.enter_context(scratch_database(prefix="log_append", keep=args.keep))
+            size = args.prefill
+            took = asyncio.run(prefill(full, size))
+            print(f"prefilled {size:,} entries (with their subtree hashes) in {took:.1f} s")
+            if args.keep:
+                print(f"kept: {full}")
         best = {"empty": 0.0, "full": 0.0}
         for r in range(args.rounds):
             for label in ("empty", "full") if r % 2 == 0 else ("full", "empty"):
@@ -226,18 +244,26 @@ def compare_prefilled(args: argparse.Namespace, per_writer: int) -> None:
                 rate = run_spread("real", url, args.writers, per_writer, args.processes)
                 print(f"round {r + 1}, {label} log: {rate:,.0f} entries/s")
                 best[label] = max(best[label], rate)
+    if not args.rounds:
+        return
     ratio = best["full"] / best["empty"]
     print(
         f"writers: {args.writers} over {args.processes} processes, entries: {args.writers * per_writer} a round"
     )
     print(f"append on an empty log:            {best['empty']:,.0f} entries/s (best of {args.rounds})")
-    print(
-        f"append on a log of {args.prefill:,} entries: {best['full']:,.0f} entries/s (best of {args.rounds})"
-    )
+    print(f"append on a log of {size:,} entries: {best['full']:,.0f} entries/s (best of {args.rounds})")
     print(
         f"ratio prefilled/empty: {ratio:.2f} (goal >= {GOAL_PREFILLED_RATIO}: "
         f"{'met' if ratio >= GOAL_PREFILLED_RATIO else 'NOT met'})"
     )
+
+
+async def log_size(url: str) -> int:
+    conn = await asyncpg.connect(to_asyncpg_dsn(url))
+    try:
+        return int(await conn.fetchval("SELECT coalesce(max(seq) + 1, 0) FROM log_entry"))
+    finally:
+        await conn.close()
 
 
 def main() -> int:
@@ -248,12 +274,22 @@ def main() -> int:
     parser.add_argument(
         "--prefill", type=int, default=0, help="compare with a log already holding this many entries"
     )
-    parser.add_argument("--rounds", type=int, default=3, help="with --prefill: rounds of each, interleaved")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="with --prefill or --prefilled: rounds of each, interleaved"
+    )
+    parser.add_argument("--keep", action="store_true", help="with --prefill: keep the prefilled database")
+    parser.add_argument(
+        "--prefilled", metavar="URL", help="a database prefilled earlier (--keep): no prefill"
+    )
     args = parser.parse_args()
     per_writer = max(1, args.entries // args.writers)
-    if args.prefill < 0 or args.rounds < 1:
-        parser.error("--prefill must not be negative and --rounds must be at least 1")
-    if args.prefill:
+    if args.prefill < 0 or args.rounds < 0:
+        parser.error("--prefill and --rounds must not be negative")
+    if args.prefill and args.prefilled:
+        parser.error("--prefill and --prefilled exclude each other")
+    if args.rounds == 0 and not (args.prefill and args.keep):
+        parser.error("--rounds 0 only prefills: give it with --prefill N --keep")
+    if args.prefill or args.prefilled:
         compare_prefilled(args, per_writer)
         return 0
     with scratch_database() as url:

@@ -45,6 +45,78 @@ def test_the_append_benchmark_compares_a_prefilled_log_with_an_empty_one(server_
     assert re.search(r"ratio prefilled/empty: \d+\.\d\d \(goal >= 0\.95: (met|NOT met)\)", out)
 
 
+def test_a_kept_prefill_is_measured_again_without_prefilling(server_url: str) -> None:
+    out = run_bench(
+        "log_append.py",
+        server_url,
+        "--writers",
+        "2",
+        "--entries",
+        "20",
+        "--prefill",
+        "3000",
+        "--keep",
+        "--rounds",
+        "0",
+    )
+    assert "prefilled 3,000 entries" in out and "ratio" not in out  # --rounds 0: the prefill alone
+    kept = re.search(r"^kept: (\S+)$", out, re.M)
+    assert kept is not None, out
+    try:
+        again = run_bench(
+            "log_append.py",
+            server_url,
+            "--writers",
+            "2",
+            "--entries",
+            "20",
+            "--prefilled",
+            kept[1],
+            "--rounds",
+            "1",
+        )
+        assert "prefilled database given: 3,000 entries" in again
+        assert re.search(r"append on a log of 3,000 entries: +[\d,]+ entries/s", again)
+        # The appends of the run stay in it: the next run starts from a longer log.
+        third = run_bench(
+            "log_append.py",
+            server_url,
+            "--writers",
+            "2",
+            "--entries",
+            "20",
+            "--prefilled",
+            kept[1],
+            "--rounds",
+            "1",
+        )
+        assert "prefilled database given: 3,020 entries" in third
+    finally:
+        name = kept[1].rsplit("/", 1)[1]
+        subprocess.run(
+            [
+                "psql",
+                server_url.replace("+asyncpg", ""),
+                "-c",
+                f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+            ],
+            check=True,
+            capture_output=True,
+        )
+
+
+def test_the_append_benchmark_refuses_rounds_without_a_prefill_to_keep(server_url: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "ops/bench/log_append.py", "--rounds", "0"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": server_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "--rounds 0 only prefills" in result.stderr
+
+
 def test_the_verify_benchmark_runs_every_mode_and_prints_every_ratio(server_url: str) -> None:
     out = run_bench("log_verify.py", server_url, "--entries", "20000", "--new", "500")
     assert "filled 20,000 entries" in out and "(a state kept at 19,500)" in out
