@@ -96,3 +96,30 @@ async def test_a_stream_that_goes_away_does_not_cancel_the_reading_of_the_others
     await asyncio.sleep(0.01)
     leaving.cancel()  # the browser closed the page
     assert (await staying).seq == 7 and notice.reads == 1
+
+
+def test_the_shared_panel_is_encoded_once_for_every_stream_that_sends_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    snap = web.Snapshot(
+        html="<table>\n<tr><td>AG-000001</td></tr>\n</table>",
+        deadline=None,
+        timeline=[TimelineEntry(seq=9, type="selection.drawn", ts="")],
+    )
+    senders = [web.Sender(SimpleNamespace(), after=None) for _ in range(3)]
+    sent = [sender.catch_up(snap)[-1] for sender in senders]
+    assert all(message is sent[0] for message in sent)  # one message object for every stream
+    encodes = 0
+    plain_encode = web.ServerSentEventMessage.encode
+
+    def counting(self: web.ServerSentEventMessage) -> bytes:
+        nonlocal encodes
+        encodes += 1
+        return plain_encode(self)
+
+    monkeypatch.setattr(web.ServerSentEventMessage, "encode", counting)
+    wire = [message.encode() for message in sent]
+    assert encodes == 1
+    # The bytes are what Litestar would have written for the message: a data line per line.
+    assert wire[0] == plain_encode(web.ServerSentEventMessage(event="update", data=snap.html, id=9))
+    assert wire[0].startswith(b"id: 9\r\nevent: update\r\ndata: <table>\r\ndata: <tr>")
