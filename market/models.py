@@ -1,7 +1,14 @@
 """Every table model, imported once so that SQLModel.metadata (and Alembic) knows them all."""
 
-from market.accounts.models import AppUser, PasswordReset
-from market.agencies.models import Agency, AgencyCategory, AgencyDocument, AgencyReview, Qualification
+from market.accounts.models import AccountCount, AppUser, PasswordReset
+from market.agencies.models import (
+    Agency,
+    AgencyCategory,
+    AgencyCount,
+    AgencyDocument,
+    AgencyReview,
+    Qualification,
+)
 from market.contracts.models import Contract, Deliverable, Milestone
 from market.files.models import StoredFile, StoredFileChunk
 from market.halls.models import Jurisdiction
@@ -18,8 +25,10 @@ from market.stats.models import StatsFigure, StatsRefresh
 from market.supervision.models import FlagAlert, FlagView, RedFlag
 
 __all__ = [
+    "AccountCount",
     "Agency",
     "AgencyCategory",
+    "AgencyCount",
     "AgencyDocument",
     "AgencyReview",
     "AppUser",

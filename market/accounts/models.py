@@ -90,6 +90,23 @@ class AppUser(UserBase, table=True):
     )
 
 
+class AccountCount(SQLModel, table=True):
+    """Active accounts by role and place, kept by triggers in the same transaction as every
+    change of app_user, owner_org and agency (migration 0014 says how): the administrators'
+    counts read these few hundred rows instead of every account. A key may have several
+    rows (changes of concurrent transactions not yet folded together): read their sum.
+
+    ``place`` is the account's place (rules.Place): a staff account's jurisdiction, an
+    owner's organisation's hall, an agency account's agency's region; '' for neither yet."""
+
+    __tablename__ = "account_count"
+
+    id: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, primary_key=True))
+    role: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    place: str = Field(sa_column=sa.Column(sa.String(12), nullable=False))
+    n: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+
+
 class PasswordReset(SQLModel, table=True):
     """A one-time link to set a new password: only the token's SHA-256 is kept, so a copy
     of the database opens no account. A link is good once, until it expires, and only

@@ -55,6 +55,8 @@ class Agency(SQLModel, table=True):
         sa.Index("ix_agency_status_province_id", "status", "region_province", "id"),
         sa.Index("ix_agency_status_prefecture_id", "status", "region_prefecture", "id"),
         sa.Index("ix_agency_status_region_id", "status", "region", "id"),
+        # The review queue's oldest waiting agencies (queries.review_queue, migration 0014).
+        sa.Index("ix_agency_pending_updated", "updated_at", postgresql_where=sa.text("status = 'pending'")),
         # The console's search by a part of the name (supervision.queries.search; pg_trgm).
         sa.Index(
             "ix_agency_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
@@ -86,6 +88,20 @@ class Agency(SQLModel, table=True):
     status_until: date | None = Field(default=None, sa_column=sa.Column(sa.Date, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(nullable=False))
+
+
+class AgencyCount(SQLModel, table=True):
+    """Agencies by status, and the pending qualifications of each status's agencies, kept by
+    triggers in the same transaction as every change of agency and qualification (migration
+    0014 says how): the review page's counts without reading every agency. A status may
+    have several rows (changes of concurrent transactions not yet folded): read their sum."""
+
+    __tablename__ = "agency_count"
+
+    id: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, primary_key=True))
+    status: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    agencies: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    pending_qualifications: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
 
 
 class AgencyOrgLink(SQLModel, table=True):

@@ -17,6 +17,7 @@ from market.agencies import rules
 from market.agencies.models import (
     Agency,
     AgencyCategory,
+    AgencyCount,
     AgencyDocument,
     AgencyOrgLink,
     AgencyReview,
@@ -120,11 +121,17 @@ async def load_profile(session: AsyncSession, agency: Agency, *, private: bool =
     return profile
 
 
-async def load_profiles(session: AsyncSession, agencies: list[Agency]) -> list[Profile]:
-    """Public profiles of many agencies in two queries (a page of the directory)."""
+async def load_profiles(
+    session: AsyncSession, agencies: Sequence[Agency], *, private: bool = False
+) -> list[Profile]:
+    """``load_profile`` of many agencies in a fixed number of queries, whatever their
+    number: two for public profiles (a page of the directory), four for private ones (the
+    review queue and the staff search)."""
     ids = [a.id for a in agencies if a.id is not None]
     categories: dict[int, list[str]] = {i: [] for i in ids}
     qualifications: dict[int, list[Qualification]] = {i: [] for i in ids}
+    documents: dict[int, list[AgencyDocument]] = {i: [] for i in ids}
+    reviews: dict[int, list[AgencyReview]] = {i: [] for i in ids}
     if ids:
         rows = await session.execute(
             sa.select(col(AgencyCategory.agency_id), col(AgencyCategory.category))
@@ -140,11 +147,20 @@ async def load_profiles(session: AsyncSession, agencies: list[Agency]) -> list[P
         )
         for q in (await session.execute(stmt)).scalars().all():
             qualifications[q.agency_id].append(q)
+        if private:
+            docs = sa.select(AgencyDocument).where(col(AgencyDocument.agency_id).in_(ids))
+            for d in (await session.execute(docs.order_by(col(AgencyDocument.id)))).scalars().all():
+                documents[d.agency_id].append(d)
+            history = sa.select(AgencyReview).where(col(AgencyReview.agency_id).in_(ids))
+            for r in (await session.execute(history.order_by(col(AgencyReview.id).desc()))).scalars().all():
+                reviews[r.agency_id].append(r)
     return [
         Profile(
             agency=a,
             categories=categories.get(a.id or 0, []),
             qualifications=qualifications.get(a.id or 0, []),
+            documents=documents.get(a.id or 0, []),
+            reviews=reviews.get(a.id or 0, []),
         )
         for a in agencies
     ]
@@ -283,19 +299,51 @@ REVIEW_LIMIT = 50  # of each queue on the review page, oldest first
 
 
 @dataclass(frozen=True)
+class StatusCounts:
+    """Agencies by status (every status, zero included), and the qualification changes
+    waiting: pending qualifications of agencies not themselves pending."""
+
+    by_status: dict[str, int]
+    changes: int
+
+
+async def status_counts(session: AsyncSession) -> StatusCounts:
+    """From the counts the triggers keep (AgencyCount, migration 0014): a row or so per
+    status, however many agencies there are."""
+    rows = (
+        await session.execute(
+            sa.select(
+                col(AgencyCount.status),
+                sa.func.sum(AgencyCount.agencies),
+                sa.func.sum(AgencyCount.pending_qualifications),
+            ).group_by(col(AgencyCount.status))
+        )
+    ).all()
+    by_status = {s.value: 0 for s in AgencyStatus}
+    changes = 0
+    for status, agencies, pending in rows:
+        by_status[str(status)] = int(agencies)
+        if status != AgencyStatus.pending.value:
+            changes += int(pending)
+    return StatusCounts(by_status=by_status, changes=changes)
+
+
+@dataclass(frozen=True)
 class ReviewQueue:
-    """The oldest of each queue, and how many wait in all."""
+    """The oldest of each queue, how many wait in all, and the agencies by status."""
 
     pending: list[Profile]
     pending_total: int
     changes: list[tuple[Agency, Qualification]]
     changes_total: int
+    counts: dict[str, int]
+    replaced: dict[int, Qualification]  # the approved qualifications the changes replace, by id
 
 
 async def review_queue(session: AsyncSession, *, limit: int = REVIEW_LIMIT) -> ReviewQueue:
     """Agencies waiting for review, oldest first, and qualifications waiting on approved
-    agencies: the oldest ``limit`` of each (each shown agency costs its profile's reads, and
-    the queue grows with the market) and the totals."""
+    agencies: the oldest ``limit`` of each, with their profiles and the qualifications the
+    changes replace, and the totals. The same statements whatever the queue's length."""
     waiting = col(Agency.status) == AgencyStatus.pending.value
     pending = (
         (
@@ -319,32 +367,25 @@ async def review_queue(session: AsyncSession, *, limit: int = REVIEW_LIMIT) -> R
             .limit(limit)
         )
     ).all()
-    pending_total = (
-        await session.execute(sa.select(sa.func.count()).select_from(Agency).where(waiting))
-    ).scalar_one()
-    changes_total = (
-        await session.execute(
-            sa.select(sa.func.count())
-            .select_from(Qualification)
-            .join(Agency, col(Qualification.agency_id) == Agency.id)
-            .where(changed)
-        )
-    ).scalar_one()
+    counts = await status_counts(session)
+    replaced_ids = sorted({q.replaces_id for _, q in changes if q.replaces_id is not None})
+    replaced: dict[int, Qualification] = {}
+    if replaced_ids:
+        stmt = sa.select(Qualification).where(col(Qualification.id).in_(replaced_ids))
+        replaced = {q.id: q for q in (await session.execute(stmt)).scalars().all() if q.id is not None}
     return ReviewQueue(
-        pending=[await load_profile(session, a, private=True) for a in pending],
-        pending_total=int(pending_total),
+        pending=await load_profiles(session, pending, private=True),
+        pending_total=counts.by_status[AgencyStatus.pending.value],
         changes=[(a, q) for a, q in changes],
-        changes_total=int(changes_total),
+        changes_total=counts.changes,
+        counts=counts.by_status,
+        replaced=replaced,
     )
 
 
 async def counts(session: AsyncSession) -> dict[str, int]:
-    rows = (
-        await session.execute(sa.select(col(Agency.status), sa.func.count()).group_by(Agency.status))
-    ).all()
-    out = {s.value: 0 for s in AgencyStatus}
-    out.update({str(status): int(n) for status, n in rows})
-    return out
+    """Agencies by status (the home page, the review page)."""
+    return (await status_counts(session)).by_status
 
 
 SEARCH_LIMIT = 50
@@ -369,7 +410,7 @@ async def find_agencies(session: AsyncSession, *, q: str, limit: int = SEARCH_LI
         .limit(limit)
     )
     agencies = (await session.execute(stmt)).scalars().all()
-    return [await load_profile(session, agency, private=True) for agency in agencies]
+    return await load_profiles(session, agencies, private=True)
 
 
 # -- the directory page --------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from market.accounts.models import AppUser, Role
 from market.accounts.session import load_viewer
 from market.agencies import queries, service
 from market.agencies.forms import known, parse_date
-from market.agencies.models import Qualification
 from market.core.clock import today_in_china
 from market.core.errors import DomainError, FieldError, InvalidInput
 from market.core.i18n import N_
@@ -62,10 +61,6 @@ class AgencyReviewPages(Controller):
     ) -> Response[str]:
         principal = current_principal(request)
         queue = await queries.review_queue(session, limit=queries.REVIEW_LIMIT)
-        replaced: dict[int, Qualification | None] = {}
-        for _, change in queue.changes:
-            if change.replaces_id is not None:
-                replaced[change.replaces_id] = await session.get(Qualification, change.replaces_id)
         found = await queries.find_agencies(session, q=q) if q.strip() else []
         return render(
             request,
@@ -77,8 +72,8 @@ class AgencyReviewPages(Controller):
             queued={p.agency.public_id for p in queue.pending},
             changes=queue.changes,
             changes_total=queue.changes_total,
-            replaced=replaced,
-            counts=await queries.counts(session),
+            replaced=queue.replaced,
+            counts=queue.counts,
             q=q.strip(),
             found=found,
             same_code=await queries.orgs_sharing_credit_code(session, [p.agency for p in queue.pending]),
