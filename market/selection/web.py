@@ -46,7 +46,7 @@ from market.agencies.models import Agency
 from market.core.db import is_unavailable
 from market.core.errors import DomainError, NotFound
 from market.core.i18n import N_
-from market.core.sharing import SharedReadings
+from market.core.sharing import EncodedOnce, SharedReadings
 from market.halls import queries as halls_queries
 from market.inbox import service as inbox
 from market.inbox.models import Message
@@ -332,22 +332,6 @@ def _entry(request: Request[Any, Any, Any], entry: queries.TimelineEntry) -> Ser
     return ServerSentEventMessage(
         event="entry", data=str(html.content).strip().replace("\n", " "), id=entry.seq
     )
-
-
-class EncodedOnce(ServerSentEventMessage):
-    """A message many streams send: encoded the first time, the same bytes after.
-
-    Litestar encodes every message it sends, line by line. The panel of a notice with 1,000
-    bids is 550 kB and took 4 ms to encode, for each of the 50 pages watching its result
-    (issue 24: deadline to result); the panel itself is read and rendered once per process
-    (SharedReadings), so its encoding is shared with it."""
-
-    _encoded: bytes | None = None
-
-    def encode(self) -> bytes:
-        if self._encoded is None:
-            self._encoded = super().encode()
-        return self._encoded
 
 
 def _update(snap: Snapshot) -> ServerSentEventMessage:
