@@ -230,32 +230,63 @@ async def overdue_milestones(
 ) -> list[tuple[Milestone, Contract, Notice]]:
     """Flagged milestones not yet handed in, of contracts in service (supervisors and
     dashboards), by due day; with ``limit``, at most that many after (due day, id) ``after``
-    (ix_milestone_overdue reads them in that order, none of those handed in)."""
-    stmt = (
-        sa.select(Milestone, Contract, Notice)
-        .join(Contract, col(Contract.id) == Milestone.contract_id)
-        .join(Notice, col(Notice.id) == Contract.notice_id)
-        .where(
-            col(Contract.status) == ContractStatus.in_service.value,
-            col(Milestone.overdue_on).is_not(None),
-            col(Milestone.status).in_(rules.WAITING_FOR_AGENCY),
-        )
-        .order_by(col(Milestone.due_on), col(Milestone.id))
-    )
+    (ix_milestone_overdue reads them in that order, none of those handed in). With
+    ``codes``, only those of the halls ``codes`` (``_overdue_in_halls``)."""
+    conditions: list[sa.ColumnElement[bool]] = [
+        col(Contract.status) == ContractStatus.in_service.value,
+        col(Milestone.overdue_on).is_not(None),
+        col(Milestone.status).in_(rules.WAITING_FOR_AGENCY),
+    ]
     if owner is not None:
-        stmt = stmt.where(col(Contract.owner_id) == owner.id)
+        conditions.append(col(Contract.owner_id) == owner.id)
     if agency is not None:
-        stmt = stmt.where(col(Contract.agency_id) == agency.id)
-    if codes is not None:
-        stmt = stmt.where(halls_queries.in_halls(col(Notice.hall), codes))
+        conditions.append(col(Contract.agency_id) == agency.id)
     if after is not None:
-        stmt = stmt.where(
+        conditions.append(
             sa.tuple_(col(Milestone.due_on), col(Milestone.id))
             > sa.tuple_(sa.literal(after[0]), sa.literal(after[1]))
         )
+    stmt = sa.select(Milestone, Contract, Notice)
+    if codes is None:
+        stmt = stmt.where(*conditions)
+    elif not codes:
+        return []
+    else:
+        # From the chosen ids: each row then is a look-up by primary key.
+        chosen = _overdue_in_halls(codes, conditions, limit)
+        stmt = stmt.select_from(chosen).join(Milestone, col(Milestone.id) == chosen.c.id)
+    stmt = (
+        stmt.join(Contract, col(Contract.id) == Milestone.contract_id)
+        .join(Notice, col(Notice.id) == Contract.notice_id)
+        .order_by(col(Milestone.due_on), col(Milestone.id))
+    )
     if limit is not None:
         stmt = stmt.limit(limit)
     return [(m, c, n) for m, c, n in (await session.execute(stmt)).all()]
+
+
+def _overdue_in_halls(
+    codes: list[str], conditions: Sequence[sa.ColumnElement[bool]], limit: int | None
+) -> sa.Subquery:
+    """The ids of the first ``limit`` overdue milestones (by due day, id) meeting
+    ``conditions`` in the halls ``codes``: one range of ix_milestone_overdue_hall per hall,
+    each ordered and limited, merged (a Merge Append of ``UNION ALL``), so that a
+    jurisdiction's page reads about a page of rows however many milestones the other halls
+    have overdue. (``hall = ANY(...)`` on the notice walked every overdue milestone of the
+    province, in due order, dropping those of other halls.) A milestone's hall is its
+    notice's (copied when the contract is recorded)."""
+    per_hall: list[sa.Select[Any]] = []
+    for code in codes:
+        branch: sa.Select[Any] = (
+            sa.select(col(Milestone.id).label("id"), col(Milestone.due_on).label("due_on"))
+            .join(Contract, col(Contract.id) == Milestone.contract_id)
+            .where(col(Milestone.hall) == code, *conditions)
+            .order_by(col(Milestone.due_on), col(Milestone.id))
+        )
+        per_hall.append(branch.limit(limit) if limit is not None else branch)
+    merged = sa.union_all(*per_hall).subquery()
+    chosen = sa.select(merged.c.id).order_by(merged.c.due_on, merged.c.id)
+    return (chosen.limit(limit) if limit is not None else chosen).subquery()
 
 
 async def final_dates(session: AsyncSession, notice_ids: Sequence[int]) -> dict[int, date]:

@@ -232,8 +232,11 @@ async def record_contract(
     )
     session.add(contract)
     await session.flush()
+    assert notice.hall is not None  # a published notice has its hall
     for position, title, due in milestones:
-        session.add(Milestone(contract_id=contract.id, position=position, title=title, due_on=due))  # type: ignore[arg-type]
+        session.add(
+            Milestone(contract_id=contract.id, hall=notice.hall, position=position, title=title, due_on=due)  # type: ignore[arg-type]
+        )
     await session.flush()
     await inbox.leave(
         session,
