@@ -63,6 +63,12 @@ KINDS: Final[tuple[Kind, ...]] = (
     Kind("alert_selection_failed", N_("Alert: a selection failed"), STAFF, True),
     Kind("alert_milestone_overdue", N_("Alert: a milestone is overdue"), STAFF, False),
     Kind("alert_red_flag", N_("Alert: a new red flag"), STAFF, True),
+    Kind(
+        "alert_red_flags_found",
+        N_("Alert: the red flags of a jurisdiction, computed for the first time"),
+        STAFF,
+        True,
+    ),
     Kind("alert_objection_filed", N_("Alert: an objection was filed"), STAFF, True),
     Kind("alert_objection_escalated", N_("Alert: an objection came up to your hall"), STAFF, True),
 )

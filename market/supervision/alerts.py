@@ -30,9 +30,13 @@ CHANNEL = "market_alerts"  # NOTIFY channel: payload is the alerted user's id
 SELECTION_FAILED = "alert_selection_failed"
 MILESTONE_OVERDUE = "alert_milestone_overdue"
 RED_FLAG = "alert_red_flag"
+# A view's first computation: how many flags it found, instead of one message each.
+RED_FLAGS_FOUND = "alert_red_flags_found"
 OBJECTION_FILED = "alert_objection_filed"
 OBJECTION_ESCALATED = "alert_objection_escalated"
-KINDS = frozenset({SELECTION_FAILED, MILESTONE_OVERDUE, RED_FLAG, OBJECTION_FILED, OBJECTION_ESCALATED})
+KINDS = frozenset(
+    {SELECTION_FAILED, MILESTONE_OVERDUE, RED_FLAG, RED_FLAGS_FOUND, OBJECTION_FILED, OBJECTION_ESCALATED}
+)
 PREFIX = "alert_"  # every alert kind starts so (the badge counts unread messages of these kinds)
 
 

@@ -16,7 +16,9 @@ from market.core.db import timestamp_column
 
 class FlagAlert(SQLModel, table=True):
     """A red flag of ``flag_kind`` about ``subject`` (rules.alert_key: the subject, and for a
-    share the scope it was counted in) first raised in ``hall``'s view at ``first_seen_at``."""
+    share the scope it was counted in) first raised in ``hall``'s view at ``first_seen_at``.
+    The row with an empty kind and subject says that ``hall``'s view had its first alerted
+    computation then, its baseline (flags/alerting.py)."""
 
     __tablename__ = "flag_alert"
 
@@ -43,8 +45,8 @@ class FlagView(SQLModel, table=True):
     day: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
     log_seq: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
     settings_key: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
-    # Whether these flags were also alerted (the task's refresh) or only computed for a
-    # request that found none (the task computes and alerts them at its next look).
+    # Whether these flags were also alerted (the task's refresh) or only computed and kept
+    # (`market flags refresh`; the task computes and alerts them at its next look).
     alerted: bool = Field(sa_column=sa.Column(sa.Boolean, nullable=False))
     counts: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
 

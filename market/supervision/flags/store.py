@@ -13,9 +13,11 @@ computation serves both: the task alerts the flags the refresh returns.
 
 The pages and the API read ``flag_view`` (one row: the totals and the time, shown as "as
 of ...") and a page of ``red_flag`` by an index range (``hall``, ``position``; with a kind
-or a severity, ``ix_red_flag_kind`` / ``ix_red_flag_severity``). A view never computed, or
-computed under other thresholds, is computed on the spot by the request that asks for it
-(once: later requests read it).
+or a severity, ``ix_red_flag_kind`` / ``ix_red_flag_severity``). A request never computes a
+view: one never computed, or computed under other thresholds, reads as not computed yet
+(``read_page`` answers None) until the task or ``market flags refresh`` computes it. The
+province's view took about 100 s at ten times the seeded data, beyond a request's statement
+timeout: the first page asking for it answered 504, and held a connection that long.
 """
 
 from __future__ import annotations
@@ -109,7 +111,8 @@ async def refresh(
     """Compute ``hall``'s view now and keep it (replacing what was kept); the flags, most
     severe first. ``log_seq``: the log head the computation starts from (read here when
     None), so that an entry appended meanwhile makes the view stale, not lost. ``alerted``:
-    the caller alerts these flags in this transaction (the task does; a request does not)."""
+    the caller alerts these flags in this transaction (the task does; ``market flags
+    refresh`` does not, and the task alerts them at its next look)."""
     await lock(session, hall)
     head = await log_head(session) if log_seq is None else log_seq
     flags = await service.all_flags(session, settings, today, hall=hall)
@@ -200,21 +203,18 @@ def _filtered(stmt: sa.Select[Any], hall: str, filters: Filters) -> sa.Select[An
 async def read_page(
     session: AsyncSession,
     settings: Settings,
-    today: date,
     *,
     hall: str,
     filters: Filters,
     after: int | None = None,
     limit: int | None = None,
-) -> Page:
-    """A page of ``hall``'s flags as last computed (computing them first if they never were,
-    or were under other thresholds), those ``filters`` keep, after position ``after``."""
+) -> Page | None:
+    """A page of ``hall``'s flags as last computed, those ``filters`` keep, after position
+    ``after``; None when the view has not been computed (under these thresholds) yet."""
     limit = limit or PAGE
     view = await view_of(session, hall)
     if view is None or view.settings_key != settings_key(settings):
-        await refresh(session, settings, today, hall=hall)
-        view = await view_of(session, hall)
-        assert view is not None
+        return None
     counts: dict[str, dict[str, int]] = json_column(view.counts)
     by_kind = {kind: sum(counts.get(kind, {}).values()) for kind in F.KINDS}
     if filters.q:
@@ -246,11 +246,3 @@ async def read_page(
         flags=[flag_of(r) for r in rows[:limit]],
         next_after=rows[limit - 1].position if len(rows) > limit else None,
     )
-
-
-async def kind_count(
-    session: AsyncSession, settings: Settings, today: date, *, hall: str, kind: str
-) -> tuple[int, datetime]:
-    """How many flags of ``kind`` ``hall``'s view holds, and when it was computed."""
-    page = await read_page(session, settings, today, hall=hall, filters=Filters(kind=kind), limit=1)
-    return page.by_kind.get(kind, 0), page.computed_at

@@ -6,7 +6,9 @@ Each viewer sees the flags of a jurisdiction it reaches (``?jurisdiction=``, its
 default): province-wide for the province, otherwise computed over that jurisdiction's own
 notices (flags.service.all_flags). The flags are computed in the background and kept
 (flags/store.py): pages and the API read them as of that time, which they say, a page
-(``store.PAGE`` flags) at a time."""
+(``store.PAGE`` flags) at a time. No request computes a view: one not computed yet is said
+to be so, with when the background task computes it and the command that does it now.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.models import AppUser, Role
 from market.accounts.session import load_viewer
-from market.core.clock import today_in_china
 from market.core.config import Settings
 from market.core.errors import DomainError, FieldError
 from market.core.i18n import LOCALES, N_, gettext_for
@@ -186,10 +187,11 @@ async def _flags(
     *,
     hall: str = hall_rules.PROVINCE,
     cursor: str | None = None,
-) -> store.Page:
-    """A page of ``hall``'s flags as last computed, those ``filters`` keep."""
+) -> store.Page | None:
+    """A page of ``hall``'s flags as last computed, those ``filters`` keep; None when the
+    view has not been computed yet."""
     return await store.read_page(
-        session, settings, today_in_china(), hall=hall, filters=filters.stored(), after=decode_cursor(cursor)
+        session, settings, hall=hall, filters=filters.stored(), after=decode_cursor(cursor)
     )
 
 
@@ -218,16 +220,17 @@ class FlagPages(Controller):
         context: dict[str, Any] = {
             "jurisdiction": view,
             "jurisdictions": await choices(session, viewer),
-            "flags": page.flags,
-            "total": page.total,
-            "matching": page.matching,
-            "computed_at": page.computed_at,
+            "computed": page is not None,
+            "flags": page.flags if page else [],
+            "total": page.total if page else 0,
+            "matching": page.matching if page else 0,
+            "computed_at": page.computed_at if page else None,
             "continued": cursor is not None,
             "next_url": f"/supervision/flags?{filters.query(view, page.next_after)}"
-            if page.next_after is not None
+            if page is not None and page.next_after is not None
             else None,
             "interval_minutes": round(alerting.interval_of(settings) / 60),
-            "by_kind": page.by_kind,
+            "by_kind": page.by_kind if page else {},
             "filters": filters,
             "kinds": F.KINDS,
             "severities": F.SEVERITY_LABELS,
@@ -265,8 +268,10 @@ class FlagPages(Controller):
             kind=kind,
             info=F.KINDS[kind],
             threshold_text=threshold(kind, settings, locale),
-            count=page.by_kind[kind],
-            computed_at=page.computed_at,
+            computed=page is not None,
+            count=page.by_kind[kind] if page else None,
+            computed_at=page.computed_at if page else None,
+            interval_minutes=round(alerting.interval_of(settings) / 60),
             jurisdiction=view,
         )
 
@@ -280,7 +285,12 @@ class FlagApi(Controller):
         "/",
         summary="Red flags: patterns in the records worth a supervisor's look (supervisors and administrators)",
         description="Computed in the background and kept: `as_of` says when; "
-        "a change in the records shows after the next computation, a few minutes later. Most severe first, "
+        "a change in the records shows after the next computation, a few minutes later. A request never computes "
+        "them: while the view has not been computed yet (a hall's first computation after an upgrade or a bulk load "
+        "takes minutes, or the thresholds changed since) the answer is still 200, with `computed` false, `as_of`, "
+        "`total`, `matching` and `by_kind` null and `flags` empty; `refresh_interval_seconds` says how often the "
+        "server's background task computes the views (0: its background tasks are off, and only `market flags "
+        "refresh --hall CODE` computes one). Most severe first, "
         f"{store.PAGE} a page: `next_cursor` (null on the last page) is the `cursor` of the next one; `total` counts "
         "every flag of the view, `matching` those the filters keep. Each flag has its `kind` (explained at "
         "/supervision/flags/{kind}), `subject` (a public id of an agency, owner, notice or contract), `severity` "
@@ -307,13 +317,20 @@ class FlagApi(Controller):
         page = await _flags(session, settings, Filters.of(kind, severity, q), hall=view, cursor=cursor)
         return {
             "jurisdiction": view,
+            # Not yet computed is a state of the view, not a failure of the server: a 503 would
+            # page the operator and be retried, and with the background tasks off no
+            # Retry-After would be true (docs/halls.md).
+            "computed": page is not None,
+            "refresh_interval_seconds": round(alerting.interval_of(settings)),
             # Not the log head the view was computed at: it moves with every sealed bid, and
             # before a deadline no answer may depend on the bids (test_sealed_outsider).
-            "as_of": page.computed_at.isoformat(),
-            "total": page.total,
-            "matching": page.matching,
-            "by_kind": page.by_kind,
+            "as_of": page.computed_at.isoformat() if page else None,
+            "total": page.total if page else None,
+            "matching": page.matching if page else None,
+            "by_kind": page.by_kind if page else None,
             "thresholds": {k: F.threshold_params(k, settings) for k in F.KINDS},
-            "flags": [public(f, settings) for f in page.flags],
-            "next_cursor": encode_cursor(page.next_after) if page.next_after is not None else None,
+            "flags": [public(f, settings) for f in page.flags] if page else [],
+            "next_cursor": encode_cursor(page.next_after)
+            if page is not None and page.next_after is not None
+            else None,
         }

@@ -11,6 +11,7 @@ from typing import Any
 from httpx import AsyncClient
 
 from market.accounts.models import Role
+from market.core.config import Settings
 from market.core.db import Database
 from tests.helpers import bearer, create_staff, register, token_for
 from tests.integration.agencies.test_api import admin, credit_code
@@ -29,6 +30,7 @@ from tests.integration.selection.helpers import (
     open_round,
     wait_until,
 )
+from tests.integration.supervision.test_flags_jurisdiction import compute_flags
 
 EN = {"Accept-Language": "en"}
 
@@ -402,7 +404,9 @@ async def test_an_admin_link_excludes_an_agency_even_after_it_has_bid(
     await assert_story_verifies(client, r.notice_id, "selected")
 
 
-async def test_a_winner_sharing_the_owners_telephone_is_a_red_flag(client: AsyncClient, db: Database) -> None:
+async def test_a_winner_sharing_the_owners_telephone_is_a_red_flag(
+    client: AsyncClient, db: Database, settings: Settings
+) -> None:
     staff = await admin(client, db)
     owner, org = await owner_with_org(client, phone="0871-6555 1234")
     same_phone = await approved_agency(client, staff, contact_phone="(0871) 65551234")
@@ -418,6 +422,7 @@ async def test_a_winner_sharing_the_owners_telephone_is_a_red_flag(client: Async
     )
     record = await close(client, r)
     assert record["winners"] == [same_phone[1]["id"]]
+    await compute_flags(db, settings)  # as the background task does; no request computes them
     flags = (await client.get("/api/v1/supervision/flags?kind=related_parties", headers=staff)).json()[
         "flags"
     ]

@@ -54,6 +54,7 @@ from tests.conftest import make_settings, serve_in_process
 from tests.helpers import create_staff, register, token_for
 from tests.integration.agencies.test_api import PDF, agency_body, credit_code
 from tests.integration.notices.test_api import notice_body
+from tests.integration.supervision.test_flags_jurisdiction import compute_flags
 
 # Distinctive prices (fen), so that a leak is found by its digits in any format.
 PRICES = {"A": 8_765_431, "B": 9_123_457, "C": 7_654_329, "A2": 6_543_217}
@@ -493,6 +494,8 @@ async def test_before_the_deadline_no_answer_depends_on_the_bids(
     # With the bids, in a savepoint; then the same world without them.
     savepoint = await connection.begin_nested()
     await place_bids(client, world)
+    # The red flags are computed in the background, never by a request: each world's now.
+    await compute_flags(db, app.state.settings)
     with_bids = await crawl(client, app, world, everyone, routes)
     bid = world.bids
     # Error answers: another agency's attempt on a bid learns what it learns of no bid at all;
@@ -513,6 +516,7 @@ async def test_before_the_deadline_no_answer_depends_on_the_bids(
     for key in ("A", "C"):
         assert all(s not in again.text for s in secrets_of(bid[key], PRICES[key])), key
     await savepoint.rollback()
+    await compute_flags(db, app.state.settings)
     without = await crawl(client, app, world, everyone, routes)
     assert with_bids.keys() == without.keys()
 

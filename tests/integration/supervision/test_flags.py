@@ -10,12 +10,14 @@ from typing import Any
 from httpx import AsyncClient
 
 from market.accounts.models import Role
+from market.core.config import Settings
 from market.core.db import Database
 from tests.helpers import bearer, create_staff, token_for
 from tests.integration.agencies.test_api import admin
 from tests.integration.notices.test_api import owner_user
 from tests.integration.selection.helpers import close, entries_of, open_round
 from tests.integration.stats.test_stats import signed_round
+from tests.integration.supervision.test_flags_jurisdiction import compute_flags
 
 EN = {"Accept-Language": "en"}
 ZH = {"Accept-Language": "zh-CN"}
@@ -38,7 +40,7 @@ def one(body: dict[str, Any], kind: str, subject: str) -> dict[str, Any]:
 
 
 async def test_identical_prices_raise_similar_prices_with_its_evidence(
-    client: AsyncClient, db: Database
+    client: AsyncClient, db: Database, settings: Settings
 ) -> None:
     staff = await admin(client, db)
     r = await open_round(
@@ -54,6 +56,7 @@ async def test_identical_prices_raise_similar_prices_with_its_evidence(
     assert record["status"] == "selected", record
     closed_seq = (await entries_of(client, r.notice_id, "bidding.closed"))[0]["seq"]
     chief = await supervisor(client, db)
+    await compute_flags(db, settings)  # the province's view, as the background task does
 
     body = await flags_of(client, chief)
     f = one(body, "similar_prices", r.notice_id)
@@ -105,9 +108,12 @@ async def test_identical_prices_raise_similar_prices_with_its_evidence(
     assert r.notice_id not in none.text and "No flag matches." in none.text
 
 
-async def test_a_contract_above_the_budget_cap_is_flagged(client: AsyncClient, db: Database) -> None:
+async def test_a_contract_above_the_budget_cap_is_flagged(
+    client: AsyncClient, db: Database, settings: Settings
+) -> None:
     notice_id = await signed_round(client, db, budget_fen=1_000_000, amount_fen=1_250_000)
     within = await signed_round(client, db, budget_fen=1_000_000, amount_fen=1_000_000)
+    await compute_flags(db, settings)
     contract_id = ("C" + notice_id)[:16]
     staff = await admin(client, db)
     body = await flags_of(client, staff, kind="over_budget")

@@ -16,8 +16,11 @@ import sqlalchemy as sa
 from httpx import AsyncClient
 
 from market.accounts.models import Role
+from market.core.clock import today_in_china
+from market.core.config import Settings
 from market.core.db import Database
 from market.notices.models import Notice
+from market.supervision.flags import store
 from tests.helpers import bearer, create_staff, token_for
 from tests.integration.agencies.test_api import admin
 from tests.integration.notices.test_api import approved_agency, owner_user, published
@@ -115,6 +118,14 @@ async def county_concentration(client: AsyncClient, db: Database) -> dict[str, A
     return {"a": a, "b": b, "c": c, "d": d, "source": source}
 
 
+async def compute_flags(db: Database, settings: Settings, *halls: str) -> None:
+    """Compute and keep the views of ``halls`` (the province's by default), as the
+    background task or ``market flags refresh`` does: no request computes one."""
+    async with db.transaction() as session:
+        for hall in halls or ("530000",):
+            await store.refresh(session, settings, today_in_china(), hall=hall)
+
+
 async def flags_of(client: AsyncClient, headers: dict[str, str], **params: str) -> Any:
     return await client.get("/api/v1/supervision/flags", params=params, headers=headers)
 
@@ -124,9 +135,10 @@ def win_share_of(body: dict[str, Any], agency: str) -> list[dict[str, Any]]:
 
 
 async def test_a_county_only_concentration_is_the_countys_flag_only(
-    client: AsyncClient, db: Database
+    client: AsyncClient, db: Database, settings: Settings
 ) -> None:
     world = await county_concentration(client, db)
+    await compute_flags(db, settings, COUNTY, PREFECTURE, SIBLING, "530000")
     a = world["a"]
     county = await staff_at(client, db, COUNTY)
     prefecture = await staff_at(client, db, PREFECTURE)
@@ -160,8 +172,11 @@ async def test_a_county_only_concentration_is_the_countys_flag_only(
     assert (await flags_of(client, province, jurisdiction="539999")).status_code == 422
 
 
-async def test_the_flags_page_offers_the_jurisdictions_in_reach(client: AsyncClient, db: Database) -> None:
+async def test_the_flags_page_offers_the_jurisdictions_in_reach(
+    client: AsyncClient, db: Database, settings: Settings
+) -> None:
     world = await county_concentration(client, db)
+    await compute_flags(db, settings, PREFECTURE, COUNTY)
     prefecture = await staff_at(client, db, PREFECTURE)
     page = await client.get("/supervision/flags", headers={**prefecture, "Accept-Language": "en"})
     assert page.status_code == 200, page.text

@@ -1,7 +1,8 @@
 """Red flags computed in the background and kept (flags/store.py): what is kept equals
 what the live computation gives for the same data, page after page; the pages and the API
-say when it was computed; a new flag shows after the next refresh, not before; a county's
-supervisor still sees only its hall's view."""
+say when it was computed; a view is computed by the task, never by the request asking for
+it; a new flag shows after the next refresh, not before; a county's supervisor still sees
+only its hall's view."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from tests.integration.supervision.test_flags_jurisdiction import (
     COUNTY,
     PREFECTURE,
     SIBLING,
+    compute_flags,
     copy_notice,
     county_concentration,
     flags_of,
@@ -46,14 +48,9 @@ async def every_page(db: Database, settings: Settings, hall: str, *, limit: int)
     async with db.transaction() as session:
         while True:
             page = await store.read_page(
-                session,
-                settings,
-                today_in_china(),
-                hall=hall,
-                filters=store.Filters(),
-                after=after,
-                limit=limit,
+                session, settings, hall=hall, filters=store.Filters(), after=after, limit=limit
             )
+            assert page is not None, hall
             out += page.flags
             assert page.total == len(out) or page.next_after is not None
             if page.next_after is None:
@@ -74,10 +71,9 @@ async def test_kept_flags_equal_the_live_computation(
     # The county's own view holds the concentration; the flags round-trip exactly, the
     # order of their numbers included (what the page lists them in).
     async with db.transaction() as session:
-        page = await store.read_page(
-            session, settings, today_in_china(), hall=COUNTY, filters=store.Filters()
-        )
+        page = await store.read_page(session, settings, hall=COUNTY, filters=store.Filters())
         live = await service.all_flags(session, settings, today_in_china(), hall=COUNTY)
+    assert page is not None
     assert any(f.kind == "win_share" for f in page.flags)
     assert [list(f.numbers) for f in page.flags] == [list(f.numbers) for f in live]
     assert page.by_kind["win_share"] == sum(1 for f in live if f.kind == "win_share")
@@ -93,8 +89,11 @@ async def test_a_new_flag_shows_after_the_next_refresh(
     for agency in (a, b, c):
         await copy_notice(db, source, hall=COUNTY, agency=agency)
 
-    first = (await flags_of(client, county)).json()  # computed now: nobody had asked
-    assert not win_share_of(first, a)
+    never = (await flags_of(client, county)).json()  # asked for first: not computed by asking
+    assert never["computed"] is False and never["as_of"] is None and never["flags"] == []
+    await compute_flags(db, settings, COUNTY)  # as `market flags refresh` does: kept, not alerted
+    first = (await flags_of(client, county)).json()
+    assert first["computed"] is True and not win_share_of(first, a)
     as_of = datetime.fromisoformat(first["as_of"])
 
     await copy_notice(db, source, hall=COUNTY, agency=a)  # A: 2 of 4 awards, the threshold
@@ -111,8 +110,11 @@ async def test_a_new_flag_shows_after_the_next_refresh(
     assert (await flags_of(client, county)).json()["as_of"] == after["as_of"]
 
 
-async def test_the_page_says_when_the_flags_were_computed(client: AsyncClient, db: Database) -> None:
+async def test_the_page_says_when_the_flags_were_computed(
+    client: AsyncClient, db: Database, settings: Settings
+) -> None:
     await county_concentration(client, db)
+    await compute_flags(db, settings, COUNTY)
     prefecture = await staff_at(client, db, PREFECTURE)
     body = (await flags_of(client, prefecture, jurisdiction=COUNTY)).json()
     page = await client.get(
@@ -131,9 +133,10 @@ async def test_the_page_says_when_the_flags_were_computed(client: AsyncClient, d
 
 
 async def test_flags_come_a_page_at_a_time(
-    client: AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+    client: AsyncClient, db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = await county_concentration(client, db)
+    await compute_flags(db, settings, COUNTY)
     county = await staff_at(client, db, COUNTY)
     everything = (await flags_of(client, county)).json()
     assert everything["next_cursor"] is None and everything["matching"] == everything["total"]
