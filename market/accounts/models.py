@@ -70,6 +70,8 @@ class AppUser(UserBase, table=True):
         sa.CheckConstraint(
             "role IN ('owner', 'agency') OR jurisdiction IS NOT NULL", name="staff_have_jurisdiction"
         ),
+        # A scoped administrator's accounts page: a hall's staff in id order (migration 0016).
+        sa.Index("ix_app_user_jurisdiction_id", "jurisdiction", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -86,7 +88,7 @@ class AppUser(UserBase, table=True):
     # Staff only: the hall whose tree their powers reach (granted, moved and revoked through the log).
     jurisdiction: str | None = Field(
         default=None,
-        sa_column=sa.Column(sa.String(12), sa.ForeignKey("jurisdiction.code"), nullable=True, index=True),
+        sa_column=sa.Column(sa.String(12), sa.ForeignKey("jurisdiction.code"), nullable=True),
     )
 
 

@@ -55,6 +55,10 @@ class Agency(SQLModel, table=True):
         sa.Index("ix_agency_status_province_id", "status", "region_province", "id"),
         sa.Index("ix_agency_status_prefecture_id", "status", "region_prefecture", "id"),
         sa.Index("ix_agency_status_region_id", "status", "region", "id"),
+        # A scoped administrator's accounts page: an area's agency accounts in id order
+        # (migration 0016; a county's area is its region).
+        sa.Index("ix_agency_prefecture_owner", "region_prefecture", "owner_id"),
+        sa.Index("ix_agency_region_owner", "region", "owner_id"),
         # The review queue's oldest waiting agencies (queries.review_queue, migration 0014).
         sa.Index("ix_agency_pending_updated", "updated_at", postgresql_where=sa.text("status = 'pending'")),
         # The console's search by a part of the name (supervision.queries.search; pg_trgm).

@@ -58,6 +58,8 @@ class OwnerOrg(SQLModel, table=True):
         sa.Index(
             "ix_owner_org_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
         ),
+        # A scoped administrator's accounts page: a hall's owners in id order (migration 0016).
+        sa.Index("ix_owner_org_hall_created_by", "hall", "created_by"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -66,9 +68,7 @@ class OwnerOrg(SQLModel, table=True):
     credit_code: str = Field(sa_column=sa.Column(sa.String(18), nullable=False, unique=True))
     region: str = Field(sa_column=sa.Column(sa.String(6), sa.ForeignKey("region.code"), nullable=False))
     # The hall it belongs to: its region's own or a park inside it; changed only by staff, logged.
-    hall: str = Field(
-        sa_column=sa.Column(sa.String(12), sa.ForeignKey("jurisdiction.code"), nullable=False, index=True)
-    )
+    hall: str = Field(sa_column=sa.Column(sa.String(12), sa.ForeignKey("jurisdiction.code"), nullable=False))
     # Published nowhere; compared with the agencies it deals with (the related_contact flag).
     contact_phone: str = Field(
         default="", sa_column=sa.Column(sa.String(40), nullable=False, server_default="")
