@@ -84,11 +84,27 @@ class Timeouts:
     statement: int | None = None
     lock: int | None = None
     idle_in_transaction: int | None = None
+    # False: the planner's Memoize nodes off (enable_memoize), for the requests' connections.
+    # A Memoize node sizes its hash table by the estimated distinct keys of the table it
+    # caches, and builds it in every execution: on the notice list's page-sized joins (21
+    # notices, their organisations and projects) that was 0.1 ms at 100,000 notices and
+    # 0.8 ms at 1,000,000, four times the rest of the statement, and the list's throughput
+    # at scale 10 was 0.6-0.7 of scale 1's with flat plans (issue 24). A request reads a
+    # page, where Memoize can save a few index probes at most; the background tasks' joins
+    # over whole tables keep it.
+    memoize: bool = True
 
     @classmethod
-    def of(cls, *, statement: int, lock: int, idle_in_transaction: int | None = None) -> Timeouts:
+    def of(
+        cls, *, statement: int, lock: int, idle_in_transaction: int | None = None, memoize: bool = True
+    ) -> Timeouts:
         """From the settings (MARKET_DB_*, MARKET_TASK_*), where 0 means the role's own."""
-        return cls(statement=statement or None, lock=lock or None, idle_in_transaction=idle_in_transaction)
+        return cls(
+            statement=statement or None,
+            lock=lock or None,
+            idle_in_transaction=idle_in_transaction,
+            memoize=memoize,
+        )
 
     def server_settings(self) -> dict[str, str]:
         values = {
@@ -96,15 +112,20 @@ class Timeouts:
             "lock_timeout": self.lock,
             "idle_in_transaction_session_timeout": self.idle_in_transaction,
         }
-        return {name: str(ms) for name, ms in values.items() if ms is not None}
+        out = {name: str(ms) for name, ms in values.items() if ms is not None}
+        if not self.memoize:
+            out["enable_memoize"] = "off"
+        return out
 
 
 def request_timeouts(settings: Any) -> Timeouts:
-    """The requests' connections (MARKET_DB_STATEMENT_TIMEOUT, MARKET_DB_LOCK_TIMEOUT)."""
+    """The requests' connections (MARKET_DB_STATEMENT_TIMEOUT, MARKET_DB_LOCK_TIMEOUT), with
+    no Memoize (see Timeouts.memoize)."""
     return Timeouts.of(
         statement=settings.db_statement_timeout,
         lock=settings.db_lock_timeout,
         idle_in_transaction=IDLE_IN_TRANSACTION,
+        memoize=False,
     )
 
 

@@ -182,14 +182,14 @@ async def test_every_kind_of_connection_carries_its_settings(database_url: str, 
     )
     app = create_app(settings)
     async with app.lifespan():
-        names = ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout")
+        names = ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout", "enable_memoize")
         async with app.state.db.single_statement() as conn:  # the requests' engine
-            assert await show(conn, *names) == ["345ms", "567ms", "1min"]
+            assert await show(conn, *names) == ["345ms", "567ms", "1min", "off"]
         async with app.state.db.reading() as conn:  # the readers' pool
             assert app.state.db.reader_pool is not None
-            assert await show(conn, *names) == ["345ms", "567ms", "1min"]
+            assert await show(conn, *names) == ["345ms", "567ms", "1min", "off"]
         async with app.state.task_db.single_statement() as conn:  # the background tasks' engine
-            assert await show(conn, *names) == ["4321ms", "765ms", "1min"]
+            assert await show(conn, *names) == ["4321ms", "765ms", "1min", "on"]
         assert app.state.checkpointer.db is app.state.task_db
         backend = next(p for p in app.plugins if hasattr(p, "_backend"))._backend
         assert isinstance(backend, ReconnectingAsyncPgChannelsBackend)

@@ -5,12 +5,21 @@ append raises it, and SQLAlchemy's wrapping of it, as every other statement does
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 
 import asyncpg
 import pytest
 from sqlalchemy import exc as sa_exc
 
-from market.core.db import RETRY_AFTER, Timeouts, is_unavailable, log_failure, timed_out
+from market.core.db import (
+    RETRY_AFTER,
+    Timeouts,
+    is_unavailable,
+    log_failure,
+    request_timeouts,
+    task_timeouts,
+    timed_out,
+)
 from market.web.problems import problem_for
 
 
@@ -71,3 +80,14 @@ def test_zero_in_the_settings_leaves_the_role_s_value() -> None:
     }
     # an explicit 0 (a command's "no limit") is sent, so it wins over the role's
     assert Timeouts(statement=0).server_settings() == {"statement_timeout": "0"}
+
+
+def test_requests_plan_without_memoize_and_tasks_with_it() -> None:
+    # A Memoize node's hash table grows with the cached table's distinct keys and is built in
+    # every execution: a page-sized join paid for the table's size (Timeouts.memoize).
+    settings = SimpleNamespace(
+        db_statement_timeout=30_000, db_lock_timeout=5_000, task_statement_timeout=0, task_lock_timeout=0
+    )
+    assert request_timeouts(settings).server_settings()["enable_memoize"] == "off"
+    assert "enable_memoize" not in task_timeouts(settings).server_settings()
+    assert "enable_memoize" not in Timeouts(statement=0).server_settings()
