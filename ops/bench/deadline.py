@@ -77,6 +77,7 @@ from ops.load.bids import (  # noqa: E402
     _process_cpu,
     _tree,
     emit,
+    error_lines,
     fire,
     percentile,
     prepare,
@@ -154,6 +155,7 @@ class Report:
     runs: list[Run] = field(default_factory=list)
     prepare_s: float = 0.0
     server_errors_logged: int = 0
+    error_samples: list[str] = field(default_factory=list)  # the first few, as logged
 
     def _values(self, name: str) -> list[float]:
         return [v for r in self.runs if (v := getattr(r, name)) is not None]
@@ -202,6 +204,7 @@ class Report:
                     f"max {max(values):.3f} s over {len(values)} runs"
                 )
         out.append(f"server errors logged {self.server_errors_logged}")
+        out += [f"  {line}" for line in self.error_samples]
         out.append(
             f"p99 goal < {o['goal_s']:g} s (stream and API): {'met' if self.goal_met else 'NOT met'} "
             f"(stream {self.stat('stream_s', 99):.3f} s, API {self.stat('api_s', 99):.3f} s)"
@@ -441,6 +444,7 @@ def run(options: Options, *, database_url: str | None = None) -> Report:
         report.servers = [u for u, _ in started]
         asyncio.run(all_runs(options, report, url, report.servers, secret, [pid for _, pid in started]))
         report.server_errors_logged = server_errors(data_dir)
+        report.error_samples = error_lines(data_dir)[:3]
         if options.keep:
             print(f"kept: {workdir} and {url}", file=sys.stderr)
     return report

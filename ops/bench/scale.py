@@ -95,7 +95,7 @@ from ops.bench.endpoints import (  # noqa: E402
     worker_pids,
     wrk,
 )
-from ops.load.bids import emit, server_errors, servers  # noqa: E402
+from ops.load.bids import emit, error_lines, server_errors, servers  # noqa: E402
 
 GOAL = 0.9  # large req/s over small req/s, at least
 SIDES = ("small", "large")
@@ -764,16 +764,6 @@ def measure(
         if errors := server_errors(data_dirs[side]):
             report.server_errors[side] = errors
             report.error_samples += [f"{side}: {line}" for line in error_lines(data_dirs[side])[:3]]
-
-
-def error_lines(data_dir: Path) -> list[str]:
-    """The lines server_errors counts, cut short: what went wrong, for the report."""
-    out = []
-    for path in sorted(data_dir.glob("server-*.log")):
-        for line in path.read_text(errors="replace").splitlines():
-            if '"level": "error"' in line or "Traceback" in line:
-                out.append(line[:300])
-    return out
 
 
 def run(options: Options) -> Report:

@@ -328,6 +328,16 @@ def server_errors(data_dir: Path) -> int:
     return count
 
 
+def error_lines(data_dir: Path) -> list[str]:
+    """The lines server_errors counts, cut short: what went wrong, for the report."""
+    out = []
+    for path in sorted(data_dir.glob("server-*.log")):
+        for line in path.read_text(errors="replace").splitlines():
+            if '"level": "error"' in line or "Traceback" in line:
+                out.append(line[:300])
+    return out
+
+
 # -- preparation -----------------------------------------------------------------------------
 
 
