@@ -195,26 +195,18 @@ def visits_by_login(ids: dict[str, str]) -> dict[str | None, list[Visit]]:
 
 def load_demo(database_url: str, data_dir: Path) -> None:
     env = {**os.environ, "DATABASE_URL": database_url, "MARKET_DATA_DIR": str(data_dir), "MARKET_ENV": "test"}
-    result = subprocess.run(
-        [sys.executable, "-m", "market.cli", "demo"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr
     # The red flags a request never computes (issue 24): the province's view now, as an
     # operator does, so the flags page has its list rather than racing the server's task.
-    result = subprocess.run(
-        [sys.executable, "-m", "market.cli", "flags", "refresh", "--hall", "530000"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr
+    for command in (["demo"], ["flags", "refresh", "--hall", "530000"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "market.cli", *command],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert result.returncode == 0, result.stderr
 
 
 def log_in(context: BrowserContext, server: str, email: str) -> None:
