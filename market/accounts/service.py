@@ -480,41 +480,10 @@ async def require_reach(session: AsyncSession, actor: AppUser, user: AppUser) ->
         raise Forbidden(rules.OUTSIDE)
 
 
-async def _reach_filter(session: AsyncSession, scope: str | None) -> sa.ColumnElement[bool] | None:
-    """The accounts ``scope`` reaches, as a WHERE clause; None for the province (no filter).
-    The definition that the kept counts and the scoped pages (``_scoped_page``) are tested
-    equal to; too slow for a page at scale (it decides every account in turn)."""
-    if scope is None:
-        return sa.false()
-    codes = await codes_under(session, scope)
-    if codes is None:
-        return None
-    below = [c for c in codes if c != scope]
-    staff = sa.and_(
-        col(AppUser.role).in_([r.value for r in STAFF_ROLES]), col(AppUser.jurisdiction).in_(below)
-    )
-    owners = sa.and_(
-        col(AppUser.role) == Role.owner.value,
-        sa.exists().where(col(OwnerOrg.created_by) == col(AppUser.id), col(OwnerOrg.hall).in_(codes)),
-    )
-    clauses = [staff, owners]
-    if halls_rules.kind_of(scope) != "park":  # a park holds no registered region
-        clauses.append(
-            sa.and_(
-                col(AppUser.role) == Role.agency.value,
-                sa.exists().where(
-                    col(Agency.owner_id) == col(AppUser.id),
-                    col(Agency.region).startswith(regions.scope_prefix(scope[:6]), autoescape=True),
-                ),
-            )
-        )
-    return sa.or_(*clauses)
-
-
 async def count_by_role(session: AsyncSession, *, scope: str | None = halls_rules.PROVINCE) -> dict[str, int]:
     """Active accounts by role, among those ``scope`` reaches (the province: all), as
-    ``_reach_filter`` draws the reach, from the counts the triggers keep (AccountCount): a
-    few hundred rows, however many accounts there are."""
+    ``rules.reaches_account`` draws the reach, from the counts the triggers keep
+    (AccountCount): a few hundred rows, however many accounts there are."""
     counts = {role.value: 0 for role in Role}
     if scope is None:
         return counts
@@ -578,8 +547,9 @@ def _scoped_page(
     branch per kind of place, each read in id order from an index (migration 0016) and cut
     at ``limit``: staff by (jurisdiction, id) and owners by their organisation's (hall,
     created_by), one hall at a time, agency accounts by their agency's region digits at the
-    scope's level and owner_id. (``_reach_filter`` as a WHERE walked every account from the
-    first id, after reading the scope's organisations and agencies.) None: no branch."""
+    scope's level and owner_id. (The reach as one WHERE walked every account from the first
+    id, after reading the scope's organisations and agencies: tests/integration/accounts/
+    reach.py keeps it as the reference.) None: no branch."""
 
     def first(key: Any, *where: sa.ColumnElement[bool]) -> sa.Select[Any]:
         stmt = sa.select(key.label("id"))

@@ -21,6 +21,7 @@ from market.accounts import service
 from market.accounts.models import AppUser, Role
 from market.core.db import Database, to_asyncpg_dsn
 from tests.helpers import bearer, create_staff, register, register_org, token_for
+from tests.integration.accounts.reach import reach_filter
 from tests.integration.accounts.test_staff import REASON, granted, staff
 from tests.integration.agencies.test_api import agency_body
 from tests.integration.agencies.test_pages import login
@@ -33,7 +34,7 @@ SCOPES = (PROVINCE, KUNMING, WUHUA, PANLONG, QUJING, PARK, None)
 async def plain_count(session: AsyncSession, scope: str | None) -> dict[str, int]:
     """The count this issue replaced: every active account the scope reaches, read from app_user."""
     stmt = sa.select(col(AppUser.role), sa.func.count()).where(col(AppUser.is_active)).group_by(AppUser.role)
-    if (reach := await service._reach_filter(session, scope)) is not None:
+    if (reach := await reach_filter(session, scope)) is not None:
         stmt = stmt.where(reach)
     counts = {role.value: 0 for role in Role}
     for role, count in (await session.execute(stmt)).all():

@@ -1,7 +1,7 @@
 """Issue 24: a prefecture's, county's or park's administrators page through the accounts
 they reach by one branch per kind of place, each read in id order from an index
 (service._scoped_page, migration 0016), where the page filtered every account by
-``_reach_filter``. Held equal to that filter, page by page with the cursors, for every
+``tests/integration/accounts/reach.reach_filter``. Held equal to that filter, page by page with the cursors, for every
 kind of scope, with and without the role filter, on accounts of every role in and out of
 each scope: deactivated ones, owners without an organisation, agency accounts without an
 agency, organisations in a park and outside the province, agencies registered at a
@@ -23,6 +23,7 @@ from market.accounts.models import AppUser, Role
 from market.core.db import Database
 from market.core.pagination import decode_cursor, encode_cursor
 from tests.helpers import create_staff
+from tests.integration.accounts.reach import reach_filter
 from tests.integration.agencies.test_pages import login
 from tests.integration.halls.test_org_hall import add_park
 
@@ -51,7 +52,7 @@ async def old_page(
         stmt = stmt.where(AppUser.role == role)
     if after is not None:
         stmt = stmt.where(col(AppUser.id) > after)
-    if (reach := await service._reach_filter(session, scope)) is not None:
+    if (reach := await reach_filter(session, scope)) is not None:
         stmt = stmt.where(reach)
     rows = list((await session.execute(stmt)).scalars().all())
     next_cursor = encode_cursor(rows[limit - 1].id or 0) if len(rows) > limit else None
