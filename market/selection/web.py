@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import anyio
@@ -187,18 +188,15 @@ class Snapshot:
     # fingerprint is the same may send this snapshot instead of reading its own.
     state: tuple[Any, ...] = ()
 
-    # The panel as the stream's ``update`` message, made once for every stream sending it.
-    _update: list[EncodedOnce] = field(default_factory=list, compare=False, repr=False)
-
     @property
     def seq(self) -> int | None:
         return self.timeline[-1].seq if self.timeline else None
 
+    @cached_property
     def update_message(self) -> EncodedOnce:
-        # Litestar writes each line of ``data`` as its own ``data:`` line; EventSource joins them.
-        if not self._update:
-            self._update.append(EncodedOnce(event="update", data=self.html, id=self.seq))
-        return self._update[0]
+        """The panel as the stream's ``update`` message, one for every stream sending it.
+        Litestar writes each line of ``data`` as its own ``data:`` line; EventSource joins them."""
+        return EncodedOnce(event="update", data=self.html, id=self.seq)
 
     def entries_after(self, seq: int) -> list[queries.TimelineEntry]:
         """The entries after ``seq``; none when more were missed than the timeline holds
@@ -335,7 +333,7 @@ def _entry(request: Request[Any, Any, Any], entry: queries.TimelineEntry) -> Ser
 
 
 def _update(snap: Snapshot) -> ServerSentEventMessage:
-    return snap.update_message()
+    return snap.update_message
 
 
 KEEP_ALIVE = ServerSentEventMessage(comment="keep-alive", data=None)
