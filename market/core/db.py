@@ -76,9 +76,8 @@ IDLE_IN_TRANSACTION = 60_000
 @dataclass(frozen=True)
 class Timeouts:
     """The limits (and the one planner setting, ``memoize``) each connection is given when
-    it opens; limits in milliseconds: None leaves the
-    database role's own setting (ALTER ROLE ... SET, docs/reliability.md "Timeouts"), 0
-    turns the limit off. Sent with the connection's start-up message (asyncpg's
+    it opens; limits in milliseconds: None leaves the database role's own setting (ALTER
+    ROLE ... SET, docs/reliability.md "Timeouts"), 0 turns the limit off. Sent with the connection's start-up message (asyncpg's
     ``server_settings``), so they cost no round trip, ever; a value set here wins over the
     role's, as any session setting does."""
 
