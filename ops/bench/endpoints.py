@@ -79,7 +79,16 @@ from market.core.pgembed import free_port  # noqa: E402
 from market.reference.regions import scope_prefix  # noqa: E402
 from ops.bench import diagnose, paced  # noqa: E402
 from ops.bench.baseline import QUEUE_VAR as BASELINE_QUEUE_VAR  # noqa: E402
-from ops.load.bids import _process_cpu, _tree, emit, server_errors, servers, wait_healthy, wait_started  # noqa: E402
+from ops.load.bids import (  # noqa: E402
+    _process_cpu,
+    _tree,
+    database_backends,
+    emit,
+    server_errors,
+    servers,
+    wait_healthy,
+    wait_started,
+)
 from ops.scratch import scratch_database  # noqa: E402
 
 MEMORY_GOAL_MB = 200.0
@@ -157,6 +166,9 @@ class WrkResult:
     # CPU the server's workers spent per answer: unlike req/s, barely moved by what else
     # the machine runs (PostgreSQL, wrk, other people's jobs on the same two cores).
     cpu_ms_per_request: float = 0.0
+    # CPU the PostgreSQL backends serving the measured database spent per answer, where
+    # timed_wrk was told the database and the server runs on this machine (0 otherwise).
+    database_cpu_ms_per_request: float = 0.0
     # With --diagnose: where the server's time went during the run (ops/bench/diagnose.py).
     diagnosis: dict[str, Any] = field(default_factory=dict)
 
@@ -650,14 +662,17 @@ def timed_wrk(
     options: Options,
     probes: Path | None = None,
     paths: list[str] | None = None,
+    database: str | None = None,
 ) -> tuple[WrkResult, dict[int, float]]:
     """One wrk run (with ``options.rate``, ops/bench/paced.py walking ``paths``), with the RSS
-    peaks and the CPU time of the server's workers over it, and with ``probes`` (the servers
-    run ops/bench/diagnose.py's) what they saw during it."""
+    peaks and the CPU time of the server's workers over it, with ``database`` the CPU time of
+    its PostgreSQL backends too, and with ``probes`` (the servers run ops/bench/diagnose.py's)
+    what they saw during it."""
     workers = pids()
     if probes is not None:
         diagnose.collect(probes, workers)  # what came before the run is dropped
     before = sum(_process_cpu(p) for p in workers)
+    backends = {p: _process_cpu(p) for p in database_backends(database)} if database else {}
     with sampling_rss(pids) as peaks:
         if options.rate:
             result = paced_run(url, paths or [], options)
@@ -665,6 +680,11 @@ def timed_wrk(
             result = wrk(url, script, duration=options.duration, connections=options.connections)
     spent = sum(_process_cpu(p) for p in workers) - before
     result.cpu_ms_per_request = round(spent * 1000 / result.requests, 3) if result.requests else 0.0
+    if database and result.requests:
+        # A backend the pool opened during the run counts from its start; one that closed
+        # during it is lost (the pools keep theirs open).
+        db_spent = sum(_process_cpu(p) - backends.get(p, 0.0) for p in database_backends(database))
+        result.database_cpu_ms_per_request = round(db_spent * 1000 / result.requests, 3)
     if probes is not None:
         result.diagnosis = diagnose.summarise(diagnose.collect(probes, workers))
     return result, peaks

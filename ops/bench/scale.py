@@ -573,6 +573,7 @@ class Report:
                 "p99 ms small",
                 "p99 ms large",
                 "CPU ms/req small/large",
+                "DB CPU ms/req small/large",
                 "spread small/large",
             )
             table: list[tuple[str, ...]] = [head]
@@ -590,6 +591,7 @@ class Report:
                     f"{r.small.p99_ms:.1f}",
                     f"{r.large.p99_ms:.1f}",
                     f"{r.small.cpu_ms_per_request:.2f} / {r.large.cpu_ms_per_request:.2f}",
+                    f"{r.small.database_cpu_ms_per_request:.2f} / {r.large.database_cpu_ms_per_request:.2f}",
                     f"{r.spread('small'):.2f} / {r.spread('large'):.2f}",
                 )
                 for r in self.rows
@@ -733,12 +735,17 @@ def measure(
                 for side in SIDES:  # interleaved: a machine that slows down slows both
                     base, pid = started[side]
                     pids = partial(worker_pids, pid, 1)
-                    result = timed_wrk(base, scripts[side], pids, load)[0]
+                    database = make_url(urls[side]).database
+                    result = timed_wrk(base, scripts[side], pids, load, database=database)[0]
                     if result.requests == 0 and not result.non_2xx and not result.socket_errors:
                         # Nothing answered within the run: the page got slower than its probe
                         # said (a busy machine), not wrong. Once more, long enough to count.
                         result = timed_wrk(
-                            base, scripts[side], pids, replace(load, duration=4 * load.duration)
+                            base,
+                            scripts[side],
+                            pids,
+                            replace(load, duration=4 * load.duration),
+                            database=database,
                         )[0]
                     runs[side].append(result)
                     if slowest > 1.0:  # the answers wrk left behind finish before the next run
@@ -757,7 +764,9 @@ def measure(
             report.rows.append(row)
             print(
                 f"  {page.name}: {halls._rate(row.small.requests_per_s)} vs {halls._rate(row.large.requests_per_s)} req/s, "
-                f"ratio {row.ratio:.2f} ({load.connections} connections)",
+                f"ratio {row.ratio:.2f} ({load.connections} connections); CPU ms a request: server "
+                f"{row.small.cpu_ms_per_request:.2f} vs {row.large.cpu_ms_per_request:.2f}, database "
+                f"{row.small.database_cpu_ms_per_request:.2f} vs {row.large.database_cpu_ms_per_request:.2f}",
                 file=sys.stderr,
             )
     for side in SIDES:

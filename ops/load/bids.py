@@ -626,6 +626,26 @@ def _process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def database_backends(database: str) -> list[int]:
+    """The PostgreSQL backends connected to ``database`` on this machine, found by the
+    process title PostgreSQL gives them ("postgres: [<cluster name>:] <user> <database>
+    <client> ..."): a server on another machine, or titles turned off, gives none."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().split(b"\0")[0].split()
+        except OSError:
+            continue
+        if not title or title[0] != b"postgres:":
+            continue
+        words = title[2:] if len(title) > 1 and title[1].endswith(b":") else title[1:]
+        if len(words) >= 2 and words[1] == database.encode():
+            out.append(int(entry.name))
+    return out
+
+
 def _tree(pid: int) -> list[int]:
     """``pid`` and its descendants (uvicorn's workers are children of ``market serve``)."""
     out, todo = [], [pid]
