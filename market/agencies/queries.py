@@ -28,7 +28,7 @@ from market.agencies.models import (
 from market.core.errors import FieldError, InvalidInput
 from market.core.i18n import N_
 from market.core.pagination import decode_cursor, encode_cursor
-from market.core.sql import Params, json_column, keyset_page, like_pattern, region_scope_column
+from market.core.sql import Params, json_column, keyset_page, like_pattern, page_limit, region_scope_column
 from market.reference import catalogue, regions
 
 
@@ -462,7 +462,7 @@ def directory_page(
                 "EXISTS (SELECT 1 FROM qualification q WHERE q.agency_id = a.id"
                 f" AND q.category = {category} AND q.status = 'approved' AND q.level = ANY({params(list(filters.levels))}))"
             )
-    sql = f"SELECT {columns} FROM agency a WHERE {' AND '.join(where)} ORDER BY a.id DESC LIMIT {params(limit + 1)}"
+    sql = f"SELECT {columns} FROM agency a WHERE {' AND '.join(where)} ORDER BY a.id DESC {page_limit(limit + 1)}"
     return sql, params
 
 

@@ -27,6 +27,19 @@ class Params(list[Any]):
         return f"${len(self)}"
 
 
+def page_limit(rows: int) -> str:
+    """A keyset page's ``LIMIT``, its row count written into the statement's text (pure).
+
+    A placeholder (``LIMIT $4``) leaves PostgreSQL's generic plan guessing that a tenth of
+    the matching rows will be read, so that plan is priced far above the custom ones and
+    every execution of the prepared statement is planned again (a list page with a
+    category and the province: every one of 240 executions planned anew, 0.9 ms of the
+    server's CPU each, against 0.5 ms with the count written in and the generic plan
+    kept). The counts a page may ask for are few (``check_limit``: 1 to 100), so are the
+    texts each connection prepares."""
+    return f"LIMIT {int(rows)}"
+
+
 def like_pattern(text: str) -> str:
     """An ILIKE pattern for "contains ``text``", its wildcards and backslashes escaped
     (used with ESCAPE '\\')."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from market.core.sql import Params, Row, json_column, region_scope_column
+from market.core.sql import Params, Row, json_column, page_limit, region_scope_column
 
 # -- the public notice list ------------------------------------------------------------------
 #
@@ -87,7 +87,7 @@ def notice_list(filters: NoticeFilters, *, after: int | None, limit: int) -> tup
     sql = (
         f"SELECT {NOTICE_LIST_COLUMNS} FROM notice n"
         " LEFT JOIN owner_org o ON o.id = n.org_id LEFT JOIN project p ON p.id = n.project_id"
-        f" WHERE {' AND '.join(where)} ORDER BY n.id DESC LIMIT {params(limit + 1)}"
+        f" WHERE {' AND '.join(where)} ORDER BY n.id DESC {page_limit(limit + 1)}"
     )
     return sql, params
 
