@@ -38,10 +38,10 @@ class Selection(SQLModel, table=True):
             "ix_selection_waiting", "beacon_checked_at", postgresql_where=sa.text("outcome = 'waiting'")
         ),
         sa.Index("ix_selection_final_pending", "publicity_ends", postgresql_where=sa.text("final_pending")),
-        # The supervisors' board (supervision/web_live.board_context): the draws closed or
-        # made today, read by day rather than from every selection (migration 0013).
-        sa.Index("ix_selection_closed_at", "closed_at"),
-        sa.Index("ix_selection_outcome_at", "outcome_at"),
+        # The supervisors' board (supervision/web_live.board_context): the draws whose
+        # latest step (the outcome, or the closing while there is none) was today, read in
+        # the board's order so that its page ends the read (migration 0017).
+        sa.Index("ix_selection_latest_step", sa.text("coalesce(outcome_at, closed_at)"), "notice_id"),
     )
 
     notice_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("notice.id"), primary_key=True))

@@ -209,15 +209,16 @@ async def board_context(session: AsyncSession, viewer: AppUser) -> dict[str, Any
         .order_by(col(Notice.bid_deadline), col(Notice.id))
         .limit(200)
     )
-    today = sa.or_(
-        sa.and_(col(Selection.closed_at) >= start, col(Selection.closed_at) < end),
-        sa.and_(col(Selection.outcome_at) >= start, col(Selection.outcome_at) < end),
-    )
+    # Closed or decided today: a selection's outcome comes at or after its closing, so its
+    # latest step is today exactly when either was (one that closed today and is decided
+    # later is not decided yet). Read in this order from ix_selection_latest_step, the
+    # board's 200 end the read however many draws a day has.
+    latest = sa.func.coalesce(col(Selection.outcome_at), col(Selection.closed_at))
     draws_stmt = scoped(
         sa.select(Notice, Selection)
         .join(Selection, col(Selection.notice_id) == col(Notice.id))
-        .where(today)
-        .order_by(sa.func.coalesce(col(Selection.outcome_at), col(Selection.closed_at)), col(Notice.id))
+        .where(latest >= start, latest < end)
+        .order_by(latest, col(Selection.notice_id))
         .limit(200)
     )
     return {
