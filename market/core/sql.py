@@ -34,8 +34,8 @@ def page_limit(rows: int) -> str:
     the matching rows will be read, so that plan is priced far above the custom ones and
     every execution of the prepared statement is planned again (a list page with a
     category and the province: every one of 240 executions planned anew, 0.9 ms of the
-    server's CPU each, against 0.5 ms with the count written in and the generic plan
-    kept). The counts a page may ask for are few (``check_limit``: 1 to 100), so are the
+    database backend's CPU each, against 0.5 ms with the count written in and the
+    generic plan kept). The counts a page may ask for are few (``check_limit``: 1 to 100), so are the
     texts each connection prepares."""
     return f"LIMIT {int(rows)}"
 
